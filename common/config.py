@@ -1,0 +1,53 @@
+"""Settings every service shares. Each service extends `CommonSettings` in its own `config.py`.
+
+All variables carry the `SMARTDESA_` prefix, e.g. `SMARTDESA_NATS_URL`, `SMARTDESA_INTAKE_HTTP_PORT`.
+The dev profile's defaults use ports and a data folder of their own, so they never collide with
+the PostgreSQL (5432) and NATS (4222) a machine may already run.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTDESA_", env_ignore_empty=True, extra="ignore")
+
+    profile: Literal["dev", "production"] = "dev"
+    data_dir: Path = Path(".data")
+    log_level: str = "INFO"
+
+    nats_url: str = "nats://127.0.0.1:4322"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "letter-approval"
+
+    intake_grpc_target: str = "127.0.0.1:50051"
+    verification_grpc_target: str = "127.0.0.1:50052"
+    signing_grpc_target: str = "127.0.0.1:50053"
+
+    # Base URL printed in letters' QR codes and links: the public verification page.
+    public_verification_url: str = "http://127.0.0.1:8002"
+
+    # Token keys. In production these are mounted secret files; the dev profile makes them at
+    # first start under data_dir/secrets (see common.secrets).
+    internal_token_secret_file: Path | None = None
+    resident_token_private_key_file: Path | None = None
+    resident_token_public_key_file: Path | None = None
+    staff_token_private_key_file: Path | None = None
+    staff_token_public_key_file: Path | None = None
+
+    @property
+    def is_dev(self) -> bool:
+        return self.profile == "dev"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def secret_path(self, configured: Path | None, name: str) -> Path:
+        return configured if configured is not None else self.secrets_dir / name
+
+    def sqlite_url(self, name: str) -> str:
+        return f"sqlite+aiosqlite:///{(self.data_dir / name).resolve()}"

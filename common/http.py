@@ -1,0 +1,121 @@
+"""HTTP plumbing shared by the services: RFC 9457 problem responses and the health route."""
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Permintaan tidak valid",
+    401: "Belum masuk",
+    403: "Tidak diizinkan",
+    404: "Tidak ditemukan",
+    405: "Metode tidak diizinkan",
+    409: "Konflik dengan keadaan saat ini",
+    413: "Berkas terlalu besar",
+    415: "Jenis berkas tidak didukung",
+    422: "Data tidak dapat diproses",
+    429: "Terlalu banyak permintaan",
+    500: "Kesalahan pada server",
+    502: "Layanan lain tidak menjawab",
+    503: "Layanan belum siap",
+}
+
+
+class Problem(Exception):
+    """Raise to answer with application/problem+json. `detail` is read by people: Bahasa
+    Indonesia where a resident or staff member reads it."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://smartdesa.subang.go.id/problems/{code}" if code else "about:blank",
+        "title": _TITLES.get(status, "Kesalahan"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_message(err: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+    kind = str(err.get("type", ""))
+    if kind == "missing":
+        return f"{where}: wajib diisi"
+    if kind.startswith("string_too_long"):
+        return f"{where}: terlalu panjang"
+    if kind.startswith("string_too_short"):
+        return f"{where}: terlalu pendek"
+    if kind.startswith(("string_type", "int_", "dict_type", "model_type")):
+        return f"{where}: bentuk isian tidak sesuai"
+    if kind == "value_error":
+        # Our own validators raise ValueError with an Indonesian message.
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        return f"{where}: {msg}" if where else msg
+    return f"{where}: isian tidak valid"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.detail, code=exc.code, headers=exc.headers, **exc.extra
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "Alamat yang diminta tidak ada."
+        if exc.status_code == 405:
+            detail = "Metode ini tidak didukung untuk alamat ini."
+        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        messages = [_validation_message(dict(e)) for e in exc.errors()]
+        return problem_response(
+            422, "; ".join(messages), code="validation", errors=messages
+        )
+
+
+def health_router(is_ready: Any = None) -> APIRouter:
+    """`GET /healthz`: 200 once the service has finished starting (uvicorn serves nothing before
+    the lifespan startup completes), 503 if `is_ready()` says otherwise."""
+    router = APIRouter()
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        if is_ready is not None and not is_ready():
+            return problem_response(503, "Layanan belum siap.")
+        return JSONResponse({"status": "ok"})
+
+    return router

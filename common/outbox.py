@@ -1,0 +1,133 @@
+"""Transactional outbox: a service writes its event in the same transaction as the change that
+caused it; a relay publishes it to JetStream and marks it only after the stream's ack. The event
+id is the Nats-Msg-Id, so a re-publish after a crash is dropped by the stream."""
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.events import CloudEvent
+from common.messaging import publish
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_event"
+
+    id: str = Field(primary_key=True)  # the CloudEvent id and Nats-Msg-Id
+    nats_subject: str
+    ce_type: str
+    ce_source: str
+    ce_subject: str | None = None
+    ce_time: datetime
+    data_json: str
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    published_at: datetime | None = Field(default=None, index=True)
+    attempts: int = 0
+
+    def to_cloudevent(self) -> CloudEvent:
+        return CloudEvent(
+            id=self.id,
+            source=self.ce_source,
+            type=self.ce_type,
+            subject=self.ce_subject,
+            time=self.ce_time.replace(tzinfo=UTC) if self.ce_time.tzinfo is None else self.ce_time,
+            data=json.loads(self.data_json),
+        )
+
+
+async def stage_event(session: AsyncSession, nats_subject: str, event: CloudEvent) -> None:
+    """Add the event to the caller's transaction. Staging the same id twice is a no-op."""
+    if await session.get(OutboxEvent, event.id) is not None:
+        return
+    session.add(
+        OutboxEvent(
+            id=event.id,
+            nats_subject=nats_subject,
+            ce_type=event.type,
+            ce_source=event.source,
+            ce_subject=event.subject,
+            ce_time=event.time,
+            data_json=json.dumps(event.data, sort_keys=True),
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes staged events in order. `wake()` after a commit makes it publish at once; it
+    also polls, so events staged by a process that died are published too."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        js: JetStreamContext,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self._sessions = sessions
+        self._js = js
+        self._poll = poll_seconds
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.publish_pending()
+            except Exception:
+                log.exception("outbox relay pass failed; retrying")
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    async def publish_pending(self, batch: int = 100) -> int:
+        """Publish up to `batch` unpublished events; returns how many were published."""
+        published = 0
+        async with self._sessions() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxEvent)
+                    .where(col(OutboxEvent.published_at).is_(None))
+                    .order_by(col(OutboxEvent.created_at))
+                    .limit(batch)
+                )
+            ).all()
+            for row in rows:
+                try:
+                    await publish(self._js, row.nats_subject, row.to_cloudevent())
+                except Exception:
+                    row.attempts += 1
+                    session.add(row)
+                    await session.commit()
+                    raise
+                row.published_at = utcnow()
+                session.add(row)
+                await session.commit()
+                published += 1
+        return published

@@ -1,0 +1,104 @@
+"""Inputs, outputs and state of the approval workflow. Plain dataclasses: they cross the
+Temporal boundary through the default data converter, and importing them pulls in no I/O.
+
+Nothing here carries personal data: the workflow knows application ids, desa codes, letter
+types and roles; names and NIKs stay in intake.
+"""
+
+from dataclasses import dataclass, field
+
+# Application statuses, as intake shows them to the resident.
+DRAFT = "draft"
+IN_REVIEW = "in_review"
+REVISION_REQUESTED = "revision_requested"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+ISSUED = "issued"
+
+APPROVE = "approve"
+REVISE = "revise"
+REJECT = "reject"
+DECISIONS = (APPROVE, REVISE, REJECT)
+
+# ApplicationError types raised by the decide validator; clients map them to HTTP statuses.
+ERR_WRONG_ROLE = "WrongRole"  # 403
+ERR_WRONG_DESA = "WrongDesa"  # 403
+ERR_STALE_STEP = "StaleStep"  # 409
+ERR_FINISHED = "Finished"  # 409
+ERR_NOT_AWAITING_RESUBMIT = "NotAwaitingResubmit"  # 409
+ERR_INVALID = "InvalidDecision"  # 422
+
+
+@dataclass
+class ApprovalInput:
+    application_id: str
+    desa_code: str
+    letter_type: str
+
+
+@dataclass
+class RouteStep:
+    role: str
+
+
+@dataclass
+class Route:
+    steps: list[RouteStep]
+    signer_role: str
+
+
+@dataclass
+class DecisionInput:
+    request_id: str
+    decision: str  # approve | revise | reject
+    step_index: int  # the step the staff member saw when deciding
+    actor_username: str
+    actor_role: str
+    actor_desa_code: str
+    reason: str = ""
+
+
+@dataclass
+class ResubmitInput:
+    request_id: str
+
+
+@dataclass
+class LetterInfo:
+    letter_id: str
+    number: str
+    verification_url: str
+
+
+@dataclass
+class ApprovalState:
+    application_id: str
+    status: str
+    route: list[str] = field(default_factory=list)
+    step_index: int | None = None  # None when no step waits (finished or awaiting resubmit)
+    step_role: str | None = None
+    letter: LetterInfo | None = None
+
+
+@dataclass
+class ProgressRecord:
+    """What the workflow tells intake (and through intake's outbox, everyone) after a change."""
+
+    application_id: str
+    desa_code: str
+    letter_type: str
+    sequence: int
+    event: str
+    status: str
+    step_index: int | None = None
+    step_role: str | None = None
+    actor_role: str = ""
+    decision: str = ""
+    reason: str = ""
+    letter: LetterInfo | None = None
+
+
+@dataclass
+class IssueLetterInput:
+    application_id: str
+    signer_role: str
