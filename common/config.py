@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SMARTDESA_", env_ignore_empty=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SMARTDESA_", env_ignore_empty=True, extra="ignore"
+    )
 
     profile: Literal["dev", "production"] = "dev"
     data_dir: Path = Path(".data")

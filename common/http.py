@@ -102,9 +102,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         messages = [_validation_message(dict(e)) for e in exc.errors()]
-        return problem_response(
-            422, "; ".join(messages), code="validation", errors=messages
-        )
+        return problem_response(422, "; ".join(messages), code="validation", errors=messages)
 
 
 def health_router(is_ready: Any = None) -> APIRouter:
