@@ -102,3 +102,23 @@ class ProgressRecord:
 class IssueLetterInput:
     application_id: str
     signer_role: str
+
+
+# Activity names: the workflow calls activities by name so it imports no I/O code.
+ACTIVITY_RESOLVE_ROUTE = "resolve_route"
+ACTIVITY_RECORD_PROGRESS = "record_progress"
+ACTIVITY_ISSUE_LETTER = "issue_letter"
+
+# How roles are named to people (validator messages, summaries).
+ROLE_LABELS = {
+    "operator": "Operator Desa",
+    "kasi_pemerintahan": "Kasi Pemerintahan",
+    "kasi_kesra": "Kasi Kesejahteraan",
+    "kasi_pelayanan": "Kasi Pelayanan",
+    "sekdes": "Sekretaris Desa",
+    "kades": "Kepala Desa",
+}
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)

@@ -1,0 +1,107 @@
+"""Activity doubles for testing the workflow's own logic. They record what the workflow asked
+for; the real activities (gRPC to the services) are exercised by the end-to-end tests."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from workflows.approval import workflow_id
+from workflows.approval.models import (
+    ACTIVITY_ISSUE_LETTER,
+    ACTIVITY_RECORD_PROGRESS,
+    ACTIVITY_RESOLVE_ROUTE,
+    ApprovalInput,
+    ApprovalState,
+    IssueLetterInput,
+    LetterInfo,
+    ProgressRecord,
+    Route,
+    RouteStep,
+)
+from workflows.approval.workflows import LetterApprovalWorkflow
+
+PAMANUKAN = "32.13.11.2004"
+SKD_ROUTE = ["kasi_pemerintahan", "sekdes", "kades"]
+
+
+class RecordingActivities:
+    def __init__(self, route: list[str], fail_record_times: int = 0) -> None:
+        self.route = route
+        self.records: list[ProgressRecord] = []
+        self.issued: list[IssueLetterInput] = []
+        self.record_attempts = 0
+        self._fail_record_times = fail_record_times
+
+    @activity.defn(name=ACTIVITY_RESOLVE_ROUTE)
+    async def resolve_route(self, input: ApprovalInput) -> Route:
+        return Route(steps=[RouteStep(role=r) for r in self.route], signer_role=self.route[-1])
+
+    @activity.defn(name=ACTIVITY_RECORD_PROGRESS)
+    async def record_progress(self, record: ProgressRecord) -> None:
+        self.record_attempts += 1
+        if self.record_attempts <= self._fail_record_times:
+            raise RuntimeError("intake unavailable")
+        # Intake is idempotent per sequence; so is this double.
+        if all(r.sequence != record.sequence for r in self.records):
+            self.records.append(record)
+
+    @activity.defn(name=ACTIVITY_ISSUE_LETTER)
+    async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:
+        self.issued.append(input)
+        return LetterInfo(
+            letter_id="letter-1",
+            number="470/001/32.13.11.2004/XI/2026",
+            verification_url="http://127.0.0.1:8002/verifikasi/code",
+        )
+
+    def all(self) -> list[Callable[..., object]]:
+        return [self.resolve_route, self.record_progress, self.issue_letter]
+
+    def events(self) -> list[str]:
+        return [r.event for r in self.records]
+
+
+@asynccontextmanager
+async def running_letter(
+    client: Client, activities: RecordingActivities, desa_code: str = PAMANUKAN
+) -> AsyncIterator[WorkflowHandle[LetterApprovalWorkflow, ApprovalState]]:
+    task_queue = f"test-{uuid.uuid4()}"
+    application_id = str(uuid.uuid4())
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[LetterApprovalWorkflow],
+        activities=activities.all(),
+    ):
+        handle = await client.start_workflow(
+            LetterApprovalWorkflow.run,
+            ApprovalInput(application_id=application_id, desa_code=desa_code, letter_type="SKD"),
+            id=workflow_id(application_id),
+            task_queue=task_queue,
+        )
+        yield handle
+
+
+@pytest.fixture
+def activities() -> RecordingActivities:
+    return RecordingActivities(SKD_ROUTE)
+
+
+async def wait_for_step(
+    handle: WorkflowHandle[LetterApprovalWorkflow, ApprovalState], index: int, timeout: float = 30
+) -> ApprovalState:
+    """Staff act only once a step is assigned (their task appears then); wait for that."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        state = await handle.query(LetterApprovalWorkflow.state)
+        if state.step_index == index:
+            return state
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"step {index} not assigned; state {state}")
+        await asyncio.sleep(0.05)

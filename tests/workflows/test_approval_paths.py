@@ -1,0 +1,135 @@
+"""The workflow's paths on Temporal's time-skipping test server."""
+
+import uuid
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from tests.workflows.conftest import (
+    PAMANUKAN,
+    SKD_ROUTE,
+    RecordingActivities,
+    running_letter,
+    wait_for_step,
+)
+from workflows.approval.models import (
+    ISSUED,
+    REJECTED,
+    ApprovalState,
+    DecisionInput,
+    ResubmitInput,
+)
+from workflows.approval.workflows import LetterApprovalWorkflow
+
+
+def decision(step: int, role: str, verdict: str = "approve", reason: str = "") -> DecisionInput:
+    return DecisionInput(
+        request_id=str(uuid.uuid4()),
+        decision=verdict,
+        step_index=step,
+        actor_username=f"{role}.pamanukan",
+        actor_role=role,
+        actor_desa_code=PAMANUKAN,
+        reason=reason,
+    )
+
+
+async def decide(
+    handle: WorkflowHandle[LetterApprovalWorkflow, ApprovalState], d: DecisionInput
+) -> ApprovalState:
+    return await handle.execute_update(LetterApprovalWorkflow.decide, d)
+
+
+async def test_three_approvals_issue_the_letter(
+    time_skipping_env: WorkflowEnvironment, activities: RecordingActivities
+) -> None:
+    async with running_letter(time_skipping_env.client, activities) as handle:
+        await wait_for_step(handle, 0)
+        after_kasi = await decide(handle, decision(0, "kasi_pemerintahan"))
+        assert (after_kasi.step_index, after_kasi.step_role) == (1, "sekdes")
+        after_sekdes = await decide(handle, decision(1, "sekdes"))
+        assert (after_sekdes.step_index, after_sekdes.step_role) == (2, "kades")
+        after_kades = await decide(handle, decision(2, "kades"))
+        assert after_kades.step_index is None
+        result = await handle.result()
+
+    assert result.status == ISSUED
+    assert result.letter is not None and result.letter.number.startswith("470/001/")
+    assert [i.signer_role for i in activities.issued] == ["kades"]
+    assert activities.events() == [
+        "application.step_assigned",
+        "application.decided",
+        "application.step_assigned",
+        "application.decided",
+        "application.step_assigned",
+        "application.decided",
+        "letter.issued",
+    ]
+    assert [r.sequence for r in activities.records] == list(range(1, 8))
+    assigned = [r.step_role for r in activities.records if r.event == "application.step_assigned"]
+    assert assigned == SKD_ROUTE
+    decided_by = [r.actor_role for r in activities.records if r.event == "application.decided"]
+    assert decided_by == SKD_ROUTE
+    assert activities.records[-1].letter == result.letter
+
+
+async def test_revision_returns_to_the_same_step(
+    time_skipping_env: WorkflowEnvironment, activities: RecordingActivities
+) -> None:
+    async with running_letter(time_skipping_env.client, activities) as handle:
+        await wait_for_step(handle, 0)
+        await decide(handle, decision(0, "kasi_pemerintahan"))
+        returned = await decide(handle, decision(1, "sekdes", "revise", "Foto KK tidak terbaca"))
+        assert returned.status == "revision_requested"
+        assert returned.step_index is None
+        resumed = await handle.execute_update(
+            LetterApprovalWorkflow.resubmit, ResubmitInput(request_id=str(uuid.uuid4()))
+        )
+        # Back at the Sekdes, not at the start of the route.
+        assert (resumed.status, resumed.step_index, resumed.step_role) == ("in_review", 1, "sekdes")
+        await decide(handle, decision(1, "sekdes"))
+        await decide(handle, decision(2, "kades"))
+        result = await handle.result()
+
+    assert result.status == ISSUED
+    revision = next(r for r in activities.records if r.event == "application.revision_requested")
+    assert (revision.reason, revision.actor_role, revision.decision) == (
+        "Foto KK tidak terbaca",
+        "sekdes",
+        "revise",
+    )
+    assert "application.resubmitted" in activities.events()
+    assigned = [r.step_role for r in activities.records if r.event == "application.step_assigned"]
+    assert assigned == ["kasi_pemerintahan", "sekdes", "sekdes", "kades"]
+
+
+async def test_reject_ends_without_a_letter(
+    time_skipping_env: WorkflowEnvironment, activities: RecordingActivities
+) -> None:
+    async with running_letter(time_skipping_env.client, activities) as handle:
+        await wait_for_step(handle, 0)
+        rejected = await decide(
+            handle, decision(0, "kasi_pemerintahan", "reject", "Bukan warga desa ini")
+        )
+        assert rejected.status == REJECTED
+        result = await handle.result()
+
+    assert result.status == REJECTED
+    assert activities.issued == []
+    assert activities.events()[-1] == "application.rejected"
+    assert activities.records[-1].reason == "Bukan warga desa ini"
+
+
+async def test_progress_is_retried_with_backoff_until_intake_answers(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    # Intake fails the first three calls; the retry timers are skipped by the test server.
+    activities = RecordingActivities(SKD_ROUTE, fail_record_times=3)
+    async with running_letter(time_skipping_env.client, activities) as handle:
+        await wait_for_step(handle, 0)
+        state = await decide(handle, decision(0, "kasi_pemerintahan"))
+        assert state.step_role == "sekdes"
+        await handle.terminate("test done")
+
+    assert activities.record_attempts >= 3 + 3
+    assert [r.sequence for r in activities.records] == [1, 2, 3]

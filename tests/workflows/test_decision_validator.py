@@ -1,0 +1,92 @@
+"""The decide/resubmit validators on a real Temporal dev server: refusals are synchronous, carry
+a typed ApplicationError the APIs map to 403/409/422, and never enter workflow history."""
+
+import uuid
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from tests.workflows.conftest import PAMANUKAN, RecordingActivities, running_letter, wait_for_step
+from tests.workflows.test_approval_paths import decision
+from workflows.approval.models import (
+    ERR_INVALID,
+    ERR_NOT_AWAITING_RESUBMIT,
+    ERR_STALE_STEP,
+    ERR_WRONG_DESA,
+    ERR_WRONG_ROLE,
+    ApprovalState,
+    DecisionInput,
+    ResubmitInput,
+)
+from workflows.approval.workflows import LetterApprovalWorkflow
+
+Handle = WorkflowHandle[LetterApprovalWorkflow, ApprovalState]
+
+
+async def refused_with(handle: Handle, d: DecisionInput) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as failure:
+        await handle.execute_update(LetterApprovalWorkflow.decide, d)
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.message  # read by staff, in Bahasa Indonesia
+    return str(cause.type)
+
+
+async def accepted_updates(handle: Handle) -> int:
+    history = await handle.fetch_history()
+    return sum(
+        1
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    )
+
+
+async def test_refusals_are_typed_and_leave_no_history(temporal_client: Client) -> None:
+    activities = RecordingActivities(["kasi_pemerintahan", "sekdes", "kades"])
+    async with running_letter(temporal_client, activities) as handle:
+        await wait_for_step(handle, 0)
+
+        assert await refused_with(handle, decision(0, "sekdes")) == ERR_WRONG_ROLE
+        other_desa = decision(0, "kasi_pemerintahan")
+        other_desa.actor_desa_code = "32.13.11.2002"
+        assert await refused_with(handle, other_desa) == ERR_WRONG_DESA
+        assert await refused_with(handle, decision(1, "kasi_pemerintahan")) == ERR_STALE_STEP
+        assert (
+            await refused_with(handle, decision(0, "kasi_pemerintahan", "revise", "  "))
+            == ERR_INVALID
+        )
+        assert await refused_with(handle, decision(0, "kasi_pemerintahan", "maybe")) == ERR_INVALID
+        assert await accepted_updates(handle) == 0
+
+        first = decision(0, "kasi_pemerintahan")
+        state = await handle.execute_update(LetterApprovalWorkflow.decide, first)
+        assert state.step_role == "sekdes"
+        # The Kasi's screen is now stale: a second decision on step 0 is refused.
+        assert await refused_with(handle, decision(0, "kasi_pemerintahan")) == ERR_STALE_STEP
+        with pytest.raises(WorkflowUpdateFailedError) as not_waiting:
+            await handle.execute_update(
+                LetterApprovalWorkflow.resubmit, ResubmitInput(request_id=str(uuid.uuid4()))
+            )
+        assert isinstance(not_waiting.value.cause, ApplicationError)
+        assert not_waiting.value.cause.type == ERR_NOT_AWAITING_RESUBMIT
+        assert await accepted_updates(handle) == 1
+
+        # Retrying the same request (a double click, a network retry) answers the same and
+        # changes nothing.
+        again = await handle.execute_update(LetterApprovalWorkflow.decide, first)
+        assert again == state
+        assert [r.event for r in activities.records].count("application.decided") == 1
+
+        await handle.execute_update(LetterApprovalWorkflow.decide, decision(1, "sekdes"))
+        await handle.execute_update(LetterApprovalWorkflow.decide, decision(2, "kades"))
+        result = await handle.result()
+        assert result.status == "issued"
+        # A finished workflow takes no Update at all: the server refuses it.
+        with pytest.raises(RPCError) as finished:
+            await handle.execute_update(LetterApprovalWorkflow.decide, decision(2, "kades"))
+        assert finished.value.status == RPCStatusCode.NOT_FOUND, finished.value.status
+
+    assert activities.records[0].desa_code == PAMANUKAN

@@ -1,0 +1,64 @@
+"""The approval worker: `python -m workflows.approval.worker`. Runs the workflow and its
+activities on the task queue until SIGINT/SIGTERM, then drains in-flight activities."""
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from common.auth import InternalAuth
+from common.config import CommonSettings
+from common.logging import configure_logging
+from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
+from common.secrets import ensure_dev_secrets
+from workflows.approval.activities import ApprovalActivities
+from workflows.approval.workflows import LetterApprovalWorkflow
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(
+    client: Client, settings: CommonSettings, activities: ApprovalActivities
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[LetterApprovalWorkflow],
+        activities=[
+            activities.resolve_route,
+            activities.record_progress,
+            activities.issue_letter,
+        ],
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def main() -> None:
+    settings = CommonSettings()
+    configure_logging("worker", settings.log_level)
+    ensure_dev_secrets(settings)
+    auth = InternalAuth.from_settings(settings, WORKER)
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    channels = [
+        client_channel(settings.intake_grpc_target, auth, INTAKE),
+        client_channel(settings.verification_grpc_target, auth, VERIFICATION),
+        client_channel(settings.signing_grpc_target, auth, SIGNING),
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = build_worker(client, settings, ApprovalActivities(*channels))
+    async with worker:
+        log.info("worker polling task queue %s", settings.temporal_task_queue)
+        await stop.wait()
+        log.info("worker stopping; draining in-flight activities")
+    for channel in channels:
+        await channel.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
