@@ -94,10 +94,10 @@ def activities() -> RecordingActivities:
 
 
 async def wait_for_step(
-    handle: WorkflowHandle[LetterApprovalWorkflow, ApprovalState], index: int, timeout: float = 30
+    handle: WorkflowHandle[LetterApprovalWorkflow, ApprovalState], index: int, within: float = 30
 ) -> ApprovalState:
     """Staff act only once a step is assigned (their task appears then); wait for that."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         state = await handle.query(LetterApprovalWorkflow.state)
         if state.step_index == index:
