@@ -1,0 +1,334 @@
+"""One Surat Keterangan Domisili end to end, across the real processes `make run` starts
+(Temporal dev server, NATS JetStream, the four services, the worker), over public HTTP only,
+including the refusals the issue names. Then the stack is stopped with SIGINT, started again
+on the same data folder, and everything stored must still be there."""
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from scripts.journey import Endpoints, Journey, sample_pdf, sample_png, wait_until
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "kata-sandi-uji"
+NIK_A = "3213111508900001"  # Kecamatan Pamanukan, man born 15-08-1990
+NIK_B = "3213115508920002"  # woman (day + 40) born 15-08-1992
+PHONE_A = "081234567890"
+PHONE_B = "081298765432"
+NUMBER_FORMAT = re.compile(r"^\d+(\.\d+)*/\d{3}/32\.13\.11\.2004/[IVX]+/\d{4}$")
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    endpoints: Endpoints
+    nats_url: str
+    log: Path
+
+
+class StackRunner:
+    """Runs `python -m scripts.devstack` (what `make run` runs) on free ports."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        names = [
+            "SMARTDESA_DEV_NATS_PORT", "SMARTDESA_DEV_TEMPORAL_PORT", "SMARTDESA_DEV_TEMPORAL_UI_PORT",
+            "SMARTDESA_INTAKE_HTTP_PORT", "SMARTDESA_VERIFICATION_HTTP_PORT",
+            "SMARTDESA_SIGNING_HTTP_PORT", "SMARTDESA_NOTIFICATION_HTTP_PORT",
+            "SMARTDESA_INTAKE_GRPC_PORT", "SMARTDESA_VERIFICATION_GRPC_PORT",
+            "SMARTDESA_SIGNING_GRPC_PORT",
+        ]  # fmt: skip
+        self.ports = {name: str(free_port()) for name in names}
+
+    def start(self, attempt: int) -> Stack:
+        env = {
+            **os.environ,
+            **self.ports,
+            "SMARTDESA_DATA_DIR": str(self.data_dir),
+            "SMARTDESA_DEMO_PASSWORD": PASSWORD,
+        }
+        log = self.data_dir.parent / f"devstack-{attempt}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "scripts.devstack"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=Path(__file__).resolve().parents[2],
+            )
+        p = self.ports
+        endpoints = Endpoints(
+            intake=f"http://127.0.0.1:{p['SMARTDESA_INTAKE_HTTP_PORT']}",
+            verification=f"http://127.0.0.1:{p['SMARTDESA_VERIFICATION_HTTP_PORT']}",
+            signing=f"http://127.0.0.1:{p['SMARTDESA_SIGNING_HTTP_PORT']}",
+            notification=f"http://127.0.0.1:{p['SMARTDESA_NOTIFICATION_HTTP_PORT']}",
+        )
+        stack = Stack(
+            process, env, endpoints, f"nats://127.0.0.1:{p['SMARTDESA_DEV_NATS_PORT']}", log
+        )
+
+        def ready() -> bool | None:
+            if process.poll() is not None:
+                raise RuntimeError(f"devstack exited early:\n{log.read_text()[-3000:]}")
+            return True if "Smart Desa is running" in log.read_text() else None
+
+        wait_until("the dev stack to be ready", ready, within=180)
+        return stack
+
+    @staticmethod
+    def stop(stack: Stack) -> int:
+        stack.process.send_signal(signal.SIGINT)
+        return stack.process.wait(timeout=120)
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> StackRunner:
+    return StackRunner(tmp_path_factory.mktemp("e2e") / "data")
+
+
+@pytest.fixture(scope="module")
+def first_run(runner: StackRunner) -> Iterator[Stack]:
+    stack = runner.start(1)
+    try:
+        yield stack
+    finally:
+        if stack.process.poll() is None:
+            StackRunner.stop(stack)
+
+
+@pytest.fixture(scope="module")
+def journey(first_run: Stack) -> Iterator[Journey]:
+    j = Journey(first_run.endpoints)
+    yield j
+    j.close()
+
+
+# Shared between the ordered tests of this module: what the first run stored.
+STORED: dict[str, Any] = {}
+
+
+def test_every_service_answers_healthz(first_run: Stack) -> None:
+    for base in (
+        first_run.endpoints.intake,
+        first_run.endpoints.verification,
+        first_run.endpoints.signing,
+        first_run.endpoints.notification,
+    ):
+        r = httpx.get(f"{base}/healthz")
+        assert r.status_code == 200, base
+
+
+def test_one_letter_end_to_end(first_run: Stack, journey: Journey) -> None:
+    ep = first_run.endpoints
+
+    # Sign-in refusals: a NIK without a valid date part.
+    r = journey.request_otp("3213113208900001", PHONE_A)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "NIK" in r.json()["detail"]
+
+    types = httpx.get(f"{ep.intake}/api/v1/letter-types").json()
+    skd = next(t for t in types if t["code"] == "SKD")
+    assert {req["code"] for req in skd["requirements"]} >= {"KTP", "KK"}
+
+    resident = journey.resident_sign_in(NIK_A, PHONE_A)
+    other_resident = journey.resident_sign_in(NIK_B, PHONE_B)
+
+    app_id = journey.create_application(
+        resident,
+        "Persyaratan membuka rekening bank",
+        {"nama": "Budi Santoso", "alamat": "Dusun Krajan RT 002 RW 001", "jenis_kelamin": "L"},
+    )
+
+    # Documents: type decided by content; size capped.
+    assert journey.upload(resident, app_id, "KTP", "ktp.png", sample_png()).status_code == 201
+    fake_pdf = journey.upload(resident, app_id, "KK", "kk.pdf", b"just some text, not a pdf")
+    assert fake_pdf.status_code == 415
+    too_big = journey.upload(resident, app_id, "KK", "kk.pdf", b"%PDF-" + b"0" * (10 * 2**20 + 1))
+    assert too_big.status_code == 413
+    missing = journey.submit(resident, app_id)
+    assert missing.status_code == 422
+    assert "KK" in missing.json()["detail"]
+    assert journey.upload(resident, app_id, "KK", "kk.pdf", sample_pdf()).status_code == 201
+
+    assert journey.submit(resident, app_id).status_code == 202
+    assert journey.submit(resident, app_id).status_code == 202  # idempotent
+    assert journey.application(other_resident, app_id).status_code == 404
+
+    # Kasi Pemerintahan: the task arrives; the application is readable with its documents.
+    kasi = journey.staff_token("pemerintahan.pamanukan", PASSWORD)
+    journey.wait_for_task(kasi, app_id, 0)
+    detail = journey.task_detail(kasi, app_id)
+    assert detail.status_code == 200, detail.text
+    kinds = {a["kind"] for a in detail.json()["attachments"]}
+    assert kinds == {"KTP", "KK"}
+    attachment = next(a for a in detail.json()["attachments"] if a["kind"] == "KTP")
+    image = journey.http.get(f"{ep.verification}{attachment['url']}", headers=_bearer(kasi))
+    assert image.status_code == 200 and image.content == sample_png()
+
+    # Refusals, each decided by the workflow's validator (403/409), nothing entering history.
+    other_desa = journey.staff_token("pemerintahan.rancasari", PASSWORD)
+    assert journey.task_detail(other_desa, app_id).status_code == 404
+    assert journey.decide(other_desa, app_id, "approve", step=0).status_code == 403
+    sekdes = journey.staff_token("sekdes.pamanukan", PASSWORD)
+    wrong_role = journey.decide(sekdes, app_id, "approve", step=0)
+    assert wrong_role.status_code == 403
+    assert "Kasi Pemerintahan" in wrong_role.json()["detail"]
+    assert journey.decide(kasi, app_id, "reject").status_code == 422  # reason required
+
+    approved = journey.decide(kasi, app_id, "approve")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["step_role"] == "sekdes"
+    stale = journey.decide(kasi, app_id, "approve", step=0)
+    assert stale.status_code == 409
+
+    journey.wait_for_task(sekdes, app_id, 1)
+    assert journey.decide(sekdes, app_id, "approve").status_code == 200
+    kades = journey.staff_token("kades.pamanukan", PASSWORD)
+    journey.wait_for_task(kades, app_id, 2)
+    assert journey.decide(kades, app_id, "approve").status_code == 200
+
+    # The resident sees the letter; its number has the agreed form.
+    application = journey.wait_for_status(resident, app_id, "issued")
+    letter = application["letter"]
+    assert NUMBER_FORMAT.match(letter["number"]), letter["number"]
+    assert application["current_step"] is None
+    events = [entry["event"] for entry in application["timeline"]]
+    assert events.count("application.step_assigned") == 3
+    assert events.count("application.submitted") == 1
+    assert events[-1] == "letter.issued"
+
+    pdf = journey.letter_pdf(resident, app_id)
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert journey.letter_pdf(other_resident, app_id).status_code == 404
+
+    # Public verification: the page, the root certificate, and an uploaded PDF.
+    page = httpx.get(letter["verification_url"])
+    assert page.status_code == 200
+    assert letter["number"] in page.text and "asli" in page.text.lower()
+    assert NIK_A not in page.text and "Budi Santoso" not in page.text
+    root = httpx.get(f"{ep.signing}/pki/root.pem")
+    assert root.status_code == 200 and b"BEGIN CERTIFICATE" in root.content
+    verdict = journey.verify_pdf(pdf.content)
+    assert verdict["conclusion"] == "valid", verdict
+    assert verdict["registered"]["number"] == letter["number"]
+    tampered = bytearray(pdf.content)
+    middle = len(tampered) // 3
+    tampered[middle] = (tampered[middle] + 1) % 256
+    assert journey.verify_pdf(bytes(tampered))["conclusion"] != "valid"
+
+    # Notifications: who had to act was told; the resident was told the letter is ready.
+    def inbox(token: str) -> list[dict[str, Any]]:
+        r = journey.http.get(f"{ep.notification}/api/v1/inbox", headers=_bearer(token))
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()
+        return items
+
+    wait_until("the Kades's in-app notice", lambda: inbox(kades) or None)
+    wait_until(
+        "the resident's in-app notice",
+        lambda: [n for n in inbox(resident) if letter["number"] in n["body"]] or None,
+    )
+    assert inbox(other_resident) == []
+    wait_until(
+        "the resident's WhatsApp about the letter",
+        lambda: [m for m in journey.dev_messages(PHONE_A) if "terbit" in m["body"]] or None,
+    )
+
+    STORED.update(app_id=app_id, letter=letter, pdf=pdf.content, resident_phone=PHONE_A)
+    STORED["events"] = asyncio.run(_events_for(first_run.nats_url, app_id))
+
+
+def test_events_are_cloudevents_without_personal_data() -> None:
+    events = STORED["events"]
+    types = [e["headers"]["ce-type"] for e in events]
+    assert types[0] == "id.go.subang.smartdesa.application.submitted.v1"
+    assert types.count("id.go.subang.smartdesa.application.step_assigned.v1") == 3
+    assert types[-1] == "id.go.subang.smartdesa.letter.issued.v1"
+    for event in events:
+        assert event["subject"].startswith("smartdesa.events.3213.321311.3213112004.")
+        assert event["headers"]["ce-specversion"] == "1.0"
+        assert event["headers"]["Nats-Msg-Id"] == event["headers"]["ce-id"]
+        raw = event["raw"]
+        for secret in (NIK_A, "Budi Santoso", PHONE_A, "6281234567890"):
+            assert secret not in raw
+
+
+def test_ctrl_c_stops_everything_and_a_second_run_keeps_it_all(
+    runner: StackRunner, first_run: Stack
+) -> None:
+    assert StackRunner.stop(first_run) == 0
+    second = runner.start(2)
+    try:
+        j = Journey(second.endpoints)
+        try:
+            resident = j.resident_sign_in(NIK_A, STORED["resident_phone"])
+            application = j.application(resident, STORED["app_id"])
+            assert application.status_code == 200
+            assert application.json()["status"] == "issued"
+            assert application.json()["letter"]["number"] == STORED["letter"]["number"]
+            assert j.letter_pdf(resident, STORED["app_id"]).content == STORED["pdf"]
+            page = httpx.get(
+                STORED["letter"]["verification_url"].replace(
+                    first_run.endpoints.signing, second.endpoints.signing
+                )
+            )
+            assert page.status_code == 200 and STORED["letter"]["number"] in page.text
+            assert j.verify_pdf(STORED["pdf"])["conclusion"] == "valid"
+        finally:
+            j.close()
+    finally:
+        assert StackRunner.stop(second) == 0
+
+
+async def _events_for(nats_url: str, application_id: str) -> list[dict[str, Any]]:
+    """Read the public stream as an outside consumer would (ephemeral, from the start)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            "smartdesa.events.>",
+            stream="SMARTDESA_EVENTS",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+        )
+        found: list[dict[str, Any]] = []
+        while True:
+            try:
+                msgs = await sub.fetch(batch=100, timeout=2)
+            except nats.errors.TimeoutError:
+                break
+            for msg in msgs:
+                await msg.ack()
+                headers = dict(msg.headers or {})
+                if headers.get("ce-subject") == application_id:
+                    found.append(
+                        {
+                            "subject": msg.subject,
+                            "headers": headers,
+                            "raw": msg.data.decode() + repr(headers),
+                        }
+                    )
+        return found
+    finally:
+        await nc.close()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
