@@ -80,7 +80,7 @@ Global___ApplicationEvent: _TypeAlias = ApplicationEvent  # noqa: Y015
 @_typing.final
 class OtpRequested(_message.Message):
     """ce-type id.go.subang.smartdesa.resident.otp_requested.v1 on the internal subject
-    smartdesa.internal.otp.requested (short-lived stream, never exported). The phone number is
+    smartdesa.internal.resident.otp_requested (short-lived stream, never exported). The phone number is
     not in it: the notification service asks intake for the contact.
     """
 
