@@ -1,0 +1,22 @@
+"""`python -m services.notification`: the notification service on its HTTP port."""
+
+import uvicorn
+
+from common.logging import configure_logging
+from services.notification.config import get_settings
+from services.notification.main import create_app
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging("notification", settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.notification_http_host,
+        port=settings.notification_http_port,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Dependencies of the HTTP routes."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.auth import InvalidToken, Principal
+from common.http import Problem
+from services.notification.config import Settings
+from services.notification.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_principal(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    unauthorized = Problem(
+        401,
+        "Silakan masuk terlebih dahulu: token tidak ada, tidak sah, atau sudah kedaluwarsa.",
+        code="unauthorized",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None:
+        raise unauthorized
+    try:
+        return runtime.token_verifier.verify(credentials.credentials)
+    except InvalidToken:
+        raise unauthorized from None
+
+
+def recipient_key(principal: Principal) -> str:
+    """Inbox owner key, as the rules write it: "staff:<username>" or "resident:<id>"."""
+    return f"{principal.kind}:{principal.subject}"
+
+
+def get_recipient(principal: Annotated[Principal, Depends(get_principal)]) -> str:
+    return recipient_key(principal)
+
+
+CurrentRecipient = Annotated[str, Depends(get_recipient)]

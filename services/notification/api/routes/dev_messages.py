@@ -1,0 +1,42 @@
+"""What the dev WhatsApp/SMS sinks received. Mounted in the dev profile only: in production
+the path does not exist (404)."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from services.notification.api.deps import SessionDep
+from services.notification.channels import normalize_msisdn
+from services.notification.models import DevMessage, as_utc
+
+router = APIRouter(prefix="/dev", tags=["dev"])
+
+
+class DevMessageOut(BaseModel):
+    channel: str
+    to: str
+    body: str
+    created_at: datetime
+
+
+@router.get("/messages")
+async def list_dev_messages(
+    session: SessionDep,
+    to: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DevMessageOut]:
+    """Newest first; `to` accepts 08…, +628… or 628…."""
+    query = select(DevMessage)
+    if to:
+        query = query.where(col(DevMessage.to_address) == normalize_msisdn(to))
+    query = query.order_by(col(DevMessage.created_at).desc(), col(DevMessage.id).desc())
+    messages = (await session.exec(query.limit(limit))).all()
+    return [
+        DevMessageOut(
+            channel=m.channel, to=m.to_address, body=m.body, created_at=as_utc(m.created_at)
+        )
+        for m in messages
+    ]

@@ -1,0 +1,225 @@
+"""Sends stored deliveries through their channel adapters and records every attempt.
+
+created → sending → delivered, or temporary-failure (retried with exponential backoff until the
+attempts run out: technical-failure), or permanent-failure. A delivery is claimed with a
+conditional update, so two instances never send the same one. The handler wakes the dispatcher
+after its commit; a poll picks up retries and anything left by a process that died.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notification.channels import (
+    Channel,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from services.notification.models import (
+    DELIVERED,
+    EXPIRED,
+    PENDING_STATUSES,
+    PERMANENT_FAILURE,
+    SENDING,
+    TECHNICAL_FAILURE,
+    TEMPORARY_FAILURE,
+    Delivery,
+    DeliveryAttempt,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+REDACTED_BODY = "[disamarkan]"
+
+
+class Dispatcher:
+    BATCH = 50
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channels: Mapping[str, Channel],
+        *,
+        max_attempts: int = 8,
+        retry_base_seconds: float = 5.0,
+        retry_cap_seconds: float = 600.0,
+        poll_seconds: float = 2.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._channels = channels
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base_seconds
+        self._retry_cap = retry_cap_seconds
+        self._poll = poll_seconds
+        self._clock = clock
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        await self.recover_interrupted()
+        self._task = asyncio.create_task(self._run(), name="notification-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()  # before the pass, so a wake during it is not lost
+            try:
+                if await self.dispatch_due() == self.BATCH:
+                    continue  # more may be due right now
+            except Exception:
+                log.exception("dispatch pass failed; retrying")
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+            except TimeoutError:
+                pass
+
+    async def recover_interrupted(self) -> int:
+        """Deliveries left in "sending" by a process that stopped mid-send: their outcome is
+        unknown, so they are tried again (a rare duplicate beats a lost message)."""
+        async with self._sessions() as session:
+            result = await session.exec(
+                update(Delivery)
+                .where(col(Delivery.status) == SENDING)
+                .values(status=TEMPORARY_FAILURE, next_attempt_at=self._clock())
+            )
+            await session.commit()
+            return int(result.rowcount)
+
+    async def dispatch_due(self, batch: int = BATCH) -> int:
+        """Attempt every delivery that is due; returns how many were attempted."""
+        now = self._clock()
+        async with self._sessions() as session:
+            await self._expire_stale(session, now)
+            due = (
+                await session.exec(
+                    select(Delivery.id)
+                    .where(col(Delivery.status).in_(PENDING_STATUSES))
+                    .where(col(Delivery.next_attempt_at) <= now)
+                    .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+                    .limit(batch)
+                )
+            ).all()
+        attempted = 0
+        for delivery_id in due:
+            if delivery_id is not None and await self._attempt(delivery_id):
+                attempted += 1
+        return attempted
+
+    async def _expire_stale(self, session: AsyncSession, now: datetime) -> None:
+        await session.exec(
+            update(Delivery)
+            .where(col(Delivery.status).in_(PENDING_STATUSES))
+            .where(col(Delivery.expires_at) <= now)
+            .values(status=EXPIRED, updated_at=now)
+        )
+        await session.exec(
+            update(Delivery)
+            .where(col(Delivery.status) == EXPIRED)
+            .where(col(Delivery.redact_when_final))
+            .where(col(Delivery.body) != REDACTED_BODY)
+            .values(body=REDACTED_BODY)
+        )
+        await session.commit()
+
+    async def _claim(self, delivery_id: int) -> Delivery | None:
+        now = self._clock()
+        async with self._sessions() as session:
+            claimed = await session.exec(
+                update(Delivery)
+                .where(col(Delivery.id) == delivery_id)
+                .where(col(Delivery.status).in_(PENDING_STATUSES))
+                .where(or_(col(Delivery.expires_at).is_(None), col(Delivery.expires_at) > now))
+                .values(status=SENDING, attempts=col(Delivery.attempts) + 1, updated_at=now)
+            )
+            await session.commit()
+            if claimed.rowcount != 1:
+                return None  # another instance has it, or it expired meanwhile
+            return await session.get(Delivery, delivery_id)
+
+    async def _attempt(self, delivery_id: int) -> bool:
+        delivery = await self._claim(delivery_id)
+        if delivery is None:
+            return False
+        started = self._clock()
+        provider_id: str | None = None
+        error: str | None = None
+        channel = self._channels.get(delivery.channel)
+        if channel is None:
+            outcome, error = PERMANENT_FAILURE, f"no adapter for channel {delivery.channel}"
+        else:
+            try:
+                provider_id = await channel.send(delivery.to_address, delivery.body)
+                outcome = DELIVERED
+            except PermanentDeliveryError as exc:
+                outcome, error = PERMANENT_FAILURE, str(exc)
+            except TemporaryDeliveryError as exc:
+                outcome, error = TEMPORARY_FAILURE, str(exc)
+            except Exception as exc:
+                # An adapter bug or an unexpected network error: retry, but bounded.
+                log.exception("channel %s raised unexpectedly", delivery.channel)
+                outcome, error = TEMPORARY_FAILURE, type(exc).__name__
+        await self._record(delivery, started, outcome, provider_id, error)
+        return True
+
+    async def _record(
+        self,
+        delivery: Delivery,
+        started: datetime,
+        outcome: str,
+        provider_id: str | None,
+        error: str | None,
+    ) -> None:
+        assert delivery.id is not None
+        finished = self._clock()
+        status = outcome
+        if outcome == TEMPORARY_FAILURE:
+            if delivery.attempts >= self._max_attempts:
+                status = TECHNICAL_FAILURE
+            else:
+                delay = min(self._retry_cap, self._retry_base * 2 ** (delivery.attempts - 1))
+                delivery.next_attempt_at = finished + timedelta(seconds=delay)
+        delivery.status = status
+        delivery.updated_at = finished
+        if provider_id is not None:
+            delivery.provider_message_id = provider_id
+        if delivery.redact_when_final and status not in PENDING_STATUSES:
+            delivery.body = REDACTED_BODY
+        async with self._sessions() as session:
+            session.add(delivery)
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery.id,
+                    number=delivery.attempts,
+                    started_at=started,
+                    finished_at=finished,
+                    outcome=outcome,
+                    provider_message_id=provider_id,
+                    error=error,
+                )
+            )
+            await session.commit()
+        log.info(
+            "delivery %s via %s attempt %d: %s",
+            delivery.id,
+            delivery.channel,
+            delivery.attempts,
+            status,
+        )

@@ -1,0 +1,96 @@
+"""Turns one consumed event into stored notifications and deliveries, exactly once.
+
+The processed-event row is written in the same transaction as everything the event produces,
+so a redelivered event finds it and changes nothing.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.events import CloudEvent
+from services.notification.models import Delivery, Notification, ProcessedEvent, utcnow
+from services.notification.recipients import RecipientLookup
+from services.notification.rules import Plan, plan_for
+
+log = logging.getLogger(__name__)
+
+
+class EventHandler:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        recipients: RecipientLookup,
+        on_deliveries: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._recipients = recipients
+        self._on_deliveries = on_deliveries  # wakes the dispatcher after a commit
+        self._clock = clock
+
+    async def __call__(self, event: CloudEvent) -> None:
+        if await self._is_processed(event.id):
+            log.info("event %s already processed; skipping", event.id)
+            return
+        # Ask the other services before opening the transaction: no write lock held on a call.
+        plan = await plan_for(event, self._recipients, self._clock())
+        try:
+            stored = await self._store(event, plan)
+        except IntegrityError:
+            # Another consumer instance stored the same event first.
+            if await self._is_processed(event.id):
+                log.info("event %s processed concurrently; skipping", event.id)
+                return
+            raise
+        if stored and plan.outgoing:
+            self._on_deliveries()
+        log.info(
+            "event %s (%s): %d in-app, %d deliveries",
+            event.id,
+            event.name,
+            len(plan.in_app),
+            len(plan.outgoing),
+        )
+
+    async def _is_processed(self, event_id: str) -> bool:
+        async with self._sessions() as session:
+            return await session.get(ProcessedEvent, event_id) is not None
+
+    async def _store(self, event: CloudEvent, plan: Plan) -> bool:
+        async with self._sessions() as session:
+            if await session.get(ProcessedEvent, event.id) is not None:
+                return False
+            session.add(ProcessedEvent(event_id=event.id, event_type=event.type))
+            for note in plan.in_app:
+                session.add(
+                    Notification(
+                        recipient=note.recipient,
+                        title=note.title,
+                        body=note.body,
+                        link=note.link,
+                        template=note.template.name,
+                        template_version=note.template.version,
+                        event_id=event.id,
+                    )
+                )
+            for message in plan.outgoing:
+                session.add(
+                    Delivery(
+                        channel=message.channel,
+                        recipient=message.recipient,
+                        to_address=message.to,
+                        body=message.body,
+                        template=message.template.name,
+                        template_version=message.template.version,
+                        event_id=event.id,
+                        expires_at=message.expires_at,
+                        redact_when_final=message.redact_when_final,
+                    )
+                )
+            await session.commit()
+            return True

@@ -1,0 +1,61 @@
+"""Who to tell and how to reach them, asked of the services that own it: intake (a resident's
+phone) and verification (who holds a role in a desa). Events never carry phone numbers."""
+
+from dataclasses import dataclass
+
+import grpc
+from smartdesa.v1 import directory_pb2, directory_pb2_grpc, intake_pb2, intake_pb2_grpc
+
+from common.messaging import PermanentEventError
+
+CALL_TIMEOUT_SECONDS = 10.0
+
+# The peer says this can never succeed: terminate the event instead of redelivering it.
+_PERMANENT_CODES = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+@dataclass(frozen=True)
+class ResidentContact:
+    resident_id: str
+    phone: str  # personal data: never log it
+
+
+class RecipientLookup:
+    def __init__(self, intake: grpc.aio.Channel, verification: grpc.aio.Channel) -> None:
+        self._intake = intake_pb2_grpc.IntakeServiceStub(intake)
+        self._directory = directory_pb2_grpc.DirectoryServiceStub(verification)
+
+    async def contact_of_resident(self, resident_id: str) -> ResidentContact:
+        return await self._contact(intake_pb2.GetContactRequest(resident_id=resident_id))
+
+    async def contact_of_applicant(self, application_id: str) -> ResidentContact:
+        return await self._contact(intake_pb2.GetContactRequest(application_id=application_id))
+
+    async def role_holders(self, desa_code: str, role: str) -> list[str]:
+        """Usernames of the staff holding `role` in the desa."""
+        try:
+            response = await self._directory.ListRoleHolders(
+                directory_pb2.ListRoleHoldersRequest(desa_code=desa_code, role=role),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc, "verification ListRoleHolders") from exc
+        return sorted({h.username for h in response.holders if h.username})
+
+    async def _contact(self, request: intake_pb2.GetContactRequest) -> ResidentContact:
+        try:
+            contact = await self._intake.GetContact(request, timeout=CALL_TIMEOUT_SECONDS)
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc, "intake GetContact") from exc
+        if not contact.resident_id:
+            raise PermanentEventError("intake GetContact answered without a resident")
+        return ResidentContact(resident_id=contact.resident_id, phone=contact.phone)
+
+
+def _classify(exc: grpc.aio.AioRpcError, call: str) -> Exception:
+    """NOT_FOUND and the like end the event; anything else (UNAVAILABLE, DEADLINE_EXCEEDED…) is
+    raised as is so the consumer redelivers it with backoff."""
+    if exc.code() in _PERMANENT_CODES:
+        return PermanentEventError(f"{call}: {exc.code().name}")
+    transient: Exception = exc
+    return transient

@@ -1,0 +1,342 @@
+"""Fixtures for the notification service: real gRPC peers standing in for intake and
+verification (real grpc.aio servers behind common.rpc.GrpcServer), real SQLite, real NATS."""
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import grpc
+import httpx
+import nats
+import pytest
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from smartdesa.v1 import (
+    directory_pb2,
+    directory_pb2_grpc,
+    events_pb2,
+    intake_pb2,
+    intake_pb2_grpc,
+)
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.auth import InternalAuth, Principal, resident_token_issuer, staff_token_issuer
+from common.db import create_engine, create_tables, session_factory
+from common.events import (
+    INTERNAL_STREAM,
+    OTP_REQUESTED,
+    PUBLIC_STREAM,
+    CloudEvent,
+    event_type,
+    internal_subject,
+    proto_data,
+    public_subject,
+)
+from common.messaging import ensure_streams
+from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, GrpcServer, client_channel
+from common.secrets import ensure_dev_secrets
+from services.notification.config import Settings
+from services.notification.event_handler import EventHandler
+from services.notification.main import EVENTS_DURABLE, INTERNAL_DURABLE, create_app
+from services.notification.models import TABLES
+from services.notification.recipients import RecipientLookup
+from services.notification.runtime import Runtime
+
+PAMANUKAN = "32.13.11.2004"
+RANCASARI = "32.13.11.2002"
+RESIDENT_ID = "res-0001"
+RESIDENT_PHONE = "6281234567890"
+RESIDENT_PHONE_LOCAL = "081234567890"
+APPLICATION_ID = "app-0001"
+
+T = TypeVar("T")
+
+
+async def _unimplemented(context: grpc.aio.ServicerContext) -> NoReturn:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this test")
+    raise AssertionError("abort raises")
+
+
+class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
+    """Intake's GetContact over real gRPC; other methods answer UNIMPLEMENTED."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, intake_pb2.Contact] = {}  # by resident id
+        self.applicants: dict[str, str] = {}  # application id -> resident id
+        self.calls: list[intake_pb2.GetContactRequest] = []
+        self.unavailable_next = 0  # answer UNAVAILABLE this many times first
+
+    async def GetApplication(
+        self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Application:
+        return await _unimplemented(context)
+
+    async def GetAttachment(
+        self, request: intake_pb2.GetAttachmentRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.AttachmentContent:
+        return await _unimplemented(context)
+
+    async def RecordProgress(
+        self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.RecordProgressResponse:
+        return await _unimplemented(context)
+
+    def add_resident(self, resident_id: str, phone: str, *applications: str) -> None:
+        self.contacts[resident_id] = intake_pb2.Contact(resident_id=resident_id, phone=phone)
+        for application_id in applications:
+            self.applicants[application_id] = resident_id
+
+    async def GetContact(
+        self, request: intake_pb2.GetContactRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Contact:
+        self.calls.append(request)
+        if self.unavailable_next > 0:
+            self.unavailable_next -= 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "sedang sibuk")
+        if request.WhichOneof("who") == "resident_id":
+            resident_id: str | None = request.resident_id
+        else:
+            resident_id = self.applicants.get(request.application_id)
+        contact = self.contacts.get(resident_id or "")
+        if contact is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "tidak ditemukan")
+            raise AssertionError("abort raises")
+        return contact
+
+
+class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
+    """Verification's ListRoleHolders over real gRPC."""
+
+    def __init__(self) -> None:
+        self.holders: dict[tuple[str, str], list[str]] = {}
+        self.calls: list[directory_pb2.ListRoleHoldersRequest] = []
+
+    async def GetRoute(
+        self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.Route:
+        return await _unimplemented(context)
+
+    async def ListRoleHolders(
+        self, request: directory_pb2.ListRoleHoldersRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.ListRoleHoldersResponse:
+        self.calls.append(request)
+        usernames = self.holders.get((request.desa_code, request.role), [])
+        return directory_pb2.ListRoleHoldersResponse(
+            holders=[directory_pb2.StaffMember(username=u, role=request.role) for u in usernames]
+        )
+
+
+@dataclass
+class Peers:
+    intake: FakeIntake
+    directory: FakeDirectory
+    intake_target: str
+    verification_target: str
+
+
+def make_settings(data_dir: Path, nats_url: str, peers: Peers, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "nats_url": nats_url,
+        "intake_grpc_target": peers.intake_target,
+        "verification_grpc_target": peers.verification_target,
+        "notification_retry_base_seconds": 0.2,
+        "notification_dispatch_poll_seconds": 0.2,
+        **overrides,
+    }
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+async def peers(data_dir: Path) -> AsyncIterator[Peers]:
+    ensure_dev_secrets(Settings(data_dir=data_dir))  # the internal-token secret both sides share
+    settings = Settings(data_dir=data_dir)
+    intake, directory = FakeIntake(), FakeDirectory()
+    intake.add_resident(RESIDENT_ID, RESIDENT_PHONE, APPLICATION_ID)
+    directory.holders[(PAMANUKAN, "kasi_pemerintahan")] = ["pemerintahan.pamanukan"]
+    directory.holders[(PAMANUKAN, "sekdes")] = ["sekdes.pamanukan", "sekdes2.pamanukan"]
+    directory.holders[(RANCASARI, "kasi_pemerintahan")] = ["pemerintahan.rancasari"]
+    intake_server = GrpcServer(
+        "127.0.0.1:0",
+        InternalAuth.from_settings(settings, INTAKE),
+        ["smartdesa.v1.IntakeService"],
+        lambda s: intake_pb2_grpc.add_IntakeServiceServicer_to_server(intake, s),
+    )
+    directory_server = GrpcServer(
+        "127.0.0.1:0",
+        InternalAuth.from_settings(settings, VERIFICATION),
+        ["smartdesa.v1.DirectoryService"],
+        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, s),
+    )
+    await intake_server.start()
+    await directory_server.start()
+    try:
+        yield Peers(
+            intake=intake,
+            directory=directory,
+            intake_target=f"127.0.0.1:{intake_server.port}",
+            verification_target=f"127.0.0.1:{directory_server.port}",
+        )
+    finally:
+        await intake_server.stop(0)
+        await directory_server.stop(0)
+
+
+@dataclass
+class HandlerEnv:
+    """The event handler on its own (no consumers, no dispatcher), for direct calls."""
+
+    handler: EventHandler
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    wakes: list[None]
+
+
+@pytest.fixture
+async def handler_env(data_dir: Path, nats_url: str, peers: Peers) -> AsyncIterator[HandlerEnv]:
+    settings = make_settings(data_dir, nats_url, peers)
+    engine = create_engine(settings.database_url)
+    await create_tables(engine, TABLES)
+    sessions = session_factory(engine)
+    auth = InternalAuth.from_settings(settings, NOTIFICATION)
+    intake_channel = client_channel(settings.intake_grpc_target, auth, INTAKE)
+    verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
+    wakes: list[None] = []
+    handler = EventHandler(
+        sessions,
+        RecipientLookup(intake_channel, verification_channel),
+        on_deliveries=lambda: wakes.append(None),
+    )
+    try:
+        yield HandlerEnv(handler=handler, sessions=sessions, settings=settings, wakes=wakes)
+    finally:
+        await intake_channel.close()
+        await verification_channel.close()
+        await engine.dispose()
+
+
+@dataclass
+class Service:
+    """The whole notification service in-process, with an HTTP client."""
+
+    client: httpx.AsyncClient
+    runtime: Runtime
+    settings: Settings
+    peers: Peers
+    js: JetStreamContext
+
+    def staff_headers(self, username: str, role: str = "kasi_pemerintahan") -> dict[str, str]:
+        token = staff_token_issuer(self.settings, 600).issue(
+            Principal(kind="staff", subject=username, role=role, desa_code=PAMANUKAN)
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    def resident_headers(self, resident_id: str) -> dict[str, str]:
+        token = resident_token_issuer(self.settings, 600).issue(
+            Principal(kind="resident", subject=resident_id)
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
+async def reset_nats(url: str) -> None:
+    """Fresh durables and empty streams, so one test's events never reach another's service."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        for stream, durable in (
+            (PUBLIC_STREAM, EVENTS_DURABLE),
+            (INTERNAL_STREAM, INTERNAL_DURABLE),
+        ):
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(stream, durable)
+            await js.purge_stream(stream)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def service(data_dir: Path, nats_url: str, peers: Peers) -> AsyncIterator[Service]:
+    await reset_nats(nats_url)
+    settings = make_settings(data_dir, nats_url, peers)
+    app = create_app(settings)
+    nc = await nats.connect(nats_url)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield Service(
+                    client=client,
+                    runtime=app.state.runtime,
+                    settings=settings,
+                    peers=peers,
+                    js=nc.jetstream(),
+                )
+    finally:
+        await nc.close()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], within: float = 20.0, what: str = "condition"
+) -> T:
+    """Poll `probe` until it returns something truthy, or fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def application_event(
+    name: str,
+    application_id: str = APPLICATION_ID,
+    desa_code: str = PAMANUKAN,
+    event_id: str | None = None,
+    **fields: object,
+) -> tuple[str, CloudEvent]:
+    """(subject, event) as intake publishes it: ApplicationEvent JSON, no personal data."""
+    payload = events_pb2.ApplicationEvent(
+        application_id=application_id,
+        desa_code=desa_code,
+        kecamatan_code=".".join(desa_code.split(".")[:3]),
+        kabupaten_code=".".join(desa_code.split(".")[:2]),
+        letter_type="SKD",
+        **fields,  # type: ignore[arg-type]
+    )
+    event = CloudEvent(
+        id=event_id or str(uuid.uuid4()),
+        source="/smartdesa/intake",
+        type=event_type(name),
+        subject=application_id,
+        data=proto_data(payload),
+    )
+    return public_subject(desa_code, name), event
+
+
+def otp_event(
+    code: str = "123456",
+    resident_id: str = RESIDENT_ID,
+    valid_for: timedelta = timedelta(minutes=5),
+) -> tuple[str, CloudEvent]:
+    now = datetime.now(UTC)
+    payload = events_pb2.OtpRequested(
+        resident_id=resident_id, code=code, expires_at=(now + valid_for).isoformat()
+    )
+    event = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/smartdesa/intake",
+        type=event_type(OTP_REQUESTED),
+        time=now,
+        data=proto_data(payload),
+    )
+    return internal_subject(OTP_REQUESTED), event

@@ -1,0 +1,253 @@
+"""The dispatcher's state machine with a controlled clock: no waiting on wall time."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.db import create_engine, create_tables, session_factory
+from services.notification.channels import (
+    WHATSAPP,
+    Channel,
+    DevSink,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from services.notification.dispatcher import REDACTED_BODY, Dispatcher
+from services.notification.models import (
+    DELIVERED,
+    EXPIRED,
+    PERMANENT_FAILURE,
+    SENDING,
+    TABLES,
+    TECHNICAL_FAILURE,
+    TEMPORARY_FAILURE,
+    Delivery,
+    DeliveryAttempt,
+    DevMessage,
+)
+from tests.notification.conftest import eventually
+
+PHONE = "6281234567890"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 7, 21, 3, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class FlakyProvider:
+    """A provider port that fails as real providers do (no real provider runs here), then hands
+    over to the dev sink."""
+
+    def __init__(self, sink: Channel, failures: list[Exception]) -> None:
+        self._sink = sink
+        self._failures = failures
+        self.sent = 0
+
+    async def send(self, to: str, body: str) -> str:
+        self.sent += 1
+        if self._failures:
+            raise self._failures.pop(0)
+        return await self._sink.send(to, body)
+
+
+@dataclass
+class Env:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+
+    def dispatcher(self, channel: Channel, max_attempts: int = 3) -> Dispatcher:
+        return Dispatcher(
+            self.sessions,
+            {WHATSAPP: channel},
+            max_attempts=max_attempts,
+            retry_base_seconds=10,
+            retry_cap_seconds=25,
+            clock=self.clock,
+        )
+
+    async def add_delivery(self, **overrides: object) -> int:
+        values: dict[str, object] = {
+            "channel": WHATSAPP,
+            "recipient": "resident:r1",
+            "to_address": PHONE,
+            "body": "Kode masuk Smart Desa Anda: 123456.",
+            "template": "otp.whatsapp",
+            "template_version": "1",
+            "event_id": "ev-1",
+            "next_attempt_at": self.clock.now,
+            **overrides,
+        }
+        delivery = Delivery.model_validate(values)
+        async with self.sessions() as session:
+            session.add(delivery)
+            await session.commit()
+            assert delivery.id is not None
+            return delivery.id
+
+    async def delivery(self, delivery_id: int) -> Delivery:
+        async with self.sessions() as session:
+            found = await session.get(Delivery, delivery_id)
+            assert found is not None
+            return found
+
+    async def attempts(self, delivery_id: int) -> list[DeliveryAttempt]:
+        async with self.sessions() as session:
+            rows = await session.exec(
+                select(DeliveryAttempt)
+                .where(col(DeliveryAttempt.delivery_id) == delivery_id)
+                .order_by(col(DeliveryAttempt.number))
+            )
+            return list(rows.all())
+
+    async def dev_messages(self) -> list[DevMessage]:
+        async with self.sessions() as session:
+            return list((await session.exec(select(DevMessage))).all())
+
+
+@pytest.fixture
+async def env(data_dir: Path) -> AsyncIterator[Env]:
+    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'notification.db'}")
+    await create_tables(engine, TABLES)
+    try:
+        yield Env(session_factory(engine), Clock())
+    finally:
+        await engine.dispose()
+
+
+async def test_delivered_on_first_attempt(env: Env) -> None:
+    delivery_id = await env.add_delivery(body="Surat Anda sudah terbit")
+    dispatcher = env.dispatcher(DevSink(env.sessions, WHATSAPP))
+    assert await dispatcher.dispatch_due() == 1
+    delivery = await env.delivery(delivery_id)
+    assert (delivery.status, delivery.attempts) == (DELIVERED, 1)
+    assert delivery.provider_message_id and delivery.provider_message_id.startswith("dev-")
+    assert [a.outcome for a in await env.attempts(delivery_id)] == [DELIVERED]
+    assert [(m.to_address, m.body) for m in await env.dev_messages()] == [
+        (PHONE, "Surat Anda sudah terbit")
+    ]
+    assert await dispatcher.dispatch_due() == 0  # nothing sent twice
+
+
+async def test_temporary_failure_is_retried_after_backoff(env: Env) -> None:
+    delivery_id = await env.add_delivery()
+    provider = FlakyProvider(
+        DevSink(env.sessions, WHATSAPP),
+        [TemporaryDeliveryError("429"), TemporaryDeliveryError("503")],
+    )
+    dispatcher = env.dispatcher(provider)
+
+    assert await dispatcher.dispatch_due() == 1
+    first = await env.delivery(delivery_id)
+    assert (first.status, first.attempts) == (TEMPORARY_FAILURE, 1)
+    assert first.next_attempt_at.replace(tzinfo=UTC) == env.clock.now + timedelta(seconds=10)
+
+    assert await dispatcher.dispatch_due() == 0  # not due yet
+    env.clock.advance(10)
+    assert await dispatcher.dispatch_due() == 1
+    second = await env.delivery(delivery_id)
+    # Exponential: 10 s, then 20 s.
+    assert second.next_attempt_at.replace(tzinfo=UTC) == env.clock.now + timedelta(seconds=20)
+
+    env.clock.advance(20)
+    assert await dispatcher.dispatch_due() == 1
+    final = await env.delivery(delivery_id)
+    assert (final.status, final.attempts) == (DELIVERED, 3)
+    assert [a.outcome for a in await env.attempts(delivery_id)] == [
+        TEMPORARY_FAILURE,
+        TEMPORARY_FAILURE,
+        DELIVERED,
+    ]
+    assert [a.error for a in await env.attempts(delivery_id)][:2] == ["429", "503"]
+    assert len(await env.dev_messages()) == 1
+    assert final.body == "Kode masuk Smart Desa Anda: 123456."  # not a secret: kept
+
+
+async def test_exhausted_retries_end_in_technical_failure(env: Env) -> None:
+    delivery_id = await env.add_delivery()
+    provider = FlakyProvider(
+        DevSink(env.sessions, WHATSAPP), [TemporaryDeliveryError("timeout")] * 5
+    )
+    dispatcher = env.dispatcher(provider, max_attempts=2)
+    await dispatcher.dispatch_due()
+    env.clock.advance(3600)
+    await dispatcher.dispatch_due()
+    env.clock.advance(3600)
+    assert await dispatcher.dispatch_due() == 0
+    delivery = await env.delivery(delivery_id)
+    assert (delivery.status, delivery.attempts, provider.sent) == (TECHNICAL_FAILURE, 2, 2)
+
+
+async def test_permanent_failure_is_not_retried(env: Env) -> None:
+    delivery_id = await env.add_delivery(redact_when_final=True)
+    provider = FlakyProvider(
+        DevSink(env.sessions, WHATSAPP), [PermanentDeliveryError("invalid number")]
+    )
+    dispatcher = env.dispatcher(provider)
+    await dispatcher.dispatch_due()
+    env.clock.advance(3600)
+    assert await dispatcher.dispatch_due() == 0
+    delivery = await env.delivery(delivery_id)
+    assert (delivery.status, provider.sent) == (PERMANENT_FAILURE, 1)
+    assert delivery.body == REDACTED_BODY  # the one-time code does not stay in the table
+    assert await env.dev_messages() == []
+
+
+async def test_secret_body_is_blanked_once_delivered(env: Env) -> None:
+    delivery_id = await env.add_delivery(redact_when_final=True)
+    await env.dispatcher(DevSink(env.sessions, WHATSAPP)).dispatch_due()
+    delivery = await env.delivery(delivery_id)
+    assert (delivery.status, delivery.body) == (DELIVERED, REDACTED_BODY)
+    assert "123456" in (await env.dev_messages())[0].body
+
+
+async def test_expired_code_is_never_sent(env: Env) -> None:
+    delivery_id = await env.add_delivery(
+        redact_when_final=True, expires_at=env.clock.now + timedelta(seconds=30)
+    )
+    provider = FlakyProvider(DevSink(env.sessions, WHATSAPP), [TemporaryDeliveryError("busy")])
+    dispatcher = env.dispatcher(provider)
+    await dispatcher.dispatch_due()
+    env.clock.advance(60)  # the retry falls after the code's expiry
+    assert await dispatcher.dispatch_due() == 0
+    delivery = await env.delivery(delivery_id)
+    assert (delivery.status, delivery.body, provider.sent) == (EXPIRED, REDACTED_BODY, 1)
+
+
+async def test_interrupted_send_is_tried_again(env: Env) -> None:
+    delivery_id = await env.add_delivery(status=SENDING, attempts=1)
+    dispatcher = env.dispatcher(DevSink(env.sessions, WHATSAPP))
+    assert await dispatcher.dispatch_due() == 0  # "sending" belongs to someone
+    assert await dispatcher.recover_interrupted() == 1
+    assert await dispatcher.dispatch_due() == 1
+    delivery = await env.delivery(delivery_id)
+    assert (delivery.status, delivery.attempts) == (DELIVERED, 2)
+
+
+async def test_wake_sends_without_waiting_for_the_poll(env: Env) -> None:
+    dispatcher = Dispatcher(
+        env.sessions, {WHATSAPP: DevSink(env.sessions, WHATSAPP)}, poll_seconds=3600
+    )
+    await dispatcher.start()
+    try:
+        delivery_id = await env.add_delivery(next_attempt_at=datetime.now(UTC))
+        dispatcher.wake()
+
+        async def delivered() -> bool:
+            return (await env.delivery(delivery_id)).status == DELIVERED
+
+        await eventually(delivered, what="delivery after wake")
+    finally:
+        await dispatcher.stop()

@@ -1,0 +1,236 @@
+"""The handler called directly (and through a real JetStream redelivery), with real gRPC peers."""
+
+import uuid
+from datetime import timedelta
+
+import grpc
+import nats
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
+from sqlmodel import col, select
+
+from common.auth import InternalAuth
+from common.events import (
+    APPLICATION_REJECTED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_STEP_ASSIGNED,
+    LETTER_ISSUED,
+    PUBLIC_STREAM,
+    CloudEvent,
+    event_type,
+)
+from common.messaging import PermanentEventError, ensure_streams, publish
+from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
+from services.notification.channels import WHATSAPP
+from services.notification.event_handler import EventHandler
+from services.notification.models import CREATED, Delivery, Notification, ProcessedEvent
+from services.notification.recipients import RecipientLookup
+from tests.notification.conftest import (
+    APPLICATION_ID,
+    PAMANUKAN,
+    RESIDENT_ID,
+    RESIDENT_PHONE,
+    HandlerEnv,
+    Peers,
+    application_event,
+    otp_event,
+)
+from tests.support.processes import free_port
+
+
+async def notifications(env: HandlerEnv) -> list[Notification]:
+    async with env.sessions() as session:
+        rows = await session.exec(select(Notification).order_by(col(Notification.recipient)))
+        return list(rows.all())
+
+
+async def deliveries(env: HandlerEnv) -> list[Delivery]:
+    async with env.sessions() as session:
+        return list((await session.exec(select(Delivery))).all())
+
+
+async def processed(env: HandlerEnv) -> list[str]:
+    async with env.sessions() as session:
+        return list((await session.exec(select(ProcessedEvent.event_id))).all())
+
+
+async def test_step_assigned_tells_every_holder_of_the_role(handler_env: HandlerEnv) -> None:
+    _, event = application_event(APPLICATION_STEP_ASSIGNED, step_index=1, step_role="sekdes")
+    await handler_env.handler(event)
+    notes = await notifications(handler_env)
+    assert [n.recipient for n in notes] == ["staff:sekdes.pamanukan", "staff:sekdes2.pamanukan"]
+    for note in notes:
+        assert note.title == "Surat menunggu pemeriksaan Anda"
+        assert note.body == (
+            "Permohonan Surat Keterangan Domisili menunggu pemeriksaan Anda sebagai "
+            "Sekretaris Desa."
+        )
+        assert note.link == f"/api/v1/tasks/{APPLICATION_ID}"
+        assert (note.template, note.template_version) == ("step_assigned.inapp", "1")
+        assert note.event_id == event.id
+    assert await deliveries(handler_env) == []  # staff: in-app only
+    assert await processed(handler_env) == [event.id]
+
+
+async def test_the_same_event_twice_notifies_once(handler_env: HandlerEnv, peers: Peers) -> None:
+    _, event = application_event(LETTER_ISSUED, letter_number="470/001/2004/VII/2026")
+    await handler_env.handler(event)
+    await handler_env.handler(event)
+    assert len(await notifications(handler_env)) == 1
+    assert len(await deliveries(handler_env)) == 1
+    assert len(handler_env.wakes) == 1
+    assert len(peers.intake.calls) == 1  # the second time stops before asking anyone
+
+
+async def test_a_redelivered_event_notifies_once(handler_env: HandlerEnv, nats_url: str) -> None:
+    """The handler commits, the ack never happens (nak), JetStream delivers it again."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    durable = f"test-redelivery-{uuid.uuid4().hex[:8]}"
+    subject, event = application_event(
+        APPLICATION_STEP_ASSIGNED,
+        application_id=f"app-{uuid.uuid4().hex[:8]}",
+        step_index=0,
+        step_role="kasi_pemerintahan",
+    )
+    try:
+        await ensure_streams(js)
+        await js.add_consumer(
+            PUBLIC_STREAM,
+            ConsumerConfig(
+                durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject
+            ),
+        )
+        sub = await js.pull_subscribe_bind(durable=durable, stream=PUBLIC_STREAM)
+        await publish(js, subject, event)
+
+        first = (await sub.fetch(1, timeout=5))[0]
+        await handler_env.handler(CloudEvent.from_message(first.headers, first.data))
+        await first.nak()
+        again = (await sub.fetch(1, timeout=5))[0]
+        assert again.metadata.num_delivered == 2
+        await handler_env.handler(CloudEvent.from_message(again.headers, again.data))
+        await again.ack()
+    finally:
+        await js.delete_consumer(PUBLIC_STREAM, durable)
+        await nc.close()
+
+    notes = await notifications(handler_env)
+    assert [n.recipient for n in notes] == ["staff:pemerintahan.pamanukan"]
+
+
+async def test_letter_issued_tells_the_resident_in_app_and_on_whatsapp(
+    handler_env: HandlerEnv,
+) -> None:
+    _, event = application_event(LETTER_ISSUED, letter_number="470/001/2004/VII/2026")
+    await handler_env.handler(event)
+    [note] = await notifications(handler_env)
+    assert note.recipient == f"resident:{RESIDENT_ID}"
+    assert note.title == "Surat Anda sudah terbit"
+    assert "470/001/2004/VII/2026" in note.body
+    assert note.link == f"/api/v1/applications/{APPLICATION_ID}"
+    [delivery] = await deliveries(handler_env)
+    assert (delivery.channel, delivery.to_address, delivery.status, delivery.attempts) == (
+        WHATSAPP,
+        RESIDENT_PHONE,
+        CREATED,
+        0,
+    )
+    assert "siap diunduh" in delivery.body
+    assert (delivery.template, delivery.template_version) == ("letter_issued.whatsapp", "1")
+    assert handler_env.wakes  # the dispatcher is told after the commit
+
+
+@pytest.mark.parametrize(
+    ("name", "title", "phrase"),
+    [
+        (APPLICATION_REVISION_REQUESTED, "Permohonan Anda perlu diperbaiki", "perlu diperbaiki"),
+        (APPLICATION_REJECTED, "Permohonan Anda ditolak", "ditolak"),
+    ],
+)
+async def test_sent_back_or_rejected_tells_the_resident(
+    handler_env: HandlerEnv, name: str, title: str, phrase: str
+) -> None:
+    _, event = application_event(name, step_role="sekdes")
+    await handler_env.handler(event)
+    [note] = await notifications(handler_env)
+    [delivery] = await deliveries(handler_env)
+    assert note.title == title
+    assert "Buka permohonan" in note.body
+    assert phrase in delivery.body and "Buka permohonan" in delivery.body
+
+
+async def test_otp_goes_to_whatsapp_only(handler_env: HandlerEnv) -> None:
+    _, event = otp_event(code="654321")
+    await handler_env.handler(event)
+    assert await notifications(handler_env) == []
+    [delivery] = await deliveries(handler_env)
+    assert delivery.body == (
+        "Kode masuk Smart Desa Anda: 654321. Berlaku 5 menit. "
+        "Jangan berikan kode ini kepada siapa pun."
+    )
+    assert delivery.to_address == RESIDENT_PHONE
+    assert delivery.expires_at is not None and delivery.redact_when_final
+
+
+async def test_expired_otp_is_dropped(handler_env: HandlerEnv) -> None:
+    _, event = otp_event(valid_for=timedelta(seconds=-1))
+    await handler_env.handler(event)
+    assert await deliveries(handler_env) == []
+    assert await processed(handler_env) == [event.id]
+
+
+async def test_contact_not_found_is_permanent(handler_env: HandlerEnv) -> None:
+    _, event = application_event(
+        LETTER_ISSUED, application_id="app-unknown", letter_number="470/002/2004/VII/2026"
+    )
+    with pytest.raises(PermanentEventError):
+        await handler_env.handler(event)
+    assert await processed(handler_env) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"desa_code": PAMANUKAN, "letter_type": "SKD", "step_role": "sekdes"},  # no application
+        {"application_id": 7, "desa_code": PAMANUKAN, "letter_type": "SKD"},  # wrong type
+        {"application_id": "a", "letter_type": "SKD"},  # step_assigned needs desa and role
+    ],
+)
+async def test_malformed_data_is_permanent(
+    handler_env: HandlerEnv, data: dict[str, object]
+) -> None:
+    event = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/test",
+        type=event_type(APPLICATION_STEP_ASSIGNED),
+        data=data,
+    )
+    with pytest.raises(PermanentEventError):
+        await handler_env.handler(event)
+    assert await processed(handler_env) == []
+
+
+async def test_unknown_event_type_is_permanent(handler_env: HandlerEnv) -> None:
+    event = CloudEvent(
+        id=str(uuid.uuid4()), source="/test", type=event_type("application.submitted"), data={}
+    )
+    with pytest.raises(PermanentEventError):
+        await handler_env.handler(event)
+
+
+async def test_unreachable_peer_is_retried_not_dropped(handler_env: HandlerEnv) -> None:
+    auth = InternalAuth.from_settings(handler_env.settings, NOTIFICATION)
+    nowhere = f"127.0.0.1:{free_port()}"
+    intake = client_channel(nowhere, auth, INTAKE)
+    verification = client_channel(nowhere, auth, VERIFICATION)
+    handler = EventHandler(handler_env.sessions, RecipientLookup(intake, verification))
+    _, event = application_event(APPLICATION_STEP_ASSIGNED, step_role="sekdes")
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await handler(event)
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await intake.close()
+        await verification.close()
+    assert await processed(handler_env) == []
