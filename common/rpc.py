@@ -22,6 +22,14 @@ NOTIFICATION = "notification"
 WORKER = "worker"
 
 
+# Attachments (up to 10 MB) and signed letters travel as single messages.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_MESSAGE_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+
+
 class InternalAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Refuses calls without a valid internal token (health checks excepted: probes have none)."""
 
@@ -63,7 +71,9 @@ class GrpcServer:
         service_names: Sequence[str],
         register: Callable[[grpc.aio.Server], None],
     ) -> None:
-        self.server = grpc.aio.server(interceptors=[InternalAuthInterceptor(auth)])
+        self.server = grpc.aio.server(
+            interceptors=[InternalAuthInterceptor(auth)], options=_MESSAGE_OPTIONS
+        )
         register(self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -105,4 +115,6 @@ class _BearerInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[
 
 def client_channel(target: str, auth: InternalAuth, audience: str) -> grpc.aio.Channel:
     """A channel to another service that authenticates every call as this service."""
-    return grpc.aio.insecure_channel(target, interceptors=[_BearerInterceptor(auth, audience)])
+    return grpc.aio.insecure_channel(
+        target, options=_MESSAGE_OPTIONS, interceptors=[_BearerInterceptor(auth, audience)]
+    )

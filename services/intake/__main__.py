@@ -1,0 +1,22 @@
+"""`python -m services.intake`: the resident gateway (REST on 8000, gRPC on 50051)."""
+
+import uvicorn
+
+from common.logging import configure_logging
+from services.intake.config import get_settings
+from services.intake.main import create_app
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging("intake", settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.intake_http_host,
+        port=settings.intake_http_port,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

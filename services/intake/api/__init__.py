@@ -1,0 +1,1 @@
+"""Intake's resident REST API (/api/v1)."""

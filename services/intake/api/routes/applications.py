@@ -1,0 +1,272 @@
+"""A resident's own applications: create, attach syarat, submit, resubmit, follow, download."""
+
+import logging
+import re
+import uuid
+
+import grpc
+from fastapi import APIRouter, Request, Response, status
+from smartdesa.v1 import signing_pb2
+
+from common.http import Problem
+from services.intake import approvals
+from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
+from services.intake.api.schemas import (
+    ApplicationCreate,
+    ApplicationOut,
+    AttachmentOut,
+    SubmitOut,
+)
+from services.intake.applications import (
+    EDITABLE_STATUSES,
+    InvalidApplication,
+    create_application,
+    details,
+    letter_type_of,
+    missing_requirements,
+    owned_application,
+    owned_applications,
+    record_submission,
+)
+from services.intake.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    attachment_dir,
+    sniff_content_type,
+    store_attachment,
+)
+from services.intake.models import LetterApplication, utcnow
+from services.intake.uploads import UploadRejected, receive_multipart
+from workflows.approval.models import DRAFT, ISSUED, REVISION_REQUESTED, ApprovalInput
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/applications", tags=["permohonan"])
+
+NOT_FOUND = "Permohonan tidak ditemukan."
+SIGNING_TIMEOUT_SECONDS = 15.0
+APPROVAL_UNAVAILABLE = "Layanan persetujuan sedang tidak dapat dihubungi. Silakan coba lagi nanti."
+
+
+async def _owned_or_404(
+    session: SessionDep, resident: CurrentResident, application_id: str
+) -> LetterApplication:
+    application = await owned_application(session, resident.subject, application_id)
+    if application is None:
+        raise Problem(404, NOT_FOUND, code="not-found")
+    return application
+
+
+async def _require_documents(session: SessionDep, application: LetterApplication) -> None:
+    missing = await missing_requirements(session, application)
+    if missing:
+        raise Problem(
+            422,
+            f"Syarat belum lengkap: {', '.join(missing)}",
+            code="missing-requirements",
+            missing=missing,
+        )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ApplicationOut)
+async def create(
+    body: ApplicationCreate, session: SessionDep, resident: CurrentResident
+) -> ApplicationOut:
+    try:
+        application = await create_application(
+            session, resident.subject, body.desa_code, body.letter_type, body.purpose, body.fields
+        )
+    except InvalidApplication as exc:
+        raise Problem(422, str(exc), code="invalid-application", field=exc.field) from exc
+    log.info("application %s created by resident %s", application.id, resident.subject)
+    return ApplicationOut.of(await details(session, application))
+
+
+@router.get("", response_model=list[ApplicationOut])
+async def list_own(session: SessionDep, resident: CurrentResident) -> list[ApplicationOut]:
+    return [
+        ApplicationOut.of(await details(session, a))
+        for a in await owned_applications(session, resident.subject)
+    ]
+
+
+@router.get("/{application_id}", response_model=ApplicationOut)
+async def get_one(
+    application_id: str, session: SessionDep, resident: CurrentResident
+) -> ApplicationOut:
+    application = await _owned_or_404(session, resident, application_id)
+    return ApplicationOut.of(await details(session, application))
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["kind", "file"],
+                    "properties": {
+                        "kind": {"type": "string", "description": "Kode syarat, mis. KTP atau KK"},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/{application_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AttachmentOut,
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_attachment(
+    application_id: str,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    resident: CurrentResident,
+) -> AttachmentOut:
+    # Checked before reading the body: a refused upload costs us nothing.
+    application = await _owned_or_404(session, resident, application_id)
+    if application.status not in EDITABLE_STATUSES:
+        raise Problem(409, "Berkas tidak dapat diubah setelah permohonan diajukan.", code="locked")
+    await session.commit()  # hold no database transaction while a phone uploads for a while
+    root = runtime.settings.attachments_dir
+    try:
+        form = await receive_multipart(
+            request,
+            file_field="file",
+            temp_dir=attachment_dir(root, application.id),
+            max_file_bytes=MAX_ATTACHMENT_BYTES,
+        )
+    except UploadRejected as exc:
+        raise Problem(exc.status, exc.detail, code=exc.code) from exc
+    try:
+        kind = form.fields.get("kind", "").strip().upper()
+        codes = letter_type_of(application).requirement_codes
+        if kind not in codes:
+            raise Problem(
+                422,
+                f"Jenis berkas harus salah satu dari: {', '.join(codes)}.",
+                code="invalid-kind",
+                field="kind",
+            )
+        if form.file is None:
+            raise Problem(422, "Berkas wajib dilampirkan.", code="missing-file", field="file")
+        content_type = sniff_content_type(form.file.head)
+        if content_type is None:
+            raise Problem(
+                415, "Berkas harus berupa gambar JPEG, PNG, atau dokumen PDF.", code="file-type"
+            )
+        # The application may have been submitted while the file was uploading.
+        await session.refresh(application)
+        if application.status not in EDITABLE_STATUSES:
+            raise Problem(
+                409, "Berkas tidak dapat diubah setelah permohonan diajukan.", code="locked"
+            )
+        attachment = await store_attachment(
+            session, root, application.id, kind, form.file, content_type
+        )
+    finally:
+        form.discard()  # no-op once the file has been moved into place
+    return AttachmentOut.of(attachment)
+
+
+@router.post(
+    "/{application_id}/submit", status_code=status.HTTP_202_ACCEPTED, response_model=SubmitOut
+)
+async def submit(
+    application_id: str, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
+) -> SubmitOut:
+    application = await _owned_or_404(session, resident, application_id)
+    if application.submitted_at is not None or application.status != DRAFT:
+        return SubmitOut(id=application.id, status=application.status)  # already under way
+    await _require_documents(session, application)
+    submitted_at = utcnow()  # before the start, so the timeline orders it before any step
+    try:
+        await approvals.start_approval(
+            runtime.temporal,
+            runtime.settings.temporal_task_queue,
+            ApprovalInput(
+                application_id=application.id,
+                desa_code=application.desa_code,
+                letter_type=application.letter_type,
+            ),
+        )
+    except approvals.ApprovalUnavailable as exc:
+        raise Problem(503, APPROVAL_UNAVAILABLE, code="approval-unavailable") from exc
+    if await record_submission(session, application.id, submitted_at):
+        runtime.relay.wake()
+        log.info("application %s submitted", application.id)
+    await session.refresh(application)
+    return SubmitOut(id=application.id, status=application.status)
+
+
+@router.post(
+    "/{application_id}/resubmit", status_code=status.HTTP_202_ACCEPTED, response_model=SubmitOut
+)
+async def resubmit(
+    application_id: str, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
+) -> SubmitOut:
+    application = await _owned_or_404(session, resident, application_id)
+    not_waiting = Problem(
+        409, "Permohonan ini tidak sedang menunggu perbaikan.", code="not-awaiting-revision"
+    )
+    if application.status != REVISION_REQUESTED:
+        raise not_waiting
+    await _require_documents(session, application)
+    try:
+        state = await approvals.resubmit(runtime.temporal, application.id, str(uuid.uuid4()))
+    except approvals.NotAwaitingResubmit as exc:
+        raise not_waiting from exc
+    except approvals.ApprovalUnavailable as exc:
+        raise Problem(503, APPROVAL_UNAVAILABLE, code="approval-unavailable") from exc
+    # The workflow records the resubmission (timeline and event) through RecordProgress.
+    log.info("application %s resubmitted", application.id)
+    return SubmitOut(id=application.id, status=state.status)
+
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def letter_filename(number: str, application_id: str) -> str:
+    """`470/12/32.13.11.2004/VI/2025` -> `surat-470-12-32.13.11.2004-VI-2025.pdf`."""
+    safe = _UNSAFE_FILENAME.sub("-", number).strip("-.")
+    return f"surat-{safe or application_id}.pdf"
+
+
+@router.get(
+    "/{application_id}/letter.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "Surat bertanda tangan"}},
+)
+async def letter_pdf(
+    application_id: str, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
+) -> Response:
+    application = await _owned_or_404(session, resident, application_id)
+    if application.status != ISSUED:
+        raise Problem(409, "Surat belum terbit untuk permohonan ini.", code="not-issued")
+    try:
+        letter = await runtime.signing.GetLetterPdf(
+            signing_pb2.GetLetterPdfRequest(application_id=application.id),
+            timeout=SIGNING_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            log.error("application %s is issued but signing has no letter", application.id)
+            raise Problem(404, "Berkas surat tidak ditemukan.", code="letter-missing") from exc
+        log.warning("signing unavailable for application %s: %s", application.id, exc.code())
+        raise Problem(
+            503,
+            "Layanan surat sedang tidak dapat dihubungi. Silakan coba lagi nanti.",
+            code="signing-unavailable",
+        ) from exc
+    filename = letter_filename(letter.number or application.letter_number or "", application.id)
+    return Response(
+        content=letter.content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

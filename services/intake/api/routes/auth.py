@@ -1,0 +1,71 @@
+"""Resident sign-in: NIK + phone, a one-time code over WhatsApp/SMS, then a bearer token."""
+
+from fastapi import APIRouter, status
+
+from common.auth import Principal
+from common.http import Problem
+from services.intake import otp
+from services.intake.api.deps import RuntimeDep, SessionDep
+from services.intake.api.schemas import Accepted, OtpRequest, TokenOut, TokenRequest
+from services.intake.nik import InvalidNik, parse_nik
+from services.intake.phone import InvalidPhone, normalize_phone
+
+router = APIRouter(prefix="/auth", tags=["masuk"])
+
+# Identical whether or not a code went out, so nobody learns which NIK is bound to which phone.
+CODE_SENT = (
+    "Kode masuk telah dikirim ke nomor HP yang terdaftar untuk NIK ini. Kode berlaku 5 menit."
+)
+WRONG_CODE = "Kode masuk salah atau sudah tidak berlaku. Silakan minta kode baru."
+
+
+def _checked_identity(nik: str, phone: str) -> tuple[str, str]:
+    nik = nik.strip()
+    try:
+        parse_nik(nik)
+    except InvalidNik as exc:
+        raise Problem(422, str(exc), code="invalid-nik", field="nik") from exc
+    try:
+        normalized = normalize_phone(phone)
+    except InvalidPhone as exc:
+        raise Problem(422, str(exc), code="invalid-phone", field="phone") from exc
+    return nik, normalized
+
+
+@router.post("/otp", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def request_otp(body: OtpRequest, session: SessionDep, runtime: RuntimeDep) -> Accepted:
+    nik, phone = _checked_identity(body.nik, body.phone)
+    try:
+        staged = await otp.request_code(session, runtime.otp_key, nik, phone)
+    except otp.TooManyChallenges as exc:
+        raise Problem(
+            429,
+            "Terlalu sering meminta kode masuk. Silakan coba lagi dalam 15 menit.",
+            code="too-many-codes",
+            headers={"Retry-After": str(int(otp.CHALLENGE_WINDOW.total_seconds()))},
+        ) from exc
+    if staged:
+        runtime.relay.wake()
+    return Accepted(detail=CODE_SENT)
+
+
+@router.post("/token", response_model=TokenOut)
+async def issue_token(body: TokenRequest, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
+    nik, phone = _checked_identity(body.nik, body.phone)
+    code = body.otp.strip()
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        raise Problem(422, "Kode masuk harus 6 digit angka.", code="invalid-otp", field="otp")
+    try:
+        resident_id = await otp.redeem_code(session, runtime.otp_key, nik, phone, code)
+    except otp.WrongCode as exc:
+        raise Problem(401, WRONG_CODE, code="wrong-otp") from exc
+    except otp.TooManyAttempts as exc:
+        raise Problem(
+            429,
+            "Terlalu banyak percobaan kode yang salah. Silakan minta kode baru.",
+            code="too-many-attempts",
+        ) from exc
+    token = runtime.token_issuer.issue(Principal(kind="resident", subject=resident_id))
+    return TokenOut(
+        access_token=token, expires_in=runtime.settings.intake_resident_token_ttl_seconds
+    )

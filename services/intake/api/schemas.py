@@ -1,0 +1,188 @@
+"""Request and response bodies of the resident API."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from services.intake.applications import ApplicationDetails
+from services.intake.letter_types import LetterType
+from services.intake.models import Attachment, TimelineEntry, as_utc
+
+
+class OtpRequest(BaseModel):
+    nik: str = Field(max_length=32, examples=["3213115708900001"])
+    phone: str = Field(max_length=32, examples=["081234567890"])
+
+
+class TokenRequest(OtpRequest):
+    otp: str = Field(max_length=16, examples=["123456"])
+
+
+class Accepted(BaseModel):
+    detail: str
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
+    expires_in: int
+
+
+class RequirementOut(BaseModel):
+    code: str
+    name: str
+
+
+class FormFieldOut(BaseModel):
+    name: str
+    label: str
+    required: bool
+    kind: str
+    max_length: int
+    choices: list[str]
+
+
+class LetterTypeOut(BaseModel):
+    code: str
+    name: str
+    description: str
+    requirements: list[RequirementOut]
+    fields: list[FormFieldOut]
+
+    @classmethod
+    def of(cls, lt: LetterType) -> "LetterTypeOut":
+        return cls(
+            code=lt.code,
+            name=lt.name,
+            description=lt.description,
+            requirements=[RequirementOut(code=r.code, name=r.name) for r in lt.requirements],
+            fields=[
+                FormFieldOut(
+                    name=f.name,
+                    label=f.label,
+                    required=f.required,
+                    kind=f.kind,
+                    max_length=f.max_length,
+                    choices=list(f.choices),
+                )
+                for f in lt.fields
+            ],
+        )
+
+
+class ApplicationCreate(BaseModel):
+    desa_code: str = Field(max_length=20, examples=["32.13.11.2004"])
+    letter_type: str = Field(max_length=20, examples=["SKD"])
+    purpose: str = Field(max_length=2000, examples=["Persyaratan melamar pekerjaan"])
+    fields: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Attachment) -> "AttachmentOut":
+        return cls(
+            id=a.id,
+            kind=a.kind,
+            content_type=a.content_type,
+            size_bytes=a.size_bytes,
+            sha256=a.sha256,
+            created_at=as_utc(a.created_at),
+        )
+
+
+class StepRefOut(BaseModel):
+    index: int
+    role: str
+
+
+class CurrentStepOut(StepRefOut):
+    assigned_at: datetime | None
+
+
+class TimelineEntryOut(BaseModel):
+    at: datetime
+    event: str
+    status: str
+    step: StepRefOut | None
+    decision: str
+    actor_role: str
+    reason: str
+
+    @classmethod
+    def of(cls, t: TimelineEntry) -> "TimelineEntryOut":
+        step = None
+        if t.step_index is not None and t.step_role is not None:
+            step = StepRefOut(index=t.step_index, role=t.step_role)
+        return cls(
+            at=as_utc(t.at),
+            event=t.event,
+            status=t.status,
+            step=step,
+            decision=t.decision,
+            actor_role=t.actor_role,
+            reason=t.reason,
+        )
+
+
+class LetterOut(BaseModel):
+    number: str
+    verification_url: str
+
+
+class ApplicationOut(BaseModel):
+    id: str
+    status: str
+    desa_code: str
+    letter_type: str
+    purpose: str
+    fields: dict[str, str]
+    attachments: list[AttachmentOut]
+    current_step: CurrentStepOut | None
+    timeline: list[TimelineEntryOut]
+    letter: LetterOut | None
+    created_at: datetime
+    submitted_at: datetime | None
+
+    @classmethod
+    def of(cls, d: ApplicationDetails) -> "ApplicationOut":
+        a = d.application
+        current_step = None
+        if a.current_step_index is not None and a.current_step_role is not None:
+            current_step = CurrentStepOut(
+                index=a.current_step_index,
+                role=a.current_step_role,
+                assigned_at=as_utc(a.current_step_assigned_at)
+                if a.current_step_assigned_at
+                else None,
+            )
+        letter = None
+        if a.letter_number:
+            letter = LetterOut(
+                number=a.letter_number, verification_url=a.letter_verification_url or ""
+            )
+        return cls(
+            id=a.id,
+            status=a.status,
+            desa_code=a.desa_code,
+            letter_type=a.letter_type,
+            purpose=a.purpose,
+            fields=d.fields,
+            attachments=[AttachmentOut.of(x) for x in d.attachments],
+            current_step=current_step,
+            timeline=[TimelineEntryOut.of(t) for t in d.timeline],
+            letter=letter,
+            created_at=as_utc(a.created_at),
+            submitted_at=as_utc(a.submitted_at) if a.submitted_at else None,
+        )
+
+
+class SubmitOut(BaseModel):
+    id: str
+    status: str

@@ -1,0 +1,231 @@
+"""Applications: creating them with what intake can check at the door, reading a resident's
+own, and recording their submission. The workflow's later changes arrive via `progress`."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from smartdesa.v1 import events_pb2
+from sqlmodel import case, col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.events import (
+    APPLICATION_SUBMITTED,
+    AreaCodes,
+    CloudEvent,
+    deterministic_event_id,
+    event_type,
+    proto_data,
+    public_subject,
+)
+from common.outbox import stage_event
+from common.wilayah import find_desa
+from services.intake.letter_types import (
+    PURPOSE_MAX_LENGTH,
+    InvalidFields,
+    LetterType,
+    check_fields,
+    find_letter_type,
+)
+from services.intake.models import Attachment, LetterApplication, TimelineEntry
+from workflows.approval.models import DRAFT, IN_REVIEW, REVISION_REQUESTED
+
+EVENT_SOURCE = "/services/intake"
+# Attachments may change only while the resident holds the application.
+EDITABLE_STATUSES = (DRAFT, REVISION_REQUESTED)
+
+
+class InvalidApplication(ValueError):
+    """`str(exc)` is the Indonesian message; `field` names the offending input."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ApplicationDetails:
+    application: LetterApplication
+    attachments: Sequence[Attachment]
+    timeline: Sequence[TimelineEntry]
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return load_fields(self.application)
+
+
+def load_fields(application: LetterApplication) -> dict[str, str]:
+    loaded: dict[str, str] = json.loads(application.fields_json)
+    return loaded
+
+
+async def create_application(
+    session: AsyncSession,
+    resident_id: str,
+    desa_code: str,
+    letter_type_code: str,
+    purpose: str,
+    fields: dict[str, str],
+) -> LetterApplication:
+    if find_desa(desa_code) is None:
+        raise InvalidApplication(f"Desa dengan kode '{desa_code}' tidak dikenal.", "desa_code")
+    letter_type = find_letter_type(letter_type_code)
+    if letter_type is None:
+        raise InvalidApplication(f"Jenis surat '{letter_type_code}' tidak tersedia.", "letter_type")
+    purpose = purpose.strip()
+    if not purpose:
+        raise InvalidApplication("Keperluan wajib diisi.", "purpose")
+    if len(purpose) > PURPOSE_MAX_LENGTH:
+        raise InvalidApplication(
+            f"Keperluan terlalu panjang (paling banyak {PURPOSE_MAX_LENGTH} karakter).", "purpose"
+        )
+    try:
+        cleaned = check_fields(letter_type, fields)
+    except InvalidFields as exc:
+        raise InvalidApplication(str(exc), f"fields.{exc.field_name}") from exc
+    application = LetterApplication(
+        resident_id=resident_id,
+        desa_code=desa_code,
+        letter_type=letter_type.code,
+        purpose=purpose,
+        fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
+        status=DRAFT,
+    )
+    session.add(application)
+    await session.commit()
+    return application
+
+
+async def owned_application(
+    session: AsyncSession, resident_id: str, application_id: str
+) -> LetterApplication | None:
+    """The application if it belongs to this resident; None otherwise (callers answer 404 so
+    nobody learns that another resident's application exists)."""
+    return (
+        await session.exec(
+            select(LetterApplication)
+            .where(LetterApplication.id == application_id)
+            .where(LetterApplication.resident_id == resident_id)
+        )
+    ).first()
+
+
+async def owned_applications(session: AsyncSession, resident_id: str) -> list[LetterApplication]:
+    return list(
+        (
+            await session.exec(
+                select(LetterApplication)
+                .where(LetterApplication.resident_id == resident_id)
+                .order_by(col(LetterApplication.created_at).desc())
+            )
+        ).all()
+    )
+
+
+async def attachments_of(session: AsyncSession, application_id: str) -> list[Attachment]:
+    return list(
+        (
+            await session.exec(
+                select(Attachment)
+                .where(Attachment.application_id == application_id)
+                .order_by(col(Attachment.created_at))
+            )
+        ).all()
+    )
+
+
+async def details(session: AsyncSession, application: LetterApplication) -> ApplicationDetails:
+    timeline = (
+        await session.exec(
+            select(TimelineEntry)
+            .where(TimelineEntry.application_id == application.id)
+            .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+        )
+    ).all()
+    return ApplicationDetails(
+        application=application,
+        attachments=await attachments_of(session, application.id),
+        timeline=timeline,
+    )
+
+
+def letter_type_of(application: LetterApplication) -> LetterType:
+    letter_type = find_letter_type(application.letter_type)
+    if letter_type is None:  # only types from the catalogue are ever stored
+        raise LookupError(f"letter type {application.letter_type} is not in the catalogue")
+    return letter_type
+
+
+async def missing_requirements(session: AsyncSession, application: LetterApplication) -> list[str]:
+    """Requirement codes with no attachment yet, in the catalogue's order."""
+    present = {a.kind for a in await attachments_of(session, application.id)}
+    return [code for code in letter_type_of(application).requirement_codes if code not in present]
+
+
+def application_event_data(application: LetterApplication, **extra: Any) -> dict[str, Any]:
+    """Public event data: ids, area codes, type and state only; never personal data."""
+    area = AreaCodes.from_desa(application.desa_code)
+    return proto_data(
+        events_pb2.ApplicationEvent(
+            application_id=application.id,
+            desa_code=area.desa,
+            kecamatan_code=area.kecamatan,
+            kabupaten_code=area.kabupaten,
+            letter_type=application.letter_type,
+            **extra,
+        )
+    )
+
+
+async def record_submission(
+    session: AsyncSession, application_id: str, submitted_at: datetime
+) -> bool:
+    """Marks the application submitted once, with its timeline entry and public event, in one
+    transaction. Keyed on submitted_at rather than status: the workflow may already have
+    recorded its first step before this runs. False if it was already recorded."""
+    marked = await session.exec(
+        update(LetterApplication)
+        .where(col(LetterApplication.id) == application_id)
+        .where(col(LetterApplication.submitted_at).is_(None))
+        .values(
+            submitted_at=submitted_at,
+            status=case(
+                (col(LetterApplication.status) == DRAFT, IN_REVIEW),
+                else_=col(LetterApplication.status),
+            ),
+        )
+    )
+    if marked.rowcount == 0:
+        await session.rollback()
+        return False
+    application = (
+        await session.exec(
+            select(LetterApplication)
+            .where(LetterApplication.id == application_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    session.add(
+        TimelineEntry(
+            application_id=application_id,
+            at=submitted_at,
+            event=APPLICATION_SUBMITTED,
+            status=IN_REVIEW,
+        )
+    )
+    await stage_event(
+        session,
+        public_subject(application.desa_code, APPLICATION_SUBMITTED),
+        CloudEvent(
+            id=deterministic_event_id(application_id, "submitted"),
+            source=EVENT_SOURCE,
+            type=event_type(APPLICATION_SUBMITTED),
+            subject=application_id,
+            time=submitted_at,
+            data=application_event_data(application, status=IN_REVIEW),
+        ),
+    )
+    await session.commit()
+    return True

@@ -1,0 +1,89 @@
+"""Attachments (syarat documents): what a file really is, and storing it without half-writes.
+
+The type is decided by the first bytes of the content, never by the name or the type the client
+claims. Files live at `<root>/<application_id>/<attachment_id>`; the database row is written
+only after the file is in place, and the file is removed again if the row cannot be written.
+"""
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.models import Attachment
+from services.intake.uploads import ReceivedFile
+
+log = logging.getLogger(__name__)
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"%PDF-", "application/pdf"),
+)
+ACCEPTED_TYPES = tuple(ct for _, ct in _SIGNATURES)
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """JPEG, PNG or PDF by signature; None for anything else."""
+    for signature, content_type in _SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    return None
+
+
+def attachment_dir(root: Path, application_id: str) -> Path:
+    return root / application_id
+
+
+def attachment_path(root: Path, application_id: str, attachment_id: str) -> Path:
+    return attachment_dir(root, application_id) / attachment_id
+
+
+async def store_attachment(
+    session: AsyncSession,
+    root: Path,
+    application_id: str,
+    kind: str,
+    received: ReceivedFile,
+    content_type: str,
+) -> Attachment:
+    """Moves the received file into place and records it, replacing an older file of the same
+    kind. The caller's session must hold no other pending changes."""
+    attachment = Attachment(
+        application_id=application_id,
+        kind=kind,
+        content_type=content_type,
+        size_bytes=received.size,
+        sha256=received.sha256,
+    )
+    final = attachment_path(root, application_id, attachment.id)
+    os.replace(received.path, final)  # atomic: same directory
+    try:
+        replaced = (
+            await session.exec(
+                select(Attachment)
+                .where(Attachment.application_id == application_id)
+                .where(Attachment.kind == kind)
+            )
+        ).all()
+        for old in replaced:
+            await session.delete(old)
+        session.add(attachment)
+        await session.commit()
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    for old in replaced:
+        attachment_path(root, application_id, old.id).unlink(missing_ok=True)
+    log.info("attachment %s (%s) stored for application %s", attachment.id, kind, application_id)
+    return attachment
+
+
+async def read_attachment(root: Path, attachment: Attachment) -> bytes:
+    path = attachment_path(root, attachment.application_id, attachment.id)
+    return await asyncio.to_thread(path.read_bytes)

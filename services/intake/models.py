@@ -1,0 +1,111 @@
+"""Intake's tables: residents, their sign-in challenges, applications, attachments, timeline."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from common.outbox import OutboxEvent
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; everything we store is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Resident(SQLModel, table=True):
+    __tablename__ = "resident"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    nik: str = Field(unique=True, index=True)  # personal data: never logged
+    phone: str  # E.164 without '+'; personal data
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OtpChallenge(SQLModel, table=True):
+    """One sign-in code sent to a resident. Only its HMAC is kept."""
+
+    __tablename__ = "otp_challenge"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    code_hmac: str
+    expires_at: datetime
+    attempts: int = 0
+    consumed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class LetterApplication(SQLModel, table=True):
+    """A resident's request for one letter."""
+
+    __tablename__ = "letter_application"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    desa_code: str = Field(index=True)
+    letter_type: str
+    purpose: str
+    fields_json: str  # the letter type's form fields, JSON object of strings
+    status: str = Field(default="draft", index=True)
+    current_step_index: int | None = None
+    current_step_role: str | None = None
+    current_step_assigned_at: datetime | None = None
+    letter_id: str | None = None
+    letter_number: str | None = None
+    letter_verification_url: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    submitted_at: datetime | None = None
+
+
+class Attachment(SQLModel, table=True):
+    """A syarat document. The bytes live at attachments/<application_id>/<id>."""
+
+    __tablename__ = "application_attachment"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    application_id: str = Field(foreign_key="letter_application.id", index=True)
+    kind: str  # the letter type's requirement code, e.g. KTP, KK
+    content_type: str  # decided from the content
+    size_bytes: int
+    sha256: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TimelineEntry(SQLModel, table=True):
+    """What happened to an application, as the resident sees it. Entries the workflow records
+    carry its sequence number, which makes RecordProgress idempotent."""
+
+    __tablename__ = "application_timeline"
+    __table_args__ = (UniqueConstraint("application_id", "sequence"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: str = Field(foreign_key="letter_application.id", index=True)
+    sequence: int | None = None  # None for entries intake writes itself (e.g. submitted)
+    at: datetime = Field(default_factory=utcnow)
+    event: str
+    status: str
+    step_index: int | None = None
+    step_role: str | None = None
+    decision: str = ""
+    actor_role: str = ""
+    reason: str = ""
+
+
+TABLES: list[type[SQLModel]] = [
+    Resident,
+    OtpChallenge,
+    LetterApplication,
+    Attachment,
+    TimelineEntry,
+    OutboxEvent,
+]

@@ -1,0 +1,143 @@
+"""The approval workflow's reports (RecordProgress): applied once per (application, sequence),
+with the application's new state, a timeline entry and the public event in one transaction."""
+
+import logging
+import re
+from datetime import UTC
+
+from smartdesa.v1 import intake_pb2
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.events import CloudEvent, deterministic_event_id, event_type, public_subject
+from common.outbox import stage_event
+from services.intake.applications import EVENT_SOURCE, application_event_data
+from services.intake.models import LetterApplication, TimelineEntry, utcnow
+from workflows.approval.models import (
+    CANCELLED,
+    DRAFT,
+    IN_REVIEW,
+    ISSUED,
+    REJECTED,
+    REVISION_REQUESTED,
+)
+
+log = logging.getLogger(__name__)
+
+STATUSES = (DRAFT, IN_REVIEW, REVISION_REQUESTED, REJECTED, CANCELLED, ISSUED)
+# `<aggregate>.<event>`: it becomes the last tokens of a NATS subject and part of the ce-type.
+_EVENT_NAME = re.compile(r"[a-z][a-z_]*\.[a-z][a-z_]*")
+
+
+class InvalidProgress(ValueError):
+    pass
+
+
+class UnknownApplication(LookupError):
+    pass
+
+
+def _check(request: intake_pb2.RecordProgressRequest) -> None:
+    if not request.application_id:
+        raise InvalidProgress("application_id is required")
+    if request.sequence < 0:
+        raise InvalidProgress("sequence must not be negative")
+    if not _EVENT_NAME.fullmatch(request.event):
+        raise InvalidProgress(
+            f"event must look like 'application.step_assigned', got {request.event!r}"
+        )
+    if request.status not in STATUSES:
+        raise InvalidProgress(f"unknown status {request.status!r}")
+
+
+async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgressRequest) -> bool:
+    """True if applied now; False if this sequence was recorded before (nothing changes)."""
+    _check(request)
+    application = await session.get(LetterApplication, request.application_id)
+    if application is None:
+        raise UnknownApplication(request.application_id)
+    seen = (
+        await session.exec(
+            select(TimelineEntry.id)
+            .where(TimelineEntry.application_id == application.id)
+            .where(TimelineEntry.sequence == request.sequence)
+        )
+    ).first()
+    if seen is not None:
+        return False
+
+    at = request.occurred_at.ToDatetime(tzinfo=UTC) if request.HasField("occurred_at") else utcnow()
+    step_index: int | None = None
+    step_role: str | None = None
+    if request.HasField("current_step"):
+        step_index, step_role = request.current_step.index, request.current_step.role
+        if (application.current_step_index, application.current_step_role) != (
+            step_index,
+            step_role,
+        ) or application.current_step_assigned_at is None:
+            application.current_step_assigned_at = at
+    application.current_step_index = step_index
+    application.current_step_role = step_role
+    if step_index is None:
+        application.current_step_assigned_at = None
+    application.status = request.status
+    letter_extra: dict[str, str] = {}
+    if request.HasField("letter") and request.letter.number:
+        application.letter_id = request.letter.letter_id
+        application.letter_number = request.letter.number
+        application.letter_verification_url = request.letter.verification_url
+        letter_extra = {
+            "letter_number": request.letter.number,
+            "letter_id": request.letter.letter_id,
+        }
+    session.add(application)
+    session.add(
+        TimelineEntry(
+            application_id=application.id,
+            sequence=request.sequence,
+            at=at,
+            event=request.event,
+            status=request.status,
+            step_index=step_index,
+            step_role=step_role,
+            decision=request.decision,
+            actor_role=request.actor_role,
+            reason=request.reason,
+        )
+    )
+    # The role that acted (decisions) or that must act now (step_assigned). No reason text:
+    # it is meant for the resident, not for every subscriber.
+    await stage_event(
+        session,
+        public_subject(application.desa_code, request.event),
+        CloudEvent(
+            id=deterministic_event_id(application.id, "progress", str(request.sequence)),
+            source=EVENT_SOURCE,
+            type=event_type(request.event),
+            subject=application.id,
+            time=at,
+            data=application_event_data(
+                application,
+                status=request.status,
+                step_index=step_index or 0,
+                step_role=request.actor_role or step_role or "",
+                decision=request.decision,
+                **letter_extra,
+            ),
+        ),
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        # The same sequence was recorded concurrently; that one wins.
+        await session.rollback()
+        return False
+    log.info(
+        "application %s: %s (sequence %d) -> %s",
+        application.id,
+        request.event,
+        request.sequence,
+        request.status,
+    )
+    return True

@@ -1,0 +1,107 @@
+"""The resources intake runs with (database, NATS, outbox relay, Temporal client, signing
+channel, gRPC server): built at start, torn down in reverse."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import grpc
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from smartdesa.v1 import signing_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
+
+from common.auth import (
+    InternalAuth,
+    TokenIssuer,
+    TokenVerifier,
+    resident_token_issuer,
+    token_verifier,
+)
+from common.db import create_engine, create_tables, session_factory
+from common.messaging import connect, ensure_streams
+from common.outbox import OutboxRelay
+from common.rpc import INTAKE, SIGNING, GrpcServer, client_channel
+from common.secrets import ensure_dev_secrets
+from services.intake import approvals
+from services.intake.config import Settings
+from services.intake.models import TABLES
+from services.intake.otp import OtpKey
+from services.intake.servicer import IntakeServicer, register
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    nats: NATS
+    js: JetStreamContext
+    relay: OutboxRelay
+    temporal: TemporalClient
+    signing_channel: grpc.aio.Channel
+    signing: signing_pb2_grpc.SigningServiceStub
+    grpc_server: GrpcServer
+    token_issuer: TokenIssuer
+    token_verifier: TokenVerifier
+    otp_key: OtpKey
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    ensure_dev_secrets(settings)
+    settings.attachments_dir.mkdir(parents=True, exist_ok=True)
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.intake_db_url)
+        stack.push_async_callback(engine.dispose)
+        await create_tables(engine, TABLES)
+        sessions = session_factory(engine)
+
+        nc = await connect(settings.nats_url, "intake")
+        stack.push_async_callback(nc.close)
+        js = nc.jetstream()
+        await ensure_streams(js)
+
+        relay = OutboxRelay(sessions, js)
+        relay.start()
+        stack.push_async_callback(relay.stop)
+
+        temporal = await approvals.connect(settings.temporal_address, settings.temporal_namespace)
+
+        auth = InternalAuth.from_settings(settings, INTAKE)
+        signing_channel = client_channel(settings.signing_grpc_target, auth, SIGNING)
+        stack.push_async_callback(signing_channel.close)
+
+        servicer = IntakeServicer(sessions, settings.attachments_dir, relay.wake)
+        grpc_server = GrpcServer(
+            f"{settings.intake_grpc_host}:{settings.intake_grpc_port}",
+            auth,
+            ["smartdesa.v1.IntakeService"],
+            register(servicer),
+        )
+        await grpc_server.start()
+        stack.push_async_callback(grpc_server.stop)
+        log.info("intake gRPC listening on port %d", grpc_server.port)
+
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            nats=nc,
+            js=js,
+            relay=relay,
+            temporal=temporal,
+            signing_channel=signing_channel,
+            signing=signing_pb2_grpc.SigningServiceStub(signing_channel),
+            grpc_server=grpc_server,
+            token_issuer=resident_token_issuer(
+                settings, settings.intake_resident_token_ttl_seconds
+            ),
+            token_verifier=token_verifier(settings, residents=True, staff=False),
+            otp_key=OtpKey.from_settings(settings),
+        )

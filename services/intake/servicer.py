@@ -1,0 +1,138 @@
+"""gRPC IntakeService: staff read applications, the workflow records progress, the notification
+service looks up contacts. Callers are authenticated by common.rpc's internal-token interceptor."""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from smartdesa.v1 import intake_pb2, intake_pb2_grpc
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.applications import attachments_of, load_fields
+from services.intake.attachments import read_attachment
+from services.intake.models import Attachment, LetterApplication, Resident, as_utc
+from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
+
+log = logging.getLogger(__name__)
+
+
+def _timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(as_utc(value))
+    return ts
+
+
+def attachment_info(attachment: Attachment) -> intake_pb2.AttachmentInfo:
+    return intake_pb2.AttachmentInfo(
+        id=attachment.id,
+        kind=attachment.kind,
+        content_type=attachment.content_type,
+        size_bytes=attachment.size_bytes,
+        sha256=attachment.sha256,
+    )
+
+
+class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        attachments_root: Path,
+        on_committed: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._attachments_root = attachments_root
+        self._on_committed = on_committed  # wakes the outbox relay
+
+    async def GetApplication(
+        self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Application:
+        if not request.application_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "application_id is required")
+        async with self._sessions() as session:
+            application = await session.get(LetterApplication, request.application_id)
+            if application is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "application not found")
+            assert application is not None
+            resident = await session.get(Resident, application.resident_id)
+            attachments = await attachments_of(session, application.id)
+        assert resident is not None  # foreign key
+        return intake_pb2.Application(
+            id=application.id,
+            desa_code=application.desa_code,
+            letter_type=application.letter_type,
+            purpose=application.purpose,
+            fields=load_fields(application),
+            status=application.status,
+            resident_id=application.resident_id,
+            nik=resident.nik,
+            attachments=[attachment_info(a) for a in attachments],
+            created_at=_timestamp(application.created_at),
+            submitted_at=_timestamp(application.submitted_at),
+        )
+
+    async def GetAttachment(
+        self, request: intake_pb2.GetAttachmentRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.AttachmentContent:
+        if not request.application_id or not request.attachment_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "application_id and attachment_id are required"
+            )
+        async with self._sessions() as session:
+            attachment = await session.get(Attachment, request.attachment_id)
+        if attachment is None or attachment.application_id != request.application_id:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "attachment not found")
+        assert attachment is not None
+        try:
+            content = await read_attachment(self._attachments_root, attachment)
+        except FileNotFoundError:
+            log.error("attachment %s has a row but no file", attachment.id)
+            await context.abort(grpc.StatusCode.DATA_LOSS, "attachment file is missing")
+        return intake_pb2.AttachmentContent(info=attachment_info(attachment), content=content)
+
+    async def GetContact(
+        self, request: intake_pb2.GetContactRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Contact:
+        who = request.WhichOneof("who")
+        async with self._sessions() as session:
+            if who == "resident_id" and request.resident_id:
+                resident = await session.get(Resident, request.resident_id)
+            elif who == "application_id" and request.application_id:
+                application = await session.get(LetterApplication, request.application_id)
+                resident = (
+                    await session.get(Resident, application.resident_id) if application else None
+                )
+            else:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "resident_id or application_id is required"
+                )
+        if resident is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no resident for this {who}")
+        assert resident is not None
+        return intake_pb2.Contact(resident_id=resident.id, phone=resident.phone)
+
+    async def RecordProgress(
+        self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.RecordProgressResponse:
+        async with self._sessions() as session:
+            try:
+                applied = await record_progress(session, request)
+            except InvalidProgress as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except UnknownApplication:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "application not found")
+        if applied:
+            self._on_committed()
+        return intake_pb2.RecordProgressResponse(applied=applied)
+
+
+def register(servicer: IntakeServicer) -> Callable[[grpc.aio.Server], None]:
+    def add(server: grpc.aio.Server) -> None:
+        intake_pb2_grpc.add_IntakeServiceServicer_to_server(servicer, server)
+
+    return add

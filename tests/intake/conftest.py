@@ -1,0 +1,153 @@
+"""Intake in-process against real SQLite, NATS JetStream and a Temporal dev server."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from nats.js.api import DeliverPolicy
+from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
+
+from common.events import OTP_REQUESTED, CloudEvent, internal_subject
+from services.intake.config import Settings
+from services.intake.main import create_app
+from services.intake.models import Resident
+from services.intake.runtime import Runtime
+from tests.support.processes import free_port
+
+T = TypeVar("T")
+
+PAMANUKAN = "32.13.11.2004"
+# Structurally valid NIKs (Subang 3213 11, men and women) and Indonesian mobile numbers.
+NIK_ANI = "3213115708900001"  # woman, born 17-08-1990
+NIK_BUDI = "3213110101850002"  # man, born 01-01-1985
+PHONE_ANI = "081234567890"
+PHONE_BUDI = "+6285712345678"
+
+SKD_FIELDS = {
+    "nama": "Ani Suryani",
+    "tempat_lahir": "Subang",
+    "tanggal_lahir": "1990-08-17",
+    "jenis_kelamin": "P",
+    "agama": "Islam",
+    "pekerjaan": "Wiraswasta",
+    "alamat": "Jl. Raya Pamanukan No. 5",
+    "rt": "002",
+    "rw": "004",
+}
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 15.0) -> T:
+    """Polls `check` until it returns something other than None, for at most `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result is not None:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def settings(data_dir: Path, nats_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        nats_url=nats_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_namespace=temporal_env.client.namespace,
+        # Our own queue: no worker polls it, so a started workflow just waits.
+        temporal_task_queue=f"intake-test-{uuid.uuid4().hex[:8]}",
+        # Nothing listens there: letter.pdf sees signing as unreachable.
+        signing_grpc_target=f"127.0.0.1:{free_port()}",
+        intake_grpc_port=0,
+    )
+
+
+@dataclass
+class Intake:
+    runtime: Runtime
+    http: httpx.AsyncClient
+
+    async def sign_in(self, nik: str = NIK_ANI, phone: str = PHONE_ANI) -> dict[str, str]:
+        """The resident's journey: ask for a code, read it from the internal stream the way
+        the notification service does, exchange it for a token. Returns auth headers."""
+        event = await self.request_code(nik, phone)
+        r = await self.http.post(
+            "/api/v1/auth/token", json={"nik": nik, "phone": phone, "otp": event.data["code"]}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    async def request_code(self, nik: str, phone: str) -> CloudEvent:
+        sub = await self.runtime.js.subscribe(
+            internal_subject(OTP_REQUESTED),
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+        )
+        try:
+            r = await self.http.post("/api/v1/auth/otp", json={"nik": nik, "phone": phone})
+            assert r.status_code == 202, r.text
+            resident_id = await self.resident_id(nik)
+            while True:
+                msg = await sub.next_msg(timeout=10)
+                event = CloudEvent.from_message(msg.headers, msg.data)
+                if event.data["resident_id"] == resident_id:
+                    return event
+        finally:
+            await sub.unsubscribe()
+
+    async def resident_id(self, nik: str) -> str:
+        async with self.runtime.sessions() as session:
+            resident = (await session.exec(select(Resident).where(Resident.nik == nik))).one()
+            return resident.id
+
+    async def create_application(self, headers: dict[str, str], **overrides: Any) -> str:
+        body: dict[str, Any] = {
+            "desa_code": PAMANUKAN,
+            "letter_type": "SKD",
+            "purpose": "Persyaratan melamar pekerjaan",
+            "fields": SKD_FIELDS,
+            **overrides,
+        }
+        r = await self.http.post("/api/v1/applications", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+        application_id: str = r.json()["id"]
+        return application_id
+
+    async def upload(
+        self,
+        headers: dict[str, str],
+        application_id: str,
+        kind: str,
+        content: bytes,
+        filename: str = "berkas.bin",
+        content_type: str = "application/octet-stream",
+    ) -> httpx.Response:
+        return await self.http.post(
+            f"/api/v1/applications/{application_id}/attachments",
+            data={"kind": kind},
+            files={"file": (filename, content, content_type)},
+            headers=headers,
+        )
+
+
+@pytest.fixture
+async def intake(settings: Settings) -> AsyncIterator[Intake]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield Intake(runtime=app.state.runtime, http=http)
+
+
+def problem(response: httpx.Response) -> dict[str, Any]:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    body: dict[str, Any] = json.loads(response.content)
+    return body
