@@ -1,0 +1,22 @@
+"""`python -m services.signing`: the public verification site and the SigningService."""
+
+import uvicorn
+
+from common.logging import configure_logging
+from services.signing.config import get_settings
+from services.signing.main import create_app
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging("signing", settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.signing_http_host,
+        port=settings.signing_http_port,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

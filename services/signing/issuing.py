@@ -1,0 +1,243 @@
+"""Issuing a letter: number, render, sign, record. Idempotent per application.
+
+Two short transactions around the slow part:
+1. reserve: take the number and insert the Letter row as "issuing" (together, so a number is
+   never lost or given twice);
+2. render + sign off the event loop, write the PDF once (temp file + link), then mark the row
+   "valid" with the file's SHA-256.
+A retry after a crash between the two finds the "issuing" row and finishes it with the same
+number; if the PDF had already been written it is reused, not signed again.
+"""
+
+import asyncio
+import hashlib
+import logging
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.signing import pades, rendering
+from services.signing.letter_types import SIGNER_TITLES, LetterType, find_letter_type
+from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
+from services.signing.numbering import allocate_number, format_number
+from services.signing.pki import LoadedSigner, SignerRegistry
+
+log = logging.getLogger(__name__)
+
+# 20 random bytes = 160 bits, URL-safe: unguessable, and unrelated to any id.
+VERIFICATION_CODE_BYTES = 20
+
+
+def new_verification_code() -> str:
+    return secrets.token_urlsafe(VERIFICATION_CODE_BYTES)
+
+
+class IssueRefused(Exception):
+    """The request cannot be issued as asked. `reason` tells the caller why (Indonesian)."""
+
+    def __init__(self, reason: str, *, precondition: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        # True: the request is well-formed but the system is not set up for it yet.
+        self.precondition = precondition
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    application_id: str
+    desa_code: str
+    letter_type: str
+    purpose: str
+    nik: str
+    signer_role: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    letter_type: LetterType
+    profile: DesaProfile
+    signer: LoadedSigner
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Atomic and first-writer-wins: concurrent finishers of one letter keep the same file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+
+
+class LetterIssuer:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        signers: SignerRegistry,
+        letters_dir: Path,
+        public_verification_url: str,
+    ) -> None:
+        self._sessions = sessions
+        self._signers = signers
+        self._letters_dir = letters_dir
+        letters_dir.mkdir(parents=True, exist_ok=True)
+        self._base_url = public_verification_url.rstrip("/")
+
+    def verification_url(self, code: str) -> str:
+        return f"{self._base_url}/verifikasi/{code}"
+
+    def pdf_path(self, letter: Letter) -> Path:
+        return self._letters_dir / f"{letter.id}.pdf"
+
+    async def issue(self, req: IssueRequest) -> Letter:
+        existing = await self._find(req.application_id)
+        if existing is not None and existing.status != LetterStatus.ISSUING.value:
+            return existing
+        plan = await self._plan(req)
+        letter = existing or await self._reserve(req, plan)
+        if letter.status != LetterStatus.ISSUING.value:  # a concurrent call finished it
+            return letter
+        return await self._finish(letter, req, plan)
+
+    async def find_issued(self, application_id: str) -> Letter | None:
+        letter = await self._find(application_id)
+        if letter is None or letter.status == LetterStatus.ISSUING.value:
+            return None
+        return letter
+
+    async def read_pdf(self, letter: Letter) -> bytes:
+        return await asyncio.to_thread(self.pdf_path(letter).read_bytes)
+
+    async def _find(self, application_id: str) -> Letter | None:
+        async with self._sessions() as session:
+            query = select(Letter).where(col(Letter.application_id) == application_id)
+            return (await session.exec(query)).first()
+
+    async def _plan(self, req: IssueRequest) -> _Plan:
+        if not req.application_id:
+            raise IssueRefused("application_id wajib diisi.")
+        letter_type = find_letter_type(req.letter_type)
+        if letter_type is None:
+            raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
+        async with self._sessions() as session:
+            profile = await session.get(DesaProfile, req.desa_code)
+        if profile is None:
+            raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")
+        if not self._signers.roles_for(req.desa_code):
+            raise IssueRefused(f"Desa {req.desa_code} belum memiliki penandatangan.")
+        signer = self._signers.get(req.desa_code, req.signer_role)
+        if signer is None:
+            raise IssueRefused(
+                f"Tidak ada sertifikat penandatangan untuk jabatan {req.signer_role!r} "
+                f"di desa {req.desa_code}.",
+                precondition=True,
+            )
+        return _Plan(letter_type, profile, signer)
+
+    async def _reserve(self, req: IssueRequest, plan: _Plan) -> Letter:
+        lt = plan.letter_type
+        async with self._sessions() as session:
+            now = utcnow()
+            number = await allocate_number(session, req.desa_code, lt.kode_klasifikasi, now)
+            letter = Letter(
+                id=str(uuid.uuid4()),
+                application_id=req.application_id,
+                desa_code=req.desa_code,
+                letter_type=lt.code,
+                kode_klasifikasi=lt.kode_klasifikasi,
+                year=number.year,
+                sequence=number.sequence,
+                number=format_number(number),
+                verification_code=new_verification_code(),
+                signer_role=req.signer_role,
+                template_version=lt.template_version,
+                status=LetterStatus.ISSUING.value,
+                created_at=now,
+            )
+            session.add(letter)
+            try:
+                await session.commit()
+            except IntegrityError:
+                # A concurrent call for the same application won; our number rolls back with
+                # this transaction, so no gap is left.
+                await session.rollback()
+            else:
+                log.info(
+                    "letter %s reserved number for application %s", letter.id, req.application_id
+                )
+                return letter
+        winner = await self._find(req.application_id)
+        if winner is None:
+            raise RuntimeError("letter reservation failed without a concurrent winner")
+        return winner
+
+    def _content(self, letter: Letter, req: IssueRequest, plan: _Plan) -> rendering.LetterContent:
+        profile = plan.profile
+        return rendering.LetterContent(
+            letter_type=plan.letter_type,
+            number=letter.number,
+            letter_date=as_utc(letter.created_at),  # the date the number was taken: they must agree
+            desa=profile.name,
+            kecamatan=profile.kecamatan,
+            kabupaten=profile.kabupaten,
+            desa_address=profile.address,
+            kode_pos=profile.kode_pos,
+            signer_title=SIGNER_TITLES.get(letter.signer_role, letter.signer_role),
+            signer_name=profile.kades_name if letter.signer_role == "kades" else "",
+            fields=dict(req.fields),
+            nik=req.nik,
+            purpose=req.purpose,
+            verification_url=self.verification_url(letter.verification_code),
+        )
+
+    async def _finish(self, letter: Letter, req: IssueRequest, plan: _Plan) -> Letter:
+        path = self.pdf_path(letter)
+        if not path.exists():
+            content = self._content(letter, req, plan)
+            signed = await asyncio.to_thread(
+                _render_and_sign, content, plan.signer, plan.profile.name
+            )
+            await asyncio.to_thread(_write_once, path, signed)
+        data = await asyncio.to_thread(path.read_bytes)
+        digest = hashlib.sha256(data).hexdigest()
+        async with self._sessions() as session:
+            # Only the first finisher sets it; all finishers saw the same file.
+            await session.exec(
+                update(Letter)
+                .where(
+                    col(Letter.id) == letter.id, col(Letter.status) == LetterStatus.ISSUING.value
+                )
+                .values(
+                    status=LetterStatus.VALID.value,
+                    sha256=digest,
+                    pdf_path=str(path.relative_to(self._letters_dir.parent)),
+                    issued_at=utcnow(),
+                )
+            )
+            await session.commit()
+            finished = await session.get(Letter, letter.id, populate_existing=True)
+        assert finished is not None
+        log.info("letter %s issued", letter.id)
+        return finished
+
+
+def _render_and_sign(
+    content: rendering.LetterContent, signer: LoadedSigner, location: str
+) -> bytes:
+    return pades.sign_pdf(rendering.render_letter(content), signer.signer, location)

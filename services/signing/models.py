@@ -1,0 +1,76 @@
+"""Tables of the signing service: desa profiles (for the kop surat), numbering counters and the
+letter register."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Times are stored in UTC; SQLite hands them back without a zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DesaProfile(SQLModel, table=True):
+    """What a letter's kop surat and signature block say about the desa."""
+
+    __tablename__ = "desa_profile"
+
+    code: str = Field(primary_key=True)  # Kemendagri code, e.g. 32.13.11.2004
+    name: str
+    kecamatan: str
+    kabupaten: str
+    address: str
+    kode_pos: str
+    kades_name: str
+
+
+class NumberCounter(SQLModel, table=True):
+    """The last nomor urut given per desa, kode klasifikasi and year (the sequence resets yearly)."""
+
+    __tablename__ = "number_counter"
+
+    desa_code: str = Field(primary_key=True)
+    kode_klasifikasi: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    value: int = 0
+
+
+class LetterStatus(StrEnum):
+    ISSUING = "issuing"  # number reserved, PDF not yet signed and recorded
+    VALID = "valid"
+    REVOKED = "revoked"
+
+
+class Letter(SQLModel, table=True):
+    """The register of issued letters."""
+
+    __tablename__ = "letter"
+    __table_args__ = (UniqueConstraint("desa_code", "kode_klasifikasi", "year", "sequence"),)
+
+    id: str = Field(primary_key=True)  # uuid4
+    application_id: str = Field(unique=True)
+    desa_code: str = Field(index=True)
+    letter_type: str
+    kode_klasifikasi: str
+    year: int
+    sequence: int
+    number: str = Field(unique=True)
+    # Printed in the QR code; random (never derived from ids) so letters cannot be enumerated.
+    verification_code: str = Field(unique=True)
+    signer_role: str
+    template_version: str
+    sha256: str | None = Field(default=None, index=True)  # of the signed PDF
+    pdf_path: str | None = None
+    status: str = LetterStatus.ISSUING.value
+    issued_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES: list[type[SQLModel]] = [DesaProfile, NumberCounter, Letter]

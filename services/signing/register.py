@@ -1,0 +1,102 @@
+"""Reading the register of issued letters for the public: what a verification page may show
+(no personal data: no name, no NIK, no purpose)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.signing.letter_types import SIGNER_TITLES, find_letter_type
+from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc
+from services.signing.numbering import WIB
+from services.signing.rendering import indonesian_date
+
+STATUS_LABELS = {LetterStatus.VALID.value: "Berlaku", LetterStatus.REVOKED.value: "Dicabut"}
+# Verification codes are token_urlsafe strings; anything longer is not one of ours.
+MAX_CODE_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class PublicLetter:
+    number: str
+    letter_type: str
+    letter_title: str
+    desa_code: str
+    desa_name: str
+    kecamatan: str
+    kabupaten: str
+    issued_at: datetime
+    signer_role: str
+    signer_title: str
+    status: str
+    sha256: str
+    verification_url: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def issued_at_wib(self) -> str:
+        local = self.issued_at.astimezone(WIB)
+        return f"{indonesian_date(local.date())}, pukul {local:%H.%M} WIB"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "letter_type": self.letter_type,
+            "letter_title": self.letter_title,
+            "desa_code": self.desa_code,
+            "desa_name": self.desa_name,
+            "kecamatan": self.kecamatan,
+            "kabupaten": self.kabupaten,
+            "issued_at": self.issued_at.isoformat(),
+            "issued_at_wib": self.issued_at_wib,
+            "signer_role": self.signer_role,
+            "signer_title": self.signer_title,
+            "status": self.status,
+            "status_label": self.status_label,
+            "sha256": self.sha256,
+            "verification_url": self.verification_url,
+        }
+
+
+async def _public(
+    session: AsyncSession, letter: Letter | None, base_url: str
+) -> PublicLetter | None:
+    if letter is None or letter.status == LetterStatus.ISSUING.value:
+        return None
+    assert letter.issued_at is not None and letter.sha256 is not None
+    profile = await session.get(DesaProfile, letter.desa_code)
+    letter_type = find_letter_type(letter.letter_type)
+    signer_title = SIGNER_TITLES.get(letter.signer_role, letter.signer_role)
+    desa_name = profile.name if profile else letter.desa_code
+    return PublicLetter(
+        number=letter.number,
+        letter_type=letter.letter_type,
+        letter_title=letter_type.title if letter_type else letter.letter_type,
+        desa_code=letter.desa_code,
+        desa_name=desa_name,
+        kecamatan=profile.kecamatan if profile else "",
+        kabupaten=profile.kabupaten if profile else "",
+        issued_at=as_utc(letter.issued_at),
+        signer_role=letter.signer_role,
+        signer_title=f"{signer_title} {desa_name}",
+        status=letter.status,
+        sha256=letter.sha256,
+        verification_url=f"{base_url.rstrip('/')}/verifikasi/{letter.verification_code}",
+    )
+
+
+async def find_by_code(session: AsyncSession, code: str, base_url: str) -> PublicLetter | None:
+    if not code or len(code) > MAX_CODE_LENGTH:
+        return None
+    query = select(Letter).where(col(Letter.verification_code) == code)
+    return await _public(session, (await session.exec(query)).first(), base_url)
+
+
+async def find_by_sha256(session: AsyncSession, sha256: str, base_url: str) -> PublicLetter | None:
+    query = select(Letter).where(col(Letter.sha256) == sha256)
+    return await _public(session, (await session.exec(query)).first(), base_url)

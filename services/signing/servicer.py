@@ -1,0 +1,82 @@
+"""gRPC SigningService: issue letters for the approval workflow, hand out their PDFs."""
+
+import logging
+from collections.abc import Callable
+from typing import NoReturn
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from smartdesa.v1 import signing_pb2, signing_pb2_grpc
+
+from services.signing.issuing import IssueRefused, IssueRequest, LetterIssuer
+from services.signing.models import Letter, as_utc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = signing_pb2.DESCRIPTOR.services_by_name["SigningService"].full_name
+
+
+async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, detail: str) -> NoReturn:
+    await context.abort(code, detail)
+    raise AssertionError("context.abort returned")  # it raises; this tells the type checker
+
+
+def _issued(letter: Letter, issuer: LetterIssuer) -> signing_pb2.IssuedLetter:
+    issued_at = Timestamp()
+    if letter.issued_at is not None:
+        issued_at.FromDatetime(as_utc(letter.issued_at))
+    return signing_pb2.IssuedLetter(
+        letter_id=letter.id,
+        number=letter.number,
+        verification_code=letter.verification_code,
+        verification_url=issuer.verification_url(letter.verification_code),
+        sha256=letter.sha256 or "",
+        issued_at=issued_at,
+    )
+
+
+class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
+    def __init__(self, issuer: LetterIssuer) -> None:
+        self._issuer = issuer
+
+    async def IssueLetter(
+        self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.IssuedLetter:
+        try:
+            letter = await self._issuer.issue(
+                IssueRequest(
+                    application_id=request.application_id,
+                    desa_code=request.desa_code,
+                    letter_type=request.letter_type,
+                    purpose=request.purpose,
+                    nik=request.nik,
+                    signer_role=request.signer_role,
+                    fields=dict(request.fields),
+                )
+            )
+        except IssueRefused as exc:
+            code = (
+                grpc.StatusCode.FAILED_PRECONDITION
+                if exc.precondition
+                else grpc.StatusCode.INVALID_ARGUMENT
+            )
+            await _abort(context, code, exc.reason)
+        return _issued(letter, self._issuer)
+
+    async def GetLetterPdf(
+        self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.LetterPdf:
+        letter = await self._issuer.find_issued(request.application_id)
+        if letter is None:
+            await _abort(
+                context, grpc.StatusCode.NOT_FOUND, "Surat untuk permohonan ini belum terbit."
+            )
+        content = await self._issuer.read_pdf(letter)
+        return signing_pb2.LetterPdf(letter_id=letter.id, number=letter.number, content=content)
+
+
+def register(issuer: LetterIssuer) -> Callable[[grpc.aio.Server], None]:
+    def add(server: grpc.aio.Server) -> None:
+        signing_pb2_grpc.add_SigningServiceServicer_to_server(SigningServicer(issuer), server)
+
+    return add

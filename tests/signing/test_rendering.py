@@ -1,0 +1,95 @@
+import json
+from datetime import UTC, datetime
+
+import typst
+
+from services.signing.letter_types import LETTER_TYPES
+from services.signing.rendering import LetterContent, build_document, indonesian_date, typst_str
+from tests.signing.conftest import INJECTION, RunningSigning, skd_request
+from tests.signing.pdf_text import page_texts, squeeze
+
+
+def _content(**changes: object) -> LetterContent:
+    values: dict[str, object] = {
+        "letter_type": LETTER_TYPES["SKD"],
+        "number": "470/007/32.13.11.2004/XI/2026",
+        "letter_date": datetime(2026, 11, 27, 20, 0, tzinfo=UTC),  # 28 Nov in WIB
+        "desa": "Pamanukan",
+        "kecamatan": "Pamanukan",
+        "kabupaten": "Subang",
+        "desa_address": "Jl. Raya Pamanukan No. 12",
+        "kode_pos": "41254",
+        "signer_title": "Kepala Desa",
+        "signer_name": "Dadang Suhendar",
+        "fields": {
+            "nama": INJECTION,
+            "tempat_lahir": "Subang",
+            "tanggal_lahir": "1990-05-17",
+            "alamat": "Dusun Krajan",
+            "rt": "1",
+            "rw": "02",
+        },
+        "nik": "3213115705900001",
+        "purpose": INJECTION,
+        "verification_url": "https://verifikasi.example.test/verifikasi/abc",
+        **changes,
+    }
+    return LetterContent(**values)  # type: ignore[arg-type]
+
+
+def test_indonesian_date() -> None:
+    assert indonesian_date(datetime(2026, 11, 28).date()) == "28 November 2026"
+    assert indonesian_date(datetime(2026, 8, 1).date()) == "1 Agustus 2026"
+
+
+def test_typst_str_round_trips_through_typst() -> None:
+    source = f"#metadata({typst_str(INJECTION + chr(10) + 'x')}) <v>".encode()
+    value = typst.query(source, "<v>", field="value", one=True, format="json")
+    assert json.loads(value) == INJECTION + "\nx"
+
+
+def test_markup_in_values_is_printed_not_executed() -> None:
+    doc = build_document(_content())
+    assert INJECTION.encode() not in doc.source  # values never enter the Typst source
+    pdf = typst.compile(doc.source, format="pdf", sys_inputs=doc.inputs)
+    text = page_texts(pdf)
+    assert len(text) == 1
+    assert squeeze(f"Nama : {INJECTION}") in squeeze(text[0])
+    assert squeeze(f"keperluan: {INJECTION}.") in squeeze(text[0])
+    # The page background stays white: `#set page(fill: red)` did not run.
+    svg = typst.compile(doc.source, format="svg", sys_inputs=doc.inputs)
+    assert b'fill="#ff4136"' not in svg
+
+
+def test_letter_content() -> None:
+    doc = build_document(_content())
+    text = page_texts(typst.compile(doc.source, format="pdf", sys_inputs=doc.inputs))[0]
+    for expected in (
+        "PEMERINTAH KABUPATEN SUBANG",
+        "KECAMATAN PAMANUKAN",
+        "DESA PAMANUKAN",
+        "SURAT KETERANGAN DOMISILI",
+        "Nomor: 470/007/32.13.11.2004/XI/2026",
+        "Yang bertanda tangan di bawah ini, Kepala Desa Pamanukan, Kecamatan Pamanukan, "
+        "Kabupaten Subang, menerangkan bahwa:",
+        "Tempat/Tgl. Lahir : Subang, 17 Mei 1990",
+        "NIK : 3213115705900001",
+        "Alamat : Dusun Krajan, RT 001/RW 002",
+        "adalah benar warga yang berdomisili di Desa Pamanukan",
+        "Pamanukan, 28 November 2026",
+        "Ditandatangani secara elektronik",
+        "https://verifikasi.example.test/verifikasi/abc",
+        "Dadang Suhendar",
+    ):
+        assert squeeze(expected) in squeeze(text), expected
+    assert doc.inputs["qr_svg"].startswith("<svg")
+
+
+async def test_issued_pdf_shows_number_and_injection_literally(signing: RunningSigning) -> None:
+    issuer = signing.runtime.issuer
+    letter = await issuer.issue(skd_request("app-inj", purpose=INJECTION))
+    text = page_texts(await issuer.read_pdf(letter))
+    assert len(text) == 1
+    assert squeeze(f"Nomor: {letter.number}") in squeeze(text[0])
+    assert squeeze(f"keperluan: {INJECTION}.") in squeeze(text[0])
+    assert squeeze(issuer.verification_url(letter.verification_code)) in squeeze(text[0])
