@@ -95,14 +95,15 @@ class Consumer:
             filter_subjects=list(filter_subjects),
         )
         self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
 
     async def declare(self) -> None:
         await self._js.add_consumer(self._stream, self._config)
 
     async def start(self) -> None:
         await self.declare()
-        sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=self._stream)
-        self._task = asyncio.create_task(self._run(sub), name=f"consumer-{self._durable}")
+        self._sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=self._stream)
+        self._task = asyncio.create_task(self._run(self._sub), name=f"consumer-{self._durable}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -111,6 +112,11 @@ class Consumer:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._sub is not None:
+            # A fetch cancelled mid-wait leaves the subscription pending; a drain would wait
+            # for its whole timeout.
+            await self._sub.unsubscribe()
+            self._sub = None
 
     async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:

@@ -1,0 +1,81 @@
+"""Dependencies of the staff API."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.auth import InvalidToken
+from common.http import Problem
+from services.verification.config import Settings
+from services.verification.models import Staff
+from services.verification.runtime import Runtime
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def current_staff(
+    runtime: RuntimeDep, session: SessionDep, token: Annotated[str | None, Depends(bearer)]
+) -> Staff:
+    """The signed-in staff member: a valid staff token of an account that is still active and
+    still holds the role and desa the token was issued for."""
+    if not token:
+        raise Problem(
+            401, "Silakan masuk terlebih dahulu.", code="unauthenticated", headers=_CHALLENGE
+        )
+    try:
+        principal = runtime.token_verifier.verify(token)
+    except InvalidToken:
+        principal = None
+    if principal is None or principal.kind != "staff":
+        raise Problem(
+            401,
+            "Sesi tidak sah atau sudah berakhir. Silakan masuk kembali.",
+            code="invalid-token",
+            headers=_CHALLENGE,
+        )
+    staff = (await session.exec(select(Staff).where(Staff.username == principal.subject))).first()
+    if (
+        staff is None
+        or not staff.active
+        or staff.role != principal.role
+        or staff.desa_code != principal.desa_code
+    ):
+        raise Problem(
+            401,
+            "Akun ini tidak aktif atau jabatannya telah berubah. Silakan masuk kembali.",
+            code="inactive-account",
+            headers=_CHALLENGE,
+        )
+    return staff
+
+
+CurrentStaff = Annotated[Staff, Depends(current_staff)]

@@ -1,0 +1,197 @@
+"""The staff task inbox: what waits on me, the application behind a task, and my decision."""
+
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from smartdesa.v1 import intake_pb2
+
+from common.http import Problem
+from services.verification.api.deps import CurrentStaff, RuntimeDep, SessionDep
+from services.verification.decisions import send_decision
+from services.verification.intake_reader import read_application, read_attachment
+from services.verification.models import Staff, Task, as_utc
+from services.verification.task_inbox import open_task_in_desa, open_tasks_for, task_seen_by
+from workflows.approval.models import DecisionInput
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
+
+_NOT_YOURS = "Tugas untuk permohonan ini tidak ditemukan."
+
+
+class StepOut(BaseModel):
+    index: int
+    role: str
+
+
+class TaskSummary(BaseModel):
+    application_id: str
+    letter_type: str
+    step: StepOut
+    assigned_at: datetime
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    url: str
+
+
+class ApplicationOut(BaseModel):
+    id: str
+    desa_code: str
+    letter_type: str
+    purpose: str
+    fields: dict[str, str]
+    nik: str
+    status: str
+    submitted_at: datetime | None
+
+
+class TaskState(BaseModel):
+    step: StepOut
+    status: str
+
+
+class TaskDetail(BaseModel):
+    application: ApplicationOut
+    attachments: list[AttachmentOut]
+    task: TaskState
+
+
+class DecisionIn(BaseModel):
+    decision: Literal["approve", "revise", "reject"]
+    reason: str | None = Field(default=None, max_length=2000)
+    # The step the staff member saw; without it, the step open now in their desa.
+    step: int | None = Field(default=None, ge=0)
+    # Lets a client retry the same decision safely.
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+def _step(task: Task) -> StepOut:
+    return StepOut(index=task.step_index, role=task.role)
+
+
+async def _task_of(session: SessionDep, staff: Staff, application_id: str) -> Task:
+    task = await task_seen_by(session, application_id, staff.desa_code, staff.role)
+    if task is None:
+        raise Problem(404, _NOT_YOURS, code="not-found")
+    return task
+
+
+@router.get("")
+async def list_tasks(staff: CurrentStaff, session: SessionDep) -> list[TaskSummary]:
+    return [
+        TaskSummary(
+            application_id=t.application_id,
+            letter_type=t.letter_type,
+            step=_step(t),
+            assigned_at=as_utc(t.assigned_at),
+        )
+        for t in await open_tasks_for(session, staff.desa_code, staff.role)
+    ]
+
+
+@router.get("/{application_id}")
+async def get_task(
+    application_id: ApplicationId, staff: CurrentStaff, session: SessionDep, runtime: RuntimeDep
+) -> TaskDetail:
+    task = await _task_of(session, staff, application_id)
+    app = await read_application(
+        runtime.intake, application_id, runtime.settings.intake_timeout_seconds
+    )
+    if app.desa_code != staff.desa_code:  # our projection and intake must agree on the desa
+        raise Problem(404, _NOT_YOURS, code="not-found")
+    return TaskDetail(
+        application=ApplicationOut(
+            id=app.id,
+            desa_code=app.desa_code,
+            letter_type=app.letter_type,
+            purpose=app.purpose,
+            fields=dict(app.fields),
+            nik=app.nik,
+            status=app.status,
+            submitted_at=app.submitted_at.ToDatetime(UTC) if app.HasField("submitted_at") else None,
+        ),
+        attachments=[_attachment(application_id, a) for a in app.attachments],
+        task=TaskState(step=_step(task), status=task.status),
+    )
+
+
+def _attachment(application_id: str, info: intake_pb2.AttachmentInfo) -> AttachmentOut:
+    return AttachmentOut(
+        id=info.id,
+        kind=info.kind,
+        content_type=info.content_type,
+        size_bytes=info.size_bytes,
+        url=f"/api/v1/tasks/{application_id}/attachments/{info.id}",
+    )
+
+
+@router.get("/{application_id}/attachments/{attachment_id}")
+async def get_attachment(
+    application_id: ApplicationId,
+    attachment_id: Annotated[str, Path(min_length=1, max_length=64)],
+    staff: CurrentStaff,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    await _task_of(session, staff, application_id)
+    content = await read_attachment(
+        runtime.intake, application_id, attachment_id, runtime.settings.intake_timeout_seconds
+    )
+    return Response(
+        content=content.content,
+        media_type=content.info.content_type or "application/octet-stream",
+        headers={
+            "Content-Disposition": "inline",
+            "X-Content-Type-Options": "nosniff",
+            # Identity documents: never kept by shared caches.
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.post("/{application_id}/decision")
+async def decide(
+    application_id: ApplicationId,
+    body: DecisionIn,
+    staff: CurrentStaff,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
+    # No role or desa check here on purpose: the workflow's validator refuses those, so a
+    # refused decision never enters the workflow's history and one place holds the rule.
+    step_index = body.step
+    if step_index is None:
+        open_task = await open_task_in_desa(session, application_id, staff.desa_code)
+        if open_task is None:
+            raise Problem(
+                404,
+                "Tidak ada tahap yang menunggu keputusan untuk permohonan ini.",
+                code="no-open-step",
+            )
+        step_index = open_task.step_index
+    state = await send_decision(
+        runtime.temporal,
+        application_id,
+        DecisionInput(
+            request_id=body.request_id or str(uuid.uuid4()),
+            decision=body.decision,
+            step_index=step_index,
+            actor_username=staff.username,
+            actor_role=staff.role,
+            actor_desa_code=staff.desa_code,
+            reason=body.reason or "",
+        ),
+        timedelta(seconds=runtime.settings.decision_timeout_seconds),
+    )
+    return asdict(state)

@@ -1,0 +1,34 @@
+"""Settings of the verification service (env `SMARTDESA_<FIELD>`)."""
+
+from functools import cache
+
+from common.config import CommonSettings
+
+
+class Settings(CommonSettings):
+    verification_http_host: str = "127.0.0.1"
+    verification_http_port: int = 8001
+    verification_grpc_host: str = "127.0.0.1"
+    verification_grpc_port: int = 50052
+    verification_database_url: str | None = None
+
+    # Password of every dev account the dev profile seeds (SMARTDESA_DEMO_PASSWORD).
+    demo_password: str = "rahasia-dev"  # noqa: S105 (dev profile only)
+    staff_token_ttl_seconds: int = 8 * 3600
+    # How long a decision waits for the workflow's answer before we tell the staff to retry.
+    decision_timeout_seconds: float = 15.0
+    # How long a read from intake may take.
+    intake_timeout_seconds: float = 10.0
+
+    @property
+    def database_url(self) -> str:
+        return self.verification_database_url or self.sqlite_url("verification.db")
+
+    @property
+    def grpc_bind(self) -> str:
+        return f"{self.verification_grpc_host}:{self.verification_grpc_port}"
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,89 @@
+"""A staff decision travels to the application's approval workflow as the Temporal Update
+`decide`. The workflow's validator is the authority on role, desa, step and reasons: what it
+refuses never enters the workflow's history, and we pass its (Indonesian) message on."""
+
+import logging
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from common.http import Problem
+from workflows.approval import workflow_id
+from workflows.approval.models import (
+    ERR_FINISHED,
+    ERR_INVALID,
+    ERR_NOT_AWAITING_RESUBMIT,
+    ERR_STALE_STEP,
+    ERR_WRONG_DESA,
+    ERR_WRONG_ROLE,
+    ApprovalState,
+    DecisionInput,
+)
+
+log = logging.getLogger(__name__)
+
+DECIDE_UPDATE = "decide"
+
+# Validator refusals -> (HTTP status, problem code).
+_REFUSALS: dict[str, tuple[int, str]] = {
+    ERR_WRONG_ROLE: (403, "wrong-role"),
+    ERR_WRONG_DESA: (403, "wrong-desa"),
+    ERR_STALE_STEP: (409, "stale-step"),
+    ERR_FINISHED: (409, "finished"),
+    ERR_NOT_AWAITING_RESUBMIT: (409, "not-awaiting-resubmit"),
+    ERR_INVALID: (422, "invalid-decision"),
+}
+
+_UNAVAILABLE = "Layanan persetujuan sedang tidak dapat dihubungi. Silakan coba lagi sebentar lagi."
+
+
+async def send_decision(
+    client: Client, application_id: str, decision: DecisionInput, rpc_timeout: timedelta
+) -> ApprovalState:
+    """Deliver `decision` and return the workflow's state after it; raises Problem on refusal."""
+    handle = client.get_workflow_handle(workflow_id(application_id))
+    try:
+        state: ApprovalState = await handle.execute_update(
+            DECIDE_UPDATE, decision, result_type=ApprovalState, rpc_timeout=rpc_timeout
+        )
+        return state
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+            status, code = _REFUSALS[cause.type]
+            raise Problem(status, cause.message, code=code) from exc
+        log.error("decide update on application %s failed: %r", application_id, cause)
+        raise Problem(
+            500,
+            "Keputusan tidak dapat diproses karena kesalahan pada server.",
+            code="decide-failed",
+        ) from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        log.warning("decide update on application %s timed out", application_id)
+        raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise await _not_running(client, application_id) from exc
+        log.warning("decide update on application %s: %s %s", application_id, exc.status, exc)
+        raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc
+
+
+async def _not_running(client: Client, application_id: str) -> Problem:
+    """The server found no running workflow: either there never was one, or it has finished
+    (the validator can only refuse while the workflow runs)."""
+    try:
+        description = await client.get_workflow_handle(workflow_id(application_id)).describe()
+    except RPCError:
+        return Problem(
+            404, "Proses persetujuan untuk permohonan ini tidak ditemukan.", code="no-workflow"
+        )
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return Problem(409, "Proses persetujuan permohonan ini sudah selesai.", code="finished")
+    return Problem(503, _UNAVAILABLE, code="workflow-unavailable")

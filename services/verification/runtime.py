@@ -1,0 +1,100 @@
+"""What a running verification service holds: database, NATS consumer, Temporal client,
+intake channel and the gRPC server, started together and torn down in reverse."""
+
+from __future__ import annotations  # the async stub types exist only in the .pyi
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import cast
+
+import grpc
+from nats.aio.client import Client as NATS
+from smartdesa.v1 import intake_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
+
+from common.auth import InternalAuth, TokenIssuer, TokenVerifier, staff_token_issuer, token_verifier
+from common.db import create_engine, create_tables, session_factory
+from common.events import PUBLIC_STREAM
+from common.messaging import Consumer, connect, ensure_streams
+from common.rpc import INTAKE, VERIFICATION, GrpcServer, client_channel
+from common.secrets import ensure_dev_secrets
+from services.verification import servicer
+from services.verification.config import Settings
+from services.verification.models import TABLES
+from services.verification.seed import seed_dev_staff
+from services.verification.task_inbox import TASK_EVENT_SUBJECTS, TASKS_DURABLE, TaskProjection
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    token_issuer: TokenIssuer
+    token_verifier: TokenVerifier
+    nats: NATS
+    task_consumer: Consumer
+    temporal: TemporalClient
+    intake_channel: grpc.aio.Channel
+    intake: intake_pb2_grpc.IntakeServiceAsyncStub
+    grpc_server: GrpcServer
+
+
+async def start_runtime(settings: Settings, stack: AsyncExitStack) -> Runtime:
+    """Start everything the service needs; `stack` tears it down in reverse order."""
+    ensure_dev_secrets(settings)
+    internal_auth = InternalAuth.from_settings(settings, VERIFICATION)
+
+    engine = create_engine(settings.database_url)
+    stack.push_async_callback(engine.dispose)
+    await create_tables(engine, TABLES)
+    sessions = session_factory(engine)
+    await seed_dev_staff(settings, sessions)
+
+    nc = await connect(settings.nats_url, "verification")
+    # close, not drain: this connection only consumes (close still flushes pending acks), and a
+    # drain waits out its 30 s timeout on the consumer's pull subscription.
+    stack.push_async_callback(nc.close)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    task_consumer = Consumer(
+        js,
+        stream=PUBLIC_STREAM,
+        durable=TASKS_DURABLE,
+        filter_subjects=TASK_EVENT_SUBJECTS,
+        handler=TaskProjection(sessions).handle,
+    )
+    await task_consumer.start()
+    stack.push_async_callback(task_consumer.stop)
+
+    temporal = await TemporalClient.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace
+    )
+
+    intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
+    stack.push_async_callback(intake_channel.close)
+
+    grpc_server = GrpcServer(
+        settings.grpc_bind, internal_auth, [servicer.SERVICE_NAME], servicer.register(sessions)
+    )
+    await grpc_server.start()
+    stack.push_async_callback(grpc_server.stop)
+
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        token_issuer=staff_token_issuer(settings, settings.staff_token_ttl_seconds),
+        token_verifier=token_verifier(settings, residents=False, staff=True),
+        nats=nc,
+        task_consumer=task_consumer,
+        temporal=temporal,
+        intake_channel=intake_channel,
+        intake=cast(
+            "intake_pb2_grpc.IntakeServiceAsyncStub",
+            intake_pb2_grpc.IntakeServiceStub(intake_channel),
+        ),
+        grpc_server=grpc_server,
+    )

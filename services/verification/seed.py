@@ -1,0 +1,63 @@
+"""Dev data: the demo staff of desa Pamanukan and desa Rancasari. Dev profile only; accounts
+that already exist are left as they are (a restart never resets a changed password)."""
+
+import logging
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.verification.accounts import hash_password
+from services.verification.config import Settings
+from services.verification.models import Staff
+from services.verification.routes import (
+    KADES,
+    KASI_KESRA,
+    KASI_PEMERINTAHAN,
+    OPERATOR,
+    SEKDES,
+)
+
+log = logging.getLogger(__name__)
+
+PAMANUKAN = "32.13.11.2004"
+RANCASARI = "32.13.11.2002"
+
+# (username, role, desa_code)
+DEV_STAFF: tuple[tuple[str, str, str], ...] = (
+    ("operator.pamanukan", OPERATOR, PAMANUKAN),
+    ("pemerintahan.pamanukan", KASI_PEMERINTAHAN, PAMANUKAN),
+    ("kesra.pamanukan", KASI_KESRA, PAMANUKAN),
+    ("sekdes.pamanukan", SEKDES, PAMANUKAN),
+    ("kades.pamanukan", KADES, PAMANUKAN),
+    # A second desa, to show that one desa's staff cannot act on another's letters.
+    ("pemerintahan.rancasari", KASI_PEMERINTAHAN, RANCASARI),
+    ("kades.rancasari", KADES, RANCASARI),
+)
+
+
+async def seed_dev_staff(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Create the missing dev accounts; returns how many were created. No-op in production."""
+    if not settings.is_dev:
+        return 0
+    async with sessions() as session:
+        usernames = [username for username, _, _ in DEV_STAFF]
+        existing = set(
+            (
+                await session.exec(select(Staff.username).where(col(Staff.username).in_(usernames)))
+            ).all()
+        )
+        missing = [row for row in DEV_STAFF if row[0] not in existing]
+        for username, role, desa_code in missing:
+            session.add(
+                Staff(
+                    username=username,
+                    password_hash=hash_password(settings.demo_password),
+                    role=role,
+                    desa_code=desa_code,
+                )
+            )
+        await session.commit()
+    if missing:
+        log.info("seeded %d dev staff accounts", len(missing))
+    return len(missing)

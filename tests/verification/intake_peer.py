@@ -1,0 +1,135 @@
+"""A real gRPC IntakeService peer for verification's tests (intake is built in parallel).
+
+It serves fixed applications and attachment bytes, and, like intake, turns each
+RecordProgress from the approval workflow into a public ApplicationEvent on NATS (published
+directly here rather than through an outbox). No personal data goes into those events.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js import JetStreamContext
+from smartdesa.v1 import events_pb2, intake_pb2, intake_pb2_grpc
+
+from common.events import (
+    CloudEvent,
+    deterministic_event_id,
+    event_type,
+    proto_data,
+    public_subject,
+)
+from common.messaging import publish
+
+
+def timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+@dataclass
+class StoredApplication:
+    application: intake_pb2.Application
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
+    def __init__(self, js: JetStreamContext | None = None) -> None:
+        self.applications: dict[str, StoredApplication] = {}
+        self.recorded: list[intake_pb2.RecordProgressRequest] = []
+        self._js = js
+
+    def add(
+        self,
+        application_id: str,
+        desa_code: str,
+        attachments: dict[str, tuple[str, str, bytes]] | None = None,
+    ) -> intake_pb2.Application:
+        """An in-review SKD application; attachments: id -> (kind, content type, bytes)."""
+        attachments = attachments or {}
+        app = intake_pb2.Application(
+            id=application_id,
+            desa_code=desa_code,
+            letter_type="SKD",
+            purpose="Persyaratan melamar pekerjaan",
+            fields={"alamat": "Dusun Krajan RT 001 RW 002"},
+            status="in_review",
+            resident_id="resident-1",
+            nik="3213114509870001",
+            attachments=[
+                intake_pb2.AttachmentInfo(
+                    id=att_id, kind=kind, content_type=ctype, size_bytes=len(data), sha256="x"
+                )
+                for att_id, (kind, ctype, data) in attachments.items()
+            ],
+            created_at=timestamp(datetime(2026, 11, 2, 1, 0, tzinfo=UTC)),
+            submitted_at=timestamp(datetime(2026, 11, 2, 1, 30, tzinfo=UTC)),
+        )
+        self.applications[application_id] = StoredApplication(
+            app, {att_id: data for att_id, (_, _, data) in attachments.items()}
+        )
+        return app
+
+    async def GetApplication(
+        self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Application:
+        stored = self.applications.get(request.application_id)
+        if stored is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "application not found")
+        assert stored is not None
+        return stored.application
+
+    async def GetAttachment(
+        self, request: intake_pb2.GetAttachmentRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.AttachmentContent:
+        stored = self.applications.get(request.application_id)
+        data = stored.files.get(request.attachment_id) if stored else None
+        if stored is None or data is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "attachment not found")
+        assert stored is not None and data is not None
+        info = next(a for a in stored.application.attachments if a.id == request.attachment_id)
+        return intake_pb2.AttachmentContent(info=info, content=data)
+
+    async def GetContact(
+        self, request: intake_pb2.GetContactRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.Contact:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks for contacts")
+        raise AssertionError("unreachable")
+
+    async def RecordProgress(
+        self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.RecordProgressResponse:
+        if any(
+            r.application_id == request.application_id and r.sequence == request.sequence
+            for r in self.recorded
+        ):
+            return intake_pb2.RecordProgressResponse(applied=False)
+        self.recorded.append(request)
+        stored = self.applications[request.application_id].application
+        if self._js is not None:
+            payload = events_pb2.ApplicationEvent(
+                application_id=request.application_id,
+                desa_code=stored.desa_code,
+                letter_type=stored.letter_type,
+                status=request.status,
+                step_index=request.current_step.index,
+                step_role=request.current_step.role,
+                decision=request.decision,
+            )
+            if request.decision:  # a decision names who acted, not who acts next
+                payload.step_role = request.actor_role
+            await publish(
+                self._js,
+                public_subject(stored.desa_code, request.event),
+                CloudEvent(
+                    id=deterministic_event_id(request.application_id, str(request.sequence)),
+                    source="/smartdesa/intake",
+                    type=event_type(request.event),
+                    subject=request.application_id,
+                    time=request.occurred_at.ToDatetime(UTC),
+                    data=proto_data(payload),
+                ),
+            )
+        return intake_pb2.RecordProgressResponse(applied=True)

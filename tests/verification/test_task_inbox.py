@@ -1,0 +1,336 @@
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.db import create_engine, create_tables, session_factory
+from common.events import (
+    APPLICATION_DECIDED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
+    LETTER_ISSUED,
+    CloudEvent,
+    event_type,
+    public_subject,
+)
+from common.messaging import PermanentEventError, publish
+from services.verification.models import TABLES, ProcessedEvent, Task
+from services.verification.task_inbox import TaskProjection, open_tasks_for
+from tests.verification.conftest import Service, eventually
+from tests.verification.events import PAMANUKAN, RANCASARI, application_event
+
+# -- through NATS, into the running service ---------------------------------------------------
+
+
+async def _task_ids(service: Service, headers: dict[str, str]) -> list[str]:
+    response = await service.http.get("/api/v1/tasks", headers=headers)
+    assert response.status_code == 200, response.text
+    return [t["application_id"] for t in response.json()]
+
+
+async def _publish(js: JetStreamContext, event: CloudEvent, desa_code: str = PAMANUKAN) -> None:
+    await publish(js, public_subject(desa_code, event.name), event)
+
+
+async def test_step_assigned_opens_a_task_for_that_role_and_desa_only(
+    service: Service, js: JetStreamContext
+) -> None:
+    app_id = str(uuid.uuid4())
+    kasi = await service.login("pemerintahan.pamanukan")
+
+    await _publish(
+        js,
+        application_event(
+            APPLICATION_STEP_ASSIGNED, app_id, step_index=0, step_role="kasi_pemerintahan"
+        ),
+    )
+
+    async def listed() -> bool:
+        return app_id in await _task_ids(service, kasi)
+
+    await eventually(listed)
+    response = await service.http.get("/api/v1/tasks", headers=kasi)
+    [task] = [t for t in response.json() if t["application_id"] == app_id]
+    assert task["letter_type"] == "SKD"
+    assert task["step"] == {"index": 0, "role": "kasi_pemerintahan"}
+    assert datetime.fromisoformat(task["assigned_at"]).tzinfo is not None
+
+    for other in ("kades.rancasari", "kesra.pamanukan"):
+        assert await _task_ids(service, await service.login(other)) == []
+    assert app_id not in await _task_ids(service, await service.login("pemerintahan.rancasari"))
+    assert app_id not in await _task_ids(service, await service.login("sekdes.pamanukan"))
+
+
+async def test_decided_closes_the_task(service: Service, js: JetStreamContext) -> None:
+    app_id = str(uuid.uuid4())
+    kasi = await service.login("pemerintahan.pamanukan")
+    await _publish(
+        js,
+        application_event(
+            APPLICATION_STEP_ASSIGNED, app_id, step_index=0, step_role="kasi_pemerintahan"
+        ),
+    )
+
+    async def listed() -> bool:
+        return app_id in await _task_ids(service, kasi)
+
+    await eventually(listed)
+
+    await _publish(
+        js,
+        application_event(
+            APPLICATION_DECIDED,
+            app_id,
+            step_index=0,
+            step_role="kasi_pemerintahan",
+            decision="approve",
+        ),
+    )
+
+    async def gone() -> bool:
+        return app_id not in await _task_ids(service, kasi)
+
+    await eventually(gone)
+    async with service.runtime.sessions() as session:
+        [task] = (await session.exec(select(Task).where(Task.application_id == app_id))).all()
+    assert task.status == "done"
+    assert task.closed_at is not None
+
+
+async def test_a_redelivered_event_changes_nothing(service: Service, js: JetStreamContext) -> None:
+    app_id, sentinel_id = str(uuid.uuid4()), str(uuid.uuid4())
+    kasi = await service.login("pemerintahan.pamanukan")
+    assigned = application_event(
+        APPLICATION_STEP_ASSIGNED, app_id, step_index=0, step_role="kasi_pemerintahan"
+    )
+    await _publish(js, assigned)
+    await _publish(
+        js,
+        application_event(
+            APPLICATION_DECIDED, app_id, step_role="kasi_pemerintahan", decision="approve"
+        ),
+    )
+
+    # The same CloudEvent again, as a producer re-publishing after the stream's duplicate
+    # window would send it: a new Nats-Msg-Id, so JetStream stores and delivers it.
+    headers = {**assigned.headers(), "Nats-Msg-Id": str(uuid.uuid4())}
+    ack = await js.publish(
+        public_subject(PAMANUKAN, assigned.name), assigned.body(), headers=headers
+    )
+    assert not ack.duplicate
+    # Then one more application; once its task shows, the stream has been consumed past the
+    # redelivered event (the consumer handles a stream in order).
+    await _publish(
+        js,
+        application_event(
+            APPLICATION_STEP_ASSIGNED, sentinel_id, step_index=0, step_role="kasi_pemerintahan"
+        ),
+    )
+
+    async def sentinel_listed() -> bool:
+        return sentinel_id in await _task_ids(service, kasi)
+
+    await eventually(sentinel_listed)
+    assert app_id not in await _task_ids(service, kasi)
+    async with service.runtime.sessions() as session:
+        tasks = (await session.exec(select(Task).where(Task.application_id == app_id))).all()
+        processed = (
+            await session.exec(
+                select(ProcessedEvent).where(ProcessedEvent.application_id == app_id)
+            )
+        ).all()
+    assert [(t.step_index, t.status) for t in tasks] == [(0, "done")]
+    assert len(processed) == 2
+
+
+# -- the projection itself, on a real database ------------------------------------------------
+
+
+@pytest.fixture
+async def sessions(data_dir: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'inbox.db'}")
+    await create_tables(engine, TABLES)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _tasks(sessions: async_sessionmaker[AsyncSession], app_id: str) -> list[Task]:
+    async with sessions() as session:
+        rows = await session.exec(
+            select(Task).where(Task.application_id == app_id).order_by(col(Task.step_index))
+        )
+        return list(rows.all())
+
+
+async def test_each_new_step_closes_the_previous_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    projection = TaskProjection(sessions)
+    app_id = str(uuid.uuid4())
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED, app_id, step_index=0, step_role="kasi_pemerintahan", time=t0
+        )
+    )
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED,
+            app_id,
+            step_index=1,
+            step_role="sekdes",
+            time=t0 + timedelta(hours=1),
+        )
+    )
+
+    assert [(t.step_index, t.role, t.status) for t in await _tasks(sessions, app_id)] == [
+        (0, "kasi_pemerintahan", "done"),
+        (1, "sekdes", "open"),
+    ]
+
+
+async def test_an_older_event_does_not_undo_newer_state(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    projection = TaskProjection(sessions)
+    app_id = str(uuid.uuid4())
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED,
+            app_id,
+            step_index=1,
+            step_role="sekdes",
+            time=t0 + timedelta(hours=2),
+        )
+    )
+    # Step 0's decision arrives late (e.g. after a redelivery): it must not close step 1.
+    await projection.handle(
+        application_event(
+            APPLICATION_DECIDED,
+            app_id,
+            step_index=0,
+            step_role="kasi_pemerintahan",
+            decision="approve",
+            time=t0 + timedelta(hours=1),
+        )
+    )
+
+    assert [(t.step_index, t.status) for t in await _tasks(sessions, app_id)] == [(1, "open")]
+
+
+async def test_revision_keeps_the_row_and_the_same_step_reopens_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    projection = TaskProjection(sessions)
+    app_id = str(uuid.uuid4())
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED, app_id, step_index=1, step_role="sekdes", time=t0
+        )
+    )
+    await projection.handle(
+        application_event(
+            APPLICATION_REVISION_REQUESTED,
+            app_id,
+            step_role="sekdes",
+            decision="revise",
+            time=t0 + timedelta(hours=1),
+        )
+    )
+
+    assert [(t.step_index, t.status) for t in await _tasks(sessions, app_id)] == [
+        (1, "revision_requested")
+    ]
+    async with sessions() as session:
+        assert app_id not in [
+            t.application_id for t in await open_tasks_for(session, PAMANUKAN, "sekdes")
+        ]
+
+    reopened_at = t0 + timedelta(days=1)
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED, app_id, step_index=1, step_role="sekdes", time=reopened_at
+        )
+    )
+    [task] = await _tasks(sessions, app_id)
+    assert (task.status, task.closed_at) == ("open", None)
+    assert task.assigned_at.replace(tzinfo=UTC) == reopened_at
+
+
+async def test_letter_issued_closes_and_irrelevant_events_are_ignored(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    projection = TaskProjection(sessions)
+    app_id = str(uuid.uuid4())
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    await projection.handle(application_event(APPLICATION_SUBMITTED, app_id, time=t0))
+    assert await _tasks(sessions, app_id) == []
+
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED,
+            app_id,
+            step_index=2,
+            step_role="kades",
+            time=t0 + timedelta(hours=1),
+        )
+    )
+    await projection.handle(application_event(LETTER_ISSUED, app_id, time=t0 + timedelta(hours=2)))
+    assert [(t.step_index, t.status) for t in await _tasks(sessions, app_id)] == [(2, "done")]
+
+
+async def test_open_tasks_are_listed_oldest_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    projection = TaskProjection(sessions)
+    newer, older = str(uuid.uuid4()), str(uuid.uuid4())
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    for app_id, at in ((newer, t0 + timedelta(hours=3)), (older, t0)):
+        await projection.handle(
+            application_event(
+                APPLICATION_STEP_ASSIGNED,
+                app_id,
+                step_index=0,
+                step_role="kasi_pemerintahan",
+                desa_code=RANCASARI,
+                time=at,
+            )
+        )
+
+    async with sessions() as session:
+        listed = await open_tasks_for(session, RANCASARI, "kasi_pemerintahan")
+    assert [t.application_id for t in listed] == [older, newer]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"application_id": 5, "desa_code": PAMANUKAN},  # wrong JSON type
+        {"desa_code": PAMANUKAN, "step_role": "sekdes", "letter_type": "SKD"},  # no application
+        {"application_id": "a-1", "desa_code": PAMANUKAN, "letter_type": "SKD"},  # no role
+    ],
+)
+async def test_malformed_data_is_a_permanent_error(
+    sessions: async_sessionmaker[AsyncSession], data: dict[str, object]
+) -> None:
+    event = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/smartdesa/intake",
+        type=event_type(APPLICATION_STEP_ASSIGNED),
+        data=data,
+    )
+    with pytest.raises(PermanentEventError):
+        await TaskProjection(sessions).handle(event)
+    async with sessions() as session:
+        assert (await session.exec(select(Task))).all() == []
