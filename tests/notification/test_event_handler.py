@@ -6,7 +6,7 @@ from datetime import timedelta
 import grpc
 import nats
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlmodel import col, select
 
 from common.auth import InternalAuth
@@ -97,8 +97,12 @@ async def test_a_redelivered_event_notifies_once(handler_env: HandlerEnv, nats_u
         await ensure_streams(js)
         await js.add_consumer(
             PUBLIC_STREAM,
+            # Only what this test publishes: the session's stream holds other tests' events.
             ConsumerConfig(
-                durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject
+                durable_name=durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.NEW,
+                filter_subject=subject,
             ),
         )
         sub = await js.pull_subscribe_bind(durable=durable, stream=PUBLIC_STREAM)
