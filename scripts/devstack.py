@@ -270,6 +270,9 @@ def main() -> int:
     def _interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Explicitly, for both: a shell that starts us in the background hands us SIGINT ignored,
+    # and then Ctrl-C (or `kill -INT`) would never reach us.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     code = 0
     try:

@@ -11,9 +11,10 @@ from scripts.journey import Endpoints, Journey, sample_pdf, sample_png
 
 
 def random_resident() -> tuple[str, str]:
-    """A structurally valid NIK (Kecamatan Pamanukan, born 15-08-1990) and a phone number,
+    """A structurally valid NIK (Kecamatan Pamanukan, a woman born 15-08-1990: day + 40) and a
+    phone number,
     fresh each run so runs never collide."""
-    nik = f"321311150890{secrets.randbelow(9998) + 1:04d}"
+    nik = f"321311550890{secrets.randbelow(9998) + 1:04d}"
     phone = f"0812{secrets.randbelow(10**8):08d}"
     return nik, phone
 

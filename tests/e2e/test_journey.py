@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,6 +71,9 @@ class StackRunner:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=Path(__file__).resolve().parents[2],
+                # As a shell starts a background job: SIGINT arrives ignored, and the stack must
+                # still stop on Ctrl-C / `kill -INT`.
+                preexec_fn=_ignore_sigint,
             )
         p = self.ports
         endpoints = Endpoints(
@@ -92,8 +96,23 @@ class StackRunner:
 
     @staticmethod
     def stop(stack: Stack) -> int:
+        """Ctrl-C, and the exit code. Raises if it did not stop; the fixture then cleans up."""
         stack.process.send_signal(signal.SIGINT)
-        return stack.process.wait(timeout=120)
+        return stack.process.wait(timeout=90)
+
+    @staticmethod
+    def ensure_stopped(stack: Stack) -> None:
+        """Teardown after a failure: SIGTERM (the supervisor still stops its children)."""
+        if stack.process.poll() is None:
+            stack.process.terminate()
+            try:
+                stack.process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                stack.process.kill()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +126,7 @@ def first_run(runner: StackRunner) -> Iterator[Stack]:
     try:
         yield stack
     finally:
-        if stack.process.poll() is None:
-            StackRunner.stop(stack)
+        StackRunner.ensure_stopped(stack)
 
 
 @pytest.fixture(scope="module")
@@ -275,6 +293,9 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_it_all(
     runner: StackRunner, first_run: Stack
 ) -> None:
     assert StackRunner.stop(first_run) == 0
+    # Every child stopped with it: nothing listens on any of the stack's ports any more.
+    still_open = [name for name, port in runner.ports.items() if _listening(int(port))]
+    assert still_open == []
     second = runner.start(2)
     try:
         j = Journey(second.endpoints)
@@ -294,8 +315,9 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_it_all(
             assert j.verify_pdf(STORED["pdf"])["conclusion"] == "valid"
         finally:
             j.close()
-    finally:
         assert StackRunner.stop(second) == 0
+    finally:
+        StackRunner.ensure_stopped(second)
 
 
 async def _events_for(nats_url: str, application_id: str) -> list[dict[str, Any]]:
@@ -328,6 +350,12 @@ async def _events_for(nats_url: str, application_id: str) -> list[dict[str, Any]
         return found
     finally:
         await nc.close()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _bearer(token: str) -> dict[str, str]:
