@@ -70,8 +70,9 @@ class Ports:
 class Child:
     name: str
     argv: list[str]
-    ready_port: int
+    ready_port: int = 0
     health_url: str | None = None
+    ready_file: Path | None = None  # for the worker, which serves no port
     process: subprocess.Popen[bytes] | None = None
 
 
@@ -105,6 +106,7 @@ class DevStack:
                 "SMARTDESA_VERIFICATION_GRPC_TARGET": f"{HOST}:{p.verification_grpc}",
                 "SMARTDESA_SIGNING_GRPC_TARGET": f"{HOST}:{p.signing_grpc}",
                 "SMARTDESA_PUBLIC_VERIFICATION_URL": f"http://{HOST}:{p.signing_http}",
+                "SMARTDESA_WORKER_READY_FILE": str(self.worker_ready_file),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -151,8 +153,17 @@ class DevStack:
             )
         ]
 
+    @property
+    def worker_ready_file(self) -> Path:
+        return self.data_dir / "run" / "worker.ready"
+
     def worker(self) -> Child:
-        return Child("worker", [sys.executable, "-m", "workflows.approval.worker"], 0)
+        self.worker_ready_file.unlink(missing_ok=True)  # left by a run that was killed
+        return Child(
+            "worker",
+            [sys.executable, "-m", "workflows.approval.worker"],
+            ready_file=self.worker_ready_file,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -179,7 +190,9 @@ class DevStack:
         while pending:
             for child in list(pending):
                 self.check_alive()
-                if child.health_url is None:
+                if child.ready_file is not None:
+                    ready = child.ready_file.exists()
+                elif child.health_url is None:
                     ready = _port_open(child.ready_port)
                 else:
                     ready = _healthy(child.health_url)
@@ -230,7 +243,9 @@ class DevStack:
         for child in services:
             self.start(child)
         self.wait_ready(services)
-        self.start(self.worker())
+        worker = self.worker()
+        self.start(worker)
+        self.wait_ready([worker])
 
     def print_urls(self) -> None:
         p = self.ports

@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import nats
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from scripts.journey import Endpoints, Journey, sample_pdf, sample_png, wait_until
@@ -140,7 +141,7 @@ def journey(first_run: Stack) -> Iterator[Journey]:
 STORED: dict[str, Any] = {}
 
 
-def test_every_service_answers_healthz(first_run: Stack) -> None:
+def test_every_service_answers_health_checks(runner: StackRunner, first_run: Stack) -> None:
     for base in (
         first_run.endpoints.intake,
         first_run.endpoints.verification,
@@ -149,6 +150,17 @@ def test_every_service_answers_healthz(first_run: Stack) -> None:
     ):
         r = httpx.get(f"{base}/healthz")
         assert r.status_code == 200, base
+    # grpc.health.v1, as Kubernetes' native gRPC probes ask it: overall and per service.
+    for port_name, service in (
+        ("SMARTDESA_INTAKE_GRPC_PORT", "smartdesa.v1.IntakeService"),
+        ("SMARTDESA_VERIFICATION_GRPC_PORT", "smartdesa.v1.DirectoryService"),
+        ("SMARTDESA_SIGNING_GRPC_PORT", "smartdesa.v1.SigningService"),
+    ):
+        with grpc.insecure_channel(f"127.0.0.1:{runner.ports[port_name]}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for name in ("", service):
+                reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING, (port_name, name)
 
 
 def test_one_letter_end_to_end(first_run: Stack, journey: Journey) -> None:
@@ -292,10 +304,11 @@ def test_events_are_cloudevents_without_personal_data() -> None:
 def test_ctrl_c_stops_everything_and_a_second_run_keeps_it_all(
     runner: StackRunner, first_run: Stack
 ) -> None:
+    # The supervisor, NATS, Temporal, four services and the worker.
+    assert len(_stack_processes(runner.data_dir)) == 8
     assert StackRunner.stop(first_run) == 0
-    # Every child stopped with it: nothing listens on any of the stack's ports any more.
-    still_open = [name for name, port in runner.ports.items() if _listening(int(port))]
-    assert still_open == []
+    # Every child stopped with it (each carries the stack's data folder in its environment).
+    assert _stack_processes(runner.data_dir) == []
     second = runner.start(2)
     try:
         j = Journey(second.endpoints)
@@ -352,10 +365,19 @@ async def _events_for(nats_url: str, application_id: str) -> list[dict[str, Any]
         await nc.close()
 
 
-def _listening(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def _stack_processes(data_dir: Path) -> list[str]:
+    """Command lines of the running processes started for the stack on `data_dir`."""
+    marker = f"SMARTDESA_DATA_DIR={data_dir}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
 
 
 def _bearer(token: str) -> dict[str, str]:

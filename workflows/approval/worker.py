@@ -5,6 +5,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -36,8 +37,13 @@ def build_worker(
     )
 
 
+class WorkerSettings(CommonSettings):
+    # Created while the worker polls, removed when it stops: how `make run` knows it is up.
+    worker_ready_file: Path | None = None
+
+
 async def main() -> None:
-    settings = CommonSettings()
+    settings = WorkerSettings()
     configure_logging("worker", settings.log_level)
     ensure_dev_secrets(settings)
     auth = InternalAuth.from_settings(settings, WORKER)
@@ -54,7 +60,14 @@ async def main() -> None:
     worker = build_worker(client, settings, ApprovalActivities(*channels))
     async with worker:
         log.info("worker polling task queue %s", settings.temporal_task_queue)
-        await stop.wait()
+        if settings.worker_ready_file is not None:
+            settings.worker_ready_file.parent.mkdir(parents=True, exist_ok=True)
+            settings.worker_ready_file.touch()
+        try:
+            await stop.wait()
+        finally:
+            if settings.worker_ready_file is not None:
+                settings.worker_ready_file.unlink(missing_ok=True)
         log.info("worker stopping; draining in-flight activities")
     for channel in channels:
         await channel.close()
