@@ -1,4 +1,4 @@
-"""Notification service: owns messages to people.
+"""Notification: owns messages to people.
 
 It consumes application and letter events from JetStream (and the internal one-time-code
 event), decides who must hear about each one (`rules`), writes in-app notifications and channel

@@ -12,12 +12,36 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.events import CloudEvent
+from common.events import (
+    APPLICATION_REJECTED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_STEP_ASSIGNED,
+    LETTER_ISSUED,
+    OTP_REQUESTED,
+    PUBLIC_ROOT,
+    CloudEvent,
+    internal_subject,
+)
 from services.notification.models import Delivery, Notification, ProcessedEvent, utcnow
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import Plan, plan_for
 
 log = logging.getLogger(__name__)
+
+EVENTS_DURABLE = "notification-events"
+INTERNAL_DURABLE = "notification-internal"
+
+# Every desa (kabupaten.kecamatan.desa wildcards), only the events we act on.
+PUBLIC_FILTERS = [
+    f"{PUBLIC_ROOT}.*.*.*.{name}"
+    for name in (
+        APPLICATION_STEP_ASSIGNED,
+        APPLICATION_REVISION_REQUESTED,
+        APPLICATION_REJECTED,
+        LETTER_ISSUED,
+    )
+]
+INTERNAL_FILTERS = [internal_subject(OTP_REQUESTED)]
 
 
 class EventHandler:

@@ -1,6 +1,10 @@
-"""What a running notification service holds; built and torn down by main's lifespan."""
+"""The resources notification runs with (database, delivery channels, intake and verification
+channels, dispatcher, NATS consumers): built at start, torn down in reverse."""
 
-from dataclasses import dataclass, field
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 import grpc
 from nats.aio.client import Client as NATS
@@ -8,13 +12,26 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.auth import TokenVerifier
-from common.messaging import Consumer
-from services.notification.channels import Channel
+from common.auth import InternalAuth, TokenVerifier, token_verifier
+from common.db import create_engine, create_tables, session_factory
+from common.events import INTERNAL_STREAM, PUBLIC_STREAM
+from common.messaging import Consumer, connect, ensure_streams
+from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
+from common.secrets import ensure_dev_secrets
+from services.notification.channels import Channel, build_channels
 from services.notification.config import Settings
 from services.notification.dispatcher import Dispatcher
-from services.notification.event_handler import EventHandler
+from services.notification.event_handler import (
+    EVENTS_DURABLE,
+    INTERNAL_DURABLE,
+    INTERNAL_FILTERS,
+    PUBLIC_FILTERS,
+    EventHandler,
+)
+from services.notification.models import TABLES
 from services.notification.recipients import RecipientLookup
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +46,76 @@ class Runtime:
     recipients: RecipientLookup
     dispatcher: Dispatcher
     handler: EventHandler
-    nats: NATS | None = None
-    js: JetStreamContext | None = None
-    consumers: list[Consumer] = field(default_factory=list)
+    nats: NATS
+    js: JetStreamContext
+    consumers: list[Consumer]
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Start everything in order; the exit stack tears it down in reverse (consumers first)."""
+    ensure_dev_secrets(settings)
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await create_tables(engine, TABLES)
+        sessions = session_factory(engine)
+        # Before anything connects: no provider in production is a refusal to start.
+        channels = build_channels(settings, sessions)
+
+        auth = InternalAuth.from_settings(settings, NOTIFICATION)
+        intake_channel = client_channel(settings.intake_grpc_target, auth, INTAKE)
+        stack.push_async_callback(intake_channel.close)
+        verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
+        stack.push_async_callback(verification_channel.close)
+        recipients = RecipientLookup(intake_channel, verification_channel)
+
+        dispatcher = Dispatcher(
+            sessions,
+            channels,
+            max_attempts=settings.notification_max_attempts,
+            retry_base_seconds=settings.notification_retry_base_seconds,
+            retry_cap_seconds=settings.notification_retry_cap_seconds,
+            poll_seconds=settings.notification_dispatch_poll_seconds,
+        )
+        await dispatcher.start()
+        stack.push_async_callback(dispatcher.stop)
+
+        handler = EventHandler(sessions, recipients, on_deliveries=dispatcher.wake)
+        verifier = token_verifier(settings, residents=True, staff=True)
+
+        nc = await connect(settings.nats_url, "notification")
+        # Consumers stop (and ack what they handled) before this; nothing is left to drain.
+        stack.push_async_callback(nc.close)
+        js = nc.jetstream()
+        await ensure_streams(js)
+
+        consumers: list[Consumer] = []
+        for stream, durable, filters in (
+            (PUBLIC_STREAM, EVENTS_DURABLE, PUBLIC_FILTERS),
+            (INTERNAL_STREAM, INTERNAL_DURABLE, INTERNAL_FILTERS),
+        ):
+            consumer = Consumer(
+                js, stream=stream, durable=durable, filter_subjects=filters, handler=handler
+            )
+            await consumer.start()
+            stack.push_async_callback(consumer.stop)
+            consumers.append(consumer)
+
+        log.info("notification service started (profile %s)", settings.profile)
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            token_verifier=verifier,
+            channels=channels,
+            intake_channel=intake_channel,
+            verification_channel=verification_channel,
+            recipients=recipients,
+            dispatcher=dispatcher,
+            handler=handler,
+            nats=nc,
+            js=js,
+            consumers=consumers,
+        )
+        log.info("notification service stopping")

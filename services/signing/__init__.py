@@ -1,3 +1,6 @@
-"""Signing service: owns the letters. Numbering counters, letter templates, the signers' keys and
-certificates (a development PKI in the dev profile), the register of issued letters, and the
-public verification site (QR landing page, root certificate, PDF upload check)."""
+"""Signing: owns the letters.
+
+Numbering counters, letter templates, the signers' keys and certificates (a development PKI in
+the dev profile), the register of issued letters, and the public verification site (QR landing
+page, root certificate, PDF upload check).
+"""

@@ -1,15 +1,15 @@
-"""The verification service's app: staff API under /api/v1, DirectoryService over gRPC, and
-the task inbox fed from NATS."""
+"""The verification service's app: staff API under /api/v1, with the runtime (DirectoryService
+over gRPC, the task inbox fed from NATS) opened in its lifespan."""
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
 from services.verification.api.routes import auth, tasks
 from services.verification.config import Settings, get_settings
-from services.verification.runtime import start_runtime
+from services.verification.runtime import open_runtime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,8 +17,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            app.state.runtime = await start_runtime(settings, stack)
+        async with open_runtime(settings) as runtime:
+            app.state.runtime = runtime
             yield
 
     app = FastAPI(
@@ -26,9 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         lifespan=lifespan,
     )
-    app.state.settings = settings
     install_problem_handlers(app)
     app.include_router(health_router())
-    app.include_router(auth.router, prefix="/api/v1")
-    app.include_router(tasks.router, prefix="/api/v1")
+    for module in (auth, tasks):
+        app.include_router(module.router, prefix="/api/v1")
     return app

@@ -1,9 +1,10 @@
-"""What a running verification service holds: database, NATS consumer, Temporal client,
-intake channel and the gRPC server, started together and torn down in reverse."""
+"""The resources verification runs with (database, NATS task consumer, Temporal client, intake
+channel, gRPC server): built at start, torn down in reverse."""
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
 
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import cast
 
@@ -42,59 +43,60 @@ class Runtime:
     grpc_server: GrpcServer
 
 
-async def start_runtime(settings: Settings, stack: AsyncExitStack) -> Runtime:
-    """Start everything the service needs; `stack` tears it down in reverse order."""
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Start everything the service needs; torn down in reverse order on exit."""
     ensure_dev_secrets(settings)
     internal_auth = InternalAuth.from_settings(settings, VERIFICATION)
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await create_tables(engine, TABLES)
+        sessions = session_factory(engine)
+        await seed_dev_staff(settings, sessions)
 
-    engine = create_engine(settings.database_url)
-    stack.push_async_callback(engine.dispose)
-    await create_tables(engine, TABLES)
-    sessions = session_factory(engine)
-    await seed_dev_staff(settings, sessions)
+        nc = await connect(settings.nats_url, "verification")
+        # close, not drain: this connection only consumes (close still flushes pending acks), and a
+        # drain waits out its 30 s timeout on the consumer's pull subscription.
+        stack.push_async_callback(nc.close)
+        js = nc.jetstream()
+        await ensure_streams(js)
+        task_consumer = Consumer(
+            js,
+            stream=PUBLIC_STREAM,
+            durable=TASKS_DURABLE,
+            filter_subjects=TASK_EVENT_SUBJECTS,
+            handler=TaskProjection(sessions).handle,
+        )
+        await task_consumer.start()
+        stack.push_async_callback(task_consumer.stop)
 
-    nc = await connect(settings.nats_url, "verification")
-    # close, not drain: this connection only consumes (close still flushes pending acks), and a
-    # drain waits out its 30 s timeout on the consumer's pull subscription.
-    stack.push_async_callback(nc.close)
-    js = nc.jetstream()
-    await ensure_streams(js)
-    task_consumer = Consumer(
-        js,
-        stream=PUBLIC_STREAM,
-        durable=TASKS_DURABLE,
-        filter_subjects=TASK_EVENT_SUBJECTS,
-        handler=TaskProjection(sessions).handle,
-    )
-    await task_consumer.start()
-    stack.push_async_callback(task_consumer.stop)
+        temporal = await TemporalClient.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
 
-    temporal = await TemporalClient.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace
-    )
+        intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
+        stack.push_async_callback(intake_channel.close)
 
-    intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
-    stack.push_async_callback(intake_channel.close)
+        grpc_server = GrpcServer(
+            settings.grpc_bind, internal_auth, [servicer.SERVICE_NAME], servicer.register(sessions)
+        )
+        await grpc_server.start()
+        stack.push_async_callback(grpc_server.stop)
 
-    grpc_server = GrpcServer(
-        settings.grpc_bind, internal_auth, [servicer.SERVICE_NAME], servicer.register(sessions)
-    )
-    await grpc_server.start()
-    stack.push_async_callback(grpc_server.stop)
-
-    return Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=sessions,
-        token_issuer=staff_token_issuer(settings, settings.staff_token_ttl_seconds),
-        token_verifier=token_verifier(settings, residents=False, staff=True),
-        nats=nc,
-        task_consumer=task_consumer,
-        temporal=temporal,
-        intake_channel=intake_channel,
-        intake=cast(
-            "intake_pb2_grpc.IntakeServiceAsyncStub",
-            intake_pb2_grpc.IntakeServiceStub(intake_channel),
-        ),
-        grpc_server=grpc_server,
-    )
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            token_issuer=staff_token_issuer(settings, settings.staff_token_ttl_seconds),
+            token_verifier=token_verifier(settings, residents=False, staff=True),
+            nats=nc,
+            task_consumer=task_consumer,
+            temporal=temporal,
+            intake_channel=intake_channel,
+            intake=cast(
+                "intake_pb2_grpc.IntakeServiceAsyncStub",
+                intake_pb2_grpc.IntakeServiceStub(intake_channel),
+            ),
+            grpc_server=grpc_server,
+        )

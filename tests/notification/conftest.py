@@ -43,8 +43,8 @@ from common.messaging import ensure_streams
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.notification.config import Settings
-from services.notification.event_handler import EventHandler
-from services.notification.main import EVENTS_DURABLE, INTERNAL_DURABLE, create_app
+from services.notification.event_handler import EVENTS_DURABLE, INTERNAL_DURABLE, EventHandler
+from services.notification.main import create_app
 from services.notification.models import TABLES
 from services.notification.recipients import RecipientLookup
 from services.notification.runtime import Runtime

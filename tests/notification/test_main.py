@@ -24,7 +24,8 @@ from common.secrets import ensure_dev_secrets
 from services.notification.channels import ChannelConfigError
 from services.notification.config import Settings
 from services.notification.dispatcher import REDACTED_BODY
-from services.notification.main import EVENTS_DURABLE, INTERNAL_DURABLE, create_app
+from services.notification.event_handler import EVENTS_DURABLE, INTERNAL_DURABLE
+from services.notification.main import create_app
 from services.notification.models import DELIVERED, Delivery
 from tests.notification.conftest import (
     PAMANUKAN,

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.signing.api.deps import Runtime
 from services.signing.config import Settings
 from services.signing.issuing import IssueRequest
 from services.signing.main import create_app
+from services.signing.runtime import Runtime
 
 PAMANUKAN = "32.13.11.2004"
 RANCASARI = "32.13.11.2002"

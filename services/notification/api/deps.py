@@ -1,4 +1,5 @@
-"""Dependencies of the HTTP routes."""
+"""Dependencies the routes declare: the runtime, its settings, a database session, the
+recipient whose inbox it is."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated

@@ -1,27 +1,13 @@
-"""FastAPI dependencies of the signing service."""
+"""Dependencies the routes declare: the runtime, its settings, a database session."""
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.rpc import GrpcServer
 from services.signing.config import Settings
-from services.signing.issuing import LetterIssuer
-from services.signing.pki import SignerRegistry
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    signers: SignerRegistry
-    issuer: LetterIssuer
-    grpc_server: GrpcServer
+from services.signing.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:

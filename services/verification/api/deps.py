@@ -1,4 +1,5 @@
-"""Dependencies of the staff API."""
+"""Dependencies the routes declare: the runtime, its settings, a database session, the signed-in
+staff member."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -13,10 +14,6 @@ from common.http import Problem
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.runtime import Runtime
-
-bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -40,6 +37,10 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 async def current_staff(
