@@ -7,7 +7,6 @@ register a factory in `PROVIDERS` under their name and are chosen per channel by
 """
 
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from typing import Protocol
@@ -15,6 +14,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.phone import InvalidPhone, normalize_phone
 from services.notification.config import Settings
 from services.notification.models import DevMessage
 
@@ -43,17 +43,6 @@ class Channel(Protocol):
         ...
 
 
-_MSISDN = re.compile(r"^62\d{7,13}$")
-
-
-def normalize_msisdn(phone: str) -> str:
-    """Indonesian numbers to E.164 without '+': 0812… and +62812… become 62812…."""
-    digits = re.sub(r"[\s\-().]", "", phone).removeprefix("+")
-    if digits.startswith("0"):
-        digits = "62" + digits[1:]
-    return digits
-
-
 class DevSink:
     """The dev profile's provider: stores what it "received" for the developer to read at
     GET /dev/messages."""
@@ -63,9 +52,10 @@ class DevSink:
         self._channel = channel
 
     async def send(self, to: str, body: str) -> str:
-        address = normalize_msisdn(to)
-        if not _MSISDN.match(address):
-            raise PermanentDeliveryError("not an Indonesian mobile number")
+        try:
+            address = normalize_phone(to)
+        except InvalidPhone as exc:
+            raise PermanentDeliveryError("not an Indonesian mobile number") from exc
         async with self._sessions() as session:
             session.add(DevMessage(channel=self._channel, to_address=address, body=body))
             await session.commit()

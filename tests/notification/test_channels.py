@@ -11,22 +11,9 @@ from services.notification.channels import (
     DevSink,
     PermanentDeliveryError,
     build_channels,
-    normalize_msisdn,
 )
 from services.notification.config import Settings
 from services.notification.models import TABLES, DevMessage
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("081234567890", "6281234567890"),
-        ("+62 812-3456-7890", "6281234567890"),
-        ("6281234567890", "6281234567890"),
-    ],
-)
-def test_numbers_are_normalised_to_e164(raw: str, expected: str) -> None:
-    assert normalize_msisdn(raw) == expected
 
 
 async def test_dev_sink_stores_what_it_receives(data_dir: Path) -> None:

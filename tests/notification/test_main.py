@@ -107,6 +107,12 @@ async def test_otp_reaches_the_dev_whatsapp_sink(service: Service) -> None:
     assert [(d.status, d.attempts, d.body) for d in rows] == [(DELIVERED, 1, REDACTED_BODY)] * 2
 
 
+async def test_dev_messages_refuse_a_malformed_number(service: Service) -> None:
+    response = await service.client.get("/dev/messages", params={"to": "12345"})
+    assert response.status_code == 422
+    assert "Nomor HP" in response.json()["detail"]
+
+
 async def test_expired_otp_is_not_sent(service: Service) -> None:
     subject, expired = otp_event(code="111111", valid_for=timedelta(seconds=-5))
     seq = await publish_seq(service, subject, expired.body(), expired.headers())

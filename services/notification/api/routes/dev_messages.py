@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from common.http import Problem
+from common.phone import InvalidPhone, normalize_phone
 from services.notification.api.deps import SessionDep
-from services.notification.channels import normalize_msisdn
 from services.notification.models import DevMessage, as_utc
 
 router = APIRouter(prefix="/dev", tags=["dev"])
@@ -31,7 +32,11 @@ async def list_dev_messages(
     """Newest first; `to` accepts 08…, +628… or 628…."""
     query = select(DevMessage)
     if to:
-        query = query.where(col(DevMessage.to_address) == normalize_msisdn(to))
+        try:
+            address = normalize_phone(to)
+        except InvalidPhone as exc:
+            raise Problem(422, str(exc), code="invalid-phone") from exc
+        query = query.where(col(DevMessage.to_address) == address)
     query = query.order_by(col(DevMessage.created_at).desc(), col(DevMessage.id).desc())
     messages = (await session.exec(query.limit(limit))).all()
     return [

@@ -1,6 +1,6 @@
 import pytest
 
-from services.intake.phone import InvalidPhone, normalize_phone
+from common.phone import InvalidPhone, normalize_phone
 
 
 @pytest.mark.parametrize(
