@@ -1,8 +1,8 @@
 """Small real files for upload tests, made here so no binary fixtures live in the repo."""
 
 import base64
-import struct
-import zlib
+
+from scripts.journey import sample_pdf, sample_png
 
 # A 16x16 JFIF JPEG: CPython's Lib/test/imghdrdata/python.jpg (PSF licence).
 JPEG = base64.b64decode(
@@ -17,46 +17,6 @@ JPEG = base64.b64decode(
     "p1KM6iCNvngZHwetf//Z"
 )
 
-
-def png(width: int = 4, height: int = 4) -> bytes:
-    """A valid RGB PNG of one colour."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    rows = b"".join(b"\x00" + b"\xc0\x39\x2b" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-def pdf() -> bytes:
-    """A one-page PDF with a correct cross-reference table."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+# Real PNG and PDF bytes, the same the smoke test and the end-to-end journey upload.
+png = sample_png
+pdf = sample_pdf
