@@ -2,7 +2,6 @@
 caused it; a relay publishes it to JetStream and marks it only after the stream's ack. The event
 id is the Nats-Msg-Id, so a re-publish after a crash is dropped by the stream."""
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.background import BacklogLoop
 from common.events import CloudEvent
 from common.messaging import publish
 
@@ -68,6 +68,8 @@ class OutboxRelay:
     """Publishes staged events in order. `wake()` after a commit makes it publish at once; it
     also polls, so events staged by a process that died are published too."""
 
+    BATCH = 100
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -76,35 +78,19 @@ class OutboxRelay:
     ) -> None:
         self._sessions = sessions
         self._js = js
-        self._poll = poll_seconds
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BacklogLoop("outbox-relay", self._pass, poll_seconds)
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._loop.wake()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.publish_pending()
-            except Exception:
-                log.exception("outbox relay pass failed; retrying")
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
-            self._wakeup.clear()
+    async def _pass(self) -> bool:
+        return await self.publish_pending(self.BATCH) == self.BATCH
 
     async def publish_pending(self, batch: int = 100) -> int:
         """Publish up to `batch` unpublished events; returns how many were published."""

@@ -6,7 +6,6 @@ conditional update, so two instances never send the same one. The handler wakes 
 after its commit; a poll picks up retries and anything left by a process that died.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.background import BacklogLoop
 from services.notification.channels import (
     Channel,
     PermanentDeliveryError,
@@ -58,38 +58,21 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._retry_cap = retry_cap_seconds
-        self._poll = poll_seconds
         self._clock = clock
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BacklogLoop("notification-dispatcher", self._pass, poll_seconds)
 
     def wake(self) -> None:
-        self._wakeup.set()
+        self._loop.wake()
 
     async def start(self) -> None:
         await self.recover_interrupted()
-        self._task = asyncio.create_task(self._run(), name="notification-dispatcher")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            self._wakeup.clear()  # before the pass, so a wake during it is not lost
-            try:
-                if await self.dispatch_due() == self.BATCH:
-                    continue  # more may be due right now
-            except Exception:
-                log.exception("dispatch pass failed; retrying")
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
+    async def _pass(self) -> bool:
+        return await self.dispatch_due() == self.BATCH  # a full batch: more may be due now
 
     async def recover_interrupted(self) -> int:
         """Deliveries left in "sending" by a process that stopped mid-send: their outcome is
