@@ -8,19 +8,17 @@ NEVER = 3600.0
 
 async def test_a_wake_runs_a_pass_without_waiting_for_the_poll() -> None:
     passes: list[int] = []
-    second_pass = asyncio.Event()
+    first_pass, second_pass = asyncio.Event(), asyncio.Event()
 
     async def work() -> bool:
         passes.append(len(passes))
-        if len(passes) == 2:
-            second_pass.set()
+        (first_pass if len(passes) == 1 else second_pass).set()
         return False
 
     loop = BacklogLoop("test", work, poll_seconds=NEVER)
     loop.start()
     try:
-        while not passes:
-            await asyncio.sleep(0)
+        await asyncio.wait_for(first_pass.wait(), timeout=30)
         loop.wake()
         await asyncio.wait_for(second_pass.wait(), timeout=30)
     finally:
