@@ -28,15 +28,6 @@ INTERNAL_ROOT = "smartdesa.internal"
 # Namespace for deterministic event ids (uuid5), so a retried producer re-sends the same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1a52-6a43-4c1e-9a52-3a0d2b9e7c11")
 
-# Event names (the `<aggregate>.<event>` part of subjects and types).
-APPLICATION_SUBMITTED = "application.submitted"
-APPLICATION_STEP_ASSIGNED = "application.step_assigned"
-APPLICATION_DECIDED = "application.decided"
-APPLICATION_REVISION_REQUESTED = "application.revision_requested"
-APPLICATION_REJECTED = "application.rejected"
-LETTER_ISSUED = "letter.issued"
-OTP_REQUESTED = "resident.otp_requested"
-
 
 def event_type(name: str, version: int = 1) -> str:
     return f"{TYPE_PREFIX}.{name}.v{version}"

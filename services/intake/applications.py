@@ -11,8 +11,8 @@ from smartdesa.v1 import events_pb2
 from sqlmodel import case, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.event_names import APPLICATION_SUBMITTED
 from common.events import (
-    APPLICATION_SUBMITTED,
     AreaCodes,
     CloudEvent,
     deterministic_event_id,

@@ -19,8 +19,8 @@ from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.config import CommonSettings
+from common.event_names import OTP_REQUESTED
 from common.events import (
-    OTP_REQUESTED,
     CloudEvent,
     deterministic_event_id,
     event_type,

@@ -12,16 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.events import (
+from common.event_names import (
     APPLICATION_REJECTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
     OTP_REQUESTED,
-    PUBLIC_ROOT,
-    CloudEvent,
-    internal_subject,
 )
+from common.events import PUBLIC_ROOT, CloudEvent, internal_subject
 from services.notification.models import Delivery, Notification, ProcessedEvent, utcnow
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import Plan, plan_for

@@ -13,14 +13,14 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from smartdesa.v1 import events_pb2
 
-from common.events import (
+from common.event_names import (
     APPLICATION_REJECTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
     OTP_REQUESTED,
-    CloudEvent,
 )
+from common.events import CloudEvent
 from common.messaging import PermanentEventError
 from services.notification import templates as t
 from services.notification.channels import WHATSAPP

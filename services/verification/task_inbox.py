@@ -16,14 +16,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.events import (
+from common.event_names import (
     APPLICATION_DECIDED,
     APPLICATION_REJECTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
-    CloudEvent,
 )
+from common.events import CloudEvent
 from common.messaging import PermanentEventError
 from services.verification.models import (
     TASK_DONE,

@@ -14,7 +14,8 @@ from nats.js.api import DeliverPolicy
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
-from common.events import OTP_REQUESTED, CloudEvent, internal_subject
+from common.event_names import OTP_REQUESTED
+from common.events import CloudEvent, internal_subject
 from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import Resident

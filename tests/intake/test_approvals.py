@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from common.event_names import APPLICATION_SUBMITTED
 from common.events import (
-    APPLICATION_SUBMITTED,
     PUBLIC_STREAM,
     CloudEvent,
     deterministic_event_id,

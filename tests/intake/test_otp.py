@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from sqlmodel import col, func, select, update
 
-from common.events import OTP_REQUESTED, event_type
+from common.event_names import OTP_REQUESTED
+from common.events import event_type
 from common.outbox import OutboxEvent
 from services.intake.models import OtpChallenge, utcnow
 from services.intake.otp import MAX_ATTEMPTS

@@ -13,10 +13,8 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel import col, select
 
 from common.auth import InternalAuth
+from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from common.events import (
-    APPLICATION_DECIDED,
-    APPLICATION_STEP_ASSIGNED,
-    LETTER_ISSUED,
     PUBLIC_STREAM,
     CloudEvent,
     deterministic_event_id,

@@ -10,15 +10,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlmodel import col, select
 
 from common.auth import InternalAuth
-from common.events import (
+from common.event_names import (
     APPLICATION_REJECTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
-    PUBLIC_STREAM,
-    CloudEvent,
-    event_type,
 )
+from common.events import PUBLIC_STREAM, CloudEvent, event_type
 from common.messaging import PermanentEventError, ensure_streams, publish
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
 from services.notification.channels import WHATSAPP

@@ -10,16 +10,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
-from common.events import (
+from common.event_names import (
     APPLICATION_DECIDED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
     LETTER_ISSUED,
-    CloudEvent,
-    event_type,
-    public_subject,
 )
+from common.events import CloudEvent, event_type, public_subject
 from common.messaging import PermanentEventError, publish
 from services.verification.models import TABLES, ProcessedEvent, Task
 from services.verification.task_inbox import TaskProjection, open_tasks_for

@@ -14,6 +14,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from common.event_names import (
+    APPLICATION_DECIDED,
+    APPLICATION_REJECTED,
+    APPLICATION_RESUBMITTED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_STEP_ASSIGNED,
+    LETTER_ISSUED,
+)
 from workflows.approval import WORKFLOW_NAME
 from workflows.approval.models import (
     ACTIVITY_ISSUE_LETTER,
@@ -44,14 +52,6 @@ from workflows.approval.models import (
     Route,
     role_label,
 )
-
-# Event names recorded through intake (they become the public events' names).
-STEP_ASSIGNED = "application.step_assigned"
-DECIDED = "application.decided"
-REVISION = "application.revision_requested"
-RESUBMITTED = "application.resubmitted"
-REJECTED_EVENT = "application.rejected"
-LETTER_ISSUED = "letter.issued"
 
 _SERVICE_CALL_TIMEOUT = timedelta(seconds=30)
 _ISSUE_TIMEOUT = timedelta(minutes=2)
@@ -97,30 +97,30 @@ class LetterApprovalWorkflow:
         while index < len(self._route.steps):
             self._step_index = index
             self._set_details()
-            await self._record(STEP_ASSIGNED)
+            await self._record(APPLICATION_STEP_ASSIGNED)
             self._answer_request_in_progress()
 
             await workflow.wait_condition(lambda: self._pending_decision is not None)
             decision = self._take_decision()
             if decision.decision == APPROVE:
-                await self._record(DECIDED, decision=decision)
+                await self._record(APPLICATION_DECIDED, decision=decision)
                 index += 1
             elif decision.decision == REVISE:
                 self._status = REVISION_REQUESTED
                 self._step_index = None
                 self._set_details()
-                await self._record(REVISION, decision=decision)
+                await self._record(APPLICATION_REVISION_REQUESTED, decision=decision)
                 self._answer_request_in_progress()
                 await workflow.wait_condition(lambda: self._pending_resubmit is not None)
                 self._take_resubmit()
                 self._status = IN_REVIEW
-                await self._record(RESUBMITTED)
+                await self._record(APPLICATION_RESUBMITTED)
                 # The loop assigns the same step again (with a fresh start), not the first one.
             else:
                 self._status = REJECTED
                 self._step_index = None
                 self._set_details()
-                await self._record(REJECTED_EVENT, decision=decision)
+                await self._record(APPLICATION_REJECTED, decision=decision)
                 return await self._finish()
 
         # Every step approved: answer the last approver now, then issue the letter.
