@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -42,28 +42,40 @@ def _binary(name: str) -> str:
     return str(path)
 
 
+# Every port the dev stack uses: field name -> (environment variable, default).
+PORT_VARIABLES = {
+    "nats": ("SMARTDESA_DEV_NATS_PORT", 4322),
+    "temporal": ("SMARTDESA_DEV_TEMPORAL_PORT", 7233),
+    "temporal_ui": ("SMARTDESA_DEV_TEMPORAL_UI_PORT", 8233),
+    "intake_http": ("SMARTDESA_INTAKE_HTTP_PORT", 8000),
+    "verification_http": ("SMARTDESA_VERIFICATION_HTTP_PORT", 8001),
+    "signing_http": ("SMARTDESA_SIGNING_HTTP_PORT", 8002),
+    "notification_http": ("SMARTDESA_NOTIFICATION_HTTP_PORT", 8003),
+    "intake_grpc": ("SMARTDESA_INTAKE_GRPC_PORT", 50051),
+    "verification_grpc": ("SMARTDESA_VERIFICATION_GRPC_PORT", 50052),
+    "signing_grpc": ("SMARTDESA_SIGNING_GRPC_PORT", 50053),
+}
+
+
 @dataclass(frozen=True)
 class Ports:
-    nats: int = field(default_factory=lambda: _env_int("SMARTDESA_DEV_NATS_PORT", 4322))
-    temporal: int = field(default_factory=lambda: _env_int("SMARTDESA_DEV_TEMPORAL_PORT", 7233))
-    temporal_ui: int = field(
-        default_factory=lambda: _env_int("SMARTDESA_DEV_TEMPORAL_UI_PORT", 8233)
-    )
-    intake_http: int = field(default_factory=lambda: _env_int("SMARTDESA_INTAKE_HTTP_PORT", 8000))
-    verification_http: int = field(
-        default_factory=lambda: _env_int("SMARTDESA_VERIFICATION_HTTP_PORT", 8001)
-    )
-    signing_http: int = field(default_factory=lambda: _env_int("SMARTDESA_SIGNING_HTTP_PORT", 8002))
-    notification_http: int = field(
-        default_factory=lambda: _env_int("SMARTDESA_NOTIFICATION_HTTP_PORT", 8003)
-    )
-    intake_grpc: int = field(default_factory=lambda: _env_int("SMARTDESA_INTAKE_GRPC_PORT", 50051))
-    verification_grpc: int = field(
-        default_factory=lambda: _env_int("SMARTDESA_VERIFICATION_GRPC_PORT", 50052)
-    )
-    signing_grpc: int = field(
-        default_factory=lambda: _env_int("SMARTDESA_SIGNING_GRPC_PORT", 50053)
-    )
+    nats: int
+    temporal: int
+    temporal_ui: int
+    intake_http: int
+    verification_http: int
+    signing_http: int
+    notification_http: int
+    intake_grpc: int
+    verification_grpc: int
+    signing_grpc: int
+
+    @classmethod
+    def from_env(cls) -> "Ports":
+        return cls(**{f: _env_int(var, default) for f, (var, default) in PORT_VARIABLES.items()})
+
+    def as_env(self) -> dict[str, str]:
+        return {var: str(getattr(self, f)) for f, (var, _default) in PORT_VARIABLES.items()}
 
 
 @dataclass
@@ -88,20 +100,13 @@ class DevStack:
 
     def env(self) -> dict[str, str]:
         p = self.ports
-        env = dict(os.environ)
+        env = {**os.environ, **p.as_env()}
         env.update(
             {
                 "SMARTDESA_PROFILE": "dev",
                 "SMARTDESA_DATA_DIR": str(self.data_dir),
                 "SMARTDESA_NATS_URL": f"nats://{HOST}:{p.nats}",
                 "SMARTDESA_TEMPORAL_ADDRESS": f"{HOST}:{p.temporal}",
-                "SMARTDESA_INTAKE_HTTP_PORT": str(p.intake_http),
-                "SMARTDESA_VERIFICATION_HTTP_PORT": str(p.verification_http),
-                "SMARTDESA_SIGNING_HTTP_PORT": str(p.signing_http),
-                "SMARTDESA_NOTIFICATION_HTTP_PORT": str(p.notification_http),
-                "SMARTDESA_INTAKE_GRPC_PORT": str(p.intake_grpc),
-                "SMARTDESA_VERIFICATION_GRPC_PORT": str(p.verification_grpc),
-                "SMARTDESA_SIGNING_GRPC_PORT": str(p.signing_grpc),
                 "SMARTDESA_INTAKE_GRPC_TARGET": f"{HOST}:{p.intake_grpc}",
                 "SMARTDESA_VERIFICATION_GRPC_TARGET": f"{HOST}:{p.verification_grpc}",
                 "SMARTDESA_SIGNING_GRPC_TARGET": f"{HOST}:{p.signing_grpc}",
@@ -280,7 +285,7 @@ def _healthy(url: str) -> bool:
 
 
 def main() -> int:
-    stack = DevStack(Path(os.environ.get("SMARTDESA_DATA_DIR", ".data")), Ports())
+    stack = DevStack(Path(os.environ.get("SMARTDESA_DATA_DIR", ".data")), Ports.from_env())
 
     def _interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -21,6 +21,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from scripts.devstack import PORT_VARIABLES
 from scripts.journey import Endpoints, Journey, sample_pdf, sample_png, wait_until
 from tests.support.processes import free_port
 
@@ -48,14 +49,7 @@ class StackRunner:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        names = [
-            "SMARTDESA_DEV_NATS_PORT", "SMARTDESA_DEV_TEMPORAL_PORT", "SMARTDESA_DEV_TEMPORAL_UI_PORT",
-            "SMARTDESA_INTAKE_HTTP_PORT", "SMARTDESA_VERIFICATION_HTTP_PORT",
-            "SMARTDESA_SIGNING_HTTP_PORT", "SMARTDESA_NOTIFICATION_HTTP_PORT",
-            "SMARTDESA_INTAKE_GRPC_PORT", "SMARTDESA_VERIFICATION_GRPC_PORT",
-            "SMARTDESA_SIGNING_GRPC_PORT",
-        ]  # fmt: skip
-        self.ports = {name: str(free_port()) for name in names}
+        self.ports = {var: str(free_port()) for var, _default in PORT_VARIABLES.values()}
 
     def start(self, attempt: int) -> Stack:
         env = {
