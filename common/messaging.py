@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Sequence
 import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -122,7 +121,7 @@ class Consumer:
         while True:
             try:
                 msgs = await sub.fetch(batch=20, timeout=1)
-            except NatsTimeoutError:
+            except TimeoutError:  # nats' own and asyncio's: nothing to fetch right now
                 continue
             except Exception:
                 log.exception("fetch failed on %s; retrying", self._durable)

@@ -328,23 +328,30 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_it_all(
 
 
 async def _events_for(nats_url: str, application_id: str) -> list[dict[str, Any]]:
-    """Read the public stream as an outside consumer would (ephemeral, from the start)."""
+    """Read the public stream as an outside consumer would (ephemeral, from the start), up to
+    the last event stored when we began."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
+        last = (await js.stream_info("SMARTDESA_EVENTS")).state.last_seq
         sub = await js.pull_subscribe(
             "smartdesa.events.>",
             stream="SMARTDESA_EVENTS",
             config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
         )
         found: list[dict[str, Any]] = []
-        while True:
+        seen = 0
+        deadline = asyncio.get_running_loop().time() + 60
+        while seen < last:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"read {seen} of {last} events")
             try:
                 msgs = await sub.fetch(batch=100, timeout=2)
-            except nats.errors.TimeoutError:
-                break
+            except TimeoutError:  # nothing delivered within the wait; ask again
+                continue
             for msg in msgs:
                 await msg.ack()
+                seen = max(seen, msg.metadata.sequence.stream)
                 headers = dict(msg.headers or {})
                 if headers.get("ce-subject") == application_id:
                     found.append(
