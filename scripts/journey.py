@@ -151,6 +151,12 @@ class Journey:
             f"{self.ep.intake}/api/v1/applications/{application_id}/submit", headers=_bearer(token)
         )
 
+    def resubmit(self, token: str, application_id: str) -> httpx.Response:
+        return self.http.post(
+            f"{self.ep.intake}/api/v1/applications/{application_id}/resubmit",
+            headers=_bearer(token),
+        )
+
     def application(self, token: str, application_id: str) -> httpx.Response:
         return self.http.get(
             f"{self.ep.intake}/api/v1/applications/{application_id}", headers=_bearer(token)

@@ -280,6 +280,64 @@ def test_one_letter_end_to_end(first_run: Stack, journey: Journey) -> None:
     STORED["events"] = asyncio.run(_events_for(first_run.nats_url, app_id))
 
 
+def test_revision_returns_to_the_same_step_and_rejection_ends_it(
+    first_run: Stack, journey: Journey
+) -> None:
+    resident = journey.resident_sign_in(NIK_A, PHONE_A)
+    kasi = journey.staff_token("pemerintahan.pamanukan", PASSWORD)
+    sekdes = journey.staff_token("sekdes.pamanukan", PASSWORD)
+
+    def submitted_application(purpose: str) -> str:
+        app_id = journey.create_application(
+            resident, purpose, {"nama": "Budi Santoso", "alamat": "Dusun Krajan RT 002 RW 001"}
+        )
+        for kind, name, content in (
+            ("KTP", "ktp.png", sample_png()),
+            ("KK", "kk.pdf", sample_pdf()),
+        ):
+            assert journey.upload(resident, app_id, kind, name, content).status_code == 201
+        assert journey.submit(resident, app_id).status_code == 202
+        return app_id
+
+    # The Sekdes returns it; the resident is told why, fixes the KK and resubmits; it comes
+    # back to the Sekdes, not to the start.
+    revised = submitted_application("Persyaratan melamar pekerjaan")
+    journey.wait_for_task(kasi, revised, 0)
+    assert journey.decide(kasi, revised, "approve").status_code == 200
+    journey.wait_for_task(sekdes, revised, 1)
+    assert journey.resubmit(resident, revised).status_code == 409  # nothing asked yet
+    returned = journey.decide(sekdes, revised, "revise", reason="Foto KK tidak terbaca")
+    assert returned.status_code == 200, returned.text
+    application = journey.wait_for_status(resident, revised, "revision_requested")
+    assert application["current_step"] is None
+    assert application["timeline"][-1]["reason"] == "Foto KK tidak terbaca"
+    assert journey.tasks(sekdes) == [
+        t for t in journey.tasks(sekdes) if t["application_id"] != revised
+    ]
+    wait_until(
+        "the resident's WhatsApp about the revision",
+        lambda: [m for m in journey.dev_messages(PHONE_A) if "perbaik" in m["body"]] or None,
+    )
+    assert journey.upload(resident, revised, "KK", "kk.pdf", sample_pdf()).status_code == 201
+    assert journey.resubmit(resident, revised).status_code == 202
+    journey.wait_for_task(sekdes, revised, 1)
+    application = journey.wait_for_status(resident, revised, "in_review")
+    assert application["current_step"]["role"] == "sekdes"
+    assert all(t["application_id"] != revised for t in journey.tasks(kasi))
+
+    # The Kasi rejects another one: it ends, with the reason shown to the resident.
+    rejected = submitted_application("Persyaratan beasiswa")
+    journey.wait_for_task(kasi, rejected, 0)
+    assert (
+        journey.decide(kasi, rejected, "reject", reason="Bukan warga desa ini").status_code == 200
+    )
+    application = journey.wait_for_status(resident, rejected, "rejected")
+    assert application["timeline"][-1]["reason"] == "Bukan warga desa ini"
+    assert application["letter"] is None
+    assert journey.decide(kasi, rejected, "approve", step=0).status_code == 409
+    assert journey.letter_pdf(resident, rejected).status_code == 409
+
+
 def test_events_are_cloudevents_without_personal_data() -> None:
     events = STORED["events"]
     types = [e["headers"]["ce-type"] for e in events]
