@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from common.background import cancel_and_wait
 from common.events import INTERNAL_ROOT, INTERNAL_STREAM, PUBLIC_ROOT, PUBLIC_STREAM, CloudEvent
 
 log = logging.getLogger(__name__)
@@ -105,12 +106,8 @@ class Consumer:
         self._task = asyncio.create_task(self._run(self._sub), name=f"consumer-{self._durable}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._sub is not None:
             # A fetch cancelled mid-wait leaves the subscription pending; a drain would wait
             # for its whole timeout.

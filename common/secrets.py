@@ -1,38 +1,19 @@
 """Key material for tokens. The dev profile creates it once under the data folder and keeps it."""
 
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.config import CommonSettings
-
-
-def _write_once(path: Path, content: bytes) -> None:
-    """Write `content` to `path` unless it exists; safe when several processes race at start."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # atomic, and fails if another process won the race
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
+from common.files import write_once
 
 
 def _ensure_keypair(private_path: Path, public_path: Path) -> None:
     if not private_path.exists():
         key = Ed25519PrivateKey.generate()
-        _write_once(
+        write_once(
             private_path,
             key.private_bytes(
                 serialization.Encoding.PEM,
@@ -42,7 +23,7 @@ def _ensure_keypair(private_path: Path, public_path: Path) -> None:
         )
     if not public_path.exists():
         loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-        _write_once(
+        write_once(
             public_path,
             loaded.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -54,7 +35,7 @@ def ensure_dev_secrets(settings: CommonSettings) -> None:
     """Create the dev profile's token keys if they are missing. Never used in production."""
     if not settings.is_dev:
         return
-    _write_once(
+    write_once(
         settings.secret_path(settings.internal_token_secret_file, "internal-token.key"),
         secrets.token_hex(32).encode(),
     )

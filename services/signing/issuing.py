@@ -12,9 +12,7 @@ number; if the PDF had already been written it is reused, not signed again.
 import asyncio
 import hashlib
 import logging
-import os
 import secrets
-import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.files import write_once
 from services.signing import pades, rendering
 from services.signing.letter_types import SIGNER_TITLES, LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
@@ -67,22 +66,6 @@ class _Plan:
     letter_type: LetterType
     profile: DesaProfile
     signer: LoadedSigner
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    """Atomic and first-writer-wins: concurrent finishers of one letter keep the same file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
 
 
 class LetterIssuer:
@@ -213,7 +196,7 @@ class LetterIssuer:
             signed = await asyncio.to_thread(
                 _render_and_sign, content, plan.signer, plan.profile.name
             )
-            await asyncio.to_thread(_write_once, path, signed)
+            await asyncio.to_thread(write_once, path, signed)
         data = await asyncio.to_thread(path.read_bytes)
         digest = hashlib.sha256(data).hexdigest()
         async with self._sessions() as session:

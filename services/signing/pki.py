@@ -14,8 +14,6 @@ loser of a race loads what the winner wrote.
 
 import datetime as dt
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -32,6 +30,7 @@ from pyhanko.keys import load_private_key_from_pemder_data
 from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from common.files import write_once
 from services.signing.letter_types import SIGNER_TITLES
 
 log = logging.getLogger(__name__)
@@ -69,28 +68,9 @@ def signer_cert_path(pki_dir: Path, desa_code: str, role: str) -> Path:
     return pki_dir / SIGNERS_DIR / desa_code / f"{role}.crt.pem"
 
 
-def _write_once(path: Path, content: bytes, mode: int) -> None:
-    """Create `path` with `content` unless it exists. Atomic (never half-written) and safe when
-    several processes race: `os.link` fails for all but the first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-    finally:
-        os.unlink(tmp)
-
-
 def _load_or_create(path: Path, create: Callable[[], bytes], mode: int) -> bytes:
     if not path.exists():
-        _write_once(path, create(), mode)
+        write_once(path, create(), mode)
     return path.read_bytes()
 
 
