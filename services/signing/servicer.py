@@ -74,6 +74,17 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         content = await self._issuer.read_pdf(letter)
         return signing_pb2.LetterPdf(letter_id=letter.id, number=letter.number, content=content)
 
+    # Contract added for the letters issue; answered UNIMPLEMENTED until that work lands.
+    async def PreviewLetter(
+        self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.LetterPdf:
+        await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "preview is not available yet")
+
+    async def RevokeLetter(
+        self, request: signing_pb2.RevokeLetterRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.IssuedLetter:
+        await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "revocation is not available yet")
+
 
 def register(issuer: LetterIssuer) -> Callable[[grpc.aio.Server], None]:
     def add(server: grpc.aio.Server) -> None:

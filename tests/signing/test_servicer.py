@@ -2,7 +2,7 @@ from __future__ import annotations  # the async stub type exists only for type c
 
 import hashlib
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -24,7 +24,7 @@ async def stub(signing: RunningSigning) -> AsyncIterator[signing_pb2_grpc.Signin
 
 
 def _request(application_id: str, **changes: str) -> signing_pb2.IssueLetterRequest:
-    values = {
+    values: dict[str, Any] = {
         "application_id": application_id,
         "desa_code": "32.13.11.2004",
         "letter_type": "SKD",

@@ -13,6 +13,7 @@ IN_REVIEW = "in_review"
 REVISION_REQUESTED = "revision_requested"
 REJECTED = "rejected"
 CANCELLED = "cancelled"
+EXPIRED = "expired"  # the resident did not resubmit in time
 ISSUED = "issued"
 
 APPROVE = "approve"
@@ -39,12 +40,28 @@ class ApprovalInput:
 @dataclass
 class RouteStep:
     role: str
+    deadline_working_hours: int = 8
+    skippable: bool = False
+
+
+@dataclass
+class WorkingCalendar:
+    """When a desa works (WIB). Deadlines count only these hours."""
+
+    start_hour: int = 8
+    end_hour: int = 16
+    workdays: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])  # ISO, Monday = 1
+    local_days_off: list[str] = field(default_factory=list)  # ISO dates
 
 
 @dataclass
 class Route:
     steps: list[RouteStep]
     signer_role: str
+    on_behalf_of_role: str = ""  # the signer signs "a.n." this role
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    max_revision_rounds: int = 3
+    resubmit_days: int = 14
 
 
 @dataclass
@@ -56,6 +73,12 @@ class DecisionInput:
     actor_role: str
     actor_desa_code: str
     reason: str = ""
+    actor_is_plt: bool = False  # the actor holds actor_role as Plt
+
+
+@dataclass
+class CancelInput:
+    request_id: str
 
 
 @dataclass
@@ -102,6 +125,9 @@ class ProgressRecord:
 class IssueLetterInput:
     application_id: str
     signer_role: str
+    signer_username: str = ""
+    on_behalf_of_role: str = ""
+    signer_is_plt: bool = False
 
 
 # Activity names: the workflow calls activities by name so it imports no I/O code.

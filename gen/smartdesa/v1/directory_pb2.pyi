@@ -45,19 +45,67 @@ class RouteStep(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ROLE_FIELD_NUMBER: _builtins.int
+    DEADLINE_WORKING_HOURS_FIELD_NUMBER: _builtins.int
+    SKIPPABLE_FIELD_NUMBER: _builtins.int
     role: _builtins.str
+    deadline_working_hours: _builtins.int
+    """time the assignee has, counted in the desa's working time"""
+    skippable: _builtins.bool
+    """the desa may let this step be skipped"""
     def __init__(
         self,
         *,
         role: _builtins.str = ...,
+        deadline_working_hours: _builtins.int = ...,
+        skippable: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadline_working_hours", b"deadline_working_hours", "role", b"role", "skippable", b"skippable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RouteStep: _TypeAlias = RouteStep  # noqa: Y015
+
+@_typing.final
+class WorkingCalendar(_message.Message):
+    """When the desa works: deadlines count only these hours (WIB), skipping national holidays,
+    cuti bersama and the desa's own days off.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_HOUR_FIELD_NUMBER: _builtins.int
+    END_HOUR_FIELD_NUMBER: _builtins.int
+    WORKDAYS_FIELD_NUMBER: _builtins.int
+    LOCAL_DAYS_OFF_FIELD_NUMBER: _builtins.int
+    start_hour: _builtins.int
+    """e.g. 8 (08:00 WIB)"""
+    end_hour: _builtins.int
+    """e.g. 16 (16:00 WIB)"""
+    @_builtins.property
+    def workdays(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """ISO weekday numbers, Monday = 1"""
+
+    @_builtins.property
+    def local_days_off(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """ISO dates (YYYY-MM-DD) the desa adds"""
+
+    def __init__(
+        self,
+        *,
+        start_hour: _builtins.int = ...,
+        end_hour: _builtins.int = ...,
+        workdays: _abc.Iterable[_builtins.int] | None = ...,
+        local_days_off: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_hour", b"end_hour", "local_days_off", b"local_days_off", "start_hour", b"start_hour", "workdays", b"workdays"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkingCalendar: _TypeAlias = WorkingCalendar  # noqa: Y015
 
 @_typing.final
 class Route(_message.Message):
@@ -65,19 +113,35 @@ class Route(_message.Message):
 
     STEPS_FIELD_NUMBER: _builtins.int
     SIGNER_ROLE_FIELD_NUMBER: _builtins.int
+    ON_BEHALF_OF_ROLE_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    MAX_REVISION_ROUNDS_FIELD_NUMBER: _builtins.int
+    RESUBMIT_DAYS_FIELD_NUMBER: _builtins.int
     signer_role: _builtins.str
     """whose certificate signs the letter at the end"""
+    on_behalf_of_role: _builtins.str
+    """set when the signer signs a.n. another role (e.g. kades)"""
+    max_revision_rounds: _builtins.int
+    """how often a letter may go back to the resident"""
+    resubmit_days: _builtins.int
+    """days the resident has to resubmit before it expires"""
     @_builtins.property
     def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteStep]: ...
+    @_builtins.property
+    def calendar(self) -> Global___WorkingCalendar: ...
     def __init__(
         self,
         *,
         steps: _abc.Iterable[Global___RouteStep] | None = ...,
         signer_role: _builtins.str = ...,
+        on_behalf_of_role: _builtins.str = ...,
+        calendar: Global___WorkingCalendar | None = ...,
+        max_revision_rounds: _builtins.int = ...,
+        resubmit_days: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["signer_role", b"signer_role", "steps", b"steps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "max_revision_rounds", b"max_revision_rounds", "on_behalf_of_role", b"on_behalf_of_role", "resubmit_days", b"resubmit_days", "signer_role", b"signer_role", "steps", b"steps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -111,17 +175,21 @@ class StaffMember(_message.Message):
 
     USERNAME_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
+    ACTING_FIELD_NUMBER: _builtins.int
     username: _builtins.str
     role: _builtins.str
+    acting: _builtins.bool
+    """holds the role as Plt (pelaksana tugas) for a period"""
     def __init__(
         self,
         *,
         username: _builtins.str = ...,
         role: _builtins.str = ...,
+        acting: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acting", b"acting", "role", b"role", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -39,6 +39,9 @@ class ApplicationEvent(_message.Message):
     DECISION_FIELD_NUMBER: _builtins.int
     LETTER_NUMBER_FIELD_NUMBER: _builtins.int
     LETTER_ID_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    ESCALATED_TO_ROLE_FIELD_NUMBER: _builtins.int
+    ESCALATION_LEVEL_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     kecamatan_code: _builtins.str
@@ -54,6 +57,10 @@ class ApplicationEvent(_message.Message):
     """letter.issued"""
     letter_id: _builtins.str
     """letter.issued"""
+    deadline: _builtins.str
+    """RFC 3339, of the current step"""
+    escalated_to_role: _builtins.str
+    escalation_level: _builtins.int
     def __init__(
         self,
         *,
@@ -68,10 +75,13 @@ class ApplicationEvent(_message.Message):
         decision: _builtins.str = ...,
         letter_number: _builtins.str = ...,
         letter_id: _builtins.str = ...,
+        deadline: _builtins.str = ...,
+        escalated_to_role: _builtins.str = ...,
+        escalation_level: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "decision", b"decision", "desa_code", b"desa_code", "kabupaten_code", b"kabupaten_code", "kecamatan_code", b"kecamatan_code", "letter_id", b"letter_id", "letter_number", b"letter_number", "letter_type", b"letter_type", "status", b"status", "step_index", b"step_index", "step_role", b"step_role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "deadline", b"deadline", "decision", b"decision", "desa_code", b"desa_code", "escalated_to_role", b"escalated_to_role", "escalation_level", b"escalation_level", "kabupaten_code", b"kabupaten_code", "kecamatan_code", b"kecamatan_code", "letter_id", b"letter_id", "letter_number", b"letter_number", "letter_type", b"letter_type", "status", b"status", "step_index", b"step_index", "step_role", b"step_role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

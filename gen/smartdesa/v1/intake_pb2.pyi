@@ -303,6 +303,10 @@ class RecordProgressRequest(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     LETTER_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    ESCALATED_TO_ROLE_FIELD_NUMBER: _builtins.int
+    ESCALATION_LEVEL_FIELD_NUMBER: _builtins.int
+    DECIDED_AS_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     sequence: _builtins.int
     """Monotonic per workflow; a retried activity sends the same sequence and changes nothing."""
@@ -315,6 +319,12 @@ class RecordProgressRequest(_message.Message):
     """approve | revise | reject (for decisions)"""
     reason: _builtins.str
     """shown to the resident; stays in intake"""
+    escalated_to_role: _builtins.str
+    """application.escalated: who is told now"""
+    escalation_level: _builtins.int
+    """1 = supervisor, 2 = kabupaten operator"""
+    decided_as: _builtins.str
+    """"" (own role), "plt" or "supervisor" """
     @_builtins.property
     def current_step(self) -> Global___StepRef:
         """unset when no step is waiting"""
@@ -323,6 +333,10 @@ class RecordProgressRequest(_message.Message):
     def letter(self) -> Global___LetterRef: ...
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp:
+        """of the current step, when one waits"""
+
     def __init__(
         self,
         *,
@@ -336,10 +350,14 @@ class RecordProgressRequest(_message.Message):
         reason: _builtins.str = ...,
         letter: Global___LetterRef | None = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        escalated_to_role: _builtins.str = ...,
+        escalation_level: _builtins.int = ...,
+        decided_as: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["current_step", b"current_step", "letter", b"letter", "occurred_at", b"occurred_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_step", b"current_step", "deadline", b"deadline", "letter", b"letter", "occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_role", b"actor_role", "application_id", b"application_id", "current_step", b"current_step", "decision", b"decision", "event", b"event", "letter", b"letter", "occurred_at", b"occurred_at", "reason", b"reason", "sequence", b"sequence", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_role", b"actor_role", "application_id", b"application_id", "current_step", b"current_step", "deadline", b"deadline", "decided_as", b"decided_as", "decision", b"decision", "escalated_to_role", b"escalated_to_role", "escalation_level", b"escalation_level", "event", b"event", "letter", b"letter", "occurred_at", b"occurred_at", "reason", b"reason", "sequence", b"sequence", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asmartdesa/v1/signing.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n\x12IssueLetterRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x13\n\x0bletter_type\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12<\n\x06\x66ields\x18\x05 \x03(\x0b\x32,.smartdesa.v1.IssueLetterRequest.FieldsEntry\x12\x0b\n\x03nik\x18\x06 \x01(\t\x12\x13\n\x0bsigner_role\x18\x07 \x01(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa5\x01\n\x0cIssuedLetter\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x19\n\x11verification_code\x18\x03 \x01(\t\x12\x18\n\x10verification_url\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x13GetLetterPdfRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"?\n\tLetterPdf\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x32\xa9\x01\n\x0eSigningService\x12K\n\x0bIssueLetter\x12 .smartdesa.v1.IssueLetterRequest\x1a\x1a.smartdesa.v1.IssuedLetter\x12J\n\x0cGetLetterPdf\x12!.smartdesa.v1.GetLetterPdfRequest\x1a\x17.smartdesa.v1.LetterPdfb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asmartdesa/v1/signing.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x02\n\x12IssueLetterRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x13\n\x0bletter_type\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12<\n\x06\x66ields\x18\x05 \x03(\x0b\x32,.smartdesa.v1.IssueLetterRequest.FieldsEntry\x12\x0b\n\x03nik\x18\x06 \x01(\t\x12\x13\n\x0bsigner_role\x18\x07 \x01(\t\x12\x17\n\x0fsigner_username\x18\x08 \x01(\t\x12\x19\n\x11on_behalf_of_role\x18\t \x01(\t\x12\x15\n\rsigner_is_plt\x18\n \x01(\x08\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x13RevokeLetterRequest\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63tor_username\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa5\x01\n\x0cIssuedLetter\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x19\n\x11verification_code\x18\x03 \x01(\t\x12\x18\n\x10verification_url\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x13GetLetterPdfRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"?\n\tLetterPdf\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x32\xc4\x02\n\x0eSigningService\x12K\n\x0bIssueLetter\x12 .smartdesa.v1.IssueLetterRequest\x1a\x1a.smartdesa.v1.IssuedLetter\x12J\n\x0cGetLetterPdf\x12!.smartdesa.v1.GetLetterPdfRequest\x1a\x17.smartdesa.v1.LetterPdf\x12J\n\rPreviewLetter\x12 .smartdesa.v1.IssueLetterRequest\x1a\x17.smartdesa.v1.LetterPdf\x12M\n\x0cRevokeLetter\x12!.smartdesa.v1.RevokeLetterRequest\x1a\x1a.smartdesa.v1.IssuedLetterb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,15 +35,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._loaded_options = None
   _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_options = b'8\001'
   _globals['_ISSUELETTERREQUEST']._serialized_start=78
-  _globals['_ISSUELETTERREQUEST']._serialized_end=322
-  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_start=277
-  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_end=322
-  _globals['_ISSUEDLETTER']._serialized_start=325
-  _globals['_ISSUEDLETTER']._serialized_end=490
-  _globals['_GETLETTERPDFREQUEST']._serialized_start=492
-  _globals['_GETLETTERPDFREQUEST']._serialized_end=537
-  _globals['_LETTERPDF']._serialized_start=539
-  _globals['_LETTERPDF']._serialized_end=602
-  _globals['_SIGNINGSERVICE']._serialized_start=605
-  _globals['_SIGNINGSERVICE']._serialized_end=774
+  _globals['_ISSUELETTERREQUEST']._serialized_end=397
+  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_start=352
+  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_end=397
+  _globals['_REVOKELETTERREQUEST']._serialized_start=399
+  _globals['_REVOKELETTERREQUEST']._serialized_end=498
+  _globals['_ISSUEDLETTER']._serialized_start=501
+  _globals['_ISSUEDLETTER']._serialized_end=666
+  _globals['_GETLETTERPDFREQUEST']._serialized_start=668
+  _globals['_GETLETTERPDFREQUEST']._serialized_end=713
+  _globals['_LETTERPDF']._serialized_start=715
+  _globals['_LETTERPDF']._serialized_end=778
+  _globals['_SIGNINGSERVICE']._serialized_start=781
+  _globals['_SIGNINGSERVICE']._serialized_end=1105
 # @@protoc_insertion_point(module_scope)

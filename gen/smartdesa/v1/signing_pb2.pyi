@@ -50,6 +50,9 @@ class IssueLetterRequest(_message.Message):
     FIELDS_FIELD_NUMBER: _builtins.int
     NIK_FIELD_NUMBER: _builtins.int
     SIGNER_ROLE_FIELD_NUMBER: _builtins.int
+    SIGNER_USERNAME_FIELD_NUMBER: _builtins.int
+    ON_BEHALF_OF_ROLE_FIELD_NUMBER: _builtins.int
+    SIGNER_IS_PLT_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     letter_type: _builtins.str
@@ -57,6 +60,12 @@ class IssueLetterRequest(_message.Message):
     nik: _builtins.str
     signer_role: _builtins.str
     """role whose certificate signs, e.g. kades"""
+    signer_username: _builtins.str
+    """the staff member who approved the last step"""
+    on_behalf_of_role: _builtins.str
+    """"a.n." this role (e.g. kades when the sekdes signs)"""
+    signer_is_plt: _builtins.bool
+    """the signer acts as Plt"""
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -69,14 +78,46 @@ class IssueLetterRequest(_message.Message):
         fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         nik: _builtins.str = ...,
         signer_role: _builtins.str = ...,
+        signer_username: _builtins.str = ...,
+        on_behalf_of_role: _builtins.str = ...,
+        signer_is_plt: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "desa_code", b"desa_code", "fields", b"fields", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "signer_role", b"signer_role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "desa_code", b"desa_code", "fields", b"fields", "letter_type", b"letter_type", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IssueLetterRequest: _TypeAlias = IssueLetterRequest  # noqa: Y015
+
+@_typing.final
+class RevokeLetterRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LETTER_ID_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    ACTOR_USERNAME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    letter_id: _builtins.str
+    desa_code: _builtins.str
+    """must be the letter's desa"""
+    actor_username: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        letter_id: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+        actor_username: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_username", b"actor_username", "desa_code", b"desa_code", "letter_id", b"letter_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeLetterRequest: _TypeAlias = RevokeLetterRequest  # noqa: Y015
 
 @_typing.final
 class IssuedLetter(_message.Message):

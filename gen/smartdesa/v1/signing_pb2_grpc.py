@@ -45,6 +45,16 @@ class SigningServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_signing__pb2.GetLetterPdfRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
                 _registered_method=True)
+        self.PreviewLetter = channel.unary_unary(
+                '/smartdesa.v1.SigningService/PreviewLetter',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.IssueLetterRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
+                _registered_method=True)
+        self.RevokeLetter = channel.unary_unary(
+                '/smartdesa.v1.SigningService/RevokeLetter',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.RevokeLetterRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.IssuedLetter.FromString,
+                _registered_method=True)
 
 
 class SigningServiceServicer:
@@ -66,6 +76,21 @@ class SigningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewLetter(self, request, context):
+        """The unsigned letter exactly as IssueLetter would render it, watermarked as a preview; takes
+        no number (the number shows as a placeholder) and stores nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeLetter(self, request, context):
+        """Marks an issued letter revoked; verification shows it from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SigningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +103,16 @@ def add_SigningServiceServicer_to_server(servicer, server):
                     servicer.GetLetterPdf,
                     request_deserializer=smartdesa_dot_v1_dot_signing__pb2.GetLetterPdfRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.SerializeToString,
+            ),
+            'PreviewLetter': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewLetter,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.IssueLetterRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.SerializeToString,
+            ),
+            'RevokeLetter': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeLetter,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.RevokeLetterRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.IssuedLetter.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +170,60 @@ class SigningService:
             '/smartdesa.v1.SigningService/GetLetterPdf',
             smartdesa_dot_v1_dot_signing__pb2.GetLetterPdfRequest.SerializeToString,
             smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewLetter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/PreviewLetter',
+            smartdesa_dot_v1_dot_signing__pb2.IssueLetterRequest.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeLetter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/RevokeLetter',
+            smartdesa_dot_v1_dot_signing__pb2.RevokeLetterRequest.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.IssuedLetter.FromString,
             options,
             channel_credentials,
             insecure,

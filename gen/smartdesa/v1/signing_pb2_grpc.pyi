@@ -39,6 +39,12 @@ class SigningServiceStub:
     """
     GetLetterPdf: _grpc.UnaryUnaryMultiCallable[_signing_pb2.GetLetterPdfRequest, _signing_pb2.LetterPdf]
     """The signed PDF of an issued letter (callers check who may see it)."""
+    PreviewLetter: _grpc.UnaryUnaryMultiCallable[_signing_pb2.IssueLetterRequest, _signing_pb2.LetterPdf]
+    """The unsigned letter exactly as IssueLetter would render it, watermarked as a preview; takes
+    no number (the number shows as a placeholder) and stores nothing.
+    """
+    RevokeLetter: _grpc.UnaryUnaryMultiCallable[_signing_pb2.RevokeLetterRequest, _signing_pb2.IssuedLetter]
+    """Marks an issued letter revoked; verification shows it from then on."""
 
 @_typing.type_check_only
 class SigningServiceAsyncStub(SigningServiceStub):
@@ -51,6 +57,12 @@ class SigningServiceAsyncStub(SigningServiceStub):
     """
     GetLetterPdf: _aio.UnaryUnaryMultiCallable[_signing_pb2.GetLetterPdfRequest, _signing_pb2.LetterPdf]  # type: ignore[assignment]
     """The signed PDF of an issued letter (callers check who may see it)."""
+    PreviewLetter: _aio.UnaryUnaryMultiCallable[_signing_pb2.IssueLetterRequest, _signing_pb2.LetterPdf]  # type: ignore[assignment]
+    """The unsigned letter exactly as IssueLetter would render it, watermarked as a preview; takes
+    no number (the number shows as a placeholder) and stores nothing.
+    """
+    RevokeLetter: _aio.UnaryUnaryMultiCallable[_signing_pb2.RevokeLetterRequest, _signing_pb2.IssuedLetter]  # type: ignore[assignment]
+    """Marks an issued letter revoked; verification shows it from then on."""
 
 class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
     """SigningService issues letters: numbering, rendering, PAdES signature, and the register."""
@@ -72,5 +84,23 @@ class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_signing_pb2.LetterPdf, _abc.Awaitable[_signing_pb2.LetterPdf]]:
         """The signed PDF of an issued letter (callers check who may see it)."""
+
+    @_abc_1.abstractmethod
+    def PreviewLetter(
+        self,
+        request: _signing_pb2.IssueLetterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.LetterPdf, _abc.Awaitable[_signing_pb2.LetterPdf]]:
+        """The unsigned letter exactly as IssueLetter would render it, watermarked as a preview; takes
+        no number (the number shows as a placeholder) and stores nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeLetter(
+        self,
+        request: _signing_pb2.RevokeLetterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.IssuedLetter, _abc.Awaitable[_signing_pb2.IssuedLetter]]:
+        """Marks an issued letter revoked; verification shows it from then on."""
 
 def add_SigningServiceServicer_to_server(servicer: SigningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
