@@ -39,6 +39,8 @@ class CommonSettings(BaseSettings):
     resident_token_public_key_file: Path | None = None
     staff_token_private_key_file: Path | None = None
     staff_token_public_key_file: Path | None = None
+    # Signs short-lived download links (common.signed_links); notification and intake share it.
+    link_signing_secret_file: Path | None = None
 
     @property
     def is_dev(self) -> bool:

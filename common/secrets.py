@@ -39,6 +39,10 @@ def ensure_dev_secrets(settings: CommonSettings) -> None:
         settings.secret_path(settings.internal_token_secret_file, "internal-token.key"),
         secrets.token_hex(32).encode(),
     )
+    write_once(
+        settings.secret_path(settings.link_signing_secret_file, "link-signing.key"),
+        secrets.token_hex(32).encode(),
+    )
     _ensure_keypair(
         settings.secret_path(settings.resident_token_private_key_file, "resident-token.key"),
         settings.secret_path(settings.resident_token_public_key_file, "resident-token.pub"),

@@ -4,8 +4,13 @@ created → sending → delivered, or temporary-failure (retried with exponentia
 attempts run out: technical-failure), or permanent-failure. A delivery is claimed with a
 conditional update, so two instances never send the same one. The handler wakes the dispatcher
 after its commit; a poll picks up retries and anything left by a process that died.
+
+A WhatsApp message carries its SMS twin in "standby": when WhatsApp fails for good (at the send,
+or later by the webhook's "failed" status) the twin becomes "created" and goes out. Withdrawing
+an application turns whatever is still pending for it into "cancelled".
 """
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -17,16 +22,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.background import BacklogLoop
 from services.notification.channels import (
+    OTP_TEMPLATES,
     Channel,
+    Outgoing,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
 from services.notification.models import (
+    CANCELLED,
+    CREATED,
     DELIVERED,
     EXPIRED,
     PENDING_STATUSES,
     PERMANENT_FAILURE,
+    PROVIDER_FAILED,
+    PROVIDER_STATUS_RANK,
     SENDING,
+    STANDBY,
     TECHNICAL_FAILURE,
     TEMPORARY_FAILURE,
     Delivery,
@@ -37,6 +49,44 @@ from services.notification.models import (
 log = logging.getLogger(__name__)
 
 REDACTED_BODY = "[disamarkan]"
+FAILED_FOR_GOOD = (PERMANENT_FAILURE, TECHNICAL_FAILURE)
+WAITING_STATUSES = (*PENDING_STATUSES, STANDBY)
+
+
+async def cancel_pending(session: AsyncSession, application_id: str, now: datetime) -> int:
+    """Cancel what has not gone out yet about `application_id` (in the caller's transaction).
+    A message being sent at this moment is left to finish."""
+    result = await session.exec(
+        update(Delivery)
+        .where(col(Delivery.application_id) == application_id)
+        .where(col(Delivery.status).in_(WAITING_STATUSES))
+        .values(status=CANCELLED, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def release_fallbacks(session: AsyncSession, delivery_id: int, now: datetime) -> int:
+    """The primary failed for good: its standby twins go out now (in the caller's transaction)."""
+    result = await session.exec(
+        update(Delivery)
+        .where(col(Delivery.fallback_for) == delivery_id)
+        .where(col(Delivery.status) == STANDBY)
+        .values(status=CREATED, next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+def outgoing(delivery: Delivery) -> Outgoing:
+    params = tuple(json.loads(delivery.template_params)) if delivery.template_params else ()
+    return Outgoing(
+        to=delivery.to_address,
+        body=delivery.body,
+        subject=delivery.subject,
+        template=delivery.template,
+        template_version=delivery.template_version,
+        params=params,
+        otp_button=delivery.template in OTP_TEMPLATES,
+    )
 
 
 class Dispatcher:
@@ -109,7 +159,7 @@ class Dispatcher:
     async def _expire_stale(self, session: AsyncSession, now: datetime) -> None:
         await session.exec(
             update(Delivery)
-            .where(col(Delivery.status).in_(PENDING_STATUSES))
+            .where(col(Delivery.status).in_(WAITING_STATUSES))
             .where(col(Delivery.expires_at) <= now)
             .values(status=EXPIRED, updated_at=now)
         )
@@ -149,7 +199,7 @@ class Dispatcher:
             outcome, error = PERMANENT_FAILURE, f"no adapter for channel {delivery.channel}"
         else:
             try:
-                provider_id = await channel.send(delivery.to_address, delivery.body)
+                provider_id = await channel.send(outgoing(delivery))
                 outcome = DELIVERED
             except PermanentDeliveryError as exc:
                 outcome, error = PERMANENT_FAILURE, str(exc)
@@ -185,8 +235,11 @@ class Dispatcher:
             delivery.provider_message_id = provider_id
         if delivery.redact_when_final and status not in PENDING_STATUSES:
             delivery.body = REDACTED_BODY
+        released = 0
         async with self._sessions() as session:
             session.add(delivery)
+            if status in FAILED_FOR_GOOD:
+                released = await release_fallbacks(session, delivery.id, finished)
             session.add(
                 DeliveryAttempt(
                     delivery_id=delivery.id,
@@ -206,3 +259,44 @@ class Dispatcher:
             delivery.attempts,
             status,
         )
+        if released:
+            log.info("delivery %s failed for good: %d fallback(s) released", delivery.id, released)
+            self.wake()
+
+    async def provider_status(self, provider_message_id: str, status: str, at: datetime) -> bool:
+        """A status the provider reported later (WhatsApp webhook). Statuses only move forward
+        (sent → delivered → read): a duplicate or a late "sent" after "read" changes nothing.
+        "failed" before "delivered" fails the delivery and releases its SMS fallback.
+        Returns whether anything changed."""
+        async with self._sessions() as session:
+            delivery = (
+                await session.exec(
+                    select(Delivery).where(col(Delivery.provider_message_id) == provider_message_id)
+                )
+            ).first()
+            if delivery is None or delivery.id is None:
+                return False
+            current = delivery.provider_status
+            current_rank = PROVIDER_STATUS_RANK.get(current or "", -1)
+            if status == PROVIDER_FAILED:
+                if current == PROVIDER_FAILED or current_rank >= PROVIDER_STATUS_RANK["delivered"]:
+                    return False
+                delivery.provider_status = PROVIDER_FAILED
+                delivery.status = PERMANENT_FAILURE
+                released = await release_fallbacks(session, delivery.id, self._clock())
+            elif status in PROVIDER_STATUS_RANK:
+                if current == PROVIDER_FAILED or PROVIDER_STATUS_RANK[status] <= current_rank:
+                    return False
+                delivery.provider_status = status
+                released = 0
+            else:
+                return False
+            delivery.provider_status_at = at
+            delivery.updated_at = self._clock()
+            if delivery.redact_when_final:
+                delivery.body = REDACTED_BODY
+            session.add(delivery)
+            await session.commit()
+        if released:
+            self.wake()
+        return True

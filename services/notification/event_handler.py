@@ -12,17 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.event_names import (
-    APPLICATION_REJECTED,
-    APPLICATION_REVISION_REQUESTED,
-    APPLICATION_STEP_ASSIGNED,
-    LETTER_ISSUED,
-    OTP_REQUESTED,
-)
+from common.event_names import OTP_REQUESTED
 from common.events import PUBLIC_ROOT, CloudEvent, internal_subject
-from services.notification.models import Delivery, Notification, ProcessedEvent, utcnow
+from services.notification.models import ProcessedEvent, utcnow
 from services.notification.recipients import RecipientLookup
-from services.notification.rules import Plan, plan_for
+from services.notification.rules import PUBLIC_EVENTS, Plan, plan_for, store_plan
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +24,7 @@ EVENTS_DURABLE = "notification-events"
 INTERNAL_DURABLE = "notification-internal"
 
 # Every desa (kabupaten.kecamatan.desa wildcards), only the events we act on.
-PUBLIC_FILTERS = [
-    f"{PUBLIC_ROOT}.*.*.*.{name}"
-    for name in (
-        APPLICATION_STEP_ASSIGNED,
-        APPLICATION_REVISION_REQUESTED,
-        APPLICATION_REJECTED,
-        LETTER_ISSUED,
-    )
-]
+PUBLIC_FILTERS = [f"{PUBLIC_ROOT}.*.*.*.{name}" for name in PUBLIC_EVENTS]
 INTERNAL_FILTERS = [internal_subject(OTP_REQUESTED)]
 
 
@@ -88,31 +74,6 @@ class EventHandler:
             if await session.get(ProcessedEvent, event.id) is not None:
                 return False
             session.add(ProcessedEvent(event_id=event.id, event_type=event.type))
-            for note in plan.in_app:
-                session.add(
-                    Notification(
-                        recipient=note.recipient,
-                        title=note.title,
-                        body=note.body,
-                        link=note.link,
-                        template=note.template.name,
-                        template_version=note.template.version,
-                        event_id=event.id,
-                    )
-                )
-            for message in plan.outgoing:
-                session.add(
-                    Delivery(
-                        channel=message.channel,
-                        recipient=message.recipient,
-                        to_address=message.to,
-                        body=message.body,
-                        template=message.template.name,
-                        template_version=message.template.version,
-                        event_id=event.id,
-                        expires_at=message.expires_at,
-                        redact_when_final=message.redact_when_final,
-                    )
-                )
+            await store_plan(session, event.id, plan, self._clock())
             await session.commit()
             return True

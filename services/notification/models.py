@@ -23,8 +23,15 @@ TEMPORARY_FAILURE = "temporary-failure"
 PERMANENT_FAILURE = "permanent-failure"
 TECHNICAL_FAILURE = "technical-failure"  # retries exhausted
 EXPIRED = "expired"  # e.g. a one-time code whose validity ended before it could be sent
+CANCELLED = "cancelled"  # its application was withdrawn before it went out
+# A fallback (SMS for a WhatsApp message) that goes out only if its primary fails.
+STANDBY = "standby"
 
 PENDING_STATUSES = (CREATED, TEMPORARY_FAILURE)
+
+# WhatsApp's own delivery statuses (webhook), in the only order they may advance.
+PROVIDER_STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
+PROVIDER_FAILED = "failed"
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -56,7 +63,7 @@ class Notification(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One message to send on a channel (WhatsApp, SMS) and where it stands."""
+    """One message to send on a channel (WhatsApp, SMS, email) and where it stands."""
 
     __tablename__ = "notification_delivery"
     __table_args__ = (UniqueConstraint("event_id", "channel", "to_address"),)
@@ -64,11 +71,18 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     channel: str
     recipient: str  # who it is for, as in Notification.recipient
-    to_address: str  # personal data: phone number in E.164 without '+'
+    to_address: str  # personal data: phone number in E.164 without '+', or an email address
     body: str
+    subject: str | None = None  # email only
+    # The template's values in the provider's order (WhatsApp approved templates), as JSON.
+    template_params: str | None = None
     template: str
     template_version: str
     event_id: str = Field(index=True)
+    # Set for messages about one application, so withdrawing it cancels what is still pending.
+    application_id: str | None = Field(default=None, index=True)
+    # For a fallback: the delivery it stands in for (status STANDBY until that one fails).
+    fallback_for: int | None = Field(default=None, index=True)
     status: str = Field(default=CREATED, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
@@ -76,7 +90,10 @@ class Delivery(SQLModel, table=True):
     expires_at: datetime | None = None
     # The body holds a secret (a one-time code): blank it once the delivery is final.
     redact_when_final: bool = False
-    provider_message_id: str | None = None
+    provider_message_id: str | None = Field(default=None, index=True)
+    # What the provider reported later (WhatsApp webhook: sent, delivered, read, failed).
+    provider_status: str | None = None
+    provider_status_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -96,8 +113,29 @@ class DeliveryAttempt(SQLModel, table=True):
     error: str | None = None
 
 
+class Preference(SQLModel, table=True):
+    """How one person wants to hear from us. `recipient` as in Notification.recipient.
+
+    In-app is always on. `channels` lists the outside channels allowed (comma-separated);
+    an address is needed too: a resident's phone comes from intake, a staff member gives theirs
+    here (staff accounts carry no contact details). Quiet hours are WIB wall-clock times; only
+    what is not urgent waits for them to end.
+    """
+
+    __tablename__ = "notification_preference"
+
+    recipient: str = Field(primary_key=True)
+    channels: str
+    email: str | None = None  # personal data
+    phone: str | None = None  # personal data, staff only
+    quiet_start: str | None = None  # "HH:MM" WIB
+    quiet_end: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class DevMessage(SQLModel, table=True):
-    """What the dev profile's WhatsApp/SMS sink "received": the developer's readable inbox."""
+    """What the dev profile's WhatsApp/SMS/email sink "received": the developer's readable
+    inbox."""
 
     __tablename__ = "notification_dev_message"
 
@@ -105,6 +143,7 @@ class DevMessage(SQLModel, table=True):
     channel: str
     to_address: str = Field(index=True)
     body: str
+    subject: str | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -113,5 +152,6 @@ TABLES: list[type[SQLModel]] = [
     Notification,
     Delivery,
     DeliveryAttempt,
+    Preference,
     DevMessage,
 ]

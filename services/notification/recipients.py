@@ -1,12 +1,20 @@
 """Who to tell and how to reach them, asked of the services that own it: intake (a resident's
-phone) and verification (who holds a role in a desa). Events never carry phone numbers."""
+phone) and verification (who holds a role in a desa, Plt included); and how each person wants
+to hear from us (this service's own preferences). Events never carry phone numbers."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 from smartdesa.v1 import directory_pb2, directory_pb2_grpc, intake_pb2, intake_pb2_grpc
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.messaging import PermanentEventError
+from services.notification.preferences import Preferences, load_preferences
+
+if TYPE_CHECKING:
+    from services.notification.rules import LetterLinks
 
 CALL_TIMEOUT_SECONDS = 10.0
 
@@ -20,10 +28,32 @@ class ResidentContact:
     phone: str  # personal data: never log it
 
 
+@dataclass(frozen=True)
+class RoleHolder:
+    username: str
+    acting: bool  # Plt: holds the role for a period on someone's behalf
+
+
 class RecipientLookup:
-    def __init__(self, intake: grpc.aio.Channel, verification: grpc.aio.Channel) -> None:
+    def __init__(
+        self,
+        intake: grpc.aio.Channel,
+        verification: grpc.aio.Channel,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        letter_links: "LetterLinks | None" = None,
+    ) -> None:
         self._intake = intake_pb2_grpc.IntakeServiceStub(intake)
         self._directory = directory_pb2_grpc.DirectoryServiceStub(verification)
+        self._sessions = sessions
+        # How messages point at a letter (signed, short-lived); None where no letter is linked.
+        self.letter_links = letter_links
+
+    async def preferences(self, recipient: str) -> Preferences:
+        """The person's stored preferences, or the defaults (every channel, no quiet hours)."""
+        if self._sessions is None:
+            return Preferences.default()
+        async with self._sessions() as session:
+            return await load_preferences(session, recipient)
 
     async def contact_of_resident(self, resident_id: str) -> ResidentContact:
         return await self._contact(intake_pb2.GetContactRequest(resident_id=resident_id))
@@ -31,8 +61,9 @@ class RecipientLookup:
     async def contact_of_applicant(self, application_id: str) -> ResidentContact:
         return await self._contact(intake_pb2.GetContactRequest(application_id=application_id))
 
-    async def role_holders(self, desa_code: str, role: str) -> list[str]:
-        """Usernames of the staff holding `role` in the desa."""
+    async def role_holders(self, desa_code: str, role: str) -> list[RoleHolder]:
+        """Who holds `role` in the desa now, a Plt included (marked `acting`). For
+        "kabupaten_operator" the directory answers the kabupaten's operators for that desa."""
         try:
             response = await self._directory.ListRoleHolders(
                 directory_pb2.ListRoleHoldersRequest(desa_code=desa_code, role=role),
@@ -40,7 +71,13 @@ class RecipientLookup:
             )
         except grpc.aio.AioRpcError as exc:
             raise _classify(exc, "verification ListRoleHolders") from exc
-        return sorted({h.username for h in response.holders if h.username})
+        found: dict[str, RoleHolder] = {}
+        for h in response.holders:
+            if h.username:
+                # Listed twice (definitive and Plt)? Told once, as the definitive holder.
+                acting = h.acting and found.get(h.username, RoleHolder("", True)).acting
+                found[h.username] = RoleHolder(h.username, acting)
+        return [found[name] for name in sorted(found)]
 
     async def _contact(self, request: intake_pb2.GetContactRequest) -> ResidentContact:
         try:

@@ -1,42 +1,85 @@
 """What each event produces: who hears about it, on which channel, with which template.
 
-The rules only decide; `event_handler` stores what they decide and `dispatcher` sends it.
-Events carry no personal data, so contacts come from intake and role holders from verification.
+The rules only decide; `event_handler` stores what they decide (`add_plan`) and `dispatcher`
+sends it. Events carry no personal data, so contacts come from intake, role holders (Plt
+included) from verification's directory, and each person's channels and quiet hours from this
+service's preferences.
+
+| event | who | outside channels |
+|---|---|---|
+| application.submitted, decided (approve), resubmitted | the applicant | in-app only |
+| application.step_assigned | holders of `step_role` | yes |
+| application.reminded | holders of `step_role` (the assignee) | yes |
+| application.escalated | holders of `escalated_to_role` (level 2: kabupaten_operator) | yes |
+| application.revision_requested, rejected, expired | the applicant | yes |
+| application.cancelled | the applicant; holders of `step_role` | in-app only; pending messages about the application are cancelled |
+| letter.issued | the applicant, with a short-lived signed download link | yes |
+| letter.revoked | the applicant | yes |
+| resident.otp_requested | the resident (urgent: ignores quiet hours) | WhatsApp, SMS fallback |
+
+WhatsApp messages carry an SMS twin on standby that goes out only if WhatsApp fails.
 """
 
+import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from smartdesa.v1 import events_pb2
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.event_names import (
+    APPLICATION_CANCELLED,
+    APPLICATION_DECIDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_EXPIRED,
     APPLICATION_REJECTED,
+    APPLICATION_REMINDED,
+    APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
     LETTER_ISSUED,
+    LETTER_REVOKED,
     OTP_REQUESTED,
 )
 from common.events import CloudEvent
 from common.messaging import PermanentEventError
+from common.signed_links import sign_path
 from services.notification import templates as t
-from services.notification.channels import WHATSAPP
+from services.notification.channels import EMAIL, SMS, WHATSAPP
+from services.notification.dispatcher import cancel_pending
+from services.notification.models import STANDBY, Delivery, Notification
+from services.notification.preferences import Preferences
 from services.notification.recipients import RecipientLookup
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 
-HANDLED_EVENTS = (
+KABUPATEN_OPERATOR = "kabupaten_operator"
+
+# Public events this service acts on: every application and letter event.
+PUBLIC_EVENTS = (
+    APPLICATION_SUBMITTED,
     APPLICATION_STEP_ASSIGNED,
+    APPLICATION_REMINDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_DECIDED,
     APPLICATION_REVISION_REQUESTED,
+    APPLICATION_RESUBMITTED,
     APPLICATION_REJECTED,
+    APPLICATION_CANCELLED,
+    APPLICATION_EXPIRED,
     LETTER_ISSUED,
-    OTP_REQUESTED,
+    LETTER_REVOKED,
 )
+HANDLED_EVENTS = (*PUBLIC_EVENTS, OTP_REQUESTED)
+
+_STAFF_EVENTS = (APPLICATION_STEP_ASSIGNED, APPLICATION_REMINDED, APPLICATION_ESCALATED)
 
 
 def staff_recipient(username: str) -> str:
@@ -55,6 +98,25 @@ def resident_application_link(application_id: str) -> str:
     return f"/api/v1/applications/{application_id}"  # the resident API (intake)
 
 
+def letter_download_path(application_id: str) -> str:
+    """Intake serves it and checks the signature (common.signed_links)."""
+    return f"/api/v1/letter-links/{application_id}/letter.pdf"
+
+
+@dataclass(frozen=True)
+class LetterLinks:
+    """Makes the short-lived signed links to a letter that messages carry (never the file)."""
+
+    key: bytes
+    base_url: str
+    lifetime: timedelta
+
+    def link(self, application_id: str, now: datetime) -> tuple[str, datetime]:
+        expires_at = now + self.lifetime
+        path = sign_path(self.key, letter_download_path(application_id), expires_at)
+        return f"{self.base_url.rstrip('/')}{path}", expires_at
+
+
 @dataclass(frozen=True)
 class InAppMessage:
     recipient: str
@@ -71,21 +133,22 @@ class ChannelMessage:
     to: str  # personal data
     body: str
     template: t.Template
+    subject: str | None = None
+    params: tuple[str, ...] = ()
+    application_id: str | None = None
+    not_before: datetime | None = None  # quiet hours
     expires_at: datetime | None = None
     redact_when_final: bool = False
+    # Sent only if this one fails for good (SMS for WhatsApp).
+    fallback: "ChannelMessage | None" = None
 
 
 @dataclass
 class Plan:
     in_app: list[InAppMessage] = field(default_factory=list)
     outgoing: list[ChannelMessage] = field(default_factory=list)
-
-
-_RESIDENT_TEMPLATES = {
-    LETTER_ISSUED: (t.LETTER_ISSUED_INAPP, t.LETTER_ISSUED_WHATSAPP),
-    APPLICATION_REVISION_REQUESTED: (t.REVISION_REQUESTED_INAPP, t.REVISION_REQUESTED_WHATSAPP),
-    APPLICATION_REJECTED: (t.REJECTED_INAPP, t.REJECTED_WHATSAPP),
-}
+    # Withdraws what is still pending for this application (application.cancelled).
+    cancel_application: str | None = None
 
 
 async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime) -> Plan:
@@ -93,11 +156,12 @@ async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime
     handled; other errors (a peer unavailable) are worth a redelivery."""
     if event.name == OTP_REQUESTED:
         return await _otp_requested(event, recipients, now)
-    if event.name == APPLICATION_STEP_ASSIGNED:
-        return await _step_assigned(event, recipients)
-    if event.name in _RESIDENT_TEMPLATES:
-        return await _resident_outcome(event, recipients)
-    raise PermanentEventError(f"no rule for event type {event.type}")
+    if event.name not in PUBLIC_EVENTS:
+        raise PermanentEventError(f"no rule for event type {event.type}")
+    data = _application_event(event)
+    if event.name in _STAFF_EVENTS:
+        return await _to_staff(event.name, data, recipients, now)
+    return await _to_applicant(event.name, data, recipients, now)
 
 
 async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: datetime) -> Plan:
@@ -119,79 +183,247 @@ async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: da
         return Plan()
     # Validity as issued (not what is left of it), so the text reads "Berlaku 5 menit".
     minutes = max(1, round((expires_at - event.time).total_seconds() / 60))
-    _, body = t.OTP_WHATSAPP.render(code=data.code, minutes=str(minutes))
+    values = {"code": data.code, "minutes": str(minutes)}
+    recipient = resident_recipient(contact.resident_id)
+    # Signing in needs the code whatever the preferences say: urgent, on both channels.
+    _, sms_body = t.OTP_SMS.render(**values)
+    sms = ChannelMessage(
+        channel=SMS,
+        recipient=recipient,
+        to=contact.phone,
+        body=sms_body,
+        template=t.OTP_SMS,
+        expires_at=expires_at,
+        redact_when_final=True,
+    )
+    _, body = t.OTP_WHATSAPP.render(**values)
     message = ChannelMessage(
         channel=WHATSAPP,
-        recipient=resident_recipient(contact.resident_id),
+        recipient=recipient,
         to=contact.phone,
         body=body,
         template=t.OTP_WHATSAPP,
+        params=t.OTP_WHATSAPP.params(**values),
         expires_at=expires_at,
         redact_when_final=True,
+        fallback=sms,
     )
     return Plan(outgoing=[message])
 
 
-async def _step_assigned(event: CloudEvent, recipients: RecipientLookup) -> Plan:
-    data = _application_event(event)
-    if not data.desa_code or not data.step_role:
-        raise PermanentEventError("step_assigned without desa_code or step_role")
-    holders = await recipients.role_holders(data.desa_code, data.step_role)
-    if not holders:
-        log.warning(
-            "nobody holds %s in desa %s for event %s", data.step_role, data.desa_code, event.id
-        )
-    title, body = t.STEP_ASSIGNED_INAPP.render(
-        letter_type=t.letter_type_name(data.letter_type), role=t.role_name(data.step_role)
-    )
-    return Plan(
-        in_app=[
-            InAppMessage(
-                recipient=staff_recipient(username),
-                title=title,
-                body=body,
-                link=staff_task_link(data.application_id),
-                template=t.STEP_ASSIGNED_INAPP,
-            )
-            for username in holders
-        ]
-    )
-
-
-async def _resident_outcome(event: CloudEvent, recipients: RecipientLookup) -> Plan:
-    data = _application_event(event)
-    in_app_template, whatsapp_template = _RESIDENT_TEMPLATES[event.name]
+async def _to_staff(
+    name: str, data: events_pb2.ApplicationEvent, recipients: RecipientLookup, now: datetime
+) -> Plan:
     values = {"letter_type": t.letter_type_name(data.letter_type)}
-    if event.name == LETTER_ISSUED:
+    if name == APPLICATION_ESCALATED:
+        role = data.escalated_to_role or (KABUPATEN_OPERATOR if data.escalation_level >= 2 else "")
+        if not role:
+            raise PermanentEventError("application.escalated without escalated_to_role")
+        values["from_role"] = t.role_name(data.step_role) if data.step_role else "sebelumnya"
+    else:
+        role = data.step_role
+        if not role:
+            raise PermanentEventError(f"{name} without step_role")
+    if name == APPLICATION_REMINDED:
+        values["deadline"] = _deadline_text(data.deadline)
+    if not data.desa_code:
+        raise PermanentEventError(f"{name} without desa_code")
+    holders = await recipients.role_holders(data.desa_code, role)
+    if not holders:
+        log.warning("nobody holds %s in desa %s (%s)", role, data.desa_code, name)
+    plan = Plan()
+    for holder in holders:
+        await _tell(
+            plan,
+            recipients,
+            t.BY_EVENT[name],
+            {**values, "role": t.role_name(role, holder.acting)},
+            recipient=staff_recipient(holder.username),
+            phone=None,
+            link=staff_task_link(data.application_id),
+            application_id=data.application_id,
+            now=now,
+        )
+    return plan
+
+
+async def _to_applicant(
+    name: str, data: events_pb2.ApplicationEvent, recipients: RecipientLookup, now: datetime
+) -> Plan:
+    if name == APPLICATION_DECIDED and data.decision not in ("", "approve"):
+        return Plan()  # revise and reject have events of their own
+    values = {"letter_type": t.letter_type_name(data.letter_type)}
+    if data.step_role:
+        values["role"] = t.role_name(data.step_role)
+    if name in (LETTER_ISSUED, LETTER_REVOKED):
         if not data.letter_number:
-            raise PermanentEventError("letter.issued without letter_number")
+            raise PermanentEventError(f"{name} without letter_number")
         values["letter_number"] = data.letter_number
+    if name == LETTER_ISSUED:
+        links = recipients.letter_links
+        if links is None:
+            raise PermanentEventError("no letter link signer configured")
+        link, expires_at = links.link(data.application_id, now)
+        values["link"] = link
+        values["link_expires"] = t.wib_datetime(expires_at)
     contact = await recipients.contact_of_applicant(data.application_id)
-    recipient = resident_recipient(contact.resident_id)
-    title, body = in_app_template.render(**values)
-    plan = Plan(
-        in_app=[
-            InAppMessage(
-                recipient=recipient,
-                title=title,
-                body=body,
-                link=resident_application_link(data.application_id),
-                template=in_app_template,
-            )
-        ]
+    plan = Plan()
+    await _tell(
+        plan,
+        recipients,
+        t.BY_EVENT[name],
+        values,
+        recipient=resident_recipient(contact.resident_id),
+        phone=contact.phone or None,
+        link=resident_application_link(data.application_id),
+        application_id=data.application_id,
+        now=now,
     )
-    if contact.phone:
-        _, text = whatsapp_template.render(**values)
+    if name == APPLICATION_CANCELLED:
+        plan.cancel_application = data.application_id
+        if data.step_role and data.desa_code:
+            for holder in await recipients.role_holders(data.desa_code, data.step_role):
+                await _tell(
+                    plan,
+                    recipients,
+                    t.CANCELLED_STAFF,
+                    {**values, "role": t.role_name(data.step_role, holder.acting)},
+                    recipient=staff_recipient(holder.username),
+                    phone=None,
+                    link=None,
+                    application_id=None,  # must not be cancelled by its own event
+                    now=now,
+                )
+    return plan
+
+
+async def _tell(
+    plan: Plan,
+    recipients: RecipientLookup,
+    group: t.EventTemplates,
+    values: dict[str, str],
+    *,
+    recipient: str,
+    phone: str | None,
+    link: str | None,
+    application_id: str | None,
+    now: datetime,
+    urgent: bool = False,
+) -> None:
+    """In-app always; then each outside channel the person allows and has an address for."""
+    title, body = group.inapp.render(**values)
+    plan.in_app.append(
+        InAppMessage(recipient=recipient, title=title, body=body, link=link, template=group.inapp)
+    )
+    if group.whatsapp is None and group.email is None and group.sms is None:
+        return
+    prefs: Preferences = await recipients.preferences(recipient)
+    not_before = prefs.send_after(now, urgent=urgent)
+    common: dict[str, Any] = {
+        "recipient": recipient,
+        "application_id": application_id,
+        "not_before": not_before if not_before != now else None,
+    }
+    if group.email is not None and prefs.email and prefs.allows(EMAIL):
+        subject, text = group.email.render(**values)
+        plan.outgoing.append(
+            ChannelMessage(
+                channel=EMAIL,
+                to=prefs.email,
+                body=text,
+                subject=subject,
+                template=group.email,
+                **common,
+            )
+        )
+    phone = phone or prefs.phone
+    if not phone:
+        return
+    sms: ChannelMessage | None = None
+    if group.sms is not None and prefs.allows(SMS):
+        _, text = group.sms.render(**values)
+        sms = ChannelMessage(channel=SMS, to=phone, body=text, template=group.sms, **common)
+    if group.whatsapp is not None and prefs.allows(WHATSAPP):
+        _, text = group.whatsapp.render(**values)
         plan.outgoing.append(
             ChannelMessage(
                 channel=WHATSAPP,
-                recipient=recipient,
-                to=contact.phone,
+                to=phone,
                 body=text,
-                template=whatsapp_template,
+                template=group.whatsapp,
+                params=group.whatsapp.params(**values),
+                fallback=sms,
+                **common,
             )
         )
-    return plan
+    elif sms is not None:
+        plan.outgoing.append(sms)
+
+
+async def store_plan(session: AsyncSession, event_id: str, plan: Plan, now: datetime) -> None:
+    """Stage what `plan` decided in `session`: the caller's transaction, with the processed
+    event (the hook `event_handler` calls). Each fallback is linked to its primary."""
+    if plan.cancel_application:
+        await cancel_pending(session, plan.cancel_application, now)
+    for note in plan.in_app:
+        session.add(
+            Notification(
+                recipient=note.recipient,
+                title=note.title,
+                body=note.body,
+                link=note.link,
+                template=note.template.name,
+                template_version=note.template.version,
+                event_id=event_id,
+            )
+        )
+    pairs: list[tuple[Delivery, ChannelMessage]] = []
+    for message in plan.outgoing:
+        primary = _delivery(event_id, message)
+        session.add(primary)
+        if message.fallback is not None:
+            pairs.append((primary, message.fallback))
+    if pairs:
+        await session.flush()  # the primaries get their ids
+    for primary, fallback in pairs:
+        standby = _delivery(event_id, fallback, status=STANDBY)
+        standby.fallback_for = primary.id
+        session.add(standby)
+
+
+def _delivery(event_id: str, message: ChannelMessage, status: str | None = None) -> Delivery:
+    values: dict[str, Any] = {}
+    if message.not_before is not None:
+        values["next_attempt_at"] = message.not_before
+    if status is not None:
+        values["status"] = status
+    return Delivery(
+        channel=message.channel,
+        recipient=message.recipient,
+        to_address=message.to,
+        body=message.body,
+        subject=message.subject,
+        template_params=json.dumps(list(message.params)) if message.params else None,
+        template=message.template.name,
+        template_version=message.template.version,
+        event_id=event_id,
+        application_id=message.application_id,
+        expires_at=message.expires_at,
+        redact_when_final=message.redact_when_final,
+        **values,
+    )
+
+
+def _deadline_text(raw: str) -> str:
+    if not raw:
+        return "hari ini"
+    try:
+        deadline = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise PermanentEventError("unreadable deadline") from exc
+    if deadline.tzinfo is None:
+        raise PermanentEventError("deadline has no time zone")
+    return t.wib_datetime(deadline)
 
 
 def _application_event(event: CloudEvent) -> events_pb2.ApplicationEvent:

@@ -5,6 +5,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 from nats.aio.client import Client as NATS
@@ -18,7 +19,8 @@ from common.events import INTERNAL_STREAM, PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
 from common.secrets import ensure_dev_secrets
-from services.notification.channels import Channel, build_channels
+from common.signed_links import link_key
+from services.notification.channels import Channel, build_channels, close_channels
 from services.notification.config import Settings
 from services.notification.dispatcher import Dispatcher
 from services.notification.event_handler import (
@@ -30,6 +32,7 @@ from services.notification.event_handler import (
 )
 from services.notification.models import TABLES
 from services.notification.recipients import RecipientLookup
+from services.notification.rules import LetterLinks
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +65,21 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         sessions = session_factory(engine)
         # Before anything connects: no provider in production is a refusal to start.
         channels = build_channels(settings, sessions)
+        stack.push_async_callback(close_channels, channels)
 
         auth = InternalAuth.from_settings(settings, NOTIFICATION)
         intake_channel = client_channel(settings.intake_grpc_target, auth, INTAKE)
         stack.push_async_callback(intake_channel.close)
         verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
         stack.push_async_callback(verification_channel.close)
-        recipients = RecipientLookup(intake_channel, verification_channel)
+        letter_links = LetterLinks(
+            key=link_key(settings),
+            base_url=settings.notification_letter_link_base_url,
+            lifetime=timedelta(hours=settings.notification_letter_link_hours),
+        )
+        recipients = RecipientLookup(
+            intake_channel, verification_channel, sessions=sessions, letter_links=letter_links
+        )
 
         dispatcher = Dispatcher(
             sessions,

@@ -1,12 +1,30 @@
-"""Every text this service sends, in Bahasa Indonesia, in one place.
+"""Every text this service sends, in Bahasa Indonesia, in one place: per event and channel.
 
 Each template has a version recorded on the messages made from it; change the text, bump the
 version. Placeholders are `{name}`; rendering with a missing value is an error, never a message
-with a hole in it.
+with a hole in it. A WhatsApp template is sent as Meta's approved template of the same name and
+version, with its placeholders as positional parameters in the order they first appear.
 """
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from common.event_names import (
+    APPLICATION_CANCELLED,
+    APPLICATION_DECIDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_EXPIRED,
+    APPLICATION_REJECTED,
+    APPLICATION_REMINDED,
+    APPLICATION_RESUBMITTED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
+    LETTER_ISSUED,
+    LETTER_REVOKED,
+)
 
 LETTER_TYPE_NAMES = {
     "SKD": "Surat Keterangan Domisili",
@@ -21,15 +39,30 @@ ROLE_NAMES = {
     "kasi_pelayanan": "Kasi Pelayanan",
     "sekdes": "Sekretaris Desa",
     "kades": "Kepala Desa",
+    "kabupaten_operator": "Operator Kabupaten",
 }
+
+
+WIB = ZoneInfo("Asia/Jakarta")
+_MONTHS = (
+    "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember"
+).split()
+
+
+def wib_datetime(value: datetime) -> str:
+    """"21 Juli 2026 pukul 14.00 WIB": how a time is shown to people (stored in UTC)."""
+    local = value.astimezone(WIB)
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} WIB"
 
 
 def letter_type_name(code: str) -> str:
     return LETTER_TYPE_NAMES.get(code, f"Surat {code}")
 
 
-def role_name(code: str) -> str:
-    return ROLE_NAMES.get(code, code.replace("_", " ").title())
+def role_name(code: str, acting: bool = False) -> str:
+    """"Sekretaris Desa", or "Plt. Sekretaris Desa" for whoever holds it as pelaksana tugas."""
+    name = ROLE_NAMES.get(code, code.replace("_", " ").title())
+    return f"Plt. {name}" if acting else name
 
 
 class MissingPlaceholder(ValueError):
@@ -41,7 +74,7 @@ class Template:
     name: str
     version: str
     body: str
-    title: str = ""
+    title: str = ""  # in-app title, email subject
 
     def placeholders(self) -> set[str]:
         return {
@@ -51,12 +84,24 @@ class Template:
             if field
         }
 
+    def param_order(self) -> tuple[str, ...]:
+        """Body placeholders in order of first appearance (WhatsApp's {{1}}, {{2}} …)."""
+        seen: list[str] = []
+        for _, field, _, _ in string.Formatter().parse(self.body):
+            if field and field not in seen:
+                seen.append(field)
+        return tuple(seen)
+
     def render(self, **values: str) -> tuple[str, str]:
         """(title, body) with every placeholder filled."""
         missing = self.placeholders() - {k for k, v in values.items() if v != ""}
         if missing:
             raise MissingPlaceholder(f"template {self.name} misses {sorted(missing)}")
         return self.title.format(**values), self.body.format(**values)
+
+    def params(self, **values: str) -> tuple[str, ...]:
+        self.render(**values)  # the same check for holes
+        return tuple(values[name] for name in self.param_order())
 
 
 OTP_WHATSAPP = Template(
@@ -68,63 +113,191 @@ OTP_WHATSAPP = Template(
     ),
 )
 
-STEP_ASSIGNED_INAPP = Template(
-    name="step_assigned.inapp",
+OTP_SMS = Template(
+    name="otp.sms",
     version="1",
-    title="Surat menunggu pemeriksaan Anda",
-    body="Permohonan {letter_type} menunggu pemeriksaan Anda sebagai {role}.",
+    body="Smart Desa: kode masuk Anda {code}, berlaku {minutes} menit. Jangan berikan ke siapa pun.",
 )
 
-LETTER_ISSUED_INAPP = Template(
-    name="letter_issued.inapp",
-    version="1",
-    title="Surat Anda sudah terbit",
-    body=(
-        "{letter_type} Anda sudah terbit dengan nomor {letter_number}. "
-        "Silakan unduh dan cetak surat dari aplikasi Smart Desa."
+_EMAIL_OPENING = "Yth. Bapak/Ibu,\n\n"
+_EMAIL_CLOSING = (
+    "\n\nPesan ini dikirim otomatis oleh Smart Desa Kabupaten Subang. Mohon tidak membalas "
+    "email ini."
+)
+
+
+@dataclass(frozen=True)
+class EventTemplates:
+    """What one event says on each channel. `None`: that channel stays silent for it."""
+
+    inapp: Template
+    email: Template | None = None
+    whatsapp: Template | None = None
+    sms: Template | None = None
+
+
+def _event(
+    key: str,
+    title: str,
+    text: str,
+    *,
+    short: str | None = None,
+    email_extra: str = "",
+    version: str = "1",
+    outside: bool = True,
+) -> EventTemplates:
+    """The in-app text, and (when `outside`) the same news by email, WhatsApp and SMS."""
+    inapp = Template(name=f"{key}.inapp", version=version, title=title, body=text)
+    if not outside:
+        return EventTemplates(inapp=inapp)
+    return EventTemplates(
+        inapp=inapp,
+        email=Template(
+            name=f"{key}.email",
+            version=version,
+            title=f"Smart Desa: {title}",
+            body=_EMAIL_OPENING + text + email_extra + _EMAIL_CLOSING,
+        ),
+        whatsapp=Template(name=f"{key}.whatsapp", version=version, body=f"Smart Desa: {text}"),
+        sms=Template(name=f"{key}.sms", version=version, body=f"Smart Desa: {short or text}"),
+    )
+
+
+SUBMITTED = _event(
+    "submitted",
+    "Permohonan Anda sudah diterima",
+    "Permohonan {letter_type} Anda sudah diterima dan sedang diperiksa oleh perangkat desa.",
+    outside=False,
+)
+
+STEP_ASSIGNED = _event(
+    "step_assigned",
+    "Surat menunggu pemeriksaan Anda",
+    "Permohonan {letter_type} menunggu pemeriksaan Anda sebagai {role}.",
+    email_extra="\n\nBuka kotak tugas Anda di Smart Desa untuk memeriksanya.",
+)
+
+REMINDED = _event(
+    "reminded",
+    "Pengingat: surat menunggu pemeriksaan Anda",
+    "Pengingat: permohonan {letter_type} masih menunggu pemeriksaan Anda sebagai {role}. "
+    "Batas waktunya {deadline}.",
+    short="pengingat, permohonan {letter_type} menunggu pemeriksaan Anda, batas {deadline}.",
+)
+
+ESCALATED = _event(
+    "escalated",
+    "Surat terlambat dialihkan kepada Anda",
+    "Permohonan {letter_type} melewati batas waktu di tahap {from_role} dan dialihkan kepada "
+    "Anda sebagai {role}. Silakan putuskan atau tunjuk Plt.",
+    short="permohonan {letter_type} terlambat di tahap {from_role} dan dialihkan kepada Anda.",
+)
+
+DECIDED = _event(
+    "decided",
+    "Permohonan Anda sudah disetujui satu tahap",
+    "Permohonan {letter_type} Anda sudah disetujui oleh {role} dan diteruskan ke tahap "
+    "berikutnya.",
+    outside=False,
+)
+
+REVISION_REQUESTED = _event(
+    "revision_requested",
+    "Permohonan Anda perlu diperbaiki",
+    "Permohonan {letter_type} Anda perlu diperbaiki. Buka permohonan di aplikasi Smart Desa "
+    "untuk melihat alasannya, lalu kirim ulang.",
+)
+
+RESUBMITTED = _event(
+    "resubmitted",
+    "Perbaikan Anda sudah diterima",
+    "Perbaikan permohonan {letter_type} Anda sudah diterima dan diperiksa kembali.",
+    outside=False,
+)
+
+REJECTED = _event(
+    "rejected",
+    "Permohonan Anda ditolak",
+    "Permohonan {letter_type} Anda ditolak. Buka permohonan di aplikasi Smart Desa untuk "
+    "melihat alasannya.",
+)
+
+CANCELLED = _event(
+    "cancelled",
+    "Permohonan dibatalkan",
+    "Permohonan {letter_type} Anda sudah dibatalkan sesuai permintaan Anda.",
+    outside=False,
+)
+
+CANCELLED_STAFF = _event(
+    "cancelled_staff",
+    "Permohonan dibatalkan pemohon",
+    "Permohonan {letter_type} yang menunggu Anda sebagai {role} dibatalkan oleh pemohon. "
+    "Tidak perlu tindakan lagi.",
+    outside=False,
+)
+
+EXPIRED = _event(
+    "expired",
+    "Permohonan Anda ditutup",
+    "Permohonan {letter_type} Anda ditutup karena perbaikannya tidak dikirim sampai batas "
+    "waktu. Silakan ajukan permohonan baru bila masih diperlukan.",
+    short="permohonan {letter_type} Anda ditutup karena perbaikan tidak dikirim tepat waktu.",
+)
+
+LETTER_ISSUED_EVENT = _event(
+    "letter_issued",
+    "Surat Anda sudah terbit",
+    "{letter_type} Anda sudah terbit dengan nomor {letter_number}. Unduh surat di {link} "
+    "(tautan berlaku sampai {link_expires}) atau dari aplikasi Smart Desa, lalu cetak.",
+    short="{letter_type} Anda sudah terbit. Unduh di {link} sebelum {link_expires}.",
+    version="2",
+)
+# In the app the letter is a button away: no short-lived link in a message that stays.
+LETTER_ISSUED_EVENT = replace(
+    LETTER_ISSUED_EVENT,
+    inapp=Template(
+        name="letter_issued.inapp",
+        version="1",
+        title="Surat Anda sudah terbit",
+        body=(
+            "{letter_type} Anda sudah terbit dengan nomor {letter_number}. "
+            "Silakan unduh dan cetak surat dari aplikasi Smart Desa."
+        ),
     ),
 )
 
-LETTER_ISSUED_WHATSAPP = Template(
-    name="letter_issued.whatsapp",
-    version="1",
-    body=("Smart Desa: {letter_type} Anda sudah terbit dan siap diunduh di aplikasi Smart Desa."),
+LETTER_REVOKED_EVENT = _event(
+    "letter_revoked",
+    "Surat Anda dicabut",
+    "{letter_type} nomor {letter_number} dicabut dan tidak berlaku lagi. Buka aplikasi Smart "
+    "Desa untuk melihat keterangannya.",
 )
 
-REVISION_REQUESTED_INAPP = Template(
-    name="revision_requested.inapp",
-    version="1",
-    title="Permohonan Anda perlu diperbaiki",
-    body=(
-        "Permohonan {letter_type} Anda perlu diperbaiki. Buka permohonan di aplikasi untuk "
-        "melihat alasannya, lalu kirim ulang."
-    ),
-)
+BY_EVENT: dict[str, EventTemplates] = {
+    APPLICATION_SUBMITTED: SUBMITTED,
+    APPLICATION_STEP_ASSIGNED: STEP_ASSIGNED,
+    APPLICATION_REMINDED: REMINDED,
+    APPLICATION_ESCALATED: ESCALATED,
+    APPLICATION_DECIDED: DECIDED,
+    APPLICATION_REVISION_REQUESTED: REVISION_REQUESTED,
+    APPLICATION_RESUBMITTED: RESUBMITTED,
+    APPLICATION_REJECTED: REJECTED,
+    APPLICATION_CANCELLED: CANCELLED,
+    APPLICATION_EXPIRED: EXPIRED,
+    LETTER_ISSUED: LETTER_ISSUED_EVENT,
+    LETTER_REVOKED: LETTER_REVOKED_EVENT,
+}
 
-REVISION_REQUESTED_WHATSAPP = Template(
-    name="revision_requested.whatsapp",
-    version="1",
-    body=(
-        "Smart Desa: permohonan {letter_type} Anda perlu diperbaiki. Buka permohonan di "
-        "aplikasi Smart Desa untuk melihat alasannya."
-    ),
-)
+# Names kept from the first version, used by tests and the rules.
+STEP_ASSIGNED_INAPP = STEP_ASSIGNED.inapp
+LETTER_ISSUED_INAPP = LETTER_ISSUED_EVENT.inapp
+REVISION_REQUESTED_INAPP = REVISION_REQUESTED.inapp
+REJECTED_INAPP = REJECTED.inapp
 
-REJECTED_INAPP = Template(
-    name="rejected.inapp",
-    version="1",
-    title="Permohonan Anda ditolak",
-    body=(
-        "Permohonan {letter_type} Anda ditolak. Buka permohonan di aplikasi untuk melihat "
-        "alasannya."
-    ),
-)
 
-REJECTED_WHATSAPP = Template(
-    name="rejected.whatsapp",
-    version="1",
-    body=(
-        "Smart Desa: permohonan {letter_type} Anda ditolak. Buka permohonan di aplikasi Smart "
-        "Desa untuk melihat alasannya."
-    ),
-)
+def all_templates() -> list[Template]:
+    found = [OTP_WHATSAPP, OTP_SMS]
+    for group in [*BY_EVENT.values(), CANCELLED_STAFF]:
+        found.extend(t for t in (group.inapp, group.email, group.whatsapp, group.sms) if t)
+    return found

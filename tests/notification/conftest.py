@@ -47,6 +47,7 @@ from services.notification.event_handler import EVENTS_DURABLE, INTERNAL_DURABLE
 from services.notification.main import create_app
 from services.notification.models import TABLES
 from services.notification.recipients import RecipientLookup
+from services.notification.rules import LetterLinks
 from services.notification.runtime import Runtime
 
 PAMANUKAN = "32.13.11.2004"
@@ -57,6 +58,9 @@ RESIDENT_PHONE_LOCAL = "081234567890"
 APPLICATION_ID = "app-0001"
 
 T = TypeVar("T")
+
+LINK_KEY = b"test-link-key"
+LINKS = LetterLinks(key=LINK_KEY, base_url="https://warga.example", lifetime=timedelta(hours=72))
 
 
 async def _unimplemented(context: grpc.aio.ServicerContext) -> NoReturn:
@@ -211,7 +215,9 @@ async def handler_env(data_dir: Path, nats_url: str, peers: Peers) -> AsyncItera
     wakes: list[None] = []
     handler = EventHandler(
         sessions,
-        RecipientLookup(intake_channel, verification_channel),
+        RecipientLookup(
+            intake_channel, verification_channel, sessions=sessions, letter_links=LINKS
+        ),
         on_deliveries=lambda: wakes.append(None),
     )
     try:

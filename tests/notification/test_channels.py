@@ -5,10 +5,12 @@ from sqlmodel import select
 
 from common.db import create_engine, create_tables, session_factory
 from services.notification.channels import (
+    EMAIL,
     SMS,
     WHATSAPP,
     ChannelConfigError,
     DevSink,
+    Outgoing,
     PermanentDeliveryError,
     build_channels,
 )
@@ -23,10 +25,10 @@ async def test_dev_sink_stores_what_it_receives(data_dir: Path) -> None:
     sessions = session_factory(engine)
     try:
         sink = DevSink(sessions, WHATSAPP)
-        message_id = await sink.send("081234567890", "Halo")
+        message_id = await sink.send(Outgoing(to="081234567890", body="Halo"))
         assert message_id.startswith("dev-")
         with pytest.raises(PermanentDeliveryError):
-            await sink.send("12", "Halo")
+            await sink.send(Outgoing(to="12", body="Halo"))
         async with sessions() as session:
             rows = (await session.exec(select(DevMessage))).all()
         assert [(r.channel, r.to_address, r.body) for r in rows] == [
@@ -40,7 +42,7 @@ def test_dev_profile_sends_to_the_sinks(data_dir: Path) -> None:
     channels = build_channels(
         Settings(data_dir=data_dir), session_factory(create_engine("sqlite+aiosqlite://"))
     )
-    assert set(channels) == {WHATSAPP, SMS}
+    assert set(channels) == {WHATSAPP, SMS, EMAIL}
     assert all(isinstance(c, DevSink) for c in channels.values())
 
 

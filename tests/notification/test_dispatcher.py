@@ -15,6 +15,7 @@ from services.notification.channels import (
     WHATSAPP,
     Channel,
     DevSink,
+    Outgoing,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
@@ -56,11 +57,11 @@ class FlakyProvider:
         self._failures = failures
         self.sent = 0
 
-    async def send(self, to: str, body: str) -> str:
+    async def send(self, message: Outgoing) -> str:
         self.sent += 1
         if self._failures:
             raise self._failures.pop(0)
-        return await self._sink.send(to, body)
+        return await self._sink.send(message)
 
 
 @dataclass

@@ -97,7 +97,14 @@ async def test_otp_reaches_the_dev_whatsapp_sink(service: Service) -> None:
 
     async with service.runtime.sessions() as session:
         rows = (await session.exec(select(Delivery).order_by(col(Delivery.id)))).all()
-    assert [(d.status, d.attempts, d.body) for d in rows] == [(DELIVERED, 1, REDACTED_BODY)] * 2
+    sent = [d for d in rows if d.fallback_for is None]
+    assert [(d.status, d.attempts, d.body) for d in sent] == [(DELIVERED, 1, REDACTED_BODY)] * 2
+    # Each has its SMS twin waiting in case WhatsApp reports a failure; it expires with the code.
+    twins = [d for d in rows if d.fallback_for is not None]
+    assert sorted(d.fallback_for for d in twins) == sorted(d.id for d in sent)
+    assert {(d.channel, d.status, d.expires_at is not None) for d in twins} == {
+        ("sms", "standby", True)
+    }
 
 
 async def test_dev_messages_refuse_a_malformed_number(service: Service) -> None:
@@ -165,7 +172,7 @@ async def test_letter_issued_reaches_the_resident_in_app_and_on_whatsapp(
     [message] = await eventually(
         lambda: dev_messages(service, to=RESIDENT_PHONE_LOCAL), what="whatsapp dev message"
     )
-    assert "sudah terbit dan siap diunduh" in message["body"]
+    assert "sudah terbit dengan nomor 470/004/2004/VII/2026" in message["body"]
     assert len(await inbox_of(service, resident)) == 1
 
 
