@@ -1,8 +1,12 @@
+from datetime import UTC, datetime
+
 import pytest
 
+import common.event_names as names
 from services.notification import templates as t
+from services.notification.channels import WhatsAppCloudChannel
 
-ALL_TEMPLATES = [v for v in vars(t).values() if isinstance(v, t.Template)]
+ALL_TEMPLATES = t.all_templates()
 
 
 def test_otp_text_is_exact() -> None:
@@ -32,3 +36,44 @@ def test_names_read_as_people_say_them() -> None:
     assert t.letter_type_name("SKD") == "Surat Keterangan Domisili"
     assert t.role_name("kasi_pemerintahan") == "Kasi Pemerintahan"
     assert t.letter_type_name("XYZ") == "Surat XYZ"
+
+
+def test_every_application_and_letter_event_has_templates() -> None:
+    events = {
+        v for k, v in vars(names).items() if k.isupper() and v.startswith(("application.", "letter."))
+    }
+    assert events == set(t.BY_EVENT)
+    for group in t.BY_EVENT.values():
+        assert group.inapp.title and group.inapp.body
+        # Outside channels come as a set: email with a subject, WhatsApp and SMS.
+        outside = [group.email, group.whatsapp, group.sms]
+        assert all(x is None for x in outside) or all(x is not None for x in outside)
+        if group.email is not None:
+            assert group.email.title.startswith("Smart Desa: ")
+            assert group.email.body.startswith("Yth. Bapak/Ibu,")
+
+
+def test_whatsapp_parameters_follow_the_order_of_the_approved_template() -> None:
+    template = t.ESCALATED.whatsapp
+    assert template is not None
+    values = {"letter_type": "Surat Keterangan Usaha", "from_role": "Kasi Pemerintahan"}
+    values["role"] = "Plt. Sekretaris Desa"
+    assert template.param_order() == ("letter_type", "from_role", "role")
+    assert template.params(**values) == (
+        "Surat Keterangan Usaha",
+        "Kasi Pemerintahan",
+        "Plt. Sekretaris Desa",
+    )
+    with pytest.raises(t.MissingPlaceholder):
+        template.params(letter_type="SKU", role="Sekdes")
+    assert (
+        WhatsAppCloudChannel.approved_name(template.name, template.version)
+        == "smartdesa_escalated_v1"
+    )
+    assert WhatsAppCloudChannel.approved_name("otp.whatsapp", "1") == "smartdesa_otp_v1"
+
+
+def test_times_are_shown_in_wib_in_indonesian() -> None:
+    assert t.wib_datetime(datetime(2026, 7, 21, 7, 0, tzinfo=UTC)) == "21 Juli 2026 pukul 14.00 WIB"
+    assert t.role_name("sekdes", acting=True) == "Plt. Sekretaris Desa"
+    assert t.role_name("kabupaten_operator") == "Operator Kabupaten"
