@@ -1,5 +1,6 @@
-"""Notification's FastAPI app: the in-app inbox (and, in dev, the local sinks' messages), with
-the runtime (consumers, dispatcher) opened in its lifespan."""
+"""Notification's FastAPI app: the in-app inbox (with live updates), each person's preferences,
+the WhatsApp status webhook (and, in dev, the local sinks' messages), with the runtime
+(consumers, dispatcher) opened in its lifespan."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -7,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
-from services.notification.api.routes import dev_messages, inbox
+from services.notification.api.routes import dev_messages, inbox, preferences, whatsapp_webhook
 from services.notification.config import Settings, get_settings
 from services.notification.runtime import open_runtime
 
@@ -25,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health_router())
     app.include_router(inbox.router, prefix="/api/v1")
+    app.include_router(preferences.router, prefix="/api/v1")
+    app.include_router(whatsapp_webhook.router, prefix="/api/v1")
     if settings.is_dev:
         app.include_router(dev_messages.router)
     return app

@@ -19,6 +19,7 @@ router = APIRouter(prefix="/dev", tags=["dev"])
 class DevMessageOut(BaseModel):
     channel: str
     to: str
+    subject: str | None
     body: str
     created_at: datetime
 
@@ -26,12 +27,14 @@ class DevMessageOut(BaseModel):
 @router.get("/messages")
 async def list_dev_messages(
     session: SessionDep,
-    to: Annotated[str | None, Query(max_length=32)] = None,
+    to: Annotated[str | None, Query(max_length=254)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DevMessageOut]:
-    """Newest first; `to` accepts 08…, +628… or 628…."""
+    """Newest first; `to` accepts 08…, +628… or 628…, or an email address."""
     query = select(DevMessage)
-    if to:
+    if to and "@" in to:
+        query = query.where(col(DevMessage.to_address) == to.strip())
+    elif to:
         try:
             address = normalize_phone(to)
         except InvalidPhone as exc:
@@ -41,7 +44,11 @@ async def list_dev_messages(
     messages = (await session.exec(query.limit(limit))).all()
     return [
         DevMessageOut(
-            channel=m.channel, to=m.to_address, body=m.body, created_at=as_utc(m.created_at)
+            channel=m.channel,
+            to=m.to_address,
+            subject=m.subject,
+            body=m.body,
+            created_at=as_utc(m.created_at),
         )
         for m in messages
     ]

@@ -1,15 +1,19 @@
 """The in-app inbox of whoever holds the token: staff (verification's tokens) or residents
-(intake's tokens)."""
+(intake's tokens). New items are also pushed live over server-sent events (`/inbox/stream`)."""
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import col, func, select
 
 from common.http import Problem
-from services.notification.api.deps import CurrentRecipient, SessionDep
+from services.notification.api.deps import CurrentRecipient, RuntimeDep, SessionDep
 from services.notification.models import Notification, as_utc, utcnow
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
@@ -82,3 +86,70 @@ async def mark_read(
         session.add(note)
         await session.commit()
     return InboxItem.of(note)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def stream_inbox(
+    request: Request,
+    recipient: CurrentRecipient,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+) -> StreamingResponse:
+    """New inbox items as they arrive: `event: notification`, `id: <item id>`, `data: <item
+    JSON>`. A reconnecting client sends `Last-Event-ID` and receives what it missed; a new one
+    starts from now. The stream reads the database (not process memory), so it works whichever
+    instance stored the item. Send the token in the Authorization header (a fetch-based
+    EventSource): tokens never go in URLs."""
+    if last_event_id is not None and not last_event_id.isdigit():
+        raise Problem(422, "Last-Event-ID harus berupa angka.", code="invalid-last-event-id")
+    async with runtime.sessions() as session:
+        if last_event_id is not None:
+            after = int(last_event_id)
+        else:
+            newest = (
+                await session.exec(
+                    select(func.max(Notification.id)).where(
+                        col(Notification.recipient) == recipient
+                    )
+                )
+            ).one()
+            after = int(newest or 0)
+    poll = runtime.settings.notification_sse_poll_seconds
+    keepalive = runtime.settings.notification_sse_keepalive_seconds
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal after
+        yield f"retry: {int(max(poll, 1.0) * 1000)}\n\n"
+        quiet_since = time.monotonic()
+        while not await request.is_disconnected():
+            async with runtime.sessions() as session:
+                notes = (
+                    await session.exec(
+                        select(Notification)
+                        .where(col(Notification.recipient) == recipient)
+                        .where(col(Notification.id) > after)
+                        .order_by(col(Notification.id))
+                        .limit(50)
+                    )
+                ).all()
+            for note in notes:
+                item = InboxItem.of(note)
+                after = item.id
+                yield f"event: notification\nid: {item.id}\ndata: {item.model_dump_json()}\n\n"
+            if notes:
+                quiet_since = time.monotonic()
+                continue
+            if time.monotonic() - quiet_since >= keepalive:
+                yield ": keepalive\n\n"
+                quiet_since = time.monotonic()
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
