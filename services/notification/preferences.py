@@ -12,7 +12,7 @@ from services.notification.templates import WIB
 
 
 def parse_hhmm(value: str) -> time:
-    """"22:00" -> time(22, 0). Raises ValueError for anything else."""
+    """ "22:00" -> time(22, 0). Raises ValueError for anything else."""
     hours, sep, minutes = value.partition(":")
     if not sep or len(hours) != 2 or len(minutes) != 2:
         raise ValueError(value)

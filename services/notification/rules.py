@@ -322,7 +322,7 @@ async def _tell(
     common: dict[str, Any] = {
         "recipient": recipient,
         "application_id": application_id,
-        "not_before": not_before if not_before != now else None,
+        "not_before": not_before,
     }
     if group.email is not None and prefs.email and prefs.allows(EMAIL):
         subject, text = group.email.render(**values)

@@ -50,7 +50,7 @@ _MONTHS = (
 
 
 def wib_datetime(value: datetime) -> str:
-    """"21 Juli 2026 pukul 14.00 WIB": how a time is shown to people (stored in UTC)."""
+    """ "21 Juli 2026 pukul 14.00 WIB": how a time is shown to people (stored in UTC)."""
     local = value.astimezone(WIB)
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} WIB"
 
@@ -60,7 +60,7 @@ def letter_type_name(code: str) -> str:
 
 
 def role_name(code: str, acting: bool = False) -> str:
-    """"Sekretaris Desa", or "Plt. Sekretaris Desa" for whoever holds it as pelaksana tugas."""
+    """ "Sekretaris Desa", or "Plt. Sekretaris Desa" for whoever holds it as pelaksana tugas."""
     name = ROLE_NAMES.get(code, code.replace("_", " ").title())
     return f"Plt. {name}" if acting else name
 
@@ -196,8 +196,7 @@ ESCALATED = _event(
 DECIDED = _event(
     "decided",
     "Permohonan Anda sudah disetujui satu tahap",
-    "Permohonan {letter_type} Anda sudah disetujui oleh {role} dan diteruskan ke tahap "
-    "berikutnya.",
+    "Permohonan {letter_type} Anda sudah disetujui oleh {role} dan diteruskan ke tahap berikutnya.",
     outside=False,
 )
 

@@ -120,6 +120,7 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
 
     def __init__(self) -> None:
         self.holders: dict[tuple[str, str], list[str]] = {}
+        self.acting: set[str] = set()  # usernames holding their role as Plt
         self.calls: list[directory_pb2.ListRoleHoldersRequest] = []
 
     async def GetRoute(
@@ -133,7 +134,10 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         self.calls.append(request)
         usernames = self.holders.get((request.desa_code, request.role), [])
         return directory_pb2.ListRoleHoldersResponse(
-            holders=[directory_pb2.StaffMember(username=u, role=request.role) for u in usernames]
+            holders=[
+                directory_pb2.StaffMember(username=u, role=request.role, acting=u in self.acting)
+                for u in usernames
+            ]
         )
 
 

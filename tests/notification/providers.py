@@ -104,7 +104,12 @@ class FakeZenziva:
             status, body = self.script.pop(0)
             return JSONResponse(body, status)
         return JSONResponse(
-            {"messageId": str(uuid.uuid4().int)[:8], "to": form["to"], "status": "1", "text": "Success"}
+            {
+                "messageId": str(uuid.uuid4().int)[:8],
+                "to": form["to"],
+                "status": "1",
+                "text": "Success",
+            }
         )
 
     def app(self) -> Starlette:

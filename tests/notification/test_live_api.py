@@ -214,7 +214,11 @@ def status_body(message_id: str, *statuses: str) -> bytes:
 
 
 async def test_webhook_subscription_check(live: Live) -> None:
-    params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
     ok = await live.client.get("/api/v1/webhooks/whatsapp", params=params)
     assert (ok.status_code, ok.text) == (200, "1158201444")
     wrong = await live.client.get(
@@ -231,9 +235,7 @@ async def delivered_letter(live: Live) -> tuple[Delivery, Delivery]:
 
     async def rows() -> list[Delivery] | None:
         async with live.runtime.sessions() as session:
-            found = list(
-                (await session.exec(select(Delivery).order_by(col(Delivery.id)))).all()
-            )
+            found = list((await session.exec(select(Delivery).order_by(col(Delivery.id)))).all())
         return found if found and found[0].status == DELIVERED else None
 
     primary, twin = await eventually(rows, what="whatsapp delivered")
@@ -349,8 +351,14 @@ async def test_preferences_default_then_changed_by_their_owner(live: Live) -> No
         ({"channels": ["telegram"]}, "unknown-channel"),
         ({"channels": ["email"], "email": "bukan-email"}, "invalid-email"),
         ({"channels": ["sms"], "phone": "12345"}, "invalid-phone"),
-        ({"channels": [], "quiet_hours": {"start": "25:00", "end": "06:00"}}, "invalid-quiet-hours"),
-        ({"channels": [], "quiet_hours": {"start": "06:00", "end": "06:00"}}, "invalid-quiet-hours"),
+        (
+            {"channels": [], "quiet_hours": {"start": "25:00", "end": "06:00"}},
+            "invalid-quiet-hours",
+        ),
+        (
+            {"channels": [], "quiet_hours": {"start": "06:00", "end": "06:00"}},
+            "invalid-quiet-hours",
+        ),
     ],
 )
 async def test_bad_preferences_are_refused_and_nothing_is_stored(
@@ -376,7 +384,9 @@ async def test_a_resident_cannot_set_another_phone(live: Live) -> None:
 
 async def test_a_resident_who_turns_whatsapp_off_gets_sms(live: Live) -> None:
     resident = live.service.resident_headers(RESIDENT_ID)
-    answer = await live.client.put("/api/v1/preferences", headers=resident, json={"channels": ["sms"]})
+    answer = await live.client.put(
+        "/api/v1/preferences", headers=resident, json={"channels": ["sms"]}
+    )
     assert answer.status_code == 200
     subject, event = application_event(LETTER_ISSUED, letter_number="470/031/2004/VII/2026")
     await publish(live.service.js, subject, event)

@@ -101,7 +101,7 @@ async def test_otp_reaches_the_dev_whatsapp_sink(service: Service) -> None:
     assert [(d.status, d.attempts, d.body) for d in sent] == [(DELIVERED, 1, REDACTED_BODY)] * 2
     # Each has its SMS twin waiting in case WhatsApp reports a failure; it expires with the code.
     twins = [d for d in rows if d.fallback_for is not None]
-    assert sorted(d.fallback_for for d in twins) == sorted(d.id for d in sent)
+    assert sorted(d.fallback_for or 0 for d in twins) == sorted(d.id or 0 for d in sent)
     assert {(d.channel, d.status, d.expires_at is not None) for d in twins} == {
         ("sms", "standby", True)
     }

@@ -294,7 +294,9 @@ async def test_email_reaches_a_real_smtp_server() -> None:
     assert handler.envelopes == [("noreply@subang.go.id", ["sekdes@pamanukan.desa.id"])]
     assert message["Subject"] == "Smart Desa: Surat menunggu pemeriksaan Anda"
     assert message["Message-ID"] == message_id
-    assert "Permohonan menunggu Anda." in message.get_payload(decode=True).decode()
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    assert "Permohonan menunggu Anda." in payload.decode()
 
 
 async def test_email_to_a_refused_mailbox_fails_for_good() -> None:

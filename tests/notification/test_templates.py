@@ -40,7 +40,9 @@ def test_names_read_as_people_say_them() -> None:
 
 def test_every_application_and_letter_event_has_templates() -> None:
     events = {
-        v for k, v in vars(names).items() if k.isupper() and v.startswith(("application.", "letter."))
+        v
+        for k, v in vars(names).items()
+        if k.isupper() and v.startswith(("application.", "letter."))
     }
     assert events == set(t.BY_EVENT)
     for group in t.BY_EVENT.values():

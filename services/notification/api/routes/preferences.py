@@ -101,7 +101,9 @@ async def update_preferences(
             ) from exc
         if start == end:
             raise Problem(
-                422, "Jam mulai dan selesai jam tenang tidak boleh sama.", code="invalid-quiet-hours"
+                422,
+                "Jam mulai dan selesai jam tenang tidak boleh sama.",
+                code="invalid-quiet-hours",
             )
         quiet_start, quiet_end = f"{start:%H:%M}", f"{end:%H:%M}"
     key = recipient_key(principal)

@@ -1,0 +1,320 @@
+"""Who gets what, for every event: the handler called directly against real gRPC peers
+(DirectoryService and IntakeService servers), with preferences stored in the real database."""
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from smartdesa.v1 import events_pb2
+from sqlmodel import col, select
+
+from common.event_names import (
+    APPLICATION_CANCELLED,
+    APPLICATION_DECIDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_EXPIRED,
+    APPLICATION_REMINDED,
+    APPLICATION_RESUBMITTED,
+    APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
+    LETTER_ISSUED,
+    LETTER_REVOKED,
+    OTP_REQUESTED,
+)
+from common.events import CloudEvent, event_type, proto_data
+from common.messaging import PermanentEventError
+from common.signed_links import ExpiredLink, InvalidLink, verify_signed_path
+from services.notification.channels import EMAIL, SMS, WHATSAPP
+from services.notification.event_handler import EventHandler
+from services.notification.models import (
+    CANCELLED,
+    CREATED,
+    DELIVERED,
+    STANDBY,
+    Delivery,
+    Notification,
+    Preference,
+)
+from services.notification.preferences import Preferences
+from services.notification.rules import PUBLIC_EVENTS
+from services.notification.templates import BY_EVENT
+from tests.notification.conftest import (
+    APPLICATION_ID,
+    LINK_KEY,
+    PAMANUKAN,
+    RESIDENT_ID,
+    RESIDENT_PHONE,
+    HandlerEnv,
+    Peers,
+    application_event,
+)
+
+SEKDES = "staff:sekdes.pamanukan"
+
+
+async def notes(env: HandlerEnv) -> list[Notification]:
+    async with env.sessions() as session:
+        rows = await session.exec(
+            select(Notification).order_by(col(Notification.recipient), col(Notification.id))
+        )
+        return list(rows.all())
+
+
+async def deliveries(env: HandlerEnv) -> list[Delivery]:
+    async with env.sessions() as session:
+        return list((await session.exec(select(Delivery).order_by(col(Delivery.id)))).all())
+
+
+async def prefer(env: HandlerEnv, recipient: str, **values: object) -> None:
+    async with env.sessions() as session:
+        session.add(Preference.model_validate({"recipient": recipient, **values}))
+        await session.commit()
+
+
+async def test_every_public_event_has_a_rule_and_records_template_versions(
+    handler_env: HandlerEnv,
+) -> None:
+    fields: dict[str, dict[str, object]] = {
+        APPLICATION_STEP_ASSIGNED: {"step_role": "sekdes"},
+        APPLICATION_REMINDED: {"step_role": "sekdes", "deadline": "2026-07-21T09:00:00+00:00"},
+        APPLICATION_ESCALATED: {"step_role": "kasi_pemerintahan", "escalated_to_role": "sekdes"},
+        APPLICATION_DECIDED: {"step_role": "kasi_pemerintahan", "decision": "approve"},
+        LETTER_ISSUED: {"letter_number": "470/1/2004/VII/2026"},
+        LETTER_REVOKED: {"letter_number": "470/1/2004/VII/2026"},
+    }
+    for name in PUBLIC_EVENTS:
+        _, event = application_event(name, **fields.get(name, {}))  # type: ignore[arg-type]
+        await handler_env.handler(event)
+    found = await notes(handler_env)
+    assert {(n.template, n.template_version) for n in found} == {
+        (g.inapp.name, g.inapp.version) for g in BY_EVENT.values()
+    }
+    for row in await deliveries(handler_env):
+        assert row.template.endswith(f".{row.channel}") and row.template_version
+
+
+async def test_a_plt_is_told_as_plt(handler_env: HandlerEnv, peers: Peers) -> None:
+    peers.directory.acting.add("sekdes2.pamanukan")
+    _, event = application_event(APPLICATION_STEP_ASSIGNED, step_role="sekdes")
+    await handler_env.handler(event)
+    bodies = {n.recipient: n.body for n in await notes(handler_env)}
+    assert bodies == {
+        SEKDES: "Permohonan Surat Keterangan Domisili menunggu pemeriksaan Anda sebagai "
+        "Sekretaris Desa.",
+        "staff:sekdes2.pamanukan": "Permohonan Surat Keterangan Domisili menunggu pemeriksaan "
+        "Anda sebagai Plt. Sekretaris Desa.",
+    }
+
+
+async def test_reminder_goes_to_the_assignee_on_the_channels_they_chose(
+    handler_env: HandlerEnv,
+) -> None:
+    await prefer(
+        handler_env,
+        SEKDES,
+        channels="email,whatsapp,sms",
+        email="sekdes@pamanukan.desa.id",
+        phone="6285700000002",
+    )
+    _, event = application_event(
+        APPLICATION_REMINDED, step_role="sekdes", deadline="2026-07-21T09:00:00+00:00"
+    )
+    await handler_env.handler(event)
+    [mine, _other] = await notes(handler_env)
+    assert mine.recipient == SEKDES
+    assert "Batas waktunya 21 Juli 2026 pukul 16.00 WIB." in mine.body
+    rows = await deliveries(handler_env)
+    assert [(d.recipient, d.channel, d.to_address, d.status) for d in rows] == [
+        (SEKDES, EMAIL, "sekdes@pamanukan.desa.id", CREATED),
+        (SEKDES, WHATSAPP, "6285700000002", CREATED),
+        (SEKDES, SMS, "6285700000002", STANDBY),
+    ]
+    email = rows[0]
+    assert email.subject == "Smart Desa: Pengingat: surat menunggu pemeriksaan Anda"
+    assert email.body.startswith("Yth. Bapak/Ibu,")
+    assert rows[2].fallback_for == rows[1].id
+    assert all(d.application_id == APPLICATION_ID for d in rows)
+
+
+async def test_escalation_goes_to_the_supervisor_then_the_kabupaten_operator(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    peers.directory.holders[(PAMANUKAN, "kabupaten_operator")] = ["operator.subang"]
+    _, first = application_event(
+        APPLICATION_ESCALATED,
+        step_role="kasi_pemerintahan",
+        escalated_to_role="sekdes",
+        escalation_level=1,
+    )
+    await handler_env.handler(first)
+    _, second = application_event(
+        APPLICATION_ESCALATED, step_role="kasi_pemerintahan", escalation_level=2
+    )
+    await handler_env.handler(second)
+    asked = [(c.desa_code, c.role) for c in peers.directory.calls]
+    assert asked == [(PAMANUKAN, "sekdes"), (PAMANUKAN, "kabupaten_operator")]
+    by_recipient = {n.recipient: n.body for n in await notes(handler_env)}
+    assert set(by_recipient) == {SEKDES, "staff:sekdes2.pamanukan", "staff:operator.subang"}
+    assert by_recipient["staff:operator.subang"] == (
+        "Permohonan Surat Keterangan Domisili melewati batas waktu di tahap Kasi Pemerintahan "
+        "dan dialihkan kepada Anda sebagai Operator Kabupaten. Silakan putuskan atau tunjuk Plt."
+    )
+
+
+async def test_escalation_without_a_target_is_refused(handler_env: HandlerEnv) -> None:
+    _, event = application_event(APPLICATION_ESCALATED, step_role="sekdes", escalation_level=1)
+    with pytest.raises(PermanentEventError):
+        await handler_env.handler(event)
+    assert await notes(handler_env) == []
+
+
+async def test_progress_events_stay_in_the_app(handler_env: HandlerEnv) -> None:
+    for name, extra in (
+        (APPLICATION_SUBMITTED, {}),
+        (APPLICATION_DECIDED, {"step_role": "sekdes", "decision": "approve"}),
+        (APPLICATION_RESUBMITTED, {}),
+    ):
+        _, event = application_event(name, **extra)
+        await handler_env.handler(event)
+    _, revise = application_event(APPLICATION_DECIDED, step_role="sekdes", decision="revise")
+    await handler_env.handler(revise)  # its own event says it: nothing here
+    assert [n.template for n in await notes(handler_env)] == [
+        "submitted.inapp",
+        "decided.inapp",
+        "resubmitted.inapp",
+    ]
+    assert "disetujui oleh Sekretaris Desa" in (await notes(handler_env))[1].body
+    assert await deliveries(handler_env) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "text"),
+    [
+        (APPLICATION_EXPIRED, {}, "ditutup karena perbaikannya tidak dikirim"),
+        (LETTER_REVOKED, {"letter_number": "470/7/2004/VII/2026"}, "dicabut dan tidak berlaku"),
+    ],
+)
+async def test_expiry_and_revocation_reach_the_resident_outside_the_app(
+    handler_env: HandlerEnv, name: str, extra: dict[str, str], text: str
+) -> None:
+    _, event = application_event(name, **extra)
+    await handler_env.handler(event)
+    [note] = await notes(handler_env)
+    assert note.recipient == f"resident:{RESIDENT_ID}" and text in note.body
+    rows = await deliveries(handler_env)
+    assert [(d.channel, d.to_address, d.status) for d in rows] == [
+        (WHATSAPP, RESIDENT_PHONE, CREATED),
+        (SMS, RESIDENT_PHONE, STANDBY),
+    ]
+
+
+async def test_withdrawing_cancels_what_is_still_pending(handler_env: HandlerEnv) -> None:
+    await prefer(handler_env, SEKDES, channels="email", email="sekdes@pamanukan.desa.id")
+    _, assigned = application_event(APPLICATION_STEP_ASSIGNED, step_role="sekdes")
+    await handler_env.handler(assigned)
+    _, other_application = application_event(
+        APPLICATION_STEP_ASSIGNED, application_id="app-0002", step_role="sekdes"
+    )
+    await handler_env.handler(other_application)
+    _, revoked = application_event(LETTER_REVOKED, letter_number="470/2/2004/VII/2026")
+    await handler_env.handler(revoked)
+    async with handler_env.sessions() as session:  # one already went out
+        row = (await session.exec(select(Delivery).where(col(Delivery.channel) == WHATSAPP))).one()
+        row.status = DELIVERED
+        session.add(row)
+        await session.commit()
+
+    _, cancelled = application_event(APPLICATION_CANCELLED, step_role="sekdes")
+    await handler_env.handler(cancelled)
+
+    rows = await deliveries(handler_env)
+    assert [(d.application_id, d.channel, d.status) for d in rows] == [
+        (APPLICATION_ID, EMAIL, CANCELLED),
+        ("app-0002", EMAIL, CREATED),  # another application: untouched
+        (APPLICATION_ID, WHATSAPP, DELIVERED),  # already sent: stays as it was
+        (APPLICATION_ID, SMS, CANCELLED),  # its standby twin will never go
+    ]
+    cancelled_notes = [n for n in await notes(handler_env) if n.event_id == cancelled.id]
+    assert {(n.recipient, n.template) for n in cancelled_notes} == {
+        (f"resident:{RESIDENT_ID}", "cancelled.inapp"),
+        (SEKDES, "cancelled_staff.inapp"),
+        ("staff:sekdes2.pamanukan", "cancelled_staff.inapp"),
+    }
+
+
+async def test_quiet_hours_hold_what_is_not_urgent(handler_env: HandlerEnv) -> None:
+    resident = f"resident:{RESIDENT_ID}"
+    await prefer(
+        handler_env, resident, channels="whatsapp,sms", quiet_start="21:00", quiet_end="06:00"
+    )
+    # 22:30 WIB two days from now: later than the wall clock, so "due now" is distinguishable.
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
+    late = datetime.combine(day, time(15, 30), tzinfo=UTC)
+    handler = EventHandler(
+        handler_env.sessions,
+        handler_env.handler._recipients,  # the same real gRPC peers
+        clock=lambda: late,
+    )
+    _, expired = application_event(APPLICATION_EXPIRED)
+    await handler(expired)
+    code = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/smartdesa/intake",
+        type=event_type(OTP_REQUESTED),
+        time=late,
+        data=proto_data(
+            events_pb2.OtpRequested(
+                resident_id=RESIDENT_ID,
+                code="654321",
+                expires_at=(late + timedelta(minutes=5)).isoformat(),
+            )
+        ),
+    )
+    await handler(code)
+    rows = {d.template: d for d in await deliveries(handler_env)}
+    morning = datetime.combine(day, time(23, 0), tzinfo=UTC)  # 06:00 WIB the next day
+    assert rows["expired.whatsapp"].next_attempt_at.replace(tzinfo=UTC) == morning
+    assert rows["expired.sms"].next_attempt_at.replace(tzinfo=UTC) == morning
+    # A sign-in code is urgent: it does not wait (its row is due as soon as it is stored).
+    assert rows["otp.whatsapp"].next_attempt_at.replace(tzinfo=UTC) < late
+    assert rows["otp.whatsapp"].expires_at is not None
+
+
+def test_quiet_hours_across_midnight() -> None:
+    prefs = Preferences(channels=frozenset(), quiet_start=time(21, 0), quiet_end=time(6, 0))
+    wib = timedelta(hours=7)
+    evening = datetime(2026, 7, 21, 22, 30, tzinfo=UTC) - wib  # 22:30 WIB
+    morning = datetime(2026, 7, 22, 5, 0, tzinfo=UTC) - wib  # 05:00 WIB
+    noon = datetime(2026, 7, 22, 12, 0, tzinfo=UTC) - wib
+    end = datetime(2026, 7, 22, 6, 0, tzinfo=UTC) - wib
+    assert prefs.send_after(evening, urgent=False) == end
+    assert prefs.send_after(morning, urgent=False) == end
+    assert prefs.send_after(noon, urgent=False) == noon
+    assert prefs.send_after(evening, urgent=True) == evening
+
+
+async def test_a_letter_link_is_signed_short_lived_and_checked(handler_env: HandlerEnv) -> None:
+    _, event = application_event(LETTER_ISSUED, letter_number="470/3/2004/VII/2026")
+    await handler_env.handler(event)
+    whatsapp = next(d for d in await deliveries(handler_env) if d.channel == WHATSAPP)
+    url = next(w for w in whatsapp.body.split() if w.startswith("https://"))
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert parts.path == f"/api/v1/letter-links/{APPLICATION_ID}/letter.pdf"
+    assert RESIDENT_PHONE not in url and RESIDENT_ID not in url
+    verify_signed_path(LINK_KEY, parts.path, query["expires"], query["sig"])
+    expires = datetime.fromtimestamp(int(query["expires"]), UTC)
+    assert timedelta(hours=71) < expires - datetime.now(UTC) <= timedelta(hours=72)
+    with pytest.raises(ExpiredLink):
+        verify_signed_path(
+            LINK_KEY, parts.path, query["expires"], query["sig"], now=expires + timedelta(seconds=1)
+        )
+    with pytest.raises(InvalidLink):  # another letter with this signature
+        verify_signed_path(
+            LINK_KEY, "/api/v1/letter-links/app-9999/letter.pdf", query["expires"], query["sig"]
+        )
+    with pytest.raises(InvalidLink):  # a longer life
+        verify_signed_path(LINK_KEY, parts.path, str(int(query["expires"]) + 3600), query["sig"])
+    with pytest.raises(InvalidLink):
+        verify_signed_path(b"another key", parts.path, query["expires"], query["sig"])
