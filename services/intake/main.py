@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
-from services.intake.api.routes import applications, auth, letter_types
+from services.intake.api.routes import applications, auth, letter_links, letter_types
 from services.intake.config import Settings, get_settings
 from services.intake.runtime import open_runtime
 
@@ -28,6 +28,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.include_router(health_router())
-    for module in (auth, letter_types, applications):
+    for module in (auth, letter_types, applications, letter_links):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -42,7 +42,9 @@ class Settings(CommonSettings):
     notification_zenziva_passkey: SecretStr | None = None
 
     # Where residents open a signed letter link (intake's public address) and how long it lives.
-    notification_letter_link_base_url: str = "http://127.0.0.1:8000"
+    # Unset: intake's dev address on its configured port.
+    notification_letter_link_base_url: str | None = None
+    intake_http_port: int = 8000
     notification_letter_link_hours: int = 72
 
     # In-app live updates (server-sent events): how often a stream looks for new items, and a
@@ -55,6 +57,10 @@ class Settings(CommonSettings):
     notification_retry_base_seconds: float = 5.0
     notification_retry_cap_seconds: float = 600.0
     notification_dispatch_poll_seconds: float = 2.0
+
+    @property
+    def letter_link_base_url(self) -> str:
+        return self.notification_letter_link_base_url or f"http://127.0.0.1:{self.intake_http_port}"
 
     @property
     def database_url(self) -> str:

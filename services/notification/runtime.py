@@ -74,7 +74,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(verification_channel.close)
         letter_links = LetterLinks(
             key=link_key(settings),
-            base_url=settings.notification_letter_link_base_url,
+            base_url=settings.letter_link_base_url,
             lifetime=timedelta(hours=settings.notification_letter_link_hours),
         )
         recipients = RecipientLookup(
