@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
 from services.notification.channels import (
+    SMS,
     WHATSAPP,
     Channel,
     DevSink,
@@ -19,12 +20,15 @@ from services.notification.channels import (
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from services.notification.dispatcher import REDACTED_BODY, Dispatcher
+from services.notification.dispatcher import REDACTED_BODY, Dispatcher, cancel_pending
 from services.notification.models import (
+    CANCELLED,
+    CREATED,
     DELIVERED,
     EXPIRED,
     PERMANENT_FAILURE,
     SENDING,
+    STANDBY,
     TABLES,
     TECHNICAL_FAILURE,
     TEMPORARY_FAILURE,
@@ -252,3 +256,67 @@ async def test_wake_sends_without_waiting_for_the_poll(env: Env) -> None:
         await eventually(delivered, what="delivery after wake")
     finally:
         await dispatcher.stop()
+
+
+async def test_exhausted_whatsapp_releases_its_sms_twin(env: Env) -> None:
+    primary = await env.add_delivery(body="Smart Desa: surat terbit")
+    twin = await env.add_delivery(
+        channel=SMS, status=STANDBY, fallback_for=primary, body="Smart Desa: surat terbit (SMS)"
+    )
+    whatsapp = FlakyProvider(DevSink(env.sessions, WHATSAPP), [TemporaryDeliveryError("503")] * 9)
+    dispatcher = Dispatcher(
+        env.sessions,
+        {WHATSAPP: whatsapp, SMS: DevSink(env.sessions, SMS)},
+        max_attempts=2,
+        retry_base_seconds=10,
+        clock=env.clock,
+    )
+    assert await dispatcher.dispatch_due() == 1
+    assert (await env.delivery(twin)).status == STANDBY  # a retry is still to come
+    env.clock.advance(10)
+    assert await dispatcher.dispatch_due() == 1
+    assert (await env.delivery(primary)).status == TECHNICAL_FAILURE
+    assert await dispatcher.dispatch_due() == 1  # the twin, released at once
+    assert (await env.delivery(twin)).status == DELIVERED
+    assert [(m.channel, m.body) for m in await env.dev_messages()] == [
+        (SMS, "Smart Desa: surat terbit (SMS)")
+    ]
+
+
+async def test_a_code_twin_expires_with_the_code_and_is_blanked(env: Env) -> None:
+    expires = env.clock.now + timedelta(minutes=5)
+    primary = await env.add_delivery(redact_when_final=True, expires_at=expires)
+    twin = await env.add_delivery(
+        channel=SMS,
+        status=STANDBY,
+        fallback_for=primary,
+        redact_when_final=True,
+        expires_at=expires,
+        body="Smart Desa: kode masuk Anda 123456",
+    )
+    dispatcher = env.dispatcher(DevSink(env.sessions, WHATSAPP))
+    assert await dispatcher.dispatch_due() == 1
+    assert (await env.delivery(twin)).status == STANDBY
+    env.clock.advance(301)
+    assert await dispatcher.dispatch_due() == 0
+    expired = await env.delivery(twin)
+    assert (expired.status, expired.body) == (EXPIRED, REDACTED_BODY)
+
+
+async def test_cancelling_an_application_cancels_only_what_waits(env: Env) -> None:
+    waiting = await env.add_delivery(application_id="app-1")
+    retrying = await env.add_delivery(
+        application_id="app-1", status=TEMPORARY_FAILURE, to_address="6281200000001"
+    )
+    twin = await env.add_delivery(
+        application_id="app-1", channel=SMS, status=STANDBY, fallback_for=retrying
+    )
+    sent = await env.add_delivery(application_id="app-1", status=DELIVERED, event_id="ev-0")
+    other = await env.add_delivery(application_id="app-2", event_id="ev-2")
+    async with env.sessions() as session:
+        assert await cancel_pending(session, "app-1", env.clock.now) == 3
+        await session.commit()
+    statuses = [(await env.delivery(i)).status for i in (waiting, retrying, twin, sent, other)]
+    assert statuses == [CANCELLED, CANCELLED, CANCELLED, DELIVERED, CREATED]
+    dispatcher = env.dispatcher(DevSink(env.sessions, WHATSAPP))
+    assert await dispatcher.dispatch_due() == 1  # only app-2's
