@@ -185,7 +185,8 @@ async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: da
     minutes = max(1, round((expires_at - event.time).total_seconds() / 60))
     values = {"code": data.code, "minutes": str(minutes)}
     recipient = resident_recipient(contact.resident_id)
-    # Signing in needs the code whatever the preferences say: urgent, on both channels.
+    # Signing in needs the code: urgent (no quiet hours), and by SMS alone for a resident who
+    # turned WhatsApp off, never not at all.
     _, sms_body = t.OTP_SMS.render(**values)
     sms = ChannelMessage(
         channel=SMS,
@@ -196,6 +197,8 @@ async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: da
         expires_at=expires_at,
         redact_when_final=True,
     )
+    if not (await recipients.preferences(recipient)).allows(WHATSAPP):
+        return Plan(outgoing=[sms])
     _, body = t.OTP_WHATSAPP.render(**values)
     message = ChannelMessage(
         channel=WHATSAPP,

@@ -48,6 +48,7 @@ from tests.notification.conftest import (
     HandlerEnv,
     Peers,
     application_event,
+    otp_event,
 )
 
 SEKDES = "staff:sekdes.pamanukan"
@@ -318,3 +319,17 @@ async def test_a_letter_link_is_signed_short_lived_and_checked(handler_env: Hand
         verify_signed_path(LINK_KEY, parts.path, str(int(query["expires"]) + 3600), query["sig"])
     with pytest.raises(InvalidLink):
         verify_signed_path(b"another key", parts.path, query["expires"], query["sig"])
+
+
+async def test_a_code_goes_by_sms_alone_when_whatsapp_is_off(handler_env: HandlerEnv) -> None:
+    await prefer(handler_env, f"resident:{RESIDENT_ID}", channels="email")
+    _, event = otp_event(code="246810")
+    await handler_env.handler(event)
+    [row] = await deliveries(handler_env)
+    assert (row.channel, row.to_address, row.status, row.template) == (
+        SMS,
+        RESIDENT_PHONE,
+        CREATED,
+        "otp.sms",
+    )
+    assert "246810" in row.body and row.redact_when_final and row.expires_at is not None
