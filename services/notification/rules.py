@@ -381,7 +381,13 @@ async def store_plan(session: AsyncSession, event_id: str, plan: Plan, now: date
             )
         )
     pairs: list[tuple[Delivery, ChannelMessage]] = []
+    # One message per address and channel: two staff sharing the desa office's email or phone
+    # get it once (and the table's uniqueness holds).
+    seen: set[tuple[str, str]] = set()
     for message in plan.outgoing:
+        if (message.channel, message.to) in seen:
+            continue
+        seen.add((message.channel, message.to))
         primary = _delivery(event_id, message)
         session.add(primary)
         if message.fallback is not None:
@@ -389,6 +395,9 @@ async def store_plan(session: AsyncSession, event_id: str, plan: Plan, now: date
     if pairs:
         await session.flush()  # the primaries get their ids
     for primary, fallback in pairs:
+        if (fallback.channel, fallback.to) in seen:
+            continue  # the address already gets this message on that channel
+        seen.add((fallback.channel, fallback.to))
         standby = _delivery(event_id, fallback, status=STANDBY)
         standby.fallback_for = primary.id
         session.add(standby)

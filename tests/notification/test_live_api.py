@@ -401,3 +401,28 @@ async def test_a_resident_who_turns_whatsapp_off_gets_sms(live: Live) -> None:
         rows = (await session.exec(select(Delivery))).all()
     assert [(d.channel, d.status) for d in rows] == [(SMS, DELIVERED)]
     assert CREATED not in {d.status for d in rows}
+
+
+async def test_mark_everything_read(live: Live) -> None:
+    sekdes = live.service.staff_headers("sekdes.pamanukan", role="sekdes")
+    other = live.service.staff_headers("sekdes2.pamanukan", role="sekdes")
+    for application_id in ("app-0011", "app-0012"):
+        subject, event = application_event(
+            APPLICATION_STEP_ASSIGNED, application_id=application_id, step_role="sekdes"
+        )
+        await publish(live.service.js, subject, event)
+
+    async def unread(headers: dict[str, str]) -> int:
+        answer = await live.client.get("/api/v1/inbox/unread-count", headers=headers)
+        return int(answer.json()["unread"])
+
+    async def both_arrived() -> bool:
+        return await unread(sekdes) == 2 and await unread(other) == 2
+
+    await eventually(both_arrived, what="two unread items each")
+    marked = await live.client.post("/api/v1/inbox/read-all", headers=sekdes)
+    assert marked.json() == {"marked": 2}
+    assert await unread(sekdes) == 0
+    assert await unread(other) == 2  # someone else's inbox is untouched
+    again = await live.client.post("/api/v1/inbox/read-all", headers=sekdes)
+    assert again.json() == {"marked": 0}

@@ -333,3 +333,22 @@ async def test_a_code_goes_by_sms_alone_when_whatsapp_is_off(handler_env: Handle
         "otp.sms",
     )
     assert "246810" in row.body and row.redact_when_final and row.expires_at is not None
+
+
+async def test_staff_sharing_the_office_address_get_one_message(handler_env: HandlerEnv) -> None:
+    for username in ("sekdes.pamanukan", "sekdes2.pamanukan"):
+        await prefer(
+            handler_env,
+            f"staff:{username}",
+            channels="email,sms",
+            email="kantor@pamanukan.desa.id",
+            phone="6285700000002",
+        )
+    _, event = application_event(APPLICATION_STEP_ASSIGNED, step_role="sekdes")
+    await handler_env.handler(event)
+    assert len(await notes(handler_env)) == 2  # each has their own inbox
+    rows = await deliveries(handler_env)
+    assert [(d.channel, d.to_address) for d in rows] == [
+        (EMAIL, "kantor@pamanukan.desa.id"),
+        (SMS, "6285700000002"),
+    ]

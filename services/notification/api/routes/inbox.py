@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy import update
 from sqlmodel import col, func, select
 
 from common.http import Problem
@@ -71,6 +72,23 @@ async def unread_count(recipient: CurrentRecipient, session: SessionDep) -> Unre
         )
     ).one()
     return UnreadCount(unread=count)
+
+
+class MarkedRead(BaseModel):
+    marked: int
+
+
+@router.post("/read-all")
+async def mark_all_read(recipient: CurrentRecipient, session: SessionDep) -> MarkedRead:
+    """Everything in the inbox read at once; answers how many were unread."""
+    result = await session.exec(
+        update(Notification)
+        .where(col(Notification.recipient) == recipient)
+        .where(col(Notification.read_at).is_(None))
+        .values(read_at=utcnow())
+    )
+    await session.commit()
+    return MarkedRead(marked=int(result.rowcount))
 
 
 @router.post("/{notification_id}/read")
