@@ -426,3 +426,24 @@ async def test_mark_everything_read(live: Live) -> None:
     assert await unread(other) == 2  # someone else's inbox is untouched
     again = await live.client.post("/api/v1/inbox/read-all", headers=sekdes)
     assert again.json() == {"marked": 0}
+
+
+async def test_staff_email_reaches_the_dev_sink(live: Live) -> None:
+    sekdes = live.service.staff_headers("sekdes.pamanukan", role="sekdes")
+    answer = await live.client.put(
+        "/api/v1/preferences",
+        headers=sekdes,
+        json={"channels": ["email"], "email": "sekdes@pamanukan.desa.id"},
+    )
+    assert answer.status_code == 200
+    subject, event = application_event(APPLICATION_STEP_ASSIGNED, step_role="sekdes")
+    await publish(live.service.js, subject, event)
+
+    async def emails() -> list[dict[str, Any]] | None:
+        answer = await live.client.get("/dev/messages", params={"to": "sekdes@pamanukan.desa.id"})
+        return answer.json() or None
+
+    [email] = await eventually(emails, what="email in the dev sink")
+    assert email["channel"] == "email"
+    assert email["subject"] == "Smart Desa: Surat menunggu pemeriksaan Anda"
+    assert email["body"].startswith("Yth. Bapak/Ibu,\n\nPermohonan Surat Keterangan Domisili")
