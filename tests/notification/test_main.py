@@ -95,8 +95,14 @@ async def test_otp_reaches_the_dev_whatsapp_sink(service: Service) -> None:
     resident = service.resident_headers(RESIDENT_ID)
     assert await inbox_of(service, resident) == []  # a code is never kept in the inbox
 
-    async with service.runtime.sessions() as session:
-        rows = (await session.exec(select(Delivery).order_by(col(Delivery.id)))).all()
+    async def recorded() -> list[Delivery] | None:
+        # The sink has them before the dispatcher records the outcome: wait for the record.
+        async with service.runtime.sessions() as session:
+            found = list((await session.exec(select(Delivery).order_by(col(Delivery.id)))).all())
+        done = [d for d in found if d.fallback_for is None and d.status == DELIVERED]
+        return found if len(done) == 2 else None
+
+    rows = await eventually(recorded, what="deliveries recorded")
     sent = [d for d in rows if d.fallback_for is None]
     assert [(d.status, d.attempts, d.body) for d in sent] == [(DELIVERED, 1, REDACTED_BODY)] * 2
     # Each has its SMS twin waiting in case WhatsApp reports a failure; it expires with the code.
