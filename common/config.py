@@ -21,6 +21,8 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
 
     nats_url: str = "nats://127.0.0.1:4322"
+    # Copies JetStream keeps of each of our streams: 1 on the dev server, 3 on a 3-node cluster.
+    nats_stream_replicas: int = 1
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "letter-approval"
