@@ -55,7 +55,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
         assert base.name is not None
         config = dataclasses.replace(base, num_replicas=replicas)
         try:
-            await js.stream_info(config.name)
+            await js.stream_info(base.name)
         except NotFoundError:
             await js.add_stream(config)
         else:
