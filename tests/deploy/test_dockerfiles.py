@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.support import DEPLOY, PROCESSES, ROOT, Process, main_container, pod_spec, render
+from tests.deploy.support import (
+    DEPLOY,
+    PROCESSES,
+    ROOT,
+    Process,
+    env_names,
+    main_container,
+    pod_spec,
+    render,
+)
 
 DOCKER = DEPLOY / "docker"
 by_process = pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
@@ -191,3 +200,11 @@ def test_multi_stage_slim_and_without_compilers(process: Process) -> None:
     docs = render("production")
     mounts = {m["mountPath"] for m in main_container(docs, process.name)["volumeMounts"]}
     assert "/var/lib/smartdesa" in mounts
+
+
+@by_process
+def test_image_environment_is_read_by_the_settings(process: Process) -> None:
+    env = " ".join(args for word, args in dockerfile(process) if word == "ENV")
+    names = {pair.split("=", 1)[0] for pair in env.split() if pair.startswith("SMARTDESA_")}
+    assert names
+    assert names <= env_names(process.settings_class())
