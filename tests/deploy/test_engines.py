@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
@@ -84,6 +85,10 @@ def declared_in_code() -> dict[str, str]:
             if isinstance(value, SearchAttributeKey):
                 found[value.name] = TYPE_NAMES[value.indexed_value_type]
     return found
+
+
+def test_search_attribute_job_is_a_valid_job() -> None:
+    kubernetes_validate.validate(search_attribute_job(), "1.31.0", strict=True)
 
 
 def test_search_attributes_cover_the_required_and_the_code() -> None:
