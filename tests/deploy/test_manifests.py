@@ -257,6 +257,12 @@ def test_replicas_autoscaling_and_disruption_budgets(overlay: str) -> None:
         ]
         assert len(budgets) == 1
         assert budgets[0]["spec"]["minAvailable"] < replicas
+        spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert any(
+            c["topologyKey"] == "kubernetes.io/hostname"
+            and c["labelSelector"]["matchLabels"].items() <= labels.items()
+            for c in spread
+        )
 
 
 # -- network policies against the code ----------------------------------------------------------
