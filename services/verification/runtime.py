@@ -60,7 +60,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         # drain waits out its 30 s timeout on the consumer's pull subscription.
         stack.push_async_callback(nc.close)
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, settings.nats_stream_replicas)
         task_consumer = Consumer(
             js,
             stream=PUBLIC_STREAM,
