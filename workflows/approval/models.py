@@ -136,6 +136,7 @@ class ApprovalState:
     step_index: int | None = None  # None when no step waits (finished or awaiting resubmit)
     step_role: str | None = None
     letter: LetterInfo | None = None
+    step_started: datetime | None = None  # when the current step was assigned (UTC)
     # When the current step is due (UTC), or, while awaiting revision, when it expires.
     deadline: datetime | None = None
     overdue: bool = False

@@ -319,6 +319,7 @@ class LetterApprovalWorkflow:
             step_index=self._step_index,
             step_role=role,
             letter=self._letter,
+            step_started=self._step_started,
             deadline=self._deadline,
             overdue=self._overdue,
             escalation_level=self._escalation_level,
