@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -53,7 +54,10 @@ async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={k.name: k.indexed_value_type.value for k in search_attributes.ALL},
+            search_attributes={
+                k.name: IndexedValueType.ValueType(k.indexed_value_type.value)
+                for k in search_attributes.ALL
+            },
         )
     )
 

@@ -87,7 +87,10 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
         await eventually(lambda: len(activities.of("application.escalated")) == 2, "escalations")
 
         reminded = activities.of("application.reminded")
-        assert [activities.scheduled[r.sequence] >= t for r, t in zip(reminded, [half, last_hour], strict=True)] == [True, True]
+        assert [
+            activities.scheduled[r.sequence] >= t
+            for r, t in zip(reminded, [half, last_hour], strict=True)
+        ] == [True, True]
         assert all(r.step_role == "kasi_pemerintahan" and r.deadline == deadline for r in reminded)
         first, then = activities.of("application.escalated")
         assert (first.escalation_level, first.escalated_to_role) == (1, "sekdes")
@@ -105,7 +108,9 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
             "kasi_pemerintahan",
         )
         # The kabupaten operator follows up but does not decide; the Sekdes (supervisor) may.
-        cause = await refusal(handle, LetterApprovalWorkflow.decide, decision(0, KABUPATEN_OPERATOR))
+        cause = await refusal(
+            handle, LetterApprovalWorkflow.decide, decision(0, KABUPATEN_OPERATOR)
+        )
         assert cause.type == ERR_WRONG_ROLE
         after = await decide(handle, decision(0, "sekdes"))
         assert (after.step_role, after.overdue, after.escalation_level) == ("sekdes", False, 0)
@@ -191,7 +196,9 @@ async def test_deadlines_skip_days_off(time_skipping_env: WorkflowEnvironment) -
         escalated = activities.of("application.escalated")[0]
         # It did not fire when the deadline would have been without the days off.
         assert activities.scheduled[escalated.sequence] >= state.deadline
-        reminders = [activities.scheduled[r.sequence] for r in activities.of("application.reminded")]
+        reminders = [
+            activities.scheduled[r.sequence] for r in activities.of("application.reminded")
+        ]
         assert len(reminders) == 2
         assert all(t.astimezone(WIB).date().isoformat() not in closed for t in reminders)
         await handle.terminate("test done")
@@ -204,7 +211,9 @@ async def test_an_unrevised_letter_expires(time_skipping_env: WorkflowEnvironmen
         await wait_for_step(handle, 0)
         returned = await decide(handle, decision(0, "kasi_pemerintahan", "revise", "KK buram"))
         assert returned.status == "revision_requested"
-        revised_at = activities.scheduled[activities.of("application.revision_requested")[0].sequence]
+        revised_at = activities.scheduled[
+            activities.of("application.revision_requested")[0].sequence
+        ]
         assert returned.deadline is not None
         assert returned.deadline - revised_at < timedelta(days=7, minutes=1)
         assert returned.deadline - revised_at >= timedelta(days=7) - timedelta(minutes=1)

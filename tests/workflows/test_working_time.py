@@ -128,9 +128,7 @@ def test_time_outside_office_hours_does_not_count() -> None:
 def test_a_calendar_with_other_hours_and_saturdays() -> None:
     calendar = WorkingCalendar(start_hour=7, end_hour=14, workdays=[1, 2, 3, 4, 5, 6])
     # Friday 13:00 + 3h: one hour Friday, two on Saturday from 07:00.
-    assert add_working_hours(wib(2026, 11, 6, 13), 3, calendar, frozenset()) == wib(
-        2026, 11, 7, 9
-    )
+    assert add_working_hours(wib(2026, 11, 6, 13), 3, calendar, frozenset()) == wib(2026, 11, 7, 9)
 
 
 def test_times_come_back_in_utc() -> None:

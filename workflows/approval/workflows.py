@@ -409,7 +409,7 @@ class LetterApprovalWorkflow:
                 non_retryable=True,
             )
 
-    @workflow.update(name="cancel")
+    @workflow.update  # named "cancel": intake calls it by that name
     async def cancel(self, request: CancelInput) -> ApprovalState:
         if request.request_id not in self._accepted:
             self._accepted.add(request.request_id)
