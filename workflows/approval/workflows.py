@@ -186,9 +186,7 @@ class LetterApprovalWorkflow:
             elif decision.decision == REVISE:
                 self._revision_rounds += 1
                 self._status = REVISION_REQUESTED
-                self._step_index = None
-                self._overdue = False
-                self._escalation_level = 0
+                self._end_step()
                 self._assignee = RESIDENT
                 self._deadline = (
                     workflow.now() + timedelta(days=route.resubmit_days) if self._timed else None
