@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.conftest import (
@@ -23,6 +24,7 @@ from tests.workflows.conftest import (
     wait_for_step,
 )
 from tests.workflows.test_approval_paths import decide, decision
+from workflows.approval import search_attributes as sa
 from workflows.approval.models import (
     CANCELLED,
     ERR_FINISHED,
@@ -101,6 +103,12 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
         order = [activities.scheduled[r.sequence] for r in [*reminded, first, then]]
         assert order == sorted(order)
 
+        # What the Temporal UI shows: overdue, now with the kabupaten operator.
+        attributes = (await handle.describe()).typed_search_attributes
+        assert attributes.get(sa.OVERDUE) is True
+        assert attributes.get(sa.ASSIGNEE_ROLE) == KABUPATEN_OPERATOR
+        assert attributes.get(sa.STEP) == "kasi_pemerintahan"
+        assert attributes.get(sa.DEADLINE) == deadline
         state = await handle.query(LetterApprovalWorkflow.state)
         assert (state.overdue, state.escalation_level, state.step_role) == (
             True,
@@ -302,19 +310,20 @@ async def test_no_cancel_once_every_step_is_approved(
         await wait_for_step(handle, 0)
         await decide(handle, decision(0, "kasi_pemerintahan"))
         await decide(handle, decision(1, "sekdes"))
-        # The workflow may already have finished (the server refuses) or still be issuing
-        # (the validator refuses); either way nothing is cancelled.
         await decide(handle, decision(2, "kades"))
+        # The workflow may still be issuing (the validator refuses) or already have finished
+        # (the server refuses); either way nothing is cancelled.
         try:
-            cause = await refusal(
-                handle, LetterApprovalWorkflow.cancel, CancelInput(request_id=str(uuid.uuid4()))
+            got = await handle.execute_update(
+                LetterApprovalWorkflow.cancel, CancelInput(request_id=str(uuid.uuid4()))
             )
-            assert cause.type == ERR_FINISHED
-        except Exception as exc:  # RPCError NOT_FOUND once the workflow closed
-            from temporalio.service import RPCError, RPCStatusCode
-
-            if not (isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND):
-                raise
+        except WorkflowUpdateFailedError as refused:
+            assert isinstance(refused.cause, ApplicationError)
+            assert refused.cause.type == ERR_FINISHED
+        except RPCError as closed:
+            assert closed.status == RPCStatusCode.NOT_FOUND
+        else:
+            raise AssertionError(f"a letter being issued was cancelled: {got}")
         result = await handle.result()
     assert result.status == ISSUED
     assert "application.cancelled" not in activities.events()
