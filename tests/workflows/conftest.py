@@ -104,7 +104,7 @@ def activities() -> RecordingActivities:
     return RecordingActivities(SKD_ROUTE)
 
 
-async def eventually(check: Callable[[], bool], what: str, within: float = 30) -> None:
+async def eventually(check: Callable[[], bool], what: str, within: float = 60) -> None:
     """Polls `check` until it holds (the worker acts asynchronously); fails after `within`."""
     deadline = asyncio.get_running_loop().time() + within
     while not check():

@@ -157,7 +157,7 @@ async def test_finished_letters_take_no_decision_or_cancel(temporal_client: Clie
     assert activities.events().count("application.cancelled") == 1
 
 
-async def eventually_listed(client: Client, query: str, within: float = 30) -> None:
+async def eventually_listed(client: Client, query: str, within: float = 60) -> None:
     """Visibility is eventually consistent: poll the list until the query matches."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
