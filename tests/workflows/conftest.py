@@ -5,6 +5,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import pytest
 from temporalio import activity
@@ -31,16 +32,22 @@ SKD_ROUTE = ["kasi_pemerintahan", "sekdes", "kades"]
 
 
 class RecordingActivities:
-    def __init__(self, route: list[str], fail_record_times: int = 0) -> None:
-        self.route = route
+    def __init__(self, route: list[str] | Route, fail_record_times: int = 0) -> None:
+        self.route = (
+            route
+            if isinstance(route, Route)
+            else Route(steps=[RouteStep(role=r) for r in route], signer_role=route[-1])
+        )
         self.records: list[ProgressRecord] = []
+        # Workflow time at which each sequence was scheduled: when the workflow acted.
+        self.scheduled: dict[int, datetime] = {}
         self.issued: list[IssueLetterInput] = []
         self.record_attempts = 0
         self._fail_record_times = fail_record_times
 
     @activity.defn(name=ACTIVITY_RESOLVE_ROUTE)
     async def resolve_route(self, input: ApprovalInput) -> Route:
-        return Route(steps=[RouteStep(role=r) for r in self.route], signer_role=self.route[-1])
+        return self.route
 
     @activity.defn(name=ACTIVITY_RECORD_PROGRESS)
     async def record_progress(self, record: ProgressRecord) -> None:
@@ -50,6 +57,7 @@ class RecordingActivities:
         # Intake is idempotent per sequence; so is this double.
         if all(r.sequence != record.sequence for r in self.records):
             self.records.append(record)
+            self.scheduled[record.sequence] = activity.info().scheduled_time
 
     @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:
@@ -65,6 +73,9 @@ class RecordingActivities:
 
     def events(self) -> list[str]:
         return [r.event for r in self.records]
+
+    def of(self, event: str) -> list[ProgressRecord]:
+        return [r for r in self.records if r.event == event]
 
 
 @asynccontextmanager
@@ -91,6 +102,15 @@ async def running_letter(
 @pytest.fixture
 def activities() -> RecordingActivities:
     return RecordingActivities(SKD_ROUTE)
+
+
+async def eventually(check: Callable[[], bool], what: str, within: float = 60) -> None:
+    """Polls `check` until it holds (the worker acts asynchronously); fails after `within`."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"never happened: {what}")
+        await asyncio.sleep(0.05)
 
 
 async def wait_for_step(

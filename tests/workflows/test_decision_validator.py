@@ -1,6 +1,7 @@
 """The decide/resubmit validators on a real Temporal dev server: refusals are synchronous, carry
 a typed ApplicationError the APIs map to 403/409/422, and never enter workflow history."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from tests.workflows.conftest import PAMANUKAN, RecordingActivities, running_letter, wait_for_step
 from tests.workflows.test_approval_paths import decision
+from workflows.approval import search_attributes as sa
 from workflows.approval.models import (
     ERR_INVALID,
     ERR_NOT_AWAITING_RESUBMIT,
@@ -18,6 +20,7 @@ from workflows.approval.models import (
     ERR_WRONG_DESA,
     ERR_WRONG_ROLE,
     ApprovalState,
+    CancelInput,
     DecisionInput,
     ResubmitInput,
 )
@@ -90,3 +93,83 @@ async def test_refusals_are_typed_and_leave_no_history(temporal_client: Client) 
         assert finished.value.status == RPCStatusCode.NOT_FOUND, finished.value.status
 
     assert activities.records[0].desa_code == PAMANUKAN
+
+
+async def test_search_attributes_follow_the_letter(temporal_client: Client) -> None:
+    """What Diskominfo filters by in the Temporal UI: codes and roles, kept current."""
+    activities = RecordingActivities(["kasi_pemerintahan", "sekdes", "kades"])
+    async with running_letter(temporal_client, activities) as handle:
+        state = await wait_for_step(handle, 0)
+        in_kecamatan = (
+            f'WorkflowId = "{handle.id}" AND KecamatanCode = "32.13.11" '
+            'AND DesaCode = "32.13.11.2004" AND LetterType = "SKD" AND Overdue = false '
+            'AND Step = "kasi_pemerintahan" AND AssigneeRole = "kasi_pemerintahan" '
+            'AND `Status` = "in_review"'
+        )
+        await eventually_listed(temporal_client, in_kecamatan)
+        description = await handle.describe()
+        attributes = description.typed_search_attributes
+        assert attributes.get(sa.DEADLINE) == state.deadline
+        assert description.raw_description.workflow_extended_info is not None
+        # The one-line summary for the UI: role, since when, due when, in WIB; no personal data.
+        details = await current_details(handle)
+        assert details.startswith("SKD desa 32.13.11.2004: Menunggu Kasi Pemerintahan sejak ")
+        assert ", tenggat " in details and details.endswith("WIB")
+
+        await handle.execute_update(
+            LetterApprovalWorkflow.decide, decision(0, "kasi_pemerintahan", "revise", "KK buram")
+        )
+        await eventually_listed(
+            temporal_client,
+            f'WorkflowId = "{handle.id}" AND `Status` = "revision_requested" '
+            'AND AssigneeRole = "pemohon" AND Step IS NULL',
+        )
+        await handle.execute_update(
+            LetterApprovalWorkflow.cancel, CancelInput(request_id=str(uuid.uuid4()))
+        )
+        await handle.result()
+        await eventually_listed(
+            temporal_client,
+            f'WorkflowId = "{handle.id}" AND `Status` = "cancelled" AND AssigneeRole IS NULL '
+            "AND Deadline IS NULL",
+        )
+
+
+async def test_finished_letters_take_no_decision_or_cancel(temporal_client: Client) -> None:
+    activities = RecordingActivities(["kasi_pemerintahan"])
+    async with running_letter(temporal_client, activities) as handle:
+        await wait_for_step(handle, 0)
+        cancel = CancelInput(request_id=str(uuid.uuid4()))
+        cancelled = await handle.execute_update(LetterApprovalWorkflow.cancel, cancel)
+        assert cancelled.status == "cancelled"
+        assert (await handle.result()).status == "cancelled"
+        # A closed workflow takes no Update at all, not even a retry: the server refuses it
+        # (intake and verification then answer from their own records).
+        for update, arg in (
+            (LetterApprovalWorkflow.decide, decision(0, "kasi_pemerintahan")),
+            (LetterApprovalWorkflow.cancel, CancelInput(request_id=str(uuid.uuid4()))),
+        ):
+            with pytest.raises(RPCError) as finished:
+                await handle.execute_update(update, arg)  # type: ignore[arg-type]
+            assert finished.value.status == RPCStatusCode.NOT_FOUND, finished.value.status
+        with pytest.raises(RPCError):
+            await handle.execute_update(LetterApprovalWorkflow.cancel, cancel)
+    assert activities.events().count("application.cancelled") == 1
+
+
+async def eventually_listed(client: Client, query: str, within: float = 60) -> None:
+    """Visibility is eventually consistent: poll the list until the query matches."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = [w.id async for w in client.list_workflows(query)]
+        if found:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"no workflow matches {query}")
+        await asyncio.sleep(0.2)
+
+
+async def current_details(handle: Handle) -> str:
+    """The text workflow.set_current_details shows in the UI, read through the system query."""
+    metadata = await handle.query("__temporal_workflow_metadata")
+    return str(metadata.current_details)

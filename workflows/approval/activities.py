@@ -2,7 +2,10 @@
 on the service's side (route lookup is a read; intake records each sequence once; signing issues
 one letter per application), so Temporal may retry them freely."""
 
+from datetime import UTC, date, datetime
+
 import grpc
+import holidays
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import (
     directory_pb2,
@@ -19,12 +22,16 @@ from workflows.approval.models import (
     ACTIVITY_ISSUE_LETTER,
     ACTIVITY_RECORD_PROGRESS,
     ACTIVITY_RESOLVE_ROUTE,
+    DEFAULT_DEADLINE_WORKING_HOURS,
+    DEFAULT_MAX_REVISION_ROUNDS,
+    DEFAULT_RESUBMIT_DAYS,
     ApprovalInput,
     IssueLetterInput,
     LetterInfo,
     ProgressRecord,
     Route,
     RouteStep,
+    WorkingCalendar,
 )
 
 # Answers that no retry can change: fail the activity for good.
@@ -36,6 +43,72 @@ _PERMANENT_CODES = {
 }
 _CALL_TIMEOUT_S = 20.0
 _ISSUE_TIMEOUT_S = 90.0
+# Days off are computed for this year and the next ones: far beyond any letter's lifetime
+# (a few working days per step, plus at most a few resubmission periods).
+_DAYS_OFF_YEARS = 3
+
+
+def national_days_off(from_year: int, years: int = _DAYS_OFF_YEARS) -> list[str]:
+    """Indonesian public holidays and cuti bersama (the `holidays` package's "government"
+    category for ID holds the joint leave days set by the SKB of three ministers), as ISO
+    dates. Dates of Islamic holidays beyond the published decree are the package's estimates;
+    a new `holidays` release corrects them, and a desa adds any local day off itself."""
+    days = holidays.country_holidays(
+        "ID",
+        years=range(from_year, from_year + years),
+        categories=(holidays.PUBLIC, holidays.GOVERNMENT),
+    )
+    return sorted(d.isoformat() for d in days)
+
+
+def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
+    """The directory's route with proto3's zero values replaced by the defaults: a step of 8
+    working hours, Monday to Friday 08:00-16:00 WIB, 3 revision rounds, 14 days to resubmit."""
+    calendar = WorkingCalendar()
+    if route.HasField("calendar"):
+        given = route.calendar
+        if given.start_hour or given.end_hour:
+            calendar.start_hour, calendar.end_hour = given.start_hour, given.end_hour
+        if given.workdays:
+            calendar.workdays = sorted(set(given.workdays))
+        calendar.local_days_off = sorted(set(given.local_days_off))
+    if not (0 <= calendar.start_hour < calendar.end_hour <= 24):
+        raise ApplicationError(
+            f"invalid working hours {calendar.start_hour}-{calendar.end_hour}",
+            type="InvalidRoute",
+            non_retryable=True,
+        )
+    if not set(calendar.workdays) <= set(range(1, 8)):
+        raise ApplicationError(
+            f"invalid workdays {calendar.workdays}", type="InvalidRoute", non_retryable=True
+        )
+    for day in calendar.local_days_off:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ApplicationError(
+                f"invalid local day off {day!r}", type="InvalidRoute", non_retryable=True
+            ) from None
+    return Route(
+        steps=[
+            RouteStep(
+                role=s.role,
+                deadline_working_hours=s.deadline_working_hours
+                if s.deadline_working_hours > 0
+                else DEFAULT_DEADLINE_WORKING_HOURS,
+                skippable=s.skippable,
+            )
+            for s in route.steps
+        ],
+        signer_role=route.signer_role,
+        on_behalf_of_role=route.on_behalf_of_role,
+        calendar=calendar,
+        max_revision_rounds=route.max_revision_rounds
+        if route.max_revision_rounds > 0
+        else DEFAULT_MAX_REVISION_ROUNDS,
+        resubmit_days=route.resubmit_days if route.resubmit_days > 0 else DEFAULT_RESUBMIT_DAYS,
+        days_off=days_off,
+    )
 
 
 def _raise_for(exc: grpc.aio.AioRpcError, what: str) -> None:
@@ -69,11 +142,26 @@ class ApprovalActivities:
         except grpc.aio.AioRpcError as exc:
             _raise_for(exc, "route lookup")
             raise
-        if not route.steps:
+        resolved = route_from_proto(route, national_days_off(datetime.now(UTC).year))
+        resolved.steps = [s for s in resolved.steps if not await self._skip(input, s)]
+        if not resolved.steps:
             raise ApplicationError("route has no steps", type="EmptyRoute", non_retryable=True)
-        return Route(
-            steps=[RouteStep(role=s.role) for s in route.steps], signer_role=route.signer_role
-        )
+        return resolved
+
+    async def _skip(self, input: ApprovalInput, step: RouteStep) -> bool:
+        """A skippable step is left out when nobody in the desa holds its role (e.g. a desa
+        without an operator); a required step always stays."""
+        if not step.skippable:
+            return False
+        try:
+            holders = await self._directory.ListRoleHolders(
+                directory_pb2.ListRoleHoldersRequest(desa_code=input.desa_code, role=step.role),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            _raise_for(exc, "role holders lookup")
+            raise
+        return not holders.holders
 
     @activity.defn(name=ACTIVITY_RECORD_PROGRESS)
     async def record_progress(self, record: ProgressRecord) -> None:
@@ -88,7 +176,12 @@ class ApprovalActivities:
             decision=record.decision,
             reason=record.reason,
             occurred_at=occurred_at,
+            escalated_to_role=record.escalated_to_role,
+            escalation_level=record.escalation_level,
+            decided_as=record.decided_as,
         )
+        if record.deadline is not None:
+            request.deadline.FromDatetime(record.deadline)
         if record.step_index is not None and record.step_role is not None:
             request.current_step.CopyFrom(
                 intake_pb2.StepRef(index=record.step_index, role=record.step_role)
@@ -104,7 +197,13 @@ class ApprovalActivities:
         try:
             await self._intake.RecordProgress(request, timeout=_CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
-            _raise_for(exc, "record progress")
+            # Intake refusing a record is no business outcome but a mismatch between worker
+            # and intake versions (e.g. a new event or status during a rolling deploy). Failing
+            # for good would end the letter; retried with backoff, it resumes once both agree,
+            # and meanwhile the Temporal UI shows the retrying activity and intake's answer.
+            raise ApplicationError(
+                f"record progress: {exc.code().name} {exc.details()}", type=exc.code().name
+            ) from exc
 
     @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:
@@ -124,6 +223,9 @@ class ApprovalActivities:
                     fields=dict(application.fields),
                     nik=application.nik,
                     signer_role=input.signer_role,
+                    signer_username=input.signer_username,
+                    on_behalf_of_role=input.on_behalf_of_role,
+                    signer_is_plt=input.signer_is_plt,
                 ),
                 timeout=_ISSUE_TIMEOUT_S,
             )

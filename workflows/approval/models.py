@@ -6,6 +6,7 @@ types and roles; names and NIKs stay in intake.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # Application statuses, as intake shows them to the resident.
 DRAFT = "draft"
@@ -27,7 +28,38 @@ ERR_WRONG_DESA = "WrongDesa"  # 403
 ERR_STALE_STEP = "StaleStep"  # 409
 ERR_FINISHED = "Finished"  # 409
 ERR_NOT_AWAITING_RESUBMIT = "NotAwaitingResubmit"  # 409
-ERR_INVALID = "InvalidDecision"  # 422
+ERR_INVALID = "InvalidDecision"  # 422 (also: a revision beyond the route's limit)
+
+# Who is told, and who may decide, when a step's deadline passes: the assignee's supervisor
+# (escalation level 1); a second deadline goes to the kabupaten operator (level 2), who follows
+# it up with the desa but does not decide desa letters.
+KABUPATEN_OPERATOR = "kabupaten_operator"
+SUPERVISOR = {
+    "operator": "sekdes",
+    "kasi_pemerintahan": "sekdes",
+    "kasi_kesra": "sekdes",
+    "kasi_pelayanan": "sekdes",
+    "sekdes": "kades",
+    "kades": KABUPATEN_OPERATOR,
+}
+
+
+def supervisor_of(role: str) -> str:
+    """Kasi-level roles a desa adds later answer to the Sekdes like the others."""
+    return SUPERVISOR.get(role, "sekdes" if role.startswith("kasi_") else KABUPATEN_OPERATOR)
+
+
+# Route defaults for values a directory leaves unset (proto3 zero values).
+DEFAULT_DEADLINE_WORKING_HOURS = 8
+DEFAULT_MAX_REVISION_ROUNDS = 3
+DEFAULT_RESUBMIT_DAYS = 14
+
+# How a decision was taken, for the letter and the record ("" = by the step's own role).
+DECIDED_AS_PLT = "plt"
+DECIDED_AS_SUPERVISOR = "supervisor"
+
+# Who waits while the resident fixes the application (the AssigneeRole search attribute).
+RESIDENT = "pemohon"
 
 
 @dataclass
@@ -62,6 +94,9 @@ class Route:
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     max_revision_rounds: int = 3
     resubmit_days: int = 14
+    # National holidays and cuti bersama (ISO dates) for the next years, computed once by the
+    # resolve_route activity so the workflow never needs the holidays package.
+    days_off: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +136,12 @@ class ApprovalState:
     step_index: int | None = None  # None when no step waits (finished or awaiting resubmit)
     step_role: str | None = None
     letter: LetterInfo | None = None
+    step_started: datetime | None = None  # when the current step was assigned (UTC)
+    # When the current step is due (UTC), or, while awaiting revision, when it expires.
+    deadline: datetime | None = None
+    overdue: bool = False
+    escalation_level: int = 0  # 0 = none, 1 = supervisor told, 2 = kabupaten operator told
+    revision_rounds: int = 0  # how often the letter went back to the resident
 
 
 @dataclass
@@ -119,6 +160,10 @@ class ProgressRecord:
     decision: str = ""
     reason: str = ""
     letter: LetterInfo | None = None
+    deadline: datetime | None = None  # of the current step (or of the resubmission)
+    escalated_to_role: str = ""  # application.escalated: who is told now
+    escalation_level: int = 0
+    decided_as: str = ""  # "" (own role), "plt" or "supervisor"
 
 
 @dataclass
@@ -143,6 +188,8 @@ ROLE_LABELS = {
     "kasi_pelayanan": "Kasi Pelayanan",
     "sekdes": "Sekretaris Desa",
     "kades": "Kepala Desa",
+    KABUPATEN_OPERATOR: "Operator Kabupaten",
+    RESIDENT: "pemohon",
 }
 
 

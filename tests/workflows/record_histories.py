@@ -1,0 +1,174 @@
+"""Records one workflow history per path of a letter into tests/workflows/histories/, for the
+replay tests (test_replay.py) that make a change breaking running letters fail the build.
+
+    make record-histories        # or: .venv/bin/python -m tests.workflows.record_histories
+
+Run it after a deliberate change to the workflow that is guarded by `workflow.patched` (the old
+histories must keep replaying: keep them, add the new ones next to them under a new name) or
+when a new path is added. Never re-record to make a failing replay pass: that failure means
+letters in flight would break. It drives the workflow on Temporal's time-skipping test server
+with the test doubles of the activities, so it needs nothing running.
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from tests.conftest import register_search_attributes
+from tests.support.processes import venv_binary
+from tests.workflows.conftest import (
+    PAMANUKAN,
+    SKD_ROUTE,
+    RecordingActivities,
+    eventually,
+    running_letter,
+    wait_for_step,
+)
+from workflows.approval.models import (
+    ApprovalState,
+    CancelInput,
+    DecisionInput,
+    ResubmitInput,
+    Route,
+    RouteStep,
+)
+from workflows.approval.workflows import LetterApprovalWorkflow
+from workflows.approval.working_time import add_working_hours, parse_days_off
+
+HISTORIES = Path(__file__).parent / "histories"
+
+Handle = WorkflowHandle[LetterApprovalWorkflow, ApprovalState]
+
+
+def _decision(step: int, role: str, verdict: str = "approve", reason: str = "") -> DecisionInput:
+    # Fixed request ids keep recorded histories free of noise between recordings.
+    return DecisionInput(
+        request_id=f"{verdict}-{step}-{role}",
+        decision=verdict,
+        step_index=step,
+        actor_username=f"{role}.pamanukan",
+        actor_role=role,
+        actor_desa_code=PAMANUKAN,
+        reason=reason,
+    )
+
+
+async def _decide(handle: Handle, d: DecisionInput) -> None:
+    await handle.execute_update(LetterApprovalWorkflow.decide, d)
+
+
+async def approved(env: WorkflowEnvironment, handle: Handle, _: RecordingActivities) -> None:
+    await wait_for_step(handle, 0)
+    for index, role in enumerate(SKD_ROUTE):
+        await _decide(handle, _decision(index, role))
+
+
+async def revised_then_approved(
+    env: WorkflowEnvironment, handle: Handle, _: RecordingActivities
+) -> None:
+    await wait_for_step(handle, 0)
+    await _decide(handle, _decision(0, "kasi_pemerintahan"))
+    await _decide(handle, _decision(1, "sekdes", "revise", "Foto KK tidak terbaca"))
+    await handle.execute_update(LetterApprovalWorkflow.resubmit, ResubmitInput("resubmit-1"))
+    await _decide(handle, _decision(1, "sekdes"))
+    await _decide(handle, _decision(2, "kades"))
+
+
+async def rejected(env: WorkflowEnvironment, handle: Handle, _: RecordingActivities) -> None:
+    await wait_for_step(handle, 0)
+    await _decide(handle, _decision(0, "kasi_pemerintahan", "reject", "Bukan warga desa ini"))
+
+
+async def escalated_then_approved(
+    env: WorkflowEnvironment, handle: Handle, activities: RecordingActivities
+) -> None:
+    state = await wait_for_step(handle, 0)
+    assert state.deadline is not None
+    # Past both deadlines of the Kasi step: reminders, escalation to the Sekdes and on to the
+    # kabupaten operator; then the Sekdes decides the step themself.
+    route = activities.route
+    second = add_working_hours(state.deadline, 8, route.calendar, parse_days_off(route.days_off))
+    await env.sleep(second - await env.get_current_time() + timedelta(minutes=1))
+    await eventually(lambda: len(activities.of("application.escalated")) == 2, "escalations")
+    await _decide(handle, _decision(0, "sekdes"))
+    await _decide(handle, _decision(1, "sekdes"))
+    plt = _decision(2, "kades")
+    plt.actor_is_plt = True
+    await _decide(handle, plt)
+
+
+async def cancelled(env: WorkflowEnvironment, handle: Handle, _: RecordingActivities) -> None:
+    await wait_for_step(handle, 0)
+    await _decide(handle, _decision(0, "kasi_pemerintahan"))
+    await handle.execute_update(LetterApprovalWorkflow.cancel, CancelInput("cancel-1"))
+
+
+async def expired(env: WorkflowEnvironment, handle: Handle, _: RecordingActivities) -> None:
+    await wait_for_step(handle, 0)
+    await _decide(handle, _decision(0, "kasi_pemerintahan", "revise", "Foto KK tidak terbaca"))
+    await env.sleep(timedelta(days=15))
+
+
+PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Awaitable[None]]] = {
+    "approved": approved,
+    "revised-then-approved": revised_then_approved,
+    "rejected": rejected,
+    "escalated-then-approved": escalated_then_approved,
+    "cancelled": cancelled,
+    "expired": expired,
+}
+
+
+def _route() -> Route:
+    return Route(
+        steps=[RouteStep(role=r, deadline_working_hours=8) for r in SKD_ROUTE],
+        signer_role="kades",
+        days_off=["2026-12-24", "2026-12-25"],
+    )
+
+
+async def record(client: Client, env: WorkflowEnvironment, name: str, out: Path) -> Path:
+    activities = RecordingActivities(_route())
+    async with running_letter(client, activities) as handle:
+        await PATHS[name](env, handle, activities)
+        await handle.result()
+        history = await handle.fetch_history()
+    path = out / f"{name}.json"
+    path.write_text(history.to_json() + "\n")
+    return path
+
+
+async def main(names: list[str], out: Path) -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server")
+    )
+    try:
+        await register_search_attributes(env.client)
+        for name in names:
+            path = await record(env.client, env, name, out)
+            sys.stdout.write(f"recorded {path}\n")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", help=f"some of {', '.join(PATHS)} (default: all)")
+    parser.add_argument("--out", type=Path, default=HISTORIES)
+    args = parser.parse_args()
+    unknown = set(args.paths) - set(PATHS)
+    if unknown:
+        parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    asyncio.run(main(args.paths or list(PATHS), args.out))
+    # The Temporal core runtime's threads can abort the interpreter's finalization after
+    # everything is written; leave without it so the exit status reflects the recording.
+    sys.stdout.flush()
+    os._exit(0)

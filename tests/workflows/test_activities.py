@@ -1,0 +1,179 @@
+"""The real approval activities against real gRPC peers: how the directory's route becomes the
+workflow's Route (defaults, days off, skippable steps), and what reaches intake and signing."""
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from smartdesa.v1 import directory_pb2
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from common.auth import InternalAuth
+from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
+from tests.workflows.peers import PAMANUKAN, Peers, running_peers
+from workflows.approval.activities import ApprovalActivities, national_days_off
+from workflows.approval.models import (
+    ApprovalInput,
+    IssueLetterInput,
+    LetterInfo,
+    ProgressRecord,
+    WorkingCalendar,
+)
+
+SECRET = secrets.token_hex(32).encode()
+APPLICATION = ApprovalInput(application_id="app-1", desa_code=PAMANUKAN, letter_type="SKD")
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[Peers]:
+    async with running_peers(SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+async def activities(peers: Peers) -> AsyncIterator[ApprovalActivities]:
+    auth = InternalAuth(SECRET, WORKER)
+    channels = [
+        client_channel(peers.intake_target, auth, INTAKE),
+        client_channel(peers.verification_target, auth, VERIFICATION),
+        client_channel(peers.signing_target, auth, SIGNING),
+    ]
+    yield ApprovalActivities(*channels)
+    for channel in channels:
+        await channel.close()
+
+
+def test_national_days_off_include_cuti_bersama() -> None:
+    days = set(national_days_off(2026))
+    assert {"2026-08-17", "2026-03-21", "2026-12-25"} <= days  # public holidays
+    assert {"2026-03-20", "2026-03-23", "2026-03-24", "2026-12-24"} <= days  # cuti bersama
+    assert "2026-08-18" not in days
+    assert all(d[:4] in {"2026", "2027", "2028"} for d in days)
+
+
+async def test_an_unset_route_gets_the_defaults(activities: ApprovalActivities) -> None:
+    route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert [(s.role, s.deadline_working_hours, s.skippable) for s in route.steps] == [
+        ("kasi_pemerintahan", 8, False),
+        ("sekdes", 8, False),
+        ("kades", 8, False),
+    ]
+    assert route.calendar == WorkingCalendar(
+        start_hour=8, end_hour=16, workdays=[1, 2, 3, 4, 5], local_days_off=[]
+    )
+    assert (route.max_revision_rounds, route.resubmit_days, route.on_behalf_of_role) == (3, 14, "")
+    this_year = datetime.now(UTC).year
+    assert set(national_days_off(this_year)) == set(route.days_off)
+
+
+async def test_a_desa_route_is_carried_and_unheld_skippable_steps_are_left_out(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    peers.directory.route = directory_pb2.Route(
+        steps=[
+            directory_pb2.RouteStep(role="operator", deadline_working_hours=4, skippable=True),
+            directory_pb2.RouteStep(role="kasi_pemerintahan", deadline_working_hours=16),
+            directory_pb2.RouteStep(role="sekdes", deadline_working_hours=8),
+        ],
+        signer_role="sekdes",
+        on_behalf_of_role="kades",
+        calendar=directory_pb2.WorkingCalendar(
+            start_hour=7, end_hour=15, workdays=[1, 2, 3, 4, 5, 6], local_days_off=["2026-12-01"]
+        ),
+        max_revision_rounds=2,
+        resubmit_days=7,
+    )
+    # Nobody holds the operator role in this desa: the skippable first check is left out.
+    route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert [(s.role, s.deadline_working_hours) for s in route.steps] == [
+        ("kasi_pemerintahan", 16),
+        ("sekdes", 8),
+    ]
+    assert (route.signer_role, route.on_behalf_of_role) == ("sekdes", "kades")
+    assert route.calendar == WorkingCalendar(7, 15, [1, 2, 3, 4, 5, 6], ["2026-12-01"])
+    assert (route.max_revision_rounds, route.resubmit_days) == (2, 7)
+
+    peers.directory.holders["operator"] = ["operator.pamanukan"]
+    route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert [s.role for s in route.steps] == ["operator", "kasi_pemerintahan", "sekdes"]
+    assert route.steps[0].skippable
+
+
+async def test_a_broken_calendar_fails_for_good(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    peers.directory.route.calendar.CopyFrom(
+        directory_pb2.WorkingCalendar(start_hour=16, end_hour=8)
+    )
+    with pytest.raises(ApplicationError) as failure:
+        await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert failure.value.non_retryable and failure.value.type == "InvalidRoute"
+
+
+async def test_progress_and_letter_carry_deadline_escalation_and_signer(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    deadline = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
+    record = ProgressRecord(
+        application_id="app-1",
+        desa_code=PAMANUKAN,
+        letter_type="SKD",
+        sequence=4,
+        event="application.escalated",
+        status="in_review",
+        step_index=0,
+        step_role="kasi_pemerintahan",
+        deadline=deadline,
+        escalated_to_role="sekdes",
+        escalation_level=1,
+    )
+    env = ActivityEnvironment()
+    await env.run(activities.record_progress, record)
+    await env.run(activities.record_progress, record)  # a retry changes nothing
+    (sent,) = peers.intake.applied
+    assert len(peers.intake.attempts) == 2
+    assert sent.deadline.ToDatetime(UTC) == deadline
+    assert (sent.escalated_to_role, sent.escalation_level, sent.decided_as) == ("sekdes", 1, "")
+    assert (sent.current_step.index, sent.current_step.role) == (0, "kasi_pemerintahan")
+
+    letter = await env.run(
+        activities.issue_letter,
+        IssueLetterInput(
+            application_id="app-1",
+            signer_role="sekdes",
+            signer_username="plt.sekdes.pamanukan",
+            on_behalf_of_role="kades",
+            signer_is_plt=True,
+        ),
+    )
+    assert letter == LetterInfo("letter-1", f"470/001/{PAMANUKAN}/XI/2026", letter.verification_url)
+    (call,) = peers.signing.calls
+    assert (call.signer_role, call.signer_username, call.on_behalf_of_role, call.signer_is_plt) == (
+        "sekdes",
+        "plt.sekdes.pamanukan",
+        "kades",
+        True,
+    )
+
+
+async def test_a_refused_record_is_retried_not_fatal(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    """An intake that does not know a status yet (mid-deploy) must not end the letter."""
+    peers.intake.unknown_statuses.add("expired")
+    record = ProgressRecord(
+        application_id="app-1",
+        desa_code=PAMANUKAN,
+        letter_type="SKD",
+        sequence=9,
+        event="application.expired",
+        status="expired",
+    )
+    with pytest.raises(ApplicationError) as failure:
+        await ActivityEnvironment().run(activities.record_progress, record)
+    assert failure.value.type == "INVALID_ARGUMENT" and not failure.value.non_retryable
+    peers.intake.unknown_statuses.clear()
+    await ActivityEnvironment().run(activities.record_progress, record)
+    assert [r.sequence for r in peers.intake.applied] == [9]

@@ -1,0 +1,119 @@
+"""Working time in WIB: when a step's deadline falls, counted in the desa's working hours.
+
+Pure and deterministic (no clock, no I/O, no tz database), so the workflow may call it: WIB
+(Asia/Jakarta) is a fixed UTC+7 with no daylight saving, so a fixed offset is exact. Days off
+(national holidays, cuti bersama, the desa's own) come in as data: the `resolve_route` activity
+computes them once and the workflow carries them in its state.
+
+A working instant is a moment on a working day (a calendar workday that is not a day off)
+between start_hour and end_hour inclusive: a deadline may land exactly at closing time (16:00),
+meaning "by the end of that working day".
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+from workflows.approval.models import WorkingCalendar
+
+WIB = timezone(timedelta(hours=7), "WIB")
+
+# A calendar that never works would loop forever; no real desa is closed for ten years.
+_MAX_DAYS_SEARCHED = 3660
+
+_MONTHS_ID = (
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
+
+
+class NoWorkingTime(ValueError):
+    """The calendar has no working day at all in the searched range."""
+
+
+def parse_days_off(days: Iterable[str]) -> frozenset[date]:
+    return frozenset(date.fromisoformat(d) for d in days)
+
+
+def is_working_day(day: date, calendar: WorkingCalendar, days_off: frozenset[date]) -> bool:
+    return day.isoweekday() in calendar.workdays and day not in days_off
+
+
+def is_working_instant(
+    moment: datetime, calendar: WorkingCalendar, days_off: frozenset[date]
+) -> bool:
+    local = moment.astimezone(WIB)
+    if not is_working_day(local.date(), calendar, days_off):
+        return False
+    opens, closes = _day_bounds(local.date(), calendar)
+    return opens <= local <= closes
+
+
+def add_working_hours(
+    start: datetime,
+    hours: float,
+    calendar: WorkingCalendar,
+    days_off: frozenset[date],
+) -> datetime:
+    """The moment `hours` working hours after `start` (timezone-aware), in UTC.
+
+    Time before opening, after closing, on weekends and days off does not count. With 0 hours
+    the answer is the first working instant at or after `start`.
+    """
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware")
+    if hours < 0:
+        raise ValueError("hours must not be negative")
+    remaining = timedelta(hours=hours)
+    cursor = _first_working_instant(start.astimezone(WIB), calendar, days_off)
+    for _ in range(_MAX_DAYS_SEARCHED):
+        _, closes = _day_bounds(cursor.date(), calendar)
+        available = closes - cursor
+        if remaining <= available:
+            return (cursor + remaining).astimezone(UTC)
+        remaining -= available
+        cursor = _next_opening(cursor.date(), calendar, days_off)
+    raise NoWorkingTime("no working time found in the calendar")
+
+
+def format_wib(moment: datetime) -> str:
+    """ "3 Desember 2026 10.00 WIB": how staff read a time."""
+    local = moment.astimezone(WIB)
+    return f"{local.day} {_MONTHS_ID[local.month - 1]} {local.year} {local:%H.%M} WIB"
+
+
+def _day_bounds(day: date, calendar: WorkingCalendar) -> tuple[datetime, datetime]:
+    opens = datetime.combine(day, time(calendar.start_hour), WIB)
+    closes = datetime.combine(day, time(0), WIB) + timedelta(hours=calendar.end_hour)
+    return opens, closes
+
+
+def _first_working_instant(
+    local: datetime, calendar: WorkingCalendar, days_off: frozenset[date]
+) -> datetime:
+    day = local.date()
+    if is_working_day(day, calendar, days_off):
+        opens, closes = _day_bounds(day, calendar)
+        if local < opens:
+            return opens
+        if local < closes:
+            return local
+    return _next_opening(day, calendar, days_off)
+
+
+def _next_opening(after: date, calendar: WorkingCalendar, days_off: frozenset[date]) -> datetime:
+    day = after
+    for _ in range(_MAX_DAYS_SEARCHED):
+        day += timedelta(days=1)
+        if is_working_day(day, calendar, days_off):
+            return _day_bounds(day, calendar)[0]
+    raise NoWorkingTime("no working day found in the calendar")
