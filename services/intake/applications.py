@@ -229,3 +229,44 @@ async def record_submission(
     )
     await session.commit()
     return True
+
+
+async def change_application(
+    session: AsyncSession,
+    application: LetterApplication,
+    purpose: str | None,
+    fields: dict[str, str],
+) -> LetterApplication | None:
+    """Applies the resident's changes if the application is still theirs to change (a draft, or
+    returned for revision); None if it was submitted or resubmitted in the meantime."""
+    letter_type = letter_type_of(application)
+    new_purpose = application.purpose
+    if purpose is not None:
+        new_purpose = purpose.strip()
+        if not new_purpose:
+            raise InvalidApplication("Keperluan wajib diisi.", "purpose")
+        if len(new_purpose) > PURPOSE_MAX_LENGTH:
+            raise InvalidApplication(
+                f"Keperluan terlalu panjang (paling banyak {PURPOSE_MAX_LENGTH} karakter).",
+                "purpose",
+            )
+    try:
+        cleaned = check_fields(letter_type, {**load_fields(application), **fields})
+    except InvalidFields as exc:
+        raise InvalidApplication(str(exc), f"fields.{exc.field_name}") from exc
+    # Conditional on the status, so a change racing a (re)submission never lands after it.
+    changed = await session.exec(
+        update(LetterApplication)
+        .where(col(LetterApplication.id) == application.id)
+        .where(col(LetterApplication.status).in_(EDITABLE_STATUSES))
+        .values(
+            purpose=new_purpose,
+            fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
+        )
+    )
+    if changed.rowcount == 0:
+        await session.rollback()
+        return None
+    await session.commit()
+    await session.refresh(application)
+    return application
