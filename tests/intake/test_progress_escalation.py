@@ -171,7 +171,7 @@ async def test_unknown_decided_as_or_escalation_level_is_invalid(
                     sequence=1,
                     event=APPLICATION_STEP_ASSIGNED,
                     status="in_review",
-                    **extra,  # type: ignore[arg-type]
+                    **extra,
                 )
             )
         assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
