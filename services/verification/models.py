@@ -55,7 +55,8 @@ class Task(SQLModel, table=True):
     assigned_at: datetime
     closed_at: datetime | None = None
     deadline: datetime | None = None  # of this step, in UTC; None if the workflow set none
-    escalated_to_role: str = ""  # who was told after the deadline (supervisor, then kabupaten)
+    escalated_to_role: str = ""  # who was told last after a deadline (supervisor, then kabupaten)
+    supervisor_role: str = ""  # the first escalation's role: keeps the task after a second one
     escalation_level: int = 0  # 0 none, 1 supervisor, 2 kabupaten operator
     reminders: int = 0
     kecamatan_code: str = Field(default="", index=True)

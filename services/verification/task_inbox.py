@@ -214,6 +214,7 @@ class TaskProjection:
         task.kecamatan_code, task.kabupaten_code = _areas(payload)
         task.deadline = _deadline(payload)
         task.escalated_to_role = ""
+        task.supervisor_role = ""
         task.escalation_level = 0
         task.reminders = 0
         session.add(task)
@@ -235,6 +236,8 @@ class TaskProjection:
             elif payload.escalation_level >= task.escalation_level:
                 task.escalation_level = max(payload.escalation_level, 1)
                 task.escalated_to_role = payload.escalated_to_role
+                if task.escalation_level == 1:
+                    task.supervisor_role = payload.escalated_to_role
             session.add(task)
 
     async def _end(
@@ -260,8 +263,13 @@ class TaskProjection:
 
 
 def _held_by(roles: list[str]) -> ColumnElement[bool]:
-    """A task `roles` may see: one of them holds its step, or it was escalated to one of them."""
-    return or_(col(Task.role).in_(roles), col(Task.escalated_to_role).in_(roles))
+    """A task `roles` may see: one of them holds its step, or it was escalated to one of them
+    (a supervisor keeps an escalated task when it escalates further, to the kabupaten)."""
+    return or_(
+        col(Task.role).in_(roles),
+        col(Task.escalated_to_role).in_(roles),
+        col(Task.supervisor_role).in_(roles),
+    )
 
 
 async def open_tasks_for(session: AsyncSession, desa_code: str, roles: list[str]) -> list[Task]:

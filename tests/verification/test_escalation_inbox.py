@@ -121,6 +121,26 @@ async def test_overdue_first_and_escalated_to_the_supervisor(
     [reminded] = await _inbox(service, kasi, {later})
     assert (reminded["deadline"], reminded["overdue"]) == (_z(moved), False)
 
+    # A second deadline passes: the kabupaten is told, and the Sekdes keeps the task.
+    await _publish(
+        js,
+        application_event(
+            APPLICATION_ESCALATED,
+            escalated,
+            step_role="kasi_pemerintahan",
+            escalated_to_role="kabupaten_operator",
+            escalation_level=2,
+            time=t0 + timedelta(minutes=2),
+        ),
+    )
+    await _applied(service, escalated, lambda t: t.escalation_level == 2)
+    [task] = await _inbox(service, sekdes, ids)
+    assert (task["acting_as"], task["escalated_to_role"], task["escalation_level"]) == (
+        "sekdes",
+        "kabupaten_operator",
+        2,
+    )
+
     # Cancelled by the resident: gone from every inbox.
     await _publish(js, application_event(APPLICATION_CANCELLED, escalated, status="cancelled"))
     await _applied(service, escalated, lambda t: t.status == "cancelled")

@@ -91,6 +91,8 @@ async def test_plt_holds_the_role_for_its_period(service: Service, js: JetStream
         ("pemerintahan.pamanukan", False),
         ("kesra.pamanukan", True),
     ]
+    me = (await service.http.get("/api/v1/auth/me", headers=kesra)).json()
+    assert (me["role"], [a["role"] for a in me["acting"]]) == ("kasi_kesra", ["kasi_pemerintahan"])
     tasks = await inbox()
     assert tasks[pemerintahan_task] == "kasi_pemerintahan"
     assert tasks[kesra_task] == "kasi_kesra"

@@ -59,7 +59,11 @@ class TaskSummary(BaseModel):
             overdue=is_overdue(task),
             escalated_to_role=task.escalated_to_role or None,
             escalation_level=task.escalation_level,
-            acting_as=task.role if task.role in roles else task.escalated_to_role,
+            acting_as=task.role
+            if task.role in roles
+            else task.supervisor_role
+            if task.supervisor_role in roles
+            else task.escalated_to_role,
         )
 
 
