@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.events import AreaCodes
 from services.verification.models import Staff
 from services.verification.plt import current_plt
-from services.verification.routes import route_for, rules_for
+from services.verification.routes import KABUPATEN_OPERATOR, route_for, rules_for
 
 SERVICE_NAME = "smartdesa.v1.DirectoryService"
 
@@ -62,15 +63,20 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.ListRoleHoldersResponse:
         if not request.desa_code or not request.role:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code and role are required")
+        if request.role == KABUPATEN_OPERATOR:
+            # Serves every desa of its kabupaten (the second escalation goes there).
+            try:
+                kabupaten = AreaCodes.from_desa(request.desa_code).kabupaten
+            except ValueError:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a desa code")
+            where = Staff.kabupaten_code == kabupaten
+        else:
+            where = Staff.desa_code == request.desa_code
         async with self._sessions() as session:
             holders = (
                 await session.exec(
                     select(Staff)
-                    .where(
-                        Staff.desa_code == request.desa_code,
-                        Staff.role == request.role,
-                        col(Staff.active).is_(True),
-                    )
+                    .where(where, Staff.role == request.role, col(Staff.active).is_(True))
                     .order_by(col(Staff.username))
                 )
             ).all()

@@ -236,3 +236,9 @@ async def test_directory_requires_desa_and_role(service: Service) -> None:
                 directory_pb2.ListRoleHoldersRequest(desa_code=PAMANUKAN), timeout=5
             )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_kabupaten_operator_holds_its_role_for_every_desa_of_the_kabupaten(
+    service: Service,
+) -> None:
+    assert await _holders(service, "kabupaten_operator") == [("diskominfo.subang", False)]
