@@ -80,6 +80,11 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
     at = request.occurred_at.ToDatetime(tzinfo=UTC) if request.HasField("occurred_at") else utcnow()
     step_index: int | None = None
     step_role: str | None = None
+    waiting_before = (
+        application.status,
+        application.current_step_index,
+        application.current_step_role,
+    )
     if request.HasField("current_step"):
         step_index, step_role = request.current_step.index, request.current_step.role
         if (application.current_step_index, application.current_step_role) != (
@@ -92,7 +97,11 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
     if step_index is None:
         application.current_step_assigned_at = None
     deadline = request.deadline.ToDatetime(tzinfo=UTC) if request.HasField("deadline") else None
-    application.current_deadline = deadline
+    if deadline is not None:
+        application.current_deadline = deadline
+    elif waiting_before != (request.status, step_index, step_role):
+        application.current_deadline = None
+    # else: a reminder without a new deadline; the one known still holds.
     if request.status != application.status or request.reason:
         # The reason belongs to the status it came with (revision, rejection, expiry).
         application.status_reason = request.reason

@@ -114,6 +114,20 @@ async def test_deadline_and_escalation_reach_the_view_timeline_and_event(
     assert (data["escalated_to_role"], data["escalation_level"]) == ("sekdes", 1)
     assert NIK_ANI not in str(data)
 
+    # A reminder that names no deadline keeps the known one.
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=20,
+            event="application.reminded",
+            status="in_review",
+            current_step=intake_pb2.StepRef(index=0, role="kasi_pemerintahan"),
+            occurred_at=_ts(deadline),
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["deadline"] == "2026-12-02T09:00:00Z"
+
     # The Sekdes decides the escalated step: recorded as decided by the supervisor.
     await stub.RecordProgress(
         intake_pb2.RecordProgressRequest(
