@@ -12,7 +12,7 @@ from smartdesa.v1 import intake_pb2
 
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
-from services.verification.decisions import send_decision
+from services.verification.decisions import actor_role_for, send_decision
 from services.verification.intake_reader import read_application, read_attachment
 from services.verification.models import Staff, Task, as_utc
 from services.verification.task_inbox import (
@@ -21,7 +21,7 @@ from services.verification.task_inbox import (
     open_tasks_for,
     task_seen_by,
 )
-from workflows.approval.models import DecisionInput, role_label
+from workflows.approval.models import DecisionInput
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -109,7 +109,8 @@ class DecisionIn(BaseModel):
     # Lets a client retry the same decision safely.
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
     # The role the staff member decides in, when they hold more than one (their own and a Plt
-    # role); without it, the open step's role if they hold it, else their own role.
+    # role); without it, the open step's role if they hold it, else the role it was escalated
+    # to if they hold that, else their own role.
     act_as: str | None = Field(default=None, min_length=1, max_length=40)
 
 
@@ -226,18 +227,7 @@ async def decide(
                 code="no-open-step",
             )
         step_index = open_task.step_index
-    if body.act_as is not None:
-        if body.act_as not in roles:
-            raise Problem(
-                403,
-                f"Anda tidak sedang memegang peran {role_label(body.act_as)}.",
-                code="role-not-held",
-            )
-        actor_role = body.act_as
-    elif open_task is not None and open_task.role in roles:
-        actor_role = open_task.role  # the step's own role, maybe held as Plt
-    else:
-        actor_role = staff.role  # e.g. the supervisor of an escalated step
+    actor_role = actor_role_for(staff.role, roles, open_task, body.act_as)
     state = await send_decision(
         runtime.temporal,
         application_id,
