@@ -11,7 +11,11 @@ from smartdesa.v1 import events_pb2
 from sqlmodel import case, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.event_names import APPLICATION_SUBMITTED
+from common.event_names import (
+    APPLICATION_RESUBMITTED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SUBMITTED,
+)
 from common.events import (
     AreaCodes,
     CloudEvent,
@@ -270,3 +274,31 @@ async def change_application(
     await session.commit()
     await session.refresh(application)
     return application
+
+
+async def resubmitted_since_revision(session: AsyncSession, application_id: str) -> bool:
+    """True if the latest revision request has been answered by a resubmission."""
+    latest = (
+        await session.exec(
+            select(TimelineEntry.event)
+            .where(
+                TimelineEntry.application_id == application_id,
+                col(TimelineEntry.event).in_(
+                    (APPLICATION_REVISION_REQUESTED, APPLICATION_RESUBMITTED)
+                ),
+            )
+            .order_by(col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())
+        )
+    ).first()
+    return latest == APPLICATION_RESUBMITTED
+
+
+async def revision_round(session: AsyncSession, application_id: str) -> int:
+    """How many times the application was returned for revision (1 after the first)."""
+    rows = await session.exec(
+        select(TimelineEntry.id).where(
+            TimelineEntry.application_id == application_id,
+            TimelineEntry.event == APPLICATION_REVISION_REQUESTED,
+        )
+    )
+    return len(rows.all())

@@ -87,6 +87,7 @@ async def resubmit(client: Client, application_id: str, request_id: str) -> Appr
         state: ApprovalState = await handle.execute_update(
             "resubmit",
             ResubmitInput(request_id=request_id),
+            id=request_id,
             result_type=ApprovalState,
             rpc_timeout=RPC_TIMEOUT,
         )

@@ -1,4 +1,5 @@
-"""Cancelling by the resident, through the workflow Update "cancel" on the Temporal dev server.
+"""Cancelling (and resubmitting) by the resident, through the workflow Updates "cancel" and
+"resubmit" on the Temporal dev server.
 Until the real workflow has that Update, a double under the same workflow name answers it (see
 approval_double.py); it records the cancellation through the real record_progress activity, so
 the resident's view changes exactly the way it will with the real workflow."""
@@ -14,7 +15,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from common.auth import InternalAuth
-from common.event_names import APPLICATION_CANCELLED, APPLICATION_REVISION_REQUESTED, LETTER_ISSUED
+from common.event_names import (
+    APPLICATION_CANCELLED,
+    APPLICATION_RESUBMITTED,
+    APPLICATION_REVISION_REQUESTED,
+    LETTER_ISSUED,
+)
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
 from tests.intake import samples
 from tests.intake.approval_double import LOCKED_MESSAGE, ApprovalDouble
@@ -169,3 +175,45 @@ async def test_drafts_and_finished_applications_are_not_cancelled(intake: Intake
     r = await intake.http.post(f"/api/v1/applications/{issued}/cancel", headers=headers)
     assert r.status_code == 409
     assert "tidak dapat dibatalkan" in problem(r)["detail"]
+
+
+async def test_a_double_tap_resubmits_once(
+    intake: Intake, worker: None, temporal_client: Client
+) -> None:
+    headers = await intake.sign_in()
+    application_id = await _submitted(intake, headers)
+    handle = temporal_client.get_workflow_handle(workflow_id(application_id))
+    await handle.signal(ApprovalDouble.request_revision)
+    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
+    target = f"127.0.0.1:{intake.runtime.grpc_server.port}"
+    async with client_channel(target, auth, INTAKE) as channel:
+        await intake_pb2_grpc.IntakeServiceStub(channel).RecordProgress(
+            intake_pb2.RecordProgressRequest(
+                application_id=application_id,
+                sequence=100,
+                event=APPLICATION_REVISION_REQUESTED,
+                status="revision_requested",
+                actor_role="kasi_pemerintahan",
+                decision="revise",
+                reason="KK tidak terbaca",
+            )
+        )
+    url = f"/api/v1/applications/{application_id}/resubmit"
+
+    # A double tap: whichever way the two interleave, both get the same answer.
+    first, second = await asyncio.gather(
+        intake.http.post(url, headers=headers), intake.http.post(url, headers=headers)
+    )
+
+    for r in (first, second):
+        assert r.status_code == 202, r.text
+        assert r.json() == {"id": application_id, "status": "in_review"}
+    assert await _accepted_updates(handle) == 1
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["status"] == "in_review"
+    assert [t["event"] for t in got["timeline"]].count(APPLICATION_RESUBMITTED) == 1
+    # A late retry gets the same answer and changes nothing.
+    third = await intake.http.post(url, headers=headers)
+    assert (third.status_code, third.json()["status"]) == (202, "in_review")
+    assert await _accepted_updates(handle) == 1
+    await handle.terminate()

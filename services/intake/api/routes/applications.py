@@ -3,7 +3,6 @@ resubmit after a revision, cancel, follow, download."""
 
 import logging
 import re
-import uuid
 
 import grpc
 from fastapi import APIRouter, Request, Response, status
@@ -30,6 +29,8 @@ from services.intake.applications import (
     owned_application,
     owned_applications,
     record_submission,
+    resubmitted_since_revision,
+    revision_round,
 )
 from services.intake.attachments import (
     MAX_ATTACHMENT_BYTES,
@@ -253,10 +254,20 @@ async def resubmit(
         409, "Permohonan ini tidak sedang menunggu perbaikan.", code="not-awaiting-revision"
     )
     if application.status != REVISION_REQUESTED:
+        if application.status == IN_REVIEW and await resubmitted_since_revision(
+            session, application.id
+        ):
+            # A repeat of a resubmission that went through: the same answer, nothing new.
+            return SubmitOut(id=application.id, status=application.status)
         raise not_waiting
     await _require_documents(session, application)
     try:
-        state = await approvals.resubmit(runtime.temporal, application.id, str(uuid.uuid4()))
+        # One resubmission per revision round: a repeated tap reaches the workflow with the
+        # same request id and gets the same answer.
+        revision = await revision_round(session, application.id)
+        state = await approvals.resubmit(
+            runtime.temporal, application.id, f"resubmit-{application.id}-{revision}"
+        )
     except approvals.NotAwaitingResubmit as exc:
         raise not_waiting from exc
     except approvals.ApprovalUnavailable as exc:
