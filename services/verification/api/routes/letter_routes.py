@@ -7,6 +7,7 @@ with (the workflow resolves its route once, at the start).
 """
 
 import json
+import logging
 from datetime import date, datetime
 from typing import Annotated
 
@@ -32,6 +33,8 @@ from services.verification.routes import (
     rules_for,
     rules_problems,
 )
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["rute dan kalender"])
 
@@ -158,6 +161,7 @@ async def put_route(
     row.updated_at = utcnow()
     session.add(row)
     await session.commit()
+    log.info("route of %s in desa %s changed by %s", code, staff.desa_code, staff.username)
     return await _route_out(session, staff.desa_code, code)
 
 
@@ -169,6 +173,7 @@ async def reset_route(letter_type: LetterType, staff: RouteEditor, session: Sess
     if row is not None:
         await session.delete(row)
         await session.commit()
+        log.info("route of %s in desa %s reset by %s", code, staff.desa_code, staff.username)
     return await _route_out(session, staff.desa_code, code)
 
 
@@ -232,4 +237,5 @@ async def put_settings(body: SettingsIO, staff: DesaManager, session: SessionDep
     row.updated_at = utcnow()
     session.add(row)
     await session.commit()
+    log.info("settings of desa %s changed by %s", staff.desa_code, staff.username)
     return _settings_out(staff.desa_code, await rules_for(session, staff.desa_code), row)

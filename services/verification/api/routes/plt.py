@@ -1,6 +1,7 @@
 """Plt periods of the desa: every staff member sees who acts for whom; the Sekdes and the Kades
 hand a role (their own or one below theirs) to a colleague for a period, and may end it early."""
 
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -15,6 +16,8 @@ from services.verification.models import PltAssignment, Staff, as_utc, utcnow
 from services.verification.plt import is_current, may_grant, overlapping
 from services.verification.routes import DESA_ROLES
 from workflows.approval.models import role_label
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/plt", tags=["plt"])
 
@@ -136,6 +139,7 @@ async def grant_plt(
     )
     session.add(plt)
     await session.commit()
+    log.info("plt %s (%s) in desa %s granted by %s", plt.id, role, staff.desa_code, staff.username)
     return PltOut.of(plt)
 
 
@@ -159,4 +163,5 @@ async def end_plt(
         plt.ended_by = staff.username
         session.add(plt)
         await session.commit()
+        log.info("plt %s in desa %s ended by %s", plt.id, staff.desa_code, staff.username)
     return PltOut.of(plt)
