@@ -11,7 +11,11 @@ from smartdesa.v1 import events_pb2
 from sqlmodel import case, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.event_names import APPLICATION_SUBMITTED
+from common.event_names import (
+    APPLICATION_RESUBMITTED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SUBMITTED,
+)
 from common.events import (
     AreaCodes,
     CloudEvent,
@@ -229,3 +233,72 @@ async def record_submission(
     )
     await session.commit()
     return True
+
+
+async def change_application(
+    session: AsyncSession,
+    application: LetterApplication,
+    purpose: str | None,
+    fields: dict[str, str],
+) -> LetterApplication | None:
+    """Applies the resident's changes if the application is still theirs to change (a draft, or
+    returned for revision); None if it was submitted or resubmitted in the meantime."""
+    letter_type = letter_type_of(application)
+    new_purpose = application.purpose
+    if purpose is not None:
+        new_purpose = purpose.strip()
+        if not new_purpose:
+            raise InvalidApplication("Keperluan wajib diisi.", "purpose")
+        if len(new_purpose) > PURPOSE_MAX_LENGTH:
+            raise InvalidApplication(
+                f"Keperluan terlalu panjang (paling banyak {PURPOSE_MAX_LENGTH} karakter).",
+                "purpose",
+            )
+    try:
+        cleaned = check_fields(letter_type, {**load_fields(application), **fields})
+    except InvalidFields as exc:
+        raise InvalidApplication(str(exc), f"fields.{exc.field_name}") from exc
+    # Conditional on the status, so a change racing a (re)submission never lands after it.
+    changed = await session.exec(
+        update(LetterApplication)
+        .where(col(LetterApplication.id) == application.id)
+        .where(col(LetterApplication.status).in_(EDITABLE_STATUSES))
+        .values(
+            purpose=new_purpose,
+            fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
+        )
+    )
+    if changed.rowcount == 0:
+        await session.rollback()
+        return None
+    await session.commit()
+    await session.refresh(application)
+    return application
+
+
+async def resubmitted_since_revision(session: AsyncSession, application_id: str) -> bool:
+    """True if the latest revision request has been answered by a resubmission."""
+    latest = (
+        await session.exec(
+            select(TimelineEntry.event)
+            .where(
+                TimelineEntry.application_id == application_id,
+                col(TimelineEntry.event).in_(
+                    (APPLICATION_REVISION_REQUESTED, APPLICATION_RESUBMITTED)
+                ),
+            )
+            .order_by(col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())
+        )
+    ).first()
+    return latest == APPLICATION_RESUBMITTED
+
+
+async def revision_round(session: AsyncSession, application_id: str) -> int:
+    """How many times the application was returned for revision (1 after the first)."""
+    rows = await session.exec(
+        select(TimelineEntry.id).where(
+            TimelineEntry.application_id == application_id,
+            TimelineEntry.event == APPLICATION_REVISION_REQUESTED,
+        )
+    )
+    return len(rows.all())

@@ -1,5 +1,6 @@
-"""Intake's side of the approval workflow: starting it on submit and passing on a resubmission.
-The workflow is addressed by name and id only; intake never imports its code."""
+"""Intake's side of the approval workflow: starting it on submit, passing on a resubmission and
+the resident's cancellation. The workflow is addressed by name and id only; intake never imports
+its code."""
 
 import logging
 from datetime import timedelta
@@ -20,6 +21,7 @@ from workflows.approval.models import (
     ERR_NOT_AWAITING_RESUBMIT,
     ApprovalInput,
     ApprovalState,
+    CancelInput,
     ResubmitInput,
 )
 
@@ -34,6 +36,14 @@ class ApprovalUnavailable(Exception):
 
 class NotAwaitingResubmit(Exception):
     """The workflow refused the resubmission: it is not waiting for one."""
+
+
+class NotCancellable(Exception):
+    """The workflow refused the cancellation; `str(exc)` is its (Indonesian) reason."""
+
+
+CANCEL_UPDATE = "cancel"
+NOT_CANCELLABLE = "Permohonan ini sudah selesai diproses sehingga tidak dapat dibatalkan."
 
 
 async def connect(address: str, namespace: str) -> Client:
@@ -77,6 +87,7 @@ async def resubmit(client: Client, application_id: str, request_id: str) -> Appr
         state: ApprovalState = await handle.execute_update(
             "resubmit",
             ResubmitInput(request_id=request_id),
+            id=request_id,
             result_type=ApprovalState,
             rpc_timeout=RPC_TIMEOUT,
         )
@@ -100,6 +111,43 @@ async def resubmit(client: Client, application_id: str, request_id: str) -> Appr
     except Exception as exc:
         if _is_unreachable(exc):
             log.warning("cannot resubmit application %s: %s", application_id, exc)
+            raise ApprovalUnavailable() from exc
+        raise
+    return state
+
+
+async def cancel(client: Client, application_id: str, request_id: str) -> ApprovalState:
+    """Asks the workflow to end the application at the resident's request. The workflow's
+    validator decides whether it still may; a retry with the same request id gets the same
+    answer and changes nothing."""
+    handle = client.get_workflow_handle(workflow_id(application_id))
+    try:
+        state: ApprovalState = await handle.execute_update(
+            CANCEL_UPDATE,
+            CancelInput(request_id=request_id),
+            # The update id too: Temporal itself then answers a repeat with the first outcome.
+            id=request_id,
+            result_type=ApprovalState,
+            rpc_timeout=RPC_TIMEOUT,
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.non_retryable:
+            # A validator refusal: its message is written for the resident.
+            raise NotCancellable(cause.message or NOT_CANCELLABLE) from exc
+        log.error("cancel update on application %s failed: %r", application_id, cause)
+        raise
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        log.warning("cancel of application %s timed out", application_id)
+        raise ApprovalUnavailable() from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has already finished
+            raise NotCancellable(NOT_CANCELLABLE) from exc
+        log.warning("cannot cancel application %s: %s", application_id, exc)
+        raise ApprovalUnavailable() from exc
+    except Exception as exc:
+        if _is_unreachable(exc):
+            log.warning("cannot cancel application %s: %s", application_id, exc)
             raise ApprovalUnavailable() from exc
         raise
     return state

@@ -60,6 +60,11 @@ class LetterApplication(SQLModel, table=True):
     current_step_index: int | None = None
     current_step_role: str | None = None
     current_step_assigned_at: datetime | None = None
+    # Until when the current step (or, awaiting revision, the resident) has, as the workflow
+    # last said; None when nothing waits.
+    current_deadline: datetime | None = None
+    # Why the application was returned for revision or rejected (shown to the resident).
+    status_reason: str = ""
     letter_id: str | None = None
     letter_number: str | None = None
     letter_verification_url: str | None = None
@@ -99,6 +104,10 @@ class TimelineEntry(SQLModel, table=True):
     decision: str = ""
     actor_role: str = ""
     reason: str = ""
+    deadline: datetime | None = None
+    escalated_to_role: str = ""
+    escalation_level: int = 0
+    decided_as: str = ""  # "" (own role), "plt" or "supervisor"
 
 
 TABLES: list[type[SQLModel]] = [

@@ -3,7 +3,7 @@ with the application's new state, a timeline entry and the public event in one t
 
 import logging
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 
 from smartdesa.v1 import intake_pb2
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from services.intake.models import LetterApplication, TimelineEntry, utcnow
 from workflows.approval.models import (
     CANCELLED,
     DRAFT,
+    EXPIRED,
     IN_REVIEW,
     ISSUED,
     REJECTED,
@@ -25,7 +26,8 @@ from workflows.approval.models import (
 
 log = logging.getLogger(__name__)
 
-STATUSES = (DRAFT, IN_REVIEW, REVISION_REQUESTED, REJECTED, CANCELLED, ISSUED)
+STATUSES = (DRAFT, IN_REVIEW, REVISION_REQUESTED, REJECTED, CANCELLED, EXPIRED, ISSUED)
+DECIDED_AS = ("", "plt", "supervisor")
 # `<aggregate>.<event>`: it becomes the last tokens of a NATS subject and part of the ce-type.
 _EVENT_NAME = re.compile(r"[a-z][a-z_]*\.[a-z][a-z_]*")
 
@@ -49,6 +51,14 @@ def _check(request: intake_pb2.RecordProgressRequest) -> None:
         )
     if request.status not in STATUSES:
         raise InvalidProgress(f"unknown status {request.status!r}")
+    if request.decided_as not in DECIDED_AS:
+        raise InvalidProgress(f"decided_as must be one of {DECIDED_AS}, got {request.decided_as!r}")
+    if not 0 <= request.escalation_level <= 2:
+        raise InvalidProgress("escalation_level must be 0, 1 or 2")
+
+
+def _rfc3339(value: datetime | None) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else ""
 
 
 async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgressRequest) -> bool:
@@ -70,6 +80,11 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
     at = request.occurred_at.ToDatetime(tzinfo=UTC) if request.HasField("occurred_at") else utcnow()
     step_index: int | None = None
     step_role: str | None = None
+    waiting_before = (
+        application.status,
+        application.current_step_index,
+        application.current_step_role,
+    )
     if request.HasField("current_step"):
         step_index, step_role = request.current_step.index, request.current_step.role
         if (application.current_step_index, application.current_step_role) != (
@@ -81,6 +96,15 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
     application.current_step_role = step_role
     if step_index is None:
         application.current_step_assigned_at = None
+    deadline = request.deadline.ToDatetime(tzinfo=UTC) if request.HasField("deadline") else None
+    if deadline is not None:
+        application.current_deadline = deadline
+    elif waiting_before != (request.status, step_index, step_role):
+        application.current_deadline = None
+    # else: a reminder without a new deadline; the one known still holds.
+    if request.status != application.status or request.reason:
+        # The reason belongs to the status it came with (revision, rejection, expiry).
+        application.status_reason = request.reason
     application.status = request.status
     letter_extra: dict[str, str] = {}
     if request.HasField("letter") and request.letter.number:
@@ -104,6 +128,10 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
             decision=request.decision,
             actor_role=request.actor_role,
             reason=request.reason,
+            deadline=deadline,
+            escalated_to_role=request.escalated_to_role,
+            escalation_level=request.escalation_level,
+            decided_as=request.decided_as,
         )
     )
     # The role that acted (decisions) or that must act now (step_assigned). No reason text:
@@ -123,6 +151,9 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
                 step_index=step_index or 0,
                 step_role=request.actor_role or step_role or "",
                 decision=request.decision,
+                deadline=_rfc3339(deadline),
+                escalated_to_role=request.escalated_to_role,
+                escalation_level=request.escalation_level,
                 **letter_extra,
             ),
         ),

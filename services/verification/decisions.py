@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from common.http import Problem
+from services.verification.models import Task
 from workflows.approval import workflow_id
 from workflows.approval.models import (
     ERR_FINISHED,
@@ -25,6 +26,7 @@ from workflows.approval.models import (
     ERR_WRONG_ROLE,
     ApprovalState,
     DecisionInput,
+    role_label,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,28 @@ _REFUSALS: dict[str, tuple[int, str]] = {
 }
 
 _UNAVAILABLE = "Layanan persetujuan sedang tidak dapat dihubungi. Silakan coba lagi sebentar lagi."
+
+
+def actor_role_for(
+    own_role: str, roles_held: list[str], open_task: Task | None, act_as: str | None
+) -> str:
+    """The role a staff member decides in. `act_as` must be one they hold now (own or Plt);
+    without it: the open step's role if they hold it (maybe as Plt), else the role the step was
+    escalated to if they hold that, else their own role (the workflow judges that one)."""
+    if act_as is not None:
+        if act_as not in roles_held:
+            raise Problem(
+                403,
+                f"Anda tidak sedang memegang peran {role_label(act_as)}.",
+                code="role-not-held",
+            )
+        return act_as
+    candidates = (
+        (open_task.role, open_task.supervisor_role, open_task.escalated_to_role)
+        if open_task is not None
+        else ()
+    )
+    return next((r for r in candidates if r and r in roles_held), own_role)
 
 
 async def send_decision(

@@ -1,5 +1,5 @@
-"""Tables of the verification service: staff accounts, the task inbox projection, and the
-events that projection has already applied."""
+"""Tables of the verification service: staff accounts, Plt periods, the desa's own routes and
+working calendar, the task inbox projection, and the events that projection has applied."""
 
 from datetime import UTC, datetime
 
@@ -11,6 +11,8 @@ from sqlmodel import Field, SQLModel
 TASK_OPEN = "open"
 TASK_DONE = "done"
 TASK_REVISION_REQUESTED = "revision_requested"
+TASK_CANCELLED = "cancelled"
+TASK_EXPIRED = "expired"
 
 
 def utcnow() -> datetime:
@@ -28,8 +30,11 @@ class Staff(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, index=True)
     password_hash: str  # argon2id, PHC string
-    role: str  # operator | kasi_pemerintahan | kasi_kesra | kasi_pelayanan | sekdes | kades
+    # operator | kasi_pemerintahan | kasi_kesra | kasi_pelayanan | sekdes | kades, or
+    # kabupaten_operator (Diskominfo/DPMD: desa_code "", kabupaten_code set).
+    role: str
     desa_code: str = Field(index=True)
+    kabupaten_code: str = ""  # only for kabupaten roles; desa staff derive it from desa_code
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -49,6 +54,13 @@ class Task(SQLModel, table=True):
     status: str = Field(default=TASK_OPEN, index=True)
     assigned_at: datetime
     closed_at: datetime | None = None
+    deadline: datetime | None = None  # of this step, in UTC; None if the workflow set none
+    escalated_to_role: str = ""  # who was told last after a deadline (supervisor, then kabupaten)
+    supervisor_role: str = ""  # the first escalation's role: keeps the task after a second one
+    escalation_level: int = 0  # 0 none, 1 supervisor, 2 kabupaten operator
+    reminders: int = 0
+    kecamatan_code: str = Field(default="", index=True)
+    kabupaten_code: str = Field(default="", index=True)
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -63,4 +75,64 @@ class ProcessedEvent(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES: list[type[SQLModel]] = [Staff, Task, ProcessedEvent]
+class PltAssignment(SQLModel, table=True):
+    """A staff member holds `role` in their desa as Plt (pelaksana tugas) from starts_at until
+    ends_at, or until ended_at if the period was ended early."""
+
+    __tablename__ = "verification_plt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    desa_code: str = Field(index=True)
+    username: str = Field(index=True)
+    role: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""  # e.g. the SK number or "cuti"
+    granted_by: str
+    granted_at: datetime = Field(default_factory=utcnow)
+    ended_by: str | None = None
+    ended_at: datetime | None = None
+
+
+class RouteOverride(SQLModel, table=True):
+    """A desa's own route for one letter type, replacing the default route."""
+
+    __tablename__ = "verification_route_override"
+    __table_args__ = (UniqueConstraint("desa_code", "letter_type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    desa_code: str = Field(index=True)
+    letter_type: str
+    steps_json: str  # [{"role", "deadline_working_hours", "skippable"}, ...]
+    signer_role: str
+    on_behalf_of_role: str = ""
+    updated_by: str
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DesaSettings(SQLModel, table=True):
+    """A desa's working calendar and revision rules; absent means the defaults."""
+
+    __tablename__ = "verification_desa_settings"
+
+    desa_code: str = Field(primary_key=True)
+    start_hour: int
+    end_hour: int
+    workdays_json: str  # ISO weekdays, Monday = 1
+    local_days_off_json: str  # ISO dates
+    max_revision_rounds: int
+    resubmit_days: int
+    # Sekdes and Kades may let the desa's operator change routes as well.
+    operator_may_edit_routes: bool = False
+    updated_by: str
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES: list[type[SQLModel]] = [
+    Staff,
+    PltAssignment,
+    RouteOverride,
+    DesaSettings,
+    Task,
+    ProcessedEvent,
+]

@@ -1,32 +1,230 @@
 """The route each letter type takes through a desa's staff, and who signs it at the end.
 
-Routes are data. Every desa uses DEFAULT_ROUTES for now; a per-desa override would be looked up
-in `route_for` before falling back to these.
+Routes are data: every letter type has a default route here, and a desa may replace it with its
+own (table `verification_route_override`, changed through the staff API) and set its own
+working calendar and revision rules (`verification_desa_settings`). The approval workflow asks
+for the route once, when the letter starts (DirectoryService.GetRoute), and keeps it in its
+state: changing a route changes letters started afterwards, never a letter already running.
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import date
 
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.verification.models import DesaSettings, RouteOverride
+
+OPERATOR = "operator"
 KASI_PEMERINTAHAN = "kasi_pemerintahan"
 KASI_KESRA = "kasi_kesra"
 KASI_PELAYANAN = "kasi_pelayanan"
 SEKDES = "sekdes"
 KADES = "kades"
-OPERATOR = "operator"
+# Diskominfo / DPMD of the kabupaten: no desa, reads across the kabupaten's desa.
+KABUPATEN_OPERATOR = "kabupaten_operator"
+
+# Roles held in a desa, lowest first; a route's steps and signer are drawn from these.
+DESA_ROLES = (OPERATOR, KASI_PEMERINTAHAN, KASI_KESRA, KASI_PELAYANAN, SEKDES, KADES)
+_RANK = {OPERATOR: 0, KASI_PEMERINTAHAN: 1, KASI_KESRA: 1, KASI_PELAYANAN: 1, SEKDES: 2, KADES: 3}
+# Who may change the desa's routes, settings and Plt periods.
+MANAGER_ROLES = (SEKDES, KADES)
+
+MAX_STEPS = 8
+MAX_STEP_HOURS = 5 * 8 * 4  # four working weeks
+
+
+def rank(role: str) -> int:
+    return _RANK.get(role, -1)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    role: str
+    deadline_working_hours: int = 8
+    skippable: bool = False
 
 
 @dataclass(frozen=True)
 class LetterRoute:
-    steps: tuple[str, ...]  # roles, in the order they act
+    steps: tuple[StepSpec, ...]
     signer_role: str
+    on_behalf_of_role: str = ""  # the signer signs "a.n." this role
 
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(s.role for s in self.steps)
+
+
+@dataclass(frozen=True)
+class DesaRules:
+    """When the desa works (WIB) and how the revision loop is bounded."""
+
+    start_hour: int = 8
+    end_hour: int = 16
+    workdays: tuple[int, ...] = (1, 2, 3, 4, 5)  # ISO, Monday = 1
+    local_days_off: tuple[str, ...] = field(default_factory=tuple)  # ISO dates
+    max_revision_rounds: int = 3
+    resubmit_days: int = 14
+    operator_may_edit_routes: bool = False
+
+
+DEFAULT_RULES = DesaRules()
+
+
+def _three(first: str) -> LetterRoute:
+    # One working day per step by default; the Kades signs.
+    return LetterRoute(
+        steps=(StepSpec(first, 8), StepSpec(SEKDES, 8), StepSpec(KADES, 8)), signer_role=KADES
+    )
+
+
+# Names as the staff see them (the intake catalogue holds forms and requirements).
+LETTER_TYPE_NAMES: dict[str, str] = {
+    "SKD": "Surat Keterangan Domisili",
+    "SKU": "Surat Keterangan Usaha",
+    "SKBM": "Surat Keterangan Belum Menikah",
+    "SKTM": "Surat Keterangan Tidak Mampu",
+    "SKP": "Surat Keterangan Penghasilan",
+    "SKDU": "Surat Keterangan Domisili Usaha",
+    "SKL": "Surat Keterangan Kelahiran",
+    "SKK": "Surat Keterangan Kematian",
+    "SPCK": "Surat Pengantar SKCK",
+    "SP": "Surat Pengantar",
+}
 
 DEFAULT_ROUTES: dict[str, LetterRoute] = {
-    # Surat Keterangan Domisili
-    "SKD": LetterRoute(steps=(KASI_PEMERINTAHAN, SEKDES, KADES), signer_role=KADES),
+    code: _three(KASI_KESRA if code == "SKTM" else KASI_PEMERINTAHAN) for code in LETTER_TYPE_NAMES
 }
 
 
-def route_for(desa_code: str, letter_type: str) -> LetterRoute | None:
-    """The route of `letter_type` in `desa_code`, or None if we do not know that letter type."""
-    del desa_code  # every desa follows the default routes until overrides exist
-    return DEFAULT_ROUTES.get(letter_type)
+def route_to_json(steps: tuple[StepSpec, ...]) -> str:
+    return json.dumps(
+        [
+            {
+                "role": s.role,
+                "deadline_working_hours": s.deadline_working_hours,
+                "skippable": s.skippable,
+            }
+            for s in steps
+        ]
+    )
+
+
+def _route_of(row: RouteOverride) -> LetterRoute:
+    return LetterRoute(
+        steps=tuple(
+            StepSpec(
+                role=str(s["role"]),
+                deadline_working_hours=int(s["deadline_working_hours"]),
+                skippable=bool(s["skippable"]),
+            )
+            for s in json.loads(row.steps_json)
+        ),
+        signer_role=row.signer_role,
+        on_behalf_of_role=row.on_behalf_of_role,
+    )
+
+
+def rules_of(row: DesaSettings | None) -> DesaRules:
+    if row is None:
+        return DEFAULT_RULES
+    return DesaRules(
+        start_hour=row.start_hour,
+        end_hour=row.end_hour,
+        workdays=tuple(json.loads(row.workdays_json)),
+        local_days_off=tuple(json.loads(row.local_days_off_json)),
+        max_revision_rounds=row.max_revision_rounds,
+        resubmit_days=row.resubmit_days,
+        operator_may_edit_routes=row.operator_may_edit_routes,
+    )
+
+
+async def route_override(
+    session: AsyncSession, desa_code: str, letter_type: str
+) -> RouteOverride | None:
+    return (
+        await session.exec(
+            select(RouteOverride).where(
+                RouteOverride.desa_code == desa_code, RouteOverride.letter_type == letter_type
+            )
+        )
+    ).first()
+
+
+async def route_for(
+    session: AsyncSession, desa_code: str, letter_type: str
+) -> tuple[LetterRoute, bool] | None:
+    """The route of `letter_type` in `desa_code` and whether it is the desa's own; None if we do
+    not know that letter type."""
+    if letter_type not in DEFAULT_ROUTES:
+        return None
+    row = await route_override(session, desa_code, letter_type)
+    if row is not None:
+        return _route_of(row), True
+    return DEFAULT_ROUTES[letter_type], False
+
+
+async def rules_for(session: AsyncSession, desa_code: str) -> DesaRules:
+    return rules_of(await session.get(DesaSettings, desa_code))
+
+
+def route_problems(route: LetterRoute) -> list[str]:
+    """What is wrong with a route a desa wants, in Indonesian; empty if it is fine."""
+    problems: list[str] = []
+    if not route.steps:
+        problems.append("Rute harus memiliki paling sedikit satu langkah.")
+    if len(route.steps) > MAX_STEPS:
+        problems.append(f"Rute paling banyak memiliki {MAX_STEPS} langkah.")
+    known = ", ".join(DESA_ROLES)
+    for number, step in enumerate(route.steps, start=1):
+        if step.role not in DESA_ROLES:
+            problems.append(
+                f"Langkah {number}: peran '{step.role}' tidak dikenal (pilihan: {known})."
+            )
+        if step.deadline_working_hours <= 0:
+            problems.append(f"Langkah {number}: tenggat harus lebih dari 0 jam kerja.")
+        elif step.deadline_working_hours > MAX_STEP_HOURS:
+            problems.append(f"Langkah {number}: tenggat paling lama {MAX_STEP_HOURS} jam kerja.")
+    roles = route.roles
+    if len(set(roles)) != len(roles):
+        problems.append("Setiap peran hanya boleh muncul satu kali dalam rute.")
+    if route.steps and route.steps[-1].skippable:
+        problems.append("Langkah terakhir (penanda tangan) tidak boleh dilewati.")
+    if route.signer_role not in DESA_ROLES:
+        problems.append(f"Penanda tangan '{route.signer_role}' tidak dikenal (pilihan: {known}).")
+    elif route.steps and route.signer_role != route.steps[-1].role:
+        # The one who signs must be the last to approve what they sign.
+        problems.append("Penanda tangan harus peran pada langkah terakhir rute.")
+    if route.on_behalf_of_role:
+        if route.on_behalf_of_role not in DESA_ROLES:
+            problems.append(f"Peran a.n. '{route.on_behalf_of_role}' tidak dikenal.")
+        elif rank(route.on_behalf_of_role) <= rank(route.signer_role):
+            problems.append(
+                "Penanda tangan hanya dapat menandatangani a.n. peran yang lebih tinggi "
+                "(mis. Sekdes a.n. Kepala Desa)."
+            )
+    return problems
+
+
+def rules_problems(rules: DesaRules) -> list[str]:
+    problems: list[str] = []
+    if not (0 <= rules.start_hour < rules.end_hour <= 24):
+        problems.append("Jam kerja: jam mulai harus sebelum jam selesai, di antara 0 dan 24.")
+    if not rules.workdays:
+        problems.append("Paling sedikit satu hari kerja dalam seminggu.")
+    if any(d not in range(1, 8) for d in rules.workdays):
+        problems.append("Hari kerja ditulis 1 (Senin) sampai 7 (Minggu).")
+    if len(set(rules.workdays)) != len(rules.workdays):
+        problems.append("Hari kerja tidak boleh berulang.")
+    for day in rules.local_days_off:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            problems.append(f"Hari libur desa '{day}' bukan tanggal (format YYYY-MM-DD).")
+    if not 0 <= rules.max_revision_rounds <= 10:
+        problems.append("Batas perbaikan harus antara 0 dan 10 kali.")
+    if not 1 <= rules.resubmit_days <= 90:
+        problems.append("Batas waktu perbaikan oleh pemohon harus antara 1 dan 90 hari.")
+    return problems

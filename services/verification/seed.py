@@ -1,5 +1,6 @@
-"""Dev data: the demo staff of desa Pamanukan and desa Rancasari. Dev profile only; accounts
-that already exist are left as they are (a restart never resets a changed password)."""
+"""Dev data: the demo staff of desa Pamanukan and desa Rancasari, and a Diskominfo operator of
+Kabupaten Subang. Dev profile only; accounts that already exist are left as they are (a restart
+never resets a changed password)."""
 
 import logging
 
@@ -11,6 +12,7 @@ from services.verification.accounts import hash_password
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.routes import (
+    KABUPATEN_OPERATOR,
     KADES,
     KASI_KESRA,
     KASI_PEMERINTAHAN,
@@ -34,6 +36,9 @@ DEV_STAFF: tuple[tuple[str, str, str], ...] = (
     ("pemerintahan.rancasari", KASI_PEMERINTAHAN, RANCASARI),
     ("kades.rancasari", KADES, RANCASARI),
 )
+SUBANG = "32.13"
+# (username, kabupaten_code): kabupaten accounts belong to no desa.
+DEV_KABUPATEN_STAFF: tuple[tuple[str, str], ...] = (("diskominfo.subang", SUBANG),)
 
 
 async def seed_dev_staff(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -42,19 +47,23 @@ async def seed_dev_staff(settings: Settings, sessions: async_sessionmaker[AsyncS
         return 0
     async with sessions() as session:
         usernames = [username for username, _, _ in DEV_STAFF]
+        usernames += [username for username, _ in DEV_KABUPATEN_STAFF]
         existing = set(
             (
                 await session.exec(select(Staff.username).where(col(Staff.username).in_(usernames)))
             ).all()
         )
-        missing = [row for row in DEV_STAFF if row[0] not in existing]
-        for username, role, desa_code in missing:
+        rows = [(u, role, desa, "") for u, role, desa in DEV_STAFF]
+        rows += [(u, KABUPATEN_OPERATOR, "", kab) for u, kab in DEV_KABUPATEN_STAFF]
+        missing = [row for row in rows if row[0] not in existing]
+        for username, role, desa_code, kabupaten_code in missing:
             session.add(
                 Staff(
                     username=username,
                     password_hash=hash_password(settings.demo_password),
                     role=role,
                     desa_code=desa_code,
+                    kabupaten_code=kabupaten_code,
                 )
             )
         await session.commit()

@@ -1,4 +1,5 @@
-"""gRPC DirectoryService: the route a letter type takes in a desa, and who holds a role there."""
+"""gRPC DirectoryService: the route a letter type takes in a desa (the desa's own or the
+default, with its working calendar), and who holds a role there now (Plt holders included)."""
 
 from collections.abc import Callable
 
@@ -8,8 +9,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.events import AreaCodes
 from services.verification.models import Staff
-from services.verification.routes import route_for
+from services.verification.plt import current_plt
+from services.verification.routes import KABUPATEN_OPERATOR, route_for, rules_for
 
 SERVICE_NAME = "smartdesa.v1.DirectoryService"
 
@@ -25,15 +28,34 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "desa_code and letter_type are required"
             )
-        route = route_for(request.desa_code, request.letter_type)
-        if route is None:
+        async with self._sessions() as session:
+            found = await route_for(session, request.desa_code, request.letter_type)
+            rules = await rules_for(session, request.desa_code)
+        if found is None:
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"no route for letter type {request.letter_type!r}"
             )
-        assert route is not None  # abort raises
+        assert found is not None  # abort raises
+        route, _ = found
         return directory_pb2.Route(
-            steps=[directory_pb2.RouteStep(role=role) for role in route.steps],
+            steps=[
+                directory_pb2.RouteStep(
+                    role=s.role,
+                    deadline_working_hours=s.deadline_working_hours,
+                    skippable=s.skippable,
+                )
+                for s in route.steps
+            ],
             signer_role=route.signer_role,
+            on_behalf_of_role=route.on_behalf_of_role,
+            calendar=directory_pb2.WorkingCalendar(
+                start_hour=rules.start_hour,
+                end_hour=rules.end_hour,
+                workdays=list(rules.workdays),
+                local_days_off=list(rules.local_days_off),
+            ),
+            max_revision_rounds=rules.max_revision_rounds,
+            resubmit_days=rules.resubmit_days,
         )
 
     async def ListRoleHolders(
@@ -41,21 +63,45 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.ListRoleHoldersResponse:
         if not request.desa_code or not request.role:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code and role are required")
+        if request.role == KABUPATEN_OPERATOR:
+            # Serves every desa of its kabupaten (the second escalation goes there).
+            try:
+                kabupaten = AreaCodes.from_desa(request.desa_code).kabupaten
+            except ValueError:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a desa code")
+            where = Staff.kabupaten_code == kabupaten
+        else:
+            where = Staff.desa_code == request.desa_code
         async with self._sessions() as session:
             holders = (
                 await session.exec(
                     select(Staff)
-                    .where(
-                        Staff.desa_code == request.desa_code,
-                        Staff.role == request.role,
-                        col(Staff.active).is_(True),
-                    )
+                    .where(where, Staff.role == request.role, col(Staff.active).is_(True))
                     .order_by(col(Staff.username))
                 )
             ).all()
-        return directory_pb2.ListRoleHoldersResponse(
-            holders=[directory_pb2.StaffMember(username=s.username, role=s.role) for s in holders]
-        )
+            holding = [directory_pb2.StaffMember(username=s.username, role=s.role) for s in holders]
+            # Then whoever holds the role as Plt now (if their account is still active).
+            acting = await current_plt(session, request.desa_code, role=request.role)
+            active = set(
+                (
+                    await session.exec(
+                        select(Staff.username).where(
+                            col(Staff.username).in_([p.username for p in acting]),
+                            Staff.desa_code == request.desa_code,
+                            col(Staff.active).is_(True),
+                        )
+                    )
+                ).all()
+            )
+        listed = {h.username for h in holding}
+        for plt in acting:
+            if plt.username in active and plt.username not in listed:
+                listed.add(plt.username)
+                holding.append(
+                    directory_pb2.StaffMember(username=plt.username, role=plt.role, acting=True)
+                )
+        return directory_pb2.ListRoleHoldersResponse(holders=holding)
 
 
 def register(sessions: async_sessionmaker[AsyncSession]) -> Callable[[grpc.aio.Server], None]:

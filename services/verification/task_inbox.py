@@ -1,9 +1,12 @@
 """The staff task inbox: a projection of the public application events.
 
-`application.step_assigned` opens a task for the step's role in the application's desa; a
-decision, a return for revision, a rejection or the issued letter closes it. The projection
-is idempotent (each event id is applied once) and refuses to let an older event overwrite what
-a newer one of the same application already said.
+`application.step_assigned` opens a task for the step's role in the application's desa, with
+the step's deadline; `application.reminded` and `application.escalated` update it (an escalated
+task shows in the supervisor's inbox too, and past its deadline it is overdue); a decision, a
+return for revision, a rejection or the issued letter closes it; a cancelled or expired
+application's tasks leave every inbox. The projection is idempotent (each event id is applied
+once) and refuses to let an older event overwrite what a newer one of the same application
+already said.
 """
 
 import logging
@@ -11,27 +14,34 @@ from datetime import datetime
 
 from google.protobuf import json_format
 from smartdesa.v1 import events_pb2
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.event_names import (
+    APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_EXPIRED,
     APPLICATION_REJECTED,
+    APPLICATION_REMINDED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
 )
-from common.events import CloudEvent
+from common.events import AreaCodes, CloudEvent
 from common.messaging import PermanentEventError
 from services.verification.models import (
+    TASK_CANCELLED,
     TASK_DONE,
+    TASK_EXPIRED,
     TASK_OPEN,
     TASK_REVISION_REQUESTED,
     ProcessedEvent,
     Task,
     as_utc,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +60,11 @@ _CLOSING_EVENTS = {
     APPLICATION_REJECTED: TASK_DONE,
     LETTER_ISSUED: TASK_DONE,
 }
+# Events that end the application while it may wait on the resident as well as on staff.
+_ENDING_EVENTS = {APPLICATION_CANCELLED: TASK_CANCELLED, APPLICATION_EXPIRED: TASK_EXPIRED}
+# Events that change the open task's deadline or escalation.
+_UPDATING_EVENTS = (APPLICATION_REMINDED, APPLICATION_ESCALATED)
+_HANDLED = {APPLICATION_STEP_ASSIGNED, *_CLOSING_EVENTS, *_ENDING_EVENTS, *_UPDATING_EVENTS}
 
 
 def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:
@@ -65,7 +80,55 @@ def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:
         payload.desa_code and payload.step_role and payload.letter_type
     ):
         raise PermanentEventError(f"event {event.id}: step_assigned without desa, role or type")
+    if payload.deadline:
+        try:
+            _deadline(payload)
+        except ValueError as exc:
+            raise PermanentEventError(f"event {event.id}: deadline is not RFC 3339") from exc
     return payload
+
+
+def _deadline(payload: events_pb2.ApplicationEvent) -> datetime | None:
+    if not payload.deadline:
+        return None
+    parsed = datetime.fromisoformat(payload.deadline.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("deadline without a zone")
+    return as_utc(parsed)
+
+
+def _areas(payload: events_pb2.ApplicationEvent) -> tuple[str, str]:
+    """(kecamatan, kabupaten) codes: from the event, else from the desa code."""
+    if payload.kecamatan_code and payload.kabupaten_code:
+        return payload.kecamatan_code, payload.kabupaten_code
+    try:
+        area = AreaCodes.from_desa(payload.desa_code)
+    except ValueError:
+        return "", ""
+    return area.kecamatan, area.kabupaten
+
+
+def is_overdue(task: Task, now: datetime | None = None) -> bool:
+    if task.status != TASK_OPEN:
+        return False
+    if task.escalation_level > 0:
+        return True
+    return task.deadline is not None and as_utc(task.deadline) <= (now or utcnow())
+
+
+def inbox_order(tasks: list[Task]) -> list[Task]:
+    """Overdue first; then the nearest deadline; then the oldest."""
+    now = utcnow()
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    return sorted(
+        tasks,
+        key=lambda t: (
+            not is_overdue(t, now),
+            as_utc(t.deadline) if t.deadline else far,
+            as_utc(t.assigned_at),
+            t.id or 0,
+        ),
+    )
 
 
 class TaskProjection:
@@ -76,7 +139,7 @@ class TaskProjection:
 
     async def handle(self, event: CloudEvent) -> None:
         name = event.name
-        if name != APPLICATION_STEP_ASSIGNED and name not in _CLOSING_EVENTS:
+        if name not in _HANDLED:
             return  # e.g. application.submitted: nothing waits on staff yet
         payload = _parse(event)
         occurred_at = as_utc(event.time)
@@ -94,6 +157,10 @@ class TaskProjection:
                 log.info("event %s is older than the known state of its application", event.id)
             elif name == APPLICATION_STEP_ASSIGNED:
                 await self._open_step(session, payload, occurred_at)
+            elif name in _UPDATING_EVENTS:
+                await self._update_open(session, name, payload)
+            elif name in _ENDING_EVENTS:
+                await self._end(session, payload.application_id, _ENDING_EVENTS[name], occurred_at)
             else:
                 await self._close_open(
                     session, payload.application_id, _CLOSING_EVENTS[name], occurred_at
@@ -137,14 +204,53 @@ class TaskProjection:
                 letter_type=payload.letter_type,
                 assigned_at=assigned_at,
             )
-        else:  # back at a step after a revision: the same row opens again
+        else:  # back at a step after a revision: the same row opens again, with a fresh deadline
             task.role = payload.step_role
             task.desa_code = payload.desa_code
             task.letter_type = payload.letter_type
             task.status = TASK_OPEN
             task.assigned_at = assigned_at
             task.closed_at = None
+        task.kecamatan_code, task.kabupaten_code = _areas(payload)
+        task.deadline = _deadline(payload)
+        task.escalated_to_role = ""
+        task.supervisor_role = ""
+        task.escalation_level = 0
+        task.reminders = 0
         session.add(task)
+
+    async def _update_open(
+        self, session: AsyncSession, name: str, payload: events_pb2.ApplicationEvent
+    ) -> None:
+        rows = await session.exec(
+            select(Task).where(
+                Task.application_id == payload.application_id, Task.status == TASK_OPEN
+            )
+        )
+        for task in rows.all():
+            if payload.deadline:
+                task.deadline = _deadline(payload)
+            if name == APPLICATION_REMINDED:
+                task.reminders += 1
+            # A later escalation never lowers an earlier one (level 2 stays level 2).
+            elif payload.escalation_level >= task.escalation_level:
+                task.escalation_level = max(payload.escalation_level, 1)
+                task.escalated_to_role = payload.escalated_to_role
+                if task.escalation_level == 1:
+                    task.supervisor_role = payload.escalated_to_role
+            session.add(task)
+
+    async def _end(
+        self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
+    ) -> None:
+        await session.exec(
+            update(Task)
+            .where(
+                col(Task.application_id) == application_id,
+                col(Task.status).in_((TASK_OPEN, TASK_REVISION_REQUESTED)),
+            )
+            .values(status=status, closed_at=closed_at)
+        )
 
     async def _close_open(
         self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
@@ -156,27 +262,35 @@ class TaskProjection:
         )
 
 
-async def open_tasks_for(session: AsyncSession, desa_code: str, role: str) -> list[Task]:
-    """What waits on `role` in `desa_code`, oldest first."""
-    rows = await session.exec(
-        select(Task)
-        .where(Task.desa_code == desa_code, Task.role == role, Task.status == TASK_OPEN)
-        .order_by(col(Task.assigned_at), col(Task.id))
+def _held_by(roles: list[str]) -> ColumnElement[bool]:
+    """A task `roles` may see: one of them holds its step, or it was escalated to one of them
+    (a supervisor keeps an escalated task when it escalates further, to the kabupaten)."""
+    return or_(
+        col(Task.role).in_(roles),
+        col(Task.escalated_to_role).in_(roles),
+        col(Task.supervisor_role).in_(roles),
     )
-    return list(rows.all())
+
+
+async def open_tasks_for(session: AsyncSession, desa_code: str, roles: list[str]) -> list[Task]:
+    """What waits on `roles` in `desa_code` (theirs, or escalated to them): overdue first."""
+    rows = await session.exec(
+        select(Task).where(Task.desa_code == desa_code, Task.status == TASK_OPEN, _held_by(roles))
+    )
+    return inbox_order(list(rows.all()))
 
 
 async def task_seen_by(
-    session: AsyncSession, application_id: str, desa_code: str, role: str
+    session: AsyncSession, application_id: str, desa_code: str, roles: list[str]
 ) -> Task | None:
-    """The task of this application that `role` in `desa_code` holds or held (open first, then
+    """The task of this application that `roles` in `desa_code` hold or held (open first, then
     the latest); None means the application is none of this staff member's business."""
     rows = await session.exec(
         select(Task)
         .where(
             Task.application_id == application_id,
             Task.desa_code == desa_code,
-            Task.role == role,
+            _held_by(roles),
         )
         .order_by(col(Task.status) != TASK_OPEN, col(Task.assigned_at).desc())
     )
@@ -195,3 +309,22 @@ async def open_task_in_desa(
         )
     )
     return rows.first()
+
+
+async def overdue_in_kabupaten(
+    session: AsyncSession,
+    kabupaten_code: str,
+    kecamatan_code: str | None = None,
+    desa_code: str | None = None,
+) -> list[Task]:
+    """Open tasks past their deadline (or escalated) in the kabupaten's desa, most urgent first."""
+    query = select(Task).where(
+        Task.kabupaten_code == kabupaten_code,
+        Task.status == TASK_OPEN,
+        or_(col(Task.escalation_level) > 0, col(Task.deadline) <= utcnow()),
+    )
+    if kecamatan_code:
+        query = query.where(Task.kecamatan_code == kecamatan_code)
+    if desa_code:
+        query = query.where(Task.desa_code == desa_code)
+    return inbox_order(list((await session.exec(query)).all()))

@@ -223,6 +223,7 @@ async def test_record_progress_applies_once_and_publishes_without_personal_data(
         "index": 0,
         "role": "kasi_pemerintahan",
         "assigned_at": "2025-06-02T01:00:00Z",
+        "deadline": None,
     }
 
     ce_headers, body = await _published(
@@ -285,7 +286,12 @@ async def test_decisions_revision_and_letter_reach_the_resident(
         "decision": "revise",
         "actor_role": "kasi_pemerintahan",
         "reason": "Foto KK tidak terbaca",
+        "deadline": None,
+        "escalated_to_role": "",
+        "escalation_level": 0,
+        "decided_as": "",
     }
+    assert got["status_reason"] == "Foto KK tidak terbaca"
     # Back in the resident's hands: documents may change again, and the reason stays in intake.
     r = await intake.upload(headers, application_id, "KK", samples.pdf())
     assert r.status_code == 201

@@ -21,6 +21,11 @@ def application_event(
     decision: str = "",
     time: datetime | None = None,
     event_id: str | None = None,
+    deadline: datetime | None = None,
+    escalated_to_role: str = "",
+    escalation_level: int = 0,
+    status: str = "in_review",
+    letter_type: str = "SKD",
 ) -> CloudEvent:
     return CloudEvent(
         id=event_id or str(uuid.uuid4()),
@@ -32,11 +37,14 @@ def application_event(
             events_pb2.ApplicationEvent(
                 application_id=application_id,
                 desa_code=desa_code,
-                letter_type="SKD",
-                status="in_review",
+                letter_type=letter_type,
+                status=status,
                 step_index=step_index,
                 step_role=step_role,
                 decision=decision,
+                deadline=deadline.isoformat().replace("+00:00", "Z") if deadline else "",
+                escalated_to_role=escalated_to_role,
+                escalation_level=escalation_level,
             )
         ),
     )

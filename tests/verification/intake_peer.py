@@ -117,7 +117,11 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
                 step_index=request.current_step.index,
                 step_role=request.current_step.role,
                 decision=request.decision,
+                escalated_to_role=request.escalated_to_role,
+                escalation_level=request.escalation_level,
             )
+            if request.HasField("deadline"):
+                payload.deadline = request.deadline.ToJsonString()
             if request.decision:  # a decision names who acted, not who acts next
                 payload.step_role = request.actor_role
             await publish(

@@ -2,9 +2,11 @@
 approval activities: the route comes from this service's DirectoryService, progress goes to the
 intake peer, which publishes the public events this service's inbox consumes."""
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -208,3 +210,59 @@ async def test_a_decision_must_be_one_of_the_three(service: Service) -> None:
     )
     assert status == 422
     assert body["detail"]
+
+
+async def _update_inputs(handle: WorkflowHandle[Any, Any]) -> list[dict[str, Any]]:
+    """The inputs of the updates the workflow accepted, as they stand in its history."""
+    inputs = []
+    async for e in handle.fetch_history_events():
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            request = e.workflow_execution_update_accepted_event_attributes.accepted_request
+            inputs.append(json.loads(request.input.args.payloads[0].data))
+    return inputs
+
+
+async def test_a_plt_decides_in_the_role_they_act_for(service: Service, approval: Approval) -> None:
+    ends_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    response = await service.http.post(
+        "/api/v1/plt",
+        json={"username": "kesra.pamanukan", "role": "kasi_pemerintahan", "ends_at": ends_at},
+        headers=await service.login("sekdes.pamanukan"),
+    )
+    assert response.status_code == 201, response.text
+    app_id = str(uuid.uuid4())
+    service.intake.add(app_id, PAMANUKAN)
+    handle = await approval.start(app_id)
+    await _waits_on(service, "kesra.pamanukan", app_id)
+
+    # A role they do not hold is refused here; their own role is refused by the workflow.
+    status, body = await _decide(
+        service, "kesra.pamanukan", app_id, decision="approve", act_as="kades"
+    )
+    assert (status, body["detail"]) == (403, "Anda tidak sedang memegang peran Kepala Desa.")
+    status, body = await _decide(
+        service, "kesra.pamanukan", app_id, decision="approve", act_as="kasi_kesra"
+    )
+    assert status == 403
+    assert body["type"].endswith("/wrong-role")
+    assert await _update_inputs(handle) == []
+
+    status, state = await _decide(service, "kesra.pamanukan", app_id, decision="approve")
+    assert status == 200, state
+    assert state["step_role"] == "sekdes"
+    [decision] = await _update_inputs(handle)
+    assert (
+        decision["actor_username"],
+        decision["actor_role"],
+        decision["actor_is_plt"],
+        decision["step_index"],
+    ) == ("kesra.pamanukan", "kasi_pemerintahan", True, 0)
+
+    # The Sekdes in their own role: not as Plt.
+    await _waits_on(service, "sekdes.pamanukan", app_id)
+    status, state = await _decide(
+        service, "sekdes.pamanukan", app_id, decision="reject", reason="Data tidak lengkap."
+    )
+    assert status == 200, state
+    second = (await _update_inputs(handle))[1]
+    assert (second["actor_role"], second["actor_is_plt"]) == ("sekdes", False)

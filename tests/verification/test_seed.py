@@ -6,7 +6,7 @@ from sqlmodel import col, select
 from common.db import create_engine, create_tables, session_factory
 from services.verification.config import Settings
 from services.verification.models import TABLES, Staff
-from services.verification.seed import DEV_STAFF, seed_dev_staff
+from services.verification.seed import DEV_KABUPATEN_STAFF, DEV_STAFF, seed_dev_staff
 
 
 async def _staff_rows(settings: Settings) -> list[Staff]:
@@ -30,7 +30,7 @@ async def _seed(settings: Settings) -> int:
 async def test_seed_creates_the_dev_accounts_once(data_dir: Path) -> None:
     settings = Settings(data_dir=data_dir, demo_password="kata-sandi-demo")
 
-    assert await _seed(settings) == len(DEV_STAFF)
+    assert await _seed(settings) == len(DEV_STAFF) + len(DEV_KABUPATEN_STAFF)
     first = await _staff_rows(settings)
     assert await _seed(settings) == 0
     second = await _staff_rows(settings)
@@ -39,7 +39,7 @@ async def test_seed_creates_the_dev_accounts_once(data_dir: Path) -> None:
         (s.id, s.username, s.password_hash) for s in second
     ]
     by_name = {s.username: s for s in second}
-    assert set(by_name) == {username for username, _, _ in DEV_STAFF}
+    assert set(by_name) == {username for username, _, _ in DEV_STAFF} | {"diskominfo.subang"}
     assert (
         by_name["pemerintahan.pamanukan"].role,
         by_name["pemerintahan.pamanukan"].desa_code,
@@ -50,6 +50,12 @@ async def test_seed_creates_the_dev_accounts_once(data_dir: Path) -> None:
     assert (by_name["kades.rancasari"].role, by_name["kades.rancasari"].desa_code) == (
         "kades",
         "32.13.11.2002",
+    )
+    diskominfo = by_name["diskominfo.subang"]
+    assert (diskominfo.role, diskominfo.desa_code, diskominfo.kabupaten_code) == (
+        "kabupaten_operator",
+        "",
+        "32.13",
     )
     for staff in second:
         assert staff.active

@@ -252,7 +252,7 @@ async def test_revision_keeps_the_row_and_the_same_step_reopens_it(
     ]
     async with sessions() as session:
         assert app_id not in [
-            t.application_id for t in await open_tasks_for(session, PAMANUKAN, "sekdes")
+            t.application_id for t in await open_tasks_for(session, PAMANUKAN, ["sekdes"])
         ]
 
     reopened_at = t0 + timedelta(days=1)
@@ -307,7 +307,7 @@ async def test_open_tasks_are_listed_oldest_first(
         )
 
     async with sessions() as session:
-        listed = await open_tasks_for(session, RANCASARI, "kasi_pemerintahan")
+        listed = await open_tasks_for(session, RANCASARI, ["kasi_pemerintahan"])
     assert [t.application_id for t in listed] == [older, newer]
 
 

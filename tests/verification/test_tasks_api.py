@@ -81,7 +81,14 @@ async def test_task_detail_shows_the_application_from_intake(
             "url": f"/api/v1/tasks/{app_id}/attachments/att-kk",
         },
     ]
-    assert body["task"] == {"step": {"index": 0, "role": "kasi_pemerintahan"}, "status": "open"}
+    assert body["task"] == {
+        "step": {"index": 0, "role": "kasi_pemerintahan"},
+        "status": "open",
+        "deadline": None,
+        "overdue": False,
+        "escalated_to_role": None,
+        "escalation_level": 0,
+    }
 
 
 async def test_attachment_bytes_come_with_their_content_type(

@@ -77,6 +77,11 @@ class ApplicationCreate(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict, max_length=50)
 
 
+class ApplicationUpdate(BaseModel):
+    purpose: str | None = Field(default=None, max_length=2000)
+    fields: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
 class AttachmentOut(BaseModel):
     id: str
     kind: str
@@ -104,6 +109,7 @@ class StepRefOut(BaseModel):
 
 class CurrentStepOut(StepRefOut):
     assigned_at: datetime | None
+    deadline: datetime | None  # by when the step should be decided
 
 
 class TimelineEntryOut(BaseModel):
@@ -114,6 +120,10 @@ class TimelineEntryOut(BaseModel):
     decision: str
     actor_role: str
     reason: str
+    deadline: datetime | None
+    escalated_to_role: str
+    escalation_level: int
+    decided_as: str  # "" (own role), "plt" or "supervisor"
 
     @classmethod
     def of(cls, t: TimelineEntry) -> "TimelineEntryOut":
@@ -128,6 +138,10 @@ class TimelineEntryOut(BaseModel):
             decision=t.decision,
             actor_role=t.actor_role,
             reason=t.reason,
+            deadline=as_utc(t.deadline) if t.deadline else None,
+            escalated_to_role=t.escalated_to_role,
+            escalation_level=t.escalation_level,
+            decided_as=t.decided_as,
         )
 
 
@@ -145,6 +159,10 @@ class ApplicationOut(BaseModel):
     fields: dict[str, str]
     attachments: list[AttachmentOut]
     current_step: CurrentStepOut | None
+    # Until when what waits now may take: the current step, or the resident's revision.
+    deadline: datetime | None
+    # Why it was returned for revision, rejected or ended, for as long as that status holds.
+    status_reason: str
     timeline: list[TimelineEntryOut]
     letter: LetterOut | None
     created_at: datetime
@@ -154,8 +172,10 @@ class ApplicationOut(BaseModel):
     def of(cls, d: ApplicationDetails) -> "ApplicationOut":
         a = d.application
         current_step = None
+        deadline = as_utc(a.current_deadline) if a.current_deadline else None
         if a.current_step_index is not None and a.current_step_role is not None:
             current_step = CurrentStepOut(
+                deadline=deadline,
                 index=a.current_step_index,
                 role=a.current_step_role,
                 assigned_at=as_utc(a.current_step_assigned_at)
@@ -176,6 +196,8 @@ class ApplicationOut(BaseModel):
             fields=d.fields,
             attachments=[AttachmentOut.of(x) for x in d.attachments],
             current_step=current_step,
+            deadline=deadline,
+            status_reason=a.status_reason,
             timeline=[TimelineEntryOut.of(t) for t in d.timeline],
             letter=letter,
             created_at=as_utc(a.created_at),

@@ -1,5 +1,5 @@
 """Dependencies the routes declare: the runtime, its settings, a database session, the signed-in
-staff member."""
+staff member (of a desa, or of the kabupaten), the roles a desa staff member holds now."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -13,6 +13,8 @@ from common.auth import InvalidToken
 from common.http import Problem
 from services.verification.config import Settings
 from services.verification.models import Staff
+from services.verification.plt import roles_held
+from services.verification.routes import KABUPATEN_OPERATOR, MANAGER_ROLES
 from services.verification.runtime import Runtime
 
 
@@ -80,3 +82,44 @@ async def current_staff(
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
+
+
+def desa_staff(staff: CurrentStaff) -> Staff:
+    """A staff member of a desa (kabupaten accounts have their own, read-only routes)."""
+    if not staff.desa_code or staff.role == KABUPATEN_OPERATOR:
+        raise Problem(403, "Fitur ini hanya untuk staf desa.", code="desa-staff-only")
+    return staff
+
+
+DesaStaff = Annotated[Staff, Depends(desa_staff)]
+
+
+def kabupaten_staff(staff: CurrentStaff) -> Staff:
+    if staff.role != KABUPATEN_OPERATOR or not staff.kabupaten_code:
+        raise Problem(403, "Fitur ini hanya untuk operator kabupaten.", code="kabupaten-staff-only")
+    return staff
+
+
+KabupatenStaff = Annotated[Staff, Depends(kabupaten_staff)]
+
+
+async def roles_of(staff: DesaStaff, session: SessionDep) -> list[str]:
+    """The roles the desa staff member holds now: their own, then any Plt roles."""
+    return await roles_held(session, staff)
+
+
+HeldRoles = Annotated[list[str], Depends(roles_of)]
+
+
+async def desa_manager(staff: DesaStaff, roles: HeldRoles) -> Staff:
+    """Sekdes or Kades of the desa (also as Plt): may change routes, settings and Plt periods."""
+    if not any(r in MANAGER_ROLES for r in roles):
+        raise Problem(
+            403,
+            "Hanya Sekretaris Desa atau Kepala Desa yang dapat melakukan perubahan ini.",
+            code="manager-only",
+        )
+    return staff
+
+
+DesaManager = Annotated[Staff, Depends(desa_manager)]

@@ -1,8 +1,8 @@
-"""A resident's own applications: create, attach syarat, submit, resubmit, follow, download."""
+"""A resident's own applications: create, change while they hold it, attach syarat, submit,
+resubmit after a revision, cancel, follow, download."""
 
 import logging
 import re
-import uuid
 
 import grpc
 from fastapi import APIRouter, Request, Response, status
@@ -14,12 +14,14 @@ from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
 from services.intake.api.schemas import (
     ApplicationCreate,
     ApplicationOut,
+    ApplicationUpdate,
     AttachmentOut,
     SubmitOut,
 )
 from services.intake.applications import (
     EDITABLE_STATUSES,
     InvalidApplication,
+    change_application,
     create_application,
     details,
     letter_type_of,
@@ -27,6 +29,8 @@ from services.intake.applications import (
     owned_application,
     owned_applications,
     record_submission,
+    resubmitted_since_revision,
+    revision_round,
 )
 from services.intake.attachments import (
     MAX_ATTACHMENT_BYTES,
@@ -36,7 +40,14 @@ from services.intake.attachments import (
 )
 from services.intake.models import LetterApplication, utcnow
 from services.intake.uploads import UploadRejected, receive_multipart
-from workflows.approval.models import DRAFT, ISSUED, REVISION_REQUESTED, ApprovalInput
+from workflows.approval.models import (
+    CANCELLED,
+    DRAFT,
+    IN_REVIEW,
+    ISSUED,
+    REVISION_REQUESTED,
+    ApprovalInput,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +106,33 @@ async def get_one(
 ) -> ApplicationOut:
     application = await _owned_or_404(session, resident, application_id)
     return ApplicationOut.of(await details(session, application))
+
+
+@router.patch("/{application_id}", response_model=ApplicationOut)
+async def change(
+    application_id: str, body: ApplicationUpdate, session: SessionDep, resident: CurrentResident
+) -> ApplicationOut:
+    """Changes the purpose or form fields (given fields replace those of the same name; an
+    empty value clears an optional one) while the resident holds the application: as a draft,
+    or after it was returned for revision and before it is resubmitted."""
+    application = await _owned_or_404(session, resident, application_id)
+    if application.status not in EDITABLE_STATUSES:
+        raise Problem(
+            409,
+            "Permohonan hanya dapat diubah sebelum diajukan atau saat diminta perbaikan.",
+            code="locked",
+        )
+    try:
+        changed = await change_application(session, application, body.purpose, body.fields)
+    except InvalidApplication as exc:
+        raise Problem(422, str(exc), code="invalid-application", field=exc.field) from exc
+    if changed is None:  # submitted or resubmitted meanwhile
+        raise Problem(
+            409,
+            "Permohonan hanya dapat diubah sebelum diajukan atau saat diminta perbaikan.",
+            code="locked",
+        )
+    return ApplicationOut.of(await details(session, changed))
 
 
 _UPLOAD_BODY = {
@@ -216,16 +254,56 @@ async def resubmit(
         409, "Permohonan ini tidak sedang menunggu perbaikan.", code="not-awaiting-revision"
     )
     if application.status != REVISION_REQUESTED:
+        if application.status == IN_REVIEW and await resubmitted_since_revision(
+            session, application.id
+        ):
+            # A repeat of a resubmission that went through: the same answer, nothing new.
+            return SubmitOut(id=application.id, status=application.status)
         raise not_waiting
     await _require_documents(session, application)
     try:
-        state = await approvals.resubmit(runtime.temporal, application.id, str(uuid.uuid4()))
+        # One resubmission per revision round: a repeated tap reaches the workflow with the
+        # same request id and gets the same answer.
+        revision = await revision_round(session, application.id)
+        state = await approvals.resubmit(
+            runtime.temporal, application.id, f"resubmit-{application.id}-{revision}"
+        )
     except approvals.NotAwaitingResubmit as exc:
         raise not_waiting from exc
     except approvals.ApprovalUnavailable as exc:
         raise Problem(503, APPROVAL_UNAVAILABLE, code="approval-unavailable") from exc
     # The workflow records the resubmission (timeline and event) through RecordProgress.
     log.info("application %s resubmitted", application.id)
+    return SubmitOut(id=application.id, status=state.status)
+
+
+@router.post("/{application_id}/cancel", response_model=SubmitOut)
+async def cancel(
+    application_id: str, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
+) -> SubmitOut:
+    """Withdraws the application while it waits (in review or returned for revision).
+    Cancelling again answers with the cancelled state."""
+    application = await _owned_or_404(session, resident, application_id)
+    if application.status == CANCELLED:
+        return SubmitOut(id=application.id, status=CANCELLED)
+    if application.status == DRAFT:
+        raise Problem(
+            409,
+            "Permohonan ini belum diajukan; draf tidak perlu dibatalkan.",
+            code="not-submitted",
+        )
+    if application.status not in (IN_REVIEW, REVISION_REQUESTED):
+        raise Problem(409, approvals.NOT_CANCELLABLE, code="not-cancellable")
+    try:
+        # One cancellation per application: a retried request reaches the workflow with the
+        # same id and gets the same answer.
+        state = await approvals.cancel(runtime.temporal, application.id, f"cancel-{application.id}")
+    except approvals.NotCancellable as exc:
+        raise Problem(409, str(exc), code="not-cancellable") from exc
+    except approvals.ApprovalUnavailable as exc:
+        raise Problem(503, APPROVAL_UNAVAILABLE, code="approval-unavailable") from exc
+    # The workflow records the cancellation (timeline and event) through RecordProgress.
+    log.info("application %s cancelled by its resident", application.id)
     return SubmitOut(id=application.id, status=state.status)
 
 

@@ -11,11 +11,16 @@ from pydantic import BaseModel, Field
 from smartdesa.v1 import intake_pb2
 
 from common.http import Problem
-from services.verification.api.deps import CurrentStaff, RuntimeDep, SessionDep
-from services.verification.decisions import send_decision
+from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.decisions import actor_role_for, send_decision
 from services.verification.intake_reader import read_application, read_attachment
 from services.verification.models import Staff, Task, as_utc
-from services.verification.task_inbox import open_task_in_desa, open_tasks_for, task_seen_by
+from services.verification.task_inbox import (
+    is_overdue,
+    open_task_in_desa,
+    open_tasks_for,
+    task_seen_by,
+)
 from workflows.approval.models import DecisionInput
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -35,6 +40,31 @@ class TaskSummary(BaseModel):
     letter_type: str
     step: StepOut
     assigned_at: datetime
+    deadline: datetime | None
+    overdue: bool
+    escalated_to_role: str | None
+    escalation_level: int
+    # The role in which the signed-in staff member sees this task: the step's own role (maybe
+    # held as Plt) or, for an escalated task, the supervisor's.
+    acting_as: str
+
+    @classmethod
+    def of(cls, task: Task, roles: list[str]) -> "TaskSummary":
+        return cls(
+            application_id=task.application_id,
+            letter_type=task.letter_type,
+            step=_step(task),
+            assigned_at=as_utc(task.assigned_at),
+            deadline=as_utc(task.deadline) if task.deadline else None,
+            overdue=is_overdue(task),
+            escalated_to_role=task.escalated_to_role or None,
+            escalation_level=task.escalation_level,
+            acting_as=task.role
+            if task.role in roles
+            else task.supervisor_role
+            if task.supervisor_role in roles
+            else task.escalated_to_role,
+        )
 
 
 class AttachmentOut(BaseModel):
@@ -59,6 +89,10 @@ class ApplicationOut(BaseModel):
 class TaskState(BaseModel):
     step: StepOut
     status: str
+    deadline: datetime | None
+    overdue: bool
+    escalated_to_role: str | None
+    escalation_level: int
 
 
 class TaskDetail(BaseModel):
@@ -74,37 +108,40 @@ class DecisionIn(BaseModel):
     step: int | None = Field(default=None, ge=0)
     # Lets a client retry the same decision safely.
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
+    # The role the staff member decides in, when they hold more than one (their own and a Plt
+    # role); without it, the open step's role if they hold it, else the role it was escalated
+    # to if they hold that, else their own role.
+    act_as: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 def _step(task: Task) -> StepOut:
     return StepOut(index=task.step_index, role=task.role)
 
 
-async def _task_of(session: SessionDep, staff: Staff, application_id: str) -> Task:
-    task = await task_seen_by(session, application_id, staff.desa_code, staff.role)
+async def _task_of(
+    session: SessionDep, staff: Staff, roles: list[str], application_id: str
+) -> Task:
+    task = await task_seen_by(session, application_id, staff.desa_code, roles)
     if task is None:
         raise Problem(404, _NOT_YOURS, code="not-found")
     return task
 
 
 @router.get("")
-async def list_tasks(staff: CurrentStaff, session: SessionDep) -> list[TaskSummary]:
-    return [
-        TaskSummary(
-            application_id=t.application_id,
-            letter_type=t.letter_type,
-            step=_step(t),
-            assigned_at=as_utc(t.assigned_at),
-        )
-        for t in await open_tasks_for(session, staff.desa_code, staff.role)
-    ]
+async def list_tasks(staff: DesaStaff, roles: HeldRoles, session: SessionDep) -> list[TaskSummary]:
+    """What waits on me (in my own role, a Plt role, or escalated to me): overdue first."""
+    return [TaskSummary.of(t, roles) for t in await open_tasks_for(session, staff.desa_code, roles)]
 
 
 @router.get("/{application_id}")
 async def get_task(
-    application_id: ApplicationId, staff: CurrentStaff, session: SessionDep, runtime: RuntimeDep
+    application_id: ApplicationId,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> TaskDetail:
-    task = await _task_of(session, staff, application_id)
+    task = await _task_of(session, staff, roles, application_id)
     app = await read_application(
         runtime.intake, application_id, runtime.settings.intake_timeout_seconds
     )
@@ -122,7 +159,14 @@ async def get_task(
             submitted_at=app.submitted_at.ToDatetime(UTC) if app.HasField("submitted_at") else None,
         ),
         attachments=[_attachment(application_id, a) for a in app.attachments],
-        task=TaskState(step=_step(task), status=task.status),
+        task=TaskState(
+            step=_step(task),
+            status=task.status,
+            deadline=as_utc(task.deadline) if task.deadline else None,
+            overdue=is_overdue(task),
+            escalated_to_role=task.escalated_to_role or None,
+            escalation_level=task.escalation_level,
+        ),
     )
 
 
@@ -140,11 +184,12 @@ def _attachment(application_id: str, info: intake_pb2.AttachmentInfo) -> Attachm
 async def get_attachment(
     application_id: ApplicationId,
     attachment_id: Annotated[str, Path(min_length=1, max_length=64)],
-    staff: CurrentStaff,
+    staff: DesaStaff,
+    roles: HeldRoles,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    await _task_of(session, staff, application_id)
+    await _task_of(session, staff, roles, application_id)
     content = await read_attachment(
         runtime.intake, application_id, attachment_id, runtime.settings.intake_timeout_seconds
     )
@@ -164,15 +209,17 @@ async def get_attachment(
 async def decide(
     application_id: ApplicationId,
     body: DecisionIn,
-    staff: CurrentStaff,
+    staff: DesaStaff,
+    roles: HeldRoles,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
-    # No role or desa check here on purpose: the workflow's validator refuses those, so a
-    # refused decision never enters the workflow's history and one place holds the rule.
+    # No check of the step's role or desa here on purpose: the workflow's validator refuses
+    # those, so a refused decision never enters the workflow's history and one place holds the
+    # rule. We only vouch for which role this person holds now (own or Plt).
+    open_task = await open_task_in_desa(session, application_id, staff.desa_code)
     step_index = body.step
     if step_index is None:
-        open_task = await open_task_in_desa(session, application_id, staff.desa_code)
         if open_task is None:
             raise Problem(
                 404,
@@ -180,6 +227,7 @@ async def decide(
                 code="no-open-step",
             )
         step_index = open_task.step_index
+    actor_role = actor_role_for(staff.role, roles, open_task, body.act_as)
     state = await send_decision(
         runtime.temporal,
         application_id,
@@ -188,9 +236,10 @@ async def decide(
             decision=body.decision,
             step_index=step_index,
             actor_username=staff.username,
-            actor_role=staff.role,
+            actor_role=actor_role,
             actor_desa_code=staff.desa_code,
             reason=body.reason or "",
+            actor_is_plt=actor_role != staff.role,
         ),
         timedelta(seconds=runtime.settings.decision_timeout_seconds),
     )

@@ -1,0 +1,77 @@
+"""Plt (pelaksana tugas): a staff member of a desa holds another role there for a period, e.g.
+the Sekdes acting as Kades while the Kades is on leave, or a Kasi's work handed to a deputy.
+
+A Plt acts in that role exactly like its holder: the role's inbox, its decisions (which the
+workflow records as taken by a Plt) and, for Sekdes and Kades, the desa's settings.
+"""
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.verification.models import PltAssignment, Staff, as_utc, utcnow
+from services.verification.routes import rank
+
+
+def is_current(plt: PltAssignment, at: datetime) -> bool:
+    end = as_utc(plt.ends_at)
+    if plt.ended_at is not None:
+        end = min(end, as_utc(plt.ended_at))
+    return as_utc(plt.starts_at) <= at < end
+
+
+async def current_plt(
+    session: AsyncSession, desa_code: str, *, username: str | None = None, role: str | None = None
+) -> list[PltAssignment]:
+    """Plt periods in force now in this desa, for one person and/or one role."""
+    now = utcnow()
+    query = select(PltAssignment).where(
+        PltAssignment.desa_code == desa_code,
+        col(PltAssignment.starts_at) <= now,
+        col(PltAssignment.ends_at) > now,
+        col(PltAssignment.ended_at).is_(None),
+    )
+    if username is not None:
+        query = query.where(PltAssignment.username == username)
+    if role is not None:
+        query = query.where(PltAssignment.role == role)
+    rows = await session.exec(query.order_by(col(PltAssignment.starts_at)))
+    return [p for p in rows.all() if is_current(p, now)]
+
+
+async def roles_held(session: AsyncSession, staff: Staff) -> list[str]:
+    """The staff member's own role first, then the roles they hold as Plt right now."""
+    roles = [staff.role]
+    for plt in await current_plt(session, staff.desa_code, username=staff.username):
+        if plt.role not in roles:
+            roles.append(plt.role)
+    return roles
+
+
+def may_grant(granter_roles: list[str], role: str) -> bool:
+    """A Sekdes or Kades hands over their own role or one below it (a Kades any role; a Sekdes
+    the Sekdes's own, a Kasi's or the operator's)."""
+    return any(
+        r in ("sekdes", "kades") and rank(role) <= rank(r) and rank(role) >= 0
+        for r in granter_roles
+    )
+
+
+async def overlapping(
+    session: AsyncSession, desa_code: str, username: str, role: str, start: datetime, end: datetime
+) -> bool:
+    rows = await session.exec(
+        select(PltAssignment).where(
+            PltAssignment.desa_code == desa_code,
+            PltAssignment.username == username,
+            PltAssignment.role == role,
+            col(PltAssignment.starts_at) < end,
+            col(PltAssignment.ends_at) > start,
+        )
+    )
+    for plt in rows.all():
+        effective_end = as_utc(plt.ended_at) if plt.ended_at is not None else as_utc(plt.ends_at)
+        if effective_end > start and as_utc(plt.starts_at) < end:
+            return True
+    return False

@@ -1,0 +1,191 @@
+"""RecordProgress with a step's deadline, its escalation and how it was decided: stored in the
+resident's view and timeline, and carried (deadline and escalation only) in the public event.
+Cancelled and expired are statuses intake accepts from the workflow."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js.errors import NotFoundError
+from smartdesa.v1 import intake_pb2, intake_pb2_grpc
+
+from common.auth import InternalAuth
+from common.event_names import (
+    APPLICATION_ESCALATED,
+    APPLICATION_EXPIRED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_STEP_ASSIGNED,
+)
+from common.events import PUBLIC_STREAM, CloudEvent, deterministic_event_id, public_subject
+from common.rpc import INTAKE, WORKER, client_channel
+from tests.intake import samples
+from tests.intake.conftest import NIK_ANI, PAMANUKAN, Intake, eventually
+
+
+@pytest.fixture
+async def stub(intake: Intake) -> AsyncIterator[intake_pb2_grpc.IntakeServiceStub]:
+    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
+    target = f"127.0.0.1:{intake.runtime.grpc_server.port}"
+    async with client_channel(target, auth, INTAKE) as channel:
+        yield intake_pb2_grpc.IntakeServiceStub(channel)
+
+
+def _ts(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+async def _event_data(intake: Intake, name: str, event_id: str) -> dict[str, object]:
+    async def check() -> dict[str, object] | None:
+        try:
+            msg = await intake.runtime.js.get_last_msg(
+                PUBLIC_STREAM, public_subject(PAMANUKAN, name)
+            )
+        except NotFoundError:
+            return None
+        event = CloudEvent.from_message(msg.headers, msg.data or b"")
+        return event.data if event.id == event_id else None
+
+    return await eventually(check)
+
+
+async def _application(intake: Intake) -> tuple[dict[str, str], str]:
+    headers = await intake.sign_in()
+    application_id = await intake.create_application(headers)
+    for kind in ("KTP", "KK"):
+        r = await intake.upload(headers, application_id, kind, samples.pdf())
+        assert r.status_code == 201, r.text
+    return headers, application_id
+
+
+async def test_deadline_and_escalation_reach_the_view_timeline_and_event(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    headers, application_id = await _application(intake)
+    deadline = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    second = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=1,
+            event=APPLICATION_STEP_ASSIGNED,
+            status="in_review",
+            current_step=intake_pb2.StepRef(index=0, role="kasi_pemerintahan"),
+            occurred_at=_ts(datetime(2026, 11, 30, 1, 0, tzinfo=UTC)),
+            deadline=_ts(deadline),
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["deadline"] == "2026-12-01T09:00:00Z"
+    assert got["current_step"]["deadline"] == "2026-12-01T09:00:00Z"
+    assert got["status_reason"] == ""
+
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=2,
+            event=APPLICATION_ESCALATED,
+            status="in_review",
+            current_step=intake_pb2.StepRef(index=0, role="kasi_pemerintahan"),
+            occurred_at=_ts(deadline),
+            deadline=_ts(second),
+            escalated_to_role="sekdes",
+            escalation_level=1,
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["deadline"] == "2026-12-02T09:00:00Z"
+    # Still the same step, assigned when it was assigned.
+    assert got["current_step"]["assigned_at"] == "2026-11-30T01:00:00Z"
+    escalated = got["timeline"][-1]
+    assert (escalated["event"], escalated["escalated_to_role"], escalated["escalation_level"]) == (
+        APPLICATION_ESCALATED,
+        "sekdes",
+        1,
+    )
+    assert escalated["deadline"] == "2026-12-02T09:00:00Z"
+    data = await _event_data(
+        intake, APPLICATION_ESCALATED, deterministic_event_id(application_id, "progress", "2")
+    )
+    assert data["deadline"] == "2026-12-02T09:00:00Z"
+    assert (data["escalated_to_role"], data["escalation_level"]) == ("sekdes", 1)
+    assert NIK_ANI not in str(data)
+
+    # A reminder that names no deadline keeps the known one.
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=20,
+            event="application.reminded",
+            status="in_review",
+            current_step=intake_pb2.StepRef(index=0, role="kasi_pemerintahan"),
+            occurred_at=_ts(deadline),
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["deadline"] == "2026-12-02T09:00:00Z"
+
+    # The Sekdes decides the escalated step: recorded as decided by the supervisor.
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=3,
+            event=APPLICATION_REVISION_REQUESTED,
+            status="revision_requested",
+            actor_role="sekdes",
+            decision="revise",
+            reason="Foto KTP buram",
+            decided_as="supervisor",
+            occurred_at=_ts(second),
+            deadline=_ts(datetime(2026, 12, 16, 9, 0, tzinfo=UTC)),  # resubmit by
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["status"] == "revision_requested"
+    assert got["status_reason"] == "Foto KTP buram"
+    assert got["current_step"] is None
+    assert got["deadline"] == "2026-12-16T09:00:00Z"
+    assert got["timeline"][-1]["decided_as"] == "supervisor"
+
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=4,
+            event=APPLICATION_EXPIRED,
+            status="expired",
+            occurred_at=_ts(datetime(2026, 12, 16, 9, 0, tzinfo=UTC)),
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert (got["status"], got["deadline"], got["status_reason"]) == ("expired", None, "")
+    data = await _event_data(
+        intake, APPLICATION_EXPIRED, deterministic_event_id(application_id, "progress", "4")
+    )
+    assert data["status"] == "expired"
+    assert "deadline" not in data
+    # Ended: nothing can be changed any more.
+    r = await intake.http.patch(
+        f"/api/v1/applications/{application_id}", json={"purpose": "x"}, headers=headers
+    )
+    assert r.status_code == 409
+
+
+async def test_unknown_decided_as_or_escalation_level_is_invalid(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    _, application_id = await _application(intake)
+    for extra in ({"decided_as": "boss"}, {"escalation_level": 3}):
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await stub.RecordProgress(
+                intake_pb2.RecordProgressRequest(
+                    application_id=application_id,
+                    sequence=1,
+                    event=APPLICATION_STEP_ASSIGNED,
+                    status="in_review",
+                    **extra,
+                )
+            )
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
