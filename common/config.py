@@ -21,6 +21,10 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
 
     nats_url: str = "nats://127.0.0.1:4322"
+    # JetStream consumers: deliveries before a message is given up (and dead-lettered), and the
+    # wait before each redelivery of an event whose handling failed.
+    nats_max_deliver: int = 10
+    nats_retry_delays: list[float] = [1.0, 5.0, 15.0, 60.0, 300.0]
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "letter-approval"
