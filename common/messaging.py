@@ -115,11 +115,13 @@ class PermanentEventError(Exception):
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
 
-# How long the server waits for the ack of delivery n before it redelivers (a consumer that
-# died or hangs). A handler that is still working says so with in_progress() meanwhile.
-ACK_WAITS = (30.0, 60.0, 300.0, 900.0)
-# How long a failed event waits before its next delivery (the handler raised).
+# How long a failed event waits before its next delivery (the handler raised): given with each
+# nak. The server's own BackOff list is not used: it replaces ack_wait with its first step and
+# overrides later nak delays.
 RETRY_DELAYS = (1.0, 5.0, 15.0, 60.0, 300.0)
+# How long the server waits for an ack before it redelivers (a consumer that died or hangs); a
+# handler still at work says so with in_progress() meanwhile.
+ACK_WAIT = 30.0
 MAX_DELIVER = 10
 
 
@@ -141,25 +143,22 @@ class Consumer:
         handler: EventHandler,
         max_deliver: int = MAX_DELIVER,
         retry_delays: Sequence[float] = RETRY_DELAYS,
-        ack_waits: Sequence[float] = ACK_WAITS,
+        ack_wait: float = ACK_WAIT,
     ) -> None:
-        if max_deliver < 2 or not retry_delays or not ack_waits:
-            raise ValueError("a consumer needs max_deliver >= 2, retry delays and ack waits")
+        if max_deliver < 2 or not retry_delays or ack_wait <= 0:
+            raise ValueError("a consumer needs max_deliver >= 2, retry delays and an ack wait")
         self._js = js
         self._stream = stream
         self._durable = durable
         self._handler = handler
         self._max_deliver = max_deliver
         self._retry_delays = list(retry_delays)
-        # The server refuses more backoff steps than redeliveries.
-        backoff = list(ack_waits)[: max_deliver - 1]
-        self._heartbeat = backoff[0] / 3
+        self._heartbeat = ack_wait / 3
         self._config = ConsumerConfig(
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=backoff[0],  # the server takes it from the backoff list anyway
-            backoff=backoff,
+            ack_wait=ack_wait,
             max_deliver=max_deliver,
             max_ack_pending=1000,
             filter_subjects=list(filter_subjects),
