@@ -17,6 +17,7 @@ from services.intake.models import LetterApplication, TimelineEntry, utcnow
 from workflows.approval.models import (
     CANCELLED,
     DRAFT,
+    EXPIRED,
     IN_REVIEW,
     ISSUED,
     REJECTED,
@@ -25,7 +26,7 @@ from workflows.approval.models import (
 
 log = logging.getLogger(__name__)
 
-STATUSES = (DRAFT, IN_REVIEW, REVISION_REQUESTED, REJECTED, CANCELLED, ISSUED)
+STATUSES = (DRAFT, IN_REVIEW, REVISION_REQUESTED, REJECTED, CANCELLED, EXPIRED, ISSUED)
 # `<aggregate>.<event>`: it becomes the last tokens of a NATS subject and part of the ce-type.
 _EVENT_NAME = re.compile(r"[a-z][a-z_]*\.[a-z][a-z_]*")
 
