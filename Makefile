@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
 .PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
-	asyncapi-check asyncapi-schema
+	asyncapi-check asyncapi-schema dead-letters
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -37,6 +37,10 @@ test-fast: $(STAMP)
 
 smoke: $(STAMP)
 	$(PY) -m scripts.smoke
+
+# What the event consumers gave up on (the dead-letter stream of a running `make run`).
+dead-letters: $(STAMP)
+	$(PY) -m scripts.dead_letters
 
 proto: $(STAMP)
 	rm -rf gen/smartdesa

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -27,6 +28,7 @@ from common.events import INTERNAL_STREAM
 from common.messaging import (
     ADVISORY_STREAM,
     DLQ_ROOT,
+    DLQ_STREAM,
     MAX_DELIVERIES_ADVISORY,
     TERMINATED_ADVISORY,
 )
@@ -200,3 +202,66 @@ async def _settle(ack: Awaitable[None]) -> None:
         await ack
     except Exception as exc:
         log.warning("settling an advisory failed (%s)", type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead letter as an operator reads it."""
+
+    dlq_sequence: int
+    reason: str
+    stream: str
+    stream_seq: int
+    consumer: str
+    subject: str
+    deliveries: int
+    at: str
+    original: str
+    ce_type: str
+    ce_id: str
+    body: bytes
+
+
+async def read_dead_letters(js: JetStreamContext, limit: int = 100) -> list[DeadLetter]:
+    """The newest `limit` dead letters, oldest first, read with a throwaway consumer."""
+    info = await js.stream_info(DLQ_STREAM)
+    first = max(info.state.first_seq, info.state.last_seq - limit + 1)
+    if info.state.messages == 0:
+        return []
+    consumer = await js.add_consumer(
+        DLQ_STREAM,
+        ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=first,
+            inactive_threshold=60.0,
+        ),
+    )
+    assert consumer.name is not None
+    sub = await js.pull_subscribe_bind(consumer=consumer.name, stream=DLQ_STREAM)
+    out: list[DeadLetter] = []
+    pending = consumer.num_pending or 0
+    try:
+        while len(out) < pending:
+            for msg in await sub.fetch(min(100, pending - len(out)), timeout=5):
+                h = {k: unquote(v) for k, v in (msg.headers or {}).items()}
+                out.append(
+                    DeadLetter(
+                        dlq_sequence=msg.metadata.sequence.stream,
+                        reason=h.get(REASON, ""),
+                        stream=h.get(STREAM, ""),
+                        stream_seq=int(h.get(SEQUENCE) or 0),
+                        consumer=h.get(CONSUMER, ""),
+                        subject=h.get(SUBJECT, ""),
+                        deliveries=int(h.get(DELIVERIES) or 0),
+                        at=h.get(DEAD_AT, ""),
+                        original=h.get(ORIGINAL, ""),
+                        ce_type=h.get("ce-type", ""),
+                        ce_id=h.get("ce-id", ""),
+                        body=msg.data or b"",
+                    )
+                )
+    finally:
+        await sub.unsubscribe()
+        await js.delete_consumer(DLQ_STREAM, consumer.name)
+    return out

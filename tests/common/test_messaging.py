@@ -16,13 +16,15 @@ from nats.js.errors import NotFoundError
 from smartdesa.v1 import events_pb2
 
 from common import dead_letters as dl
-from common.event_names import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
+from common.event_names import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED, OTP_REQUESTED
 from common.events import (
+    INTERNAL_STREAM,
     PUBLIC_STREAM,
     CloudEvent,
     NotPublicData,
     deterministic_event_id,
     event_type,
+    internal_subject,
     proto_data,
     public_filter,
     public_subject,
@@ -354,6 +356,14 @@ async def test_an_advisory_filed_twice_is_one_dead_letter(js: JetStreamContext) 
     assert letters[1].headers is not None
     assert letters[1].headers[dl.ORIGINAL] == "missing"
 
+    # As the operator's listing (`make dead-letters`) shows them.
+    listed = [d for d in await dl.read_dead_letters(js, limit=10_000) if d.consumer == durable]
+    assert [(d.reason, d.stream_seq, d.original, d.ce_id) for d in listed] == [
+        (dl.TERMINATED, ack.seq, "kept", event.id),
+        (dl.MAX_DELIVERIES, ack.seq + 10**9, "missing", ""),
+    ]
+    assert listed[0].subject == subject and listed[0].body == event.body()
+
 
 async def test_a_slow_handler_is_not_mistaken_for_a_dead_one(js: JetStreamContext) -> None:
     desa = unique_desa()
@@ -394,3 +404,30 @@ def _at_least(
         return found if len(found) >= n else None
 
     return probe
+
+
+async def test_an_internal_dead_letter_keeps_no_body(js: JetStreamContext) -> None:
+    """Internal messages may hold a one-time code: its dead letter says what and where, not it."""
+    secret = CloudEvent(
+        id=str(uuid.uuid4()), source="/tests", type=event_type(OTP_REQUESTED),
+        data={"resident_id": "r-1", "code": "918273", "expires_at": "2026-01-01T00:05:00Z"},
+    )  # fmt: skip
+    ack = await publish(js, internal_subject(OTP_REQUESTED), secret)
+    durable = f"t-{uuid.uuid4().hex[:8]}"
+    await dl.DeadLetterMover(js).file(
+        dl.Advisory(
+            reason=dl.MAX_DELIVERIES,
+            stream=INTERNAL_STREAM,
+            consumer=durable,
+            stream_seq=ack.seq,
+            deliveries=10,
+            at="2026-01-01T00:00:00Z",
+        )  # fmt: skip
+    )
+    (letter,) = await dead_letters_of(js, INTERNAL_STREAM, durable)
+    assert letter.headers is not None
+    assert letter.headers[dl.ORIGINAL] == "body-dropped"
+    assert letter.headers["ce-id"] == secret.id
+    assert letter.headers[dl.SUBJECT] == internal_subject(OTP_REQUESTED)
+    assert not letter.data
+    assert "918273" not in str(letter.headers)
