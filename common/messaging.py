@@ -88,12 +88,27 @@ STREAMS = (
 
 
 async def connect(url: str, name: str) -> NATS:
+    """Connect and keep reconnecting for ever; while the server is away, one line per event
+    instead of nats-py's traceback for every failed reconnect."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats (%s): %s: %s", name, type(exc).__name__, exc)
+
+    async def on_disconnected() -> None:
+        log.warning("nats (%s): disconnected; reconnecting", name)
+
+    async def on_reconnected() -> None:
+        log.warning("nats (%s): reconnected", name)
+
     return await nats.connect(
         servers=[url],
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
     )
 
 

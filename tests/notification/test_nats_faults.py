@@ -146,13 +146,18 @@ async def test_nats_restarted_mid_run_loses_no_event_and_sends_nothing_twice(
             server.enter_context(nats_server(store, port))  # same store, same port
             # As if the relay had died between the stream's ack and its mark for the first
             # batch: they go out again, and the restarted stream still knows their ids.
+            # (Those of it that went out before NATS stopped; the run was under way, so some did.)
             async with outbox() as session:
+                again = 0
                 for _, event in first:
                     row = await session.get(OutboxEvent, event.id)
-                    assert row is not None and row.published_at is not None
-                    row.published_at = None
-                    session.add(row)
+                    assert row is not None
+                    if row.published_at is not None:
+                        row.published_at = None
+                        session.add(row)
+                        again += 1
                 await session.commit()
+            assert again > 0
             await _stage(outbox, relay, after)
 
             async def everything_processed() -> bool:
