@@ -259,3 +259,12 @@ def test_every_produced_event_validates_against_the_document(
         else:
             assert channel["address"] == item.nats_subject
     assert seen == set(PUBLIC_EVENTS) | set(INTERNAL_EVENTS)
+
+
+def test_every_public_message_has_an_example_that_validates(doc: dict[str, Any]) -> None:
+    for name in PUBLIC_EVENTS:
+        _, channel = channels_by_event(doc)[name]
+        message = message_of(doc, channel)
+        (example,) = message["examples"]
+        jsonschema.validate(example["headers"], expand(doc, message["headers"]))
+        jsonschema.validate(example["payload"], closed(expand(doc, message["payload"])))
