@@ -25,12 +25,33 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from smartdesa.v1 import events_pb2
 
+from common import event_names as names
+
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "id.go.subang.smartdesa"
 PUBLIC_STREAM = "SMARTDESA_EVENTS"
 PUBLIC_ROOT = "smartdesa.events"
 INTERNAL_STREAM = "SMARTDESA_INTERNAL"
 INTERNAL_ROOT = "smartdesa.internal"
+
+# Events for outside systems, on smartdesa.events.<kabupaten>.<kecamatan>.<desa>.<name>, carrying
+# only ids, area codes, letter type and state (docs/asyncapi.yaml is their contract).
+PUBLIC_EVENT_NAMES = (
+    names.APPLICATION_SUBMITTED,
+    names.APPLICATION_STEP_ASSIGNED,
+    names.APPLICATION_REMINDED,
+    names.APPLICATION_ESCALATED,
+    names.APPLICATION_DECIDED,
+    names.APPLICATION_REVISION_REQUESTED,
+    names.APPLICATION_RESUBMITTED,
+    names.APPLICATION_REJECTED,
+    names.APPLICATION_CANCELLED,
+    names.APPLICATION_EXPIRED,
+    names.LETTER_ISSUED,
+    names.LETTER_REVOKED,
+)
+# Between the services only, on smartdesa.internal.<name>; never exported.
+INTERNAL_EVENT_NAMES = (names.OTP_REQUESTED,)
 
 # Namespace for deterministic event ids (uuid5), so a retried producer re-sends the same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1a52-6a43-4c1e-9a52-3a0d2b9e7c11")

@@ -14,9 +14,15 @@ import yaml
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from smartdesa.v1 import events_pb2
 
-from common import dead_letters
-from common.event_names import INTERNAL_EVENTS, PUBLIC_EVENTS
-from common.events import CloudEvent, event_type, internal_subject, public_subject
+from common import dead_letters, event_names
+from common.events import (
+    INTERNAL_EVENT_NAMES,
+    PUBLIC_EVENT_NAMES,
+    CloudEvent,
+    event_type,
+    internal_subject,
+    public_subject,
+)
 from common.messaging import DEAD_LETTER_SOURCES, STREAMS
 from tests.contracts.conftest import PAMANUKAN, Produced
 
@@ -129,9 +135,11 @@ def test_address_parameters_match_the_placeholders(doc: dict[str, Any]) -> None:
 
 
 def test_every_event_in_the_code_is_documented_and_nothing_else(doc: dict[str, Any]) -> None:
+    in_code = {v for k, v in vars(event_names).items() if k.isupper() and isinstance(v, str)}
+    assert set(PUBLIC_EVENT_NAMES) | set(INTERNAL_EVENT_NAMES) == in_code
     documented = set(channels_by_event(doc)) - {"dead_letter"}
-    assert documented == set(PUBLIC_EVENTS) | set(INTERNAL_EVENTS)
-    assert len(PUBLIC_EVENTS) == len(set(PUBLIC_EVENTS)) == 12
+    assert documented == in_code
+    assert len(PUBLIC_EVENT_NAMES) == len(set(PUBLIC_EVENT_NAMES)) == 12
 
 
 def _fill(doc: dict[str, Any], channel: dict[str, Any]) -> str:
@@ -142,7 +150,7 @@ def _fill(doc: dict[str, Any], channel: dict[str, Any]) -> str:
     return address
 
 
-@pytest.mark.parametrize("name", PUBLIC_EVENTS)
+@pytest.mark.parametrize("name", PUBLIC_EVENT_NAMES)
 def test_public_event_subject_type_and_payload(doc: dict[str, Any], name: str) -> None:
     _, channel = channels_by_event(doc)[name]
     assert _fill(doc, channel) == public_subject(PAMANUKAN, name)
@@ -153,7 +161,7 @@ def test_public_event_subject_type_and_payload(doc: dict[str, Any], name: str) -
     assert resolve(doc, message["payload"]) is doc["components"]["schemas"]["ApplicationEvent"]
 
 
-@pytest.mark.parametrize("name", INTERNAL_EVENTS)
+@pytest.mark.parametrize("name", INTERNAL_EVENT_NAMES)
 def test_internal_event_subject_and_type(doc: dict[str, Any], name: str) -> None:
     _, channel = channels_by_event(doc)[name]
     assert channel["address"] == internal_subject(name)
@@ -246,7 +254,7 @@ def test_every_produced_event_validates_against_the_document(
         body = json.loads(event.body())
         jsonschema.validate(body, closed(expand(doc, message["payload"])))
         # The address pattern, with this event's area, is the subject it went out on.
-        if event.name in PUBLIC_EVENTS:
+        if event.name in PUBLIC_EVENT_NAMES:
             area = {
                 "kabupaten": body["kabupaten_code"].replace(".", ""),
                 "kecamatan": body["kecamatan_code"].replace(".", ""),
@@ -258,11 +266,11 @@ def test_every_produced_event_validates_against_the_document(
             assert address == item.nats_subject
         else:
             assert channel["address"] == item.nats_subject
-    assert seen == set(PUBLIC_EVENTS) | set(INTERNAL_EVENTS)
+    assert seen == set(PUBLIC_EVENT_NAMES) | set(INTERNAL_EVENT_NAMES)
 
 
 def test_every_public_message_has_an_example_that_validates(doc: dict[str, Any]) -> None:
-    for name in PUBLIC_EVENTS:
+    for name in PUBLIC_EVENT_NAMES:
         _, channel = channels_by_event(doc)[name]
         message = message_of(doc, channel)
         (example,) = message["examples"]

@@ -6,8 +6,7 @@ from urllib.parse import unquote
 
 from smartdesa.v1 import events_pb2
 
-from common.event_names import INTERNAL_EVENTS, PUBLIC_EVENTS
-from common.events import is_public
+from common.events import INTERNAL_EVENT_NAMES, PUBLIC_EVENT_NAMES, is_public
 from tests.contracts.conftest import PERSONAL, Produced
 
 # Field names that would mean personal data in an event (Indonesian and English).
@@ -35,7 +34,7 @@ def _everything(item: Produced) -> str:
 
 def test_every_public_event_type_is_free_of_personal_data(produced: list[Produced]) -> None:
     public = [p for p in produced if is_public(p.nats_subject)]
-    assert {p.event.name for p in public} == set(PUBLIC_EVENTS)
+    assert {p.event.name for p in public} == set(PUBLIC_EVENT_NAMES)
     for item in public:
         text = _everything(item)
         leaked = [value for value in PERSONAL if value in text]
@@ -44,7 +43,7 @@ def test_every_public_event_type_is_free_of_personal_data(produced: list[Produce
 
 def test_internal_events_stay_internal_and_carry_no_contact(produced: list[Produced]) -> None:
     internal = [p for p in produced if not is_public(p.nats_subject)]
-    assert {p.event.name for p in internal} == set(INTERNAL_EVENTS)
+    assert {p.event.name for p in internal} == set(INTERNAL_EVENT_NAMES)
     for item in internal:
         assert item.nats_subject.startswith("smartdesa.internal.")
         assert [value for value in PERSONAL if value in _everything(item)] == []
