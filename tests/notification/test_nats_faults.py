@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nats
 from nats.aio.msg import Msg
+from nats.js.api import AckPolicy
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -223,6 +224,12 @@ async def test_poison_messages_are_dead_lettered_and_the_rest_keep_flowing(
         async with notification_service(
             data_dir, nats_url, peers, nats_max_deliver=3, nats_retry_delays=[0.1]
         ) as runtime:
+            # Declared at start with the configured limits (not left to a subscribe's defaults).
+            declared = await js.consumer_info(PUBLIC_STREAM, EVENTS_DURABLE)
+            assert declared.config.max_deliver == 3
+            assert declared.config.ack_wait == 30.0
+            assert declared.config.ack_policy == AckPolicy.EXPLICIT
+            assert not declared.config.backoff
             steps = [
                 application_event(
                     APPLICATION_STEP_ASSIGNED, application_id=a, step_role="kasi_pemerintahan"
