@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
 .PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
-	lock lock-check kubectl deploy-lint deploy-check record-histories
+	lock lock-check kubectl deploy-lint deploy-check record-histories \
+	asyncapi-check asyncapi-schema dead-letters
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -40,6 +41,10 @@ test-fast: $(STAMP)
 smoke: $(STAMP)
 	$(PY) -m scripts.smoke
 
+# What the event consumers gave up on (the dead-letter stream of a running `make run`).
+dead-letters: $(STAMP)
+	$(PY) -m scripts.dead_letters
+
 proto: $(STAMP)
 	rm -rf gen/smartdesa
 	$(PY) -m grpc_tools.protoc -Iproto --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
@@ -51,6 +56,20 @@ proto: $(STAMP)
 proto-check: proto
 	git diff --exit-code -- gen
 	test -z "$$(git status --porcelain -- gen)"
+
+# The event contract (docs/asyncapi.yaml): valid AsyncAPI 3.0 and true to the code. Part of `make test`.
+asyncapi-check: $(STAMP)
+	$(PY) -m pytest -q tests/contracts
+
+# Refresh the vendored AsyncAPI 3.0.0 JSON Schema from the @asyncapi/specs npm package (needs npm;
+# CI uses the checked-in copy).
+ASYNCAPI_SPECS ?= 6.11.1
+asyncapi-schema:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent @asyncapi/specs@$(ASYNCAPI_SPECS) >/dev/null \
+		&& tar xzf asyncapi-specs-$(ASYNCAPI_SPECS).tgz && cd - >/dev/null \
+		&& cp $$tmp/package/schemas/3.0.0.json docs/schemas/asyncapi-3.0.0.json \
+		&& cp $$tmp/package/LICENSE docs/schemas/LICENSE-asyncapi-specs \
+		&& cp $$tmp/package/NOTICE docs/schemas/NOTICE-asyncapi-specs && rm -rf $$tmp
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

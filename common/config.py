@@ -24,6 +24,10 @@ class CommonSettings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4322"
     # Copies JetStream keeps of each of our streams: 1 on the dev server, 3 on a 3-node cluster.
     nats_stream_replicas: int = Field(default=1, ge=1)
+    # JetStream consumers: deliveries before a message is given up (and dead-lettered), and the
+    # wait before each redelivery of an event whose handling failed.
+    nats_max_deliver: int = 10
+    nats_retry_delays: list[float] = [1.0, 5.0, 15.0, 60.0, 300.0]
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "letter-approval"

@@ -3,9 +3,15 @@ data as JSON in the body), subject naming, and the JetStream streams.
 
 Public subjects: smartdesa.events.<kabupaten>.<kecamatan>.<desa>.<aggregate>.<event>, with the
 area codes written without dots (NATS separates tokens with dots), e.g.
-smartdesa.events.3213.321311.3213112004.application.submitted. A consumer selects by area with
-wildcards: `smartdesa.events.*.321311.>` is every event of Kecamatan Pamanukan.
+smartdesa.events.3213.321311.3213112004.application.submitted. A consumer selects with wildcards
+(`public_filter` builds them):
+  smartdesa.events.3213.>                       everything of Kabupaten Subang
+  smartdesa.events.*.321311.>                   every event of Kecamatan Pamanukan
+  smartdesa.events.*.*.3213112004.>             every event of Desa Pamanukan
+  smartdesa.events.*.*.*.letter.issued          one type, everywhere
+  smartdesa.events.*.321311.*.application.*     every application event of one kecamatan
 Internal subjects (smartdesa.internal.>) are for the services only and never exported.
+docs/asyncapi.yaml is the published contract; tests/contracts check it against this module.
 """
 
 import json
@@ -17,6 +23,9 @@ from urllib.parse import quote, unquote
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from smartdesa.v1 import events_pb2
+
+from common import event_names as names
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "id.go.subang.smartdesa"
@@ -24,6 +33,25 @@ PUBLIC_STREAM = "SMARTDESA_EVENTS"
 PUBLIC_ROOT = "smartdesa.events"
 INTERNAL_STREAM = "SMARTDESA_INTERNAL"
 INTERNAL_ROOT = "smartdesa.internal"
+
+# Events for outside systems, on smartdesa.events.<kabupaten>.<kecamatan>.<desa>.<name>, carrying
+# only ids, area codes, letter type and state (docs/asyncapi.yaml is their contract).
+PUBLIC_EVENT_NAMES = (
+    names.APPLICATION_SUBMITTED,
+    names.APPLICATION_STEP_ASSIGNED,
+    names.APPLICATION_REMINDED,
+    names.APPLICATION_ESCALATED,
+    names.APPLICATION_DECIDED,
+    names.APPLICATION_REVISION_REQUESTED,
+    names.APPLICATION_RESUBMITTED,
+    names.APPLICATION_REJECTED,
+    names.APPLICATION_CANCELLED,
+    names.APPLICATION_EXPIRED,
+    names.LETTER_ISSUED,
+    names.LETTER_REVOKED,
+)
+# Between the services only, on smartdesa.internal.<name>; never exported.
+INTERNAL_EVENT_NAMES = (names.OTP_REQUESTED,)
 
 # Namespace for deterministic event ids (uuid5), so a retried producer re-sends the same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1a52-6a43-4c1e-9a52-3a0d2b9e7c11")
@@ -76,6 +104,23 @@ def public_subject(desa_code: str, name: str) -> str:
     )
 
 
+def public_filter(
+    *,
+    kabupaten: str | None = None,
+    kecamatan: str | None = None,
+    desa: str | None = None,
+    name: str | None = None,
+) -> str:
+    """A subject filter for public events: any of the area levels (dotted Kemendagri codes) and
+    an event name (`letter.issued`, or `application.*`); what is left out matches anything."""
+    tokens = [AreaCodes.token(code) if code else "*" for code in (kabupaten, kecamatan, desa)]
+    if name is None:
+        while tokens and tokens[-1] == "*":  # `a.*.*.>` is `a.>`
+            tokens.pop()
+        return ".".join([PUBLIC_ROOT, *tokens, ">"])
+    return ".".join([PUBLIC_ROOT, *tokens, name])
+
+
 def internal_subject(name: str) -> str:
     return f"{INTERNAL_ROOT}.{name}"
 
@@ -117,6 +162,8 @@ class CloudEvent:
         missing = [a for a in ("ce-id", "ce-source", "ce-type", "ce-specversion") if a not in h]
         if missing:
             raise ValueError(f"not a CloudEvent, missing {missing}")
+        if h["ce-specversion"] != SPEC_VERSION:
+            raise ValueError(f"unsupported CloudEvents version {h['ce-specversion']!r}")
         time = datetime.fromisoformat(h["ce-time"]) if "ce-time" in h else datetime.now(UTC)
         return cls(
             id=h["ce-id"],
@@ -129,5 +176,27 @@ class CloudEvent:
 
 
 def proto_data(message: Message) -> dict[str, Any]:
-    """Event data from a payload message in proto/smartdesa/v1/events.proto."""
+    """Event data from a payload message in proto/smartdesa/v1/events.proto. Fields holding
+    their default (empty string, 0) are left out, as protobuf's JSON mapping does."""
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+class NotPublicData(ValueError):
+    pass
+
+
+def check_public_data(data: dict[str, Any]) -> None:
+    """Refuse data for a public subject that is not an ApplicationEvent: its fields are the only
+    ones outside systems may see (ids, area codes, type, state; no NIK, name or phone)."""
+    known = {f.name for f in events_pb2.ApplicationEvent.DESCRIPTOR.fields}
+    unknown = sorted(set(data) - known)
+    if unknown:  # only the names: a value may be exactly what must not leak, even into a log
+        raise NotPublicData(f"fields {unknown} are not part of a public event")
+    try:
+        json_format.ParseDict(data, events_pb2.ApplicationEvent())
+    except json_format.ParseError:
+        raise NotPublicData("a field of the public event has the wrong type") from None
+
+
+def is_public(nats_subject: str) -> bool:
+    return nats_subject.startswith(PUBLIC_ROOT + ".")

@@ -10,13 +10,40 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    PubAck,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
 from common.background import cancel_and_wait
-from common.events import INTERNAL_ROOT, INTERNAL_STREAM, PUBLIC_ROOT, PUBLIC_STREAM, CloudEvent
+from common.events import (
+    INTERNAL_ROOT,
+    INTERNAL_STREAM,
+    PUBLIC_ROOT,
+    PUBLIC_STREAM,
+    CloudEvent,
+    check_public_data,
+    is_public,
+)
 
 log = logging.getLogger(__name__)
+
+# Dead letters: JetStream has no dead-letter queue of its own. When a consumer gives up on a
+# message (max_deliver reached, or term()) the server publishes an advisory naming the stream
+# sequence; a stream keeps those advisories, and common.dead_letters copies each original into
+# SMARTDESA_DLQ before the source stream's limits remove it.
+ADVISORY_STREAM = "SMARTDESA_ADVISORIES"
+DLQ_STREAM = "SMARTDESA_DLQ"
+DLQ_ROOT = "smartdesa.dlq"
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
+TERMINATED_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED"
+DEAD_LETTER_SOURCES = (PUBLIC_STREAM, INTERNAL_STREAM)
 
 STREAMS = (
     StreamConfig(
@@ -35,16 +62,54 @@ STREAMS = (
         duplicate_window=5 * 60.0,
         description="Service-internal messages such as one-time codes; never exported.",
     ),
+    StreamConfig(
+        name=ADVISORY_STREAM,
+        # Every consumer of our streams, ours and outside systems' alike.
+        subjects=[
+            f"{advisory}.{stream}.*"
+            for stream in DEAD_LETTER_SOURCES
+            for advisory in (MAX_DELIVERIES_ADVISORY, TERMINATED_ADVISORY)
+        ],
+        storage=StorageType.FILE,
+        max_age=7 * 24 * 3600.0,
+        duplicate_window=60.0,
+        description="JetStream's advisories about messages a consumer gave up on.",
+    ),
+    StreamConfig(
+        name=DLQ_STREAM,
+        subjects=[f"{DLQ_ROOT}.>"],
+        storage=StorageType.FILE,
+        max_age=30 * 24 * 3600.0,
+        max_bytes=1024**3,  # old dead letters make room for new ones
+        discard=DiscardPolicy.OLD,
+        duplicate_window=15 * 60.0,
+        description="Copies of messages a consumer gave up on, for an operator to inspect.",
+    ),
 )
 
 
 async def connect(url: str, name: str) -> NATS:
+    """Connect and keep reconnecting for ever; while the server is away, one line per event
+    instead of nats-py's traceback for every failed reconnect."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats (%s): %s: %s", name, type(exc).__name__, exc)
+
+    async def on_disconnected() -> None:
+        log.warning("nats (%s): disconnected; reconnecting", name)
+
+    async def on_reconnected() -> None:
+        log.warning("nats (%s): reconnected", name)
+
     return await nats.connect(
         servers=[url],
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
     )
 
 
@@ -68,9 +133,23 @@ class PermanentEventError(Exception):
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
 
+# How long a failed event waits before its next delivery (the handler raised): given with each
+# nak. The server's own BackOff list is not used: it replaces ack_wait with its first step and
+# overrides later nak delays.
+RETRY_DELAYS = (1.0, 5.0, 15.0, 60.0, 300.0)
+# How long the server waits for an ack before it redelivers (a consumer that died or hangs); a
+# handler still at work says so with in_progress() meanwhile.
+ACK_WAIT = 30.0
+MAX_DELIVER = 10
+
 
 class Consumer:
-    """A durable pull consumer, declared explicitly, with explicit acks and backoff on failure."""
+    """A durable pull consumer, declared explicitly (create or update) at start, with explicit
+    acks. A failed event is redelivered after the next of `retry_delays`; after `max_deliver`
+    deliveries, or at once when it can never be handled, the server gives up on it and
+    common.dead_letters keeps a copy."""
+
+    BATCH = 10
 
     def __init__(
         self,
@@ -80,27 +159,41 @@ class Consumer:
         durable: str,
         filter_subjects: Sequence[str],
         handler: EventHandler,
-        max_deliver: int = 10,
-        backoff: Sequence[float] = (1, 5, 15, 60, 300),
+        max_deliver: int = MAX_DELIVER,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        ack_wait: float = ACK_WAIT,
     ) -> None:
+        if max_deliver < 2 or not retry_delays or ack_wait <= 0:
+            raise ValueError("a consumer needs max_deliver >= 2, retry delays and an ack wait")
         self._js = js
         self._stream = stream
         self._durable = durable
         self._handler = handler
-        self._backoff = list(backoff)
+        self._max_deliver = max_deliver
+        self._retry_delays = list(retry_delays)
+        self._heartbeat = ack_wait / 3
         self._config = ConsumerConfig(
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=30,
+            ack_wait=ack_wait,
             max_deliver=max_deliver,
-            backoff=list(backoff),
+            max_ack_pending=1000,
             filter_subjects=list(filter_subjects),
         )
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
 
+    @property
+    def durable(self) -> str:
+        return self._durable
+
+    @property
+    def config(self) -> ConsumerConfig:
+        return self._config
+
     async def declare(self) -> None:
+        """Create the durable, or update it to this configuration (the server does either)."""
         await self._js.add_consumer(self._stream, self._config)
 
     async def start(self) -> None:
@@ -120,15 +213,40 @@ class Consumer:
     async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:
             try:
-                msgs = await sub.fetch(batch=20, timeout=1)
+                msgs = await sub.fetch(batch=self.BATCH, timeout=1)
             except TimeoutError:  # nats' own and asyncio's: nothing to fetch right now
                 continue
-            except Exception:
-                log.exception("fetch failed on %s; retrying", self._durable)
+            except Exception as exc:  # e.g. the server is restarting; the client reconnects
+                log.warning("fetch failed on %s (%s); retrying", self._durable, type(exc).__name__)
                 await asyncio.sleep(1)
                 continue
-            for msg in msgs:
-                await self._handle(msg)
+            waiting = list(msgs)
+            beat = asyncio.create_task(self._keep_alive(waiting), name=f"{self._durable}-beat")
+            try:
+                while waiting:
+                    msg = waiting[0]
+                    try:
+                        await self._handle(msg)
+                    except Exception as exc:
+                        # The ack itself failed (connection lost): the server redelivers it
+                        # and the handler's dedupe makes that harmless.
+                        log.warning(
+                            "acknowledging on %s failed (%s)", self._durable, type(exc).__name__
+                        )
+                    waiting.pop(0)
+            finally:
+                await cancel_and_wait(beat)
+
+    async def _keep_alive(self, waiting: list[Msg]) -> None:
+        """Tell the server the fetched messages are being worked on, so a slow handler (or a
+        long batch) is not mistaken for a dead one and redelivered meanwhile."""
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            for msg in list(waiting):
+                try:
+                    await msg.in_progress()
+                except Exception:  # noqa: S112 - best effort; a redelivery is deduplicated
+                    continue
 
     async def _handle(self, msg: Msg) -> None:
         try:
@@ -139,18 +257,29 @@ class Consumer:
             return
         try:
             await self._handler(event)
-        except PermanentEventError:
-            log.warning("terminating event %s (%s): cannot be handled", event.id, event.type)
+        except PermanentEventError as exc:
+            log.warning("terminating event %s (%s): %s", event.id, event.type, exc)
             await msg.term()
         except Exception:
             delivered = msg.metadata.num_delivered or 1
-            delay = self._backoff[min(delivered, len(self._backoff)) - 1]
+            if delivered >= self._max_deliver:
+                # No delay: the server gives up on it now and announces it (dead letter).
+                log.exception(
+                    "event %s (%s) failed %d times; giving up", event.id, event.type, delivered
+                )
+                await msg.nak()
+                return
+            delay = self._retry_delays[min(delivered, len(self._retry_delays)) - 1]
             log.exception("event %s (%s) failed; redelivery in %ss", event.id, event.type, delay)
             await msg.nak(delay=delay)
         else:
             await msg.ack()
 
 
-async def publish(js: JetStreamContext, subject: str, event: CloudEvent) -> None:
-    """Publish and wait for the stream's ack; Nats-Msg-Id makes a re-publish harmless."""
-    await js.publish(subject, event.body(), headers=event.headers(), timeout=5)
+async def publish(js: JetStreamContext, subject: str, event: CloudEvent) -> PubAck:
+    """Publish and wait for the stream's ack; Nats-Msg-Id makes a re-publish within the
+    stream's duplicate window harmless (the ack says `duplicate`, nothing is stored)."""
+    if is_public(subject):
+        check_public_data(event.data)
+    ack: PubAck = await js.publish(subject, event.body(), headers=event.headers(), timeout=5)
+    return ack

@@ -4,15 +4,15 @@ id is the Nats-Msg-Id, so a re-publish after a crash is dropped by the stream.""
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.background import BacklogLoop
-from common.events import CloudEvent
+from common.events import CloudEvent, check_public_data, is_public
 from common.messaging import publish
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ class OutboxEvent(SQLModel, table=True):
 
 
 async def stage_event(session: AsyncSession, nats_subject: str, event: CloudEvent) -> None:
-    """Add the event to the caller's transaction. Staging the same id twice is a no-op."""
+    """Add the event to the caller's transaction. Staging the same id twice is a no-op. Data
+    that is not a public event's is refused here, before anything is committed."""
+    if is_public(nats_subject):
+        check_public_data(event.data)
     if await session.get(OutboxEvent, event.id) is not None:
         return
     session.add(
@@ -65,20 +68,32 @@ async def stage_event(session: AsyncSession, nats_subject: str, event: CloudEven
 
 
 class OutboxRelay:
-    """Publishes staged events in order. `wake()` after a commit makes it publish at once; it
-    also polls, so events staged by a process that died are published too."""
+    """Publishes staged events in the order they were staged. `wake()` after a commit makes it
+    publish at once; it also polls, so events staged by a process that died are published too.
+
+    A row is marked published only after the stream's ack; a crash in between re-publishes it,
+    and the stream drops the copy (same Nats-Msg-Id within its duplicate window). When NATS is
+    away the relay stops at the first event it cannot publish (later ones wait behind it, so
+    the order holds) and tries again on the next wake or poll. Several relays on one database
+    (replicas) are safe for the same reason. Published rows are deleted after `keep_published`.
+    """
 
     BATCH = 100
+    PRUNE_EVERY = timedelta(hours=1)
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         js: JetStreamContext,
         poll_seconds: float = 2.0,
+        keep_published: timedelta = timedelta(days=7),
     ) -> None:
         self._sessions = sessions
         self._js = js
+        self._keep = keep_published
         self._loop = BacklogLoop("outbox-relay", self._pass, poll_seconds)
+        self._failing_since: datetime | None = None
+        self._pruned_at: datetime | None = None
 
     def wake(self) -> None:
         self._loop.wake()
@@ -90,30 +105,66 @@ class OutboxRelay:
         await self._loop.stop()
 
     async def _pass(self) -> bool:
+        now = utcnow()
+        if self._pruned_at is None or now - self._pruned_at >= self.PRUNE_EVERY:
+            self._pruned_at = now
+            await self.prune(now - self._keep)
         return await self.publish_pending(self.BATCH) == self.BATCH
 
     async def publish_pending(self, batch: int = 100) -> int:
-        """Publish up to `batch` unpublished events; returns how many were published."""
+        """Publish up to `batch` unpublished events in order; returns how many were published.
+        Stops at the first one NATS does not take (it is counted as an attempt)."""
         published = 0
         async with self._sessions() as session:
             rows = (
                 await session.exec(
                     select(OutboxEvent)
                     .where(col(OutboxEvent.published_at).is_(None))
-                    .order_by(col(OutboxEvent.created_at))
+                    .order_by(col(OutboxEvent.created_at), col(OutboxEvent.id))
                     .limit(batch)
                 )
             ).all()
             for row in rows:
                 try:
-                    await publish(self._js, row.nats_subject, row.to_cloudevent())
-                except Exception:
+                    ack = await publish(self._js, row.nats_subject, row.to_cloudevent())
+                except Exception as exc:
                     row.attempts += 1
                     session.add(row)
                     await session.commit()
-                    raise
+                    self._report_failure(row, exc)
+                    return published
                 row.published_at = utcnow()
                 session.add(row)
                 await session.commit()
                 published += 1
+                if ack.duplicate:
+                    log.info("event %s was already in %s; marked", row.id, ack.stream)
+        if published and self._failing_since is not None:
+            log.warning("outbox relay publishing again (stopped at %s)", self._failing_since)
+            self._failing_since = None
         return published
+
+    def _report_failure(self, row: OutboxEvent, exc: Exception) -> None:
+        # Once per outage, and then every tenth attempt: NATS restarting is not news each poll.
+        if self._failing_since is None:
+            self._failing_since = utcnow()
+        elif row.attempts % 10:
+            return
+        log.warning(
+            "outbox relay cannot publish event %s (%s, attempt %d): %s",
+            row.id,
+            row.ce_type,
+            row.attempts,
+            type(exc).__name__,
+        )
+
+    async def prune(self, published_before: datetime) -> int:
+        """Delete rows published before the given time; returns how many."""
+        async with self._sessions() as session:
+            result = await session.exec(
+                delete(OutboxEvent)
+                .where(col(OutboxEvent.published_at).is_not(None))
+                .where(col(OutboxEvent.published_at) < published_before)
+            )
+            await session.commit()
+            return int(result.rowcount or 0)

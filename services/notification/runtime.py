@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InternalAuth, TokenVerifier, token_verifier
 from common.db import create_engine, create_tables, session_factory
+from common.dead_letters import DeadLetterMover
 from common.events import INTERNAL_STREAM, PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
@@ -52,6 +53,7 @@ class Runtime:
     nats: NATS
     js: JetStreamContext
     consumers: list[Consumer]
+    dead_letters: DeadLetterMover
 
 
 @asynccontextmanager
@@ -101,13 +103,24 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         js = nc.jetstream()
         await ensure_streams(js, settings.nats_stream_replicas)
 
+        # Copies what any consumer of our streams gives up on into the dead-letter stream.
+        dead_letters = DeadLetterMover(js)
+        await dead_letters.start()
+        stack.push_async_callback(dead_letters.stop)
+
         consumers: list[Consumer] = []
         for stream, durable, filters in (
             (PUBLIC_STREAM, EVENTS_DURABLE, PUBLIC_FILTERS),
             (INTERNAL_STREAM, INTERNAL_DURABLE, INTERNAL_FILTERS),
         ):
             consumer = Consumer(
-                js, stream=stream, durable=durable, filter_subjects=filters, handler=handler
+                js,
+                stream=stream,
+                durable=durable,
+                filter_subjects=filters,
+                handler=handler,
+                max_deliver=settings.nats_max_deliver,
+                retry_delays=settings.nats_retry_delays,
             )
             await consumer.start()
             stack.push_async_callback(consumer.stop)
@@ -128,5 +141,6 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             nats=nc,
             js=js,
             consumers=consumers,
+            dead_letters=dead_letters,
         )
         log.info("notification service stopping")

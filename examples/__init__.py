@@ -1,0 +1,1 @@
+"""Small programs that show how other systems build on Smart Desa."""

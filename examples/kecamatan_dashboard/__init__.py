@@ -1,0 +1,1 @@
+"""A kecamatan dashboard fed by Smart Desa's public events (see README.md)."""
