@@ -55,7 +55,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await create_tables(engine, TABLES)
         sessions = session_factory(engine)
         if settings.is_dev:
-            await seed_dev_profiles(sessions)
+            await seed_dev_profiles(sessions, settings.assets_dir)
 
         issuer = LetterIssuer(
             sessions, signers, settings.letters_dir, settings.public_verification_url

@@ -40,7 +40,7 @@ def _request(application_id: str, **changes: str) -> signing_pb2.IssueLetterRequ
 
 async def test_issue_and_fetch_over_grpc(stub: signing_pb2_grpc.SigningServiceAsyncStub) -> None:
     issued = await stub.IssueLetter(_request("app-grpc"))
-    assert issued.number.startswith("470/001/32.13.11.2004/")
+    assert issued.number.startswith("400.12.2/001/32.13.11.2004/")
     assert issued.verification_url == f"{PUBLIC_URL}/verifikasi/{issued.verification_code}"
     assert issued.issued_at.seconds > 0
     again = await stub.IssueLetter(_request("app-grpc"))
