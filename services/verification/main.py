@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
-from services.verification.api.routes import auth, tasks
+from services.verification.api.routes import applications, auth, tasks
 from services.verification.config import Settings, get_settings
 from services.verification.runtime import open_runtime
 
@@ -28,6 +28,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.include_router(health_router())
-    for module in (auth, tasks):
+    for module in (auth, tasks, applications):
         app.include_router(module.router, prefix="/api/v1")
     return app
