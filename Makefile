@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
-.PHONY: help install run test test-fast smoke proto proto-check lint format clean-data
+.PHONY: help install run test test-fast smoke proto proto-check lint format clean-data bench-render
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -36,6 +36,10 @@ test-fast: $(STAMP)
 
 smoke: $(STAMP)
 	$(PY) -m scripts.smoke
+
+# Letter rendering alone (all ten types, F4 and A4): prints render_ms_median.
+bench-render: $(STAMP)
+	$(PY) -m scripts.bench_render
 
 proto: $(STAMP)
 	rm -rf gen/smartdesa
