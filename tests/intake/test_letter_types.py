@@ -1,7 +1,8 @@
 import pytest
 
 from services.intake.letter_types import InvalidFields, check_fields, find_letter_type
-from tests.intake.conftest import Intake
+from tests.intake import samples
+from tests.intake.conftest import Intake, problem
 
 ALL_TYPES = ("SKD", "SKU", "SKBM", "SKTM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP")
 SKD = find_letter_type("SKD")
@@ -158,3 +159,23 @@ def test_type_specific_fields_are_checked(
         check_fields(letter_type, {**VALID_FORMS[code], **changes})
     assert exc.value.field_name == field_name
     assert message_part in str(exc.value)
+
+
+async def test_a_type_asks_for_its_own_syarat_before_submission(intake: Intake) -> None:
+    headers = await intake.sign_in()
+    application_id = await intake.create_application(
+        headers, letter_type="SKU", fields=VALID_FORMS["SKU"]
+    )
+    for kind, content in (("KTP", samples.JPEG), ("KK", samples.pdf())):
+        assert (await intake.upload(headers, application_id, kind, content)).status_code == 201
+    # A kind this type does not ask for is refused by name.
+    refused = await intake.upload(headers, application_id, "SURAT_LAHIR", samples.pdf())
+    assert refused.status_code == 422 and problem(refused)["field"] == "kind"
+    r = await intake.http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)
+    assert r.status_code == 422
+    assert "Surat pengantar RT/RW" in problem(r)["detail"]
+    assert "Foto tempat usaha" in problem(r)["detail"]
+    for kind in ("PENGANTAR_RT", "FOTO_USAHA"):
+        assert (await intake.upload(headers, application_id, kind, samples.JPEG)).status_code == 201
+    r = await intake.http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)
+    assert r.status_code == 202, r.text
