@@ -2,6 +2,7 @@
 and kode klasifikasi, and the signature block (a.n. / Plt.), all from the desa's data. Shared by
 issuing and preview, so that a preview shows exactly the letter that will be issued."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,9 @@ from services.signing.letter_types import SIGNER_TITLES, LetterType
 from services.signing.models import DesaOfficial, DesaProfile
 from services.signing.numbering import InvalidNumberFormat, check_number_format
 from services.signing.rendering import PAPERS, LetterContent
+
+# Kode klasifikasi: three digits, then dotted sub-codes (Permendagri 83/2022, e.g. 400.12.2).
+_KODE = re.compile(r"\d{3}(\.\d{1,3}){0,4}")
 
 
 class ProfileIncomplete(Exception):
@@ -76,6 +80,12 @@ def check_profile(profile: DesaProfile) -> None:
         raise ProfileIncomplete(
             f"Ukuran kertas desa {profile.name} tidak dikenal: {profile.paper}."
         )
+    for code, kode in (profile.kode_klasifikasi or {}).items():
+        if not _KODE.fullmatch(kode):
+            raise ProfileIncomplete(
+                f"Kode klasifikasi {kode!r} untuk {code} di desa {profile.name} tidak valid "
+                "(contoh: 400.12.2)."
+            )
     if profile.number_format:
         try:
             check_number_format(profile.number_format)

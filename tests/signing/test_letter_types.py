@@ -10,6 +10,7 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from services.intake.letter_types import find_letter_type as intake_type
+from services.signing.issuing import IssueRefused
 from services.signing.letter_types import LETTER_TYPES
 from services.signing.models import DesaProfile
 from services.signing.rendering import LetterContent, render_letter
@@ -165,14 +166,17 @@ async def test_desa_kode_and_number_format_shape_the_number(signing: RunningSign
 async def test_a_desa_with_a_broken_number_format_is_refused_before_a_number_is_taken(
     signing: RunningSigning,
 ) -> None:
-    from services.signing.issuing import IssueRefused
-
     await _set_profile(signing, PAMANUKAN, number_format="{kode}/{tahun}")
     with pytest.raises(IssueRefused) as refused:
         await signing.runtime.issuer.issue(skd_request("bad-fmt"))
     assert refused.value.precondition and "{seq}" in refused.value.reason
-    await _set_profile(signing, PAMANUKAN, number_format=None)
-    assert (await signing.runtime.issuer.issue(skd_request("good-fmt"))).sequence == 1
+    await _set_profile(signing, PAMANUKAN, number_format=None, kode_klasifikasi={"SKD": "470/../x"})
+    with pytest.raises(IssueRefused) as bad_kode:
+        await signing.runtime.issuer.issue(skd_request("bad-kode"))
+    assert bad_kode.value.precondition and "470/../x" in bad_kode.value.reason
+    await _set_profile(signing, PAMANUKAN, kode_klasifikasi={"SKD": "474.1"})
+    good = await signing.runtime.issuer.issue(skd_request("good-fmt"))
+    assert good.sequence == 1 and good.number.startswith("474.1/001/")
 
 
 async def test_kop_and_paper_come_from_the_desa_profile(signing: RunningSigning) -> None:
