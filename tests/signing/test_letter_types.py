@@ -12,7 +12,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from services.intake.letter_types import find_letter_type as intake_type
 from services.signing.issuing import IssueRefused
 from services.signing.letter_types import LETTER_TYPES
-from services.signing.models import DesaProfile
+from services.signing.models import DesaOfficial, DesaProfile
 from services.signing.rendering import LetterContent, render_letter
 from tests.intake.test_letter_types import ALL_TYPES, VALID_FORMS
 from tests.signing.conftest import PAMANUKAN, RANCASARI, RunningSigning, skd_request
@@ -195,3 +195,23 @@ async def test_kop_and_paper_come_from_the_desa_profile(signing: RunningSigning)
     # The dev logo was installed into the assets folder the kop reads it from.
     assert (signing.settings.assets_dir / "logo-dev.svg").is_file()
     assert letter.signed_by == "Nama Dari Data (Kepala Desa)"
+
+
+async def test_a_plt_signs_in_their_own_name_from_the_desa_officials(
+    signing: RunningSigning,
+) -> None:
+    async with signing.runtime.sessions() as session:
+        session.add(DesaOfficial(desa_code=PAMANUKAN, username="plt.kades", name="Hj. Nining"))
+        await session.commit()
+    letter = await signing.runtime.issuer.issue(
+        skd_request("plt-1", signer_username="plt.kades", signer_is_plt=True)
+    )
+    text = squeeze(page_texts(await signing.runtime.issuer.read_pdf(letter))[0])
+    assert squeeze("Yang bertanda tangan di bawah ini, Plt. Kepala Desa Pamanukan") in text
+    assert "Hj.Nining" in text and "DadangSuhendar" not in text and "a.n." not in text
+    assert letter.signed_by == "Hj. Nining (Plt. Kepala Desa)"
+    # The office holder's own letters still carry their name.
+    own = await signing.runtime.issuer.issue(
+        skd_request("plt-2", signer_username="kades.pamanukan")
+    )
+    assert own.signed_by == "Dadang Suhendar (Kepala Desa)"
