@@ -10,7 +10,8 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
 .PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
-	asyncapi-check asyncapi-schema dead-letters
+	asyncapi-check asyncapi-schema dead-letters \
+	bench-render
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -44,6 +45,10 @@ smoke: $(STAMP)
 # What the event consumers gave up on (the dead-letter stream of a running `make run`).
 dead-letters: $(STAMP)
 	$(PY) -m scripts.dead_letters
+
+# Letter rendering alone (all ten types, F4 and A4): prints render_ms_median.
+bench-render: $(STAMP)
+	$(PY) -m scripts.bench_render
 
 proto: $(STAMP)
 	rm -rf gen/smartdesa

@@ -38,6 +38,11 @@ class Settings(CommonSettings):
         return self.signing_dir / "letters"
 
     @property
+    def assets_dir(self) -> Path:
+        """Desa logos for the kop surat (the issuer derives the same folder)."""
+        return self.signing_dir / "assets"
+
+    @property
     def database_url(self) -> str:
         return self.signing_database_url or self.sqlite_url("signing.db")
 

@@ -25,9 +25,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.files import write_once
 from services.signing import pades, rendering
-from services.signing.letter_types import SIGNER_TITLES, LetterType, find_letter_type
+from services.signing.composition import (
+    Composition,
+    ProfileIncomplete,
+    SignerInfo,
+    addressee_for,
+    check_profile,
+    kode_for,
+    logo_path,
+    signature_for,
+)
+from services.signing.letter_types import LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
-from services.signing.numbering import allocate_number, format_number
+from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pki import LoadedSigner, SignerRegistry
 
 log = logging.getLogger(__name__)
@@ -59,6 +69,9 @@ class IssueRequest:
     nik: str
     signer_role: str
     fields: Mapping[str, str] = field(default_factory=dict)
+    signer_username: str = ""
+    on_behalf_of_role: str = ""
+    signer_is_plt: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class _Plan:
     letter_type: LetterType
     profile: DesaProfile
     signer: LoadedSigner
+    composition: Composition
 
 
 class LetterIssuer:
@@ -80,6 +94,8 @@ class LetterIssuer:
         self._signers = signers
         self._letters_dir = letters_dir
         letters_dir.mkdir(parents=True, exist_ok=True)
+        # Desa logos for the kop surat (DesaProfile.logo_file is relative to it).
+        self.assets_dir = letters_dir.parent / "assets"
         self._base_url = public_verification_url.rstrip("/")
 
     def verification_url(self, code: str) -> str:
@@ -112,16 +128,50 @@ class LetterIssuer:
             query = select(Letter).where(col(Letter.application_id) == application_id)
             return (await session.exec(query)).first()
 
-    async def _plan(self, req: IssueRequest) -> _Plan:
+    async def preview(self, req: IssueRequest) -> bytes:
+        """The letter as `issue` would render it now, unsigned, unnumbered and watermarked.
+        Takes no number and stores nothing."""
+        composition = await self._compose(req)
+        lt, profile = composition.letter_type, composition.profile
+        now = utcnow()
+        number = format_placeholder(
+            profile.number_format, kode_for(profile, lt), profile.code, now, lt.code
+        )
+        content = composition.content(number, now, self.verification_url(""), preview=True)
+        return await asyncio.to_thread(rendering.render_letter, content)
+
+    async def _compose(self, req: IssueRequest) -> Composition:
         if not req.application_id:
             raise IssueRefused("application_id wajib diisi.")
         letter_type = find_letter_type(req.letter_type)
         if letter_type is None:
             raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
+        signer = SignerInfo(
+            req.signer_role, req.signer_username, req.on_behalf_of_role, req.signer_is_plt
+        )
         async with self._sessions() as session:
             profile = await session.get(DesaProfile, req.desa_code)
-        if profile is None:
-            raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")
+            if profile is None:
+                raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")
+            try:
+                check_profile(profile)
+                signature = await signature_for(session, profile, signer)
+            except ProfileIncomplete as exc:
+                raise IssueRefused(str(exc), precondition=True) from exc
+        return Composition(
+            letter_type=letter_type,
+            profile=profile,
+            signature=signature,
+            fields=dict(req.fields),
+            nik=req.nik,
+            purpose=req.purpose.strip(),
+            addressee=addressee_for(letter_type, profile, req.fields),
+            logo=logo_path(profile, self.assets_dir),
+        )
+
+    async def _plan(self, req: IssueRequest) -> _Plan:
+        composition = await self._compose(req)
+        letter_type, profile = composition.letter_type, composition.profile
         if not self._signers.roles_for(req.desa_code):
             raise IssueRefused(f"Desa {req.desa_code} belum memiliki penandatangan.")
         signer = self._signers.get(req.desa_code, req.signer_role)
@@ -131,25 +181,29 @@ class LetterIssuer:
                 f"di desa {req.desa_code}.",
                 precondition=True,
             )
-        return _Plan(letter_type, profile, signer)
+        return _Plan(letter_type, profile, signer, composition)
 
     async def _reserve(self, req: IssueRequest, plan: _Plan) -> Letter:
-        lt = plan.letter_type
+        lt, profile = plan.letter_type, plan.profile
+        kode = kode_for(profile, lt)
         async with self._sessions() as session:
             now = utcnow()
-            number = await allocate_number(session, req.desa_code, lt.kode_klasifikasi, now)
+            number = await allocate_number(session, req.desa_code, kode, now)
             letter = Letter(
                 id=str(uuid.uuid4()),
                 application_id=req.application_id,
                 desa_code=req.desa_code,
                 letter_type=lt.code,
-                kode_klasifikasi=lt.kode_klasifikasi,
+                kode_klasifikasi=kode,
                 year=number.year,
                 sequence=number.sequence,
-                number=format_number(number),
+                number=format_number(number, profile.number_format, lt.code),
                 verification_code=new_verification_code(),
                 signer_role=req.signer_role,
                 template_version=lt.template_version,
+                purpose=plan.composition.purpose,
+                addressee=plan.composition.addressee,
+                signed_by=plan.composition.signature.label,
                 status=LetterStatus.ISSUING.value,
                 created_at=now,
             )
@@ -171,22 +225,11 @@ class LetterIssuer:
         return winner
 
     def _content(self, letter: Letter, req: IssueRequest, plan: _Plan) -> rendering.LetterContent:
-        profile = plan.profile
-        return rendering.LetterContent(
-            letter_type=plan.letter_type,
-            number=letter.number,
-            letter_date=as_utc(letter.created_at),  # the date the number was taken: they must agree
-            desa=profile.name,
-            kecamatan=profile.kecamatan,
-            kabupaten=profile.kabupaten,
-            desa_address=profile.address,
-            kode_pos=profile.kode_pos,
-            signer_title=SIGNER_TITLES.get(letter.signer_role, letter.signer_role),
-            signer_name=profile.kades_name if letter.signer_role == "kades" else "",
-            fields=dict(req.fields),
-            nik=req.nik,
-            purpose=req.purpose,
-            verification_url=self.verification_url(letter.verification_code),
+        # The date printed is the date the number was taken: they must agree.
+        return plan.composition.content(
+            letter.number,
+            as_utc(letter.created_at),
+            self.verification_url(letter.verification_code),
         )
 
     async def _finish(self, letter: Letter, req: IssueRequest, plan: _Plan) -> Letter:

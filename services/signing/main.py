@@ -7,7 +7,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
-from services.signing.api.routes import letters, pki, verification_page, verifications
+from services.signing.api.routes import (
+    letters,
+    pki,
+    register,
+    verification_page,
+    verifications,
+)
 from services.signing.config import Settings, get_settings
 from services.signing.runtime import open_runtime
 
@@ -26,6 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router())
     for module in (verification_page, pki):
         app.include_router(module.router)
-    for module in (letters, verifications):
+    for module in (letters, register, verifications):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -4,7 +4,7 @@ letter register."""
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -18,7 +18,8 @@ def as_utc(value: datetime) -> datetime:
 
 
 class DesaProfile(SQLModel, table=True):
-    """What a letter's kop surat and signature block say about the desa."""
+    """What a letter's kop surat and signature block say about the desa, and how the desa
+    numbers and prints its letters."""
 
     __tablename__ = "desa_profile"
 
@@ -29,6 +30,24 @@ class DesaProfile(SQLModel, table=True):
     address: str
     kode_pos: str
     kades_name: str
+    sekdes_name: str = ""
+    # Image file (SVG or PNG) under the signing service's assets folder; no logo when None.
+    logo_file: str | None = None
+    paper: str = "F4"  # F4 (215 x 330 mm) or A4
+    # Nomor surat template (see numbering.NUMBER_FIELDS); None: the default format.
+    number_format: str | None = None
+    # Letter type code -> kode klasifikasi, where the desa departs from the default.
+    kode_klasifikasi: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class DesaOfficial(SQLModel, table=True):
+    """A desa official by staff username: the name printed when they sign (e.g. a Plt)."""
+
+    __tablename__ = "desa_official"
+
+    desa_code: str = Field(primary_key=True)
+    username: str = Field(primary_key=True)
+    name: str
 
 
 class NumberCounter(SQLModel, table=True):
@@ -52,7 +71,11 @@ class Letter(SQLModel, table=True):
     """The register of issued letters."""
 
     __tablename__ = "letter"
-    __table_args__ = (UniqueConstraint("desa_code", "kode_klasifikasi", "year", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("desa_code", "kode_klasifikasi", "year", "sequence"),
+        # Per desa: a desa's number format need not contain the desa code.
+        UniqueConstraint("desa_code", "number"),
+    )
 
     id: str = Field(primary_key=True)  # uuid4
     application_id: str = Field(unique=True)
@@ -61,11 +84,15 @@ class Letter(SQLModel, table=True):
     kode_klasifikasi: str
     year: int
     sequence: int
-    number: str = Field(unique=True)
+    number: str
     # Printed in the QR code; random (never derived from ids) so letters cannot be enumerated.
     verification_code: str = Field(unique=True)
     signer_role: str
     template_version: str
+    # For the register (buku agenda surat keluar): perihal/keperluan, tujuan, penandatangan.
+    purpose: str = ""
+    addressee: str = ""
+    signed_by: str = ""
     sha256: str | None = Field(default=None, index=True)  # of the signed PDF
     pdf_path: str | None = None
     status: str = LetterStatus.ISSUING.value
@@ -73,4 +100,4 @@ class Letter(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES: list[type[SQLModel]] = [DesaProfile, NumberCounter, Letter]
+TABLES: list[type[SQLModel]] = [DesaProfile, DesaOfficial, NumberCounter, Letter]

@@ -1,6 +1,8 @@
-"""Letter numbers: `<kode klasifikasi>/<nomor urut>/<kode desa>/<bulan romawi>/<tahun>`, the
-nomor urut counting per desa, kode klasifikasi and year (WIB), without duplicates or gaps."""
+"""Letter numbers: the nomor urut counts per desa, kode klasifikasi and year (WIB), without
+duplicates or gaps; how the number is written is a per-desa template, by default the skeleton's
+(and OpenSID's) `<kode klasifikasi>/<nomor urut>/<kode desa>/<bulan romawi>/<tahun>`."""
 
+import string
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -11,6 +13,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 WIB = ZoneInfo("Asia/Jakarta")
 
 ROMAN_MONTHS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
+
+DEFAULT_NUMBER_FORMAT = "{kode}/{seq:03d}/{desa_code}/{bulan_romawi}/{tahun}"
+# What a number format may use: kode klasifikasi, nomor urut, Kemendagri desa code, month (roman
+# or 2-digit), year, letter type code (e.g. "SKU").
+NUMBER_FIELDS = frozenset({"kode", "seq", "desa_code", "bulan_romawi", "bulan", "tahun", "jenis"})
+# The counter runs per kode and year: a format without them would repeat numbers.
+REQUIRED_NUMBER_FIELDS = frozenset({"kode", "seq", "tahun"})
+# Shown instead of the nomor urut where no number has been taken (a preview).
+SEQUENCE_PLACEHOLDER = "___"
+
+
+class InvalidNumberFormat(ValueError):
+    """A desa's number format cannot be used. `str(exc)` says why (Indonesian)."""
 
 
 @dataclass(frozen=True)
@@ -25,12 +40,73 @@ class LetterNumber:
         return format_number(self)
 
 
-def format_number(n: LetterNumber) -> str:
-    """The OpenSID default format. A function (not a constant) so that it can become a per-desa
-    setting later without touching the allocation."""
-    return (
-        f"{n.kode_klasifikasi}/{n.sequence:03d}/{n.desa_code}/{ROMAN_MONTHS[n.month - 1]}/{n.year}"
-    )
+def check_number_format(fmt: str) -> None:
+    used: set[str] = set()
+    try:
+        parsed = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        raise InvalidNumberFormat(f"Format nomor surat tidak valid: {exc}.") from exc
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in NUMBER_FIELDS:
+            raise InvalidNumberFormat(
+                f"Format nomor surat memakai isian tidak dikenal {{{name}}}; yang tersedia: "
+                + ", ".join(sorted(NUMBER_FIELDS))
+                + "."
+            )
+        if conversion or (spec and not (name == "seq" and _is_int_spec(spec))):
+            raise InvalidNumberFormat(
+                f"Format isian {{{name}}} tidak didukung (hanya {{seq:03d}} dan sejenisnya)."
+            )
+        used.add(name)
+    missing = REQUIRED_NUMBER_FIELDS - used
+    if missing:
+        raise InvalidNumberFormat(
+            "Format nomor surat wajib memuat "
+            + ", ".join(f"{{{m}}}" for m in sorted(missing))
+            + " agar nomor tidak berulang."
+        )
+
+
+def _is_int_spec(spec: str) -> bool:
+    try:
+        format(1, spec)
+    except ValueError:
+        return False
+    return spec.endswith("d")
+
+
+def _values(n: LetterNumber, letter_type: str) -> dict[str, object]:
+    return {
+        "kode": n.kode_klasifikasi,
+        "seq": n.sequence,
+        "desa_code": n.desa_code,
+        "bulan_romawi": ROMAN_MONTHS[n.month - 1],
+        "bulan": f"{n.month:02d}",
+        "tahun": n.year,
+        "jenis": letter_type,
+    }
+
+
+def format_number(n: LetterNumber, fmt: str | None = None, letter_type: str = "") -> str:
+    """The number as the desa writes it (`fmt` checked with check_number_format)."""
+    return (fmt or DEFAULT_NUMBER_FORMAT).format(**_values(n, letter_type))
+
+
+def format_placeholder(
+    fmt: str | None, kode: str, desa_code: str, at: datetime, letter_type: str = ""
+) -> str:
+    """The number a letter would get, with the nomor urut left open (for a preview)."""
+    local = at.astimezone(WIB)
+    values = _values(LetterNumber(kode, 0, desa_code, local.month, local.year), letter_type)
+    out: list[str] = []
+    for literal, name, spec, _conversion in string.Formatter().parse(fmt or DEFAULT_NUMBER_FORMAT):
+        out.append(literal)
+        if name is None:
+            continue
+        out.append(SEQUENCE_PLACEHOLDER if name == "seq" else format(values[name], spec or ""))
+    return "".join(out)
 
 
 # Insert-if-missing first: on SQLite this first write statement takes the database's write lock

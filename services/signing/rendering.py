@@ -3,17 +3,26 @@
 Values from the request and the database never become Typst markup: they travel as
 `sys_inputs` (strings that Typst prints as they are), and the few constants the template embeds
 go through the `typst_str` filter into Typst string literals.
+
+Speed: the Typst source of a letter depends only on its type, paper, preview flag, logo presence
+and signature shape, so it is rendered once per combination and cached; the fonts are loaded
+once per process and each thread keeps its own typst.Compiler (its World caches the fonts, the
+logo file and Typst's memoized layout work between letters); the QR code uses a fixed mask
+(any of the eight is valid; choosing the "best" one costs most of the QR's time).
 """
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 import qrcode
-import qrcode.image.svg
 import typst
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from qrcode.constants import ERROR_CORRECT_M
 
 from services.signing.letter_types import LetterType
 from services.signing.numbering import WIB
@@ -32,8 +41,14 @@ INDONESIAN_MONTHS = (
     "November",
     "Desember",
 )
+INDONESIAN_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+
+PAPERS = ("F4", "A4")
 
 _SEX = {"L": "Laki-laki", "P": "Perempuan", "LAKI-LAKI": "Laki-laki", "PEREMPUAN": "Perempuan"}
+_SEX_KEYS = ("jenis_kelamin", "jenis_kelamin_anak", "jenis_kelamin_almarhum")
+_DAY_DATE_KEYS = ("tanggal_lahir_anak", "tanggal_meninggal")
+_MONEY_KEYS = ("penghasilan",)
 MISSING = "-"
 
 
@@ -64,13 +79,26 @@ def indonesian_date(d: date) -> str:
     return f"{d.day} {INDONESIAN_MONTHS[d.month - 1]} {d.year}"
 
 
+def indonesian_day_date(d: date) -> str:
+    return f"{INDONESIAN_DAYS[d.weekday()]}, {indonesian_date(d)}"
+
+
+def rupiah(digits: str) -> str:
+    return f"Rp {int(digits):,}".replace(",", ".") + ",-"
+
+
+def _date_value(raw: str, with_day: bool) -> str:
+    try:
+        d = date.fromisoformat(raw)
+    except ValueError:
+        return raw  # printed as given
+    return indonesian_day_date(d) if with_day else indonesian_date(d)
+
+
 def _birth(fields: Mapping[str, str]) -> str:
     place = fields.get("tempat_lahir", "").strip()
     raw = fields.get("tanggal_lahir", "").strip()
-    try:
-        born = indonesian_date(date.fromisoformat(raw)) if raw else ""
-    except ValueError:
-        born = raw  # printed as given
+    born = _date_value(raw, with_day=False) if raw else ""
     return ", ".join(p for p in (place, born) if p) or fields.get("tempat_tanggal_lahir", MISSING)
 
 
@@ -84,7 +112,7 @@ def _address(fields: Mapping[str, str]) -> str:
 
 
 def resident_value(key: str, fields: Mapping[str, str], nik: str) -> str:
-    """The value printed for one row of the resident table."""
+    """The value printed for one row of a letter's tables (and for `v_<key>` in its text)."""
     if key == "nik":
         return nik or MISSING
     if key == "tempat_tanggal_lahir":
@@ -92,15 +120,43 @@ def resident_value(key: str, fields: Mapping[str, str], nik: str) -> str:
     if key == "alamat":
         return _address(fields)
     value = fields.get(key, "").strip()
-    if key == "jenis_kelamin":
-        value = _SEX.get(value.upper(), value)
-    return value or MISSING
+    if not value:
+        return MISSING
+    if key in _SEX_KEYS:
+        return _SEX.get(value.upper(), value)
+    if key in _DAY_DATE_KEYS:
+        return _date_value(value, with_day=True)
+    if key in _MONEY_KEYS and value.isascii() and value.isdigit():
+        return rupiah(value)
+    if key == "jam_lahir":
+        return f"{value} WIB"
+    if key == "status_perkawinan":
+        return value.title()
+    return value
 
 
 def qr_svg(url: str) -> str:
-    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=0)
-    svg: str = image.to_string(encoding="unicode")
-    return svg
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=0)
+    code.add_data(url)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    size = len(matrix)
+    runs: list[str] = []
+    for y, row in enumerate(matrix):
+        x = 0
+        while x < size:
+            if not row[x]:
+                x += 1
+                continue
+            start = x
+            while x < size and row[x]:
+                x += 1
+            runs.append(f"M{start} {y}h{x - start}v1h{start - x}z")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+        f'width="{size}mm" height="{size}mm" shape-rendering="crispEdges">'
+        f'<path fill="#000" d="{"".join(runs)}"/></svg>'
+    )
 
 
 @dataclass(frozen=True)
@@ -113,24 +169,66 @@ class LetterContent:
     kabupaten: str
     desa_address: str
     kode_pos: str
-    signer_title: str
+    signer_title: str  # the signer's own jabatan, e.g. Sekretaris Desa
     signer_name: str
     fields: Mapping[str, str]
     nik: str
     purpose: str
     verification_url: str
+    paper: str = "F4"
+    logo: Path | None = None  # an image file (SVG or PNG) for the kop surat
+    # The office the letter speaks for ("Kepala Desa", "Plt. Kepala Desa"); the signer's own
+    # title when empty. When it differs from signer_title the block reads "a.n. <authority>".
+    authority: str = ""
+    addressee: str = MISSING
+    preview: bool = False  # unsigned, unnumbered, watermarked
+
+    @property
+    def speaks_for(self) -> str:
+        return self.authority or self.signer_title
+
+    @property
+    def signs_on_behalf(self) -> bool:
+        return self.speaks_for != self.signer_title
 
 
 @dataclass(frozen=True)
 class TypstDocument:
     source: bytes
     inputs: dict[str, str]
+    root: Path | None = None  # where the logo lives
+
+
+@lru_cache(maxsize=256)
+def _template_source(
+    letter_type: LetterType, paper: str, preview: bool, has_logo: bool, signs_on_behalf: bool
+) -> bytes:
+    index = 0
+    sections: list[dict[str, Any]] = []
+    for section in letter_type.sections:
+        rows = []
+        for row in section.rows:
+            rows.append((index, row.label))
+            index += 1
+        sections.append({"heading": section.heading, "rows": rows})
+    text = _env.get_template(letter_type.template).render(
+        title=letter_type.title,
+        sections=sections,
+        paper=paper,
+        preview=preview,
+        has_logo=has_logo,
+        signs_on_behalf=signs_on_behalf,
+    )
+    return text.encode("utf-8")
 
 
 def build_document(content: LetterContent) -> TypstDocument:
     lt = content.letter_type
-    template = _env.get_template(lt.template)
-    source = template.render(title=lt.title, row_labels=[label for _, label in lt.fields])
+    if content.paper not in PAPERS:
+        raise ValueError(f"unknown paper size {content.paper!r}")
+    source = _template_source(
+        lt, content.paper, content.preview, content.logo is not None, content.signs_on_behalf
+    )
     inputs: dict[str, str] = {
         "number": content.number,
         "desa": content.desa,
@@ -138,22 +236,57 @@ def build_document(content: LetterContent) -> TypstDocument:
         "kabupaten": content.kabupaten,
         "desa_address": content.desa_address,
         "kode_pos": content.kode_pos,
+        "authority": content.speaks_for,
         "signer_title": content.signer_title,
-        "signer_name": content.signer_name,
+        "signer_name": content.signer_name or MISSING,
         "purpose": content.purpose.strip() or MISSING,
+        "addressee": content.addressee.strip() or MISSING,
         "place": content.desa,
         "date": indonesian_date(content.letter_date.astimezone(WIB).date()),
         "verification_url": content.verification_url,
-        "qr_svg": qr_svg(content.verification_url),
+        "logo": f"/{content.logo.name}" if content.logo is not None else "",
     }
-    for i, (key, _label) in enumerate(lt.fields):
-        inputs[f"row_{i}"] = resident_value(key, content.fields, content.nik)
-    return TypstDocument(source.encode("utf-8"), inputs)
+    if not content.preview:
+        inputs["qr_svg"] = qr_svg(content.verification_url)
+    for i, row in enumerate(lt.rows):
+        inputs[f"row_{i}"] = resident_value(row.key, content.fields, content.nik)
+    for key in content.fields:
+        inputs[f"v_{key}"] = resident_value(key, content.fields, content.nik)
+    inputs.setdefault("v_keterangan", MISSING)
+    root = content.logo.parent if content.logo is not None else None
+    return TypstDocument(source, inputs, root)
 
 
-def compile_pdf(doc: TypstDocument, **options: Any) -> bytes:
-    """CPU-bound (tens of ms): call it off the event loop."""
-    pdf: bytes = typst.compile(doc.source, format="pdf", sys_inputs=doc.inputs, **options)
+@cache
+def _fonts() -> typst.Fonts:
+    # Typst's embedded fonts only: identical letters on every machine, and no scan of the
+    # system's fonts per compile.
+    return typst.Fonts(include_system_fonts=False, include_embedded_fonts=True)
+
+
+_local = threading.local()
+
+
+def _compiler(root: Path | None) -> typst.Compiler:
+    """This thread's compiler for `root` (a Compiler is not shared between threads)."""
+    compilers: dict[Path | None, typst.Compiler] | None = getattr(_local, "compilers", None)
+    if compilers is None:
+        compilers = _local.compilers = {}
+    compiler = compilers.get(root)
+    if compiler is None:
+        compiler = typst.Compiler(
+            root=str(root) if root is not None else None,
+            font_paths=_fonts(),
+            ignore_system_fonts=True,
+        )
+        compilers[root] = compiler
+    return compiler
+
+
+def compile_pdf(doc: TypstDocument) -> bytes:
+    """CPU-bound (a few ms): call it off the event loop."""
+    pdf = _compiler(doc.root).compile(doc.source, format="pdf", sys_inputs=doc.inputs)
+    assert isinstance(pdf, bytes)
     return pdf
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.auth import InternalAuth
+from common.auth import InternalAuth, TokenVerifier, token_verifier
 from common.db import create_engine, create_tables, session_factory
 from common.rpc import SIGNING, GrpcServer
 from common.secrets import ensure_dev_secrets, read_secret
@@ -32,6 +32,7 @@ class Runtime:
     signers: SignerRegistry
     issuer: LetterIssuer
     grpc_server: GrpcServer
+    token_verifier: TokenVerifier  # staff tokens (the register)
 
 
 async def _load_signers(settings: Settings) -> SignerRegistry:
@@ -55,7 +56,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await create_tables(engine, TABLES)
         sessions = session_factory(engine)
         if settings.is_dev:
-            await seed_dev_profiles(sessions)
+            await seed_dev_profiles(sessions, settings.assets_dir)
 
         issuer = LetterIssuer(
             sessions, signers, settings.letters_dir, settings.public_verification_url
@@ -81,4 +82,5 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             signers=signers,
             issuer=issuer,
             grpc_server=grpc_server,
+            token_verifier=token_verifier(settings, residents=False, staff=True),
         )

@@ -1,15 +1,23 @@
-"""Dev data of the signing service: the desa profiles of the seeded desa (names from
-common.wilayah; address and Kades are fictional). Idempotent; production seeds nothing."""
+"""Dev data of the signing service: the desa profiles of the seeded desa (names, kecamatan and
+kabupaten from common/data/subang-pantura-desa.csv through common.wilayah; address, officials,
+paper and logo are dev defaults: fictional names and a placeholder lambang). Idempotent;
+production seeds nothing."""
 
+import shutil
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.wilayah import find_desa
-from services.signing.models import DesaProfile
+from services.signing.models import DesaOfficial, DesaProfile
 from services.signing.pki import DevSigner
+
+DEV_LOGO = "logo-dev.svg"
 
 
 @dataclass(frozen=True)
@@ -18,14 +26,30 @@ class _DevDesa:
     address: str
     kode_pos: str
     kades_name: str
+    sekdes_name: str
+    paper: str
+    # staff username (as verification seeds them) -> name printed when they sign
+    officials: tuple[tuple[str, str], ...]
 
 
 DEV_DESA = (
     _DevDesa(
-        "32.13.11.2004", "Jl. Raya Pamanukan No. 12, Pamanukan, Subang", "41254", "Dadang Suhendar"
+        "32.13.11.2004",
+        "Jl. Raya Pamanukan No. 12, Pamanukan, Subang",
+        "41254",
+        "Dadang Suhendar",
+        "Asep Saepudin",
+        "F4",
+        (("kades.pamanukan", "Dadang Suhendar"), ("sekdes.pamanukan", "Asep Saepudin")),
     ),
     _DevDesa(
-        "32.13.11.2002", "Jl. Raya Rancasari No. 3, Pamanukan, Subang", "41254", "Ujang Kurniawan"
+        "32.13.11.2002",
+        "Jl. Raya Rancasari No. 3, Pamanukan, Subang",
+        "41254",
+        "Ujang Kurniawan",
+        "Euis Rahmawati",
+        "A4",
+        (("kades.rancasari", "Ujang Kurniawan"),),
     ),
 )
 
@@ -45,21 +69,48 @@ def dev_profiles() -> list[DesaProfile]:
                 address=d.address,
                 kode_pos=d.kode_pos,
                 kades_name=d.kades_name,
+                sekdes_name=d.sekdes_name,
+                paper=d.paper,
+                logo_file=DEV_LOGO,
             )
         )
     return profiles
+
+
+def dev_officials() -> list[DesaOfficial]:
+    return [
+        DesaOfficial(desa_code=d.code, username=username, name=name)
+        for d in DEV_DESA
+        for username, name in d.officials
+    ]
 
 
 def dev_signers() -> list[DevSigner]:
     return [DevSigner(p.code, p.name, p.kabupaten, "kades") for p in dev_profiles()]
 
 
-async def seed_dev_profiles(sessions: async_sessionmaker[AsyncSession]) -> None:
-    for profile in dev_profiles():
+def install_dev_logo(assets_dir: Path) -> None:
+    target = assets_dir / DEV_LOGO
+    if target.exists():
+        return
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    source = resources.files("services.signing").joinpath(f"templates/assets/{DEV_LOGO}")
+    with resources.as_file(source) as path:
+        shutil.copyfile(path, target)
+
+
+async def seed_dev_profiles(
+    sessions: async_sessionmaker[AsyncSession], assets_dir: Path | None = None
+) -> None:
+    if assets_dir is not None:
+        install_dev_logo(assets_dir)
+    rows: list[tuple[SQLModel, object]] = [(p, p.code) for p in dev_profiles()]
+    rows += [(o, (o.desa_code, o.username)) for o in dev_officials()]
+    for row, key in rows:
         async with sessions() as session:
-            if await session.get(DesaProfile, profile.code) is not None:
+            if await session.get(type(row), key) is not None:
                 continue
-            session.add(profile)
+            session.add(row)
             try:
                 await session.commit()
             except IntegrityError:

@@ -35,6 +35,29 @@ def _issued(letter: Letter, issuer: LetterIssuer) -> signing_pb2.IssuedLetter:
     )
 
 
+def _issue_request(request: signing_pb2.IssueLetterRequest) -> IssueRequest:
+    return IssueRequest(
+        application_id=request.application_id,
+        desa_code=request.desa_code,
+        letter_type=request.letter_type,
+        purpose=request.purpose,
+        nik=request.nik,
+        signer_role=request.signer_role,
+        fields=dict(request.fields),
+        signer_username=request.signer_username,
+        on_behalf_of_role=request.on_behalf_of_role,
+        signer_is_plt=request.signer_is_plt,
+    )
+
+
+def _refusal_code(exc: IssueRefused) -> grpc.StatusCode:
+    return (
+        grpc.StatusCode.FAILED_PRECONDITION
+        if exc.precondition
+        else grpc.StatusCode.INVALID_ARGUMENT
+    )
+
+
 class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
     def __init__(self, issuer: LetterIssuer) -> None:
         self._issuer = issuer
@@ -43,24 +66,9 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.IssuedLetter:
         try:
-            letter = await self._issuer.issue(
-                IssueRequest(
-                    application_id=request.application_id,
-                    desa_code=request.desa_code,
-                    letter_type=request.letter_type,
-                    purpose=request.purpose,
-                    nik=request.nik,
-                    signer_role=request.signer_role,
-                    fields=dict(request.fields),
-                )
-            )
+            letter = await self._issuer.issue(_issue_request(request))
         except IssueRefused as exc:
-            code = (
-                grpc.StatusCode.FAILED_PRECONDITION
-                if exc.precondition
-                else grpc.StatusCode.INVALID_ARGUMENT
-            )
-            await _abort(context, code, exc.reason)
+            await _abort(context, _refusal_code(exc), exc.reason)
         return _issued(letter, self._issuer)
 
     async def GetLetterPdf(
@@ -74,11 +82,14 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         content = await self._issuer.read_pdf(letter)
         return signing_pb2.LetterPdf(letter_id=letter.id, number=letter.number, content=content)
 
-    # Contract added for the letters issue; answered UNIMPLEMENTED until that work lands.
     async def PreviewLetter(
         self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.LetterPdf:
-        await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "preview is not available yet")
+        try:
+            content = await self._issuer.preview(_issue_request(request))
+        except IssueRefused as exc:
+            await _abort(context, _refusal_code(exc), exc.reason)
+        return signing_pb2.LetterPdf(letter_id="", number="", content=content)
 
     async def RevokeLetter(
         self, request: signing_pb2.RevokeLetterRequest, context: grpc.aio.ServicerContext

@@ -19,6 +19,8 @@ class Settings(CommonSettings):
     decision_timeout_seconds: float = 15.0
     # How long a read from intake may take.
     intake_timeout_seconds: float = 10.0
+    # How long rendering a letter preview in signing may take.
+    signing_timeout_seconds: float = 15.0
 
     @property
     def database_url(self) -> str:

@@ -7,7 +7,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
-from services.verification.api.routes import auth, kabupaten, letter_routes, plt, tasks
+from services.verification.api.routes import (
+    applications,
+    auth,
+    kabupaten,
+    letter_routes,
+    plt,
+    tasks,
+)
 from services.verification.config import Settings, get_settings
 from services.verification.runtime import open_runtime
 
@@ -28,6 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.include_router(health_router())
-    for module in (auth, tasks, letter_routes, plt, kabupaten):
+    for module in (auth, tasks, letter_routes, plt, kabupaten, applications):
         app.include_router(module.router, prefix="/api/v1")
     return app

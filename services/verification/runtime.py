@@ -1,5 +1,5 @@
 """The resources verification runs with (database, NATS task consumer, Temporal client, intake
-channel, gRPC server): built at start, torn down in reverse."""
+and signing channels, gRPC server): built at start, torn down in reverse."""
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
 
@@ -10,7 +10,7 @@ from typing import cast
 
 import grpc
 from nats.aio.client import Client as NATS
-from smartdesa.v1 import intake_pb2_grpc
+from smartdesa.v1 import intake_pb2_grpc, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -19,7 +19,7 @@ from common.auth import InternalAuth, TokenIssuer, TokenVerifier, staff_token_is
 from common.db import create_engine, create_tables, session_factory
 from common.events import PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
-from common.rpc import INTAKE, VERIFICATION, GrpcServer, client_channel
+from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.verification import servicer
 from services.verification.config import Settings
@@ -41,6 +41,8 @@ class Runtime:
     intake_channel: grpc.aio.Channel
     intake: intake_pb2_grpc.IntakeServiceAsyncStub
     grpc_server: GrpcServer
+    signing_channel: grpc.aio.Channel
+    signing: signing_pb2_grpc.SigningServiceAsyncStub  # letter previews
 
 
 @asynccontextmanager
@@ -78,6 +80,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
         stack.push_async_callback(intake_channel.close)
 
+        signing_channel = client_channel(settings.signing_grpc_target, internal_auth, SIGNING)
+        stack.push_async_callback(signing_channel.close)
+
         grpc_server = GrpcServer(
             settings.grpc_bind, internal_auth, [servicer.SERVICE_NAME], servicer.register(sessions)
         )
@@ -99,4 +104,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 intake_pb2_grpc.IntakeServiceStub(intake_channel),
             ),
             grpc_server=grpc_server,
+            signing_channel=signing_channel,
+            signing=cast(
+                "signing_pb2_grpc.SigningServiceAsyncStub",
+                signing_pb2_grpc.SigningServiceStub(signing_channel),
+            ),
         )

@@ -38,7 +38,7 @@ async def test_create_returns_a_draft_with_cleaned_fields(intake: Intake) -> Non
     ("overrides", "field", "detail_part"),
     [
         ({"desa_code": "32.13.11.9999"}, "desa_code", "Desa dengan kode '32.13.11.9999'"),
-        ({"letter_type": "SKTM"}, "letter_type", "Jenis surat 'SKTM' tidak tersedia"),
+        ({"letter_type": "SKX"}, "letter_type", "Jenis surat 'SKX' tidak tersedia"),
         ({"purpose": "   "}, "purpose", "Keperluan wajib diisi"),
         ({"purpose": "x" * 501}, "purpose", "Keperluan terlalu panjang"),
         (

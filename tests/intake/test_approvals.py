@@ -58,7 +58,7 @@ async def test_missing_kk_is_422_and_nothing_starts(
     r = await intake.http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)
     assert r.status_code == 422
     p = problem(r)
-    assert p["detail"] == "Syarat belum lengkap: KK"
+    assert p["detail"] == "Syarat belum lengkap: Kartu Keluarga (KK)"
     assert p["missing"] == ["KK"]
     with pytest.raises(RPCError):
         await temporal_client.get_workflow_handle(workflow_id(application_id)).describe()

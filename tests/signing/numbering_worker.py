@@ -1,6 +1,13 @@
-"""Run as a separate OS process by test_numbering: take `count` numbers from the counter in the
-given SQLite database, one transaction each, and print the sequences as JSON. It says "ready"
-and waits for a line on stdin first, so that the test can start all workers at the same moment."""
+"""Run as a separate OS process by test_numbering. It says "ready" and waits for a line on
+stdin first, so that the test can start all workers at the same moment.
+
+`numbers <db url> <desa code> <count>`: take `count` numbers from the counter, one transaction
+each, and print the sequences as JSON.
+
+`letters <settings json> <worker name> <count>`: open the signing service's runtime with the
+given settings (a shared database and data folder), issue `count` letters at once (mixed desa
+and letter types, plus the applications named "shared-*" that every worker issues too), and
+print [application_id, letter_id, number, kode, sequence] per letter as JSON."""
 
 import asyncio
 import json
@@ -8,17 +15,29 @@ import sys
 from datetime import UTC, datetime
 
 from common.db import create_engine, session_factory
+from services.signing.config import Settings
+from services.signing.issuing import IssueRequest
+from services.signing.models import Letter
 from services.signing.numbering import allocate_number
+from services.signing.runtime import open_runtime
+from tests.signing.conftest import PAMANUKAN, RANCASARI, skd_request
+
+SHARED_APPLICATIONS = 10
+IN_FLIGHT = 12  # per process; SQLAlchemy's default pool holds 5 + 10 connections
 
 
-async def main(url: str, desa_code: str, count: int) -> None:
+def _wait_for_go() -> None:
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+
+
+async def numbers(url: str, desa_code: str, count: int) -> None:
     engine = create_engine(url)
     sessions = session_factory(engine)
     async with sessions() as session:  # open the database before the start signal
         await session.connection()
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    sys.stdin.readline()
+    _wait_for_go()
     taken = []
     for _ in range(count):
         async with sessions() as session:
@@ -29,5 +48,40 @@ async def main(url: str, desa_code: str, count: int) -> None:
     sys.stdout.write(json.dumps(taken) + "\n")
 
 
+async def letters(settings_json: str, worker: str, count: int) -> None:
+    settings = Settings.model_validate_json(settings_json)
+    async with open_runtime(settings) as runtime:
+        issuer = runtime.issuer
+        requests = [
+            skd_request(
+                f"{worker}-{i}",
+                PAMANUKAN if i % 4 else RANCASARI,
+                letter_type="SKU" if i % 3 == 0 else "SKD",
+            )
+            for i in range(count)
+        ]
+        requests += [skd_request(f"shared-{i}") for i in range(SHARED_APPLICATIONS)]
+        # All at once, but no more in flight than the connection pool serves: under a loaded
+        # machine the rest would otherwise time out waiting for a connection, which says
+        # nothing about numbering.
+        slots = asyncio.Semaphore(IN_FLIGHT)
+
+        async def issue(request: IssueRequest) -> Letter:
+            async with slots:
+                return await issuer.issue(request)
+
+        _wait_for_go()
+        issued = await asyncio.gather(*(issue(r) for r in requests))
+    rows = [
+        [r.application_id, x.id, x.number, x.kode_klasifikasi, x.sequence]
+        for r, x in zip(requests, issued, strict=True)
+    ]
+    sys.stdout.write(json.dumps(rows) + "\n")
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    mode, *args = sys.argv[1:]
+    if mode == "numbers":
+        asyncio.run(numbers(args[0], args[1], int(args[2])))
+    else:
+        asyncio.run(letters(args[0], args[1], int(args[2])))

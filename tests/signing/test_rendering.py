@@ -1,10 +1,19 @@
 import json
+import re
 from datetime import UTC, datetime
 
+import qrcode
 import typst
+from qrcode.constants import ERROR_CORRECT_M
 
 from services.signing.letter_types import LETTER_TYPES
-from services.signing.rendering import LetterContent, build_document, indonesian_date, typst_str
+from services.signing.rendering import (
+    LetterContent,
+    build_document,
+    indonesian_date,
+    qr_svg,
+    typst_str,
+)
 from tests.signing.conftest import INJECTION, RunningSigning, skd_request
 from tests.signing.pdf_text import page_texts, squeeze
 
@@ -93,3 +102,21 @@ async def test_issued_pdf_shows_number_and_injection_literally(signing: RunningS
     assert squeeze(f"Nomor: {letter.number}") in squeeze(text[0])
     assert squeeze(f"keperluan: {INJECTION}.") in squeeze(text[0])
     assert squeeze(issuer.verification_url(letter.verification_code)) in squeeze(text[0])
+
+
+def test_qr_svg_draws_exactly_the_modules_of_the_code() -> None:
+    url = "https://verifikasi.example.test/verifikasi/" + "A" * 27
+    svg = qr_svg(url)
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=0)
+    code.add_data(url)
+    code.make(fit=True)
+    expected = code.get_matrix()
+    size = len(expected)
+    assert f'viewBox="0 0 {size} {size}"' in svg
+    drawn = [[False] * size for _ in range(size)]
+    for x, y, width in re.findall(r"M(\d+) (\d+)h(\d+)v1h-\d+z", svg):
+        for dx in range(int(width)):
+            drawn[int(y)][int(x) + dx] = True
+    assert drawn == expected
+    # Version and error correction fit a verification URL with room to spare.
+    assert code.version <= 5 and code.error_correction == ERROR_CORRECT_M

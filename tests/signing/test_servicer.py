@@ -7,10 +7,13 @@ from typing import Any, cast
 import grpc
 import pytest
 from smartdesa.v1 import signing_pb2, signing_pb2_grpc
+from sqlmodel import select
 
 from common.auth import InternalAuth
 from common.rpc import SIGNING, WORKER, client_channel
+from services.signing.models import Letter
 from tests.signing.conftest import INJECTION, PUBLIC_URL, RunningSigning
+from tests.signing.pdf_text import page_texts, squeeze
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ def _request(application_id: str, **changes: str) -> signing_pb2.IssueLetterRequ
 
 async def test_issue_and_fetch_over_grpc(stub: signing_pb2_grpc.SigningServiceAsyncStub) -> None:
     issued = await stub.IssueLetter(_request("app-grpc"))
-    assert issued.number.startswith("470/001/32.13.11.2004/")
+    assert issued.number.startswith("400.12.2/001/32.13.11.2004/")
     assert issued.verification_url == f"{PUBLIC_URL}/verifikasi/{issued.verification_code}"
     assert issued.issued_at.seconds > 0
     again = await stub.IssueLetter(_request("app-grpc"))
@@ -87,3 +90,54 @@ async def test_calls_without_a_token_are_refused(signing: RunningSigning) -> Non
             await stub.GetLetterPdf(signing_pb2.GetLetterPdfRequest(application_id="x"))
         assert wrong.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert await signing.runtime.issuer.find_issued("app-anon") is None
+
+
+async def test_preview_is_the_letter_unsigned_unnumbered_and_stores_nothing(
+    signing: RunningSigning, stub: signing_pb2_grpc.SigningServiceAsyncStub
+) -> None:
+    request = _request(
+        "app-preview",
+        signer_role="sekdes",
+        signer_username="sekdes.pamanukan",
+        on_behalf_of_role="kades",
+    )
+    preview = await stub.PreviewLetter(request)
+    assert preview.content.startswith(b"%PDF-") and preview.number == ""
+    text = squeeze(page_texts(preview.content)[0])
+    assert squeeze("PRATINJAU — BUKAN SURAT SAH") in text
+    assert squeeze("Nomor: 400.12.2/___/32.13.11.2004/") in text
+    assert squeeze("a.n. Kepala Desa Pamanukan Sekretaris Desa") in text
+    assert "AsepSaepudin" in text and squeeze(f"keperluan: {INJECTION}.") in text
+    assert "Ditandatanganisecaraelektronik" not in text and b"/ByteRange" not in preview.content
+
+    # Nothing stored, no number taken: the first issued letter is still number 1.
+    async with signing.runtime.sessions() as session:
+        assert (await session.exec(select(Letter))).all() == []
+    with pytest.raises(grpc.aio.AioRpcError) as not_issued:
+        await stub.GetLetterPdf(signing_pb2.GetLetterPdfRequest(application_id="app-preview"))
+    assert not_issued.value.code() == grpc.StatusCode.NOT_FOUND
+    issued = await stub.IssueLetter(_request("app-after-preview"))
+    assert issued.number.startswith("400.12.2/001/")
+
+
+async def test_preview_refusals(stub: signing_pb2_grpc.SigningServiceAsyncStub) -> None:
+    cases = [
+        (_request("p1", letter_type="SKX"), grpc.StatusCode.INVALID_ARGUMENT),
+        (_request("p2", desa_code="32.13.09.2002"), grpc.StatusCode.INVALID_ARGUMENT),
+        # A Plt whose name the desa has not registered cannot sign a letter yet.
+        (
+            signing_pb2.IssueLetterRequest(
+                application_id="p3",
+                desa_code="32.13.11.2004",
+                letter_type="SKD",
+                signer_role="kades",
+                signer_username="tidak.terdaftar",
+                signer_is_plt=True,
+            ),
+            grpc.StatusCode.FAILED_PRECONDITION,
+        ),
+    ]
+    for request, code in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.PreviewLetter(request)
+        assert err.value.code() == code, request.application_id

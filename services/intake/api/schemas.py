@@ -31,6 +31,7 @@ class TokenOut(BaseModel):
 class RequirementOut(BaseModel):
     code: str
     name: str
+    description: str
 
 
 class FormFieldOut(BaseModel):
@@ -55,7 +56,10 @@ class LetterTypeOut(BaseModel):
             code=lt.code,
             name=lt.name,
             description=lt.description,
-            requirements=[RequirementOut(code=r.code, name=r.name) for r in lt.requirements],
+            requirements=[
+                RequirementOut(code=r.code, name=r.name, description=r.description)
+                for r in lt.requirements
+            ],
             fields=[
                 FormFieldOut(
                     name=f.name,

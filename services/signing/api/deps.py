@@ -1,11 +1,16 @@
-"""Dependencies the routes declare: the runtime, its settings, a database session."""
+"""Dependencies the routes declare: the runtime, its settings, a database session, the desa
+staff member asking."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.auth import InvalidToken
+from common.http import Problem
 from services.signing.config import Settings
 from services.signing.runtime import Runtime
 
@@ -31,3 +36,38 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class DesaStaff:
+    username: str
+    role: str
+    desa_code: str
+
+
+def current_staff(runtime: RuntimeDep, token: Annotated[str | None, Depends(bearer)]) -> DesaStaff:
+    """A staff member of a desa, by a staff token (verified with verification's public key;
+    accounts live there, so a token stays good until it expires)."""
+    if not token:
+        raise Problem(
+            401, "Silakan masuk terlebih dahulu.", code="unauthenticated", headers=_CHALLENGE
+        )
+    try:
+        principal = runtime.token_verifier.verify(token)
+    except InvalidToken:
+        raise Problem(
+            401,
+            "Sesi tidak sah atau sudah berakhir. Silakan masuk kembali.",
+            code="invalid-token",
+            headers=_CHALLENGE,
+        ) from None
+    if principal.kind != "staff" or not principal.desa_code or not principal.role:
+        raise Problem(403, "Hanya staf desa yang dapat membuka buku agenda.", code="forbidden")
+    return DesaStaff(principal.subject, principal.role, principal.desa_code)
+
+
+StaffDep = Annotated[DesaStaff, Depends(current_staff)]

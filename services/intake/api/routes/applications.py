@@ -70,9 +70,10 @@ async def _owned_or_404(
 async def _require_documents(session: SessionDep, application: LetterApplication) -> None:
     missing = await missing_requirements(session, application)
     if missing:
+        names = {r.code: r.name for r in letter_type_of(application).requirements}
         raise Problem(
             422,
-            f"Syarat belum lengkap: {', '.join(missing)}",
+            "Syarat belum lengkap: " + ", ".join(f"{names.get(c, c)} ({c})" for c in missing),
             code="missing-requirements",
             missing=missing,
         )

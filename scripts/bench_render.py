@@ -1,0 +1,105 @@
+"""Benchmark of letter rendering alone (no number, no signature): renders `--letters` letters
+of every type with varied data on both papers, off the event loop as the service does, and
+prints render_ms_median and friends. Speed is measured here, never asserted in a test. Wall-clock figures
+depend on how busy the machine is; render_cpu_ms_median is the CPU the process spent per letter.
+
+    .venv/bin/python -m scripts.bench_render [--letters 400]
+"""
+
+import argparse
+import resource
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from services.signing.letter_types import LETTER_TYPES
+from services.signing.rendering import LetterContent, render_letter
+
+LOGO = Path(__file__).parents[1] / "services/signing/templates/assets/logo-dev.svg"
+NAMES = ("Siti Aminah", "Budi Santoso", "Dewi Lestari", "Asep Saepudin", "Euis Rahmawati")
+
+
+def _content(i: int) -> LetterContent:
+    codes = sorted(LETTER_TYPES)
+    lt = LETTER_TYPES[codes[i % len(codes)]]
+    name = f"{NAMES[i % len(NAMES)]} {i}"
+    fields = {
+        "nama": name,
+        "tempat_lahir": "Subang",
+        "tanggal_lahir": f"19{60 + i % 40}-0{1 + i % 9}-1{i % 9}",
+        "jenis_kelamin": "LP"[i % 2],
+        "agama": "Islam",
+        "pekerjaan": ("Petani", "Pedagang", "Nelayan", "Buruh")[i % 4],
+        "alamat": f"Dusun Krajan No. {i}",
+        "rt": str(1 + i % 9),
+        "rw": str(1 + i % 5),
+        "nama_usaha": f"Warung {name}",
+        "jenis_usaha": "Perdagangan eceran",
+        "alamat_usaha": f"Jl. Raya Pamanukan No. {i}",
+        "penghasilan": str(1_000_000 + 1000 * i),
+        "sumber_penghasilan": "Berdagang",
+        "nama_anak": f"Anak {name}",
+        "jenis_kelamin_anak": "LP"[i % 2],
+        "tempat_lahir_anak": "Subang",
+        "tanggal_lahir_anak": "2026-11-01",
+        "nama_ibu": name,
+        "nama_almarhum": f"Almarhum {i}",
+        "jenis_kelamin_almarhum": "L",
+        "alamat_almarhum": "Dusun Krajan",
+        "tanggal_meninggal": "2026-11-02",
+        "tempat_meninggal": "Rumah",
+        "status_perkawinan": "KAWIN",
+        "keterangan": "Keperluan administrasi",
+    }
+    return LetterContent(
+        letter_type=lt,
+        number=f"{lt.kode_klasifikasi}/{i:03d}/32.13.11.2004/XI/2026",
+        letter_date=datetime(2026, 11, 28, 3, tzinfo=UTC) + timedelta(minutes=i),
+        desa="Pamanukan",
+        kecamatan="Pamanukan",
+        kabupaten="Subang",
+        desa_address="Jl. Raya Pamanukan No. 12, Pamanukan, Subang",
+        kode_pos="41254",
+        signer_title="Kepala Desa",
+        signer_name="Dadang Suhendar",
+        fields=fields,
+        nik=f"321311{570590 + i:06d}0001"[:16],
+        purpose=f"Persyaratan administrasi nomor {i}",
+        verification_url=f"https://verifikasi.example.test/verifikasi/{i:027d}",
+        paper=("F4", "A4")[i % 2],
+        logo=LOGO,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--letters", type=int, default=400)
+    args = parser.parse_args()
+    contents = [_content(i) for i in range(args.letters)]
+    for c in contents[:20]:  # warm up: templates, fonts, the compiler's caches
+        render_letter(c)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times: list[float] = []
+    cpu_times: list[float] = []
+    started = time.perf_counter()
+    for c in contents:
+        t, cpu = time.perf_counter(), time.process_time()
+        render_letter(c)
+        times.append((time.perf_counter() - t) * 1000)
+        cpu_times.append((time.process_time() - cpu) * 1000)
+    elapsed = time.perf_counter() - started
+    times.sort()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"letters={len(times)}")
+    print(f"render_ms_median={statistics.median(times):.2f}")
+    print(f"render_ms_p95={times[int(len(times) * 0.95) - 1]:.2f}")
+    # CPU time of the process per letter: what a render costs when the machine is shared
+    # (wall-clock figures above include waiting for a core).
+    print(f"render_cpu_ms_median={statistics.median(cpu_times):.2f}")
+    print(f"renders_per_s_one_thread={len(times) / elapsed:.1f}")
+    print(f"max_rss_growth_mb={(rss_after - rss_before) / 1024:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""What goes on a letter besides the resident's data: the desa's kop surat, its number format
+and kode klasifikasi, and the signature block (a.n. / Plt.), all from the desa's data. Shared by
+issuing and preview, so that a preview shows exactly the letter that will be issued."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.signing.letter_types import SIGNER_TITLES, LetterType
+from services.signing.models import DesaOfficial, DesaProfile
+from services.signing.numbering import InvalidNumberFormat, check_number_format
+from services.signing.rendering import PAPERS, LetterContent
+
+# Kode klasifikasi: three digits, then dotted sub-codes (Permendagri 83/2022, e.g. 400.12.2).
+_KODE = re.compile(r"\d{3}(\.\d{1,3}){0,4}")
+
+
+class ProfileIncomplete(Exception):
+    """The desa's data cannot make this letter yet. `str(exc)` says why (Indonesian)."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    signer_title: str  # e.g. "Sekretaris Desa", "Plt. Kepala Desa"
+    authority: str  # the office the letter speaks for
+    signer_name: str
+
+    @property
+    def label(self) -> str:
+        """Penandatangan as the register lists it."""
+        if self.authority != self.signer_title:
+            return f"{self.signer_name} ({self.signer_title}, a.n. {self.authority})"
+        return f"{self.signer_name} ({self.signer_title})"
+
+
+@dataclass(frozen=True)
+class SignerInfo:
+    role: str
+    username: str = ""
+    on_behalf_of_role: str = ""
+    is_plt: bool = False
+
+
+def title_of(role: str) -> str:
+    return SIGNER_TITLES.get(role, role)
+
+
+async def signature_for(
+    session: AsyncSession, profile: DesaProfile, signer: SignerInfo
+) -> Signature:
+    title = ("Plt. " if signer.is_plt else "") + title_of(signer.role)
+    authority = (
+        title_of(signer.on_behalf_of_role)
+        if signer.on_behalf_of_role and signer.on_behalf_of_role != signer.role
+        else title
+    )
+    name = ""
+    if signer.username:
+        official = await session.get(DesaOfficial, (profile.code, signer.username))
+        name = official.name if official is not None else ""
+    if not name and not signer.is_plt:  # the holder of the office, as the profile names them
+        name = {"kades": profile.kades_name, "sekdes": profile.sekdes_name}.get(signer.role, "")
+    if not name:
+        raise ProfileIncomplete(
+            f"Nama pejabat penandatangan ({title}) desa {profile.name} belum terdaftar."
+        )
+    return Signature(signer_title=title, authority=authority, signer_name=name)
+
+
+def kode_for(profile: DesaProfile, letter_type: LetterType) -> str:
+    return (profile.kode_klasifikasi or {}).get(letter_type.code) or letter_type.kode_klasifikasi
+
+
+def check_profile(profile: DesaProfile) -> None:
+    if profile.paper not in PAPERS:
+        raise ProfileIncomplete(
+            f"Ukuran kertas desa {profile.name} tidak dikenal: {profile.paper}."
+        )
+    for code, kode in (profile.kode_klasifikasi or {}).items():
+        if not _KODE.fullmatch(kode):
+            raise ProfileIncomplete(
+                f"Kode klasifikasi {kode!r} untuk {code} di desa {profile.name} tidak valid "
+                "(contoh: 400.12.2)."
+            )
+    if profile.number_format:
+        try:
+            check_number_format(profile.number_format)
+        except InvalidNumberFormat as exc:
+            raise ProfileIncomplete(str(exc)) from exc
+
+
+def addressee_for(letter_type: LetterType, profile: DesaProfile, fields: Mapping[str, str]) -> str:
+    given = fields.get("instansi_tujuan", "").strip()
+    if given:
+        return given
+    return letter_type.default_addressee.format(kecamatan=profile.kecamatan, desa=profile.name)
+
+
+def logo_path(profile: DesaProfile, assets_dir: Path) -> Path | None:
+    if not profile.logo_file:
+        return None
+    path = (assets_dir / profile.logo_file).resolve()
+    # A logo outside the assets folder (or missing) is left off rather than read.
+    if assets_dir.resolve() not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+@dataclass(frozen=True)
+class Composition:
+    """Everything of a letter except its number, date and verification link."""
+
+    letter_type: LetterType
+    profile: DesaProfile
+    signature: Signature
+    fields: Mapping[str, str]
+    nik: str
+    purpose: str
+    addressee: str
+    logo: Path | None
+
+    def content(
+        self, number: str, letter_date: datetime, verification_url: str, *, preview: bool = False
+    ) -> LetterContent:
+        p = self.profile
+        return LetterContent(
+            letter_type=self.letter_type,
+            number=number,
+            letter_date=letter_date,
+            desa=p.name,
+            kecamatan=p.kecamatan,
+            kabupaten=p.kabupaten,
+            desa_address=p.address,
+            kode_pos=p.kode_pos,
+            signer_title=self.signature.signer_title,
+            signer_name=self.signature.signer_name,
+            authority=self.signature.authority,
+            fields=dict(self.fields),
+            nik=self.nik,
+            purpose=self.purpose,
+            addressee=self.addressee,
+            verification_url=verification_url,
+            paper=p.paper,
+            logo=self.logo,
+            preview=preview,
+        )
