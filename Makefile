@@ -8,13 +8,14 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
-.PHONY: help install run test test-fast smoke proto proto-check lint format clean-data
+.PHONY: help install run test test-fast smoke proto proto-check lint format clean-data migration
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
 	@echo "make test    run the whole test suite"
 	@echo "make smoke   drive one letter through a running 'make run' and print where it landed"
 	@echo "make lint    ruff and mypy;  make proto  regenerate gRPC code"
+	@echo "make migration SERVICE=intake MSG=\"...\"   new Alembic revision from the models"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,14 @@ proto: $(STAMP)
 proto-check: proto
 	git diff --exit-code -- gen
 	test -z "$$(git status --porcelain -- gen)"
+
+# A new schema revision for one service, from the difference between its models and its
+# migrations: make migration SERVICE=intake MSG="add deadline to tasks"
+migration: $(STAMP)
+	@test -n "$(SERVICE)" -a -n "$(MSG)" || { echo 'usage: make migration SERVICE=<intake|verification|signing|notification> MSG="..."'; exit 2; }
+	$(PY) -m scripts.migration $(SERVICE) "$(MSG)"
+	$(BIN)/ruff format services/$(SERVICE)/migrations
+	$(BIN)/ruff check --fix --quiet services/$(SERVICE)/migrations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,14 +16,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.auth import InternalAuth, TokenIssuer, TokenVerifier, staff_token_issuer, token_verifier
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, session_factory
 from common.events import PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
+from common.migrations import upgrade
 from common.rpc import INTAKE, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.verification import servicer
 from services.verification.config import Settings
-from services.verification.models import TABLES
 from services.verification.seed import seed_dev_staff
 from services.verification.task_inbox import TASK_EVENT_SUBJECTS, TASKS_DURABLE, TaskProjection
 
@@ -51,7 +51,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        await create_tables(engine, TABLES)
+        await upgrade(engine, "verification")  # schema migrations, in every profile
         sessions = session_factory(engine)
         await seed_dev_staff(settings, sessions)
 
