@@ -40,6 +40,10 @@ class CommonSettings(BaseSettings):
     staff_token_private_key_file: Path | None = None
     staff_token_public_key_file: Path | None = None
 
+    # OpenTelemetry: traces leave the process only when this names an OTLP/gRPC collector,
+    # e.g. http://otel-collector.observability:4317 (off by default).
+    otlp_endpoint: str | None = None
+
     @property
     def is_dev(self) -> bool:
         return self.profile == "dev"

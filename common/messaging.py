@@ -14,6 +14,7 @@ from nats.js.errors import NotFoundError
 
 from common.background import cancel_and_wait
 from common.events import INTERNAL_ROOT, INTERNAL_STREAM, PUBLIC_ROOT, PUBLIC_STREAM, CloudEvent
+from common.tracing import continued_span, inject, producer_span
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,9 @@ class Consumer:
             await msg.term()
             return
         try:
-            await self._handler(event)
+            # The trace of whatever caused the event carries on here (traceparent header).
+            with continued_span(f"{event.name} process", msg.headers):
+                await self._handler(event)
         except PermanentEventError:
             log.warning("terminating event %s (%s): cannot be handled", event.id, event.type)
             await msg.term()
@@ -148,6 +151,13 @@ class Consumer:
             await msg.ack()
 
 
-async def publish(js: JetStreamContext, subject: str, event: CloudEvent) -> None:
-    """Publish and wait for the stream's ack; Nats-Msg-Id makes a re-publish harmless."""
-    await js.publish(subject, event.body(), headers=event.headers(), timeout=5)
+async def publish(
+    js: JetStreamContext, subject: str, event: CloudEvent, traceparent: str | None = None
+) -> None:
+    """Publish and wait for the stream's ack; Nats-Msg-Id makes a re-publish harmless. The
+    trace context goes along as a W3C `traceparent` header: `traceparent` when the event was
+    staged earlier (the outbox), else the current span's."""
+    with producer_span(f"{event.name} publish", traceparent):
+        headers = event.headers()
+        inject(headers)
+        await js.publish(subject, event.body(), headers=headers, timeout=5)

@@ -67,7 +67,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         js = nc.jetstream()
         await ensure_streams(js)
 
-        relay = OutboxRelay(sessions, js)
+        relay = OutboxRelay(sessions, js, service="intake")
         relay.start()
         stack.push_async_callback(relay.stop)
 

@@ -22,6 +22,7 @@ from common.messaging import Consumer, connect, ensure_streams
 from common.migrations import upgrade
 from common.rpc import INTAKE, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from common.tracing import temporal_interceptors
 from services.verification import servicer
 from services.verification.config import Settings
 from services.verification.seed import seed_dev_staff
@@ -72,7 +73,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(task_consumer.stop)
 
         temporal = await TemporalClient.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            interceptors=temporal_interceptors(),
         )
 
         intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
