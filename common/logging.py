@@ -37,6 +37,13 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # uvicorn's access log would print URLs; ours carry no personal data, but keep it quiet.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    configure_levels(level)
+
+
+def configure_levels(level: str = "INFO") -> None:
+    logging.getLogger().setLevel(level.upper())
+    # uvicorn's access log and httpx's request log print URLs with their query strings (the dev
+    # sink's `?to=`, an SMS gateway's `to=` hold phone numbers); metrics and traces tell what
+    # they would, without them.
+    for name in ("uvicorn.access", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)

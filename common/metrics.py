@@ -7,10 +7,10 @@ the Temporal SDK's runtime on the worker's metrics port (see workflows/approval/
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.routing import Match
 
 HTTP_REQUESTS = Counter(
     "smartdesa_http_requests_total",
@@ -81,12 +81,21 @@ class OutboxLag:
         self._delay.observe(max(0.0, (datetime.now(UTC) - created_at).total_seconds()))
 
 
-def _route_template(app: FastAPI, request: Request) -> str:
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", _UNMATCHED))
-    return _UNMATCHED
+def _route_template(request: Request) -> str:
+    """The matched route's template, e.g. /api/v1/applications/{application_id}/submit: the
+    path with each path parameter's value put back as its name (never the value itself)."""
+    if request.scope.get("route") is None:
+        return _UNMATCHED
+    params: dict[str, Any] = request.scope.get("path_params") or {}
+    segments = request.scope.get("path", "").split("/")
+    for name, value in params.items():
+        text = str(value)
+        if "/" in text:  # a {name:path} parameter spans segments
+            joined = "/".join(segments).replace(text, "{" + name + "}", 1)
+            segments = joined.split("/")
+            continue
+        segments = ["{" + name + "}" if seg == text else seg for seg in segments]
+    return "/".join(segments)
 
 
 def install_metrics(app: FastAPI, service: str) -> None:
@@ -103,7 +112,7 @@ def install_metrics(app: FastAPI, service: str) -> None:
             status = response.status_code
             return response
         finally:
-            route = _route_template(app, request)
+            route = _route_template(request)
             if route != "/metrics":
                 HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
                 HTTP_LATENCY.labels(service, request.method, route).observe(

@@ -10,6 +10,7 @@ The other OTEL_EXPORTER_OTLP_* variables (headers, certificates) apply as usual.
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import propagate, trace
@@ -45,8 +46,26 @@ def temporal_interceptors() -> list[TracingInterceptor]:
 
 
 def instrument_app(app: FastAPI) -> None:
-    """A server span per request; probes and scrapes are left out."""
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
+    """A server span per request; probes, scrapes and the dev sinks are left out."""
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,metrics,dev/messages", server_request_hook=_without_query
+    )
+
+
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full")
+
+
+def _without_query(span: trace.Span, _scope: dict[str, Any]) -> None:
+    """Query strings stay out of traces: a client might put anything there, even a phone."""
+    attributes = getattr(span, "attributes", None)
+    if not span.is_recording() or not attributes:
+        return
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "")
 
 
 def current_traceparent() -> str | None:

@@ -20,6 +20,7 @@ from common.event_names import (
     OTP_REQUESTED,
 )
 from common.events import PUBLIC_ROOT, CloudEvent, internal_subject
+from common.metrics import NOTIFICATIONS
 from services.notification.models import Delivery, Notification, ProcessedEvent, utcnow
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import Plan, plan_for
@@ -115,4 +116,6 @@ class EventHandler:
                     )
                 )
             await session.commit()
-            return True
+        if plan.in_app:  # stored is delivered: the inbox is ours
+            NOTIFICATIONS.labels("in_app", "delivered").inc(len(plan.in_app))
+        return True
