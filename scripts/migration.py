@@ -53,11 +53,24 @@ def new_revision(service: str, message: str) -> Path | None:
         return target
 
 
+def print_sql(service: str) -> None:
+    """The SQL of every revision for PostgreSQL, for a DBA who applies it by hand."""
+    command.upgrade(alembic_config(service, "postgresql+asyncpg://"), "head", sql=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("service", choices=SERVICES)
-    parser.add_argument("message")
+    parser.add_argument("message", nargs="?", help="what the new revision changes")
+    parser.add_argument(
+        "--sql", action="store_true", help="print the PostgreSQL upgrade script instead"
+    )
     args = parser.parse_args()
+    if args.sql:
+        print_sql(args.service)
+        return 0
+    if not args.message:
+        parser.error("a message is needed for a new revision")
     path = new_revision(args.service, args.message)
     if path is None:
         print("no revision written", file=sys.stderr)
