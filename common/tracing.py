@@ -29,13 +29,18 @@ _tracer = trace.get_tracer("smartdesa")
 
 def configure_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
     """Once per process, at its entry point (tests install their own provider instead)."""
+    provider = tracer_provider(service, otlp_endpoint)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer_provider(service: str, otlp_endpoint: str | None) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": f"smartdesa-{service}"}))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
         log.info("exporting traces over OTLP")
-    trace.set_tracer_provider(provider)
     return provider
 
 
