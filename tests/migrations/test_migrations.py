@@ -3,6 +3,7 @@ migrations agree (autogenerate finds nothing to add), and an existing database i
 without losing its rows, whether it was made at an older revision or, before migrations
 existed, by create_all."""
 
+import asyncio
 import importlib
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -283,3 +284,19 @@ async def test_a_new_revision_that_rebuilds_a_table_keeps_its_rows_and_reference
 
     async with engine.connect() as conn:
         assert await conn.run_sync(read) == "app"
+
+
+async def test_replicas_starting_together_upgrade_once(postgres: PostgresDatabases) -> None:
+    """Three replicas of a service start at once on an empty PostgreSQL database: one
+    migrates, the others wait for it (advisory lock) and find nothing left to do."""
+    url = await postgres.create("together")
+    engines = [create_engine(url) for _ in range(3)]
+    try:
+        # Bounded: without the lock they block each other on the catalog.
+        await asyncio.wait_for(
+            asyncio.gather(*(upgrade(engine, "intake") for engine in engines)), timeout=120
+        )
+        assert await current_revision(engines[0]) == revisions("intake")[-1]
+    finally:
+        for engine in engines:
+            await engine.dispose()
