@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render
+	bench-render migration
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint    ruff and mypy;  make proto  regenerate gRPC code"
 	@echo "make lock    re-pin requirements.lock (the images' dependencies) from pyproject.toml"
 	@echo "make deploy-check  hadolint the Dockerfiles, render and validate every k8s overlay"
+	@echo "make migration SERVICE=intake MSG=\"...\"   new Alembic revision from the models"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,14 @@ asyncapi-schema:
 		&& cp $$tmp/package/schemas/3.0.0.json docs/schemas/asyncapi-3.0.0.json \
 		&& cp $$tmp/package/LICENSE docs/schemas/LICENSE-asyncapi-specs \
 		&& cp $$tmp/package/NOTICE docs/schemas/NOTICE-asyncapi-specs && rm -rf $$tmp
+
+# A new schema revision for one service, from the difference between its models and its
+# migrations: make migration SERVICE=intake MSG="add deadline to tasks"
+migration: $(STAMP)
+	@test -n "$(SERVICE)" -a -n "$(MSG)" || { echo 'usage: make migration SERVICE=<intake|verification|signing|notification> MSG="..."'; exit 2; }
+	$(PY) -m scripts.migration $(SERVICE) "$(MSG)"
+	$(BIN)/ruff format services/$(SERVICE)/migrations
+	$(BIN)/ruff check --fix --quiet services/$(SERVICE)/migrations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

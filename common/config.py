@@ -49,6 +49,10 @@ class CommonSettings(BaseSettings):
     # Signs short-lived download links (common.signed_links); notification and intake share it.
     link_signing_secret_file: Path | None = None
 
+    # OpenTelemetry: traces leave the process only when this names an OTLP/gRPC collector,
+    # e.g. http://otel-collector.observability:4317 (off by default).
+    otlp_endpoint: str | None = None
+
     @property
     def is_dev(self) -> bool:
         return self.profile == "dev"

@@ -31,6 +31,7 @@ from common.events import (
     check_public_data,
     is_public,
 )
+from common.tracing import continued_span, inject, producer_span
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,9 @@ class Consumer:
             await msg.term()
             return
         try:
-            await self._handler(event)
+            # The trace of whatever caused the event carries on here (traceparent header).
+            with continued_span(f"{event.name} process", msg.headers):
+                await self._handler(event)
         except PermanentEventError as exc:
             log.warning("terminating event %s (%s): %s", event.id, event.type, exc)
             await msg.term()
@@ -276,10 +279,17 @@ class Consumer:
             await msg.ack()
 
 
-async def publish(js: JetStreamContext, subject: str, event: CloudEvent) -> PubAck:
+async def publish(
+    js: JetStreamContext, subject: str, event: CloudEvent, traceparent: str | None = None
+) -> PubAck:
     """Publish and wait for the stream's ack; Nats-Msg-Id makes a re-publish within the
-    stream's duplicate window harmless (the ack says `duplicate`, nothing is stored)."""
+    stream's duplicate window harmless (the ack says `duplicate`, nothing is stored). The trace
+    context goes along as a W3C `traceparent` header: `traceparent` when the event was staged
+    earlier (the outbox), else the current span's."""
     if is_public(subject):
         check_public_data(event.data)
-    ack: PubAck = await js.publish(subject, event.body(), headers=event.headers(), timeout=5)
+    with producer_span(f"{event.name} publish", traceparent):
+        headers = event.headers()
+        inject(headers)
+        ack: PubAck = await js.publish(subject, event.body(), headers=headers, timeout=5)
     return ack

@@ -4,16 +4,19 @@ id is the Nats-Msg-Id, so a re-publish after a crash is dropped by the stream.""
 
 import json
 import logging
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import Field, SQLModel, col, delete, select
+from sqlmodel import Field, SQLModel, col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.background import BacklogLoop
 from common.events import CloudEvent, check_public_data, is_public
 from common.messaging import publish
+from common.metrics import OutboxLag
+from common.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     published_at: datetime | None = Field(default=None, index=True)
     attempts: int = 0
+    # The W3C trace context of the change, so the published message continues its trace.
+    traceparent: str | None = None
 
     def to_cloudevent(self) -> CloudEvent:
         return CloudEvent(
@@ -63,6 +68,7 @@ async def stage_event(session: AsyncSession, nats_subject: str, event: CloudEven
             ce_subject=event.subject,
             ce_time=event.time,
             data_json=json.dumps(event.data, sort_keys=True),
+            traceparent=current_traceparent(),
         )
     )
 
@@ -87,10 +93,12 @@ class OutboxRelay:
         js: JetStreamContext,
         poll_seconds: float = 2.0,
         keep_published: timedelta = timedelta(days=7),
+        service: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._js = js
         self._keep = keep_published
+        self._lag = OutboxLag(service) if service else None  # metrics, when named
         self._loop = BacklogLoop("outbox-relay", self._pass, poll_seconds)
         self._failing_since: datetime | None = None
         self._pruned_at: datetime | None = None
@@ -109,7 +117,27 @@ class OutboxRelay:
         if self._pruned_at is None or now - self._pruned_at >= self.PRUNE_EVERY:
             self._pruned_at = now
             await self.prune(now - self._keep)
-        return await self.publish_pending(self.BATCH) == self.BATCH
+        try:
+            more = await self.publish_pending(self.BATCH) == self.BATCH
+        except Exception:
+            if self._lag is not None:  # NATS away: the backlog grows, and the gauges show it
+                with suppress(Exception):
+                    await self._observe_backlog(self._lag)
+            raise
+        if self._lag is not None:
+            await self._observe_backlog(self._lag)
+        return more
+
+    async def _observe_backlog(self, lag: OutboxLag) -> None:
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.exec(
+                    select(func.count(), func.min(OutboxEvent.created_at)).where(
+                        col(OutboxEvent.published_at).is_(None)
+                    )
+                )
+            ).one()
+        lag.observe_backlog(int(count), oldest)
 
     async def publish_pending(self, batch: int = 100) -> int:
         """Publish up to `batch` unpublished events in order; returns how many were published.
@@ -126,7 +154,9 @@ class OutboxRelay:
             ).all()
             for row in rows:
                 try:
-                    ack = await publish(self._js, row.nats_subject, row.to_cloudevent())
+                    ack = await publish(
+                        self._js, row.nats_subject, row.to_cloudevent(), row.traceparent
+                    )
                 except Exception as exc:
                     row.attempts += 1
                     session.add(row)
@@ -137,6 +167,8 @@ class OutboxRelay:
                 session.add(row)
                 await session.commit()
                 published += 1
+                if self._lag is not None:
+                    self._lag.observe_published(row.created_at)
                 if ack.duplicate:
                     log.info("event %s was already in %s; marked", row.id, ack.stream)
         if published and self._failing_since is not None:

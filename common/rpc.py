@@ -7,6 +7,8 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc.filters import health_check, negate
 
 from common.auth import InternalAuth, InvalidToken
 
@@ -72,7 +74,12 @@ class GrpcServer:
         register: Callable[[grpc.aio.Server], None],
     ) -> None:
         self.server = grpc.aio.server(
-            interceptors=[InternalAuthInterceptor(auth)], options=_MESSAGE_OPTIONS
+            # Tracing first, so a refused call is traced too; health probes make no spans.
+            interceptors=[
+                aio_server_interceptor(filter_=negate(health_check())),  # type: ignore[no-untyped-call]
+                InternalAuthInterceptor(auth),
+            ],
+            options=_MESSAGE_OPTIONS,
         )
         register(self.server)
         self.health = health.aio.HealthServicer()
@@ -116,5 +123,8 @@ class _BearerInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[
 def client_channel(target: str, auth: InternalAuth, audience: str) -> grpc.aio.Channel:
     """A channel to another service that authenticates every call as this service."""
     return grpc.aio.insecure_channel(
-        target, options=_MESSAGE_OPTIONS, interceptors=[_BearerInterceptor(auth, audience)]
+        target,
+        options=_MESSAGE_OPTIONS,
+        # A client span per call, its context in the metadata (traceparent) for the server.
+        interceptors=[*aio_client_interceptors(), _BearerInterceptor(auth, audience)],  # type: ignore[no-untyped-call]
     )

@@ -13,6 +13,7 @@ Ports and folders come from the environment (defaults in brackets):
   SMARTDESA_DEV_TEMPORAL_PORT [7233]       SMARTDESA_DEV_TEMPORAL_UI_PORT [8233]
   SMARTDESA_{INTAKE,VERIFICATION,SIGNING,NOTIFICATION}_HTTP_PORT [8000, 8001, 8002, 8003]
   SMARTDESA_{INTAKE,VERIFICATION,SIGNING}_GRPC_PORT [50051, 50052, 50053]
+  SMARTDESA_WORKER_METRICS_PORT [9464]     the worker's Temporal SDK metrics
 """
 
 import os
@@ -57,6 +58,7 @@ PORT_VARIABLES = {
     "intake_grpc": ("SMARTDESA_INTAKE_GRPC_PORT", 50051),
     "verification_grpc": ("SMARTDESA_VERIFICATION_GRPC_PORT", 50052),
     "signing_grpc": ("SMARTDESA_SIGNING_GRPC_PORT", 50053),
+    "worker_metrics": ("SMARTDESA_WORKER_METRICS_PORT", 9464),  # Temporal SDK's /metrics
 }
 
 
@@ -72,6 +74,7 @@ class Ports:
     intake_grpc: int
     verification_grpc: int
     signing_grpc: int
+    worker_metrics: int
 
     @classmethod
     def from_env(cls) -> "Ports":
@@ -267,6 +270,7 @@ class DevStack:
             f"  Notifications + dev sinks    http://{HOST}:{p.notification_http}/dev/messages\n"
             f"  Temporal UI                  http://{HOST}:{p.temporal_ui}\n"
             f"  Temporal frontend            {HOST}:{p.temporal}   NATS  nats://{HOST}:{p.nats}\n"
+            f"  Metrics                      <service>/metrics, worker http://{HOST}:{p.worker_metrics}/metrics\n"
             f"  Data folder                  {self.data_dir}   (logs in {self.logs_dir})\n"
             "  Staff accounts: operator|pemerintahan|kesra|sekdes|kades.pamanukan, password "
             f"{os.environ.get('SMARTDESA_DEMO_PASSWORD', 'rahasia-dev')!r}\n"

@@ -9,6 +9,8 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.postgres import PostgresDatabases, run_in_thread, skip_or_fail_unreachable
+from tests.support.postgres import reachable as postgres_reachable
 from tests.support.processes import nats_server, venv_binary
 from workflows.approval import search_attributes
 
@@ -72,3 +74,16 @@ def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
     return d
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    """Creates uniquely named databases on the machine's PostgreSQL; drops them at the end.
+    Synchronous, so that other fixtures may ask for it only when they need it."""
+    if not run_in_thread(postgres_reachable()):
+        skip_or_fail_unreachable()
+    databases = PostgresDatabases()
+    try:
+        yield databases
+    finally:
+        run_in_thread(databases.drop_all())

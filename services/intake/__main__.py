@@ -3,6 +3,7 @@
 import uvicorn
 
 from common.logging import configure_logging
+from common.tracing import configure_tracing
 from services.intake.config import get_settings
 from services.intake.main import create_app
 
@@ -10,6 +11,7 @@ from services.intake.main import create_app
 def main() -> None:
     settings = get_settings()
     configure_logging("intake", settings.log_level)
+    configure_tracing("intake", settings.otlp_endpoint)
     uvicorn.run(
         create_app(settings),
         host=settings.intake_http_host,

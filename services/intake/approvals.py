@@ -15,6 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCStatusCode
 
+from common.tracing import temporal_interceptors
 from workflows.approval import WORKFLOW_NAME, workflow_id
 from workflows.approval.models import (
     ERR_FINISHED,
@@ -49,7 +50,9 @@ NOT_CANCELLABLE = "Permohonan ini sudah selesai diproses sehingga tidak dapat di
 async def connect(address: str, namespace: str) -> Client:
     # Lazy: intake serves sign-in and drafts while Temporal is still starting or briefly away;
     # submitting then answers 503 instead of the whole gateway being down.
-    return await Client.connect(address, namespace=namespace, lazy=True)
+    return await Client.connect(
+        address, namespace=namespace, lazy=True, interceptors=temporal_interceptors()
+    )
 
 
 def _is_unreachable(exc: BaseException) -> bool:

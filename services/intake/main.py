@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
+from common.metrics import install_metrics
+from common.tracing import instrument_app
 from services.intake.api.routes import applications, auth, letter_links, letter_types
 from services.intake.config import Settings, get_settings
 from services.intake.runtime import open_runtime
@@ -27,6 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_metrics(app, "intake")
+    instrument_app(app)
     app.include_router(health_router())
     for module in (auth, letter_types, applications, letter_links):
         app.include_router(module.router, prefix="/api/v1")

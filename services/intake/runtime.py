@@ -21,14 +21,14 @@ from common.auth import (
     resident_token_issuer,
     token_verifier,
 )
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, session_factory
 from common.messaging import connect, ensure_streams
+from common.migrations import upgrade
 from common.outbox import OutboxRelay
 from common.rpc import INTAKE, SIGNING, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.intake import approvals
 from services.intake.config import Settings
-from services.intake.models import TABLES
 from services.intake.otp import OtpKey
 from services.intake.servicer import IntakeServicer, register
 
@@ -59,7 +59,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.intake_db_url)
         stack.push_async_callback(engine.dispose)
-        await create_tables(engine, TABLES)
+        await upgrade(engine, "intake")  # schema migrations, in every profile
         sessions = session_factory(engine)
 
         nc = await connect(settings.nats_url, "intake")
@@ -67,7 +67,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         js = nc.jetstream()
         await ensure_streams(js, settings.nats_stream_replicas)
 
-        relay = OutboxRelay(sessions, js)
+        relay = OutboxRelay(sessions, js, service="intake")
         relay.start()
         stack.push_async_callback(relay.stop)
 

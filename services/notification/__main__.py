@@ -3,6 +3,7 @@
 import uvicorn
 
 from common.logging import configure_logging
+from common.tracing import configure_tracing
 from services.notification.config import get_settings
 from services.notification.main import create_app
 
@@ -10,6 +11,7 @@ from services.notification.main import create_app
 def main() -> None:
     settings = get_settings()
     configure_logging("notification", settings.log_level)
+    configure_tracing("notification", settings.otlp_endpoint)
     uvicorn.run(
         create_app(settings),
         host=settings.notification_http_host,

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.background import BacklogLoop
+from common.metrics import NOTIFICATIONS
 from services.notification.channels import (
     OTP_TEMPLATES,
     Channel,
@@ -252,6 +253,7 @@ class Dispatcher:
                 )
             )
             await session.commit()
+        NOTIFICATIONS.labels(delivery.channel, outcome).inc()
         log.info(
             "delivery %s via %s attempt %d: %s",
             delivery.id,

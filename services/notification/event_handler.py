@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.event_names import OTP_REQUESTED
 from common.events import PUBLIC_ROOT, CloudEvent, internal_subject
+from common.metrics import NOTIFICATIONS
 from services.notification.models import ProcessedEvent, utcnow
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import PUBLIC_EVENTS, Plan, plan_for, store_plan
@@ -76,4 +77,6 @@ class EventHandler:
             session.add(ProcessedEvent(event_id=event.id, event_type=event.type))
             await store_plan(session, event.id, plan, self._clock())
             await session.commit()
-            return True
+        if plan.in_app:  # stored is delivered: the inbox is ours
+            NOTIFICATIONS.labels("in_app", "delivered").inc(len(plan.in_app))
+        return True

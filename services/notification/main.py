@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
+from common.metrics import install_metrics
+from common.tracing import instrument_app
 from services.notification.api.routes import dev_messages, inbox, preferences, whatsapp_webhook
 from services.notification.config import Settings, get_settings
 from services.notification.runtime import open_runtime
@@ -24,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Smart Desa: notification", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    install_metrics(app, "notification")
+    instrument_app(app)
     app.include_router(health_router())
     app.include_router(inbox.router, prefix="/api/v1")
     app.include_router(preferences.router, prefix="/api/v1")

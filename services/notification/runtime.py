@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InternalAuth, TokenVerifier, token_verifier
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, session_factory
 from common.dead_letters import DeadLetterMover
 from common.events import INTERNAL_STREAM, PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
+from common.migrations import upgrade
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
 from common.secrets import ensure_dev_secrets
 from common.signed_links import link_key
@@ -31,7 +32,6 @@ from services.notification.event_handler import (
     PUBLIC_FILTERS,
     EventHandler,
 )
-from services.notification.models import TABLES
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import LetterLinks
 
@@ -63,7 +63,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        await create_tables(engine, TABLES)
+        await upgrade(engine, "notification")  # schema migrations, in every profile
         sessions = session_factory(engine)
         # Before anything connects: no provider in production is a refusal to start.
         channels = build_channels(settings, sessions)

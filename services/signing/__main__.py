@@ -3,6 +3,7 @@
 import uvicorn
 
 from common.logging import configure_logging
+from common.tracing import configure_tracing
 from services.signing.config import get_settings
 from services.signing.main import create_app
 
@@ -10,6 +11,7 @@ from services.signing.main import create_app
 def main() -> None:
     settings = get_settings()
     configure_logging("signing", settings.log_level)
+    configure_tracing("signing", settings.otlp_endpoint)
     uvicorn.run(
         create_app(settings),
         host=settings.signing_http_host,

@@ -24,6 +24,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.files import write_once
+from common.metrics import LETTERS_ISSUED
 from services.signing import pades, rendering
 from services.signing.composition import (
     Composition,
@@ -244,7 +245,7 @@ class LetterIssuer:
         digest = hashlib.sha256(data).hexdigest()
         async with self._sessions() as session:
             # Only the first finisher sets it; all finishers saw the same file.
-            await session.exec(
+            result = await session.exec(
                 update(Letter)
                 .where(
                     col(Letter.id) == letter.id, col(Letter.status) == LetterStatus.ISSUING.value
@@ -259,6 +260,8 @@ class LetterIssuer:
             await session.commit()
             finished = await session.get(Letter, letter.id, populate_existing=True)
         assert finished is not None
+        if result.rowcount:
+            LETTERS_ISSUED.labels(letter.letter_type).inc()
         log.info("letter %s issued", letter.id)
         return finished
 

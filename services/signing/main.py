@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
+from common.metrics import install_metrics
+from common.tracing import instrument_app
 from services.signing.api.routes import (
     letters,
     pki,
@@ -29,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Smart Desa: surat dan verifikasi", lifespan=lifespan)
     install_problem_handlers(app)
+    install_metrics(app, "signing")
+    instrument_app(app)
     app.include_router(health_router())
     for module in (verification_page, pki):
         app.include_router(module.router)

@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InternalAuth, TokenVerifier, token_verifier
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, session_factory
+from common.migrations import upgrade
 from common.rpc import SIGNING, GrpcServer
 from common.secrets import ensure_dev_secrets, read_secret
 from services.signing import servicer
 from services.signing.config import Settings
 from services.signing.issuing import LetterIssuer
-from services.signing.models import TABLES
 from services.signing.pki import SignerRegistry, ensure_dev_pki
 from services.signing.seed import dev_signers, seed_dev_profiles
 
@@ -53,7 +53,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        await create_tables(engine, TABLES)
+        await upgrade(engine, "signing")  # schema migrations, in every profile
         sessions = session_factory(engine)
         if settings.is_dev:
             await seed_dev_profiles(sessions, settings.assets_dir)

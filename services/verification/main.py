@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
+from common.metrics import install_metrics
+from common.tracing import instrument_app
 from services.verification.api.routes import (
     applications,
     auth,
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_metrics(app, "verification")
+    instrument_app(app)
     app.include_router(health_router())
     for module in (auth, tasks, letter_routes, plt, kabupaten, applications):
         app.include_router(module.router, prefix="/api/v1")

@@ -16,14 +16,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.auth import InternalAuth, TokenIssuer, TokenVerifier, staff_token_issuer, token_verifier
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, session_factory
 from common.events import PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
+from common.migrations import upgrade
 from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from common.tracing import temporal_interceptors
 from services.verification import servicer
 from services.verification.config import Settings
-from services.verification.models import TABLES
 from services.verification.seed import seed_dev_staff
 from services.verification.task_inbox import TASK_EVENT_SUBJECTS, TASKS_DURABLE, TaskProjection
 
@@ -53,7 +54,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        await create_tables(engine, TABLES)
+        await upgrade(engine, "verification")  # schema migrations, in every profile
         sessions = session_factory(engine)
         await seed_dev_staff(settings, sessions)
 
@@ -74,7 +75,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(task_consumer.stop)
 
         temporal = await TemporalClient.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            interceptors=temporal_interceptors(),
         )
 
         intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)

@@ -47,14 +47,16 @@ class Stack:
 class StackRunner:
     """Runs `python -m scripts.devstack` (what `make run` runs) on free ports."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.ports = {var: str(free_port()) for var, _default in PORT_VARIABLES.values()}
+        self.extra_env = extra_env or {}  # e.g. the services' database URLs
 
     def start(self, attempt: int) -> Stack:
         env = {
             **os.environ,
             **self.ports,
+            **self.extra_env,
             "SMARTDESA_DATA_DIR": str(self.data_dir),
             "SMARTDESA_DEMO_PASSWORD": PASSWORD,
         }
@@ -158,6 +160,11 @@ def test_every_service_answers_health_checks(runner: StackRunner, first_run: Sta
 
 
 def test_one_letter_end_to_end(first_run: Stack, journey: Journey) -> None:
+    STORED.update(one_letter_end_to_end(first_run, journey))
+
+
+def one_letter_end_to_end(first_run: Stack, journey: Journey) -> dict[str, Any]:
+    """The whole journey with its refusals; returns what it stored (also run on PostgreSQL)."""
     ep = first_run.endpoints
 
     # Sign-in refusals: a NIK without a valid date part.
@@ -276,8 +283,14 @@ def test_one_letter_end_to_end(first_run: Stack, journey: Journey) -> None:
         lambda: [m for m in journey.dev_messages(PHONE_A) if "terbit" in m["body"]] or None,
     )
 
-    STORED.update(app_id=app_id, letter=letter, pdf=pdf.content, resident_phone=PHONE_A)
-    STORED["events"] = asyncio.run(_events_for(first_run.nats_url, app_id))
+    stored: dict[str, Any] = {
+        "app_id": app_id,
+        "letter": letter,
+        "pdf": pdf.content,
+        "resident_phone": PHONE_A,
+    }
+    stored["events"] = asyncio.run(_events_for(first_run.nats_url, app_id))
+    return stored
 
 
 def test_revision_returns_to_the_same_step_and_rejection_ends_it(

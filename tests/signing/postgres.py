@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 
 SERVER = os.environ.get("SMARTDESA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from common.auth import InternalAuth
@@ -15,6 +16,7 @@ from common.config import CommonSettings
 from common.logging import configure_logging
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
 from common.secrets import ensure_dev_secrets
+from common.tracing import configure_tracing, temporal_interceptors
 from workflows.approval.activities import ApprovalActivities
 from workflows.approval.workflows import LetterApprovalWorkflow
 
@@ -40,14 +42,37 @@ def build_worker(
 class WorkerSettings(CommonSettings):
     # Created while the worker polls, removed when it stops: how `make run` knows it is up.
     worker_ready_file: Path | None = None
+    # The Temporal SDK's own metrics (workflow and activity task latencies, schedule-to-start,
+    # slots, pollers) for Prometheus at http://<host>:<port>/metrics; unset: not served.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = None
+
+
+def temporal_runtime(settings: WorkerSettings) -> Runtime | None:
+    """A Temporal runtime whose metrics Prometheus scrapes (one per process)."""
+    if settings.worker_metrics_port is None:
+        return None
+    bind = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=bind), global_tags={"service": "worker"}
+        )
+    )
 
 
 async def main() -> None:
     settings = WorkerSettings()
     configure_logging("worker", settings.log_level)
+    configure_tracing("worker", settings.otlp_endpoint)
     ensure_dev_secrets(settings)
     auth = InternalAuth.from_settings(settings, WORKER)
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        # The workflow and its activities continue the trace of whoever started it.
+        interceptors=temporal_interceptors(),
+        runtime=temporal_runtime(settings),
+    )
     channels = [
         client_channel(settings.intake_grpc_target, auth, INTAKE),
         client_channel(settings.verification_grpc_target, auth, VERIFICATION),

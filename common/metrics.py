@@ -1,0 +1,128 @@
+"""Prometheus metrics, served by every service at `GET /metrics`. Labels carry route templates,
+channels, outcomes and letter types only: never an id, a name, a NIK or a phone number.
+
+The Temporal worker's own metrics (task latencies, schedule-to-start, poller counts) come from
+the Temporal SDK's runtime on the worker's metrics port (see workflows/approval/worker.py)."""
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+HTTP_REQUESTS = Counter(
+    "smartdesa_http_requests_total",
+    "HTTP requests answered, by route template and status code.",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "smartdesa_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+LETTERS_ISSUED = Counter(
+    "smartdesa_letters_issued_total",
+    "Letters numbered, rendered and signed, by letter type.",
+    ["letter_type"],
+)
+NOTIFICATIONS = Counter(
+    "smartdesa_notifications_total",
+    "Notifications by channel (in_app, whatsapp, sms, email) and outcome of the attempt.",
+    ["channel", "outcome"],
+)
+OUTBOX_PENDING = Gauge(
+    "smartdesa_outbox_pending_events",
+    "Events written to the outbox and not yet acknowledged by JetStream.",
+    ["service"],
+)
+OUTBOX_LAG = Gauge(
+    "smartdesa_outbox_lag_seconds",
+    "Age of the oldest unpublished outbox event (0 when none waits).",
+    ["service"],
+)
+OUTBOX_PUBLISH_DELAY = Histogram(
+    "smartdesa_outbox_publish_delay_seconds",
+    "Time from writing an event to the outbox to JetStream's ack.",
+    ["service"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 15, 60, 300, 1800),
+)
+
+_UNMATCHED = "unmatched"  # 404s: the raw path could be anything, even personal data
+
+
+class OutboxLag:
+    """Outbox gauges for one service: set after every relay pass; the age keeps growing
+    between passes, so a stuck relay shows as a rising line."""
+
+    def __init__(self, service: str) -> None:
+        self._oldest: datetime | None = None
+        self._pending = OUTBOX_PENDING.labels(service)
+        self._delay = OUTBOX_PUBLISH_DELAY.labels(service)
+        OUTBOX_LAG.labels(service).set_function(self._age)
+
+    def _age(self) -> float:
+        oldest = self._oldest
+        if oldest is None:
+            return 0.0
+        return max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+
+    def observe_backlog(self, pending: int, oldest: datetime | None) -> None:
+        self._pending.set(pending)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        self._oldest = oldest
+
+    def observe_published(self, created_at: datetime) -> None:
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+        self._delay.observe(max(0.0, (datetime.now(UTC) - created_at).total_seconds()))
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's template, e.g. /api/v1/applications/{application_id}/submit: the
+    path with each path parameter's value put back as its name (never the value itself)."""
+    if request.scope.get("route") is None:
+        return _UNMATCHED
+    params: dict[str, Any] = request.scope.get("path_params") or {}
+    segments = request.scope.get("path", "").split("/")
+    for name, value in params.items():
+        text = str(value)
+        if "/" in text:  # a {name:path} parameter spans segments
+            joined = "/".join(segments).replace(text, "{" + name + "}", 1)
+            segments = joined.split("/")
+            continue
+        segments = ["{" + name + "}" if seg == text else seg for seg in segments]
+    return "/".join(segments)
+
+
+def install_metrics(app: FastAPI, service: str) -> None:
+    """Count and time every request by route template, and serve `GET /metrics`."""
+
+    @app.middleware("http")
+    async def _measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = _route_template(request)
+            if route != "/metrics":
+                HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
+                HTTP_LATENCY.labels(service, request.method, route).observe(
+                    time.perf_counter() - started
+                )
+
+    router = APIRouter()
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)

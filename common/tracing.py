@@ -1,0 +1,103 @@
+"""OpenTelemetry tracing: one trace follows a letter from the resident's request through
+FastAPI, the Temporal client, the workflow and its activities, gRPC between the services, and
+NATS (W3C `traceparent` in the message headers, kept with an event in the outbox until it is
+published).
+
+Spans are always made (logs carry their trace and span ids); they leave the process only when
+`SMARTDESA_OTLP_ENDPOINT` names an OTLP/gRPC collector (e.g. http://otel-collector:4317).
+The other OTEL_EXPORTER_OTLP_* variables (headers, certificates) apply as usual."""
+
+import logging
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind
+from temporalio.contrib.opentelemetry import TracingInterceptor
+
+log = logging.getLogger(__name__)
+
+TRACEPARENT = "traceparent"
+_tracer = trace.get_tracer("smartdesa")
+
+
+def configure_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Once per process, at its entry point (tests install their own provider instead)."""
+    provider = tracer_provider(service, otlp_endpoint)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer_provider(service: str, otlp_endpoint: str | None) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": f"smartdesa-{service}"}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+        log.info("exporting traces over OTLP")
+    return provider
+
+
+def temporal_interceptors() -> list[TracingInterceptor]:
+    """For Client.connect: spans for starts, updates, signals and queries, their context in
+    Temporal headers; a worker on such a client continues them in workflows and activities."""
+    return [TracingInterceptor()]
+
+
+def instrument_app(app: FastAPI) -> None:
+    """A server span per request; probes, scrapes and the dev sinks are left out."""
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,metrics,dev/messages", server_request_hook=_without_query
+    )
+
+
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full")
+
+
+def _without_query(span: trace.Span, _scope: dict[str, Any]) -> None:
+    """Query strings stay out of traces: a client might put anything there, even a phone."""
+    attributes = getattr(span, "attributes", None)
+    if not span.is_recording() or not attributes:
+        return
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "")
+
+
+def current_traceparent() -> str | None:
+    """The current span's W3C traceparent, to keep with work that continues later."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def inject(headers: MutableMapping[str, str]) -> None:
+    propagate.inject(headers)
+
+
+@contextmanager
+def continued_span(
+    name: str, headers: Mapping[str, str] | None, kind: SpanKind = SpanKind.CONSUMER
+) -> Iterator[trace.Span]:
+    """A span continuing the trace whose context `headers` carry (none there: a new trace)."""
+    carrier = {k.lower(): v for k, v in (headers or {}).items()}
+    with _tracer.start_as_current_span(name, context=propagate.extract(carrier), kind=kind) as span:
+        yield span
+
+
+@contextmanager
+def producer_span(name: str, traceparent: str | None) -> Iterator[trace.Span]:
+    """A span for sending a message: under `traceparent` when the work was staged earlier
+    (the outbox), else under the current span."""
+    parent = propagate.extract({TRACEPARENT: traceparent}) if traceparent else None
+    with _tracer.start_as_current_span(name, context=parent, kind=SpanKind.PRODUCER) as span:
+        yield span

@@ -1,0 +1,302 @@
+"""Schema migrations of every service, on SQLite and on PostgreSQL: the models and the
+migrations agree (autogenerate finds nothing to add), and an existing database is upgraded
+without losing its rows, whether it was made at an older revision or, before migrations
+existed, by create_all."""
+
+import asyncio
+import importlib
+import shutil
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, MetaData, Table, and_, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+from sqlmodel import select as orm_select
+
+from common.db import create_engine, session_factory
+from common.migrations import (
+    SERVICES,
+    current_revision,
+    migrations_dir,
+    pending_model_changes,
+    revisions,
+    service_metadata,
+    upgrade,
+)
+from tests.support.postgres import PostgresDatabases
+
+T0 = datetime(2026, 8, 17, 3, 0, tzinfo=UTC)
+
+# Rows as the first revision's tables hold them: every later revision must keep them readable.
+# (table, row); foreign keys point at earlier rows.
+ROWS_AT_FIRST_REVISION: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "intake": [
+        ("resident", {"id": "r-1", "nik": "3213115708900001", "phone": "6281234567890", "created_at": T0}),
+        ("otp_challenge", {"id": "o-1", "resident_id": "r-1", "code_hmac": "ab12", "expires_at": T0,
+                           "attempts": 1, "consumed_at": None, "created_at": T0}),
+        ("letter_application", {"id": "a-1", "resident_id": "r-1", "desa_code": "32.13.11.2004",
+                                "letter_type": "SKD", "purpose": "Melamar pekerjaan",
+                                "fields_json": '{"nama": "Ani"}', "status": "issued",
+                                "current_step_index": None, "current_step_role": None,
+                                "current_step_assigned_at": None, "letter_id": "l-1",
+                                "letter_number": "470/001/32.13.11.2004/VIII/2026",
+                                "letter_verification_url": "http://x/verifikasi/c",
+                                "created_at": T0, "submitted_at": T0}),
+        ("application_attachment", {"id": "f-1", "application_id": "a-1", "kind": "KTP",
+                                    "content_type": "image/png", "size_bytes": 1234,
+                                    "sha256": "00ff", "created_at": T0}),
+        ("application_timeline", {"id": 1, "application_id": "a-1", "sequence": 3, "at": T0,
+                                  "event": "letter.issued", "status": "issued", "step_index": None,
+                                  "step_role": None, "decision": "", "actor_role": "",
+                                  "reason": ""}),
+        ("outbox_event", {"id": "e-1", "nats_subject": "smartdesa.events.x", "ce_type": "t",
+                          "ce_source": "intake", "ce_subject": "a-1", "ce_time": T0,
+                          "data_json": "{}", "created_at": T0, "published_at": None,
+                          "attempts": 0}),
+    ],
+    "verification": [
+        ("staff", {"id": 1, "username": "kades.pamanukan", "password_hash": "$argon2id$x",
+                   "role": "kades", "desa_code": "32.13.11.2004", "active": True,
+                   "created_at": T0}),
+        ("verification_task", {"id": 1, "application_id": "a-1", "step_index": 0,
+                               "role": "kasi_pemerintahan", "desa_code": "32.13.11.2004",
+                               "letter_type": "SKD", "status": "open", "assigned_at": T0,
+                               "closed_at": None}),
+        ("verification_processed_event", {"event_id": "e-1", "application_id": "a-1",
+                                          "occurred_at": T0, "processed_at": T0}),
+    ],
+    "signing": [
+        ("desa_profile", {"code": "32.13.11.2004", "name": "Pamanukan", "kecamatan": "Pamanukan",
+                          "kabupaten": "Subang", "address": "Jl. Raya", "kode_pos": "41254",
+                          "kades_name": "H. Kades"}),
+        ("number_counter", {"desa_code": "32.13.11.2004", "kode_klasifikasi": "470",
+                            "year": 2026, "value": 7}),
+        ("letter", {"id": "l-1", "application_id": "a-1", "desa_code": "32.13.11.2004",
+                    "letter_type": "SKD", "kode_klasifikasi": "470", "year": 2026, "sequence": 7,
+                    "number": "470/007/32.13.11.2004/VIII/2026", "verification_code": "c0de",
+                    "signer_role": "kades", "template_version": "1", "sha256": "ab",
+                    "pdf_path": "letters/l-1.pdf", "status": "valid", "issued_at": T0,
+                    "created_at": T0}),
+    ],
+    "notification": [
+        ("notification_processed_event", {"event_id": "e-1", "event_type": "letter.issued",
+                                          "processed_at": T0}),
+        ("notification", {"id": 1, "recipient": "resident:r-1", "title": "Surat terbit",
+                          "body": "Surat Anda terbit", "link": None, "template": "issued",
+                          "template_version": "1", "event_id": "e-1", "created_at": T0,
+                          "read_at": None}),
+        ("notification_delivery", {"id": 1, "channel": "whatsapp", "recipient": "resident:r-1",
+                                   "to_address": "6281234567890", "body": "Surat Anda terbit",
+                                   "template": "issued", "template_version": "1",
+                                   "event_id": "e-1", "status": "delivered", "attempts": 1,
+                                   "next_attempt_at": T0, "expires_at": None,
+                                   "redact_when_final": False, "provider_message_id": "m-1",
+                                   "created_at": T0, "updated_at": T0}),
+        ("notification_delivery_attempt", {"id": 1, "delivery_id": 1, "number": 1,
+                                           "started_at": T0, "finished_at": T0,
+                                           "outcome": "delivered", "provider_message_id": "m-1",
+                                           "error": None}),
+        ("notification_dev_message", {"id": 1, "channel": "whatsapp",
+                                      "to_address": "6281234567890", "body": "hai",
+                                      "created_at": T0}),
+    ],
+}  # fmt: skip
+
+
+def tables_of(service: str) -> list[type[SQLModel]]:
+    tables: list[type[SQLModel]] = importlib.import_module(f"services.{service}.models").TABLES
+    return tables
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def new_engine(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Callable[[str], Any]]:
+    """Makes empty databases of one backend; disposes of their engines afterwards."""
+    engines: list[AsyncEngine] = []
+    postgres: PostgresDatabases | None = (
+        request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    )
+
+    async def make(name: str) -> AsyncEngine:
+        if postgres is not None:
+            url = await postgres.create(name)
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        engine = create_engine(url)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        await engine.dispose()
+
+
+async def insert_rows(engine: AsyncEngine, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Insert through the database's own (reflected) tables, as they are at this revision."""
+
+    def run(conn: Connection) -> None:
+        metadata = MetaData()
+        for name, row in rows:
+            table = Table(name, metadata, autoload_with=conn)
+            conn.execute(table.insert().values(**row))
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def rows_still_there(engine: AsyncEngine, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    def run(conn: Connection) -> None:
+        metadata = MetaData()
+        for name, row in rows:
+            table = Table(name, metadata, autoload_with=conn)
+            key = [table.c[c.name] == row[c.name] for c in table.primary_key.columns]
+            found = conn.execute(select(table).where(and_(*key))).mappings().one_or_none()
+            assert found is not None, f"{name} row {row} lost"
+            for column, value in row.items():
+                if not isinstance(value, datetime):  # stored per backend; read back below
+                    assert found[column] == value, (name, column, found[column], value)
+
+    async with engine.connect() as conn:
+        await conn.run_sync(run)
+
+
+async def read_through_models(engine: AsyncEngine, service: str) -> None:
+    """Today's code reads every stored row, times in UTC."""
+    expected = {name for name, _row in ROWS_AT_FIRST_REVISION[service]}
+    async with session_factory(engine)() as session:
+        for model in tables_of(service):
+            table_name = model.__tablename__
+            if table_name not in expected:
+                continue
+            found = (await session.exec(orm_select(model))).all()
+            assert len(found) == 1, table_name
+            for value in found[0].model_dump().values():
+                if isinstance(value, datetime):
+                    assert value == T0, (table_name, value)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_models_and_migrations_agree(new_engine: Callable[[str], Any], service: str) -> None:
+    """If this fails, a model changed without a migration: make migration SERVICE=... MSG=..."""
+    engine = await new_engine(f"agree_{service}")
+    await upgrade(engine, service)
+    assert await current_revision(engine) == revisions(service)[-1]
+    changes = await pending_model_changes(engine, service_metadata(tables_of(service)))
+    assert changes == [], (
+        f"{service}'s models differ from its migrations; run "
+        f'`make migration SERVICE={service} MSG="..."` and commit the new revision: {changes}'
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_upgrade_from_the_first_revision_keeps_the_rows(
+    new_engine: Callable[[str], Any], service: str
+) -> None:
+    engine = await new_engine(f"old_{service}")
+    history = revisions(service)
+    await upgrade(engine, service, history[0])
+    rows = ROWS_AT_FIRST_REVISION[service]
+    await insert_rows(engine, rows)
+
+    await upgrade(engine, service)  # what the service does at every start
+    await upgrade(engine, service)  # and again: nothing left to do, nothing lost
+
+    assert await current_revision(engine) == history[-1]
+    await rows_still_there(engine, rows)
+    await read_through_models(engine, service)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_database_made_before_migrations_is_adopted_with_its_rows(
+    new_engine: Callable[[str], Any], service: str
+) -> None:
+    """Dev data folders from before migrations: the first revision's tables (which create_all
+    made then), no version table."""
+    engine = await new_engine(f"unversioned_{service}")
+    await upgrade(engine, service, revisions(service)[0])
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP TABLE alembic_version"))
+    rows = ROWS_AT_FIRST_REVISION[service]
+    await insert_rows(engine, rows)
+    assert await current_revision(engine) is None
+
+    await upgrade(engine, service)
+
+    assert await current_revision(engine) == revisions(service)[-1]
+    await rows_still_there(engine, rows)
+
+
+SECOND_REVISION = '''
+"""test: a column and an index on letter_application"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9002"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("letter_application") as batch_op:
+        batch_op.add_column(
+            sa.Column("channel", sa.String(), nullable=False, server_default="app")
+        )
+        batch_op.create_index("ix_letter_application_channel", ["channel"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("letter_application") as batch_op:
+        batch_op.drop_index("ix_letter_application_channel")
+        batch_op.drop_column("channel")
+'''
+
+
+async def test_a_new_revision_that_rebuilds_a_table_keeps_its_rows_and_references(
+    new_engine: Callable[[str], Any], tmp_path: Path
+) -> None:
+    """The kind of revision the next issues bring: a NOT NULL column added to a table other
+    tables point at. On SQLite the batch mode copies the table; nothing may be lost."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrations_dir("intake"), scripts)
+    head = revisions("intake")[-1]
+    (scripts / "versions" / "9002_test_channel.py").write_text(
+        SECOND_REVISION.replace("{head}", head)
+    )
+    engine = await new_engine("rebuild_intake")
+    await upgrade(engine, "intake", head, script_location=scripts)
+    rows = ROWS_AT_FIRST_REVISION["intake"]
+    await insert_rows(engine, rows)
+    await upgrade(engine, "intake", script_location=scripts)
+
+    assert await current_revision(engine) == "9002"
+    await rows_still_there(engine, rows)
+
+    def read(conn: Connection) -> Any:
+        table = Table("letter_application", MetaData(), autoload_with=conn)
+        return conn.execute(select(table.c.channel)).scalar_one()
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(read) == "app"
+
+
+async def test_replicas_starting_together_upgrade_once(postgres: PostgresDatabases) -> None:
+    """Three replicas of a service start at once on an empty PostgreSQL database: one
+    migrates, the others wait for it (advisory lock) and find nothing left to do."""
+    url = await postgres.create("together")
+    engines = [create_engine(url) for _ in range(3)]
+    try:
+        # Bounded: without the lock they block each other on the catalog.
+        await asyncio.wait_for(
+            asyncio.gather(*(upgrade(engine, "intake") for engine in engines)), timeout=120
+        )
+        assert await current_revision(engines[0]) == revisions("intake")[-1]
+    finally:
+        for engine in engines:
+            await engine.dispose()
