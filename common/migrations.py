@@ -85,8 +85,26 @@ async def upgrade(
 ) -> None:
     """Bring the service's database to `revision` (the newest by default)."""
     config = alembic_config(service, script_location=script_location)
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, config, revision)
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by copying it (batch mode) and dropping the old one, which
+            # tables pointing at it would refuse. The pragma only works outside a transaction;
+            # the references are checked again once the copies are in place.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        try:
+            await conn.run_sync(_upgrade, config, revision)
+            if sqlite:
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migration broke references: {broken[:5]}")
+            await conn.commit()
+        finally:
+            if sqlite:
+                await conn.rollback()
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await conn.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -47,10 +47,62 @@ def new_revision(service: str, message: str) -> Path | None:
         created = sorted(set(versions.glob("*.py")) - before)
         if not created:
             return None
+        fill_new_not_null_columns(created[0])
         # Name files by their order, so `ls` shows the history.
         target = versions / f"{number:04d}_{_slug(message)}.py"
         created[0].rename(target)
         return target
+
+
+# A NOT NULL column added to a table that has rows needs a value for them. The models declare
+# Python-side defaults only, so the revision adds the column with a server default (the
+# type's empty value) and then drops that default again: existing rows get it, and the schema
+# ends up exactly as the models say (which tests/migrations compares).
+_FILL = {"AutoString()": '""', "Integer()": '"0"', "Boolean()": "sa.false()"}
+_ADD_NOT_NULL = re.compile(
+    r"^(?P<indent>\s*)batch_op\.add_column\(sa\.Column\((?P<name>'[^']+'|\"[^\"]+\"), "
+    r"(?P<type>[\w.]+\(\)), nullable=False\)\)$"
+)
+_BATCH = re.compile(r"^(?P<indent>\s*)with op\.batch_alter_table\((?P<table>[^,]+),")
+
+
+def fill_new_not_null_columns(path: Path) -> None:
+    lines = path.read_text().splitlines()
+    out: list[str] = []
+    table: str | None = None
+    table_indent = ""
+    filled: list[str] = []
+
+    def close_block() -> None:
+        if table is not None and filled:
+            out.append(f"{table_indent}with op.batch_alter_table({table}, schema=None) as batch_op:")
+            out.extend(
+                f"{table_indent}    batch_op.alter_column({name}, server_default=None)"
+                for name in filled
+            )
+            out.append("")
+
+    in_upgrade = False
+    for line in lines:
+        if line.startswith("def "):
+            close_block()
+            table, filled = None, []
+            in_upgrade = line.startswith("def upgrade")
+        batch = _BATCH.match(line)
+        if batch and in_upgrade:
+            close_block()
+            table, table_indent, filled = batch["table"], batch["indent"], []
+        added = _ADD_NOT_NULL.match(line) if in_upgrade else None
+        if added:
+            fill = next((v for k, v in _FILL.items() if added["type"].endswith(k)), None)
+            if fill is not None:
+                line = (
+                    f"{added['indent']}batch_op.add_column(sa.Column({added['name']}, "
+                    f"{added['type']}, nullable=False, server_default={fill}))"
+                )
+                filled.append(added["name"])
+        out.append(line)
+    path.write_text("\n".join(out) + "\n")
 
 
 def print_sql(service: str) -> None:

@@ -270,7 +270,7 @@ async def test_a_new_revision_that_rebuilds_a_table_keeps_its_rows_and_reference
         SECOND_REVISION.replace("{head}", head)
     )
     engine = await new_engine("rebuild_intake")
-    await upgrade(engine, "intake", head, script_location=scripts)
+    await upgrade(engine, "intake", revisions("intake")[0], script_location=scripts)
     rows = ROWS_AT_FIRST_REVISION["intake"]
     await insert_rows(engine, rows)
     await upgrade(engine, "intake", script_location=scripts)
