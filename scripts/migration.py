@@ -75,7 +75,9 @@ def fill_new_not_null_columns(path: Path) -> None:
 
     def close_block() -> None:
         if table is not None and filled:
-            out.append(f"{table_indent}with op.batch_alter_table({table}, schema=None) as batch_op:")
+            out.append(
+                f"{table_indent}with op.batch_alter_table({table}, schema=None) as batch_op:"
+            )
             out.extend(
                 f"{table_indent}    batch_op.alter_column({name}, server_default=None)"
                 for name in filled
