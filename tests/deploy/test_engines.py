@@ -28,7 +28,7 @@ REQUIRED_ATTRIBUTES = {
     "DesaCode": "Keyword",
     "KecamatanCode": "Keyword",
     "LetterType": "Keyword",
-    "Step": "Int",
+    "Step": "Keyword",
     "AssigneeRole": "Keyword",
     "Deadline": "Datetime",
     "Overdue": "Bool",
