@@ -15,10 +15,13 @@ covered by the time-skipping tests in tests/workflows.
 """
 
 import asyncio
+import base64
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client
 
@@ -28,6 +31,9 @@ from workflows.approval import search_attributes as sa
 from workflows.approval import workflow_id
 
 pytestmark = pytest.mark.e2e
+
+# What a Diskominfo operator types in the Temporal UI: Pamanukan's letters waiting on the Sekdes.
+DESA_AT_SEKDES = f'DesaCode = "{PAMANUKAN}" AND Step = "sekdes"'
 
 NAME_A = "Budi Santoso"
 FIELDS = {"nama": NAME_A, "alamat": "Dusun Krajan RT 002 RW 001"}
@@ -104,14 +110,14 @@ def submitted(journey: Journey, resident: str, purpose: str, letter_type: str = 
 
 def staff_call(
     journey: Journey, method: str, token: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    r = journey.http.request(
+) -> httpx.Response:
+    """A call to the staff API (routes, settings, Plt)."""
+    return journey.http.request(
         method,
         f"{journey.ep.verification}/api/v1{path}",
         headers={"Authorization": f"Bearer {token}"},
         json=body,
     )
-    return r
 
 
 def approve(journey: Journey, token: str, app_id: str, step: int) -> dict[str, Any]:
@@ -370,8 +376,29 @@ def test_diskominfo_finds_a_running_letter_in_temporal(
     }
     assert details.startswith(f"SKD desa {PAMANUKAN}: Menunggu Sekretaris Desa sejak ")
     assert ", tenggat " in details and details.endswith("WIB")
+    # The Temporal UI lists it from the same query (through the UI server's own API).
+    ui = f"http://127.0.0.1:{runner.ports['SMARTDESA_DEV_TEMPORAL_UI_PORT']}"
+    listed = journey.http.get(
+        f"{ui}/api/v1/namespaces/default/workflows",
+        params={"query": f'{DESA_AT_SEKDES} AND WorkflowId = "{workflow_id(app_id)}"'},
+    )
+    assert listed.status_code == 200, listed.text
+    [row] = listed.json()["executions"]
+    shown = {
+        name: json.loads(base64.b64decode(payload["data"]))
+        for name, payload in row["searchAttributes"]["indexedFields"].items()
+    }
+    assert {k: shown[k] for k in ("Step", "AssigneeRole", "Overdue", "Status")} == {
+        "Step": "sekdes",
+        "AssigneeRole": "sekdes",
+        "Overdue": False,
+        "Status": "in_review",
+    }
+    assert datetime.fromisoformat(shown["Deadline"]) == deadline
     # Search attributes are stored unencrypted: no personal data there, in the id or summary.
-    seen = " ".join([workflow_id(app_id), details, repr(attributes), found["raw"]])
+    seen = " ".join(
+        [workflow_id(app_id), details, repr(attributes), found["raw"], listed.text, repr(shown)]
+    )
     for secret in (NIK_A, NAME_A, "Budi", PHONE_A, "6281234567890"):
         assert secret not in seen
 
@@ -380,7 +407,7 @@ async def _temporal_view(target: str, wid: str) -> dict[str, Any]:
     """What a Diskominfo operator sees: the letter found by the UI's kind of query, its
     search attributes and the summary line."""
     client = await Client.connect(target)
-    query = f'DesaCode = "{PAMANUKAN}" AND Step = "sekdes"'
+    query = DESA_AT_SEKDES
     deadline = asyncio.get_running_loop().time() + 60
     while True:  # visibility is eventually consistent
         listed = [w async for w in client.list_workflows(query) if w.id == wid]
