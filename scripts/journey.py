@@ -121,13 +121,15 @@ class Journey:
         assert body["token_type"] == "bearer"
         return str(body["access_token"])
 
-    def create_application(self, token: str, purpose: str, fields: dict[str, str]) -> str:
+    def create_application(
+        self, token: str, purpose: str, fields: dict[str, str], letter_type: str = "SKD"
+    ) -> str:
         r = self.http.post(
             f"{self.ep.intake}/api/v1/applications",
             headers=_bearer(token),
             json={
                 "desa_code": PAMANUKAN,
-                "letter_type": "SKD",
+                "letter_type": letter_type,
                 "purpose": purpose,
                 "fields": fields,
             },
@@ -154,6 +156,12 @@ class Journey:
     def resubmit(self, token: str, application_id: str) -> httpx.Response:
         return self.http.post(
             f"{self.ep.intake}/api/v1/applications/{application_id}/resubmit",
+            headers=_bearer(token),
+        )
+
+    def cancel(self, token: str, application_id: str) -> httpx.Response:
+        return self.http.post(
+            f"{self.ep.intake}/api/v1/applications/{application_id}/cancel",
             headers=_bearer(token),
         )
 

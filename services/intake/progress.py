@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.event_names import APPLICATION_CANCELLED
 from common.events import CloudEvent, deterministic_event_id, event_type, public_subject
 from common.outbox import stage_event
 from services.intake.applications import EVENT_SOURCE, application_event_data
@@ -136,6 +137,13 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
     )
     # The role that acted (decisions) or that must act now (step_assigned). No reason text:
     # it is meant for the resident, not for every subscriber.
+    event_step_index = step_index or 0
+    event_step_role = request.actor_role or step_role or ""
+    if request.event == APPLICATION_CANCELLED and not event_step_role and waiting_before[2]:
+        # The workflow has closed the step by the time it reports the cancellation; the step
+        # that was open tells subscribers whose task went away (the notification service tells
+        # its holders).
+        event_step_index, event_step_role = waiting_before[1] or 0, waiting_before[2]
     await stage_event(
         session,
         public_subject(application.desa_code, request.event),
@@ -148,8 +156,8 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
             data=application_event_data(
                 application,
                 status=request.status,
-                step_index=step_index or 0,
-                step_role=request.actor_role or step_role or "",
+                step_index=event_step_index,
+                step_role=event_step_role,
                 decision=request.decision,
                 deadline=_rfc3339(deadline),
                 escalated_to_role=request.escalated_to_role,

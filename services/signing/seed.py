@@ -85,8 +85,17 @@ def dev_officials() -> list[DesaOfficial]:
     ]
 
 
+# Who signs a desa's letters: the Kades, or the Sekdes where a desa's route lets them sign
+# (a.n. Kepala Desa); each needs their own certificate.
+DEV_SIGNER_ROLES = ("kades", "sekdes")
+
+
 def dev_signers() -> list[DevSigner]:
-    return [DevSigner(p.code, p.name, p.kabupaten, "kades") for p in dev_profiles()]
+    return [
+        DevSigner(p.code, p.name, p.kabupaten, role)
+        for p in dev_profiles()
+        for role in DEV_SIGNER_ROLES
+    ]
 
 
 def install_dev_logo(assets_dir: Path) -> None:

@@ -13,6 +13,7 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
 from common.auth import InternalAuth
 from common.event_names import (
+    APPLICATION_CANCELLED,
     APPLICATION_ESCALATED,
     APPLICATION_EXPIRED,
     APPLICATION_REVISION_REQUESTED,
@@ -171,6 +172,35 @@ async def test_deadline_and_escalation_reach_the_view_timeline_and_event(
         f"/api/v1/applications/{application_id}", json={"purpose": "x"}, headers=headers
     )
     assert r.status_code == 409
+
+
+async def test_a_cancellation_names_the_step_that_was_open(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    """The workflow closes the step before it reports the cancellation; the event still names
+    the role whose task went away, so the notification service can tell its holders."""
+    headers, application_id = await _application(intake)
+    for sequence, event, status, step in (
+        (1, APPLICATION_STEP_ASSIGNED, "in_review", intake_pb2.StepRef(index=1, role="sekdes")),
+        (2, APPLICATION_CANCELLED, "cancelled", None),
+    ):
+        await stub.RecordProgress(
+            intake_pb2.RecordProgressRequest(
+                application_id=application_id,
+                sequence=sequence,
+                event=event,
+                status=status,
+                current_step=step,
+                occurred_at=_ts(datetime(2026, 11, 30, 1, sequence, tzinfo=UTC)),
+            )
+        )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert (got["status"], got["current_step"]) == ("cancelled", None)
+    assert got["timeline"][-1]["step"] is None
+    data = await _event_data(
+        intake, APPLICATION_CANCELLED, deterministic_event_id(application_id, "progress", "2")
+    )
+    assert (data["status"], data["step_index"], data["step_role"]) == ("cancelled", 1, "sekdes")
 
 
 async def test_unknown_decided_as_or_escalation_level_is_invalid(

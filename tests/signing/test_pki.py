@@ -34,10 +34,12 @@ def test_dev_pki_is_created_once_and_kept(tmp_path: Path) -> None:
     assert set(first) == {
         ROOT_CERT_FILE,
         ROOT_KEY_FILE,
-        f"signers/{PAMANUKAN}/kades.key.pem",
-        f"signers/{PAMANUKAN}/kades.crt.pem",
-        f"signers/{RANCASARI}/kades.key.pem",
-        f"signers/{RANCASARI}/kades.crt.pem",
+        *(
+            f"signers/{desa}/{role}.{kind}.pem"
+            for desa in (PAMANUKAN, RANCASARI)
+            for role in ("kades", "sekdes")
+            for kind in ("key", "crt")
+        ),
     }
     ensure_dev_pki(tmp_path, dev_signers())
     assert _files(tmp_path) == first
@@ -83,8 +85,13 @@ def test_root_and_signer_certificates(tmp_path: Path) -> None:
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert DOCUMENT_SIGNING in eku and ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
     assert 700 <= (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 740
-    assert registry.roles_for(RANCASARI) == ["kades"]
-    assert registry.get(PAMANUKAN, "sekdes") is None
+    assert registry.roles_for(RANCASARI) == ["kades", "sekdes"]
+    sekdes = registry.get(PAMANUKAN, "sekdes")
+    assert sekdes is not None
+    assert sekdes.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
+        "Sekretaris Desa Pamanukan"
+    )
+    assert registry.get(PAMANUKAN, "kasi_pemerintahan") is None
 
 
 _RACE = textwrap.dedent(

@@ -100,6 +100,23 @@ async def test_decided_closes_the_task(service: Service, js: JetStreamContext) -
         [task] = (await session.exec(select(Task).where(Task.application_id == app_id))).all()
     assert task.status == "done"
     assert task.closed_at is not None
+    # A decision naming no step, on a letter the Kasi held that waits on nobody now: a
+    # conflict with its state (409), while for another desa it stays unknown (404).
+    answers = {}
+    for username in ("pemerintahan.pamanukan", "pemerintahan.rancasari"):
+        response = await service.http.post(
+            f"/api/v1/tasks/{app_id}/decision",
+            json={"decision": "approve"},
+            headers=await service.login(username),
+        )
+        assert response.json()["type"].endswith("/no-open-step")
+        answers[username] = (response.status_code, response.json()["detail"])
+    assert answers["pemerintahan.pamanukan"][0] == 409
+    assert "Tahap ini sudah diputuskan." in answers["pemerintahan.pamanukan"][1]
+    assert answers["pemerintahan.rancasari"] == (
+        404,
+        "Tidak ada tahap yang menunggu keputusan untuk permohonan ini.",
+    )
 
 
 async def test_a_redelivered_event_changes_nothing(service: Service, js: JetStreamContext) -> None:

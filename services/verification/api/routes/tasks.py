@@ -14,7 +14,15 @@ from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.decisions import actor_role_for, send_decision
 from services.verification.intake_reader import read_application, read_attachment
-from services.verification.models import Staff, Task, as_utc
+from services.verification.models import (
+    TASK_CANCELLED,
+    TASK_DONE,
+    TASK_EXPIRED,
+    TASK_REVISION_REQUESTED,
+    Staff,
+    Task,
+    as_utc,
+)
 from services.verification.task_inbox import (
     is_overdue,
     open_task_in_desa,
@@ -28,6 +36,13 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 ApplicationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 _NOT_YOURS = "Tugas untuk permohonan ini tidak ditemukan."
+# Why a task the staff member held waits on nobody now.
+_ENDED = {
+    TASK_CANCELLED: "Permohonan ini sudah dibatalkan oleh pemohon.",
+    TASK_EXPIRED: "Permohonan ini sudah kedaluwarsa.",
+    TASK_REVISION_REQUESTED: "Permohonan ini sedang menunggu perbaikan dari pemohon.",
+    TASK_DONE: "Tahap ini sudah diputuskan.",
+}
 
 
 class StepOut(BaseModel):
@@ -221,9 +236,13 @@ async def decide(
     step_index = body.step
     if step_index is None:
         if open_task is None:
+            # A letter this person worked on that waits on nobody now (decided on, withdrawn by
+            # the resident, expired) is a conflict with its state; any other is not theirs.
+            held = await task_seen_by(session, application_id, staff.desa_code, roles)
             raise Problem(
-                404,
-                "Tidak ada tahap yang menunggu keputusan untuk permohonan ini.",
+                404 if held is None else 409,
+                "Tidak ada tahap yang menunggu keputusan untuk permohonan ini."
+                + ("" if held is None else f" {_ENDED.get(held.status, '')}").rstrip(),
                 code="no-open-step",
             )
         step_index = open_task.step_index
