@@ -29,6 +29,7 @@ from common.events import (
 )
 from common.outbox import stage_event
 from common.secrets import read_secret
+from services.intake.applications import EVENT_SOURCE
 from services.intake.models import OtpChallenge, Resident, as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 MAX_CHALLENGES = 3
 CHALLENGE_WINDOW = timedelta(minutes=15)
-EVENT_SOURCE = "/services/intake"
 
 
 class WrongCode(Exception):

@@ -26,12 +26,6 @@ from common.event_names import (
     LETTER_REVOKED,
 )
 
-LETTER_TYPE_NAMES = {
-    "SKD": "Surat Keterangan Domisili",
-    "SKU": "Surat Keterangan Usaha",
-    "SKTM": "Surat Keterangan Tidak Mampu",
-}
-
 ROLE_NAMES = {
     "operator": "Operator Desa",
     "kasi_pemerintahan": "Kasi Pemerintahan",
@@ -53,10 +47,6 @@ def wib_datetime(value: datetime) -> str:
     """ "21 Juli 2026 pukul 14.00 WIB": how a time is shown to people (stored in UTC)."""
     local = value.astimezone(WIB)
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} WIB"
-
-
-def letter_type_name(code: str) -> str:
-    return LETTER_TYPE_NAMES.get(code, f"Surat {code}")
 
 
 def role_name(code: str, acting: bool = False) -> str:

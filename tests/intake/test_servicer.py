@@ -241,6 +241,7 @@ async def test_record_progress_applies_once_and_publishes_without_personal_data(
         "kecamatan_code": "32.13.11",
         "kabupaten_code": "32.13",
         "letter_type": "SKD",
+        "letter_type_name": "Surat Keterangan Domisili",
         "status": "in_review",
         "step_role": "kasi_pemerintahan",
     }

@@ -42,6 +42,7 @@ from common.events import (
 from common.messaging import ensure_streams
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from services.intake.applications import EVENT_SOURCE
 from services.notification.config import Settings
 from services.notification.event_handler import EVENTS_DURABLE, INTERNAL_DURABLE, EventHandler
 from services.notification.main import create_app
@@ -320,12 +321,11 @@ def application_event(
         desa_code=desa_code,
         kecamatan_code=".".join(desa_code.split(".")[:3]),
         kabupaten_code=".".join(desa_code.split(".")[:2]),
-        letter_type="SKD",
-        **fields,  # type: ignore[arg-type]
+        **{"letter_type": "SKD", "letter_type_name": "Surat Keterangan Domisili", **fields},  # type: ignore[arg-type]
     )
     event = CloudEvent(
         id=event_id or str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(name),
         subject=application_id,
         data=proto_data(payload),
@@ -344,7 +344,7 @@ def otp_event(
     )
     event = CloudEvent(
         id=str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(OTP_REQUESTED),
         time=now,
         data=proto_data(payload),

@@ -33,9 +33,8 @@ def test_every_template_has_a_unique_name_and_a_version() -> None:
 
 
 def test_names_read_as_people_say_them() -> None:
-    assert t.letter_type_name("SKD") == "Surat Keterangan Domisili"
     assert t.role_name("kasi_pemerintahan") == "Kasi Pemerintahan"
-    assert t.letter_type_name("XYZ") == "Surat XYZ"
+    assert t.role_name("sekdes", acting=True) == "Plt. Sekretaris Desa"
 
 
 def test_every_application_and_letter_event_has_templates() -> None:

@@ -19,6 +19,7 @@ from common.event_names import (
 )
 from common.events import CloudEvent, event_type, public_subject
 from common.messaging import PermanentEventError, publish
+from services.intake.applications import EVENT_SOURCE
 from services.verification.models import TABLES, ProcessedEvent, Task
 from services.verification.task_inbox import TaskProjection, open_tasks_for
 from tests.verification.conftest import Service, eventually
@@ -324,7 +325,7 @@ async def test_malformed_data_is_a_permanent_error(
 ) -> None:
     event = CloudEvent(
         id=str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(APPLICATION_STEP_ASSIGNED),
         data=data,
     )

@@ -1,0 +1,23 @@
+"""The ten letter types, as each service knows them. Intake's catalogue is the one source of
+their names (it carries them in every application event); verification keeps a route and the
+staff-facing name per type, signing a template and the title per type. They must agree."""
+
+from services.intake.letter_types import LETTER_TYPES as INTAKE
+from services.signing.letter_types import LETTER_TYPES as SIGNING
+from services.verification.routes import DEFAULT_ROUTES, LETTER_TYPE_NAMES
+
+TEN = {"SKD", "SKU", "SKBM", "SKTM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP"}
+
+
+def test_every_service_knows_the_same_ten_types() -> None:
+    assert set(INTAKE) == TEN
+    assert set(DEFAULT_ROUTES) == set(LETTER_TYPE_NAMES) == TEN
+    assert set(SIGNING) == TEN
+
+
+def test_names_are_intakes() -> None:
+    names = {code: lt.name for code, lt in INTAKE.items()}
+    assert LETTER_TYPE_NAMES == names
+    assert {code: lt.title for code, lt in SIGNING.items()} == {
+        code: name.upper() for code, name in names.items()
+    }
