@@ -38,7 +38,8 @@ from common.messaging import (
     ensure_streams,
     publish,
 )
-from tests.common.nats_helpers import dead_letters_of, eventually, read_all
+from tests.common.nats_helpers import dead_letters_of, read_all
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.events import CloudEvent, NotPublicData, public_filter, public_subject
 from common.messaging import ensure_streams, publish
 from common.outbox import OutboxEvent, OutboxRelay, stage_event, utcnow
-from tests.common.nats_helpers import eventually, read_all
+from tests.common.nats_helpers import read_all
 from tests.common.test_messaging import an_event, unique_desa
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """Intake in-process against real SQLite, NATS JetStream and a Temporal dev server."""
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,18 +41,6 @@ SKD_FIELDS = {
     "rt": "002",
     "rw": "004",
 }
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 15.0) -> T:
-    """Polls `check` until it returns something other than None, for at most `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

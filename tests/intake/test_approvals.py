@@ -25,8 +25,9 @@ from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import LetterApplication, TimelineEntry
 from tests.intake import samples
-from tests.intake.conftest import NIK_ANI, PAMANUKAN, PHONE_ANI, Intake, eventually, problem
+from tests.intake.conftest import NIK_ANI, PAMANUKAN, PHONE_ANI, Intake, problem
 from tests.support.processes import free_port
+from tests.support.waiting import eventually
 from workflows.approval import WORKFLOW_NAME, workflow_id
 from workflows.approval.models import ApprovalInput
 

@@ -21,7 +21,8 @@ from common.event_names import (
 from common.events import PUBLIC_STREAM, CloudEvent, deterministic_event_id, public_subject
 from common.rpc import INTAKE, WORKER, client_channel
 from tests.intake import samples
-from tests.intake.conftest import NIK_ANI, PAMANUKAN, Intake, eventually
+from tests.intake.conftest import NIK_ANI, PAMANUKAN, Intake
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

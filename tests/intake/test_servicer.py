@@ -33,9 +33,9 @@ from tests.intake.conftest import (
     PHONE_ANI,
     PHONE_BUDI,
     Intake,
-    eventually,
     problem,
 )
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

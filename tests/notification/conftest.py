@@ -1,11 +1,9 @@
 """Fixtures for the notification service: real gRPC peers standing in for intake and
 verification (real grpc.aio servers behind common.rpc.GrpcServer), real SQLite, real NATS."""
 
-import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -292,20 +290,6 @@ async def service(data_dir: Path, nats_url: str, peers: Peers) -> AsyncIterator[
                 )
     finally:
         await nc.close()
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], within: float = 20.0, what: str = "condition"
-) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def application_event(

@@ -36,7 +36,7 @@ from services.notification.models import (
     DeliveryAttempt,
     DevMessage,
 )
-from tests.notification.conftest import eventually
+from tests.support.waiting import eventually
 
 PHONE = "6281234567890"
 

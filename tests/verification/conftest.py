@@ -1,8 +1,7 @@
 """Fixtures: verification running in-process (its lifespan, real SQLite, real NATS, real
 Temporal dev server, its gRPC server on a free port) beside a real gRPC intake peer."""
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,13 +102,3 @@ async def service(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Service(app=app, http=http, intake=intake_peer[0])
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    """Wait until `check()` holds (events travel through NATS asynchronously); fail after
-    `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.05)

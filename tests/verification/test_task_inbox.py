@@ -24,7 +24,8 @@ from services.verification.config import Settings
 from services.verification.main import create_app
 from services.verification.models import TABLES, ProcessedEvent, Task
 from services.verification.task_inbox import TaskProjection, open_tasks_for
-from tests.verification.conftest import Service, eventually
+from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 
 # -- through NATS, into the running service ---------------------------------------------------

@@ -16,10 +16,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.waiting import eventually
 from tests.workflows.conftest import (
     SKD_ROUTE,
     RecordingActivities,
-    eventually,
     running_letter,
     wait_for_step,
 )
