@@ -44,6 +44,7 @@ from common.event_names import (
 from common.events import PUBLIC_EVENT_NAMES, CloudEvent
 from common.messaging import PermanentEventError
 from common.signed_links import sign_path
+from common.wib import wib_datetime
 from services.notification import templates as t
 from services.notification.channels import EMAIL, SMS, WHATSAPP
 from services.notification.dispatcher import cancel_pending
@@ -247,7 +248,7 @@ async def _to_applicant(
             raise PermanentEventError("no letter link signer configured")
         link, expires_at = links.link(data.application_id, now)
         values["link"] = link
-        values["link_expires"] = t.wib_datetime(expires_at)
+        values["link_expires"] = wib_datetime(expires_at)
     contact = await recipients.contact_of_applicant(data.application_id)
     plan = Plan()
     await _tell(
@@ -414,7 +415,7 @@ def _deadline_text(raw: str) -> str:
         raise PermanentEventError("unreadable deadline") from exc
     if deadline.tzinfo is None:
         raise PermanentEventError("deadline has no time zone")
-    return t.wib_datetime(deadline)
+    return wib_datetime(deadline)
 
 
 def _letter_type_name(data: events_pb2.ApplicationEvent) -> str:

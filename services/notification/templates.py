@@ -8,8 +8,6 @@ version, with its placeholders as positional parameters in the order they first 
 
 import string
 from dataclasses import dataclass, replace
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from common.event_names import (
     APPLICATION_CANCELLED,
@@ -25,33 +23,12 @@ from common.event_names import (
     LETTER_ISSUED,
     LETTER_REVOKED,
 )
-
-ROLE_NAMES = {
-    "operator": "Operator Desa",
-    "kasi_pemerintahan": "Kasi Pemerintahan",
-    "kasi_kesra": "Kasi Kesejahteraan Rakyat",
-    "kasi_pelayanan": "Kasi Pelayanan",
-    "sekdes": "Sekretaris Desa",
-    "kades": "Kepala Desa",
-    "kabupaten_operator": "Operator Kabupaten",
-}
-
-
-WIB = ZoneInfo("Asia/Jakarta")
-_MONTHS = (
-    "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember"
-).split()
-
-
-def wib_datetime(value: datetime) -> str:
-    """ "21 Juli 2026 pukul 14.00 WIB": how a time is shown to people (stored in UTC)."""
-    local = value.astimezone(WIB)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} WIB"
+from workflows.approval.models import role_label
 
 
 def role_name(code: str, acting: bool = False) -> str:
     """ "Sekretaris Desa", or "Plt. Sekretaris Desa" for whoever holds it as pelaksana tugas."""
-    name = ROLE_NAMES.get(code, code.replace("_", " ").title())
+    name = role_label(code)
     return f"Plt. {name}" if acting else name
 
 

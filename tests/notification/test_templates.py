@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 import common.event_names as names
+from common.wib import wib_datetime
 from services.notification import templates as t
 from services.notification.channels import WhatsAppCloudChannel
 
@@ -75,6 +76,6 @@ def test_whatsapp_parameters_follow_the_order_of_the_approved_template() -> None
 
 
 def test_times_are_shown_in_wib_in_indonesian() -> None:
-    assert t.wib_datetime(datetime(2026, 7, 21, 7, 0, tzinfo=UTC)) == "21 Juli 2026 pukul 14.00 WIB"
+    assert wib_datetime(datetime(2026, 7, 21, 7, 0, tzinfo=UTC)) == "21 Juli 2026 pukul 14.00 WIB"
     assert t.role_name("sekdes", acting=True) == "Plt. Sekretaris Desa"
     assert t.role_name("kabupaten_operator") == "Operator Kabupaten"

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from common.wib import WIB
 from tests.support.waiting import eventually
 from tests.workflows.conftest import (
     SKD_ROUTE,
@@ -41,7 +42,7 @@ from workflows.approval.models import (
     WorkingCalendar,
 )
 from workflows.approval.workflows import LetterApprovalWorkflow
-from workflows.approval.working_time import WIB, add_working_hours, parse_days_off
+from workflows.approval.working_time import add_working_hours, parse_days_off
 
 Handle = WorkflowHandle[LetterApprovalWorkflow, ApprovalState]
 
