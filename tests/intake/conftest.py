@@ -10,16 +10,18 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from common.event_names import OTP_REQUESTED
-from common.events import CloudEvent, internal_subject
+from common.events import PUBLIC_STREAM, CloudEvent, internal_subject
 from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import Resident
 from services.intake.runtime import Runtime
 from tests.support.processes import free_port
+from tests.support.waiting import eventually
 
 T = TypeVar("T")
 
@@ -124,6 +126,20 @@ class Intake:
             files={"file": (filename, content, content_type)},
             headers=headers,
         )
+
+    async def published(self, subject: str, event_id: str) -> tuple[dict[str, str], bytes]:
+        """The headers and body of event `event_id` once the outbox relay has put it on the
+        public stream as the subject's latest message."""
+
+        async def check() -> tuple[dict[str, str], bytes] | None:
+            try:
+                msg = await self.runtime.js.get_last_msg(PUBLIC_STREAM, subject)
+            except NotFoundError:
+                return None
+            headers = dict(msg.headers or {})
+            return (headers, msg.data or b"") if headers.get("ce-id") == event_id else None
+
+        return await eventually(check, f"event {event_id} on {subject}")
 
 
 @pytest.fixture

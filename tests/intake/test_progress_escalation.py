@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from nats.js.errors import NotFoundError
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
 from common.auth import InternalAuth
@@ -18,11 +17,10 @@ from common.event_names import (
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
 )
-from common.events import PUBLIC_STREAM, CloudEvent, deterministic_event_id, public_subject
+from common.events import CloudEvent, deterministic_event_id, public_subject
 from common.rpc import INTAKE, WORKER, client_channel
 from tests.intake import samples
 from tests.intake.conftest import NIK_ANI, PAMANUKAN, Intake
-from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -40,17 +38,8 @@ def _ts(value: datetime) -> Timestamp:
 
 
 async def _event_data(intake: Intake, name: str, event_id: str) -> dict[str, object]:
-    async def check() -> dict[str, object] | None:
-        try:
-            msg = await intake.runtime.js.get_last_msg(
-                PUBLIC_STREAM, public_subject(PAMANUKAN, name)
-            )
-        except NotFoundError:
-            return None
-        event = CloudEvent.from_message(msg.headers, msg.data or b"")
-        return event.data if event.id == event_id else None
-
-    return await eventually(check)
+    headers, body = await intake.published(public_subject(PAMANUKAN, name), event_id)
+    return CloudEvent.from_message(headers, body).data
 
 
 async def _application(intake: Intake) -> tuple[dict[str, str], str]:
