@@ -19,6 +19,7 @@ from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.config import CommonSettings
+from common.db import as_utc, utcnow
 from common.event_names import OTP_REQUESTED
 from common.events import (
     CloudEvent,
@@ -30,7 +31,7 @@ from common.events import (
 from common.outbox import stage_event
 from common.secrets import read_secret
 from services.intake.applications import EVENT_SOURCE
-from services.intake.models import OtpChallenge, Resident, as_utc, utcnow
+from services.intake.models import OtpChallenge, Resident
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import utcnow
 from common.events import CloudEvent, deterministic_event_id, event_type, public_subject
 from common.outbox import stage_event
 from services.intake.applications import EVENT_SOURCE, application_event_data
-from services.intake.models import LetterApplication, TimelineEntry, utcnow
+from services.intake.models import LetterApplication, TimelineEntry
 from workflows.approval.models import (
     CANCELLED,
     DRAFT,

@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import utcnow
 from common.event_names import OTP_REQUESTED
 from common.events import PUBLIC_EVENT_NAMES, PUBLIC_ROOT, CloudEvent, internal_subject
 from common.metrics import NOTIFICATIONS
-from services.notification.models import ProcessedEvent, utcnow
+from services.notification.models import ProcessedEvent
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import Plan, plan_for, store_plan
 

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, create_tables, session_factory, utcnow
 from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.events import CloudEvent, NotPublicData, public_filter, public_subject
 from common.messaging import ensure_streams, publish
-from common.outbox import OutboxEvent, OutboxRelay, stage_event, utcnow
+from common.outbox import OutboxEvent, OutboxRelay, stage_event
 from tests.common.nats_helpers import read_all
 from tests.common.test_messaging import an_event, unique_desa
 from tests.support.waiting import eventually

@@ -8,6 +8,7 @@ import grpc
 from fastapi import APIRouter, Request, Response, status
 from smartdesa.v1 import signing_pb2
 
+from common.db import utcnow
 from common.http import Problem
 from services.intake import approvals
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
@@ -38,7 +39,7 @@ from services.intake.attachments import (
     sniff_content_type,
     store_attachment,
 )
-from services.intake.models import LetterApplication, utcnow
+from services.intake.models import LetterApplication
 from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from workflows.approval.models import (

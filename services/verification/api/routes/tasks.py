@@ -10,11 +10,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from smartdesa.v1 import intake_pb2
 
+from common.db import as_utc
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.decisions import actor_role_for, send_decision
 from services.verification.intake_reader import read_application, read_attachment
-from services.verification.models import Staff, Task, as_utc
+from services.verification.models import Staff, Task
 from services.verification.task_inbox import (
     is_overdue,
     open_task_in_desa,
