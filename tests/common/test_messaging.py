@@ -7,9 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-import nats
 import pytest
-from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -40,17 +38,6 @@ from common.messaging import (
 )
 from tests.common.nats_helpers import dead_letters_of, read_all
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc: NATS = await nats.connect(nats_url)
-    try:
-        jsc = nc.jetstream()
-        await ensure_streams(jsc)
-        yield jsc
-    finally:
-        await nc.close()
 
 
 def unique_desa() -> str:

@@ -11,11 +11,14 @@ import httpx
 import pytest
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
+from smartdesa.v1 import intake_pb2_grpc
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
+from common.auth import InternalAuth
 from common.event_names import OTP_REQUESTED
 from common.events import PUBLIC_STREAM, CloudEvent, internal_subject
+from common.rpc import INTAKE, WORKER, client_channel
 from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import Resident
@@ -149,6 +152,15 @@ async def intake(settings: Settings) -> AsyncIterator[Intake]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Intake(runtime=app.state.runtime, http=http)
+
+
+@pytest.fixture
+async def stub(intake: Intake) -> AsyncIterator[intake_pb2_grpc.IntakeServiceStub]:
+    """IntakeService as the approval worker calls it (test_servicer asks as verification)."""
+    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
+    target = f"127.0.0.1:{intake.runtime.grpc_server.port}"
+    async with client_channel(target, auth, INTAKE) as channel:
+        yield intake_pb2_grpc.IntakeServiceStub(channel)
 
 
 def problem(response: httpx.Response) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 resident's view and timeline, and carried (deadline and escalation only) in the public event.
 Cancelled and expired are statuses intake accepts from the workflow."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import grpc
@@ -10,7 +9,6 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
-from common.auth import InternalAuth
 from common.event_names import (
     APPLICATION_ESCALATED,
     APPLICATION_EXPIRED,
@@ -18,17 +16,8 @@ from common.event_names import (
     APPLICATION_STEP_ASSIGNED,
 )
 from common.events import CloudEvent, deterministic_event_id, public_subject
-from common.rpc import INTAKE, WORKER, client_channel
 from tests.intake import samples
 from tests.intake.conftest import NIK_ANI, PAMANUKAN, Intake
-
-
-@pytest.fixture
-async def stub(intake: Intake) -> AsyncIterator[intake_pb2_grpc.IntakeServiceStub]:
-    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
-    target = f"127.0.0.1:{intake.runtime.grpc_server.port}"
-    async with client_channel(target, auth, INTAKE) as channel:
-        yield intake_pb2_grpc.IntakeServiceStub(channel)
 
 
 def _ts(value: datetime) -> Timestamp:

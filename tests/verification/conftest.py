@@ -8,13 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from smartdesa.v1 import intake_pb2_grpc
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
-from common.messaging import connect, ensure_streams
 from common.rpc import INTAKE, GrpcServer
 from common.secrets import ensure_dev_secrets
 from services.verification.config import Settings
@@ -23,17 +21,6 @@ from services.verification.runtime import Runtime
 from tests.verification.intake_peer import IntakePeer
 
 PASSWORD = "sandi-uji-coba"
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc: NATS = await connect(nats_url, "verification-tests")
-    js = nc.jetstream()
-    await ensure_streams(js)
-    try:
-        yield js
-    finally:
-        await nc.drain()
 
 
 @pytest.fixture
