@@ -2,13 +2,13 @@
 production; each service has its own database."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, event, inspect, literal, text
+from sqlalchemy import Table, event
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,41 +33,22 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 async def create_tables(engine: AsyncEngine, tables: Sequence[type[SQLModel]]) -> None:
-    """Create this service's tables (only these: every service's models share one metadata)."""
+    """Create these tables as the models stand (only these: every service's models share one
+    metadata). For tests; the services' databases get their schema from their Alembic
+    migrations (common/migrations.py)."""
     table_objs: list[Table] = [t.__table__ for t in tables]  # type: ignore[attr-defined]
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all, tables=table_objs)
-        await conn.run_sync(_add_missing_columns, table_objs)
-
-
-def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
-    """Columns a model gained since its table was created are added, with their default, so a
-    database from an earlier version keeps working. Anything beyond adding a column (renames,
-    type changes) needs a real migration."""
-    inspector = inspect(conn)
-    preparer = conn.dialect.identifier_preparer
-    for table in tables:
-        existing = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in existing:
-                continue
-            ddl = (
-                f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN "
-                f"{preparer.format_column(column)} {column.type.compile(dialect=conn.dialect)}"
-            )
-            default = column.default
-            if isinstance(default, ScalarElementColumnDefault):
-                value = literal(default.arg, type_=column.type).compile(
-                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
-                )
-                ddl += f" DEFAULT {value}" + ("" if column.nullable else " NOT NULL")
-            elif not column.nullable:
-                raise RuntimeError(
-                    f"column {table.name}.{column.name} is new and has no default: "
-                    "migrate the database (or, in dev, remove it with `make clean-data`)"
-                )
-            conn.execute(text(ddl))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; everything we store is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -193,6 +193,10 @@ class Consumer:
     def config(self) -> ConsumerConfig:
         return self._config
 
+    @property
+    def retry_delays(self) -> list[float]:
+        return list(self._retry_delays)
+
     async def declare(self) -> None:
         """Create the durable, or update it to this configuration (the server does either)."""
         await self._js.add_consumer(self._stream, self._config)

@@ -13,16 +13,13 @@ from sqlmodel import Field, SQLModel, col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.background import BacklogLoop
+from common.db import utcnow
 from common.events import CloudEvent, check_public_data, is_public
 from common.messaging import publish
 from common.metrics import OutboxLag
 from common.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxEvent(SQLModel, table=True):

@@ -3,12 +3,16 @@
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import nats
 import pytest
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from common.messaging import ensure_streams
 from tests.support.postgres import PostgresDatabases, run_in_thread, skip_or_fail_unreachable
 from tests.support.postgres import reachable as postgres_reachable
 from tests.support.processes import nats_server, venv_binary
@@ -62,6 +66,18 @@ async def register_search_attributes(client: Client) -> None:
             },
         )
     )
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream context on the session's server, with the project's streams declared."""
+    nc: NATS = await nats.connect(nats_url)
+    try:
+        jsc = nc.jetstream()
+        await ensure_streams(jsc)
+        yield jsc
+    finally:
+        await nc.close()
 
 
 @pytest.fixture

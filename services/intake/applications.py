@@ -169,7 +169,8 @@ async def missing_requirements(session: AsyncSession, application: LetterApplica
 
 
 def application_event_data(application: LetterApplication, **extra: Any) -> dict[str, Any]:
-    """Public event data: ids, area codes, type and state only; never personal data."""
+    """Public event data: ids, area codes, type and state only; never personal data. The type's
+    name comes along so consumers (notification) need no catalogue of their own."""
     area = AreaCodes.from_desa(application.desa_code)
     return proto_data(
         events_pb2.ApplicationEvent(
@@ -178,6 +179,7 @@ def application_event_data(application: LetterApplication, **extra: Any) -> dict
             kecamatan_code=area.kecamatan,
             kabupaten_code=area.kabupaten,
             letter_type=application.letter_type,
+            letter_type_name=letter_type_of(application).name,
             **extra,
         )
     )

@@ -1,21 +1,13 @@
 """Intake's tables: residents, their sign-in challenges, applications, attachments, timeline."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from common.db import utcnow
 from common.outbox import OutboxEvent
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive; everything we store is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def new_id() -> str:

@@ -19,6 +19,7 @@ from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.config import CommonSettings
+from common.db import as_utc, utcnow
 from common.event_names import OTP_REQUESTED
 from common.events import (
     CloudEvent,
@@ -29,7 +30,8 @@ from common.events import (
 )
 from common.outbox import stage_event
 from common.secrets import read_secret
-from services.intake.models import OtpChallenge, Resident, as_utc, utcnow
+from services.intake.applications import EVENT_SOURCE
+from services.intake.models import OtpChallenge, Resident
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,6 @@ CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 MAX_CHALLENGES = 3
 CHALLENGE_WINDOW = timedelta(minutes=15)
-EVENT_SOURCE = "/services/intake"
 
 
 class WrongCode(Exception):

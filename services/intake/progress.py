@@ -10,11 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import utcnow
 from common.event_names import APPLICATION_CANCELLED
 from common.events import CloudEvent, deterministic_event_id, event_type, public_subject
 from common.outbox import stage_event
 from services.intake.applications import EVENT_SOURCE, application_event_data
-from services.intake.models import LetterApplication, TimelineEntry, utcnow
+from services.intake.models import LetterApplication, TimelineEntry
 from workflows.approval.models import (
     CANCELLED,
     DRAFT,

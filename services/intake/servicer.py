@@ -12,9 +12,10 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import as_utc
 from services.intake.applications import attachments_of, load_fields
 from services.intake.attachments import read_attachment
-from services.intake.models import Attachment, LetterApplication, Resident, as_utc
+from services.intake.models import Attachment, LetterApplication, Resident
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
 
 log = logging.getLogger(__name__)

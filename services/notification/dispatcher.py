@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.background import BacklogLoop
+from common.db import utcnow
 from common.metrics import NOTIFICATIONS
 from services.notification.channels import (
     OTP_TEMPLATES,
@@ -44,7 +45,6 @@ from services.notification.models import (
     TEMPORARY_FAILURE,
     Delivery,
     DeliveryAttempt,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import utcnow
 from common.event_names import OTP_REQUESTED
-from common.events import PUBLIC_ROOT, CloudEvent, internal_subject
+from common.events import PUBLIC_EVENT_NAMES, PUBLIC_ROOT, CloudEvent, internal_subject
 from common.metrics import NOTIFICATIONS
-from services.notification.models import ProcessedEvent, utcnow
+from services.notification.models import ProcessedEvent
 from services.notification.recipients import RecipientLookup
-from services.notification.rules import PUBLIC_EVENTS, Plan, plan_for, store_plan
+from services.notification.rules import Plan, plan_for, store_plan
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ EVENTS_DURABLE = "notification-events"
 INTERNAL_DURABLE = "notification-internal"
 
 # Every desa (kabupaten.kecamatan.desa wildcards), only the events we act on.
-PUBLIC_FILTERS = [f"{PUBLIC_ROOT}.*.*.*.{name}" for name in PUBLIC_EVENTS]
+PUBLIC_FILTERS = [f"{PUBLIC_ROOT}.*.*.*.{name}" for name in PUBLIC_EVENT_NAMES]
 INTERNAL_FILTERS = [internal_subject(OTP_REQUESTED)]
 
 

@@ -1,19 +1,11 @@
 """Tables of the notification service. Times are stored in UTC (naive in SQLite)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; ours are all UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from common.db import utcnow
 
 # Delivery statuses, after GOV.UK Notify's state machine.
 CREATED = "created"

@@ -6,9 +6,9 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.wib import WIB
 from services.notification.channels import ALL_CHANNELS
 from services.notification.models import Preference
-from services.notification.templates import WIB
 
 
 def parse_hhmm(value: str) -> time:

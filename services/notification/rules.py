@@ -35,20 +35,16 @@ from common.event_names import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
-    APPLICATION_EXPIRED,
-    APPLICATION_REJECTED,
     APPLICATION_REMINDED,
-    APPLICATION_RESUBMITTED,
-    APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
-    APPLICATION_SUBMITTED,
     LETTER_ISSUED,
     LETTER_REVOKED,
     OTP_REQUESTED,
 )
-from common.events import CloudEvent
+from common.events import PUBLIC_EVENT_NAMES, CloudEvent
 from common.messaging import PermanentEventError
 from common.signed_links import sign_path
+from common.wib import wib_datetime
 from services.notification import templates as t
 from services.notification.channels import EMAIL, SMS, WHATSAPP
 from services.notification.dispatcher import cancel_pending
@@ -62,22 +58,6 @@ M = TypeVar("M", bound=Message)
 
 KABUPATEN_OPERATOR = "kabupaten_operator"
 
-# Public events this service acts on: every application and letter event.
-PUBLIC_EVENTS = (
-    APPLICATION_SUBMITTED,
-    APPLICATION_STEP_ASSIGNED,
-    APPLICATION_REMINDED,
-    APPLICATION_ESCALATED,
-    APPLICATION_DECIDED,
-    APPLICATION_REVISION_REQUESTED,
-    APPLICATION_RESUBMITTED,
-    APPLICATION_REJECTED,
-    APPLICATION_CANCELLED,
-    APPLICATION_EXPIRED,
-    LETTER_ISSUED,
-    LETTER_REVOKED,
-)
-HANDLED_EVENTS = (*PUBLIC_EVENTS, OTP_REQUESTED)
 
 _STAFF_EVENTS = (APPLICATION_STEP_ASSIGNED, APPLICATION_REMINDED, APPLICATION_ESCALATED)
 
@@ -156,7 +136,7 @@ async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime
     handled; other errors (a peer unavailable) are worth a redelivery."""
     if event.name == OTP_REQUESTED:
         return await _otp_requested(event, recipients, now)
-    if event.name not in PUBLIC_EVENTS:
+    if event.name not in PUBLIC_EVENT_NAMES:
         raise PermanentEventError(f"no rule for event type {event.type}")
     data = _application_event(event)
     if event.name in _STAFF_EVENTS:
@@ -217,7 +197,7 @@ async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: da
 async def _to_staff(
     name: str, data: events_pb2.ApplicationEvent, recipients: RecipientLookup, now: datetime
 ) -> Plan:
-    values = {"letter_type": t.letter_type_name(data.letter_type)}
+    values = {"letter_type": _letter_type_name(data)}
     if name == APPLICATION_ESCALATED:
         role = data.escalated_to_role or (KABUPATEN_OPERATOR if data.escalation_level >= 2 else "")
         if not role:
@@ -255,7 +235,7 @@ async def _to_applicant(
 ) -> Plan:
     if name == APPLICATION_DECIDED and data.decision not in ("", "approve"):
         return Plan()  # revise and reject have events of their own
-    values = {"letter_type": t.letter_type_name(data.letter_type)}
+    values = {"letter_type": _letter_type_name(data)}
     if data.step_role:
         values["role"] = t.role_name(data.step_role)
     if name in (LETTER_ISSUED, LETTER_REVOKED):
@@ -268,7 +248,7 @@ async def _to_applicant(
             raise PermanentEventError("no letter link signer configured")
         link, expires_at = links.link(data.application_id, now)
         values["link"] = link
-        values["link_expires"] = t.wib_datetime(expires_at)
+        values["link_expires"] = wib_datetime(expires_at)
     contact = await recipients.contact_of_applicant(data.application_id)
     plan = Plan()
     await _tell(
@@ -435,7 +415,13 @@ def _deadline_text(raw: str) -> str:
         raise PermanentEventError("unreadable deadline") from exc
     if deadline.tzinfo is None:
         raise PermanentEventError("deadline has no time zone")
-    return t.wib_datetime(deadline)
+    return wib_datetime(deadline)
+
+
+def _letter_type_name(data: events_pb2.ApplicationEvent) -> str:
+    """The name intake put in the event; an event from before names were carried shows the code
+    ("Surat SKD") rather than a name from a second catalogue here."""
+    return data.letter_type_name or f"Surat {data.letter_type}"
 
 
 def _application_event(event: CloudEvent) -> events_pb2.ApplicationEvent:

@@ -8,8 +8,6 @@ version, with its placeholders as positional parameters in the order they first 
 
 import string
 from dataclasses import dataclass, replace
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from common.event_names import (
     APPLICATION_CANCELLED,
@@ -26,12 +24,8 @@ from common.event_names import (
     LETTER_REVOKED,
 )
 
-LETTER_TYPE_NAMES = {
-    "SKD": "Surat Keterangan Domisili",
-    "SKU": "Surat Keterangan Usaha",
-    "SKTM": "Surat Keterangan Tidak Mampu",
-}
-
+# How roles are named to people; the same words as the workflow's ROLE_LABELS (a test holds
+# them together: the notification image does not carry the workflow's code).
 ROLE_NAMES = {
     "operator": "Operator Desa",
     "kasi_pemerintahan": "Kasi Pemerintahan",
@@ -41,22 +35,6 @@ ROLE_NAMES = {
     "kades": "Kepala Desa",
     "kabupaten_operator": "Operator Kabupaten",
 }
-
-
-WIB = ZoneInfo("Asia/Jakarta")
-_MONTHS = (
-    "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember"
-).split()
-
-
-def wib_datetime(value: datetime) -> str:
-    """ "21 Juli 2026 pukul 14.00 WIB": how a time is shown to people (stored in UTC)."""
-    local = value.astimezone(WIB)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} WIB"
-
-
-def letter_type_name(code: str) -> str:
-    return LETTER_TYPE_NAMES.get(code, f"Surat {code}")
 
 
 def role_name(code: str, acting: bool = False) -> str:

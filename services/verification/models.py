@@ -1,10 +1,12 @@
 """Tables of the verification service: staff accounts, Plt periods, the desa's own routes and
 working calendar, the task inbox projection, and the events that projection has applied."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from common.db import utcnow
 
 # Task statuses. A task is "open" while the workflow waits on its step; "done" once the step was
 # decided or the application moved on; "revision_requested" while it is back with the resident.
@@ -13,15 +15,6 @@ TASK_DONE = "done"
 TASK_REVISION_REQUESTED = "revision_requested"
 TASK_CANCELLED = "cancelled"
 TASK_EXPIRED = "expired"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; we only ever store UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Staff(SQLModel, table=True):

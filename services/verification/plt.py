@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.verification.models import PltAssignment, Staff, as_utc, utcnow
+from common.db import as_utc, utcnow
+from services.verification.models import PltAssignment, Staff
 from services.verification.routes import rank
 
 

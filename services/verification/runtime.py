@@ -70,6 +70,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             durable=TASKS_DURABLE,
             filter_subjects=TASK_EVENT_SUBJECTS,
             handler=TaskProjection(sessions).handle,
+            max_deliver=settings.nats_max_deliver,
+            retry_delays=settings.nats_retry_delays,
         )
         await task_consumer.start()
         stack.push_async_callback(task_consumer.stop)

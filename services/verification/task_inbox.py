@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import as_utc, utcnow
 from common.event_names import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
@@ -40,8 +41,6 @@ from services.verification.models import (
     TASK_REVISION_REQUESTED,
     ProcessedEvent,
     Task,
-    as_utc,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,5 @@
 """Reading streams in tests the way an outside consumer would, and polling with a deadline."""
 
-import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
-
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -42,17 +37,3 @@ async def read_all(
 
 async def dead_letters_of(js: JetStreamContext, stream: str, consumer: str) -> list[Msg]:
     return await read_all(js, dead_letter_subject(stream, consumer), stream=DLQ_STREAM)
-
-
-async def eventually(probe: Callable[[], Any], within: float = 30.0, what: str = "it") -> Any:
-    """Poll `probe` (sync or async) until it returns something truthy; fail after `within` s."""
-    deadline = time.monotonic() + within
-    while True:
-        value = probe()
-        if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)

@@ -7,9 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-import nats
 import pytest
-from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -38,18 +36,8 @@ from common.messaging import (
     ensure_streams,
     publish,
 )
-from tests.common.nats_helpers import dead_letters_of, eventually, read_all
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc: NATS = await nats.connect(nats_url)
-    try:
-        jsc = nc.jetstream()
-        await ensure_streams(jsc)
-        yield jsc
-    finally:
-        await nc.close()
+from tests.common.nats_helpers import dead_letters_of, read_all
+from tests.support.waiting import eventually
 
 
 def unique_desa() -> str:

@@ -5,22 +5,21 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import nats
 import pytest
-from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, create_tables, session_factory, utcnow
 from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.events import CloudEvent, NotPublicData, public_filter, public_subject
-from common.messaging import ensure_streams, publish
-from common.outbox import OutboxEvent, OutboxRelay, stage_event, utcnow
-from tests.common.nats_helpers import eventually, read_all
+from common.messaging import publish
+from common.outbox import OutboxEvent, OutboxRelay, stage_event
+from tests.common.nats_helpers import read_all
 from tests.common.test_messaging import an_event, unique_desa
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -31,17 +30,6 @@ async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
         yield session_factory(engine)
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc: NATS = await nats.connect(nats_url)
-    try:
-        jsc = nc.jetstream()
-        await ensure_streams(jsc)
-        yield jsc
-    finally:
-        await nc.close()
 
 
 async def _stage(

@@ -1,9 +1,8 @@
 """Intake in-process against real SQLite, NATS JetStream and a Temporal dev server."""
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,16 +10,21 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+from smartdesa.v1 import intake_pb2_grpc
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
+from common.auth import InternalAuth
 from common.event_names import OTP_REQUESTED
-from common.events import CloudEvent, internal_subject
+from common.events import PUBLIC_STREAM, CloudEvent, internal_subject
+from common.rpc import INTAKE, WORKER, client_channel
 from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import Resident
 from services.intake.runtime import Runtime
 from tests.support.processes import free_port
+from tests.support.waiting import eventually
 
 T = TypeVar("T")
 
@@ -42,18 +46,6 @@ SKD_FIELDS = {
     "rt": "002",
     "rw": "004",
 }
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 15.0) -> T:
-    """Polls `check` until it returns something other than None, for at most `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result is not None:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -138,6 +130,20 @@ class Intake:
             headers=headers,
         )
 
+    async def published(self, subject: str, event_id: str) -> tuple[dict[str, str], bytes]:
+        """The headers and body of event `event_id` once the outbox relay has put it on the
+        public stream as the subject's latest message."""
+
+        async def check() -> tuple[dict[str, str], bytes] | None:
+            try:
+                msg = await self.runtime.js.get_last_msg(PUBLIC_STREAM, subject)
+            except NotFoundError:
+                return None
+            headers = dict(msg.headers or {})
+            return (headers, msg.data or b"") if headers.get("ce-id") == event_id else None
+
+        return await eventually(check, f"event {event_id} on {subject}")
+
 
 @pytest.fixture
 async def intake(settings: Settings) -> AsyncIterator[Intake]:
@@ -146,6 +152,15 @@ async def intake(settings: Settings) -> AsyncIterator[Intake]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Intake(runtime=app.state.runtime, http=http)
+
+
+@pytest.fixture
+async def stub(intake: Intake) -> AsyncIterator[intake_pb2_grpc.IntakeServiceStub]:
+    """IntakeService as the approval worker calls it (test_servicer asks as verification)."""
+    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
+    target = f"127.0.0.1:{intake.runtime.grpc_server.port}"
+    async with client_channel(target, auth, INTAKE) as channel:
+        yield intake_pb2_grpc.IntakeServiceStub(channel)
 
 
 def problem(response: httpx.Response) -> dict[str, Any]:

@@ -6,14 +6,12 @@ import uuid
 
 import httpx
 import pytest
-from nats.js.errors import NotFoundError
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from common.event_names import APPLICATION_SUBMITTED
 from common.events import (
-    PUBLIC_STREAM,
     CloudEvent,
     deterministic_event_id,
     event_type,
@@ -25,7 +23,7 @@ from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import LetterApplication, TimelineEntry
 from tests.intake import samples
-from tests.intake.conftest import NIK_ANI, PAMANUKAN, PHONE_ANI, Intake, eventually, problem
+from tests.intake.conftest import NIK_ANI, PAMANUKAN, PHONE_ANI, Intake, problem
 from tests.support.processes import free_port
 from workflows.approval import WORKFLOW_NAME, workflow_id
 from workflows.approval.models import ApprovalInput
@@ -104,15 +102,7 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
     # The relay publishes it on the desa's public subject, without personal data.
     subject = public_subject(PAMANUKAN, APPLICATION_SUBMITTED)
 
-    async def published() -> CloudEvent | None:
-        try:
-            msg = await intake.runtime.js.get_last_msg(PUBLIC_STREAM, subject)
-        except NotFoundError:
-            return None
-        event = CloudEvent.from_message(msg.headers, msg.data or b"")
-        return event if event.id == staged.id else None
-
-    event = await eventually(published)
+    event = CloudEvent.from_message(*await intake.published(subject, staged.id))
     assert event.type == event_type(APPLICATION_SUBMITTED)
     assert event.subject == application_id
     assert event.data == {
@@ -121,6 +111,7 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
         "kecamatan_code": "32.13.11",
         "kabupaten_code": "32.13",
         "letter_type": "SKD",
+        "letter_type_name": "Surat Keterangan Domisili",
         "status": "in_review",
     }
 

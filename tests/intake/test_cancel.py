@@ -6,12 +6,10 @@ the resident's view changes exactly the way it will with the real workflow."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from common.auth import InternalAuth
@@ -25,6 +23,7 @@ from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
 from tests.intake import samples
 from tests.intake.approval_double import LOCKED_MESSAGE, ApprovalDouble
 from tests.intake.conftest import NIK_BUDI, PHONE_BUDI, Intake, problem
+from tests.support.temporal import accepted_updates
 from workflows.approval import workflow_id
 from workflows.approval.activities import ApprovalActivities
 
@@ -61,16 +60,6 @@ async def _submitted(intake: Intake, headers: dict[str, str]) -> str:
     return application_id
 
 
-async def _accepted_updates(handle: WorkflowHandle[Any, Any]) -> int:
-    return len(
-        [
-            e
-            async for e in handle.fetch_history_events()
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-        ]
-    )
-
-
 async def test_resident_cancels_once_while_it_waits(
     intake: Intake, worker: None, temporal_client: Client
 ) -> None:
@@ -93,7 +82,7 @@ async def test_resident_cancels_once_while_it_waits(
         assert r.json() == {"id": application_id, "status": "cancelled"}
     handle = temporal_client.get_workflow_handle(workflow_id(application_id))
     assert (await handle.result())["status"] == "cancelled"
-    assert await _accepted_updates(handle) == 1
+    assert await accepted_updates(handle) == 1
 
     got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
     assert got["status"] == "cancelled"
@@ -148,7 +137,7 @@ async def test_validator_refusal_is_409_with_its_reason(
 
     assert r.status_code == 409
     assert problem(r)["detail"] == LOCKED_MESSAGE
-    assert await _accepted_updates(handle) == 0
+    assert await accepted_updates(handle) == 0
     got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
     assert got["status"] == "in_review"
     await handle.terminate()
@@ -208,12 +197,12 @@ async def test_a_double_tap_resubmits_once(
     for r in (first, second):
         assert r.status_code == 202, r.text
         assert r.json() == {"id": application_id, "status": "in_review"}
-    assert await _accepted_updates(handle) == 1
+    assert await accepted_updates(handle) == 1
     got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
     assert got["status"] == "in_review"
     assert [t["event"] for t in got["timeline"]].count(APPLICATION_RESUBMITTED) == 1
     # A late retry gets the same answer and changes nothing.
     third = await intake.http.post(url, headers=headers)
     assert (third.status_code, third.json()["status"]) == (202, "in_review")
-    assert await _accepted_updates(handle) == 1
+    assert await accepted_updates(handle) == 1
     await handle.terminate()

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 from sqlmodel import col, func, select, update
 
+from common.db import utcnow
 from common.event_names import OTP_REQUESTED
 from common.events import event_type
 from common.outbox import OutboxEvent
-from services.intake.models import OtpChallenge, utcnow
+from services.intake.models import OtpChallenge
 from services.intake.otp import MAX_ATTEMPTS
 from tests.intake.conftest import NIK_ANI, NIK_BUDI, PHONE_ANI, PHONE_BUDI, Intake, problem
 

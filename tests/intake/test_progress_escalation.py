@@ -2,16 +2,13 @@
 resident's view and timeline, and carried (deadline and escalation only) in the public event.
 Cancelled and expired are statuses intake accepts from the workflow."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from nats.js.errors import NotFoundError
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
-from common.auth import InternalAuth
 from common.event_names import (
     APPLICATION_CANCELLED,
     APPLICATION_ESCALATED,
@@ -19,18 +16,9 @@ from common.event_names import (
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
 )
-from common.events import PUBLIC_STREAM, CloudEvent, deterministic_event_id, public_subject
-from common.rpc import INTAKE, WORKER, client_channel
+from common.events import CloudEvent, deterministic_event_id, public_subject
 from tests.intake import samples
-from tests.intake.conftest import NIK_ANI, PAMANUKAN, Intake, eventually
-
-
-@pytest.fixture
-async def stub(intake: Intake) -> AsyncIterator[intake_pb2_grpc.IntakeServiceStub]:
-    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
-    target = f"127.0.0.1:{intake.runtime.grpc_server.port}"
-    async with client_channel(target, auth, INTAKE) as channel:
-        yield intake_pb2_grpc.IntakeServiceStub(channel)
+from tests.intake.conftest import NIK_ANI, PAMANUKAN, Intake
 
 
 def _ts(value: datetime) -> Timestamp:
@@ -40,17 +28,8 @@ def _ts(value: datetime) -> Timestamp:
 
 
 async def _event_data(intake: Intake, name: str, event_id: str) -> dict[str, object]:
-    async def check() -> dict[str, object] | None:
-        try:
-            msg = await intake.runtime.js.get_last_msg(
-                PUBLIC_STREAM, public_subject(PAMANUKAN, name)
-            )
-        except NotFoundError:
-            return None
-        event = CloudEvent.from_message(msg.headers, msg.data or b"")
-        return event.data if event.id == event_id else None
-
-    return await eventually(check)
+    headers, body = await intake.published(public_subject(PAMANUKAN, name), event_id)
+    return CloudEvent.from_message(headers, body).data
 
 
 async def _application(intake: Intake) -> tuple[dict[str, str], str]:

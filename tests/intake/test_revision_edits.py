@@ -1,24 +1,11 @@
 """A resident changes fields and attachments only while they hold the application: as a draft,
 or returned for revision until they resubmit. Resubmitting is refused clearly otherwise."""
 
-from collections.abc import AsyncIterator
-
-import pytest
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
-from common.auth import InternalAuth
 from common.event_names import APPLICATION_REVISION_REQUESTED, APPLICATION_STEP_ASSIGNED
-from common.rpc import INTAKE, WORKER, client_channel
 from tests.intake import samples
 from tests.intake.conftest import NIK_BUDI, PHONE_BUDI, Intake, problem
-
-
-@pytest.fixture
-async def stub(intake: Intake) -> AsyncIterator[intake_pb2_grpc.IntakeServiceStub]:
-    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
-    target = f"127.0.0.1:{intake.runtime.grpc_server.port}"
-    async with client_channel(target, auth, INTAKE) as channel:
-        yield intake_pb2_grpc.IntakeServiceStub(channel)
 
 
 async def _record(

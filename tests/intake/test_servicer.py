@@ -8,14 +8,12 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from nats.js.errors import NotFoundError
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel import col, select
 
 from common.auth import InternalAuth
 from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from common.events import (
-    PUBLIC_STREAM,
     CloudEvent,
     deterministic_event_id,
     event_type,
@@ -33,7 +31,6 @@ from tests.intake.conftest import (
     PHONE_ANI,
     PHONE_BUDI,
     Intake,
-    eventually,
     problem,
 )
 
@@ -175,18 +172,6 @@ def _at(hour: int) -> Timestamp:
     return ts
 
 
-async def _published(intake: Intake, subject: str, event_id: str) -> tuple[dict[str, str], bytes]:
-    async def check() -> tuple[dict[str, str], bytes] | None:
-        try:
-            msg = await intake.runtime.js.get_last_msg(PUBLIC_STREAM, subject)
-        except NotFoundError:
-            return None
-        headers = dict(msg.headers or {})
-        return (headers, msg.data or b"") if headers.get("ce-id") == event_id else None
-
-    return await eventually(check)
-
-
 async def test_record_progress_applies_once_and_publishes_without_personal_data(
     intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
 ) -> None:
@@ -226,8 +211,8 @@ async def test_record_progress_applies_once_and_publishes_without_personal_data(
         "deadline": None,
     }
 
-    ce_headers, body = await _published(
-        intake, public_subject(PAMANUKAN, APPLICATION_STEP_ASSIGNED), event_id
+    ce_headers, body = await intake.published(
+        public_subject(PAMANUKAN, APPLICATION_STEP_ASSIGNED), event_id
     )
     assert ce_headers["ce-specversion"] == "1.0"
     assert ce_headers["ce-type"] == event_type(APPLICATION_STEP_ASSIGNED)
@@ -241,6 +226,7 @@ async def test_record_progress_applies_once_and_publishes_without_personal_data(
         "kecamatan_code": "32.13.11",
         "kabupaten_code": "32.13",
         "letter_type": "SKD",
+        "letter_type_name": "Surat Keterangan Domisili",
         "status": "in_review",
         "step_role": "kasi_pemerintahan",
     }
@@ -295,8 +281,7 @@ async def test_decisions_revision_and_letter_reach_the_resident(
     # Back in the resident's hands: documents may change again, and the reason stays in intake.
     r = await intake.upload(headers, application_id, "KK", samples.pdf())
     assert r.status_code == 201
-    ce_headers, body = await _published(
-        intake,
+    ce_headers, body = await intake.published(
         public_subject(PAMANUKAN, "application.revision_requested"),
         deterministic_event_id(application_id, "progress", "2"),
     )
@@ -323,8 +308,7 @@ async def test_decisions_revision_and_letter_reach_the_resident(
         "number": "470/1/32.13.11.2004/VI/2025",
         "verification_url": "http://127.0.0.1:8002/verifikasi/abc",
     }
-    ce_headers, body = await _published(
-        intake,
+    ce_headers, body = await intake.published(
         public_subject(PAMANUKAN, LETTER_ISSUED),
         deterministic_event_id(application_id, "progress", "3"),
     )

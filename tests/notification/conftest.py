@@ -1,11 +1,9 @@
 """Fixtures for the notification service: real gRPC peers standing in for intake and
 verification (real grpc.aio servers behind common.rpc.GrpcServer), real SQLite, real NATS."""
 
-import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +40,7 @@ from common.events import (
 from common.messaging import ensure_streams
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from services.intake.applications import EVENT_SOURCE
 from services.notification.config import Settings
 from services.notification.event_handler import EVENTS_DURABLE, INTERNAL_DURABLE, EventHandler
 from services.notification.main import create_app
@@ -293,20 +292,6 @@ async def service(data_dir: Path, nats_url: str, peers: Peers) -> AsyncIterator[
         await nc.close()
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], within: float = 20.0, what: str = "condition"
-) -> T:
-    """Poll `probe` until it returns something truthy, or fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def application_event(
     name: str,
     application_id: str = APPLICATION_ID,
@@ -320,12 +305,11 @@ def application_event(
         desa_code=desa_code,
         kecamatan_code=".".join(desa_code.split(".")[:3]),
         kabupaten_code=".".join(desa_code.split(".")[:2]),
-        letter_type="SKD",
-        **fields,  # type: ignore[arg-type]
+        **{"letter_type": "SKD", "letter_type_name": "Surat Keterangan Domisili", **fields},  # type: ignore[arg-type]
     )
     event = CloudEvent(
         id=event_id or str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(name),
         subject=application_id,
         data=proto_data(payload),
@@ -344,7 +328,7 @@ def otp_event(
     )
     event = CloudEvent(
         id=str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(OTP_REQUESTED),
         time=now,
         data=proto_data(payload),

@@ -1,7 +1,6 @@
 """Local stand-ins for the outside providers, on real sockets: an SMTP server (aiosmtpd) and
 HTTP servers (uvicorn in a thread) that speak the WhatsApp Cloud API's and Zenziva's shapes."""
 
-import asyncio
 import threading
 import time
 import uuid
@@ -156,12 +155,3 @@ def smtp_server(handler: RecordingSmtp) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
-
-
-async def wait_until(probe: Any, within: float = 20.0, what: str = "condition") -> None:
-    """Poll a plain (sync) condition with a deadline."""
-    deadline = time.monotonic() + within
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)

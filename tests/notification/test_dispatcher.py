@@ -1,16 +1,11 @@
 """The dispatcher's state machine with a controlled clock: no waiting on wall time."""
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.db import create_engine, create_tables, session_factory
 from services.notification.channels import (
     SMS,
     WHATSAPP,
@@ -29,27 +24,11 @@ from services.notification.models import (
     PERMANENT_FAILURE,
     SENDING,
     STANDBY,
-    TABLES,
     TECHNICAL_FAILURE,
     TEMPORARY_FAILURE,
-    Delivery,
-    DeliveryAttempt,
-    DevMessage,
 )
-from tests.notification.conftest import eventually
-
-PHONE = "6281234567890"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 7, 21, 3, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.notification.deliveries import PHONE, DeliveryEnv, delivery_env
+from tests.support.waiting import eventually
 
 
 class FlakyProvider:
@@ -68,11 +47,7 @@ class FlakyProvider:
         return await self._sink.send(message)
 
 
-@dataclass
-class Env:
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Clock
-
+class Env(DeliveryEnv):
     def dispatcher(self, channel: Channel, max_attempts: int = 3) -> Dispatcher:
         return Dispatcher(
             self.sessions,
@@ -83,53 +58,11 @@ class Env:
             clock=self.clock,
         )
 
-    async def add_delivery(self, **overrides: object) -> int:
-        values: dict[str, object] = {
-            "channel": WHATSAPP,
-            "recipient": "resident:r1",
-            "to_address": PHONE,
-            "body": "Kode masuk Smart Desa Anda: 123456.",
-            "template": "otp.whatsapp",
-            "template_version": "1",
-            "event_id": "ev-1",
-            "next_attempt_at": self.clock.now,
-            **overrides,
-        }
-        delivery = Delivery.model_validate(values)
-        async with self.sessions() as session:
-            session.add(delivery)
-            await session.commit()
-            assert delivery.id is not None
-            return delivery.id
-
-    async def delivery(self, delivery_id: int) -> Delivery:
-        async with self.sessions() as session:
-            found = await session.get(Delivery, delivery_id)
-            assert found is not None
-            return found
-
-    async def attempts(self, delivery_id: int) -> list[DeliveryAttempt]:
-        async with self.sessions() as session:
-            rows = await session.exec(
-                select(DeliveryAttempt)
-                .where(col(DeliveryAttempt.delivery_id) == delivery_id)
-                .order_by(col(DeliveryAttempt.number))
-            )
-            return list(rows.all())
-
-    async def dev_messages(self) -> list[DevMessage]:
-        async with self.sessions() as session:
-            return list((await session.exec(select(DevMessage))).all())
-
 
 @pytest.fixture
 async def env(data_dir: Path) -> AsyncIterator[Env]:
-    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'notification.db'}")
-    await create_tables(engine, TABLES)
-    try:
-        yield Env(session_factory(engine), Clock())
-    finally:
-        await engine.dispose()
+    async with delivery_env(data_dir, Env) as found:
+        yield found
 
 
 async def test_delivered_on_first_attempt(env: Env) -> None:

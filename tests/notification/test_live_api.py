@@ -34,10 +34,10 @@ from tests.notification.conftest import (
     Peers,
     Service,
     application_event,
-    eventually,
     make_settings,
     reset_nats,
 )
+from tests.support.waiting import eventually
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"

@@ -29,10 +29,10 @@ from tests.notification.conftest import (
     Peers,
     Service,
     application_event,
-    eventually,
     make_settings,
     otp_event,
 )
+from tests.support.waiting import eventually
 
 
 async def inbox_of(service: Service, headers: dict[str, str]) -> list[dict[str, Any]]:

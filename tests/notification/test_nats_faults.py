@@ -34,7 +34,7 @@ from services.notification.models import (
     ProcessedEvent,
 )
 from services.notification.runtime import Runtime
-from tests.common.nats_helpers import dead_letters_of, eventually, read_all
+from tests.common.nats_helpers import dead_letters_of, read_all
 from tests.notification.conftest import (
     PAMANUKAN,
     RESIDENT_ID,
@@ -45,6 +45,7 @@ from tests.notification.conftest import (
     reset_nats,
 )
 from tests.support.processes import free_port, nats_server
+from tests.support.waiting import eventually
 
 
 @asynccontextmanager

@@ -4,16 +4,13 @@ Includes the fault tests: an SMTP 451 is retried and then delivered; a WhatsApp 
 back to SMS."""
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.db import create_engine, create_tables, session_factory
+from common.db import create_engine, session_factory
 from common.event_names import LETTER_ISSUED
 from services.notification.channels import (
     EMAIL,
@@ -34,16 +31,15 @@ from services.notification.models import (
     DELIVERED,
     PERMANENT_FAILURE,
     STANDBY,
-    TABLES,
     TEMPORARY_FAILURE,
     Delivery,
-    DeliveryAttempt,
 )
 from tests.notification.conftest import (
     RESIDENT_PHONE,
     HandlerEnv,
     application_event,
 )
+from tests.notification.deliveries import DeliveryEnv, delivery_env
 from tests.notification.providers import (
     API_VERSION,
     PHONE_NUMBER_ID,
@@ -56,14 +52,6 @@ from tests.notification.providers import (
 )
 
 PHONE = "6281234567890"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 7, 21, 3, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -307,54 +295,13 @@ async def test_email_to_a_refused_mailbox_fails_for_good() -> None:
     assert handler.messages == []
 
 
-@dataclass
-class DispatchEnv:
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Clock
-
-    async def add(self, **values: object) -> int:
-        row = Delivery.model_validate(
-            {
-                "recipient": "staff:sekdes.pamanukan",
-                "template_version": "1",
-                "event_id": "ev-1",
-                "next_attempt_at": self.clock.now,
-                **values,
-            }
-        )
-        async with self.sessions() as session:
-            session.add(row)
-            await session.commit()
-            assert row.id is not None
-            return row.id
-
-    async def delivery(self, delivery_id: int) -> Delivery:
-        async with self.sessions() as session:
-            row = await session.get(Delivery, delivery_id)
-            assert row is not None
-            return row
-
-    async def attempts(self, delivery_id: int) -> list[DeliveryAttempt]:
-        async with self.sessions() as session:
-            rows = await session.exec(
-                select(DeliveryAttempt)
-                .where(col(DeliveryAttempt.delivery_id) == delivery_id)
-                .order_by(col(DeliveryAttempt.number))
-            )
-            return list(rows.all())
-
-
 @pytest.fixture
-async def dispatch_env(data_dir: Path) -> AsyncIterator[DispatchEnv]:
-    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'providers.db'}")
-    await create_tables(engine, TABLES)
-    try:
-        yield DispatchEnv(session_factory(engine), Clock())
-    finally:
-        await engine.dispose()
+async def dispatch_env(data_dir: Path) -> AsyncIterator[DeliveryEnv]:
+    async with delivery_env(data_dir, DeliveryEnv) as env:
+        yield env
 
 
-def dispatcher(env: DispatchEnv, channels: dict[str, Channel]) -> Dispatcher:
+def dispatcher(env: DeliveryEnv, channels: dict[str, Channel]) -> Dispatcher:
     return Dispatcher(
         env.sessions,
         channels,
@@ -366,13 +313,13 @@ def dispatcher(env: DispatchEnv, channels: dict[str, Channel]) -> Dispatcher:
 
 
 async def test_smtp_451_is_retried_with_backoff_and_then_delivered(
-    dispatch_env: DispatchEnv,
+    dispatch_env: DeliveryEnv,
 ) -> None:
     handler = RecordingSmtp()
     handler.data_replies.append("451 4.3.0 Mail server temporarily rejected message")
     with smtp_server(handler) as port:
         sender = dispatcher(dispatch_env, {EMAIL: email_channel(port)})
-        delivery_id = await dispatch_env.add(
+        delivery_id = await dispatch_env.add_delivery(
             channel=EMAIL,
             to_address="sekdes@pamanukan.desa.id",
             subject="Smart Desa: Surat menunggu pemeriksaan Anda",

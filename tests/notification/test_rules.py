@@ -22,9 +22,10 @@ from common.event_names import (
     LETTER_REVOKED,
     OTP_REQUESTED,
 )
-from common.events import CloudEvent, event_type, proto_data
+from common.events import PUBLIC_EVENT_NAMES, CloudEvent, event_type, proto_data
 from common.messaging import PermanentEventError
 from common.signed_links import ExpiredLink, InvalidLink, verify_signed_path
+from services.intake.applications import EVENT_SOURCE
 from services.notification.channels import EMAIL, SMS, WHATSAPP
 from services.notification.event_handler import EventHandler
 from services.notification.models import (
@@ -37,7 +38,6 @@ from services.notification.models import (
     Preference,
 )
 from services.notification.preferences import Preferences
-from services.notification.rules import PUBLIC_EVENTS
 from services.notification.templates import BY_EVENT
 from tests.notification.conftest import (
     APPLICATION_ID,
@@ -84,7 +84,7 @@ async def test_every_public_event_has_a_rule_and_records_template_versions(
         LETTER_ISSUED: {"letter_number": "470/1/2004/VII/2026"},
         LETTER_REVOKED: {"letter_number": "470/1/2004/VII/2026"},
     }
-    for name in PUBLIC_EVENTS:
+    for name in PUBLIC_EVENT_NAMES:
         _, event = application_event(name, **fields.get(name, {}))  # type: ignore[arg-type]
         await handler_env.handler(event)
     found = await notes(handler_env)
@@ -189,6 +189,23 @@ async def test_progress_events_stay_in_the_app(handler_env: HandlerEnv) -> None:
     assert await deliveries(handler_env) == []
 
 
+async def test_the_letter_type_is_named_as_the_event_names_it(handler_env: HandlerEnv) -> None:
+    # Intake's catalogue names the type in the event; an older event without the name shows
+    # the code instead of a name from a table of our own.
+    _, named = application_event(
+        APPLICATION_SUBMITTED, letter_type="SKBM", letter_type_name="Surat Keterangan Belum Menikah"
+    )
+    _, unnamed = application_event(APPLICATION_SUBMITTED, letter_type_name="")
+    await handler_env.handler(named)
+    await handler_env.handler(unnamed)
+    bodies = sorted(n.body for n in await notes(handler_env))
+    assert bodies == [
+        "Permohonan Surat Keterangan Belum Menikah Anda sudah diterima dan sedang diperiksa oleh "
+        "perangkat desa.",
+        "Permohonan Surat SKD Anda sudah diterima dan sedang diperiksa oleh perangkat desa.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "extra", "text"),
     [
@@ -261,7 +278,7 @@ async def test_quiet_hours_hold_what_is_not_urgent(handler_env: HandlerEnv) -> N
     await handler(expired)
     code = CloudEvent(
         id=str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(OTP_REQUESTED),
         time=late,
         data=proto_data(

@@ -45,6 +45,7 @@ from services.signing.main import create_app as signing_app
 from services.verification.config import Settings as VerificationSettings
 from services.verification.main import create_app as verification_app
 from tests.support.processes import free_port, nats_server
+from tests.support.waiting import eventually
 from workflows.approval.activities import ApprovalActivities
 from workflows.approval.worker import WorkerSettings, build_worker, temporal_runtime
 
@@ -205,7 +206,9 @@ async def observed(
                         )
                     ).text
                 # The notification service consumes letter.issued: the end of the trace.
-                await _until(lambda: _named(spans, "letter.issued process"))
+                await eventually(
+                    lambda: _named(spans, "letter.issued process"), "the consumer's span"
+                )
                 yield Observed(app_id, number, endpoints, worker_metrics)
             for channel in channels:
                 await channel.close()
@@ -214,14 +217,6 @@ async def observed(
                 server.should_exit = True
             for _server, task in reversed(servers):
                 await task
-
-
-async def _until(probe: Any, within: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not probe():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.1)
 
 
 def _named(exporter: InMemorySpanExporter, name: str) -> list[ReadableSpan]:

@@ -1,21 +1,18 @@
 """Fixtures: verification running in-process (its lifespan, real SQLite, real NATS, real
 Temporal dev server, its gRPC server on a free port) beside a real gRPC intake peer."""
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from smartdesa.v1 import intake_pb2_grpc
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
-from common.messaging import connect, ensure_streams
 from common.rpc import INTAKE, GrpcServer
 from common.secrets import ensure_dev_secrets
 from services.verification.config import Settings
@@ -24,17 +21,6 @@ from services.verification.runtime import Runtime
 from tests.verification.intake_peer import IntakePeer
 
 PASSWORD = "sandi-uji-coba"
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc: NATS = await connect(nats_url, "verification-tests")
-    js = nc.jetstream()
-    await ensure_streams(js)
-    try:
-        yield js
-    finally:
-        await nc.drain()
 
 
 @pytest.fixture
@@ -103,13 +89,3 @@ async def service(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield Service(app=app, http=http, intake=intake_peer[0])
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    """Wait until `check()` holds (events travel through NATS asynchronously); fail after
-    `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s")
-        await asyncio.sleep(0.05)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from smartdesa.v1 import events_pb2
 
 from common.events import CloudEvent, event_type, proto_data
+from services.intake.applications import EVENT_SOURCE
 
 PAMANUKAN = "32.13.11.2004"
 RANCASARI = "32.13.11.2002"
@@ -29,7 +30,7 @@ def application_event(
 ) -> CloudEvent:
     return CloudEvent(
         id=event_id or str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(name),
         subject=application_id,
         time=time or datetime.now(UTC),

@@ -21,6 +21,7 @@ from common.events import (
     public_subject,
 )
 from common.messaging import publish
+from services.intake.applications import EVENT_SOURCE
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -129,7 +130,7 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
                 public_subject(stored.desa_code, request.event),
                 CloudEvent(
                     id=deterministic_event_id(request.application_id, str(request.sequence)),
-                    source="/smartdesa/intake",
+                    source=EVENT_SOURCE,
                     type=event_type(request.event),
                     subject=request.application_id,
                     time=request.occurred_at.ToDatetime(UTC),

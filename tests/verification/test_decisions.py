@@ -17,7 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from common.auth import InternalAuth
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
 from services.verification.config import Settings
-from tests.verification.conftest import Service, eventually
+from tests.support.temporal import accepted_updates
+from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN
 from workflows.approval import WORKFLOW_NAME, workflow_id
 from workflows.approval.activities import ApprovalActivities
@@ -80,16 +82,6 @@ async def _waits_on(service: Service, username: str, app_id: str) -> None:
     await eventually(listed)
 
 
-async def _accepted_updates(handle: WorkflowHandle[Any, Any]) -> int:
-    return len(
-        [
-            e
-            async for e in handle.fetch_history_events()
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-        ]
-    )
-
-
 async def test_decisions_are_refused_or_applied_by_the_workflow(
     service: Service, approval: Approval
 ) -> None:
@@ -114,7 +106,7 @@ async def test_decisions_are_refused_or_applied_by_the_workflow(
         422,
         "Alasan wajib diisi untuk mengembalikan atau menolak permohonan.",
     )
-    assert await _accepted_updates(handle) == 0
+    assert await accepted_updates(handle) == 0
 
     status, state = await _decide(
         service, "pemerintahan.pamanukan", app_id, decision="approve", request_id="kasi-1"
@@ -135,7 +127,7 @@ async def test_decisions_are_refused_or_applied_by_the_workflow(
     assert status == 409
     assert body["type"].endswith("/stale-step")
     # Only the one decision entered the workflow's history.
-    assert await _accepted_updates(handle) == 1
+    assert await accepted_updates(handle) == 1
 
     # A retry of the same request gets the same answer and changes nothing.
     status, again = await _decide(

@@ -20,7 +20,8 @@ from common.event_names import (
 from common.events import CloudEvent, public_subject
 from common.messaging import publish
 from services.verification.models import Task
-from tests.verification.conftest import Service, eventually
+from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 
 

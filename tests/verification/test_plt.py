@@ -16,7 +16,8 @@ from common.events import public_subject
 from common.messaging import publish
 from common.rpc import VERIFICATION, WORKER, client_channel
 from services.verification.task_inbox import open_task_in_desa
-from tests.verification.conftest import Service, eventually
+from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, application_event
 
 

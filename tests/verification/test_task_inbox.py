@@ -17,11 +17,15 @@ from common.event_names import (
     APPLICATION_SUBMITTED,
     LETTER_ISSUED,
 )
-from common.events import CloudEvent, event_type, public_subject
+from common.events import PUBLIC_STREAM, CloudEvent, event_type, public_subject
 from common.messaging import PermanentEventError, publish
+from services.intake.applications import EVENT_SOURCE
+from services.verification.config import Settings
+from services.verification.main import create_app
 from services.verification.models import TABLES, ProcessedEvent, Task
 from services.verification.task_inbox import TaskProjection, open_tasks_for
-from tests.verification.conftest import Service, eventually
+from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 
 # -- through NATS, into the running service ---------------------------------------------------
@@ -341,7 +345,7 @@ async def test_malformed_data_is_a_permanent_error(
 ) -> None:
     event = CloudEvent(
         id=str(uuid.uuid4()),
-        source="/smartdesa/intake",
+        source=EVENT_SOURCE,
         type=event_type(APPLICATION_STEP_ASSIGNED),
         data=data,
     )
@@ -349,3 +353,18 @@ async def test_malformed_data_is_a_permanent_error(
         await TaskProjection(sessions).handle(event)
     async with sessions() as session:
         assert (await session.exec(select(Task))).all() == []
+
+
+async def test_the_task_consumer_uses_the_configured_delivery_limits(
+    settings: Settings, js: JetStreamContext
+) -> None:
+    # The same settings as notification's consumers (SMARTDESA_NATS_MAX_DELIVER and
+    # SMARTDESA_NATS_RETRY_DELAYS), declared on the server at start.
+    app = create_app(
+        settings.model_copy(update={"nats_max_deliver": 3, "nats_retry_delays": [0.5]})
+    )
+    async with app.router.lifespan_context(app):
+        consumer = app.state.runtime.task_consumer
+        declared = await js.consumer_info(PUBLIC_STREAM, consumer.durable)
+        assert declared.config.max_deliver == 3
+        assert consumer.retry_delays == [0.5]

@@ -6,7 +6,8 @@ from common.event_names import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
 from services.verification.task_inbox import open_task_in_desa
-from tests.verification.conftest import Service, eventually
+from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60

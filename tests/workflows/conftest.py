@@ -104,15 +104,6 @@ def activities() -> RecordingActivities:
     return RecordingActivities(SKD_ROUTE)
 
 
-async def eventually(check: Callable[[], bool], what: str, within: float = 60) -> None:
-    """Polls `check` until it holds (the worker acts asynchronously); fails after `within`."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
-
-
 async def wait_for_step(
     handle: WorkflowHandle[LetterApprovalWorkflow, ApprovalState], index: int, within: float = 30
 ) -> ApprovalState:

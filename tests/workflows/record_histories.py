@@ -23,11 +23,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import register_search_attributes
 from tests.support.processes import venv_binary
+from tests.support.waiting import eventually
 from tests.workflows.conftest import (
     PAMANUKAN,
     SKD_ROUTE,
     RecordingActivities,
-    eventually,
     running_letter,
     wait_for_step,
 )

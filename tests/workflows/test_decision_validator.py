@@ -5,11 +5,11 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from tests.support.temporal import accepted_updates
 from tests.workflows.conftest import PAMANUKAN, RecordingActivities, running_letter, wait_for_step
 from tests.workflows.test_approval_paths import decision
 from workflows.approval import search_attributes as sa
@@ -36,15 +36,6 @@ async def refused_with(handle: Handle, d: DecisionInput) -> str:
     assert isinstance(cause, ApplicationError)
     assert cause.message  # read by staff, in Bahasa Indonesia
     return str(cause.type)
-
-
-async def accepted_updates(handle: Handle) -> int:
-    history = await handle.fetch_history()
-    return sum(
-        1
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-    )
 
 
 async def test_refusals_are_typed_and_leave_no_history(temporal_client: Client) -> None:

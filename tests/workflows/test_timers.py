@@ -16,10 +16,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from common.wib import WIB
+from tests.support.waiting import eventually
 from tests.workflows.conftest import (
     SKD_ROUTE,
     RecordingActivities,
-    eventually,
     running_letter,
     wait_for_step,
 )
@@ -41,7 +42,7 @@ from workflows.approval.models import (
     WorkingCalendar,
 )
 from workflows.approval.workflows import LetterApprovalWorkflow
-from workflows.approval.working_time import WIB, add_working_hours, parse_days_off
+from workflows.approval.working_time import add_working_hours, parse_days_off
 
 Handle = WorkflowHandle[LetterApprovalWorkflow, ApprovalState]
 
@@ -240,7 +241,8 @@ async def test_resubmitted_in_time_gets_a_fresh_deadline_and_no_expiry(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     env = time_skipping_env
-    activities = RecordingActivities(skd_route(hours=2, resubmit_days=3))
+    route = skd_route(hours=2, resubmit_days=3)
+    activities = RecordingActivities(route)
     async with running_letter(env.client, activities) as handle:
         first = await wait_for_step(handle, 0)
         returned = await decide(handle, decision(0, "kasi_pemerintahan", "revise", "KK buram"))
@@ -250,8 +252,12 @@ async def test_resubmitted_in_time_gets_a_fresh_deadline_and_no_expiry(
             LetterApprovalWorkflow.resubmit, ResubmitInput(request_id=str(uuid.uuid4()))
         )
         assert (again.step_index, again.overdue, again.revision_rounds) == (0, False, 1)
-        assert again.deadline is not None and first.deadline is not None
-        assert again.deadline > first.deadline
+        assert again.step_started is not None and first.step_started is not None
+        assert again.step_started >= first.step_started + timedelta(days=2)
+        # Counted from the resubmission. (Not simply "later than the first deadline": from a
+        # Friday evening, both can fall on Monday morning.)
+        days_off = parse_days_off(route.days_off)
+        assert again.deadline == add_working_hours(again.step_started, 2, route.calendar, days_off)
         # Past the old resubmission deadline: nothing expires, the step is simply overdue.
         await skip_to(env, returned.deadline + timedelta(days=1))
         await eventually(lambda: bool(activities.of("application.escalated")), "escalation")

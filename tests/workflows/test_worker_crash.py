@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.waiting import eventually
 from tests.workflows.peers import PAMANUKAN, Peers, running_peers
 from tests.workflows.test_approval_paths import decision
 from workflows.approval import WORKFLOW_NAME, workflow_id
@@ -52,14 +53,6 @@ def worker_process(
         proc.wait()
 
 
-async def until(check: Callable[[], bool], what: str, within: float = 120) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"never happened: {what}")
-        await asyncio.sleep(0.1)
-
-
 async def test_a_killed_worker_loses_and_doubles_nothing(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
@@ -79,8 +72,10 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
                 task_queue=task_queue,
                 result_type=ApprovalState,
             )
-            await until(
-                lambda: peers.intake.events(app_id) == ["application.step_assigned"], "step 0"
+            await eventually(
+                lambda: peers.intake.events(app_id) == ["application.step_assigned"],
+                "step 0",
+                within=120,
             )
             # The Kasi approves; intake receives the decision's record but does not answer
             # before the worker dies.
@@ -90,8 +85,10 @@ async def test_a_killed_worker_loses_and_doubles_nothing(
                     LetterApprovalWorkflow.decide, decision(0, "kasi_pemerintahan")
                 )
             )
-            await until(
-                lambda: any(a.sequence == 2 for a in peers.intake.attempts), "decision recorded"
+            await eventually(
+                lambda: any(a.sequence == 2 for a in peers.intake.attempts),
+                "decision recorded",
+                within=120,
             )
             first.send_signal(signal.SIGKILL)
             first.wait()

@@ -7,13 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.wib import WIB, wib_datetime
 from workflows.approval.activities import national_days_off
 from workflows.approval.models import WorkingCalendar
 from workflows.approval.working_time import (
-    WIB,
     NoWorkingTime,
     add_working_hours,
-    format_wib,
     is_working_instant,
     parse_days_off,
 )
@@ -148,4 +147,6 @@ def test_nonsense_is_refused() -> None:
 
 
 def test_staff_read_times_in_wib() -> None:
-    assert format_wib(datetime(2026, 12, 3, 3, 0, tzinfo=UTC)) == "3 Desember 2026 10.00 WIB"
+    assert (
+        wib_datetime(datetime(2026, 12, 3, 3, 0, tzinfo=UTC)) == "3 Desember 2026 pukul 10.00 WIB"
+    )

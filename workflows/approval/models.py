@@ -184,7 +184,7 @@ ACTIVITY_ISSUE_LETTER = "issue_letter"
 ROLE_LABELS = {
     "operator": "Operator Desa",
     "kasi_pemerintahan": "Kasi Pemerintahan",
-    "kasi_kesra": "Kasi Kesejahteraan",
+    "kasi_kesra": "Kasi Kesejahteraan Rakyat",
     "kasi_pelayanan": "Kasi Pelayanan",
     "sekdes": "Sekretaris Desa",
     "kades": "Kepala Desa",

@@ -45,6 +45,7 @@ from common.event_names import (
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
 )
+from common.wib import wib_datetime
 from workflows.approval import WORKFLOW_NAME
 from workflows.approval import search_attributes as sa
 from workflows.approval.models import (
@@ -84,7 +85,7 @@ from workflows.approval.models import (
     role_label,
     supervisor_of,
 )
-from workflows.approval.working_time import add_working_hours, format_wib, parse_days_off
+from workflows.approval.working_time import add_working_hours, parse_days_off
 
 # Deadlines, reminders, escalation, expiry and search attributes (see the module docstring).
 PATCH_DEADLINES = "deadlines-escalation-expiry-v1"
@@ -589,15 +590,15 @@ class LetterApprovalWorkflow:
         if role is not None:
             text = f"Menunggu {role_label(role)}"
             if self._step_started is not None:
-                text += f" sejak {format_wib(self._step_started)}"
+                text += f" sejak {wib_datetime(self._step_started)}"
             if self._deadline is not None:
-                text += f", tenggat {format_wib(self._deadline)}"
+                text += f", tenggat {wib_datetime(self._deadline)}"
             if self._overdue and self._assignee is not None:
                 text += f"; terlambat, dieskalasi ke {role_label(self._assignee)}"
         elif self._status == REVISION_REQUESTED:
             text = "Menunggu perbaikan dari pemohon"
             if self._deadline is not None:
-                text += f", kedaluwarsa {format_wib(self._deadline)}"
+                text += f", kedaluwarsa {wib_datetime(self._deadline)}"
         elif self._status == ISSUED:
             text = "Surat terbit"
         elif self._status == REJECTED:

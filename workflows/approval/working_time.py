@@ -11,29 +11,13 @@ meaning "by the end of that working day".
 """
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
+from common.wib import WIB
 from workflows.approval.models import WorkingCalendar
-
-WIB = timezone(timedelta(hours=7), "WIB")
 
 # A calendar that never works would loop forever; no real desa is closed for ten years.
 _MAX_DAYS_SEARCHED = 3660
-
-_MONTHS_ID = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
 
 
 class NoWorkingTime(ValueError):
@@ -83,12 +67,6 @@ def add_working_hours(
         remaining -= available
         cursor = _next_opening(cursor.date(), calendar, days_off)
     raise NoWorkingTime("no working time found in the calendar")
-
-
-def format_wib(moment: datetime) -> str:
-    """ "3 Desember 2026 10.00 WIB": how staff read a time."""
-    local = moment.astimezone(WIB)
-    return f"{local.day} {_MONTHS_ID[local.month - 1]} {local.year} {local:%H.%M} WIB"
 
 
 def _day_bounds(day: date, calendar: WorkingCalendar) -> tuple[datetime, datetime]:

@@ -4,9 +4,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from common.db import as_utc
 from services.intake.applications import ApplicationDetails
 from services.intake.letter_types import LetterType
-from services.intake.models import Attachment, TimelineEntry, as_utc
+from services.intake.models import Attachment, TimelineEntry
 
 
 class OtpRequest(BaseModel):

@@ -8,6 +8,7 @@ import grpc
 from fastapi import APIRouter, Request, Response, status
 from smartdesa.v1 import signing_pb2
 
+from common.db import utcnow
 from common.http import Problem
 from services.intake import approvals
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
@@ -38,7 +39,8 @@ from services.intake.attachments import (
     sniff_content_type,
     store_attachment,
 )
-from services.intake.models import LetterApplication, utcnow
+from services.intake.models import LetterApplication
+from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from workflows.approval.models import (
     CANCELLED,
@@ -328,6 +330,15 @@ async def letter_pdf(
     application = await _owned_or_404(session, resident, application_id)
     if application.status != ISSUED:
         raise Problem(409, "Surat belum terbit untuk permohonan ini.", code="not-issued")
+    missing = Problem(404, "Berkas surat tidak ditemukan.", code="letter-missing")
+    return await signed_letter_response(runtime, application, missing, log_missing=True)
+
+
+async def signed_letter_response(
+    runtime: Runtime, application: LetterApplication, missing: Problem, log_missing: bool = False
+) -> Response:
+    """The signed PDF of an issued application, from signing, as a download that no cache keeps
+    (it carries the resident's NIK). `missing` answers when signing has no such letter."""
     try:
         letter = await runtime.signing.GetLetterPdf(
             signing_pb2.GetLetterPdfRequest(application_id=application.id),
@@ -335,8 +346,9 @@ async def letter_pdf(
         )
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.NOT_FOUND:
-            log.error("application %s is issued but signing has no letter", application.id)
-            raise Problem(404, "Berkas surat tidak ditemukan.", code="letter-missing") from exc
+            if log_missing:
+                log.error("application %s is issued but signing has no letter", application.id)
+            raise missing from exc
         log.warning("signing unavailable for application %s: %s", application.id, exc.code())
         raise Problem(
             503,
@@ -347,5 +359,9 @@ async def letter_pdf(
     return Response(
         content=letter.content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
     )

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from common.db import as_utc
 from common.http import Problem
 from common.phone import InvalidPhone, normalize_phone
 from services.notification.api.deps import SessionDep
-from services.notification.models import DevMessage, as_utc
+from services.notification.models import DevMessage
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 

@@ -13,9 +13,10 @@ from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
+from common.db import as_utc, utcnow
 from common.http import Problem
 from services.notification.api.deps import CurrentRecipient, RuntimeDep, SessionDep
-from services.notification.models import Notification, as_utc, utcnow
+from services.notification.models import Notification
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from common.auth import Principal
+from common.db import utcnow
 from common.http import Problem
 from common.phone import InvalidPhone, normalize_phone
 from services.notification.api.deps import SessionDep, get_principal, recipient_key
 from services.notification.channels import ALL_CHANNELS
-from services.notification.models import Preference, utcnow
+from services.notification.models import Preference
 from services.notification.preferences import Preferences, load_preferences, parse_hhmm
 
 router = APIRouter(prefix="/preferences", tags=["preferensi"])

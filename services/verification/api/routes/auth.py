@@ -8,10 +8,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from common.auth import Principal
+from common.db import as_utc
 from common.http import Problem
 from services.verification.accounts import authenticate
 from services.verification.api.deps import CurrentStaff, RuntimeDep, SessionDep
-from services.verification.models import as_utc
 from services.verification.plt import current_plt
 
 router = APIRouter(prefix="/auth", tags=["auth"])

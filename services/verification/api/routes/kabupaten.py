@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from common.db import as_utc
 from services.verification.api.deps import KabupatenStaff, SessionDep
-from services.verification.models import Task, as_utc
+from services.verification.models import Task
 from services.verification.task_inbox import overdue_in_kabupaten
 
 router = APIRouter(prefix="/kabupaten", tags=["kabupaten"])

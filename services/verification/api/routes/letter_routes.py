@@ -14,9 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
+from common.db import as_utc, utcnow
 from common.http import Problem
 from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
-from services.verification.models import DesaSettings, RouteOverride, Staff, as_utc, utcnow
+from services.verification.models import DesaSettings, RouteOverride, Staff
 from services.verification.routes import (
     DEFAULT_ROUTES,
     LETTER_TYPE_NAMES,

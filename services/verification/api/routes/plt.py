@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from common.db import as_utc, utcnow
 from common.http import Problem
 from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
-from services.verification.models import PltAssignment, Staff, as_utc, utcnow
+from services.verification.models import PltAssignment, Staff
 from services.verification.plt import is_current, may_grant, overlapping
 from services.verification.routes import DESA_ROLES
 from workflows.approval.models import role_label

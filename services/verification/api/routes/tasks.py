@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from smartdesa.v1 import intake_pb2
 
+from common.db import as_utc
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.decisions import actor_role_for, send_decision
@@ -21,7 +22,6 @@ from services.verification.models import (
     TASK_REVISION_REQUESTED,
     Staff,
     Task,
-    as_utc,
 )
 from services.verification.task_inbox import (
     is_overdue,
