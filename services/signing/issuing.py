@@ -24,11 +24,18 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.files import write_once
-from services.signing import pades, rendering
+from services.signing import rendering
 from services.signing.letter_types import SIGNER_TITLES, LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
-from services.signing.numbering import allocate_number, format_number
-from services.signing.pki import LoadedSigner, SignerRegistry
+from services.signing.numbering import WIB, allocate_number, format_number
+from services.signing.pades import StampText
+from services.signing.signers import (
+    LetterSigner,
+    SignatureJob,
+    SignedLetter,
+    SignerSet,
+    SigningFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,25 +66,51 @@ class IssueRequest:
     nik: str
     signer_role: str
     fields: Mapping[str, str] = field(default_factory=dict)
+    signer_username: str = ""
+    on_behalf_of_role: str = ""  # "a.n.": the role the signer signs for (e.g. kades)
+    signer_is_plt: bool = False
+    # For signers that ask per signature (BSrE); never stored or logged.
+    passphrase: str | None = field(default=None, repr=False)
+
+
+def mask_nik(nik: str) -> str:
+    """What a verification page may show of a NIK: area code and the last four digits."""
+    nik = nik.strip()
+    if len(nik) < 8:
+        return "*" * len(nik)
+    return nik[:4] + "*" * (len(nik) - 8) + nik[-4:]
+
+
+def signer_line(letter: Letter, desa_name: str) -> str:
+    """The jabatan line of the stamp, e.g. "a.n. Kepala Desa Pamanukan, Sekretaris Desa"."""
+    title = SIGNER_TITLES.get(letter.signer_role, letter.signer_role)
+    if letter.signer_is_plt:
+        title = f"Plt. {title}"
+    if letter.on_behalf_of_role and letter.on_behalf_of_role != letter.signer_role:
+        principal = SIGNER_TITLES.get(letter.on_behalf_of_role, letter.on_behalf_of_role)
+        return f"a.n. {principal} {desa_name}, {title}"
+    return f"{title} {desa_name}"
 
 
 @dataclass(frozen=True)
 class _Plan:
     letter_type: LetterType
     profile: DesaProfile
-    signer: LoadedSigner
+    signer: LetterSigner
 
 
 class LetterIssuer:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        signers: SignerRegistry,
+        signers: SignerSet,
         letters_dir: Path,
         public_verification_url: str,
     ) -> None:
         self._sessions = sessions
         self._signers = signers
+        # Timings of the last letters issued by this process (for the benchmark).
+        self.last_signed: SignedLetter | None = None
         self._letters_dir = letters_dir
         letters_dir.mkdir(parents=True, exist_ok=True)
         self._base_url = public_verification_url.rstrip("/")
@@ -122,10 +155,10 @@ class LetterIssuer:
             profile = await session.get(DesaProfile, req.desa_code)
         if profile is None:
             raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")
-        if not self._signers.roles_for(req.desa_code):
+        signer = self._signers.for_desa(req.desa_code)
+        if signer is None or not signer.roles_for(req.desa_code):
             raise IssueRefused(f"Desa {req.desa_code} belum memiliki penandatangan.")
-        signer = self._signers.get(req.desa_code, req.signer_role)
-        if signer is None:
+        if not signer.can_sign(req.desa_code, req.signer_role):
             raise IssueRefused(
                 f"Tidak ada sertifikat penandatangan untuk jabatan {req.signer_role!r} "
                 f"di desa {req.desa_code}.",
@@ -152,6 +185,11 @@ class LetterIssuer:
                 template_version=lt.template_version,
                 status=LetterStatus.ISSUING.value,
                 created_at=now,
+                signer_username=req.signer_username,
+                on_behalf_of_role=req.on_behalf_of_role,
+                signer_is_plt=req.signer_is_plt,
+                signer_name=plan.profile.kades_name if req.signer_role == "kades" else "",
+                nik_masked=mask_nik(req.nik),
             )
             session.add(letter)
             try:
@@ -192,11 +230,26 @@ class LetterIssuer:
     async def _finish(self, letter: Letter, req: IssueRequest, plan: _Plan) -> Letter:
         path = self.pdf_path(letter)
         if not path.exists():
-            content = self._content(letter, req, plan)
-            signed = await asyncio.to_thread(
-                _render_and_sign, content, plan.signer, plan.profile.name
+            signed_at = utcnow().astimezone(WIB)
+            job = SignatureJob(
+                content=self._content(letter, req, plan),
+                desa_code=letter.desa_code,
+                role=letter.signer_role,
+                location=plan.profile.name,
+                stamp=StampText(
+                    signer_line=signer_line(letter, plan.profile.name),
+                    signed_at_wib=f"{rendering.indonesian_date(signed_at.date())}, "
+                    f"{signed_at:%H.%M} WIB",
+                    verification_url=self.verification_url(letter.verification_code),
+                ),
+                passphrase=req.passphrase,
             )
-            await asyncio.to_thread(write_once, path, signed)
+            try:
+                result = await plan.signer.sign(job)
+            except SigningFailed as exc:
+                raise IssueRefused(exc.reason, precondition=True) from exc
+            self.last_signed = result
+            await asyncio.to_thread(write_once, path, result.pdf)
         data = await asyncio.to_thread(path.read_bytes)
         digest = hashlib.sha256(data).hexdigest()
         async with self._sessions() as session:
@@ -218,9 +271,3 @@ class LetterIssuer:
         assert finished is not None
         log.info("letter %s issued", letter.id)
         return finished
-
-
-def _render_and_sign(
-    content: rendering.LetterContent, signer: LoadedSigner, location: str
-) -> bytes:
-    return pades.sign_pdf(rendering.render_letter(content), signer.signer, location)

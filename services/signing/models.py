@@ -7,6 +7,8 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from common.outbox import OutboxEvent
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -71,6 +73,16 @@ class Letter(SQLModel, table=True):
     status: str = LetterStatus.ISSUING.value
     issued_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Who signed: the staff member, "a.n." whom, as Plt or not; and the printed name.
+    signer_username: str = ""
+    on_behalf_of_role: str = ""
+    signer_is_plt: bool = False
+    signer_name: str = ""
+    # The resident's NIK as the verification page may show it (e.g. 3213********0001).
+    nik_masked: str = ""
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revocation_reason: str | None = None
 
 
-TABLES: list[type[SQLModel]] = [DesaProfile, NumberCounter, Letter]
+TABLES: list[type[SQLModel]] = [DesaProfile, NumberCounter, Letter, OutboxEvent]

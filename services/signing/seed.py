@@ -51,7 +51,13 @@ def dev_profiles() -> list[DesaProfile]:
 
 
 def dev_signers() -> list[DevSigner]:
-    return [DevSigner(p.code, p.name, p.kabupaten, "kades") for p in dev_profiles()]
+    """Kades and Sekdes of every dev desa, each with a certificate of their own (the Sekdes
+    signs a.n. Kepala Desa with theirs)."""
+    return [
+        DevSigner(p.code, p.name, p.kabupaten, role, p.kades_name if role == "kades" else "")
+        for p in dev_profiles()
+        for role in ("kades", "sekdes")
+    ]
 
 
 async def seed_dev_profiles(sessions: async_sessionmaker[AsyncSession]) -> None:
