@@ -83,20 +83,26 @@ class TimestampAuthority(DummyTimeStamper):  # type: ignore[misc]
         except (ValueError, TypeError, KeyError) as exc:
             raise BadTimestampRequest(str(exc)) from exc
         if algorithm not in ACCEPTED_DIGESTS or len(imprint) * 8 < 256:
-            return _rejection("bad_alg", "unsupported message imprint").dump()
+            return _rejection("bad_alg", "unsupported message imprint")
         response: tsp.TimeStampResp = self.request_tsa_response(req)
         return response.dump()
 
 
-def _rejection(failure: str, text: str) -> tsp.TimeStampResp:
-    return tsp.TimeStampResp(
+def _rejection(failure: str, text: str) -> bytes:
+    """A TimeStampResp with only a status. asn1crypto's TimeStampResp insists on a token (RFC
+    3161 makes it optional), so the outer SEQUENCE is written by hand around the status."""
+    status = tsp.PKIStatusInfo(
         {
-            "status": tsp.PKIStatusInfo(
-                {
-                    "status": tsp.PKIStatus("rejection"),
-                    "status_string": [text],
-                    "fail_info": tsp.PKIFailureInfo({failure}),
-                }
-            )
+            "status": tsp.PKIStatus("rejection"),
+            "status_string": [text],
+            "fail_info": tsp.PKIFailureInfo({failure}),
         }
-    )
+    ).dump()
+    return b"\x30" + _der_length(len(status)) + status
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body

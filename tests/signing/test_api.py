@@ -44,6 +44,8 @@ async def test_verification_page_shows_the_letter_without_personal_data(
     assert number in html
     assert "SURAT KETERANGAN DOMISILI" in html
     assert "Berlaku" in html and "Kepala Desa Pamanukan" in html
+    assert "Dadang Suhendar" in html  # the signer, as the letter prints them
+    assert "3213********0001" in html  # the NIK, masked
     assert 'name="viewport"' in html and "<link" not in html and "<script" not in html
     for personal in ("3213115705900001", "Siti Aminah", "melamar", "Persyaratan"):
         assert personal not in html
@@ -62,6 +64,9 @@ async def test_letter_json(signing: RunningSigning) -> None:
     assert body["number"] == number
     assert body["status"] == "valid" and body["status_label"] == "Berlaku"
     assert body["desa_name"] == "Pamanukan" and body["letter_type"] == "SKD"
+    assert body["signer_title"] == "Kepala Desa Pamanukan"
+    assert body["signer_name"] == "Dadang Suhendar" and body["nik_masked"] == "3213********0001"
+    assert body["revoked_at"] is None
     assert body["verification_url"].endswith(f"/verifikasi/{code}")
     assert "nik" not in body and "nama" not in body
     missing = await signing.http.get("/api/v1/letters/tidak-ada")
