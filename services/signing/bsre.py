@@ -26,8 +26,10 @@ from io import BytesIO
 
 import httpx
 import typst
+from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 
 from services.signing import rendering
 from services.signing.pades import STAMP_BOX, StampText
@@ -72,14 +74,16 @@ def _stamp_png(stamp: StampText) -> bytes:
     return png
 
 
-def _check_signed(pdf: bytes) -> None:
+def _check_signed(pdf: bytes, roots: list[asn1_x509.Certificate]) -> None:
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=True)
         signatures = list(reader.embedded_signatures)
         if not signatures:
             raise SigningFailed("BSrE mengembalikan dokumen tanpa tanda tangan.")
         for sig in signatures:
-            status = validate_pdf_signature(sig)
+            # Integrity only: whether BSrE's chain is trusted is the verifier's question.
+            context = ValidationContext(trust_roots=roots, allow_fetching=False)
+            status = validate_pdf_signature(sig, context)
             if not status.intact or not status.valid:
                 raise SigningFailed("BSrE mengembalikan tanda tangan yang tidak utuh.")
     except SigningFailed:
@@ -103,9 +107,13 @@ class BsreSigner:
     kind: SignerKind = "bsre"
 
     def __init__(
-        self, config: BsreConfig, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        config: BsreConfig,
+        trust_roots: list[asn1_x509.Certificate] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._config = config
+        self._roots = trust_roots or []
         self._client = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/"),
             auth=httpx.BasicAuth(config.username, config.password),
@@ -180,7 +188,7 @@ class BsreSigner:
             signed = base64.b64decode(files[0], validate=True)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise SigningFailed("Jawaban BSrE tidak dapat dibaca.") from exc
-        await asyncio.to_thread(_check_signed, signed)
+        await asyncio.to_thread(_check_signed, signed, self._roots)
         done = time.perf_counter()
         return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
 

@@ -42,6 +42,9 @@ class Settings(CommonSettings):
     signing_bsre_username: str | None = None
     signing_bsre_password_file: Path | None = None
     signing_bsre_niks: dict[str, str] = {}
+    # Further trust anchors (PEM files) for checking uploaded letters, e.g. the chain BSrE's
+    # certificates are issued under; the kabupaten root is always trusted.
+    signing_trust_roots: list[Path] = []
 
     # Uploads to the public verification endpoint larger than this are refused (413).
     verification_max_upload_bytes: int = 20 * 1024 * 1024

@@ -118,9 +118,9 @@ def _root_name() -> x509.Name:
     )
 
 
-def _build_root_cert(key: ec.EllipticCurvePrivateKey) -> bytes:
+def build_root_cert(key: ec.EllipticCurvePrivateKey, name: x509.Name | None = None) -> bytes:
     now = dt.datetime.now(dt.UTC)
-    name = _root_name()
+    name = name or _root_name()
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -163,7 +163,7 @@ def _crl_distribution_point(crl_url: str) -> x509.CRLDistributionPoints:
     )
 
 
-def _build_signer_cert(
+def build_signer_cert(
     signer: DevSigner,
     public_key: ec.EllipticCurvePublicKey,
     root_cert: x509.Certificate,
@@ -339,7 +339,7 @@ def ensure_dev_pki(
     """Create whatever part of the development PKI is missing; keep everything that exists."""
     pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     root_key = _load_ec_key(_load_or_create(pki_dir / ROOT_KEY_FILE, _new_key_pem, 0o600))
-    root_pem = _load_or_create(pki_dir / ROOT_CERT_FILE, lambda: _build_root_cert(root_key), 0o644)
+    root_pem = _load_or_create(pki_dir / ROOT_CERT_FILE, lambda: build_root_cert(root_key), 0o644)
     root_cert = x509.load_pem_x509_certificate(root_pem)
     if root_cert.public_key() != root_key.public_key():
         raise PkiError(f"{ROOT_CERT_FILE} does not belong to {ROOT_KEY_FILE}")
@@ -350,7 +350,7 @@ def ensure_dev_pki(
         public_key = _load_ec_key(key_pem).public_key()
         _load_or_create(
             signer_cert_path(pki_dir, signer.desa_code, signer.role),
-            partial(_build_signer_cert, signer, public_key, root_cert, root_key, crl_url),
+            partial(build_signer_cert, signer, public_key, root_cert, root_key, crl_url),
             0o644,
         )
     tsa_key = _load_ec_key(_load_or_create(pki_dir / TSA_KEY_FILE, _new_key_pem, 0o600))

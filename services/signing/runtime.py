@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from nats.aio.client import Client as NATS
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,6 +65,16 @@ class Runtime:
         if self.settings.is_dev and crl_needs_renewal(self.settings.pki_dir):
             renew_dev_crl(self.settings.pki_dir)
         return path.read_bytes() if path.exists() else self.signers.crl_der
+
+
+def _extra_roots(settings: Settings) -> list[asn1_x509.Certificate]:
+    roots = []
+    for path in settings.signing_trust_roots:
+        der = x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(
+            serialization.Encoding.DER
+        )
+        roots.append(asn1_x509.Certificate.load(der))
+    return roots
 
 
 def _key_password(settings: Settings) -> bytes | None:
@@ -124,7 +137,8 @@ async def _letter_signers(settings: Settings, registry: SignerRegistry) -> Signe
                 username=settings.signing_bsre_username,
                 password=read_secret(settings.signing_bsre_password_file).decode().strip(),
                 niks=settings.signing_bsre_niks,
-            )
+            ),
+            trust_roots=[registry.root_cert_asn1, *_extra_roots(settings)],
         )
     return SignerSet(
         built,
@@ -158,7 +172,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(letter_signers.close)
         tsa = TimestampAuthority(signers.tsa, [signers.root_cert_asn1]) if signers.tsa else None
         checker = PdfChecker(
-            [signers.root_cert_asn1],
+            [signers.root_cert_asn1, *_extra_roots(settings)],
             timeout_seconds=settings.verification_timeout_seconds,
             memory_limit_bytes=settings.verification_memory_limit_bytes,
             concurrency=settings.verification_concurrency,

@@ -227,11 +227,14 @@ class Pkcs11LetterSigner:
     kind: SignerKind = "pkcs11"
 
     def __init__(self, config: Pkcs11Config, engine: PadesEngine) -> None:
+        from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign import pkcs11 as pyhanko_pkcs11
 
         self._pkcs11 = pyhanko_pkcs11
         self._session = pyhanko_pkcs11.open_pkcs11_session(
-            str(config.module), token_label=config.token_label, user_pin=config.pin
+            str(config.module),
+            token_criteria=TokenCriteria(label=config.token_label),
+            user_pin=config.pin,
         )
         self._engine = engine
         self._signers: dict[tuple[str, str], pyhanko_signers.Signer] = {}
@@ -242,8 +245,10 @@ class Pkcs11LetterSigner:
         if key not in self._signers:
             label = pkcs11_label(desa_code, role)
             try:
+                # Raw mechanism (hash here, sign there): SoftHSM2 and many HSMs offer CKM_ECDSA
+                # but not the combined ECDSA-with-SHA256 mechanism.
                 signer: pyhanko_signers.Signer = self._pkcs11.PKCS11Signer(
-                    self._session, cert_label=label, key_label=label
+                    self._session, cert_label=label, key_label=label, use_raw_mechanism=True
                 )
                 signer.signing_cert  # noqa: B018  (loads it: a missing object fails here)
             except Exception:  # the token has no such key or certificate
