@@ -61,14 +61,14 @@ class StampText:
     verification_url: str  # also the QR code
 
 
-class HttpxTimeStamper(TimeStamper):  # type: ignore[misc]
+class HttpxTimeStamper(TimeStamper):
     """RFC 3161 over HTTP with httpx (the project's HTTP client). One POST, no retries: a failed
     timestamp fails the signature, and the caller decides."""
 
     def __init__(
         self, url: str, timeout: float = 10.0, transport: httpx.BaseTransport | None = None
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._url = url
         self._client = httpx.Client(timeout=timeout, transport=transport)
 
@@ -120,6 +120,7 @@ class PadesEngine:
         other_certs: list[asn1_x509.Certificate] | None = None,
         allow_fetching: bool = False,
         stamp_box: tuple[int, int, int, int] = STAMP_BOX,
+        bytes_reserved: int | None = None,
     ) -> None:
         if level == PadesLevel.B_LTA and timestamper is None:
             raise ValueError("PAdES B-LTA needs a timestamp authority")
@@ -130,6 +131,9 @@ class PadesEngine:
         self._other_certs = other_certs or []
         self._allow_fetching = allow_fetching
         self._stamp_box = stamp_box
+        # Room for the CMS (hex digits). None: pyHanko signs a dry run first to measure it,
+        # which costs nearly a second signature; known keys and chains can skip that.
+        self._bytes_reserved = bytes_reserved
         self._style = QRStampStyle(stamp_text=STAMP_TEXT, border_width=1)
         self._context: ValidationContext | None = None
         self._context_built = 0.0
@@ -168,6 +172,7 @@ class PadesEngine:
         pdf_signer.sign_pdf(
             writer,
             output=out,
+            bytes_reserved=self._bytes_reserved,
             appearance_text_params={
                 "url": stamp.verification_url,
                 "signer_line": stamp.signer_line,

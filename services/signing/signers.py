@@ -33,6 +33,9 @@ from services.signing.pades import HttpxTimeStamper, PadesEngine, PadesLevel, St
 from services.signing.pki import CRL_FILE, SignerRegistry
 
 log = logging.getLogger(__name__)
+# pyHanko warns on every B-LTA signature that it may not fetch revocation data: by design, the
+# CRL is handed to it (pre-fetched) instead.
+logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
 
 SignerKind = Literal["local", "pkcs11", "bsre"]
 
@@ -65,6 +68,7 @@ class SignedLetter:
     pdf: bytes
     render_ms: float
     sign_ms: float
+    worker_pid: int = field(default_factory=os.getpid)  # the process that rendered and signed
 
 
 class LetterSigner(Protocol):
@@ -104,8 +108,16 @@ def build_timestamper(config: EngineConfig, registry: SignerRegistry) -> TimeSta
     return TimestampAuthority(registry.tsa, [registry.root_cert_asn1])
 
 
+# The dev PKI's CMS (EC P-256, three certificates, a timestamp token) is under 4 KB: 16 KB of
+# hex digits leaves room for RSA keys and a longer chain.
+LOCAL_BYTES_RESERVED = 16384
+
+
 def build_engine(
-    config: EngineConfig, registry: SignerRegistry, timestamper: TimeStamper | None = None
+    config: EngineConfig,
+    registry: SignerRegistry,
+    timestamper: TimeStamper | None = None,
+    bytes_reserved: int | None = None,
 ) -> PadesEngine:
     return PadesEngine(
         config.level,
@@ -114,6 +126,7 @@ def build_engine(
         crls=[registry.crl_der] if registry.crl_der else [],
         # Without a CRL at hand, production fetches it from the certificates' CRL address.
         allow_fetching=registry.crl_der is None,
+        bytes_reserved=bytes_reserved,
     )
 
 
@@ -123,7 +136,7 @@ class _LocalState:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.registry = SignerRegistry.load(config.pki_dir, config.key_password)
-        self.engine = build_engine(config, self.registry)
+        self.engine = build_engine(config, self.registry, bytes_reserved=LOCAL_BYTES_RESERVED)
         self._crl_mtime = self._crl_stat()
         self.lock = threading.Lock()
 

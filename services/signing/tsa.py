@@ -7,6 +7,7 @@ signs (one loopback HTTP hop less per timestamp, same key, same certificate, sam
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from services.signing.pki import TsaKeys
@@ -26,15 +28,21 @@ log = logging.getLogger(__name__)
 ACCEPTED_DIGESTS = frozenset({"sha256", "sha384", "sha512"})
 MAX_REQUEST_BYTES = 8 * 1024
 
+_attribute: Callable[[str, object], cms.CMSAttribute] = simple_cms_attribute
+
 
 class BadTimestampRequest(ValueError):
     """The body is not a DER TimeStampReq."""
 
 
-class TimestampAuthority(DummyTimeStamper):  # type: ignore[misc]
+class TimestampAuthority(DummyTimeStamper):
     def __init__(self, keys: TsaKeys, chain: list[asn1_x509.Certificate]) -> None:
         # tsa_key is only read by the RSA code path we override.
-        super().__init__(tsa_cert=keys.certificate, tsa_key=None, certs_to_embed=chain)
+        super().__init__(
+            tsa_cert=keys.certificate,
+            tsa_key=None,
+            certs_to_embed=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
+        )
         self._key: ec.EllipticCurvePrivateKey = keys.key
 
     def _sign_tst_info(
@@ -45,10 +53,10 @@ class TimestampAuthority(DummyTimeStamper):  # type: ignore[misc]
         digest.update(tst_info_data)
         signed_attrs = cms.CMSAttributes(
             [
-                simple_cms_attribute("content_type", "tst_info"),
-                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-                simple_cms_attribute("signing_certificate", as_signing_certificate(self.tsa_cert)),
-                simple_cms_attribute("message_digest", digest.finalize()),
+                _attribute("content_type", "tst_info"),
+                _attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                _attribute("signing_certificate", as_signing_certificate(self.tsa_cert)),
+                _attribute("message_digest", digest.finalize()),
             ]
         )
         signature = self._key.sign(signed_attrs.dump(), ec.ECDSA(hash_algorithm))
@@ -85,13 +93,13 @@ class TimestampAuthority(DummyTimeStamper):  # type: ignore[misc]
         if algorithm not in ACCEPTED_DIGESTS or len(imprint) * 8 < 256:
             return _rejection("bad_alg", "unsupported message imprint")
         response: tsp.TimeStampResp = self.request_tsa_response(req)
-        return response.dump()
+        return bytes(response.dump())
 
 
 def _rejection(failure: str, text: str) -> bytes:
     """A TimeStampResp with only a status. asn1crypto's TimeStampResp insists on a token (RFC
     3161 makes it optional), so the outer SEQUENCE is written by hand around the status."""
-    status = tsp.PKIStatusInfo(
+    status: bytes = tsp.PKIStatusInfo(
         {
             "status": tsp.PKIStatus("rejection"),
             "status_string": [text],

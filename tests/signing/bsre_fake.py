@@ -46,7 +46,7 @@ class BsrePki:
         leaf = build_signer_cert(
             holder, key.public_key(), root, root_key, "http://bsre.invalid/crl"
         )
-        registry = SimpleCertificateStore.from_certs([self.root_cert_asn1])
+        registry = SimpleCertificateStore.from_certs([self.root_cert_asn1])  # type: ignore[no-untyped-call]
         self.signer = CachedKeySigner(_asn1(leaf), key, registry)
 
 

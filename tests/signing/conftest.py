@@ -4,6 +4,7 @@ SQLite, real dev PKI, real gRPC server on a loopback port), and a sample request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ def make_settings(data_dir: Path, nats_url: str, **overrides: object) -> Setting
 
 
 def skd_request(application_id: str, desa_code: str = PAMANUKAN, **changes: str) -> IssueRequest:
-    values = {
+    values: dict[str, Any] = {
         "application_id": application_id,
         "desa_code": desa_code,
         "letter_type": "SKD",

@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
@@ -23,9 +24,9 @@ PASSPHRASE = "rahasia-kades-7391"
 
 
 @pytest.fixture
-def bsre() -> FakeBsre:
+def bsre() -> Iterator[FakeBsre]:
     with fake_bsre(PASSPHRASE) as fake:
-        yield fake  # type: ignore[misc]
+        yield fake
 
 
 def _job(passphrase: str | None = PASSPHRASE) -> SignatureJob:
@@ -113,7 +114,8 @@ async def test_bsre_signs_a_letter_issued_for_a_desa_configured_for_it(
         assert sig.signer_cert.issuer == bsre.registry.root_cert_asn1.subject
         upload = await app_http_verify(app, pdf)
         assert upload["conclusion"] == "valid" and upload["trusted"]
-        assert upload["registered"]["number"] == letter.number
+        registered = upload["registered"]
+        assert isinstance(registered, dict) and registered["number"] == letter.number
 
     # The passphrase went to BSrE and nowhere else: not the logs, not the database.
     assert PASSPHRASE not in caplog.text

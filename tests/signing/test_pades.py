@@ -133,7 +133,8 @@ async def test_sekdes_signs_on_behalf_of_the_kades_with_their_own_certificate(
     sig = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
     assert sig.signer_cert.subject.native["common_name"] == "Sekretaris Desa Pamanukan"
     kades = signing.runtime.signers.get("32.13.11.2004", "kades")
-    assert kades is not None and sig.signer_cert.dump() != kades.signer.signing_cert.dump()
+    assert kades is not None and kades.signer.signing_cert is not None
+    assert sig.signer_cert.dump() != kades.signer.signing_cert.dump()
     assert b"(a.n. Kepala Desa Pamanukan, Sekretaris Desa)" in _stamp_text(pdf)
     check = await asyncio.to_thread(check_pdf, pdf, signing.runtime.signers.root_cert_asn1)
     assert check.conclusion == "valid"

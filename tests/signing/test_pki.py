@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.signing.main import create_app
@@ -118,7 +119,9 @@ def test_tsa_certificate_and_crl(tmp_path: Path) -> None:
     assert [n.value for n in cdp[0].full_name or []] == ["https://pki.example.test/pki/crl"]
 
     crl = x509.load_der_x509_crl((tmp_path / CRL_FILE).read_bytes())
-    assert crl.issuer == root.subject and crl.is_signature_valid(root.public_key())
+    root_key = root.public_key()
+    assert isinstance(root_key, ec.EllipticCurvePublicKey)
+    assert crl.issuer == root.subject and crl.is_signature_valid(root_key)
     assert crl.next_update_utc is not None and len(crl) == 0
     assert not crl_needs_renewal(tmp_path)
     registry = SignerRegistry.load(tmp_path)
@@ -134,6 +137,7 @@ _RACE = textwrap.dedent(
     from pathlib import Path
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
     from services.signing.pki import ROOT_CERT_FILE, ensure_dev_pki, signer_cert_path
     from services.signing.seed import dev_signers
     pki = Path(sys.argv[1])

@@ -5,6 +5,7 @@ import hashlib
 import httpx
 from asn1crypto import algos, core, tsp
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko.sign.validation.status import TimestampSignatureStatus
@@ -15,11 +16,11 @@ from tests.signing.conftest import RunningSigning
 QUERY = {"content-type": "application/timestamp-query"}
 
 
-class AsgiTimeStamper(TimeStamper):  # type: ignore[misc]
+class AsgiTimeStamper(TimeStamper):
     """pyHanko's client logic (nonce, response checks) over the test's HTTP client."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._client = client
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
@@ -46,7 +47,7 @@ async def test_tsa_stamps_a_digest_with_a_token_that_validates(signing: RunningS
 
 
 def _request(algorithm: str, imprint: bytes) -> bytes:
-    return tsp.TimeStampReq(
+    request: bytes = tsp.TimeStampReq(
         {
             "version": 1,
             "message_imprint": tsp.MessageImprint(
@@ -59,6 +60,7 @@ def _request(algorithm: str, imprint: bytes) -> bytes:
             "cert_req": True,
         }
     ).dump()
+    return request
 
 
 async def test_tsa_refuses_weak_digests_and_garbage(signing: RunningSigning) -> None:
@@ -84,7 +86,9 @@ async def test_crl_is_published_signed_by_the_root(signing: RunningSigning) -> N
     assert response.headers["content-type"] == "application/pkix-crl"
     crl = x509.load_der_x509_crl(response.content)
     root = signing.runtime.signers.root_cert
-    assert crl.issuer == root.subject and crl.is_signature_valid(root.public_key())
+    root_key = root.public_key()
+    assert isinstance(root_key, ec.EllipticCurvePublicKey)
+    assert crl.issuer == root.subject and crl.is_signature_valid(root_key)
     # The address printed in the certificates is this endpoint's public address.
     signer = signing.runtime.signers.get("32.13.11.2004", "kades")
     assert signer is not None

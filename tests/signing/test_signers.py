@@ -1,0 +1,29 @@
+"""The local key signer's process pool: letters are rendered and signed in worker processes
+(both cores, never the event loop), each worker with keys loaded once."""
+
+import asyncio
+import os
+from pathlib import Path
+
+from services.signing.main import create_app
+from services.signing.pdf_verification import check_pdf
+from services.signing.signers import LocalKeySigner
+from tests.signing.conftest import RANCASARI, make_settings, skd_request
+
+
+async def test_letters_are_signed_in_worker_processes(data_dir: Path, nats_url: str) -> None:
+    app = create_app(make_settings(data_dir, nats_url, signing_workers=2))
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        signer = runtime.letter_signers.for_desa(RANCASARI)
+        assert isinstance(signer, LocalKeySigner)
+        requests = [skd_request(f"app-pool-{i}", desa_code=RANCASARI) for i in range(6)]
+        letters = await asyncio.gather(*(runtime.issuer.issue(r) for r in requests))
+        assert sorted(x.sequence for x in letters) == [1, 2, 3, 4, 5, 6]
+        assert runtime.issuer.last_signed is not None
+        assert runtime.issuer.last_signed.worker_pid != os.getpid()
+        for letter in letters:
+            pdf = await runtime.issuer.read_pdf(letter)
+            check = await asyncio.to_thread(check_pdf, pdf, runtime.signers.root_cert_asn1)
+            assert check.conclusion == "valid" and check.long_term
+            assert "Kepala Desa Rancasari" in (check.signer or "")
