@@ -137,7 +137,6 @@ _RACE = textwrap.dedent(
     from pathlib import Path
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
     from services.signing.pki import ROOT_CERT_FILE, ensure_dev_pki, signer_cert_path
     from services.signing.seed import dev_signers
     pki = Path(sys.argv[1])
