@@ -83,6 +83,10 @@ async def test_kades_revokes_and_everyone_sees_it(signing: RunningSigning) -> No
     assert REASON not in page.text  # the reason is for the desa, not the public
     as_json = (await signing.http.get(f"/api/v1/letters/{letter.verification_code}")).json()
     assert as_json["status"] == "revoked" and as_json["revoked_at"]
+    twin = await signing.http.get(
+        f"/verifikasi/{letter.verification_code}", headers={"Accept": "application/json"}
+    )
+    assert twin.json() == as_json
 
     upload = await signing.http.post(
         "/api/v1/verifications", files={"file": ("surat.pdf", pdf, "application/pdf")}
