@@ -9,7 +9,6 @@ bomb, a deeply nested object graph or a parser bug costs that process, never the
 import asyncio
 import hashlib
 import logging
-import multiprocessing
 import resource
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko_certvalidator import ValidationContext
+
+from services.signing.processes import forkserver_context
 
 Conclusion = Literal["valid", "invalid", "unsigned"]
 
@@ -201,14 +202,6 @@ def _child(
         conn.send(answer)
     finally:
         conn.close()
-
-
-def forkserver_context() -> multiprocessing.context.BaseContext:
-    """Fresh processes forked from a server that already imported pyHanko (cheap to start,
-    never a fork of the service's event loop and threads)."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["services.signing.pdf_verification", "services.signing.signers"])
-    return ctx
 
 
 class PdfChecker:

@@ -16,10 +16,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -31,6 +29,7 @@ from services.signing import rendering
 from services.signing.letter_types import SIGNER_TITLES
 from services.signing.pades import HttpxTimeStamper, PadesEngine, PadesLevel, StampText
 from services.signing.pki import CRL_FILE, SignerRegistry
+from services.signing.processes import forkserver_context
 
 log = logging.getLogger(__name__)
 # pyHanko warns on every B-LTA signature that it may not fetch revocation data: by design, the
@@ -174,8 +173,11 @@ _worker_state: _LocalState | None = None
 def _init_worker(config: EngineConfig) -> None:
     global _worker_state
     _worker_state = _LocalState(config)
-    # Warm up: the first letter would otherwise pay for imports and font loading.
     log.debug("signing worker %d ready", os.getpid())
+
+
+def _worker_ready() -> int:
+    return os.getpid()
 
 
 def _sign_in_worker(job: SignatureJob) -> SignedLetter:
@@ -197,10 +199,13 @@ class LocalKeySigner:
             # forkserver: never fork the running event loop and its threads.
             self._executor = ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=get_context("forkserver"),
+                mp_context=forkserver_context(),
                 initializer=_init_worker,
                 initargs=(config,),
             )
+            # Start the workers now (keys loaded, modules imported), not on the first letter.
+            for _ in range(workers):
+                self._executor.submit(_worker_ready)
         else:
             self._state = _LocalState(config)
 
@@ -319,6 +324,3 @@ class SignerSet:
     async def close(self) -> None:
         for signer in self._signers.values():
             await signer.close()
-
-
-LetterSignerFactory = Callable[[], LetterSigner]
