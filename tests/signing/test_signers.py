@@ -27,3 +27,23 @@ async def test_letters_are_signed_in_worker_processes(data_dir: Path, nats_url: 
             check = await asyncio.to_thread(check_pdf, pdf, runtime.signers.root_cert_asn1)
             assert check.conclusion == "valid" and check.long_term
             assert "Kepala Desa Rancasari" in (check.signer or "")
+
+
+async def test_cached_key_signer_signs_with_the_parsed_key_and_skips_dry_runs(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from services.signing.pki import SignerRegistry, ensure_dev_pki
+    from services.signing.seed import dev_signers
+
+    ensure_dev_pki(tmp_path, dev_signers())
+    loaded = SignerRegistry.load(tmp_path).get(RANCASARI, "kades")
+    assert loaded is not None
+    placeholder = await loaded.signer.async_sign_raw(b"data", "sha256", dry_run=True)
+    assert placeholder == bytes(72)  # the size an ECDSA P-256 signature can reach, no signing
+    signature = await loaded.signer.async_sign_raw(b"data", "sha256")
+    public = loaded.certificate.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(signature, b"data", ec.ECDSA(hashes.SHA256()))  # raises if wrong
