@@ -188,7 +188,10 @@ class LetterIssuer:
                 signer_username=req.signer_username,
                 on_behalf_of_role=req.on_behalf_of_role,
                 signer_is_plt=req.signer_is_plt,
-                signer_name=plan.profile.kades_name if req.signer_role == "kades" else "",
+                # The profile names the Kades in office; a Plt is someone else.
+                signer_name=plan.profile.kades_name
+                if req.signer_role == "kades" and not req.signer_is_plt
+                else "",
                 nik_masked=mask_nik(req.nik),
             )
             session.add(letter)

@@ -18,15 +18,20 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from io import BytesIO
+from typing import Any
 
 import httpx
+import qrcode
 from asn1crypto import crl as asn1_crl
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.writer import init_xobject_dictionary
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.qr import PdfStreamQRImage
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko.stamp import QRStampStyle
+from pyhanko.stamp.qr import QRStamp
 from pyhanko_certvalidator import ValidationContext
 
 SIGNATURE_FIELD = "TTE"
@@ -42,6 +47,34 @@ STAMP_TEXT = (
     "Ditandatangani secara elektronik oleh\n%(signer_line)s\n%(signed_at)s\n"
     "Pindai kode QR untuk memeriksa keasliannya"
 )
+
+# Any of the eight QR mask patterns makes a valid code; choosing one instead of scoring all
+# eight (what qrcode does by default) saves most of the QR's cost on every letter.
+QR_MASK_PATTERN = 2
+
+
+class _QRStamp(QRStamp):
+    """pyHanko's QR stamp with a fixed mask pattern (its `_qr_xobject`, otherwise unchanged)."""
+
+    def _qr_xobject(self) -> tuple[Any, int]:
+        qr = qrcode.QRCode(
+            error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=QR_MASK_PATTERN
+        )
+        qr.add_data(self.url)
+        qr.make()
+        command_stream = qr.make_image(image_factory=PdfStreamQRImage).render_command_stream()
+        bbox_size = (qr.modules_count + 2 * qr.border) * qr.box_size
+        qr_xobj = init_xobject_dictionary(command_stream, bbox_size, bbox_size)
+        qr_xobj.compress()  # type: ignore[no-untyped-call]
+        assert self.writer is not None
+        return self.writer.add_object(qr_xobj), bbox_size
+
+
+class _QRStampStyle(QRStampStyle):
+    def create_stamp(self, writer: Any, box: Any, text_params: dict[str, Any]) -> _QRStamp:
+        url = text_params.pop("url")
+        return _QRStamp(writer, style=self, url=url, text_params=text_params, box=box)
+
 
 # How long one trust context (validation time, CRLs) is reused before it is rebuilt.
 CONTEXT_TTL_SECONDS = 60.0
@@ -134,7 +167,7 @@ class PadesEngine:
         # Room for the CMS (hex digits). None: pyHanko signs a dry run first to measure it,
         # which costs nearly a second signature; known keys and chains can skip that.
         self._bytes_reserved = bytes_reserved
-        self._style = QRStampStyle(stamp_text=STAMP_TEXT, border_width=1)
+        self._style = _QRStampStyle(stamp_text=STAMP_TEXT, border_width=1)
         self._context: ValidationContext | None = None
         self._context_built = 0.0
 
