@@ -87,7 +87,7 @@ async def _bench(
         sessions = session_factory(engine)
         await seed_dev_profiles(sessions)
         local = LocalKeySigner(EngineConfig(pki_dir=pki_dir, level=level), registry, workers)
-        signers = SignerSet({"local": local}, {}, "local", [registry.root_cert_asn1])
+        signers = SignerSet({"local": local}, {}, "local")
         issuer = LetterIssuer(sessions, signers, root / "letters", "http://127.0.0.1:8002")
         rng = random.Random(4)
         try:

@@ -25,9 +25,9 @@ import qrcode
 from asn1crypto import crl as asn1_crl
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils.writer import init_xobject_dictionary
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.qr import PdfStreamQRImage
+from pyhanko.pdf_utils.writer import init_xobject_dictionary
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 from pyhanko.stamp import QRStampStyle

@@ -140,12 +140,7 @@ async def _letter_signers(settings: Settings, registry: SignerRegistry) -> Signe
             ),
             trust_roots=[registry.root_cert_asn1, *_extra_roots(settings)],
         )
-    return SignerSet(
-        built,
-        dict(settings.signing_signers),
-        settings.signing_default_signer,
-        [registry.root_cert_asn1],
-    )
+    return SignerSet(built, dict(settings.signing_signers), settings.signing_default_signer)
 
 
 @asynccontextmanager

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from asn1crypto import x509 as asn1_x509
 from pyhanko.sign import signers as pyhanko_signers
 from pyhanko.sign.timestamps import TimeStamper
 
@@ -311,12 +310,10 @@ class SignerSet:
         signers: dict[SignerKind, LetterSigner],
         per_desa: dict[str, SignerKind],
         default: SignerKind,
-        trust_roots: list[asn1_x509.Certificate],
     ) -> None:
         self._signers = signers
         self._per_desa = per_desa
         self._default = default
-        self.trust_roots = trust_roots
 
     def for_desa(self, desa_code: str) -> LetterSigner | None:
         return self._signers.get(self._per_desa.get(desa_code, self._default))
