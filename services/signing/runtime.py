@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InternalAuth, TokenVerifier, token_verifier
+from common.background import BacklogLoop
 from common.db import create_engine, create_tables, session_factory
 from common.messaging import connect, ensure_streams
 from common.outbox import OutboxRelay
@@ -75,6 +77,16 @@ def _extra_roots(settings: Settings) -> list[asn1_x509.Certificate]:
         )
         roots.append(asn1_x509.Certificate.load(der))
     return roots
+
+
+CRL_CHECK_SECONDS = 3600.0
+
+
+async def _renew_crl(settings: Settings) -> bool:
+    if await asyncio.to_thread(crl_needs_renewal, settings.pki_dir):
+        await asyncio.to_thread(renew_dev_crl, settings.pki_dir)
+        log.info("development CRL re-issued")
+    return False
 
 
 def _key_password(settings: Settings) -> bytes | None:
@@ -162,6 +174,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         relay = OutboxRelay(sessions, js)
         relay.start()
         stack.push_async_callback(relay.stop)
+
+        if settings.is_dev:
+            # The dev CA re-issues its CRL before it goes stale (signing workers pick the new
+            # file up), whether or not anyone asks for it meanwhile.
+            crl_loop = BacklogLoop("crl-renewal", partial(_renew_crl, settings), CRL_CHECK_SECONDS)
+            crl_loop.start()
+            stack.push_async_callback(crl_loop.stop)
 
         letter_signers = await _letter_signers(settings, signers)
         stack.push_async_callback(letter_signers.close)

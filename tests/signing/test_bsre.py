@@ -7,15 +7,21 @@ from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
+import grpc
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
+from smartdesa.v1 import signing_pb2, signing_pb2_grpc
 
+from common.auth import InternalAuth
+from common.rpc import SIGNING, WORKER, client_channel
 from services.signing.bsre import BsreConfig, BsreSigner
+from services.signing.config import Settings
 from services.signing.issuing import IssueRefused
 from services.signing.letter_types import find_letter_type
 from services.signing.main import create_app
 from services.signing.pades import StampText
 from services.signing.rendering import LetterContent
+from services.signing.servicer import PASSPHRASE_METADATA
 from services.signing.signers import SignatureJob, SigningFailed
 from tests.signing.bsre_fake import NIK, PASSWORD, USERNAME, FakeBsre, fake_bsre
 from tests.signing.conftest import PAMANUKAN, make_settings, skd_request
@@ -70,15 +76,12 @@ def _signer(fake: FakeBsre, timeout: float = 30.0) -> BsreSigner:
     )
 
 
-async def test_bsre_signs_a_letter_issued_for_a_desa_configured_for_it(
-    bsre: FakeBsre, data_dir: Path, nats_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
+def _bsre_settings(bsre: FakeBsre, data_dir: Path, nats_url: str) -> Settings:
     password_file = data_dir / "bsre.password"
     password_file.write_text(PASSWORD)
     bsre_root = data_dir / "bsre-root.pem"
     bsre_root.write_bytes(bsre.registry.root_pem)
-    settings = make_settings(
+    return make_settings(
         data_dir,
         nats_url,
         signing_signers={PAMANUKAN: "bsre"},
@@ -88,7 +91,13 @@ async def test_bsre_signs_a_letter_issued_for_a_desa_configured_for_it(
         signing_bsre_niks={f"{PAMANUKAN}:kades": NIK},
         signing_trust_roots=[bsre_root],
     )
-    app = create_app(settings)
+
+
+async def test_bsre_signs_a_letter_issued_for_a_desa_configured_for_it(
+    bsre: FakeBsre, data_dir: Path, nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = create_app(_bsre_settings(bsre, data_dir, nats_url))
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         issuer = runtime.issuer
@@ -135,6 +144,35 @@ async def app_http_verify(app: object, pdf: bytes) -> dict[str, object]:
     assert response.status_code == 200
     body: dict[str, object] = response.json()
     return body
+
+
+async def test_the_passphrase_travels_in_grpc_metadata(
+    bsre: FakeBsre, data_dir: Path, nats_url: str
+) -> None:
+    settings = _bsre_settings(bsre, data_dir, nats_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        auth = InternalAuth.from_settings(settings, WORKER)
+        target = f"127.0.0.1:{runtime.grpc_server.port}"
+        async with client_channel(target, auth, SIGNING) as channel:
+            stub = signing_pb2_grpc.SigningServiceStub(channel)
+            request = signing_pb2.IssueLetterRequest(
+                application_id="app-bsre-grpc",
+                desa_code=PAMANUKAN,
+                letter_type="SKD",
+                purpose="Melamar kerja",
+                nik="3213115705900001",
+                signer_role="kades",
+                fields={"nama": "Siti Aminah"},
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await stub.IssueLetter(request)
+            assert missing.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "Passphrase" in (missing.value.details() or "")
+            assert bsre.requests == []
+            issued = await stub.IssueLetter(request, metadata=((PASSPHRASE_METADATA, PASSPHRASE),))
+            assert issued.number.startswith("470/001/") and len(bsre.requests) == 1
 
 
 async def test_a_timeout_is_reported_and_never_retried(bsre: FakeBsre) -> None:
