@@ -86,7 +86,13 @@ def dev_officials() -> list[DesaOfficial]:
 
 
 def dev_signers() -> list[DevSigner]:
-    return [DevSigner(p.code, p.name, p.kabupaten, "kades") for p in dev_profiles()]
+    """Kades and Sekdes of every dev desa, each with a certificate of their own (the Sekdes
+    signs a.n. Kepala Desa with theirs)."""
+    return [
+        DevSigner(p.code, p.name, p.kabupaten, role, p.kades_name if role == "kades" else "")
+        for p in dev_profiles()
+        for role in ("kades", "sekdes")
+    ]
 
 
 def install_dev_logo(assets_dir: Path) -> None:
