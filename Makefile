@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render migration
+	bench-render migration bench bench-signing
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -28,17 +28,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The PKCS#11 signer is tested against SoftHSM2, a Debian package: installed here when missing.
+SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(SOFTHSM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq softhsm2
+
+install: $(STAMP) $(SOFTHSM)
 
 run: $(STAMP)
 	$(PY) -m scripts.devstack
 
-test: $(STAMP)
+test: $(STAMP) $(SOFTHSM)
 	$(PY) -m pytest
 
 # Everything except the end-to-end tests across processes.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(SOFTHSM)
 	$(PY) -m pytest -m "not e2e"
+
+# Issue letters as fast as the machine allows and print the medians (not a test).
+bench-signing: $(STAMP)
+	$(PY) -m scripts.bench_signing
+
+bench: bench-signing
 
 smoke: $(STAMP)
 	$(PY) -m scripts.smoke

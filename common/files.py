@@ -6,10 +6,10 @@ import tempfile
 from pathlib import Path
 
 
-def write_once(path: Path, content: bytes, mode: int = 0o600) -> None:
-    """Create `path` with `content` unless it already exists."""
+def write_once(path: Path, content: bytes, mode: int = 0o600) -> bool:
+    """Create `path` with `content` unless it already exists. True: this call created it."""
     if path.exists():
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -21,6 +21,7 @@ def write_once(path: Path, content: bytes, mode: int = 0o600) -> None:
         try:
             os.link(tmp, path)
         except FileExistsError:
-            pass
+            return False
     finally:
         os.unlink(tmp)
+    return True

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.signing.composition import signature_of_letter
 from services.signing.letter_types import find_letter_type
 from services.signing.models import Letter, LetterStatus, as_utc
 from services.signing.numbering import WIB
@@ -90,7 +91,7 @@ async def entries(session: AsyncSession, desa_code: str, year: int) -> list[Regi
                 letter_title=lt.title.title() if lt else letter.letter_type,
                 purpose=letter.purpose,
                 addressee=letter.addressee,
-                signed_by=letter.signed_by,
+                signed_by=signature_of_letter(letter).label,
                 status=letter.status,
             )
         )

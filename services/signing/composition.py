@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.signing.letter_types import SIGNER_TITLES, LetterType
-from services.signing.models import DesaOfficial, DesaProfile
+from services.signing.models import DesaOfficial, DesaProfile, Letter
 from services.signing.numbering import InvalidNumberFormat, check_number_format
 from services.signing.rendering import PAPERS, LetterContent
 
@@ -30,11 +30,23 @@ class Signature:
     signer_name: str
 
     @property
+    def on_behalf(self) -> bool:
+        return self.authority != self.signer_title
+
+    @property
     def label(self) -> str:
         """Penandatangan as the register lists it."""
-        if self.authority != self.signer_title:
+        if self.on_behalf:
             return f"{self.signer_name} ({self.signer_title}, a.n. {self.authority})"
         return f"{self.signer_name} ({self.signer_title})"
+
+    def jabatan(self, desa: str) -> str:
+        """The jabatan as the letter's signature block prints it, on one line (the visible
+        stamp, the verification page): "a.n. Kepala Desa X, Sekretaris Desa", "Plt. Kepala
+        Desa X"."""
+        if self.on_behalf:
+            return f"a.n. {self.authority} {desa}, {self.signer_title}"
+        return f"{self.signer_title} {desa}"
 
 
 @dataclass(frozen=True)
@@ -49,15 +61,34 @@ def title_of(role: str) -> str:
     return SIGNER_TITLES.get(role, role)
 
 
-async def signature_for(
-    session: AsyncSession, profile: DesaProfile, signer: SignerInfo
-) -> Signature:
+def _titles(signer: SignerInfo) -> tuple[str, str]:
+    """(the signer's own title, the office the letter speaks for)."""
     title = ("Plt. " if signer.is_plt else "") + title_of(signer.role)
     authority = (
         title_of(signer.on_behalf_of_role)
         if signer.on_behalf_of_role and signer.on_behalf_of_role != signer.role
         else title
     )
+    return title, authority
+
+
+def signature_of_letter(letter: Letter) -> Signature:
+    """The signature an issued letter carries, from what the register recorded."""
+    title, authority = _titles(
+        SignerInfo(
+            letter.signer_role,
+            letter.signer_username,
+            letter.on_behalf_of_role,
+            letter.signer_is_plt,
+        )
+    )
+    return Signature(signer_title=title, authority=authority, signer_name=letter.signer_name)
+
+
+async def signature_for(
+    session: AsyncSession, profile: DesaProfile, signer: SignerInfo
+) -> Signature:
+    title, authority = _titles(signer)
     name = ""
     if signer.username:
         official = await session.get(DesaOfficial, (profile.code, signer.username))

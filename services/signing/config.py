@@ -2,6 +2,7 @@
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from common.config import CommonSettings
 
@@ -20,10 +21,39 @@ class Settings(CommonSettings):
     # Password file for encrypted signer keys (production); dev keys are unencrypted, mode 0600.
     signing_key_password_file: Path | None = None
 
+    # PAdES level of issued letters. B-LTA needs a TSA: `signing_tsa_url`, or in the dev profile
+    # the service's own TSA (served at /tsa, used in process by the signer).
+    signing_pades_level: Literal["B-B", "B-LTA"] = "B-LTA"
+    signing_tsa_url: str | None = None
+    # Printed in every certificate the dev root issues; default: <public URL>/pki/crl.
+    signing_crl_url: str | None = None
+    # Processes that render and sign letters with local keys (0: a thread, for tests).
+    signing_workers: int = 2
+    # Which signer each desa uses (desa code -> local | pkcs11 | bsre); others use the default.
+    signing_signers: dict[str, Literal["local", "pkcs11", "bsre"]] = {}
+    signing_default_signer: Literal["local", "pkcs11", "bsre"] = "local"
+    # PKCS#11 token (HSM) holding keys labelled "<desa code>:<role>".
+    signing_pkcs11_module: Path | None = None
+    signing_pkcs11_token_label: str | None = None
+    signing_pkcs11_pin_file: Path | None = None
+    # BSrE Esign Client Service v2: base URL, Basic credentials, and the NIK registered with
+    # BSrE for each "<desa code>:<role>". The passphrase is given per signature, never here.
+    signing_bsre_url: str | None = None
+    signing_bsre_username: str | None = None
+    signing_bsre_password_file: Path | None = None
+    signing_bsre_niks: dict[str, str] = {}
+    # Further trust anchors (PEM files) for checking uploaded letters, e.g. the chain BSrE's
+    # certificates are issued under; the kabupaten root is always trusted.
+    signing_trust_roots: list[Path] = []
+
     # Uploads to the public verification endpoint larger than this are refused (413).
     verification_max_upload_bytes: int = 20 * 1024 * 1024
-    # Wall-clock budget for validating one uploaded PDF.
+    # Wall-clock budget for validating one uploaded PDF (in a worker process, then killed).
     verification_timeout_seconds: float = 20.0
+    # Address-space limit of that worker process: a PDF bomb fails there, not in the service.
+    verification_memory_limit_bytes: int = 768 * 1024 * 1024
+    # Uploads checked at the same time; more wait for a free slot.
+    verification_concurrency: int = 2
 
     @property
     def signing_dir(self) -> Path:
@@ -45,6 +75,10 @@ class Settings(CommonSettings):
     @property
     def database_url(self) -> str:
         return self.signing_database_url or self.sqlite_url("signing.db")
+
+    @property
+    def crl_url(self) -> str:
+        return self.signing_crl_url or f"{self.public_verification_url.rstrip('/')}/pki/crl"
 
     def verification_url(self, code: str) -> str:
         return f"{self.public_verification_url.rstrip('/')}/verifikasi/{code}"

@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.files import write_once
 from common.metrics import LETTERS_ISSUED
-from services.signing import pades, rendering
+from services.signing import rendering
 from services.signing.composition import (
     Composition,
     ProfileIncomplete,
@@ -38,8 +38,15 @@ from services.signing.composition import (
 )
 from services.signing.letter_types import LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
-from services.signing.numbering import allocate_number, format_number, format_placeholder
-from services.signing.pki import LoadedSigner, SignerRegistry
+from services.signing.numbering import WIB, allocate_number, format_number, format_placeholder
+from services.signing.pades import StampText
+from services.signing.signers import (
+    LetterSigner,
+    SignatureJob,
+    SignedLetter,
+    SignerSet,
+    SigningFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +78,25 @@ class IssueRequest:
     signer_role: str
     fields: Mapping[str, str] = field(default_factory=dict)
     signer_username: str = ""
-    on_behalf_of_role: str = ""
+    on_behalf_of_role: str = ""  # "a.n.": the role the signer signs for (e.g. kades)
     signer_is_plt: bool = False
+    # For signers that ask per signature (BSrE); never stored or logged.
+    passphrase: str | None = field(default=None, repr=False)
+
+
+def mask_nik(nik: str) -> str:
+    """What a verification page may show of a NIK: area code and the last four digits."""
+    nik = nik.strip()
+    if len(nik) < 8:
+        return "*" * len(nik)
+    return nik[:4] + "*" * (len(nik) - 8) + nik[-4:]
 
 
 @dataclass(frozen=True)
 class _Plan:
     letter_type: LetterType
     profile: DesaProfile
-    signer: LoadedSigner
+    signer: LetterSigner
     composition: Composition
 
 
@@ -87,12 +104,14 @@ class LetterIssuer:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        signers: SignerRegistry,
+        signers: SignerSet,
         letters_dir: Path,
         public_verification_url: str,
     ) -> None:
         self._sessions = sessions
         self._signers = signers
+        # Timings of the last letters issued by this process (for the benchmark).
+        self.last_signed: SignedLetter | None = None
         self._letters_dir = letters_dir
         letters_dir.mkdir(parents=True, exist_ok=True)
         # Desa logos for the kop surat (DesaProfile.logo_file is relative to it).
@@ -139,7 +158,7 @@ class LetterIssuer:
             profile.number_format, kode_for(profile, lt), profile.code, now, lt.code
         )
         content = composition.content(number, now, self.verification_url(""), preview=True)
-        return await asyncio.to_thread(rendering.render_letter, content)
+        return await self._signers.render(content)
 
     async def _compose(self, req: IssueRequest) -> Composition:
         if not req.application_id:
@@ -173,10 +192,10 @@ class LetterIssuer:
     async def _plan(self, req: IssueRequest) -> _Plan:
         composition = await self._compose(req)
         letter_type, profile = composition.letter_type, composition.profile
-        if not self._signers.roles_for(req.desa_code):
+        signer = self._signers.for_desa(req.desa_code)
+        if signer is None or not signer.roles_for(req.desa_code):
             raise IssueRefused(f"Desa {req.desa_code} belum memiliki penandatangan.")
-        signer = self._signers.get(req.desa_code, req.signer_role)
-        if signer is None:
+        if not signer.can_sign(req.desa_code, req.signer_role):
             raise IssueRefused(
                 f"Tidak ada sertifikat penandatangan untuk jabatan {req.signer_role!r} "
                 f"di desa {req.desa_code}.",
@@ -204,9 +223,14 @@ class LetterIssuer:
                 template_version=lt.template_version,
                 purpose=plan.composition.purpose,
                 addressee=plan.composition.addressee,
-                signed_by=plan.composition.signature.label,
                 status=LetterStatus.ISSUING.value,
                 created_at=now,
+                signer_username=req.signer_username,
+                on_behalf_of_role=req.on_behalf_of_role,
+                signer_is_plt=req.signer_is_plt,
+                # As the signature block prints it (composition: officials, Plt, a.n.).
+                signer_name=plan.composition.signature.signer_name,
+                nik_masked=mask_nik(req.nik),
             )
             session.add(letter)
             try:
@@ -235,13 +259,33 @@ class LetterIssuer:
 
     async def _finish(self, letter: Letter, req: IssueRequest, plan: _Plan) -> Letter:
         path = self.pdf_path(letter)
+        data: bytes | None = None
         if not path.exists():
-            content = self._content(letter, req, plan)
-            signed = await asyncio.to_thread(
-                _render_and_sign, content, plan.signer, plan.profile.name
+            signed_at = utcnow().astimezone(WIB)
+            job = SignatureJob(
+                content=self._content(letter, req, plan),
+                desa_code=letter.desa_code,
+                role=letter.signer_role,
+                location=plan.profile.name,
+                # The stamp says what the signature block around it says (a.n., Plt.).
+                stamp=StampText(
+                    signer_name=plan.composition.signature.signer_name,
+                    signer_line=plan.composition.signature.jabatan(plan.profile.name),
+                    signed_at_wib=f"{rendering.indonesian_date(signed_at.date())}, "
+                    f"{signed_at:%H.%M} WIB",
+                    verification_url=self.verification_url(letter.verification_code),
+                ),
+                passphrase=req.passphrase,
             )
-            await asyncio.to_thread(write_once, path, signed)
-        data = await asyncio.to_thread(path.read_bytes)
+            try:
+                signed = await plan.signer.sign(job)
+            except SigningFailed as exc:
+                raise IssueRefused(exc.reason, precondition=True) from exc
+            self.last_signed = signed
+            if await asyncio.to_thread(write_once, path, signed.pdf):
+                data = signed.pdf
+        if data is None:  # signed before a crash, or by a concurrent call: its file counts
+            data = await asyncio.to_thread(path.read_bytes)
         digest = hashlib.sha256(data).hexdigest()
         async with self._sessions() as session:
             # Only the first finisher sets it; all finishers saw the same file.
@@ -264,9 +308,3 @@ class LetterIssuer:
             LETTERS_ISSUED.labels(letter.letter_type).inc()
         log.info("letter %s issued", letter.id)
         return finished
-
-
-def _render_and_sign(
-    content: rendering.LetterContent, signer: LoadedSigner, location: str
-) -> bytes:
-    return pades.sign_pdf(rendering.render_letter(content), signer.signer, location)

@@ -7,6 +7,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from common.outbox import OutboxEvent
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -89,15 +91,25 @@ class Letter(SQLModel, table=True):
     verification_code: str = Field(unique=True)
     signer_role: str
     template_version: str
-    # For the register (buku agenda surat keluar): perihal/keperluan, tujuan, penandatangan.
+    # For the register (buku agenda surat keluar): perihal/keperluan, tujuan.
     purpose: str = ""
     addressee: str = ""
-    signed_by: str = ""
     sha256: str | None = Field(default=None, index=True)  # of the signed PDF
     pdf_path: str | None = None
     status: str = LetterStatus.ISSUING.value
     issued_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Who signed: the staff member, "a.n." whom, as Plt or not, and the name printed under the
+    # signature (composition.signature_of_letter makes the jabatan lines from these).
+    signer_username: str = ""
+    on_behalf_of_role: str = ""
+    signer_is_plt: bool = False
+    signer_name: str = ""
+    # The resident's NIK as the verification page may show it (e.g. 3213********0001).
+    nik_masked: str = ""
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revocation_reason: str | None = None
 
 
-TABLES: list[type[SQLModel]] = [DesaProfile, DesaOfficial, NumberCounter, Letter]
+TABLES: list[type[SQLModel]] = [DesaProfile, DesaOfficial, NumberCounter, Letter, OutboxEvent]

@@ -8,7 +8,8 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.signing.letter_types import SIGNER_TITLES, find_letter_type
+from services.signing.composition import signature_of_letter
+from services.signing.letter_types import find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc
 from services.signing.numbering import WIB
 from services.signing.rendering import indonesian_date
@@ -33,6 +34,9 @@ class PublicLetter:
     status: str
     sha256: str
     verification_url: str
+    signer_name: str = ""
+    nik_masked: str = ""  # as the letter's purpose needs it shown, never in full
+    revoked_at: datetime | None = None
 
     @property
     def status_label(self) -> str:
@@ -40,8 +44,11 @@ class PublicLetter:
 
     @property
     def issued_at_wib(self) -> str:
-        local = self.issued_at.astimezone(WIB)
-        return f"{indonesian_date(local.date())}, pukul {local:%H.%M} WIB"
+        return _wib(self.issued_at)
+
+    @property
+    def revoked_at_wib(self) -> str | None:
+        return _wib(self.revoked_at) if self.revoked_at else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +67,16 @@ class PublicLetter:
             "status_label": self.status_label,
             "sha256": self.sha256,
             "verification_url": self.verification_url,
+            "signer_name": self.signer_name,
+            "nik_masked": self.nik_masked,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoked_at_wib": self.revoked_at_wib,
         }
+
+
+def _wib(at: datetime) -> str:
+    local = at.astimezone(WIB)
+    return f"{indonesian_date(local.date())}, pukul {local:%H.%M} WIB"
 
 
 async def _public(
@@ -71,8 +87,9 @@ async def _public(
     assert letter.issued_at is not None and letter.sha256 is not None
     profile = await session.get(DesaProfile, letter.desa_code)
     letter_type = find_letter_type(letter.letter_type)
-    signer_title = SIGNER_TITLES.get(letter.signer_role, letter.signer_role)
     desa_name = profile.name if profile else letter.desa_code
+    # The jabatan as the letter and its stamp print it (a.n., Plt.).
+    signature = signature_of_letter(letter)
     return PublicLetter(
         number=letter.number,
         letter_type=letter.letter_type,
@@ -83,10 +100,13 @@ async def _public(
         kabupaten=profile.kabupaten if profile else "",
         issued_at=as_utc(letter.issued_at),
         signer_role=letter.signer_role,
-        signer_title=f"{signer_title} {desa_name}",
+        signer_title=signature.jabatan(desa_name),
         status=letter.status,
         sha256=letter.sha256,
         verification_url=f"{base_url.rstrip('/')}/verifikasi/{letter.verification_code}",
+        signer_name=letter.signer_name,
+        nik_masked=letter.nik_masked,
+        revoked_at=as_utc(letter.revoked_at) if letter.revoked_at else None,
     )
 
 

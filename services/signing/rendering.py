@@ -7,8 +7,8 @@ go through the `typst_str` filter into Typst string literals.
 Speed: the Typst source of a letter depends only on its type, paper, preview flag, logo presence
 and signature shape, so it is rendered once per combination and cached; the fonts are loaded
 once per process and each thread keeps its own typst.Compiler (its World caches the fonts, the
-logo file and Typst's memoized layout work between letters); the QR code uses a fixed mask
-(any of the eight is valid; choosing the "best" one costs most of the QR's time).
+logo file and Typst's memoized layout work between letters). The letter itself draws no QR
+code: it reserves the place where signing puts the visible stamp, which carries it.
 """
 
 import threading
@@ -136,6 +136,8 @@ def resident_value(key: str, fields: Mapping[str, str], nik: str) -> str:
 
 
 def qr_svg(url: str) -> str:
+    """The QR code of `url` as SVG (a fixed mask: any of the eight is valid, and choosing the
+    "best" one costs most of the QR's time). For stamps drawn as images (BSrE)."""
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=0)
     code.add_data(url)
     code.make(fit=True)
@@ -246,8 +248,6 @@ def build_document(content: LetterContent) -> TypstDocument:
         "verification_url": content.verification_url,
         "logo": f"/{content.logo.name}" if content.logo is not None else "",
     }
-    if not content.preview:
-        inputs["qr_svg"] = qr_svg(content.verification_url)
     for i, row in enumerate(lt.rows):
         inputs[f"row_{i}"] = resident_value(row.key, content.fields, content.nik)
     for key in content.fields:

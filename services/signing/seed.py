@@ -91,10 +91,12 @@ DEV_SIGNER_ROLES = ("kades", "sekdes")
 
 
 def dev_signers() -> list[DevSigner]:
+    """Kades and Sekdes of every dev desa, each with a certificate of their own (the Sekdes
+    signs a.n. Kepala Desa with theirs)."""
     return [
-        DevSigner(p.code, p.name, p.kabupaten, role)
+        DevSigner(p.code, p.name, p.kabupaten, role, p.kades_name if role == "kades" else "")
         for p in dev_profiles()
-        for role in DEV_SIGNER_ROLES
+        for role in ("kades", "sekdes")
     ]
 
 

@@ -7,13 +7,31 @@ from typing import NoReturn
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import signing_pb2, signing_pb2_grpc
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.signing.issuing import IssueRefused, IssueRequest, LetterIssuer
 from services.signing.models import Letter, as_utc
+from services.signing.revocation import (
+    REVOKING_ROLE,
+    Revocation,
+    RevocationRefused,
+    revoke_letter,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = signing_pb2.DESCRIPTOR.services_by_name["SigningService"].full_name
+# Signers that ask for a passphrase per signature (BSrE) get it in this call metadata, so it
+# never enters a request message, a workflow history or a log.
+PASSPHRASE_METADATA = "smartdesa-signing-passphrase"  # noqa: S105 (a header name)
+
+_REVOKE_CODES = {
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.FAILED_PRECONDITION,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+}
 
 
 async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, detail: str) -> NoReturn:
@@ -35,7 +53,16 @@ def _issued(letter: Letter, issuer: LetterIssuer) -> signing_pb2.IssuedLetter:
     )
 
 
-def _issue_request(request: signing_pb2.IssueLetterRequest) -> IssueRequest:
+def _passphrase(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == PASSPHRASE_METADATA:
+            return str(value)
+    return None
+
+
+def _issue_request(
+    request: signing_pb2.IssueLetterRequest, passphrase: str | None = None
+) -> IssueRequest:
     return IssueRequest(
         application_id=request.application_id,
         desa_code=request.desa_code,
@@ -47,6 +74,7 @@ def _issue_request(request: signing_pb2.IssueLetterRequest) -> IssueRequest:
         signer_username=request.signer_username,
         on_behalf_of_role=request.on_behalf_of_role,
         signer_is_plt=request.signer_is_plt,
+        passphrase=passphrase,
     )
 
 
@@ -59,14 +87,21 @@ def _refusal_code(exc: IssueRefused) -> grpc.StatusCode:
 
 
 class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
-    def __init__(self, issuer: LetterIssuer) -> None:
+    def __init__(
+        self,
+        issuer: LetterIssuer,
+        sessions: async_sessionmaker[AsyncSession],
+        on_committed: Callable[[], None],
+    ) -> None:
         self._issuer = issuer
+        self._sessions = sessions
+        self._on_committed = on_committed  # wakes the outbox relay
 
     async def IssueLetter(
         self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.IssuedLetter:
         try:
-            letter = await self._issuer.issue(_issue_request(request))
+            letter = await self._issuer.issue(_issue_request(request, _passphrase(context)))
         except IssueRefused as exc:
             await _abort(context, _refusal_code(exc), exc.reason)
         return _issued(letter, self._issuer)
@@ -94,11 +129,34 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
     async def RevokeLetter(
         self, request: signing_pb2.RevokeLetterRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.IssuedLetter:
-        await _abort(context, grpc.StatusCode.UNIMPLEMENTED, "revocation is not available yet")
+        # The calling service (internal token) has signed the actor in and checked that they
+        # are the Kepala Desa of request.desa_code; the letter must belong to that desa.
+        try:
+            letter, revoked = await revoke_letter(
+                self._sessions,
+                Revocation(
+                    letter_id=request.letter_id,
+                    desa_code=request.desa_code,
+                    actor_username=request.actor_username,
+                    actor_role=REVOKING_ROLE,
+                    reason=request.reason,
+                ),
+            )
+        except RevocationRefused as exc:
+            await _abort(context, _REVOKE_CODES[exc.status], exc.reason)
+        if revoked:
+            self._on_committed()
+        return _issued(letter, self._issuer)
 
 
-def register(issuer: LetterIssuer) -> Callable[[grpc.aio.Server], None]:
+def register(
+    issuer: LetterIssuer,
+    sessions: async_sessionmaker[AsyncSession],
+    on_committed: Callable[[], None],
+) -> Callable[[grpc.aio.Server], None]:
     def add(server: grpc.aio.Server) -> None:
-        signing_pb2_grpc.add_SigningServiceServicer_to_server(SigningServicer(issuer), server)
+        signing_pb2_grpc.add_SigningServiceServicer_to_server(
+            SigningServicer(issuer, sessions, on_committed), server
+        )
 
     return add

@@ -26,12 +26,14 @@ from common.event_names import (
     LETTER_ISSUED,
     LETTER_REVOKED,
 )
-from common.events import CloudEvent
-from common.outbox import OutboxEvent
+from common.events import CloudEvent, public_subject
+from common.outbox import OutboxEvent, stage_event
 from services.intake.applications import record_submission
 from services.intake.models import TABLES, LetterApplication, Resident
 from services.intake.otp import OtpKey, request_code
 from services.intake.progress import record_progress
+from services.signing.models import Letter, LetterStatus
+from services.signing.revocation import revoked_event
 
 PAMANUKAN = "32.13.11.2004"
 # The personal data of the resident behind every event: none of it may reach a public event.
@@ -164,18 +166,6 @@ async def produced(tmp_path: Path) -> AsyncIterator[list[Produced]]:
                     verification_url="http://127.0.0.1:8002/verifikasi/abc",
                 ),
             ),
-            # Signing publishes letter.revoked itself (issue 4); until its producer is here,
-            # the same record through intake stands in for its shape.
-            _progress(
-                app,
-                8,
-                LETTER_REVOKED,
-                "issued",
-                letter=intake_pb2.LetterRef(
-                    letter_id="surat-1", number="470/1/32.13.11.2004/VI/2025"
-                ),
-                reason=REASON,
-            ),
             _progress(
                 other,
                 1,
@@ -193,6 +183,30 @@ async def produced(tmp_path: Path) -> AsyncIterator[list[Produced]]:
                 assert await record_progress(session, request)
         async with sessions() as session:
             assert await request_code(session, OtpKey(b"k" * 32), NIK, PHONE)
+        # letter.revoked comes from signing (its own outbox), made by its own code.
+        revoked = Letter(
+            id="surat-1",
+            application_id=app,
+            desa_code="32.13.11.2004",
+            letter_type="SKD",
+            kode_klasifikasi="400.12.2",
+            year=2025,
+            sequence=1,
+            number="400.12.2/1/32.13.11.2004/VI/2025",
+            verification_code="abc",
+            signer_role="kades",
+            template_version="SKD-2026.2",
+            status=LetterStatus.REVOKED.value,
+            nik_masked="3213********0001",
+            revoked_at=datetime(2025, 6, 3, 2, tzinfo=UTC),
+            revoked_by="kades.pamanukan",
+            revocation_reason=REASON,
+        )
+        async with sessions() as session:
+            await stage_event(
+                session, public_subject(revoked.desa_code, LETTER_REVOKED), revoked_event(revoked)
+            )
+            await session.commit()
 
         async with sessions() as session:
             rows = (

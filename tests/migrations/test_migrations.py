@@ -300,3 +300,36 @@ async def test_replicas_starting_together_upgrade_once(postgres: PostgresDatabas
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_signing_keeps_who_signed_when_the_label_becomes_facts(
+    new_engine: Callable[[str], Any],
+) -> None:
+    """Revision 0003 replaces the register's label (signed_by) with the signer's name and
+    whether they signed as Plt or a.n. the Kades; letters issued before keep their signer."""
+    engine = await new_engine("signer_label")
+    await upgrade(engine, "signing", "0002")
+    base = dict(ROWS_AT_FIRST_REVISION["signing"])["letter"]
+    labels = {
+        "l-1": ("Dadang Suhendar (Kepala Desa)", "Dadang Suhendar", False, ""),
+        "l-2": ("Hj. Nining (Plt. Kepala Desa)", "Hj. Nining", True, ""),
+        "l-3": ("Asep (Sekretaris Desa, a.n. Kepala Desa)", "Asep", False, "kades"),
+    }
+    rows = [
+        ("letter", {**base, "id": i, "application_id": f"a-{i}", "sequence": n,
+                    "number": f"470/{n}", "verification_code": f"c-{i}", "purpose": "",
+                    "addressee": "", "signed_by": label})
+        for n, (i, (label, *_)) in enumerate(labels.items(), start=1)
+    ]  # fmt: skip
+    await insert_rows(engine, rows)
+
+    await upgrade(engine, "signing")
+
+    async with engine.connect() as conn:
+        found = {
+            row.id: (row.signer_name, bool(row.signer_is_plt), row.on_behalf_of_role)
+            for row in await conn.execute(
+                text("SELECT id, signer_name, signer_is_plt, on_behalf_of_role FROM letter")
+            )
+        }
+    assert found == {i: tuple(expected) for i, (_label, *expected) in labels.items()}

@@ -21,10 +21,12 @@ INJECTION = '#set page(fill: red) ] " \\ *bold*'
 PUBLIC_URL = "https://verifikasi.example.test"
 
 
-def make_settings(data_dir: Path, **overrides: object) -> Settings:
+def make_settings(data_dir: Path, nats_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "profile": "dev",
         "data_dir": data_dir,
+        "nats_url": nats_url,
+        "signing_workers": 0,  # sign in a thread; the process pool has its own test
         "signing_grpc_host": "127.0.0.1",
         "signing_grpc_port": 0,
         "signing_database_url": None,
@@ -72,8 +74,8 @@ class RunningSigning:
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    return make_settings(data_dir)
+def settings(data_dir: Path, nats_url: str) -> Settings:
+    return make_settings(data_dir, nats_url)
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ async def test_verification_page_shows_the_letter_without_personal_data(
     assert number in html
     assert "SURAT KETERANGAN DOMISILI" in html
     assert "Berlaku" in html and "Kepala Desa Pamanukan" in html
+    assert "Dadang Suhendar" in html  # the signer, as the letter prints them
+    assert "3213********0001" in html  # the NIK, masked
     assert 'name="viewport"' in html and "<link" not in html and "<script" not in html
     for personal in ("3213115705900001", "Siti Aminah", "melamar", "Persyaratan"):
         assert personal not in html
@@ -62,6 +64,9 @@ async def test_letter_json(signing: RunningSigning) -> None:
     assert body["number"] == number
     assert body["status"] == "valid" and body["status_label"] == "Berlaku"
     assert body["desa_name"] == "Pamanukan" and body["letter_type"] == "SKD"
+    assert body["signer_title"] == "Kepala Desa Pamanukan"
+    assert body["signer_name"] == "Dadang Suhendar" and body["nik_masked"] == "3213********0001"
+    assert body["revoked_at"] is None
     assert body["verification_url"].endswith(f"/verifikasi/{code}")
     assert "nik" not in body and "nama" not in body
     missing = await signing.http.get("/api/v1/letters/tidak-ada")
@@ -88,7 +93,10 @@ async def test_upload_of_an_issued_letter_is_valid_and_registered(signing: Runni
     assert body["conclusion"] == "valid"
     assert body["signed"] and body["signature_valid"] and body["trusted"] and body["intact"]
     assert body["modified_after_signing"] is False and body["docmdp_ok"] is True
-    assert body["modification_level"] == "NONE"
+    # Only the DSS and the document timestamp were added after the signature (B-LTA).
+    assert body["modification_level"] == "LTA_UPDATES"
+    assert body["timestamp_valid"] is True and body["timestamped_at"]
+    assert body["long_term"] is True
     assert "Kepala Desa Pamanukan" in body["signer"]
     assert body["signed_at"]
     assert body["registered"] == {
@@ -138,7 +146,10 @@ async def test_not_a_pdf_is_415(signing: RunningSigning) -> None:
 
 async def test_truncated_pdf_is_422(signing: RunningSigning) -> None:
     _, _, pdf = await _issue(signing)
-    response = await _verify(signing.http, pdf[: len(pdf) // 2])
+    # Cut inside the first revision (a B-LTA letter is several incremental revisions, and a
+    # cut after one of them leaves a readable earlier revision).
+    first_eof = pdf.index(b"%%EOF")
+    response = await _verify(signing.http, pdf[: first_eof // 2])
     assert response.status_code == 422
     assert "rusak" in response.json()["detail"]
 
@@ -149,9 +160,9 @@ async def test_missing_file_is_422(signing: RunningSigning) -> None:
     assert "file" in response.json()["detail"]
 
 
-async def test_size_limit_and_timeout(data_dir: Path) -> None:
+async def test_size_limit_and_timeout(data_dir: Path, nats_url: str) -> None:
     settings = make_settings(
-        data_dir, verification_max_upload_bytes=100_000, verification_timeout_seconds=0
+        data_dir, nats_url, verification_max_upload_bytes=100_000, verification_timeout_seconds=0
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

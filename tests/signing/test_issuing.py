@@ -98,7 +98,7 @@ async def test_refusals(signing: RunningSigning) -> None:
         await issuer.issue(skd_request("a3", desa_code="32.13.09.2004"))
     assert not no_signer.value.precondition
     with pytest.raises(IssueRefused) as no_role:
-        await issuer.issue(skd_request("a4", signer_role="kasi_pemerintahan"))
+        await issuer.issue(skd_request("a4", signer_role="camat"))
     assert no_role.value.precondition
     async with signing.runtime.sessions() as session:
         assert (await session.exec(select(Letter))).all() == []  # nothing numbered

@@ -10,6 +10,7 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from services.intake.letter_types import find_letter_type as intake_type
+from services.signing.composition import signature_of_letter
 from services.signing.issuing import IssueRefused
 from services.signing.letter_types import LETTER_TYPES
 from services.signing.models import DesaOfficial, DesaProfile
@@ -194,7 +195,7 @@ async def test_kop_and_paper_come_from_the_desa_profile(signing: RunningSigning)
     assert round((box[3] - box[1]) / MM) == 297
     # The dev logo was installed into the assets folder the kop reads it from.
     assert (signing.settings.assets_dir / "logo-dev.svg").is_file()
-    assert letter.signed_by == "Nama Dari Data (Kepala Desa)"
+    assert signature_of_letter(letter).label == "Nama Dari Data (Kepala Desa)"
 
 
 async def test_a_plt_signs_in_their_own_name_from_the_desa_officials(
@@ -209,9 +210,10 @@ async def test_a_plt_signs_in_their_own_name_from_the_desa_officials(
     text = squeeze(page_texts(await signing.runtime.issuer.read_pdf(letter))[0])
     assert squeeze("Yang bertanda tangan di bawah ini, Plt. Kepala Desa Pamanukan") in text
     assert "Hj.Nining" in text and "DadangSuhendar" not in text and "a.n." not in text
-    assert letter.signed_by == "Hj. Nining (Plt. Kepala Desa)"
+    assert signature_of_letter(letter).label == "Hj. Nining (Plt. Kepala Desa)"
+    assert (letter.signer_name, letter.signer_is_plt) == ("Hj. Nining", True)
     # The office holder's own letters still carry their name.
     own = await signing.runtime.issuer.issue(
         skd_request("plt-2", signer_username="kades.pamanukan")
     )
-    assert own.signed_by == "Dadang Suhendar (Kepala Desa)"
+    assert signature_of_letter(own).label == "Dadang Suhendar (Kepala Desa)"

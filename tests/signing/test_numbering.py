@@ -245,10 +245,10 @@ async def _database(backend: str, data_dir: Path) -> AsyncIterator[str]:
 # fewer, as its writers queue on one file lock.
 @pytest.mark.parametrize(("backend", "per_worker"), [("postgresql", 100), ("sqlite", 30)])
 async def test_processes_issuing_hundreds_at_once_leave_no_duplicate_and_no_gap(
-    backend: str, per_worker: int, data_dir: Path
+    backend: str, per_worker: int, data_dir: Path, nats_url: str
 ) -> None:
     async with _database(backend, data_dir) as url:
-        settings = make_settings(data_dir, signing_database_url=url)
+        settings = make_settings(data_dir, nats_url, signing_database_url=url)
         async with open_runtime(settings):  # PKI, secrets, tables and desa profiles, once
             pass
         rows = await asyncio.to_thread(_run_workers, settings, per_worker)

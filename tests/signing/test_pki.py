@@ -1,3 +1,4 @@
+import datetime as dt
 import stat
 import subprocess
 import sys
@@ -7,15 +8,22 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.signing.main import create_app
 from services.signing.pki import (
+    CRL_FILE,
+    CRL_RENEW_BEFORE,
+    DEFAULT_CRL_URL,
     DOCUMENT_SIGNING,
     ROOT_CERT_FILE,
     ROOT_KEY_FILE,
+    TSA_CERT_FILE,
+    TSA_KEY_FILE,
     PkiError,
     SignerRegistry,
+    crl_needs_renewal,
     ensure_dev_pki,
     signer_cert_path,
     signer_key_path,
@@ -34,6 +42,8 @@ def test_dev_pki_is_created_once_and_kept(tmp_path: Path) -> None:
     assert set(first) == {
         ROOT_CERT_FILE,
         ROOT_KEY_FILE,
+        TSA_CERT_FILE,
+        TSA_KEY_FILE,
         *(
             f"signers/{desa}/{role}.{kind}.pem"
             for desa in (PAMANUKAN, RANCASARI)
@@ -41,6 +51,7 @@ def test_dev_pki_is_created_once_and_kept(tmp_path: Path) -> None:
             for kind in ("key", "crt")
         ),
     }
+    assert (tmp_path / CRL_FILE).exists()
     ensure_dev_pki(tmp_path, dev_signers())
     assert _files(tmp_path) == first
     for key in (tmp_path / ROOT_KEY_FILE, signer_key_path(tmp_path, PAMANUKAN, "kades")):
@@ -86,12 +97,38 @@ def test_root_and_signer_certificates(tmp_path: Path) -> None:
     assert DOCUMENT_SIGNING in eku and ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
     assert 700 <= (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 740
     assert registry.roles_for(RANCASARI) == ["kades", "sekdes"]
+    assert registry.get(PAMANUKAN, "camat") is None
     sekdes = registry.get(PAMANUKAN, "sekdes")
-    assert sekdes is not None
+    assert sekdes is not None and sekdes.certificate.public_key() != cert.public_key()
     assert sekdes.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
         "Sekretaris Desa Pamanukan"
     )
-    assert registry.get(PAMANUKAN, "kasi_pemerintahan") is None
+    for issued in (cert, sekdes.certificate):
+        cdp = issued.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        assert [n.value for n in cdp[0].full_name or []] == [DEFAULT_CRL_URL]
+
+
+def test_tsa_certificate_and_crl(tmp_path: Path) -> None:
+    ensure_dev_pki(tmp_path, dev_signers(), "https://pki.example.test/pki/crl")
+    root = x509.load_pem_x509_certificate((tmp_path / ROOT_CERT_FILE).read_bytes())
+    tsa = x509.load_pem_x509_certificate((tmp_path / TSA_CERT_FILE).read_bytes())
+    tsa.verify_directly_issued_by(root)
+    eku = tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+    cdp = tsa.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [n.value for n in cdp[0].full_name or []] == ["https://pki.example.test/pki/crl"]
+
+    crl = x509.load_der_x509_crl((tmp_path / CRL_FILE).read_bytes())
+    root_key = root.public_key()
+    assert isinstance(root_key, ec.EllipticCurvePublicKey)
+    assert crl.issuer == root.subject and crl.is_signature_valid(root_key)
+    assert crl.next_update_utc is not None and len(crl) == 0
+    assert not crl_needs_renewal(tmp_path)
+    registry = SignerRegistry.load(tmp_path)
+    assert registry.tsa is not None and registry.crl_der == (tmp_path / CRL_FILE).read_bytes()
+    # Close to its next update the CRL is re-issued at the next start.
+    later = crl.next_update_utc - CRL_RENEW_BEFORE + dt.timedelta(minutes=1)
+    assert crl_needs_renewal(tmp_path, now=later)
 
 
 _RACE = textwrap.dedent(
@@ -125,22 +162,26 @@ def test_processes_starting_at_once_share_one_pki(tmp_path: Path) -> None:
     assert outputs[0][0] == root.fingerprint(hashes.SHA256()).hex()
 
 
-async def test_second_start_loads_the_same_root(data_dir: Path) -> None:
+async def test_second_start_loads_the_same_root(data_dir: Path, nats_url: str) -> None:
     fingerprints = []
     for _ in range(2):
-        app = create_app(make_settings(data_dir))
+        app = create_app(make_settings(data_dir, nats_url))
         async with app.router.lifespan_context(app):
             root = app.state.runtime.signers.root_cert
             fingerprints.append(root.fingerprint(hashes.SHA256()))
     assert fingerprints[0] == fingerprints[1]
 
 
-async def test_production_generates_nothing(data_dir: Path) -> None:
+async def test_production_generates_nothing(data_dir: Path, nats_url: str) -> None:
     secret = data_dir / "internal.key"
     secret.write_text("s" * 64)
     pki = data_dir / "mounted-pki"
     settings = make_settings(
-        data_dir, profile="production", signing_pki_dir=pki, internal_token_secret_file=secret
+        data_dir,
+        nats_url,
+        profile="production",
+        signing_pki_dir=pki,
+        internal_token_secret_file=secret,
     )
     app = create_app(settings)
     with pytest.raises(PkiError):

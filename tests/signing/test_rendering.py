@@ -86,12 +86,13 @@ def test_letter_content() -> None:
         "Alamat : Dusun Krajan, RT 001/RW 002",
         "adalah benar warga yang berdomisili di Desa Pamanukan",
         "Pamanukan, 28 November 2026",
-        "Ditandatangani secara elektronik",
+        "Surat ini ditandatangani secara elektronik",
         "https://verifikasi.example.test/verifikasi/abc",
         "Dadang Suhendar",
     ):
         assert squeeze(expected) in squeeze(text), expected
-    assert doc.inputs["qr_svg"].startswith("<svg")
+    # The QR code is the signature stamp's; the letter only reserves its place.
+    assert "qr_svg" not in doc.inputs and b"qr_svg" not in doc.source
 
 
 async def test_issued_pdf_shows_number_and_injection_literally(signing: RunningSigning) -> None:

@@ -63,7 +63,7 @@ async def test_grpc_errors(stub: signing_pb2_grpc.SigningServiceAsyncStub) -> No
     cases = [
         (_request("e1", letter_type="SKX"), grpc.StatusCode.INVALID_ARGUMENT),
         (_request("e2", desa_code="32.13.09.2002"), grpc.StatusCode.INVALID_ARGUMENT),
-        (_request("e3", signer_role="kasi_pemerintahan"), grpc.StatusCode.FAILED_PRECONDITION),
+        (_request("e3", signer_role="camat"), grpc.StatusCode.FAILED_PRECONDITION),
         (_request(""), grpc.StatusCode.INVALID_ARGUMENT),
     ]
     for request, code in cases:

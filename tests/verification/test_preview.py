@@ -18,7 +18,14 @@ from tests.verification.events import PAMANUKAN, RANCASARI
 
 @pytest.fixture
 async def signing(base_settings: Settings) -> AsyncIterator[SigningRuntime]:
-    settings = SigningSettings(profile="dev", data_dir=base_settings.data_dir, signing_grpc_port=0)
+    # Signing as it runs: NATS for its outbox, and its worker processes, which render the
+    # preview as they render the letters they sign.
+    settings = SigningSettings(
+        profile="dev",
+        data_dir=base_settings.data_dir,
+        nats_url=base_settings.nats_url,
+        signing_grpc_port=0,
+    )
     async with open_signing(settings) as runtime:
         yield runtime
 

@@ -1,5 +1,5 @@
 """Dependencies the routes declare: the runtime, its settings, a database session, the desa
-staff member asking."""
+staff member asking (the register, revocation)."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -66,7 +66,7 @@ def current_staff(runtime: RuntimeDep, token: Annotated[str | None, Depends(bear
             headers=_CHALLENGE,
         ) from None
     if principal.kind != "staff" or not principal.desa_code or not principal.role:
-        raise Problem(403, "Hanya staf desa yang dapat membuka buku agenda.", code="forbidden")
+        raise Problem(403, "Hanya staf desa yang dapat melakukan ini.", code="forbidden")
     return DesaStaff(principal.subject, principal.role, principal.desa_code)
 
 

@@ -14,7 +14,7 @@ from services.signing.api.deps import RuntimeDep, SessionDep
 from services.signing.pdf_verification import (
     MalformedPdf,
     SignatureCheck,
-    check_pdf,
+    TooComplex,
     looks_like_pdf,
 )
 from services.signing.register import PublicLetter, find_by_sha256
@@ -103,6 +103,9 @@ def _result(check: SignatureCheck, letter: PublicLetter | None) -> dict[str, Any
         "docmdp_ok": check.docmdp_ok,
         "signer": check.signer,
         "signed_at": check.signed_at.isoformat() if check.signed_at else None,
+        "timestamped_at": check.timestamped_at.isoformat() if check.timestamped_at else None,
+        "timestamp_valid": check.timestamp_valid,
+        "long_term": check.long_term,
         "registered": _registered(letter),
         "conclusion": conclusion,
         "message": message,
@@ -126,22 +129,21 @@ async def verify_pdf(request: Request, runtime: RuntimeDep, session: SessionDep)
         raise _too_large(limit) from None
     if not looks_like_pdf(data):
         raise Problem(415, "Berkas ini bukan PDF.", code="not-a-pdf")
+    crl = await asyncio.to_thread(runtime.crl)
     try:
-        check = await asyncio.wait_for(
-            asyncio.to_thread(check_pdf, data, runtime.signers.root_cert_asn1),
-            settings.verification_timeout_seconds,
-        )
+        check = await runtime.checker.check(data, [crl] if crl else [])
     except MalformedPdf:
         raise Problem(
             422,
             "Berkas PDF rusak atau tidak lengkap sehingga tidak dapat diperiksa.",
             code="malformed-pdf",
         ) from None
-    except TimeoutError:
+    except TooComplex:
         raise Problem(
             422,
-            "Pemeriksaan berkas ini memakan waktu terlalu lama dan dihentikan. Berkas tidak dapat diperiksa.",
-            code="verification-timeout",
+            "Pemeriksaan berkas ini memakan waktu terlalu lama atau memori terlalu besar dan "
+            "dihentikan. Berkas tidak dapat diperiksa.",
+            code="verification-limit",
         ) from None
     letter = await find_by_sha256(session, check.sha256, settings.public_verification_url)
     return _result(check, letter)

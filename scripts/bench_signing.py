@@ -1,0 +1,158 @@
+"""`make bench-signing`: issue letters as the signing service does (number + render + PAdES
+signature + register row) and print the medians. A benchmark, not a test.
+
+For each PAdES level (B-LTA, the dev profile's, then B-B) on a fresh SQLite database and dev PKI:
+1. one letter at a time, `--letters` letters: render_ms, sign_ms (measured in the worker
+   process) and issue_ms (the whole `LetterIssuer.issue` call, as the gRPC handler sees it);
+2. the same number again with `--concurrency` letters in flight over the worker pool (both
+   cores): letters_per_s.
+The data varies per letter (names, dates, addresses, purposes, desa, letter types), so no
+renderer cache makes a letter cheaper than the one before.
+"""
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common.db import create_engine, session_factory
+from common.migrations import upgrade
+from services.intake.letter_types import FormField
+from services.intake.letter_types import find_letter_type as find_form
+from services.signing.issuing import IssueRequest, LetterIssuer
+from services.signing.letter_types import LETTER_TYPES
+from services.signing.pades import PadesLevel
+from services.signing.pki import SignerRegistry, ensure_dev_pki
+from services.signing.seed import DEV_DESA, dev_signers, seed_dev_profiles
+from services.signing.signers import EngineConfig, LocalKeySigner, SignedLetter, SignerSet
+
+FIRST = ("Siti", "Dadang", "Ujang", "Euis", "Asep", "Neneng", "Cecep", "Iis", "Yayat", "Rina")
+LAST = ("Aminah", "Suhendar", "Kurniawan", "Rohayati", "Saepudin", "Nurhasanah", "Hidayat")
+JOBS = ("Pedagang", "Petani", "Buruh Harian Lepas", "Wiraswasta", "Guru", "Nelayan")
+PURPOSES = (
+    "Persyaratan melamar pekerjaan",
+    "Pembukaan rekening bank",
+    "Pendaftaran sekolah anak",
+    "Pengurusan BPJS Kesehatan",
+    "Persyaratan kredit usaha rakyat",
+)
+
+
+def _value(rng: random.Random, spec: FormField) -> str:
+    if spec.kind == "date":
+        return f"{rng.randint(1950, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    if spec.kind == "time":
+        return f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"
+    if spec.kind == "digits":
+        return str(rng.randint(1, 10 ** min(spec.max_length, 9) - 1))
+    if spec.choices:
+        return rng.choice(spec.choices)
+    return f"{spec.label.split(',')[0]} {rng.randint(1, 9999)}"[: spec.max_length]
+
+
+def _fields(rng: random.Random, form: tuple[FormField, ...]) -> dict[str, str]:
+    """What a resident fills in on the letter type's form (intake's), with varied values."""
+    values = {
+        "nama": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+        "tempat_lahir": rng.choice(("Subang", "Karawang", "Indramayu", "Bandung")),
+        "tanggal_lahir": f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        "jenis_kelamin": rng.choice("LP"),
+        "agama": rng.choice(("Islam", "Kristen", "Katolik", "Hindu", "Buddha")),
+        "pekerjaan": rng.choice(JOBS),
+        "alamat": f"Dusun {rng.choice(('Krajan', 'Sukamaju', 'Cilamaya'))} No. {rng.randint(1, 200)}",
+        "rt": str(rng.randint(1, 20)),
+        "rw": str(rng.randint(1, 10)),
+    }
+    return {spec.name: values.get(spec.name) or _value(rng, spec) for spec in form}
+
+
+def _requests(rng: random.Random, count: int, prefix: str) -> list[IssueRequest]:
+    requests = []
+    for i in range(count):
+        letter_type = rng.choice(sorted(LETTER_TYPES))
+        form = find_form(letter_type)
+        assert form is not None, letter_type
+        requests.append(
+            IssueRequest(
+                application_id=f"{prefix}-{i}",
+                desa_code=rng.choice(DEV_DESA).code,
+                letter_type=letter_type,
+                purpose=rng.choice(PURPOSES),
+                nik=f"321311{rng.randint(1, 71):02d}{rng.randint(1, 12):02d}{rng.randint(50, 99)}{rng.randint(1, 9999):04d}",
+                signer_role="kades",
+                fields=_fields(rng, form.fields),
+            )
+        )
+    return requests
+
+
+async def _bench(
+    level: PadesLevel, letters: int, concurrency: int, workers: int
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-signing-") as tmp:
+        root = Path(tmp)
+        pki_dir = root / "pki"
+        ensure_dev_pki(pki_dir, dev_signers())
+        registry = SignerRegistry.load(pki_dir)
+        engine = create_engine(f"sqlite+aiosqlite:///{root / 'signing.db'}")
+        await upgrade(engine, "signing")
+        sessions = session_factory(engine)
+        await seed_dev_profiles(sessions, root / "assets")  # with the kop's logo
+        local = LocalKeySigner(EngineConfig(pki_dir=pki_dir, level=level), registry, workers)
+        signers = SignerSet({"local": local}, {}, "local")
+        issuer = LetterIssuer(sessions, signers, root / "letters", "http://127.0.0.1:8002")
+        rng = random.Random(4)
+        try:
+            # Warm every worker (imports, fonts, first-letter caches), outside the figures.
+            await asyncio.gather(*(issuer.issue(r) for r in _requests(rng, workers * 2, "warm")))
+
+            render, sign, issue = [], [], []
+            for request in _requests(rng, letters, "seq"):
+                start = time.perf_counter()
+                await issuer.issue(request)
+                issue.append((time.perf_counter() - start) * 1000)
+                signed: SignedLetter | None = issuer.last_signed
+                assert signed is not None
+                render.append(signed.render_ms)
+                sign.append(signed.sign_ms)
+
+            slots = asyncio.Semaphore(concurrency)
+
+            async def one(request: IssueRequest) -> None:
+                async with slots:
+                    await issuer.issue(request)
+
+            batch = _requests(rng, letters, "par")
+            start = time.perf_counter()
+            await asyncio.gather(*(one(r) for r in batch))
+            per_second = len(batch) / (time.perf_counter() - start)
+        finally:
+            await local.close()
+            await engine.dispose()
+    return {
+        "render_ms_median": statistics.median(render),
+        "sign_ms_median": statistics.median(sign),
+        "issue_ms_median": statistics.median(issue),
+        "letters_per_s": per_second,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--letters", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    for level, prefix in ((PadesLevel.B_LTA, ""), (PadesLevel.B_B, "b_b_")):
+        figures = await _bench(level, args.letters, args.concurrency, args.workers)
+        print(f"# PAdES {level.value}: {args.letters} letters one by one, then {args.letters} "
+              f"with {args.concurrency} in flight over {args.workers} worker processes")  # fmt: skip
+        for key, value in figures.items():
+            print(f"{prefix}{key}={value:.1f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

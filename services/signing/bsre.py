@@ -1,0 +1,200 @@
+"""BSrE (Balai Sertifikasi Elektronik, BSSN) adapter for the Esign Client Service API v2.
+
+`POST {base}/api/v2/sign/pdf` with JSON
+    {"nik": ..., "passphrase": ..., "signatureProperties": [{"tampilan": "VISIBLE",
+     "imageBase64": ..., "page": 1, "originX": ..., "originY": ..., "width": ..., "height": ...,
+     "location": ..., "reason": ...}], "file": [<base64 PDF>]}
+answers `{"file": [<base64 signed PDF>], "time": <ms>}`; errors come as a 4xx/5xx with
+`{"status_code": ..., "error": ...}` or `{"message": ...}`. The client service is reached with
+HTTP Basic credentials of the kabupaten's account.
+
+Rules this adapter keeps:
+- the passphrase travels in the one request that needs it and is never stored, logged or put
+  in an exception message;
+- a sign call is never retried automatically: BSrE may have signed (and counted, and may lock
+  the certificate after wrong passphrases) even when the answer is lost, so a retry is a
+  person's decision;
+- what comes back is checked before it is accepted: a PDF whose signatures are intact.
+"""
+
+import asyncio
+import base64
+import logging
+import time
+from dataclasses import dataclass, field
+from io import BytesIO
+
+import httpx
+import typst
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from services.signing import rendering
+from services.signing.pades import StampText, stamp_place
+from services.signing.signers import SignatureJob, SignedLetter, SignerKind, SigningFailed
+
+log = logging.getLogger(__name__)
+
+SIGN_PATH = "/api/v2/sign/pdf"
+
+
+@dataclass(frozen=True)
+class BsreConfig:
+    base_url: str
+    username: str
+    password: str = field(repr=False)
+    # NIK of the certificate holder per "<desa code>:<role>" (registered with BSrE).
+    niks: dict[str, str] = field(default_factory=dict, repr=False)
+    timeout_seconds: float = 60.0
+
+
+def _stamp_png(stamp: StampText) -> bytes:
+    """The visible stamp as an image (BSrE draws an image, not text): QR code and the lines,
+    the size of the box the letter reserves for it."""
+    source = b"""
+#set page(width: 8.5cm, height: 2.8cm, margin: 1mm)
+#set text(size: 7pt)
+#grid(columns: (2.6cm, 1fr), column-gutter: 2mm,
+  image(bytes(sys.inputs.at("qr")), format: "svg", width: 2.6cm),
+  align(horizon)[Ditandatangani secara elektronik oleh \\ #sys.inputs.at("name") \\
+    #sys.inputs.at("line") \\ #sys.inputs.at("at") \\ #text(size: 5pt, sys.inputs.at("url"))])
+"""
+    png: bytes = typst.compile(
+        source,
+        format="png",
+        ppi=200,
+        sys_inputs={
+            "qr": rendering.qr_svg(stamp.verification_url),
+            "name": stamp.signer_name,
+            "line": stamp.signer_line,
+            "at": stamp.signed_at_wib,
+            "url": stamp.verification_url,
+        },
+    )
+    return png
+
+
+def _check_signed(pdf: bytes, roots: list[asn1_x509.Certificate]) -> None:
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=True)
+        signatures = list(reader.embedded_signatures)
+        if not signatures:
+            raise SigningFailed("BSrE mengembalikan dokumen tanpa tanda tangan.")
+        for sig in signatures:
+            # Integrity only: whether BSrE's chain is trusted is the verifier's question.
+            context = ValidationContext(trust_roots=roots, allow_fetching=False)
+            status = validate_pdf_signature(sig, context)
+            if not status.intact or not status.valid:
+                raise SigningFailed("BSrE mengembalikan tanda tangan yang tidak utuh.")
+    except SigningFailed:
+        raise
+    except Exception as exc:
+        raise SigningFailed("BSrE mengembalikan berkas yang bukan PDF yang dapat dibaca.") from exc
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    text = body.get("error") or body.get("message") or ""
+    return str(text)[:200]
+
+
+class BsreSigner:
+    kind: SignerKind = "bsre"
+
+    def __init__(
+        self,
+        config: BsreConfig,
+        trust_roots: list[asn1_x509.Certificate] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._config = config
+        self._roots = trust_roots or []
+        self._client = httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/"),
+            auth=httpx.BasicAuth(config.username, config.password),
+            timeout=config.timeout_seconds,
+            # httpx never retries a request that reached the server; connection retries off too.
+            transport=transport or httpx.AsyncHTTPTransport(retries=0),
+        )
+
+    def _nik(self, desa_code: str, role: str) -> str | None:
+        return self._config.niks.get(f"{desa_code}:{role}")
+
+    def can_sign(self, desa_code: str, role: str) -> bool:
+        return self._nik(desa_code, role) is not None
+
+    def roles_for(self, desa_code: str) -> list[str]:
+        return sorted(
+            k.split(":", 1)[1] for k in self._config.niks if k.startswith(f"{desa_code}:")
+        )
+
+    async def sign(self, job: SignatureJob) -> SignedLetter:
+        nik = self._nik(job.desa_code, job.role)
+        if nik is None:
+            raise SigningFailed(
+                f"Penandatangan {job.role} desa {job.desa_code} belum terdaftar di BSrE."
+            )
+        if not job.passphrase:
+            raise SigningFailed("Passphrase TTE wajib diisi untuk menandatangani melalui BSrE.")
+        start = time.perf_counter()
+        pdf = await asyncio.to_thread(rendering.render_letter, job.content)
+        image = await asyncio.to_thread(_stamp_png, job.stamp)
+        rendered = time.perf_counter()
+        page, (x1, y1, x2, y2) = stamp_place(
+            PdfFileReader(BytesIO(pdf), strict=False), job.stamp.verification_url
+        )
+        payload = {
+            "nik": nik,
+            "passphrase": job.passphrase,
+            "signatureProperties": [
+                {
+                    "tampilan": "VISIBLE",
+                    "imageBase64": base64.b64encode(image).decode(),
+                    "page": page + 1,
+                    "originX": x1,
+                    "originY": y1,
+                    "width": x2 - x1,
+                    "height": y2 - y1,
+                    "location": job.location,
+                    "reason": "Tanda tangan elektronik surat keterangan",
+                }
+            ],
+            "file": [base64.b64encode(pdf).decode()],
+        }
+        try:
+            response = await self._client.post(SIGN_PATH, json=payload)
+        except httpx.TimeoutException as exc:
+            # BSrE may have signed anyway: say so, and do not try again on our own.
+            raise SigningFailed(
+                "BSrE tidak menjawab tepat waktu; status penandatanganan tidak diketahui. "
+                "Periksa di BSrE sebelum mencoba lagi."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise SigningFailed("Layanan BSrE tidak dapat dihubungi.") from exc
+        finally:
+            del payload  # the passphrase goes no further than this request
+        if response.status_code != 200:
+            detail = _error_text(response)
+            log.warning("BSrE refused to sign (HTTP %d)", response.status_code)
+            raise SigningFailed(
+                f"BSrE menolak penandatanganan (HTTP {response.status_code})"
+                + (f": {detail}" if detail else ".")
+            )
+        try:
+            files = response.json()["file"]
+            signed = base64.b64decode(files[0], validate=True)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise SigningFailed("Jawaban BSrE tidak dapat dibaca.") from exc
+        await asyncio.to_thread(_check_signed, signed, self._roots)
+        done = time.perf_counter()
+        return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
+
+    async def close(self) -> None:
+        await self._client.aclose()

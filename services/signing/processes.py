@@ -1,0 +1,16 @@
+"""Worker processes of the signing service (letter signing pool, upload checkers) come from one
+forkserver that has already imported pyHanko and the renderer: cheap to start, and never a fork
+of the service's running event loop and threads."""
+
+import multiprocessing
+from multiprocessing.context import BaseContext
+
+PRELOAD = ["services.signing.pdf_verification", "services.signing.signers"]
+
+
+def forkserver_context() -> BaseContext:
+    """Call before the first worker starts anywhere: the preload list is read when the
+    forkserver starts."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx

@@ -1,0 +1,121 @@
+"""Revoking an issued letter: the Kepala Desa of the letter's desa withdraws it with a reason.
+The register row and the public `letter.revoked` event change in one transaction (outbox);
+verification shows the letter as revoked from then on. Revoking a revoked letter again changes
+nothing and publishes nothing."""
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.event_names import LETTER_REVOKED
+from common.events import (
+    AreaCodes,
+    CloudEvent,
+    deterministic_event_id,
+    event_type,
+    public_subject,
+)
+from common.outbox import stage_event
+from services.signing.models import Letter, LetterStatus, as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+EVENT_SOURCE = "/services/signing"  # as intake's events name their source
+REVOKING_ROLE = "kades"
+MIN_REASON = 5
+MAX_REASON = 500
+
+
+class RevocationRefused(Exception):
+    """`status` follows HTTP: 403 not allowed, 404 no such letter, 409 wrong state, 422 bad
+    input. `reason` is for staff (Indonesian)."""
+
+    def __init__(self, status: int, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Revocation:
+    letter_id: str
+    desa_code: str  # of the one asking; must be the letter's
+    actor_username: str
+    actor_role: str
+    reason: str
+
+
+def revoked_event(letter: Letter) -> CloudEvent:
+    """Public: no reason text (it may name the resident), no personal data."""
+    area = AreaCodes.from_desa(letter.desa_code)
+    assert letter.revoked_at is not None
+    return CloudEvent(
+        id=deterministic_event_id(letter.id, LETTER_REVOKED),
+        source=EVENT_SOURCE,
+        type=event_type(LETTER_REVOKED),
+        subject=letter.application_id,
+        time=as_utc(letter.revoked_at),
+        data={
+            "application_id": letter.application_id,
+            "desa_code": area.desa,
+            "kecamatan_code": area.kecamatan,
+            "kabupaten_code": area.kabupaten,
+            "letter_type": letter.letter_type,
+            "status": LetterStatus.REVOKED.value,
+            "letter_number": letter.number,
+            "letter_id": letter.id,
+        },
+    )
+
+
+async def revoke_letter(
+    sessions: async_sessionmaker[AsyncSession], request: Revocation
+) -> tuple[Letter, bool]:
+    """Returns the letter and whether this call revoked it."""
+    reason = request.reason.strip()
+    if request.actor_role != REVOKING_ROLE:
+        raise RevocationRefused(403, "Hanya Kepala Desa yang dapat mencabut surat.", "not-kades")
+    if not request.actor_username:
+        raise RevocationRefused(422, "Nama pengguna yang mencabut wajib diisi.", "actor-missing")
+    if len(reason) < MIN_REASON:
+        raise RevocationRefused(
+            422, f"Alasan pencabutan wajib diisi (paling sedikit {MIN_REASON} huruf).", "reason"
+        )
+    if len(reason) > MAX_REASON:
+        raise RevocationRefused(
+            422, f"Alasan pencabutan paling panjang {MAX_REASON} huruf.", "reason-too-long"
+        )
+    async with sessions() as session:
+        letter = await session.get(Letter, request.letter_id, with_for_update=True)
+        # Another desa's letter reads as missing: its existence is not theirs to learn.
+        if letter is None or letter.desa_code != request.desa_code:
+            raise RevocationRefused(404, "Surat tidak ditemukan.", "letter-not-found")
+        if letter.status == LetterStatus.REVOKED.value:
+            return letter, False
+        if letter.status != LetterStatus.VALID.value:
+            raise RevocationRefused(
+                409, "Surat ini belum terbit sehingga belum dapat dicabut.", "not-issued"
+            )
+        letter.status = LetterStatus.REVOKED.value
+        letter.revoked_at = utcnow()
+        letter.revoked_by = request.actor_username
+        letter.revocation_reason = reason
+        session.add(letter)
+        await stage_event(
+            session, public_subject(letter.desa_code, LETTER_REVOKED), revoked_event(letter)
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            # A concurrent revocation committed first (same event id): that one stands.
+            await session.rollback()
+            winner = await session.get(Letter, request.letter_id, populate_existing=True)
+            assert winner is not None
+            return winner, False
+        await session.refresh(letter)
+    log.info("letter %s revoked", letter.id)
+    return letter, True

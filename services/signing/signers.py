@@ -1,0 +1,342 @@
+"""Who holds the key: pluggable letter signers. Which one a desa uses is configuration
+(`SMARTDESA_SIGNING_SIGNERS`, desa code -> kind, default `SMARTDESA_SIGNING_DEFAULT_SIGNER`).
+
+- `local`: keys from the PKI folder, parsed once per worker process. Render and sign run in a
+  process pool (both cores; never on the event loop).
+- `pkcs11`: the key stays in an HSM (SoftHSM2 in tests) and pyHanko asks it for the raw
+  signature; one session opened at start, used by one thread at a time.
+- `bsre`: BSrE's signing service does the PDF signature (services/signing/bsre.py).
+
+Every kind renders the same letter and returns a signed PDF; the PAdES work of `local` and
+`pkcs11` is the same `PadesEngine`.
+"""
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pyhanko.sign import signers as pyhanko_signers
+from pyhanko.sign.timestamps import TimeStamper
+
+from services.signing import rendering
+from services.signing.letter_types import SIGNER_TITLES
+from services.signing.pades import HttpxTimeStamper, PadesEngine, PadesLevel, StampText
+from services.signing.pki import CRL_FILE, SignerRegistry
+from services.signing.processes import forkserver_context
+
+log = logging.getLogger(__name__)
+# pyHanko warns on every B-LTA signature that it may not fetch revocation data: by design, the
+# CRL is handed to it (pre-fetched) instead.
+logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
+
+SignerKind = Literal["local", "pkcs11", "bsre"]
+
+
+class SigningFailed(Exception):
+    """The signer could not sign (unreachable, refused, wrong passphrase). `reason` is for
+    staff (Indonesian) and never contains the passphrase."""
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class SignatureJob:
+    """One letter to render and sign. Picklable: it crosses into the worker process."""
+
+    content: rendering.LetterContent
+    desa_code: str
+    role: str  # whose certificate signs
+    location: str
+    stamp: StampText
+    # Only for signers that ask for it per signature (BSrE); never stored, never logged.
+    passphrase: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SignedLetter:
+    pdf: bytes
+    render_ms: float
+    sign_ms: float
+    worker_pid: int = field(default_factory=os.getpid)  # the process that rendered and signed
+
+
+class LetterSigner(Protocol):
+    kind: SignerKind
+
+    def can_sign(self, desa_code: str, role: str) -> bool: ...
+
+    def roles_for(self, desa_code: str) -> list[str]:
+        """The roles this signer holds keys for in the desa."""
+        ...
+
+    async def sign(self, job: SignatureJob) -> SignedLetter: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How a process builds its PadesEngine: picklable, sent to each worker once."""
+
+    pki_dir: Path
+    key_password: bytes | None = field(default=None, repr=False)
+    level: PadesLevel = PadesLevel.B_LTA
+    # None: stamp with the TSA in the PKI folder in process (the key /tsa serves with).
+    tsa_url: str | None = None
+
+
+def build_timestamper(config: EngineConfig, registry: SignerRegistry) -> TimeStamper | None:
+    if config.level == PadesLevel.B_B:
+        return None
+    if config.tsa_url:
+        return HttpxTimeStamper(config.tsa_url)
+    if registry.tsa is None:
+        raise SigningFailed("Otoritas cap waktu (TSA) belum dikonfigurasi.")
+    from services.signing.tsa import TimestampAuthority
+
+    return TimestampAuthority(registry.tsa, [registry.root_cert_asn1])
+
+
+# The dev PKI's CMS (EC P-256, three certificates, a timestamp token) is under 4 KB: 16 KB of
+# hex digits leaves room for RSA keys and a longer chain.
+LOCAL_BYTES_RESERVED = 16384
+
+
+def build_engine(
+    config: EngineConfig,
+    registry: SignerRegistry,
+    timestamper: TimeStamper | None = None,
+    bytes_reserved: int | None = None,
+) -> PadesEngine:
+    return PadesEngine(
+        config.level,
+        [registry.root_cert_asn1],
+        timestamper or build_timestamper(config, registry),
+        crls=[registry.crl_der] if registry.crl_der else [],
+        # Without a CRL at hand, production fetches it from the certificates' CRL address.
+        allow_fetching=registry.crl_der is None,
+        bytes_reserved=bytes_reserved,
+    )
+
+
+class _LocalState:
+    """A process's keys and engine, built once; the CRL is re-read when the file changes."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.registry = SignerRegistry.load(config.pki_dir, config.key_password)
+        self.engine = build_engine(config, self.registry, bytes_reserved=LOCAL_BYTES_RESERVED)
+        self._crl_mtime = self._crl_stat()
+        self.lock = threading.Lock()
+
+    def _crl_stat(self) -> float:
+        try:
+            return (self.config.pki_dir / CRL_FILE).stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def refresh_crl(self) -> None:
+        mtime = self._crl_stat()
+        if mtime != self._crl_mtime:
+            self._crl_mtime = mtime
+            self.engine.update_crls([(self.config.pki_dir / CRL_FILE).read_bytes()])
+
+    def render_and_sign(self, job: SignatureJob) -> SignedLetter:
+        loaded = self.registry.get(job.desa_code, job.role)
+        if loaded is None:
+            raise SigningFailed(
+                f"Tidak ada kunci penandatangan {job.role} untuk desa {job.desa_code}."
+            )
+        with self.lock:
+            self.refresh_crl()
+            start = time.perf_counter()
+            pdf = rendering.render_letter(job.content)
+            rendered = time.perf_counter()
+            signed = self.engine.sign(pdf, loaded.signer, job.location, job.stamp)
+            done = time.perf_counter()
+        return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
+
+
+_worker_state: _LocalState | None = None
+
+
+def _init_worker(config: EngineConfig) -> None:
+    global _worker_state
+    _worker_state = _LocalState(config)
+    log.debug("signing worker %d ready", os.getpid())
+
+
+def _worker_ready() -> int:
+    return os.getpid()
+
+
+def _sign_in_worker(job: SignatureJob) -> SignedLetter:
+    assert _worker_state is not None, "worker not initialised"
+    return _worker_state.render_and_sign(job)
+
+
+def _render_in_worker(content: rendering.LetterContent) -> bytes:
+    return rendering.render_letter(content)
+
+
+class LocalKeySigner:
+    """Keys from the PKI folder. `workers` > 0: a process pool of that size, each worker with
+    its own parsed keys and engine; 0: one in-process state used from a thread (tests, tools)."""
+
+    kind: SignerKind = "local"
+
+    def __init__(self, config: EngineConfig, registry: SignerRegistry, workers: int) -> None:
+        self._registry = registry
+        self._executor: Executor | None = None
+        self._state: _LocalState | None = None
+        if workers > 0:
+            # forkserver: never fork the running event loop and its threads.
+            self._executor = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=forkserver_context(),
+                initializer=_init_worker,
+                initargs=(config,),
+            )
+            # Start the workers now (keys loaded, modules imported), not on the first letter.
+            for _ in range(workers):
+                self._executor.submit(_worker_ready)
+        else:
+            self._state = _LocalState(config)
+
+    def can_sign(self, desa_code: str, role: str) -> bool:
+        return self._registry.get(desa_code, role) is not None
+
+    def roles_for(self, desa_code: str) -> list[str]:
+        return self._registry.roles_for(desa_code)
+
+    async def sign(self, job: SignatureJob) -> SignedLetter:
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _sign_in_worker, job)
+        assert self._state is not None
+        return await asyncio.to_thread(self._state.render_and_sign, job)
+
+    async def render(self, content: rendering.LetterContent) -> bytes:
+        """A letter without signature (a preview), rendered where letters are rendered."""
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _render_in_worker, content)
+        return await asyncio.to_thread(rendering.render_letter, content)
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class Pkcs11Config:
+    module: Path
+    token_label: str
+    pin: str = field(repr=False)
+
+
+def pkcs11_label(desa_code: str, role: str) -> str:
+    """Label of a signer's key and certificate objects on the token."""
+    return f"{desa_code}:{role}"
+
+
+class Pkcs11LetterSigner:
+    """The signer's key lives on a PKCS#11 token; certificates are read from the token too."""
+
+    kind: SignerKind = "pkcs11"
+
+    def __init__(self, config: Pkcs11Config, engine: PadesEngine) -> None:
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign import pkcs11 as pyhanko_pkcs11
+
+        self._pkcs11 = pyhanko_pkcs11
+        self._session = pyhanko_pkcs11.open_pkcs11_session(
+            str(config.module),
+            token_criteria=TokenCriteria(label=config.token_label),
+            user_pin=config.pin,
+        )
+        self._engine = engine
+        self._signers: dict[tuple[str, str], pyhanko_signers.Signer] = {}
+        self._lock = threading.Lock()  # one PKCS#11 session: one operation at a time
+
+    def _signer(self, desa_code: str, role: str) -> pyhanko_signers.Signer | None:
+        key = (desa_code, role)
+        if key not in self._signers:
+            label = pkcs11_label(desa_code, role)
+            try:
+                # Raw mechanism (hash here, sign there): SoftHSM2 and many HSMs offer CKM_ECDSA
+                # but not the combined ECDSA-with-SHA256 mechanism.
+                signer: pyhanko_signers.Signer = self._pkcs11.PKCS11Signer(
+                    self._session, cert_label=label, key_label=label, use_raw_mechanism=True
+                )
+                signer.signing_cert  # noqa: B018  (loads it: a missing object fails here)
+            except Exception:  # the token has no such key or certificate
+                log.warning("no PKCS#11 signer %s on the token", label)
+                return None
+            self._signers[key] = signer
+        return self._signers[key]
+
+    def can_sign(self, desa_code: str, role: str) -> bool:
+        with self._lock:
+            return self._signer(desa_code, role) is not None
+
+    def roles_for(self, desa_code: str) -> list[str]:
+        return [role for role in SIGNER_TITLES if self.can_sign(desa_code, role)]
+
+    def _render_and_sign(self, job: SignatureJob) -> SignedLetter:
+        start = time.perf_counter()
+        pdf = rendering.render_letter(job.content)
+        rendered = time.perf_counter()
+        with self._lock:
+            signer = self._signer(job.desa_code, job.role)
+            if signer is None:
+                raise SigningFailed(
+                    f"Token PKCS#11 tidak memiliki kunci {job.role} untuk desa {job.desa_code}."
+                )
+            signed = self._engine.sign(pdf, signer, job.location, job.stamp)
+        done = time.perf_counter()
+        return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
+
+    async def sign(self, job: SignatureJob) -> SignedLetter:
+        return await asyncio.to_thread(self._render_and_sign, job)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._session.close)
+
+
+class SignerSet:
+    """The configured signers and which desa uses which."""
+
+    def __init__(
+        self,
+        signers: dict[SignerKind, LetterSigner],
+        per_desa: dict[str, SignerKind],
+        default: SignerKind,
+    ) -> None:
+        self._signers = signers
+        self._per_desa = per_desa
+        self._default = default
+
+    def for_desa(self, desa_code: str) -> LetterSigner | None:
+        return self._signers.get(self._per_desa.get(desa_code, self._default))
+
+    async def render(self, content: rendering.LetterContent) -> bytes:
+        """Unsigned letters (previews): in the local signer's worker processes when there are
+        any (fonts and templates already loaded there), else in a thread."""
+        local = self._signers.get("local")
+        if isinstance(local, LocalKeySigner):
+            return await local.render(content)
+        return await asyncio.to_thread(rendering.render_letter, content)
+
+    async def close(self) -> None:
+        for signer in self._signers.values():
+            await signer.close()
