@@ -44,6 +44,24 @@ class RefusingSigning(signing_pb2_grpc.SigningServiceServicer):
             verification_url="http://127.0.0.1:8002/verifikasi/kode",
         )
 
+    async def GetLetterPdf(
+        self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.LetterPdf:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def PreviewLetter(
+        self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.LetterPdf:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def RevokeLetter(
+        self, request: signing_pb2.RevokeLetterRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.IssuedLetter:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
 
 @pytest.fixture
 async def signing(
