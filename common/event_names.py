@@ -11,6 +11,9 @@ APPLICATION_REMINDED = "application.reminded"
 APPLICATION_ESCALATED = "application.escalated"
 APPLICATION_CANCELLED = "application.cancelled"
 APPLICATION_EXPIRED = "application.expired"
+# Every step approved, but signing refused the letter (e.g. no certificate for the signer); the
+# workflow retries on a timer and on a staff request.
+APPLICATION_SIGNING_BLOCKED = "application.signing_blocked"
 LETTER_ISSUED = "letter.issued"
 LETTER_REVOKED = "letter.revoked"
 OTP_REQUESTED = "resident.otp_requested"

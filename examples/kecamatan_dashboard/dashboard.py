@@ -32,6 +32,7 @@ _STAGE_BY_EVENT = {
     "application.rejected": "rejected",
     "application.cancelled": "cancelled",
     "application.expired": "expired",
+    "application.signing_blocked": "signing_blocked",  # approved, waiting on the e-signature
     "letter.issued": "issued",
     "letter.revoked": "revoked",
 }
@@ -50,6 +51,7 @@ STAGE_ORDER = (
     "sekdes",
     "kades",
     "revision_requested",
+    "signing_blocked",
     "issued",
     "rejected",
     "cancelled",

@@ -24,11 +24,21 @@ from workflows.approval.models import (
     ISSUED,
     REJECTED,
     REVISION_REQUESTED,
+    SIGNING_BLOCKED,
 )
 
 log = logging.getLogger(__name__)
 
-STATUSES = (DRAFT, IN_REVIEW, REVISION_REQUESTED, REJECTED, CANCELLED, EXPIRED, ISSUED)
+STATUSES = (
+    DRAFT,
+    IN_REVIEW,
+    REVISION_REQUESTED,
+    SIGNING_BLOCKED,
+    REJECTED,
+    CANCELLED,
+    EXPIRED,
+    ISSUED,
+)
 DECIDED_AS = ("", "plt", "supervisor")
 # `<aggregate>.<event>`: it becomes the last tokens of a NATS subject and part of the ce-type.
 _EVENT_NAME = re.compile(r"[a-z][a-z_]*\.[a-z][a-z_]*")
@@ -105,7 +115,9 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
         application.current_deadline = None
     # else: a reminder without a new deadline; the one known still holds.
     if request.status != application.status or request.reason:
-        # The reason belongs to the status it came with (revision, rejection, expiry).
+        # The reason belongs to the status it came with (revision, rejection, expiry, signing
+        # blocked). Signing's reason is for staff: the resident's view shows a plain text
+        # instead (api/schemas.py).
         application.status_reason = request.reason
     application.status = request.status
     letter_extra: dict[str, str] = {}

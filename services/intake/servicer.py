@@ -75,6 +75,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             attachments=[attachment_info(a) for a in attachments],
             created_at=_timestamp(application.created_at),
             submitted_at=_timestamp(application.submitted_at),
+            status_reason=application.status_reason,
         )
 
     async def GetAttachment(

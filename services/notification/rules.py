@@ -13,6 +13,7 @@ service's preferences.
 | application.escalated | holders of `escalated_to_role` (level 2: kabupaten_operator) | yes |
 | application.revision_requested, rejected, expired | the applicant | yes |
 | application.cancelled | the applicant; holders of `step_role` | in-app only; pending messages about the application are cancelled |
+| application.signing_blocked | holders of `step_role` (the signer role); the kabupaten operator | yes |
 | letter.issued | the applicant, with a short-lived signed download link | yes |
 | letter.revoked | the applicant | yes |
 | resident.otp_requested | the resident (urgent: ignores quiet hours) | WhatsApp, SMS fallback |
@@ -36,6 +37,7 @@ from common.event_names import (
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
     APPLICATION_REMINDED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
     LETTER_REVOKED,
@@ -141,6 +143,8 @@ async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime
     data = _application_event(event)
     if event.name in _STAFF_EVENTS:
         return await _to_staff(event.name, data, recipients, now)
+    if event.name == APPLICATION_SIGNING_BLOCKED:
+        return await _signing_blocked(data, recipients, now)
     return await _to_applicant(event.name, data, recipients, now)
 
 
@@ -224,6 +228,46 @@ async def _to_staff(
             recipient=staff_recipient(holder.username),
             phone=None,
             link=staff_task_link(data.application_id),
+            application_id=data.application_id,
+            now=now,
+        )
+    return plan
+
+
+async def _signing_blocked(
+    data: events_pb2.ApplicationEvent, recipients: RecipientLookup, now: datetime
+) -> Plan:
+    """The signer role's holders must fix the cause (the reason is in their task); the
+    kabupaten operator follows it up with the desa."""
+    if not data.step_role or not data.desa_code:
+        raise PermanentEventError("signing_blocked without step_role or desa_code")
+    values = {"letter_type": t.letter_type_name(data.letter_type)}
+    plan = Plan()
+    signers = await recipients.role_holders(data.desa_code, data.step_role)
+    operators = await recipients.role_holders(data.desa_code, KABUPATEN_OPERATOR)
+    if not signers:
+        log.warning("nobody holds %s in desa %s (signing blocked)", data.step_role, data.desa_code)
+    for holder in signers:
+        await _tell(
+            plan,
+            recipients,
+            t.SIGNING_BLOCKED,
+            {**values, "role": t.role_name(data.step_role, holder.acting)},
+            recipient=staff_recipient(holder.username),
+            phone=None,
+            link=staff_task_link(data.application_id),
+            application_id=data.application_id,
+            now=now,
+        )
+    for operator in operators:
+        await _tell(
+            plan,
+            recipients,
+            t.SIGNING_BLOCKED_KABUPATEN,
+            {**values, "desa_code": data.desa_code, "signer": t.role_name(data.step_role)},
+            recipient=staff_recipient(operator.username),
+            phone=None,
+            link=None,
             application_id=data.application_id,
             now=now,
         )

@@ -18,6 +18,7 @@ from common.event_names import (
     APPLICATION_REMINDED,
     APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
     LETTER_ISSUED,
@@ -222,6 +223,26 @@ EXPIRED = _event(
     short="permohonan {letter_type} Anda ditutup karena perbaikan tidak dikirim tepat waktu.",
 )
 
+# Every step approved, but signing refused the letter: the signer role must fix the cause (the
+# reason is in the task, never in a message), the kabupaten operator follows it up.
+SIGNING_BLOCKED = _event(
+    "signing_blocked",
+    "Surat tertahan di tanda tangan elektronik",
+    "Permohonan {letter_type} sudah disetujui, tetapi suratnya belum dapat ditandatangani "
+    "secara elektronik oleh Anda sebagai {role}. Buka tugas di Smart Desa untuk melihat "
+    "penyebabnya, perbaiki, lalu minta terbitkan ulang. Sistem juga mencoba lagi berkala.",
+    short="surat {letter_type} yang sudah disetujui tertahan di tanda tangan elektronik. "
+    "Buka tugas Anda di Smart Desa.",
+)
+
+SIGNING_BLOCKED_KABUPATEN = _event(
+    "signing_blocked_kabupaten",
+    "Surat tertahan di tanda tangan elektronik",
+    "Permohonan {letter_type} di desa {desa_code} sudah disetujui, tetapi suratnya belum dapat "
+    "ditandatangani secara elektronik oleh {signer}. Mohon bantu desa memperbaikinya.",
+    short="surat {letter_type} di desa {desa_code} tertahan di tanda tangan elektronik ({signer}).",
+)
+
 LETTER_ISSUED_EVENT = _event(
     "letter_issued",
     "Surat Anda sudah terbit",
@@ -262,6 +283,7 @@ BY_EVENT: dict[str, EventTemplates] = {
     APPLICATION_REJECTED: REJECTED,
     APPLICATION_CANCELLED: CANCELLED,
     APPLICATION_EXPIRED: EXPIRED,
+    APPLICATION_SIGNING_BLOCKED: SIGNING_BLOCKED,
     LETTER_ISSUED: LETTER_ISSUED_EVENT,
     LETTER_REVOKED: LETTER_REVOKED_EVENT,
 }
@@ -275,6 +297,6 @@ REJECTED_INAPP = REJECTED.inapp
 
 def all_templates() -> list[Template]:
     found = [OTP_WHATSAPP, OTP_SMS]
-    for group in [*BY_EVENT.values(), CANCELLED_STAFF]:
+    for group in [*BY_EVENT.values(), CANCELLED_STAFF, SIGNING_BLOCKED_KABUPATEN]:
         found.extend(t for t in (group.inapp, group.email, group.whatsapp, group.sms) if t)
     return found

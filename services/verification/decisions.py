@@ -1,5 +1,5 @@
 """A staff decision travels to the application's approval workflow as the Temporal Update
-`decide`. The workflow's validator is the authority on role, desa, step and reasons: what it
+`decide` (a request to issue a letter signing refused again: `retry_issue`). The workflow's validator is the authority on role, desa, step and reasons: what it
 refuses never enters the workflow's history, and we pass its (Indonesian) message on."""
 
 import logging
@@ -21,17 +21,20 @@ from workflows.approval.models import (
     ERR_FINISHED,
     ERR_INVALID,
     ERR_NOT_AWAITING_RESUBMIT,
+    ERR_NOT_BLOCKED,
     ERR_STALE_STEP,
     ERR_WRONG_DESA,
     ERR_WRONG_ROLE,
     ApprovalState,
     DecisionInput,
+    RetryIssueInput,
     role_label,
 )
 
 log = logging.getLogger(__name__)
 
 DECIDE_UPDATE = "decide"
+RETRY_ISSUE_UPDATE = "retry_issue"
 
 # Validator refusals -> (HTTP status, problem code).
 _REFUSALS: dict[str, tuple[int, str]] = {
@@ -40,6 +43,7 @@ _REFUSALS: dict[str, tuple[int, str]] = {
     ERR_STALE_STEP: (409, "stale-step"),
     ERR_FINISHED: (409, "finished"),
     ERR_NOT_AWAITING_RESUBMIT: (409, "not-awaiting-resubmit"),
+    ERR_NOT_BLOCKED: (409, "not-blocked"),
     ERR_INVALID: (422, "invalid-decision"),
 }
 
@@ -72,10 +76,28 @@ async def send_decision(
     client: Client, application_id: str, decision: DecisionInput, rpc_timeout: timedelta
 ) -> ApprovalState:
     """Deliver `decision` and return the workflow's state after it; raises Problem on refusal."""
+    return await _update(client, application_id, DECIDE_UPDATE, decision, rpc_timeout)
+
+
+async def send_retry_issue(
+    client: Client, application_id: str, request: RetryIssueInput, rpc_timeout: timedelta
+) -> ApprovalState:
+    """Ask the workflow to try issuing a letter signing refused now; returns the state after
+    that attempt (issued, or still signing_blocked)."""
+    return await _update(client, application_id, RETRY_ISSUE_UPDATE, request, rpc_timeout)
+
+
+async def _update(
+    client: Client,
+    application_id: str,
+    name: str,
+    arg: DecisionInput | RetryIssueInput,
+    rpc_timeout: timedelta,
+) -> ApprovalState:
     handle = client.get_workflow_handle(workflow_id(application_id))
     try:
         state: ApprovalState = await handle.execute_update(
-            DECIDE_UPDATE, decision, result_type=ApprovalState, rpc_timeout=rpc_timeout
+            name, arg, result_type=ApprovalState, rpc_timeout=rpc_timeout
         )
         return state
     except WorkflowUpdateFailedError as exc:
@@ -83,19 +105,19 @@ async def send_decision(
         if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
             status, code = _REFUSALS[cause.type]
             raise Problem(status, cause.message, code=code) from exc
-        log.error("decide update on application %s failed: %r", application_id, cause)
+        log.error("%s update on application %s failed: %r", name, application_id, cause)
         raise Problem(
             500,
             "Keputusan tidak dapat diproses karena kesalahan pada server.",
             code="decide-failed",
         ) from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
-        log.warning("decide update on application %s timed out", application_id)
+        log.warning("%s update on application %s timed out", name, application_id)
         raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise await _not_running(client, application_id) from exc
-        log.warning("decide update on application %s: %s %s", application_id, exc.status, exc)
+        log.warning("%s update on application %s: %s %s", name, application_id, exc.status, exc)
         raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc
 
 

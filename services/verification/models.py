@@ -15,6 +15,10 @@ TASK_DONE = "done"
 TASK_REVISION_REQUESTED = "revision_requested"
 TASK_CANCELLED = "cancelled"
 TASK_EXPIRED = "expired"
+# What a task asks for: a decision on a route step, or (after every step approved) fixing why
+# signing refuses the letter and asking for it to be issued again.
+TASK_KIND_DECISION = "decision"
+TASK_KIND_SIGNING_BLOCKED = "signing_blocked"
 
 
 class Staff(SQLModel, table=True):
@@ -54,6 +58,7 @@ class Task(SQLModel, table=True):
     reminders: int = 0
     kecamatan_code: str = Field(default="", index=True)
     kabupaten_code: str = Field(default="", index=True)
+    kind: str = TASK_KIND_DECISION
 
 
 class ProcessedEvent(SQLModel, table=True):

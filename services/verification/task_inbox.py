@@ -4,7 +4,10 @@
 the step's deadline; `application.reminded` and `application.escalated` update it (an escalated
 task shows in the supervisor's inbox too, and past its deadline it is overdue); a decision, a
 return for revision, a rejection or the issued letter closes it; a cancelled or expired
-application's tasks leave every inbox. The projection is idempotent (each event id is applied
+application's tasks leave every inbox. `application.signing_blocked` (every step approved, but
+signing refuses the letter) opens a task of its own kind for the signer role, on the step after
+the route's last; the issued letter closes it. Such a task also shows in the kabupaten's list of
+stuck letters. The projection is idempotent (each event id is applied
 once) and refuses to let an older event overwrite what a newer one of the same application
 already said.
 """
@@ -28,6 +31,7 @@ from common.event_names import (
     APPLICATION_REJECTED,
     APPLICATION_REMINDED,
     APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
 )
@@ -37,6 +41,8 @@ from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
     TASK_EXPIRED,
+    TASK_KIND_DECISION,
+    TASK_KIND_SIGNING_BLOCKED,
     TASK_OPEN,
     TASK_REVISION_REQUESTED,
     ProcessedEvent,
@@ -63,7 +69,12 @@ _CLOSING_EVENTS = {
 _ENDING_EVENTS = {APPLICATION_CANCELLED: TASK_CANCELLED, APPLICATION_EXPIRED: TASK_EXPIRED}
 # Events that change the open task's deadline or escalation.
 _UPDATING_EVENTS = (APPLICATION_REMINDED, APPLICATION_ESCALATED)
-_HANDLED = {APPLICATION_STEP_ASSIGNED, *_CLOSING_EVENTS, *_ENDING_EVENTS, *_UPDATING_EVENTS}
+# Events that open a task, and its kind.
+_OPENING_EVENTS = {
+    APPLICATION_STEP_ASSIGNED: TASK_KIND_DECISION,
+    APPLICATION_SIGNING_BLOCKED: TASK_KIND_SIGNING_BLOCKED,
+}
+_HANDLED = {*_OPENING_EVENTS, *_CLOSING_EVENTS, *_ENDING_EVENTS, *_UPDATING_EVENTS}
 
 
 def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:
@@ -75,10 +86,10 @@ def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:
         raise PermanentEventError(f"event {event.id}: data is not an ApplicationEvent") from exc
     if not payload.application_id:
         raise PermanentEventError(f"event {event.id}: no application_id")
-    if event.name == APPLICATION_STEP_ASSIGNED and not (
+    if event.name in _OPENING_EVENTS and not (
         payload.desa_code and payload.step_role and payload.letter_type
     ):
-        raise PermanentEventError(f"event {event.id}: step_assigned without desa, role or type")
+        raise PermanentEventError(f"event {event.id}: {event.name} without desa, role or type")
     if payload.deadline:
         try:
             _deadline(payload)
@@ -154,8 +165,8 @@ class TaskProjection:
             ).one()
             if latest is not None and occurred_at < as_utc(latest):
                 log.info("event %s is older than the known state of its application", event.id)
-            elif name == APPLICATION_STEP_ASSIGNED:
-                await self._open_step(session, payload, occurred_at)
+            elif name in _OPENING_EVENTS:
+                await self._open_step(session, payload, occurred_at, _OPENING_EVENTS[name])
             elif name in _UPDATING_EVENTS:
                 await self._update_open(session, name, payload)
             elif name in _ENDING_EVENTS:
@@ -174,7 +185,11 @@ class TaskProjection:
             await session.commit()
 
     async def _open_step(
-        self, session: AsyncSession, payload: events_pb2.ApplicationEvent, assigned_at: datetime
+        self,
+        session: AsyncSession,
+        payload: events_pb2.ApplicationEvent,
+        assigned_at: datetime,
+        kind: str,
     ) -> None:
         # The workflow waits on one step at a time: whatever else was open is over.
         await session.exec(
@@ -211,6 +226,7 @@ class TaskProjection:
             task.assigned_at = assigned_at
             task.closed_at = None
         task.kecamatan_code, task.kabupaten_code = _areas(payload)
+        task.kind = kind
         task.deadline = _deadline(payload)
         task.escalated_to_role = ""
         task.supervisor_role = ""
@@ -316,11 +332,16 @@ async def overdue_in_kabupaten(
     kecamatan_code: str | None = None,
     desa_code: str | None = None,
 ) -> list[Task]:
-    """Open tasks past their deadline (or escalated) in the kabupaten's desa, most urgent first."""
+    """Open tasks past their deadline (or escalated), and letters signing refuses, in the
+    kabupaten's desa, most urgent first."""
     query = select(Task).where(
         Task.kabupaten_code == kabupaten_code,
         Task.status == TASK_OPEN,
-        or_(col(Task.escalation_level) > 0, col(Task.deadline) <= utcnow()),
+        or_(
+            col(Task.escalation_level) > 0,
+            col(Task.deadline) <= utcnow(),
+            col(Task.kind) == TASK_KIND_SIGNING_BLOCKED,
+        ),
     )
     if kecamatan_code:
         query = query.where(Task.kecamatan_code == kecamatan_code)

@@ -22,6 +22,7 @@ from common.event_names import (
     APPLICATION_REMINDED,
     APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
     LETTER_REVOKED,
@@ -154,6 +155,14 @@ async def produced(tmp_path: Path) -> AsyncIterator[list[Produced]]:
                 step=(1, "sekdes"),
                 actor_role="kasi_pemerintahan",
                 decision="approve",
+            ),
+            _progress(
+                app,
+                70,
+                APPLICATION_SIGNING_BLOCKED,
+                "signing_blocked",
+                step=(2, "kades"),
+                reason=REASON,
             ),
             _progress(
                 app,

@@ -14,6 +14,7 @@ from common.event_names import (
     APPLICATION_ESCALATED,
     APPLICATION_EXPIRED,
     APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
 )
 from common.events import CloudEvent, deterministic_event_id, public_subject
@@ -198,3 +199,61 @@ async def test_unknown_decided_as_or_escalation_level_is_invalid(
                 )
             )
         assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_signing_blocked_shows_a_plain_status_to_the_resident_and_the_reason_to_staff(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    headers, application_id = await _application(intake)
+    reason = "Sertifikat penandatangan Kepala Desa belum dipasang."
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=7,
+            event=APPLICATION_SIGNING_BLOCKED,
+            status="signing_blocked",
+            current_step=intake_pb2.StepRef(index=3, role="kades"),
+            reason=reason,
+            occurred_at=_ts(datetime(2026, 12, 1, 2, 0, tzinfo=UTC)),
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["status"] == "signing_blocked"
+    plain = "Surat sedang menunggu tanda tangan elektronik; petugas sudah diberi tahu."
+    assert got["status_reason"] == plain
+    assert (got["timeline"][-1]["event"], got["timeline"][-1]["reason"]) == (
+        APPLICATION_SIGNING_BLOCKED,
+        plain,
+    )
+    assert reason not in str(got)
+    # Staff (verification, over gRPC) read signing's own reason.
+    application = await stub.GetApplication(
+        intake_pb2.GetApplicationRequest(application_id=application_id)
+    )
+    assert (application.status, application.status_reason) == ("signing_blocked", reason)
+    # The public event names the signer role that must act, never the reason.
+    data = await _event_data(
+        intake, APPLICATION_SIGNING_BLOCKED, deterministic_event_id(application_id, "progress", "7")
+    )
+    assert (data["status"], data["step_role"], data["step_index"]) == (
+        "signing_blocked",
+        "kades",
+        3,
+    )
+    assert reason not in str(data) and NIK_ANI not in str(data)
+    # The resident cannot cancel an approved letter.
+    r = await intake.http.post(f"/api/v1/applications/{application_id}/cancel", headers=headers)
+    assert r.status_code == 409
+
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=8,
+            event="letter.issued",
+            status="issued",
+            letter=intake_pb2.LetterRef(letter_id="l-1", number="470/1/32.13.11.2004/XII/2026"),
+            occurred_at=_ts(datetime(2026, 12, 1, 3, 0, tzinfo=UTC)),
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert (got["status"], got["status_reason"], got["current_step"]) == ("issued", "", None)

@@ -16,6 +16,7 @@ from common.event_names import (
     APPLICATION_EXPIRED,
     APPLICATION_REMINDED,
     APPLICATION_RESUBMITTED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
     LETTER_ISSUED,
@@ -81,6 +82,7 @@ async def test_every_public_event_has_a_rule_and_records_template_versions(
         APPLICATION_REMINDED: {"step_role": "sekdes", "deadline": "2026-07-21T09:00:00+00:00"},
         APPLICATION_ESCALATED: {"step_role": "kasi_pemerintahan", "escalated_to_role": "sekdes"},
         APPLICATION_DECIDED: {"step_role": "kasi_pemerintahan", "decision": "approve"},
+        APPLICATION_SIGNING_BLOCKED: {"step_role": "sekdes", "status": "signing_blocked"},
         LETTER_ISSUED: {"letter_number": "470/1/2004/VII/2026"},
         LETTER_REVOKED: {"letter_number": "470/1/2004/VII/2026"},
     }
@@ -161,6 +163,42 @@ async def test_escalation_goes_to_the_supervisor_then_the_kabupaten_operator(
         "Permohonan Surat Keterangan Domisili melewati batas waktu di tahap Kasi Pemerintahan "
         "dan dialihkan kepada Anda sebagai Operator Kabupaten. Silakan putuskan atau tunjuk Plt."
     )
+
+
+async def test_a_blocked_signature_tells_the_signer_role_and_the_kabupaten_operator(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    peers.directory.holders[(PAMANUKAN, "kades")] = ["kades.pamanukan"]
+    peers.directory.holders[(PAMANUKAN, "kabupaten_operator")] = ["operator.subang"]
+    await prefer(handler_env, "staff:kades.pamanukan", channels="whatsapp", phone="6285700000009")
+    _, event = application_event(
+        APPLICATION_SIGNING_BLOCKED, step_role="kades", step_index=3, status="signing_blocked"
+    )
+    await handler_env.handler(event)
+    asked = [(c.desa_code, c.role) for c in peers.directory.calls]
+    assert asked == [(PAMANUKAN, "kades"), (PAMANUKAN, "kabupaten_operator")]
+    by_recipient = {n.recipient: n for n in await notes(handler_env)}
+    assert set(by_recipient) == {"staff:kades.pamanukan", "staff:operator.subang"}
+    kades = by_recipient["staff:kades.pamanukan"]
+    assert kades.title == "Surat tertahan di tanda tangan elektronik"
+    assert "sebagai Kepala Desa" in kades.body and "minta terbitkan ulang" in kades.body
+    assert kades.link == f"/api/v1/tasks/{APPLICATION_ID}"
+    operator = by_recipient["staff:operator.subang"]
+    assert operator.body == (
+        "Permohonan Surat Keterangan Domisili di desa 32.13.11.2004 sudah disetujui, tetapi "
+        "suratnya belum dapat ditandatangani secara elektronik oleh Kepala Desa. Mohon bantu "
+        "desa memperbaikinya."
+    )
+    # Told on the channel they chose, too.
+    (whatsapp,) = [d for d in await deliveries(handler_env) if d.channel == WHATSAPP]
+    assert (whatsapp.to_address, whatsapp.template) == ("6285700000009", "signing_blocked.whatsapp")
+
+
+async def test_a_blocked_signature_without_its_role_is_refused(handler_env: HandlerEnv) -> None:
+    _, event = application_event(APPLICATION_SIGNING_BLOCKED, status="signing_blocked")
+    with pytest.raises(PermanentEventError):
+        await handler_env.handler(event)
+    assert await notes(handler_env) == []
 
 
 async def test_escalation_without_a_target_is_refused(handler_env: HandlerEnv) -> None:

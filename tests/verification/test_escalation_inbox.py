@@ -238,6 +238,7 @@ async def test_kabupaten_operator_lists_overdue_letters_across_its_desa(
         "deadline": _z(now - timedelta(hours=3)),
         "escalated_to_role": None,
         "escalation_level": 0,
+        "kind": "decision",
     }
     assert (listed[2]["escalated_to_role"], listed[2]["escalation_level"]) == (
         "kabupaten_operator",

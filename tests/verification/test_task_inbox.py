@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from common.db import create_engine, create_tables, session_factory
 from common.event_names import (
     APPLICATION_DECIDED,
     APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
     LETTER_ISSUED,
@@ -368,3 +370,69 @@ async def test_the_task_consumer_uses_the_configured_delivery_limits(
         declared = await js.consumer_info(PUBLIC_STREAM, consumer.durable)
         assert declared.config.max_deliver == 3
         assert consumer.retry_delays == [0.5]
+
+
+async def test_a_letter_signing_refuses_is_a_task_for_the_signer_role_with_the_reason(
+    service: Service, js: JetStreamContext
+) -> None:
+    app_id = str(uuid.uuid4())
+    reason = "Sertifikat penandatangan Kepala Desa belum dipasang."
+    stored = service.intake.add(app_id, PAMANUKAN)
+    stored.status, stored.status_reason = "signing_blocked", reason
+    kades = await service.login("kades.pamanukan")
+    t0 = datetime.now(UTC) - timedelta(minutes=10)
+    for offset, event in enumerate(
+        (
+            application_event(APPLICATION_STEP_ASSIGNED, app_id, step_index=2, step_role="kades"),
+            application_event(APPLICATION_DECIDED, app_id, step_index=2, step_role="kades"),
+            application_event(
+                APPLICATION_SIGNING_BLOCKED,
+                app_id,
+                step_index=3,
+                step_role="kades",
+                status="signing_blocked",
+            ),
+        )
+    ):
+        event = replace(event, time=t0 + timedelta(minutes=offset))
+        await _publish(js, event)
+
+    async def blocked_listed() -> bool:
+        response = await service.http.get("/api/v1/tasks", headers=kades)
+        return any(
+            t["application_id"] == app_id and t["kind"] == "signing_blocked"
+            for t in response.json()
+        )
+
+    await eventually(blocked_listed)
+    [task] = [
+        t
+        for t in (await service.http.get("/api/v1/tasks", headers=kades)).json()
+        if t["application_id"] == app_id
+    ]
+    assert (task["step"], task["acting_as"]) == ({"index": 3, "role": "kades"}, "kades")
+    detail = (await service.http.get(f"/api/v1/tasks/{app_id}", headers=kades)).json()
+    assert (detail["task"]["kind"], detail["task"]["reason"]) == ("signing_blocked", reason)
+    # Nobody else in the desa holds it; the kabupaten sees it among the stuck letters.
+    assert app_id not in await _task_ids(service, await service.login("pemerintahan.pamanukan"))
+    diskominfo = await service.login("diskominfo.subang")
+    stuck = (await service.http.get("/api/v1/kabupaten/overdue-tasks", headers=diskominfo)).json()
+    assert [(t["kind"], t["step_role"]) for t in stuck if t["application_id"] == app_id] == [
+        ("signing_blocked", "kades")
+    ]
+    # No decision can be taken on it; a retry is only for a task that is blocked.
+    await _publish(
+        js,
+        replace(
+            application_event(LETTER_ISSUED, app_id, step_index=0, status="issued"),
+            time=t0 + timedelta(minutes=5),
+        ),
+    )
+
+    async def closed() -> bool:
+        return app_id not in await _task_ids(service, kades)
+
+    await eventually(closed)
+    response = await service.http.post(f"/api/v1/tasks/{app_id}/retry-issue", headers=kades)
+    assert response.status_code == 409, response.text
+    assert response.json()["type"].endswith("/not-blocked")

@@ -84,6 +84,8 @@ async def test_task_detail_shows_the_application_from_intake(
     ]
     assert body["task"] == {
         "step": {"index": 0, "role": "kasi_pemerintahan"},
+        "kind": "decision",
+        "reason": None,
         "status": "open",
         "deadline": None,
         "overdue": False,

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from workflows.approval import workflow_id
@@ -32,7 +33,9 @@ SKD_ROUTE = ["kasi_pemerintahan", "sekdes", "kades"]
 
 
 class RecordingActivities:
-    def __init__(self, route: list[str] | Route, fail_record_times: int = 0) -> None:
+    def __init__(
+        self, route: list[str] | Route, fail_record_times: int = 0, refuse_issue_times: int = 0
+    ) -> None:
         self.route = (
             route
             if isinstance(route, Route)
@@ -44,6 +47,10 @@ class RecordingActivities:
         self.issued: list[IssueLetterInput] = []
         self.record_attempts = 0
         self._fail_record_times = fail_record_times
+        # Signing refuses the letter this many times (as the real activity reports a
+        # FAILED_PRECONDITION), then issues it; each attempt's workflow time is kept.
+        self.refuse_issue_times = refuse_issue_times
+        self.issue_attempts: list[datetime] = []
 
     @activity.defn(name=ACTIVITY_RESOLVE_ROUTE)
     async def resolve_route(self, input: ApprovalInput) -> Route:
@@ -61,6 +68,14 @@ class RecordingActivities:
 
     @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:
+        self.issue_attempts.append(activity.info().scheduled_time)
+        if len(self.issue_attempts) <= self.refuse_issue_times:
+            raise ApplicationError(
+                "issue letter: FAILED_PRECONDITION Penandatangan belum memiliki sertifikat.",
+                "Penandatangan belum memiliki sertifikat.",
+                type="FAILED_PRECONDITION",
+                non_retryable=True,
+            )
         self.issued.append(input)
         return LetterInfo(
             letter_id="letter-1",

@@ -36,6 +36,7 @@ from workflows.approval.models import (
     CancelInput,
     DecisionInput,
     ResubmitInput,
+    RetryIssueInput,
     Route,
     RouteStep,
 )
@@ -116,6 +117,21 @@ async def expired(env: WorkflowEnvironment, handle: Handle, _: RecordingActiviti
     await env.sleep(timedelta(days=15))
 
 
+async def signing_blocked_then_issued(
+    env: WorkflowEnvironment, handle: Handle, activities: RecordingActivities
+) -> None:
+    # Signing refuses (no certificate for the Kades): blocked, refused again on the retry
+    # timer, then issued when the Kades asks after the certificate is installed.
+    await approved(env, handle, activities)
+    await eventually(lambda: bool(activities.of("application.signing_blocked")), "blocked")
+    await env.sleep(timedelta(minutes=16))
+    await eventually(lambda: len(activities.issue_attempts) == 2, "second attempt")
+    await handle.execute_update(
+        LetterApprovalWorkflow.retry_issue,
+        RetryIssueInput("retry-1", "kades.pamanukan", "kades", PAMANUKAN),
+    )
+
+
 PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Awaitable[None]]] = {
     "approved": approved,
     "revised-then-approved": revised_then_approved,
@@ -123,7 +139,10 @@ PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Aw
     "escalated-then-approved": escalated_then_approved,
     "cancelled": cancelled,
     "expired": expired,
+    "signing-blocked-then-issued": signing_blocked_then_issued,
 }
+# How often signing refuses the letter before issuing it, per path.
+REFUSALS = {"signing-blocked-then-issued": 2}
 
 
 def _route() -> Route:
@@ -135,7 +154,7 @@ def _route() -> Route:
 
 
 async def record(client: Client, env: WorkflowEnvironment, name: str, out: Path) -> Path:
-    activities = RecordingActivities(_route())
+    activities = RecordingActivities(_route(), refuse_issue_times=REFUSALS.get(name, 0))
     async with running_letter(client, activities) as handle:
         await PATHS[name](env, handle, activities)
         await handle.result()

@@ -93,6 +93,22 @@ def test_hours_add_up(
         assert step_by_step >= at_once
 
 
+def test_a_day_working_until_midnight_closes_at_the_next_dates_00_00() -> None:
+    # Hypothesis found it: 24 working hours of a Monday-only, round-the-clock calendar end at
+    # Tuesday 00:00 WIB, which is Monday's closing time, a working instant.
+    calendar = WorkingCalendar(start_hour=0, end_hour=24, workdays=[1])
+    deadline = add_working_hours(datetime(2026, 1, 1, tzinfo=UTC), 24, calendar, frozenset())
+    assert deadline.astimezone(WIB) == datetime(2026, 1, 6, 0, 0, tzinfo=WIB)
+    assert is_working_instant(deadline, calendar, frozenset())
+    # The Tuesday itself does not work: one minute later is outside working time.
+    assert not is_working_instant(deadline + timedelta(minutes=1), calendar, frozenset())
+    # Nor is 00:00 after a day that closes earlier, or after a day off.
+    assert not is_working_instant(
+        datetime(2026, 1, 6, 0, 0, tzinfo=WIB), WorkingCalendar(workdays=[1]), frozenset()
+    )
+    assert not is_working_instant(deadline, calendar, frozenset({date(2026, 1, 5)}))
+
+
 def test_holidays_and_cuti_bersama_are_skipped() -> None:
     # Thursday 14 May 2026 is Ascension Day and Friday 15 May cuti bersama: a step assigned
     # on Wednesday 13 May at 15:00 WIB with 8 working hours is due Monday 18 May 15:00.

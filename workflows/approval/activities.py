@@ -113,8 +113,13 @@ def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
 
 def _raise_for(exc: grpc.aio.AioRpcError, what: str) -> None:
     if exc.code() in _PERMANENT_CODES:
+        # The peer's own words (signing's reasons are Indonesian, for staff) travel as the
+        # error's details, so the workflow can show them without parsing the message.
         raise ApplicationError(
-            f"{what}: {exc.code().name} {exc.details()}", type=exc.code().name, non_retryable=True
+            f"{what}: {exc.code().name} {exc.details()}",
+            exc.details() or "",
+            type=exc.code().name,
+            non_retryable=True,
         ) from exc
     raise exc
 

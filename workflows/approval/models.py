@@ -16,6 +16,9 @@ REJECTED = "rejected"
 CANCELLED = "cancelled"
 EXPIRED = "expired"  # the resident did not resubmit in time
 ISSUED = "issued"
+# Every step approved, but signing refused to issue (a business error staff must fix); the
+# workflow keeps the letter and retries.
+SIGNING_BLOCKED = "signing_blocked"
 
 APPROVE = "approve"
 REVISE = "revise"
@@ -29,6 +32,7 @@ ERR_STALE_STEP = "StaleStep"  # 409
 ERR_FINISHED = "Finished"  # 409
 ERR_NOT_AWAITING_RESUBMIT = "NotAwaitingResubmit"  # 409
 ERR_INVALID = "InvalidDecision"  # 422 (also: a revision beyond the route's limit)
+ERR_NOT_BLOCKED = "NotBlocked"  # 409: retry_issue on a letter whose signing is not blocked
 
 # Who is told, and who may decide, when a step's deadline passes: the assignee's supervisor
 # (escalation level 1); a second deadline goes to the kabupaten operator (level 2), who follows
@@ -122,6 +126,16 @@ class ResubmitInput:
 
 
 @dataclass
+class RetryIssueInput:
+    """A staff member asks to try issuing a blocked letter again now (after fixing the cause)."""
+
+    request_id: str
+    actor_username: str
+    actor_role: str
+    actor_desa_code: str
+
+
+@dataclass
 class LetterInfo:
     letter_id: str
     number: str
@@ -142,6 +156,8 @@ class ApprovalState:
     overdue: bool = False
     escalation_level: int = 0  # 0 = none, 1 = supervisor told, 2 = kabupaten operator told
     revision_rounds: int = 0  # how often the letter went back to the resident
+    blocked_reason: str = ""  # signing_blocked: signing's reason (for staff)
+    next_issue_attempt: datetime | None = None  # signing_blocked: when issuing is tried again
 
 
 @dataclass

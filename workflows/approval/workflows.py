@@ -18,6 +18,18 @@ waits without deadlines and never expires) and replays exactly; new letters reco
 first and get everything. Changes that add no commands (cancel, the revision limit, richer
 activity inputs, the decider's details for the letter) need no patch. Replay tests over stored
 histories (tests/workflows/histories) guard this in CI.
+
+Signing blocked (`workflow.patched(PATCH_SIGNING_BLOCKED)`, checked where issuing fails): when
+signing refuses the letter for good (a business error such as the signer having no certificate,
+a Plt's printed name missing, a bad number format), the letter is not lost. The workflow records
+`application.signing_blocked` once (the reason goes to intake's timeline, for staff), shows
+Status "signing_blocked" and AssigneeRole = the signer role, and tries again on a durable timer:
+every 15 minutes for the first hour, hourly for the rest of the first day, then every 6 hours,
+until signing issues it. Staff of the desa (the signer role, the Sekdes, the Kades) may ask for
+an immediate retry once they fixed the cause (the `retry_issue` Update). The resident still
+cannot cancel: every step has approved the letter and staff are told to fix it. Histories
+recorded before this change never failed at issuing in a workflow that kept running (such a
+workflow failed), so the marker is only ever looked for on the new path.
 """
 
 from collections.abc import Callable
@@ -31,7 +43,7 @@ from temporalio.common import (
     SearchAttributeUpdate,
     SearchAttributeValueType,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from common.event_names import (
     APPLICATION_CANCELLED,
@@ -42,6 +54,7 @@ from common.event_names import (
     APPLICATION_REMINDED,
     APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
 )
@@ -60,6 +73,7 @@ from workflows.approval.models import (
     ERR_FINISHED,
     ERR_INVALID,
     ERR_NOT_AWAITING_RESUBMIT,
+    ERR_NOT_BLOCKED,
     ERR_STALE_STEP,
     ERR_WRONG_DESA,
     ERR_WRONG_ROLE,
@@ -72,6 +86,7 @@ from workflows.approval.models import (
     RESIDENT,
     REVISE,
     REVISION_REQUESTED,
+    SIGNING_BLOCKED,
     ApprovalInput,
     ApprovalState,
     CancelInput,
@@ -80,6 +95,7 @@ from workflows.approval.models import (
     LetterInfo,
     ProgressRecord,
     ResubmitInput,
+    RetryIssueInput,
     Route,
     RouteStep,
     role_label,
@@ -89,6 +105,8 @@ from workflows.approval.working_time import add_working_hours, parse_days_off
 
 # Deadlines, reminders, escalation, expiry and search attributes (see the module docstring).
 PATCH_DEADLINES = "deadlines-escalation-expiry-v1"
+# A letter signing refuses waits (visibly) and is retried instead of failing the workflow.
+PATCH_SIGNING_BLOCKED = "signing-blocked-retry-v1"
 
 _SERVICE_CALL_TIMEOUT = timedelta(seconds=30)
 _ISSUE_TIMEOUT = timedelta(minutes=2)
@@ -104,6 +122,35 @@ _REMIND = "remind"
 _ESCALATE = "escalate"
 # The last working hour before the deadline gets its own reminder.
 _LAST_HOUR = 1.0
+
+# Retrying a blocked letter: often at first (the cause is often fixed within the hour), then
+# hourly for the rest of the first day, then every 6 hours, which keeps the history of a letter
+# blocked for weeks small (a few events per attempt).
+_RETRY_SOON = timedelta(minutes=15)
+_RETRY_SOON_TIMES = 4
+_RETRY_HOURLY = timedelta(hours=1)
+_RETRY_HOURLY_UNTIL = timedelta(days=1)
+_RETRY_LATER = timedelta(hours=6)
+# Desa staff who may ask for an immediate retry besides the signer role itself.
+_RETRY_ROLES = ("sekdes", "kades")
+_REASON_MAX = 500
+
+
+def _issue_retry_delay(failures: int, blocked_for: timedelta) -> timedelta:
+    """How long to wait after the `failures`-th refused attempt, blocked for `blocked_for`."""
+    if failures <= _RETRY_SOON_TIMES:
+        return _RETRY_SOON
+    if blocked_for < _RETRY_HOURLY_UNTIL:
+        return _RETRY_HOURLY
+    return _RETRY_LATER
+
+
+def _refusal_reason(error: ApplicationError) -> str:
+    """Signing's own words (the activity passes them as the error's details), else the
+    error's message."""
+    details = error.details
+    reason = details[0] if details and isinstance(details[0], str) and details[0] else ""
+    return (reason or error.message)[:_REASON_MAX]
 
 
 def _attribute_update(
@@ -139,6 +186,11 @@ class LetterApprovalWorkflow:
         self._escalation_level = 0
         self._revision_rounds = 0
         self._issuing = False
+        # While signing refuses the letter: why, since when and when it is tried next.
+        self._issue_request: IssueLetterInput | None = None
+        self._blocked_reason = ""
+        self._blocked_since: datetime | None = None
+        self._next_issue_attempt: datetime | None = None
         # Who is asked to act now: the step's role, after escalation whoever was told, the
         # resident while a revision is awaited (the AssigneeRole search attribute).
         self._assignee: str | None = None
@@ -146,6 +198,7 @@ class LetterApprovalWorkflow:
         self._pending_decision: DecisionInput | None = None
         self._pending_resubmit: ResubmitInput | None = None
         self._pending_cancel: CancelInput | None = None
+        self._pending_retry: RetryIssueInput | None = None
         # The request the main loop is acting on; answered once its effects are recorded.
         self._request_in_progress: str | None = None
         # Every request id accepted, and the answer of each one finished: a retried request
@@ -218,17 +271,78 @@ class LetterApprovalWorkflow:
         self._end_step()
         self._show()
         self._answer_request_in_progress()
-        self._letter = await workflow.execute_activity(
-            ACTIVITY_ISSUE_LETTER,
-            self._issue_input(route, final_decision),
-            result_type=LetterInfo,
-            start_to_close_timeout=_ISSUE_TIMEOUT,
-            retry_policy=_SERVICE_RETRY,
-        )
+        self._letter = await self._issue(route, self._issue_input(route, final_decision))
         self._status = ISSUED
+        self._assignee = None
         self._show()
         await self._record(LETTER_ISSUED)
         return await self._finish()
+
+    # -- issuing ---------------------------------------------------------------------------
+
+    async def _issue(self, route: Route, request: IssueLetterInput) -> LetterInfo:
+        """Has signing issue the letter; while signing refuses it, keeps it (signing_blocked)
+        and tries again on a timer or when staff ask."""
+        self._issue_request = request
+        failures = 0
+        while True:
+            try:
+                letter: LetterInfo = await workflow.execute_activity(
+                    ACTIVITY_ISSUE_LETTER,
+                    request,
+                    result_type=LetterInfo,
+                    start_to_close_timeout=_ISSUE_TIMEOUT,
+                    retry_policy=_SERVICE_RETRY,
+                )
+            except ActivityError as failure:
+                cause = failure.cause
+                if not isinstance(cause, ApplicationError) or not workflow.patched(
+                    PATCH_SIGNING_BLOCKED
+                ):
+                    raise
+                failures += 1
+                await self._block(route, request, _refusal_reason(cause))
+            else:
+                self._blocked_reason = ""
+                self._next_issue_attempt = None
+                if self._pending_retry is not None:
+                    # Asked for while the last attempt ran: answered with the issued letter.
+                    self._take_retry()
+                return letter
+
+            assert self._blocked_since is not None
+            self._next_issue_attempt = workflow.now() + _issue_retry_delay(
+                failures, workflow.now() - self._blocked_since
+            )
+            self._show()
+            self._answer_request_in_progress()  # a staff retry that failed again: still blocked
+            await self._wait_until(
+                lambda: self._pending_retry is not None, self._next_issue_attempt, "retry-issue"
+            )
+            if self._pending_retry is not None:
+                self._take_retry()
+            self._next_issue_attempt = None
+
+    async def _block(self, route: Route, request: IssueLetterInput, reason: str) -> None:
+        self._blocked_reason = reason
+        if self._status == SIGNING_BLOCKED:
+            return  # recorded once; later refusals only refresh the reason shown
+        self._status = SIGNING_BLOCKED
+        self._assignee = request.signer_role
+        self._blocked_since = workflow.now()
+        self._show()
+        # The signing "step" comes after the route's last one; its role is the signer's.
+        await self._record(
+            APPLICATION_SIGNING_BLOCKED,
+            reason=reason,
+            step=(len(route.steps), request.signer_role),
+        )
+
+    def _take_retry(self) -> None:
+        request = self._pending_retry
+        assert request is not None
+        self._pending_retry = None
+        self._request_in_progress = request.request_id
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -323,6 +437,8 @@ class LetterApprovalWorkflow:
             overdue=self._overdue,
             escalation_level=self._escalation_level,
             revision_rounds=self._revision_rounds,
+            blocked_reason=self._blocked_reason,
+            next_issue_attempt=self._next_issue_attempt,
         )
 
     @workflow.update
@@ -440,6 +556,47 @@ class LetterApprovalWorkflow:
                 non_retryable=True,
             )
 
+    @workflow.update
+    async def retry_issue(self, request: RetryIssueInput) -> ApprovalState:
+        """Try issuing a blocked letter now; answers with the state after that attempt."""
+        if request.request_id not in self._accepted:
+            self._accepted.add(request.request_id)
+            self._pending_retry = request
+        await workflow.wait_condition(lambda: request.request_id in self._results)
+        return self._results[request.request_id]
+
+    @retry_issue.validator
+    def validate_retry_issue(self, request: RetryIssueInput) -> None:
+        """The desa's signer role, Sekdes or Kades, on a letter signing refused. Messages are
+        read by staff."""
+        if request.request_id in self._accepted:
+            return
+        self._refuse_if_finished()
+        if request.actor_desa_code != self._input.desa_code:
+            raise ApplicationError(
+                "Permohonan ini bukan dari desa Anda.", type=ERR_WRONG_DESA, non_retryable=True
+            )
+        if (
+            self._status != SIGNING_BLOCKED
+            or self._issue_request is None
+            or self._pending_retry is not None
+            or self._request_in_progress is not None
+        ):
+            raise ApplicationError(
+                "Surat ini tidak sedang tertahan di tanda tangan elektronik, atau sedang dicoba "
+                "lagi. Muat ulang untuk melihat keadaan terbaru.",
+                type=ERR_NOT_BLOCKED,
+                non_retryable=True,
+            )
+        allowed = list(dict.fromkeys([self._issue_request.signer_role, *_RETRY_ROLES]))
+        if request.actor_role not in allowed:
+            who = ", ".join(role_label(r) for r in allowed)
+            raise ApplicationError(
+                f"Hanya {who} yang dapat meminta penerbitan ulang surat ini.",
+                type=ERR_WRONG_ROLE,
+                non_retryable=True,
+            )
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _refuse_if_finished(self) -> None:
@@ -554,11 +711,15 @@ class LetterApprovalWorkflow:
         decision: DecisionInput | None = None,
         decided_as: str = "",
         escalated_to_role: str = "",
+        reason: str = "",
+        step: tuple[int, str] | None = None,
     ) -> None:
         """Tell intake (which stores it and publishes the event). The sequence makes a retried
-        activity a no-op on intake's side."""
+        activity a no-op on intake's side. `step` names the step when it is none of the
+        route's (the signing after the last one)."""
         self._sequence += 1
         state = self.state()
+        step_index, step_role = step if step is not None else (state.step_index, state.step_role)
         await workflow.execute_activity(
             ACTIVITY_RECORD_PROGRESS,
             ProgressRecord(
@@ -568,11 +729,11 @@ class LetterApprovalWorkflow:
                 sequence=self._sequence,
                 event=event,
                 status=state.status,
-                step_index=state.step_index,
-                step_role=state.step_role,
+                step_index=step_index,
+                step_role=step_role,
                 actor_role=decision.actor_role if decision else "",
                 decision=decision.decision if decision else "",
-                reason=decision.reason if decision else "",
+                reason=decision.reason if decision else reason,
                 letter=self._letter,
                 deadline=state.deadline,
                 escalated_to_role=escalated_to_role,
@@ -599,6 +760,15 @@ class LetterApprovalWorkflow:
             text = "Menunggu perbaikan dari pemohon"
             if self._deadline is not None:
                 text += f", kedaluwarsa {wib_datetime(self._deadline)}"
+        elif self._status == SIGNING_BLOCKED:
+            # No reason text here: signing's words may name people; intake's timeline has it.
+            text = "Tertahan di tanda tangan elektronik"
+            if self._assignee is not None:
+                text += f" ({role_label(self._assignee)})"
+            if self._blocked_since is not None:
+                text += f" sejak {wib_datetime(self._blocked_since)}"
+            if self._next_issue_attempt is not None:
+                text += f", dicoba lagi {wib_datetime(self._next_issue_attempt)}"
         elif self._status == ISSUED:
             text = "Surat terbit"
         elif self._status == REJECTED:

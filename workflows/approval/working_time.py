@@ -36,6 +36,15 @@ def is_working_instant(
     moment: datetime, calendar: WorkingCalendar, days_off: frozenset[date]
 ) -> bool:
     local = moment.astimezone(WIB)
+    # A day that works until 24:00 closes at the next date's 00:00: that instant is its closing
+    # time (what add_working_hours answers for "by the end of that day"), not the next day's.
+    previous = local.date() - timedelta(days=1)
+    if (
+        calendar.end_hour == 24
+        and local == _day_bounds(previous, calendar)[1]
+        and is_working_day(previous, calendar, days_off)
+    ):
+        return True
     if not is_working_day(local.date(), calendar, days_off):
         return False
     opens, closes = _day_bounds(local.date(), calendar)

@@ -106,6 +106,7 @@ class Application(_message.Message):
     ATTACHMENTS_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     SUBMITTED_AT_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     desa_code: _builtins.str
     """Kemendagri code, e.g. 32.13.11.2004"""
@@ -113,10 +114,14 @@ class Application(_message.Message):
     """e.g. SKD"""
     purpose: _builtins.str
     status: _builtins.str
-    """draft | in_review | revision_requested | rejected | cancelled | issued"""
+    """draft | in_review | revision_requested | signing_blocked | rejected | cancelled | expired | issued"""
     resident_id: _builtins.str
     nik: _builtins.str
     """personal data: for the letter and staff review only, never logged"""
+    status_reason: _builtins.str
+    """Why the current status holds, for staff: a revision's or rejection's reason, or signing's
+    reason while the status is signing_blocked. Empty otherwise.
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -139,10 +144,11 @@ class Application(_message.Message):
         attachments: _abc.Iterable[Global___AttachmentInfo] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         submitted_at: _timestamp_pb2.Timestamp | None = ...,
+        status_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "resident_id", b"resident_id", "status", b"status", "submitted_at", b"submitted_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

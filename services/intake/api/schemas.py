@@ -5,9 +5,15 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from common.db import as_utc
+from common.event_names import APPLICATION_SIGNING_BLOCKED
 from services.intake.applications import ApplicationDetails
 from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, TimelineEntry
+from workflows.approval.models import SIGNING_BLOCKED
+
+# What the resident reads while signing refuses their approved letter. Signing's own reason is
+# for staff (it names certificates, Plt names, number formats); it stays out of this API.
+SIGNING_BLOCKED_TEXT = "Surat sedang menunggu tanda tangan elektronik; petugas sudah diberi tahu."
 
 
 class OtpRequest(BaseModel):
@@ -142,7 +148,7 @@ class TimelineEntryOut(BaseModel):
             step=step,
             decision=t.decision,
             actor_role=t.actor_role,
-            reason=t.reason,
+            reason=SIGNING_BLOCKED_TEXT if t.event == APPLICATION_SIGNING_BLOCKED else t.reason,
             deadline=as_utc(t.deadline) if t.deadline else None,
             escalated_to_role=t.escalated_to_role,
             escalation_level=t.escalation_level,
@@ -202,7 +208,7 @@ class ApplicationOut(BaseModel):
             attachments=[AttachmentOut.of(x) for x in d.attachments],
             current_step=current_step,
             deadline=deadline,
-            status_reason=a.status_reason,
+            status_reason=SIGNING_BLOCKED_TEXT if a.status == SIGNING_BLOCKED else a.status_reason,
             timeline=[TimelineEntryOut.of(t) for t in d.timeline],
             letter=letter,
             created_at=as_utc(a.created_at),

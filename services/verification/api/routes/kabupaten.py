@@ -26,6 +26,7 @@ class OverdueTask(BaseModel):
     deadline: datetime | None
     escalated_to_role: str | None
     escalation_level: int
+    kind: str  # "decision", or "signing_blocked": approved, but signing refuses the letter
 
     @classmethod
     def of(cls, t: Task) -> "OverdueTask":
@@ -40,6 +41,7 @@ class OverdueTask(BaseModel):
             deadline=as_utc(t.deadline) if t.deadline else None,
             escalated_to_role=t.escalated_to_role or None,
             escalation_level=t.escalation_level,
+            kind=t.kind,
         )
 
 
@@ -50,7 +52,7 @@ async def overdue_tasks(
     kecamatan_code: Annotated[str | None, Query(max_length=20)] = None,
     desa_code: Annotated[str | None, Query(max_length=20)] = None,
 ) -> list[OverdueTask]:
-    """Every step past its deadline in the operator's kabupaten, most overdue first; filter by
-    kecamatan or desa code."""
+    """Every step past its deadline, and every approved letter signing refuses, in the
+    operator's kabupaten, most overdue first; filter by kecamatan or desa code."""
     tasks = await overdue_in_kabupaten(session, staff.kabupaten_code, kecamatan_code, desa_code)
     return [OverdueTask.of(t) for t in tasks]

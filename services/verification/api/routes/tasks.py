@@ -13,12 +13,13 @@ from smartdesa.v1 import intake_pb2
 from common.db import as_utc
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
-from services.verification.decisions import actor_role_for, send_decision
+from services.verification.decisions import actor_role_for, send_decision, send_retry_issue
 from services.verification.intake_reader import read_application, read_attachment
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
     TASK_EXPIRED,
+    TASK_KIND_SIGNING_BLOCKED,
     TASK_REVISION_REQUESTED,
     Staff,
     Task,
@@ -29,7 +30,7 @@ from services.verification.task_inbox import (
     open_tasks_for,
     task_seen_by,
 )
-from workflows.approval.models import DecisionInput
+from workflows.approval.models import SIGNING_BLOCKED, DecisionInput, RetryIssueInput
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -62,6 +63,9 @@ class TaskSummary(BaseModel):
     # The role in which the signed-in staff member sees this task: the step's own role (maybe
     # held as Plt) or, for an escalated task, the supervisor's.
     acting_as: str
+    # "decision" (a route step), or "signing_blocked": every step approved, but signing refuses
+    # the letter; fix the cause (see the task's reason), then POST .../retry-issue.
+    kind: str
 
     @classmethod
     def of(cls, task: Task, roles: list[str]) -> "TaskSummary":
@@ -79,6 +83,7 @@ class TaskSummary(BaseModel):
             else task.supervisor_role
             if task.supervisor_role in roles
             else task.escalated_to_role,
+            kind=task.kind,
         )
 
 
@@ -103,6 +108,9 @@ class ApplicationOut(BaseModel):
 
 class TaskState(BaseModel):
     step: StepOut
+    kind: str
+    # signing_blocked: signing's reason (e.g. the signer has no certificate), while it holds.
+    reason: str | None
     status: str
     deadline: datetime | None
     overdue: bool
@@ -176,6 +184,10 @@ async def get_task(
         attachments=[_attachment(application_id, a) for a in app.attachments],
         task=TaskState(
             step=_step(task),
+            kind=task.kind,
+            reason=app.status_reason or None
+            if task.kind == TASK_KIND_SIGNING_BLOCKED and app.status == SIGNING_BLOCKED
+            else None,
             status=task.status,
             deadline=as_utc(task.deadline) if task.deadline else None,
             overdue=is_overdue(task),
@@ -259,6 +271,48 @@ async def decide(
             actor_desa_code=staff.desa_code,
             reason=body.reason or "",
             actor_is_plt=actor_role != staff.role,
+        ),
+        timedelta(seconds=runtime.settings.decision_timeout_seconds),
+    )
+    return asdict(state)
+
+
+class RetryIssueIn(BaseModel):
+    # Lets a client retry the same request safely.
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+@router.post("/{application_id}/retry-issue")
+async def retry_issue(
+    application_id: ApplicationId,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    body: RetryIssueIn | None = None,
+) -> dict[str, Any]:
+    """After fixing why signing refused an approved letter (a certificate installed, a Plt's
+    printed name filled in, ...), try issuing it now instead of waiting for the next automatic
+    attempt. Answers with the state after that attempt. The workflow decides who may (the
+    signer role, the Sekdes, the Kades of the desa)."""
+    open_task = await open_task_in_desa(session, application_id, staff.desa_code)
+    if open_task is None or open_task.kind != TASK_KIND_SIGNING_BLOCKED:
+        held = await task_seen_by(session, application_id, staff.desa_code, roles)
+        if held is None and open_task is None:
+            raise Problem(404, _NOT_YOURS, code="not-found")
+        raise Problem(
+            409,
+            "Surat ini tidak sedang tertahan di tanda tangan elektronik.",
+            code="not-blocked",
+        )
+    state = await send_retry_issue(
+        runtime.temporal,
+        application_id,
+        RetryIssueInput(
+            request_id=(body.request_id if body else None) or str(uuid.uuid4()),
+            actor_username=staff.username,
+            actor_role=actor_role_for(staff.role, roles, open_task, None),
+            actor_desa_code=staff.desa_code,
         ),
         timedelta(seconds=runtime.settings.decision_timeout_seconds),
     )
