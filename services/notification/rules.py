@@ -241,7 +241,7 @@ async def _signing_blocked(
     kabupaten operator follows it up with the desa."""
     if not data.step_role or not data.desa_code:
         raise PermanentEventError("signing_blocked without step_role or desa_code")
-    values = {"letter_type": t.letter_type_name(data.letter_type)}
+    values = {"letter_type": _letter_type_name(data)}
     plan = Plan()
     signers = await recipients.role_holders(data.desa_code, data.step_role)
     operators = await recipients.role_holders(data.desa_code, KABUPATEN_OPERATOR)

@@ -15,7 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from common.auth import InternalAuth
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, GrpcServer, client_channel
 from services.verification.config import Settings
-from tests.verification.conftest import Service, eventually
+from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN
 from workflows.approval import WORKFLOW_NAME, workflow_id
 from workflows.approval.activities import ApprovalActivities

@@ -15,11 +15,11 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.waiting import eventually
 from tests.workflows.conftest import (
     PAMANUKAN,
     SKD_ROUTE,
     RecordingActivities,
-    eventually,
     running_letter,
     wait_for_step,
 )
