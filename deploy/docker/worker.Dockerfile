@@ -38,5 +38,7 @@ COPY --from=build /app /app
 WORKDIR /app
 # Numeric, so Kubernetes can check runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
-# Serves no port: it only polls Temporal and calls the services over gRPC.
+# Polls Temporal and calls the services over gRPC; serves only the Temporal SDK's Prometheus
+# metrics, where SMARTDESA_WORKER_METRICS_PORT is set (the manifests set 9464).
+EXPOSE 9464
 ENTRYPOINT ["python", "-m", "workflows.approval.worker"]

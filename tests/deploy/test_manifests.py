@@ -3,7 +3,9 @@ settings read, the gRPC targets, who may talk to whom, and the pod hardening."""
 
 import ast
 import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import ValidationError
@@ -66,11 +68,19 @@ def test_container_ports_are_the_settings_ports(overlay: str, process: Process) 
         assert int(env.get(f"SMARTDESA_{field.upper()}") or port) == port
         # Listening on loopback (the default) would make the pod unreachable.
         assert env[f"SMARTDESA_{process.name.upper()}_{kind.upper()}_HOST"] == "0.0.0.0"
+    metrics_field = f"{process.name}_metrics_port"
+    if metrics_field in process.settings_class().model_fields:
+        # A process without an HTTP port serves its metrics on a port of its own: set in the
+        # manifest (unset means not served), on all interfaces so Prometheus reaches it.
+        port_value = env.get(f"SMARTDESA_{metrics_field.upper()}")
+        assert port_value, f"{process.name}: {metrics_field} is unset, so nothing is scraped"
+        expected["metrics"] = int(port_value)
+        assert env[f"SMARTDESA_{process.name.upper()}_METRICS_HOST"] == "0.0.0.0"
     assert ports_of(container) == expected
     services = find(docs, "Service", process.name)
     for service in services:
         for port in service["spec"]["ports"]:
-            assert port["targetPort"] in expected, port
+            assert port["targetPort"] in ("http", "grpc"), port
             assert port["port"] == expected[port["targetPort"]]
         assert (
             service["spec"]["selector"]
@@ -134,20 +144,64 @@ def test_settings_accept_the_manifest_values(
     data_dir = str(settings.data_dir)
     mounts = {m["mountPath"] for m in main_container(docs, process.name)["volumeMounts"]}
     assert data_dir in mounts, "the data folder is a mounted volume (the root is read-only)"
-    for field in (
-        "internal_token_secret_file",
-        "resident_token_private_key_file",
-        "resident_token_public_key_file",
-        "staff_token_private_key_file",
-        "staff_token_public_key_file",
-        "signing_pki_dir",
-        "signing_key_password_file",
-    ):
-        path = getattr(settings, field, None)
-        if path is not None:
-            assert any(str(path).startswith(m + "/") or str(path) == m for m in mounts), (
-                f"{process.name}: {field}={path} is on no mounted volume"
+    volumes = {v["name"]: v for v in pod_spec(docs, process.name)["volumes"]}
+    mount_sources = {
+        m["mountPath"]: volumes[m["name"]]
+        for m in main_container(docs, process.name)["volumeMounts"]
+    }
+    for field in process.settings_class().model_fields:
+        if not field.endswith(("_file", "_dir")) or field == "data_dir":
+            continue
+        path = getattr(settings, field)
+        if path is None:
+            continue
+        # Key files and the PKI folder come from Secrets (the PKI through the init container's
+        # memory-backed folder), never from the image or a writable volume.
+        mount = next((m for m in mounts if str(path) == m or str(path).startswith(m + "/")), None)
+        assert mount is not None, f"{process.name}: {field}={path} is on no mounted volume"
+        if not str(path).startswith("/tmp/"):
+            source = mount_sources[mount]
+            assert "secret" in source or source.get("emptyDir", {}).get("medium") == "Memory", (
+                f"{process.name}: {field} is not mounted from a Secret"
             )
+    for field in secret_files_the_code_reads(process):
+        assert getattr(settings, field) is not None, (
+            f"{process.name} reads {field} but the manifests do not set it: the production "
+            "profile would not start"
+        )
+
+
+def _sources(process: Process) -> list[Path]:
+    """The process's own package and the common modules it imports."""
+    package = ROOT / Path(process.source).parent
+    files = list(package.rglob("*.py"))
+    common: set[str] = set()
+    for path in files:
+        common.update(re.findall(r"^\s*from common\.(\w+) import", path.read_text(), re.M))
+    # common.secrets names every key for the dev profile's generator, and common.auth every token
+    # key for whichever role a process takes: neither says what this process needs.
+    common -= {"secrets", "auth"}
+    return files + [ROOT / "common" / f"{name}.py" for name in sorted(common)]
+
+
+# Secret files only some set-ups use (an HSM, BSrE, encrypted keys): checked when set, above.
+CONDITIONAL_FILES = {
+    "signing_pkcs11_module",
+    "signing_pkcs11_pin_file",
+    "signing_bsre_password_file",
+    "signing_key_password_file",
+    "worker_ready_file",
+}
+
+
+def secret_files_the_code_reads(process: Process) -> set[str]:
+    """The `*_file` settings the process's code (or the common code it imports) reads through
+    `settings.<field>`: the production profile has no default for them, so each must be set."""
+    fields = set(process.settings_class().model_fields)
+    used: set[str] = set()
+    for path in _sources(process):
+        used.update(re.findall(r"settings\.(\w+_file)\b", path.read_text()))
+    return (used & fields) - CONDITIONAL_FILES
 
 
 def test_grpc_targets_name_our_services(overlay: str) -> None:
@@ -306,6 +360,15 @@ def _policy(docs: tuple[Doc, ...], name: str) -> Doc:
     return policy
 
 
+def _policies_selecting(docs: tuple[Doc, ...], name: str) -> list[Doc]:
+    labels = one(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    return [
+        p
+        for p in find(docs, "NetworkPolicy")
+        if p["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
+    ]
+
+
 def _grpc_port(docs: tuple[Doc, ...], name: str) -> int:
     return ports_of(main_container(docs, name))["grpc"]
 
@@ -314,10 +377,12 @@ def _grpc_port(docs: tuple[Doc, ...], name: str) -> int:
 def test_egress_is_exactly_what_the_code_calls(overlay: str, process: Process) -> None:
     docs = render(overlay)
     allowed: dict[str, set[int]] = {}
-    for rule in _policy(docs, process.name)["spec"].get("egress", []):
-        ports = {p["port"] for p in rule["ports"]}
-        for peer in rule["to"]:
-            allowed.setdefault(_peer_of(peer), set()).update(ports)
+    _policy(docs, process.name)
+    for policy in _policies_selecting(docs, process.name):
+        for rule in policy["spec"].get("egress", []):
+            ports = {p["port"] for p in rule["ports"]}
+            for peer in rule["to"]:
+                allowed.setdefault(_peer_of(peer), set()).update(ports)
     needed = code_peers(process)
     assert needed, process.source
     expected = {
@@ -327,6 +392,13 @@ def test_egress_is_exactly_what_the_code_calls(overlay: str, process: Process) -
     if process.name == "notification":
         # Providers outside the cluster: HTTPS APIs (WhatsApp, SMS) and SMTP submission.
         expected["outside"] = {443, 465, 587}
+    expected["namespace:kube-system"] = {53}  # cluster DNS
+    otlp = container_env(docs, process.name).get("SMARTDESA_OTLP_ENDPOINT")
+    if otlp:
+        # Traces go to the collector the setting names: <service>.<namespace>[.svc...]:<port>.
+        url = urlsplit(otlp)
+        assert url.hostname and url.port, otlp
+        expected[f"namespace:{url.hostname.split('.')[1]}"] = {url.port}
     assert allowed == expected
 
 
@@ -343,6 +415,8 @@ def test_ingress_is_exactly_who_calls(overlay: str, process: Process) -> None:
         expected[ports["http"]] = {"namespace:ingress-nginx", "namespace:monitoring"}
     if process.grpc:
         expected[ports["grpc"]] = {c.name for c in PROCESSES if process.name in code_peers(c)}
+    if "metrics" in ports:
+        expected[ports["metrics"]] = {"namespace:monitoring"}
     assert allowed == expected
 
 
@@ -355,3 +429,71 @@ def test_everything_else_is_denied(overlay: str) -> None:
     for process in PROCESSES:
         labels = one(docs, "Deployment", process.name)["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/part-of"] == "smartdesa"
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+
+@by_process
+def test_prometheus_scrapes_every_process(overlay: str, process: Process) -> None:
+    """Every pod says where its /metrics is (the HTTP port, or the worker's metrics port)."""
+    docs = render(overlay)
+    template = one(docs, "Deployment", process.name)["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    ports = ports_of(main_container(docs, process.name))
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert int(annotations["prometheus.io/port"]) == ports.get("http", ports.get("metrics"))
+
+
+def test_metrics_are_not_public_and_the_webhook_is(overlay: str) -> None:
+    """On every public host /metrics goes nowhere; WhatsApp reaches notification's webhook."""
+    from services.notification.api.routes.whatsapp_webhook import router
+
+    docs = render(overlay)
+    ingresses = find(docs, "Ingress")
+    if overlay == "dev":
+        assert not ingresses
+        return
+    (ingress,) = ingresses
+    webhook_hosts = []
+    for rule in ingress["spec"]["rules"]:
+        paths = rule["http"]["paths"]
+        blocked = [p for p in paths if p["path"] == "/metrics"]
+        assert len(blocked) == 1 and blocked[0]["pathType"] == "Exact", rule["host"]
+        sink = one(docs, "Service", blocked[0]["backend"]["service"]["name"])
+        assert "selector" not in sink["spec"], "the /metrics backend has no pods"
+        for path in paths:
+            service = path["backend"]["service"]["name"]
+            if (
+                service == "notification"
+                and path["pathType"] == "Prefix"
+                and router.prefix.startswith(path["path"])
+            ):
+                webhook_hosts.append(rule["host"])
+    assert len(webhook_hosts) == 1, "the WhatsApp webhook has one public address"
+
+
+def test_notification_names_real_providers_and_public_links(overlay: str) -> None:
+    """Provider names the code knows for their channel (a typo would stop notification at
+    start), and letter links that open on intake's public host where there is an Ingress."""
+    from services.notification.channels import PROVIDER_CHANNELS, REQUIRED_CHANNELS
+
+    docs = render(overlay)
+    env = container_env(docs, "notification")
+    for channel in ("whatsapp", "sms", "email"):
+        provider = env.get(f"SMARTDESA_NOTIFICATION_{channel.upper()}_PROVIDER")
+        assert provider is not None or channel not in REQUIRED_CHANNELS, channel
+        if provider is not None:
+            assert provider != "dev", "the dev sink sends nothing"
+            assert channel in PROVIDER_CHANNELS[provider], (channel, provider)
+    base = urlsplit(env["SMARTDESA_NOTIFICATION_LETTER_LINK_BASE_URL"] or "")
+    assert base.scheme == "https"
+    for ingress in find(docs, "Ingress"):
+        hosts = {
+            rule["host"]
+            for rule in ingress["spec"]["rules"]
+            for path in rule["http"]["paths"]
+            if path["backend"]["service"]["name"] == "intake" and path["path"] == "/"
+        }
+        assert base.hostname in hosts
