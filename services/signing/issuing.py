@@ -201,6 +201,14 @@ class LetterIssuer:
                 f"di desa {req.desa_code}.",
                 precondition=True,
             )
+        if signer.kind == "bsre" and not req.passphrase:
+            # Refused before a number is taken: the signer's passphrase comes only with a
+            # staff member's own request (verification), never with the workflow's.
+            raise IssueRefused(
+                "Tanda tangan BSrE memerlukan passphrase penandatangan. Penandatangan "
+                "memasukkan passphrase saat menyetujui atau saat menerbitkan ulang surat.",
+                precondition=True,
+            )
         return _Plan(letter_type, profile, signer, composition)
 
     async def _reserve(self, req: IssueRequest, plan: _Plan) -> Letter:

@@ -11,6 +11,7 @@ import grpc
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from smartdesa.v1 import signing_pb2, signing_pb2_grpc
+from sqlmodel import select
 
 from common.auth import InternalAuth
 from common.rpc import SIGNING, WORKER, client_channel
@@ -19,6 +20,7 @@ from services.signing.config import Settings
 from services.signing.issuing import IssueRefused
 from services.signing.letter_types import find_letter_type
 from services.signing.main import create_app
+from services.signing.models import Letter
 from services.signing.pades import StampText
 from services.signing.rendering import LetterContent
 from services.signing.servicer import PASSPHRASE_METADATA
@@ -169,8 +171,11 @@ async def test_the_passphrase_travels_in_grpc_metadata(
             with pytest.raises(grpc.aio.AioRpcError) as missing:
                 await stub.IssueLetter(request)
             assert missing.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-            assert "Passphrase" in (missing.value.details() or "")
+            assert "memerlukan passphrase" in (missing.value.details() or "")
+            # Refused before anything was reserved: no number taken, no letter row.
             assert bsre.requests == []
+            async with runtime.sessions() as session:
+                assert (await session.exec(select(Letter))).all() == []
             issued = await stub.IssueLetter(request, metadata=((PASSPHRASE_METADATA, PASSPHRASE),))
             assert issued.number.startswith("400.12.2/001/") and len(bsre.requests) == 1
 
