@@ -22,6 +22,9 @@ VERIFICATION = "verification"
 SIGNING = "signing"
 NOTIFICATION = "notification"
 WORKER = "worker"
+# Signers that ask for a passphrase per signature (BSrE) get it in this call metadata, so it
+# never enters a request message, a workflow history or a log.
+SIGNING_PASSPHRASE_METADATA = "smartdesa-signing-passphrase"  # noqa: S105 (a header name)
 
 
 # Attachments (up to 10 MB) and signed letters travel as single messages.

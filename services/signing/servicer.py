@@ -10,6 +10,7 @@ from smartdesa.v1 import signing_pb2, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.rpc import SIGNING_PASSPHRASE_METADATA
 from services.signing.issuing import IssueRefused, IssueRequest, LetterIssuer
 from services.signing.models import Letter, as_utc
 from services.signing.revocation import (
@@ -22,9 +23,7 @@ from services.signing.revocation import (
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = signing_pb2.DESCRIPTOR.services_by_name["SigningService"].full_name
-# Signers that ask for a passphrase per signature (BSrE) get it in this call metadata, so it
-# never enters a request message, a workflow history or a log.
-PASSPHRASE_METADATA = "smartdesa-signing-passphrase"  # noqa: S105 (a header name)
+PASSPHRASE_METADATA = SIGNING_PASSPHRASE_METADATA
 
 _REVOKE_CODES = {
     403: grpc.StatusCode.PERMISSION_DENIED,

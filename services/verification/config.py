@@ -21,6 +21,8 @@ class Settings(CommonSettings):
     intake_timeout_seconds: float = 10.0
     # How long rendering a letter preview in signing may take.
     signing_timeout_seconds: float = 15.0
+    # How long issuing a letter signed with a passphrase (BSrE, a remote call) may take.
+    signing_issue_timeout_seconds: float = 90.0
 
     @property
     def database_url(self) -> str:

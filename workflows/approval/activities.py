@@ -111,6 +111,25 @@ def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
     )
 
 
+def issue_letter_request(
+    application: intake_pb2.Application, input: IssueLetterInput
+) -> signing_pb2.IssueLetterRequest:
+    """The letter signing issues for `application`, signed as `input` says. Built here for the
+    workflow's activity and for verification, which sends it with a signer's passphrase."""
+    return signing_pb2.IssueLetterRequest(
+        application_id=application.id,
+        desa_code=application.desa_code,
+        letter_type=application.letter_type,
+        purpose=application.purpose,
+        fields=dict(application.fields),
+        nik=application.nik,
+        signer_role=input.signer_role,
+        signer_username=input.signer_username,
+        on_behalf_of_role=input.on_behalf_of_role,
+        signer_is_plt=input.signer_is_plt,
+    )
+
+
 def _raise_for(exc: grpc.aio.AioRpcError, what: str) -> None:
     if exc.code() in _PERMANENT_CODES:
         # The peer's own words (signing's reasons are Indonesian, for staff) travel as the
@@ -220,19 +239,7 @@ class ApprovalActivities:
                 timeout=_CALL_TIMEOUT_S,
             )
             letter = await self._signing.IssueLetter(
-                signing_pb2.IssueLetterRequest(
-                    application_id=application.id,
-                    desa_code=application.desa_code,
-                    letter_type=application.letter_type,
-                    purpose=application.purpose,
-                    fields=dict(application.fields),
-                    nik=application.nik,
-                    signer_role=input.signer_role,
-                    signer_username=input.signer_username,
-                    on_behalf_of_role=input.on_behalf_of_role,
-                    signer_is_plt=input.signer_is_plt,
-                ),
-                timeout=_ISSUE_TIMEOUT_S,
+                issue_letter_request(application, input), timeout=_ISSUE_TIMEOUT_S
             )
         except grpc.aio.AioRpcError as exc:
             _raise_for(exc, "issue letter")

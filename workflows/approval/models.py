@@ -33,6 +33,8 @@ ERR_FINISHED = "Finished"  # 409
 ERR_NOT_AWAITING_RESUBMIT = "NotAwaitingResubmit"  # 409
 ERR_INVALID = "InvalidDecision"  # 422 (also: a revision beyond the route's limit)
 ERR_NOT_BLOCKED = "NotBlocked"  # 409: retry_issue on a letter whose signing is not blocked
+# Who may ask to issue a blocked letter again, besides the letter's signer role.
+RETRY_ISSUE_ROLES = ("sekdes", "kades")
 
 # Who is told, and who may decide, when a step's deadline passes: the assignee's supervisor
 # (escalation level 1); a second deadline goes to the kabupaten operator (level 2), who follows

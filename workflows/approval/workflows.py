@@ -84,6 +84,7 @@ from workflows.approval.models import (
     REJECT,
     REJECTED,
     RESIDENT,
+    RETRY_ISSUE_ROLES,
     REVISE,
     REVISION_REQUESTED,
     SIGNING_BLOCKED,
@@ -132,7 +133,7 @@ _RETRY_HOURLY = timedelta(hours=1)
 _RETRY_HOURLY_UNTIL = timedelta(days=1)
 _RETRY_LATER = timedelta(hours=6)
 # Desa staff who may ask for an immediate retry besides the signer role itself.
-_RETRY_ROLES = ("sekdes", "kades")
+_RETRY_ROLES = RETRY_ISSUE_ROLES
 _REASON_MAX = 500
 
 
@@ -440,6 +441,12 @@ class LetterApprovalWorkflow:
             blocked_reason=self._blocked_reason,
             next_issue_attempt=self._next_issue_attempt,
         )
+
+    @workflow.query
+    def issue_request(self) -> IssueLetterInput | None:
+        """Who signs the letter and how, once every step is approved (None before): staff who
+        sign with a passphrase (BSrE) have verification issue exactly this letter."""
+        return self._issue_request
 
     @workflow.update
     async def decide(self, decision: DecisionInput) -> ApprovalState:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from smartdesa.v1 import intake_pb2
 
 from common.db import as_utc
@@ -23,6 +23,12 @@ from services.verification.models import (
     TASK_REVISION_REQUESTED,
     Staff,
     Task,
+)
+from services.verification.signer_passphrase import (
+    check_may_sign,
+    issue_request_of,
+    let_workflow_pick_up,
+    sign_with_passphrase,
 )
 from services.verification.task_inbox import (
     is_overdue,
@@ -135,6 +141,9 @@ class DecisionIn(BaseModel):
     # role); without it, the open step's role if they hold it, else the role it was escalated
     # to if they hold that, else their own role.
     act_as: str | None = Field(default=None, min_length=1, max_length=40)
+    # The signer's BSrE passphrase, with the last approval: verification has the letter signed
+    # with it; it never goes into the decision (workflow history), a database or a log.
+    passphrase: SecretStr | None = Field(default=None, min_length=1, max_length=200)
 
 
 def _step(task: Task) -> StepOut:
@@ -259,11 +268,13 @@ async def decide(
             )
         step_index = open_task.step_index
     actor_role = actor_role_for(staff.role, roles, open_task, body.act_as)
+    request_id = body.request_id or str(uuid.uuid4())
+    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
     state = await send_decision(
         runtime.temporal,
         application_id,
         DecisionInput(
-            request_id=body.request_id or str(uuid.uuid4()),
+            request_id=request_id,
             decision=body.decision,
             step_index=step_index,
             actor_username=staff.username,
@@ -272,14 +283,30 @@ async def decide(
             reason=body.reason or "",
             actor_is_plt=actor_role != staff.role,
         ),
-        timedelta(seconds=runtime.settings.decision_timeout_seconds),
+        wait,
     )
-    return asdict(state)
+    if body.passphrase is None or body.decision != "approve":
+        return asdict(state)
+    # The last approval (the workflow now knows who signs): sign with the passphrase here.
+    issue = await issue_request_of(runtime.temporal, application_id)
+    if issue is None:  # not the last step: there is nothing to sign yet
+        return asdict(state)
+    await sign_with_passphrase(runtime, application_id, issue, body.passphrase, approved=True)
+    retry = RetryIssueInput(
+        request_id=f"{request_id}-signed",
+        actor_username=staff.username,
+        actor_role=actor_role,
+        actor_desa_code=staff.desa_code,
+    )
+    return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
 
 
 class RetryIssueIn(BaseModel):
     # Lets a client retry the same request safely.
     request_id: str | None = Field(default=None, min_length=1, max_length=100)
+    # The signer's BSrE passphrase: verification has the letter signed with it first; it never
+    # goes into the Update (workflow history), a database or a log.
+    passphrase: SecretStr | None = Field(default=None, min_length=1, max_length=200)
 
 
 @router.post("/{application_id}/retry-issue")
@@ -294,7 +321,8 @@ async def retry_issue(
     """After fixing why signing refused an approved letter (a certificate installed, a Plt's
     printed name filled in, ...), try issuing it now instead of waiting for the next automatic
     attempt. Answers with the state after that attempt. The workflow decides who may (the
-    signer role, the Sekdes, the Kades of the desa)."""
+    signer role, the Sekdes, the Kades of the desa). With `passphrase` (a BSrE desa), the letter
+    is signed with it first; a wrong one is refused and the letter stays blocked."""
     open_task = await open_task_in_desa(session, application_id, staff.desa_code)
     if open_task is None or open_task.kind != TASK_KIND_SIGNING_BLOCKED:
         held = await task_seen_by(session, application_id, staff.desa_code, roles)
@@ -305,15 +333,22 @@ async def retry_issue(
             "Surat ini tidak sedang tertahan di tanda tangan elektronik.",
             code="not-blocked",
         )
-    state = await send_retry_issue(
-        runtime.temporal,
-        application_id,
-        RetryIssueInput(
-            request_id=(body.request_id if body else None) or str(uuid.uuid4()),
-            actor_username=staff.username,
-            actor_role=actor_role_for(staff.role, roles, open_task, None),
-            actor_desa_code=staff.desa_code,
-        ),
-        timedelta(seconds=runtime.settings.decision_timeout_seconds),
+    retry = RetryIssueInput(
+        request_id=(body.request_id if body else None) or str(uuid.uuid4()),
+        actor_username=staff.username,
+        actor_role=actor_role_for(staff.role, roles, open_task, None),
+        actor_desa_code=staff.desa_code,
     )
-    return asdict(state)
+    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
+    if body is not None and body.passphrase is not None:
+        issue = await issue_request_of(runtime.temporal, application_id)
+        if issue is None:
+            raise Problem(
+                409,
+                "Surat ini tidak sedang tertahan di tanda tangan elektronik.",
+                code="not-blocked",
+            )
+        check_may_sign(issue, retry.actor_role)
+        await sign_with_passphrase(runtime, application_id, issue, body.passphrase)
+        return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
+    return asdict(await send_retry_issue(runtime.temporal, application_id, retry, wait))
