@@ -162,7 +162,7 @@ async def put_route(
     row.updated_at = utcnow()
     session.add(row)
     await session.commit()
-    log.info("route of %s in desa %s changed by %s", code, staff.desa_code, staff.username)
+    log.info("route of %s in desa %s changed by staff %s", code, staff.desa_code, staff.id)
     return await _route_out(session, staff.desa_code, code)
 
 
@@ -174,7 +174,7 @@ async def reset_route(letter_type: LetterType, staff: RouteEditor, session: Sess
     if row is not None:
         await session.delete(row)
         await session.commit()
-        log.info("route of %s in desa %s reset by %s", code, staff.desa_code, staff.username)
+        log.info("route of %s in desa %s reset by staff %s", code, staff.desa_code, staff.id)
     return await _route_out(session, staff.desa_code, code)
 
 
@@ -238,5 +238,5 @@ async def put_settings(body: SettingsIO, staff: DesaManager, session: SessionDep
     row.updated_at = utcnow()
     session.add(row)
     await session.commit()
-    log.info("settings of desa %s changed by %s", staff.desa_code, staff.username)
+    log.info("settings of desa %s changed by staff %s", staff.desa_code, staff.id)
     return _settings_out(staff.desa_code, await rules_for(session, staff.desa_code), row)

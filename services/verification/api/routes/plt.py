@@ -140,7 +140,7 @@ async def grant_plt(
     )
     session.add(plt)
     await session.commit()
-    log.info("plt %s (%s) in desa %s granted by %s", plt.id, role, staff.desa_code, staff.username)
+    log.info("plt %s (%s) in desa %s granted by staff %s", plt.id, role, staff.desa_code, staff.id)
     return PltOut.of(plt)
 
 
@@ -164,5 +164,5 @@ async def end_plt(
         plt.ended_by = staff.username
         session.add(plt)
         await session.commit()
-        log.info("plt %s in desa %s ended by %s", plt.id, staff.desa_code, staff.username)
+        log.info("plt %s in desa %s ended by staff %s", plt.id, staff.desa_code, staff.id)
     return PltOut.of(plt)
