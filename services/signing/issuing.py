@@ -260,6 +260,7 @@ class LetterIssuer:
     async def _finish(self, letter: Letter, req: IssueRequest, plan: _Plan) -> Letter:
         path = self.pdf_path(letter)
         data: bytes | None = None
+        digest: str | None = None
         if not path.exists():
             signed_at = utcnow().astimezone(WIB)
             job = SignatureJob(
@@ -276,17 +277,21 @@ class LetterIssuer:
                     verification_url=self.verification_url(letter.verification_code),
                 ),
                 passphrase=req.passphrase,
+                output=path,
             )
             try:
                 signed = await plan.signer.sign(job)
             except SigningFailed as exc:
                 raise IssueRefused(exc.reason, precondition=True) from exc
             self.last_signed = signed
-            if await asyncio.to_thread(write_once, path, signed.pdf):
+            if signed.stored:  # the signer wrote the file (in its worker, fsynced)
+                digest = signed.sha256
+            elif await asyncio.to_thread(write_once, path, signed.pdf):
                 data = signed.pdf
-        if data is None:  # signed before a crash, or by a concurrent call: its file counts
-            data = await asyncio.to_thread(path.read_bytes)
-        digest = hashlib.sha256(data).hexdigest()
+        if digest is None:
+            if data is None:  # signed before a crash, or by a concurrent call: its file counts
+                data = await asyncio.to_thread(path.read_bytes)
+            digest = hashlib.sha256(data).hexdigest()
         async with self._sessions() as session:
             # Only the first finisher sets it; all finishers saw the same file.
             result = await session.exec(
