@@ -292,6 +292,12 @@ class LetterIssuer:
             if data is None:  # signed before a crash, or by a concurrent call: its file counts
                 data = await asyncio.to_thread(path.read_bytes)
             digest = hashlib.sha256(data).hexdigest()
+        done = {
+            "status": LetterStatus.VALID.value,
+            "sha256": digest,
+            "pdf_path": str(path.relative_to(self._letters_dir.parent)),
+            "issued_at": utcnow(),
+        }
         async with self._sessions() as session:
             # Only the first finisher sets it; all finishers saw the same file.
             result = await session.exec(
@@ -299,15 +305,15 @@ class LetterIssuer:
                 .where(
                     col(Letter.id) == letter.id, col(Letter.status) == LetterStatus.ISSUING.value
                 )
-                .values(
-                    status=LetterStatus.VALID.value,
-                    sha256=digest,
-                    pdf_path=str(path.relative_to(self._letters_dir.parent)),
-                    issued_at=utcnow(),
-                )
+                .values(**done)
             )
             await session.commit()
-            finished = await session.get(Letter, letter.id, populate_existing=True)
+            finished: Letter | None = letter
+            if result.rowcount:  # ours: the row is the reserved one plus what we just set
+                for name, value in done.items():
+                    setattr(letter, name, value)
+            else:  # another finisher's: read what it set
+                finished = await session.get(Letter, letter.id, populate_existing=True)
         assert finished is not None
         if result.rowcount:
             LETTERS_ISSUED.labels(letter.letter_type).inc()
