@@ -268,6 +268,7 @@ class LetterIssuer:
     async def _finish(self, letter: Letter, req: IssueRequest, plan: _Plan) -> Letter:
         path = self.pdf_path(letter)
         data: bytes | None = None
+        digest: str | None = None
         if not path.exists():
             signed_at = utcnow().astimezone(WIB)
             job = SignatureJob(
@@ -284,17 +285,27 @@ class LetterIssuer:
                     verification_url=self.verification_url(letter.verification_code),
                 ),
                 passphrase=req.passphrase,
+                output=path,
             )
             try:
                 signed = await plan.signer.sign(job)
             except SigningFailed as exc:
                 raise IssueRefused(exc.reason, precondition=True) from exc
             self.last_signed = signed
-            if await asyncio.to_thread(write_once, path, signed.pdf):
+            if signed.stored:  # the signer wrote the file (in its worker, fsynced)
+                digest = signed.sha256
+            elif await asyncio.to_thread(write_once, path, signed.pdf):
                 data = signed.pdf
-        if data is None:  # signed before a crash, or by a concurrent call: its file counts
-            data = await asyncio.to_thread(path.read_bytes)
-        digest = hashlib.sha256(data).hexdigest()
+        if digest is None:
+            if data is None:  # signed before a crash, or by a concurrent call: its file counts
+                data = await asyncio.to_thread(path.read_bytes)
+            digest = hashlib.sha256(data).hexdigest()
+        done = {
+            "status": LetterStatus.VALID.value,
+            "sha256": digest,
+            "pdf_path": str(path.relative_to(self._letters_dir.parent)),
+            "issued_at": utcnow(),
+        }
         async with self._sessions() as session:
             # Only the first finisher sets it; all finishers saw the same file.
             result = await session.exec(
@@ -302,15 +313,15 @@ class LetterIssuer:
                 .where(
                     col(Letter.id) == letter.id, col(Letter.status) == LetterStatus.ISSUING.value
                 )
-                .values(
-                    status=LetterStatus.VALID.value,
-                    sha256=digest,
-                    pdf_path=str(path.relative_to(self._letters_dir.parent)),
-                    issued_at=utcnow(),
-                )
+                .values(**done)
             )
             await session.commit()
-            finished = await session.get(Letter, letter.id, populate_existing=True)
+            finished: Letter | None = letter
+            if result.rowcount:  # ours: the row is the reserved one plus what we just set
+                for name, value in done.items():
+                    setattr(letter, name, value)
+            else:  # another finisher's: read what it set
+                finished = await session.get(Letter, letter.id, populate_existing=True)
         assert finished is not None
         if result.rowcount:
             LETTERS_ISSUED.labels(letter.letter_type).inc()

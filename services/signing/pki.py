@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pyhanko.sign import signers
+from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
@@ -367,6 +370,22 @@ def _to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+class _PreparedAttribute(CMSAttributeProvider):
+    """A signed attribute that never changes for a signer, built once by `provider`."""
+
+    def __init__(self, provider: SigningCertificateV2Provider) -> None:
+        self.attribute_type = provider.attribute_type
+        self._provider = provider
+        self._der: bytes | None = None
+
+    async def get_attribute(self, dry_run: bool = False) -> cms.CMSAttribute:
+        if self._der is None:
+            attribute = await self._provider.get_attribute()
+            assert attribute is not None
+            self._der = attribute.dump()
+        return cms.CMSAttribute.load(self._der)
+
+
 class CachedKeySigner(signers.Signer):
     """A pyHanko signer holding the parsed key: pyHanko's SimpleSigner parses the key again for
     every signature (and signs on the size-estimating dry run), which costs more than the
@@ -380,6 +399,19 @@ class CachedKeySigner(signers.Signer):
     ) -> None:
         super().__init__(signing_cert=signing_cert, cert_registry=cert_registry)
         self._key = key
+        self._signing_certificate_v2: _PreparedAttribute | None = None
+
+    def _signed_attr_providers(self, *args: Any, **kwargs: Any) -> Any:
+        # The signing-certificate-v2 attribute (the certificate's hash, issuer and serial) is
+        # the same in every signature of this key, and building it with asn1crypto is most of
+        # the CMS work: build it once, then hand out its DER (parsed, so dumped byte for byte).
+        for provider in super()._signed_attr_providers(*args, **kwargs):
+            if isinstance(provider, SigningCertificateV2Provider):
+                if self._signing_certificate_v2 is None:
+                    self._signing_certificate_v2 = _PreparedAttribute(provider)
+                yield self._signing_certificate_v2
+            else:
+                yield provider
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False

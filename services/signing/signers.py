@@ -12,6 +12,7 @@ Every kind renders the same letter and returns a signed PDF; the PAdES work of `
 """
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ from typing import Literal, Protocol
 from pyhanko.sign import signers as pyhanko_signers
 from pyhanko.sign.timestamps import TimeStamper
 
+from common.files import write_once
 from services.signing import rendering
 from services.signing.letter_types import SIGNER_TITLES
 from services.signing.pades import HttpxTimeStamper, PadesEngine, PadesLevel, StampText
@@ -59,14 +61,19 @@ class SignatureJob:
     stamp: StampText
     # Only for signers that ask for it per signature (BSrE); never stored, never logged.
     passphrase: str | None = field(default=None, repr=False)
+    # Where the signed letter goes. A signer that can writes it there itself (write_once:
+    # atomic, fsynced, first writer wins), so the PDF does not travel back to the caller.
+    output: Path | None = None
 
 
 @dataclass(frozen=True)
 class SignedLetter:
-    pdf: bytes
+    pdf: bytes  # empty when `stored`: the letter is in the job's `output` file
     render_ms: float
     sign_ms: float
     worker_pid: int = field(default_factory=os.getpid)  # the process that rendered and signed
+    stored: bool = False  # this call created the job's `output` file with the signed letter
+    sha256: str = ""  # of the signed letter, when `stored`
 
 
 class LetterSigner(Protocol):
@@ -163,7 +170,12 @@ class _LocalState:
             rendered = time.perf_counter()
             signed = self.engine.sign(pdf, loaded.signer, job.location, job.stamp)
             done = time.perf_counter()
-        return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
+        render_ms, sign_ms = (rendered - start) * 1000, (done - rendered) * 1000
+        if job.output is not None and write_once(job.output, signed):
+            digest = hashlib.sha256(signed).hexdigest()
+            return SignedLetter(b"", render_ms, sign_ms, stored=True, sha256=digest)
+        # Not asked to store it, or a concurrent call stored its letter first (which counts).
+        return SignedLetter(signed, render_ms, sign_ms)
 
 
 _worker_state: _LocalState | None = None

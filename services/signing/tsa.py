@@ -44,6 +44,11 @@ class TimestampAuthority(DummyTimeStamper):
             certs_to_embed=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
         )
         self._key: ec.EllipticCurvePrivateKey = keys.key
+        # The same in every token, and the costliest attribute to build with asn1crypto: built
+        # once, then parsed from its DER per token (so dumped byte for byte).
+        self._signing_certificate = _attribute(
+            "signing_certificate", as_signing_certificate(keys.certificate)
+        ).dump()
 
     def _sign_tst_info(
         self, tst_info_data: bytes, md_algorithm: str, dt: datetime
@@ -55,7 +60,7 @@ class TimestampAuthority(DummyTimeStamper):
             [
                 _attribute("content_type", "tst_info"),
                 _attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-                _attribute("signing_certificate", as_signing_certificate(self.tsa_cert)),
+                cms.CMSAttribute.load(self._signing_certificate),
                 _attribute("message_digest", digest.finalize()),
             ]
         )
