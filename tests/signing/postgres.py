@@ -1,15 +1,14 @@
 """A database of our own on the machine's PostgreSQL server (127.0.0.1:5432, trust auth), made
 for one test and dropped after it: other test sessions use the same server."""
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-import pytest
 
-SERVER = os.environ.get("SMARTDESA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.support.postgres import ADMIN_DSN as SERVER
+from tests.support.postgres import skip_or_fail_unreachable
 
 
 @asynccontextmanager
@@ -17,8 +16,8 @@ async def fresh_database(label: str) -> AsyncIterator[str]:
     """Yields the SQLAlchemy (asyncpg) URL of a new, empty database."""
     try:
         admin = await asyncpg.connect(SERVER, timeout=10)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL server {SERVER} not reachable: {exc}")
+    except (OSError, asyncpg.PostgresError):
+        skip_or_fail_unreachable()  # in CI a missing server fails instead of skipping
     name = f"smartdesa_{label}_{uuid.uuid4().hex[:12]}"
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
