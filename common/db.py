@@ -14,12 +14,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def create_engine(url: str) -> AsyncEngine:
+    # hide_parameters: a database error's text (logged with its traceback) leaves out the row's
+    # values, which may be a resident's NIK, name or phone number.
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -20,6 +20,7 @@ Rules this adapter keeps:
 import asyncio
 import base64
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -94,6 +95,9 @@ def _check_signed(pdf: bytes, roots: list[asn1_x509.Certificate]) -> None:
         raise SigningFailed("BSrE mengembalikan berkas yang bukan PDF yang dapat dibaca.") from exc
 
 
+_LONG_NUMBER = re.compile(r"\d{8,}")  # a NIK (16 digits) or a phone number
+
+
 def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -102,7 +106,9 @@ def _error_text(response: httpx.Response) -> str:
     if not isinstance(body, dict):
         return ""
     text = body.get("error") or body.get("message") or ""
-    return str(text)[:200]
+    # The text becomes a blocked letter's reason (staff, the resident's timeline, workflow
+    # history); an answer quoting the signer's NIK must not carry it there.
+    return _LONG_NUMBER.sub("…", str(text))[:200]
 
 
 class BsreSigner:

@@ -49,3 +49,31 @@ async def test_sqlite_enforces_foreign_keys(tmp_path: Path) -> None:
         assert count == 0
     finally:
         await engine.dispose()
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "test_db_person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nik: str = Field(unique=True)
+
+
+async def test_database_errors_do_not_carry_the_row_values(tmp_path: Path) -> None:
+    # An IntegrityError's text (logged by log.exception, uvicorn's error log, a failed event)
+    # would otherwise print the statement's parameters: a resident's NIK, name, phone number.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'pii.db'}")
+    nik = "3213012345670001"
+    try:
+        await create_tables(engine, [Person])
+        async with session_factory(engine)() as session:
+            session.add(Person(nik=nik))
+            await session.commit()
+        async with session_factory(engine)() as session:
+            session.add(Person(nik=nik))
+            with pytest.raises(IntegrityError) as caught:
+                await session.commit()
+        assert "UNIQUE" in str(caught.value)  # still says what went wrong
+        assert nik not in str(caught.value)
+        assert nik not in repr(caught.value)
+    finally:
+        await engine.dispose()

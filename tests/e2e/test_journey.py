@@ -20,10 +20,12 @@ import nats
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from temporalio.client import Client
 
 from scripts.devstack import PORT_VARIABLES
 from scripts.journey import Endpoints, Journey, sample_pdf, sample_png, wait_until
 from tests.support.processes import free_port
+from workflows.approval import workflow_id
 
 pytestmark = pytest.mark.e2e
 
@@ -364,6 +366,33 @@ def test_events_are_cloudevents_without_personal_data() -> None:
         raw = event["raw"]
         for secret in (NIK_A, "Budi Santoso", PHONE_A, "6281234567890"):
             assert secret not in raw
+
+
+def test_no_personal_data_in_logs_or_workflow_history(
+    runner: StackRunner, first_run: Stack
+) -> None:
+    # The services', the worker's and Temporal's logs after the journeys above (sign-in, a
+    # letter issued, a revision, a rejection), and the letter's workflow history: the resident's
+    # NIK, name and phone number reach none of them (intake and the letter keep them).
+    secrets = (NIK_A, NIK_B, "Budi Santoso", PHONE_A, PHONE_B, "6281234567890", "6281298765432")
+    logs = [first_run.log, *sorted(p for p in (runner.data_dir / "logs").iterdir() if p.is_file())]
+    assert len(logs) > 5
+    texts = {log.name: log.read_text(errors="replace") for log in logs}
+    # The logs are the stack's and say what happened (by id).
+    assert any(STORED["app_id"] in text for text in texts.values())
+    for name, text in texts.items():
+        assert [s for s in secrets if s in text] == [], name
+
+    async def history() -> str:
+        client = await Client.connect(f"127.0.0.1:{first_run.env['SMARTDESA_DEV_TEMPORAL_PORT']}")
+        handle = client.get_workflow_handle(workflow_id(STORED["app_id"]))
+        events = (await handle.fetch_history()).events
+        # Protobuf bytes hold the payloads as they are (JSON); to_json() would base64 them.
+        return b"".join(e.SerializeToString() for e in events).decode(errors="replace")
+
+    text = asyncio.run(history())
+    assert STORED["letter"]["number"] in text  # the history is the letter's, and readable
+    assert [s for s in secrets if s in text] == []
 
 
 def test_ctrl_c_stops_everything_and_a_second_run_keeps_it_all(

@@ -54,7 +54,7 @@ class BsrePki:
 class FakeBsre:
     registry: BsrePki
     passphrase: str
-    mode: str = "ok"  # ok | slow | unavailable | unsigned
+    mode: str = "ok"  # ok | slow | unavailable | unsigned | names-signer
     delay_seconds: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -94,6 +94,12 @@ def _handler(fake: FakeBsre) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.delay_seconds)
             if fake.mode == "unavailable":
                 self._answer(503, {"status_code": 503, "error": "Service Unavailable"})
+                return
+            if fake.mode == "names-signer":  # some answers quote whom they are about
+                self._answer(
+                    400,
+                    {"status_code": 2051, "error": f"Sertifikat NIK {NIK} tidak aktif"},
+                )
                 return
             if body.get("nik") != NIK:
                 self._answer(400, {"status_code": 2021, "error": "NIK tidak terdaftar"})

@@ -210,3 +210,15 @@ async def test_unavailable_and_unsigned_answers_are_refusals(bsre: FakeBsre) -> 
     assert len(bsre.requests) == 2  # nothing sent without a passphrase
     assert signer.roles_for(PAMANUKAN) == ["kades"] and not signer.can_sign(PAMANUKAN, "sekdes")
     await signer.close()
+
+
+async def test_a_refusal_quoting_the_signers_nik_does_not_pass_it_on(bsre: FakeBsre) -> None:
+    # The refusal text becomes the blocked letter's reason: staff and the resident's timeline
+    # read it and it is kept in the workflow's history. The Kades's NIK stays out of it.
+    bsre.mode = "names-signer"
+    signer = _signer(bsre)
+    with pytest.raises(SigningFailed) as refused:
+        await signer.sign(_job())
+    assert "HTTP 400" in refused.value.reason and "tidak aktif" in refused.value.reason
+    assert NIK not in refused.value.reason and NIK not in str(refused.value)
+    await signer.close()
