@@ -10,7 +10,6 @@ from sqlmodel import select
 from common.event_names import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
-
 from services.signing.config import Settings as SigningSettings
 from services.signing.models import Letter
 from services.signing.runtime import Runtime as SigningRuntime
@@ -18,8 +17,8 @@ from services.signing.runtime import open_runtime as open_signing
 from services.verification.config import Settings
 from services.verification.task_inbox import open_task_in_desa
 from tests.signing.pdf_text import page_texts, squeeze
-from tests.verification.conftest import Service
 from tests.support.waiting import eventually
+from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 
 
