@@ -10,17 +10,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from nats.js import JetStreamContext
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
+from common.event_names import APPLICATION_STEP_ASSIGNED
+from common.events import public_subject
+from common.messaging import publish
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
 from services.verification.config import Settings
 from tests.support.temporal import accepted_updates
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
-from tests.verification.events import PAMANUKAN
+from tests.verification.events import PAMANUKAN, application_event
 from workflows.approval import WORKFLOW_NAME, workflow_id
 from workflows.approval.activities import ApprovalActivities
 from workflows.approval.models import ApprovalInput
@@ -90,12 +94,17 @@ async def test_decisions_are_refused_or_applied_by_the_workflow(
     handle = await approval.start(app_id)
     await _waits_on(service, "pemerintahan.pamanukan", app_id)
 
-    # Another desa's Kades, even naming the step: the validator refuses (403).
-    status, body = await _decide(service, "kades.rancasari", app_id, decision="approve", step=0)
-    assert (status, body["detail"]) == (403, "Permohonan ini bukan dari desa Anda.")
-    # Without a step there is nothing open for him in his desa.
-    status, _ = await _decide(service, "kades.rancasari", app_id, decision="approve")
+    # Another desa's Kades, naming the step or not: the application does not exist for him
+    # (404, as an unknown one), so he learns nothing of it; nothing reaches the workflow.
+    status, named = await _decide(service, "kades.rancasari", app_id, decision="approve", step=0)
     assert status == 404
+    status, unnamed = await _decide(service, "kades.rancasari", app_id, decision="approve")
+    assert status == 404
+    status, unknown = await _decide(
+        service, "kades.rancasari", str(uuid.uuid4()), decision="approve", step=0
+    )
+    assert status == 404
+    assert named["detail"] == unnamed["detail"] == unknown["detail"]
     # The Sekdes of the right desa, before it is the Sekdes's turn: wrong role (403).
     status, body = await _decide(service, "sekdes.pamanukan", app_id, decision="approve")
     assert status == 403
@@ -142,10 +151,13 @@ async def test_decisions_are_refused_or_applied_by_the_workflow(
     assert status == 200, state
     assert (state["status"], state["step_index"]) == ("rejected", None)
 
-    # Nothing waits any more: the Kades naming the last step gets 409.
-    status, body = await _decide(service, "kades.pamanukan", app_id, decision="approve", step=2)
+    # Nothing waits any more: the Sekdes, who held it, naming their step gets 409; the Kades,
+    # whom it never reached, learns nothing of it (404).
+    status, body = await _decide(service, "sekdes.pamanukan", app_id, decision="approve", step=1)
     assert status == 409
     assert body["detail"]
+    status, body = await _decide(service, "kades.pamanukan", app_id, decision="approve", step=2)
+    assert status == 404
 
     async def closed() -> bool:
         response = await service.http.get(
@@ -156,12 +168,29 @@ async def test_decisions_are_refused_or_applied_by_the_workflow(
     await eventually(closed)
 
 
-async def test_no_workflow_is_404(service: Service) -> None:
+async def _projected_task(service: Service, js: JetStreamContext, app_id: str) -> None:
+    """A step of the application open for the Kasi Pemerintahan in the inbox projection."""
+    event = application_event(
+        APPLICATION_STEP_ASSIGNED, app_id, step_index=0, step_role="kasi_pemerintahan"
+    )
+    await publish(js, public_subject(PAMANUKAN, event.name), event)
+    await _waits_on(service, "pemerintahan.pamanukan", app_id)
+
+
+async def test_no_workflow_is_404(service: Service, js: JetStreamContext) -> None:
+    app_id = str(uuid.uuid4())
+    await _projected_task(service, js, app_id)
+    status, body = await _decide(service, "pemerintahan.pamanukan", app_id, decision="approve")
+    assert status == 404
+    assert body["detail"] == "Proses persetujuan untuk permohonan ini tidak ditemukan."
+
+
+async def test_no_task_in_the_desa_is_404_even_naming_a_step(service: Service) -> None:
     status, body = await _decide(
         service, "pemerintahan.pamanukan", str(uuid.uuid4()), decision="approve", step=0
     )
     assert status == 404
-    assert body["detail"] == "Proses persetujuan untuk permohonan ini tidak ditemukan."
+    assert body["type"].endswith("/no-open-step")
 
 
 async def test_no_open_step_and_no_step_named_is_404(service: Service) -> None:
@@ -172,9 +201,10 @@ async def test_no_open_step_and_no_step_named_is_404(service: Service) -> None:
 
 
 async def test_a_workflow_nobody_runs_gives_503(
-    service: Service, temporal_env: WorkflowEnvironment
+    service: Service, temporal_env: WorkflowEnvironment, js: JetStreamContext
 ) -> None:
     app_id = str(uuid.uuid4())
+    await _projected_task(service, js, app_id)
     # A queue no worker polls: the update cannot be delivered.
     handle = await temporal_env.client.start_workflow(
         WORKFLOW_NAME,

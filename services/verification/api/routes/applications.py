@@ -1,5 +1,6 @@
 """An application as the letter it will become: the unsigned preview, rendered by signing from
-the application intake holds, for the staff of the application's desa."""
+the application intake holds, for the staff of the application's desa whose role has (or had)
+a step on it."""
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
 
@@ -13,9 +14,10 @@ from smartdesa.v1 import intake_pb2, signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.http import Problem
-from services.verification.api.deps import DesaStaff, RuntimeDep, SessionDep
+from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.intake_reader import read_application
 from services.verification.routes import route_for
+from services.verification.task_inbox import task_seen_by
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,18 @@ async def _preview_request(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 async def preview_letter(
-    application_id: ApplicationId, staff: DesaStaff, runtime: RuntimeDep, session: SessionDep
+    application_id: ApplicationId,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    runtime: RuntimeDep,
+    session: SessionDep,
 ) -> Response:
     """The letter exactly as it will be issued, unsigned, without its number and watermarked
     "PRATINJAU — BUKAN SURAT SAH". Takes no number and stores nothing."""
+    # It prints the resident's NIK and particulars: only for those the application reached (a
+    # step of their role, own or Plt, or escalated to them), as the task page; not for a draft.
+    if await task_seen_by(session, application_id, staff.desa_code, roles) is None:
+        raise Problem(404, _NOT_FOUND, code="not-found")
     app = await read_application(
         runtime.intake, application_id, runtime.settings.intake_timeout_seconds
     )

@@ -254,16 +254,29 @@ async def decide(
     # those, so a refused decision never enters the workflow's history and one place holds the
     # rule. We only vouch for which role this person holds now (own or Plt).
     open_task = await open_task_in_desa(session, application_id, staff.desa_code)
+    held = (
+        await task_seen_by(session, application_id, staff.desa_code, roles)
+        if open_task is None
+        else None
+    )
+    if open_task is None and held is None:
+        # Nothing of this application in their desa, ever: not theirs, even naming a step (an
+        # application of another desa must read as missing, as on every other staff route).
+        raise Problem(
+            404,
+            "Tidak ada tahap yang menunggu keputusan untuk permohonan ini.",
+            code="no-open-step",
+        )
     step_index = body.step
     if step_index is None:
         if open_task is None:
             # A letter this person worked on that waits on nobody now (decided on, withdrawn by
-            # the resident, expired) is a conflict with its state; any other is not theirs.
-            held = await task_seen_by(session, application_id, staff.desa_code, roles)
+            # the resident, expired) is a conflict with its state.
+            assert held is not None
             raise Problem(
-                404 if held is None else 409,
+                409,
                 "Tidak ada tahap yang menunggu keputusan untuk permohonan ini."
-                + ("" if held is None else f" {_ENDED.get(held.status, '')}").rstrip(),
+                + f" {_ENDED.get(held.status, '')}".rstrip(),
                 code="no-open-step",
             )
         step_index = open_task.step_index
