@@ -214,10 +214,11 @@ def one_letter_end_to_end(first_run: Stack, journey: Journey) -> dict[str, Any]:
     image = journey.http.get(f"{ep.verification}{attachment['url']}", headers=_bearer(kasi))
     assert image.status_code == 200 and image.content == sample_png()
 
-    # Refusals, each decided by the workflow's validator (403/409), nothing entering history.
+    # Refusals, nothing entering history: another desa's letter does not exist for its staff
+    # (404, as for an unknown id); within the desa the workflow's validator decides (403/409).
     other_desa = journey.staff_token("pemerintahan.rancasari", PASSWORD)
     assert journey.task_detail(other_desa, app_id).status_code == 404
-    assert journey.decide(other_desa, app_id, "approve", step=0).status_code == 403
+    assert journey.decide(other_desa, app_id, "approve", step=0).status_code == 404
     sekdes = journey.staff_token("sekdes.pamanukan", PASSWORD)
     wrong_role = journey.decide(sekdes, app_id, "approve", step=0)
     assert wrong_role.status_code == 403
