@@ -11,10 +11,10 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.wib import WIB
 from services.signing.composition import signature_of_letter
 from services.signing.letter_types import find_letter_type
 from services.signing.models import Letter, LetterStatus, as_utc
-from services.signing.numbering import WIB
 from services.signing.register import STATUS_LABELS
 
 # Column order and Indonesian headers of the exported book.

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.files import write_once
 from common.metrics import LETTERS_ISSUED
+from common.wib import WIB, indonesian_date
 from services.signing import rendering
 from services.signing.composition import (
     Composition,
@@ -38,7 +39,7 @@ from services.signing.composition import (
 )
 from services.signing.letter_types import LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
-from services.signing.numbering import WIB, allocate_number, format_number, format_placeholder
+from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pades import StampText
 from services.signing.signers import (
     LetterSigner,
@@ -280,8 +281,7 @@ class LetterIssuer:
                 stamp=StampText(
                     signer_name=plan.composition.signature.signer_name,
                     signer_line=plan.composition.signature.jabatan(plan.profile.name),
-                    signed_at_wib=f"{rendering.indonesian_date(signed_at.date())}, "
-                    f"{signed_at:%H.%M} WIB",
+                    signed_at_wib=f"{indonesian_date(signed_at.date())}, {signed_at:%H.%M} WIB",
                     verification_url=self.verification_url(letter.verification_code),
                 ),
                 passphrase=req.passphrase,

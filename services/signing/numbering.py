@@ -5,12 +5,11 @@ duplicates or gaps; how the number is written is a per-desa template, by default
 import string
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-WIB = ZoneInfo("Asia/Jakarta")
+from common.wib import WIB
 
 ROMAN_MONTHS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 

@@ -8,11 +8,10 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.wib import WIB, indonesian_date
 from services.signing.composition import signature_of_letter
 from services.signing.letter_types import find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc
-from services.signing.numbering import WIB
-from services.signing.rendering import indonesian_date
 
 STATUS_LABELS = {LetterStatus.VALID.value: "Berlaku", LetterStatus.REVOKED.value: "Dicabut"}
 # Verification codes are token_urlsafe strings; anything longer is not one of ours.

@@ -24,23 +24,9 @@ import typst
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from qrcode.constants import ERROR_CORRECT_M
 
+from common.wib import WIB, indonesian_date
 from services.signing.letter_types import LetterType
-from services.signing.numbering import WIB
 
-INDONESIAN_MONTHS = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
 INDONESIAN_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 
 PAPERS = ("F4", "A4")
@@ -73,10 +59,6 @@ _env = Environment(
     keep_trailing_newline=True,
 )
 _env.filters["typst_str"] = typst_str
-
-
-def indonesian_date(d: date) -> str:
-    return f"{d.day} {INDONESIAN_MONTHS[d.month - 1]} {d.year}"
 
 
 def indonesian_day_date(d: date) -> str:

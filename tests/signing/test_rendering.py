@@ -6,11 +6,11 @@ import qrcode
 import typst
 from qrcode.constants import ERROR_CORRECT_M
 
+from common.wib import indonesian_date
 from services.signing.letter_types import LETTER_TYPES
 from services.signing.rendering import (
     LetterContent,
     build_document,
-    indonesian_date,
     qr_svg,
     typst_str,
 )

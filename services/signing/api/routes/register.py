@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from common.wib import WIB
 from services.signing.agenda import entries, to_csv
 from services.signing.api.deps import SessionDep, StaffDep
-from services.signing.numbering import WIB
 
 router = APIRouter(prefix="/register", tags=["buku agenda surat keluar"])
 

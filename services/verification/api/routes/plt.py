@@ -4,7 +4,6 @@ hand a role (their own or one below theirs) to a colleague for a period, and may
 import logging
 from datetime import datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field
@@ -12,6 +11,7 @@ from sqlmodel import col, select
 
 from common.db import as_utc, utcnow
 from common.http import Problem
+from common.wib import WIB
 from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
 from services.verification.models import PltAssignment, Staff
 from services.verification.plt import is_current, may_grant, overlapping
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/plt", tags=["plt"])
 
-WIB = ZoneInfo("Asia/Jakarta")
 MAX_PERIOD = timedelta(days=366)
 
 
