@@ -36,12 +36,25 @@ $(SOFTHSM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq softhsm2
 
-install: $(STAMP) $(SOFTHSM)
+# The page tests drive Debian's chromium (Playwright with executable_path, no browser download)
+# and inject axe-core from npm (package-lock.json).
+CHROMIUM := /usr/bin/chromium
+AXE := node_modules/axe-core/axe.min.js
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium
+
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+install: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
 
 run: $(STAMP)
 	$(PY) -m scripts.devstack
 
-test: $(STAMP) $(SOFTHSM)
+test: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
 	$(PY) -m pytest
 
 # Everything except the end-to-end tests across processes.

@@ -6,6 +6,7 @@
   the callee as audience).
 """
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,6 +42,17 @@ class TokenIssuer:
         self._key = private_key_pem
         self._issuer = issuer
         self._ttl = ttl_seconds
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    @property
+    def csrf_secret(self) -> bytes:
+        """The key of this issuer's sessions' CSRF tokens, derived from its signing key."""
+        return hashlib.sha256(
+            b"smartdesa-csrf|" + self._issuer.encode() + b"|" + self._key
+        ).digest()
 
     def issue(self, principal: Principal) -> str:
         now = int(time.time())

@@ -49,6 +49,10 @@ class CommonSettings(BaseSettings):
     # Signs short-lived download links (common.signed_links); notification and intake share it.
     link_signing_secret_file: Path | None = None
 
+    # Session cookies of the web pages carry Secure: always in production (served behind TLS),
+    # on a request that came over TLS otherwise; set true/false to decide it here instead.
+    web_secure_cookies: bool | None = None
+
     # OpenTelemetry: traces leave the process only when this names an OTLP/gRPC collector,
     # e.g. http://otel-collector.observability:4317 (off by default).
     otlp_endpoint: str | None = None
@@ -56,6 +60,13 @@ class CommonSettings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.profile == "dev"
+
+    @property
+    def web_cookie_secure(self) -> bool:
+        """Whether session cookies are always marked Secure (else: when the request was TLS)."""
+        if self.web_secure_cookies is not None:
+            return self.web_secure_cookies
+        return self.profile == "production"
 
     @property
     def secrets_dir(self) -> Path:

@@ -92,17 +92,28 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
-        if exc.status_code == 404 and detail == "Not Found":
-            detail = "Alamat yang diminta tidak ada."
-        if exc.status_code == 405:
-            detail = "Metode ini tidak didukung untuk alamat ini."
-        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        return problem_response(
+            exc.status_code, http_error_detail(exc), headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        messages = [_validation_message(dict(e)) for e in exc.errors()]
+        messages = validation_messages(exc)
         return problem_response(422, "; ".join(messages), code="validation", errors=messages)
+
+
+def http_error_detail(exc: StarletteHTTPException) -> str:
+    """Starlette's own errors (unknown path, wrong method) in Indonesian."""
+    detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "Alamat yang diminta tidak ada."
+    if exc.status_code == 405:
+        detail = "Metode ini tidak didukung untuk alamat ini."
+    return detail
+
+
+def validation_messages(exc: RequestValidationError) -> list[str]:
+    return [_validation_message(dict(e)) for e in exc.errors()]
 
 
 def health_router(is_ready: Any = None) -> APIRouter:

@@ -11,6 +11,7 @@ from common.tracing import instrument_app
 from services.intake.api.routes import applications, auth, letter_links, letter_types
 from services.intake.config import Settings, get_settings
 from services.intake.runtime import open_runtime
+from services.intake.web import install_pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,4 +35,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router())
     for module in (auth, letter_types, applications, letter_links):
         app.include_router(module.router, prefix="/api/v1")
+    install_pages(app)
     return app

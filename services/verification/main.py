@@ -19,6 +19,7 @@ from services.verification.api.routes import (
 )
 from services.verification.config import Settings, get_settings
 from services.verification.runtime import open_runtime
+from services.verification.web import install_pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,4 +42,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router())
     for module in (auth, tasks, letter_routes, plt, kabupaten, applications):
         app.include_router(module.router, prefix="/api/v1")
+    install_pages(app)
     return app

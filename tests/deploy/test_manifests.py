@@ -181,7 +181,9 @@ def _sources(process: Process) -> list[Path]:
     # common.secrets names every key for the dev profile's generator, and common.auth every token
     # key for whichever role a process takes: neither says what this process needs.
     common -= {"secrets", "auth"}
-    return files + [ROOT / "common" / f"{name}.py" for name in sorted(common)]
+    modules = [ROOT / "common" / f"{name}.py" for name in sorted(common)]
+    packages = [ROOT / "common" / name / "__init__.py" for name in sorted(common)]
+    return files + [p for p in (*modules, *packages) if p.exists()]
 
 
 # Secret files only some set-ups use (an HSM, BSrE, encrypted keys): checked when set, above.

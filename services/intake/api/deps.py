@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken, Principal
 from common.http import Problem
+from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.intake.config import Settings
 from services.intake.runtime import Runtime
 
@@ -42,14 +43,39 @@ def _unauthenticated(detail: str) -> Problem:
     return Problem(401, detail, code="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
 
 
+# The portal's session cookie holds the same token (set by the sign-in page).
+SESSION_COOKIE = "sd_warga"
+
+
+async def resident_session_token(
+    request: Request,
+    runtime: RuntimeDep,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The bearer token, or the session cookie's; a write by cookie must carry its CSRF token."""
+    token, from_cookie = bearer_or_cookie(request, SESSION_COOKIE)
+    if token and from_cookie:
+        await verify_csrf(request, token, runtime.token_issuer.csrf_secret)
+    return token
+
+
+def csrf_of(request: Request, runtime: RuntimeDep) -> str:
+    """This session's CSRF token, for the forms of a page ("" when not signed in by cookie)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return csrf_token_for(token, runtime.token_issuer.csrf_secret) if token else ""
+
+
+CsrfToken = Annotated[str, Depends(csrf_of)]
+
+
 def current_resident(
     runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[str | None, Depends(resident_session_token)],
 ) -> Principal:
-    if credentials is None:
+    if token is None:
         raise _unauthenticated("Silakan masuk terlebih dahulu.")
     try:
-        principal = runtime.token_verifier.verify(credentials.credentials)
+        principal = runtime.token_verifier.verify(token)
     except InvalidToken as exc:
         raise _unauthenticated(
             "Sesi tidak valid atau sudah berakhir. Silakan masuk kembali."

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken
 from common.http import Problem
+from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
@@ -40,13 +41,37 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
+# Documents the bearer scheme in OpenAPI; the token itself is read by `staff_session_token`.
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+# The staff client's session cookie holds the same token (set by the sign-in page).
+SESSION_COOKIE = "sd_staf"
+
+
+async def staff_session_token(
+    request: Request, runtime: RuntimeDep, _documented: Annotated[str | None, Depends(bearer)]
+) -> str | None:
+    """The bearer token, or the session cookie's; a write by cookie must carry its CSRF token."""
+    token, from_cookie = bearer_or_cookie(request, SESSION_COOKIE)
+    if token and from_cookie:
+        await verify_csrf(request, token, runtime.token_issuer.csrf_secret)
+    return token
+
+
+def csrf_of(request: Request, runtime: RuntimeDep) -> str:
+    """This session's CSRF token, for the forms of a page ("" when not signed in by cookie)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return csrf_token_for(token, runtime.token_issuer.csrf_secret) if token else ""
+
+
+CsrfToken = Annotated[str, Depends(csrf_of)]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 async def current_staff(
-    runtime: RuntimeDep, session: SessionDep, token: Annotated[str | None, Depends(bearer)]
+    runtime: RuntimeDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(staff_session_token)],
 ) -> Staff:
     """The signed-in staff member: a valid staff token of an account that is still active and
     still holds the role and desa the token was issued for."""

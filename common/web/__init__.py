@@ -1,0 +1,272 @@
+"""The web pages' plumbing, shared by the staff client (verification) and the resident portal
+(intake): session cookies holding the same bearer token the API takes, CSRF tokens for every
+cookie-authenticated write, security headers with a strict Content-Security-Policy, Jinja2 with
+the shared layout, static files served from the service itself (no CDN, no font service), and
+Indonesian error pages for the pages while /api/ keeps answering problem+json.
+
+How a page is protected: the API's own dependencies (`current_staff`, `current_resident`) read
+the token from the Authorization header or from the session cookie; for a cookie they also
+demand the CSRF token on any write (form field `csrf_token` or header `X-CSRF-Token`). Pages
+declare those same dependencies, so a page checks role and desa exactly as the API does.
+"""
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common.db import as_utc
+from common.http import Problem, http_error_detail, problem_response, validation_messages
+from common.wib import WIB, indonesian_date, wib_datetime
+
+COMMON_DIR = Path(__file__).resolve().parent
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_PREFIX = "/api/"
+
+# Everything from this origin only. Inline script and style are refused; PDFs and images are
+# framed only by our own pages; nothing may frame us elsewhere.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "frame-src 'self'",
+        "object-src 'self'",
+        "worker-src 'self'",
+        "manifest-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    )
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    # Application ids in our URLs must not travel to another site.
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
+)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP response (a pure ASGI middleware, so streamed
+    responses such as server-sent events pass through untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --- CSRF ---------------------------------------------------------------------------------
+
+
+def csrf_token_for(session_token: str, secret: bytes) -> str:
+    """The CSRF token of one session: an HMAC of the session token, so it changes on every
+    sign-in and cannot be guessed by another site."""
+    mac = hmac.new(secret, session_token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def csrf_refused() -> Problem:
+    return Problem(
+        403,
+        "Formulir sudah kedaluwarsa atau tidak sah. Muat ulang halaman, lalu coba lagi.",
+        code="csrf",
+    )
+
+
+async def verify_csrf(request: Request, session_token: str, secret: bytes) -> None:
+    """Refuses a cookie-authenticated write without this session's CSRF token. The token comes
+    in the `X-CSRF-Token` header (scripts) or the `csrf_token` form field (plain forms)."""
+    if request.method in SAFE_METHODS:
+        return
+    given = request.headers.get(CSRF_HEADER)
+    if given is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            given = value if isinstance(value, str) else None
+    expected = csrf_token_for(session_token, secret)
+    if not given or not hmac.compare_digest(given, expected):
+        raise csrf_refused()
+
+
+# --- session cookies ----------------------------------------------------------------------
+
+
+def bearer_or_cookie(request: Request, cookie_name: str) -> tuple[str | None, bool]:
+    """The request's token and whether it came from the session cookie. An Authorization
+    header wins, so API clients never depend on cookies."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    cookie = request.cookies.get(cookie_name)
+    return (cookie, True) if cookie else (None, False)
+
+
+def is_tls(request: Request, force_secure: bool) -> bool:
+    """Whether the page was served over TLS: directly, behind the ingress (uvicorn's proxy
+    headers set the scheme), or because the deployment says so."""
+    return force_secure or request.url.scheme == "https"
+
+
+def set_session_cookie(
+    response: Response,
+    request: Request,
+    *,
+    name: str,
+    token: str,
+    max_age: int,
+    force_secure: bool = False,
+) -> None:
+    response.set_cookie(
+        name,
+        token,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        secure=is_tls(request, force_secure),
+        samesite="lax",
+    )
+
+
+def clear_session_cookie(
+    response: Response, request: Request, *, name: str, force_secure: bool = False
+) -> None:
+    response.delete_cookie(
+        name, path="/", httponly=True, secure=is_tls(request, force_secure), samesite="lax"
+    )
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Where to go after signing in: only a path on this site, never another origin."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if target.startswith(API_PREFIX):
+        return default
+    return target
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+def _tanggal(value: datetime | None) -> str:
+    """'3 Desember 2026' (in WIB)."""
+    return indonesian_date(as_utc(value).astimezone(WIB).date()) if value is not None else "-"
+
+
+def _waktu(value: datetime | None) -> str:
+    """'3 Desember 2026 pukul 10.00 WIB'."""
+    return wib_datetime(as_utc(value)) if value is not None else "-"
+
+
+def web_templates(service_templates: Path) -> Jinja2Templates:
+    """Jinja2 with the service's own templates first, then the shared layout and macros."""
+    env = Environment(
+        loader=ChoiceLoader(
+            [FileSystemLoader(service_templates), FileSystemLoader(COMMON_DIR / "templates")]
+        ),
+        autoescape=select_autoescape(["html", "xml", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["tanggal"] = _tanggal
+    env.filters["waktu"] = _waktu
+    env.globals["CSRF_FIELD"] = CSRF_FIELD
+    return Jinja2Templates(env=env)
+
+
+def csrf_input(token: str) -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+# --- the app ------------------------------------------------------------------------------
+
+
+def wants_page(request: Request) -> bool:
+    """A page is being asked for: anything outside the API (which answers problem+json)."""
+    return not request.url.path.startswith(API_PREFIX)
+
+
+def install_web(
+    app: FastAPI,
+    *,
+    static_dir: Path,
+    templates: Jinja2Templates,
+    sign_in_path: str,
+) -> None:
+    """Security headers, static files (the service's own under /static, the shared ones under
+    /static/umum), and Indonesian HTML error pages for pages; /api/ keeps problem+json."""
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static/umum", StaticFiles(directory=COMMON_DIR / "static"), name="static-umum")
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+
+    def error_page(request: Request, status: int, detail: str) -> Response:
+        return templates.TemplateResponse(
+            request,
+            "galat.html",
+            {"status": status, "detail": detail, "sign_in_path": sign_in_path},
+            status_code=status,
+        )
+
+    async def page_or_problem(request: Request, exc: Problem) -> Response:
+        if not wants_page(request):
+            return problem_response(
+                exc.status, exc.detail, code=exc.code, headers=exc.headers, **exc.extra
+            )
+        if exc.status == 401 and request.method in SAFE_METHODS:
+            target = quote(request.url.path, safe="/")
+            return RedirectResponse(f"{sign_in_path}?lanjut={target}", status_code=303)
+        return error_page(request, exc.status, exc.detail)
+
+    async def page_or_http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = http_error_detail(exc)
+        if not wants_page(request):
+            return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        return error_page(request, exc.status_code, detail)
+
+    async def page_or_validation_problem(request: Request, exc: RequestValidationError) -> Response:
+        messages = validation_messages(exc)
+        if not wants_page(request):
+            return problem_response(422, "; ".join(messages), code="validation", errors=messages)
+        return error_page(request, 422, "; ".join(messages))
+
+    app.add_exception_handler(Problem, page_or_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, page_or_http_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, page_or_validation_problem)  # type: ignore[arg-type]

@@ -1,0 +1,20 @@
+"""The resident portal: pages in Bahasa Indonesia over the same rules as the resident API,
+installable as a PWA.
+
+Layout (the staff client's `web/` in verification has the same): `pages.py` (templates and the
+page context), `routes/` (one router per area), `templates/`, `static/`. Pages declare the
+API's own dependencies (`CurrentResident` …), so a resident sees only their own applications;
+the session cookie holds the API's resident token.
+"""
+
+from fastapi import APIRouter, FastAPI
+
+from common.web import install_web
+from services.intake.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
+
+
+def install_pages(app: FastAPI) -> None:
+    install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path=SIGN_IN_PATH)
+    routers: list[APIRouter] = []  # the portal's pages, one router per area
+    for router in routers:
+        app.include_router(router)

@@ -1,0 +1,73 @@
+"""Templates of the staff client and what every page's frame needs (who is signed in, which
+roles they hold now, the CSRF token of their session)."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+
+from common.web import web_templates
+from services.verification.api.deps import CsrfToken, CurrentStaff, SessionDep
+from services.verification.models import Staff
+from services.verification.plt import roles_held
+from services.verification.routes import KABUPATEN_OPERATOR, MANAGER_ROLES
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+templates = web_templates(WEB_DIR / "templates")
+
+SIGN_IN_PATH = "/masuk"
+HOME_PATH = "/"
+
+# How a role is named on screen.
+ROLE_NAMES = {
+    "operator": "Operator Desa",
+    "kasi_pemerintahan": "Kasi Pemerintahan",
+    "kasi_kesra": "Kasi Kesejahteraan Rakyat",
+    "kasi_pelayanan": "Kasi Pelayanan",
+    "sekdes": "Sekretaris Desa",
+    "kades": "Kepala Desa",
+    KABUPATEN_OPERATOR: "Operator Kabupaten",
+}
+templates.env.globals["ROLE_NAMES"] = ROLE_NAMES
+
+
+@dataclass
+class StaffPage:
+    """The signed-in staff member as every page's frame shows them."""
+
+    staff: Staff
+    csrf: str
+    roles: list[str] = field(default_factory=list)  # own role, then Plt roles (desa staff)
+
+    @property
+    def is_kabupaten(self) -> bool:
+        return self.staff.role == KABUPATEN_OPERATOR
+
+    @property
+    def is_manager(self) -> bool:
+        return any(r in MANAGER_ROLES for r in self.roles)
+
+
+async def staff_page(staff: CurrentStaff, session: SessionDep, csrf: CsrfToken) -> StaffPage:
+    roles = [] if staff.role == KABUPATEN_OPERATOR else await roles_held(session, staff)
+    return StaffPage(staff=staff, csrf=csrf, roles=roles)
+
+
+StaffPageDep = Annotated[StaffPage, Depends(staff_page)]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    page: StaffPage | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A page of the staff client; `page` fills the frame (navigation, CSRF token)."""
+    if page is not None:
+        context = {"me": page, "csrf": page.csrf, **context}
+    return templates.TemplateResponse(request, template, context, status_code=status_code)

@@ -1,0 +1,77 @@
+"""Signing in and out of the staff client, and the home page that points each role on."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from common.auth import Principal
+from common.web import clear_session_cookie, safe_next, set_session_cookie
+from services.verification.accounts import authenticate
+from services.verification.api.deps import (
+    SESSION_COOKIE,
+    RuntimeDep,
+    SessionDep,
+    current_staff,
+)
+from services.verification.web.pages import HOME_PATH, SIGN_IN_PATH, StaffPageDep, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get(SIGN_IN_PATH)
+async def sign_in_page(request: Request, lanjut: str | None = None) -> HTMLResponse:
+    return render(request, "masuk.html", {"title": "Masuk", "lanjut": lanjut or ""})
+
+
+@router.post(SIGN_IN_PATH)
+async def sign_in(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    lanjut: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    staff = await authenticate(session, username.strip(), password) if username else None
+    if staff is None:
+        return render(
+            request,
+            "masuk.html",
+            {
+                "title": "Masuk",
+                "lanjut": lanjut,
+                "username": username,
+                "flash": "Nama pengguna atau kata sandi salah.",
+                "flash_kind": "galat",
+            },
+            status_code=401,
+        )
+    token = runtime.token_issuer.issue(
+        Principal(kind="staff", subject=staff.username, role=staff.role, desa_code=staff.desa_code)
+    )
+    response = RedirectResponse(safe_next(lanjut, HOME_PATH), status_code=303)
+    set_session_cookie(
+        response,
+        request,
+        name=SESSION_COOKIE,
+        token=token,
+        max_age=runtime.token_issuer.ttl_seconds,
+        force_secure=runtime.settings.web_cookie_secure,
+    )
+    return response
+
+
+@router.post("/keluar", dependencies=[Depends(current_staff)])
+async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
+    """Sign out (a CSRF-checked form post, so another site cannot sign anyone out)."""
+    response = RedirectResponse(f"{SIGN_IN_PATH}?keluar=1", status_code=303)
+    clear_session_cookie(
+        response, request, name=SESSION_COOKIE, force_secure=runtime.settings.web_cookie_secure
+    )
+    return response
+
+
+@router.get(HOME_PATH)
+async def home(request: Request, page: StaffPageDep) -> HTMLResponse:
+    return render(request, "beranda.html", {"title": "Beranda"}, page=page)

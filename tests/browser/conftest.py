@@ -1,0 +1,76 @@
+"""The page tests' stack and browser: one `make run` stack (scripts.devstack on free ports, its
+own data folder) and one headless Chromium for the whole session; a fresh browser context per
+test, so cookies never leak between tests."""
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+
+from scripts.journey import Journey
+from tests.e2e.test_journey import Stack, StackRunner
+from tests.support.browser import DESK, PHONE, Visit, launch
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    runner = StackRunner(tmp_path_factory.mktemp("browser") / "data")
+    started = runner.start(1)
+    try:
+        yield started
+    finally:
+        StackRunner.ensure_stopped(started)
+
+
+@pytest.fixture(scope="session")
+def journey(stack: Stack) -> Iterator[Journey]:
+    """The API driver, for what a test sets up or checks behind the pages."""
+    j = Journey(stack.endpoints)
+    yield j
+    j.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def visit(request: pytest.FixtureRequest) -> Visit:
+    return Visit(request.node.name)
+
+
+def _context(browser: Browser, size: ViewportSize, mobile: bool) -> BrowserContext:
+    return browser.new_context(
+        viewport=size,
+        locale="id-ID",
+        timezone_id="Asia/Jakarta",
+        is_mobile=mobile,
+        has_touch=mobile,
+    )
+
+
+@pytest.fixture
+def desk(browser: Browser) -> Iterator[Page]:
+    """A staff member's browser at the desa office."""
+    context = _context(browser, DESK, mobile=False)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A resident's phone, 360 px wide."""
+    context = _context(browser, PHONE, mobile=True)
+    yield context.new_page()
+    context.close()

@@ -1,0 +1,89 @@
+"""What every page of both web clients shares, checked in the real browser: the staff sign-in
+with its session cookie, CSRF on every form post, the security headers, no resource from
+outside the site, and Indonesian error pages."""
+
+from urllib.parse import urlsplit
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_journey import PASSWORD, Stack
+from tests.support.browser import Visit
+
+KASI = "pemerintahan.pamanukan"
+
+
+def test_staff_sign_in_sets_a_guarded_session_cookie(
+    stack: Stack, desk: Page, visit: Visit
+) -> None:
+    base = stack.endpoints.verification
+    outside: list[str] = []
+    desk.on(
+        "request",
+        lambda r: outside.append(r.url) if urlsplit(r.url).hostname != "127.0.0.1" else None,
+    )
+
+    desk.goto(f"{base}/")
+    expect(desk).to_have_url(f"{base}/masuk?lanjut=/")  # not signed in: sent to sign in
+    visit.page(desk, "masuk")
+
+    desk.get_by_label("Nama pengguna").fill(KASI)
+    desk.get_by_label("Kata sandi").fill("salah-sekali")
+    desk.get_by_role("button", name="Masuk").click()
+    expect(desk.get_by_role("alert")).to_contain_text("Nama pengguna atau kata sandi salah")
+    visit.page(desk, "masuk-salah")
+
+    desk.get_by_label("Kata sandi").fill(PASSWORD)
+    desk.get_by_role("button", name="Masuk").click()
+    expect(desk.get_by_role("heading", level=1)).to_contain_text("Selamat datang")
+    visit.page(desk, "beranda")
+
+    cookie = next(c for c in desk.context.cookies() if c["name"] == "sd_staf")
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["secure"] is False  # plain http on loopback; production forces Secure
+    assert outside == []
+
+    desk.get_by_role("button", name=f"Keluar ({KASI})").click()
+    expect(desk.get_by_role("status")).to_contain_text("Anda sudah keluar")
+    assert not [c for c in desk.context.cookies() if c["name"] == "sd_staf"]
+
+
+def test_a_form_post_without_this_sessions_csrf_token_is_refused(stack: Stack) -> None:
+    base = stack.endpoints.verification
+    with httpx.Client(base_url=base, follow_redirects=False) as client:
+        signed_in = client.post("/masuk", data={"username": KASI, "password": PASSWORD})
+        assert signed_in.status_code == 303
+        assert "sd_staf" in client.cookies
+        # A cross-site form would carry the cookie but not the token.
+        forged = client.post("/keluar", data={})
+        assert forged.status_code == 403
+        assert "Formulir sudah kedaluwarsa" in forged.text
+        # The API by cookie is held to the same rule; by bearer token it needs none.
+        api = client.post("/api/v1/plt", json={})
+        assert api.status_code == 403
+        assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_pages_carry_the_security_headers(stack: Stack) -> None:
+    for base in (stack.endpoints.verification, stack.endpoints.intake):
+        r = httpx.get(f"{base}/static/umum/app.css")
+        assert r.status_code == 200
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_an_unknown_page_is_an_indonesian_page_and_the_api_stays_json(
+    stack: Stack, desk: Page, visit: Visit
+) -> None:
+    base = stack.endpoints.verification
+    response = desk.goto(f"{base}/tidak-ada")
+    assert response is not None and response.status == 404
+    expect(desk.get_by_role("heading", level=1)).to_have_text("Tidak ditemukan")
+    visit.page(desk, "tidak-ditemukan")
+    api = httpx.get(f"{base}/api/v1/tasks")
+    assert api.status_code == 401
+    assert api.headers["content-type"].startswith("application/problem+json")

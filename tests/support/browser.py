@@ -1,0 +1,105 @@
+"""Headless Chromium for the page tests: Debian's `chromium` driven by Playwright (nothing is
+downloaded; `make install` installs both), and the checks every visited page gets.
+
+`Visit.page(page, name)` is what a test calls after each navigation: it saves a screenshot,
+checks the page fits a 360-px-wide screen without sideways scrolling, and runs axe-core
+(`node_modules/axe-core`, installed by `make install` from npm) expecting no serious or
+critical violation.
+"""
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("SMARTDESA_CHROMIUM", "/usr/bin/chromium")
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(os.environ.get("SMARTDESA_SCREENSHOTS_DIR", ROOT / "build" / "screenshots"))
+PHONE: ViewportSize = {"width": 360, "height": 780}
+DESK: ViewportSize = {"width": 1280, "height": 860}
+# Violations a page must not have; "minor" and "moderate" are reported, not failed.
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def launch(playwright: Playwright) -> Browser:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing; run `make install` (Debian's chromium)")
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",  # root in a container has no user namespace sandbox
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ],
+    )
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (injected through the DevTools protocol,
+    which the page's Content-Security-Policy does not apply to)."""
+    if not AXE_JS.exists():
+        raise RuntimeError(f"{AXE_JS} is missing; run `make install` (npm ci)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_JS.read_text())
+    result: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+        }"""
+    )
+    return result
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than its viewport (0: no sideways scrolling)."""
+    width: int = page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - window.innerWidth"
+    )
+    return max(width, 0)
+
+
+@dataclass
+class Visit:
+    """Screenshots and checks for one test; files go to build/screenshots/<test>/."""
+
+    test_name: str
+    shots: list[Path] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        return SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", self.test_name)
+
+    def page(self, page: Page, name: str, *, accessible: bool = True) -> Path:
+        page.wait_for_load_state("load")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        index = len(self.shots) + 1
+        slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+        path = self.folder / f"{index:02d}-{slug}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.shots.append(path)
+        size = page.viewport_size or DESK
+        if size["width"] != PHONE["width"]:
+            page.set_viewport_size(PHONE)
+            try:
+                overflow = horizontal_overflow(page)
+                page.screenshot(path=str(path.with_name(path.stem + "-360.png")), full_page=True)
+            finally:
+                page.set_viewport_size(size)
+        else:
+            overflow = horizontal_overflow(page)
+        assert overflow == 0, f"{name}: {overflow}px wider than a 360-px screen ({page.url})"
+        if accessible:
+            blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
+            assert not blocking, f"{name} ({page.url}): {json.dumps(blocking, indent=1)}"
+        return path
