@@ -1,13 +1,16 @@
-"""Templates of the resident portal and what every page's frame needs (the CSRF token of the
-resident's session)."""
+"""Templates of the resident portal and what every page's frame needs (the signed-in resident
+and the CSRF token of their session)."""
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from common.auth import Principal
 from common.web import web_templates
+from services.intake.api.deps import CsrfToken, CurrentResident
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -17,15 +20,30 @@ SIGN_IN_PATH = "/masuk"
 HOME_PATH = "/"
 
 
+@dataclass
+class ResidentPage:
+    """The signed-in resident as every page's frame needs them."""
+
+    resident: Principal  # subject = the resident's id (never the NIK)
+    csrf: str
+
+
+def resident_page(resident: CurrentResident, csrf: CsrfToken) -> ResidentPage:
+    return ResidentPage(resident=resident, csrf=csrf)
+
+
+ResidentPageDep = Annotated[ResidentPage, Depends(resident_page)]
+
+
 def render(
     request: Request,
     template: str,
     context: dict[str, Any],
     *,
-    csrf: str = "",
+    page: ResidentPage | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A page of the portal; `csrf` is the session's token for its forms."""
-    return templates.TemplateResponse(
-        request, template, {"csrf": csrf, **context}, status_code=status_code
-    )
+    """A page of the portal; `page` (when signed in) fills the frame's menu and CSRF token."""
+    if page is not None:
+        context = {"signed_in": True, "csrf": page.csrf, **context}
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
