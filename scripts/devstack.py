@@ -264,6 +264,8 @@ class DevStack:
         p = self.ports
         print(
             "\nSmart Desa is running (dev profile). Ctrl-C stops everything.\n"
+            f"  Resident portal (phone)      http://{HOST}:{p.intake_http}/\n"
+            f"  Staff client (desa office)   http://{HOST}:{p.verification_http}/masuk\n"
             f"  Resident API (intake)        http://{HOST}:{p.intake_http}/docs\n"
             f"  Staff API (verification)     http://{HOST}:{p.verification_http}/docs\n"
             f"  Verification page (signing)  http://{HOST}:{p.signing_http}/verifikasi/<kode>\n"
