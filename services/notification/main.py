@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
+from common.web import SecurityHeaders
 from common.metrics import install_metrics
 from common.tracing import instrument_app
 from services.notification.api.routes import dev_messages, inbox, preferences, whatsapp_webhook
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Smart Desa: notification", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(SecurityHeaders)  # as every service: CSP, nosniff, no referrer
     install_metrics(app, "notification")
     instrument_app(app)
     app.include_router(health_router())

@@ -18,6 +18,7 @@ from services.signing.api.routes import (
 )
 from services.signing.config import Settings, get_settings
 from services.signing.runtime import open_runtime
+from services.signing.web import install_pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (letters, register, verifications):
         app.include_router(module.router, prefix="/api/v1")
+    install_pages(app)
     return app

@@ -1,4 +1,5 @@
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -46,7 +47,12 @@ async def test_verification_page_shows_the_letter_without_personal_data(
     assert "Berlaku" in html and "Kepala Desa Pamanukan" in html
     assert "Dadang Suhendar" in html  # the signer, as the letter prints them
     assert "3213********0001" in html  # the NIK, masked
-    assert 'name="viewport"' in html and "<link" not in html and "<script" not in html
+    assert 'name="viewport"' in html and "<script" not in html
+    # Its one stylesheet is our own; the page forbids anything from elsewhere.
+    assert re.findall(r'<link[^>]*href="([^"]+)"', html) == ["/static/verifikasi.css"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    css = await signing.http.get("/static/verifikasi.css")
+    assert css.status_code == 200 and ".badge.revoked" in css.text
     for personal in ("3213115705900001", "Siti Aminah", "melamar", "Persyaratan"):
         assert personal not in html
 

@@ -11,7 +11,7 @@ from services.signing.register import find_by_code
 router = APIRouter(tags=["verifikasi"])
 
 _pages = Environment(
-    loader=PackageLoader("services.signing", "templates/web"),
+    loader=PackageLoader("services.signing.web", "templates"),
     autoescape=select_autoescape(["html"]),
 )
 
