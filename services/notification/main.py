@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.http import health_router, install_problem_handlers
-from common.web import SecurityHeaders
 from common.metrics import install_metrics
 from common.tracing import instrument_app
+from common.web import SecurityHeaders
 from services.notification.api.routes import dev_messages, inbox, preferences, whatsapp_webhook
 from services.notification.config import Settings, get_settings
 from services.notification.runtime import open_runtime
