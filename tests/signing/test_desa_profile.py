@@ -6,7 +6,7 @@ from __future__ import annotations  # the async stub type exists only for type c
 
 import hashlib
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 import pytest
@@ -24,7 +24,9 @@ from tests.signing.conftest import PAMANUKAN, RunningSigning
 from tests.signing.pdf_text import page_texts, squeeze
 from tests.support.images import png
 
-Stub = "signing_pb2_grpc.SigningServiceAsyncStub"
+if TYPE_CHECKING:
+    from smartdesa.v1.signing_pb2_grpc import SigningServiceAsyncStub as Stub
+
 NEW_FORMAT = "{kode}/{seq:04d}/{jenis}/Ds.Pmk/{bulan}/{tahun}"
 
 
@@ -44,7 +46,9 @@ def _now_parts() -> tuple[str, str, int]:
 
 
 async def _current(stub: Stub) -> signing_pb2.DesaProfileData:
-    view = await stub.GetDesaProfile(signing_pb2.GetDesaProfileRequest(desa_code=PAMANUKAN))
+    view: signing_pb2.DesaProfileView = await stub.GetDesaProfile(
+        signing_pb2.GetDesaProfileRequest(desa_code=PAMANUKAN)
+    )
     return view.profile
 
 
