@@ -105,7 +105,7 @@ async def get_desa_logo(staff: DesaStaff, runtime: RuntimeDep) -> Response:
             "Cache-Control": "private, max-age=86400",
             "Content-Disposition": "inline",
             # An SVG logo is shown as an image only, never run as a document.
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
 
