@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from scripts.journey import Journey
+from scripts.journey import Journey, sample_pdf, sample_png
 from tests.e2e.test_journey import PASSWORD, Stack
 from tests.signing.pdf_text import page_texts, squeeze
 from tests.support.browser import Visit
@@ -141,3 +141,46 @@ def test_the_kades_changes_the_desa_profile_and_a_kasi_cannot(
     )
     assert forged.status == 403
     assert NEW_ADDRESS in desk.request.get(f"{base}{API}").text()
+
+
+PAMANUKAN_FORMAT = "{kode}/{seq:03d}/Pmk/{bulan}/{tahun}"
+NIK = "3213112003850007"  # Kecamatan Pamanukan, man born 20-03-1985 (no other test uses it)
+PHONE = "081277001122"
+
+
+def test_the_next_issued_letter_follows_the_new_number_format(
+    stack: Stack, journey: Journey
+) -> None:
+    """Behind the pages: a format saved through the profile API numbers the next letter the
+    workflow issues; Pamanukan's format is put back afterwards."""
+    base = stack.endpoints.verification
+    kades = journey.staff_token("kades.pamanukan", PASSWORD)
+    headers = {"Authorization": f"Bearer {kades}"}
+    profile = journey.http.get(f"{base}{API}", headers=headers).json()
+    body = {k: profile[k] for k in _KEYS}
+    saved = journey.http.put(
+        f"{base}{API}", json=body | {"number_format": PAMANUKAN_FORMAT}, headers=headers
+    )
+    assert saved.status_code == 200, saved.text
+    try:
+        resident = journey.resident_sign_in(NIK, PHONE)
+        app_id = journey.create_application(
+            resident,
+            "Persyaratan administrasi",
+            {"nama": "Warga Uji", "alamat": "Dusun Krajan RT 003 RW 001", "jenis_kelamin": "L"},
+        )
+        assert journey.upload(resident, app_id, "KTP", "ktp.png", sample_png()).status_code == 201
+        assert journey.upload(resident, app_id, "KK", "kk.pdf", sample_pdf()).status_code == 201
+        assert journey.submit(resident, app_id).status_code == 202
+        for step, username in enumerate(
+            ("pemerintahan.pamanukan", "sekdes.pamanukan", "kades.pamanukan")
+        ):
+            token = journey.staff_token(username, PASSWORD)
+            journey.wait_for_task(token, app_id, step)
+            decided = journey.decide(token, app_id, "approve")
+            assert decided.status_code == 200, decided.text
+        letter = journey.wait_for_status(resident, app_id, "issued")["letter"]
+        assert re.fullmatch(r"\d{3}(\.\d+)*/\d{3}/Pmk/\d{2}/\d{4}", letter["number"]), letter
+    finally:
+        restored = journey.http.put(f"{base}{API}", json=body, headers=headers)
+        assert restored.status_code == 200, restored.text
