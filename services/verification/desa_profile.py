@@ -7,7 +7,7 @@ from __future__ import annotations  # the async stub types exist only in the .py
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 from smartdesa.v1 import signing_pb2
@@ -67,7 +67,7 @@ class ProfileForm:
     """What the page's form or the API's body asks to save."""
 
     values: dict[str, str]
-    officials: list[OfficialForm] = field(default_factory=list)
+    officials: list[OfficialForm] | None = None  # None: keep the current ones
     logo: bytes = b""
     logo_type: str = ""
     remove_logo: bool = False
@@ -125,8 +125,13 @@ async def save_profile(
     errors: dict[str, str] = {}
     if len(form.logo) > LOGO_UPLOAD_LIMIT:
         errors["logo"] = LOGO_TOO_LARGE
+    officials = form.officials
+    if officials is None:
+        officials = list(
+            officials_by_username(await read_profile(runtime, staff.desa_code)).values()
+        )
     accounts = {s.username for s in await desa_accounts(session, staff.desa_code)}
-    for o in form.officials:
+    for o in officials:
         if o.username not in accounts:
             errors["officials"] = f"Akun {o.username} bukan staf desa ini."
     if errors:
@@ -135,7 +140,7 @@ async def save_profile(
         **{name: form.values.get(name, "") for name in PROFILE_FIELDS},
         officials=[
             signing_pb2.DesaOfficialEntry(username=o.username, name=o.name, nip=o.nip)
-            for o in form.officials
+            for o in officials
         ],
     )
     request = signing_pb2.UpdateDesaProfileRequest(

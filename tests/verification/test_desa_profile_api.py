@@ -163,6 +163,12 @@ async def test_a_plt_kades_may_change_it(service: Service) -> None:
         "officials"
     ]
     assert saved.json()["updated_by"] == "kesra.pamanukan"
+    # Without `officials` the printed names stay as they are.
+    body = {k: v for k, v in _body(profile, address="Jl. Lain No. 2").items() if k != "officials"}
+    kept = await service.http.put(PATH, json=body, headers=plt)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["officials"] == saved.json()["officials"]
+    assert kept.json()["address"] == "Jl. Lain No. 2"
     still_kasi = await service.login("pemerintahan.pamanukan")
     assert (
         await service.http.put(PATH, json=_body(profile), headers=still_kasi)

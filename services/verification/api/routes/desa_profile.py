@@ -51,8 +51,8 @@ class DesaProfileIn(BaseModel):
     sekdes_nip: str = Field(default="", max_length=40)
     paper: str = Field(default="F4", max_length=10)
     number_format: str = _TEXT  # empty: the default format
-    # The whole list: officials left out lose their printed name.
-    officials: list[OfficialIn] = Field(default_factory=list, max_length=50)
+    # The whole list (officials left out lose their printed name); absent: keep the current.
+    officials: list[OfficialIn] | None = Field(default=None, max_length=50)
     # A new logo (PNG or JPEG, base64); none: keep the current one.
     logo_base64: str | None = Field(default=None, max_length=(LOGO_UPLOAD_LIMIT * 4) // 3 + 8)
     logo_type: str = Field(default="", max_length=40)
@@ -85,7 +85,9 @@ async def put_desa_profile(
     then nothing is saved. Letters issued afterwards follow it; issued letters never change."""
     form = ProfileForm(
         values=body.model_dump(exclude={"officials", "logo_base64", "logo_type", "remove_logo"}),
-        officials=[OfficialForm(o.username, o.name, o.nip) for o in body.officials],
+        officials=None
+        if body.officials is None
+        else [OfficialForm(o.username, o.name, o.nip) for o in body.officials],
         logo=_logo(body),
         logo_type=body.logo_type,
         remove_logo=body.remove_logo,
