@@ -28,6 +28,7 @@ class Signature:
     signer_title: str  # e.g. "Sekretaris Desa", "Plt. Kepala Desa"
     authority: str  # the office the letter speaks for
     signer_name: str
+    signer_nip: str = ""  # printed under the name, where the official has one
 
     @property
     def on_behalf(self) -> bool:
@@ -89,17 +90,31 @@ async def signature_for(
     session: AsyncSession, profile: DesaProfile, signer: SignerInfo
 ) -> Signature:
     title, authority = _titles(signer)
-    name = ""
+    name = nip = ""
     if signer.username:
         official = await session.get(DesaOfficial, (profile.code, signer.username))
-        name = official.name if official is not None else ""
+        if official is not None:
+            name, nip = official.name, official.nip
     if not name and not signer.is_plt:  # the holder of the office, as the profile names them
-        name = {"kades": profile.kades_name, "sekdes": profile.sekdes_name}.get(signer.role, "")
+        name, nip = {
+            "kades": (profile.kades_name, profile.kades_nip),
+            "sekdes": (profile.sekdes_name, profile.sekdes_nip),
+        }.get(signer.role, ("", ""))
     if not name:
         raise ProfileIncomplete(
             f"Nama pejabat penandatangan ({title}) desa {profile.name} belum terdaftar."
         )
-    return Signature(signer_title=title, authority=authority, signer_name=name)
+    return Signature(signer_title=title, authority=authority, signer_name=name, signer_nip=nip)
+
+
+def contact_line(profile: DesaProfile) -> str:
+    """The kop surat's line of the office's contacts ("" when none are given)."""
+    parts = []
+    if profile.phone:
+        parts.append(f"Telp. {profile.phone}")
+    if profile.email:
+        parts.append(f"Email: {profile.email}")
+    return " · ".join(parts)
 
 
 def kode_for(profile: DesaProfile, letter_type: LetterType) -> str:
@@ -169,6 +184,8 @@ class Composition:
             kode_pos=p.kode_pos,
             signer_title=self.signature.signer_title,
             signer_name=self.signature.signer_name,
+            signer_nip=self.signature.signer_nip,
+            desa_contact=contact_line(p),
             authority=self.signature.authority,
             fields=dict(self.fields),
             nik=self.nik,

@@ -31,8 +31,15 @@ class DesaProfile(SQLModel, table=True):
     kabupaten: str
     address: str
     kode_pos: str
+    # The office's contacts, printed on the kop surat when given.
+    phone: str = ""
+    email: str = ""
     kades_name: str
     sekdes_name: str = ""
+    # NIP, where the official has one (a PNS Sekdes; a Kades usually has none): printed under
+    # the name in the signature block.
+    kades_nip: str = ""
+    sekdes_nip: str = ""
     # Image file (SVG or PNG) under the signing service's assets folder; no logo when None.
     logo_file: str | None = None
     paper: str = "F4"  # F4 (215 x 330 mm) or A4
@@ -40,6 +47,10 @@ class DesaProfile(SQLModel, table=True):
     number_format: str | None = None
     # Letter type code -> kode klasifikasi, where the desa departs from the default.
     kode_klasifikasi: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Who last changed the profile (a staff username) and when; letters issued afterwards
+    # follow the change, letters issued before keep what they were signed with.
+    updated_by: str = ""
+    updated_at: datetime | None = None
 
 
 class DesaOfficial(SQLModel, table=True):
@@ -50,6 +61,7 @@ class DesaOfficial(SQLModel, table=True):
     desa_code: str = Field(primary_key=True)
     username: str = Field(primary_key=True)
     name: str
+    nip: str = ""
 
 
 class NumberCounter(SQLModel, table=True):

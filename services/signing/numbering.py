@@ -2,6 +2,7 @@
 duplicates or gaps; how the number is written is a per-desa template, by default the skeleton's
 (and OpenSID's) `<kode klasifikasi>/<nomor urut>/<kode desa>/<bulan romawi>/<tahun>`."""
 
+import re
 import string
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,12 +69,13 @@ def check_number_format(fmt: str) -> None:
         )
 
 
+# {seq:03d}, {seq:4d}: a width of one digit at most, so a format cannot ask for a number
+# millions of characters wide.
+_INT_SPEC = re.compile(r"0?[1-9]?d")
+
+
 def _is_int_spec(spec: str) -> bool:
-    try:
-        format(1, spec)
-    except ValueError:
-        return False
-    return spec.endswith("d")
+    return _INT_SPEC.fullmatch(spec) is not None
 
 
 def _values(n: LetterNumber, letter_type: str) -> dict[str, object]:

@@ -166,6 +166,8 @@ class LetterContent:
     authority: str = ""
     addressee: str = MISSING
     preview: bool = False  # unsigned, unnumbered, watermarked
+    signer_nip: str = ""
+    desa_contact: str = ""  # the office's phone and email, one line of the kop surat
 
     @property
     def speaks_for(self) -> str:
@@ -223,6 +225,8 @@ def build_document(content: LetterContent) -> TypstDocument:
         "authority": content.speaks_for,
         "signer_title": content.signer_title,
         "signer_name": content.signer_name or MISSING,
+        "signer_nip": content.signer_nip,
+        "desa_contact": content.desa_contact,
         "purpose": content.purpose.strip() or MISSING,
         "addressee": content.addressee.strip() or MISSING,
         "place": content.desa,

@@ -11,8 +11,18 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.rpc import SIGNING_PASSPHRASE_METADATA
+from services.signing.desa_profile import (
+    DesaProfiles,
+    LogoUpload,
+    OfficialInput,
+    ProfileInput,
+    ProfileNotFound,
+    ProfileRejected,
+    ProfileSnapshot,
+)
 from services.signing.issuing import IssueRefused, IssueRequest, LetterIssuer
 from services.signing.models import Letter, as_utc
+from services.signing.numbering import DEFAULT_NUMBER_FORMAT, InvalidNumberFormat
 from services.signing.revocation import (
     REVOKING_ROLE,
     Revocation,
@@ -77,6 +87,60 @@ def _issue_request(
     )
 
 
+_PROFILE_FIELDS = (
+    "name",
+    "kecamatan",
+    "kabupaten",
+    "address",
+    "kode_pos",
+    "phone",
+    "email",
+    "kades_name",
+    "kades_nip",
+    "sekdes_name",
+    "sekdes_nip",
+    "paper",
+)
+
+
+def _profile_view(snap: ProfileSnapshot, logo: bytes = b"") -> signing_pb2.DesaProfileView:
+    p = snap.profile
+    data = signing_pb2.DesaProfileData(
+        **{name: getattr(p, name) for name in _PROFILE_FIELDS},
+        number_format=p.number_format or DEFAULT_NUMBER_FORMAT,
+        officials=[
+            signing_pb2.DesaOfficialEntry(username=o.username, name=o.name, nip=o.nip)
+            for o in snap.officials
+        ],
+    )
+    view = signing_pb2.DesaProfileView(
+        desa_code=p.code,
+        profile=data,
+        has_logo=bool(snap.logo_type),
+        logo_type=snap.logo_type,
+        logo=logo,
+        logo_version=snap.logo_version,
+        default_number_format=DEFAULT_NUMBER_FORMAT,
+        next_number_example=snap.next_number_example,
+        updated_by=p.updated_by,
+    )
+    if p.updated_at is not None:
+        view.updated_at.FromDatetime(as_utc(p.updated_at))
+    return view
+
+
+def _profile_input(data: signing_pb2.DesaProfileData) -> ProfileInput:
+    return ProfileInput(
+        **{name: getattr(data, name) for name in _PROFILE_FIELDS},
+        number_format=data.number_format,
+        officials=[OfficialInput(o.username, o.name, o.nip) for o in data.officials],
+    )
+
+
+def _no_profile(desa_code: str) -> str:
+    return f"Desa {desa_code} belum memiliki profil surat."
+
+
 def _refusal_code(exc: IssueRefused) -> grpc.StatusCode:
     return (
         grpc.StatusCode.FAILED_PRECONDITION
@@ -95,6 +159,7 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         self._issuer = issuer
         self._sessions = sessions
         self._on_committed = on_committed  # wakes the outbox relay
+        self._profiles = DesaProfiles(sessions, issuer.assets_dir)
 
     async def IssueLetter(
         self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
@@ -146,6 +211,55 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         if revoked:
             self._on_committed()
         return _issued(letter, self._issuer)
+
+    async def GetDesaProfile(
+        self, request: signing_pb2.GetDesaProfileRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.DesaProfileView:
+        try:
+            snap = await self._profiles.get(request.desa_code)
+        except ProfileNotFound:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, _no_profile(request.desa_code))
+        logo = await self._profiles.read_logo(snap.profile) if request.include_logo else b""
+        return _profile_view(snap, logo)
+
+    async def UpdateDesaProfile(
+        self, request: signing_pb2.UpdateDesaProfileRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.UpdateDesaProfileResponse:
+        # The calling service has signed the staff member in and checked that they are the
+        # Sekdes or Kades (own or Plt) of request.desa_code.
+        if not request.updated_by:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "updated_by wajib diisi.")
+        logo = LogoUpload(request.logo, request.logo_type) if request.logo else None
+        try:
+            snap = await self._profiles.update(
+                request.desa_code,
+                _profile_input(request.profile),
+                updated_by=request.updated_by,
+                logo=logo,
+                remove_logo=request.remove_logo,
+            )
+        except ProfileNotFound:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, _no_profile(request.desa_code))
+        except ProfileRejected as exc:
+            current = await self._profiles.get(request.desa_code)
+            return signing_pb2.UpdateDesaProfileResponse(
+                saved=False,
+                errors=[signing_pb2.FieldError(field=k, message=v) for k, v in exc.errors.items()],
+                profile=_profile_view(current),
+            )
+        log.info("desa profile %s updated", request.desa_code)
+        return signing_pb2.UpdateDesaProfileResponse(saved=True, profile=_profile_view(snap))
+
+    async def ExampleNumber(
+        self, request: signing_pb2.ExampleNumberRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.ExampleNumberResponse:
+        try:
+            example = await self._profiles.example_number(request.desa_code, request.number_format)
+        except ProfileNotFound:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, _no_profile(request.desa_code))
+        except InvalidNumberFormat as exc:
+            return signing_pb2.ExampleNumberResponse(error=str(exc))
+        return signing_pb2.ExampleNumberResponse(example=example)
 
 
 def register(

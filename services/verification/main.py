@@ -12,6 +12,7 @@ from common.tracing import instrument_app
 from services.verification.api.routes import (
     applications,
     auth,
+    desa_profile,
     kabupaten,
     letter_routes,
     plt,
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, "verification")
     instrument_app(app)
     app.include_router(health_router())
-    for module in (auth, tasks, letter_routes, plt, kabupaten, applications):
+    for module in (auth, tasks, letter_routes, plt, kabupaten, applications, desa_profile):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)
     return app

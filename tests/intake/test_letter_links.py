@@ -37,6 +37,15 @@ class Signing(signing_pb2_grpc.SigningServiceServicer):
     async def RevokeLetter(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context)
 
+    async def GetDesaProfile(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context)
+
+    async def UpdateDesaProfile(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context)
+
+    async def ExampleNumber(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context)
+
     async def GetLetterPdf(
         self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.LetterPdf:

@@ -139,6 +139,24 @@ class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
 
+    async def GetDesaProfile(
+        self, request: signing_pb2.GetDesaProfileRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.DesaProfileView:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def UpdateDesaProfile(
+        self, request: signing_pb2.UpdateDesaProfileRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.UpdateDesaProfileResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def ExampleNumber(
+        self, request: signing_pb2.ExampleNumberRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.ExampleNumberResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
 
 @dataclass
 class Peers:

@@ -20,6 +20,307 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class DesaOfficialEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERNAME_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    NIP_FIELD_NUMBER: _builtins.int
+    username: _builtins.str
+    """staff username: the name printed when they sign (e.g. as Plt)"""
+    name: _builtins.str
+    nip: _builtins.str
+    """optional, 18 digits"""
+    def __init__(
+        self,
+        *,
+        username: _builtins.str = ...,
+        name: _builtins.str = ...,
+        nip: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "nip", b"nip", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesaOfficialEntry: _TypeAlias = DesaOfficialEntry  # noqa: Y015
+
+@_typing.final
+class DesaProfileData(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KECAMATAN_FIELD_NUMBER: _builtins.int
+    KABUPATEN_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    KODE_POS_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    KADES_NAME_FIELD_NUMBER: _builtins.int
+    KADES_NIP_FIELD_NUMBER: _builtins.int
+    SEKDES_NAME_FIELD_NUMBER: _builtins.int
+    SEKDES_NIP_FIELD_NUMBER: _builtins.int
+    PAPER_FIELD_NUMBER: _builtins.int
+    NUMBER_FORMAT_FIELD_NUMBER: _builtins.int
+    OFFICIALS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """desa"""
+    kecamatan: _builtins.str
+    kabupaten: _builtins.str
+    address: _builtins.str
+    kode_pos: _builtins.str
+    phone: _builtins.str
+    email: _builtins.str
+    kades_name: _builtins.str
+    kades_nip: _builtins.str
+    sekdes_name: _builtins.str
+    sekdes_nip: _builtins.str
+    paper: _builtins.str
+    """F4 | A4"""
+    number_format: _builtins.str
+    """empty: the default format"""
+    @_builtins.property
+    def officials(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesaOfficialEntry]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kecamatan: _builtins.str = ...,
+        kabupaten: _builtins.str = ...,
+        address: _builtins.str = ...,
+        kode_pos: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        email: _builtins.str = ...,
+        kades_name: _builtins.str = ...,
+        kades_nip: _builtins.str = ...,
+        sekdes_name: _builtins.str = ...,
+        sekdes_nip: _builtins.str = ...,
+        paper: _builtins.str = ...,
+        number_format: _builtins.str = ...,
+        officials: _abc.Iterable[Global___DesaOfficialEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "email", b"email", "kabupaten", b"kabupaten", "kades_name", b"kades_name", "kades_nip", b"kades_nip", "kecamatan", b"kecamatan", "kode_pos", b"kode_pos", "name", b"name", "number_format", b"number_format", "officials", b"officials", "paper", b"paper", "phone", b"phone", "sekdes_name", b"sekdes_name", "sekdes_nip", b"sekdes_nip"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesaProfileData: _TypeAlias = DesaProfileData  # noqa: Y015
+
+@_typing.final
+class GetDesaProfileRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    INCLUDE_LOGO_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    include_logo: _builtins.bool
+    """the logo's bytes (otherwise only whether there is one)"""
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        include_logo: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "include_logo", b"include_logo"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDesaProfileRequest: _TypeAlias = GetDesaProfileRequest  # noqa: Y015
+
+@_typing.final
+class DesaProfileView(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    HAS_LOGO_FIELD_NUMBER: _builtins.int
+    LOGO_TYPE_FIELD_NUMBER: _builtins.int
+    LOGO_FIELD_NUMBER: _builtins.int
+    LOGO_VERSION_FIELD_NUMBER: _builtins.int
+    DEFAULT_NUMBER_FORMAT_FIELD_NUMBER: _builtins.int
+    NEXT_NUMBER_EXAMPLE_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    has_logo: _builtins.bool
+    logo_type: _builtins.str
+    """image/png | image/jpeg | image/svg+xml"""
+    logo: _builtins.bytes
+    """when asked for"""
+    logo_version: _builtins.str
+    """changes whenever the logo does"""
+    default_number_format: _builtins.str
+    next_number_example: _builtins.str
+    """e.g. 400.12.2/001/32.13.11.2004/XII/2026"""
+    updated_by: _builtins.str
+    @_builtins.property
+    def profile(self) -> Global___DesaProfileData: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        profile: Global___DesaProfileData | None = ...,
+        has_logo: _builtins.bool = ...,
+        logo_type: _builtins.str = ...,
+        logo: _builtins.bytes = ...,
+        logo_version: _builtins.str = ...,
+        default_number_format: _builtins.str = ...,
+        next_number_example: _builtins.str = ...,
+        updated_by: _builtins.str = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_number_format", b"default_number_format", "desa_code", b"desa_code", "has_logo", b"has_logo", "logo", b"logo", "logo_type", b"logo_type", "logo_version", b"logo_version", "next_number_example", b"next_number_example", "profile", b"profile", "updated_at", b"updated_at", "updated_by", b"updated_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesaProfileView: _TypeAlias = DesaProfileView  # noqa: Y015
+
+@_typing.final
+class UpdateDesaProfileRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    LOGO_FIELD_NUMBER: _builtins.int
+    LOGO_TYPE_FIELD_NUMBER: _builtins.int
+    REMOVE_LOGO_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    logo: _builtins.bytes
+    """a new logo (PNG or JPEG); empty: keep the current one"""
+    logo_type: _builtins.str
+    """its declared media type"""
+    remove_logo: _builtins.bool
+    updated_by: _builtins.str
+    """staff username"""
+    @_builtins.property
+    def profile(self) -> Global___DesaProfileData: ...
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        profile: Global___DesaProfileData | None = ...,
+        logo: _builtins.bytes = ...,
+        logo_type: _builtins.str = ...,
+        remove_logo: _builtins.bool = ...,
+        updated_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "logo", b"logo", "logo_type", b"logo_type", "profile", b"profile", "remove_logo", b"remove_logo", "updated_by", b"updated_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateDesaProfileRequest: _TypeAlias = UpdateDesaProfileRequest  # noqa: Y015
+
+@_typing.final
+class FieldError(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """e.g. "address", "number_format", "logo", "officials.kades.pamanukan.nip" """
+    message: _builtins.str
+    """Indonesian"""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldError: _TypeAlias = FieldError  # noqa: Y015
+
+@_typing.final
+class UpdateDesaProfileResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAVED_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    saved: _builtins.bool
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldError]: ...
+    @_builtins.property
+    def profile(self) -> Global___DesaProfileView:
+        """as saved (or unchanged when refused)"""
+
+    def __init__(
+        self,
+        *,
+        saved: _builtins.bool = ...,
+        errors: _abc.Iterable[Global___FieldError] | None = ...,
+        profile: Global___DesaProfileView | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "profile", b"profile", "saved", b"saved"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateDesaProfileResponse: _TypeAlias = UpdateDesaProfileResponse  # noqa: Y015
+
+@_typing.final
+class ExampleNumberRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    NUMBER_FORMAT_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    number_format: _builtins.str
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        number_format: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "number_format", b"number_format"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExampleNumberRequest: _TypeAlias = ExampleNumberRequest  # noqa: Y015
+
+@_typing.final
+class ExampleNumberResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXAMPLE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    example: _builtins.str
+    """empty when the format is refused"""
+    error: _builtins.str
+    """Indonesian"""
+    def __init__(
+        self,
+        *,
+        example: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "example", b"example"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExampleNumberResponse: _TypeAlias = ExampleNumberResponse  # noqa: Y015
+
+@_typing.final
 class IssueLetterRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

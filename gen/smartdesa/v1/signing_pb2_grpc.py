@@ -55,6 +55,21 @@ class SigningServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_signing__pb2.RevokeLetterRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_signing__pb2.IssuedLetter.FromString,
                 _registered_method=True)
+        self.GetDesaProfile = channel.unary_unary(
+                '/smartdesa.v1.SigningService/GetDesaProfile',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.GetDesaProfileRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.DesaProfileView.FromString,
+                _registered_method=True)
+        self.UpdateDesaProfile = channel.unary_unary(
+                '/smartdesa.v1.SigningService/UpdateDesaProfile',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.UpdateDesaProfileRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.UpdateDesaProfileResponse.FromString,
+                _registered_method=True)
+        self.ExampleNumber = channel.unary_unary(
+                '/smartdesa.v1.SigningService/ExampleNumber',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberResponse.FromString,
+                _registered_method=True)
 
 
 class SigningServiceServicer:
@@ -91,6 +106,32 @@ class SigningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDesaProfile(self, request, context):
+        """The desa's profile: kop surat, officials, numbering format, paper, logo (the caller checks
+        that the staff member belongs to the desa).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateDesaProfile(self, request, context):
+        """Replaces the profile and its officials in one transaction, after checking every field;
+        refused fields come back in `errors` (Indonesian) and nothing is written. Letters issued
+        afterwards follow the new profile; letters already issued never change. (The caller checks
+        that the staff member is the desa's Sekdes or Kades.)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExampleNumber(self, request, context):
+        """What the desa's next letter number would look like under a number format (the profile's
+        when `number_format` is empty), or why the format cannot be used.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SigningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +154,21 @@ def add_SigningServiceServicer_to_server(servicer, server):
                     servicer.RevokeLetter,
                     request_deserializer=smartdesa_dot_v1_dot_signing__pb2.RevokeLetterRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_signing__pb2.IssuedLetter.SerializeToString,
+            ),
+            'GetDesaProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDesaProfile,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.GetDesaProfileRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.DesaProfileView.SerializeToString,
+            ),
+            'UpdateDesaProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateDesaProfile,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.UpdateDesaProfileRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.UpdateDesaProfileResponse.SerializeToString,
+            ),
+            'ExampleNumber': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExampleNumber,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +280,87 @@ class SigningService:
             '/smartdesa.v1.SigningService/RevokeLetter',
             smartdesa_dot_v1_dot_signing__pb2.RevokeLetterRequest.SerializeToString,
             smartdesa_dot_v1_dot_signing__pb2.IssuedLetter.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDesaProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/GetDesaProfile',
+            smartdesa_dot_v1_dot_signing__pb2.GetDesaProfileRequest.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.DesaProfileView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateDesaProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/UpdateDesaProfile',
+            smartdesa_dot_v1_dot_signing__pb2.UpdateDesaProfileRequest.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.UpdateDesaProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExampleNumber(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/ExampleNumber',
+            smartdesa_dot_v1_dot_signing__pb2.ExampleNumberRequest.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.ExampleNumberResponse.FromString,
             options,
             channel_credentials,
             insecure,

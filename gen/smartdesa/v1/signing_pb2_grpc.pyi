@@ -45,6 +45,20 @@ class SigningServiceStub:
     """
     RevokeLetter: _grpc.UnaryUnaryMultiCallable[_signing_pb2.RevokeLetterRequest, _signing_pb2.IssuedLetter]
     """Marks an issued letter revoked; verification shows it from then on."""
+    GetDesaProfile: _grpc.UnaryUnaryMultiCallable[_signing_pb2.GetDesaProfileRequest, _signing_pb2.DesaProfileView]
+    """The desa's profile: kop surat, officials, numbering format, paper, logo (the caller checks
+    that the staff member belongs to the desa).
+    """
+    UpdateDesaProfile: _grpc.UnaryUnaryMultiCallable[_signing_pb2.UpdateDesaProfileRequest, _signing_pb2.UpdateDesaProfileResponse]
+    """Replaces the profile and its officials in one transaction, after checking every field;
+    refused fields come back in `errors` (Indonesian) and nothing is written. Letters issued
+    afterwards follow the new profile; letters already issued never change. (The caller checks
+    that the staff member is the desa's Sekdes or Kades.)
+    """
+    ExampleNumber: _grpc.UnaryUnaryMultiCallable[_signing_pb2.ExampleNumberRequest, _signing_pb2.ExampleNumberResponse]
+    """What the desa's next letter number would look like under a number format (the profile's
+    when `number_format` is empty), or why the format cannot be used.
+    """
 
 @_typing.type_check_only
 class SigningServiceAsyncStub(SigningServiceStub):
@@ -63,6 +77,20 @@ class SigningServiceAsyncStub(SigningServiceStub):
     """
     RevokeLetter: _aio.UnaryUnaryMultiCallable[_signing_pb2.RevokeLetterRequest, _signing_pb2.IssuedLetter]  # type: ignore[assignment]
     """Marks an issued letter revoked; verification shows it from then on."""
+    GetDesaProfile: _aio.UnaryUnaryMultiCallable[_signing_pb2.GetDesaProfileRequest, _signing_pb2.DesaProfileView]  # type: ignore[assignment]
+    """The desa's profile: kop surat, officials, numbering format, paper, logo (the caller checks
+    that the staff member belongs to the desa).
+    """
+    UpdateDesaProfile: _aio.UnaryUnaryMultiCallable[_signing_pb2.UpdateDesaProfileRequest, _signing_pb2.UpdateDesaProfileResponse]  # type: ignore[assignment]
+    """Replaces the profile and its officials in one transaction, after checking every field;
+    refused fields come back in `errors` (Indonesian) and nothing is written. Letters issued
+    afterwards follow the new profile; letters already issued never change. (The caller checks
+    that the staff member is the desa's Sekdes or Kades.)
+    """
+    ExampleNumber: _aio.UnaryUnaryMultiCallable[_signing_pb2.ExampleNumberRequest, _signing_pb2.ExampleNumberResponse]  # type: ignore[assignment]
+    """What the desa's next letter number would look like under a number format (the profile's
+    when `number_format` is empty), or why the format cannot be used.
+    """
 
 class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
     """SigningService issues letters: numbering, rendering, PAdES signature, and the register."""
@@ -102,5 +130,37 @@ class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_signing_pb2.IssuedLetter, _abc.Awaitable[_signing_pb2.IssuedLetter]]:
         """Marks an issued letter revoked; verification shows it from then on."""
+
+    @_abc_1.abstractmethod
+    def GetDesaProfile(
+        self,
+        request: _signing_pb2.GetDesaProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.DesaProfileView, _abc.Awaitable[_signing_pb2.DesaProfileView]]:
+        """The desa's profile: kop surat, officials, numbering format, paper, logo (the caller checks
+        that the staff member belongs to the desa).
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateDesaProfile(
+        self,
+        request: _signing_pb2.UpdateDesaProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.UpdateDesaProfileResponse, _abc.Awaitable[_signing_pb2.UpdateDesaProfileResponse]]:
+        """Replaces the profile and its officials in one transaction, after checking every field;
+        refused fields come back in `errors` (Indonesian) and nothing is written. Letters issued
+        afterwards follow the new profile; letters already issued never change. (The caller checks
+        that the staff member is the desa's Sekdes or Kades.)
+        """
+
+    @_abc_1.abstractmethod
+    def ExampleNumber(
+        self,
+        request: _signing_pb2.ExampleNumberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.ExampleNumberResponse, _abc.Awaitable[_signing_pb2.ExampleNumberResponse]]:
+        """What the desa's next letter number would look like under a number format (the profile's
+        when `number_format` is empty), or why the format cannot be used.
+        """
 
 def add_SigningServiceServicer_to_server(servicer: SigningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
