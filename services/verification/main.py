@@ -15,6 +15,7 @@ from services.verification.api.routes import (
     kabupaten,
     letter_routes,
     plt,
+    staff,
     tasks,
 )
 from services.verification.config import Settings, get_settings
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, "verification")
     instrument_app(app)
     app.include_router(health_router())
-    for module in (auth, tasks, letter_routes, plt, kabupaten, applications):
+    for module in (auth, tasks, letter_routes, plt, staff, kabupaten, applications):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)
     return app

@@ -40,6 +40,7 @@ from services.intake.attachments import (
     store_attachment,
 )
 from services.intake.models import LetterApplication
+from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from workflows.approval.models import (
@@ -83,8 +84,9 @@ async def _require_documents(session: SessionDep, application: LetterApplication
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApplicationOut)
 async def create(
-    body: ApplicationCreate, session: SessionDep, resident: CurrentResident
+    body: ApplicationCreate, session: SessionDep, resident: CurrentResident, runtime: RuntimeDep
 ) -> ApplicationOut:
+    await ensure_offered(runtime.directory, body.desa_code, body.letter_type)
     try:
         application = await create_application(
             session, resident.subject, body.desa_code, body.letter_type, body.purpose, body.fields
