@@ -78,9 +78,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         auth = InternalAuth.from_settings(settings, INTAKE)
         signing_channel = client_channel(settings.signing_grpc_target, auth, SIGNING)
         stack.push_async_callback(signing_channel.close)
-        verification_channel = client_channel(
-            settings.verification_grpc_target, auth, VERIFICATION
-        )
+        verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
         stack.push_async_callback(verification_channel.close)
 
         servicer = IntakeServicer(sessions, settings.attachments_dir, relay.wake)

@@ -241,7 +241,9 @@ async def set_password(
     return staff
 
 
-async def recent_changes(session: AsyncSession, desa_code: str, limit: int = 50) -> list[StaffChange]:
+async def recent_changes(
+    session: AsyncSession, desa_code: str, limit: int = 50
+) -> list[StaffChange]:
     rows = await session.exec(
         select(StaffChange)
         .where(StaffChange.desa_code == desa_code)
@@ -249,4 +251,3 @@ async def recent_changes(session: AsyncSession, desa_code: str, limit: int = 50)
         .limit(limit)
     )
     return list(rows.all())
-

@@ -40,7 +40,10 @@ async def directory_port(settings: Settings) -> AsyncIterator[int]:
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, VERIFICATION),
         ["smartdesa.v1.DirectoryService"],
-        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(Directory(), s),
+        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(
+            Directory(),  # type: ignore[abstract]  # only the rpc intake calls
+            s,
+        ),
     )
     await server.start()
     try:
@@ -76,7 +79,12 @@ async def test_a_type_the_desa_does_not_offer_is_refused(offering_intake: Intake
     headers = await offering_intake.sign_in()
     r = await offering_intake.http.post(
         "/api/v1/applications",
-        json={"desa_code": PAMANUKAN, "letter_type": "SKD", "purpose": "Melamar kerja", "fields": {}},
+        json={
+            "desa_code": PAMANUKAN,
+            "letter_type": "SKD",
+            "purpose": "Melamar kerja",
+            "fields": {},
+        },
         headers=headers,
     )
     assert r.status_code == 422

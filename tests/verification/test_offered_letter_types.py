@@ -37,7 +37,9 @@ async def test_every_type_is_offered_until_the_desa_switches_one_off(service: Se
     route = (await service.http.get("/api/v1/routes/SKBM", headers=headers)).json()
     assert route["offered"] is False
 
-    r = await service.http.put("/api/v1/routes/SKBM/offered", json={"offered": True}, headers=headers)
+    r = await service.http.put(
+        "/api/v1/routes/SKBM/offered", json={"offered": True}, headers=headers
+    )
     assert r.json()["offered"] is True
     assert await _offered(service, PAMANUKAN) == ALL
 
@@ -48,6 +50,8 @@ async def test_only_route_editors_switch_letter_types(service: Service) -> None:
     assert r.status_code == 403
     assert r.json()["type"].endswith("/route-editor-only")
     sekdes = await service.login("sekdes.pamanukan")
-    r = await service.http.put("/api/v1/routes/XYZ/offered", json={"offered": False}, headers=sekdes)
+    r = await service.http.put(
+        "/api/v1/routes/XYZ/offered", json={"offered": False}, headers=sekdes
+    )
     assert r.status_code == 404
     assert await _offered(service, PAMANUKAN) == ALL

@@ -116,7 +116,9 @@ async def test_deactivate_reactivate_and_a_new_password(service: Service) -> Non
     )
     assert r.status_code == 200, r.text
     await service.login("kesra.pamanukan", NEW_PASSWORD)
-    actions = [c["action"] for c in (await service.http.get("/api/v1/staff/changes", headers=kades)).json()]
+    actions = [
+        c["action"] for c in (await service.http.get("/api/v1/staff/changes", headers=kades)).json()
+    ]
     assert actions[:3] == ["password", "reactivated", "deactivated"]
 
 
@@ -174,7 +176,11 @@ async def test_only_administrators_of_the_same_desa(service: Service) -> None:
 async def test_an_operator_allowed_by_the_sekdes_administers_accounts(service: Service) -> None:
     sekdes = await service.login("sekdes.pamanukan")
     settings = (await service.http.get("/api/v1/settings", headers=sekdes)).json()
-    body = {k: v for k, v in settings.items() if k not in ("desa_code", "customized", "updated_by", "updated_at")}
+    body = {
+        k: v
+        for k, v in settings.items()
+        if k not in ("desa_code", "customized", "updated_by", "updated_at")
+    }
     r = await service.http.put(
         "/api/v1/settings", json={**body, "operator_may_edit_routes": True}, headers=sekdes
     )
@@ -183,7 +189,11 @@ async def test_an_operator_allowed_by_the_sekdes_administers_accounts(service: S
     operator = await service.login("operator.pamanukan")
     r = await service.http.post(
         "/api/v1/staff",
-        json={"username": "pelayanan.pamanukan", "role": "kasi_pelayanan", "password": NEW_PASSWORD},
+        json={
+            "username": "pelayanan.pamanukan",
+            "role": "kasi_pelayanan",
+            "password": NEW_PASSWORD,
+        },
         headers=operator,
     )
     assert r.status_code == 201, r.text
