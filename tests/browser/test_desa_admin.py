@@ -6,8 +6,8 @@ off and intake refuses it; a Kasi gets the refusal page for the admin forms.
 The stack is shared by the session's browser tests: everything changed here is put back."""
 
 import uuid
-from datetime import datetime, timedelta
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -39,9 +39,7 @@ def put_back(stack: Stack, journey: Journey) -> Iterator[None]:
     base = stack.endpoints.verification
     headers = {"Authorization": f"Bearer {journey.staff_token(SEKDES, PASSWORD)}"}
     assert httpx.delete(f"{base}/api/v1/routes/SKD", headers=headers).status_code == 200
-    r = httpx.put(
-        f"{base}/api/v1/routes/SKBM/offered", json={"offered": True}, headers=headers
-    )
+    r = httpx.put(f"{base}/api/v1/routes/SKBM/offered", json={"offered": True}, headers=headers)
     assert r.status_code == 200
 
 
@@ -80,9 +78,7 @@ def test_sekdes_administers_the_desa(
     visit.page(desk, "alur-skd-disimpan")
     desk.get_by_role("link", name="Jenis surat dan alurnya").click()
     skd_row = desk.get_by_role("row").filter(has_text="Surat Keterangan Domisili (SKD)")
-    expect(skd_row).to_contain_text(
-        "Operator Desa → Kasi Pemerintahan → Sekretaris Desa"
-    )
+    expect(skd_row).to_contain_text("Operator Desa → Kasi Pemerintahan → Sekretaris Desa")
     expect(skd_row).to_contain_text("a.n. Kepala Desa")
 
     # A letter submitted afterwards starts with the operator.
@@ -104,9 +100,9 @@ def test_sekdes_administers_the_desa(
     skbm = "Surat Keterangan Belum Menikah"
     desk.get_by_role("button", name=f"Hentikan layanan {skbm}").click()
     expect(desk.get_by_role("status")).to_contain_text("Layanan jenis surat diubah")
-    expect(
-        desk.get_by_role("row").filter(has_text=f"{skbm} (SKBM)")
-    ).to_contain_text("Tidak dilayani")
+    expect(desk.get_by_role("row").filter(has_text=f"{skbm} (SKBM)")).to_contain_text(
+        "Tidak dilayani"
+    )
     visit.page(desk, "jenis-surat-skbm-mati")
     offered = httpx.get(
         f"{stack.endpoints.intake}/api/v1/letter-types", params={"desa": PAMANUKAN}

@@ -22,6 +22,18 @@ RANCASARI = "32.13.11.2002"
 class Directory(directory_pb2_grpc.DirectoryServiceServicer):
     """Pamanukan stopped offering SKD; every other desa offers everything."""
 
+    async def GetRoute(
+        self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.Route:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake does not ask for routes")
+        raise AssertionError("abort raises")
+
+    async def ListRoleHolders(
+        self, request: directory_pb2.ListRoleHoldersRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.ListRoleHoldersResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake does not ask for staff")
+        raise AssertionError("abort raises")
+
     async def ListOfferedLetterTypes(
         self,
         request: directory_pb2.ListOfferedLetterTypesRequest,
@@ -40,10 +52,7 @@ async def directory_port(settings: Settings) -> AsyncIterator[int]:
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, VERIFICATION),
         ["smartdesa.v1.DirectoryService"],
-        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(
-            Directory(),  # type: ignore[abstract]  # only the rpc intake calls
-            s,
-        ),
+        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(Directory(), s),
     )
     await server.start()
     try:
