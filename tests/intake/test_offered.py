@@ -22,6 +22,9 @@ RANCASARI = "32.13.11.2002"
 class Directory(directory_pb2_grpc.DirectoryServiceServicer):
     """Pamanukan stopped offering SKD; every other desa offers everything."""
 
+    def __init__(self) -> None:
+        self.not_offered = {(PAMANUKAN, "SKD")}
+
     async def GetRoute(
         self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.Route:
@@ -39,20 +42,25 @@ class Directory(directory_pb2_grpc.DirectoryServiceServicer):
         request: directory_pb2.ListOfferedLetterTypesRequest,
         context: grpc.aio.ServicerContext,
     ) -> directory_pb2.ListOfferedLetterTypesResponse:
-        codes = ["SKD", "SKU", "SKTM"]
-        if request.desa_code == PAMANUKAN:
-            codes.remove("SKD")
+        codes = [
+            c for c in ("SKD", "SKU", "SKTM") if (request.desa_code, c) not in self.not_offered
+        ]
         return directory_pb2.ListOfferedLetterTypesResponse(letter_types=codes)
 
 
 @pytest.fixture
-async def directory_port(settings: Settings) -> AsyncIterator[int]:
+def directory() -> Directory:
+    return Directory()
+
+
+@pytest.fixture
+async def directory_port(settings: Settings, directory: Directory) -> AsyncIterator[int]:
     ensure_dev_secrets(settings)
     server = GrpcServer(
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, VERIFICATION),
         ["smartdesa.v1.DirectoryService"],
-        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(Directory(), s),
+        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, s),
     )
     await server.start()
     try:
@@ -102,3 +110,16 @@ async def test_a_type_the_desa_does_not_offer_is_refused(offering_intake: Intake
     assert body["field"] == "letter_type"
     # Rancasari still offers it.
     await offering_intake.create_application(headers, desa_code=RANCASARI)
+
+
+async def test_a_draft_of_a_type_no_longer_offered_is_not_submitted(
+    offering_intake: Intake, directory: Directory
+) -> None:
+    headers = await offering_intake.sign_in()
+    app_id = await offering_intake.create_application(headers, desa_code=RANCASARI)
+    directory.not_offered.add((RANCASARI, "SKD"))
+    r = await offering_intake.http.post(f"/api/v1/applications/{app_id}/submit", headers=headers)
+    assert r.status_code == 422
+    assert problem(r)["detail"] == "Desa ini belum melayani surat ini."
+    draft = await offering_intake.http.get(f"/api/v1/applications/{app_id}", headers=headers)
+    assert draft.json()["status"] == "draft"

@@ -227,6 +227,8 @@ async def submit(
     application = await _owned_or_404(session, resident, application_id)
     if application.submitted_at is not None or application.status != DRAFT:
         return SubmitOut(id=application.id, status=application.status)  # already under way
+    # A draft of a type the desa stopped offering since it was made is not started.
+    await ensure_offered(runtime.directory, application.desa_code, application.letter_type)
     await _require_documents(session, application)
     submitted_at = utcnow()  # before the start, so the timeline orders it before any step
     try:
