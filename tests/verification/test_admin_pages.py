@@ -69,6 +69,8 @@ async def test_sekdes_changes_a_role_and_is_told_what_is_refused(service: Servic
         assert r.status_code == 303
         page = await sekdes.get(r.headers["location"])
         assert "Jabatan diubah" in page.text and "Kasi Pelayanan" in page.text
+        accounts = await sekdes.get("/pengaturan/akun")
+        assert "Jabatan diubah (Kasi Pemerintahan → Kasi Pelayanan)" in accounts.text
 
         # Own account: no role or status forms; a forged post is refused with a message.
         own = await sekdes.get("/pengaturan/akun/sekdes.pamanukan")

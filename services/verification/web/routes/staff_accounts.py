@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from common.http import Problem
 from services.verification.api.deps import DesaAdmin, HeldRoles, SessionDep
+from services.verification.models import StaffChange
 from services.verification.routes import DESA_ROLES
 from services.verification.staff_admin import (
     MIN_PASSWORD_LENGTH,
@@ -33,6 +34,15 @@ ACTIONS = {
 }
 
 
+def describe(change: StaffChange) -> str:
+    """'Jabatan diubah (Kasi Pemerintahan → Kasi Kesejahteraan Rakyat)'."""
+    text = ACTIONS.get(change.action, change.action)
+    if change.detail:
+        roles = [ROLE_NAMES.get(r.strip(), r.strip()) for r in change.detail.split("->")]
+        text += f" ({' → '.join(roles)})"
+    return text
+
+
 def _role_options() -> list[tuple[str, str]]:
     return [(r, ROLE_NAMES[r]) for r in DESA_ROLES]
 
@@ -55,7 +65,7 @@ async def _list_page(
             "nav_active": "pengaturan",
             "accounts": await desa_accounts(session, staff.desa_code),
             "changes": await recent_changes(session, staff.desa_code, limit=20),
-            "actions": ACTIONS,
+            "describe": describe,
             "role_options": _role_options(),
             "min_password": MIN_PASSWORD_LENGTH,
             "form": form or {},
