@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import grpc
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from smartdesa.v1 import signing_pb2_grpc
+from smartdesa.v1 import directory_pb2_grpc, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -25,7 +25,7 @@ from common.db import create_engine, session_factory
 from common.messaging import connect, ensure_streams
 from common.migrations import upgrade
 from common.outbox import OutboxRelay
-from common.rpc import INTAKE, SIGNING, GrpcServer, client_channel
+from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.intake import approvals
 from services.intake.config import Settings
@@ -46,6 +46,8 @@ class Runtime:
     temporal: TemporalClient
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceStub
+    # Verification's DirectoryService: which letter types a desa offers.
+    directory: directory_pb2_grpc.DirectoryServiceStub
     grpc_server: GrpcServer
     token_issuer: TokenIssuer
     token_verifier: TokenVerifier
@@ -76,6 +78,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         auth = InternalAuth.from_settings(settings, INTAKE)
         signing_channel = client_channel(settings.signing_grpc_target, auth, SIGNING)
         stack.push_async_callback(signing_channel.close)
+        verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
+        stack.push_async_callback(verification_channel.close)
 
         servicer = IntakeServicer(sessions, settings.attachments_dir, relay.wake)
         grpc_server = GrpcServer(
@@ -98,6 +102,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             temporal=temporal,
             signing_channel=signing_channel,
             signing=signing_pb2_grpc.SigningServiceStub(signing_channel),
+            directory=directory_pb2_grpc.DirectoryServiceStub(verification_channel),
             grpc_server=grpc_server,
             token_issuer=resident_token_issuer(
                 settings, settings.intake_resident_token_ttl_seconds

@@ -126,8 +126,39 @@ class DesaSettings(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class LetterTypeOffer(SQLModel, table=True):
+    """Whether a desa offers a letter type; no row means offered (the default for every type)."""
+
+    __tablename__ = "verification_letter_type_offer"
+    __table_args__ = (UniqueConstraint("desa_code", "letter_type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    desa_code: str = Field(index=True)
+    letter_type: str
+    offered: bool = True
+    updated_by: str
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffChange(SQLModel, table=True):
+    """Who changed which staff account of the desa, and how (created, role, deactivated,
+    reactivated, password). Never holds a password or its hash."""
+
+    __tablename__ = "verification_staff_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    desa_code: str = Field(index=True)
+    username: str = Field(index=True)  # the account changed
+    action: str  # created | role | deactivated | reactivated | password
+    detail: str = ""  # e.g. "kasi_pemerintahan -> kasi_kesra"
+    changed_by: str
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
 TABLES: list[type[SQLModel]] = [
     Staff,
+    LetterTypeOffer,
+    StaffChange,
     PltAssignment,
     RouteOverride,
     DesaSettings,

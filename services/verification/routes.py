@@ -11,10 +11,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.verification.models import DesaSettings, RouteOverride
+from common.db import utcnow
+from services.verification.models import DesaSettings, LetterTypeOffer, RouteOverride
 
 OPERATOR = "operator"
 KASI_PEMERINTAHAN = "kasi_pemerintahan"
@@ -168,6 +169,41 @@ async def route_for(
 
 async def rules_for(session: AsyncSession, desa_code: str) -> DesaRules:
     return rules_of(await session.get(DesaSettings, desa_code))
+
+
+async def not_offered(session: AsyncSession, desa_code: str) -> set[str]:
+    """Letter types the desa switched off; every other known type is offered (the default)."""
+    rows = await session.exec(
+        select(LetterTypeOffer.letter_type).where(
+            LetterTypeOffer.desa_code == desa_code, col(LetterTypeOffer.offered).is_(False)
+        )
+    )
+    return set(rows.all())
+
+
+async def offered_letter_types(session: AsyncSession, desa_code: str) -> list[str]:
+    """The letter types the desa offers, in catalogue order."""
+    off = await not_offered(session, desa_code)
+    return [code for code in DEFAULT_ROUTES if code not in off]
+
+
+async def set_offered(
+    session: AsyncSession, desa_code: str, letter_type: str, offered: bool, by: str
+) -> None:
+    row = (
+        await session.exec(
+            select(LetterTypeOffer).where(
+                LetterTypeOffer.desa_code == desa_code, LetterTypeOffer.letter_type == letter_type
+            )
+        )
+    ).first()
+    if row is None:
+        row = LetterTypeOffer(desa_code=desa_code, letter_type=letter_type, updated_by=by)
+    row.offered = offered
+    row.updated_by = by
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.commit()
 
 
 def route_problems(route: LetterRoute) -> list[str]:

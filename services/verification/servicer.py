@@ -12,7 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.events import AreaCodes
 from services.verification.models import Staff
 from services.verification.plt import current_plt
-from services.verification.routes import KABUPATEN_OPERATOR, route_for, rules_for
+from services.verification.routes import (
+    KABUPATEN_OPERATOR,
+    offered_letter_types,
+    route_for,
+    rules_for,
+)
 
 SERVICE_NAME = "smartdesa.v1.DirectoryService"
 
@@ -102,6 +107,17 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                     directory_pb2.StaffMember(username=plt.username, role=plt.role, acting=True)
                 )
         return directory_pb2.ListRoleHoldersResponse(holders=holding)
+
+    async def ListOfferedLetterTypes(
+        self,
+        request: directory_pb2.ListOfferedLetterTypesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> directory_pb2.ListOfferedLetterTypesResponse:
+        if not request.desa_code:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code is required")
+        async with self._sessions() as session:
+            offered = await offered_letter_types(session, request.desa_code)
+        return directory_pb2.ListOfferedLetterTypesResponse(letter_types=offered)
 
 
 def register(sessions: async_sessionmaker[AsyncSession]) -> Callable[[grpc.aio.Server], None]:

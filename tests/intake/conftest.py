@@ -59,6 +59,8 @@ def settings(data_dir: Path, nats_url: str, temporal_env: WorkflowEnvironment) -
         temporal_task_queue=f"intake-test-{uuid.uuid4().hex[:8]}",
         # Nothing listens there: letter.pdf sees signing as unreachable.
         signing_grpc_target=f"127.0.0.1:{free_port()}",
+        # Nor here: every letter type counts as offered (tests/intake/test_offered.py serves one).
+        verification_grpc_target=f"127.0.0.1:{free_port()}",
         intake_grpc_port=0,
     )
 

@@ -139,6 +139,13 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
             ]
         )
 
+    async def ListOfferedLetterTypes(
+        self,
+        request: directory_pb2.ListOfferedLetterTypesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> directory_pb2.ListOfferedLetterTypesResponse:
+        return await _unimplemented(context)
+
 
 @dataclass
 class Peers:

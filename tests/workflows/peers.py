@@ -45,6 +45,14 @@ class DirectoryPeer(directory_pb2_grpc.DirectoryServiceServicer):
             ]
         )
 
+    async def ListOfferedLetterTypes(
+        self,
+        request: directory_pb2.ListOfferedLetterTypesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> directory_pb2.ListOfferedLetterTypesResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
+        raise AssertionError("abort raises")
+
 
 class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self) -> None:

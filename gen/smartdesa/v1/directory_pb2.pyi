@@ -214,3 +214,44 @@ class ListRoleHoldersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListRoleHoldersResponse: _TypeAlias = ListRoleHoldersResponse  # noqa: Y015
+
+@_typing.final
+class ListOfferedLetterTypesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOfferedLetterTypesRequest: _TypeAlias = ListOfferedLetterTypesRequest  # noqa: Y015
+
+@_typing.final
+class ListOfferedLetterTypesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LETTER_TYPES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def letter_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """codes, e.g. "SKD", in catalogue order"""
+
+    def __init__(
+        self,
+        *,
+        letter_types: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["letter_types", b"letter_types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOfferedLetterTypesResponse: _TypeAlias = ListOfferedLetterTypesResponse  # noqa: Y015

@@ -46,6 +46,11 @@ class DirectoryServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_directory__pb2.ListRoleHoldersRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListRoleHoldersResponse.FromString,
                 _registered_method=True)
+        self.ListOfferedLetterTypes = channel.unary_unary(
+                '/smartdesa.v1.DirectoryService/ListOfferedLetterTypes',
+                request_serializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.FromString,
+                _registered_method=True)
 
 
 class DirectoryServiceServicer:
@@ -65,6 +70,14 @@ class DirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOfferedLetterTypes(self, request, context):
+        """The letter types the desa offers to residents (every known type unless the desa switched
+        some off); intake lists only these and refuses to start a letter of another type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DirectoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +90,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.ListRoleHolders,
                     request_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListRoleHoldersRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_directory__pb2.ListRoleHoldersResponse.SerializeToString,
+            ),
+            'ListOfferedLetterTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOfferedLetterTypes,
+                    request_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +153,33 @@ class DirectoryService:
             '/smartdesa.v1.DirectoryService/ListRoleHolders',
             smartdesa_dot_v1_dot_directory__pb2.ListRoleHoldersRequest.SerializeToString,
             smartdesa_dot_v1_dot_directory__pb2.ListRoleHoldersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOfferedLetterTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.DirectoryService/ListOfferedLetterTypes',
+            smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.SerializeToString,
+            smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.FromString,
             options,
             channel_credentials,
             insecure,

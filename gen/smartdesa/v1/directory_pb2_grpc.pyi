@@ -37,6 +37,10 @@ class DirectoryServiceStub:
     def __new__(cls, channel: _aio.Channel) -> DirectoryServiceAsyncStub: ...
     GetRoute: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetRouteRequest, _directory_pb2.Route]
     ListRoleHolders: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListRoleHoldersRequest, _directory_pb2.ListRoleHoldersResponse]
+    ListOfferedLetterTypes: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListOfferedLetterTypesRequest, _directory_pb2.ListOfferedLetterTypesResponse]
+    """The letter types the desa offers to residents (every known type unless the desa switched
+    some off); intake lists only these and refuses to start a letter of another type.
+    """
 
 @_typing.type_check_only
 class DirectoryServiceAsyncStub(DirectoryServiceStub):
@@ -47,6 +51,10 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetRoute: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetRouteRequest, _directory_pb2.Route]  # type: ignore[assignment]
     ListRoleHolders: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListRoleHoldersRequest, _directory_pb2.ListRoleHoldersResponse]  # type: ignore[assignment]
+    ListOfferedLetterTypes: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListOfferedLetterTypesRequest, _directory_pb2.ListOfferedLetterTypesResponse]  # type: ignore[assignment]
+    """The letter types the desa offers to residents (every known type unless the desa switched
+    some off); intake lists only these and refuses to start a letter of another type.
+    """
 
 class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """DirectoryService is the staff side's answer to "who acts here": the route a letter type takes
@@ -66,5 +74,15 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _directory_pb2.ListRoleHoldersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_directory_pb2.ListRoleHoldersResponse, _abc.Awaitable[_directory_pb2.ListRoleHoldersResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListOfferedLetterTypes(
+        self,
+        request: _directory_pb2.ListOfferedLetterTypesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.ListOfferedLetterTypesResponse, _abc.Awaitable[_directory_pb2.ListOfferedLetterTypesResponse]]:
+        """The letter types the desa offers to residents (every known type unless the desa switched
+        some off); intake lists only these and refuses to start a letter of another type.
+        """
 
 def add_DirectoryServiceServicer_to_server(servicer: DirectoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

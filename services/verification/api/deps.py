@@ -15,7 +15,7 @@ from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
-from services.verification.routes import KABUPATEN_OPERATOR, MANAGER_ROLES
+from services.verification.routes import KABUPATEN_OPERATOR, MANAGER_ROLES, OPERATOR, rules_for
 from services.verification.runtime import Runtime
 
 
@@ -148,3 +148,21 @@ async def desa_manager(staff: DesaStaff, roles: HeldRoles) -> Staff:
 
 
 DesaManager = Annotated[Staff, Depends(desa_manager)]
+
+
+async def desa_admin(staff: DesaStaff, roles: HeldRoles, session: SessionDep) -> Staff:
+    """Administers the desa: the Sekdes or the Kades (also as Plt), or the desa's operator when
+    they allowed it (`operator_may_edit_routes`: routes, offered letter types, staff accounts)."""
+    if any(r in MANAGER_ROLES for r in roles):
+        return staff
+    if OPERATOR in roles and (await rules_for(session, staff.desa_code)).operator_may_edit_routes:
+        return staff
+    raise Problem(
+        403,
+        "Hanya Sekretaris Desa atau Kepala Desa (atau operator yang diberi izin) yang dapat "
+        "melakukan perubahan ini.",
+        code="admin-only",
+    )
+
+
+DesaAdmin = Annotated[Staff, Depends(desa_admin)]

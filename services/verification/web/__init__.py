@@ -10,10 +10,17 @@ from fastapi import FastAPI
 
 from common.web import install_web
 from services.verification.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
-from services.verification.web.routes import desa_profile, session
+from services.verification.web.routes import (
+    desa_profile,
+    letter_settings,
+    plt_pages,
+    session,
+    settings,
+    staff_accounts,
+)
 
 
 def install_pages(app: FastAPI) -> None:
     install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path=SIGN_IN_PATH)
-    for module in (session, desa_profile):
+    for module in (session, settings, staff_accounts, plt_pages, letter_settings, desa_profile):
         app.include_router(module.router)

@@ -40,6 +40,7 @@ from services.intake.attachments import (
     store_attachment,
 )
 from services.intake.models import LetterApplication
+from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from workflows.approval.models import (
@@ -83,8 +84,9 @@ async def _require_documents(session: SessionDep, application: LetterApplication
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ApplicationOut)
 async def create(
-    body: ApplicationCreate, session: SessionDep, resident: CurrentResident
+    body: ApplicationCreate, session: SessionDep, resident: CurrentResident, runtime: RuntimeDep
 ) -> ApplicationOut:
+    await ensure_offered(runtime.directory, body.desa_code, body.letter_type)
     try:
         application = await create_application(
             session, resident.subject, body.desa_code, body.letter_type, body.purpose, body.fields
@@ -225,6 +227,8 @@ async def submit(
     application = await _owned_or_404(session, resident, application_id)
     if application.submitted_at is not None or application.status != DRAFT:
         return SubmitOut(id=application.id, status=application.status)  # already under way
+    # A draft of a type the desa stopped offering since it was made is not started.
+    await ensure_offered(runtime.directory, application.desa_code, application.letter_type)
     await _require_documents(session, application)
     submitted_at = utcnow()  # before the start, so the timeline orders it before any step
     try:

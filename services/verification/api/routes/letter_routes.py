@@ -27,12 +27,14 @@ from services.verification.routes import (
     DesaRules,
     LetterRoute,
     StepSpec,
+    not_offered,
     route_for,
     route_override,
     route_problems,
     route_to_json,
     rules_for,
     rules_problems,
+    set_offered,
 )
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,13 @@ class RouteOut(RouteIn):
     letter_type: str
     name: str
     customized: bool  # the desa's own route rather than the default
+    offered: bool = True  # the desa offers this letter type to residents
     updated_by: str | None = None
     updated_at: datetime | None = None
+
+
+class OfferedIn(BaseModel):
+    offered: bool
 
 
 class SettingsIO(BaseModel):
@@ -93,6 +100,7 @@ async def _route_out(session: SessionDep, desa_code: str, code: str) -> RouteOut
     assert found is not None  # code is a known letter type
     route, customized = found
     row = await route_override(session, desa_code, code) if customized else None
+    off = await not_offered(session, desa_code)
     return RouteOut(
         letter_type=code,
         name=LETTER_TYPE_NAMES[code],
@@ -100,6 +108,7 @@ async def _route_out(session: SessionDep, desa_code: str, code: str) -> RouteOut
         signer_role=route.signer_role,
         on_behalf_of_role=route.on_behalf_of_role,
         customized=customized,
+        offered=code not in off,
         updated_by=row.updated_by if row else None,
         updated_at=as_utc(row.updated_at) if row else None,
     )
@@ -175,6 +184,24 @@ async def reset_route(letter_type: LetterType, staff: RouteEditor, session: Sess
         await session.delete(row)
         await session.commit()
         log.info("route of %s in desa %s reset by staff %s", code, staff.desa_code, staff.id)
+    return await _route_out(session, staff.desa_code, code)
+
+
+@router.put("/routes/{letter_type}/offered")
+async def put_offered(
+    letter_type: LetterType, body: OfferedIn, staff: RouteEditor, session: SessionDep
+) -> RouteOut:
+    """Whether the desa offers this letter type: residents (and walk-in registration) can only
+    start letters of offered types. Letters already started are not affected."""
+    code = _known(letter_type)
+    await set_offered(session, staff.desa_code, code, body.offered, staff.username)
+    log.info(
+        "letter type %s in desa %s %s by staff %s",
+        code,
+        staff.desa_code,
+        "offered" if body.offered else "withdrawn",
+        staff.id,
+    )
     return await _route_out(session, staff.desa_code, code)
 
 

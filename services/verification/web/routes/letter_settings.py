@@ -1,0 +1,185 @@
+"""Which letter types the desa offers and their routes (/pengaturan/surat), over the
+/api/v1/routes code: every desa staff member sees them; the Sekdes and the Kades (or the
+operator they allowed: `RouteEditor`) switch a type on or off and edit its route."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from common.http import Problem
+from services.verification.api.deps import DesaStaff, SessionDep
+from services.verification.api.routes.letter_routes import (
+    OfferedIn,
+    RouteEditor,
+    RouteIn,
+    RouteOut,
+    StepIO,
+    get_route,
+    list_routes,
+    put_offered,
+    put_route,
+    reset_route,
+)
+from services.verification.routes import DESA_ROLES, MAX_STEP_HOURS, MAX_STEPS
+from services.verification.web.pages import ROLE_NAMES, StaffPageDep, render
+from services.verification.web.routes.settings import (
+    administers,
+    done,
+    flash_of,
+    problem_flash,
+)
+
+router = APIRouter(prefix="/pengaturan/surat", include_in_schema=False)
+
+LetterType = Annotated[str, Path(min_length=1, max_length=20)]
+NO_ROLE = ""
+
+
+@router.get("")
+async def letter_types_page(
+    request: Request, page: StaffPageDep, staff: DesaStaff, session: SessionDep
+) -> HTMLResponse:
+    return render(
+        request,
+        "pengaturan/surat.html",
+        {
+            "title": "Jenis surat dan alurnya",
+            "nav_active": "pengaturan",
+            "routes": await list_routes(staff, session),
+            "may_edit": await administers(page, session),
+            **flash_of(request),
+        },
+        page=page,
+    )
+
+
+@router.post("/{letter_type}/layanan")
+async def switch_offered(
+    letter_type: LetterType,
+    staff: RouteEditor,
+    session: SessionDep,
+    dilayani: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    await put_offered(letter_type, OfferedIn(offered=dilayani == "1"), staff, session)
+    return done("/pengaturan/surat", "layanan-diubah")
+
+
+def _rows(route: RouteIn) -> list[dict[str, Any]]:
+    """The steps as form rows, with empty rows to add steps (up to MAX_STEPS)."""
+    rows: list[dict[str, Any]] = [
+        {"role": s.role, "hours": s.deadline_working_hours, "skippable": s.skippable}
+        for s in route.steps
+    ]
+    while len(rows) < min(MAX_STEPS, len(route.steps) + 2):
+        rows.append({"role": NO_ROLE, "hours": 8, "skippable": False})
+    return rows
+
+
+async def _editor(
+    request: Request,
+    page: StaffPageDep,
+    current: RouteOut,
+    shown: RouteIn,
+    *,
+    rows: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    roles = [(r, ROLE_NAMES[r]) for r in DESA_ROLES]
+    return render(
+        request,
+        "pengaturan/alur.html",
+        {
+            "title": f"Alur {current.name}",
+            "nav_active": "pengaturan",
+            "route": current,
+            "shown": shown,
+            "rows": rows if rows is not None else _rows(shown),
+            "step_roles": [(NO_ROLE, "(tidak dipakai)"), *roles],
+            "signer_roles": roles,
+            "on_behalf_roles": [(NO_ROLE, "(tidak ada)"), *roles],
+            "max_hours": MAX_STEP_HOURS,
+            **(extra if extra is not None else flash_of(request)),
+        },
+        page=page,
+        status_code=status_code,
+    )
+
+
+@router.get("/{letter_type}")
+async def route_editor_page(
+    request: Request,
+    letter_type: LetterType,
+    page: StaffPageDep,
+    staff: RouteEditor,
+    session: SessionDep,
+) -> HTMLResponse:
+    current = await get_route(letter_type, staff, session)
+    return await _editor(request, page, current, current)
+
+
+@router.post("/{letter_type}")
+async def save_route(
+    request: Request,
+    letter_type: LetterType,
+    page: StaffPageDep,
+    staff: RouteEditor,
+    session: SessionDep,
+) -> Response:
+    current = await get_route(letter_type, staff, session)
+    form = await request.form()
+    rows: list[dict[str, Any]] = []
+    for i in range(MAX_STEPS):
+        role = form.get(f"langkah-{i}-peran")
+        if role is None:
+            break
+        rows.append(
+            {
+                "role": str(role),
+                "hours": str(form.get(f"langkah-{i}-jam", "")).strip(),
+                "skippable": form.get(f"langkah-{i}-lewati") == "1",
+            }
+        )
+    signer = str(form.get("penanda_tangan", ""))
+    on_behalf = str(form.get("atas_nama", ""))
+    shown = RouteIn(steps=[], signer_role=signer, on_behalf_of_role=on_behalf)
+    try:
+        steps: list[StepIO] = []
+        for number, row in enumerate(rows, start=1):
+            if row["role"] == NO_ROLE:
+                continue
+            try:
+                hours = int(row["hours"])
+            except ValueError:
+                raise Problem(
+                    422, f"Langkah {number}: tenggat ditulis dengan angka jam kerja."
+                ) from None
+            steps.append(
+                StepIO(role=row["role"], deadline_working_hours=hours, skippable=row["skippable"])
+            )
+        try:
+            body = RouteIn(steps=steps, signer_role=signer, on_behalf_of_role=on_behalf)
+        except ValidationError:
+            raise Problem(422, "Isian alur tidak sesuai. Periksa kembali.") from None
+        await put_route(letter_type, body, staff, session)
+    except Problem as exc:
+        if exc.status != 422:
+            raise
+        return await _editor(
+            request,
+            page,
+            current,
+            shown,
+            rows=rows,
+            extra=problem_flash(exc),
+            status_code=422,
+        )
+    return done(f"/pengaturan/surat/{current.letter_type}", "rute-disimpan")
+
+
+@router.post("/{letter_type}/bawaan")
+async def reset(letter_type: LetterType, staff: RouteEditor, session: SessionDep) -> Response:
+    current = await reset_route(letter_type, staff, session)
+    return done(f"/pengaturan/surat/{current.letter_type}", "rute-bawaan")
