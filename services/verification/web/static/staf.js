@@ -163,6 +163,9 @@
     reason.focus();
   }
 
+  // Back with "reason required": the decision picked before stays picked, the reason focused.
+  if (form && form.getAttribute("data-dipilih")) choose(form.getAttribute("data-dipilih"));
+
   /* ---------------- keys ---------------- */
   document.addEventListener("keydown", function (event) {
     if (typing(event) || modified(event) || event.defaultPrevented) return;
