@@ -42,7 +42,10 @@ def main() -> None:
         log_config=None,
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
     )
-    _Server(config, app).run()
+    try:
+        _Server(config, app).run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises the signal it handled (as uvicorn.run)
+        pass
 
 
 if __name__ == "__main__":

@@ -18,13 +18,16 @@ from nats.aio.subscription import Subscription
 
 log = logging.getLogger(__name__)
 
-INBOX_SUBJECT_PREFIX = "smartdesa.internal.verification.inbox"
+# Core NATS only, outside every stream's subjects: `smartdesa.internal.>` is captured by the
+# SMARTDESA_INTERNAL stream, which must not fill up with these fleeting notices (a page that
+# misses one fetches its list again on the next, or on reconnecting).
+INBOX_SUBJECT_PREFIX = "smartdesa.notices.verification.inbox"
 # How many notices one slow client may have waiting; more would say nothing new.
 _QUEUE_SIZE = 8
 
 
 def inbox_subject(desa_code: str) -> str:
-    """`smartdesa.internal.verification.inbox.32_13_11_2004` (dots would split the token)."""
+    """`smartdesa.notices.verification.inbox.32_13_11_2004` (dots would split the token)."""
     return f"{INBOX_SUBJECT_PREFIX}.{desa_code.replace('.', '_')}"
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from scripts.journey import Journey, sample_pdf, sample_png
 from tests.e2e.test_journey import PASSWORD, Stack
@@ -59,7 +59,7 @@ def _sign_in(page: Page, base: str, username: str, visit: Visit, name: str) -> N
     visit.page(page, name)
 
 
-def _row(page: Page, app_id: str):  # type: ignore[no-untyped-def]
+def _row(page: Page, app_id: str) -> Locator:
     return page.locator(f'li.tugas[data-id="{app_id}"]')
 
 
@@ -224,5 +224,7 @@ def test_another_desa_and_residents_cannot_open_the_application(
         assert page.status_code == 303
         assert page.headers["location"].startswith("/masuk")
         assert "Siti" not in page.text
-        events = client.get("/kotak-masuk/kejadian", headers={"Authorization": f"Bearer {resident}"})
+        events = client.get(
+            "/kotak-masuk/kejadian", headers={"Authorization": f"Bearer {resident}"}
+        )
         assert events.status_code in (303, 401)

@@ -18,6 +18,7 @@ from common.db import create_engine, create_tables, session_factory
 from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.messaging import connect
 from common.wib import WIB
+from services.verification.api.routes.tasks import StepOut, TaskSummary
 from services.verification.inbox_events import (
     InboxFanout,
     desa_of_subject,
@@ -33,6 +34,7 @@ from services.verification.web.deadlines import (
     remaining_text,
     waited_text,
 )
+from services.verification.web.routes.inbox import matches, state_of
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 from workflows.approval.models import WorkingCalendar
 from workflows.approval.working_time import add_working_hours, working_time_between
@@ -99,9 +101,7 @@ def test_remaining_working_time_before_the_deadline() -> None:
 
 def test_working_time_past_the_deadline() -> None:
     deadline = wib(2026, 12, 4, 15)  # Friday
-    assert remaining_text(deadline, wib(2026, 12, 4, 15, 20), PLAIN) == (
-        "terlambat 20 menit kerja"
-    )
+    assert remaining_text(deadline, wib(2026, 12, 4, 15, 20), PLAIN) == ("terlambat 20 menit kerja")
     # The weekend does not count against the staff member.
     assert remaining_text(deadline, wib(2026, 12, 7, 9), PLAIN) == "terlambat 2 jam kerja"
     assert remaining_text(deadline, wib(2026, 12, 7, 10, 15), PLAIN) == (
@@ -131,9 +131,9 @@ def test_how_long_a_task_has_waited() -> None:
 
 def test_inbox_subjects_name_the_desa_in_one_token() -> None:
     subject = inbox_subject(PAMANUKAN)
-    assert subject == "smartdesa.internal.verification.inbox.32_13_11_2004"
+    assert subject == "smartdesa.notices.verification.inbox.32_13_11_2004"
     assert desa_of_subject(subject) == PAMANUKAN
-    assert desa_of_subject("smartdesa.internal.verification.inbox.a.b") is None
+    assert desa_of_subject("smartdesa.notices.verification.inbox.a.b") is None
     assert desa_of_subject("smartdesa.events.x") is None
 
 
@@ -227,3 +227,43 @@ async def test_the_projection_names_the_desa_after_each_committed_change(
     decided = application_event(APPLICATION_DECIDED, app_id, desa_code="", time=t0)
     await projection.handle(decided)
     assert changed == [RANCASARI, RANCASARI]
+
+
+# -- the inbox's filters --------------------------------------------------------------------
+
+
+def _summary(**changes: object) -> TaskSummary:
+    fields: dict[str, object] = {
+        "application_id": str(uuid.uuid4()),
+        "letter_type": "SKD",
+        "step": StepOut(index=0, role="kasi_pemerintahan"),
+        "assigned_at": datetime(2026, 12, 7, 2, tzinfo=UTC),
+        "deadline": None,
+        "overdue": False,
+        "escalated_to_role": None,
+        "escalation_level": 0,
+        "acting_as": "kasi_pemerintahan",
+        "kind": "decision",
+    }
+    fields.update(changes)
+    return TaskSummary.model_validate(fields)
+
+
+def test_each_task_falls_under_the_states_the_filter_offers() -> None:
+    waiting = _summary()
+    late = _summary(overdue=True)
+    escalated = _summary(overdue=True, escalation_level=1, escalated_to_role="sekdes")
+    blocked = _summary(kind="signing_blocked", letter_type="SKU")
+    tasks = [waiting, late, escalated, blocked]
+    assert [state_of(t) for t in tasks] == ["menunggu", "terlambat", "dieskalasi", "tertahan"]
+
+    def shown(jenis: str, keadaan: str) -> list[TaskSummary]:
+        return [t for t in tasks if matches(t, jenis, keadaan)]
+
+    assert shown("", "") == tasks
+    assert shown("", "menunggu") == [waiting]
+    assert shown("", "terlambat") == [late, escalated]  # an escalated task is overdue too
+    assert shown("", "dieskalasi") == [escalated]
+    assert shown("", "tertahan") == [blocked]
+    assert shown("SKU", "") == [blocked]
+    assert shown("SKU", "menunggu") == []

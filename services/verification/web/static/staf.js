@@ -65,6 +65,7 @@
 
   function refreshList() {
     var keep = selectedId();
+    var hadFocus = !!region && region.contains(document.activeElement);
     var before = items().length;
     return fetch(window.location.href, {
       credentials: "same-origin",
@@ -86,9 +87,16 @@
           items().forEach(function (li, i) {
             if (li.getAttribute("data-id") === keep) {
               li.classList.add("terpilih");
+              li.setAttribute("aria-current", "true");
               selected = i;
             }
           });
+        }
+        // Keyboard users keep their place: focus stays on the same task (or the first one).
+        if (hadFocus) {
+          var target = items()[selected >= 0 ? selected : 0];
+          var link = target && target.querySelector("a");
+          if (link) link.focus();
         }
         if (announce) {
           var text =
@@ -117,8 +125,13 @@
         refreshList();
       }, 300);
     });
+    var connectedBefore = false;
     source.addEventListener("open", function () {
       region.setAttribute("data-tersambung", "ya");
+      // Back after a dropped connection (or another replica took over): notices may have been
+      // missed meanwhile, so fetch the list once.
+      if (connectedBefore) refreshList();
+      connectedBefore = true;
     });
     window.addEventListener("pagehide", function () {
       source.close();
