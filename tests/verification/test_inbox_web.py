@@ -267,3 +267,82 @@ def test_each_task_falls_under_the_states_the_filter_offers() -> None:
     assert shown("", "tertahan") == [blocked]
     assert shown("SKU", "") == [blocked]
     assert shown("SKU", "menunggu") == []
+
+
+# -- the application page's variants render ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("is_open", "blocked", "signing_step", "roles"),
+    [
+        (True, False, False, ["kasi_pemerintahan"]),
+        (True, False, True, ["sekdes", "kades"]),  # the signing step, deciding as Plt possible
+        (True, True, False, ["kades"]),  # signing refused the letter: issue again
+        (False, False, False, ["kasi_pemerintahan"]),  # already decided
+    ],
+)
+def test_the_application_page_offers_what_the_task_allows(
+    is_open: bool, blocked: bool, signing_step: bool, roles: list[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from services.verification.api.routes.tasks import ApplicationOut, AttachmentOut, TaskState
+    from services.verification.web.pages import templates
+
+    app = ApplicationOut(
+        id="a1",
+        desa_code=PAMANUKAN,
+        letter_type="SKD",
+        purpose="Rekening bank",
+        fields={"nama": "Siti"},
+        nik="3213115508900001",
+        status="in_review",
+        submitted_at=datetime(2026, 12, 7, 2, tzinfo=UTC),
+    )
+    task = TaskState(
+        step=StepOut(index=2, role="kades"),
+        kind="signing_blocked" if blocked else "decision",
+        reason="Sertifikat penanda tangan belum terpasang." if blocked else None,
+        status="open" if is_open else "done",
+        deadline=datetime(2026, 12, 7, 9, tzinfo=UTC),
+        overdue=False,
+        escalated_to_role=None,
+        escalation_level=0,
+    )
+    html = templates.env.get_template("permohonan.html").render(
+        me=SimpleNamespace(
+            staff=SimpleNamespace(username="kades.pamanukan", role=roles[0]),
+            roles=roles,
+            is_kabupaten=False,
+        ),
+        csrf="t",
+        title="Surat Keterangan Domisili",
+        app=app,
+        task=task,
+        type_name="Surat Keterangan Domisili",
+        fields=[("Nama", "Siti")],
+        attachments=[
+            AttachmentOut(id="k", kind="KTP", content_type="image/png", size_bytes=900, url="/x"),
+            AttachmentOut(
+                id="p", kind="KK", content_type="application/pdf", size_bytes=9, url="/y"
+            ),
+        ],
+        timeline=[],
+        remaining="sisa 3 jam kerja" if is_open else None,
+        is_open=is_open,
+        blocked=blocked,
+        ended="" if is_open else "Tahap ini sudah diputuskan.",
+        status_label="Dalam pemeriksaan",
+        signing_step=signing_step,
+        roles=roles,
+        request_id="r",
+        reason="Foto buram" if not is_open else "",
+        errors={},
+    )
+    assert ('id="form-keputusan"' in html) is (is_open and not blocked)
+    assert ("/terbitkan" in html) is blocked
+    assert ('name="passphrase"' in html) is (signing_step or blocked)
+    assert ('name="sebagai"' in html) is (is_open and not blocked and len(roles) > 1)
+    assert ("Tahap ini sudah diputuskan." in html) is not is_open
+    assert ("Alasan yang Anda tulis" in html) is not is_open
+    assert "Sertifikat penanda tangan belum terpasang." in html or not blocked
