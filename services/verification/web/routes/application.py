@@ -23,12 +23,10 @@ from services.verification.api.routes.tasks import (
     ApplicationId,
     DecisionIn,
     RetryIssueIn,
-    TaskDetail,
     decide,
-    get_task,
     retry_issue,
+    task_detail,
 )
-from services.verification.intake_reader import read_application
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED, TASK_OPEN
 from services.verification.routes import LETTER_TYPE_NAMES, route_for
 from services.verification.web.deadlines import calendar_of, remaining_text
@@ -122,10 +120,7 @@ async def _page_context(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
-    detail: TaskDetail = await get_task(application_id, staff, roles, session, runtime)
-    app = await read_application(
-        runtime.intake, application_id, runtime.settings.intake_timeout_seconds
-    )
+    detail, app = await task_detail(application_id, staff, roles, session, runtime)
     task = detail.task
     now = utcnow()
     remaining = None
