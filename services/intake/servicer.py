@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
-from services.intake.applications import attachments_of, load_fields
+from services.intake.applications import attachments_of, details, load_fields
 from services.intake.attachments import read_attachment
-from services.intake.models import Attachment, LetterApplication, Resident
+from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,23 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
     ts = Timestamp()
     ts.FromDatetime(as_utc(value))
     return ts
+
+
+def _timeline_entry(entry: TimelineEntry) -> intake_pb2.TimelineEntry:
+    return intake_pb2.TimelineEntry(
+        at=_timestamp(entry.at),
+        event=entry.event,
+        status=entry.status,
+        step_index=entry.step_index,
+        step_role=entry.step_role or "",
+        decision=entry.decision,
+        actor_role=entry.actor_role,
+        reason=entry.reason,
+        deadline=_timestamp(entry.deadline),
+        escalated_to_role=entry.escalated_to_role,
+        escalation_level=entry.escalation_level,
+        decided_as=entry.decided_as,
+    )
 
 
 def attachment_info(attachment: Attachment) -> intake_pb2.AttachmentInfo:
@@ -62,6 +79,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             assert application is not None
             resident = await session.get(Resident, application.resident_id)
             attachments = await attachments_of(session, application.id)
+            timeline = (await details(session, application)).timeline
         assert resident is not None  # foreign key
         return intake_pb2.Application(
             id=application.id,
@@ -76,6 +94,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             created_at=_timestamp(application.created_at),
             submitted_at=_timestamp(application.submitted_at),
             status_reason=application.status_reason,
+            timeline=[_timeline_entry(e) for e in timeline],
         )
 
     async def GetAttachment(

@@ -25,6 +25,7 @@ from common.secrets import ensure_dev_secrets
 from common.tracing import temporal_interceptors
 from services.verification import servicer
 from services.verification.config import Settings
+from services.verification.inbox_events import InboxFanout, publish_inbox_changed
 from services.verification.seed import seed_dev_staff
 from services.verification.task_inbox import TASK_EVENT_SUBJECTS, TASKS_DURABLE, TaskProjection
 
@@ -44,6 +45,7 @@ class Runtime:
     grpc_server: GrpcServer
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceAsyncStub  # letter previews
+    inbox_fanout: InboxFanout  # the inbox pages' server-sent events
 
 
 @asynccontextmanager
@@ -64,12 +66,21 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(nc.close)
         js = nc.jetstream()
         await ensure_streams(js, settings.nats_stream_replicas)
+
+        # Every replica hears every desa's inbox notices and wakes its own pages' streams.
+        inbox_fanout = InboxFanout()
+        await inbox_fanout.start(nc)
+        stack.push_async_callback(inbox_fanout.stop)
+
+        async def inbox_changed(desa_code: str) -> None:
+            await publish_inbox_changed(nc, desa_code)
+
         task_consumer = Consumer(
             js,
             stream=PUBLIC_STREAM,
             durable=TASKS_DURABLE,
             filter_subjects=TASK_EVENT_SUBJECTS,
-            handler=TaskProjection(sessions).handle,
+            handler=TaskProjection(sessions, on_change=inbox_changed).handle,
             max_deliver=settings.nats_max_deliver,
             retry_delays=settings.nats_retry_delays,
         )
@@ -114,4 +125,5 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 "signing_pb2_grpc.SigningServiceAsyncStub",
                 signing_pb2_grpc.SigningServiceStub(signing_channel),
             ),
+            inbox_fanout=inbox_fanout,
         )

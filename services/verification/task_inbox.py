@@ -13,6 +13,7 @@ already said.
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from google.protobuf import json_format
@@ -144,8 +145,15 @@ def inbox_order(tasks: list[Task]) -> list[Task]:
 class TaskProjection:
     """The NATS consumer's handler: applies one public event to the task table."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        on_change: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._sessions = sessions
+        # Called with the desa code after a change to its tasks is committed (open inbox pages
+        # refresh themselves).
+        self._on_change = on_change
 
     async def handle(self, event: CloudEvent) -> None:
         name = event.name
@@ -153,6 +161,7 @@ class TaskProjection:
             return  # e.g. application.submitted: nothing waits on staff yet
         payload = _parse(event)
         occurred_at = as_utc(event.time)
+        changed: str | None = None
         async with self._sessions() as session:
             if await session.get(ProcessedEvent, event.id) is not None:
                 return
@@ -175,6 +184,8 @@ class TaskProjection:
                 await self._close_open(
                     session, payload.application_id, _CLOSING_EVENTS[name], occurred_at
                 )
+            if latest is None or occurred_at >= as_utc(latest):
+                changed = payload.desa_code or await _desa_of(session, payload.application_id)
             session.add(
                 ProcessedEvent(
                     event_id=event.id,
@@ -183,6 +194,8 @@ class TaskProjection:
                 )
             )
             await session.commit()
+        if changed and self._on_change is not None:
+            await self._on_change(changed)
 
     async def _open_step(
         self,
@@ -275,6 +288,11 @@ class TaskProjection:
             .where(col(Task.application_id) == application_id, col(Task.status) == TASK_OPEN)
             .values(status=status, closed_at=closed_at)
         )
+
+
+async def _desa_of(session: AsyncSession, application_id: str) -> str | None:
+    rows = await session.exec(select(Task.desa_code).where(Task.application_id == application_id))
+    return rows.first()
 
 
 def _held_by(roles: list[str]) -> ColumnElement[bool]:

@@ -201,6 +201,16 @@ async def test_record_progress_applies_once_and_publishes_without_personal_data(
         ).all()
     assert [(t.sequence, t.event) for t in timeline] == [(1, APPLICATION_STEP_ASSIGNED)]
     assert [o.id for o in outbox] == [event_id]
+    # Staff read the same timeline through GetApplication.
+    app = await stub.GetApplication(intake_pb2.GetApplicationRequest(application_id=application_id))
+    [entry] = app.timeline
+    assert (entry.event, entry.status, entry.step_index, entry.step_role) == (
+        APPLICATION_STEP_ASSIGNED,
+        "in_review",
+        0,
+        "kasi_pemerintahan",
+    )
+    assert entry.HasField("step_index") and entry.at.ToDatetime(UTC) == _at(1).ToDatetime(UTC)
 
     got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
     assert got["status"] == "in_review"

@@ -104,3 +104,26 @@ def _next_opening(after: date, calendar: WorkingCalendar, days_off: frozenset[da
         if is_working_day(day, calendar, days_off):
             return _day_bounds(day, calendar)[0]
     raise NoWorkingTime("no working day found in the calendar")
+
+
+def working_time_between(
+    start: datetime, end: datetime, calendar: WorkingCalendar, days_off: frozenset[date]
+) -> timedelta:
+    """How much working time lies between `start` and `end` (timezone-aware); negative when
+    `end` is before `start` (e.g. how far past a deadline we are, in working time)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if end < start:
+        return -working_time_between(end, start, calendar, days_off)
+    total = timedelta(0)
+    local_start, local_end = start.astimezone(WIB), end.astimezone(WIB)
+    # The day before too: a day working until 24:00 ends at the next date's 00:00.
+    day = local_start.date() - timedelta(days=1)
+    while day <= local_end.date():
+        if is_working_day(day, calendar, days_off):
+            opens, closes = _day_bounds(day, calendar)
+            overlap = min(closes, local_end) - max(opens, local_start)
+            if overlap > timedelta(0):
+                total += overlap
+        day += timedelta(days=1)
+    return total

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19smartdesa/v1/intake.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n\x15GetApplicationRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"d\n\x0e\x41ttachmentInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\"\x96\x03\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x13\n\x0bletter_type\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x35\n\x06\x66ields\x18\x05 \x03(\x0b\x32%.smartdesa.v1.Application.FieldsEntry\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x13\n\x0bresident_id\x18\x07 \x01(\t\x12\x0b\n\x03nik\x18\x08 \x01(\t\x12\x31\n\x0b\x61ttachments\x18\t \x03(\x0b\x32\x1c.smartdesa.v1.AttachmentInfo\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csubmitted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x0c \x01(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x14GetAttachmentRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x15\n\rattachment_id\x18\x02 \x01(\t\"P\n\x11\x41ttachmentContent\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.smartdesa.v1.AttachmentInfo\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"K\n\x11GetContactRequest\x12\x15\n\x0bresident_id\x18\x01 \x01(\tH\x00\x12\x18\n\x0e\x61pplication_id\x18\x02 \x01(\tH\x00\x42\x05\n\x03who\"-\n\x07\x43ontact\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\"&\n\x07StepRef\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04role\x18\x02 \x01(\t\"H\n\tLetterRef\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x18\n\x10verification_url\x18\x03 \x01(\t\"\x94\x03\n\x15RecordProgressRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12+\n\x0c\x63urrent_step\x18\x05 \x01(\x0b\x32\x15.smartdesa.v1.StepRef\x12\x12\n\nactor_role\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\'\n\x06letter\x18\t \x01(\x0b\x32\x17.smartdesa.v1.LetterRef\x12/\n\x0boccurred_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x65scalated_to_role\x18\x0c \x01(\t\x12\x18\n\x10\x65scalation_level\x18\r \x01(\x05\x12\x12\n\ndecided_as\x18\x0e \x01(\t\")\n\x16RecordProgressResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x32\xda\x02\n\rIntakeService\x12P\n\x0eGetApplication\x12#.smartdesa.v1.GetApplicationRequest\x1a\x19.smartdesa.v1.Application\x12T\n\rGetAttachment\x12\".smartdesa.v1.GetAttachmentRequest\x1a\x1f.smartdesa.v1.AttachmentContent\x12\x44\n\nGetContact\x12\x1f.smartdesa.v1.GetContactRequest\x1a\x15.smartdesa.v1.Contact\x12[\n\x0eRecordProgress\x12#.smartdesa.v1.RecordProgressRequest\x1a$.smartdesa.v1.RecordProgressResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19smartdesa/v1/intake.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n\x15GetApplicationRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"d\n\x0e\x41ttachmentInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\"\xc5\x03\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x13\n\x0bletter_type\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x35\n\x06\x66ields\x18\x05 \x03(\x0b\x32%.smartdesa.v1.Application.FieldsEntry\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x13\n\x0bresident_id\x18\x07 \x01(\t\x12\x0b\n\x03nik\x18\x08 \x01(\t\x12\x31\n\x0b\x61ttachments\x18\t \x03(\x0b\x32\x1c.smartdesa.v1.AttachmentInfo\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csubmitted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rstatus_reason\x18\x0c \x01(\t\x12-\n\x08timeline\x18\r \x03(\x0b\x32\x1b.smartdesa.v1.TimelineEntry\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbe\x02\n\rTimelineEntry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x17\n\nstep_index\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\tstep_role\x18\x05 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x06 \x01(\t\x12\x12\n\nactor_role\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x65scalated_to_role\x18\n \x01(\t\x12\x18\n\x10\x65scalation_level\x18\x0b \x01(\x05\x12\x12\n\ndecided_as\x18\x0c \x01(\tB\r\n\x0b_step_index\"E\n\x14GetAttachmentRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x15\n\rattachment_id\x18\x02 \x01(\t\"P\n\x11\x41ttachmentContent\x12*\n\x04info\x18\x01 \x01(\x0b\x32\x1c.smartdesa.v1.AttachmentInfo\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"K\n\x11GetContactRequest\x12\x15\n\x0bresident_id\x18\x01 \x01(\tH\x00\x12\x18\n\x0e\x61pplication_id\x18\x02 \x01(\tH\x00\x42\x05\n\x03who\"-\n\x07\x43ontact\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\"&\n\x07StepRef\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04role\x18\x02 \x01(\t\"H\n\tLetterRef\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x18\n\x10verification_url\x18\x03 \x01(\t\"\x94\x03\n\x15RecordProgressRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12+\n\x0c\x63urrent_step\x18\x05 \x01(\x0b\x32\x15.smartdesa.v1.StepRef\x12\x12\n\nactor_role\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\'\n\x06letter\x18\t \x01(\x0b\x32\x17.smartdesa.v1.LetterRef\x12/\n\x0boccurred_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x65scalated_to_role\x18\x0c \x01(\t\x12\x18\n\x10\x65scalation_level\x18\r \x01(\x05\x12\x12\n\ndecided_as\x18\x0e \x01(\t\")\n\x16RecordProgressResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x32\xda\x02\n\rIntakeService\x12P\n\x0eGetApplication\x12#.smartdesa.v1.GetApplicationRequest\x1a\x19.smartdesa.v1.Application\x12T\n\rGetAttachment\x12\".smartdesa.v1.GetAttachmentRequest\x1a\x1f.smartdesa.v1.AttachmentContent\x12\x44\n\nGetContact\x12\x1f.smartdesa.v1.GetContactRequest\x1a\x15.smartdesa.v1.Contact\x12[\n\x0eRecordProgress\x12#.smartdesa.v1.RecordProgressRequest\x1a$.smartdesa.v1.RecordProgressResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,25 +39,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ATTACHMENTINFO']._serialized_start=125
   _globals['_ATTACHMENTINFO']._serialized_end=225
   _globals['_APPLICATION']._serialized_start=228
-  _globals['_APPLICATION']._serialized_end=634
-  _globals['_APPLICATION_FIELDSENTRY']._serialized_start=589
-  _globals['_APPLICATION_FIELDSENTRY']._serialized_end=634
-  _globals['_GETATTACHMENTREQUEST']._serialized_start=636
-  _globals['_GETATTACHMENTREQUEST']._serialized_end=705
-  _globals['_ATTACHMENTCONTENT']._serialized_start=707
-  _globals['_ATTACHMENTCONTENT']._serialized_end=787
-  _globals['_GETCONTACTREQUEST']._serialized_start=789
-  _globals['_GETCONTACTREQUEST']._serialized_end=864
-  _globals['_CONTACT']._serialized_start=866
-  _globals['_CONTACT']._serialized_end=911
-  _globals['_STEPREF']._serialized_start=913
-  _globals['_STEPREF']._serialized_end=951
-  _globals['_LETTERREF']._serialized_start=953
-  _globals['_LETTERREF']._serialized_end=1025
-  _globals['_RECORDPROGRESSREQUEST']._serialized_start=1028
-  _globals['_RECORDPROGRESSREQUEST']._serialized_end=1432
-  _globals['_RECORDPROGRESSRESPONSE']._serialized_start=1434
-  _globals['_RECORDPROGRESSRESPONSE']._serialized_end=1475
-  _globals['_INTAKESERVICE']._serialized_start=1478
-  _globals['_INTAKESERVICE']._serialized_end=1824
+  _globals['_APPLICATION']._serialized_end=681
+  _globals['_APPLICATION_FIELDSENTRY']._serialized_start=636
+  _globals['_APPLICATION_FIELDSENTRY']._serialized_end=681
+  _globals['_TIMELINEENTRY']._serialized_start=684
+  _globals['_TIMELINEENTRY']._serialized_end=1002
+  _globals['_GETATTACHMENTREQUEST']._serialized_start=1004
+  _globals['_GETATTACHMENTREQUEST']._serialized_end=1073
+  _globals['_ATTACHMENTCONTENT']._serialized_start=1075
+  _globals['_ATTACHMENTCONTENT']._serialized_end=1155
+  _globals['_GETCONTACTREQUEST']._serialized_start=1157
+  _globals['_GETCONTACTREQUEST']._serialized_end=1232
+  _globals['_CONTACT']._serialized_start=1234
+  _globals['_CONTACT']._serialized_end=1279
+  _globals['_STEPREF']._serialized_start=1281
+  _globals['_STEPREF']._serialized_end=1319
+  _globals['_LETTERREF']._serialized_start=1321
+  _globals['_LETTERREF']._serialized_end=1393
+  _globals['_RECORDPROGRESSREQUEST']._serialized_start=1396
+  _globals['_RECORDPROGRESSREQUEST']._serialized_end=1800
+  _globals['_RECORDPROGRESSRESPONSE']._serialized_start=1802
+  _globals['_RECORDPROGRESSRESPONSE']._serialized_end=1843
+  _globals['_INTAKESERVICE']._serialized_start=1846
+  _globals['_INTAKESERVICE']._serialized_end=2192
 # @@protoc_insertion_point(module_scope)

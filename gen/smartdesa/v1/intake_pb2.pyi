@@ -107,6 +107,7 @@ class Application(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     SUBMITTED_AT_FIELD_NUMBER: _builtins.int
     STATUS_REASON_FIELD_NUMBER: _builtins.int
+    TIMELINE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     desa_code: _builtins.str
     """Kemendagri code, e.g. 32.13.11.2004"""
@@ -130,6 +131,10 @@ class Application(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def submitted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___TimelineEntry]:
+        """What happened when (intake's timeline of the application), oldest first."""
+
     def __init__(
         self,
         *,
@@ -145,14 +150,76 @@ class Application(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         submitted_at: _timestamp_pb2.Timestamp | None = ...,
         status_reason: _builtins.str = ...,
+        timeline: _abc.Iterable[Global___TimelineEntry] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Application: _TypeAlias = Application  # noqa: Y015
+
+@_typing.final
+class TimelineEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STEP_INDEX_FIELD_NUMBER: _builtins.int
+    STEP_ROLE_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    ACTOR_ROLE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    ESCALATED_TO_ROLE_FIELD_NUMBER: _builtins.int
+    ESCALATION_LEVEL_FIELD_NUMBER: _builtins.int
+    DECIDED_AS_FIELD_NUMBER: _builtins.int
+    event: _builtins.str
+    """e.g. application.submitted, application.decided"""
+    status: _builtins.str
+    """the application's status after it"""
+    step_index: _builtins.int
+    step_role: _builtins.str
+    decision: _builtins.str
+    """approve | revise | reject, for a decision"""
+    actor_role: _builtins.str
+    """the role that decided (never a username)"""
+    reason: _builtins.str
+    escalated_to_role: _builtins.str
+    escalation_level: _builtins.int
+    decided_as: _builtins.str
+    """"" (own role), "plt" or "supervisor" """
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        event: _builtins.str = ...,
+        status: _builtins.str = ...,
+        step_index: _builtins.int | None = ...,
+        step_role: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        actor_role: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        escalated_to_role: _builtins.str = ...,
+        escalation_level: _builtins.int = ...,
+        decided_as: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_step_index", b"_step_index", "at", b"at", "deadline", b"deadline", "step_index", b"step_index"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_step_index", b"_step_index", "actor_role", b"actor_role", "at", b"at", "deadline", b"deadline", "decided_as", b"decided_as", "decision", b"decision", "escalated_to_role", b"escalated_to_role", "escalation_level", b"escalation_level", "event", b"event", "reason", b"reason", "status", b"status", "step_index", b"step_index", "step_role", b"step_role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__step_index: _TypeAlias = _typing.Literal["step_index"]  # noqa: Y015
+    _WhichOneofArgType__step_index: _TypeAlias = _typing.Literal["_step_index", b"_step_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__step_index) -> _WhichOneofReturnType__step_index | None: ...
+
+Global___TimelineEntry: _TypeAlias = TimelineEntry  # noqa: Y015
 
 @_typing.final
 class GetAttachmentRequest(_message.Message):

@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from common.web import install_web
 from services.verification.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
 from services.verification.web.routes import (
+    application,
     desa_profile,
+    inbox,
     letter_settings,
     plt_pages,
     session,
@@ -22,5 +24,14 @@ from services.verification.web.routes import (
 
 def install_pages(app: FastAPI) -> None:
     install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path=SIGN_IN_PATH)
-    for module in (session, settings, staff_accounts, plt_pages, letter_settings, desa_profile):
+    for module in (
+        session,
+        inbox,
+        application,
+        settings,
+        staff_accounts,
+        plt_pages,
+        letter_settings,
+        desa_profile,
+    ):
         app.include_router(module.router)

@@ -173,13 +173,26 @@ async def get_task(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> TaskDetail:
+    detail, _ = await task_detail(application_id, staff, roles, session, runtime)
+    return detail
+
+
+async def task_detail(
+    application_id: str,
+    staff: Staff,
+    roles: list[str],
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> tuple[TaskDetail, intake_pb2.Application]:
+    """The task as `GET /tasks/{id}` shows it, and intake's application behind it (the staff
+    page shows its timeline too)."""
     task = await _task_of(session, staff, roles, application_id)
     app = await read_application(
         runtime.intake, application_id, runtime.settings.intake_timeout_seconds
     )
     if app.desa_code != staff.desa_code:  # our projection and intake must agree on the desa
         raise Problem(404, _NOT_YOURS, code="not-found")
-    return TaskDetail(
+    detail = TaskDetail(
         application=ApplicationOut(
             id=app.id,
             desa_code=app.desa_code,
@@ -204,6 +217,7 @@ async def get_task(
             escalation_level=task.escalation_level,
         ),
     )
+    return detail, app
 
 
 def _attachment(application_id: str, info: intake_pb2.AttachmentInfo) -> AttachmentOut:

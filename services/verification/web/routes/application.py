@@ -1,0 +1,288 @@
+"""An application as the staff review it: the request's fields beside its attachments, the letter
+preview, the timeline, and the decision (approve, return for revision, reject; issuing again a
+letter signing refused). Every read and write goes through the staff API's own functions
+(`GET /api/v1/tasks/{id}`, `POST .../decision`, `POST .../retry-issue`), so the page checks
+role, desa and step exactly as the API does, and the workflow's refusals come back as its own
+Indonesian messages."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import SecretStr
+from smartdesa.v1 import intake_pb2
+
+from common.db import utcnow
+from common.http import Problem
+from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.api.routes.tasks import (
+    _ENDED,
+    ApplicationId,
+    DecisionIn,
+    RetryIssueIn,
+    decide,
+    retry_issue,
+    task_detail,
+)
+from services.verification.models import TASK_KIND_SIGNING_BLOCKED, TASK_OPEN
+from services.verification.routes import LETTER_TYPE_NAMES, route_for
+from services.verification.web.deadlines import calendar_of, remaining_text
+from services.verification.web.pages import ROLE_NAMES, StaffPage, StaffPageDep, render
+from services.verification.web.routes.inbox import INBOX_PATH
+from workflows.approval.models import SIGNING_BLOCKED
+
+router = APIRouter(include_in_schema=False)
+
+REASON_MAX = 2000
+# The form's buttons -> the API's decisions.
+DECISIONS = {"setujui": "approve", "perbaikan": "revise", "tolak": "reject"}
+_REASON_NEEDED = {
+    "perbaikan": "Tuliskan apa yang harus diperbaiki pemohon.",
+    "tolak": "Tuliskan alasan penolakan.",
+}
+
+# What happened, as the staff read it.
+EVENT_LABELS = {
+    "application.submitted": "Permohonan diajukan",
+    "application.step_assigned": "Menunggu keputusan",
+    "application.decided": "Disetujui",
+    "application.revision_requested": "Dikembalikan untuk perbaikan",
+    "application.resubmitted": "Diajukan kembali setelah perbaikan",
+    "application.rejected": "Ditolak",
+    "application.reminded": "Pengingat dikirim",
+    "application.escalated": "Dieskalasi ke atasan",
+    "application.cancelled": "Dibatalkan oleh pemohon",
+    "application.expired": "Kedaluwarsa",
+    "application.signing_blocked": "Tertahan di tanda tangan elektronik",
+    "letter.issued": "Surat terbit",
+    "letter.revoked": "Surat dicabut",
+}
+DECISION_LABELS = {"approve": "disetujui", "revise": "dikembalikan", "reject": "ditolak"}
+STATUS_LABELS = {
+    "draft": "Draf",
+    "in_review": "Dalam pemeriksaan",
+    "revision_requested": "Menunggu perbaikan pemohon",
+    "signing_blocked": "Tertahan di tanda tangan elektronik",
+    "rejected": "Ditolak",
+    "cancelled": "Dibatalkan",
+    "expired": "Kedaluwarsa",
+    "issued": "Surat terbit",
+}
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    at: datetime | None
+    label: str
+    detail: str
+
+
+def _timeline(app: intake_pb2.Application) -> list[TimelineRow]:
+    rows: list[TimelineRow] = []
+    for entry in app.timeline:
+        label = EVENT_LABELS.get(entry.event, entry.event)
+        parts: list[str] = []
+        role = entry.actor_role or entry.step_role
+        if entry.event == "application.step_assigned" and entry.step_role:
+            parts.append(f"Tahap {entry.step_index + 1}: {ROLE_NAMES.get(entry.step_role, '')}")
+        elif entry.event == "application.escalated" and entry.escalated_to_role:
+            parts.append(f"ke {ROLE_NAMES.get(entry.escalated_to_role, entry.escalated_to_role)}")
+        elif role and entry.decision:
+            who = ROLE_NAMES.get(role, role)
+            if entry.decided_as == "plt":
+                who = f"Plt. {who}"
+            elif entry.decided_as == "supervisor":
+                who = f"{who} (atasan)"
+            parts.append(f"oleh {who}")
+        if entry.reason:
+            parts.append(f"Alasan: {entry.reason}")
+        rows.append(
+            TimelineRow(
+                at=entry.at.ToDatetime(UTC) if entry.HasField("at") else None,
+                label=label,
+                detail=" · ".join(p for p in parts if p),
+            )
+        )
+    return rows
+
+
+def _field_label(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize()
+
+
+async def _page_context(
+    application_id: str,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> dict[str, Any]:
+    detail, app = await task_detail(application_id, staff, roles, session, runtime)
+    task = detail.task
+    now = utcnow()
+    remaining = None
+    if task.deadline is not None and task.status == TASK_OPEN:
+        remaining = remaining_text(
+            task.deadline, now, await calendar_of(session, staff.desa_code, now)
+        )
+    found = await route_for(session, staff.desa_code, detail.application.letter_type)
+    signing_step = (
+        found is not None
+        and task.kind != TASK_KIND_SIGNING_BLOCKED
+        and task.step.index == len(found[0].steps) - 1
+        and found[0].signer_role in roles
+    )
+    return {
+        "detail": detail,
+        "app": detail.application,
+        "task": task,
+        "type_name": LETTER_TYPE_NAMES.get(
+            detail.application.letter_type, detail.application.letter_type
+        ),
+        "fields": [(_field_label(k), v) for k, v in detail.application.fields.items()],
+        "attachments": detail.attachments,
+        "timeline": _timeline(app),
+        "remaining": remaining,
+        "is_open": task.status == TASK_OPEN,
+        "blocked": task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN,
+        "ended": _ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
+        "status_label": STATUS_LABELS.get(app.status, app.status),
+        "signing_step": signing_step,
+        "roles": roles,
+        "request_id": str(uuid.uuid4()),
+        "reason": "",
+        "errors": {},
+    }
+
+
+async def _render_page(
+    request: Request,
+    page: StaffPage,
+    ctx: dict[str, Any],
+    *,
+    status_code: int = 200,
+    flash: str | None = None,
+) -> HTMLResponse:
+    ctx = {
+        "title": f"{ctx['type_name']}",
+        "nav_active": "kotak-masuk",
+        "body_class": "halaman-permohonan",
+        "flash": flash,
+        "flash_kind": "galat",
+        **ctx,
+    }
+    return render(request, "permohonan.html", ctx, page=page, status_code=status_code)
+
+
+@router.get("/permohonan/{application_id}")
+async def application_page(
+    request: Request,
+    application_id: ApplicationId,
+    page: StaffPageDep,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> HTMLResponse:
+    ctx = await _page_context(application_id, staff, roles, session, runtime)
+    return await _render_page(request, page, ctx)
+
+
+@router.post("/permohonan/{application_id}/keputusan")
+async def decide_on_page(
+    request: Request,
+    application_id: ApplicationId,
+    page: StaffPageDep,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    keputusan: Annotated[str, Form(max_length=16)] = "",
+    alasan: Annotated[str, Form(max_length=REASON_MAX * 2)] = "",
+    langkah: Annotated[int | None, Form(ge=0, le=100)] = None,
+    sebagai: Annotated[str, Form(max_length=40)] = "",
+    request_id: Annotated[str, Form(max_length=100)] = "",
+    passphrase: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """The decision form: the API's `POST /api/v1/tasks/{id}/decision`, then back to the inbox.
+    A missing reason, or the workflow's refusal, shows on the page with what was typed kept."""
+    reason = alasan.strip()
+    errors: dict[str, str] = {}
+    decision = DECISIONS.get(keputusan)
+    if decision is None:
+        errors["keputusan"] = "Pilih keputusan: setujui, kembalikan untuk perbaikan, atau tolak."
+    elif keputusan in _REASON_NEEDED and not reason:
+        errors["alasan"] = _REASON_NEEDED[keputusan]
+    if len(reason) > REASON_MAX:
+        errors["alasan"] = f"Alasan paling panjang {REASON_MAX} karakter."
+    refusal: Problem | None = None
+    if not errors and decision is not None:
+        body = DecisionIn(
+            decision=decision,  # checked against DECISIONS
+            reason=reason or None,
+            step=langkah,
+            request_id=request_id or None,
+            act_as=sebagai or None,
+            passphrase=SecretStr(passphrase) if passphrase and decision == "approve" else None,
+        )
+        try:
+            await decide(application_id, body, staff, roles, session, runtime)
+        except Problem as exc:
+            if exc.status in (401, 404):
+                raise
+            refusal = exc
+        else:
+            return RedirectResponse(f"{INBOX_PATH}?selesai={keputusan}", status_code=303)
+    ctx = await _page_context(application_id, staff, roles, session, runtime)
+    ctx.update(reason=alasan, errors=errors, chosen=keputusan, sebagai=sebagai)
+    if refusal is not None:
+        return await _render_page(
+            request,
+            page,
+            ctx,
+            status_code=refusal.status,
+            flash=f"Keputusan tidak dapat disimpan: {refusal.detail}",
+        )
+    return await _render_page(
+        request,
+        page,
+        ctx,
+        status_code=422,
+        flash="Keputusan belum disimpan. Periksa isian yang ditandai.",
+    )
+
+
+@router.post("/permohonan/{application_id}/terbitkan")
+async def retry_issue_on_page(
+    request: Request,
+    application_id: ApplicationId,
+    page: StaffPageDep,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    request_id: Annotated[str, Form(max_length=100)] = "",
+    passphrase: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Issue again a letter signing refused (the API's `POST .../retry-issue`)."""
+    body = RetryIssueIn(
+        request_id=request_id or None,
+        passphrase=SecretStr(passphrase) if passphrase else None,
+    )
+    try:
+        state = await retry_issue(application_id, staff, roles, session, runtime, body)
+    except Problem as exc:
+        if exc.status in (401, 404):
+            raise
+        refused = f"Surat belum dapat diterbitkan: {exc.detail}"
+        status_code = exc.status
+    else:
+        if state.get("status") != SIGNING_BLOCKED:
+            return RedirectResponse(f"{INBOX_PATH}?selesai=terbit", status_code=303)
+        refused = "Surat masih tertahan di tanda tangan elektronik. Lihat alasannya di bawah."
+        status_code = 409
+    ctx = await _page_context(application_id, staff, roles, session, runtime)
+    return await _render_page(request, page, ctx, status_code=status_code, flash=refused)

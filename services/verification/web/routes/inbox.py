@@ -1,0 +1,165 @@
+"""The staff inbox: what waits on the signed-in staff member (the same list as
+`GET /api/v1/tasks`), overdue first, with each deadline in the desa's working time; filters by
+letter type and state; and a server-sent-event stream that tells the page when its desa's tasks
+changed, so it refreshes itself."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from common.db import utcnow
+from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.api.routes.tasks import TaskSummary, list_tasks
+from services.verification.models import TASK_KIND_SIGNING_BLOCKED
+from services.verification.routes import LETTER_TYPE_NAMES
+from services.verification.web.deadlines import (
+    DesaCalendar,
+    calendar_of,
+    remaining_text,
+    waited_text,
+)
+from services.verification.web.pages import StaffPageDep, render
+
+router = APIRouter(include_in_schema=False)
+
+INBOX_PATH = "/kotak-masuk"
+EVENTS_PATH = "/kotak-masuk/kejadian"
+# A comment line this often keeps proxies and the browser from closing an idle stream.
+HEARTBEAT_SECONDS = 15.0
+
+STATES = {
+    "menunggu": "Menunggu",
+    "terlambat": "Terlambat",
+    "dieskalasi": "Dieskalasi",
+    "tertahan": "Tertahan tanda tangan",
+}
+# After a decision on the application page, the inbox confirms it.
+DONE_MESSAGES = {
+    "setujui": "Permohonan disetujui dan diteruskan ke tahap berikutnya.",
+    "perbaikan": "Permohonan dikembalikan kepada pemohon untuk diperbaiki.",
+    "tolak": "Permohonan ditolak. Pemohon akan diberi tahu beserta alasannya.",
+    "terbit": "Permintaan penerbitan surat sudah dikirim.",
+}
+
+
+def state_of(task: TaskSummary) -> str:
+    if task.kind == TASK_KIND_SIGNING_BLOCKED:
+        return "tertahan"
+    if task.escalation_level > 0:
+        return "dieskalasi"
+    if task.overdue:
+        return "terlambat"
+    return "menunggu"
+
+
+def matches(task: TaskSummary, jenis: str, keadaan: str) -> bool:
+    if jenis and task.letter_type != jenis:
+        return False
+    if not keadaan:
+        return True
+    if keadaan == "terlambat":
+        return task.overdue
+    if keadaan == "dieskalasi":
+        return task.escalation_level > 0
+    if keadaan == "tertahan":
+        return task.kind == TASK_KIND_SIGNING_BLOCKED
+    return keadaan == "menunggu" and state_of(task) == "menunggu"
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    task: TaskSummary
+    type_name: str
+    state: str
+    waited: str
+    remaining: str | None  # "sisa 3 jam kerja" / "terlambat 2 jam kerja"
+
+
+def rows_of(tasks: list[TaskSummary], desa: DesaCalendar, now: datetime) -> list[InboxRow]:
+    return [
+        InboxRow(
+            task=t,
+            type_name=LETTER_TYPE_NAMES.get(t.letter_type, t.letter_type),
+            state=state_of(t),
+            waited=waited_text(t.assigned_at, now),
+            remaining=remaining_text(t.deadline, now, desa) if t.deadline else None,
+        )
+        for t in tasks
+    ]
+
+
+@router.get(INBOX_PATH)
+async def inbox(
+    request: Request,
+    page: StaffPageDep,
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    jenis: Annotated[str, Query(max_length=16)] = "",
+    keadaan: Annotated[str, Query(max_length=16)] = "",
+    selesai: Annotated[str, Query(max_length=16)] = "",
+) -> HTMLResponse:
+    now = utcnow()
+    tasks = await list_tasks(staff, roles, session)
+    if keadaan not in STATES:
+        keadaan = ""
+    shown = [t for t in tasks if matches(t, jenis, keadaan)]
+    desa = await calendar_of(session, staff.desa_code, now)
+    done = DONE_MESSAGES.get(selesai)
+    return render(
+        request,
+        "kotak_masuk.html",
+        {
+            "title": "Kotak masuk",
+            "nav_active": "kotak-masuk",
+            "rows": rows_of(shown, desa, now),
+            "total": len(tasks),
+            "jenis": jenis,
+            "keadaan": keadaan,
+            "type_options": [("", "Semua jenis"), *sorted(LETTER_TYPE_NAMES.items())],
+            "state_options": [("", "Semua keadaan"), *STATES.items()],
+            "flash": done,
+            "flash_kind": "ok",
+            "filtered": bool(jenis or keadaan),
+        },
+        page=page,
+    )
+
+
+@router.get(EVENTS_PATH)
+async def inbox_events(
+    request: Request, staff: DesaStaff, session: SessionDep, runtime: RuntimeDep
+) -> StreamingResponse:
+    """`text/event-stream`: an `tugas` event whenever the tasks of the staff member's desa
+    change (the page then fetches its list again), a comment as heartbeat. Carries no data
+    about any application or person."""
+    desa_code = staff.desa_code
+    # Nothing more is read for this stream: give the database connection back now.
+    await session.close()
+    fanout = runtime.inbox_fanout
+
+    async def stream() -> AsyncIterator[str]:
+        async with fanout.listen(desa_code) as queue:
+            yield "retry: 3000\n: terhubung\n\n"
+            while True:
+                try:
+                    notice = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": detak\n\n"
+                    continue
+                if notice is None:  # the service is stopping: the browser reconnects elsewhere
+                    return
+                yield "event: tugas\ndata: berubah\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
