@@ -375,9 +375,7 @@ async def test_the_projection_keeps_each_applications_submission_and_outcome(
     )
     await projection.handle(application_event(APPLICATION_SUBMITTED, rejected, time=t0))
     await projection.handle(
-        application_event(
-            APPLICATION_REJECTED, rejected, status="", time=t0 + timedelta(hours=2)
-        )
+        application_event(APPLICATION_REJECTED, rejected, status="", time=t0 + timedelta(hours=2))
     )
     async with sessions() as session:
         first = await session.get(ApplicationRecord, issued)
