@@ -372,9 +372,7 @@ async def kabupaten_summary(
         by_kecamatan[record.kecamatan_code].add(state)
         by_desa[record.desa_code].add(state)
 
-    kecamatan_codes = sorted(
-        {kecamatan} if kecamatan else {*area.kecamatan, *by_kecamatan}
-    )
+    kecamatan_codes = sorted({kecamatan} if kecamatan else {*area.kecamatan, *by_kecamatan})
     kecamatan_rows = [
         AreaRow(
             code=code,

@@ -32,21 +32,21 @@ async def test_kabupaten_staff_read_the_summary_and_desa_staff_are_refused(
     now = datetime.now(UTC)
     decided, late = str(uuid.uuid4()), str(uuid.uuid4())
     t0 = now - timedelta(hours=30)
-    for app_id, desa in ((decided, PAMANUKAN), (late, RANCASARI)):
+    for app_id, code in ((decided, PAMANUKAN), (late, RANCASARI)):
         await _publish(
-            js, application_event(APPLICATION_SUBMITTED, app_id, desa_code=desa, time=t0), desa
+            js, application_event(APPLICATION_SUBMITTED, app_id, desa_code=code, time=t0), code
         )
         await _publish(
             js,
             application_event(
                 APPLICATION_STEP_ASSIGNED,
                 app_id,
-                desa_code=desa,
+                desa_code=code,
                 step_role="kasi_pemerintahan",
                 deadline=now - timedelta(hours=1) if app_id == late else now + timedelta(hours=8),
                 time=t0 + timedelta(seconds=1),
             ),
-            desa,
+            code,
         )
     await _publish(
         js,

@@ -123,9 +123,7 @@ def kabupaten_staff(staff: CurrentStaff) -> Staff:
     """A kabupaten account (Diskominfo's operator, or DPMD's read-only viewer): reads across the
     kabupaten's desa. Both roles may only read; only the operator is escalated to."""
     if staff.role not in KABUPATEN_ROLES or not staff.kabupaten_code:
-        raise Problem(
-            403, "Fitur ini hanya untuk petugas kabupaten.", code="kabupaten-staff-only"
-        )
+        raise Problem(403, "Fitur ini hanya untuk petugas kabupaten.", code="kabupaten-staff-only")
     return staff
 
 

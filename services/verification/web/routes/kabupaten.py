@@ -33,14 +33,18 @@ PERIODS = (
 
 
 def _hours(value: float | None, working: bool = False) -> str:
-    """Hours as people read them: '2,5 jam kerja', '1 hari 3 jam', '–' for none."""
+    """Hours as people read them: '2,5 jam kerja', '40 menit', '1 hari 3 jam', '–' for none."""
     if value is None:
         return "–"
+    kerja = " kerja" if working else ""
+    if working and value == 0:
+        return "0 jam kerja"
+    if value * 60 < 1:
+        return f"kurang dari 1 menit{kerja}"
     if value < 1:
-        return f"{round(value * 60)} menit"
+        return f"{round(value * 60)} menit{kerja}"
     if working or value < 24:
-        text = f"{value:.1f}".replace(".", ",").removesuffix(",0")
-        return f"{text} jam kerja" if working else f"{text} jam"
+        return f"{value:.1f}".replace(".", ",").removesuffix(",0") + f" jam{kerja}"
     days, hours = divmod(round(value), 24)
     return f"{days} hari {hours} jam" if hours else f"{days} hari"
 
