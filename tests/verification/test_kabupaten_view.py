@@ -23,6 +23,7 @@ from common.event_names import (
     LETTER_ISSUED,
 )
 from common.wib import WIB
+from services.verification.api.routes.kabupaten import filters_of
 from services.verification.kabupaten_view import (
     Calendar,
     Filters,
@@ -41,6 +42,7 @@ from services.verification.models import (
     Task,
 )
 from services.verification.task_inbox import TaskProjection
+from services.verification.web.routes.kabupaten import hours_text
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 from workflows.approval.models import WorkingCalendar
 from workflows.approval.working_time import working_hours_between
@@ -389,3 +391,30 @@ async def test_the_projection_keeps_each_applications_submission_and_outcome(
     )
     assert (first.kecamatan_code, first.kabupaten_code) == ("32.13.11", "32.13")
     assert (second.status, second.closed_at) == ("rejected", t0 + timedelta(hours=2))
+
+
+def test_periods_and_durations_as_people_read_them() -> None:
+    today = date(2026, 12, 6)
+    assert Period.last_days(today) == Period(date(2026, 11, 7), today)
+    assert Period.this_month(today) == Period(date(2026, 12, 1), today)
+    # WIB midnight to WIB midnight, in UTC.
+    assert NOVEMBER.since == datetime(2026, 10, 31, 17, 0, tzinfo=UTC)
+    assert NOVEMBER.until == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    assert filters_of(None, None, "", None, today=today) == Filters(Period.last_days(today))
+    assert filters_of(date(2026, 11, 1), None, "32.13.11", None, today=today) == Filters(
+        Period(date(2026, 11, 1), today), "32.13.11"
+    )
+    assert [hours_text(v, working=True) for v in (None, 0, 0.005, 0.5, 2.5, 30)] == [
+        "–",
+        "0 jam kerja",
+        "kurang dari 1 menit kerja",
+        "30 menit kerja",
+        "2,5 jam kerja",
+        "30 jam kerja",
+    ]
+    assert [hours_text(v) for v in (3, 23.94, 24, 68)] == [
+        "3 jam",
+        "23,9 jam",
+        "1 hari",
+        "2 hari 20 jam",
+    ]

@@ -32,7 +32,7 @@ PERIODS = (
 )
 
 
-def _hours(value: float | None, working: bool = False) -> str:
+def hours_text(value: float | None, working: bool = False) -> str:
     """Hours as people read them: '2,5 jam kerja', '40 menit', '1 hari 3 jam', '–' for none."""
     if value is None:
         return "–"
@@ -49,7 +49,7 @@ def _hours(value: float | None, working: bool = False) -> str:
     return f"{days} hari {hours} jam" if hours else f"{days} hari"
 
 
-templates.env.filters["jam"] = _hours
+templates.env.filters["jam"] = hours_text
 
 
 def _date(name: str, text: str, errors: dict[str, str]) -> date | None:
