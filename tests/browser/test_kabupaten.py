@@ -42,9 +42,10 @@ def _summary(stack: Stack, token: str, **params: str) -> dict[str, Any]:
     return body
 
 
-def _sign_in(page: Page, base: str, username: str, target: str) -> None:
+def _sign_in(page: Page, visit: Visit, base: str, username: str, target: str) -> None:
     page.goto(f"{base}{target}")
     expect(page).to_have_url(f"{base}/masuk?lanjut={target}")
+    visit.page(page, "masuk")
     page.get_by_label("Nama pengguna").fill(username)
     page.get_by_label("Kata sandi").fill(PASSWORD)
     page.get_by_role("button", name="Masuk").click()
@@ -80,7 +81,7 @@ def test_the_kabupaten_operator_sees_letters_step_times_and_temporal_links(
 
     wait_until("both letters in the kabupaten summary", projected)
 
-    _sign_in(desk, base, DISKOMINFO, "/kabupaten")
+    _sign_in(desk, visit, base, DISKOMINFO, "/kabupaten")
     expect(desk.get_by_role("heading", level=1)).to_have_text("Pantauan kabupaten")
     expect(desk.get_by_role("link", name="Pantauan kabupaten")).to_have_attribute(
         "aria-current", "page"
@@ -162,7 +163,7 @@ def test_the_dpmd_viewer_reads_the_view_and_desa_staff_are_refused(
         assert "Pantauan kabupaten" in page.text
         assert 'id="tabel-kecamatan"' in page.text
 
-    _sign_in(desk, base, "pemerintahan.pamanukan", "/kabupaten")
+    _sign_in(desk, visit, base, "pemerintahan.pamanukan", "/kabupaten")
     expect(desk.get_by_role("heading", level=1)).to_have_text("Tidak diizinkan")
     expect(desk.get_by_role("alert")).to_have_text("Fitur ini hanya untuk petugas kabupaten.")
     visit.page(desk, "kabupaten-ditolak")
