@@ -9,7 +9,8 @@ What it counts, from verification's own projections of the public events (codes 
   deadline (or escalated, or signing refuses it: the overdue list) and "diproses" every other
   open one (in review, back with the resident for revision).
 - step times: the route steps decided in the period (approved, returned for revision or
-  rejected), from assignment to decision, per role (operator, Kasi, Sekdes, Kades): the median
+  rejected), from assignment to decision, per the step's role (operator, Kasi, Sekdes, Kades;
+  also when a supervisor decided it after an escalation): the median
   and the 90th percentile (linear between the nearest ranks) in the desa's working hours (its
   calendar as set now, with national holidays and cuti bersama, as the deadlines count them)
   and in calendar hours. A step decided again after a revision counts its last round.

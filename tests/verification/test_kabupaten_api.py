@@ -100,6 +100,13 @@ async def test_kabupaten_staff_read_the_summary_and_desa_staff_are_refused(
         f'WorkflowId = "surat-{late}"'
     ]
 
+    # The page shows the same, the overdue letter with its workflow's link.
+    page = await service.http.get("/kabupaten", headers=diskominfo)
+    assert page.status_code == 200, page.text
+    assert f'data-permohonan="{late}"' in page.text
+    assert f'href="{overdue["temporal_url"]}"' in page.text
+    assert "Kasi Pemerintahan" in page.text
+
     # DPMD's viewer reads the same numbers; the filters narrow them.
     dpmd = await service.login("dpmd.subang")
     same = await service.http.get("/api/v1/kabupaten/summary", headers=dpmd)
@@ -143,3 +150,6 @@ async def test_kabupaten_staff_read_the_summary_and_desa_staff_are_refused(
     assert refused.status_code == 403
     assert refused.json()["type"].endswith("/kabupaten-staff-only")
     assert (await service.http.get("/api/v1/kabupaten/summary")).status_code == 401
+    refused_page = await service.http.get("/kabupaten", headers=kasi_token)
+    assert refused_page.status_code == 403
+    assert "Tidak diizinkan" in refused_page.text
