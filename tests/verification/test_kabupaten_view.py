@@ -45,7 +45,7 @@ from services.verification.task_inbox import TaskProjection
 from services.verification.web.routes.kabupaten import hours_text
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 from workflows.approval.models import WorkingCalendar
-from workflows.approval.working_time import working_hours_between
+from workflows.approval.working_time import add_working_hours, working_hours_between
 
 CIASEM_GIRANG = "32.13.09.2001"
 UI = TemporalUi("http://127.0.0.1:8233", "default")
@@ -418,3 +418,11 @@ def test_periods_and_durations_as_people_read_them() -> None:
         "1 hari",
         "2 hari 20 jam",
     ]
+
+
+def test_working_hours_between_undoes_add_working_hours() -> None:
+    days_off = frozenset({date(2026, 11, 10), date(2026, 12, 24), date(2026, 12, 25)})
+    for start in (wib(2, 8), wib(6, 15), wib(9, 13), wib(23, 11, month=12)):
+        for hours in (0.5, 1, 7, 8, 9, 24, 40):
+            end = add_working_hours(start, hours, OFFICE, days_off)
+            assert working_hours_between(start, end, OFFICE, days_off) == pytest.approx(hours)
