@@ -117,6 +117,8 @@ class DevStack:
                 "SMARTDESA_VERIFICATION_GRPC_TARGET": f"{HOST}:{p.verification_grpc}",
                 "SMARTDESA_SIGNING_GRPC_TARGET": f"{HOST}:{p.signing_grpc}",
                 "SMARTDESA_PUBLIC_VERIFICATION_URL": f"http://{HOST}:{p.signing_http}",
+                # The kabupaten view links to the dev server's Web UI.
+                "SMARTDESA_TEMPORAL_UI_URL": f"http://{HOST}:{p.temporal_ui}",
                 "SMARTDESA_WORKER_READY_FILE": str(self.worker_ready_file),
                 "PYTHONUNBUFFERED": "1",
             }

@@ -23,6 +23,9 @@ class Settings(CommonSettings):
     signing_timeout_seconds: float = 15.0
     # How long issuing a letter signed with a passphrase (BSrE, a remote call) may take.
     signing_issue_timeout_seconds: float = 90.0
+    # The Temporal Web UI the kabupaten view links every row to (already filtered to it), in
+    # the namespace `temporal_namespace`. `make run` sets the dev server's UI port.
+    temporal_ui_url: str = "http://127.0.0.1:8233"
 
     @property
     def database_url(self) -> str:

@@ -28,7 +28,8 @@ class Staff(SQLModel, table=True):
     username: str = Field(unique=True, index=True)
     password_hash: str  # argon2id, PHC string
     # operator | kasi_pemerintahan | kasi_kesra | kasi_pelayanan | sekdes | kades, or
-    # kabupaten_operator (Diskominfo/DPMD: desa_code "", kabupaten_code set).
+    # kabupaten_operator (Diskominfo: desa_code "", kabupaten_code set; an escalation target) or
+    # kabupaten_viewer (DPMD: the same kabupaten view, read-only, never escalated to).
     role: str
     desa_code: str = Field(index=True)
     kabupaten_code: str = ""  # only for kabupaten roles; desa staff derive it from desa_code
@@ -59,6 +60,26 @@ class Task(SQLModel, table=True):
     kecamatan_code: str = Field(default="", index=True)
     kabupaten_code: str = Field(default="", index=True)
     kind: str = TASK_KIND_DECISION
+
+
+class ApplicationRecord(SQLModel, table=True):
+    """One submitted application as the kabupaten view counts it: where it is, when it came in,
+    and the state its latest event left it in (in_review, revision_requested, signing_blocked,
+    issued, rejected, cancelled, expired). Rebuilt from the same public events as the tasks;
+    codes and times only, no personal data."""
+
+    __tablename__ = "verification_application"
+
+    application_id: str = Field(primary_key=True)
+    desa_code: str = Field(index=True)
+    kecamatan_code: str = Field(default="", index=True)
+    kabupaten_code: str = Field(default="", index=True)
+    letter_type: str = ""
+    status: str = ""
+    # The first submission (application.submitted), else the earliest event seen of it.
+    submitted_at: datetime = Field(index=True)
+    status_at: datetime  # when the event that set `status` happened
+    closed_at: datetime | None = None  # issued, rejected, cancelled or expired
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -163,5 +184,6 @@ TABLES: list[type[SQLModel]] = [
     RouteOverride,
     DesaSettings,
     Task,
+    ApplicationRecord,
     ProcessedEvent,
 ]

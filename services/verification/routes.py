@@ -25,6 +25,10 @@ SEKDES = "sekdes"
 KADES = "kades"
 # Diskominfo / DPMD of the kabupaten: no desa, reads across the kabupaten's desa.
 KABUPATEN_OPERATOR = "kabupaten_operator"
+# DPMD of the kabupaten: sees the same kabupaten view, read-only, and is never an escalation
+# target (escalation and the signing-blocked notices go to the kabupaten operator only).
+KABUPATEN_VIEWER = "kabupaten_viewer"
+KABUPATEN_ROLES = (KABUPATEN_OPERATOR, KABUPATEN_VIEWER)
 
 # Roles held in a desa, lowest first; a route's steps and signer are drawn from these.
 DESA_ROLES = (OPERATOR, KASI_PEMERINTAHAN, KASI_KESRA, KASI_PELAYANAN, SEKDES, KADES)

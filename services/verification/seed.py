@@ -1,5 +1,5 @@
-"""Dev data: the demo staff of desa Pamanukan and desa Rancasari, and a Diskominfo operator of
-Kabupaten Subang. Dev profile only; accounts that already exist are left as they are (a restart
+"""Dev data: the demo staff of desa Pamanukan and desa Rancasari, a Diskominfo operator and a
+read-only DPMD viewer of Kabupaten Subang. Dev profile only; accounts that already exist are left as they are (a restart
 never resets a changed password)."""
 
 import logging
@@ -13,6 +13,7 @@ from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.routes import (
     KABUPATEN_OPERATOR,
+    KABUPATEN_VIEWER,
     KADES,
     KASI_KESRA,
     KASI_PEMERINTAHAN,
@@ -37,8 +38,12 @@ DEV_STAFF: tuple[tuple[str, str, str], ...] = (
     ("kades.rancasari", KADES, RANCASARI),
 )
 SUBANG = "32.13"
-# (username, kabupaten_code): kabupaten accounts belong to no desa.
-DEV_KABUPATEN_STAFF: tuple[tuple[str, str], ...] = (("diskominfo.subang", SUBANG),)
+# (username, role, kabupaten_code): kabupaten accounts belong to no desa. Diskominfo's operator
+# is the second escalation's target; DPMD monitors the same view read-only and is told nothing.
+DEV_KABUPATEN_STAFF: tuple[tuple[str, str, str], ...] = (
+    ("diskominfo.subang", KABUPATEN_OPERATOR, SUBANG),
+    ("dpmd.subang", KABUPATEN_VIEWER, SUBANG),
+)
 
 
 async def seed_dev_staff(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -47,14 +52,14 @@ async def seed_dev_staff(settings: Settings, sessions: async_sessionmaker[AsyncS
         return 0
     async with sessions() as session:
         usernames = [username for username, _, _ in DEV_STAFF]
-        usernames += [username for username, _ in DEV_KABUPATEN_STAFF]
+        usernames += [username for username, _, _ in DEV_KABUPATEN_STAFF]
         existing = set(
             (
                 await session.exec(select(Staff.username).where(col(Staff.username).in_(usernames)))
             ).all()
         )
         rows = [(u, role, desa, "") for u, role, desa in DEV_STAFF]
-        rows += [(u, KABUPATEN_OPERATOR, "", kab) for u, kab in DEV_KABUPATEN_STAFF]
+        rows += [(u, role, "", kab) for u, role, kab in DEV_KABUPATEN_STAFF]
         missing = [row for row in rows if row[0] not in existing]
         for username, role, desa_code, kabupaten_code in missing:
             session.add(

@@ -31,9 +31,11 @@ from common.event_names import (
     APPLICATION_EXPIRED,
     APPLICATION_REJECTED,
     APPLICATION_REMINDED,
+    APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
     LETTER_ISSUED,
 )
 from common.events import AreaCodes, CloudEvent
@@ -46,6 +48,7 @@ from services.verification.models import (
     TASK_KIND_SIGNING_BLOCKED,
     TASK_OPEN,
     TASK_REVISION_REQUESTED,
+    ApplicationRecord,
     ProcessedEvent,
     Task,
 )
@@ -76,6 +79,23 @@ _OPENING_EVENTS = {
     APPLICATION_SIGNING_BLOCKED: TASK_KIND_SIGNING_BLOCKED,
 }
 _HANDLED = {*_OPENING_EVENTS, *_CLOSING_EVENTS, *_ENDING_EVENTS, *_UPDATING_EVENTS}
+# Every event that says where an application stands, for the kabupaten's counts (the
+# application record); the state each leaves when the event itself carries none.
+_APPLICATION_STATES = {
+    APPLICATION_SUBMITTED: "in_review",
+    APPLICATION_RESUBMITTED: "in_review",
+    APPLICATION_STEP_ASSIGNED: "in_review",
+    APPLICATION_DECIDED: "in_review",
+    APPLICATION_REMINDED: "in_review",
+    APPLICATION_ESCALATED: "in_review",
+    APPLICATION_REVISION_REQUESTED: "revision_requested",
+    APPLICATION_SIGNING_BLOCKED: "signing_blocked",
+    APPLICATION_REJECTED: "rejected",
+    APPLICATION_CANCELLED: "cancelled",
+    APPLICATION_EXPIRED: "expired",
+    LETTER_ISSUED: "issued",
+}
+FINAL_STATES = ("issued", "rejected", "cancelled", "expired")
 
 
 def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:
@@ -157,8 +177,8 @@ class TaskProjection:
 
     async def handle(self, event: CloudEvent) -> None:
         name = event.name
-        if name not in _HANDLED:
-            return  # e.g. application.submitted: nothing waits on staff yet
+        if name not in _HANDLED and name not in _APPLICATION_STATES:
+            return  # e.g. letter.revoked: neither a task nor the application's state changes
         payload = _parse(event)
         occurred_at = as_utc(event.time)
         changed: str | None = None
@@ -172,7 +192,11 @@ class TaskProjection:
                     )
                 )
             ).one()
-            if latest is not None and occurred_at < as_utc(latest):
+            older = latest is not None and occurred_at < as_utc(latest)
+            await self._record_application(session, name, payload, occurred_at)
+            if name not in _HANDLED:
+                pass  # application.submitted / resubmitted: nothing new waits on staff
+            elif older:
                 log.info("event %s is older than the known state of its application", event.id)
             elif name in _OPENING_EVENTS:
                 await self._open_step(session, payload, occurred_at, _OPENING_EVENTS[name])
@@ -196,6 +220,40 @@ class TaskProjection:
             await session.commit()
         if changed and self._on_change is not None:
             await self._on_change(changed)
+
+    async def _record_application(
+        self,
+        session: AsyncSession,
+        name: str,
+        payload: events_pb2.ApplicationEvent,
+        occurred_at: datetime,
+    ) -> None:
+        """Keeps the application's record: submitted at its earliest event (application.submitted
+        may arrive after the first step's), its state as the newest event says."""
+        if not payload.desa_code:
+            return
+        status = payload.status or _APPLICATION_STATES[name]
+        record = await session.get(ApplicationRecord, payload.application_id)
+        if record is None:
+            kecamatan, kabupaten = _areas(payload)
+            record = ApplicationRecord(
+                application_id=payload.application_id,
+                desa_code=payload.desa_code,
+                kecamatan_code=kecamatan,
+                kabupaten_code=kabupaten,
+                letter_type=payload.letter_type,
+                status=status,
+                submitted_at=occurred_at,
+                status_at=occurred_at,
+            )
+        else:
+            record.submitted_at = min(as_utc(record.submitted_at), occurred_at)
+            record.letter_type = record.letter_type or payload.letter_type
+            if occurred_at >= as_utc(record.status_at):
+                record.status = status
+                record.status_at = occurred_at
+        record.closed_at = record.status_at if record.status in FINAL_STATES else None
+        session.add(record)
 
     async def _open_step(
         self,

@@ -265,4 +265,4 @@ async def test_kabupaten_operator_lists_overdue_letters_across_its_desa(
     kades = await service.login("kades.pamanukan")
     response = await service.http.get("/api/v1/kabupaten/overdue-tasks", headers=kades)
     assert response.status_code == 403
-    assert response.json()["detail"] == "Fitur ini hanya untuk operator kabupaten."
+    assert response.json()["detail"] == "Fitur ini hanya untuk petugas kabupaten."

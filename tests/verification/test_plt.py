@@ -242,4 +242,6 @@ async def test_directory_requires_desa_and_role(service: Service) -> None:
 async def test_the_kabupaten_operator_holds_its_role_for_every_desa_of_the_kabupaten(
     service: Service,
 ) -> None:
+    # DPMD's viewer (dpmd.subang, kabupaten_viewer) is no escalation target: never listed.
     assert await _holders(service, "kabupaten_operator") == [("diskominfo.subang", False)]
+    assert await _holders(service, "kabupaten_viewer") == []

@@ -39,7 +39,10 @@ async def test_seed_creates_the_dev_accounts_once(data_dir: Path) -> None:
         (s.id, s.username, s.password_hash) for s in second
     ]
     by_name = {s.username: s for s in second}
-    assert set(by_name) == {username for username, _, _ in DEV_STAFF} | {"diskominfo.subang"}
+    assert set(by_name) == {username for username, _, _ in DEV_STAFF} | {
+        "diskominfo.subang",
+        "dpmd.subang",
+    }
     assert (
         by_name["pemerintahan.pamanukan"].role,
         by_name["pemerintahan.pamanukan"].desa_code,
@@ -57,6 +60,8 @@ async def test_seed_creates_the_dev_accounts_once(data_dir: Path) -> None:
         "",
         "32.13",
     )
+    dpmd = by_name["dpmd.subang"]
+    assert (dpmd.role, dpmd.desa_code, dpmd.kabupaten_code) == ("kabupaten_viewer", "", "32.13")
     for staff in second:
         assert staff.active
         assert staff.password_hash.startswith("$argon2id$")

@@ -78,6 +78,31 @@ def add_working_hours(
     raise NoWorkingTime("no working time found in the calendar")
 
 
+def working_hours_between(
+    start: datetime,
+    end: datetime,
+    calendar: WorkingCalendar,
+    days_off: frozenset[date],
+) -> float:
+    """How many working hours lie between `start` and `end` (timezone-aware): the inverse of
+    add_working_hours, e.g. for how long a step took. 0 if `end` is not after `start`."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if end <= start:
+        return 0.0
+    first, last = start.astimezone(WIB), end.astimezone(WIB)
+    total = timedelta()
+    day = first.date() - timedelta(days=1)  # a day working until 24:00 reaches into the next
+    while day <= last.date():
+        if is_working_day(day, calendar, days_off):
+            opens, closes = _day_bounds(day, calendar)
+            overlap = min(closes, last) - max(opens, first)
+            if overlap > timedelta():
+                total += overlap
+        day += timedelta(days=1)
+    return total.total_seconds() / 3600
+
+
 def _day_bounds(day: date, calendar: WorkingCalendar) -> tuple[datetime, datetime]:
     opens = datetime.combine(day, time(calendar.start_hour), WIB)
     closes = datetime.combine(day, time(0), WIB) + timedelta(hours=calendar.end_hour)

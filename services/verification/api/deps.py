@@ -15,7 +15,12 @@ from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
-from services.verification.routes import KABUPATEN_OPERATOR, MANAGER_ROLES, OPERATOR, rules_for
+from services.verification.routes import (
+    KABUPATEN_ROLES,
+    MANAGER_ROLES,
+    OPERATOR,
+    rules_for,
+)
 from services.verification.runtime import Runtime
 
 
@@ -111,7 +116,7 @@ CurrentStaff = Annotated[Staff, Depends(current_staff)]
 
 def desa_staff(staff: CurrentStaff) -> Staff:
     """A staff member of a desa (kabupaten accounts have their own, read-only routes)."""
-    if not staff.desa_code or staff.role == KABUPATEN_OPERATOR:
+    if not staff.desa_code or staff.role in KABUPATEN_ROLES:
         raise Problem(403, "Fitur ini hanya untuk staf desa.", code="desa-staff-only")
     return staff
 
@@ -120,8 +125,10 @@ DesaStaff = Annotated[Staff, Depends(desa_staff)]
 
 
 def kabupaten_staff(staff: CurrentStaff) -> Staff:
-    if staff.role != KABUPATEN_OPERATOR or not staff.kabupaten_code:
-        raise Problem(403, "Fitur ini hanya untuk operator kabupaten.", code="kabupaten-staff-only")
+    """A kabupaten account (Diskominfo's operator, or DPMD's read-only viewer): reads across the
+    kabupaten's desa. Both roles may only read; only the operator is escalated to."""
+    if staff.role not in KABUPATEN_ROLES or not staff.kabupaten_code:
+        raise Problem(403, "Fitur ini hanya untuk petugas kabupaten.", code="kabupaten-staff-only")
     return staff
 
 

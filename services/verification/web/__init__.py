@@ -14,6 +14,7 @@ from services.verification.web.routes import (
     application,
     desa_profile,
     inbox,
+    kabupaten,
     letter_settings,
     plt_pages,
     session,
@@ -33,5 +34,6 @@ def install_pages(app: FastAPI) -> None:
         plt_pages,
         letter_settings,
         desa_profile,
+        kabupaten,
     ):
         app.include_router(module.router)

@@ -12,7 +12,12 @@ from common.web import web_templates
 from services.verification.api.deps import CsrfToken, CurrentStaff, SessionDep
 from services.verification.models import Staff
 from services.verification.plt import roles_held
-from services.verification.routes import KABUPATEN_OPERATOR, MANAGER_ROLES
+from services.verification.routes import (
+    KABUPATEN_OPERATOR,
+    KABUPATEN_ROLES,
+    KABUPATEN_VIEWER,
+    MANAGER_ROLES,
+)
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -30,6 +35,7 @@ ROLE_NAMES = {
     "sekdes": "Sekretaris Desa",
     "kades": "Kepala Desa",
     KABUPATEN_OPERATOR: "Operator Kabupaten",
+    KABUPATEN_VIEWER: "Pemantau Kabupaten",
 }
 templates.env.globals["ROLE_NAMES"] = ROLE_NAMES
 
@@ -44,7 +50,7 @@ class StaffPage:
 
     @property
     def is_kabupaten(self) -> bool:
-        return self.staff.role == KABUPATEN_OPERATOR
+        return self.staff.role in KABUPATEN_ROLES
 
     @property
     def is_manager(self) -> bool:
@@ -52,7 +58,7 @@ class StaffPage:
 
 
 async def staff_page(staff: CurrentStaff, session: SessionDep, csrf: CsrfToken) -> StaffPage:
-    roles = [] if staff.role == KABUPATEN_OPERATOR else await roles_held(session, staff)
+    roles = [] if staff.role in KABUPATEN_ROLES else await roles_held(session, staff)
     return StaffPage(staff=staff, csrf=csrf, roles=roles)
 
 

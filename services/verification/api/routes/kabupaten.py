@@ -1,14 +1,26 @@
-"""For the kabupaten operator (Diskominfo / DPMD): overdue letters across the kabupaten's desa,
-read-only. No personal data: the task projection holds ids, codes, roles and times only."""
+"""For the kabupaten's staff (Diskominfo's operator, DPMD's viewer): overdue letters across the
+kabupaten's desa and the kabupaten view's summary, read-only. No personal data: the task projection holds ids, codes, roles and times only."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from common.db import as_utc
-from services.verification.api.deps import KabupatenStaff, SessionDep
+from common.http import Problem
+from services.verification.api.deps import KabupatenStaff, SessionDep, SettingsDep
+from services.verification.config import Settings
+from services.verification.kabupaten_view import (
+    AreaRow,
+    Filters,
+    Period,
+    PeriodError,
+    Summary,
+    TemporalUi,
+    kabupaten_summary,
+    today_wib,
+)
 from services.verification.models import Task
 from services.verification.task_inbox import overdue_in_kabupaten
 
@@ -56,3 +68,131 @@ async def overdue_tasks(
     operator's kabupaten, most overdue first; filter by kecamatan or desa code."""
     tasks = await overdue_in_kabupaten(session, staff.kabupaten_code, kecamatan_code, desa_code)
     return [OverdueTask.of(t) for t in tasks]
+
+
+class CountsOut(BaseModel):
+    """Letters submitted in the period by their state now; masuk is the sum of the others."""
+
+    masuk: int
+    diproses: int
+    terlambat: int
+    terbit: int
+    ditolak: int
+    dibatalkan: int
+    kedaluwarsa: int
+
+
+class AreaOut(BaseModel):
+    code: str
+    name: str
+    kecamatan_code: str
+    kecamatan: str
+    counts: CountsOut
+    temporal_url: str  # the Temporal UI's workflow list filtered to this area
+
+
+class StepTimesOut(BaseModel):
+    role: str  # operator | kasi | sekdes | kades
+    name: str
+    decided: int
+    median_working_hours: float | None
+    p90_working_hours: float | None
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class OverdueOut(OverdueTask):
+    desa: str
+    kecamatan: str
+    temporal_url: str
+
+
+class SummaryOut(BaseModel):
+    period_from: date
+    period_to: date
+    kecamatan_code: str | None
+    desa_code: str | None
+    total: CountsOut
+    kecamatan: list[AreaOut]
+    desa: list[AreaOut]
+    steps: list[StepTimesOut]
+    overdue: list[OverdueOut]
+    overdue_temporal_url: str
+
+    @classmethod
+    def of(cls, s: Summary) -> "SummaryOut":
+        def area(row: AreaRow) -> AreaOut:
+            return AreaOut(
+                code=row.code,
+                name=row.name,
+                kecamatan_code=row.kecamatan_code,
+                kecamatan=row.kecamatan,
+                counts=CountsOut(**row.counts.as_dict()),
+                temporal_url=row.temporal_url,
+            )
+
+        return cls(
+            period_from=s.filters.period.start,
+            period_to=s.filters.period.end,
+            kecamatan_code=s.filters.kecamatan_code,
+            desa_code=s.filters.desa_code,
+            total=CountsOut(**s.total.as_dict()),
+            kecamatan=[area(r) for r in s.kecamatan],
+            desa=[area(r) for r in s.desa],
+            steps=[StepTimesOut(**vars(st)) for st in s.steps],
+            overdue=[
+                OverdueOut(
+                    **OverdueTask.of(o.task).model_dump(),
+                    desa=o.desa,
+                    kecamatan=o.kecamatan,
+                    temporal_url=o.temporal_url,
+                )
+                for o in s.overdue
+            ],
+            overdue_temporal_url=s.overdue_url,
+        )
+
+
+def temporal_ui(settings: Settings) -> TemporalUi:
+    return TemporalUi(settings.temporal_ui_url, settings.temporal_namespace)
+
+
+def filters_of(
+    period_from: date | None,
+    period_to: date | None,
+    kecamatan: str | None,
+    desa: str | None,
+    today: date | None = None,
+) -> Filters:
+    """The filters as given; without dates the last 30 days (WIB) up to today."""
+    today = today or today_wib()
+    default = Period.last_days(today)
+    return Filters(
+        Period(period_from or default.start, period_to or max(period_from or today, today)),
+        kecamatan or None,
+        desa or None,
+    )
+
+
+@router.get("/summary")
+async def summary(
+    staff: KabupatenStaff,
+    session: SessionDep,
+    settings: SettingsDep,
+    period_from: Annotated[date | None, Query(alias="from")] = None,
+    period_to: Annotated[date | None, Query(alias="to")] = None,
+    kecamatan: Annotated[str | None, Query(max_length=20)] = None,
+    desa: Annotated[str | None, Query(max_length=20)] = None,
+) -> SummaryOut:
+    """Letters per kecamatan and desa by state (submitted from `from` to `to`, WIB dates, by
+    default the last 30 days), each role's median and 90th percentile time per step (steps
+    decided in the period), and the overdue list; each row with its Temporal UI link. The same
+    numbers as the /kabupaten page."""
+    filters = filters_of(period_from, period_to, kecamatan, desa)
+    try:
+        result = await kabupaten_summary(
+            session, staff.kabupaten_code, filters, temporal_ui(settings)
+        )
+    except PeriodError as exc:
+        raise Problem(422, exc.message, code="invalid-filter") from exc
+    return SummaryOut.of(result)

@@ -1,0 +1,449 @@
+"""The kabupaten view (Diskominfo, DPMD): letters per desa and kecamatan by state, how long each
+role takes over its step, and the overdue list, each row with a link to the Temporal Web UI
+already filtered to it. The staff page and `GET /api/v1/kabupaten/summary` both show this.
+
+What it counts, from verification's own projections of the public events (codes and times only):
+- letters: the applications submitted in the period (WIB dates, both ends included), by the
+  state they are in now. The states part them: masuk = diproses + terlambat + terbit + ditolak
+  + dibatalkan + kedaluwarsa, where "terlambat" is a letter still open with a step past its
+  deadline (or escalated, or signing refuses it: the overdue list) and "diproses" every other
+  open one (in review, back with the resident for revision).
+- step times: the route steps decided in the period (approved, returned for revision or
+  rejected), from assignment to decision, per the step's role (operator, Kasi, Sekdes, Kades;
+  also when a supervisor decided it after an escalation): the median
+  and the 90th percentile (linear between the nearest ranks) in the desa's working hours (its
+  calendar as set now, with national holidays and cuti bersama, as the deadlines count them)
+  and in calendar hours. A step decided again after a revision counts its last round.
+"""
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from urllib.parse import quote
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.db import as_utc
+from common.wib import WIB
+from common.wilayah import all_desa
+from services.verification.models import (
+    TASK_DONE,
+    TASK_KIND_DECISION,
+    TASK_REVISION_REQUESTED,
+    ApplicationRecord,
+    Task,
+)
+from services.verification.routes import rules_for
+from services.verification.task_inbox import overdue_in_kabupaten
+from workflows.approval import workflow_id
+from workflows.approval.activities import national_days_off
+from workflows.approval.models import WorkingCalendar
+from workflows.approval.working_time import parse_days_off, working_hours_between
+
+# The longest period one may ask for (a bit over three years).
+MAX_PERIOD_DAYS = 3 * 366
+# States a letter may be counted in, in the order the page shows them.
+STATE_NAMES = {
+    "masuk": "Masuk",
+    "diproses": "Diproses",
+    "terlambat": "Terlambat",
+    "terbit": "Selesai (terbit)",
+    "ditolak": "Ditolak",
+    "dibatalkan": "Dibatalkan",
+    "kedaluwarsa": "Kedaluwarsa",
+}
+_FINAL = {
+    "issued": "terbit",
+    "rejected": "ditolak",
+    "cancelled": "dibatalkan",
+    "expired": "kedaluwarsa",
+}
+# Route roles grouped as the kabupaten compares them: every Kasi together.
+ROLE_GROUPS = {
+    "operator": "Operator Desa",
+    "kasi": "Kasi",
+    "sekdes": "Sekretaris Desa",
+    "kades": "Kepala Desa",
+}
+
+
+def role_group(role: str) -> str:
+    return "kasi" if role.startswith("kasi_") else role
+
+
+class PeriodError(ValueError):
+    """A period or area filter that cannot be shown; the message is for people (Indonesian)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Period:
+    """WIB dates, both included."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def last_days(cls, today: date, days: int = 30) -> "Period":
+        return cls(today - timedelta(days=days - 1), today)
+
+    @classmethod
+    def this_month(cls, today: date) -> "Period":
+        return cls(today.replace(day=1), today)
+
+    def check(self) -> None:
+        if self.end < self.start:
+            raise PeriodError("sampai", "Tanggal akhir tidak boleh sebelum tanggal awal.")
+        if (self.end - self.start).days >= MAX_PERIOD_DAYS:
+            raise PeriodError("dari", "Periode paling panjang tiga tahun.")
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time(0), WIB).astimezone(UTC)
+
+    @property
+    def until(self) -> datetime:
+        """The first instant after the period."""
+        return datetime.combine(self.end + timedelta(days=1), time(0), WIB).astimezone(UTC)
+
+
+def today_wib(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(WIB).date()
+
+
+@dataclass(frozen=True)
+class TemporalUi:
+    """Links into the Temporal Web UI: `/namespaces/<ns>/workflows?query=<visibility query>`
+    (the search attributes of workflows/approval/search_attributes.py)."""
+
+    base_url: str
+    namespace: str
+
+    def query(self, query: str) -> str:
+        return (
+            f"{self.base_url.rstrip('/')}/namespaces/{quote(self.namespace, safe='')}"
+            f"/workflows?query={quote(query, safe='')}"
+        )
+
+    def desa(self, code: str) -> str:
+        return self.query(f'DesaCode = "{code}"')
+
+    def kecamatan(self, code: str) -> str:
+        return self.query(f'KecamatanCode = "{code}"')
+
+    def workflow(self, application_id: str) -> str:
+        return self.query(f'WorkflowId = "{workflow_id(application_id)}"')
+
+    def overdue(self, desa_code: str | None = None, kecamatan_code: str | None = None) -> str:
+        query = "Overdue = true"
+        if desa_code:
+            query += f' AND DesaCode = "{desa_code}"'
+        elif kecamatan_code:
+            query += f' AND KecamatanCode = "{kecamatan_code}"'
+        return self.query(query)
+
+
+@dataclass
+class Counts:
+    masuk: int = 0
+    diproses: int = 0
+    terlambat: int = 0
+    terbit: int = 0
+    ditolak: int = 0
+    dibatalkan: int = 0
+    kedaluwarsa: int = 0
+
+    def add(self, state: str) -> None:
+        self.masuk += 1
+        setattr(self, state, getattr(self, state) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in STATE_NAMES}
+
+
+def state_of(record: ApplicationRecord, overdue_ids: set[str]) -> str:
+    """Which count a letter falls in (besides "masuk")."""
+    final = _FINAL.get(record.status)
+    if final:
+        return final
+    return "terlambat" if record.application_id in overdue_ids else "diproses"
+
+
+def count_states(records: Iterable[ApplicationRecord], overdue_ids: set[str]) -> Counts:
+    counts = Counts()
+    for record in records:
+        counts.add(state_of(record, overdue_ids))
+    return counts
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-quantile (0..1), linear between the nearest ranks; None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    calendar: WorkingCalendar
+    days_off: frozenset[date]
+
+
+@dataclass
+class StepTimes:
+    role: str  # operator | kasi | sekdes | kades (or another route role as it is)
+    name: str
+    decided: int
+    median_working_hours: float | None
+    p90_working_hours: float | None
+    median_hours: float | None
+    p90_hours: float | None
+
+
+def step_times(tasks: Iterable[Task], calendars: dict[str, Calendar]) -> list[StepTimes]:
+    """Per role group, from assignment to decision: median and 90th percentile, in working
+    hours of each task's desa calendar and in calendar hours. Groups in route order."""
+    working: dict[str, list[float]] = defaultdict(list)
+    calendar_hours: dict[str, list[float]] = defaultdict(list)
+    for task in tasks:
+        if task.closed_at is None:
+            continue
+        start, end = as_utc(task.assigned_at), as_utc(task.closed_at)
+        group = role_group(task.role)
+        calendar = calendars[task.desa_code]
+        working[group].append(
+            working_hours_between(start, end, calendar.calendar, calendar.days_off)
+        )
+        calendar_hours[group].append(max((end - start).total_seconds(), 0) / 3600)
+    order = list(ROLE_GROUPS)
+    groups = sorted(working, key=lambda g: (order.index(g) if g in order else len(order), g))
+    return [
+        StepTimes(
+            role=group,
+            name=ROLE_GROUPS.get(group, group),
+            decided=len(working[group]),
+            median_working_hours=percentile(working[group], 0.5),
+            p90_working_hours=percentile(working[group], 0.9),
+            median_hours=percentile(calendar_hours[group], 0.5),
+            p90_hours=percentile(calendar_hours[group], 0.9),
+        )
+        for group in groups
+    ]
+
+
+@cache
+def _national_days_off(from_year: int, years: int) -> tuple[str, ...]:
+    return tuple(national_days_off(from_year, years))
+
+
+async def desa_calendars(
+    session: AsyncSession, desa_codes: Iterable[str], first_year: int, last_year: int
+) -> dict[str, Calendar]:
+    """Each desa's working calendar as set now, with national days off of those years."""
+    national = _national_days_off(first_year, last_year - first_year + 1)
+    calendars: dict[str, Calendar] = {}
+    for code in sorted(set(desa_codes)):
+        rules = await rules_for(session, code)
+        calendars[code] = Calendar(
+            WorkingCalendar(
+                start_hour=rules.start_hour,
+                end_hour=rules.end_hour,
+                workdays=list(rules.workdays),
+                local_days_off=list(rules.local_days_off),
+            ),
+            parse_days_off([*national, *rules.local_days_off]),
+        )
+    return calendars
+
+
+@dataclass
+class AreaRow:
+    code: str
+    name: str
+    kecamatan_code: str
+    kecamatan: str
+    counts: Counts
+    temporal_url: str
+
+
+@dataclass
+class OverdueRow:
+    task: Task
+    desa: str
+    kecamatan: str
+    temporal_url: str
+
+
+@dataclass(frozen=True)
+class Area:
+    """The kabupaten's kecamatan and desa names (common/wilayah.py)."""
+
+    kabupaten_code: str
+    kecamatan: dict[str, str]  # code -> name, by code
+    desa: dict[str, tuple[str, str]]  # code -> (name, kecamatan code), by code
+
+    @classmethod
+    def of(cls, kabupaten_code: str) -> "Area":
+        desa = sorted(
+            (d for d in all_desa().values() if d.kabupaten_code == kabupaten_code),
+            key=lambda d: d.code,
+        )
+        return cls(
+            kabupaten_code,
+            {d.kecamatan_code: d.kecamatan for d in desa},
+            {d.code: (d.name, d.kecamatan_code) for d in desa},
+        )
+
+    def desa_name(self, code: str) -> str:
+        return self.desa[code][0] if code in self.desa else code
+
+    def kecamatan_name(self, code: str) -> str:
+        return self.kecamatan.get(code, code)
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: Period
+    kecamatan_code: str | None = None
+    desa_code: str | None = None
+
+    def check(self, area: Area) -> None:
+        self.period.check()
+        if self.kecamatan_code and self.kecamatan_code not in area.kecamatan:
+            raise PeriodError("kecamatan", "Kecamatan ini tidak ada di kabupaten Anda.")
+        if self.desa_code:
+            if self.desa_code not in area.desa:
+                raise PeriodError("desa", "Desa ini tidak ada di kabupaten Anda.")
+            if self.kecamatan_code and area.desa[self.desa_code][1] != self.kecamatan_code:
+                raise PeriodError("desa", "Desa ini tidak berada di kecamatan yang dipilih.")
+
+
+@dataclass
+class Summary:
+    filters: Filters
+    total: Counts
+    kecamatan: list[AreaRow]
+    desa: list[AreaRow]
+    steps: list[StepTimes]
+    overdue: list[OverdueRow]
+    overdue_url: str
+    kecamatan_names: dict[str, str] = field(default_factory=dict)
+
+
+async def kabupaten_summary(
+    session: AsyncSession, kabupaten_code: str, filters: Filters, ui: TemporalUi
+) -> Summary:
+    """Everything the kabupaten view shows; raises PeriodError for filters it cannot show."""
+    area = Area.of(kabupaten_code)
+    filters.check(area)
+    kecamatan, desa = filters.kecamatan_code, filters.desa_code
+    period = filters.period
+
+    overdue = await overdue_in_kabupaten(session, kabupaten_code)
+    overdue_ids = {t.application_id for t in overdue}
+
+    query = select(ApplicationRecord).where(
+        ApplicationRecord.kabupaten_code == kabupaten_code,
+        col(ApplicationRecord.submitted_at) >= period.since,
+        col(ApplicationRecord.submitted_at) < period.until,
+    )
+    if kecamatan:
+        query = query.where(ApplicationRecord.kecamatan_code == kecamatan)
+    if desa:
+        query = query.where(ApplicationRecord.desa_code == desa)
+    records = list((await session.exec(query)).all())
+
+    by_kecamatan: dict[str, Counts] = defaultdict(Counts)
+    by_desa: dict[str, Counts] = defaultdict(Counts)
+    total = Counts()
+    for record in records:
+        state = state_of(record, overdue_ids)
+        total.add(state)
+        by_kecamatan[record.kecamatan_code].add(state)
+        by_desa[record.desa_code].add(state)
+
+    kecamatan_codes = sorted({kecamatan} if kecamatan else {*area.kecamatan, *by_kecamatan})
+    kecamatan_rows = [
+        AreaRow(
+            code=code,
+            name=area.kecamatan_name(code),
+            kecamatan_code=code,
+            kecamatan=area.kecamatan_name(code),
+            counts=by_kecamatan.get(code, Counts()),
+            temporal_url=ui.kecamatan(code),
+        )
+        for code in kecamatan_codes
+        if code
+    ]
+    desa_codes = set(by_desa)
+    if desa:
+        desa_codes.add(desa)
+    elif kecamatan:  # every desa of the chosen kecamatan, those without letters too
+        desa_codes |= {code for code, (_, kec) in area.desa.items() if kec == kecamatan}
+    desa_rows = []
+    for code in sorted(desa_codes):
+        kec = area.desa[code][1] if code in area.desa else ".".join(code.split(".")[:3])
+        desa_rows.append(
+            AreaRow(
+                code=code,
+                name=area.desa_name(code),
+                kecamatan_code=kec,
+                kecamatan=area.kecamatan_name(kec),
+                counts=by_desa.get(code, Counts()),
+                temporal_url=ui.desa(code),
+            )
+        )
+
+    decided = select(Task).where(
+        Task.kabupaten_code == kabupaten_code,
+        Task.kind == TASK_KIND_DECISION,
+        col(Task.status).in_((TASK_DONE, TASK_REVISION_REQUESTED)),
+        col(Task.closed_at) >= period.since,
+        col(Task.closed_at) < period.until,
+    )
+    if kecamatan:
+        decided = decided.where(Task.kecamatan_code == kecamatan)
+    if desa:
+        decided = decided.where(Task.desa_code == desa)
+    tasks = list((await session.exec(decided)).all())
+    first_year = min([period.start.year, *(as_utc(t.assigned_at).year for t in tasks)])
+    calendars = await desa_calendars(
+        session, (t.desa_code for t in tasks), first_year, period.end.year
+    )
+    steps = step_times(tasks, calendars)
+
+    shown_overdue = [
+        t
+        for t in overdue
+        if (not kecamatan or t.kecamatan_code == kecamatan) and (not desa or t.desa_code == desa)
+    ]
+    overdue_rows = [
+        OverdueRow(
+            task=t,
+            desa=area.desa_name(t.desa_code),
+            kecamatan=area.kecamatan_name(t.kecamatan_code),
+            temporal_url=ui.workflow(t.application_id),
+        )
+        for t in shown_overdue
+    ]
+    return Summary(
+        filters=filters,
+        total=total,
+        kecamatan=kecamatan_rows,
+        desa=desa_rows,
+        steps=steps,
+        overdue=overdue_rows,
+        overdue_url=ui.overdue(desa, kecamatan),
+        kecamatan_names=dict(area.kecamatan),
+    )

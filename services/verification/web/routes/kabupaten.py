@@ -1,0 +1,130 @@
+"""The kabupaten view (/kabupaten) for Diskominfo's operator and DPMD's viewer: letters per
+kecamatan and desa by state, each role's time per step, the overdue list, every row linked to
+the Temporal UI filtered to it. Same dependency and numbers as GET /api/v1/kabupaten/summary;
+a desa staff member gets the refusal page."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from common.wib import indonesian_date
+from services.verification.api.deps import SessionDep, SettingsDep, kabupaten_staff
+from services.verification.api.routes.kabupaten import temporal_ui
+from services.verification.kabupaten_view import (
+    STATE_NAMES,
+    Area,
+    Filters,
+    Period,
+    PeriodError,
+    kabupaten_summary,
+    today_wib,
+)
+from services.verification.web.pages import ROLE_NAMES, StaffPageDep, render, templates
+
+router = APIRouter(include_in_schema=False)
+
+PERIODS = (
+    ("30-hari", "30 hari terakhir"),
+    ("bulan-ini", "Bulan ini"),
+    ("pilihan", "Tanggal pilihan"),
+)
+
+
+def hours_text(value: float | None, working: bool = False) -> str:
+    """Hours as people read them: '2,5 jam kerja', '40 menit', '1 hari 3 jam', '–' for none."""
+    if value is None:
+        return "–"
+    kerja = " kerja" if working else ""
+    if working and value == 0:
+        return "0 jam kerja"
+    if value * 60 < 1:
+        return f"kurang dari 1 menit{kerja}"
+    if value < 1:
+        return f"{round(value * 60)} menit{kerja}"
+    if working or value < 24:
+        return f"{value:.1f}".replace(".", ",").removesuffix(",0") + f" jam{kerja}"
+    days, hours = divmod(round(value), 24)
+    return f"{days} hari {hours} jam" if hours else f"{days} hari"
+
+
+templates.env.filters["jam"] = hours_text
+
+
+def _date(name: str, text: str, errors: dict[str, str]) -> date | None:
+    if not text:
+        errors[name] = "Isi tanggal."
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors[name] = "Tanggal tidak sah; tulis seperti 2026-12-31."
+        return None
+
+
+@router.get("/kabupaten", dependencies=[Depends(kabupaten_staff)])
+async def kabupaten_page(
+    request: Request,
+    page: StaffPageDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    periode: Annotated[str, Query(max_length=20)] = "30-hari",
+    dari: Annotated[str, Query(max_length=20)] = "",
+    sampai: Annotated[str, Query(max_length=20)] = "",
+    kecamatan: Annotated[str, Query(max_length=20)] = "",
+    desa: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    staff = page.staff
+    area = Area.of(staff.kabupaten_code)
+    today = today_wib()
+    errors: dict[str, str] = {}
+    if periode == "bulan-ini":
+        period = Period.this_month(today)
+    elif periode == "pilihan":
+        start, end = _date("dari", dari, errors), _date("sampai", sampai, errors)
+        period = Period(start or today, end or today)
+    else:
+        periode = "30-hari"
+        period = Period.last_days(today)
+    summary = None
+    if not errors:
+        try:
+            summary = await kabupaten_summary(
+                session,
+                staff.kabupaten_code,
+                Filters(period, kecamatan or None, desa or None),
+                temporal_ui(settings),
+            )
+        except PeriodError as exc:
+            errors[exc.field] = exc.message
+    desa_options = [("", "Semua desa")] + [
+        (code, f"{name} ({area.kecamatan_name(kec)})")
+        for code, (name, kec) in area.desa.items()
+        if not kecamatan or kec == kecamatan
+    ]
+    return render(
+        request,
+        "kabupaten.html",
+        {
+            "title": "Pantauan kabupaten",
+            "nav_active": "kabupaten",
+            "summary": summary,
+            "errors": errors,
+            "periode": periode,
+            "periods": PERIODS,
+            "dari": dari or period.start.isoformat(),
+            "sampai": sampai or period.end.isoformat(),
+            "period_text": f"{indonesian_date(period.start)} – {indonesian_date(period.end)}",
+            "kecamatan": kecamatan,
+            "desa": desa,
+            "kecamatan_options": [("", "Semua kecamatan"), *area.kecamatan.items()],
+            "desa_options": desa_options,
+            "state_names": STATE_NAMES,
+            "role_names": ROLE_NAMES,
+            "flash": "Periksa kembali isian penyaring." if errors else None,
+            "flash_kind": "galat",
+        },
+        page=page,
+        status_code=422 if errors else 200,
+    )
