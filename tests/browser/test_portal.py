@@ -106,9 +106,11 @@ def test_resident_signs_in_with_nik_and_the_code(
     assert cookie["sameSite"] == "Lax"
     assert cookie["expires"] > 0  # lasts the resident token's lifetime, not the tab's
 
-    # Signed in, the landing page leads to the own applications.
+    # Signed in, the landing and sign-in pages lead on to the own applications.
     phone.goto(f"{base}/")
     expect(phone).to_have_url(f"{base}/permohonan")
+    phone.goto(f"{base}/masuk?lanjut=/permohonan/baru")
+    expect(phone).to_have_url(f"{base}/permohonan/baru")
 
     phone.get_by_role("button", name="Keluar").click()
     expect(phone.get_by_role("status")).to_contain_text("Anda sudah keluar")
@@ -120,19 +122,25 @@ def test_resident_signs_in_with_nik_and_the_code(
         assert NIK_SIGN_IN not in url and PHONE_SIGN_IN not in url, url
 
 
-def test_too_many_wrong_codes_are_refused_next_to_the_field(stack: Stack) -> None:
-    base = stack.endpoints.intake
-    with httpx.Client(base_url=base, follow_redirects=False) as client:
-        identity = {"nik": "3213110101900106", "phone": "081311000106"}
-        assert client.post("/masuk", data=identity).status_code == 200
-        answers = [client.post("/masuk/kode", data={**identity, "otp": "000000"}) for _ in range(7)]
-    last = answers[-1]
-    # The first tries are wrong codes (unless 000000 was right: then we are signed in).
-    if any(a.status_code == 303 for a in answers):
-        return
+def test_too_many_wrong_codes_are_refused_next_to_the_field(stack: Stack, journey: Journey) -> None:
+    nik, number = "3213110101900106", "081311000106"
+    before = len(journey.dev_messages(number))
+    with httpx.Client(base_url=stack.endpoints.intake, follow_redirects=False) as client:
+        assert client.post("/masuk", data={"nik": nik, "phone": number}).status_code == 200
+        code = _code_from_sink(journey, number, before)
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        answers = [
+            client.post("/masuk/kode", data={"nik": nik, "phone": number, "otp": wrong})
+            for _ in range(6)
+        ]
+        # Even the right code is refused now: a new one must be asked for.
+        last = client.post("/masuk/kode", data={"nik": nik, "phone": number, "otp": code})
+    assert [a.status_code for a in answers] == [401] * 5 + [429]
     assert last.status_code == 429
-    assert "Terlalu banyak percobaan" in last.text
+    assert "Terlalu banyak percobaan kode yang salah" in last.text
     assert 'id="f-otp-galat"' in last.text
+    assert "sd_warga" not in last.cookies
+    assert "Kirim kode baru" in last.text
 
 
 def test_not_signed_in_goes_to_sign_in_and_back(stack: Stack, phone: Page, visit: Visit) -> None:
@@ -291,7 +299,6 @@ def _first_view_bytes(context: BrowserContext, page: Page, base: str) -> tuple[i
 def test_the_first_view_is_light(stack: Stack, phone: Page, visit: Visit) -> None:
     total, seen = _first_view_bytes(phone.context, phone, stack.endpoints.intake)
     assert any(line.endswith("/static/umum/app.css") for line in seen), seen
-    print(f"first view: {total} bytes\n" + "\n".join(seen))
     assert total < FIRST_VIEW_BUDGET, "\n".join(seen)
     visit.page(phone, "masuk")
 
@@ -357,6 +364,14 @@ def test_a_resident_sees_only_their_own_applications(
     expect(phone.locator(f"a[href='/permohonan/{mine}']")).to_have_count(1)
     expect(phone.locator(f"a[href='/permohonan/{theirs}']")).to_have_count(0)
     visit.page(phone, "permohonan-sendiri")
+
+    # A form post without this session's CSRF token is refused, even with the cookie.
+    forged = httpx.post(
+        f"{base}/permohonan/baru/SKD",
+        data={"desa_code": PAMANUKAN, "purpose": "x", "isian_nama": "x", "isian_alamat": "x"},
+        cookies={"sd_warga": owner},
+    )
+    assert forged.status_code == 403 and "Formulir sudah kedaluwarsa" in forged.text
 
     response = phone.goto(f"{base}/permohonan/{theirs}")
     assert response is not None and response.status == 404

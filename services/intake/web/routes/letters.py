@@ -2,12 +2,11 @@
 creates the draft (checked by the same code as POST /api/v1/applications)."""
 
 import logging
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import select
 
 from common.http import Problem
 from common.web import is_tls

@@ -55,7 +55,11 @@ def _identity_page(
 
 
 @router.get(SIGN_IN_PATH)
-async def sign_in_page(request: Request, lanjut: str | None = None) -> HTMLResponse:
+async def sign_in_page(
+    request: Request, runtime: RuntimeDep, lanjut: str | None = None
+) -> Response:
+    if _signed_in(request, runtime):
+        return RedirectResponse(safe_next(lanjut, LIST_PATH), status_code=303)
     return _identity_page(request, lanjut or "")
 
 
@@ -100,7 +104,6 @@ def _code_page(
     error: str | None = None,
     status_code: int = 200,
     flash: str | None = None,
-    expired: bool = False,
 ) -> HTMLResponse:
     return render(
         request,
@@ -111,7 +114,6 @@ def _code_page(
             "phone": phone.strip(),
             "lanjut": lanjut,
             "error": error,
-            "expired": expired,
             "flash": flash,
             "flash_kind": "ok",
         },
@@ -135,19 +137,11 @@ async def sign_in(
     except Problem as exc:
         field = _field_of(exc, "otp")
         if field in ("nik", "phone"):  # the hidden fields were changed: start again
+            errors = {field: exc.detail}
             return _identity_page(
-                request, lanjut, status_code=exc.status, nik=nik, phone=phone,
-                errors={field: exc.detail},
-            )  # fmt: skip
-        return _code_page(
-            request,
-            nik,
-            phone,
-            lanjut,
-            error=exc.detail,
-            status_code=exc.status,
-            expired=exc.code in ("wrong-otp", "too-many-attempts"),
-        )
+                request, lanjut, status_code=exc.status, nik=nik, phone=phone, errors=errors
+            )
+        return _code_page(request, nik, phone, lanjut, error=exc.detail, status_code=exc.status)
     response = RedirectResponse(safe_next(lanjut, LIST_PATH), status_code=303)
     set_session_cookie(
         response,
