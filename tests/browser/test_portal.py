@@ -234,6 +234,7 @@ def test_the_draft_survives_going_offline(
     response = phone.reload()
     assert response is not None and response.from_service_worker
     expect(phone.get_by_role("status").filter(has_text="Draf tersimpan dipulihkan")).to_be_visible()
+    expect(phone.get_by_role("status").filter(has_text="salinan tersimpan")).to_be_visible()
     expect(phone.get_by_label("Nama usaha")).to_have_value("Warung Berkah")
     expect(phone.get_by_label("Keperluan")).to_have_value("Pengajuan KUR")
     expect(phone.get_by_label("Desa tujuan")).to_have_value(PAMANUKAN)
@@ -254,6 +255,7 @@ def test_the_draft_survives_going_offline(
     phone.goto(f"{base}/permohonan/baru/SKTM")
     expect(phone.get_by_role("heading", level=1)).to_have_text("Anda sedang luring")
     visit.page(phone, "luring")
+    expect(phone.get_by_text("salinan tersimpan")).to_have_count(0)
 
     # Back online: the draft is restored once more, sent, and then forgotten.
     context.set_offline(False)
@@ -271,6 +273,14 @@ def test_the_draft_survives_going_offline(
     )
     phone.goto(f"{base}/permohonan/baru/SKU")
     expect(phone.get_by_label("Nama usaha")).to_have_value("")
+
+    # Signing out empties the pages the service worker kept (a shared phone shows nothing).
+    cached = "caches.keys().then(names => Promise.all(names.map(n => caches.open(n)"
+    cached += ".then(c => c.keys())))).then(lists => lists.flat().map(r => r.url))"
+    assert f"{base}/permohonan/baru/SKU" in phone.evaluate(cached)
+    phone.get_by_role("button", name="Keluar").click()
+    expect(phone.get_by_role("status")).to_contain_text("Anda sudah keluar")
+    assert not [u for u in phone.evaluate(cached) if "/permohonan" in u]
 
 
 def _first_view_bytes(context: BrowserContext, page: Page, base: str) -> tuple[int, list[str]]:

@@ -63,4 +63,4 @@ async def service_worker() -> Response:
 
 @router.get(OFFLINE_PATH)
 async def offline_page(request: Request) -> HTMLResponse:
-    return render(request, "luring.html", {"title": "Anda sedang luring"})
+    return render(request, "luring.html", {"title": "Anda sedang luring", "body_class": "luring"})
