@@ -109,8 +109,10 @@ def test_resident_signs_in_with_nik_and_the_code(
     # Signed in, the landing and sign-in pages lead on to the own applications.
     phone.goto(f"{base}/")
     expect(phone).to_have_url(f"{base}/permohonan")
+    visit.page(phone, "beranda-ke-permohonan")
     phone.goto(f"{base}/masuk?lanjut=/permohonan/baru")
     expect(phone).to_have_url(f"{base}/permohonan/baru")
+    visit.page(phone, "masuk-ke-lanjut")
 
     phone.get_by_role("button", name="Keluar").click()
     expect(phone.get_by_role("status")).to_contain_text("Anda sudah keluar")
@@ -147,6 +149,7 @@ def test_not_signed_in_goes_to_sign_in_and_back(stack: Stack, phone: Page, visit
     base = stack.endpoints.intake
     phone.goto(f"{base}/permohonan/baru")
     expect(phone).to_have_url(f"{base}/masuk?lanjut=/permohonan/baru")
+    visit.page(phone, "masuk-lanjut")
     expect(phone.locator("input[name=lanjut]")).to_have_value("/permohonan/baru")
 
 
@@ -157,6 +160,7 @@ def test_choose_a_letter_type_fill_it_and_get_a_draft(
     token = _signed_in(phone, stack, journey, NIK_FORM, PHONE_FORM)
 
     phone.goto(f"{base}/permohonan")
+    visit.page(phone, "permohonan-awal")
     phone.get_by_role("link", name="Ajukan surat baru").click()
     expect(phone).to_have_url(f"{base}/permohonan/baru")
     usaha = phone.get_by_role("region", name="Surat Keterangan Usaha")
@@ -192,6 +196,7 @@ def test_choose_a_letter_type_fill_it_and_get_a_draft(
     phone.get_by_label("Jenis kelamin (L/P)").select_option("P")
     phone.get_by_role("button", name="Simpan dan lanjut unggah syarat").click()
     expect(phone).to_have_url(re.compile(re.escape(base) + r"/permohonan/[0-9a-f-]{36}$"))
+    visit.page(phone, "permohonan-baru-dibuat")
     application_id = phone.url.rsplit("/", 1)[1]
 
     created = journey.application(token, application_id)
@@ -223,6 +228,7 @@ def test_the_draft_survives_going_offline(
     phone.goto(f"{base}/permohonan/baru/SKU")
     phone.evaluate(CONTROLLED)
     phone.reload()  # now through the service worker, which keeps a copy of the page
+    visit.page(phone, "isi-surat-lewat-sw")
     expect(phone.get_by_role("heading", level=1)).to_have_text("Surat Keterangan Usaha")
 
     phone.get_by_label("Keperluan").fill("Pengajuan KUR")
@@ -260,6 +266,7 @@ def test_the_draft_survives_going_offline(
     # Back online: the draft is restored once more, sent, and then forgotten.
     context.set_offline(False)
     phone.goto(f"{base}/permohonan/baru/SKU")
+    visit.page(phone, "isi-surat-tersambung")
     expect(phone.get_by_label("Jenis usaha, misalnya warung sembako")).to_have_value(
         "Warung sembako"
     )
@@ -267,11 +274,13 @@ def test_the_draft_survives_going_offline(
     phone.get_by_label("Alamat tempat usaha").fill("Pasar Pamanukan")
     phone.get_by_role("button", name="Simpan dan lanjut unggah syarat").click()
     expect(phone).to_have_url(re.compile(r"/permohonan/[0-9a-f-]{36}$"))
+    visit.page(phone, "permohonan-kedua")
     wait_until(
         "the draft to be forgotten",
         lambda: phone.evaluate("localStorage.getItem('smartdesa:draf:SKU') === null") or None,
     )
     phone.goto(f"{base}/permohonan/baru/SKU")
+    visit.page(phone, "isi-surat-bersih")
     expect(phone.get_by_label("Nama usaha")).to_have_value("")
 
     # Signing out empties the pages the service worker kept (a shared phone shows nothing).
@@ -280,10 +289,13 @@ def test_the_draft_survives_going_offline(
     assert f"{base}/permohonan/baru/SKU" in phone.evaluate(cached)
     phone.get_by_role("button", name="Keluar").click()
     expect(phone.get_by_role("status")).to_contain_text("Anda sudah keluar")
+    visit.page(phone, "keluar")
     assert not [u for u in phone.evaluate(cached) if "/permohonan" in u]
 
 
-def _first_view_bytes(context: BrowserContext, page: Page, base: str) -> tuple[int, list[str]]:
+def _first_view_bytes(
+    context: BrowserContext, page: Page, base: str, visit: Visit
+) -> tuple[int, list[str]]:
     """Every response of the landing page and the sign-in page (the service worker's own
     fetches of the app shell included), images aside: what a phone downloads on first use."""
     sizes: list[tuple[int, str]] = []
@@ -299,6 +311,7 @@ def _first_view_bytes(context: BrowserContext, page: Page, base: str) -> tuple[i
     context.on("response", count)
     page.goto(f"{base}/")
     page.evaluate(CONTROLLED)
+    visit.page(page, "beranda")  # screenshots and axe-core fetch nothing from the site
     page.get_by_role("link", name="Masuk dengan NIK").click()
     expect(page.get_by_label("NIK")).to_be_visible()
     page.wait_for_load_state("networkidle")
@@ -307,7 +320,7 @@ def _first_view_bytes(context: BrowserContext, page: Page, base: str) -> tuple[i
 
 
 def test_the_first_view_is_light(stack: Stack, phone: Page, visit: Visit) -> None:
-    total, seen = _first_view_bytes(phone.context, phone, stack.endpoints.intake)
+    total, seen = _first_view_bytes(phone.context, phone, stack.endpoints.intake, visit)
     assert any(line.endswith("/static/umum/app.css") for line in seen), seen
     assert total < FIRST_VIEW_BUDGET, "\n".join(seen)
     visit.page(phone, "masuk")
@@ -328,6 +341,8 @@ def test_the_portal_is_an_installable_app(
     assert manifest["lang"] == "id"
     assert manifest["display"] == "standalone"
     assert manifest["start_url"] == "/"
+    assert manifest["theme_color"] == "#0b5d3b"
+    assert manifest["short_name"] == "Smart Desa"
     assert {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512", "any"}
     for icon in manifest["icons"]:
         r = httpx.get(f"{base}{icon['src']}")
@@ -348,6 +363,7 @@ def test_the_portal_is_an_installable_app(
         page = profile.pages[0] if profile.pages else profile.new_page()
         page.goto(f"{base}/")
         page.evaluate(CONTROLLED)
+        visit.page(page, "beranda-profil")
         cdp = profile.new_cdp_session(page)
         parsed = cdp.send("Page.getAppManifest")
         assert parsed["errors"] == [], parsed["errors"]
