@@ -2,7 +2,7 @@
 own, and recording their submission. The workflow's later changes arrive via `progress`."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from services.intake.letter_types import (
     InvalidFields,
     LetterType,
     check_fields,
+    field_errors,
     find_letter_type,
 )
 from services.intake.models import Attachment, LetterApplication, TimelineEntry
@@ -65,6 +66,30 @@ def load_fields(application: LetterApplication) -> dict[str, str]:
     return loaded
 
 
+def application_errors(
+    desa_code: str, letter_type_code: str, purpose: str, fields: Mapping[str, str]
+) -> dict[str, str]:
+    """Every wrong input of a new application with its Indonesian message, keyed `desa_code`,
+    `letter_type`, `purpose` or `fields.<name>`, in that order; empty when all is right."""
+    errors: dict[str, str] = {}
+    if find_desa(desa_code) is None:
+        errors["desa_code"] = f"Desa dengan kode '{desa_code}' tidak dikenal."
+    letter_type = find_letter_type(letter_type_code)
+    if letter_type is None:
+        errors["letter_type"] = f"Jenis surat '{letter_type_code}' tidak tersedia."
+    purpose = purpose.strip()
+    if not purpose:
+        errors["purpose"] = "Keperluan wajib diisi."
+    elif len(purpose) > PURPOSE_MAX_LENGTH:
+        errors["purpose"] = (
+            f"Keperluan terlalu panjang (paling banyak {PURPOSE_MAX_LENGTH} karakter)."
+        )
+    if letter_type is not None:
+        for name, message in field_errors(letter_type, fields).items():
+            errors[f"fields.{name}"] = message
+    return errors
+
+
 async def create_application(
     session: AsyncSession,
     resident_id: str,
@@ -73,22 +98,15 @@ async def create_application(
     purpose: str,
     fields: dict[str, str],
 ) -> LetterApplication:
-    if find_desa(desa_code) is None:
-        raise InvalidApplication(f"Desa dengan kode '{desa_code}' tidak dikenal.", "desa_code")
+    errors = application_errors(desa_code, letter_type_code, purpose, fields)
+    if errors:
+        field, message = next(iter(errors.items()))
+        raise InvalidApplication(message, field)
     letter_type = find_letter_type(letter_type_code)
-    if letter_type is None:
+    if letter_type is None:  # checked above
         raise InvalidApplication(f"Jenis surat '{letter_type_code}' tidak tersedia.", "letter_type")
     purpose = purpose.strip()
-    if not purpose:
-        raise InvalidApplication("Keperluan wajib diisi.", "purpose")
-    if len(purpose) > PURPOSE_MAX_LENGTH:
-        raise InvalidApplication(
-            f"Keperluan terlalu panjang (paling banyak {PURPOSE_MAX_LENGTH} karakter).", "purpose"
-        )
-    try:
-        cleaned = check_fields(letter_type, fields)
-    except InvalidFields as exc:
-        raise InvalidApplication(str(exc), f"fields.{exc.field_name}") from exc
+    cleaned = check_fields(letter_type, fields)
     application = LetterApplication(
         resident_id=resident_id,
         desa_code=desa_code,

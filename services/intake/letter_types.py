@@ -330,35 +330,47 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def check_fields(letter_type: LetterType, fields: Mapping[str, str]) -> dict[str, str]:
     """Returns the fields trimmed, with empty optional ones dropped, or raises InvalidFields
     naming the first field that is wrong."""
-    for name in fields:
-        if name not in letter_type.field_index:
-            raise InvalidFields(f"Isian '{name}' tidak dikenal untuk {letter_type.name}.", name)
+    errors = field_errors(letter_type, fields)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise InvalidFields(message, name)
     cleaned: dict[str, str] = {}
     for spec in letter_type.fields:
         value = fields.get(spec.name, "").strip()
-        if not value:
-            if spec.required:
-                raise InvalidFields(f"{spec.label} wajib diisi.", spec.name)
-            continue
-        if len(value) > spec.max_length:
-            raise InvalidFields(
-                f"{spec.label} terlalu panjang (paling banyak {spec.max_length} karakter).",
-                spec.name,
-            )
-        if spec.kind == "date" and not _is_past_date(value):
-            raise InvalidFields(
-                f"{spec.label} harus tanggal yang valid, misalnya 1990-08-17.", spec.name
-            )
-        if spec.kind == "choice" and value not in spec.choices:
-            raise InvalidFields(
-                f"{spec.label} harus salah satu dari: {', '.join(spec.choices)}.", spec.name
-            )
-        if spec.kind == "digits" and not (value.isascii() and value.isdigit()):
-            raise InvalidFields(f"{spec.label} harus berupa angka.", spec.name)
-        if spec.kind == "time" and not _is_time(value):
-            raise InvalidFields(f"{spec.label} harus jam yang valid, misalnya 08:30.", spec.name)
-        cleaned[spec.name] = value
+        if value:
+            cleaned[spec.name] = value
     return cleaned
+
+
+def field_errors(letter_type: LetterType, fields: Mapping[str, str]) -> dict[str, str]:
+    """Every wrong field with its Indonesian message (unknown names first, then the form's
+    order); empty when the fields are right. The portal's form shows them all at once."""
+    errors = {
+        name: f"Isian '{name}' tidak dikenal untuk {letter_type.name}."
+        for name in fields
+        if name not in letter_type.field_index
+    }
+    for spec in letter_type.fields:
+        message = _field_error(spec, fields.get(spec.name, "").strip())
+        if message is not None:
+            errors[spec.name] = message
+    return errors
+
+
+def _field_error(spec: FormField, value: str) -> str | None:
+    if not value:
+        return f"{spec.label} wajib diisi." if spec.required else None
+    if len(value) > spec.max_length:
+        return f"{spec.label} terlalu panjang (paling banyak {spec.max_length} karakter)."
+    if spec.kind == "date" and not _is_past_date(value):
+        return f"{spec.label} harus tanggal yang valid, misalnya 1990-08-17."
+    if spec.kind == "choice" and value not in spec.choices:
+        return f"{spec.label} harus salah satu dari: {', '.join(spec.choices)}."
+    if spec.kind == "digits" and not (value.isascii() and value.isdigit()):
+        return f"{spec.label} harus berupa angka."
+    if spec.kind == "time" and not _is_time(value):
+        return f"{spec.label} harus jam yang valid, misalnya 08:30."
+    return None
 
 
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")

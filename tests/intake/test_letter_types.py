@@ -1,6 +1,7 @@
 import pytest
 
-from services.intake.letter_types import InvalidFields, check_fields, find_letter_type
+from services.intake.applications import application_errors
+from services.intake.letter_types import InvalidFields, check_fields, field_errors, find_letter_type
 from tests.intake import samples
 from tests.intake.conftest import Intake, problem
 
@@ -179,3 +180,27 @@ async def test_a_type_asks_for_its_own_syarat_before_submission(intake: Intake) 
         assert (await intake.upload(headers, application_id, kind, samples.JPEG)).status_code == 201
     r = await intake.http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)
     assert r.status_code == 202, r.text
+
+
+def test_field_errors_names_every_wrong_field_at_once() -> None:
+    """The portal's form shows every error next to its field; check_fields raises the first."""
+    skd = find_letter_type("SKD")
+    assert skd is not None
+    fields = {"rt": "0a3", "tanggal_lahir": "2999-01-01", "asal": "x"}
+    errors = field_errors(skd, fields)
+    assert list(errors) == ["asal", "nama", "tanggal_lahir", "alamat", "rt"]
+    assert errors["nama"] == "Nama lengkap wajib diisi."
+    assert "berupa angka" in errors["rt"]
+    with pytest.raises(InvalidFields) as first:
+        check_fields(skd, fields)
+    assert first.value.field_name == "asal"
+    assert field_errors(skd, {"nama": "Siti", "alamat": "Dusun Krajan"}) == {}
+
+
+def test_application_errors_cover_desa_purpose_and_fields() -> None:
+    errors = application_errors("00.00", "SKD", "  ", {"nama": "Siti"})
+    assert list(errors) == ["desa_code", "purpose", "fields.alamat"]
+    assert errors["purpose"] == "Keperluan wajib diisi."
+    assert application_errors("32.13.11.2004", "XYZ", "Melamar kerja", {}) == {
+        "letter_type": "Jenis surat 'XYZ' tidak tersedia."
+    }

@@ -19,7 +19,8 @@ CODE_SENT = (
 WRONG_CODE = "Kode masuk salah atau sudah tidak berlaku. Silakan minta kode baru."
 
 
-def _checked_identity(nik: str, phone: str) -> tuple[str, str]:
+def checked_identity(nik: str, phone: str) -> tuple[str, str]:
+    """The NIK and the normalised phone number, or a 422 Problem naming the field."""
     nik = nik.strip()
     try:
         parse_nik(nik)
@@ -32,9 +33,9 @@ def _checked_identity(nik: str, phone: str) -> tuple[str, str]:
     return nik, normalized
 
 
-@router.post("/otp", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def request_otp(body: OtpRequest, session: SessionDep, runtime: RuntimeDep) -> Accepted:
-    nik, phone = _checked_identity(body.nik, body.phone)
+async def send_code(session: SessionDep, runtime: RuntimeDep, nik: str, phone: str) -> None:
+    """Sends a sign-in code (the API route and the sign-in page both come here)."""
+    nik, phone = checked_identity(nik, phone)
     try:
         staged = await otp.request_code(session, runtime.otp_key, nik, phone)
     except otp.TooManyChallenges as exc:
@@ -46,13 +47,19 @@ async def request_otp(body: OtpRequest, session: SessionDep, runtime: RuntimeDep
         ) from exc
     if staged:
         runtime.relay.wake()
+
+
+@router.post("/otp", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+async def request_otp(body: OtpRequest, session: SessionDep, runtime: RuntimeDep) -> Accepted:
+    await send_code(session, runtime, body.nik, body.phone)
     return Accepted(detail=CODE_SENT)
 
 
-@router.post("/token", response_model=TokenOut)
-async def issue_token(body: TokenRequest, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
-    nik, phone = _checked_identity(body.nik, body.phone)
-    code = body.otp.strip()
+async def redeem(session: SessionDep, runtime: RuntimeDep, nik: str, phone: str, code: str) -> str:
+    """The resident's token for a right code (the API route and the sign-in page both come
+    here); a Problem naming the field otherwise."""
+    nik, phone = checked_identity(nik, phone)
+    code = code.strip()
     if len(code) != 6 or not code.isascii() or not code.isdigit():
         raise Problem(422, "Kode masuk harus 6 digit angka.", code="invalid-otp", field="otp")
     try:
@@ -65,7 +72,12 @@ async def issue_token(body: TokenRequest, session: SessionDep, runtime: RuntimeD
             "Terlalu banyak percobaan kode yang salah. Silakan minta kode baru.",
             code="too-many-attempts",
         ) from exc
-    token = runtime.token_issuer.issue(Principal(kind="resident", subject=resident_id))
+    return runtime.token_issuer.issue(Principal(kind="resident", subject=resident_id))
+
+
+@router.post("/token", response_model=TokenOut)
+async def issue_token(body: TokenRequest, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
+    token = await redeem(session, runtime, body.nik, body.phone, body.otp)
     return TokenOut(
         access_token=token, expires_in=runtime.settings.intake_resident_token_ttl_seconds
     )

@@ -1,0 +1,205 @@
+"""The resident's own applications, choosing a letter type with its syarat, and the form that
+creates the draft (checked by the same code as POST /api/v1/applications)."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from common.http import Problem
+from common.web import is_tls
+from common.wilayah import Desa, all_desa, find_desa
+from services.intake.api.deps import RuntimeDep, SessionDep
+from services.intake.applications import (
+    InvalidApplication,
+    application_errors,
+    create_application,
+    owned_applications,
+)
+from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
+from services.intake.models import Resident
+from services.intake.web.labels import status_badge, status_label
+from services.intake.web.pages import ResidentPageDep, render
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+NEW_PATH = "/permohonan/baru"
+FIELD_PREFIX = "isian_"
+# Tells the portal's script (static/pwa.js) which letter type's saved draft to forget: the
+# draft became an application. Holds only a letter type code.
+DRAFT_DONE_COOKIE = "sd_draf_selesai"
+
+
+@dataclass(frozen=True)
+class ListedApplication:
+    id: str
+    letter_name: str
+    desa: str
+    created_at: datetime
+    status_label: str
+    status_badge: str
+
+
+@router.get("/permohonan")
+async def my_applications(
+    request: Request, page: ResidentPageDep, session: SessionDep
+) -> HTMLResponse:
+    """The same query as GET /api/v1/applications: only this resident's own."""
+    listed = []
+    for a in await owned_applications(session, page.resident.subject):
+        letter_type = LETTER_TYPES.get(a.letter_type)
+        desa = find_desa(a.desa_code)
+        listed.append(
+            ListedApplication(
+                id=a.id,
+                letter_name=letter_type.name if letter_type else a.letter_type,
+                desa=desa.name if desa else a.desa_code,
+                created_at=a.created_at,
+                status_label=status_label(a.status),
+                status_badge=status_badge(a.status),
+            )
+        )
+    return render(
+        request,
+        "permohonan-daftar.html",
+        {"title": "Permohonan saya", "nav_active": "permohonan", "applications": listed},
+        page=page,
+    )
+
+
+@router.get(NEW_PATH)
+async def choose_letter_type(request: Request, page: ResidentPageDep) -> HTMLResponse:
+    return render(
+        request,
+        "permohonan-pilih.html",
+        {"title": "Ajukan surat", "nav_active": "baru", "letter_types": LETTER_TYPES.values()},
+        page=page,
+    )
+
+
+def _letter_type_or_404(type_code: str) -> LetterType:
+    letter_type = LETTER_TYPES.get(type_code)
+    if letter_type is None:
+        raise Problem(404, "Jenis surat tidak tersedia.", code="not-found")
+    return letter_type
+
+
+def _kecamatan_of_nik(nik: str) -> str:
+    """'3213111508900001' -> '32.13.11' (the Kemendagri code of the NIK's kecamatan)."""
+    return f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}"
+
+
+async def _desa_options(session: SessionDep, resident_id: str) -> list[Desa]:
+    """Every desa we serve, those of the resident's own kecamatan (from the NIK) first."""
+    resident = await session.get(Resident, resident_id)
+    home = _kecamatan_of_nik(resident.nik) if resident is not None else ""
+    return sorted(
+        all_desa().values(), key=lambda d: (d.kecamatan_code != home, d.kecamatan, d.name)
+    )
+
+
+async def _form_page(
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    letter_type: LetterType,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "permohonan-isi.html",
+        {
+            "title": letter_type.name,
+            "nav_active": "baru",
+            "letter_type": letter_type,
+            "desa_options": await _desa_options(session, page.resident.subject),
+            "values": values or {},
+            "errors": errors or {},
+            "prefix": FIELD_PREFIX,
+            "purpose_max": PURPOSE_MAX_LENGTH,
+            "flash": "Periksa kembali isian yang ditandai." if errors else None,
+            "flash_kind": "galat",
+        },
+        page=page,
+        status_code=status_code,
+    )
+
+
+@router.get(NEW_PATH + "/{type_code}")
+async def letter_form(
+    type_code: str, request: Request, page: ResidentPageDep, session: SessionDep
+) -> HTMLResponse:
+    return await _form_page(request, page, session, _letter_type_or_404(type_code))
+
+
+def _form_key(error_key: str) -> str:
+    """application_errors' key ('fields.nama') -> the form's input name ('isian_nama')."""
+    if error_key.startswith("fields."):
+        return FIELD_PREFIX + error_key.removeprefix("fields.")
+    return error_key
+
+
+@router.post(NEW_PATH + "/{type_code}")
+async def create_draft(
+    type_code: str,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    letter_type = _letter_type_or_404(type_code)
+    form = await request.form()
+    values = {
+        name: value
+        for name in (
+            "desa_code",
+            "purpose",
+            *(FIELD_PREFIX + f.name for f in letter_type.fields),
+        )
+        if isinstance(value := form.get(name), str)
+    }
+    fields = {
+        f.name: values[FIELD_PREFIX + f.name]
+        for f in letter_type.fields
+        if FIELD_PREFIX + f.name in values
+    }
+    desa_code = values.get("desa_code", "")
+    purpose = values.get("purpose", "")
+    errors = application_errors(desa_code, letter_type.code, purpose, fields)
+    if not desa_code:
+        errors["desa_code"] = "Pilih desa tujuan permohonan."
+    if not errors:
+        try:
+            application = await create_application(
+                session, page.resident.subject, desa_code, letter_type.code, purpose, fields
+            )
+        except InvalidApplication as exc:
+            errors = {exc.field: str(exc)}
+    if errors:
+        return await _form_page(
+            request,
+            page,
+            session,
+            letter_type,
+            values=values,
+            errors={_form_key(k): v for k, v in errors.items()},
+            status_code=422,
+        )
+    log.info("application %s created by resident %s", application.id, page.resident.subject)
+    response = RedirectResponse(f"/permohonan/{application.id}", status_code=303)
+    response.set_cookie(
+        DRAFT_DONE_COOKIE,
+        letter_type.code,
+        max_age=600,
+        path="/",
+        secure=is_tls(request, runtime.settings.web_cookie_secure),
+        samesite="lax",
+    )
+    return response
