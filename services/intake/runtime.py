@@ -77,7 +77,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         signing_channel = client_channel(settings.signing_grpc_target, auth, SIGNING)
         stack.push_async_callback(signing_channel.close)
 
-        servicer = IntakeServicer(sessions, settings.attachments_dir, relay.wake)
+        servicer = IntakeServicer(
+            sessions,
+            settings.attachments_dir,
+            relay.wake,
+            temporal,
+            settings.temporal_task_queue,
+        )
         grpc_server = GrpcServer(
             f"{settings.intake_grpc_host}:{settings.intake_grpc_port}",
             auth,
