@@ -10,10 +10,10 @@ from fastapi import FastAPI
 
 from common.web import install_web
 from services.verification.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
-from services.verification.web.routes import session
+from services.verification.web.routes import session, walk_in
 
 
 def install_pages(app: FastAPI) -> None:
     install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path=SIGN_IN_PATH)
-    for module in (session,):
+    for module in (session, walk_in):
         app.include_router(module.router)
