@@ -47,7 +47,9 @@ def fill_resident(page: Page, nik: str, phone: str) -> None:
     page.get_by_label("Nomor HP warga (WhatsApp/SMS)").fill(phone)
     page.get_by_label("Keperluan").fill("Persyaratan melamar pekerjaan")
     page.get_by_label("Nama lengkap").fill("Dadang Sutisna")
-    page.get_by_role("textbox", name="Alamat", exact=True).fill("Dusun Krajan RT 02 RW 04, Pamanukan")
+    page.get_by_role("textbox", name="Alamat", exact=True).fill(
+        "Dusun Krajan RT 02 RW 04, Pamanukan"
+    )
 
 
 def test_the_operator_files_a_walk_in_and_the_resident_follows_it(

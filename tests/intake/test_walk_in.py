@@ -85,7 +85,7 @@ async def _refusal(
 
 
 def _field(error: grpc.aio.AioRpcError) -> str:
-    return dict(error.trailing_metadata() or ()).get("smartdesa-field", "")
+    return str(dict(error.trailing_metadata() or ()).get("smartdesa-field", ""))
 
 
 async def test_walk_in_is_filed_submitted_and_announced(
@@ -210,9 +210,7 @@ async def test_the_same_request_id_files_once(
                     intake_pb2.WalkInAttachment(kind="KTP", content=samples.JPEG),
                     intake_pb2.WalkInAttachment(kind="KK", content=samples.png()),
                     # A third scan that is refused: nothing of the first two stays.
-                    intake_pb2.WalkInAttachment(
-                        kind="AKTA", content=samples.pdf()
-                    ),
+                    intake_pb2.WalkInAttachment(kind="AKTA", content=samples.pdf()),
                 ]
             },
             "attachments",
