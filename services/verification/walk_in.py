@@ -102,7 +102,6 @@ async def file(
             intake_pb2.WalkInAttachment(kind=kind, content=content) for kind, content in form.scans
         ],
         filed_by=staff.username,
-        filed_by_role=OPERATOR,
     )
     try:
         filed: intake_pb2.FileWalkInResponse = await intake.FileWalkIn(request, timeout=rpc_timeout)

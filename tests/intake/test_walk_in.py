@@ -57,7 +57,6 @@ def _request(**overrides: Any) -> intake_pb2.FileWalkInRequest:
             intake_pb2.WalkInAttachment(kind="KK", content=samples.pdf()),
         ],
         "filed_by": OPERATOR,
-        "filed_by_role": "operator",
         **overrides,
     }
     return intake_pb2.FileWalkInRequest(**values)

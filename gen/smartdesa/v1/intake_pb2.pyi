@@ -595,7 +595,6 @@ class FileWalkInRequest(_message.Message):
     FIELDS_FIELD_NUMBER: _builtins.int
     ATTACHMENTS_FIELD_NUMBER: _builtins.int
     FILED_BY_FIELD_NUMBER: _builtins.int
-    FILED_BY_ROLE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """idempotency key: a retry with the same id files nothing new"""
     desa_code: _builtins.str
@@ -607,8 +606,7 @@ class FileWalkInRequest(_message.Message):
     letter_type: _builtins.str
     purpose: _builtins.str
     filed_by: _builtins.str
-    """staff username"""
-    filed_by_role: _builtins.str
+    """staff username (an operator of the desa, or its Plt)"""
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -625,11 +623,10 @@ class FileWalkInRequest(_message.Message):
         fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         attachments: _abc.Iterable[Global___WalkInAttachment] | None = ...,
         filed_by: _builtins.str = ...,
-        filed_by_role: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "filed_by_role", b"filed_by_role", "letter_type", b"letter_type", "nik", b"nik", "phone", b"phone", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "letter_type", b"letter_type", "nik", b"nik", "phone", b"phone", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
