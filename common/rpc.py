@@ -27,8 +27,11 @@ WORKER = "worker"
 SIGNING_PASSPHRASE_METADATA = "smartdesa-signing-passphrase"  # noqa: S105 (a header name)
 
 
-# Attachments (up to 10 MB) and signed letters travel as single messages.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Attachments (up to 10 MB each) and signed letters travel as single messages; a walk-in
+# (FileWalkIn) carries every scan of its letter type at once: up to 4 syarat of 10 MB, plus room.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_SCANS_PER_MESSAGE = 4
+MAX_MESSAGE_BYTES = MAX_SCANS_PER_MESSAGE * MAX_FILE_BYTES + 8 * 1024 * 1024
 _MESSAGE_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

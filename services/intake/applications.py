@@ -38,6 +38,11 @@ from services.intake.models import Attachment, LetterApplication, TimelineEntry
 from workflows.approval.models import DRAFT, IN_REVIEW, REVISION_REQUESTED
 
 EVENT_SOURCE = "/services/intake"
+# How an application came in (LetterApplication.channel, and application.submitted's `channel`).
+PORTAL = "portal"
+WALK_IN = "walk_in"
+# The resident reads this on the timeline of an application desa staff filed for them.
+FILED_AT_OFFICE = "Didaftarkan di kantor desa oleh petugas"
 # Attachments may change only while the resident holds the application.
 EDITABLE_STATUSES = (DRAFT, REVISION_REQUESTED)
 
@@ -90,6 +95,34 @@ def application_errors(
     return errors
 
 
+def new_application(
+    resident_id: str,
+    desa_code: str,
+    letter_type_code: str,
+    purpose: str,
+    fields: dict[str, str],
+) -> LetterApplication:
+    """A draft checked as intake checks every application at the door (desa, letter type,
+    purpose, the type's fields); not yet added to any session. Raises InvalidApplication with
+    the first wrong input (`application_errors` lists them all)."""
+    errors = application_errors(desa_code, letter_type_code, purpose, fields)
+    if errors:
+        field, message = next(iter(errors.items()))
+        raise InvalidApplication(message, field)
+    letter_type = find_letter_type(letter_type_code)
+    if letter_type is None:  # checked above
+        raise InvalidApplication(f"Jenis surat '{letter_type_code}' tidak tersedia.", "letter_type")
+    cleaned = check_fields(letter_type, fields)
+    return LetterApplication(
+        resident_id=resident_id,
+        desa_code=desa_code,
+        letter_type=letter_type.code,
+        purpose=purpose.strip(),
+        fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
+        status=DRAFT,
+    )
+
+
 async def create_application(
     session: AsyncSession,
     resident_id: str,
@@ -98,23 +131,7 @@ async def create_application(
     purpose: str,
     fields: dict[str, str],
 ) -> LetterApplication:
-    errors = application_errors(desa_code, letter_type_code, purpose, fields)
-    if errors:
-        field, message = next(iter(errors.items()))
-        raise InvalidApplication(message, field)
-    letter_type = find_letter_type(letter_type_code)
-    if letter_type is None:  # checked above
-        raise InvalidApplication(f"Jenis surat '{letter_type_code}' tidak tersedia.", "letter_type")
-    purpose = purpose.strip()
-    cleaned = check_fields(letter_type, fields)
-    application = LetterApplication(
-        resident_id=resident_id,
-        desa_code=desa_code,
-        letter_type=letter_type.code,
-        purpose=purpose,
-        fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
-        status=DRAFT,
-    )
+    application = new_application(resident_id, desa_code, letter_type_code, purpose, fields)
     session.add(application)
     await session.commit()
     return application
@@ -186,6 +203,11 @@ async def missing_requirements(session: AsyncSession, application: LetterApplica
     return [code for code in letter_type_of(application).requirement_codes if code not in present]
 
 
+def missing_requirements_message(letter_type: LetterType, missing: Sequence[str]) -> str:
+    names = {r.code: r.name for r in letter_type.requirements}
+    return "Syarat belum lengkap: " + ", ".join(f"{names.get(c, c)} ({c})" for c in missing)
+
+
 def application_event_data(application: LetterApplication, **extra: Any) -> dict[str, Any]:
     """Public event data: ids, area codes, type and state only; never personal data. The type's
     name comes along so consumers (notification) need no catalogue of their own."""
@@ -208,7 +230,8 @@ async def record_submission(
 ) -> bool:
     """Marks the application submitted once, with its timeline entry and public event, in one
     transaction. Keyed on submitted_at rather than status: the workflow may already have
-    recorded its first step before this runs. False if it was already recorded."""
+    recorded its first step before this runs. False if it was already recorded. A walk-in's
+    entry says it was filed at the office, and by whom (`filed_by`, a staff username)."""
     marked = await session.exec(
         update(LetterApplication)
         .where(col(LetterApplication.id) == application_id)
@@ -231,12 +254,16 @@ async def record_submission(
             .execution_options(populate_existing=True)
         )
     ).one()
+    walk_in = application.channel == WALK_IN
     session.add(
         TimelineEntry(
             application_id=application_id,
             at=submitted_at,
             event=APPLICATION_SUBMITTED,
             status=IN_REVIEW,
+            actor_role="operator" if walk_in else "",
+            actor=application.filed_by if walk_in else "",
+            reason=FILED_AT_OFFICE if walk_in else "",
         )
     )
     await stage_event(
@@ -248,7 +275,7 @@ async def record_submission(
             type=event_type(APPLICATION_SUBMITTED),
             subject=application_id,
             time=submitted_at,
-            data=application_event_data(application, status=IN_REVIEW),
+            data=application_event_data(application, status=IN_REVIEW, channel=application.channel),
         ),
     )
     await session.commit()

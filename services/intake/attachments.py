@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.letter_types import LetterType
 from services.intake.models import Attachment
 from services.intake.uploads import ReceivedFile
 
@@ -34,6 +35,54 @@ def sniff_content_type(head: bytes) -> str | None:
         if head.startswith(signature):
             return content_type
     return None
+
+
+class InvalidAttachment(ValueError):
+    """`str(exc)` is the Indonesian message; `status`, `code` and `field` say how to answer."""
+
+    def __init__(self, message: str, *, status: int, code: str, field: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.field = field
+
+
+def too_large_message(max_bytes: int = MAX_ATTACHMENT_BYTES) -> str:
+    return f"Berkas terlalu besar: paling besar {max_bytes // (1024 * 1024)} MB."
+
+
+def normalized_kind(kind: str) -> str:
+    return kind.strip().upper()
+
+
+def check_kind(letter_type: LetterType, kind: str) -> str:
+    """The requirement code `kind` names for this letter type, or InvalidAttachment."""
+    kind = normalized_kind(kind)
+    codes = letter_type.requirement_codes
+    if kind not in codes:
+        raise InvalidAttachment(
+            f"Jenis berkas harus salah satu dari: {', '.join(codes)}.",
+            status=422,
+            code="invalid-kind",
+            field="kind",
+        )
+    return kind
+
+
+def check_content(size: int, head: bytes) -> str:
+    """The content type of a file of `size` bytes starting with `head` (what the resident API
+    and a walk-in accept alike), or InvalidAttachment."""
+    if size > MAX_ATTACHMENT_BYTES:
+        raise InvalidAttachment(too_large_message(), status=413, code="too-large", field="file")
+    content_type = sniff_content_type(head)
+    if content_type is None:
+        raise InvalidAttachment(
+            "Berkas harus berupa gambar JPEG, PNG, atau dokumen PDF.",
+            status=415,
+            code="file-type",
+            field="file",
+        )
+    return content_type
 
 
 def attachment_dir(root: Path, application_id: str) -> Path:

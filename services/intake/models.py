@@ -62,6 +62,11 @@ class LetterApplication(SQLModel, table=True):
     letter_verification_url: str | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     submitted_at: datetime | None = None
+    # How it came in: "portal" (the resident) or "walk_in" (desa staff at the office, who is
+    # `filed_by`, a staff username); a walk-in's request id makes filing it idempotent.
+    channel: str = Field(default="portal", max_length=16)
+    filed_by: str = ""
+    walk_in_request_id: str | None = Field(default=None, unique=True, max_length=64)
 
 
 class Attachment(SQLModel, table=True):
@@ -100,6 +105,7 @@ class TimelineEntry(SQLModel, table=True):
     escalated_to_role: str = ""
     escalation_level: int = 0
     decided_as: str = ""  # "" (own role), "plt" or "supervisor"
+    actor: str = ""  # the staff username, where staff acted for the resident (walk-in filing)
 
 
 TABLES: list[type[SQLModel]] = [

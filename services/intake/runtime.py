@@ -81,7 +81,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
         stack.push_async_callback(verification_channel.close)
 
-        servicer = IntakeServicer(sessions, settings.attachments_dir, relay.wake)
+        servicer = IntakeServicer(
+            sessions,
+            settings.attachments_dir,
+            relay.wake,
+            temporal,
+            settings.temporal_task_queue,
+        )
         grpc_server = GrpcServer(
             f"{settings.intake_grpc_host}:{settings.intake_grpc_port}",
             auth,

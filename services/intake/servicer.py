@@ -11,12 +11,22 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from services.intake.applications import attachments_of, details, load_fields
-from services.intake.attachments import read_attachment
+from services.intake.attachments import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES, read_attachment
+from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
+from services.intake.walk_in import (
+    PhoneMismatch,
+    Scan,
+    WalkIn,
+    WalkInRefused,
+    WalkInUnavailable,
+    file_walk_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +72,14 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         sessions: async_sessionmaker[AsyncSession],
         attachments_root: Path,
         on_committed: Callable[[], None],
+        temporal: TemporalClient,
+        task_queue: str,
     ) -> None:
         self._sessions = sessions
         self._attachments_root = attachments_root
         self._on_committed = on_committed  # wakes the outbox relay
+        self._temporal = temporal  # walk-ins start their approval workflow
+        self._task_queue = task_queue
 
     async def GetApplication(
         self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
@@ -95,6 +109,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             submitted_at=_timestamp(application.submitted_at),
             status_reason=application.status_reason,
             timeline=[_timeline_entry(e) for e in timeline],
+            channel=application.channel,
+            filed_by=application.filed_by,
         )
 
     async def GetAttachment(
@@ -150,6 +166,84 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         if applied:
             self._on_committed()
         return intake_pb2.RecordProgressResponse(applied=applied)
+
+    async def ListLetterTypes(
+        self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.LetterTypeCatalogue:
+        return letter_type_catalogue()
+
+    async def FileWalkIn(
+        self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.FileWalkInResponse:
+        walk_in = WalkIn(
+            request_id=request.request_id,
+            desa_code=request.desa_code,
+            nik=request.nik,
+            phone=request.phone,
+            letter_type=request.letter_type,
+            purpose=request.purpose,
+            fields=dict(request.fields),
+            scans=[Scan(kind=a.kind, content=a.content) for a in request.attachments],
+            filed_by=request.filed_by,
+        )
+        async with self._sessions() as session:
+            try:
+                filed = await file_walk_in(
+                    session, self._attachments_root, self._temporal, self._task_queue, walk_in
+                )
+            except WalkInRefused as exc:
+                # The message is Indonesian text for the staff member; it names no person.
+                code = (
+                    grpc.StatusCode.FAILED_PRECONDITION
+                    if isinstance(exc, PhoneMismatch)
+                    else grpc.StatusCode.INVALID_ARGUMENT
+                )
+                context.set_trailing_metadata((("smartdesa-field", exc.field),))
+                await context.abort(code, str(exc))
+                raise  # unreachable: abort raises
+            except WalkInUnavailable as exc:
+                log.warning("walk-in %s filed but its workflow did not start", exc.application_id)
+                await context.abort(
+                    grpc.StatusCode.UNAVAILABLE, "approval workflow unavailable; retry"
+                )
+                raise
+        self._on_committed()
+        return intake_pb2.FileWalkInResponse(
+            application_id=filed.application.id,
+            status=filed.application.status,
+            created=filed.created,
+        )
+
+
+def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
+    return intake_pb2.LetterTypeCatalogue(
+        letter_types=[
+            intake_pb2.LetterTypeInfo(
+                code=lt.code,
+                name=lt.name,
+                description=lt.description,
+                requirements=[
+                    intake_pb2.RequirementInfo(code=r.code, name=r.name, description=r.description)
+                    for r in lt.requirements
+                ],
+                fields=[
+                    intake_pb2.FormFieldInfo(
+                        name=f.name,
+                        label=f.label,
+                        required=f.required,
+                        kind=f.kind,
+                        max_length=f.max_length,
+                        choices=list(f.choices),
+                    )
+                    for f in lt.fields
+                ],
+            )
+            for lt in LETTER_TYPES.values()
+        ],
+        max_attachment_bytes=MAX_ATTACHMENT_BYTES,
+        accepted_content_types=list(ACCEPTED_TYPES),
+        purpose_max_length=PURPOSE_MAX_LENGTH,
+    )
 
 
 def register(servicer: IntakeServicer) -> Callable[[grpc.aio.Server], None]:

@@ -8,6 +8,7 @@ service's preferences.
 | event | who | outside channels |
 |---|---|---|
 | application.submitted, decided (approve), resubmitted | the applicant | in-app only |
+| application.submitted with channel walk_in (filed at the desa office) | the applicant, with the portal's address | yes |
 | application.step_assigned | holders of `step_role` | yes |
 | application.reminded | holders of `step_role` (the assignee) | yes |
 | application.escalated | holders of `escalated_to_role` (level 2: kabupaten_operator) | yes |
@@ -39,6 +40,7 @@ from common.event_names import (
     APPLICATION_REMINDED,
     APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
     LETTER_ISSUED,
     LETTER_REVOKED,
     OTP_REQUESTED,
@@ -59,6 +61,10 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
 
 KABUPATEN_OPERATOR = "kabupaten_operator"
+# application.submitted's `channel` for an application desa staff filed at the office.
+WALK_IN_CHANNEL = "walk_in"
+# The resident portal's list of applications (intake serves it; it asks to sign in first).
+PORTAL_PATH = "/permohonan"
 
 
 _STAFF_EVENTS = (APPLICATION_STEP_ASSIGNED, APPLICATION_REMINDED, APPLICATION_ESCALATED)
@@ -280,6 +286,15 @@ async def _to_applicant(
     if name == APPLICATION_DECIDED and data.decision not in ("", "approve"):
         return Plan()  # revise and reject have events of their own
     values = {"letter_type": _letter_type_name(data)}
+    group = t.BY_EVENT[name]
+    if name == APPLICATION_SUBMITTED and data.channel == WALK_IN_CHANNEL:
+        # Filed at the office: the resident has no session to see it in, so they are told
+        # outside the app where to follow it (the portal is intake's, like letter links).
+        links = recipients.letter_links
+        if links is None:
+            raise PermanentEventError("no portal address configured")
+        group = t.SUBMITTED_WALK_IN
+        values["portal"] = f"{links.base_url.rstrip('/')}{PORTAL_PATH}"
     if data.step_role:
         values["role"] = t.role_name(data.step_role)
     if name in (LETTER_ISSUED, LETTER_REVOKED):
@@ -298,7 +313,7 @@ async def _to_applicant(
     await _tell(
         plan,
         recipients,
-        t.BY_EVENT[name],
+        group,
         values,
         recipient=resident_recipient(contact.resident_id),
         phone=contact.phone or None,

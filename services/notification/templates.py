@@ -149,6 +149,17 @@ SUBMITTED = _event(
     outside=False,
 )
 
+# Filed for the resident by desa staff at the office: the resident hears it outside the app
+# (they have no app session yet), with where to follow it. No NIK or name in it.
+SUBMITTED_WALK_IN = _event(
+    "submitted_walk_in",
+    "Permohonan Anda sudah didaftarkan di kantor desa",
+    "Permohonan {letter_type} Anda sudah didaftarkan oleh petugas di kantor desa dan sedang "
+    "diperiksa. Ikuti perkembangannya di {portal} dengan masuk memakai NIK Anda dan nomor HP ini.",
+    short="permohonan {letter_type} Anda didaftarkan di kantor desa. Pantau di {portal}, "
+    "masuk dengan NIK dan nomor ini.",
+)
+
 STEP_ASSIGNED = _event(
     "step_assigned",
     "Surat menunggu pemeriksaan Anda",
@@ -297,6 +308,11 @@ REJECTED_INAPP = REJECTED.inapp
 
 def all_templates() -> list[Template]:
     found = [OTP_WHATSAPP, OTP_SMS]
-    for group in [*BY_EVENT.values(), CANCELLED_STAFF, SIGNING_BLOCKED_KABUPATEN]:
+    for group in [
+        *BY_EVENT.values(),
+        CANCELLED_STAFF,
+        SIGNING_BLOCKED_KABUPATEN,
+        SUBMITTED_WALK_IN,
+    ]:
         found.extend(t for t in (group.inapp, group.email, group.whatsapp, group.sms) if t)
     return found

@@ -113,6 +113,7 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
         "letter_type": "SKD",
         "letter_type_name": "Surat Keterangan Domisili",
         "status": "in_review",
+        "channel": "portal",  # the resident submitted it (walk_in: filed at the office)
     }
 
 

@@ -246,15 +246,15 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("letter_application") as batch_op:
         batch_op.add_column(
-            sa.Column("channel", sa.String(), nullable=False, server_default="app")
+            sa.Column("test_origin", sa.String(), nullable=False, server_default="app")
         )
-        batch_op.create_index("ix_letter_application_channel", ["channel"])
+        batch_op.create_index("ix_letter_application_test_origin", ["test_origin"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("letter_application") as batch_op:
-        batch_op.drop_index("ix_letter_application_channel")
-        batch_op.drop_column("channel")
+        batch_op.drop_index("ix_letter_application_test_origin")
+        batch_op.drop_column("test_origin")
 '''
 
 
@@ -266,7 +266,7 @@ async def test_a_new_revision_that_rebuilds_a_table_keeps_its_rows_and_reference
     scripts = tmp_path / "migrations"
     shutil.copytree(migrations_dir("intake"), scripts)
     head = revisions("intake")[-1]
-    (scripts / "versions" / "9002_test_channel.py").write_text(
+    (scripts / "versions" / "9002_test_origin.py").write_text(
         SECOND_REVISION.replace("{head}", head)
     )
     engine = await new_engine("rebuild_intake")
@@ -280,7 +280,7 @@ async def test_a_new_revision_that_rebuilds_a_table_keeps_its_rows_and_reference
 
     def read(conn: Connection) -> Any:
         table = Table("letter_application", MetaData(), autoload_with=conn)
-        return conn.execute(select(table.c.channel)).scalar_one()
+        return conn.execute(select(table.c.test_origin)).scalar_one()
 
     async with engine.connect() as conn:
         assert await conn.run_sync(read) == "app"

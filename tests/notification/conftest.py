@@ -91,6 +91,16 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
     ) -> intake_pb2.RecordProgressResponse:
         return await _unimplemented(context)
 
+    async def ListLetterTypes(
+        self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.LetterTypeCatalogue:
+        return await _unimplemented(context)
+
+    async def FileWalkIn(
+        self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.FileWalkInResponse:
+        return await _unimplemented(context)
+
     def add_resident(self, resident_id: str, phone: str, *applications: str) -> None:
         self.contacts[resident_id] = intake_pb2.Contact(resident_id=resident_id, phone=phone)
         for application_id in applications:

@@ -210,7 +210,7 @@ async def test_escalation_without_a_target_is_refused(handler_env: HandlerEnv) -
 
 async def test_progress_events_stay_in_the_app(handler_env: HandlerEnv) -> None:
     for name, extra in (
-        (APPLICATION_SUBMITTED, {}),
+        (APPLICATION_SUBMITTED, {"channel": "portal"}),
         (APPLICATION_DECIDED, {"step_role": "sekdes", "decision": "approve"}),
         (APPLICATION_RESUBMITTED, {}),
     ):
@@ -225,6 +225,32 @@ async def test_progress_events_stay_in_the_app(handler_env: HandlerEnv) -> None:
     ]
     assert "disetujui oleh Sekretaris Desa" in (await notes(handler_env))[1].body
     assert await deliveries(handler_env) == []
+
+
+async def test_a_walk_in_tells_the_resident_where_to_follow_it(handler_env: HandlerEnv) -> None:
+    # Filed by desa staff at the office: the resident has no app session, so the news goes by
+    # WhatsApp (SMS on standby), with the portal's address and no personal data.
+    _, event = application_event(APPLICATION_SUBMITTED, status="in_review", channel="walk_in")
+    await handler_env.handler(event)
+    [note] = await notes(handler_env)
+    assert note.recipient == f"resident:{RESIDENT_ID}"
+    assert note.template == "submitted_walk_in.inapp"
+    rows = await deliveries(handler_env)
+    assert [(d.channel, d.to_address, d.status) for d in rows] == [
+        (WHATSAPP, RESIDENT_PHONE, CREATED),
+        (SMS, RESIDENT_PHONE, STANDBY),
+    ]
+    whatsapp, sms = rows
+    assert whatsapp.template == "submitted_walk_in.whatsapp"
+    for body in (whatsapp.body, sms.body):
+        assert "didaftarkan" in body and "kantor desa" in body
+        assert "https://warga.example/permohonan" in body
+        assert "Surat Keterangan Domisili" in body
+    # A resident who turned WhatsApp off gets the SMS alone.
+    await prefer(handler_env, f"resident:{RESIDENT_ID}", channels="sms")
+    _, again = application_event(APPLICATION_SUBMITTED, channel="walk_in")
+    await handler_env.handler(again)
+    assert [d.channel for d in (await deliveries(handler_env))[2:]] == [SMS]
 
 
 async def test_the_letter_type_is_named_as_the_event_names_it(handler_env: HandlerEnv) -> None:

@@ -99,6 +99,18 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks for contacts")
         raise AssertionError("unreachable")
 
+    async def ListLetterTypes(
+        self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.LetterTypeCatalogue:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by these tests")
+        raise AssertionError("unreachable")
+
+    async def FileWalkIn(
+        self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.FileWalkInResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by these tests")
+        raise AssertionError("unreachable")
+
     async def RecordProgress(
         self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.RecordProgressResponse:

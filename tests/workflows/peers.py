@@ -110,6 +110,18 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
 
+    async def ListLetterTypes(
+        self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.LetterTypeCatalogue:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def FileWalkIn(
+        self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.FileWalkInResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
 
 class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
     def __init__(self) -> None:

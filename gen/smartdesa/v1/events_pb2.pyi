@@ -43,6 +43,7 @@ class ApplicationEvent(_message.Message):
     ESCALATED_TO_ROLE_FIELD_NUMBER: _builtins.int
     ESCALATION_LEVEL_FIELD_NUMBER: _builtins.int
     LETTER_TYPE_NAME_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     kecamatan_code: _builtins.str
@@ -66,6 +67,10 @@ class ApplicationEvent(_message.Message):
     """How people call the letter type (intake's catalogue), e.g. "Surat Keterangan Domisili";
     consumers show it instead of keeping their own table. Empty in events made before it existed.
     """
+    channel: _builtins.str
+    """application.submitted: how it came in, "portal" (the resident) or "walk_in" (filed by desa
+    staff at the office, so the resident is told where to follow it). Absent in older events.
+    """
     def __init__(
         self,
         *,
@@ -84,10 +89,11 @@ class ApplicationEvent(_message.Message):
         escalated_to_role: _builtins.str = ...,
         escalation_level: _builtins.int = ...,
         letter_type_name: _builtins.str = ...,
+        channel: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "deadline", b"deadline", "decision", b"decision", "desa_code", b"desa_code", "escalated_to_role", b"escalated_to_role", "escalation_level", b"escalation_level", "kabupaten_code", b"kabupaten_code", "kecamatan_code", b"kecamatan_code", "letter_id", b"letter_id", "letter_number", b"letter_number", "letter_type", b"letter_type", "letter_type_name", b"letter_type_name", "status", b"status", "step_index", b"step_index", "step_role", b"step_role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "channel", b"channel", "deadline", b"deadline", "decision", b"decision", "desa_code", b"desa_code", "escalated_to_role", b"escalated_to_role", "escalation_level", b"escalation_level", "kabupaten_code", b"kabupaten_code", "kecamatan_code", b"kecamatan_code", "letter_id", b"letter_id", "letter_number", b"letter_number", "letter_type", b"letter_type", "letter_type_name", b"letter_type_name", "status", b"status", "step_index", b"step_index", "step_role", b"step_role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

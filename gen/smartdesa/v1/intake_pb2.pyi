@@ -108,6 +108,8 @@ class Application(_message.Message):
     SUBMITTED_AT_FIELD_NUMBER: _builtins.int
     STATUS_REASON_FIELD_NUMBER: _builtins.int
     TIMELINE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    FILED_BY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     desa_code: _builtins.str
     """Kemendagri code, e.g. 32.13.11.2004"""
@@ -123,6 +125,10 @@ class Application(_message.Message):
     """Why the current status holds, for staff: a revision's or rejection's reason, or signing's
     reason while the status is signing_blocked. Empty otherwise.
     """
+    channel: _builtins.str
+    """portal | walk_in (filed at the desa office)"""
+    filed_by: _builtins.str
+    """walk_in: the username of the staff member who filed it"""
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -151,10 +157,12 @@ class Application(_message.Message):
         submitted_at: _timestamp_pb2.Timestamp | None = ...,
         status_reason: _builtins.str = ...,
         timeline: _abc.Iterable[Global___TimelineEntry] | None = ...,
+        channel: _builtins.str = ...,
+        filed_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -455,3 +463,264 @@ class RecordProgressResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordProgressResponse: _TypeAlias = RecordProgressResponse  # noqa: Y015
+
+@_typing.final
+class ListLetterTypesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLetterTypesRequest: _TypeAlias = ListLetterTypesRequest  # noqa: Y015
+
+@_typing.final
+class RequirementInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """attachment kind, e.g. KTP"""
+    name: _builtins.str
+    description: _builtins.str
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "description", b"description", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequirementInfo: _TypeAlias = RequirementInfo  # noqa: Y015
+
+@_typing.final
+class FormFieldInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    REQUIRED_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    MAX_LENGTH_FIELD_NUMBER: _builtins.int
+    CHOICES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    label: _builtins.str
+    required: _builtins.bool
+    kind: _builtins.str
+    """text | date | choice | digits | time"""
+    max_length: _builtins.int
+    @_builtins.property
+    def choices(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        label: _builtins.str = ...,
+        required: _builtins.bool = ...,
+        kind: _builtins.str = ...,
+        max_length: _builtins.int = ...,
+        choices: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["choices", b"choices", "kind", b"kind", "label", b"label", "max_length", b"max_length", "name", b"name", "required", b"required"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FormFieldInfo: _TypeAlias = FormFieldInfo  # noqa: Y015
+
+@_typing.final
+class LetterTypeInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    REQUIREMENTS_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    name: _builtins.str
+    description: _builtins.str
+    @_builtins.property
+    def requirements(self) -> _containers.RepeatedCompositeFieldContainer[Global___RequirementInfo]: ...
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___FormFieldInfo]: ...
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        requirements: _abc.Iterable[Global___RequirementInfo] | None = ...,
+        fields: _abc.Iterable[Global___FormFieldInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "description", b"description", "fields", b"fields", "name", b"name", "requirements", b"requirements"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LetterTypeInfo: _TypeAlias = LetterTypeInfo  # noqa: Y015
+
+@_typing.final
+class LetterTypeCatalogue(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LETTER_TYPES_FIELD_NUMBER: _builtins.int
+    MAX_ATTACHMENT_BYTES_FIELD_NUMBER: _builtins.int
+    ACCEPTED_CONTENT_TYPES_FIELD_NUMBER: _builtins.int
+    PURPOSE_MAX_LENGTH_FIELD_NUMBER: _builtins.int
+    max_attachment_bytes: _builtins.int
+    """per file"""
+    purpose_max_length: _builtins.int
+    @_builtins.property
+    def letter_types(self) -> _containers.RepeatedCompositeFieldContainer[Global___LetterTypeInfo]: ...
+    @_builtins.property
+    def accepted_content_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        letter_types: _abc.Iterable[Global___LetterTypeInfo] | None = ...,
+        max_attachment_bytes: _builtins.int = ...,
+        accepted_content_types: _abc.Iterable[_builtins.str] | None = ...,
+        purpose_max_length: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_content_types", b"accepted_content_types", "letter_types", b"letter_types", "max_attachment_bytes", b"max_attachment_bytes", "purpose_max_length", b"purpose_max_length"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LetterTypeCatalogue: _TypeAlias = LetterTypeCatalogue  # noqa: Y015
+
+@_typing.final
+class WalkInAttachment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """the letter type's requirement code"""
+    content: _builtins.bytes
+    """the scan (JPEG, PNG or PDF, decided from the content)"""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        content: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WalkInAttachment: _TypeAlias = WalkInAttachment  # noqa: Y015
+
+@_typing.final
+class FileWalkInRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class FieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    NIK_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
+    FILED_BY_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """idempotency key: a retry with the same id files nothing new"""
+    desa_code: _builtins.str
+    """the filing staff member's desa (verification decides, never a form)"""
+    nik: _builtins.str
+    """personal data: never logged"""
+    phone: _builtins.str
+    """personal data: the resident signs in with it and is told on it"""
+    letter_type: _builtins.str
+    purpose: _builtins.str
+    filed_by: _builtins.str
+    """staff username (an operator of the desa, or its Plt)"""
+    @_builtins.property
+    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___WalkInAttachment]: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+        nik: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        letter_type: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        attachments: _abc.Iterable[Global___WalkInAttachment] | None = ...,
+        filed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "letter_type", b"letter_type", "nik", b"nik", "phone", b"phone", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FileWalkInRequest: _TypeAlias = FileWalkInRequest  # noqa: Y015
+
+@_typing.final
+class FileWalkInResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    status: _builtins.str
+    created: _builtins.bool
+    """false when request_id had already filed it"""
+    def __init__(
+        self,
+        *,
+        application_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "created", b"created", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FileWalkInResponse: _TypeAlias = FileWalkInResponse  # noqa: Y015

@@ -57,6 +57,16 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.RecordProgressRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.RecordProgressResponse.FromString,
                 _registered_method=True)
+        self.ListLetterTypes = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/ListLetterTypes',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.ListLetterTypesRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.LetterTypeCatalogue.FromString,
+                _registered_method=True)
+        self.FileWalkIn = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/FileWalkIn',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -93,6 +103,28 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLetterTypes(self, request, context):
+        """The letter types residents can request, with their syarat and form fields, and the upload
+        limits (the staff client's walk-in form asks; verification keeps no copy of the catalogue).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FileWalkIn(self, request, context):
+        """Desa staff file an application for a resident who came to the desa office, with the
+        documents scanned there. Checked exactly like the resident API; created, its attachments
+        stored and submitted all at once (a refusal leaves nothing). Idempotent per request_id.
+        Refusals carry the Indonesian message as the status details and the offending input in
+        the trailing metadata `smartdesa-field` (nik, phone, letter_type, purpose, fields.<name>,
+        attachments.<KIND>): INVALID_ARGUMENT (wrong input), FAILED_PRECONDITION (the NIK is
+        registered to another phone number), UNAVAILABLE (the approval workflow could not be
+        started; the complete draft is kept and a retry with the same request_id submits it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +147,16 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.RecordProgress,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.RecordProgressRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.RecordProgressResponse.SerializeToString,
+            ),
+            'ListLetterTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLetterTypes,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListLetterTypesRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.LetterTypeCatalogue.SerializeToString,
+            ),
+            'FileWalkIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileWalkIn,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +270,60 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/RecordProgress',
             smartdesa_dot_v1_dot_intake__pb2.RecordProgressRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.RecordProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLetterTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/ListLetterTypes',
+            smartdesa_dot_v1_dot_intake__pb2.ListLetterTypesRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.LetterTypeCatalogue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileWalkIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/FileWalkIn',
+            smartdesa_dot_v1_dot_intake__pb2.FileWalkInRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.FileWalkInResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -44,6 +44,20 @@ class IntakeServiceStub:
     """How to reach a resident (the notification service asks; events never carry phone numbers)."""
     RecordProgress: _grpc.UnaryUnaryMultiCallable[_intake_pb2.RecordProgressRequest, _intake_pb2.RecordProgressResponse]
     """The approval workflow records a state change. Idempotent per (application_id, sequence)."""
+    ListLetterTypes: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListLetterTypesRequest, _intake_pb2.LetterTypeCatalogue]
+    """The letter types residents can request, with their syarat and form fields, and the upload
+    limits (the staff client's walk-in form asks; verification keeps no copy of the catalogue).
+    """
+    FileWalkIn: _grpc.UnaryUnaryMultiCallable[_intake_pb2.FileWalkInRequest, _intake_pb2.FileWalkInResponse]
+    """Desa staff file an application for a resident who came to the desa office, with the
+    documents scanned there. Checked exactly like the resident API; created, its attachments
+    stored and submitted all at once (a refusal leaves nothing). Idempotent per request_id.
+    Refusals carry the Indonesian message as the status details and the offending input in
+    the trailing metadata `smartdesa-field` (nik, phone, letter_type, purpose, fields.<name>,
+    attachments.<KIND>): INVALID_ARGUMENT (wrong input), FAILED_PRECONDITION (the NIK is
+    registered to another phone number), UNAVAILABLE (the approval workflow could not be
+    started; the complete draft is kept and a retry with the same request_id submits it).
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -61,6 +75,20 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     """How to reach a resident (the notification service asks; events never carry phone numbers)."""
     RecordProgress: _aio.UnaryUnaryMultiCallable[_intake_pb2.RecordProgressRequest, _intake_pb2.RecordProgressResponse]  # type: ignore[assignment]
     """The approval workflow records a state change. Idempotent per (application_id, sequence)."""
+    ListLetterTypes: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListLetterTypesRequest, _intake_pb2.LetterTypeCatalogue]  # type: ignore[assignment]
+    """The letter types residents can request, with their syarat and form fields, and the upload
+    limits (the staff client's walk-in form asks; verification keeps no copy of the catalogue).
+    """
+    FileWalkIn: _aio.UnaryUnaryMultiCallable[_intake_pb2.FileWalkInRequest, _intake_pb2.FileWalkInResponse]  # type: ignore[assignment]
+    """Desa staff file an application for a resident who came to the desa office, with the
+    documents scanned there. Checked exactly like the resident API; created, its attachments
+    stored and submitted all at once (a refusal leaves nothing). Idempotent per request_id.
+    Refusals carry the Indonesian message as the status details and the offending input in
+    the trailing metadata `smartdesa-field` (nik, phone, letter_type, purpose, fields.<name>,
+    attachments.<KIND>): INVALID_ARGUMENT (wrong input), FAILED_PRECONDITION (the NIK is
+    registered to another phone number), UNAVAILABLE (the approval workflow could not be
+    started; the complete draft is kept and a retry with the same request_id submits it).
+    """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     """IntakeService is the resident gateway's internal API: staff read applications through it and
@@ -99,5 +127,31 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_intake_pb2.RecordProgressResponse, _abc.Awaitable[_intake_pb2.RecordProgressResponse]]:
         """The approval workflow records a state change. Idempotent per (application_id, sequence)."""
+
+    @_abc_1.abstractmethod
+    def ListLetterTypes(
+        self,
+        request: _intake_pb2.ListLetterTypesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.LetterTypeCatalogue, _abc.Awaitable[_intake_pb2.LetterTypeCatalogue]]:
+        """The letter types residents can request, with their syarat and form fields, and the upload
+        limits (the staff client's walk-in form asks; verification keeps no copy of the catalogue).
+        """
+
+    @_abc_1.abstractmethod
+    def FileWalkIn(
+        self,
+        request: _intake_pb2.FileWalkInRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.FileWalkInResponse, _abc.Awaitable[_intake_pb2.FileWalkInResponse]]:
+        """Desa staff file an application for a resident who came to the desa office, with the
+        documents scanned there. Checked exactly like the resident API; created, its attachments
+        stored and submitted all at once (a refusal leaves nothing). Idempotent per request_id.
+        Refusals carry the Indonesian message as the status details and the offending input in
+        the trailing metadata `smartdesa-field` (nik, phone, letter_type, purpose, fields.<name>,
+        attachments.<KIND>): INVALID_ARGUMENT (wrong input), FAILED_PRECONDITION (the NIK is
+        registered to another phone number), UNAVAILABLE (the approval workflow could not be
+        started; the complete draft is kept and a retry with the same request_id submits it).
+        """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

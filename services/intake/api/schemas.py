@@ -178,6 +178,8 @@ class ApplicationOut(BaseModel):
     letter: LetterOut | None
     created_at: datetime
     submitted_at: datetime | None
+    # "portal", or "walk_in": filed for the resident by desa staff at the office.
+    channel: str
 
     @classmethod
     def of(cls, d: ApplicationDetails) -> "ApplicationOut":
@@ -213,6 +215,7 @@ class ApplicationOut(BaseModel):
             letter=letter,
             created_at=as_utc(a.created_at),
             submitted_at=as_utc(a.submitted_at) if a.submitted_at else None,
+            channel=a.channel,
         )
 
 

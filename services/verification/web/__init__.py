@@ -20,6 +20,7 @@ from services.verification.web.routes import (
     session,
     settings,
     staff_accounts,
+    walk_in,
 )
 
 
@@ -29,6 +30,7 @@ def install_pages(app: FastAPI) -> None:
         session,
         inbox,
         application,
+        walk_in,
         settings,
         staff_accounts,
         plt_pages,

@@ -27,6 +27,7 @@ from services.intake.applications import (
     details,
     letter_type_of,
     missing_requirements,
+    missing_requirements_message,
     owned_application,
     owned_applications,
     record_submission,
@@ -35,8 +36,10 @@ from services.intake.applications import (
 )
 from services.intake.attachments import (
     MAX_ATTACHMENT_BYTES,
+    InvalidAttachment,
     attachment_dir,
-    sniff_content_type,
+    check_content,
+    check_kind,
     store_attachment,
 )
 from services.intake.models import LetterApplication
@@ -73,10 +76,9 @@ async def _owned_or_404(
 async def _require_documents(session: SessionDep, application: LetterApplication) -> None:
     missing = await missing_requirements(session, application)
     if missing:
-        names = {r.code: r.name for r in letter_type_of(application).requirements}
         raise Problem(
             422,
-            "Syarat belum lengkap: " + ", ".join(f"{names.get(c, c)} ({c})" for c in missing),
+            missing_requirements_message(letter_type_of(application), missing),
             code="missing-requirements",
             missing=missing,
         )
@@ -188,22 +190,13 @@ async def upload_attachment(
     except UploadRejected as exc:
         raise Problem(exc.status, exc.detail, code=exc.code) from exc
     try:
-        kind = form.fields.get("kind", "").strip().upper()
-        codes = letter_type_of(application).requirement_codes
-        if kind not in codes:
-            raise Problem(
-                422,
-                f"Jenis berkas harus salah satu dari: {', '.join(codes)}.",
-                code="invalid-kind",
-                field="kind",
-            )
-        if form.file is None:
-            raise Problem(422, "Berkas wajib dilampirkan.", code="missing-file", field="file")
-        content_type = sniff_content_type(form.file.head)
-        if content_type is None:
-            raise Problem(
-                415, "Berkas harus berupa gambar JPEG, PNG, atau dokumen PDF.", code="file-type"
-            )
+        try:
+            kind = check_kind(letter_type_of(application), form.fields.get("kind", ""))
+            if form.file is None:
+                raise Problem(422, "Berkas wajib dilampirkan.", code="missing-file", field="file")
+            content_type = check_content(form.file.size, form.file.head)
+        except InvalidAttachment as exc:
+            raise Problem(exc.status, str(exc), code=exc.code, field=exc.field) from exc
         # The application may have been submitted while the file was uploading.
         await session.refresh(application)
         if application.status not in EDITABLE_STATUSES:

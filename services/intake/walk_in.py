@@ -1,0 +1,285 @@
+"""Walk-in: desa staff file an application for a resident who came to the desa office, with the
+documents scanned there (gRPC FileWalkIn, called by verification's staff client).
+
+Everything is checked with the resident API's own functions (NIK, phone, desa, letter type,
+purpose, fields; each scan's kind, size and content) before anything is written; then the
+resident (when new), the application and its attachments are written in one transaction, the
+files moved into place first and removed again if it fails. So a refusal leaves nothing.
+
+The application belongs to the resident identity the OTP sign-in uses (`Resident`, one per
+NIK): a NIK seen for the first time is bound to the phone given here, exactly as a first sign-in
+would bind it, and the resident then signs in with that NIK and phone. A NIK already bound to
+another phone is refused: the office must not rebind a resident's sign-in (that would hand the
+account to whoever holds the new number); the resident changes nothing here and follows the
+application with the number they registered, or files with that number.
+
+A request id makes filing idempotent: a retry (a double click, a timeout) returns the
+application the first call filed, and finishes its submission if the workflow could not be
+started the first time.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
+
+from common.db import utcnow
+from common.phone import InvalidPhone, normalize_phone
+from services.intake import approvals
+from services.intake.applications import (
+    WALK_IN,
+    InvalidApplication,
+    letter_type_of,
+    missing_requirements_message,
+    new_application,
+    record_submission,
+)
+from services.intake.attachments import (
+    InvalidAttachment,
+    attachment_dir,
+    attachment_path,
+    check_content,
+    check_kind,
+)
+from services.intake.models import Attachment, LetterApplication, Resident
+from services.intake.nik import InvalidNik, parse_nik
+from services.intake.uploads import HEAD_BYTES
+from workflows.approval.models import DRAFT, ApprovalInput
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_MAX_LENGTH = 64
+STAFF_MAX_LENGTH = 64
+
+
+class WalkInRefused(ValueError):
+    """Input that cannot be filed. `str(exc)` is the Indonesian message, `field` the input
+    (nik, phone, letter_type, purpose, fields.<name>, attachments.<KIND>, request_id …)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PhoneMismatch(WalkInRefused):
+    """The NIK is already bound to another phone number."""
+
+
+class WalkInUnavailable(Exception):
+    """The application is filed (a complete draft) but its workflow could not be started; a
+    retry with the same request id submits it."""
+
+    def __init__(self, application_id: str) -> None:
+        super().__init__(application_id)
+        self.application_id = application_id
+
+
+@dataclass(frozen=True)
+class Scan:
+    kind: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class WalkIn:
+    request_id: str
+    desa_code: str
+    nik: str
+    phone: str
+    letter_type: str
+    purpose: str
+    fields: dict[str, str]
+    scans: Sequence[Scan]
+    filed_by: str
+
+
+@dataclass(frozen=True)
+class Filed:
+    application: LetterApplication
+    created: bool  # False: this request id had filed it before
+
+
+PHONE_MISMATCH = (
+    "NIK ini sudah terdaftar dengan nomor HP lain. Isi nomor HP yang didaftarkan warga saat "
+    "pertama kali masuk ke Smart Desa (nomor tidak dapat diganti dari kantor desa)."
+)
+
+
+def _checked(walk_in: WalkIn) -> tuple[str, str, LetterApplication, list[tuple[str, str, bytes]]]:
+    """(nik, phone, draft, [(kind, content type, content)]) or WalkInRefused."""
+    request_id = walk_in.request_id.strip()
+    if not request_id or len(request_id) > REQUEST_ID_MAX_LENGTH:
+        raise WalkInRefused(
+            "Permintaan tidak sah: request_id wajib (paling panjang 64).", "request_id"
+        )
+    if not walk_in.filed_by or len(walk_in.filed_by) > STAFF_MAX_LENGTH:
+        raise WalkInRefused("Petugas yang mendaftarkan wajib disebut.", "filed_by")
+    nik = walk_in.nik.strip()
+    try:
+        parse_nik(nik)
+    except InvalidNik as exc:
+        raise WalkInRefused(str(exc), "nik") from exc
+    try:
+        phone = normalize_phone(walk_in.phone)
+    except InvalidPhone as exc:
+        raise WalkInRefused(str(exc), "phone") from exc
+    try:
+        draft = new_application(
+            "", walk_in.desa_code, walk_in.letter_type, walk_in.purpose, dict(walk_in.fields)
+        )
+    except InvalidApplication as exc:
+        raise WalkInRefused(str(exc), exc.field) from exc
+    letter_type = letter_type_of(draft)
+    files: list[tuple[str, str, bytes]] = []
+    seen: set[str] = set()
+    for scan in walk_in.scans:
+        try:
+            kind = check_kind(letter_type, scan.kind)
+        except InvalidAttachment as exc:
+            raise WalkInRefused(str(exc), "attachments") from exc
+        if kind in seen:
+            raise WalkInRefused(
+                f"Berkas {kind} dikirim lebih dari satu kali.", f"attachments.{kind}"
+            )
+        seen.add(kind)
+        try:
+            content_type = check_content(len(scan.content), scan.content[:HEAD_BYTES])
+        except InvalidAttachment as exc:
+            raise WalkInRefused(str(exc), f"attachments.{kind}") from exc
+        files.append((kind, content_type, scan.content))
+    missing = [code for code in letter_type.requirement_codes if code not in seen]
+    if missing:
+        raise WalkInRefused(
+            missing_requirements_message(letter_type, missing), f"attachments.{missing[0]}"
+        )
+    return nik, phone, draft, files
+
+
+async def _by_request_id(session: AsyncSession, request_id: str) -> LetterApplication | None:
+    return (
+        await session.exec(
+            select(LetterApplication).where(LetterApplication.walk_in_request_id == request_id)
+        )
+    ).first()
+
+
+def _write_files(
+    root: Path, application_id: str, attachments: list[tuple[Attachment, bytes]]
+) -> None:
+    """Each file to a temporary name, then renamed into place (a reader never sees half)."""
+    directory = attachment_dir(root, application_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    for attachment, content in attachments:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".walk-in-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(name, attachment_path(root, application_id, attachment.id))
+
+
+def _remove_files(root: Path, application_id: str) -> None:
+    shutil.rmtree(attachment_dir(root, application_id), ignore_errors=True)
+
+
+async def _write(session: AsyncSession, root: Path, walk_in: WalkIn) -> Filed:
+    nik, phone, draft, files = _checked(walk_in)
+    resident = (await session.exec(select(Resident).where(Resident.nik == nik))).first()
+    if resident is not None and not hmac.compare_digest(resident.phone, phone):
+        raise PhoneMismatch(PHONE_MISMATCH, "phone")
+    new_resident = resident is None
+    if resident is None:
+        resident = Resident(nik=nik, phone=phone)
+    draft.resident_id = resident.id
+    draft.channel = WALK_IN
+    draft.filed_by = walk_in.filed_by
+    draft.walk_in_request_id = walk_in.request_id.strip()
+    attachments = [
+        (
+            Attachment(
+                application_id=draft.id,
+                kind=kind,
+                content_type=content_type,
+                size_bytes=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+            ),
+            content,
+        )
+        for kind, content_type, content in files
+    ]
+    await asyncio.to_thread(_write_files, root, draft.id, attachments)
+    try:
+        # Flushed parent first (the rows have no ORM relationships to order them by).
+        if new_resident:
+            session.add(resident)
+            await session.flush()
+        session.add(draft)
+        await session.flush()
+        for attachment, _ in attachments:
+            session.add(attachment)
+        await session.commit()
+    except BaseException:
+        await asyncio.to_thread(_remove_files, root, draft.id)
+        raise
+    log.info(
+        "walk-in application %s filed by %s with %d attachments",
+        draft.id,
+        walk_in.filed_by,
+        len(attachments),
+    )
+    return Filed(application=draft, created=True)
+
+
+async def file_walk_in(
+    session: AsyncSession,
+    root: Path,
+    temporal: TemporalClient,
+    task_queue: str,
+    walk_in: WalkIn,
+    *,
+    retried: bool = False,
+) -> Filed:
+    """Files and submits the walk-in; see the module's description. Raises WalkInRefused
+    (PhoneMismatch) with nothing written, or WalkInUnavailable with the draft kept."""
+    existing = await _by_request_id(session, walk_in.request_id.strip())
+    if existing is not None:
+        if existing.desa_code != walk_in.desa_code or existing.filed_by != walk_in.filed_by:
+            raise WalkInRefused("Permintaan tidak sah: request_id sudah dipakai.", "request_id")
+        filed = Filed(application=existing, created=False)
+    else:
+        try:
+            filed = await _write(session, root, walk_in)
+        except IntegrityError:
+            # The same request id, or a first sign-in for this NIK, at the same moment: once
+            # more, now finding theirs.
+            await session.rollback()
+            if retried:
+                raise
+            return await file_walk_in(session, root, temporal, task_queue, walk_in, retried=True)
+    application = filed.application
+    if application.submitted_at is None and application.status == DRAFT:
+        submitted_at = utcnow()
+        try:
+            await approvals.start_approval(
+                temporal,
+                task_queue,
+                ApprovalInput(
+                    application_id=application.id,
+                    desa_code=application.desa_code,
+                    letter_type=application.letter_type,
+                ),
+            )
+        except approvals.ApprovalUnavailable as exc:
+            raise WalkInUnavailable(application.id) from exc
+        await record_submission(session, application.id, submitted_at)
+        await session.refresh(application)
+    return Filed(application=application, created=filed.created)
