@@ -65,14 +65,11 @@ class StackRunner:
         log = self.data_dir.parent / f"devstack-{attempt}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "scripts.devstack"],
+                [sys.executable, "-c", _DEVSTACK_WITH_SIGINT_IGNORED],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=Path(__file__).resolve().parents[2],
-                # As a shell starts a background job: SIGINT arrives ignored, and the stack must
-                # still stop on Ctrl-C / `kill -INT`.
-                preexec_fn=_ignore_sigint,
             )
         p = self.ports
         endpoints = Endpoints(
@@ -110,8 +107,14 @@ class StackRunner:
                 stack.process.kill()
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+# As a shell starts a background job: SIGINT arrives ignored (the disposition survives exec),
+# and the stack must still stop on Ctrl-C / `kill -INT`. Done in the child's own Python, not
+# with preexec_fn: running Python between fork and exec can hang when the test process has
+# threads (gRPC, Playwright) holding locks at the fork.
+_DEVSTACK_WITH_SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'scripts.devstack'])"
+)
 
 
 @pytest.fixture(scope="module")
