@@ -35,9 +35,9 @@ from services.intake.applications import (
 )
 from services.intake.attachments import (
     MAX_ATTACHMENT_BYTES,
+    accept_form,
     attachment_dir,
-    sniff_content_type,
-    store_attachment,
+    require_editable,
 )
 from services.intake.models import LetterApplication
 from services.intake.runtime import Runtime
@@ -172,8 +172,7 @@ async def upload_attachment(
 ) -> AttachmentOut:
     # Checked before reading the body: a refused upload costs us nothing.
     application = await _owned_or_404(session, resident, application_id)
-    if application.status not in EDITABLE_STATUSES:
-        raise Problem(409, "Berkas tidak dapat diubah setelah permohonan diajukan.", code="locked")
+    require_editable(application)
     await session.commit()  # hold no database transaction while a phone uploads for a while
     root = runtime.settings.attachments_dir
     try:
@@ -185,34 +184,7 @@ async def upload_attachment(
         )
     except UploadRejected as exc:
         raise Problem(exc.status, exc.detail, code=exc.code) from exc
-    try:
-        kind = form.fields.get("kind", "").strip().upper()
-        codes = letter_type_of(application).requirement_codes
-        if kind not in codes:
-            raise Problem(
-                422,
-                f"Jenis berkas harus salah satu dari: {', '.join(codes)}.",
-                code="invalid-kind",
-                field="kind",
-            )
-        if form.file is None:
-            raise Problem(422, "Berkas wajib dilampirkan.", code="missing-file", field="file")
-        content_type = sniff_content_type(form.file.head)
-        if content_type is None:
-            raise Problem(
-                415, "Berkas harus berupa gambar JPEG, PNG, atau dokumen PDF.", code="file-type"
-            )
-        # The application may have been submitted while the file was uploading.
-        await session.refresh(application)
-        if application.status not in EDITABLE_STATUSES:
-            raise Problem(
-                409, "Berkas tidak dapat diubah setelah permohonan diajukan.", code="locked"
-            )
-        attachment = await store_attachment(
-            session, root, application.id, kind, form.file, content_type
-        )
-    finally:
-        form.discard()  # no-op once the file has been moved into place
+    attachment = await accept_form(session, root, application, form)
     return AttachmentOut.of(attachment)
 
 
