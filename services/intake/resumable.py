@@ -182,7 +182,7 @@ async def _remove(session: AsyncSession, root: Path, upload: UploadSession) -> N
 async def _remove_by_id(session: AsyncSession, upload_id: str, path: Path) -> None:
     await session.exec(delete(UploadSession).where(col(UploadSession.id) == upload_id))
     await session.commit()
-    path.unlink(missing_ok=True)
+    await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
 async def abandon_upload(session: AsyncSession, root: Path, upload: UploadSession) -> None:
@@ -263,7 +263,7 @@ async def receive_chunk(
         if offset == 0 and (len(data) >= HEAD_BYTES or len(data) == claimed.total_bytes):
             # Refuse a file that is not what we accept at its first chunk, not after 10 MB.
             try:
-                checked_content_type(data[:HEAD_BYTES])
+                checked_content_type(bytes(data[:HEAD_BYTES]))
             except Problem:
                 await _remove(session, root, claimed)
                 raise
