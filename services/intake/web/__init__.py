@@ -11,10 +11,11 @@ from fastapi import APIRouter, FastAPI
 
 from common.web import install_web
 from services.intake.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
+from services.intake.web.routes import application
 
 
 def install_pages(app: FastAPI) -> None:
     install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path=SIGN_IN_PATH)
-    routers: list[APIRouter] = []  # the portal's pages, one router per area
+    routers: list[APIRouter] = [application.router]  # the portal's pages, one per area
     for router in routers:
         app.include_router(router)
