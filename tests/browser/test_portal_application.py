@@ -218,3 +218,45 @@ def test_another_residents_application_is_not_found(
     expect(phone.get_by_role("alert")).to_have_text("Permohonan tidak ditemukan.")
     visit.page(phone, "bukan-miliknya")
     assert journey.application(owner, app_id).status_code == 200
+
+
+def test_an_upload_cut_off_by_a_reload_resumes_when_the_same_file_is_chosen(
+    stack: Stack, journey: Journey, phone: Page, visit: Visit
+) -> None:
+    base = stack.endpoints.intake
+    token = sign_in(journey, phone, base, "3213115012950007", "081298765405")
+    app_id = journey.create_application(token, "Persyaratan pindah domisili", FIELDS)
+    phone.goto(f"{base}/permohonan/{app_id}")
+    visit.page(phone, "draf")
+
+    offsets: list[str] = []
+    offline = [True]
+
+    def cut_after_the_first_chunk(route: Route) -> None:
+        if route.request.method == "PUT":
+            offset = route.request.headers.get("upload-offset", "")
+            offsets.append(offset)
+            if offline[0] and offset != "0":
+                route.abort("internetdisconnected")
+                return
+        route.continue_()
+
+    phone.route("**/api/v1/uploads/*", cut_after_the_first_chunk)
+    scan = {"name": "kk.pdf", "mimeType": "application/pdf", "buffer": KK_SCAN}
+    phone.get_by_label("Pilih foto atau PDF: Kartu Keluarga").set_input_files(scan)
+    expect(phone.locator("#teks-KK")).to_contain_text("Koneksi terputus. Mencoba lagi")
+    visit.page(phone, "koneksi-terputus")
+
+    # The resident gives up and reloads; later, back online, they choose the same file.
+    offline[0] = False
+    phone.reload()
+    expect(phone.locator("#teks-KK")).to_contain_text(
+        "Unggahan \u201ckk.pdf\u201d belum selesai. Pilih berkas yang sama untuk melanjutkannya."
+    )
+    visit.page(phone, "unggahan-tertunda")
+    offsets.clear()
+    phone.get_by_label("Pilih foto atau PDF: Kartu Keluarga").set_input_files(scan)
+    expect(phone.locator("#teks-KK")).to_contain_text("Berkas terunggah", timeout=60_000)
+    assert offsets == [str(n * CHUNK) for n in (1, 2, 3)], offsets  # not from the start
+    assert attachment_sha(journey, token, app_id, "KK") == hashlib.sha256(KK_SCAN).hexdigest()
+    visit.page(phone, "unggahan-dilanjutkan")

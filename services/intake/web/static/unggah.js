@@ -28,8 +28,24 @@
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
-  function storeKey(applicationId, kind, file) {
-    return STORE + applicationId + ":" + kind + ":" + file.size + ":" + file.lastModified + ":" + file.name;
+  /* What identifies "the same file" chosen again after a reload: its size and a hash (FNV-1a)
+     of its first and last 64 KB (names repeat on phones: image.jpg). */
+  async function fingerprint(file) {
+    var part = 64 * 1024;
+    var pieces = [new Uint8Array(await file.slice(0, part).arrayBuffer())];
+    if (file.size > part) pieces.push(new Uint8Array(await file.slice(Math.max(part, file.size - part)).arrayBuffer()));
+    var hash = 0x811c9dc5;
+    pieces.forEach(function (bytes) {
+      for (var i = 0; i < bytes.length; i++) {
+        hash ^= bytes[i];
+        hash = Math.imul(hash, 0x01000193) >>> 0;
+      }
+    });
+    return file.size + "-" + hash.toString(16);
+  }
+
+  async function storeKey(applicationId, kind, file) {
+    return STORE + applicationId + ":" + kind + ":" + (await fingerprint(file)) + ":" + file.name;
   }
 
   function recall(key) {
@@ -220,10 +236,10 @@
     this.progressBox.hidden = false;
     this.lastSaid = -100;
     this.show(0, file.size, true);
-    var key = storeKey(this.applicationId, this.kind, file);
     var upload = null;
     var failures = 0;
     try {
+      var key = await storeKey(this.applicationId, this.kind, file);
       for (;;) {
         try {
           if (upload === null) upload = await this.openUpload(file, key);
@@ -308,7 +324,8 @@
     window.history.replaceState(null, "", window.location.pathname);
   }
 
-  if (!window.XMLHttpRequest || !window.Promise || !window.Blob || !Blob.prototype.slice) return;
+  if (!window.XMLHttpRequest || !window.Promise || !window.Blob || !Blob.prototype.slice ||
+      !Blob.prototype.arrayBuffer) return;
   var forms = document.querySelectorAll("form.unggah");
   for (var i = 0; i < forms.length; i++) enhance(forms[i]);
 })();
