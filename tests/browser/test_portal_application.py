@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import FilePayload, Page, Route, expect
 
 from scripts.journey import Journey, sample_pdf
 from tests.e2e.test_journey import PASSWORD, Stack
@@ -242,7 +242,7 @@ def test_an_upload_cut_off_by_a_reload_resumes_when_the_same_file_is_chosen(
         route.continue_()
 
     phone.route("**/api/v1/uploads/*", cut_after_the_first_chunk)
-    scan = {"name": "kk.pdf", "mimeType": "application/pdf", "buffer": KK_SCAN}
+    scan: FilePayload = {"name": "kk.pdf", "mimeType": "application/pdf", "buffer": KK_SCAN}
     phone.get_by_label("Pilih foto atau PDF: Kartu Keluarga").set_input_files(scan)
     expect(phone.locator("#teks-KK")).to_contain_text("Koneksi terputus. Mencoba lagi")
     visit.page(phone, "koneksi-terputus")
