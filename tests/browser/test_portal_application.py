@@ -260,3 +260,29 @@ def test_an_upload_cut_off_by_a_reload_resumes_when_the_same_file_is_chosen(
     assert offsets == [str(n * CHUNK) for n in (1, 2, 3)], offsets  # not from the start
     assert attachment_sha(journey, token, app_id, "KK") == hashlib.sha256(KK_SCAN).hexdigest()
     visit.page(phone, "unggahan-dilanjutkan")
+
+
+def test_cancelling_asks_first(stack: Stack, journey: Journey, phone: Page, visit: Visit) -> None:
+    base = stack.endpoints.intake
+    token = sign_in(journey, phone, base, "3213111108970008", "081298765406")
+    app_id = journey.create_application(token, "Persyaratan bantuan sosial", FIELDS)
+    for kind, name, content in (("KTP", "ktp.jpg", JPEG), ("KK", "kk.pdf", sample_pdf())):
+        assert journey.upload(token, app_id, kind, name, content).status_code == 201
+    assert journey.submit(token, app_id).status_code == 202
+
+    phone.goto(f"{base}/permohonan/{app_id}")
+    expect(phone.locator("#status")).to_have_text("Sedang diperiksa")
+    phone.get_by_role("link", name="Batalkan permohonan").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Batalkan permohonan?")
+    visit.page(phone, "yakin-batal")
+    phone.get_by_role("link", name="Tidak, kembali").click()
+    expect(phone.locator("#status")).to_have_text("Sedang diperiksa")
+
+    phone.get_by_role("link", name="Batalkan permohonan").click()
+    phone.get_by_role("button", name="Ya, batalkan permohonan").click()
+    expect(phone.get_by_role("status")).to_contain_text("Permohonan sudah dibatalkan")
+    expect(phone.locator("#status")).to_have_text("Dibatalkan")
+    expect(phone.locator(".garis-waktu")).to_contain_text("Dibatalkan oleh pemohon")
+    expect(phone.get_by_role("link", name="Batalkan permohonan")).to_have_count(0)
+    visit.page(phone, "dibatalkan")
+    assert journey.application(token, app_id).json()["status"] == "cancelled"
