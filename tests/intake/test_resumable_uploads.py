@@ -1,6 +1,7 @@
 """Resumable uploads: chunks at the server's offset, resuming after a drop, the same checks as a
 one-shot upload when the last byte arrives, nothing half-written on a refusal, expiry."""
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -366,3 +367,22 @@ async def test_by_cookie_a_chunk_needs_the_csrf_header(
         assert (await intake.http.head(url)).headers["upload-offset"] == str(CHUNK_BYTES)
     finally:
         intake.http.cookies.clear()
+
+
+async def test_two_requests_with_the_same_chunk_write_it_once(
+    intake: Intake, draft: tuple[dict[str, str], str]
+) -> None:
+    """A phone that resent a chunk it thought lost: one request writes it, the other learns
+    the offset."""
+    headers, application_id = draft
+    upload_id = (await _open(intake, headers, application_id)).json()["id"]
+    chunk = CONTENT[:CHUNK_BYTES]
+    first, second = await asyncio.gather(
+        _put(intake, headers, upload_id, 0, chunk), _put(intake, headers, upload_id, 0, chunk)
+    )
+    assert sorted((first.status_code, second.status_code)) == [200, 409]
+    refused = first if first.status_code == 409 else second
+    assert problem(refused)["offset"] in (0, CHUNK_BYTES)
+    assert await _offset(intake, headers, upload_id) == CHUNK_BYTES
+    done = await _send_all(intake, headers, upload_id, CONTENT, start=CHUNK_BYTES)
+    assert done.json()["attachment"]["sha256"] == hashlib.sha256(CONTENT).hexdigest()
