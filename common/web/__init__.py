@@ -106,15 +106,23 @@ def csrf_refused() -> Problem:
     )
 
 
-async def verify_csrf(request: Request, session_token: str, secret: bytes) -> None:
+async def verify_csrf(
+    request: Request, session_token: str, secret: bytes, *, read_multipart: bool = True
+) -> None:
     """Refuses a cookie-authenticated write without this session's CSRF token. The token comes
-    in the `X-CSRF-Token` header (scripts) or the `csrf_token` form field (plain forms)."""
+    in the `X-CSRF-Token` header (scripts) or the `csrf_token` form field (plain forms). A
+    service whose routes stream multipart bodies themselves passes `read_multipart=False`: the
+    form is then not parsed here (that would consume the stream), so such a post needs the
+    header, and a route that takes a plain multipart form checks the field itself."""
     if request.method in SAFE_METHODS:
         return
     given = request.headers.get(CSRF_HEADER)
     if given is None:
         content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form_types: tuple[str, ...] = ("application/x-www-form-urlencoded",)
+        if read_multipart:
+            form_types += ("multipart/form-data",)
+        if content_type.startswith(form_types):
             form = await request.form()
             value = form.get(CSRF_FIELD)
             given = value if isinstance(value, str) else None

@@ -108,11 +108,34 @@ class TimelineEntry(SQLModel, table=True):
     actor: str = ""  # the staff username, where staff acted for the resident (walk-in filing)
 
 
+class UploadSession(SQLModel, table=True):
+    """A resumable upload of one syarat document, sent in chunks. The bytes so far live in a
+    temporary file beside the application's attachments until the last byte arrives; then the
+    file is checked like a one-shot upload and becomes an Attachment (`attachment_id`)."""
+
+    __tablename__ = "application_upload"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    application_id: str = Field(foreign_key="letter_application.id", index=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    kind: str
+    filename: str  # as the phone named it; personal data, never logged
+    declared_type: str  # what the client claims; the content decides
+    total_bytes: int
+    received_bytes: int = 0
+    # While a chunk is being written: until when that request holds the upload.
+    writing_until: datetime | None = None
+    attachment_id: str | None = None  # set once complete
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
 TABLES: list[type[SQLModel]] = [
     Resident,
     OtpChallenge,
     LetterApplication,
     Attachment,
     TimelineEntry,
+    UploadSession,
     OutboxEvent,
 ]

@@ -55,7 +55,8 @@ async def resident_session_token(
     """The bearer token, or the session cookie's; a write by cookie must carry its CSRF token."""
     token, from_cookie = bearer_or_cookie(request, SESSION_COOKIE)
     if token and from_cookie:
-        await verify_csrf(request, token, runtime.token_issuer.csrf_secret)
+        # Uploads stream their multipart body (uploads.py): never parsed here.
+        await verify_csrf(request, token, runtime.token_issuer.csrf_secret, read_multipart=False)
     return token
 
 

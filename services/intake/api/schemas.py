@@ -222,3 +222,26 @@ class ApplicationOut(BaseModel):
 class SubmitOut(BaseModel):
     id: str
     status: str
+
+
+class UploadCreate(BaseModel):
+    """A resumable upload of one syarat document: what it is for and how big it is."""
+
+    kind: str = Field(max_length=40, examples=["KTP"])
+    filename: str = Field(default="", max_length=1000, examples=["ktp.jpg"])
+    size_bytes: int = Field(examples=[2_600_000])
+    content_type: str = Field(default="", max_length=200, examples=["image/jpeg"])
+
+
+class UploadOut(BaseModel):
+    id: str
+    application_id: str
+    kind: str
+    filename: str
+    size_bytes: int
+    offset: int  # bytes the server holds; the next chunk starts here
+    chunk_size: int  # how much to send per request
+    complete: bool
+    attachment: AttachmentOut | None  # once complete (while the attachment is still there)
+    upload_url: str
+    expires_at: datetime

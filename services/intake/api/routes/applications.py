@@ -36,11 +36,9 @@ from services.intake.applications import (
 )
 from services.intake.attachments import (
     MAX_ATTACHMENT_BYTES,
-    InvalidAttachment,
+    accept_form,
     attachment_dir,
-    check_content,
-    check_kind,
-    store_attachment,
+    require_editable,
 )
 from services.intake.models import LetterApplication
 from services.intake.offered import ensure_offered
@@ -176,8 +174,7 @@ async def upload_attachment(
 ) -> AttachmentOut:
     # Checked before reading the body: a refused upload costs us nothing.
     application = await _owned_or_404(session, resident, application_id)
-    if application.status not in EDITABLE_STATUSES:
-        raise Problem(409, "Berkas tidak dapat diubah setelah permohonan diajukan.", code="locked")
+    require_editable(application)
     await session.commit()  # hold no database transaction while a phone uploads for a while
     root = runtime.settings.attachments_dir
     try:
@@ -189,25 +186,7 @@ async def upload_attachment(
         )
     except UploadRejected as exc:
         raise Problem(exc.status, exc.detail, code=exc.code) from exc
-    try:
-        try:
-            kind = check_kind(letter_type_of(application), form.fields.get("kind", ""))
-            if form.file is None:
-                raise Problem(422, "Berkas wajib dilampirkan.", code="missing-file", field="file")
-            content_type = check_content(form.file.size, form.file.head)
-        except InvalidAttachment as exc:
-            raise Problem(exc.status, str(exc), code=exc.code, field=exc.field) from exc
-        # The application may have been submitted while the file was uploading.
-        await session.refresh(application)
-        if application.status not in EDITABLE_STATUSES:
-            raise Problem(
-                409, "Berkas tidak dapat diubah setelah permohonan diajukan.", code="locked"
-            )
-        attachment = await store_attachment(
-            session, root, application.id, kind, form.file, content_type
-        )
-    finally:
-        form.discard()  # no-op once the file has been moved into place
+    attachment = await accept_form(session, root, application, form)
     return AttachmentOut.of(attachment)
 
 

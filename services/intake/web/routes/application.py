@@ -1,0 +1,398 @@
+"""One application as its resident sees it: `/permohonan/{id}`.
+
+The letter type, the fields, each syarat with its upload (resumable through static/unggah.js,
+or a plain multipart form without script), submitting (`Ajukan`), the status timeline,
+cancelling, fixing after a revision and resubmitting, and the signed letter once issued.
+Every action calls the resident API's own route functions, so the page refuses exactly what
+the API refuses; another resident's application is the API's 404.
+"""
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from common.auth import Principal
+from common.http import Problem
+from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
+from services.intake.api.deps import (
+    SESSION_COOKIE,
+    CurrentResident,
+    RuntimeDep,
+    SessionDep,
+    current_resident,
+)
+from services.intake.api.routes import applications as api
+from services.intake.api.schemas import ApplicationUpdate
+from services.intake.applications import (
+    EDITABLE_STATUSES,
+    details,
+    letter_type_of,
+    owned_application,
+)
+from services.intake.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    accept_form,
+    attachment_dir,
+    require_editable,
+)
+from services.intake.letter_types import FormField, Requirement
+from services.intake.models import Attachment, LetterApplication
+from services.intake.uploads import UploadRejected, receive_multipart
+from services.intake.web.pages import ResidentPage, ResidentPageDep, render
+from services.intake.web.timeline import (
+    STATUS_BADGES,
+    content_label,
+    size_label,
+    status_label,
+    timeline_item,
+)
+from workflows.approval.models import IN_REVIEW, ISSUED, REVISION_REQUESTED, role_label
+
+router = APIRouter(tags=["halaman warga"], include_in_schema=False)
+
+# Starlette's uuid convertor: /permohonan/baru and the like never reach these routes.
+PAGE = "/permohonan/{application_id:uuid}"
+
+# What a page says after an action went through (?pesan=...): fixed texts, never user input.
+NOTICES = {
+    "diajukan": "Permohonan sudah diajukan. Kami kabari lewat WhatsApp/SMS di setiap tahap.",
+    "diubah": "Perubahan isian sudah disimpan.",
+    "berkas": "Berkas sudah diunggah.",
+    "diajukan-ulang": "Perbaikan sudah dikirim. Permohonan diperiksa kembali.",
+    "dibatalkan": "Permohonan sudah dibatalkan.",
+}
+FIELD_PREFIX = "fields."
+
+
+def page_url(application_id: str, notice: str | None = None) -> str:
+    url = f"/permohonan/{application_id}"
+    return f"{url}?pesan={notice}" if notice else url
+
+
+@dataclass(frozen=True)
+class SyaratView:
+    requirement: Requirement
+    attachment: Attachment | None
+
+    @property
+    def state(self) -> str:
+        a = self.attachment
+        if a is None:
+            return "Belum diunggah"
+        return f"Sudah diunggah: {content_label(a.content_type)}, {size_label(a.size_bytes)}"
+
+
+@dataclass(frozen=True)
+class FieldView:
+    field: FormField
+    value: str
+    error: str | None
+
+    @property
+    def input_name(self) -> str:
+        return FIELD_PREFIX + self.field.name
+
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        return [("", "— pilih —"), *((c, c) for c in self.field.choices)]
+
+    @property
+    def input_type(self) -> str:
+        return "date" if self.field.kind == "date" else "text"
+
+
+async def _owned(
+    session: SessionDep, resident: Principal, application_id: str
+) -> LetterApplication:
+    application = await owned_application(session, resident.subject, application_id)
+    if application is None:
+        raise Problem(404, api.NOT_FOUND, code="not-found")
+    return application
+
+
+async def _show(
+    request: Request,
+    page: ResidentPage,
+    session: SessionDep,
+    application: LetterApplication,
+    *,
+    flash: str | None = None,
+    flash_kind: str = "ok",
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    upload_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    errors = errors or {}
+    seen = await details(session, application)
+    letter_type = letter_type_of(application)
+    attached = {a.kind: a for a in seen.attachments}
+    fields = {**seen.fields, **(values or {})}
+    purpose = (values or {}).get("purpose", application.purpose)
+    context: dict[str, Any] = {
+        "title": f"{letter_type.name}",
+        "nav_active": "permohonan",
+        "application": application,
+        "base": page_url(application.id),
+        "letter_type": letter_type,
+        "status_label": status_label(application.status),
+        "status_badge": STATUS_BADGES.get(application.status, ""),
+        "current_role": role_label(application.current_step_role)
+        if application.current_step_role
+        else "",
+        "purpose": purpose,
+        "purpose_error": errors.get("purpose"),
+        "fields": [
+            FieldView(f, fields.get(f.name, ""), errors.get(FIELD_PREFIX + f.name))
+            for f in letter_type.fields
+        ],
+        "syarat": [SyaratView(r, attached.get(r.code)) for r in letter_type.requirements],
+        "upload_errors": upload_errors or {},
+        "timeline": [timeline_item(t) for t in reversed(seen.timeline)],
+        "editable": application.status in EDITABLE_STATUSES,
+        "can_submit": application.status == "draft",
+        "can_resubmit": application.status == REVISION_REQUESTED,
+        "can_cancel": application.status in (IN_REVIEW, REVISION_REQUESTED),
+        "issued": application.status == ISSUED,
+        "max_mb": MAX_ATTACHMENT_BYTES // (1024 * 1024),
+        "flash": flash,
+        "flash_kind": flash_kind,
+    }
+    return render(request, "permohonan.html", context, page=page, status_code=status_code)
+
+
+@router.get(PAGE)
+async def application_page(
+    application_id: uuid.UUID,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    pesan: str | None = None,
+) -> Response:
+    application = await _owned(session, page.resident, str(application_id))
+    return await _show(request, page, session, application, flash=NOTICES.get(pesan or ""))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()  # parsed (and cached) by the CSRF check already
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+@router.post(PAGE + "/ajukan")
+async def submit(
+    application_id: uuid.UUID,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """`Ajukan`: the API's submit; a refusal (a missing document) is shown on the page."""
+    application = await _owned(session, page.resident, str(application_id))
+    try:
+        await api.submit(application.id, session, runtime, page.resident)
+    except Problem as exc:
+        await session.refresh(application)
+        return await _show(
+            request,
+            page,
+            session,
+            application,
+            flash=exc.detail,
+            flash_kind="galat",
+            status_code=exc.status,
+        )
+    return RedirectResponse(page_url(application.id, "diajukan"), status_code=303)
+
+
+@router.post(PAGE + "/ubah")
+async def change(
+    application_id: uuid.UUID,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+) -> Response:
+    """The fields, changed as PATCH changes them (a draft, or after a revision request)."""
+    application = await _owned(session, page.resident, str(application_id))
+    form = await _form(request)
+    values = {
+        k.removeprefix(FIELD_PREFIX): v.strip()
+        for k, v in form.items()
+        if k.startswith(FIELD_PREFIX)
+    }
+    purpose = form.get("purpose")
+    try:
+        await api.change(
+            application.id,
+            ApplicationUpdate(purpose=purpose, fields=values),
+            session,
+            page.resident,
+        )
+    except Problem as exc:
+        await session.refresh(application)
+        field = str(exc.extra.get("field") or "")
+        shown = {**values, **({"purpose": purpose} if purpose is not None else {})}
+        if field:
+            return await _show(
+                request,
+                page,
+                session,
+                application,
+                errors={field: exc.detail},
+                values=shown,
+                flash="Periksa kembali isian yang ditandai.",
+                flash_kind="galat",
+                status_code=exc.status,
+            )
+        return await _show(
+            request,
+            page,
+            session,
+            application,
+            flash=exc.detail,
+            flash_kind="galat",
+            values=shown,
+            status_code=exc.status,
+        )
+    return RedirectResponse(page_url(application.id, "diubah"), status_code=303)
+
+
+@router.post(PAGE + "/ajukan-ulang")
+async def resubmit(
+    application_id: uuid.UUID,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """After a revision request: the API's resubmit."""
+    application = await _owned(session, page.resident, str(application_id))
+    try:
+        await api.resubmit(application.id, session, runtime, page.resident)
+    except Problem as exc:
+        await session.refresh(application)
+        return await _show(
+            request,
+            page,
+            session,
+            application,
+            flash=exc.detail,
+            flash_kind="galat",
+            status_code=exc.status,
+        )
+    return RedirectResponse(page_url(application.id, "diajukan-ulang"), status_code=303)
+
+
+@router.get(PAGE + "/batal")
+async def cancel_confirmation(
+    application_id: uuid.UUID, request: Request, page: ResidentPageDep, session: SessionDep
+) -> Response:
+    application = await _owned(session, page.resident, str(application_id))
+    context = {
+        "title": "Batalkan permohonan",
+        "nav_active": "permohonan",
+        "application": application,
+        "letter_type": letter_type_of(application),
+    }
+    return render(request, "permohonan_batal.html", context, page=page)
+
+
+@router.post(PAGE + "/batal")
+async def cancel(
+    application_id: uuid.UUID,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    application = await _owned(session, page.resident, str(application_id))
+    try:
+        await api.cancel(application.id, session, runtime, page.resident)
+    except Problem as exc:
+        await session.refresh(application)
+        return await _show(
+            request,
+            page,
+            session,
+            application,
+            flash=exc.detail,
+            flash_kind="galat",
+            status_code=exc.status,
+        )
+    return RedirectResponse(page_url(application.id, "dibatalkan"), status_code=303)
+
+
+@router.post(PAGE + "/berkas")
+async def upload_without_script(
+    application_id: uuid.UUID, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """The plain multipart form (no JavaScript): the same checks as the API's one-shot upload.
+
+    The API's resident dependency would read the CSRF field by parsing (and spooling) the whole
+    body first, so this route streams the body itself, capped at the size limit, and checks
+    the form's CSRF field before anything is stored."""
+    token, from_cookie = bearer_or_cookie(request, SESSION_COOKIE)
+    resident = current_resident(runtime, token)
+    application = await _owned(session, resident, str(application_id))
+    require_editable(application)
+    await session.commit()
+    root = runtime.settings.attachments_dir
+    page = ResidentPage(
+        resident=resident,
+        csrf=csrf_token_for(token, runtime.token_issuer.csrf_secret)
+        if token and from_cookie
+        else "",
+    )
+    try:
+        form = await receive_multipart(
+            request,
+            file_field="file",
+            temp_dir=attachment_dir(root, application.id),
+            max_file_bytes=MAX_ATTACHMENT_BYTES,
+        )
+    except UploadRejected as exc:
+        kind = request.query_params.get("kind", "")
+        return await _show(
+            request,
+            page,
+            session,
+            application,
+            upload_errors={kind: exc.detail},
+            flash=exc.detail,
+            flash_kind="galat",
+            status_code=exc.status,
+        )
+    if from_cookie and not hmac.compare_digest(form.fields.get(CSRF_FIELD, ""), page.csrf):
+        form.discard()
+        raise csrf_refused()
+    kind = form.fields.get("kind", "").strip().upper()
+    try:
+        await accept_form(session, root, application, form)
+    except Problem as exc:
+        await session.refresh(application)
+        return await _show(
+            request,
+            page,
+            session,
+            application,
+            upload_errors={kind: exc.detail},
+            flash=exc.detail,
+            flash_kind="galat",
+            status_code=exc.status,
+        )
+    return RedirectResponse(page_url(application.id, "berkas"), status_code=303)
+
+
+@router.get(PAGE + "/surat.pdf")
+async def letter_for_printing(
+    application_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
+) -> Response:
+    """The signed letter shown in the browser (for `Cetak`); `Unduh surat` uses the API's
+    download."""
+    response = await api.letter_pdf(str(application_id), session, runtime, resident)
+    disposition = response.headers.get("content-disposition", "")
+    response.headers["content-disposition"] = disposition.replace("attachment", "inline", 1)
+    return response
