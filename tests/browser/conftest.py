@@ -13,10 +13,15 @@ from tests.support.browser import DESK, PHONE, Visit, launch
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/browser/" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.browser)
+    """Page tests are end-to-end tests, and they run last: Playwright's sync API keeps an event
+    loop running in the main thread while the session's browser is open, and no asyncio test
+    may run after it starts."""
+    pages = [i for i in items if "tests/browser/" in str(i.path).replace("\\", "/")]
+    for item in pages:
+        item.add_marker(pytest.mark.e2e)
+        item.add_marker(pytest.mark.browser)
+    ids = {id(i) for i in pages}
+    items[:] = [i for i in items if id(i) not in ids] + pages
 
 
 @pytest.fixture(scope="session")

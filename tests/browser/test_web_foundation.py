@@ -2,11 +2,13 @@
 with its session cookie, CSRF on every form post, the security headers, no resource from
 outside the site, and Indonesian error pages."""
 
+import re
 from urllib.parse import urlsplit
 
 import httpx
 from playwright.sync_api import Page, expect
 
+from scripts.journey import Journey, sample_png
 from tests.e2e.test_journey import PASSWORD, Stack
 from tests.support.browser import Visit
 
@@ -87,3 +89,39 @@ def test_an_unknown_page_is_an_indonesian_page_and_the_api_stays_json(
     api = httpx.get(f"{base}/api/v1/tasks")
     assert api.status_code == 401
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_cookie_upload_to_the_api_without_the_csrf_header_is_refused_cleanly(
+    stack: Stack, journey: Journey
+) -> None:
+    """Intake streams multipart uploads itself, so its CSRF check never parses the body: a
+    cookie-authenticated upload without the header is a plain 403, not a half-read request."""
+    token = journey.resident_sign_in("3213110202900201", "081311000201")
+    fields = {"nama": "Uji Unggah", "alamat": "Dusun Krajan RT 001 RW 001"}
+    application_id = journey.create_application(token, "Uji unggahan", fields)
+    url = f"{stack.endpoints.intake}/api/v1/applications/{application_id}/attachments"
+    files = {"file": ("ktp.png", sample_png(), "image/png")}
+    with httpx.Client(cookies={"sd_warga": token}) as client:
+        refused = client.post(url, data={"kind": "KTP"}, files=files)
+        assert refused.status_code == 403, refused.text
+        assert "Formulir sudah kedaluwarsa" in refused.json()["detail"]
+        with_header = client.post(
+            url,
+            data={"kind": "KTP"},
+            files=files,
+            headers={"X-CSRF-Token": csrf_token_of(stack, token)},
+        )
+        assert with_header.status_code == 201, with_header.text
+    assert [
+        a["kind"] for a in journey.application(token, application_id).json()["attachments"]
+    ] == ["KTP"]
+
+
+def csrf_token_of(stack: Stack, token: str) -> str:
+    """The session's CSRF token as the portal puts it in its pages."""
+    page = httpx.get(f"{stack.endpoints.intake}/permohonan", cookies={"sd_warga": token})
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page.text) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page.text
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
