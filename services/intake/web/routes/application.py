@@ -336,6 +336,10 @@ async def upload_without_script(
     the form's CSRF field before anything is stored."""
     token, from_cookie = bearer_or_cookie(request, SESSION_COOKIE)
     resident = current_resident(runtime, token)
+    if from_cookie and not request.headers.get("content-type", "").startswith(
+        "multipart/form-data"
+    ):
+        raise csrf_refused()  # no multipart body, so no CSRF field: refused before any lookup
     application = await _owned(session, resident, str(application_id))
     require_editable(application)
     await session.commit()
