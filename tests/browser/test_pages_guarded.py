@@ -21,6 +21,7 @@ from scripts.journey import Journey
 from services.intake.main import create_app as intake_app
 from services.verification.main import create_app as verification_app
 from tests.e2e.test_journey import NIK_A, PASSWORD, PHONE_A, Stack
+from tests.support.web import sign_in_form
 
 # Pages anyone may open: signing in, the landing page, what a phone needs to install the portal.
 PUBLIC_PAGES = {
@@ -72,7 +73,10 @@ APPS: dict[str, Callable[[], FastAPI]] = {"verification": verification_app, "int
 def sessions(stack: Stack, journey: Journey) -> Iterator[dict[str, str]]:
     """A staff session cookie and a resident session token."""
     with httpx.Client(base_url=stack.endpoints.verification) as client:
-        r = client.post("/masuk", data={"username": "pemerintahan.pamanukan", "password": PASSWORD})
+        r = client.post(
+            "/masuk",
+            data=sign_in_form(client, username="pemerintahan.pamanukan", password=PASSWORD),
+        )
         assert r.status_code == 303
         staff = client.cookies["sd_staf"]
     resident = journey.resident_sign_in(NIK_A, PHONE_A)

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 from scripts.journey import Journey, wait_until
 from tests.e2e.test_journey import Stack
 from tests.support.browser import CHROMIUM, PHONE, Visit
+from tests.support.web import sign_in_form
 
 # Kecamatan Pamanukan (32.13.11), born 01-01-1990; one resident per test (the code limit is
 # per resident).
@@ -128,15 +129,16 @@ def test_too_many_wrong_codes_are_refused_next_to_the_field(stack: Stack, journe
     nik, number = "3213110101900106", "081311000106"
     before = len(journey.dev_messages(number))
     with httpx.Client(base_url=stack.endpoints.intake, follow_redirects=False) as client:
-        assert client.post("/masuk", data={"nik": nik, "phone": number}).status_code == 200
+        assert (
+            client.post("/masuk", data=sign_in_form(client, nik=nik, phone=number)).status_code
+            == 200
+        )
         code = _code_from_sink(journey, number, before)
+        form = sign_in_form(client, nik=nik, phone=number)
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-        answers = [
-            client.post("/masuk/kode", data={"nik": nik, "phone": number, "otp": wrong})
-            for _ in range(6)
-        ]
+        answers = [client.post("/masuk/kode", data={**form, "otp": wrong}) for _ in range(6)]
         # Even the right code is refused now: a new one must be asked for.
-        last = client.post("/masuk/kode", data={"nik": nik, "phone": number, "otp": code})
+        last = client.post("/masuk/kode", data={**form, "otp": code})
     assert [a.status_code for a in answers] == [401] * 5 + [429]
     assert last.status_code == 429
     assert "Terlalu banyak percobaan kode yang salah" in last.text

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from tests.support.web import async_sign_in_form
 from tests.verification.conftest import PASSWORD, Service
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -17,7 +18,10 @@ async def _signed_in(service: Service, username: str) -> AsyncIterator[httpx.Asy
     """A browser-like client of the same in-process app, signed in by the session cookie."""
     transport = httpx.ASGITransport(app=service.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        r = await client.post("/masuk", data={"username": username, "password": PASSWORD})
+        r = await client.post(
+            "/masuk",
+            data=await async_sign_in_form(client, username=username, password=PASSWORD),
+        )
         assert r.status_code == 303, r.text
         yield client
 
