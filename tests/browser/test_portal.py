@@ -284,8 +284,12 @@ def test_the_draft_survives_going_offline(
     phone.goto(f"{base}/permohonan/baru/SKU")
     visit.page(phone, "isi-surat-bersih")
     expect(phone.get_by_label("Nama usaha")).to_have_value("")
+    phone.get_by_label("Nama usaha").fill("Toko Sebelah")  # a draft left behind
+    drafts = "Object.keys(localStorage).filter(k => k.startsWith('smartdesa:draf:'))"
+    assert phone.evaluate(drafts) == ["smartdesa:draf:SKU"]
 
-    # Signing out empties the pages the service worker kept (a shared phone shows nothing).
+    # Signing out empties the pages the service worker kept and the drafts (a shared phone
+    # shows the next person nothing).
     cached = "caches.keys().then(names => Promise.all(names.map(n => caches.open(n)"
     cached += ".then(c => c.keys())))).then(lists => lists.flat().map(r => r.url))"
     assert f"{base}/permohonan/baru/SKU" in phone.evaluate(cached)
@@ -293,6 +297,7 @@ def test_the_draft_survives_going_offline(
     expect(phone.get_by_role("status")).to_contain_text("Anda sudah keluar")
     visit.page(phone, "keluar")
     assert not [u for u in phone.evaluate(cached) if "/permohonan" in u]
+    assert phone.evaluate(drafts) == []
 
 
 def _first_view_bytes(

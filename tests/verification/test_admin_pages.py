@@ -204,3 +204,23 @@ async def test_plt_is_granted_and_ended_on_the_page(service: Service) -> None:
         r = await sekdes.post(f"/pengaturan/plt/{plt_id}/akhiri", data={"csrf_token": token})
         assert r.status_code == 303
         assert (await sekdes.get("/api/v1/plt")).json() == []
+
+
+async def test_a_tampered_route_form_is_told_on_the_page_and_changes_nothing(
+    service: Service,
+) -> None:
+    async with _signed_in(service, "sekdes.pamanukan") as sekdes:
+        token = await _csrf(sekdes, "/pengaturan/surat/SKD")
+        for form in (
+            {"langkah-0-peran": "x" * 60, "langkah-0-jam": "8", "penanda_tangan": "kades"},
+            {
+                "langkah-0-peran": "kasi_pemerintahan",
+                "langkah-0-jam": "8",
+                "penanda_tangan": "x" * 60,
+            },
+        ):
+            r = await sekdes.post("/pengaturan/surat/SKD", data={"csrf_token": token, **form})
+            assert r.status_code == 422, r.text
+            assert "tidak sesuai" in r.text
+        route = await sekdes.get("/api/v1/routes/SKD")
+        assert route.json()["customized"] is False

@@ -4,7 +4,7 @@
    never the API, downloads (no-store), or responses to form posts. Signing out empties the
    page cache, so the next person on a shared phone finds nothing. */
 "use strict";
-var VERSION = "v1"; // raise when the app shell changes
+var VERSION = "v2"; // raise when the app shell changes
 var SHELL = "smartdesa-kerangka-" + VERSION;
 var PAGES = "smartdesa-halaman-" + VERSION;
 var OFFLINE = "/luring";
