@@ -285,8 +285,13 @@ def test_the_draft_survives_going_offline(
     visit.page(phone, "isi-surat-bersih")
     expect(phone.get_by_label("Nama usaha")).to_have_value("")
     phone.get_by_label("Nama usaha").fill("Toko Sebelah")  # a draft left behind
-    drafts = "Object.keys(localStorage).filter(k => k.startsWith('smartdesa:draf:'))"
-    assert phone.evaluate(drafts) == ["smartdesa:draf:SKU"]
+    # An unfinished upload as static/unggah.js keeps it (the file's name in the key).
+    phone.evaluate("localStorage.setItem('sd-unggah:x:KTP:1-a:ktp-dedi.jpg', '{}')")
+    drafts = "Object.keys(localStorage).filter(k => /^(smartdesa:draf:|sd-unggah:)/.test(k))"
+    assert sorted(phone.evaluate(drafts)) == [
+        "sd-unggah:x:KTP:1-a:ktp-dedi.jpg",
+        "smartdesa:draf:SKU",
+    ]
 
     # Signing out empties the pages the service worker kept and the drafts (a shared phone
     # shows the next person nothing).

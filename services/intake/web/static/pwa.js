@@ -16,14 +16,17 @@
     document.cookie = "sd_draf_selesai=; Max-Age=0; path=/; SameSite=Lax";
   }
 
-  // Signing out forgets the drafts kept on this phone too (the service worker empties its
-  // page cache): the next person on a shared phone must not find what was typed.
+  // Signing out forgets the drafts and unfinished uploads (file names) kept on this phone too
+  // (the service worker empties its page cache): the next person on a shared phone must not
+  // find what was typed or chosen.
   function forgetDrafts() {
     try {
       var store = window.localStorage;
       for (var i = store.length - 1; i >= 0; i--) {
         var name = store.key(i);
-        if (name && name.indexOf("smartdesa:draf:") === 0) { store.removeItem(name); }
+        if (name && (name.indexOf("smartdesa:draf:") === 0 || name.indexOf("sd-unggah:") === 0)) {
+          store.removeItem(name);
+        }
       }
     } catch (e) { /* storage unavailable: nothing was kept either */ }
   }
