@@ -85,11 +85,22 @@ def test_resident_signs_in_with_nik_and_the_code(
     visit.page(phone, "masuk-kode")
     code = _code_from_sink(journey, PHONE_SIGN_IN, before)
 
+    # The one before on this phone never signed out: what the service worker kept of their
+    # pages is gone once someone signs in.
+    phone.evaluate(CONTROLLED)
+    kept = "caches.open('smartdesa-halaman-v3').then(c => c.put('/permohonan/orang-lain',"
+    kept += " new Response('<p>lama</p>', {headers: {'content-type': 'text/html'}})))"
+    phone.evaluate(kept)
+    pages = "caches.keys().then(names => Promise.all(names.map(n => caches.open(n)"
+    pages += ".then(c => c.keys())))).then(lists => lists.flat().map(r => r.url))"
+    assert f"{base}/permohonan/orang-lain" in phone.evaluate(pages)
+
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     phone.get_by_label("Kode masuk").fill(wrong)
     phone.get_by_role("button", name="Masuk", exact=True).click()
     expect(phone.locator("#f-otp-galat")).to_contain_text("Kode masuk salah")
     visit.page(phone, "masuk-kode-salah")
+    assert f"{base}/permohonan/orang-lain" not in phone.evaluate(pages)
     assert not [c for c in phone.context.cookies() if c["name"] == "sd_warga"]
 
     phone.get_by_label("Kode masuk").fill("12ab")
