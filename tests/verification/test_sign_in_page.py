@@ -32,3 +32,15 @@ async def test_a_sign_in_post_from_another_site_starts_no_session(service: Servi
     cookie = next(c for c in http.cookies.jar if c.name == "sd_masuk_staf")
     assert cookie.path == "/masuk"
     assert cookie.has_nonstandard_attr("HttpOnly")
+
+
+async def test_signed_in_pages_are_never_stored_by_the_browser(service: Service) -> None:
+    """On an office computer shared by the staff, Back after signing out must not bring a
+    resident's particulars up again: every signed-in page is no-store."""
+    http = service.http
+    form = await async_sign_in_form(http, username="sekdes.pamanukan", password=PASSWORD)
+    assert (await http.post("/masuk", data=form)).status_code == 303
+    for path in ("/", "/kotak-masuk", "/pengaturan/akun", "/pengaturan/plt"):
+        r = await http.get(path)
+        assert r.status_code == 200, path
+        assert r.headers.get("cache-control") == "no-store", path
