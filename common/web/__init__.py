@@ -13,6 +13,7 @@ declare those same dependencies, so a page checks role and desa exactly as the A
 import base64
 import hashlib
 import hmac
+import secrets
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -179,9 +180,16 @@ def clear_session_cookie(
     )
 
 
+# Characters a browser ignores or reads as '/' in a URL ("/\\evil.example" is "//evil.example"
+# to it), and control characters: a path with any of them is never a safe place to go next.
+_UNSAFE_IN_NEXT = frozenset("\\") | {chr(c) for c in range(0x20)} | {"\x7f"}
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Where to go after signing in: only a path on this site, never another origin."""
     if not target:
+        return default
+    if any(c in _UNSAFE_IN_NEXT for c in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -189,6 +197,52 @@ def safe_next(target: str | None, default: str) -> str:
     if target.startswith(API_PREFIX):
         return default
     return target
+
+
+# --- signing in: a CSRF token before there is a session ------------------------------------
+# Without it another site could post its own account's credentials (or NIK and one-time code)
+# to our sign-in form and so sign a visitor into the attacker's account, whose documents the
+# visitor would then upload. Double submit: the sign-in page sets a random token in a cookie
+# of its own (another site can neither read nor set it) and in the form; the post must carry
+# both, equal.
+SIGN_IN_CSRF_MAX_AGE = 12 * 3600
+
+
+def sign_in_csrf_token(request: Request, cookie_name: str) -> str:
+    """The sign-in form's token: the browser's sign-in cookie's, or a new one."""
+    value = request.cookies.get(cookie_name, "")
+    if 32 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum():
+        return value
+    return secrets.token_urlsafe(32)
+
+
+def set_sign_in_csrf_cookie(
+    response: Response,
+    request: Request,
+    *,
+    name: str,
+    token: str,
+    path: str,
+    force_secure: bool = False,
+) -> None:
+    response.set_cookie(
+        name,
+        token,
+        max_age=SIGN_IN_CSRF_MAX_AGE,
+        path=path,
+        httponly=True,
+        secure=is_tls(request, force_secure),
+        samesite="strict",
+    )
+
+
+def sign_in_csrf_ok(request: Request, cookie_name: str, given: str) -> bool:
+    """Whether a sign-in post carries the token of the sign-in cookie (both present)."""
+    expected = request.cookies.get(cookie_name, "")
+    return bool(expected) and bool(given) and hmac.compare_digest(expected, given)
+
+
+SIGN_IN_EXPIRED = "Formulir masuk sudah kedaluwarsa. Silakan isi dan kirim sekali lagi."
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -225,6 +279,9 @@ def csrf_input(token: str) -> Markup:
 
 
 # --- the app ------------------------------------------------------------------------------
+
+
+SERVER_ERROR = "Terjadi kesalahan pada server. Silakan coba lagi sebentar lagi."
 
 
 def wants_page(request: Request) -> bool:
@@ -275,6 +332,14 @@ def install_web(
             return problem_response(422, "; ".join(messages), code="validation", errors=messages)
         return error_page(request, 422, "; ".join(messages))
 
+    async def page_or_server_error(request: Request, _exc: Exception) -> Response:
+        # Anything unforeseen: still Indonesian (Starlette's own answer is English plain text).
+        # The exception is logged by the server as before.
+        if not wants_page(request):
+            return problem_response(500, SERVER_ERROR)
+        return error_page(request, 500, SERVER_ERROR)
+
+    app.add_exception_handler(Exception, page_or_server_error)
     app.add_exception_handler(Problem, page_or_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, page_or_http_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, page_or_validation_problem)  # type: ignore[arg-type]

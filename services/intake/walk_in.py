@@ -230,12 +230,8 @@ async def _write(session: AsyncSession, root: Path, walk_in: WalkIn) -> Filed:
     except BaseException:
         await asyncio.to_thread(_remove_files, root, draft.id)
         raise
-    log.info(
-        "walk-in application %s filed by %s with %d attachments",
-        draft.id,
-        walk_in.filed_by,
-        len(attachments),
-    )
+    # Not the filing staff member's username: it may be a person's name.
+    log.info("walk-in application %s filed with %d attachments", draft.id, len(attachments))
     return Filed(application=draft, created=True)
 
 

@@ -159,7 +159,7 @@ async def save_profile(
         raise _unavailable(exc, "a desa profile update") from exc
     if not answer.saved:
         raise ProfileInvalid({e.field: e.message for e in answer.errors})
-    log.info("desa profile %s changed by %s", staff.desa_code, staff.username)
+    log.info("desa profile %s changed by staff %s", staff.desa_code, staff.id)
     return answer.profile
 
 

@@ -117,9 +117,9 @@ async def file(
         log.warning("intake FileWalkIn failed: %s", code)
         raise Refused(INTAKE_UNAVAILABLE, retry=True) from exc
     log.info(
-        "walk-in application %s filed by %s (created: %s)",
+        "walk-in application %s filed by staff %s (created: %s)",
         filed.application_id,
-        staff.username,
+        staff.id,  # the id, not the username (which may be a person's name)
         filed.created,
     )
     return filed

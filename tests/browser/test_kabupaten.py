@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from scripts.journey import Journey, sample_pdf, sample_png, wait_until
 from tests.e2e.test_journey import NIK_A, PASSWORD, PHONE_A, Stack
 from tests.support.browser import Visit
+from tests.support.web import sign_in_form
 
 PAMANUKAN = "32.13.11.2004"
 KECAMATAN = "32.13.11"
@@ -156,7 +157,10 @@ def test_the_dpmd_viewer_reads_the_view_and_desa_staff_are_refused(
 ) -> None:
     base = stack.endpoints.verification
     with httpx.Client(base_url=base, follow_redirects=False) as client:
-        signed_in = client.post("/masuk", data={"username": "dpmd.subang", "password": PASSWORD})
+        signed_in = client.post(
+            "/masuk",
+            data=sign_in_form(client, username="dpmd.subang", password=PASSWORD),
+        )
         assert signed_in.status_code == 303
         page = client.get("/kabupaten")
         assert page.status_code == 200

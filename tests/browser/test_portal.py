@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 from scripts.journey import Journey, wait_until
 from tests.e2e.test_journey import Stack
 from tests.support.browser import CHROMIUM, PHONE, Visit
+from tests.support.web import sign_in_form
 
 # Kecamatan Pamanukan (32.13.11), born 01-01-1990; one resident per test (the code limit is
 # per resident).
@@ -84,11 +85,22 @@ def test_resident_signs_in_with_nik_and_the_code(
     visit.page(phone, "masuk-kode")
     code = _code_from_sink(journey, PHONE_SIGN_IN, before)
 
+    # The one before on this phone never signed out: what the service worker kept of their
+    # pages is gone once someone signs in.
+    phone.evaluate(CONTROLLED)
+    kept = "caches.open('smartdesa-halaman-v3').then(c => c.put('/permohonan/orang-lain',"
+    kept += " new Response('<p>lama</p>', {headers: {'content-type': 'text/html'}})))"
+    phone.evaluate(kept)
+    pages = "caches.keys().then(names => Promise.all(names.map(n => caches.open(n)"
+    pages += ".then(c => c.keys())))).then(lists => lists.flat().map(r => r.url))"
+    assert f"{base}/permohonan/orang-lain" in phone.evaluate(pages)
+
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     phone.get_by_label("Kode masuk").fill(wrong)
     phone.get_by_role("button", name="Masuk", exact=True).click()
     expect(phone.locator("#f-otp-galat")).to_contain_text("Kode masuk salah")
     visit.page(phone, "masuk-kode-salah")
+    assert f"{base}/permohonan/orang-lain" not in phone.evaluate(pages)
     assert not [c for c in phone.context.cookies() if c["name"] == "sd_warga"]
 
     phone.get_by_label("Kode masuk").fill("12ab")
@@ -128,15 +140,16 @@ def test_too_many_wrong_codes_are_refused_next_to_the_field(stack: Stack, journe
     nik, number = "3213110101900106", "081311000106"
     before = len(journey.dev_messages(number))
     with httpx.Client(base_url=stack.endpoints.intake, follow_redirects=False) as client:
-        assert client.post("/masuk", data={"nik": nik, "phone": number}).status_code == 200
+        assert (
+            client.post("/masuk", data=sign_in_form(client, nik=nik, phone=number)).status_code
+            == 200
+        )
         code = _code_from_sink(journey, number, before)
+        form = sign_in_form(client, nik=nik, phone=number)
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-        answers = [
-            client.post("/masuk/kode", data={"nik": nik, "phone": number, "otp": wrong})
-            for _ in range(6)
-        ]
+        answers = [client.post("/masuk/kode", data={**form, "otp": wrong}) for _ in range(6)]
         # Even the right code is refused now: a new one must be asked for.
-        last = client.post("/masuk/kode", data={"nik": nik, "phone": number, "otp": code})
+        last = client.post("/masuk/kode", data={**form, "otp": code})
     assert [a.status_code for a in answers] == [401] * 5 + [429]
     assert last.status_code == 429
     assert "Terlalu banyak percobaan kode yang salah" in last.text
@@ -282,8 +295,17 @@ def test_the_draft_survives_going_offline(
     phone.goto(f"{base}/permohonan/baru/SKU")
     visit.page(phone, "isi-surat-bersih")
     expect(phone.get_by_label("Nama usaha")).to_have_value("")
+    phone.get_by_label("Nama usaha").fill("Toko Sebelah")  # a draft left behind
+    # An unfinished upload as static/unggah.js keeps it (the file's name in the key).
+    phone.evaluate("localStorage.setItem('sd-unggah:x:KTP:1-a:ktp-dedi.jpg', '{}')")
+    drafts = "Object.keys(localStorage).filter(k => /^(smartdesa:draf:|sd-unggah:)/.test(k))"
+    assert sorted(phone.evaluate(drafts)) == [
+        "sd-unggah:x:KTP:1-a:ktp-dedi.jpg",
+        "smartdesa:draf:SKU",
+    ]
 
-    # Signing out empties the pages the service worker kept (a shared phone shows nothing).
+    # Signing out empties the pages the service worker kept and the drafts (a shared phone
+    # shows the next person nothing).
     cached = "caches.keys().then(names => Promise.all(names.map(n => caches.open(n)"
     cached += ".then(c => c.keys())))).then(lists => lists.flat().map(r => r.url))"
     assert f"{base}/permohonan/baru/SKU" in phone.evaluate(cached)
@@ -291,6 +313,7 @@ def test_the_draft_survives_going_offline(
     expect(phone.get_by_role("status")).to_contain_text("Anda sudah keluar")
     visit.page(phone, "keluar")
     assert not [u for u in phone.evaluate(cached) if "/permohonan" in u]
+    assert phone.evaluate(drafts) == []
 
 
 def _first_view_bytes(

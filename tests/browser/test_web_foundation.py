@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from scripts.journey import Journey, sample_png
 from tests.e2e.test_journey import PASSWORD, Stack
 from tests.support.browser import Visit
+from tests.support.web import sign_in_form
 
 KASI = "pemerintahan.pamanukan"
 
@@ -54,7 +55,9 @@ def test_staff_sign_in_sets_a_guarded_session_cookie(
 def test_a_form_post_without_this_sessions_csrf_token_is_refused(stack: Stack) -> None:
     base = stack.endpoints.verification
     with httpx.Client(base_url=base, follow_redirects=False) as client:
-        signed_in = client.post("/masuk", data={"username": KASI, "password": PASSWORD})
+        signed_in = client.post(
+            "/masuk", data=sign_in_form(client, username=KASI, password=PASSWORD)
+        )
         assert signed_in.status_code == 303
         assert "sd_staf" in client.cookies
         # A cross-site form would carry the cookie but not the token.

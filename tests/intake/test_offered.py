@@ -14,7 +14,7 @@ from common.rpc import VERIFICATION, GrpcServer
 from common.secrets import ensure_dev_secrets
 from services.intake.config import Settings
 from services.intake.main import create_app
-from tests.intake.conftest import PAMANUKAN, Intake, problem
+from tests.intake.conftest import PAMANUKAN, SKD_FIELDS, Intake, problem
 
 RANCASARI = "32.13.11.2002"
 
@@ -123,3 +123,23 @@ async def test_a_draft_of_a_type_no_longer_offered_is_not_submitted(
     assert problem(r)["detail"] == "Desa ini belum melayani surat ini."
     draft = await offering_intake.http.get(f"/api/v1/applications/{app_id}", headers=headers)
     assert draft.json()["status"] == "draft"
+
+
+async def test_the_new_application_page_refuses_a_type_the_desa_does_not_offer(
+    offering_intake: Intake,
+) -> None:
+    """The page creates drafts exactly as the API does: not of a type the desa switched off."""
+    headers = await offering_intake.sign_in()
+    form = {"purpose": "Melamar kerja", **{f"isian_{k}": v for k, v in SKD_FIELDS.items()}}
+    r = await offering_intake.http.post(
+        "/permohonan/baru/SKD", data={**form, "desa_code": PAMANUKAN}, headers=headers
+    )
+    assert r.status_code == 422
+    assert "Desa ini belum melayani surat ini." in r.text
+    listed = await offering_intake.http.get("/api/v1/applications", headers=headers)
+    assert listed.json() == []
+    # Rancasari still offers it.
+    r = await offering_intake.http.post(
+        "/permohonan/baru/SKD", data={**form, "desa_code": RANCASARI}, headers=headers
+    )
+    assert r.status_code == 303

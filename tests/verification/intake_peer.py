@@ -22,6 +22,7 @@ from common.events import (
 )
 from common.messaging import publish
 from services.intake.applications import EVENT_SOURCE
+from services.intake.servicer import letter_type_catalogue
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -40,6 +41,7 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self, js: JetStreamContext | None = None) -> None:
         self.applications: dict[str, StoredApplication] = {}
         self.recorded: list[intake_pb2.RecordProgressRequest] = []
+        self.walk_ins: list[intake_pb2.FileWalkInRequest] = []
         self._js = js
 
     def add(
@@ -102,14 +104,16 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by these tests")
-        raise AssertionError("unreachable")
+        return letter_type_catalogue()  # intake's own
 
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.FileWalkInResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by these tests")
-        raise AssertionError("unreachable")
+        """Records the filing and answers as intake does (nothing checked here)."""
+        self.walk_ins.append(request)
+        return intake_pb2.FileWalkInResponse(
+            application_id=f"walk-in-{len(self.walk_ins)}", status="in_review", created=True
+        )
 
     async def RecordProgress(
         self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from tests.support.web import async_sign_in_form
 from tests.verification.conftest import PASSWORD, Service
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -17,7 +18,10 @@ async def _signed_in(service: Service, username: str) -> AsyncIterator[httpx.Asy
     """A browser-like client of the same in-process app, signed in by the session cookie."""
     transport = httpx.ASGITransport(app=service.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        r = await client.post("/masuk", data={"username": username, "password": PASSWORD})
+        r = await client.post(
+            "/masuk",
+            data=await async_sign_in_form(client, username=username, password=PASSWORD),
+        )
         assert r.status_code == 303, r.text
         yield client
 
@@ -200,3 +204,23 @@ async def test_plt_is_granted_and_ended_on_the_page(service: Service) -> None:
         r = await sekdes.post(f"/pengaturan/plt/{plt_id}/akhiri", data={"csrf_token": token})
         assert r.status_code == 303
         assert (await sekdes.get("/api/v1/plt")).json() == []
+
+
+async def test_a_tampered_route_form_is_told_on_the_page_and_changes_nothing(
+    service: Service,
+) -> None:
+    async with _signed_in(service, "sekdes.pamanukan") as sekdes:
+        token = await _csrf(sekdes, "/pengaturan/surat/SKD")
+        for form in (
+            {"langkah-0-peran": "x" * 60, "langkah-0-jam": "8", "penanda_tangan": "kades"},
+            {
+                "langkah-0-peran": "kasi_pemerintahan",
+                "langkah-0-jam": "8",
+                "penanda_tangan": "x" * 60,
+            },
+        ):
+            r = await sekdes.post("/pengaturan/surat/SKD", data={"csrf_token": token, **form})
+            assert r.status_code == 422, r.text
+            assert "tidak sesuai" in r.text
+        route = await sekdes.get("/api/v1/routes/SKD")
+        assert route.json()["customized"] is False

@@ -1,11 +1,18 @@
 """The walk-in page's small rules: who may file, where intake's refusal is shown, how the
 resident's number is shown on the confirmation (the browser test walks the page itself)."""
 
+import logging
+import re
+
+import httpx
 import pytest
 
 from common.http import Problem
+from services.verification.routes import set_offered
 from services.verification.walk_in import may_file, require_filer
 from services.verification.web.routes.walk_in import field_name, masked_phone
+from tests.support.web import async_sign_in_form
+from tests.verification.conftest import PASSWORD, Service
 
 
 def test_the_operator_files_also_as_plt_and_nobody_else() -> None:
@@ -39,3 +46,50 @@ def test_intakes_refusal_lands_next_to_its_input(intake_field: str, form_field: 
 def test_the_number_is_shown_masked() -> None:
     assert masked_phone("6281377700123") == "0813*****123"
     assert masked_phone("6285712345678") == "0857*****678"
+
+
+async def test_a_type_the_desa_switched_off_is_not_filed_at_the_office(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As a resident's own application: the walk-in form offers, and files, only the letter
+    types the desa offers. The log names the filing staff member by id, never by username
+    (which may be a person's name)."""
+    async with service.app.state.runtime.sessions() as session:
+        await set_offered(session, "32.13.11.2004", "SKD", False, "sekdes.pamanukan")
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        signed_in = await client.post(
+            "/masuk",
+            data=await async_sign_in_form(client, username="operator.pamanukan", password=PASSWORD),
+        )
+        assert signed_in.status_code == 303
+        form = await client.get("/pengajuan-langsung")
+        assert form.status_code == 200
+        assert 'value="SKU"' in form.text and 'value="SKD"' not in form.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        form_data = {
+            "csrf_token": token.group(1),
+            "request_id": "r-1",
+            "jenis": "SKD",
+            "nik": "3213115708900001",
+            "hp": "081234567890",
+            "keperluan": "Melamar kerja",
+        }
+        scans = {
+            f"berkas_{kind}": (f"{kind}.jpg", b"\xff\xd8\xff" + b"0" * 100, "image/jpeg")
+            for kind in ("KTP", "KK")
+        }
+        filed = await client.post("/pengajuan-langsung", data=form_data, files=scans)
+        assert filed.status_code == 422
+        assert "Desa ini belum melayani surat ini" in filed.text
+        assert service.intake.walk_ins == []
+
+        async with service.app.state.runtime.sessions() as session:
+            await set_offered(session, "32.13.11.2004", "SKD", True, "sekdes.pamanukan")
+        with caplog.at_level(logging.INFO):
+            filed = await client.post("/pengajuan-langsung", data=form_data, files=scans)
+        assert filed.status_code == 303, filed.text
+    assert len(service.intake.walk_ins) == 1
+    assert "walk-in-1" in caplog.text
+    assert "operator.pamanukan" not in caplog.text

@@ -73,7 +73,12 @@ def render(
     page: StaffPage | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A page of the staff client; `page` fills the frame (navigation, CSRF token)."""
+    """A page of the staff client; `page` fills the frame (navigation, CSRF token). A signed-in
+    page is never stored by the browser: on an office computer shared by the staff, Back after
+    signing out must not bring a resident's particulars (NIK, names) up again."""
     if page is not None:
         context = {"me": page, "csrf": page.csrf, **context}
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    if page is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response

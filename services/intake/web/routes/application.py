@@ -227,7 +227,9 @@ async def change(
     try:
         await api.change(
             application.id,
-            ApplicationUpdate(purpose=purpose, fields=values),
+            # Unvalidated here on purpose: the API's body limits would raise before the rules
+            # below answer each value with its Indonesian message next to its field.
+            ApplicationUpdate.model_construct(purpose=purpose, fields=values),
             session,
             page.resident,
         )

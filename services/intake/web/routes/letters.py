@@ -20,6 +20,7 @@ from services.intake.applications import (
 )
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
+from services.intake.offered import ensure_offered
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPageDep, render
 
@@ -175,6 +176,12 @@ async def create_draft(
     errors = application_errors(desa_code, letter_type.code, purpose, fields)
     if not desa_code:
         errors["desa_code"] = "Pilih desa tujuan permohonan."
+    if not errors:
+        try:
+            # As POST /api/v1/applications: not a type the chosen desa switched off.
+            await ensure_offered(runtime.directory, desa_code, letter_type.code)
+        except Problem as exc:
+            errors = {"desa_code": exc.detail}
     if not errors:
         try:
             application = await create_application(

@@ -11,7 +11,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.auth import InvalidToken
 from common.http import Problem
-from common.web import clear_session_cookie, safe_next, set_session_cookie
+from common.web import (
+    CSRF_FIELD,
+    SIGN_IN_EXPIRED,
+    clear_session_cookie,
+    safe_next,
+    set_session_cookie,
+    set_sign_in_csrf_cookie,
+    sign_in_csrf_ok,
+    sign_in_csrf_token,
+)
 from services.intake.api.deps import SESSION_COOKIE, RuntimeDep, SessionDep, current_resident
 from services.intake.api.routes.auth import CODE_SENT, redeem, send_code
 from services.intake.web.pages import HOME_PATH, SIGN_IN_PATH, render
@@ -24,6 +33,27 @@ CODE_PATH = "/masuk/kode"
 Nik = Annotated[str, Form(max_length=32)]
 PhoneNumber = Annotated[str, Form(max_length=32)]
 Next = Annotated[str, Form(max_length=512)]
+SignInCsrf = Annotated[str, Form(alias=CSRF_FIELD, max_length=128)]
+# The sign-in forms' own CSRF cookie (common.web: no session yet to bind a token to).
+SIGN_IN_CSRF_COOKIE = "sd_masuk_warga"
+
+
+def _with_sign_in_csrf(
+    request: Request, runtime: RuntimeDep, template: str, **context: Any
+) -> HTMLResponse:
+    """A sign-in form page with its CSRF token, in the form and in the sign-in cookie."""
+    status_code = context.pop("status_code", 200)
+    token = sign_in_csrf_token(request, SIGN_IN_CSRF_COOKIE)
+    response = render(request, template, {**context, "masuk_csrf": token}, status_code=status_code)
+    set_sign_in_csrf_cookie(
+        response,
+        request,
+        name=SIGN_IN_CSRF_COOKIE,
+        token=token,
+        path=SIGN_IN_PATH,
+        force_secure=runtime.settings.web_cookie_secure,
+    )
+    return response
 
 
 def _signed_in(request: Request, runtime: RuntimeDep) -> bool:
@@ -44,12 +74,13 @@ async def landing(request: Request, runtime: RuntimeDep) -> Response:
 
 
 def _identity_page(
-    request: Request, lanjut: str, status_code: int = 200, **context: Any
+    request: Request, runtime: RuntimeDep, lanjut: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    return render(
+    return _with_sign_in_csrf(
         request,
+        runtime,
         "masuk.html",
-        {"title": "Masuk", "lanjut": lanjut, "errors": {}, **context},
+        **{"title": "Masuk", "lanjut": lanjut, "errors": {}, **context},
         status_code=status_code,
     )
 
@@ -60,7 +91,7 @@ async def sign_in_page(
 ) -> Response:
     if _signed_in(request, runtime):
         return RedirectResponse(safe_next(lanjut, LIST_PATH), status_code=303)
-    return _identity_page(request, lanjut or "")
+    return _identity_page(request, runtime, lanjut or "")
 
 
 def _field_of(problem: Problem, default: str) -> str:
@@ -76,14 +107,27 @@ async def ask_for_code(
     nik: Nik = "",
     phone: PhoneNumber = "",
     lanjut: Next = "",
+    csrf_token: SignInCsrf = "",
 ) -> HTMLResponse:
     """Step 1: NIK and phone number; the code goes out by WhatsApp/SMS."""
+    if not sign_in_csrf_ok(request, SIGN_IN_CSRF_COOKIE, csrf_token):
+        return _identity_page(
+            request,
+            runtime,
+            lanjut,
+            status_code=403,
+            nik=nik,
+            phone=phone,
+            flash=SIGN_IN_EXPIRED,
+            flash_kind="galat",
+        )
     try:
         await send_code(session, runtime, nik, phone)
     except Problem as exc:
         errors = {_field_of(exc, "nik"): exc.detail} if exc.status == 422 else {}
         return _identity_page(
             request,
+            runtime,
             lanjut,
             status_code=exc.status,
             nik=nik,
@@ -92,11 +136,12 @@ async def ask_for_code(
             flash=None if errors else exc.detail,
             flash_kind="galat",
         )
-    return _code_page(request, nik, phone, lanjut, flash=CODE_SENT)
+    return _code_page(request, runtime, nik, phone, lanjut, flash=CODE_SENT)
 
 
 def _code_page(
     request: Request,
+    runtime: RuntimeDep,
     nik: str,
     phone: str,
     lanjut: str,
@@ -105,18 +150,17 @@ def _code_page(
     status_code: int = 200,
     flash: str | None = None,
 ) -> HTMLResponse:
-    return render(
+    return _with_sign_in_csrf(
         request,
+        runtime,
         "masuk-kode.html",
-        {
-            "title": "Masukkan kode",
-            "nik": nik.strip(),
-            "phone": phone.strip(),
-            "lanjut": lanjut,
-            "error": error,
-            "flash": flash,
-            "flash_kind": "ok",
-        },
+        title="Masukkan kode",
+        nik=nik.strip(),
+        phone=phone.strip(),
+        lanjut=lanjut,
+        error=error,
+        flash=flash,
+        flash_kind="ok",
         status_code=status_code,
     )
 
@@ -130,8 +174,14 @@ async def sign_in(
     phone: PhoneNumber = "",
     otp: Annotated[str, Form(max_length=16)] = "",
     lanjut: Next = "",
+    csrf_token: SignInCsrf = "",
 ) -> Response:
     """Step 2: the six-digit code; a right one sets the session cookie."""
+    if not sign_in_csrf_ok(request, SIGN_IN_CSRF_COOKIE, csrf_token):
+        # Another site posting its own NIK and code would sign the visitor into its account.
+        return _code_page(
+            request, runtime, nik, phone, lanjut, error=SIGN_IN_EXPIRED, status_code=403
+        )
     try:
         token = await redeem(session, runtime, nik, phone, otp)
     except Problem as exc:
@@ -139,9 +189,17 @@ async def sign_in(
         if field in ("nik", "phone"):  # the hidden fields were changed: start again
             errors = {field: exc.detail}
             return _identity_page(
-                request, lanjut, status_code=exc.status, nik=nik, phone=phone, errors=errors
+                request,
+                runtime,
+                lanjut,
+                status_code=exc.status,
+                nik=nik,
+                phone=phone,
+                errors=errors,
             )
-        return _code_page(request, nik, phone, lanjut, error=exc.detail, status_code=exc.status)
+        return _code_page(
+            request, runtime, nik, phone, lanjut, error=exc.detail, status_code=exc.status
+        )
     response = RedirectResponse(safe_next(lanjut, LIST_PATH), status_code=303)
     set_session_cookie(
         response,

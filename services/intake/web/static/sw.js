@@ -1,10 +1,10 @@
 /* Smart Desa portal's service worker (served at /sw.js, scope /). The app shell (stylesheet,
    scripts, icons, the offline page) is cached at install; pages go to the network first and
    fall back to their cached copy, then to the offline page. Only plain HTML pages are kept:
-   never the API, downloads (no-store), or responses to form posts. Signing out empties the
-   page cache, so the next person on a shared phone finds nothing. */
+   never the API, downloads (no-store), or responses to form posts. Signing out, and signing
+   in, empty the page cache, so the next person on a shared phone finds nothing. */
 "use strict";
-var VERSION = "v1"; // raise when the app shell changes
+var VERSION = "v3"; // raise when the app shell changes
 var SHELL = "smartdesa-kerangka-" + VERSION;
 var PAGES = "smartdesa-halaman-" + VERSION;
 var OFFLINE = "/luring";
@@ -79,7 +79,9 @@ self.addEventListener("fetch", function (event) {
   if (request.mode === "navigate") {
     if (request.method === "GET") {
       event.respondWith(page(request));
-    } else if (url.pathname === "/keluar") {
+    } else if (url.pathname === "/keluar" || url.pathname === "/masuk/kode") {
+      // Signing out, or someone signing in (the one before may never have signed out): the
+      // pages kept so far are not theirs to see offline.
       event.respondWith(caches.delete(PAGES).then(function () { return fetch(request); }));
     } else {
       event.respondWith(fetch(request).catch(function () { return caches.match(OFFLINE); }));

@@ -144,7 +144,8 @@ async def save_route(
         )
     signer = str(form.get("penanda_tangan", ""))
     on_behalf = str(form.get("atas_nama", ""))
-    shown = RouteIn(steps=[], signer_role=signer, on_behalf_of_role=on_behalf)
+    # What was chosen, shown again as it came (checked below, never saved unchecked).
+    shown = RouteIn.model_construct(steps=[], signer_role=signer, on_behalf_of_role=on_behalf)
     try:
         steps: list[StepIO] = []
         for number, row in enumerate(rows, start=1):
@@ -156,9 +157,14 @@ async def save_route(
                 raise Problem(
                     422, f"Langkah {number}: tenggat ditulis dengan angka jam kerja."
                 ) from None
-            steps.append(
-                StepIO(role=row["role"], deadline_working_hours=hours, skippable=row["skippable"])
-            )
+            try:
+                steps.append(
+                    StepIO(
+                        role=row["role"], deadline_working_hours=hours, skippable=row["skippable"]
+                    )
+                )
+            except ValidationError:
+                raise Problem(422, f"Langkah {number}: isian tidak sesuai.") from None
         try:
             body = RouteIn(steps=steps, signer_role=signer, on_behalf_of_role=on_behalf)
         except ValidationError:

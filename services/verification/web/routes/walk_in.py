@@ -17,14 +17,16 @@ from starlette.datastructures import UploadFile
 
 from common.http import Problem
 from services.verification import walk_in
-from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep
+from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.intake_reader import read_application
+from services.verification.routes import not_offered
 from services.verification.web.pages import StaffPageDep, render
 
 router = APIRouter(include_in_schema=False)
 
 PATH = "/pengajuan-langsung"
 ACCEPT = "application/pdf,image/jpeg,image/png"
+NOT_OFFERED = "Desa ini belum melayani surat ini (lihat Pengaturan › Jenis surat)."
 FILES_AGAIN = (
     "Demi keamanan, peramban tidak menyimpan berkas yang sudah dipilih: pilih lagi semua "
     "berkas pindaian sebelum mengirim ulang."
@@ -46,6 +48,19 @@ def _type_of(
     catalogue: intake_pb2.LetterTypeCatalogue, code: str
 ) -> intake_pb2.LetterTypeInfo | None:
     return next((t for t in catalogue.letter_types if t.code == code), None)
+
+
+async def _offered_catalogue(
+    runtime: RuntimeDep, session: SessionDep, desa_code: str
+) -> intake_pb2.LetterTypeCatalogue:
+    """Intake's catalogue without the types the desa switched off: a walk-in, like a resident's
+    own application, is only of a type the desa offers."""
+    catalogue = await walk_in.catalogue(runtime.intake, runtime.settings.intake_timeout_seconds)
+    off = await not_offered(session, desa_code)
+    offered = [t for t in catalogue.letter_types if t.code not in off]
+    del catalogue.letter_types[:]
+    catalogue.letter_types.extend(offered)
+    return catalogue
 
 
 def _form_page(
@@ -92,12 +107,13 @@ async def walk_in_form(
     request: Request,
     runtime: RuntimeDep,
     page: StaffPageDep,
-    _staff: DesaStaff,
+    staff: DesaStaff,
     roles: HeldRoles,
+    session: SessionDep,
     jenis: str = "",
 ) -> HTMLResponse:
     walk_in.require_filer(roles)
-    catalogue = await walk_in.catalogue(runtime.intake, runtime.settings.intake_timeout_seconds)
+    catalogue = await _offered_catalogue(runtime, session, staff.desa_code)
     letter_type = _type_of(catalogue, jenis) if jenis else None
     errors = {"jenis": "Jenis surat tidak tersedia."} if jenis and letter_type is None else None
     return _form_page(request, page, catalogue, letter_type, errors=errors)
@@ -110,9 +126,10 @@ async def file_walk_in(
     page: StaffPageDep,
     staff: DesaStaff,
     roles: HeldRoles,
+    session: SessionDep,
 ) -> Response:
     walk_in.require_filer(roles)
-    catalogue = await walk_in.catalogue(runtime.intake, runtime.settings.intake_timeout_seconds)
+    catalogue = await _offered_catalogue(runtime, session, staff.desa_code)
     form = await request.form()  # already read (and its CSRF token checked) by the dependency
 
     def text(name: str, limit: int = 2000) -> str:
@@ -133,7 +150,7 @@ async def file_walk_in(
             page,
             catalogue,
             None,
-            errors={"jenis": "Pilih jenis surat."},
+            errors={"jenis": NOT_OFFERED if values["jenis"] else "Pilih jenis surat."},
             status_code=422,
         )
     fields: dict[str, str] = {}
