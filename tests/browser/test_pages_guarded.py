@@ -34,10 +34,6 @@ PUBLIC_POSTS = {
     "intake": {"/masuk", "/masuk/kode"},
 }
 
-# The portal's no-script upload form streams its multipart body itself and finds the CSRF
-# field in it (services/intake/web/routes/application.py).
-STREAMED_UPLOADS = {"/permohonan/{application_id:uuid}/berkas"}
-
 
 def _routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
     """Every APIRoute with its full path (FastAPI keeps included routers as wrappers)."""
@@ -117,11 +113,6 @@ def test_form_posts_with_a_session_but_without_its_csrf_token_are_refused(
     ) as client:
         for method, path in posts:
             r = client.request(method, _concrete(path), data={"csrf_token": "palsu"})
-            if path in STREAMED_UPLOADS and r.status_code == 404:
-                # Ownership is checked before the streamed body (holding the token) is read:
-                # nobody's application, so refused as missing. On the resident's own
-                # application: tests/intake/test_application_page.py.
-                continue
             assert r.status_code == 403, f"{method} {path}: {r.status_code}"
             assert "Formulir sudah kedaluwarsa" in r.text, path
 
