@@ -185,6 +185,37 @@ def clear_session_cookie(
 _UNSAFE_IN_NEXT = frozenset("\\") | {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
+def signed_in(
+    request: Request,
+    *,
+    cookie_name: str,
+    token: str,
+    max_age: int,
+    go_to: str,
+    force_secure: bool = False,
+) -> RedirectResponse:
+    """The answer to a successful sign-in: the session cookie, and on to `go_to`."""
+    response = RedirectResponse(go_to, status_code=303)
+    set_session_cookie(
+        response,
+        request,
+        name=cookie_name,
+        token=token,
+        max_age=max_age,
+        force_secure=force_secure,
+    )
+    return response
+
+
+def signed_out(
+    request: Request, *, cookie_name: str, sign_in_path: str, force_secure: bool = False
+) -> RedirectResponse:
+    """The answer to signing out: the cookie cleared, and back to the sign-in page."""
+    response = RedirectResponse(f"{sign_in_path}?keluar=1", status_code=303)
+    clear_session_cookie(response, request, name=cookie_name, force_secure=force_secure)
+    return response
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Where to go after signing in: only a path on this site, never another origin."""
     if not target:

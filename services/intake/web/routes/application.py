@@ -9,11 +9,13 @@ the API refuses; another resident's application is the API's 404.
 
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import Principal
 from common.http import Problem
@@ -41,6 +43,7 @@ from services.intake.attachments import (
 )
 from services.intake.letter_types import FormField, Requirement
 from services.intake.models import Attachment, LetterApplication
+from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
 from services.intake.web.timeline import (
@@ -182,18 +185,25 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-@router.post(PAGE + "/ajukan")
-async def submit(
-    application_id: uuid.UUID,
+# What the API does to a resident's application on a button of its page, and the notice shown
+# after it succeeded.
+ApplicationAction = Callable[[str, AsyncSession, Runtime, Principal], Awaitable[Any]]
+
+
+async def _act(
     request: Request,
-    page: ResidentPageDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    page: ResidentPage,
+    session: AsyncSession,
+    runtime: Runtime,
+    application_id: uuid.UUID,
+    action: ApplicationAction,
+    notice: str,
 ) -> Response:
-    """`Ajukan`: the API's submit; a refusal (a missing document) is shown on the page."""
+    """Runs the API's own action on the resident's own application; a refusal (a missing
+    document, a state that moved on) is shown on the application's page."""
     application = await _owned(session, page.resident, str(application_id))
     try:
-        await api.submit(application.id, session, runtime, page.resident)
+        await action(application.id, session, runtime, page.resident)
     except Problem as exc:
         await session.refresh(application)
         return await _show(
@@ -205,7 +215,19 @@ async def submit(
             flash_kind="galat",
             status_code=exc.status,
         )
-    return RedirectResponse(page_url(application.id, "diajukan"), status_code=303)
+    return RedirectResponse(page_url(application.id, notice), status_code=303)
+
+
+@router.post(PAGE + "/ajukan")
+async def submit(
+    application_id: uuid.UUID,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """`Ajukan`: the API's submit."""
+    return await _act(request, page, session, runtime, application_id, api.submit, "diajukan")
 
 
 @router.post(PAGE + "/ubah")
@@ -271,21 +293,9 @@ async def resubmit(
     runtime: RuntimeDep,
 ) -> Response:
     """After a revision request: the API's resubmit."""
-    application = await _owned(session, page.resident, str(application_id))
-    try:
-        await api.resubmit(application.id, session, runtime, page.resident)
-    except Problem as exc:
-        await session.refresh(application)
-        return await _show(
-            request,
-            page,
-            session,
-            application,
-            flash=exc.detail,
-            flash_kind="galat",
-            status_code=exc.status,
-        )
-    return RedirectResponse(page_url(application.id, "diajukan-ulang"), status_code=303)
+    return await _act(
+        request, page, session, runtime, application_id, api.resubmit, "diajukan-ulang"
+    )
 
 
 @router.get(PAGE + "/batal")
@@ -310,21 +320,8 @@ async def cancel(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    application = await _owned(session, page.resident, str(application_id))
-    try:
-        await api.cancel(application.id, session, runtime, page.resident)
-    except Problem as exc:
-        await session.refresh(application)
-        return await _show(
-            request,
-            page,
-            session,
-            application,
-            flash=exc.detail,
-            flash_kind="galat",
-            status_code=exc.status,
-        )
-    return RedirectResponse(page_url(application.id, "dibatalkan"), status_code=303)
+    """After the confirmation page: the API's cancel."""
+    return await _act(request, page, session, runtime, application_id, api.cancel, "dibatalkan")
 
 
 @router.post(PAGE + "/berkas")

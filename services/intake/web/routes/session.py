@@ -14,12 +14,12 @@ from common.http import Problem
 from common.web import (
     CSRF_FIELD,
     SIGN_IN_EXPIRED,
-    clear_session_cookie,
     safe_next,
-    set_session_cookie,
     set_sign_in_csrf_cookie,
     sign_in_csrf_ok,
     sign_in_csrf_token,
+    signed_in,
+    signed_out,
 )
 from services.intake.api.deps import SESSION_COOKIE, RuntimeDep, SessionDep, current_resident
 from services.intake.api.routes.auth import CODE_SENT, redeem, send_code
@@ -200,23 +200,22 @@ async def sign_in(
         return _code_page(
             request, runtime, nik, phone, lanjut, error=exc.detail, status_code=exc.status
         )
-    response = RedirectResponse(safe_next(lanjut, LIST_PATH), status_code=303)
-    set_session_cookie(
-        response,
+    return signed_in(
         request,
-        name=SESSION_COOKIE,
+        cookie_name=SESSION_COOKIE,
         token=token,
         max_age=runtime.settings.intake_resident_token_ttl_seconds,
+        go_to=safe_next(lanjut, LIST_PATH),
         force_secure=runtime.settings.web_cookie_secure,
     )
-    return response
 
 
 @router.post("/keluar", dependencies=[Depends(current_resident)])
 async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
     """Sign out (a CSRF-checked form post, so another site cannot sign anyone out)."""
-    response = RedirectResponse(f"{SIGN_IN_PATH}?keluar=1", status_code=303)
-    clear_session_cookie(
-        response, request, name=SESSION_COOKIE, force_secure=runtime.settings.web_cookie_secure
+    return signed_out(
+        request,
+        cookie_name=SESSION_COOKIE,
+        sign_in_path=SIGN_IN_PATH,
+        force_secure=runtime.settings.web_cookie_secure,
     )
-    return response

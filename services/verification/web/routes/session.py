@@ -3,18 +3,18 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from common.auth import Principal
 from common.web import (
     CSRF_FIELD,
     SIGN_IN_EXPIRED,
-    clear_session_cookie,
     safe_next,
-    set_session_cookie,
     set_sign_in_csrf_cookie,
     sign_in_csrf_ok,
     sign_in_csrf_token,
+    signed_in,
+    signed_out,
 )
 from services.verification.accounts import authenticate
 from services.verification.api.deps import (
@@ -101,26 +101,25 @@ async def sign_in(
     token = runtime.token_issuer.issue(
         Principal(kind="staff", subject=staff.username, role=staff.role, desa_code=staff.desa_code)
     )
-    response = RedirectResponse(safe_next(lanjut, HOME_PATH), status_code=303)
-    set_session_cookie(
-        response,
+    return signed_in(
         request,
-        name=SESSION_COOKIE,
+        cookie_name=SESSION_COOKIE,
         token=token,
         max_age=runtime.token_issuer.ttl_seconds,
+        go_to=safe_next(lanjut, HOME_PATH),
         force_secure=runtime.settings.web_cookie_secure,
     )
-    return response
 
 
 @router.post("/keluar", dependencies=[Depends(current_staff)])
 async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
     """Sign out (a CSRF-checked form post, so another site cannot sign anyone out)."""
-    response = RedirectResponse(f"{SIGN_IN_PATH}?keluar=1", status_code=303)
-    clear_session_cookie(
-        response, request, name=SESSION_COOKIE, force_secure=runtime.settings.web_cookie_secure
+    return signed_out(
+        request,
+        cookie_name=SESSION_COOKIE,
+        sign_in_path=SIGN_IN_PATH,
+        force_secure=runtime.settings.web_cookie_secure,
     )
-    return response
 
 
 @router.get(HOME_PATH)
