@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from urllib.parse import quote
 
 from sqlmodel import col, select
@@ -30,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.db import as_utc
 from common.wib import WIB
 from common.wilayah import all_desa
+from services.verification.calendars import DesaCalendar, desa_calendars
 from services.verification.models import (
     TASK_DONE,
     TASK_KIND_DECISION,
@@ -37,12 +37,9 @@ from services.verification.models import (
     ApplicationRecord,
     Task,
 )
-from services.verification.routes import rules_for
 from services.verification.task_inbox import overdue_in_kabupaten
 from workflows.approval import workflow_id
-from workflows.approval.activities import national_days_off
-from workflows.approval.models import WorkingCalendar
-from workflows.approval.working_time import parse_days_off, working_hours_between
+from workflows.approval.working_time import working_hours_between
 
 # The longest period one may ask for (a bit over three years).
 MAX_PERIOD_DAYS = 3 * 366
@@ -194,12 +191,6 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-@dataclass(frozen=True)
-class Calendar:
-    calendar: WorkingCalendar
-    days_off: frozenset[date]
-
-
 @dataclass
 class StepTimes:
     role: str  # operator | kasi | sekdes | kades (or another route role as it is)
@@ -211,7 +202,7 @@ class StepTimes:
     p90_hours: float | None
 
 
-def step_times(tasks: Iterable[Task], calendars: dict[str, Calendar]) -> list[StepTimes]:
+def step_times(tasks: Iterable[Task], calendars: dict[str, DesaCalendar]) -> list[StepTimes]:
     """Per role group, from assignment to decision: median and 90th percentile, in working
     hours of each task's desa calendar and in calendar hours. Groups in route order."""
     working: dict[str, list[float]] = defaultdict(list)
@@ -240,31 +231,6 @@ def step_times(tasks: Iterable[Task], calendars: dict[str, Calendar]) -> list[St
         )
         for group in groups
     ]
-
-
-@cache
-def _national_days_off(from_year: int, years: int) -> tuple[str, ...]:
-    return tuple(national_days_off(from_year, years))
-
-
-async def desa_calendars(
-    session: AsyncSession, desa_codes: Iterable[str], first_year: int, last_year: int
-) -> dict[str, Calendar]:
-    """Each desa's working calendar as set now, with national days off of those years."""
-    national = _national_days_off(first_year, last_year - first_year + 1)
-    calendars: dict[str, Calendar] = {}
-    for code in sorted(set(desa_codes)):
-        rules = await rules_for(session, code)
-        calendars[code] = Calendar(
-            WorkingCalendar(
-                start_hour=rules.start_hour,
-                end_hour=rules.end_hour,
-                workdays=list(rules.workdays),
-                local_days_off=list(rules.local_days_off),
-            ),
-            parse_days_off([*national, *rules.local_days_off]),
-        )
-    return calendars
 
 
 @dataclass

@@ -19,6 +19,7 @@ from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.messaging import connect
 from common.wib import WIB
 from services.verification.api.routes.tasks import StepOut, TaskSummary
+from services.verification.calendars import DesaCalendar, desa_calendar
 from services.verification.inbox_events import (
     InboxFanout,
     desa_of_subject,
@@ -28,12 +29,7 @@ from services.verification.inbox_events import (
 from services.verification.models import TABLES
 from services.verification.routes import DesaRules
 from services.verification.task_inbox import TaskProjection
-from services.verification.web.deadlines import (
-    DesaCalendar,
-    desa_calendar,
-    remaining_text,
-    waited_text,
-)
+from services.verification.web.deadlines import remaining_text, waited_text
 from services.verification.web.routes.inbox import matches, state_of
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 from workflows.approval.models import WorkingCalendar
@@ -111,7 +107,7 @@ def test_working_time_past_the_deadline() -> None:
 
 
 def test_the_desa_calendar_counts_national_holidays_and_its_own_days_off() -> None:
-    desa = desa_calendar(DesaRules(local_days_off=("2026-12-07",)), date(2026, 12, 1))
+    desa = desa_calendar(DesaRules(local_days_off=("2026-12-07",)), 2025, 2027)
     assert date(2026, 12, 25) in desa.days_off  # Natal
     assert date(2026, 12, 7) in desa.days_off
     # Friday 15:00 -> Tuesday 09:00 with Monday off: 2 working hours.

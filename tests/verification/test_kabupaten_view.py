@@ -24,8 +24,8 @@ from common.event_names import (
 )
 from common.wib import WIB
 from services.verification.api.routes.kabupaten import filters_of
+from services.verification.calendars import DesaCalendar
 from services.verification.kabupaten_view import (
-    Calendar,
     Filters,
     Period,
     PeriodError,
@@ -115,8 +115,8 @@ def _task(
 
 def test_step_times_per_role_in_working_and_calendar_hours() -> None:
     calendars = {
-        PAMANUKAN: Calendar(OFFICE, frozenset()),
-        RANCASARI: Calendar(WorkingCalendar(workdays=[1, 2, 3, 4, 5, 6]), frozenset()),
+        PAMANUKAN: DesaCalendar(OFFICE, frozenset()),
+        RANCASARI: DesaCalendar(WorkingCalendar(workdays=[1, 2, 3, 4, 5, 6]), frozenset()),
     }
     tasks = [
         _task("kasi_pemerintahan", wib(2, 9), wib(2, 10)),  # 1 working hour, 1 hour

@@ -86,21 +86,10 @@ def working_hours_between(
 ) -> float:
     """How many working hours lie between `start` and `end` (timezone-aware): the inverse of
     add_working_hours, e.g. for how long a step took. 0 if `end` is not after `start`."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("start and end must be timezone-aware")
-    if end <= start:
-        return 0.0
-    first, last = start.astimezone(WIB), end.astimezone(WIB)
-    total = timedelta()
-    day = first.date() - timedelta(days=1)  # a day working until 24:00 reaches into the next
-    while day <= last.date():
-        if is_working_day(day, calendar, days_off):
-            opens, closes = _day_bounds(day, calendar)
-            overlap = min(closes, last) - max(opens, first)
-            if overlap > timedelta():
-                total += overlap
-        day += timedelta(days=1)
-    return total.total_seconds() / 3600
+    return (
+        max(working_time_between(start, end, calendar, days_off), timedelta()).total_seconds()
+        / 3600
+    )
 
 
 def _day_bounds(day: date, calendar: WorkingCalendar) -> tuple[datetime, datetime]:

@@ -2,49 +2,11 @@
 national holidays, cuti bersama and its own days off), e.g. "sisa 3 jam kerja" or "terlambat
 2 jam 15 menit kerja", and how long a task has waited ("menunggu 2 hari")."""
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import cache
-
-from sqlmodel.ext.asyncio.session import AsyncSession
+from datetime import datetime, timedelta
 
 from common.db import as_utc
-from services.verification.routes import DesaRules, rules_for
-from workflows.approval.activities import national_days_off
-from workflows.approval.models import WorkingCalendar
-from workflows.approval.working_time import parse_days_off, working_time_between
-
-
-@dataclass(frozen=True)
-class DesaCalendar:
-    """When a desa works: its hours and workdays, and every day off (national and its own)."""
-
-    calendar: WorkingCalendar
-    days_off: frozenset[date]
-
-
-@cache
-def _national(year: int) -> frozenset[date]:
-    # The year before too: an old deadline may lie there.
-    return parse_days_off(national_days_off(year - 1, years=3))
-
-
-def desa_calendar(rules: DesaRules, today: date) -> DesaCalendar:
-    """The calendar the approval workflow counts deadlines in (see the resolve_route
-    activity): the desa's rules plus national holidays and cuti bersama."""
-    return DesaCalendar(
-        calendar=WorkingCalendar(
-            start_hour=rules.start_hour,
-            end_hour=rules.end_hour,
-            workdays=list(rules.workdays),
-            local_days_off=list(rules.local_days_off),
-        ),
-        days_off=_national(today.year) | parse_days_off(rules.local_days_off),
-    )
-
-
-async def calendar_of(session: AsyncSession, desa_code: str, now: datetime) -> DesaCalendar:
-    return desa_calendar(await rules_for(session, desa_code), now.date())
+from services.verification.calendars import DesaCalendar
+from workflows.approval.working_time import working_time_between
 
 
 def _hours_minutes(span: timedelta) -> str:

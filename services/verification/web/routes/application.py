@@ -27,9 +27,10 @@ from services.verification.api.routes.tasks import (
     retry_issue,
     task_detail,
 )
+from services.verification.calendars import calendar_of
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED, TASK_OPEN
 from services.verification.routes import LETTER_TYPE_NAMES, route_for
-from services.verification.web.deadlines import calendar_of, remaining_text
+from services.verification.web.deadlines import remaining_text
 from services.verification.web.pages import ROLE_NAMES, StaffPage, StaffPageDep, render
 from services.verification.web.routes.inbox import INBOX_PATH
 from workflows.approval.models import SIGNING_BLOCKED

@@ -15,14 +15,10 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from common.db import utcnow
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.api.routes.tasks import TaskSummary, list_tasks
+from services.verification.calendars import DesaCalendar, calendar_of
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED
 from services.verification.routes import LETTER_TYPE_NAMES
-from services.verification.web.deadlines import (
-    DesaCalendar,
-    calendar_of,
-    remaining_text,
-    waited_text,
-)
+from services.verification.web.deadlines import remaining_text, waited_text
 from services.verification.web.pages import StaffPageDep, render
 
 router = APIRouter(include_in_schema=False)
