@@ -28,7 +28,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.http import Problem
 from services.verification.accounts import hash_password
 from services.verification.models import Staff, StaffChange
-from services.verification.routes import DESA_ROLES, KADES, MANAGER_ROLES, OPERATOR, SEKDES
+from services.verification.routes import (
+    DESA_ROLES,
+    KADES,
+    MANAGER_ROLES,
+    OPERATOR,
+    SEKDES,
+    rules_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,14 @@ SINGLE_HOLDER_ROLES = (SEKDES, KADES)
 
 def may_administer(roles: list[str], operator_allowed: bool) -> bool:
     return any(r in MANAGER_ROLES for r in roles) or (OPERATOR in roles and operator_allowed)
+
+
+async def administers_desa(session: AsyncSession, desa_code: str, roles: list[str]) -> bool:
+    """`may_administer`, with the desa's own rule read only when an operator asks."""
+    operator_allowed = (
+        OPERATOR in roles and (await rules_for(session, desa_code)).operator_may_edit_routes
+    )
+    return may_administer(roles, operator_allowed)
 
 
 def _may_touch(actor_roles: list[str], role: str) -> bool:

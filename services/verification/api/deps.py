@@ -18,10 +18,9 @@ from services.verification.plt import roles_held
 from services.verification.routes import (
     KABUPATEN_ROLES,
     MANAGER_ROLES,
-    OPERATOR,
-    rules_for,
 )
 from services.verification.runtime import Runtime
+from services.verification.staff_admin import administers_desa
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -158,11 +157,8 @@ DesaManager = Annotated[Staff, Depends(desa_manager)]
 
 
 async def desa_admin(staff: DesaStaff, roles: HeldRoles, session: SessionDep) -> Staff:
-    """Administers the desa: the Sekdes or the Kades (also as Plt), or the desa's operator when
-    they allowed it (`operator_may_edit_routes`: routes, offered letter types, staff accounts)."""
-    if any(r in MANAGER_ROLES for r in roles):
-        return staff
-    if OPERATOR in roles and (await rules_for(session, staff.desa_code)).operator_may_edit_routes:
+    """Administers the desa (staff_admin.administers_desa): staff accounts."""
+    if await administers_desa(session, staff.desa_code, roles):
         return staff
     raise Problem(
         403,

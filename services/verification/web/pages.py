@@ -13,11 +13,11 @@ from services.verification.api.deps import CsrfToken, CurrentStaff, SessionDep
 from services.verification.models import Staff
 from services.verification.plt import roles_held
 from services.verification.routes import (
-    KABUPATEN_OPERATOR,
     KABUPATEN_ROLES,
     KABUPATEN_VIEWER,
     MANAGER_ROLES,
 )
+from workflows.approval.models import ROLE_LABELS
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -26,17 +26,8 @@ templates = web_templates(WEB_DIR / "templates")
 SIGN_IN_PATH = "/masuk"
 HOME_PATH = "/"
 
-# How a role is named on screen.
-ROLE_NAMES = {
-    "operator": "Operator Desa",
-    "kasi_pemerintahan": "Kasi Pemerintahan",
-    "kasi_kesra": "Kasi Kesejahteraan Rakyat",
-    "kasi_pelayanan": "Kasi Pelayanan",
-    "sekdes": "Sekretaris Desa",
-    "kades": "Kepala Desa",
-    KABUPATEN_OPERATOR: "Operator Kabupaten",
-    KABUPATEN_VIEWER: "Pemantau Kabupaten",
-}
+# How a role is named on screen: the workflow's words, and the kabupaten's read-only role.
+ROLE_NAMES = {**ROLE_LABELS, KABUPATEN_VIEWER: "Pemantau Kabupaten"}
 templates.env.globals["ROLE_NAMES"] = ROLE_NAMES
 
 

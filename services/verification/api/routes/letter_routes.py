@@ -16,14 +16,17 @@ from pydantic import BaseModel, Field
 
 from common.db import as_utc, utcnow
 from common.http import Problem
-from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
+from services.verification.api.deps import (
+    DesaManager,
+    DesaStaff,
+    HeldRoles,
+    SessionDep,
+)
 from services.verification.models import DesaSettings, RouteOverride, Staff
 from services.verification.routes import (
     DEFAULT_ROUTES,
     LETTER_TYPE_NAMES,
-    MANAGER_ROLES,
     MAX_STEPS,
-    OPERATOR,
     DesaRules,
     LetterRoute,
     StepSpec,
@@ -36,6 +39,7 @@ from services.verification.routes import (
     rules_problems,
     set_offered,
 )
+from services.verification.staff_admin import administers_desa
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +119,8 @@ async def _route_out(session: SessionDep, desa_code: str, code: str) -> RouteOut
 
 
 async def route_editor(staff: DesaStaff, roles: HeldRoles, session: SessionDep) -> Staff:
-    if any(r in MANAGER_ROLES for r in roles):
-        return staff
-    if OPERATOR in roles and (await rules_for(session, staff.desa_code)).operator_may_edit_routes:
+    """Administers the desa (staff_admin.administers_desa): routes and offered letter types."""
+    if await administers_desa(session, staff.desa_code, roles):
         return staff
     raise Problem(
         403,

@@ -13,8 +13,7 @@ from pydantic import ValidationError
 from common.http import Problem
 from services.verification.api.deps import DesaManager, DesaStaff, SessionDep, desa_staff
 from services.verification.api.routes.letter_routes import SettingsIO, get_settings, put_settings
-from services.verification.routes import rules_for
-from services.verification.staff_admin import may_administer
+from services.verification.staff_admin import administers_desa
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 
 router = APIRouter(prefix="/pengaturan", include_in_schema=False)
@@ -59,8 +58,7 @@ def problem_flash(exc: Problem) -> dict[str, Any]:
 
 
 async def administers(page: StaffPage, session: SessionDep) -> bool:
-    rules = await rules_for(session, page.staff.desa_code)
-    return may_administer(page.roles, rules.operator_may_edit_routes)
+    return await administers_desa(session, page.staff.desa_code, page.roles)
 
 
 @router.get("", dependencies=[Depends(desa_staff)])
