@@ -24,7 +24,6 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -303,10 +302,6 @@ def web_templates(service_templates: Path) -> Jinja2Templates:
     env.filters["waktu"] = _waktu
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     return Jinja2Templates(env=env)
-
-
-def csrf_input(token: str) -> Markup:
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 
 
 # --- the app ------------------------------------------------------------------------------

@@ -37,6 +37,21 @@ from services.signing.numbering import (
 )
 from services.signing.rendering import PAPERS, _fonts
 
+# The profile's plain text fields, as DesaProfile and the DesaProfileData message name them.
+PROFILE_TEXT_FIELDS = (
+    "name",
+    "kecamatan",
+    "kabupaten",
+    "address",
+    "kode_pos",
+    "phone",
+    "email",
+    "kades_name",
+    "kades_nip",
+    "sekdes_name",
+    "sekdes_nip",
+    "paper",
+)
 # The letter type whose number the example shows (its kode klasifikasi, as the desa sets it).
 EXAMPLE_LETTER_TYPE = "SKD"
 
@@ -398,20 +413,7 @@ class DesaProfiles:
             if profile is None:
                 raise ProfileNotFound(desa_code)
             v = cleaned.values
-            for name in (
-                "name",
-                "kecamatan",
-                "kabupaten",
-                "address",
-                "kode_pos",
-                "phone",
-                "email",
-                "kades_name",
-                "kades_nip",
-                "sekdes_name",
-                "sekdes_nip",
-                "paper",
-            ):
+            for name in PROFILE_TEXT_FIELDS:
                 setattr(profile, name, v[name])
             profile.number_format = v["number_format"] or None
             if logo_file is not None:

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.rpc import SIGNING_PASSPHRASE_METADATA
 from services.signing.desa_profile import (
+    PROFILE_TEXT_FIELDS,
     DesaProfiles,
     LogoUpload,
     OfficialInput,
@@ -87,26 +88,10 @@ def _issue_request(
     )
 
 
-_PROFILE_FIELDS = (
-    "name",
-    "kecamatan",
-    "kabupaten",
-    "address",
-    "kode_pos",
-    "phone",
-    "email",
-    "kades_name",
-    "kades_nip",
-    "sekdes_name",
-    "sekdes_nip",
-    "paper",
-)
-
-
 def _profile_view(snap: ProfileSnapshot, logo: bytes = b"") -> signing_pb2.DesaProfileView:
     p = snap.profile
     data = signing_pb2.DesaProfileData(
-        **{name: getattr(p, name) for name in _PROFILE_FIELDS},
+        **{name: getattr(p, name) for name in PROFILE_TEXT_FIELDS},
         number_format=p.number_format or DEFAULT_NUMBER_FORMAT,
         officials=[
             signing_pb2.DesaOfficialEntry(username=o.username, name=o.name, nip=o.nip)
@@ -131,7 +116,7 @@ def _profile_view(snap: ProfileSnapshot, logo: bytes = b"") -> signing_pb2.DesaP
 
 def _profile_input(data: signing_pb2.DesaProfileData) -> ProfileInput:
     return ProfileInput(
-        **{name: getattr(data, name) for name in _PROFILE_FIELDS},
+        **{name: getattr(data, name) for name in PROFILE_TEXT_FIELDS},
         number_format=data.number_format,
         officials=[OfficialInput(o.username, o.name, o.nip) for o in data.officials],
     )

@@ -6,7 +6,6 @@ both the page and the API take to it (who may do what is decided by their depend
 from __future__ import annotations  # the async stub types exist only in the .pyi
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -234,10 +233,3 @@ def logo_url(view: signing_pb2.DesaProfileView) -> str | None:
 
 def officials_by_username(view: signing_pb2.DesaProfileView) -> dict[str, OfficialForm]:
     return {o.username: OfficialForm(o.username, o.name, o.nip) for o in view.profile.officials}
-
-
-def form_officials(usernames: Sequence[str], values: dict[str, str]) -> list[OfficialForm]:
-    return [
-        OfficialForm(u, values.get(f"officials.{u}.name", ""), values.get(f"officials.{u}.nip", ""))
-        for u in usernames
-    ]
