@@ -1,4 +1,5 @@
-"""What a resident reads for an application's status: plain Indonesian and a badge colour."""
+"""What a resident reads for an application's status, on the list and the application's page
+alike: plain Indonesian and a badge colour."""
 
 from workflows.approval.models import (
     CANCELLED,
@@ -13,13 +14,13 @@ from workflows.approval.models import (
 
 STATUS_LABELS = {
     DRAFT: "Draf, belum diajukan",
-    IN_REVIEW: "Sedang diperiksa desa",
-    REVISION_REQUESTED: "Perlu Anda perbaiki",
+    IN_REVIEW: "Sedang diperiksa",
+    REVISION_REQUESTED: "Perlu perbaikan",
     REJECTED: "Ditolak",
     CANCELLED: "Dibatalkan",
     EXPIRED: "Kedaluwarsa",
     ISSUED: "Surat sudah terbit",
-    SIGNING_BLOCKED: "Menunggu tanda tangan",
+    SIGNING_BLOCKED: "Menunggu tanda tangan elektronik",
 }
 # app.css badge classes: green when done, amber when the resident must act, red when ended.
 STATUS_BADGES = {

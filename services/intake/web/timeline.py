@@ -20,43 +20,14 @@ from common.event_names import (
 )
 from services.intake.api.schemas import SIGNING_BLOCKED_TEXT
 from services.intake.models import TimelineEntry
+from services.intake.web.labels import status_label
 from workflows.approval.models import (
-    CANCELLED,
     DECIDED_AS_PLT,
     DECIDED_AS_SUPERVISOR,
-    DRAFT,
-    EXPIRED,
-    IN_REVIEW,
-    ISSUED,
-    REJECTED,
-    REVISION_REQUESTED,
-    SIGNING_BLOCKED,
     role_label,
 )
 
-STATUS_LABELS = {
-    DRAFT: "Draf, belum diajukan",
-    IN_REVIEW: "Sedang diperiksa",
-    REVISION_REQUESTED: "Perlu perbaikan",
-    REJECTED: "Ditolak",
-    CANCELLED: "Dibatalkan",
-    EXPIRED: "Kedaluwarsa",
-    ISSUED: "Surat sudah terbit",
-    SIGNING_BLOCKED: "Menunggu tanda tangan elektronik",
-}
-# The badge class of each state (app.css: lencana-ok, lencana-peringatan, lencana-terlambat).
-STATUS_BADGES = {
-    REVISION_REQUESTED: "lencana-peringatan",
-    REJECTED: "lencana-terlambat",
-    EXPIRED: "lencana-terlambat",
-    ISSUED: "lencana-ok",
-}
-
 CONTENT_LABELS = {"image/jpeg": "foto JPEG", "image/png": "gambar PNG", "application/pdf": "PDF"}
-
-
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
 
 
 def size_label(size: int) -> str:

@@ -45,14 +45,9 @@ from services.intake.letter_types import FormField, Requirement
 from services.intake.models import Attachment, LetterApplication
 from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
+from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
-from services.intake.web.timeline import (
-    STATUS_BADGES,
-    content_label,
-    size_label,
-    status_label,
-    timeline_item,
-)
+from services.intake.web.timeline import content_label, size_label, timeline_item
 from workflows.approval.models import IN_REVIEW, ISSUED, REVISION_REQUESTED, role_label
 
 router = APIRouter(tags=["halaman warga"], include_in_schema=False)
@@ -143,7 +138,7 @@ async def _show(
         "base": page_url(application.id),
         "letter_type": letter_type,
         "status_label": status_label(application.status),
-        "status_badge": STATUS_BADGES.get(application.status, ""),
+        "status_badge": status_badge(application.status),
         "current_role": role_label(application.current_step_role)
         if application.current_step_role
         else "",
