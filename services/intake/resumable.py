@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, delete, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.background import BacklogLoop
 from common.db import as_utc, utcnow
 from common.http import Problem
 from services.intake.attachments import (
@@ -38,6 +39,7 @@ from services.intake.attachments import (
     checked_content_type,
     checked_kind,
     require_editable,
+    too_large_message,
 )
 from services.intake.models import Attachment, LetterApplication, UploadSession, new_id
 from services.intake.uploads import HEAD_BYTES, ReceivedFile
@@ -62,7 +64,6 @@ CLAIMABLE_TYPES = frozenset(
 )
 
 NOT_FOUND = "Unggahan tidak ditemukan atau sudah kedaluwarsa."
-TOO_LARGE = f"Berkas terlalu besar: paling besar {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."
 
 
 def temp_path(root: Path, upload: UploadSession) -> Path:
@@ -115,7 +116,7 @@ async def start_upload(
     require_editable(application)
     kind = checked_kind(application, kind)
     if size_bytes > MAX_ATTACHMENT_BYTES:
-        raise Problem(413, TOO_LARGE, code="too-large")
+        raise Problem(413, too_large_message(), code="too-large")
     if size_bytes <= 0:
         raise Problem(422, "Berkas kosong tidak dapat diunggah.", code="empty", field="size_bytes")
     declared = declared_type.strip().lower()
@@ -449,34 +450,11 @@ async def expire_uploads(
     return len(expired)
 
 
-class UploadJanitor:
-    """Expires uploads now and then while the service runs."""
+def upload_janitor(sessions: async_sessionmaker[AsyncSession], root: Path) -> BacklogLoop:
+    """Expires unfinished uploads now and then while the service runs."""
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        root: Path,
-        interval: float = JANITOR_INTERVAL_SECONDS,
-    ) -> None:
-        self.sessions = sessions
-        self.root = root
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+    async def expire() -> bool:
+        await expire_uploads(sessions, root)
+        return False  # nothing waits right away: the next pass is an interval later
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="upload-janitor")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await expire_uploads(self.sessions, self.root)
-            except Exception:  # a database hiccup must not end the janitor
-                log.exception("expiring uploads failed")
-            await asyncio.sleep(self.interval)
+    return BacklogLoop("upload-janitor", expire, JANITOR_INTERVAL_SECONDS)

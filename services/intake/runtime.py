@@ -30,7 +30,7 @@ from common.secrets import ensure_dev_secrets
 from services.intake import approvals
 from services.intake.config import Settings
 from services.intake.otp import OtpKey
-from services.intake.resumable import UploadJanitor
+from services.intake.resumable import upload_janitor
 from services.intake.servicer import IntakeServicer, register
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         relay.start()
         stack.push_async_callback(relay.stop)
 
-        janitor = UploadJanitor(sessions, settings.attachments_dir)  # unfinished uploads
+        janitor = upload_janitor(sessions, settings.attachments_dir)  # unfinished uploads
         janitor.start()
         stack.push_async_callback(janitor.stop)
 
