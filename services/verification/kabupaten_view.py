@@ -39,6 +39,7 @@ from services.verification.models import (
 )
 from services.verification.task_inbox import overdue_in_kabupaten
 from workflows.approval import workflow_id
+from workflows.approval.models import CANCELLED, EXPIRED, ISSUED, REJECTED
 from workflows.approval.working_time import working_hours_between
 
 # The longest period one may ask for (a bit over three years).
@@ -53,12 +54,7 @@ STATE_NAMES = {
     "dibatalkan": "Dibatalkan",
     "kedaluwarsa": "Kedaluwarsa",
 }
-_FINAL = {
-    "issued": "terbit",
-    "rejected": "ditolak",
-    "cancelled": "dibatalkan",
-    "expired": "kedaluwarsa",
-}
+_FINAL = {ISSUED: "terbit", REJECTED: "ditolak", CANCELLED: "dibatalkan", EXPIRED: "kedaluwarsa"}
 # Route roles grouped as the kabupaten compares them: every Kasi together.
 ROLE_GROUPS = {
     "operator": "Operator Desa",

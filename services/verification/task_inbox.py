@@ -52,6 +52,15 @@ from services.verification.models import (
     ProcessedEvent,
     Task,
 )
+from workflows.approval.models import (
+    CANCELLED,
+    EXPIRED,
+    IN_REVIEW,
+    ISSUED,
+    REJECTED,
+    REVISION_REQUESTED,
+    SIGNING_BLOCKED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,20 +91,20 @@ _HANDLED = {*_OPENING_EVENTS, *_CLOSING_EVENTS, *_ENDING_EVENTS, *_UPDATING_EVEN
 # Every event that says where an application stands, for the kabupaten's counts (the
 # application record); the state each leaves when the event itself carries none.
 _APPLICATION_STATES = {
-    APPLICATION_SUBMITTED: "in_review",
-    APPLICATION_RESUBMITTED: "in_review",
-    APPLICATION_STEP_ASSIGNED: "in_review",
-    APPLICATION_DECIDED: "in_review",
-    APPLICATION_REMINDED: "in_review",
-    APPLICATION_ESCALATED: "in_review",
-    APPLICATION_REVISION_REQUESTED: "revision_requested",
-    APPLICATION_SIGNING_BLOCKED: "signing_blocked",
-    APPLICATION_REJECTED: "rejected",
-    APPLICATION_CANCELLED: "cancelled",
-    APPLICATION_EXPIRED: "expired",
-    LETTER_ISSUED: "issued",
+    APPLICATION_SUBMITTED: IN_REVIEW,
+    APPLICATION_RESUBMITTED: IN_REVIEW,
+    APPLICATION_STEP_ASSIGNED: IN_REVIEW,
+    APPLICATION_DECIDED: IN_REVIEW,
+    APPLICATION_REMINDED: IN_REVIEW,
+    APPLICATION_ESCALATED: IN_REVIEW,
+    APPLICATION_REVISION_REQUESTED: REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED: SIGNING_BLOCKED,
+    APPLICATION_REJECTED: REJECTED,
+    APPLICATION_CANCELLED: CANCELLED,
+    APPLICATION_EXPIRED: EXPIRED,
+    LETTER_ISSUED: ISSUED,
 }
-FINAL_STATES = ("issued", "rejected", "cancelled", "expired")
+FINAL_STATES = (ISSUED, REJECTED, CANCELLED, EXPIRED)
 
 
 def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:

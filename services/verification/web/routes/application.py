@@ -16,6 +16,21 @@ from pydantic import SecretStr
 from smartdesa.v1 import intake_pb2
 
 from common.db import utcnow
+from common.event_names import (
+    APPLICATION_CANCELLED,
+    APPLICATION_DECIDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_EXPIRED,
+    APPLICATION_REJECTED,
+    APPLICATION_REMINDED,
+    APPLICATION_RESUBMITTED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
+    APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
+    LETTER_ISSUED,
+    LETTER_REVOKED,
+)
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.api.routes.tasks import (
@@ -33,13 +48,25 @@ from services.verification.routes import LETTER_TYPE_NAMES, route_for
 from services.verification.web.deadlines import remaining_text
 from services.verification.web.pages import ROLE_NAMES, StaffPage, StaffPageDep, render
 from services.verification.web.routes.inbox import INBOX_PATH
-from workflows.approval.models import SIGNING_BLOCKED
+from workflows.approval.models import (
+    APPROVE,
+    CANCELLED,
+    DRAFT,
+    EXPIRED,
+    IN_REVIEW,
+    ISSUED,
+    REJECT,
+    REJECTED,
+    REVISE,
+    REVISION_REQUESTED,
+    SIGNING_BLOCKED,
+)
 
 router = APIRouter(include_in_schema=False)
 
 REASON_MAX = 2000
 # The form's buttons -> the API's decisions.
-DECISIONS = {"setujui": "approve", "perbaikan": "revise", "tolak": "reject"}
+DECISIONS = {"setujui": APPROVE, "perbaikan": REVISE, "tolak": REJECT}
 _REASON_NEEDED = {
     "perbaikan": "Tuliskan apa yang harus diperbaiki pemohon.",
     "tolak": "Tuliskan alasan penolakan.",
@@ -47,30 +74,30 @@ _REASON_NEEDED = {
 
 # What happened, as the staff read it.
 EVENT_LABELS = {
-    "application.submitted": "Permohonan diajukan",
-    "application.step_assigned": "Menunggu keputusan",
-    "application.decided": "Disetujui",
-    "application.revision_requested": "Dikembalikan untuk perbaikan",
-    "application.resubmitted": "Diajukan kembali setelah perbaikan",
-    "application.rejected": "Ditolak",
-    "application.reminded": "Pengingat dikirim",
-    "application.escalated": "Dieskalasi ke atasan",
-    "application.cancelled": "Dibatalkan oleh pemohon",
-    "application.expired": "Kedaluwarsa",
-    "application.signing_blocked": "Tertahan di tanda tangan elektronik",
-    "letter.issued": "Surat terbit",
-    "letter.revoked": "Surat dicabut",
+    APPLICATION_SUBMITTED: "Permohonan diajukan",
+    APPLICATION_STEP_ASSIGNED: "Menunggu keputusan",
+    APPLICATION_DECIDED: "Disetujui",
+    APPLICATION_REVISION_REQUESTED: "Dikembalikan untuk perbaikan",
+    APPLICATION_RESUBMITTED: "Diajukan kembali setelah perbaikan",
+    APPLICATION_REJECTED: "Ditolak",
+    APPLICATION_REMINDED: "Pengingat dikirim",
+    APPLICATION_ESCALATED: "Dieskalasi ke atasan",
+    APPLICATION_CANCELLED: "Dibatalkan oleh pemohon",
+    APPLICATION_EXPIRED: "Kedaluwarsa",
+    APPLICATION_SIGNING_BLOCKED: "Tertahan di tanda tangan elektronik",
+    LETTER_ISSUED: "Surat terbit",
+    LETTER_REVOKED: "Surat dicabut",
 }
-DECISION_LABELS = {"approve": "disetujui", "revise": "dikembalikan", "reject": "ditolak"}
+DECISION_LABELS = {APPROVE: "disetujui", REVISE: "dikembalikan", REJECT: "ditolak"}
 STATUS_LABELS = {
-    "draft": "Draf",
-    "in_review": "Dalam pemeriksaan",
-    "revision_requested": "Menunggu perbaikan pemohon",
-    "signing_blocked": "Tertahan di tanda tangan elektronik",
-    "rejected": "Ditolak",
-    "cancelled": "Dibatalkan",
-    "expired": "Kedaluwarsa",
-    "issued": "Surat terbit",
+    DRAFT: "Draf",
+    IN_REVIEW: "Dalam pemeriksaan",
+    REVISION_REQUESTED: "Menunggu perbaikan pemohon",
+    SIGNING_BLOCKED: "Tertahan di tanda tangan elektronik",
+    REJECTED: "Ditolak",
+    CANCELLED: "Dibatalkan",
+    EXPIRED: "Kedaluwarsa",
+    ISSUED: "Surat terbit",
 }
 
 
