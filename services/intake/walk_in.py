@@ -35,6 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.db import utcnow
+from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.intake import approvals
 from services.intake.applications import (
@@ -53,7 +54,6 @@ from services.intake.attachments import (
     check_kind,
 )
 from services.intake.models import Attachment, LetterApplication, Resident
-from services.intake.nik import InvalidNik, parse_nik
 from services.intake.uploads import HEAD_BYTES
 from workflows.approval.models import DRAFT, ApprovalInput
 

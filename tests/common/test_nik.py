@@ -1,6 +1,6 @@
 import pytest
 
-from services.intake.nik import INVALID_NIK_MESSAGE, InvalidNik, is_valid_nik, parse_nik
+from common.nik import INVALID_NIK_MESSAGE, InvalidNik, is_valid_nik, parse_nik
 
 
 def test_man_born_on_the_first_of_january() -> None:
