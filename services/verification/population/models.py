@@ -39,7 +39,7 @@ class Resident(SQLModel, table=True):
     desa_code: str = Field(index=True)
     nik: str = Field(index=True)
     kk_number: str = Field(default="", index=True)  # "" for a resident without a KK yet
-    kk_level: int  # relation in the KK (codes.RELATION)
+    kk_level: int | None = None  # relation in the KK (codes.RELATION); None without a KK
     name: str
     birth_place: str = ""
     birth_date: date | None = None

@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-06 23:43:00.731375
+Create Date: 2026-12-06 23:44:06.114110
 """
 
 from collections.abc import Sequence
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("desa_code", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("nik", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("kk_number", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("kk_level", sa.Integer(), nullable=False),
+        sa.Column("kk_level", sa.Integer(), nullable=True),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("birth_place", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("birth_date", sa.Date(), nullable=True),
