@@ -108,7 +108,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("population_resident_change", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_population_resident_change_resident_id"))
