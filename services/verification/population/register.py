@@ -50,6 +50,7 @@ ACCESS_KINDS = ("view", "search", "family", "history", "service")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_SEPARATORS = re.compile(r"[,;/]")
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 class RegisterError(Exception):
@@ -193,7 +194,7 @@ FIELD_LABELS: dict[str, str] = {
 
 def digits_only(raw: str) -> str:
     """Disdukcapil exports sometimes carry invisible characters in NIK and KK numbers."""
-    return "".join(ch for ch in raw if ch.isascii() and ch.isdigit())
+    return _NOT_DIGITS.sub("", raw)
 
 
 def phones_of(raw: str) -> list[str]:
