@@ -97,7 +97,10 @@ def rows(count: int, seed: int = 13) -> Iterator[dict[str, str]]:
         mother_birth = _birth(rng, 55, 22)
         father = _name(rng, False)
         mother = _name(rng, True)
-        members = [(1, False, father_birth, father, "", ""), (3, True, mother_birth, mother, "", "")]
+        members = [
+            (1, False, father_birth, father, "", ""),
+            (3, True, mother_birth, mother, "", ""),
+        ]
         for _ in range(rng.randint(0, 3)):
             female = rng.random() < 0.5
             members.append((4, female, _birth(rng, 20, 0), _name(rng, female), father, mother))
