@@ -21,7 +21,6 @@ Set-based: one read of the desa's records, then bulk inserts and updates.
 
 import csv
 import io
-import logging
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -58,8 +57,6 @@ from services.verification.population.register import (
     living_elsewhere,
     phones_of,
 )
-
-log = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -344,16 +341,6 @@ async def import_register(
     if history:
         await session.exec(insert(ResidentChange), params=history)
     await session.commit()
-    log.info(
-        "register import for desa %s by staff %s: %d created, %d updated, %d unchanged, "
-        "%d rejected",
-        desa_code,
-        actor,
-        result.created,
-        result.updated,
-        result.unchanged,
-        len(result.rejected),
-    )
     return result
 
 

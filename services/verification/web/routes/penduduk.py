@@ -11,13 +11,13 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Request, UploadFile
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, SessionDep
-from services.verification.api.routes.residents import register_problems
+from services.verification.api.routes.residents import log_import, register_problems
 from services.verification.population import codes
 from services.verification.population.importer import (
     MAX_IMPORT_BYTES,
@@ -216,6 +216,7 @@ async def import_page(
             page=page,
             status_code=422,
         )
+    log_import(staff, result)
     return render(request, "penduduk.html", {**context, "form": {}, "imported": result}, page=page)
 
 
