@@ -23,7 +23,8 @@ from services.verification.population.importer import (
     UnreadableFile,
     import_register,
 )
-from services.verification.population.models import Resident, ResidentChange
+from services.verification.population.models import Resident, ResidentAccess, ResidentChange
+from services.verification.population.register import family, search
 from tests.support.postgres import PostgresDatabases
 
 PAMANUKAN = "32.13.11.2004"
@@ -368,3 +369,32 @@ async def test_a_nik_from_anywhere_may_register_but_only_one_desa_holds_it_livin
         count = (await session.exec(select(func.count()).select_from(Resident))).one()
     assert sorted(records) == [(RANCASARI, "pindah"), (PAMANUKAN, "hidup")]
     assert count == 2
+
+
+async def test_search_and_family_on_the_imported_register(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    table = family_rows()
+    table[2]["status_dasar"] = "2"  # the child has died: still found, after the living
+    await run_import(sessions, [*table, *rows(20, seed=8)])
+
+    async with sessions() as session:
+        by_name = await search(session, PAMANUKAN, "  euis ", actor="kasi", purpose="p")
+        by_nik = await search(session, PAMANUKAN, table[0]["nik"], actor="kasi", purpose="p")
+        by_kk = await search(session, PAMANUKAN, "3213 1101 0115 0007", actor="kasi", purpose="p")
+        wildcard = await search(session, PAMANUKAN, "%%%", actor="kasi", purpose="p")
+        elsewhere = await search(session, RANCASARI, table[0]["nik"], actor="kasi", purpose="p")
+        members = await family(session, PAMANUKAN, "3213110101150007", actor="kasi", purpose="p")
+        logged = (await session.exec(select(func.count()).select_from(ResidentAccess))).one()
+
+    assert "EUIS RAHMAWATI" in [r.name for r in by_name]
+    assert [r.nik for r in by_nik] == [table[0]["nik"]]
+    assert [r.name for r in by_kk] == ["ASEP SAEPUDIN", "EUIS RAHMAWATI", "DEDEN PERMANA"]
+    assert [r.status for r in by_kk] == ["hidup", "hidup", "meninggal"]
+    assert wildcard == [] and elsewhere == []
+    assert [(m.name, m.kk_level) for m in members] == [
+        ("ASEP SAEPUDIN", 1),
+        ("EUIS RAHMAWATI", 3),
+        ("DEDEN PERMANA", 4),
+    ]
+    assert logged == len(by_name) + len(by_nik) + len(by_kk) + len(members)
