@@ -4,11 +4,15 @@ them in every application event); verification keeps a route and the staff-facin
 signing a template and the title per type. Roles: the workflow's labels (validator messages,
 the Temporal summary, verification's API) and notification's texts."""
 
+import pytest
+
 from services.intake.letter_types import LETTER_TYPES as INTAKE
 from services.notification.templates import ROLE_NAMES
 from services.signing.letter_types import LETTER_TYPES as SIGNING
 from services.verification.routes import DEFAULT_ROUTES, LETTER_TYPE_NAMES
 from workflows.approval.models import RESIDENT, ROLE_LABELS
+
+pytestmark = pytest.mark.unit
 
 TEN = {"SKD", "SKU", "SKBM", "SKTM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP"}
 
