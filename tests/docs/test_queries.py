@@ -42,9 +42,9 @@ def documented_queries() -> list[tuple[str, str]]:
                     found.append((at, line.strip()))
                 for match in _CLI_QUERY.finditer(line):
                     found.append((at, match.group(1)))
-        for line, text in inline_code(page):
-            if _LOOKS_LIKE_QUERY.match(text) and "=" in text.replace("!=", "="):
-                found.append((where(page, line), text))
+        for number, text in inline_code(page):
+            if _LOOKS_LIKE_QUERY.match(text):
+                found.append((where(page, number), text))
     return found
 
 
