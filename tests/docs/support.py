@@ -1,5 +1,5 @@
-"""Reading the documentation as the tests need it: which Markdown files there are, their fenced
-blocks and their links."""
+"""Reading the documentation as the tests need it: which Markdown pages there are, their fenced
+blocks and their code spans."""
 
 import re
 from collections.abc import Iterator
@@ -45,8 +45,8 @@ _SPAN = re.compile(r"(`+)(.+?)\1")
 
 
 def inline_code(page: Path) -> Iterator[tuple[int, str]]:
-    """(line, text) of every code span outside fenced blocks; `` `Status` = "x" `` gives
-    `` `Status` = "x" ``."""
+    """(line, text) of every code span outside fenced blocks. A span opened with two
+    backticks keeps the single ones inside it, as in a query on the reserved word Status."""
     fenced = False
     for number, line in enumerate(page.read_text().splitlines(), start=1):
         if _FENCE.match(line):
