@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
+from common.domain import Role
 from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.verification.population import codes
@@ -37,10 +38,9 @@ from services.verification.population.models import (
     ResidentAccess,
     ResidentChange,
 )
-from services.verification.routes import KADES, OPERATOR, SEKDES
 
 # Who keeps the register (own role or Plt); every other desa staff member only reads it.
-EDITOR_ROLES = (OPERATOR, SEKDES, KADES)
+EDITOR_ROLES: tuple[Role, ...] = (Role.OPERATOR, Role.SEKDES, Role.KADES)
 SEARCH_LIMIT = 50
 MIN_NAME_QUERY = 3
 MAX_TEXT = 200
