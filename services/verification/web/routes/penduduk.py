@@ -29,6 +29,7 @@ from services.verification.population.register import (
     CODED_FIELDS,
     DATA_FIELDS,
     FIELD_LABELS,
+    SEARCH_LIMIT,
     InvalidResident,
     ResidentData,
     add_resident,
@@ -140,7 +141,13 @@ async def search_page(
     return render(
         request,
         "penduduk.html",
-        {**_page_context(page), "form": form, "found": found, "searched": True},
+        {
+            **_page_context(page),
+            "form": form,
+            "found": found,
+            "searched": True,
+            "limit": SEARCH_LIMIT,
+        },
         page=page,
     )
 
