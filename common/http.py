@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+
 PROBLEM_JSON = "application/problem+json"
 
 _TITLES = {
@@ -45,6 +47,31 @@ class Problem(Exception):
         self.code = code
         self.headers = headers
         self.extra = extra
+
+
+# Each kind of domain refusal answers with one status, on the API and on the pages alike.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Invalid: 422,
+    Unavailable: 503,
+}
+
+
+def domain_status(error: DomainError) -> int:
+    for kind, status in DOMAIN_STATUS.items():
+        if isinstance(error, kind):
+            return status
+    return 500  # the bare base: a refusal nobody classified is a fault of ours
+
+
+def domain_problem(error: DomainError) -> JSONResponse:
+    """A domain refusal as problem+json: its code, message, field and details."""
+    extra = {"field": error.field} if error.field is not None else {}
+    return problem_response(
+        domain_status(error), error.message, code=error.code, **extra, **error.details
+    )
 
 
 def problem_response(
@@ -89,6 +116,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status, exc.detail, code=exc.code, headers=exc.headers, **exc.extra
         )
+
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        return domain_problem(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
