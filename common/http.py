@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
@@ -68,7 +68,7 @@ def domain_status(error: DomainError) -> int:
 
 def domain_problem(error: DomainError) -> JSONResponse:
     """A domain refusal as problem+json: its code, message, field and details."""
-    extra = {"field": error.field} if error.field is not None else {}
+    extra: dict[str, Any] = {"field": error.field} if error.field is not None else {}
     return problem_response(
         domain_status(error), error.message, code=error.code, **extra, **error.details
     )
@@ -145,6 +145,28 @@ def http_error_detail(exc: StarletteHTTPException) -> str:
 
 def validation_messages(exc: RequestValidationError) -> list[str]:
     return [_validation_message(dict(e)) for e in exc.errors()]
+
+
+def pdf_response(
+    content: bytes,
+    filename: str,
+    *,
+    inline: bool = False,
+    cache_control: str = "private, no-store",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A PDF shown in the browser (`inline`) or downloaded. Letters carry personal data: by
+    default no shared cache keeps them."""
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        content=content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            "Cache-Control": cache_control,
+            **(headers or {}),
+        },
+    )
 
 
 def health_router(is_ready: Any = None) -> APIRouter:
