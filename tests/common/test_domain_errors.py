@@ -14,6 +14,8 @@ from common.web.refusals import refusal_of
 from services.intake.applications import InvalidApplication
 from services.verification.web.pages import STATIC_DIR, templates
 
+pytestmark = pytest.mark.unit
+
 KINDS = [
     (NotFound, 404, grpc.StatusCode.NOT_FOUND),
     (Forbidden, 403, grpc.StatusCode.PERMISSION_DENIED),

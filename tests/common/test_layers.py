@@ -4,9 +4,13 @@ same things with the same messages, and neither depends on the other's HTTP shap
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
-# Resident sign-in (harden-otp / harden-sessions are reworking it) still reuses the API's
-# sign-in functions; the only exception, to be moved to a use case with that work.
+# The one exception: the resident sign-in pages still reuse the API's sign-in functions (sign-in
+# is being reworked on its own; it moves to a use case with that work).
 KNOWN = {("services/intake/web/routes/session.py", "services.intake.api.routes.auth")}
 
 
