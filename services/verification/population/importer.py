@@ -21,6 +21,7 @@ Set-based: one read of the desa's records, then bulk inserts and updates.
 
 import csv
 import io
+import logging
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
+from common.domain.errors import Invalid
 from services.verification.population import codes
 from services.verification.population.models import (
     HIDUP,
@@ -81,9 +83,14 @@ _BLANK_TEXT = {"", "-"}
 _BLANK_CODES = {"", "-", "0"}
 _EXCEL_EPOCH = date(1899, 12, 30)
 
+log = logging.getLogger(__name__)
 
-class UnreadableFile(ValueError):
-    """The file as a whole cannot be imported; `str(exc)` is the Indonesian message."""
+
+class UnreadableFile(Invalid):
+    """The file as a whole cannot be imported."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unreadable-file", message, field="file")
 
 
 @dataclass
@@ -342,6 +349,19 @@ async def import_register(
         await session.exec(insert(ResidentChange), params=history)
     await session.commit()
     return result
+
+
+def log_import(desa_code: str, staff_id: int | None, result: ImportResult) -> None:
+    """Counts only; the staff member by id (a username may be a person's name)."""
+    log.info(
+        "register import in desa %s by staff %s: %d created, %d updated, %d unchanged, %d rejected",
+        desa_code,
+        staff_id,
+        result.created,
+        result.updated,
+        result.unchanged,
+        len(result.rejected),
+    )
 
 
 def _change(

@@ -1,8 +1,8 @@
 """The population register's rules: what a resident's record may hold, who may change it, how
 a change is recorded, and reads that leave a trace.
 
-Every refusal is a `RegisterError` whose text is Indonesian (shown to staff as is); the staff
-API turns it into a Problem with its `status`, the gRPC servicer into a status code.
+Every refusal is a domain error (common.domain.errors) whose text is Indonesian (shown to staff
+as is); the API and the pages map it as they map every domain error.
 
 Rules:
 - a record's fields are checked by `check_data` (one definition for the import, the staff
@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
 from common.domain import Role
+from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.verification.population import codes
@@ -53,46 +54,32 @@ _PHONE_SEPARATORS = re.compile(r"[,;/]")
 _NOT_DIGITS = re.compile(r"[^0-9]")
 
 
-class RegisterError(Exception):
-    """A refusal; `str(exc)` is the Indonesian message, `field` the input it is about."""
-
-    status = 422
-    code = "invalid-resident"
-
+class InvalidResident(Invalid):
     def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__("invalid-resident", message, field=field or None)
 
 
-class InvalidResident(RegisterError):
-    pass
-
-
-class ResidentNotFound(RegisterError):
-    status = 404
-    code = "resident-not-found"
-
-    def __init__(self) -> None:
-        super().__init__("Penduduk tidak ditemukan di data penduduk desa Anda.")
-
-
-class ResidentConflict(RegisterError):
-    status = 409
-    code = "resident-conflict"
-
-    def __init__(self, message: str, field: str = "nik", resident_id: str = "") -> None:
-        super().__init__(message, field)
-        self.resident_id = resident_id  # the record already holding the NIK, in this desa
-
-
-class NotAnEditor(RegisterError):
-    status = 403
-    code = "register-editors-only"
-
+class ResidentNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(
+            "resident-not-found", "Penduduk tidak ditemukan di data penduduk desa Anda."
+        )
+
+
+class ResidentConflict(Conflict):
+    """`resident_id`: the record of this desa that already holds the NIK, when there is one."""
+
+    def __init__(self, message: str, resident_id: str = "") -> None:
+        details = {"resident_id": resident_id} if resident_id else {}
+        super().__init__("resident-conflict", message, field="nik", **details)
+
+
+class NotAnEditor(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "register-editors-only",
             "Hanya Operator Desa, Sekretaris Desa atau Kepala Desa (juga sebagai Plt) yang "
-            "dapat mengubah data penduduk."
+            "dapat mengubah data penduduk.",
         )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
+from common.domain.errors import DomainError
 from common.nik import is_valid_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.verification.population import codes
@@ -23,7 +24,6 @@ from services.verification.population.models import (
 from services.verification.population.register import (
     CODED_FIELDS,
     MAX_TEXT,
-    RegisterError,
     digits_only,
     family,
     folded,
@@ -190,8 +190,8 @@ class PopulationServicer(population_pb2_grpc.PopulationServiceServicer):
                         purpose=purpose,
                         kind="service",
                     )
-                except RegisterError as exc:
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                except DomainError as exc:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.code)
         return population_pb2.ListFamilyResponse(
             kk_number=resident.kk_number,
             members=[

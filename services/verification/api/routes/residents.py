@@ -7,9 +7,6 @@ or Plt) import, add, correct and mark residents moved or deceased. A NIK or KK n
 only in request bodies: residents are named in URLs by their opaque id.
 """
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -17,18 +14,14 @@ from fastapi import APIRouter, Path, Query, UploadFile, status
 from pydantic import BaseModel, Field
 
 from common.db import as_utc
-from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, SessionDep
-from services.verification.models import Staff
 from services.verification.population.importer import (
     MAX_IMPORT_BYTES,
-    ImportResult,
-    UnreadableFile,
     import_register,
+    log_import,
 )
 from services.verification.population.models import (
     STATUS_LABELS,
-    STATUSES,
     Resident,
     ResidentChange,
 )
@@ -36,8 +29,6 @@ from services.verification.population.register import (
     CODED_FIELDS,
     FIELD_LABELS,
     MAX_TEXT,
-    RegisterError,
-    ResidentConflict,
     ResidentData,
     add_resident,
     correct_resident,
@@ -48,37 +39,10 @@ from services.verification.population.register import (
     search,
 )
 
-log = logging.getLogger(__name__)
-
 router = APIRouter(prefix="/residents", tags=["data penduduk"])
 
 ResidentId = Annotated[str, Path(min_length=32, max_length=32, pattern="^[0-9a-f]{32}$")]
 Purpose = Annotated[str, Query(min_length=1, max_length=MAX_TEXT)]
-
-
-def log_import(staff: Staff, result: ImportResult) -> None:
-    """Counts only; the staff member by id (a username may be a person's name)."""
-    log.info(
-        "register import in desa %s by staff %s: %d created, %d updated, %d unchanged, %d rejected",
-        staff.desa_code,
-        staff.id,
-        result.created,
-        result.updated,
-        result.unchanged,
-        len(result.rejected),
-    )
-
-
-@contextmanager
-def register_problems() -> Iterator[None]:
-    """The register's refusals as the API's problems (the pages show them the same way)."""
-    try:
-        yield
-    except RegisterError as exc:
-        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
-        if isinstance(exc, ResidentConflict) and exc.resident_id:
-            extra["resident_id"] = exc.resident_id
-        raise Problem(exc.status, str(exc), code=exc.code, **extra) from exc
 
 
 class Coded(BaseModel):
@@ -306,16 +270,12 @@ async def import_file(
 ) -> ImportOut:
     """OpenSID's penduduk spreadsheet (.xlsx, or .csv with the same header): good rows are
     written, bad rows reported by their row number; in one transaction."""
-    with register_problems():
-        require_editor(roles)
+    require_editor(roles)
     content = await file.read(MAX_IMPORT_BYTES + 1)
-    try:
-        result = await import_register(
-            session, staff.desa_code, file.filename or "", content, actor=staff.username
-        )
-    except UnreadableFile as exc:
-        raise Problem(422, str(exc), code="unreadable-file", field="file") from exc
-    log_import(staff, result)
+    result = await import_register(
+        session, staff.desa_code, file.filename or "", content, actor=staff.username
+    )
+    log_import(staff.desa_code, staff.id, result)
     return ImportOut(**result.as_json())
 
 
@@ -325,10 +285,9 @@ async def search_residents(
 ) -> list[ResidentSummary]:
     """By NIK or KK number (16 digits) or part of the name; each resident found is logged as
     seen by this staff member for `purpose`."""
-    with register_problems():
-        found = await search(
-            session, staff.desa_code, body.query, actor=staff.username, purpose=body.purpose
-        )
+    found = await search(
+        session, staff.desa_code, body.query, actor=staff.username, purpose=body.purpose
+    )
     return [ResidentSummary.of(r) for r in found]
 
 
@@ -337,10 +296,9 @@ async def family_by_kk(
     body: FamilyIn, staff: DesaStaff, session: SessionDep
 ) -> list[ResidentSummary]:
     """The members of one KK in the desa's register, the head of the family first."""
-    with register_problems():
-        members = await family(
-            session, staff.desa_code, body.kk_number, actor=staff.username, purpose=body.purpose
-        )
+    members = await family(
+        session, staff.desa_code, body.kk_number, actor=staff.username, purpose=body.purpose
+    )
     return [ResidentSummary.of(m) for m in members]
 
 
@@ -348,10 +306,9 @@ async def family_by_kk(
 async def get_resident(
     resident_id: ResidentId, purpose: Purpose, staff: DesaStaff, session: SessionDep
 ) -> ResidentOut:
-    with register_problems():
-        resident = await read_resident(
-            session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
-        )
+    resident = await read_resident(
+        session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
+    )
     return ResidentOut.of(resident)
 
 
@@ -360,10 +317,9 @@ async def get_history(
     resident_id: ResidentId, purpose: Purpose, staff: DesaStaff, session: SessionDep
 ) -> list[ChangeOut]:
     """Every change of the record, newest first: who, when, which field from what to what."""
-    with register_problems():
-        changes = await history_of(
-            session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
-        )
+    changes = await history_of(
+        session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
+    )
     return [ChangeOut.of(c) for c in changes]
 
 
@@ -373,15 +329,14 @@ async def create_resident(
 ) -> ResidentOut:
     """A resident new to the desa (a newcomer, a birth): status hidup."""
     fields = body.model_dump(exclude={"note", "phones"})
-    with register_problems():
-        require_editor(roles)
-        resident = await add_resident(
-            session,
-            staff.desa_code,
-            ResidentData(**fields, phones=",".join(body.phones)),
-            actor=staff.username,
-            note=body.note,
-        )
+    require_editor(roles)
+    resident = await add_resident(
+        session,
+        staff.desa_code,
+        ResidentData(**fields, phones=",".join(body.phones)),
+        actor=staff.username,
+        note=body.note,
+    )
     return ResidentOut.of(resident)
 
 
@@ -394,16 +349,15 @@ async def patch_resident(
     session: SessionDep,
 ) -> ResidentOut:
     """Corrects the fields given; each change is kept in the history with `note`."""
-    with register_problems():
-        require_editor(roles)
-        resident = await correct_resident(
-            session,
-            staff.desa_code,
-            resident_id,
-            body.updates(),
-            actor=staff.username,
-            note=body.note,
-        )
+    require_editor(roles)
+    resident = await correct_resident(
+        session,
+        staff.desa_code,
+        resident_id,
+        body.updates(),
+        actor=staff.username,
+        note=body.note,
+    )
     return ResidentOut.of(resident)
 
 
@@ -412,21 +366,13 @@ async def set_status(
     resident_id: ResidentId, body: StatusIn, staff: DesaStaff, roles: HeldRoles, session: SessionDep
 ) -> ResidentOut:
     """Marks the resident pindah, meninggal or hilang (or hidup again); the record stays."""
-    if body.status not in STATUSES:
-        raise Problem(
-            422,
-            f"Status harus salah satu dari: {', '.join(STATUSES)}.",
-            code="invalid-status",
-            field="status",
-        )
-    with register_problems():
-        require_editor(roles)
-        resident = await correct_resident(
-            session,
-            staff.desa_code,
-            resident_id,
-            {"status": body.status},
-            actor=staff.username,
-            note=body.note,
-        )
+    require_editor(roles)
+    resident = await correct_resident(
+        session,
+        staff.desa_code,
+        resident_id,
+        {"status": body.status},
+        actor=staff.username,
+        note=body.note,
+    )
     return ResidentOut.of(resident)

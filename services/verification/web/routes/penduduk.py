@@ -15,14 +15,15 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from common.http import Problem
+from common.domain.errors import DomainError
+from common.web.refusals import refusal_of
 from services.verification.api.deps import DesaStaff, HeldRoles, SessionDep
-from services.verification.api.routes.residents import log_import, register_problems
 from services.verification.population import codes
 from services.verification.population.importer import (
     MAX_IMPORT_BYTES,
     UnreadableFile,
     import_register,
+    log_import,
 )
 from services.verification.population.models import STATUS_LABELS, STATUSES, Resident
 from services.verification.population.register import (
@@ -126,17 +127,16 @@ async def search_page(
 ) -> HTMLResponse:
     form = {"cari": cari, "keperluan": keperluan}
     try:
-        with register_problems():
-            found = await search(
-                session, staff.desa_code, cari, actor=staff.username, purpose=keperluan
-            )
-    except Problem as exc:
+        found = await search(
+            session, staff.desa_code, cari, actor=staff.username, purpose=keperluan
+        )
+    except DomainError as exc:
         return render(
             request,
             "penduduk.html",
             {**_page_context(page), "form": form, **problem_flash(exc)},
             page=page,
-            status_code=exc.status,
+            status_code=refusal_of(exc).status,
         )
     return render(
         request,
@@ -164,17 +164,16 @@ async def family_page(
     """The members of a KK (the number comes in the form's body)."""
     form = {"keperluan": keperluan}
     try:
-        with register_problems():
-            members = await family(
-                session, staff.desa_code, kk, actor=staff.username, purpose=keperluan
-            )
-    except Problem as exc:
+        members = await family(
+            session, staff.desa_code, kk, actor=staff.username, purpose=keperluan
+        )
+    except DomainError as exc:
         return render(
             request,
             "penduduk.html",
             {**_page_context(page), "form": form, **problem_flash(exc)},
             page=page,
-            status_code=exc.status,
+            status_code=refusal_of(exc).status,
         )
     return render(
         request,
@@ -192,8 +191,7 @@ async def import_page(
     roles: HeldRoles,
     session: SessionDep,
 ) -> HTMLResponse:
-    with register_problems():
-        require_editor(roles)
+    require_editor(roles)
     form = await request.form()
     upload = form.get("berkas")
     context = _page_context(page)
@@ -219,11 +217,11 @@ async def import_page(
         return render(
             request,
             "penduduk.html",
-            {**context, "form": {}, "flash": str(exc), "flash_kind": "galat"},
+            {**context, "form": {}, **problem_flash(exc)},
             page=page,
             status_code=422,
         )
-    log_import(staff, result)
+    log_import(staff.desa_code, staff.id, result)
     return render(request, "penduduk.html", {**context, "form": {}, "imported": result}, page=page)
 
 
@@ -253,8 +251,7 @@ async def _new_page(
 
 @router.get("/baru")
 async def new_page(request: Request, page: StaffPageDep, roles: HeldRoles) -> HTMLResponse:
-    with register_problems():
-        require_editor(roles)
+    require_editor(roles)
     return await _new_page(request, page, form={"citizenship": "1"})
 
 
@@ -266,24 +263,22 @@ async def add(
     roles: HeldRoles,
     session: SessionDep,
 ) -> Response:
-    with register_problems():
-        require_editor(roles)
+    require_editor(roles)
     form = await request.form()
     typed = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
-        with register_problems():
-            resident = await add_resident(
-                session,
-                staff.desa_code,
-                ResidentData(**_fields_of(form)),
-                actor=staff.username,
-                note=typed.get("catatan", ""),
-            )
-    except Problem as exc:
-        if exc.status not in (409, 422):
+        resident = await add_resident(
+            session,
+            staff.desa_code,
+            ResidentData(**_fields_of(form)),
+            actor=staff.username,
+            note=typed.get("catatan", ""),
+        )
+    except DomainError as exc:
+        if refusal_of(exc).status not in (409, 422):
             raise
         return await _new_page(
-            request, page, form=typed, extra=problem_flash(exc), status_code=exc.status
+            request, page, form=typed, extra=problem_flash(exc), status_code=refusal_of(exc).status
         )
     return RedirectResponse(_detail_url(resident.id, UPKEEP, "penduduk-ditambah"), 303)
 
@@ -308,13 +303,12 @@ async def _detail(
             {**_page_context(page), "resident_id": resident_id, "ask_purpose": True},
             page=page,
         )
-    with register_problems():
-        resident = await read_resident(
-            session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
-        )
-        changes = await history_of(
-            session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
-        )
+    resident = await read_resident(
+        session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
+    )
+    changes = await history_of(
+        session, staff.desa_code, resident_id, actor=staff.username, purpose=purpose
+    )
     return render(
         request,
         "penduduk_rinci.html",
@@ -358,23 +352,21 @@ async def correct(
     roles: HeldRoles,
     session: SessionDep,
 ) -> Response:
-    with register_problems():
-        require_editor(roles)
+    require_editor(roles)
     form = await request.form()
     typed = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     purpose = typed.get("keperluan", "") or UPKEEP
     try:
-        with register_problems():
-            await correct_resident(
-                session,
-                staff.desa_code,
-                resident_id,
-                _fields_of(form),
-                actor=staff.username,
-                note=typed.get("catatan", ""),
-            )
-    except Problem as exc:
-        if exc.status not in (409, 422):
+        await correct_resident(
+            session,
+            staff.desa_code,
+            resident_id,
+            _fields_of(form),
+            actor=staff.username,
+            note=typed.get("catatan", ""),
+        )
+    except DomainError as exc:
+        if refusal_of(exc).status not in (409, 422):
             raise
         return await _detail(
             request,
@@ -385,7 +377,7 @@ async def correct(
             purpose,
             form=typed,
             extra=problem_flash(exc),
-            status_code=exc.status,
+            status_code=refusal_of(exc).status,
         )
     return RedirectResponse(_detail_url(resident_id, purpose, "penduduk-diubah"), 303)
 
@@ -400,16 +392,15 @@ async def mark(
     catatan: Annotated[str, Form(max_length=200)] = "",
     keperluan: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    with register_problems():
-        require_editor(roles)
-        if status not in STATUSES:
-            raise InvalidResident("Pilih status penduduk.", "status")
-        await correct_resident(
-            session,
-            staff.desa_code,
-            resident_id,
-            {"status": status},
-            actor=staff.username,
-            note=catatan,
-        )
+    require_editor(roles)
+    if status not in STATUSES:
+        raise InvalidResident("Pilih status penduduk.", "status")
+    await correct_resident(
+        session,
+        staff.desa_code,
+        resident_id,
+        {"status": status},
+        actor=staff.username,
+        note=catatan,
+    )
     return RedirectResponse(_detail_url(resident_id, keperluan or UPKEEP, "status-diubah"), 303)
