@@ -14,7 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
-from services.intake.applications import attachments_of, details, load_fields
+from services.intake.applications import (
+    attachments_of,
+    details,
+    load_fields,
+    register_field_names,
+)
 from services.intake.attachments import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES, read_attachment
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
@@ -110,6 +115,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             status_reason=application.status_reason,
             timeline=[_timeline_entry(e) for e in timeline],
             channel=application.channel,
+            from_register=application.register_version is not None,
+            register_version=application.register_version or 0,
+            register_fields=sorted(register_field_names(application)),
             filed_by=application.filed_by,
         )
 
