@@ -171,6 +171,8 @@ async def test_the_register_at_submission_is_what_signing_gets(
         intake_pb2.GetApplicationRequest(application_id=application_id)
     )
     assert dict(handed.fields) == {**ANI_IN_LETTER, **SKU_BUSINESS, "rt": "007"}
+    assert handed.from_register and handed.register_version == 2
+    assert set(handed.register_fields) == set(ANI_IN_LETTER)
 
 
 @pytest.fixture
