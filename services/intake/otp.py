@@ -174,7 +174,7 @@ async def _count(session: AsyncSession, key: str, limit: RateLimit, now: datetim
         .on_conflict_do_update(index_elements=["key", "period"], set_={"hits": table.c.hits + 1})
         .returning(table.c.hits)
     )
-    hits: int = (await session.execute(statement)).scalar_one()
+    hits: int = (await session.exec(statement)).scalar_one()
     return _seconds_until(ends_at, now) if hits > limit.count else None
 
 
