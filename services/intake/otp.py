@@ -178,18 +178,21 @@ async def _count(session: AsyncSession, key: str, limit: RateLimit, now: datetim
     return _seconds_until(ends_at, now) if hits > limit.count else None
 
 
-async def _lock_of(session: AsyncSession, nik_hmac: str, now: datetime) -> SignInGuard | None:
-    """The NIK's guard row if its sign-in is locked now."""
-    guard = (
+async def _guard(session: AsyncSession, nik_hmac: str) -> SignInGuard | None:
+    """The NIK's wrong-code count as stored now (not as this session last saw it)."""
+    return (
         await session.exec(
             select(SignInGuard)
             .where(SignInGuard.nik_hmac == nik_hmac)
             .execution_options(populate_existing=True)
         )
     ).first()
+
+
+def _locked_until(guard: SignInGuard | None, now: datetime) -> datetime | None:
     if guard is None or guard.locked_until is None or as_utc(guard.locked_until) <= now:
         return None
-    return guard
+    return guard.locked_until
 
 
 async def _throttle(
@@ -211,11 +214,11 @@ async def _throttle(
         *((f"all:{w.seconds}:", w) for w in limits.overall),
     ]
     waits = [wait for k, w in buckets if (wait := await _count(session, k, w, now)) is not None]
-    locked = await _lock_of(session, nik_hmac, now)
+    locked_until = _locked_until(await _guard(session, nik_hmac), now)
     # Committed at once: the overall counter is one row every request updates.
     await session.commit()
-    if locked is not None and locked.locked_until is not None:
-        raise Locked(_seconds_until(locked.locked_until, now))
+    if locked_until is not None:
+        raise Locked(_seconds_until(locked_until, now))
     if waits:
         raise Throttled(max(waits))
 
@@ -289,13 +292,7 @@ async def _claim_try(session: AsyncSession, limits: Limits, nik_hmac: str, now: 
     """Counts this try as a wrong code before the code is compared (a right one is forgiven
     afterwards), so parallel guesses cannot slip past the lock. Raises Locked while locked."""
     for _ in range(CLAIM_ROUNDS):
-        guard = (
-            await session.exec(
-                select(SignInGuard)
-                .where(SignInGuard.nik_hmac == nik_hmac)
-                .execution_options(populate_existing=True)
-            )
-        ).first()
+        guard = await _guard(session, nik_hmac)
         if guard is None:
             await session.exec(
                 _insert(session, SignInGuard)
@@ -304,8 +301,8 @@ async def _claim_try(session: AsyncSession, limits: Limits, nik_hmac: str, now: 
             )
             await session.commit()
             continue
-        if guard.locked_until is not None and as_utc(guard.locked_until) > now:
-            raise Locked(_seconds_until(guard.locked_until, now))
+        if (locked_until := _locked_until(guard, now)) is not None:
+            raise Locked(_seconds_until(locked_until, now))
         remembered = (
             guard.failures if as_utc(guard.last_failure_at) > now - limits.failure_memory else 0
         )
