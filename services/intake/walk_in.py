@@ -34,6 +34,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
+from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.intake import submission
 from services.intake.applications import (
@@ -51,7 +52,6 @@ from services.intake.attachments import (
     check_kind,
 )
 from services.intake.models import Attachment, LetterApplication, Resident
-from services.intake.nik import InvalidNik, parse_nik
 from services.intake.uploads import HEAD_BYTES
 
 log = logging.getLogger(__name__)
