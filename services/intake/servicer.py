@@ -23,6 +23,7 @@ from services.intake.applications import (
 from services.intake.attachments import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES, read_attachment
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
+from services.intake.otp import code_contact
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
 from services.intake.walk_in import (
     PhoneMismatch,
@@ -145,6 +146,14 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     ) -> intake_pb2.Contact:
         who = request.WhichOneof("who")
         async with self._sessions() as session:
+            if who == "sign_in_id" and request.sign_in_id:
+                recipient = await code_contact(session, request.sign_in_id)
+                if recipient is None:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, "no one to send this code to")
+                assert recipient is not None
+                return intake_pb2.Contact(
+                    resident_id=recipient.resident_id or "", phone=recipient.phone
+                )
             if who == "resident_id" and request.resident_id:
                 resident = await session.get(Resident, request.resident_id)
             elif who == "application_id" and request.application_id:
@@ -154,7 +163,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 )
             else:
                 await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, "resident_id or application_id is required"
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "resident_id, application_id or sign_in_id is required",
                 )
         if resident is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no resident for this {who}")

@@ -61,6 +61,12 @@ class StackRunner:
             **self.extra_env,
             "SMARTDESA_DATA_DIR": str(self.data_dir),
             "SMARTDESA_DEMO_PASSWORD": PASSWORD,
+            # Every resident of a test run signs in from this one address, some many times;
+            # the limits themselves are tested in tests/intake.
+            **{
+                f"SMARTDESA_INTAKE_CODE_LIMITS_{key}": '[{"count": 1000, "seconds": 900}]'
+                for key in ("PER_PHONE", "PER_NIK", "PER_CLIENT")
+            },
         }
         log = self.data_dir.parent / f"devstack-{attempt}.log"
         with open(log, "wb") as out:

@@ -87,6 +87,30 @@ async def test_get_contact_by_resident_or_application(
     assert by_resident.phone == "62" + PHONE_ANI[1:]
 
 
+async def test_get_contact_of_a_pending_sign_in(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    new = await intake.request_code(NIK_ANI, PHONE_ANI)  # no resident yet
+    contact = await stub.GetContact(intake_pb2.GetContactRequest(sign_in_id=new.data["sign_in_id"]))
+    assert (contact.resident_id, contact.phone) == ("", "62" + PHONE_ANI[1:])
+
+    await intake.http.post(
+        "/api/v1/auth/token", json={"nik": NIK_ANI, "phone": PHONE_ANI, "otp": new.data["code"]}
+    )
+    again = await intake.request_code(NIK_ANI, PHONE_ANI)  # now Ani's, with her preferences
+    contact = await stub.GetContact(
+        intake_pb2.GetContactRequest(sign_in_id=again.data["sign_in_id"])
+    )
+    assert contact.resident_id == await intake.resident_id(NIK_ANI)
+
+    # A used code, and one asked for Ani's NIK from another phone, go nowhere.
+    elsewhere = await intake.request_code(NIK_ANI, PHONE_BUDI)
+    for sign_in_id in (new.data["sign_in_id"], elsewhere.data["sign_in_id"]):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetContact(intake_pb2.GetContactRequest(sign_in_id=sign_in_id))
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 async def test_errors_have_proper_codes(
     intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
 ) -> None:

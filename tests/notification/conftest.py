@@ -73,6 +73,7 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self) -> None:
         self.contacts: dict[str, intake_pb2.Contact] = {}  # by resident id
         self.applicants: dict[str, str] = {}  # application id -> resident id
+        self.sign_ins: dict[str, intake_pb2.Contact] = {}  # pending codes anyone may receive
         self.calls: list[intake_pb2.GetContactRequest] = []
         self.unavailable_next = 0  # answer UNAVAILABLE this many times first
 
@@ -113,6 +114,12 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         if self.unavailable_next > 0:
             self.unavailable_next -= 1
             await context.abort(grpc.StatusCode.UNAVAILABLE, "sedang sibuk")
+        if request.WhichOneof("who") == "sign_in_id":
+            found = self.sign_ins.get(request.sign_in_id)
+            if found is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "tidak ada penerima")
+                raise AssertionError("abort raises")
+            return found
         if request.WhichOneof("who") == "resident_id":
             resident_id: str | None = request.resident_id
         else:
@@ -338,10 +345,15 @@ def otp_event(
     code: str = "123456",
     resident_id: str = RESIDENT_ID,
     valid_for: timedelta = timedelta(minutes=5),
+    sign_in_id: str = "",
 ) -> tuple[str, CloudEvent]:
+    """A code event as intake stages it (`sign_in_id`) or as it did before (`resident_id`)."""
     now = datetime.now(UTC)
     payload = events_pb2.OtpRequested(
-        resident_id=resident_id, code=code, expires_at=(now + valid_for).isoformat()
+        resident_id="" if sign_in_id else resident_id,
+        sign_in_id=sign_in_id,
+        code=code,
+        expires_at=(now + valid_for).isoformat(),
     )
     event = CloudEvent(
         id=str(uuid.uuid4()),
