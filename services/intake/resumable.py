@@ -31,18 +31,21 @@ from common.background import BacklogLoop
 from common.db import as_utc, utcnow
 from common.http import Problem
 from services.intake.attachments import (
-    ACCEPTED_TYPES,
-    MAX_ATTACHMENT_BYTES,
-    WRONG_TYPE,
     accept_file,
     attachment_dir,
     checked_content_type,
     checked_kind,
     require_editable,
+)
+from services.intake.file_safety import (
+    ACCEPTED_TYPES,
+    HEAD_BYTES,
+    MAX_ATTACHMENT_BYTES,
+    WRONG_TYPE,
     too_large_message,
 )
 from services.intake.models import Attachment, LetterApplication, UploadSession, new_id
-from services.intake.uploads import HEAD_BYTES, ReceivedFile
+from services.intake.uploads import ReceivedFile
 
 log = logging.getLogger(__name__)
 

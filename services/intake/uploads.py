@@ -17,7 +17,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-HEAD_BYTES = 16  # enough for every signature we sniff
+from services.intake.file_safety import HEAD_BYTES, too_large_message
+
 MAX_FIELD_BYTES = 1024
 MAX_PARTS = 10
 # Multipart framing around the file (boundaries, part headers, small fields).
@@ -54,9 +55,7 @@ class ReceivedForm:
 
 
 def _too_large(max_bytes: int) -> UploadRejected:
-    return UploadRejected(
-        413, f"Berkas terlalu besar: paling besar {max_bytes // (1024 * 1024)} MB.", "too-large"
-    )
+    return UploadRejected(413, too_large_message(max_bytes), "too-large")
 
 
 @dataclass

@@ -34,12 +34,8 @@ from services.intake.applications import (
     resubmitted_since_revision,
     revision_round,
 )
-from services.intake.attachments import (
-    MAX_ATTACHMENT_BYTES,
-    accept_form,
-    attachment_dir,
-    require_editable,
-)
+from services.intake.attachments import accept_form, attachment_dir, require_editable
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.models import LetterApplication
 from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
