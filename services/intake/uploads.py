@@ -17,6 +17,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from common.numbers import parse_natural
 from services.intake.file_safety import HEAD_BYTES, too_large_message
 
 MAX_FIELD_BYTES = 1024
@@ -171,10 +172,9 @@ async def receive_multipart(
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise UploadRejected(422, "Kirim berkas sebagai multipart/form-data.", "upload")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > max_file_bytes + FRAMING_ALLOWANCE:
-            raise _too_large(max_file_bytes)  # refused before reading a byte of it
+    declared = parse_natural(request.headers.get("content-length"))
+    if declared is not None and declared > max_file_bytes + FRAMING_ALLOWANCE:
+        raise _too_large(max_file_bytes)  # refused before reading a byte of it
 
     await asyncio.to_thread(temp_dir.mkdir, parents=True, exist_ok=True)
     state = _State(file_field=file_field, temp_dir=temp_dir, max_file_bytes=max_file_bytes)

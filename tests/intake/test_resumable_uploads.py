@@ -190,6 +190,30 @@ async def test_a_chunk_at_the_wrong_offset_gets_409_with_the_offset(
     assert ranged.json()["offset"] == CHUNK_BYTES * 2
 
 
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"Upload-Offset": b"\xb2"},  # "²" as Latin-1 header bytes: isdigit() said yes
+        {"Upload-Offset": b"-0"},
+        {"Upload-Offset": b"9" * 5000},  # past int()'s own digit limit
+        {"Content-Range": b"bytes \xb2-9/10"},
+        {"Content-Range": b"bytes 0-\xb9/\xb2"},
+    ],
+    ids=["offset-superscript", "offset-signed", "offset-huge", "range-start", "range-total"],
+)
+async def test_a_position_that_is_not_ascii_digits_is_400_not_a_crash(
+    intake: Intake, draft: tuple[dict[str, str], str], position: dict[str, bytes]
+) -> None:
+    headers, application_id = draft
+    upload_id = (await _open(intake, headers, application_id)).json()["id"]
+    r = await intake.http.put(
+        f"/api/v1/uploads/{upload_id}", content=CONTENT[:10], headers={**headers, **position}
+    )
+    assert r.status_code == 400, r.text
+    assert problem(r)["type"].endswith("/bad-offset")
+    assert await _offset(intake, headers, upload_id) == 0
+
+
 async def test_resume_after_a_dropped_chunk(
     intake: Intake, draft: tuple[dict[str, str], str]
 ) -> None:

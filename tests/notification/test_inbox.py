@@ -77,3 +77,16 @@ async def test_nobody_reads_or_marks_anothers_inbox(service: Service) -> None:
     }
     missing = await service.client.post("/api/v1/inbox/999999/read", headers=owner)
     assert missing.status_code == 404
+
+
+async def test_a_last_event_id_that_is_not_ascii_digits_is_422_not_a_crash(
+    service: Service,
+) -> None:
+    """Header bytes are read as Latin-1, where 0xB2 is "²": isdigit() said yes, int() crashed."""
+    for value in (b"\xb2", b"1\xb9", b"-1", b"9" * 19):
+        r = await service.client.get(
+            "/api/v1/inbox/stream",
+            headers={**service.resident_headers(RESIDENT_ID), "Last-Event-ID": value},
+        )
+        assert r.status_code == 422, (value, r.text)
+        assert r.json()["detail"] == "Last-Event-ID harus berupa angka."

@@ -15,6 +15,7 @@ from sqlmodel import col, func, select
 
 from common.db import as_utc, utcnow
 from common.http import Problem
+from common.numbers import parse_natural
 from services.notification.api.deps import CurrentRecipient, RuntimeDep, SessionDep
 from services.notification.models import Notification
 
@@ -123,11 +124,12 @@ async def stream_inbox(
     starts from now. The stream reads the database (not process memory), so it works whichever
     instance stored the item. Send the token in the Authorization header (a fetch-based
     EventSource): tokens never go in URLs."""
-    if last_event_id is not None and not last_event_id.isdigit():
+    resume_after = parse_natural(last_event_id)
+    if last_event_id is not None and resume_after is None:
         raise Problem(422, "Last-Event-ID harus berupa angka.", code="invalid-last-event-id")
     async with runtime.sessions() as session:
-        if last_event_id is not None:
-            after = int(last_event_id)
+        if resume_after is not None:
+            after = resume_after
         else:
             newest = (
                 await session.exec(
