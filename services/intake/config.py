@@ -3,6 +3,8 @@
 from functools import cache
 from pathlib import Path
 
+from pydantic import Field
+
 from common.config import CommonSettings
 
 
@@ -15,6 +17,8 @@ class Settings(CommonSettings):
 
     # How long a resident stays signed in after entering a one-time code.
     intake_resident_token_ttl_seconds: int = 12 * 3600
+    # How many drafts (created, not yet submitted) a resident may hold at once.
+    intake_max_open_drafts: int = Field(default=5, ge=1)
 
     @property
     def intake_db_url(self) -> str:

@@ -22,6 +22,7 @@ from services.intake.api.schemas import (
 from services.intake.applications import (
     EDITABLE_STATUSES,
     InvalidApplication,
+    TooManyDrafts,
     change_application,
     create_application,
     details,
@@ -85,10 +86,18 @@ async def create(
     await ensure_offered(runtime.directory, body.desa_code, body.letter_type)
     try:
         application = await create_application(
-            session, resident.subject, body.desa_code, body.letter_type, body.purpose, body.fields
+            session,
+            resident.subject,
+            body.desa_code,
+            body.letter_type,
+            body.purpose,
+            body.fields,
+            max_open_drafts=runtime.settings.intake_max_open_drafts,
         )
     except InvalidApplication as exc:
         raise Problem(422, str(exc), code="invalid-application", field=exc.field) from exc
+    except TooManyDrafts as exc:
+        raise Problem(409, str(exc), code="too-many-drafts") from exc
     log.info("application %s created by resident %s", application.id, resident.subject)
     return ApplicationOut.of(await details(session, application))
 

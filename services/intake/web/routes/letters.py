@@ -14,6 +14,7 @@ from common.wilayah import Desa, all_desa, find_desa
 from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.applications import (
     InvalidApplication,
+    TooManyDrafts,
     application_errors,
     create_application,
     owned_applications,
@@ -111,6 +112,7 @@ async def _form_page(
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    flash: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -125,7 +127,7 @@ async def _form_page(
             "errors": errors or {},
             "prefix": FIELD_PREFIX,
             "purpose_max": PURPOSE_MAX_LENGTH,
-            "flash": "Periksa kembali isian yang ditandai." if errors else None,
+            "flash": flash or ("Periksa kembali isian yang ditandai." if errors else None),
             "flash_kind": "galat",
         },
         page=page,
@@ -185,10 +187,20 @@ async def create_draft(
     if not errors:
         try:
             application = await create_application(
-                session, page.resident.subject, desa_code, letter_type.code, purpose, fields
+                session,
+                page.resident.subject,
+                desa_code,
+                letter_type.code,
+                purpose,
+                fields,
+                max_open_drafts=runtime.settings.intake_max_open_drafts,
             )
         except InvalidApplication as exc:
             errors = {exc.field: str(exc)}
+        except TooManyDrafts as exc:
+            return await _form_page(
+                request, page, session, letter_type, values=values, flash=str(exc), status_code=409
+            )
     if errors:
         return await _form_page(
             request,
