@@ -25,7 +25,7 @@ from schemathesis.generation import GenerationMode
 SEED = 20261207
 # Examples per operation and generation mode: small enough for CI (all four services well
 # under two minutes together), large enough to send every parameter a few bad values.
-EXAMPLES = 12
+EXAMPLES = 8
 REQUEST_TIMEOUT_SECONDS = 30.0
 
 
