@@ -193,21 +193,23 @@ async def test_a_chunk_at_the_wrong_offset_gets_409_with_the_offset(
 @pytest.mark.parametrize(
     "position",
     [
-        {"Upload-Offset": b"\xb2"},  # "²" as Latin-1 header bytes: isdigit() said yes
-        {"Upload-Offset": b"-0"},
-        {"Upload-Offset": b"9" * 5000},  # past int()'s own digit limit
-        {"Content-Range": b"bytes \xb2-9/10"},
-        {"Content-Range": b"bytes 0-\xb9/\xb2"},
+        {b"Upload-Offset": b"\xb2"},  # "²" as Latin-1 header bytes: isdigit() said yes
+        {b"Upload-Offset": b"-0"},
+        {b"Upload-Offset": b"9" * 5000},  # past int()'s own digit limit
+        {b"Content-Range": b"bytes \xb2-9/10"},
+        {b"Content-Range": b"bytes 0-\xb9/\xb2"},
     ],
     ids=["offset-superscript", "offset-signed", "offset-huge", "range-start", "range-total"],
 )
 async def test_a_position_that_is_not_ascii_digits_is_400_not_a_crash(
-    intake: Intake, draft: tuple[dict[str, str], str], position: dict[str, bytes]
+    intake: Intake, draft: tuple[dict[str, str], str], position: dict[bytes, bytes]
 ) -> None:
     headers, application_id = draft
     upload_id = (await _open(intake, headers, application_id)).json()["id"]
     r = await intake.http.put(
-        f"/api/v1/uploads/{upload_id}", content=CONTENT[:10], headers={**headers, **position}
+        f"/api/v1/uploads/{upload_id}",
+        content=CONTENT[:10],
+        headers={**{k.encode(): v.encode() for k, v in headers.items()}, **position},
     )
     assert r.status_code == 400, r.text
     assert problem(r)["type"].endswith("/bad-offset")

@@ -86,7 +86,12 @@ async def test_a_last_event_id_that_is_not_ascii_digits_is_422_not_a_crash(
     for value in (b"\xb2", b"1\xb9", b"-1", b"9" * 19):
         r = await service.client.get(
             "/api/v1/inbox/stream",
-            headers={**service.resident_headers(RESIDENT_ID), "Last-Event-ID": value},
+            headers={
+                **{
+                    k.encode(): v.encode() for k, v in service.resident_headers(RESIDENT_ID).items()
+                },
+                b"Last-Event-ID": value,
+            },
         )
         assert r.status_code == 422, (value, r.text)
         assert r.json()["detail"] == "Last-Event-ID harus berupa angka."
