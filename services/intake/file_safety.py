@@ -24,6 +24,7 @@ with a bound on how long a request waits for it.
 
 import asyncio
 import io
+import logging
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,9 +32,11 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget
-from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # A 48-megapixel phone photo passes; what is above it is a mistake or an attack (a 30,000 ×
@@ -180,10 +183,12 @@ def _clean_image(content: bytes, content_type: str) -> bytes:
             raise _unsafe(too_many_pixels_message(width, height), "too-many-pixels")
         try:
             image.load()
-            upright = ImageOps.exif_transpose(image)
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            return _encode(ImageOps.exif_transpose(image), content_type)
+        except Exception as exc:
+            # A decoder meeting a hostile file may raise nearly anything (struct.error,
+            # IndexError …); each is the file's fault, never a reason for a 500.
+            log.info("image refused as broken: %s", type(exc).__name__)
             raise _unsafe(BROKEN_IMAGE, "broken-image") from exc
-        return _encode(upright, content_type)
 
 
 def _declared_size(content: bytes) -> tuple[int, int]:
@@ -294,8 +299,10 @@ def _clean_pdf(content: bytes) -> bytes:
         raise _unsafe(TOO_COMPLEX, "too-complex") from exc
     except InvalidAttachment:
         raise
-    except (PdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        # A malformed file surfaces as any of these from deep in the parser.
+    except Exception as exc:
+        # A malformed file surfaces as nearly anything from deep in the parser (PdfError,
+        # KeyError, RecursionError …); each is the file's fault, never a reason for a 500.
+        log.info("PDF refused as broken: %s", type(exc).__name__)
         raise _unsafe(BROKEN_PDF, "broken-pdf") from exc
 
 
