@@ -83,7 +83,7 @@ async def test_a_last_event_id_that_is_not_ascii_digits_is_422_not_a_crash(
     service: Service,
 ) -> None:
     """Header bytes are read as Latin-1, where 0xB2 is "²": isdigit() said yes, int() crashed."""
-    for value in (b"\xb2", b"1\xb9", b"-1", b"9" * 19):
+    for value in (b"\xb2", b"1\xb9", b"-1", b"9" * 19, b"2147483648"):
         r = await service.client.get(
             "/api/v1/inbox/stream",
             headers={
@@ -95,3 +95,14 @@ async def test_a_last_event_id_that_is_not_ascii_digits_is_422_not_a_crash(
         )
         assert r.status_code == 422, (value, r.text)
         assert r.json()["detail"] == "Last-Event-ID harus berupa angka."
+
+
+async def test_an_id_past_what_the_column_holds_is_422_not_a_crash(service: Service) -> None:
+    """Schemathesis found it: an id past 64 bits crashed SQLite's driver (and past 32 bits,
+    PostgreSQL's column)."""
+    headers = service.resident_headers(RESIDENT_ID)
+    for notification_id in ("2147483648", "9" * 30):
+        r = await service.client.post(f"/api/v1/inbox/{notification_id}/read", headers=headers)
+        assert r.status_code == 422, r.text
+    r = await service.client.post("/api/v1/inbox/2147483647/read", headers=headers)
+    assert r.status_code == 404

@@ -101,7 +101,12 @@ async def server_errors(
         kwargs["headers"] = {**kwargs["headers"], **headers}
         kwargs.pop("cookies", None)  # the client's own; a generated one would be sent as is
         future = asyncio.run_coroutine_threadsafe(client.request(**kwargs), loop)
-        response = future.result(timeout=REQUEST_TIMEOUT_SECONDS)
+        try:
+            response = future.result(timeout=REQUEST_TIMEOUT_SECONDS)
+        except Exception as exc:  # the ASGI transport re-raises what a server would answer 500
+            statuses[500] += 1
+            found.append(ServerError(case.method, case.path, 500, f"{kwargs} raised {exc!r}"))
+            return
         statuses[response.status_code] += 1
         if response.status_code >= 500:
             found.append(
