@@ -35,6 +35,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
+from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.intake import submission
 from services.intake.applications import (
@@ -53,7 +54,6 @@ from services.intake.file_safety import (
     make_safe,
 )
 from services.intake.models import Attachment, LetterApplication, Resident
-from services.intake.nik import InvalidNik, parse_nik
 
 log = logging.getLogger(__name__)
 
