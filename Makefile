@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-unit test-fast smoke proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render migration bench bench-signing bench-import
+	bench-render migration bench bench-signing bench-import bench-uploads
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -69,6 +69,10 @@ test-fast: $(STAMP) $(SOFTHSM)
 # Issue letters as fast as the machine allows and print the medians (not a test).
 bench-signing: $(STAMP)
 	$(PY) -m scripts.bench_signing
+
+# The attachment checks: how long each kind of file (photos, PDFs, bombs) takes to clean or refuse.
+bench-uploads: $(STAMP)
+	$(PY) -m scripts.bench_uploads
 
 bench: bench-signing
 

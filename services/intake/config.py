@@ -24,6 +24,8 @@ class Settings(CommonSettings):
 
     # How long a resident stays signed in after entering a one-time code.
     intake_resident_token_ttl_seconds: int = 12 * 3600
+    # How many drafts (created, not yet submitted) a resident may hold at once.
+    intake_max_open_drafts: int = Field(default=5, ge=1)
 
     # Sign-in codes asked for, per phone number, per NIK, per client address and overall; each
     # a list of windows (env as JSON, e.g. '[{"count": 3, "seconds": 900}]'). docs/security.md.

@@ -59,8 +59,9 @@ async def create(
     fields: dict[str, str],
 ) -> LetterApplication:
     """A new draft of a letter type the desa offers, checked as every application is at the
-    door (InvalidApplication names the first wrong input). For a resident the desa's
-    population register holds, its identity fields are the register's, whatever was sent."""
+    door (InvalidApplication names the first wrong input); TooManyDrafts when the resident
+    holds `intake_max_open_drafts` already. For a resident the desa's population register
+    holds, its identity fields are the register's, whatever was sent."""
     await ensure_offered(runtime.directory, desa_code, letter_type)
     record = await register_data.lookup(
         runtime.population,
@@ -79,6 +80,7 @@ async def create(
         filled.fields,
         filled.version,
         filled.from_register,
+        max_open_drafts=runtime.settings.intake_max_open_drafts,
     )
     log.info("application %s created by resident %s", application.id, resident_id)
     return application

@@ -20,7 +20,8 @@ from services.intake.applications import (
     load_fields,
     register_field_names,
 )
-from services.intake.attachments import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES, read_attachment
+from services.intake.attachments import read_attachment
+from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
 from services.intake.otp import code_contact

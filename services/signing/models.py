@@ -117,7 +117,7 @@ class Letter(SQLModel, table=True):
     on_behalf_of_role: str = ""
     signer_is_plt: bool = False
     signer_name: str = ""
-    # The resident's NIK as the verification page may show it (e.g. 3213********0001).
+    # The resident's NIK as the verification page may show it (************0001).
     nik_masked: str = ""
     revoked_at: datetime | None = None
     revoked_by: str | None = None

@@ -24,6 +24,7 @@ from temporalio.client import Client
 
 from scripts.devstack import PORT_VARIABLES
 from scripts.journey import Endpoints, Journey, sample_pdf, sample_png, wait_until
+from services.intake import file_safety
 from tests.support.processes import free_port
 from workflows.approval import workflow_id
 
@@ -221,7 +222,8 @@ def one_letter_end_to_end(first_run: Stack, journey: Journey) -> dict[str, Any]:
     assert kinds == {"KTP", "KK"}
     attachment = next(a for a in detail.json()["attachments"] if a["kind"] == "KTP")
     image = journey.http.get(f"{ep.verification}{attachment['url']}", headers=_bearer(kasi))
-    assert image.status_code == 200 and image.content == sample_png()
+    # Staff see the clean copy intake stored (the image encoded anew, without metadata).
+    assert image.status_code == 200 and image.content == file_safety.clean(sample_png()).content
 
     # Refusals, nothing entering history: another desa's letter does not exist for its staff
     # (404, as for an unknown id); within the desa the workflow's validator decides (403/409).

@@ -21,6 +21,7 @@ from common.events import (
 )
 from common.outbox import OutboxEvent
 from common.rpc import INTAKE, VERIFICATION, WORKER, client_channel
+from services.intake.attachments import attachment_path
 from services.intake.models import TimelineEntry
 from services.intake.resident_actions import letter_filename
 from tests.intake import samples
@@ -69,8 +70,9 @@ async def test_get_application_carries_what_staff_review_needs(
     content = await stub.GetAttachment(
         intake_pb2.GetAttachmentRequest(application_id=application_id, attachment_id=attachment_id)
     )
-    assert content.content == samples.JPEG
-    assert content.info.sha256 == hashlib.sha256(samples.JPEG).hexdigest()
+    stored = attachment_path(intake.runtime.settings.attachments_dir, application_id, attachment_id)
+    assert content.content == stored.read_bytes()  # the clean copy, as stored
+    assert content.info.sha256 == hashlib.sha256(content.content).hexdigest()
 
 
 async def test_get_contact_by_resident_or_application(

@@ -296,9 +296,17 @@ async def reset_nats(url: str) -> None:
 
 
 @pytest.fixture
-async def service(data_dir: Path, nats_url: str, peers: Peers) -> AsyncIterator[Service]:
+def service_overrides() -> dict[str, object]:
+    """Settings the `service` fixture starts with beyond make_settings' (a module may say)."""
+    return {}
+
+
+@pytest.fixture
+async def service(
+    data_dir: Path, nats_url: str, peers: Peers, service_overrides: dict[str, object]
+) -> AsyncIterator[Service]:
     await reset_nats(nats_url)
-    settings = make_settings(data_dir, nats_url, peers)
+    settings = make_settings(data_dir, nats_url, peers, **service_overrides)
     app = create_app(settings)
     nc = await nats.connect(nats_url)
     try:
