@@ -8,6 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
 from common.outbox import OutboxEvent
+from common.sessions import EndedSessionBase
 
 
 def new_id() -> str:
@@ -130,6 +131,12 @@ class UploadSession(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
+class ResidentEndedSession(EndedSessionBase, table=True):
+    """Resident tokens signed out before they expired (common.sessions)."""
+
+    __tablename__ = "intake_ended_session"
+
+
 TABLES: list[type[SQLModel]] = [
     Resident,
     OtpChallenge,
@@ -137,5 +144,6 @@ TABLES: list[type[SQLModel]] = [
     Attachment,
     TimelineEntry,
     UploadSession,
+    ResidentEndedSession,
     OutboxEvent,
 ]
