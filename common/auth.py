@@ -132,8 +132,8 @@ class TokenVerifier:
         if kind not in ("resident", "staff"):
             raise InvalidToken("unknown principal kind")
         version = claims.get("sv")
-        if kind == "staff" and (not isinstance(version, int) or isinstance(version, bool)):
-            raise InvalidToken("staff token without a session version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise InvalidToken("malformed session version")
         return Principal(
             kind=kind,
             subject=claims["sub"],
