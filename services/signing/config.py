@@ -46,13 +46,6 @@ class Settings(CommonSettings):
     # certificates are issued under; the kabupaten root is always trusted.
     signing_trust_roots: list[Path] = []
 
-    # How long an answer of verification about a staff token's session (GetStaffSession) is
-    # reused: a signed-out, deactivated or re-passworded account is refused here at most this
-    # long after verification ended its sessions (common.staff_sessions).
-    signing_staff_session_cache_seconds: float = 30.0
-    # How long that question may take before the request is answered 503.
-    signing_staff_session_timeout_seconds: float = 5.0
-
     # Uploads to the public verification endpoint larger than this are refused (413).
     verification_max_upload_bytes: int = 20 * 1024 * 1024
     # Wall-clock budget for validating one uploaded PDF (in a worker process, then killed).

@@ -25,7 +25,7 @@ from common.migrations import upgrade
 from common.outbox import OutboxRelay
 from common.rpc import SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets, read_secret
-from common.staff_sessions import StaffSessionCache
+from common.session_checks import StaffSessions
 from services.signing import servicer
 from services.signing.config import Settings
 from services.signing.issuing import LetterIssuer
@@ -62,7 +62,7 @@ class Runtime:
     nats: NATS
     relay: OutboxRelay
     token_verifier: TokenVerifier  # staff tokens (the register, revocation)
-    staff_sessions: StaffSessionCache  # whether such a token's session is still current
+    staff_sessions: StaffSessions  # whether such a token's session is still current
 
     def crl(self) -> bytes | None:
         """The current CRL; the dev profile re-issues it before it goes stale."""
@@ -204,10 +204,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings.verification_grpc_target, internal_auth, VERIFICATION
         )
         stack.push_async_callback(verification_channel.close)
-        staff_sessions = StaffSessionCache(
+        staff_sessions = StaffSessions(
             directory_pb2_grpc.DirectoryServiceStub(verification_channel),
-            settings.signing_staff_session_cache_seconds,
-            settings.signing_staff_session_timeout_seconds,
+            settings.session_check_cache_seconds,
+            settings.session_check_timeout_seconds,
         )
         grpc_server = GrpcServer(
             f"{settings.signing_grpc_host}:{settings.signing_grpc_port}",

@@ -12,7 +12,7 @@ from smartdesa.v1 import directory_pb2_grpc
 
 from common.auth import InternalAuth, token_verifier
 from common.rpc import VERIFICATION, WORKER, client_channel
-from common.staff_sessions import StaffSessionCache
+from common.session_checks import StaffSessions
 from services.signing.main import create_app as create_signing_app
 from services.signing.models import Letter
 from tests.signing.conftest import RunningSigning, make_settings, skd_request
@@ -32,7 +32,7 @@ async def signing(service: Service, data_dir: Path, nats_url: str) -> AsyncItera
         data_dir,
         nats_url,
         verification_grpc_target=f"127.0.0.1:{service.runtime.grpc_server.port}",
-        signing_staff_session_cache_seconds=0,
+        session_check_cache_seconds=0,
     )
     app = create_signing_app(settings)
     async with app.router.lifespan_context(app):
@@ -112,7 +112,7 @@ async def test_signing_refuses_an_ended_session_within_its_cache_lifetime(
     service: Service,
 ) -> None:
     """The bound stated in docs/security.md: signing reuses verification's answer for at most
-    `signing_staff_session_cache_seconds` (a clock the test moves, not a wait)."""
+    `session_check_cache_seconds` (a clock the test moves, not a wait)."""
     now = [0.0]
     auth = InternalAuth.from_settings(service.runtime.settings, WORKER)
     target = f"127.0.0.1:{service.runtime.grpc_server.port}"
@@ -120,7 +120,7 @@ async def test_signing_refuses_an_ended_session_within_its_cache_lifetime(
     kasi = await service.login(KASI)
     principal = verifier.verify(kasi["Authorization"].removeprefix("Bearer "))
     async with client_channel(target, auth, VERIFICATION) as channel:
-        cache = StaffSessionCache(
+        cache = StaffSessions(
             directory_pb2_grpc.DirectoryServiceStub(channel), 30.0, 5.0, clock=lambda: now[0]
         )
         assert await cache.is_current(principal)

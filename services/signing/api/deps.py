@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken
 from common.http import Problem
-from common.staff_sessions import StaffSessionUnavailable
+from common.session_checks import SessionCheckUnavailable
 from services.signing.config import Settings
 from services.signing.runtime import Runtime
 
@@ -54,7 +54,7 @@ async def current_staff(
     runtime: RuntimeDep, token: Annotated[str | None, Depends(bearer)]
 ) -> DesaStaff:
     """A staff member of a desa, by a staff token (verified with verification's public key)
-    whose session verification still calls current (common.staff_sessions: a sign-out, new
+    whose session verification still calls current (common.session_checks: a sign-out, new
     password, role change or deactivation reaches here within the cache's lifetime)."""
     if not token:
         raise Problem(
@@ -73,7 +73,7 @@ async def current_staff(
         raise Problem(403, "Hanya staf desa yang dapat melakukan ini.", code="forbidden")
     try:
         current = await runtime.staff_sessions.is_current(principal)
-    except StaffSessionUnavailable:
+    except SessionCheckUnavailable:
         raise Problem(
             503,
             "Data akun staf sedang tidak dapat diperiksa. Silakan coba lagi sebentar lagi.",
