@@ -2,7 +2,7 @@
 
 from smartdesa.v1 import directory_pb2
 
-from common.event_names import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
+from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from tests.notification.conftest import PAMANUKAN, RESIDENT_ID, Service, application_event
 
 
