@@ -8,6 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
 from common.sessions import EndedSessionBase
+from services.verification.population.models import TABLES as POPULATION_TABLES
 
 # Task statuses. A task is "open" while the workflow waits on its step; "done" once the step was
 # decided or the application moved on; "revision_requested" while it is back with the resident.
@@ -197,7 +198,9 @@ class StaffChange(SQLModel, table=True):
     changed_at: datetime = Field(default_factory=utcnow)
 
 
+# The population register's tables live in population/models.py; the service's schema is both.
 TABLES: list[type[SQLModel]] = [
+    *POPULATION_TABLES,
     Staff,
     StaffEndedSession,
     SignInFailure,

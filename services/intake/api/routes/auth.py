@@ -8,13 +8,13 @@ from fastapi import APIRouter, status
 from common.auth import Principal
 from common.db import utcnow
 from common.http import Problem
+from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from common.sessions import end_session
 from services.intake import otp
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
 from services.intake.api.schemas import Accepted, OtpRequest, TokenOut, TokenRequest
 from services.intake.models import ResidentEndedSession
-from services.intake.nik import InvalidNik, parse_nik
 
 router = APIRouter(prefix="/auth", tags=["masuk"])
 
