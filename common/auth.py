@@ -2,13 +2,18 @@
 
 - Resident tokens are issued by intake and staff tokens by verification, each signed with the
   issuer's Ed25519 key; other services verify them with the public key only.
+- Every resident and staff token names its session (`jti`), so signing out can end that one
+  token server-side; a staff token also carries its account's session version (`sv`), which a
+  password change or reset, a role change or a deactivation raises, ending every older token
+  (`staff_session_current`; docs/security.md).
 - Internal tokens authenticate one service to another over gRPC (HMAC, short-lived, bound to
   the callee as audience).
 """
 
 import hashlib
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
@@ -29,12 +34,41 @@ class InvalidToken(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: a resident (subject = resident id) or a staff member (subject = username)."""
+    """Who is asking: a resident (subject = resident id) or a staff member (subject = username).
+    Two principals are the same person whatever session they came with."""
 
     kind: PrincipalKind
     subject: str
     role: str | None = None
     desa_code: str | None = None
+    # The token's own id (`jti`): what signing out ends.
+    session_id: str | None = field(default=None, compare=False)
+    # A staff account's session version when the token was issued (`sv`).
+    session_version: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """What the staff account's owner (verification) says now about one token's session."""
+
+    active: bool
+    role: str
+    desa_code: str
+    session_version: int
+    ended: bool  # this token was signed out
+
+
+def staff_session_current(principal: Principal, state: StaffSession) -> bool:
+    """The one rule every service applies to a staff token: the account is still active, holds
+    the role and desa the token names, has not raised its session version since (password,
+    role, deactivation) and the token was not signed out."""
+    return (
+        state.active
+        and not state.ended
+        and principal.session_version == state.session_version
+        and principal.role == state.role
+        and principal.desa_code == state.desa_code
+    )
 
 
 class TokenIssuer:
@@ -62,11 +96,14 @@ class TokenIssuer:
             "kind": principal.kind,
             "iat": now,
             "exp": now + self._ttl,
+            "jti": secrets.token_urlsafe(16),
         }
         if principal.role is not None:
             claims["role"] = principal.role
         if principal.desa_code is not None:
             claims["desa"] = principal.desa_code
+        if principal.session_version is not None:
+            claims["sv"] = principal.session_version
         return jwt.encode(claims, self._key, algorithm="EdDSA")
 
 
@@ -87,15 +124,23 @@ class TokenVerifier:
                 key,
                 algorithms=["EdDSA"],
                 issuer=issuer,
-                options={"require": ["exp", "iat", "sub", "iss"]},
+                options={"require": ["exp", "iat", "sub", "iss", "jti"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
         kind = claims.get("kind")
         if kind not in ("resident", "staff"):
             raise InvalidToken("unknown principal kind")
+        version = claims.get("sv")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise InvalidToken("malformed session version")
         return Principal(
-            kind=kind, subject=claims["sub"], role=claims.get("role"), desa_code=claims.get("desa")
+            kind=kind,
+            subject=claims["sub"],
+            role=claims.get("role"),
+            desa_code=claims.get("desa"),
+            session_id=str(claims["jti"]),
+            session_version=version,
         )
 
 

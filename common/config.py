@@ -49,6 +49,14 @@ class CommonSettings(BaseSettings):
     # Signs short-lived download links (common.signed_links); notification and intake share it.
     link_signing_secret_file: Path | None = None
 
+    # Services that accept tokens of accounts they do not own (signing: staff; notification:
+    # staff and residents) ask the owner whether the token's session is still current, and
+    # reuse the answer this long: a session ended there (sign-out, password, role, deactivation)
+    # is refused here at most this much later (common.session_checks, docs/security.md).
+    session_check_cache_seconds: float = Field(default=30.0, ge=0)
+    # How long that question may take before the request is answered 503.
+    session_check_timeout_seconds: float = Field(default=5.0, gt=0)
+
     # Session cookies of the web pages carry Secure: always in production (served behind TLS),
     # on a request that came over TLS otherwise; set true/false to decide it here instead.
     web_secure_cookies: bool | None = None

@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 from common.db import utcnow
 from common.domain import ApplicationStatus
 from common.outbox import OutboxEvent
+from common.sessions import EndedSessionBase
 
 
 def new_id() -> str:
@@ -164,6 +165,12 @@ class UploadSession(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
+class ResidentEndedSession(EndedSessionBase, table=True):
+    """Resident tokens signed out before they expired (common.sessions)."""
+
+    __tablename__ = "intake_ended_session"
+
+
 TABLES: list[type[SQLModel]] = [
     Resident,
     SignInCode,
@@ -173,5 +180,6 @@ TABLES: list[type[SQLModel]] = [
     Attachment,
     TimelineEntry,
     UploadSession,
+    ResidentEndedSession,
     OutboxEvent,
 ]

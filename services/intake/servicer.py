@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
+from common.sessions import session_ended
 from services.intake.applications import (
     attachments_of,
     details,
@@ -23,7 +24,13 @@ from services.intake.applications import (
 from services.intake.attachments import read_attachment
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
-from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
+from services.intake.models import (
+    Attachment,
+    LetterApplication,
+    Resident,
+    ResidentEndedSession,
+    TimelineEntry,
+)
 from services.intake.otp import code_contact
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
 from services.intake.walk_in import (
@@ -171,6 +178,19 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no resident for this {who}")
         assert resident is not None
         return intake_pb2.Contact(resident_id=resident.id, phone=resident.phone)
+
+    async def GetResidentSession(
+        self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ResidentSessionState:
+        """Whether the resident signed this token out (the token itself is checked by the
+        asking service; its session id is all intake keeps)."""
+        if not request.resident_id or not request.session_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "resident_id and session_id are required"
+            )
+        async with self._sessions() as session:
+            ended = await session_ended(session, ResidentEndedSession, request.session_id)
+        return intake_pb2.ResidentSessionState(ended=ended)
 
     async def RecordProgress(
         self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext

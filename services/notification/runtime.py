@@ -10,6 +10,7 @@ from datetime import timedelta
 import grpc
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from smartdesa.v1 import directory_pb2_grpc, intake_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +22,7 @@ from common.messaging import Consumer, connect, ensure_streams
 from common.migrations import upgrade
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
 from common.secrets import ensure_dev_secrets
+from common.session_checks import ResidentSessions, StaffSessions
 from common.signed_links import link_key
 from services.notification.channels import Channel, build_channels, close_channels
 from services.notification.config import Settings
@@ -44,6 +46,10 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     token_verifier: TokenVerifier
+    # Whether a token's session is still current, as verification (staff) and intake
+    # (residents) say.
+    staff_sessions: StaffSessions
+    resident_sessions: ResidentSessions
     channels: dict[str, Channel]
     intake_channel: grpc.aio.Channel
     verification_channel: grpc.aio.Channel
@@ -132,6 +138,16 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             engine=engine,
             sessions=sessions,
             token_verifier=verifier,
+            staff_sessions=StaffSessions(
+                directory_pb2_grpc.DirectoryServiceStub(verification_channel),
+                settings.session_check_cache_seconds,
+                settings.session_check_timeout_seconds,
+            ),
+            resident_sessions=ResidentSessions(
+                intake_pb2_grpc.IntakeServiceStub(intake_channel),
+                settings.session_check_cache_seconds,
+                settings.session_check_timeout_seconds,
+            ),
             channels=channels,
             intake_channel=intake_channel,
             verification_channel=verification_channel,

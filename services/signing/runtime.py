@@ -13,6 +13,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from nats.aio.client import Client as NATS
+from smartdesa.v1 import directory_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,8 +24,9 @@ from common.domain import SignerKind
 from common.messaging import connect, ensure_streams
 from common.migrations import upgrade
 from common.outbox import OutboxRelay
-from common.rpc import SIGNING, GrpcServer
+from common.rpc import SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets, read_secret
+from common.session_checks import StaffSessions
 from services.signing import servicer
 from services.signing.config import Settings
 from services.signing.issuing import LetterIssuer
@@ -60,6 +62,7 @@ class Runtime:
     nats: NATS
     relay: OutboxRelay
     token_verifier: TokenVerifier  # staff tokens (the register, revocation)
+    staff_sessions: StaffSessions  # whether such a token's session is still current
 
     def crl(self) -> bytes | None:
         """The current CRL; the dev profile re-issues it before it goes stale."""
@@ -195,9 +198,20 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         issuer = LetterIssuer(
             sessions, letter_signers, settings.letters_dir, settings.public_verification_url
         )
+        internal_auth = InternalAuth.from_settings(settings, SIGNING)
+        # Staff accounts are verification's: it says whether a staff token is still good.
+        verification_channel = client_channel(
+            settings.verification_grpc_target, internal_auth, VERIFICATION
+        )
+        stack.push_async_callback(verification_channel.close)
+        staff_sessions = StaffSessions(
+            directory_pb2_grpc.DirectoryServiceStub(verification_channel),
+            settings.session_check_cache_seconds,
+            settings.session_check_timeout_seconds,
+        )
         grpc_server = GrpcServer(
             f"{settings.signing_grpc_host}:{settings.signing_grpc_port}",
-            InternalAuth.from_settings(settings, SIGNING),
+            internal_auth,
             [servicer.SERVICE_NAME],
             servicer.register(issuer, sessions, relay.wake),
         )
@@ -222,4 +236,5 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             nats=nc,
             relay=relay,
             token_verifier=token_verifier(settings, residents=False, staff=True),
+            staff_sessions=staff_sessions,
         )

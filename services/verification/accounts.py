@@ -1,6 +1,9 @@
-"""Staff accounts: password hashing (argon2id) and sign-in."""
+"""Staff accounts: password hashing (argon2id), sign-in (throttled: sign_in_throttle.py) and the
+sessions a sign-in opens: which token is still good (`current_account`), signing one out, and
+ending them all (`end_all_sessions`). docs/security.md tells the whole story."""
 
 import asyncio
+from datetime import timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -8,9 +11,24 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.verification.models import Staff
+from common.auth import Principal, StaffSession, staff_session_current
+from common.db import utcnow
+from common.sessions import end_session, session_ended
+from services.verification.models import Staff, StaffEndedSession
+from services.verification.sign_in_throttle import (
+    SignInLimits,
+    clear_account,
+    record_failure,
+    refuse_if_locked,
+)
 
 password_hasher = PasswordHasher()
+
+BAD_CREDENTIALS = "Nama pengguna atau kata sandi salah."
+
+
+class BadCredentials(Exception):
+    """Unknown username, wrong password or inactive account: one answer for all three."""
 
 
 def hash_password(password: str) -> str:
@@ -39,3 +57,67 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> S
     if staff is None or not matches or not staff.active:
         return None
     return staff
+
+
+async def sign_in(
+    session: AsyncSession, limits: SignInLimits, username: str, password: str, client: str
+) -> Staff:
+    """The account, for the page and the API alike. Raises `SignInLocked` before any hashing
+    while the account or the client address is locked, `BadCredentials` (and counts the
+    failure) otherwise."""
+    await refuse_if_locked(session, limits, username, client)
+    staff = await authenticate(session, username, password)
+    if staff is None:
+        await record_failure(session, limits, username, client)
+        raise BadCredentials
+    await clear_account(session, username)
+    await session.commit()
+    return staff
+
+
+def principal_of(staff: Staff) -> Principal:
+    """What a staff token says: who, in which role and desa, at which session version."""
+    return Principal(
+        kind="staff",
+        subject=staff.username,
+        role=staff.role,
+        desa_code=staff.desa_code,
+        session_version=staff.session_version,
+    )
+
+
+async def session_of(
+    session: AsyncSession, username: str, session_id: str | None
+) -> tuple[Staff, StaffSession] | None:
+    """The account and what it says now about one of its tokens (None: no such account)."""
+    staff = (await session.exec(select(Staff).where(Staff.username == username))).first()
+    if staff is None:
+        return None
+    return staff, StaffSession(
+        active=staff.active,
+        role=staff.role,
+        desa_code=staff.desa_code,
+        session_version=staff.session_version,
+        ended=await session_ended(session, StaffEndedSession, session_id),
+    )
+
+
+async def current_account(session: AsyncSession, principal: Principal) -> Staff | None:
+    """The account of a staff token whose session is still current, or None."""
+    found = await session_of(session, principal.subject, principal.session_id)
+    if found is None or not staff_session_current(principal, found[1]):
+        return None
+    return found[0]
+
+
+async def sign_out(session: AsyncSession, principal: Principal, token_ttl_seconds: int) -> None:
+    """Ends this one token in every service (they ask verification: GetStaffSession)."""
+    assert principal.session_id is not None  # current_account accepted it
+    # Kept until the token would have expired anyway (it was issued before now).
+    expires_at = utcnow() + timedelta(seconds=token_ttl_seconds)
+    await end_session(session, StaffEndedSession, principal.session_id, expires_at)
+
+
+def end_all_sessions(staff: Staff) -> None:
+    """Every token issued to the account so far is refused from now on (the caller commits)."""
+    staff.session_version += 1

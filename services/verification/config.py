@@ -2,6 +2,8 @@
 
 from functools import cache
 
+from pydantic import Field
+
 from common.config import CommonSettings
 
 
@@ -15,6 +17,12 @@ class Settings(CommonSettings):
     # Password of every dev account the dev profile seeds (SMARTDESA_DEMO_PASSWORD).
     demo_password: str = "rahasia-dev"  # noqa: S105 (dev profile only)
     staff_token_ttl_seconds: int = 8 * 3600
+    # Staff sign-in throttle (sign_in_throttle.py): this many failed attempts within the window,
+    # for one account or from one client address, lock that sign-in until the oldest of them
+    # leaves the window. An administrator's password reset lifts an account's lockout.
+    staff_sign_in_max_failures_per_account: int = Field(default=10, ge=1)
+    staff_sign_in_max_failures_per_client: int = Field(default=30, ge=1)
+    staff_sign_in_window_seconds: int = Field(default=15 * 60, ge=1)
     # How long a decision waits for the workflow's answer before we tell the staff to retry.
     decision_timeout_seconds: float = 15.0
     # How long a read from intake may take.

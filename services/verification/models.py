@@ -7,6 +7,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
+from common.sessions import EndedSessionBase
 from services.verification.population.models import TABLES as POPULATION_TABLES
 
 # Task statuses. A task is "open" while the workflow waits on its step; "done" once the step was
@@ -36,6 +37,26 @@ class Staff(SQLModel, table=True):
     kabupaten_code: str = ""  # only for kabupaten roles; desa staff derive it from desa_code
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Raised by a password change or reset, a role change and a deactivation: every token
+    # issued before carries an older version and is refused (common.auth.staff_session_current).
+    session_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+
+class StaffEndedSession(EndedSessionBase, table=True):
+    """Staff tokens signed out before they expired (common.sessions)."""
+
+    __tablename__ = "verification_ended_session"
+
+
+class SignInFailure(SQLModel, table=True):
+    """One failed staff sign-in, counted against the account and against the client address
+    (sign_in_throttle.py). Kept in the database so a restart or another replica sees them."""
+
+    __tablename__ = "verification_sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, max_length=160)  # "akun:<username>" or "alamat:<address>"
+    failed_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class Task(SQLModel, table=True):
@@ -164,14 +185,14 @@ class LetterTypeOffer(SQLModel, table=True):
 
 class StaffChange(SQLModel, table=True):
     """Who changed which staff account of the desa, and how (created, role, deactivated,
-    reactivated, password). Never holds a password or its hash."""
+    reactivated, password, own-password). Never holds a password or its hash."""
 
     __tablename__ = "verification_staff_change"
 
     id: int | None = Field(default=None, primary_key=True)
     desa_code: str = Field(index=True)
     username: str = Field(index=True)  # the account changed
-    action: str  # created | role | deactivated | reactivated | password
+    action: str  # created | role | deactivated | reactivated | password | own-password
     detail: str = ""  # e.g. "kasi_pemerintahan -> kasi_kesra"
     changed_by: str
     changed_at: datetime = Field(default_factory=utcnow)
@@ -181,6 +202,8 @@ class StaffChange(SQLModel, table=True):
 TABLES: list[type[SQLModel]] = [
     *POPULATION_TABLES,
     Staff,
+    StaffEndedSession,
+    SignInFailure,
     LetterTypeOffer,
     StaffChange,
     PltAssignment,

@@ -1,5 +1,6 @@
 """gRPC DirectoryService: the route a letter type takes in a desa (the desa's own or the
-default, with its working calendar), and who holds a role there now (Plt holders included)."""
+default, with its working calendar), who holds a role there now (Plt holders included), and
+whether a staff token's session is still current (for the other services that accept them)."""
 
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Role
 from common.events import AreaCodes
+from services.verification.accounts import session_of
 from services.verification.models import Staff
 from services.verification.plt import current_plt
 from services.verification.routes import offered_letter_types, route_for, rules_for
@@ -103,6 +105,27 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                     directory_pb2.StaffMember(username=plt.username, role=plt.role, acting=True)
                 )
         return directory_pb2.ListRoleHoldersResponse(holders=holding)
+
+    async def GetStaffSession(
+        self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.StaffSessionState:
+        if not request.username or not request.session_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "username and session_id are required"
+            )
+        async with self._sessions() as session:
+            found = await session_of(session, request.username, request.session_id)
+        if found is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such staff account")
+        assert found is not None  # abort raises
+        state = found[1]
+        return directory_pb2.StaffSessionState(
+            active=state.active,
+            role=state.role,
+            desa_code=state.desa_code,
+            session_version=state.session_version,
+            ended=state.ended,
+        )
 
     async def ListOfferedLetterTypes(
         self,

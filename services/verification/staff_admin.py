@@ -12,10 +12,12 @@ Rules (each refusal is an Indonesian `Problem`):
 - nobody deactivates or changes the role of their own account;
 - only a Kades makes, changes or deactivates a Kades or Sekdes account (a Sekdes or operator
   administers the roles below the Sekdes);
-- passwords are at least `MIN_PASSWORD_LENGTH` characters, hashed with argon2id.
-A changed role or a deactivation ends the account's sessions: `current_staff` refuses a token
-whose role differs from the account's or whose account is inactive. Every change is written to
-`verification_staff_change`.
+- passwords are at least `MIN_PASSWORD_LENGTH` characters, hashed with argon2id;
+- nobody sets their own password here: changing one's own needs the current one
+  (`change_own_password`), so a stolen session cannot become a permanent takeover.
+A changed role, a deactivation and a new password end every session of the account, in every
+service (accounts.end_all_sessions); a password set by an administrator also lifts a sign-in
+lockout. Every change is written to `verification_staff_change`.
 """
 
 import asyncio
@@ -27,9 +29,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import DESA_ROLES, MANAGER_ROLES, Role, role_label
 from common.http import Problem
-from services.verification.accounts import hash_password
+from services.verification.accounts import end_all_sessions, hash_password, password_matches
 from services.verification.models import Staff, StaffChange
 from services.verification.routes import rules_for
+from services.verification.sign_in_throttle import (
+    SignInLimits,
+    clear_account,
+    record_failure,
+    refuse_if_locked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +232,7 @@ async def change_account(
         staff.active = active
         changed = True
     if changed:
+        end_all_sessions(staff)
         session.add(staff)
         await session.commit()
         log.info("staff account %s changed by staff %s", staff.id, actor.id)
@@ -233,16 +242,64 @@ async def change_account(
 async def set_password(
     session: AsyncSession, actor: Staff, actor_roles: list[str], username: str, password: str
 ) -> Staff:
-    """A new initial password, which the staff member is to change after signing in."""
+    """A new initial password (e.g. the staff member forgot theirs, or is locked out), which
+    they are to change after signing in. Ends the account's sessions and lifts its lockout."""
     staff = await account_of(session, actor.desa_code, username)
-    if staff.username != actor.username:
-        _refuse_role(actor_roles, staff.role)
+    if staff.username == actor.username:
+        raise Problem(
+            422,
+            "Kata sandi Anda sendiri diganti lewat menu Ubah kata sandi, dengan kata sandi saat "
+            "ini.",
+            code="own-password",
+            field="password",
+        )
+    _refuse_role(actor_roles, staff.role)
     check_password(password)
     staff.password_hash = await _hash(password)
+    end_all_sessions(staff)
     session.add(staff)
+    await clear_account(session, staff.username)
     _record(session, actor, staff.username, "password")
     await session.commit()
     log.info("password of staff account %s set by staff %s", staff.id, actor.id)
+    return staff
+
+
+async def change_own_password(
+    session: AsyncSession,
+    limits: SignInLimits,
+    staff: Staff,
+    current: str,
+    new: str,
+    client: str,
+) -> Staff:
+    """The signed-in staff member's own new password, given the current one. A wrong current
+    password counts as a failed sign-in (a stolen session is no unthrottled password oracle).
+    Every session of the account ends; the caller issues a new token for this one."""
+    await refuse_if_locked(session, limits, staff.username, client)
+    if not await asyncio.to_thread(password_matches, staff.password_hash, current):
+        await record_failure(session, limits, staff.username, client)
+        raise Problem(
+            403,
+            "Kata sandi saat ini salah.",
+            code="wrong-current-password",
+            field="current_password",
+        )
+    check_password(new)
+    if new == current:
+        raise Problem(
+            422,
+            "Kata sandi baru harus berbeda dari kata sandi saat ini.",
+            code="same-password",
+            field="password",
+        )
+    staff.password_hash = await _hash(new)
+    end_all_sessions(staff)
+    session.add(staff)
+    await clear_account(session, staff.username)
+    _record(session, staff, staff.username, "own-password")
+    await session.commit()
+    log.info("staff account %s changed its own password", staff.id)
     return staff
 
 

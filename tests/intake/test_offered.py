@@ -38,6 +38,12 @@ class Directory(directory_pb2_grpc.DirectoryServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake does not ask for staff")
         raise AssertionError("abort raises")
 
+    async def GetStaffSession(
+        self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.StaffSessionState:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake takes no staff tokens")
+        raise AssertionError("abort raises")
+
     async def ListOfferedLetterTypes(
         self,
         request: directory_pb2.ListOfferedLetterTypesRequest,

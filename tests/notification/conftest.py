@@ -68,9 +68,11 @@ async def _unimplemented(context: grpc.aio.ServicerContext) -> NoReturn:
 
 
 class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
-    """Intake's GetContact over real gRPC; other methods answer UNIMPLEMENTED."""
+    """Intake's GetContact and GetResidentSession over real gRPC; other methods answer
+    UNIMPLEMENTED."""
 
     def __init__(self) -> None:
+        self.signed_out: set[str] = set()  # session ids (jti) of resident tokens signed out
         self.contacts: dict[str, intake_pb2.Contact] = {}  # by resident id
         self.applicants: dict[str, str] = {}  # application id -> resident id
         self.sign_ins: dict[str, intake_pb2.Contact] = {}  # pending codes anyone may receive
@@ -102,6 +104,11 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
     ) -> intake_pb2.FileWalkInResponse:
         return await _unimplemented(context)
 
+    async def GetResidentSession(
+        self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ResidentSessionState:
+        return intake_pb2.ResidentSessionState(ended=request.session_id in self.signed_out)
+
     def add_resident(self, resident_id: str, phone: str, *applications: str) -> None:
         self.contacts[resident_id] = intake_pb2.Contact(resident_id=resident_id, phone=phone)
         for application_id in applications:
@@ -132,9 +139,11 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
 
 
 class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
-    """Verification's ListRoleHolders over real gRPC."""
+    """Verification's ListRoleHolders and GetStaffSession over real gRPC."""
 
     def __init__(self) -> None:
+        # Staff accounts as GetStaffSession answers for them (Service.staff_headers adds them).
+        self.accounts: dict[str, directory_pb2.StaffSessionState] = {}
         self.holders: dict[tuple[str, str], list[str]] = {}
         self.acting: set[str] = set()  # usernames holding their role as Plt
         self.calls: list[directory_pb2.ListRoleHoldersRequest] = []
@@ -162,6 +171,15 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> directory_pb2.ListOfferedLetterTypesResponse:
         return await _unimplemented(context)
+
+    async def GetStaffSession(
+        self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.StaffSessionState:
+        account = self.accounts.get(request.username)
+        if account is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such staff account")
+            raise AssertionError("abort raises")
+        return account
 
 
 @dataclass
@@ -266,8 +284,18 @@ class Service:
     js: JetStreamContext
 
     def staff_headers(self, username: str, role: str = "kasi_pemerintahan") -> dict[str, str]:
+        """A token of an active account in verification's (fake) directory."""
+        self.peers.directory.accounts[username] = directory_pb2.StaffSessionState(
+            active=True, role=role, desa_code=PAMANUKAN, session_version=1
+        )
         token = staff_token_issuer(self.settings, 600).issue(
-            Principal(kind="staff", subject=username, role=role, desa_code=PAMANUKAN)
+            Principal(
+                kind="staff",
+                subject=username,
+                role=role,
+                desa_code=PAMANUKAN,
+                session_version=1,
+            )
         )
         return {"Authorization": f"Bearer {token}"}
 

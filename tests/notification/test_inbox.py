@@ -1,7 +1,9 @@
 """GET /api/v1/inbox and friends, with tokens from intake (residents) and verification (staff)."""
 
+from smartdesa.v1 import directory_pb2
+
 from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
-from tests.notification.conftest import RESIDENT_ID, Service, application_event
+from tests.notification.conftest import PAMANUKAN, RESIDENT_ID, Service, application_event
 
 
 async def test_no_token_is_401_in_indonesian(service: Service) -> None:
@@ -106,3 +108,27 @@ async def test_an_id_past_what_the_column_holds_is_422_not_a_crash(service: Serv
         assert r.status_code == 422, r.text
     r = await service.client.post("/api/v1/inbox/2147483647/read", headers=headers)
     assert r.status_code == 404
+
+
+async def test_a_token_whose_session_ended_opens_no_inbox(service: Service) -> None:
+    """Notification asks the owner of each token's account (intake, verification) whether its
+    session is current: a signed-out resident and a deactivated staff member are refused."""
+    resident = service.resident_headers(RESIDENT_ID)
+    staff = service.staff_headers("pemerintahan.pamanukan")
+    unknown = service.staff_headers("mantan.pamanukan")
+    verifier = service.runtime.token_verifier
+    signed_out = verifier.verify(resident["Authorization"].removeprefix("Bearer ")).session_id
+    assert signed_out is not None
+    service.peers.intake.signed_out.add(signed_out)
+    service.peers.directory.accounts["pemerintahan.pamanukan"] = directory_pb2.StaffSessionState(
+        active=False, role="kasi_pemerintahan", desa_code=PAMANUKAN, session_version=1
+    )
+    del service.peers.directory.accounts["mantan.pamanukan"]
+
+    for headers in (resident, staff, unknown):
+        response = await service.client.get("/api/v1/inbox", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    # The resident's other session (another phone) goes on.
+    other_phone = service.resident_headers(RESIDENT_ID)
+    assert (await service.client.get("/api/v1/inbox", headers=other_phone)).status_code == 200

@@ -1,5 +1,6 @@
 """Fixtures for the signing service: the app running in-process on a fresh data folder (real
-SQLite, real dev PKI, real gRPC server on a loopback port), and a sample request."""
+SQLite, real dev PKI, real gRPC server on a loopback port), a sample request, and the staff
+accounts signing checks staff tokens against (verification's real DirectoryService)."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -8,11 +9,22 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.auth import InternalAuth, staff_token_issuer
+from common.db import create_engine, session_factory
+from common.migrations import upgrade
+from common.rpc import VERIFICATION, GrpcServer
+from common.secrets import ensure_dev_secrets
 from services.signing.config import Settings
 from services.signing.issuing import IssueRequest
 from services.signing.main import create_app
 from services.signing.runtime import Runtime
+from services.verification import servicer as directory_servicer
+from services.verification.accounts import principal_of
+from services.verification.models import Staff
 
 PAMANUKAN = "32.13.11.2004"
 RANCASARI = "32.13.11.2002"
@@ -85,3 +97,62 @@ async def signing(settings: Settings) -> AsyncIterator[RunningSigning]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield RunningSigning(app.state.runtime, client)
+
+
+@dataclass
+class StaffDirectory:
+    """Verification's DirectoryService (the real servicer, on its own migrated database) holding
+    the staff accounts whose tokens a test sends to signing."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    port: int
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def account(self, username: str, role: str, desa_code: str) -> Staff:
+        async with self.sessions() as session:
+            staff = (await session.exec(select(Staff).where(Staff.username == username))).first()
+            if staff is None:
+                # Never signed in with: the tokens are issued here.
+                staff = Staff(username=username, password_hash="!", role=role, desa_code=desa_code)
+                session.add(staff)
+                await session.commit()
+            return staff
+
+    async def headers(self, username: str, role: str, desa_code: str) -> dict[str, str]:
+        """A bearer token of this (active) account, as verification issues it."""
+        staff = await self.account(username, role, desa_code)
+        token = staff_token_issuer(self.settings, 600).issue(principal_of(staff))
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def staff_directory(data_dir: Path, nats_url: str) -> AsyncIterator[StaffDirectory]:
+    settings = make_settings(data_dir, nats_url)
+    ensure_dev_secrets(settings)
+    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'verification-directory.db'}")
+    await upgrade(engine, "verification")
+    sessions = session_factory(engine)
+    server = GrpcServer(
+        "127.0.0.1:0",
+        InternalAuth.from_settings(settings, VERIFICATION),
+        [directory_servicer.SERVICE_NAME],
+        directory_servicer.register(sessions),
+    )
+    await server.start()
+    try:
+        yield StaffDirectory(settings, sessions, server.port)
+    finally:
+        await server.stop(0)
+        await engine.dispose()
+
+
+@pytest.fixture
+def settings_with_directory(
+    data_dir: Path, nats_url: str, staff_directory: StaffDirectory
+) -> Settings:
+    """Signing's settings pointing at `staff_directory` (for tests that send staff tokens)."""
+    return make_settings(data_dir, nats_url, verification_grpc_target=staff_directory.target)

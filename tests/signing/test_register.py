@@ -4,16 +4,31 @@ no one else does, and no NIK leaves in it."""
 import csv
 import io
 
+import pytest
+
 from common.auth import Principal, resident_token_issuer, staff_token_issuer
+from services.signing.config import Settings
 from services.signing.models import Letter
-from tests.signing.conftest import PAMANUKAN, RANCASARI, RunningSigning, skd_request
+from tests.signing.conftest import (
+    PAMANUKAN,
+    RANCASARI,
+    RunningSigning,
+    StaffDirectory,
+    skd_request,
+)
 
 NIK = "3213115705900001"
 
 
-def _token(signing: RunningSigning, desa: str = PAMANUKAN, role: str = "sekdes") -> str:
-    issuer = staff_token_issuer(signing.settings, 600)
-    return issuer.issue(Principal("staff", f"{role}.{desa}", role=role, desa_code=desa))
+@pytest.fixture
+def settings(settings_with_directory: Settings) -> Settings:
+    return settings_with_directory
+
+
+async def _staff(
+    directory: StaffDirectory, desa: str = PAMANUKAN, role: str = "sekdes"
+) -> dict[str, str]:
+    return await directory.headers(f"{role}.{desa}", role, desa)
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -44,11 +59,13 @@ async def _issue_some(signing: RunningSigning) -> list[Letter]:
     return letters
 
 
-async def test_staff_list_their_desa_register_in_issue_order(signing: RunningSigning) -> None:
+async def test_staff_list_their_desa_register_in_issue_order(
+    signing: RunningSigning, staff_directory: StaffDirectory
+) -> None:
     letters = await _issue_some(signing)
     year = letters[0].year
     r = await signing.http.get(
-        "/api/v1/register", params={"tahun": year}, headers=_auth(_token(signing))
+        "/api/v1/register", params={"tahun": year}, headers=await _staff(staff_directory)
     )
     assert r.status_code == 200
     body = r.json()
@@ -65,21 +82,23 @@ async def test_staff_list_their_desa_register_in_issue_order(signing: RunningSig
     assert NIK not in r.text and "Desa lain" not in r.text
 
     other = await signing.http.get(
-        "/api/v1/register", params={"tahun": year}, headers=_auth(_token(signing, RANCASARI))
+        "/api/v1/register", params={"tahun": year}, headers=await _staff(staff_directory, RANCASARI)
     )
     assert [row["purpose"] for row in other.json()["letters"]] == ["Desa lain"]
     empty = await signing.http.get(
-        "/api/v1/register", params={"tahun": year - 1}, headers=_auth(_token(signing))
+        "/api/v1/register", params={"tahun": year - 1}, headers=await _staff(staff_directory)
     )
     assert empty.json()["letters"] == []
 
 
-async def test_csv_export_has_indonesian_headers_and_no_nik(signing: RunningSigning) -> None:
+async def test_csv_export_has_indonesian_headers_and_no_nik(
+    signing: RunningSigning, staff_directory: StaffDirectory
+) -> None:
     letters = await _issue_some(signing)
     r = await signing.http.get(
         "/api/v1/register.csv",
         params={"tahun": letters[0].year},
-        headers=_auth(_token(signing, role="operator")),
+        headers=await _staff(staff_directory, role="operator"),
     )
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
@@ -104,7 +123,9 @@ async def test_csv_export_has_indonesian_headers_and_no_nik(signing: RunningSign
     assert NIK not in text and "Desa lain" not in text
 
 
-async def test_only_desa_staff_may_read_the_register(signing: RunningSigning) -> None:
+async def test_only_desa_staff_may_read_the_register(
+    signing: RunningSigning, staff_directory: StaffDirectory
+) -> None:
     await _issue_some(signing)
     for path in ("/api/v1/register", "/api/v1/register.csv"):
         anonymous = await signing.http.get(path)
@@ -124,6 +145,6 @@ async def test_only_desa_staff_may_read_the_register(signing: RunningSigning) ->
         refused = await signing.http.get(path, headers=_auth(kabupaten))
         assert refused.status_code == 403 and NIK not in refused.text
         bad_year = await signing.http.get(
-            path, params={"tahun": "1800"}, headers=_auth(_token(signing))
+            path, params={"tahun": "1800"}, headers=await _staff(staff_directory)
         )
         assert bad_year.status_code == 422

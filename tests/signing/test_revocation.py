@@ -13,12 +13,19 @@ import pytest
 from nats.js.errors import NotFoundError
 from smartdesa.v1 import signing_pb2, signing_pb2_grpc
 
-from common.auth import InternalAuth, Principal, staff_token_issuer
+from common.auth import InternalAuth
 from common.domain.events import LETTER_REVOKED
 from common.events import PUBLIC_STREAM, public_subject
 from common.rpc import SIGNING, WORKER, client_channel
+from services.signing.config import Settings
 from services.signing.models import Letter
-from tests.signing.conftest import PAMANUKAN, RANCASARI, RunningSigning, skd_request
+from tests.signing.conftest import (
+    PAMANUKAN,
+    RANCASARI,
+    RunningSigning,
+    StaffDirectory,
+    skd_request,
+)
 
 T = TypeVar("T")
 REASON = "Data alamat pemohon keliru; surat diganti dengan yang baru."
@@ -35,10 +42,9 @@ async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 1
         await asyncio.sleep(0.05)
 
 
-def _token(signing: RunningSigning, username: str, role: str, desa: str) -> dict[str, str]:
-    issuer = staff_token_issuer(signing.settings, ttl_seconds=600)
-    token = issuer.issue(Principal(kind="staff", subject=username, role=role, desa_code=desa))
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+def settings(settings_with_directory: Settings) -> Settings:
+    return settings_with_directory
 
 
 async def _issue(signing: RunningSigning, application_id: str) -> Letter:
@@ -68,10 +74,12 @@ async def _published(signing: RunningSigning, letter: Letter) -> dict[str, objec
     return await eventually(check)
 
 
-async def test_kades_revokes_and_everyone_sees_it(signing: RunningSigning) -> None:
+async def test_kades_revokes_and_everyone_sees_it(
+    signing: RunningSigning, staff_directory: StaffDirectory
+) -> None:
     letter = await _issue(signing, "app-revoke")
     pdf = await signing.runtime.issuer.read_pdf(letter)
-    kades = _token(signing, "kades.pamanukan", "kades", PAMANUKAN)
+    kades = await staff_directory.headers("kades.pamanukan", "kades", PAMANUKAN)
     status, body = await _revoke(signing, letter.id, kades)
     assert status == 200
     assert body["status"] == "revoked" and body["reason"] == REASON
@@ -115,15 +123,17 @@ async def test_kades_revokes_and_everyone_sees_it(signing: RunningSigning) -> No
     assert [e.ce_type.endswith("letter.revoked.v1") for e in events] == [True]
 
 
-async def test_only_the_kades_of_the_letters_desa_may_revoke(signing: RunningSigning) -> None:
+async def test_only_the_kades_of_the_letters_desa_may_revoke(
+    signing: RunningSigning, staff_directory: StaffDirectory
+) -> None:
     letter = await _issue(signing, "app-guard")
-    sekdes = _token(signing, "sekdes.pamanukan", "sekdes", PAMANUKAN)
+    sekdes = await staff_directory.headers("sekdes.pamanukan", "sekdes", PAMANUKAN)
     status, body = await _revoke(signing, letter.id, sekdes)
     assert status == 403 and "Kepala Desa" in str(body["detail"])
-    other_kades = _token(signing, "kades.rancasari", "kades", RANCASARI)
+    other_kades = await staff_directory.headers("kades.rancasari", "kades", RANCASARI)
     status, body = await _revoke(signing, letter.id, other_kades)
     assert status == 404  # another desa's letter is not theirs to see
-    kades = _token(signing, "kades.pamanukan", "kades", PAMANUKAN)
+    kades = await staff_directory.headers("kades.pamanukan", "kades", PAMANUKAN)
     status, body = await _revoke(signing, letter.id, kades, "  ")
     assert status == 422 and "Alasan" in str(body["detail"])
     status, _ = await _revoke(signing, "no-such-letter", kades)

@@ -101,6 +101,12 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks for contacts")
         raise AssertionError("unreachable")
 
+    async def GetResidentSession(
+        self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ResidentSessionState:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification takes no resident tokens")
+        raise AssertionError("unreachable")
+
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:

@@ -81,7 +81,7 @@ async def test_a_changed_role_ends_the_old_sessions(service: Service) -> None:
     assert r.json()["role"] == "kasi_kesra"
     old = await service.http.get("/api/v1/auth/me", headers=kasi)
     assert old.status_code == 401
-    assert _problem(old)["code"] == "inactive-account"
+    assert _problem(old)["code"] == "session-ended"
     fresh = await service.login("pemerintahan.pamanukan")
     me = (await service.http.get("/api/v1/auth/me", headers=fresh)).json()
     assert me["role"] == "kasi_kesra"

@@ -53,6 +53,12 @@ class DirectoryPeer(directory_pb2_grpc.DirectoryServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
         raise AssertionError("abort raises")
 
+    async def GetStaffSession(
+        self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.StaffSessionState:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
+        raise AssertionError("abort raises")
+
 
 class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self) -> None:
@@ -119,6 +125,12 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.FileWalkInResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def GetResidentSession(
+        self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ResidentSessionState:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
 

@@ -255,3 +255,59 @@ class ListOfferedLetterTypesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListOfferedLetterTypesResponse: _TypeAlias = ListOfferedLetterTypesResponse  # noqa: Y015
+
+@_typing.final
+class GetStaffSessionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERNAME_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    username: _builtins.str
+    session_id: _builtins.str
+    """the token's jti"""
+    def __init__(
+        self,
+        *,
+        username: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStaffSessionRequest: _TypeAlias = GetStaffSessionRequest  # noqa: Y015
+
+@_typing.final
+class StaffSessionState(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    SESSION_VERSION_FIELD_NUMBER: _builtins.int
+    ENDED_FIELD_NUMBER: _builtins.int
+    active: _builtins.bool
+    role: _builtins.str
+    desa_code: _builtins.str
+    session_version: _builtins.int
+    """tokens carrying another version were ended"""
+    ended: _builtins.bool
+    """this token was signed out"""
+    def __init__(
+        self,
+        *,
+        active: _builtins.bool = ...,
+        role: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+        session_version: _builtins.int = ...,
+        ended: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "desa_code", b"desa_code", "ended", b"ended", "role", b"role", "session_version", b"session_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StaffSessionState: _TypeAlias = StaffSessionState  # noqa: Y015

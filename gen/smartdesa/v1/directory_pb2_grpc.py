@@ -51,6 +51,11 @@ class DirectoryServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.FromString,
                 _registered_method=True)
+        self.GetStaffSession = channel.unary_unary(
+                '/smartdesa.v1.DirectoryService/GetStaffSession',
+                request_serializer=smartdesa_dot_v1_dot_directory__pb2.GetStaffSessionRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_directory__pb2.StaffSessionState.FromString,
+                _registered_method=True)
 
 
 class DirectoryServiceServicer:
@@ -78,6 +83,15 @@ class DirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStaffSession(self, request, context):
+        """What the staff account says now about one of its tokens: other services that accept staff
+        tokens (signing) check each one against it (common.auth.staff_session_current), caching
+        the answer briefly. NOT_FOUND: no such account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DirectoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +109,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.ListOfferedLetterTypes,
                     request_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.SerializeToString,
+            ),
+            'GetStaffSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStaffSession,
+                    request_deserializer=smartdesa_dot_v1_dot_directory__pb2.GetStaffSessionRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_directory__pb2.StaffSessionState.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +199,33 @@ class DirectoryService:
             '/smartdesa.v1.DirectoryService/ListOfferedLetterTypes',
             smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.SerializeToString,
             smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStaffSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.DirectoryService/GetStaffSession',
+            smartdesa_dot_v1_dot_directory__pb2.GetStaffSessionRequest.SerializeToString,
+            smartdesa_dot_v1_dot_directory__pb2.StaffSessionState.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,11 @@ class DirectoryServiceStub:
     """The letter types the desa offers to residents (every known type unless the desa switched
     some off); intake lists only these and refuses to start a letter of another type.
     """
+    GetStaffSession: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]
+    """What the staff account says now about one of its tokens: other services that accept staff
+    tokens (signing) check each one against it (common.auth.staff_session_current), caching
+    the answer briefly. NOT_FOUND: no such account.
+    """
 
 @_typing.type_check_only
 class DirectoryServiceAsyncStub(DirectoryServiceStub):
@@ -54,6 +59,11 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     ListOfferedLetterTypes: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListOfferedLetterTypesRequest, _directory_pb2.ListOfferedLetterTypesResponse]  # type: ignore[assignment]
     """The letter types the desa offers to residents (every known type unless the desa switched
     some off); intake lists only these and refuses to start a letter of another type.
+    """
+    GetStaffSession: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]  # type: ignore[assignment]
+    """What the staff account says now about one of its tokens: other services that accept staff
+    tokens (signing) check each one against it (common.auth.staff_session_current), caching
+    the answer briefly. NOT_FOUND: no such account.
     """
 
 class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -83,6 +93,17 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_directory_pb2.ListOfferedLetterTypesResponse, _abc.Awaitable[_directory_pb2.ListOfferedLetterTypesResponse]]:
         """The letter types the desa offers to residents (every known type unless the desa switched
         some off); intake lists only these and refuses to start a letter of another type.
+        """
+
+    @_abc_1.abstractmethod
+    def GetStaffSession(
+        self,
+        request: _directory_pb2.GetStaffSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.StaffSessionState, _abc.Awaitable[_directory_pb2.StaffSessionState]]:
+        """What the staff account says now about one of its tokens: other services that accept staff
+        tokens (signing) check each one against it (common.auth.staff_session_current), caching
+        the answer briefly. NOT_FOUND: no such account.
         """
 
 def add_DirectoryServiceServicer_to_server(servicer: DirectoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

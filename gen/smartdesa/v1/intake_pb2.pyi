@@ -745,3 +745,46 @@ class FileWalkInResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FileWalkInResponse: _TypeAlias = FileWalkInResponse  # noqa: Y015
+
+@_typing.final
+class GetResidentSessionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESIDENT_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    resident_id: _builtins.str
+    session_id: _builtins.str
+    """the token's jti"""
+    def __init__(
+        self,
+        *,
+        resident_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["resident_id", b"resident_id", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetResidentSessionRequest: _TypeAlias = GetResidentSessionRequest  # noqa: Y015
+
+@_typing.final
+class ResidentSessionState(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDED_FIELD_NUMBER: _builtins.int
+    ended: _builtins.bool
+    """the resident signed this token out"""
+    def __init__(
+        self,
+        *,
+        ended: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ended", b"ended"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResidentSessionState: _TypeAlias = ResidentSessionState  # noqa: Y015

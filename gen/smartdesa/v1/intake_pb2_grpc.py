@@ -67,6 +67,11 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInResponse.FromString,
                 _registered_method=True)
+        self.GetResidentSession = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/GetResidentSession',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.GetResidentSessionRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ResidentSessionState.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -125,6 +130,14 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetResidentSession(self, request, context):
+        """Whether a resident token was signed out: other services that accept resident tokens
+        (notification) check each one here, caching the answer briefly (common.session_checks).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +170,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.FileWalkIn,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.FileWalkInResponse.SerializeToString,
+            ),
+            'GetResidentSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResidentSession,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.GetResidentSessionRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.ResidentSessionState.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -324,6 +342,33 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/FileWalkIn',
             smartdesa_dot_v1_dot_intake__pb2.FileWalkInRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.FileWalkInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResidentSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/GetResidentSession',
+            smartdesa_dot_v1_dot_intake__pb2.GetResidentSessionRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.ResidentSessionState.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,10 @@ class IntakeServiceStub:
     registered to another phone number), UNAVAILABLE (the approval workflow could not be
     started; the complete draft is kept and a retry with the same request_id submits it).
     """
+    GetResidentSession: _grpc.UnaryUnaryMultiCallable[_intake_pb2.GetResidentSessionRequest, _intake_pb2.ResidentSessionState]
+    """Whether a resident token was signed out: other services that accept resident tokens
+    (notification) check each one here, caching the answer briefly (common.session_checks).
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -88,6 +92,10 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     attachments.<KIND>): INVALID_ARGUMENT (wrong input), FAILED_PRECONDITION (the NIK is
     registered to another phone number), UNAVAILABLE (the approval workflow could not be
     started; the complete draft is kept and a retry with the same request_id submits it).
+    """
+    GetResidentSession: _aio.UnaryUnaryMultiCallable[_intake_pb2.GetResidentSessionRequest, _intake_pb2.ResidentSessionState]  # type: ignore[assignment]
+    """Whether a resident token was signed out: other services that accept resident tokens
+    (notification) check each one here, caching the answer briefly (common.session_checks).
     """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -152,6 +160,16 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         attachments.<KIND>): INVALID_ARGUMENT (wrong input), FAILED_PRECONDITION (the NIK is
         registered to another phone number), UNAVAILABLE (the approval workflow could not be
         started; the complete draft is kept and a retry with the same request_id submits it).
+        """
+
+    @_abc_1.abstractmethod
+    def GetResidentSession(
+        self,
+        request: _intake_pb2.GetResidentSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ResidentSessionState, _abc.Awaitable[_intake_pb2.ResidentSessionState]]:
+        """Whether a resident token was signed out: other services that accept resident tokens
+        (notification) check each one here, caching the answer briefly (common.session_checks).
         """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

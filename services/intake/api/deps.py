@@ -9,8 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken, Principal
 from common.http import Problem
+from common.sessions import session_ended
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.intake.config import Settings
+from services.intake.models import ResidentEndedSession
 from services.intake.runtime import Runtime
 
 
@@ -43,6 +45,8 @@ def _unauthenticated(detail: str) -> Problem:
     return Problem(401, detail, code="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
 
 
+SESSION_ENDED = "Sesi tidak valid atau sudah berakhir. Silakan masuk kembali."
+
 # The portal's session cookie holds the same token (set by the sign-in page).
 SESSION_COOKIE = "sd_warga"
 
@@ -69,20 +73,22 @@ def csrf_of(request: Request, runtime: RuntimeDep) -> str:
 CsrfToken = Annotated[str, Depends(csrf_of)]
 
 
-def current_resident(
+async def current_resident(
     runtime: RuntimeDep,
+    session: SessionDep,
     token: Annotated[str | None, Depends(resident_session_token)],
 ) -> Principal:
+    """The resident of a valid resident token that was not signed out."""
     if token is None:
         raise _unauthenticated("Silakan masuk terlebih dahulu.")
     try:
         principal = runtime.token_verifier.verify(token)
     except InvalidToken as exc:
-        raise _unauthenticated(
-            "Sesi tidak valid atau sudah berakhir. Silakan masuk kembali."
-        ) from exc
-    if principal.kind != "resident":
-        raise _unauthenticated("Sesi tidak valid atau sudah berakhir. Silakan masuk kembali.")
+        raise _unauthenticated(SESSION_ENDED) from exc
+    if principal.kind != "resident" or await session_ended(
+        session, ResidentEndedSession, principal.session_id
+    ):
+        raise _unauthenticated(SESSION_ENDED)
     return principal
 
 

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken, Principal
 from common.http import Problem
+from common.session_checks import SessionCheckUnavailable
 from services.notification.config import Settings
 from services.notification.runtime import Runtime
 
@@ -39,10 +40,13 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_principal(
+async def get_principal(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """A resident or staff token whose session its owner (intake, verification) still calls
+    current: a signed-out token, or a staff account re-passworded, re-roled or deactivated, is
+    refused here within `session_check_cache_seconds` (common.session_checks)."""
     unauthorized = Problem(
         401,
         "Silakan masuk terlebih dahulu: token tidak ada, tidak sah, atau sudah kedaluwarsa.",
@@ -52,9 +56,22 @@ def get_principal(
     if credentials is None:
         raise unauthorized
     try:
-        return runtime.token_verifier.verify(credentials.credentials)
+        principal = runtime.token_verifier.verify(credentials.credentials)
     except InvalidToken:
         raise unauthorized from None
+    sessions = runtime.staff_sessions if principal.kind == "staff" else runtime.resident_sessions
+    try:
+        current = await sessions.is_current(principal)
+    except SessionCheckUnavailable:
+        raise Problem(
+            503,
+            "Sesi tidak dapat diperiksa saat ini. Silakan coba lagi sebentar lagi.",
+            code="sessions-unavailable",
+            headers={"Retry-After": "5"},
+        ) from None
+    if not current:
+        raise unauthorized
+    return principal
 
 
 def recipient_key(principal: Principal) -> str:

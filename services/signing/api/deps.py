@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken
 from common.http import Problem
+from common.session_checks import SessionCheckUnavailable
 from services.signing.config import Settings
 from services.signing.runtime import Runtime
 
@@ -49,9 +50,12 @@ class DesaStaff:
     desa_code: str
 
 
-def current_staff(runtime: RuntimeDep, token: Annotated[str | None, Depends(bearer)]) -> DesaStaff:
-    """A staff member of a desa, by a staff token (verified with verification's public key;
-    accounts live there, so a token stays good until it expires)."""
+async def current_staff(
+    runtime: RuntimeDep, token: Annotated[str | None, Depends(bearer)]
+) -> DesaStaff:
+    """A staff member of a desa, by a staff token (verified with verification's public key)
+    whose session verification still calls current (common.session_checks: a sign-out, new
+    password, role change or deactivation reaches here within the cache's lifetime)."""
     if not token:
         raise Problem(
             401, "Silakan masuk terlebih dahulu.", code="unauthenticated", headers=_CHALLENGE
@@ -67,6 +71,23 @@ def current_staff(runtime: RuntimeDep, token: Annotated[str | None, Depends(bear
         ) from None
     if principal.kind != "staff" or not principal.desa_code or not principal.role:
         raise Problem(403, "Hanya staf desa yang dapat melakukan ini.", code="forbidden")
+    try:
+        current = await runtime.staff_sessions.is_current(principal)
+    except SessionCheckUnavailable:
+        raise Problem(
+            503,
+            "Data akun staf sedang tidak dapat diperiksa. Silakan coba lagi sebentar lagi.",
+            code="accounts-unavailable",
+            headers={"Retry-After": "5"},
+        ) from None
+    if not current:
+        raise Problem(
+            401,
+            "Sesi ini sudah berakhir (keluar, kata sandi atau jabatan diubah, atau akun "
+            "dinonaktifkan). Silakan masuk kembali.",
+            code="session-ended",
+            headers=_CHALLENGE,
+        )
     return DesaStaff(principal.subject, principal.role, principal.desa_code)
 
 

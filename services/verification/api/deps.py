@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.auth import InvalidToken
+from common.auth import InvalidToken, Principal
 from common.domain import KABUPATEN_ROLES, MANAGER_ROLES
 from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
+from services.verification.accounts import current_account
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
@@ -66,16 +66,20 @@ def csrf_of(request: Request, runtime: RuntimeDep) -> str:
 
 CsrfToken = Annotated[str, Depends(csrf_of)]
 
+
+def client_address(request: Request) -> str:
+    """The client's address, as the sign-in throttle counts it (behind a proxy, uvicorn takes
+    it from X-Forwarded-For when the proxy is in FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-async def current_staff(
-    runtime: RuntimeDep,
-    session: SessionDep,
-    token: Annotated[str | None, Depends(staff_session_token)],
-) -> Staff:
-    """The signed-in staff member: a valid staff token of an account that is still active and
-    still holds the role and desa the token was issued for."""
+async def current_principal(
+    runtime: RuntimeDep, token: Annotated[str | None, Depends(staff_session_token)]
+) -> Principal:
+    """The staff token's principal, whatever its session's state (see `current_staff`)."""
     if not token:
         raise Problem(
             401, "Silakan masuk terlebih dahulu.", code="unauthenticated", headers=_CHALLENGE
@@ -91,17 +95,23 @@ async def current_staff(
             code="invalid-token",
             headers=_CHALLENGE,
         )
-    staff = (await session.exec(select(Staff).where(Staff.username == principal.subject))).first()
-    if (
-        staff is None
-        or not staff.active
-        or staff.role != principal.role
-        or staff.desa_code != principal.desa_code
-    ):
+    return principal
+
+
+StaffPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_staff(principal: StaffPrincipal, session: SessionDep) -> Staff:
+    """The signed-in staff member: a valid staff token whose session is still current
+    (accounts.current_account: not signed out, the account active, and no password, role or
+    status change since it was issued)."""
+    staff = await current_account(session, principal)
+    if staff is None:
         raise Problem(
             401,
-            "Akun ini tidak aktif atau jabatannya telah berubah. Silakan masuk kembali.",
-            code="inactive-account",
+            "Sesi ini sudah berakhir (keluar, kata sandi atau jabatan diubah, atau akun "
+            "dinonaktifkan). Silakan masuk kembali.",
+            code="session-ended",
             headers=_CHALLENGE,
         )
     return staff

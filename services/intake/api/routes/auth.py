@@ -1,16 +1,21 @@
-"""Resident sign-in: NIK + phone, a one-time code over WhatsApp/SMS, then a bearer token."""
+"""Resident sign-in: NIK + phone, a one-time code over WhatsApp/SMS, then a bearer token;
+signing out ends that token server-side."""
 
 import math
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, status
 
 from common.auth import Principal
+from common.db import utcnow
 from common.http import Problem
 from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
+from common.sessions import end_session
 from services.intake import otp
-from services.intake.api.deps import RuntimeDep, SessionDep
+from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
 from services.intake.api.schemas import Accepted, OtpRequest, TokenOut, TokenRequest
+from services.intake.models import ResidentEndedSession
 
 router = APIRouter(prefix="/auth", tags=["masuk"])
 
@@ -109,3 +114,18 @@ async def issue_token(body: TokenRequest, session: SessionDep, runtime: RuntimeD
     return TokenOut(
         access_token=token, expires_in=runtime.settings.intake_resident_token_ttl_seconds
     )
+
+
+async def sign_out(session: SessionDep, runtime: RuntimeDep, resident: Principal) -> None:
+    """Ends this token server-side (the API route and the portal's /keluar both come here): it
+    is refused from now on, even where a copy of it survives; the resident's other sessions
+    (another phone) go on."""
+    assert resident.session_id is not None  # current_resident accepted it
+    # Kept until the token would have expired anyway (it was issued before now).
+    ttl = timedelta(seconds=runtime.settings.intake_resident_token_ttl_seconds)
+    await end_session(session, ResidentEndedSession, resident.session_id, utcnow() + ttl)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(resident: CurrentResident, session: SessionDep, runtime: RuntimeDep) -> None:
+    await sign_out(session, runtime, resident)

@@ -322,7 +322,7 @@ async def upload_without_script(
     body first, so this route streams the body itself, capped at the size limit, and checks
     the form's CSRF field before anything is stored."""
     token, from_cookie = bearer_or_cookie(request, SESSION_COOKIE)
-    resident = current_resident(runtime, token)
+    resident = await current_resident(runtime, session, token)
     if from_cookie and not request.headers.get("content-type", "").startswith(
         "multipart/form-data"
     ):

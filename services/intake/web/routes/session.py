@@ -6,10 +6,9 @@ POST form, never in a URL."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from common.auth import InvalidToken
 from common.http import Problem
 from common.web import (
     CSRF_FIELD,
@@ -21,8 +20,14 @@ from common.web import (
     signed_in,
     signed_out,
 )
-from services.intake.api.deps import SESSION_COOKIE, RuntimeDep, SessionDep, current_resident
-from services.intake.api.routes.auth import CODE_SENT, redeem, send_code
+from services.intake.api.deps import (
+    SESSION_COOKIE,
+    CurrentResident,
+    RuntimeDep,
+    SessionDep,
+    current_resident,
+)
+from services.intake.api.routes.auth import CODE_SENT, redeem, send_code, sign_out
 from services.intake.web.pages import HOME_PATH, SIGN_IN_PATH, render
 
 router = APIRouter(include_in_schema=False)
@@ -56,19 +61,20 @@ def _with_sign_in_csrf(
     return response
 
 
-def _signed_in(request: Request, runtime: RuntimeDep) -> bool:
+async def _signed_in(request: Request, runtime: RuntimeDep, session: SessionDep) -> bool:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return False
     try:
-        return runtime.token_verifier.verify(token).kind == "resident"
-    except InvalidToken:
+        await current_resident(runtime, session, token)
+    except Problem:
         return False
+    return True
 
 
 @router.get(HOME_PATH)
-async def landing(request: Request, runtime: RuntimeDep) -> Response:
-    if _signed_in(request, runtime):
+async def landing(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    if await _signed_in(request, runtime, session):
         return RedirectResponse(LIST_PATH, status_code=303)
     return render(request, "beranda.html", {"title": "Layanan surat desa"})
 
@@ -87,9 +93,9 @@ def _identity_page(
 
 @router.get(SIGN_IN_PATH)
 async def sign_in_page(
-    request: Request, runtime: RuntimeDep, lanjut: str | None = None
+    request: Request, runtime: RuntimeDep, session: SessionDep, lanjut: str | None = None
 ) -> Response:
-    if _signed_in(request, runtime):
+    if await _signed_in(request, runtime, session):
         return RedirectResponse(safe_next(lanjut, LIST_PATH), status_code=303)
     return _identity_page(request, runtime, lanjut or "")
 
@@ -214,9 +220,13 @@ async def sign_in(
     )
 
 
-@router.post("/keluar", dependencies=[Depends(current_resident)])
-async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
-    """Sign out (a CSRF-checked form post, so another site cannot sign anyone out)."""
+@router.post("/keluar")
+async def sign_out_page(
+    request: Request, resident: CurrentResident, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Sign out (a CSRF-checked form post, so another site cannot sign anyone out): the token
+    ends server-side too, so a copy of the cookie no longer works."""
+    await sign_out(session, runtime, resident)
     return signed_out(
         request,
         cookie_name=SESSION_COOKIE,

@@ -31,6 +31,7 @@ ACTIONS = {
     "deactivated": "Dinonaktifkan",
     "reactivated": "Diaktifkan kembali",
     "password": "Kata sandi awal diganti",
+    "own-password": "Kata sandi diganti oleh pemilik akun",
 }
 
 
