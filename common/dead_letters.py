@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from common.background import cancel_and_wait
+from common.shutdown import cancel_and_wait
 from common.events import INTERNAL_STREAM
 from common.messaging import (
     ADVISORY_STREAM,

@@ -21,7 +21,7 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from common.background import cancel_and_wait
+from common.shutdown import cancel_and_wait
 from common.events import (
     INTERNAL_ROOT,
     INTERNAL_STREAM,

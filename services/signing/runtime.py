@@ -160,30 +160,31 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     ensure_dev_secrets(settings)
     signers = await _load_signers(settings)
     async with AsyncExitStack() as stack:
+        shutdown = Shutdown(stack, settings.shutdown_timeout_seconds)
         engine = create_engine(settings.database_url)
-        stack.push_async_callback(engine.dispose)
+        shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "signing")  # schema migrations, in every profile
         sessions = session_factory(engine)
         if settings.is_dev:
             await seed_dev_profiles(sessions, settings.assets_dir)
 
         nc = await connect(settings.nats_url, "signing")
-        stack.push_async_callback(nc.close)
+        shutdown.push("NATS connection", nc.close)
         js = nc.jetstream()
         await ensure_streams(js)
         relay = OutboxRelay(sessions, js)
         relay.start()
-        stack.push_async_callback(relay.stop)
+        shutdown.push("outbox relay", relay.stop)
 
         if settings.is_dev:
             # The dev CA re-issues its CRL before it goes stale (signing workers pick the new
             # file up), whether or not anyone asks for it meanwhile.
             crl_loop = BacklogLoop("crl-renewal", partial(_renew_crl, settings), CRL_CHECK_SECONDS)
             crl_loop.start()
-            stack.push_async_callback(crl_loop.stop)
+            shutdown.push("CRL renewal loop", crl_loop.stop)
 
         letter_signers = await _letter_signers(settings, signers)
-        stack.push_async_callback(letter_signers.close)
+        shutdown.push("letter signers", letter_signers.close)
         tsa = TimestampAuthority(signers.tsa, [signers.root_cert_asn1]) if signers.tsa else None
         checker = PdfChecker(
             [signers.root_cert_asn1, *_extra_roots(settings)],
@@ -202,7 +203,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             servicer.register(issuer, sessions, relay.wake),
         )
         await grpc_server.start()
-        stack.push_async_callback(grpc_server.stop)
+        shutdown.push("gRPC server", grpc_server.stop)
         log.info(
             "signing ready: gRPC on port %d, %s",
             grpc_server.port,
