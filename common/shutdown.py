@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,25 @@ DEFAULT_STOP_SECONDS = 10.0
 RECANCEL_SECONDS = 1.0
 
 
+def suspended_at(task: asyncio.Task[Any]) -> list[FrameType]:
+    """The frames of a suspended task, from its own coroutine down the chain of awaits to the
+    innermost (Task.get_stack gives only the outermost one)."""
+    frames: list[FrameType] = []
+    awaitable: Any = task.get_coro()
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            break
+        frames.append(frame)
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return frames
+
+
 def waiting_at(task: asyncio.Future[Any]) -> str:
     """Where a task is suspended, outermost call first (`name (file:line) > ...`)."""
     if not isinstance(task, asyncio.Task):
         return repr(task)
-    frames = task.get_stack()
+    frames = suspended_at(task)
     if not frames:
         return f"task {task.get_name()} (not suspended in a coroutine)"
     calls = " > ".join(

@@ -2,11 +2,11 @@
 channels, dispatcher, NATS consumers): built at start, torn down in reverse."""
 
 import logging
-from functools import partial
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import grpc
 from nats.aio.client import Client as NATS

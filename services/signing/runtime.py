@@ -24,6 +24,7 @@ from common.migrations import upgrade
 from common.outbox import OutboxRelay
 from common.rpc import SIGNING, GrpcServer
 from common.secrets import ensure_dev_secrets, read_secret
+from common.shutdown import Shutdown
 from services.signing import servicer
 from services.signing.config import Settings
 from services.signing.issuing import LetterIssuer

@@ -10,6 +10,7 @@ from common.tracing import configure_tracing
 from services.verification.config import get_settings
 from services.verification.main import create_app
 
+
 class _Server(uvicorn.Server):
     """Uvicorn waits for every open response before it stops: the inbox pages' event streams
     never end by themselves, so the stop signal ends them first (the browsers reconnect to

@@ -7,9 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+# A server that has not exited this long after SIGTERM is killed.
+STOP_SECONDS = 10.0
 
 
 def free_port() -> int:
@@ -70,7 +74,12 @@ def nats_server(store_dir: Path, port: int | None = None) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
+            warnings.warn(
+                f"nats-server on port {port} did not exit within {STOP_SECONDS}s of SIGTERM "
+                "(flushing its store?); killed",
+                stacklevel=1,
+            )
             proc.kill()
             proc.wait()
