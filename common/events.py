@@ -25,7 +25,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from smartdesa.v1 import events_pb2
 
-from common import event_names as names
+from common.domain import events as names
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "id.go.subang.smartdesa"

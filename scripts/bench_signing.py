@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from common.db import create_engine, session_factory
+from common.domain import SignerKind
 from common.migrations import upgrade
 from services.intake.letter_types import FormField
 from services.intake.letter_types import find_letter_type as find_form
@@ -102,7 +103,7 @@ async def _bench(
         sessions = session_factory(engine)
         await seed_dev_profiles(sessions, root / "assets")  # with the kop's logo
         local = LocalKeySigner(EngineConfig(pki_dir=pki_dir, level=level), registry, workers)
-        signers = SignerSet({"local": local}, {}, "local")
+        signers = SignerSet({SignerKind.LOCAL: local}, {}, SignerKind.LOCAL)
         issuer = LetterIssuer(sessions, signers, root / "letters", "http://127.0.0.1:8002")
         rng = random.Random(4)
         try:

@@ -11,7 +11,8 @@ from smartdesa.v1 import events_pb2
 from sqlmodel import case, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.event_names import (
+from common.domain import ApplicationStatus, Role
+from common.domain.events import (
     APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_SUBMITTED,
@@ -35,7 +36,6 @@ from services.intake.letter_types import (
     find_letter_type,
 )
 from services.intake.models import Attachment, LetterApplication, TimelineEntry
-from workflows.approval.models import DRAFT, IN_REVIEW, REVISION_REQUESTED
 
 EVENT_SOURCE = "/services/intake"
 # How an application came in (LetterApplication.channel, and application.submitted's `channel`).
@@ -44,7 +44,7 @@ WALK_IN = "walk_in"
 # The resident reads this on the timeline of an application desa staff filed for them.
 FILED_AT_OFFICE = "Didaftarkan di kantor desa oleh petugas"
 # Attachments may change only while the resident holds the application.
-EDITABLE_STATUSES = (DRAFT, REVISION_REQUESTED)
+EDITABLE_STATUSES = (ApplicationStatus.DRAFT, ApplicationStatus.REVISION_REQUESTED)
 
 
 class InvalidApplication(ValueError):
@@ -119,7 +119,7 @@ def new_application(
         letter_type=letter_type.code,
         purpose=purpose.strip(),
         fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
-        status=DRAFT,
+        status=ApplicationStatus.DRAFT,
     )
 
 
@@ -239,7 +239,10 @@ async def record_submission(
         .values(
             submitted_at=submitted_at,
             status=case(
-                (col(LetterApplication.status) == DRAFT, IN_REVIEW),
+                (
+                    col(LetterApplication.status) == ApplicationStatus.DRAFT,
+                    ApplicationStatus.IN_REVIEW,
+                ),
                 else_=col(LetterApplication.status),
             ),
         )
@@ -260,8 +263,8 @@ async def record_submission(
             application_id=application_id,
             at=submitted_at,
             event=APPLICATION_SUBMITTED,
-            status=IN_REVIEW,
-            actor_role="operator" if walk_in else "",
+            status=ApplicationStatus.IN_REVIEW,
+            actor_role=Role.OPERATOR if walk_in else "",
             actor=application.filed_by if walk_in else "",
             reason=FILED_AT_OFFICE if walk_in else "",
         )
@@ -275,7 +278,9 @@ async def record_submission(
             type=event_type(APPLICATION_SUBMITTED),
             subject=application_id,
             time=submitted_at,
-            data=application_event_data(application, status=IN_REVIEW, channel=application.channel),
+            data=application_event_data(
+                application, status=ApplicationStatus.IN_REVIEW, channel=application.channel
+            ),
         ),
     )
     await session.commit()

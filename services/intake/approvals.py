@@ -15,16 +15,10 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCStatusCode
 
+from common.domain import ApprovalErrorCode
 from common.tracing import temporal_interceptors
 from workflows.approval import WORKFLOW_NAME, workflow_id
-from workflows.approval.models import (
-    ERR_FINISHED,
-    ERR_NOT_AWAITING_RESUBMIT,
-    ApprovalInput,
-    ApprovalState,
-    CancelInput,
-    ResubmitInput,
-)
+from workflows.approval.models import ApprovalInput, ApprovalState, CancelInput, ResubmitInput
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +91,8 @@ async def resubmit(client: Client, application_id: str, request_id: str) -> Appr
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in (
-            ERR_NOT_AWAITING_RESUBMIT,
-            ERR_FINISHED,
+            ApprovalErrorCode.NOT_AWAITING_RESUBMIT,
+            ApprovalErrorCode.FINISHED,
         ):
             raise NotAwaitingResubmit() from exc
         raise

@@ -7,6 +7,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
+from common.domain import ApplicationStatus
 from common.outbox import OutboxEvent
 
 
@@ -48,7 +49,7 @@ class LetterApplication(SQLModel, table=True):
     letter_type: str
     purpose: str
     fields_json: str  # the letter type's form fields, JSON object of strings
-    status: str = Field(default="draft", index=True)
+    status: str = Field(default=ApplicationStatus.DRAFT, index=True)
     current_step_index: int | None = None
     current_step_role: str | None = None
     current_step_assigned_at: datetime | None = None

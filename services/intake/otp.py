@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.config import CommonSettings
 from common.db import as_utc, utcnow
-from common.event_names import OTP_REQUESTED
+from common.domain.events import OTP_REQUESTED
 from common.events import (
     CloudEvent,
     deterministic_event_id,

@@ -11,33 +11,24 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
-from common.event_names import APPLICATION_CANCELLED
+from common.domain import ApplicationStatus
+from common.domain.events import APPLICATION_CANCELLED
 from common.events import CloudEvent, deterministic_event_id, event_type, public_subject
 from common.outbox import stage_event
 from services.intake.applications import EVENT_SOURCE, application_event_data
 from services.intake.models import LetterApplication, TimelineEntry
-from workflows.approval.models import (
-    CANCELLED,
-    DRAFT,
-    EXPIRED,
-    IN_REVIEW,
-    ISSUED,
-    REJECTED,
-    REVISION_REQUESTED,
-    SIGNING_BLOCKED,
-)
 
 log = logging.getLogger(__name__)
 
 STATUSES = (
-    DRAFT,
-    IN_REVIEW,
-    REVISION_REQUESTED,
-    SIGNING_BLOCKED,
-    REJECTED,
-    CANCELLED,
-    EXPIRED,
-    ISSUED,
+    ApplicationStatus.DRAFT,
+    ApplicationStatus.IN_REVIEW,
+    ApplicationStatus.REVISION_REQUESTED,
+    ApplicationStatus.SIGNING_BLOCKED,
+    ApplicationStatus.REJECTED,
+    ApplicationStatus.CANCELLED,
+    ApplicationStatus.EXPIRED,
+    ApplicationStatus.ISSUED,
 )
 DECIDED_AS = ("", "plt", "supervisor")
 # `<aggregate>.<event>`: it becomes the last tokens of a NATS subject and part of the ce-type.

@@ -35,6 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.db import utcnow
+from common.domain import ApplicationStatus
 from common.phone import InvalidPhone, normalize_phone
 from services.intake import approvals
 from services.intake.applications import (
@@ -55,7 +56,7 @@ from services.intake.attachments import (
 from services.intake.models import Attachment, LetterApplication, Resident
 from services.intake.nik import InvalidNik, parse_nik
 from services.intake.uploads import HEAD_BYTES
-from workflows.approval.models import DRAFT, ApprovalInput
+from workflows.approval.models import ApprovalInput
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ async def file_walk_in(
                 raise
             return await file_walk_in(session, root, temporal, task_queue, walk_in, retried=True)
     application = filed.application
-    if application.submitted_at is None and application.status == DRAFT:
+    if application.submitted_at is None and application.status == ApplicationStatus.DRAFT:
         submitted_at = utcnow()
         try:
             await approvals.start_approval(

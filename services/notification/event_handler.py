@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
-from common.event_names import OTP_REQUESTED
+from common.domain.events import OTP_REQUESTED
 from common.events import PUBLIC_EVENT_NAMES, PUBLIC_ROOT, CloudEvent, internal_subject
 from common.metrics import NOTIFICATIONS
 from services.notification.models import ProcessedEvent

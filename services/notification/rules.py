@@ -33,7 +33,8 @@ from google.protobuf.message import Message
 from smartdesa.v1 import events_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.event_names import (
+from common.domain import Decision, Role, role_label
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 
-KABUPATEN_OPERATOR = "kabupaten_operator"
 # application.submitted's `channel` for an application desa staff filed at the office.
 WALK_IN_CHANNEL = "walk_in"
 # The resident portal's list of applications (intake serves it; it asks to sign in first).
@@ -209,10 +209,12 @@ async def _to_staff(
 ) -> Plan:
     values = {"letter_type": _letter_type_name(data)}
     if name == APPLICATION_ESCALATED:
-        role = data.escalated_to_role or (KABUPATEN_OPERATOR if data.escalation_level >= 2 else "")
+        role = data.escalated_to_role or (
+            Role.KABUPATEN_OPERATOR if data.escalation_level >= 2 else ""
+        )
         if not role:
             raise PermanentEventError("application.escalated without escalated_to_role")
-        values["from_role"] = t.role_name(data.step_role) if data.step_role else "sebelumnya"
+        values["from_role"] = role_label(data.step_role) if data.step_role else "sebelumnya"
     else:
         role = data.step_role
         if not role:
@@ -230,7 +232,7 @@ async def _to_staff(
             plan,
             recipients,
             t.BY_EVENT[name],
-            {**values, "role": t.role_name(role, holder.acting)},
+            {**values, "role": role_label(role, holder.acting)},
             recipient=staff_recipient(holder.username),
             phone=None,
             link=staff_task_link(data.application_id),
@@ -250,7 +252,7 @@ async def _signing_blocked(
     values = {"letter_type": _letter_type_name(data)}
     plan = Plan()
     signers = await recipients.role_holders(data.desa_code, data.step_role)
-    operators = await recipients.role_holders(data.desa_code, KABUPATEN_OPERATOR)
+    operators = await recipients.role_holders(data.desa_code, Role.KABUPATEN_OPERATOR)
     if not signers:
         log.warning("nobody holds %s in desa %s (signing blocked)", data.step_role, data.desa_code)
     for holder in signers:
@@ -258,7 +260,7 @@ async def _signing_blocked(
             plan,
             recipients,
             t.SIGNING_BLOCKED,
-            {**values, "role": t.role_name(data.step_role, holder.acting)},
+            {**values, "role": role_label(data.step_role, holder.acting)},
             recipient=staff_recipient(holder.username),
             phone=None,
             link=staff_task_link(data.application_id),
@@ -270,7 +272,7 @@ async def _signing_blocked(
             plan,
             recipients,
             t.SIGNING_BLOCKED_KABUPATEN,
-            {**values, "desa_code": data.desa_code, "signer": t.role_name(data.step_role)},
+            {**values, "desa_code": data.desa_code, "signer": role_label(data.step_role)},
             recipient=staff_recipient(operator.username),
             phone=None,
             link=None,
@@ -283,7 +285,7 @@ async def _signing_blocked(
 async def _to_applicant(
     name: str, data: events_pb2.ApplicationEvent, recipients: RecipientLookup, now: datetime
 ) -> Plan:
-    if name == APPLICATION_DECIDED and data.decision not in ("", "approve"):
+    if name == APPLICATION_DECIDED and data.decision not in ("", Decision.APPROVE):
         return Plan()  # revise and reject have events of their own
     values = {"letter_type": _letter_type_name(data)}
     group = t.BY_EVENT[name]
@@ -296,7 +298,7 @@ async def _to_applicant(
         group = t.SUBMITTED_WALK_IN
         values["portal"] = f"{links.base_url.rstrip('/')}{PORTAL_PATH}"
     if data.step_role:
-        values["role"] = t.role_name(data.step_role)
+        values["role"] = role_label(data.step_role)
     if name in (LETTER_ISSUED, LETTER_REVOKED):
         if not data.letter_number:
             raise PermanentEventError(f"{name} without letter_number")
@@ -329,7 +331,7 @@ async def _to_applicant(
                     plan,
                     recipients,
                     t.CANCELLED_STAFF,
-                    {**values, "role": t.role_name(data.step_role, holder.acting)},
+                    {**values, "role": role_label(data.step_role, holder.acting)},
                     recipient=staff_recipient(holder.username),
                     phone=None,
                     link=None,

@@ -9,7 +9,7 @@ version, with its placeholders as positional parameters in the order they first 
 import string
 from dataclasses import dataclass, replace
 
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
@@ -24,24 +24,6 @@ from common.event_names import (
     LETTER_ISSUED,
     LETTER_REVOKED,
 )
-
-# How roles are named to people; the same words as the workflow's ROLE_LABELS (a test holds
-# them together: the notification image does not carry the workflow's code).
-ROLE_NAMES = {
-    "operator": "Operator Desa",
-    "kasi_pemerintahan": "Kasi Pemerintahan",
-    "kasi_kesra": "Kasi Kesejahteraan Rakyat",
-    "kasi_pelayanan": "Kasi Pelayanan",
-    "sekdes": "Sekretaris Desa",
-    "kades": "Kepala Desa",
-    "kabupaten_operator": "Operator Kabupaten",
-}
-
-
-def role_name(code: str, acting: bool = False) -> str:
-    """ "Sekretaris Desa", or "Plt. Sekretaris Desa" for whoever holds it as pelaksana tugas."""
-    name = ROLE_NAMES.get(code, code.replace("_", " ").title())
-    return f"Plt. {name}" if acting else name
 
 
 class MissingPlaceholder(ValueError):

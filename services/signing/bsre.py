@@ -32,9 +32,10 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from common.domain import SignerKind
 from services.signing import rendering
 from services.signing.pades import StampText, stamp_place
-from services.signing.signers import SignatureJob, SignedLetter, SignerKind, SigningFailed
+from services.signing.signers import SignatureJob, SignedLetter, SigningFailed
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def _error_text(response: httpx.Response) -> str:
 
 
 class BsreSigner:
-    kind: SignerKind = "bsre"
+    kind: SignerKind = SignerKind.BSRE
 
     def __init__(
         self,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.signing.letter_types import SIGNER_TITLES, LetterType
+from common.domain import Role, role_label
+from services.signing.letter_types import LetterType
 from services.signing.models import DesaOfficial, DesaProfile, Letter
 from services.signing.numbering import InvalidNumberFormat, check_number_format
 from services.signing.rendering import PAPERS, LetterContent
@@ -59,7 +60,7 @@ class SignerInfo:
 
 
 def title_of(role: str) -> str:
-    return SIGNER_TITLES.get(role, role)
+    return role_label(role)
 
 
 def _titles(signer: SignerInfo) -> tuple[str, str]:
@@ -96,10 +97,11 @@ async def signature_for(
         if official is not None:
             name, nip = official.name, official.nip
     if not name and not signer.is_plt:  # the holder of the office, as the profile names them
-        name, nip = {
-            "kades": (profile.kades_name, profile.kades_nip),
-            "sekdes": (profile.sekdes_name, profile.sekdes_nip),
-        }.get(signer.role, ("", ""))
+        holders: dict[str, tuple[str, str]] = {
+            Role.KADES: (profile.kades_name, profile.kades_nip),
+            Role.SEKDES: (profile.sekdes_name, profile.sekdes_nip),
+        }
+        name, nip = holders.get(signer.role, ("", ""))
     if not name:
         raise ProfileIncomplete(
             f"Nama pejabat penandatangan ({title}) desa {profile.name} belum terdaftar."

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 from common.config import CommonSettings
+from common.domain import SignerKind
 
 
 class Settings(CommonSettings):
@@ -30,8 +31,8 @@ class Settings(CommonSettings):
     # Processes that render and sign letters with local keys (0: a thread, for tests).
     signing_workers: int = 2
     # Which signer each desa uses (desa code -> local | pkcs11 | bsre); others use the default.
-    signing_signers: dict[str, Literal["local", "pkcs11", "bsre"]] = {}
-    signing_default_signer: Literal["local", "pkcs11", "bsre"] = "local"
+    signing_signers: dict[str, SignerKind] = {}
+    signing_default_signer: SignerKind = SignerKind.LOCAL
     # PKCS#11 token (HSM) holding keys labelled "<desa code>:<role>".
     signing_pkcs11_module: Path | None = None
     signing_pkcs11_token_label: str | None = None

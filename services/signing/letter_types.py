@@ -233,7 +233,6 @@ LETTER_TYPES: dict[str, LetterType] = {lt.code: lt for lt in _TYPES}
 
 
 # Jabatan of a signer role: printed under the signature and in the dev certificates' subject.
-SIGNER_TITLES = {"kades": "Kepala Desa", "sekdes": "Sekretaris Desa"}
 
 
 def find_letter_type(code: str) -> LetterType | None:

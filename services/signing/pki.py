@@ -40,8 +40,8 @@ from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Pr
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
+from common.domain import role_label
 from common.files import write_once
-from services.signing.letter_types import SIGNER_TITLES
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def build_signer_cert(
     crl_url: str,
 ) -> bytes:
     now = dt.datetime.now(dt.UTC)
-    title = SIGNER_TITLES.get(signer.role, signer.role)
+    title = role_label(signer.role)
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, f"{title} {signer.desa_name}"),

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.event_names import LETTER_REVOKED
+from common.domain import Role
+from common.domain.events import LETTER_REVOKED
 from common.events import (
     AreaCodes,
     CloudEvent,
@@ -24,7 +25,7 @@ from services.signing.models import Letter, LetterStatus, as_utc, utcnow
 log = logging.getLogger(__name__)
 
 EVENT_SOURCE = "/services/signing"  # as intake's events name their source
-REVOKING_ROLE = "kades"
+REVOKING_ROLE = Role.KADES
 MIN_REASON = 5
 MAX_REASON = 500
 

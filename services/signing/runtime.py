@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.auth import InternalAuth, TokenVerifier, token_verifier
 from common.background import BacklogLoop
 from common.db import create_engine, session_factory
+from common.domain import SignerKind
 from common.messaging import connect, ensure_streams
 from common.migrations import upgrade
 from common.outbox import OutboxRelay
@@ -38,7 +39,6 @@ from services.signing.signers import (
     LocalKeySigner,
     Pkcs11Config,
     Pkcs11LetterSigner,
-    SignerKind,
     SignerSet,
     build_engine,
 )
@@ -116,11 +116,11 @@ async def _letter_signers(settings: Settings, registry: SignerRegistry) -> Signe
     wanted: set[SignerKind] = {settings.signing_default_signer, *settings.signing_signers.values()}
     config = _engine_config(settings)
     built: dict[SignerKind, LetterSigner] = {}
-    if "local" in wanted:
-        built["local"] = await asyncio.to_thread(
+    if SignerKind.LOCAL in wanted:
+        built[SignerKind.LOCAL] = await asyncio.to_thread(
             LocalKeySigner, config, registry, settings.signing_workers
         )
-    if "pkcs11" in wanted:
+    if SignerKind.PKCS11 in wanted:
         if not (
             settings.signing_pkcs11_module
             and settings.signing_pkcs11_token_label
@@ -132,10 +132,10 @@ async def _letter_signers(settings: Settings, registry: SignerRegistry) -> Signe
             settings.signing_pkcs11_token_label,
             read_secret(settings.signing_pkcs11_pin_file).decode().strip(),
         )
-        built["pkcs11"] = await asyncio.to_thread(
+        built[SignerKind.PKCS11] = await asyncio.to_thread(
             Pkcs11LetterSigner, pkcs11_config, build_engine(config, registry)
         )
-    if "bsre" in wanted:
+    if SignerKind.BSRE in wanted:
         from services.signing.bsre import BsreConfig, BsreSigner
 
         if not (
@@ -144,7 +144,7 @@ async def _letter_signers(settings: Settings, registry: SignerRegistry) -> Signe
             and settings.signing_bsre_password_file
         ):
             raise RuntimeError("the bsre signer needs SMARTDESA_SIGNING_BSRE_* settings")
-        built["bsre"] = BsreSigner(
+        built[SignerKind.BSRE] = BsreSigner(
             BsreConfig(
                 base_url=settings.signing_bsre_url,
                 username=settings.signing_bsre_username,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.domain import Role
 from common.wilayah import find_desa
 from services.signing.models import DesaOfficial, DesaProfile
 from services.signing.pki import DevSigner
@@ -87,16 +88,16 @@ def dev_officials() -> list[DesaOfficial]:
 
 # Who signs a desa's letters: the Kades, or the Sekdes where a desa's route lets them sign
 # (a.n. Kepala Desa); each needs their own certificate.
-DEV_SIGNER_ROLES = ("kades", "sekdes")
+DEV_SIGNER_ROLES = (Role.KADES, Role.SEKDES)
 
 
 def dev_signers() -> list[DevSigner]:
     """Kades and Sekdes of every dev desa, each with a certificate of their own (the Sekdes
     signs a.n. Kepala Desa with theirs)."""
     return [
-        DevSigner(p.code, p.name, p.kabupaten, role, p.kades_name if role == "kades" else "")
+        DevSigner(p.code, p.name, p.kabupaten, role, p.kades_name if role == Role.KADES else "")
         for p in dev_profiles()
-        for role in ("kades", "sekdes")
+        for role in DEV_SIGNER_ROLES
     ]
 
 

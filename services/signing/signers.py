@@ -20,14 +20,14 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pyhanko.sign import signers as pyhanko_signers
 from pyhanko.sign.timestamps import TimeStamper
 
+from common.domain import SIGNER_ROLES, SignerKind
 from common.files import write_once
 from services.signing import rendering
-from services.signing.letter_types import SIGNER_TITLES
 from services.signing.pades import HttpxTimeStamper, PadesEngine, PadesLevel, StampText
 from services.signing.pki import CRL_FILE, SignerRegistry
 from services.signing.processes import forkserver_context
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 # pyHanko warns on every B-LTA signature that it may not fetch revocation data: by design, the
 # CRL is handed to it (pre-fetched) instead.
 logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
-
-SignerKind = Literal["local", "pkcs11", "bsre"]
 
 
 class SigningFailed(Exception):
@@ -204,7 +202,7 @@ class LocalKeySigner:
     """Keys from the PKI folder. `workers` > 0: a process pool of that size, each worker with
     its own parsed keys and engine; 0: one in-process state used from a thread (tests, tools)."""
 
-    kind: SignerKind = "local"
+    kind: SignerKind = SignerKind.LOCAL
 
     def __init__(self, config: EngineConfig, registry: SignerRegistry, workers: int) -> None:
         self._registry = registry
@@ -264,7 +262,7 @@ def pkcs11_label(desa_code: str, role: str) -> str:
 class Pkcs11LetterSigner:
     """The signer's key lives on a PKCS#11 token; certificates are read from the token too."""
 
-    kind: SignerKind = "pkcs11"
+    kind: SignerKind = SignerKind.PKCS11
 
     def __init__(self, config: Pkcs11Config, engine: PadesEngine) -> None:
         from pyhanko.config.pkcs11 import TokenCriteria
@@ -302,7 +300,7 @@ class Pkcs11LetterSigner:
             return self._signer(desa_code, role) is not None
 
     def roles_for(self, desa_code: str) -> list[str]:
-        return [role for role in SIGNER_TITLES if self.can_sign(desa_code, role)]
+        return [role for role in SIGNER_ROLES if self.can_sign(desa_code, role)]
 
     def _render_and_sign(self, job: SignatureJob) -> SignedLetter:
         start = time.perf_counter()
@@ -344,7 +342,7 @@ class SignerSet:
     async def render(self, content: rendering.LetterContent) -> bytes:
         """Unsigned letters (previews): in the local signer's worker processes when there are
         any (fonts and templates already loaded there), else in a thread."""
-        local = self._signers.get("local")
+        local = self._signers.get(SignerKind.LOCAL)
         if isinstance(local, LocalKeySigner):
             return await local.render(content)
         return await asyncio.to_thread(rendering.render_letter, content)

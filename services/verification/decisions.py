@@ -14,22 +14,11 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from common.domain import ApprovalErrorCode, role_label
 from common.http import Problem
 from services.verification.models import Task
 from workflows.approval import workflow_id
-from workflows.approval.models import (
-    ERR_FINISHED,
-    ERR_INVALID,
-    ERR_NOT_AWAITING_RESUBMIT,
-    ERR_NOT_BLOCKED,
-    ERR_STALE_STEP,
-    ERR_WRONG_DESA,
-    ERR_WRONG_ROLE,
-    ApprovalState,
-    DecisionInput,
-    RetryIssueInput,
-    role_label,
-)
+from workflows.approval.models import ApprovalState, DecisionInput, RetryIssueInput
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +27,13 @@ RETRY_ISSUE_UPDATE = "retry_issue"
 
 # Validator refusals -> (HTTP status, problem code).
 _REFUSALS: dict[str, tuple[int, str]] = {
-    ERR_WRONG_ROLE: (403, "wrong-role"),
-    ERR_WRONG_DESA: (403, "wrong-desa"),
-    ERR_STALE_STEP: (409, "stale-step"),
-    ERR_FINISHED: (409, "finished"),
-    ERR_NOT_AWAITING_RESUBMIT: (409, "not-awaiting-resubmit"),
-    ERR_NOT_BLOCKED: (409, "not-blocked"),
-    ERR_INVALID: (422, "invalid-decision"),
+    ApprovalErrorCode.WRONG_ROLE: (403, "wrong-role"),
+    ApprovalErrorCode.WRONG_DESA: (403, "wrong-desa"),
+    ApprovalErrorCode.STALE_STEP: (409, "stale-step"),
+    ApprovalErrorCode.FINISHED: (409, "finished"),
+    ApprovalErrorCode.NOT_AWAITING_RESUBMIT: (409, "not-awaiting-resubmit"),
+    ApprovalErrorCode.NOT_BLOCKED: (409, "not-blocked"),
+    ApprovalErrorCode.INVALID: (422, "invalid-decision"),
 }
 
 _UNAVAILABLE = "Layanan persetujuan sedang tidak dapat dihubungi. Silakan coba lagi sebentar lagi."

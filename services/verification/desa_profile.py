@@ -13,6 +13,7 @@ from smartdesa.v1 import signing_pb2
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.domain import Role
 from common.http import Problem
 from services.verification.models import Staff
 from services.verification.runtime import Runtime
@@ -180,7 +181,7 @@ async def sample_letter(runtime: Runtime, session: AsyncSession, desa_code: str)
     kades = (
         await session.exec(
             select(Staff).where(
-                col(Staff.desa_code) == desa_code, col(Staff.role) == "kades", col(Staff.active)
+                col(Staff.desa_code) == desa_code, col(Staff.role) == Role.KADES, col(Staff.active)
             )
         )
     ).first()
@@ -191,7 +192,7 @@ async def sample_letter(runtime: Runtime, session: AsyncSession, desa_code: str)
         purpose="Contoh surat dengan profil desa",
         fields=SAMPLE_FIELDS,
         nik=SAMPLE_NIK,
-        signer_role="kades",
+        signer_role=Role.KADES,
         signer_username=kades.username if kades is not None else "",
     )
     try:

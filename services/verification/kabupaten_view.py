@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
+from common.domain import ApplicationStatus, Role, role_label
 from common.wib import WIB
 from common.wilayah import all_desa
 from services.verification.calendars import DesaCalendar, desa_calendars
@@ -39,7 +40,6 @@ from services.verification.models import (
 )
 from services.verification.task_inbox import overdue_in_kabupaten
 from workflows.approval import workflow_id
-from workflows.approval.models import CANCELLED, EXPIRED, ISSUED, REJECTED
 from workflows.approval.working_time import working_hours_between
 
 # The longest period one may ask for (a bit over three years).
@@ -54,13 +54,18 @@ STATE_NAMES = {
     "dibatalkan": "Dibatalkan",
     "kedaluwarsa": "Kedaluwarsa",
 }
-_FINAL = {ISSUED: "terbit", REJECTED: "ditolak", CANCELLED: "dibatalkan", EXPIRED: "kedaluwarsa"}
+_FINAL: dict[str, str] = {
+    ApplicationStatus.ISSUED: "terbit",
+    ApplicationStatus.REJECTED: "ditolak",
+    ApplicationStatus.CANCELLED: "dibatalkan",
+    ApplicationStatus.EXPIRED: "kedaluwarsa",
+}
 # Route roles grouped as the kabupaten compares them: every Kasi together.
 ROLE_GROUPS = {
-    "operator": "Operator Desa",
+    Role.OPERATOR: role_label(Role.OPERATOR),
     "kasi": "Kasi",
-    "sekdes": "Sekretaris Desa",
-    "kades": "Kepala Desa",
+    Role.SEKDES: role_label(Role.SEKDES),
+    Role.KADES: role_label(Role.KADES),
 }
 
 

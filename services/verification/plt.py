@@ -11,8 +11,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
+from common.domain import MANAGER_ROLES, rank
 from services.verification.models import PltAssignment, Staff
-from services.verification.routes import rank
 
 
 def is_current(plt: PltAssignment, at: datetime) -> bool:
@@ -54,8 +54,7 @@ def may_grant(granter_roles: list[str], role: str) -> bool:
     """A Sekdes or Kades hands over their own role or one below it (a Kades any role; a Sekdes
     the Sekdes's own, a Kasi's or the operator's)."""
     return any(
-        r in ("sekdes", "kades") and rank(role) <= rank(r) and rank(role) >= 0
-        for r in granter_roles
+        r in MANAGER_ROLES and rank(role) <= rank(r) and rank(role) >= 0 for r in granter_roles
     )
 
 

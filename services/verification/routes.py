@@ -15,33 +15,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
+from common.domain import DESA_ROLES, Role, rank
 from services.verification.models import DesaSettings, LetterTypeOffer, RouteOverride
-
-OPERATOR = "operator"
-KASI_PEMERINTAHAN = "kasi_pemerintahan"
-KASI_KESRA = "kasi_kesra"
-KASI_PELAYANAN = "kasi_pelayanan"
-SEKDES = "sekdes"
-KADES = "kades"
-# Diskominfo / DPMD of the kabupaten: no desa, reads across the kabupaten's desa.
-KABUPATEN_OPERATOR = "kabupaten_operator"
-# DPMD of the kabupaten: sees the same kabupaten view, read-only, and is never an escalation
-# target (escalation and the signing-blocked notices go to the kabupaten operator only).
-KABUPATEN_VIEWER = "kabupaten_viewer"
-KABUPATEN_ROLES = (KABUPATEN_OPERATOR, KABUPATEN_VIEWER)
-
-# Roles held in a desa, lowest first; a route's steps and signer are drawn from these.
-DESA_ROLES = (OPERATOR, KASI_PEMERINTAHAN, KASI_KESRA, KASI_PELAYANAN, SEKDES, KADES)
-_RANK = {OPERATOR: 0, KASI_PEMERINTAHAN: 1, KASI_KESRA: 1, KASI_PELAYANAN: 1, SEKDES: 2, KADES: 3}
-# Who may change the desa's routes, settings and Plt periods.
-MANAGER_ROLES = (SEKDES, KADES)
 
 MAX_STEPS = 8
 MAX_STEP_HOURS = 5 * 8 * 4  # four working weeks
-
-
-def rank(role: str) -> int:
-    return _RANK.get(role, -1)
 
 
 @dataclass(frozen=True)
@@ -81,7 +59,8 @@ DEFAULT_RULES = DesaRules()
 def _three(first: str) -> LetterRoute:
     # One working day per step by default; the Kades signs.
     return LetterRoute(
-        steps=(StepSpec(first, 8), StepSpec(SEKDES, 8), StepSpec(KADES, 8)), signer_role=KADES
+        steps=(StepSpec(first, 8), StepSpec(Role.SEKDES, 8), StepSpec(Role.KADES, 8)),
+        signer_role=Role.KADES,
     )
 
 
@@ -100,7 +79,8 @@ LETTER_TYPE_NAMES: dict[str, str] = {
 }
 
 DEFAULT_ROUTES: dict[str, LetterRoute] = {
-    code: _three(KASI_KESRA if code == "SKTM" else KASI_PEMERINTAHAN) for code in LETTER_TYPE_NAMES
+    code: _three(Role.KASI_KESRA if code == "SKTM" else Role.KASI_PEMERINTAHAN)
+    for code in LETTER_TYPE_NAMES
 }
 
 

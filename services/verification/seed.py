@@ -8,18 +8,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.domain import Role
 from services.verification.accounts import hash_password
 from services.verification.config import Settings
 from services.verification.models import Staff
-from services.verification.routes import (
-    KABUPATEN_OPERATOR,
-    KABUPATEN_VIEWER,
-    KADES,
-    KASI_KESRA,
-    KASI_PEMERINTAHAN,
-    OPERATOR,
-    SEKDES,
-)
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +20,21 @@ RANCASARI = "32.13.11.2002"
 
 # (username, role, desa_code)
 DEV_STAFF: tuple[tuple[str, str, str], ...] = (
-    ("operator.pamanukan", OPERATOR, PAMANUKAN),
-    ("pemerintahan.pamanukan", KASI_PEMERINTAHAN, PAMANUKAN),
-    ("kesra.pamanukan", KASI_KESRA, PAMANUKAN),
-    ("sekdes.pamanukan", SEKDES, PAMANUKAN),
-    ("kades.pamanukan", KADES, PAMANUKAN),
+    ("operator.pamanukan", Role.OPERATOR, PAMANUKAN),
+    ("pemerintahan.pamanukan", Role.KASI_PEMERINTAHAN, PAMANUKAN),
+    ("kesra.pamanukan", Role.KASI_KESRA, PAMANUKAN),
+    ("sekdes.pamanukan", Role.SEKDES, PAMANUKAN),
+    ("kades.pamanukan", Role.KADES, PAMANUKAN),
     # A second desa, to show that one desa's staff cannot act on another's letters.
-    ("pemerintahan.rancasari", KASI_PEMERINTAHAN, RANCASARI),
-    ("kades.rancasari", KADES, RANCASARI),
+    ("pemerintahan.rancasari", Role.KASI_PEMERINTAHAN, RANCASARI),
+    ("kades.rancasari", Role.KADES, RANCASARI),
 )
 SUBANG = "32.13"
 # (username, role, kabupaten_code): kabupaten accounts belong to no desa. Diskominfo's operator
 # is the second escalation's target; DPMD monitors the same view read-only and is told nothing.
 DEV_KABUPATEN_STAFF: tuple[tuple[str, str, str], ...] = (
-    ("diskominfo.subang", KABUPATEN_OPERATOR, SUBANG),
-    ("dpmd.subang", KABUPATEN_VIEWER, SUBANG),
+    ("diskominfo.subang", Role.KABUPATEN_OPERATOR, SUBANG),
+    ("dpmd.subang", Role.KABUPATEN_VIEWER, SUBANG),
 )
 
 

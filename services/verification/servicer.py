@@ -9,15 +9,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.domain import Role
 from common.events import AreaCodes
 from services.verification.models import Staff
 from services.verification.plt import current_plt
-from services.verification.routes import (
-    KABUPATEN_OPERATOR,
-    offered_letter_types,
-    route_for,
-    rules_for,
-)
+from services.verification.routes import offered_letter_types, route_for, rules_for
 
 SERVICE_NAME = "smartdesa.v1.DirectoryService"
 
@@ -68,7 +64,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.ListRoleHoldersResponse:
         if not request.desa_code or not request.role:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code and role are required")
-        if request.role == KABUPATEN_OPERATOR:
+        if request.role == Role.KABUPATEN_OPERATOR:
             # Serves every desa of its kabupaten (the second escalation goes there).
             try:
                 kabupaten = AreaCodes.from_desa(request.desa_code).kabupaten

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from common.domain import RETRY_ISSUE_ROLES, ApplicationStatus, role_label
 from common.http import Problem
 from common.rpc import SIGNING_PASSPHRASE_METADATA
 from services.verification.decisions import send_retry_issue
@@ -26,15 +27,7 @@ from services.verification.intake_reader import read_application
 from services.verification.runtime import Runtime
 from workflows.approval import workflow_id
 from workflows.approval.activities import issue_letter_request
-from workflows.approval.models import (
-    ISSUED,
-    RETRY_ISSUE_ROLES,
-    SIGNING_BLOCKED,
-    ApprovalState,
-    IssueLetterInput,
-    RetryIssueInput,
-    role_label,
-)
+from workflows.approval.models import ApprovalState, IssueLetterInput, RetryIssueInput
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +110,13 @@ async def let_workflow_pick_up(
     deadline = time.monotonic() + wait.total_seconds()
     while True:
         state: ApprovalState = await handle.query("state", result_type=ApprovalState)
-        if state.status == SIGNING_BLOCKED:
+        if state.status == ApplicationStatus.SIGNING_BLOCKED:
             try:
                 return await send_retry_issue(client, application_id, retry, wait)
             except Problem as exc:
                 if exc.code != "not-blocked":  # NotBlocked: its own attempt got the letter
                     raise
-        elif state.status == ISSUED:
+        elif state.status == ApplicationStatus.ISSUED:
             return state
         if time.monotonic() >= deadline:
             return state

@@ -25,17 +25,11 @@ import re
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.domain import DESA_ROLES, MANAGER_ROLES, Role, role_label
 from common.http import Problem
 from services.verification.accounts import hash_password
 from services.verification.models import Staff, StaffChange
-from services.verification.routes import (
-    DESA_ROLES,
-    KADES,
-    MANAGER_ROLES,
-    OPERATOR,
-    SEKDES,
-    rules_for,
-)
+from services.verification.routes import rules_for
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +37,24 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 # One active holder per desa: the others of these roles act as Plt.
-SINGLE_HOLDER_ROLES = (SEKDES, KADES)
+SINGLE_HOLDER_ROLES = (Role.SEKDES, Role.KADES)
 
 
 def may_administer(roles: list[str], operator_allowed: bool) -> bool:
-    return any(r in MANAGER_ROLES for r in roles) or (OPERATOR in roles and operator_allowed)
+    return any(r in MANAGER_ROLES for r in roles) or (Role.OPERATOR in roles and operator_allowed)
 
 
 async def administers_desa(session: AsyncSession, desa_code: str, roles: list[str]) -> bool:
     """`may_administer`, with the desa's own rule read only when an operator asks."""
     operator_allowed = (
-        OPERATOR in roles and (await rules_for(session, desa_code)).operator_may_edit_routes
+        Role.OPERATOR in roles and (await rules_for(session, desa_code)).operator_may_edit_routes
     )
     return may_administer(roles, operator_allowed)
 
 
 def _may_touch(actor_roles: list[str], role: str) -> bool:
     """Sekdes and Kades accounts are the Kades's to make and change."""
-    return role not in SINGLE_HOLDER_ROLES or KADES in actor_roles
+    return role not in SINGLE_HOLDER_ROLES or Role.KADES in actor_roles
 
 
 def _refuse_role(actor_roles: list[str], role: str) -> None:
@@ -131,15 +125,11 @@ async def _single_holder_free(
     if holder is not None:
         raise Problem(
             409,
-            f"Desa ini sudah memiliki {_label(role)} aktif ({holder.username}). Nonaktifkan atau "
+            f"Desa ini sudah memiliki {role_label(role)} aktif ({holder.username}). Nonaktifkan atau "
             "ubah jabatan akun itu terlebih dahulu, atau tetapkan Plt.",
             code="role-taken",
             field="role",
         )
-
-
-def _label(role: str) -> str:
-    return {SEKDES: "Sekretaris Desa", KADES: "Kepala Desa"}.get(role, role)
 
 
 async def _hash(password: str) -> str:

@@ -24,7 +24,8 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
-from common.event_names import (
+from common.domain import ApplicationStatus
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
@@ -51,15 +52,6 @@ from services.verification.models import (
     ApplicationRecord,
     ProcessedEvent,
     Task,
-)
-from workflows.approval.models import (
-    CANCELLED,
-    EXPIRED,
-    IN_REVIEW,
-    ISSUED,
-    REJECTED,
-    REVISION_REQUESTED,
-    SIGNING_BLOCKED,
 )
 
 log = logging.getLogger(__name__)
@@ -91,20 +83,25 @@ _HANDLED = {*_OPENING_EVENTS, *_CLOSING_EVENTS, *_ENDING_EVENTS, *_UPDATING_EVEN
 # Every event that says where an application stands, for the kabupaten's counts (the
 # application record); the state each leaves when the event itself carries none.
 _APPLICATION_STATES = {
-    APPLICATION_SUBMITTED: IN_REVIEW,
-    APPLICATION_RESUBMITTED: IN_REVIEW,
-    APPLICATION_STEP_ASSIGNED: IN_REVIEW,
-    APPLICATION_DECIDED: IN_REVIEW,
-    APPLICATION_REMINDED: IN_REVIEW,
-    APPLICATION_ESCALATED: IN_REVIEW,
-    APPLICATION_REVISION_REQUESTED: REVISION_REQUESTED,
-    APPLICATION_SIGNING_BLOCKED: SIGNING_BLOCKED,
-    APPLICATION_REJECTED: REJECTED,
-    APPLICATION_CANCELLED: CANCELLED,
-    APPLICATION_EXPIRED: EXPIRED,
-    LETTER_ISSUED: ISSUED,
+    APPLICATION_SUBMITTED: ApplicationStatus.IN_REVIEW,
+    APPLICATION_RESUBMITTED: ApplicationStatus.IN_REVIEW,
+    APPLICATION_STEP_ASSIGNED: ApplicationStatus.IN_REVIEW,
+    APPLICATION_DECIDED: ApplicationStatus.IN_REVIEW,
+    APPLICATION_REMINDED: ApplicationStatus.IN_REVIEW,
+    APPLICATION_ESCALATED: ApplicationStatus.IN_REVIEW,
+    APPLICATION_REVISION_REQUESTED: ApplicationStatus.REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED: ApplicationStatus.SIGNING_BLOCKED,
+    APPLICATION_REJECTED: ApplicationStatus.REJECTED,
+    APPLICATION_CANCELLED: ApplicationStatus.CANCELLED,
+    APPLICATION_EXPIRED: ApplicationStatus.EXPIRED,
+    LETTER_ISSUED: ApplicationStatus.ISSUED,
 }
-FINAL_STATES = (ISSUED, REJECTED, CANCELLED, EXPIRED)
+FINAL_STATES = (
+    ApplicationStatus.ISSUED,
+    ApplicationStatus.REJECTED,
+    ApplicationStatus.CANCELLED,
+    ApplicationStatus.EXPIRED,
+)
 
 
 def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 import grpc
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
+from common.domain import Role
 from common.http import Problem
 from services.verification.models import Staff
-from services.verification.routes import OPERATOR
 
 log = logging.getLogger(__name__)
 
 # Who may file a walk-in (own role or Plt): see the module's description.
-FILING_ROLES = (OPERATOR,)
+FILING_ROLES = (Role.OPERATOR,)
 
 NOT_ALLOWED = (
     "Hanya Operator Desa (atau Plt. Operator Desa) yang dapat mendaftarkan permohonan warga "

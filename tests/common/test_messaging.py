@@ -14,7 +14,7 @@ from nats.js.errors import NotFoundError
 from smartdesa.v1 import events_pb2
 
 from common import dead_letters as dl
-from common.event_names import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED, OTP_REQUESTED
+from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED, OTP_REQUESTED
 from common.events import (
     INTERNAL_STREAM,
     PUBLIC_STREAM,

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory, utcnow
-from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.events import CloudEvent, NotPublicData, public_filter, public_subject
 from common.messaging import publish
 from common.outbox import OutboxEvent, OutboxRelay, stage_event

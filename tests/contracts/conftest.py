@@ -13,7 +13,7 @@ from smartdesa.v1 import intake_pb2
 from sqlmodel import col, select
 
 from common.db import create_engine, create_tables, session_factory
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,

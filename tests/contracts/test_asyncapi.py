@@ -14,7 +14,8 @@ import yaml
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from smartdesa.v1 import events_pb2
 
-from common import dead_letters, event_names
+from common import dead_letters
+from common.domain import events as event_names
 from common.events import (
     INTERNAL_EVENT_NAMES,
     PUBLIC_EVENT_NAMES,

@@ -1,14 +1,15 @@
 """Names people read, where more than one process needs them (each image carries only its own
 code). The ten letter types: intake's catalogue is the one source of their names (it carries
 them in every application event); verification keeps a route and the staff-facing name per type,
-signing a template and the title per type. Roles: the workflow's labels (validator messages,
-the Temporal summary, verification's API) and notification's texts."""
+signing a template and the title per type."""
+
+import pytest
 
 from services.intake.letter_types import LETTER_TYPES as INTAKE
-from services.notification.templates import ROLE_NAMES
 from services.signing.letter_types import LETTER_TYPES as SIGNING
 from services.verification.routes import DEFAULT_ROUTES, LETTER_TYPE_NAMES
-from workflows.approval.models import RESIDENT, ROLE_LABELS
+
+pytestmark = pytest.mark.unit
 
 TEN = {"SKD", "SKU", "SKBM", "SKTM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP"}
 
@@ -25,8 +26,3 @@ def test_names_are_intakes() -> None:
     assert {code: lt.title for code, lt in SIGNING.items()} == {
         code: name.upper() for code, name in names.items()
     }
-
-
-def test_roles_are_named_alike_in_the_workflow_and_in_messages() -> None:
-    staff_roles = {role: label for role, label in ROLE_LABELS.items() if role != RESIDENT}
-    assert ROLE_NAMES == staff_roles

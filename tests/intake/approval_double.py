@@ -10,15 +10,11 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from common.event_names import APPLICATION_CANCELLED, APPLICATION_RESUBMITTED
+from common.domain import ApplicationStatus, ApprovalErrorCode
+from common.domain.events import APPLICATION_CANCELLED, APPLICATION_RESUBMITTED
 from workflows.approval import WORKFLOW_NAME
 from workflows.approval.models import (
     ACTIVITY_RECORD_PROGRESS,
-    CANCELLED,
-    ERR_FINISHED,
-    ERR_NOT_AWAITING_RESUBMIT,
-    IN_REVIEW,
-    REVISION_REQUESTED,
     ApprovalInput,
     ApprovalState,
     CancelInput,
@@ -34,7 +30,7 @@ class ApprovalDouble:
     @workflow.init
     def __init__(self, input: ApprovalInput) -> None:
         self._input = input
-        self._status = IN_REVIEW
+        self._status = ApplicationStatus.IN_REVIEW
         self._locked = False
         self._sequence = 0
         self._cancel: CancelInput | None = None
@@ -50,13 +46,13 @@ class ApprovalDouble:
             )
             if self._resubmit is not None:
                 request_id = self._resubmit.request_id
-                self._status = IN_REVIEW
+                self._status = ApplicationStatus.IN_REVIEW
                 await self._record(APPLICATION_RESUBMITTED)
                 self._resubmit = None
                 self._results[request_id] = self._state()
                 continue
             assert self._cancel is not None
-            self._status = CANCELLED
+            self._status = ApplicationStatus.CANCELLED
             await self._record(APPLICATION_CANCELLED)
             self._results[self._cancel.request_id] = self._state()
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -86,7 +82,7 @@ class ApprovalDouble:
 
     @workflow.signal
     def request_revision(self) -> None:
-        self._status = REVISION_REQUESTED
+        self._status = ApplicationStatus.REVISION_REQUESTED
 
     @workflow.update
     async def cancel(self, request: CancelInput) -> ApprovalState:
@@ -101,7 +97,9 @@ class ApprovalDouble:
         if request.request_id in self._accepted:
             return
         if self._locked or self._cancel is not None:
-            raise ApplicationError(LOCKED_MESSAGE, type=ERR_FINISHED, non_retryable=True)
+            raise ApplicationError(
+                LOCKED_MESSAGE, type=ApprovalErrorCode.FINISHED, non_retryable=True
+            )
 
     @workflow.update
     async def resubmit(self, request: ResubmitInput) -> ApprovalState:
@@ -115,9 +113,9 @@ class ApprovalDouble:
     def validate_resubmit(self, request: ResubmitInput) -> None:
         if request.request_id in self._accepted:
             return
-        if self._status != REVISION_REQUESTED or self._resubmit is not None:
+        if self._status != ApplicationStatus.REVISION_REQUESTED or self._resubmit is not None:
             raise ApplicationError(
                 "Permohonan ini tidak sedang menunggu perbaikan.",
-                type=ERR_NOT_AWAITING_RESUBMIT,
+                type=ApprovalErrorCode.NOT_AWAITING_RESUBMIT,
                 non_retryable=True,
             )

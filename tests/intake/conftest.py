@@ -16,7 +16,7 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
-from common.event_names import OTP_REQUESTED
+from common.domain.events import OTP_REQUESTED
 from common.events import PUBLIC_STREAM, CloudEvent, internal_subject
 from common.rpc import INTAKE, WORKER, client_channel
 from services.intake.config import Settings

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from common.event_names import APPLICATION_SUBMITTED
+from common.domain.events import APPLICATION_SUBMITTED
 from common.events import (
     CloudEvent,
     deterministic_event_id,

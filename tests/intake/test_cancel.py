@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from common.auth import InternalAuth
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,

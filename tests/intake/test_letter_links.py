@@ -10,11 +10,11 @@ import pytest
 from smartdesa.v1 import signing_pb2, signing_pb2_grpc
 
 from common.auth import InternalAuth
+from common.domain import ApplicationStatus
 from common.rpc import SIGNING, GrpcServer
 from common.signed_links import link_key, sign_path
 from services.intake.models import LetterApplication
 from tests.intake.conftest import Intake, problem
-from workflows.approval.models import ISSUED
 
 PDF = b"%PDF-1.7\n% surat bertanda tangan\n"
 
@@ -76,7 +76,7 @@ async def issued_application(intake: Intake) -> str:
     async with intake.runtime.sessions() as session:
         row = await session.get(LetterApplication, application_id)
         assert row is not None
-        row.status, row.letter_number = ISSUED, "470/7/VII/2026"
+        row.status, row.letter_number = ApplicationStatus.ISSUED, "470/7/VII/2026"
         session.add(row)
         await session.commit()
     return application_id

@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlmodel import col, func, select, update
 
 from common.db import utcnow
-from common.event_names import OTP_REQUESTED
+from common.domain.events import OTP_REQUESTED
 from common.events import event_type
 from common.outbox import OutboxEvent
 from services.intake.models import OtpChallenge

@@ -9,7 +9,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_ESCALATED,
     APPLICATION_EXPIRED,

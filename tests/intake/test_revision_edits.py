@@ -3,7 +3,7 @@ or returned for revision until they resubmit. Resubmitting is refused clearly ot
 
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
-from common.event_names import APPLICATION_REVISION_REQUESTED, APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_REVISION_REQUESTED, APPLICATION_STEP_ASSIGNED
 from tests.intake import samples
 from tests.intake.conftest import NIK_BUDI, PHONE_BUDI, Intake, problem
 

@@ -12,7 +12,7 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel import col, select
 
 from common.auth import InternalAuth
-from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
+from common.domain.events import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from common.events import (
     CloudEvent,
     deterministic_event_id,

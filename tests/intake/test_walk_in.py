@@ -14,7 +14,7 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel import func, select
 
 from common.auth import InternalAuth
-from common.event_names import APPLICATION_SUBMITTED
+from common.domain.events import APPLICATION_SUBMITTED
 from common.events import deterministic_event_id, public_subject
 from common.rpc import INTAKE, MAX_FILE_BYTES, MAX_SCANS_PER_MESSAGE, VERIFICATION, client_channel
 from services.intake.applications import FILED_AT_OFFICE

@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InternalAuth, Principal, resident_token_issuer, staff_token_issuer
 from common.db import create_engine, create_tables, session_factory
-from common.event_names import OTP_REQUESTED
+from common.domain.events import OTP_REQUESTED
 from common.events import (
     INTERNAL_STREAM,
     PUBLIC_STREAM,

@@ -10,7 +10,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlmodel import col, select
 
 from common.auth import InternalAuth
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_REJECTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,

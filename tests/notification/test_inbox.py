@@ -1,6 +1,6 @@
 """GET /api/v1/inbox and friends, with tokens from intake (residents) and verification (staff)."""
 
-from common.event_names import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
+from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from tests.notification.conftest import RESIDENT_ID, Service, application_event
 
 

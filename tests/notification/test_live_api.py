@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from sqlmodel import col, select
 
-from common.event_names import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
+from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from common.messaging import publish
 from services.notification.channels import SMS, WHATSAPP
 from services.notification.main import create_app

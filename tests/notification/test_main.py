@@ -10,7 +10,7 @@ import pytest
 from nats.js.api import ConsumerInfo
 from sqlmodel import col, select
 
-from common.event_names import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
+from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from common.events import INTERNAL_STREAM, PUBLIC_STREAM, CloudEvent, event_type, public_subject
 from common.messaging import publish
 from common.secrets import ensure_dev_secrets

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common import dead_letters as dl
 from common.db import create_engine, create_tables, session_factory
-from common.event_names import APPLICATION_REVISION_REQUESTED, APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_REVISION_REQUESTED, APPLICATION_STEP_ASSIGNED
 from common.events import PUBLIC_STREAM, CloudEvent, public_filter
 from common.messaging import connect, ensure_streams, publish
 from common.outbox import OutboxEvent, OutboxRelay, stage_event

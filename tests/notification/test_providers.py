@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import col, select
 
 from common.db import create_engine, session_factory
-from common.event_names import LETTER_ISSUED
+from common.domain.events import LETTER_ISSUED
 from services.notification.channels import (
     EMAIL,
     SMS,

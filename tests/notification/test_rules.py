@@ -9,7 +9,7 @@ import pytest
 from smartdesa.v1 import events_pb2
 from sqlmodel import col, select
 
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,

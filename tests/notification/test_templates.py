@@ -2,10 +2,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-import common.event_names as names
+import common.domain.events as names
+from common.domain import role_label
 from common.wib import wib_datetime
 from services.notification import templates as t
 from services.notification.channels import WhatsAppCloudChannel
+
+pytestmark = pytest.mark.unit
 
 ALL_TEMPLATES = t.all_templates()
 
@@ -34,8 +37,8 @@ def test_every_template_has_a_unique_name_and_a_version() -> None:
 
 
 def test_names_read_as_people_say_them() -> None:
-    assert t.role_name("kasi_pemerintahan") == "Kasi Pemerintahan"
-    assert t.role_name("sekdes", acting=True) == "Plt. Sekretaris Desa"
+    assert role_label("kasi_pemerintahan") == "Kasi Pemerintahan"
+    assert role_label("sekdes", acting=True) == "Plt. Sekretaris Desa"
 
 
 def test_every_application_and_letter_event_has_templates() -> None:
@@ -77,5 +80,5 @@ def test_whatsapp_parameters_follow_the_order_of_the_approved_template() -> None
 
 def test_times_are_shown_in_wib_in_indonesian() -> None:
     assert wib_datetime(datetime(2026, 7, 21, 7, 0, tzinfo=UTC)) == "21 Juli 2026 pukul 14.00 WIB"
-    assert t.role_name("sekdes", acting=True) == "Plt. Sekretaris Desa"
-    assert t.role_name("kabupaten_operator") == "Operator Kabupaten"
+    assert role_label("sekdes", acting=True) == "Plt. Sekretaris Desa"
+    assert role_label("kabupaten_operator") == "Operator Kabupaten"

@@ -14,7 +14,7 @@ from nats.js.errors import NotFoundError
 from smartdesa.v1 import signing_pb2, signing_pb2_grpc
 
 from common.auth import InternalAuth, Principal, staff_token_issuer
-from common.event_names import LETTER_REVOKED
+from common.domain.events import LETTER_REVOKED
 from common.events import PUBLIC_STREAM, public_subject
 from common.rpc import SIGNING, WORKER, client_channel
 from services.signing.models import Letter

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
-from common.event_names import APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel

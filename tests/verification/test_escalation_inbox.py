@@ -9,7 +9,7 @@ from typing import Any
 from nats.js import JetStreamContext
 from sqlmodel import select
 
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_ESCALATED,
     APPLICATION_EXPIRED,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
-from common.event_names import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.messaging import connect
 from common.wib import WIB
 from services.verification.api.routes.tasks import StepOut, TaskSummary

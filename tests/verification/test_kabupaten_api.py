@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from nats.js import JetStreamContext
 from sqlmodel import select
 
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_DECIDED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_DECIDED,
     APPLICATION_REJECTED,
     APPLICATION_STEP_ASSIGNED,

@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from smartdesa.v1 import directory_pb2, directory_pb2_grpc
 
 from common.auth import InternalAuth
-from common.event_names import APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
 from common.rpc import VERIFICATION, WORKER, client_channel

@@ -7,7 +7,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlmodel import select
 
-from common.event_names import APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
 from services.signing.config import Settings as SigningSettings

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
-from common.event_names import (
+from common.domain.events import (
     APPLICATION_DECIDED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_SIGNING_BLOCKED,

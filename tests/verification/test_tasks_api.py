@@ -2,7 +2,7 @@ import uuid
 
 from nats.js import JetStreamContext
 
-from common.event_names import APPLICATION_STEP_ASSIGNED
+from common.domain.events import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
 from services.verification.task_inbox import open_task_in_desa

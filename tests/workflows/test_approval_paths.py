@@ -5,6 +5,7 @@ import uuid
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from common.domain import ApplicationStatus
 from tests.workflows.conftest import (
     PAMANUKAN,
     SKD_ROUTE,
@@ -12,13 +13,7 @@ from tests.workflows.conftest import (
     running_letter,
     wait_for_step,
 )
-from workflows.approval.models import (
-    ISSUED,
-    REJECTED,
-    ApprovalState,
-    DecisionInput,
-    ResubmitInput,
-)
+from workflows.approval.models import ApprovalState, DecisionInput, ResubmitInput
 from workflows.approval.workflows import LetterApprovalWorkflow
 
 
@@ -53,7 +48,7 @@ async def test_three_approvals_issue_the_letter(
         assert after_kades.step_index is None
         result = await handle.result()
 
-    assert result.status == ISSUED
+    assert result.status == ApplicationStatus.ISSUED
     assert result.letter is not None and result.letter.number.startswith("470/001/")
     assert [i.signer_role for i in activities.issued] == ["kades"]
     assert activities.events() == [
@@ -91,7 +86,7 @@ async def test_revision_returns_to_the_same_step(
         await decide(handle, decision(2, "kades"))
         result = await handle.result()
 
-    assert result.status == ISSUED
+    assert result.status == ApplicationStatus.ISSUED
     revision = next(r for r in activities.records if r.event == "application.revision_requested")
     assert (revision.reason, revision.actor_role, revision.decision) == (
         "Foto KK tidak terbaca",
@@ -111,10 +106,10 @@ async def test_reject_ends_without_a_letter(
         rejected = await decide(
             handle, decision(0, "kasi_pemerintahan", "reject", "Bukan warga desa ini")
         )
-        assert rejected.status == REJECTED
+        assert rejected.status == ApplicationStatus.REJECTED
         result = await handle.result()
 
-    assert result.status == REJECTED
+    assert result.status == ApplicationStatus.REJECTED
     assert activities.issued == []
     assert activities.events()[-1] == "application.rejected"
     assert activities.records[-1].reason == "Bukan warga desa ini"

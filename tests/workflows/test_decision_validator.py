@@ -9,21 +9,12 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from common.domain import ApprovalErrorCode
 from tests.support.temporal import accepted_updates
 from tests.workflows.conftest import PAMANUKAN, RecordingActivities, running_letter, wait_for_step
 from tests.workflows.test_approval_paths import decision
 from workflows.approval import search_attributes as sa
-from workflows.approval.models import (
-    ERR_INVALID,
-    ERR_NOT_AWAITING_RESUBMIT,
-    ERR_STALE_STEP,
-    ERR_WRONG_DESA,
-    ERR_WRONG_ROLE,
-    ApprovalState,
-    CancelInput,
-    DecisionInput,
-    ResubmitInput,
-)
+from workflows.approval.models import ApprovalState, CancelInput, DecisionInput, ResubmitInput
 from workflows.approval.workflows import LetterApprovalWorkflow
 
 Handle = WorkflowHandle[LetterApprovalWorkflow, ApprovalState]
@@ -43,29 +34,38 @@ async def test_refusals_are_typed_and_leave_no_history(temporal_client: Client) 
     async with running_letter(temporal_client, activities) as handle:
         await wait_for_step(handle, 0)
 
-        assert await refused_with(handle, decision(0, "sekdes")) == ERR_WRONG_ROLE
+        assert await refused_with(handle, decision(0, "sekdes")) == ApprovalErrorCode.WRONG_ROLE
         other_desa = decision(0, "kasi_pemerintahan")
         other_desa.actor_desa_code = "32.13.11.2002"
-        assert await refused_with(handle, other_desa) == ERR_WRONG_DESA
-        assert await refused_with(handle, decision(1, "kasi_pemerintahan")) == ERR_STALE_STEP
+        assert await refused_with(handle, other_desa) == ApprovalErrorCode.WRONG_DESA
+        assert (
+            await refused_with(handle, decision(1, "kasi_pemerintahan"))
+            == ApprovalErrorCode.STALE_STEP
+        )
         assert (
             await refused_with(handle, decision(0, "kasi_pemerintahan", "revise", "  "))
-            == ERR_INVALID
+            == ApprovalErrorCode.INVALID
         )
-        assert await refused_with(handle, decision(0, "kasi_pemerintahan", "maybe")) == ERR_INVALID
+        assert (
+            await refused_with(handle, decision(0, "kasi_pemerintahan", "maybe"))
+            == ApprovalErrorCode.INVALID
+        )
         assert await accepted_updates(handle) == 0
 
         first = decision(0, "kasi_pemerintahan")
         state = await handle.execute_update(LetterApprovalWorkflow.decide, first)
         assert state.step_role == "sekdes"
         # The Kasi's screen is now stale: a second decision on step 0 is refused.
-        assert await refused_with(handle, decision(0, "kasi_pemerintahan")) == ERR_STALE_STEP
+        assert (
+            await refused_with(handle, decision(0, "kasi_pemerintahan"))
+            == ApprovalErrorCode.STALE_STEP
+        )
         with pytest.raises(WorkflowUpdateFailedError) as not_waiting:
             await handle.execute_update(
                 LetterApprovalWorkflow.resubmit, ResubmitInput(request_id=str(uuid.uuid4()))
             )
         assert isinstance(not_waiting.value.cause, ApplicationError)
-        assert not_waiting.value.cause.type == ERR_NOT_AWAITING_RESUBMIT
+        assert not_waiting.value.cause.type == ApprovalErrorCode.NOT_AWAITING_RESUBMIT
         assert await accepted_updates(handle) == 1
 
         # Retrying the same request (a double click, a network retry) answers the same and

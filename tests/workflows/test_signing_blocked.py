@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from common.domain import ApplicationStatus, ApprovalErrorCode
 from tests.support.waiting import eventually
 from tests.workflows.conftest import (
     PAMANUKAN,
@@ -25,18 +26,7 @@ from tests.workflows.conftest import (
 )
 from tests.workflows.test_approval_paths import decide, decision
 from workflows.approval import search_attributes as sa
-from workflows.approval.models import (
-    ERR_FINISHED,
-    ERR_NOT_BLOCKED,
-    ERR_STALE_STEP,
-    ERR_WRONG_DESA,
-    ERR_WRONG_ROLE,
-    ISSUED,
-    SIGNING_BLOCKED,
-    ApprovalState,
-    CancelInput,
-    RetryIssueInput,
-)
+from workflows.approval.models import ApprovalState, CancelInput, RetryIssueInput
 from workflows.approval.workflows import LetterApprovalWorkflow
 
 Handle = WorkflowHandle[LetterApprovalWorkflow, ApprovalState]
@@ -89,7 +79,7 @@ async def approve_all(handle: Handle) -> None:
 async def blocked_state(handle: Handle, activities: RecordingActivities) -> ApprovalState:
     await eventually(lambda: bool(activities.of(BLOCKED)), "signing_blocked recorded")
     state = await handle.query(LetterApprovalWorkflow.state)
-    assert state.status == SIGNING_BLOCKED
+    assert state.status == ApplicationStatus.SIGNING_BLOCKED
     return state
 
 
@@ -104,27 +94,31 @@ async def test_a_refused_letter_waits_visibly_and_is_issued_on_the_retry_timer(
         assert state.next_issue_attempt is not None
         # What Diskominfo finds in the Temporal UI: blocked, waiting on the signer role.
         attributes = await keyword_attributes(handle)
-        assert attributes == {"Status": SIGNING_BLOCKED, "AssigneeRole": "kades", "Step": None}
+        assert attributes == {
+            "Status": ApplicationStatus.SIGNING_BLOCKED,
+            "AssigneeRole": "kades",
+            "Step": None,
+        }
         # The resident cannot cancel an approved letter; no decision is open.
         cause = await refused(
             handle, LetterApprovalWorkflow.cancel, CancelInput(request_id=str(uuid.uuid4()))
         )
-        assert cause.type == ERR_FINISHED
+        assert cause.type == ApprovalErrorCode.FINISHED
         cause = await refused(handle, LetterApprovalWorkflow.decide, decision(2, "kades"))
-        assert cause.type == ERR_STALE_STEP
+        assert cause.type == ApprovalErrorCode.STALE_STEP
         result = await handle.result()  # the test server skips through the retry timers
         attributes = await keyword_attributes(handle)
 
-    assert result.status == ISSUED and result.letter is not None
+    assert result.status == ApplicationStatus.ISSUED and result.letter is not None
     assert (result.blocked_reason, result.next_issue_attempt) == ("", None)
-    assert (attributes["Status"], attributes["AssigneeRole"]) == (ISSUED, None)
+    assert (attributes["Status"], attributes["AssigneeRole"]) == (ApplicationStatus.ISSUED, None)
     # Refused three times, issued on the fourth attempt, each one a retry interval later.
     assert len(activities.issue_attempts) == 4 and len(activities.issued) == 1
     gaps = [b - a for a, b in pairwise(activities.issue_attempts)]
     assert all(timedelta(minutes=15) <= gap < timedelta(minutes=16) for gap in gaps), gaps
     # Recorded once, with signing's reason and the signer as the role that must act.
     (blocked,) = activities.of(BLOCKED)
-    assert (blocked.status, blocked.reason) == (SIGNING_BLOCKED, REASON)
+    assert (blocked.status, blocked.reason) == (ApplicationStatus.SIGNING_BLOCKED, REASON)
     assert (blocked.step_index, blocked.step_role) == (len(SKD_ROUTE), "kades")
     assert activities.events()[-2:] == [BLOCKED, "letter.issued"]
     assert [r.sequence for r in activities.records] == list(range(1, len(activities.records) + 1))
@@ -138,28 +132,28 @@ async def test_staff_retry_at_once_after_fixing_the_cause(
         # Nothing to retry while the letter is still in review.
         await wait_for_step(handle, 0)
         cause = await refused(handle, LetterApprovalWorkflow.retry_issue, retry("kades"))
-        assert cause.type == ERR_NOT_BLOCKED
+        assert cause.type == ApprovalErrorCode.NOT_BLOCKED
         for index, role in enumerate(SKD_ROUTE):
             await decide(handle, decision(index, role))
         await blocked_state(handle, activities)
 
         cause = await refused(handle, LetterApprovalWorkflow.retry_issue, retry("kasi_kesra"))
-        assert cause.type == ERR_WRONG_ROLE and "Kepala Desa" in cause.message
+        assert cause.type == ApprovalErrorCode.WRONG_ROLE and "Kepala Desa" in cause.message
         cause = await refused(
             handle, LetterApprovalWorkflow.retry_issue, retry("kades", "32.13.11.2005")
         )
-        assert cause.type == ERR_WRONG_DESA
+        assert cause.type == ApprovalErrorCode.WRONG_DESA
 
         # The Sekdes asks before the cause is fixed: refused again, still blocked, told so.
         again = await handle.execute_update(LetterApprovalWorkflow.retry_issue, retry("sekdes"))
-        assert (again.status, again.blocked_reason) == (SIGNING_BLOCKED, REASON)
+        assert (again.status, again.blocked_reason) == (ApplicationStatus.SIGNING_BLOCKED, REASON)
         # Fixed now: the Kades's retry issues it, long before the retry timer would.
         request = retry("kades")
         issued = await handle.execute_update(LetterApprovalWorkflow.retry_issue, request)
-        assert issued.status == ISSUED and issued.letter is not None
+        assert issued.status == ApplicationStatus.ISSUED and issued.letter is not None
         result = await handle.result()
 
-    assert result.status == ISSUED
+    assert result.status == ApplicationStatus.ISSUED
     assert len(activities.issue_attempts) == 3
     assert activities.issue_attempts[-1] - activities.issue_attempts[0] < timedelta(minutes=15)
     assert activities.events().count(BLOCKED) == 1

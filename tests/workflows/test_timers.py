@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from common.domain import ApplicationStatus, ApprovalErrorCode, Role
 from common.wib import WIB
 from tests.support.waiting import eventually
 from tests.workflows.conftest import (
@@ -27,13 +28,6 @@ from tests.workflows.conftest import (
 from tests.workflows.test_approval_paths import decide, decision
 from workflows.approval import search_attributes as sa
 from workflows.approval.models import (
-    CANCELLED,
-    ERR_FINISHED,
-    ERR_INVALID,
-    ERR_WRONG_ROLE,
-    EXPIRED,
-    ISSUED,
-    KABUPATEN_OPERATOR,
     ApprovalState,
     CancelInput,
     ResubmitInput,
@@ -97,7 +91,7 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
         assert all(r.step_role == "kasi_pemerintahan" and r.deadline == deadline for r in reminded)
         first, then = activities.of("application.escalated")
         assert (first.escalation_level, first.escalated_to_role) == (1, "sekdes")
-        assert (then.escalation_level, then.escalated_to_role) == (2, KABUPATEN_OPERATOR)
+        assert (then.escalation_level, then.escalated_to_role) == (2, Role.KABUPATEN_OPERATOR)
         assert activities.scheduled[first.sequence] >= deadline
         assert activities.scheduled[then.sequence] >= second
         # Reminders come before the deadline, the escalations in order after it.
@@ -107,7 +101,7 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
         # What the Temporal UI shows: overdue, now with the kabupaten operator.
         attributes = (await handle.describe()).typed_search_attributes
         assert attributes.get(sa.OVERDUE) is True
-        assert attributes.get(sa.ASSIGNEE_ROLE) == KABUPATEN_OPERATOR
+        assert attributes.get(sa.ASSIGNEE_ROLE) == Role.KABUPATEN_OPERATOR
         assert attributes.get(sa.STEP) == "kasi_pemerintahan"
         assert attributes.get(sa.DEADLINE) == deadline
         state = await handle.query(LetterApprovalWorkflow.state)
@@ -118,9 +112,9 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
         )
         # The kabupaten operator follows up but does not decide; the Sekdes (supervisor) may.
         cause = await refusal(
-            handle, LetterApprovalWorkflow.decide, decision(0, KABUPATEN_OPERATOR)
+            handle, LetterApprovalWorkflow.decide, decision(0, Role.KABUPATEN_OPERATOR)
         )
-        assert cause.type == ERR_WRONG_ROLE
+        assert cause.type == ApprovalErrorCode.WRONG_ROLE
         after = await decide(handle, decision(0, "sekdes"))
         assert (after.step_role, after.overdue, after.escalation_level) == ("sekdes", False, 0)
         # Fresh deadline for the next step.
@@ -132,7 +126,7 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
         await decide(handle, plt)
         result = await handle.result()
 
-    assert result.status == ISSUED
+    assert result.status == ApplicationStatus.ISSUED
     decided = activities.of("application.decided")
     assert [(d.actor_role, d.decided_as) for d in decided] == [
         ("sekdes", "supervisor"),
@@ -230,7 +224,7 @@ async def test_an_unrevised_letter_expires(time_skipping_env: WorkflowEnvironmen
         await skip_to(env, returned.deadline)
         result = await handle.result()
 
-    assert result.status == EXPIRED
+    assert result.status == ApplicationStatus.EXPIRED
     assert activities.events()[-1] == "application.expired"
     expired = activities.of("application.expired")[0]
     assert activities.scheduled[expired.sequence] >= returned.deadline
@@ -283,7 +277,7 @@ async def test_revision_rounds_are_limited(time_skipping_env: WorkflowEnvironmen
             LetterApprovalWorkflow.decide,
             decision(0, "kasi_pemerintahan", "revise", "Masih buram"),
         )
-        assert cause.type == ERR_INVALID and "batas 1 kali" in cause.message
+        assert cause.type == ApprovalErrorCode.INVALID and "batas 1 kali" in cause.message
         # Reject stays possible.
         state = await decide(handle, decision(0, "kasi_pemerintahan", "reject", "Tidak sesuai"))
         assert state.status == "rejected"
@@ -300,12 +294,12 @@ async def test_the_resident_cancels_while_waiting(time_skipping_env: WorkflowEnv
             request = CancelInput(request_id=str(uuid.uuid4()))
             cancelled = await handle.execute_update(LetterApprovalWorkflow.cancel, request)
             assert (cancelled.status, cancelled.step_index, cancelled.deadline) == (
-                CANCELLED,
+                ApplicationStatus.CANCELLED,
                 None,
                 None,
             )
             result = await handle.result()
-        assert result.status == CANCELLED
+        assert result.status == ApplicationStatus.CANCELLED
         assert activities.events()[-1] == "application.cancelled"
         assert activities.events().count("application.cancelled") == 1
         assert activities.issued == []
@@ -328,11 +322,11 @@ async def test_no_cancel_once_every_step_is_approved(
             )
         except WorkflowUpdateFailedError as refused:
             assert isinstance(refused.cause, ApplicationError)
-            assert refused.cause.type == ERR_FINISHED
+            assert refused.cause.type == ApprovalErrorCode.FINISHED
         except RPCError as closed:
             assert closed.status == RPCStatusCode.NOT_FOUND
         else:
             raise AssertionError(f"a letter being issued was cancelled: {got}")
         result = await handle.result()
-    assert result.status == ISSUED
+    assert result.status == ApplicationStatus.ISSUED
     assert "application.cancelled" not in activities.events()

@@ -1,4 +1,5 @@
-"""Inputs, outputs and state of the approval workflow. Plain dataclasses: they cross the
+"""Inputs, outputs and state of the approval workflow (the words they use, statuses, roles and
+decisions, are common.domain's). Plain dataclasses: they cross the
 Temporal boundary through the default data converter, and importing them pulls in no I/O.
 
 Nothing here carries personal data: the workflow knows application ids, desa codes, letter
@@ -8,64 +9,10 @@ types and roles; names and NIKs stay in intake.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Application statuses, as intake shows them to the resident.
-DRAFT = "draft"
-IN_REVIEW = "in_review"
-REVISION_REQUESTED = "revision_requested"
-REJECTED = "rejected"
-CANCELLED = "cancelled"
-EXPIRED = "expired"  # the resident did not resubmit in time
-ISSUED = "issued"
-# Every step approved, but signing refused to issue (a business error staff must fix); the
-# workflow keeps the letter and retries.
-SIGNING_BLOCKED = "signing_blocked"
-
-APPROVE = "approve"
-REVISE = "revise"
-REJECT = "reject"
-DECISIONS = (APPROVE, REVISE, REJECT)
-
-# ApplicationError types raised by the decide validator; clients map them to HTTP statuses.
-ERR_WRONG_ROLE = "WrongRole"  # 403
-ERR_WRONG_DESA = "WrongDesa"  # 403
-ERR_STALE_STEP = "StaleStep"  # 409
-ERR_FINISHED = "Finished"  # 409
-ERR_NOT_AWAITING_RESUBMIT = "NotAwaitingResubmit"  # 409
-ERR_INVALID = "InvalidDecision"  # 422 (also: a revision beyond the route's limit)
-ERR_NOT_BLOCKED = "NotBlocked"  # 409: retry_issue on a letter whose signing is not blocked
-# Who may ask to issue a blocked letter again, besides the letter's signer role.
-RETRY_ISSUE_ROLES = ("sekdes", "kades")
-
-# Who is told, and who may decide, when a step's deadline passes: the assignee's supervisor
-# (escalation level 1); a second deadline goes to the kabupaten operator (level 2), who follows
-# it up with the desa but does not decide desa letters.
-KABUPATEN_OPERATOR = "kabupaten_operator"
-SUPERVISOR = {
-    "operator": "sekdes",
-    "kasi_pemerintahan": "sekdes",
-    "kasi_kesra": "sekdes",
-    "kasi_pelayanan": "sekdes",
-    "sekdes": "kades",
-    "kades": KABUPATEN_OPERATOR,
-}
-
-
-def supervisor_of(role: str) -> str:
-    """Kasi-level roles a desa adds later answer to the Sekdes like the others."""
-    return SUPERVISOR.get(role, "sekdes" if role.startswith("kasi_") else KABUPATEN_OPERATOR)
-
-
 # Route defaults for values a directory leaves unset (proto3 zero values).
 DEFAULT_DEADLINE_WORKING_HOURS = 8
 DEFAULT_MAX_REVISION_ROUNDS = 3
 DEFAULT_RESUBMIT_DAYS = 14
-
-# How a decision was taken, for the letter and the record ("" = by the step's own role).
-DECIDED_AS_PLT = "plt"
-DECIDED_AS_SUPERVISOR = "supervisor"
-
-# Who waits while the resident fixes the application (the AssigneeRole search attribute).
-RESIDENT = "pemohon"
 
 
 @dataclass
@@ -197,19 +144,3 @@ class IssueLetterInput:
 ACTIVITY_RESOLVE_ROUTE = "resolve_route"
 ACTIVITY_RECORD_PROGRESS = "record_progress"
 ACTIVITY_ISSUE_LETTER = "issue_letter"
-
-# How roles are named to people (validator messages, summaries).
-ROLE_LABELS = {
-    "operator": "Operator Desa",
-    "kasi_pemerintahan": "Kasi Pemerintahan",
-    "kasi_kesra": "Kasi Kesejahteraan Rakyat",
-    "kasi_pelayanan": "Kasi Pelayanan",
-    "sekdes": "Sekretaris Desa",
-    "kades": "Kepala Desa",
-    KABUPATEN_OPERATOR: "Operator Kabupaten",
-    RESIDENT: "pemohon",
-}
-
-
-def role_label(role: str) -> str:
-    return ROLE_LABELS.get(role, role)

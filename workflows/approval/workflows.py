@@ -45,7 +45,17 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from common.event_names import (
+from common.domain import (
+    RETRY_ISSUE_ROLES,
+    ApplicationStatus,
+    ApprovalErrorCode,
+    DecidedAs,
+    Decision,
+    Role,
+    role_label,
+    supervisor_of,
+)
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
@@ -65,29 +75,6 @@ from workflows.approval.models import (
     ACTIVITY_ISSUE_LETTER,
     ACTIVITY_RECORD_PROGRESS,
     ACTIVITY_RESOLVE_ROUTE,
-    APPROVE,
-    CANCELLED,
-    DECIDED_AS_PLT,
-    DECIDED_AS_SUPERVISOR,
-    DECISIONS,
-    ERR_FINISHED,
-    ERR_INVALID,
-    ERR_NOT_AWAITING_RESUBMIT,
-    ERR_NOT_BLOCKED,
-    ERR_STALE_STEP,
-    ERR_WRONG_DESA,
-    ERR_WRONG_ROLE,
-    EXPIRED,
-    IN_REVIEW,
-    ISSUED,
-    KABUPATEN_OPERATOR,
-    REJECT,
-    REJECTED,
-    RESIDENT,
-    RETRY_ISSUE_ROLES,
-    REVISE,
-    REVISION_REQUESTED,
-    SIGNING_BLOCKED,
     ApprovalInput,
     ApprovalState,
     CancelInput,
@@ -99,8 +86,6 @@ from workflows.approval.models import (
     RetryIssueInput,
     Route,
     RouteStep,
-    role_label,
-    supervisor_of,
 )
 from workflows.approval.working_time import add_working_hours, parse_days_off
 
@@ -117,7 +102,12 @@ _SERVICE_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
 )
-_FINISHED_STATUSES = (REJECTED, ISSUED, CANCELLED, EXPIRED)
+_FINISHED_STATUSES = (
+    ApplicationStatus.REJECTED,
+    ApplicationStatus.ISSUED,
+    ApplicationStatus.CANCELLED,
+    ApplicationStatus.EXPIRED,
+)
 
 _REMIND = "remind"
 _ESCALATE = "escalate"
@@ -173,7 +163,7 @@ class LetterApprovalWorkflow:
     @workflow.init
     def __init__(self, input: ApprovalInput) -> None:
         self._input = input
-        self._status = IN_REVIEW
+        self._status = ApplicationStatus.IN_REVIEW
         self._route: Route | None = None
         self._step_index: int | None = None
         self._letter: LetterInfo | None = None
@@ -234,15 +224,15 @@ class LetterApprovalWorkflow:
                 return await self._cancel()
             decision = self._take_decision()
             decided_as = self._decided_as(decision)
-            if decision.decision == APPROVE:
+            if decision.decision == Decision.APPROVE:
                 await self._record(APPLICATION_DECIDED, decision=decision, decided_as=decided_as)
                 final_decision = decision
                 index += 1
-            elif decision.decision == REVISE:
+            elif decision.decision == Decision.REVISE:
                 self._revision_rounds += 1
-                self._status = REVISION_REQUESTED
+                self._status = ApplicationStatus.REVISION_REQUESTED
                 self._end_step()
-                self._assignee = RESIDENT
+                self._assignee = Role.RESIDENT
                 self._deadline = (
                     workflow.now() + timedelta(days=route.resubmit_days) if self._timed else None
                 )
@@ -252,16 +242,16 @@ class LetterApprovalWorkflow:
                 )
                 self._answer_request_in_progress()
                 outcome = await self._wait_for_resubmit()
-                if outcome == CANCELLED:
+                if outcome == ApplicationStatus.CANCELLED:
                     return await self._cancel()
-                if outcome == EXPIRED:
+                if outcome == ApplicationStatus.EXPIRED:
                     return await self._expire()
                 self._take_resubmit()
-                self._status = IN_REVIEW
+                self._status = ApplicationStatus.IN_REVIEW
                 await self._record(APPLICATION_RESUBMITTED)
                 # The loop assigns the same step again (with a fresh deadline), not the first.
             else:
-                self._status = REJECTED
+                self._status = ApplicationStatus.REJECTED
                 self._end_step()
                 self._show()
                 await self._record(APPLICATION_REJECTED, decision=decision, decided_as=decided_as)
@@ -273,7 +263,7 @@ class LetterApprovalWorkflow:
         self._show()
         self._answer_request_in_progress()
         self._letter = await self._issue(route, self._issue_input(route, final_decision))
-        self._status = ISSUED
+        self._status = ApplicationStatus.ISSUED
         self._assignee = None
         self._show()
         await self._record(LETTER_ISSUED)
@@ -326,9 +316,9 @@ class LetterApprovalWorkflow:
 
     async def _block(self, route: Route, request: IssueLetterInput, reason: str) -> None:
         self._blocked_reason = reason
-        if self._status == SIGNING_BLOCKED:
+        if self._status == ApplicationStatus.SIGNING_BLOCKED:
             return  # recorded once; later refusals only refresh the reason shown
-        self._status = SIGNING_BLOCKED
+        self._status = ApplicationStatus.SIGNING_BLOCKED
         self._assignee = request.signer_role
         self._blocked_since = workflow.now()
         self._show()
@@ -371,9 +361,13 @@ class LetterApprovalWorkflow:
 
         if self._timed and self._deadline is not None:
             if not await self._wait_until(ready, self._deadline, "resubmit-expiry"):
-                return EXPIRED
+                return ApplicationStatus.EXPIRED
         await workflow.wait_condition(ready)
-        return IN_REVIEW if self._pending_resubmit is not None else CANCELLED
+        return (
+            ApplicationStatus.IN_REVIEW
+            if self._pending_resubmit is not None
+            else ApplicationStatus.CANCELLED
+        )
 
     async def _wait_until(self, ready: Callable[[], bool], due: datetime, summary: str) -> bool:
         """True when `ready` became true before `due`, False when `due` came first."""
@@ -411,7 +405,9 @@ class LetterApprovalWorkflow:
             return
         self._escalation_level += 1
         self._overdue = True
-        escalated_to = supervisor_of(role) if self._escalation_level == 1 else KABUPATEN_OPERATOR
+        escalated_to = (
+            supervisor_of(role) if self._escalation_level == 1 else Role.KABUPATEN_OPERATOR
+        )
         self._assignee = escalated_to
         self._show()
         await self._record(APPLICATION_ESCALATED, escalated_to_role=escalated_to)
@@ -462,13 +458,17 @@ class LetterApprovalWorkflow:
         if decision.request_id in self._accepted:
             return  # a retry of a decision already taken: answered with the same result
         self._refuse_if_finished()
-        if decision.decision not in DECISIONS:
+        if decision.decision not in tuple(Decision):
             raise ApplicationError(
-                "Keputusan harus approve, revise atau reject.", type=ERR_INVALID, non_retryable=True
+                "Keputusan harus approve, revise atau reject.",
+                type=ApprovalErrorCode.INVALID,
+                non_retryable=True,
             )
         if decision.actor_desa_code != self._input.desa_code:
             raise ApplicationError(
-                "Permohonan ini bukan dari desa Anda.", type=ERR_WRONG_DESA, non_retryable=True
+                "Permohonan ini bukan dari desa Anda.",
+                type=ApprovalErrorCode.WRONG_DESA,
+                non_retryable=True,
             )
         current = self._current_role()
         if (
@@ -480,7 +480,7 @@ class LetterApprovalWorkflow:
         ):
             raise ApplicationError(
                 "Langkah ini sudah tidak menunggu keputusan. Muat ulang untuk melihat keadaan terbaru.",
-                type=ERR_STALE_STEP,
+                type=ApprovalErrorCode.STALE_STEP,
                 non_retryable=True,
             )
         allowed = self._roles_allowed(current)
@@ -488,21 +488,21 @@ class LetterApprovalWorkflow:
             who = " atau ".join(role_label(r) for r in allowed)
             raise ApplicationError(
                 f"Langkah ini menunggu keputusan {who}, bukan peran Anda.",
-                type=ERR_WRONG_ROLE,
+                type=ApprovalErrorCode.WRONG_ROLE,
                 non_retryable=True,
             )
-        if decision.decision in (REVISE, REJECT) and not decision.reason.strip():
+        if decision.decision in (Decision.REVISE, Decision.REJECT) and not decision.reason.strip():
             raise ApplicationError(
                 "Alasan wajib diisi untuk mengembalikan atau menolak permohonan.",
-                type=ERR_INVALID,
+                type=ApprovalErrorCode.INVALID,
                 non_retryable=True,
             )
         limit = self._route.max_revision_rounds if self._route else 0
-        if decision.decision == REVISE and self._revision_rounds >= limit:
+        if decision.decision == Decision.REVISE and self._revision_rounds >= limit:
             raise ApplicationError(
                 f"Permohonan ini sudah {self._revision_rounds} kali dikembalikan untuk perbaikan "
                 f"(batas {limit} kali). Setujui atau tolak permohonan ini.",
-                type=ERR_INVALID,
+                type=ApprovalErrorCode.INVALID,
                 non_retryable=True,
             )
 
@@ -520,14 +520,14 @@ class LetterApprovalWorkflow:
             return
         self._refuse_if_finished()
         if (
-            self._status != REVISION_REQUESTED
+            self._status != ApplicationStatus.REVISION_REQUESTED
             or self._pending_resubmit is not None
             or self._pending_cancel is not None
             or self._request_in_progress is not None
         ):
             raise ApplicationError(
                 "Permohonan ini tidak sedang menunggu perbaikan.",
-                type=ERR_NOT_AWAITING_RESUBMIT,
+                type=ApprovalErrorCode.NOT_AWAITING_RESUBMIT,
                 non_retryable=True,
             )
 
@@ -549,7 +549,7 @@ class LetterApprovalWorkflow:
         if self._issuing or self._pending_cancel is not None:
             raise ApplicationError(
                 "Permohonan ini sudah disetujui atau sudah dibatalkan; tidak dapat dibatalkan.",
-                type=ERR_FINISHED,
+                type=ApprovalErrorCode.FINISHED,
                 non_retryable=True,
             )
         if (
@@ -559,7 +559,7 @@ class LetterApprovalWorkflow:
         ):
             raise ApplicationError(
                 "Permohonan ini sedang diproses. Muat ulang lalu coba lagi.",
-                type=ERR_STALE_STEP,
+                type=ApprovalErrorCode.STALE_STEP,
                 non_retryable=True,
             )
 
@@ -581,10 +581,12 @@ class LetterApprovalWorkflow:
         self._refuse_if_finished()
         if request.actor_desa_code != self._input.desa_code:
             raise ApplicationError(
-                "Permohonan ini bukan dari desa Anda.", type=ERR_WRONG_DESA, non_retryable=True
+                "Permohonan ini bukan dari desa Anda.",
+                type=ApprovalErrorCode.WRONG_DESA,
+                non_retryable=True,
             )
         if (
-            self._status != SIGNING_BLOCKED
+            self._status != ApplicationStatus.SIGNING_BLOCKED
             or self._issue_request is None
             or self._pending_retry is not None
             or self._request_in_progress is not None
@@ -592,7 +594,7 @@ class LetterApprovalWorkflow:
             raise ApplicationError(
                 "Surat ini tidak sedang tertahan di tanda tangan elektronik, atau sedang dicoba "
                 "lagi. Muat ulang untuk melihat keadaan terbaru.",
-                type=ERR_NOT_BLOCKED,
+                type=ApprovalErrorCode.NOT_BLOCKED,
                 non_retryable=True,
             )
         allowed = list(dict.fromkeys([self._issue_request.signer_role, *_RETRY_ROLES]))
@@ -600,7 +602,7 @@ class LetterApprovalWorkflow:
             who = ", ".join(role_label(r) for r in allowed)
             raise ApplicationError(
                 f"Hanya {who} yang dapat meminta penerbitan ulang surat ini.",
-                type=ERR_WRONG_ROLE,
+                type=ApprovalErrorCode.WRONG_ROLE,
                 non_retryable=True,
             )
 
@@ -609,7 +611,9 @@ class LetterApprovalWorkflow:
     def _refuse_if_finished(self) -> None:
         if self._status in _FINISHED_STATUSES:
             raise ApplicationError(
-                "Permohonan ini sudah selesai diproses.", type=ERR_FINISHED, non_retryable=True
+                "Permohonan ini sudah selesai diproses.",
+                type=ApprovalErrorCode.FINISHED,
+                non_retryable=True,
             )
 
     def _roles_allowed(self, current: str) -> list[str]:
@@ -618,14 +622,14 @@ class LetterApprovalWorkflow:
         allowed = [current]
         if self._escalation_level >= 1:
             supervisor = supervisor_of(current)
-            if supervisor != KABUPATEN_OPERATOR:
+            if supervisor != Role.KABUPATEN_OPERATOR:
                 allowed.append(supervisor)
         return allowed
 
     def _decided_as(self, decision: DecisionInput) -> str:
         if decision.actor_role != self._current_role():
-            return DECIDED_AS_SUPERVISOR
-        return DECIDED_AS_PLT if decision.actor_is_plt else ""
+            return DecidedAs.SUPERVISOR
+        return DecidedAs.PLT if decision.actor_is_plt else ""
 
     def _issue_input(self, route: Route, final: DecisionInput | None) -> IssueLetterInput:
         """Who signs and how the letter names it: the route's signer, "a.n." the route's
@@ -633,7 +637,7 @@ class LetterApprovalWorkflow:
         signs as Plt."""
         signer_role = route.signer_role
         on_behalf_of = route.on_behalf_of_role
-        if final is not None and self._decided_as(final) == DECIDED_AS_SUPERVISOR:
+        if final is not None and self._decided_as(final) == DecidedAs.SUPERVISOR:
             signer_role = final.actor_role
         if on_behalf_of == signer_role:
             on_behalf_of = ""
@@ -694,14 +698,14 @@ class LetterApprovalWorkflow:
         assert request is not None
         self._pending_cancel = None
         self._request_in_progress = request.request_id
-        self._status = CANCELLED
+        self._status = ApplicationStatus.CANCELLED
         self._end_step()
         self._show()
         await self._record(APPLICATION_CANCELLED)
         return await self._finish()
 
     async def _expire(self) -> ApprovalState:
-        self._status = EXPIRED
+        self._status = ApplicationStatus.EXPIRED
         self._end_step()
         self._show()
         await self._record(APPLICATION_EXPIRED)
@@ -763,11 +767,11 @@ class LetterApprovalWorkflow:
                 text += f", tenggat {wib_datetime(self._deadline)}"
             if self._overdue and self._assignee is not None:
                 text += f"; terlambat, dieskalasi ke {role_label(self._assignee)}"
-        elif self._status == REVISION_REQUESTED:
+        elif self._status == ApplicationStatus.REVISION_REQUESTED:
             text = "Menunggu perbaikan dari pemohon"
             if self._deadline is not None:
                 text += f", kedaluwarsa {wib_datetime(self._deadline)}"
-        elif self._status == SIGNING_BLOCKED:
+        elif self._status == ApplicationStatus.SIGNING_BLOCKED:
             # No reason text here: signing's words may name people; intake's timeline has it.
             text = "Tertahan di tanda tangan elektronik"
             if self._assignee is not None:
@@ -776,13 +780,13 @@ class LetterApprovalWorkflow:
                 text += f" sejak {wib_datetime(self._blocked_since)}"
             if self._next_issue_attempt is not None:
                 text += f", dicoba lagi {wib_datetime(self._next_issue_attempt)}"
-        elif self._status == ISSUED:
+        elif self._status == ApplicationStatus.ISSUED:
             text = "Surat terbit"
-        elif self._status == REJECTED:
+        elif self._status == ApplicationStatus.REJECTED:
             text = "Ditolak"
-        elif self._status == CANCELLED:
+        elif self._status == ApplicationStatus.CANCELLED:
             text = "Dibatalkan oleh pemohon"
-        elif self._status == EXPIRED:
+        elif self._status == ApplicationStatus.EXPIRED:
             text = "Kedaluwarsa: tidak diperbaiki tepat waktu"
         else:
             text = "Menerbitkan surat"

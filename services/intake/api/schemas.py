@@ -5,11 +5,11 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from common.db import as_utc
-from common.event_names import APPLICATION_SIGNING_BLOCKED
+from common.domain import ApplicationStatus
+from common.domain.events import APPLICATION_SIGNING_BLOCKED
 from services.intake.applications import ApplicationDetails
 from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, TimelineEntry
-from workflows.approval.models import SIGNING_BLOCKED
 
 # What the resident reads while signing refuses their approved letter. Signing's own reason is
 # for staff (it names certificates, Plt names, number formats); it stays out of this API.
@@ -210,7 +210,9 @@ class ApplicationOut(BaseModel):
             attachments=[AttachmentOut.of(x) for x in d.attachments],
             current_step=current_step,
             deadline=deadline,
-            status_reason=SIGNING_BLOCKED_TEXT if a.status == SIGNING_BLOCKED else a.status_reason,
+            status_reason=SIGNING_BLOCKED_TEXT
+            if a.status == ApplicationStatus.SIGNING_BLOCKED
+            else a.status_reason,
             timeline=[TimelineEntryOut.of(t) for t in d.timeline],
             letter=letter,
             created_at=as_utc(a.created_at),

@@ -1,34 +1,26 @@
+from common.domain import ApplicationStatus
+
 """What a resident reads for an application's status, on the list and the application's page
 alike: plain Indonesian and a badge colour."""
 
-from workflows.approval.models import (
-    CANCELLED,
-    DRAFT,
-    EXPIRED,
-    IN_REVIEW,
-    ISSUED,
-    REJECTED,
-    REVISION_REQUESTED,
-    SIGNING_BLOCKED,
-)
 
-STATUS_LABELS = {
-    DRAFT: "Draf, belum diajukan",
-    IN_REVIEW: "Sedang diperiksa",
-    REVISION_REQUESTED: "Perlu perbaikan",
-    REJECTED: "Ditolak",
-    CANCELLED: "Dibatalkan",
-    EXPIRED: "Kedaluwarsa",
-    ISSUED: "Surat sudah terbit",
-    SIGNING_BLOCKED: "Menunggu tanda tangan elektronik",
+STATUS_LABELS: dict[str, str] = {
+    ApplicationStatus.DRAFT: "Draf, belum diajukan",
+    ApplicationStatus.IN_REVIEW: "Sedang diperiksa",
+    ApplicationStatus.REVISION_REQUESTED: "Perlu perbaikan",
+    ApplicationStatus.REJECTED: "Ditolak",
+    ApplicationStatus.CANCELLED: "Dibatalkan",
+    ApplicationStatus.EXPIRED: "Kedaluwarsa",
+    ApplicationStatus.ISSUED: "Surat sudah terbit",
+    ApplicationStatus.SIGNING_BLOCKED: "Menunggu tanda tangan elektronik",
 }
 # app.css badge classes: green when done, amber when the resident must act, red when ended.
-STATUS_BADGES = {
-    ISSUED: "lencana-ok",
-    REVISION_REQUESTED: "lencana-peringatan",
-    DRAFT: "lencana-peringatan",
-    REJECTED: "lencana-terlambat",
-    EXPIRED: "lencana-terlambat",
+STATUS_BADGES: dict[str, str] = {
+    ApplicationStatus.ISSUED: "lencana-ok",
+    ApplicationStatus.REVISION_REQUESTED: "lencana-peringatan",
+    ApplicationStatus.DRAFT: "lencana-peringatan",
+    ApplicationStatus.REJECTED: "lencana-terlambat",
+    ApplicationStatus.EXPIRED: "lencana-terlambat",
 }
 
 

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.event_names import (
+from common.domain import DecidedAs, role_label
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
@@ -21,11 +22,6 @@ from common.event_names import (
 from services.intake.api.schemas import SIGNING_BLOCKED_TEXT
 from services.intake.models import TimelineEntry
 from services.intake.web.labels import status_label
-from workflows.approval.models import (
-    DECIDED_AS_PLT,
-    DECIDED_AS_SUPERVISOR,
-    role_label,
-)
 
 CONTENT_LABELS = {"image/jpeg": "foto JPEG", "image/png": "gambar PNG", "application/pdf": "PDF"}
 
@@ -53,9 +49,9 @@ class TimelineItem:
 
 def _who(role: str, decided_as: str = "") -> str:
     name = role_label(role) if role else "petugas desa"
-    if decided_as == DECIDED_AS_PLT:
+    if decided_as == DecidedAs.PLT:
         return f"Plt. {name}"
-    if decided_as == DECIDED_AS_SUPERVISOR:
+    if decided_as == DecidedAs.SUPERVISOR:
         return f"{name} (atasan)"
     return name
 

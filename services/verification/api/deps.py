@@ -10,15 +10,12 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken
+from common.domain import KABUPATEN_ROLES, MANAGER_ROLES
 from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
-from services.verification.routes import (
-    KABUPATEN_ROLES,
-    MANAGER_ROLES,
-)
 from services.verification.runtime import Runtime
 from services.verification.staff_admin import administers_desa
 

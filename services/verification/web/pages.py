@@ -8,16 +8,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
+from common.domain import KABUPATEN_ROLES, MANAGER_ROLES, ROLE_LABELS
 from common.web import web_templates
 from services.verification.api.deps import CsrfToken, CurrentStaff, SessionDep
 from services.verification.models import Staff
 from services.verification.plt import roles_held
-from services.verification.routes import (
-    KABUPATEN_ROLES,
-    KABUPATEN_VIEWER,
-    MANAGER_ROLES,
-)
-from workflows.approval.models import ROLE_LABELS
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -27,8 +22,7 @@ SIGN_IN_PATH = "/masuk"
 HOME_PATH = "/"
 
 # How a role is named on screen: the workflow's words, and the kabupaten's read-only role.
-ROLE_NAMES = {**ROLE_LABELS, KABUPATEN_VIEWER: "Pemantau Kabupaten"}
-templates.env.globals["ROLE_NAMES"] = ROLE_NAMES
+templates.env.globals["ROLE_NAMES"] = ROLE_LABELS
 
 
 @dataclass

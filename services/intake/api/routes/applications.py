@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from smartdesa.v1 import signing_pb2
 
 from common.db import utcnow
+from common.domain import ApplicationStatus
 from common.http import Problem
 from services.intake import approvals
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
@@ -44,14 +45,7 @@ from services.intake.models import LetterApplication
 from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
-from workflows.approval.models import (
-    CANCELLED,
-    DRAFT,
-    IN_REVIEW,
-    ISSUED,
-    REVISION_REQUESTED,
-    ApprovalInput,
-)
+from workflows.approval.models import ApprovalInput
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +191,7 @@ async def submit(
     application_id: str, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
 ) -> SubmitOut:
     application = await _owned_or_404(session, resident, application_id)
-    if application.submitted_at is not None or application.status != DRAFT:
+    if application.submitted_at is not None or application.status != ApplicationStatus.DRAFT:
         return SubmitOut(id=application.id, status=application.status)  # already under way
     # A draft of a type the desa stopped offering since it was made is not started.
     await ensure_offered(runtime.directory, application.desa_code, application.letter_type)
@@ -232,8 +226,8 @@ async def resubmit(
     not_waiting = Problem(
         409, "Permohonan ini tidak sedang menunggu perbaikan.", code="not-awaiting-revision"
     )
-    if application.status != REVISION_REQUESTED:
-        if application.status == IN_REVIEW and await resubmitted_since_revision(
+    if application.status != ApplicationStatus.REVISION_REQUESTED:
+        if application.status == ApplicationStatus.IN_REVIEW and await resubmitted_since_revision(
             session, application.id
         ):
             # A repeat of a resubmission that went through: the same answer, nothing new.
@@ -263,15 +257,18 @@ async def cancel(
     """Withdraws the application while it waits (in review or returned for revision).
     Cancelling again answers with the cancelled state."""
     application = await _owned_or_404(session, resident, application_id)
-    if application.status == CANCELLED:
-        return SubmitOut(id=application.id, status=CANCELLED)
-    if application.status == DRAFT:
+    if application.status == ApplicationStatus.CANCELLED:
+        return SubmitOut(id=application.id, status=ApplicationStatus.CANCELLED)
+    if application.status == ApplicationStatus.DRAFT:
         raise Problem(
             409,
             "Permohonan ini belum diajukan; draf tidak perlu dibatalkan.",
             code="not-submitted",
         )
-    if application.status not in (IN_REVIEW, REVISION_REQUESTED):
+    if application.status not in (
+        ApplicationStatus.IN_REVIEW,
+        ApplicationStatus.REVISION_REQUESTED,
+    ):
         raise Problem(409, approvals.NOT_CANCELLABLE, code="not-cancellable")
     try:
         # One cancellation per application: a retried request reaches the workflow with the
@@ -304,7 +301,7 @@ async def letter_pdf(
     application_id: str, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
 ) -> Response:
     application = await _owned_or_404(session, resident, application_id)
-    if application.status != ISSUED:
+    if application.status != ApplicationStatus.ISSUED:
         raise Problem(409, "Surat belum terbit untuk permohonan ini.", code="not-issued")
     missing = Problem(404, "Berkas surat tidak ditemukan.", code="letter-missing")
     return await signed_letter_response(runtime, application, missing, log_missing=True)

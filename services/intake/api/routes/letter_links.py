@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from common.domain import ApplicationStatus
 from common.http import Problem
 from common.signed_links import ExpiredLink, InvalidLink, link_key, verify_signed_path
 from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.api.routes.applications import signed_letter_response
 from services.intake.models import LetterApplication
-from workflows.approval.models import ISSUED
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ async def letter_by_link(
         raise Problem(403, str(exc), code="link-invalid") from exc
     unavailable = Problem(404, "Surat tidak tersedia.", code="letter-unavailable")
     application = await session.get(LetterApplication, application_id)
-    if application is None or application.status != ISSUED:
+    if application is None or application.status != ApplicationStatus.ISSUED:
         # A revoked or withdrawn letter is no longer served, even by a link still in date.
         raise unavailable
     return await signed_letter_response(runtime, application, unavailable)

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import Principal
+from common.domain import ApplicationStatus, role_label
 from common.http import Problem
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from services.intake.api.deps import (
@@ -48,7 +49,6 @@ from services.intake.uploads import UploadRejected, receive_multipart
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
 from services.intake.web.timeline import content_label, size_label, timeline_item
-from workflows.approval.models import IN_REVIEW, ISSUED, REVISION_REQUESTED, role_label
 
 router = APIRouter(tags=["halaman warga"], include_in_schema=False)
 
@@ -152,10 +152,11 @@ async def _show(
         "upload_errors": upload_errors or {},
         "timeline": [timeline_item(t) for t in reversed(seen.timeline)],
         "editable": application.status in EDITABLE_STATUSES,
-        "can_submit": application.status == "draft",
-        "can_resubmit": application.status == REVISION_REQUESTED,
-        "can_cancel": application.status in (IN_REVIEW, REVISION_REQUESTED),
-        "issued": application.status == ISSUED,
+        "can_submit": application.status == ApplicationStatus.DRAFT,
+        "can_resubmit": application.status == ApplicationStatus.REVISION_REQUESTED,
+        "can_cancel": application.status
+        in (ApplicationStatus.IN_REVIEW, ApplicationStatus.REVISION_REQUESTED),
+        "issued": application.status == ApplicationStatus.ISSUED,
         "max_mb": MAX_ATTACHMENT_BYTES // (1024 * 1024),
         "flash": flash,
         "flash_kind": flash_kind,

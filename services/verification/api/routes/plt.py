@@ -10,13 +10,12 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from common.db import as_utc, utcnow
+from common.domain import DESA_ROLES, role_label
 from common.http import Problem
 from common.wib import WIB
 from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
 from services.verification.models import PltAssignment, Staff
 from services.verification.plt import is_current, may_grant, overlapping
-from services.verification.routes import DESA_ROLES
-from workflows.approval.models import role_label
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field
 
 from common.db import as_utc
+from common.domain import role_label
 from services.verification.api.deps import DesaAdmin, HeldRoles, SessionDep
 from services.verification.models import Staff, StaffChange
 from services.verification.staff_admin import (
@@ -19,7 +20,6 @@ from services.verification.staff_admin import (
     recent_changes,
     set_password,
 )
-from workflows.approval.models import role_label
 
 router = APIRouter(prefix="/staff", tags=["akun staf"])
 

@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr
 from smartdesa.v1 import intake_pb2
 
 from common.db import as_utc
+from common.domain import ApplicationStatus, Decision
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.decisions import actor_role_for, send_decision, send_retry_issue
@@ -36,7 +37,7 @@ from services.verification.task_inbox import (
     open_tasks_for,
     task_seen_by,
 )
-from workflows.approval.models import SIGNING_BLOCKED, DecisionInput, RetryIssueInput
+from workflows.approval.models import DecisionInput, RetryIssueInput
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -131,7 +132,7 @@ class TaskDetail(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    decision: Literal["approve", "revise", "reject"]
+    decision: Decision
     reason: str | None = Field(default=None, max_length=2000)
     # The step the staff member saw; without it, the step open now in their desa.
     step: int | None = Field(default=None, ge=0)
@@ -208,7 +209,8 @@ async def task_detail(
             step=_step(task),
             kind=task.kind,
             reason=app.status_reason or None
-            if task.kind == TASK_KIND_SIGNING_BLOCKED and app.status == SIGNING_BLOCKED
+            if task.kind == TASK_KIND_SIGNING_BLOCKED
+            and app.status == ApplicationStatus.SIGNING_BLOCKED
             else None,
             status=task.status,
             deadline=as_utc(task.deadline) if task.deadline else None,
@@ -312,7 +314,7 @@ async def decide(
         ),
         wait,
     )
-    if body.passphrase is None or body.decision != "approve":
+    if body.passphrase is None or body.decision != Decision.APPROVE:
         return asdict(state)
     # The last approval (the workflow now knows who signs): sign with the passphrase here.
     issue = await issue_request_of(runtime.temporal, application_id)

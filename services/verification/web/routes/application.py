@@ -16,7 +16,8 @@ from pydantic import SecretStr
 from smartdesa.v1 import intake_pb2
 
 from common.db import utcnow
-from common.event_names import (
+from common.domain import ROLE_LABELS, ApplicationStatus, Decision
+from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
@@ -46,27 +47,14 @@ from services.verification.calendars import calendar_of
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED, TASK_OPEN
 from services.verification.routes import LETTER_TYPE_NAMES, route_for
 from services.verification.web.deadlines import remaining_text
-from services.verification.web.pages import ROLE_NAMES, StaffPage, StaffPageDep, render
+from services.verification.web.pages import StaffPage, StaffPageDep, render
 from services.verification.web.routes.inbox import INBOX_PATH
-from workflows.approval.models import (
-    APPROVE,
-    CANCELLED,
-    DRAFT,
-    EXPIRED,
-    IN_REVIEW,
-    ISSUED,
-    REJECT,
-    REJECTED,
-    REVISE,
-    REVISION_REQUESTED,
-    SIGNING_BLOCKED,
-)
 
 router = APIRouter(include_in_schema=False)
 
 REASON_MAX = 2000
 # The form's buttons -> the API's decisions.
-DECISIONS = {"setujui": APPROVE, "perbaikan": REVISE, "tolak": REJECT}
+DECISIONS = {"setujui": Decision.APPROVE, "perbaikan": Decision.REVISE, "tolak": Decision.REJECT}
 _REASON_NEEDED = {
     "perbaikan": "Tuliskan apa yang harus diperbaiki pemohon.",
     "tolak": "Tuliskan alasan penolakan.",
@@ -88,16 +76,20 @@ EVENT_LABELS = {
     LETTER_ISSUED: "Surat terbit",
     LETTER_REVOKED: "Surat dicabut",
 }
-DECISION_LABELS = {APPROVE: "disetujui", REVISE: "dikembalikan", REJECT: "ditolak"}
-STATUS_LABELS = {
-    DRAFT: "Draf",
-    IN_REVIEW: "Dalam pemeriksaan",
-    REVISION_REQUESTED: "Menunggu perbaikan pemohon",
-    SIGNING_BLOCKED: "Tertahan di tanda tangan elektronik",
-    REJECTED: "Ditolak",
-    CANCELLED: "Dibatalkan",
-    EXPIRED: "Kedaluwarsa",
-    ISSUED: "Surat terbit",
+DECISION_LABELS = {
+    Decision.APPROVE: "disetujui",
+    Decision.REVISE: "dikembalikan",
+    Decision.REJECT: "ditolak",
+}
+STATUS_LABELS: dict[str, str] = {
+    ApplicationStatus.DRAFT: "Draf",
+    ApplicationStatus.IN_REVIEW: "Dalam pemeriksaan",
+    ApplicationStatus.REVISION_REQUESTED: "Menunggu perbaikan pemohon",
+    ApplicationStatus.SIGNING_BLOCKED: "Tertahan di tanda tangan elektronik",
+    ApplicationStatus.REJECTED: "Ditolak",
+    ApplicationStatus.CANCELLED: "Dibatalkan",
+    ApplicationStatus.EXPIRED: "Kedaluwarsa",
+    ApplicationStatus.ISSUED: "Surat terbit",
 }
 
 
@@ -115,11 +107,11 @@ def _timeline(app: intake_pb2.Application) -> list[TimelineRow]:
         parts: list[str] = []
         role = entry.actor_role or entry.step_role
         if entry.event == "application.step_assigned" and entry.step_role:
-            parts.append(f"Tahap {entry.step_index + 1}: {ROLE_NAMES.get(entry.step_role, '')}")
+            parts.append(f"Tahap {entry.step_index + 1}: {ROLE_LABELS.get(entry.step_role, '')}")
         elif entry.event == "application.escalated" and entry.escalated_to_role:
-            parts.append(f"ke {ROLE_NAMES.get(entry.escalated_to_role, entry.escalated_to_role)}")
+            parts.append(f"ke {ROLE_LABELS.get(entry.escalated_to_role, entry.escalated_to_role)}")
         elif role and entry.decision:
-            who = ROLE_NAMES.get(role, role)
+            who = ROLE_LABELS.get(role, role)
             if entry.decided_as == "plt":
                 who = f"Plt. {who}"
             elif entry.decided_as == "supervisor":
@@ -254,7 +246,9 @@ async def decide_on_page(
             step=langkah,
             request_id=request_id or None,
             act_as=sebagai or None,
-            passphrase=SecretStr(passphrase) if passphrase and decision == "approve" else None,
+            passphrase=SecretStr(passphrase)
+            if passphrase and decision == Decision.APPROVE
+            else None,
         )
         try:
             await decide(application_id, body, staff, roles, session, runtime)
@@ -308,7 +302,7 @@ async def retry_issue_on_page(
         refused = f"Surat belum dapat diterbitkan: {exc.detail}"
         status_code = exc.status
     else:
-        if state.get("status") != SIGNING_BLOCKED:
+        if state.get("status") != ApplicationStatus.SIGNING_BLOCKED:
             return RedirectResponse(f"{INBOX_PATH}?selesai=terbit", status_code=303)
         refused = "Surat masih tertahan di tanda tangan elektronik. Lihat alasannya di bawah."
         status_code = 409

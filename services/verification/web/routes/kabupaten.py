@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from common.domain import ROLE_LABELS
 from common.wib import indonesian_date
 from services.verification.api.deps import SessionDep, SettingsDep, kabupaten_staff
 from services.verification.api.routes.kabupaten import temporal_ui
@@ -21,7 +22,7 @@ from services.verification.kabupaten_view import (
     kabupaten_summary,
     today_wib,
 )
-from services.verification.web.pages import ROLE_NAMES, StaffPageDep, render, templates
+from services.verification.web.pages import StaffPageDep, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,7 +122,7 @@ async def kabupaten_page(
             "kecamatan_options": [("", "Semua kecamatan"), *area.kecamatan.items()],
             "desa_options": desa_options,
             "state_names": STATE_NAMES,
-            "role_names": ROLE_NAMES,
+            "role_names": ROLE_LABELS,
             "flash": "Periksa kembali isian penyaring." if errors else None,
             "flash_kind": "galat",
         },

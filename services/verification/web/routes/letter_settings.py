@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from common.domain import DESA_ROLES, ROLE_LABELS
 from common.http import Problem
 from services.verification.api.deps import DesaStaff, SessionDep
 from services.verification.api.routes.letter_routes import (
@@ -22,8 +23,8 @@ from services.verification.api.routes.letter_routes import (
     put_route,
     reset_route,
 )
-from services.verification.routes import DESA_ROLES, MAX_STEP_HOURS, MAX_STEPS
-from services.verification.web.pages import ROLE_NAMES, StaffPageDep, render
+from services.verification.routes import MAX_STEP_HOURS, MAX_STEPS
+from services.verification.web.pages import StaffPageDep, render
 from services.verification.web.routes.settings import (
     administers,
     done,
@@ -87,7 +88,7 @@ async def _editor(
     extra: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    roles = [(r, ROLE_NAMES[r]) for r in DESA_ROLES]
+    roles = [(r, ROLE_LABELS[r]) for r in DESA_ROLES]
     return render(
         request,
         "pengaturan/alur.html",

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from common.domain import DESA_ROLES, ROLE_LABELS
 from common.http import Problem
 from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
 from services.verification.api.routes.plt import PltIn, end_plt, grant_plt, list_plt
 from services.verification.plt import may_grant
-from services.verification.routes import DESA_ROLES
 from services.verification.staff_admin import desa_accounts
-from services.verification.web.pages import ROLE_NAMES, StaffPage, StaffPageDep, render
+from services.verification.web.pages import StaffPage, StaffPageDep, render
 from services.verification.web.routes.settings import done, flash_of, problem_flash
 
 router = APIRouter(prefix="/pengaturan/plt", include_in_schema=False)
@@ -40,11 +40,11 @@ async def _page(
             "nav_active": "pengaturan",
             "periods": periods,
             "staff_options": [
-                (a.username, f"{a.username} ({ROLE_NAMES.get(a.role, a.role)})")
+                (a.username, f"{a.username} ({ROLE_LABELS.get(a.role, a.role)})")
                 for a in accounts
                 if a.active and a.username != staff.username
             ],
-            "role_options": [(r, ROLE_NAMES[r]) for r in DESA_ROLES if may_grant(page.roles, r)],
+            "role_options": [(r, ROLE_LABELS[r]) for r in DESA_ROLES if may_grant(page.roles, r)],
             "may_end": {p.id for p in periods if may_grant(page.roles, p.role)},
             "form": form or {},
             **(extra if extra is not None else flash_of(request)),

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from common.domain import DESA_ROLES, ROLE_LABELS
 from common.http import Problem
 from services.verification.api.deps import DesaAdmin, HeldRoles, SessionDep
 from services.verification.models import StaffChange
-from services.verification.routes import DESA_ROLES
 from services.verification.staff_admin import (
     MIN_PASSWORD_LENGTH,
     account_of,
@@ -19,7 +19,7 @@ from services.verification.staff_admin import (
     recent_changes,
     set_password,
 )
-from services.verification.web.pages import ROLE_NAMES, StaffPageDep, render
+from services.verification.web.pages import StaffPageDep, render
 from services.verification.web.routes.settings import done, flash_of, problem_flash
 
 router = APIRouter(prefix="/pengaturan/akun", include_in_schema=False)
@@ -38,13 +38,13 @@ def describe(change: StaffChange) -> str:
     """'Jabatan diubah (Kasi Pemerintahan → Kasi Kesejahteraan Rakyat)'."""
     text = ACTIONS.get(change.action, change.action)
     if change.detail:
-        roles = [ROLE_NAMES.get(r.strip(), r.strip()) for r in change.detail.split("->")]
+        roles = [ROLE_LABELS.get(r.strip(), r.strip()) for r in change.detail.split("->")]
         text += f" ({' → '.join(roles)})"
     return text
 
 
 def _role_options() -> list[tuple[str, str]]:
-    return [(r, ROLE_NAMES[r]) for r in DESA_ROLES]
+    return [(r, ROLE_LABELS[r]) for r in DESA_ROLES]
 
 
 async def _list_page(

@@ -1,0 +1,29 @@
+"""What staff decide on a step, how they came to decide it, and why the workflow refuses."""
+
+from enum import StrEnum
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REVISE = "revise"
+    REJECT = "reject"
+
+
+class DecidedAs(StrEnum):
+    """How a decision was taken, for the letter and the record."""
+
+    OWN_ROLE = ""
+    PLT = "plt"
+    SUPERVISOR = "supervisor"
+
+
+class ApprovalErrorCode(StrEnum):
+    """ApplicationError types the workflow's validators raise; clients map them to answers."""
+
+    WRONG_ROLE = "WrongRole"  # 403
+    WRONG_DESA = "WrongDesa"  # 403
+    STALE_STEP = "StaleStep"  # 409
+    FINISHED = "Finished"  # 409
+    NOT_AWAITING_RESUBMIT = "NotAwaitingResubmit"  # 409
+    INVALID = "InvalidDecision"  # 422 (also: a revision beyond the route's limit)
+    NOT_BLOCKED = "NotBlocked"  # 409: retry_issue on a letter whose signing is not blocked

@@ -1,0 +1,26 @@
+"""Where an application is, as intake shows it to the resident and staff see it."""
+
+from enum import StrEnum
+
+
+class ApplicationStatus(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    REVISION_REQUESTED = "revision_requested"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"  # the resident did not resubmit in time
+    ISSUED = "issued"
+    # Every step approved, but signing refused to issue (a business error staff must fix); the
+    # workflow keeps the letter and retries.
+    SIGNING_BLOCKED = "signing_blocked"
+
+
+FINAL_STATUSES: frozenset[ApplicationStatus] = frozenset(
+    {
+        ApplicationStatus.ISSUED,
+        ApplicationStatus.REJECTED,
+        ApplicationStatus.CANCELLED,
+        ApplicationStatus.EXPIRED,
+    }
+)
