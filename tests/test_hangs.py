@@ -4,7 +4,11 @@ from the timeout's own thread while the loop sits idle."""
 import asyncio
 import threading
 
+import pytest
+
 from tests.support.hangs import pending_tasks_report, running_loop_of
+
+pytestmark = pytest.mark.unit
 
 
 async def waits_for_an_ack_that_never_comes(started: asyncio.Event, never: asyncio.Event) -> None:

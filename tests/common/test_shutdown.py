@@ -11,6 +11,8 @@ import pytest
 from common.background import BacklogLoop
 from common.shutdown import Shutdown, cancel_and_wait, stop_within
 
+pytestmark = pytest.mark.unit
+
 # Only a stop that never comes reaches this: it turns a hang into a failure.
 HANG = 60.0
 NEVER = 3600.0
