@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from scripts.journey import PAMANUKAN, Journey, sample_pdf, sample_png, wait_until
 from tests.e2e.test_journey import PASSWORD, Stack
-from tests.support.browser import DESK, Visit
+from tests.support.browser import DESK, Visit, new_context
 
 # Kecamatan Pamanukan (32.13.11), a woman born 27-06-1988 (day + 40), serial 0707: used by no
 # other test, so its code limit and its applications are this test's alone.
@@ -69,7 +69,7 @@ def _accept_confirmations(page: Page) -> list[str]:
 @contextmanager
 def _office_browser(browser: Browser) -> Iterator[Page]:
     """Another officer's own browser at the desa office (cookies of nobody else)."""
-    context = browser.new_context(viewport=DESK, locale="id-ID", timezone_id="Asia/Jakarta")
+    context = new_context(browser, DESK)
     try:
         yield context.new_page()
     finally:
