@@ -19,6 +19,8 @@ TASK_EXPIRED = "expired"
 # signing refuses the letter and asking for it to be issued again.
 TASK_KIND_DECISION = "decision"
 TASK_KIND_SIGNING_BLOCKED = "signing_blocked"
+# Every step approved; the signer signs remotely (BSrE) and gives the passphrase on this task.
+TASK_KIND_SIGNATURE = "signature"
 
 
 class Staff(SQLModel, table=True):

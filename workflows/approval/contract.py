@@ -5,7 +5,7 @@ workflow's module (which would carry its code into their images). A test checks 
 workflow's handlers and these definitions agree."""
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from workflows.approval.models import (
     ApprovalState,
@@ -31,7 +31,7 @@ class UpdateDef(Generic[ArgT, ResultT]):
 @dataclass(frozen=True)
 class QueryDef(Generic[ResultT]):
     name: str
-    result: object  # a type, or a union such as `IssueLetterInput | None`
+    result: Any  # a type, or a union such as `IssueLetterInput | None`
 
 
 DECIDE = UpdateDef("decide", DecisionInput, ApprovalState)
