@@ -55,6 +55,9 @@ class Inbox:
     def has(self, kind: Kind) -> bool:
         return kind in self.pending
 
+    def has_any(self, *kinds: Kind) -> bool:
+        return any(kind in self.pending for kind in kinds)
+
     def take(self, kind: Kind, of_type: type[R]) -> R:
         """The process acts on the pending request of `kind` now."""
         request = self.pending.pop(kind)

@@ -8,14 +8,17 @@ from typing import Any
 
 from temporalio.common import SearchAttributeKey
 
-from common.domain import ApplicationStatus
+from common.domain import ApplicationStatus, Role
 from workflows.approval import search_attributes as sa
 from workflows.approval import wording
+from workflows.approval.deadlines import escalated_to
 from workflows.approval.models import (
     ApprovalInput,
     ApprovalState,
+    DecisionInput,
     IssueLetterInput,
     LetterInfo,
+    ProgressRecord,
     Route,
 )
 
@@ -84,6 +87,38 @@ class LetterState:
             assignee_role=self.assignee,
         )
 
+    def progress(
+        self,
+        sequence: int,
+        event: str,
+        decision: DecisionInput | None = None,
+        decided_as: str = "",
+        escalated_to_role: str = "",
+        reason: str = "",
+        step: tuple[int, str] | None = None,
+    ) -> ProgressRecord:
+        """What intake is told with `event`. `step` names the step when it is none of the
+        route's (signing refused the letter after the last one)."""
+        step_index, step_role = step or (self.step_index, self.step_role)
+        return ProgressRecord(
+            application_id=self.input.application_id,
+            desa_code=self.input.desa_code,
+            letter_type=self.input.letter_type,
+            sequence=sequence,
+            event=event,
+            status=self.status,
+            step_index=step_index,
+            step_role=step_role,
+            actor_role=decision.actor_role if decision else "",
+            decision=decision.decision if decision else "",
+            reason=decision.reason if decision else reason,
+            letter=self.letter,
+            deadline=self.deadline,
+            escalated_to_role=escalated_to_role,
+            escalation_level=self.escalation_level if escalated_to_role else 0,
+            decided_as=decided_as,
+        )
+
     def summary(self) -> str:
         return wording.summary(self)
 
@@ -109,6 +144,38 @@ class LetterState:
         self.overdue = False
         self.escalation_level = 0
         self.assignee = self.step_role
+
+    def escalate(self) -> Role:
+        """The current step's deadline passed (again): who is told now."""
+        assert self.step_role is not None
+        self.escalation_level += 1
+        self.overdue = True
+        self.assignee = escalated_to(self.step_role, self.escalation_level)
+        return self.assignee
+
+    def return_to_resident(self, expiry: datetime | None) -> None:
+        """Returned for revision: the resident acts next, until `expiry` (None: no expiry)."""
+        self.revision_rounds += 1
+        self.status = ApplicationStatus.REVISION_REQUESTED
+        self.end_step()
+        self.assignee = Role.RESIDENT
+        self.deadline = expiry
+
+    def block(self, signer_role: str, reason: str, now: datetime) -> bool:
+        """Signing refused the letter: True the first time (to be recorded), False when it was
+        blocked already (only the reason shown is refreshed)."""
+        self.blocked_reason = reason
+        if self.status == ApplicationStatus.SIGNING_BLOCKED:
+            return False
+        self.status = ApplicationStatus.SIGNING_BLOCKED
+        self.assignee = signer_role
+        self.blocked_since = now
+        return True
+
+    def signing_step(self) -> tuple[int, str]:
+        """The signing "step" after the route's last one; its role is the signer's."""
+        assert self.route is not None and self.issue_request is not None
+        return len(self.route.steps), self.issue_request.signer_role
 
     def end_step(self) -> None:
         self.step_index = None

@@ -55,7 +55,6 @@ from workflows.approval.models import (
     IssueLetterInput,
     LetterInfo,
     LetterSignedInput,
-    ProgressRecord,
     ResubmitInput,
     RetryIssueInput,
     Route,
@@ -137,12 +136,7 @@ class LetterApprovalWorkflow:
         """Assigns the route's step `index` and waits for its decision (None: cancelled)."""
         assert self._letter.route is not None
         hours = self._letter.route.steps[index].deadline_working_hours
-        self._assign(index, hours)
-        await self._record(APPLICATION_STEP_ASSIGNED)
-        self._inbox.answer(self._letter.view())
-        await self._wait_with_deadlines(
-            lambda: self._inbox.has(Kind.DECIDE) or self._inbox.has(Kind.CANCEL), hours
-        )
+        await self._assign(index, hours, lambda: self._inbox.has_any(Kind.DECIDE, Kind.CANCEL))
         if self._inbox.has(Kind.CANCEL):
             return None
         return self._inbox.take(Kind.DECIDE, DecisionInput)
@@ -152,19 +146,18 @@ class LetterApprovalWorkflow:
         end (cancelled, or expired when the resident did not resubmit in time)."""
         letter = self._letter
         assert letter.route is not None
-        letter.revision_rounds += 1
-        letter.status = ApplicationStatus.REVISION_REQUESTED
-        letter.end_step()
-        letter.assignee = Role.RESIDENT
-        if self._timed:
-            letter.deadline = deadlines.resubmit_expiry(workflow.now(), letter.route.resubmit_days)
+        expiry = (
+            deadlines.resubmit_expiry(workflow.now(), letter.route.resubmit_days)
+            if self._timed
+            else None
+        )
+        letter.return_to_resident(expiry)
         await self._record(APPLICATION_REVISION_REQUESTED, decision, decided_as)
         self._inbox.answer(letter.view())
 
         def ready() -> bool:
-            return self._inbox.has(Kind.RESUBMIT) or self._inbox.has(Kind.CANCEL)
+            return self._inbox.has_any(Kind.RESUBMIT, Kind.CANCEL)
 
-        expiry = letter.deadline
         if expiry is not None and not await self._wait(ready, expiry, "resubmit-expiry"):
             return await self._end(ApplicationStatus.EXPIRED)
         await self._wait(ready)
@@ -178,14 +171,12 @@ class LetterApprovalWorkflow:
     async def _await_signature(self) -> LetterInfo:
         """The remote signer's step: assigned, reminded and escalated like a route step, until
         verification reports the letter signed (it holds the passphrase; we never do)."""
-        letter = self._letter
-        assert letter.route is not None
-        letter.status = ApplicationStatus.AWAITING_SIGNATURE
-        self._assign(len(letter.route.steps), deadlines.SIGNATURE_WORKING_HOURS)
-        await self._record(APPLICATION_STEP_ASSIGNED)
-        self._inbox.answer(letter.view())  # the last approver
-        await self._wait_with_deadlines(
-            lambda: self._inbox.has(Kind.LETTER_SIGNED), deadlines.SIGNATURE_WORKING_HOURS
+        assert self._letter.route is not None
+        self._letter.status = ApplicationStatus.AWAITING_SIGNATURE
+        await self._assign(
+            len(self._letter.route.steps),
+            deadlines.SIGNATURE_WORKING_HOURS,
+            lambda: self._inbox.has(Kind.LETTER_SIGNED),
         )
         return self._inbox.take(Kind.LETTER_SIGNED, LetterSignedInput).letter
 
@@ -205,42 +196,30 @@ class LetterApprovalWorkflow:
                     retry_policy=_SERVICE_RETRY,
                 )
             except ActivityError as failure:
-                cause = failure.cause
-                if not isinstance(cause, ApplicationError) or not workflow.patched(
-                    PATCH_SIGNING_BLOCKED
-                ):
+                reason = _refusal_reason(failure)
+                if reason is None or not workflow.patched(PATCH_SIGNING_BLOCKED):
                     raise
                 failures += 1
-                await self._block(request, _refusal_reason(cause))
+                if letter.block(request.signer_role, reason, workflow.now()):
+                    await self._record(
+                        APPLICATION_SIGNING_BLOCKED,
+                        reason=letter.blocked_reason,
+                        step=letter.signing_step(),
+                    )
             else:
                 letter.blocked_reason, letter.next_issue_attempt = "", None
                 if self._inbox.has(Kind.RETRY_ISSUE):  # asked for while the attempt ran
                     self._inbox.take(Kind.RETRY_ISSUE, RetryIssueInput)
                 return issued
             assert letter.blocked_since is not None
-            letter.next_issue_attempt = workflow.now() + deadlines.issue_retry_delay(
+            retry_at = workflow.now() + deadlines.issue_retry_delay(
                 failures, workflow.now() - letter.blocked_since
             )
+            letter.next_issue_attempt = retry_at
             self._inbox.answer(letter.view())  # a staff retry that failed again: still blocked
-            retry_now = letter.next_issue_attempt
-            if await self._wait(
-                lambda: self._inbox.has(Kind.RETRY_ISSUE), retry_now, "retry-issue"
-            ):
+            if await self._wait(lambda: self._inbox.has(Kind.RETRY_ISSUE), retry_at, "retry-issue"):
                 self._inbox.take(Kind.RETRY_ISSUE, RetryIssueInput)
             letter.next_issue_attempt = None
-
-    async def _block(self, request: IssueLetterInput, reason: str) -> None:
-        letter = self._letter
-        letter.blocked_reason = reason
-        if letter.status == ApplicationStatus.SIGNING_BLOCKED:
-            return  # recorded once; later refusals only refresh the reason shown
-        assert letter.route is not None
-        letter.status = ApplicationStatus.SIGNING_BLOCKED
-        letter.assignee = request.signer_role
-        letter.blocked_since = workflow.now()
-        # The signing "step" comes after the route's last one; its role is the signer's.
-        step = (len(letter.route.steps), request.signer_role)
-        await self._record(APPLICATION_SIGNING_BLOCKED, reason=reason, step=step)
 
     async def _issued(self, issued: LetterInfo) -> ApprovalState:
         self._letter.letter = issued
@@ -266,41 +245,32 @@ class LetterApprovalWorkflow:
 
     # -- time ------------------------------------------------------------------------------
 
-    def _assign(self, index: int, hours: float) -> None:
+    async def _assign(self, index: int, hours: float, ready: Ready) -> None:
+        """Assigns step `index` (a route step, or the signature after the last), tells intake,
+        answers the request that led here and waits until `ready`, reminding and escalating
+        as the step's deadlines pass (letters without the deadlines patch only wait)."""
         letter = self._letter
-        now = workflow.now() if self._timed else None
         assert letter.route is not None
-        due = (
-            deadlines.step_deadline(now, hours, letter.route.calendar, self._days_off)
-            if now is not None
-            else None
-        )
+        calendar = letter.route.calendar
+        now = workflow.now() if self._timed else None
+        due = deadlines.step_deadline(now, hours, calendar, self._days_off) if now else None
         letter.start_step(index, now, due)
-
-    async def _wait_with_deadlines(self, ready: Ready, hours: float) -> None:
-        """Waits until `ready`, reminding and escalating as the current step's deadlines pass."""
-        letter = self._letter
-        if self._timed:
-            assert letter.step_started and letter.deadline and letter.route
-            for due, timer in deadlines.step_timers(
-                letter.step_started, letter.deadline, hours, letter.route.calendar, self._days_off
-            ):
+        await self._record(APPLICATION_STEP_ASSIGNED)
+        self._inbox.answer(letter.view())
+        if now is not None and due is not None:
+            for when, timer in deadlines.step_timers(now, due, hours, calendar, self._days_off):
                 if ready():
                     break
-                if not await self._wait(ready, due, timer):
+                if not await self._wait(ready, when, timer):
                     await self._on_timer(timer)
         await self._wait(ready)
 
     async def _on_timer(self, timer: deadlines.Timer) -> None:
-        letter = self._letter
         if timer == deadlines.Timer.REMIND:
             await self._record(APPLICATION_REMINDED)
             return
-        assert letter.step_role is not None
-        letter.escalation_level += 1
-        letter.overdue = True
-        letter.assignee = deadlines.escalated_to(letter.step_role, letter.escalation_level)
-        await self._record(APPLICATION_ESCALATED, escalated_to_role=letter.assignee)
+        told = self._letter.escalate()
+        await self._record(APPLICATION_ESCALATED, escalated_to_role=told)
 
     async def _wait(self, ready: Ready, until: datetime | None = None, summary: str = "") -> bool:
         """Shows the state, then waits for `ready` (until `until`, when given): True when ready."""
@@ -327,33 +297,15 @@ class LetterApprovalWorkflow:
         reason: str = "",
         step: tuple[int, str] | None = None,
     ) -> None:
-        """Tell intake (which stores it and publishes the event). The sequence makes a retried
-        activity a no-op on intake's side. `step` names the step when it is none of the
-        route's (the signing after the last one)."""
+        """Tell intake (which stores it and publishes the event); the sequence makes a retried
+        activity a no-op there."""
         if event not in _NOTES:
             self._publish()
         self._sequence += 1
-        state = self._letter.view()
-        step_index, step_role = step or (state.step_index, state.step_role)
         await workflow.execute_activity(
             ACTIVITY_RECORD_PROGRESS,
-            ProgressRecord(
-                application_id=state.application_id,
-                desa_code=self._letter.input.desa_code,
-                letter_type=self._letter.input.letter_type,
-                sequence=self._sequence,
-                event=event,
-                status=state.status,
-                step_index=step_index,
-                step_role=step_role,
-                actor_role=decision.actor_role if decision else "",
-                decision=decision.decision if decision else "",
-                reason=decision.reason if decision else reason,
-                letter=state.letter,
-                deadline=state.deadline,
-                escalated_to_role=escalated_to_role,
-                escalation_level=state.escalation_level if escalated_to_role else 0,
-                decided_as=decided_as,
+            self._letter.progress(
+                self._sequence, event, decision, decided_as, escalated_to_role, reason, step
             ),
             start_to_close_timeout=_SERVICE_CALL_TIMEOUT,
             retry_policy=_SERVICE_RETRY,
@@ -457,9 +409,12 @@ def _issue_request(
     )
 
 
-def _refusal_reason(error: ApplicationError) -> str:
-    """Signing's own words (the activity passes them as the error's details), else the
-    error's message."""
+def _refusal_reason(failure: ActivityError) -> str | None:
+    """Why signing refused the letter for good: its own words (the activity passes them as the
+    error's details), else the error's message. None when the activity failed otherwise."""
+    error = failure.cause
+    if not isinstance(error, ApplicationError):
+        return None
     details = error.details
     reason = details[0] if details and isinstance(details[0], str) and details[0] else ""
     return (reason or error.message)[:_REASON_MAX]
