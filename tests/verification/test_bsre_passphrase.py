@@ -6,10 +6,10 @@ server, and the intake peer. The passphrase reaches BSrE and nothing else: not t
 history, not a log, not a database."""
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -188,28 +188,34 @@ def _files_holding(folder: Path, needle: bytes) -> dict[Path, bool]:
     return {p: needle in p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+@dataclass
 class EventLog:
     """Every public event of one application, as published on NATS (the stream all services
     consume), in order."""
 
-    def __init__(self, app_id: str) -> None:
-        self.app_id = app_id
-        self.events: list[CloudEvent] = []
-
-    async def collect(self, js: JetStreamContext) -> None:
-        subscription = await js.subscribe(
-            "smartdesa.events.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
-        )
-        try:
-            async for msg in subscription.messages:
-                event = CloudEvent.from_message(dict(msg.headers or {}), msg.data or b"")
-                if event.subject == self.app_id:
-                    self.events.append(event)
-        finally:
-            await subscription.unsubscribe()
+    app_id: str
+    events: list[CloudEvent]
 
     def names(self) -> list[str]:
         return [e.name for e in self.events]
+
+
+async def _stream_until_issued(js: JetStreamContext, app_id: str) -> EventLog:
+    """The application's events from the start of the public stream to its letter.issued (the
+    intake peer publishes each before answering the workflow, so it is there once issued)."""
+    subscription = await js.subscribe(
+        "smartdesa.events.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    log = EventLog(app_id, [])
+    try:
+        while LETTER_ISSUED not in log.names():
+            msg = await subscription.next_msg(timeout=30)
+            event = CloudEvent.from_message(dict(msg.headers or {}), msg.data or b"")
+            if event.subject == app_id:
+                log.events.append(event)
+    finally:
+        await asyncio.wait_for(subscription.unsubscribe(), timeout=10)
+    return log
 
 
 # Events whose messages go to staff; and the one a stuck letter would raise.
@@ -219,24 +225,6 @@ STAFF_EVENTS = (
     APPLICATION_ESCALATED,
     APPLICATION_SIGNING_BLOCKED,
 )
-
-
-def _only(log: EventLog, event: CloudEvent) -> EventLog:
-    one = EventLog(log.app_id)
-    one.events = [event]
-    return one
-
-
-async def _stream_until_issued(js: JetStreamContext, app_id: str) -> EventLog:
-    log = EventLog(app_id)
-    task = asyncio.create_task(log.collect(js))
-    try:
-        await eventually(lambda: LETTER_ISSUED in log.names(), "letter.issued on NATS")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    return log
 
 
 async def _staff_notifications(
@@ -315,7 +303,7 @@ async def test_the_kades_signs_with_the_passphrase_when_approving(
     assert not {"signing_blocked", "signing_blocked_kabupaten"} & templates
     # The Kades was told the letter waits for them (the signature step), nobody else.
     signature_step = log.events[-2]
-    plan = await _staff_notifications(service, settings, _only(log, signature_step))
+    plan = await _staff_notifications(service, settings, EventLog(app_id, [signature_step]))
     assert plan and {recipient for _, recipient in plan} == {staff_recipient("kades.pamanukan")}
     # No stuck-letter task ever opened for it.
     async with service.runtime.sessions() as session:

@@ -1,8 +1,8 @@
 """The approval workflow's messages as typed definitions: each Update and query by its name,
-argument and result type. The workflow declares its handlers with these names, and the client
-calls through them, so neither side spells a name twice and the services never import the
-workflow's module (which would carry its code into their images). A test checks that the
-workflow's handlers and these definitions agree."""
+argument and result type. The client calls through them, so the services never import the
+workflow's module (which would carry its code into their images); the workflow's handler
+methods carry the same names and types, and tests/workflows/test_client.py checks that they
+agree."""
 
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar

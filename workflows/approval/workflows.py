@@ -7,7 +7,7 @@ revision, it waits for the resident to resubmit, then expires. See docs/workflow
 
 The parts: `state` (the one state, from which the query, the UI summary and the search
 attributes derive), `inbox` (Update bookkeeping), `rules` (the validators' checks), `deadlines`
-(the arithmetic of time), `wording` (Indonesian texts), `contract` (the message names).
+(the arithmetic of time), `wording` (Indonesian texts); `contract` names its messages for the client.
 
 Workflow code must stay deterministic: no I/O, no clocks but workflow.now(), activities called
 by name so this module imports nothing that does I/O.
@@ -42,7 +42,7 @@ from common.domain.events import (
     APPLICATION_STEP_ASSIGNED,
     LETTER_ISSUED,
 )
-from workflows.approval import WORKFLOW_NAME, contract, deadlines, rules
+from workflows.approval import WORKFLOW_NAME, deadlines, rules
 from workflows.approval.inbox import Inbox, Kind, Request
 from workflows.approval.models import (
     ACTIVITY_ISSUE_LETTER,
@@ -327,15 +327,15 @@ class LetterApprovalWorkflow:
         await workflow.wait_condition(lambda: self._inbox.answered(request.request_id))
         return self._inbox.answers[request.request_id]
 
-    @workflow.query(name=contract.STATE.name)
+    @workflow.query
     def state(self) -> ApprovalState:
         return self._letter.view()
 
-    @workflow.query(name=contract.ISSUE_REQUEST.name)
+    @workflow.query
     def issue_request(self) -> IssueLetterInput | None:
         return self._letter.issue_request
 
-    @workflow.update(name=contract.DECIDE.name)
+    @workflow.update
     async def decide(self, decision: DecisionInput) -> ApprovalState:
         return await self._receive(Kind.DECIDE, decision, decision.actor_username)
 
@@ -344,7 +344,7 @@ class LetterApprovalWorkflow:
         if not rules.check_request(self._inbox, decision.request_id, decision.actor_username):
             rules.check_decision(self._letter, self._inbox, decision)
 
-    @workflow.update(name=contract.RESUBMIT.name)
+    @workflow.update
     async def resubmit(self, request: ResubmitInput) -> ApprovalState:
         return await self._receive(Kind.RESUBMIT, request, _RESIDENT)
 
@@ -353,7 +353,7 @@ class LetterApprovalWorkflow:
         if not rules.check_request(self._inbox, request.request_id, _RESIDENT):
             rules.check_resubmit(self._letter, self._inbox)
 
-    @workflow.update(name=contract.CANCEL.name)
+    @workflow.update
     async def cancel(self, request: CancelInput) -> ApprovalState:
         return await self._receive(Kind.CANCEL, request, _RESIDENT)
 
@@ -362,7 +362,7 @@ class LetterApprovalWorkflow:
         if not rules.check_request(self._inbox, request.request_id, _RESIDENT):
             rules.check_cancel(self._letter, self._inbox)
 
-    @workflow.update(name=contract.RETRY_ISSUE.name)
+    @workflow.update
     async def retry_issue(self, request: RetryIssueInput) -> ApprovalState:
         return await self._receive(Kind.RETRY_ISSUE, request, request.actor_username)
 
@@ -371,7 +371,7 @@ class LetterApprovalWorkflow:
         if not rules.check_request(self._inbox, request.request_id, request.actor_username):
             rules.check_retry_issue(self._letter, self._inbox, request)
 
-    @workflow.update(name=contract.LETTER_SIGNED.name)
+    @workflow.update
     async def letter_signed(self, signed: LetterSignedInput) -> ApprovalState:
         return await self._receive(Kind.LETTER_SIGNED, signed, signed.actor_username)
 
