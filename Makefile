@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
-.PHONY: help install run test test-fast smoke proto proto-check lint format clean-data \
+.PHONY: help install run test test-unit test-fast smoke proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
 	bench-render migration bench bench-signing
@@ -16,6 +16,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
 	@echo "make test    run the whole test suite"
+	@echo "make test-unit  the pure tests only (marker unit): seconds, for the edit-test loop"
 	@echo "make smoke   drive one letter through a running 'make run' and print where it landed"
 	@echo "make lint    ruff and mypy;  make proto  regenerate gRPC code"
 	@echo "make lock    re-pin requirements.lock (the images' dependencies) from pyproject.toml"
@@ -56,6 +57,10 @@ run: $(STAMP)
 
 test: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
 	$(PY) -m pytest
+
+# The pure tests (marker `unit`: no server, database, subprocess or network), in seconds.
+test-unit: $(STAMP)
+	$(PY) -m pytest -m unit -q
 
 # Everything except the end-to-end tests across processes.
 test-fast: $(STAMP) $(SOFTHSM)
@@ -121,7 +126,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Record the approval workflow's histories again (replay tests); see README "Changing the workflow".
+# Record the approval workflow's histories again (replay tests); see docs/workflow.md.
 record-histories: $(STAMP)
 	$(PY) -m tests.workflows.record_histories
 

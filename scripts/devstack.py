@@ -144,7 +144,7 @@ class DevStack:
                  "--ui-ip", HOST, "--ui-port", str(p.temporal_ui), "--db-filename",
                  str(temporal_dir / "temporal.db"), "--log-level", "warn",
                  "--ui-disable-news-fetch",
-                 # DesaCode, KecamatanCode, ... for Diskominfo's filters in the UI (README).
+                 # DesaCode, KecamatanCode, ... for Diskominfo's filters in the UI (docs/workflow.md).
                  *dev_server_args()],
                 p.temporal,
             ),

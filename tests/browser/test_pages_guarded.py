@@ -9,19 +9,17 @@ route tables (so a page added later is covered without anyone remembering to):
 
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from scripts.journey import Journey
 from services.intake.main import create_app as intake_app
 from services.verification.main import create_app as verification_app
 from tests.e2e.test_journey import NIK_A, PASSWORD, PHONE_A, Stack
-from tests.support.web import sign_in_form
+from tests.support.web import app_routes, sign_in_form
 
 # Pages anyone may open: signing in, the landing page, what a phone needs to install the portal.
 PUBLIC_PAGES = {
@@ -35,19 +33,10 @@ PUBLIC_POSTS = {
 }
 
 
-def _routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
-    """Every APIRoute with its full path (FastAPI keeps included routers as wrappers)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield prefix + route.path, route
-        elif hasattr(route, "original_router"):  # an included router
-            yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
-
-
 def _pages(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) of every route outside the API, health and metrics."""
     found = []
-    for path, route in _routes(app.routes):
+    for path, route in app_routes(app.routes):
         if path.startswith(("/api/", "/healthz", "/metrics", "/docs", "/openapi", "/redoc")):
             continue
         for method in sorted((route.methods or set()) - {"HEAD"}):

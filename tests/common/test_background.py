@@ -1,6 +1,10 @@
 import asyncio
 
+import pytest
+
 from common.background import BacklogLoop
+
+pytestmark = pytest.mark.unit
 
 # Long enough that only a wake-up (or a full batch) can explain a second pass in these tests.
 NEVER = 3600.0

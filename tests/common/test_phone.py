@@ -2,6 +2,8 @@ import pytest
 
 from common.phone import InvalidPhone, normalize_phone
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from common.web import install_web, safe_next
 from services.verification.web.pages import STATIC_DIR, templates
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "target",

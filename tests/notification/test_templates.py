@@ -8,6 +8,8 @@ from common.wib import wib_datetime
 from services.notification import templates as t
 from services.notification.channels import WhatsAppCloudChannel
 
+pytestmark = pytest.mark.unit
+
 ALL_TEMPLATES = t.all_templates()
 
 

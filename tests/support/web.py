@@ -2,9 +2,11 @@
 page first (it sets the sign-in form's CSRF cookie and puts the same token in the form)."""
 
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
+from fastapi.routing import APIRoute
 
 _SIGN_IN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -28,3 +30,15 @@ async def async_sign_in_form(
     page = await client.get(path)
     assert page.status_code == 200, page.text
     return {**data, "csrf_token": sign_in_token(page)}
+
+
+def app_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every APIRoute of an app with its full path (FastAPI keeps included routers as
+    wrappers): `app_routes(app.routes)`."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        elif hasattr(route, "original_router"):  # an included router
+            yield from app_routes(
+                route.original_router.routes, prefix + route.include_context.prefix
+            )

@@ -8,6 +8,8 @@ from common.http import Problem
 from services.verification.decisions import actor_role_for
 from services.verification.models import Task
 
+pytestmark = pytest.mark.unit
+
 
 def _task(role: str, supervisor: str = "", escalated_to: str = "") -> Task:
     return Task(

@@ -13,6 +13,8 @@ from temporalio.worker import Replayer
 from tests.workflows.record_histories import HISTORIES, PATHS
 from workflows.approval.workflows import LetterApprovalWorkflow
 
+pytestmark = pytest.mark.unit
+
 STORED = sorted(HISTORIES.glob("*.json"))
 TEXTS = {p.stem: p.read_text() for p in STORED}
 

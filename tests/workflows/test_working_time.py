@@ -17,6 +17,8 @@ from workflows.approval.working_time import (
     parse_days_off,
 )
 
+pytestmark = pytest.mark.unit
+
 DEFAULT = WorkingCalendar()
 NATIONAL = parse_days_off(national_days_off(2026))
 

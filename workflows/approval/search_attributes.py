@@ -1,6 +1,6 @@
 """The custom search attributes Diskominfo filters letters by in the Temporal UI. Registered on
 the dev server by `make run` (scripts/devstack.py) and by the tests' dev server; in production
-with `temporal operator search-attribute create` (see README).
+with `temporal operator search-attribute create` (see docs/workflow.md).
 
 Values are codes and roles only, never personal data: search attributes are stored unencrypted.
 """
