@@ -21,8 +21,8 @@ from common.events import (
 )
 from common.outbox import OutboxEvent
 from common.rpc import INTAKE, VERIFICATION, WORKER, client_channel
-from services.intake.api.routes.applications import letter_filename
 from services.intake.models import TimelineEntry
+from services.intake.resident_actions import letter_filename
 from tests.intake import samples
 from tests.intake.conftest import (
     NIK_ANI,

@@ -4,11 +4,11 @@ from fastapi import APIRouter, status
 
 from common.auth import Principal
 from common.http import Problem
+from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.intake import otp
 from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.api.schemas import Accepted, OtpRequest, TokenOut, TokenRequest
-from services.intake.nik import InvalidNik, parse_nik
 
 router = APIRouter(prefix="/auth", tags=["masuk"])
 
