@@ -21,13 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
 from common.domain import ApplicationStatus, Decision
-from common.domain.errors import Conflict, NotFound, Unavailable
+from common.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from services.verification.decisions import actor_role_for, send_decision, send_retry_issue
 from services.verification.intake_reader import read_application
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
     TASK_EXPIRED,
+    TASK_KIND_SIGNATURE,
     TASK_KIND_SIGNING_BLOCKED,
     TASK_REVISION_REQUESTED,
     Staff,
@@ -35,12 +36,7 @@ from services.verification.models import (
 )
 from services.verification.routes import route_for
 from services.verification.runtime import Runtime
-from services.verification.signer_passphrase import (
-    check_may_sign,
-    issue_request_of,
-    let_workflow_pick_up,
-    sign_with_passphrase,
-)
+from services.verification.signer_passphrase import Signer, sign
 from services.verification.task_inbox import (
     is_overdue,
     open_task_in_desa,
@@ -80,8 +76,10 @@ class TaskSummary(BaseModel):
     # The role in which the signed-in staff member sees this task: the step's own role (maybe
     # held as Plt) or, for an escalated task, the supervisor's.
     acting_as: str
-    # "decision" (a route step), or "signing_blocked": every step approved, but signing refuses
-    # the letter; fix the cause (see the task's reason), then POST .../retry-issue.
+    # "decision" (a route step); "signature": every step approved, the signer signs remotely
+    # (BSrE): POST .../retry-issue with the passphrase; or "signing_blocked": every step
+    # approved, but signing refuses the letter; fix the cause (see the task's reason), then
+    # POST .../retry-issue.
     kind: str
 
     @classmethod
@@ -272,20 +270,18 @@ async def decide(
         actor_is_plt=actor_role != staff.role,
     )
     state = await send_decision(runtime.temporal, application_id, decision, wait)
-    if request.passphrase is None or request.decision != Decision.APPROVE:
+    if (
+        request.passphrase is None
+        or request.decision != Decision.APPROVE
+        or state.status != ApplicationStatus.AWAITING_SIGNATURE
+    ):
         return asdict(state)
-    # The last approval (the workflow now knows who signs): sign with the passphrase here.
-    issue = await issue_request_of(runtime.temporal, application_id)
-    if issue is None:  # not the last step: there is nothing to sign yet
-        return asdict(state)
-    await sign_with_passphrase(runtime, application_id, issue, request.passphrase, approved=True)
-    retry = RetryIssueInput(
-        request_id=f"{request_id}-signed",
-        actor_username=staff.username,
-        actor_role=actor_role,
-        actor_desa_code=staff.desa_code,
+    # The last approval of a letter whose signer signs remotely: sign with the passphrase now.
+    signer = Signer(staff.username, actor_role, staff.desa_code)
+    signed = await sign(
+        runtime, application_id, signer, f"{request_id}-signed", request.passphrase, approved=True
     )
-    return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
+    return asdict(signed)
 
 
 async def retry_issue(
@@ -300,9 +296,11 @@ async def retry_issue(
 ) -> dict[str, Any]:
     """Issuing again a letter signing refused; the state after that attempt. The workflow
     decides who may (the signer role, the Sekdes, the Kades of the desa). With `passphrase` (a
-    BSrE desa) the letter is signed with it first; a wrong one is refused and it stays blocked."""
+    BSrE desa) the letter is signed with it first; a wrong one is refused and the letter keeps
+    waiting. A letter waiting for its remote signer is signed this way (the passphrase is
+    required)."""
     open_task = await open_task_in_desa(session, application_id, staff.desa_code)
-    if open_task is None or open_task.kind != TASK_KIND_SIGNING_BLOCKED:
+    if open_task is None or open_task.kind not in (TASK_KIND_SIGNING_BLOCKED, TASK_KIND_SIGNATURE):
         held = await task_seen_by(session, application_id, staff.desa_code, roles)
         if held is None and open_task is None:
             raise NotFound("not-found", NOT_YOURS)
@@ -313,14 +311,16 @@ async def retry_issue(
         actor_role=actor_role_for(staff.role, roles, open_task, None),
         actor_desa_code=staff.desa_code,
     )
-    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
     if passphrase is not None:
-        issue = await issue_request_of(runtime.temporal, application_id)
-        if issue is None:
-            raise Conflict("not-blocked", NOT_BLOCKED)
-        check_may_sign(issue, retry.actor_role)
-        await sign_with_passphrase(runtime, application_id, issue, passphrase)
-        return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
+        signer = Signer(retry.actor_username, retry.actor_role, retry.actor_desa_code)
+        return asdict(await sign(runtime, application_id, signer, retry.request_id, passphrase))
+    if open_task.kind == TASK_KIND_SIGNATURE:
+        raise Invalid(
+            "passphrase-required",
+            "Surat ini menunggu tanda tangan elektronik: masukkan passphrase penandatangan.",
+            field="passphrase",
+        )
+    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
     return asdict(await send_retry_issue(runtime.temporal, application_id, retry, wait))
 
 

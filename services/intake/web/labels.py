@@ -13,6 +13,7 @@ STATUS_LABELS: dict[str, str] = {
     ApplicationStatus.EXPIRED: "Kedaluwarsa",
     ApplicationStatus.ISSUED: "Surat sudah terbit",
     ApplicationStatus.SIGNING_BLOCKED: "Menunggu tanda tangan elektronik",
+    ApplicationStatus.AWAITING_SIGNATURE: "Disetujui, menunggu tanda tangan",
 }
 # app.css badge classes: green when done, amber when the resident must act, red when ended.
 STATUS_BADGES: dict[str, str] = {

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.domain import DecidedAs, role_label
+from common.domain import ApplicationStatus, DecidedAs, role_label
 from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
@@ -64,9 +64,10 @@ def timeline_item(entry: TimelineEntry) -> TimelineItem:
     if event == APPLICATION_SUBMITTED:
         return TimelineItem(entry.at, "Permohonan diajukan")
     if event == APPLICATION_STEP_ASSIGNED:
+        signing = entry.status == ApplicationStatus.AWAITING_SIGNATURE
         return TimelineItem(
             entry.at,
-            f"Diperiksa oleh {step}",
+            f"Menunggu tanda tangan {step}" if signing else f"Diperiksa oleh {step}",
             deadline=entry.deadline,
             deadline_label="Paling lambat",
         )
