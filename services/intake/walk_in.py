@@ -55,6 +55,7 @@ from services.intake.attachments import (
 )
 from services.intake.models import Attachment, LetterApplication, Resident
 from services.intake.nik import InvalidNik, parse_nik
+from services.intake.numbering import assign_number
 from services.intake.uploads import HEAD_BYTES
 from workflows.approval.models import ApprovalInput
 
@@ -265,6 +266,7 @@ async def file_walk_in(
     application = filed.application
     if application.submitted_at is None and application.status == ApplicationStatus.DRAFT:
         submitted_at = utcnow()
+        await assign_number(session, application, submitted_at)
         try:
             await approvals.start_approval(
                 temporal,

@@ -42,6 +42,7 @@ from services.intake.attachments import (
     require_editable,
 )
 from services.intake.models import LetterApplication
+from services.intake.numbering import assign_number
 from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
@@ -197,6 +198,7 @@ async def submit(
     await ensure_offered(runtime.directory, application.desa_code, application.letter_type)
     await _require_documents(session, application)
     submitted_at = utcnow()  # before the start, so the timeline orders it before any step
+    await assign_number(session, application, submitted_at)
     try:
         await approvals.start_approval(
             runtime.temporal,

@@ -1,0 +1,36 @@
+"""What a resident reads about their application, said once for both places they read it: the
+portal's application page (intake) and the WhatsApp/SMS/email messages (notification). The two
+services ship in separate images and cannot import each other; every image carries `common/`.
+
+Each text is a `str.format` pattern. A message quotes the line whole (after the application's
+number); the page shows the same line for the same state, so "Kirim perbaikan" in a message is
+the button the resident finds on the page. Change a line here and both change together
+(notification's template versions are bumped with it: templates.py).
+"""
+
+from typing import Final
+
+# The button on the application page that sends a revised application back.
+RESUBMIT_BUTTON: Final = "Kirim perbaikan"
+
+# When a step or a revision has no deadline (a desa that set no working-time limits).
+NO_DEADLINE: Final = "tidak ditetapkan"
+# When the workflow recorded no reason text with a revision or a rejection.
+NO_REASON: Final = "lihat halaman permohonan"
+
+SUBMITTED: Final = "Permohonan diterima dengan nomor {number}."
+STEP_REACHED: Final = "Sekarang diperiksa oleh {role}. Batas waktu: {deadline}."
+REVISION: Final = "Dikembalikan untuk perbaikan. Yang perlu diperbaiki: {reason}."
+REVISION_ACTION: Final = (
+    f'Ubah isian atau ganti berkas, lalu tekan "{RESUBMIT_BUTTON}". Batas waktu: {{deadline}}.'
+)
+REJECTED: Final = "Ditolak. Alasan: {reason}."
+ISSUED: Final = "Surat sudah terbit dengan nomor surat {letter_number}."
+ESCALATED: Final = "Melewati batas waktu di tahap {role}; permohonan Anda sedang kami percepat."
+
+
+def reason_text(reason: str) -> str:
+    """The staff-typed reason as a line quotes it: without its own final full stop (the line
+    adds one), or NO_REASON when none was given."""
+    cleaned = " ".join(reason.split()).rstrip(".")
+    return cleaned or NO_REASON
