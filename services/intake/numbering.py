@@ -31,7 +31,7 @@ async def _next_sequence(session: AsyncSession, letter_type: str, year: int) -> 
         index_elements=["letter_type", "year"],
         set_={"last": col(ApplicationCounter.last) + 1},
     ).returning(col(ApplicationCounter.last))
-    sequence: int = (await session.execute(statement)).scalar_one()
+    sequence: int = (await session.exec(statement)).scalar_one()
     return sequence
 
 
