@@ -25,7 +25,7 @@ REVISION_ACTION: Final = (
     f'Ubah isian atau ganti berkas, lalu tekan "{RESUBMIT_BUTTON}". Batas waktu: {{deadline}}.'
 )
 REJECTED: Final = "Ditolak. Alasan: {reason}."
-ISSUED: Final = "Surat sudah terbit dengan nomor surat {letter_number}."
+ISSUED: Final = "Surat sudah terbit dengan nomor {letter_number}."
 ESCALATED: Final = "Melewati batas waktu di tahap {role}; permohonan Anda sedang kami percepat."
 
 

@@ -383,7 +383,7 @@ async def test_whatsapp_failure_falls_back_to_sms(
         (SMS, DELIVERED),
     ]
     assert rows[1].fallback_for == rows[0].id
-    assert [r["template"]["name"] for r in whatsapp.requests] == ["smartdesa_letter_issued_v2"]
+    assert [r["template"]["name"] for r in whatsapp.requests] == ["smartdesa_letter_issued_v3"]
     [text] = sms.requests
     assert text["to"] == RESIDENT_PHONE
     assert text["message"].startswith("Smart Desa: Surat Keterangan Domisili Anda sudah terbit.")
