@@ -26,6 +26,8 @@ REVISION_ACTION: Final = (
 )
 REJECTED: Final = "Ditolak. Alasan: {reason}."
 ISSUED: Final = "Surat sudah terbit dengan nomor {letter_number}."
+EXPIRED: Final = "Ditutup karena perbaikan tidak dikirim sampai batas waktu."
+REVOKED: Final = "Surat nomor {letter_number} dicabut dan tidak berlaku lagi."
 ESCALATED: Final = "Melewati batas waktu di tahap {role}; permohonan Anda sedang kami percepat."
 
 
@@ -34,3 +36,17 @@ def reason_text(reason: str) -> str:
     adds one), or NO_REASON when none was given."""
     cleaned = " ".join(reason.split()).rstrip(".")
     return cleaned or NO_REASON
+
+
+# Every line a message quotes; tests/intake/test_resident_wording.py finds each on the page.
+LINES: tuple[str, ...] = (
+    SUBMITTED,
+    STEP_REACHED,
+    REVISION,
+    REVISION_ACTION,
+    REJECTED,
+    ISSUED,
+    EXPIRED,
+    REVOKED,
+    ESCALATED,
+)

@@ -233,9 +233,8 @@ CANCELLED_STAFF = _event(
 EXPIRED = _event(
     "expired",
     "Permohonan Anda ditutup",
-    "Permohonan {letter_type} Anda ditutup karena perbaikannya tidak dikirim sampai batas "
-    "waktu. Silakan ajukan permohonan baru bila masih diperlukan.",
-    short="permohonan {letter_type} Anda ditutup karena perbaikan tidak dikirim tepat waktu.",
+    "{number}: " + say.EXPIRED + " Silakan ajukan permohonan baru bila masih diperlukan.",
+    version="2",
 )
 
 # Every step approved, but signing refused the letter: the signer role must fix the cause (the
@@ -282,8 +281,8 @@ LETTER_ISSUED_EVENT = replace(
 LETTER_REVOKED_EVENT = _event(
     "letter_revoked",
     "Surat Anda dicabut",
-    "{letter_type} nomor {letter_number} dicabut dan tidak berlaku lagi. Buka aplikasi Smart "
-    "Desa untuk melihat keterangannya.",
+    "{number}: " + say.REVOKED + " Keterangannya di {page}",
+    version="2",
 )
 
 BY_EVENT: dict[str, EventTemplates] = {

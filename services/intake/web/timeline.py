@@ -102,7 +102,7 @@ def timeline_item(entry: TimelineEntry, application: LetterApplication) -> Timel
     if event == APPLICATION_CANCELLED:
         return TimelineItem(entry.at, "Dibatalkan oleh pemohon")
     if event == APPLICATION_EXPIRED:
-        return TimelineItem(entry.at, "Berakhir: perbaikan tidak dikirim sampai batas waktu")
+        return TimelineItem(entry.at, say.EXPIRED)
     if event == APPLICATION_SIGNING_BLOCKED:
         return TimelineItem(entry.at, SIGNING_BLOCKED_TEXT)
     if event == LETTER_ISSUED:
@@ -112,7 +112,8 @@ def timeline_item(entry: TimelineEntry, application: LetterApplication) -> Timel
             )
         return TimelineItem(entry.at, "Surat terbit dan sudah ditandatangani secara elektronik")
     if event == LETTER_REVOKED:
-        return TimelineItem(entry.at, "Surat dicabut oleh Kepala Desa", reason=entry.reason)
+        revoked = say.REVOKED.format(letter_number=application.letter_number or "-")
+        return TimelineItem(entry.at, revoked, reason=entry.reason, reason_label="Keterangan")
     return TimelineItem(entry.at, status_label(entry.status))
 
 
@@ -160,10 +161,7 @@ def where_now(application: LetterApplication, timeline: Sequence[TimelineEntry])
     if status == ApplicationStatus.SIGNING_BLOCKED:
         return WhereNow((SIGNING_BLOCKED_TEXT,), _WAIT)
     if status == ApplicationStatus.EXPIRED:
-        return WhereNow(
-            ("Perbaikan tidak dikirim sampai batas waktu, sehingga permohonan ini berakhir.",),
-            "Silakan ajukan permohonan baru bila masih diperlukan.",
-        )
+        return WhereNow((say.EXPIRED,), "Silakan ajukan permohonan baru bila masih diperlukan.")
     if status == ApplicationStatus.CANCELLED:
         return WhereNow(("Permohonan ini sudah dibatalkan.",), "")
     lines = [status_label(status)]
