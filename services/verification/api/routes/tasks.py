@@ -32,6 +32,7 @@ from services.verification.signer_passphrase import (
     sign_with_passphrase,
 )
 from services.verification.task_inbox import (
+    application_seen_by,
     is_overdue,
     open_task_in_desa,
     open_tasks_for,
@@ -60,6 +61,8 @@ class StepOut(BaseModel):
 
 class TaskSummary(BaseModel):
     application_id: str
+    # e.g. SKU-2026-000123: what the resident and Diskominfo call it ("" if from before).
+    application_number: str
     letter_type: str
     step: StepOut
     assigned_at: datetime
@@ -78,6 +81,7 @@ class TaskSummary(BaseModel):
     def of(cls, task: Task, roles: list[str]) -> "TaskSummary":
         return cls(
             application_id=task.application_id,
+            application_number=task.application_number,
             letter_type=task.letter_type,
             step=_step(task),
             assigned_at=as_utc(task.assigned_at),
@@ -104,6 +108,7 @@ class AttachmentOut(BaseModel):
 
 class ApplicationOut(BaseModel):
     id: str
+    number: str  # e.g. SKU-2026-000123; "" for one submitted before numbers existed
     desa_code: str
     letter_type: str
     purpose: str
@@ -166,6 +171,22 @@ async def list_tasks(staff: DesaStaff, roles: HeldRoles, session: SessionDep) ->
     return [TaskSummary.of(t, roles) for t in await open_tasks_for(session, staff.desa_code, roles)]
 
 
+@router.get("/by-number/{number}")
+async def get_task_by_number(
+    number: Annotated[str, Path(min_length=1, max_length=32)],
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> TaskDetail:
+    """The task of the application a resident names by its number (SKU-2026-000123)."""
+    application_id = await application_seen_by(session, number, staff.desa_code, roles)
+    if application_id is None:
+        raise Problem(404, _NOT_YOURS, code="not-found")
+    detail, _ = await task_detail(application_id, staff, roles, session, runtime)
+    return detail
+
+
 @router.get("/{application_id}")
 async def get_task(
     application_id: ApplicationId,
@@ -196,6 +217,7 @@ async def task_detail(
     detail = TaskDetail(
         application=ApplicationOut(
             id=app.id,
+            number=app.number,
             desa_code=app.desa_code,
             letter_type=app.letter_type,
             purpose=app.purpose,
