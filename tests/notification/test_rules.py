@@ -323,7 +323,7 @@ async def test_the_letter_type_is_named_as_the_event_names_it(handler_env: Handl
 @pytest.mark.parametrize(
     ("name", "extra", "text"),
     [
-        (APPLICATION_EXPIRED, {}, "ditutup karena perbaikannya tidak dikirim"),
+        (APPLICATION_EXPIRED, {}, "Ditutup karena perbaikan tidak dikirim sampai batas waktu."),
         (LETTER_REVOKED, {"letter_number": "470/7/2004/VII/2026"}, "dicabut dan tidak berlaku"),
     ],
 )
