@@ -4,8 +4,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -45,6 +47,31 @@ class Problem(Exception):
         self.code = code
         self.headers = headers
         self.extra = extra
+
+
+# Each kind of domain refusal answers with one status, on the API and on the pages alike.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Invalid: 422,
+    Unavailable: 503,
+}
+
+
+def domain_status(error: DomainError) -> int:
+    for kind, status in DOMAIN_STATUS.items():
+        if isinstance(error, kind):
+            return status
+    return 500  # the bare base: a refusal nobody classified is a fault of ours
+
+
+def domain_problem(error: DomainError) -> JSONResponse:
+    """A domain refusal as problem+json: its code, message, field and details."""
+    extra: dict[str, Any] = {"field": error.field} if error.field is not None else {}
+    return problem_response(
+        domain_status(error), error.message, code=error.code, **extra, **error.details
+    )
 
 
 def problem_response(
@@ -90,6 +117,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status, exc.detail, code=exc.code, headers=exc.headers, **exc.extra
         )
 
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        return domain_problem(exc)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
@@ -114,6 +145,28 @@ def http_error_detail(exc: StarletteHTTPException) -> str:
 
 def validation_messages(exc: RequestValidationError) -> list[str]:
     return [_validation_message(dict(e)) for e in exc.errors()]
+
+
+def pdf_response(
+    content: bytes,
+    filename: str,
+    *,
+    inline: bool = False,
+    cache_control: str = "private, no-store",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A PDF shown in the browser (`inline`) or downloaded. Letters carry personal data: by
+    default no shared cache keeps them."""
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        content=content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            "Cache-Control": cache_control,
+            **(headers or {}),
+        },
+    )
 
 
 def health_router(is_ready: Any = None) -> APIRouter:

@@ -11,6 +11,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_serv
 from opentelemetry.instrumentation.grpc.filters import health_check, negate
 
 from common.auth import InternalAuth, InvalidToken
+from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,23 @@ WORKER = "worker"
 # Signers that ask for a passphrase per signature (BSrE) get it in this call metadata, so it
 # never enters a request message, a workflow history or a log.
 SIGNING_PASSPHRASE_METADATA = "smartdesa-signing-passphrase"  # noqa: S105 (a header name)
+
+
+# A domain refusal answered over gRPC: the kind's status code, the message as details.
+DOMAIN_CODES: dict[type[DomainError], grpc.StatusCode] = {
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    Conflict: grpc.StatusCode.FAILED_PRECONDITION,
+    Invalid: grpc.StatusCode.INVALID_ARGUMENT,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def domain_code(error: DomainError) -> grpc.StatusCode:
+    for kind, code in DOMAIN_CODES.items():
+        if isinstance(error, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
 
 
 # Attachments (up to 10 MB each) and signed letters travel as single messages; a walk-in

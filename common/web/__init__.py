@@ -28,7 +28,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.db import as_utc
-from common.http import Problem, http_error_detail, problem_response, validation_messages
+from common.domain.errors import DomainError
+from common.http import (
+    Problem,
+    domain_problem,
+    domain_status,
+    http_error_detail,
+    problem_response,
+    validation_messages,
+)
 from common.wib import WIB, indonesian_date, wib_datetime
 
 COMMON_DIR = Path(__file__).resolve().parent
@@ -346,6 +354,11 @@ def install_web(
             return RedirectResponse(f"{sign_in_path}?lanjut={target}", status_code=303)
         return error_page(request, exc.status, exc.detail)
 
+    async def page_or_domain_problem(request: Request, exc: DomainError) -> Response:
+        if not wants_page(request):
+            return domain_problem(exc)
+        return error_page(request, domain_status(exc), exc.message)
+
     async def page_or_http_problem(request: Request, exc: StarletteHTTPException) -> Response:
         detail = http_error_detail(exc)
         if not wants_page(request):
@@ -367,5 +380,6 @@ def install_web(
 
     app.add_exception_handler(Exception, page_or_server_error)
     app.add_exception_handler(Problem, page_or_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(DomainError, page_or_domain_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, page_or_http_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, page_or_validation_problem)  # type: ignore[arg-type]

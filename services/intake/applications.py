@@ -12,6 +12,7 @@ from sqlmodel import case, col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import ApplicationStatus, Role
+from common.domain.errors import Invalid
 from common.domain.events import (
     APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
@@ -47,12 +48,13 @@ FILED_AT_OFFICE = "Didaftarkan di kantor desa oleh petugas"
 EDITABLE_STATUSES = (ApplicationStatus.DRAFT, ApplicationStatus.REVISION_REQUESTED)
 
 
-class InvalidApplication(ValueError):
+class InvalidApplication(Invalid):
     """`str(exc)` is the Indonesian message; `field` names the offending input."""
 
+    field: str
+
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__("invalid-application", message, field=field)
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,17 @@ async def missing_requirements(session: AsyncSession, application: LetterApplica
 def missing_requirements_message(letter_type: LetterType, missing: Sequence[str]) -> str:
     names = {r.code: r.name for r in letter_type.requirements}
     return "Syarat belum lengkap: " + ", ".join(f"{names.get(c, c)} ({c})" for c in missing)
+
+
+async def require_documents(session: AsyncSession, application: LetterApplication) -> None:
+    """Refuses (Invalid, `missing`: the requirement codes) while a syarat has no attachment."""
+    missing = await missing_requirements(session, application)
+    if missing:
+        raise Invalid(
+            "missing-requirements",
+            missing_requirements_message(letter_type_of(application), missing),
+            missing=missing,
+        )
 
 
 def application_event_data(application: LetterApplication, **extra: Any) -> dict[str, Any]:

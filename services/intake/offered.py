@@ -11,12 +11,13 @@ import logging
 import grpc
 from smartdesa.v1 import directory_pb2, directory_pb2_grpc
 
-from common.http import Problem
+from common.domain.errors import Invalid
 from services.intake.letter_types import find_letter_type
 
 log = logging.getLogger(__name__)
 
 NOT_OFFERED = "Desa ini belum melayani surat ini."
+NOT_OFFERED_CODE = "letter-type-not-offered"
 LOOKUP_TIMEOUT_SECONDS = 3.0
 
 
@@ -38,10 +39,10 @@ async def offered_letter_types(
 async def ensure_offered(
     directory: directory_pb2_grpc.DirectoryServiceStub, desa_code: str, letter_type: str
 ) -> None:
-    """Refuses (422) a letter type the desa switched off."""
+    """Refuses (Invalid) a letter type the desa switched off."""
     letter = find_letter_type(letter_type)
     if letter is None:  # unknown types get create_application's own refusal
         return
     offered = await offered_letter_types(directory, desa_code)
     if offered is not None and letter.code not in offered:
-        raise Problem(422, NOT_OFFERED, code="letter-type-not-offered", field="letter_type")
+        raise Invalid(NOT_OFFERED_CODE, NOT_OFFERED, field="letter_type")

@@ -34,17 +34,14 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
-from common.db import utcnow
-from common.domain import ApplicationStatus
 from common.phone import InvalidPhone, normalize_phone
-from services.intake import approvals
+from services.intake import submission
 from services.intake.applications import (
     WALK_IN,
     InvalidApplication,
     letter_type_of,
     missing_requirements_message,
     new_application,
-    record_submission,
 )
 from services.intake.attachments import (
     InvalidAttachment,
@@ -55,9 +52,7 @@ from services.intake.attachments import (
 )
 from services.intake.models import Attachment, LetterApplication, Resident
 from services.intake.nik import InvalidNik, parse_nik
-from services.intake.numbering import assign_number
 from services.intake.uploads import HEAD_BYTES
-from workflows.approval.models import ApprovalInput
 
 log = logging.getLogger(__name__)
 
@@ -264,21 +259,9 @@ async def file_walk_in(
                 raise
             return await file_walk_in(session, root, temporal, task_queue, walk_in, retried=True)
     application = filed.application
-    if application.submitted_at is None and application.status == ApplicationStatus.DRAFT:
-        submitted_at = utcnow()
-        await assign_number(session, application, submitted_at)
-        try:
-            await approvals.start_approval(
-                temporal,
-                task_queue,
-                ApprovalInput(
-                    application_id=application.id,
-                    desa_code=application.desa_code,
-                    letter_type=application.letter_type,
-                ),
-            )
-        except approvals.ApprovalUnavailable as exc:
-            raise WalkInUnavailable(application.id) from exc
-        await record_submission(session, application.id, submitted_at)
-        await session.refresh(application)
+    try:
+        # As the resident's own submission (the documents were checked before filing).
+        await submission.submit(session, temporal, task_queue, application)
+    except submission.ApprovalUnavailable as exc:
+        raise WalkInUnavailable(application.id) from exc
     return Filed(application=application, created=filed.created)

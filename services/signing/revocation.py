@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Role
+from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from common.domain.events import LETTER_REVOKED
 from common.events import (
     AreaCodes,
@@ -28,17 +29,6 @@ EVENT_SOURCE = "/services/signing"  # as intake's events name their source
 REVOKING_ROLE = Role.KADES
 MIN_REASON = 5
 MAX_REASON = 500
-
-
-class RevocationRefused(Exception):
-    """`status` follows HTTP: 403 not allowed, 404 no such letter, 409 wrong state, 422 bad
-    input. `reason` is for staff (Indonesian)."""
-
-    def __init__(self, status: int, reason: str, code: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -76,31 +66,28 @@ def revoked_event(letter: Letter) -> CloudEvent:
 async def revoke_letter(
     sessions: async_sessionmaker[AsyncSession], request: Revocation
 ) -> tuple[Letter, bool]:
-    """Returns the letter and whether this call revoked it."""
+    """Returns the letter and whether this call revoked it. Refuses with a domain error
+    (Forbidden, Invalid, NotFound, Conflict) whose message is for staff (Indonesian)."""
     reason = request.reason.strip()
     if request.actor_role != REVOKING_ROLE:
-        raise RevocationRefused(403, "Hanya Kepala Desa yang dapat mencabut surat.", "not-kades")
+        raise Forbidden("not-kades", "Hanya Kepala Desa yang dapat mencabut surat.")
     if not request.actor_username:
-        raise RevocationRefused(422, "Nama pengguna yang mencabut wajib diisi.", "actor-missing")
+        raise Invalid("actor-missing", "Nama pengguna yang mencabut wajib diisi.")
     if len(reason) < MIN_REASON:
-        raise RevocationRefused(
-            422, f"Alasan pencabutan wajib diisi (paling sedikit {MIN_REASON} huruf).", "reason"
+        raise Invalid(
+            "reason", f"Alasan pencabutan wajib diisi (paling sedikit {MIN_REASON} huruf)."
         )
     if len(reason) > MAX_REASON:
-        raise RevocationRefused(
-            422, f"Alasan pencabutan paling panjang {MAX_REASON} huruf.", "reason-too-long"
-        )
+        raise Invalid("reason-too-long", f"Alasan pencabutan paling panjang {MAX_REASON} huruf.")
     async with sessions() as session:
         letter = await session.get(Letter, request.letter_id, with_for_update=True)
         # Another desa's letter reads as missing: its existence is not theirs to learn.
         if letter is None or letter.desa_code != request.desa_code:
-            raise RevocationRefused(404, "Surat tidak ditemukan.", "letter-not-found")
+            raise NotFound("letter-not-found", "Surat tidak ditemukan.")
         if letter.status == LetterStatus.REVOKED.value:
             return letter, False
         if letter.status != LetterStatus.VALID.value:
-            raise RevocationRefused(
-                409, "Surat ini belum terbit sehingga belum dapat dicabut.", "not-issued"
-            )
+            raise Conflict("not-issued", "Surat ini belum terbit sehingga belum dapat dicabut.")
         letter.status = LetterStatus.REVOKED.value
         letter.revoked_at = utcnow()
         letter.revoked_by = request.actor_username

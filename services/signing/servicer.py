@@ -10,7 +10,8 @@ from smartdesa.v1 import signing_pb2, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.rpc import SIGNING_PASSPHRASE_METADATA
+from common.domain.errors import DomainError
+from common.rpc import SIGNING_PASSPHRASE_METADATA, domain_code
 from services.signing.desa_profile import (
     PROFILE_TEXT_FIELDS,
     DesaProfiles,
@@ -27,7 +28,6 @@ from services.signing.numbering import DEFAULT_NUMBER_FORMAT, InvalidNumberForma
 from services.signing.revocation import (
     REVOKING_ROLE,
     Revocation,
-    RevocationRefused,
     revoke_letter,
 )
 
@@ -35,13 +35,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = signing_pb2.DESCRIPTOR.services_by_name["SigningService"].full_name
 PASSPHRASE_METADATA = SIGNING_PASSPHRASE_METADATA
-
-_REVOKE_CODES = {
-    403: grpc.StatusCode.PERMISSION_DENIED,
-    404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.FAILED_PRECONDITION,
-    422: grpc.StatusCode.INVALID_ARGUMENT,
-}
 
 
 async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, detail: str) -> NoReturn:
@@ -191,8 +184,8 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
                     reason=request.reason,
                 ),
             )
-        except RevocationRefused as exc:
-            await _abort(context, _REVOKE_CODES[exc.status], exc.reason)
+        except DomainError as exc:
+            await _abort(context, domain_code(exc), exc.message)
         if revoked:
             self._on_committed()
         return _issued(letter, self._issuer)

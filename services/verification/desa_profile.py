@@ -1,7 +1,7 @@
 """The desa profile (kop surat, logo, officials, numbering format, paper) as the staff client and
 the API change it. Signing owns the profile and checks every field; this module is the one path
 both the page and the API take to it (who may do what is decided by their dependencies:
-`DesaStaff` to read, `DesaManager` to change), and turns signing's answers into Problems."""
+`DesaStaff` to read, `DesaManager` to change), and turns signing's answers into domain errors."""
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
 
@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Role
-from common.http import Problem
+from common.domain.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from services.verification.models import Staff
 from services.verification.runtime import Runtime
 
@@ -40,6 +40,7 @@ PROFILE_FIELDS = (
 LOGO_UPLOAD_LIMIT = 512 * 1024
 LOGO_TOO_LARGE = "Ukuran logo paling besar 512 KB."
 SAMPLE_APPLICATION_ID = "contoh-profil-desa"
+SAMPLE_FILENAME = "contoh-surat.pdf"
 # A fictional resident for the sample letter (never a real NIK).
 SAMPLE_FIELDS = {
     "nama": "Warga Contoh",
@@ -73,27 +74,24 @@ class ProfileForm:
     remove_logo: bool = False
 
 
-class ProfileInvalid(Problem):
+class ProfileInvalid(Invalid):
     """Fields signing refused (nothing was saved): `errors` maps each to why (Indonesian)."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(
-            422,
+            "invalid-profile",
             "Profil desa belum tersimpan: periksa isian yang ditandai.",
-            code="invalid-profile",
             errors=errors,
         )
         self.errors = errors
 
 
-def _unavailable(exc: grpc.aio.AioRpcError, what: str) -> Problem:
+def _unavailable(exc: grpc.aio.AioRpcError, what: str) -> DomainError:
     if exc.code() == grpc.StatusCode.NOT_FOUND:
-        return Problem(404, "Profil surat desa ini belum ada.", code="no-desa-profile")
+        return NotFound("no-desa-profile", "Profil surat desa ini belum ada.")
     log.warning("signing refused %s: %s", what, exc.code())
-    return Problem(
-        503,
-        "Layanan surat sedang tidak dapat dihubungi. Silakan coba lagi.",
-        code="signing-unavailable",
+    return Unavailable(
+        "signing-unavailable", "Layanan surat sedang tidak dapat dihubungi. Silakan coba lagi."
     )
 
 
@@ -201,8 +199,8 @@ async def sample_letter(runtime: Runtime, session: AsyncSession, desa_code: str)
         )
     except grpc.aio.AioRpcError as exc:
         if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
-            raise Problem(
-                409, exc.details() or "Contoh surat belum dapat dibuat.", code="sample-refused"
+            raise Conflict(
+                "sample-refused", exc.details() or "Contoh surat belum dapat dibuat."
             ) from exc
         raise _unavailable(exc, "a sample letter") from exc
     return pdf.content

@@ -8,7 +8,7 @@ import logging
 import grpc
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
-from common.http import Problem
+from common.domain.errors import DomainError, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ async def read_application(
         )
         return application
     except grpc.aio.AioRpcError as exc:
-        raise _problem(exc, application_id, _NOT_FOUND) from exc
+        raise _refusal(exc, application_id, _NOT_FOUND) from exc
 
 
 async def read_attachment(
@@ -42,15 +42,14 @@ async def read_attachment(
         )
         return content
     except grpc.aio.AioRpcError as exc:
-        raise _problem(exc, application_id, "Berkas lampiran tidak ditemukan.") from exc
+        raise _refusal(exc, application_id, "Berkas lampiran tidak ditemukan.") from exc
 
 
-def _problem(exc: grpc.aio.AioRpcError, application_id: str, not_found: str) -> Problem:
+def _refusal(exc: grpc.aio.AioRpcError, application_id: str, not_found: str) -> DomainError:
     if exc.code() == grpc.StatusCode.NOT_FOUND:
-        return Problem(404, not_found, code="not-found")
+        return NotFound("not-found", not_found)
     log.warning("intake call for application %s failed: %s", application_id, exc.code())
-    return Problem(
-        503,
+    return Unavailable(
+        "intake-unavailable",
         "Data permohonan sedang tidak dapat dibaca dari layanan warga. Silakan coba lagi.",
-        code="intake-unavailable",
     )

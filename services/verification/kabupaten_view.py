@@ -31,6 +31,7 @@ from common.domain import ApplicationStatus, Role, role_label
 from common.wib import WIB
 from common.wilayah import all_desa
 from services.verification.calendars import DesaCalendar, desa_calendars
+from services.verification.config import Settings
 from services.verification.models import (
     TASK_DONE,
     TASK_KIND_DECISION,
@@ -147,6 +148,11 @@ class TemporalUi:
         elif kecamatan_code:
             query += f' AND KecamatanCode = "{kecamatan_code}"'
         return self.query(query)
+
+
+def temporal_ui(settings: Settings) -> TemporalUi:
+    """The Temporal UI of this deployment."""
+    return TemporalUi(settings.temporal_ui_url, settings.temporal_namespace)
 
 
 @dataclass

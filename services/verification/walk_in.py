@@ -19,6 +19,7 @@ import grpc
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
 from common.domain import Role
+from common.domain.errors import Unavailable
 from common.http import Problem
 from services.verification.models import Staff
 
@@ -44,6 +45,7 @@ def may_file(roles: list[str]) -> bool:
 
 
 def require_filer(roles: list[str]) -> None:
+    """The pages' guard, as a dependency would refuse (HTTP 403)."""
     if not may_file(roles):
         raise Problem(403, NOT_ALLOWED, code="walk-in-not-allowed")
 
@@ -59,7 +61,7 @@ async def catalogue(
         return found
     except grpc.aio.AioRpcError as exc:
         log.warning("intake ListLetterTypes failed: %s", exc.code())
-        raise Problem(503, INTAKE_UNAVAILABLE, code="intake-unavailable") from exc
+        raise Unavailable("intake-unavailable", INTAKE_UNAVAILABLE) from exc
 
 
 @dataclass
@@ -136,4 +138,4 @@ async def contact(
         return found.phone
     except grpc.aio.AioRpcError as exc:
         log.warning("intake GetContact for %s failed: %s", application_id, exc.code())
-        raise Problem(503, INTAKE_UNAVAILABLE, code="intake-unavailable") from exc
+        raise Unavailable("intake-unavailable", INTAKE_UNAVAILABLE) from exc

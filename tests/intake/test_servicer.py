@@ -27,9 +27,9 @@ from common.events import (
 )
 from common.outbox import OutboxEvent
 from common.rpc import INTAKE, VERIFICATION, WORKER, client_channel
-from services.intake.api.routes.applications import letter_filename
 from services.intake.models import LetterApplication, TimelineEntry
 from services.intake.numbering import assign_number
+from services.intake.resident_actions import letter_filename
 from tests.intake import samples
 from tests.intake.conftest import (
     NIK_ANI,

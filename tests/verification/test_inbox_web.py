@@ -18,7 +18,6 @@ from common.db import create_engine, create_tables, session_factory
 from common.domain.events import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
 from common.messaging import connect
 from common.wib import WIB
-from services.verification.api.routes.tasks import StepOut, TaskSummary
 from services.verification.calendars import DesaCalendar, desa_calendar
 from services.verification.inbox_events import (
     InboxFanout,
@@ -28,6 +27,7 @@ from services.verification.inbox_events import (
 )
 from services.verification.models import TABLES
 from services.verification.routes import DesaRules
+from services.verification.staff_tasks import StepOut, TaskSummary
 from services.verification.task_inbox import TaskProjection
 from services.verification.web.deadlines import remaining_text, waited_text
 from services.verification.web.routes.inbox import matches, state_of
@@ -282,7 +282,7 @@ def test_the_application_page_offers_what_the_task_allows(
 ) -> None:
     from types import SimpleNamespace
 
-    from services.verification.api.routes.tasks import ApplicationOut, AttachmentOut, TaskState
+    from services.verification.staff_tasks import ApplicationOut, AttachmentOut, TaskState
     from services.verification.web.pages import templates
 
     app = ApplicationOut(

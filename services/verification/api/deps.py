@@ -166,3 +166,18 @@ async def desa_admin(staff: DesaStaff, roles: HeldRoles, session: SessionDep) ->
 
 
 DesaAdmin = Annotated[Staff, Depends(desa_admin)]
+
+
+async def route_editor(staff: DesaStaff, roles: HeldRoles, session: SessionDep) -> Staff:
+    """Administers the desa (staff_admin.administers_desa): routes and offered letter types."""
+    if await administers_desa(session, staff.desa_code, roles):
+        return staff
+    raise Problem(
+        403,
+        "Hanya Sekretaris Desa atau Kepala Desa (atau operator yang diberi izin) yang dapat "
+        "mengubah rute surat.",
+        code="route-editor-only",
+    )
+
+
+RouteEditor = Annotated[Staff, Depends(route_editor)]

@@ -11,11 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from common.domain import ApplicationStatus
+from common.domain.errors import NotFound
 from common.http import Problem
 from common.signed_links import ExpiredLink, InvalidLink, link_key, verify_signed_path
 from services.intake.api.deps import RuntimeDep, SessionDep
-from services.intake.api.routes.applications import signed_letter_response
+from services.intake.api.responses import letter_response
 from services.intake.models import LetterApplication
+from services.intake.resident_actions import signed_letter
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,9 @@ async def letter_by_link(
         raise Problem(410, str(exc), code="link-expired") from exc
     except InvalidLink as exc:
         raise Problem(403, str(exc), code="link-invalid") from exc
-    unavailable = Problem(404, "Surat tidak tersedia.", code="letter-unavailable")
+    unavailable = NotFound("letter-unavailable", "Surat tidak tersedia.")
     application = await session.get(LetterApplication, application_id)
     if application is None or application.status != ApplicationStatus.ISSUED:
         # A revoked or withdrawn letter is no longer served, even by a link still in date.
         raise unavailable
-    return await signed_letter_response(runtime, application, unavailable)
+    return letter_response(await signed_letter(runtime, application, unavailable))

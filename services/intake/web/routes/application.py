@@ -3,8 +3,8 @@
 The letter type, the fields, each syarat with its upload (resumable through static/unggah.js,
 or a plain multipart form without script), submitting (`Ajukan`), the status timeline,
 cancelling, fixing after a revision and resubmitting, and the signed letter once issued.
-Every action calls the resident API's own route functions, so the page refuses exactly what
-the API refuses; another resident's application is the API's 404.
+Every action is the resident API's own (`resident_actions`), so the page refuses exactly what
+the API refuses, with the same message; another resident's application is the API's 404.
 """
 
 import hmac
@@ -21,9 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import Principal
 from common.domain import ApplicationStatus, role_label
+from common.domain.errors import DomainError
 from common.http import Problem
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
+from common.web.refusals import refusal_of
 from common.wib import indonesian_date
+from services.intake import resident_actions
 from services.intake.api.deps import (
     SESSION_COOKIE,
     CurrentResident,
@@ -31,14 +34,8 @@ from services.intake.api.deps import (
     SessionDep,
     current_resident,
 )
-from services.intake.api.routes import applications as api
-from services.intake.api.schemas import ApplicationUpdate
-from services.intake.applications import (
-    EDITABLE_STATUSES,
-    details,
-    letter_type_of,
-    owned_application,
-)
+from services.intake.api.responses import letter_response
+from services.intake.applications import EDITABLE_STATUSES, details, letter_type_of
 from services.intake.attachments import (
     MAX_ATTACHMENT_BYTES,
     accept_form,
@@ -126,10 +123,7 @@ class FieldView:
 async def _owned(
     session: SessionDep, resident: Principal, application_id: str
 ) -> LetterApplication:
-    application = await owned_application(session, resident.subject, application_id)
-    if application is None:
-        raise Problem(404, api.NOT_FOUND, code="not-found")
-    return application
+    return await resident_actions.owned(session, resident.subject, application_id)
 
 
 async def _show(
@@ -202,9 +196,9 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-# What the API does to a resident's application on a button of its page, and the notice shown
-# after it succeeded.
-ApplicationAction = Callable[[str, AsyncSession, Runtime, Principal], Awaitable[Any]]
+# What the API does to a resident's application on a button of its page (runtime, session,
+# resident id, application id), and the notice shown after it succeeded.
+ApplicationAction = Callable[[Runtime, AsyncSession, str, str], Awaitable[Any]]
 
 
 async def _act(
@@ -220,17 +214,18 @@ async def _act(
     document, a state that moved on) is shown on the application's page."""
     application = await _owned(session, page.resident, str(application_id))
     try:
-        await action(application.id, session, runtime, page.resident)
-    except Problem as exc:
+        await action(runtime, session, page.resident.subject, application.id)
+    except DomainError as exc:
+        refused = refusal_of(exc)
         await session.refresh(application)
         return await _show(
             request,
             page,
             session,
             application,
-            flash=exc.detail,
+            flash=refused.message,
             flash_kind="galat",
-            status_code=exc.status,
+            status_code=refused.status,
         )
     return RedirectResponse(page_url(application.id, notice), status_code=303)
 
@@ -244,7 +239,9 @@ async def submit(
     runtime: RuntimeDep,
 ) -> Response:
     """`Ajukan`: the API's submit."""
-    return await _act(request, page, session, runtime, application_id, api.submit, "diajukan")
+    return await _act(
+        request, page, session, runtime, application_id, resident_actions.submit, "diajukan"
+    )
 
 
 @router.post(PAGE + "/ubah")
@@ -264,39 +261,36 @@ async def change(
     }
     purpose = form.get("purpose")
     try:
-        await api.change(
-            application.id,
-            # Unvalidated here on purpose: the API's body limits would raise before the rules
-            # below answer each value with its Indonesian message next to its field.
-            ApplicationUpdate.model_construct(purpose=purpose, fields=values),
-            session,
-            page.resident,
+        # No API body limits here on purpose: the rules answer each value with its Indonesian
+        # message next to its field.
+        await resident_actions.change(
+            session, page.resident.subject, application.id, purpose, values
         )
-    except Problem as exc:
+    except DomainError as exc:
+        refused = refusal_of(exc)
         await session.refresh(application)
-        field = str(exc.extra.get("field") or "")
         shown = {**values, **({"purpose": purpose} if purpose is not None else {})}
-        if field:
+        if refused.field:
             return await _show(
                 request,
                 page,
                 session,
                 application,
-                errors={field: exc.detail},
+                errors={refused.field: refused.message},
                 values=shown,
                 flash="Periksa kembali isian yang ditandai.",
                 flash_kind="galat",
-                status_code=exc.status,
+                status_code=refused.status,
             )
         return await _show(
             request,
             page,
             session,
             application,
-            flash=exc.detail,
+            flash=refused.message,
             flash_kind="galat",
             values=shown,
-            status_code=exc.status,
+            status_code=refused.status,
         )
     return RedirectResponse(page_url(application.id, "diubah"), status_code=303)
 
@@ -311,7 +305,7 @@ async def resubmit(
 ) -> Response:
     """After a revision request: the API's resubmit."""
     return await _act(
-        request, page, session, runtime, application_id, api.resubmit, "diajukan-ulang"
+        request, page, session, runtime, application_id, resident_actions.resubmit, "diajukan-ulang"
     )
 
 
@@ -338,7 +332,9 @@ async def cancel(
     runtime: RuntimeDep,
 ) -> Response:
     """After the confirmation page: the API's cancel."""
-    return await _act(request, page, session, runtime, application_id, api.cancel, "dibatalkan")
+    return await _act(
+        request, page, session, runtime, application_id, resident_actions.cancel, "dibatalkan"
+    )
 
 
 @router.post(PAGE + "/berkas")
@@ -412,7 +408,7 @@ async def letter_for_printing(
 ) -> Response:
     """The signed letter shown in the browser (for `Cetak`); `Unduh surat` uses the API's
     download."""
-    response = await api.letter_pdf(str(application_id), session, runtime, resident)
-    disposition = response.headers.get("content-disposition", "")
-    response.headers["content-disposition"] = disposition.replace("attachment", "inline", 1)
-    return response
+    letter = await resident_actions.own_letter(
+        runtime, session, resident.subject, str(application_id)
+    )
+    return letter_response(letter, inline=True)

@@ -1,30 +1,23 @@
 """The resident's own applications, choosing a letter type with its syarat, and the form that
 creates the draft (checked by the same code as POST /api/v1/applications)."""
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from common.http import Problem
+from common.domain.errors import DomainError, NotFound
 from common.web import is_tls
 from common.wilayah import Desa, all_desa, find_desa
+from services.intake import resident_actions
 from services.intake.api.deps import RuntimeDep, SessionDep
-from services.intake.applications import (
-    InvalidApplication,
-    application_errors,
-    create_application,
-    owned_applications,
-)
+from services.intake.applications import application_errors, owned_applications
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
-from services.intake.offered import ensure_offered
+from services.intake.offered import NOT_OFFERED_CODE
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPageDep, render
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,7 +80,7 @@ async def choose_letter_type(request: Request, page: ResidentPageDep) -> HTMLRes
 def _letter_type_or_404(type_code: str) -> LetterType:
     letter_type = LETTER_TYPES.get(type_code)
     if letter_type is None:
-        raise Problem(404, "Jenis surat tidak tersedia.", code="not-found")
+        raise NotFound("not-found", "Jenis surat tidak tersedia.")
     return letter_type
 
 
@@ -180,17 +173,19 @@ async def create_draft(
         errors["desa_code"] = "Pilih desa tujuan permohonan."
     if not errors:
         try:
-            # As POST /api/v1/applications: not a type the chosen desa switched off.
-            await ensure_offered(runtime.directory, desa_code, letter_type.code)
-        except Problem as exc:
-            errors = {"desa_code": exc.detail}
-    if not errors:
-        try:
-            application = await create_application(
-                session, page.resident.subject, desa_code, letter_type.code, purpose, fields
+            application = await resident_actions.create(
+                runtime,
+                session,
+                page.resident.subject,
+                desa_code,
+                letter_type.code,
+                purpose,
+                fields,
             )
-        except InvalidApplication as exc:
-            errors = {exc.field: str(exc)}
+        except DomainError as exc:
+            # A type the chosen desa switched off: the choice of desa is what to change here.
+            field = "desa_code" if exc.code == NOT_OFFERED_CODE else exc.field or "desa_code"
+            errors = {field: exc.message}
     if errors:
         return await _form_page(
             request,
@@ -201,7 +196,6 @@ async def create_draft(
             errors={_form_key(k): v for k, v in errors.items()},
             status_code=422,
         )
-    log.info("application %s created by resident %s", application.id, page.resident.subject)
     response = RedirectResponse(f"/permohonan/{application.id}", status_code=303)
     response.set_cookie(
         DRAFT_DONE_COOKIE,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from common.http import Problem
 from services.signing.api.deps import RuntimeDep, SessionDep, SettingsDep, StaffDep
 from services.signing.register import find_by_code
-from services.signing.revocation import MAX_REASON, Revocation, RevocationRefused, revoke_letter
+from services.signing.revocation import MAX_REASON, Revocation, revoke_letter
 
 router = APIRouter(prefix="/letters", tags=["letters"])
 
@@ -30,19 +30,16 @@ class RevocationBody(BaseModel):
 async def revoke(
     letter_id: str, body: RevocationBody, staff: StaffDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    try:
-        letter, revoked = await revoke_letter(
-            runtime.sessions,
-            Revocation(
-                letter_id=letter_id,
-                desa_code=staff.desa_code,
-                actor_username=staff.username,
-                actor_role=staff.role,
-                reason=body.reason,
-            ),
-        )
-    except RevocationRefused as exc:
-        raise Problem(exc.status, exc.reason, code=exc.code) from None
+    letter, revoked = await revoke_letter(
+        runtime.sessions,
+        Revocation(
+            letter_id=letter_id,
+            desa_code=staff.desa_code,
+            actor_username=staff.username,
+            actor_role=staff.role,
+            reason=body.reason,
+        ),
+    )
     if revoked:
         runtime.relay.wake()
     assert letter.revoked_at is not None

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from common.http import Problem
+from common.domain.errors import NotFound
+from common.http import pdf_response
 from services.verification.api.deps import DesaManager, DesaStaff, RuntimeDep, SessionDep
 from services.verification.desa_profile import (
     LOGO_TOO_LARGE,
     LOGO_UPLOAD_LIMIT,
+    SAMPLE_FILENAME,
     OfficialForm,
     ProfileForm,
     ProfileInvalid,
@@ -99,7 +101,7 @@ async def put_desa_profile(
 async def get_desa_logo(staff: DesaStaff, runtime: RuntimeDep) -> Response:
     view = await read_profile(runtime, staff.desa_code, include_logo=True)
     if not view.has_logo:
-        raise Problem(404, "Desa ini belum memiliki logo.", code="no-logo")
+        raise NotFound("no-logo", "Desa ini belum memiliki logo.")
     return Response(
         content=view.logo,
         media_type=view.logo_type,
@@ -132,15 +134,6 @@ async def get_number_example(
 async def get_sample_letter(staff: DesaStaff, runtime: RuntimeDep, session: SessionDep) -> Response:
     """A letter for a fictional resident made with the profile as it is now (unsigned,
     unnumbered, watermarked)."""
-    return pdf_response(await sample_letter(runtime, session, staff.desa_code))
-
-
-def pdf_response(content: bytes) -> Response:
-    return Response(
-        content=content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": 'inline; filename="contoh-surat.pdf"',
-            "Cache-Control": "private, no-store",
-        },
+    return pdf_response(
+        await sample_letter(runtime, session, staff.desa_code), SAMPLE_FILENAME, inline=True
     )

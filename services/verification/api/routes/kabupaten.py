@@ -10,15 +10,14 @@ from pydantic import BaseModel
 from common.db import as_utc
 from common.http import Problem
 from services.verification.api.deps import KabupatenStaff, SessionDep, SettingsDep
-from services.verification.config import Settings
 from services.verification.kabupaten_view import (
     AreaRow,
     Filters,
     Period,
     PeriodError,
     Summary,
-    TemporalUi,
     kabupaten_summary,
+    temporal_ui,
     today_wib,
 )
 from services.verification.models import Task
@@ -151,10 +150,6 @@ class SummaryOut(BaseModel):
             ],
             overdue_temporal_url=s.overdue_url,
         )
-
-
-def temporal_ui(settings: Settings) -> TemporalUi:
-    return TemporalUi(settings.temporal_ui_url, settings.temporal_namespace)
 
 
 def filters_of(

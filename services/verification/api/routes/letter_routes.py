@@ -1,193 +1,51 @@
 """The desa's routes per letter type and its working calendar: every staff member of the desa
 reads them; the Sekdes and the Kades (and the operator, if they allow it) change routes; only
-the Sekdes and the Kades change the calendar and revision rules.
+the Sekdes and the Kades change the calendar and revision rules. The use cases are
+`route_admin`, which the pages under /pengaturan call too.
 
 A change applies to letters submitted afterwards: a running letter keeps the route it started
 with (the workflow resolves its route once, at the start).
 """
 
-import json
-import logging
-from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
 
-from common.db import as_utc, utcnow
-from common.http import Problem
-from services.verification.api.deps import (
-    DesaManager,
-    DesaStaff,
-    HeldRoles,
-    SessionDep,
-)
-from services.verification.models import DesaSettings, RouteOverride, Staff
-from services.verification.routes import (
-    DEFAULT_ROUTES,
-    LETTER_TYPE_NAMES,
-    MAX_STEPS,
-    DesaRules,
-    LetterRoute,
-    StepSpec,
-    not_offered,
-    route_for,
-    route_override,
-    route_problems,
-    route_to_json,
-    rules_for,
-    rules_problems,
-    set_offered,
-)
-from services.verification.staff_admin import administers_desa
-
-log = logging.getLogger(__name__)
+from services.verification import route_admin
+from services.verification.api.deps import DesaManager, DesaStaff, RouteEditor, SessionDep
+from services.verification.route_admin import RouteIn, RouteOut, SettingsIO, SettingsOut
 
 router = APIRouter(tags=["rute dan kalender"])
 
 LetterType = Annotated[str, Path(min_length=1, max_length=20)]
 
 
-class StepIO(BaseModel):
-    role: str = Field(max_length=40)
-    deadline_working_hours: int = 8
-    skippable: bool = False
-
-
-class RouteIn(BaseModel):
-    steps: list[StepIO] = Field(max_length=MAX_STEPS * 2)
-    signer_role: str = Field(max_length=40)
-    on_behalf_of_role: str = Field(default="", max_length=40)
-
-
-class RouteOut(RouteIn):
-    letter_type: str
-    name: str
-    customized: bool  # the desa's own route rather than the default
-    offered: bool = True  # the desa offers this letter type to residents
-    updated_by: str | None = None
-    updated_at: datetime | None = None
-
-
 class OfferedIn(BaseModel):
     offered: bool
 
 
-class SettingsIO(BaseModel):
-    start_hour: int
-    end_hour: int
-    workdays: list[int] = Field(max_length=7)
-    local_days_off: list[str] = Field(default_factory=list, max_length=366)
-    max_revision_rounds: int
-    resubmit_days: int
-    operator_may_edit_routes: bool = False
-
-
-class SettingsOut(SettingsIO):
-    desa_code: str
-    customized: bool
-    updated_by: str | None = None
-    updated_at: datetime | None = None
-
-
-def _known(letter_type: str) -> str:
-    code = letter_type.upper()
-    if code not in DEFAULT_ROUTES:
-        raise Problem(
-            404, f"Jenis surat '{letter_type}' tidak dikenal.", code="unknown-letter-type"
-        )
-    return code
-
-
-async def _route_out(session: SessionDep, desa_code: str, code: str) -> RouteOut:
-    found = await route_for(session, desa_code, code)
-    assert found is not None  # code is a known letter type
-    route, customized = found
-    row = await route_override(session, desa_code, code) if customized else None
-    off = await not_offered(session, desa_code)
-    return RouteOut(
-        letter_type=code,
-        name=LETTER_TYPE_NAMES[code],
-        steps=[StepIO(**vars(s)) for s in route.steps],
-        signer_role=route.signer_role,
-        on_behalf_of_role=route.on_behalf_of_role,
-        customized=customized,
-        offered=code not in off,
-        updated_by=row.updated_by if row else None,
-        updated_at=as_utc(row.updated_at) if row else None,
-    )
-
-
-async def route_editor(staff: DesaStaff, roles: HeldRoles, session: SessionDep) -> Staff:
-    """Administers the desa (staff_admin.administers_desa): routes and offered letter types."""
-    if await administers_desa(session, staff.desa_code, roles):
-        return staff
-    raise Problem(
-        403,
-        "Hanya Sekretaris Desa atau Kepala Desa (atau operator yang diberi izin) yang dapat "
-        "mengubah rute surat.",
-        code="route-editor-only",
-    )
-
-
-RouteEditor = Annotated[Staff, Depends(route_editor)]
-
-
 @router.get("/routes")
 async def list_routes(staff: DesaStaff, session: SessionDep) -> list[RouteOut]:
-    return [await _route_out(session, staff.desa_code, code) for code in DEFAULT_ROUTES]
+    return await route_admin.routes_of(session, staff.desa_code)
 
 
 @router.get("/routes/{letter_type}")
 async def get_route(letter_type: LetterType, staff: DesaStaff, session: SessionDep) -> RouteOut:
-    return await _route_out(session, staff.desa_code, _known(letter_type))
+    return await route_admin.route_of(session, staff.desa_code, letter_type)
 
 
 @router.put("/routes/{letter_type}")
 async def put_route(
     letter_type: LetterType, body: RouteIn, staff: RouteEditor, session: SessionDep
 ) -> RouteOut:
-    code = _known(letter_type)
-    route = LetterRoute(
-        steps=tuple(
-            StepSpec(s.role.strip(), s.deadline_working_hours, s.skippable) for s in body.steps
-        ),
-        signer_role=body.signer_role.strip(),
-        on_behalf_of_role=body.on_behalf_of_role.strip(),
-    )
-    problems = route_problems(route)
-    if problems:
-        raise Problem(422, " ".join(problems), code="invalid-route", errors=problems)
-    row = await route_override(session, staff.desa_code, code)
-    if row is None:
-        row = RouteOverride(
-            desa_code=staff.desa_code,
-            letter_type=code,
-            steps_json="",
-            signer_role="",
-            updated_by=staff.username,
-        )
-    row.steps_json = route_to_json(route.steps)
-    row.signer_role = route.signer_role
-    row.on_behalf_of_role = route.on_behalf_of_role
-    row.updated_by = staff.username
-    row.updated_at = utcnow()
-    session.add(row)
-    await session.commit()
-    log.info("route of %s in desa %s changed by staff %s", code, staff.desa_code, staff.id)
-    return await _route_out(session, staff.desa_code, code)
+    return await route_admin.save_route(session, staff, letter_type, body)
 
 
 @router.delete("/routes/{letter_type}")
 async def reset_route(letter_type: LetterType, staff: RouteEditor, session: SessionDep) -> RouteOut:
     """Back to the default route of the letter type."""
-    code = _known(letter_type)
-    row = await route_override(session, staff.desa_code, code)
-    if row is not None:
-        await session.delete(row)
-        await session.commit()
-        log.info("route of %s in desa %s reset by staff %s", code, staff.desa_code, staff.id)
-    return await _route_out(session, staff.desa_code, code)
+    return await route_admin.reset_route(session, staff, letter_type)
 
 
 @router.put("/routes/{letter_type}/offered")
@@ -196,77 +54,14 @@ async def put_offered(
 ) -> RouteOut:
     """Whether the desa offers this letter type: residents (and walk-in registration) can only
     start letters of offered types. Letters already started are not affected."""
-    code = _known(letter_type)
-    await set_offered(session, staff.desa_code, code, body.offered, staff.username)
-    log.info(
-        "letter type %s in desa %s %s by staff %s",
-        code,
-        staff.desa_code,
-        "offered" if body.offered else "withdrawn",
-        staff.id,
-    )
-    return await _route_out(session, staff.desa_code, code)
-
-
-def _settings_out(desa_code: str, rules: DesaRules, row: DesaSettings | None) -> SettingsOut:
-    return SettingsOut(
-        desa_code=desa_code,
-        start_hour=rules.start_hour,
-        end_hour=rules.end_hour,
-        workdays=list(rules.workdays),
-        local_days_off=list(rules.local_days_off),
-        max_revision_rounds=rules.max_revision_rounds,
-        resubmit_days=rules.resubmit_days,
-        operator_may_edit_routes=rules.operator_may_edit_routes,
-        customized=row is not None,
-        updated_by=row.updated_by if row else None,
-        updated_at=as_utc(row.updated_at) if row else None,
-    )
+    return await route_admin.offer(session, staff, letter_type, body.offered)
 
 
 @router.get("/settings")
 async def get_settings(staff: DesaStaff, session: SessionDep) -> SettingsOut:
-    row = await session.get(DesaSettings, staff.desa_code)
-    return _settings_out(staff.desa_code, await rules_for(session, staff.desa_code), row)
+    return await route_admin.settings_of(session, staff.desa_code)
 
 
 @router.put("/settings")
 async def put_settings(body: SettingsIO, staff: DesaManager, session: SessionDep) -> SettingsOut:
-    rules = DesaRules(
-        start_hour=body.start_hour,
-        end_hour=body.end_hour,
-        workdays=tuple(body.workdays),
-        local_days_off=tuple(d.strip() for d in body.local_days_off),
-        max_revision_rounds=body.max_revision_rounds,
-        resubmit_days=body.resubmit_days,
-        operator_may_edit_routes=body.operator_may_edit_routes,
-    )
-    problems = rules_problems(rules)
-    if problems:
-        raise Problem(422, " ".join(problems), code="invalid-settings", errors=problems)
-    days_off = sorted({date.fromisoformat(d).isoformat() for d in rules.local_days_off})
-    row = await session.get(DesaSettings, staff.desa_code)
-    if row is None:
-        row = DesaSettings(
-            desa_code=staff.desa_code,
-            start_hour=0,
-            end_hour=0,
-            workdays_json="[]",
-            local_days_off_json="[]",
-            max_revision_rounds=0,
-            resubmit_days=0,
-            updated_by=staff.username,
-        )
-    row.start_hour = rules.start_hour
-    row.end_hour = rules.end_hour
-    row.workdays_json = json.dumps(sorted(rules.workdays))
-    row.local_days_off_json = json.dumps(days_off)
-    row.max_revision_rounds = rules.max_revision_rounds
-    row.resubmit_days = rules.resubmit_days
-    row.operator_may_edit_routes = rules.operator_may_edit_routes
-    row.updated_by = staff.username
-    row.updated_at = utcnow()
-    session.add(row)
-    await session.commit()
-    log.info("settings of desa %s changed by staff %s", staff.desa_code, staff.id)
-    return _settings_out(staff.desa_code, await rules_for(session, staff.desa_code), row)
+    return await route_admin.save_settings(session, staff, body)

@@ -1,7 +1,7 @@
 """An application as the staff review it: the request's fields beside its attachments, the letter
 preview, the timeline, and the decision (approve, return for revision, reject; issuing again a
-letter signing refused). Every read and write goes through the staff API's own functions
-(`GET /api/v1/tasks/{id}`, `POST .../decision`, `POST .../retry-issue`), so the page checks
+letter signing refused). Every read and write is the staff API's own use case (`staff_tasks`:
+`GET /api/v1/tasks/{id}`, `POST .../decision`, `POST .../retry-issue`), so the page checks
 role, desa and step exactly as the API does, and the workflow's refusals come back as its own
 Indonesian messages."""
 
@@ -17,6 +17,7 @@ from smartdesa.v1 import intake_pb2
 
 from common.db import utcnow
 from common.domain import ROLE_LABELS, ApplicationStatus, Decision
+from common.domain.errors import DomainError
 from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
@@ -33,19 +34,14 @@ from common.domain.events import (
     LETTER_REVOKED,
 )
 from common.http import Problem
+from common.web.refusals import Refusal, refusal_of
+from services.verification import staff_tasks
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
-from services.verification.api.routes.tasks import (
-    _ENDED,
-    ApplicationId,
-    DecisionIn,
-    RetryIssueIn,
-    decide,
-    retry_issue,
-    task_detail,
-)
+from services.verification.api.params import ApplicationId
 from services.verification.calendars import calendar_of
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED, TASK_OPEN
 from services.verification.routes import LETTER_TYPE_NAMES, route_for
+from services.verification.staff_tasks import ENDED, DecisionRequest
 from services.verification.web.deadlines import remaining_text
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 from services.verification.web.routes.inbox import INBOX_PATH
@@ -140,7 +136,7 @@ async def _page_context(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
-    detail, app = await task_detail(application_id, staff, roles, session, runtime)
+    detail, app = await staff_tasks.task_detail(runtime, session, staff, roles, application_id)
     task = detail.task
     now = utcnow()
     remaining = None
@@ -168,7 +164,7 @@ async def _page_context(
         "remaining": remaining,
         "is_open": task.status == TASK_OPEN,
         "blocked": task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN,
-        "ended": _ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
+        "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),
         "signing_step": signing_step,
         "roles": roles,
@@ -238,9 +234,9 @@ async def decide_on_page(
         errors["alasan"] = _REASON_NEEDED[keputusan]
     if len(reason) > REASON_MAX:
         errors["alasan"] = f"Alasan paling panjang {REASON_MAX} karakter."
-    refusal: Problem | None = None
+    refusal: Refusal | None = None
     if not errors and decision is not None:
-        body = DecisionIn(
+        body = DecisionRequest(
             decision=decision,  # checked against DECISIONS
             reason=reason or None,
             step=langkah,
@@ -251,11 +247,11 @@ async def decide_on_page(
             else None,
         )
         try:
-            await decide(application_id, body, staff, roles, session, runtime)
-        except Problem as exc:
-            if exc.status in (401, 404):
+            await staff_tasks.decide(runtime, session, staff, roles, application_id, body)
+        except (DomainError, Problem) as exc:
+            refusal = refusal_of(exc)
+            if refusal.status in (401, 404):
                 raise
-            refusal = exc
         else:
             return RedirectResponse(f"{INBOX_PATH}?selesai={keputusan}", status_code=303)
     ctx = await _page_context(application_id, staff, roles, session, runtime)
@@ -266,7 +262,7 @@ async def decide_on_page(
             page,
             ctx,
             status_code=refusal.status,
-            flash=f"Keputusan tidak dapat disimpan: {refusal.detail}",
+            flash=f"Keputusan tidak dapat disimpan: {refusal.message}",
         )
     return await _render_page(
         request,
@@ -290,17 +286,22 @@ async def retry_issue_on_page(
     passphrase: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Issue again a letter signing refused (the API's `POST .../retry-issue`)."""
-    body = RetryIssueIn(
-        request_id=request_id or None,
-        passphrase=SecretStr(passphrase) if passphrase else None,
-    )
     try:
-        state = await retry_issue(application_id, staff, roles, session, runtime, body)
-    except Problem as exc:
-        if exc.status in (401, 404):
+        state = await staff_tasks.retry_issue(
+            runtime,
+            session,
+            staff,
+            roles,
+            application_id,
+            request_id=request_id or None,
+            passphrase=SecretStr(passphrase) if passphrase else None,
+        )
+    except (DomainError, Problem) as exc:
+        refusal = refusal_of(exc)
+        if refusal.status in (401, 404):
             raise
-        refused = f"Surat belum dapat diterbitkan: {exc.detail}"
-        status_code = exc.status
+        refused = f"Surat belum dapat diterbitkan: {refusal.message}"
+        status_code = refusal.status
     else:
         if state.get("status") != ApplicationStatus.SIGNING_BLOCKED:
             return RedirectResponse(f"{INBOX_PATH}?selesai=terbit", status_code=303)

@@ -11,17 +11,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from smartdesa.v1 import signing_pb2
 from starlette.datastructures import UploadFile
 
+from common.http import pdf_response
 from services.verification.api.deps import (
     DesaManager,
     DesaStaff,
     RuntimeDep,
     SessionDep,
 )
-from services.verification.api.routes.desa_profile import pdf_response
 from services.verification.desa_profile import (
     LOGO_TOO_LARGE,
     LOGO_UPLOAD_LIMIT,
     PROFILE_FIELDS,
+    SAMPLE_FILENAME,
     OfficialForm,
     ProfileForm,
     ProfileInvalid,
@@ -192,7 +193,7 @@ async def save_profile_page(
     except ProfileInvalid as exc:
         view = await read_profile(runtime, staff.desa_code)
         context = _edit_context(view, accounts, values, exc.errors)
-        context |= {"flash": exc.detail, "flash_kind": "galat"}
+        context |= {"flash": exc.message, "flash_kind": "galat"}
         if "logo" not in exc.errors and logo:
             context["logo_note"] = "Pilih berkas logo sekali lagi: berkas tidak ikut dikirim ulang."
         return render(request, "profil_desa_ubah.html", context, page=page, status_code=422)
@@ -203,4 +204,5 @@ async def save_profile_page(
 async def sample_letter_page(
     staff: DesaStaff, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
-    return pdf_response(await sample_letter(runtime, session, staff.desa_code))
+    content = await sample_letter(runtime, session, staff.desa_code)
+    return pdf_response(content, SAMPLE_FILENAME, inline=True)

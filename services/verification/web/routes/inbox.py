@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from common.db import utcnow
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
-from services.verification.api.routes.tasks import TaskSummary, list_tasks
 from services.verification.calendars import DesaCalendar, calendar_of
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED
 from services.verification.routes import LETTER_TYPE_NAMES
+from services.verification.staff_tasks import TaskSummary, tasks_for
 from services.verification.web.deadlines import remaining_text, waited_text
 from services.verification.web.pages import StaffPageDep, render
 
@@ -101,7 +101,7 @@ async def inbox(
     selesai: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     now = utcnow()
-    tasks = await list_tasks(staff, roles, session)
+    tasks = await tasks_for(session, staff, roles)
     if keadaan not in STATES:
         keadaan = ""
     shown = [t for t in tasks if matches(t, jenis, keadaan)]

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse
 from common.domain import ROLE_LABELS
 from common.wib import indonesian_date
 from services.verification.api.deps import SessionDep, SettingsDep, kabupaten_staff
-from services.verification.api.routes.kabupaten import temporal_ui
 from services.verification.kabupaten_view import (
     STATE_NAMES,
     Area,
@@ -20,6 +19,7 @@ from services.verification.kabupaten_view import (
     Period,
     PeriodError,
     kabupaten_summary,
+    temporal_ui,
     today_wib,
 )
 from services.verification.web.pages import StaffPageDep, render, templates

@@ -1,5 +1,5 @@
-"""Which letter types the desa offers and their routes (/pengaturan/surat), over the
-/api/v1/routes code: every desa staff member sees them; the Sekdes and the Kades (or the
+"""Which letter types the desa offers and their routes (/pengaturan/surat), the same use cases
+as /api/v1/routes (`route_admin`): every desa staff member sees them; the Sekdes and the Kades (or the
 operator they allowed: `RouteEditor`) switch a type on or off and edit its route."""
 
 from typing import Annotated, Any
@@ -9,27 +9,18 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from common.domain import DESA_ROLES, ROLE_LABELS
-from common.http import Problem
-from services.verification.api.deps import DesaStaff, SessionDep
-from services.verification.api.routes.letter_routes import (
-    OfferedIn,
-    RouteEditor,
-    RouteIn,
-    RouteOut,
-    StepIO,
-    get_route,
-    list_routes,
-    put_offered,
-    put_route,
-    reset_route,
-)
+from common.domain.errors import DomainError
+from common.web.refusals import Refusal, refusal_of
+from services.verification import route_admin
+from services.verification.api.deps import DesaStaff, RouteEditor, SessionDep
+from services.verification.route_admin import RouteIn, RouteOut, StepIO
 from services.verification.routes import MAX_STEP_HOURS, MAX_STEPS
 from services.verification.web.pages import StaffPageDep, render
 from services.verification.web.routes.settings import (
     administers,
     done,
     flash_of,
-    problem_flash,
+    refusal_flash,
 )
 
 router = APIRouter(prefix="/pengaturan/surat", include_in_schema=False)
@@ -48,7 +39,7 @@ async def letter_types_page(
         {
             "title": "Jenis surat dan alurnya",
             "nav_active": "pengaturan",
-            "routes": await list_routes(staff, session),
+            "routes": await route_admin.routes_of(session, staff.desa_code),
             "may_edit": await administers(page, session),
             **flash_of(request),
         },
@@ -63,7 +54,7 @@ async def switch_offered(
     session: SessionDep,
     dilayani: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
-    await put_offered(letter_type, OfferedIn(offered=dilayani == "1"), staff, session)
+    await route_admin.offer(session, staff, letter_type, dilayani == "1")
     return done("/pengaturan/surat", "layanan-diubah")
 
 
@@ -117,7 +108,7 @@ async def route_editor_page(
     staff: RouteEditor,
     session: SessionDep,
 ) -> HTMLResponse:
-    current = await get_route(letter_type, staff, session)
+    current = await route_admin.route_of(session, staff.desa_code, letter_type)
     return await _editor(request, page, current, current)
 
 
@@ -129,7 +120,7 @@ async def save_route(
     staff: RouteEditor,
     session: SessionDep,
 ) -> Response:
-    current = await get_route(letter_type, staff, session)
+    current = await route_admin.route_of(session, staff.desa_code, letter_type)
     form = await request.form()
     rows: list[dict[str, Any]] = []
     for i in range(MAX_STEPS):
@@ -147,46 +138,51 @@ async def save_route(
     on_behalf = str(form.get("atas_nama", ""))
     # What was chosen, shown again as it came (checked below, never saved unchecked).
     shown = RouteIn.model_construct(steps=[], signer_role=signer, on_behalf_of_role=on_behalf)
-    try:
-        steps: list[StepIO] = []
-        for number, row in enumerate(rows, start=1):
-            if row["role"] == NO_ROLE:
-                continue
-            try:
-                hours = int(row["hours"])
-            except ValueError:
-                raise Problem(
-                    422, f"Langkah {number}: tenggat ditulis dengan angka jam kerja."
-                ) from None
-            try:
-                steps.append(
-                    StepIO(
-                        role=row["role"], deadline_working_hours=hours, skippable=row["skippable"]
-                    )
-                )
-            except ValidationError:
-                raise Problem(422, f"Langkah {number}: isian tidak sesuai.") from None
+    body = _route_of_form(rows, signer, on_behalf)
+    refused = body if isinstance(body, Refusal) else None
+    if isinstance(body, RouteIn):
         try:
-            body = RouteIn(steps=steps, signer_role=signer, on_behalf_of_role=on_behalf)
-        except ValidationError:
-            raise Problem(422, "Isian alur tidak sesuai. Periksa kembali.") from None
-        await put_route(letter_type, body, staff, session)
-    except Problem as exc:
-        if exc.status != 422:
-            raise
+            await route_admin.save_route(session, staff, letter_type, body)
+        except DomainError as exc:
+            refused = refusal_of(exc)
+            if refused.status != 422:
+                raise
+    if refused is not None:
         return await _editor(
             request,
             page,
             current,
             shown,
             rows=rows,
-            extra=problem_flash(exc),
+            extra=refusal_flash(refused),
             status_code=422,
         )
     return done(f"/pengaturan/surat/{current.letter_type}", "rute-disimpan")
 
 
+def _route_of_form(rows: list[dict[str, Any]], signer: str, on_behalf: str) -> RouteIn | Refusal:
+    """The route the form describes, or why it cannot be read (before the route's own rules)."""
+    steps: list[StepIO] = []
+    for number, row in enumerate(rows, start=1):
+        if row["role"] == NO_ROLE:
+            continue
+        try:
+            hours = int(row["hours"])
+        except ValueError:
+            return Refusal(422, f"Langkah {number}: tenggat ditulis dengan angka jam kerja.")
+        try:
+            steps.append(
+                StepIO(role=row["role"], deadline_working_hours=hours, skippable=row["skippable"])
+            )
+        except ValidationError:
+            return Refusal(422, f"Langkah {number}: isian tidak sesuai.")
+    try:
+        return RouteIn(steps=steps, signer_role=signer, on_behalf_of_role=on_behalf)
+    except ValidationError:
+        return Refusal(422, "Isian alur tidak sesuai. Periksa kembali.")
+
+
 @router.post("/{letter_type}/bawaan")
 async def reset(letter_type: LetterType, staff: RouteEditor, session: SessionDep) -> Response:
-    current = await reset_route(letter_type, staff, session)
+    current = await route_admin.reset_route(session, staff, letter_type)
     return done(f"/pengaturan/surat/{current.letter_type}", "rute-bawaan")

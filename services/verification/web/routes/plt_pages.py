@@ -1,5 +1,6 @@
-"""Plt periods (/pengaturan/plt) over the /api/v1/plt code: every desa staff member sees the
-current and upcoming ones; the Sekdes and the Kades (also as Plt) grant and end them."""
+"""Plt periods (/pengaturan/plt), the same use cases as /api/v1/plt (`plt_periods`): every desa
+staff member sees the current and upcoming ones; the Sekdes and the Kades (also as Plt) grant
+and end them."""
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -9,13 +10,15 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from common.domain import DESA_ROLES, ROLE_LABELS
-from common.http import Problem
+from common.domain.errors import DomainError
+from common.web.refusals import Refusal, refusal_of
+from services.verification import plt_periods
 from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
-from services.verification.api.routes.plt import PltIn, end_plt, grant_plt, list_plt
 from services.verification.plt import may_grant
+from services.verification.plt_periods import PltIn
 from services.verification.staff_admin import desa_accounts
 from services.verification.web.pages import StaffPage, StaffPageDep, render
-from services.verification.web.routes.settings import done, flash_of, problem_flash
+from services.verification.web.routes.settings import done, flash_of, refusal_flash
 
 router = APIRouter(prefix="/pengaturan/plt", include_in_schema=False)
 
@@ -30,7 +33,7 @@ async def _page(
     extra: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    periods = await list_plt(staff, session)
+    periods = await plt_periods.periods(session, staff.desa_code)
     accounts = await desa_accounts(session, staff.desa_code) if page.is_manager else []
     return render(
         request,
@@ -75,33 +78,37 @@ async def grant(
     alasan: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     form = {"username": username, "role": role, "mulai": mulai, "sampai": sampai, "alasan": alasan}
+    refused: Refusal | None = None
     try:
+        body = PltIn(
+            username=username,
+            role=role,
+            starts_at=datetime.fromisoformat(mulai) if mulai.strip() else None,
+            ends_at=datetime.fromisoformat(sampai),
+            reason=alasan,
+        )
+    except (ValueError, ValidationError):
+        refused = Refusal(
+            422,
+            "Isi akhir masa Plt (tanggal dan jam, WIB) dan pilih staf serta jabatannya.",
+            field="sampai",
+        )
+    else:
         try:
-            body = PltIn(
-                username=username,
-                role=role,
-                starts_at=datetime.fromisoformat(mulai) if mulai.strip() else None,
-                ends_at=datetime.fromisoformat(sampai),
-                reason=alasan,
-            )
-        except (ValueError, ValidationError) as exc:
-            raise Problem(
-                422,
-                "Isi akhir masa Plt (tanggal dan jam, WIB) dan pilih staf serta jabatannya.",
-                field="sampai",
-            ) from exc
-        await grant_plt(body, staff, roles, session)
-    except Problem as exc:
-        if exc.status not in (409, 422):
-            raise
+            await plt_periods.grant(session, staff, roles, body)
+        except DomainError as exc:
+            refused = refusal_of(exc)
+            if refused.status not in (409, 422):
+                raise
+    if refused is not None:
         return await _page(
             request,
             page,
             staff,
             session,
             form=form,
-            extra=problem_flash(exc),
-            status_code=exc.status,
+            extra=refusal_flash(refused),
+            status_code=refused.status,
         )
     return done("/pengaturan/plt", "plt-ditetapkan")
 
@@ -113,5 +120,5 @@ async def end(
     roles: HeldRoles,
     session: SessionDep,
 ) -> Response:
-    await end_plt(plt_id, staff, roles, session)
+    await plt_periods.end(session, staff, roles, plt_id)
     return done("/pengaturan/plt", "plt-diakhiri")

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from common.domain.errors import DomainError
 from common.http import Problem
+from common.web.refusals import Refusal, refusal_of
+from services.verification import route_admin
 from services.verification.api.deps import DesaManager, DesaStaff, SessionDep, desa_staff
-from services.verification.api.routes.letter_routes import SettingsIO, get_settings, put_settings
+from services.verification.route_admin import SettingsIO
 from services.verification.staff_admin import administers_desa
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 
@@ -47,14 +50,20 @@ def flash_of(request: Request) -> dict[str, Any]:
     return {"flash": message, "flash_kind": "ok"} if message else {}
 
 
-def problem_flash(exc: Problem) -> dict[str, Any]:
-    errors = exc.extra.get("errors")
+def refusal_flash(refused: Refusal) -> dict[str, Any]:
+    """A refused change above its form: the message, and each broken rule when there are
+    several (`errors`)."""
+    errors = refused.details.get("errors")
     return {
-        "flash": exc.detail,
+        "flash": refused.message,
         "flash_kind": "galat",
-        "errors": errors if isinstance(errors, list) else [exc.detail],
-        "error_field": exc.extra.get("field"),
+        "errors": errors if isinstance(errors, list) else [refused.message],
+        "error_field": refused.field,
     }
+
+
+def problem_flash(exc: DomainError | Problem) -> dict[str, Any]:
+    return refusal_flash(refusal_of(exc))
 
 
 async def administers(page: StaffPage, session: SessionDep) -> bool:
@@ -90,7 +99,7 @@ def _settings_context(values: dict[str, Any], page: StaffPage) -> dict[str, Any]
 async def working_hours_page(
     request: Request, page: StaffPageDep, staff: DesaStaff, session: SessionDep
 ) -> HTMLResponse:
-    current = await get_settings(staff, session)
+    current = await route_admin.settings_of(session, staff.desa_code)
     values = current.model_dump()
     values["local_days_off_text"] = "\n".join(current.local_days_off)
     return render(
@@ -126,28 +135,29 @@ async def save_working_hours(
     }
     numbers = ("start_hour", "end_hour", "max_revision_rounds", "resubmit_days")
     wrong = [name for name in numbers if _int(values[name]) is None]
-    try:
-        if wrong or None in values["workdays"]:
-            raise Problem(422, "Jam, batas perbaikan dan batas hari ditulis dengan angka bulat.")
-        body = SettingsIO(
-            **{k: _int(values[k]) for k in numbers},
-            workdays=values["workdays"],
-            local_days_off=values["local_days_off"],
-            operator_may_edit_routes=values["operator_may_edit_routes"],
-        )
-        await put_settings(body, staff, session)
-    except ValidationError:
-        problem = Problem(422, "Isian tidak sesuai. Periksa kembali.")
-    except Problem as exc:
-        if exc.status not in (409, 422):
-            raise
-        problem = exc
+    if wrong or None in values["workdays"]:
+        refused = Refusal(422, "Jam, batas perbaikan dan batas hari ditulis dengan angka bulat.")
     else:
-        return done("/pengaturan/jam-kerja", "jam-disimpan")
+        try:
+            body = SettingsIO(
+                **{k: _int(values[k]) for k in numbers},
+                workdays=values["workdays"],
+                local_days_off=values["local_days_off"],
+                operator_may_edit_routes=values["operator_may_edit_routes"],
+            )
+            await route_admin.save_settings(session, staff, body)
+        except ValidationError:
+            refused = Refusal(422, "Isian tidak sesuai. Periksa kembali.")
+        except DomainError as exc:
+            refused = refusal_of(exc)
+            if refused.status not in (409, 422):
+                raise
+        else:
+            return done("/pengaturan/jam-kerja", "jam-disimpan")
     return render(
         request,
         "pengaturan/jam_kerja.html",
-        {**_settings_context(values, page), **problem_flash(problem)},
+        {**_settings_context(values, page), **refusal_flash(refused)},
         page=page,
         status_code=422,
     )

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from smartdesa.v1 import intake_pb2
 from starlette.datastructures import UploadFile
 
-from common.http import Problem
+from common.domain.errors import NotFound
 from services.verification import walk_in
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.intake_reader import read_application
@@ -225,7 +225,7 @@ async def walk_in_filed(
     timeout = runtime.settings.intake_timeout_seconds
     application = await read_application(runtime.intake, application_id, timeout)
     if application.desa_code != staff.desa_code or application.channel != "walk_in":
-        raise Problem(404, "Permohonan tidak ditemukan.", code="not-found")
+        raise NotFound("not-found", "Permohonan tidak ditemukan.")
     catalogue = await walk_in.catalogue(runtime.intake, timeout)
     letter_type = _type_of(catalogue, application.letter_type)
     contact = await walk_in.contact(runtime.intake, application_id, timeout)

@@ -1,0 +1,213 @@
+"""What a resident does to their own applications, as the portal's pages and the resident API
+both call it: create a draft, change it while they hold it, submit, resubmit after a revision,
+cancel, and fetch the signed letter. Who is asking is the callers' dependency
+(`CurrentResident`, the page's resident); here every action is on that resident's own
+application only, and every refusal is a domain error (`common.domain.errors`) that the API
+answers as problem+json and the page shows beside the form."""
+
+import logging
+import re
+from dataclasses import dataclass
+
+import grpc
+from smartdesa.v1 import signing_pb2
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.domain import ApplicationStatus
+from common.domain.errors import Conflict, DomainError, NotFound, Unavailable
+from services.intake import approvals, submission
+from services.intake.applications import (
+    EDITABLE_STATUSES,
+    change_application,
+    create_application,
+    owned_application,
+    require_documents,
+    resubmitted_since_revision,
+    revision_round,
+)
+from services.intake.models import LetterApplication
+from services.intake.offered import ensure_offered
+from services.intake.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Permohonan tidak ditemukan."
+SIGNING_TIMEOUT_SECONDS = 15.0
+LOCKED = "Permohonan hanya dapat diubah sebelum diajukan atau saat diminta perbaikan."
+NOT_AWAITING_REVISION = "Permohonan ini tidak sedang menunggu perbaikan."
+
+
+async def owned(session: AsyncSession, resident_id: str, application_id: str) -> LetterApplication:
+    """The resident's own application; NotFound for any other (nobody learns that another
+    resident's application exists)."""
+    application = await owned_application(session, resident_id, application_id)
+    if application is None:
+        raise NotFound("not-found", NOT_FOUND)
+    return application
+
+
+async def create(
+    runtime: Runtime,
+    session: AsyncSession,
+    resident_id: str,
+    desa_code: str,
+    letter_type: str,
+    purpose: str,
+    fields: dict[str, str],
+) -> LetterApplication:
+    """A new draft of a letter type the desa offers, checked as every application is at the
+    door (InvalidApplication names the first wrong input)."""
+    await ensure_offered(runtime.directory, desa_code, letter_type)
+    application = await create_application(
+        session, resident_id, desa_code, letter_type, purpose, fields
+    )
+    log.info("application %s created by resident %s", application.id, resident_id)
+    return application
+
+
+async def change(
+    session: AsyncSession,
+    resident_id: str,
+    application_id: str,
+    purpose: str | None,
+    fields: dict[str, str],
+) -> LetterApplication:
+    """The purpose or fields changed while the resident holds the application (a draft, or
+    returned for revision and not yet resubmitted)."""
+    application = await owned(session, resident_id, application_id)
+    if application.status not in EDITABLE_STATUSES:
+        raise Conflict("locked", LOCKED)
+    changed = await change_application(session, application, purpose, fields)
+    if changed is None:  # submitted or resubmitted meanwhile
+        raise Conflict("locked", LOCKED)
+    return changed
+
+
+async def submit(
+    runtime: Runtime, session: AsyncSession, resident_id: str, application_id: str
+) -> LetterApplication:
+    """`Ajukan`: submitted once; asking again answers with the application as it is."""
+    application = await owned(session, resident_id, application_id)
+    if submission.under_way(application):
+        return application
+    # A draft of a type the desa stopped offering since it was made is not started.
+    await ensure_offered(runtime.directory, application.desa_code, application.letter_type)
+    if await submission.submit(
+        session, runtime.temporal, runtime.settings.temporal_task_queue, application
+    ):
+        runtime.relay.wake()
+        log.info("application %s submitted", application.id)
+    return application
+
+
+async def resubmit(
+    runtime: Runtime, session: AsyncSession, resident_id: str, application_id: str
+) -> str:
+    """After a revision request: back to review. Returns the application's status after it."""
+    application = await owned(session, resident_id, application_id)
+    if application.status != ApplicationStatus.REVISION_REQUESTED:
+        if application.status == ApplicationStatus.IN_REVIEW and await resubmitted_since_revision(
+            session, application.id
+        ):
+            # A repeat of a resubmission that went through: the same answer, nothing new.
+            return application.status
+        raise Conflict("not-awaiting-revision", NOT_AWAITING_REVISION)
+    await require_documents(session, application)
+    try:
+        # One resubmission per revision round: a repeated tap reaches the workflow with the
+        # same request id and gets the same answer.
+        revision = await revision_round(session, application.id)
+        state = await approvals.resubmit(
+            runtime.temporal, application.id, f"resubmit-{application.id}-{revision}"
+        )
+    except approvals.NotAwaitingResubmit as exc:
+        raise Conflict("not-awaiting-revision", NOT_AWAITING_REVISION) from exc
+    except approvals.ApprovalUnavailable as exc:
+        raise submission.ApprovalUnavailable() from exc
+    # The workflow records the resubmission (timeline and event) through RecordProgress.
+    log.info("application %s resubmitted", application.id)
+    return state.status
+
+
+async def cancel(
+    runtime: Runtime, session: AsyncSession, resident_id: str, application_id: str
+) -> str:
+    """Withdraws the application while it waits (in review or returned for revision).
+    Cancelling again answers with the cancelled state. Returns the status after it."""
+    application = await owned(session, resident_id, application_id)
+    if application.status == ApplicationStatus.CANCELLED:
+        return ApplicationStatus.CANCELLED
+    if application.status == ApplicationStatus.DRAFT:
+        raise Conflict(
+            "not-submitted", "Permohonan ini belum diajukan; draf tidak perlu dibatalkan."
+        )
+    if application.status not in (
+        ApplicationStatus.IN_REVIEW,
+        ApplicationStatus.REVISION_REQUESTED,
+    ):
+        raise Conflict("not-cancellable", approvals.NOT_CANCELLABLE)
+    try:
+        # One cancellation per application: a retried request reaches the workflow with the
+        # same id and gets the same answer.
+        state = await approvals.cancel(runtime.temporal, application.id, f"cancel-{application.id}")
+    except approvals.NotCancellable as exc:
+        raise Conflict("not-cancellable", str(exc)) from exc
+    except approvals.ApprovalUnavailable as exc:
+        raise submission.ApprovalUnavailable() from exc
+    # The workflow records the cancellation (timeline and event) through RecordProgress.
+    log.info("application %s cancelled by its resident", application.id)
+    return state.status
+
+
+@dataclass(frozen=True)
+class SignedLetter:
+    content: bytes  # the signed PDF; it carries the resident's NIK
+    filename: str
+
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def letter_filename(number: str, application_id: str) -> str:
+    """`470/12/32.13.11.2004/VI/2025` -> `surat-470-12-32.13.11.2004-VI-2025.pdf`."""
+    safe = _UNSAFE_FILENAME.sub("-", number).strip("-.")
+    return f"surat-{safe or application_id}.pdf"
+
+
+async def own_letter(
+    runtime: Runtime, session: AsyncSession, resident_id: str, application_id: str
+) -> SignedLetter:
+    """The signed letter of the resident's own issued application."""
+    application = await owned(session, resident_id, application_id)
+    if application.status != ApplicationStatus.ISSUED:
+        raise Conflict("not-issued", "Surat belum terbit untuk permohonan ini.")
+    missing = NotFound("letter-missing", "Berkas surat tidak ditemukan.")
+    return await signed_letter(runtime, application, missing, log_missing=True)
+
+
+async def signed_letter(
+    runtime: Runtime,
+    application: LetterApplication,
+    missing: DomainError,
+    *,
+    log_missing: bool = False,
+) -> SignedLetter:
+    """The signed PDF of an issued application, from signing. `missing` is raised when signing
+    has no such letter."""
+    try:
+        letter = await runtime.signing.GetLetterPdf(
+            signing_pb2.GetLetterPdfRequest(application_id=application.id),
+            timeout=SIGNING_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            if log_missing:
+                log.error("application %s is issued but signing has no letter", application.id)
+            raise missing from exc
+        log.warning("signing unavailable for application %s: %s", application.id, exc.code())
+        raise Unavailable(
+            "signing-unavailable",
+            "Layanan surat sedang tidak dapat dihubungi. Silakan coba lagi nanti.",
+        ) from exc
+    filename = letter_filename(letter.number or application.letter_number or "", application.id)
+    return SignedLetter(content=letter.content, filename=filename)

@@ -1,0 +1,386 @@
+"""A staff member's tasks, as the inbox page, the application page and the API (/tasks) all
+see and act on them: what waits on me, the application behind a task, my decision, and issuing
+again a letter signing refused. Who is asking (a desa staff member, and the roles they hold now,
+own or Plt) comes from the callers' dependencies; which task they may see is decided here, and
+the refusals are domain errors (`common.domain.errors`).
+
+The workflow is the authority on role, desa and step for a decision: its client
+(`decisions.py`) and the passphrase signing (`signer_passphrase.py`) are called here, one line
+each, and their refusals pass through as they come."""
+
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from pydantic import BaseModel, SecretStr
+from smartdesa.v1 import intake_pb2, signing_pb2
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.db import as_utc
+from common.domain import ApplicationStatus, Decision
+from common.domain.errors import Conflict, NotFound, Unavailable
+from services.verification.decisions import actor_role_for, send_decision, send_retry_issue
+from services.verification.intake_reader import read_application
+from services.verification.models import (
+    TASK_CANCELLED,
+    TASK_DONE,
+    TASK_EXPIRED,
+    TASK_KIND_SIGNING_BLOCKED,
+    TASK_REVISION_REQUESTED,
+    Staff,
+    Task,
+)
+from services.verification.routes import route_for
+from services.verification.runtime import Runtime
+from services.verification.signer_passphrase import (
+    check_may_sign,
+    issue_request_of,
+    let_workflow_pick_up,
+    sign_with_passphrase,
+)
+from services.verification.task_inbox import (
+    application_seen_by,
+    is_overdue,
+    open_task_in_desa,
+    open_tasks_for,
+    task_seen_by,
+)
+from workflows.approval.models import DecisionInput, RetryIssueInput
+
+log = logging.getLogger(__name__)
+
+NOT_YOURS = "Tugas untuk permohonan ini tidak ditemukan."
+NO_OPEN_STEP = "Tidak ada tahap yang menunggu keputusan untuk permohonan ini."
+NOT_BLOCKED = "Surat ini tidak sedang tertahan di tanda tangan elektronik."
+# Why a task the staff member held waits on nobody now.
+ENDED = {
+    TASK_CANCELLED: "Permohonan ini sudah dibatalkan oleh pemohon.",
+    TASK_EXPIRED: "Permohonan ini sudah kedaluwarsa.",
+    TASK_REVISION_REQUESTED: "Permohonan ini sedang menunggu perbaikan dari pemohon.",
+    TASK_DONE: "Tahap ini sudah diputuskan.",
+}
+
+
+class StepOut(BaseModel):
+    index: int
+    role: str
+
+
+class TaskSummary(BaseModel):
+    application_id: str
+    # e.g. SKU-2026-000123: what the resident and Diskominfo call it ("" if from before).
+    application_number: str
+    letter_type: str
+    step: StepOut
+    assigned_at: datetime
+    deadline: datetime | None
+    overdue: bool
+    escalated_to_role: str | None
+    escalation_level: int
+    # The role in which the signed-in staff member sees this task: the step's own role (maybe
+    # held as Plt) or, for an escalated task, the supervisor's.
+    acting_as: str
+    # "decision" (a route step), or "signing_blocked": every step approved, but signing refuses
+    # the letter; fix the cause (see the task's reason), then POST .../retry-issue.
+    kind: str
+
+    @classmethod
+    def of(cls, task: Task, roles: list[str]) -> "TaskSummary":
+        return cls(
+            application_id=task.application_id,
+            application_number=task.application_number,
+            letter_type=task.letter_type,
+            step=_step(task),
+            assigned_at=as_utc(task.assigned_at),
+            deadline=as_utc(task.deadline) if task.deadline else None,
+            overdue=is_overdue(task),
+            escalated_to_role=task.escalated_to_role or None,
+            escalation_level=task.escalation_level,
+            acting_as=task.role
+            if task.role in roles
+            else task.supervisor_role
+            if task.supervisor_role in roles
+            else task.escalated_to_role,
+            kind=task.kind,
+        )
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    url: str
+
+
+class ApplicationOut(BaseModel):
+    id: str
+    number: str  # e.g. SKU-2026-000123; "" for one submitted before numbers existed
+    desa_code: str
+    letter_type: str
+    purpose: str
+    fields: dict[str, str]
+    nik: str
+    status: str
+    submitted_at: datetime | None
+
+
+class TaskState(BaseModel):
+    step: StepOut
+    kind: str
+    # signing_blocked: signing's reason (e.g. the signer has no certificate), while it holds.
+    reason: str | None
+    status: str
+    deadline: datetime | None
+    overdue: bool
+    escalated_to_role: str | None
+    escalation_level: int
+
+
+class TaskDetail(BaseModel):
+    application: ApplicationOut
+    attachments: list[AttachmentOut]
+    task: TaskState
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    decision: Decision
+    reason: str | None = None
+    # The step the staff member saw; without it, the step open now in their desa.
+    step: int | None = None
+    # Lets a client retry the same decision safely.
+    request_id: str | None = None
+    # The role the staff member decides in, when they hold more than one (their own and a Plt
+    # role); without it, see decisions.actor_role_for.
+    act_as: str | None = None
+    # The signer's BSrE passphrase, with the last approval: the letter is signed with it here;
+    # it never goes into the decision (workflow history), a database or a log.
+    passphrase: SecretStr | None = None
+
+
+def _step(task: Task) -> StepOut:
+    return StepOut(index=task.step_index, role=task.role)
+
+
+async def task_of(
+    session: AsyncSession, staff: Staff, roles: list[str], application_id: str
+) -> Task:
+    """The task of this application the staff member sees (open or held before); NotFound for
+    one of another desa or role."""
+    task = await task_seen_by(session, application_id, staff.desa_code, roles)
+    if task is None:
+        raise NotFound("not-found", NOT_YOURS)
+    return task
+
+
+async def application_by_number(
+    session: AsyncSession, staff: Staff, roles: list[str], number: str
+) -> str:
+    """The id of the application a resident names by its number (SKU-2026-000123, any case);
+    NotFound unless the staff member's roles have or had a step on it, as `task_of`."""
+    application_id = await application_seen_by(session, number, staff.desa_code, roles)
+    if application_id is None:
+        raise NotFound("not-found", NOT_YOURS)
+    return application_id
+
+
+async def tasks_for(session: AsyncSession, staff: Staff, roles: list[str]) -> list[TaskSummary]:
+    """What waits on me (in my own role, a Plt role, or escalated to me): overdue first."""
+    return [TaskSummary.of(t, roles) for t in await open_tasks_for(session, staff.desa_code, roles)]
+
+
+async def task_detail(
+    runtime: Runtime, session: AsyncSession, staff: Staff, roles: list[str], application_id: str
+) -> tuple[TaskDetail, intake_pb2.Application]:
+    """The task and the application behind it, and intake's application itself (the staff
+    page shows its timeline too)."""
+    task = await task_of(session, staff, roles, application_id)
+    app = await read_application(
+        runtime.intake, application_id, runtime.settings.intake_timeout_seconds
+    )
+    if app.desa_code != staff.desa_code:  # our projection and intake must agree on the desa
+        raise NotFound("not-found", NOT_YOURS)
+    detail = TaskDetail(
+        application=ApplicationOut(
+            id=app.id,
+            number=app.number,
+            desa_code=app.desa_code,
+            letter_type=app.letter_type,
+            purpose=app.purpose,
+            fields=dict(app.fields),
+            nik=app.nik,
+            status=app.status,
+            submitted_at=app.submitted_at.ToDatetime(UTC) if app.HasField("submitted_at") else None,
+        ),
+        attachments=[_attachment(application_id, a) for a in app.attachments],
+        task=TaskState(
+            step=_step(task),
+            kind=task.kind,
+            reason=app.status_reason or None
+            if task.kind == TASK_KIND_SIGNING_BLOCKED
+            and app.status == ApplicationStatus.SIGNING_BLOCKED
+            else None,
+            status=task.status,
+            deadline=as_utc(task.deadline) if task.deadline else None,
+            overdue=is_overdue(task),
+            escalated_to_role=task.escalated_to_role or None,
+            escalation_level=task.escalation_level,
+        ),
+    )
+    return detail, app
+
+
+def _attachment(application_id: str, info: intake_pb2.AttachmentInfo) -> AttachmentOut:
+    return AttachmentOut(
+        id=info.id,
+        kind=info.kind,
+        content_type=info.content_type,
+        size_bytes=info.size_bytes,
+        url=f"/api/v1/tasks/{application_id}/attachments/{info.id}",
+    )
+
+
+async def decide(
+    runtime: Runtime,
+    session: AsyncSession,
+    staff: Staff,
+    roles: list[str],
+    application_id: str,
+    request: DecisionRequest,
+) -> dict[str, Any]:
+    """Delivers the decision; the workflow's state after it. With a passphrase on the last
+    approval, the letter is signed with it and the state is the one after issuing."""
+    # No check of the step's role or desa here on purpose: the workflow's validator refuses
+    # those, so a refused decision never enters the workflow's history and one place holds the
+    # rule. We only vouch for which role this person holds now (own or Plt).
+    open_task = await open_task_in_desa(session, application_id, staff.desa_code)
+    held = (
+        await task_seen_by(session, application_id, staff.desa_code, roles)
+        if open_task is None
+        else None
+    )
+    if open_task is None and held is None:
+        # Nothing of this application in their desa, ever: not theirs, even naming a step (an
+        # application of another desa must read as missing, as on every other staff route).
+        raise NotFound("no-open-step", NO_OPEN_STEP)
+    step_index = request.step
+    if step_index is None:
+        if open_task is None:
+            # A letter this person worked on that waits on nobody now (decided on, withdrawn by
+            # the resident, expired) is a conflict with its state.
+            assert held is not None
+            raise Conflict("no-open-step", f"{NO_OPEN_STEP} {ENDED.get(held.status, '')}".rstrip())
+        step_index = open_task.step_index
+    actor_role = actor_role_for(staff.role, roles, open_task, request.act_as)
+    request_id = request.request_id or str(uuid.uuid4())
+    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
+    decision = DecisionInput(
+        request_id=request_id,
+        decision=request.decision,
+        step_index=step_index,
+        actor_username=staff.username,
+        actor_role=actor_role,
+        actor_desa_code=staff.desa_code,
+        reason=request.reason or "",
+        actor_is_plt=actor_role != staff.role,
+    )
+    state = await send_decision(runtime.temporal, application_id, decision, wait)
+    if request.passphrase is None or request.decision != Decision.APPROVE:
+        return asdict(state)
+    # The last approval (the workflow now knows who signs): sign with the passphrase here.
+    issue = await issue_request_of(runtime.temporal, application_id)
+    if issue is None:  # not the last step: there is nothing to sign yet
+        return asdict(state)
+    await sign_with_passphrase(runtime, application_id, issue, request.passphrase, approved=True)
+    retry = RetryIssueInput(
+        request_id=f"{request_id}-signed",
+        actor_username=staff.username,
+        actor_role=actor_role,
+        actor_desa_code=staff.desa_code,
+    )
+    return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
+
+
+async def retry_issue(
+    runtime: Runtime,
+    session: AsyncSession,
+    staff: Staff,
+    roles: list[str],
+    application_id: str,
+    *,
+    request_id: str | None = None,
+    passphrase: SecretStr | None = None,
+) -> dict[str, Any]:
+    """Issuing again a letter signing refused; the state after that attempt. The workflow
+    decides who may (the signer role, the Sekdes, the Kades of the desa). With `passphrase` (a
+    BSrE desa) the letter is signed with it first; a wrong one is refused and it stays blocked."""
+    open_task = await open_task_in_desa(session, application_id, staff.desa_code)
+    if open_task is None or open_task.kind != TASK_KIND_SIGNING_BLOCKED:
+        held = await task_seen_by(session, application_id, staff.desa_code, roles)
+        if held is None and open_task is None:
+            raise NotFound("not-found", NOT_YOURS)
+        raise Conflict("not-blocked", NOT_BLOCKED)
+    retry = RetryIssueInput(
+        request_id=request_id or str(uuid.uuid4()),
+        actor_username=staff.username,
+        actor_role=actor_role_for(staff.role, roles, open_task, None),
+        actor_desa_code=staff.desa_code,
+    )
+    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
+    if passphrase is not None:
+        issue = await issue_request_of(runtime.temporal, application_id)
+        if issue is None:
+            raise Conflict("not-blocked", NOT_BLOCKED)
+        check_may_sign(issue, retry.actor_role)
+        await sign_with_passphrase(runtime, application_id, issue, passphrase)
+        return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
+    return asdict(await send_retry_issue(runtime.temporal, application_id, retry, wait))
+
+
+async def letter_preview(
+    runtime: Runtime, session: AsyncSession, staff: Staff, roles: list[str], application_id: str
+) -> bytes:
+    """The letter exactly as it will be issued, unsigned, without its number and watermarked
+    "PRATINJAU — BUKAN SURAT SAH" (signing takes no number and stores nothing). It prints the
+    resident's NIK and particulars: only for those the application reached (a step of their
+    role, own or Plt, or escalated to them), as the task; never a draft."""
+    not_found = NotFound("not-found", "Permohonan tidak ditemukan.")
+    if await task_seen_by(session, application_id, staff.desa_code, roles) is None:
+        raise not_found
+    app = await read_application(
+        runtime.intake, application_id, runtime.settings.intake_timeout_seconds
+    )
+    if app.desa_code != staff.desa_code:  # another desa's application does not exist for them
+        raise not_found
+    found = await route_for(session, app.desa_code, app.letter_type)
+    if found is None:
+        raise Conflict("no-route", "Jenis surat ini belum memiliki alur persetujuan di desa ini.")
+    route, _own = found
+    request = signing_pb2.IssueLetterRequest(
+        application_id=app.id,
+        desa_code=app.desa_code,
+        letter_type=app.letter_type,
+        purpose=app.purpose,
+        fields=dict(app.fields),
+        nik=app.nik,
+        # The signer is known only at the last approval; the route says who it will be.
+        signer_role=route.signer_role,
+        on_behalf_of_role=route.on_behalf_of_role,
+    )
+    try:
+        pdf: signing_pb2.LetterPdf = await runtime.signing.PreviewLetter(
+            request, timeout=runtime.settings.signing_timeout_seconds
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+            # Signing's reason is written for staff (Indonesian): what is missing to make it.
+            raise Conflict("preview-refused", exc.details() or "Surat belum dapat dibuat.") from exc
+        log.warning("preview for application %s failed: %s", application_id, exc.code())
+        raise Unavailable(
+            "signing-unavailable", "Pratinjau surat sedang tidak dapat dibuat. Silakan coba lagi."
+        ) from exc
+    return pdf.content
