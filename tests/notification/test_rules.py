@@ -226,7 +226,7 @@ async def test_progress_events_stay_in_the_app(handler_env: HandlerEnv) -> None:
         # The first step comes with the submission, whose own message says it.
         (APPLICATION_STEP_ASSIGNED, {"step_role": "kasi_pemerintahan", "step_index": 0}),
     ):
-        _, event = application_event(name, **extra)  # type: ignore[arg-type]
+        _, event = application_event(name, **extra)
         await handler_env.handler(event)
     _, revise = application_event(APPLICATION_DECIDED, step_role="sekdes", decision="revise")
     await handler_env.handler(revise)  # its own event says it: nothing here

@@ -287,6 +287,7 @@ def test_the_application_page_offers_what_the_task_allows(
 
     app = ApplicationOut(
         id="a1",
+        number="SKD-2026-000001",
         desa_code=PAMANUKAN,
         letter_type="SKD",
         purpose="Rekening bank",
