@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-unit test-fast smoke proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render migration bench bench-signing
+	bench-render migration bench bench-signing bench-import bench-uploads
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -70,6 +70,10 @@ test-fast: $(STAMP) $(SOFTHSM)
 bench-signing: $(STAMP)
 	$(PY) -m scripts.bench_signing
 
+# The attachment checks: how long each kind of file (photos, PDFs, bombs) takes to clean or refuse.
+bench-uploads: $(STAMP)
+	$(PY) -m scripts.bench_uploads
+
 bench: bench-signing
 
 smoke: $(STAMP)
@@ -78,6 +82,11 @@ smoke: $(STAMP)
 # What the event consumers gave up on (the dead-letter stream of a running `make run`).
 dead-letters: $(STAMP)
 	$(PY) -m scripts.dead_letters
+
+# The OpenSID penduduk import: a 10,000-row spreadsheet into an empty register, then again
+# (prints first_import_seconds; target under 30 s).
+bench-import: $(STAMP)
+	$(PY) -m scripts.bench_import
 
 # Letter rendering alone (all ten types, F4 and A4): prints render_ms_median.
 bench-render: $(STAMP)

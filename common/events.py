@@ -83,7 +83,7 @@ class AreaCodes:
     @classmethod
     def from_desa(cls, desa_code: str) -> "AreaCodes":
         parts = desa_code.split(".")
-        if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
             raise ValueError(f"not a Kemendagri desa code: {desa_code!r}")
         return cls(desa=desa_code, kecamatan=".".join(parts[:3]), kabupaten=".".join(parts[:2]))
 

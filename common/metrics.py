@@ -7,10 +7,10 @@ the Temporal SDK's runtime on the worker's metrics port (see workflows/approval/
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.routing import Mount
 
 HTTP_REQUESTS = Counter(
     "smartdesa_http_requests_total",
@@ -50,7 +50,12 @@ OUTBOX_PUBLISH_DELAY = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 15, 60, 300, 1800),
 )
 
-_UNMATCHED = "unmatched"  # 404s: the raw path could be anything, even personal data
+# Label values come from a closed set, so no request can add one (or put a NIK on /metrics):
+# route templates of the app, and one value for whatever matched no route; the methods below,
+# and one value for any other method string.
+_UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_OTHER_METHOD = "OTHER"
 
 
 class OutboxLag:
@@ -82,20 +87,20 @@ class OutboxLag:
 
 
 def _route_template(request: Request) -> str:
-    """The matched route's template, e.g. /api/v1/applications/{application_id}/submit: the
-    path with each path parameter's value put back as its name (never the value itself)."""
-    if request.scope.get("route") is None:
-        return _UNMATCHED
-    params: dict[str, Any] = request.scope.get("path_params") or {}
-    segments = request.scope.get("path", "").split("/")
-    for name, value in params.items():
-        text = str(value)
-        if "/" in text:  # a {name:path} parameter spans segments
-            joined = "/".join(segments).replace(text, "{" + name + "}", 1)
-            segments = joined.split("/")
-            continue
-        segments = ["{" + name + "}" if seg == text else seg for seg in segments]
-    return "/".join(segments)
+    """The matched route's template, e.g. /api/v1/applications/{application_id}/submit (a
+    mount's is its prefix plus /{path}), or "unmatched"."""
+    template = getattr(request.scope.get("route"), "path_format", None)
+    if isinstance(template, str):
+        return template
+    # FastAPI's router names the route it matched, but not a mount (the static files).
+    for route in request.app.router.routes:
+        if isinstance(route, Mount) and route.path_regex.match(request.scope.get("path", "")):
+            return route.path_format
+    return _UNMATCHED
+
+
+def _method(request: Request) -> str:
+    return request.method if request.method in _METHODS else _OTHER_METHOD
 
 
 def install_metrics(app: FastAPI, service: str) -> None:
@@ -114,10 +119,9 @@ def install_metrics(app: FastAPI, service: str) -> None:
         finally:
             route = _route_template(request)
             if route != "/metrics":
-                HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
-                HTTP_LATENCY.labels(service, request.method, route).observe(
-                    time.perf_counter() - started
-                )
+                method = _method(request)
+                HTTP_REQUESTS.labels(service, method, route, str(status)).inc()
+                HTTP_LATENCY.labels(service, method, route).observe(time.perf_counter() - started)
 
     router = APIRouter()
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from common.config import CommonSettings
+from common.numbers import parse_natural
 from common.secrets import read_secret
 
 
@@ -40,12 +41,13 @@ def verify_signed_path(
     key: bytes, path: str, expires: str | None, sig: str | None, now: datetime | None = None
 ) -> None:
     """Raises InvalidLink (forged or altered) or ExpiredLink; returns when the link is good."""
-    if not expires or not sig or not expires.isdigit():
+    expires_at = parse_natural(expires)
+    if expires_at is None or not sig:
         raise InvalidLink()
-    expected = _signature(key, path, int(expires))
+    expected = _signature(key, path, expires_at)
     if not hmac.compare_digest(expected, sig):
         raise InvalidLink()
-    if int(expires) <= (now or datetime.now(UTC)).timestamp():
+    if expires_at <= (now or datetime.now(UTC)).timestamp():
         raise ExpiredLink()
 
 

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from smartdesa.v1 import events_pb2
-from sqlmodel import case, col, select, update
+from sqlmodel import case, col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import ApplicationStatus, Role
-from common.domain.errors import Invalid
+from common.domain.errors import Conflict, Invalid
 from common.domain.events import (
     APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
@@ -36,7 +36,7 @@ from services.intake.letter_types import (
     field_errors,
     find_letter_type,
 )
-from services.intake.models import Attachment, LetterApplication, TimelineEntry
+from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
 
 EVENT_SOURCE = "/services/intake"
 # How an application came in (LetterApplication.channel, and application.submitted's `channel`).
@@ -125,6 +125,18 @@ def new_application(
     )
 
 
+class TooManyDrafts(Conflict):
+    """The resident already holds as many drafts as they may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "too-many-drafts",
+            f"Anda sudah memiliki {limit} draf permohonan yang belum diajukan, batas yang "
+            "diizinkan. Lengkapi dan ajukan salah satunya (atau ubah draf yang ada untuk "
+            "keperluan ini) sebelum membuat permohonan baru.",
+        )
+
+
 async def create_application(
     session: AsyncSession,
     resident_id: str,
@@ -132,8 +144,28 @@ async def create_application(
     letter_type_code: str,
     purpose: str,
     fields: dict[str, str],
+    *,
+    max_open_drafts: int,
 ) -> LetterApplication:
+    """A new draft of the resident's, or InvalidApplication, or TooManyDrafts when they hold
+    `max_open_drafts` drafts already (each is a row and files that nobody reviews)."""
     application = new_application(resident_id, desa_code, letter_type_code, purpose, fields)
+    # Writing the resident's row first holds it until the commit (a row lock on PostgreSQL,
+    # the write lock on SQLite), so two creations at once count one after the other.
+    await session.exec(
+        update(Resident).where(col(Resident.id) == resident_id).values(id=Resident.id)
+    )
+    drafts = (
+        await session.exec(
+            select(func.count())
+            .select_from(LetterApplication)
+            .where(col(LetterApplication.resident_id) == resident_id)
+            .where(col(LetterApplication.status) == ApplicationStatus.DRAFT)
+        )
+    ).one()
+    if drafts >= max_open_drafts:
+        await session.rollback()
+        raise TooManyDrafts(max_open_drafts)
     session.add(application)
     await session.commit()
     return application

@@ -1,11 +1,14 @@
-"""Attachments (syarat documents): what a file really is, and storing it without half-writes.
+"""Attachments (syarat documents): which requirement a file answers, and storing its clean
+copy without half-writes.
 
-The type is decided by the first bytes of the content, never by the name or the type the client
-claims. Files live at `<root>/<application_id>/<attachment_id>`; the database row is written
-only after the file is in place, and the file is removed again if the row cannot be written.
+What a file is and its clean copy come from `file_safety` (by content, never by the name or
+the type the client claims; images re-encoded, PDFs checked and rewritten). Files live at
+`<root>/<application_id>/<attachment_id>`; the database row is written only after the file is
+in place, and the file is removed again if the row cannot be written.
 """
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -16,42 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.http import Problem
 from services.intake.applications import EDITABLE_STATUSES, letter_type_of
+from services.intake.file_safety import HEAD_BYTES, InvalidAttachment, check_content, make_safe
 from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, LetterApplication
 from services.intake.uploads import ReceivedFile, ReceivedForm
 
 log = logging.getLogger(__name__)
-
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"%PDF-", "application/pdf"),
-)
-ACCEPTED_TYPES = tuple(ct for _, ct in _SIGNATURES)
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """JPEG, PNG or PDF by signature; None for anything else."""
-    for signature, content_type in _SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    return None
-
-
-class InvalidAttachment(ValueError):
-    """`str(exc)` is the Indonesian message; `status`, `code` and `field` say how to answer."""
-
-    def __init__(self, message: str, *, status: int, code: str, field: str | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.field = field
-
-
-def too_large_message(max_bytes: int = MAX_ATTACHMENT_BYTES) -> str:
-    return f"Berkas terlalu besar: paling besar {max_bytes // (1024 * 1024)} MB."
 
 
 def normalized_kind(kind: str) -> str:
@@ -72,19 +45,7 @@ def check_kind(letter_type: LetterType, kind: str) -> str:
     return kind
 
 
-WRONG_TYPE = "Berkas harus berupa gambar JPEG, PNG, atau dokumen PDF."
 LOCKED = "Berkas tidak dapat diubah setelah permohonan diajukan."
-
-
-def check_content(size: int, head: bytes) -> str:
-    """The content type of a file of `size` bytes starting with `head` (what the resident API,
-    the resumable uploads and a walk-in accept alike), or InvalidAttachment."""
-    if size > MAX_ATTACHMENT_BYTES:
-        raise InvalidAttachment(too_large_message(), status=413, code="too-large", field="file")
-    content_type = sniff_content_type(head)
-    if content_type is None:
-        raise InvalidAttachment(WRONG_TYPE, status=415, code="file-type", field="file")
-    return content_type
 
 
 # The same checks as HTTP problems, for the resident's API and pages.
@@ -134,10 +95,16 @@ async def accept_file(
     attachment_id: str | None = None,
     same_transaction: Sequence[SQLModel] = (),
 ) -> Attachment:
-    """The checks every received file passes (what it is by content, the application still the
-    resident's to change), then stores it. Shared by the one-shot upload, the portal's plain
-    form and the resumable uploads; the caller removes `received` when this refuses it."""
-    content_type = checked_content_type(received.head, received.size)
+    """The checks every received file passes (what it is by content, its clean copy, the
+    application still the resident's to change), then stores the clean copy in its place.
+    Shared by the one-shot upload, the portal's plain form and the resumable uploads; the
+    caller removes `received` when this refuses it."""
+    checked_content_type(received.head, received.size)  # before reading it: cheap refusals
+    try:
+        safe = await make_safe(await asyncio.to_thread(received.path.read_bytes))
+    except InvalidAttachment as exc:
+        raise as_problem(exc) from exc
+    cleaned = await asyncio.to_thread(_replace_content, received, safe.content)
     # The application may have been submitted while the file was uploading.
     await session.refresh(application)
     require_editable(application)
@@ -146,10 +113,22 @@ async def accept_file(
         root,
         application.id,
         kind,
-        received,
-        content_type,
+        cleaned,
+        safe.content_type,
         attachment_id=attachment_id,
         same_transaction=same_transaction,
+    )
+
+
+def _replace_content(received: ReceivedFile, content: bytes) -> ReceivedFile:
+    """`received` with its bytes replaced by `content` (in a worker thread): the original is
+    not kept anywhere."""
+    received.path.write_bytes(content)
+    return ReceivedFile(
+        path=received.path,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        head=content[:HEAD_BYTES],
     )
 
 

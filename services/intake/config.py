@@ -3,7 +3,16 @@
 from functools import cache
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from common.config import CommonSettings
+
+
+class RateLimit(BaseModel):
+    """At most `count` sign-in codes in a fixed window of `seconds`."""
+
+    count: int = Field(gt=0)
+    seconds: int = Field(gt=0)
 
 
 class Settings(CommonSettings):
@@ -15,6 +24,33 @@ class Settings(CommonSettings):
 
     # How long a resident stays signed in after entering a one-time code.
     intake_resident_token_ttl_seconds: int = 12 * 3600
+    # How many drafts (created, not yet submitted) a resident may hold at once.
+    intake_max_open_drafts: int = Field(default=5, ge=1)
+
+    # Sign-in codes asked for, per phone number, per NIK, per client address and overall; each
+    # a list of windows (env as JSON, e.g. '[{"count": 3, "seconds": 900}]'). docs/security.md.
+    intake_code_limits_per_phone: list[RateLimit] = [
+        RateLimit(count=3, seconds=15 * 60),
+        RateLimit(count=10, seconds=24 * 3600),
+    ]
+    intake_code_limits_per_nik: list[RateLimit] = [
+        RateLimit(count=3, seconds=15 * 60),
+        RateLimit(count=10, seconds=24 * 3600),
+    ]
+    # Generous: many residents share one address behind a mobile carrier's NAT.
+    intake_code_limits_per_client: list[RateLimit] = [RateLimit(count=30, seconds=15 * 60)]
+    # The kabupaten's WhatsApp/SMS bill: what the whole service may send.
+    intake_code_limits_overall: list[RateLimit] = [
+        RateLimit(count=300, seconds=60),
+        RateLimit(count=5000, seconds=3600),
+    ]
+    # Wrong codes for one NIK, across codes: this many are free, then each further one locks
+    # the NIK's sign-in for lock_base * 2^(n - free) seconds, at most lock_max; failures are
+    # forgotten failure_memory seconds after the last one (or at a right code).
+    intake_code_free_failures: int = Field(default=5, gt=0)
+    intake_code_lock_base_seconds: int = Field(default=60, gt=0)
+    intake_code_lock_max_seconds: int = Field(default=3600, gt=0)
+    intake_code_failure_memory_seconds: int = Field(default=24 * 3600, gt=0)
 
     @property
     def intake_db_url(self) -> str:

@@ -1,4 +1,4 @@
-"""Intake's tables: residents, their sign-in challenges, applications, attachments, timeline."""
+"""Intake's tables: residents, sign-in codes and their limits, applications, attachments."""
 
 import uuid
 from datetime import datetime
@@ -24,18 +24,46 @@ class Resident(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class OtpChallenge(SQLModel, table=True):
-    """One sign-in code sent to a resident. Only its HMAC is kept."""
+class SignInCode(SQLModel, table=True):
+    """One sign-in code asked for, pending until redeemed; the resident row is made only then.
 
-    __tablename__ = "otp_challenge"
+    A row is written for every request, also when nobody may receive the code (`phone` empty),
+    so that every request does the same work. Only HMACs of the NIK and the code are kept."""
+
+    __tablename__ = "sign_in_code"
 
     id: str = Field(default_factory=new_id, primary_key=True)
-    resident_id: str = Field(foreign_key="resident.id", index=True)
+    nik_hmac: str = Field(index=True)
+    phone: str  # where the code goes, E.164 without '+'; "" when nobody may receive it
+    # The resident the NIK already belonged to when asked (their message preferences apply).
+    resident_id: str | None = None
     code_hmac: str
-    expires_at: datetime
-    attempts: int = 0
+    expires_at: datetime = Field(index=True)
     consumed_at: datetime | None = None
-    created_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SignInThrottle(SQLModel, table=True):
+    """How many codes one key asked for in one fixed window. The key is
+    "<scope>:<window seconds>:<HMAC>" (scope: phone, nik, client) or "all:<window seconds>:"."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: str = Field(primary_key=True)
+    period: int = Field(primary_key=True)  # seconds since the epoch // window seconds
+    hits: int = 0
+    ends_at: datetime = Field(index=True)
+
+
+class SignInGuard(SQLModel, table=True):
+    """Wrong codes for one NIK (by HMAC) across all its codes, and until when it is locked."""
+
+    __tablename__ = "sign_in_guard"
+
+    nik_hmac: str = Field(primary_key=True)
+    failures: int = 0
+    locked_until: datetime | None = None
+    last_failure_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class LetterApplication(SQLModel, table=True):
@@ -146,7 +174,9 @@ class UploadSession(SQLModel, table=True):
 
 TABLES: list[type[SQLModel]] = [
     Resident,
-    OtpChallenge,
+    SignInCode,
+    SignInThrottle,
+    SignInGuard,
     LetterApplication,
     ApplicationCounter,
     Attachment,

@@ -1,21 +1,32 @@
 """Sign-in with NIK + a one-time code sent to the resident's phone.
 
-The first request for a NIK binds it to the phone it came with. The code is six digits from
-`secrets`, stored only as an HMAC, valid five minutes, with a bounded number of tries. It leaves
-intake as an internal event (never a public one); the notification service looks the phone up
-through `GetContact`, so the event carries no phone number.
+Who may receive a code for a NIK is decided in one place, `code_recipient`. A code request is
+first counted against its limits (per phone, NIK, client address and overall); then the same
+work is done whatever the NIK: the resident is looked up, a pending `SignInCode` is written with
+a fresh code's HMAC and an `otp_requested` event is staged for the outbox, also when nobody may
+receive the code (the notification service then gets no contact and sends nothing). So the
+answer, its status and its timing say nothing about the NIK. The resident row is made only when
+a code is redeemed.
+
+Wrong codes count per NIK across all its codes (`SignInGuard`): after a few free ones, each
+further one locks the NIK's sign-in for a doubling period (docs/security.md, "Sign-in codes").
+
+The event carries no phone number: the notification service asks intake through `GetContact`.
 """
 
 import hashlib
 import hmac
 import logging
+import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from smartdesa.v1 import events_pb2
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select, update
+from sqlmodel import SQLModel, col, delete, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.config import CommonSettings
@@ -31,31 +42,36 @@ from common.events import (
 from common.outbox import stage_event
 from common.secrets import read_secret
 from services.intake.applications import EVENT_SOURCE
-from services.intake.models import OtpChallenge, Resident
+from services.intake.config import RateLimit, Settings
+from services.intake.models import Resident, SignInCode, SignInGuard, SignInThrottle
 
 log = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
-MAX_ATTEMPTS = 5
-MAX_CHALLENGES = 3
-CHALLENGE_WINDOW = timedelta(minutes=15)
+# Tries at claiming a wrong-code slot while parallel tries for the same NIK win the race.
+CLAIM_ROUNDS = 10
 
 
 class WrongCode(Exception):
-    """No such resident/phone pair, no live challenge, or the code does not match."""
+    """No live code for this NIK and phone, the code does not match, or the NIK is not theirs."""
 
 
-class TooManyAttempts(Exception):
-    """The current challenge has used up its tries."""
+class Throttled(Exception):
+    """Too many codes asked for; `retry_after` seconds until a request is counted afresh."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
-class TooManyChallenges(Exception):
-    """The resident asked for too many codes in the window."""
+class Locked(Throttled):
+    """Too many wrong codes for this NIK; its sign-in is locked for `retry_after` seconds."""
 
 
 @dataclass(frozen=True)
 class OtpKey:
-    """HMAC key for stored codes, so a leaked database does not reveal live codes."""
+    """HMAC key for stored codes and for the NIK, phone and client address as throttle keys, so
+    a leaked database reveals neither live codes nor who tried to sign in."""
 
     key: bytes
 
@@ -68,6 +84,52 @@ class OtpKey:
     def digest(self, challenge_id: str, code: str) -> str:
         return hmac.new(self.key, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
+    def tag(self, scope: str, value: str) -> str:
+        """A stable pseudonym of `value` (a NIK, phone number or client address)."""
+        return hmac.new(self.key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many codes may be asked for, and how wrong codes lock a NIK's sign-in."""
+
+    per_phone: Sequence[RateLimit]
+    per_nik: Sequence[RateLimit]
+    per_client: Sequence[RateLimit]
+    overall: Sequence[RateLimit]
+    free_failures: int
+    lock_base: timedelta
+    lock_max: timedelta
+    failure_memory: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Limits":
+        return cls(
+            per_phone=tuple(settings.intake_code_limits_per_phone),
+            per_nik=tuple(settings.intake_code_limits_per_nik),
+            per_client=tuple(settings.intake_code_limits_per_client),
+            overall=tuple(settings.intake_code_limits_overall),
+            free_failures=settings.intake_code_free_failures,
+            lock_base=timedelta(seconds=settings.intake_code_lock_base_seconds),
+            lock_max=timedelta(seconds=settings.intake_code_lock_max_seconds),
+            failure_memory=timedelta(seconds=settings.intake_code_failure_memory_seconds),
+        )
+
+    def lock_after(self, failures: int) -> timedelta | None:
+        """How long the n-th wrong code in a row locks the NIK's sign-in (None: not at all)."""
+        if failures < self.free_failures:
+            return None
+        doublings = min(failures - self.free_failures, 32)  # past the cap either way
+        return min(self.lock_base * (1 << doublings), self.lock_max)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The phone a NIK's sign-in code may go to, and the resident the NIK already is, if any."""
+
+    phone: str
+    resident_id: str | None
+
 
 def new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
@@ -77,113 +139,254 @@ async def _find_resident(session: AsyncSession, nik: str) -> Resident | None:
     return (await session.exec(select(Resident).where(Resident.nik == nik))).first()
 
 
-async def _resident_for(session: AsyncSession, nik: str, phone: str) -> Resident:
+async def code_recipient(session: AsyncSession, nik: str, phone: str) -> Recipient | None:
+    """Who may receive a sign-in code for `nik` asked for from `phone` and sign in with it;
+    None for nobody. Asked when the code is requested and again when it is redeemed. Today the
+    first phone to redeem a code for a NIK holds that NIK."""
     resident = await _find_resident(session, nik)
-    if resident is not None:
-        return resident
-    resident = Resident(nik=nik, phone=phone)
-    session.add(resident)
-    try:
-        await session.commit()
-    except IntegrityError:
-        # Another request registered this NIK at the same moment; use theirs.
-        await session.rollback()
-        found = await _find_resident(session, nik)
-        if found is None:
-            raise
-        return found
-    log.info("resident %s registered", resident.id)
-    return resident
+    if resident is None:
+        return Recipient(phone=phone, resident_id=None)
+    if hmac.compare_digest(resident.phone, phone):
+        return Recipient(phone=resident.phone, resident_id=resident.id)
+    return None
 
 
-async def request_code(session: AsyncSession, key: OtpKey, nik: str, phone: str) -> bool:
-    """Creates a challenge and stages the code's event; True if a code was staged. A NIK bound
-    to another phone gets nothing, and the caller answers exactly as if it had."""
-    resident = await _resident_for(session, nik, phone)
-    if not hmac.compare_digest(resident.phone, phone):
-        log.info("code requested for resident %s from an unbound phone; nothing sent", resident.id)
-        return False
-    now = utcnow()
-    recent = (
+def _insert(session: AsyncSession, table: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, for its ON CONFLICT (both dialects spell it the same)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((as_utc(moment) - now).total_seconds()))
+
+
+async def _count(session: AsyncSession, key: str, limit: RateLimit, now: datetime) -> int | None:
+    """Counts one request for `key` in `limit`'s current window; the seconds until that window
+    ends if the count is now over the limit, else None."""
+    period = int(now.timestamp()) // limit.seconds
+    ends_at = datetime.fromtimestamp((period + 1) * limit.seconds, UTC)
+    table = SignInThrottle.__table__  # type: ignore[attr-defined]
+    statement = (
+        _insert(session, SignInThrottle)
+        .values(key=key, period=period, hits=1, ends_at=ends_at)
+        .on_conflict_do_update(index_elements=["key", "period"], set_={"hits": table.c.hits + 1})
+        .returning(table.c.hits)
+    )
+    hits: int = (await session.exec(statement)).scalar_one()
+    return _seconds_until(ends_at, now) if hits > limit.count else None
+
+
+async def _guard(session: AsyncSession, nik_hmac: str) -> SignInGuard | None:
+    """The NIK's wrong-code count as stored now (not as this session last saw it)."""
+    return (
         await session.exec(
-            select(func.count())
-            .select_from(OtpChallenge)
-            .where(OtpChallenge.resident_id == resident.id)
-            .where(col(OtpChallenge.created_at) >= now - CHALLENGE_WINDOW)
+            select(SignInGuard)
+            .where(SignInGuard.nik_hmac == nik_hmac)
+            .execution_options(populate_existing=True)
         )
-    ).one()
-    if recent >= MAX_CHALLENGES:
-        raise TooManyChallenges()
+    ).first()
+
+
+def _locked_until(guard: SignInGuard | None, now: datetime) -> datetime | None:
+    if guard is None or guard.locked_until is None or as_utc(guard.locked_until) <= now:
+        return None
+    return guard.locked_until
+
+
+async def _throttle(
+    session: AsyncSession,
+    key: OtpKey,
+    limits: Limits,
+    *,
+    nik_hmac: str,
+    phone: str,
+    client: str,
+    now: datetime,
+) -> None:
+    """Counts the request in every window it belongs to (all of them, so what a refused request
+    counted does not depend on which limit refused it); raises Throttled or Locked."""
+    buckets = [
+        *((f"phone:{w.seconds}:{key.tag('phone', phone)}", w) for w in limits.per_phone),
+        *((f"nik:{w.seconds}:{nik_hmac}", w) for w in limits.per_nik),
+        *((f"client:{w.seconds}:{key.tag('client', client)}", w) for w in limits.per_client),
+        *((f"all:{w.seconds}:", w) for w in limits.overall),
+    ]
+    waits = [wait for k, w in buckets if (wait := await _count(session, k, w, now)) is not None]
+    locked_until = _locked_until(await _guard(session, nik_hmac), now)
+    # Committed at once: the overall counter is one row every request updates.
+    await session.commit()
+    if locked_until is not None:
+        raise Locked(_seconds_until(locked_until, now))
+    if waits:
+        raise Throttled(max(waits))
+
+
+async def _sweep(session: AsyncSession, limits: Limits, now: datetime) -> None:
+    """Forgets what no longer counts: ended windows, expired codes, old wrong-code counts."""
+    await session.exec(delete(SignInThrottle).where(col(SignInThrottle.ends_at) <= now))
+    await session.exec(delete(SignInCode).where(col(SignInCode.expires_at) <= now))
+    await session.exec(
+        delete(SignInGuard)
+        .where(col(SignInGuard.last_failure_at) <= now - limits.failure_memory)
+        .where(or_(col(SignInGuard.locked_until).is_(None), col(SignInGuard.locked_until) <= now))
+    )
+
+
+async def request_code(
+    session: AsyncSession, key: OtpKey, limits: Limits, nik: str, phone: str, client: str
+) -> None:
+    """Counts the request against its limits (raising Throttled or Locked over one), then
+    writes a pending code and stages its event, the same work whoever may receive it."""
+    now = utcnow()
+    nik_hmac = key.tag("nik", nik)
+    await _sweep(session, limits, now)
+    await _throttle(session, key, limits, nik_hmac=nik_hmac, phone=phone, client=client, now=now)
+    recipient = await code_recipient(session, nik, phone)
     code = new_code()
-    challenge = OtpChallenge(resident_id=resident.id, code_hmac="", expires_at=now + CODE_TTL)
-    challenge.code_hmac = key.digest(challenge.id, code)
-    session.add(challenge)
+    pending = SignInCode(
+        nik_hmac=nik_hmac,
+        phone=recipient.phone if recipient else "",
+        resident_id=recipient.resident_id if recipient else None,
+        code_hmac="",
+        expires_at=now + CODE_TTL,
+    )
+    pending.code_hmac = key.digest(pending.id, code)
+    session.add(pending)
     await stage_event(
         session,
         internal_subject(OTP_REQUESTED),
         CloudEvent(
-            id=deterministic_event_id("otp", challenge.id),
+            id=deterministic_event_id("otp", pending.id),
             source=EVENT_SOURCE,
             type=event_type(OTP_REQUESTED),
-            subject=resident.id,
+            subject=pending.id,
             time=now,
             data=proto_data(
                 events_pb2.OtpRequested(
-                    resident_id=resident.id,
-                    code=code,
-                    expires_at=_rfc3339(challenge.expires_at),
+                    sign_in_id=pending.id, code=code, expires_at=_rfc3339(pending.expires_at)
                 )
             ),
         ),
     )
     await session.commit()
-    log.info("sign-in code staged for resident %s (challenge %s)", resident.id, challenge.id)
-    return True
+    log.info("sign-in code %s staged", pending.id)
 
 
-async def redeem_code(session: AsyncSession, key: OtpKey, nik: str, phone: str, code: str) -> str:
-    """Consumes the resident's newest challenge if `code` matches; returns the resident id."""
-    resident = await _find_resident(session, nik)
-    if resident is None or not hmac.compare_digest(resident.phone, phone):
-        raise WrongCode()
-    challenge = (
+async def code_contact(session: AsyncSession, sign_in_id: str) -> Recipient | None:
+    """Where the pending code `sign_in_id` goes (the notification service asks); None when it
+    has expired, is used, or nobody may receive it."""
+    pending = await session.get(SignInCode, sign_in_id)
+    if (
+        pending is None
+        or not pending.phone
+        or pending.consumed_at is not None
+        or as_utc(pending.expires_at) <= utcnow()
+    ):
+        return None
+    return Recipient(phone=pending.phone, resident_id=pending.resident_id)
+
+
+async def _claim_try(session: AsyncSession, limits: Limits, nik_hmac: str, now: datetime) -> None:
+    """Counts this try as a wrong code before the code is compared (a right one is forgiven
+    afterwards), so parallel guesses cannot slip past the lock. Raises Locked while locked."""
+    for _ in range(CLAIM_ROUNDS):
+        guard = await _guard(session, nik_hmac)
+        if guard is None:
+            await session.exec(
+                _insert(session, SignInGuard)
+                .values(nik_hmac=nik_hmac, failures=0, last_failure_at=now)
+                .on_conflict_do_nothing(index_elements=["nik_hmac"])
+            )
+            await session.commit()
+            continue
+        if (locked_until := _locked_until(guard, now)) is not None:
+            raise Locked(_seconds_until(locked_until, now))
+        remembered = (
+            guard.failures if as_utc(guard.last_failure_at) > now - limits.failure_memory else 0
+        )
+        lock = limits.lock_after(remembered + 1)
+        claimed = await session.exec(
+            update(SignInGuard)
+            .where(col(SignInGuard.nik_hmac) == nik_hmac)
+            .where(col(SignInGuard.failures) == guard.failures)
+            .where(
+                or_(col(SignInGuard.locked_until).is_(None), col(SignInGuard.locked_until) <= now)
+            )
+            .values(
+                failures=remembered + 1,
+                last_failure_at=now,
+                locked_until=now + lock if lock is not None else None,
+            )
+        )
+        await session.commit()
+        if claimed.rowcount == 1:
+            return
+    raise Locked(1)
+
+
+async def _register(session: AsyncSession, nik: str, phone: str) -> str:
+    """The resident row for a NIK's first redeemed code; WrongCode if another phone's code was
+    redeemed for it at the same moment."""
+    resident = Resident(nik=nik, phone=phone)
+    session.add(resident)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        recipient = await code_recipient(session, nik, phone)
+        if recipient is None or recipient.resident_id is None:
+            raise WrongCode() from None
+        return recipient.resident_id
+    log.info("resident %s registered", resident.id)
+    return resident.id
+
+
+async def redeem_code(
+    session: AsyncSession, key: OtpKey, limits: Limits, nik: str, phone: str, code: str
+) -> str:
+    """Consumes the newest live code asked for with this NIK and phone if `code` matches and
+    the NIK may sign in from this phone; returns the resident id (registering a new one)."""
+    now = utcnow()
+    nik_hmac = key.tag("nik", nik)
+    await _claim_try(session, limits, nik_hmac, now)
+    pending = (
         await session.exec(
-            select(OtpChallenge)
-            .where(OtpChallenge.resident_id == resident.id)
-            .order_by(col(OtpChallenge.created_at).desc())
+            select(SignInCode)
+            .where(SignInCode.nik_hmac == nik_hmac)
+            .where(SignInCode.phone == phone)
+            .where(col(SignInCode.consumed_at).is_(None))
+            .where(col(SignInCode.expires_at) > now)
+            .order_by(col(SignInCode.created_at).desc())
             .limit(1)
         )
     ).first()
-    now = utcnow()
-    if (
-        challenge is None
-        or challenge.consumed_at is not None
-        or as_utc(challenge.expires_at) <= now
-    ):
+    # The HMAC is computed whether or not a code is pending, so both take the same time.
+    given = key.digest(pending.id if pending else "", code)
+    if pending is None or not hmac.compare_digest(pending.code_hmac, given):
         raise WrongCode()
-    # Count the try before comparing, atomically, so parallel guesses cannot exceed the limit.
-    counted = await session.exec(
-        update(OtpChallenge)
-        .where(col(OtpChallenge.id) == challenge.id)
-        .where(col(OtpChallenge.attempts) < MAX_ATTEMPTS)
-        .values(attempts=col(OtpChallenge.attempts) + 1)
-    )
-    await session.commit()
-    if counted.rowcount == 0:
-        raise TooManyAttempts()
-    if not hmac.compare_digest(challenge.code_hmac, key.digest(challenge.id, code)):
+    recipient = await code_recipient(session, nik, phone)
+    if recipient is None:
         raise WrongCode()
+    resident_id = recipient.resident_id or await _register(session, nik, phone)
     consumed = await session.exec(
-        update(OtpChallenge)
-        .where(col(OtpChallenge.id) == challenge.id)
-        .where(col(OtpChallenge.consumed_at).is_(None))
+        update(SignInCode)
+        .where(col(SignInCode.id) == pending.id)
+        .where(col(SignInCode.consumed_at).is_(None))
         .values(consumed_at=now)
     )
-    await session.commit()
-    if consumed.rowcount == 0:
+    if consumed.rowcount == 0:  # the same code redeemed in parallel
+        await session.rollback()
         raise WrongCode()
-    log.info("resident %s signed in", resident.id)
-    return resident.id
+    await session.exec(
+        update(SignInGuard)
+        .where(col(SignInGuard.nik_hmac) == nik_hmac)
+        .values(failures=0, locked_until=None)
+    )
+    await session.commit()
+    log.info("resident %s signed in", resident_id)
+    return resident_id
 
 
 def _rfc3339(value: datetime) -> str:

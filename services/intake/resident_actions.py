@@ -56,10 +56,17 @@ async def create(
     fields: dict[str, str],
 ) -> LetterApplication:
     """A new draft of a letter type the desa offers, checked as every application is at the
-    door (InvalidApplication names the first wrong input)."""
+    door (InvalidApplication names the first wrong input); TooManyDrafts when the resident
+    holds `intake_max_open_drafts` already."""
     await ensure_offered(runtime.directory, desa_code, letter_type)
     application = await create_application(
-        session, resident_id, desa_code, letter_type, purpose, fields
+        session,
+        resident_id,
+        desa_code,
+        letter_type,
+        purpose,
+        fields,
+        max_open_drafts=runtime.settings.intake_max_open_drafts,
     )
     log.info("application %s created by resident %s", application.id, resident_id)
     return application

@@ -30,19 +30,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.background import BacklogLoop
 from common.db import as_utc, utcnow
 from common.http import Problem
+from common.numbers import parse_natural
 from services.intake.attachments import (
-    ACCEPTED_TYPES,
-    MAX_ATTACHMENT_BYTES,
-    WRONG_TYPE,
     accept_file,
     attachment_dir,
     checked_content_type,
     checked_kind,
     require_editable,
+)
+from services.intake.file_safety import (
+    ACCEPTED_TYPES,
+    HEAD_BYTES,
+    MAX_ATTACHMENT_BYTES,
+    WRONG_TYPE,
     too_large_message,
 )
 from services.intake.models import Attachment, LetterApplication, UploadSession, new_id
-from services.intake.uploads import HEAD_BYTES, ReceivedFile
+from services.intake.uploads import ReceivedFile
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +206,7 @@ class ChunkPosition:
     length: int | None  # what Content-Range announces, if it was used
 
 
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE = re.compile(r"^bytes ([0-9]+)-([0-9]+)/([0-9]+|\*)$", re.ASCII)
 
 
 def chunk_position(
@@ -210,17 +214,19 @@ def chunk_position(
 ) -> ChunkPosition:
     """Where a chunk goes: `Upload-Offset: <n>`, or `Content-Range: bytes <a>-<b>/<total>`."""
     if upload_offset is not None:
-        if not upload_offset.strip().isdigit():
+        offset = parse_natural(upload_offset)
+        if offset is None:
             raise Problem(400, "Upload-Offset harus bilangan bulat.", code="bad-offset")
-        return ChunkPosition(int(upload_offset.strip()), None)
+        return ChunkPosition(offset, None)
     if content_range is not None:
         match = _CONTENT_RANGE.match(content_range.strip())
         if match is None:
             raise Problem(400, "Content-Range tidak dapat dibaca.", code="bad-offset")
-        start, end, size = match.groups()
-        if int(end) < int(start) or (size != "*" and int(size) != total):
+        start, end = parse_natural(match[1]), parse_natural(match[2])
+        size = None if match[3] == "*" else parse_natural(match[3])
+        if start is None or end is None or end < start or (match[3] != "*" and size != total):
             raise Problem(400, "Content-Range tidak cocok dengan unggahan ini.", code="bad-offset")
-        return ChunkPosition(int(start), int(end) - int(start) + 1)
+        return ChunkPosition(start, end - start + 1)
     raise Problem(
         400, "Sebutkan posisi potongan (Upload-Offset atau Content-Range).", code="bad-offset"
     )

@@ -29,7 +29,7 @@ from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.intake import approvals
 from services.intake.config import Settings
-from services.intake.otp import OtpKey
+from services.intake.otp import Limits, OtpKey
 from services.intake.resumable import upload_janitor
 from services.intake.servicer import IntakeServicer, register
 
@@ -53,6 +53,7 @@ class Runtime:
     token_issuer: TokenIssuer
     token_verifier: TokenVerifier
     otp_key: OtpKey
+    code_limits: Limits
 
 
 @asynccontextmanager
@@ -120,4 +121,5 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             ),
             token_verifier=token_verifier(settings, residents=True, staff=False),
             otp_key=OtpKey.from_settings(settings),
+            code_limits=Limits.from_settings(settings),
         )

@@ -16,9 +16,11 @@ from temporalio.client import Client as TemporalClient
 from common.db import as_utc
 from common.domain import ApplicationStatus
 from services.intake.applications import attachments_of, details, load_fields
-from services.intake.attachments import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES, read_attachment
+from services.intake.attachments import read_attachment
+from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
+from services.intake.otp import code_contact
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
 from services.intake.walk_in import (
     PhoneMismatch,
@@ -140,6 +142,14 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         who = request.WhichOneof("who")
         application: LetterApplication | None = None
         async with self._sessions() as session:
+            if who == "sign_in_id" and request.sign_in_id:
+                recipient = await code_contact(session, request.sign_in_id)
+                if recipient is None:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, "no one to send this code to")
+                assert recipient is not None
+                return intake_pb2.Contact(
+                    resident_id=recipient.resident_id or "", phone=recipient.phone
+                )
             if who == "resident_id" and request.resident_id:
                 resident = await session.get(Resident, request.resident_id)
             elif who == "application_id" and request.application_id:
@@ -149,7 +159,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 )
             else:
                 await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, "resident_id or application_id is required"
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "resident_id, application_id or sign_in_id is required",
                 )
         if resident is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no resident for this {who}")

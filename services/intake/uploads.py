@@ -17,7 +17,9 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-HEAD_BYTES = 16  # enough for every signature we sniff
+from common.numbers import parse_natural
+from services.intake.file_safety import HEAD_BYTES, too_large_message
+
 MAX_FIELD_BYTES = 1024
 MAX_PARTS = 10
 # Multipart framing around the file (boundaries, part headers, small fields).
@@ -54,9 +56,7 @@ class ReceivedForm:
 
 
 def _too_large(max_bytes: int) -> UploadRejected:
-    return UploadRejected(
-        413, f"Berkas terlalu besar: paling besar {max_bytes // (1024 * 1024)} MB.", "too-large"
-    )
+    return UploadRejected(413, too_large_message(max_bytes), "too-large")
 
 
 @dataclass
@@ -172,10 +172,9 @@ async def receive_multipart(
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise UploadRejected(422, "Kirim berkas sebagai multipart/form-data.", "upload")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > max_file_bytes + FRAMING_ALLOWANCE:
-            raise _too_large(max_file_bytes)  # refused before reading a byte of it
+    declared = parse_natural(request.headers.get("content-length"))
+    if declared is not None and declared > max_file_bytes + FRAMING_ALLOWANCE:
+        raise _too_large(max_file_bytes)  # refused before reading a byte of it
 
     await asyncio.to_thread(temp_dir.mkdir, parents=True, exist_ok=True)
     state = _State(file_field=file_field, temp_dir=temp_dir, max_file_bytes=max_file_bytes)

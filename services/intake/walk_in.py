@@ -2,9 +2,10 @@
 documents scanned there (gRPC FileWalkIn, called by verification's staff client).
 
 Everything is checked with the resident API's own functions (NIK, phone, desa, letter type,
-purpose, fields; each scan's kind, size and content) before anything is written; then the
-resident (when new), the application and its attachments are written in one transaction, the
-files moved into place first and removed again if it fails. So a refusal leaves nothing.
+purpose, fields; each scan's kind, size and content, and its clean copy made by
+`file_safety.make_safe` as for any upload) before anything is written; then the resident (when
+new), the application and its attachments are written in one transaction, the clean copies
+moved into place first and removed again if it fails. So a refusal leaves nothing.
 
 The application belongs to the resident identity the OTP sign-in uses (`Resident`, one per
 NIK): a NIK seen for the first time is bound to the phone given here, exactly as a first sign-in
@@ -34,6 +35,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
+from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.intake import submission
 from services.intake.applications import (
@@ -43,16 +45,15 @@ from services.intake.applications import (
     missing_requirements_message,
     new_application,
 )
-from services.intake.attachments import (
+from services.intake.attachments import attachment_dir, attachment_path, check_kind
+from services.intake.file_safety import (
+    HEAD_BYTES,
     InvalidAttachment,
-    attachment_dir,
-    attachment_path,
+    SafeFile,
     check_content,
-    check_kind,
+    make_safe,
 )
 from services.intake.models import Attachment, LetterApplication, Resident
-from services.intake.nik import InvalidNik, parse_nik
-from services.intake.uploads import HEAD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,9 @@ PHONE_MISMATCH = (
 )
 
 
-def _checked(walk_in: WalkIn) -> tuple[str, str, LetterApplication, list[tuple[str, str, bytes]]]:
-    """(nik, phone, draft, [(kind, content type, content)]) or WalkInRefused."""
+def _checked(walk_in: WalkIn) -> tuple[str, str, LetterApplication, list[tuple[str, bytes]]]:
+    """(nik, phone, draft, [(kind, content)]) or WalkInRefused: everything that needs no
+    decoding (the scans' clean copies are made after, by `_clean_scans`)."""
     request_id = walk_in.request_id.strip()
     if not request_id or len(request_id) > REQUEST_ID_MAX_LENGTH:
         raise WalkInRefused(
@@ -138,7 +140,7 @@ def _checked(walk_in: WalkIn) -> tuple[str, str, LetterApplication, list[tuple[s
     except InvalidApplication as exc:
         raise WalkInRefused(str(exc), exc.field) from exc
     letter_type = letter_type_of(draft)
-    files: list[tuple[str, str, bytes]] = []
+    files: list[tuple[str, bytes]] = []
     seen: set[str] = set()
     for scan in walk_in.scans:
         try:
@@ -151,16 +153,27 @@ def _checked(walk_in: WalkIn) -> tuple[str, str, LetterApplication, list[tuple[s
             )
         seen.add(kind)
         try:
-            content_type = check_content(len(scan.content), scan.content[:HEAD_BYTES])
+            check_content(len(scan.content), scan.content[:HEAD_BYTES])
         except InvalidAttachment as exc:
             raise WalkInRefused(str(exc), f"attachments.{kind}") from exc
-        files.append((kind, content_type, scan.content))
+        files.append((kind, scan.content))
     missing = [code for code in letter_type.requirement_codes if code not in seen]
     if missing:
         raise WalkInRefused(
             missing_requirements_message(letter_type, missing), f"attachments.{missing[0]}"
         )
     return nik, phone, draft, files
+
+
+async def _clean_scans(files: list[tuple[str, bytes]]) -> list[tuple[str, SafeFile]]:
+    """Each scan's clean copy (what is stored), or WalkInRefused naming the scan."""
+    cleaned: list[tuple[str, SafeFile]] = []
+    for kind, content in files:
+        try:
+            cleaned.append((kind, await make_safe(content)))
+        except InvalidAttachment as exc:
+            raise WalkInRefused(f"Berkas {kind}: {exc}", f"attachments.{kind}") from exc
+    return cleaned
 
 
 async def _by_request_id(session: AsyncSession, request_id: str) -> LetterApplication | None:
@@ -189,7 +202,8 @@ def _remove_files(root: Path, application_id: str) -> None:
 
 
 async def _write(session: AsyncSession, root: Path, walk_in: WalkIn) -> Filed:
-    nik, phone, draft, files = _checked(walk_in)
+    nik, phone, draft, scans = _checked(walk_in)
+    files = await _clean_scans(scans)
     resident = (await session.exec(select(Resident).where(Resident.nik == nik))).first()
     if resident is not None and not hmac.compare_digest(resident.phone, phone):
         raise PhoneMismatch(PHONE_MISMATCH, "phone")
@@ -205,13 +219,13 @@ async def _write(session: AsyncSession, root: Path, walk_in: WalkIn) -> Filed:
             Attachment(
                 application_id=draft.id,
                 kind=kind,
-                content_type=content_type,
-                size_bytes=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
+                content_type=safe.content_type,
+                size_bytes=len(safe.content),
+                sha256=hashlib.sha256(safe.content).hexdigest(),
             ),
-            content,
+            safe.content,
         )
-        for kind, content_type, content in files
+        for kind, safe in files
     ]
     await asyncio.to_thread(_write_files, root, draft.id, attachments)
     try:

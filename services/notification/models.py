@@ -37,7 +37,8 @@ class ProcessedEvent(SQLModel, table=True):
 
 
 class Notification(SQLModel, table=True):
-    """An in-app inbox entry. `recipient` is "staff:<username>" or "resident:<resident id>"."""
+    """An in-app inbox entry. `recipient` is "staff:<username>", "resident:<resident id>" or,
+    for a sign-in code to a NIK with no resident yet, "sign-in:<sign-in id>"."""
 
     __tablename__ = "notification"
     __table_args__ = (UniqueConstraint("event_id", "recipient"),)

@@ -66,6 +66,19 @@ class RecipientLookup:
     async def contact_of_applicant(self, application_id: str) -> ResidentContact:
         return await self._contact(intake_pb2.GetContactRequest(application_id=application_id))
 
+    async def contact_of_sign_in(self, sign_in_id: str) -> ResidentContact | None:
+        """Where a pending sign-in code goes (`resident_id` empty for a NIK with no resident
+        yet); None when intake says nobody may receive it, which is an answer, not a fault."""
+        try:
+            contact = await self._intake.GetContact(
+                intake_pb2.GetContactRequest(sign_in_id=sign_in_id), timeout=CALL_TIMEOUT_SECONDS
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise _classify(exc, "intake GetContact") from exc
+        return ResidentContact(resident_id=contact.resident_id, phone=contact.phone)
+
     async def role_holders(self, desa_code: str, role: str) -> list[RoleHolder]:
         """Who holds `role` in the desa now, a Plt included (marked `acting`). For
         "kabupaten_operator" the directory answers the kabupaten's operators for that desa."""

@@ -88,6 +88,11 @@ def resident_recipient(resident_id: str) -> str:
     return f"resident:{resident_id}"
 
 
+def sign_in_recipient(sign_in_id: str) -> str:
+    """Whoever asked for a sign-in code with a NIK that has no resident yet."""
+    return f"sign-in:{sign_in_id}"
+
+
 def staff_task_link(application_id: str) -> str:
     return f"/api/v1/tasks/{application_id}"  # the staff API (verification)
 
@@ -180,8 +185,8 @@ async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime
 
 async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: datetime) -> Plan:
     data = _parse(event, events_pb2.OtpRequested())
-    if not data.resident_id or not data.code.isdigit():
-        raise PermanentEventError("otp_requested without resident_id or code")
+    if not (data.sign_in_id or data.resident_id) or not data.code.isdigit():
+        raise PermanentEventError("otp_requested without sign_in_id or code")
     try:
         expires_at = datetime.fromisoformat(data.expires_at)
     except ValueError as exc:
@@ -191,14 +196,25 @@ async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: da
     if expires_at <= now:
         log.info("dropping one-time code event %s: already expired", event.id)
         return Plan()
-    contact = await recipients.contact_of_resident(data.resident_id)
+    if data.sign_in_id:
+        found = await recipients.contact_of_sign_in(data.sign_in_id)
+        if found is None:  # nobody may receive this code: intake answered all the same
+            log.info("one-time code event %s: nobody to send it to", event.id)
+            return Plan()
+        contact = found
+    else:  # staged before sign-in codes were pending requests
+        contact = await recipients.contact_of_resident(data.resident_id)
     if not contact.phone:
         log.warning("resident of one-time code event %s has no phone", event.id)
         return Plan()
     # Validity as issued (not what is left of it), so the text reads "Berlaku 5 menit".
     minutes = max(1, round((expires_at - event.time).total_seconds() / 60))
     values = {"code": data.code, "minutes": str(minutes)}
-    recipient = resident_recipient(contact.resident_id)
+    recipient = (
+        resident_recipient(contact.resident_id)
+        if contact.resident_id
+        else sign_in_recipient(data.sign_in_id)
+    )
     # Signing in needs the code: urgent (no quiet hours), and by SMS alone for a resident who
     # turned WhatsApp off, never not at all.
     _, sms_body = t.OTP_SMS.render(**values)

@@ -41,7 +41,7 @@ from services.signing.letter_types import LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
 from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pades import StampText
-from services.signing.register import initials
+from services.signing.register import initials, mask_nik
 from services.signing.signers import (
     LetterSigner,
     SignatureJob,
@@ -84,14 +84,6 @@ class IssueRequest:
     signer_is_plt: bool = False
     # For signers that ask per signature (BSrE); never stored or logged.
     passphrase: str | None = field(default=None, repr=False)
-
-
-def mask_nik(nik: str) -> str:
-    """What a verification page may show of a NIK: area code and the last four digits."""
-    nik = nik.strip()
-    if len(nik) < 8:
-        return "*" * len(nik)
-    return nik[:4] + "*" * (len(nik) - 8) + nik[-4:]
 
 
 @dataclass(frozen=True)

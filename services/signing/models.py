@@ -117,7 +117,7 @@ class Letter(SQLModel, table=True):
     on_behalf_of_role: str = ""
     signer_is_plt: bool = False
     signer_name: str = ""
-    # The resident's NIK as the verification page may show it (e.g. 3213********0001).
+    # The resident's NIK as the verification page may show it (************0001).
     nik_masked: str = ""
     # The resident's initials as the verification page shows them ("A. S." for Ani Suryani):
     # enough for the holder of the letter to match it, not a name.

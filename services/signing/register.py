@@ -80,6 +80,19 @@ class PublicLetter:
         }
 
 
+NIK_SHOWN_DIGITS = 4
+
+
+def mask_nik(nik: str) -> str:
+    """What the public may see of a NIK: its last four digits (3213115705900001 ->
+    ************0001). Masking a masked value gives the same, so letters registered when
+    more was kept (the area code too) are shown the same way."""
+    nik = nik.strip()
+    if len(nik) <= NIK_SHOWN_DIGITS * 2:
+        return "*" * len(nik)
+    return "*" * (len(nik) - NIK_SHOWN_DIGITS) + nik[-NIK_SHOWN_DIGITS:]
+
+
 def _wib(at: datetime) -> str:
     local = at.astimezone(WIB)
     return f"{indonesian_date(local.date())}, pukul {local:%H.%M} WIB"
@@ -111,7 +124,7 @@ async def _public(
         sha256=letter.sha256,
         verification_url=f"{base_url.rstrip('/')}/verifikasi/{letter.verification_code}",
         signer_name=letter.signer_name,
-        nik_masked=letter.nik_masked,
+        nik_masked=mask_nik(letter.nik_masked),
         revoked_at=as_utc(letter.revoked_at) if letter.revoked_at else None,
         holder_initials=letter.holder_initials,
     )

@@ -1,4 +1,5 @@
-"""`python -m services.verification`: the staff API on 8001 and DirectoryService on 50052."""
+"""`python -m services.verification`: the staff API on 8001; DirectoryService and PopulationService
+on 50052."""
 
 from types import FrameType
 

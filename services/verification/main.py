@@ -16,6 +16,7 @@ from services.verification.api.routes import (
     kabupaten,
     letter_routes,
     plt,
+    residents,
     staff,
     tasks,
 )
@@ -42,7 +43,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, "verification")
     instrument_app(app)
     app.include_router(health_router())
-    for module in (auth, tasks, letter_routes, plt, staff, kabupaten, applications, desa_profile):
+    for module in (
+        auth,
+        tasks,
+        letter_routes,
+        plt,
+        staff,
+        kabupaten,
+        applications,
+        desa_profile,
+        residents,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)
     return app

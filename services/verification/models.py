@@ -7,6 +7,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
+from services.verification.population.models import TABLES as POPULATION_TABLES
 
 # Task statuses. A task is "open" while the workflow waits on its step; "done" once the step was
 # decided or the application moved on; "revision_requested" while it is back with the resident.
@@ -179,7 +180,9 @@ class StaffChange(SQLModel, table=True):
     changed_at: datetime = Field(default_factory=utcnow)
 
 
+# The population register's tables live in population/models.py; the service's schema is both.
 TABLES: list[type[SQLModel]] = [
+    *POPULATION_TABLES,
     Staff,
     LetterTypeOffer,
     StaffChange,

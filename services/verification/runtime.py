@@ -26,6 +26,7 @@ from common.tracing import temporal_interceptors
 from services.verification import servicer
 from services.verification.config import Settings
 from services.verification.inbox_events import InboxFanout, publish_inbox_changed
+from services.verification.population import servicer as population_servicer
 from services.verification.seed import seed_dev_staff
 from services.verification.task_inbox import TASK_EVENT_SUBJECTS, TASKS_DURABLE, TaskProjection
 
@@ -99,8 +100,18 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         signing_channel = client_channel(settings.signing_grpc_target, internal_auth, SIGNING)
         stack.push_async_callback(signing_channel.close)
 
+        add_directory = servicer.register(sessions)
+        add_population = population_servicer.register(sessions)
+
+        def add_servicers(server: grpc.aio.Server) -> None:
+            add_directory(server)
+            add_population(server)
+
         grpc_server = GrpcServer(
-            settings.grpc_bind, internal_auth, [servicer.SERVICE_NAME], servicer.register(sessions)
+            settings.grpc_bind,
+            internal_auth,
+            [servicer.SERVICE_NAME, population_servicer.SERVICE_NAME],
+            add_servicers,
         )
         await grpc_server.start()
         stack.push_async_callback(grpc_server.stop)

@@ -30,8 +30,9 @@ from common.domain.events import (
 from common.events import CloudEvent, public_subject
 from common.outbox import OutboxEvent, stage_event
 from services.intake.applications import record_submission
+from services.intake.config import Settings
 from services.intake.models import TABLES, LetterApplication, Resident
-from services.intake.otp import OtpKey, request_code
+from services.intake.otp import Limits, OtpKey, request_code
 from services.intake.progress import record_progress
 from services.signing.models import Letter, LetterStatus
 from services.signing.revocation import revoked_event
@@ -191,7 +192,9 @@ async def produced(tmp_path: Path) -> AsyncIterator[list[Produced]]:
             async with sessions() as session:
                 assert await record_progress(session, request)
         async with sessions() as session:
-            assert await request_code(session, OtpKey(b"k" * 32), NIK, PHONE)
+            await request_code(
+                session, OtpKey(b"k" * 32), Limits.from_settings(Settings()), NIK, PHONE, "::1"
+            )
         # letter.revoked comes from signing (its own outbox), made by its own code.
         revoked = Letter(
             id="surat-1",

@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 from smartdesa.v1 import intake_pb2_grpc
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
@@ -21,7 +22,7 @@ from common.events import PUBLIC_STREAM, CloudEvent, internal_subject
 from common.rpc import INTAKE, WORKER, client_channel
 from services.intake.config import Settings
 from services.intake.main import create_app
-from services.intake.models import Resident
+from services.intake.models import Resident, SignInCode
 from services.intake.runtime import Runtime
 from tests.support.processes import free_port
 from tests.support.waiting import eventually
@@ -67,8 +68,14 @@ def settings(data_dir: Path, nats_url: str, temporal_env: WorkflowEnvironment) -
 
 @dataclass
 class Intake:
+    app: FastAPI
     runtime: Runtime
     http: httpx.AsyncClient
+
+    def client_at(self, address: str) -> httpx.AsyncClient:
+        """Another client of the same app, asking from `address`."""
+        transport = httpx.ASGITransport(app=self.app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://test")
 
     async def sign_in(self, nik: str = NIK_ANI, phone: str = PHONE_ANI) -> dict[str, str]:
         """The resident's journey: ask for a code, read it from the internal stream the way
@@ -89,14 +96,27 @@ class Intake:
         try:
             r = await self.http.post("/api/v1/auth/otp", json={"nik": nik, "phone": phone})
             assert r.status_code == 202, r.text
-            resident_id = await self.resident_id(nik)
+            sign_in_id = await self.pending_code_id(nik)
             while True:
                 msg = await sub.next_msg(timeout=10)
                 event = CloudEvent.from_message(msg.headers, msg.data)
-                if event.data["resident_id"] == resident_id:
+                if event.data["sign_in_id"] == sign_in_id:
                     return event
         finally:
             await sub.unsubscribe()
+
+    async def pending_code_id(self, nik: str) -> str:
+        """The newest code asked for with this NIK (pending codes know it only by its HMAC)."""
+        async with self.runtime.sessions() as session:
+            pending = (
+                await session.exec(
+                    select(SignInCode)
+                    .where(SignInCode.nik_hmac == self.runtime.otp_key.tag("nik", nik))
+                    .order_by(col(SignInCode.created_at).desc())
+                )
+            ).first()
+            assert pending is not None
+            return pending.id
 
     async def resident_id(self, nik: str) -> str:
         async with self.runtime.sessions() as session:
@@ -153,7 +173,7 @@ async def intake(settings: Settings) -> AsyncIterator[Intake]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield Intake(runtime=app.state.runtime, http=http)
+            yield Intake(app=app, runtime=app.state.runtime, http=http)
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
 """Creating and reading applications over the resident API."""
 
+import asyncio
 from typing import Any
 
 import pytest
 
+from services.intake.applications import TooManyDrafts
+from tests.intake import samples
 from tests.intake.conftest import NIK_BUDI, PAMANUKAN, PHONE_BUDI, SKD_FIELDS, Intake, problem
 
 
@@ -128,3 +131,63 @@ async def test_letter_pdf_before_issue_is_409(intake: Intake) -> None:
     r = await intake.http.get(f"/api/v1/applications/{application_id}/letter.pdf", headers=headers)
     assert r.status_code == 409
     assert problem(r)["detail"] == "Surat belum terbit untuk permohonan ini."
+
+
+DRAFT_BODY = {
+    "desa_code": PAMANUKAN,
+    "letter_type": "SKD",
+    "purpose": "Persyaratan melamar pekerjaan",
+    "fields": SKD_FIELDS,
+}
+
+
+async def test_a_resident_holds_at_most_the_set_number_of_drafts(intake: Intake) -> None:
+    limit = intake.runtime.settings.intake_max_open_drafts
+    assert limit == 5  # the default
+    headers = await intake.sign_in()
+    drafts = [await intake.create_application(headers) for _ in range(limit)]
+    refused = await intake.http.post("/api/v1/applications", json=DRAFT_BODY, headers=headers)
+    assert refused.status_code == 409
+    assert problem(refused)["detail"] == str(TooManyDrafts(limit))
+    assert "5 draf permohonan yang belum diajukan" in problem(refused)["detail"]
+    listed = await intake.http.get("/api/v1/applications", headers=headers)
+    assert len(listed.json()) == limit  # nothing was made
+
+    # The portal's form says the same, and keeps what was typed.
+    page = await intake.http.post(
+        "/permohonan/baru/SKD",
+        data={
+            "desa_code": PAMANUKAN,
+            "purpose": "Keperluan baru",
+            **{f"isian_{name}": value for name, value in SKD_FIELDS.items()},
+        },
+        headers=headers,
+    )
+    assert page.status_code == 409 and page.headers["content-type"].startswith("text/html")
+    assert "belum diajukan, batas yang diizinkan" in page.text
+    assert "Keperluan baru" in page.text
+
+    # Another resident is not held back; and a submitted draft frees a place.
+    other = await intake.sign_in(NIK_BUDI, PHONE_BUDI)
+    await intake.create_application(other)
+    for kind, content in (("KTP", samples.JPEG), ("KK", samples.pdf())):
+        assert (await intake.upload(headers, drafts[0], kind, content)).status_code == 201
+    submitted = await intake.http.post(f"/api/v1/applications/{drafts[0]}/submit", headers=headers)
+    assert submitted.status_code == 202, submitted.text
+    await intake.create_application(headers)
+
+
+async def test_drafts_created_at_once_stop_at_the_limit(intake: Intake) -> None:
+    limit = intake.runtime.settings.intake_max_open_drafts
+    headers = await intake.sign_in()
+    for _ in range(limit - 1):
+        await intake.create_application(headers)
+    answers = await asyncio.gather(
+        *(
+            intake.http.post("/api/v1/applications", json=DRAFT_BODY, headers=headers)
+            for _ in range(4)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409]
+    listed = await intake.http.get("/api/v1/applications", headers=headers)
+    assert len(listed.json()) == limit

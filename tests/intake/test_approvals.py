@@ -146,7 +146,7 @@ async def test_temporal_unreachable_is_503_and_nothing_changes(settings: Setting
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            intake = Intake(runtime=app.state.runtime, http=http)
+            intake = Intake(app=app, runtime=app.state.runtime, http=http)
             headers = await intake.sign_in(NIK_ANI, PHONE_ANI)
             application_id = await _with_documents(intake, headers, ("KTP", "KK"))
             r = await http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from services.intake.attachments import MAX_ATTACHMENT_BYTES, attachment_path, sniff_content_type
+from services.intake.attachments import attachment_path
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES, sniff_content_type
 from services.intake.models import Attachment
 from tests.intake import samples
 from tests.intake.conftest import Intake, problem
@@ -58,10 +59,11 @@ async def test_real_files_are_accepted_and_stored(
     body = r.json()
     assert body["kind"] == "KTP"
     assert body["content_type"] == expected
-    assert body["size_bytes"] == len(content)
-    assert body["sha256"] == hashlib.sha256(content).hexdigest()
+    # What is stored is the clean copy (tests/intake/test_safe_uploads.py), and what it says.
     stored = attachment_path(intake.runtime.settings.attachments_dir, application_id, body["id"])
-    assert stored.read_bytes() == content
+    assert sniff_content_type(stored.read_bytes()) == expected
+    assert body["size_bytes"] == stored.stat().st_size
+    assert body["sha256"] == hashlib.sha256(stored.read_bytes()).hexdigest()
     assert _files(intake, application_id) == [stored]  # no temporary file left behind
     shown = (
         await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)
@@ -147,10 +149,13 @@ async def test_over_10_mb_streamed_without_length_stops_at_the_limit(intake: Int
 async def test_exactly_10_mb_is_accepted(intake: Intake) -> None:
     headers = await intake.sign_in()
     application_id = await intake.create_application(headers)
-    content = b"%PDF-1.4\n" + b"0" * (MAX_ATTACHMENT_BYTES - 9)
+    content = samples.padded_pdf(MAX_ATTACHMENT_BYTES)
     r = await intake.upload(headers, application_id, "KK", content, "kk.pdf", "application/pdf")
     assert r.status_code == 201, r.text
-    assert r.json()["size_bytes"] == MAX_ATTACHMENT_BYTES
+    stored = attachment_path(
+        intake.runtime.settings.attachments_dir, application_id, r.json()["id"]
+    ).read_bytes()
+    assert samples.padding_of(content) in stored
 
 
 async def test_new_upload_of_a_kind_replaces_the_old_one(intake: Intake) -> None:

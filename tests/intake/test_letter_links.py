@@ -4,6 +4,7 @@ letter only and only until it expires; the PDF comes from a real gRPC SigningSer
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import grpc
 import pytest
@@ -126,3 +127,16 @@ async def test_a_link_to_a_letter_not_issued_opens_nothing(intake: Intake) -> No
     r = await intake.http.get(link(intake, application_id, datetime.now(UTC) + timedelta(hours=1)))
     assert r.status_code == 404
     assert problem(r)["detail"] == "Surat tidak tersedia."
+
+
+@pytest.mark.parametrize("expires", ["²", "١٧٦٧٢٢٥٦٠٠", "9" * 19, "-1"])
+async def test_an_expiry_that_is_not_ascii_digits_is_refused_not_a_crash(
+    intake: Intake, signing: Signing, expires: str
+) -> None:
+    application_id = await issued_application(intake)
+    good = link(intake, application_id, datetime.now(UTC) + timedelta(hours=1))
+    path, _, query = good.partition("?")
+    r = await intake.http.get(path, params={"expires": expires, "sig": parse_qs(query)["sig"][0]})
+    assert r.status_code == 403, r.text
+    assert problem(r)["detail"] == "Tautan tidak sah."
+    assert signing.asked == []

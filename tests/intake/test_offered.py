@@ -80,7 +80,7 @@ async def offering_intake(offered_settings: Settings) -> AsyncIterator[Intake]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield Intake(runtime=app.state.runtime, http=http)
+            yield Intake(app=app, runtime=app.state.runtime, http=http)
 
 
 async def test_a_desa_lists_only_the_types_it_offers(offering_intake: Intake) -> None:

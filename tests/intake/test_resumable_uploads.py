@@ -16,7 +16,8 @@ from starlette.requests import ClientDisconnect
 
 from common.db import utcnow
 from common.web import csrf_token_for
-from services.intake.attachments import MAX_ATTACHMENT_BYTES, attachment_path
+from services.intake.attachments import attachment_path
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.models import Attachment, UploadSession
 from services.intake.resumable import (
     CHUNK_BYTES,
@@ -30,7 +31,7 @@ from tests.intake import samples
 from tests.intake.conftest import NIK_BUDI, PHONE_BUDI, Intake, problem
 
 # A "scanned" PDF a little over two and a half chunks long.
-CONTENT = samples.pdf() + os.urandom(CHUNK_BYTES * 2 + 12345)
+CONTENT = samples.padded_pdf(CHUNK_BYTES * 3 + 12345, fill=os.urandom(4096))
 
 
 async def _open(
@@ -77,6 +78,15 @@ async def _offset(intake: Intake, headers: dict[str, str], upload_id: str) -> in
 def _temp_files(intake: Intake, application_id: str) -> list[Path]:
     folder = intake.runtime.settings.attachments_dir / application_id
     return sorted(folder.glob(".*")) if folder.exists() else []
+
+
+def _stored(intake: Intake, application_id: str, attachment: dict[str, Any]) -> bytes:
+    """The stored file of `attachment` (as the API showed it), checked against its digest."""
+    root = intake.runtime.settings.attachments_dir
+    stored = attachment_path(root, application_id, attachment["id"]).read_bytes()
+    assert attachment["size_bytes"] == len(stored)
+    assert attachment["sha256"] == hashlib.sha256(stored).hexdigest()
+    return stored
 
 
 async def _attachments(intake: Intake, application_id: str) -> list[Attachment]:
@@ -134,10 +144,8 @@ async def test_chunks_in_order_become_an_attachment(
     attachment = result["attachment"]
     assert attachment["kind"] == "KTP"
     assert attachment["content_type"] == "application/pdf"
-    assert attachment["size_bytes"] == len(CONTENT)
-    assert attachment["sha256"] == hashlib.sha256(CONTENT).hexdigest()
-    root = intake.runtime.settings.attachments_dir
-    assert attachment_path(root, application_id, attachment["id"]).read_bytes() == CONTENT
+    # Every chunk's bytes are in the stored clean copy (the PDF written anew).
+    assert samples.padding_of(CONTENT) in _stored(intake, application_id, attachment)
     assert _temp_files(intake, application_id) == []
 
     shown = (
@@ -182,6 +190,32 @@ async def test_a_chunk_at_the_wrong_offset_gets_409_with_the_offset(
     assert ranged.json()["offset"] == CHUNK_BYTES * 2
 
 
+@pytest.mark.parametrize(
+    "position",
+    [
+        {b"Upload-Offset": b"\xb2"},  # "²" as Latin-1 header bytes: isdigit() said yes
+        {b"Upload-Offset": b"-0"},
+        {b"Upload-Offset": b"9" * 5000},  # past int()'s own digit limit
+        {b"Content-Range": b"bytes \xb2-9/10"},
+        {b"Content-Range": b"bytes 0-\xb9/\xb2"},
+    ],
+    ids=["offset-superscript", "offset-signed", "offset-huge", "range-start", "range-total"],
+)
+async def test_a_position_that_is_not_ascii_digits_is_400_not_a_crash(
+    intake: Intake, draft: tuple[dict[str, str], str], position: dict[bytes, bytes]
+) -> None:
+    headers, application_id = draft
+    upload_id = (await _open(intake, headers, application_id)).json()["id"]
+    r = await intake.http.put(
+        f"/api/v1/uploads/{upload_id}",
+        content=CONTENT[:10],
+        headers={**{k.encode(): v.encode() for k, v in headers.items()}, **position},
+    )
+    assert r.status_code == 400, r.text
+    assert problem(r)["type"].endswith("/bad-offset")
+    assert await _offset(intake, headers, upload_id) == 0
+
+
 async def test_resume_after_a_dropped_chunk(
     intake: Intake, draft: tuple[dict[str, str], str]
 ) -> None:
@@ -216,7 +250,7 @@ async def test_resume_after_a_dropped_chunk(
     offset = await _offset(intake, headers, upload_id)
     assert offset == CHUNK_BYTES
     done = await _send_all(intake, headers, upload_id, CONTENT, start=offset)
-    assert done.json()["attachment"]["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert samples.padding_of(CONTENT) in _stored(intake, application_id, done.json()["attachment"])
     assert _temp_files(intake, application_id) == []
 
 
@@ -385,4 +419,4 @@ async def test_two_requests_with_the_same_chunk_write_it_once(
     assert problem(refused)["offset"] in (0, CHUNK_BYTES)
     assert await _offset(intake, headers, upload_id) == CHUNK_BYTES
     done = await _send_all(intake, headers, upload_id, CONTENT, start=CHUNK_BYTES)
-    assert done.json()["attachment"]["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert samples.padding_of(CONTENT) in _stored(intake, application_id, done.json()["attachment"])

@@ -27,6 +27,7 @@ from common.events import (
 )
 from common.outbox import OutboxEvent
 from common.rpc import INTAKE, VERIFICATION, WORKER, client_channel
+from services.intake.attachments import attachment_path
 from services.intake.models import LetterApplication, TimelineEntry
 from services.intake.numbering import assign_number
 from services.intake.resident_actions import letter_filename
@@ -76,8 +77,9 @@ async def test_get_application_carries_what_staff_review_needs(
     content = await stub.GetAttachment(
         intake_pb2.GetAttachmentRequest(application_id=application_id, attachment_id=attachment_id)
     )
-    assert content.content == samples.JPEG
-    assert content.info.sha256 == hashlib.sha256(samples.JPEG).hexdigest()
+    stored = attachment_path(intake.runtime.settings.attachments_dir, application_id, attachment_id)
+    assert content.content == stored.read_bytes()  # the clean copy, as stored
+    assert content.info.sha256 == hashlib.sha256(content.content).hexdigest()
 
 
 async def test_get_contact_by_resident_or_application(
@@ -137,6 +139,30 @@ async def test_get_contact_quotes_the_residents_reason_but_not_signings(
     )
     contact = await stub.GetContact(ask)
     assert (contact.status, contact.status_reason) == ("signing_blocked", "")
+
+
+async def test_get_contact_of_a_pending_sign_in(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    new = await intake.request_code(NIK_ANI, PHONE_ANI)  # no resident yet
+    contact = await stub.GetContact(intake_pb2.GetContactRequest(sign_in_id=new.data["sign_in_id"]))
+    assert (contact.resident_id, contact.phone) == ("", "62" + PHONE_ANI[1:])
+
+    await intake.http.post(
+        "/api/v1/auth/token", json={"nik": NIK_ANI, "phone": PHONE_ANI, "otp": new.data["code"]}
+    )
+    again = await intake.request_code(NIK_ANI, PHONE_ANI)  # now Ani's, with her preferences
+    contact = await stub.GetContact(
+        intake_pb2.GetContactRequest(sign_in_id=again.data["sign_in_id"])
+    )
+    assert contact.resident_id == await intake.resident_id(NIK_ANI)
+
+    # A used code, and one asked for Ani's NIK from another phone, go nowhere.
+    elsewhere = await intake.request_code(NIK_ANI, PHONE_BUDI)
+    for sign_in_id in (new.data["sign_in_id"], elsewhere.data["sign_in_id"]):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetContact(intake_pb2.GetContactRequest(sign_in_id=sign_in_id))
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_errors_have_proper_codes(

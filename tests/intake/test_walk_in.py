@@ -2,6 +2,7 @@
 written all at once or not at all, idempotent per request id, bound to the resident identity
 the OTP sign-in uses, and announced by application.submitted with channel walk_in."""
 
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from common.domain.events import APPLICATION_SUBMITTED
 from common.events import deterministic_event_id, public_subject
 from common.rpc import INTAKE, MAX_FILE_BYTES, MAX_SCANS_PER_MESSAGE, VERIFICATION, client_channel
 from services.intake.applications import FILED_AT_OFFICE
-from services.intake.attachments import MAX_ATTACHMENT_BYTES
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import LETTER_TYPES
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
 from tests.intake import samples
@@ -104,7 +105,10 @@ async def test_walk_in_is_filed_submitted_and_announced(
             attachment_id=next(a.id for a in app.attachments if a.kind == "KK"),
         )
     )
-    assert content.content == samples.pdf() and content.info.content_type == "application/pdf"
+    # The clean copy (the PDF written anew) is what staff are served.
+    assert content.info.content_type == "application/pdf"
+    assert content.content.startswith(b"%PDF-") and content.content != samples.pdf()
+    assert hashlib.sha256(content.content).hexdigest() == content.info.sha256
     async with intake.runtime.sessions() as session:
         entry = (
             await session.exec(

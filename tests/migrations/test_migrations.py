@@ -107,6 +107,18 @@ ROWS_AT_FIRST_REVISION: dict[str, list[tuple[str, dict[str, Any]]]] = {
 }  # fmt: skip
 
 
+# Tables a later revision drops on purpose, so their rows need not survive.
+DROPPED: dict[str, set[str]] = {
+    # intake 0006: sign-in codes live five minutes; codes are now pending in sign_in_code, and
+    # a resident whose code was dropped asks for a new one.
+    "intake": {"otp_challenge"},
+}
+
+
+def kept(service: str, rows: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, row) for name, row in rows if name not in DROPPED.get(service, set())]
+
+
 def tables_of(service: str) -> list[type[SQLModel]]:
     tables: list[type[SQLModel]] = importlib.import_module(f"services.{service}.models").TABLES
     return tables
@@ -207,7 +219,7 @@ async def test_upgrade_from_the_first_revision_keeps_the_rows(
     await upgrade(engine, service)  # and again: nothing left to do, nothing lost
 
     assert await current_revision(engine) == history[-1]
-    await rows_still_there(engine, rows)
+    await rows_still_there(engine, kept(service, rows))
     await read_through_models(engine, service)
 
 
@@ -228,7 +240,7 @@ async def test_a_database_made_before_migrations_is_adopted_with_its_rows(
     await upgrade(engine, service)
 
     assert await current_revision(engine) == revisions(service)[-1]
-    await rows_still_there(engine, rows)
+    await rows_still_there(engine, kept(service, rows))
 
 
 SECOND_REVISION = '''
@@ -276,7 +288,7 @@ async def test_a_new_revision_that_rebuilds_a_table_keeps_its_rows_and_reference
     await upgrade(engine, "intake", script_location=scripts)
 
     assert await current_revision(engine) == "9002"
-    await rows_still_there(engine, rows)
+    await rows_still_there(engine, kept("intake", rows))
 
     def read(conn: Connection) -> Any:
         table = Table("letter_application", MetaData(), autoload_with=conn)

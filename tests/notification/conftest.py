@@ -80,6 +80,7 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.applicants: dict[str, str] = {}  # application id -> resident id
         # application id -> (status, reason) as intake holds it now
         self.states: dict[str, tuple[str, str]] = {}
+        self.sign_ins: dict[str, intake_pb2.Contact] = {}  # pending codes anyone may receive
         self.calls: list[intake_pb2.GetContactRequest] = []
         self.unavailable_next = 0  # answer UNAVAILABLE this many times first
 
@@ -120,6 +121,12 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         if self.unavailable_next > 0:
             self.unavailable_next -= 1
             await context.abort(grpc.StatusCode.UNAVAILABLE, "sedang sibuk")
+        if request.WhichOneof("who") == "sign_in_id":
+            found = self.sign_ins.get(request.sign_in_id)
+            if found is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "tidak ada penerima")
+                raise AssertionError("abort raises")
+            return found
         if request.WhichOneof("who") == "resident_id":
             resident_id: str | None = request.resident_id
         else:
@@ -305,9 +312,17 @@ async def reset_nats(url: str) -> None:
 
 
 @pytest.fixture
-async def service(data_dir: Path, nats_url: str, peers: Peers) -> AsyncIterator[Service]:
+def service_overrides() -> dict[str, object]:
+    """Settings the `service` fixture starts with beyond make_settings' (a module may say)."""
+    return {}
+
+
+@pytest.fixture
+async def service(
+    data_dir: Path, nats_url: str, peers: Peers, service_overrides: dict[str, object]
+) -> AsyncIterator[Service]:
     await reset_nats(nats_url)
-    settings = make_settings(data_dir, nats_url, peers)
+    settings = make_settings(data_dir, nats_url, peers, **service_overrides)
     app = create_app(settings)
     nc = await nats.connect(nats_url)
     try:
@@ -354,10 +369,15 @@ def otp_event(
     code: str = "123456",
     resident_id: str = RESIDENT_ID,
     valid_for: timedelta = timedelta(minutes=5),
+    sign_in_id: str = "",
 ) -> tuple[str, CloudEvent]:
+    """A code event as intake stages it (`sign_in_id`) or as it did before (`resident_id`)."""
     now = datetime.now(UTC)
     payload = events_pb2.OtpRequested(
-        resident_id=resident_id, code=code, expires_at=(now + valid_for).isoformat()
+        resident_id="" if sign_in_id else resident_id,
+        sign_in_id=sign_in_id,
+        code=code,
+        expires_at=(now + valid_for).isoformat(),
     )
     event = CloudEvent(
         id=str(uuid.uuid4()),

@@ -77,3 +77,32 @@ async def test_nobody_reads_or_marks_anothers_inbox(service: Service) -> None:
     }
     missing = await service.client.post("/api/v1/inbox/999999/read", headers=owner)
     assert missing.status_code == 404
+
+
+async def test_a_last_event_id_that_is_not_ascii_digits_is_422_not_a_crash(
+    service: Service,
+) -> None:
+    """Header bytes are read as Latin-1, where 0xB2 is "²": isdigit() said yes, int() crashed."""
+    for value in (b"\xb2", b"1\xb9", b"-1", b"9" * 19, b"2147483648"):
+        r = await service.client.get(
+            "/api/v1/inbox/stream",
+            headers={
+                **{
+                    k.encode(): v.encode() for k, v in service.resident_headers(RESIDENT_ID).items()
+                },
+                b"Last-Event-ID": value,
+            },
+        )
+        assert r.status_code == 422, (value, r.text)
+        assert r.json()["detail"] == "Last-Event-ID harus berupa angka."
+
+
+async def test_an_id_past_what_the_column_holds_is_422_not_a_crash(service: Service) -> None:
+    """Schemathesis found it: an id past 64 bits crashed SQLite's driver (and past 32 bits,
+    PostgreSQL's column)."""
+    headers = service.resident_headers(RESIDENT_ID)
+    for notification_id in ("2147483648", "9" * 30):
+        r = await service.client.post(f"/api/v1/inbox/{notification_id}/read", headers=headers)
+        assert r.status_code == 422, r.text
+    r = await service.client.post("/api/v1/inbox/2147483647/read", headers=headers)
+    assert r.status_code == 404

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from smartdesa.v1 import events_pb2
+from smartdesa.v1 import events_pb2, intake_pb2
 from sqlmodel import col, select
 
 from common.domain.events import (
@@ -483,3 +483,44 @@ async def test_staff_sharing_the_office_address_get_one_message(handler_env: Han
         (EMAIL, "kantor@pamanukan.desa.id"),
         (SMS, "6285700000002"),
     ]
+
+
+async def test_a_code_for_a_nik_without_a_resident_goes_to_the_phone_intake_names(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    peers.intake.sign_ins["masuk-1"] = intake_pb2.Contact(phone="6285712345678")
+    _, event = otp_event(code="135790", sign_in_id="masuk-1")
+    await handler_env.handler(event)
+    rows = await deliveries(handler_env)
+    assert {(r.channel, r.to_address, r.recipient) for r in rows} == {
+        (WHATSAPP, "6285712345678", "sign-in:masuk-1"),
+        (SMS, "6285712345678", "sign-in:masuk-1"),
+    }
+    assert all("135790" in r.body for r in rows)
+    assert peers.intake.calls[-1].sign_in_id == "masuk-1"
+
+
+async def test_a_signed_up_residents_code_keeps_their_preferences(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    await prefer(handler_env, f"resident:{RESIDENT_ID}", channels="email")
+    peers.intake.sign_ins["masuk-2"] = intake_pb2.Contact(
+        resident_id=RESIDENT_ID, phone=RESIDENT_PHONE
+    )
+    _, event = otp_event(code="246802", sign_in_id="masuk-2")
+    await handler_env.handler(event)
+    [row] = await deliveries(handler_env)
+    assert (row.channel, row.to_address, row.recipient) == (
+        SMS,
+        RESIDENT_PHONE,
+        f"resident:{RESIDENT_ID}",
+    )
+
+
+async def test_a_code_nobody_may_receive_is_dropped_quietly(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    _, event = otp_event(code="112233", sign_in_id="masuk-untuk-nomor-lain")
+    await handler_env.handler(event)  # neither an error to redeliver nor a dead letter
+    assert await deliveries(handler_env) == []
+    assert peers.intake.calls[-1].sign_in_id == "masuk-untuk-nomor-lain"

@@ -3,7 +3,7 @@
 import zlib
 
 
-def _pdf(objects: list[bytes], root: int = 1, xref_stream: bytes | None = None) -> bytes:
+def pdf_of(objects: list[bytes], root: int = 1, xref_stream: bytes | None = None) -> bytes:
     """A PDF with the given objects (numbered from 1) and a classic xref table."""
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -22,7 +22,7 @@ def _pdf(objects: list[bytes], root: int = 1, xref_stream: bytes | None = None) 
     return bytes(out)
 
 
-def _catalog(extra: bytes = b"") -> list[bytes]:
+def catalog(extra: bytes = b"") -> list[bytes]:
     return [
         b"<< /Type /Catalog /Pages 2 0 R " + extra + b" >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -32,7 +32,7 @@ def _catalog(extra: bytes = b"") -> list[bytes]:
 
 def deeply_nested(depth: int = 200_000) -> bytes:
     """An array nested `depth` levels deep in the catalog: recursive parsers overflow."""
-    return _pdf(_catalog(b"/Deep " + b"[" * depth + b"]" * depth))
+    return pdf_of(catalog(b"/Deep " + b"[" * depth + b"]" * depth))
 
 
 def _inflating_to(expanded_bytes: int, head: bytes = b"", fill: bytes = b"\0") -> bytes:
@@ -82,7 +82,7 @@ def object_stream_bomb(expanded_bytes: int = 4 * 1024**3) -> bytes:
     to gigabytes: the reader must inflate it to read the form."""
     first = b"5 0 "
     data = _inflating_to(expanded_bytes, first + b"<< /Fields [] >>")
-    objects = _catalog(b"/AcroForm 5 0 R")
+    objects = catalog(b"/AcroForm 5 0 R")
     objects.append(
         b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
         % (len(first), len(data))
@@ -96,7 +96,7 @@ def huge_object_stream(count: int = 20_000_000) -> bytes:
     """An object stream whose header lists millions of objects (small on the wire, inflated)."""
     header_bytes = count * len(b"5 0 ")
     data = _inflating_to(header_bytes, fill=b"5 0 ")
-    objects = _catalog(b"/AcroForm 5 0 R")
+    objects = catalog(b"/AcroForm 5 0 R")
     objects.append(
         b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
         % (count, header_bytes, len(data))

@@ -7,8 +7,10 @@ import httpx
 import typst
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlmodel import col, select
 
 from services.signing.main import create_app
+from services.signing.models import Letter
 from tests.signing.conftest import INJECTION, RunningSigning, make_settings, skd_request
 from tests.signing.tampering import add_annotation, flip_byte_in_signed_range
 
@@ -97,7 +99,7 @@ async def test_letter_json(signing: RunningSigning) -> None:
     assert body["status"] == "valid" and body["status_label"] == "Berlaku"
     assert body["desa_name"] == "Pamanukan" and body["letter_type"] == "SKD"
     assert body["signer_title"] == "Kepala Desa Pamanukan"
-    assert body["signer_name"] == "Dadang Suhendar" and body["nik_masked"] == "3213********0001"
+    assert body["signer_name"] == "Dadang Suhendar" and body["nik_masked"] == "************0001"
     assert body["holder_initials"] == "S. A."
     assert body["revoked_at"] is None
     assert body["verification_url"].endswith(f"/verifikasi/{code}")
@@ -236,3 +238,22 @@ async def test_size_limit_and_timeout(data_dir: Path, nats_url: str) -> None:
             slow = await _verify(client, pdf)  # any real check takes longer than 0 s
             assert slow.status_code == 422
             assert "terlalu lama" in slow.json()["detail"]
+
+
+async def test_a_letter_registered_with_more_of_the_nik_shows_only_its_last_four_digits(
+    signing: RunningSigning,
+) -> None:
+    """Letters issued before kept the area code too (3213********0001): the public sees the
+    last four digits of those as well, on the page and in the JSON."""
+    code, _, _ = await _issue(signing, "app-old-mask")
+    async with signing.runtime.sessions() as session:
+        letter = (
+            await session.exec(select(Letter).where(col(Letter.verification_code) == code))
+        ).one()
+        letter.nik_masked = "3213********0001"
+        session.add(letter)
+        await session.commit()
+    page = (await signing.http.get(f"/verifikasi/{code}")).text
+    assert "************0001" in page and "3213*" not in page
+    body = (await signing.http.get(f"/api/v1/letters/{code}")).json()
+    assert body["nik_masked"] == "************0001"

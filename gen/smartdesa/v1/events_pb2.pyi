@@ -109,7 +109,8 @@ Global___ApplicationEvent: _TypeAlias = ApplicationEvent  # noqa: Y015
 class OtpRequested(_message.Message):
     """ce-type id.go.subang.smartdesa.resident.otp_requested.v1 on the internal subject
     smartdesa.internal.resident.otp_requested (short-lived stream, never exported). The phone number is
-    not in it: the notification service asks intake for the contact.
+    not in it: the notification service asks intake for the contact of the sign-in (GetContact
+    by sign_in_id), which it is refused when nobody may receive the code.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -117,20 +118,25 @@ class OtpRequested(_message.Message):
     RESIDENT_ID_FIELD_NUMBER: _builtins.int
     CODE_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    SIGN_IN_ID_FIELD_NUMBER: _builtins.int
     resident_id: _builtins.str
+    """Events made before sign-in codes were pending requests name the resident instead."""
     code: _builtins.str
     expires_at: _builtins.str
     """RFC 3339"""
+    sign_in_id: _builtins.str
+    """The pending code request; no resident exists for a NIK until its first code is redeemed."""
     def __init__(
         self,
         *,
         resident_id: _builtins.str = ...,
         code: _builtins.str = ...,
         expires_at: _builtins.str = ...,
+        sign_in_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "expires_at", b"expires_at", "resident_id", b"resident_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "expires_at", b"expires_at", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

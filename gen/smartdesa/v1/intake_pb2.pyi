@@ -284,19 +284,26 @@ class GetContactRequest(_message.Message):
 
     RESIDENT_ID_FIELD_NUMBER: _builtins.int
     APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    SIGN_IN_ID_FIELD_NUMBER: _builtins.int
     resident_id: _builtins.str
     application_id: _builtins.str
+    sign_in_id: _builtins.str
+    """Where a pending sign-in code goes (OtpRequested.sign_in_id); NOT_FOUND when it has
+    expired, was used, or nobody may receive it. resident_id is then empty for a NIK that
+    has no resident yet.
+    """
     def __init__(
         self,
         *,
         resident_id: _builtins.str = ...,
         application_id: _builtins.str = ...,
+        sign_in_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "who", b"who"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "who", b"who"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "who", b"who"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "who", b"who"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id"]  # noqa: Y015
+    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id", "sign_in_id"]  # noqa: Y015
     _WhichOneofArgType_who: _TypeAlias = _typing.Literal["who", b"who"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_who) -> _WhichOneofReturnType_who | None: ...
 

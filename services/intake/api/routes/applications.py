@@ -18,12 +18,8 @@ from services.intake.api.schemas import (
     SubmitOut,
 )
 from services.intake.applications import details, owned_applications
-from services.intake.attachments import (
-    MAX_ATTACHMENT_BYTES,
-    accept_form,
-    attachment_dir,
-    require_editable,
-)
+from services.intake.attachments import accept_form, attachment_dir, require_editable
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.uploads import UploadRejected, receive_multipart
 
 log = logging.getLogger(__name__)

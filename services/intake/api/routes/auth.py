@@ -1,14 +1,16 @@
 """Resident sign-in: NIK + phone, a one-time code over WhatsApp/SMS, then a bearer token."""
 
-from fastapi import APIRouter, status
+import math
+
+from fastapi import APIRouter, Request, status
 
 from common.auth import Principal
 from common.http import Problem
+from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from services.intake import otp
 from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.api.schemas import Accepted, OtpRequest, TokenOut, TokenRequest
-from services.intake.nik import InvalidNik, parse_nik
 
 router = APIRouter(prefix="/auth", tags=["masuk"])
 
@@ -33,25 +35,53 @@ def checked_identity(nik: str, phone: str) -> tuple[str, str]:
     return nik, normalized
 
 
-async def send_code(session: SessionDep, runtime: RuntimeDep, nik: str, phone: str) -> None:
+def _wait_words(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{math.ceil(minutes / 60)} jam" if minutes > 90 else f"{minutes} menit"
+
+
+def too_many(exc: otp.Throttled) -> Problem:
+    """The 429 for a request over a limit; it depends only on the requests counted, never on
+    whether the NIK is known or whose it is."""
+    if isinstance(exc, otp.Locked):
+        detail = "Terlalu banyak percobaan kode yang salah."
+        code = "too-many-attempts"
+    else:
+        detail = "Terlalu sering meminta kode masuk."
+        code = "too-many-codes"
+    return Problem(
+        429,
+        f"{detail} Silakan coba lagi dalam {_wait_words(exc.retry_after)}.",
+        code=code,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, as the server sees it (behind a proxy: what uvicorn's proxy headers make
+    of X-Forwarded-For)."""
+    return request.client.host if request.client else ""
+
+
+async def send_code(
+    request: Request, session: SessionDep, runtime: RuntimeDep, nik: str, phone: str
+) -> None:
     """Sends a sign-in code (the API route and the sign-in page both come here)."""
     nik, phone = checked_identity(nik, phone)
     try:
-        staged = await otp.request_code(session, runtime.otp_key, nik, phone)
-    except otp.TooManyChallenges as exc:
-        raise Problem(
-            429,
-            "Terlalu sering meminta kode masuk. Silakan coba lagi dalam 15 menit.",
-            code="too-many-codes",
-            headers={"Retry-After": str(int(otp.CHALLENGE_WINDOW.total_seconds()))},
-        ) from exc
-    if staged:
-        runtime.relay.wake()
+        await otp.request_code(
+            session, runtime.otp_key, runtime.code_limits, nik, phone, client_address(request)
+        )
+    except otp.Throttled as exc:
+        raise too_many(exc) from exc
+    runtime.relay.wake()
 
 
 @router.post("/otp", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-async def request_otp(body: OtpRequest, session: SessionDep, runtime: RuntimeDep) -> Accepted:
-    await send_code(session, runtime, body.nik, body.phone)
+async def request_otp(
+    request: Request, body: OtpRequest, session: SessionDep, runtime: RuntimeDep
+) -> Accepted:
+    await send_code(request, session, runtime, body.nik, body.phone)
     return Accepted(detail=CODE_SENT)
 
 
@@ -63,15 +93,13 @@ async def redeem(session: SessionDep, runtime: RuntimeDep, nik: str, phone: str,
     if len(code) != 6 or not code.isascii() or not code.isdigit():
         raise Problem(422, "Kode masuk harus 6 digit angka.", code="invalid-otp", field="otp")
     try:
-        resident_id = await otp.redeem_code(session, runtime.otp_key, nik, phone, code)
+        resident_id = await otp.redeem_code(
+            session, runtime.otp_key, runtime.code_limits, nik, phone, code
+        )
     except otp.WrongCode as exc:
         raise Problem(401, WRONG_CODE, code="wrong-otp") from exc
-    except otp.TooManyAttempts as exc:
-        raise Problem(
-            429,
-            "Terlalu banyak percobaan kode yang salah. Silakan minta kode baru.",
-            code="too-many-attempts",
-        ) from exc
+    except otp.Throttled as exc:
+        raise too_many(exc) from exc
     return runtime.token_issuer.issue(Principal(kind="resident", subject=resident_id))
 
 

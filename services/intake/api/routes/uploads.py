@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from common.db import as_utc
 from common.http import Problem
+from common.numbers import parse_natural
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
 from services.intake.api.schemas import AttachmentOut, UploadCreate, UploadOut
 from services.intake.applications import owned_application
@@ -156,8 +157,7 @@ async def upload_chunk(
         request.headers.get("content-range"),
         upload.total_bytes,
     )
-    length = request.headers.get("content-length")
-    declared = int(length) if length is not None and length.isdigit() else None
+    declared = parse_natural(request.headers.get("content-length"))
     result = await receive_chunk(session, root, upload, position, declared, request.stream())
     if result.attachment is not None:
         return _answer(result.upload, result.attachment, status.HTTP_201_CREATED)

@@ -36,12 +36,8 @@ from services.intake.api.deps import (
 )
 from services.intake.api.responses import letter_response
 from services.intake.applications import EDITABLE_STATUSES, details, letter_type_of
-from services.intake.attachments import (
-    MAX_ATTACHMENT_BYTES,
-    accept_form,
-    attachment_dir,
-    require_editable,
-)
+from services.intake.attachments import accept_form, attachment_dir, require_editable
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import FormField, Requirement
 from services.intake.models import Attachment, LetterApplication
 from services.intake.runtime import Runtime

@@ -12,7 +12,7 @@ from common.web import is_tls
 from common.wilayah import Desa, all_desa, find_desa
 from services.intake import resident_actions
 from services.intake.api.deps import RuntimeDep, SessionDep
-from services.intake.applications import application_errors, owned_applications
+from services.intake.applications import TooManyDrafts, application_errors, owned_applications
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
 from services.intake.offered import NOT_OFFERED_CODE
@@ -106,6 +106,7 @@ async def _form_page(
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    flash: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -120,7 +121,7 @@ async def _form_page(
             "errors": errors or {},
             "prefix": FIELD_PREFIX,
             "purpose_max": PURPOSE_MAX_LENGTH,
-            "flash": "Periksa kembali isian yang ditandai." if errors else None,
+            "flash": flash or ("Periksa kembali isian yang ditandai." if errors else None),
             "flash_kind": "galat",
         },
         page=page,
@@ -181,6 +182,17 @@ async def create_draft(
                 letter_type.code,
                 purpose,
                 fields,
+            )
+        except TooManyDrafts as exc:
+            # Not about any one input: said at the top of the form, which keeps what was typed.
+            return await _form_page(
+                request,
+                page,
+                session,
+                letter_type,
+                values=values,
+                flash=exc.message,
+                status_code=409,
             )
         except DomainError as exc:
             # A type the chosen desa switched off: the choice of desa is what to change here.

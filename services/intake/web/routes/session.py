@@ -122,10 +122,10 @@ async def ask_for_code(
             flash_kind="galat",
         )
     try:
-        await send_code(session, runtime, nik, phone)
+        await send_code(request, session, runtime, nik, phone)
     except Problem as exc:
         errors = {_field_of(exc, "nik"): exc.detail} if exc.status == 422 else {}
-        return _identity_page(
+        page = _identity_page(
             request,
             runtime,
             lanjut,
@@ -136,6 +136,8 @@ async def ask_for_code(
             flash=None if errors else exc.detail,
             flash_kind="galat",
         )
+        page.headers.update(exc.headers or {})  # Retry-After, as the API answers
+        return page
     return _code_page(request, runtime, nik, phone, lanjut, flash=CODE_SENT)
 
 
@@ -197,9 +199,11 @@ async def sign_in(
                 phone=phone,
                 errors=errors,
             )
-        return _code_page(
+        page = _code_page(
             request, runtime, nik, phone, lanjut, error=exc.detail, status_code=exc.status
         )
+        page.headers.update(exc.headers or {})
+        return page
     return signed_in(
         request,
         cookie_name=SESSION_COOKIE,

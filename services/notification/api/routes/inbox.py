@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import update
@@ -15,6 +15,7 @@ from sqlmodel import col, func, select
 
 from common.db import as_utc, utcnow
 from common.http import Problem
+from common.numbers import parse_natural
 from services.notification.api.deps import CurrentRecipient, RuntimeDep, SessionDep
 from services.notification.models import Notification
 
@@ -92,9 +93,15 @@ async def mark_all_read(recipient: CurrentRecipient, session: SessionDep) -> Mar
     return MarkedRead(marked=int(result.rowcount))
 
 
+# The id column is a 32-bit integer on PostgreSQL (and SQLite refuses past 64 bits): an id
+# beyond it cannot exist, and would make the query fail instead of answering.
+MAX_NOTIFICATION_ID = 2**31 - 1
+NotificationId = Annotated[int, Path(ge=1, le=MAX_NOTIFICATION_ID)]
+
+
 @router.post("/{notification_id}/read")
 async def mark_read(
-    notification_id: int, recipient: CurrentRecipient, session: SessionDep
+    notification_id: NotificationId, recipient: CurrentRecipient, session: SessionDep
 ) -> InboxItem:
     """Idempotent. Someone else's notification is answered as if it did not exist."""
     note = await session.get(Notification, notification_id)
@@ -123,11 +130,12 @@ async def stream_inbox(
     starts from now. The stream reads the database (not process memory), so it works whichever
     instance stored the item. Send the token in the Authorization header (a fetch-based
     EventSource): tokens never go in URLs."""
-    if last_event_id is not None and not last_event_id.isdigit():
+    resume_after = parse_natural(last_event_id)
+    if last_event_id is not None and (resume_after is None or resume_after > MAX_NOTIFICATION_ID):
         raise Problem(422, "Last-Event-ID harus berupa angka.", code="invalid-last-event-id")
     async with runtime.sessions() as session:
-        if last_event_id is not None:
-            after = int(last_event_id)
+        if resume_after is not None:
+            after = resume_after
         else:
             newest = (
                 await session.exec(

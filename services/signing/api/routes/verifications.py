@@ -10,6 +10,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from common.http import Problem
+from common.numbers import parse_natural
 from services.signing.api.deps import RuntimeDep, SessionDep
 from services.signing.pdf_verification import (
     MalformedPdf,
@@ -40,8 +41,8 @@ def _too_large(limit: int) -> Problem:
 
 async def _read_form(request: Request, body_limit: int) -> FormData:
     """Parse the multipart body while it arrives, stopping as soon as it passes the limit."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > body_limit:
+    declared = parse_natural(request.headers.get("content-length"))
+    if declared is not None and declared > body_limit:
         raise _TooLarge
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise Problem(

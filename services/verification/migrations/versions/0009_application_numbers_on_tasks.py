@@ -1,7 +1,7 @@
 """application numbers on tasks
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-07 00:55:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

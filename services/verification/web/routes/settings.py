@@ -34,6 +34,9 @@ MESSAGES = {
     "rute-bawaan": "Alur surat dikembalikan ke bawaan.",
     "layanan-diubah": "Layanan jenis surat diubah.",
     "jam-disimpan": "Jam kerja dan aturan perbaikan disimpan.",
+    "penduduk-ditambah": "Penduduk ditambahkan ke data penduduk desa.",
+    "penduduk-diubah": "Data penduduk disimpan. Perubahannya tercatat di riwayat.",
+    "status-diubah": "Status penduduk diubah. Datanya tetap tersimpan.",
 }
 
 DAY_NAMES = {1: "Senin", 2: "Selasa", 3: "Rabu", 4: "Kamis", 5: "Jumat", 6: "Sabtu", 7: "Minggu"}

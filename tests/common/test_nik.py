@@ -1,6 +1,6 @@
 import pytest
 
-from services.intake.nik import INVALID_NIK_MESSAGE, InvalidNik, is_valid_nik, parse_nik
+from common.nik import INVALID_NIK_MESSAGE, InvalidNik, is_valid_nik, parse_nik
 
 pytestmark = pytest.mark.unit
 

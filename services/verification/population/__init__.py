@@ -1,0 +1,1 @@
+"""The population register (penduduk): see docs/design.md, "The population register"."""
