@@ -302,7 +302,7 @@ def test_the_whole_journey_by_clicking(
     expect(phone.get_by_text("Berlaku", exact=True)).to_be_visible()
     visit.page(phone, "verifikasi-surat")
     # The holder checks the PDF they were given on the same page, and is answered in words.
-    phone.get_by_label("Berkas PDF surat").set_input_files(download.value.path())
+    phone.get_by_label("Berkas PDF surat", exact=True).set_input_files(download.value.path())
     phone.get_by_role("button", name="Periksa berkas").click()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Berkas ini asli")
     expect(phone.get_by_text(number).first).to_be_visible()
