@@ -243,8 +243,8 @@ async def test_size_limit_and_timeout(data_dir: Path, nats_url: str) -> None:
 async def test_a_letter_registered_with_more_of_the_nik_shows_only_its_last_four_digits(
     signing: RunningSigning,
 ) -> None:
-    """Letters issued before kept the area code too (3213********0001): the public sees the
-    last four digits of those as well, on the page and in the JSON."""
+    """Letters issued before kept the area code too (3213********0001): the JSON shows the
+    last four digits of those as well; the page shows no NIK at all (initials instead)."""
     code, _, _ = await _issue(signing, "app-old-mask")
     async with signing.runtime.sessions() as session:
         letter = (
