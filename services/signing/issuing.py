@@ -42,7 +42,7 @@ from services.signing.letter_types import LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
 from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pades import StampText
-from services.signing.register import mask_nik
+from services.signing.register import initials, mask_nik
 from services.signing.signers import (
     LetterSigner,
     SignatureJob,
@@ -239,6 +239,8 @@ class LetterIssuer:
                 # As the signature block prints it (composition: officials, Plt, a.n.).
                 signer_name=plan.composition.signature.signer_name,
                 nik_masked=mask_nik(req.nik),
+                # The resident (applicant or reporter) is the "nama" of every letter type.
+                holder_initials=initials(req.fields.get("nama", "")),
             )
             session.add(letter)
             try:

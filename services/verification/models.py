@@ -69,6 +69,9 @@ class Task(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: str = Field(index=True)
+    # What everyone calls the application, e.g. SKU-2026-000123 (from its events; "" for one
+    # submitted before numbers existed).
+    application_number: str = Field(default="", index=True, max_length=32)
     step_index: int
     role: str
     desa_code: str

@@ -38,6 +38,7 @@ from services.verification.routes import route_for
 from services.verification.runtime import Runtime
 from services.verification.signer_passphrase import Signer, sign
 from services.verification.task_inbox import (
+    application_seen_by,
     is_overdue,
     open_task_in_desa,
     open_tasks_for,
@@ -66,6 +67,8 @@ class StepOut(BaseModel):
 
 class TaskSummary(BaseModel):
     application_id: str
+    # e.g. SKU-2026-000123: what the resident and Diskominfo call it ("" if from before).
+    application_number: str
     letter_type: str
     step: StepOut
     assigned_at: datetime
@@ -86,6 +89,7 @@ class TaskSummary(BaseModel):
     def of(cls, task: Task, roles: list[str]) -> "TaskSummary":
         return cls(
             application_id=task.application_id,
+            application_number=task.application_number,
             letter_type=task.letter_type,
             step=_step(task),
             assigned_at=as_utc(task.assigned_at),
@@ -112,6 +116,7 @@ class AttachmentOut(BaseModel):
 
 class ApplicationOut(BaseModel):
     id: str
+    number: str  # e.g. SKU-2026-000123; "" for one submitted before numbers existed
     desa_code: str
     letter_type: str
     purpose: str
@@ -170,6 +175,17 @@ async def task_of(
     return task
 
 
+async def application_by_number(
+    session: AsyncSession, staff: Staff, roles: list[str], number: str
+) -> str:
+    """The id of the application a resident names by its number (SKU-2026-000123, any case);
+    NotFound unless the staff member's roles have or had a step on it, as `task_of`."""
+    application_id = await application_seen_by(session, number, staff.desa_code, roles)
+    if application_id is None:
+        raise NotFound("not-found", NOT_YOURS)
+    return application_id
+
+
 async def tasks_for(session: AsyncSession, staff: Staff, roles: list[str]) -> list[TaskSummary]:
     """What waits on me (in my own role, a Plt role, or escalated to me): overdue first."""
     return [TaskSummary.of(t, roles) for t in await open_tasks_for(session, staff.desa_code, roles)]
@@ -189,6 +205,7 @@ async def task_detail(
     detail = TaskDetail(
         application=ApplicationOut(
             id=app.id,
+            number=app.number,
             desa_code=app.desa_code,
             letter_type=app.letter_type,
             purpose=app.purpose,

@@ -314,6 +314,7 @@ class TaskProjection:
             task.assigned_at = assigned_at
             task.closed_at = None
         task.kecamatan_code, task.kabupaten_code = _areas(payload)
+        task.application_number = payload.application_number or task.application_number
         task.kind = kind
         task.deadline = _deadline(payload)
         task.escalated_to_role = ""
@@ -401,6 +402,21 @@ async def task_seen_by(
             _held_by(roles),
         )
         .order_by(col(Task.status) != TASK_OPEN, col(Task.assigned_at).desc())
+    )
+    return rows.first()
+
+
+async def application_seen_by(
+    session: AsyncSession, number: str, desa_code: str, roles: list[str]
+) -> str | None:
+    """The id of the application numbered `number` (e.g. SKU-2026-000123), if `roles` in
+    `desa_code` hold or held a task of it; None otherwise, as `task_seen_by`."""
+    rows = await session.exec(
+        select(Task.application_id).where(
+            Task.application_number == number.strip().upper(),
+            Task.desa_code == desa_code,
+            _held_by(roles),
+        )
     )
     return rows.first()
 

@@ -197,10 +197,13 @@ def test_the_whole_journey_by_clicking(
     expect(phone.get_by_role("status")).to_contain_text("Permohonan sudah diajukan")
     expect(phone.locator("#status")).to_have_text("Sedang diperiksa")
     timeline = phone.locator(".garis-waktu")
-    expect(timeline).to_contain_text("Permohonan diajukan")
-    # It waits on the Kasi Pemerintahan (once the workflow assigned the first step).
-    _until_visible(phone, timeline.get_by_text("Diperiksa oleh Kasi Pemerintahan"))
-    expect(phone.get_by_text("Sedang diperiksa oleh Kasi Pemerintahan")).to_be_visible()
+    expect(timeline).to_contain_text("Permohonan diterima dengan nomor SKD-")
+    # It waits on the Kasi Pemerintahan (once the workflow assigned the first step): the page
+    # opens with the step and its deadline.
+    _until_visible(phone, timeline.get_by_text("Sekarang diperiksa oleh Kasi Pemerintahan"))
+    expect(phone.locator("#sekarang")).to_contain_text(
+        "Sekarang diperiksa oleh Kasi Pemerintahan. Batas waktu:"
+    )
     visit.page(phone, "diajukan")
 
     # -- 2. The Kasi opens it, looks at the documents and the preview, returns it -------------
@@ -236,7 +239,8 @@ def test_the_whole_journey_by_clicking(
     _until_visible(phone, phone.get_by_role("heading", name="Permohonan perlu diperbaiki"))
     expect(phone.locator("#status")).to_have_text("Perlu perbaikan")
     expect(phone.get_by_text(f"Yang perlu diperbaiki: {REASON}").first).to_be_visible()
-    expect(timeline).to_contain_text("Dikembalikan untuk perbaikan oleh Kasi Pemerintahan")
+    expect(timeline).to_contain_text("Dikembalikan untuk perbaikan.")
+    expect(timeline).to_contain_text("oleh Kasi Pemerintahan")
     expect(timeline).to_contain_text(REASON)
     visit.page(phone, "perlu-perbaikan")
 
@@ -274,7 +278,7 @@ def test_the_whole_journey_by_clicking(
     _until_visible(phone, phone.get_by_role("heading", name="Surat Anda sudah terbit"))
     expect(phone.locator("#status")).to_have_text("Surat sudah terbit")
     expect(timeline).to_contain_text("Disetujui oleh Kepala Desa")
-    expect(timeline).to_contain_text("Surat terbit dan sudah ditandatangani secara elektronik")
+    expect(timeline).to_contain_text("Surat sudah terbit dengan nomor")
     visit.page(phone, "surat-terbit")
 
     with phone.expect_download() as download:
@@ -297,3 +301,9 @@ def test_the_whole_journey_by_clicking(
     expect(phone.get_by_text(number, exact=True)).to_be_visible()
     expect(phone.get_by_text("Berlaku", exact=True)).to_be_visible()
     visit.page(phone, "verifikasi-surat")
+    # The holder checks the PDF they were given on the same page, and is answered in words.
+    phone.get_by_label("Berkas PDF surat", exact=True).set_input_files(download.value.path())
+    phone.get_by_role("button", name="Periksa berkas").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Berkas ini asli")
+    expect(phone.get_by_text(number).first).to_be_visible()
+    visit.page(phone, "verifikasi-berkas")

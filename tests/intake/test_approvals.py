@@ -2,6 +2,7 @@
 test's task queue, so the started workflow simply waits)."""
 
 import json
+import re
 import uuid
 
 import httpx
@@ -98,6 +99,7 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
     got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
     assert got["status"] == "in_review"
     assert got["submitted_at"] is not None
+    assert re.fullmatch(r"SKD-20\d\d-\d{6}", got["number"])
     assert [(t["event"], t["status"]) for t in got["timeline"]] == [
         (APPLICATION_SUBMITTED, "in_review")
     ]
@@ -119,6 +121,7 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
         "letter_type_name": "Surat Keterangan Domisili",
         "status": "in_review",
         "channel": "portal",  # the resident submitted it (walk_in: filed at the office)
+        "application_number": got["number"],  # not personal data: what everyone calls it
     }
 
 
@@ -192,4 +195,8 @@ async def test_a_letter_awaiting_its_signature_reads_so_to_the_resident(
                 select(TimelineEntry).where(TimelineEntry.application_id == application_id)
             )
         ).all()
-    assert timeline_item(entry).title == "Menunggu tanda tangan Kepala Desa"
+        application = await session.get(LetterApplication, application_id)
+    assert application is not None
+    assert timeline_item(entry, application).title.startswith(
+        "Sudah disetujui, menunggu tanda tangan elektronik Kepala Desa."
+    )
