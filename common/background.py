@@ -5,18 +5,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from common.shutdown import cancel_and_wait
+
 log = logging.getLogger(__name__)
-
-
-async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
-    """Cancel a background task and wait until it has finished unwinding."""
-    if task is None:
-        return
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
 
 
 class BacklogLoop:

@@ -28,6 +28,11 @@ class CommonSettings(BaseSettings):
     # wait before each redelivery of an event whose handling failed.
     nats_max_deliver: int = 10
     nats_retry_delays: list[float] = [1.0, 5.0, 15.0, 60.0, 300.0]
+    # Shutdown: open HTTP responses, and then each part of the service (a background loop, a
+    # connection, the gRPC server), get this long each to finish; one that does not is left
+    # behind with a warning saying what it was waiting for, and the rest still close. Kubernetes
+    # kills a pod terminationGracePeriodSeconds (30) after asking it to stop.
+    shutdown_timeout_seconds: int = Field(default=10, ge=1)
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "letter-approval"

@@ -23,7 +23,6 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from common.background import cancel_and_wait
 from common.events import INTERNAL_STREAM
 from common.messaging import (
     ADVISORY_STREAM,
@@ -32,6 +31,7 @@ from common.messaging import (
     MAX_DELIVERIES_ADVISORY,
     TERMINATED_ADVISORY,
 )
+from common.shutdown import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from common.background import cancel_and_wait
 from common.events import (
     INTERNAL_ROOT,
     INTERNAL_STREAM,
@@ -31,6 +30,7 @@ from common.events import (
     check_public_data,
     is_public,
 )
+from common.shutdown import cancel_and_wait
 from common.tracing import continued_span, inject, producer_span
 
 log = logging.getLogger(__name__)

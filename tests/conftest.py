@@ -13,10 +13,17 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from common.messaging import ensure_streams
+from common.shutdown import stop_within
 from tests.support.postgres import PostgresDatabases, run_in_thread, skip_or_fail_unreachable
 from tests.support.postgres import reachable as postgres_reachable
 from tests.support.processes import nats_server, venv_binary
 from workflows.approval import search_attributes
+
+# A hung test prints what its event loop was waiting for (pytest-timeout's timeout, pyproject).
+pytest_plugins = ["tests.support.hangs"]
+
+# A server or connection a fixture stops is left behind, with a warning, past this.
+TEARDOWN_SECONDS = 30.0
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +46,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     try:
         yield env
     finally:
-        await env.shutdown()
+        await stop_within("the Temporal dev server", env.shutdown(), TEARDOWN_SECONDS)
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +60,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         await register_search_attributes(env.client)
         yield env
     finally:
-        await env.shutdown()
+        await stop_within("the Temporal time-skipping server", env.shutdown(), TEARDOWN_SECONDS)
 
 
 async def register_search_attributes(client: Client) -> None:
@@ -77,7 +84,7 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
         await ensure_streams(jsc)
         yield jsc
     finally:
-        await nc.close()
+        await stop_within("the test's NATS connection", nc.close(), TEARDOWN_SECONDS)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from common.domain.roles import (
     rank,
     role_label,
     supervisor_of,
+    who_may_sign,
 )
 from common.domain.signers import SignerKind
 from common.domain.statuses import FINAL_STATUSES, ApplicationStatus
@@ -39,4 +40,5 @@ __all__ = [
     "rank",
     "role_label",
     "supervisor_of",
+    "who_may_sign",
 ]

@@ -27,3 +27,6 @@ class ApprovalErrorCode(StrEnum):
     NOT_AWAITING_RESUBMIT = "NotAwaitingResubmit"  # 409
     INVALID = "InvalidDecision"  # 422 (also: a revision beyond the route's limit)
     NOT_BLOCKED = "NotBlocked"  # 409: retry_issue on a letter whose signing is not blocked
+    NOT_AWAITING_SIGNATURE = "NotAwaitingSignature"  # 409: letter_signed on a letter not waiting
+    # 409: a request id already used by another staff member (a request id is bound to its actor)
+    REQUEST_REUSED = "RequestReused"

@@ -36,6 +36,14 @@ SIGNER_ROLES: tuple[Role, ...] = (Role.SEKDES, Role.KADES)
 # Who may ask to issue a blocked letter again, besides the letter's signer role.
 RETRY_ISSUE_ROLES: tuple[Role, ...] = (Role.SEKDES, Role.KADES)
 
+
+def who_may_sign(signer_role: str) -> list[str]:
+    """Who may sign a letter whose signer role is `signer_role` (give the passphrase of a remote
+    signature) or ask to issue it again after signing refused it: that role, the Sekdes, the
+    Kades. The workflow's validators and verification's checks both use this one rule."""
+    return list(dict.fromkeys([signer_role, *RETRY_ISSUE_ROLES]))
+
+
 # How roles are named to people (pages, messages, letters).
 ROLE_LABELS: dict[str, str] = {
     Role.OPERATOR: "Operator Desa",

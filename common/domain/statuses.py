@@ -14,6 +14,9 @@ class ApplicationStatus(StrEnum):
     # Every step approved, but signing refused to issue (a business error staff must fix); the
     # workflow keeps the letter and retries.
     SIGNING_BLOCKED = "signing_blocked"
+    # Every step approved; the signer signs remotely (BSrE, with their passphrase) and the
+    # letter waits for them, with deadlines like a step.
+    AWAITING_SIGNATURE = "awaiting_signature"
 
 
 FINAL_STATUSES: frozenset[ApplicationStatus] = frozenset(

@@ -17,6 +17,7 @@ def main() -> None:
         host=settings.intake_http_host,
         port=settings.intake_http_port,
         log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

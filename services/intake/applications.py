@@ -317,6 +317,7 @@ def application_event_data(application: LetterApplication, **extra: Any) -> dict
             kabupaten_code=area.kabupaten,
             letter_type=application.letter_type,
             letter_type_name=letter_type_of(application).name,
+            application_number=application.number or "",
             **extra,
         )
     )

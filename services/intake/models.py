@@ -76,6 +76,9 @@ class LetterApplication(SQLModel, table=True):
     resident_id: str = Field(foreign_key="resident.id", index=True)
     desa_code: str = Field(index=True)
     letter_type: str
+    # What the resident, staff and Diskominfo call it, e.g. SKU-2026-000123 (numbering.py);
+    # given when it is first submitted.
+    number: str | None = Field(default=None, unique=True, max_length=32)
     purpose: str
     fields_json: str  # the letter type's form fields, JSON object of strings
     status: str = Field(default=ApplicationStatus.DRAFT, index=True)
@@ -102,6 +105,16 @@ class LetterApplication(SQLModel, table=True):
     # the register does not hold the resident, who typed everything.
     register_version: int | None = None
     register_fields: str = ""
+
+
+class ApplicationCounter(SQLModel, table=True):
+    """The last application number given per letter type and year, across the kabupaten."""
+
+    __tablename__ = "application_number_counter"
+
+    letter_type: str = Field(primary_key=True, max_length=16)
+    year: int = Field(primary_key=True)
+    last: int
 
 
 class Attachment(SQLModel, table=True):
@@ -177,6 +190,7 @@ TABLES: list[type[SQLModel]] = [
     SignInThrottle,
     SignInGuard,
     LetterApplication,
+    ApplicationCounter,
     Attachment,
     TimelineEntry,
     UploadSession,

@@ -25,6 +25,7 @@ STATUSES = (
     ApplicationStatus.IN_REVIEW,
     ApplicationStatus.REVISION_REQUESTED,
     ApplicationStatus.SIGNING_BLOCKED,
+    ApplicationStatus.AWAITING_SIGNATURE,
     ApplicationStatus.REJECTED,
     ApplicationStatus.CANCELLED,
     ApplicationStatus.EXPIRED,

@@ -27,6 +27,7 @@ from common.migrations import upgrade
 from common.outbox import OutboxRelay
 from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from common.shutdown import Shutdown
 from services.intake import approvals
 from services.intake.config import Settings
 from services.intake.otp import Limits, OtpKey
@@ -64,31 +65,32 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     ensure_dev_secrets(settings)
     settings.attachments_dir.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
+        shutdown = Shutdown(stack, settings.shutdown_timeout_seconds)
         engine = create_engine(settings.intake_db_url)
-        stack.push_async_callback(engine.dispose)
+        shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "intake")  # schema migrations, in every profile
         sessions = session_factory(engine)
 
         nc = await connect(settings.nats_url, "intake")
-        stack.push_async_callback(nc.close)
+        shutdown.push("NATS connection", nc.close)
         js = nc.jetstream()
         await ensure_streams(js, settings.nats_stream_replicas)
 
         relay = OutboxRelay(sessions, js, service="intake")
         relay.start()
-        stack.push_async_callback(relay.stop)
+        shutdown.push("outbox relay", relay.stop)
 
         janitor = upload_janitor(sessions, settings.attachments_dir)  # unfinished uploads
         janitor.start()
-        stack.push_async_callback(janitor.stop)
+        shutdown.push("upload janitor", janitor.stop)
 
         temporal = await approvals.connect(settings.temporal_address, settings.temporal_namespace)
 
         auth = InternalAuth.from_settings(settings, INTAKE)
         signing_channel = client_channel(settings.signing_grpc_target, auth, SIGNING)
-        stack.push_async_callback(signing_channel.close)
+        shutdown.push("gRPC channel to signing", signing_channel.close)
         verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
-        stack.push_async_callback(verification_channel.close)
+        shutdown.push("gRPC channel to verification", verification_channel.close)
 
         servicer = IntakeServicer(
             sessions,
@@ -104,7 +106,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             register(servicer),
         )
         await grpc_server.start()
-        stack.push_async_callback(grpc_server.stop)
+        shutdown.push("gRPC server", grpc_server.stop)
         log.info("intake gRPC listening on port %d", grpc_server.port)
 
         yield Runtime(

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
+from common.domain import ApplicationStatus
 from common.sessions import session_ended
 from services.intake.applications import (
     attachments_of,
@@ -128,6 +129,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             register_version=application.register_version or 0,
             register_fields=sorted(register_field_names(application)),
             filed_by=application.filed_by,
+            number=application.number or "",
         )
 
     async def GetAttachment(
@@ -153,6 +155,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self, request: intake_pb2.GetContactRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.Contact:
         who = request.WhichOneof("who")
+        application: LetterApplication | None = None
         async with self._sessions() as session:
             if who == "sign_in_id" and request.sign_in_id:
                 recipient = await code_contact(session, request.sign_in_id)
@@ -177,7 +180,14 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         if resident is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no resident for this {who}")
         assert resident is not None
-        return intake_pb2.Contact(resident_id=resident.id, phone=resident.phone)
+        contact = intake_pb2.Contact(resident_id=resident.id, phone=resident.phone)
+        if who == "application_id" and application is not None:
+            contact.application_number = application.number or ""
+            contact.status = application.status
+            # Signing's reason is for staff (api/schemas.py): the resident is not quoted it.
+            if application.status != ApplicationStatus.SIGNING_BLOCKED:
+                contact.status_reason = application.status_reason
+        return contact
 
     async def GetResidentSession(
         self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext

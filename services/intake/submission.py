@@ -1,7 +1,8 @@
 """Submitting an application: the one path of the portal's `Ajukan`, the API's
 POST /applications/{id}/submit and an application filed at the desa office (walk-in).
 
-Every syarat must be attached; then the approval workflow is started (or found already running)
+Every syarat must be attached; the application gets its number (numbering.py); then the
+approval workflow is started (or found already running)
 and the submission recorded once, with its timeline entry and public event. Whether the desa
 offers the letter type is the caller's check: the resident's path asks verification; the
 walk-in form offers only the desa's types.
@@ -16,6 +17,7 @@ from common.domain.errors import Unavailable
 from services.intake import approvals
 from services.intake.applications import record_submission, require_documents
 from services.intake.models import LetterApplication
+from services.intake.numbering import assign_number
 from workflows.approval.models import ApprovalInput
 
 APPROVAL_UNAVAILABLE = "Layanan persetujuan sedang tidak dapat dihubungi. Silakan coba lagi nanti."
@@ -45,6 +47,8 @@ async def submit(
         return False
     await require_documents(session, application)
     submitted_at = utcnow()  # before the start, so the timeline orders it before any step
+    # Before the start, so every event and message of the workflow can name it.
+    await assign_number(session, application, submitted_at)
     try:
         await approvals.start_approval(
             temporal,

@@ -123,6 +123,8 @@ class Preference(SQLModel, table=True):
     phone: str | None = None  # personal data, staff only
     quiet_start: str | None = None  # "HH:MM" WIB
     quiet_end: str | None = None
+    # A resident's message at each step reached (WhatsApp/SMS); off: in-app only.
+    step_updates: bool = True
     updated_at: datetime = Field(default_factory=utcnow)
 
 

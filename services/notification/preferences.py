@@ -26,6 +26,8 @@ class Preferences:
     phone: str | None = None
     quiet_start: time | None = None
     quiet_end: time | None = None
+    # A resident's one-line message at each step the application reaches; off: in-app only.
+    step_updates: bool = True
 
     @classmethod
     def default(cls) -> "Preferences":
@@ -39,6 +41,7 @@ class Preferences:
             phone=row.phone,
             quiet_start=parse_hhmm(row.quiet_start) if row.quiet_start else None,
             quiet_end=parse_hhmm(row.quiet_end) if row.quiet_end else None,
+            step_updates=row.step_updates,
         )
 
     def allows(self, channel: str) -> bool:

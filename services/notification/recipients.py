@@ -26,6 +26,11 @@ _PERMANENT_CODES = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
 class ResidentContact:
     resident_id: str
     phone: str  # personal data: never log it
+    # Asked by application: its number, status and the reason staff gave for that status
+    # (quoted in the resident's message; events never carry it).
+    application_number: str = ""
+    status: str = ""
+    status_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,13 @@ class RecipientLookup:
             raise _classify(exc, "intake GetContact") from exc
         if not contact.resident_id:
             raise PermanentEventError("intake GetContact answered without a resident")
-        return ResidentContact(resident_id=contact.resident_id, phone=contact.phone)
+        return ResidentContact(
+            resident_id=contact.resident_id,
+            phone=contact.phone,
+            application_number=contact.application_number,
+            status=contact.status,
+            status_reason=contact.status_reason,
+        )
 
 
 def _classify(exc: grpc.aio.AioRpcError, call: str) -> Exception:

@@ -7,19 +7,30 @@ service's preferences.
 
 | event | who | outside channels |
 |---|---|---|
-| application.submitted, decided (approve), resubmitted | the applicant | in-app only |
-| application.submitted with channel walk_in (filed at the desa office) | the applicant, with the portal's address | yes |
+| application.decided (approve), resubmitted | the applicant | in-app only |
+| application.submitted | the applicant, with the application's number and page (walk-in: the portal's address) | yes |
 | application.step_assigned | holders of `step_role` | yes |
+| application.step_assigned, from the second step on | the applicant, one line | yes, unless switched off (`step_updates`) |
 | application.reminded | holders of `step_role` (the assignee) | yes |
 | application.escalated | holders of `escalated_to_role` (level 2: kabupaten_operator) | yes |
-| application.revision_requested, rejected, expired | the applicant | yes |
+| application.escalated, first level | the applicant ("sedang kami percepat") | yes |
+| application.revision_requested, rejected | the applicant, with the reason (asked of intake) and the page | yes |
+| application.expired | the applicant | yes |
 | application.cancelled | the applicant; holders of `step_role` | in-app only; pending messages about the application are cancelled |
 | application.signing_blocked | holders of `step_role` (the signer role); the kabupaten operator | yes |
 | letter.issued | the applicant, with a short-lived signed download link | yes |
 | letter.revoked | the applicant | yes |
 | resident.otp_requested | the resident (urgent: ignores quiet hours) | WhatsApp, SMS fallback |
 
-WhatsApp messages carry an SMS twin on standby that goes out only if WhatsApp fails.
+WhatsApp messages carry an SMS twin on standby that goes out only if WhatsApp fails. What the
+resident reads is worded in common.domain.resident_wording, as on the portal's page; docs/messages.md
+lists every message.
+
+The step message starts at the second step: the first one is reached as the application is
+submitted, and the submission message already went out. The reason for a revision or rejection
+is not in the event (every subscriber reads events); intake answers it with the contact, for the
+application's current status. If the application moved on before the message is made, the
+message says where to read the reason instead of quoting a reason that belongs elsewhere.
 """
 
 import json
@@ -34,6 +45,7 @@ from smartdesa.v1 import events_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Decision, Role, role_label
+from common.domain import resident_wording as say
 from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
@@ -42,8 +54,6 @@ from common.domain.events import (
     APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
-    LETTER_ISSUED,
-    LETTER_REVOKED,
     OTP_REQUESTED,
 )
 from common.events import PUBLIC_EVENT_NAMES, CloudEvent
@@ -89,6 +99,11 @@ def staff_task_link(application_id: str) -> str:
 
 def resident_application_link(application_id: str) -> str:
     return f"/api/v1/applications/{application_id}"  # the resident API (intake)
+
+
+def resident_page_path(application_id: str) -> str:
+    """The application's page on the portal (intake serves it after sign-in)."""
+    return f"{PORTAL_PATH}/{application_id}"
 
 
 def letter_download_path(application_id: str) -> str:
@@ -153,7 +168,16 @@ async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime
         raise PermanentEventError(f"no rule for event type {event.type}")
     data = _application_event(event)
     if event.name in _STAFF_EVENTS:
-        return await _to_staff(event.name, data, recipients, now)
+        plan = await _to_staff(event.name, data, recipients, now)
+        try:
+            if event.name == APPLICATION_STEP_ASSIGNED and data.step_index > 0:
+                await _tell_applicant(plan, t.STEP_REACHED, data, recipients, now, step=True)
+            elif event.name == APPLICATION_ESCALATED and data.escalation_level <= 1:
+                await _tell_applicant(plan, t.ESCALATED_RESIDENT, data, recipients, now)
+        except PermanentEventError as exc:
+            # The staff's messages still go: the resident's line is the lesser loss.
+            log.warning("event %s: no message to the applicant: %s", event.id, exc)
+        return plan
     if event.name == APPLICATION_SIGNING_BLOCKED:
         return await _signing_blocked(data, recipients, now)
     return await _to_applicant(event.name, data, recipients, now)
@@ -303,44 +327,14 @@ async def _to_applicant(
 ) -> Plan:
     if name == APPLICATION_DECIDED and data.decision not in ("", Decision.APPROVE):
         return Plan()  # revise and reject have events of their own
-    values = {"letter_type": _letter_type_name(data)}
     group = t.BY_EVENT[name]
     if name == APPLICATION_SUBMITTED and data.channel == WALK_IN_CHANNEL:
-        # Filed at the office: the resident has no session to see it in, so they are told
-        # outside the app where to follow it (the portal is intake's, like letter links).
-        links = recipients.letter_links
-        if links is None:
-            raise PermanentEventError("no portal address configured")
         group = t.SUBMITTED_WALK_IN
-        values["portal"] = f"{links.base_url.rstrip('/')}{PORTAL_PATH}"
-    if data.step_role:
-        values["role"] = role_label(data.step_role)
-    if name in (LETTER_ISSUED, LETTER_REVOKED):
-        if not data.letter_number:
-            raise PermanentEventError(f"{name} without letter_number")
-        values["letter_number"] = data.letter_number
-    if name == LETTER_ISSUED:
-        links = recipients.letter_links
-        if links is None:
-            raise PermanentEventError("no letter link signer configured")
-        link, expires_at = links.link(data.application_id, now)
-        values["link"] = link
-        values["link_expires"] = wib_datetime(expires_at)
-    contact = await recipients.contact_of_applicant(data.application_id)
     plan = Plan()
-    await _tell(
-        plan,
-        recipients,
-        group,
-        values,
-        recipient=resident_recipient(contact.resident_id),
-        phone=contact.phone or None,
-        link=resident_application_link(data.application_id),
-        application_id=data.application_id,
-        now=now,
-    )
+    await _tell_applicant(plan, group, data, recipients, now)
     if name == APPLICATION_CANCELLED:
         plan.cancel_application = data.application_id
+        values = {"letter_type": _letter_type_name(data)}
         if data.step_role and data.desa_code:
             for holder in await recipients.role_holders(data.desa_code, data.step_role):
                 await _tell(
@@ -357,6 +351,70 @@ async def _to_applicant(
     return plan
 
 
+async def _tell_applicant(
+    plan: Plan,
+    group: t.EventTemplates,
+    data: events_pb2.ApplicationEvent,
+    recipients: RecipientLookup,
+    now: datetime,
+    *,
+    step: bool = False,
+) -> None:
+    """The applicant's message about `data`, with what it quotes: the application's number and
+    page, the step's role and deadline, and (from intake) the reason for the current status.
+    `step`: a step update, which the resident may have switched to in-app only."""
+    contact = await recipients.contact_of_applicant(data.application_id)
+    values = {
+        "letter_type": _letter_type_name(data),
+        # An application submitted before numbers existed is named by its letter type.
+        "number": contact.application_number or data.application_number or _letter_type_name(data),
+        "deadline": _deadline_text(data.deadline) if data.deadline else say.NO_DEADLINE,
+    }
+    if data.step_role:
+        values["role"] = role_label(data.step_role)
+    if contact.status == data.status:
+        values["reason"] = say.reason_text(contact.status_reason)
+    else:
+        values["reason"] = say.NO_REASON
+    links = recipients.letter_links
+    if links is not None:
+        base = links.base_url.rstrip("/")
+        values["page"] = f"{base}{resident_page_path(data.application_id)}"
+        values["portal"] = f"{base}{PORTAL_PATH}"
+    elif any(
+        "page" in tpl.placeholders() or "portal" in tpl.placeholders()
+        for tpl in (group.inapp, group.email, group.whatsapp, group.sms)
+        if tpl is not None
+    ):
+        raise PermanentEventError("no portal address configured")
+    if group is t.LETTER_ISSUED_EVENT or group is t.LETTER_REVOKED_EVENT:
+        if not data.letter_number:
+            raise PermanentEventError("letter event without letter_number")
+        values["letter_number"] = data.letter_number
+    if group is t.LETTER_ISSUED_EVENT:
+        if links is None:
+            raise PermanentEventError("no letter link signer configured")
+        link, expires_at = links.link(data.application_id, now)
+        values["link"] = link
+        values["link_expires"] = wib_datetime(expires_at)
+    outside = True
+    if step:
+        recipient = resident_recipient(contact.resident_id)
+        outside = (await recipients.preferences(recipient)).step_updates
+    await _tell(
+        plan,
+        recipients,
+        group,
+        values,
+        recipient=resident_recipient(contact.resident_id),
+        phone=contact.phone or None,
+        link=resident_application_link(data.application_id),
+        application_id=data.application_id,
+        now=now,
+        outside=outside,
+    )
+
+
 async def _tell(
     plan: Plan,
     recipients: RecipientLookup,
@@ -369,13 +427,15 @@ async def _tell(
     application_id: str | None,
     now: datetime,
     urgent: bool = False,
+    outside: bool = True,
 ) -> None:
-    """In-app always; then each outside channel the person allows and has an address for."""
+    """In-app always; then (unless not `outside`) each outside channel the person allows and
+    has an address for."""
     title, body = group.inapp.render(**values)
     plan.in_app.append(
         InAppMessage(recipient=recipient, title=title, body=body, link=link, template=group.inapp)
     )
-    if group.whatsapp is None and group.email is None and group.sms is None:
+    if not outside or (group.whatsapp is None and group.email is None and group.sms is None):
         return
     prefs: Preferences = await recipients.preferences(recipient)
     not_before = prefs.send_after(now, urgent=urgent)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import grpc
 from nats.aio.client import Client as NATS
@@ -23,6 +24,7 @@ from common.migrations import upgrade
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
 from common.secrets import ensure_dev_secrets
 from common.session_checks import ResidentSessions, StaffSessions
+from common.shutdown import Shutdown
 from common.signed_links import link_key
 from services.notification.channels import Channel, build_channels, close_channels
 from services.notification.config import Settings
@@ -67,19 +69,20 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Start everything in order; the exit stack tears it down in reverse (consumers first)."""
     ensure_dev_secrets(settings)
     async with AsyncExitStack() as stack:
+        shutdown = Shutdown(stack, settings.shutdown_timeout_seconds)
         engine = create_engine(settings.database_url)
-        stack.push_async_callback(engine.dispose)
+        shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "notification")  # schema migrations, in every profile
         sessions = session_factory(engine)
         # Before anything connects: no provider in production is a refusal to start.
         channels = build_channels(settings, sessions)
-        stack.push_async_callback(close_channels, channels)
+        shutdown.push("message channels", partial(close_channels, channels))
 
         auth = InternalAuth.from_settings(settings, NOTIFICATION)
         intake_channel = client_channel(settings.intake_grpc_target, auth, INTAKE)
-        stack.push_async_callback(intake_channel.close)
+        shutdown.push("gRPC channel to intake", intake_channel.close)
         verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
-        stack.push_async_callback(verification_channel.close)
+        shutdown.push("gRPC channel to verification", verification_channel.close)
         letter_links = LetterLinks(
             key=link_key(settings),
             base_url=settings.letter_link_base_url,
@@ -98,21 +101,21 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             poll_seconds=settings.notification_dispatch_poll_seconds,
         )
         await dispatcher.start()
-        stack.push_async_callback(dispatcher.stop)
+        shutdown.push("notification dispatcher", dispatcher.stop)
 
         handler = EventHandler(sessions, recipients, on_deliveries=dispatcher.wake)
         verifier = token_verifier(settings, residents=True, staff=True)
 
         nc = await connect(settings.nats_url, "notification")
         # Consumers stop (and ack what they handled) before this; nothing is left to drain.
-        stack.push_async_callback(nc.close)
+        shutdown.push("NATS connection", nc.close)
         js = nc.jetstream()
         await ensure_streams(js, settings.nats_stream_replicas)
 
         # Copies what any consumer of our streams gives up on into the dead-letter stream.
         dead_letters = DeadLetterMover(js)
         await dead_letters.start()
-        stack.push_async_callback(dead_letters.stop)
+        shutdown.push("dead-letter mover", dead_letters.stop)
 
         consumers: list[Consumer] = []
         for stream, durable, filters in (
@@ -129,7 +132,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 retry_delays=settings.nats_retry_delays,
             )
             await consumer.start()
-            stack.push_async_callback(consumer.stop)
+            shutdown.push(f"consumer {consumer.durable}", consumer.stop)
             consumers.append(consumer)
 
         log.info("notification service started (profile %s)", settings.profile)

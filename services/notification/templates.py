@@ -9,6 +9,7 @@ version, with its placeholders as positional parameters in the order they first 
 import string
 from dataclasses import dataclass, replace
 
+from common.domain import resident_wording as say
 from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
@@ -124,11 +125,14 @@ def _event(
     )
 
 
+# To the resident, each line quoted whole from common.domain.resident_wording, where the portal's
+# application page reads it too: the message and the page say the same thing in the same words.
+# `{number}` is the application's number (SKU-2026-000123), `{page}` its page on the portal.
 SUBMITTED = _event(
     "submitted",
     "Permohonan Anda sudah diterima",
-    "Permohonan {letter_type} Anda sudah diterima dan sedang diperiksa oleh perangkat desa.",
-    outside=False,
+    "{letter_type}. " + say.SUBMITTED + " Ikuti perkembangannya di {page}",
+    version="2",
 )
 
 # Filed for the resident by desa staff at the office: the resident hears it outside the app
@@ -136,10 +140,28 @@ SUBMITTED = _event(
 SUBMITTED_WALK_IN = _event(
     "submitted_walk_in",
     "Permohonan Anda sudah didaftarkan di kantor desa",
-    "Permohonan {letter_type} Anda sudah didaftarkan oleh petugas di kantor desa dan sedang "
-    "diperiksa. Ikuti perkembangannya di {portal} dengan masuk memakai NIK Anda dan nomor HP ini.",
-    short="permohonan {letter_type} Anda didaftarkan di kantor desa. Pantau di {portal}, "
-    "masuk dengan NIK dan nomor ini.",
+    "{letter_type} didaftarkan oleh petugas di kantor desa. "
+    + say.SUBMITTED
+    + " Ikuti perkembangannya di {portal} dengan masuk memakai NIK Anda dan nomor HP ini.",
+    short="{letter_type} didaftarkan di kantor desa. "
+    + say.SUBMITTED
+    + " Pantau di {portal}, masuk dengan NIK dan nomor ini.",
+    version="2",
+)
+
+# Each step the application reaches, one short line; the resident may switch these off
+# (preferences' `step_updates`), and then reads them in the app only.
+STEP_REACHED = _event(
+    "step_reached",
+    "Permohonan Anda masuk tahap berikutnya",
+    "{number}: " + say.STEP_REACHED,
+)
+
+# A deadline passed and the application went up to the assignee's supervisor.
+ESCALATED_RESIDENT = _event(
+    "escalated_resident",
+    "Permohonan Anda sedang dipercepat",
+    "{number}: " + say.ESCALATED,
 )
 
 STEP_ASSIGNED = _event(
@@ -175,8 +197,8 @@ DECIDED = _event(
 REVISION_REQUESTED = _event(
     "revision_requested",
     "Permohonan Anda perlu diperbaiki",
-    "Permohonan {letter_type} Anda perlu diperbaiki. Buka permohonan di aplikasi Smart Desa "
-    "untuk melihat alasannya, lalu kirim ulang.",
+    "{number}: " + say.REVISION + " " + say.REVISION_ACTION + " Buka {page}",
+    version="2",
 )
 
 RESUBMITTED = _event(
@@ -189,8 +211,8 @@ RESUBMITTED = _event(
 REJECTED = _event(
     "rejected",
     "Permohonan Anda ditolak",
-    "Permohonan {letter_type} Anda ditolak. Buka permohonan di aplikasi Smart Desa untuk "
-    "melihat alasannya.",
+    "{number}: " + say.REJECTED + " Rinciannya di {page}",
+    version="2",
 )
 
 CANCELLED = _event(
@@ -211,9 +233,8 @@ CANCELLED_STAFF = _event(
 EXPIRED = _event(
     "expired",
     "Permohonan Anda ditutup",
-    "Permohonan {letter_type} Anda ditutup karena perbaikannya tidak dikirim sampai batas "
-    "waktu. Silakan ajukan permohonan baru bila masih diperlukan.",
-    short="permohonan {letter_type} Anda ditutup karena perbaikan tidak dikirim tepat waktu.",
+    "{number}: " + say.EXPIRED + " Silakan ajukan permohonan baru bila masih diperlukan.",
+    version="2",
 )
 
 # Every step approved, but signing refused the letter: the signer role must fix the cause (the
@@ -239,30 +260,29 @@ SIGNING_BLOCKED_KABUPATEN = _event(
 LETTER_ISSUED_EVENT = _event(
     "letter_issued",
     "Surat Anda sudah terbit",
-    "{letter_type} Anda sudah terbit dengan nomor {letter_number}. Unduh surat di {link} "
-    "(tautan berlaku sampai {link_expires}) atau dari aplikasi Smart Desa, lalu cetak.",
-    short="{letter_type} Anda sudah terbit. Unduh di {link} sebelum {link_expires}.",
-    version="2",
+    "{number}: "
+    + say.ISSUED
+    + " Unduh surat di {link} (tautan berlaku sampai {link_expires}) atau dari aplikasi Smart "
+    "Desa, lalu cetak.",
+    short="{number}: " + say.ISSUED + " Unduh di {link} sebelum {link_expires}.",
+    version="3",
 )
 # In the app the letter is a button away: no short-lived link in a message that stays.
 LETTER_ISSUED_EVENT = replace(
     LETTER_ISSUED_EVENT,
     inapp=Template(
         name="letter_issued.inapp",
-        version="1",
+        version="2",
         title="Surat Anda sudah terbit",
-        body=(
-            "{letter_type} Anda sudah terbit dengan nomor {letter_number}. "
-            "Silakan unduh dan cetak surat dari aplikasi Smart Desa."
-        ),
+        body="{number}: " + say.ISSUED + " Silakan unduh dan cetak surat dari aplikasi Smart Desa.",
     ),
 )
 
 LETTER_REVOKED_EVENT = _event(
     "letter_revoked",
     "Surat Anda dicabut",
-    "{letter_type} nomor {letter_number} dicabut dan tidak berlaku lagi. Buka aplikasi Smart "
-    "Desa untuk melihat keterangannya.",
+    "{number}: " + say.REVOKED + " Keterangannya di {page}",
+    version="2",
 )
 
 BY_EVENT: dict[str, EventTemplates] = {
@@ -281,6 +301,19 @@ BY_EVENT: dict[str, EventTemplates] = {
     LETTER_REVOKED: LETTER_REVOKED_EVENT,
 }
 
+# What a resident can hear about their application outside the app, by the event that says it:
+# each has its counterpart on the portal's application page (tests/intake/test_resident_wording.py).
+TO_RESIDENT: dict[str, tuple[EventTemplates, ...]] = {
+    APPLICATION_SUBMITTED: (SUBMITTED, SUBMITTED_WALK_IN),
+    APPLICATION_STEP_ASSIGNED: (STEP_REACHED,),
+    APPLICATION_REVISION_REQUESTED: (REVISION_REQUESTED,),
+    APPLICATION_REJECTED: (REJECTED,),
+    APPLICATION_ESCALATED: (ESCALATED_RESIDENT,),
+    APPLICATION_EXPIRED: (EXPIRED,),
+    LETTER_ISSUED: (LETTER_ISSUED_EVENT,),
+    LETTER_REVOKED: (LETTER_REVOKED_EVENT,),
+}
+
 # Names kept from the first version, used by tests and the rules.
 STEP_ASSIGNED_INAPP = STEP_ASSIGNED.inapp
 LETTER_ISSUED_INAPP = LETTER_ISSUED_EVENT.inapp
@@ -295,6 +328,8 @@ def all_templates() -> list[Template]:
         CANCELLED_STAFF,
         SIGNING_BLOCKED_KABUPATEN,
         SUBMITTED_WALK_IN,
+        STEP_REACHED,
+        ESCALATED_RESIDENT,
     ]:
         found.extend(t for t in (group.inapp, group.email, group.whatsapp, group.sms) if t)
     return found

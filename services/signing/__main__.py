@@ -17,6 +17,7 @@ def main() -> None:
         host=settings.signing_http_host,
         port=settings.signing_http_port,
         log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

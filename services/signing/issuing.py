@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.domain import SignerKind
 from common.files import write_once
 from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
@@ -41,7 +42,7 @@ from services.signing.letter_types import LetterType, find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
 from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pades import StampText
-from services.signing.register import mask_nik
+from services.signing.register import initials, mask_nik
 from services.signing.signers import (
     LetterSigner,
     SignatureJob,
@@ -111,6 +112,11 @@ class LetterIssuer:
         # Desa logos for the kop surat (DesaProfile.logo_file is relative to it).
         self.assets_dir = letters_dir.parent / "assets"
         self._base_url = public_verification_url.rstrip("/")
+
+    def signer_kind(self, desa_code: str) -> SignerKind | None:
+        """How the desa's letters are signed (None: the desa has no signer)."""
+        signer = self._signers.for_desa(desa_code)
+        return signer.kind if signer is not None else None
 
     def verification_url(self, code: str) -> str:
         return f"{self._base_url}/verifikasi/{code}"
@@ -233,6 +239,8 @@ class LetterIssuer:
                 # As the signature block prints it (composition: officials, Plt, a.n.).
                 signer_name=plan.composition.signature.signer_name,
                 nik_masked=mask_nik(req.nik),
+                # The resident (applicant or reporter) is the "nama" of every letter type.
+                holder_initials=initials(req.fields.get("nama", "")),
             )
             session.add(letter)
             try:

@@ -119,6 +119,9 @@ class Letter(SQLModel, table=True):
     signer_name: str = ""
     # The resident's NIK as the verification page may show it (************0001).
     nik_masked: str = ""
+    # The resident's initials as the verification page shows them ("A. S." for Ani Suryani):
+    # enough for the holder of the letter to match it, not a name.
+    holder_initials: str = ""
     revoked_at: datetime | None = None
     revoked_by: str | None = None
     revocation_reason: str | None = None

@@ -18,6 +18,11 @@ STATUS_LABELS = {LetterStatus.VALID.value: "Berlaku", LetterStatus.REVOKED.value
 MAX_CODE_LENGTH = 64
 
 
+def initials(name: str) -> str:
+    """ "Ani Suryani" -> "A. S."; "" for no name."""
+    return " ".join(f"{word[0].upper()}." for word in name.split() if word[0].isalpha())
+
+
 @dataclass(frozen=True)
 class PublicLetter:
     number: str
@@ -36,6 +41,7 @@ class PublicLetter:
     signer_name: str = ""
     nik_masked: str = ""  # as the letter's purpose needs it shown, never in full
     revoked_at: datetime | None = None
+    holder_initials: str = ""  # "A. S.": the page shows these, never the NIK
 
     @property
     def status_label(self) -> str:
@@ -70,6 +76,7 @@ class PublicLetter:
             "nik_masked": self.nik_masked,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "revoked_at_wib": self.revoked_at_wib,
+            "holder_initials": self.holder_initials,
         }
 
 
@@ -119,6 +126,7 @@ async def _public(
         signer_name=letter.signer_name,
         nik_masked=mask_nik(letter.nik_masked),
         revoked_at=as_utc(letter.revoked_at) if letter.revoked_at else None,
+        holder_initials=letter.holder_initials,
     )
 
 

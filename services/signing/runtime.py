@@ -27,6 +27,7 @@ from common.outbox import OutboxRelay
 from common.rpc import SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets, read_secret
 from common.session_checks import StaffSessions
+from common.shutdown import Shutdown
 from services.signing import servicer
 from services.signing.config import Settings
 from services.signing.issuing import LetterIssuer
@@ -163,30 +164,31 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     ensure_dev_secrets(settings)
     signers = await _load_signers(settings)
     async with AsyncExitStack() as stack:
+        shutdown = Shutdown(stack, settings.shutdown_timeout_seconds)
         engine = create_engine(settings.database_url)
-        stack.push_async_callback(engine.dispose)
+        shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "signing")  # schema migrations, in every profile
         sessions = session_factory(engine)
         if settings.is_dev:
             await seed_dev_profiles(sessions, settings.assets_dir)
 
         nc = await connect(settings.nats_url, "signing")
-        stack.push_async_callback(nc.close)
+        shutdown.push("NATS connection", nc.close)
         js = nc.jetstream()
         await ensure_streams(js)
         relay = OutboxRelay(sessions, js)
         relay.start()
-        stack.push_async_callback(relay.stop)
+        shutdown.push("outbox relay", relay.stop)
 
         if settings.is_dev:
             # The dev CA re-issues its CRL before it goes stale (signing workers pick the new
             # file up), whether or not anyone asks for it meanwhile.
             crl_loop = BacklogLoop("crl-renewal", partial(_renew_crl, settings), CRL_CHECK_SECONDS)
             crl_loop.start()
-            stack.push_async_callback(crl_loop.stop)
+            shutdown.push("CRL renewal loop", crl_loop.stop)
 
         letter_signers = await _letter_signers(settings, signers)
-        stack.push_async_callback(letter_signers.close)
+        shutdown.push("letter signers", letter_signers.close)
         tsa = TimestampAuthority(signers.tsa, [signers.root_cert_asn1]) if signers.tsa else None
         checker = PdfChecker(
             [signers.root_cert_asn1, *_extra_roots(settings)],
@@ -203,7 +205,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         verification_channel = client_channel(
             settings.verification_grpc_target, internal_auth, VERIFICATION
         )
-        stack.push_async_callback(verification_channel.close)
+        shutdown.push("verification channel", verification_channel.close)
         staff_sessions = StaffSessions(
             directory_pb2_grpc.DirectoryServiceStub(verification_channel),
             settings.session_check_cache_seconds,
@@ -216,7 +218,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             servicer.register(issuer, sessions, relay.wake),
         )
         await grpc_server.start()
-        stack.push_async_callback(grpc_server.stop)
+        shutdown.push("gRPC server", grpc_server.stop)
         log.info(
             "signing ready: gRPC on port %d, %s",
             grpc_server.port,

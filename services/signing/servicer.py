@@ -239,6 +239,11 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
             return signing_pb2.ExampleNumberResponse(error=str(exc))
         return signing_pb2.ExampleNumberResponse(example=example)
 
+    async def GetSigner(
+        self, request: signing_pb2.GetSignerRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.SignerInfo:
+        return signing_pb2.SignerInfo(kind=self._issuer.signer_kind(request.desa_code) or "")
+
 
 def register(
     issuer: LetterIssuer,

@@ -11,9 +11,6 @@ from common.tracing import configure_tracing
 from services.verification.config import get_settings
 from services.verification.main import create_app
 
-# Open inbox streams (server-sent events) end at once on shutdown; this only bounds a stuck one.
-_GRACEFUL_SHUTDOWN_S = 10
-
 
 class _Server(uvicorn.Server):
     """Uvicorn waits for every open response before it stops: the inbox pages' event streams
@@ -41,7 +38,8 @@ def main() -> None:
         host=settings.verification_http_host,
         port=settings.verification_http_port,
         log_config=None,
-        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+        # Open inbox streams end at once on shutdown (above); this bounds a stuck one.
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     try:
         _Server(config, app).run()

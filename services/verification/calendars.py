@@ -11,7 +11,7 @@ from functools import cache
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.verification.routes import DesaRules, rules_for
-from workflows.approval.activities import national_days_off
+from workflows.approval.days_off import national_days_off
 from workflows.approval.models import WorkingCalendar
 from workflows.approval.working_time import parse_days_off
 

@@ -1,29 +1,39 @@
-"""A staff decision travels to the application's approval workflow as the Temporal Update
-`decide` (a request to issue a letter signing refused again: `retry_issue`). The workflow's validator is the authority on role, desa, step and reasons: what it
-refuses never enters the workflow's history, and we pass its (Indonesian) message on."""
+"""Verification's side of the approval workflow, through its one client
+(workflows.approval.client): a staff decision (the Update `decide`), a request to issue a letter
+signing refused again (`retry_issue`), a remote signer's signed letter (`letter_signed`). The
+workflow's validator is the authority on role, desa, step and reasons: what it refuses never
+enters the workflow's history, and we pass its (Indonesian) message on as a Problem.
+
+A request id is bound to the staff member who sent it: the id a client gives is scoped by the
+username before it becomes the Update id, so another staff member re-sending it makes a request
+of their own (checked like any other) instead of receiving someone else's answer, and the same
+staff member re-sending it gets the first answer from Temporal without any new history."""
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
+from typing import NoReturn
 
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from common.domain import ApprovalErrorCode, role_label
 from common.http import Problem
 from services.verification.models import Task
-from workflows.approval import workflow_id
-from workflows.approval.models import ApprovalState, DecisionInput, RetryIssueInput
+from workflows.approval.client import (
+    ApprovalClient,
+    ApprovalError,
+    ApprovalNotRunning,
+    ApprovalRefused,
+)
+from workflows.approval.models import (
+    ApprovalState,
+    DecisionInput,
+    IssueLetterInput,
+    LetterSignedInput,
+    RetryIssueInput,
+)
 
 log = logging.getLogger(__name__)
-
-DECIDE_UPDATE = "decide"
-RETRY_ISSUE_UPDATE = "retry_issue"
 
 # Validator refusals -> (HTTP status, problem code).
 _REFUSALS: dict[str, tuple[int, str]] = {
@@ -33,6 +43,8 @@ _REFUSALS: dict[str, tuple[int, str]] = {
     ApprovalErrorCode.FINISHED: (409, "finished"),
     ApprovalErrorCode.NOT_AWAITING_RESUBMIT: (409, "not-awaiting-resubmit"),
     ApprovalErrorCode.NOT_BLOCKED: (409, "not-blocked"),
+    ApprovalErrorCode.NOT_AWAITING_SIGNATURE: (409, "not-awaiting-signature"),
+    ApprovalErrorCode.REQUEST_REUSED: (409, "request-reused"),
     ApprovalErrorCode.INVALID: (422, "invalid-decision"),
 }
 
@@ -61,11 +73,23 @@ def actor_role_for(
     return next((r for r in candidates if r and r in roles_held), own_role)
 
 
+def request_id_of(username: str, client_request_id: str) -> str:
+    """The workflow's request id (and Update id) for a staff member's request."""
+    return f"{username}/{client_request_id}"
+
+
 async def send_decision(
     client: Client, application_id: str, decision: DecisionInput, rpc_timeout: timedelta
 ) -> ApprovalState:
-    """Deliver `decision` and return the workflow's state after it; raises Problem on refusal."""
-    return await _update(client, application_id, DECIDE_UPDATE, decision, rpc_timeout)
+    """Deliver `decision` (its request_id as the client gave it) and return the workflow's state
+    after it; raises Problem on refusal."""
+    bound = replace(
+        decision, request_id=request_id_of(decision.actor_username, decision.request_id)
+    )
+    try:
+        return await ApprovalClient(client, rpc_timeout).decide(application_id, bound)
+    except ApprovalError as exc:
+        _raise_problem(exc)
 
 
 async def send_retry_issue(
@@ -73,52 +97,53 @@ async def send_retry_issue(
 ) -> ApprovalState:
     """Ask the workflow to try issuing a letter signing refused now; returns the state after
     that attempt (issued, or still signing_blocked)."""
-    return await _update(client, application_id, RETRY_ISSUE_UPDATE, request, rpc_timeout)
+    bound = replace(request, request_id=request_id_of(request.actor_username, request.request_id))
+    try:
+        return await ApprovalClient(client, rpc_timeout).retry_issue(application_id, bound)
+    except ApprovalError as exc:
+        _raise_problem(exc)
 
 
-async def _update(
-    client: Client,
-    application_id: str,
-    name: str,
-    arg: DecisionInput | RetryIssueInput,
-    rpc_timeout: timedelta,
+async def send_letter_signed(
+    client: Client, application_id: str, signed: LetterSignedInput, rpc_timeout: timedelta
 ) -> ApprovalState:
-    handle = client.get_workflow_handle(workflow_id(application_id))
+    """Tell the workflow the remote signer signed (the letter is issued); returns its state."""
+    bound = replace(signed, request_id=request_id_of(signed.actor_username, signed.request_id))
     try:
-        state: ApprovalState = await handle.execute_update(
-            name, arg, result_type=ApprovalState, rpc_timeout=rpc_timeout
-        )
-        return state
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-            status, code = _REFUSALS[cause.type]
-            raise Problem(status, cause.message, code=code) from exc
-        log.error("%s update on application %s failed: %r", name, application_id, cause)
+        return await ApprovalClient(client, rpc_timeout).letter_signed(application_id, bound)
+    except ApprovalError as exc:
+        _raise_problem(exc)
+
+
+async def approval_state(
+    client: Client, application_id: str, rpc_timeout: timedelta
+) -> ApprovalState:
+    try:
+        return await ApprovalClient(client, rpc_timeout).state(application_id)
+    except ApprovalError as exc:
+        _raise_problem(exc)
+
+
+async def issue_request_of(
+    client: Client, application_id: str, rpc_timeout: timedelta
+) -> IssueLetterInput | None:
+    """Who signs the letter and how, once every step has approved (None before)."""
+    try:
+        return await ApprovalClient(client, rpc_timeout).issue_request(application_id)
+    except ApprovalError as exc:
+        _raise_problem(exc)
+
+
+def _raise_problem(exc: ApprovalError) -> NoReturn:
+    if isinstance(exc, ApprovalRefused):
+        status, code = _REFUSALS.get(exc.code, (409, "refused"))
+        raise Problem(status, exc.message, code=code) from exc
+    if isinstance(exc, ApprovalNotRunning):
+        if exc.finished:
+            raise Problem(
+                409, "Proses persetujuan permohonan ini sudah selesai.", code="finished"
+            ) from exc
         raise Problem(
-            500,
-            "Keputusan tidak dapat diproses karena kesalahan pada server.",
-            code="decide-failed",
-        ) from exc
-    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
-        log.warning("%s update on application %s timed out", name, application_id)
-        raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise await _not_running(client, application_id) from exc
-        log.warning("%s update on application %s: %s %s", name, application_id, exc.status, exc)
-        raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc
-
-
-async def _not_running(client: Client, application_id: str) -> Problem:
-    """The server found no running workflow: either there never was one, or it has finished
-    (the validator can only refuse while the workflow runs)."""
-    try:
-        description = await client.get_workflow_handle(workflow_id(application_id)).describe()
-    except RPCError:
-        return Problem(
             404, "Proses persetujuan untuk permohonan ini tidak ditemukan.", code="no-workflow"
-        )
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        return Problem(409, "Proses persetujuan permohonan ini sudah selesai.", code="finished")
-    return Problem(503, _UNAVAILABLE, code="workflow-unavailable")
+        ) from exc
+    raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc

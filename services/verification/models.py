@@ -21,6 +21,8 @@ TASK_EXPIRED = "expired"
 # signing refuses the letter and asking for it to be issued again.
 TASK_KIND_DECISION = "decision"
 TASK_KIND_SIGNING_BLOCKED = "signing_blocked"
+# Every step approved; the signer signs remotely (BSrE) and gives the passphrase on this task.
+TASK_KIND_SIGNATURE = "signature"
 
 
 class Staff(SQLModel, table=True):
@@ -67,6 +69,9 @@ class Task(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: str = Field(index=True)
+    # What everyone calls the application, e.g. SKU-2026-000123 (from its events; "" for one
+    # submitted before numbers existed).
+    application_number: str = Field(default="", index=True, max_length=32)
     step_index: int
     role: str
     desa_code: str
@@ -86,8 +91,8 @@ class Task(SQLModel, table=True):
 
 class ApplicationRecord(SQLModel, table=True):
     """One submitted application as the kabupaten view counts it: where it is, when it came in,
-    and the state its latest event left it in (in_review, revision_requested, signing_blocked,
-    issued, rejected, cancelled, expired). Rebuilt from the same public events as the tasks;
+    and the state its latest event left it in (in_review, revision_requested, awaiting_signature,
+    signing_blocked, issued, rejected, cancelled, expired). Rebuilt from the same public events as the tasks;
     codes and times only, no personal data."""
 
     __tablename__ = "verification_application"

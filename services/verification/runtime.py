@@ -22,6 +22,7 @@ from common.messaging import Consumer, connect, ensure_streams
 from common.migrations import upgrade
 from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from common.shutdown import Shutdown
 from common.tracing import temporal_interceptors
 from services.verification import servicer
 from services.verification.config import Settings
@@ -55,8 +56,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     ensure_dev_secrets(settings)
     internal_auth = InternalAuth.from_settings(settings, VERIFICATION)
     async with AsyncExitStack() as stack:
+        shutdown = Shutdown(stack, settings.shutdown_timeout_seconds)
         engine = create_engine(settings.database_url)
-        stack.push_async_callback(engine.dispose)
+        shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "verification")  # schema migrations, in every profile
         sessions = session_factory(engine)
         await seed_dev_staff(settings, sessions)
@@ -64,14 +66,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         nc = await connect(settings.nats_url, "verification")
         # close, not drain: this connection only consumes (close still flushes pending acks), and a
         # drain waits out its 30 s timeout on the consumer's pull subscription.
-        stack.push_async_callback(nc.close)
+        shutdown.push("NATS connection", nc.close)
         js = nc.jetstream()
         await ensure_streams(js, settings.nats_stream_replicas)
 
         # Every replica hears every desa's inbox notices and wakes its own pages' streams.
         inbox_fanout = InboxFanout()
         await inbox_fanout.start(nc)
-        stack.push_async_callback(inbox_fanout.stop)
+        shutdown.push("inbox streams", inbox_fanout.stop)
 
         async def inbox_changed(desa_code: str) -> None:
             await publish_inbox_changed(nc, desa_code)
@@ -86,7 +88,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             retry_delays=settings.nats_retry_delays,
         )
         await task_consumer.start()
-        stack.push_async_callback(task_consumer.stop)
+        shutdown.push("task consumer", task_consumer.stop)
 
         temporal = await TemporalClient.connect(
             settings.temporal_address,
@@ -95,10 +97,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
 
         intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
-        stack.push_async_callback(intake_channel.close)
+        shutdown.push("gRPC channel to intake", intake_channel.close)
 
         signing_channel = client_channel(settings.signing_grpc_target, internal_auth, SIGNING)
-        stack.push_async_callback(signing_channel.close)
+        shutdown.push("gRPC channel to signing", signing_channel.close)
 
         add_directory = servicer.register(sessions)
         add_population = population_servicer.register(sessions)
@@ -114,7 +116,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             add_servicers,
         )
         await grpc_server.start()
-        stack.push_async_callback(grpc_server.stop)
+        shutdown.push("gRPC server", grpc_server.stop)
 
         yield Runtime(
             settings=settings,

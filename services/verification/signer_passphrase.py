@@ -1,65 +1,93 @@
-"""Signing with a passphrase (BSrE): the signer types it when approving or when asking to issue a
-blocked letter again. It must never enter the workflow's history (Update arguments are stored
-there), a database or a log, so verification itself has signing issue the letter, with the
-passphrase in the call's metadata, and then lets the workflow pick the issued letter up: the
-workflow's own issuing call (without passphrase) gets the already issued letter back, because
-signing issues one letter per application.
+"""Signing with a passphrase (BSrE): the signer types it when approving the last step, or later
+on the letter that waits for their signature. It must never enter the workflow's history
+(Update arguments are stored there), a database or a log, so verification itself has signing
+issue the letter, with the passphrase in the call's metadata, and then tells the workflow the
+letter is signed (the Update `letter_signed`, carrying only the issued letter's reference).
+
+A letter that signing refused (signing_blocked, e.g. started before remote signers had their
+own state) is signed the same way and then picked up with `retry_issue`: the workflow's own
+issuing call gets the already issued letter back, as signing issues one letter per application.
 
 Nothing here retries the signing call: a wrong passphrase counts against the signer at BSrE."""
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
 
-import asyncio
 import logging
-import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import grpc
 from pydantic import SecretStr
-from temporalio.client import Client
-from temporalio.service import RPCError
 
-from common.domain import RETRY_ISSUE_ROLES, ApplicationStatus, role_label
+from common.domain import ApplicationStatus, who_may_sign
 from common.http import Problem
 from common.rpc import SIGNING_PASSPHRASE_METADATA
-from services.verification.decisions import send_retry_issue
+from services.verification.decisions import (
+    approval_state,
+    issue_request_of,
+    send_letter_signed,
+    send_retry_issue,
+)
 from services.verification.intake_reader import read_application
 from services.verification.runtime import Runtime
-from workflows.approval import workflow_id
-from workflows.approval.activities import issue_letter_request
-from workflows.approval.models import ApprovalState, IssueLetterInput, RetryIssueInput
+from workflows.approval.issuing import issue_letter_request
+from workflows.approval.models import (
+    ApprovalState,
+    IssueLetterInput,
+    LetterInfo,
+    LetterSignedInput,
+    RetryIssueInput,
+)
+from workflows.approval.wording import may_not_sign
 
 log = logging.getLogger(__name__)
 
-ISSUE_REQUEST_QUERY = "issue_request"
-_POLL_S = 0.2
 _UNAVAILABLE = "Layanan tanda tangan elektronik sedang tidak dapat dihubungi. Silakan coba lagi."
+NOT_WAITING = "Surat ini tidak sedang menunggu tanda tangan."
 
 
-async def issue_request_of(client: Client, application_id: str) -> IssueLetterInput | None:
-    """The letter request the workflow sends once every step is approved (None before)."""
-    handle = client.get_workflow_handle(workflow_id(application_id))
-    try:
-        request: IssueLetterInput | None = await handle.query(
-            ISSUE_REQUEST_QUERY,
-            result_type=IssueLetterInput | None,  # type: ignore[arg-type]
-        )
-    except RPCError as exc:
-        log.warning("issue request query on application %s: %s", application_id, exc.status)
-        raise Problem(
-            503,
-            "Layanan persetujuan sedang tidak dapat dihubungi. Silakan coba lagi sebentar lagi.",
-            code="workflow-unavailable",
-        ) from exc
-    return request
+@dataclass(frozen=True)
+class Signer:
+    """The staff member who gives the passphrase, in the role they act in."""
+
+    username: str
+    role: str
+    desa_code: str
 
 
 def check_may_sign(request: IssueLetterInput, actor_role: str) -> None:
-    """Who may give a passphrase for a blocked letter: those the workflow lets retry it."""
-    allowed = list(dict.fromkeys([request.signer_role, *RETRY_ISSUE_ROLES]))
+    """Checked before signing is called (a refused Update afterwards would be too late: BSrE
+    has signed); the workflow's validators check the same rule (common.domain.who_may_sign)."""
+    allowed = who_may_sign(request.signer_role)
     if actor_role not in allowed:
-        who = ", ".join(role_label(r) for r in allowed)
-        raise Problem(403, f"Hanya {who} yang dapat menandatangani surat ini.", code="wrong-role")
+        raise Problem(403, may_not_sign(allowed), code="wrong-role")
+
+
+async def sign(
+    runtime: Runtime,
+    application_id: str,
+    signer: Signer,
+    request_id: str,
+    passphrase: SecretStr,
+    *,
+    approved: bool = False,
+) -> ApprovalState:
+    """Has the letter waiting for its signature (or blocked at signing) signed with `passphrase`
+    and the workflow told; answers with the workflow's state after that (issued)."""
+    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
+    issue = await issue_request_of(runtime.temporal, application_id, wait)
+    if issue is None:  # not every step has approved it: there is nothing to sign yet
+        raise Problem(409, NOT_WAITING, code="not-awaiting-signature")
+    check_may_sign(issue, signer.role)
+    letter = await sign_with_passphrase(runtime, application_id, issue, passphrase, approved)
+    state = await approval_state(runtime.temporal, application_id, wait)
+    if state.status == ApplicationStatus.SIGNING_BLOCKED:
+        retry = RetryIssueInput(request_id, signer.username, signer.role, signer.desa_code)
+        return await send_retry_issue(runtime.temporal, application_id, retry, wait)
+    if state.status != ApplicationStatus.AWAITING_SIGNATURE:
+        return state  # issued already (a repeat of this request)
+    signed = LetterSignedInput(request_id, signer.username, signer.role, signer.desa_code, letter)
+    return await send_letter_signed(runtime.temporal, application_id, signed, wait)
 
 
 async def sign_with_passphrase(
@@ -67,17 +95,16 @@ async def sign_with_passphrase(
     application_id: str,
     request: IssueLetterInput,
     passphrase: SecretStr,
-    *,
     approved: bool = False,
-) -> None:
+) -> LetterInfo:
     """Has signing issue the letter `request` describes with the signer's passphrase. A refusal
-    (wrong passphrase, BSrE unavailable) is told to the staff member; the letter stays as the
-    workflow keeps it (signing_blocked) and nothing is retried on its own."""
+    (wrong passphrase, BSrE unavailable) is told to the staff member; the letter keeps waiting
+    for its signature and nothing is retried on its own."""
     settings = runtime.settings
     app = await read_application(runtime.intake, application_id, settings.intake_timeout_seconds)
     recorded = "Persetujuan Anda sudah tercatat, tetapi " if approved else ""
     try:
-        await runtime.signing.IssueLetter(
+        issued = await runtime.signing.IssueLetter(
             issue_letter_request(app, request),
             metadata=((SIGNING_PASSPHRASE_METADATA, passphrase.get_secret_value()),),
             timeout=settings.signing_issue_timeout_seconds,
@@ -88,7 +115,7 @@ async def sign_with_passphrase(
             raise Problem(
                 422,
                 f"{recorded}surat belum dapat ditandatangani: {exc.details()} "
-                "Surat tertahan sampai ditandatangani ulang.",
+                "Surat menunggu sampai ditandatangani ulang.",
                 code="signing-refused",
             ) from exc
         log.warning("signing application %s with a passphrase: %s", application_id, exc.code())
@@ -97,27 +124,8 @@ async def sign_with_passphrase(
             f"{recorded}{_UNAVAILABLE}" if approved else _UNAVAILABLE,
             code="signing-unavailable",
         ) from exc
-
-
-async def let_workflow_pick_up(
-    client: Client, application_id: str, retry: RetryIssueInput, wait: timedelta
-) -> ApprovalState:
-    """The letter is issued in signing: once the workflow's own attempt has been refused
-    (signing_blocked), ask it to try again, which gets the issued letter; if its attempt got
-    the letter already, it says issued. Waits at most `wait`, then answers with the state as
-    it is (the workflow's timer picks the letter up later)."""
-    handle = client.get_workflow_handle(workflow_id(application_id))
-    deadline = time.monotonic() + wait.total_seconds()
-    while True:
-        state: ApprovalState = await handle.query("state", result_type=ApprovalState)
-        if state.status == ApplicationStatus.SIGNING_BLOCKED:
-            try:
-                return await send_retry_issue(client, application_id, retry, wait)
-            except Problem as exc:
-                if exc.code != "not-blocked":  # NotBlocked: its own attempt got the letter
-                    raise
-        elif state.status == ApplicationStatus.ISSUED:
-            return state
-        if time.monotonic() >= deadline:
-            return state
-        await asyncio.sleep(_POLL_S)
+    return LetterInfo(
+        letter_id=issued.letter_id,
+        number=issued.number,
+        verification_url=issued.verification_url,
+    )

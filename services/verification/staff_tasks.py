@@ -21,13 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
 from common.domain import ApplicationStatus, Decision
-from common.domain.errors import Conflict, NotFound, Unavailable
+from common.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from services.verification.decisions import actor_role_for, send_decision, send_retry_issue
 from services.verification.intake_reader import read_application
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
     TASK_EXPIRED,
+    TASK_KIND_SIGNATURE,
     TASK_KIND_SIGNING_BLOCKED,
     TASK_REVISION_REQUESTED,
     Staff,
@@ -35,13 +36,9 @@ from services.verification.models import (
 )
 from services.verification.routes import route_for
 from services.verification.runtime import Runtime
-from services.verification.signer_passphrase import (
-    check_may_sign,
-    issue_request_of,
-    let_workflow_pick_up,
-    sign_with_passphrase,
-)
+from services.verification.signer_passphrase import Signer, sign
 from services.verification.task_inbox import (
+    application_seen_by,
     is_overdue,
     open_task_in_desa,
     open_tasks_for,
@@ -70,6 +67,8 @@ class StepOut(BaseModel):
 
 class TaskSummary(BaseModel):
     application_id: str
+    # e.g. SKU-2026-000123: what the resident and Diskominfo call it ("" if from before).
+    application_number: str
     letter_type: str
     step: StepOut
     assigned_at: datetime
@@ -80,14 +79,17 @@ class TaskSummary(BaseModel):
     # The role in which the signed-in staff member sees this task: the step's own role (maybe
     # held as Plt) or, for an escalated task, the supervisor's.
     acting_as: str
-    # "decision" (a route step), or "signing_blocked": every step approved, but signing refuses
-    # the letter; fix the cause (see the task's reason), then POST .../retry-issue.
+    # "decision" (a route step); "signature": every step approved, the signer signs remotely
+    # (BSrE): POST .../retry-issue with the passphrase; or "signing_blocked": every step
+    # approved, but signing refuses the letter; fix the cause (see the task's reason), then
+    # POST .../retry-issue.
     kind: str
 
     @classmethod
     def of(cls, task: Task, roles: list[str]) -> "TaskSummary":
         return cls(
             application_id=task.application_id,
+            application_number=task.application_number,
             letter_type=task.letter_type,
             step=_step(task),
             assigned_at=as_utc(task.assigned_at),
@@ -114,6 +116,7 @@ class AttachmentOut(BaseModel):
 
 class ApplicationOut(BaseModel):
     id: str
+    number: str  # e.g. SKU-2026-000123; "" for one submitted before numbers existed
     desa_code: str
     letter_type: str
     purpose: str
@@ -172,6 +175,17 @@ async def task_of(
     return task
 
 
+async def application_by_number(
+    session: AsyncSession, staff: Staff, roles: list[str], number: str
+) -> str:
+    """The id of the application a resident names by its number (SKU-2026-000123, any case);
+    NotFound unless the staff member's roles have or had a step on it, as `task_of`."""
+    application_id = await application_seen_by(session, number, staff.desa_code, roles)
+    if application_id is None:
+        raise NotFound("not-found", NOT_YOURS)
+    return application_id
+
+
 async def tasks_for(session: AsyncSession, staff: Staff, roles: list[str]) -> list[TaskSummary]:
     """What waits on me (in my own role, a Plt role, or escalated to me): overdue first."""
     return [TaskSummary.of(t, roles) for t in await open_tasks_for(session, staff.desa_code, roles)]
@@ -191,6 +205,7 @@ async def task_detail(
     detail = TaskDetail(
         application=ApplicationOut(
             id=app.id,
+            number=app.number,
             desa_code=app.desa_code,
             letter_type=app.letter_type,
             purpose=app.purpose,
@@ -272,20 +287,18 @@ async def decide(
         actor_is_plt=actor_role != staff.role,
     )
     state = await send_decision(runtime.temporal, application_id, decision, wait)
-    if request.passphrase is None or request.decision != Decision.APPROVE:
+    if (
+        request.passphrase is None
+        or request.decision != Decision.APPROVE
+        or state.status != ApplicationStatus.AWAITING_SIGNATURE
+    ):
         return asdict(state)
-    # The last approval (the workflow now knows who signs): sign with the passphrase here.
-    issue = await issue_request_of(runtime.temporal, application_id)
-    if issue is None:  # not the last step: there is nothing to sign yet
-        return asdict(state)
-    await sign_with_passphrase(runtime, application_id, issue, request.passphrase, approved=True)
-    retry = RetryIssueInput(
-        request_id=f"{request_id}-signed",
-        actor_username=staff.username,
-        actor_role=actor_role,
-        actor_desa_code=staff.desa_code,
+    # The last approval of a letter whose signer signs remotely: sign with the passphrase now.
+    signer = Signer(staff.username, actor_role, staff.desa_code)
+    signed = await sign(
+        runtime, application_id, signer, f"{request_id}-signed", request.passphrase, approved=True
     )
-    return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
+    return asdict(signed)
 
 
 async def retry_issue(
@@ -300,9 +313,11 @@ async def retry_issue(
 ) -> dict[str, Any]:
     """Issuing again a letter signing refused; the state after that attempt. The workflow
     decides who may (the signer role, the Sekdes, the Kades of the desa). With `passphrase` (a
-    BSrE desa) the letter is signed with it first; a wrong one is refused and it stays blocked."""
+    BSrE desa) the letter is signed with it first; a wrong one is refused and the letter keeps
+    waiting. A letter waiting for its remote signer is signed this way (the passphrase is
+    required)."""
     open_task = await open_task_in_desa(session, application_id, staff.desa_code)
-    if open_task is None or open_task.kind != TASK_KIND_SIGNING_BLOCKED:
+    if open_task is None or open_task.kind not in (TASK_KIND_SIGNING_BLOCKED, TASK_KIND_SIGNATURE):
         held = await task_seen_by(session, application_id, staff.desa_code, roles)
         if held is None and open_task is None:
             raise NotFound("not-found", NOT_YOURS)
@@ -313,14 +328,16 @@ async def retry_issue(
         actor_role=actor_role_for(staff.role, roles, open_task, None),
         actor_desa_code=staff.desa_code,
     )
-    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
     if passphrase is not None:
-        issue = await issue_request_of(runtime.temporal, application_id)
-        if issue is None:
-            raise Conflict("not-blocked", NOT_BLOCKED)
-        check_may_sign(issue, retry.actor_role)
-        await sign_with_passphrase(runtime, application_id, issue, passphrase)
-        return asdict(await let_workflow_pick_up(runtime.temporal, application_id, retry, wait))
+        signer = Signer(retry.actor_username, retry.actor_role, retry.actor_desa_code)
+        return asdict(await sign(runtime, application_id, signer, retry.request_id, passphrase))
+    if open_task.kind == TASK_KIND_SIGNATURE:
+        raise Invalid(
+            "passphrase-required",
+            "Surat ini menunggu tanda tangan elektronik: masukkan passphrase penandatangan.",
+            field="passphrase",
+        )
+    wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
     return asdict(await send_retry_issue(runtime.temporal, application_id, retry, wait))
 
 

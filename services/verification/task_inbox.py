@@ -7,7 +7,9 @@ return for revision, a rejection or the issued letter closes it; a cancelled or 
 application's tasks leave every inbox. `application.signing_blocked` (every step approved, but
 signing refuses the letter) opens a task of its own kind for the signer role, on the step after
 the route's last; the issued letter closes it. Such a task also shows in the kabupaten's list of
-stuck letters. The projection is idempotent (each event id is applied
+stuck letters. A step assigned with the status `awaiting_signature` (a remote signer, BSrE, signs
+after the last approval) opens the signer's signature task on that step; it is reminded,
+escalated and closed like a decision task, and is no stuck letter. The projection is idempotent (each event id is applied
 once) and refuses to let an older event overwrite what a newer one of the same application
 already said.
 """
@@ -46,6 +48,7 @@ from services.verification.models import (
     TASK_DONE,
     TASK_EXPIRED,
     TASK_KIND_DECISION,
+    TASK_KIND_SIGNATURE,
     TASK_KIND_SIGNING_BLOCKED,
     TASK_OPEN,
     TASK_REVISION_REQUESTED,
@@ -102,6 +105,14 @@ FINAL_STATES = (
     ApplicationStatus.CANCELLED,
     ApplicationStatus.EXPIRED,
 )
+
+
+def _task_kind(name: str, payload: events_pb2.ApplicationEvent) -> str:
+    """The kind of task an opening event opens: a step assigned while the letter awaits its
+    remote signer (status awaiting_signature) is the signer's signature task."""
+    if payload.status == ApplicationStatus.AWAITING_SIGNATURE:
+        return TASK_KIND_SIGNATURE
+    return _OPENING_EVENTS[name]
 
 
 def _parse(event: CloudEvent) -> events_pb2.ApplicationEvent:
@@ -205,7 +216,7 @@ class TaskProjection:
             elif older:
                 log.info("event %s is older than the known state of its application", event.id)
             elif name in _OPENING_EVENTS:
-                await self._open_step(session, payload, occurred_at, _OPENING_EVENTS[name])
+                await self._open_step(session, payload, occurred_at, _task_kind(name, payload))
             elif name in _UPDATING_EVENTS:
                 await self._update_open(session, name, payload)
             elif name in _ENDING_EVENTS:
@@ -303,6 +314,7 @@ class TaskProjection:
             task.assigned_at = assigned_at
             task.closed_at = None
         task.kecamatan_code, task.kabupaten_code = _areas(payload)
+        task.application_number = payload.application_number or task.application_number
         task.kind = kind
         task.deadline = _deadline(payload)
         task.escalated_to_role = ""
@@ -390,6 +402,21 @@ async def task_seen_by(
             _held_by(roles),
         )
         .order_by(col(Task.status) != TASK_OPEN, col(Task.assigned_at).desc())
+    )
+    return rows.first()
+
+
+async def application_seen_by(
+    session: AsyncSession, number: str, desa_code: str, roles: list[str]
+) -> str | None:
+    """The id of the application numbered `number` (e.g. SKU-2026-000123), if `roles` in
+    `desa_code` hold or held a task of it; None otherwise, as `task_seen_by`."""
+    rows = await session.exec(
+        select(Task.application_id).where(
+            Task.application_number == number.strip().upper(),
+            Task.desa_code == desa_code,
+            _held_by(roles),
+        )
     )
     return rows.first()
 

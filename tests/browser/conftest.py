@@ -5,11 +5,11 @@ test, so cookies never leak between tests."""
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from scripts.journey import Journey
 from tests.e2e.test_journey import Stack, StackRunner
-from tests.support.browser import DESK, PHONE, Visit, launch
+from tests.support.browser import DESK, EXPECT_WAIT_MS, PHONE, Visit, launch, new_context
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,6 +44,7 @@ def journey(stack: Stack) -> Iterator[Journey]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    expect.set_options(timeout=EXPECT_WAIT_MS)
     with sync_playwright() as playwright:
         chromium = launch(playwright)
         yield chromium
@@ -55,20 +56,10 @@ def visit(request: pytest.FixtureRequest) -> Visit:
     return Visit(request.node.name)
 
 
-def _context(browser: Browser, size: ViewportSize, mobile: bool) -> BrowserContext:
-    return browser.new_context(
-        viewport=size,
-        locale="id-ID",
-        timezone_id="Asia/Jakarta",
-        is_mobile=mobile,
-        has_touch=mobile,
-    )
-
-
 @pytest.fixture
 def desk(browser: Browser) -> Iterator[Page]:
     """A staff member's browser at the desa office."""
-    context = _context(browser, DESK, mobile=False)
+    context = new_context(browser, DESK)
     yield context.new_page()
     context.close()
 
@@ -76,6 +67,6 @@ def desk(browser: Browser) -> Iterator[Page]:
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Page]:
     """A resident's phone, 360 px wide."""
-    context = _context(browser, PHONE, mobile=True)
+    context = new_context(browser, PHONE, mobile=True)
     yield context.new_page()
     context.close()

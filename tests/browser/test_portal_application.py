@@ -119,7 +119,11 @@ def test_upload_submit_revise_resubmit_and_download(
     phone.get_by_role("button", name="Ajukan").click()
     expect(phone.get_by_role("status")).to_contain_text("Permohonan sudah diajukan")
     expect(phone.locator("#status")).to_have_text("Sedang diperiksa")
-    expect(phone.locator(".garis-waktu")).to_contain_text("Permohonan diajukan")
+    number = journey.application(token, app_id).json()["number"]
+    expect(phone.locator("#nomor-permohonan")).to_have_text(number)
+    expect(phone.locator(".garis-waktu")).to_contain_text(
+        f"Permohonan diterima dengan nomor {number}."
+    )
     visit.page(phone, "diajukan")
 
     # The Kasi returns it for revision.
@@ -133,9 +137,10 @@ def test_upload_submit_revise_resubmit_and_download(
     expect(phone.locator("#status")).to_have_text("Perlu perbaikan")
     expect(phone.get_by_role("heading", name="Permohonan perlu diperbaiki")).to_be_visible()
     expect(phone.locator("#isi")).to_contain_text("Foto KTP buram, mohon difoto ulang")
-    expect(phone.locator(".garis-waktu")).to_contain_text(
-        "Dikembalikan untuk perbaikan oleh Kasi Pemerintahan"
-    )
+    expect(phone.locator(".garis-waktu")).to_contain_text("Dikembalikan untuk perbaikan.")
+    expect(phone.locator(".garis-waktu")).to_contain_text("oleh Kasi Pemerintahan")
+    # What to do next, naming the button below by its name.
+    expect(phone.locator("#sekarang")).to_contain_text('lalu tekan "Kirim perbaikan"')
     visit.page(phone, "perlu-perbaikan")
 
     # Fixed on the page: the address and a new KTP photo; then sent back.

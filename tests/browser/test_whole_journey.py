@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from scripts.journey import PAMANUKAN, Journey, sample_pdf, sample_png, wait_until
 from tests.e2e.test_journey import PASSWORD, Stack
-from tests.support.browser import DESK, Visit
+from tests.support.browser import DESK, Visit, new_context
 
 # Kecamatan Pamanukan (32.13.11), a woman born 27-06-1988 (day + 40), serial 0707: used by no
 # other test, so its code limit and its applications are this test's alone.
@@ -69,7 +69,7 @@ def _accept_confirmations(page: Page) -> list[str]:
 @contextmanager
 def _office_browser(browser: Browser) -> Iterator[Page]:
     """Another officer's own browser at the desa office (cookies of nobody else)."""
-    context = browser.new_context(viewport=DESK, locale="id-ID", timezone_id="Asia/Jakarta")
+    context = new_context(browser, DESK)
     try:
         yield context.new_page()
     finally:
@@ -197,10 +197,13 @@ def test_the_whole_journey_by_clicking(
     expect(phone.get_by_role("status")).to_contain_text("Permohonan sudah diajukan")
     expect(phone.locator("#status")).to_have_text("Sedang diperiksa")
     timeline = phone.locator(".garis-waktu")
-    expect(timeline).to_contain_text("Permohonan diajukan")
-    # It waits on the Kasi Pemerintahan (once the workflow assigned the first step).
-    _until_visible(phone, timeline.get_by_text("Diperiksa oleh Kasi Pemerintahan"))
-    expect(phone.get_by_text("Sedang diperiksa oleh Kasi Pemerintahan")).to_be_visible()
+    expect(timeline).to_contain_text("Permohonan diterima dengan nomor SKD-")
+    # It waits on the Kasi Pemerintahan (once the workflow assigned the first step): the page
+    # opens with the step and its deadline.
+    _until_visible(phone, timeline.get_by_text("Sekarang diperiksa oleh Kasi Pemerintahan"))
+    expect(phone.locator("#sekarang")).to_contain_text(
+        "Sekarang diperiksa oleh Kasi Pemerintahan. Batas waktu:"
+    )
     visit.page(phone, "diajukan")
 
     # -- 2. The Kasi opens it, looks at the documents and the preview, returns it -------------
@@ -236,7 +239,8 @@ def test_the_whole_journey_by_clicking(
     _until_visible(phone, phone.get_by_role("heading", name="Permohonan perlu diperbaiki"))
     expect(phone.locator("#status")).to_have_text("Perlu perbaikan")
     expect(phone.get_by_text(f"Yang perlu diperbaiki: {REASON}").first).to_be_visible()
-    expect(timeline).to_contain_text("Dikembalikan untuk perbaikan oleh Kasi Pemerintahan")
+    expect(timeline).to_contain_text("Dikembalikan untuk perbaikan.")
+    expect(timeline).to_contain_text("oleh Kasi Pemerintahan")
     expect(timeline).to_contain_text(REASON)
     visit.page(phone, "perlu-perbaikan")
 
@@ -274,7 +278,7 @@ def test_the_whole_journey_by_clicking(
     _until_visible(phone, phone.get_by_role("heading", name="Surat Anda sudah terbit"))
     expect(phone.locator("#status")).to_have_text("Surat sudah terbit")
     expect(timeline).to_contain_text("Disetujui oleh Kepala Desa")
-    expect(timeline).to_contain_text("Surat terbit dan sudah ditandatangani secara elektronik")
+    expect(timeline).to_contain_text("Surat sudah terbit dengan nomor")
     visit.page(phone, "surat-terbit")
 
     with phone.expect_download() as download:
@@ -297,3 +301,9 @@ def test_the_whole_journey_by_clicking(
     expect(phone.get_by_text(number, exact=True)).to_be_visible()
     expect(phone.get_by_text("Berlaku", exact=True)).to_be_visible()
     visit.page(phone, "verifikasi-surat")
+    # The holder checks the PDF they were given on the same page, and is answered in words.
+    phone.get_by_label("Berkas PDF surat", exact=True).set_input_files(download.value.path())
+    phone.get_by_role("button", name="Periksa berkas").click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Berkas ini asli")
+    expect(phone.get_by_text(number).first).to_be_visible()
+    visit.page(phone, "verifikasi-berkas")

@@ -9,9 +9,6 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-# The one exception: the resident sign-in pages still reuse the API's sign-in functions (sign-in
-# is being reworked on its own; it moves to a use case with that work).
-KNOWN = {("services/intake/web/routes/session.py", "services.intake.api.routes.auth")}
 
 
 def _route_imports(path: Path) -> list[str]:
@@ -40,8 +37,7 @@ def test_pages_never_import_route_modules() -> None:
     for path in pages:
         rel = path.relative_to(ROOT).as_posix()
         for name in _route_imports(path):
-            if not any(rel == f and (name == m or name.startswith(m + ".")) for f, m in KNOWN):
-                offenders.append(f"{rel}: {name}")
+            offenders.append(f"{rel}: {name}")
     assert offenders == []
 
 

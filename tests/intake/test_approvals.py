@@ -2,15 +2,19 @@
 test's task queue, so the started workflow simply waits)."""
 
 import json
+import re
 import uuid
 
 import httpx
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from common.domain.events import APPLICATION_SUBMITTED
+from common.domain import ApplicationStatus
+from common.domain.events import APPLICATION_STEP_ASSIGNED, APPLICATION_SUBMITTED
 from common.events import (
     CloudEvent,
     deterministic_event_id,
@@ -22,6 +26,8 @@ from services.intake import approvals
 from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import LetterApplication, TimelineEntry
+from services.intake.web.labels import status_label
+from services.intake.web.timeline import timeline_item
 from tests.intake import samples
 from tests.intake.conftest import NIK_ANI, PAMANUKAN, PHONE_ANI, Intake, problem
 from tests.support.processes import free_port
@@ -93,6 +99,7 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
     got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
     assert got["status"] == "in_review"
     assert got["submitted_at"] is not None
+    assert re.fullmatch(r"SKD-20\d\d-\d{6}", got["number"])
     assert [(t["event"], t["status"]) for t in got["timeline"]] == [
         (APPLICATION_SUBMITTED, "in_review")
     ]
@@ -114,6 +121,7 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
         "letter_type_name": "Surat Keterangan Domisili",
         "status": "in_review",
         "channel": "portal",  # the resident submitted it (walk_in: filed at the office)
+        "application_number": got["number"],  # not personal data: what everyone calls it
     }
 
 
@@ -156,3 +164,39 @@ async def test_temporal_unreachable_is_503_and_nothing_changes(settings: Setting
                 timeline = (await session.exec(select(TimelineEntry))).all()
                 assert timeline == []
             assert await _outbox(intake, application_id) == []
+
+
+async def test_a_letter_awaiting_its_signature_reads_so_to_the_resident(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    """The workflow reports the signature step of a BSrE desa (step_assigned with status
+    awaiting_signature, one past the route's last step): intake accepts the status and tells the
+    resident the letter is approved and waits for its signature."""
+    headers = await intake.sign_in()
+    application_id = await _with_documents(intake, headers, ("KTP", "KK"))
+    occurred_at = Timestamp()
+    occurred_at.GetCurrentTime()
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=1,
+            event=APPLICATION_STEP_ASSIGNED,
+            status=ApplicationStatus.AWAITING_SIGNATURE,
+            current_step=intake_pb2.StepRef(index=3, role="kades"),
+            occurred_at=occurred_at,
+        )
+    )
+    got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
+    assert got["status"] == "awaiting_signature"
+    assert status_label(got["status"]) == "Disetujui, menunggu tanda tangan"
+    async with intake.runtime.sessions() as session:
+        (entry,) = (
+            await session.exec(
+                select(TimelineEntry).where(TimelineEntry.application_id == application_id)
+            )
+        ).all()
+        application = await session.get(LetterApplication, application_id)
+    assert application is not None
+    assert timeline_item(entry, application).title.startswith(
+        "Sudah disetujui, menunggu tanda tangan elektronik Kepala Desa."
+    )

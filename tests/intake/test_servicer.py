@@ -12,7 +12,13 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel import col, select
 
 from common.auth import InternalAuth
-from common.domain.events import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
+from common.domain.events import (
+    APPLICATION_DECIDED,
+    APPLICATION_REVISION_REQUESTED,
+    APPLICATION_SIGNING_BLOCKED,
+    APPLICATION_STEP_ASSIGNED,
+    LETTER_ISSUED,
+)
 from common.events import (
     CloudEvent,
     deterministic_event_id,
@@ -22,7 +28,8 @@ from common.events import (
 from common.outbox import OutboxEvent
 from common.rpc import INTAKE, VERIFICATION, WORKER, client_channel
 from services.intake.attachments import attachment_path
-from services.intake.models import TimelineEntry
+from services.intake.models import LetterApplication, TimelineEntry
+from services.intake.numbering import assign_number
 from services.intake.resident_actions import letter_filename
 from tests.intake import samples
 from tests.intake.conftest import (
@@ -84,9 +91,54 @@ async def test_get_contact_by_resident_or_application(
     by_application = await stub.GetContact(
         intake_pb2.GetContactRequest(application_id=application_id)
     )
-    assert by_resident == by_application
+    assert (by_resident.resident_id, by_resident.phone) == (
+        by_application.resident_id,
+        by_application.phone,
+    )
     assert by_resident.resident_id == resident_id
     assert by_resident.phone == "62" + PHONE_ANI[1:]
+    # Asked by application: what a message about it quotes (a draft has no number yet).
+    assert (by_application.status, by_application.application_number) == ("draft", "")
+    assert by_resident.status == ""
+
+
+async def test_get_contact_quotes_the_residents_reason_but_not_signings(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    _, application_id, _ = await _application(intake)
+    async with intake.runtime.sessions() as session:
+        application = await session.get(LetterApplication, application_id)
+        assert application is not None
+        number = await assign_number(session, application, datetime(2026, 1, 1, tzinfo=UTC))
+    ask = intake_pb2.GetContactRequest(application_id=application_id)
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=1,
+            event=APPLICATION_REVISION_REQUESTED,
+            status="revision_requested",
+            reason="Foto KTP buram",
+            occurred_at=_at(1),
+        )
+    )
+    contact = await stub.GetContact(ask)
+    assert (contact.application_number, contact.status, contact.status_reason) == (
+        number,
+        "revision_requested",
+        "Foto KTP buram",
+    )
+    await stub.RecordProgress(
+        intake_pb2.RecordProgressRequest(
+            application_id=application_id,
+            sequence=2,
+            event=APPLICATION_SIGNING_BLOCKED,
+            status="signing_blocked",
+            reason="Sertifikat Kepala Desa kedaluwarsa",
+            occurred_at=_at(2),
+        )
+    )
+    contact = await stub.GetContact(ask)
+    assert (contact.status, contact.status_reason) == ("signing_blocked", "")
 
 
 async def test_get_contact_of_a_pending_sign_in(

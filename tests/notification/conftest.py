@@ -67,6 +67,11 @@ async def _unimplemented(context: grpc.aio.ServicerContext) -> NoReturn:
     raise AssertionError("abort raises")
 
 
+def application_number(application_id: str) -> str:
+    """The number FakeIntake gives each application: SKD-2026-000001 for app-0001."""
+    return f"SKD-2026-{int(application_id.rsplit('-', 1)[-1], 16) % 1_000_000:06d}"
+
+
 class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
     """Intake's GetContact and GetResidentSession over real gRPC; other methods answer
     UNIMPLEMENTED."""
@@ -75,6 +80,8 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.signed_out: set[str] = set()  # session ids (jti) of resident tokens signed out
         self.contacts: dict[str, intake_pb2.Contact] = {}  # by resident id
         self.applicants: dict[str, str] = {}  # application id -> resident id
+        # application id -> (status, reason) as intake holds it now
+        self.states: dict[str, tuple[str, str]] = {}
         self.sign_ins: dict[str, intake_pb2.Contact] = {}  # pending codes anyone may receive
         self.calls: list[intake_pb2.GetContactRequest] = []
         self.unavailable_next = 0  # answer UNAVAILABLE this many times first
@@ -135,7 +142,16 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         if contact is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "tidak ditemukan")
             raise AssertionError("abort raises")
-        return contact
+        if request.WhichOneof("who") == "resident_id":
+            return contact
+        status, reason = self.states.get(request.application_id, ("", ""))
+        return intake_pb2.Contact(
+            resident_id=contact.resident_id,
+            phone=contact.phone,
+            application_number=application_number(request.application_id),
+            status=status,
+            status_reason=reason,
+        )
 
 
 class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):

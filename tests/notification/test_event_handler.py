@@ -57,7 +57,7 @@ async def processed(env: HandlerEnv) -> list[str]:
 async def test_step_assigned_tells_every_holder_of_the_role(handler_env: HandlerEnv) -> None:
     _, event = application_event(APPLICATION_STEP_ASSIGNED, step_index=1, step_role="sekdes")
     await handler_env.handler(event)
-    notes = await notifications(handler_env)
+    notes = [n for n in await notifications(handler_env) if n.recipient.startswith("staff:")]
     assert [n.recipient for n in notes] == ["staff:sekdes.pamanukan", "staff:sekdes2.pamanukan"]
     for note in notes:
         assert note.title == "Surat menunggu pemeriksaan Anda"
@@ -68,7 +68,8 @@ async def test_step_assigned_tells_every_holder_of_the_role(handler_env: Handler
         assert note.link == f"/api/v1/tasks/{APPLICATION_ID}"
         assert (note.template, note.template_version) == ("step_assigned.inapp", "1")
         assert note.event_id == event.id
-    assert await deliveries(handler_env) == []  # staff: in-app only
+    # Staff: in-app only; the applicant hears of the second step (test_rules.py).
+    assert {d.recipient for d in await deliveries(handler_env)} == {"resident:res-0001"}
     assert await processed(handler_env) == [event.id]
 
 
@@ -141,27 +142,51 @@ async def test_letter_issued_tells_the_resident_in_app_and_on_whatsapp(
         0,
     )
     assert "/api/v1/letter-links/app-0001/letter.pdf?expires=" in delivery.body
-    assert (delivery.template, delivery.template_version) == ("letter_issued.whatsapp", "2")
+    assert (delivery.template, delivery.template_version) == ("letter_issued.whatsapp", "3")
     assert handler_env.wakes  # the dispatcher is told after the commit
 
 
 @pytest.mark.parametrize(
-    ("name", "title", "phrase"),
+    ("name", "status", "title", "phrase"),
     [
-        (APPLICATION_REVISION_REQUESTED, "Permohonan Anda perlu diperbaiki", "perlu diperbaiki"),
-        (APPLICATION_REJECTED, "Permohonan Anda ditolak", "ditolak"),
+        (
+            APPLICATION_REVISION_REQUESTED,
+            "revision_requested",
+            "Permohonan Anda perlu diperbaiki",
+            "Yang perlu diperbaiki: ",
+        ),
+        (APPLICATION_REJECTED, "rejected", "Permohonan Anda ditolak", "Ditolak. Alasan: "),
     ],
 )
 async def test_sent_back_or_rejected_tells_the_resident(
-    handler_env: HandlerEnv, name: str, title: str, phrase: str
+    handler_env: HandlerEnv, peers: Peers, name: str, status: str, title: str, phrase: str
 ) -> None:
-    _, event = application_event(name, step_role="sekdes")
+    _, event = application_event(name, step_role="sekdes", status=status)
+    peers.intake.states[APPLICATION_ID] = (status, "Foto KTP buram.")
     await handler_env.handler(event)
     [note] = await notifications(handler_env)
     [delivery] = await deliveries(handler_env)
     assert note.title == title
-    assert "Buka permohonan" in note.body
-    assert phrase in delivery.body and "Buka permohonan" in delivery.body
+    # The reason staff gave (asked of intake: not in the event) and the application's page.
+    for text in (note.body, delivery.body):
+        assert phrase + "Foto KTP buram." in text
+        assert text.startswith(("SKD-2026-000001: ", "Smart Desa: SKD-2026-000001: "))
+        assert text.endswith(f"https://warga.example/permohonan/{APPLICATION_ID}")
+    if name == APPLICATION_REVISION_REQUESTED:  # the page's button, by its name
+        assert 'lalu tekan "Kirim perbaikan"' in delivery.body
+
+
+async def test_a_reason_is_quoted_only_while_its_status_holds(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    """Resubmitted before the message was made: the old reason is not quoted as current."""
+    _, event = application_event(
+        APPLICATION_REVISION_REQUESTED, step_role="sekdes", status="revision_requested"
+    )
+    peers.intake.states[APPLICATION_ID] = ("in_review", "")
+    await handler_env.handler(event)
+    [delivery] = await deliveries(handler_env)
+    assert "Yang perlu diperbaiki: lihat halaman permohonan." in delivery.body
 
 
 async def test_otp_goes_to_whatsapp_only(handler_env: HandlerEnv) -> None:

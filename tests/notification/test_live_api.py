@@ -319,6 +319,7 @@ async def test_preferences_default_then_changed_by_their_owner(live: Live) -> No
         "email": None,
         "phone": None,
         "quiet_hours": None,
+        "step_updates": True,
     }
     changed = await live.client.put(
         "/api/v1/preferences",
@@ -328,6 +329,7 @@ async def test_preferences_default_then_changed_by_their_owner(live: Live) -> No
             "email": "sekdes@pamanukan.desa.id",
             "phone": "0857-0000-0002",
             "quiet_hours": {"start": "21:00", "end": "06:00"},
+            "step_updates": False,
         },
     )
     assert changed.status_code == 200
@@ -336,6 +338,7 @@ async def test_preferences_default_then_changed_by_their_owner(live: Live) -> No
         "email": "sekdes@pamanukan.desa.id",
         "phone": "6285700000002",
         "quiet_hours": {"start": "21:00", "end": "06:00"},
+        "step_updates": False,
     }
     assert changed.json() == expected
     assert (await live.client.get("/api/v1/preferences", headers=sekdes)).json() == expected

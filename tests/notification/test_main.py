@@ -128,7 +128,8 @@ async def test_expired_otp_is_not_sent(service: Service) -> None:
 
 
 async def test_step_assigned_reaches_each_role_holder_only(service: Service) -> None:
-    subject, event = application_event(APPLICATION_STEP_ASSIGNED, step_index=1, step_role="sekdes")
+    # The first step: the applicant already heard of the submission (test_rules.py).
+    subject, event = application_event(APPLICATION_STEP_ASSIGNED, step_index=0, step_role="sekdes")
     await publish(service.js, subject, event)
     rancasari_subject, elsewhere = application_event(
         APPLICATION_STEP_ASSIGNED,

@@ -383,12 +383,14 @@ async def test_whatsapp_failure_falls_back_to_sms(
         (SMS, DELIVERED),
     ]
     assert rows[1].fallback_for == rows[0].id
-    assert [r["template"]["name"] for r in whatsapp.requests] == ["smartdesa_letter_issued_v2"]
+    assert [r["template"]["name"] for r in whatsapp.requests] == ["smartdesa_letter_issued_v3"]
     [text] = sms.requests
     assert text["to"] == RESIDENT_PHONE
-    assert text["message"].startswith("Smart Desa: Surat Keterangan Domisili Anda sudah terbit.")
+    assert text["message"].startswith(
+        "Smart Desa: SKD-2026-000001: Surat sudah terbit dengan nomor"
+    )
     assert "/api/v1/letter-links/app-0001/letter.pdf?expires=" in text["message"]
-    assert (rows[1].template, rows[1].template_version) == ("letter_issued.sms", "2")
+    assert (rows[1].template, rows[1].template_version) == ("letter_issued.sms", "3")
 
 
 async def test_whatsapp_success_leaves_the_sms_on_standby(

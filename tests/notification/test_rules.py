@@ -39,7 +39,7 @@ from services.notification.models import (
     Preference,
 )
 from services.notification.preferences import Preferences
-from services.notification.templates import BY_EVENT
+from services.notification.templates import BY_EVENT, ESCALATED_RESIDENT
 from tests.notification.conftest import (
     APPLICATION_ID,
     LINK_KEY,
@@ -91,7 +91,7 @@ async def test_every_public_event_has_a_rule_and_records_template_versions(
         await handler_env.handler(event)
     found = await notes(handler_env)
     assert {(n.template, n.template_version) for n in found} == {
-        (g.inapp.name, g.inapp.version) for g in BY_EVENT.values()
+        (g.inapp.name, g.inapp.version) for g in (*BY_EVENT.values(), ESCALATED_RESIDENT)
     }
     for row in await deliveries(handler_env):
         assert row.template.endswith(f".{row.channel}") and row.template_version
@@ -158,7 +158,18 @@ async def test_escalation_goes_to_the_supervisor_then_the_kabupaten_operator(
     asked = [(c.desa_code, c.role) for c in peers.directory.calls]
     assert asked == [(PAMANUKAN, "sekdes"), (PAMANUKAN, "kabupaten_operator")]
     by_recipient = {n.recipient: n.body for n in await notes(handler_env)}
-    assert set(by_recipient) == {SEKDES, "staff:sekdes2.pamanukan", "staff:operator.subang"}
+    applicant = f"resident:{RESIDENT_ID}"
+    assert set(by_recipient) == {
+        SEKDES,
+        "staff:sekdes2.pamanukan",
+        "staff:operator.subang",
+        applicant,
+    }
+    # The applicant hears it once, at the first escalation, with the application's number.
+    assert [n.body for n in await notes(handler_env) if n.recipient == applicant] == [
+        "SKD-2026-000001: Melewati batas waktu di tahap Kasi Pemerintahan; permohonan Anda "
+        "sedang kami percepat."
+    ]
     assert by_recipient["staff:operator.subang"] == (
         "Permohonan Surat Keterangan Domisili melewati batas waktu di tahap Kasi Pemerintahan "
         "dan dialihkan kepada Anda sebagai Operator Kabupaten. Silakan putuskan atau tunjuk Plt."
@@ -210,21 +221,61 @@ async def test_escalation_without_a_target_is_refused(handler_env: HandlerEnv) -
 
 async def test_progress_events_stay_in_the_app(handler_env: HandlerEnv) -> None:
     for name, extra in (
-        (APPLICATION_SUBMITTED, {"channel": "portal"}),
         (APPLICATION_DECIDED, {"step_role": "sekdes", "decision": "approve"}),
         (APPLICATION_RESUBMITTED, {}),
+        # The first step comes with the submission, whose own message says it.
+        (APPLICATION_STEP_ASSIGNED, {"step_role": "kasi_pemerintahan", "step_index": 0}),
     ):
         _, event = application_event(name, **extra)
         await handler_env.handler(event)
     _, revise = application_event(APPLICATION_DECIDED, step_role="sekdes", decision="revise")
     await handler_env.handler(revise)  # its own event says it: nothing here
-    assert [n.template for n in await notes(handler_env)] == [
-        "submitted.inapp",
-        "decided.inapp",
-        "resubmitted.inapp",
-    ]
-    assert "disetujui oleh Sekretaris Desa" in (await notes(handler_env))[1].body
+    resident = [n for n in await notes(handler_env) if n.recipient.startswith("resident:")]
+    assert [n.template for n in resident] == ["decided.inapp", "resubmitted.inapp"]
+    assert "disetujui oleh Sekretaris Desa" in resident[0].body
     assert await deliveries(handler_env) == []
+
+
+async def test_a_submission_tells_the_resident_its_number(handler_env: HandlerEnv) -> None:
+    _, event = application_event(APPLICATION_SUBMITTED, status="in_review", channel="portal")
+    await handler_env.handler(event)
+    [note] = await notes(handler_env)
+    whatsapp, sms = await deliveries(handler_env)
+    assert (whatsapp.channel, sms.channel, sms.status) == (WHATSAPP, SMS, STANDBY)
+    assert whatsapp.body == (
+        "Smart Desa: Surat Keterangan Domisili. Permohonan diterima dengan nomor "
+        "SKD-2026-000001. Ikuti perkembangannya di https://warga.example/permohonan/app-0001"
+    )
+    assert note.body == whatsapp.body.removeprefix("Smart Desa: ")
+
+
+async def test_each_further_step_is_one_line_unless_switched_off(
+    handler_env: HandlerEnv,
+) -> None:
+    _, second = application_event(
+        APPLICATION_STEP_ASSIGNED,
+        step_role="sekdes",
+        step_index=1,
+        deadline="2026-07-21T09:00:00+00:00",
+    )
+    await handler_env.handler(second)
+    [whatsapp] = [d for d in await deliveries(handler_env) if d.channel == WHATSAPP]
+    assert whatsapp.recipient == f"resident:{RESIDENT_ID}"
+    assert whatsapp.body == (
+        "Smart Desa: SKD-2026-000001: Sekarang diperiksa oleh Sekretaris Desa. "
+        "Batas waktu: 21 Juli 2026 pukul 16.00 WIB."
+    )
+    # Switched off: the resident still reads it in the app, nothing goes out.
+    await prefer(
+        handler_env, f"resident:{RESIDENT_ID}", channels="whatsapp,sms", step_updates=False
+    )
+    _, third = application_event(APPLICATION_STEP_ASSIGNED, step_role="kades", step_index=2)
+    await handler_env.handler(third)
+    assert len(await deliveries(handler_env)) == 2  # the second step's WhatsApp and SMS twin
+    lines = [n.body for n in await notes(handler_env) if n.recipient.startswith("resident:")]
+    assert lines[-1] == (
+        "SKD-2026-000001: Sekarang diperiksa oleh Kepala Desa. Batas waktu: tidak ditetapkan."
+    )
 
 
 async def test_a_walk_in_tells_the_resident_where_to_follow_it(handler_env: HandlerEnv) -> None:
@@ -263,17 +314,16 @@ async def test_the_letter_type_is_named_as_the_event_names_it(handler_env: Handl
     await handler_env.handler(named)
     await handler_env.handler(unnamed)
     bodies = sorted(n.body for n in await notes(handler_env))
-    assert bodies == [
-        "Permohonan Surat Keterangan Belum Menikah Anda sudah diterima dan sedang diperiksa oleh "
-        "perangkat desa.",
-        "Permohonan Surat SKD Anda sudah diterima dan sedang diperiksa oleh perangkat desa.",
+    assert [b.split(". Permohonan")[0] for b in bodies] == [
+        "Surat Keterangan Belum Menikah",
+        "Surat SKD",
     ]
 
 
 @pytest.mark.parametrize(
     ("name", "extra", "text"),
     [
-        (APPLICATION_EXPIRED, {}, "ditutup karena perbaikannya tidak dikirim"),
+        (APPLICATION_EXPIRED, {}, "Ditutup karena perbaikan tidak dikirim sampai batas waktu."),
         (LETTER_REVOKED, {"letter_number": "470/7/2004/VII/2026"}, "dicabut dan tidak berlaku"),
     ],
 )

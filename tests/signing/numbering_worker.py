@@ -4,10 +4,10 @@ stdin first, so that the test can start all workers at the same moment.
 `numbers <db url> <desa code> <count>`: take `count` numbers from the counter, one transaction
 each, and print the sequences as JSON.
 
-`letters <settings json> <worker name> <count>`: open the signing service's runtime with the
-given settings (a shared database and data folder), issue `count` letters at once (mixed desa
-and letter types, plus the applications named "shared-*" that every worker issues too), and
-print [application_id, letter_id, number, kode, sequence] per letter as JSON."""
+`letters <settings json> <worker name> <count> <in flight>`: open the signing service's runtime
+with the given settings (a shared database and data folder), issue `count` letters, `in flight`
+at a time (mixed desa and letter types, plus the applications named "shared-*" that every worker
+issues too), and print [application_id, letter_id, number, kode, sequence] per letter as JSON."""
 
 import asyncio
 import json
@@ -23,7 +23,6 @@ from services.signing.runtime import open_runtime
 from tests.signing.conftest import PAMANUKAN, RANCASARI, skd_request
 
 SHARED_APPLICATIONS = 10
-IN_FLIGHT = 12  # per process; SQLAlchemy's default pool holds 5 + 10 connections
 
 
 def _wait_for_go() -> None:
@@ -48,7 +47,7 @@ async def numbers(url: str, desa_code: str, count: int) -> None:
     sys.stdout.write(json.dumps(taken) + "\n")
 
 
-async def letters(settings_json: str, worker: str, count: int) -> None:
+async def letters(settings_json: str, worker: str, count: int, in_flight: int) -> None:
     settings = Settings.model_validate_json(settings_json)
     async with open_runtime(settings) as runtime:
         issuer = runtime.issuer
@@ -61,10 +60,7 @@ async def letters(settings_json: str, worker: str, count: int) -> None:
             for i in range(count)
         ]
         requests += [skd_request(f"shared-{i}") for i in range(SHARED_APPLICATIONS)]
-        # All at once, but no more in flight than the connection pool serves: under a loaded
-        # machine the rest would otherwise time out waiting for a connection, which says
-        # nothing about numbering.
-        slots = asyncio.Semaphore(IN_FLIGHT)
+        slots = asyncio.Semaphore(in_flight)
 
         async def issue(request: IssueRequest) -> Letter:
             async with slots:
@@ -84,4 +80,4 @@ if __name__ == "__main__":
     if mode == "numbers":
         asyncio.run(numbers(args[0], args[1], int(args[2])))
     else:
-        asyncio.run(letters(args[0], args[1], int(args[2])))
+        asyncio.run(letters(args[0], args[1], int(args[2]), int(args[3])))

@@ -48,8 +48,12 @@ async def test_verification_page_shows_the_letter_without_personal_data(
     assert "SURAT KETERANGAN DOMISILI" in html
     assert "Berlaku" in html and "Kepala Desa Pamanukan" in html
     assert "Dadang Suhendar" in html  # the signer, as the letter prints them
-    assert "************0001" in html  # the NIK: its last four digits only
-    assert "3213*" not in html
+    # The holder matches the letter by the resident's initials; no NIK, even masked.
+    assert "S. A." in html and "0001" not in html
+    # Technical details only when asked for, and a plain form to check the PDF.
+    details = html[html.index("<details>") : html.index("</details>")]
+    assert "SHA-256" in details and html.count("SHA-256") == 1
+    assert 'action="/verifikasi/periksa"' in html and 'enctype="multipart/form-data"' in html
     assert 'name="viewport"' in html and "<script" not in html
     # Its one stylesheet is our own; the page forbids anything from elsewhere.
     assert re.findall(r'<link[^>]*href="([^"]+)"', html) == ["/static/verifikasi.css"]
@@ -58,6 +62,27 @@ async def test_verification_page_shows_the_letter_without_personal_data(
     assert css.status_code == 200 and ".badge.revoked" in css.text
     for personal in ("3213115705900001", "Siti Aminah", "melamar", "Persyaratan"):
         assert personal not in html
+
+
+async def test_the_page_form_checks_a_pdf_and_answers_in_words(signing: RunningSigning) -> None:
+    _, number, pdf = await _issue(signing, "app-form")
+
+    async def check(content: bytes, name: str = "surat.pdf") -> httpx.Response:
+        return await signing.http.post(
+            "/verifikasi/periksa", files={"file": (name, content, PDF_TYPE)}
+        )
+
+    genuine = await check(pdf)
+    assert genuine.status_code == 200 and genuine.headers["content-type"].startswith("text/html")
+    assert "Berkas ini asli" in genuine.text and number in genuine.text
+    assert genuine.text.index("<details>") < genuine.text.index("SHA-256")
+    changed = await check(flip_byte_in_signed_range(pdf))
+    assert changed.status_code == 200
+    assert "Berkas ini tidak dapat dipastikan asli" in changed.text
+    not_pdf = await check(b"bukan pdf", "surat.txt")
+    assert not_pdf.status_code == 415 and "Berkas ini bukan PDF." in not_pdf.text
+    for personal in ("3213115705900001", "Siti Aminah"):
+        assert personal not in genuine.text
 
 
 async def test_unknown_code_is_404_page(signing: RunningSigning) -> None:
@@ -75,6 +100,7 @@ async def test_letter_json(signing: RunningSigning) -> None:
     assert body["desa_name"] == "Pamanukan" and body["letter_type"] == "SKD"
     assert body["signer_title"] == "Kepala Desa Pamanukan"
     assert body["signer_name"] == "Dadang Suhendar" and body["nik_masked"] == "************0001"
+    assert body["holder_initials"] == "S. A."
     assert body["revoked_at"] is None
     assert body["verification_url"].endswith(f"/verifikasi/{code}")
     assert "nik" not in body and "nama" not in body
@@ -217,8 +243,8 @@ async def test_size_limit_and_timeout(data_dir: Path, nats_url: str) -> None:
 async def test_a_letter_registered_with_more_of_the_nik_shows_only_its_last_four_digits(
     signing: RunningSigning,
 ) -> None:
-    """Letters issued before kept the area code too (3213********0001): the public sees the
-    last four digits of those as well, on the page and in the JSON."""
+    """Letters issued before kept the area code too (3213********0001): the JSON shows the
+    last four digits of those as well; the page shows no NIK at all (initials instead)."""
     code, _, _ = await _issue(signing, "app-old-mask")
     async with signing.runtime.sessions() as session:
         letter = (
@@ -228,6 +254,6 @@ async def test_a_letter_registered_with_more_of_the_nik_shows_only_its_last_four
         session.add(letter)
         await session.commit()
     page = (await signing.http.get(f"/verifikasi/{code}")).text
-    assert "************0001" in page and "3213*" not in page
+    assert "0001" not in page and "3213*" not in page  # the page shows initials, no NIK
     body = (await signing.http.get(f"/api/v1/letters/{code}")).json()
     assert body["nik_masked"] == "************0001"

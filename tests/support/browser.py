@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, Playwright, ViewportSize
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SMARTDESA_CHROMIUM", "/usr/bin/chromium")
@@ -22,6 +22,12 @@ AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(os.environ.get("SMARTDESA_SCREENSHOTS_DIR", ROOT / "build" / "screenshots"))
 PHONE: ViewportSize = {"width": 360, "height": 780}
 DESK: ViewportSize = {"width": 1280, "height": 860}
+# How long a click, a navigation or an `expect` waits for the page before failing. Each returns
+# as soon as the page is there; the bound only matters when it never comes. Playwright's defaults
+# (30 s, and 5 s for `expect`) failed a Kades' approval, which signs the letter before the page
+# answers, on a loaded machine.
+ACTION_WAIT_MS = 120_000
+EXPECT_WAIT_MS = 30_000
 # Violations a page must not have; "minor" and "moderate" are reported, not failed.
 BLOCKING_IMPACTS = ("serious", "critical")
 
@@ -41,6 +47,20 @@ def launch(playwright: Playwright) -> Browser:
             "--no-first-run",
         ],
     )
+
+
+def new_context(browser: Browser, size: ViewportSize, *, mobile: bool = False) -> BrowserContext:
+    """A browser of its own (no one else's cookies), set up as a phone or desk in Subang."""
+    context = browser.new_context(
+        viewport=size,
+        locale="id-ID",
+        timezone_id="Asia/Jakarta",
+        is_mobile=mobile,
+        has_touch=mobile,
+    )
+    context.set_default_timeout(ACTION_WAIT_MS)
+    context.set_default_navigation_timeout(ACTION_WAIT_MS)
+    return context
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ a test session and dropped after it: other people's tests use the same server.""
 import asyncio
 import os
 import uuid
+import warnings
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -13,6 +14,9 @@ import pytest
 from sqlalchemy.engine.url import make_url
 
 T = TypeVar("T")
+
+# A DROP DATABASE (which ends the database's sessions first) that takes longer is given up.
+DROP_SECONDS = 60.0
 
 ADMIN_DSN = os.environ.get(
     "SMARTDESA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
@@ -44,7 +48,16 @@ class PostgresDatabases:
         conn = await self._admin()
         try:
             for database in self.created:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                try:
+                    await conn.execute(
+                        f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', timeout=DROP_SECONDS
+                    )
+                except TimeoutError:
+                    warnings.warn(
+                        f"dropping {database} did not finish within {DROP_SECONDS}s (a lock "
+                        "held by another session?); it is left behind",
+                        stacklevel=1,
+                    )
         finally:
             await conn.close()
         self.created.clear()

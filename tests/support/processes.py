@@ -2,20 +2,46 @@
 port with its own store, and helpers to wait for ports."""
 
 import os
+import random
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# A server that has not exited this long after SIGTERM is killed.
+STOP_SECONDS = 10.0
+
+
+# Ports for the tests' own servers come from below the kernel's ephemeral range: a port taken
+# from that range and released can go to any outgoing connection before the server binds it,
+# which on a busy machine (suites side by side) left a dev stack unable to start.
+LISTEN_PORTS_FROM = 20000
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on now, outside the ephemeral range."""
+    below = _ephemeral_ports_start()
+    for _ in range(200):
+        port = random.randrange(LISTEN_PORTS_FROM, below)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {LISTEN_PORTS_FROM} and {below}")
 
 
 def wait_for_port(
@@ -70,7 +96,12 @@ def nats_server(store_dir: Path, port: int | None = None) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
+            warnings.warn(
+                f"nats-server on port {port} did not exit within {STOP_SECONDS}s of SIGTERM "
+                "(flushing its store?); killed",
+                stacklevel=1,
+            )
             proc.kill()
             proc.wait()

@@ -27,6 +27,7 @@ def application_event(
     escalation_level: int = 0,
     status: str = "in_review",
     letter_type: str = "SKD",
+    application_number: str = "",
 ) -> CloudEvent:
     return CloudEvent(
         id=event_id or str(uuid.uuid4()),
@@ -37,6 +38,7 @@ def application_event(
         data=proto_data(
             events_pb2.ApplicationEvent(
                 application_id=application_id,
+                application_number=application_number,
                 desa_code=desa_code,
                 letter_type=letter_type,
                 status=status,

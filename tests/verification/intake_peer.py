@@ -49,11 +49,13 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         application_id: str,
         desa_code: str,
         attachments: dict[str, tuple[str, str, bytes]] | None = None,
+        number: str = "",
     ) -> intake_pb2.Application:
         """An in-review SKD application; attachments: id -> (kind, content type, bytes)."""
         attachments = attachments or {}
         app = intake_pb2.Application(
             id=application_id,
+            number=number,
             desa_code=desa_code,
             letter_type="SKD",
             purpose="Persyaratan melamar pekerjaan",

@@ -1,5 +1,6 @@
-"""A BSrE desa signs: the Kades gives the passphrase with the last approval (or with a retry of
-a blocked letter). Real verification and signing services (signing's BSrE signer pointed at a
+"""A BSrE desa signs: the Kades gives the passphrase with the last approval, or later on the
+letter that waits for their signature (awaiting_signature; never signing_blocked, which would
+alert the Kades and the kabupaten that the letter is stuck). Real verification and signing services (signing's BSrE signer pointed at a
 local server speaking BSrE's shape), the real workflow and activities on the Temporal dev
 server, and the intake peer. The passphrase reaches BSrE and nothing else: not the workflow's
 history, not a log, not a database."""
@@ -8,23 +9,40 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlmodel import select
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
-from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
+from common.domain import ApplicationStatus
+from common.domain.events import (
+    APPLICATION_DECIDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_REMINDED,
+    APPLICATION_SIGNING_BLOCKED,
+    APPLICATION_STEP_ASSIGNED,
+    LETTER_ISSUED,
+)
+from common.events import CloudEvent
+from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, WORKER, client_channel
+from services.notification.recipients import RecipientLookup
+from services.notification.rules import plan_for, staff_recipient
 from services.signing.config import Settings as SigningSettings
 from services.signing.models import Letter
 from services.signing.runtime import Runtime as SigningRuntime
 from services.signing.runtime import open_runtime as open_signing
 from services.verification.config import Settings
+from services.verification.models import Task
 from tests.signing.bsre_fake import NIK, PASSWORD, USERNAME, FakeBsre, fake_bsre
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
@@ -170,6 +188,72 @@ def _files_holding(folder: Path, needle: bytes) -> dict[Path, bool]:
     return {p: needle in p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+@dataclass
+class EventLog:
+    """Every public event of one application, as published on NATS (the stream all services
+    consume), in order."""
+
+    app_id: str
+    events: list[CloudEvent]
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events]
+
+
+async def _stream_until_issued(js: JetStreamContext, app_id: str) -> EventLog:
+    """The application's events from the start of the public stream to its letter.issued (the
+    intake peer publishes each before answering the workflow, so it is there once issued)."""
+    subscription = await js.subscribe(
+        "smartdesa.events.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    log = EventLog(app_id, [])
+    try:
+        while LETTER_ISSUED not in log.names():
+            msg = await subscription.next_msg(timeout=30)
+            event = CloudEvent.from_message(dict(msg.headers or {}), msg.data or b"")
+            if event.subject == app_id:
+                log.events.append(event)
+    finally:
+        await asyncio.wait_for(subscription.unsubscribe(), timeout=10)
+    return log
+
+
+# Events whose messages go to staff; and the one a stuck letter would raise.
+STAFF_EVENTS = (
+    APPLICATION_STEP_ASSIGNED,
+    APPLICATION_REMINDED,
+    APPLICATION_ESCALATED,
+    APPLICATION_SIGNING_BLOCKED,
+)
+
+
+async def _staff_notifications(
+    service: Service, settings: Settings, log: EventLog
+) -> list[tuple[str, str]]:
+    """(template, recipient) of every message the notification service's rules plan for staff
+    on these events, recipients looked up in this verification service. (Messages to the
+    resident need intake's contacts, which the intake peer does not serve; none of them could
+    be a stuck-letter alert.)"""
+    auth = InternalAuth.from_settings(settings, NOTIFICATION)
+    intake = client_channel(settings.intake_grpc_target, auth, INTAKE)
+    verification = client_channel(
+        f"127.0.0.1:{service.runtime.grpc_server.port}", auth, VERIFICATION
+    )
+    try:
+        recipients = RecipientLookup(intake, verification)
+        messages = []
+        for event in log.events:
+            if event.name not in STAFF_EVENTS:
+                continue
+            plan = await plan_for(event, recipients, datetime.now(UTC))
+            messages += [(m.template.name, m.recipient) for m in plan.in_app]
+            messages += [(m.template.name, m.recipient) for m in plan.outgoing]
+        return messages
+    finally:
+        await intake.close()
+        await verification.close()
+
+
 async def test_the_kades_signs_with_the_passphrase_when_approving(
     service: Service,
     signing: SigningRuntime,
@@ -177,6 +261,7 @@ async def test_the_kades_signs_with_the_passphrase_when_approving(
     queue: str,
     temporal_env: WorkflowEnvironment,
     settings: Settings,
+    js: JetStreamContext,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -207,50 +292,75 @@ async def test_the_kades_signs_with_the_passphrase_when_approving(
     assert (await handle.result())["status"] == "issued"
     await _assert_passphrase_nowhere(handle, caplog, settings.data_dir)
 
+    # The normal BSrE path, as every service saw it: the letter waited for the Kades's
+    # signature and was issued; nothing said it was stuck, and nobody was told so.
+    log = await _stream_until_issued(js, app_id)
+    assert APPLICATION_SIGNING_BLOCKED not in log.names()
+    assert log.names()[-3:] == [APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED, LETTER_ISSUED]
+    assert log.events[-2].data["status"] == ApplicationStatus.AWAITING_SIGNATURE
+    messages = await _staff_notifications(service, settings, log)
+    templates = {template for template, _ in messages}
+    assert not {"signing_blocked", "signing_blocked_kabupaten"} & templates
+    # The Kades was told the letter waits for them (the signature step), nobody else.
+    signature_step = log.events[-2]
+    plan = await _staff_notifications(service, settings, EventLog(app_id, [signature_step]))
+    assert plan and {recipient for _, recipient in plan} == {staff_recipient("kades.pamanukan")}
+    # No stuck-letter task ever opened for it.
+    async with service.runtime.sessions() as session:
+        kinds = (await session.exec(select(Task.kind).where(Task.application_id == app_id))).all()
+    assert "signing_blocked" not in kinds and "signature" in kinds
 
-async def test_a_blocked_letter_is_signed_when_the_kades_retries_with_the_passphrase(
+
+async def test_a_letter_approved_without_the_passphrase_waits_for_the_kades_signature(
     service: Service,
     signing: SigningRuntime,
     bsre: FakeBsre,
     queue: str,
     temporal_env: WorkflowEnvironment,
     settings: Settings,
+    js: JetStreamContext,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app_id, handle = await _approve_up_to_kades(service, temporal_env, queue)
 
-    # Approved without the passphrase: signing refuses at once and the letter is kept.
+    # Approved without the passphrase: the letter waits for the Kades's signature, with a
+    # signature task of its own; signing was not asked and took no number.
     status, state = await _post(
         service, "kades.pamanukan", f"/api/v1/tasks/{app_id}/decision", decision="approve"
     )
     assert status == 200, state
+    assert (state["status"], state["step_role"], state["assignee_role"]) == (
+        "awaiting_signature",
+        "kades",
+        "kades",
+    )
 
-    async def blocked() -> dict[str, Any] | None:
+    async def signature_task() -> dict[str, Any] | None:
         task = await _task(service, "kades.pamanukan", app_id)
-        return task if task is not None and task["kind"] == "signing_blocked" else None
+        return task if task is not None and task["kind"] == "signature" else None
 
-    await eventually(blocked)
-    state = await handle.query("state")
-    assert state["status"] == "signing_blocked"
-    assert "memerlukan passphrase penandatangan" in state["blocked_reason"]
+    task = await eventually(signature_task)
+    assert task["deadline"] is not None
     assert bsre.requests == []
     async with signing.sessions() as session:
         assert (await session.exec(select(Letter))).all() == []  # no number taken
 
-    # A wrong passphrase: BSrE refuses, the Kades is told, the letter stays blocked.
     path = f"/api/v1/tasks/{app_id}/retry-issue"
+    # Without the passphrase there is nothing to sign with.
+    status, body = await _post(service, "kades.pamanukan", path)
+    assert status == 422 and body["type"].endswith("/passphrase-required")
+    # A wrong passphrase: BSrE refuses, the Kades is told, the letter keeps waiting.
     status, body = await _post(service, "kades.pamanukan", path, passphrase="salah-ketik")
     assert status == 422, body
     assert body["type"].rsplit("/", 1)[-1] == "signing-refused"
     assert "Passphrase anda salah" in body["detail"]
     assert "salah-ketik" not in str(body)
     assert len(bsre.requests) == 1  # not retried
-    state = await handle.query("state")
-    assert state["status"] == "signing_blocked"
-    # Only the signer role, Sekdes or Kades may sign a blocked letter.
+    assert (await handle.query("state"))["status"] == "awaiting_signature"
+    # Only the signer role, Sekdes or Kades may sign: the Kasi is refused before BSrE is asked.
     status, body = await _post(service, "pemerintahan.pamanukan", path, passphrase=PASSPHRASE)
-    assert status == 403, body
+    assert status in (403, 404), body
     assert len(bsre.requests) == 1
 
     status, state = await _post(service, "kades.pamanukan", path, passphrase=PASSPHRASE)
@@ -267,3 +377,5 @@ async def test_a_blocked_letter_is_signed_when_the_kades_retries_with_the_passph
 
     await eventually(closed)
     await _assert_passphrase_nowhere(handle, caplog, settings.data_dir)
+    log = await _stream_until_issued(js, app_id)
+    assert APPLICATION_SIGNING_BLOCKED not in log.names()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from nats.js import JetStreamContext
+from smartdesa.v1 import signing_pb2_grpc
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -19,12 +20,13 @@ from common.auth import InternalAuth
 from common.domain.events import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
-from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
+from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, GrpcServer, client_channel
 from services.verification.config import Settings
 from tests.support.temporal import accepted_updates
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, application_event
+from tests.workflows.peers import SigningPeer
 from workflows.approval import WORKFLOW_NAME, workflow_id
 from workflows.approval.activities import ApprovalActivities
 from workflows.approval.models import ApprovalInput
@@ -54,17 +56,27 @@ async def approval(
         update={"temporal_task_queue": f"verification-tests-{uuid.uuid4()}"}
     )
     auth = InternalAuth.from_settings(settings, WORKER)
+    # Signing says how the desa signs (a local key); no test here has it issue a letter.
+    signing = GrpcServer(
+        "127.0.0.1:0",
+        InternalAuth.from_settings(settings, SIGNING),
+        ["smartdesa.v1.SigningService"],
+        lambda s: signing_pb2_grpc.add_SigningServiceServicer_to_server(SigningPeer(), s),
+    )
+    await signing.start()
     channels = [
         client_channel(settings.intake_grpc_target, auth, INTAKE),
         client_channel(f"127.0.0.1:{service.runtime.grpc_server.port}", auth, VERIFICATION),
-        # No test here approves the last step, so signing is never called.
-        client_channel("127.0.0.1:9", auth, SIGNING),
+        client_channel(f"127.0.0.1:{signing.port}", auth, SIGNING),
     ]
     worker = build_worker(temporal_env.client, worker_settings, ApprovalActivities(*channels))
-    async with worker:
-        yield Approval(temporal_env.client, worker_settings.temporal_task_queue)
-    for channel in channels:
-        await channel.close()
+    try:
+        async with worker:
+            yield Approval(temporal_env.client, worker_settings.temporal_task_queue)
+    finally:
+        for channel in channels:
+            await channel.close()
+        await signing.stop(0)
 
 
 async def _decide(
@@ -74,6 +86,10 @@ async def _decide(
         f"/api/v1/tasks/{app_id}/decision", json=body, headers=await service.login(username)
     )
     return response.status_code, response.json()
+
+
+async def _history_length(handle: WorkflowHandle[Any, Any]) -> int:
+    return len([e async for e in handle.fetch_history_events()])
 
 
 async def _waits_on(service: Service, username: str, app_id: str) -> None:
@@ -138,11 +154,25 @@ async def test_decisions_are_refused_or_applied_by_the_workflow(
     # Only the one decision entered the workflow's history.
     assert await accepted_updates(handle) == 1
 
-    # A retry of the same request gets the same answer and changes nothing.
+    # A retry of the same request gets the same answer and adds nothing to the history.
+    events = await _history_length(handle)
     status, again = await _decide(
         service, "pemerintahan.pamanukan", app_id, decision="approve", request_id="kasi-1"
     )
     assert (status, again) == (200, state)
+    assert await _history_length(handle) == events
+    # The request id is bound to the Kasi: another staff member re-sending it is checked as a
+    # request of their own and refused (it used to answer 200 with the Kasi's result).
+    status, body = await _decide(
+        service, "sekdes.pamanukan", app_id, decision="approve", step=0, request_id="kasi-1"
+    )
+    assert status == 409 and body["type"].endswith("/stale-step")
+    status, body = await _decide(
+        service, "kades.pamanukan", app_id, decision="approve", request_id="kasi-1"
+    )
+    assert status == 403 and body["type"].endswith("/wrong-role")
+    assert await _history_length(handle) == events
+    assert await accepted_updates(handle) == 1
 
     await _waits_on(service, "sekdes.pamanukan", app_id)
     status, state = await _decide(

@@ -231,6 +231,7 @@ async def test_the_projection_names_the_desa_after_each_committed_change(
 def _summary(**changes: object) -> TaskSummary:
     fields: dict[str, object] = {
         "application_id": str(uuid.uuid4()),
+        "application_number": "SKD-2026-000001",
         "letter_type": "SKD",
         "step": StepOut(index=0, role="kasi_pemerintahan"),
         "assigned_at": datetime(2026, 12, 7, 2, tzinfo=UTC),
@@ -287,6 +288,7 @@ def test_the_application_page_offers_what_the_task_allows(
 
     app = ApplicationOut(
         id="a1",
+        number="SKD-2026-000001",
         desa_code=PAMANUKAN,
         letter_type="SKD",
         purpose="Rekening bank",

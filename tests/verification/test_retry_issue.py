@@ -45,6 +45,11 @@ class RefusingSigning(signing_pb2_grpc.SigningServiceServicer):
             verification_url="http://127.0.0.1:8002/verifikasi/kode",
         )
 
+    async def GetSigner(
+        self, request: signing_pb2.GetSignerRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.SignerInfo:
+        return signing_pb2.SignerInfo(kind="local")  # the workflow issues, and signing refuses
+
     async def GetLetterPdf(
         self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.LetterPdf:

@@ -20,6 +20,7 @@ async def _assigned(
     role: str = "kasi_pemerintahan",
     desa_code: str = PAMANUKAN,
     step_index: int = 0,
+    number: str = "",
 ) -> str:
     """An application in intake with a step assigned to `role`, visible in the inbox."""
     app_id = str(uuid.uuid4())
@@ -27,6 +28,7 @@ async def _assigned(
         app_id,
         desa_code,
         {"att-ktp": ("KTP", "image/jpeg", JPEG), "att-kk": ("KK", "application/pdf", PDF)},
+        number=number,
     )
     event = application_event(
         APPLICATION_STEP_ASSIGNED,
@@ -34,6 +36,7 @@ async def _assigned(
         desa_code=desa_code,
         step_index=step_index,
         step_role=role,
+        application_number=number,
     )
     await publish(js, public_subject(desa_code, event.name), event)
 
@@ -58,6 +61,7 @@ async def test_task_detail_shows_the_application_from_intake(
     body = response.json()
     assert body["application"] == {
         "id": app_id,
+        "number": "",  # the fake intake's application is from before numbers
         "desa_code": PAMANUKAN,
         "letter_type": "SKD",
         "purpose": "Persyaratan melamar pekerjaan",
@@ -152,3 +156,26 @@ async def test_an_application_intake_does_not_know_is_404(
 
     assert response.status_code == 404
     assert response.json()["detail"] == "Permohonan tidak ditemukan."
+
+
+async def test_staff_find_an_application_by_the_number_the_resident_reads_out(
+    service: Service, js: JetStreamContext
+) -> None:
+    app_id = await _assigned(service, js, number="SKD-2026-000123")
+    headers = await service.login("pemerintahan.pamanukan")
+    [row] = (await service.http.get("/api/v1/tasks", headers=headers)).json()
+    assert (row["application_id"], row["application_number"]) == (app_id, "SKD-2026-000123")
+    # As read out over the phone: lower case, with spaces around it.
+    found = await service.http.get("/api/v1/tasks/by-number/skd-2026-000123 ", headers=headers)
+    assert found.status_code == 200, found.text
+    assert found.json()["application"]["id"] == app_id
+    assert found.json()["application"]["number"] == "SKD-2026-000123"
+    # Nobody else's: another desa's staff, and a number nobody has, are the same 404.
+    for who, number in (
+        ("pemerintahan.rancasari", "SKD-2026-000123"),
+        ("pemerintahan.pamanukan", "SKD-2026-999999"),
+    ):
+        missing = await service.http.get(
+            f"/api/v1/tasks/by-number/{number}", headers=await service.login(who)
+        )
+        assert missing.status_code == 404, (who, number)

@@ -139,6 +139,12 @@ class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
     def __init__(self) -> None:
         self.calls: list[signing_pb2.IssueLetterRequest] = []
         self.letters: dict[str, signing_pb2.IssuedLetter] = {}
+        self.signer_kind = "local"  # how every desa signs
+
+    async def GetSigner(
+        self, request: signing_pb2.GetSignerRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.SignerInfo:
+        return signing_pb2.SignerInfo(kind=self.signer_kind)
 
     async def IssueLetter(
         self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext

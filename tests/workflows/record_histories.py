@@ -35,6 +35,8 @@ from workflows.approval.models import (
     ApprovalState,
     CancelInput,
     DecisionInput,
+    LetterInfo,
+    LetterSignedInput,
     ResubmitInput,
     RetryIssueInput,
     Route,
@@ -132,6 +134,26 @@ async def signing_blocked_then_issued(
     )
 
 
+async def remote_signature(
+    env: WorkflowEnvironment, handle: Handle, activities: RecordingActivities
+) -> None:
+    # A BSrE desa: after the last approval the letter waits for the Kades's signature, is
+    # reminded once, then signed (verification issued it with the passphrase).
+    await approved(env, handle, activities)
+    await env.sleep(timedelta(hours=5))
+    await eventually(lambda: bool(activities.of("application.reminded")), "reminder")
+    await handle.execute_update(
+        LetterApprovalWorkflow.letter_signed,
+        LetterSignedInput(
+            "signed-1",
+            "kades.pamanukan",
+            "kades",
+            PAMANUKAN,
+            LetterInfo("letter-1", "470/001/32.13.11.2004/XI/2026", "http://127.0.0.1:8002/v/c"),
+        ),
+    )
+
+
 PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Awaitable[None]]] = {
     "approved": approved,
     "revised-then-approved": revised_then_approved,
@@ -140,21 +162,27 @@ PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Aw
     "cancelled": cancelled,
     "expired": expired,
     "signing-blocked-then-issued": signing_blocked_then_issued,
+    "remote-signature": remote_signature,
 }
+# Paths whose desa signs remotely (BSrE).
+REMOTE = {"remote-signature"}
 # How often signing refuses the letter before issuing it, per path.
 REFUSALS = {"signing-blocked-then-issued": 2}
 
 
-def _route() -> Route:
+def _route(remote_signature: bool = False) -> Route:
     return Route(
         steps=[RouteStep(role=r, deadline_working_hours=8) for r in SKD_ROUTE],
         signer_role="kades",
         days_off=["2026-12-24", "2026-12-25"],
+        remote_signature=remote_signature,
     )
 
 
 async def record(client: Client, env: WorkflowEnvironment, name: str, out: Path) -> Path:
-    activities = RecordingActivities(_route(), refuse_issue_times=REFUSALS.get(name, 0))
+    activities = RecordingActivities(
+        _route(name in REMOTE), refuse_issue_times=REFUSALS.get(name, 0)
+    )
     async with running_letter(client, activities) as handle:
         await PATHS[name](env, handle, activities)
         await handle.result()

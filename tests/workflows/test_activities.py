@@ -13,7 +13,8 @@ from temporalio.testing import ActivityEnvironment
 from common.auth import InternalAuth
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
 from tests.workflows.peers import PAMANUKAN, Peers, running_peers
-from workflows.approval.activities import ApprovalActivities, national_days_off
+from workflows.approval.activities import ApprovalActivities
+from workflows.approval.days_off import national_days_off
 from workflows.approval.models import (
     ApprovalInput,
     IssueLetterInput,
@@ -66,6 +67,20 @@ async def test_an_unset_route_gets_the_defaults(activities: ApprovalActivities) 
     assert (route.max_revision_rounds, route.resubmit_days, route.on_behalf_of_role) == (3, 14, "")
     this_year = datetime.now(UTC).year
     assert set(national_days_off(this_year)) == set(route.days_off)
+
+
+async def test_the_route_says_whether_the_desa_signs_remotely(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    """Signing knows each desa's signer kind (its signing_signers setting); BSrE is remote."""
+    route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert route.remote_signature is False  # the peer's desa signs with a local key
+    peers.signing.signer_kind = "bsre"
+    route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert route.remote_signature is True
+    peers.signing.signer_kind = "pkcs11"
+    route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert route.remote_signature is False
 
 
 async def test_a_desa_route_is_carried_and_unheld_skippable_steps_are_left_out(

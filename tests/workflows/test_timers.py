@@ -183,8 +183,9 @@ async def test_a_supervisor_who_decides_the_last_step_signs_as_themself(
 async def test_deadlines_skip_days_off(time_skipping_env: WorkflowEnvironment) -> None:
     env = time_skipping_env
     today = (await env.get_current_time()).astimezone(WIB).date()
-    # The desa closes the next ten days (on top of national holidays): the deadline moves past.
-    closed = [(today + timedelta(days=n)).isoformat() for n in range(1, 11)]
+    # The desa closes today and the next ten days (on top of national holidays): the deadline
+    # moves past. (Today too: a letter assigned before opening time would be due today.)
+    closed = [(today + timedelta(days=n)).isoformat() for n in range(0, 11)]
     route = skd_route(calendar=WorkingCalendar(local_days_off=closed))
     activities = RecordingActivities(route)
     async with running_letter(env.client, activities) as handle:

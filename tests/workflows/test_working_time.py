@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.wib import WIB, wib_datetime
-from workflows.approval.activities import national_days_off
+from workflows.approval.days_off import national_days_off
 from workflows.approval.models import WorkingCalendar
 from workflows.approval.working_time import (
     NoWorkingTime,

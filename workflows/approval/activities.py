@@ -5,7 +5,6 @@ one letter per application), so Temporal may retry them freely."""
 from datetime import UTC, date, datetime
 
 import grpc
-import holidays
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import (
     directory_pb2,
@@ -18,6 +17,9 @@ from smartdesa.v1 import (
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from common.domain import SignerKind
+from workflows.approval.days_off import national_days_off
+from workflows.approval.issuing import issue_letter_request
 from workflows.approval.models import (
     ACTIVITY_ISSUE_LETTER,
     ACTIVITY_RECORD_PROGRESS,
@@ -43,22 +45,6 @@ _PERMANENT_CODES = {
 }
 _CALL_TIMEOUT_S = 20.0
 _ISSUE_TIMEOUT_S = 90.0
-# Days off are computed for this year and the next ones: far beyond any letter's lifetime
-# (a few working days per step, plus at most a few resubmission periods).
-_DAYS_OFF_YEARS = 3
-
-
-def national_days_off(from_year: int, years: int = _DAYS_OFF_YEARS) -> list[str]:
-    """Indonesian public holidays and cuti bersama (the `holidays` package's "government"
-    category for ID holds the joint leave days set by the SKB of three ministers), as ISO
-    dates. Dates of Islamic holidays beyond the published decree are the package's estimates;
-    a new `holidays` release corrects them, and a desa adds any local day off itself."""
-    days = holidays.country_holidays(
-        "ID",
-        years=range(from_year, from_year + years),
-        categories=(holidays.PUBLIC, holidays.GOVERNMENT),
-    )
-    return sorted(d.isoformat() for d in days)
 
 
 def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
@@ -111,25 +97,6 @@ def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
     )
 
 
-def issue_letter_request(
-    application: intake_pb2.Application, input: IssueLetterInput
-) -> signing_pb2.IssueLetterRequest:
-    """The letter signing issues for `application`, signed as `input` says. Built here for the
-    workflow's activity and for verification, which sends it with a signer's passphrase."""
-    return signing_pb2.IssueLetterRequest(
-        application_id=application.id,
-        desa_code=application.desa_code,
-        letter_type=application.letter_type,
-        purpose=application.purpose,
-        fields=dict(application.fields),
-        nik=application.nik,
-        signer_role=input.signer_role,
-        signer_username=input.signer_username,
-        on_behalf_of_role=input.on_behalf_of_role,
-        signer_is_plt=input.signer_is_plt,
-    )
-
-
 def _raise_for(exc: grpc.aio.AioRpcError, what: str) -> None:
     if exc.code() in _PERMANENT_CODES:
         # The peer's own words (signing's reasons are Indonesian, for staff) travel as the
@@ -167,10 +134,27 @@ class ApprovalActivities:
             _raise_for(exc, "route lookup")
             raise
         resolved = route_from_proto(route, national_days_off(datetime.now(UTC).year))
+        resolved.remote_signature = await self._signs_remotely(input.desa_code)
         resolved.steps = [s for s in resolved.steps if not await self._skip(input, s)]
         if not resolved.steps:
             raise ApplicationError("route has no steps", type="EmptyRoute", non_retryable=True)
         return resolved
+
+    async def _signs_remotely(self, desa_code: str) -> bool:
+        """Signing knows how each desa signs (its `signing_signers` setting): a remote signer
+        (BSrE) makes the letter wait for the signer after the last approval."""
+        try:
+            signer = await self._signing.GetSigner(
+                signing_pb2.GetSignerRequest(desa_code=desa_code), timeout=_CALL_TIMEOUT_S
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                # A signing service older than remote signatures (a rolling deploy): its
+                # letters are issued the way it knows, by the workflow's own call.
+                return False
+            _raise_for(exc, "signer lookup")
+            raise
+        return signer.kind in tuple(SignerKind) and SignerKind(signer.kind).remote
 
     async def _skip(self, input: ApprovalInput, step: RouteStep) -> bool:
         """A skippable step is left out when nobody in the desa holds its role (e.g. a desa

@@ -50,6 +50,10 @@ class Route:
     # National holidays and cuti bersama (ISO dates) for the next years, computed once by the
     # resolve_route activity so the workflow never needs the holidays package.
     days_off: list[str] = field(default_factory=list)
+    # The desa's signer signs remotely (BSrE): after the last approval the letter waits for
+    # their signature instead of being issued at once. Asked of signing by resolve_route; False
+    # in histories recorded before it existed, which keeps those letters on their old path.
+    remote_signature: bool = False
 
 
 @dataclass
@@ -92,6 +96,18 @@ class LetterInfo:
 
 
 @dataclass
+class LetterSignedInput:
+    """The signer signed (verification had signing issue the letter with their passphrase);
+    carries the issued letter's reference, never the passphrase."""
+
+    request_id: str
+    actor_username: str
+    actor_role: str
+    actor_desa_code: str
+    letter: LetterInfo
+
+
+@dataclass
 class ApprovalState:
     application_id: str
     status: str
@@ -107,6 +123,9 @@ class ApprovalState:
     revision_rounds: int = 0  # how often the letter went back to the resident
     blocked_reason: str = ""  # signing_blocked: signing's reason (for staff)
     next_issue_attempt: datetime | None = None  # signing_blocked: when issuing is tried again
+    # Who is asked to act now: the step's role, after escalation whoever was told, the resident
+    # while a revision is awaited, the signer while the letter awaits signature or is blocked.
+    assignee_role: str | None = None
 
 
 @dataclass

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19smartdesa/v1/events.proto\x12\x0csmartdesa.v1\"\xe7\x02\n\x10\x41pplicationEvent\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x16\n\x0ekecamatan_code\x18\x03 \x01(\t\x12\x16\n\x0ekabupaten_code\x18\x04 \x01(\t\x12\x13\n\x0bletter_type\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x12\n\nstep_index\x18\x07 \x01(\x05\x12\x11\n\tstep_role\x18\x08 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\t \x01(\t\x12\x15\n\rletter_number\x18\n \x01(\t\x12\x11\n\tletter_id\x18\x0b \x01(\t\x12\x10\n\x08\x64\x65\x61\x64line\x18\x0c \x01(\t\x12\x19\n\x11\x65scalated_to_role\x18\r \x01(\t\x12\x18\n\x10\x65scalation_level\x18\x0e \x01(\x05\x12\x18\n\x10letter_type_name\x18\x0f \x01(\t\x12\x0f\n\x07\x63hannel\x18\x10 \x01(\t\"Y\n\x0cOtpRequested\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\t\x12\x12\n\nsign_in_id\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19smartdesa/v1/events.proto\x12\x0csmartdesa.v1\"\x83\x03\n\x10\x41pplicationEvent\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x16\n\x0ekecamatan_code\x18\x03 \x01(\t\x12\x16\n\x0ekabupaten_code\x18\x04 \x01(\t\x12\x13\n\x0bletter_type\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x12\n\nstep_index\x18\x07 \x01(\x05\x12\x11\n\tstep_role\x18\x08 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\t \x01(\t\x12\x15\n\rletter_number\x18\n \x01(\t\x12\x11\n\tletter_id\x18\x0b \x01(\t\x12\x10\n\x08\x64\x65\x61\x64line\x18\x0c \x01(\t\x12\x19\n\x11\x65scalated_to_role\x18\r \x01(\t\x12\x18\n\x10\x65scalation_level\x18\x0e \x01(\x05\x12\x18\n\x10letter_type_name\x18\x0f \x01(\t\x12\x0f\n\x07\x63hannel\x18\x10 \x01(\t\x12\x1a\n\x12\x61pplication_number\x18\x11 \x01(\t\"Y\n\x0cOtpRequested\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\t\x12\x12\n\nsign_in_id\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,7 +32,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'smartdesa.v1.events_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_APPLICATIONEVENT']._serialized_start=44
-  _globals['_APPLICATIONEVENT']._serialized_end=403
-  _globals['_OTPREQUESTED']._serialized_start=405
-  _globals['_OTPREQUESTED']._serialized_end=494
+  _globals['_APPLICATIONEVENT']._serialized_end=431
+  _globals['_OTPREQUESTED']._serialized_start=433
+  _globals['_OTPREQUESTED']._serialized_end=522
 # @@protoc_insertion_point(module_scope)

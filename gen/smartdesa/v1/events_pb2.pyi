@@ -44,6 +44,7 @@ class ApplicationEvent(_message.Message):
     ESCALATION_LEVEL_FIELD_NUMBER: _builtins.int
     LETTER_TYPE_NAME_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
+    APPLICATION_NUMBER_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     kecamatan_code: _builtins.str
@@ -71,6 +72,10 @@ class ApplicationEvent(_message.Message):
     """application.submitted: how it came in, "portal" (the resident) or "walk_in" (filed by desa
     staff at the office, so the resident is told where to follow it). Absent in older events.
     """
+    application_number: _builtins.str
+    """What residents, staff and Diskominfo call the application, e.g. "SKU-2026-000123" (given at
+    submission; not personal data). Empty in events made before it existed.
+    """
     def __init__(
         self,
         *,
@@ -90,10 +95,11 @@ class ApplicationEvent(_message.Message):
         escalation_level: _builtins.int = ...,
         letter_type_name: _builtins.str = ...,
         channel: _builtins.str = ...,
+        application_number: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "channel", b"channel", "deadline", b"deadline", "decision", b"decision", "desa_code", b"desa_code", "escalated_to_role", b"escalated_to_role", "escalation_level", b"escalation_level", "kabupaten_code", b"kabupaten_code", "kecamatan_code", b"kecamatan_code", "letter_id", b"letter_id", "letter_number", b"letter_number", "letter_type", b"letter_type", "letter_type_name", b"letter_type_name", "status", b"status", "step_index", b"step_index", "step_role", b"step_role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "application_number", b"application_number", "channel", b"channel", "deadline", b"deadline", "decision", b"decision", "desa_code", b"desa_code", "escalated_to_role", b"escalated_to_role", "escalation_level", b"escalation_level", "kabupaten_code", b"kabupaten_code", "kecamatan_code", b"kecamatan_code", "letter_id", b"letter_id", "letter_number", b"letter_number", "letter_type", b"letter_type", "letter_type_name", b"letter_type_name", "status", b"status", "step_index", b"step_index", "step_role", b"step_role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

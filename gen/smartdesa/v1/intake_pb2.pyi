@@ -110,6 +110,7 @@ class Application(_message.Message):
     TIMELINE_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     FILED_BY_FIELD_NUMBER: _builtins.int
+    NUMBER_FIELD_NUMBER: _builtins.int
     FROM_REGISTER_FIELD_NUMBER: _builtins.int
     REGISTER_VERSION_FIELD_NUMBER: _builtins.int
     REGISTER_FIELDS_FIELD_NUMBER: _builtins.int
@@ -132,6 +133,8 @@ class Application(_message.Message):
     """portal | walk_in (filed at the desa office)"""
     filed_by: _builtins.str
     """walk_in: the username of the staff member who filed it"""
+    number: _builtins.str
+    """e.g. SKU-2026-000123, given at submission; empty for a draft"""
     from_register: _builtins.bool
     """Whether the desa's population register held the resident: then the fields named in
     register_fields are the register's (version register_version, read at submission), the
@@ -170,13 +173,14 @@ class Application(_message.Message):
         timeline: _abc.Iterable[Global___TimelineEntry] | None = ...,
         channel: _builtins.str = ...,
         filed_by: _builtins.str = ...,
+        number: _builtins.str = ...,
         from_register: _builtins.bool = ...,
         register_version: _builtins.int = ...,
         register_fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "from_register", b"from_register", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "purpose", b"purpose", "register_fields", b"register_fields", "register_version", b"register_version", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "from_register", b"from_register", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "number", b"number", "purpose", b"purpose", "register_fields", b"register_fields", "register_version", b"register_version", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -325,18 +329,31 @@ class Contact(_message.Message):
 
     RESIDENT_ID_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
+    APPLICATION_NUMBER_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
     resident_id: _builtins.str
     phone: _builtins.str
     """E.164 without '+', e.g. 6281234567890"""
+    application_number: _builtins.str
+    """Asked by application_id: what a message to the resident quotes about it. The reason is the
+    one staff gave for the current status (revision, rejection); it stays out of events, which
+    every subscriber reads. Empty when asked by resident_id.
+    """
+    status: _builtins.str
+    status_reason: _builtins.str
     def __init__(
         self,
         *,
         resident_id: _builtins.str = ...,
         phone: _builtins.str = ...,
+        application_number: _builtins.str = ...,
+        status: _builtins.str = ...,
+        status_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["phone", b"phone", "resident_id", b"resident_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_number", b"application_number", "phone", b"phone", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -70,6 +70,11 @@ class SigningServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberResponse.FromString,
                 _registered_method=True)
+        self.GetSigner = channel.unary_unary(
+                '/smartdesa.v1.SigningService/GetSigner',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.GetSignerRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.SignerInfo.FromString,
+                _registered_method=True)
 
 
 class SigningServiceServicer:
@@ -132,6 +137,14 @@ class SigningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSigner(self, request, context):
+        """How the desa's letters are signed (its signer kind): the approval workflow asks once per
+        letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SigningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +182,11 @@ def add_SigningServiceServicer_to_server(servicer, server):
                     servicer.ExampleNumber,
                     request_deserializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_signing__pb2.ExampleNumberResponse.SerializeToString,
+            ),
+            'GetSigner': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSigner,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.GetSignerRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.SignerInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +379,33 @@ class SigningService:
             '/smartdesa.v1.SigningService/ExampleNumber',
             smartdesa_dot_v1_dot_signing__pb2.ExampleNumberRequest.SerializeToString,
             smartdesa_dot_v1_dot_signing__pb2.ExampleNumberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSigner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/GetSigner',
+            smartdesa_dot_v1_dot_signing__pb2.GetSignerRequest.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.SignerInfo.FromString,
             options,
             channel_credentials,
             insecure,

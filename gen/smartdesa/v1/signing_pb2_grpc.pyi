@@ -59,6 +59,10 @@ class SigningServiceStub:
     """What the desa's next letter number would look like under a number format (the profile's
     when `number_format` is empty), or why the format cannot be used.
     """
+    GetSigner: _grpc.UnaryUnaryMultiCallable[_signing_pb2.GetSignerRequest, _signing_pb2.SignerInfo]
+    """How the desa's letters are signed (its signer kind): the approval workflow asks once per
+    letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
+    """
 
 @_typing.type_check_only
 class SigningServiceAsyncStub(SigningServiceStub):
@@ -90,6 +94,10 @@ class SigningServiceAsyncStub(SigningServiceStub):
     ExampleNumber: _aio.UnaryUnaryMultiCallable[_signing_pb2.ExampleNumberRequest, _signing_pb2.ExampleNumberResponse]  # type: ignore[assignment]
     """What the desa's next letter number would look like under a number format (the profile's
     when `number_format` is empty), or why the format cannot be used.
+    """
+    GetSigner: _aio.UnaryUnaryMultiCallable[_signing_pb2.GetSignerRequest, _signing_pb2.SignerInfo]  # type: ignore[assignment]
+    """How the desa's letters are signed (its signer kind): the approval workflow asks once per
+    letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
     """
 
 class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -161,6 +169,16 @@ class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_signing_pb2.ExampleNumberResponse, _abc.Awaitable[_signing_pb2.ExampleNumberResponse]]:
         """What the desa's next letter number would look like under a number format (the profile's
         when `number_format` is empty), or why the format cannot be used.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSigner(
+        self,
+        request: _signing_pb2.GetSignerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.SignerInfo, _abc.Awaitable[_signing_pb2.SignerInfo]]:
+        """How the desa's letters are signed (its signer kind): the approval workflow asks once per
+        letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
         """
 
 def add_SigningServiceServicer_to_server(servicer: SigningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

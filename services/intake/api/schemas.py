@@ -163,6 +163,8 @@ class LetterOut(BaseModel):
 
 class ApplicationOut(BaseModel):
     id: str
+    # What the resident, staff and Diskominfo call it, e.g. SKU-2026-000123; null for a draft.
+    number: str | None
     status: str
     desa_code: str
     letter_type: str
@@ -202,6 +204,7 @@ class ApplicationOut(BaseModel):
             )
         return cls(
             id=a.id,
+            number=a.number,
             status=a.status,
             desa_code=a.desa_code,
             letter_type=a.letter_type,

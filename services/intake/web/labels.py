@@ -13,6 +13,7 @@ STATUS_LABELS: dict[str, str] = {
     ApplicationStatus.EXPIRED: "Kedaluwarsa",
     ApplicationStatus.ISSUED: "Surat sudah terbit",
     ApplicationStatus.SIGNING_BLOCKED: "Menunggu tanda tangan elektronik",
+    ApplicationStatus.AWAITING_SIGNATURE: "Disetujui, menunggu tanda tangan",
 }
 # app.css badge classes: green when done, amber when the resident must act, red when ended.
 STATUS_BADGES: dict[str, str] = {
@@ -24,8 +25,13 @@ STATUS_BADGES: dict[str, str] = {
 }
 
 
+# A status added to the workflow after these labels (e.g. waiting for a signature) still reads
+# as words, never as its code.
+UNKNOWN_STATUS_LABEL = "Sedang diproses"
+
+
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
+    return STATUS_LABELS.get(status, UNKNOWN_STATUS_LABEL)
 
 
 def status_badge(status: str) -> str:

@@ -1,85 +1,12 @@
-"""Resident sign-in: NIK + phone, a one-time code over WhatsApp/SMS, then a bearer token;
-signing out ends that token server-side."""
-
-import math
-from datetime import timedelta
+"""Resident sign-in over the API: the routes of `services.intake.sign_in`."""
 
 from fastapi import APIRouter, Request, status
 
-from common.auth import Principal
-from common.db import utcnow
-from common.http import Problem
-from common.nik import InvalidNik, parse_nik
-from common.phone import InvalidPhone, normalize_phone
-from common.sessions import end_session
-from services.intake import otp
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
 from services.intake.api.schemas import Accepted, OtpRequest, TokenOut, TokenRequest
-from services.intake.models import ResidentEndedSession
+from services.intake.sign_in import CODE_SENT, redeem, send_code, sign_out
 
 router = APIRouter(prefix="/auth", tags=["masuk"])
-
-# Identical whether or not a code went out, so nobody learns which NIK is bound to which phone.
-CODE_SENT = (
-    "Kode masuk telah dikirim ke nomor HP yang terdaftar untuk NIK ini. Kode berlaku 5 menit."
-)
-WRONG_CODE = "Kode masuk salah atau sudah tidak berlaku. Silakan minta kode baru."
-
-
-def checked_identity(nik: str, phone: str) -> tuple[str, str]:
-    """The NIK and the normalised phone number, or a 422 Problem naming the field."""
-    nik = nik.strip()
-    try:
-        parse_nik(nik)
-    except InvalidNik as exc:
-        raise Problem(422, str(exc), code="invalid-nik", field="nik") from exc
-    try:
-        normalized = normalize_phone(phone)
-    except InvalidPhone as exc:
-        raise Problem(422, str(exc), code="invalid-phone", field="phone") from exc
-    return nik, normalized
-
-
-def _wait_words(seconds: int) -> str:
-    minutes = math.ceil(seconds / 60)
-    return f"{math.ceil(minutes / 60)} jam" if minutes > 90 else f"{minutes} menit"
-
-
-def too_many(exc: otp.Throttled) -> Problem:
-    """The 429 for a request over a limit; it depends only on the requests counted, never on
-    whether the NIK is known or whose it is."""
-    if isinstance(exc, otp.Locked):
-        detail = "Terlalu banyak percobaan kode yang salah."
-        code = "too-many-attempts"
-    else:
-        detail = "Terlalu sering meminta kode masuk."
-        code = "too-many-codes"
-    return Problem(
-        429,
-        f"{detail} Silakan coba lagi dalam {_wait_words(exc.retry_after)}.",
-        code=code,
-        headers={"Retry-After": str(exc.retry_after)},
-    )
-
-
-def client_address(request: Request) -> str:
-    """Who is asking, as the server sees it (behind a proxy: what uvicorn's proxy headers make
-    of X-Forwarded-For)."""
-    return request.client.host if request.client else ""
-
-
-async def send_code(
-    request: Request, session: SessionDep, runtime: RuntimeDep, nik: str, phone: str
-) -> None:
-    """Sends a sign-in code (the API route and the sign-in page both come here)."""
-    nik, phone = checked_identity(nik, phone)
-    try:
-        await otp.request_code(
-            session, runtime.otp_key, runtime.code_limits, nik, phone, client_address(request)
-        )
-    except otp.Throttled as exc:
-        raise too_many(exc) from exc
-    runtime.relay.wake()
 
 
 @router.post("/otp", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
@@ -90,40 +17,12 @@ async def request_otp(
     return Accepted(detail=CODE_SENT)
 
 
-async def redeem(session: SessionDep, runtime: RuntimeDep, nik: str, phone: str, code: str) -> str:
-    """The resident's token for a right code (the API route and the sign-in page both come
-    here); a Problem naming the field otherwise."""
-    nik, phone = checked_identity(nik, phone)
-    code = code.strip()
-    if len(code) != 6 or not code.isascii() or not code.isdigit():
-        raise Problem(422, "Kode masuk harus 6 digit angka.", code="invalid-otp", field="otp")
-    try:
-        resident_id = await otp.redeem_code(
-            session, runtime.otp_key, runtime.code_limits, nik, phone, code
-        )
-    except otp.WrongCode as exc:
-        raise Problem(401, WRONG_CODE, code="wrong-otp") from exc
-    except otp.Throttled as exc:
-        raise too_many(exc) from exc
-    return runtime.token_issuer.issue(Principal(kind="resident", subject=resident_id))
-
-
 @router.post("/token", response_model=TokenOut)
 async def issue_token(body: TokenRequest, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
     token = await redeem(session, runtime, body.nik, body.phone, body.otp)
     return TokenOut(
         access_token=token, expires_in=runtime.settings.intake_resident_token_ttl_seconds
     )
-
-
-async def sign_out(session: SessionDep, runtime: RuntimeDep, resident: Principal) -> None:
-    """Ends this token server-side (the API route and the portal's /keluar both come here): it
-    is refused from now on, even where a copy of it survives; the resident's other sessions
-    (another phone) go on."""
-    assert resident.session_id is not None  # current_resident accepted it
-    # Kept until the token would have expired anyway (it was issued before now).
-    ttl = timedelta(seconds=runtime.settings.intake_resident_token_ttl_seconds)
-    await end_session(session, ResidentEndedSession, resident.session_id, utcnow() + ttl)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -8,9 +8,11 @@ the API refuses, with the same message; another resident's application is the AP
 """
 
 import hmac
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +25,7 @@ from common.domain.errors import DomainError
 from common.http import Problem
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
+from common.wib import indonesian_date
 from services.intake import resident_actions
 from services.intake.api.deps import (
     SESSION_COOKIE,
@@ -41,7 +44,7 @@ from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
-from services.intake.web.timeline import content_label, size_label, timeline_item
+from services.intake.web.timeline import content_label, size_label, timeline_item, where_now
 
 router = APIRouter(tags=["halaman warga"], include_in_schema=False)
 
@@ -57,6 +60,8 @@ NOTICES = {
     "dibatalkan": "Permohonan sudah dibatalkan.",
 }
 FIELD_PREFIX = "fields."
+# An entry hint at the end of a field's label, e.g. " (TTTT-BB-HH)".
+_HINT = re.compile(r"\s*\([^)]*\)\s*$")
 
 
 def page_url(application_id: str, notice: str | None = None) -> str:
@@ -94,6 +99,21 @@ class FieldView:
     @property
     def input_type(self) -> str:
         return "date" if self.field.kind == "date" else "text"
+
+    @property
+    def read_label(self) -> str:
+        """The label without its entry hint: "Tanggal lahir", not "Tanggal lahir (TTTT-BB-HH)"."""
+        return _HINT.sub("", self.field.label).strip()
+
+    @property
+    def read_value(self) -> str:
+        """The value as people write it: a date as "15 Agustus 1990"."""
+        if self.field.kind == "date":
+            try:
+                return indonesian_date(date.fromisoformat(self.value))
+            except ValueError:
+                return self.value
+        return self.value
 
 
 async def _owned(
@@ -140,7 +160,8 @@ async def _show(
         ],
         "syarat": [SyaratView(r, attached.get(r.code)) for r in letter_type.requirements],
         "upload_errors": upload_errors or {},
-        "timeline": [timeline_item(t) for t in reversed(seen.timeline)],
+        "timeline": [timeline_item(t, application) for t in reversed(seen.timeline)],
+        "now": where_now(application, seen.timeline),
         "editable": application.status in EDITABLE_STATUSES,
         "can_submit": application.status == ApplicationStatus.DRAFT,
         "can_resubmit": application.status == ApplicationStatus.REVISION_REQUESTED,

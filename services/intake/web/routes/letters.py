@@ -36,6 +36,7 @@ class ListedApplication:
     created_at: datetime
     status_label: str
     status_badge: str
+    number: str | None = None
 
 
 @router.get("/permohonan")
@@ -55,6 +56,7 @@ async def my_applications(
                 created_at=a.created_at,
                 status_label=status_label(a.status),
                 status_badge=status_badge(a.status),
+                number=a.number,
             )
         )
     return render(

@@ -1,7 +1,7 @@
 """Signing in with NIK and a one-time code, signing out, and the landing page.
 
-The sign-in takes the same path as the API (`send_code` and `redeem` behind POST
-/api/v1/auth/otp and /token). The NIK and phone number travel to the code step only in the
+The sign-in takes the same path as the API (the use case `services.intake.sign_in`, behind
+POST /api/v1/auth/otp and /token). The NIK and phone number travel to the code step only in the
 POST form, never in a URL."""
 
 from typing import Annotated, Any
@@ -27,7 +27,7 @@ from services.intake.api.deps import (
     SessionDep,
     current_resident,
 )
-from services.intake.api.routes.auth import CODE_SENT, redeem, send_code, sign_out
+from services.intake.sign_in import CODE_SENT, redeem, send_code, sign_out
 from services.intake.web.pages import HOME_PATH, SIGN_IN_PATH, render
 
 router = APIRouter(include_in_schema=False)

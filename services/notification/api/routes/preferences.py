@@ -32,6 +32,7 @@ class PreferencesOut(BaseModel):
     email: str | None
     phone: str | None
     quiet_hours: QuietHours | None
+    step_updates: bool
 
     @classmethod
     def of(cls, prefs: Preferences) -> "PreferencesOut":
@@ -45,6 +46,7 @@ class PreferencesOut(BaseModel):
             email=prefs.email,
             phone=prefs.phone,
             quiet_hours=quiet,
+            step_updates=prefs.step_updates,
         )
 
 
@@ -53,6 +55,9 @@ class PreferencesIn(BaseModel):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     quiet_hours: QuietHours | None = None
+    # A resident's WhatsApp/SMS line at each step their application reaches (the in-app
+    # message stays); submission, revision, rejection, escalation and the letter always go out.
+    step_updates: bool = True
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -113,6 +118,7 @@ async def update_preferences(
     row.email = email
     row.phone = phone
     row.quiet_start, row.quiet_end = quiet_start, quiet_end
+    row.step_updates = body.step_updates
     row.updated_at = utcnow()
     session.add(row)
     await session.commit()

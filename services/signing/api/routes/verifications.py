@@ -115,6 +115,14 @@ def _result(check: SignatureCheck, letter: PublicLetter | None) -> dict[str, Any
 
 @router.post("")
 async def verify_pdf(request: Request, runtime: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    return await check_uploaded_pdf(request, runtime, session)
+
+
+async def check_uploaded_pdf(
+    request: Request, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    """The uploaded PDF's check, as the API answers it (the page's form shows it in words).
+    Raises Problem for what cannot be checked."""
     settings = runtime.settings
     limit = settings.verification_max_upload_bytes
     try:

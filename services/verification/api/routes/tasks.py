@@ -39,6 +39,20 @@ async def list_tasks(staff: DesaStaff, roles: HeldRoles, session: SessionDep) ->
     return await staff_tasks.tasks_for(session, staff, roles)
 
 
+@router.get("/by-number/{number}")
+async def get_task_by_number(
+    number: Annotated[str, Path(min_length=1, max_length=32)],
+    staff: DesaStaff,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> TaskDetail:
+    """The task of the application a resident names by its number (SKU-2026-000123)."""
+    application_id = await staff_tasks.application_by_number(session, staff, roles, number)
+    detail, _ = await staff_tasks.task_detail(runtime, session, staff, roles, application_id)
+    return detail
+
+
 @router.get("/{application_id}")
 async def get_task(
     application_id: ApplicationId,

@@ -39,7 +39,12 @@ from services.verification import staff_tasks
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.api.params import ApplicationId
 from services.verification.calendars import calendar_of
-from services.verification.models import TASK_KIND_SIGNING_BLOCKED, TASK_OPEN
+from services.verification.models import (
+    TASK_KIND_DECISION,
+    TASK_KIND_SIGNATURE,
+    TASK_KIND_SIGNING_BLOCKED,
+    TASK_OPEN,
+)
 from services.verification.routes import LETTER_TYPE_NAMES, route_for
 from services.verification.staff_tasks import ENDED, DecisionRequest
 from services.verification.web.deadlines import remaining_text
@@ -82,6 +87,7 @@ STATUS_LABELS: dict[str, str] = {
     ApplicationStatus.IN_REVIEW: "Dalam pemeriksaan",
     ApplicationStatus.REVISION_REQUESTED: "Menunggu perbaikan pemohon",
     ApplicationStatus.SIGNING_BLOCKED: "Tertahan di tanda tangan elektronik",
+    ApplicationStatus.AWAITING_SIGNATURE: "Menunggu tanda tangan elektronik",
     ApplicationStatus.REJECTED: "Ditolak",
     ApplicationStatus.CANCELLED: "Dibatalkan",
     ApplicationStatus.EXPIRED: "Kedaluwarsa",
@@ -155,7 +161,7 @@ async def _page_context(
     found = await route_for(session, staff.desa_code, detail.application.letter_type)
     signing_step = (
         found is not None
-        and task.kind != TASK_KIND_SIGNING_BLOCKED
+        and task.kind == TASK_KIND_DECISION
         and task.step.index == len(found[0].steps) - 1
         and found[0].signer_role in roles
     )
@@ -176,6 +182,8 @@ async def _page_context(
         "remaining": remaining,
         "is_open": task.status == TASK_OPEN,
         "blocked": task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN,
+        # The letter waits for its remote signer (BSrE): the passphrase signs it.
+        "signature": task.kind == TASK_KIND_SIGNATURE and task.status == TASK_OPEN,
         "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),
         "signing_step": signing_step,
@@ -297,7 +305,8 @@ async def retry_issue_on_page(
     request_id: Annotated[str, Form(max_length=100)] = "",
     passphrase: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Issue again a letter signing refused (the API's `POST .../retry-issue`)."""
+    """Sign a letter waiting for its remote signer, or issue again a letter signing refused
+    (the API's `POST .../retry-issue`)."""
     try:
         state = await staff_tasks.retry_issue(
             runtime,
@@ -315,7 +324,10 @@ async def retry_issue_on_page(
         refused = f"Surat belum dapat diterbitkan: {refusal.message}"
         status_code = refusal.status
     else:
-        if state.get("status") != ApplicationStatus.SIGNING_BLOCKED:
+        if state.get("status") not in (
+            ApplicationStatus.SIGNING_BLOCKED,
+            ApplicationStatus.AWAITING_SIGNATURE,
+        ):
             return RedirectResponse(f"{INBOX_PATH}?selesai=terbit", status_code=303)
         refused = "Surat masih tertahan di tanda tangan elektronik. Lihat alasannya di bawah."
         status_code = 409
