@@ -73,6 +73,43 @@ def load_fields(application: LetterApplication) -> dict[str, str]:
     return loaded
 
 
+def register_field_names(application: LetterApplication) -> set[str]:
+    """The fields whose values are the population register's, not the resident's."""
+    return {name for name in application.register_fields.split(",") if name}
+
+
+async def refill_from_register(
+    session: AsyncSession,
+    application: LetterApplication,
+    fields: dict[str, str],
+    register_version: int | None,
+    register_fields: Sequence[str],
+) -> bool:
+    """Stores the register's snapshot on a draft just before it is submitted; False if it is no
+    longer a draft (submitted meanwhile), with nothing changed."""
+    try:
+        cleaned = check_fields(letter_type_of(application), fields)
+    except InvalidFields as exc:
+        raise InvalidApplication(str(exc), f"fields.{exc.field_name}") from exc
+    changed = await session.exec(
+        update(LetterApplication)
+        .where(col(LetterApplication.id) == application.id)
+        .where(col(LetterApplication.status) == ApplicationStatus.DRAFT)
+        .where(col(LetterApplication.submitted_at).is_(None))
+        .values(
+            fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
+            register_version=register_version,
+            register_fields=",".join(register_fields),
+        )
+    )
+    if changed.rowcount == 0:
+        await session.rollback()
+        return False
+    await session.commit()
+    await session.refresh(application)
+    return True
+
+
 def application_errors(
     desa_code: str, letter_type_code: str, purpose: str, fields: Mapping[str, str]
 ) -> dict[str, str]:
@@ -103,10 +140,13 @@ def new_application(
     letter_type_code: str,
     purpose: str,
     fields: dict[str, str],
+    register_version: int | None = None,
+    register_fields: Sequence[str] = (),
 ) -> LetterApplication:
     """A draft checked as intake checks every application at the door (desa, letter type,
     purpose, the type's fields); not yet added to any session. Raises InvalidApplication with
-    the first wrong input (`application_errors` lists them all)."""
+    the first wrong input (`application_errors` lists them all). `register_version` and
+    `register_fields` say which fields the population register filled (register_data.py)."""
     errors = application_errors(desa_code, letter_type_code, purpose, fields)
     if errors:
         field, message = next(iter(errors.items()))
@@ -122,6 +162,8 @@ def new_application(
         purpose=purpose.strip(),
         fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
         status=ApplicationStatus.DRAFT,
+        register_version=register_version,
+        register_fields=",".join(register_fields),
     )
 
 
@@ -144,12 +186,22 @@ async def create_application(
     letter_type_code: str,
     purpose: str,
     fields: dict[str, str],
+    register_version: int | None = None,
+    register_fields: Sequence[str] = (),
     *,
     max_open_drafts: int,
 ) -> LetterApplication:
     """A new draft of the resident's, or InvalidApplication, or TooManyDrafts when they hold
     `max_open_drafts` drafts already (each is a row and files that nobody reviews)."""
-    application = new_application(resident_id, desa_code, letter_type_code, purpose, fields)
+    application = new_application(
+        resident_id,
+        desa_code,
+        letter_type_code,
+        purpose,
+        fields,
+        register_version,
+        register_fields,
+    )
     # Writing the resident's row first holds it until the commit (a row lock on PostgreSQL,
     # the write lock on SQLite), so two creations at once count one after the other.
     await session.exec(

@@ -100,6 +100,11 @@ class LetterApplication(SQLModel, table=True):
     channel: str = Field(default="portal", max_length=16)
     filed_by: str = ""
     walk_in_request_id: str | None = Field(default=None, unique=True, max_length=64)
+    # The population register's version the fields were filled from (services/intake/
+    # register_data.py), and which fields are its (comma-separated names); None and "" when
+    # the register does not hold the resident, who typed everything.
+    register_version: int | None = None
+    register_fields: str = ""
 
 
 class ApplicationCounter(SQLModel, table=True):

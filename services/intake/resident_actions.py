@@ -15,17 +15,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import ApplicationStatus
 from common.domain.errors import Conflict, DomainError, NotFound, Unavailable
-from services.intake import approvals, submission
+from services.intake import approvals, register_data, submission
 from services.intake.applications import (
     EDITABLE_STATUSES,
     change_application,
     create_application,
+    load_fields,
     owned_application,
+    refill_from_register,
+    register_field_names,
     require_documents,
     resubmitted_since_revision,
     revision_round,
 )
-from services.intake.models import LetterApplication
+from services.intake.models import LetterApplication, Resident
 from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
 
@@ -57,15 +60,26 @@ async def create(
 ) -> LetterApplication:
     """A new draft of a letter type the desa offers, checked as every application is at the
     door (InvalidApplication names the first wrong input); TooManyDrafts when the resident
-    holds `intake_max_open_drafts` already."""
+    holds `intake_max_open_drafts` already. For a resident the desa's population register
+    holds, its identity fields are the register's, whatever was sent."""
     await ensure_offered(runtime.directory, desa_code, letter_type)
+    record = await register_data.lookup(
+        runtime.population,
+        await _nik(session, resident_id),
+        desa_code,
+        register_data.PURPOSE_CREATE,
+        register_data.actor(resident_id),
+    )
+    filled = register_data.fill(letter_type, fields, record)
     application = await create_application(
         session,
         resident_id,
         desa_code,
         letter_type,
         purpose,
-        fields,
+        filled.fields,
+        filled.version,
+        filled.from_register,
         max_open_drafts=runtime.settings.intake_max_open_drafts,
     )
     log.info("application %s created by resident %s", application.id, resident_id)
@@ -84,7 +98,9 @@ async def change(
     application = await owned(session, resident_id, application_id)
     if application.status not in EDITABLE_STATUSES:
         raise Conflict("locked", LOCKED)
-    changed = await change_application(session, application, purpose, fields)
+    held = register_field_names(application)  # the register's values are not the resident's
+    typed = {name: value for name, value in fields.items() if name not in held}
+    changed = await change_application(session, application, purpose, typed)
     if changed is None:  # submitted or resubmitted meanwhile
         raise Conflict("locked", LOCKED)
     return changed
@@ -99,12 +115,45 @@ async def submit(
         return application
     # A draft of a type the desa stopped offering since it was made is not started.
     await ensure_offered(runtime.directory, application.desa_code, application.letter_type)
+    await _refill(runtime, session, resident_id, application)
     if await submission.submit(
         session, runtime.temporal, runtime.settings.temporal_task_queue, application
     ):
         runtime.relay.wake()
         log.info("application %s submitted", application.id)
     return application
+
+
+async def _nik(session: AsyncSession, resident_id: str) -> str:
+    resident = await session.get(Resident, resident_id)
+    if resident is None:  # the token names a resident intake made at sign-in
+        raise NotFound("not-found", "Penduduk tidak ditemukan.")
+    return resident.nik
+
+
+async def _refill(
+    runtime: Runtime, session: AsyncSession, resident_id: str, application: LetterApplication
+) -> None:
+    """The register read again as the draft is submitted: the letter prints the register as
+    it is now, and the application keeps the version it used."""
+    record = await register_data.lookup(
+        runtime.population,
+        await _nik(session, resident_id),
+        application.desa_code,
+        f"application:{application.id}",
+        register_data.actor(resident_id),
+    )
+    if record is None:
+        # Not (or no longer) in the desa's register: the draft's values stand as they are.
+        return
+    held = register_field_names(application)
+    # Values the register filled before and no longer holds are not the resident's to keep.
+    typed = {k: v for k, v in load_fields(application).items() if k not in held}
+    filled = register_data.fill(application.letter_type, typed, record)
+    if not await refill_from_register(
+        session, application, filled.fields, filled.version, filled.from_register
+    ):
+        await session.refresh(application)  # submitted meanwhile: submit() answers as it is
 
 
 async def resubmit(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import grpc
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from smartdesa.v1 import directory_pb2_grpc, signing_pb2_grpc
+from smartdesa.v1 import directory_pb2_grpc, population_pb2_grpc, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -50,6 +50,9 @@ class Runtime:
     signing: signing_pb2_grpc.SigningServiceStub
     # Verification's DirectoryService: which letter types a desa offers.
     directory: directory_pb2_grpc.DirectoryServiceStub
+    # Verification's PopulationService: the register a registered resident's letter is filled
+    # from (services/intake/register_data.py).
+    population: population_pb2_grpc.PopulationServiceStub
     grpc_server: GrpcServer
     token_issuer: TokenIssuer
     token_verifier: TokenVerifier
@@ -117,6 +120,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             signing_channel=signing_channel,
             signing=signing_pb2_grpc.SigningServiceStub(signing_channel),
             directory=directory_pb2_grpc.DirectoryServiceStub(verification_channel),
+            population=population_pb2_grpc.PopulationServiceStub(verification_channel),
             grpc_server=grpc_server,
             token_issuer=resident_token_issuer(
                 settings, settings.intake_resident_token_ttl_seconds

@@ -16,7 +16,12 @@ from temporalio.client import Client as TemporalClient
 from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.sessions import session_ended
-from services.intake.applications import attachments_of, details, load_fields
+from services.intake.applications import (
+    attachments_of,
+    details,
+    load_fields,
+    register_field_names,
+)
 from services.intake.attachments import read_attachment
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
@@ -120,6 +125,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             status_reason=application.status_reason,
             timeline=[_timeline_entry(e) for e in timeline],
             channel=application.channel,
+            from_register=application.register_version is not None,
+            register_version=application.register_version or 0,
+            register_fields=sorted(register_field_names(application)),
             filed_by=application.filed_by,
             number=application.number or "",
         )

@@ -13,17 +13,23 @@ from fastapi import FastAPI
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 from smartdesa.v1 import intake_pb2_grpc
-from sqlmodel import col, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from common.auth import InternalAuth
+from common.db import create_engine, session_factory
 from common.domain.events import OTP_REQUESTED
 from common.events import PUBLIC_STREAM, CloudEvent, internal_subject
-from common.rpc import INTAKE, WORKER, client_channel
+from common.rpc import INTAKE, VERIFICATION, WORKER, GrpcServer, client_channel
+from common.secrets import ensure_dev_secrets
 from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import Resident, SignInCode
 from services.intake.runtime import Runtime
+from services.verification.population import models as population_models
+from services.verification.population import servicer as population_servicer
 from tests.support.processes import free_port
 from tests.support.waiting import eventually
 
@@ -49,8 +55,51 @@ SKD_FIELDS = {
 }
 
 
+@dataclass
+class Register:
+    """Verification's population register, served over real gRPC by its own PopulationService
+    on a SQLite database of its own: empty until a test adds residents through `sessions`."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    server: GrpcServer
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.port}"
+
+
 @pytest.fixture
-def settings(data_dir: Path, nats_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+async def register(base_settings: Settings) -> AsyncIterator[Register]:
+    engine = create_engine(base_settings.sqlite_url("register.db"))
+    async with engine.begin() as conn:
+        await conn.run_sync(
+            SQLModel.metadata.create_all,
+            tables=[m.__table__ for m in population_models.TABLES],  # type: ignore[attr-defined]
+        )
+    ensure_dev_secrets(base_settings)
+    server = GrpcServer(
+        "127.0.0.1:0",
+        InternalAuth.from_settings(base_settings, VERIFICATION),
+        [population_servicer.SERVICE_NAME],
+        population_servicer.register(session_factory(engine)),
+    )
+    await server.start()
+    try:
+        yield Register(sessions=session_factory(engine), server=server)
+    finally:
+        await server.stop(0)
+        await engine.dispose()
+
+
+@pytest.fixture
+def settings(base_settings: Settings, register: Register) -> Settings:
+    # Verification as intake sees it: the register answers; DirectoryService does not, so
+    # every letter type counts as offered (tests/intake/test_offered.py serves one).
+    return base_settings.model_copy(update={"verification_grpc_target": register.target})
+
+
+@pytest.fixture
+def base_settings(data_dir: Path, nats_url: str, temporal_env: WorkflowEnvironment) -> Settings:
     return Settings(
         data_dir=data_dir,
         nats_url=nats_url,
@@ -60,7 +109,7 @@ def settings(data_dir: Path, nats_url: str, temporal_env: WorkflowEnvironment) -
         temporal_task_queue=f"intake-test-{uuid.uuid4().hex[:8]}",
         # Nothing listens there: letter.pdf sees signing as unreachable.
         signing_grpc_target=f"127.0.0.1:{free_port()}",
-        # Nor here: every letter type counts as offered (tests/intake/test_offered.py serves one).
+        # Nor here: `settings` points intake at the register (`register`) instead.
         verification_grpc_target=f"127.0.0.1:{free_port()}",
         intake_grpc_port=0,
     )

@@ -14,7 +14,8 @@ from common.rpc import VERIFICATION, GrpcServer
 from common.secrets import ensure_dev_secrets
 from services.intake.config import Settings
 from services.intake.main import create_app
-from tests.intake.conftest import PAMANUKAN, SKD_FIELDS, Intake, problem
+from services.verification.population import servicer as population_servicer
+from tests.intake.conftest import PAMANUKAN, SKD_FIELDS, Intake, Register, problem
 
 RANCASARI = "32.13.11.2002"
 
@@ -60,13 +61,22 @@ def directory() -> Directory:
 
 
 @pytest.fixture
-async def directory_port(settings: Settings, directory: Directory) -> AsyncIterator[int]:
+async def directory_port(
+    settings: Settings, directory: Directory, register: Register
+) -> AsyncIterator[int]:
+    """Verification's port as intake reaches it: this DirectoryService beside the register."""
     ensure_dev_secrets(settings)
+    add_population = population_servicer.register(register.sessions)
+
+    def add(server: grpc.aio.Server) -> None:
+        directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, server)
+        add_population(server)
+
     server = GrpcServer(
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, VERIFICATION),
-        ["smartdesa.v1.DirectoryService"],
-        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, s),
+        ["smartdesa.v1.DirectoryService", population_servicer.SERVICE_NAME],
+        add,
     )
     await server.start()
     try:

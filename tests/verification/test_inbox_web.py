@@ -318,7 +318,8 @@ def test_the_application_page_offers_what_the_task_allows(
         app=app,
         task=task,
         type_name="Surat Keterangan Domisili",
-        fields=[("Nama", "Siti")],
+        fields=[("Nama", "Siti", "data penduduk"), ("Instansi tujuan", "Bank", "diisi pemohon")],
+        register_version=3 if is_open else None,  # None: not in the desa's register
         attachments=[
             AttachmentOut(id="k", kind="KTP", content_type="image/png", size_bytes=900, url="/x"),
             AttachmentOut(
@@ -338,6 +339,10 @@ def test_the_application_page_offers_what_the_task_allows(
         errors={},
     )
     assert ('id="form-keputusan"' in html) is (is_open and not blocked)
+    assert ("dari data penduduk desa (versi 3)" in html) is is_open
+    assert ("tidak terdaftar di data penduduk desa" in html) is not is_open
+    assert 'Siti <small class="redup">(data penduduk)</small>' in html
+    assert 'Bank <small class="redup">(diisi pemohon)</small>' in html
     assert ("/terbitkan" in html) is blocked
     assert ('name="passphrase"' in html) is (signing_step or blocked)
     assert ('name="sebagai"' in html) is (is_open and not blocked and len(roles) > 1)

@@ -111,6 +111,9 @@ class Application(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     FILED_BY_FIELD_NUMBER: _builtins.int
     NUMBER_FIELD_NUMBER: _builtins.int
+    FROM_REGISTER_FIELD_NUMBER: _builtins.int
+    REGISTER_VERSION_FIELD_NUMBER: _builtins.int
+    REGISTER_FIELDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     desa_code: _builtins.str
     """Kemendagri code, e.g. 32.13.11.2004"""
@@ -132,6 +135,12 @@ class Application(_message.Message):
     """walk_in: the username of the staff member who filed it"""
     number: _builtins.str
     """e.g. SKU-2026-000123, given at submission; empty for a draft"""
+    from_register: _builtins.bool
+    """Whether the desa's population register held the resident: then the fields named in
+    register_fields are the register's (version register_version, read at submission), the
+    rest the resident's. Not from the register: the resident typed every field.
+    """
+    register_version: _builtins.int
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -144,6 +153,8 @@ class Application(_message.Message):
     def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___TimelineEntry]:
         """What happened when (intake's timeline of the application), oldest first."""
 
+    @_builtins.property
+    def register_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -163,10 +174,13 @@ class Application(_message.Message):
         channel: _builtins.str = ...,
         filed_by: _builtins.str = ...,
         number: _builtins.str = ...,
+        from_register: _builtins.bool = ...,
+        register_version: _builtins.int = ...,
+        register_fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "number", b"number", "purpose", b"purpose", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "from_register", b"from_register", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "number", b"number", "purpose", b"purpose", "register_fields", b"register_fields", "register_version", b"register_version", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -135,6 +135,14 @@ def _field_label(key: str) -> str:
     return key.replace("_", " ").strip().capitalize()
 
 
+def _source(application: intake_pb2.Application, key: str) -> str:
+    """Where a value came from: the desa's population register, or what was typed (by the
+    resident, or by staff for an application filed at the office)."""
+    if key in application.register_fields:
+        return "data penduduk"
+    return "diisi petugas" if application.channel == "walk_in" else "diisi pemohon"
+
+
 async def _page_context(
     application_id: str,
     staff: DesaStaff,
@@ -164,7 +172,11 @@ async def _page_context(
         "type_name": LETTER_TYPE_NAMES.get(
             detail.application.letter_type, detail.application.letter_type
         ),
-        "fields": [(_field_label(k), v) for k, v in detail.application.fields.items()],
+        "fields": [
+            (_field_label(k), v, _source(app, k)) for k, v in detail.application.fields.items()
+        ],
+        # The register's version the fields came from; None: the resident is not registered.
+        "register_version": app.register_version if app.from_register else None,
         "attachments": detail.attachments,
         "timeline": _timeline(app),
         "remaining": remaining,

@@ -1,0 +1,110 @@
+"""Letters filled from the desa's population register, which verification keeps and serves as
+gRPC PopulationService. For a resident the register holds, the identity fields of a letter
+(name, birth, sex, religion, address, ...) are the register's, read at creation and read again
+at submission: the submission's snapshot is what the letter prints, and its register `version`
+is kept with the application. A resident the register does not hold types them as before.
+
+If the register cannot be asked, creating or submitting is refused (503): silently falling back
+to typed values would let anyone who can make verification slow print what they like.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import grpc
+from smartdesa.v1 import population_pb2, population_pb2_grpc
+
+from common.domain.errors import Unavailable
+from services.intake.letter_types import find_letter_type
+
+log = logging.getLogger(__name__)
+
+LOOKUP_TIMEOUT_SECONDS = 5.0
+REGISTER_UNAVAILABLE = (
+    "Data penduduk desa sedang tidak dapat dihubungi, sehingga isian surat belum dapat diambil "
+    "darinya. Silakan coba lagi nanti."
+)
+# What the lookup is for, as the register's access log records it.
+PURPOSE_CREATE = "pengajuan surat"
+_SEX = {1: "L", 2: "P"}  # OpenSID's sex codes as the letter forms write them
+
+# The one mapping from a letter form's field to the register: every letter type's field of
+# one of these names is the register's for a registered resident (SKL and SKK's reporter is
+# the signed-in resident, so their `nama`, `alamat`, `rt`, `rw` are theirs too).
+REGISTER_FIELDS: Mapping[str, Callable[[population_pb2.Resident], str]] = {
+    "nama": lambda r: r.name,
+    "tempat_lahir": lambda r: r.birth_place,
+    "tanggal_lahir": lambda r: r.birth_date,
+    "jenis_kelamin": lambda r: _SEX.get(r.sex.code, ""),
+    "agama": lambda r: r.religion.label,
+    "pekerjaan": lambda r: r.occupation.label,
+    "status_perkawinan": lambda r: r.marital_status.label,
+    "alamat": lambda r: r.address,
+    "rt": lambda r: r.rt,
+    "rw": lambda r: r.rw,
+}
+
+
+class RegisterUnavailable(Unavailable):
+    """PopulationService did not answer: nothing was created or submitted."""
+
+    def __init__(self) -> None:
+        super().__init__("register-unavailable", REGISTER_UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class Filled:
+    """A letter's fields after the register had its say. `version` is None when the register
+    does not hold the resident in this desa (the resident typed everything)."""
+
+    fields: dict[str, str]
+    from_register: tuple[str, ...]  # the field names whose values are the register's
+    version: int | None
+
+
+async def lookup(
+    population: population_pb2_grpc.PopulationServiceStub,
+    nik: str,
+    desa_code: str,
+    purpose: str,
+    actor: str,
+) -> population_pb2.Resident | None:
+    """The living resident's register record in this desa, or None when the desa's register
+    does not hold them. Raises RegisterUnavailable when the register could not be asked."""
+    try:
+        record = await population.GetResident(
+            population_pb2.GetResidentRequest(nik=nik, purpose=purpose, actor=actor),
+            timeout=LOOKUP_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        # NOT_FOUND: not registered; FAILED_PRECONDITION: moved, deceased or missing.
+        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+            return None
+        log.warning("population register unavailable: %s", exc.code().name)
+        raise RegisterUnavailable() from exc
+    # A resident of another desa is not in this desa's register: its letter attests nothing
+    # about them, so they type their data and staff see it is not the register's.
+    return record if record.desa_code == desa_code else None
+
+
+def fill(
+    letter_type_code: str, fields: Mapping[str, str], record: population_pb2.Resident | None
+) -> Filled:
+    """The resident's fields with every register-held one replaced by the register's value.
+    A field the register leaves empty stays the resident's to type."""
+    letter_type = find_letter_type(letter_type_code)
+    if record is None or letter_type is None:
+        return Filled(dict(fields), (), None)
+    from_register = {
+        spec.name: value
+        for spec in letter_type.fields
+        if spec.name in REGISTER_FIELDS and (value := REGISTER_FIELDS[spec.name](record).strip())
+    }
+    typed = {name: value for name, value in fields.items() if name not in from_register}
+    return Filled({**typed, **from_register}, tuple(from_register), record.version)
+
+
+def actor(resident_id: str) -> str:
+    """Who reads the register: intake, for the resident (an opaque id, never the NIK)."""
+    return f"intake:resident:{resident_id}"
