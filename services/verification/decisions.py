@@ -2,7 +2,8 @@
 (workflows.approval.client): a staff decision (the Update `decide`), a request to issue a letter
 signing refused again (`retry_issue`), a remote signer's signed letter (`letter_signed`). The
 workflow's validator is the authority on role, desa, step and reasons: what it refuses never
-enters the workflow's history, and we pass its (Indonesian) message on as a Problem.
+enters the workflow's history, and we pass its (Indonesian) message on as a domain refusal
+(common.domain.errors), which the API and the pages each show in their own way.
 
 A request id is bound to the staff member who sent it: the id a client gives is scoped by the
 username before it becomes the Update id, so another staff member re-sending it makes a request
@@ -17,7 +18,7 @@ from typing import NoReturn
 from temporalio.client import Client
 
 from common.domain import ApprovalErrorCode, role_label
-from common.http import Problem
+from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from services.verification.models import Task
 from workflows.approval.client import (
     ApprovalClient,
@@ -35,17 +36,17 @@ from workflows.approval.models import (
 
 log = logging.getLogger(__name__)
 
-# Validator refusals -> (HTTP status, problem code).
-_REFUSALS: dict[str, tuple[int, str]] = {
-    ApprovalErrorCode.WRONG_ROLE: (403, "wrong-role"),
-    ApprovalErrorCode.WRONG_DESA: (403, "wrong-desa"),
-    ApprovalErrorCode.STALE_STEP: (409, "stale-step"),
-    ApprovalErrorCode.FINISHED: (409, "finished"),
-    ApprovalErrorCode.NOT_AWAITING_RESUBMIT: (409, "not-awaiting-resubmit"),
-    ApprovalErrorCode.NOT_BLOCKED: (409, "not-blocked"),
-    ApprovalErrorCode.NOT_AWAITING_SIGNATURE: (409, "not-awaiting-signature"),
-    ApprovalErrorCode.REQUEST_REUSED: (409, "request-reused"),
-    ApprovalErrorCode.INVALID: (422, "invalid-decision"),
+# Validator refusals -> (kind of domain refusal, its code).
+_REFUSALS: dict[str, tuple[type[DomainError], str]] = {
+    ApprovalErrorCode.WRONG_ROLE: (Forbidden, "wrong-role"),
+    ApprovalErrorCode.WRONG_DESA: (Forbidden, "wrong-desa"),
+    ApprovalErrorCode.STALE_STEP: (Conflict, "stale-step"),
+    ApprovalErrorCode.FINISHED: (Conflict, "finished"),
+    ApprovalErrorCode.NOT_AWAITING_RESUBMIT: (Conflict, "not-awaiting-resubmit"),
+    ApprovalErrorCode.NOT_BLOCKED: (Conflict, "not-blocked"),
+    ApprovalErrorCode.NOT_AWAITING_SIGNATURE: (Conflict, "not-awaiting-signature"),
+    ApprovalErrorCode.REQUEST_REUSED: (Conflict, "request-reused"),
+    ApprovalErrorCode.INVALID: (Invalid, "invalid-decision"),
 }
 
 _UNAVAILABLE = "Layanan persetujuan sedang tidak dapat dihubungi. Silakan coba lagi sebentar lagi."
@@ -59,10 +60,8 @@ def actor_role_for(
     escalated to if they hold that, else their own role (the workflow judges that one)."""
     if act_as is not None:
         if act_as not in roles_held:
-            raise Problem(
-                403,
-                f"Anda tidak sedang memegang peran {role_label(act_as)}.",
-                code="role-not-held",
+            raise Forbidden(
+                "role-not-held", f"Anda tidak sedang memegang peran {role_label(act_as)}."
             )
         return act_as
     candidates = (
@@ -82,14 +81,14 @@ async def send_decision(
     client: Client, application_id: str, decision: DecisionInput, rpc_timeout: timedelta
 ) -> ApprovalState:
     """Deliver `decision` (its request_id as the client gave it) and return the workflow's state
-    after it; raises Problem on refusal."""
+    after it; raises a domain refusal (common.domain.errors) when it is refused."""
     bound = replace(
         decision, request_id=request_id_of(decision.actor_username, decision.request_id)
     )
     try:
         return await ApprovalClient(client, rpc_timeout).decide(application_id, bound)
     except ApprovalError as exc:
-        _raise_problem(exc)
+        _raise_refusal(exc)
 
 
 async def send_retry_issue(
@@ -101,7 +100,7 @@ async def send_retry_issue(
     try:
         return await ApprovalClient(client, rpc_timeout).retry_issue(application_id, bound)
     except ApprovalError as exc:
-        _raise_problem(exc)
+        _raise_refusal(exc)
 
 
 async def send_letter_signed(
@@ -112,7 +111,7 @@ async def send_letter_signed(
     try:
         return await ApprovalClient(client, rpc_timeout).letter_signed(application_id, bound)
     except ApprovalError as exc:
-        _raise_problem(exc)
+        _raise_refusal(exc)
 
 
 async def approval_state(
@@ -121,7 +120,7 @@ async def approval_state(
     try:
         return await ApprovalClient(client, rpc_timeout).state(application_id)
     except ApprovalError as exc:
-        _raise_problem(exc)
+        _raise_refusal(exc)
 
 
 async def issue_request_of(
@@ -131,19 +130,17 @@ async def issue_request_of(
     try:
         return await ApprovalClient(client, rpc_timeout).issue_request(application_id)
     except ApprovalError as exc:
-        _raise_problem(exc)
+        _raise_refusal(exc)
 
 
-def _raise_problem(exc: ApprovalError) -> NoReturn:
+def _raise_refusal(exc: ApprovalError) -> NoReturn:
     if isinstance(exc, ApprovalRefused):
-        status, code = _REFUSALS.get(exc.code, (409, "refused"))
-        raise Problem(status, exc.message, code=code) from exc
+        kind, code = _REFUSALS.get(exc.code, (Conflict, "refused"))
+        raise kind(code, exc.message) from exc
     if isinstance(exc, ApprovalNotRunning):
         if exc.finished:
-            raise Problem(
-                409, "Proses persetujuan permohonan ini sudah selesai.", code="finished"
-            ) from exc
-        raise Problem(
-            404, "Proses persetujuan untuk permohonan ini tidak ditemukan.", code="no-workflow"
+            raise Conflict("finished", "Proses persetujuan permohonan ini sudah selesai.") from exc
+        raise NotFound(
+            "no-workflow", "Proses persetujuan untuk permohonan ini tidak ditemukan."
         ) from exc
-    raise Problem(503, _UNAVAILABLE, code="workflow-unavailable") from exc
+    raise Unavailable("workflow-unavailable", _UNAVAILABLE) from exc

@@ -20,7 +20,7 @@ import grpc
 from pydantic import SecretStr
 
 from common.domain import ApplicationStatus, who_may_sign
-from common.http import Problem
+from common.domain.errors import Conflict, Forbidden, Invalid, Unavailable
 from common.rpc import SIGNING_PASSPHRASE_METADATA
 from services.verification.decisions import (
     approval_state,
@@ -60,7 +60,7 @@ def check_may_sign(request: IssueLetterInput, actor_role: str) -> None:
     has signed); the workflow's validators check the same rule (common.domain.who_may_sign)."""
     allowed = who_may_sign(request.signer_role)
     if actor_role not in allowed:
-        raise Problem(403, may_not_sign(allowed), code="wrong-role")
+        raise Forbidden("wrong-role", may_not_sign(allowed))
 
 
 async def sign(
@@ -77,7 +77,7 @@ async def sign(
     wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
     issue = await issue_request_of(runtime.temporal, application_id, wait)
     if issue is None:  # not every step has approved it: there is nothing to sign yet
-        raise Problem(409, NOT_WAITING, code="not-awaiting-signature")
+        raise Conflict("not-awaiting-signature", NOT_WAITING)
     check_may_sign(issue, signer.role)
     letter = await sign_with_passphrase(runtime, application_id, issue, passphrase, approved)
     state = await approval_state(runtime.temporal, application_id, wait)
@@ -112,17 +112,14 @@ async def sign_with_passphrase(
     except grpc.aio.AioRpcError as exc:
         if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
             # Signing's reason is for staff (Indonesian) and never carries the passphrase.
-            raise Problem(
-                422,
+            raise Invalid(
+                "signing-refused",
                 f"{recorded}surat belum dapat ditandatangani: {exc.details()} "
                 "Surat menunggu sampai ditandatangani ulang.",
-                code="signing-refused",
             ) from exc
         log.warning("signing application %s with a passphrase: %s", application_id, exc.code())
-        raise Problem(
-            503,
-            f"{recorded}{_UNAVAILABLE}" if approved else _UNAVAILABLE,
-            code="signing-unavailable",
+        raise Unavailable(
+            "signing-unavailable", f"{recorded}{_UNAVAILABLE}" if approved else _UNAVAILABLE
         ) from exc
     return LetterInfo(
         letter_id=issued.letter_id,

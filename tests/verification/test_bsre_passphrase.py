@@ -231,9 +231,9 @@ async def _staff_notifications(
     service: Service, settings: Settings, log: EventLog
 ) -> list[tuple[str, str]]:
     """(template, recipient) of every message the notification service's rules plan for staff
-    on these events, recipients looked up in this verification service. (Messages to the
-    resident need intake's contacts, which the intake peer does not serve; none of them could
-    be a stuck-letter alert.)"""
+    on these events, recipients looked up in this verification service (the resident's own
+    messages are planned too, from the intake peer's contact, and left out here: none of them
+    could be a stuck-letter alert)."""
     auth = InternalAuth.from_settings(settings, NOTIFICATION)
     intake = client_channel(settings.intake_grpc_target, auth, INTAKE)
     verification = client_channel(
@@ -248,7 +248,7 @@ async def _staff_notifications(
             plan = await plan_for(event, recipients, datetime.now(UTC))
             messages += [(m.template.name, m.recipient) for m in plan.in_app]
             messages += [(m.template.name, m.recipient) for m in plan.outgoing]
-        return messages
+        return [(name, to) for name, to in messages if to.startswith(staff_recipient(""))]
     finally:
         await intake.close()
         await verification.close()
