@@ -7,6 +7,7 @@ the Temporal SDK's runtime on the worker's metrics port (see workflows/approval/
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -87,16 +88,26 @@ class OutboxLag:
 
 
 def _route_template(request: Request) -> str:
-    """The matched route's template, e.g. /api/v1/applications/{application_id}/submit (a
-    mount's is its prefix plus /{path}), or "unmatched"."""
-    template = getattr(request.scope.get("route"), "path_format", None)
-    if isinstance(template, str):
-        return template
-    # FastAPI's router names the route it matched, but not a mount (the static files).
-    for route in request.app.router.routes:
-        if isinstance(route, Mount) and route.path_regex.match(request.scope.get("path", "")):
-            return route.path_format
-    return _UNMATCHED
+    """The matched route's template, e.g. /api/v1/applications/{application_id}/submit: the
+    path with each path parameter's value put back as its name (never the value itself; a
+    route's own `path_format` lacks the prefix of the router it was included with). A mount
+    (the static files) is its prefix plus /{path}; anything else is "unmatched"."""
+    path = request.scope.get("path", "")
+    if request.scope.get("route") is None:
+        # FastAPI's router names the route it matched, but not a mount.
+        for route in request.app.router.routes:
+            if isinstance(route, Mount) and route.path_regex.match(path):
+                return route.path_format
+        return _UNMATCHED
+    params: dict[str, Any] = request.scope.get("path_params") or {}
+    segments = path.split("/")
+    for name, value in params.items():
+        text = str(value)
+        if "/" in text:  # a {name:path} parameter spans segments
+            segments = "/".join(segments).replace(text, "{" + name + "}", 1).split("/")
+            continue
+        segments = ["{" + name + "}" if seg == text else seg for seg in segments]
+    return "/".join(segments)
 
 
 def _method(request: Request) -> str:

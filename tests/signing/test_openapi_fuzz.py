@@ -1,19 +1,27 @@
 """Schemathesis over signing's OpenAPI document (the public verification API and the staff's
-register), as the Sekdes of Pamanukan: no request gets a 5xx (docs/testing.md)."""
+register), as the Sekdes of Pamanukan: no request gets a 5xx (docs/testing.md). Signing checks
+each staff token's session against verification's DirectoryService, so the run has one."""
 
-from common.auth import Principal, staff_token_issuer
-from tests.signing.conftest import RunningSigning
+import pytest
+
+from services.signing.config import Settings
+from tests.signing.conftest import RunningSigning, StaffDirectory
 from tests.signing.test_api import _issue
 from tests.support.openapi_fuzz import server_errors
 
 PAMANUKAN = "32.13.11.2004"
 
 
-async def test_no_generated_request_gets_a_server_error(signing: RunningSigning) -> None:
+@pytest.fixture
+def settings(settings_with_directory: Settings) -> Settings:
+    return settings_with_directory
+
+
+async def test_no_generated_request_gets_a_server_error(
+    signing: RunningSigning, staff_directory: StaffDirectory
+) -> None:
     await _issue(signing)  # one letter in the register
-    token = staff_token_issuer(signing.settings, 600).issue(
-        Principal("staff", "sekdes.pamanukan", role="sekdes", desa_code=PAMANUKAN)
-    )
-    run = await server_errors(signing.http, {"Authorization": f"Bearer {token}"})
+    headers = await staff_directory.headers("sekdes.pamanukan", "sekdes", PAMANUKAN)
+    run = await server_errors(signing.http, headers)
     assert not run.errors, "\n".join(map(str, run.errors))
     assert run.answered_2xx, run.statuses
