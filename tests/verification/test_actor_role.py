@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from common.http import Problem
+from common.domain.errors import Forbidden
 from services.verification.decisions import actor_role_for
 from services.verification.models import Task
 
@@ -64,9 +64,9 @@ def test_act_as_must_be_held_now() -> None:
     task = _task("kasi_pemerintahan")
     held = ["kasi_kesra", "kasi_pemerintahan"]
     assert actor_role_for("kasi_kesra", held, task, "kasi_kesra") == "kasi_kesra"
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(Forbidden) as refused:
         actor_role_for("kasi_kesra", held, task, "sekdes")
-    assert (refused.value.status, refused.value.detail) == (
-        403,
+    assert (refused.value.code, refused.value.message) == (
+        "role-not-held",
         "Anda tidak sedang memegang peran Sekretaris Desa.",
     )

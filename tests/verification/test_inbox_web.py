@@ -341,8 +341,8 @@ def test_the_application_page_offers_what_the_task_allows(
     assert ('id="form-keputusan"' in html) is (is_open and not blocked)
     assert ("dari data penduduk desa (versi 3)" in html) is is_open
     assert ("tidak terdaftar di data penduduk desa" in html) is not is_open
-    assert 'Siti <small class="redup">(data penduduk)</small>' in html
-    assert 'Bank <small class="redup">(diisi pemohon)</small>' in html
+    assert '<span>Siti</span> <small class="redup">(data penduduk)</small>' in html
+    assert '<span>Bank</span> <small class="redup">(diisi pemohon)</small>' in html
     assert ("/terbitkan" in html) is blocked
     assert ('name="passphrase"' in html) is (signing_step or blocked)
     assert ('name="sebagai"' in html) is (is_open and not blocked and len(roles) > 1)
