@@ -266,14 +266,20 @@ async def decide(
         # application of another desa must read as missing, as on every other staff route).
         raise NotFound("no-open-step", NO_OPEN_STEP)
     step_index = request.step
+    step_task = open_task
     if step_index is None:
         if open_task is None:
-            # A letter this person worked on that waits on nobody now (decided on, withdrawn by
-            # the resident, expired) is a conflict with its state.
             assert held is not None
-            raise Conflict("no-open-step", f"{NO_OPEN_STEP} {ENDED.get(held.status, '')}".rstrip())
-        step_index = open_task.step_index
-    actor_role = actor_role_for(staff.role, roles, open_task, request.act_as)
+            if not (request.request_id and held.status == TASK_DONE):
+                # A letter this person worked on that waits on nobody now (decided on, withdrawn
+                # by the resident, expired) is a conflict with its state.
+                message = f"{NO_OPEN_STEP} {ENDED.get(held.status, '')}".rstrip()
+                raise Conflict("no-open-step", message)
+            # A retry of a decision they sent, before the inbox shows the next step: the
+            # workflow answers it from its record (and refuses anything that is not a retry).
+            step_task = held
+        step_index = step_task.step_index if step_task is not None else 0
+    actor_role = actor_role_for(staff.role, roles, step_task, request.act_as)
     request_id = request.request_id or str(uuid.uuid4())
     wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
     decision = DecisionInput(
