@@ -84,22 +84,30 @@ async def refill_from_register(
     fields: dict[str, str],
     register_version: int | None,
     register_fields: Sequence[str],
+    subject_register_version: int | None = None,
 ) -> bool:
-    """Stores the register's snapshot on a draft just before it is submitted; False if it is no
-    longer a draft (submitted meanwhile), with nothing changed."""
+    """Stores the register's snapshot on a draft just before it is submitted, or on an
+    application returned for revision just before it is resubmitted; False if it is no longer
+    in that state (submitted or resubmitted meanwhile), with nothing changed."""
     try:
         cleaned = check_fields(letter_type_of(application), fields)
     except InvalidFields as exc:
         raise InvalidApplication(str(exc), f"fields.{exc.field_name}") from exc
+    statement = update(LetterApplication).where(col(LetterApplication.id) == application.id)
+    if application.status == ApplicationStatus.REVISION_REQUESTED:
+        statement = statement.where(
+            col(LetterApplication.status) == ApplicationStatus.REVISION_REQUESTED
+        )
+    else:
+        statement = statement.where(col(LetterApplication.status) == ApplicationStatus.DRAFT).where(
+            col(LetterApplication.submitted_at).is_(None)
+        )
     changed = await session.exec(
-        update(LetterApplication)
-        .where(col(LetterApplication.id) == application.id)
-        .where(col(LetterApplication.status) == ApplicationStatus.DRAFT)
-        .where(col(LetterApplication.submitted_at).is_(None))
-        .values(
+        statement.values(
             fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
             register_version=register_version,
             register_fields=",".join(register_fields),
+            subject_register_version=subject_register_version,
         )
     )
     if changed.rowcount == 0:
@@ -142,6 +150,9 @@ def new_application(
     fields: dict[str, str],
     register_version: int | None = None,
     register_fields: Sequence[str] = (),
+    *,
+    subject_resident_id: str | None = None,
+    subject_register_version: int | None = None,
 ) -> LetterApplication:
     """A draft checked as intake checks every application at the door (desa, letter type,
     purpose, the type's fields); not yet added to any session. Raises InvalidApplication with
@@ -164,6 +175,8 @@ def new_application(
         status=ApplicationStatus.DRAFT,
         register_version=register_version,
         register_fields=",".join(register_fields),
+        subject_resident_id=subject_resident_id,
+        subject_register_version=subject_register_version,
     )
 
 
@@ -190,6 +203,8 @@ async def create_application(
     register_fields: Sequence[str] = (),
     *,
     max_open_drafts: int,
+    subject_resident_id: str | None = None,
+    subject_register_version: int | None = None,
 ) -> LetterApplication:
     """A new draft of the resident's, or InvalidApplication, or TooManyDrafts when they hold
     `max_open_drafts` drafts already (each is a row and files that nobody reviews)."""
@@ -201,6 +216,8 @@ async def create_application(
         fields,
         register_version,
         register_fields,
+        subject_resident_id=subject_resident_id,
+        subject_register_version=subject_register_version,
     )
     # Writing the resident's row first holds it until the commit (a row lock on PostgreSQL,
     # the write lock on SQLite), so two creations at once count one after the other.

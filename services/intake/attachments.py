@@ -108,7 +108,7 @@ async def accept_file(
     # The application may have been submitted while the file was uploading.
     await session.refresh(application)
     require_editable(application)
-    return await store_attachment(
+    attachment = await store_attachment(
         session,
         root,
         application.id,
@@ -118,6 +118,12 @@ async def accept_file(
         attachment_id=attachment_id,
         same_transaction=same_transaction,
     )
+    # A KTP or KK is kept on the resident's record for their next application. Imported here:
+    # kept_documents stores through this module.
+    from services.intake.kept_documents import keep
+
+    await keep(session, root, application.resident_id, attachment)
+    return attachment
 
 
 def _replace_content(received: ReceivedFile, content: bytes) -> ReceivedFile:

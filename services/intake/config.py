@@ -51,6 +51,9 @@ class Settings(CommonSettings):
     intake_code_lock_base_seconds: int = Field(default=60, gt=0)
     intake_code_lock_max_seconds: int = Field(default=3600, gt=0)
     intake_code_failure_memory_seconds: int = Field(default=24 * 3600, gt=0)
+    # A resident's kept KTP and KK photos are offered again for this many days after they were
+    # uploaded (kept_documents.py; docs/design.md "Documents kept once").
+    intake_kept_document_days: int = Field(default=365, gt=0)
 
     @property
     def intake_db_url(self) -> str:
@@ -63,6 +66,10 @@ class Settings(CommonSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.intake_dir / "attachments"
+
+    @property
+    def kept_documents_dir(self) -> Path:
+        return self.intake_dir / "documents"
 
 
 @cache

@@ -36,6 +36,10 @@ class LetterType:
     requirements: tuple[Requirement, ...]
     fields: tuple[FormField, ...]
     field_index: Mapping[str, FormField] = field(init=False, repr=False, compare=False)
+    # Whom the letter is about when it is not the applicant (a birth, a death): the resident
+    # may choose them from their own KK, and the register fills their fields
+    # (register_data.SUBJECT_FIELDS). "" when the letter is about the applicant.
+    subject: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "field_index", {f.name: f for f in self.fields})
@@ -230,6 +234,7 @@ LETTER_TYPES: dict[str, LetterType] = {
                 "Keterangan kelahiran seorang anak, dasar pengurusan akta kelahiran di Disdukcapil."
             ),
             requirements=(KTP, KK, SURAT_LAHIR, BUKU_NIKAH),
+            subject="Anak yang lahir",
             fields=(
                 FormField("nama_anak", "Nama anak", required=True),
                 FormField(
@@ -263,6 +268,7 @@ LETTER_TYPES: dict[str, LetterType] = {
                 "Disdukcapil."
             ),
             requirements=(KTP, KK, SURAT_KEMATIAN, KTP_ALMARHUM),
+            subject="Almarhum/almarhumah",
             fields=(
                 FormField("nama_almarhum", "Nama almarhum/almarhumah", required=True),
                 FormField(

@@ -8,7 +8,14 @@ from fastapi import FastAPI
 from common.http import health_router, install_problem_handlers
 from common.metrics import install_metrics
 from common.tracing import instrument_app
-from services.intake.api.routes import applications, auth, letter_links, letter_types, uploads
+from services.intake.api.routes import (
+    applications,
+    auth,
+    letter_links,
+    letter_types,
+    register,
+    uploads,
+)
 from services.intake.config import Settings, get_settings
 from services.intake.runtime import open_runtime
 from services.intake.web import install_pages
@@ -33,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, "intake")
     instrument_app(app)
     app.include_router(health_router())
-    for module in (auth, letter_types, applications, letter_links, uploads):
+    for module in (auth, letter_types, applications, letter_links, uploads, register):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)
     return app

@@ -105,6 +105,10 @@ class LetterApplication(SQLModel, table=True):
     # the register does not hold the resident, who typed everything.
     register_version: int | None = None
     register_fields: str = ""
+    # A letter about a family member (letter_types.LetterType.subject): the member's opaque
+    # register id, chosen from the resident's own KK, and the version of their record used.
+    subject_resident_id: str | None = Field(default=None, max_length=64)
+    subject_register_version: int | None = None
 
 
 class ApplicationCounter(SQLModel, table=True):
@@ -129,6 +133,22 @@ class Attachment(SQLModel, table=True):
     size_bytes: int
     sha256: str
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class KeptDocument(SQLModel, table=True):
+    """A resident's KTP or KK photo kept on their record after they uploaded it, offered again
+    for their next application until replaced by a newer upload or expired (kept_documents.py).
+    The bytes live at documents/<resident_id>/<id>, beside the attachments folder."""
+
+    __tablename__ = "resident_kept_document"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    kind: str = Field(max_length=16)  # KTP or KK
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime = Field(default_factory=utcnow)  # expiry counts from the upload
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -192,6 +212,7 @@ TABLES: list[type[SQLModel]] = [
     LetterApplication,
     ApplicationCounter,
     Attachment,
+    KeptDocument,
     TimelineEntry,
     UploadSession,
     ResidentEndedSession,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import grpc
 from smartdesa.v1 import population_pb2, population_pb2_grpc
 
-from common.domain.errors import Unavailable
+from common.domain.errors import Invalid, Unavailable
 from services.intake.letter_types import find_letter_type
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,52 @@ REGISTER_FIELDS: Mapping[str, Callable[[population_pb2.Resident], str]] = {
     "alamat": lambda r: r.address,
     "rt": lambda r: r.rt,
     "rw": lambda r: r.rw,
+}
+
+# A letter about a family member (letter_types.LetterType.subject): the subject's fields the
+# register fills from the chosen member's record, per letter type.
+SUBJECT_FIELDS: Mapping[str, Mapping[str, Callable[[population_pb2.Resident], str]]] = {
+    "SKL": {
+        "nama_anak": lambda r: r.name,
+        "jenis_kelamin_anak": lambda r: _SEX.get(r.sex.code, ""),
+        "tempat_lahir_anak": lambda r: r.birth_place,
+        "tanggal_lahir_anak": lambda r: r.birth_date,
+        "nama_ibu": lambda r: r.mother_name,
+        "nama_ayah": lambda r: r.father_name,
+    },
+    "SKK": {
+        "nama_almarhum": lambda r: r.name,
+        "jenis_kelamin_almarhum": lambda r: _SEX.get(r.sex.code, ""),
+        "alamat_almarhum": lambda r: r.address,
+    },
+}
+
+# The register's own name (PopulationService's field) of each register-held form field, for a
+# correction request about it (register_corrections.py).
+REGISTER_ATTRIBUTES: Mapping[str, str] = {
+    "nama": "name",
+    "tempat_lahir": "birth_place",
+    "tanggal_lahir": "birth_date",
+    "jenis_kelamin": "sex",
+    "agama": "religion",
+    "pekerjaan": "occupation",
+    "status_perkawinan": "marital_status",
+    "alamat": "address",
+    "rt": "rt",
+    "rw": "rw",
+}
+# How the portal names them (the letter forms' labels, without entry hints).
+FIELD_LABELS: Mapping[str, str] = {
+    "nama": "Nama lengkap",
+    "tempat_lahir": "Tempat lahir",
+    "tanggal_lahir": "Tanggal lahir",
+    "jenis_kelamin": "Jenis kelamin",
+    "agama": "Agama",
+    "pekerjaan": "Pekerjaan",
+    "status_perkawinan": "Status perkawinan",
+    "alamat": "Alamat",
+    "rt": "RT",
+    "rw": "RW",
 }
 
 
@@ -88,6 +134,94 @@ async def lookup(
     return record if record.desa_code == desa_code else None
 
 
+@dataclass(frozen=True)
+class Member:
+    """One member of the resident's KK, as the portal offers them for a letter's subject."""
+
+    id: str  # the register's opaque id
+    name: str
+    relation: str
+    sex: str  # L or P
+    birth_date: str  # ISO; "" when unknown
+    living: bool
+
+
+NOT_FAMILY = "Pilih anggota keluarga dari Kartu Keluarga Anda sendiri."
+
+
+async def family(
+    population: population_pb2_grpc.PopulationServiceStub, nik: str, purpose: str, actor: str
+) -> tuple[str, list[Member]]:
+    """The desa of the resident's living record and the members of their KK (themself
+    included); ("", []) when no register holds them."""
+    try:
+        answer = await population.ListFamily(
+            population_pb2.ListFamilyRequest(nik=nik, purpose=purpose, actor=actor),
+            timeout=LOOKUP_TIMEOUT_SECONDS,
+        )
+        if not answer.members:
+            return "", []
+        record = await population.GetResident(
+            population_pb2.GetResidentRequest(nik=nik, purpose=purpose, actor=actor),
+            timeout=LOOKUP_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+            return "", []
+        log.warning("population register unavailable: %s", exc.code().name)
+        raise RegisterUnavailable() from exc
+    return record.desa_code, [
+        Member(
+            id=m.resident_id,
+            name=m.name,
+            relation=m.relation.label,
+            sex=_SEX.get(m.sex.code, ""),
+            birth_date=m.birth_date,
+            living=m.status == population_pb2.HIDUP,
+        )
+        for m in answer.members
+    ]
+
+
+async def member_record(
+    population: population_pb2_grpc.PopulationServiceStub, member_id: str, purpose: str, actor: str
+) -> population_pb2.Resident | None:
+    """A family member's record by its opaque id, whatever their status (a letter about a
+    death is about someone the register may already hold as meninggal); None when gone."""
+    try:
+        record: population_pb2.Resident = await population.GetResident(
+            population_pb2.GetResidentRequest(
+                resident_id=member_id, purpose=purpose, actor=actor, include_inactive=True
+            ),
+            timeout=LOOKUP_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            return None
+        log.warning("population register unavailable: %s", exc.code().name)
+        raise RegisterUnavailable() from exc
+    return record
+
+
+async def chosen_member(
+    population: population_pb2_grpc.PopulationServiceStub,
+    nik: str,
+    desa_code: str,
+    member_id: str,
+    purpose: str,
+    actor: str,
+) -> population_pb2.Resident:
+    """The record of a member of the resident's own KK in this desa's register, or Invalid
+    (field `subject_id`): nobody reads a stranger's record by guessing an id."""
+    register_desa, members = await family(population, nik, purpose, actor)
+    if register_desa != desa_code or member_id not in {m.id for m in members}:
+        raise Invalid("not-family", NOT_FAMILY, field="subject_id")
+    record = await member_record(population, member_id, purpose, actor)
+    if record is None:
+        raise Invalid("not-family", NOT_FAMILY, field="subject_id")
+    return record
+
+
 def fill(
     letter_type_code: str, fields: Mapping[str, str], record: population_pb2.Resident | None
 ) -> Filled:
@@ -103,6 +237,21 @@ def fill(
     }
     typed = {name: value for name, value in fields.items() if name not in from_register}
     return Filled({**typed, **from_register}, tuple(from_register), record.version)
+
+
+def fill_subject(
+    letter_type_code: str, fields: Mapping[str, str], member: population_pb2.Resident | None
+) -> Filled:
+    """The fields with the family member's register values in the subject's fields (version:
+    the member's record's). A value the register leaves empty stays the resident's to type."""
+    mapping = SUBJECT_FIELDS.get(letter_type_code, {})
+    if member is None or not mapping:
+        return Filled(dict(fields), (), None)
+    from_register = {
+        name: value for name, read in mapping.items() if (value := read(member).strip())
+    }
+    typed = {name: value for name, value in fields.items() if name not in from_register}
+    return Filled({**typed, **from_register}, tuple(from_register), member.version)
 
 
 def actor(resident_id: str) -> str:

@@ -14,7 +14,7 @@ from smartdesa.v1 import signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import ApplicationStatus
-from common.domain.errors import Conflict, DomainError, NotFound, Unavailable
+from common.domain.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from services.intake import approvals, register_data, submission
 from services.intake.applications import (
     EDITABLE_STATUSES,
@@ -28,6 +28,7 @@ from services.intake.applications import (
     resubmitted_since_revision,
     revision_round,
 )
+from services.intake.letter_types import find_letter_type
 from services.intake.models import LetterApplication, Resident
 from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
@@ -57,30 +58,46 @@ async def create(
     letter_type: str,
     purpose: str,
     fields: dict[str, str],
+    subject_id: str | None = None,
 ) -> LetterApplication:
     """A new draft of a letter type the desa offers, checked as every application is at the
     door (InvalidApplication names the first wrong input); TooManyDrafts when the resident
     holds `intake_max_open_drafts` already. For a resident the desa's population register
-    holds, its identity fields are the register's, whatever was sent."""
+    holds, its identity fields are the register's, whatever was sent. `subject_id`: for a
+    letter about a family member (a birth, a death), the member chosen from the resident's
+    own KK (`register_data.family`), whose record fills the subject's fields."""
     await ensure_offered(runtime.directory, desa_code, letter_type)
+    nik = await nik_of(session, resident_id)
+    who = register_data.actor(resident_id)
     record = await register_data.lookup(
-        runtime.population,
-        await _nik(session, resident_id),
-        desa_code,
-        register_data.PURPOSE_CREATE,
-        register_data.actor(resident_id),
+        runtime.population, nik, desa_code, register_data.PURPOSE_CREATE, who
     )
     filled = register_data.fill(letter_type, fields, record)
+    subject = register_data.Filled(filled.fields, (), None)
+    if subject_id:
+        known = find_letter_type(letter_type)
+        if known is None or not known.subject:
+            raise Invalid(
+                "no-subject",
+                "Surat ini tentang pemohon sendiri; tidak ada anggota keluarga yang dipilih.",
+                field="subject_id",
+            )
+        member = await register_data.chosen_member(
+            runtime.population, nik, desa_code, subject_id, register_data.PURPOSE_CREATE, who
+        )
+        subject = register_data.fill_subject(letter_type, filled.fields, member)
     application = await create_application(
         session,
         resident_id,
         desa_code,
         letter_type,
         purpose,
-        filled.fields,
+        subject.fields,
         filled.version,
-        filled.from_register,
+        (*filled.from_register, *subject.from_register),
         max_open_drafts=runtime.settings.intake_max_open_drafts,
+        subject_resident_id=subject_id or None,
+        subject_register_version=subject.version,
     )
     log.info("application %s created by resident %s", application.id, resident_id)
     return application
@@ -124,7 +141,7 @@ async def submit(
     return application
 
 
-async def _nik(session: AsyncSession, resident_id: str) -> str:
+async def nik_of(session: AsyncSession, resident_id: str) -> str:
     resident = await session.get(Resident, resident_id)
     if resident is None:  # the token names a resident intake made at sign-in
         raise NotFound("not-found", "Penduduk tidak ditemukan.")
@@ -134,26 +151,55 @@ async def _nik(session: AsyncSession, resident_id: str) -> str:
 async def _refill(
     runtime: Runtime, session: AsyncSession, resident_id: str, application: LetterApplication
 ) -> None:
-    """The register read again as the draft is submitted: the letter prints the register as
-    it is now, and the application keeps the version it used."""
+    """The register read again as the application is submitted or resubmitted after a
+    revision: the letter prints the register as it is now (the resident's record, and the
+    family member's for a letter about one), and the application keeps the versions used."""
+    purpose = f"application:{application.id}"
+    who = register_data.actor(resident_id)
     record = await register_data.lookup(
         runtime.population,
-        await _nik(session, resident_id),
+        await nik_of(session, resident_id),
         application.desa_code,
-        f"application:{application.id}",
-        register_data.actor(resident_id),
+        purpose,
+        who,
     )
-    if record is None:
-        # Not (or no longer) in the desa's register: the draft's values stand as they are.
+    member = None
+    if application.subject_resident_id:
+        member = await register_data.member_record(
+            runtime.population, application.subject_resident_id, purpose, who
+        )
+    if record is None and member is None:
+        # Not (or no longer) in the desa's register: the values stand as they are.
         return
     held = register_field_names(application)
-    # Values the register filled before and no longer holds are not the resident's to keep.
-    typed = {k: v for k, v in load_fields(application).items() if k not in held}
-    filled = register_data.fill(application.letter_type, typed, record)
+    fields = load_fields(application)
+    own_held = held & set(register_data.REGISTER_FIELDS)
+    subject_held = held - own_held
+    from_register: list[str] = []
+    version, subject_version = application.register_version, application.subject_register_version
+    if record is not None:
+        # Values the register filled before and no longer holds are not the resident's to keep.
+        filled = register_data.fill(
+            application.letter_type, {k: v for k, v in fields.items() if k not in own_held}, record
+        )
+        fields, version = filled.fields, filled.version
+        from_register.extend(filled.from_register)
+    else:
+        from_register.extend(sorted(own_held))
+    if member is not None:
+        subject = register_data.fill_subject(
+            application.letter_type,
+            {k: v for k, v in fields.items() if k not in subject_held},
+            member,
+        )
+        fields, subject_version = subject.fields, subject.version
+        from_register.extend(subject.from_register)
+    else:
+        from_register.extend(sorted(subject_held))
     if not await refill_from_register(
-        session, application, filled.fields, filled.version, filled.from_register
+        session, application, fields, version, from_register, subject_version
     ):
-        await session.refresh(application)  # submitted meanwhile: submit() answers as it is
+        await session.refresh(application)  # moved on meanwhile: the caller answers as it is
 
 
 async def resubmit(
@@ -169,6 +215,8 @@ async def resubmit(
             return application.status
         raise Conflict("not-awaiting-revision", NOT_AWAITING_REVISION)
     await require_documents(session, application)
+    # The register is read again as at submission: a correction accepted meanwhile is printed.
+    await _refill(runtime, session, resident_id, application)
     try:
         # One resubmission per revision round: a repeated tap reaches the workflow with the
         # same request id and gets the same answer.

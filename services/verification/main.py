@@ -12,6 +12,7 @@ from common.tracing import instrument_app
 from services.verification.api.routes import (
     applications,
     auth,
+    corrections,
     desa_profile,
     kabupaten,
     letter_routes,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         applications,
         desa_profile,
         residents,
+        corrections,
     ):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)

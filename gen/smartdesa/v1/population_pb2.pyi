@@ -41,6 +41,31 @@ MENINGGAL: ResidentStatus.ValueType  # 3
 HILANG: ResidentStatus.ValueType  # 4
 Global___ResidentStatus: _TypeAlias = ResidentStatus  # noqa: Y015
 
+class _CorrectionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CorrectionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CorrectionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CORRECTION_STATUS_UNSPECIFIED: _CorrectionStatus.ValueType  # 0
+    CORRECTION_PENDING: _CorrectionStatus.ValueType  # 1
+    """waiting for the operator"""
+    CORRECTION_ACCEPTED: _CorrectionStatus.ValueType  # 2
+    """the register was corrected"""
+    CORRECTION_DECLINED: _CorrectionStatus.ValueType  # 3
+    """declined, with a reason"""
+
+class CorrectionStatus(_CorrectionStatus, metaclass=_CorrectionStatusEnumTypeWrapper): ...
+
+CORRECTION_STATUS_UNSPECIFIED: CorrectionStatus.ValueType  # 0
+CORRECTION_PENDING: CorrectionStatus.ValueType  # 1
+"""waiting for the operator"""
+CORRECTION_ACCEPTED: CorrectionStatus.ValueType  # 2
+"""the register was corrected"""
+CORRECTION_DECLINED: CorrectionStatus.ValueType  # 3
+"""declined, with a reason"""
+Global___CorrectionStatus: _TypeAlias = CorrectionStatus  # noqa: Y015
+
 @_typing.final
 class CheckSignInRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -441,3 +466,145 @@ class ListFamilyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListFamilyResponse: _TypeAlias = ListFamilyResponse  # noqa: Y015
+
+@_typing.final
+class RequestCorrectionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    PROPOSED_VALUE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    DOCUMENT_CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """the resident asking, about their own (living) record"""
+    field: _builtins.str
+    """a register field, e.g. "name", "birth_date", "religion", "rt" """
+    proposed_value: _builtins.str
+    """what the resident says it should be, as they wrote it"""
+    note: _builtins.str
+    """optional explanation"""
+    document: _builtins.bytes
+    """optional photo or PDF (KTP, KK, akta), checked and cleaned by the caller"""
+    document_content_type: _builtins.str
+    actor: _builtins.str
+    """who asks, e.g. "intake:resident:<opaque id>", never the NIK"""
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+        field: _builtins.str = ...,
+        proposed_value: _builtins.str = ...,
+        note: _builtins.str = ...,
+        document: _builtins.bytes = ...,
+        document_content_type: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "document", b"document", "document_content_type", b"document_content_type", "field", b"field", "nik", b"nik", "note", b"note", "proposed_value", b"proposed_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestCorrectionRequest: _TypeAlias = RequestCorrectionRequest  # noqa: Y015
+
+@_typing.final
+class CorrectionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    FIELD_LABEL_FIELD_NUMBER: _builtins.int
+    CURRENT_VALUE_FIELD_NUMBER: _builtins.int
+    PROPOSED_VALUE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DECLINE_REASON_FIELD_NUMBER: _builtins.int
+    ACCEPTED_VALUE_FIELD_NUMBER: _builtins.int
+    HAS_DOCUMENT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    field: _builtins.str
+    field_label: _builtins.str
+    """how the field is named to people, e.g. "Tanggal lahir" """
+    current_value: _builtins.str
+    """the register's value when the request was made"""
+    proposed_value: _builtins.str
+    note: _builtins.str
+    status: Global___CorrectionStatus.ValueType
+    decline_reason: _builtins.str
+    """why it was declined (shown to the resident)"""
+    accepted_value: _builtins.str
+    """the value the register holds after an accepted request"""
+    has_document: _builtins.bool
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp:
+        """unset while pending"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        field_label: _builtins.str = ...,
+        current_value: _builtins.str = ...,
+        proposed_value: _builtins.str = ...,
+        note: _builtins.str = ...,
+        status: Global___CorrectionStatus.ValueType = ...,
+        decline_reason: _builtins.str = ...,
+        accepted_value: _builtins.str = ...,
+        has_document: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "decided_at", b"decided_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_value", b"accepted_value", "created_at", b"created_at", "current_value", b"current_value", "decided_at", b"decided_at", "decline_reason", b"decline_reason", "field", b"field", "field_label", b"field_label", "has_document", b"has_document", "id", b"id", "note", b"note", "proposed_value", b"proposed_value", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CorrectionRequest: _TypeAlias = CorrectionRequest  # noqa: Y015
+
+@_typing.final
+class ListCorrectionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nik", b"nik"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCorrectionsRequest: _TypeAlias = ListCorrectionsRequest  # noqa: Y015
+
+@_typing.final
+class ListCorrectionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___CorrectionRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___CorrectionRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCorrectionsResponse: _TypeAlias = ListCorrectionsResponse  # noqa: Y015

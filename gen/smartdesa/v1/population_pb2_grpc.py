@@ -59,6 +59,16 @@ class PopulationServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_population__pb2.ListFamilyRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_population__pb2.ListFamilyResponse.FromString,
                 _registered_method=True)
+        self.RequestCorrection = channel.unary_unary(
+                '/smartdesa.v1.PopulationService/RequestCorrection',
+                request_serializer=smartdesa_dot_v1_dot_population__pb2.RequestCorrectionRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_population__pb2.CorrectionRequest.FromString,
+                _registered_method=True)
+        self.ListCorrections = channel.unary_unary(
+                '/smartdesa.v1.PopulationService/ListCorrections',
+                request_serializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.FromString,
+                _registered_method=True)
 
 
 class PopulationServiceServicer:
@@ -102,6 +112,23 @@ class PopulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestCorrection(self, request, context):
+        """A living resident asks their desa's operator to correct one field of their own record
+        ("Data tidak sesuai? Ajukan perbaikan"). INVALID_ARGUMENT (an Indonesian message) for a
+        field residents may not ask about or an empty value; NOT_FOUND when not a living resident.
+        The operator accepts (the register is corrected, recorded in its history) or declines.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCorrections(self, request, context):
+        """The correction requests about a resident's own record, newest first, with their outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PopulationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +151,16 @@ def add_PopulationServiceServicer_to_server(servicer, server):
                     servicer.ListFamily,
                     request_deserializer=smartdesa_dot_v1_dot_population__pb2.ListFamilyRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_population__pb2.ListFamilyResponse.SerializeToString,
+            ),
+            'RequestCorrection': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestCorrection,
+                    request_deserializer=smartdesa_dot_v1_dot_population__pb2.RequestCorrectionRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_population__pb2.CorrectionRequest.SerializeToString,
+            ),
+            'ListCorrections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCorrections,
+                    request_deserializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -239,6 +276,60 @@ class PopulationService:
             '/smartdesa.v1.PopulationService/ListFamily',
             smartdesa_dot_v1_dot_population__pb2.ListFamilyRequest.SerializeToString,
             smartdesa_dot_v1_dot_population__pb2.ListFamilyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestCorrection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.PopulationService/RequestCorrection',
+            smartdesa_dot_v1_dot_population__pb2.RequestCorrectionRequest.SerializeToString,
+            smartdesa_dot_v1_dot_population__pb2.CorrectionRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCorrections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.PopulationService/ListCorrections',
+            smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.SerializeToString,
+            smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

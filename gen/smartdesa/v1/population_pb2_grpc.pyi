@@ -55,6 +55,14 @@ class PopulationServiceStub:
     """The members of the KK of a living resident (the resident included), for a letter about a
     family member. Recorded in the access log like GetResident.
     """
+    RequestCorrection: _grpc.UnaryUnaryMultiCallable[_population_pb2.RequestCorrectionRequest, _population_pb2.CorrectionRequest]
+    """A living resident asks their desa's operator to correct one field of their own record
+    ("Data tidak sesuai? Ajukan perbaikan"). INVALID_ARGUMENT (an Indonesian message) for a
+    field residents may not ask about or an empty value; NOT_FOUND when not a living resident.
+    The operator accepts (the register is corrected, recorded in its history) or declines.
+    """
+    ListCorrections: _grpc.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]
+    """The correction requests about a resident's own record, newest first, with their outcome."""
 
 @_typing.type_check_only
 class PopulationServiceAsyncStub(PopulationServiceStub):
@@ -83,6 +91,14 @@ class PopulationServiceAsyncStub(PopulationServiceStub):
     """The members of the KK of a living resident (the resident included), for a letter about a
     family member. Recorded in the access log like GetResident.
     """
+    RequestCorrection: _aio.UnaryUnaryMultiCallable[_population_pb2.RequestCorrectionRequest, _population_pb2.CorrectionRequest]  # type: ignore[assignment]
+    """A living resident asks their desa's operator to correct one field of their own record
+    ("Data tidak sesuai? Ajukan perbaikan"). INVALID_ARGUMENT (an Indonesian message) for a
+    field residents may not ask about or an empty value; NOT_FOUND when not a living resident.
+    The operator accepts (the register is corrected, recorded in its history) or declines.
+    """
+    ListCorrections: _aio.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]  # type: ignore[assignment]
+    """The correction requests about a resident's own record, newest first, with their outcome."""
 
 class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
     """PopulationService is the desa's population register (penduduk), kept by verification (the desa
@@ -132,5 +148,25 @@ class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
         """The members of the KK of a living resident (the resident included), for a letter about a
         family member. Recorded in the access log like GetResident.
         """
+
+    @_abc_1.abstractmethod
+    def RequestCorrection(
+        self,
+        request: _population_pb2.RequestCorrectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_population_pb2.CorrectionRequest, _abc.Awaitable[_population_pb2.CorrectionRequest]]:
+        """A living resident asks their desa's operator to correct one field of their own record
+        ("Data tidak sesuai? Ajukan perbaikan"). INVALID_ARGUMENT (an Indonesian message) for a
+        field residents may not ask about or an empty value; NOT_FOUND when not a living resident.
+        The operator accepts (the register is corrected, recorded in its history) or declines.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCorrections(
+        self,
+        request: _population_pb2.ListCorrectionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_population_pb2.ListCorrectionsResponse, _abc.Awaitable[_population_pb2.ListCorrectionsResponse]]:
+        """The correction requests about a resident's own record, newest first, with their outcome."""
 
 def add_PopulationServiceServicer_to_server(servicer: PopulationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.events import APPLICATION_SIGNING_BLOCKED
-from services.intake.applications import ApplicationDetails
+from services.intake.applications import ApplicationDetails, register_field_names
 from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, TimelineEntry
 
@@ -86,6 +86,8 @@ class ApplicationCreate(BaseModel):
     letter_type: str = Field(max_length=20, examples=["SKD"])
     purpose: str = Field(max_length=2000, examples=["Persyaratan melamar pekerjaan"])
     fields: dict[str, str] = Field(default_factory=dict, max_length=50)
+    # A letter about a family member (SKL, SKK): a member's `id` from GET /api/v1/family.
+    subject_id: str | None = Field(default=None, max_length=64)
 
 
 class ApplicationUpdate(BaseModel):
@@ -182,6 +184,10 @@ class ApplicationOut(BaseModel):
     submitted_at: datetime | None
     # "portal", or "walk_in": filed for the resident by desa staff at the office.
     channel: str
+    # The fields whose values are the desa's population register's (read-only for the resident).
+    register_fields: list[str]
+    # The family member the letter is about (register id), when chosen from the resident's KK.
+    subject_id: str | None
 
     @classmethod
     def of(cls, d: ApplicationDetails) -> "ApplicationOut":
@@ -221,6 +227,8 @@ class ApplicationOut(BaseModel):
             created_at=as_utc(a.created_at),
             submitted_at=as_utc(a.submitted_at) if a.submitted_at else None,
             channel=a.channel,
+            register_fields=sorted(register_field_names(a)),
+            subject_id=a.subject_resident_id,
         )
 
 

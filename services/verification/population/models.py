@@ -101,4 +101,41 @@ class ResidentAccess(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
 
 
-TABLES: list[type[SQLModel]] = [Resident, ResidentChange, ResidentAccess]
+# A correction request's states (CorrectionRequest.status).
+CORRECTION_PENDING = "menunggu"
+CORRECTION_ACCEPTED = "diterima"
+CORRECTION_DECLINED = "ditolak"
+CORRECTION_LABELS = {
+    CORRECTION_PENDING: "Menunggu",
+    CORRECTION_ACCEPTED: "Diterima",
+    CORRECTION_DECLINED: "Ditolak",
+}
+
+
+class CorrectionRequest(SQLModel, table=True):
+    """A resident said one field of their own record is wrong ("Data tidak sesuai? Ajukan
+    perbaikan" on the portal). The operator accepts it (the record is corrected through
+    `register.correct_resident`, so the history says so) or declines it with a reason."""
+
+    __tablename__ = "population_correction_request"
+
+    id: str = Field(default_factory=new_resident_id, primary_key=True)
+    resident_id: str = Field(index=True)
+    desa_code: str = Field(index=True)
+    field: str  # a Resident attribute (corrections.CORRECTABLE)
+    current_value: str = ""  # the register's value when asked (register.shown)
+    proposed_value: str
+    note: str = ""
+    requested_by: str  # the caller's actor, e.g. intake:resident:<id>; never a NIK
+    status: str = Field(default=CORRECTION_PENDING, index=True)
+    decline_reason: str = ""
+    accepted_value: str = ""  # the record's value after the accepted correction
+    decided_by: str = ""  # staff username
+    decided_at: datetime | None = None
+    # An optional photo or PDF the resident sent (already checked and cleaned by intake).
+    document: bytes | None = None
+    document_content_type: str = ""
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+TABLES: list[type[SQLModel]] = [Resident, ResidentChange, ResidentAccess, CorrectionRequest]

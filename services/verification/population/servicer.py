@@ -2,6 +2,7 @@
 population.proto). Error texts name no NIK: they may end up in the caller's logs."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -13,12 +14,17 @@ from common.db import as_utc
 from common.domain.errors import DomainError
 from common.nik import is_valid_nik
 from common.phone import InvalidPhone, normalize_phone
-from services.verification.population import codes
+from common.rpc import domain_code
+from services.verification.population import codes, corrections
 from services.verification.population.models import (
+    CORRECTION_ACCEPTED,
+    CORRECTION_DECLINED,
+    CORRECTION_PENDING,
     HIDUP,
     HILANG,
     MENINGGAL,
     PINDAH,
+    CorrectionRequest,
     Resident,
 )
 from services.verification.population.register import (
@@ -78,6 +84,38 @@ def resident_message(resident: Resident) -> population_pb2.Resident:
         version=resident.version,
         updated_at=updated_at,
         **coded_fields,
+    )
+
+
+CORRECTION_STATUS = {
+    CORRECTION_PENDING: population_pb2.CORRECTION_PENDING,
+    CORRECTION_ACCEPTED: population_pb2.CORRECTION_ACCEPTED,
+    CORRECTION_DECLINED: population_pb2.CORRECTION_DECLINED,
+}
+
+
+def _timestamp(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(as_utc(at))
+    return stamp
+
+
+def correction_message(request: CorrectionRequest) -> population_pb2.CorrectionRequest:
+    return population_pb2.CorrectionRequest(
+        id=request.id,
+        field=request.field,
+        field_label=corrections.field_label(request.field),
+        current_value=request.current_value,
+        proposed_value=request.proposed_value,
+        note=request.note,
+        status=CORRECTION_STATUS[request.status],
+        decline_reason=request.decline_reason,
+        accepted_value=request.accepted_value,
+        has_document=bool(request.document),
+        created_at=_timestamp(request.created_at),
+        decided_at=_timestamp(request.decided_at),
     )
 
 
@@ -205,6 +243,42 @@ class PopulationServicer(population_pb2_grpc.PopulationServiceServicer):
                 )
                 for m in members
             ],
+        )
+
+    async def RequestCorrection(
+        self, request: population_pb2.RequestCorrectionRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.CorrectionRequest:
+        if not is_valid_nik(request.nik):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "nik is not a valid NIK")
+        actor = " ".join(request.actor.split())
+        if not actor or len(actor) > MAX_TEXT:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "actor is required (up to 200)")
+        async with self._sessions() as session:
+            try:
+                made = await corrections.request_correction(
+                    session,
+                    request.nik,
+                    request.field,
+                    request.proposed_value,
+                    request.note,
+                    actor=actor,
+                    document=request.document,
+                    document_content_type=request.document_content_type,
+                )
+            except DomainError as exc:
+                # The message is Indonesian and names no NIK: the caller shows it to the resident.
+                await context.abort(domain_code(exc), exc.message)
+            return correction_message(made)
+
+    async def ListCorrections(
+        self, request: population_pb2.ListCorrectionsRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.ListCorrectionsResponse:
+        if not is_valid_nik(request.nik):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "nik is not a valid NIK")
+        async with self._sessions() as session:
+            found = await corrections.requests_of_resident(session, request.nik)
+        return population_pb2.ListCorrectionsResponse(
+            requests=[correction_message(r) for r in found]
         )
 
 

@@ -12,6 +12,7 @@ from common.web import install_web
 from services.verification.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
 from services.verification.web.routes import (
     application,
+    corrections,
     desa_profile,
     inbox,
     kabupaten,
@@ -33,6 +34,7 @@ def install_pages(app: FastAPI) -> None:
         application,
         walk_in,
         penduduk,
+        corrections,
         settings,
         staff_accounts,
         plt_pages,

@@ -39,6 +39,7 @@ async def create(
         body.letter_type,
         body.purpose,
         body.fields,
+        body.subject_id,
     )
     return ApplicationOut.of(await details(session, application))
 
