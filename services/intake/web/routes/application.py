@@ -26,18 +26,25 @@ from common.http import Problem
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
 from common.wib import indonesian_date
-from services.intake import resident_actions
+from services.intake import register_data, resident_actions
 from services.intake.api.deps import (
     SESSION_COOKIE,
     CurrentResident,
     RuntimeDep,
     SessionDep,
     current_resident,
+    get_runtime,
 )
 from services.intake.api.responses import letter_response
-from services.intake.applications import EDITABLE_STATUSES, details, letter_type_of
+from services.intake.applications import (
+    EDITABLE_STATUSES,
+    details,
+    letter_type_of,
+    register_field_names,
+)
 from services.intake.attachments import accept_form, attachment_dir, require_editable
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES
+from services.intake.kept_documents import kept_documents, use_kept
 from services.intake.letter_types import FormField, Requirement
 from services.intake.models import Attachment, LetterApplication
 from services.intake.runtime import Runtime
@@ -56,6 +63,7 @@ NOTICES = {
     "diajukan": "Permohonan sudah diajukan. Kami kabari lewat WhatsApp/SMS di setiap tahap.",
     "diubah": "Perubahan isian sudah disimpan.",
     "berkas": "Berkas sudah diunggah.",
+    "berkas-tersimpan": "Berkas tersimpan sudah dipakai untuk permohonan ini.",
     "diajukan-ulang": "Perbaikan sudah dikirim. Permohonan diperiksa kembali.",
     "dibatalkan": "Permohonan sudah dibatalkan.",
 }
@@ -137,7 +145,24 @@ async def _show(
 ) -> Response:
     errors = errors or {}
     seen = await details(session, application)
+    runtime = get_runtime(request)
+    editable = application.status in EDITABLE_STATUSES
+    # The KTP and KK kept from an earlier application, offered instead of a new upload.
+    kept = (
+        {
+            k.document.kind: k
+            for k in await kept_documents(
+                session,
+                runtime.settings.attachments_dir,
+                application.resident_id,
+                runtime.settings.intake_kept_document_days,
+            )
+        }
+        if editable
+        else {}
+    )
     letter_type = letter_type_of(application)
+    held = register_field_names(application)
     attached = {a.kind: a for a in seen.attachments}
     fields = {**seen.fields, **(values or {})}
     purpose = (values or {}).get("purpose", application.purpose)
@@ -158,11 +183,15 @@ async def _show(
             FieldView(f, fields.get(f.name, ""), errors.get(FIELD_PREFIX + f.name))
             for f in letter_type.fields
         ],
+        # The register's values: shown read-only, with the way to ask for a correction.
+        "held": held,
+        "correctable": bool(held & set(register_data.REGISTER_ATTRIBUTES)),
+        "kept": kept,
         "syarat": [SyaratView(r, attached.get(r.code)) for r in letter_type.requirements],
         "upload_errors": upload_errors or {},
         "timeline": [timeline_item(t, application) for t in reversed(seen.timeline)],
         "now": where_now(application, seen.timeline),
-        "editable": application.status in EDITABLE_STATUSES,
+        "editable": editable,
         "can_submit": application.status == ApplicationStatus.DRAFT,
         "can_resubmit": application.status == ApplicationStatus.REVISION_REQUESTED,
         "can_cancel": application.status
@@ -396,6 +425,41 @@ async def upload_without_script(
             status_code=exc.status,
         )
     return RedirectResponse(page_url(application.id, "berkas"), status_code=303)
+
+
+@router.post(PAGE + "/berkas-tersimpan")
+async def use_kept_document(
+    application_id: uuid.UUID,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """ "Pakai KTP yang tersimpan": the API's POST .../attachments/kept."""
+    application = await _owned(session, page.resident, str(application_id))
+    kind = (await _form(request)).get("kind", "").strip().upper()
+    try:
+        await use_kept(
+            session,
+            runtime.settings.attachments_dir,
+            application,
+            kind,
+            runtime.settings.intake_kept_document_days,
+        )
+    except DomainError as exc:
+        refused = refusal_of(exc)
+        await session.refresh(application)
+        return await _show(
+            request,
+            page,
+            session,
+            application,
+            upload_errors={kind: refused.message},
+            flash=refused.message,
+            flash_kind="galat",
+            status_code=refused.status,
+        )
+    return RedirectResponse(page_url(application.id, "berkas-tersimpan"), status_code=303)
 
 
 @router.get(PAGE + "/surat.pdf")

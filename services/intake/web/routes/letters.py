@@ -2,20 +2,23 @@
 creates the draft (checked by the same code as POST /api/v1/applications)."""
 
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.domain.errors import DomainError, NotFound
+from common.domain.errors import DomainError, NotFound, Unavailable
 from common.web import is_tls
 from common.wilayah import Desa, all_desa, find_desa
-from services.intake import resident_actions
-from services.intake.api.deps import RuntimeDep, SessionDep
+from services.intake import register_corrections, register_data, resident_actions
+from services.intake.api.deps import RuntimeDep, SessionDep, get_runtime
 from services.intake.applications import TooManyDrafts, application_errors, owned_applications
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
 from services.intake.offered import NOT_OFFERED_CODE
+from services.intake.runtime import Runtime
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPageDep, render
 
@@ -98,6 +101,42 @@ async def _desa_options(session: SessionDep, resident_id: str) -> list[Desa]:
     )
 
 
+@dataclass(frozen=True)
+class FromRegister:
+    """What the register holds for the form: the resident's own register-held values (for the
+    desa whose register holds them) and, for a letter about a family member, their KK."""
+
+    desa_code: str = ""
+    held: dict[str, str] = default(default_factory=dict)
+    members: list[register_data.Member] = default(default_factory=list)
+
+
+PURPOSE_FORM = "warga mengisi permohonan surat"
+
+
+async def _from_register(
+    runtime: Runtime, session: AsyncSession, resident_id: str, letter_type: LetterType
+) -> FromRegister:
+    """The form shows what the register fills; when it cannot be asked, the form asks for
+    everything (creating is refused then anyway, with its own message)."""
+    try:
+        mine = await register_corrections.own_register(runtime, session, resident_id)
+        if mine is None:
+            return FromRegister()
+        members: list[register_data.Member] = []
+        if letter_type.subject:
+            _, members = await register_data.family(
+                runtime.population,
+                await resident_actions.nik_of(session, resident_id),
+                PURPOSE_FORM,
+                register_data.actor(resident_id),
+            )
+    except Unavailable:
+        return FromRegister()
+    held = {e.name: e.value for e in mine.entries if e.value and e.name in letter_type.field_index}
+    return FromRegister(mine.desa_code, held, members)
+
+
 async def _form_page(
     request: Request,
     page: ResidentPageDep,
@@ -108,7 +147,16 @@ async def _form_page(
     errors: dict[str, str] | None = None,
     flash: str | None = None,
     status_code: int = 200,
+    registered: FromRegister | None = None,
 ) -> HTMLResponse:
+    if registered is None:
+        registered = await _from_register(
+            get_runtime(request), session, page.resident.subject, letter_type
+        )
+    chosen_desa = (values or {}).get("desa_code", "")
+    # The register's values are the letter's only in the desa whose register holds them.
+    held = registered.held if chosen_desa in ("", registered.desa_code) else {}
+    register_desa = find_desa(registered.desa_code) if registered.desa_code else None
     return render(
         request,
         "permohonan-isi.html",
@@ -116,6 +164,11 @@ async def _form_page(
             "title": letter_type.name,
             "nav_active": "baru",
             "letter_type": letter_type,
+            "held": held,
+            "held_labels": {f.name: f.label for f in letter_type.fields},
+            "register_desa": register_desa,
+            "members": registered.members,
+            "subject_fields": set(register_data.SUBJECT_FIELDS.get(letter_type.code, {})),
             "desa_options": await _desa_options(session, page.resident.subject),
             "values": values or {},
             "errors": errors or {},
@@ -169,7 +222,19 @@ async def create_draft(
     }
     desa_code = values.get("desa_code", "")
     purpose = values.get("purpose", "")
-    errors = application_errors(desa_code, letter_type.code, purpose, fields)
+    subject_id = str(form.get("subject_id", "")).strip()[:64]
+    if subject_id:
+        values["subject_id"] = subject_id
+    registered = await _from_register(runtime, session, page.resident.subject, letter_type)
+    # The register fills what it holds (the resident typed none of it); the chosen member's
+    # record fills the subject's fields.
+    prefilled = {**fields, **(registered.held if desa_code == registered.desa_code else {})}
+    errors = application_errors(desa_code, letter_type.code, purpose, prefilled)
+    if subject_id:
+        subject_fields = register_data.SUBJECT_FIELDS.get(letter_type.code, {})
+        errors = {
+            k: v for k, v in errors.items() if k.removeprefix("fields.") not in subject_fields
+        }
     if not desa_code:
         errors["desa_code"] = "Pilih desa tujuan permohonan."
     if not errors:
@@ -182,6 +247,7 @@ async def create_draft(
                 letter_type.code,
                 purpose,
                 fields,
+                subject_id or None,
             )
         except TooManyDrafts as exc:
             # Not about any one input: said at the top of the form, which keeps what was typed.
@@ -193,6 +259,7 @@ async def create_draft(
                 values=values,
                 flash=exc.message,
                 status_code=409,
+                registered=registered,
             )
         except DomainError as exc:
             # A type the chosen desa switched off: the choice of desa is what to change here.
@@ -207,6 +274,7 @@ async def create_draft(
             values=values,
             errors={_form_key(k): v for k, v in errors.items()},
             status_code=422,
+            registered=registered,
         )
     response = RedirectResponse(f"/permohonan/{application.id}", status_code=303)
     response.set_cookie(

@@ -1,0 +1,138 @@
+"""Data saya (/data-saya): what the desa's population register holds about the signed-in
+resident, read-only, their correction requests with the operator's answer, and the form that
+asks for one ("Data tidak sesuai? Ajukan perbaikan"). The same use cases as the resident API
+(`register_corrections`); a refusal is shown beside the form."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from common.domain.errors import DomainError
+from common.web.refusals import refusal_of
+from common.wilayah import find_desa
+from services.intake import register_corrections, register_data
+from services.intake.api.deps import RuntimeDep, SessionDep
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES, too_large_message
+from services.intake.web.pages import ResidentPage, ResidentPageDep, render
+
+router = APIRouter(include_in_schema=False)
+
+PATH = "/data-saya"
+CORRECTION_PATH = PATH + "/perbaikan"
+NOTICES = {
+    "perbaikan": "Permintaan perbaikan sudah dikirim ke operator desa. Hasilnya tampil di "
+    "halaman ini.",
+}
+
+
+def correction_link(field: str = "") -> str:
+    return f"{CORRECTION_PATH}?isian={field}" if field else CORRECTION_PATH
+
+
+@router.get(PATH)
+async def own_data(
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    pesan: str | None = None,
+) -> HTMLResponse:
+    mine = await register_corrections.own_register(runtime, session, page.resident.subject)
+    asked = await register_corrections.corrections_of(runtime, session, page.resident.subject)
+    desa = find_desa(mine.desa_code) if mine else None
+    notice = NOTICES.get(pesan or "")
+    return render(
+        request,
+        "data-saya.html",
+        {
+            "title": "Data saya",
+            "nav_active": "data",
+            "mine": mine,
+            "desa_name": desa.name if desa else "",
+            "corrections": asked,
+            "not_registered": register_corrections.NOT_REGISTERED,
+            "flash": notice,
+            "flash_kind": "ok",
+        },
+        page=page,
+    )
+
+
+async def _form(
+    request: Request,
+    page: ResidentPage,
+    *,
+    values: dict[str, str],
+    error_field: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "data-saya-perbaikan.html",
+        {
+            "title": "Ajukan perbaikan data",
+            "nav_active": "data",
+            "options": [("", "Pilih data yang tidak sesuai")]
+            + list(register_data.FIELD_LABELS.items()),
+            "values": values,
+            "errors": {error_field: error} if error_field and error else {},
+            "flash": error if error and not error_field else None,
+            "flash_kind": "galat",
+            "max_mb": MAX_ATTACHMENT_BYTES // (1024 * 1024),
+        },
+        page=page,
+        status_code=status_code,
+    )
+
+
+@router.get(CORRECTION_PATH)
+async def correction_form(request: Request, page: ResidentPageDep, isian: str = "") -> HTMLResponse:
+    field = isian if isian in register_data.FIELD_LABELS else ""
+    return await _form(request, page, values={"field": field})
+
+
+@router.post(CORRECTION_PATH)
+async def ask_correction(
+    request: Request, page: ResidentPageDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await request.form()  # parsed (and cached) by the CSRF check already
+    values = {
+        name: str(form.get(name, "")).strip()[:500] for name in ("field", "proposed_value", "note")
+    }
+    upload = form.get("file")
+    document = b""
+    if isinstance(upload, UploadFile) and upload.filename:
+        document = await upload.read(MAX_ATTACHMENT_BYTES + 1)
+        if len(document) > MAX_ATTACHMENT_BYTES:
+            return await _form(
+                request,
+                page,
+                values=values,
+                error_field="file",
+                error=too_large_message(),
+                status_code=422,
+            )
+    try:
+        await register_corrections.request_correction(
+            runtime,
+            session,
+            page.resident.subject,
+            values["field"],
+            values["proposed_value"],
+            values["note"],
+            document,
+        )
+    except DomainError as exc:
+        refused = refusal_of(exc)
+        if refused.status not in (404, 409, 422):
+            raise
+        return await _form(
+            request,
+            page,
+            values=values,
+            error_field=refused.field,
+            error=refused.message,
+            status_code=refused.status,
+        )
+    return RedirectResponse(f"{PATH}?pesan=perbaikan", status_code=303)
