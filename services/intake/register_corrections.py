@@ -7,9 +7,11 @@ and the next letter is filled with the corrected value) or declines it with a re
 portal's pages and the resident API both call these.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import grpc
 from smartdesa.v1 import population_pb2
@@ -21,6 +23,7 @@ from services.intake import register_data
 from services.intake.file_safety import InvalidAttachment, check_content, make_safe
 from services.intake.resident_actions import nik_of
 from services.intake.runtime import Runtime
+from services.intake.uploads import ReceivedForm
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +146,22 @@ async def checked_document(content: bytes) -> tuple[bytes, str]:
     except InvalidAttachment as exc:
         raise Invalid(exc.code, str(exc), field="file") from exc
     return safe.content, safe.content_type
+
+
+def correction_temp_dir(intake_dir: Path) -> Path:
+    """Where a request's document waits while it is received and checked (then removed)."""
+    return intake_dir / "corrections"
+
+
+async def document_of(form: ReceivedForm) -> bytes:
+    """The document a multipart request carried (b"" when none was chosen); the temporary
+    file is removed."""
+    try:
+        if form.file is None or form.file.size == 0:
+            return b""
+        return await asyncio.to_thread(form.file.path.read_bytes)
+    finally:
+        form.discard()
 
 
 async def request_correction(

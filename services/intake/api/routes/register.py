@@ -4,17 +4,17 @@ photos kept on their record. The use cases are `register_corrections`, `register
 `kept_documents`, which the portal's pages call too."""
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Form, UploadFile, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from common.domain.errors import Invalid, NotFound
 from services.intake import register_corrections, register_data, resident_actions
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
 from services.intake.api.schemas import AttachmentOut
-from services.intake.file_safety import MAX_ATTACHMENT_BYTES, too_large_message
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.kept_documents import kept_documents, use_kept
+from services.intake.uploads import UploadRejected, receive_multipart
 
 router = APIRouter(tags=["data penduduk"])
 
@@ -104,26 +104,69 @@ async def list_corrections(
     return [CorrectionOut.of(c) for c in found]
 
 
-@router.post("/register-corrections", status_code=status.HTTP_201_CREATED)
+_CORRECTION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["field", "proposed_value"],
+                    "properties": {
+                        "field": {"type": "string", "description": "mis. tanggal_lahir"},
+                        "proposed_value": {"type": "string", "maxLength": 200},
+                        "note": {"type": "string", "maxLength": 500},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/register-corrections",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_CORRECTION_BODY,
+)
 async def request_correction(
-    session: SessionDep,
-    runtime: RuntimeDep,
-    resident: CurrentResident,
-    field: Annotated[str, Form(max_length=40)],
-    proposed_value: Annotated[str, Form(max_length=200)],
-    note: Annotated[str, Form(max_length=500)] = "",
-    file: UploadFile | None = None,
+    request: Request, session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
 ) -> CorrectionOut:
-    """ "Data tidak sesuai? Ajukan perbaikan": `field` is a register-held field of the letter
-    forms (nama, tempat_lahir, tanggal_lahir, jenis_kelamin, agama, pekerjaan,
+    """ "Data tidak sesuai? Ajukan perbaikan" (multipart): `field` is a register-held field of
+    the letter forms (nama, tempat_lahir, tanggal_lahir, jenis_kelamin, agama, pekerjaan,
     status_perkawinan, alamat, rt, rw); `file` an optional photo or PDF of the document."""
-    document = b""
-    if file is not None:
-        document = await file.read(MAX_ATTACHMENT_BYTES + 1)
-        if len(document) > MAX_ATTACHMENT_BYTES:
-            raise Invalid("too-large", too_large_message(), field="file")
+    await session.commit()  # no transaction stays open while the phone sends the photo
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        # Without a photo a plain form will do.
+        plain = await request.form()
+        made = await register_corrections.request_correction(
+            runtime,
+            session,
+            resident.subject,
+            str(plain.get("field", ""))[:40],
+            str(plain.get("proposed_value", ""))[:200],
+            str(plain.get("note", ""))[:500],
+        )
+        return CorrectionOut.of(made)
+    try:
+        form = await receive_multipart(
+            request,
+            file_field="file",
+            temp_dir=register_corrections.correction_temp_dir(runtime.settings.intake_dir),
+            max_file_bytes=MAX_ATTACHMENT_BYTES,
+        )
+    except UploadRejected as exc:
+        raise Invalid(exc.code, exc.detail, field="file") from exc
+    document = await register_corrections.document_of(form)
     made = await register_corrections.request_correction(
-        runtime, session, resident.subject, field, proposed_value, note, document
+        runtime,
+        session,
+        resident.subject,
+        form.fields.get("field", ""),
+        form.fields.get("proposed_value", "")[:200],
+        form.fields.get("note", "")[:500],
+        document,
     )
     return CorrectionOut.of(made)
 

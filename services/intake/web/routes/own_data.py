@@ -3,16 +3,19 @@ resident, read-only, their correction requests with the operator's answer, and t
 asks for one ("Data tidak sesuai? Ajukan perbaikan"). The same use cases as the resident API
 (`register_corrections`); a refusal is shown beside the form."""
 
+import hmac
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from common.domain.errors import DomainError
+from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
 from common.wilayah import find_desa
 from services.intake import register_corrections, register_data
-from services.intake.api.deps import RuntimeDep, SessionDep
-from services.intake.file_safety import MAX_ATTACHMENT_BYTES, too_large_message
+from services.intake.api.deps import SESSION_COOKIE, RuntimeDep, SessionDep, current_resident
+from services.intake.file_safety import MAX_ATTACHMENT_BYTES
+from services.intake.uploads import UploadRejected, receive_multipart
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -93,31 +96,47 @@ async def correction_form(request: Request, page: ResidentPageDep, isian: str = 
 
 
 @router.post(CORRECTION_PATH)
-async def ask_correction(
-    request: Request, page: ResidentPageDep, session: SessionDep, runtime: RuntimeDep
-) -> Response:
-    form = await request.form()  # parsed (and cached) by the CSRF check already
+async def ask_correction(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """The form is multipart (its photo): like the syarat upload without script, this route
+    streams the body itself, capped at the size limit, and checks the form's CSRF field
+    before anything is sent on."""
+    token, from_cookie = bearer_or_cookie(request, SESSION_COOKIE)
+    resident = await current_resident(runtime, session, token)
+    if from_cookie and not request.headers.get("content-type", "").startswith(
+        "multipart/form-data"
+    ):
+        raise csrf_refused()
+    await session.commit()
+    page = ResidentPage(
+        resident=resident,
+        csrf=csrf_token_for(token, runtime.token_issuer.csrf_secret)
+        if token and from_cookie
+        else "",
+    )
+    try:
+        form = await receive_multipart(
+            request,
+            file_field="file",
+            temp_dir=register_corrections.correction_temp_dir(runtime.settings.intake_dir),
+            max_file_bytes=MAX_ATTACHMENT_BYTES,
+        )
+    except UploadRejected as exc:
+        return await _form(
+            request, page, values={}, error_field="file", error=exc.detail, status_code=422
+        )
+    if from_cookie and not hmac.compare_digest(form.fields.get(CSRF_FIELD, ""), page.csrf):
+        form.discard()
+        raise csrf_refused()
     values = {
-        name: str(form.get(name, "")).strip()[:500] for name in ("field", "proposed_value", "note")
+        name: form.fields.get(name, "").strip()[:500]
+        for name in ("field", "proposed_value", "note")
     }
-    upload = form.get("file")
-    document = b""
-    if isinstance(upload, UploadFile) and upload.filename:
-        document = await upload.read(MAX_ATTACHMENT_BYTES + 1)
-        if len(document) > MAX_ATTACHMENT_BYTES:
-            return await _form(
-                request,
-                page,
-                values=values,
-                error_field="file",
-                error=too_large_message(),
-                status_code=422,
-            )
+    document = await register_corrections.document_of(form)
     try:
         await register_corrections.request_correction(
             runtime,
             session,
-            page.resident.subject,
+            resident.subject,
             values["field"],
             values["proposed_value"],
             values["note"],
