@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["resident_id"], ["resident.id"]),
         sa.PrimaryKeyConstraint("id"),
     )

@@ -32,10 +32,10 @@ def upgrade() -> None:
         sa.Column("decline_reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("accepted_value", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("decided_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.Column("decided_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("document", sa.LargeBinary(), nullable=True),
         sa.Column("document_content_type", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("population_correction_request", schema=None) as batch_op:
