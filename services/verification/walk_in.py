@@ -135,7 +135,7 @@ def phone_on_record(resident: Resident) -> str:
 
 
 def masked_nik(nik: str) -> str:
-    """3213112203880007 -> ************0007: the resident recognises their own on a receipt
+    """3213115705900001 -> ************0001: the resident recognises their own on a receipt
     that may be left on a counter, and it names nobody else."""
     return "*" * max(0, len(nik) - 4) + nik[-4:]
 

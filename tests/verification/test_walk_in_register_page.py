@@ -127,6 +127,7 @@ async def test_the_operator_finds_the_resident_and_files_from_the_register(
     assert chosen.status_code == 200
     # The register's values are shown, not asked: no input for the name or the address.
     assert "Isian dari data penduduk" in chosen.text and "KP. SUKAMAJU" in chosen.text
+    assert "25 Agustus 1990" in chosen.text and "Perempuan" in chosen.text
     assert 'name="isian_nama"' not in chosen.text and 'name="nik"' not in chosen.text
     assert 'value="081377700999"' in chosen.text  # the register's phone, as people write it
 

@@ -18,6 +18,7 @@ or a thermal roll: number, letter type, date, how to follow it, the NIK masked.
 
 import re
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -27,6 +28,7 @@ from starlette.datastructures import UploadFile
 
 from common.domain.errors import DomainError, NotFound
 from common.web.refusals import refusal_of
+from common.wib import indonesian_date
 from common.wilayah import find_desa
 from services.verification import walk_in, walk_in_scans
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
@@ -85,6 +87,21 @@ async def _offered_catalogue(
     return catalogue
 
 
+_SEX_WORDS = {"L": "Laki-laki", "P": "Perempuan"}
+
+
+def _shown(spec: intake_pb2.FormFieldInfo, value: str) -> str:
+    """A register value as staff read it: dates in Indonesian, sex written out."""
+    if spec.kind == "date":
+        try:
+            return indonesian_date(date.fromisoformat(value))
+        except ValueError:
+            return value
+    if spec.name == "jenis_kelamin":
+        return _SEX_WORDS.get(value, value)
+    return value
+
+
 def _size(size_bytes: int) -> str:
     return f"{max(1, round(size_bytes / 1024))} KB"
 
@@ -126,7 +143,11 @@ def _form_page(
                 for f in (letter_type.fields if letter_type else [])
             },
             "resident": resident,
-            "held": held,
+            "held": {
+                f.name: _shown(f, held[f.name])
+                for f in (letter_type.fields if letter_type else [])
+                if f.name in held
+            },
             "values": values,
             "errors": errors or {},
             "found": found,
