@@ -27,8 +27,7 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Role
-from common.domain.errors import Conflict, Unavailable
-from common.http import Problem
+from common.domain.errors import Conflict, Forbidden, Unavailable
 from common.register_fields import register_values
 from services.verification.models import Staff
 from services.verification.population import register
@@ -68,7 +67,7 @@ def may_file(roles: list[str]) -> bool:
 def require_filer(roles: list[str]) -> None:
     """The pages' guard, as a dependency would refuse (HTTP 403)."""
     if not may_file(roles):
-        raise Problem(403, NOT_ALLOWED, code="walk-in-not-allowed")
+        raise Forbidden("walk-in-not-allowed", NOT_ALLOWED)
 
 
 async def catalogue(
