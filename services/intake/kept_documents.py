@@ -23,15 +23,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
-from common.domain.errors import Conflict, Invalid, NotFound
-from services.intake.applications import EDITABLE_STATUSES, letter_type_of
+from common.domain.errors import NotFound
 from services.intake.attachments import (
     attachment_dir,
     attachment_path,
-    check_kind,
+    checked_kind,
+    require_editable,
     store_attachment,
 )
-from services.intake.file_safety import HEAD_BYTES, InvalidAttachment
+from services.intake.file_safety import HEAD_BYTES
 from services.intake.models import Attachment, KeptDocument, LetterApplication, new_id
 from services.intake.uploads import ReceivedFile
 
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 # The documents that are the resident's own whatever the letter: kept for the next one.
 KEPT_KINDS = ("KTP", "KK")
 KIND_NAMES = {"KTP": "KTP", "KK": "Kartu Keluarga"}
-LOCKED = "Berkas tidak dapat diubah setelah permohonan diajukan."
 
 
 def kept_root(attachments_root: Path) -> Path:
@@ -171,12 +170,8 @@ async def use_kept(
     attachment for that syarat (a copy: an ordinary attachment), replacing one uploaded
     before. NotFound when nothing valid is kept; the application must be the resident's to
     change."""
-    try:
-        kind = check_kind(letter_type_of(application), kind)
-    except InvalidAttachment as exc:
-        raise Invalid(exc.code, str(exc), field="kind") from exc
-    if application.status not in EDITABLE_STATUSES:
-        raise Conflict("locked", LOCKED)
+    kind = checked_kind(application, kind)
+    require_editable(application)
     kept = {
         k.document.kind: k.document
         for k in await kept_documents(session, attachments_root, application.resident_id, days)
@@ -193,11 +188,9 @@ async def use_kept(
     received = ReceivedFile(
         path=temporary, size=document.size_bytes, sha256=document.sha256, head=head
     )
-    await session.refresh(application)  # submitted meanwhile?
-    if application.status not in EDITABLE_STATUSES:
-        received.discard()
-        raise Conflict("locked", LOCKED)
     try:
+        await session.refresh(application)  # submitted meanwhile?
+        require_editable(application)
         attachment = await store_attachment(
             session, attachments_root, application.id, kind, received, document.content_type
         )

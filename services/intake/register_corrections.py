@@ -19,7 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
 from common.domain.errors import Conflict, Invalid, NotFound
+from common.register_fields import REGISTER_FIELDS
 from services.intake import register_data
+from services.intake.attachments import as_refusal
 from services.intake.file_safety import InvalidAttachment, check_content, make_safe
 from services.intake.resident_actions import nik_of
 from services.intake.runtime import Runtime
@@ -119,7 +121,7 @@ async def own_register(
         desa_code=record.desa_code,
         entries=[
             RegisterEntry(name, register_data.FIELD_LABELS[name], read(record))
-            for name, read in register_data.REGISTER_FIELDS.items()
+            for name, read in REGISTER_FIELDS.items()
         ],
     )
 
@@ -144,7 +146,7 @@ async def checked_document(content: bytes) -> tuple[bytes, str]:
         check_content(len(content), content[:16])
         safe = await make_safe(content)
     except InvalidAttachment as exc:
-        raise Invalid(exc.code, str(exc), field="file") from exc
+        raise as_refusal(exc) from exc
     return safe.content, safe.content_type
 
 

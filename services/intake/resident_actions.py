@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import ApplicationStatus
 from common.domain.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
+from common.register_fields import REGISTER_FIELDS
 from services.intake import approvals, register_data, submission
 from services.intake.applications import (
     EDITABLE_STATUSES,
@@ -173,7 +174,7 @@ async def _refill(
         return
     held = register_field_names(application)
     fields = load_fields(application)
-    own_held = held & set(register_data.REGISTER_FIELDS)
+    own_held = held & set(REGISTER_FIELDS)
     subject_held = held - own_held
     from_register: list[str] = []
     version, subject_version = application.register_version, application.subject_register_version
