@@ -202,7 +202,8 @@ async def test_corrections_are_refused_clearly(intake: Intake, register: Registe
         files={"file": ("x.txt", b"not a photo", "text/plain")},
         headers=headers,
     )
-    assert (r.status_code, problem(r)["field"]) == (422, "file")
+    # Checked as a syarat is: not JPEG, PNG or PDF by its content.
+    assert (r.status_code, problem(r)["field"]) == (415, "file")
     # Budi is in no register: nothing to correct.
     budi = await intake.sign_in(NIK_BUDI, PHONE_BUDI)
     r = await intake.http.post(
