@@ -8,11 +8,9 @@ the API refuses, with the same message; another resident's application is the AP
 """
 
 import hmac
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +23,6 @@ from common.domain.errors import DomainError
 from common.http import Problem
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
-from common.wib import indonesian_date
 from services.intake import resident_actions
 from services.intake.api.deps import (
     SESSION_COOKIE,
@@ -60,8 +57,6 @@ NOTICES = {
     "dibatalkan": "Permohonan sudah dibatalkan.",
 }
 FIELD_PREFIX = "fields."
-# An entry hint at the end of a field's label, e.g. " (TTTT-BB-HH)".
-_HINT = re.compile(r"\s*\([^)]*\)\s*$")
 
 
 def page_url(application_id: str, notice: str | None = None) -> str:
@@ -94,26 +89,21 @@ class FieldView:
 
     @property
     def options(self) -> list[tuple[str, str]]:
-        return [("", "— pilih —"), *((c, c) for c in self.field.choices)]
+        return [("", "— pilih —"), *self.field.options]
 
     @property
     def input_type(self) -> str:
-        return "date" if self.field.kind == "date" else "text"
+        return "time" if self.field.kind == "time" else "text"
 
     @property
     def read_label(self) -> str:
-        """The label without its entry hint: "Tanggal lahir", not "Tanggal lahir (TTTT-BB-HH)"."""
-        return _HINT.sub("", self.field.label).strip()
+        """The label alone: hints sit beside the field, never beside the value."""
+        return self.field.label
 
     @property
     def read_value(self) -> str:
-        """The value as people write it: a date as "15 Agustus 1990"."""
-        if self.field.kind == "date":
-            try:
-                return indonesian_date(date.fromisoformat(self.value))
-            except ValueError:
-                return self.value
-        return self.value
+        """The value as people write it: "15 Agustus 1990", "Perempuan"."""
+        return self.field.shown(self.value)
 
 
 async def _owned(
