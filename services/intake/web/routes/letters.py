@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.domain.errors import DomainError, NotFound
-from common.web import is_tls
 from common.nik import kecamatan_code
+from common.web import is_tls
 from common.wilayah import by_kecamatan, find_desa
 from services.intake import resident_actions
 from services.intake.api.deps import RuntimeDep, SessionDep
