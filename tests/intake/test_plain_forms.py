@@ -4,11 +4,15 @@ words; coded choices written out; hints beside the field and never beside a valu
 picker starting from the resident's own kecamatan (the register's desa once it holds them,
 else the NIK's); one example of a date in every message."""
 
+import io
 import re
 from datetime import date
 
+from PIL import Image
+
 from services.intake.models import LetterApplication
 from services.verification.population.register import ResidentData, add_resident
+from tests.intake import samples
 from tests.intake.conftest import NIK_ANI, NIK_BUDI, PHONE_BUDI, SKD_FIELDS, Intake, Register
 from tests.intake.test_resident_wording import page_text
 
@@ -161,3 +165,40 @@ async def test_a_wrong_date_is_told_with_the_example_the_page_gives(intake: Inta
     )
     assert api.status_code == 422
     assert message in api.text
+
+
+async def test_the_upload_control_shows_a_small_picture_of_the_photo_sent(intake: Intake) -> None:
+    """One control per syarat, and beside it what was sent: a small JPEG of the photo, from
+    the resident's own application only."""
+    headers = await intake.sign_in(NIK_BUDI, PHONE_BUDI)
+    application_id = await intake.create_application(headers)
+    photo = io.BytesIO()
+    Image.new("RGB", (1600, 1000), (200, 30, 30)).save(photo, "JPEG", quality=95)
+    r = await intake.upload(headers, application_id, "KTP", photo.getvalue(), "ktp.jpg")
+    assert r.status_code == 201, r.text
+    assert (
+        await intake.upload(headers, application_id, "KK", samples.pdf(), "kk.pdf")
+    ).status_code == 201
+
+    page = (await intake.http.get(f"/permohonan/{application_id}", headers=headers)).text
+    assert page.count('type="file"') == 2  # one control per syarat, no second camera input
+    assert "capture=" not in page
+    found = re.search(r'<img src="([^"]+)" alt="Foto yang terkirim: KTP pemohon"', page)
+    assert found is not None
+    url = found[1].replace("&amp;", "&")
+    assert url.startswith(f"/permohonan/{application_id}/berkas/KTP/gambar-kecil?v=")
+    assert "Foto yang terkirim: Kartu Keluarga" not in page  # a PDF has no picture
+
+    small = await intake.http.get(url, headers=headers)
+    assert small.status_code == 200
+    assert small.headers["content-type"] == "image/jpeg"
+    assert small.headers["cache-control"].startswith("private")
+    with Image.open(io.BytesIO(small.content)) as shown:
+        assert shown.size == (320, 200)
+    assert len(small.content) < len(photo.getvalue()) // 4
+
+    kk = f"/permohonan/{application_id}/berkas/KK/gambar-kecil"
+    assert (await intake.http.get(kk, headers=headers)).status_code == 404
+    other = await intake.sign_in(NIK_ANI)
+    assert (await intake.http.get(url, headers=other)).status_code == 404
+    assert (await intake.http.get(url)).status_code in (303, 401)  # not signed in

@@ -7,6 +7,7 @@ Every action is the resident API's own (`resident_actions`), so the page refuses
 the API refuses, with the same message; another resident's application is the API's 404.
 """
 
+import asyncio
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import Principal
 from common.domain import ApplicationStatus, role_label
-from common.domain.errors import DomainError
+from common.domain.errors import DomainError, NotFound
 from common.http import Problem
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
@@ -33,7 +34,12 @@ from services.intake.api.deps import (
 )
 from services.intake.api.responses import letter_response
 from services.intake.applications import EDITABLE_STATUSES, details, letter_type_of
-from services.intake.attachments import accept_form, attachment_dir, require_editable
+from services.intake.attachments import (
+    accept_form,
+    attachment_dir,
+    read_attachment,
+    require_editable,
+)
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import FormField, Requirement
 from services.intake.models import Attachment, LetterApplication
@@ -41,6 +47,7 @@ from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
+from services.intake.web.thumbnails import thumbnail_jpeg
 from services.intake.web.timeline import content_label, size_label, timeline_item, where_now
 
 router = APIRouter(tags=["halaman warga"], include_in_schema=False)
@@ -68,6 +75,16 @@ def page_url(application_id: str, notice: str | None = None) -> str:
 class SyaratView:
     requirement: Requirement
     attachment: Attachment | None
+    application_id: str
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        """The small picture of a sent photo; its version in the URL, so a replaced photo is
+        fetched anew while an unchanged one comes from the phone's cache."""
+        a = self.attachment
+        if a is None or not a.content_type.startswith("image/"):
+            return None
+        return f"{page_url(self.application_id)}/berkas/{a.kind}/gambar-kecil?v={a.sha256[:12]}"
 
     @property
     def state(self) -> str:
@@ -148,7 +165,9 @@ async def _show(
             FieldView(f, fields.get(f.name, ""), errors.get(FIELD_PREFIX + f.name))
             for f in letter_type.fields
         ],
-        "syarat": [SyaratView(r, attached.get(r.code)) for r in letter_type.requirements],
+        "syarat": [
+            SyaratView(r, attached.get(r.code), application.id) for r in letter_type.requirements
+        ],
         "upload_errors": upload_errors or {},
         "timeline": [timeline_item(t, application) for t in reversed(seen.timeline)],
         "now": where_now(application, seen.timeline),
@@ -386,6 +405,28 @@ async def upload_without_script(
             status_code=exc.status,
         )
     return RedirectResponse(page_url(application.id, "berkas"), status_code=303)
+
+
+@router.get(PAGE + "/berkas/{kind}/gambar-kecil")
+async def attachment_thumbnail(
+    application_id: uuid.UUID,
+    kind: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    resident: CurrentResident,
+) -> Response:
+    """A small JPEG of the photo sent for one syarat of the resident's own application (the
+    upload control shows what was sent). Another resident's application is the API's 404."""
+    application = await _owned(session, resident, str(application_id))
+    seen = await details(session, application)
+    attachment = next((a for a in seen.attachments if a.kind == kind), None)
+    if attachment is None or not attachment.content_type.startswith("image/"):
+        raise NotFound("not-found", "Berkas tidak ditemukan.")
+    content = await read_attachment(runtime.settings.attachments_dir, attachment)
+    small = await asyncio.to_thread(thumbnail_jpeg, content)
+    return Response(
+        small, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=604800"}
+    )
 
 
 @router.get(PAGE + "/surat.pdf")
