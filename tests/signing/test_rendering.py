@@ -130,10 +130,13 @@ def _footer_lines(png: bytes, ppi: int, bottom_margin_cm: float) -> list[tuple[f
     points."""
     image = Image.open(io.BytesIO(png)).convert("L")
     width, height = image.size
-    ink = image.load()
-    assert ink is not None
+    pixels = list(image.getdata())  # grey levels, row by row
+
+    def dark(x: int, y: int) -> bool:
+        return int(pixels[y * width + x]) < 128
+
     top = int(height - bottom_margin_cm / 2.54 * ppi)
-    rows = [y for y in range(top, height) if any(ink[x, y] < 128 for x in range(width))]
+    rows = [y for y in range(top, height) if any(dark(x, y) for x in range(width))]
     lines: list[list[int]] = []
     for y in rows:
         if lines and y == lines[-1][-1] + 1:
@@ -142,7 +145,7 @@ def _footer_lines(png: bytes, ppi: int, bottom_margin_cm: float) -> list[tuple[f
             lines.append([y])
     found = []
     for line in lines:
-        cols = [x for x in range(width) if any(ink[x, y] < 128 for y in line)]
+        cols = [x for x in range(width) if any(dark(x, y) for y in line)]
         gaps = [b - a for a, b in zip(cols, cols[1:], strict=False)]
         found.append((cols[0] * 72 / ppi, max(gaps) * 72 / ppi))
     return found
