@@ -34,6 +34,8 @@ from services.signing.issuing import LetterIssuer
 from services.signing.pades import PadesLevel
 from services.signing.pdf_verification import PdfChecker
 from services.signing.pki import SignerRegistry, crl_needs_renewal, ensure_dev_pki, renew_dev_crl
+from services.signing.catalogue.definition import load_seed
+from services.signing.catalogue.store import sync_seed
 from services.signing.seed import dev_signers, seed_dev_profiles
 from services.signing.signers import (
     EngineConfig,
@@ -169,6 +171,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "signing")  # schema migrations, in every profile
         sessions = session_factory(engine)
+        # The kabupaten's catalogue of letter types, from the repository's seed files.
+        await sync_seed(sessions, load_seed())
         if settings.is_dev:
             await seed_dev_profiles(sessions, settings.assets_dir)
 
