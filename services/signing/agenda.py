@@ -12,8 +12,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.wib import WIB
-from services.signing.composition import signature_of_letter
 from services.signing.catalogue.store import definition_for_letter
+from services.signing.composition import signature_of_letter
 from services.signing.models import Letter, LetterStatus, as_utc
 from services.signing.register import STATUS_LABELS
 

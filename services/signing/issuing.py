@@ -28,6 +28,7 @@ from common.files import write_once
 from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
 from services.signing import rendering
+from services.signing.catalogue import store as catalogue
 from services.signing.composition import (
     Composition,
     ProfileIncomplete,
@@ -38,7 +39,6 @@ from services.signing.composition import (
     logo_path,
     signature_for,
 )
-from services.signing.catalogue import store as catalogue
 from services.signing.letter_types import LetterType
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
 from services.signing.numbering import allocate_number, format_number, format_placeholder

@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.wib import WIB, indonesian_date
-from services.signing.composition import signature_of_letter
 from services.signing.catalogue.store import definition_for_letter
+from services.signing.composition import signature_of_letter
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc
 
 STATUS_LABELS = {LetterStatus.VALID.value: "Berlaku", LetterStatus.REVOKED.value: "Dicabut"}

@@ -29,13 +29,14 @@ from common.secrets import ensure_dev_secrets, read_secret
 from common.session_checks import StaffSessions
 from common.shutdown import Shutdown
 from services.signing import servicer
+from services.signing.catalogue.definition import load_seed
+from services.signing.catalogue.servicer import SERVICE_NAME as CATALOGUE_SERVICE_NAME
+from services.signing.catalogue.store import sync_seed
 from services.signing.config import Settings
 from services.signing.issuing import LetterIssuer
 from services.signing.pades import PadesLevel
 from services.signing.pdf_verification import PdfChecker
 from services.signing.pki import SignerRegistry, crl_needs_renewal, ensure_dev_pki, renew_dev_crl
-from services.signing.catalogue.definition import load_seed
-from services.signing.catalogue.store import sync_seed
 from services.signing.seed import dev_signers, seed_dev_profiles
 from services.signing.signers import (
     EngineConfig,
@@ -218,7 +219,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         grpc_server = GrpcServer(
             f"{settings.signing_grpc_host}:{settings.signing_grpc_port}",
             internal_auth,
-            [servicer.SERVICE_NAME],
+            [servicer.SERVICE_NAME, CATALOGUE_SERVICE_NAME],
             servicer.register(issuer, sessions, relay.wake),
         )
         await grpc_server.start()

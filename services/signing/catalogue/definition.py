@@ -20,7 +20,9 @@ from common.domain import DESA_ROLES
 FieldKind = Literal["text", "date", "choice", "digits", "time"]
 FieldSource = Literal["register", "resident"]
 # How a field's value is printed (rendering.format_value).
-FieldFormat = Literal["teks", "tanggal", "hari_tanggal", "rupiah", "jenis_kelamin", "jam", "kapital"]
+FieldFormat = Literal[
+    "teks", "tanggal", "hari_tanggal", "rupiah", "jenis_kelamin", "jam", "kapital"
+]
 SyaratKind = Literal["wajib", "opsional", "bawa_asli"]
 BlockKind = Literal["heading", "paragraph", "fields", "list", "signature"]
 
@@ -256,7 +258,7 @@ def _field(data: Mapping[str, Any], where: str) -> FieldSpec:
         format=_one_of(_str(data, "format", where, default="teks"), FIELD_FORMATS, where),
     )
     if (spec.kind == "choice") != bool(spec.choices):
-        raise CatalogueError(f"{where}: choices diisi tepat bila kind = \"choice\"")
+        raise CatalogueError(f'{where}: choices diisi tepat bila kind = "choice"')
     return spec
 
 
