@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 
 SEED_PUBLISHER = "seed"
 _RECORDED = re.compile(r"(?P<code>[A-Z][A-Z0-9_]*)-v(?P<version>\d+)")
-# Versions never change, so each is parsed (and checked) once per process.
+# Versions never change, so each is parsed (and checked) once per process; keyed by content,
+# so two databases (tests, a restored backup) can never be mixed up.
 _parsed: dict[tuple[str, int], LetterTypeDef] = {}
 
 
 def _definition(row: LetterTypeVersion) -> LetterTypeDef:
-    key = (row.code, row.version)
+    key = (row.sha256, row.version)
     found = _parsed.get(key)
     if found is None:
         found = _parsed[key] = from_json(row.definition_json, row.version)
@@ -56,9 +57,6 @@ async def current(session: AsyncSession, code: str) -> LetterTypeDef | None:
 
 
 async def get_version(session: AsyncSession, code: str, version: int) -> LetterTypeDef | None:
-    cached = _parsed.get((code, version))
-    if cached is not None:
-        return cached
     row = await session.get(LetterTypeVersion, (code, version))
     return _definition(row) if row is not None else None
 
