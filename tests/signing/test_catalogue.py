@@ -141,7 +141,7 @@ def test_every_seeded_type_renders_through_typst(code: str) -> None:
         *(r.label for b in d.body for r in b.rows),
     ):
         assert squeeze(expected) in text, (code, expected)
-    assert len(texts) <= 2, f"{code}: {len(texts)} pages"
+    assert len(texts) == 1, f"{code}: {len(texts)} pages"
 
 
 # --- definitions that are refused ----------------------------------------------------------
