@@ -47,7 +47,7 @@ HOSTILE = (
     '#read("/etc/hostname")',
     "] #[ ) ( ",
     "\\ \\\\ \\n",
-    '"quoted" \'single\'',
+    "\"quoted\" 'single'",
     "$x^2$ // not a comment /* nor this */",
     "<label> @ref `raw` ```block```",
     "= Judul palsu",

@@ -39,7 +39,9 @@ PLACEHOLDER_INPUTS: dict[str, str] = {
 }
 # C0/C1 controls, and the marks that reorder text as it is shown (bidi embeddings, overrides,
 # isolates) or hide it (zero-width joiners aside, which some scripts need).
-_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_FORBIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 _PLACEHOLDER = re.compile(r"[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?")
 
 
