@@ -170,3 +170,41 @@ async def test_a_changed_seed_file_publishes_a_new_seed_version(signing: Running
         who = await store.published_by(session, "SKU", 2)
     assert sku is not None and sku.version == 2 and sku.description.endswith("baru.")
     assert who[0] == "seed"
+
+
+async def test_a_type_without_a_kode_is_issued_once_the_desa_sets_one(
+    signing: RunningSigning,
+) -> None:
+    from dataclasses import replace
+
+    from services.signing.issuing import IssueRefused
+    from services.signing.models import DesaProfile
+    from tests.signing.conftest import PAMANUKAN
+
+    issuer = signing.runtime.issuer
+    request = replace(
+        skd_request("cat-skkk"),
+        letter_type="SKKK",
+        fields={
+            **skd_request("x").fields,
+            "merk": "Honda Supra X 125",
+            "nomor_polisi": "T 1234 AB",
+            "nomor_rangka": "MH1JB9110AK123456",
+            "nomor_mesin": "JB91E1123456",
+        },
+    )
+    assert SEED["SKKK"].kode_klasifikasi == "belum ditetapkan"
+    with pytest.raises(IssueRefused) as refused:
+        await issuer.issue(request)
+    assert refused.value.precondition and "belum ditetapkan" in refused.value.reason
+    async with signing.runtime.sessions() as session:
+        profile = await session.get(DesaProfile, PAMANUKAN)
+        assert profile is not None
+        profile.kode_klasifikasi = {"SKKK": "500.2"}
+        session.add(profile)
+        await session.commit()
+    letter = await issuer.issue(request)
+    assert letter.number.startswith("500.2/001/") and letter.template_version == "SKKK-v1"
+    text = squeeze(page_texts(await issuer.read_pdf(letter))[0])
+    for expected in ("SURAT KETERANGAN KEPEMILIKAN KENDARAAN", "Nomor Polisi : T 1234 AB"):
+        assert squeeze(expected) in text
