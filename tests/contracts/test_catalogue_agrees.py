@@ -5,8 +5,8 @@ it are the catalogue's. A change to one side without the other fails here."""
 
 import pytest
 
+from common.register_fields import REGISTER_FIELDS
 from services.intake.letter_types import LETTER_TYPES as INTAKE_TYPES
-from services.intake.register_data import REGISTER_FIELDS
 from services.signing.catalogue.definition import load_seed
 from services.verification.routes import DEFAULT_ROUTES, LETTER_TYPE_NAMES
 
