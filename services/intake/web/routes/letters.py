@@ -10,14 +10,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain.errors import DomainError, NotFound, Unavailable
+from common.nik import kecamatan_code
 from common.web import is_tls
-from common.wilayah import Desa, all_desa, find_desa
+from common.wilayah import by_kecamatan, find_desa
 from services.intake import register_corrections, register_data, resident_actions
-from services.intake.api.deps import RuntimeDep, SessionDep, get_runtime
+from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.applications import TooManyDrafts, application_errors, owned_applications
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
 from services.intake.offered import NOT_OFFERED_CODE
+from services.intake.register_data import registered_desa
 from services.intake.runtime import Runtime
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPageDep, render
@@ -87,18 +89,40 @@ def _letter_type_or_404(type_code: str) -> LetterType:
     return letter_type
 
 
-def _kecamatan_of_nik(nik: str) -> str:
-    """'3213111508900001' -> '32.13.11' (the Kemendagri code of the NIK's kecamatan)."""
-    return f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}"
+@dataclass(frozen=True)
+class DesaPicker:
+    """The desa select: grouped by kecamatan, the resident's own first; their register's desa
+    chosen already when the register holds them."""
+
+    groups: list[tuple[str, list[tuple[str, str]]]]
+    preselected: str
+    hint: str
 
 
-async def _desa_options(session: SessionDep, resident_id: str) -> list[Desa]:
-    """Every desa we serve, those of the resident's own kecamatan (from the NIK) first."""
+async def _desa_picker(runtime: Runtime, session: SessionDep, resident_id: str) -> DesaPicker:
     resident = await session.get(Resident, resident_id)
-    home = _kecamatan_of_nik(resident.nik) if resident is not None else ""
-    return sorted(
-        all_desa().values(), key=lambda d: (d.kecamatan_code != home, d.kecamatan, d.name)
+    nik = resident.nik if resident is not None else ""
+    registered = (
+        await registered_desa(runtime.population, nik, resident.phone)
+        if resident is not None
+        else None
     )
+    home = find_desa(registered) if registered else None
+    first = home.kecamatan_code if home else kecamatan_code(nik)
+    groups = [
+        (
+            f"Kecamatan {k.name}" + (" (kecamatan Anda)" if k.code == first else ""),
+            [(d.code, d.name) for d in k.desa],
+        )
+        for k in by_kecamatan(first)
+    ]
+    if home is not None:
+        hint = f"Desa Anda menurut data penduduk desa: {home.name}, Kecamatan {home.kecamatan}."
+    elif any(k.code == first for k in by_kecamatan(first)):
+        hint = "Desa di kecamatan Anda (menurut NIK) ada di urutan teratas."
+    else:
+        hint = ""
+    return DesaPicker(groups, home.code if home else "", hint)
 
 
 @dataclass(frozen=True)
@@ -141,6 +165,7 @@ async def _form_page(
     request: Request,
     page: ResidentPageDep,
     session: SessionDep,
+    runtime: Runtime,
     letter_type: LetterType,
     *,
     values: dict[str, str] | None = None,
@@ -150,9 +175,7 @@ async def _form_page(
     registered: FromRegister | None = None,
 ) -> HTMLResponse:
     if registered is None:
-        registered = await _from_register(
-            get_runtime(request), session, page.resident.subject, letter_type
-        )
+        registered = await _from_register(runtime, session, page.resident.subject, letter_type)
     chosen_desa = (values or {}).get("desa_code", "")
     # The register's values are the letter's only in the desa whose register holds them.
     held = registered.held if chosen_desa in ("", registered.desa_code) else {}
@@ -169,7 +192,7 @@ async def _form_page(
             "register_desa": register_desa,
             "members": registered.members,
             "subject_fields": set(register_data.SUBJECT_FIELDS.get(letter_type.code, {})),
-            "desa_options": await _desa_options(session, page.resident.subject),
+            "desa": await _desa_picker(runtime, session, page.resident.subject),
             "values": values or {},
             "errors": errors or {},
             "prefix": FIELD_PREFIX,
@@ -184,9 +207,13 @@ async def _form_page(
 
 @router.get(NEW_PATH + "/{type_code}")
 async def letter_form(
-    type_code: str, request: Request, page: ResidentPageDep, session: SessionDep
+    type_code: str,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> HTMLResponse:
-    return await _form_page(request, page, session, _letter_type_or_404(type_code))
+    return await _form_page(request, page, session, runtime, _letter_type_or_404(type_code))
 
 
 def _form_key(error_key: str) -> str:
@@ -255,6 +282,7 @@ async def create_draft(
                 request,
                 page,
                 session,
+                runtime,
                 letter_type,
                 values=values,
                 flash=exc.message,
@@ -270,6 +298,7 @@ async def create_draft(
             request,
             page,
             session,
+            runtime,
             letter_type,
             values=values,
             errors={_form_key(k): v for k, v in errors.items()},
