@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from common.domain.errors import DomainError
 from common.http import Problem
 from common.web import (
     CSRF_FIELD,
@@ -20,6 +21,7 @@ from common.web import (
     signed_in,
     signed_out,
 )
+from common.web.refusals import refusal_of
 from services.intake.api.deps import (
     SESSION_COOKIE,
     CurrentResident,
@@ -129,20 +131,22 @@ async def ask_for_code(
         )
     try:
         await send_code(request, session, runtime, nik, phone)
-    except Problem as exc:
-        errors = {_field_of(exc, "nik"): exc.detail} if exc.status == 422 else {}
+    except (DomainError, Problem) as exc:
+        refusal = refusal_of(exc)
+        errors = {refusal.field or "nik": refusal.message} if refusal.status == 422 else {}
         page = _identity_page(
             request,
             runtime,
             lanjut,
-            status_code=exc.status,
+            status_code=refusal.status,
             nik=nik,
             phone=phone,
             errors=errors,
-            flash=None if errors else exc.detail,
+            flash=None if errors else refusal.message,
             flash_kind="galat",
         )
-        page.headers.update(exc.headers or {})  # Retry-After, as the API answers
+        if isinstance(exc, Problem):
+            page.headers.update(exc.headers or {})  # Retry-After, as the API answers
         return page
     return _code_page(request, runtime, nik, phone, lanjut, flash=CODE_SENT)
 
@@ -157,6 +161,11 @@ def _code_page(
     error: str | None = None,
     status_code: int = 200,
     flash: str | None = None,
+    family: bool = False,
+    family_error: str | None = None,
+    otp: str = "",
+    kk_number: str = "",
+    mother_name: str = "",
 ) -> HTMLResponse:
     return _with_sign_in_csrf(
         request,
@@ -168,9 +177,18 @@ def _code_page(
         lanjut=lanjut,
         error=error,
         flash=flash,
-        flash_kind="ok",
+        flash_kind="ok" if flash else "galat",
         status_code=status_code,
+        family=family,
+        family_error=family_error,
+        otp=otp,
+        kk_number=kk_number,
+        mother_name=mother_name,
     )
+
+
+# Refusals answered by asking for the KK number and mother's name (the code stays usable).
+FAMILY_REFUSALS = ("family-knowledge-required", "wrong-family-knowledge")
 
 
 @router.post(CODE_PATH)
@@ -181,6 +199,8 @@ async def sign_in(
     nik: Nik = "",
     phone: PhoneNumber = "",
     otp: Annotated[str, Form(max_length=16)] = "",
+    kk_number: Annotated[str, Form(max_length=32)] = "",
+    mother_name: Annotated[str, Form(max_length=200)] = "",
     lanjut: Next = "",
     csrf_token: SignInCsrf = "",
 ) -> Response:
@@ -191,8 +211,24 @@ async def sign_in(
             request, runtime, nik, phone, lanjut, error=SIGN_IN_EXPIRED, status_code=403
         )
     try:
-        token = await redeem(session, runtime, nik, phone, otp)
+        token = await redeem(session, runtime, nik, phone, otp, kk_number, mother_name)
     except Problem as exc:
+        if exc.code in FAMILY_REFUSALS or exc.code == "too-many-family-attempts":
+            page = _code_page(
+                request,
+                runtime,
+                nik,
+                phone,
+                lanjut,
+                status_code=exc.status,
+                family=True,
+                family_error=exc.detail,
+                otp=otp.strip(),
+                kk_number=kk_number,
+                mother_name=mother_name,
+            )
+            page.headers.update(exc.headers or {})
+            return page
         field = _field_of(exc, "otp")
         if field in ("nik", "phone"):  # the hidden fields were changed: start again
             errors = {field: exc.detail}
