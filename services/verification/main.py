@@ -17,6 +17,7 @@ from services.verification.api.routes import (
     letter_routes,
     plt,
     residents,
+    sign_in_phones,
     staff,
     tasks,
 )
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         applications,
         desa_profile,
         residents,
+        sign_in_phones,
     ):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)
