@@ -14,6 +14,8 @@
 Operator, Sekdes or Kades of the desa (own role or Plt), as for every change to the register.
 """
 
+from __future__ import annotations  # the async stub types exist only in the .pyi
+
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
