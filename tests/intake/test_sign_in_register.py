@@ -30,7 +30,7 @@ KK_ANI = "3213110101090001"
 MOTHER_ANI = "Siti Aminah"
 
 
-async def _register(register: Register, nik: str, phones: str = "", **extra: object) -> None:
+async def _register(register: Register, nik: str, phones: str = "") -> None:
     async with register.sessions() as session:
         session.add(
             population.Resident(
@@ -42,7 +42,6 @@ async def _register(register: Register, nik: str, phones: str = "", **extra: obj
                 kk_level=3,
                 mother_name=MOTHER_ANI,
                 phones=phones,
-                **extra,
             )
         )
         await session.commit()
