@@ -25,6 +25,7 @@ from tests.intake.conftest import (
     Register,
     problem,
 )
+from tests.support.web import async_sign_in_form
 
 KK_ANI = "3213110101090001"
 MOTHER_ANI = "Siti Aminah"
@@ -257,3 +258,30 @@ async def test_a_nik_in_no_register_asks_only_for_letters_open_to_non_residents(
     assert body["type"].endswith("not-open-to-non-residents")
     assert "tidak terdaftar di data penduduk desa" in body["detail"]
     assert "Surat Keterangan Domisili" in body["detail"]
+
+
+async def test_the_portal_asks_for_the_kk_and_mothers_name_on_the_code_page(
+    intake: Intake, register: Register
+) -> None:
+    await _register(register, NIK_ANI)
+    code = (await intake.request_code(NIK_ANI, PHONE_ANI)).data["code"]
+    form = await async_sign_in_form(intake.http, nik=NIK_ANI, phone=PHONE_ANI, otp=code)
+    asked = await intake.http.post("/masuk/kode", data=form)
+    assert asked.status_code == 401
+    assert 'name="kk_number"' in asked.text and 'name="mother_name"' in asked.text
+    assert "nomor KK dan nama ibu kandung" in asked.text
+    assert f'value="{code}"' in asked.text  # the same code, kept in the form
+    assert "sd_warga" not in asked.cookies
+
+    wrong = await intake.http.post(
+        "/masuk/kode", data={**form, "kk_number": "3213110101090009", "mother_name": MOTHER_ANI}
+    )
+    assert wrong.status_code == 401
+    assert "tidak sesuai dengan data penduduk desa" in wrong.text
+    assert 'value="3213110101090009"' in wrong.text
+
+    right = await intake.http.post(
+        "/masuk/kode", data={**form, "kk_number": KK_ANI, "mother_name": MOTHER_ANI}
+    )
+    assert right.status_code == 303, right.text
+    assert "sd_warga" in right.cookies

@@ -13,6 +13,7 @@ from scripts.opensid_sample import nik
 from services.verification.population.models import ResidentChange
 from services.verification.seed import PAMANUKAN
 from tests.verification.conftest import Service
+from tests.verification.test_penduduk_pages import csrf_of, signed_in
 
 NIK = nik(date(1990, 8, 17), True, 41)
 
@@ -117,3 +118,44 @@ async def test_the_operator_lists_and_undoes_bindings_of_their_desa_only(
     assert (await service.http.get("/api/v1/sign-in-bindings", headers=operator)).json() == []
     missing = await service.http.post("/api/v1/sign-in-bindings/b-2/undo", headers=operator)
     assert missing.status_code == 404
+
+
+async def test_the_operator_changes_a_phone_and_undoes_a_binding_on_the_pages(
+    service: Service,
+) -> None:
+    resident_id = await _resident(service, ["081234567890"])
+    binding = intake_pb2.SignInBinding(id="b-9", nik=NIK, phone="6281299998888")
+    binding.bound_at.GetCurrentTime()
+    service.intake.bindings["b-9"] = (PAMANUKAN, binding)
+    client = await signed_in(service, "operator.pamanukan")
+    try:
+        page = await client.get(f"/penduduk/{resident_id}/nomor-hp")
+        assert page.status_code == 200
+        assert "Saya telah memeriksa KTP dan KK" in page.text and "+6281234567890" in page.text
+        form = {"csrf_token": csrf_of(page), "phone": "085712345678"}
+        forged = await client.post(
+            f"/penduduk/{resident_id}/nomor-hp", data={**form, "csrf_token": "x"}
+        )
+        assert forged.status_code == 403
+        unchecked = await client.post(f"/penduduk/{resident_id}/nomor-hp", data=form)
+        assert unchecked.status_code == 422
+        assert "diperiksa langsung" in unchecked.text
+        assert service.intake.phone_changes == []
+        done = await client.post(
+            f"/penduduk/{resident_id}/nomor-hp", data={**form, "diperiksa": "ya"}
+        )
+        assert done.status_code == 303
+        shown = await client.get(done.headers["location"])
+        assert "Nomor HP diganti" in shown.text and "+6285712345678" in shown.text
+        assert [c.new_phone for c in service.intake.phone_changes] == ["6285712345678"]
+
+        listed = await client.get("/masuk-warga")
+        assert "+6281299998888" in listed.text
+        undone = await client.post(
+            "/masuk-warga/b-9/batalkan", data={"csrf_token": csrf_of(listed)}
+        )
+        assert undone.status_code == 303
+        after = await client.get(undone.headers["location"])
+        assert "Pengikatan dibatalkan" in after.text and "+6281299998888" not in after.text
+    finally:
+        await client.aclose()
