@@ -10,7 +10,7 @@ from fastapi import Request
 
 from common.auth import Principal
 from common.db import utcnow
-from common.http import Problem
+from common.domain.errors import Invalid, TooMany, Unauthenticated
 from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from common.sessions import end_session
@@ -36,16 +36,16 @@ WRONG_FAMILY = (
 
 
 def checked_identity(nik: str, phone: str) -> tuple[str, str]:
-    """The NIK and the normalised phone number, or a 422 Problem naming the field."""
+    """The NIK and the normalised phone number, or Invalid naming the field."""
     nik = nik.strip()
     try:
         parse_nik(nik)
     except InvalidNik as exc:
-        raise Problem(422, str(exc), code="invalid-nik", field="nik") from exc
+        raise Invalid("invalid-nik", str(exc), field="nik") from exc
     try:
         normalized = normalize_phone(phone)
     except InvalidPhone as exc:
-        raise Problem(422, str(exc), code="invalid-phone", field="phone") from exc
+        raise Invalid("invalid-phone", str(exc), field="phone") from exc
     return nik, normalized
 
 
@@ -54,7 +54,7 @@ def _wait_words(seconds: int) -> str:
     return f"{math.ceil(minutes / 60)} jam" if minutes > 90 else f"{minutes} menit"
 
 
-def too_many(exc: otp.Throttled) -> Problem:
+def too_many(exc: otp.Throttled) -> TooMany:
     """The 429 for a request over a limit; it depends only on the requests counted, never on
     whether the NIK is known or whose it is."""
     if isinstance(exc, otp.Locked):
@@ -66,11 +66,10 @@ def too_many(exc: otp.Throttled) -> Problem:
     else:
         detail = "Terlalu sering meminta kode masuk."
         code = "too-many-codes"
-    return Problem(
-        429,
+    return TooMany(
+        code,
         f"{detail} Silakan coba lagi dalam {_wait_words(exc.retry_after)}.",
-        code=code,
-        headers={"Retry-After": str(exc.retry_after)},
+        retry_after=exc.retry_after,
     )
 
 
@@ -110,12 +109,12 @@ async def redeem(
     mother_name: str = "",
 ) -> str:
     """The resident's token for a right code (the API route and the sign-in page both come
-    here), with the KK number and mother's name where the register asks for them; a Problem
+    here), with the KK number and mother's name where the register asks for them; a refusal
     naming the field otherwise."""
     nik, phone = checked_identity(nik, phone)
     code = code.strip()
     if len(code) != 6 or not code.isascii() or not code.isdigit():
-        raise Problem(422, "Kode masuk harus 6 digit angka.", code="invalid-otp", field="otp")
+        raise Invalid("invalid-otp", "Kode masuk harus 6 digit angka.", field="otp")
     family = (
         otp.FamilyAnswer(kk_number=kk_number, mother_name=mother_name)
         if kk_number.strip() or mother_name.strip()
@@ -133,13 +132,13 @@ async def redeem(
             family,
         )
     except otp.WrongCode as exc:
-        raise Problem(401, WRONG_CODE, code="wrong-otp") from exc
+        raise Unauthenticated("wrong-otp", WRONG_CODE) from exc
     except otp.FamilyProofNeeded as exc:
-        raise Problem(
-            401, FAMILY_NEEDED, code="family-knowledge-required", field="kk_number"
+        raise Unauthenticated(
+            "family-knowledge-required", FAMILY_NEEDED, field="kk_number"
         ) from exc
     except otp.WrongFamilyKnowledge as exc:
-        raise Problem(401, WRONG_FAMILY, code="wrong-family-knowledge", field="kk_number") from exc
+        raise Unauthenticated("wrong-family-knowledge", WRONG_FAMILY, field="kk_number") from exc
     except otp.Throttled as exc:
         raise too_many(exc) from exc
     return runtime.token_issuer.issue(

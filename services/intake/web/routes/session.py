@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from common.domain.errors import DomainError
+from common.domain.errors import DomainError, Invalid
 from common.http import Problem
 from common.web import (
     CSRF_FIELD,
@@ -102,11 +102,6 @@ async def sign_in_page(
     return _identity_page(request, runtime, lanjut or "")
 
 
-def _field_of(problem: Problem, default: str) -> str:
-    field = problem.extra.get("field")
-    return field if isinstance(field, str) else default
-
-
 @router.post(SIGN_IN_PATH)
 async def ask_for_code(
     request: Request,
@@ -131,22 +126,21 @@ async def ask_for_code(
         )
     try:
         await send_code(request, session, runtime, nik, phone)
-    except (DomainError, Problem) as exc:
-        refusal = refusal_of(exc)
-        errors = {refusal.field or "nik": refusal.message} if refusal.status == 422 else {}
+    except DomainError as exc:
+        refused = refusal_of(exc)
+        errors = {refused.field or "nik": refused.message} if isinstance(exc, Invalid) else {}
         page = _identity_page(
             request,
             runtime,
             lanjut,
-            status_code=refusal.status,
+            status_code=refused.status,
             nik=nik,
             phone=phone,
             errors=errors,
-            flash=None if errors else refusal.message,
+            flash=None if errors else refused.message,
             flash_kind="galat",
         )
-        if isinstance(exc, Problem):
-            page.headers.update(exc.headers or {})  # Retry-After, as the API answers
+        page.headers.update(refused.headers)  # Retry-After, as the API answers
         return page
     return _code_page(request, runtime, nik, phone, lanjut, flash=CODE_SENT)
 
@@ -188,7 +182,11 @@ def _code_page(
 
 
 # Refusals answered by asking for the KK number and mother's name (the code stays usable).
-FAMILY_REFUSALS = ("family-knowledge-required", "wrong-family-knowledge")
+FAMILY_REFUSALS = (
+    "family-knowledge-required",
+    "wrong-family-knowledge",
+    "too-many-family-attempts",
+)
 
 
 @router.post(CODE_PATH)
@@ -212,39 +210,38 @@ async def sign_in(
         )
     try:
         token = await redeem(session, runtime, nik, phone, otp, kk_number, mother_name)
-    except Problem as exc:
-        if exc.code in FAMILY_REFUSALS or exc.code == "too-many-family-attempts":
+    except DomainError as exc:
+        refused = refusal_of(exc)
+        if refused.code in FAMILY_REFUSALS:
             page = _code_page(
                 request,
                 runtime,
                 nik,
                 phone,
                 lanjut,
-                status_code=exc.status,
+                status_code=refused.status,
                 family=True,
-                family_error=exc.detail,
+                family_error=refused.message,
                 otp=otp.strip(),
                 kk_number=kk_number,
                 mother_name=mother_name,
             )
-            page.headers.update(exc.headers or {})
+            page.headers.update(refused.headers)  # Retry-After after too many tries
             return page
-        field = _field_of(exc, "otp")
-        if field in ("nik", "phone"):  # the hidden fields were changed: start again
-            errors = {field: exc.detail}
+        if refused.field in ("nik", "phone"):  # the hidden fields were changed: start again
             return _identity_page(
                 request,
                 runtime,
                 lanjut,
-                status_code=exc.status,
+                status_code=refused.status,
                 nik=nik,
                 phone=phone,
-                errors=errors,
+                errors={refused.field: refused.message},
             )
         page = _code_page(
-            request, runtime, nik, phone, lanjut, error=exc.detail, status_code=exc.status
+            request, runtime, nik, phone, lanjut, error=refused.message, status_code=refused.status
         )
-        page.headers.update(exc.headers or {})
+        page.headers.update(refused.headers)
         return page
     return signed_in(
         request,
