@@ -87,6 +87,24 @@ def fill(
     return Filled({**typed, **from_register}, tuple(from_register), record.version)
 
 
+async def registered_desa(
+    population: population_pb2_grpc.PopulationServiceStub, nik: str, phone: str
+) -> str | None:
+    """The desa whose register holds this resident as living, or None (not registered, or the
+    register did not answer). Only to start the portal's desa picker there: it narrows a
+    choice and decides nothing, so it fails open, and it asks CheckSignIn (which reads no
+    personal data back) rather than GetResident (a logged read of the whole record)."""
+    try:
+        answer = await population.CheckSignIn(
+            population_pb2.CheckSignInRequest(nik=nik, phone=phone),
+            timeout=LOOKUP_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.info("population register not asked for the desa picker: %s", exc.code().name)
+        return None
+    return answer.desa_code if answer.registered and answer.desa_code else None
+
+
 def actor(resident_id: str) -> str:
     """Who reads the register: intake, for the resident (an opaque id, never the NIK)."""
     return f"intake:resident:{resident_id}"
