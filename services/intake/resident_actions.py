@@ -29,6 +29,7 @@ from services.intake.applications import (
     revision_round,
 )
 from services.intake.models import LetterApplication, Resident
+from services.intake.non_residents import ensure_open_to
 from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
 
@@ -63,13 +64,18 @@ async def create(
     holds `intake_max_open_drafts` already. For a resident the desa's population register
     holds, its identity fields are the register's, whatever was sent."""
     await ensure_offered(runtime.directory, desa_code, letter_type)
+    nik = await _nik(session, resident_id)
     record = await register_data.lookup(
         runtime.population,
-        await _nik(session, resident_id),
+        nik,
         desa_code,
         register_data.PURPOSE_CREATE,
         register_data.actor(resident_id),
     )
+    if record is None:
+        resident = await session.get(Resident, resident_id)
+        phone = resident.phone if resident else ""
+        await ensure_open_to(runtime.population, nik, phone, letter_type)
     filled = register_data.fill(letter_type, fields, record)
     application = await create_application(
         session,

@@ -18,6 +18,7 @@ from services.verification.api.routes import (
     letter_routes,
     plt,
     residents,
+    sign_in_phones,
     staff,
     tasks,
 )
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         applications,
         desa_profile,
         residents,
+        sign_in_phones,
     ):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)
