@@ -13,19 +13,21 @@ import logging
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
 from common.domain.errors import Invalid, NotFound
-from services.verification.models import DesaSettings, RouteOverride, Staff
+from services.verification.models import ApplicationRecord, DesaSettings, RouteOverride, Staff
 from services.verification.routes import (
     DEFAULT_ROUTES,
     LETTER_TYPE_NAMES,
-    DayHours,
     MAX_STEPS,
+    DayHours,
     DesaRules,
     LetterRoute,
     StepSpec,
+    hours_to_json,
     not_offered,
     route_for,
     route_override,
@@ -33,7 +35,6 @@ from services.verification.routes import (
     route_to_json,
     rules_for,
     rules_problems,
-    hours_to_json,
     set_offered,
     with_hours,
 )
@@ -195,6 +196,18 @@ def minutes_of(text: str) -> int:
 
 def hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+async def letters_in_progress(session: AsyncSession, desa_code: str, letter_type: str) -> int:
+    """How many letters of this type the desa has submitted and not yet closed (issued,
+    rejected, cancelled or expired): what stopping the service leaves running to the end."""
+    code = known(letter_type)
+    query = select(func.count()).where(
+        col(ApplicationRecord.desa_code) == desa_code,
+        col(ApplicationRecord.letter_type) == code,
+        col(ApplicationRecord.closed_at).is_(None),
+    )
+    return int((await session.exec(query)).one())
 
 
 def _settings_out(desa_code: str, rules: DesaRules, row: DesaSettings | None) -> SettingsOut:

@@ -68,10 +68,10 @@ def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
             calendar.workdays = [d.weekday for d in calendar.days]
             calendar.start_hour = min(d.start_minute for d in calendar.days) // 60
             calendar.end_hour = -(-max(d.end_minute for d in calendar.days) // 60)
-    for day in calendar.days:
-        if not 0 <= day.start_minute < day.end_minute <= 24 * 60:
+    for hours in calendar.days:
+        if not 0 <= hours.start_minute < hours.end_minute <= 24 * 60:
             raise ApplicationError(
-                f"invalid working hours on weekday {day.weekday}",
+                f"invalid working hours on weekday {hours.weekday}",
                 type="InvalidRoute",
                 non_retryable=True,
             )

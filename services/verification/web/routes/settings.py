@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from common.domain.errors import DomainError
 from common.http import Problem
-from common.wib import DAY_NAMES, MONTHS, WIB, indonesian_date
 from common.web.refusals import Refusal, refusal_of
+from common.wib import DAY_NAMES, MONTHS, WIB, indonesian_date
 from services.verification import route_admin
 from services.verification.api.deps import DesaManager, DesaStaff, SessionDep, desa_staff
 from services.verification.route_admin import DayHoursIO, SettingsIO, SettingsOut, hhmm
@@ -36,7 +36,7 @@ MESSAGES = {
     "plt-diakhiri": "Masa Plt diakhiri.",
     "rute-disimpan": "Alur surat disimpan. Berlaku untuk permohonan yang diajukan sesudah ini.",
     "rute-bawaan": "Alur surat dikembalikan ke bawaan.",
-    "layanan-diubah": "Layanan jenis surat diubah.",
+    "layanan-diubah": "Layanan jenis surat diubah. Permohonan yang sudah diajukan tetap diproses sampai selesai.",
     "jam-disimpan": "Jam kerja dan aturan perbaikan disimpan.",
     "penduduk-ditambah": "Penduduk ditambahkan ke data penduduk desa.",
     "penduduk-diubah": "Data penduduk disimpan. Perubahannya tercatat di riwayat.",
