@@ -137,3 +137,11 @@ SHORT_NAMES = {
     "tahun": "Tahun",
     "jenis": "Jenis surat",
 }
+
+
+def in_words(message: str) -> str:
+    """Signing's refusal of a format with the parts named as the builder names them: "wajib
+    memuat {tahun}" becomes "wajib memuat bagian Tahun"."""
+    for name, label in {**SHORT_NAMES, "seq": "Nomor urut surat"}.items():
+        message = message.replace(f"{{{name}}}", f"bagian {label}")
+    return message

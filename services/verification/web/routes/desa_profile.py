@@ -43,6 +43,7 @@ from services.verification.number_parts import (
     Part,
     described,
     format_of,
+    in_words,
     parts_of,
 )
 from services.verification.web.pages import StaffPageDep, render
@@ -141,12 +142,20 @@ def _edit_context(
     example: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     shown, why_not = example if example is not None else (view.next_number_example, "")
+    errors = {
+        **errors,
+        **(
+            {"number_format": in_words(errors["number_format"])}
+            if "number_format" in errors
+            else {}
+        ),
+    }
     return {
         "part_rows": _part_rows(values, rows),
         "kind_labels": KIND_LABELS,
         "digit_labels": DIGIT_LABELS,
         "example": shown,
-        "example_error": why_not,
+        "example_error": in_words(why_not),
         "title": "Ubah profil desa",
         "nav_active": "pengaturan",
         "view": view,

@@ -57,6 +57,15 @@
     return out;
   }
 
+  // As number_parts.in_words: a refusal names the parts as the builder does.
+  var words = { kode: "Kode klasifikasi surat", seq: "Nomor urut surat", desa_code: "Kode desa",
+    bulan_romawi: "Bulan Romawi", bulan: "Bulan (angka)", tahun: "Tahun", jenis: "Jenis surat" };
+  function inWords(text) {
+    return text.replace(/\{(\w+)\}/g, function (all, name) {
+      return words[name] ? "bagian " + words[name] : all;
+    });
+  }
+
   function show(text, value, failed) {
     example.textContent = text;
     if (value) {
@@ -77,7 +86,7 @@
       return r.ok ? r.json() : Promise.reject(r.status);
     }).then(function (body) {
       if (mine !== asked) { return; }
-      if (body.error) { show(body.error, "", true); }
+      if (body.error) { show(inWords(body.error), "", true); }
       else { show("Contoh nomor berikutnya: ", body.example, false); }
     }).catch(function () {
       if (mine === asked) { show("Contoh nomor tidak dapat dimuat saat ini.", "", true); }
