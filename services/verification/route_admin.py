@@ -67,8 +67,8 @@ class DayHoursIO(BaseModel):
     """One working weekday's hours, e.g. {"weekday": 5, "start": "07:30", "end": "11:00"}."""
 
     weekday: int = Field(ge=1, le=7)  # ISO, Monday = 1
-    start: str = Field(pattern=r"^\d{2}[:.]\d{2}$")
-    end: str = Field(pattern=r"^\d{2}[:.]\d{2}$")
+    start: str = Field(pattern=r"^[0-9]{2}[:.][0-9]{2}$")
+    end: str = Field(pattern=r"^[0-9]{2}[:.][0-9]{2}$")
 
 
 class SettingsIO(BaseModel):
