@@ -1,7 +1,7 @@
 """working hours per day
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-07 03:10:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
