@@ -52,7 +52,7 @@ PUBLIC_EVENT_NAMES = (
     names.LETTER_REVOKED,
 )
 # Between the services only, on smartdesa.internal.<name>; never exported.
-INTERNAL_EVENT_NAMES = (names.OTP_REQUESTED,)
+INTERNAL_EVENT_NAMES = (names.OTP_REQUESTED, names.SIGN_IN_NOTICE)
 
 # Namespace for deterministic event ids (uuid5), so a retried producer re-sends the same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1a52-6a43-4c1e-9a52-3a0d2b9e7c11")

@@ -117,17 +117,20 @@ class ResidentSessions:
         self._answers = _Answers(self._fetch, ttl_seconds, clock)
 
     async def is_current(self, principal: Principal) -> bool:
-        """The resident's token was not signed out."""
+        """The resident's token was not signed out, nor all the resident's sessions ended."""
         if principal.kind != "resident" or principal.session_id is None:
             return False
-        ended = await self._answers.get(principal.subject, principal.session_id)
+        # The token's session version travels in the cache key: it is fixed per token.
+        subject = f"{principal.subject}:{principal.session_version or 0}"
+        ended = await self._answers.get(subject, principal.session_id)
         return ended is False
 
-    async def _fetch(self, resident_id: str, session_id: str) -> bool | None:
+    async def _fetch(self, subject: str, session_id: str) -> bool | None:
+        resident_id, _, version = subject.rpartition(":")
         answer = await _ask(
             self._intake.GetResidentSession(
                 intake_pb2.GetResidentSessionRequest(
-                    resident_id=resident_id, session_id=session_id
+                    resident_id=resident_id, session_id=session_id, session_version=int(version)
                 ),
                 timeout=self._timeout,
             )

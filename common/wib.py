@@ -23,6 +23,9 @@ MONTHS = (
     "Desember",
 )
 
+# ISO weekday numbers (Monday = 1) as people name them.
+DAY_NAMES = {1: "Senin", 2: "Selasa", 3: "Rabu", 4: "Kamis", 5: "Jumat", 6: "Sabtu", 7: "Minggu"}
+
 
 def indonesian_date(day: date) -> str:
     """ "21 Juli 2026"."""

@@ -17,3 +17,5 @@ APPLICATION_SIGNING_BLOCKED = "application.signing_blocked"
 LETTER_ISSUED = "letter.issued"
 LETTER_REVOKED = "letter.revoked"
 OTP_REQUESTED = "resident.otp_requested"
+# Internal: a sign-in binding the operator is told of, or an old number told of a phone change.
+SIGN_IN_NOTICE = "resident.sign_in_notice"

@@ -51,6 +51,16 @@ class Settings(CommonSettings):
     intake_code_lock_base_seconds: int = Field(default=60, gt=0)
     intake_code_lock_max_seconds: int = Field(default=3600, gt=0)
     intake_code_failure_memory_seconds: int = Field(default=24 * 3600, gt=0)
+    # Tries at the KK number and mother's name (a first sign-in of a NIK the register holds
+    # without a phone), per NIK and per phone number; counted before the answer is compared.
+    intake_family_limits_per_nik: list[RateLimit] = [
+        RateLimit(count=3, seconds=3600),
+        RateLimit(count=5, seconds=24 * 3600),
+    ]
+    intake_family_limits_per_phone: list[RateLimit] = [
+        RateLimit(count=3, seconds=3600),
+        RateLimit(count=5, seconds=24 * 3600),
+    ]
     # A resident's kept KTP and KK photos are offered again for this many days after they were
     # uploaded (kept_documents.py; docs/design.md "Documents kept once").
     intake_kept_document_days: int = Field(default=365, gt=0)

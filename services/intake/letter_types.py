@@ -63,6 +63,9 @@ class LetterType:
     description: str
     requirements: tuple[Requirement, ...]
     fields: tuple[FormField, ...]
+    # A NIK in no desa's population register may ask for it (issue 13 item 6): a newcomer's
+    # SKD. Every other letter attests what the desa's register says about the resident.
+    open_to_non_residents: bool = False
     field_index: Mapping[str, FormField] = field(init=False, repr=False, compare=False)
     # Whom the letter is about when it is not the applicant (a birth, a death): the resident
     # may choose them from their own KK, and the register fills their fields
@@ -195,6 +198,7 @@ LETTER_TYPES: dict[str, LetterType] = {
             description="Menerangkan bahwa pemohon bertempat tinggal di desa ini.",
             requirements=(KTP, KK),
             fields=(*_IDENTITY_FIELDS, _INSTANSI),
+            open_to_non_residents=True,  # a newcomer proves where they live before registering
         ),
         LetterType(
             code="SKU",

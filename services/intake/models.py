@@ -21,7 +21,12 @@ class Resident(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True)
     nik: str = Field(unique=True, index=True)  # personal data: never logged
-    phone: str  # E.164 without '+'; personal data
+    # E.164 without '+'; personal data. "" once the desa's operator undid the binding: the NIK
+    # binds again at its next sign-in (otp.code_recipient).
+    phone: str
+    # Raised to end every session the resident holds (a binding undone, the phone changed at
+    # the office); a token carrying another `sv` (none counts as 0) is refused.
+    session_version: int = 0
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -65,6 +70,36 @@ class SignInGuard(SQLModel, table=True):
     failures: int = 0
     locked_until: datetime | None = None
     last_failure_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SignInBinding(SQLModel, table=True):
+    """A NIK the population register holds without a phone, bound to a phone by a sign-in
+    that proved family knowledge (KK number and mother's name). The desa's operator is told and
+    may undo it (services/intake/sign_in_bindings.py)."""
+
+    __tablename__ = "sign_in_binding"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    resident_id: str = Field(foreign_key="resident.id", index=True)
+    desa_code: str = Field(index=True)
+    phone: str  # the phone bound, E.164 without '+'; personal data
+    bound_at: datetime = Field(default_factory=utcnow, index=True)
+    undone_at: datetime | None = None
+    undone_by: str = ""  # staff username
+
+
+class SignInNotice(SQLModel, table=True):
+    """A notice about sign-in the notification service sends (event resident.sign_in_notice):
+    "bound" to the desa's operators, "phone_changed" to `phone`, the number that no longer
+    signs in. Kept so the event carries no phone number."""
+
+    __tablename__ = "sign_in_notice"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    kind: str = Field(max_length=16)
+    desa_code: str
+    phone: str = ""  # personal data
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class LetterApplication(SQLModel, table=True):
@@ -217,4 +252,6 @@ TABLES: list[type[SQLModel]] = [
     UploadSession,
     ResidentEndedSession,
     OutboxEvent,
+    SignInBinding,
+    SignInNotice,
 ]

@@ -1,6 +1,11 @@
 """Sign-in with NIK + a one-time code sent to the resident's phone.
 
-Who may receive a code for a NIK is decided in one place, `code_recipient`. A code request is
+Who may receive a code for a NIK is decided in one place, `code_recipient`, from the desa's
+population register (verification's PopulationService.CheckSignIn): a phone the register holds
+is the only one that receives the NIK's codes; a NIK the register holds without a phone binds
+to a phone only by a sign-in that also proves the KK number and the mother's name
+(`FamilyAnswer`), and the desa's operator is told (sign_in_bindings.py); a NIK in no register
+binds to the first phone that redeems a code, as before. A code request is
 first counted against its limits (per phone, NIK, client address and overall); then the same
 work is done whatever the NIK: the resident is looked up, a pending `SignInCode` is written with
 a fresh code's HMAC and an `otp_requested` event is staged for the outbox, also when nobody may
@@ -23,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from smartdesa.v1 import events_pb2
+import grpc
+from smartdesa.v1 import events_pb2, population_pb2, population_pb2_grpc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, delete, or_, select, update
@@ -31,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.config import CommonSettings
 from common.db import as_utc, utcnow
+from common.domain.errors import Unavailable
 from common.domain.events import OTP_REQUESTED
 from common.events import (
     CloudEvent,
@@ -43,11 +50,23 @@ from common.outbox import stage_event
 from common.secrets import read_secret
 from services.intake.applications import EVENT_SOURCE
 from services.intake.config import RateLimit, Settings
-from services.intake.models import Resident, SignInCode, SignInGuard, SignInThrottle
+from services.intake.models import (
+    Resident,
+    SignInBinding,
+    SignInCode,
+    SignInGuard,
+    SignInThrottle,
+)
+from services.intake.sign_in_bindings import BOUND, new_notice
 
 log = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
+REGISTER_TIMEOUT_SECONDS = 5.0
+SIGN_IN_UNAVAILABLE = (
+    "Data penduduk desa sedang tidak dapat dihubungi, sehingga kode masuk belum dapat "
+    "dikirim. Silakan coba lagi beberapa saat lagi."
+)
 # Tries at claiming a wrong-code slot while parallel tries for the same NIK win the race.
 CLAIM_ROUNDS = 10
 
@@ -66,6 +85,42 @@ class Throttled(Exception):
 
 class Locked(Throttled):
     """Too many wrong codes for this NIK; its sign-in is locked for `retry_after` seconds."""
+
+
+class FamilyThrottled(Throttled):
+    """Too many tries at the KK number and mother's name for this NIK or phone."""
+
+
+class FamilyProofNeeded(Exception):
+    """The code is right, but the NIK's first sign-in also needs the KK number and the
+    mother's name (the register holds no phone for it). The code stays usable."""
+
+
+class WrongFamilyKnowledge(Exception):
+    """The KK number or the mother's name is not what the register holds for the NIK."""
+
+
+class SignInUnavailable(Unavailable):
+    """The population register did not answer: no code was written or sent."""
+
+    def __init__(self) -> None:
+        super().__init__("sign-in-unavailable", SIGN_IN_UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class FamilyAnswer:
+    """What only the family knows, as the resident typed it (the register compares)."""
+
+    kk_number: str
+    mother_name: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a redeemed code signed in, and their session version for the token (`sv`)."""
+
+    resident_id: str
+    session_version: int
 
 
 @dataclass(frozen=True)
@@ -97,6 +152,8 @@ class Limits:
     per_nik: Sequence[RateLimit]
     per_client: Sequence[RateLimit]
     overall: Sequence[RateLimit]
+    family_per_nik: Sequence[RateLimit]
+    family_per_phone: Sequence[RateLimit]
     free_failures: int
     lock_base: timedelta
     lock_max: timedelta
@@ -109,6 +166,8 @@ class Limits:
             per_nik=tuple(settings.intake_code_limits_per_nik),
             per_client=tuple(settings.intake_code_limits_per_client),
             overall=tuple(settings.intake_code_limits_overall),
+            family_per_nik=tuple(settings.intake_family_limits_per_nik),
+            family_per_phone=tuple(settings.intake_family_limits_per_phone),
             free_failures=settings.intake_code_free_failures,
             lock_base=timedelta(seconds=settings.intake_code_lock_base_seconds),
             lock_max=timedelta(seconds=settings.intake_code_lock_max_seconds),
@@ -125,10 +184,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class Recipient:
-    """The phone a NIK's sign-in code may go to, and the resident the NIK already is, if any."""
+    """The phone a NIK's sign-in code may go to, and the resident the NIK already is, if any.
+    `needs_family_proof`: the register holds the NIK (in `desa_code`) without a phone and no
+    phone is bound to it yet, so redeeming the code also needs the KK number and the mother's
+    name."""
 
     phone: str
     resident_id: str | None
+    desa_code: str = ""
+    needs_family_proof: bool = False
 
 
 def new_code() -> str:
@@ -139,16 +203,58 @@ async def _find_resident(session: AsyncSession, nik: str) -> Resident | None:
     return (await session.exec(select(Resident).where(Resident.nik == nik))).first()
 
 
-async def code_recipient(session: AsyncSession, nik: str, phone: str) -> Recipient | None:
+async def _check_register(
+    population: population_pb2_grpc.PopulationServiceStub, nik: str, phone: str
+) -> population_pb2.CheckSignInResponse:
+    try:
+        answer: population_pb2.CheckSignInResponse = await population.CheckSignIn(
+            population_pb2.CheckSignInRequest(nik=nik, phone=phone),
+            timeout=REGISTER_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        # The same for every NIK (an outage is not about one NIK), so no oracle either.
+        log.warning("population register unavailable for sign-in: %s", exc.code().name)
+        raise SignInUnavailable() from exc
+    return answer
+
+
+OnRecord = population_pb2.CheckSignInResponse.PhoneOnRecord
+
+
+async def code_recipient(
+    session: AsyncSession,
+    population: population_pb2_grpc.PopulationServiceStub,
+    nik: str,
+    phone: str,
+) -> Recipient | None:
     """Who may receive a sign-in code for `nik` asked for from `phone` and sign in with it;
-    None for nobody. Asked when the code is requested and again when it is redeemed. Today the
-    first phone to redeem a code for a NIK holds that NIK."""
+    None for nobody. Asked when the code is requested and again when it is redeemed.
+
+    - The register holds a phone for the NIK: only that phone (a phone bound earlier gives
+      way to it; the register's phone is the operator's decision after an in-person check).
+    - The register holds the NIK without a phone: the phone already bound to it; if none is,
+      this phone, once the family knowledge is proved (`needs_family_proof`).
+    - The NIK is in no desa's register (or moved away): the first phone to redeem a code.
+    Every request asks the register and looks up the resident, whatever the answer."""
+    check = await _check_register(population, nik, phone)
     resident = await _find_resident(session, nik)
-    if resident is None:
-        return Recipient(phone=phone, resident_id=None)
-    if hmac.compare_digest(resident.phone, phone):
-        return Recipient(phone=resident.phone, resident_id=resident.id)
-    return None
+    bound = resident.phone if resident else ""
+    resident_id = resident.id if resident else None
+    desa_code = check.desa_code if check.registered else ""
+    if check.registered and check.phone_on_record == OnRecord.MATCHES:
+        return Recipient(phone=phone, resident_id=resident_id, desa_code=desa_code)
+    if check.registered and check.phone_on_record == OnRecord.OTHER:
+        return None
+    if bound:
+        if hmac.compare_digest(bound, phone):
+            return Recipient(phone=bound, resident_id=resident_id, desa_code=desa_code)
+        return None
+    return Recipient(
+        phone=phone,
+        resident_id=resident_id,
+        desa_code=desa_code,
+        needs_family_proof=check.registered,
+    )
 
 
 def _insert(session: AsyncSession, table: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
@@ -235,7 +341,13 @@ async def _sweep(session: AsyncSession, limits: Limits, now: datetime) -> None:
 
 
 async def request_code(
-    session: AsyncSession, key: OtpKey, limits: Limits, nik: str, phone: str, client: str
+    session: AsyncSession,
+    key: OtpKey,
+    limits: Limits,
+    population: population_pb2_grpc.PopulationServiceStub,
+    nik: str,
+    phone: str,
+    client: str,
 ) -> None:
     """Counts the request against its limits (raising Throttled or Locked over one), then
     writes a pending code and stages its event, the same work whoever may receive it."""
@@ -243,7 +355,7 @@ async def request_code(
     nik_hmac = key.tag("nik", nik)
     await _sweep(session, limits, now)
     await _throttle(session, key, limits, nik_hmac=nik_hmac, phone=phone, client=client, now=now)
-    recipient = await code_recipient(session, nik, phone)
+    recipient = await code_recipient(session, population, nik, phone)
     code = new_code()
     pending = SignInCode(
         nik_hmac=nik_hmac,
@@ -326,7 +438,12 @@ async def _claim_try(session: AsyncSession, limits: Limits, nik_hmac: str, now: 
     raise Locked(1)
 
 
-async def _register(session: AsyncSession, nik: str, phone: str) -> str:
+async def _register(
+    session: AsyncSession,
+    population: population_pb2_grpc.PopulationServiceStub,
+    nik: str,
+    phone: str,
+) -> str:
     """The resident row for a NIK's first redeemed code; WrongCode if another phone's code was
     redeemed for it at the same moment."""
     resident = Resident(nik=nik, phone=phone)
@@ -335,7 +452,7 @@ async def _register(session: AsyncSession, nik: str, phone: str) -> str:
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        recipient = await code_recipient(session, nik, phone)
+        recipient = await code_recipient(session, population, nik, phone)
         if recipient is None or recipient.resident_id is None:
             raise WrongCode() from None
         return recipient.resident_id
@@ -343,11 +460,91 @@ async def _register(session: AsyncSession, nik: str, phone: str) -> str:
     return resident.id
 
 
+async def _bind(
+    session: AsyncSession,
+    population: population_pb2_grpc.PopulationServiceStub,
+    nik: str,
+    phone: str,
+    recipient: Recipient,
+) -> Resident:
+    """The resident this sign-in is, bound to `phone`. A resident bound to another phone
+    before (the register's phone changed, or an earlier binding was undone) is bound to this
+    one, and every session of the phone before ends."""
+    resident_id = recipient.resident_id or await _register(session, population, nik, phone)
+    resident = await session.get(Resident, resident_id, populate_existing=True)
+    if resident is None:  # residents are never deleted
+        raise WrongCode()
+    if resident.phone != phone:
+        if resident.phone:
+            resident.session_version += 1
+        resident.phone = phone
+        session.add(resident)
+    return resident
+
+
+async def _prove_family(
+    session: AsyncSession,
+    key: OtpKey,
+    limits: Limits,
+    population: population_pb2_grpc.PopulationServiceStub,
+    *,
+    nik: str,
+    nik_hmac: str,
+    phone: str,
+    family: FamilyAnswer | None,
+    now: datetime,
+) -> None:
+    """Checks the KK number and mother's name against the register, each try counted per NIK
+    and per phone before it is compared (so parallel tries cannot slip past the limit)."""
+    if family is None or not family.kk_number.strip() or not family.mother_name.strip():
+        raise FamilyProofNeeded()
+    buckets = [
+        *((f"family-nik:{w.seconds}:{nik_hmac}", w) for w in limits.family_per_nik),
+        *(
+            (f"family-phone:{w.seconds}:{key.tag('phone', phone)}", w)
+            for w in limits.family_per_phone
+        ),
+    ]
+    waits = [wait for k, w in buckets if (wait := await _count(session, k, w, now)) is not None]
+    await session.commit()
+    if waits:
+        raise FamilyThrottled(max(waits))
+    try:
+        answer = await population.VerifyFamilyKnowledge(
+            population_pb2.VerifyFamilyKnowledgeRequest(
+                nik=nik, kk_number=family.kk_number, mother_name=family.mother_name
+            ),
+            timeout=REGISTER_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.warning("population register unavailable for sign-in: %s", exc.code().name)
+        raise SignInUnavailable() from exc
+    if not answer.match:
+        raise WrongFamilyKnowledge()
+
+
+async def _forgive(session: AsyncSession, nik_hmac: str) -> None:
+    """A right code resets the NIK's wrong-code count."""
+    await session.exec(
+        update(SignInGuard)
+        .where(col(SignInGuard.nik_hmac) == nik_hmac)
+        .values(failures=0, locked_until=None)
+    )
+
+
 async def redeem_code(
-    session: AsyncSession, key: OtpKey, limits: Limits, nik: str, phone: str, code: str
-) -> str:
+    session: AsyncSession,
+    key: OtpKey,
+    limits: Limits,
+    population: population_pb2_grpc.PopulationServiceStub,
+    nik: str,
+    phone: str,
+    code: str,
+    family: FamilyAnswer | None = None,
+) -> SignedIn:
     """Consumes the newest live code asked for with this NIK and phone if `code` matches and
-    the NIK may sign in from this phone; returns the resident id (registering a new one)."""
+    the NIK may sign in from this phone (with `family` where the register asks for it);
+    returns the resident (registering or binding them)."""
     now = utcnow()
     nik_hmac = key.tag("nik", nik)
     await _claim_try(session, limits, nik_hmac, now)
@@ -366,10 +563,25 @@ async def redeem_code(
     given = key.digest(pending.id if pending else "", code)
     if pending is None or not hmac.compare_digest(pending.code_hmac, given):
         raise WrongCode()
-    recipient = await code_recipient(session, nik, phone)
+    recipient = await code_recipient(session, population, nik, phone)
     if recipient is None:
         raise WrongCode()
-    resident_id = recipient.resident_id or await _register(session, nik, phone)
+    if recipient.needs_family_proof:
+        # The code was right: it does not count against the NIK while the family is asked.
+        await _forgive(session, nik_hmac)
+        await session.commit()
+        await _prove_family(
+            session,
+            key,
+            limits,
+            population,
+            nik=nik,
+            nik_hmac=nik_hmac,
+            phone=phone,
+            family=family,
+            now=now,
+        )
+    resident = await _bind(session, population, nik, phone, recipient)
     consumed = await session.exec(
         update(SignInCode)
         .where(col(SignInCode.id) == pending.id)
@@ -379,14 +591,18 @@ async def redeem_code(
     if consumed.rowcount == 0:  # the same code redeemed in parallel
         await session.rollback()
         raise WrongCode()
-    await session.exec(
-        update(SignInGuard)
-        .where(col(SignInGuard.nik_hmac) == nik_hmac)
-        .values(failures=0, locked_until=None)
-    )
+    await _forgive(session, nik_hmac)
+    if recipient.needs_family_proof:
+        session.add(
+            SignInBinding(
+                resident_id=resident.id, desa_code=recipient.desa_code, phone=phone, bound_at=now
+            )
+        )
+        await new_notice(session, BOUND, recipient.desa_code)
+    signed_in = SignedIn(resident_id=resident.id, session_version=resident.session_version)
     await session.commit()
-    log.info("resident %s signed in", resident_id)
-    return resident_id
+    log.info("resident %s signed in", signed_in.resident_id)
+    return signed_in
 
 
 def _rfc3339(value: datetime) -> str:

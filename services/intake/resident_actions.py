@@ -31,6 +31,7 @@ from services.intake.applications import (
 )
 from services.intake.letter_types import find_letter_type
 from services.intake.models import LetterApplication, Resident
+from services.intake.non_residents import ensure_open_to
 from services.intake.offered import ensure_offered
 from services.intake.runtime import Runtime
 
@@ -73,6 +74,10 @@ async def create(
     record = await register_data.lookup(
         runtime.population, nik, desa_code, register_data.PURPOSE_CREATE, who
     )
+    if record is None:
+        resident = await session.get(Resident, resident_id)
+        phone = resident.phone if resident else ""
+        await ensure_open_to(runtime.population, nik, phone, letter_type)
     filled = register_data.fill(letter_type, fields, record)
     subject = register_data.Filled(filled.fields, (), None)
     if subject_id:

@@ -15,6 +15,7 @@ from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from common.domain import ApplicationStatus
+from common.domain.errors import DomainError
 from common.sessions import session_ended
 from services.intake.applications import (
     attachments_of,
@@ -35,6 +36,13 @@ from services.intake.models import (
 from services.intake.otp import code_contact
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
 from services.intake.register_data import RegisterUnavailable
+from services.intake.sign_in_bindings import (
+    change_phone,
+    list_bindings,
+    notice_phone,
+    resident_session_current,
+    undo_binding,
+)
 from services.intake.walk_in import (
     PhoneMismatch,
     Scan,
@@ -168,6 +176,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 return intake_pb2.Contact(
                     resident_id=recipient.resident_id or "", phone=recipient.phone
                 )
+            if who == "sign_in_notice_id" and request.sign_in_notice_id:
+                phone = await notice_phone(session, request.sign_in_notice_id)
+                if phone is None:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, "no number for this notice")
+                assert phone is not None
+                return intake_pb2.Contact(phone=phone)
             if who == "resident_id" and request.resident_id:
                 resident = await session.get(Resident, request.resident_id)
             elif who == "application_id" and request.application_id:
@@ -202,8 +216,71 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "resident_id and session_id are required"
             )
         async with self._sessions() as session:
-            ended = await session_ended(session, ResidentEndedSession, request.session_id)
+            ended = await session_ended(
+                session, ResidentEndedSession, request.session_id
+            ) or not await resident_session_current(
+                session, request.resident_id, request.session_version
+            )
         return intake_pb2.ResidentSessionState(ended=ended)
+
+    async def ListSignInBindings(
+        self, request: intake_pb2.ListSignInBindingsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListSignInBindingsResponse:
+        if not request.desa_code:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code is required")
+        async with self._sessions() as session:
+            found = await list_bindings(session, request.desa_code, request.include_undone)
+        return intake_pb2.ListSignInBindingsResponse(
+            bindings=[
+                intake_pb2.SignInBinding(
+                    id=b.id,
+                    nik=b.nik,
+                    phone=b.phone,
+                    bound_at=_timestamp(b.bound_at),
+                    undone_at=_timestamp(b.undone_at),
+                    undone_by=b.undone_by,
+                )
+                for b in found
+            ]
+        )
+
+    async def UndoSignInBinding(
+        self, request: intake_pb2.UndoSignInBindingRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.UndoSignInBindingResponse:
+        if not request.binding_id or not request.desa_code or not request.undone_by:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "binding_id, desa_code and undone_by are required",
+            )
+        async with self._sessions() as session:
+            try:
+                undone = await undo_binding(
+                    session, request.binding_id, request.desa_code, request.undone_by
+                )
+            except DomainError:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "no such binding in this desa")
+        return intake_pb2.UndoSignInBindingResponse(undone=undone)
+
+    async def ChangeSignInPhone(
+        self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ChangeSignInPhoneResponse:
+        if not request.desa_code or not request.changed_by:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "desa_code and changed_by are required"
+            )
+        async with self._sessions() as session:
+            try:
+                told = await change_phone(
+                    session,
+                    request.nik,
+                    request.new_phone,
+                    list(request.old_phones),
+                    request.desa_code,
+                )
+            except DomainError as exc:  # names the field, never the NIK
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.code)
+        self._on_committed()  # the notices' events
+        return intake_pb2.ChangeSignInPhoneResponse(told=told)
 
     async def RecordProgress(
         self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext
@@ -283,6 +360,7 @@ def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
                 code=lt.code,
                 name=lt.name,
                 description=lt.description,
+                open_to_non_residents=lt.open_to_non_residents,
                 requirements=[
                     intake_pb2.RequirementInfo(code=r.code, name=r.name, description=r.description)
                     for r in lt.requirements

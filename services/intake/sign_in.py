@@ -23,6 +23,16 @@ CODE_SENT = (
     "Kode masuk telah dikirim ke nomor HP yang terdaftar untuk NIK ini. Kode berlaku 5 menit."
 )
 WRONG_CODE = "Kode masuk salah atau sudah tidak berlaku. Silakan minta kode baru."
+# A NIK the population register holds without a phone, signing in for the first time.
+FAMILY_NEEDED = (
+    "Ini pertama kali NIK ini masuk dan data penduduk desa belum mencatat nomor HP-nya. "
+    "Untuk memastikan Anda pemilik NIK ini, isi juga nomor KK dan nama ibu kandung sesuai "
+    "Kartu Keluarga, lalu tekan Masuk lagi dengan kode yang sama."
+)
+WRONG_FAMILY = (
+    "Nomor KK atau nama ibu kandung tidak sesuai dengan data penduduk desa. Periksa kembali "
+    "Kartu Keluarga Anda, atau datang ke kantor desa untuk mencatatkan nomor HP Anda."
+)
 
 
 def checked_identity(nik: str, phone: str) -> tuple[str, str]:
@@ -50,6 +60,9 @@ def too_many(exc: otp.Throttled) -> TooMany:
     if isinstance(exc, otp.Locked):
         detail = "Terlalu banyak percobaan kode yang salah."
         code = "too-many-attempts"
+    elif isinstance(exc, otp.FamilyThrottled):
+        detail = "Terlalu banyak percobaan nomor KK dan nama ibu kandung."
+        code = "too-many-family-attempts"
     else:
         detail = "Terlalu sering meminta kode masuk."
         code = "too-many-codes"
@@ -73,29 +86,68 @@ async def send_code(
     nik, phone = checked_identity(nik, phone)
     try:
         await otp.request_code(
-            session, runtime.otp_key, runtime.code_limits, nik, phone, client_address(request)
+            session,
+            runtime.otp_key,
+            runtime.code_limits,
+            runtime.population,
+            nik,
+            phone,
+            client_address(request),
         )
     except otp.Throttled as exc:
         raise too_many(exc) from exc
     runtime.relay.wake()
 
 
-async def redeem(session: SessionDep, runtime: RuntimeDep, nik: str, phone: str, code: str) -> str:
+async def redeem(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    nik: str,
+    phone: str,
+    code: str,
+    kk_number: str = "",
+    mother_name: str = "",
+) -> str:
     """The resident's token for a right code (the API route and the sign-in page both come
-    here); a refusal naming the field otherwise."""
+    here), with the KK number and mother's name where the register asks for them; a refusal
+    naming the field otherwise."""
     nik, phone = checked_identity(nik, phone)
     code = code.strip()
     if len(code) != 6 or not code.isascii() or not code.isdigit():
         raise Invalid("invalid-otp", "Kode masuk harus 6 digit angka.", field="otp")
+    family = (
+        otp.FamilyAnswer(kk_number=kk_number, mother_name=mother_name)
+        if kk_number.strip() or mother_name.strip()
+        else None
+    )
     try:
-        resident_id = await otp.redeem_code(
-            session, runtime.otp_key, runtime.code_limits, nik, phone, code
+        signed_in = await otp.redeem_code(
+            session,
+            runtime.otp_key,
+            runtime.code_limits,
+            runtime.population,
+            nik,
+            phone,
+            code,
+            family,
         )
     except otp.WrongCode as exc:
         raise Unauthenticated("wrong-otp", WRONG_CODE) from exc
+    except otp.FamilyProofNeeded as exc:
+        raise Unauthenticated(
+            "family-knowledge-required", FAMILY_NEEDED, field="kk_number"
+        ) from exc
+    except otp.WrongFamilyKnowledge as exc:
+        raise Unauthenticated("wrong-family-knowledge", WRONG_FAMILY, field="kk_number") from exc
     except otp.Throttled as exc:
         raise too_many(exc) from exc
-    return runtime.token_issuer.issue(Principal(kind="resident", subject=resident_id))
+    return runtime.token_issuer.issue(
+        Principal(
+            kind="resident",
+            subject=signed_in.resident_id,
+            session_version=signed_in.session_version,
+        )
+    )
 
 
 async def sign_out(session: SessionDep, runtime: RuntimeDep, resident: Principal) -> None:

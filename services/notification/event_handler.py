@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
-from common.domain.events import OTP_REQUESTED
+from common.domain.events import OTP_REQUESTED, SIGN_IN_NOTICE
 from common.events import PUBLIC_EVENT_NAMES, PUBLIC_ROOT, CloudEvent, internal_subject
 from common.metrics import NOTIFICATIONS
 from services.notification.models import ProcessedEvent
@@ -27,7 +27,7 @@ INTERNAL_DURABLE = "notification-internal"
 
 # Every desa (kabupaten.kecamatan.desa wildcards), only the events we act on.
 PUBLIC_FILTERS = [f"{PUBLIC_ROOT}.*.*.*.{name}" for name in PUBLIC_EVENT_NAMES]
-INTERNAL_FILTERS = [internal_subject(OTP_REQUESTED)]
+INTERNAL_FILTERS = [internal_subject(OTP_REQUESTED), internal_subject(SIGN_IN_NOTICE)]
 
 
 class EventHandler:

@@ -79,6 +79,19 @@ class RecipientLookup:
             raise _classify(exc, "intake GetContact") from exc
         return ResidentContact(resident_id=contact.resident_id, phone=contact.phone)
 
+    async def phone_of_sign_in_notice(self, notice_id: str) -> str | None:
+        """The old number a phone_changed notice goes to; None when intake has none for it."""
+        try:
+            contact = await self._intake.GetContact(
+                intake_pb2.GetContactRequest(sign_in_notice_id=notice_id),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise _classify(exc, "intake GetContact") from exc
+        return contact.phone or None
+
     async def role_holders(self, desa_code: str, role: str) -> list[RoleHolder]:
         """Who holds `role` in the desa now, a Plt included (marked `acting`). For
         "kabupaten_operator" the directory answers the kabupaten's operators for that desa."""

@@ -21,6 +21,8 @@ service's preferences.
 | letter.issued | the applicant, with a short-lived signed download link | yes |
 | letter.revoked | the applicant | yes |
 | resident.otp_requested | the resident (urgent: ignores quiet hours) | WhatsApp, SMS fallback |
+| resident.sign_in_notice, bound | the desa's operators (a phone bound by family knowledge) | yes |
+| resident.sign_in_notice, phone_changed | the old number (asked of intake) | WhatsApp, SMS fallback |
 
 WhatsApp messages carry an SMS twin on standby that goes out only if WhatsApp fails. What the
 resident reads is worded in common.domain.resident_wording, as on the portal's page; docs/messages.md
@@ -55,6 +57,7 @@ from common.domain.events import (
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
     OTP_REQUESTED,
+    SIGN_IN_NOTICE,
 )
 from common.events import PUBLIC_EVENT_NAMES, CloudEvent
 from common.messaging import PermanentEventError
@@ -164,6 +167,8 @@ async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime
     handled; other errors (a peer unavailable) are worth a redelivery."""
     if event.name == OTP_REQUESTED:
         return await _otp_requested(event, recipients, now)
+    if event.name == SIGN_IN_NOTICE:
+        return await _sign_in_notice(event, recipients, now)
     if event.name not in PUBLIC_EVENT_NAMES:
         raise PermanentEventError(f"no rule for event type {event.type}")
     data = _application_event(event)
@@ -242,6 +247,57 @@ async def _otp_requested(event: CloudEvent, recipients: RecipientLookup, now: da
         fallback=sms,
     )
     return Plan(outgoing=[message])
+
+
+# The operator's page of sign-in bindings on the staff client (verification).
+BINDINGS_PAGE = "/masuk-warga"
+
+
+async def _sign_in_notice(event: CloudEvent, recipients: RecipientLookup, now: datetime) -> Plan:
+    """A phone bound by family knowledge: the desa's operators are told (issue 13 item 6). A
+    phone changed at the office: the old number is told, whoever holds it now."""
+    data = _parse(event, events_pb2.SignInNotice())
+    if not data.notice_id or not data.desa_code:
+        raise PermanentEventError("sign_in_notice without notice_id or desa_code")
+    plan = Plan()
+    if data.kind == "bound":
+        holders = await recipients.role_holders(data.desa_code, Role.OPERATOR)
+        if not holders:
+            log.warning("nobody holds operator in desa %s (sign-in binding)", data.desa_code)
+        for holder in holders:
+            await _tell(
+                plan,
+                recipients,
+                t.SIGN_IN_BOUND,
+                {},
+                recipient=staff_recipient(holder.username),
+                phone=None,
+                link=BINDINGS_PAGE,
+                application_id=None,
+                now=now,
+            )
+        return plan
+    if data.kind != "phone_changed":
+        raise PermanentEventError(f"sign_in_notice of unknown kind {data.kind!r}")
+    phone = await recipients.phone_of_sign_in_notice(data.notice_id)
+    if not phone:
+        return plan
+    recipient = sign_in_recipient(data.notice_id)
+    sms = ChannelMessage(
+        channel=SMS, recipient=recipient, to=phone, body=t.PHONE_CHANGED_SMS.render()[1],
+        template=t.PHONE_CHANGED_SMS,
+    )  # fmt: skip
+    plan.outgoing.append(
+        ChannelMessage(
+            channel=WHATSAPP,
+            recipient=recipient,
+            to=phone,
+            body=t.PHONE_CHANGED_WHATSAPP.render()[1],
+            template=t.PHONE_CHANGED_WHATSAPP,
+            fallback=sms,
+        )
+    )
+    return plan
 
 
 async def _to_staff(

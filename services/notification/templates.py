@@ -324,9 +324,39 @@ REVISION_REQUESTED_INAPP = REVISION_REQUESTED.inapp
 REJECTED_INAPP = REJECTED.inapp
 
 
+# Sign-in notices (event resident.sign_in_notice, issue 13 item 6).
+SIGN_IN_BOUND = _event(
+    "sign_in_bound",
+    "Nomor HP baru terhubung untuk masuk warga",
+    "Seorang warga yang nomor HP-nya belum tercatat di data penduduk desa baru saja masuk "
+    "pertama kali dengan nomor KK dan nama ibu kandung. Periksa di Data penduduk, Nomor HP "
+    "masuk warga, dan batalkan bila nomor itu bukan miliknya.",
+    short="Nomor HP baru terhubung untuk masuk warga. Periksa di Data penduduk, Nomor HP masuk "
+    "warga.",
+)
+PHONE_CHANGED_WHATSAPP = Template(
+    name="phone_changed.whatsapp",
+    version="1",
+    body=(
+        "Smart Desa: nomor HP untuk masuk layanan surat desa atas NIK yang memakai nomor ini "
+        "telah diganti di kantor desa. Nomor ini tidak lagi dapat dipakai untuk masuk. Bila "
+        "Anda tidak memintanya, segera hubungi kantor desa."
+    ),
+)
+PHONE_CHANGED_SMS = Template(
+    name="phone_changed.sms",
+    version="1",
+    body=(
+        "Smart Desa: nomor HP masuk layanan surat desa Anda telah diganti di kantor desa. Bila "
+        "bukan Anda yang meminta, segera hubungi kantor desa."
+    ),
+)
+
+
 def all_templates() -> list[Template]:
-    found = [OTP_WHATSAPP, OTP_SMS]
+    found = [OTP_WHATSAPP, OTP_SMS, PHONE_CHANGED_WHATSAPP, PHONE_CHANGED_SMS]
     for group in [
+        SIGN_IN_BOUND,
         *BY_EVENT.values(),
         CANCELLED_STAFF,
         SIGNING_BLOCKED_KABUPATEN,

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.verification.routes import DesaRules, rules_for
 from workflows.approval.days_off import national_days_off
-from workflows.approval.models import WorkingCalendar
+from workflows.approval.models import WorkingCalendar, WorkingDay
 from workflows.approval.working_time import parse_days_off
 
 
@@ -37,6 +37,7 @@ def desa_calendar(rules: DesaRules, first_year: int, last_year: int) -> DesaCale
             end_hour=rules.end_hour,
             workdays=list(rules.workdays),
             local_days_off=list(rules.local_days_off),
+            days=[WorkingDay(d.weekday, d.start_minute, d.end_minute) for d in rules.schedule],
         ),
         days_off=national_days_off_between(first_year, last_year)
         | parse_days_off(rules.local_days_off),

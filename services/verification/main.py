@@ -19,6 +19,7 @@ from services.verification.api.routes import (
     letter_routes,
     plt,
     residents,
+    sign_in_phones,
     staff,
     tasks,
 )
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         desa_profile,
         residents,
         corrections,
+        sign_in_phones,
     ):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)

@@ -170,6 +170,10 @@ class DesaSettings(SQLModel, table=True):
     resubmit_days: int
     # Sekdes and Kades may let the desa's operator change routes as well.
     operator_may_edit_routes: bool = False
+    # Each working weekday's hours, [{"weekday": 5, "start": 450, "end": 660}] in minutes
+    # after midnight WIB; start_hour, end_hour and workdays_json then summarise it. "" in rows
+    # written before it existed: one schedule for every workday (migration 0013 fills it in).
+    hours_json: str = ""
     updated_by: str
     updated_at: datetime = Field(default_factory=utcnow)
 

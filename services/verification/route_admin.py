@@ -13,18 +13,21 @@ import logging
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
 from common.domain.errors import Invalid, NotFound
-from services.verification.models import DesaSettings, RouteOverride, Staff
+from services.verification.models import ApplicationRecord, DesaSettings, RouteOverride, Staff
 from services.verification.routes import (
     DEFAULT_ROUTES,
     LETTER_TYPE_NAMES,
     MAX_STEPS,
+    DayHours,
     DesaRules,
     LetterRoute,
     StepSpec,
+    hours_to_json,
     not_offered,
     route_for,
     route_override,
@@ -33,6 +36,7 @@ from services.verification.routes import (
     rules_for,
     rules_problems,
     set_offered,
+    with_hours,
 )
 
 log = logging.getLogger(__name__)
@@ -59,14 +63,26 @@ class RouteOut(RouteIn):
     updated_at: datetime | None = None
 
 
+class DayHoursIO(BaseModel):
+    """One working weekday's hours, e.g. {"weekday": 5, "start": "07:30", "end": "11:00"}."""
+
+    weekday: int = Field(ge=1, le=7)  # ISO, Monday = 1
+    start: str = Field(pattern=r"^[0-9]{2}[:.][0-9]{2}$")
+    end: str = Field(pattern=r"^[0-9]{2}[:.][0-9]{2}$")
+
+
 class SettingsIO(BaseModel):
-    start_hour: int
-    end_hour: int
-    workdays: list[int] = Field(max_length=7)
+    # One schedule for every workday (what clients sent before `hours`); ignored when `hours`
+    # is given, and in answers a summary of it (earliest opening, latest closing).
+    start_hour: int = 8
+    end_hour: int = 16
+    workdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], max_length=7)
     local_days_off: list[str] = Field(default_factory=list, max_length=366)
     max_revision_rounds: int
     resubmit_days: int
     operator_may_edit_routes: bool = False
+    # Each working weekday's own hours, to the half hour (Friday shorter, ...).
+    hours: list[DayHoursIO] | None = Field(default=None, max_length=7)
 
 
 class SettingsOut(SettingsIO):
@@ -172,6 +188,28 @@ async def offer(session: AsyncSession, staff: Staff, letter_type: str, offered: 
     return await _route_out(session, staff.desa_code, code)
 
 
+def minutes_of(text: str) -> int:
+    """'07:30' or '07.30' -> 450 (the form's and the API's way of writing a time)."""
+    hours, minutes = int(text[:2]), int(text[3:])
+    return hours * 60 + minutes if minutes < 60 else -1
+
+
+def hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+async def letters_in_progress(session: AsyncSession, desa_code: str, letter_type: str) -> int:
+    """How many letters of this type the desa has submitted and not yet closed (issued,
+    rejected, cancelled or expired): what stopping the service leaves running to the end."""
+    code = known(letter_type)
+    query = select(func.count()).where(
+        col(ApplicationRecord.desa_code) == desa_code,
+        col(ApplicationRecord.letter_type) == code,
+        col(ApplicationRecord.closed_at).is_(None),
+    )
+    return int((await session.exec(query)).one())
+
+
 def _settings_out(desa_code: str, rules: DesaRules, row: DesaSettings | None) -> SettingsOut:
     return SettingsOut(
         desa_code=desa_code,
@@ -182,6 +220,10 @@ def _settings_out(desa_code: str, rules: DesaRules, row: DesaSettings | None) ->
         max_revision_rounds=rules.max_revision_rounds,
         resubmit_days=rules.resubmit_days,
         operator_may_edit_routes=rules.operator_may_edit_routes,
+        hours=[
+            DayHoursIO(weekday=d.weekday, start=hhmm(d.start_minute), end=hhmm(d.end_minute))
+            for d in rules.schedule
+        ],
         customized=row is not None,
         updated_by=row.updated_by if row else None,
         updated_at=as_utc(row.updated_at) if row else None,
@@ -204,9 +246,22 @@ async def save_settings(session: AsyncSession, staff: Staff, body: SettingsIO) -
         resubmit_days=body.resubmit_days,
         operator_may_edit_routes=body.operator_may_edit_routes,
     )
+    if body.hours is not None:
+        if not body.hours:
+            raise Invalid(
+                "invalid-settings",
+                "Paling sedikit satu hari kerja dalam seminggu.",
+                errors=["Paling sedikit satu hari kerja dalam seminggu."],
+            )
+        rules = with_hours(
+            rules,
+            tuple(DayHours(d.weekday, minutes_of(d.start), minutes_of(d.end)) for d in body.hours),
+        )
     problems = rules_problems(rules)
     if problems:
         raise Invalid("invalid-settings", " ".join(problems), errors=problems)
+    # One schedule for every workday (an older client's body) is stored per day too.
+    rules = with_hours(rules, rules.schedule)
     days_off = sorted({date.fromisoformat(d).isoformat() for d in rules.local_days_off})
     row = await session.get(DesaSettings, staff.desa_code)
     if row is None:
@@ -220,6 +275,7 @@ async def save_settings(session: AsyncSession, staff: Staff, body: SettingsIO) -
             resubmit_days=0,
             updated_by=staff.username,
         )
+    row.hours_json = hours_to_json(rules.schedule)
     row.start_hour = rules.start_hour
     row.end_hour = rules.end_hour
     row.workdays_json = json.dumps(sorted(rules.workdays))

@@ -8,7 +8,7 @@ state: changing a route changes letters started afterwards, never a letter alrea
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlmodel import col, select
@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
 from common.domain import DESA_ROLES, Role, rank
+from common.wib import DAY_NAMES
 from services.verification.models import DesaSettings, LetterTypeOffer, RouteOverride
 
 MAX_STEPS = 8
@@ -40,9 +41,31 @@ class LetterRoute:
         return tuple(s.role for s in self.steps)
 
 
+# Working hours are set to the half hour (a form offers 07:00, 07:30, ...).
+MINUTE_STEP = 30
+
+
+@dataclass(frozen=True)
+class DayHours:
+    """One weekday's working hours (WIB), in minutes after midnight."""
+
+    weekday: int  # ISO, Monday = 1
+    start_minute: int
+    end_minute: int
+
+
+def clock(minute: int) -> str:
+    """450 -> '07.30' (the Indonesian way of writing a time)."""
+    return f"{minute // 60:02d}.{minute % 60:02d}"
+
+
 @dataclass(frozen=True)
 class DesaRules:
-    """When the desa works (WIB) and how the revision loop is bounded."""
+    """When the desa works (WIB) and how the revision loop is bounded.
+
+    `hours` gives each working weekday its own hours; a desa saved before it existed (or an
+    API client that sends only start_hour, end_hour and workdays) has one schedule for every
+    workday, and `schedule` answers the same for both."""
 
     start_hour: int = 8
     end_hour: int = 16
@@ -51,6 +74,44 @@ class DesaRules:
     max_revision_rounds: int = 3
     resubmit_days: int = 14
     operator_may_edit_routes: bool = False
+    hours: tuple[DayHours, ...] = ()
+
+    @property
+    def schedule(self) -> tuple[DayHours, ...]:
+        """Each working weekday's hours, Monday first."""
+        if self.hours:
+            return tuple(sorted(self.hours, key=lambda d: d.weekday))
+        return tuple(
+            DayHours(d, self.start_hour * 60, self.end_hour * 60) for d in sorted(self.workdays)
+        )
+
+
+def with_hours(rules: DesaRules, hours: tuple[DayHours, ...]) -> DesaRules:
+    """The rules with these per-day hours, and the summary fields (earliest opening, latest
+    closing, the working weekdays) that older readers of the route still use."""
+    if not hours:
+        return rules
+    return replace(
+        rules,
+        hours=tuple(sorted(hours, key=lambda d: d.weekday)),
+        start_hour=min(d.start_minute for d in hours) // 60,
+        end_hour=-(-max(d.end_minute for d in hours) // 60),
+        workdays=tuple(sorted(d.weekday for d in hours)),
+    )
+
+
+def hours_to_json(hours: tuple[DayHours, ...]) -> str:
+    return json.dumps(
+        [{"weekday": d.weekday, "start": d.start_minute, "end": d.end_minute} for d in hours]
+    )
+
+
+def hours_from_json(text: str) -> tuple[DayHours, ...]:
+    if not text:
+        return ()
+    return tuple(
+        DayHours(int(d["weekday"]), int(d["start"]), int(d["end"])) for d in json.loads(text)
+    )
 
 
 DEFAULT_RULES = DesaRules()
@@ -115,7 +176,7 @@ def _route_of(row: RouteOverride) -> LetterRoute:
 def rules_of(row: DesaSettings | None) -> DesaRules:
     if row is None:
         return DEFAULT_RULES
-    return DesaRules(
+    rules = DesaRules(
         start_hour=row.start_hour,
         end_hour=row.end_hour,
         workdays=tuple(json.loads(row.workdays_json)),
@@ -124,6 +185,7 @@ def rules_of(row: DesaSettings | None) -> DesaRules:
         resubmit_days=row.resubmit_days,
         operator_may_edit_routes=row.operator_may_edit_routes,
     )
+    return with_hours(rules, hours_from_json(row.hours_json))
 
 
 async def route_override(
@@ -214,6 +276,13 @@ def route_problems(route: LetterRoute) -> list[str]:
         problems.append("Langkah terakhir (penanda tangan) tidak boleh dilewati.")
     if route.signer_role not in DESA_ROLES:
         problems.append(f"Penanda tangan '{route.signer_role}' tidak dikenal (pilihan: {known}).")
+    elif route.signer_role == Role.OPERATOR:
+        # The operator prepares letters; a letter is signed by an official (Permendagri 83/2022
+        # on the desa's official letters: the Kades, or the Sekdes a.n. the Kades).
+        problems.append(
+            "Operator Desa tidak dapat menjadi penanda tangan. Pilih Kepala Desa, Sekretaris "
+            "Desa atau Kepala Seksi, dan jadikan peran itu langkah terakhir."
+        )
     elif route.steps and route.signer_role != route.steps[-1].role:
         # The one who signs must be the last to approve what they sign.
         problems.append("Penanda tangan harus peran pada langkah terakhir rute.")
@@ -228,9 +297,24 @@ def route_problems(route: LetterRoute) -> list[str]:
     return problems
 
 
+def _day_problems(hours: tuple[DayHours, ...]) -> list[str]:
+    problems: list[str] = []
+    for d in hours:
+        name = DAY_NAMES.get(d.weekday, str(d.weekday))
+        if not 0 <= d.start_minute < d.end_minute <= 24 * 60:
+            problems.append(
+                f"Jam kerja {name}: jam mulai harus sebelum jam selesai, di antara 00.00 dan 24.00."
+            )
+        elif d.start_minute % MINUTE_STEP or d.end_minute % MINUTE_STEP:
+            problems.append(f"Jam kerja {name}: pilih jam bulat atau setengah jam (mis. 07.30).")
+    return problems
+
+
 def rules_problems(rules: DesaRules) -> list[str]:
     problems: list[str] = []
-    if not (0 <= rules.start_hour < rules.end_hour <= 24):
+    if rules.hours:
+        problems += _day_problems(rules.hours)
+    elif not (0 <= rules.start_hour < rules.end_hour <= 24):
         problems.append("Jam kerja: jam mulai harus sebelum jam selesai, di antara 0 dan 24.")
     if not rules.workdays:
         problems.append("Paling sedikit satu hari kerja dalam seminggu.")
@@ -242,7 +326,7 @@ def rules_problems(rules: DesaRules) -> list[str]:
         try:
             date.fromisoformat(day)
         except ValueError:
-            problems.append(f"Hari libur desa '{day}' bukan tanggal (format YYYY-MM-DD).")
+            problems.append(f"Hari libur desa '{day}' bukan tanggal (format TTTT-BB-HH).")
     if not 0 <= rules.max_revision_rounds <= 10:
         problems.append("Batas perbaikan harus antara 0 dan 10 kali.")
     if not 1 <= rules.resubmit_days <= 90:

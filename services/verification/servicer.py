@@ -56,6 +56,12 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 end_hour=rules.end_hour,
                 workdays=list(rules.workdays),
                 local_days_off=list(rules.local_days_off),
+                days=[
+                    directory_pb2.WorkingDay(
+                        weekday=d.weekday, start_minute=d.start_minute, end_minute=d.end_minute
+                    )
+                    for d in rules.schedule
+                ],
             ),
             max_revision_rounds=rules.max_revision_rounds,
             resubmit_days=rules.resubmit_days,

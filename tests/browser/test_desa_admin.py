@@ -98,7 +98,12 @@ def test_sekdes_administers_the_desa(
 
     # Switching SKBM off: intake no longer lists it for the desa and refuses it.
     skbm = "Surat Keterangan Belum Menikah"
-    desk.get_by_role("button", name=f"Hentikan layanan {skbm}").click()
+    desk.get_by_role("link", name=f"Hentikan layanan {skbm}").click()
+    # Asked first, with what happens to letters in progress.
+    expect(desk.get_by_role("heading", level=1)).to_have_text(f"Hentikan layanan {skbm}?")
+    expect(desk.get_by_text("tetap diproses sampai selesai")).to_be_visible()
+    visit.page(desk, "hentikan-skbm")
+    desk.get_by_role("button", name="Ya, hentikan layanan").click()
     expect(desk.get_by_role("status")).to_contain_text("Layanan jenis surat diubah")
     expect(desk.get_by_role("row").filter(has_text=f"{skbm} (SKBM)")).to_contain_text(
         "Tidak dilayani"
@@ -179,7 +184,7 @@ def test_a_kasi_gets_the_refusal_page_for_the_admin_forms(
 
     # Read-only where the API lets every staff member read.
     desk.goto(f"{base}/pengaturan/surat")
-    expect(desk.get_by_role("button", name="Hentikan layanan", exact=False)).to_have_count(0)
+    expect(desk.get_by_role("link", name="Hentikan layanan", exact=False)).to_have_count(0)
     visit.page(desk, "jenis-surat-kasi")
     desk.goto(f"{base}/pengaturan/jam-kerja")
     expect(desk.get_by_role("button", name="Simpan")).to_have_count(0)

@@ -68,8 +68,11 @@ def test_the_kades_changes_the_desa_profile_and_a_kasi_cannot(
     visit.page(desk, "ubah-profil")
 
     desk.get_by_label("Alamat kantor desa").fill(NEW_ADDRESS)
-    desk.get_by_label("Format nomor surat").fill(NEW_FORMAT)
-    # The example follows the format as it is typed.
+    # The number format from its parts: the desa code (part 5) becomes the free text "Rcs",
+    # and the example follows each change.
+    expect(desk.get_by_label("Teks bebas bagian 5")).to_be_hidden()
+    desk.get_by_label("Bagian 5", exact=True).select_option("teks")
+    desk.get_by_label("Teks bebas bagian 5").fill("Rcs")
     expect(desk.locator("#contoh-nomor")).to_contain_text(
         re.compile(r"Contoh nomor berikutnya: 400\.12\.2/\d{3}/Rcs/[IVX]+/\d{4}")
     )
@@ -105,13 +108,13 @@ def test_the_kades_changes_the_desa_profile_and_a_kasi_cannot(
     # A bad format: refused next to the field, every value kept, nothing saved.
     desk.get_by_role("link", name="Ubah profil desa").click()
     desk.get_by_label("Alamat kantor desa").fill("Alamat yang tidak tersimpan")
-    desk.get_by_label("Format nomor surat").fill("{kode}/{nomor}/{tahun}")
+    desk.get_by_label("Bagian 9", exact=True).select_option("")  # the year left out
+    expect(desk.locator("#contoh-nomor")).to_contain_text("wajib memuat bagian Tahun")
     desk.get_by_role("button", name="Simpan profil").click()
     expect(desk.get_by_role("alert").first).to_contain_text("Profil desa belum tersimpan")
     error = desk.locator("#f-number_format-galat")
-    expect(error).to_contain_text("isian tidak dikenal {nomor}")
-    expect(desk.get_by_label("Format nomor surat")).to_have_attribute("aria-invalid", "true")
-    expect(desk.get_by_label("Format nomor surat")).to_have_value("{kode}/{nomor}/{tahun}")
+    expect(error).to_contain_text("wajib memuat bagian Tahun")
+    expect(desk.get_by_label("Teks bebas bagian 5")).to_have_value("Rcs")
     expect(desk.get_by_label("Alamat kantor desa")).to_have_value("Alamat yang tidak tersimpan")
     visit.page(desk, "format-ditolak")
     desk.get_by_role("link", name="Batal").click()

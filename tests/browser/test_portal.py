@@ -11,7 +11,7 @@ import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from scripts.journey import Journey, wait_until
-from tests.e2e.test_journey import Stack
+from tests.e2e.test_journey import PASSWORD, Stack
 from tests.support.browser import CHROMIUM, PHONE, Visit, sticking_out_at_zoom
 from tests.support.web import sign_in_form
 
@@ -52,6 +52,26 @@ def _signed_in(page: Page, stack: Stack, journey: Journey, nik: str, phone: str)
     token = journey.resident_sign_in(nik, phone)
     page.context.add_cookies([{"name": "sd_warga", "value": token, "url": stack.endpoints.intake}])
     return token
+
+
+def _in_the_register(journey: Journey, nik: str, name: str, phone_number: str) -> None:
+    """The resident in Pamanukan's population register with this phone (letters other than an
+    SKD attest what the register says; the sign-in code goes to the register's phone)."""
+    operator = journey.staff_token("operator.pamanukan", PASSWORD)
+    r = journey.http.post(
+        f"{journey.ep.verification}/api/v1/residents",
+        headers={"Authorization": f"Bearer {operator}"},
+        json={
+            "nik": nik,
+            "name": name,
+            "sex": 1,
+            "dusun": "Krajan",
+            "rw": "001",
+            "rt": "002",
+            "phones": [phone_number],
+        },
+    )
+    assert r.status_code in (201, 409), r.text  # 409: a rerun on the same stack
 
 
 def test_resident_signs_in_with_nik_and_the_code(
@@ -245,6 +265,7 @@ def test_the_draft_survives_going_offline(
     stack: Stack, journey: Journey, phone: Page, visit: Visit
 ) -> None:
     base = stack.endpoints.intake
+    _in_the_register(journey, NIK_OFFLINE, "Dedi Kurnia", PHONE_OFFLINE)  # an SKU needs it
     _signed_in(phone, stack, journey, NIK_OFFLINE, PHONE_OFFLINE)
     context = phone.context
 

@@ -3,15 +3,17 @@ database (intake's submission, RecordProgress and sign-in code), for the contrac
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from smartdesa.v1 import intake_pb2
+from smartdesa.v1 import intake_pb2, population_pb2_grpc
 from sqlmodel import col, select
 
+from common.auth import InternalAuth
 from common.db import create_engine, create_tables, session_factory
 from common.domain.events import (
     APPLICATION_CANCELLED,
@@ -29,13 +31,18 @@ from common.domain.events import (
 )
 from common.events import CloudEvent, public_subject
 from common.outbox import OutboxEvent, stage_event
+from common.rpc import INTAKE, VERIFICATION, GrpcServer, client_channel
+from common.secrets import ensure_dev_secrets
 from services.intake.applications import record_submission
 from services.intake.config import Settings
 from services.intake.models import TABLES, LetterApplication, Resident
 from services.intake.otp import Limits, OtpKey, request_code
 from services.intake.progress import record_progress
+from services.intake.sign_in_bindings import change_phone
 from services.signing.models import Letter, LetterStatus
 from services.signing.revocation import revoked_event
+from services.verification.population import models as population_models
+from services.verification.population import servicer as population_servicer
 
 PAMANUKAN = "32.13.11.2004"
 # The personal data of the resident behind every event: none of it may reach a public event.
@@ -82,6 +89,31 @@ def _deadline() -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(datetime(2025, 6, 4, 9, 0, tzinfo=UTC))
     return ts
+
+
+@asynccontextmanager
+async def _population(
+    data_dir: Path,
+) -> AsyncIterator[population_pb2_grpc.PopulationServiceStub]:
+    """Verification's real PopulationService on an empty register, as intake reaches it."""
+    settings = Settings(data_dir=data_dir)
+    ensure_dev_secrets(settings)
+    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'register.db'}")
+    await create_tables(engine, population_models.TABLES)
+    server = GrpcServer(
+        "127.0.0.1:0",
+        InternalAuth.from_settings(settings, VERIFICATION),
+        [population_servicer.SERVICE_NAME],
+        population_servicer.register(session_factory(engine)),
+    )
+    await server.start()
+    try:
+        auth = InternalAuth.from_settings(settings, INTAKE)
+        async with client_channel(f"127.0.0.1:{server.port}", auth, VERIFICATION) as channel:
+            yield population_pb2_grpc.PopulationServiceStub(channel)
+    finally:
+        await server.stop(0)
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -191,10 +223,19 @@ async def produced(tmp_path: Path) -> AsyncIterator[list[Produced]]:
         for request in steps:
             async with sessions() as session:
                 assert await record_progress(session, request)
-        async with sessions() as session:
+        async with _population(tmp_path) as population, sessions() as session:
             await request_code(
-                session, OtpKey(b"k" * 32), Limits.from_settings(Settings()), NIK, PHONE, "::1"
+                session,
+                OtpKey(b"k" * 32),
+                Limits.from_settings(Settings()),
+                population,
+                NIK,
+                PHONE,
+                "::1",
             )
+        async with sessions() as session:
+            # resident.sign_in_notice: the operator changed Ani's phone at the office.
+            await change_phone(session, NIK, "6285712345678", [PHONE], PAMANUKAN)
         # letter.revoked comes from signing (its own outbox), made by its own code.
         revoked = Letter(
             id="surat-1",

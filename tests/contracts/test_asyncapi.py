@@ -185,6 +185,7 @@ _JSON_TYPES = {
     [
         ("ApplicationEvent", events_pb2.ApplicationEvent.DESCRIPTOR),
         ("OtpRequested", events_pb2.OtpRequested.DESCRIPTOR),
+        ("SignInNotice", events_pb2.SignInNotice.DESCRIPTOR),
     ],
 )
 def test_payload_schemas_have_exactly_the_proto_fields(

@@ -25,8 +25,12 @@ def test_intake_fields_and_syarat_are_the_catalogues(code: str) -> None:
     intake, catalogue = INTAKE_TYPES[code], CATALOGUE[code]
     assert (intake.name, intake.description) == (catalogue.name, catalogue.description)
     assert [
-        (f.name, f.label, f.kind, f.required, f.max_length, f.choices) for f in intake.fields
-    ] == [(f.name, f.label, f.kind, f.required, f.max_length, f.choices) for f in catalogue.fields]
+        (f.name, f.label, f.hint, f.kind, f.required, f.max_length, f.choices)
+        for f in intake.fields
+    ] == [
+        (f.name, f.label, f.hint, f.kind, f.required, f.max_length, f.choices)
+        for f in catalogue.fields
+    ]
     # Intake fills these from the register; the catalogue says so.
     assert {f.name for f in catalogue.fields if f.source == "register"} == {
         f.name for f in intake.fields if f.name in REGISTER_FIELDS

@@ -74,6 +74,24 @@ def journey(stack: Stack) -> Iterator[Journey]:
 
 @pytest.fixture(scope="module")
 def resident(journey: Journey) -> str:
+    # An SKU attests what the desa's register says: the resident is in it, with the phone
+    # their sign-in codes go to (a NIK in no register may ask only for an SKD).
+    operator = journey.staff_token("operator.pamanukan", PASSWORD)
+    r = journey.http.post(
+        f"{journey.ep.verification}/api/v1/residents",
+        headers={"Authorization": f"Bearer {operator}"},
+        json={
+            "nik": NIK_A,
+            "name": NAME_A,
+            "sex": 1,
+            "dusun": "Krajan",
+            "rw": "001",
+            "rt": "002",
+            "address": "Dusun Krajan RT 002 RW 001",
+            "phones": [PHONE_A],
+        },
+    )
+    assert r.status_code == 201, r.text
     return journey.resident_sign_in(NIK_A, PHONE_A)
 
 

@@ -1,10 +1,13 @@
 """Nothing in intake's answers to sign-in tells whether a NIK is registered, or to which phone.
 
-Three kinds of NIK are asked about, as an attacker probing NIKs would: one registered to the
-phone that asks ("known"), one nobody has used ("unknown") and one registered to another phone
-("elsewhere"). Their answers must match in status, headers and body, in how many tries it takes
-to be refused, and in how long they take."""
+Five kinds of NIK are asked about, as an attacker probing NIKs would: one registered to the
+phone that asks ("known"), one nobody has used ("unknown"), one registered to another phone
+("elsewhere"), and two that the desa's population register holds (verification's real
+PopulationService over gRPC): with another phone on record ("register_other") and with no phone
+on record, not yet bound ("register_none"). Their answers must match in status, headers and
+body, in how many tries it takes to be refused, and in how long they take."""
 
+import itertools
 import math
 import random
 import re
@@ -18,9 +21,10 @@ import pytest
 
 from services.intake.config import RateLimit, Settings
 from services.intake.models import Resident
-from tests.intake.conftest import Intake
+from services.verification.population import models as population
+from tests.intake.conftest import PAMANUKAN, Intake, Register
 
-CLASSES = ("known", "unknown", "elsewhere")
+CLASSES = ("known", "unknown", "elsewhere", "register_other", "register_none")
 
 
 def nik(n: int) -> str:
@@ -45,19 +49,30 @@ class Probe:
     phone: str
 
 
-async def _probes(intake: Intake, first: int, per_class: int) -> list[Probe]:
-    """`per_class` fresh NIKs of each class, numbered from `first`; the registered ones are
-    written straight into the register of residents, as earlier sign-ins would have."""
+async def _probes(intake: Intake, register: Register, first: int, per_class: int) -> list[Probe]:
+    """`per_class` fresh NIKs of each class, numbered from `first`, one round of every class
+    after another; the registered ones are written straight into intake's residents, as
+    earlier sign-ins would have, and the register's into the population register."""
     probes: list[Probe] = []
-    async with intake.runtime.sessions() as session:
+    width = len(CLASSES)
+    async with intake.runtime.sessions() as session, register.sessions() as desa:
         for i in range(per_class):
-            n = first + 3 * i
+            n = first + width * i
             session.add(Resident(nik=nik(n), phone=normalized(phone(n))))
             probes.append(Probe("known", nik(n), phone(n)))
             probes.append(Probe("unknown", nik(n + 1), phone(n + 1)))
             session.add(Resident(nik=nik(n + 2), phone=normalized(phone(9000 + n))))
             probes.append(Probe("elsewhere", nik(n + 2), phone(n + 2)))
+            for offset, phones in ((3, normalized(phone(9000 + n + 3))), (4, "")):
+                desa.add(
+                    population.Resident(
+                        desa_code=PAMANUKAN, nik=nik(n + offset), name="Warga", sex=1, phones=phones
+                    )
+                )
+            probes.append(Probe("register_other", nik(n + 3), phone(n + 3)))
+            probes.append(Probe("register_none", nik(n + 4), phone(n + 4)))
         await session.commit()
+        await desa.commit()
     return probes
 
 
@@ -91,18 +106,18 @@ class TestCountsAndRefusals:
         )
 
     async def test_every_kind_of_nik_is_refused_after_the_same_requests(
-        self, intake: Intake
+        self, intake: Intake, register: Register
     ) -> None:
-        probes = await _probes(intake, first=1, per_class=1)
+        probes = await _probes(intake, register, first=1, per_class=1)
         answers = {p.kind: [_shape(await _ask(intake.http, p)) for _ in range(5)] for p in probes}
         assert [status for status, _, _ in answers["known"]] == [202] * 3 + [429] * 2
-        assert answers["unknown"] == answers["known"]
-        assert answers["elsewhere"] == answers["known"]
+        for kind in CLASSES:
+            assert answers[kind] == answers["known"], kind
 
     async def test_every_kind_of_nik_is_locked_after_the_same_wrong_codes(
-        self, intake: Intake
+        self, intake: Intake, register: Register
     ) -> None:
-        probes = await _probes(intake, first=1, per_class=1)
+        probes = await _probes(intake, register, first=1, per_class=1)
         answers = {}
         for probe in probes:
             assert (await _ask(intake.http, probe)).status_code == 202
@@ -111,8 +126,8 @@ class TestCountsAndRefusals:
                 _shape(await _guess(intake.http, probe, "000000")) for _ in range(6)
             ]
         assert [status for status, _, _ in answers["known"]] == [401] * 5 + [429] * 2
-        assert answers["unknown"] == answers["known"]
-        assert answers["elsewhere"] == answers["known"]
+        for kind in CLASSES:
+            assert answers[kind] == answers["known"], kind
 
 
 # How the timings are compared (see test_answers_take_as_long_for_every_kind_of_nik).
@@ -180,8 +195,11 @@ class TestTiming:
             }
         )
 
-    async def test_answers_take_as_long_for_every_kind_of_nik(self, intake: Intake) -> None:
-        """A code request takes as long for a known, an unknown and an elsewhere NIK.
+    async def test_answers_take_as_long_for_every_kind_of_nik(
+        self, intake: Intake, register: Register
+    ) -> None:
+        """A code request takes as long for every kind of NIK (known, unknown, elsewhere, and
+        the register's with another phone or none on record).
 
         Design, so that noise (other tests, other processes on a loaded 2-core machine) cannot
         fail it while a real difference (work skipped on one path, such as a commit) does:
@@ -203,8 +221,9 @@ class TestTiming:
         Status, headers and body are compared exactly for every answer."""
         rng = random.Random(14)
         rounds = SAMPLES_PER_CLASS + WARM_UP_ROUNDS
-        probes = await _probes(intake, first=1, per_class=rounds)
-        by_round = [probes[3 * i : 3 * i + 3] for i in range(rounds)]
+        probes = await _probes(intake, register, first=1, per_class=rounds)
+        width = len(CLASSES)
+        by_round = [probes[width * i : width * i + width] for i in range(rounds)]
         times: dict[str, list[float]] = {kind: [] for kind in CLASSES}
         answers: set[tuple[int, tuple[tuple[str, str], ...], bytes]] = set()
         for index, round_ in enumerate(by_round):
@@ -223,7 +242,7 @@ class TestTiming:
         tolerance = MEDIAN_TOLERANCE * (high - low)
         report = []
         failures = []
-        for a, b in (("known", "unknown"), ("known", "elsewhere"), ("unknown", "elsewhere")):
+        for a, b in itertools.combinations(CLASSES, 2):
             u, p = mann_whitney(times[a], times[b])
             delta = 2 * u / (len(times[a]) * len(times[b])) - 1
             apart = statistics.median(times[a]) - statistics.median(times[b])

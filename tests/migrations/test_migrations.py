@@ -27,6 +27,8 @@ from common.migrations import (
     service_metadata,
     upgrade,
 )
+from services.verification.models import DesaSettings
+from services.verification.routes import DayHours, hours_from_json, rules_of
 from tests.support.postgres import PostgresDatabases
 
 T0 = datetime(2026, 8, 17, 3, 0, tzinfo=UTC)
@@ -345,3 +347,37 @@ async def test_signing_keeps_who_signed_when_the_label_becomes_facts(
             )
         }
     assert found == {i: tuple(expected) for i, (_label, *expected) in labels.items()}
+
+
+async def test_a_stored_working_schedule_becomes_the_same_hours_on_each_workday(
+    new_engine: Callable[[str], Any],
+) -> None:
+    """Revision 0013 gives each desa's stored schedule (one set of hours for every workday)
+    per-day hours: the same hours on the same days, so no deadline moves."""
+    engine = await new_engine("hours_per_day")
+    await upgrade(engine, "verification", "0008")
+    settings = {
+        "start_hour": 7, "end_hour": 15, "local_days_off_json": '["2026-12-24"]',
+        "max_revision_rounds": 3, "resubmit_days": 14, "operator_may_edit_routes": False,
+        "updated_by": "sekdes.pamanukan", "updated_at": T0,
+    }  # fmt: skip
+    await insert_rows(
+        engine,
+        [
+            ("verification_desa_settings",
+             {**settings, "desa_code": "32.13.11.2004", "workdays_json": "[1, 2, 3, 4, 5, 6]"}),
+            ("verification_desa_settings",
+             {**settings, "desa_code": "32.13.11.2005", "workdays_json": "[5, 1]"}),
+        ],
+    )  # fmt: skip
+
+    await upgrade(engine, "verification")
+
+    async with session_factory(engine)() as session:
+        stored = list((await session.exec(orm_select(DesaSettings))).all())
+    hours = {r.desa_code: hours_from_json(r.hours_json) for r in stored}
+    assert hours["32.13.11.2004"] == tuple(DayHours(d, 420, 900) for d in range(1, 7))
+    assert hours["32.13.11.2005"] == (DayHours(1, 420, 900), DayHours(5, 420, 900))
+    rules = {r.desa_code: rules_of(r) for r in stored}
+    assert rules["32.13.11.2004"].schedule == hours["32.13.11.2004"]
+    assert rules["32.13.11.2004"].local_days_off == ("2026-12-24",)

@@ -111,6 +111,21 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
     ) -> intake_pb2.FileWalkInResponse:
         return await _unimplemented(context)
 
+    async def ListSignInBindings(
+        self, request: intake_pb2.ListSignInBindingsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListSignInBindingsResponse:
+        return await _unimplemented(context)
+
+    async def UndoSignInBinding(
+        self, request: intake_pb2.UndoSignInBindingRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.UndoSignInBindingResponse:
+        return await _unimplemented(context)
+
+    async def ChangeSignInPhone(
+        self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ChangeSignInPhoneResponse:
+        return await _unimplemented(context)
+
     async def GetResidentSession(
         self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ResidentSessionState:
@@ -128,8 +143,8 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         if self.unavailable_next > 0:
             self.unavailable_next -= 1
             await context.abort(grpc.StatusCode.UNAVAILABLE, "sedang sibuk")
-        if request.WhichOneof("who") == "sign_in_id":
-            found = self.sign_ins.get(request.sign_in_id)
+        if request.WhichOneof("who") in ("sign_in_id", "sign_in_notice_id"):
+            found = self.sign_ins.get(request.sign_in_id or request.sign_in_notice_id)
             if found is None:
                 await context.abort(grpc.StatusCode.NOT_FOUND, "tidak ada penerima")
                 raise AssertionError("abort raises")

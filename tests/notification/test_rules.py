@@ -22,6 +22,7 @@ from common.domain.events import (
     LETTER_ISSUED,
     LETTER_REVOKED,
     OTP_REQUESTED,
+    SIGN_IN_NOTICE,
 )
 from common.events import PUBLIC_EVENT_NAMES, CloudEvent, event_type, proto_data
 from common.messaging import PermanentEventError
@@ -524,3 +525,41 @@ async def test_a_code_nobody_may_receive_is_dropped_quietly(
     await handler_env.handler(event)  # neither an error to redeliver nor a dead letter
     assert await deliveries(handler_env) == []
     assert peers.intake.calls[-1].sign_in_id == "masuk-untuk-nomor-lain"
+
+
+def _sign_in_notice(kind: str, notice_id: str) -> CloudEvent:
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source=EVENT_SOURCE,
+        type=event_type(SIGN_IN_NOTICE),
+        data=proto_data(
+            events_pb2.SignInNotice(notice_id=notice_id, kind=kind, desa_code=PAMANUKAN)
+        ),
+    )
+
+
+async def test_the_desas_operators_are_told_of_a_new_sign_in_binding(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    peers.directory.holders[(PAMANUKAN, "operator")] = ["operator.pamanukan"]
+    await handler_env.handler(_sign_in_notice("bound", "pemberitahuan-1"))
+    async with handler_env.sessions() as session:
+        (note,) = (await session.exec(select(Notification))).all()
+    assert note.recipient == "staff:operator.pamanukan"
+    assert note.title == "Nomor HP baru terhubung untuk masuk warga"
+    assert note.link == "/masuk-warga"
+    assert peers.directory.calls[-1].role == "operator"
+
+
+async def test_the_old_number_is_told_of_a_phone_changed_at_the_office(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    peers.intake.sign_ins["pemberitahuan-2"] = intake_pb2.Contact(phone="6281234567890")
+    await handler_env.handler(_sign_in_notice("phone_changed", "pemberitahuan-2"))
+    rows = await deliveries(handler_env)
+    assert {(r.channel, r.to_address) for r in rows} == {
+        (WHATSAPP, "6281234567890"),
+        (SMS, "6281234567890"),
+    }
+    assert all("diganti di kantor desa" in r.body for r in rows)
+    assert peers.intake.calls[-1].sign_in_notice_id == "pemberitahuan-2"

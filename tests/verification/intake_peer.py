@@ -42,9 +42,43 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         self.applications: dict[str, StoredApplication] = {}
         self.recorded: list[intake_pb2.RecordProgressRequest] = []
         self.walk_ins: list[intake_pb2.FileWalkInRequest] = []
+        # Intake's sign-in bindings as its ListSignInBindings answers them, and the phone
+        # changes and undos verification asked for (intake's own tests cover what it does).
+        self.bindings: dict[str, tuple[str, intake_pb2.SignInBinding]] = {}
+        self.phone_changes: list[intake_pb2.ChangeSignInPhoneRequest] = []
         # Refusals FileWalkIn answers, in order, before it files: (code, details, field).
         self.walk_in_refusals: list[tuple[grpc.StatusCode, str, str]] = []
         self._js = js
+
+    async def ListSignInBindings(
+        self, request: intake_pb2.ListSignInBindingsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListSignInBindingsResponse:
+        return intake_pb2.ListSignInBindingsResponse(
+            bindings=[
+                b
+                for desa, b in self.bindings.values()
+                if desa == request.desa_code and (request.include_undone or not b.undone_by)
+            ]
+        )
+
+    async def UndoSignInBinding(
+        self, request: intake_pb2.UndoSignInBindingRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.UndoSignInBindingResponse:
+        found = self.bindings.get(request.binding_id)
+        if found is None or found[0] != request.desa_code:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such binding in this desa")
+        assert found is not None
+        if found[1].undone_by:
+            return intake_pb2.UndoSignInBindingResponse(undone=False)
+        found[1].undone_by = request.undone_by
+        found[1].undone_at.GetCurrentTime()
+        return intake_pb2.UndoSignInBindingResponse(undone=True)
+
+    async def ChangeSignInPhone(
+        self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ChangeSignInPhoneResponse:
+        self.phone_changes.append(request)
+        return intake_pb2.ChangeSignInPhoneResponse(told=len(request.old_phones))
 
     def add(
         self,

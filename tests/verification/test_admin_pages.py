@@ -140,21 +140,29 @@ async def test_bad_route_and_calendar_input_is_named(service: Service) -> None:
 
         calendar = {
             "csrf_token": token,
-            "start_hour": "16",
-            "end_hour": "8",
-            "workdays": ["1", "2"],
-            "local_days_off": "2026-13-01",
+            "hari-1-buka": "1",
+            "hari-1-mulai": "16:00",
+            "hari-1-selesai": "08:00",
+            "hari-2-buka": "1",
+            "hari-2-mulai": "07:00",
+            "hari-2-selesai": "15:00",
+            "libur": "2026-13-01",
             "max_revision_rounds": "3",
             "resubmit_days": "14",
         }
         r = await kades.post("/pengaturan/jam-kerja", data=calendar)
         assert r.status_code == 422
-        assert "jam mulai harus sebelum jam selesai" in r.text
+        assert "Jam kerja Senin: jam mulai harus sebelum jam selesai" in r.text
         assert "bukan tanggal" in r.text
         assert (await kades.get("/api/v1/settings")).json()["customized"] is False
         r = await kades.post(
             "/pengaturan/jam-kerja",
-            data={**calendar, "start_hour": "7", "end_hour": "15", "local_days_off": "2026-12-24"},
+            data={
+                **calendar,
+                "hari-1-mulai": "07:00",
+                "hari-1-selesai": "15:00",
+                "libur": "2026-12-24",
+            },
         )
         assert r.status_code == 303
         settings = (await kades.get("/api/v1/settings")).json()

@@ -19,6 +19,7 @@ from tests.signing.pdf_text import page_texts, squeeze
 from tests.support.images import png
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN
+from tests.verification.test_admin_pages import _csrf, _signed_in
 
 PATH = "/api/v1/desa-profile"
 
@@ -173,3 +174,61 @@ async def test_a_plt_kades_may_change_it(service: Service) -> None:
     assert (
         await service.http.put(PATH, json=_body(profile), headers=still_kasi)
     ).status_code == 403
+
+
+def _part_fields(parts: list[tuple[str, str, str]]) -> dict[str, str]:
+    """The builder's rows as the form sends them: (kind, free text, digits)."""
+    fields: dict[str, str] = {}
+    for i, (kind, text, digits) in enumerate(parts):
+        fields |= {f"bagian-{i}-jenis": kind, f"bagian-{i}-teks": text, f"bagian-{i}-angka": digits}
+    return fields
+
+
+async def test_the_number_format_is_built_from_labelled_parts_with_an_example(
+    service: Service,
+) -> None:
+    roman, year = _month_year()
+    async with _signed_in(service, "kades.pamanukan") as client:
+        page = await client.get("/pengaturan/profil/ubah")
+        assert page.status_code == 200
+        # The stored format, part by part, and the server's example of the next number.
+        assert '<option value="kode" selected>Kode klasifikasi surat' in page.text
+        assert '<option value="3" selected>3 angka (007)</option>' in page.text
+        assert '<option value="desa_code" selected>Kode desa</option>' in page.text
+        assert f"400.12.2/001/{PAMANUKAN}/{roman}/{year}" in page.text
+        assert 'id="f-number_format"' not in page.text  # nothing to type in braces
+
+        profile = (await client.get(PATH)).json()
+        form = {
+            "csrf_token": await _csrf(client, "/pengaturan/profil/ubah"),
+            **{k: str(profile[k]) for k in ("name", "kecamatan", "kabupaten", "address",
+                                             "kode_pos", "phone", "email", "kades_name",
+                                             "kades_nip", "sekdes_name", "sekdes_nip", "paper")},
+        }  # fmt: skip
+        parts = _part_fields(
+            [("kode", "", "3"), ("/", "", "3"), ("seq", "", "4"), ("/", "", "3"),
+             ("teks", "Pmk", "3"), ("-", "", "3"), ("tahun", "", "3"), ("", "", "3")]
+        )  # fmt: skip
+        # "Perbarui contoh nomor" without script: the example of the parts, nothing saved.
+        shown = await client.post(
+            "/pengaturan/profil/ubah", data={**form, **parts, "aksi": "contoh"}
+        )
+        assert shown.status_code == 200
+        assert f"400.12.2/0001/Pmk-{year}" in shown.text
+        assert (await client.get(PATH)).json()["number_format"] == profile["number_format"]
+
+        saved = await client.post("/pengaturan/profil/ubah", data={**form, **parts})
+        assert saved.status_code == 303, saved.text
+        after = (await client.get(PATH)).json()
+        assert after["number_format"] == "{kode}/{seq:04d}/Pmk-{tahun}"
+        assert after["next_number_example"] == f"400.12.2/0001/Pmk-{year}"
+        view = await client.get("/pengaturan/profil")
+        assert "Kode klasifikasi surat / Nomor urut (4 angka) / “Pmk” - Tahun" in view.text
+
+        # Without the year the number could repeat: refused beside the builder, rows kept.
+        no_year = _part_fields([("kode", "", "3"), ("/", "", "3"), ("seq", "", "3")])
+        refused = await client.post("/pengaturan/profil/ubah", data={**form, **no_year})
+        assert refused.status_code == 422
+        assert "wajib memuat bagian Tahun" in refused.text
+        assert '<option value="seq" selected>' in refused.text
+        assert (await client.get(PATH)).json()["number_format"] == "{kode}/{seq:04d}/Pmk-{tahun}"

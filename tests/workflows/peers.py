@@ -128,6 +128,24 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
 
+    async def ListSignInBindings(
+        self, request: intake_pb2.ListSignInBindingsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListSignInBindingsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def UndoSignInBinding(
+        self, request: intake_pb2.UndoSignInBindingRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.UndoSignInBindingResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def ChangeSignInPhone(
+        self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ChangeSignInPhoneResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
     async def GetResidentSession(
         self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ResidentSessionState:

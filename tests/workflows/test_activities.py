@@ -15,13 +15,16 @@ from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, client_channel
 from tests.workflows.peers import PAMANUKAN, Peers, running_peers
 from workflows.approval.activities import ApprovalActivities
 from workflows.approval.days_off import national_days_off
+from workflows.approval.deadlines import step_deadline
 from workflows.approval.models import (
     ApprovalInput,
     IssueLetterInput,
     LetterInfo,
     ProgressRecord,
     WorkingCalendar,
+    WorkingDay,
 )
+from workflows.approval.working_time import parse_days_off
 
 SECRET = secrets.token_hex(32).encode()
 APPLICATION = ApprovalInput(application_id="app-1", desa_code=PAMANUKAN, letter_type="SKD")
@@ -122,6 +125,38 @@ async def test_a_broken_calendar_fails_for_good(
     peers.directory.route.calendar.CopyFrom(
         directory_pb2.WorkingCalendar(start_hour=16, end_hour=8)
     )
+    with pytest.raises(ApplicationError) as failure:
+        await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert failure.value.non_retryable and failure.value.type == "InvalidRoute"
+
+
+async def test_each_days_hours_are_carried_and_count_for_deadlines(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    """A desa with a shorter Friday (07:30-11:00): the route carries each day's hours and a
+    step's deadline is counted in them (what the workflow computes from the route)."""
+    week = [
+        directory_pb2.WorkingDay(weekday=d, start_minute=480, end_minute=960) for d in (1, 2, 3, 4)
+    ]
+    peers.directory.route.calendar.CopyFrom(
+        directory_pb2.WorkingCalendar(
+            start_hour=7,
+            end_hour=16,
+            workdays=[1, 2, 3, 4, 5],
+            days=[*week, directory_pb2.WorkingDay(weekday=5, start_minute=450, end_minute=660)],
+        )
+    )
+    route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+    assert route.calendar.days == [
+        *(WorkingDay(d, 480, 960) for d in (1, 2, 3, 4)),
+        WorkingDay(5, 450, 660),
+    ]
+    assert (route.calendar.start_hour, route.calendar.end_hour) == (7, 16)
+    friday_10 = datetime(2026, 12, 11, 3, 0, tzinfo=UTC)  # 10:00 WIB
+    due = step_deadline(friday_10, 2, route.calendar, parse_days_off(route.days_off))
+    assert due == datetime(2026, 12, 14, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
+
+    peers.directory.route.calendar.days[4].end_minute = 400  # closes before it opens
     with pytest.raises(ApplicationError) as failure:
         await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
     assert failure.value.non_retryable and failure.value.type == "InvalidRoute"

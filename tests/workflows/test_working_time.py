@@ -9,12 +9,13 @@ from hypothesis import strategies as st
 
 from common.wib import WIB, wib_datetime
 from workflows.approval.days_off import national_days_off
-from workflows.approval.models import WorkingCalendar
+from workflows.approval.models import WorkingCalendar, WorkingDay
 from workflows.approval.working_time import (
     NoWorkingTime,
     add_working_hours,
     is_working_instant,
     parse_days_off,
+    working_time_between,
 )
 
 pytestmark = pytest.mark.unit
@@ -38,7 +39,15 @@ def calendars(draw: st.DrawFn) -> WorkingCalendar:
     start = draw(st.integers(min_value=0, max_value=22))
     end = draw(st.integers(min_value=start + 1, max_value=24))
     workdays = draw(st.sets(st.integers(min_value=1, max_value=7), min_size=1))
-    return WorkingCalendar(start_hour=start, end_hour=end, workdays=sorted(workdays))
+    if not draw(st.booleans()):
+        return WorkingCalendar(start_hour=start, end_hour=end, workdays=sorted(workdays))
+    # Each weekday its own hours, to the half hour (what the settings page offers).
+    days = []
+    for weekday in sorted(workdays):
+        opens = draw(st.integers(min_value=0, max_value=47))
+        closes = draw(st.integers(min_value=opens + 1, max_value=48))
+        days.append(WorkingDay(weekday, opens * 30, closes * 30))
+    return WorkingCalendar(workdays=sorted(workdays), days=days)
 
 
 days_off_sets = st.frozensets(st.dates(min_value=date(2026, 1, 1), max_value=date(2028, 6, 30)))
@@ -168,3 +177,28 @@ def test_staff_read_times_in_wib() -> None:
     assert (
         wib_datetime(datetime(2026, 12, 3, 3, 0, tzinfo=UTC)) == "3 Desember 2026 pukul 10.00 WIB"
     )
+
+
+# Monday to Thursday 08:00-16:00, Friday 07:30-11:00 WIB (a desa's shorter Friday).
+SHORT_FRIDAY = WorkingCalendar(
+    days=[WorkingDay(d, 8 * 60, 16 * 60) for d in (1, 2, 3, 4)] + [WorkingDay(5, 450, 660)]
+)
+
+
+def test_a_shorter_friday_moves_a_deadline_to_monday() -> None:
+    # Friday 11 December 2026, 10:00 WIB, two working hours: one is left on Friday (until
+    # 11:00), the other is Monday's first hour. With one schedule for every day it would be
+    # Friday 12:00.
+    friday = wib(2026, 12, 11, 10)
+    assert add_working_hours(friday, 2, DEFAULT, NATIONAL) == wib(2026, 12, 11, 12)
+    assert add_working_hours(friday, 2, SHORT_FRIDAY, NATIONAL) == wib(2026, 12, 14, 9)
+    # A half-hour opening counts from 07:30: Thursday 15:30 + 1 hour is Friday 08:00.
+    assert add_working_hours(wib(2026, 12, 10, 15, 30), 1, SHORT_FRIDAY, NATIONAL) == wib(
+        2026, 12, 11, 8
+    )
+    assert is_working_instant(wib(2026, 12, 11, 11), SHORT_FRIDAY, NATIONAL)  # closing time
+    assert not is_working_instant(wib(2026, 12, 11, 11, 1), SHORT_FRIDAY, NATIONAL)
+    assert not is_working_instant(wib(2026, 12, 11, 7, 29), SHORT_FRIDAY, NATIONAL)
+    assert working_time_between(
+        wib(2026, 12, 11, 7), wib(2026, 12, 14, 9), SHORT_FRIDAY, NATIONAL
+    ) == timedelta(hours=4, minutes=30)

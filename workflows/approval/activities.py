@@ -34,6 +34,7 @@ from workflows.approval.models import (
     Route,
     RouteStep,
     WorkingCalendar,
+    WorkingDay,
 )
 
 # Answers that no retry can change: fail the activity for good.
@@ -58,6 +59,26 @@ def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
         if given.workdays:
             calendar.workdays = sorted(set(given.workdays))
         calendar.local_days_off = sorted(set(given.local_days_off))
+        if given.days:
+            # Each weekday's own hours: they are the schedule (the summary fields follow them).
+            calendar.days = sorted(
+                (WorkingDay(d.weekday, d.start_minute, d.end_minute) for d in given.days),
+                key=lambda d: d.weekday,
+            )
+            calendar.workdays = [d.weekday for d in calendar.days]
+            calendar.start_hour = min(d.start_minute for d in calendar.days) // 60
+            calendar.end_hour = -(-max(d.end_minute for d in calendar.days) // 60)
+    for hours in calendar.days:
+        if not 0 <= hours.start_minute < hours.end_minute <= 24 * 60:
+            raise ApplicationError(
+                f"invalid working hours on weekday {hours.weekday}",
+                type="InvalidRoute",
+                non_retryable=True,
+            )
+    if len({d.weekday for d in calendar.days}) != len(calendar.days):
+        raise ApplicationError(
+            "a weekday's working hours given twice", type="InvalidRoute", non_retryable=True
+        )
     if not (0 <= calendar.start_hour < calendar.end_hour <= 24):
         raise ApplicationError(
             f"invalid working hours {calendar.start_hour}-{calendar.end_hour}",

@@ -30,13 +30,27 @@ class RouteStep:
 
 
 @dataclass
+class WorkingDay:
+    """One weekday's working hours (WIB), in minutes after midnight: 07:30-11:00 is 450-660."""
+
+    weekday: int  # ISO, Monday = 1
+    start_minute: int
+    end_minute: int  # at most 24 * 60
+
+
+@dataclass
 class WorkingCalendar:
-    """When a desa works (WIB). Deadlines count only these hours."""
+    """When a desa works (WIB). Deadlines count only these hours.
+
+    `days`, when set, gives each working weekday its own hours (Friday shorter, to the half
+    hour) and is what counts; start_hour, end_hour and workdays then only summarise it. Routes
+    resolved before `days` existed carry none and keep one schedule for every workday."""
 
     start_hour: int = 8
     end_hour: int = 16
     workdays: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])  # ISO, Monday = 1
     local_days_off: list[str] = field(default_factory=list)  # ISO dates
+    days: list[WorkingDay] = field(default_factory=list)
 
 
 @dataclass

@@ -6,8 +6,10 @@ Pure and deterministic (no clock, no I/O, no tz database), so the workflow may c
 computes them once and the workflow carries them in its state.
 
 A working instant is a moment on a working day (a calendar workday that is not a day off)
-between start_hour and end_hour inclusive: a deadline may land exactly at closing time (16:00),
-meaning "by the end of that working day".
+between its opening and closing time inclusive: a deadline may land exactly at closing time
+(16:00), meaning "by the end of that working day". Each weekday may have its own hours
+(`WorkingCalendar.days`, e.g. Friday 07:30-11:00); without them every workday has
+start_hour-end_hour.
 """
 
 from collections.abc import Iterable
@@ -28,8 +30,21 @@ def parse_days_off(days: Iterable[str]) -> frozenset[date]:
     return frozenset(date.fromisoformat(d) for d in days)
 
 
+def day_hours(weekday: int, calendar: WorkingCalendar) -> tuple[int, int] | None:
+    """(opening, closing) of an ISO weekday in minutes after midnight, or None when the desa
+    does not work that weekday."""
+    if calendar.days:
+        for d in calendar.days:
+            if d.weekday == weekday:
+                return d.start_minute, d.end_minute
+        return None
+    if weekday not in calendar.workdays:
+        return None
+    return calendar.start_hour * 60, calendar.end_hour * 60
+
+
 def is_working_day(day: date, calendar: WorkingCalendar, days_off: frozenset[date]) -> bool:
-    return day.isoweekday() in calendar.workdays and day not in days_off
+    return day_hours(day.isoweekday(), calendar) is not None and day not in days_off
 
 
 def is_working_instant(
@@ -39,11 +54,7 @@ def is_working_instant(
     # A day that works until 24:00 closes at the next date's 00:00: that instant is its closing
     # time (what add_working_hours answers for "by the end of that day"), not the next day's.
     previous = local.date() - timedelta(days=1)
-    if (
-        calendar.end_hour == 24
-        and local == _day_bounds(previous, calendar)[1]
-        and is_working_day(previous, calendar, days_off)
-    ):
+    if is_working_day(previous, calendar, days_off) and local == _day_bounds(previous, calendar)[1]:
         return True
     if not is_working_day(local.date(), calendar, days_off):
         return False
@@ -93,9 +104,11 @@ def working_hours_between(
 
 
 def _day_bounds(day: date, calendar: WorkingCalendar) -> tuple[datetime, datetime]:
-    opens = datetime.combine(day, time(calendar.start_hour), WIB)
-    closes = datetime.combine(day, time(0), WIB) + timedelta(hours=calendar.end_hour)
-    return opens, closes
+    """Opening and closing of a working day (callers checked it is one)."""
+    hours = day_hours(day.isoweekday(), calendar)
+    assert hours is not None
+    midnight = datetime.combine(day, time(0), WIB)
+    return midnight + timedelta(minutes=hours[0]), midnight + timedelta(minutes=hours[1])
 
 
 def _first_working_instant(

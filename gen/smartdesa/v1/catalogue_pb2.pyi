@@ -141,6 +141,7 @@ class CatalogueField(_message.Message):
     MAX_LENGTH_FIELD_NUMBER: _builtins.int
     CHOICES_FIELD_NUMBER: _builtins.int
     FORMAT_FIELD_NUMBER: _builtins.int
+    HINT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     label: _builtins.str
     source: _builtins.str
@@ -151,6 +152,8 @@ class CatalogueField(_message.Message):
     max_length: _builtins.int
     format: _builtins.str
     """how the letter prints it: teks | tanggal | hari_tanggal | rupiah | ..."""
+    hint: _builtins.str
+    """how to fill it in, shown beside the field"""
     @_builtins.property
     def choices(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -164,10 +167,11 @@ class CatalogueField(_message.Message):
         max_length: _builtins.int = ...,
         choices: _abc.Iterable[_builtins.str] | None = ...,
         format: _builtins.str = ...,
+        hint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["choices", b"choices", "format", b"format", "kind", b"kind", "label", b"label", "max_length", b"max_length", "name", b"name", "required", b"required", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["choices", b"choices", "format", b"format", "hint", b"hint", "kind", b"kind", "label", b"label", "max_length", b"max_length", "name", b"name", "required", b"required", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

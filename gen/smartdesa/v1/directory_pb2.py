@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csmartdesa/v1/directory.proto\x12\x0csmartdesa.v1\"9\n\x0fGetRouteRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x13\n\x0bletter_type\x18\x02 \x01(\t\"L\n\tRouteStep\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x1e\n\x16\x64\x65\x61\x64line_working_hours\x18\x02 \x01(\x05\x12\x11\n\tskippable\x18\x03 \x01(\x08\"a\n\x0fWorkingCalendar\x12\x12\n\nstart_hour\x18\x01 \x01(\x05\x12\x10\n\x08\x65nd_hour\x18\x02 \x01(\x05\x12\x10\n\x08workdays\x18\x03 \x03(\x05\x12\x16\n\x0elocal_days_off\x18\x04 \x03(\t\"\xc4\x01\n\x05Route\x12&\n\x05steps\x18\x01 \x03(\x0b\x32\x17.smartdesa.v1.RouteStep\x12\x13\n\x0bsigner_role\x18\x02 \x01(\t\x12\x19\n\x11on_behalf_of_role\x18\x03 \x01(\t\x12/\n\x08\x63\x61lendar\x18\x04 \x01(\x0b\x32\x1d.smartdesa.v1.WorkingCalendar\x12\x1b\n\x13max_revision_rounds\x18\x05 \x01(\x05\x12\x15\n\rresubmit_days\x18\x06 \x01(\x05\"9\n\x16ListRoleHoldersRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"=\n\x0bStaffMember\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63ting\x18\x03 \x01(\x08\"E\n\x17ListRoleHoldersResponse\x12*\n\x07holders\x18\x01 \x03(\x0b\x32\x19.smartdesa.v1.StaffMember\"2\n\x1dListOfferedLetterTypesRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\"6\n\x1eListOfferedLetterTypesResponse\x12\x14\n\x0cletter_types\x18\x01 \x03(\t\">\n\x16GetStaffSessionRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"l\n\x11StaffSessionState\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x11\n\tdesa_code\x18\x03 \x01(\t\x12\x17\n\x0fsession_version\x18\x04 \x01(\x03\x12\r\n\x05\x65nded\x18\x05 \x01(\x08\x32\x81\x03\n\x10\x44irectoryService\x12>\n\x08GetRoute\x12\x1d.smartdesa.v1.GetRouteRequest\x1a\x13.smartdesa.v1.Route\x12^\n\x0fListRoleHolders\x12$.smartdesa.v1.ListRoleHoldersRequest\x1a%.smartdesa.v1.ListRoleHoldersResponse\x12s\n\x16ListOfferedLetterTypes\x12+.smartdesa.v1.ListOfferedLetterTypesRequest\x1a,.smartdesa.v1.ListOfferedLetterTypesResponse\x12X\n\x0fGetStaffSession\x12$.smartdesa.v1.GetStaffSessionRequest\x1a\x1f.smartdesa.v1.StaffSessionStateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csmartdesa/v1/directory.proto\x12\x0csmartdesa.v1\"9\n\x0fGetRouteRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x13\n\x0bletter_type\x18\x02 \x01(\t\"L\n\tRouteStep\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x1e\n\x16\x64\x65\x61\x64line_working_hours\x18\x02 \x01(\x05\x12\x11\n\tskippable\x18\x03 \x01(\x08\"\x89\x01\n\x0fWorkingCalendar\x12\x12\n\nstart_hour\x18\x01 \x01(\x05\x12\x10\n\x08\x65nd_hour\x18\x02 \x01(\x05\x12\x10\n\x08workdays\x18\x03 \x03(\x05\x12\x16\n\x0elocal_days_off\x18\x04 \x03(\t\x12&\n\x04\x64\x61ys\x18\x05 \x03(\x0b\x32\x18.smartdesa.v1.WorkingDay\"G\n\nWorkingDay\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x14\n\x0cstart_minute\x18\x02 \x01(\x05\x12\x12\n\nend_minute\x18\x03 \x01(\x05\"\xc4\x01\n\x05Route\x12&\n\x05steps\x18\x01 \x03(\x0b\x32\x17.smartdesa.v1.RouteStep\x12\x13\n\x0bsigner_role\x18\x02 \x01(\t\x12\x19\n\x11on_behalf_of_role\x18\x03 \x01(\t\x12/\n\x08\x63\x61lendar\x18\x04 \x01(\x0b\x32\x1d.smartdesa.v1.WorkingCalendar\x12\x1b\n\x13max_revision_rounds\x18\x05 \x01(\x05\x12\x15\n\rresubmit_days\x18\x06 \x01(\x05\"9\n\x16ListRoleHoldersRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"=\n\x0bStaffMember\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63ting\x18\x03 \x01(\x08\"E\n\x17ListRoleHoldersResponse\x12*\n\x07holders\x18\x01 \x03(\x0b\x32\x19.smartdesa.v1.StaffMember\"2\n\x1dListOfferedLetterTypesRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\"6\n\x1eListOfferedLetterTypesResponse\x12\x14\n\x0cletter_types\x18\x01 \x03(\t\">\n\x16GetStaffSessionRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"l\n\x11StaffSessionState\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x11\n\tdesa_code\x18\x03 \x01(\t\x12\x17\n\x0fsession_version\x18\x04 \x01(\x03\x12\r\n\x05\x65nded\x18\x05 \x01(\x08\x32\x81\x03\n\x10\x44irectoryService\x12>\n\x08GetRoute\x12\x1d.smartdesa.v1.GetRouteRequest\x1a\x13.smartdesa.v1.Route\x12^\n\x0fListRoleHolders\x12$.smartdesa.v1.ListRoleHoldersRequest\x1a%.smartdesa.v1.ListRoleHoldersResponse\x12s\n\x16ListOfferedLetterTypes\x12+.smartdesa.v1.ListOfferedLetterTypesRequest\x1a,.smartdesa.v1.ListOfferedLetterTypesResponse\x12X\n\x0fGetStaffSession\x12$.smartdesa.v1.GetStaffSessionRequest\x1a\x1f.smartdesa.v1.StaffSessionStateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,24 +35,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETROUTEREQUEST']._serialized_end=103
   _globals['_ROUTESTEP']._serialized_start=105
   _globals['_ROUTESTEP']._serialized_end=181
-  _globals['_WORKINGCALENDAR']._serialized_start=183
-  _globals['_WORKINGCALENDAR']._serialized_end=280
-  _globals['_ROUTE']._serialized_start=283
-  _globals['_ROUTE']._serialized_end=479
-  _globals['_LISTROLEHOLDERSREQUEST']._serialized_start=481
-  _globals['_LISTROLEHOLDERSREQUEST']._serialized_end=538
-  _globals['_STAFFMEMBER']._serialized_start=540
-  _globals['_STAFFMEMBER']._serialized_end=601
-  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_start=603
-  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_end=672
-  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_start=674
-  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_end=724
-  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_start=726
-  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_end=780
-  _globals['_GETSTAFFSESSIONREQUEST']._serialized_start=782
-  _globals['_GETSTAFFSESSIONREQUEST']._serialized_end=844
-  _globals['_STAFFSESSIONSTATE']._serialized_start=846
-  _globals['_STAFFSESSIONSTATE']._serialized_end=954
-  _globals['_DIRECTORYSERVICE']._serialized_start=957
-  _globals['_DIRECTORYSERVICE']._serialized_end=1342
+  _globals['_WORKINGCALENDAR']._serialized_start=184
+  _globals['_WORKINGCALENDAR']._serialized_end=321
+  _globals['_WORKINGDAY']._serialized_start=323
+  _globals['_WORKINGDAY']._serialized_end=394
+  _globals['_ROUTE']._serialized_start=397
+  _globals['_ROUTE']._serialized_end=593
+  _globals['_LISTROLEHOLDERSREQUEST']._serialized_start=595
+  _globals['_LISTROLEHOLDERSREQUEST']._serialized_end=652
+  _globals['_STAFFMEMBER']._serialized_start=654
+  _globals['_STAFFMEMBER']._serialized_end=715
+  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_start=717
+  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_end=786
+  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_start=788
+  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_end=838
+  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_start=840
+  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_end=894
+  _globals['_GETSTAFFSESSIONREQUEST']._serialized_start=896
+  _globals['_GETSTAFFSESSIONREQUEST']._serialized_end=958
+  _globals['_STAFFSESSIONSTATE']._serialized_start=960
+  _globals['_STAFFSESSIONSTATE']._serialized_end=1068
+  _globals['_DIRECTORYSERVICE']._serialized_start=1071
+  _globals['_DIRECTORYSERVICE']._serialized_end=1456
 # @@protoc_insertion_point(module_scope)

@@ -79,6 +79,7 @@ class WorkingCalendar(_message.Message):
     END_HOUR_FIELD_NUMBER: _builtins.int
     WORKDAYS_FIELD_NUMBER: _builtins.int
     LOCAL_DAYS_OFF_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
     start_hour: _builtins.int
     """e.g. 8 (08:00 WIB)"""
     end_hour: _builtins.int
@@ -91,6 +92,12 @@ class WorkingCalendar(_message.Message):
     def local_days_off(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """ISO dates (YYYY-MM-DD) the desa adds"""
 
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkingDay]:
+        """Each working weekday's own hours (e.g. Friday 07:30-11:00). When set, these are the
+        schedule, and start_hour, end_hour and workdays only summarise them for older readers.
+        """
+
     def __init__(
         self,
         *,
@@ -98,14 +105,43 @@ class WorkingCalendar(_message.Message):
         end_hour: _builtins.int = ...,
         workdays: _abc.Iterable[_builtins.int] | None = ...,
         local_days_off: _abc.Iterable[_builtins.str] | None = ...,
+        days: _abc.Iterable[Global___WorkingDay] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_hour", b"end_hour", "local_days_off", b"local_days_off", "start_hour", b"start_hour", "workdays", b"workdays"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "end_hour", b"end_hour", "local_days_off", b"local_days_off", "start_hour", b"start_hour", "workdays", b"workdays"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkingCalendar: _TypeAlias = WorkingCalendar  # noqa: Y015
+
+@_typing.final
+class WorkingDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    START_MINUTE_FIELD_NUMBER: _builtins.int
+    END_MINUTE_FIELD_NUMBER: _builtins.int
+    weekday: _builtins.int
+    """ISO, Monday = 1"""
+    start_minute: _builtins.int
+    """minutes after midnight WIB, e.g. 450 (07:30)"""
+    end_minute: _builtins.int
+    """e.g. 660 (11:00); at most 1440 (24:00)"""
+    def __init__(
+        self,
+        *,
+        weekday: _builtins.int = ...,
+        start_minute: _builtins.int = ...,
+        end_minute: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_minute", b"end_minute", "start_minute", b"start_minute", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkingDay: _TypeAlias = WorkingDay  # noqa: Y015
 
 @_typing.final
 class Route(_message.Message):

@@ -141,3 +141,37 @@ class OtpRequested(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OtpRequested: _TypeAlias = OtpRequested  # noqa: Y015
+
+@_typing.final
+class SignInNotice(_message.Message):
+    """smartdesa.internal.resident.sign_in_notice (internal, never exported). No NIK or phone: the
+    notification service asks intake for the old number (GetContact by sign_in_notice_id), and
+    the desa's operators from the directory.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTICE_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    notice_id: _builtins.str
+    kind: _builtins.str
+    """"bound": a NIK the register holds without a phone was bound to a phone by family
+    knowledge (the desa's operators are told); "phone_changed": the operator changed the
+    resident's phone at the office (the old number is told).
+    """
+    desa_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        notice_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "kind", b"kind", "notice_id", b"notice_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignInNotice: _TypeAlias = SignInNotice  # noqa: Y015

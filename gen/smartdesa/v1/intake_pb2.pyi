@@ -299,6 +299,7 @@ class GetContactRequest(_message.Message):
     RESIDENT_ID_FIELD_NUMBER: _builtins.int
     APPLICATION_ID_FIELD_NUMBER: _builtins.int
     SIGN_IN_ID_FIELD_NUMBER: _builtins.int
+    SIGN_IN_NOTICE_ID_FIELD_NUMBER: _builtins.int
     resident_id: _builtins.str
     application_id: _builtins.str
     sign_in_id: _builtins.str
@@ -306,18 +307,23 @@ class GetContactRequest(_message.Message):
     expired, was used, or nobody may receive it. resident_id is then empty for a NIK that
     has no resident yet.
     """
+    sign_in_notice_id: _builtins.str
+    """A notice to a number that no longer signs in (SignInNotice.notice_id, kind
+    "phone_changed"): resident_id is empty and phone is the old number.
+    """
     def __init__(
         self,
         *,
         resident_id: _builtins.str = ...,
         application_id: _builtins.str = ...,
         sign_in_id: _builtins.str = ...,
+        sign_in_notice_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "who", b"who"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "who", b"who"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id", "sign_in_id"]  # noqa: Y015
+    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id", "sign_in_id", "sign_in_notice_id"]  # noqa: Y015
     _WhichOneofArgType_who: _TypeAlias = _typing.Literal["who", b"who"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_who) -> _WhichOneofReturnType_who | None: ...
 
@@ -588,9 +594,12 @@ class LetterTypeInfo(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     REQUIREMENTS_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
+    OPEN_TO_NON_RESIDENTS_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     name: _builtins.str
     description: _builtins.str
+    open_to_non_residents: _builtins.bool
+    """A NIK in no desa's population register may ask for it (an SKD for a newcomer)."""
     @_builtins.property
     def requirements(self) -> _containers.RepeatedCompositeFieldContainer[Global___RequirementInfo]: ...
     @_builtins.property
@@ -603,10 +612,11 @@ class LetterTypeInfo(_message.Message):
         description: _builtins.str = ...,
         requirements: _abc.Iterable[Global___RequirementInfo] | None = ...,
         fields: _abc.Iterable[Global___FormFieldInfo] | None = ...,
+        open_to_non_residents: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "description", b"description", "fields", b"fields", "name", b"name", "requirements", b"requirements"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "description", b"description", "fields", b"fields", "name", b"name", "open_to_non_residents", b"open_to_non_residents", "requirements", b"requirements"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -769,18 +779,22 @@ class GetResidentSessionRequest(_message.Message):
 
     RESIDENT_ID_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
+    SESSION_VERSION_FIELD_NUMBER: _builtins.int
     resident_id: _builtins.str
     session_id: _builtins.str
     """the token's jti"""
+    session_version: _builtins.int
+    """the token's `sv` (0 when it carries none)"""
     def __init__(
         self,
         *,
         resident_id: _builtins.str = ...,
         session_id: _builtins.str = ...,
+        session_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["resident_id", b"resident_id", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["resident_id", b"resident_id", "session_id", b"session_id", "session_version", b"session_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -792,7 +806,7 @@ class ResidentSessionState(_message.Message):
 
     ENDED_FIELD_NUMBER: _builtins.int
     ended: _builtins.bool
-    """the resident signed this token out"""
+    """the resident signed this token out, or all their sessions were ended"""
     def __init__(
         self,
         *,
@@ -805,3 +819,189 @@ class ResidentSessionState(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResidentSessionState: _TypeAlias = ResidentSessionState  # noqa: Y015
+
+@_typing.final
+class ListSignInBindingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    INCLUDE_UNDONE_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    include_undone: _builtins.bool
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        include_undone: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "include_undone", b"include_undone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSignInBindingsRequest: _TypeAlias = ListSignInBindingsRequest  # noqa: Y015
+
+@_typing.final
+class SignInBinding(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NIK_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    BOUND_AT_FIELD_NUMBER: _builtins.int
+    UNDONE_AT_FIELD_NUMBER: _builtins.int
+    UNDONE_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    nik: _builtins.str
+    """personal data: shown to the desa's own staff, never logged"""
+    phone: _builtins.str
+    """E.164 without '+'"""
+    undone_by: _builtins.str
+    """staff username"""
+    @_builtins.property
+    def bound_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def undone_at(self) -> _timestamp_pb2.Timestamp:
+        """unset while the binding stands"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        nik: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        bound_at: _timestamp_pb2.Timestamp | None = ...,
+        undone_at: _timestamp_pb2.Timestamp | None = ...,
+        undone_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bound_at", b"bound_at", "undone_at", b"undone_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bound_at", b"bound_at", "id", b"id", "nik", b"nik", "phone", b"phone", "undone_at", b"undone_at", "undone_by", b"undone_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignInBinding: _TypeAlias = SignInBinding  # noqa: Y015
+
+@_typing.final
+class ListSignInBindingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BINDINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def bindings(self) -> _containers.RepeatedCompositeFieldContainer[Global___SignInBinding]: ...
+    def __init__(
+        self,
+        *,
+        bindings: _abc.Iterable[Global___SignInBinding] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bindings", b"bindings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSignInBindingsResponse: _TypeAlias = ListSignInBindingsResponse  # noqa: Y015
+
+@_typing.final
+class UndoSignInBindingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BINDING_ID_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    UNDONE_BY_FIELD_NUMBER: _builtins.int
+    binding_id: _builtins.str
+    desa_code: _builtins.str
+    """the operator's desa (verification decides)"""
+    undone_by: _builtins.str
+    """staff username"""
+    def __init__(
+        self,
+        *,
+        binding_id: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+        undone_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["binding_id", b"binding_id", "desa_code", b"desa_code", "undone_by", b"undone_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndoSignInBindingRequest: _TypeAlias = UndoSignInBindingRequest  # noqa: Y015
+
+@_typing.final
+class UndoSignInBindingResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNDONE_FIELD_NUMBER: _builtins.int
+    undone: _builtins.bool
+    """false when it had been undone already"""
+    def __init__(
+        self,
+        *,
+        undone: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["undone", b"undone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndoSignInBindingResponse: _TypeAlias = UndoSignInBindingResponse  # noqa: Y015
+
+@_typing.final
+class ChangeSignInPhoneRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    NEW_PHONE_FIELD_NUMBER: _builtins.int
+    OLD_PHONES_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    new_phone: _builtins.str
+    """E.164 without '+'"""
+    desa_code: _builtins.str
+    changed_by: _builtins.str
+    """staff username"""
+    @_builtins.property
+    def old_phones(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """what the register held before (told of the change)"""
+
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+        new_phone: _builtins.str = ...,
+        old_phones: _abc.Iterable[_builtins.str] | None = ...,
+        desa_code: _builtins.str = ...,
+        changed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_by", b"changed_by", "desa_code", b"desa_code", "new_phone", b"new_phone", "nik", b"nik", "old_phones", b"old_phones"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeSignInPhoneRequest: _TypeAlias = ChangeSignInPhoneRequest  # noqa: Y015
+
+@_typing.final
+class ChangeSignInPhoneResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOLD_FIELD_NUMBER: _builtins.int
+    told: _builtins.int
+    """how many old numbers are told"""
+    def __init__(
+        self,
+        *,
+        told: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["told", b"told"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeSignInPhoneResponse: _TypeAlias = ChangeSignInPhoneResponse  # noqa: Y015

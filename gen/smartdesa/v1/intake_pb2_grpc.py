@@ -72,6 +72,21 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.GetResidentSessionRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ResidentSessionState.FromString,
                 _registered_method=True)
+        self.ListSignInBindings = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/ListSignInBindings',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.ListSignInBindingsRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListSignInBindingsResponse.FromString,
+                _registered_method=True)
+        self.UndoSignInBinding = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/UndoSignInBinding',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.UndoSignInBindingRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.UndoSignInBindingResponse.FromString,
+                _registered_method=True)
+        self.ChangeSignInPhone = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/ChangeSignInPhone',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -138,6 +153,30 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSignInBindings(self, request, context):
+        """The sign-ins bound by proving family knowledge (the register held no phone for the NIK),
+        newest first, for the desa's operator to check (verification's staff pages ask).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndoSignInBinding(self, request, context):
+        """The operator undoes a binding: the NIK is free to bind again and every session the
+        resident holds ends. NOT_FOUND for a binding of another desa.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeSignInPhone(self, request, context):
+        """The operator changed a resident's phone in the register after an in-person check: the
+        resident's sessions end, sign-in follows the new phone, and each old number is told.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +214,21 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.GetResidentSession,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.GetResidentSessionRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.ResidentSessionState.SerializeToString,
+            ),
+            'ListSignInBindings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSignInBindings,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListSignInBindingsRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.ListSignInBindingsResponse.SerializeToString,
+            ),
+            'UndoSignInBinding': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndoSignInBinding,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.UndoSignInBindingRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.UndoSignInBindingResponse.SerializeToString,
+            ),
+            'ChangeSignInPhone': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeSignInPhone,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -369,6 +423,87 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/GetResidentSession',
             smartdesa_dot_v1_dot_intake__pb2.GetResidentSessionRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.ResidentSessionState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSignInBindings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/ListSignInBindings',
+            smartdesa_dot_v1_dot_intake__pb2.ListSignInBindingsRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.ListSignInBindingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndoSignInBinding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/UndoSignInBinding',
+            smartdesa_dot_v1_dot_intake__pb2.UndoSignInBindingRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.UndoSignInBindingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeSignInPhone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/ChangeSignInPhone',
+            smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneResponse.FromString,
             options,
             channel_credentials,
             insecure,

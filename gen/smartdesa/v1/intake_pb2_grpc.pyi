@@ -62,6 +62,18 @@ class IntakeServiceStub:
     """Whether a resident token was signed out: other services that accept resident tokens
     (notification) check each one here, caching the answer briefly (common.session_checks).
     """
+    ListSignInBindings: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListSignInBindingsRequest, _intake_pb2.ListSignInBindingsResponse]
+    """The sign-ins bound by proving family knowledge (the register held no phone for the NIK),
+    newest first, for the desa's operator to check (verification's staff pages ask).
+    """
+    UndoSignInBinding: _grpc.UnaryUnaryMultiCallable[_intake_pb2.UndoSignInBindingRequest, _intake_pb2.UndoSignInBindingResponse]
+    """The operator undoes a binding: the NIK is free to bind again and every session the
+    resident holds ends. NOT_FOUND for a binding of another desa.
+    """
+    ChangeSignInPhone: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ChangeSignInPhoneRequest, _intake_pb2.ChangeSignInPhoneResponse]
+    """The operator changed a resident's phone in the register after an in-person check: the
+    resident's sessions end, sign-in follows the new phone, and each old number is told.
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -96,6 +108,18 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     GetResidentSession: _aio.UnaryUnaryMultiCallable[_intake_pb2.GetResidentSessionRequest, _intake_pb2.ResidentSessionState]  # type: ignore[assignment]
     """Whether a resident token was signed out: other services that accept resident tokens
     (notification) check each one here, caching the answer briefly (common.session_checks).
+    """
+    ListSignInBindings: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListSignInBindingsRequest, _intake_pb2.ListSignInBindingsResponse]  # type: ignore[assignment]
+    """The sign-ins bound by proving family knowledge (the register held no phone for the NIK),
+    newest first, for the desa's operator to check (verification's staff pages ask).
+    """
+    UndoSignInBinding: _aio.UnaryUnaryMultiCallable[_intake_pb2.UndoSignInBindingRequest, _intake_pb2.UndoSignInBindingResponse]  # type: ignore[assignment]
+    """The operator undoes a binding: the NIK is free to bind again and every session the
+    resident holds ends. NOT_FOUND for a binding of another desa.
+    """
+    ChangeSignInPhone: _aio.UnaryUnaryMultiCallable[_intake_pb2.ChangeSignInPhoneRequest, _intake_pb2.ChangeSignInPhoneResponse]  # type: ignore[assignment]
+    """The operator changed a resident's phone in the register after an in-person check: the
+    resident's sessions end, sign-in follows the new phone, and each old number is told.
     """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -170,6 +194,36 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_intake_pb2.ResidentSessionState, _abc.Awaitable[_intake_pb2.ResidentSessionState]]:
         """Whether a resident token was signed out: other services that accept resident tokens
         (notification) check each one here, caching the answer briefly (common.session_checks).
+        """
+
+    @_abc_1.abstractmethod
+    def ListSignInBindings(
+        self,
+        request: _intake_pb2.ListSignInBindingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ListSignInBindingsResponse, _abc.Awaitable[_intake_pb2.ListSignInBindingsResponse]]:
+        """The sign-ins bound by proving family knowledge (the register held no phone for the NIK),
+        newest first, for the desa's operator to check (verification's staff pages ask).
+        """
+
+    @_abc_1.abstractmethod
+    def UndoSignInBinding(
+        self,
+        request: _intake_pb2.UndoSignInBindingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.UndoSignInBindingResponse, _abc.Awaitable[_intake_pb2.UndoSignInBindingResponse]]:
+        """The operator undoes a binding: the NIK is free to bind again and every session the
+        resident holds ends. NOT_FOUND for a binding of another desa.
+        """
+
+    @_abc_1.abstractmethod
+    def ChangeSignInPhone(
+        self,
+        request: _intake_pb2.ChangeSignInPhoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ChangeSignInPhoneResponse, _abc.Awaitable[_intake_pb2.ChangeSignInPhoneResponse]]:
+        """The operator changed a resident's phone in the register after an in-person check: the
+        resident's sessions end, sign-in follows the new phone, and each old number is told.
         """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -14,6 +14,7 @@ from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.intake.config import Settings
 from services.intake.models import ResidentEndedSession
 from services.intake.runtime import Runtime
+from services.intake.sign_in_bindings import resident_session_current
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -88,6 +89,8 @@ async def current_resident(
     if principal.kind != "resident" or await session_ended(
         session, ResidentEndedSession, principal.session_id
     ):
+        raise _unauthenticated(SESSION_ENDED)
+    if not await resident_session_current(session, principal.subject, principal.session_version):
         raise _unauthenticated(SESSION_ENDED)
     return principal
 

@@ -23,6 +23,10 @@ class OtpRequest(BaseModel):
 
 class TokenRequest(OtpRequest):
     otp: str = Field(max_length=16, examples=["123456"])
+    # Only for the first sign-in of a NIK the population register holds without a phone
+    # (answered 401 `family-knowledge-required` without them): as in the Kartu Keluarga.
+    kk_number: str = Field(default="", max_length=32, examples=["3213110101090001"])
+    mother_name: str = Field(default="", max_length=200, examples=["Siti Aminah"])
 
 
 class Accepted(BaseModel):

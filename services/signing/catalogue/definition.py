@@ -80,6 +80,7 @@ class FieldSpec:
     max_length: int = 100
     choices: tuple[str, ...] = ()
     format: str = "teks"  # FieldFormat
+    hint: str = ""  # how to fill it in, shown beside the field (never part of the label)
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ def _unknown_keys(data: Mapping[str, Any], known: set[str], where: str) -> None:
 def _field(data: Mapping[str, Any], where: str) -> FieldSpec:
     _unknown_keys(
         data,
-        {"name", "label", "source", "kind", "required", "max_length", "choices", "format"},
+        {"name", "label", "hint", "source", "kind", "required", "max_length", "choices", "format"},
         where,
     )
     name = _str(data, "name", where)
@@ -256,6 +257,7 @@ def _field(data: Mapping[str, Any], where: str) -> FieldSpec:
         max_length=_int(data, "max_length", where, 100, 1, 1000),
         choices=tuple(choices),
         format=_one_of(_str(data, "format", where, default="teks"), FIELD_FORMATS, where),
+        hint=_str(data, "hint", where, default=""),
     )
     if (spec.kind == "choice") != bool(spec.choices):
         raise CatalogueError(f'{where}: choices diisi tepat bila kind = "choice"')

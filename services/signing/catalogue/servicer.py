@@ -54,6 +54,7 @@ def definition_message(
                 max_length=f.max_length,
                 choices=list(f.choices),
                 format=f.format,
+                hint=f.hint,
             )
             for f in d.fields
         ],

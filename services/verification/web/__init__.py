@@ -21,6 +21,7 @@ from services.verification.web.routes import (
     plt_pages,
     session,
     settings,
+    sign_in_phone,
     staff_accounts,
     walk_in,
 )
@@ -33,6 +34,7 @@ def install_pages(app: FastAPI) -> None:
         inbox,
         application,
         walk_in,
+        sign_in_phone,
         penduduk,
         corrections,
         settings,

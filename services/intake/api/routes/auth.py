@@ -19,7 +19,9 @@ async def request_otp(
 
 @router.post("/token", response_model=TokenOut)
 async def issue_token(body: TokenRequest, session: SessionDep, runtime: RuntimeDep) -> TokenOut:
-    token = await redeem(session, runtime, body.nik, body.phone, body.otp)
+    token = await redeem(
+        session, runtime, body.nik, body.phone, body.otp, body.kk_number, body.mother_name
+    )
     return TokenOut(
         access_token=token, expires_in=runtime.settings.intake_resident_token_ttl_seconds
     )

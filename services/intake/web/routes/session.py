@@ -155,6 +155,11 @@ def _code_page(
     error: str | None = None,
     status_code: int = 200,
     flash: str | None = None,
+    family: bool = False,
+    family_error: str | None = None,
+    otp: str = "",
+    kk_number: str = "",
+    mother_name: str = "",
 ) -> HTMLResponse:
     return _with_sign_in_csrf(
         request,
@@ -166,9 +171,22 @@ def _code_page(
         lanjut=lanjut,
         error=error,
         flash=flash,
-        flash_kind="ok",
+        flash_kind="ok" if flash else "galat",
         status_code=status_code,
+        family=family,
+        family_error=family_error,
+        otp=otp,
+        kk_number=kk_number,
+        mother_name=mother_name,
     )
+
+
+# Refusals answered by asking for the KK number and mother's name (the code stays usable).
+FAMILY_REFUSALS = (
+    "family-knowledge-required",
+    "wrong-family-knowledge",
+    "too-many-family-attempts",
+)
 
 
 @router.post(CODE_PATH)
@@ -179,6 +197,8 @@ async def sign_in(
     nik: Nik = "",
     phone: PhoneNumber = "",
     otp: Annotated[str, Form(max_length=16)] = "",
+    kk_number: Annotated[str, Form(max_length=32)] = "",
+    mother_name: Annotated[str, Form(max_length=200)] = "",
     lanjut: Next = "",
     csrf_token: SignInCsrf = "",
 ) -> Response:
@@ -189,9 +209,25 @@ async def sign_in(
             request, runtime, nik, phone, lanjut, error=SIGN_IN_EXPIRED, status_code=403
         )
     try:
-        token = await redeem(session, runtime, nik, phone, otp)
+        token = await redeem(session, runtime, nik, phone, otp, kk_number, mother_name)
     except DomainError as exc:
         refused = refusal_of(exc)
+        if refused.code in FAMILY_REFUSALS:
+            page = _code_page(
+                request,
+                runtime,
+                nik,
+                phone,
+                lanjut,
+                status_code=refused.status,
+                family=True,
+                family_error=refused.message,
+                otp=otp.strip(),
+                kk_number=kk_number,
+                mother_name=mother_name,
+            )
+            page.headers.update(refused.headers)  # Retry-After after too many tries
+            return page
         if refused.field in ("nik", "phone"):  # the hidden fields were changed: start again
             return _identity_page(
                 request,

@@ -1,7 +1,7 @@
 """residents' correction requests to the population register
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-07 03:20:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

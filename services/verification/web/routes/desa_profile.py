@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from smartdesa.v1 import signing_pb2
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from common.http import pdf_response
 from services.verification.api.deps import (
@@ -27,6 +27,7 @@ from services.verification.desa_profile import (
     ProfileForm,
     ProfileInvalid,
     desa_accounts,
+    example_number,
     logo_url,
     officials_by_username,
     read_profile,
@@ -34,6 +35,17 @@ from services.verification.desa_profile import (
     save_profile,
 )
 from services.verification.models import Staff
+from services.verification.number_parts import (
+    DIGIT_LABELS,
+    KIND_LABELS,
+    MAX_PARTS,
+    UNUSED,
+    Part,
+    described,
+    format_of,
+    in_words,
+    parts_of,
+)
 from services.verification.web.pages import StaffPageDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -96,6 +108,7 @@ async def profile_page(
         ],
         "edit_path": EDIT_PATH,
         "sample_path": SAMPLE_PATH,
+        "number_format_words": described(view.profile.number_format),
     }
     if tersimpan:
         context |= {
@@ -105,13 +118,44 @@ async def profile_page(
     return render(request, "profil_desa.html", context, page=page)
 
 
+def _part_rows(values: dict[str, str], rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The number format's parts as form rows, with empty rows to add parts."""
+    if rows is None:
+        rows = [
+            {"kind": p.kind, "text": p.text, "digits": p.digits}
+            for p in parts_of(values.get("number_format", ""))
+        ]
+    rows = [r for r in rows if r["kind"] != UNUSED]
+    target = min(MAX_PARTS, len(rows) + 2)
+    while len(rows) < target:
+        rows.append({"kind": UNUSED, "text": "", "digits": 3})
+    return rows[:MAX_PARTS]
+
+
 def _edit_context(
     view: signing_pb2.DesaProfileView,
     accounts: list[Staff],
     values: dict[str, str],
     errors: dict[str, str],
+    *,
+    rows: list[dict[str, Any]] | None = None,
+    example: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    shown, why_not = example if example is not None else (view.next_number_example, "")
+    errors = {
+        **errors,
+        **(
+            {"number_format": in_words(errors["number_format"])}
+            if "number_format" in errors
+            else {}
+        ),
+    }
     return {
+        "part_rows": _part_rows(values, rows),
+        "kind_labels": KIND_LABELS,
+        "digit_labels": DIGIT_LABELS,
+        "example": shown,
+        "example_error": in_words(why_not),
         "title": "Ubah profil desa",
         "nav_active": "pengaturan",
         "view": view,
@@ -161,6 +205,10 @@ async def save_profile_page(
 ) -> Response:
     form = await request.form()
     values = {name: str(form.get(name) or "") for name in PROFILE_FIELDS}
+    rows = _rows_of_form(form)
+    if rows is not None:
+        # The format as built from its labelled parts (a client of the old form sends it whole).
+        values["number_format"] = format_of([_part(r) for r in rows])
     accounts = await desa_accounts(session, staff.desa_code)
     officials = []
     for account in accounts:
@@ -171,6 +219,12 @@ async def save_profile_page(
         values[name_key] = str(form.get(name_key) or "")
         values[nip_key] = str(form.get(nip_key) or "")
         officials.append(OfficialForm(account.username, values[name_key], values[nip_key]))
+    if form.get("aksi") == "contoh":
+        # "Perbarui contoh" without script: the example of the format as built, nothing saved.
+        view = await read_profile(runtime, staff.desa_code)
+        example = await example_number(runtime, staff.desa_code, values["number_format"])
+        context = _edit_context(view, accounts, values, {}, rows=rows, example=example)
+        return render(request, "profil_desa_ubah.html", context, page=page)
     upload = form.get("logo")
     logo, logo_type = b"", ""
     if isinstance(upload, UploadFile) and upload.filename:
@@ -192,12 +246,44 @@ async def save_profile_page(
         )
     except ProfileInvalid as exc:
         view = await read_profile(runtime, staff.desa_code)
-        context = _edit_context(view, accounts, values, exc.errors)
+        refused_format = exc.errors.get("number_format")
+        context = _edit_context(
+            view,
+            accounts,
+            values,
+            exc.errors,
+            rows=rows,
+            example=("", refused_format) if refused_format else None,
+        )
         context |= {"flash": exc.message, "flash_kind": "galat"}
         if "logo" not in exc.errors and logo:
             context["logo_note"] = "Pilih berkas logo sekali lagi: berkas tidak ikut dikirim ulang."
         return render(request, "profil_desa_ubah.html", context, page=page, status_code=422)
     return RedirectResponse(f"{PROFILE_PATH}?tersimpan=1", status_code=303)
+
+
+def _rows_of_form(form: FormData) -> list[dict[str, Any]] | None:
+    """The format's parts as the form sent them (None: a form without the parts)."""
+    if form.get("bagian-0-jenis") is None:
+        return None
+    rows: list[dict[str, Any]] = []
+    for i in range(MAX_PARTS):
+        kind = form.get(f"bagian-{i}-jenis")
+        if kind is None:
+            break
+        digits = str(form.get(f"bagian-{i}-angka", "3"))
+        rows.append(
+            {
+                "kind": str(kind) if str(kind) in KIND_LABELS else UNUSED,
+                "text": str(form.get(f"bagian-{i}-teks", ""))[:100],
+                "digits": int(digits) if digits.isdigit() and int(digits) in DIGIT_LABELS else 3,
+            }
+        )
+    return rows
+
+
+def _part(row: dict[str, Any]) -> Part:
+    return Part(row["kind"], row["text"], row["digits"])
 
 
 @router.get(SAMPLE_PATH)

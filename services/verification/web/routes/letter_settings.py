@@ -5,10 +5,10 @@ operator they allowed: `RouteEditor`) switch a type on or off and edit its route
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from common.domain import DESA_ROLES, ROLE_LABELS
+from common.domain import DESA_ROLES, ROLE_LABELS, Role
 from common.domain.errors import DomainError
 from common.web.refusals import Refusal, refusal_of
 from services.verification import route_admin
@@ -47,13 +47,43 @@ async def letter_types_page(
     )
 
 
+@router.get("/{letter_type}/hentikan")
+async def stop_confirmation(
+    request: Request,
+    letter_type: LetterType,
+    page: StaffPageDep,
+    staff: RouteEditor,
+    session: SessionDep,
+) -> HTMLResponse:
+    """Before a service stops: what happens to new requests and to letters in progress."""
+    current = await route_admin.route_of(session, staff.desa_code, letter_type)
+    return render(
+        request,
+        "pengaturan/hentikan.html",
+        {
+            "title": f"Hentikan layanan {current.name}?",
+            "nav_active": "pengaturan",
+            "route": current,
+            "in_progress": await route_admin.letters_in_progress(
+                session, staff.desa_code, current.letter_type
+            ),
+        },
+        page=page,
+    )
+
+
 @router.post("/{letter_type}/layanan")
 async def switch_offered(
     letter_type: LetterType,
     staff: RouteEditor,
     session: SessionDep,
     dilayani: Annotated[str, Form(max_length=1)] = "",
+    yakin: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
+    if dilayani != "1" and yakin != "1":
+        # Stopping is asked first (an old page's one-click form lands on the question).
+        code = route_admin.known(letter_type)
+        return RedirectResponse(f"/pengaturan/surat/{code}/hentikan", status_code=303)
     await route_admin.offer(session, staff, letter_type, dilayani == "1")
     return done("/pengaturan/surat", "layanan-diubah")
 
@@ -90,7 +120,8 @@ async def _editor(
             "shown": shown,
             "rows": rows if rows is not None else _rows(shown),
             "step_roles": [(NO_ROLE, "(tidak dipakai)"), *roles],
-            "signer_roles": roles,
+            # An operator prepares letters and never signs them (route_problems refuses it).
+            "signer_roles": [(r, label) for r, label in roles if r != Role.OPERATOR],
             "on_behalf_roles": [(NO_ROLE, "(tidak ada)"), *roles],
             "max_hours": MAX_STEP_HOURS,
             **(extra if extra is not None else flash_of(request)),
