@@ -30,6 +30,7 @@ from tests.intake.conftest import (
     NIK_ANI,
     NIK_BUDI,
     PAMANUKAN,
+    PHONE_ANI,
     PHONE_BUDI,
     Intake,
     Register,
@@ -59,6 +60,7 @@ async def _register(register: Register) -> dict[str, str]:
             birth_date=date(1990, 8, 17),
             religion=1,
             occupation=88,
+            phones=PHONE_ANI,  # the register's phone: her codes go to it (sign-in, item 6)
             address="KP. KRAJAN",
             dusun="KRAJAN",
             rw="002",
