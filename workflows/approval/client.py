@@ -16,6 +16,7 @@ click, a network retry) with the first outcome without adding anything to the hi
 """
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -31,7 +32,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from common.domain import ApprovalErrorCode
-from workflows.approval import WORKFLOW_NAME, contract, workflow_id
+from common.wilayah import find_desa
+from workflows.approval import WORKFLOW_NAME, contract, wording, workflow_id
 from workflows.approval.models import (
     ApprovalInput,
     ApprovalState,
@@ -77,6 +79,38 @@ def _unreachable(exc: BaseException) -> bool:
     )
 
 
+def named(approval: ApprovalInput) -> ApprovalInput:
+    """The input with its desa's and kecamatan's names (common/wilayah.py), so the workflow's
+    summary line names them; a desa we do not know keeps its code only."""
+    desa = find_desa(approval.desa_code)
+    if desa is None or approval.desa_name:
+        return approval
+    return replace(approval, desa_name=desa.name, kecamatan_name=desa.kecamatan)
+
+
+def static_summary(approval: ApprovalInput) -> str:
+    """The Temporal UI's title line for the workflow, fixed when it starts: letter type and
+    area by name, e.g. "SKD · Desa Pamanukan, Kec. Pamanukan". Never a resident's name or NIK
+    (the workflow knows neither)."""
+    where = wording.area(approval.desa_code, approval.desa_name, approval.kecamatan_name)
+    return f"{approval.letter_type} · {where[0].upper()}{where[1:]}"
+
+
+def static_details(approval: ApprovalInput) -> str:
+    """The Temporal UI's details, fixed when it starts (Markdown): the area's names and
+    codes, to filter by (`DesaCode`, `KecamatanCode`)."""
+    lines = [f"**{approval.letter_type}**"]
+    if approval.desa_name:
+        lines.append(f"Desa {approval.desa_name} ({approval.desa_code})")
+    else:
+        lines.append(f"Desa {approval.desa_code}")
+    desa = find_desa(approval.desa_code)
+    if desa is not None:
+        lines.append(f"Kecamatan {desa.kecamatan} ({desa.kecamatan_code})")
+        lines.append(f"Kabupaten {desa.kabupaten}")
+    return "  \n".join(lines)
+
+
 class ApprovalClient:
     def __init__(self, client: Client, rpc_timeout: timedelta) -> None:
         self._client = client
@@ -84,6 +118,7 @@ class ApprovalClient:
 
     async def start(self, task_queue: str, approval: ApprovalInput) -> str:
         """Starts the application's workflow, or finds the one already running; its run id."""
+        approval = named(approval)
         try:
             handle = await self._client.start_workflow(
                 WORKFLOW_NAME,
@@ -92,6 +127,8 @@ class ApprovalClient:
                 task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 rpc_timeout=self._rpc_timeout,
+                static_summary=static_summary(approval),
+                static_details=static_details(approval),
             )
         except Exception as exc:
             if _unreachable(exc):
