@@ -23,7 +23,12 @@ from common.db import as_utc
 from common.domain import KABUPATEN_ROLES, ApplicationStatus, Decision, Role
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from common.wilayah import find_desa
-from services.verification.decisions import actor_role_for, send_decision, send_retry_issue
+from services.verification.decisions import (
+    actor_role_for,
+    issuing_outcome,
+    send_decision,
+    send_retry_issue,
+)
 from services.verification.intake_reader import read_application
 from services.verification.models import (
     TASK_CANCELLED,
@@ -375,6 +380,15 @@ async def decide(
         actor_is_plt=actor_role != staff.role,
     )
     state = await send_decision(runtime.temporal, application_id, decision, wait)
+    if (
+        request.decision == Decision.APPROVE
+        and state.status == ApplicationStatus.IN_REVIEW
+        and state.step_index is None
+    ):
+        # The last approval of a letter signed at once: answer once it is signed (issue 15:
+        # the signer is told so), or once signing refuses it.
+        issuing = timedelta(seconds=runtime.settings.issue_wait_seconds)
+        state = await issuing_outcome(runtime.temporal, application_id, state, issuing)
     if (
         request.passphrase is None
         or request.decision != Decision.APPROVE

@@ -15,6 +15,7 @@ Every Update carries its request id as the Update id: Temporal answers a repeat 
 click, a network retry) with the first outcome without adding anything to the history.
 """
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -164,6 +165,24 @@ class ApprovalClient:
         """Who signs the letter and how, once every step has approved (None before)."""
         request: IssueLetterInput | None = await self._query(application_id, contract.ISSUE_REQUEST)
         return request
+
+    async def outcome(self, application_id: str, wait: timedelta) -> ApprovalState | None:
+        """The letter's final state if its workflow ends within `wait` (after the last approval
+        of a letter signed at once: issued); None while it still runs (signing is slow, or
+        refuses the letter and it waits for a retry)."""
+        handle = self._client.get_workflow_handle(
+            workflow_id(application_id), result_type=ApprovalState
+        )
+        try:
+            result: ApprovalState = await asyncio.wait_for(
+                handle.result(rpc_timeout=wait), wait.total_seconds()
+            )
+        except TimeoutError:
+            return None
+        except Exception as exc:
+            await self._translate(exc, application_id, "result")
+            raise
+        return result
 
     def _handle(self, application_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id(application_id))

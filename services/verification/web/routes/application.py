@@ -302,8 +302,13 @@ async def decide_on_page(
                 raise
         else:
             done = keputusan
-            if decision == Decision.APPROVE:
-                done = DONE_BY_STATUS.get(state.get("status", ""), keputusan)
+            status = state.get("status", "")
+            # Every step approved: signed, waiting for its BSrE signer, refused by signing, or
+            # still being signed.
+            if decision == Decision.APPROVE and status in DONE_BY_STATUS:
+                done = DONE_BY_STATUS[status]
+            elif decision == Decision.APPROVE and state.get("step_index") is None:
+                done = "menandatangani"
             return RedirectResponse(f"{INBOX_PATH}?selesai={done}", status_code=303)
     ctx = await _page_context(application_id, desk, session, runtime)
     ctx.update(reason=alasan, errors=errors, chosen=keputusan, sebagai=sebagai)

@@ -46,6 +46,8 @@ DONE_MESSAGES = {
     "setujui": "Permohonan disetujui dan diteruskan ke tahap berikutnya.",
     # The last approval signed the letter (issue 15: the Kades is told it was signed).
     "ditandatangani": "Surat telah ditandatangani dan dikirim ke pemohon.",
+    "menandatangani": "Permohonan disetujui. Surat sedang ditandatangani dan akan dikirim ke "
+    "pemohon.",
     "menunggu-tte": (
         "Permohonan disetujui. Surat menunggu tanda tangan elektronik (BSrE) penandatangan."
     ),
