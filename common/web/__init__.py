@@ -31,6 +31,7 @@ from common.db import as_utc
 from common.domain.errors import DomainError
 from common.http import (
     Problem,
+    domain_headers,
     domain_problem,
     domain_status,
     http_error_detail,
@@ -357,7 +358,13 @@ def install_web(
     async def page_or_domain_problem(request: Request, exc: DomainError) -> Response:
         if not wants_page(request):
             return domain_problem(exc)
-        return error_page(request, domain_status(exc), exc.message)
+        status = domain_status(exc)
+        if status == 401 and request.method in SAFE_METHODS:
+            target = quote(request.url.path, safe="/")
+            return RedirectResponse(f"{sign_in_path}?lanjut={target}", status_code=303)
+        page = error_page(request, status, exc.message)
+        page.headers.update(domain_headers(exc))  # Retry-After, as the API answers
+        return page
 
     async def page_or_http_problem(request: Request, exc: StarletteHTTPException) -> Response:
         detail = http_error_detail(exc)

@@ -19,8 +19,7 @@ import grpc
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
 from common.domain import Role
-from common.domain.errors import Unavailable
-from common.http import Problem
+from common.domain.errors import Forbidden, Unavailable
 from services.verification.models import Staff
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def may_file(roles: list[str]) -> bool:
 def require_filer(roles: list[str]) -> None:
     """The pages' guard, as a dependency would refuse (HTTP 403)."""
     if not may_file(roles):
-        raise Problem(403, NOT_ALLOWED, code="walk-in-not-allowed")
+        raise Forbidden("walk-in-not-allowed", NOT_ALLOWED)
 
 
 async def catalogue(

@@ -22,7 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.auth import Principal
 from common.domain import ApplicationStatus, role_label
 from common.domain.errors import DomainError
-from common.http import Problem
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
 from common.wib import indonesian_date
@@ -383,17 +382,18 @@ async def upload_without_script(
     kind = form.fields.get("kind", "").strip().upper()
     try:
         await accept_form(session, root, application, form)
-    except Problem as exc:
+    except DomainError as exc:
+        refused = refusal_of(exc)
         await session.refresh(application)
         return await _show(
             request,
             page,
             session,
             application,
-            upload_errors={kind: exc.detail},
-            flash=exc.detail,
+            upload_errors={kind: refused.message},
+            flash=refused.message,
             flash_kind="galat",
-            status_code=exc.status,
+            status_code=refused.status,
         )
     return RedirectResponse(page_url(application.id, "berkas"), status_code=303)
 

@@ -33,7 +33,6 @@ from common.domain.events import (
     LETTER_ISSUED,
     LETTER_REVOKED,
 )
-from common.http import Problem
 from common.web.refusals import Refusal, refusal_of
 from common.wilayah import find_desa
 from services.verification import request_view, staff_tasks
@@ -296,7 +295,7 @@ async def decide_on_page(
             state = await staff_tasks.decide(
                 runtime, session, desk.staff, desk.roles, application_id, body
             )
-        except (DomainError, Problem) as exc:
+        except DomainError as exc:
             refusal = refusal_of(exc)
             if refusal.status in (401, 404):
                 raise
@@ -352,7 +351,7 @@ async def retry_issue_on_page(
             request_id=request_id or None,
             passphrase=SecretStr(passphrase) if passphrase else None,
         )
-    except (DomainError, Problem) as exc:
+    except DomainError as exc:
         refusal = refusal_of(exc)
         if refusal.status in (401, 404):
             raise
