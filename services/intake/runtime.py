@@ -98,6 +98,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             relay.wake,
             temporal,
             settings.temporal_task_queue,
+            population_pb2_grpc.PopulationServiceStub(verification_channel),
         )
         grpc_server = GrpcServer(
             f"{settings.intake_grpc_host}:{settings.intake_grpc_port}",
