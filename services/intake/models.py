@@ -197,3 +197,8 @@ TABLES: list[type[SQLModel]] = [
     ResidentEndedSession,
     OutboxEvent,
 ]
+
+# The public-service duties (survey, complaints) are in their own module, in the same schema.
+from services.intake.duties_models import DUTY_TABLES  # noqa: E402
+
+TABLES.extend(DUTY_TABLES)
