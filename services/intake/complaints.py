@@ -21,16 +21,20 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from common.domain import Role
-from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from common.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from common.wilayah import all_desa
 from services.intake.duties_models import Complaint, ComplaintEntry
 from services.intake.file_safety import InvalidAttachment, check_content, make_safe
 from workflows.approval.days_off import national_days_off
 from workflows.approval.models import WorkingCalendar
 from workflows.approval.working_time import add_working_hours, parse_days_off
+from workflows.complaint import task_queue
+from workflows.complaint.client import ComplaintWorkflowUnavailable, start_complaint
+from workflows.complaint.models import ComplaintInput
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +170,39 @@ async def file_complaint(
     )
     await session.flush()
     return Filed(complaint, secret)
+
+
+async def submit_complaint(
+    session: AsyncSession,
+    temporal: TemporalClient,
+    approval_task_queue: str,
+    attachments_root: Path,
+    new: NewComplaint,
+    deadline_hours: int,
+    now: datetime | None = None,
+) -> Filed:
+    """File a complaint and start its workflow: both or neither. The workflow's id is the
+    complaint's, so a start that succeeded before a failed commit finds no complaint at the
+    deadline and ends."""
+    filed = await file_complaint(session, attachments_root, new, deadline_hours, now)
+    complaint = filed.complaint
+    try:
+        await start_complaint(
+            temporal,
+            task_queue(approval_task_queue),
+            ComplaintInput(complaint.id, as_utc(complaint.deadline_at).isoformat()),
+        )
+    except ComplaintWorkflowUnavailable as exc:
+        await session.rollback()
+        discard_files(attachments_root, complaint)
+        raise Unavailable(
+            "complaint-unavailable",
+            "Pengaduan belum dapat diterima karena layanan sedang sibuk. Silakan kirim lagi "
+            "beberapa saat lagi.",
+        ) from exc
+    await session.commit()
+    log.info("complaint %s filed for desa %s", complaint.id, complaint.desa_code)
+    return filed
 
 
 def complaint_folder(root: Path, complaint_id: str) -> Path:

@@ -30,6 +30,7 @@ from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from services.intake import approvals
 from services.intake.config import Settings
+from services.intake.duties_servicer import PublicDutiesServicer, register_duties
 from services.intake.otp import Limits, OtpKey
 from services.intake.resumable import upload_janitor
 from services.intake.servicer import IntakeServicer, register
@@ -99,11 +100,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             temporal,
             settings.temporal_task_queue,
         )
+        duties = PublicDutiesServicer(sessions, temporal)
+
+        def register_all(server: grpc.aio.Server) -> None:
+            register(servicer)(server)
+            register_duties(duties)(server)
+
         grpc_server = GrpcServer(
             f"{settings.intake_grpc_host}:{settings.intake_grpc_port}",
             auth,
-            ["smartdesa.v1.IntakeService"],
-            register(servicer),
+            ["smartdesa.v1.IntakeService", "smartdesa.v1.PublicDutiesService"],
+            register_all,
         )
         await grpc_server.start()
         shutdown.push("gRPC server", grpc_server.stop)

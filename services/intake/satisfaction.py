@@ -8,6 +8,7 @@ the weighted means is the unit's index on the 1-4 scale, and × 25 converts it t
 The quality band (mutu pelayanan) follows the regulation's table of intervals.
 """
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -68,7 +69,7 @@ class Index:
     @property
     def ikm_rounded(self) -> str:
         """As reported: two decimals (comma as the decimal mark is the page's business)."""
-        return f"{float(round(self.ikm, 2)):.2f}"
+        return f"{float(two_decimals(self.ikm)):.2f}"
 
 
 def check_scores(scores: Sequence[int]) -> tuple[int, ...]:
@@ -80,8 +81,13 @@ def check_scores(scores: Sequence[int]) -> tuple[int, ...]:
     return tuple(scores)
 
 
+def two_decimals(value: Fraction) -> Fraction:
+    """Rounded half up to two decimals, as a report prints it (not Python's half-to-even)."""
+    return Fraction(math.floor(value * 100 + Fraction(1, 2)), 100)
+
+
 def band_of(ikm: Fraction) -> tuple[str, str]:
-    shown = round(ikm, 2)
+    shown = two_decimals(ikm)
     for lower, band, label in BANDS:
         if shown >= lower:
             return band, label
