@@ -142,7 +142,7 @@ async def test_unanswered_at_the_deadline_it_goes_to_the_kabupaten(stack: Stack)
     await eventually(escalated, "the complaint escalated")
 
     async def workflow_knows() -> bool:
-        state = await handle.query("state", result_type=ComplaintState)
+        state: ComplaintState = await handle.query("state", result_type=ComplaintState)
         return state.escalated
 
     await eventually(workflow_knows, "the workflow's state escalated")
