@@ -321,6 +321,17 @@ REVISION_REQUESTED_INAPP = REVISION_REQUESTED.inapp
 REJECTED_INAPP = REJECTED.inapp
 
 
+# The satisfaction survey (Permenpan-RB 14/2017): once, after the letter is issued or refused.
+# The link is single use and anonymous (intake keeps no link from the answer to the resident).
+SURVEY_INVITATION = _event(
+    "survey_invitation",
+    "Bagaimana pelayanan desa?",
+    "{number}: Mohon nilai pelayanan desa untuk permohonan ini: 9 pertanyaan singkat, tanpa "
+    "nama, di {survey_link} (berlaku sampai {survey_expires}).",
+    short="{number}: Mohon nilai pelayanan desa (tanpa nama) di {survey_link}",
+)
+
+
 def all_templates() -> list[Template]:
     found = [OTP_WHATSAPP, OTP_SMS]
     for group in [
@@ -330,6 +341,7 @@ def all_templates() -> list[Template]:
         SUBMITTED_WALK_IN,
         STEP_REACHED,
         ESCALATED_RESIDENT,
+        SURVEY_INVITATION,
     ]:
         found.extend(t for t in (group.inapp, group.email, group.whatsapp, group.sms) if t)
     return found
