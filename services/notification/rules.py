@@ -382,9 +382,7 @@ async def _invite_to_survey(
     expires_at = now + SURVEY_LINK_LIFETIME
     path = sign_path(links.key, survey_path(data.application_id), expires_at)
     values = {
-        "number": contact.application_number
-        or data.application_number
-        or _letter_type_name(data),
+        "number": contact.application_number or data.application_number or _letter_type_name(data),
         "survey_link": f"{links.base_url.rstrip('/')}{path}",
         "survey_expires": wib_datetime(expires_at),
     }
