@@ -7,7 +7,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+from common.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    TooLarge,
+    TooMany,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedType,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -51,12 +63,21 @@ class Problem(Exception):
 
 # Each kind of domain refusal answers with one status, on the API and on the pages alike.
 DOMAIN_STATUS: dict[type[DomainError], int] = {
+    Malformed: 400,
+    Unauthenticated: 401,
     NotFound: 404,
     Forbidden: 403,
     Conflict: 409,
+    TooLarge: 413,
+    UnsupportedType: 415,
     Invalid: 422,
+    TooMany: 429,
     Unavailable: 503,
 }
+
+# Details a client must also find in a header: when to try again (seconds), and where a
+# resumable upload stands (bytes received).
+HEADER_DETAILS = {"retry_after": "Retry-After", "offset": "Upload-Offset"}
 
 
 def domain_status(error: DomainError) -> int:
@@ -66,11 +87,26 @@ def domain_status(error: DomainError) -> int:
     return 500  # the bare base: a refusal nobody classified is a fault of ours
 
 
+def domain_headers(error: DomainError) -> dict[str, str]:
+    """The headers a refusal answers with, on the API and on the pages alike."""
+    return {
+        header: str(error.details[name])
+        for name, header in HEADER_DETAILS.items()
+        if name in error.details
+    }
+
+
 def domain_problem(error: DomainError) -> JSONResponse:
     """A domain refusal as problem+json: its code, message, field and details."""
     extra: dict[str, Any] = {"field": error.field} if error.field is not None else {}
+    headers = domain_headers(error)
     return problem_response(
-        domain_status(error), error.message, code=error.code, **extra, **error.details
+        domain_status(error),
+        error.message,
+        code=error.code,
+        headers=headers or None,
+        **extra,
+        **error.details,
     )
 
 

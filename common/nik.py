@@ -59,6 +59,15 @@ def parse_nik(nik: str) -> NikInfo:
     )
 
 
+def kecamatan_code(nik: str) -> str:
+    """The Kemendagri code of the kecamatan where the NIK was issued: '3213111508900001' ->
+    '32.13.11'; "" for a NIK that is not one. Where a resident most likely lives when nothing
+    better is known (a newcomer keeps the NIK of where they came from)."""
+    if not is_valid_nik(nik):
+        return ""
+    return f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}"
+
+
 def is_valid_nik(nik: str) -> bool:
     try:
         parse_nik(nik)

@@ -11,7 +11,19 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_serv
 from opentelemetry.instrumentation.grpc.filters import health_check, negate
 
 from common.auth import InternalAuth, InvalidToken
-from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+from common.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    TooLarge,
+    TooMany,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +47,11 @@ DOMAIN_CODES: dict[type[DomainError], grpc.StatusCode] = {
     Conflict: grpc.StatusCode.FAILED_PRECONDITION,
     Invalid: grpc.StatusCode.INVALID_ARGUMENT,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    TooLarge: grpc.StatusCode.INVALID_ARGUMENT,
+    UnsupportedType: grpc.StatusCode.INVALID_ARGUMENT,
+    TooMany: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Malformed: grpc.StatusCode.INVALID_ARGUMENT,
 }
 
 

@@ -36,3 +36,24 @@ def all_desa() -> dict[str, Desa]:
 
 def find_desa(code: str) -> Desa | None:
     return all_desa().get(code)
+
+
+@dataclass(frozen=True)
+class Kecamatan:
+    code: str
+    name: str
+    desa: tuple[Desa, ...]  # by name
+
+
+def by_kecamatan(first: str = "") -> list[Kecamatan]:
+    """Every desa we know, grouped by kecamatan: the kecamatan `first` (a kecamatan code, the
+    resident's own) at the top, then the others by name. A picker starting there spares a
+    resident scrolling a flat list of every desa of the kabupaten."""
+    groups: dict[str, list[Desa]] = {}
+    for d in all_desa().values():
+        groups.setdefault(d.kecamatan_code, []).append(d)
+    kecamatan = [
+        Kecamatan(code, members[0].kecamatan, tuple(sorted(members, key=lambda d: d.name)))
+        for code, members in groups.items()
+    ]
+    return sorted(kecamatan, key=lambda k: (k.code != first, k.name))

@@ -1,6 +1,6 @@
 """Benchmark of letter rendering alone (no number, no signature): renders `--letters` letters
-of every type with varied data on both papers, off the event loop as the service does, and
-prints render_ms_median and friends. Speed is measured here, never asserted in a test. Wall-clock figures
+spread over every type of the catalogue with varied data on both papers, and prints
+render_ms_median and friends, then the median of each type (render_ms_median_<CODE>). Speed is measured here, never asserted in a test. Wall-clock figures
 depend on how busy the machine is; render_cpu_ms_median is the CPU the process spent per letter.
 
     .venv/bin/python -m scripts.bench_render [--letters 400]
@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.signing.catalogue.definition import FieldSpec
 from services.signing.letter_types import LETTER_TYPES
 from services.signing.rendering import LetterContent, render_letter
 
@@ -52,6 +53,9 @@ def _content(i: int) -> LetterContent:
         "status_perkawinan": "KAWIN",
         "keterangan": "Keperluan administrasi",
     }
+    # Fields of the catalogue's other types: a plausible value of their kind.
+    for spec in lt.fields:
+        fields.setdefault(spec.name, _sample(spec, i))
     return LetterContent(
         letter_type=lt,
         number=f"{lt.kode_klasifikasi}/{i:03d}/32.13.11.2004/XI/2026",
@@ -72,6 +76,18 @@ def _content(i: int) -> LetterContent:
     )
 
 
+def _sample(spec: FieldSpec, i: int) -> str:
+    if spec.kind == "date":
+        return f"20{10 + i % 16}-0{1 + i % 9}-1{i % 9}"
+    if spec.kind == "time":
+        return f"{i % 24:02d}:{i % 60:02d}"
+    if spec.kind == "digits":
+        return str(1 + i % 9)
+    if spec.choices:
+        return spec.choices[i % len(spec.choices)]
+    return f"{spec.label.split(',')[0]} {i}"[: spec.max_length]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--letters", type=int, default=400)
@@ -82,12 +98,16 @@ def main() -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times: list[float] = []
     cpu_times: list[float] = []
+    per_type: dict[str, list[float]] = {}
+    per_type_cpu: dict[str, list[float]] = {}
     started = time.perf_counter()
     for c in contents:
         t, cpu = time.perf_counter(), time.process_time()
         render_letter(c)
         times.append((time.perf_counter() - t) * 1000)
         cpu_times.append((time.process_time() - cpu) * 1000)
+        per_type.setdefault(c.letter_type.code, []).append(times[-1])
+        per_type_cpu.setdefault(c.letter_type.code, []).append(cpu_times[-1])
     elapsed = time.perf_counter() - started
     times.sort()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -99,6 +119,11 @@ def main() -> None:
     print(f"render_cpu_ms_median={statistics.median(cpu_times):.2f}")
     print(f"renders_per_s_one_thread={len(times) / elapsed:.1f}")
     print(f"max_rss_growth_mb={(rss_after - rss_before) / 1024:.1f}")
+    for code in sorted(per_type):
+        print(
+            f"render_ms_median_{code}={statistics.median(per_type[code]):.2f} "
+            f"cpu_ms_median={statistics.median(per_type_cpu[code]):.2f}"
+        )
 
 
 if __name__ == "__main__":

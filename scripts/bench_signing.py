@@ -21,8 +21,9 @@ from pathlib import Path
 from common.db import create_engine, session_factory
 from common.domain import SignerKind
 from common.migrations import upgrade
-from services.intake.letter_types import FormField
-from services.intake.letter_types import find_letter_type as find_form
+from services.signing.catalogue.definition import KODE_NOT_SET
+from services.signing.catalogue.definition import FieldSpec as FormField
+from services.signing.catalogue.store import sync_seed
 from services.signing.issuing import IssueRequest, LetterIssuer
 from services.signing.letter_types import LETTER_TYPES
 from services.signing.pades import PadesLevel
@@ -55,7 +56,7 @@ def _value(rng: random.Random, spec: FormField) -> str:
 
 
 def _fields(rng: random.Random, form: tuple[FormField, ...]) -> dict[str, str]:
-    """What a resident fills in on the letter type's form (intake's), with varied values."""
+    """What a resident fills in on the letter type's form (the catalogue's), varied."""
     values = {
         "nama": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
         "tempat_lahir": rng.choice(("Subang", "Karawang", "Indramayu", "Bandung")),
@@ -73,9 +74,11 @@ def _fields(rng: random.Random, form: tuple[FormField, ...]) -> dict[str, str]:
 def _requests(rng: random.Random, count: int, prefix: str) -> list[IssueRequest]:
     requests = []
     for i in range(count):
-        letter_type = rng.choice(sorted(LETTER_TYPES))
-        form = find_form(letter_type)
-        assert form is not None, letter_type
+        # Every type of the catalogue a desa can number without setting its own kode.
+        letter_type = rng.choice(
+            sorted(c for c, t in LETTER_TYPES.items() if t.kode_klasifikasi != KODE_NOT_SET)
+        )
+        form = LETTER_TYPES[letter_type]
         requests.append(
             IssueRequest(
                 application_id=f"{prefix}-{i}",
@@ -102,6 +105,7 @@ async def _bench(
         await upgrade(engine, "signing")
         sessions = session_factory(engine)
         await seed_dev_profiles(sessions, root / "assets")  # with the kop's logo
+        await sync_seed(sessions, LETTER_TYPES)  # the catalogue, as the service does at start
         local = LocalKeySigner(EngineConfig(pki_dir=pki_dir, level=level), registry, workers)
         signers = SignerSet({SignerKind.LOCAL: local}, {}, SignerKind.LOCAL)
         issuer = LetterIssuer(sessions, signers, root / "letters", "http://127.0.0.1:8002")

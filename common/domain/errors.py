@@ -41,3 +41,27 @@ class Invalid(DomainError):
 
 class Unavailable(DomainError):
     """Another service did not answer: nothing was done, and trying again later may work."""
+
+
+class Unauthenticated(DomainError):
+    """They have not shown who they are, or what they showed (a code, a password) is wrong."""
+
+
+class TooLarge(DomainError):
+    """The file or the piece of it is larger than we take."""
+
+
+class UnsupportedType(DomainError):
+    """The file is of a kind we do not take."""
+
+
+class TooMany(DomainError):
+    """Too many attempts: `retry_after` says in how many seconds the next one may be made."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(code, message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class Malformed(DomainError):
+    """The request itself cannot be read (a protocol header out of shape), before any rule."""

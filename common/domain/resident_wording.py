@@ -33,6 +33,10 @@ ISSUED: Final = "Surat sudah terbit dengan nomor {letter_number}."
 EXPIRED: Final = "Ditutup karena perbaikan tidak dikirim sampai batas waktu."
 REVOKED: Final = "Surat nomor {letter_number} dicabut dan tidak berlaku lagi."
 ESCALATED: Final = "Melewati batas waktu di tahap {role}; permohonan Anda sedang kami percepat."
+# In the app only (the resident's own acts, and each step approved), in the timeline's words.
+APPROVED: Final = "Disetujui oleh {role}."
+RESUBMITTED: Final = "Perbaikan dikirim ulang dan diperiksa kembali."
+CANCELLED: Final = "Dibatalkan oleh pemohon."
 
 
 def reason_text(reason: str) -> str:
@@ -53,4 +57,7 @@ LINES: tuple[str, ...] = (
     EXPIRED,
     REVOKED,
     ESCALATED,
+    APPROVED,
+    RESUBMITTED,
+    CANCELLED,
 )

@@ -31,13 +31,14 @@ from common.db import as_utc
 from common.domain.errors import DomainError
 from common.http import (
     Problem,
+    domain_headers,
     domain_problem,
     domain_status,
     http_error_detail,
     problem_response,
     validation_messages,
 )
-from common.wib import WIB, indonesian_date, wib_datetime
+from common.wib import WIB, indonesian_date, parse_indonesian_date, wib_datetime
 
 COMMON_DIR = Path(__file__).resolve().parent
 CSRF_FIELD = "csrf_token"
@@ -296,6 +297,19 @@ def _waktu(value: datetime | None) -> str:
     return wib_datetime(as_utc(value)) if value is not None else "-"
 
 
+def _tanggal_isian(value: str | None) -> str:
+    """A date field's value as <input type=date> needs it (1990-08-15), whichever way it was
+    written; "" when it is not a date."""
+    day = parse_indonesian_date(value or "")
+    return day.isoformat() if day is not None else ""
+
+
+def _tanggal_kata(value: str | None) -> str:
+    """A date field's value in words ("15 Agustus 1990"); "" when it is not a date."""
+    day = parse_indonesian_date(value or "")
+    return indonesian_date(day) if day is not None else ""
+
+
 def web_templates(service_templates: Path) -> Jinja2Templates:
     """Jinja2 with the service's own templates first, then the shared layout and macros."""
     env = Environment(
@@ -308,6 +322,8 @@ def web_templates(service_templates: Path) -> Jinja2Templates:
     )
     env.filters["tanggal"] = _tanggal
     env.filters["waktu"] = _waktu
+    env.filters["tanggal_isian"] = _tanggal_isian
+    env.filters["tanggal_kata"] = _tanggal_kata
     env.globals["CSRF_FIELD"] = CSRF_FIELD
     return Jinja2Templates(env=env)
 
@@ -357,7 +373,13 @@ def install_web(
     async def page_or_domain_problem(request: Request, exc: DomainError) -> Response:
         if not wants_page(request):
             return domain_problem(exc)
-        return error_page(request, domain_status(exc), exc.message)
+        status = domain_status(exc)
+        if status == 401 and request.method in SAFE_METHODS:
+            target = quote(request.url.path, safe="/")
+            return RedirectResponse(f"{sign_in_path}?lanjut={target}", status_code=303)
+        page = error_page(request, status, exc.message)
+        page.headers.update(domain_headers(exc))  # Retry-After, as the API answers
+        return page
 
     async def page_or_http_problem(request: Request, exc: StarletteHTTPException) -> Response:
         detail = http_error_detail(exc)

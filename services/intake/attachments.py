@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.http import Problem
+from common.domain.errors import Conflict, DomainError, Invalid, TooLarge, UnsupportedType
 from services.intake.applications import EDITABLE_STATUSES, letter_type_of
 from services.intake.file_safety import HEAD_BYTES, InvalidAttachment, check_content, make_safe
 from services.intake.letter_types import LetterType
@@ -48,17 +48,19 @@ def check_kind(letter_type: LetterType, kind: str) -> str:
 LOCKED = "Berkas tidak dapat diubah setelah permohonan diajukan."
 
 
-# The same checks as HTTP problems, for the resident's API and pages.
+# The same checks as domain refusals, for the resident's API and pages.
+_REFUSAL_KINDS: dict[int, type[DomainError]] = {413: TooLarge, 415: UnsupportedType}
 
 
-def as_problem(exc: InvalidAttachment) -> Problem:
-    return Problem(exc.status, str(exc), code=exc.code, field=exc.field)
+def as_refusal(exc: InvalidAttachment) -> DomainError:
+    kind = _REFUSAL_KINDS.get(exc.status, Invalid)
+    return kind(exc.code, str(exc), field=exc.field)
 
 
 def require_editable(application: LetterApplication) -> None:
     """Documents change only while the resident holds the application."""
     if application.status not in EDITABLE_STATUSES:
-        raise Problem(409, LOCKED, code="locked")
+        raise Conflict("locked", LOCKED)
 
 
 def checked_kind(application: LetterApplication, kind: str) -> str:
@@ -66,7 +68,7 @@ def checked_kind(application: LetterApplication, kind: str) -> str:
     try:
         return check_kind(letter_type_of(application), kind)
     except InvalidAttachment as exc:
-        raise as_problem(exc) from exc
+        raise as_refusal(exc) from exc
 
 
 def checked_content_type(head: bytes, size: int = 0) -> str:
@@ -74,7 +76,7 @@ def checked_content_type(head: bytes, size: int = 0) -> str:
     try:
         return check_content(size, head)
     except InvalidAttachment as exc:
-        raise as_problem(exc) from exc
+        raise as_refusal(exc) from exc
 
 
 def attachment_dir(root: Path, application_id: str) -> Path:
@@ -103,7 +105,7 @@ async def accept_file(
     try:
         safe = await make_safe(await asyncio.to_thread(received.path.read_bytes))
     except InvalidAttachment as exc:
-        raise as_problem(exc) from exc
+        raise as_refusal(exc) from exc
     cleaned = await asyncio.to_thread(_replace_content, received, safe.content)
     # The application may have been submitted while the file was uploading.
     await session.refresh(application)
@@ -140,7 +142,7 @@ async def accept_form(
     try:
         kind = checked_kind(application, form.fields.get("kind", ""))
         if form.file is None:
-            raise Problem(422, "Berkas wajib dilampirkan.", code="missing-file", field="file")
+            raise Invalid("missing-file", "Berkas wajib dilampirkan.", field="file")
         return await accept_file(session, root, application, kind, form.file)
     finally:
         form.discard()  # no-op once the file has been moved into place

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from common.domain import field_values
+from common.wib import indonesian_date, parse_indonesian_date
+
 FieldKind = Literal["text", "date", "choice", "digits", "time"]
 
 
@@ -20,12 +23,37 @@ class Requirement:
 
 @dataclass(frozen=True)
 class FormField:
+    """One field of a letter's form. The label names the field and nothing else; how to fill
+    it in (an example, a unit) is the hint, which pages show beside the field, so that a page
+    showing the value never shows "Tanggal lahir (TTTT-BB-HH) 1990-08-15"."""
+
     name: str
     label: str  # shown to the resident
     required: bool = False
     kind: FieldKind = "text"
-    max_length: int = 100
-    choices: tuple[str, ...] = ()
+    max_length: int = 100  # of the stored value (a date is stored as 1990-08-15)
+    choices: tuple[str, ...] = ()  # the stored values
+    hint: str = ""  # shown beside the field
+    # The words for each choice ("L" -> "Laki-laki"); a choice without is shown as it is.
+    choice_labels: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def choice_label(self, value: str) -> str:
+        return field_values.value_label(self.choice_labels, value)
+
+    @property
+    def options(self) -> tuple[tuple[str, str], ...]:
+        """(stored value, words) for a select."""
+        return tuple((c, self.choice_label(c)) for c in self.choices)
+
+    def shown(self, value: str) -> str:
+        """A stored value as people read it: "15 Agustus 1990", "Perempuan", "08.30"."""
+        if self.kind == "date" and (day := parse_indonesian_date(value)) is not None:
+            return indonesian_date(day)
+        if self.kind == "choice":
+            return self.choice_label(value)
+        if self.kind == "time" and _TIME.fullmatch(value):
+            return value.replace(":", ".")
+        return value
 
 
 @dataclass(frozen=True)
@@ -103,18 +131,26 @@ PAS_FOTO = Requirement(
     "Pas foto terbaru ukuran 4x6 berlatar merah, tampak wajah jelas.",
 )
 
-_SEX = ("L", "P")
-_MARITAL = ("BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI")
+_SEX = tuple(field_values.SEX)
+_MARITAL = tuple(field_values.MARITAL_STATUS)
 
 _INSTANSI = FormField(
-    "instansi_tujuan", "Instansi tujuan surat (bila ada), misalnya nama bank atau sekolah"
+    "instansi_tujuan",
+    "Instansi tujuan surat",
+    hint="Bila ada, misalnya nama bank atau sekolah.",
 )
 
 _IDENTITY_FIELDS = (
     FormField("nama", "Nama lengkap", required=True),
     FormField("tempat_lahir", "Tempat lahir"),
-    FormField("tanggal_lahir", "Tanggal lahir (TTTT-BB-HH)", kind="date", max_length=10),
-    FormField("jenis_kelamin", "Jenis kelamin (L/P)", kind="choice", choices=_SEX),
+    FormField("tanggal_lahir", "Tanggal lahir", kind="date", max_length=10),
+    FormField(
+        "jenis_kelamin",
+        "Jenis kelamin",
+        kind="choice",
+        choices=_SEX,
+        choice_labels=field_values.SEX,
+    ),
     FormField("agama", "Agama", max_length=50),
     FormField("pekerjaan", "Pekerjaan"),
     FormField("alamat", "Alamat", required=True, max_length=300),
@@ -122,18 +158,25 @@ _IDENTITY_FIELDS = (
     FormField("rw", "RW", kind="digits", max_length=3),
 )
 _STATUS = FormField(
-    "status_perkawinan", "Status perkawinan", kind="choice", choices=_MARITAL, max_length=20
+    "status_perkawinan",
+    "Status perkawinan",
+    kind="choice",
+    choices=_MARITAL,
+    max_length=20,
+    choice_labels=field_values.MARITAL_STATUS,
 )
 _BUSINESS_FIELDS = (
     FormField("nama_usaha", "Nama usaha", required=True),
-    FormField("jenis_usaha", "Jenis usaha, misalnya warung sembako", required=True),
+    FormField("jenis_usaha", "Jenis usaha", required=True, hint="Misalnya warung sembako."),
     FormField("alamat_usaha", "Alamat tempat usaha", required=True, max_length=300),
-    FormField("mulai_usaha", "Tahun mulai usaha", kind="digits", max_length=4),
+    FormField(
+        "mulai_usaha", "Tahun mulai usaha", kind="digits", max_length=4, hint="Misalnya 2019."
+    ),
 )
 # Who reports a birth or a death: the signed-in resident, for someone else.
 _REPORTER_FIELDS = (
     FormField("nama", "Nama lengkap pelapor", required=True),
-    FormField("hubungan_pelapor", "Hubungan pelapor, misalnya ayah kandung", max_length=50),
+    FormField("hubungan_pelapor", "Hubungan pelapor", max_length=50, hint="Misalnya ayah kandung."),
     FormField("alamat", "Alamat pelapor", required=True, max_length=300),
     FormField("rt", "RT", kind="digits", max_length=3),
     FormField("rw", "RW", kind="digits", max_length=3),
@@ -193,14 +236,18 @@ LETTER_TYPES: dict[str, LetterType] = {
             fields=(
                 *_IDENTITY_FIELDS,
                 FormField(
-                    "sumber_penghasilan", "Sumber penghasilan, misalnya buruh tani", required=True
+                    "sumber_penghasilan",
+                    "Sumber penghasilan",
+                    required=True,
+                    hint="Misalnya buruh tani.",
                 ),
                 FormField(
                     "penghasilan",
-                    "Penghasilan rata-rata per bulan (rupiah, angka saja)",
+                    "Penghasilan rata-rata per bulan",
                     required=True,
                     kind="digits",
                     max_length=12,
+                    hint="Dalam rupiah, angka saja, misalnya 2500000.",
                 ),
                 _INSTANSI,
             ),
@@ -234,20 +281,21 @@ LETTER_TYPES: dict[str, LetterType] = {
                 FormField("nama_anak", "Nama anak", required=True),
                 FormField(
                     "jenis_kelamin_anak",
-                    "Jenis kelamin anak (L/P)",
+                    "Jenis kelamin anak",
                     required=True,
                     kind="choice",
                     choices=_SEX,
+                    choice_labels=field_values.SEX,
                 ),
                 FormField("tempat_lahir_anak", "Tempat lahir anak", required=True),
                 FormField(
                     "tanggal_lahir_anak",
-                    "Tanggal lahir anak (TTTT-BB-HH)",
+                    "Tanggal lahir anak",
                     required=True,
                     kind="date",
                     max_length=10,
                 ),
-                FormField("jam_lahir", "Jam lahir (JJ:MM)", kind="time", max_length=5),
+                FormField("jam_lahir", "Jam lahir", kind="time", max_length=5),
                 FormField("anak_ke", "Anak ke-", kind="digits", max_length=2),
                 FormField("nama_ibu", "Nama ibu", required=True),
                 FormField("nama_ayah", "Nama ayah"),
@@ -267,12 +315,15 @@ LETTER_TYPES: dict[str, LetterType] = {
                 FormField("nama_almarhum", "Nama almarhum/almarhumah", required=True),
                 FormField(
                     "jenis_kelamin_almarhum",
-                    "Jenis kelamin almarhum/almarhumah (L/P)",
+                    "Jenis kelamin almarhum/almarhumah",
                     required=True,
                     kind="choice",
                     choices=_SEX,
+                    choice_labels=field_values.SEX,
                 ),
-                FormField("umur_almarhum", "Umur (tahun)", kind="digits", max_length=3),
+                FormField(
+                    "umur_almarhum", "Umur", kind="digits", max_length=3, hint="Dalam tahun."
+                ),
                 FormField(
                     "alamat_almarhum",
                     "Alamat terakhir almarhum/almarhumah",
@@ -281,13 +332,13 @@ LETTER_TYPES: dict[str, LetterType] = {
                 ),
                 FormField(
                     "tanggal_meninggal",
-                    "Tanggal meninggal (TTTT-BB-HH)",
+                    "Tanggal meninggal",
                     required=True,
                     kind="date",
                     max_length=10,
                 ),
                 FormField("tempat_meninggal", "Tempat meninggal", required=True),
-                FormField("sebab_meninggal", "Sebab meninggal, misalnya sakit"),
+                FormField("sebab_meninggal", "Sebab meninggal", hint="Misalnya sakit."),
                 *_REPORTER_FIELDS,
                 _INSTANSI,
             ),
@@ -324,11 +375,15 @@ def find_letter_type(code: str) -> LetterType | None:
     return LETTER_TYPES.get(code)
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Examples in the words the page shows a value in; every message about a date or a time gives
+# the same one.
+DATE_EXAMPLE = "15 Agustus 1990"
+TIME_EXAMPLE = "08.30"
 
 
 def check_fields(letter_type: LetterType, fields: Mapping[str, str]) -> dict[str, str]:
-    """Returns the fields trimmed, with empty optional ones dropped, or raises InvalidFields
+    """Returns the fields trimmed and in their stored form (a date as 1990-08-15, a time as
+    08:30, a choice as its code), with empty optional ones dropped, or raises InvalidFields
     naming the first field that is wrong."""
     errors = field_errors(letter_type, fields)
     if errors:
@@ -336,10 +391,25 @@ def check_fields(letter_type: LetterType, fields: Mapping[str, str]) -> dict[str
         raise InvalidFields(message, name)
     cleaned: dict[str, str] = {}
     for spec in letter_type.fields:
-        value = fields.get(spec.name, "").strip()
+        value = stored_value(spec, fields.get(spec.name, ""))
         if value:
             cleaned[spec.name] = value
     return cleaned
+
+
+def stored_value(spec: FormField, value: str) -> str:
+    """What is stored for a value as typed or picked: a date picker's 1990-08-15 and a typed
+    "15 Agustus 1990" are both 1990-08-15; "08.30" is 08:30; "Perempuan" is P. A value that
+    is none of these stays as typed (field_errors says what is wrong with it)."""
+    value = value.strip()
+    if spec.kind == "date" and (day := parse_indonesian_date(value)) is not None:
+        return day.isoformat()
+    if spec.kind == "time" and _TIME.fullmatch(value.replace(".", ":")):
+        return value.replace(".", ":")
+    if spec.kind == "choice" and value not in spec.choices:
+        by_words = {label.lower(): code for code, label in spec.options}
+        return by_words.get(value.lower(), value)
+    return value
 
 
 def field_errors(letter_type: LetterType, fields: Mapping[str, str]) -> dict[str, str]:
@@ -351,7 +421,7 @@ def field_errors(letter_type: LetterType, fields: Mapping[str, str]) -> dict[str
         if name not in letter_type.field_index
     }
     for spec in letter_type.fields:
-        message = _field_error(spec, fields.get(spec.name, "").strip())
+        message = _field_error(spec, stored_value(spec, fields.get(spec.name, "")))
         if message is not None:
             errors[spec.name] = message
     return errors
@@ -360,16 +430,17 @@ def field_errors(letter_type: LetterType, fields: Mapping[str, str]) -> dict[str
 def _field_error(spec: FormField, value: str) -> str | None:
     if not value:
         return f"{spec.label} wajib diisi." if spec.required else None
+    if spec.kind == "date" and not _is_past_date(value):
+        return f"{spec.label} harus tanggal yang valid dan sudah lewat, misalnya {DATE_EXAMPLE}."
     if len(value) > spec.max_length:
         return f"{spec.label} terlalu panjang (paling banyak {spec.max_length} karakter)."
-    if spec.kind == "date" and not _is_past_date(value):
-        return f"{spec.label} harus tanggal yang valid, misalnya 1990-08-17."
     if spec.kind == "choice" and value not in spec.choices:
-        return f"{spec.label} harus salah satu dari: {', '.join(spec.choices)}."
+        words = [label for _, label in spec.options]
+        return f"{spec.label} harus salah satu dari: {', '.join(words)}."
     if spec.kind == "digits" and not (value.isascii() and value.isdigit()):
         return f"{spec.label} harus berupa angka."
     if spec.kind == "time" and not _is_time(value):
-        return f"{spec.label} harus jam yang valid, misalnya 08:30."
+        return f"{spec.label} harus jam yang valid, misalnya {TIME_EXAMPLE}."
     return None
 
 
@@ -381,9 +452,6 @@ def _is_time(value: str) -> bool:
 
 
 def _is_past_date(value: str) -> bool:
-    if not _DATE.fullmatch(value):
-        return False
-    try:
-        return date.fromisoformat(value) <= date.today()
-    except ValueError:
-        return False
+    """`value` is a stored date (stored_value made any accepted form of it ISO)."""
+    day = parse_indonesian_date(value)
+    return day is not None and day.isoformat() == value and day <= date.today()

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.compression import install_compression
 from common.http import health_router, install_problem_handlers
 from common.metrics import install_metrics
 from common.tracing import instrument_app
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_compression(app)
     install_metrics(app, "intake")
     instrument_app(app)
     app.include_router(health_router())

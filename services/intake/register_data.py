@@ -9,13 +9,14 @@ to typed values would let anyone who can make verification slow print what they 
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import grpc
 from smartdesa.v1 import population_pb2, population_pb2_grpc
 
 from common.domain.errors import Unavailable
+from common.register_fields import register_values
 from services.intake.letter_types import find_letter_type
 
 log = logging.getLogger(__name__)
@@ -27,23 +28,8 @@ REGISTER_UNAVAILABLE = (
 )
 # What the lookup is for, as the register's access log records it.
 PURPOSE_CREATE = "pengajuan surat"
-_SEX = {1: "L", 2: "P"}  # OpenSID's sex codes as the letter forms write them
-
-# The one mapping from a letter form's field to the register: every letter type's field of
-# one of these names is the register's for a registered resident (SKL and SKK's reporter is
-# the signed-in resident, so their `nama`, `alamat`, `rt`, `rw` are theirs too).
-REGISTER_FIELDS: Mapping[str, Callable[[population_pb2.Resident], str]] = {
-    "nama": lambda r: r.name,
-    "tempat_lahir": lambda r: r.birth_place,
-    "tanggal_lahir": lambda r: r.birth_date,
-    "jenis_kelamin": lambda r: _SEX.get(r.sex.code, ""),
-    "agama": lambda r: r.religion.label,
-    "pekerjaan": lambda r: r.occupation.label,
-    "status_perkawinan": lambda r: r.marital_status.label,
-    "alamat": lambda r: r.address,
-    "rt": lambda r: r.rt,
-    "rw": lambda r: r.rw,
-}
+PURPOSE_WALK_IN = "pengajuan langsung di kantor desa"
+# Which form fields are the register's, and from what: common/register_fields.py.
 
 
 class RegisterUnavailable(Unavailable):
@@ -96,15 +82,34 @@ def fill(
     letter_type = find_letter_type(letter_type_code)
     if record is None or letter_type is None:
         return Filled(dict(fields), (), None)
-    from_register = {
-        spec.name: value
-        for spec in letter_type.fields
-        if spec.name in REGISTER_FIELDS and (value := REGISTER_FIELDS[spec.name](record).strip())
-    }
+    from_register = register_values([spec.name for spec in letter_type.fields], record)
     typed = {name: value for name, value in fields.items() if name not in from_register}
     return Filled({**typed, **from_register}, tuple(from_register), record.version)
+
+
+async def registered_desa(
+    population: population_pb2_grpc.PopulationServiceStub, nik: str, phone: str
+) -> str | None:
+    """The desa whose register holds this resident as living, or None (not registered, or the
+    register did not answer). Only to start the portal's desa picker there: it narrows a
+    choice and decides nothing, so it fails open, and it asks CheckSignIn (which reads no
+    personal data back) rather than GetResident (a logged read of the whole record)."""
+    try:
+        answer = await population.CheckSignIn(
+            population_pb2.CheckSignInRequest(nik=nik, phone=phone),
+            timeout=LOOKUP_TIMEOUT_SECONDS,
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.info("population register not asked for the desa picker: %s", exc.code().name)
+        return None
+    return answer.desa_code if answer.registered and answer.desa_code else None
 
 
 def actor(resident_id: str) -> str:
     """Who reads the register: intake, for the resident (an opaque id, never the NIK)."""
     return f"intake:resident:{resident_id}"
+
+
+def walk_in_actor(filed_by: str) -> str:
+    """Who reads the register for a walk-in: intake, for the filing staff member."""
+    return f"intake:walk-in:{filed_by}"

@@ -29,7 +29,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.background import BacklogLoop
 from common.db import as_utc, utcnow
-from common.http import Problem
+from common.domain.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    Malformed,
+    NotFound,
+    TooLarge,
+    UnsupportedType,
+)
 from common.numbers import parse_natural
 from services.intake.attachments import (
     accept_file,
@@ -86,18 +94,16 @@ class ChunkResult:
     attachment: Attachment | None  # the new attachment when this chunk completed the upload
 
 
-def wrong_offset(offset: int) -> Problem:
-    return Problem(
-        409,
+def wrong_offset(offset: int) -> Conflict:
+    return Conflict(
+        "wrong-offset",
         f"Potongan berkas tidak berada di posisi yang diharapkan ({offset} bita).",
-        code="wrong-offset",
-        headers={"Upload-Offset": str(offset)},
-        offset=offset,
+        offset=offset,  # also the Upload-Offset header (common.http)
     )
 
 
-def not_found() -> Problem:
-    return Problem(404, NOT_FOUND, code="upload-not-found")
+def not_found() -> NotFound:
+    return NotFound("upload-not-found", NOT_FOUND)
 
 
 # --- opening, finding ---------------------------------------------------------------------
@@ -120,12 +126,12 @@ async def start_upload(
     require_editable(application)
     kind = checked_kind(application, kind)
     if size_bytes > MAX_ATTACHMENT_BYTES:
-        raise Problem(413, too_large_message(), code="too-large")
+        raise TooLarge("too-large", too_large_message())
     if size_bytes <= 0:
-        raise Problem(422, "Berkas kosong tidak dapat diunggah.", code="empty", field="size_bytes")
+        raise Invalid("empty", "Berkas kosong tidak dapat diunggah.", field="size_bytes")
     declared = declared_type.strip().lower()
     if declared not in CLAIMABLE_TYPES:
-        raise Problem(415, WRONG_TYPE, code="file-type")
+        raise UnsupportedType("file-type", WRONG_TYPE)
     now = utcnow()
     earlier = (
         await session.exec(
@@ -216,20 +222,18 @@ def chunk_position(
     if upload_offset is not None:
         offset = parse_natural(upload_offset)
         if offset is None:
-            raise Problem(400, "Upload-Offset harus bilangan bulat.", code="bad-offset")
+            raise Malformed("bad-offset", "Upload-Offset harus bilangan bulat.")
         return ChunkPosition(offset, None)
     if content_range is not None:
         match = _CONTENT_RANGE.match(content_range.strip())
         if match is None:
-            raise Problem(400, "Content-Range tidak dapat dibaca.", code="bad-offset")
+            raise Malformed("bad-offset", "Content-Range tidak dapat dibaca.")
         start, end = parse_natural(match[1]), parse_natural(match[2])
         size = None if match[3] == "*" else parse_natural(match[3])
         if start is None or end is None or end < start or (match[3] != "*" and size != total):
-            raise Problem(400, "Content-Range tidak cocok dengan unggahan ini.", code="bad-offset")
+            raise Malformed("bad-offset", "Content-Range tidak cocok dengan unggahan ini.")
         return ChunkPosition(start, end - start + 1)
-    raise Problem(
-        400, "Sebutkan posisi potongan (Upload-Offset atau Content-Range).", code="bad-offset"
-    )
+    raise Malformed("bad-offset", "Sebutkan posisi potongan (Upload-Offset atau Content-Range).")
 
 
 async def receive_chunk(
@@ -255,15 +259,13 @@ async def receive_chunk(
         raise not_found()
     try:
         require_editable(application)
-    except Problem:
+    except DomainError:
         await _remove(session, root, upload)
         raise
     async with _writing(session, upload) as claimed:
         data = await _read_limited(body, limit, room)
         if position.length is not None and len(data) != position.length:
-            raise Problem(
-                400, "Panjang potongan tidak sesuai dengan Content-Range.", code="bad-length"
-            )
+            raise Malformed("bad-length", "Panjang potongan tidak sesuai dengan Content-Range.")
         if not data:
             return ChunkResult(upload=claimed, attachment=None)
         offset = claimed.received_bytes
@@ -271,7 +273,7 @@ async def receive_chunk(
             # Refuse a file that is not what we accept at its first chunk, not after 10 MB.
             try:
                 checked_content_type(bytes(data[:HEAD_BYTES]))
-            except Problem:
+            except DomainError:
                 await _remove(session, root, claimed)
                 raise
         path = temp_path(root, claimed)
@@ -298,15 +300,12 @@ async def receive_chunk(
         return ChunkResult(upload=claimed, attachment=attachment)
 
 
-def _chunk_too_large(room: int) -> Problem:
+def _chunk_too_large(room: int) -> TooLarge:
     if room < MAX_CHUNK_BYTES:
-        return Problem(
-            413, "Potongan melewati ukuran berkas yang disebutkan di awal.", code="too-large"
-        )
-    return Problem(
-        413,
+        return TooLarge("too-large", "Potongan melewati ukuran berkas yang disebutkan di awal.")
+    return TooLarge(
+        "chunk-too-large",
         f"Potongan terlalu besar: paling besar {MAX_CHUNK_BYTES // 1024} KB per kiriman.",
-        code="chunk-too-large",
     )
 
 
@@ -391,7 +390,7 @@ async def _complete(
         await session.rollback()
         path.unlink(missing_ok=True)
         raise not_found() from exc
-    except Problem:
+    except DomainError:
         await session.rollback()
         await _remove_by_id(session, upload_id, path)  # nothing of a refused file is kept
         raise

@@ -99,6 +99,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             relay.wake,
             temporal,
             settings.temporal_task_queue,
+            population_pb2_grpc.PopulationServiceStub(verification_channel),
         )
         duties = PublicDutiesServicer(sessions, temporal)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from smartdesa.v1 import intake_pb2, intake_pb2_grpc
+from smartdesa.v1 import intake_pb2, intake_pb2_grpc, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -34,6 +34,7 @@ from services.intake.models import (
 )
 from services.intake.otp import code_contact
 from services.intake.progress import InvalidProgress, UnknownApplication, record_progress
+from services.intake.register_data import RegisterUnavailable
 from services.intake.walk_in import (
     PhoneMismatch,
     Scan,
@@ -89,8 +90,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         on_committed: Callable[[], None],
         temporal: TemporalClient,
         task_queue: str,
+        population: population_pb2_grpc.PopulationServiceStub | None = None,
     ) -> None:
         self._sessions = sessions
+        self._population = population  # a walk-in's identity fields come from the register
         self._attachments_root = attachments_root
         self._on_committed = on_committed  # wakes the outbox relay
         self._temporal = temporal  # walk-ins start their approval workflow
@@ -238,7 +241,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         async with self._sessions() as session:
             try:
                 filed = await file_walk_in(
-                    session, self._attachments_root, self._temporal, self._task_queue, walk_in
+                    session,
+                    self._attachments_root,
+                    self._temporal,
+                    self._task_queue,
+                    walk_in,
+                    population=self._population,
                 )
             except WalkInRefused as exc:
                 # The message is Indonesian text for the staff member; it names no person.
@@ -250,6 +258,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 context.set_trailing_metadata((("smartdesa-field", exc.field),))
                 await context.abort(code, str(exc))
                 raise  # unreachable: abort raises
+            except RegisterUnavailable as exc:
+                # Nothing filed; the details are the error's code, for verification to word.
+                await context.abort(grpc.StatusCode.UNAVAILABLE, exc.code)
+                raise
             except WalkInUnavailable as exc:
                 log.warning("walk-in %s filed but its workflow did not start", exc.application_id)
                 await context.abort(

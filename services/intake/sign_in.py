@@ -10,7 +10,7 @@ from fastapi import Request
 
 from common.auth import Principal
 from common.db import utcnow
-from common.http import Problem
+from common.domain.errors import Invalid, TooMany, Unauthenticated
 from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from common.sessions import end_session
@@ -26,16 +26,16 @@ WRONG_CODE = "Kode masuk salah atau sudah tidak berlaku. Silakan minta kode baru
 
 
 def checked_identity(nik: str, phone: str) -> tuple[str, str]:
-    """The NIK and the normalised phone number, or a 422 Problem naming the field."""
+    """The NIK and the normalised phone number, or Invalid naming the field."""
     nik = nik.strip()
     try:
         parse_nik(nik)
     except InvalidNik as exc:
-        raise Problem(422, str(exc), code="invalid-nik", field="nik") from exc
+        raise Invalid("invalid-nik", str(exc), field="nik") from exc
     try:
         normalized = normalize_phone(phone)
     except InvalidPhone as exc:
-        raise Problem(422, str(exc), code="invalid-phone", field="phone") from exc
+        raise Invalid("invalid-phone", str(exc), field="phone") from exc
     return nik, normalized
 
 
@@ -44,7 +44,7 @@ def _wait_words(seconds: int) -> str:
     return f"{math.ceil(minutes / 60)} jam" if minutes > 90 else f"{minutes} menit"
 
 
-def too_many(exc: otp.Throttled) -> Problem:
+def too_many(exc: otp.Throttled) -> TooMany:
     """The 429 for a request over a limit; it depends only on the requests counted, never on
     whether the NIK is known or whose it is."""
     if isinstance(exc, otp.Locked):
@@ -53,11 +53,10 @@ def too_many(exc: otp.Throttled) -> Problem:
     else:
         detail = "Terlalu sering meminta kode masuk."
         code = "too-many-codes"
-    return Problem(
-        429,
+    return TooMany(
+        code,
         f"{detail} Silakan coba lagi dalam {_wait_words(exc.retry_after)}.",
-        code=code,
-        headers={"Retry-After": str(exc.retry_after)},
+        retry_after=exc.retry_after,
     )
 
 
@@ -83,17 +82,17 @@ async def send_code(
 
 async def redeem(session: SessionDep, runtime: RuntimeDep, nik: str, phone: str, code: str) -> str:
     """The resident's token for a right code (the API route and the sign-in page both come
-    here); a Problem naming the field otherwise."""
+    here); a refusal naming the field otherwise."""
     nik, phone = checked_identity(nik, phone)
     code = code.strip()
     if len(code) != 6 or not code.isascii() or not code.isdigit():
-        raise Problem(422, "Kode masuk harus 6 digit angka.", code="invalid-otp", field="otp")
+        raise Invalid("invalid-otp", "Kode masuk harus 6 digit angka.", field="otp")
     try:
         resident_id = await otp.redeem_code(
             session, runtime.otp_key, runtime.code_limits, nik, phone, code
         )
     except otp.WrongCode as exc:
-        raise Problem(401, WRONG_CODE, code="wrong-otp") from exc
+        raise Unauthenticated("wrong-otp", WRONG_CODE) from exc
     except otp.Throttled as exc:
         raise too_many(exc) from exc
     return runtime.token_issuer.issue(Principal(kind="resident", subject=resident_id))

@@ -14,6 +14,13 @@ another phone is refused: the office must not rebind a resident's sign-in (that 
 account to whoever holds the new number); the resident changes nothing here and follows the
 application with the number they registered, or files with that number.
 
+For a resident the desa's population register holds, the letter's identity fields are the
+register's (services/intake/register_data.py, as for an application made in the portal): read
+once as the walk-in is filed, which is also when it is submitted, so the application keeps that
+snapshot and its register version, and the letter prints it. Values the operator sent for those
+fields do not override it. If the register cannot be asked, nothing is filed
+(RegisterUnavailable).
+
 A request id makes filing idempotent: a retry (a double click, a timeout) returns the
 application the first call filed, and finishes its submission if the workflow could not be
 started the first time.
@@ -30,14 +37,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from smartdesa.v1 import population_pb2_grpc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
-from common.nik import InvalidNik, parse_nik
+from common.nik import InvalidNik, is_valid_nik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
-from services.intake import submission
+from services.intake import register_data, submission
 from services.intake.applications import (
     WALK_IN,
     InvalidApplication,
@@ -114,7 +122,28 @@ PHONE_MISMATCH = (
 )
 
 
-def _checked(walk_in: WalkIn) -> tuple[str, str, LetterApplication, list[tuple[str, bytes]]]:
+async def _filled(
+    population: population_pb2_grpc.PopulationServiceStub | None, walk_in: WalkIn
+) -> register_data.Filled:
+    """The walk-in's fields with the register's values in place (register_data.fill), read
+    for the filing staff member; as typed when the NIK is not valid (refused later with its
+    message) or there is no register to ask."""
+    nik = walk_in.nik.strip()
+    if population is None or not is_valid_nik(nik):
+        return register_data.Filled(dict(walk_in.fields), (), None)
+    record = await register_data.lookup(
+        population,
+        nik,
+        walk_in.desa_code,
+        register_data.PURPOSE_WALK_IN,
+        register_data.walk_in_actor(walk_in.filed_by),
+    )
+    return register_data.fill(walk_in.letter_type, walk_in.fields, record)
+
+
+def _checked(
+    walk_in: WalkIn, filled: register_data.Filled
+) -> tuple[str, str, LetterApplication, list[tuple[str, bytes]]]:
     """(nik, phone, draft, [(kind, content)]) or WalkInRefused: everything that needs no
     decoding (the scans' clean copies are made after, by `_clean_scans`)."""
     request_id = walk_in.request_id.strip()
@@ -135,7 +164,13 @@ def _checked(walk_in: WalkIn) -> tuple[str, str, LetterApplication, list[tuple[s
         raise WalkInRefused(str(exc), "phone") from exc
     try:
         draft = new_application(
-            "", walk_in.desa_code, walk_in.letter_type, walk_in.purpose, dict(walk_in.fields)
+            "",
+            walk_in.desa_code,
+            walk_in.letter_type,
+            walk_in.purpose,
+            filled.fields,
+            filled.version,
+            filled.from_register,
         )
     except InvalidApplication as exc:
         raise WalkInRefused(str(exc), exc.field) from exc
@@ -201,8 +236,10 @@ def _remove_files(root: Path, application_id: str) -> None:
     shutil.rmtree(attachment_dir(root, application_id), ignore_errors=True)
 
 
-async def _write(session: AsyncSession, root: Path, walk_in: WalkIn) -> Filed:
-    nik, phone, draft, scans = _checked(walk_in)
+async def _write(
+    session: AsyncSession, root: Path, walk_in: WalkIn, filled: register_data.Filled
+) -> Filed:
+    nik, phone, draft, scans = _checked(walk_in, filled)
     files = await _clean_scans(scans)
     resident = (await session.exec(select(Resident).where(Resident.nik == nik))).first()
     if resident is not None and not hmac.compare_digest(resident.phone, phone):
@@ -253,25 +290,30 @@ async def file_walk_in(
     task_queue: str,
     walk_in: WalkIn,
     *,
+    population: population_pb2_grpc.PopulationServiceStub | None = None,
     retried: bool = False,
 ) -> Filed:
     """Files and submits the walk-in; see the module's description. Raises WalkInRefused
-    (PhoneMismatch) with nothing written, or WalkInUnavailable with the draft kept."""
+    (PhoneMismatch) or register_data.RegisterUnavailable with nothing written, or
+    WalkInUnavailable with the draft kept."""
     existing = await _by_request_id(session, walk_in.request_id.strip())
     if existing is not None:
         if existing.desa_code != walk_in.desa_code or existing.filed_by != walk_in.filed_by:
             raise WalkInRefused("Permintaan tidak sah: request_id sudah dipakai.", "request_id")
         filed = Filed(application=existing, created=False)
     else:
+        filled = await _filled(population, walk_in)
         try:
-            filed = await _write(session, root, walk_in)
+            filed = await _write(session, root, walk_in, filled)
         except IntegrityError:
             # The same request id, or a first sign-in for this NIK, at the same moment: once
             # more, now finding theirs.
             await session.rollback()
             if retried:
                 raise
-            return await file_walk_in(session, root, temporal, task_queue, walk_in, retried=True)
+            return await file_walk_in(
+                session, root, temporal, task_queue, walk_in, population=population, retried=True
+            )
     application = filed.application
     try:
         # As the resident's own submission (the documents were checked before filing).

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.compression import install_compression
 from common.http import health_router, install_problem_handlers
 from common.metrics import install_metrics
 from common.tracing import instrument_app
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Smart Desa: notification", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
+    install_compression(app)
     app.add_middleware(SecurityHeaders)  # as every service: CSP, nosniff, no referrer
     install_metrics(app, "notification")
     instrument_app(app)

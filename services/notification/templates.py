@@ -190,7 +190,8 @@ ESCALATED = _event(
 DECIDED = _event(
     "decided",
     "Permohonan Anda sudah disetujui satu tahap",
-    "Permohonan {letter_type} Anda sudah disetujui oleh {role} dan diteruskan ke tahap berikutnya.",
+    "Permohonan {letter_type} Anda: " + say.APPROVED,
+    version="2",
     outside=False,
 )
 
@@ -204,7 +205,8 @@ REVISION_REQUESTED = _event(
 RESUBMITTED = _event(
     "resubmitted",
     "Perbaikan Anda sudah diterima",
-    "Perbaikan permohonan {letter_type} Anda sudah diterima dan diperiksa kembali.",
+    "Permohonan {letter_type} Anda: " + say.RESUBMITTED,
+    version="2",
     outside=False,
 )
 
@@ -218,7 +220,8 @@ REJECTED = _event(
 CANCELLED = _event(
     "cancelled",
     "Permohonan dibatalkan",
-    "Permohonan {letter_type} Anda sudah dibatalkan sesuai permintaan Anda.",
+    "Permohonan {letter_type} Anda: " + say.CANCELLED,
+    version="2",
     outside=False,
 )
 

@@ -12,8 +12,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.wib import WIB
+from services.signing.catalogue.store import definition_for_letter
 from services.signing.composition import signature_of_letter
-from services.signing.letter_types import find_letter_type
 from services.signing.models import Letter, LetterStatus, as_utc
 from services.signing.register import STATUS_LABELS
 
@@ -80,7 +80,7 @@ async def entries(session: AsyncSession, desa_code: str, year: int) -> list[Regi
     )
     out = []
     for i, letter in enumerate((await session.exec(query)).all(), start=1):
-        lt = find_letter_type(letter.letter_type)
+        lt = await definition_for_letter(session, letter.template_version)
         out.append(
             RegisterEntry(
                 no_urut=i,

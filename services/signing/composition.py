@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Role, role_label
+from services.signing.catalogue.definition import KODE_NOT_SET
 from services.signing.letter_types import LetterType
 from services.signing.models import DesaOfficial, DesaProfile, Letter
 from services.signing.numbering import InvalidNumberFormat, check_number_format
@@ -120,7 +121,15 @@ def contact_line(profile: DesaProfile) -> str:
 
 
 def kode_for(profile: DesaProfile, letter_type: LetterType) -> str:
-    return (profile.kode_klasifikasi or {}).get(letter_type.code) or letter_type.kode_klasifikasi
+    """The desa's own kode for the type, else the catalogue's. A type whose kode the catalogue
+    leaves "belum ditetapkan" cannot be numbered until the desa sets one."""
+    kode = (profile.kode_klasifikasi or {}).get(letter_type.code) or letter_type.kode_klasifikasi
+    if kode == KODE_NOT_SET:
+        raise ProfileIncomplete(
+            f"Kode klasifikasi {letter_type.name} belum ditetapkan dalam katalog; desa "
+            f"{profile.name} perlu menetapkannya di profil surat lebih dulu."
+        )
+    return kode
 
 
 def check_profile(profile: DesaProfile) -> None:
@@ -145,7 +154,9 @@ def addressee_for(letter_type: LetterType, profile: DesaProfile, fields: Mapping
     given = fields.get("instansi_tujuan", "").strip()
     if given:
         return given
-    return letter_type.default_addressee.format(kecamatan=profile.kecamatan, desa=profile.name)
+    return letter_type.default_addressee.replace("{desa.kecamatan}", profile.kecamatan).replace(
+        "{desa.nama}", profile.name
+    )
 
 
 def logo_path(profile: DesaProfile, assets_dir: Path) -> Path | None:

@@ -28,6 +28,7 @@ from common.files import write_once
 from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
 from services.signing import rendering
+from services.signing.catalogue import store as catalogue
 from services.signing.composition import (
     Composition,
     ProfileIncomplete,
@@ -38,7 +39,7 @@ from services.signing.composition import (
     logo_path,
     signature_for,
 )
-from services.signing.letter_types import LetterType, find_letter_type
+from services.signing.letter_types import LetterType
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
 from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pades import StampText
@@ -163,18 +164,20 @@ class LetterIssuer:
     async def _compose(self, req: IssueRequest) -> Composition:
         if not req.application_id:
             raise IssueRefused("application_id wajib diisi.")
-        letter_type = find_letter_type(req.letter_type)
-        if letter_type is None:
-            raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
         signer = SignerInfo(
             req.signer_role, req.signer_username, req.on_behalf_of_role, req.signer_is_plt
         )
         async with self._sessions() as session:
+            # The type's current published version: the letter records which it was.
+            letter_type = await catalogue.current(session, req.letter_type)
+            if letter_type is None:
+                raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
             profile = await session.get(DesaProfile, req.desa_code)
             if profile is None:
                 raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")
             try:
                 check_profile(profile)
+                kode_for(profile, letter_type)  # a kode the catalogue left open must be set
                 signature = await signature_for(session, profile, signer)
             except ProfileIncomplete as exc:
                 raise IssueRefused(str(exc), precondition=True) from exc

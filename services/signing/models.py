@@ -127,4 +127,27 @@ class Letter(SQLModel, table=True):
     revocation_reason: str | None = None
 
 
-TABLES: list[type[SQLModel]] = [DesaProfile, DesaOfficial, NumberCounter, Letter, OutboxEvent]
+class LetterTypeVersion(SQLModel, table=True):
+    """One published version of a letter type of the kabupaten's catalogue (catalogue/store.py).
+    Never changed or deleted: a letter names the version it was rendered from
+    (Letter.template_version, "<code>-v<version>"), so it can be rendered again from it."""
+
+    __tablename__ = "letter_type_version"
+
+    code: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    definition_json: str  # the definition in the catalogue file's shape (JSON)
+    sha256: str  # of definition_json
+    published_at: datetime = Field(default_factory=utcnow)
+    # "seed" for the repository's files; otherwise who published it (a kabupaten operator).
+    published_by: str
+
+
+TABLES: list[type[SQLModel]] = [
+    DesaProfile,
+    DesaOfficial,
+    NumberCounter,
+    Letter,
+    OutboxEvent,
+    LetterTypeVersion,
+]

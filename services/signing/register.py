@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.wib import WIB, indonesian_date
+from services.signing.catalogue.store import definition_for_letter
 from services.signing.composition import signature_of_letter
-from services.signing.letter_types import find_letter_type
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc
 
 STATUS_LABELS = {LetterStatus.VALID.value: "Berlaku", LetterStatus.REVOKED.value: "Dicabut"}
@@ -105,7 +105,7 @@ async def _public(
         return None
     assert letter.issued_at is not None and letter.sha256 is not None
     profile = await session.get(DesaProfile, letter.desa_code)
-    letter_type = find_letter_type(letter.letter_type)
+    letter_type = await definition_for_letter(session, letter.template_version)
     desa_name = profile.name if profile else letter.desa_code
     # The jabatan as the letter and its stamp print it (a.n., Plt.).
     signature = signature_of_letter(letter)

@@ -1,10 +1,13 @@
-"""Letters to PDF: a Jinja2 template per letter type produces Typst markup, compiled by typst.
+"""Letters to PDF: the kabupaten's frame (kop surat and signature block, Jinja2 templates) around
+the letter type's body, compiled from its catalogue blocks (catalogue/blocks.py) to Typst
+markup, compiled by typst.
 
 Values from the request and the database never become Typst markup: they travel as
-`sys_inputs` (strings that Typst prints as they are), and the few constants the template embeds
-go through the `typst_str` filter into Typst string literals.
+`sys_inputs` (strings that Typst prints as they are), and every text of the template reaches
+Typst as a string literal (`typst_str`).
 
-Speed: the Typst source of a letter depends only on its type, paper, preview flag, logo presence
+Speed: the Typst source of a letter depends only on its type's definition, paper, preview flag,
+logo presence
 and signature shape, so it is rendered once per combination and cached; the fonts are loaded
 once per process and each thread keeps its own typst.Compiler (its World caches the fonts, the
 logo file and Typst's memoized layout work between letters). The letter itself draws no QR
@@ -17,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
 
 import qrcode
 import typst
@@ -25,30 +27,18 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from qrcode.constants import ERROR_CORRECT_M
 
 from common.wib import WIB, indonesian_date
-from services.signing.letter_types import LetterType
+from services.signing.catalogue.blocks import compile_body
+from services.signing.catalogue.definition import FieldSpec, LetterTypeDef
+from services.signing.typst_text import typst_str as typst_str
+
+LetterType = LetterTypeDef
 
 INDONESIAN_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 
 PAPERS = ("F4", "A4")
 
 _SEX = {"L": "Laki-laki", "P": "Perempuan", "LAKI-LAKI": "Laki-laki", "PEREMPUAN": "Perempuan"}
-_SEX_KEYS = ("jenis_kelamin", "jenis_kelamin_anak", "jenis_kelamin_almarhum")
-_DAY_DATE_KEYS = ("tanggal_lahir_anak", "tanggal_meninggal")
-_MONEY_KEYS = ("penghasilan",)
 MISSING = "-"
-
-
-def typst_str(value: object) -> str:
-    """A Typst string literal holding `value` exactly (for use in code mode: `#[...]`, args)."""
-    escaped = (
-        str(value)
-        .replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
 
 
 _env = Environment(
@@ -93,28 +83,35 @@ def _address(fields: Mapping[str, str]) -> str:
     return ", ".join(p for p in (street, neighbourhood) if p) or MISSING
 
 
-def resident_value(key: str, fields: Mapping[str, str], nik: str) -> str:
-    """The value printed for one row of a letter's tables (and for `v_<key>` in its text)."""
-    if key == "nik":
-        return nik or MISSING
-    if key == "tempat_tanggal_lahir":
-        return _birth(fields)
-    if key == "alamat":
-        return _address(fields)
-    value = fields.get(key, "").strip()
+def format_value(spec: FieldSpec, fields: Mapping[str, str]) -> str:
+    """A field's value as the letter prints it, by the field's `format` in the catalogue."""
+    value = fields.get(spec.name, "").strip()
     if not value:
         return MISSING
-    if key in _SEX_KEYS:
-        return _SEX.get(value.upper(), value)
-    if key in _DAY_DATE_KEYS:
-        return _date_value(value, with_day=True)
-    if key in _MONEY_KEYS and value.isascii() and value.isdigit():
-        return rupiah(value)
-    if key == "jam_lahir":
-        return f"{value} WIB"
-    if key == "status_perkawinan":
-        return value.title()
+    match spec.format:
+        case "jenis_kelamin":
+            return _SEX.get(value.upper(), value)
+        case "hari_tanggal":
+            return _date_value(value, with_day=True)
+        case "tanggal":
+            return _date_value(value, with_day=False)
+        case "rupiah" if value.isascii() and value.isdigit():
+            return rupiah(value)
+        case "jam":
+            return f"{value} WIB"
+        case "kapital":
+            return value.title()
     return value
+
+
+def register_values(fields: Mapping[str, str], nik: str) -> dict[str, str]:
+    """The `penduduk.*` placeholders: the applicant's NIK and the values made of several
+    fields together."""
+    return {
+        "p_nik": nik or MISSING,
+        "p_tempat_tanggal_lahir": _birth(fields),
+        "p_alamat_lengkap": _address(fields),
+    }
 
 
 def qr_svg(url: str) -> str:
@@ -185,27 +182,20 @@ class TypstDocument:
     root: Path | None = None  # where the logo lives
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def _template_source(
-    letter_type: LetterType, paper: str, preview: bool, has_logo: bool, signs_on_behalf: bool
+    letter_type: LetterTypeDef, paper: str, preview: bool, has_logo: bool, signs_on_behalf: bool
 ) -> bytes:
-    index = 0
-    sections: list[dict[str, Any]] = []
-    for section in letter_type.sections:
-        rows = []
-        for row in section.rows:
-            rows.append((index, row.label))
-            index += 1
-        sections.append({"heading": section.heading, "rows": rows})
-    text = _env.get_template(letter_type.template).render(
-        title=letter_type.title,
-        sections=sections,
-        paper=paper,
-        preview=preview,
-        has_logo=has_logo,
-        signs_on_behalf=signs_on_behalf,
-    )
-    return text.encode("utf-8")
+    frame = {
+        "title": letter_type.title,
+        "paper": paper,
+        "preview": preview,
+        "has_logo": has_logo,
+        "signs_on_behalf": signs_on_behalf,
+    }
+    signature = _env.get_template("signature.typ.j2").render(**frame).strip("\n")
+    body = compile_body(letter_type, signature)
+    return _env.get_template("letter.typ.j2").render(body=body, **frame).encode("utf-8")
 
 
 def build_document(content: LetterContent) -> TypstDocument:
@@ -233,12 +223,10 @@ def build_document(content: LetterContent) -> TypstDocument:
         "date": indonesian_date(content.letter_date.astimezone(WIB).date()),
         "verification_url": content.verification_url,
         "logo": f"/{content.logo.name}" if content.logo is not None else "",
+        **register_values(content.fields, content.nik),
     }
-    for i, row in enumerate(lt.rows):
-        inputs[f"row_{i}"] = resident_value(row.key, content.fields, content.nik)
-    for key in content.fields:
-        inputs[f"v_{key}"] = resident_value(key, content.fields, content.nik)
-    inputs.setdefault("v_keterangan", MISSING)
+    for spec in lt.fields:
+        inputs[f"f_{spec.name}"] = format_value(spec, content.fields)
     root = content.logo.parent if content.logo is not None else None
     return TypstDocument(source, inputs, root)
 

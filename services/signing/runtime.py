@@ -29,6 +29,9 @@ from common.secrets import ensure_dev_secrets, read_secret
 from common.session_checks import StaffSessions
 from common.shutdown import Shutdown
 from services.signing import servicer
+from services.signing.catalogue.definition import load_seed
+from services.signing.catalogue.servicer import SERVICE_NAME as CATALOGUE_SERVICE_NAME
+from services.signing.catalogue.store import sync_seed
 from services.signing.config import Settings
 from services.signing.issuing import LetterIssuer
 from services.signing.pades import PadesLevel
@@ -169,6 +172,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "signing")  # schema migrations, in every profile
         sessions = session_factory(engine)
+        # The kabupaten's catalogue of letter types, from the repository's seed files.
+        await sync_seed(sessions, load_seed())
         if settings.is_dev:
             await seed_dev_profiles(sessions, settings.assets_dir)
 
@@ -214,7 +219,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         grpc_server = GrpcServer(
             f"{settings.signing_grpc_host}:{settings.signing_grpc_port}",
             internal_auth,
-            [servicer.SERVICE_NAME],
+            [servicer.SERVICE_NAME, CATALOGUE_SERVICE_NAME],
             servicer.register(issuer, sessions, relay.wake),
         )
         await grpc_server.start()

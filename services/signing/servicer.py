@@ -6,12 +6,13 @@ from typing import NoReturn
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from smartdesa.v1 import signing_pb2, signing_pb2_grpc
+from smartdesa.v1 import catalogue_pb2_grpc, signing_pb2, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain.errors import DomainError
 from common.rpc import SIGNING_PASSPHRASE_METADATA, domain_code
+from services.signing.catalogue.servicer import CatalogueServicer
 from services.signing.desa_profile import (
     PROFILE_TEXT_FIELDS,
     DesaProfiles,
@@ -253,6 +254,9 @@ def register(
     def add(server: grpc.aio.Server) -> None:
         signing_pb2_grpc.add_SigningServiceServicer_to_server(
             SigningServicer(issuer, sessions, on_committed), server
+        )
+        catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(
+            CatalogueServicer(sessions), server
         )
 
     return add

@@ -34,10 +34,20 @@ class Settings(CommonSettings):
     # The Temporal Web UI the kabupaten view links every row to (already filtered to it), in
     # the namespace `temporal_namespace`. `make run` sets the dev server's UI port.
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # The resident portal's address, printed on a walk-in's receipt (how to follow it); the
+    # dev profile's intake on this machine unless set (production: intake's public host).
+    verification_portal_url: str | None = None
+    intake_http_port: int = 8000
 
     @property
     def database_url(self) -> str:
         return self.verification_database_url or self.sqlite_url("verification.db")
+
+    @property
+    def portal_url(self) -> str:
+        return (self.verification_portal_url or f"http://127.0.0.1:{self.intake_http_port}").rstrip(
+            "/"
+        )
 
     @property
     def grpc_bind(self) -> str:

@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
 from common.domain import ApplicationStatus, Role, role_label
+from common.domain.errors import Invalid
 from common.wib import WIB
 from common.wilayah import all_desa
 from services.verification.calendars import DesaCalendar, desa_calendars
@@ -74,13 +75,13 @@ def role_group(role: str) -> str:
     return "kasi" if role.startswith("kasi_") else role
 
 
-class PeriodError(ValueError):
+class PeriodError(Invalid):
     """A period or area filter that cannot be shown; the message is for people (Indonesian)."""
 
+    field: str  # always names the filter
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__("invalid-filter", message, field=field)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ working calendar, the task inbox projection, and the events that projection has 
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
@@ -203,6 +203,25 @@ class StaffChange(SQLModel, table=True):
     changed_at: datetime = Field(default_factory=utcnow)
 
 
+class WalkInScan(SQLModel, table=True):
+    """A scan the operator chose on the walk-in form, kept until the walk-in is filed so that a
+    refusal does not make them choose every file again (walk_in_scans.py). One per token and
+    syarat; removed when the walk-in is filed, and a day after it was chosen at the latest."""
+
+    __tablename__ = "verification_walk_in_scan"
+    __table_args__ = (UniqueConstraint("token", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(index=True, max_length=32)  # opaque, in the form's hidden field
+    staff_id: str  # only the staff member who chose it may use it
+    desa_code: str
+    kind: str = Field(max_length=32)  # the letter type's requirement code
+    filename: str = Field(max_length=120)  # as the browser named it, shown back to the operator
+    size_bytes: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 # The population register's tables live in population/models.py; the service's schema is both.
 TABLES: list[type[SQLModel]] = [
     *POPULATION_TABLES,
@@ -217,4 +236,5 @@ TABLES: list[type[SQLModel]] = [
     Task,
     ApplicationRecord,
     ProcessedEvent,
+    WalkInScan,
 ]

@@ -5,7 +5,7 @@ and the desa's operator when the Sekdes or Kades allowed it in the desa settings
 (`operator_may_edit_routes`: one "operator may administer" right covers routes, offered letter
 types and staff accounts; the working calendar and Plt periods stay with Sekdes and Kades).
 
-Rules (each refusal is an Indonesian `Problem`):
+Rules (each refusal is a domain error with an Indonesian message):
 - usernames are unique across the system (lower case letters, digits, '.', '_', '-');
 - roles come from the desa roles (`DESA_ROLES`); a kabupaten account is not made here;
 - a desa has at most one active Kades and one active Sekdes (others act as Plt instead);
@@ -28,7 +28,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import DESA_ROLES, MANAGER_ROLES, Role, role_label
-from common.http import Problem
+from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from services.verification.accounts import end_all_sessions, hash_password, password_matches
 from services.verification.models import Staff, StaffChange
 from services.verification.routes import rules_for
@@ -67,21 +67,19 @@ def _may_touch(actor_roles: list[str], role: str) -> bool:
 
 def _refuse_role(actor_roles: list[str], role: str) -> None:
     if not _may_touch(actor_roles, role):
-        raise Problem(
-            403,
+        raise Forbidden(
+            "kades-only",
             "Hanya Kepala Desa yang dapat membuat atau mengubah akun Sekretaris Desa dan "
             "Kepala Desa.",
-            code="kades-only",
         )
 
 
 def check_role(role: str) -> str:
     role = role.strip()
     if role not in DESA_ROLES:
-        raise Problem(
-            422,
+        raise Invalid(
+            "unknown-role",
             f"Peran '{role}' tidak dikenal (pilihan: {', '.join(DESA_ROLES)}).",
-            code="unknown-role",
             field="role",
         )
     return role
@@ -89,14 +87,13 @@ def check_role(role: str) -> str:
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Problem(
-            422,
+        raise Invalid(
+            "weak-password",
             f"Kata sandi paling sedikit {MIN_PASSWORD_LENGTH} karakter.",
-            code="weak-password",
             field="password",
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise Problem(422, "Kata sandi terlalu panjang.", code="weak-password", field="password")
+        raise Invalid("weak-password", "Kata sandi terlalu panjang.", field="password")
     return password
 
 
@@ -111,7 +108,7 @@ async def account_of(session: AsyncSession, desa_code: str, username: str) -> St
     """The desa's account; another desa's account is as unknown as a missing one."""
     staff = (await session.exec(select(Staff).where(Staff.username == username))).first()
     if staff is None or staff.desa_code != desa_code:
-        raise Problem(404, "Akun staf tidak ditemukan di desa Anda.", code="not-found")
+        raise NotFound("not-found", "Akun staf tidak ditemukan di desa Anda.")
     return staff
 
 
@@ -131,11 +128,10 @@ async def _single_holder_free(
         )
     ).first()
     if holder is not None:
-        raise Problem(
-            409,
+        raise Conflict(
+            "role-taken",
             f"Desa ini sudah memiliki {role_label(role)} aktif ({holder.username}). Nonaktifkan atau "
             "ubah jabatan akun itu terlebih dahulu, atau tetapkan Plt.",
-            code="role-taken",
             field="role",
         )
 
@@ -168,20 +164,17 @@ async def create_account(
 ) -> Staff:
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
-        raise Problem(
-            422,
+        raise Invalid(
+            "invalid-username",
             "Nama pengguna 3–64 karakter: huruf kecil, angka, titik, garis bawah atau tanda "
             "hubung, diawali huruf atau angka.",
-            code="invalid-username",
             field="username",
         )
     role = check_role(role)
     _refuse_role(actor_roles, role)
     check_password(password)
     if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
-        raise Problem(
-            409, "Nama pengguna ini sudah dipakai.", code="username-taken", field="username"
-        )
+        raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
     await _single_holder_free(session, actor.desa_code, role)
     staff = Staff(
         username=username,
@@ -209,10 +202,9 @@ async def change_account(
     if staff.username == actor.username and (
         (role is not None and role.strip() != staff.role) or active is False
     ):
-        raise Problem(
-            422,
+        raise Invalid(
+            "self-change",
             "Anda tidak dapat mengubah jabatan atau menonaktifkan akun Anda sendiri.",
-            code="self-change",
         )
     _refuse_role(actor_roles, staff.role)
     changed = False
@@ -246,11 +238,10 @@ async def set_password(
     they are to change after signing in. Ends the account's sessions and lifts its lockout."""
     staff = await account_of(session, actor.desa_code, username)
     if staff.username == actor.username:
-        raise Problem(
-            422,
+        raise Invalid(
+            "own-password",
             "Kata sandi Anda sendiri diganti lewat menu Ubah kata sandi, dengan kata sandi saat "
             "ini.",
-            code="own-password",
             field="password",
         )
     _refuse_role(actor_roles, staff.role)
@@ -279,18 +270,16 @@ async def change_own_password(
     await refuse_if_locked(session, limits, staff.username, client)
     if not await asyncio.to_thread(password_matches, staff.password_hash, current):
         await record_failure(session, limits, staff.username, client)
-        raise Problem(
-            403,
+        raise Forbidden(
+            "wrong-current-password",
             "Kata sandi saat ini salah.",
-            code="wrong-current-password",
             field="current_password",
         )
     check_password(new)
     if new == current:
-        raise Problem(
-            422,
+        raise Invalid(
+            "same-password",
             "Kata sandi baru harus berbeda dari kata sandi saat ini.",
-            code="same-password",
             field="password",
         )
     staff.password_hash = await _hash(new)

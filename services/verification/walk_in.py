@@ -8,6 +8,13 @@ else at the counter gives them the operator role as Plt for that period.
 
 Intake checks and stores everything (it owns applications, attachments and residents); the
 desa comes from the signed-in staff member, never from the form.
+
+The resident comes from the desa's population register (issue 13 item 7): the operator finds
+them by name, NIK or KK number (in a POST body), chooses one, and the letter's identity fields
+are the register's, shown read-only before filing (the same mapping intake fills them with,
+common/register_fields.py). Every read is in the register's access log with the purpose
+`WALK_IN_PURPOSE`. A NIK the register does not hold can be added to it here, with the
+register's own rules and history (population/register.py), or filed as typed.
 """
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
@@ -17,11 +24,15 @@ from dataclasses import dataclass, field
 
 import grpc
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Role
-from common.domain.errors import Unavailable
-from common.http import Problem
+from common.domain.errors import Conflict, Forbidden, Unavailable
+from common.register_fields import register_values
 from services.verification.models import Staff
+from services.verification.population import register
+from services.verification.population.models import HIDUP, STATUS_LABELS, Resident
+from services.verification.population.servicer import resident_message
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +46,18 @@ NOT_ALLOWED = (
 INTAKE_UNAVAILABLE = "Layanan warga sedang tidak dapat dihubungi. Silakan coba lagi sebentar lagi."
 NOT_SUBMITTED_YET = (
     "Permohonan sudah tercatat, tetapi belum dapat diteruskan ke alur persetujuan karena "
-    "layanan sedang sibuk. Tekan Daftarkan sekali lagi (berkas dipilih ulang); permohonan yang "
-    "sama yang diteruskan, tidak dibuat dua kali."
+    "layanan sedang sibuk. Tekan Daftarkan sekali lagi (berkas yang sudah dipilih tetap "
+    "tersimpan); permohonan yang sama yang diteruskan, tidak dibuat dua kali."
 )
+
+
+REGISTER_UNAVAILABLE = (
+    "Data penduduk desa sedang tidak dapat dibaca oleh layanan warga, sehingga isian surat "
+    "belum dapat diambil darinya. Tidak ada yang terdaftar; silakan coba lagi sebentar lagi."
+)
+# Why the register was read, as its access log records it (intake's reads say the same).
+WALK_IN_PURPOSE = "pengajuan langsung di kantor desa"
+ADDED_NOTE = "Ditambahkan saat pengajuan langsung di kantor desa"
 
 
 def may_file(roles: list[str]) -> bool:
@@ -47,7 +67,7 @@ def may_file(roles: list[str]) -> bool:
 def require_filer(roles: list[str]) -> None:
     """The pages' guard, as a dependency would refuse (HTTP 403)."""
     if not may_file(roles):
-        raise Problem(403, NOT_ALLOWED, code="walk-in-not-allowed")
+        raise Forbidden("walk-in-not-allowed", NOT_ALLOWED)
 
 
 async def catalogue(
@@ -62,6 +82,61 @@ async def catalogue(
     except grpc.aio.AioRpcError as exc:
         log.warning("intake ListLetterTypes failed: %s", exc.code())
         raise Unavailable("intake-unavailable", INTAKE_UNAVAILABLE) from exc
+
+
+async def find_residents(session: AsyncSession, staff: Staff, query: str) -> list[Resident]:
+    """The desa's residents by name, NIK or KK number; each one found is logged as seen for
+    the walk-in (register.search)."""
+    return await register.search(
+        session, staff.desa_code, query, actor=staff.username, purpose=WALK_IN_PURPOSE
+    )
+
+
+async def chosen_resident(session: AsyncSession, staff: Staff, resident_id: str) -> Resident:
+    """The resident the operator chose, read (and logged) for the walk-in. A resident who moved
+    away, died or is missing is not filed for: the register no longer speaks for them here."""
+    resident = await register.read_resident(
+        session, staff.desa_code, resident_id, actor=staff.username, purpose=WALK_IN_PURPOSE
+    )
+    if resident.status != HIDUP:
+        raise Conflict(
+            "resident-not-living",
+            f"Penduduk ini tercatat {STATUS_LABELS[resident.status].lower()} di data penduduk "
+            "desa, sehingga tidak dapat diajukan surat atas namanya dari sini.",
+            field="penduduk",
+        )
+    return resident
+
+
+async def add_to_register(
+    session: AsyncSession, staff: Staff, roles: list[str], data: register.ResidentData
+) -> Resident:
+    """A NIK the register does not hold, added in the walk-in's flow: the register's own use
+    case, so its rules and history are the same as on the Data penduduk page."""
+    register.require_editor(roles)
+    return await register.add_resident(
+        session, staff.desa_code, data, actor=staff.username, note=ADDED_NOTE
+    )
+
+
+def from_register(field_names: list[str], resident: Resident) -> dict[str, str]:
+    """The letter's fields the register fills for this resident, with its values: what intake
+    will write whatever the form says."""
+    return register_values(field_names, resident_message(resident))
+
+
+def phone_on_record(resident: Resident) -> str:
+    """The register's most recent phone for the resident, as people write it (08…)."""
+    phones = [p for p in resident.phones.split(",") if p]
+    if not phones:
+        return ""
+    return "0" + phones[0].removeprefix("62") if phones[0].startswith("62") else phones[0]
+
+
+def masked_nik(nik: str) -> str:
+    """3213115705900001 -> ************0001: the resident recognises their own on a receipt
+    that may be left on a counter, and it names nobody else."""
+    return "*" * max(0, len(nik) - 4) + nik[-4:]
 
 
 @dataclass
@@ -114,6 +189,8 @@ async def file(
             raise Refused(
                 exc.details() or "Data tidak valid.", str(trailing.get("smartdesa-field", ""))
             ) from exc
+        if code == grpc.StatusCode.UNAVAILABLE and exc.details() == "register-unavailable":
+            raise Refused(REGISTER_UNAVAILABLE, retry=True) from exc
         if code == grpc.StatusCode.UNAVAILABLE and exc.details() and "retry" in exc.details():
             raise Refused(NOT_SUBMITTED_YET, retry=True) from exc
         log.warning("intake FileWalkIn failed: %s", code)

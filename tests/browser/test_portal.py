@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from scripts.journey import Journey, wait_until
 from tests.e2e.test_journey import Stack
-from tests.support.browser import CHROMIUM, PHONE, Visit
+from tests.support.browser import CHROMIUM, PHONE, Visit, sticking_out_at_zoom
 from tests.support.web import sign_in_form
 
 # Kecamatan Pamanukan (32.13.11), born 01-01-1990; one resident per test (the code limit is
@@ -82,6 +82,7 @@ def test_resident_signs_in_with_nik_and_the_code(
     phone.get_by_role("button", name="Kirim kode masuk").click()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Masukkan kode masuk")
     expect(phone.get_by_role("status")).to_contain_text("Kode masuk telah dikirim")
+    expect(phone.get_by_label("Kode masuk")).to_be_focused()  # the code goes straight in
     visit.page(phone, "masuk-kode")
     code = _code_from_sink(journey, PHONE_SIGN_IN, before)
 
@@ -189,24 +190,32 @@ def test_choose_a_letter_type_fill_it_and_get_a_draft(
     # Wrong and missing fields: every error next to its field, what was typed kept.
     phone.get_by_label("Nama lengkap").fill("Siti Aminah")
     phone.get_by_role("textbox", name="RT", exact=True).fill("0a3")
-    phone.get_by_label("Tanggal lahir (TTTT-BB-HH)").fill("2999-01-01")
+    phone.get_by_label("Tanggal lahir").fill("2999-01-01")
     phone.get_by_role("button", name="Simpan dan lanjut unggah syarat").click()
     expect(phone.get_by_role("alert").first).to_contain_text("Periksa kembali")
     expect(phone.locator("#f-desa_code-galat")).to_contain_text("Pilih desa")
     expect(phone.locator("#f-purpose-galat")).to_contain_text("Keperluan wajib diisi")
     expect(phone.locator("#f-isian_alamat-galat")).to_contain_text("Alamat wajib diisi")
     expect(phone.locator("#f-isian_rt-galat")).to_contain_text("harus berupa angka")
-    expect(phone.locator("#f-isian_tanggal_lahir-galat")).to_contain_text("tanggal yang valid")
+    expect(phone.locator("#f-isian_tanggal_lahir-galat")).to_have_text(
+        "Tanggal lahir harus tanggal yang valid dan sudah lewat, misalnya 15 Agustus 1990."
+    )
+    expect(phone.get_by_label("Tanggal lahir")).to_have_value("2999-01-01")  # kept in the picker
+    expect(phone.locator("#f-isian_tanggal_lahir-kata")).to_have_text("1 Januari 2999")
     expect(phone.get_by_label("Nama lengkap")).to_have_value("Siti Aminah")
     expect(phone.get_by_role("textbox", name="RT", exact=True)).to_have_value("0a3")
     visit.page(phone, "isi-surat-galat")
+    assert sticking_out_at_zoom(phone) == []  # 200 %: the errors, the picker, the desa list
 
     phone.get_by_label("Desa tujuan").select_option(PAMANUKAN)
     phone.get_by_label("Keperluan").fill("Persyaratan melamar pekerjaan")
     phone.get_by_role("textbox", name="Alamat", exact=True).fill("Dusun Krajan")
     phone.get_by_role("textbox", name="RT", exact=True).fill("003")
-    phone.get_by_label("Tanggal lahir (TTTT-BB-HH)").fill("1990-01-01")
-    phone.get_by_label("Jenis kelamin (L/P)").select_option("P")
+    phone.get_by_label("Tanggal lahir").fill("1990-01-01")
+    expect(phone.locator("#f-isian_tanggal_lahir-kata")).to_have_text("1 Januari 1990")
+    sex = phone.get_by_label("Jenis kelamin")
+    expect(sex.locator("option")).to_have_text(["Pilih", "Laki-laki", "Perempuan"])
+    sex.select_option(label="Perempuan")
     phone.get_by_role("button", name="Simpan dan lanjut unggah syarat").click()
     expect(phone).to_have_url(re.compile(re.escape(base) + r"/permohonan/[0-9a-f-]{36}$"))
     visit.page(phone, "permohonan-baru-dibuat")
@@ -229,6 +238,7 @@ def test_choose_a_letter_type_fill_it_and_get_a_draft(
     expect(entry).to_contain_text("Draf, belum diajukan")
     expect(entry.get_by_role("link")).to_have_attribute("href", f"/permohonan/{application_id}")
     visit.page(phone, "permohonan-daftar")
+    assert sticking_out_at_zoom(phone) == []  # 200 %: the status badges wrap
 
 
 def test_the_draft_survives_going_offline(
@@ -260,7 +270,7 @@ def test_the_draft_survives_going_offline(
     visit.page(phone, "draf-luring")
 
     # Sending offline keeps the draft and says so.
-    phone.get_by_label("Jenis usaha, misalnya warung sembako").fill("Warung sembako")
+    phone.get_by_label("Jenis usaha").fill("Warung sembako")
     phone.get_by_role("button", name="Simpan dan lanjut unggah syarat").click()
     expect(phone.get_by_role("alert")).to_contain_text(
         "Anda sedang luring; draf disimpan, kirim lagi saat tersambung"
@@ -280,9 +290,7 @@ def test_the_draft_survives_going_offline(
     context.set_offline(False)
     phone.goto(f"{base}/permohonan/baru/SKU")
     visit.page(phone, "isi-surat-tersambung")
-    expect(phone.get_by_label("Jenis usaha, misalnya warung sembako")).to_have_value(
-        "Warung sembako"
-    )
+    expect(phone.get_by_label("Jenis usaha")).to_have_value("Warung sembako")
     phone.get_by_role("textbox", name="Alamat", exact=True).fill("Dusun Krajan")
     phone.get_by_label("Alamat tempat usaha").fill("Pasar Pamanukan")
     phone.get_by_role("button", name="Simpan dan lanjut unggah syarat").click()

@@ -81,6 +81,27 @@ def test_pages_carry_the_security_headers(stack: Stack) -> None:
         assert r.headers["referrer-policy"] == "no-referrer"
 
 
+def test_every_service_gzips_its_text(stack: Stack) -> None:
+    """common/compression.py in the four running services: pages, the stylesheet and JSON
+    come gzipped to a client that accepts it."""
+    ep = stack.endpoints
+    texts = {
+        "intake page": f"{ep.intake}/masuk",
+        "stylesheet": f"{ep.intake}/static/umum/app.css",
+        "staff page": f"{ep.verification}/masuk",
+        "signing JSON": f"{ep.signing}/openapi.json",
+        "notification JSON": f"{ep.notification}/openapi.json",
+    }
+    for what, url in texts.items():
+        r = httpx.get(url, headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200, (what, r.status_code)
+        assert r.headers.get("content-encoding") == "gzip", what
+        assert int(r.headers["content-length"]) < len(r.content), what
+    plain = httpx.get(texts["stylesheet"], headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    # A letter's PDF goes as it is: tests/browser/test_portal_application.py.
+
+
 def test_an_unknown_page_is_an_indonesian_page_and_the_api_stays_json(
     stack: Stack, desk: Page, visit: Visit
 ) -> None:

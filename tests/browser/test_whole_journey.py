@@ -21,6 +21,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from scripts.journey import PAMANUKAN, Journey, sample_pdf, sample_png, wait_until
+from tests.browser.resident_messages import told_and_shown
 from tests.e2e.test_journey import PASSWORD, Stack
 from tests.support.browser import DESK, Visit, new_context
 
@@ -152,6 +153,7 @@ def test_the_whole_journey_by_clicking(
     before = len(journey.dev_messages(PHONE))
     phone.get_by_role("button", name="Kirim kode masuk").click()
     expect(phone.get_by_role("heading", level=1)).to_have_text("Masukkan kode masuk")
+    expect(phone.get_by_label("Kode masuk")).to_be_focused()  # ready for the code
     visit.page(phone, "masuk-kode")
 
     def code() -> str | None:
@@ -177,12 +179,22 @@ def test_the_whole_journey_by_clicking(
     expect(phone.get_by_role("heading", level=1)).to_have_text("Surat Keterangan Domisili")
     visit.page(phone, "isi-surat")
 
-    phone.get_by_label("Desa tujuan").select_option(PAMANUKAN)
+    # The desa list starts with her own kecamatan (from the NIK: 32.13.11, Pamanukan).
+    desa = phone.get_by_label("Desa tujuan")
+    expect(desa.locator("optgroup").first).to_have_attribute(
+        "label", "Kecamatan Pamanukan (kecamatan Anda)"
+    )
+    desa.select_option(PAMANUKAN)
     phone.get_by_label("Keperluan").fill("Persyaratan membuka rekening bank")
     phone.get_by_label("Nama lengkap").fill("Ratna Sari Dewi")
     phone.get_by_label("Tempat lahir").fill("Subang")
-    phone.get_by_label("Tanggal lahir (TTTT-BB-HH)").fill("1988-06-27")
-    phone.get_by_label("Jenis kelamin (L/P)").select_option("P")
+    # The phone's own date picker; the day it holds is written out beside it.
+    born = phone.get_by_label("Tanggal lahir")
+    expect(born).to_have_attribute("type", "date")
+    born.fill("1988-06-27")
+    expect(phone.locator("#f-isian_tanggal_lahir-kata")).to_have_text("27 Juni 1988")
+    phone.get_by_label("Jenis kelamin").select_option(label="Perempuan")
+    visit.page(phone, "isi-surat-terisi")
     phone.get_by_role("textbox", name="Alamat", exact=True).fill("Dusun Sukamaju")
     phone.get_by_role("button", name="Simpan dan lanjut unggah syarat").click()
     expect(phone).to_have_url(re.compile(re.escape(portal) + f"/permohonan/{UUID}$"))
@@ -204,6 +216,8 @@ def test_the_whole_journey_by_clicking(
     expect(phone.locator("#sekarang")).to_contain_text(
         "Sekarang diperiksa oleh Kasi Pemerintahan. Batas waktu:"
     )
+    # What the phone was told is on the page, in the same words.
+    told_and_shown(journey, PHONE, phone, "Permohonan diterima dengan nomor")
     visit.page(phone, "diajukan")
 
     # -- 2. The Kasi opens it, looks at the documents and the preview, returns it -------------
@@ -242,6 +256,7 @@ def test_the_whole_journey_by_clicking(
     expect(timeline).to_contain_text("Dikembalikan untuk perbaikan.")
     expect(timeline).to_contain_text("oleh Kasi Pemerintahan")
     expect(timeline).to_contain_text(REASON)
+    told_and_shown(journey, PHONE, phone, "Dikembalikan untuk perbaikan")
     visit.page(phone, "perlu-perbaikan")
 
     phone.get_by_role("textbox", name="Alamat", exact=True).fill(FIXED_ADDRESS)
@@ -266,6 +281,9 @@ def test_the_whole_journey_by_clicking(
         "Diajukan kembali setelah perbaikan"
     )
     _approves(desk, office, visit, "kasi")
+    # The second step reached: one short line on the phone, the same line on the page.
+    told_and_shown(journey, PHONE, phone, "Sekarang diperiksa oleh Sekretaris Desa")
+    visit.page(phone, "di-sekdes")
 
     for username, step, name in ((SEKDES, 2, "sekdes"), (KADES, 3, "kades")):
         with _office_browser(browser) as page:
@@ -279,6 +297,7 @@ def test_the_whole_journey_by_clicking(
     expect(phone.locator("#status")).to_have_text("Surat sudah terbit")
     expect(timeline).to_contain_text("Disetujui oleh Kepala Desa")
     expect(timeline).to_contain_text("Surat sudah terbit dengan nomor")
+    told_and_shown(journey, PHONE, phone, "Surat sudah terbit dengan nomor")
     visit.page(phone, "surat-terbit")
 
     with phone.expect_download() as download:

@@ -6,7 +6,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+from common.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    TooLarge,
+    TooMany,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedType,
+)
 from common.http import PROBLEM_JSON, Problem, domain_status, install_problem_handlers
 from common.rpc import domain_code
 from common.web import install_web
@@ -22,6 +34,10 @@ KINDS = [
     (Conflict, 409, grpc.StatusCode.FAILED_PRECONDITION),
     (Invalid, 422, grpc.StatusCode.INVALID_ARGUMENT),
     (Unavailable, 503, grpc.StatusCode.UNAVAILABLE),
+    (Unauthenticated, 401, grpc.StatusCode.UNAUTHENTICATED),
+    (TooLarge, 413, grpc.StatusCode.INVALID_ARGUMENT),
+    (UnsupportedType, 415, grpc.StatusCode.INVALID_ARGUMENT),
+    (Malformed, 400, grpc.StatusCode.INVALID_ARGUMENT),
 ]
 
 
@@ -32,6 +48,14 @@ def test_each_kind_has_one_http_status_and_one_grpc_code(
     error = kind("x", "Pesan.")
     assert domain_status(error) == status
     assert domain_code(error) == code
+
+
+def test_every_kind_is_in_the_tables() -> None:
+    """A new kind without its status would answer 500 everywhere."""
+    kinds = set(DomainError.__subclasses__())
+    assert kinds == {kind for kind, _, _ in KINDS} | {TooMany}
+    assert domain_status(TooMany("x", "Tunggu.", retry_after=5)) == 429
+    assert domain_code(TooMany("x", "Tunggu.", retry_after=5)) == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_a_service_s_own_refusal_answers_as_its_kind() -> None:
@@ -141,3 +165,44 @@ def test_a_page_reads_a_refusal_and_a_problem_alike() -> None:
         "keputusan",
         {},
     )
+
+
+async def test_a_refusal_to_wait_says_when_in_a_header_on_the_api_and_the_page() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path="/masuk")
+
+    def refuse() -> None:
+        raise TooMany("too-many-codes", "Terlalu sering meminta kode masuk.", retry_after=120)
+
+    @app.post("/api/v1/auth/otp")
+    async def api() -> None:
+        refuse()
+
+    @app.post("/masuk")
+    async def page() -> None:
+        refuse()
+
+    async with _client(app) as client:
+        answered = await client.post("/api/v1/auth/otp")
+        shown = await client.post("/masuk")
+    assert (answered.status_code, answered.headers["retry-after"]) == (429, "120")
+    assert answered.json()["retry_after"] == 120
+    assert (shown.status_code, shown.headers["retry-after"]) == (429, "120")
+    assert "Terlalu sering meminta kode masuk." in shown.text
+    assert refusal_of(TooMany("x", "Tunggu.", retry_after=9)).headers == {"Retry-After": "9"}
+
+
+async def test_a_page_asks_a_visitor_who_is_not_signed_in_to_sign_in() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path="/masuk")
+
+    @app.get("/permohonan")
+    async def page() -> None:
+        raise Unauthenticated("not-signed-in", "Silakan masuk.")
+
+    async with _client(app) as client:
+        shown = await client.get("/permohonan")
+    assert shown.status_code == 303
+    assert shown.headers["location"] == "/masuk?lanjut=/permohonan"

@@ -57,3 +57,35 @@ def test_the_check_sees_every_way_of_importing_a_route_module(tmp_path: Path) ->
         "services.verification.api.routes.tasks",
         "services.verification.api.routes.tasks.decide",
     ]
+
+
+def _imports_problem(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module == "common.http":
+            if any(a.name == "Problem" for a in node.names):
+                return True
+    return False
+
+
+def test_only_routes_speak_http_refusals() -> None:
+    """Use cases and domain modules raise `common.domain.errors` kinds; only the API's routes
+    and dependencies (`api/`) and the pages (`web/`) may raise or catch an HTTP `Problem`."""
+    modules = sorted(
+        [*ROOT.glob("services/*/**/*.py"), *ROOT.glob("workflows/**/*.py")],
+    )
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for path in modules
+        if not ({"api", "web", "migrations"} & set(path.relative_to(ROOT).parts))
+        and _imports_problem(path)
+    ]
+    assert len(modules) > 50
+    assert offenders == []
+
+
+def test_the_problem_check_sees_an_import(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    module.write_text("from common.http import PROBLEM_JSON, Problem\n")
+    assert _imports_problem(module)
+    module.write_text("from common.domain.errors import Invalid\n")
+    assert not _imports_problem(module)

@@ -1,6 +1,6 @@
 import pytest
 
-from common.nik import INVALID_NIK_MESSAGE, InvalidNik, is_valid_nik, parse_nik
+from common.nik import INVALID_NIK_MESSAGE, InvalidNik, is_valid_nik, kecamatan_code, parse_nik
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +72,8 @@ def test_serial_0000_is_refused() -> None:
 
 def test_message_is_indonesian() -> None:
     assert "NIK harus 16 digit" in INVALID_NIK_MESSAGE
+
+
+def test_the_kecamatan_of_a_nik_is_its_first_six_digits() -> None:
+    assert kecamatan_code("3213115708900001") == "32.13.11"
+    assert kecamatan_code("3213") == ""  # not a NIK: no kecamatan to start from

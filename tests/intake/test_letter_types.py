@@ -1,7 +1,13 @@
 import pytest
 
 from services.intake.applications import application_errors
-from services.intake.letter_types import InvalidFields, check_fields, field_errors, find_letter_type
+from services.intake.letter_types import (
+    LETTER_TYPES,
+    InvalidFields,
+    check_fields,
+    field_errors,
+    find_letter_type,
+)
 from tests.intake import samples
 from tests.intake.conftest import Intake, problem
 
@@ -29,10 +35,14 @@ def test_fields_are_trimmed_and_empty_optional_ones_dropped() -> None:
         ({"nama": "Ani"}, "alamat", "Alamat wajib diisi"),
         ({"nama": "Ani", "alamat": "x", "hobi": "catur"}, "hobi", "tidak dikenal"),
         ({"nama": "A" * 101, "alamat": "x"}, "nama", "terlalu panjang"),
-        ({"nama": "Ani", "alamat": "x", "tanggal_lahir": "17-08-1990"}, "tanggal_lahir", "tanggal"),
+        ({"nama": "Ani", "alamat": "x", "tanggal_lahir": "08/17/1990"}, "tanggal_lahir", "tanggal"),
         ({"nama": "Ani", "alamat": "x", "tanggal_lahir": "1990-02-30"}, "tanggal_lahir", "tanggal"),
         ({"nama": "Ani", "alamat": "x", "tanggal_lahir": "2999-01-01"}, "tanggal_lahir", "tanggal"),
-        ({"nama": "Ani", "alamat": "x", "jenis_kelamin": "W"}, "jenis_kelamin", "L, P"),
+        (
+            {"nama": "Ani", "alamat": "x", "jenis_kelamin": "W"},
+            "jenis_kelamin",
+            "Laki-laki, Perempuan",
+        ),
         ({"nama": "Ani", "alamat": "x", "rt": "dua"}, "rt", "angka"),
         ({"nama": "Ani", "alamat": "x", "rw": "0004"}, "rw", "terlalu panjang"),
     ],
@@ -43,6 +53,72 @@ def test_wrong_fields_are_named(fields: dict[str, str], field_name: str, message
         check_fields(SKD, fields)
     assert exc.value.field_name == field_name
     assert message_part in str(exc.value)
+
+
+def test_a_date_is_stored_as_the_picker_sends_it_however_it_was_written() -> None:
+    """The picker sends 1990-08-15; a phone without one lets the resident type the words the
+    page shows. Both are stored alike; the error gives the example in the page's words."""
+    assert SKD is not None
+    base = {"nama": "Ani", "alamat": "x"}
+    for typed in ("1990-08-15", "15 Agustus 1990", "15-08-1990", "15/8/1990"):
+        assert check_fields(SKD, {**base, "tanggal_lahir": typed})["tanggal_lahir"] == "1990-08-15"
+    with pytest.raises(InvalidFields) as exc:
+        check_fields(SKD, {**base, "tanggal_lahir": "besok"})
+    assert str(exc.value) == (
+        "Tanggal lahir harus tanggal yang valid dan sudah lewat, misalnya 15 Agustus 1990."
+    )
+    assert "YYYY" not in str(exc.value) and "TTTT" not in str(exc.value)
+
+
+def test_coded_choices_are_written_out_and_stored_as_codes() -> None:
+    assert SKD is not None
+    sex = SKD.field_index["jenis_kelamin"]
+    assert sex.label == "Jenis kelamin"
+    assert sex.options == (("L", "Laki-laki"), ("P", "Perempuan"))
+    assert sex.shown("P") == "Perempuan"
+    base = {"nama": "Ani", "alamat": "x"}
+    assert check_fields(SKD, {**base, "jenis_kelamin": "perempuan"})["jenis_kelamin"] == "P"
+    assert check_fields(SKD, {**base, "jenis_kelamin": "L"})["jenis_kelamin"] == "L"
+    sp = find_letter_type("SP")
+    assert sp is not None
+    marital = sp.field_index["status_perkawinan"]
+    assert marital.shown("CERAI MATI") == "Cerai mati"
+    assert SKD.field_index["tanggal_lahir"].shown("1990-08-15") == "15 Agustus 1990"
+    skl = find_letter_type("SKL")
+    assert skl is not None
+    assert check_fields(
+        skl,
+        {
+            "nama_anak": "Budi",
+            "jenis_kelamin_anak": "Laki-laki",
+            "tempat_lahir_anak": "Subang",
+            "tanggal_lahir_anak": "1 Maret 2024",
+            "jam_lahir": "08.30",
+            "nama_ibu": "Ani",
+            "nama": "Ani",
+            "alamat": "x",
+        },
+    ) == {
+        "nama_anak": "Budi",
+        "jenis_kelamin_anak": "L",
+        "tempat_lahir_anak": "Subang",
+        "tanggal_lahir_anak": "2024-03-01",
+        "jam_lahir": "08:30",
+        "nama_ibu": "Ani",
+        "nama": "Ani",
+        "alamat": "x",
+    }
+    assert skl.field_index["jam_lahir"].shown("08:30") == "08.30"
+
+
+def test_no_label_carries_its_own_hint() -> None:
+    """Hints sit beside the field: a label never ends in "(TTTT-BB-HH)", "(L/P)" or an
+    example, so a page that shows the value beside the label reads plainly."""
+    for letter_type in LETTER_TYPES.values():
+        for spec in letter_type.fields:
+            assert "(" not in spec.label and "misalnya" not in spec.label, spec.label
+            for code in spec.choices:
+                assert spec.choice_label(code) != code or code[0].isupper(), code
 
 
 async def test_catalogue_is_public(intake: Intake) -> None:
@@ -145,8 +221,8 @@ def test_every_type_accepts_its_form_and_names_each_missing_required_field(code:
         ("SKP", {"penghasilan": "1,5 juta"}, "penghasilan", "angka"),
         ("SKL", {"jam_lahir": "25:00"}, "jam_lahir", "jam"),
         ("SKL", {"tanggal_lahir_anak": "2999-01-01"}, "tanggal_lahir_anak", "tanggal"),
-        ("SKK", {"jenis_kelamin_almarhum": "X"}, "jenis_kelamin_almarhum", "L, P"),
-        ("SPCK", {"status_perkawinan": "JOMBLO"}, "status_perkawinan", "BELUM KAWIN"),
+        ("SKK", {"jenis_kelamin_almarhum": "X"}, "jenis_kelamin_almarhum", "Laki-laki, Perempuan"),
+        ("SPCK", {"status_perkawinan": "JOMBLO"}, "status_perkawinan", "Belum kawin"),
         ("SKDU", {"status_tempat_usaha": "Gratis"}, "status_tempat_usaha", "Sewa"),
         ("SKU", {"nama_usaha": "W" * 101}, "nama_usaha", "terlalu panjang"),
     ],

@@ -17,10 +17,12 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 
 from common.domain import resident_wording as say
 from common.domain.events import (
+    APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
     APPLICATION_EXPIRED,
     APPLICATION_REJECTED,
+    APPLICATION_RESUBMITTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
@@ -32,6 +34,7 @@ from services.intake.applications import record_submission
 from services.intake.models import LetterApplication
 from services.intake.numbering import assign_number
 from services.notification import templates as t
+from tests.docs.support import DOCS
 from tests.intake.conftest import Intake
 
 DEADLINE = datetime(2026, 7, 21, 9, 0, tzinfo=UTC)
@@ -206,6 +209,81 @@ async def test_every_message_has_its_words_on_the_page(
     _, message = group.whatsapp.render(**values)
     page = await walk.page()
     for pattern in quoted_lines(group):
+        needed = {f for _, f, _, _ in string.Formatter().parse(pattern) if f}
+        line = pattern.format(**{k: values[k] for k in needed})
+        assert line in message
+        assert line in page, f"{line!r} not on the page for {event}"
+
+
+# In the app only: the resident's own acts and each step approved. Each quotes a wording line
+# too, the timeline's.
+IN_APP_ONLY: dict[str, t.EventTemplates] = {
+    APPLICATION_DECIDED: t.DECIDED,
+    APPLICATION_RESUBMITTED: t.RESUBMITTED,
+    APPLICATION_CANCELLED: t.CANCELLED,
+}
+
+
+def _to_applicant_in_docs() -> set[str]:
+    """The template names docs/messages.md lists as going to the applicant."""
+    names = set()
+    for row in (DOCS / "messages.md").read_text().splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[1].startswith("the applicant"):
+            found = re.match(r"`([\w.]+)`", cells[3])
+            assert found is not None, row
+            names.add(found[1])
+    return names
+
+
+def test_every_message_to_the_resident_in_the_docs_has_its_page_test() -> None:
+    """docs/messages.md is the list of what a resident can receive: each of its messages is
+    one whose words this module finds on the page (the parametrized tests here)."""
+    covered = {
+        template.name
+        for groups in [*t.TO_RESIDENT.values(), *([g] for g in IN_APP_ONLY.values())]
+        for group in groups
+        for template in (group.inapp, group.whatsapp, group.sms, group.email)
+        if template is not None
+    }
+    listed = _to_applicant_in_docs()
+    assert len(listed) > 20
+    assert listed <= covered, sorted(listed - covered)
+
+
+async def _acknowledged(walk: Walk, event: str) -> dict[str, str]:
+    await walk.start()
+    await walk.progress(
+        APPLICATION_STEP_ASSIGNED, "in_review", current_step=_step(0, "kasi_pemerintahan")
+    )
+    if event == APPLICATION_DECIDED:
+        await walk.progress(event, "in_review", actor_role="kasi_pemerintahan", decision="approve")
+        return walk.values(role="Kasi Pemerintahan")
+    if event == APPLICATION_RESUBMITTED:
+        await walk.progress(
+            APPLICATION_REVISION_REQUESTED,
+            "revision_requested",
+            actor_role="kasi_pemerintahan",
+            decision="revise",
+            reason=REASON,
+        )
+        await walk.progress(event, "in_review")
+        return walk.values()
+    await walk.progress(event, "cancelled")
+    return walk.values()
+
+
+@pytest.mark.parametrize("event", list(IN_APP_ONLY))
+async def test_every_in_app_acknowledgement_has_its_words_on_the_page(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub, event: str
+) -> None:
+    walk = Walk(intake, stub)
+    values = await _acknowledged(walk, event)
+    _, message = IN_APP_ONLY[event].inapp.render(**values)
+    lines = [line for line in say.LINES if line in IN_APP_ONLY[event].inapp.body]
+    assert lines, f"{event}: the in-app message quotes no wording line"
+    page = await walk.page()
+    for pattern in lines:
         needed = {f for _, f, _, _ in string.Formatter().parse(pattern) if f}
         line = pattern.format(**{k: values[k] for k in needed})
         assert line in message

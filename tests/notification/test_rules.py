@@ -233,7 +233,7 @@ async def test_progress_events_stay_in_the_app(handler_env: HandlerEnv) -> None:
     await handler_env.handler(revise)  # its own event says it: nothing here
     resident = [n for n in await notes(handler_env) if n.recipient.startswith("resident:")]
     assert [n.template for n in resident] == ["decided.inapp", "resubmitted.inapp"]
-    assert "disetujui oleh Sekretaris Desa" in resident[0].body
+    assert "Disetujui oleh Sekretaris Desa." in resident[0].body
     assert await deliveries(handler_env) == []
 
 

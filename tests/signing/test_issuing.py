@@ -18,7 +18,7 @@ async def test_issue_is_idempotent_per_application(signing: RunningSigning) -> N
     assert first.status == "valid"
     assert (again.id, again.number, again.sha256) == (first.id, first.number, first.sha256)
     assert first.number.startswith("400.12.2/001/32.13.11.2004/")
-    assert first.template_version == "SKD-2026.2"
+    assert first.template_version == "SKD-v1"  # the catalogue version it was rendered from
     pdf = await issuer.read_pdf(first)
     assert hashlib.sha256(pdf).hexdigest() == first.sha256
     assert (signing.settings.letters_dir / f"{first.id}.pdf").exists()

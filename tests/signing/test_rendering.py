@@ -1,9 +1,11 @@
+import io
 import json
 import re
 from datetime import UTC, datetime
 
 import qrcode
 import typst
+from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
 from common.wib import indonesian_date
@@ -121,3 +123,46 @@ def test_qr_svg_draws_exactly_the_modules_of_the_code() -> None:
     assert drawn == expected
     # Version and error correction fit a verification URL with room to spare.
     assert code.version <= 5 and code.error_correction == ERROR_CORRECT_M
+
+
+def _footer_lines(png: bytes, ppi: int, bottom_margin_cm: float) -> list[tuple[float, float]]:
+    """Each text line in the page's bottom margin: (where its ink starts, its widest gap), in
+    points."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    width, height = image.size
+    pixels = list(image.getdata())  # grey levels, row by row
+
+    def dark(x: int, y: int) -> bool:
+        return int(pixels[y * width + x]) < 128
+
+    top = int(height - bottom_margin_cm / 2.54 * ppi)
+    rows = [y for y in range(top, height) if any(dark(x, y) for x in range(width))]
+    lines: list[list[int]] = []
+    for y in rows:
+        if lines and y == lines[-1][-1] + 1:
+            lines[-1].append(y)
+        else:
+            lines.append([y])
+    found = []
+    for line in lines:
+        cols = [x for x in range(width) if any(dark(x, y) for y in line)]
+        gaps = [b - a for a, b in zip(cols, cols[1:], strict=False)]
+        found.append((cols[0] * 72 / ppi, max(gaps) * 72 / ppi))
+    return found
+
+
+def test_the_footer_line_is_left_aligned_without_stretched_spaces() -> None:
+    """The verification address cannot break, so a justified footer stretched the line before
+    it into gaps, and a centred one wandered. Every footer line starts at the left margin
+    (2.5 cm) and no space is wider than a space of its 7.5 pt type."""
+    ppi = 144
+    left_margin_pt = 2.5 / 2.54 * 72
+    for code_length in (10, 40, 80):
+        url = "https://verifikasi.subang.go.id/verifikasi/" + "A" * code_length
+        doc = build_document(_content(verification_url=url))
+        png = typst.compile(doc.source, format="png", ppi=ppi, sys_inputs=doc.inputs)
+        lines = _footer_lines(png, ppi, bottom_margin_cm=2)
+        assert lines, "no footer"
+        for start, widest_gap in lines:
+            assert abs(start - left_margin_pt) < 1.5, (code_length, lines)
+            assert widest_gap < 4.5, (code_length, lines)

@@ -1,10 +1,12 @@
 """Headless Chromium for the page tests: Debian's `chromium` driven by Playwright (nothing is
 downloaded; `make install` installs both), and the checks every visited page gets.
 
-`Visit.page(page, name)` is what a test calls after each navigation: it saves a screenshot,
-checks the page fits a 360-px-wide screen without sideways scrolling, and runs axe-core
+`Visit.page(page, name)` is what a test calls after each navigation: it saves full-page
+screenshots at the two widths people use it at (a 360-px phone and a 1366-px office screen),
+checks the page fits the 360-px screen without sideways scrolling, and runs axe-core
 (`node_modules/axe-core`, installed by `make install` from npm) expecting no serious or
-critical violation.
+critical violation. The screenshots stay under build/screenshots/<test>/ (gitignored; CI keeps
+them as the run's artefacts; SMARTDESA_SCREENSHOTS_DIR moves them).
 """
 
 import json
@@ -22,6 +24,8 @@ AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(os.environ.get("SMARTDESA_SCREENSHOTS_DIR", ROOT / "build" / "screenshots"))
 PHONE: ViewportSize = {"width": 360, "height": 780}
 DESK: ViewportSize = {"width": 1280, "height": 860}
+# The widths every visited page is kept at: the resident's phone and the desa office's screen.
+SCREENSHOT_WIDTHS = (PHONE["width"], 1366)
 # How long a click, a navigation or an `expect` waits for the page before failing. Each returns
 # as soon as the page is there; the bound only matters when it never comes. Playwright's defaults
 # (30 s, and 5 s for `expect`) failed a Kades' approval, which signs the letter before the page
@@ -89,37 +93,72 @@ def horizontal_overflow(page: Page) -> int:
     return max(width, 0)
 
 
+# Elements checked for sticking out of the page when it is zoomed.
+_ZOOM_CHECKED = ".lencana, button, .tombol, input, select, textarea, label, h1, h2, h3, p, dd, li"
+
+
+def sticking_out_at_zoom(page: Page, zoom: int = 2) -> list[str]:
+    """What sticks out sideways when the page is zoomed `zoom` times: the browser's zoom
+    shrinks the CSS viewport by that factor (200 % on a 360-px phone lays the page out in
+    180 px). Each entry names the element and its first words; [] when nothing does."""
+    size = page.viewport_size or PHONE
+    page.set_viewport_size({"width": size["width"] // zoom, "height": size["height"] // zoom})
+    try:
+        found: list[str] = page.evaluate(
+            """(selector) => {
+                const edge = document.documentElement.clientWidth + 1;
+                return [...document.querySelectorAll(selector)]
+                    .filter(el => el.getClientRects().length && el.getBoundingClientRect().right > edge)
+                    .map(el => el.tagName.toLowerCase() + '.' + el.className + ' '
+                        + (el.textContent || el.value || '').trim().slice(0, 40));
+            }""",
+            _ZOOM_CHECKED,
+        )
+        overflow = horizontal_overflow(page)
+        if overflow:
+            found.append(f"the page: {overflow}px wider than the screen")
+    finally:
+        page.set_viewport_size(size)
+    return found
+
+
 @dataclass
 class Visit:
     """Screenshots and checks for one test; files go to build/screenshots/<test>/."""
 
     test_name: str
     shots: list[Path] = field(default_factory=list)
+    visits: int = 0
 
     @property
     def folder(self) -> Path:
         return SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", self.test_name)
 
     def page(self, page: Page, name: str, *, accessible: bool = True) -> Path:
+        """Screenshots at 360 and 1366 px (`NN-name-360.png`, `NN-name-1366.png`), the
+        360-px fit and axe-core at the test's own size. Returns the 360-px screenshot."""
         page.wait_for_load_state("load")
         self.folder.mkdir(parents=True, exist_ok=True)
-        index = len(self.shots) + 1
+        self.visits += 1
+        index = self.visits
         slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-        path = self.folder / f"{index:02d}-{slug}.png"
-        page.screenshot(path=str(path), full_page=True)
-        self.shots.append(path)
         size = page.viewport_size or DESK
-        if size["width"] != PHONE["width"]:
-            page.set_viewport_size(PHONE)
-            try:
-                overflow = horizontal_overflow(page)
-                page.screenshot(path=str(path.with_name(path.stem + "-360.png")), full_page=True)
-            finally:
+        overflow = 0
+        paths: dict[int, Path] = {}
+        try:
+            for width in SCREENSHOT_WIDTHS:
+                if size["width"] != width:
+                    page.set_viewport_size({"width": width, "height": size["height"]})
+                if width == PHONE["width"]:
+                    overflow = horizontal_overflow(page)
+                paths[width] = self.folder / f"{index:02d}-{slug}-{width}.png"
+                page.screenshot(path=str(paths[width]), full_page=True)
+        finally:
+            if (page.viewport_size or DESK) != size:
                 page.set_viewport_size(size)
-        else:
-            overflow = horizontal_overflow(page)
+        self.shots.extend(paths.values())
         assert overflow == 0, f"{name}: {overflow}px wider than a 360-px screen ({page.url})"
         if accessible:
             blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
             assert not blocking, f"{name} ({page.url}): {json.dumps(blocking, indent=1)}"
-        return path
+        return paths[PHONE["width"]]

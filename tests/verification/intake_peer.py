@@ -42,6 +42,8 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         self.applications: dict[str, StoredApplication] = {}
         self.recorded: list[intake_pb2.RecordProgressRequest] = []
         self.walk_ins: list[intake_pb2.FileWalkInRequest] = []
+        # Refusals FileWalkIn answers, in order, before it files: (code, details, field).
+        self.walk_in_refusals: list[tuple[grpc.StatusCode, str, str]] = []
         self._js = js
 
     def add(
@@ -129,10 +131,43 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.FileWalkInResponse:
-        """Records the filing and answers as intake does (nothing checked here)."""
+        """Records the filing and answers as intake does (nothing checked here), or refuses as
+        intake would with the next of `walk_in_refusals`. A filed walk-in can then be read
+        (GetApplication) as in review, numbered, with its scans."""
+        if self.walk_in_refusals:
+            code, details, field_name = self.walk_in_refusals.pop(0)
+            context.set_trailing_metadata((("smartdesa-field", field_name),))
+            await context.abort(code, details)
         self.walk_ins.append(request)
+        application_id = f"walk-in-{len(self.walk_ins)}"
+        self.applications[application_id] = StoredApplication(
+            intake_pb2.Application(
+                id=application_id,
+                number=f"{request.letter_type}-2026-{len(self.walk_ins):06d}",
+                desa_code=request.desa_code,
+                letter_type=request.letter_type,
+                purpose=request.purpose,
+                fields=dict(request.fields),
+                status="in_review",
+                resident_id="resident-walk-in",
+                nik=request.nik,
+                channel="walk_in",
+                filed_by=request.filed_by,
+                attachments=[
+                    intake_pb2.AttachmentInfo(
+                        id=f"{application_id}-{a.kind}",
+                        kind=a.kind,
+                        size_bytes=len(a.content),
+                    )
+                    for a in request.attachments
+                ],
+                created_at=timestamp(datetime(2026, 12, 7, 2, 0, tzinfo=UTC)),
+                submitted_at=timestamp(datetime(2026, 12, 7, 2, 0, tzinfo=UTC)),
+            ),
+            {f"{application_id}-{a.kind}": a.content for a in request.attachments},
+        )
         return intake_pb2.FileWalkInResponse(
-            application_id=f"walk-in-{len(self.walk_ins)}", status="in_review", created=True
+            application_id=application_id, status="in_review", created=True
         )
 
     async def RecordProgress(

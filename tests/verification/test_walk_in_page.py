@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from common.http import Problem
+from common.domain.errors import Forbidden
 from services.verification.routes import set_offered
 from services.verification.walk_in import may_file, require_filer
 from services.verification.web.routes.walk_in import field_name, masked_phone
@@ -20,9 +20,9 @@ def test_the_operator_files_also_as_plt_and_nobody_else() -> None:
     assert may_file(["kasi_pemerintahan", "operator"])  # Plt operator
     for roles in (["kasi_kesra"], ["sekdes"], ["kades", "sekdes"], []):
         assert not may_file(roles)
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(Forbidden) as refused:
             require_filer(roles)
-        assert refused.value.status == 403
+        assert refused.value.code == "walk-in-not-allowed"
 
 
 @pytest.mark.parametrize(

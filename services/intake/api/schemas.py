@@ -48,6 +48,11 @@ class FormFieldOut(BaseModel):
     kind: str
     max_length: int
     choices: list[str]
+    # What pages show beside the field, and each choice in words ("P": "Perempuan"); the
+    # value sent is the choice itself. A date is sent as 1990-08-15 (or as people write it,
+    # "15 Agustus 1990"), and stored as 1990-08-15.
+    hint: str = ""
+    choice_labels: dict[str, str] = {}
 
 
 class LetterTypeOut(BaseModel):
@@ -75,6 +80,8 @@ class LetterTypeOut(BaseModel):
                     kind=f.kind,
                     max_length=f.max_length,
                     choices=list(f.choices),
+                    hint=f.hint,
+                    choice_labels=dict(f.options),
                 )
                 for f in lt.fields
             ],

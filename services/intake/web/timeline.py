@@ -84,7 +84,7 @@ def timeline_item(entry: TimelineEntry, application: LetterApplication) -> Timel
             else say.STEP_REACHED.format(role=step, deadline=_until(entry.deadline)),
         )
     if event == APPLICATION_DECIDED:
-        return TimelineItem(entry.at, f"Disetujui oleh {by}")
+        return TimelineItem(entry.at, say.APPROVED.format(role=by))
     if event == APPLICATION_REVISION_REQUESTED:
         return TimelineItem(
             entry.at,
@@ -94,7 +94,7 @@ def timeline_item(entry: TimelineEntry, application: LetterApplication) -> Timel
             by=by,
         )
     if event == APPLICATION_RESUBMITTED:
-        return TimelineItem(entry.at, "Perbaikan dikirim ulang")
+        return TimelineItem(entry.at, say.RESUBMITTED)
     if event == APPLICATION_REJECTED:
         return TimelineItem(
             entry.at, say.REJECTED.format(reason=say.reason_text(entry.reason)), by=by
@@ -104,7 +104,7 @@ def timeline_item(entry: TimelineEntry, application: LetterApplication) -> Timel
     if event == APPLICATION_ESCALATED:
         return TimelineItem(entry.at, say.ESCALATED.format(role=step))
     if event == APPLICATION_CANCELLED:
-        return TimelineItem(entry.at, "Dibatalkan oleh pemohon")
+        return TimelineItem(entry.at, say.CANCELLED)
     if event == APPLICATION_EXPIRED:
         return TimelineItem(entry.at, say.EXPIRED)
     if event == APPLICATION_SIGNING_BLOCKED:

@@ -7,12 +7,11 @@ Every action is the resident API's own (`resident_actions`), so the page refuses
 the API refuses, with the same message; another resident's application is the API's 404.
 """
 
+import asyncio
 import hmac
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,11 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import Principal
 from common.domain import ApplicationStatus, role_label
-from common.domain.errors import DomainError
-from common.http import Problem
+from common.domain.errors import DomainError, NotFound
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
-from common.wib import indonesian_date
 from services.intake import resident_actions
 from services.intake.api.deps import (
     SESSION_COOKIE,
@@ -36,7 +33,12 @@ from services.intake.api.deps import (
 )
 from services.intake.api.responses import letter_response
 from services.intake.applications import EDITABLE_STATUSES, details, letter_type_of
-from services.intake.attachments import accept_form, attachment_dir, require_editable
+from services.intake.attachments import (
+    accept_form,
+    attachment_dir,
+    read_attachment,
+    require_editable,
+)
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.letter_types import FormField, Requirement
 from services.intake.models import Attachment, LetterApplication
@@ -44,6 +46,7 @@ from services.intake.runtime import Runtime
 from services.intake.uploads import UploadRejected, receive_multipart
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
+from services.intake.web.thumbnails import thumbnail_jpeg
 from services.intake.web.timeline import content_label, size_label, timeline_item, where_now
 
 router = APIRouter(tags=["halaman warga"], include_in_schema=False)
@@ -60,8 +63,6 @@ NOTICES = {
     "dibatalkan": "Permohonan sudah dibatalkan.",
 }
 FIELD_PREFIX = "fields."
-# An entry hint at the end of a field's label, e.g. " (TTTT-BB-HH)".
-_HINT = re.compile(r"\s*\([^)]*\)\s*$")
 
 
 def page_url(application_id: str, notice: str | None = None) -> str:
@@ -73,6 +74,16 @@ def page_url(application_id: str, notice: str | None = None) -> str:
 class SyaratView:
     requirement: Requirement
     attachment: Attachment | None
+    application_id: str
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        """The small picture of a sent photo; its version in the URL, so a replaced photo is
+        fetched anew while an unchanged one comes from the phone's cache."""
+        a = self.attachment
+        if a is None or not a.content_type.startswith("image/"):
+            return None
+        return f"{page_url(self.application_id)}/berkas/{a.kind}/gambar-kecil?v={a.sha256[:12]}"
 
     @property
     def state(self) -> str:
@@ -94,26 +105,21 @@ class FieldView:
 
     @property
     def options(self) -> list[tuple[str, str]]:
-        return [("", "— pilih —"), *((c, c) for c in self.field.choices)]
+        return [("", "— pilih —"), *self.field.options]
 
     @property
     def input_type(self) -> str:
-        return "date" if self.field.kind == "date" else "text"
+        return "time" if self.field.kind == "time" else "text"
 
     @property
     def read_label(self) -> str:
-        """The label without its entry hint: "Tanggal lahir", not "Tanggal lahir (TTTT-BB-HH)"."""
-        return _HINT.sub("", self.field.label).strip()
+        """The label alone: hints sit beside the field, never beside the value."""
+        return self.field.label
 
     @property
     def read_value(self) -> str:
-        """The value as people write it: a date as "15 Agustus 1990"."""
-        if self.field.kind == "date":
-            try:
-                return indonesian_date(date.fromisoformat(self.value))
-            except ValueError:
-                return self.value
-        return self.value
+        """The value as people write it: "15 Agustus 1990", "Perempuan"."""
+        return self.field.shown(self.value)
 
 
 async def _owned(
@@ -158,7 +164,9 @@ async def _show(
             FieldView(f, fields.get(f.name, ""), errors.get(FIELD_PREFIX + f.name))
             for f in letter_type.fields
         ],
-        "syarat": [SyaratView(r, attached.get(r.code)) for r in letter_type.requirements],
+        "syarat": [
+            SyaratView(r, attached.get(r.code), application.id) for r in letter_type.requirements
+        ],
         "upload_errors": upload_errors or {},
         "timeline": [timeline_item(t, application) for t in reversed(seen.timeline)],
         "now": where_now(application, seen.timeline),
@@ -383,19 +391,42 @@ async def upload_without_script(
     kind = form.fields.get("kind", "").strip().upper()
     try:
         await accept_form(session, root, application, form)
-    except Problem as exc:
+    except DomainError as exc:
+        refused = refusal_of(exc)
         await session.refresh(application)
         return await _show(
             request,
             page,
             session,
             application,
-            upload_errors={kind: exc.detail},
-            flash=exc.detail,
+            upload_errors={kind: refused.message},
+            flash=refused.message,
             flash_kind="galat",
-            status_code=exc.status,
+            status_code=refused.status,
         )
     return RedirectResponse(page_url(application.id, "berkas"), status_code=303)
+
+
+@router.get(PAGE + "/berkas/{kind}/gambar-kecil")
+async def attachment_thumbnail(
+    application_id: uuid.UUID,
+    kind: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    resident: CurrentResident,
+) -> Response:
+    """A small JPEG of the photo sent for one syarat of the resident's own application (the
+    upload control shows what was sent). Another resident's application is the API's 404."""
+    application = await _owned(session, resident, str(application_id))
+    seen = await details(session, application)
+    attachment = next((a for a in seen.attachments if a.kind == kind), None)
+    if attachment is None or not attachment.content_type.startswith("image/"):
+        raise NotFound("not-found", "Berkas tidak ditemukan.")
+    content = await read_attachment(runtime.settings.attachments_dir, attachment)
+    small = await asyncio.to_thread(thumbnail_jpeg, content)
+    return Response(
+        small, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=604800"}
+    )
 
 
 @router.get(PAGE + "/surat.pdf")

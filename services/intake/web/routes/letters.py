@@ -8,14 +8,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.domain.errors import DomainError, NotFound
+from common.nik import kecamatan_code
 from common.web import is_tls
-from common.wilayah import Desa, all_desa, find_desa
+from common.wilayah import by_kecamatan, find_desa
 from services.intake import resident_actions
 from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.applications import TooManyDrafts, application_errors, owned_applications
 from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
 from services.intake.offered import NOT_OFFERED_CODE
+from services.intake.register_data import registered_desa
+from services.intake.runtime import Runtime
 from services.intake.web.labels import status_badge, status_label
 from services.intake.web.pages import ResidentPageDep, render
 
@@ -84,24 +87,47 @@ def _letter_type_or_404(type_code: str) -> LetterType:
     return letter_type
 
 
-def _kecamatan_of_nik(nik: str) -> str:
-    """'3213111508900001' -> '32.13.11' (the Kemendagri code of the NIK's kecamatan)."""
-    return f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}"
+@dataclass(frozen=True)
+class DesaPicker:
+    """The desa select: grouped by kecamatan, the resident's own first; their register's desa
+    chosen already when the register holds them."""
+
+    groups: list[tuple[str, list[tuple[str, str]]]]
+    preselected: str
+    hint: str
 
 
-async def _desa_options(session: SessionDep, resident_id: str) -> list[Desa]:
-    """Every desa we serve, those of the resident's own kecamatan (from the NIK) first."""
+async def _desa_picker(runtime: Runtime, session: SessionDep, resident_id: str) -> DesaPicker:
     resident = await session.get(Resident, resident_id)
-    home = _kecamatan_of_nik(resident.nik) if resident is not None else ""
-    return sorted(
-        all_desa().values(), key=lambda d: (d.kecamatan_code != home, d.kecamatan, d.name)
+    nik = resident.nik if resident is not None else ""
+    registered = (
+        await registered_desa(runtime.population, nik, resident.phone)
+        if resident is not None
+        else None
     )
+    home = find_desa(registered) if registered else None
+    first = home.kecamatan_code if home else kecamatan_code(nik)
+    groups = [
+        (
+            f"Kecamatan {k.name}" + (" (kecamatan Anda)" if k.code == first else ""),
+            [(d.code, d.name) for d in k.desa],
+        )
+        for k in by_kecamatan(first)
+    ]
+    if home is not None:
+        hint = f"Desa Anda menurut data penduduk desa: {home.name}, Kecamatan {home.kecamatan}."
+    elif any(k.code == first for k in by_kecamatan(first)):
+        hint = "Desa di kecamatan Anda (menurut NIK) ada di urutan teratas."
+    else:
+        hint = ""
+    return DesaPicker(groups, home.code if home else "", hint)
 
 
 async def _form_page(
     request: Request,
     page: ResidentPageDep,
     session: SessionDep,
+    runtime: Runtime,
     letter_type: LetterType,
     *,
     values: dict[str, str] | None = None,
@@ -116,7 +142,7 @@ async def _form_page(
             "title": letter_type.name,
             "nav_active": "baru",
             "letter_type": letter_type,
-            "desa_options": await _desa_options(session, page.resident.subject),
+            "desa": await _desa_picker(runtime, session, page.resident.subject),
             "values": values or {},
             "errors": errors or {},
             "prefix": FIELD_PREFIX,
@@ -131,9 +157,13 @@ async def _form_page(
 
 @router.get(NEW_PATH + "/{type_code}")
 async def letter_form(
-    type_code: str, request: Request, page: ResidentPageDep, session: SessionDep
+    type_code: str,
+    request: Request,
+    page: ResidentPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> HTMLResponse:
-    return await _form_page(request, page, session, _letter_type_or_404(type_code))
+    return await _form_page(request, page, session, runtime, _letter_type_or_404(type_code))
 
 
 def _form_key(error_key: str) -> str:
@@ -189,6 +219,7 @@ async def create_draft(
                 request,
                 page,
                 session,
+                runtime,
                 letter_type,
                 values=values,
                 flash=exc.message,
@@ -203,6 +234,7 @@ async def create_draft(
             request,
             page,
             session,
+            runtime,
             letter_type,
             values=values,
             errors={_form_key(k): v for k, v in errors.items()},

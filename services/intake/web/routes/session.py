@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from common.domain.errors import DomainError, Invalid
 from common.http import Problem
 from common.web import (
     CSRF_FIELD,
@@ -20,6 +21,7 @@ from common.web import (
     signed_in,
     signed_out,
 )
+from common.web.refusals import refusal_of
 from services.intake.api.deps import (
     SESSION_COOKIE,
     CurrentResident,
@@ -100,11 +102,6 @@ async def sign_in_page(
     return _identity_page(request, runtime, lanjut or "")
 
 
-def _field_of(problem: Problem, default: str) -> str:
-    field = problem.extra.get("field")
-    return field if isinstance(field, str) else default
-
-
 @router.post(SIGN_IN_PATH)
 async def ask_for_code(
     request: Request,
@@ -129,20 +126,21 @@ async def ask_for_code(
         )
     try:
         await send_code(request, session, runtime, nik, phone)
-    except Problem as exc:
-        errors = {_field_of(exc, "nik"): exc.detail} if exc.status == 422 else {}
+    except DomainError as exc:
+        refused = refusal_of(exc)
+        errors = {refused.field or "nik": refused.message} if isinstance(exc, Invalid) else {}
         page = _identity_page(
             request,
             runtime,
             lanjut,
-            status_code=exc.status,
+            status_code=refused.status,
             nik=nik,
             phone=phone,
             errors=errors,
-            flash=None if errors else exc.detail,
+            flash=None if errors else refused.message,
             flash_kind="galat",
         )
-        page.headers.update(exc.headers or {})  # Retry-After, as the API answers
+        page.headers.update(refused.headers)  # Retry-After, as the API answers
         return page
     return _code_page(request, runtime, nik, phone, lanjut, flash=CODE_SENT)
 
@@ -192,23 +190,22 @@ async def sign_in(
         )
     try:
         token = await redeem(session, runtime, nik, phone, otp)
-    except Problem as exc:
-        field = _field_of(exc, "otp")
-        if field in ("nik", "phone"):  # the hidden fields were changed: start again
-            errors = {field: exc.detail}
+    except DomainError as exc:
+        refused = refusal_of(exc)
+        if refused.field in ("nik", "phone"):  # the hidden fields were changed: start again
             return _identity_page(
                 request,
                 runtime,
                 lanjut,
-                status_code=exc.status,
+                status_code=refused.status,
                 nik=nik,
                 phone=phone,
-                errors=errors,
+                errors={refused.field: refused.message},
             )
         page = _code_page(
-            request, runtime, nik, phone, lanjut, error=exc.detail, status_code=exc.status
+            request, runtime, nik, phone, lanjut, error=refused.message, status_code=refused.status
         )
-        page.headers.update(exc.headers or {})
+        page.headers.update(refused.headers)
         return page
     return signed_in(
         request,

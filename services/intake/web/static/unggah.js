@@ -1,7 +1,8 @@
 /* Resumable uploads of syarat documents on /permohonan/{id}.
  *
  * Progressive enhancement: without this script every syarat is a plain multipart form. With
- * it, a chosen file (or a photo from the camera) is sent in chunks to intake's resumable
+ * it, a chosen file (the phone offers its camera from the same control) is shown beside the
+ * control (the photo small, or the file's name) and sent in chunks to intake's resumable
  * upload API (POST /api/v1/applications/{id}/uploads, then PUT /api/v1/uploads/{upload_id}
  * with Upload-Offset), with a progress bar and a politely announced text. On a network error
  * it waits (1 s, 2 s, 4 s … up to 30 s), asks the server where it stands (HEAD) and carries
@@ -106,7 +107,7 @@
     this.kind = form.getAttribute("data-jenis");
     this.name = form.getAttribute("data-nama");
     this.fileInput = form.querySelector('input[type="file"][name="file"]');
-    this.camera = form.querySelector(".unggah-kamera");
+    this.sent = form.querySelector(".unggah-terkirim");
     this.progressBox = form.querySelector(".unggah-kemajuan");
     this.progress = form.querySelector("progress");
     this.text = form.querySelector(".unggah-teks");
@@ -145,6 +146,24 @@
       this.lastSaid = percent;
       this.say(percent + "% \u2014 " + size(sent) + " dari " + size(total));
     }
+  };
+
+  /* What was chosen, beside the control: the photo small and the file's name. */
+  Syarat.prototype.preview = function (file) {
+    if (!this.sent) return;
+    this.sent.textContent = "";
+    if (/^image\/(jpeg|png)$/.test(file.type) && window.URL && URL.createObjectURL) {
+      var img = document.createElement("img");
+      img.className = "unggah-gambar";
+      img.alt = "Foto yang dipilih: " + this.name;
+      img.src = URL.createObjectURL(file);
+      img.onload = function () { URL.revokeObjectURL(img.src); };
+      this.sent.appendChild(img);
+    }
+    var name = document.createElement("p");
+    name.className = "unggah-nama";
+    name.textContent = file.name + " (" + size(file.size) + ")";
+    this.sent.appendChild(name);
   };
 
   Syarat.prototype.setBusy = function (busy) {
@@ -233,6 +252,7 @@
     if (this.busy || !file) return;
     this.setBusy(true);
     this.clearError();
+    this.preview(file);
     this.progressBox.hidden = false;
     this.lastSaid = -100;
     this.show(0, file.size, true);
@@ -302,8 +322,6 @@
   function enhance(form) {
     var syarat = new Syarat(form);
     if (!syarat.fileInput || !syarat.progress || !syarat.text) return;
-    var cameraInput = syarat.camera ? syarat.camera.querySelector("input") : null;
-    if (syarat.camera) syarat.camera.hidden = false;
     var button = form.querySelector(".unggah-tombol");
     if (button) button.hidden = true;
     function chosen(event) {
@@ -311,7 +329,6 @@
       if (input.files && input.files.length) syarat.upload(input.files[0]);
     }
     syarat.fileInput.addEventListener("change", chosen);
-    if (cameraInput) cameraInput.addEventListener("change", chosen);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (syarat.fileInput.files && syarat.fileInput.files.length) syarat.upload(syarat.fileInput.files[0]);

@@ -8,13 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from common.db import as_utc
-from common.http import Problem
 from services.verification.api.deps import KabupatenStaff, SessionDep, SettingsDep
 from services.verification.kabupaten_view import (
     AreaRow,
     Filters,
     Period,
-    PeriodError,
     Summary,
     kabupaten_summary,
     temporal_ui,
@@ -184,10 +182,5 @@ async def summary(
     decided in the period), and the overdue list; each row with its Temporal UI link. The same
     numbers as the /kabupaten page."""
     filters = filters_of(period_from, period_to, kecamatan, desa)
-    try:
-        result = await kabupaten_summary(
-            session, staff.kabupaten_code, filters, temporal_ui(settings)
-        )
-    except PeriodError as exc:
-        raise Problem(422, exc.message, code="invalid-filter") from exc
+    result = await kabupaten_summary(session, staff.kabupaten_code, filters, temporal_ui(settings))
     return SummaryOut.of(result)

@@ -33,7 +33,6 @@ from common.domain.events import (
     LETTER_ISSUED,
     LETTER_REVOKED,
 )
-from common.http import Problem
 from common.web.refusals import Refusal, refusal_of
 from services.verification import staff_tasks
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
@@ -268,7 +267,7 @@ async def decide_on_page(
         )
         try:
             await staff_tasks.decide(runtime, session, staff, roles, application_id, body)
-        except (DomainError, Problem) as exc:
+        except DomainError as exc:
             refusal = refusal_of(exc)
             if refusal.status in (401, 404):
                 raise
@@ -317,7 +316,7 @@ async def retry_issue_on_page(
             request_id=request_id or None,
             passphrase=SecretStr(passphrase) if passphrase else None,
         )
-    except (DomainError, Problem) as exc:
+    except DomainError as exc:
         refusal = refusal_of(exc)
         if refusal.status in (401, 404):
             raise

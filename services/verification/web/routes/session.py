@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from common.auth import Principal
-from common.http import Problem
+from common.domain.errors import DomainError
 from common.web import (
     CSRF_FIELD,
     SIGN_IN_EXPIRED,
@@ -18,6 +18,7 @@ from common.web import (
     signed_in,
     signed_out,
 )
+from common.web.refusals import refusal_of
 from services.verification import accounts
 from services.verification.accounts import BAD_CREDENTIALS, BadCredentials, principal_of
 from services.verification.api.deps import (
@@ -194,8 +195,10 @@ async def change_own_password_page(
         return _own_password_page(
             request, page, {"flash": exc.message, "flash_kind": "galat"}, status_code=429
         )
-    except Problem as exc:
-        return _own_password_page(request, page, problem_flash(exc), status_code=exc.status)
+    except DomainError as exc:
+        return _own_password_page(
+            request, page, problem_flash(exc), status_code=refusal_of(exc).status
+        )
     return _session_cookie(
         request, runtime, principal_of(staff), f"{OWN_PASSWORD_PATH}?pesan=sandi-diubah"
     )

@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from common.domain.errors import DomainError
-from common.http import Problem
 from common.web.refusals import Refusal, refusal_of
 from services.verification import route_admin
 from services.verification.api.deps import DesaManager, DesaStaff, SessionDep, desa_staff
@@ -65,7 +64,7 @@ def refusal_flash(refused: Refusal) -> dict[str, Any]:
     }
 
 
-def problem_flash(exc: DomainError | Problem) -> dict[str, Any]:
+def problem_flash(exc: DomainError) -> dict[str, Any]:
     return refusal_flash(refusal_of(exc))
 
 

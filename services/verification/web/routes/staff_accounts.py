@@ -7,7 +7,8 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from common.domain import DESA_ROLES, ROLE_LABELS
-from common.http import Problem
+from common.domain.errors import Conflict, Invalid
+from common.web.refusals import refusal_of
 from services.verification.api.deps import DesaAdmin, HeldRoles, SessionDep
 from services.verification.models import StaffChange
 from services.verification.staff_admin import (
@@ -97,9 +98,7 @@ async def create(
 ) -> Response:
     try:
         await create_account(session, staff, roles, username, role, password)
-    except Problem as exc:
-        if exc.status not in (409, 422):
-            raise
+    except (Conflict, Invalid) as exc:
         return await _list_page(
             request,
             page,
@@ -107,7 +106,7 @@ async def create(
             session,
             form={"username": username, "role": role},
             extra=problem_flash(exc),
-            status_code=exc.status,
+            status_code=refusal_of(exc).status,
         )
     return done("/pengaturan/akun", "akun-dibuat")
 
@@ -158,11 +157,9 @@ async def change_role(
 ) -> Response:
     try:
         await change_account(session, staff, roles, username, role=role)
-    except Problem as exc:
-        if exc.status not in (409, 422):
-            raise
+    except (Conflict, Invalid) as exc:
         return await _account_page(
-            request, page, staff, session, username, problem_flash(exc), exc.status
+            request, page, staff, session, username, problem_flash(exc), refusal_of(exc).status
         )
     return done(f"/pengaturan/akun/{username}", "jabatan-diubah")
 
@@ -180,11 +177,9 @@ async def change_status(
     active = aktif == "1"
     try:
         await change_account(session, staff, roles, username, active=active)
-    except Problem as exc:
-        if exc.status not in (409, 422):
-            raise
+    except (Conflict, Invalid) as exc:
         return await _account_page(
-            request, page, staff, session, username, problem_flash(exc), exc.status
+            request, page, staff, session, username, problem_flash(exc), refusal_of(exc).status
         )
     return done(f"/pengaturan/akun/{username}", "akun-aktif" if active else "akun-nonaktif")
 
@@ -201,10 +196,8 @@ async def new_password(
 ) -> Response:
     try:
         await set_password(session, staff, roles, username, password)
-    except Problem as exc:
-        if exc.status not in (409, 422):
-            raise
+    except (Conflict, Invalid) as exc:
         return await _account_page(
-            request, page, staff, session, username, problem_flash(exc), exc.status
+            request, page, staff, session, username, problem_flash(exc), refusal_of(exc).status
         )
     return done(f"/pengaturan/akun/{username}", "sandi-diubah")
