@@ -61,6 +61,11 @@ class Settings(CommonSettings):
         RateLimit(count=3, seconds=3600),
         RateLimit(count=5, seconds=24 * 3600),
     ]
+    # Complaints (pengaduan): the working hours a desa has to answer, per kabupaten code
+    # ("32.13"), as JSON, e.g. '{"32.13": 24}'; any other kabupaten gets the default.
+    # docs/public-duties.md.
+    intake_complaint_deadline_working_hours: dict[str, int] = {}
+    intake_complaint_default_deadline_working_hours: int = Field(default=40, gt=0)
 
     @property
     def intake_db_url(self) -> str:
@@ -73,6 +78,13 @@ class Settings(CommonSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.intake_dir / "attachments"
+
+
+def complaint_deadline_hours(settings: Settings, kabupaten_code: str) -> int:
+    hours = settings.intake_complaint_deadline_working_hours.get(kabupaten_code)
+    return (
+        hours if hours and hours > 0 else settings.intake_complaint_default_deadline_working_hours
+    )
 
 
 @cache

@@ -11,13 +11,19 @@ from fastapi import APIRouter, FastAPI
 
 from common.web import install_web
 from services.intake.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
-from services.intake.web.routes import application, letters, pwa, session
+from services.intake.web.routes import application, duties, letters, pwa, session
 
 
 def install_pages(app: FastAPI) -> None:
     install_web(app, static_dir=STATIC_DIR, templates=templates, sign_in_path=SIGN_IN_PATH)
     # The portal's pages, one router per area. `letters` before any router with
     # /permohonan/{id}, so /permohonan/baru is not taken for an application id.
-    routers: list[APIRouter] = [session.router, letters.router, pwa.router, application.router]
+    routers: list[APIRouter] = [
+        session.router,
+        letters.router,
+        pwa.router,
+        application.router,
+        duties.router,
+    ]
     for router in routers:
         app.include_router(router)

@@ -13,6 +13,7 @@ from services.verification.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
 from services.verification.web.routes import (
     application,
     desa_profile,
+    duties,
     inbox,
     kabupaten,
     letter_settings,
@@ -41,5 +42,6 @@ def install_pages(app: FastAPI) -> None:
         letter_settings,
         desa_profile,
         kabupaten,
+        duties,
     ):
         app.include_router(module.router)
