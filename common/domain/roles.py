@@ -65,8 +65,9 @@ def role_label(role: str, acting: bool = False) -> str:
 
 
 # Who is told, and who may decide, when a step's deadline passes: the assignee's supervisor
-# (escalation level 1); a second deadline goes to the kabupaten operator (level 2), who follows
-# it up with the desa but does not decide desa letters.
+# (escalation level 1); a second deadline goes to the kabupaten operator (level 2). Whoever a
+# step is escalated to may decide it; the kabupaten operator all but the last approval, which
+# signs the letter (workflows/approval/rules.py).
 SUPERVISOR: dict[str, Role] = {
     Role.OPERATOR: Role.SEKDES,
     Role.KASI_PEMERINTAHAN: Role.SEKDES,

@@ -61,6 +61,11 @@ class Settings(CommonSettings):
         RateLimit(count=3, seconds=3600),
         RateLimit(count=5, seconds=24 * 3600),
     ]
+    # Complaints (pengaduan): the working hours a desa has to answer, per kabupaten code
+    # ("32.13"), as JSON, e.g. '{"32.13": 24}'; any other kabupaten gets the default.
+    # docs/public-duties.md.
+    intake_complaint_deadline_working_hours: dict[str, int] = {}
+    intake_complaint_default_deadline_working_hours: int = Field(default=40, gt=0)
     # A resident's kept KTP and KK photos are offered again for this many days after they were
     # uploaded (kept_documents.py; docs/design.md "Documents kept once").
     intake_kept_document_days: int = Field(default=365, gt=0)
@@ -80,6 +85,13 @@ class Settings(CommonSettings):
     @property
     def kept_documents_dir(self) -> Path:
         return self.intake_dir / "documents"
+
+
+def complaint_deadline_hours(settings: Settings, kabupaten_code: str) -> int:
+    hours = settings.intake_complaint_deadline_working_hours.get(kabupaten_code)
+    return (
+        hours if hours and hours > 0 else settings.intake_complaint_default_deadline_working_hours
+    )
 
 
 @cache

@@ -255,3 +255,8 @@ TABLES: list[type[SQLModel]] = [
     SignInBinding,
     SignInNotice,
 ]
+
+# The public-service duties (survey, complaints) are in their own module, in the same schema.
+from services.intake.duties_models import DUTY_TABLES  # noqa: E402
+
+TABLES.extend(DUTY_TABLES)

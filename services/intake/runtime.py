@@ -30,6 +30,7 @@ from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from services.intake import approvals
 from services.intake.config import Settings
+from services.intake.duties_servicer import PublicDutiesServicer, register_duties
 from services.intake.otp import Limits, OtpKey
 from services.intake.resumable import upload_janitor
 from services.intake.servicer import IntakeServicer, register
@@ -100,11 +101,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings.temporal_task_queue,
             population_pb2_grpc.PopulationServiceStub(verification_channel),
         )
+        duties = PublicDutiesServicer(sessions, temporal)
+
+        def register_all(server: grpc.aio.Server) -> None:
+            register(servicer)(server)
+            register_duties(duties)(server)
+
         grpc_server = GrpcServer(
             f"{settings.intake_grpc_host}:{settings.intake_grpc_port}",
             auth,
-            ["smartdesa.v1.IntakeService"],
-            register(servicer),
+            ["smartdesa.v1.IntakeService", "smartdesa.v1.PublicDutiesService"],
+            register_all,
         )
         await grpc_server.start()
         shutdown.push("gRPC server", grpc_server.stop)

@@ -19,6 +19,7 @@ service's preferences.
 | application.cancelled | the applicant; holders of `step_role` | in-app only; pending messages about the application are cancelled |
 | application.signing_blocked | holders of `step_role` (the signer role); the kabupaten operator | yes |
 | letter.issued | the applicant, with a short-lived signed download link | yes |
+| letter.issued, application.rejected | the applicant, once more: the satisfaction survey's single-use link (30 days) | yes |
 | letter.revoked | the applicant | yes |
 | resident.otp_requested | the resident (urgent: ignores quiet hours) | WhatsApp, SMS fallback |
 | resident.sign_in_notice, bound | the desa's operators (a phone bound by family knowledge) | yes |
@@ -52,10 +53,12 @@ from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_ESCALATED,
+    APPLICATION_REJECTED,
     APPLICATION_REMINDED,
     APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
+    LETTER_ISSUED,
     OTP_REQUESTED,
     SIGN_IN_NOTICE,
 )
@@ -135,6 +138,9 @@ class InAppMessage:
     body: str
     link: str | None
     template: t.Template
+    # A second message about the same event (the survey invitation) is stored under the
+    # event's id plus this suffix: one message per event, recipient and address holds.
+    event_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,7 @@ class ChannelMessage:
     redact_when_final: bool = False
     # Sent only if this one fails for good (SMS for WhatsApp).
     fallback: "ChannelMessage | None" = None
+    event_key: str = ""  # as InAppMessage's
 
 
 @dataclass
@@ -388,6 +395,8 @@ async def _to_applicant(
         group = t.SUBMITTED_WALK_IN
     plan = Plan()
     await _tell_applicant(plan, group, data, recipients, now)
+    if name in SURVEYED_EVENTS:
+        await _invite_to_survey(plan, data, recipients, now)
     if name == APPLICATION_CANCELLED:
         plan.cancel_application = data.application_id
         values = {"letter_type": _letter_type_name(data)}
@@ -405,6 +414,46 @@ async def _to_applicant(
                     now=now,
                 )
     return plan
+
+
+# The service ended, either way: the resident is asked once how it went (Permenpan-RB 14/2017).
+SURVEYED_EVENTS = (LETTER_ISSUED, APPLICATION_REJECTED)
+SURVEY_LINK_LIFETIME = timedelta(days=30)
+SURVEY_EVENT_KEY = ":survei"
+
+
+def survey_path(application_id: str) -> str:
+    """Intake serves it and checks the signature (services/intake/survey.py)."""
+    return f"/survei/{application_id}"
+
+
+async def _invite_to_survey(
+    plan: Plan, data: events_pb2.ApplicationEvent, recipients: RecipientLookup, now: datetime
+) -> None:
+    links = recipients.letter_links
+    if links is None:
+        log.warning("no link signer configured: no survey invitation")
+        return
+    contact = await recipients.contact_of_applicant(data.application_id)
+    expires_at = now + SURVEY_LINK_LIFETIME
+    path = sign_path(links.key, survey_path(data.application_id), expires_at)
+    values = {
+        "number": contact.application_number or data.application_number or _letter_type_name(data),
+        "survey_link": f"{links.base_url.rstrip('/')}{path}",
+        "survey_expires": wib_datetime(expires_at),
+    }
+    await _tell(
+        plan,
+        recipients,
+        t.SURVEY_INVITATION,
+        values,
+        recipient=resident_recipient(contact.resident_id),
+        phone=contact.phone or None,
+        link=None,
+        application_id=data.application_id,
+        now=now,
+        event_key=SURVEY_EVENT_KEY,
+    )
 
 
 async def _tell_applicant(
@@ -484,12 +533,20 @@ async def _tell(
     now: datetime,
     urgent: bool = False,
     outside: bool = True,
+    event_key: str = "",
 ) -> None:
     """In-app always; then (unless not `outside`) each outside channel the person allows and
     has an address for."""
     title, body = group.inapp.render(**values)
     plan.in_app.append(
-        InAppMessage(recipient=recipient, title=title, body=body, link=link, template=group.inapp)
+        InAppMessage(
+            recipient=recipient,
+            title=title,
+            body=body,
+            link=link,
+            template=group.inapp,
+            event_key=event_key,
+        )
     )
     if not outside or (group.whatsapp is None and group.email is None and group.sms is None):
         return
@@ -499,6 +556,7 @@ async def _tell(
         "recipient": recipient,
         "application_id": application_id,
         "not_before": not_before,
+        "event_key": event_key,
     }
     if group.email is not None and prefs.email and prefs.allows(EMAIL):
         subject, text = group.email.render(**values)
@@ -550,17 +608,17 @@ async def store_plan(session: AsyncSession, event_id: str, plan: Plan, now: date
                 link=note.link,
                 template=note.template.name,
                 template_version=note.template.version,
-                event_id=event_id,
+                event_id=event_id + note.event_key,
             )
         )
     pairs: list[tuple[Delivery, ChannelMessage]] = []
     # One message per address and channel: two staff sharing the desa office's email or phone
     # get it once (and the table's uniqueness holds).
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for message in plan.outgoing:
-        if (message.channel, message.to) in seen:
+        if (message.event_key, message.channel, message.to) in seen:
             continue
-        seen.add((message.channel, message.to))
+        seen.add((message.event_key, message.channel, message.to))
         primary = _delivery(event_id, message)
         session.add(primary)
         if message.fallback is not None:
@@ -568,9 +626,9 @@ async def store_plan(session: AsyncSession, event_id: str, plan: Plan, now: date
     if pairs:
         await session.flush()  # the primaries get their ids
     for primary, fallback in pairs:
-        if (fallback.channel, fallback.to) in seen:
+        if (fallback.event_key, fallback.channel, fallback.to) in seen:
             continue  # the address already gets this message on that channel
-        seen.add((fallback.channel, fallback.to))
+        seen.add((fallback.event_key, fallback.channel, fallback.to))
         standby = _delivery(event_id, fallback, status=STANDBY)
         standby.fallback_for = primary.id
         session.add(standby)
@@ -591,7 +649,7 @@ def _delivery(event_id: str, message: ChannelMessage, status: str | None = None)
         template_params=json.dumps(list(message.params)) if message.params else None,
         template=message.template.name,
         template_version=message.template.version,
-        event_id=event_id,
+        event_id=event_id + message.event_key,
         application_id=message.application_id,
         expires_at=message.expires_at,
         redact_when_final=message.redact_when_final,

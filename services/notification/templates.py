@@ -351,6 +351,15 @@ PHONE_CHANGED_SMS = Template(
         "bukan Anda yang meminta, segera hubungi kantor desa."
     ),
 )
+# The satisfaction survey (Permenpan-RB 14/2017): once, after the letter is issued or refused.
+# The link is single use and anonymous (intake keeps no link from the answer to the resident).
+SURVEY_INVITATION = _event(
+    "survey_invitation",
+    "Bagaimana pelayanan desa?",
+    "{number}: Mohon nilai pelayanan desa untuk permohonan ini: 9 pertanyaan singkat, tanpa "
+    "nama, di {survey_link} (berlaku sampai {survey_expires}).",
+    short="{number}: Mohon nilai pelayanan desa (tanpa nama) di {survey_link}",
+)
 
 
 def all_templates() -> list[Template]:
@@ -363,6 +372,7 @@ def all_templates() -> list[Template]:
         SUBMITTED_WALK_IN,
         STEP_REACHED,
         ESCALATED_RESIDENT,
+        SURVEY_INVITATION,
     ]:
         found.extend(t for t in (group.inapp, group.email, group.whatsapp, group.sms) if t)
     return found

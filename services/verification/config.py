@@ -31,6 +31,9 @@ class Settings(CommonSettings):
     signing_timeout_seconds: float = 15.0
     # How long issuing a letter signed with a passphrase (BSrE, a remote call) may take.
     signing_issue_timeout_seconds: float = 90.0
+    # After the last approval of a letter signed at once, how long the decision waits for it to
+    # be issued, so the signer is told it was signed (else: "being signed").
+    issue_wait_seconds: float = 60.0
     # The Temporal Web UI the kabupaten view links every row to (already filtered to it), in
     # the namespace `temporal_namespace`. `make run` sets the dev server's UI port.
     temporal_ui_url: str = "http://127.0.0.1:8233"

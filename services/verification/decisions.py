@@ -91,6 +91,24 @@ async def send_decision(
         _raise_refusal(exc)
 
 
+async def issuing_outcome(
+    client: Client, application_id: str, approved: ApprovalState, wait: timedelta
+) -> ApprovalState:
+    """After the last approval of a letter signed at once, the workflow answers before it
+    signs; this waits (at most `wait`) for the letter to be issued, so the signer can be told
+    it was signed, and otherwise answers the state then (signing_blocked, or still issuing).
+    The decision stands either way: a failure to look is answered with `approved`."""
+    approvals = ApprovalClient(client, wait)
+    try:
+        ended = await approvals.outcome(application_id, wait)
+        return ended if ended is not None else await approvals.state(application_id)
+    except ApprovalError:
+        return approved
+    except Exception as exc:  # the workflow failed; its own alerts report that
+        log.warning("outcome of %s after the last approval: %r", application_id, exc)
+        return approved
+
+
 async def send_retry_issue(
     client: Client, application_id: str, request: RetryIssueInput, rpc_timeout: timedelta
 ) -> ApprovalState:

@@ -20,9 +20,15 @@ from smartdesa.v1 import intake_pb2, signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
-from common.domain import ApplicationStatus, Decision
-from common.domain.errors import Conflict, Invalid, NotFound, Unavailable
-from services.verification.decisions import actor_role_for, send_decision, send_retry_issue
+from common.domain import KABUPATEN_ROLES, ApplicationStatus, Decision, Role
+from common.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from common.wilayah import find_desa
+from services.verification.decisions import (
+    actor_role_for,
+    issuing_outcome,
+    send_decision,
+    send_retry_issue,
+)
 from services.verification.intake_reader import read_application
 from services.verification.models import (
     TASK_CANCELLED,
@@ -34,11 +40,14 @@ from services.verification.models import (
     Staff,
     Task,
 )
+from services.verification.plt import roles_held
 from services.verification.routes import route_for
 from services.verification.runtime import Runtime
 from services.verification.signer_passphrase import Signer, sign
 from services.verification.task_inbox import (
     application_seen_by,
+    escalated_task_in_kabupaten,
+    escalated_to_kabupaten,
     is_overdue,
     open_task_in_desa,
     open_tasks_for,
@@ -158,6 +167,84 @@ class DecisionRequest:
     # The signer's BSrE passphrase, with the last approval: the letter is signed with it here;
     # it never goes into the decision (workflow history), a database or a log.
     passphrase: SecretStr | None = None
+
+
+class EscalatedTask(TaskSummary):
+    """A task in the kabupaten operator's inbox: where it waits, by code and by name."""
+
+    desa_code: str
+    desa_name: str
+    kecamatan_code: str
+    kecamatan_name: str
+
+    @classmethod
+    def of_task(cls, task: Task) -> "EscalatedTask":
+        desa = find_desa(task.desa_code)
+        return cls(
+            **TaskSummary.of(task, [Role.KABUPATEN_OPERATOR]).model_dump(),
+            desa_code=task.desa_code,
+            desa_name=desa.name if desa else task.desa_code,
+            kecamatan_code=task.kecamatan_code,
+            kecamatan_name=desa.kecamatan if desa else task.kecamatan_code,
+        )
+
+
+@dataclass(frozen=True)
+class Desk:
+    """Who acts on an application's task, and in which roles: a desa staff member in the roles
+    they hold now, or the kabupaten operator, for a step escalated to them, as if at the desk of
+    that step's desa (the workflow still checks role, desa and step)."""
+
+    staff: Staff
+    roles: list[str]
+    kabupaten: bool = False
+
+
+KABUPATEN_OPERATOR_ONLY = "Fitur ini hanya untuk operator kabupaten."
+DESA_OR_KABUPATEN_ONLY = "Fitur ini hanya untuk staf desa dan operator kabupaten."
+
+
+def is_kabupaten_operator(staff: Staff) -> bool:
+    return staff.role == Role.KABUPATEN_OPERATOR and bool(staff.kabupaten_code)
+
+
+def _at_desa(staff: Staff, desa_code: str) -> Staff:
+    """The kabupaten operator as the use cases below see them for one desa's task: a copy,
+    never added to the session."""
+    return Staff(
+        id=staff.id,
+        username=staff.username,
+        password_hash="",
+        role=staff.role,
+        desa_code=desa_code,
+        kabupaten_code=staff.kabupaten_code,
+        active=staff.active,
+        session_version=staff.session_version,
+    )
+
+
+async def desk_for(session: AsyncSession, staff: Staff, application_id: str) -> Desk:
+    """The desk an application's task is seen and decided from. The kabupaten operator sees
+    only steps escalated to them in their kabupaten (NotFound for any other); the kabupaten's
+    read-only viewer none."""
+    if is_kabupaten_operator(staff):
+        task = await escalated_task_in_kabupaten(session, application_id, staff.kabupaten_code)
+        if task is None:
+            raise NotFound("not-found", NOT_YOURS)
+        return Desk(_at_desa(staff, task.desa_code), [Role.KABUPATEN_OPERATOR], kabupaten=True)
+    if staff.role in KABUPATEN_ROLES or not staff.desa_code:
+        raise Forbidden("desa-staff-only", DESA_OR_KABUPATEN_ONLY)
+    return Desk(staff, await roles_held(session, staff))
+
+
+async def escalated_tasks(session: AsyncSession, staff: Staff) -> list[EscalatedTask]:
+    """The kabupaten operator's inbox: the steps escalated to them in their kabupaten."""
+    if not is_kabupaten_operator(staff):
+        raise Forbidden("kabupaten-operator-only", KABUPATEN_OPERATOR_ONLY)
+    return [
+        EscalatedTask.of_task(t)
+        for t in await escalated_to_kabupaten(session, staff.kabupaten_code)
+    ]
 
 
 def _step(task: Task) -> StepOut:
@@ -293,6 +380,15 @@ async def decide(
         actor_is_plt=actor_role != staff.role,
     )
     state = await send_decision(runtime.temporal, application_id, decision, wait)
+    if (
+        request.decision == Decision.APPROVE
+        and state.status == ApplicationStatus.IN_REVIEW
+        and state.step_index is None
+    ):
+        # The last approval of a letter signed at once: answer once it is signed (issue 15:
+        # the signer is told so), or once signing refuses it.
+        issuing = timedelta(seconds=runtime.settings.issue_wait_seconds)
+        state = await issuing_outcome(runtime.temporal, application_id, state, issuing)
     if (
         request.passphrase is None
         or request.decision != Decision.APPROVE

@@ -20,13 +20,13 @@ from datetime import datetime
 
 from google.protobuf import json_format
 from smartdesa.v1 import events_pb2
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
-from common.domain import ApplicationStatus
+from common.domain import ApplicationStatus, Role
 from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
@@ -457,3 +457,33 @@ async def overdue_in_kabupaten(
     if desa_code:
         query = query.where(Task.desa_code == desa_code)
     return inbox_order(list((await session.exec(query)).all()))
+
+
+def _escalated_to_kabupaten(kabupaten_code: str) -> ColumnElement[bool]:
+    return and_(
+        col(Task.kabupaten_code) == kabupaten_code,
+        col(Task.status) == TASK_OPEN,
+        col(Task.kind) == TASK_KIND_DECISION,
+        col(Task.escalation_level) > 0,
+        col(Task.escalated_to_role) == Role.KABUPATEN_OPERATOR,
+    )
+
+
+async def escalated_to_kabupaten(session: AsyncSession, kabupaten_code: str) -> list[Task]:
+    """Open steps escalated to the kabupaten operator in the kabupaten's desa (a Kades step past
+    its deadline, or any step past its second one): the operator's inbox, overdue first."""
+    rows = await session.exec(select(Task).where(_escalated_to_kabupaten(kabupaten_code)))
+    return inbox_order(list(rows.all()))
+
+
+async def escalated_task_in_kabupaten(
+    session: AsyncSession, application_id: str, kabupaten_code: str
+) -> Task | None:
+    """The open step of this application, if it is escalated to the kabupaten operator of
+    `kabupaten_code`; None otherwise (for them it does not exist)."""
+    rows = await session.exec(
+        select(Task).where(
+            Task.application_id == application_id, _escalated_to_kabupaten(kabupaten_code)
+        )
+    )
+    return rows.first()

@@ -106,15 +106,15 @@ def test_the_kasi_works_through_the_inbox(
     expect(desk).to_have_url(f"{base}/permohonan/{first}")
     expect(desk.get_by_role("heading", level=1)).to_have_text("Surat Keterangan Domisili")
     expect(desk.get_by_text("Persyaratan membuka rekening bank")).to_be_visible()
-    image = desk.get_by_role("img", name="Lampiran KTP")
+    image = desk.get_by_role("img", name="Lampiran KTP pemohon")
     expect(image).to_be_visible()
-    zoom = desk.get_by_role("button", name="Perbesar lampiran KTP")
+    zoom = desk.get_by_role("button", name="Perbesar lampiran KTP pemohon")
     zoom.click()
     expect(zoom).to_have_attribute("aria-pressed", "true")
-    expect(desk.locator('iframe[title="Lampiran KK (PDF)"]')).to_be_attached()
+    expect(desk.locator('iframe[title="Lampiran Kartu Keluarga (PDF)"]')).to_be_attached()
     expect(desk.locator('iframe[title="Pratinjau surat (PDF)"]')).to_be_attached()
     for src in (
-        desk.locator('iframe[title="Lampiran KK (PDF)"]').get_attribute("src"),
+        desk.locator('iframe[title="Lampiran Kartu Keluarga (PDF)"]').get_attribute("src"),
         desk.locator('iframe[title="Pratinjau surat (PDF)"]').get_attribute("src"),
     ):
         assert src is not None

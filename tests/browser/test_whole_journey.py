@@ -103,14 +103,25 @@ def _opens_from_inbox(
     visit.page(page, f"{name}-permohonan")
 
 
-def _approves(page: Page, base: str, visit: Visit, name: str) -> None:
+def _approves(page: Page, base: str, visit: Visit, name: str, *, signs: bool = False) -> None:
     asked = _accept_confirmations(page)
     # The step is open for a decision (a task shown a moment early gets its form on reload).
     _until_visible(page, page.get_by_role("region", name="Keputusan"))
-    page.get_by_role("button", name="Setujui", exact=True).click()
-    expect(page).to_have_url(f"{base}/kotak-masuk?selesai=setujui")
-    expect(page.get_by_role("status").first).to_contain_text("Permohonan disetujui")
-    assert asked == ["Setujui permohonan ini?"]
+    if signs:  # the last step: approving signs the letter, and the Kades is told so
+        expect(page.locator("#info-tanda-tangan")).to_contain_text(
+            "Menyetujui berarti menandatangani surat ini."
+        )
+        page.get_by_role("button", name="Setujui dan tandatangani").click()
+        expect(page).to_have_url(f"{base}/kotak-masuk?selesai=ditandatangani")
+        expect(page.get_by_role("status").first).to_have_text(
+            "Surat telah ditandatangani dan dikirim ke pemohon."
+        )
+        assert len(asked) == 1 and "menandatangani surat ini" in asked[0]
+    else:
+        page.get_by_role("button", name="Setujui", exact=True).click()
+        expect(page).to_have_url(f"{base}/kotak-masuk?selesai=setujui")
+        expect(page.get_by_role("status").first).to_contain_text("Permohonan disetujui")
+        assert asked == ["Setujui permohonan ini?"]
     visit.page(page, f"{name}-setelah-setuju")
 
 
@@ -226,19 +237,19 @@ def test_the_whole_journey_by_clicking(
     expect(desk.get_by_text("Persyaratan membuka rekening bank")).to_be_visible()
     expect(desk.get_by_text("Dusun Sukamaju", exact=True)).to_be_visible()
     lampiran = desk.get_by_role("region", name="Lampiran")
-    expect(lampiran.get_by_role("img", name="Lampiran KTP")).to_be_visible()
-    expect(lampiran.locator('iframe[title="Lampiran KK (PDF)"]')).to_be_visible()
+    expect(lampiran.get_by_role("img", name="Lampiran KTP pemohon")).to_be_visible()
+    expect(lampiran.locator('iframe[title="Lampiran Kartu Keluarga (PDF)"]')).to_be_visible()
     preview = desk.get_by_role("region", name="Pratinjau surat")
     expect(preview.locator('iframe[title="Pratinjau surat (PDF)"]')).to_be_visible()
     for frame in (
-        lampiran.locator('iframe[title="Lampiran KK (PDF)"]'),
+        lampiran.locator('iframe[title="Lampiran Kartu Keluarga (PDF)"]'),
         preview.locator('iframe[title="Pratinjau surat (PDF)"]'),
     ):
         src = frame.get_attribute("src")
         assert src is not None
         shown = desk.request.get(f"{office}{src}")  # what the frame shows, with the page's cookie
         assert shown.status == 200 and shown.body().startswith(b"%PDF-")
-    zoom = lampiran.get_by_role("button", name="Perbesar lampiran KTP")
+    zoom = lampiran.get_by_role("button", name="Perbesar lampiran KTP pemohon")
     zoom.click()
     expect(zoom).to_have_attribute("aria-pressed", "true")
     visit.page(desk, "kasi-lampiran-diperbesar")
@@ -290,7 +301,7 @@ def test_the_whole_journey_by_clicking(
             _staff_signs_in(page, office, username, visit, name)
             _opens_from_inbox(page, office, app_id, step, visit, name)
             expect(page.get_by_role("region", name="Riwayat")).to_contain_text("Disetujui")
-            _approves(page, office, visit, name)
+            _approves(page, office, visit, name, signs=name == "kades")
 
     # -- 5. The letter is issued: downloaded, its signature checked, its page opened ---------
     _until_visible(phone, phone.get_by_role("heading", name="Surat Anda sudah terbit"))

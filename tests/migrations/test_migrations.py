@@ -352,7 +352,7 @@ async def test_signing_keeps_who_signed_when_the_label_becomes_facts(
 async def test_a_stored_working_schedule_becomes_the_same_hours_on_each_workday(
     new_engine: Callable[[str], Any],
 ) -> None:
-    """Revision 0013 gives each desa's stored schedule (one set of hours for every workday)
+    """Revision 0010 gives each desa's stored schedule (one set of hours for every workday)
     per-day hours: the same hours on the same days, so no deadline moves."""
     engine = await new_engine("hours_per_day")
     await upgrade(engine, "verification", "0008")

@@ -1,5 +1,6 @@
 """The handler called directly (and through a real JetStream redelivery), with real gRPC peers."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -19,12 +20,15 @@ from common.domain.events import (
 from common.events import PUBLIC_STREAM, CloudEvent, event_type
 from common.messaging import PermanentEventError, ensure_streams, publish
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
+from common.signed_links import verify_signed_path
 from services.notification.channels import WHATSAPP
 from services.notification.event_handler import EventHandler
 from services.notification.models import CREATED, Delivery, Notification, ProcessedEvent
 from services.notification.recipients import RecipientLookup
+from services.notification.rules import SURVEY_EVENT_KEY
 from tests.notification.conftest import (
     APPLICATION_ID,
+    LINK_KEY,
     PAMANUKAN,
     RESIDENT_ID,
     RESIDENT_PHONE,
@@ -36,17 +40,19 @@ from tests.notification.conftest import (
 from tests.support.processes import free_port
 
 
-async def notifications(env: HandlerEnv) -> list[Notification]:
+async def notifications(env: HandlerEnv, survey: bool = False) -> list[Notification]:
+    """The event's notes; the survey invitation (its own note) only with `survey`."""
     async with env.sessions() as session:
         rows = await session.exec(select(Notification).order_by(col(Notification.recipient)))
-        return list(rows.all())
+        return [n for n in rows.all() if survey == n.event_id.endswith(SURVEY_EVENT_KEY)]
 
 
-async def deliveries(env: HandlerEnv) -> list[Delivery]:
-    """The messages to send; their SMS twins on standby are left out (see test_rules)."""
+async def deliveries(env: HandlerEnv, survey: bool = False) -> list[Delivery]:
+    """The messages to send; their SMS twins on standby are left out (see test_rules), and
+    the survey invitation unless `survey`."""
     async with env.sessions() as session:
         rows = await session.exec(select(Delivery).where(col(Delivery.fallback_for).is_(None)))
-        return list(rows.all())
+        return [d for d in rows.all() if survey == d.event_id.endswith(SURVEY_EVENT_KEY)]
 
 
 async def processed(env: HandlerEnv) -> list[str]:
@@ -79,8 +85,12 @@ async def test_the_same_event_twice_notifies_once(handler_env: HandlerEnv, peers
     await handler_env.handler(event)
     assert len(await notifications(handler_env)) == 1
     assert len(await deliveries(handler_env)) == 1
+    assert len(await notifications(handler_env, survey=True)) == 1
+    assert len(await deliveries(handler_env, survey=True)) == 1
     assert len(handler_env.wakes) == 1
-    assert len(peers.intake.calls) == 1  # the second time stops before asking anyone
+    # The letter's message and the survey invitation ask once each; the second time stops
+    # before asking anyone.
+    assert len(peers.intake.calls) == 2
 
 
 async def test_a_redelivered_event_notifies_once(handler_env: HandlerEnv, nats_url: str) -> None:
@@ -263,3 +273,31 @@ async def test_unreachable_peer_is_retried_not_dropped(handler_env: HandlerEnv) 
         await intake.close()
         await verification.close()
     assert await processed(handler_env) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        (LETTER_ISSUED, {"letter_number": "470/001/2004/VII/2026"}),
+        (APPLICATION_REJECTED, {"status": "rejected"}),
+    ],
+)
+async def test_the_resident_is_asked_once_how_it_went(
+    handler_env: HandlerEnv, peers: Peers, name: str, fields: dict[str, str]
+) -> None:
+    """Permenpan-RB 14/2017's survey: a signed, single-use link intake checks."""
+    if name == APPLICATION_REJECTED:
+        peers.intake.states[APPLICATION_ID] = ("rejected", "Bukan warga desa ini.")
+    _, event = application_event(name, **fields)
+    await handler_env.handler(event)
+    await handler_env.handler(event)
+    [note] = await notifications(handler_env, survey=True)
+    assert note.title == "Bagaimana pelayanan desa?"
+    assert note.template == "survey_invitation.inapp"
+    [delivery] = await deliveries(handler_env, survey=True)
+    assert delivery.channel == "whatsapp"
+    found = re.search(r"(/survei/[^?\s]+)\?expires=(\d+)&sig=([0-9a-f]+)", delivery.body)
+    assert found, delivery.body
+    path, expires, sig = found.groups()
+    assert path == f"/survei/{APPLICATION_ID}"
+    verify_signed_path(LINK_KEY, path, expires, sig)

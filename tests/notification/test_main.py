@@ -34,6 +34,13 @@ from tests.notification.conftest import (
 )
 from tests.support.waiting import eventually
 
+LETTER_TITLE = "Surat Anda sudah terbit"
+
+
+async def _two(messages: Any) -> Any:
+    found = await messages
+    return found if len(found) >= 2 else None
+
 
 async def inbox_of(service: Service, headers: dict[str, str]) -> list[dict[str, Any]]:
     response = await service.client.get("/api/v1/inbox", headers=headers)
@@ -171,16 +178,19 @@ async def test_letter_issued_reaches_the_resident_in_app_and_on_whatsapp(
     await publish(service.js, subject, event)  # a producer's retry: same id, same message
 
     resident = service.resident_headers(RESIDENT_ID)
-    [item] = await eventually(lambda: inbox_of(service, resident), what="resident inbox")
-    assert item["title"] == "Surat Anda sudah terbit"
+    items = await eventually(lambda: inbox_of(service, resident), what="resident inbox")
+    # The letter's news and, stored with it, the satisfaction survey's invitation.
+    assert sorted(i["title"] for i in items) == ["Bagaimana pelayanan desa?", LETTER_TITLE]
+    [item] = [i for i in items if i["title"] == LETTER_TITLE]
     assert "470/004/2004/VII/2026" in item["body"]
     assert item["link"] == "/api/v1/applications/app-0001"
 
-    [message] = await eventually(
-        lambda: dev_messages(service, to=RESIDENT_PHONE_LOCAL), what="whatsapp dev message"
+    messages = await eventually(
+        lambda: _two(dev_messages(service, to=RESIDENT_PHONE_LOCAL)), what="whatsapp messages"
     )
+    [message] = [m for m in messages if "sudah terbit" in m["body"]]
     assert "sudah terbit dengan nomor 470/004/2004/VII/2026" in message["body"]
-    assert len(await inbox_of(service, resident)) == 1
+    assert len(await inbox_of(service, resident)) == 2
 
 
 async def test_malformed_events_are_terminated_and_do_not_block(service: Service) -> None:
@@ -199,7 +209,8 @@ async def test_malformed_events_are_terminated_and_do_not_block(service: Service
     info = await consumer_settled(service, PUBLIC_STREAM, EVENTS_DURABLE, last)
     assert info.delivered is not None
     assert info.delivered.consumer_seq == 3  # each delivered once: terminated, not nak'ed
-    assert len(service.peers.intake.calls) == 1  # only the good event asked for a contact
+    # Only the good event asked for a contact: for its message and its survey invitation.
+    assert len(service.peers.intake.calls) == 2
 
 
 async def test_contact_not_found_terminates_the_event(service: Service) -> None:
@@ -219,11 +230,12 @@ async def test_unavailable_peer_means_redelivery(service: Service) -> None:
     seq = await publish_seq(service, subject, event.body(), event.headers())
 
     resident = service.resident_headers(RESIDENT_ID)
-    [item] = await eventually(lambda: inbox_of(service, resident), what="notification after retry")
+    items = await eventually(lambda: inbox_of(service, resident), what="notification after retry")
+    [item] = [i for i in items if i["title"] == LETTER_TITLE]
     assert "470/007/2004/VII/2026" in item["body"]
     info = await consumer_settled(service, PUBLIC_STREAM, EVENTS_DURABLE, seq)
     assert info.delivered is not None and info.delivered.consumer_seq == 2  # once more
-    assert len(service.peers.intake.calls) == 2
+    assert len(service.peers.intake.calls) == 3  # the failed ask, then letter and survey
 
 
 async def test_dev_messages_do_not_exist_in_production(data_dir: Path) -> None:

@@ -40,7 +40,7 @@ from services.notification.models import (
     Preference,
 )
 from services.notification.preferences import Preferences
-from services.notification.templates import BY_EVENT, ESCALATED_RESIDENT
+from services.notification.templates import BY_EVENT, ESCALATED_RESIDENT, SURVEY_INVITATION
 from tests.notification.conftest import (
     APPLICATION_ID,
     LINK_KEY,
@@ -92,7 +92,8 @@ async def test_every_public_event_has_a_rule_and_records_template_versions(
         await handler_env.handler(event)
     found = await notes(handler_env)
     assert {(n.template, n.template_version) for n in found} == {
-        (g.inapp.name, g.inapp.version) for g in (*BY_EVENT.values(), ESCALATED_RESIDENT)
+        (g.inapp.name, g.inapp.version)
+        for g in (*BY_EVENT.values(), ESCALATED_RESIDENT, SURVEY_INVITATION)
     }
     for row in await deliveries(handler_env):
         assert row.template.endswith(f".{row.channel}") and row.template_version

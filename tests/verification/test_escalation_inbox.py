@@ -253,7 +253,8 @@ async def test_kabupaten_operator_lists_overdue_letters_across_its_desa(
     )
     assert {t["application_id"] for t in elsewhere.json()} & ids == set()
 
-    # Read-only and kabupaten-only: no desa inbox for it, no kabupaten list for desa staff.
+    # No desa inbox for it, and a step not escalated to it does not exist for it (its own
+    # inbox: tests/verification/test_kabupaten_inbox.py); no kabupaten list for desa staff.
     assert (await service.http.get("/api/v1/tasks", headers=diskominfo)).status_code == 403
     assert (
         await service.http.post(
@@ -261,7 +262,7 @@ async def test_kabupaten_operator_lists_overdue_letters_across_its_desa(
             json={"decision": "approve", "step": 2},
             headers=diskominfo,
         )
-    ).status_code == 403
+    ).status_code == 404
     kades = await service.login("kades.pamanukan")
     response = await service.http.get("/api/v1/kabupaten/overdue-tasks", headers=kades)
     assert response.status_code == 403

@@ -270,19 +270,23 @@ def test_each_task_falls_under_the_states_the_filter_offers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("is_open", "blocked", "signing_step", "roles"),
+    ("is_open", "blocked", "signing_step", "roles", "bsre"),
     [
-        (True, False, False, ["kasi_pemerintahan"]),
-        (True, False, True, ["sekdes", "kades"]),  # the signing step, deciding as Plt possible
-        (True, True, False, ["kades"]),  # signing refused the letter: issue again
-        (False, False, False, ["kasi_pemerintahan"]),  # already decided
+        (True, False, False, ["kasi_pemerintahan"], False),
+        # the signing step, deciding as Plt possible; a BSrE desa, and one signing locally
+        (True, False, True, ["sekdes", "kades"], True),
+        (True, False, True, ["kades"], False),
+        (True, True, False, ["kades"], True),  # signing refused the letter: issue again
+        (True, True, False, ["kades"], False),
+        (False, False, False, ["kasi_pemerintahan"], False),  # already decided
     ],
 )
 def test_the_application_page_offers_what_the_task_allows(
-    is_open: bool, blocked: bool, signing_step: bool, roles: list[str]
+    is_open: bool, blocked: bool, signing_step: bool, roles: list[str], bsre: bool
 ) -> None:
     from types import SimpleNamespace
 
+    from services.verification.request_view import ShownField
     from services.verification.staff_tasks import ApplicationOut, AttachmentOut, TaskState
     from services.verification.web.pages import templates
 
@@ -318,12 +322,21 @@ def test_the_application_page_offers_what_the_task_allows(
         app=app,
         task=task,
         type_name="Surat Keterangan Domisili",
-        fields=[("Nama", "Siti", "data penduduk"), ("Instansi tujuan", "Bank", "diisi pemohon")],
+        name_field=ShownField("nama", "Nama lengkap", "Siti", "data penduduk"),
+        fields=[ShownField("instansi_tujuan", "Instansi tujuan surat", "Bank", "diisi pemohon")],
         register_version=3 if is_open else None,  # None: not in the desa's register
         attachments=[
-            AttachmentOut(id="k", kind="KTP", content_type="image/png", size_bytes=900, url="/x"),
-            AttachmentOut(
-                id="p", kind="KK", content_type="application/pdf", size_bytes=9, url="/y"
+            (
+                "KTP pemohon",
+                AttachmentOut(
+                    id="k", kind="KTP", content_type="image/png", size_bytes=900, url="/x"
+                ),
+            ),
+            (
+                "Kartu Keluarga",
+                AttachmentOut(
+                    id="p", kind="KK", content_type="application/pdf", size_bytes=9, url="/y"
+                ),
             ),
         ],
         timeline=[],
@@ -333,6 +346,9 @@ def test_the_application_page_offers_what_the_task_allows(
         ended="" if is_open else "Tahap ini sudah diputuskan.",
         status_label="Dalam pemeriksaan",
         signing_step=signing_step,
+        bsre=bsre,
+        kabupaten_desk=False,
+        last_step=signing_step,
         roles=roles,
         request_id="r",
         reason="Foto buram" if not is_open else "",
@@ -344,7 +360,13 @@ def test_the_application_page_offers_what_the_task_allows(
     assert '<span>Siti</span> <small class="redup">(data penduduk)</small>' in html
     assert '<span>Bank</span> <small class="redup">(diisi pemohon)</small>' in html
     assert ("/terbitkan" in html) is blocked
-    assert ('name="passphrase"' in html) is (signing_step or blocked)
+    # The passphrase is asked only where the desa signs with BSrE.
+    assert ('name="passphrase"' in html) is ((signing_step or blocked) and bsre)
+    # At the signing step the signer is told that approving signs the letter.
+    assert ("Menyetujui berarti menandatangani surat ini." in html) is signing_step
+    assert ("Setujui dan tandatangani" in html) is signing_step
+    assert "PENGANTAR_RT" not in html and 'alt="Lampiran KTP pemohon"' in html
+    assert html.index("Nama lengkap") < html.index("NIK pemohon") < html.index("Instansi")
     assert ('name="sebagai"' in html) is (is_open and not blocked and len(roles) > 1)
     assert ("Tahap ini sudah diputuskan." in html) is not is_open
     assert ("Alasan yang Anda tulis" in html) is not is_open

@@ -15,6 +15,9 @@ FORBIDDEN = {
     "workflows.approval.workflows",
     "workflows.approval.activities",
     "workflows.approval.worker",
+    "workflows.complaint.workflows",
+    "workflows.complaint.activities",
+    "workflows.complaint.worker",
 }
 
 

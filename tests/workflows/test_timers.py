@@ -110,10 +110,9 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
             2,
             "kasi_pemerintahan",
         )
-        # The kabupaten operator follows up but does not decide; the Sekdes (supervisor) may.
-        cause = await refusal(
-            handle, LetterApprovalWorkflow.decide, decision(0, Role.KABUPATEN_OPERATOR)
-        )
+        # Someone else's role is still refused; the Sekdes (supervisor) decides. (The kabupaten
+        # operator could too, now: tests/workflows/test_kabupaten_decides.py.)
+        cause = await refusal(handle, LetterApprovalWorkflow.decide, decision(0, "kades"))
         assert cause.type == ApprovalErrorCode.WRONG_ROLE
         after = await decide(handle, decision(0, "sekdes"))
         assert (after.step_role, after.overdue, after.escalation_level) == ("sekdes", False, 0)

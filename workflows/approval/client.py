@@ -15,7 +15,9 @@ Every Update carries its request id as the Update id: Temporal answers a repeat 
 click, a network retry) with the first outcome without adding anything to the history.
 """
 
+import asyncio
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -31,7 +33,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from common.domain import ApprovalErrorCode
-from workflows.approval import WORKFLOW_NAME, contract, workflow_id
+from common.wilayah import find_desa
+from workflows.approval import WORKFLOW_NAME, contract, wording, workflow_id
 from workflows.approval.models import (
     ApprovalInput,
     ApprovalState,
@@ -77,6 +80,38 @@ def _unreachable(exc: BaseException) -> bool:
     )
 
 
+def named(approval: ApprovalInput) -> ApprovalInput:
+    """The input with its desa's and kecamatan's names (common/wilayah.py), so the workflow's
+    summary line names them; a desa we do not know keeps its code only."""
+    desa = find_desa(approval.desa_code)
+    if desa is None or approval.desa_name:
+        return approval
+    return replace(approval, desa_name=desa.name, kecamatan_name=desa.kecamatan)
+
+
+def static_summary(approval: ApprovalInput) -> str:
+    """The Temporal UI's title line for the workflow, fixed when it starts: letter type and
+    area by name, e.g. "SKD · Desa Pamanukan, Kec. Pamanukan". Never a resident's name or NIK
+    (the workflow knows neither)."""
+    where = wording.area(approval.desa_code, approval.desa_name, approval.kecamatan_name)
+    return f"{approval.letter_type} · {where[0].upper()}{where[1:]}"
+
+
+def static_details(approval: ApprovalInput) -> str:
+    """The Temporal UI's details, fixed when it starts (Markdown): the area's names and
+    codes, to filter by (`DesaCode`, `KecamatanCode`)."""
+    lines = [f"**{approval.letter_type}**"]
+    if approval.desa_name:
+        lines.append(f"Desa {approval.desa_name} ({approval.desa_code})")
+    else:
+        lines.append(f"Desa {approval.desa_code}")
+    desa = find_desa(approval.desa_code)
+    if desa is not None:
+        lines.append(f"Kecamatan {desa.kecamatan} ({desa.kecamatan_code})")
+        lines.append(f"Kabupaten {desa.kabupaten}")
+    return "  \n".join(lines)
+
+
 class ApprovalClient:
     def __init__(self, client: Client, rpc_timeout: timedelta) -> None:
         self._client = client
@@ -84,6 +119,7 @@ class ApprovalClient:
 
     async def start(self, task_queue: str, approval: ApprovalInput) -> str:
         """Starts the application's workflow, or finds the one already running; its run id."""
+        approval = named(approval)
         try:
             handle = await self._client.start_workflow(
                 WORKFLOW_NAME,
@@ -92,6 +128,8 @@ class ApprovalClient:
                 task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 rpc_timeout=self._rpc_timeout,
+                static_summary=static_summary(approval),
+                static_details=static_details(approval),
             )
         except Exception as exc:
             if _unreachable(exc):
@@ -127,6 +165,24 @@ class ApprovalClient:
         """Who signs the letter and how, once every step has approved (None before)."""
         request: IssueLetterInput | None = await self._query(application_id, contract.ISSUE_REQUEST)
         return request
+
+    async def outcome(self, application_id: str, wait: timedelta) -> ApprovalState | None:
+        """The letter's final state if its workflow ends within `wait` (after the last approval
+        of a letter signed at once: issued); None while it still runs (signing is slow, or
+        refuses the letter and it waits for a retry)."""
+        handle = self._client.get_workflow_handle(
+            workflow_id(application_id), result_type=ApprovalState
+        )
+        try:
+            result: ApprovalState = await asyncio.wait_for(
+                handle.result(rpc_timeout=wait), wait.total_seconds()
+            )
+        except TimeoutError:
+            return None
+        except Exception as exc:
+            await self._translate(exc, application_id, "result")
+            raise
+        return result
 
     def _handle(self, application_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id(application_id))

@@ -20,6 +20,10 @@ class ApprovalInput:
     application_id: str
     desa_code: str
     letter_type: str
+    # The area's names for the Temporal UI's summary line (the client fills them in from
+    # common/wilayah.py when it starts the workflow; "" in letters started before).
+    desa_name: str = ""
+    kecamatan_name: str = ""
 
 
 @dataclass

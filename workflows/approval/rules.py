@@ -49,12 +49,15 @@ def check_desa(letter: LetterState, desa_code: str) -> None:
 
 
 def deciders(letter: LetterState, role: str) -> list[str]:
-    """The step's role (or its Plt); after escalation also the supervisor, who may decide the
-    step themself. The kabupaten operator follows up but does not decide."""
+    """The step's role (or its Plt); after escalation also whoever it was escalated to, who
+    may decide the step themself: the supervisor, and the kabupaten operator once it reaches
+    them (a Kades step past its deadline, any step past its second one; issue 15)."""
     allowed = [role]
-    if letter.escalation_level >= 1 and supervisor_of(role) != Role.KABUPATEN_OPERATOR:
+    if letter.escalation_level >= 1:
         allowed.append(supervisor_of(role))
-    return allowed
+    if letter.escalation_level >= 2:
+        allowed.append(Role.KABUPATEN_OPERATOR)
+    return list(dict.fromkeys(allowed))
 
 
 def check_decision(letter: LetterState, inbox: Inbox, decision: DecisionInput) -> None:
@@ -73,6 +76,14 @@ def check_decision(letter: LetterState, inbox: Inbox, decision: DecisionInput) -
     allowed = deciders(letter, role)
     if decision.actor_role not in allowed:
         refuse(ApprovalErrorCode.WRONG_ROLE, wording.wrong_role(allowed))
+    if (
+        decision.actor_role == Role.KABUPATEN_OPERATOR
+        and decision.decision == Decision.APPROVE
+        and letter.route is not None
+        and letter.step_index == len(letter.route.steps) - 1
+    ):
+        # Approving the last step signs the letter, under a desa signer's certificate only.
+        refuse(ApprovalErrorCode.WRONG_ROLE, wording.KABUPATEN_MAY_NOT_SIGN)
     if decision.decision in (Decision.REVISE, Decision.REJECT) and not decision.reason.strip():
         refuse(ApprovalErrorCode.INVALID, wording.REASON_REQUIRED)
     limit = letter.route.max_revision_rounds if letter.route else 0

@@ -11,6 +11,11 @@ from common.wib import wib_datetime
 if TYPE_CHECKING:
     from workflows.approval.state import LetterState
 
+KABUPATEN_MAY_NOT_SIGN = (
+    "Persetujuan pada langkah terakhir menandatangani surat, dan hanya penandatangan desa yang "
+    "dapat melakukannya. Operator kabupaten dapat mengembalikan permohonan untuk perbaikan atau "
+    "menolaknya, dan menghubungi desa agar surat segera ditandatangani."
+)
 FINISHED = "Permohonan ini sudah selesai diproses."
 INVALID_DECISION = "Keputusan harus approve, revise atau reject."
 OTHER_DESA = "Permohonan ini bukan dari desa Anda."
@@ -49,10 +54,20 @@ def may_not_sign(allowed: list[str]) -> str:
     return f"Hanya {who} yang dapat menandatangani atau menerbitkan ulang surat ini."
 
 
+def area(desa_code: str, desa_name: str, kecamatan_name: str) -> str:
+    """Where the letter is from, as Diskominfo reads it: "Desa Pamanukan, Kec. Pamanukan";
+    the desa code when its names are not known."""
+    if not desa_name:
+        return f"desa {desa_code}"
+    text = f"Desa {desa_name}"
+    return f"{text}, Kec. {kecamatan_name}" if kecamatan_name else text
+
+
 def summary(letter: "LetterState") -> str:
-    """The Temporal UI's line for the letter, e.g. "SKD desa 32.13.11.2004: Menunggu Sekretaris
-    Desa sejak ..., tenggat ..."."""
-    return f"{letter.input.letter_type} desa {letter.input.desa_code}: {_where(letter)}"
+    """The Temporal UI's line for the letter, e.g. "SKD Desa Pamanukan, Kec. Pamanukan:
+    Menunggu Sekretaris Desa sejak ..., tenggat ..."."""
+    where = area(letter.input.desa_code, letter.input.desa_name, letter.input.kecamatan_name)
+    return f"{letter.input.letter_type} {where}: {_where(letter)}"
 
 
 def _where(letter: "LetterState") -> str:

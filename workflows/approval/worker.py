@@ -19,6 +19,8 @@ from common.secrets import ensure_dev_secrets
 from common.tracing import configure_tracing, temporal_interceptors
 from workflows.approval.activities import ApprovalActivities
 from workflows.approval.workflows import LetterApprovalWorkflow
+from workflows.complaint import worker as complaint_worker
+from workflows.complaint.activities import ComplaintActivities
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,9 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = build_worker(client, settings, ApprovalActivities(*channels))
-    async with worker:
+    # Complaints (pengaduan) run in the same process on their own queue: no second deployment.
+    complaints = complaint_worker.build_worker(client, settings, ComplaintActivities(channels[0]))
+    async with worker, complaints:
         log.info("worker polling task queue %s", settings.temporal_task_queue)
         if settings.worker_ready_file is not None:
             settings.worker_ready_file.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from common.web import install_web
 from services.intake.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
-from services.intake.web.routes import application, letters, own_data, pwa, session
+from services.intake.web.routes import application, duties, letters, own_data, pwa, session
 
 
 def install_pages(app: FastAPI) -> None:
@@ -23,6 +23,7 @@ def install_pages(app: FastAPI) -> None:
         letters.router,
         pwa.router,
         application.router,
+        duties.router,
         own_data.router,
     ]
     for router in routers:

@@ -12,7 +12,9 @@ from common.auth import InvalidToken, Principal
 from common.domain import KABUPATEN_ROLES, MANAGER_ROLES
 from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
+from services.verification import staff_tasks
 from services.verification.accounts import current_account
+from services.verification.api.params import ApplicationId
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
@@ -191,3 +193,14 @@ async def route_editor(staff: DesaStaff, roles: HeldRoles, session: SessionDep) 
 
 
 RouteEditor = Annotated[Staff, Depends(route_editor)]
+
+
+async def task_desk(
+    application_id: ApplicationId, staff: CurrentStaff, session: SessionDep
+) -> staff_tasks.Desk:
+    """Who acts on this application's task: a desa staff member in the roles they hold now, or
+    the kabupaten operator for a step escalated to them (staff_tasks.desk_for)."""
+    return await staff_tasks.desk_for(session, staff, application_id)
+
+
+TaskDesk = Annotated[staff_tasks.Desk, Depends(task_desk)]

@@ -14,6 +14,7 @@ from services.verification.web.routes import (
     application,
     corrections,
     desa_profile,
+    duties,
     inbox,
     kabupaten,
     letter_settings,
@@ -43,5 +44,6 @@ def install_pages(app: FastAPI) -> None:
         letter_settings,
         desa_profile,
         kabupaten,
+        duties,
     ):
         app.include_router(module.router)

@@ -1,12 +1,13 @@
 """An application as the letter it will become: the unsigned preview, rendered by signing from
 the application intake holds, for the staff of the application's desa whose role has (or had)
-a step on it (`staff_tasks.letter_preview`)."""
+a step on it, or the kabupaten operator for a step escalated to them
+(`staff_tasks.letter_preview`)."""
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.verification import staff_tasks
-from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.api.deps import RuntimeDep, SessionDep, TaskDesk
 from services.verification.api.params import ApplicationId
 
 router = APIRouter(prefix="/applications", tags=["permohonan"])
@@ -19,14 +20,15 @@ router = APIRouter(prefix="/applications", tags=["permohonan"])
 )
 async def preview_letter(
     application_id: ApplicationId,
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: TaskDesk,
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> Response:
     """The letter exactly as it will be issued, unsigned, without its number and watermarked
     "PRATINJAU — BUKAN SURAT SAH". Takes no number and stores nothing."""
-    content = await staff_tasks.letter_preview(runtime, session, staff, roles, application_id)
+    content = await staff_tasks.letter_preview(
+        runtime, session, desk.staff, desk.roles, application_id
+    )
     return Response(
         content=content,
         media_type="application/pdf",

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from common.db import as_utc
-from services.verification.api.deps import KabupatenStaff, SessionDep, SettingsDep
+from services.verification import staff_tasks
+from services.verification.api.deps import CurrentStaff, KabupatenStaff, SessionDep, SettingsDep
 from services.verification.kabupaten_view import (
     AreaRow,
     Filters,
@@ -19,6 +20,7 @@ from services.verification.kabupaten_view import (
     today_wib,
 )
 from services.verification.models import Task
+from services.verification.staff_tasks import EscalatedTask
 from services.verification.task_inbox import overdue_in_kabupaten
 
 router = APIRouter(prefix="/kabupaten", tags=["kabupaten"])
@@ -52,6 +54,15 @@ class OverdueTask(BaseModel):
             escalation_level=t.escalation_level,
             kind=t.kind,
         )
+
+
+@router.get("/tasks")
+async def escalated_tasks(staff: CurrentStaff, session: SessionDep) -> list[EscalatedTask]:
+    """The kabupaten operator's inbox: the steps escalated to them in their kabupaten (a Kades
+    step past its deadline, any step past its second one), overdue first, with the desa and
+    kecamatan by name. They may open and decide these (`/api/v1/tasks/{id}`). No personal
+    data; 403 for anyone but the kabupaten operator."""
+    return await staff_tasks.escalated_tasks(session, staff)
 
 
 @router.get("/overdue-tasks")

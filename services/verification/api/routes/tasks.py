@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field, SecretStr
 
 from common.domain import Decision
 from services.verification import staff_tasks
-from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.api.deps import (
+    DesaStaff,
+    HeldRoles,
+    RuntimeDep,
+    SessionDep,
+    TaskDesk,
+)
 from services.verification.api.params import ApplicationId
 from services.verification.intake_reader import read_attachment
 from services.verification.staff_tasks import DecisionRequest, TaskDetail, TaskSummary
@@ -56,12 +62,15 @@ async def get_task_by_number(
 @router.get("/{application_id}")
 async def get_task(
     application_id: ApplicationId,
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: TaskDesk,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> TaskDetail:
-    detail, _ = await staff_tasks.task_detail(runtime, session, staff, roles, application_id)
+    """The task and the application behind it: for the staff of its desa whose role has (or
+    had) a step on it, and for the kabupaten operator while the step is escalated to them."""
+    detail, _ = await staff_tasks.task_detail(
+        runtime, session, desk.staff, desk.roles, application_id
+    )
     return detail
 
 
@@ -69,12 +78,11 @@ async def get_task(
 async def get_attachment(
     application_id: ApplicationId,
     attachment_id: Annotated[str, Path(min_length=1, max_length=64)],
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: TaskDesk,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    await staff_tasks.task_of(session, staff, roles, application_id)
+    await staff_tasks.task_of(session, desk.staff, desk.roles, application_id)
     content = await read_attachment(
         runtime.intake, application_id, attachment_id, runtime.settings.intake_timeout_seconds
     )
@@ -94,11 +102,13 @@ async def get_attachment(
 async def decide(
     application_id: ApplicationId,
     body: DecisionIn,
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: TaskDesk,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
+    """Approve, return for revision or reject the step open now: the step's role (own or Plt),
+    after escalation whoever it was escalated to, the kabupaten operator included (who may not
+    give the last approval: it signs the letter). The workflow checks role, desa and step."""
     request = DecisionRequest(
         decision=body.decision,
         reason=body.reason,
@@ -107,7 +117,9 @@ async def decide(
         act_as=body.act_as,
         passphrase=body.passphrase,
     )
-    return await staff_tasks.decide(runtime, session, staff, roles, application_id, request)
+    return await staff_tasks.decide(
+        runtime, session, desk.staff, desk.roles, application_id, request
+    )
 
 
 class RetryIssueIn(BaseModel):

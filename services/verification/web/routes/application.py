@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from smartdesa.v1 import intake_pb2
 
 from common.db import utcnow
-from common.domain import ROLE_LABELS, ApplicationStatus, Decision
+from common.domain import ROLE_LABELS, ApplicationStatus, Decision, SignerKind
 from common.domain.errors import DomainError
 from common.domain.events import (
     APPLICATION_CANCELLED,
@@ -34,8 +34,9 @@ from common.domain.events import (
     LETTER_REVOKED,
 )
 from common.web.refusals import Refusal, refusal_of
-from services.verification import staff_tasks
-from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from common.wilayah import find_desa
+from services.verification import request_view, staff_tasks
+from services.verification.api.deps import RuntimeDep, SessionDep, TaskDesk
 from services.verification.api.params import ApplicationId
 from services.verification.calendars import calendar_of
 from services.verification.models import (
@@ -45,7 +46,7 @@ from services.verification.models import (
     TASK_OPEN,
 )
 from services.verification.routes import LETTER_TYPE_NAMES, route_for
-from services.verification.staff_tasks import ENDED, DecisionRequest
+from services.verification.staff_tasks import ENDED, DecisionRequest, Desk
 from services.verification.web.deadlines import remaining_text
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 from services.verification.web.routes.inbox import INBOX_PATH
@@ -130,10 +131,6 @@ def _timeline(app: intake_pb2.Application) -> list[TimelineRow]:
     return rows
 
 
-def _field_label(key: str) -> str:
-    return key.replace("_", " ").strip().capitalize()
-
-
 def _source(application: intake_pb2.Application, key: str) -> str:
     """Where a value came from: the desa's population register, or what was typed (by the
     resident, or by staff for an application filed at the office)."""
@@ -142,15 +139,26 @@ def _source(application: intake_pb2.Application, key: str) -> str:
     return "diisi petugas" if application.channel == "walk_in" else "diisi pemohon"
 
 
+# Where the inbox goes after a decision, by the workflow's status after it.
+DONE_BY_STATUS = {
+    ApplicationStatus.ISSUED: "ditandatangani",
+    ApplicationStatus.AWAITING_SIGNATURE: "menunggu-tte",
+    ApplicationStatus.SIGNING_BLOCKED: "tertahan",
+}
+
+
+def _desa_name(code: str) -> str:
+    desa = find_desa(code)
+    return f"Desa {desa.name}, Kec. {desa.kecamatan}" if desa else code
+
+
 async def _page_context(
-    application_id: str,
-    staff: DesaStaff,
-    roles: HeldRoles,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    application_id: str, desk: Desk, session: SessionDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
+    staff, roles = desk.staff, desk.roles
     detail, app = await staff_tasks.task_detail(runtime, session, staff, roles, application_id)
     task = detail.task
+    letter_type = await request_view.letter_type_info(runtime, app.letter_type)
     now = utcnow()
     remaining = None
     if task.deadline is not None and task.status == TASK_OPEN:
@@ -158,11 +166,24 @@ async def _page_context(
             task.deadline, now, await calendar_of(session, staff.desa_code, now)
         )
     found = await route_for(session, staff.desa_code, detail.application.letter_type)
-    signing_step = (
+    last_step = (
         found is not None
         and task.kind == TASK_KIND_DECISION
         and task.step.index == len(found[0].steps) - 1
-        and found[0].signer_role in roles
+    )
+    # Approving here signs the letter: the signer (or their Plt, or the Sekdes/Kades who
+    # decides it after an escalation) is told so before, and asked the BSrE passphrase only
+    # where the desa signs with BSrE. The kabupaten operator may not give this approval.
+    signing_step = last_step and not desk.kabupaten
+    open_signature = task.kind == TASK_KIND_SIGNATURE and task.status == TASK_OPEN
+    open_blocked = task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN
+    signer = (
+        await request_view.signer_kind(runtime, staff.desa_code)
+        if signing_step or open_signature or open_blocked
+        else None
+    )
+    fields = request_view.shown_fields(
+        detail.application.fields, letter_type, lambda key: _source(app, key)
     )
     return {
         "detail": detail,
@@ -171,22 +192,29 @@ async def _page_context(
         "type_name": LETTER_TYPE_NAMES.get(
             detail.application.letter_type, detail.application.letter_type
         ),
-        "fields": [
-            (_field_label(k), v, _source(app, k)) for k, v in detail.application.fields.items()
-        ],
+        # Name first, then the rest in reading order (request_view.shown_fields).
+        "name_field": next((f for f in fields if f.key == "nama"), None),
+        "fields": [f for f in fields if f.key != "nama"],
         # The register's version the fields came from; None: the resident is not registered.
         "register_version": app.register_version if app.from_register else None,
-        "attachments": detail.attachments,
+        "attachments": [
+            (request_view.attachment_label(a.kind, letter_type), a) for a in detail.attachments
+        ],
         "timeline": _timeline(app),
         "remaining": remaining,
         "is_open": task.status == TASK_OPEN,
-        "blocked": task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN,
+        "blocked": open_blocked,
         # The letter waits for its remote signer (BSrE): the passphrase signs it.
-        "signature": task.kind == TASK_KIND_SIGNATURE and task.status == TASK_OPEN,
+        "signature": open_signature,
+        "bsre": signer == SignerKind.BSRE,
+        "kabupaten_desk": desk.kabupaten,
+        "last_step": last_step,
+        "desa_name": _desa_name(staff.desa_code),
         "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),
         "signing_step": signing_step,
-        "roles": roles,
+        # The roles to choose from when deciding (the kabupaten operator has one).
+        "roles": [] if desk.kabupaten else roles,
         "request_id": str(uuid.uuid4()),
         "reason": "",
         "errors": {},
@@ -217,12 +245,11 @@ async def application_page(
     request: Request,
     application_id: ApplicationId,
     page: StaffPageDep,
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: TaskDesk,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> HTMLResponse:
-    ctx = await _page_context(application_id, staff, roles, session, runtime)
+    ctx = await _page_context(application_id, desk, session, runtime)
     return await _render_page(request, page, ctx)
 
 
@@ -231,8 +258,7 @@ async def decide_on_page(
     request: Request,
     application_id: ApplicationId,
     page: StaffPageDep,
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: TaskDesk,
     session: SessionDep,
     runtime: RuntimeDep,
     keputusan: Annotated[str, Form(max_length=16)] = "",
@@ -266,14 +292,24 @@ async def decide_on_page(
             else None,
         )
         try:
-            await staff_tasks.decide(runtime, session, staff, roles, application_id, body)
+            state = await staff_tasks.decide(
+                runtime, session, desk.staff, desk.roles, application_id, body
+            )
         except DomainError as exc:
             refusal = refusal_of(exc)
             if refusal.status in (401, 404):
                 raise
         else:
-            return RedirectResponse(f"{INBOX_PATH}?selesai={keputusan}", status_code=303)
-    ctx = await _page_context(application_id, staff, roles, session, runtime)
+            done = keputusan
+            status = state.get("status", "")
+            # Every step approved: signed, waiting for its BSrE signer, refused by signing, or
+            # still being signed.
+            if decision == Decision.APPROVE and status in DONE_BY_STATUS:
+                done = DONE_BY_STATUS[status]
+            elif decision == Decision.APPROVE and state.get("step_index") is None:
+                done = "menandatangani"
+            return RedirectResponse(f"{INBOX_PATH}?selesai={done}", status_code=303)
+    ctx = await _page_context(application_id, desk, session, runtime)
     ctx.update(reason=alasan, errors=errors, chosen=keputusan, sebagai=sebagai)
     if refusal is not None:
         return await _render_page(
@@ -297,8 +333,7 @@ async def retry_issue_on_page(
     request: Request,
     application_id: ApplicationId,
     page: StaffPageDep,
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: TaskDesk,
     session: SessionDep,
     runtime: RuntimeDep,
     request_id: Annotated[str, Form(max_length=100)] = "",
@@ -310,8 +345,8 @@ async def retry_issue_on_page(
         state = await staff_tasks.retry_issue(
             runtime,
             session,
-            staff,
-            roles,
+            desk.staff,
+            desk.roles,
             application_id,
             request_id=request_id or None,
             passphrase=SecretStr(passphrase) if passphrase else None,
@@ -327,8 +362,9 @@ async def retry_issue_on_page(
             ApplicationStatus.SIGNING_BLOCKED,
             ApplicationStatus.AWAITING_SIGNATURE,
         ):
-            return RedirectResponse(f"{INBOX_PATH}?selesai=terbit", status_code=303)
+            done = "ditandatangani" if state.get("status") == ApplicationStatus.ISSUED else "terbit"
+            return RedirectResponse(f"{INBOX_PATH}?selesai={done}", status_code=303)
         refused = "Surat masih tertahan di tanda tangan elektronik. Lihat alasannya di bawah."
         status_code = 409
-    ctx = await _page_context(application_id, staff, roles, session, runtime)
+    ctx = await _page_context(application_id, desk, session, runtime)
     return await _render_page(request, page, ctx, status_code=status_code, flash=refused)

@@ -13,11 +13,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from common.db import utcnow
-from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.api.deps import DesaStaff, RuntimeDep, SessionDep, desa_staff
 from services.verification.calendars import DesaCalendar, calendar_of
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED
+from services.verification.request_view import applicant_names
 from services.verification.routes import LETTER_TYPE_NAMES
-from services.verification.staff_tasks import TaskSummary, tasks_for
+from services.verification.staff_tasks import (
+    EscalatedTask,
+    TaskSummary,
+    escalated_tasks,
+    is_kabupaten_operator,
+    tasks_for,
+)
 from services.verification.web.deadlines import remaining_text, waited_text
 from services.verification.web.pages import StaffPageDep, render
 
@@ -37,6 +44,17 @@ STATES = {
 # After a decision on the application page, the inbox confirms it.
 DONE_MESSAGES = {
     "setujui": "Permohonan disetujui dan diteruskan ke tahap berikutnya.",
+    # The last approval signed the letter (issue 15: the Kades is told it was signed).
+    "ditandatangani": "Surat telah ditandatangani dan dikirim ke pemohon.",
+    "menandatangani": "Permohonan disetujui. Surat sedang ditandatangani dan akan dikirim ke "
+    "pemohon.",
+    "menunggu-tte": (
+        "Permohonan disetujui. Surat menunggu tanda tangan elektronik (BSrE) penandatangan."
+    ),
+    "tertahan": (
+        "Permohonan disetujui, tetapi tanda tangan elektronik menolak surat ini. Lihat "
+        "alasannya di halaman permohonan."
+    ),
     "perbaikan": "Permohonan dikembalikan kepada pemohon untuk diperbaiki.",
     "tolak": "Permohonan ditolak. Pemohon akan diberi tahu beserta alasannya.",
     "terbit": "Permintaan penerbitan surat sudah dikirim.",
@@ -74,38 +92,75 @@ class InboxRow:
     state: str
     waited: str
     remaining: str | None  # "sisa 3 jam kerja" / "terlambat 2 jam kerja"
+    # The applicant's name (desa staff only: read from intake for the page, never stored).
+    applicant: str = ""
+    # Where it waits (the kabupaten operator's inbox): "Desa Pamanukan, Kec. Pamanukan".
+    area: str = ""
 
 
-def rows_of(tasks: list[TaskSummary], desa: DesaCalendar, now: datetime) -> list[InboxRow]:
-    return [
-        InboxRow(
-            task=t,
-            type_name=LETTER_TYPE_NAMES.get(t.letter_type, t.letter_type),
-            state=state_of(t),
-            waited=waited_text(t.assigned_at, now),
-            remaining=remaining_text(t.deadline, now, desa) if t.deadline else None,
+def rows_of(
+    tasks: list[TaskSummary],
+    calendars: dict[str, DesaCalendar],
+    now: datetime,
+    names: dict[str, str] | None = None,
+) -> list[InboxRow]:
+    """`calendars`: each task's desa calendar by desa code (one desa for desa staff)."""
+    rows = []
+    for t in tasks:
+        area = ""
+        calendar = next(iter(calendars.values()))
+        if isinstance(t, EscalatedTask):
+            area = f"Desa {t.desa_name}, Kec. {t.kecamatan_name}"
+            calendar = calendars[t.desa_code]
+        rows.append(
+            InboxRow(
+                task=t,
+                type_name=LETTER_TYPE_NAMES.get(t.letter_type, t.letter_type),
+                state=state_of(t),
+                waited=waited_text(t.assigned_at, now),
+                remaining=remaining_text(t.deadline, now, calendar) if t.deadline else None,
+                applicant=(names or {}).get(t.application_id, ""),
+                area=area,
+            )
         )
-        for t in tasks
-    ]
+    return rows
 
 
 @router.get(INBOX_PATH)
 async def inbox(
     request: Request,
     page: StaffPageDep,
-    staff: DesaStaff,
-    roles: HeldRoles,
     session: SessionDep,
+    runtime: RuntimeDep,
     jenis: Annotated[str, Query(max_length=16)] = "",
     keadaan: Annotated[str, Query(max_length=16)] = "",
     selesai: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
+    """What waits on the signed-in staff member; for the kabupaten operator, the steps
+    escalated to them across the kabupaten (staff_tasks.escalated_tasks)."""
     now = utcnow()
-    tasks = await tasks_for(session, staff, roles)
+    staff = page.staff
+    kabupaten = is_kabupaten_operator(staff)
     if keadaan not in STATES:
         keadaan = ""
-    shown = [t for t in tasks if matches(t, jenis, keadaan)]
-    desa = await calendar_of(session, staff.desa_code, now)
+    calendars: dict[str, DesaCalendar]
+    names: dict[str, str] = {}
+    tasks: list[TaskSummary]
+    if kabupaten:
+        escalated = await escalated_tasks(session, staff)
+        tasks = list(escalated)
+        shown = [t for t in tasks if matches(t, jenis, keadaan)]
+        calendars = {
+            code: await calendar_of(session, code, now)
+            for code in dict.fromkeys(t.desa_code for t in escalated)
+        }
+    else:
+        staff = desa_staff(staff)
+        tasks = await tasks_for(session, staff, page.roles)
+        shown = [t for t in tasks if matches(t, jenis, keadaan)]
+        calendars = {staff.desa_code: await calendar_of(session, staff.desa_code, now)}
+        # Whose request it is: the desa's own staff may see the applicant's name.
+        names = await applicant_names(runtime, staff.desa_code, (t.application_id for t in shown))
     done = DONE_MESSAGES.get(selesai)
     return render(
         request,
@@ -113,7 +168,8 @@ async def inbox(
         {
             "title": "Kotak masuk",
             "nav_active": "kotak-masuk",
-            "rows": rows_of(shown, desa, now),
+            "rows": rows_of(shown, calendars, now, names),
+            "kabupaten": kabupaten,
             "total": len(tasks),
             "jenis": jenis,
             "keadaan": keadaan,

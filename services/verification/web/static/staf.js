@@ -114,7 +114,7 @@
       });
   }
 
-  if (region && window.EventSource) {
+  if (region && region.getAttribute("data-kejadian") && window.EventSource) {
     var source = new EventSource(region.getAttribute("data-kejadian"));
     var pending = null;
     source.addEventListener("tugas", function () {

@@ -1,7 +1,7 @@
 """residents' correction requests to the population register
 
-Revision ID: 0010
-Revises: 0013
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 03:20:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0013"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """working hours per day
 
-Revision ID: 0013
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-07 03:10:00.000000
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,177 @@
+"""gRPC PublicDutiesService: verification's staff pages read the survey's index and the desa's
+complaints here; the complaint workflow escalates. Callers are authenticated by common.rpc's
+internal-token interceptor; verification vouches for the staff member it sends as `actor`."""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from smartdesa.v1 import public_duties_pb2 as pb
+from smartdesa.v1 import public_duties_pb2_grpc
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
+
+from common.db import as_utc
+from common.domain.errors import DomainError
+from common.rpc import domain_code
+from services.intake import complaints
+from services.intake.duties_models import Complaint
+from services.intake.satisfaction import MIN_ANSWERS_SHOWN
+from services.intake.survey import satisfaction_report
+from workflows.complaint.client import tell_answered
+
+log = logging.getLogger(__name__)
+
+
+def _ts(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(as_utc(value))
+    return ts
+
+
+def _actor(actor: pb.StaffActor) -> complaints.StaffActor:
+    return complaints.StaffActor(actor.username, actor.role, actor.desa_code, actor.kabupaten_code)
+
+
+def summary(complaint: Complaint, now: datetime) -> pb.ComplaintSummary:
+    return pb.ComplaintSummary(
+        id=complaint.id,
+        tracking_number=complaint.tracking_number,
+        desa_code=complaint.desa_code,
+        subject=complaint.subject,
+        letter_type=complaint.letter_type,
+        status=complaint.status,
+        filed_at=_ts(complaint.filed_at),
+        deadline_at=_ts(complaint.deadline_at),
+        overdue=complaints.overdue(complaint, now),
+    )
+
+
+def detail(view: complaints.ComplaintView, actor: complaints.StaffActor) -> pb.ComplaintDetail:
+    complaint = view.complaint
+    return pb.ComplaintDetail(
+        summary=summary(complaint, datetime.now(UTC)),
+        body=complaint.body,
+        application_reference=complaint.application_reference,
+        has_attachment=bool(complaint.attachment_name),
+        entries=[
+            pb.ComplaintRecordEntry(
+                at=_ts(e.at),
+                kind=e.kind,
+                actor=e.actor,
+                actor_role=e.actor_role,
+                actor_desa=e.actor_desa,
+                text=e.text,
+            )
+            for e in view.entries
+        ],
+        may_answer=complaints.may_answer(actor, complaint),
+    )
+
+
+class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], temporal: TemporalClient
+    ) -> None:
+        self._sessions = sessions
+        self._temporal = temporal
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, exc: DomainError) -> None:
+        await context.abort(domain_code(exc), exc.message)
+
+    async def GetSatisfaction(
+        self, request: pb.GetSatisfactionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SatisfactionReport:
+        try:
+            async with self._sessions() as session:
+                report = await satisfaction_report(
+                    session,
+                    period=request.period,
+                    desa_code=request.desa_code,
+                    kabupaten_code=request.kabupaten_code,
+                )
+        except DomainError as exc:
+            await self._refuse(context, exc)
+            raise
+        cells = []
+        for row in report.rows:
+            cell = pb.SatisfactionCell(
+                desa_code=row.desa_code,
+                letter_type=row.letter_type,
+                answers=row.answers,
+                shown=row.index is not None,
+            )
+            if row.index is not None:
+                cell.ikm = row.index.ikm_rounded
+                cell.band = row.index.band
+                cell.band_label = row.index.band_label
+                cell.element_means.extend(f"{float(mean):.2f}" for mean in row.index.element_means)
+            cells.append(cell)
+        return pb.SatisfactionReport(
+            period=report.period,
+            cells=cells,
+            comments=report.comments,
+            min_answers=MIN_ANSWERS_SHOWN,
+        )
+
+    async def ListComplaints(
+        self, request: pb.ListComplaintsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ComplaintList:
+        now = datetime.now(UTC)
+        try:
+            async with self._sessions() as session:
+                found = await complaints.staff_complaints(session, _actor(request.actor))
+        except DomainError as exc:
+            await self._refuse(context, exc)
+            raise
+        return pb.ComplaintList(complaints=[summary(c, now) for c in found])
+
+    async def ReadComplaint(
+        self, request: pb.ReadComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ComplaintDetail:
+        actor = _actor(request.actor)
+        try:
+            async with self._sessions() as session:
+                view = await complaints.read_for_staff(session, actor, request.complaint_id)
+        except DomainError as exc:
+            await self._refuse(context, exc)
+            raise
+        return detail(view, actor)
+
+    async def AnswerComplaint(
+        self, request: pb.AnswerComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ComplaintDetail:
+        actor = _actor(request.actor)
+        try:
+            async with self._sessions() as session:
+                view = await complaints.answer_complaint(
+                    session, actor, request.complaint_id, request.answer
+                )
+        except DomainError as exc:
+            await self._refuse(context, exc)
+            raise
+        await tell_answered(self._temporal, request.complaint_id)
+        return detail(view, actor)
+
+    async def EscalateComplaint(
+        self, request: pb.EscalateComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EscalateComplaintResponse:
+        try:
+            async with self._sessions() as session:
+                escalated = await complaints.escalate(session, request.complaint_id)
+        except DomainError as exc:
+            await self._refuse(context, exc)
+            raise
+        if escalated:
+            log.info("complaint %s escalated to the kabupaten", request.complaint_id)
+        return pb.EscalateComplaintResponse(escalated=escalated)
+
+
+def register_duties(servicer: PublicDutiesServicer) -> Callable[[grpc.aio.Server], None]:
+    def add(server: grpc.aio.Server) -> None:
+        public_duties_pb2_grpc.add_PublicDutiesServiceServicer_to_server(servicer, server)
+
+    return add
