@@ -2,6 +2,7 @@
 resident saying what for, corrects and marks them; a Kasi reads (logged) but sees no way to
 change anything and is refused if they try."""
 
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import date
@@ -63,6 +64,11 @@ async def search(client: httpx.AsyncClient, query: str, purpose: str) -> httpx.R
     )
 
 
+def _input_value(page: str, name: str) -> str:
+    found = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', page)
+    return html.unescape(found.group(1)) if found else ""
+
+
 def resident_link(results: httpx.Response) -> str:
     found = re.search(r'href="(/penduduk/[0-9a-f]{32})\?keperluan=[^"]*"', results.text)
     assert found is not None, results.text
@@ -99,6 +105,9 @@ async def test_the_operator_imports_searches_opens_and_corrects(
         "rt": "002",
         "religion": "1",
         "catatan": "sesuai KTP",
+        # As the form shows them: a correction never takes a number away (that is the
+        # in-person phone change).
+        "phones": _input_value(opened.text, "phones"),
     }
     corrected = await operator.post(f"{path}/ubah", data=form, follow_redirects=True)
     refused = await operator.post(

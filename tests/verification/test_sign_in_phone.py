@@ -88,6 +88,27 @@ async def test_a_phone_is_changed_only_after_an_in_person_check_and_is_recorded(
         assert row.source == "kantor" and "SIM hilang" in row.note
 
 
+async def test_a_correction_adds_a_phone_but_never_takes_one_away(service: Service) -> None:
+    """Taking a number away must end its sign-ins and tell it: only the phone change above
+    does both, so the general correction refuses it and changes nothing."""
+    resident_id = await _resident(service, ["081234567890"])
+    operator = await service.login("operator.pamanukan")
+    url = f"/api/v1/residents/{resident_id}"
+    for phones in ([], ["085712345678"]):
+        refused = await service.http.patch(url, json={"phones": phones}, headers=operator)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["type"].endswith("/phone-change-at-office")
+        assert refused.json()["field"] == "phones"
+    kept = await service.http.get(url, params={"purpose": "pemeriksaan"}, headers=operator)
+    assert kept.json()["phones"] == ["6281234567890"]
+    added = await service.http.patch(
+        url, json={"phones": ["081234567890", "085712345678"]}, headers=operator
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["phones"] == ["6281234567890", "6285712345678"]
+    assert service.intake.phone_changes == []
+
+
 async def test_the_operator_lists_and_undoes_bindings_of_their_desa_only(
     service: Service,
 ) -> None:

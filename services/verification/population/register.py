@@ -367,6 +367,16 @@ async def correct_resident(
     changed = changes_between(old, new)
     if not changed:
         return resident
+    if set(phones_of(old.phones)) - set(phones_of(new.phones)):
+        # Taking a number away ends sign-ins and must tell that number: only the in-person
+        # phone change does both (population/sign_in_phone.py). Adding one is a correction.
+        raise Conflict(
+            "phone-change-at-office",
+            "Nomor HP yang sudah tercatat hanya dapat diganti atau dihapus lewat 'Ganti nomor "
+            "HP', setelah KTP dan KK diperiksa di kantor: sesi lama berakhir dan nomor lama "
+            "diberi tahu.",
+            field="phones",
+        )
     if new.nik != old.nik or (new.status == HIDUP and old.status != HIDUP):
         await _check_nik_free(session, desa_code, new, resident_id=resident.id)
     for name in DATA_FIELDS:
