@@ -37,6 +37,12 @@ ESCALATED: Final = "Melewati batas waktu di tahap {role}; permohonan Anda sedang
 APPROVED: Final = "Disetujui oleh {role}."
 RESUBMITTED: Final = "Perbaikan dikirim ulang dan diperiksa kembali."
 CANCELLED: Final = "Dibatalkan oleh pemohon."
+# Once the letter is issued or refused: the satisfaction survey (Permenpan-RB 14/2017). The
+# message adds its link; the page shows the same words with the same survey behind a button.
+SURVEY_TITLE: Final = "Bagaimana pelayanan desa?"
+SURVEY_ASK: Final = (
+    "Mohon nilai pelayanan desa untuk permohonan ini: 9 pertanyaan singkat, tanpa nama"
+)
 
 
 def reason_text(reason: str) -> str:

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import ApplicationStatus
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from common.signed_links import ExpiredLink, InvalidLink, verify_signed_path
+from common.signed_links import ExpiredLink, InvalidLink, sign_path, verify_signed_path
 from common.wib import WIB
 from services.intake.duties_models import SurveyAnswer, SurveyLinkUsed
 from services.intake.models import LetterApplication
@@ -79,6 +79,22 @@ async def open_survey(
     if await session.get(SurveyLinkUsed, application_id) is not None:
         raise Conflict("survey-answered", ALREADY_ANSWERED)
     return SurveyTarget(application.desa_code, application.letter_type)
+
+
+# As long as the messaged link lasts (notification's rules.SURVEY_LINK_LIFETIME).
+PAGE_LINK_LIFETIME = timedelta(days=30)
+
+
+async def invitation(
+    session: AsyncSession, key: bytes, application: LetterApplication, now: datetime
+) -> str | None:
+    """The survey link the owner's application page offers, the same survey as the message's
+    (single use, anonymous); None before the application ends or once it was answered."""
+    if application.status not in ASKED_AFTER:
+        return None
+    if await session.get(SurveyLinkUsed, application.id) is not None:
+        return None
+    return sign_path(key, survey_path(application.id), now + PAGE_LINK_LIFETIME)
 
 
 def parse_scores(raw: dict[str, str]) -> tuple[int, ...]:

@@ -355,9 +355,8 @@ PHONE_CHANGED_SMS = Template(
 # The link is single use and anonymous (intake keeps no link from the answer to the resident).
 SURVEY_INVITATION = _event(
     "survey_invitation",
-    "Bagaimana pelayanan desa?",
-    "{number}: Mohon nilai pelayanan desa untuk permohonan ini: 9 pertanyaan singkat, tanpa "
-    "nama, di {survey_link} (berlaku sampai {survey_expires}).",
+    say.SURVEY_TITLE,
+    f"{{number}}: {say.SURVEY_ASK}, di {{survey_link}} (berlaku sampai {{survey_expires}}).",
     short="{number}: Mohon nilai pelayanan desa (tanpa nama) di {survey_link}",
 )
 

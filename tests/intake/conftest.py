@@ -4,6 +4,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from services.intake.models import Resident, SignInCode
 from services.intake.runtime import Runtime
 from services.verification.population import models as population_models
 from services.verification.population import servicer as population_servicer
+from services.verification.population.register import ResidentData, add_resident
 from tests.support.processes import free_port
 from tests.support.waiting import eventually
 
@@ -238,3 +240,29 @@ def problem(response: httpx.Response) -> dict[str, Any]:
     assert response.headers["content-type"].startswith("application/problem+json"), response.text
     body: dict[str, Any] = json.loads(response.content)
     return body
+
+
+async def register_ani(register: Register, desa_code: str = PAMANUKAN) -> str:
+    """Ani, with her phone, in a desa's register: what a resident asking for any letter type
+    but the non-residents' ones must be (sign-in by the register, issue 13)."""
+    async with register.sessions() as session:
+        resident = await add_resident(
+            session,
+            desa_code,
+            ResidentData(
+                nik=NIK_ANI,
+                name="ANI SURYANI",
+                sex=2,
+                birth_place="SUBANG",
+                birth_date=date(1990, 8, 17),
+                religion=1,  # Islam
+                occupation=88,  # Wiraswasta
+                address="KP. KRAJAN",
+                dusun="KRAJAN",
+                rw="002",
+                rt="005",
+                phones="6281234567890",  # PHONE_ANI: her codes go to it (sign-in by the register)
+            ),
+            actor="operator.pamanukan",
+        )
+        return resident.id

@@ -9,7 +9,7 @@ from services.intake.letter_types import (
     find_letter_type,
 )
 from tests.intake import samples
-from tests.intake.conftest import Intake, problem
+from tests.intake.conftest import Intake, Register, problem, register_ani
 
 ALL_TYPES = ("SKD", "SKU", "SKBM", "SKTM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP")
 SKD = find_letter_type("SKD")
@@ -238,7 +238,10 @@ def test_type_specific_fields_are_checked(
     assert message_part in str(exc.value)
 
 
-async def test_a_type_asks_for_its_own_syarat_before_submission(intake: Intake) -> None:
+async def test_a_type_asks_for_its_own_syarat_before_submission(
+    intake: Intake, register: Register
+) -> None:
+    await register_ani(register)  # an SKU is for the desa's own residents
     headers = await intake.sign_in()
     application_id = await intake.create_application(
         headers, letter_type="SKU", fields=VALID_FORMS["SKU"]

@@ -13,7 +13,15 @@ from PIL import Image
 from services.intake.models import LetterApplication
 from services.verification.population.register import ResidentData, add_resident
 from tests.intake import samples
-from tests.intake.conftest import NIK_ANI, NIK_BUDI, PHONE_BUDI, SKD_FIELDS, Intake, Register
+from tests.intake.conftest import (
+    NIK_ANI,
+    NIK_BUDI,
+    PHONE_ANI,
+    PHONE_BUDI,
+    SKD_FIELDS,
+    Intake,
+    Register,
+)
 from tests.intake.test_resident_wording import page_text
 
 CIASEM_TENGAH = "32.13.09.2002"  # another kecamatan than the NIKs' (32.13.11, Pamanukan)
@@ -87,6 +95,7 @@ async def test_the_register_s_desa_is_chosen_once_it_holds_the_resident(
                 dusun="TENGAH",
                 rw="001",
                 rt="001",
+                phones=PHONE_ANI,  # her codes go to it (sign-in by the register)
             ),
             actor="operator.ciasemtengah",
         )

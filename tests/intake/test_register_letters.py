@@ -2,8 +2,6 @@
 the register (tests/intake/conftest.py `register`); intake reads a registered resident's identity
 fields from it at creation and again at submission, and never lets a sent value override it."""
 
-from datetime import date
-
 import httpx
 import pytest
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
@@ -14,8 +12,6 @@ from services.intake.main import create_app
 from services.intake.models import LetterApplication
 from services.verification.population.models import ResidentAccess
 from services.verification.population.register import (
-    ResidentData,
-    add_resident,
     correct_resident,
 )
 from tests.intake import samples
@@ -27,6 +23,7 @@ from tests.intake.conftest import (
     SKD_FIELDS,
     Intake,
     Register,
+    register_ani,
 )
 from tests.intake.conftest import problem as problem_of
 from tests.support.processes import free_port
@@ -51,30 +48,6 @@ ANI_IN_LETTER = {
 }
 
 
-async def _register_ani(register: Register, desa_code: str = PAMANUKAN) -> str:
-    async with register.sessions() as session:
-        resident = await add_resident(
-            session,
-            desa_code,
-            ResidentData(
-                nik=NIK_ANI,
-                name="ANI SURYANI",
-                sex=2,
-                birth_place="SUBANG",
-                birth_date=date(1990, 8, 17),
-                religion=1,  # Islam
-                occupation=88,  # Wiraswasta
-                address="KP. KRAJAN",
-                dusun="KRAJAN",
-                rw="002",
-                rt="005",
-                phones="6281234567890",  # PHONE_ANI: her codes go to it (sign-in by the register)
-            ),
-            actor="operator.pamanukan",
-        )
-        return resident.id
-
-
 async def _create(intake: Intake, headers: dict[str, str], fields: dict[str, str]) -> str:
     return await intake.create_application(
         headers, letter_type="SKU", purpose="Pengajuan KUR", fields=fields
@@ -91,7 +64,7 @@ async def _application(intake: Intake, application_id: str) -> LetterApplication
 async def test_a_registered_resident_sends_no_identity_fields(
     intake: Intake, register: Register
 ) -> None:
-    await _register_ani(register)
+    await register_ani(register)
     headers = await intake.sign_in()
     application_id = await _create(intake, headers, SKU_BUSINESS)
     got = (await intake.http.get(f"/api/v1/applications/{application_id}", headers=headers)).json()
@@ -107,7 +80,7 @@ async def test_a_registered_resident_sends_no_identity_fields(
 
 
 async def test_sent_values_never_override_the_register(intake: Intake, register: Register) -> None:
-    await _register_ani(register)
+    await register_ani(register)
     headers = await intake.sign_in()
     application_id = await _create(
         intake, headers, {**SKU_BUSINESS, "nama": "Orang Lain", "rt": "009"}
@@ -122,7 +95,7 @@ async def test_sent_values_never_override_the_register(intake: Intake, register:
 
 
 async def test_an_unregistered_resident_types_them(intake: Intake, register: Register) -> None:
-    await _register_ani(register)  # someone else: Budi is not in the register
+    await register_ani(register)  # someone else: Budi is not in the register
     headers = await intake.sign_in(NIK_BUDI, PHONE_BUDI)
     # In no desa's register: an SKD (open to newcomers), with every field typed.
     r = await intake.http.post(
@@ -140,7 +113,7 @@ async def test_an_unregistered_resident_types_them(intake: Intake, register: Reg
 
 
 async def test_a_resident_of_another_desa_types_them(intake: Intake, register: Register) -> None:
-    await _register_ani(register, RANCASARI)
+    await register_ani(register, RANCASARI)
     headers = await intake.sign_in()
     application_id = await _create(intake, headers, {**SKD_FIELDS, **SKU_BUSINESS})
     assert (await _application(intake, application_id)).register_version is None
@@ -149,7 +122,7 @@ async def test_a_resident_of_another_desa_types_them(intake: Intake, register: R
 async def test_the_register_at_submission_is_what_signing_gets(
     intake: Intake, register: Register, stub: intake_pb2_grpc.IntakeServiceStub
 ) -> None:
-    resident_id = await _register_ani(register)
+    resident_id = await register_ani(register)
     headers = await intake.sign_in()
     application_id = await _create(intake, headers, SKU_BUSINESS)
     for kind in ("KTP", "KK", "PENGANTAR_RT", "FOTO_USAHA"):

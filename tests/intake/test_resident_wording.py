@@ -31,6 +31,7 @@ from common.domain.events import (
 )
 from common.wib import wib_datetime
 from services.intake.applications import record_submission
+from services.intake.duties_models import SurveyLinkUsed
 from services.intake.models import LetterApplication
 from services.intake.numbering import assign_number
 from services.notification import templates as t
@@ -236,12 +237,40 @@ def _to_applicant_in_docs() -> set[str]:
     return names
 
 
+async def test_the_survey_invitation_is_on_the_page_with_the_same_survey(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    """Once the letter is issued the message asks for the survey; the page asks in the same
+    words and its button opens the same single-use survey, until it is answered."""
+    walk = Walk(intake, stub)
+    await _reach(walk, LETTER_ISSUED)
+    assert t.SURVEY_INVITATION.whatsapp is not None
+    _, message = t.SURVEY_INVITATION.whatsapp.render(
+        number=walk.number, survey_link="https://warga.example/survei/x", survey_expires="-"
+    )
+    page = await walk.page()
+    assert say.SURVEY_ASK in message and say.SURVEY_TITLE in page and say.SURVEY_ASK in page
+    r = await intake.http.get(f"/permohonan/{walk.application_id}", headers=walk.headers)
+    found = re.search(r'href="(/survei/[^"]+)">Isi survei<', r.text)
+    assert found is not None
+    survey = await intake.http.get(html.unescape(found[1]))
+    assert survey.status_code == 200 and "Survei kepuasan" in survey.text
+    async with intake.runtime.sessions() as session:
+        session.add(SurveyLinkUsed(application_id=walk.application_id))
+        await session.commit()
+    assert say.SURVEY_ASK not in await walk.page()  # answered: asked no more
+
+
 def test_every_message_to_the_resident_in_the_docs_has_its_page_test() -> None:
     """docs/messages.md is the list of what a resident can receive: each of its messages is
     one whose words this module finds on the page (the parametrized tests here)."""
     covered = {
         template.name
-        for groups in [*t.TO_RESIDENT.values(), *([g] for g in IN_APP_ONLY.values())]
+        for groups in [
+            *t.TO_RESIDENT.values(),
+            *([g] for g in IN_APP_ONLY.values()),
+            [t.SURVEY_INVITATION],  # test_the_survey_invitation_is_on_the_page_...
+        ]
         for group in groups
         for template in (group.inapp, group.whatsapp, group.sms, group.email)
         if template is not None

@@ -349,6 +349,16 @@ async def test_smtp_451_is_retried_with_backoff_and_then_delivered(
     assert final.provider_message_id == message["Message-ID"]
 
 
+async def _follow_the_letter_only(env: HandlerEnv) -> None:
+    """letter.issued also plans the survey invitation (tested in test_event_handler.py); these
+    tests follow the letter's own message through the providers, so the invitation goes."""
+    async with env.sessions() as session:
+        for row in await session.exec(select(Delivery)):
+            if row.template.startswith("survey_invitation."):
+                await session.delete(row)
+        await session.commit()
+
+
 async def test_whatsapp_failure_falls_back_to_sms(
     handler_env: HandlerEnv,
     whatsapp: FakeWhatsAppCloud,
@@ -360,6 +370,7 @@ async def test_whatsapp_failure_falls_back_to_sms(
     answers 131026 (undeliverable); the twin goes out through the SMS gateway, once."""
     _, event = application_event(LETTER_ISSUED, letter_number="470/009/2004/VII/2026")
     await handler_env.handler(event)
+    await _follow_the_letter_only(handler_env)
 
     whatsapp.fail_next(400, 131026, "Message undeliverable")
     channels: dict[str, Channel] = {
@@ -402,6 +413,7 @@ async def test_whatsapp_success_leaves_the_sms_on_standby(
 ) -> None:
     _, event = application_event(LETTER_ISSUED, letter_number="470/010/2004/VII/2026")
     await handler_env.handler(event)
+    await _follow_the_letter_only(handler_env)
     channels: dict[str, Channel] = {
         WHATSAPP: whatsapp_channel(whatsapp_cloud[1]),
         SMS: zenziva_channel(zenziva[1], sms),

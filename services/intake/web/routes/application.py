@@ -19,11 +19,14 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import Principal
+from common.db import utcnow
 from common.domain import ApplicationStatus, role_label
+from common.domain import resident_wording as say
 from common.domain.errors import DomainError, NotFound
+from common.signed_links import link_key
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
-from services.intake import register_data, resident_actions
+from services.intake import register_data, resident_actions, survey
 from services.intake.api.deps import (
     SESSION_COOKIE,
     CurrentResident,
@@ -205,6 +208,12 @@ async def _show(
         "can_cancel": application.status
         in (ApplicationStatus.IN_REVIEW, ApplicationStatus.REVISION_REQUESTED),
         "issued": application.status == ApplicationStatus.ISSUED,
+        # The satisfaction survey the message also offers, once the application has ended.
+        "survey_link": await survey.invitation(
+            session, link_key(runtime.settings), application, utcnow()
+        ),
+        "survey_title": say.SURVEY_TITLE,
+        "survey_ask": say.SURVEY_ASK,
         "max_mb": MAX_ATTACHMENT_BYTES // (1024 * 1024),
         "flash": flash,
         "flash_kind": flash_kind,
