@@ -21,15 +21,20 @@ from services.verification.main import create_app as verification_app
 from tests.e2e.test_journey import NIK_A, PASSWORD, PHONE_A, Stack
 from tests.support.web import app_routes, sign_in_form
 
-# Pages anyone may open: signing in, the landing page, what a phone needs to install the portal.
+# Pages anyone may open: signing in, the landing page, what a phone needs to install the portal,
+# and the public duties (issue 19): the survey behind its signed link, and complaints, which
+# anyone may file and follow by number and secret (tests/intake/test_survey.py and
+# test_complaints.py check their own tokens).
+PUBLIC_DUTIES = {"/survei/{application_id}", "/pengaduan", "/pengaduan/lacak"}
 PUBLIC_PAGES = {
     "verification": {"/masuk"},
-    "intake": {"/", "/masuk", "/masuk/kode", "/manifest.webmanifest", "/sw.js", "/luring"},
+    "intake": {"/", "/masuk", "/masuk/kode", "/manifest.webmanifest", "/sw.js", "/luring"}
+    | PUBLIC_DUTIES,
 }
-# Form posts that start a session (no session to protect yet).
+# Form posts that start a session (no session to protect yet), and the public duties' forms.
 PUBLIC_POSTS = {
     "verification": {"/masuk"},
-    "intake": {"/masuk", "/masuk/kode"},
+    "intake": {"/masuk", "/masuk/kode"} | PUBLIC_DUTIES,
 }
 
 

@@ -89,6 +89,9 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
         "application_id": application_id,
         "desa_code": PAMANUKAN,
         "letter_type": "SKD",
+        # For the Temporal UI's summary line (never the resident's name).
+        "desa_name": "Pamanukan",
+        "kecamatan_name": "Pamanukan",
     }
 
     again = await intake.http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)
