@@ -137,6 +137,7 @@ def _replace_content(received: ReceivedFile, content: bytes) -> ReceivedFile:
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
         head=content[:HEAD_BYTES],
+        filename=received.filename,
     )
 
 
@@ -174,6 +175,7 @@ async def store_attachment(
         content_type=content_type,
         size_bytes=received.size,
         sha256=received.sha256,
+        filename=received.filename or None,
     )
     if attachment_id is not None:
         attachment.id = attachment_id

@@ -79,6 +79,7 @@ async def keep(
         content_type=attachment.content_type,
         size_bytes=attachment.size_bytes,
         sha256=attachment.sha256,
+        filename=attachment.filename,
     )
     source = attachment_path(attachments_root, attachment.application_id, attachment.id)
     target = kept_path(attachments_root, document)
@@ -186,7 +187,11 @@ async def use_kept(
     temporary = folder / f"kept-{new_id()}"
     head = await asyncio.to_thread(_copy_for, kept_path(attachments_root, document), temporary)
     received = ReceivedFile(
-        path=temporary, size=document.size_bytes, sha256=document.sha256, head=head
+        path=temporary,
+        size=document.size_bytes,
+        sha256=document.sha256,
+        head=head,
+        filename=document.filename or "",
     )
     try:
         await session.refresh(application)  # submitted meanwhile?

@@ -168,6 +168,10 @@ class Attachment(SQLModel, table=True):
     size_bytes: int
     sha256: str
     created_at: datetime = Field(default_factory=utcnow)
+    # The name the resident's file had (uploads.clean_filename), shown back to them beside a
+    # PDF's badge. Personal data: never logged, never in a URL or an event. None for rows
+    # stored before it was kept.
+    filename: str | None = Field(default=None, max_length=200)
 
 
 class KeptDocument(SQLModel, table=True):
@@ -184,6 +188,7 @@ class KeptDocument(SQLModel, table=True):
     size_bytes: int
     sha256: str
     created_at: datetime = Field(default_factory=utcnow)  # expiry counts from the upload
+    filename: str | None = Field(default=None, max_length=200)  # as on Attachment
 
 
 class TimelineEntry(SQLModel, table=True):

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -54,7 +54,7 @@ from services.intake.file_safety import (
     too_large_message,
 )
 from services.intake.models import Attachment, LetterApplication, UploadSession, new_id
-from services.intake.uploads import ReceivedFile
+from services.intake.uploads import ReceivedFile, clean_filename
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,6 @@ UPLOAD_TTL = timedelta(hours=24)
 # lapses after this).
 WRITE_LEASE = timedelta(minutes=2)
 JANITOR_INTERVAL_SECONDS = 15 * 60
-FILENAME_MAX = 200
 # Types a browser may claim for a file we could accept; the content decides in the end.
 CLAIMABLE_TYPES = frozenset(
     {*ACCEPTED_TYPES, "image/jpg", "image/pjpeg", "application/octet-stream", ""}
@@ -80,12 +79,6 @@ NOT_FOUND = "Unggahan tidak ditemukan atau sudah kedaluwarsa."
 
 def temp_path(root: Path, upload: UploadSession) -> Path:
     return attachment_dir(root, upload.application_id) / f".resumable-{upload.id}"
-
-
-def clean_filename(name: str) -> str:
-    """The last path part of what the phone called the file, without control characters."""
-    base = PureWindowsPath(PurePosixPath(name).name).name
-    return re.sub(r"[\x00-\x1f\x7f]", "", base).strip()[:FILENAME_MAX]
 
 
 @dataclass(frozen=True)
@@ -370,7 +363,9 @@ async def _complete(
         sha256, head = await asyncio.to_thread(_finish_file, path, upload.total_bytes)
     except FileNotFoundError as exc:
         raise not_found() from exc
-    received = ReceivedFile(path=path, size=upload.total_bytes, sha256=sha256, head=head)
+    received = ReceivedFile(
+        path=path, size=upload.total_bytes, sha256=sha256, head=head, filename=upload.filename
+    )
     attachment_id = new_id()
     upload.received_bytes = upload.total_bytes
     upload.attachment_id = attachment_id

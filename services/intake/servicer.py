@@ -312,7 +312,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             letter_type=request.letter_type,
             purpose=request.purpose,
             fields=dict(request.fields),
-            scans=[Scan(kind=a.kind, content=a.content) for a in request.attachments],
+            scans=[
+                Scan(kind=a.kind, content=a.content, filename=a.filename)
+                for a in request.attachments
+            ],
             filed_by=request.filed_by,
         )
         async with self._sessions() as session:

@@ -8,9 +8,10 @@ and stops reading the request as soon as the file passes the limit.
 import asyncio
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO
 
 from python_multipart.exceptions import FormParserError
@@ -24,6 +25,14 @@ MAX_FIELD_BYTES = 1024
 MAX_PARTS = 10
 # Multipart framing around the file (boundaries, part headers, small fields).
 FRAMING_ALLOWANCE = 64 * 1024
+FILENAME_MAX = 200
+
+
+def clean_filename(name: str) -> str:
+    """The last path part of what the phone called the file, without control characters.
+    Personal data (it may carry a name): shown to its owner, never logged."""
+    base = PureWindowsPath(PurePosixPath(name).name).name
+    return re.sub(r"[\x00-\x1f\x7f]", "", base).strip()[:FILENAME_MAX]
 
 
 class UploadRejected(Exception):
@@ -40,6 +49,7 @@ class ReceivedFile:
     size: int
     sha256: str
     head: bytes
+    filename: str = ""  # the resident's name for it, cleaned (clean_filename); may be empty
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -71,6 +81,7 @@ class _State:
     disposition: bytes = b""
     part_name: str = ""
     part_is_file: bool = False
+    filename: str = ""
     field_data: bytearray = field(default_factory=bytearray)
     file_path: Path | None = None
     file_handle: IO[bytes] | None = None
@@ -116,6 +127,7 @@ class _State:
             self.fail(UploadRejected(422, "Kirim satu berkas saja.", "upload"))
             self.part_is_file = False
             return
+        self.filename = clean_filename(options.get(b"filename", b"").decode("utf-8", "replace"))
         fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix=".upload-")
         self.file_path = Path(name)
         self.file_handle = os.fdopen(fd, "wb")
@@ -213,6 +225,10 @@ async def receive_multipart(
         state.discard()
         raise UploadRejected(422, "Data unggahan tidak lengkap.", "upload")
     received = ReceivedFile(
-        path=state.file_path, size=state.size, sha256=state.digest.hexdigest(), head=state.head
+        path=state.file_path,
+        size=state.size,
+        sha256=state.digest.hexdigest(),
+        head=state.head,
+        filename=state.filename,
     )
     return ReceivedForm(fields=state.fields, file=received)

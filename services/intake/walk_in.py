@@ -53,7 +53,12 @@ from services.intake.applications import (
     missing_requirements_message,
     new_application,
 )
-from services.intake.attachments import attachment_dir, attachment_path, check_kind
+from services.intake.attachments import (
+    attachment_dir,
+    attachment_path,
+    check_kind,
+    normalized_kind,
+)
 from services.intake.file_safety import (
     HEAD_BYTES,
     InvalidAttachment,
@@ -62,6 +67,7 @@ from services.intake.file_safety import (
     make_safe,
 )
 from services.intake.models import Attachment, LetterApplication, Resident
+from services.intake.uploads import clean_filename
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,7 @@ class WalkInUnavailable(Exception):
 class Scan:
     kind: str
     content: bytes
+    filename: str = ""  # the scan's file name at the counter; personal data, never logged
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,7 @@ async def _write(
     draft.channel = WALK_IN
     draft.filed_by = walk_in.filed_by
     draft.walk_in_request_id = walk_in.request_id.strip()
+    names = {normalized_kind(s.kind): clean_filename(s.filename) for s in walk_in.scans}
     attachments = [
         (
             Attachment(
@@ -259,6 +267,7 @@ async def _write(
                 content_type=safe.content_type,
                 size_bytes=len(safe.content),
                 sha256=hashlib.sha256(safe.content).hexdigest(),
+                filename=names.get(kind) or None,
             ),
             safe.content,
         )

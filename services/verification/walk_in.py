@@ -157,7 +157,8 @@ class WalkInForm:
     phone: str
     purpose: str
     fields: dict[str, str] = field(default_factory=dict)
-    scans: list[tuple[str, bytes]] = field(default_factory=list)  # (requirement code, bytes)
+    # (requirement code, file name, bytes); the name is the resident's data, never logged
+    scans: list[tuple[str, str, bytes]] = field(default_factory=list)
 
 
 async def file(
@@ -176,7 +177,8 @@ async def file(
         purpose=form.purpose,
         fields=form.fields,
         attachments=[
-            intake_pb2.WalkInAttachment(kind=kind, content=content) for kind, content in form.scans
+            intake_pb2.WalkInAttachment(kind=kind, filename=name, content=content)
+            for kind, name, content in form.scans
         ],
         filed_by=staff.username,
     )

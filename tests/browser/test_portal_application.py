@@ -126,6 +126,8 @@ def test_upload_submit_revise_resubmit_and_download(
     )
     expect(thumbnail).to_be_visible()
     expect(thumbnail).not_to_have_js_property("naturalWidth", 0)
+    # … and a PDF's name stands beside its badge.
+    expect(phone.locator('[data-nama-berkas="KK"]')).to_have_text("kk.pdf")
     # At 200 % zoom nothing sticks out sideways: not the badges, not the upload controls.
     assert sticking_out_at_zoom(phone) == []
 

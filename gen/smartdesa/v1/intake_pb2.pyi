@@ -659,19 +659,23 @@ class WalkInAttachment(_message.Message):
 
     KIND_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """the letter type's requirement code"""
     content: _builtins.bytes
     """the scan (JPEG, PNG or PDF, decided from the content)"""
+    filename: _builtins.str
+    """the scan's file name, shown to the resident; personal data, never logged"""
     def __init__(
         self,
         *,
         kind: _builtins.str = ...,
         content: _builtins.bytes = ...,
+        filename: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "filename", b"filename", "kind", b"kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

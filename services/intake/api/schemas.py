@@ -113,6 +113,8 @@ class AttachmentOut(BaseModel):
     size_bytes: int
     sha256: str
     created_at: datetime
+    # The name the resident's file had, cleaned; null for files stored before names were kept.
+    filename: str | None = None
 
     @classmethod
     def of(cls, a: Attachment) -> "AttachmentOut":
@@ -123,6 +125,7 @@ class AttachmentOut(BaseModel):
             size_bytes=a.size_bytes,
             sha256=a.sha256,
             created_at=as_utc(a.created_at),
+            filename=a.filename,
         )
 
 

@@ -97,6 +97,15 @@ class SyaratView:
         return f"{page_url(self.application_id)}/berkas/{a.kind}/gambar-kecil?v={a.sha256[:12]}"
 
     @property
+    def sent_name(self) -> str | None:
+        """The name a sent PDF had on the resident's phone (a photo shows itself instead);
+        None for files stored before names were kept."""
+        a = self.attachment
+        if a is None or a.content_type.startswith("image/"):
+            return None
+        return a.filename or None
+
+    @property
     def state(self) -> str:
         a = self.attachment
         if a is None:

@@ -178,6 +178,9 @@
     if (this.badge) {
       var type = attachment ? (TYPES[attachment.content_type] || attachment.content_type) : "berkas";
       this.badge.textContent = "Sudah diunggah: " + type + ", " + size(file.size);
+      // The name stored with the replaced file; the new file's name is shown below the control.
+      var stored = document.querySelector('[data-nama-berkas="' + this.kind + '"]');
+      if (stored) stored.parentNode.removeChild(stored);
       this.badge.className = "lencana lencana-ok";
     }
     var label = this.form.querySelector('label[for="' + this.fileInput.id + '"]');

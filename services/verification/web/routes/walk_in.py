@@ -399,7 +399,7 @@ async def file_walk_in(
                 phone=values["hp"],
                 purpose=values["keperluan"],
                 fields=fields,
-                scans=[(kind, scan.content) for kind, scan in kept.items()],
+                scans=[(kind, scan.filename, scan.content) for kind, scan in kept.items()],
             ),
             # Scans take a while on a desa office's uplink.
             runtime.settings.intake_timeout_seconds * 6,
