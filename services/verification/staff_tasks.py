@@ -46,11 +46,13 @@ from services.verification.runtime import Runtime
 from services.verification.signer_passphrase import Signer, sign
 from services.verification.task_inbox import (
     application_seen_by,
+    escalated_by_number,
     escalated_task_in_kabupaten,
     escalated_to_kabupaten,
     is_overdue,
     open_task_in_desa,
     open_tasks_for,
+    overdue_by_number,
     task_seen_by,
 )
 from workflows.approval.models import DecisionInput, RetryIssueInput
@@ -58,6 +60,8 @@ from workflows.approval.models import DecisionInput, RetryIssueInput
 log = logging.getLogger(__name__)
 
 NOT_YOURS = "Tugas untuk permohonan ini tidak ditemukan."
+# A number nobody has and one the asker may not see get the same answer.
+NUMBER_NOT_FOUND = "Nomor permohonan tidak ditemukan."
 NO_OPEN_STEP = "Tidak ada tahap yang menunggu keputusan untuk permohonan ini."
 NOT_BLOCKED = "Surat ini tidak sedang tertahan di tanda tangan elektronik."
 # Why a task the staff member held waits on nobody now.
@@ -262,15 +266,70 @@ async def task_of(
     return task
 
 
+def normalized_number(number: str) -> str:
+    """The number as intake gives it (SKU-2026-000123), however it was typed or read out:
+    any case, spaces around or inside."""
+    return "".join(number.split()).upper()
+
+
 async def application_by_number(
     session: AsyncSession, staff: Staff, roles: list[str], number: str
 ) -> str:
     """The id of the application a resident names by its number (SKU-2026-000123, any case);
     NotFound unless the staff member's roles have or had a step on it, as `task_of`."""
-    application_id = await application_seen_by(session, number, staff.desa_code, roles)
+    application_id = await application_seen_by(
+        session, normalized_number(number), staff.desa_code, roles
+    )
     if application_id is None:
-        raise NotFound("not-found", NOT_YOURS)
+        raise NotFound("not-found", NUMBER_NOT_FOUND)
     return application_id
+
+
+async def desk_by_number(session: AsyncSession, staff: Staff, number: str) -> tuple[Desk, str]:
+    """The desk and id of the application named by its number, under the same rule as
+    `desk_for`: desa staff whose roles have or had a step on it, the kabupaten operator while
+    its step is escalated to them; NotFound otherwise, the same as for a number nobody has."""
+    if is_kabupaten_operator(staff):
+        task = await escalated_by_number(session, normalized_number(number), staff.kabupaten_code)
+        if task is None:
+            raise NotFound("not-found", NUMBER_NOT_FOUND)
+        desk = Desk(_at_desa(staff, task.desa_code), [Role.KABUPATEN_OPERATOR], kabupaten=True)
+        return desk, task.application_id
+    if staff.role in KABUPATEN_ROLES or not staff.desa_code:
+        raise Forbidden("desa-staff-only", DESA_OR_KABUPATEN_ONLY)
+    roles = await roles_held(session, staff)
+    return Desk(staff, roles), await application_by_number(session, staff, roles, number)
+
+
+@dataclass(frozen=True)
+class FoundByNumber:
+    """Where the asker may see the application a number names: its page (`desk` set), or, for a
+    kabupaten account that may not open it, the kabupaten view's overdue list, which already
+    shows its step (`overdue` set, with its desa)."""
+
+    application_id: str
+    desk: Desk | None = None
+    overdue: Task | None = None
+
+
+async def find_by_number(session: AsyncSession, staff: Staff, number: str) -> FoundByNumber:
+    """The staff pages' "Cari nomor permohonan": the application page where `desk_by_number`
+    allows it; for a kabupaten account (DPMD's viewer, or the operator for a step not escalated
+    to them) the overdue row the kabupaten view shows them anyway. Never more than those two
+    already show; NotFound (one message) for anything else."""
+    if staff.role in KABUPATEN_ROLES and staff.kabupaten_code:
+        if is_kabupaten_operator(staff):
+            try:
+                desk, application_id = await desk_by_number(session, staff, number)
+                return FoundByNumber(application_id, desk=desk)
+            except NotFound:
+                pass
+        task = await overdue_by_number(session, normalized_number(number), staff.kabupaten_code)
+        if task is None:
+            raise NotFound("not-found", NUMBER_NOT_FOUND)
+        return FoundByNumber(task.application_id, overdue=task)
+    desk, application_id = await desk_by_number(session, staff, number)
+    return FoundByNumber(application_id, desk=desk)
 
 
 async def tasks_for(session: AsyncSession, staff: Staff, roles: list[str]) -> list[TaskSummary]:

@@ -435,6 +435,27 @@ async def open_task_in_desa(
     return rows.first()
 
 
+def _overdue_in_kabupaten(kabupaten_code: str) -> ColumnElement[bool]:
+    return and_(
+        col(Task.kabupaten_code) == kabupaten_code,
+        col(Task.status) == TASK_OPEN,
+        or_(
+            col(Task.escalation_level) > 0,
+            col(Task.deadline) <= utcnow(),
+            col(Task.kind) == TASK_KIND_SIGNING_BLOCKED,
+        ),
+    )
+
+
+async def overdue_by_number(session: AsyncSession, number: str, kabupaten_code: str) -> Task | None:
+    """The open step of the application numbered `number`, if the kabupaten view's overdue list
+    of `kabupaten_code` shows it (`overdue_in_kabupaten`); None otherwise."""
+    rows = await session.exec(
+        select(Task).where(Task.application_number == number, _overdue_in_kabupaten(kabupaten_code))
+    )
+    return rows.first()
+
+
 async def overdue_in_kabupaten(
     session: AsyncSession,
     kabupaten_code: str,
@@ -443,15 +464,7 @@ async def overdue_in_kabupaten(
 ) -> list[Task]:
     """Open tasks past their deadline (or escalated), and letters signing refuses, in the
     kabupaten's desa, most urgent first."""
-    query = select(Task).where(
-        Task.kabupaten_code == kabupaten_code,
-        Task.status == TASK_OPEN,
-        or_(
-            col(Task.escalation_level) > 0,
-            col(Task.deadline) <= utcnow(),
-            col(Task.kind) == TASK_KIND_SIGNING_BLOCKED,
-        ),
-    )
+    query = select(Task).where(_overdue_in_kabupaten(kabupaten_code))
     if kecamatan_code:
         query = query.where(Task.kecamatan_code == kecamatan_code)
     if desa_code:
@@ -484,6 +497,18 @@ async def escalated_task_in_kabupaten(
     rows = await session.exec(
         select(Task).where(
             Task.application_id == application_id, _escalated_to_kabupaten(kabupaten_code)
+        )
+    )
+    return rows.first()
+
+
+async def escalated_by_number(
+    session: AsyncSession, number: str, kabupaten_code: str
+) -> Task | None:
+    """As `escalated_task_in_kabupaten`, the application named by its number."""
+    rows = await session.exec(
+        select(Task).where(
+            Task.application_number == number, _escalated_to_kabupaten(kabupaten_code)
         )
     )
     return rows.first()

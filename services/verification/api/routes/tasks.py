@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr
 from common.domain import Decision
 from services.verification import staff_tasks
 from services.verification.api.deps import (
+    CurrentStaff,
     DesaStaff,
     HeldRoles,
     RuntimeDep,
@@ -48,14 +49,16 @@ async def list_tasks(staff: DesaStaff, roles: HeldRoles, session: SessionDep) ->
 @router.get("/by-number/{number}")
 async def get_task_by_number(
     number: Annotated[str, Path(min_length=1, max_length=32)],
-    staff: DesaStaff,
-    roles: HeldRoles,
+    staff: CurrentStaff,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> TaskDetail:
-    """The task of the application a resident names by its number (SKU-2026-000123)."""
-    application_id = await staff_tasks.application_by_number(session, staff, roles, number)
-    detail, _ = await staff_tasks.task_detail(runtime, session, staff, roles, application_id)
+    """The task of the application a resident names by its number (SKU-2026-000123, any
+    case): for whom `GET /tasks/{application_id}` shows it (staff_tasks.desk_by_number)."""
+    desk, application_id = await staff_tasks.desk_by_number(session, staff, number)
+    detail, _ = await staff_tasks.task_detail(
+        runtime, session, desk.staff, desk.roles, application_id
+    )
     return detail
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from common.db import utcnow
 from services.verification.api.deps import DesaStaff, RuntimeDep, SessionDep, desa_staff
@@ -26,12 +26,19 @@ from services.verification.staff_tasks import (
     tasks_for,
 )
 from services.verification.web.deadlines import remaining_text, waited_text
-from services.verification.web.pages import StaffPageDep, render
+from services.verification.web.number_search import (
+    NUMBER_FORM_MAX,
+    Search,
+    SearchRefused,
+    found_at,
+)
+from services.verification.web.pages import StaffPage, StaffPageDep, render
 
 router = APIRouter(include_in_schema=False)
 
 INBOX_PATH = "/kotak-masuk"
 EVENTS_PATH = "/kotak-masuk/kejadian"
+SEARCH_PATH = "/kotak-masuk/cari"
 # A comment line this often keeps proxies and the browser from closing an idle stream.
 HEARTBEAT_SECONDS = 15.0
 
@@ -138,6 +145,42 @@ async def inbox(
 ) -> HTMLResponse:
     """What waits on the signed-in staff member; for the kabupaten operator, the steps
     escalated to them across the kabupaten (staff_tasks.escalated_tasks)."""
+    return await _inbox_page(request, page, session, runtime, jenis, keadaan, selesai)
+
+
+@router.post(SEARCH_PATH)
+async def search_by_number(
+    request: Request,
+    page: StaffPageDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    nomor: Annotated[str, Form(max_length=NUMBER_FORM_MAX)] = "",
+) -> Response:
+    """ "Cari nomor permohonan": to the application's page (or, for a kabupaten account, where
+    the kabupaten view shows it) when the asker may see it (staff_tasks.find_by_number);
+    otherwise the inbox again, saying it was not found. A POST so the number stays out of
+    URLs and logs, as every staff form."""
+    try:
+        return RedirectResponse(await found_at(session, page, nomor), status_code=303)
+    except SearchRefused as exc:
+        search = Search(nomor.strip(), exc.message)
+        return await _inbox_page(
+            request, page, session, runtime, search=search, status_code=exc.status
+        )
+
+
+async def _inbox_page(
+    request: Request,
+    page: StaffPage,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    jenis: str = "",
+    keadaan: str = "",
+    selesai: str = "",
+    *,
+    search: Search | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     now = utcnow()
     staff = page.staff
     kabupaten = is_kabupaten_operator(staff)
@@ -178,8 +221,11 @@ async def inbox(
             "flash": done,
             "flash_kind": "ok",
             "filtered": bool(jenis or keadaan),
+            "search": search or Search(),
+            "search_action": SEARCH_PATH,
         },
         page=page,
+        status_code=status_code,
     )
 
 

@@ -6,8 +6,8 @@ a desa staff member gets the refusal page."""
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.domain import ROLE_LABELS
 from common.wib import indonesian_date
@@ -22,9 +22,17 @@ from services.verification.kabupaten_view import (
     temporal_ui,
     today_wib,
 )
-from services.verification.web.pages import StaffPageDep, render, templates
+from services.verification.web.number_search import (
+    NUMBER_FORM_MAX,
+    Search,
+    SearchRefused,
+    found_at,
+)
+from services.verification.web.pages import StaffPage, StaffPageDep, render, templates
 
 router = APIRouter(include_in_schema=False)
+
+SEARCH_PATH = "/kabupaten/cari"
 
 PERIODS = (
     ("30-hari", "30 hari terakhir"),
@@ -76,6 +84,45 @@ async def kabupaten_page(
     kecamatan: Annotated[str, Query(max_length=20)] = "",
     desa: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
+    return await _kabupaten_page(
+        request, page, session, settings, periode, dari, sampai, kecamatan, desa
+    )
+
+
+@router.post(SEARCH_PATH, dependencies=[Depends(kabupaten_staff)])
+async def search_by_number(
+    request: Request,
+    page: StaffPageDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    nomor: Annotated[str, Form(max_length=NUMBER_FORM_MAX)] = "",
+) -> Response:
+    """ "Cari nomor permohonan": the application's page for the operator while its step is
+    escalated to them, else its row in this view's overdue list, else "not found" (one answer
+    for unknown and not theirs: staff_tasks.find_by_number)."""
+    try:
+        return RedirectResponse(await found_at(session, page, nomor), status_code=303)
+    except SearchRefused as exc:
+        search = Search(nomor.strip(), exc.message)
+        return await _kabupaten_page(
+            request, page, session, settings, search=search, status_code=exc.status
+        )
+
+
+async def _kabupaten_page(
+    request: Request,
+    page: StaffPage,
+    session: SessionDep,
+    settings: SettingsDep,
+    periode: str = "30-hari",
+    dari: str = "",
+    sampai: str = "",
+    kecamatan: str = "",
+    desa: str = "",
+    *,
+    search: Search | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     staff = page.staff
     area = Area.of(staff.kabupaten_code)
     today = today_wib()
@@ -125,7 +172,9 @@ async def kabupaten_page(
             "role_names": ROLE_LABELS,
             "flash": "Periksa kembali isian penyaring." if errors else None,
             "flash_kind": "galat",
+            "search": search or Search(),
+            "search_action": SEARCH_PATH,
         },
         page=page,
-        status_code=422 if errors else 200,
+        status_code=422 if errors else status_code,
     )
