@@ -40,6 +40,7 @@ class CommonSettings(BaseSettings):
     intake_grpc_target: str = "127.0.0.1:50051"
     verification_grpc_target: str = "127.0.0.1:50052"
     signing_grpc_target: str = "127.0.0.1:50053"
+    notification_grpc_target: str = "127.0.0.1:50054"
 
     # Base URL printed in letters' QR codes and links: the public verification page.
     public_verification_url: str = "http://127.0.0.1:8002"

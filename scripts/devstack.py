@@ -12,7 +12,7 @@ Ports and folders come from the environment (defaults in brackets):
   SMARTDESA_DEV_NATS_PORT [4322]           never 4222, which a machine's own NATS may hold
   SMARTDESA_DEV_TEMPORAL_PORT [7233]       SMARTDESA_DEV_TEMPORAL_UI_PORT [8233]
   SMARTDESA_{INTAKE,VERIFICATION,SIGNING,NOTIFICATION}_HTTP_PORT [8000, 8001, 8002, 8003]
-  SMARTDESA_{INTAKE,VERIFICATION,SIGNING}_GRPC_PORT [50051, 50052, 50053]
+  SMARTDESA_{INTAKE,VERIFICATION,SIGNING,NOTIFICATION}_GRPC_PORT [50051, 50052, 50053, 50054]
   SMARTDESA_WORKER_METRICS_PORT [9464]     the worker's Temporal SDK metrics
 """
 
@@ -58,6 +58,7 @@ PORT_VARIABLES = {
     "intake_grpc": ("SMARTDESA_INTAKE_GRPC_PORT", 50051),
     "verification_grpc": ("SMARTDESA_VERIFICATION_GRPC_PORT", 50052),
     "signing_grpc": ("SMARTDESA_SIGNING_GRPC_PORT", 50053),
+    "notification_grpc": ("SMARTDESA_NOTIFICATION_GRPC_PORT", 50054),
     "worker_metrics": ("SMARTDESA_WORKER_METRICS_PORT", 9464),  # Temporal SDK's /metrics
 }
 
@@ -74,6 +75,7 @@ class Ports:
     intake_grpc: int
     verification_grpc: int
     signing_grpc: int
+    notification_grpc: int
     worker_metrics: int
 
     @classmethod
@@ -116,6 +118,7 @@ class DevStack:
                 "SMARTDESA_INTAKE_GRPC_TARGET": f"{HOST}:{p.intake_grpc}",
                 "SMARTDESA_VERIFICATION_GRPC_TARGET": f"{HOST}:{p.verification_grpc}",
                 "SMARTDESA_SIGNING_GRPC_TARGET": f"{HOST}:{p.signing_grpc}",
+                "SMARTDESA_NOTIFICATION_GRPC_TARGET": f"{HOST}:{p.notification_grpc}",
                 "SMARTDESA_PUBLIC_VERIFICATION_URL": f"http://{HOST}:{p.signing_http}",
                 # The kabupaten view links to the dev server's Web UI.
                 "SMARTDESA_TEMPORAL_UI_URL": f"http://{HOST}:{p.temporal_ui}",

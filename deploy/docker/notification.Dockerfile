@@ -39,5 +39,5 @@ COPY --from=build /app /app
 WORKDIR /app
 # Numeric, so Kubernetes can check runAsNonRoot without reading /etc/passwd.
 USER 10001:10001
-EXPOSE 8003
+EXPOSE 8003 50054
 ENTRYPOINT ["python", "-m", "services.notification"]

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 import grpc
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from smartdesa.v1 import directory_pb2_grpc, population_pb2_grpc, signing_pb2_grpc
+from smartdesa.v1 import (
+    directory_pb2_grpc,
+    notification_pb2_grpc,
+    population_pb2_grpc,
+    signing_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -25,7 +30,7 @@ from common.db import create_engine, session_factory
 from common.messaging import connect, ensure_streams
 from common.migrations import upgrade
 from common.outbox import OutboxRelay
-from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
+from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from services.intake import approvals
@@ -54,6 +59,9 @@ class Runtime:
     # Verification's PopulationService: the register a registered resident's letter is filled
     # from (services/intake/register_data.py).
     population: population_pb2_grpc.PopulationServiceStub
+    # Notification's NotificationService: the resident's notification preferences
+    # (services/intake/notification_preferences.py).
+    notifications: notification_pb2_grpc.NotificationServiceStub
     grpc_server: GrpcServer
     token_issuer: TokenIssuer
     token_verifier: TokenVerifier
@@ -92,6 +100,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         shutdown.push("gRPC channel to signing", signing_channel.close)
         verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
         shutdown.push("gRPC channel to verification", verification_channel.close)
+        notification_channel = client_channel(settings.notification_grpc_target, auth, NOTIFICATION)
+        shutdown.push("gRPC channel to notification", notification_channel.close)
 
         servicer = IntakeServicer(
             sessions,
@@ -129,6 +139,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             signing=signing_pb2_grpc.SigningServiceStub(signing_channel),
             directory=directory_pb2_grpc.DirectoryServiceStub(verification_channel),
             population=population_pb2_grpc.PopulationServiceStub(verification_channel),
+            notifications=notification_pb2_grpc.NotificationServiceStub(notification_channel),
             grpc_server=grpc_server,
             token_issuer=resident_token_issuer(
                 settings, settings.intake_resident_token_ttl_seconds

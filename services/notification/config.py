@@ -9,6 +9,9 @@ from common.config import CommonSettings
 class Settings(CommonSettings):
     notification_http_host: str = "127.0.0.1"
     notification_http_port: int = 8003
+    # NotificationService (a resident's preferences, for the portal's settings page).
+    notification_grpc_host: str = "127.0.0.1"
+    notification_grpc_port: int = 50054
     notification_database_url: str | None = None
 
     # Channel providers by name. Unset means "dev" (the local sink) in the dev profile and a

@@ -1,14 +1,21 @@
 """How a person wants to hear from us: which outside channels, at which address, and the quiet
 hours during which nothing that is not urgent is sent (it waits for the hours to end)."""
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import utcnow
+from common.domain.errors import Invalid
+from common.phone import InvalidPhone, normalize_phone
 from common.wib import WIB
 from services.notification.channels import ALL_CHANNELS
 from services.notification.models import Preference
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def parse_hhmm(value: str) -> time:
@@ -71,3 +78,76 @@ class Preferences:
 async def load_preferences(session: AsyncSession, recipient: str) -> Preferences:
     row = await session.get(Preference, recipient)
     return Preferences.of(row) if row is not None else Preferences.default()
+
+
+def resident_recipient(resident_id: str) -> str:
+    """A resident's key, as their token's principal gives it (api.deps.recipient_key) and the
+    rules write it: intake's resident id, never the NIK."""
+    return f"resident:{resident_id}"
+
+
+async def save_preferences(
+    session: AsyncSession,
+    recipient: str,
+    *,
+    staff: bool,
+    channels: Iterable[str],
+    email: str | None,
+    phone: str | None,
+    quiet_hours: tuple[str, str] | None,
+    step_updates: bool,
+) -> Preferences:
+    """Replaces a person's preferences as a whole, checked fully before anything is stored.
+    The one place these rules live: notification's API and its gRPC NotificationService
+    (the resident portal's page) both call it."""
+    chosen = set(channels)
+    unknown = sorted(chosen - set(ALL_CHANNELS))
+    if unknown:
+        raise Invalid(
+            "unknown-channel",
+            f"Saluran tidak dikenal: {', '.join(unknown)}. Pilihan: whatsapp, sms, email.",
+            field="channels",
+        )
+    email = email.strip() if email else None
+    if email and not _EMAIL.match(email):
+        raise Invalid("invalid-email", "Alamat email tidak valid.", field="email")
+    number: str | None = None
+    if phone:
+        if not staff:
+            # A resident's number is the one they sign in with (intake owns it).
+            raise Invalid(
+                "phone-not-editable",
+                "Nomor HP warga mengikuti nomor yang dipakai untuk masuk; tidak diubah di sini.",
+                field="phone",
+            )
+        try:
+            number = normalize_phone(phone)
+        except InvalidPhone as exc:
+            raise Invalid("invalid-phone", str(exc), field="phone") from exc
+    quiet_start = quiet_end = None
+    if quiet_hours is not None:
+        try:
+            start, end = parse_hhmm(quiet_hours[0]), parse_hhmm(quiet_hours[1])
+        except ValueError as exc:
+            raise Invalid(
+                "invalid-quiet-hours",
+                "Jam tenang harus berformat JJ:MM, misalnya 21:00.",
+                field="quiet_hours",
+            ) from exc
+        if start == end:
+            raise Invalid(
+                "invalid-quiet-hours",
+                "Jam mulai dan selesai jam tenang tidak boleh sama.",
+                field="quiet_hours",
+            )
+        quiet_start, quiet_end = f"{start:%H:%M}", f"{end:%H:%M}"
+    row = await session.get(Preference, recipient) or Preference(recipient=recipient, channels="")
+    row.channels = ",".join(c for c in ALL_CHANNELS if c in chosen)
+    row.email = email
+    row.phone = number
+    row.quiet_start, row.quiet_end = quiet_start, quiet_end
+    row.step_updates = step_updates
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.commit()
+    return Preferences.of(row)

@@ -21,7 +21,7 @@ from common.dead_letters import DeadLetterMover
 from common.events import INTERNAL_STREAM, PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
 from common.migrations import upgrade
-from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
+from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from common.session_checks import ResidentSessions, StaffSessions
 from common.shutdown import Shutdown
@@ -38,6 +38,7 @@ from services.notification.event_handler import (
 )
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import LetterLinks
+from services.notification.servicer import NotificationServicer, register
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Runtime:
     js: JetStreamContext
     consumers: list[Consumer]
     dead_letters: DeadLetterMover
+    # NotificationService: the resident portal reads and changes a resident's preferences.
+    grpc_server: GrpcServer
 
 
 @asynccontextmanager
@@ -135,6 +138,16 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             shutdown.push(f"consumer {consumer.durable}", consumer.stop)
             consumers.append(consumer)
 
+        grpc_server = GrpcServer(
+            f"{settings.notification_grpc_host}:{settings.notification_grpc_port}",
+            auth,
+            ["smartdesa.v1.NotificationService"],
+            register(NotificationServicer(sessions)),
+        )
+        await grpc_server.start()
+        shutdown.push("gRPC server", grpc_server.stop)
+        log.info("notification gRPC listening on port %d", grpc_server.port)
+
         log.info("notification service started (profile %s)", settings.profile)
         yield Runtime(
             settings=settings,
@@ -161,5 +174,6 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             js=js,
             consumers=consumers,
             dead_letters=dead_letters,
+            grpc_server=grpc_server,
         )
         log.info("notification service stopping")

@@ -70,7 +70,7 @@ PROCESSES = (
         "services.notification.config:Settings",
         "services/notification/runtime.py",
         http=True,
-        grpc=False,
+        grpc=True,
     ),
     Process(
         "worker",

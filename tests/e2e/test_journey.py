@@ -163,6 +163,7 @@ def test_every_service_answers_health_checks(runner: StackRunner, first_run: Sta
         ("SMARTDESA_INTAKE_GRPC_PORT", "smartdesa.v1.IntakeService"),
         ("SMARTDESA_VERIFICATION_GRPC_PORT", "smartdesa.v1.DirectoryService"),
         ("SMARTDESA_SIGNING_GRPC_PORT", "smartdesa.v1.SigningService"),
+        ("SMARTDESA_NOTIFICATION_GRPC_PORT", "smartdesa.v1.NotificationService"),
     ):
         with grpc.insecure_channel(f"127.0.0.1:{runner.ports[port_name]}") as channel:
             health = health_pb2_grpc.HealthStub(channel)

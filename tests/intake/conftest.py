@@ -113,6 +113,8 @@ def base_settings(data_dir: Path, nats_url: str, temporal_env: WorkflowEnvironme
         signing_grpc_target=f"127.0.0.1:{free_port()}",
         # Nor here: `settings` points intake at the register (`register`) instead.
         verification_grpc_target=f"127.0.0.1:{free_port()}",
+        # Nor here: notification's preferences are unreachable unless a test serves them.
+        notification_grpc_target=f"127.0.0.1:{free_port()}",
         intake_grpc_port=0,
     )
 

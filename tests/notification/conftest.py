@@ -227,6 +227,7 @@ def make_settings(data_dir: Path, nats_url: str, peers: Peers, **overrides: obje
         "nats_url": nats_url,
         "intake_grpc_target": peers.intake_target,
         "verification_grpc_target": peers.verification_target,
+        "notification_grpc_port": 0,  # any free port: tests run side by side
         "notification_retry_base_seconds": 0.2,
         "notification_dispatch_poll_seconds": 0.2,
         **overrides,

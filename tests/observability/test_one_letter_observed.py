@@ -154,7 +154,7 @@ async def observed(
 ) -> AsyncIterator[Observed]:
     root = tmp_path_factory.mktemp("observed")
     ports = {name: free_port() for name in ("intake", "verification", "signing", "notification")}
-    grpc = {name: free_port() for name in ("intake", "verification", "signing")}
+    grpc = {name: free_port() for name in ("intake", "verification", "signing", "notification")}
     with nats_server(root / "nats") as nats_url:
         common: dict[str, Any] = {
             "data_dir": root / "data",
@@ -165,6 +165,7 @@ async def observed(
             "intake_grpc_target": f"127.0.0.1:{grpc['intake']}",
             "verification_grpc_target": f"127.0.0.1:{grpc['verification']}",
             "signing_grpc_target": f"127.0.0.1:{grpc['signing']}",
+            "notification_grpc_target": f"127.0.0.1:{grpc['notification']}",
             "public_verification_url": f"http://127.0.0.1:{ports['signing']}",
             "demo_password": PASSWORD,
         }
@@ -177,7 +178,12 @@ async def observed(
                 "verification",
             ),
             (intake_app(IntakeSettings(**common, intake_grpc_port=grpc["intake"])), "intake"),
-            (notification_app(NotificationSettings(**common)), "notification"),
+            (
+                notification_app(
+                    NotificationSettings(**common, notification_grpc_port=grpc["notification"])
+                ),
+                "notification",
+            ),
         ]
         servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
         try:

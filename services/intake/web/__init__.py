@@ -11,7 +11,15 @@ from fastapi import APIRouter, FastAPI
 
 from common.web import install_web
 from services.intake.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
-from services.intake.web.routes import application, duties, letters, own_data, pwa, session
+from services.intake.web.routes import (
+    application,
+    duties,
+    letters,
+    notification_settings,
+    own_data,
+    pwa,
+    session,
+)
 
 
 def install_pages(app: FastAPI) -> None:
@@ -25,6 +33,7 @@ def install_pages(app: FastAPI) -> None:
         application.router,
         duties.router,
         own_data.router,
+        notification_settings.router,
     ]
     for router in routers:
         app.include_router(router)

@@ -2,24 +2,17 @@
 hours (WIB) during which nothing that is not urgent is sent. In-app is always on; a one-time
 sign-in code is urgent and ignores quiet hours."""
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from common.auth import Principal
-from common.db import utcnow
-from common.http import Problem
-from common.phone import InvalidPhone, normalize_phone
 from services.notification.api.deps import SessionDep, get_principal, recipient_key
 from services.notification.channels import ALL_CHANNELS
-from services.notification.models import Preference
-from services.notification.preferences import Preferences, load_preferences, parse_hhmm
+from services.notification.preferences import Preferences, load_preferences, save_preferences
 
 router = APIRouter(prefix="/preferences", tags=["preferensi"])
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class QuietHours(BaseModel):
@@ -72,54 +65,17 @@ async def read_preferences(principal: CurrentPrincipal, session: SessionDep) -> 
 async def update_preferences(
     body: PreferencesIn, principal: CurrentPrincipal, session: SessionDep
 ) -> PreferencesOut:
-    """Replaces the preferences as a whole. Checked fully before anything is stored."""
-    unknown = sorted(set(body.channels) - set(ALL_CHANNELS))
-    if unknown:
-        raise Problem(
-            422,
-            f"Saluran tidak dikenal: {', '.join(unknown)}. Pilihan: whatsapp, sms, email.",
-            code="unknown-channel",
-        )
-    email = body.email.strip() if body.email else None
-    if email and not _EMAIL.match(email):
-        raise Problem(422, "Alamat email tidak valid.", code="invalid-email")
-    phone: str | None = None
-    if body.phone:
-        if principal.kind != "staff":
-            # A resident's number is the one they sign in with (intake owns it).
-            raise Problem(
-                422,
-                "Nomor HP warga mengikuti nomor yang dipakai untuk masuk; tidak diubah di sini.",
-                code="phone-not-editable",
-            )
-        try:
-            phone = normalize_phone(body.phone)
-        except InvalidPhone as exc:
-            raise Problem(422, str(exc), code="invalid-phone") from exc
-    quiet_start = quiet_end = None
-    if body.quiet_hours is not None:
-        try:
-            start = parse_hhmm(body.quiet_hours.start)
-            end = parse_hhmm(body.quiet_hours.end)
-        except ValueError as exc:
-            raise Problem(
-                422, "Jam tenang harus berformat JJ:MM, misalnya 21:00.", code="invalid-quiet-hours"
-            ) from exc
-        if start == end:
-            raise Problem(
-                422,
-                "Jam mulai dan selesai jam tenang tidak boleh sama.",
-                code="invalid-quiet-hours",
-            )
-        quiet_start, quiet_end = f"{start:%H:%M}", f"{end:%H:%M}"
-    key = recipient_key(principal)
-    row = await session.get(Preference, key) or Preference(recipient=key, channels="")
-    row.channels = ",".join(c for c in ALL_CHANNELS if c in body.channels)
-    row.email = email
-    row.phone = phone
-    row.quiet_start, row.quiet_end = quiet_start, quiet_end
-    row.step_updates = body.step_updates
-    row.updated_at = utcnow()
-    session.add(row)
-    await session.commit()
-    return PreferencesOut.of(Preferences.of(row))
+    """Replaces the preferences as a whole (preferences.save_preferences: checked fully
+    before anything is stored)."""
+    quiet = (body.quiet_hours.start, body.quiet_hours.end) if body.quiet_hours else None
+    saved = await save_preferences(
+        session,
+        recipient_key(principal),
+        staff=principal.kind == "staff",
+        channels=body.channels,
+        email=body.email,
+        phone=body.phone,
+        quiet_hours=quiet,
+        step_updates=body.step_updates,
+    )
+    return PreferencesOut.of(saved)

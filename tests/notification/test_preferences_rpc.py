@@ -1,0 +1,123 @@
+"""NotificationService (gRPC) against the real servicer: the resident portal reads and changes a
+resident's preferences under the same rules and the same key as PUT /api/v1/preferences, a
+refusal stores nothing, and a caller without the internal token is refused."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from smartdesa.v1 import notification_pb2 as pb
+from smartdesa.v1 import notification_pb2_grpc
+
+from common.auth import InternalAuth
+from common.rpc import INTAKE, NOTIFICATION, client_channel
+from services.notification.config import Settings
+from services.notification.preferences import load_preferences
+from tests.support.notification import NotificationPeer, notification_peer
+
+RESIDENT = "res-0042"
+
+
+@pytest.fixture
+async def peer(data_dir: Path) -> AsyncIterator[NotificationPeer]:
+    async with notification_peer(Settings(data_dir=data_dir)) as served:
+        yield served
+
+
+@pytest.fixture
+async def stub(
+    data_dir: Path, peer: NotificationPeer
+) -> AsyncIterator[notification_pb2_grpc.NotificationServiceStub]:
+    auth = InternalAuth.from_settings(Settings(data_dir=data_dir), INTAKE)
+    channel = client_channel(peer.target, auth, NOTIFICATION)
+    yield notification_pb2_grpc.NotificationServiceStub(channel)
+    await channel.close()
+
+
+async def test_defaults_then_step_lines_switched_off(
+    stub: notification_pb2_grpc.NotificationServiceStub, peer: NotificationPeer
+) -> None:
+    first = await stub.GetPreferences(pb.GetPreferencesRequest(resident_id=RESIDENT))
+    assert list(first.channels) == ["whatsapp", "sms", "email"]
+    assert first.step_updates is True
+    assert (first.email, first.quiet_start, first.quiet_end) == ("", "", "")
+
+    wanted = pb.NotificationPreferences(
+        channels=["sms", "whatsapp"],
+        email=" ani@example.com ",
+        quiet_start="21:00",
+        quiet_end="06:00",
+        step_updates=False,
+    )
+    saved = await stub.SetPreferences(
+        pb.SetPreferencesRequest(resident_id=RESIDENT, preferences=wanted)
+    )
+    assert list(saved.channels) == ["whatsapp", "sms"]  # in notification's own order
+    assert saved.email == "ani@example.com"
+    assert saved.step_updates is False
+    again = await stub.GetPreferences(pb.GetPreferencesRequest(resident_id=RESIDENT))
+    assert again == saved
+    # Stored under the key the rules and the API use for this resident's token.
+    async with peer.sessions() as session:
+        stored = await load_preferences(session, f"resident:{RESIDENT}")
+        other = await load_preferences(session, "resident:res-0043")
+    assert stored.step_updates is False
+    assert stored.channels == frozenset({"whatsapp", "sms"})
+    assert other.step_updates is True
+
+
+@pytest.mark.parametrize(
+    ("wanted", "message"),
+    [
+        (pb.NotificationPreferences(channels=["telegram"]), "Saluran tidak dikenal: telegram"),
+        (pb.NotificationPreferences(email="bukan-email"), "Alamat email tidak valid."),
+        (
+            pb.NotificationPreferences(quiet_start="9 malam", quiet_end="06:00"),
+            "Jam tenang harus berformat JJ:MM",
+        ),
+        (
+            pb.NotificationPreferences(quiet_start="21:00", quiet_end="21:00"),
+            "tidak boleh sama",
+        ),
+    ],
+)
+async def test_a_refusal_is_told_in_indonesian_and_stores_nothing(
+    stub: notification_pb2_grpc.NotificationServiceStub,
+    peer: NotificationPeer,
+    wanted: pb.NotificationPreferences,
+    message: str,
+) -> None:
+    wanted.step_updates = False
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.SetPreferences(
+            pb.SetPreferencesRequest(resident_id=RESIDENT, preferences=wanted)
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in (refused.value.details() or "")
+    async with peer.sessions() as session:
+        assert (await load_preferences(session, f"resident:{RESIDENT}")).step_updates is True
+
+
+async def test_no_resident_id_is_refused(
+    stub: notification_pb2_grpc.NotificationServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.GetPreferences(pb.GetPreferencesRequest())
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_caller_without_the_internal_token_is_refused(peer: NotificationPeer) -> None:
+    async with grpc.aio.insecure_channel(peer.target) as channel:
+        bare = notification_pb2_grpc.NotificationServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await bare.SetPreferences(
+                pb.SetPreferencesRequest(
+                    resident_id=RESIDENT, preferences=pb.NotificationPreferences()
+                )
+            )
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    async with peer.sessions() as session:
+        assert (await load_preferences(session, f"resident:{RESIDENT}")).channels == frozenset(
+            {"whatsapp", "sms", "email"}
+        )
