@@ -273,7 +273,9 @@ def test_the_resident_cancels_while_it_waits(journey: Journey, resident: str, st
 
     wait_until(
         "the resident's notice of the cancellation",
-        lambda: [n for n in inbox(resident) if "dibatalkan" in n["body"]] or None,
+        lambda: (
+            [n for n in inbox(resident) if "dibatalkan oleh pemohon" in n["body"].lower()] or None
+        ),
     )
     wait_until(
         "the Kasi's notice of the cancellation",
@@ -396,7 +398,7 @@ def test_diskominfo_finds_a_running_letter_in_temporal(
         "Overdue": False,
         "Status": "in_review",
     }
-    assert details.startswith(f"SKD desa {PAMANUKAN}: Menunggu Sekretaris Desa sejak ")
+    assert details.startswith("SKD Desa Pamanukan, Kec. Pamanukan: Menunggu Sekretaris Desa sejak ")
     assert ", tenggat " in details and details.endswith("WIB")
     # The Temporal UI lists it from the same query (through the UI server's own API).
     ui = f"http://127.0.0.1:{runner.ports['SMARTDESA_DEV_TEMPORAL_UI_PORT']}"
