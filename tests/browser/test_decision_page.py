@@ -30,8 +30,29 @@ SKU = "Surat Keterangan Usaha"
 
 
 def _resident(journey: Journey) -> str:
+    """Siti, in Pamanukan's register with her phone: an SKU attests what the register says,
+    and her sign-in code goes to the register's phone (issue 13)."""
     nik = f"321311550890{secrets.randbelow(9998) + 1:04d}"
-    return journey.resident_sign_in(nik, f"0813{secrets.randbelow(10**8):08d}")
+    phone = f"0813{secrets.randbelow(10**8):08d}"
+    operator = journey.staff_token("operator.pamanukan", PASSWORD)
+    r = journey.http.post(
+        f"{journey.ep.verification}/api/v1/residents",
+        headers={"Authorization": f"Bearer {operator}"},
+        json={
+            "nik": nik,
+            "name": "Siti Aminah",
+            "sex": 2,
+            "birth_place": "Subang",
+            "birth_date": "1990-08-15",
+            "address": "Dusun Krajan",
+            "dusun": "Krajan",
+            "rw": "001",
+            "rt": "002",
+            "phones": [phone],
+        },
+    )
+    assert r.status_code == 201, r.text
+    return journey.resident_sign_in(nik, phone)
 
 
 def _sku(journey: Journey, token: str) -> str:

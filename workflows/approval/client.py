@@ -32,7 +32,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from common.domain import ApprovalErrorCode
+from common.domain import ApplicationStatus, ApprovalErrorCode
 from common.wilayah import find_desa
 from workflows.approval import WORKFLOW_NAME, contract, wording, workflow_id
 from workflows.approval.models import (
@@ -166,23 +166,35 @@ class ApprovalClient:
         request: IssueLetterInput | None = await self._query(application_id, contract.ISSUE_REQUEST)
         return request
 
-    async def outcome(self, application_id: str, wait: timedelta) -> ApprovalState | None:
-        """The letter's final state if its workflow ends within `wait` (after the last approval
-        of a letter signed at once: issued); None while it still runs (signing is slow, or
-        refuses the letter and it waits for a retry)."""
+    async def outcome(
+        self, application_id: str, wait: timedelta, *, look_every: float = 0.5
+    ) -> ApprovalState | None:
+        """After the last approval of a letter signed at once: its final state if the workflow
+        ends within `wait` (issued), its state as soon as signing refuses the letter (it then
+        waits for a retry, so waiting longer tells nothing), or None while it still signs."""
         handle = self._client.get_workflow_handle(
             workflow_id(application_id), result_type=ApprovalState
         )
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait.total_seconds()
+        ended = asyncio.ensure_future(handle.result(rpc_timeout=wait))
         try:
-            result: ApprovalState = await asyncio.wait_for(
-                handle.result(rpc_timeout=wait), wait.total_seconds()
-            )
-        except TimeoutError:
+            while (left := until - loop.time()) > 0:
+                done, _ = await asyncio.wait({ended}, timeout=min(look_every, left))
+                if done:
+                    result: ApprovalState = ended.result()
+                    return result
+                now = await self.state(application_id)
+                if now.status == ApplicationStatus.SIGNING_BLOCKED:
+                    return now
             return None
+        except ApprovalError:
+            raise
         except Exception as exc:
             await self._translate(exc, application_id, "result")
             raise
-        return result
+        finally:
+            ended.cancel()
 
     def _handle(self, application_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id(application_id))
