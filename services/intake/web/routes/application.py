@@ -439,19 +439,31 @@ async def upload_without_script(
     try:
         await accept_form(session, root, application, form)
     except DomainError as exc:
-        refused = refusal_of(exc)
-        await session.refresh(application)
-        return await _show(
-            request,
-            page,
-            session,
-            application,
-            upload_errors={kind: refused.message},
-            flash=refused.message,
-            flash_kind="galat",
-            status_code=refused.status,
-        )
+        return await _document_refused(request, page, session, application, kind, exc)
     return RedirectResponse(page_url(application.id, "berkas"), status_code=303)
+
+
+async def _document_refused(
+    request: Request,
+    page: ResidentPage,
+    session: SessionDep,
+    application: LetterApplication,
+    kind: str,
+    exc: DomainError,
+) -> Response:
+    """The page again, the refusal beside the syarat it was for (an upload or a kept document)."""
+    refused = refusal_of(exc)
+    await session.refresh(application)
+    return await _show(
+        request,
+        page,
+        session,
+        application,
+        upload_errors={kind: refused.message},
+        flash=refused.message,
+        flash_kind="galat",
+        status_code=refused.status,
+    )
 
 
 @router.post(PAGE + "/berkas-tersimpan")
@@ -474,18 +486,7 @@ async def use_kept_document(
             runtime.settings.intake_kept_document_days,
         )
     except DomainError as exc:
-        refused = refusal_of(exc)
-        await session.refresh(application)
-        return await _show(
-            request,
-            page,
-            session,
-            application,
-            upload_errors={kind: refused.message},
-            flash=refused.message,
-            flash_kind="galat",
-            status_code=refused.status,
-        )
+        return await _document_refused(request, page, session, application, kind, exc)
     return RedirectResponse(page_url(application.id, "berkas-tersimpan"), status_code=303)
 
 
