@@ -63,6 +63,11 @@ class PopulationServiceStub:
     """
     ListCorrections: _grpc.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]
     """The correction requests about a resident's own record, newest first, with their outcome."""
+    FindByPhone: _grpc.UnaryUnaryMultiCallable[_population_pb2.FindByPhoneRequest, _population_pb2.FindByPhoneResponse]
+    """The living residents whose record holds this phone (WhatsApp chat: a message can only come
+    from its number, so the number identifies them). Several for a shared family phone; none
+    for a number the register does not hold. Recorded in the access log like GetResident.
+    """
 
 @_typing.type_check_only
 class PopulationServiceAsyncStub(PopulationServiceStub):
@@ -99,6 +104,11 @@ class PopulationServiceAsyncStub(PopulationServiceStub):
     """
     ListCorrections: _aio.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]  # type: ignore[assignment]
     """The correction requests about a resident's own record, newest first, with their outcome."""
+    FindByPhone: _aio.UnaryUnaryMultiCallable[_population_pb2.FindByPhoneRequest, _population_pb2.FindByPhoneResponse]  # type: ignore[assignment]
+    """The living residents whose record holds this phone (WhatsApp chat: a message can only come
+    from its number, so the number identifies them). Several for a shared family phone; none
+    for a number the register does not hold. Recorded in the access log like GetResident.
+    """
 
 class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
     """PopulationService is the desa's population register (penduduk), kept by verification (the desa
@@ -168,5 +178,16 @@ class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_population_pb2.ListCorrectionsResponse, _abc.Awaitable[_population_pb2.ListCorrectionsResponse]]:
         """The correction requests about a resident's own record, newest first, with their outcome."""
+
+    @_abc_1.abstractmethod
+    def FindByPhone(
+        self,
+        request: _population_pb2.FindByPhoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_population_pb2.FindByPhoneResponse, _abc.Awaitable[_population_pb2.FindByPhoneResponse]]:
+        """The living residents whose record holds this phone (WhatsApp chat: a message can only come
+        from its number, so the number identifies them). Several for a shared family phone; none
+        for a number the register does not hold. Recorded in the access log like GetResident.
+        """
 
 def add_PopulationServiceServicer_to_server(servicer: PopulationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
