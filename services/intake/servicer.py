@@ -10,6 +10,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
@@ -18,6 +19,7 @@ from common.domain import ApplicationStatus
 from common.domain.errors import DomainError
 from common.sessions import session_ended
 from services.intake.applications import (
+    WALK_IN,
     attachments_of,
     details,
     load_fields,
@@ -25,7 +27,13 @@ from services.intake.applications import (
 )
 from services.intake.attachments import read_attachment
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
-from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
+from services.intake.letter_types import (
+    LETTER_TYPES,
+    PURPOSE_MAX_LENGTH,
+    field_errors,
+    find_letter_type,
+    stored_value,
+)
 from services.intake.models import (
     Attachment,
     LetterApplication,
@@ -317,6 +325,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 for a in request.attachments
             ],
             filed_by=request.filed_by,
+            channel=request.channel or WALK_IN,
         )
         async with self._sessions() as session:
             try:
@@ -354,6 +363,59 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             status=filed.application.status,
             created=filed.created,
         )
+
+    async def CheckLetterField(
+        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CheckLetterFieldResponse:
+        letter_type = find_letter_type(request.letter_type)
+        spec = letter_type.field_index.get(request.name) if letter_type else None
+        if letter_type is None or spec is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "unknown letter type or field")
+            raise AssertionError("abort raises")
+        # The portal's own checks on this one field (the others are asked separately).
+        error = field_errors(letter_type, {request.name: request.value}).get(request.name)
+        if error:
+            return intake_pb2.CheckLetterFieldResponse(error=error)
+        return intake_pb2.CheckLetterFieldResponse(value=stored_value(spec, request.value))
+
+    async def ListApplicationsOfResident(
+        self,
+        request: intake_pb2.ListApplicationsOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ListApplicationsOfResidentResponse:
+        finished = (
+            ApplicationStatus.ISSUED,
+            ApplicationStatus.REJECTED,
+            ApplicationStatus.CANCELLED,
+            ApplicationStatus.EXPIRED,
+        )
+        async with self._sessions() as session:
+            query = (
+                select(LetterApplication)
+                .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
+                .where(col(Resident.nik) == request.nik)
+                .where(col(LetterApplication.status) != ApplicationStatus.DRAFT)
+            )
+            if request.open_only:
+                query = query.where(col(LetterApplication.status).not_in(finished))
+            found = (
+                await session.exec(
+                    query.order_by(col(LetterApplication.created_at).desc()).limit(20)
+                )
+            ).all()
+        answer = intake_pb2.ListApplicationsOfResidentResponse()
+        for a in found:
+            letter_type = find_letter_type(a.letter_type)
+            item = answer.applications.add(
+                id=a.id,
+                number=a.number or "",
+                letter_type=a.letter_type,
+                letter_type_name=letter_type.name if letter_type else a.letter_type,
+                status=a.status,
+                channel=a.channel,
+            )
+            item.created_at.FromDatetime(as_utc(a.created_at))
+        return answer
 
 
 def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:

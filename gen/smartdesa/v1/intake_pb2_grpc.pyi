@@ -74,6 +74,13 @@ class IntakeServiceStub:
     """The operator changed a resident's phone in the register after an in-person check: the
     resident's sessions end, sign-in follows the new phone, and each old number is told.
     """
+    CheckLetterField: _grpc.UnaryUnaryMultiCallable[_intake_pb2.CheckLetterFieldRequest, _intake_pb2.CheckLetterFieldResponse]
+    """One form field of a letter type checked as the portal checks it, for a chat that asks the
+    questions one at a time: its stored form, or the Indonesian message saying what is wrong.
+    NOT_FOUND for an unknown letter type or field.
+    """
+    ListApplicationsOfResident: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListApplicationsOfResidentRequest, _intake_pb2.ListApplicationsOfResidentResponse]
+    """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -121,6 +128,13 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     """The operator changed a resident's phone in the register after an in-person check: the
     resident's sessions end, sign-in follows the new phone, and each old number is told.
     """
+    CheckLetterField: _aio.UnaryUnaryMultiCallable[_intake_pb2.CheckLetterFieldRequest, _intake_pb2.CheckLetterFieldResponse]  # type: ignore[assignment]
+    """One form field of a letter type checked as the portal checks it, for a chat that asks the
+    questions one at a time: its stored form, or the Indonesian message saying what is wrong.
+    NOT_FOUND for an unknown letter type or field.
+    """
+    ListApplicationsOfResident: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListApplicationsOfResidentRequest, _intake_pb2.ListApplicationsOfResidentResponse]  # type: ignore[assignment]
+    """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     """IntakeService is the resident gateway's internal API: staff read applications through it and
@@ -225,5 +239,24 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         """The operator changed a resident's phone in the register after an in-person check: the
         resident's sessions end, sign-in follows the new phone, and each old number is told.
         """
+
+    @_abc_1.abstractmethod
+    def CheckLetterField(
+        self,
+        request: _intake_pb2.CheckLetterFieldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.CheckLetterFieldResponse, _abc.Awaitable[_intake_pb2.CheckLetterFieldResponse]]:
+        """One form field of a letter type checked as the portal checks it, for a chat that asks the
+        questions one at a time: its stored form, or the Indonesian message saying what is wrong.
+        NOT_FOUND for an unknown letter type or field.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApplicationsOfResident(
+        self,
+        request: _intake_pb2.ListApplicationsOfResidentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ListApplicationsOfResidentResponse, _abc.Awaitable[_intake_pb2.ListApplicationsOfResidentResponse]]:
+        """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

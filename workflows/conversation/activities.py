@@ -1,0 +1,270 @@
+"""The conversation's activities: the register (who writes, their data), intake (the desa's
+letter types, a field's check, filing the application, its status) and the chat line
+(notification's number lookup, sending, media). A NIK is read here and passed on to intake,
+never returned to the workflow: it stays out of Temporal's history."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import grpc
+from smartdesa.v1 import (
+    directory_pb2,
+    directory_pb2_grpc,
+    intake_pb2,
+    intake_pb2_grpc,
+    population_pb2,
+    population_pb2_grpc,
+)
+from temporalio import activity
+
+from workflows.conversation import (
+    ACTIVITY_CHECK_FIELD,
+    ACTIVITY_FETCH_MEDIA,
+    ACTIVITY_IDENTIFY,
+    ACTIVITY_LETTER_TYPES,
+    ACTIVITY_REGISTER_SUMMARY,
+    ACTIVITY_SEND,
+    ACTIVITY_STATUS,
+    ACTIVITY_SUBMIT,
+    ACTIVITY_TO_OFFICE,
+)
+from workflows.conversation.models import (
+    FieldAnswer,
+    FieldCheck,
+    Holder,
+    LetterForm,
+    MediaRequest,
+    MediaResult,
+    OfficeMessage,
+    Question,
+    RegisterRequest,
+    Reply,
+    Requirement,
+    Submission,
+    Submitted,
+)
+
+_CALL_TIMEOUT_S = 20.0
+ACTOR = "notification:whatsapp"
+WHATSAPP_CHANNEL = "whatsapp"
+STATUS_WORDS = {
+    "draft": "belum dikirim",
+    "in_review": "sedang diperiksa",
+    "revision_requested": "perlu diperbaiki",
+    "signing_blocked": "menunggu tanda tangan",
+    "rejected": "ditolak",
+    "cancelled": "dibatalkan",
+    "expired": "kedaluwarsa",
+    "issued": "selesai, surat terbit",
+}
+
+
+class ChatLine(Protocol):
+    async def phone_of(self, key: str) -> str: ...
+
+    async def send(self, reply: Reply, now: datetime | None = None) -> None: ...
+
+    async def fetch_media(self, request: MediaRequest) -> MediaResult: ...
+
+    async def staged(self, key: str, ref: str) -> tuple[bytes, str] | None: ...
+
+    async def drop_staged(self, key: str, refs: list[str]) -> None: ...
+
+    async def to_office(self, message: OfficeMessage) -> None: ...
+
+
+def _purpose(key: str) -> str:
+    return f"whatsapp:{key[:16]}"
+
+
+def _masked(nik: str) -> str:
+    return f"{nik[:4]}{'•' * 8}{nik[-4:]}" if len(nik) == 16 else "•" * len(nik)
+
+
+class ConversationActivities:
+    def __init__(
+        self,
+        line: ChatLine,
+        intake_channel: grpc.aio.Channel,
+        verification_channel: grpc.aio.Channel,
+    ) -> None:
+        self._line = line
+        self._intake = intake_pb2_grpc.IntakeServiceStub(intake_channel)
+        self._population = population_pb2_grpc.PopulationServiceStub(verification_channel)
+        self._directory = directory_pb2_grpc.DirectoryServiceStub(verification_channel)
+
+    async def _resident(self, key: str, resident_id: str) -> population_pb2.Resident:
+        answer: population_pb2.Resident = await self._population.GetResident(
+            population_pb2.GetResidentRequest(
+                resident_id=resident_id, purpose=_purpose(key), actor=ACTOR
+            ),
+            timeout=_CALL_TIMEOUT_S,
+        )
+        return answer
+
+    @activity.defn(name=ACTIVITY_IDENTIFY)
+    async def identify(self, key: str) -> list[Holder]:
+        phone = await self._line.phone_of(key)
+        found: population_pb2.FindByPhoneResponse = await self._population.FindByPhone(
+            population_pb2.FindByPhoneRequest(phone=phone, purpose=_purpose(key), actor=ACTOR),
+            timeout=_CALL_TIMEOUT_S,
+        )
+        return [
+            Holder(resident_id=h.resident_id, name=h.name, desa_code=h.desa_code)
+            for h in found.holders
+        ]
+
+    @activity.defn(name=ACTIVITY_LETTER_TYPES)
+    async def letter_types(self, desa_code: str) -> list[LetterForm]:
+        """What the desa offers (verification), as intake describes it (its catalogue)."""
+        offered: directory_pb2.ListOfferedLetterTypesResponse = (
+            await self._directory.ListOfferedLetterTypes(
+                directory_pb2.ListOfferedLetterTypesRequest(desa_code=desa_code),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        )
+        catalogue: intake_pb2.LetterTypeCatalogue = await self._intake.ListLetterTypes(
+            intake_pb2.ListLetterTypesRequest(), timeout=_CALL_TIMEOUT_S
+        )
+        by_code = {lt.code: lt for lt in catalogue.letter_types}
+        return [
+            LetterForm(
+                code=lt.code,
+                name=lt.name,
+                questions=[
+                    Question(
+                        name=f.name,
+                        label=f.label,
+                        required=f.required,
+                        kind=f.kind,
+                        max_length=f.max_length,
+                        choices=list(f.choices),
+                    )
+                    for f in lt.fields
+                ],
+                requirements=[Requirement(code=r.code, name=r.name) for r in lt.requirements],
+            )
+            for code in offered.letter_types
+            if (lt := by_code.get(code)) is not None
+        ]
+
+    @activity.defn(name=ACTIVITY_REGISTER_SUMMARY)
+    async def register_summary(self, request: RegisterRequest) -> str:
+        """The register's data to confirm, in a few lines; the NIK masked (a shared phone's
+        other holders may read the chat)."""
+        r = await self._resident(request.key, request.resident_id)
+        place = ", ".join(
+            p
+            for p in (
+                r.address,
+                f"RT {r.rt}/RW {r.rw}" if r.rt or r.rw else "",
+                f"Dusun {r.dusun}" if r.dusun else "",
+            )
+            if p
+        )
+        lines = [
+            f"Nama: {r.name}",
+            f"NIK: {_masked(r.nik)}",
+            f"Tempat/tgl lahir: {r.birth_place or '-'}, {r.birth_date or '-'}",
+            f"Alamat: {place or '-'}",
+        ]
+        return "\n".join(lines)
+
+    @activity.defn(name=ACTIVITY_CHECK_FIELD)
+    async def check_field(self, check: FieldCheck) -> FieldAnswer:
+        answer: intake_pb2.CheckLetterFieldResponse = await self._intake.CheckLetterField(
+            intake_pb2.CheckLetterFieldRequest(
+                letter_type=check.letter_type, name=check.name, value=check.value
+            ),
+            timeout=_CALL_TIMEOUT_S,
+        )
+        return FieldAnswer(value=answer.value, error=answer.error)
+
+    @activity.defn(name=ACTIVITY_FETCH_MEDIA)
+    async def fetch_media(self, request: MediaRequest) -> MediaResult:
+        return await self._line.fetch_media(request)
+
+    @activity.defn(name=ACTIVITY_SUBMIT)
+    async def submit(self, submission: Submission) -> Submitted:
+        """The same filing as a walk-in (intake's FileWalkIn, its checks and workflow), with
+        channel "whatsapp"; idempotent per request id."""
+        resident = await self._resident(submission.key, submission.resident_id)
+        phone = await self._line.phone_of(submission.key)
+        attachments = []
+        for code, ref in submission.attachments.items():
+            staged = await self._line.staged(submission.key, ref)
+            if staged is None:
+                return Submitted(problem="Berkas yang dikirim sudah tidak tersimpan. Ketik batal.")
+            content, content_type = staged
+            extension = {"application/pdf": "pdf", "image/png": "png"}.get(content_type, "jpg")
+            attachments.append(
+                intake_pb2.WalkInAttachment(
+                    kind=code, content=content, filename=f"whatsapp-{code.lower()}.{extension}"
+                )
+            )
+        try:
+            filed: intake_pb2.FileWalkInResponse = await self._intake.FileWalkIn(
+                intake_pb2.FileWalkInRequest(
+                    request_id=submission.request_id,
+                    desa_code=submission.desa_code,
+                    nik=resident.nik,
+                    phone=phone,
+                    letter_type=submission.letter_type,
+                    purpose=submission.purpose,
+                    fields=submission.fields,
+                    attachments=attachments,
+                    channel=WHATSAPP_CHANNEL,
+                ),
+                timeout=_CALL_TIMEOUT_S * 3,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.FAILED_PRECONDITION,
+            ):
+                # Intake's Indonesian message, naming no person.
+                return Submitted(problem=exc.details() or "Permohonan tidak dapat dikirim.")
+            raise
+        await self._line.drop_staged(submission.key, list(submission.attachments.values()))
+        return Submitted(application_id=filed.application_id)
+
+    @activity.defn(name=ACTIVITY_STATUS)
+    async def status(self, request: RegisterRequest) -> str:
+        resident = await self._resident(request.key, request.resident_id)
+        listed: intake_pb2.ListApplicationsOfResidentResponse = (
+            await self._intake.ListApplicationsOfResident(
+                intake_pb2.ListApplicationsOfResidentRequest(nik=resident.nik, open_only=True),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        )
+        if not listed.applications:
+            return "Tidak ada permohonan yang sedang berjalan."
+        lines = ["Permohonan Anda:"]
+        for a in listed.applications:
+            state = STATUS_WORDS.get(a.status, a.status)
+            lines.append(f"• {a.number or '-'} {a.letter_type_name}: {state}")
+        return "\n".join(lines)
+
+    @activity.defn(name=ACTIVITY_SEND)
+    async def send(self, reply: Reply) -> None:
+        # The workflow's clock decides the 24-hour window (the same as the wall clock in
+        # production; skipped ahead in tests).
+        await self._line.send(reply, activity.info().current_attempt_scheduled_time)
+
+    @activity.defn(name=ACTIVITY_TO_OFFICE)
+    async def to_office(self, message: OfficeMessage) -> None:
+        await self._line.to_office(message)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.identify,
+            self.letter_types,
+            self.register_summary,
+            self.check_field,
+            self.fetch_media,
+            self.submit,
+            self.status,
+            self.send,
+            self.to_office,
+        ]
