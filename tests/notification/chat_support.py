@@ -149,9 +149,7 @@ def image(phone: str, media_id: str, mime: str = "image/jpeg") -> dict[str, Any]
 
 
 def document(phone: str, media_id: str, mime: str = "application/pdf") -> dict[str, Any]:
-    return message(
-        phone, "document", {"id": media_id, "mime_type": mime, "filename": "kk.pdf"}
-    )
+    return message(phone, "document", {"id": media_id, "mime_type": mime, "filename": "kk.pdf"})
 
 
 class Chat:
@@ -196,4 +194,3 @@ def choice_ids(reply: dict[str, Any]) -> dict[str, str]:
         return {b["reply"]["title"]: b["reply"]["id"] for b in interactive["action"]["buttons"]}
     rows = [r for s in interactive["action"]["sections"] for r in s["rows"]]
     return {r["title"]: r["id"] for r in rows}
-

@@ -367,6 +367,7 @@ async def peers(data_dir: Path) -> AsyncIterator[Peers]:
         ["smartdesa.v1.IntakeService"],
         lambda s: intake_pb2_grpc.add_IntakeServiceServicer_to_server(intake, s),
     )
+
     def add_verification(server: grpc.aio.Server) -> None:
         directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, server)
         population_pb2_grpc.add_PopulationServiceServicer_to_server(population, server)

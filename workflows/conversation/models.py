@@ -160,6 +160,8 @@ class ChatState:
     options: list[Option] = field(default_factory=list)  # what the current prompt offers
     asked: str = ""  # the current prompt's text, to ask again
     resume_stage: str = ""  # where "batal? → lanjutkan" returns to
+    resume_asked: str = ""  # and the prompt it asked there
+    resume_options: list[Option] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # recent message ids (redeliveries)
     submitted: int = 0
     last_at: str = ""

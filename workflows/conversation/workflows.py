@@ -509,7 +509,7 @@ class ConversationWorkflow:
 
     async def _ask_cancel(self) -> None:
         s = self._s
-        s.resume_stage = s.stage
+        s.resume_stage, s.resume_asked, s.resume_options = s.stage, s.asked, s.options
         s.stage = CANCEL
         await self._ask(w.CANCEL_ASK, [Option("yes", w.CANCEL_YES), Option("no", w.CANCEL_NO)])
 
@@ -524,6 +524,7 @@ class ConversationWorkflow:
             await self._send(w.CANCELLED)
             return
         s.stage = s.resume_stage or MENU
+        s.asked, s.options = s.resume_asked, s.resume_options
         await self._repeat()
 
     async def _repeat(self) -> None:
