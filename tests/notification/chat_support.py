@@ -65,6 +65,8 @@ def skd_catalogue() -> intake_pb2.LetterTypeCatalogue:
                     intake_pb2.RequirementInfo(code="KK", name="Kartu Keluarga"),
                 ],
                 fields=[
+                    # The register fills it: confirmed with the data, never asked.
+                    intake_pb2.FormFieldInfo(name="nama", label="Nama lengkap", required=True),
                     intake_pb2.FormFieldInfo(
                         name="lama_tinggal_digits",
                         label="Sudah berapa tahun tinggal di desa?",

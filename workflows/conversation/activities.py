@@ -18,6 +18,7 @@ from smartdesa.v1 import (
 )
 from temporalio import activity
 
+from common.register_fields import REGISTER_FIELDS, register_values
 from workflows.conversation import (
     ACTIVITY_CHECK_FIELD,
     ACTIVITY_FETCH_MEDIA,
@@ -39,6 +40,7 @@ from workflows.conversation.models import (
     OfficeMessage,
     Question,
     RegisterRequest,
+    RegisterSummary,
     Reply,
     Requirement,
     Submission,
@@ -150,9 +152,10 @@ class ConversationActivities:
         ]
 
     @activity.defn(name=ACTIVITY_REGISTER_SUMMARY)
-    async def register_summary(self, request: RegisterRequest) -> str:
+    async def register_summary(self, request: RegisterRequest) -> RegisterSummary:
         """The register's data to confirm, in a few lines; the NIK masked (a shared phone's
-        other holders may read the chat)."""
+        other holders may read the chat). With the form fields the register fills for this
+        resident: intake takes those from the register, so the chat does not ask them."""
         r = await self._resident(request.key, request.resident_id)
         place = ", ".join(
             p
@@ -169,7 +172,8 @@ class ConversationActivities:
             f"Tempat/tgl lahir: {r.birth_place or '-'}, {r.birth_date or '-'}",
             f"Alamat: {place or '-'}",
         ]
-        return "\n".join(lines)
+        filled = list(register_values(list(REGISTER_FIELDS), r))
+        return RegisterSummary(text="\n".join(lines), filled=filled)
 
     @activity.defn(name=ACTIVITY_CHECK_FIELD)
     async def check_field(self, check: FieldCheck) -> FieldAnswer:

@@ -101,6 +101,12 @@ class RegisterRequest:
 
 
 @dataclass
+class RegisterSummary:
+    text: str  # the register's data to confirm, a few lines
+    filled: list[str] = field(default_factory=list)  # form fields the register fills
+
+
+@dataclass
 class MediaRequest:
     key: str
     media_id: str

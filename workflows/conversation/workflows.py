@@ -50,6 +50,7 @@ from workflows.conversation.models import (
     OfficeMessage,
     Option,
     RegisterRequest,
+    RegisterSummary,
     Reply,
     Submission,
     Submitted,
@@ -325,18 +326,25 @@ class ConversationWorkflow:
             await self._refuse(picked)
             return
         s = self._s
-        s.letter = next(f for f in s.offered if f.code == picked)
+        chosen = next(f for f in s.offered if f.code == picked)
         s.answers, s.attachments, s.question, s.requirement, s.purpose = {}, {}, 0, 0, ""
-        summary: str = await workflow.execute_activity(
+        summary: RegisterSummary = await workflow.execute_activity(
             ACTIVITY_REGISTER_SUMMARY,
             RegisterRequest(key=self._key, resident_id=s.resident_id),
-            result_type=str,
+            result_type=RegisterSummary,
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,
         )
+        # What the register fills is confirmed here, not asked again.
+        s.letter = LetterForm(
+            code=chosen.code,
+            name=chosen.name,
+            questions=[q for q in chosen.questions if q.name not in summary.filled],
+            requirements=chosen.requirements,
+        )
         s.stage = DATA
         await self._ask(
-            w.DATA.format(summary=summary),
+            w.DATA.format(summary=summary.text),
             [Option("ok", w.DATA_OK), Option("wrong", w.DATA_WRONG)],
         )
 
