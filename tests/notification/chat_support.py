@@ -73,7 +73,7 @@ def skd_catalogue() -> intake_pb2.LetterTypeCatalogue:
                         required=True,
                         kind="digits",
                         max_length=3,
-                    )
+                    ),
                 ],
             ),
             intake_pb2.LetterTypeInfo(code="SKU", name="Surat Keterangan Usaha"),
