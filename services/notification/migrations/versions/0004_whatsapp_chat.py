@@ -8,6 +8,7 @@ Create Date: 2026-12-07 07:00:00.000000
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision: str = "0004"
@@ -19,17 +20,17 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "notification_whatsapp_chat",
-        sa.Column("key", sa.String(), nullable=False),
-        sa.Column("phone", sa.String(), nullable=False),
-        sa.Column("last_inbound_at", sa.DateTime(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("last_inbound_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "notification_whatsapp_inbound",
-        sa.Column("message_id", sa.String(), nullable=False),
-        sa.Column("key", sa.String(), nullable=False),
-        sa.Column("received_at", sa.DateTime(), nullable=False),
+        sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("received_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("message_id"),
     )
     op.create_index(
@@ -42,11 +43,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "notification_whatsapp_media",
-        sa.Column("ref", sa.String(), nullable=False),
-        sa.Column("key", sa.String(), nullable=False),
+        sa.Column("ref", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
-        sa.Column("content_type", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("ref"),
     )
     op.create_index("ix_notification_whatsapp_media_key", "notification_whatsapp_media", ["key"])
@@ -56,15 +57,15 @@ def upgrade() -> None:
     op.create_table(
         "notification_office_message",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(), nullable=False),
-        sa.Column("desa_code", sa.String(), nullable=False),
-        sa.Column("resident_id", sa.String(), nullable=False),
-        sa.Column("resident_name", sa.String(), nullable=False),
-        sa.Column("text", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("answer", sa.String(), nullable=True),
-        sa.Column("answered_by", sa.String(), nullable=True),
-        sa.Column("answered_at", sa.DateTime(), nullable=True),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("desa_code", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("resident_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("resident_name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("text", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("answer", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("answered_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("answered_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_notification_office_message_key", "notification_office_message", ["key"])
