@@ -133,7 +133,6 @@ def test_every_seeded_type_renders_through_typst(code: str) -> None:
     fields = {f.name: _sample(f.kind, f.choices) for f in d.fields}
     content = _content(d, fields, addressee="Yang berkepentingan")
     texts = page_texts(render_letter(content))
-    text = squeeze(" ".join(texts))
     for expected in (
         "PEMERINTAH KABUPATEN SUBANG",
         d.title,

@@ -222,12 +222,8 @@ FORM_PRELUDE = """
 #let val(key) = { let v = sys.inputs.at(key, default: ""); if v == "-" { "" } else { v } }
 #let kotak(key, n) = {
   let chars = upper(val(key)).clusters()
-  box(grid(
-    columns: (0.5cm,) * n,
-    rows: 0.55cm,
-    ..range(n).map(i => box(width: 0.5cm, height: 0.55cm, stroke: 0.5pt, inset: 0pt,
-      align(center + horizon, text(size: 9pt, if i < chars.len() { chars.at(i) } else { "" }))))
-  ))
+  box(grid(columns: (0.5cm,) * n, rows: 0.55cm, stroke: 0.5pt, align: center + horizon,
+    ..range(n).map(i => if i < chars.len() { chars.at(i) } else { "" })))
 }
 #let ttd(key) = { let v = val(key); if v == "" { "(" + "." * 40 + ")" } else { underline(upper(v)) } }
 #let isian(body) = box(width: 100%, stroke: (bottom: 0.4pt + luma(40%)), inset: (bottom: 2pt),
@@ -246,8 +242,7 @@ def compile_form(form: FormDef, fields: frozenset[str]) -> str:
         f"  box(stroke: 0.8pt, inset: 5pt, strong[Kode. #{typst_str(form.code)}]),",
         ")",
         "#v(0.3em)",
-        '#align(center, text(size: 11.5pt, weight: "bold")'
-        f"[#{typst_str(form.title)}])",
+        f'#align(center, text(size: 11.5pt, weight: "bold")[#{typst_str(form.title)}])',
         "#v(0.4em)",
     ]
     n = 0
