@@ -263,7 +263,7 @@ def compile_form(form: FormDef, fields: frozenset[str]) -> str:
             cells.append(f"  {no}, {label}, [:], {value},")
         lines += [
             "#table(columns: (0.8cm, 5.6cm, 0.3cm, 1fr), stroke: none, column-gutter: 3pt,",
-            "  inset: (x: 1pt, y: 2.5pt), align: (right, left, left, left),",
+            "  inset: (x: 1pt, y: 2.5pt), align: (right + horizon, left + horizon, left + horizon, left + horizon),",
             *cells,
             ")",
         ]
