@@ -13,7 +13,7 @@ this module except as percentiles of cells large enough to show.
 
 Suppression (docs/public-duties.md): a count from 1 to MIN_COUNT - 1 is not shown (0 is: it
 singles nobody out), nor any figure computed from fewer than MIN_COUNT cases (times and shares
-need MIN_COUNT letters, the on-time share MIN_COUNT complaints); the IKM needs the survey's own
+need MIN_COUNT letters, the complaints' on-time share MIN_COUNT complaints); the IKM needs the survey's own
 minimum of MIN_ANSWERS_SHOWN answers. No names, NIK, application ids or free text reach a row.
 """
 
@@ -61,7 +61,7 @@ COLUMNS = (
     "ikm_band",
     "survey_answers",
     "complaints_received",
-    "complaints_answered_on_time",
+    "complaints_answered_on_time_share",
     "digital_share",
 )
 
@@ -133,9 +133,9 @@ def figures_row(level: str, code: str, name: str, month: str, t: Tally) -> dict[
         "ikm_band": ikm.band if ikm else None,
         "survey_answers": _count(t.survey_answers),
         "complaints_received": _count(t.complaints_received),
-        "complaints_answered_on_time": _count(t.complaints_answered_on_time)
-        if t.complaints_received >= MIN_COUNT
-        else None,
+        "complaints_answered_on_time_share": _share(
+            t.complaints_answered_on_time, t.complaints_received
+        ),
         "digital_share": _share(t.digital, t.digital + t.walk_in),
     }
 
