@@ -158,7 +158,7 @@ def _product(definition: catalogue_pb2.LetterTypeDefinition) -> str:
         else ""
     )
     return (
-        f"{definition.title.title() or definition.name}{numbered}, ditandatangani secara "
+        f"{definition.name}{numbered}, ditandatangani secara "
         "elektronik (TTE) dan memuat kode QR untuk memeriksa keasliannya (berkas PDF yang "
         f"dicetak sendiri oleh pemohon).{validity}"
     )

@@ -4,15 +4,18 @@ desa profile (its maklumat), over real gRPC to the real servicers; so a changed 
 a new syarat or a new maklumat shows at once. The poster is the same text as an A4 PDF."""
 
 import json
+import re
 from collections.abc import AsyncIterator
 from io import BytesIO
 
 import httpx
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
+from smartdesa.v1 import catalogue_pb2, directory_pb2, signing_pb2
 
 from services.intake.config import Settings
 from services.intake.main import create_app
+from services.intake.service_standard import compose
 from services.signing.catalogue import store
 from services.signing.catalogue.definition import load_seed, parse
 from services.signing.desa_profile import DesaProfiles, ProfileInput
@@ -38,8 +41,6 @@ async def portal(base_settings: Settings, peers: Peers) -> AsyncIterator[Intake]
 
 def _text(html: str) -> str:
     """The page's words, tags and line breaks squeezed out."""
-    import re
-
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
@@ -151,3 +152,47 @@ async def test_the_desa_index_lists_what_it_offers_and_unknowns_are_not_found(
         r = await portal.http.get(path)
         assert r.status_code == 404, path
         assert "tidak" in r.text.lower()
+
+
+def test_the_working_hours_and_procedure_in_words() -> None:
+    route = directory_pb2.Route(
+        steps=[
+            directory_pb2.RouteStep(role="operator", deadline_working_hours=4, skippable=True),
+            directory_pb2.RouteStep(role="kasi_kesra", deadline_working_hours=8),
+            directory_pb2.RouteStep(role="sekdes", deadline_working_hours=6),
+        ],
+        signer_role="kades",
+        calendar=directory_pb2.WorkingCalendar(
+            days=[
+                directory_pb2.WorkingDay(weekday=d, start_minute=480, end_minute=960)
+                for d in (1, 2, 3, 4)
+            ]
+            + [directory_pb2.WorkingDay(weekday=5, start_minute=450, end_minute=660)]
+        ),
+    )
+    definition = catalogue_pb2.LetterTypeDefinition(
+        code="SKTM",
+        name="Surat Keterangan Tidak Mampu",
+        online=False,
+        kode_klasifikasi="belum ditetapkan",
+    )
+    profile = signing_pb2.DesaProfileView(
+        desa_code=PAMANUKAN, profile=signing_pb2.DesaProfileData(name="Pamanukan")
+    )
+    s = compose(definition, route, profile, complaint_hours=24)
+    assert s.working_hours == 18
+    assert s.working_days_text == "Senin–Kamis 08.00–16.00 WIB, Jumat 07.30–11.00 WIB"
+    assert s.procedure[0].startswith("Pemohon mengajukan permohonan di kantor desa")
+    assert s.procedure[1] == (
+        "Operator Desa memeriksa permohonan dan persyaratannya (paling lama 4 jam kerja). "
+        "Langkah ini dapat dilewati bila desa menetapkannya."
+    )
+    # The last step approves; the Kades signs (a.n. routes name the signer).
+    assert s.procedure[3].startswith(
+        "Sekretaris Desa menyetujui permohonan; surat diberi nomor dan ditandatangani secara "
+        "elektronik oleh Kepala Desa"
+    )
+    assert (
+        "berkode klasifikasi" not in s.product
+        and "dijawab paling lama 24 jam kerja" in s.complaints
+    )
