@@ -14,7 +14,9 @@ this module except as percentiles of cells large enough to show.
 Suppression (docs/public-duties.md): a count from 1 to MIN_COUNT - 1 is not shown (0 is: it
 singles nobody out), nor any figure computed from fewer than MIN_COUNT cases (times and shares
 need MIN_COUNT letters, the complaints' on-time share MIN_COUNT complaints); the IKM needs the survey's own
-minimum of MIN_ANSWERS_SHOWN answers. No names, NIK, application ids or free text reach a row.
+minimum of MIN_ANSWERS_SHOWN answers. Where one hidden count could be recovered by subtraction
+from its kecamatan's (or a kecamatan's from the kabupaten's), a second one is hidden with it
+(`complementary`). No names, NIK, application ids or free text reach a row.
 """
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
@@ -152,18 +154,56 @@ def publish(
         kabupaten.add(t)
         kecamatan[d.kecamatan_code].add(t)
     name = areas[0].kabupaten if areas else kabupaten_code
-    rows = [figures_row("kabupaten", kabupaten_code, name, month, kabupaten)]
-    seen: set[str] = set()
+    top = figures_row("kabupaten", kabupaten_code, name, month, kabupaten)
+    rows = [top]
+    kecamatan_rows: list[dict[str, Any]] = []
+    desa_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for d in areas:
-        if d.kecamatan_code not in seen:
-            seen.add(d.kecamatan_code)
-            rows.append(
-                figures_row(
-                    "kecamatan", d.kecamatan_code, d.kecamatan, month, kecamatan[d.kecamatan_code]
-                )
+        if not desa_rows[d.kecamatan_code]:
+            row = figures_row(
+                "kecamatan", d.kecamatan_code, d.kecamatan, month, kecamatan[d.kecamatan_code]
             )
-        rows.append(figures_row("desa", d.code, d.name, month, tallies.get(d.code, Tally())))
+            kecamatan_rows.append(row)
+            rows.append(row)
+        row = figures_row("desa", d.code, d.name, month, tallies.get(d.code, Tally()))
+        desa_rows[d.kecamatan_code].append(row)
+        rows.append(row)
+    for parent in kecamatan_rows:
+        complementary(parent, desa_rows[parent["code"]])
+    complementary(top, kecamatan_rows)
     return rows
+
+
+# Counts a reader could subtract from their area's total to recover a suppressed one, and the
+# figures computed from each, hidden with it (a share such as 12/13 gives its count away).
+DERIVED: dict[str, tuple[str, ...]] = {
+    "requested": ("digital_share",),
+    "issued": ("issued_within_standard_share",),
+    "survey_answers": ("ikm", "ikm_band"),
+    "complaints_received": ("complaints_answered_on_time_share",),
+}
+PROTECTED_COUNTS = tuple(DERIVED)
+
+
+def _hide(row: dict[str, Any], column: str) -> None:
+    row[column] = None
+    for derived in DERIVED[column]:
+        row[derived] = None
+
+
+def complementary(parent: dict[str, Any], children: Sequence[dict[str, Any]]) -> None:
+    """Secondary suppression: when exactly one child's count is hidden and the parent's is
+    shown, the parent minus the others would give it away; so the smallest other non-zero
+    count is hidden too (or, if every other child has none, the parent's), with the figures
+    computed from it."""
+    for column in PROTECTED_COUNTS:
+        if parent[column] is None:
+            continue
+        hidden = [c for c in children if c[column] is None]
+        if len(hidden) != 1:
+            continue
+        shown = [c for c in children if c[column]]
+        _hide(min(shown, key=lambda c: (c[column], c["code"])) if shown else parent, column)
 
 
 def check_month(month: str) -> tuple[datetime, datetime]:

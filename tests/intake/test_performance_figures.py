@@ -11,8 +11,13 @@ The month (November 2026, WIB; no national holiday; Monday to Friday 08.00-16.00
   all 3s (IKM 75.00, C); five complaints, three answered before their deadline (3/5).
 - Rancasari issues two (1 and 3 hours) of three: too few to show anything but zero counts;
   four survey answers of all 4s, one complaint.
-- The kecamatan (both): 10 requested, 8 issued, times 1,2,3,4,6,8,10,30: median 5.0, p90 16.0,
-  7/8 within; digital 8/10; 14 answers: IKM (10x3 + 4x4)/14 x 25 = 82.14 (B).
+- Rancahilir issues five of five, 1 hour each; five answers of all 2s; five complaints, all
+  answered in time. Its counts are at the threshold, but hidden all the same: otherwise the
+  kecamatan's count minus Pamanukan's and Rancahilir's would give Rancasari's away
+  (secondary suppression hides the smallest other count).
+- The kecamatan (all three): 15 requested, 13 issued, times 1 (six times), 2, 3, 4, 6, 8, 10,
+  30: median 2.0, p90 9.6 (8 + 0.8 x 2), 12/13 within; digital 13/15; 19 answers: IKM
+  (10x3 + 4x4 + 5x2)/19 x 25 = 73.68 (C); 11 complaints, 8 answered in time.
 """
 
 import csv
@@ -30,12 +35,21 @@ from services.intake.config import Settings
 from services.intake.duties_models import Complaint, ComplaintEntry, SurveyAnswer
 from services.intake.main import create_app
 from services.intake.models import LetterApplication, Resident
-from services.intake.performance import COLUMNS, MIN_COUNT, Tally, check_month, figures_row
+from services.intake.performance import (
+    COLUMNS,
+    MIN_COUNT,
+    PROTECTED_COUNTS,
+    Tally,
+    check_month,
+    complementary,
+    figures_row,
+)
 from services.verification.models import ApplicationRecord
 from tests.intake.conftest import PAMANUKAN, Intake
 from tests.intake.public_peers import Peers, peer_settings, peers  # noqa: F401 - fixture
 
 RANCASARI = "32.13.11.2002"
+RANCAHILIR = "32.13.11.2003"
 KECAMATAN = "32.13.11"
 MONTH = "2026-11"
 NIK = "3213115708900001"
@@ -56,6 +70,7 @@ PAMANUKAN_ISSUED = [
     (wib(9, 8), wib(12, 14)),
 ]
 RANCASARI_ISSUED = [(wib(16, 8), wib(16, 9)), (wib(17, 8), wib(17, 11))]
+RANCAHILIR_ISSUED = [(wib(23, 8), wib(23, 9))] * 5
 
 
 async def _letters(peers: Peers) -> None:  # noqa: F811
@@ -63,6 +78,7 @@ async def _letters(peers: Peers) -> None:  # noqa: F811
     for desa, issued, open_ones in (
         (PAMANUKAN, PAMANUKAN_ISSUED, [wib(20, 9)]),
         (RANCASARI, RANCASARI_ISSUED, [wib(20, 10)]),
+        (RANCAHILIR, RANCAHILIR_ISSUED, []),
     ):
         for i, (submitted, closed) in enumerate(issued):
             rows.append(
@@ -116,7 +132,7 @@ async def _intake_data(intake: Intake) -> None:
         session.add(resident)
         await session.flush()
         channels = [(PAMANUKAN, "portal")] * 5 + [(PAMANUKAN, "walk_in")] * 2
-        channels += [(RANCASARI, "portal")] * 3
+        channels += [(RANCASARI, "portal")] * 3 + [(RANCAHILIR, "portal")] * 5
         for desa, channel in channels:
             session.add(
                 LetterApplication(
@@ -130,7 +146,7 @@ async def _intake_data(intake: Intake) -> None:
                     channel=channel,
                 )
             )
-        for desa, score, count in ((PAMANUKAN, 3, 10), (RANCASARI, 4, 4)):
+        for desa, score, count in ((PAMANUKAN, 3, 10), (RANCASARI, 4, 4), (RANCAHILIR, 2, 5)):
             for _ in range(count):
                 answer = SurveyAnswer.model_validate(
                     {"desa_code": desa, "letter_type": "SKD", "period": MONTH}
@@ -138,13 +154,15 @@ async def _intake_data(intake: Intake) -> None:
                     | {f"u{i}": score for i in range(1, 10)}
                 )
                 session.add(answer)
-        # Pamanukan: on time, on time, on time, late, unanswered. Rancasari: one.
-        answers = [wib(3, 9), wib(3, 9), wib(3, 9), wib(20, 9), None]
-        for i, answered in enumerate(answers):
+        # Pamanukan: on time, on time, on time, late, unanswered. Rancahilir: all on time.
+        # Rancasari: one.
+        answers = [(PAMANUKAN, wib(3, 9))] * 3 + [(PAMANUKAN, wib(20, 9)), (PAMANUKAN, None)]
+        answers += [(RANCAHILIR, wib(4, 9))] * 5
+        for i, (desa, answered) in enumerate(answers):
             complaint = Complaint(
-                tracking_number=f"ADU-TEST-000{i}",
+                tracking_number=f"ADU-TEST-00{i:02d}",
                 secret_hash="0" * 64,
-                desa_code=PAMANUKAN,
+                desa_code=desa,
                 kabupaten_code="32.13",
                 subject="layanan",
                 body=f"{NAME} {NIK} diminta biaya",
@@ -214,21 +232,31 @@ async def test_the_worked_month_in_the_json_feed(portal: Intake) -> None:
     for key in COLUMNS[4:]:
         assert rancasari[key] is None, key
 
+    # Rancahilir's counts are hidden so that Rancasari's cannot be worked out, and the shares
+    # computed from them (which would give them away); its times stay.
+    rancahilir = rows[RANCAHILIR]
+    for key in COLUMNS[4:]:
+        if key not in ("median_working_hours", "p90_working_hours"):
+            assert rancahilir[key] is None, key
+    assert (rancahilir["median_working_hours"], rancahilir["p90_working_hours"]) == (1.0, 1.0)
+
     # A desa where nothing happened shows zeros (nobody to single out), nothing computed.
     quiet = next(
-        r for r in body["rows"] if r["level"] == "desa" and r["code"] not in (PAMANUKAN, RANCASARI)
+        r
+        for r in body["rows"]
+        if r["level"] == "desa" and r["code"] not in (PAMANUKAN, RANCASARI, RANCAHILIR)
     )
     assert (quiet["requested"], quiet["issued"], quiet["complaints_received"]) == (0, 0, 0)
     assert quiet["median_working_hours"] is None and quiet["ikm"] is None
 
     for area in (rows[KECAMATAN], body["rows"][0]):
-        assert (area["requested"], area["issued"]) == (10, 8)
-        assert (area["median_working_hours"], area["p90_working_hours"]) == (5.0, 16.0)
-        assert area["issued_within_standard_share"] == 0.875
-        assert (area["ikm"], area["ikm_band"], area["survey_answers"]) == ("82.14", "B", 14)
-        assert area["complaints_received"] == 6
-        assert area["complaints_answered_on_time_share"] == 0.5
-        assert area["digital_share"] == 0.8
+        assert (area["requested"], area["issued"]) == (15, 13)
+        assert (area["median_working_hours"], area["p90_working_hours"]) == (2.0, 9.6)
+        assert area["issued_within_standard_share"] == round(12 / 13, 4)
+        assert (area["ikm"], area["ikm_band"], area["survey_answers"]) == ("73.68", "C", 19)
+        assert area["complaints_received"] == 11
+        assert area["complaints_answered_on_time_share"] == round(8 / 11, 4)
+        assert area["digital_share"] == round(13 / 15, 4)
 
 
 async def test_csv_and_page_carry_the_same_rows_and_no_personal_data(portal: Intake) -> None:
@@ -284,3 +312,16 @@ def test_the_month_bounds_are_wib() -> None:
     start, end = check_month(MONTH)
     assert start == wib(1, 0) and end == datetime(2026, 12, 1, tzinfo=WIB)
     assert end - start == timedelta(days=30)
+
+
+def test_secondary_suppression_falls_back_to_the_parent() -> None:
+    parent = {"code": "k", **dict.fromkeys(PROTECTED_COUNTS, 7)}
+    hidden = {"code": "a", **dict.fromkeys(PROTECTED_COUNTS)}
+    empty = {"code": "b", **dict.fromkeys(PROTECTED_COUNTS, 0)}
+    parent["digital_share"] = 0.5
+    complementary(parent, [hidden, empty])
+    assert all(parent[c] is None for c in PROTECTED_COUNTS)  # 7 - 0 would give "a" away
+    assert parent["digital_share"] is None
+    two_hidden = {"code": "k", **dict.fromkeys(PROTECTED_COUNTS, 9)}
+    complementary(two_hidden, [hidden, dict(hidden, code="c"), dict(empty, requested=5)])
+    assert two_hidden["requested"] == 9  # two hidden: their sum is all one learns
