@@ -243,6 +243,11 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
             letter_types=self.offered[request.desa_code]
         )
 
+    async def GetLetterFigures(
+        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.LetterFigures:
+        return await _unimplemented(context)
+
     async def GetStaffSession(
         self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.StaffSessionState:
