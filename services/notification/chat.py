@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,13 +21,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from common.db import as_utc
+from common.db import as_utc, utcnow
 from services.notification.channels import (
     MediaTooLarge,
     MediaUnreadable,
     PermanentDeliveryError,
 )
-from services.notification.models import Notification, WhatsAppChat, WhatsAppInbound, WhatsAppMedia
+from services.notification.models import (
+    Notification,
+    WhatsAppChat,
+    WhatsAppInbound,
+    WhatsAppMedia,
+    WhatsAppSecretAnswer,
+)
 from services.notification.models import OfficeMessage as OfficeRow
 from workflows.conversation import SIGNAL_INBOUND, SIGNAL_OFFICE_ANSWER, WORKFLOW_NAME, workflow_id
 from workflows.conversation.models import (
@@ -36,6 +42,7 @@ from workflows.conversation.models import (
     MEDIA_UNSUPPORTED,
     REPLY_BUTTONS,
     REPLY_LIST,
+    TEXT,
     ConversationInput,
     Inbound,
     MediaRequest,
@@ -58,6 +65,10 @@ ACCEPTED_MEDIA = frozenset(_MAGIC.values())
 # Templates approved at Meta for messages outside the window (docs/whatsapp.md, exact text).
 TEMPLATE_VERSION = "1"
 OFFICE_ROLE = "operator"
+LINK_ATTEMPTS = 3
+LINK_LOCK = timedelta(days=1)
+# Words that stay commands while the conversation asks for personal data.
+PLAIN_WORDS = frozenset({"batal", "bantuan", "menu"})
 
 
 def conversation_key(secret: bytes, phone: str) -> str:
@@ -186,6 +197,77 @@ class ChatLine:
                 )
             await session.commit()
 
+    async def expect_secret(self, key: str, on: bool) -> None:
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+            if chat is None:
+                raise UnknownConversation(key)
+            chat.expects_secret = on
+            session.add(chat)
+            if not on:
+                # Answers nobody asked for any more are not kept.
+                stale = await session.exec(
+                    select(WhatsAppSecretAnswer).where(col(WhatsAppSecretAnswer.key) == key)
+                )
+                for answer in stale.all():
+                    await session.delete(answer)
+            await session.commit()
+
+    async def take_secrets(self, key: str, refs: list[str]) -> list[str]:
+        """The answers behind `refs` (read once: deleted as they are read)."""
+        texts: list[str] = []
+        async with self.sessions() as session:
+            for ref in refs:
+                answer = await session.get(WhatsAppSecretAnswer, ref)
+                if answer is not None and answer.key == key:
+                    texts.append(answer.text)
+                    await session.delete(answer)
+            await session.commit()
+        return texts
+
+    async def link_locked(self, key: str) -> bool:
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+        until = chat.link_locked_until if chat is not None else None
+        return until is not None and as_utc(until) > utcnow()
+
+    async def record_link(self, key: str, resident_id: str | None) -> bool:
+        """A success links the number (once); a failure counts, and the third in a row locks
+        linking for a day. Answers whether it is locked now."""
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+            if chat is None:
+                raise UnknownConversation(key)
+            if resident_id is not None:
+                chat.linked_resident_id, chat.link_failures = resident_id, 0
+            else:
+                chat.link_failures += 1
+                if chat.link_failures >= LINK_ATTEMPTS:
+                    chat.link_failures, chat.link_locked_until = 0, utcnow() + LINK_LOCK
+            locked = (
+                chat.link_locked_until is not None and as_utc(chat.link_locked_until) > utcnow()
+            )
+            session.add(chat)
+            await session.commit()
+        return locked
+
+    async def linked_resident(self, key: str) -> str | None:
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+        return chat.linked_resident_id if chat is not None else None
+
+    async def linked_elsewhere(self, key: str, resident_id: str) -> bool:
+        """Whether another number linked itself to this resident already (a NIK links once)."""
+        async with self.sessions() as session:
+            other = (
+                await session.exec(
+                    select(WhatsAppChat)
+                    .where(col(WhatsAppChat.linked_resident_id) == resident_id)
+                    .where(col(WhatsAppChat.key) != key)
+                )
+            ).first()
+        return other is not None
+
 
 def free_form(phone: str, reply: Reply) -> dict[str, Any]:
     """Text, reply buttons (≤ 3) or a list (≤ 10 rows), as the Cloud API takes them."""
@@ -275,6 +357,8 @@ class ChatInbox:
         nothing stored, and Meta's redelivery tries again."""
         key = conversation_key(self.secret, phone)
         sent_at = datetime.fromisoformat(message.sent_at).astimezone(UTC)
+        if message.kind == TEXT and message.text.strip().lower() not in PLAIN_WORDS:
+            message = await self._keep_secret(key, message)
         async with self.sessions() as session:
             if await session.get(WhatsAppInbound, message.message_id) is not None:
                 return False
@@ -285,6 +369,7 @@ class ChatInbox:
             elif sent_at > as_utc(chat.last_inbound_at):
                 chat.last_inbound_at = sent_at  # out of order: the window follows the latest
                 session.add(chat)
+
             try:
                 await session.flush()
             except IntegrityError:
@@ -303,6 +388,20 @@ class ChatInbox:
                 raise ChatUnavailable() from exc
             await session.commit()
         return True
+
+    async def _keep_secret(self, key: str, message: Inbound) -> Inbound:
+        """While the conversation asks for a NIK, KK number or mother's name, the answer is
+        kept here and only a reference goes to Temporal. Committed before the signal (the
+        workflow may read it at once); should the signal fail, it is dropped when the
+        conversation stops asking."""
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+            if chat is None or not chat.expects_secret:
+                return message
+            ref = uuid.uuid4().hex
+            session.add(WhatsAppSecretAnswer(ref=ref, key=key, text=message.text[:200]))
+            await session.commit()
+        return replace(message, text="", secret_ref=ref)
 
     async def answer_office(self, key: str, text: str) -> None:
         try:

@@ -154,6 +154,25 @@ class WhatsAppChat(SQLModel, table=True):
     # 24 hours of it, approved templates after.
     last_inbound_at: datetime
     created_at: datetime = Field(default_factory=utcnow)
+    # The conversation asks for a NIK, KK number or mother's name (linking an unknown number):
+    # such answers are kept here (WhatsAppSecretAnswer), only a reference goes to Temporal.
+    expects_secret: bool = False
+    link_failures: int = 0  # failed links since the last success or lock
+    link_locked_until: datetime | None = None
+    # The register's resident this number linked itself to (once, by family knowledge).
+    linked_resident_id: str | None = None
+
+
+class WhatsAppSecretAnswer(SQLModel, table=True):
+    """An answer that is personal data (NIK, KK number, mother's name), read once by the
+    linking activity and deleted."""
+
+    __tablename__ = "notification_whatsapp_secret_answer"
+
+    ref: str = Field(primary_key=True)
+    key: str = Field(index=True)
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class WhatsAppInbound(SQLModel, table=True):
@@ -204,6 +223,7 @@ TABLES: list[type[SQLModel]] = [
     Preference,
     DevMessage,
     WhatsAppChat,
+    WhatsAppSecretAnswer,
     WhatsAppInbound,
     WhatsAppMedia,
     OfficeMessage,

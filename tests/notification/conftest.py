@@ -266,8 +266,19 @@ class FakePopulation(population_pb2_grpc.PopulationServiceServicer):
         self.residents: dict[str, population_pb2.Resident] = {}  # by opaque id
         self.reads: list[str] = []  # purposes of the reads
 
-    def add(self, resident_id: str, nik: str, name: str, phone: str, desa: str) -> None:
+    def add(
+        self,
+        resident_id: str,
+        nik: str,
+        name: str,
+        phone: str,
+        desa: str,
+        kk_number: str = "3213110101150007",
+        mother_name: str = "ENOK KURNIASIH",
+    ) -> None:
         self.residents[resident_id] = population_pb2.Resident(
+            kk_number=kk_number,
+            mother_name=mother_name,
             id=resident_id,
             nik=nik,
             name=name,
@@ -278,20 +289,42 @@ class FakePopulation(population_pb2_grpc.PopulationServiceServicer):
             rt="005",
             rw="002",
             dusun="KRAJAN",
-            phones=[phone],
+            phones=[phone] if phone else [],
         )
+
+    def _by_nik(self, nik: str) -> population_pb2.Resident | None:
+        return next((r for r in self.residents.values() if r.nik == nik), None)
 
     async def CheckSignIn(
         self, request: population_pb2.CheckSignInRequest, context: grpc.aio.ServicerContext
     ) -> population_pb2.CheckSignInResponse:
-        return await _unimplemented(context)
+        on_record = population_pb2.CheckSignInResponse.PhoneOnRecord
+        found = self._by_nik(request.nik)
+        if found is None:
+            return population_pb2.CheckSignInResponse(phone_on_record=on_record.NONE)
+        answer = (
+            on_record.NONE
+            if not found.phones
+            else on_record.MATCHES
+            if request.phone in found.phones
+            else on_record.OTHER
+        )
+        return population_pb2.CheckSignInResponse(
+            registered=True, desa_code=found.desa_code, phone_on_record=answer
+        )
 
     async def VerifyFamilyKnowledge(
         self,
         request: population_pb2.VerifyFamilyKnowledgeRequest,
         context: grpc.aio.ServicerContext,
     ) -> population_pb2.VerifyFamilyKnowledgeResponse:
-        return await _unimplemented(context)
+        found = self._by_nik(request.nik)
+        match = (
+            found is not None
+            and request.kk_number == found.kk_number
+            and " ".join(request.mother_name.split()).upper() == found.mother_name
+        )
+        return population_pb2.VerifyFamilyKnowledgeResponse(match=match)
 
     async def ListFamily(
         self, request: population_pb2.ListFamilyRequest, context: grpc.aio.ServicerContext
@@ -327,7 +360,11 @@ class FakePopulation(population_pb2_grpc.PopulationServiceServicer):
         self, request: population_pb2.GetResidentRequest, context: grpc.aio.ServicerContext
     ) -> population_pb2.Resident:
         self.reads.append(request.purpose)
-        found = self.residents.get(request.resident_id)
+        found = (
+            self._by_nik(request.nik)
+            if request.WhichOneof("who") == "nik"
+            else self.residents.get(request.resident_id)
+        )
         if found is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "not in the population register")
             raise AssertionError("abort raises")

@@ -275,3 +275,58 @@ async def test_status_help_and_a_message_to_the_office_answered_back(
     assert body_of(chat.replies()[-1]) == (
         "Balasan dari kantor desa:\nSabtu buka pukul 08.00 sampai 12.00."
     )
+
+
+async def test_an_unknown_number_links_itself_once_by_family_knowledge(
+    service: Service, cloud: FakeWhatsAppCloud, temporal_env: WorkflowEnvironment
+) -> None:
+    """The portal's first sign-in check, one answer at a time; the answers never enter
+    Temporal (only references do); a wrong answer says nothing about which was wrong; a NIK
+    links one number; three failures lock linking."""
+    from services.notification.chat import conversation_key
+    from services.notification.runtime import chat_secret
+    from workflows.conversation import workflow_id
+
+    nik, kk = "3213114505900002", "3213110101150099"
+    service.peers.population.add("reg-new", nik, "ANI SURYANI", "", PAMANUKAN, kk_number=kk)
+    service.peers.directory.offered[PAMANUKAN] = ["SKD"]
+    phone = "6285711112222"
+    newcomer = Chat(service, cloud, phone)
+    [ask] = await newcomer.say(text(phone, "Halo"))
+    assert "Ketik NIK Anda" in body_of(ask)
+    [kk_prompt] = await newcomer.say(text(phone, nik))
+    assert "Kartu Keluarga" in body_of(kk_prompt)
+    await newcomer.say(text(phone, kk))
+    [failed] = await newcomer.say(text(phone, "Siti Aminah"))
+    assert "tidak cocok" in body_of(failed) and "ANI" not in body_of(failed)
+
+    [ask] = await newcomer.say(text(phone, "Halo"))
+    await newcomer.say(text(phone, nik))
+    await newcomer.say(text(phone, kk))
+    done = await newcomer.say(text(phone, "enok  kurniasih"), replies=2)
+    assert "tertaut" in body_of(done[0]) and "Halo, Ani" in body_of(done[1])
+    # Known from now on, without asking again.
+    [status] = await newcomer.say(text(phone, "status"))
+    assert "Tidak ada permohonan" in body_of(status)
+
+    key = conversation_key(chat_secret(service.settings), phone)
+    history = [
+        str(e)
+        async for e in temporal_env.client.get_workflow_handle(
+            workflow_id(key)
+        ).fetch_history_events()
+    ]
+    assert not any(nik in e or kk in e or "kurniasih" in e.lower() for e in history)
+
+    # Another number cannot link itself to the same NIK; three failures lock it for a day.
+    other = "6285733334444"
+    intruder = Chat(service, cloud, other)
+    answers = []
+    for _ in range(3):
+        await intruder.say(text(other, "Halo"))
+        await intruder.say(text(other, nik))
+        await intruder.say(text(other, kk))
+        [answer] = await intruder.say(text(other, "Enok Kurniasih"))
+        answers.append(body_of(answer))
+    assert "tidak cocok" in answers[0] and "tidak cocok" in answers[1]
+    assert "Terlalu banyak percobaan" in answers[2]

@@ -18,12 +18,15 @@ from smartdesa.v1 import (
 )
 from temporalio import activity
 
+from common.nik import is_valid_nik
 from common.register_fields import REGISTER_FIELDS, register_values
 from workflows.conversation import (
     ACTIVITY_CHECK_FIELD,
+    ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
     ACTIVITY_IDENTIFY,
     ACTIVITY_LETTER_TYPES,
+    ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
     ACTIVITY_SEND,
     ACTIVITY_STATUS,
@@ -31,10 +34,13 @@ from workflows.conversation import (
     ACTIVITY_TO_OFFICE,
 )
 from workflows.conversation.models import (
+    ExpectSecret,
     FieldAnswer,
     FieldCheck,
     Holder,
     LetterForm,
+    LinkRequest,
+    LinkResult,
     MediaRequest,
     MediaResult,
     OfficeMessage,
@@ -48,6 +54,7 @@ from workflows.conversation.models import (
 )
 
 _CALL_TIMEOUT_S = 20.0
+NO_PHONE = population_pb2.CheckSignInResponse.PhoneOnRecord.NONE
 ACTOR = "notification:whatsapp"
 WHATSAPP_CHANNEL = "whatsapp"
 STATUS_WORDS = {
@@ -74,6 +81,18 @@ class ChatLine(Protocol):
     async def drop_staged(self, key: str, refs: list[str]) -> None: ...
 
     async def to_office(self, message: OfficeMessage) -> None: ...
+
+    async def expect_secret(self, key: str, on: bool) -> None: ...
+
+    async def take_secrets(self, key: str, refs: list[str]) -> list[str]: ...
+
+    async def link_locked(self, key: str) -> bool: ...
+
+    async def record_link(self, key: str, resident_id: str | None) -> bool: ...
+
+    async def linked_resident(self, key: str) -> str | None: ...
+
+    async def linked_elsewhere(self, key: str, resident_id: str) -> bool: ...
 
 
 def _purpose(key: str) -> str:
@@ -107,15 +126,80 @@ class ConversationActivities:
 
     @activity.defn(name=ACTIVITY_IDENTIFY)
     async def identify(self, key: str) -> list[Holder]:
+        """Whom the register holds this number for; else whom the number linked itself to."""
         phone = await self._line.phone_of(key)
         found: population_pb2.FindByPhoneResponse = await self._population.FindByPhone(
             population_pb2.FindByPhoneRequest(phone=phone, purpose=_purpose(key), actor=ACTOR),
             timeout=_CALL_TIMEOUT_S,
         )
-        return [
+        holders = [
             Holder(resident_id=h.resident_id, name=h.name, desa_code=h.desa_code)
             for h in found.holders
         ]
+        linked = None if holders else await self._line.linked_resident(key)
+        if linked:
+            try:
+                r = await self._resident(key, linked)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in (
+                    grpc.StatusCode.NOT_FOUND,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                ):
+                    raise
+            else:
+                holders = [Holder(resident_id=r.id, name=r.name, desa_code=r.desa_code)]
+        return holders
+
+    @activity.defn(name=ACTIVITY_EXPECT_SECRET)
+    async def expect_secret(self, request: ExpectSecret) -> None:
+        await self._line.expect_secret(request.key, request.on)
+
+    @activity.defn(name=ACTIVITY_LINK)
+    async def link(self, request: LinkRequest) -> LinkResult:
+        """The portal's first sign-in check: the NIK of a living resident whose register holds
+        no phone, its KK number and the mother's name. Any failure answers the same (nothing is
+        learnt about a NIK that was not proven); three failures lock linking for a day."""
+        answers = await self._line.take_secrets(request.key, request.refs)
+        await self._line.expect_secret(request.key, False)  # and drops any other answer
+        if await self._line.link_locked(request.key):
+            return LinkResult(locked=True)
+        if len(answers) != 3:
+            return LinkResult()
+        nik, kk_number, mother = (" ".join(a.split()) for a in answers)
+        nik = nik.replace(" ", "")
+        phone = await self._line.phone_of(request.key)
+        resident = None
+        if is_valid_nik(nik):
+            sign_in: population_pb2.CheckSignInResponse = await self._population.CheckSignIn(
+                population_pb2.CheckSignInRequest(nik=nik, phone=phone), timeout=_CALL_TIMEOUT_S
+            )
+            knows: population_pb2.VerifyFamilyKnowledgeResponse = (
+                await self._population.VerifyFamilyKnowledge(
+                    population_pb2.VerifyFamilyKnowledgeRequest(
+                        nik=nik, kk_number=kk_number, mother_name=mother
+                    ),
+                    timeout=_CALL_TIMEOUT_S,
+                )
+            )
+            # As at the portal: only when the register holds no phone for the NIK (else the
+            # register's phone is the way in).
+            if sign_in.registered and sign_in.phone_on_record == NO_PHONE and knows.match:
+                found = await self._population.GetResident(
+                    population_pb2.GetResidentRequest(
+                        nik=nik, purpose=_purpose(request.key), actor=ACTOR
+                    ),
+                    timeout=_CALL_TIMEOUT_S,
+                )
+                if not await self._line.linked_elsewhere(request.key, found.id):
+                    resident = found
+        locked = await self._line.record_link(
+            request.key, resident.id if resident is not None else None
+        )
+        if resident is None:
+            return LinkResult(locked=locked)
+        return LinkResult(
+            holder=Holder(resident_id=resident.id, name=resident.name, desa_code=resident.desa_code)
+        )
 
     @activity.defn(name=ACTIVITY_LETTER_TYPES)
     async def letter_types(self, desa_code: str) -> list[LetterForm]:
@@ -271,4 +355,6 @@ class ConversationActivities:
             self.status,
             self.send,
             self.to_office,
+            self.expect_secret,
+            self.link,
         ]

@@ -29,6 +29,9 @@ class Inbound:
     choice: str = ""  # the reply button's or list row's id
     media_id: str = ""
     mime_type: str = ""
+    # An answer that is personal data (while linking a number): notification keeps the text,
+    # the workflow sees only this reference.
+    secret_ref: str = ""
 
 
 @dataclass
@@ -147,6 +150,24 @@ class OfficeMessage:
 
 
 @dataclass
+class ExpectSecret:
+    key: str
+    on: bool
+
+
+@dataclass
+class LinkRequest:
+    key: str
+    refs: list[str]  # the NIK's, the KK number's and the mother's name's answers
+
+
+@dataclass
+class LinkResult:
+    holder: Holder | None = None
+    locked: bool = False  # too many failed attempts: try again later
+
+
+@dataclass
 class ChatState:
     stage: str = "new"
     holders: list[Holder] = field(default_factory=list)
@@ -171,6 +192,7 @@ class ChatState:
     seen: list[str] = field(default_factory=list)  # recent message ids (redeliveries)
     submitted: int = 0
     last_at: str = ""
+    link_refs: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -10,9 +10,24 @@ HELP = (
     "• *bantuan* untuk pesan ini"
 )
 UNKNOWN_NUMBER = (
-    "Nomor WhatsApp ini belum terdaftar di data kependudukan desa. Silakan daftarkan nomor "
-    "Anda di kantor desa, lalu tulis lagi di sini."
+    "Nomor WhatsApp ini belum terdaftar di data kependudukan desa. Anda dapat menautkannya "
+    "sekali dengan menjawab tiga pertanyaan, seperti saat pertama kali masuk ke portal warga.\n\n"
+    "Ketik NIK Anda (16 angka), atau *batal*."
 )
+LINK_KK = "Ketik nomor Kartu Keluarga (KK) Anda (16 angka)."
+LINK_MOTHER = "Ketik nama lengkap ibu kandung Anda."
+LINK_TEXT = "Mohon jawab dengan teks."
+LINK_DONE = "Nomor ini sekarang tertaut dengan data kependudukan Anda."
+LINK_FAILED = (
+    "Jawaban tidak cocok dengan data kependudukan desa, atau nomor ini tidak dapat ditautkan. "
+    "Periksa lagi, atau datang ke kantor desa untuk mendaftarkan nomor Anda. Ketik apa saja "
+    "untuk mencoba lagi."
+)
+LINK_LOCKED = (
+    "Terlalu banyak percobaan yang tidak cocok. Coba lagi besok, atau datang ke kantor desa "
+    "untuk mendaftarkan nomor Anda."
+)
+LINK_CANCELLED = "Penautan dibatalkan."
 WHO = "Nomor ini terdaftar untuk beberapa orang. Siapa yang sedang menulis?"
 WHO_BUTTON = "Pilih nama"
 MENU = "Halo, {name}. Apa yang ingin Anda lakukan?"

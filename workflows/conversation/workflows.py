@@ -17,9 +17,11 @@ from temporalio.exceptions import ActivityError
 
 from workflows.conversation import (
     ACTIVITY_CHECK_FIELD,
+    ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
     ACTIVITY_IDENTIFY,
     ACTIVITY_LETTER_TYPES,
+    ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
     ACTIVITY_SEND,
     ACTIVITY_STATUS,
@@ -40,11 +42,14 @@ from workflows.conversation.models import (
     UNSUPPORTED,
     ChatState,
     ConversationInput,
+    ExpectSecret,
     FieldAnswer,
     FieldCheck,
     Holder,
     Inbound,
     LetterForm,
+    LinkRequest,
+    LinkResult,
     MediaRequest,
     MediaResult,
     OfficeMessage,
@@ -68,6 +73,7 @@ SYARAT = "syarat"
 CONFIRM = "confirm"
 CANCEL = "cancel"
 OFFICE = "office"
+LINK = "link"  # an unknown number answers the family-knowledge check, one answer at a time
 HALFWAY = frozenset({TYPE, DATA, PURPOSE, QUESTION, SYARAT, CONFIRM, CANCEL})
 
 COMMANDS = {
@@ -175,6 +181,9 @@ class ConversationWorkflow:
         if m.kind == UNSUPPORTED:
             await self._send(w.UNSUPPORTED)
             return
+        if s.stage == LINK:
+            await self._on_link(m)
+            return
         if not s.resident_id and s.stage != WHO:
             if not await self._identify():
                 return
@@ -211,6 +220,9 @@ class ConversationWorkflow:
             retry_policy=_RETRY,
         )
         if not holders:
+            # Linking once, by what only the family knows (the portal's first sign-in check).
+            self._s.stage, self._s.link_refs = LINK, []
+            await self._expect_secret(True)
             await self._send(w.UNKNOWN_NUMBER)
             return False
         if len(holders) == 1:
@@ -225,6 +237,46 @@ class ConversationWorkflow:
             button=w.WHO_BUTTON,
         )
         return False
+
+    async def _expect_secret(self, on: bool) -> None:
+        await workflow.execute_activity(
+            ACTIVITY_EXPECT_SECRET,
+            ExpectSecret(key=self._key, on=on),
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+
+    async def _on_link(self, m: Inbound) -> None:
+        s = self._s
+        if _command(m) == "batal":
+            s.stage, s.link_refs = NEW, []
+            await self._expect_secret(False)
+            await self._send(w.LINK_CANCELLED)
+            return
+        if not m.secret_ref:
+            await self._send(w.LINK_TEXT)
+            return
+        s.link_refs = [*s.link_refs, m.secret_ref]
+        if len(s.link_refs) == 1:
+            await self._send(w.LINK_KK)
+            return
+        if len(s.link_refs) == 2:
+            await self._send(w.LINK_MOTHER)
+            return
+        linked: LinkResult = await workflow.execute_activity(
+            ACTIVITY_LINK,
+            LinkRequest(key=self._key, refs=s.link_refs),
+            result_type=LinkResult,
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        s.stage, s.link_refs = NEW, []
+        if linked.holder is None:
+            await self._send(w.LINK_LOCKED if linked.locked else w.LINK_FAILED)
+            return
+        self._choose(linked.holder)
+        await self._send(w.LINK_DONE)
+        await self._menu()
 
     def _choose(self, holder: Holder) -> None:
         self._s.resident_id = holder.resident_id

@@ -24,7 +24,24 @@ def upgrade() -> None:
         sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("last_inbound_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("expects_secret", sa.Boolean(), nullable=False),
+        sa.Column("link_failures", sa.Integer(), nullable=False),
+        sa.Column("link_locked_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("linked_resident_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_table(
+        "notification_whatsapp_secret_answer",
+        sa.Column("ref", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("text", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("ref"),
+    )
+    op.create_index(
+        "ix_notification_whatsapp_secret_answer_key",
+        "notification_whatsapp_secret_answer",
+        ["key"],
     )
     op.create_table(
         "notification_whatsapp_inbound",
@@ -81,4 +98,5 @@ def downgrade() -> None:
     op.drop_table("notification_office_message")
     op.drop_table("notification_whatsapp_media")
     op.drop_table("notification_whatsapp_inbound")
+    op.drop_table("notification_whatsapp_secret_answer")
     op.drop_table("notification_whatsapp_chat")
