@@ -114,6 +114,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             temporal,
             settings.temporal_task_queue,
             population_pb2_grpc.PopulationServiceStub(verification_channel),
+            kept_document_days=settings.intake_kept_document_days,
         )
         duties = PublicDutiesServicer(sessions, temporal)
 

@@ -1,6 +1,7 @@
 """gRPC IntakeService: staff read applications, the workflow records progress, the notification
 service looks up contacts. Callers are authenticated by common.rpc's internal-token interceptor."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +21,7 @@ from common.domain.errors import DomainError
 from common.sessions import session_ended
 from services.intake.applications import (
     WALK_IN,
+    WHATSAPP,
     attachments_of,
     details,
     load_fields,
@@ -27,6 +29,7 @@ from services.intake.applications import (
 )
 from services.intake.attachments import read_attachment
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
+from services.intake.kept_documents import kept_documents, kept_path
 from services.intake.letter_types import (
     LETTER_TYPES,
     PURPOSE_MAX_LENGTH,
@@ -107,8 +110,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         temporal: TemporalClient,
         task_queue: str,
         population: population_pb2_grpc.PopulationServiceStub | None = None,
+        kept_document_days: int = 365,
     ) -> None:
         self._sessions = sessions
+        self._kept_days = kept_document_days  # how long a kept KTP/KK may be reused
         self._population = population  # a walk-in's identity fields come from the register
         self._attachments_root = attachments_root
         self._on_committed = on_committed  # wakes the outbox relay
@@ -312,6 +317,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.FileWalkInResponse:
+        channel = request.channel or WALK_IN
+        kept: dict[str, bytes] = {}
+        if any(a.from_kept for a in request.attachments):
+            if channel != WHATSAPP:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "from_kept is for the resident's own channel"
+                )
+            kept = await self._kept_contents(request.nik)
+            missing = [a.kind for a in request.attachments if a.from_kept and a.kind not in kept]
+            if missing:
+                context.set_trailing_metadata((("smartdesa-field", f"attachments.{missing[0]}"),))
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Tidak ada {missing[0]} tersimpan yang masih berlaku; kirim fotonya.",
+                )
         walk_in = WalkIn(
             request_id=request.request_id,
             desa_code=request.desa_code,
@@ -321,11 +341,15 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             purpose=request.purpose,
             fields=dict(request.fields),
             scans=[
-                Scan(kind=a.kind, content=a.content, filename=a.filename)
+                Scan(
+                    kind=a.kind,
+                    content=kept[a.kind] if a.from_kept else a.content,
+                    filename=a.filename,
+                )
                 for a in request.attachments
             ],
             filed_by=request.filed_by,
-            channel=request.channel or WALK_IN,
+            channel=channel,
         )
         async with self._sessions() as session:
             try:
@@ -416,6 +440,36 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             )
             item.created_at.FromDatetime(as_utc(a.created_at))
         return answer
+
+    async def _kept_contents(self, nik: str) -> dict[str, bytes]:
+        """The resident's kept documents still valid, by kind (KTP, KK), with their bytes."""
+        async with self._sessions() as session:
+            resident = (await session.exec(select(Resident).where(Resident.nik == nik))).first()
+            if resident is None:
+                return {}
+            valid = await kept_documents(
+                session, self._attachments_root, resident.id, self._kept_days
+            )
+        return {
+            k.document.kind: await asyncio.to_thread(
+                kept_path(self._attachments_root, k.document).read_bytes
+            )
+            for k in valid
+        }
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                return intake_pb2.ListKeptDocumentsResponse()
+            valid = await kept_documents(
+                session, self._attachments_root, resident.id, self._kept_days
+            )
+        return intake_pb2.ListKeptDocumentsResponse(kinds=[k.document.kind for k in valid])
 
 
 def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:

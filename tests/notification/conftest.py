@@ -92,6 +92,7 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.catalogue: intake_pb2.LetterTypeCatalogue | None = None
         self.filed: list[intake_pb2.FileWalkInRequest] = []
         self.resident_applications: dict[str, list[intake_pb2.ResidentApplication]] = {}
+        self.kept: dict[str, list[str]] = {}  # NIK -> kinds of document kept on file
 
     async def GetApplication(
         self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
@@ -136,6 +137,11 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         if request.name.endswith("_digits") and not request.value.isdigit():
             return intake_pb2.CheckLetterFieldResponse(error="Isian harus berupa angka.")
         return intake_pb2.CheckLetterFieldResponse(value=request.value.strip())
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        return intake_pb2.ListKeptDocumentsResponse(kinds=self.kept.get(request.nik, []))
 
     async def ListApplicationsOfResident(
         self,

@@ -330,3 +330,25 @@ async def test_an_unknown_number_links_itself_once_by_family_knowledge(
         answers.append(body_of(answer))
     assert "tidak cocok" in answers[0] and "tidak cocok" in answers[1]
     assert "Terlalu banyak percobaan" in answers[2]
+
+
+async def test_a_kept_ktp_is_reused_instead_of_sent_again(
+    chat: Chat, service: Service, cloud: FakeWhatsAppCloud
+) -> None:
+    service.peers.intake.kept[NIK] = ["KTP"]
+    [menu] = await chat.say(text(PHONE, "Halo"))
+    [types] = await chat.say(button(PHONE, choice_ids(menu)["Ajukan surat"]))
+    [data] = await chat.say(row(PHONE, choice_ids(types)["SKD"]))
+    await chat.say(button(PHONE, choice_ids(data)["Benar"]))
+    await chat.say(text(PHONE, "melamar pekerjaan"))
+    [ktp] = await chat.say(text(PHONE, "4"))
+    assert "tersimpan" in body_of(ktp)
+    [kk] = await chat.say(button(PHONE, choice_ids(ktp)["Pakai yang tersimpan"]))
+    assert "*Kartu Keluarga* (2/2)" in body_of(kk)
+    cloud.media["kk"] = (PDF, "application/pdf")
+    [confirm] = await chat.say(document(PHONE, "kk"))
+    await chat.say(button(PHONE, choice_ids(confirm)["Kirim"]))
+    [filed] = service.peers.intake.filed
+    kinds = {a.kind: (a.from_kept, a.content) for a in filed.attachments}
+    assert kinds == {"KTP": (True, b""), "KK": (False, PDF)}
+    assert cloud.media_downloads == ["kk"]  # nothing fetched for the KTP

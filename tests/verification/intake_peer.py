@@ -88,6 +88,12 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
         raise AssertionError("unreachable")
 
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
     async def ChangeSignInPhone(
         self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ChangeSignInPhoneResponse:

@@ -160,6 +160,12 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
 
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
     async def ChangeSignInPhone(
         self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ChangeSignInPhoneResponse:

@@ -18,6 +18,7 @@ ACTIVITY_SEND = "chat_send"
 ACTIVITY_TO_OFFICE = "chat_to_office"
 ACTIVITY_EXPECT_SECRET = "chat_expect_secret"  # noqa: S105 (an activity name)
 ACTIVITY_LINK = "chat_link"
+ACTIVITY_KEPT = "chat_kept_documents"
 
 
 def workflow_id(key: str) -> str:

@@ -25,6 +25,7 @@ from workflows.conversation import (
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
     ACTIVITY_IDENTIFY,
+    ACTIVITY_KEPT,
     ACTIVITY_LETTER_TYPES,
     ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
@@ -34,6 +35,7 @@ from workflows.conversation import (
     ACTIVITY_TO_OFFICE,
 )
 from workflows.conversation.models import (
+    KEPT,
     ExpectSecret,
     FieldAnswer,
     FieldCheck,
@@ -281,6 +283,9 @@ class ConversationActivities:
         phone = await self._line.phone_of(submission.key)
         attachments = []
         for code, ref in submission.attachments.items():
+            if ref == KEPT:
+                attachments.append(intake_pb2.WalkInAttachment(kind=code, from_kept=True))
+                continue
             staged = await self._line.staged(submission.key, ref)
             if staged is None:
                 return Submitted(problem="Berkas yang dikirim sudah tidak tersimpan. Ketik batal.")
@@ -314,8 +319,18 @@ class ConversationActivities:
                 # Intake's Indonesian message, naming no person.
                 return Submitted(problem=exc.details() or "Permohonan tidak dapat dikirim.")
             raise
-        await self._line.drop_staged(submission.key, list(submission.attachments.values()))
+        staged_refs = [ref for ref in submission.attachments.values() if ref != KEPT]
+        await self._line.drop_staged(submission.key, staged_refs)
         return Submitted(application_id=filed.application_id)
+
+    @activity.defn(name=ACTIVITY_KEPT)
+    async def kept_documents(self, request: RegisterRequest) -> list[str]:
+        """The syarat (KTP, KK) intake keeps on file for this resident, still valid."""
+        resident = await self._resident(request.key, request.resident_id)
+        kept: intake_pb2.ListKeptDocumentsResponse = await self._intake.ListKeptDocuments(
+            intake_pb2.ListKeptDocumentsRequest(nik=resident.nik), timeout=_CALL_TIMEOUT_S
+        )
+        return list(kept.kinds)
 
     @activity.defn(name=ACTIVITY_STATUS)
     async def status(self, request: RegisterRequest) -> str:
@@ -357,4 +372,5 @@ class ConversationActivities:
             self.to_office,
             self.expect_secret,
             self.link,
+            self.kept_documents,
         ]

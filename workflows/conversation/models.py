@@ -122,6 +122,10 @@ class MediaResult:
     problem: str = ""
 
 
+# Submission.attachments' value for "use the document intake keeps on file".
+KEPT = "kept"
+
+
 @dataclass
 class Submission:
     key: str
@@ -193,6 +197,7 @@ class ChatState:
     submitted: int = 0
     last_at: str = ""
     link_refs: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # KTP/KK intake keeps for the resident
 
 
 @dataclass

@@ -53,6 +53,8 @@ QUESTION_OPTIONAL = "Ketik *lewati* jika tidak ada."
 SKIP_WORDS = frozenset({"lewati", "-", "tidak ada"})
 REQUIRED = "{label} wajib diisi."
 SYARAT = "Kirim foto atau PDF *{name}* ({index}/{total})."
+SYARAT_KEPT = "{name} Anda tersimpan di Smart Desa. Pakai yang tersimpan, atau kirim foto baru."
+USE_KEPT = "Pakai yang tersimpan"
 SYARAT_TEXT = "Mohon kirim *{name}* sebagai foto atau PDF, bukan teks."
 MEDIA_PROBLEMS = {
     "too-large": "Berkas terlalu besar (paling besar {limit} MB). Kirim foto yang lebih kecil.",

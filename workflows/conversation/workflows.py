@@ -20,6 +20,7 @@ from workflows.conversation import (
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
     ACTIVITY_IDENTIFY,
+    ACTIVITY_KEPT,
     ACTIVITY_LETTER_TYPES,
     ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
@@ -35,6 +36,7 @@ from workflows.conversation import (
 from workflows.conversation import wording as w
 from workflows.conversation.models import (
     CHOICE,
+    KEPT,
     MEDIA,
     REPLY_BUTTONS,
     REPLY_LIST,
@@ -410,6 +412,13 @@ class ConversationWorkflow:
             await self._send(w.DATA_WRONG_ANSWER)
             return
         self._s.stage = PURPOSE
+        self._s.kept = await workflow.execute_activity(
+            ACTIVITY_KEPT,
+            RegisterRequest(key=self._key, resident_id=self._s.resident_id),
+            result_type=list[str],
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
         await self._send(w.PURPOSE)
 
     async def _on_purpose(self, m: Inbound) -> None:
@@ -491,14 +500,31 @@ class ConversationWorkflow:
             await self._confirm()
             return
         r = s.letter.requirements[s.requirement]
-        await self._send(
-            w.SYARAT.format(name=r.name, index=s.requirement + 1, total=len(s.letter.requirements))
+        text = w.SYARAT.format(
+            name=r.name, index=s.requirement + 1, total=len(s.letter.requirements)
         )
+        if r.code in s.kept:
+            await self._ask(
+                f"{text}\n{w.SYARAT_KEPT.format(name=r.name)}", [Option(KEPT, w.USE_KEPT)]
+            )
+        else:
+            s.options = []
+            await self._send(text)
 
     async def _on_syarat(self, m: Inbound) -> None:
         s = self._s
         assert s.letter is not None
         r = s.letter.requirements[s.requirement]
+        if r.code in s.kept and m.kind != MEDIA:
+            picked = self._pick(m)
+            if picked == KEPT:
+                s.attachments[r.code] = KEPT
+                s.requirement += 1
+                await self._next_syarat()
+                return
+            if picked == STALE:
+                await self._refuse(picked)
+                return
         if m.kind != MEDIA:
             await self._send(w.SYARAT_TEXT.format(name=r.name))
             return

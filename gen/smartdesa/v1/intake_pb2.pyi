@@ -660,22 +660,28 @@ class WalkInAttachment(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
     FILENAME_FIELD_NUMBER: _builtins.int
+    FROM_KEPT_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """the letter type's requirement code"""
     content: _builtins.bytes
     """the scan (JPEG, PNG or PDF, decided from the content)"""
     filename: _builtins.str
     """the scan's file name, shown to the resident; personal data, never logged"""
+    from_kept: _builtins.bool
+    """channel whatsapp only: the resident's kept document of this kind (content empty); refused
+    when none is kept and valid.
+    """
     def __init__(
         self,
         *,
         kind: _builtins.str = ...,
         content: _builtins.bytes = ...,
         filename: _builtins.str = ...,
+        from_kept: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "filename", b"filename", "kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "filename", b"filename", "from_kept", b"from_kept", "kind", b"kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1147,3 +1153,45 @@ class ListApplicationsOfResidentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListApplicationsOfResidentResponse: _TypeAlias = ListApplicationsOfResidentResponse  # noqa: Y015
+
+@_typing.final
+class ListKeptDocumentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """personal data: never logged"""
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nik", b"nik"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKeptDocumentsRequest: _TypeAlias = ListKeptDocumentsRequest  # noqa: Y015
+
+@_typing.final
+class ListKeptDocumentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KINDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """e.g. KTP, KK"""
+
+    def __init__(
+        self,
+        *,
+        kinds: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kinds", b"kinds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKeptDocumentsResponse: _TypeAlias = ListKeptDocumentsResponse  # noqa: Y015

@@ -97,6 +97,11 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentResponse.FromString,
                 _registered_method=True)
+        self.ListKeptDocuments = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/ListKeptDocuments',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -203,6 +208,14 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListKeptDocuments(self, request, context):
+        """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+        offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -265,6 +278,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.ListApplicationsOfResident,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentResponse.SerializeToString,
+            ),
+            'ListKeptDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeptDocuments,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -594,6 +612,33 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/ListApplicationsOfResident',
             smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeptDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/ListKeptDocuments',
+            smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -81,6 +81,10 @@ class IntakeServiceStub:
     """
     ListApplicationsOfResident: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListApplicationsOfResidentRequest, _intake_pb2.ListApplicationsOfResidentResponse]
     """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
+    ListKeptDocuments: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListKeptDocumentsRequest, _intake_pb2.ListKeptDocumentsResponse]
+    """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+    offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -135,6 +139,10 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     """
     ListApplicationsOfResident: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListApplicationsOfResidentRequest, _intake_pb2.ListApplicationsOfResidentResponse]  # type: ignore[assignment]
     """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
+    ListKeptDocuments: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListKeptDocumentsRequest, _intake_pb2.ListKeptDocumentsResponse]  # type: ignore[assignment]
+    """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+    offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+    """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     """IntakeService is the resident gateway's internal API: staff read applications through it and
@@ -258,5 +266,15 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_intake_pb2.ListApplicationsOfResidentResponse, _abc.Awaitable[_intake_pb2.ListApplicationsOfResidentResponse]]:
         """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
+
+    @_abc_1.abstractmethod
+    def ListKeptDocuments(
+        self,
+        request: _intake_pb2.ListKeptDocumentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ListKeptDocumentsResponse, _abc.Awaitable[_intake_pb2.ListKeptDocumentsResponse]]:
+        """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+        offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+        """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
