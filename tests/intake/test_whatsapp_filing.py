@@ -18,7 +18,15 @@ from common.events import deterministic_event_id, public_subject
 from common.rpc import INTAKE, NOTIFICATION, client_channel
 from services.intake.models import TimelineEntry
 from tests.intake import samples
-from tests.intake.conftest import NIK_ANI, NIK_BUDI, PAMANUKAN, PHONE_BUDI, SKD_FIELDS, Intake
+from tests.intake.conftest import (
+    NIK_ANI,
+    NIK_BUDI,
+    PAMANUKAN,
+    PHONE_ANI,
+    PHONE_BUDI,
+    SKD_FIELDS,
+    Intake,
+)
 
 
 @pytest.fixture
@@ -123,3 +131,41 @@ async def test_one_field_is_checked_as_the_portal_checks_it(
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await check("tidak_ada", "x")
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_chat_filing_reuses_the_kept_ktp(
+    intake: Intake, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    headers = await intake.sign_in()  # Ani, who uploaded a KTP once in the portal
+    draft = await intake.create_application(headers)
+    uploaded = await intake.upload(headers, draft, "KTP", samples.JPEG, "ktp.jpg", "image/jpeg")
+    assert uploaded.status_code == 201, uploaded.text
+    kept = await stub.ListKeptDocuments(intake_pb2.ListKeptDocumentsRequest(nik=NIK_ANI))
+    assert list(kept.kinds) == ["KTP"]
+    none_kept = await stub.ListKeptDocuments(intake_pb2.ListKeptDocumentsRequest(nik=NIK_BUDI))
+    assert list(none_kept.kinds) == []
+
+    reuse = [
+        intake_pb2.WalkInAttachment(kind="KTP", from_kept=True),
+        intake_pb2.WalkInAttachment(kind="KK", content=samples.pdf()),
+    ]
+    filed = await stub.FileWalkIn(_chat_request(nik=NIK_ANI, phone=PHONE_ANI, attachments=reuse))
+    app = await stub.GetApplication(
+        intake_pb2.GetApplicationRequest(application_id=filed.application_id)
+    )
+    assert sorted(a.kind for a in app.attachments) == ["KK", "KTP"]
+
+    # Nothing kept for Budi; and a desa office never files a resident's kept documents.
+    for request in (
+        _chat_request(attachments=reuse),
+        _chat_request(
+            nik=NIK_ANI,
+            phone=PHONE_ANI,
+            attachments=reuse,
+            channel="walk_in",
+            filed_by="operator.pamanukan",
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.FileWalkIn(request)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
