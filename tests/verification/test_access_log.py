@@ -50,10 +50,12 @@ def _functions_calling(names: set[str]) -> dict[str, ast.AST]:
     for path in sorted((ROOT / "services/verification").rglob("*.py")):
         tree = ast.parse(path.read_text())
         # Outermost functions (a nested helper counts as its enclosing function's read).
+        bodies: list[list[ast.stmt]] = [tree.body]
+        bodies += [c.body for c in tree.body if isinstance(c, ast.ClassDef)]
         outer = [
             n
-            for parent in [tree, *(c for c in tree.body if isinstance(c, ast.ClassDef))]
-            for n in parent.body
+            for body in bodies
+            for n in body
             if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
         ]
         for node in outer:

@@ -25,6 +25,7 @@ from services.intake.api.deps import (
 )
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.uploads import UploadRejected, receive_multipart
+from services.intake.web.labels import status_label
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -69,6 +70,7 @@ async def own_data(
             "corrections": data.corrections,
             "not_registered": register_corrections.NOT_REGISTERED,
             "retention": retention.describe(runtime.settings),
+            "status_label": status_label,
             "flash": notice,
             "flash_kind": "ok",
         },
