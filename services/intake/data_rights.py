@@ -405,6 +405,27 @@ Data tidak sesuai? Ajukan perbaikan di halaman Data saya.
 """
 
 
+def as_document(data: OwnData) -> dict[str, Any]:
+    """What data.json holds (and the resident API answers), keys in Indonesian as the resident
+    reads them."""
+    return {
+        "dibuat": utcnow().isoformat(),
+        "identitas": {"nik": data.nik, "nomor_hp": data.phone, "terdaftar": data.signed_up_at},
+        "data_penduduk": asdict(data.register) if data.register else None,
+        "permintaan_perbaikan": [asdict(c) for c in data.corrections],
+        "permohonan": [asdict(a) for a in data.applications],
+        "dokumen_tersimpan": [asdict(d) for d in data.kept_documents],
+        "pengaduan": data.complaints,
+        "pesan": [asdict(m) for m in data.messages],
+        "akses_petugas": [asdict(a) for a in data.accesses],
+        "belum_dapat_dibaca": data.missing,
+    }
+
+
+def as_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, default=_json_default)
+
+
 async def archive(runtime: Runtime, session: AsyncSession, resident_id: str) -> bytes:
     """All of it as one ZIP, built within the request: data.json, the files, the letters.
     Any part that cannot be read now refuses the whole (Unavailable), never a partial one."""
@@ -443,19 +464,8 @@ async def archive(runtime: Runtime, session: AsyncSession, resident_id: str) -> 
         name = f"dokumen/{f.kind}-{f.id[:8]}.{extension_of(f.content_type)}"
         entries.append((name, await file_bytes(runtime, kept)))
         listed["dokumen"].append({"document_id": f.id, "file": name})
-    document = {
-        "dibuat": utcnow().isoformat(),
-        "identitas": {"nik": data.nik, "nomor_hp": data.phone, "terdaftar": data.signed_up_at},
-        "data_penduduk": asdict(data.register) if data.register else None,
-        "permintaan_perbaikan": [asdict(c) for c in data.corrections],
-        "permohonan": [asdict(a) for a in data.applications],
-        "dokumen_tersimpan": [asdict(d) for d in data.kept_documents],
-        "pengaduan": data.complaints,
-        "pesan": [asdict(m) for m in data.messages],
-        "akses_petugas": [asdict(a) for a in data.accesses],
-        "berkas_dalam_arsip": listed,
-    }
-    body = json.dumps(document, ensure_ascii=False, indent=2, default=_json_default)
+    document = {**as_document(data), "berkas_dalam_arsip": listed}
+    body = as_json(document)
     return await asyncio.to_thread(_zip, [("README.txt", README.encode()), *entries], body)
 
 

@@ -169,6 +169,8 @@ async def test_a_resident_sees_and_takes_everything_of_theirs_and_only_theirs(
     others_file = await intake.http.get(f"/data-saya/berkas/{budi_file}", headers=ani)
     unsigned = await intake.http.get(f"/data-saya/berkas/{attachment_id}")
     archive = await intake.http.get("/data-saya/arsip.zip", headers=ani)
+    api = await intake.http.get("/api/v1/me/data", headers=ani)
+    api_archive = await intake.http.get("/api/v1/me/data/archive.zip", headers=ani)
 
     assert page.status_code == 200, page.text
     text = page.text
@@ -223,11 +225,25 @@ async def test_a_resident_sees_and_takes_everything_of_theirs_and_only_theirs(
     }
     assert b"pemerintahan.pamanukan" not in zipped_bytes(archive.content)
     assert data["data_penduduk"]["desa_code"] == PAMANUKAN
+    # The resident API answers the same document, and the same archive.
+    assert api.status_code == 200 and api.headers["cache-control"] == "private, no-store"
+    answered = api.json()
+    assert [a["number"] for a in answered["permohonan"]] == [NUMBER]
+    assert answered["akses_petugas"] == data["akses_petugas"]
+    assert answered["belum_dapat_dibaca"] == []
+    assert api_archive.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(api_archive.content)) as zipped:
+        assert set(zipped.namelist()) == names
 
     # Notification down: the page names the missing part; the archive is refused, not partial.
     await notification.server.stop(0)
     partial = await intake.http.get("/data-saya", headers=ani)
     refused = await intake.http.get("/data-saya/arsip.zip", headers=ani)
+    api_partial = await intake.http.get("/api/v1/me/data", headers=ani)
+    api_refused = await intake.http.get("/api/v1/me/data/archive.zip", headers=ani)
+    assert api_partial.json()["belum_dapat_dibaca"] == ["pesan yang dikirim kepada Anda"]
+    assert api_refused.status_code == 503
+    assert api_refused.headers["content-type"].startswith("application/problem+json")
     assert partial.status_code == 200 and "pesan yang dikirim kepada Anda" in partial.text
     assert refused.status_code == 503
     assert "Arsip data Anda belum dapat dibuat" in refused.text
