@@ -118,7 +118,11 @@ def _seen(entries: list[PersonalDataAccess]) -> set[tuple[str, str, str, str]]:
     return {(e.kind, e.reader_role, e.reader_desa_code, e.reader_kabupaten_code) for e in entries}
 
 
-async def test_application_read_paths_write_the_log(service: Service, js: JetStreamContext) -> None:
+async def test_application_read_paths_write_the_log(
+    service: Service, js: JetStreamContext, family: None
+) -> None:
+    """Desa staff's reads; then the kabupaten operator's; then what the resident is given.
+    One test, one running service (its start is most of the time)."""
     app_id = await _assigned(service, js, number="SKD-2026-000777")
     service.intake.applications[app_id].application.fields["nama"] = "Siti Aminah"
     kasi = await service.login("pemerintahan.pamanukan")
@@ -158,8 +162,11 @@ async def test_application_read_paths_write_the_log(service: Service, js: JetStr
     assert (await service.http.get(f"/api/v1/tasks/{app_id}", headers=other)).status_code == 404
     assert len(await _log(service)) == before
 
+    await _kabupaten_operator_is_logged_as_the_kabupaten(service, js)
+    await _a_resident_gets_their_own_log_over_grpc_without_usernames(service, js)
 
-async def test_the_kabupaten_operator_is_logged_as_the_kabupaten(
+
+async def _kabupaten_operator_is_logged_as_the_kabupaten(
     service: Service, js: JetStreamContext
 ) -> None:
     app_id = await _step(service, js, PAMANUKAN, "kades", 2, "kabupaten_operator", 1)
@@ -226,8 +233,8 @@ async def test_register_read_paths_write_the_log(service: Service) -> None:
     assert {e.reader_desa_code for e in mine} == {PAMANUKAN}
 
 
-async def test_a_resident_gets_their_own_log_over_grpc_without_usernames(
-    service: Service, js: JetStreamContext, family: None
+async def _a_resident_gets_their_own_log_over_grpc_without_usernames(
+    service: Service, js: JetStreamContext
 ) -> None:
     mine = await _assigned(service, js, number="SKD-2026-000778")
     theirs = await _assigned(service, js, number="SKD-2026-000779")
