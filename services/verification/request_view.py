@@ -160,25 +160,22 @@ async def applicant_names(
     limit = asyncio.Semaphore(NAME_READS)
     timeout = runtime.settings.intake_timeout_seconds
 
-    async def name_of(application_id: str) -> tuple[str, str]:
+    async def name_of(application_id: str) -> tuple[str, str, str]:
         async with limit:
             try:
                 app = await read_application(runtime.intake, application_id, timeout)
             except DomainError:
-                return application_id, ""
+                return application_id, "", ""
             if app.desa_code != desa_code:
-                return application_id, ""
-            return application_id, app.fields.get("nama", "").strip()
+                return application_id, "", ""
+            return application_id, app.fields.get("nama", "").strip(), app.number
 
     found = await asyncio.gather(*(name_of(i) for i in dict.fromkeys(application_ids)))
-    names = {i: name for i, name in found if name}
-    for application_id in names:
-        access_log.record(
-            session,
-            staff,
-            access_log.KIND_INBOX,
-            application_id=application_id,
-            purpose="kotak masuk",
-        )
+    names = {i: name for i, name, _ in found if name}
+    for application_id, name, number in found:
+        if name:  # a name shown is a read, for the application's number
+            access_log.record(
+                session, staff, access_log.KIND_INBOX, application_id=application_id, purpose=number
+            )
     await session.commit()
     return names

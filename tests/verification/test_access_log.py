@@ -155,7 +155,7 @@ async def test_application_read_paths_write_the_log(
     ]
     assert _seen(logged) == {(k, *desk) for k in set(kinds)}
     assert {e.reader_username for e in logged} == {"pemerintahan.pamanukan"}
-    assert {e.purpose for e in logged if e.kind != "inbox"} == {"SKD-2026-000777"}
+    assert {e.purpose for e in logged} == {"SKD-2026-000777"}
     # A refused read (another desa's staff) leaves no row.
     before = len(await _log(service))
     other = await service.login("pemerintahan.rancasari")
