@@ -26,6 +26,7 @@ from services.intake.models import (
     TimelineEntry,
 )
 from services.intake.retention import DELETED_EVENT, Purged, purge_attachments
+from services.intake.web.timeline import timeline_item
 
 PAMANUKAN = "32.13.11.2004"  # Subang: 30 days here
 ELSEWHERE = "32.14.01.2001"  # another kabupaten: the default, 365 days
@@ -137,8 +138,15 @@ async def test_retention_across_a_clock_jump(
         marks = await session.exec(
             select(TimelineEntry).where(TimelineEntry.event == DELETED_EVENT)
         )
-        assert sorted(m.application_id for m in marks.all()) == sorted([issued, rejected])
-        assert await session.get(LetterApplication, issued) is not None  # the record stays
+        found = list(marks.all())
+        assert sorted(m.application_id for m in found) == sorted([issued, rejected])
+        record = await session.get(LetterApplication, issued)
+        assert record is not None  # the record stays
+        # The resident's timeline says why the files are gone.
+        mark = next(m for m in found if m.application_id == issued)
+        assert timeline_item(mark, record).title == (
+            "Berkas syarat dihapus karena masa simpannya berakhir"
+        )
 
     again = await purge_attachments(sessions, settings, ENDED + timedelta(days=31))
     assert again == Purged(0, 0)
