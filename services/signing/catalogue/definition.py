@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from common.domain import DESA_ROLES
+from common.domain.letter_text import PLACEHOLDERS as _PLACEHOLDERS
 
 FieldKind = Literal["text", "date", "choice", "digits", "time"]
 FieldSource = Literal["register", "resident"]
@@ -47,23 +48,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _FORM_CODE = re.compile(r"[FN]-\d(\.\d{2})?")
 MAX_TEXT = 2000
 
-# Placeholders a template may use besides the type's own fields, each with what it prints. The
-# list is fixed: the editor offers these and nothing else (docs/letter-catalogue.md).
-PLACEHOLDERS: Mapping[str, str] = {
-    "penduduk.nik": "NIK pemohon",
-    "penduduk.tempat_tanggal_lahir": "tempat dan tanggal lahir, dari tempat_lahir dan tanggal_lahir",
-    "penduduk.alamat_lengkap": "alamat dengan RT/RW, dari alamat, rt dan rw",
-    "desa.nama": "nama desa",
-    "desa.kecamatan": "kecamatan",
-    "desa.kabupaten": "kabupaten",
-    "desa.alamat": "alamat kantor desa",
-    "desa.kode_pos": "kode pos",
-    "surat.pejabat": "jabatan yang diwakili surat, misalnya Kepala Desa",
-    "surat.keperluan": "keperluan yang ditulis pemohon",
-    "surat.tujuan": "tujuan surat (instansi_tujuan, atau tujuan bawaan jenis surat)",
-    "surat.nomor": "nomor surat",
-    "surat.tanggal": "tanggal surat",
-}
+# Placeholders a template may use besides the type's own fields (the editor offers these).
+PLACEHOLDERS = _PLACEHOLDERS
 
 
 class CatalogueError(ValueError):
