@@ -9,6 +9,10 @@
   `definition_for_letter`. Letters issued before the catalogue recorded the old template's
   version (e.g. "SKD-2026.2"); version 1 of each seed type prints the same letter, so they map
   to version 1.
+- A desa's wording of a type's body (`letter_type_override`, docs/letter-catalogue.md#desa-wording)
+  is applied to the type's version at issue (`for_desa`); the letter records both
+  (`SKD-v2-desa-32.13.11.2004-3`) and renders again from them.
+- The editor's drafts (`letter_type_draft`) are kept as typed until published or discarded.
 """
 
 import hashlib
