@@ -371,6 +371,7 @@ class Version:
     published_by: str
     published_at: datetime | None
     body: str = ""  # overrides: "" is the kabupaten's wording
+    base_version: int = 0  # overrides: the kabupaten version it was written against
 
 
 @dataclass
@@ -495,7 +496,9 @@ class Catalogue:
         except grpc.aio.AioRpcError as exc:
             raise _failed(exc, "overrides") from exc
         return [
-            Version(o.version, o.published_by, _when(o, "published_at"), o.body_json)
+            Version(
+                o.version, o.published_by, _when(o, "published_at"), o.body_json, o.base_version
+            )
             for o in listed.history
         ]
 

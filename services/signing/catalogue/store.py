@@ -194,7 +194,8 @@ async def for_desa(
         return _with_override(definition, row)
     except CatalogueError as exc:
         # The kabupaten changed the type since (e.g. removed a field the wording names): its
-        # own wording is used until the desa writes the override again (the editor shows why).
+        # own wording is used until the desa publishes its wording again (the desa's page says
+        # which version the wording was written for).
         log.warning(
             "override %d of %s by desa %s no longer fits version %d: %s",
             row.version,

@@ -305,6 +305,7 @@ async def save_override(
             if draft.problem:
                 raise DraftRefused(draft.problem)
             version = await catalogue.publish_override(letter_type, desa, body, staff.username)
+            await catalogue.save(letter_type, None, staff.username, desa)  # now in use
         except DomainError as exc:
             status, flash = refusal_of(exc).status, f"Belum dipakai: {refusal_of(exc).message}"
         else:
