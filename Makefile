@@ -55,8 +55,10 @@ install: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
 run: $(STAMP)
 	$(PY) -m scripts.devstack
 
+# The page tests in a process of their own beside the rest on pytest-xdist workers
+# (scripts/test_suite.py says why).
 test: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
-	$(PY) -m pytest
+	$(PY) -m scripts.test_suite
 
 # The pure tests (marker `unit`: no server, database, subprocess or network), in seconds.
 test-unit: $(STAMP)
