@@ -249,7 +249,7 @@ def assert_printed_not_run(definition: LetterTypeDef, hostile: str) -> None:
     assert squeeze(hostile) in text
 
 
-async def test_a_desa_rewords_a_type_and_its_next_letter_shows_it(
+async def test_a_desa_rewords_a_type_and_others_may_not(
     service: Service, signing: SigningRuntime
 ) -> None:
     before = await signing.issuer.issue(skd_request("web-ovr-1"))
@@ -305,6 +305,9 @@ async def test_a_desa_rewords_a_type_and_its_next_letter_shows_it(
         assert back.status_code == 303
     assert (await signing.issuer.issue(skd_request("web-ovr-5"))).template_version == "SKD-v1"
 
+    # One fixture for both (it is the slow part): every other role is refused.
+    await _only_their_role_may_open_each_editor(service)
+
 
 def _token(page: httpx.Response) -> dict[str, str]:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -312,9 +315,7 @@ def _token(page: httpx.Response) -> dict[str, str]:
     return {"csrf_token": match.group(1)}
 
 
-async def test_only_their_role_may_open_each_editor(
-    service: Service, signing: SigningRuntime
-) -> None:
+async def _only_their_role_may_open_each_editor(service: Service) -> None:
     cases = {
         "pemerintahan.pamanukan": [
             ("/kabupaten/katalog", "Hanya operator kabupaten"),
