@@ -58,6 +58,8 @@
       .then(function (response) { return response.text(); })
       .then(function (html) {
         if (ask !== asked) { return; }
+        var discard = form.querySelector("[data-buang]");
+        if (discard) { discard.hidden = false; }  // there is a draft now
         var page = new DOMParser().parseFromString(html, "text/html");
         var fresh = page.querySelector(".pratinjau-surat");
         var shown = document.querySelector(".pratinjau-surat");
