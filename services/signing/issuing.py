@@ -172,6 +172,9 @@ class LetterIssuer:
             letter_type = await catalogue.current(session, req.letter_type)
             if letter_type is None:
                 raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
+            # The desa's own wording of the body, if it has one (kop surat and signature block
+            # stay the kabupaten's); the letter records it with the version.
+            letter_type = await catalogue.for_desa(session, letter_type, req.desa_code)
             profile = await session.get(DesaProfile, req.desa_code)
             if profile is None:
                 raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")

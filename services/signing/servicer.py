@@ -290,7 +290,7 @@ def register(
             SigningServicer(issuer, sessions, on_committed), server
         )
         catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(
-            CatalogueServicer(sessions), server
+            CatalogueServicer(sessions, issuer.assets_dir), server
         )
 
     return add

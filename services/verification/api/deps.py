@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken, Principal
-from common.domain import KABUPATEN_ROLES, MANAGER_ROLES
+from common.domain import KABUPATEN_ROLES, MANAGER_ROLES, Role
 from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification import staff_tasks
@@ -144,6 +144,21 @@ def kabupaten_staff(staff: CurrentStaff) -> Staff:
 
 
 KabupatenStaff = Annotated[Staff, Depends(kabupaten_staff)]
+
+
+def kabupaten_operator(staff: CurrentStaff) -> Staff:
+    """The kabupaten's operator (Diskominfo): edits the kabupaten's catalogue of letter types.
+    DPMD's viewer only reads; desa staff change their own desa's wording instead."""
+    if staff.role != Role.KABUPATEN_OPERATOR or not staff.kabupaten_code:
+        raise Problem(
+            403,
+            "Hanya operator kabupaten yang dapat mengubah katalog jenis surat.",
+            code="kabupaten-operator-only",
+        )
+    return staff
+
+
+KabupatenOperator = Annotated[Staff, Depends(kabupaten_operator)]
 
 
 async def roles_of(staff: DesaStaff, session: SessionDep) -> list[str]:

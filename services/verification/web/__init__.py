@@ -12,6 +12,7 @@ from common.web import install_web
 from services.verification.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
 from services.verification.web.routes import (
     application,
+    catalogue,
     corrections,
     desa_profile,
     duties,
@@ -44,6 +45,7 @@ def install_pages(app: FastAPI) -> None:
         letter_settings,
         desa_profile,
         kabupaten,
+        catalogue,
         duties,
     ):
         app.include_router(module.router)
