@@ -116,19 +116,30 @@ async def desa_accounts(session: AsyncSession, desa_code: str) -> list[Staff]:
 
 
 async def save_profile(
-    runtime: Runtime, session: AsyncSession, staff: Staff, form: ProfileForm
+    runtime: Runtime,
+    session: AsyncSession,
+    staff: Staff,
+    form: ProfileForm,
+    *,
+    desa_code: str = "",
+    create: bool = False,
 ) -> signing_pb2.DesaProfileView:
-    """Saves the profile of the staff member's desa (the caller checked they manage it).
+    """Saves the profile of the staff member's desa (the caller checked they manage it), or of
+    `desa_code` for a kabupaten operator onboarding it (`create`: made if it has none yet).
     Raises ProfileInvalid with every refused field; then nothing was written."""
+    desa_code = desa_code or staff.desa_code
     errors: dict[str, str] = {}
     if len(form.logo) > LOGO_UPLOAD_LIMIT:
         errors["logo"] = LOGO_TOO_LARGE
     officials = form.officials
     if officials is None:
-        officials = list(
-            officials_by_username(await read_profile(runtime, staff.desa_code)).values()
-        )
-    accounts = {s.username for s in await desa_accounts(session, staff.desa_code)}
+        try:
+            officials = list(officials_by_username(await read_profile(runtime, desa_code)).values())
+        except NotFound:
+            if not create:
+                raise
+            officials = []
+    accounts = {s.username for s in await desa_accounts(session, desa_code)}
     for o in officials:
         if o.username not in accounts:
             errors["officials"] = f"Akun {o.username} bukan staf desa ini."
@@ -142,7 +153,8 @@ async def save_profile(
         ],
     )
     request = signing_pb2.UpdateDesaProfileRequest(
-        desa_code=staff.desa_code,
+        desa_code=desa_code,
+        create=create,
         profile=data,
         logo=form.logo,
         logo_type=form.logo_type,
@@ -157,7 +169,7 @@ async def save_profile(
         raise _unavailable(exc, "a desa profile update") from exc
     if not answer.saved:
         raise ProfileInvalid({e.field: e.message for e in answer.errors})
-    log.info("desa profile %s changed by staff %s", staff.desa_code, staff.id)
+    log.info("desa profile %s changed by staff %s", desa_code, staff.id)
     return answer.profile
 
 

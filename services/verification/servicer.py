@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.domain import Role
 from common.events import AreaCodes
 from services.verification.accounts import session_of
+from services.verification.desa_service import closed_reason
 from services.verification.models import Staff
 from services.verification.plt import current_plt
 from services.verification.routes import offered_letter_types, route_for, rules_for
@@ -141,6 +142,11 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         if not request.desa_code:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code is required")
         async with self._sessions() as session:
+            closed = await closed_reason(session, request.desa_code)
+            if closed:  # switched off, or never switched on: no new applications at all
+                return directory_pb2.ListOfferedLetterTypesResponse(
+                    desa_closed=True, closed_reason=closed
+                )
             offered = await offered_letter_types(session, request.desa_code)
         return directory_pb2.ListOfferedLetterTypesResponse(letter_types=offered)
 

@@ -275,6 +275,14 @@ class ListOfferedLetterTypesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LETTER_TYPES_FIELD_NUMBER: _builtins.int
+    DESA_CLOSED_FIELD_NUMBER: _builtins.int
+    CLOSED_REASON_FIELD_NUMBER: _builtins.int
+    desa_closed: _builtins.bool
+    """The desa takes no new applications (not switched on by the kabupaten, or switched off):
+    letter_types is empty and closed_reason says why, in Indonesian, for the resident.
+    Applications already running finish as usual.
+    """
+    closed_reason: _builtins.str
     @_builtins.property
     def letter_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """codes, e.g. "SKD", in catalogue order"""
@@ -283,10 +291,12 @@ class ListOfferedLetterTypesResponse(_message.Message):
         self,
         *,
         letter_types: _abc.Iterable[_builtins.str] | None = ...,
+        desa_closed: _builtins.bool = ...,
+        closed_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["letter_types", b"letter_types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_reason", b"closed_reason", "desa_closed", b"desa_closed", "letter_types", b"letter_types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -77,7 +77,8 @@ class DirectoryServiceServicer:
 
     def ListOfferedLetterTypes(self, request, context):
         """The letter types the desa offers to residents (every known type unless the desa switched
-        some off); intake lists only these and refuses to start a letter of another type.
+        some off); intake lists only these and refuses to start a letter of another type, and
+        refuses every new application of a desa that is switched off (desa_closed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,7 +39,8 @@ class DirectoryServiceStub:
     ListRoleHolders: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListRoleHoldersRequest, _directory_pb2.ListRoleHoldersResponse]
     ListOfferedLetterTypes: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListOfferedLetterTypesRequest, _directory_pb2.ListOfferedLetterTypesResponse]
     """The letter types the desa offers to residents (every known type unless the desa switched
-    some off); intake lists only these and refuses to start a letter of another type.
+    some off); intake lists only these and refuses to start a letter of another type, and
+    refuses every new application of a desa that is switched off (desa_closed).
     """
     GetStaffSession: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]
     """What the staff account says now about one of its tokens: other services that accept staff
@@ -58,7 +59,8 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     ListRoleHolders: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListRoleHoldersRequest, _directory_pb2.ListRoleHoldersResponse]  # type: ignore[assignment]
     ListOfferedLetterTypes: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListOfferedLetterTypesRequest, _directory_pb2.ListOfferedLetterTypesResponse]  # type: ignore[assignment]
     """The letter types the desa offers to residents (every known type unless the desa switched
-    some off); intake lists only these and refuses to start a letter of another type.
+    some off); intake lists only these and refuses to start a letter of another type, and
+    refuses every new application of a desa that is switched off (desa_closed).
     """
     GetStaffSession: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]  # type: ignore[assignment]
     """What the staff account says now about one of its tokens: other services that accept staff
@@ -92,7 +94,8 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_directory_pb2.ListOfferedLetterTypesResponse, _abc.Awaitable[_directory_pb2.ListOfferedLetterTypesResponse]]:
         """The letter types the desa offers to residents (every known type unless the desa switched
-        some off); intake lists only these and refuses to start a letter of another type.
+        some off); intake lists only these and refuses to start a letter of another type, and
+        refuses every new application of a desa that is switched off (desa_closed).
         """
 
     @_abc_1.abstractmethod

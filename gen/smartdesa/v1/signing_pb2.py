@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asmartdesa/v1/signing.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x11\x44\x65saOfficialEntry\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03nip\x18\x03 \x01(\t\"\xb0\x02\n\x0f\x44\x65saProfileData\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tkecamatan\x18\x02 \x01(\t\x12\x11\n\tkabupaten\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x10\n\x08kode_pos\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12\r\n\x05\x65mail\x18\x07 \x01(\t\x12\x12\n\nkades_name\x18\x08 \x01(\t\x12\x11\n\tkades_nip\x18\t \x01(\t\x12\x13\n\x0bsekdes_name\x18\n \x01(\t\x12\x12\n\nsekdes_nip\x18\x0b \x01(\t\x12\r\n\x05paper\x18\x0c \x01(\t\x12\x15\n\rnumber_format\x18\r \x01(\t\x12\x32\n\tofficials\x18\x0e \x03(\x0b\x32\x1f.smartdesa.v1.DesaOfficialEntry\"@\n\x15GetDesaProfileRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x14\n\x0cinclude_logo\x18\x02 \x01(\x08\"\x9d\x02\n\x0f\x44\x65saProfileView\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12.\n\x07profile\x18\x02 \x01(\x0b\x32\x1d.smartdesa.v1.DesaProfileData\x12\x10\n\x08has_logo\x18\x03 \x01(\x08\x12\x11\n\tlogo_type\x18\x04 \x01(\t\x12\x0c\n\x04logo\x18\x05 \x01(\x0c\x12\x14\n\x0clogo_version\x18\x06 \x01(\t\x12\x1d\n\x15\x64\x65\x66\x61ult_number_format\x18\x07 \x01(\t\x12\x1b\n\x13next_number_example\x18\x08 \x01(\t\x12\x12\n\nupdated_by\x18\t \x01(\t\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x01\n\x18UpdateDesaProfileRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12.\n\x07profile\x18\x02 \x01(\x0b\x32\x1d.smartdesa.v1.DesaProfileData\x12\x0c\n\x04logo\x18\x03 \x01(\x0c\x12\x11\n\tlogo_type\x18\x04 \x01(\t\x12\x13\n\x0bremove_logo\x18\x05 \x01(\x08\x12\x12\n\nupdated_by\x18\x06 \x01(\t\",\n\nFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x84\x01\n\x19UpdateDesaProfileResponse\x12\r\n\x05saved\x18\x01 \x01(\x08\x12(\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x18.smartdesa.v1.FieldError\x12.\n\x07profile\x18\x03 \x01(\x0b\x32\x1d.smartdesa.v1.DesaProfileView\"@\n\x14\x45xampleNumberRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x15\n\rnumber_format\x18\x02 \x01(\t\"7\n\x15\x45xampleNumberResponse\x12\x0f\n\x07\x65xample\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\xbf\x02\n\x12IssueLetterRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x13\n\x0bletter_type\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12<\n\x06\x66ields\x18\x05 \x03(\x0b\x32,.smartdesa.v1.IssueLetterRequest.FieldsEntry\x12\x0b\n\x03nik\x18\x06 \x01(\t\x12\x13\n\x0bsigner_role\x18\x07 \x01(\t\x12\x17\n\x0fsigner_username\x18\x08 \x01(\t\x12\x19\n\x11on_behalf_of_role\x18\t \x01(\t\x12\x15\n\rsigner_is_plt\x18\n \x01(\x08\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x13RevokeLetterRequest\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63tor_username\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa5\x01\n\x0cIssuedLetter\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x19\n\x11verification_code\x18\x03 \x01(\t\x12\x18\n\x10verification_url\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x13GetLetterPdfRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"?\n\tLetterPdf\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\"%\n\x10GetSignerRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\"\x1a\n\nSignerInfo\x12\x0c\n\x04kind\x18\x01 \x01(\t2\xa1\x05\n\x0eSigningService\x12K\n\x0bIssueLetter\x12 .smartdesa.v1.IssueLetterRequest\x1a\x1a.smartdesa.v1.IssuedLetter\x12J\n\x0cGetLetterPdf\x12!.smartdesa.v1.GetLetterPdfRequest\x1a\x17.smartdesa.v1.LetterPdf\x12J\n\rPreviewLetter\x12 .smartdesa.v1.IssueLetterRequest\x1a\x17.smartdesa.v1.LetterPdf\x12M\n\x0cRevokeLetter\x12!.smartdesa.v1.RevokeLetterRequest\x1a\x1a.smartdesa.v1.IssuedLetter\x12T\n\x0eGetDesaProfile\x12#.smartdesa.v1.GetDesaProfileRequest\x1a\x1d.smartdesa.v1.DesaProfileView\x12\x64\n\x11UpdateDesaProfile\x12&.smartdesa.v1.UpdateDesaProfileRequest\x1a\'.smartdesa.v1.UpdateDesaProfileResponse\x12X\n\rExampleNumber\x12\".smartdesa.v1.ExampleNumberRequest\x1a#.smartdesa.v1.ExampleNumberResponse\x12\x45\n\tGetSigner\x12\x1e.smartdesa.v1.GetSignerRequest\x1a\x18.smartdesa.v1.SignerInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asmartdesa/v1/signing.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x11\x44\x65saOfficialEntry\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03nip\x18\x03 \x01(\t\"\xb0\x02\n\x0f\x44\x65saProfileData\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tkecamatan\x18\x02 \x01(\t\x12\x11\n\tkabupaten\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x10\n\x08kode_pos\x18\x05 \x01(\t\x12\r\n\x05phone\x18\x06 \x01(\t\x12\r\n\x05\x65mail\x18\x07 \x01(\t\x12\x12\n\nkades_name\x18\x08 \x01(\t\x12\x11\n\tkades_nip\x18\t \x01(\t\x12\x13\n\x0bsekdes_name\x18\n \x01(\t\x12\x12\n\nsekdes_nip\x18\x0b \x01(\t\x12\r\n\x05paper\x18\x0c \x01(\t\x12\x15\n\rnumber_format\x18\r \x01(\t\x12\x32\n\tofficials\x18\x0e \x03(\x0b\x32\x1f.smartdesa.v1.DesaOfficialEntry\"@\n\x15GetDesaProfileRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x14\n\x0cinclude_logo\x18\x02 \x01(\x08\"\x9d\x02\n\x0f\x44\x65saProfileView\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12.\n\x07profile\x18\x02 \x01(\x0b\x32\x1d.smartdesa.v1.DesaProfileData\x12\x10\n\x08has_logo\x18\x03 \x01(\x08\x12\x11\n\tlogo_type\x18\x04 \x01(\t\x12\x0c\n\x04logo\x18\x05 \x01(\x0c\x12\x14\n\x0clogo_version\x18\x06 \x01(\t\x12\x1d\n\x15\x64\x65\x66\x61ult_number_format\x18\x07 \x01(\t\x12\x1b\n\x13next_number_example\x18\x08 \x01(\t\x12\x12\n\nupdated_by\x18\t \x01(\t\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb7\x01\n\x18UpdateDesaProfileRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12.\n\x07profile\x18\x02 \x01(\x0b\x32\x1d.smartdesa.v1.DesaProfileData\x12\x0c\n\x04logo\x18\x03 \x01(\x0c\x12\x11\n\tlogo_type\x18\x04 \x01(\t\x12\x13\n\x0bremove_logo\x18\x05 \x01(\x08\x12\x12\n\nupdated_by\x18\x06 \x01(\t\x12\x0e\n\x06\x63reate\x18\x07 \x01(\x08\",\n\nFieldError\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x84\x01\n\x19UpdateDesaProfileResponse\x12\r\n\x05saved\x18\x01 \x01(\x08\x12(\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x18.smartdesa.v1.FieldError\x12.\n\x07profile\x18\x03 \x01(\x0b\x32\x1d.smartdesa.v1.DesaProfileView\"@\n\x14\x45xampleNumberRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x15\n\rnumber_format\x18\x02 \x01(\t\"7\n\x15\x45xampleNumberResponse\x12\x0f\n\x07\x65xample\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\xbf\x02\n\x12IssueLetterRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x13\n\x0bletter_type\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12<\n\x06\x66ields\x18\x05 \x03(\x0b\x32,.smartdesa.v1.IssueLetterRequest.FieldsEntry\x12\x0b\n\x03nik\x18\x06 \x01(\t\x12\x13\n\x0bsigner_role\x18\x07 \x01(\t\x12\x17\n\x0fsigner_username\x18\x08 \x01(\t\x12\x19\n\x11on_behalf_of_role\x18\t \x01(\t\x12\x15\n\rsigner_is_plt\x18\n \x01(\x08\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x13RevokeLetterRequest\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x11\n\tdesa_code\x18\x02 \x01(\t\x12\x16\n\x0e\x61\x63tor_username\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa5\x01\n\x0cIssuedLetter\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x19\n\x11verification_code\x18\x03 \x01(\t\x12\x18\n\x10verification_url\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"-\n\x13GetLetterPdfRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"?\n\tLetterPdf\x12\x11\n\tletter_id\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\"%\n\x10GetSignerRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\")\n\nSignerInfo\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05roles\x18\x02 \x03(\t\"\x99\x01\n\x14InstallSignerRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06pkcs12\x18\x03 \x01(\x0c\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x04 \x01(\x0c\x12\x0f\n\x07key_pem\x18\x05 \x01(\x0c\x12\x10\n\x08password\x18\x06 \x01(\x0c\x12\x14\n\x0cinstalled_by\x18\x07 \x01(\t\"\x9b\x01\n\x13InstalledSignerInfo\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06serial\x18\x04 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x05 \x01(\t\x12-\n\tnot_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xf9\x05\n\x0eSigningService\x12K\n\x0bIssueLetter\x12 .smartdesa.v1.IssueLetterRequest\x1a\x1a.smartdesa.v1.IssuedLetter\x12J\n\x0cGetLetterPdf\x12!.smartdesa.v1.GetLetterPdfRequest\x1a\x17.smartdesa.v1.LetterPdf\x12J\n\rPreviewLetter\x12 .smartdesa.v1.IssueLetterRequest\x1a\x17.smartdesa.v1.LetterPdf\x12M\n\x0cRevokeLetter\x12!.smartdesa.v1.RevokeLetterRequest\x1a\x1a.smartdesa.v1.IssuedLetter\x12T\n\x0eGetDesaProfile\x12#.smartdesa.v1.GetDesaProfileRequest\x1a\x1d.smartdesa.v1.DesaProfileView\x12\x64\n\x11UpdateDesaProfile\x12&.smartdesa.v1.UpdateDesaProfileRequest\x1a\'.smartdesa.v1.UpdateDesaProfileResponse\x12X\n\rExampleNumber\x12\".smartdesa.v1.ExampleNumberRequest\x1a#.smartdesa.v1.ExampleNumberResponse\x12\x45\n\tGetSigner\x12\x1e.smartdesa.v1.GetSignerRequest\x1a\x18.smartdesa.v1.SignerInfo\x12V\n\rInstallSigner\x12\".smartdesa.v1.InstallSignerRequest\x1a!.smartdesa.v1.InstalledSignerInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,31 +43,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESAPROFILEVIEW']._serialized_start=517
   _globals['_DESAPROFILEVIEW']._serialized_end=802
   _globals['_UPDATEDESAPROFILEREQUEST']._serialized_start=805
-  _globals['_UPDATEDESAPROFILEREQUEST']._serialized_end=972
-  _globals['_FIELDERROR']._serialized_start=974
-  _globals['_FIELDERROR']._serialized_end=1018
-  _globals['_UPDATEDESAPROFILERESPONSE']._serialized_start=1021
-  _globals['_UPDATEDESAPROFILERESPONSE']._serialized_end=1153
-  _globals['_EXAMPLENUMBERREQUEST']._serialized_start=1155
-  _globals['_EXAMPLENUMBERREQUEST']._serialized_end=1219
-  _globals['_EXAMPLENUMBERRESPONSE']._serialized_start=1221
-  _globals['_EXAMPLENUMBERRESPONSE']._serialized_end=1276
-  _globals['_ISSUELETTERREQUEST']._serialized_start=1279
-  _globals['_ISSUELETTERREQUEST']._serialized_end=1598
-  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_start=1553
-  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_end=1598
-  _globals['_REVOKELETTERREQUEST']._serialized_start=1600
-  _globals['_REVOKELETTERREQUEST']._serialized_end=1699
-  _globals['_ISSUEDLETTER']._serialized_start=1702
-  _globals['_ISSUEDLETTER']._serialized_end=1867
-  _globals['_GETLETTERPDFREQUEST']._serialized_start=1869
-  _globals['_GETLETTERPDFREQUEST']._serialized_end=1914
-  _globals['_LETTERPDF']._serialized_start=1916
-  _globals['_LETTERPDF']._serialized_end=1979
-  _globals['_GETSIGNERREQUEST']._serialized_start=1981
-  _globals['_GETSIGNERREQUEST']._serialized_end=2018
-  _globals['_SIGNERINFO']._serialized_start=2020
-  _globals['_SIGNERINFO']._serialized_end=2046
-  _globals['_SIGNINGSERVICE']._serialized_start=2049
-  _globals['_SIGNINGSERVICE']._serialized_end=2722
+  _globals['_UPDATEDESAPROFILEREQUEST']._serialized_end=988
+  _globals['_FIELDERROR']._serialized_start=990
+  _globals['_FIELDERROR']._serialized_end=1034
+  _globals['_UPDATEDESAPROFILERESPONSE']._serialized_start=1037
+  _globals['_UPDATEDESAPROFILERESPONSE']._serialized_end=1169
+  _globals['_EXAMPLENUMBERREQUEST']._serialized_start=1171
+  _globals['_EXAMPLENUMBERREQUEST']._serialized_end=1235
+  _globals['_EXAMPLENUMBERRESPONSE']._serialized_start=1237
+  _globals['_EXAMPLENUMBERRESPONSE']._serialized_end=1292
+  _globals['_ISSUELETTERREQUEST']._serialized_start=1295
+  _globals['_ISSUELETTERREQUEST']._serialized_end=1614
+  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_start=1569
+  _globals['_ISSUELETTERREQUEST_FIELDSENTRY']._serialized_end=1614
+  _globals['_REVOKELETTERREQUEST']._serialized_start=1616
+  _globals['_REVOKELETTERREQUEST']._serialized_end=1715
+  _globals['_ISSUEDLETTER']._serialized_start=1718
+  _globals['_ISSUEDLETTER']._serialized_end=1883
+  _globals['_GETLETTERPDFREQUEST']._serialized_start=1885
+  _globals['_GETLETTERPDFREQUEST']._serialized_end=1930
+  _globals['_LETTERPDF']._serialized_start=1932
+  _globals['_LETTERPDF']._serialized_end=1995
+  _globals['_GETSIGNERREQUEST']._serialized_start=1997
+  _globals['_GETSIGNERREQUEST']._serialized_end=2034
+  _globals['_SIGNERINFO']._serialized_start=2036
+  _globals['_SIGNERINFO']._serialized_end=2077
+  _globals['_INSTALLSIGNERREQUEST']._serialized_start=2080
+  _globals['_INSTALLSIGNERREQUEST']._serialized_end=2233
+  _globals['_INSTALLEDSIGNERINFO']._serialized_start=2236
+  _globals['_INSTALLEDSIGNERINFO']._serialized_end=2391
+  _globals['_SIGNINGSERVICE']._serialized_start=2394
+  _globals['_SIGNINGSERVICE']._serialized_end=3155
 # @@protoc_insertion_point(module_scope)

@@ -63,6 +63,12 @@ class SigningServiceStub:
     """How the desa's letters are signed (its signer kind): the approval workflow asks once per
     letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
     """
+    InstallSigner: _grpc.UnaryUnaryMultiCallable[_signing_pb2.InstallSignerRequest, _signing_pb2.InstalledSignerInfo]
+    """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+    (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
+    next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
+    carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
+    """
 
 @_typing.type_check_only
 class SigningServiceAsyncStub(SigningServiceStub):
@@ -98,6 +104,12 @@ class SigningServiceAsyncStub(SigningServiceStub):
     GetSigner: _aio.UnaryUnaryMultiCallable[_signing_pb2.GetSignerRequest, _signing_pb2.SignerInfo]  # type: ignore[assignment]
     """How the desa's letters are signed (its signer kind): the approval workflow asks once per
     letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
+    """
+    InstallSigner: _aio.UnaryUnaryMultiCallable[_signing_pb2.InstallSignerRequest, _signing_pb2.InstalledSignerInfo]  # type: ignore[assignment]
+    """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+    (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
+    next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
+    carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
     """
 
 class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -179,6 +191,18 @@ class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_signing_pb2.SignerInfo, _abc.Awaitable[_signing_pb2.SignerInfo]]:
         """How the desa's letters are signed (its signer kind): the approval workflow asks once per
         letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
+        """
+
+    @_abc_1.abstractmethod
+    def InstallSigner(
+        self,
+        request: _signing_pb2.InstallSignerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.InstalledSignerInfo, _abc.Awaitable[_signing_pb2.InstalledSignerInfo]]:
+        """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+        (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
+        next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
+        carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
         """
 
 def add_SigningServiceServicer_to_server(servicer: SigningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

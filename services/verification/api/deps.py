@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken, Principal
-from common.domain import KABUPATEN_ROLES, MANAGER_ROLES
+from common.domain import KABUPATEN_ROLES, MANAGER_ROLES, Role
 from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification import staff_tasks
@@ -141,6 +141,21 @@ def kabupaten_staff(staff: CurrentStaff) -> Staff:
 
 
 KabupatenStaff = Annotated[Staff, Depends(kabupaten_staff)]
+
+
+def kabupaten_operator(staff: KabupatenStaff) -> Staff:
+    """Diskominfo's operator of the kabupaten: onboards desa (onboarding.py). DPMD's viewer
+    only reads."""
+    if staff.role != Role.KABUPATEN_OPERATOR:
+        raise Problem(
+            403,
+            "Hanya Operator Kabupaten yang dapat mengelola onboarding desa.",
+            code="kabupaten-operator-only",
+        )
+    return staff
+
+
+KabupatenOperator = Annotated[Staff, Depends(kabupaten_operator)]
 
 
 async def roles_of(staff: DesaStaff, session: SessionDep) -> list[str]:

@@ -18,6 +18,7 @@ from services.verification.web.routes import (
     inbox,
     kabupaten,
     letter_settings,
+    onboarding,
     penduduk,
     plt_pages,
     session,
@@ -43,6 +44,7 @@ def install_pages(app: FastAPI) -> None:
         plt_pages,
         letter_settings,
         desa_profile,
+        onboarding,
         kabupaten,
         duties,
     ):
