@@ -216,13 +216,12 @@ async def test_uploads_that_cannot_sign_are_refused_and_nothing_is_kept(
     stranger_root = x509.load_pem_x509_certificate(build_root_cert(stranger_root_key))
     stranger_cert, stranger_key = _kades_pair((stranger_root, stranger_root_key), "Orang Lain")
 
-    def request(**values: object) -> signing_pb2.InstallSignerRequest:
-        base: dict[str, object] = {
-            "desa_code": SUKAMANDI,
-            "role": "kades",
-            "installed_by": "diskominfo.subang",
-        }
-        return signing_pb2.InstallSignerRequest(**(base | values))
+    def request(
+        desa_code: str = SUKAMANDI, role: str = "kades", **material: bytes
+    ) -> signing_pb2.InstallSignerRequest:
+        return signing_pb2.InstallSignerRequest(
+            desa_code=desa_code, role=role, installed_by="diskominfo.subang", **material
+        )
 
     cases = [
         (request(pkcs12=_p12(cert, key), password=b"salah"), "kata sandinya salah"),
