@@ -188,7 +188,9 @@ async def set_serving(
 @dataclass(frozen=True)
 class PasswordLink:
     username: str
-    path: str  # /akun/atur-sandi/<token>: shown once, to the operator who made it
+    # /akun/atur-sandi?t=<token>: shown once, to the operator who made it. The token rides in
+    # the query string, which traces and logs leave out (common.tracing, common.logging).
+    path: str
     expires_at: datetime
 
 
@@ -211,7 +213,7 @@ async def _new_link(session: AsyncSession, actor: Staff, staff: Staff, hours: in
             expires_at=expires_at,
         )
     )
-    return PasswordLink(staff.username, f"{SET_PASSWORD_PATH}/{token}", expires_at)
+    return PasswordLink(staff.username, f"{SET_PASSWORD_PATH}?t={token}", expires_at)
 
 
 async def create_first_account(

@@ -27,7 +27,7 @@ from tests.support.web import app_routes, sign_in_form
 # test_complaints.py check their own tokens).
 PUBLIC_DUTIES = {"/survei/{application_id}", "/pengaduan", "/pengaduan/lacak"}
 # A new account's one-time link to set its password carries its own secret (onboarding).
-SET_PASSWORD = "/akun/atur-sandi/{token}"
+SET_PASSWORD = "/akun/atur-sandi"
 PUBLIC_PAGES = {
     "verification": {"/masuk", SET_PASSWORD},
     "intake": {"/", "/masuk", "/masuk/kode", "/manifest.webmanifest", "/sw.js", "/luring"}

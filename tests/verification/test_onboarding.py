@@ -188,12 +188,12 @@ async def test_a_desa_outside_the_pilot_is_onboarded_through_the_api_and_its_res
         )
         assert made.status_code == 201, made.text
         links[username] = made.json()["set_password_path"]
-        assert links[username].startswith("/akun/atur-sandi/")
+        assert links[username].startswith("/akun/atur-sandi?t=")
     unusable = await service.http.post(
         "/api/v1/auth/token", data={"username": "kades.sukamandi", "password": "!belum-diatur"}
     )
     assert unusable.status_code == 401
-    token = links["kades.sukamandi"].rsplit("/", 1)[1]
+    token = links["kades.sukamandi"].split("?t=", 1)[1]
     short = await service.http.post(
         "/api/v1/auth/set-password", json={"token": token, "new_password": "pendek"}
     )
@@ -353,6 +353,8 @@ async def test_the_operator_onboards_from_the_staff_client(
     shown once and opens the public set-password page, and the switch's refusal."""
     transport = httpx.ASGITransport(app=service.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        nobody = await client.get("/kabupaten/desa")
+        assert nobody.status_code == 303 and nobody.headers["location"].startswith("/masuk")
         signed_in = await client.post(
             "/masuk",
             data=await async_sign_in_form(client, username="diskominfo.subang", password=PASSWORD),
@@ -374,14 +376,18 @@ async def test_the_operator_onboards_from_the_staff_client(
             data={"csrf_token": csrf.group(1), "username": "kades.sukamandi", "role": "kades"},
         )
         assert made.status_code == 200, made.text
-        link = re.search(r"http://test(/akun/atur-sandi/[\w-]+)", made.text)
+        link = re.search(r"http://test/akun/atur-sandi\?t=([\w-]+)", made.text)
         assert link is not None
+    token = link.group(1)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as visitor:
-        opened = await visitor.get(link.group(1))
+        opened = await visitor.get("/akun/atur-sandi", params={"t": token})
         assert opened.status_code == 200 and "kades.sukamandi" in opened.text
         assert opened.headers["referrer-policy"] == "no-referrer"
-        done = await visitor.post(link.group(1), data={"new_password": NEW_PASSWORD})
+        assert opened.headers["cache-control"] == "no-store"
+        form = {"token": token, "new_password": NEW_PASSWORD}
+        done = await visitor.post("/akun/atur-sandi", data=form)
         assert done.status_code == 200 and "sudah diatur" in done.text
-        gone = await visitor.get(link.group(1))
+        gone = await visitor.get("/akun/atur-sandi", params={"t": token})
         assert gone.status_code == 410 and "tidak berlaku lagi" in gone.text
+        assert (await visitor.post("/akun/atur-sandi", data=form)).status_code == 410
     await service.login("kades.sukamandi", NEW_PASSWORD)

@@ -5,7 +5,7 @@ the kabupaten operator changes. And the public page of a one-time password link
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
@@ -33,7 +33,6 @@ router = APIRouter(include_in_schema=False)
 LIST_PATH = "/kabupaten/desa"
 DesaCode = Annotated[str, Path(min_length=1, max_length=20)]
 Username = Annotated[str, Path(min_length=1, max_length=64)]
-Token = Annotated[str, Path(min_length=1, max_length=100)]
 # The form's profile fields (the logo and officials' NIP are the desa's own to add later).
 FORM_FIELDS = (
     "name",
@@ -303,9 +302,6 @@ async def certificate(
     return _done(code, "sertifikat")
 
 
-SET_PASSWORD_PAGE = onboarding.SET_PASSWORD_PATH + "/{token}"
-
-
 def _set_password_page(
     request: Request,
     token: str,
@@ -335,20 +331,22 @@ def _set_password_page(
     return response
 
 
-@router.get(SET_PASSWORD_PAGE)
-async def set_password_page(request: Request, token: Token, session: SessionDep) -> HTMLResponse:
+@router.get(onboarding.SET_PASSWORD_PATH)
+async def set_password_page(
+    request: Request, session: SessionDep, t: Annotated[str, Query(max_length=100)] = ""
+) -> HTMLResponse:
     try:
-        staff = await onboarding.link_account(session, token)
+        staff = await onboarding.link_account(session, t)
     except DomainError as exc:
-        return _set_password_page(request, token, error=exc.message, status_code=410)
-    return _set_password_page(request, token, username=staff.username)
+        return _set_password_page(request, "", error=exc.message, status_code=410)
+    return _set_password_page(request, t, username=staff.username)
 
 
-@router.post(SET_PASSWORD_PAGE)
+@router.post(onboarding.SET_PASSWORD_PATH)
 async def set_password(
     request: Request,
-    token: Token,
     session: SessionDep,
+    token: Annotated[str, Form(max_length=100)] = "",
     new_password: Annotated[str, Form(max_length=256)] = "",
 ) -> HTMLResponse:
     # No CSRF token: the link's own secret is what the post must carry, and another site
@@ -356,14 +354,14 @@ async def set_password(
     try:
         staff = await onboarding.set_password_with_link(session, token, new_password)
     except DomainError as exc:
-        username = ""
-        if exc.code != "invalid-link":
-            username = (await onboarding.link_account(session, token)).username
+        if exc.code == "invalid-link":
+            return _set_password_page(request, "", error=exc.message, status_code=410)
+        username = (await onboarding.link_account(session, token)).username
         return _set_password_page(
             request,
             token,
             username=username,
             error=exc.message,
-            status_code=refusal_of(exc).status if exc.code != "invalid-link" else 410,
+            status_code=refusal_of(exc).status,
         )
     return _set_password_page(request, "", username=staff.username, done=True)
