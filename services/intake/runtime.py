@@ -10,6 +10,7 @@ import grpc
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from smartdesa.v1 import (
+    catalogue_pb2_grpc,
     directory_pb2_grpc,
     notification_pb2_grpc,
     population_pb2_grpc,
@@ -54,6 +55,9 @@ class Runtime:
     temporal: TemporalClient
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceStub
+    # Signing's CatalogueService: the letter types' syarat, fields and product, from which the
+    # published service standards are composed (services/intake/service_standard.py).
+    catalogue: catalogue_pb2_grpc.CatalogueServiceStub
     # Verification's DirectoryService: which letter types a desa offers.
     directory: directory_pb2_grpc.DirectoryServiceStub
     # Verification's PopulationService: the register a registered resident's letter is filled
@@ -137,6 +141,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             temporal=temporal,
             signing_channel=signing_channel,
             signing=signing_pb2_grpc.SigningServiceStub(signing_channel),
+            catalogue=catalogue_pb2_grpc.CatalogueServiceStub(signing_channel),
             directory=directory_pb2_grpc.DirectoryServiceStub(verification_channel),
             population=population_pb2_grpc.PopulationServiceStub(verification_channel),
             notifications=notification_pb2_grpc.NotificationServiceStub(notification_channel),
