@@ -225,6 +225,12 @@ class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("abort raises")
 
+    async def InstallSigner(
+        self, request: signing_pb2.InstallSignerRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.InstalledSignerInfo:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("abort raises")
+
 
 @dataclass
 class Peers:
