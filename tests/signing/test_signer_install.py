@@ -35,7 +35,12 @@ from services.signing.pki import (
     signer_cert_path,
 )
 from services.signing.runtime import Runtime
-from services.signing.signer_install import SignerUpload, lay_out_installed
+from services.signing.signer_install import (
+    InstalledSigners,
+    SignerRejected,
+    SignerUpload,
+    lay_out_installed,
+)
 from tests.signing.conftest import make_settings, skd_request
 
 # Sukamandi (Sagalaherang): not one of the 64 desa served before onboarding was data.
@@ -250,3 +255,29 @@ async def test_uploads_that_cannot_sign_are_refused_and_nothing_is_kept(
     async with runtime.sessions() as session:
         assert (await session.exec(select(InstalledSigner))).all() == []
     assert not signer_cert_path(runtime.settings.pki_dir, SUKAMANDI, "kades").exists()
+
+
+async def test_production_keeps_installed_keys_only_encrypted(runtime: Runtime) -> None:
+    """With the signing key password the key is stored encrypted and still loads; without it
+    the production profile refuses to keep one."""
+    cert, key = _kades_pair(_root(runtime.settings.pki_dir), "Hj. Euis Komariah")
+    upload = SignerUpload(certificate_pem=_pem(cert), key_pem=_key_pem(key))
+
+    def store(password: bytes | None) -> InstalledSigners:
+        return InstalledSigners(
+            runtime.sessions,
+            runtime.signers,
+            runtime.letter_signers,
+            runtime.settings.pki_dir,
+            password,
+            production=True,
+        )
+
+    with pytest.raises(SignerRejected, match="tidak disimpan tanpa enkripsi"):
+        await store(None).install(SUKAMANDI, "kades", upload, "diskominfo.subang")
+    await store(b"sandi-kunci-produksi").install(SUKAMANDI, "kades", upload, "diskominfo.subang")
+    async with runtime.sessions() as session:
+        row = await session.get(InstalledSigner, (SUKAMANDI, "kades"))
+    assert row is not None and "ENCRYPTED PRIVATE KEY" in row.key_pem
+    loaded = runtime.signers.get(SUKAMANDI, "kades")
+    assert loaded is not None and loaded.fingerprint == certificate_fingerprint(cert)
