@@ -75,3 +75,16 @@ async def ensure_offered(
         raise Invalid(DESA_CLOSED_CODE, offer.closed_reason, field="desa_code")
     if offer is not None and letter.code not in offer.letter_types:
         raise Invalid(NOT_OFFERED_CODE, NOT_OFFERED, field="letter_type")
+
+
+async def serving_desa(directory: directory_pb2_grpc.DirectoryServiceStub) -> set[str] | None:
+    """The desa that take new applications, or None when verification did not answer (then
+    every desa is shown, and the application itself is refused with the reason)."""
+    try:
+        response = await directory.ListServingDesa(
+            directory_pb2.ListServingDesaRequest(), timeout=LOOKUP_TIMEOUT_SECONDS
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.warning("serving desa unknown (verification: %s)", exc.code().name)
+        return None
+    return set(response.desa_codes)

@@ -35,9 +35,10 @@ async def closed_reason(session: AsyncSession, desa_code: str) -> str:
 
 
 async def serving_codes(session: AsyncSession, kabupaten_code: str) -> set[str]:
+    """The desa of the kabupaten (every kabupaten for "") that take new applications."""
     rows = {r.desa_code: r.serving for r in (await session.exec(select(DesaService))).all()}
     return {
         code
         for code, d in all_desa().items()
-        if d.kabupaten_code == kabupaten_code and rows.get(code, code in pilot_codes())
+        if kabupaten_code in ("", d.kabupaten_code) and rows.get(code, code in pilot_codes())
     }

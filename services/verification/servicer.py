@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.domain import Role
 from common.events import AreaCodes
 from services.verification.accounts import session_of
-from services.verification.desa_service import closed_reason
+from services.verification.desa_service import closed_reason, serving_codes
 from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
 from services.verification.plt import current_plt
@@ -134,6 +134,15 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             session_version=state.session_version,
             ended=state.ended,
         )
+
+    async def ListServingDesa(
+        self,
+        request: directory_pb2.ListServingDesaRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> directory_pb2.ListServingDesaResponse:
+        async with self._sessions() as session:
+            codes = await serving_codes(session, request.kabupaten_code)
+        return directory_pb2.ListServingDesaResponse(desa_codes=sorted(codes))
 
     async def ListOfferedLetterTypes(
         self,

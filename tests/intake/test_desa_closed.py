@@ -1,5 +1,5 @@
-"""A desa that is not switched on (or was switched off) by the kabupaten takes no new
-application: verification's DirectoryService says so (desa_closed, with the reason in
+"""A desa that is not switched on (or was switched off) by the kabupaten is not offered in the
+portal's desa picker and takes no new application: verification's DirectoryService says so (desa_closed, with the reason in
 Indonesian) and intake refuses a new draft and a draft's submission, in the API and in the
 portal, with that reason next to the choice of desa. Applications already submitted are not
 asked about again (tests/verification/test_onboarding.py lets one finish)."""
@@ -8,6 +8,7 @@ import grpc
 import pytest
 from smartdesa.v1 import directory_pb2
 
+from common.wilayah import all_desa
 from tests.intake import test_offered
 from tests.intake.conftest import PAMANUKAN, SKD_FIELDS, Intake, problem
 from tests.intake.test_offered import RANCASARI, Directory
@@ -42,6 +43,12 @@ class ClosingDirectory(Directory):
             )
         return await super().ListOfferedLetterTypes(request, context)
 
+    async def ListServingDesa(
+        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.ListServingDesaResponse:
+        codes = sorted(code for code in all_desa() if code not in self.closed)
+        return directory_pb2.ListServingDesaResponse(desa_codes=codes)
+
 
 @pytest.fixture
 def directory() -> ClosingDirectory:
@@ -71,6 +78,9 @@ async def test_a_closed_desa_refuses_new_applications_in_the_api_and_the_portal(
     still = await offering_intake.http.get(f"/api/v1/applications/{draft}", headers=headers)
     assert still.json()["status"] == "draft"
 
+    # The portal's desa picker no longer offers it.
+    picker = await offering_intake.http.get("/permohonan/baru/SKD", headers=headers)
+    assert f'value="{RANCASARI}"' not in picker.text and f'value="{PAMANUKAN}"' in picker.text
     form = {"purpose": "Melamar kerja", **{f"isian_{k}": v for k, v in SKD_FIELDS.items()}}
     page = await offering_intake.http.post(
         "/permohonan/baru/SKD", data={**form, "desa_code": RANCASARI}, headers=headers

@@ -247,6 +247,11 @@ async def test_a_desa_outside_the_pilot_is_onboarded_through_the_api_and_its_res
         "Desa Cicadas belum melayani permohonan surat melalui Smart Desa. Silakan mengurus "
         "surat langsung di kantor desa."
     )
+    # The portal's desa picker offers the desa switched on, and not its neighbour.
+    form = await intake.http.get("/permohonan/baru/SKD", headers=ani)
+    assert form.status_code == 200
+    assert f'value="{SUKAMANDI}"' in form.text and f'value="{PAMANUKAN}"' in form.text
+    assert f'value="{CICADAS}"' not in form.text
     created = await intake.http.post(
         "/api/v1/applications", json=body | {"desa_code": SUKAMANDI}, headers=ani
     )

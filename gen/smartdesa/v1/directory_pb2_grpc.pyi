@@ -42,6 +42,10 @@ class DirectoryServiceStub:
     some off); intake lists only these and refuses to start a letter of another type, and
     refuses every new application of a desa that is switched off (desa_closed).
     """
+    ListServingDesa: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListServingDesaRequest, _directory_pb2.ListServingDesaResponse]
+    """The desa that take new applications (switched on by the kabupaten, services/verification/
+    onboarding.py), of one kabupaten or ("") of all: the portal's desa picker offers only these.
+    """
     GetStaffSession: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]
     """What the staff account says now about one of its tokens: other services that accept staff
     tokens (signing) check each one against it (common.auth.staff_session_current), caching
@@ -67,6 +71,10 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     """The letter types the desa offers to residents (every known type unless the desa switched
     some off); intake lists only these and refuses to start a letter of another type, and
     refuses every new application of a desa that is switched off (desa_closed).
+    """
+    ListServingDesa: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListServingDesaRequest, _directory_pb2.ListServingDesaResponse]  # type: ignore[assignment]
+    """The desa that take new applications (switched on by the kabupaten, services/verification/
+    onboarding.py), of one kabupaten or ("") of all: the portal's desa picker offers only these.
     """
     GetStaffSession: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]  # type: ignore[assignment]
     """What the staff account says now about one of its tokens: other services that accept staff
@@ -108,6 +116,16 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         """The letter types the desa offers to residents (every known type unless the desa switched
         some off); intake lists only these and refuses to start a letter of another type, and
         refuses every new application of a desa that is switched off (desa_closed).
+        """
+
+    @_abc_1.abstractmethod
+    def ListServingDesa(
+        self,
+        request: _directory_pb2.ListServingDesaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.ListServingDesaResponse, _abc.Awaitable[_directory_pb2.ListServingDesaResponse]]:
+        """The desa that take new applications (switched on by the kabupaten, services/verification/
+        onboarding.py), of one kabupaten or ("") of all: the portal's desa picker offers only these.
         """
 
     @_abc_1.abstractmethod
