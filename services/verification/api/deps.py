@@ -13,6 +13,7 @@ from common.domain import KABUPATEN_ROLES, MANAGER_ROLES, Role
 from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification import staff_tasks
+from services.verification.access_log import act_as
 from services.verification.accounts import current_account
 from services.verification.api.params import ApplicationId
 from services.verification.config import Settings
@@ -116,6 +117,8 @@ async def current_staff(principal: StaffPrincipal, session: SessionDep) -> Staff
             code="session-ended",
             headers=_CHALLENGE,
         )
+    # Whom this request's reads of personal data are logged for (access_log: register reads).
+    act_as(staff)
     return staff
 
 
