@@ -114,6 +114,10 @@ class LetterIssuer:
         self.assets_dir = letters_dir.parent / "assets"
         self._base_url = public_verification_url.rstrip("/")
 
+    @property
+    def signers(self) -> SignerSet:
+        return self._signers
+
     def signer_kind(self, desa_code: str) -> SignerKind | None:
         """How the desa's letters are signed (None: the desa has no signer)."""
         signer = self._signers.for_desa(desa_code)
@@ -198,6 +202,7 @@ class LetterIssuer:
     async def _plan(self, req: IssueRequest) -> _Plan:
         composition = await self._compose(req)
         letter_type, profile = composition.letter_type, composition.profile
+        await self._signers.refresh()
         signer = self._signers.for_desa(req.desa_code)
         if signer is None or not signer.roles_for(req.desa_code):
             raise IssueRefused(f"Desa {req.desa_code} belum memiliki penandatangan.")

@@ -175,6 +175,26 @@ class LetterTypeOverride(SQLModel, table=True):
     published_by: str
 
 
+class InstalledSigner(SQLModel, table=True):
+    """A signer's certificate and key installed at runtime by a kabupaten operator
+    (signer_install.py). The database is where replicas and restarts find them; each process
+    lays them out in its PKI folder, where the signing workers read them."""
+
+    __tablename__ = "installed_signer"
+
+    desa_code: str = Field(primary_key=True)
+    role: str = Field(primary_key=True)  # kades | sekdes
+    certificate_pem: str
+    # PKCS#8 PEM, encrypted with the signing key password when one is configured (production
+    # refuses to store a key without it).
+    key_pem: str
+    fingerprint: str  # SHA-256 of the certificate (DER), hex
+    serial: str  # hex
+    not_after: datetime
+    installed_by: str
+    installed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 TABLES: list[type[SQLModel]] = [
     DesaProfile,
     DesaOfficial,
@@ -184,4 +204,5 @@ TABLES: list[type[SQLModel]] = [
     LetterTypeVersion,
     LetterTypeDraft,
     LetterTypeOverride,
+    InstalledSigner,
 ]

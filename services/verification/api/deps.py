@@ -147,12 +147,12 @@ KabupatenStaff = Annotated[Staff, Depends(kabupaten_staff)]
 
 
 def kabupaten_operator(staff: CurrentStaff) -> Staff:
-    """The kabupaten's operator (Diskominfo): edits the kabupaten's catalogue of letter types.
-    DPMD's viewer only reads; desa staff change their own desa's wording instead."""
+    """Diskominfo's operator of the kabupaten: edits the catalogue of letter types and onboards
+    desa (onboarding.py). DPMD's viewer only reads; desa staff change their own desa's wording."""
     if staff.role != Role.KABUPATEN_OPERATOR or not staff.kabupaten_code:
         raise Problem(
             403,
-            "Hanya operator kabupaten yang dapat mengubah katalog jenis surat.",
+            "Hanya operator kabupaten yang dapat melakukan perubahan ini.",
             code="kabupaten-operator-only",
         )
     return staff

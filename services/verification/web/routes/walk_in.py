@@ -32,6 +32,7 @@ from common.wib import indonesian_date
 from common.wilayah import find_desa
 from services.verification import access_log, walk_in, walk_in_scans
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.desa_service import closed_reason
 from services.verification.intake_reader import read_application
 from services.verification.models import Staff
 from services.verification.population.models import STATUS_LABELS, Resident
@@ -388,6 +389,10 @@ async def file_walk_in(
 
     if errors:
         return again(errors)
+    # A desa switched off takes no new application, at the counter either (desa_service.py).
+    closed = await closed_reason(session, staff.desa_code)
+    if closed:
+        return again({}, flash=closed, status_code=409)
     try:
         filed = await walk_in.file(
             runtime.intake,
