@@ -114,6 +114,10 @@ class LetterIssuer:
         self.assets_dir = letters_dir.parent / "assets"
         self._base_url = public_verification_url.rstrip("/")
 
+    @property
+    def signers(self) -> SignerSet:
+        return self._signers
+
     def signer_kind(self, desa_code: str) -> SignerKind | None:
         """How the desa's letters are signed (None: the desa has no signer)."""
         signer = self._signers.for_desa(desa_code)
@@ -172,6 +176,9 @@ class LetterIssuer:
             letter_type = await catalogue.current(session, req.letter_type)
             if letter_type is None:
                 raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
+            # The desa's own wording of the body, if it has one (kop surat and signature block
+            # stay the kabupaten's); the letter records it with the version.
+            letter_type = await catalogue.for_desa(session, letter_type, req.desa_code)
             profile = await session.get(DesaProfile, req.desa_code)
             if profile is None:
                 raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")
@@ -195,6 +202,7 @@ class LetterIssuer:
     async def _plan(self, req: IssueRequest) -> _Plan:
         composition = await self._compose(req)
         letter_type, profile = composition.letter_type, composition.profile
+        await self._signers.refresh()
         signer = self._signers.for_desa(req.desa_code)
         if signer is None or not signer.roles_for(req.desa_code):
             raise IssueRefused(f"Desa {req.desa_code} belum memiliki penandatangan.")

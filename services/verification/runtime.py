@@ -10,7 +10,7 @@ from typing import cast
 
 import grpc
 from nats.aio.client import Client as NATS
-from smartdesa.v1 import intake_pb2_grpc, signing_pb2_grpc
+from smartdesa.v1 import catalogue_pb2_grpc, intake_pb2_grpc, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -47,6 +47,8 @@ class Runtime:
     grpc_server: GrpcServer
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceAsyncStub  # letter previews
+    # The letter catalogue, on signing's port (the editor: drafts, previews, overrides).
+    catalogue: catalogue_pb2_grpc.CatalogueServiceAsyncStub
     inbox_fanout: InboxFanout  # the inbox pages' server-sent events
 
 
@@ -137,6 +139,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             signing=cast(
                 "signing_pb2_grpc.SigningServiceAsyncStub",
                 signing_pb2_grpc.SigningServiceStub(signing_channel),
+            ),
+            catalogue=cast(
+                "catalogue_pb2_grpc.CatalogueServiceAsyncStub",
+                catalogue_pb2_grpc.CatalogueServiceStub(signing_channel),
             ),
             inbox_fanout=inbox_fanout,
         )

@@ -221,6 +221,13 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         self.calls: list[directory_pb2.ListRoleHoldersRequest] = []
         self.offered: dict[str, list[str]] = {}  # desa code -> letter type codes
 
+    async def ListServingDesa(
+        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.ListServingDesaResponse:
+        # Unanswered: the portal shows every desa (intake's fallback).
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not served by this double")
+        raise AssertionError("abort raises")
+
     async def GetRoute(
         self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.Route:
@@ -345,6 +352,11 @@ class FakePopulation(population_pb2_grpc.PopulationServiceServicer):
     async def ListCorrections(
         self, request: population_pb2.ListCorrectionsRequest, context: grpc.aio.ServicerContext
     ) -> population_pb2.ListCorrectionsResponse:
+        return await _unimplemented(context)
+
+    async def ListDataAccess(
+        self, request: population_pb2.ListDataAccessRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.ListDataAccessResponse:
         return await _unimplemented(context)
 
     async def FindByPhone(

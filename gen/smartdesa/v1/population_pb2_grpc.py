@@ -74,6 +74,11 @@ class PopulationServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneResponse.FromString,
                 _registered_method=True)
+        self.ListDataAccess = channel.unary_unary(
+                '/smartdesa.v1.PopulationService/ListDataAccess',
+                request_serializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessResponse.FromString,
+                _registered_method=True)
 
 
 class PopulationServiceServicer:
@@ -143,6 +148,15 @@ class PopulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDataAccess(self, request, context):
+        """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+        right to know how their data was processed): every read of their register record (any
+        desa) and of the applications named, newest first. Roles and offices only, never a name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PopulationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +194,11 @@ def add_PopulationServiceServicer_to_server(servicer, server):
                     servicer.FindByPhone,
                     request_deserializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneResponse.SerializeToString,
+            ),
+            'ListDataAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDataAccess,
+                    request_deserializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -376,6 +395,33 @@ class PopulationService:
             '/smartdesa.v1.PopulationService/FindByPhone',
             smartdesa_dot_v1_dot_population__pb2.FindByPhoneRequest.SerializeToString,
             smartdesa_dot_v1_dot_population__pb2.FindByPhoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDataAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.PopulationService/ListDataAccess',
+            smartdesa_dot_v1_dot_population__pb2.ListDataAccessRequest.SerializeToString,
+            smartdesa_dot_v1_dot_population__pb2.ListDataAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,11 @@ class PopulationServiceStub:
     from its number, so the number identifies them). Several for a shared family phone; none
     for a number the register does not hold. Recorded in the access log like GetResident.
     """
+    ListDataAccess: _grpc.UnaryUnaryMultiCallable[_population_pb2.ListDataAccessRequest, _population_pb2.ListDataAccessResponse]
+    """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+    right to know how their data was processed): every read of their register record (any
+    desa) and of the applications named, newest first. Roles and offices only, never a name.
+    """
 
 @_typing.type_check_only
 class PopulationServiceAsyncStub(PopulationServiceStub):
@@ -108,6 +113,11 @@ class PopulationServiceAsyncStub(PopulationServiceStub):
     """The living residents whose record holds this phone (WhatsApp chat: a message can only come
     from its number, so the number identifies them). Several for a shared family phone; none
     for a number the register does not hold. Recorded in the access log like GetResident.
+    """
+    ListDataAccess: _aio.UnaryUnaryMultiCallable[_population_pb2.ListDataAccessRequest, _population_pb2.ListDataAccessResponse]  # type: ignore[assignment]
+    """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+    right to know how their data was processed): every read of their register record (any
+    desa) and of the applications named, newest first. Roles and offices only, never a name.
     """
 
 class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -188,6 +198,17 @@ class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
         """The living residents whose record holds this phone (WhatsApp chat: a message can only come
         from its number, so the number identifies them). Several for a shared family phone; none
         for a number the register does not hold. Recorded in the access log like GetResident.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDataAccess(
+        self,
+        request: _population_pb2.ListDataAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_population_pb2.ListDataAccessResponse, _abc.Awaitable[_population_pb2.ListDataAccessResponse]]:
+        """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+        right to know how their data was processed): every read of their register record (any
+        desa) and of the applications named, newest first. Roles and offices only, never a name.
         """
 
 def add_PopulationServiceServicer_to_server(servicer: PopulationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
