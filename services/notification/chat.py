@@ -357,19 +357,25 @@ class ChatInbox:
         nothing stored, and Meta's redelivery tries again."""
         key = conversation_key(self.secret, phone)
         sent_at = datetime.fromisoformat(message.sent_at).astimezone(UTC)
-        if message.kind == TEXT and message.text.strip().lower() not in PLAIN_WORDS:
-            message = await self._keep_secret(key, message)
         async with self.sessions() as session:
             if await session.get(WhatsAppInbound, message.message_id) is not None:
                 return False
-            session.add(WhatsAppInbound(message_id=message.message_id, key=key))
+            # The number and its window first, committed on their own: the workflow's first
+            # activity looks the number up, and a later failure here leaves nothing wrong.
             chat = await session.get(WhatsAppChat, key)
             if chat is None:
                 session.add(WhatsAppChat(key=key, phone=phone, last_inbound_at=sent_at))
             elif sent_at > as_utc(chat.last_inbound_at):
                 chat.last_inbound_at = sent_at  # out of order: the window follows the latest
                 session.add(chat)
-
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()  # the number's first two messages at once: it exists
+        if message.kind == TEXT and message.text.strip().lower() not in PLAIN_WORDS:
+            message = await self._keep_secret(key, message)
+        async with self.sessions() as session:
+            session.add(WhatsAppInbound(message_id=message.message_id, key=key))
             try:
                 await session.flush()
             except IntegrityError:

@@ -352,3 +352,24 @@ async def test_a_kept_ktp_is_reused_instead_of_sent_again(
     kinds = {a.kind: (a.from_kept, a.content) for a in filed.attachments}
     assert kinds == {"KTP": (True, b""), "KK": (False, PDF)}
     assert cloud.media_downloads == ["kk"]  # nothing fetched for the KTP
+
+
+async def test_an_older_message_arriving_late_does_not_move_the_window_back(
+    chat: Chat, service: Service
+) -> None:
+    from datetime import UTC, datetime
+
+    from common.db import as_utc
+    from services.notification.chat import conversation_key
+    from services.notification.models import WhatsAppChat
+    from services.notification.runtime import chat_secret
+
+    newer, older = text(PHONE, "Halo"), text(PHONE, "bantuan")
+    older["timestamp"] = str(int(newer["timestamp"]) - 3600)
+    await chat.say(newer)
+    await chat.say(older)  # delivered late: still answered
+    key = conversation_key(chat_secret(service.settings), PHONE)
+    async with service.runtime.sessions() as session:
+        row = await session.get(WhatsAppChat, key)
+    assert row is not None
+    assert as_utc(row.last_inbound_at) == datetime.fromtimestamp(int(newer["timestamp"]), UTC)
