@@ -18,6 +18,7 @@ from temporalio.client import Client as TemporalClient
 from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.errors import DomainError
+from common.rpc import domain_code
 from common.sessions import session_ended
 from services.intake.applications import (
     WALK_IN,
@@ -456,6 +457,34 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             )
             for k in valid
         }
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
+        # Imported here: resident_actions imports the runtime, which imports this module.
+        from services.intake import resident_actions, submission
+
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "not found")
+                raise AssertionError("abort raises")
+            try:
+                status = await resident_actions.cancel_with(
+                    self._temporal, session, resident.id, request.application_id
+                )
+            except DomainError as exc:
+                # Indonesian, naming no person: the chat shows it to the resident.
+                await context.abort(domain_code(exc), exc.message)
+                raise AssertionError("abort raises") from exc
+            except submission.ApprovalUnavailable as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "approval workflow unavailable")
+                raise AssertionError("abort raises") from exc
+        return intake_pb2.CancelApplicationOfResidentResponse(status=status)
 
     async def ListKeptDocuments(
         self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext

@@ -169,3 +169,17 @@ async def test_a_chat_filing_reuses_the_kept_ktp(
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.FileWalkIn(request)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_chat_cannot_cancel_another_residents_application(
+    stub: intake_pb2_grpc.IntakeServiceStub,
+) -> None:
+    filed = await stub.FileWalkIn(_chat_request())  # Budi's
+    for nik in (NIK_ANI, "3213110000000000"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.CancelApplicationOfResident(
+                intake_pb2.CancelApplicationOfResidentRequest(
+                    nik=nik, application_id=filed.application_id
+                )
+            )
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND

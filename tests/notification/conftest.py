@@ -93,6 +93,7 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.filed: list[intake_pb2.FileWalkInRequest] = []
         self.resident_applications: dict[str, list[intake_pb2.ResidentApplication]] = {}
         self.kept: dict[str, list[str]] = {}  # NIK -> kinds of document kept on file
+        self.cancelled: list[str] = []  # application ids the chat withdrew
 
     async def GetApplication(
         self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
@@ -137,6 +138,24 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         if request.name.endswith("_digits") and not request.value.isdigit():
             return intake_pb2.CheckLetterFieldResponse(error="Isian harus berupa angka.")
         return intake_pb2.CheckLetterFieldResponse(value=request.value.strip())
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
+        for app in self.resident_applications.get(request.nik, []):
+            if app.id == request.application_id:
+                if app.status not in ("in_review", "revision_requested"):
+                    await context.abort(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        "Permohonan ini tidak dapat dibatalkan.",
+                    )
+                app.status = "cancelled"
+                self.cancelled.append(app.id)
+                return intake_pb2.CancelApplicationOfResidentResponse(status="cancelled")
+        await context.abort(grpc.StatusCode.NOT_FOUND, "Permohonan tidak ditemukan.")
+        raise AssertionError("abort raises")
 
     async def ListKeptDocuments(
         self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext

@@ -373,3 +373,39 @@ async def test_an_older_message_arriving_late_does_not_move_the_window_back(
         row = await session.get(WhatsAppChat, key)
     assert row is not None
     assert as_utc(row.last_inbound_at) == datetime.fromtimestamp(int(newer["timestamp"]), UTC)
+
+
+async def test_batal_withdraws_a_submitted_application_after_confirming(
+    chat: Chat, service: Service
+) -> None:
+    from smartdesa.v1 import intake_pb2
+
+    service.peers.intake.resident_applications[NIK] = [
+        intake_pb2.ResidentApplication(
+            id="app-a",
+            number="SKD-2026-000007",
+            letter_type_name="Surat Keterangan Domisili",
+            status="in_review",
+        ),
+        intake_pb2.ResidentApplication(
+            id="app-b",
+            number="SKU-2026-000002",
+            letter_type_name="Surat Keterangan Usaha",
+            status="revision_requested",
+        ),
+    ]
+    await chat.say(text(PHONE, "Halo"))
+    [which] = await chat.say(text(PHONE, "batal"))
+    rows = choice_ids(which)
+    assert list(rows) == ["SKD-2026-000007", "SKU-2026-000002"]
+    [ask] = await chat.say(row(PHONE, rows["SKU-2026-000002"]))
+    assert "Batalkan permohonan SKU-2026-000002" in body_of(ask)
+    [kept] = await chat.say(button(PHONE, choice_ids(ask)["Tidak"]))
+    assert "tidak dibatalkan" in body_of(kept)
+    assert service.peers.intake.cancelled == []
+
+    [which] = await chat.say(text(PHONE, "batal"))
+    [ask] = await chat.say(row(PHONE, choice_ids(which)["SKU-2026-000002"]))
+    [done] = await chat.say(button(PHONE, choice_ids(ask)["Ya, batalkan"]))
+    assert body_of(done) == "Permohonan SKU-2026-000002 sudah dibatalkan."
+    assert service.peers.intake.cancelled == ["app-b"]

@@ -19,6 +19,8 @@ ACTIVITY_TO_OFFICE = "chat_to_office"
 ACTIVITY_EXPECT_SECRET = "chat_expect_secret"  # noqa: S105 (an activity name)
 ACTIVITY_LINK = "chat_link"
 ACTIVITY_KEPT = "chat_kept_documents"
+ACTIVITY_CANCELLABLE = "chat_cancellable"
+ACTIVITY_CANCEL_APPLICATION = "chat_cancel_application"
 
 
 def workflow_id(key: str) -> str:

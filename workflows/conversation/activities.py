@@ -21,6 +21,8 @@ from temporalio import activity
 from common.nik import is_valid_nik
 from common.register_fields import REGISTER_FIELDS, register_values
 from workflows.conversation import (
+    ACTIVITY_CANCEL_APPLICATION,
+    ACTIVITY_CANCELLABLE,
     ACTIVITY_CHECK_FIELD,
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
@@ -36,6 +38,8 @@ from workflows.conversation import (
 )
 from workflows.conversation.models import (
     KEPT,
+    AppRef,
+    CancelRequest,
     ExpectSecret,
     FieldAnswer,
     FieldCheck,
@@ -59,6 +63,7 @@ _CALL_TIMEOUT_S = 20.0
 NO_PHONE = population_pb2.CheckSignInResponse.PhoneOnRecord.NONE
 ACTOR = "notification:whatsapp"
 WHATSAPP_CHANNEL = "whatsapp"
+CANCELLABLE = frozenset({"in_review", "revision_requested"})
 STATUS_WORDS = {
     "draft": "belum dikirim",
     "in_review": "sedang diperiksa",
@@ -332,6 +337,40 @@ class ConversationActivities:
         )
         return list(kept.kinds)
 
+    @activity.defn(name=ACTIVITY_CANCELLABLE)
+    async def cancellable(self, request: RegisterRequest) -> list[AppRef]:
+        """The resident's applications that may still be withdrawn."""
+        resident = await self._resident(request.key, request.resident_id)
+        listed: intake_pb2.ListApplicationsOfResidentResponse = (
+            await self._intake.ListApplicationsOfResident(
+                intake_pb2.ListApplicationsOfResidentRequest(nik=resident.nik, open_only=True),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        )
+        return [
+            AppRef(id=a.id, number=a.number, name=a.letter_type_name)
+            for a in listed.applications
+            if a.status in CANCELLABLE
+        ]
+
+    @activity.defn(name=ACTIVITY_CANCEL_APPLICATION)
+    async def cancel_application(self, request: CancelRequest) -> str:
+        """Intake's cancel of the resident's own application; "" when done, else intake's
+        Indonesian message."""
+        resident = await self._resident(request.key, request.resident_id)
+        try:
+            await self._intake.CancelApplicationOfResident(
+                intake_pb2.CancelApplicationOfResidentRequest(
+                    nik=resident.nik, application_id=request.application_id
+                ),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+                return exc.details() or "Permohonan ini tidak dapat dibatalkan."
+            raise
+        return ""
+
     @activity.defn(name=ACTIVITY_STATUS)
     async def status(self, request: RegisterRequest) -> str:
         resident = await self._resident(request.key, request.resident_id)
@@ -373,4 +412,6 @@ class ConversationActivities:
             self.expect_secret,
             self.link,
             self.kept_documents,
+            self.cancellable,
+            self.cancel_application,
         ]

@@ -172,6 +172,20 @@ class LinkResult:
 
 
 @dataclass
+class AppRef:
+    id: str
+    number: str
+    name: str
+
+
+@dataclass
+class CancelRequest:
+    key: str
+    resident_id: str
+    application_id: str
+
+
+@dataclass
 class ChatState:
     stage: str = "new"
     holders: list[Holder] = field(default_factory=list)
@@ -198,6 +212,8 @@ class ChatState:
     last_at: str = ""
     link_refs: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # KTP/KK intake keeps for the resident
+    cancellable: list[AppRef] = field(default_factory=list)  # "batal" of a submitted one
+    cancel_pick: str = ""
 
 
 @dataclass

@@ -74,7 +74,14 @@ CANCEL_ASK = "Batalkan permohonan yang sedang Anda isi?"
 CANCEL_YES = "Ya, batalkan"
 CANCEL_NO = "Lanjutkan"
 CANCELLED = "Permohonan dibatalkan. Tidak ada yang dikirim ke desa."
-NOTHING_TO_CANCEL = "Tidak ada permohonan yang sedang Anda isi."
+NOTHING_TO_CANCEL = "Tidak ada permohonan yang dapat dibatalkan."
+WHICH_TO_CANCEL = "Permohonan mana yang ingin Anda batalkan?"
+CANCEL_SUBMITTED_ASK = (
+    "Batalkan permohonan {number} ({name})? Permohonan yang dibatalkan tidak dapat dilanjutkan."
+)
+CANCEL_SUBMITTED_NO = "Tidak"
+SUBMITTED_CANCELLED = "Permohonan {number} sudah dibatalkan."
+KEEP_IT = "Baik, permohonan tidak dibatalkan."
 EXPIRED = (
     "Permohonan surat yang belum selesai kami hapus karena tidak ada balasan selama {days} "
     "hari. Ketik *surat* untuk mulai lagi."

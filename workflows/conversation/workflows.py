@@ -16,6 +16,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from workflows.conversation import (
+    ACTIVITY_CANCEL_APPLICATION,
+    ACTIVITY_CANCELLABLE,
     ACTIVITY_CHECK_FIELD,
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
@@ -42,6 +44,8 @@ from workflows.conversation.models import (
     REPLY_LIST,
     TEXT,
     UNSUPPORTED,
+    AppRef,
+    CancelRequest,
     ChatState,
     ConversationInput,
     ExpectSecret,
@@ -75,6 +79,8 @@ SYARAT = "syarat"
 CONFIRM = "confirm"
 CANCEL = "cancel"
 OFFICE = "office"
+CANCEL_PICK = "cancel_pick"  # which submitted application to withdraw
+CANCEL_SUBMITTED = "cancel_submitted"  # and the confirmation
 LINK = "link"  # an unknown number answers the family-knowledge check, one answer at a time
 HALFWAY = frozenset({TYPE, DATA, PURPOSE, QUESTION, SYARAT, CONFIRM, CANCEL})
 
@@ -209,6 +215,8 @@ class ConversationWorkflow:
             SYARAT: self._on_syarat,
             CONFIRM: self._on_confirm,
             CANCEL: self._on_cancel,
+            CANCEL_PICK: self._on_cancel_pick,
+            CANCEL_SUBMITTED: self._on_cancel_submitted,
             OFFICE: self._on_office,
         }.get(s.stage, self._on_menu)
         await handler(m)
@@ -309,7 +317,7 @@ class ConversationWorkflow:
             if s.stage in HALFWAY and s.stage != CANCEL:
                 await self._ask_cancel()
             else:
-                await self._send(w.NOTHING_TO_CANCEL)
+                await self._ask_which_to_cancel()
         elif command == "petugas":
             rest = m.text.strip()[len("petugas") :].strip(" :,-")
             if rest:
@@ -612,6 +620,59 @@ class ConversationWorkflow:
         s.stage = s.resume_stage or MENU
         s.asked, s.options = s.resume_asked, s.resume_options
         await self._repeat()
+
+    async def _ask_which_to_cancel(self) -> None:
+        s = self._s
+        s.cancellable = await workflow.execute_activity(
+            ACTIVITY_CANCELLABLE,
+            RegisterRequest(key=self._key, resident_id=s.resident_id),
+            result_type=list[AppRef],
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        if not s.cancellable:
+            s.stage = MENU
+            await self._send(w.NOTHING_TO_CANCEL)
+            return
+        s.stage = CANCEL_PICK
+        await self._ask(
+            w.WHICH_TO_CANCEL,
+            [Option(a.id, a.number[:24], a.name[:72]) for a in s.cancellable[:10]],
+            kind=REPLY_LIST,
+        )
+
+    async def _on_cancel_pick(self, m: Inbound) -> None:
+        picked = self._pick(m)
+        if picked is None or picked == STALE:
+            await self._refuse(picked)
+            return
+        s = self._s
+        chosen = next(a for a in s.cancellable if a.id == picked)
+        s.cancel_pick, s.stage = chosen.id, CANCEL_SUBMITTED
+        await self._ask(
+            w.CANCEL_SUBMITTED_ASK.format(number=chosen.number, name=chosen.name),
+            [Option("yes", w.CANCEL_YES), Option("no", w.CANCEL_SUBMITTED_NO)],
+        )
+
+    async def _on_cancel_submitted(self, m: Inbound) -> None:
+        picked = self._pick(m)
+        if picked is None or picked == STALE:
+            await self._refuse(picked)
+            return
+        s = self._s
+        chosen = next(a for a in s.cancellable if a.id == s.cancel_pick)
+        s.stage, s.cancellable, s.cancel_pick = MENU, [], ""
+        if picked != "yes":
+            await self._send(w.KEEP_IT)
+            return
+        problem: str = await workflow.execute_activity(
+            ACTIVITY_CANCEL_APPLICATION,
+            CancelRequest(key=self._key, resident_id=s.resident_id, application_id=chosen.id),
+            result_type=str,
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        await self._send(problem or w.SUBMITTED_CANCELLED.format(number=chosen.number))
 
     async def _repeat(self) -> None:
         """Ask again what the current stage waits for."""

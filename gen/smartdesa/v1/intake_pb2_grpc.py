@@ -102,6 +102,11 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.FromString,
                 _registered_method=True)
+        self.CancelApplicationOfResident = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/CancelApplicationOfResident',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -216,6 +221,15 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelApplicationOfResident(self, request, context):
+        """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+        cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+        when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +297,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.ListKeptDocuments,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.SerializeToString,
+            ),
+            'CancelApplicationOfResident': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelApplicationOfResident,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -639,6 +658,33 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/ListKeptDocuments',
             smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelApplicationOfResident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/CancelApplicationOfResident',
+            smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.FromString,
             options,
             channel_credentials,
             insecure,

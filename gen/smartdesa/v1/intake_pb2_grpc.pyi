@@ -85,6 +85,11 @@ class IntakeServiceStub:
     """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
     offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
     """
+    CancelApplicationOfResident: _grpc.UnaryUnaryMultiCallable[_intake_pb2.CancelApplicationOfResidentRequest, _intake_pb2.CancelApplicationOfResidentResponse]
+    """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+    cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+    when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -142,6 +147,11 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     ListKeptDocuments: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListKeptDocumentsRequest, _intake_pb2.ListKeptDocumentsResponse]  # type: ignore[assignment]
     """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
     offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+    """
+    CancelApplicationOfResident: _aio.UnaryUnaryMultiCallable[_intake_pb2.CancelApplicationOfResidentRequest, _intake_pb2.CancelApplicationOfResidentResponse]  # type: ignore[assignment]
+    """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+    cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+    when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
     """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -275,6 +285,17 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_intake_pb2.ListKeptDocumentsResponse, _abc.Awaitable[_intake_pb2.ListKeptDocumentsResponse]]:
         """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
         offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+        """
+
+    @_abc_1.abstractmethod
+    def CancelApplicationOfResident(
+        self,
+        request: _intake_pb2.CancelApplicationOfResidentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.CancelApplicationOfResidentResponse, _abc.Awaitable[_intake_pb2.CancelApplicationOfResidentResponse]]:
+        """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+        cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+        when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
         """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
