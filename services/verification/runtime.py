@@ -10,7 +10,7 @@ from typing import cast
 
 import grpc
 from nats.aio.client import Client as NATS
-from smartdesa.v1 import intake_pb2_grpc, signing_pb2_grpc
+from smartdesa.v1 import catalogue_pb2_grpc, intake_pb2_grpc, signing_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -25,6 +25,7 @@ from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from common.tracing import temporal_interceptors
 from services.verification import servicer
+from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
 from services.verification.inbox_events import InboxFanout, publish_inbox_changed
 from services.verification.population import servicer as population_servicer
@@ -47,6 +48,9 @@ class Runtime:
     grpc_server: GrpcServer
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceAsyncStub  # letter previews
+    # The kabupaten's letter catalogue (signing's CatalogueService): type names, default
+    # routes, each application's version (services/verification/catalogue.py).
+    catalogue: Catalogue
     inbox_fanout: InboxFanout  # the inbox pages' server-sent events
 
 
@@ -101,8 +105,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
         signing_channel = client_channel(settings.signing_grpc_target, internal_auth, SIGNING)
         shutdown.push("gRPC channel to signing", signing_channel.close)
+        catalogue_channel = signing_channel
+        if settings.catalogue_target != settings.signing_grpc_target:
+            catalogue_channel = client_channel(settings.catalogue_target, internal_auth, SIGNING)
+            shutdown.push("gRPC channel to the catalogue", catalogue_channel.close)
+        catalogue = Catalogue(catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel))
 
-        add_directory = servicer.register(sessions)
+        add_directory = servicer.register(sessions, catalogue)
         add_population = population_servicer.register(sessions)
 
         def add_servicers(server: grpc.aio.Server) -> None:
@@ -139,4 +148,5 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 signing_pb2_grpc.SigningServiceStub(signing_channel),
             ),
             inbox_fanout=inbox_fanout,
+            catalogue=catalogue,
         )

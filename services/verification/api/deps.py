@@ -15,6 +15,7 @@ from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification import staff_tasks
 from services.verification.accounts import current_account
 from services.verification.api.params import ApplicationId
+from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
@@ -28,6 +29,14 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_catalogue(runtime: RuntimeDep) -> Catalogue:
+    return runtime.catalogue
+
+
+# The kabupaten's letter catalogue as verification reads it (services/verification/catalogue.py).
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 
 
 def get_settings(runtime: RuntimeDep) -> Settings:
