@@ -16,6 +16,7 @@ Caching, and why it is safe:
   answers 503 with `CATALOGUE_UNAVAILABLE` rather than guess, and writes nothing.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -102,6 +103,7 @@ class Catalogue:
         self._clock = clock
         self._current: dict[str, LetterType] | None = None
         self._current_at = 0.0
+        self._refreshing = asyncio.Lock()  # one read of the list at a time, not one per request
         self._versions: dict[str, LetterType] = {}
 
     def forget_current(self) -> None:
@@ -111,6 +113,10 @@ class Catalogue:
     async def current(self) -> Mapping[str, LetterType]:
         """The current version of every type residents may request online, by code, in the
         catalogue's order."""
+        async with self._refreshing:
+            return await self._read_current()
+
+    async def _read_current(self) -> Mapping[str, LetterType]:
         now = self._clock()
         if self._current is not None and now - self._current_at < self._ttl:
             return self._current

@@ -9,6 +9,7 @@ over: a route is refused (Unavailable, 503, and the workflow's route activity re
 than guessed. Names only label pages, so they fall back to the type's code instead.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -70,12 +71,17 @@ class Catalogue:
         self._clock = clock
         self._current: dict[str, KnownType] | None = None
         self._current_at = 0.0
+        self._refreshing = asyncio.Lock()  # one read of the list at a time, not one per request
         # Published versions never change: each one read is kept for the process's life.
         self._versions: dict[tuple[str, int], catalogue_pb2.LetterTypeDefinition] = {}
 
     async def current(self) -> Mapping[str, KnownType]:
         """Every type's current version, by code in the catalogue's order; or
         CatalogueUnavailable."""
+        async with self._refreshing:
+            return await self._read_current()
+
+    async def _read_current(self) -> Mapping[str, KnownType]:
         now = self._clock()
         if self._current is not None and now - self._current_at < self._ttl:
             return self._current
