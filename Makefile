@@ -22,6 +22,7 @@ help:
 	@echo "make lock    re-pin requirements.lock (the images' dependencies) from pyproject.toml"
 	@echo "make deploy-check  hadolint the Dockerfiles, render and validate every k8s overlay"
 	@echo "make migration SERVICE=intake MSG=\"...\"   new Alembic revision from the models"
+	@echo "make bench-render  render and issue (B-LTA) every catalogue type: medians per type"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +56,10 @@ install: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
 run: $(STAMP)
 	$(PY) -m scripts.devstack
 
+# The page tests in a process of their own beside the rest on pytest-xdist workers
+# (scripts/test_suite.py says why).
 test: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
-	$(PY) -m pytest
+	$(PY) -m scripts.test_suite
 
 # The pure tests (marker `unit`: no server, database, subprocess or network), in seconds.
 test-unit: $(STAMP)
@@ -88,7 +91,8 @@ dead-letters: $(STAMP)
 bench-import: $(STAMP)
 	$(PY) -m scripts.bench_import
 
-# Letter rendering alone (all ten types, F4 and A4): prints render_ms_median.
+# The whole catalogue per type: rendering alone (F4 and A4, with the Dukcapil forms) and issuing
+# with PAdES B-LTA; prints render_ms_median and issue_blta_ms_median, overall and per type.
 bench-render: $(STAMP)
 	$(PY) -m scripts.bench_render
 

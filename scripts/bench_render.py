@@ -1,12 +1,24 @@
-"""Benchmark of letter rendering alone (no number, no signature): renders `--letters` letters
-spread over every type of the catalogue with varied data on both papers, and prints
-render_ms_median and friends, then the median of each type (render_ms_median_<CODE>). Speed is measured here, never asserted in a test. Wall-clock figures
-depend on how busy the machine is; render_cpu_ms_median is the CPU the process spent per letter.
+"""`make bench-render`: the whole catalogue, per type. A benchmark; speed is measured here,
+never asserted in a test.
 
-    .venv/bin/python -m scripts.bench_render [--letters 400]
+1. Rendering alone (no number, no signature): `--letters` letters spread over every type of the
+   catalogue (with the Dukcapil forms each attaches) with varied data on both papers; prints
+   render_ms_median and friends, then each type's median (render_ms_median_<CODE>). Targets:
+   median <= 15 ms.
+2. Issuing with PAdES B-LTA (number + render + signature with timestamps and validation data +
+   register row, as `LetterIssuer.issue` does for the gRPC handler), `--issue-per-type` letters
+   of every type one at a time over one worker process: issue_blta_ms_median overall and per
+   type. Target: median <= 100 ms.
+
+Wall-clock figures depend on how busy the machine is; the cpu_ms figures are the CPU the process
+spent per letter (for issuing, the worker's render and sign time is reported alongside).
+
+    .venv/bin/python -m scripts.bench_render [--letters 400] [--issue-per-type 5]
 """
 
 import argparse
+import asyncio
+import random
 import resource
 import statistics
 import time
@@ -14,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.signing.catalogue.definition import FieldSpec, load_seed
+from services.signing.pades import PadesLevel
 from services.signing.rendering import LetterContent, render_letter
 
 # The repository's seed catalogue (what signing publishes as version 1 at start).
@@ -67,6 +80,7 @@ def _content(i: int) -> LetterContent:
         kabupaten="Subang",
         desa_address="Jl. Raya Pamanukan No. 12, Pamanukan, Subang",
         kode_pos="41254",
+        desa_code="32.13.11.2004",
         signer_title="Kepala Desa",
         signer_name="Dadang Suhendar",
         fields=fields,
@@ -90,9 +104,34 @@ def _sample(spec: FieldSpec, i: int) -> str:
     return f"{spec.label.split(',')[0]} {i}"[: spec.max_length]
 
 
+async def _issue_per_type(per_type: int) -> dict[str, list[tuple[float, float, float]]]:
+    """(issue_ms, worker render_ms, worker sign_ms) of `per_type` B-LTA letters of every type,
+    one at a time, the types taken in turn so that a busy moment of the machine spreads over
+    all of them."""
+    from scripts.bench_signing import issuing_stack, request_for
+
+    rng = random.Random(16)
+    codes = sorted(LETTER_TYPES)
+    out: dict[str, list[tuple[float, float, float]]] = {c: [] for c in codes}
+    async with issuing_stack(PadesLevel.B_LTA, workers=1) as issuer:
+        # Warm the worker (imports, fonts, the first letter's caches), outside the figures.
+        for i, code in enumerate(codes[:4]):
+            await issuer.issue(request_for(rng, code, f"warm-{i}"))
+        for round_ in range(per_type):
+            for code in codes:
+                start = time.perf_counter()
+                await issuer.issue(request_for(rng, code, f"{code}-{round_}"))
+                took = (time.perf_counter() - start) * 1000
+                signed = issuer.last_signed
+                assert signed is not None
+                out[code].append((took, signed.render_ms, signed.sign_ms))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--letters", type=int, default=400)
+    parser.add_argument("--issue-per-type", type=int, default=5)
     args = parser.parse_args()
     contents = [_content(i) for i in range(args.letters)]
     for c in contents[:20]:  # warm up: templates, fonts, the compiler's caches
@@ -121,11 +160,26 @@ def main() -> None:
     print(f"render_cpu_ms_median={statistics.median(cpu_times):.2f}")
     print(f"renders_per_s_one_thread={len(times) / elapsed:.1f}")
     print(f"max_rss_growth_mb={(rss_after - rss_before) / 1024:.1f}")
+    issued = asyncio.run(_issue_per_type(args.issue_per_type)) if args.issue_per_type else {}
+    if issued:
+        every = sorted(t for times in issued.values() for t, _, _ in times)
+        print(f"issue_blta_letters={len(every)}")
+        print(f"issue_blta_ms_median={statistics.median(every):.1f}")
+        print(f"issue_blta_ms_p95={every[int(len(every) * 0.95) - 1]:.1f}")
     for code in sorted(per_type):
-        print(
+        line = (
             f"render_ms_median_{code}={statistics.median(per_type[code]):.2f} "
-            f"cpu_ms_median={statistics.median(per_type_cpu[code]):.2f}"
+            f"cpu_ms_median={statistics.median(per_type_cpu[code]):.2f} "
+            f"forms={len(LETTER_TYPES[code].forms)}"
         )
+        if code in issued:
+            runs = issued[code]
+            line += (
+                f" issue_blta_ms_median={statistics.median(t for t, _, _ in runs):.1f}"
+                f" worker_render_ms={statistics.median(r for _, r, _ in runs):.1f}"
+                f" worker_sign_ms={statistics.median(g for _, _, g in runs):.1f}"
+            )
+        print(line)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,12 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, session_factory
 from common.domain import SignerKind
@@ -25,6 +30,7 @@ from services.signing.catalogue.definition import KODE_NOT_SET, load_seed
 from services.signing.catalogue.definition import FieldSpec as FormField
 from services.signing.catalogue.store import sync_seed
 from services.signing.issuing import IssueRequest, LetterIssuer
+from services.signing.models import DesaProfile
 from services.signing.pades import PadesLevel
 from services.signing.pki import SignerRegistry, ensure_dev_pki
 from services.signing.seed import DEV_DESA, dev_signers, seed_dev_profiles
@@ -73,6 +79,19 @@ def _fields(rng: random.Random, form: tuple[FormField, ...]) -> dict[str, str]:
     return {spec.name: values.get(spec.name) or _value(rng, spec) for spec in form}
 
 
+def request_for(rng: random.Random, letter_type: str, application_id: str) -> IssueRequest:
+    """One application of `letter_type` with varied data, to be signed by the Kepala Desa."""
+    return IssueRequest(
+        application_id=application_id,
+        desa_code=rng.choice(DEV_DESA).code,
+        letter_type=letter_type,
+        purpose=rng.choice(PURPOSES),
+        nik=f"321311{rng.randint(1, 71):02d}{rng.randint(1, 12):02d}{rng.randint(50, 99)}{rng.randint(1, 9999):04d}",
+        signer_role="kades",
+        fields=_fields(rng, LETTER_TYPES[letter_type].fields),
+    )
+
+
 def _requests(rng: random.Random, count: int, prefix: str) -> list[IssueRequest]:
     requests = []
     for i in range(count):
@@ -80,24 +99,31 @@ def _requests(rng: random.Random, count: int, prefix: str) -> list[IssueRequest]
         letter_type = rng.choice(
             sorted(c for c, t in LETTER_TYPES.items() if t.kode_klasifikasi != KODE_NOT_SET)
         )
-        form = LETTER_TYPES[letter_type]
-        requests.append(
-            IssueRequest(
-                application_id=f"{prefix}-{i}",
-                desa_code=rng.choice(DEV_DESA).code,
-                letter_type=letter_type,
-                purpose=rng.choice(PURPOSES),
-                nik=f"321311{rng.randint(1, 71):02d}{rng.randint(1, 12):02d}{rng.randint(50, 99)}{rng.randint(1, 9999):04d}",
-                signer_role="kades",
-                fields=_fields(rng, form.fields),
-            )
-        )
+        requests.append(request_for(rng, letter_type, f"{prefix}-{i}"))
     return requests
 
 
-async def _bench(
-    level: PadesLevel, letters: int, concurrency: int, workers: int
-) -> dict[str, float]:
+# The code every dev desa gives the types whose kode the catalogue leaves "belum ditetapkan"
+# (a desa sets one before it can issue them), so that every type can be issued.
+OPEN_KODE = "100.3.4"
+
+
+async def _set_open_kodes(sessions: async_sessionmaker[AsyncSession]) -> None:
+    open_types = [c for c, t in LETTER_TYPES.items() if t.kode_klasifikasi == KODE_NOT_SET]
+    async with sessions() as session:
+        for desa in DEV_DESA:
+            profile = await session.get(DesaProfile, desa.code)
+            if profile is not None:
+                profile.kode_klasifikasi = dict.fromkeys(open_types, OPEN_KODE)
+                session.add(profile)
+        await session.commit()
+
+
+@asynccontextmanager
+async def issuing_stack(level: PadesLevel, workers: int) -> AsyncIterator[LetterIssuer]:
+    """A signing service's issuer on a fresh SQLite database and dev PKI (with the kop's logo,
+    the catalogue published from the seed files), signing at `level` over `workers` worker
+    processes (0: in a thread)."""
     with tempfile.TemporaryDirectory(prefix="bench-signing-") as tmp:
         root = Path(tmp)
         pki_dir = root / "pki"
@@ -108,37 +134,45 @@ async def _bench(
         sessions = session_factory(engine)
         await seed_dev_profiles(sessions, root / "assets")  # with the kop's logo
         await sync_seed(sessions, LETTER_TYPES)  # the catalogue, as the service does at start
+        await _set_open_kodes(sessions)
         local = LocalKeySigner(EngineConfig(pki_dir=pki_dir, level=level), registry, workers)
         signers = SignerSet({SignerKind.LOCAL: local}, {}, SignerKind.LOCAL)
         issuer = LetterIssuer(sessions, signers, root / "letters", "http://127.0.0.1:8002")
-        rng = random.Random(4)
         try:
-            # Warm every worker (imports, fonts, first-letter caches), outside the figures.
-            await asyncio.gather(*(issuer.issue(r) for r in _requests(rng, workers * 2, "warm")))
-
-            render, sign, issue = [], [], []
-            for request in _requests(rng, letters, "seq"):
-                start = time.perf_counter()
-                await issuer.issue(request)
-                issue.append((time.perf_counter() - start) * 1000)
-                signed: SignedLetter | None = issuer.last_signed
-                assert signed is not None
-                render.append(signed.render_ms)
-                sign.append(signed.sign_ms)
-
-            slots = asyncio.Semaphore(concurrency)
-
-            async def one(request: IssueRequest) -> None:
-                async with slots:
-                    await issuer.issue(request)
-
-            batch = _requests(rng, letters, "par")
-            start = time.perf_counter()
-            await asyncio.gather(*(one(r) for r in batch))
-            per_second = len(batch) / (time.perf_counter() - start)
+            yield issuer
         finally:
             await local.close()
             await engine.dispose()
+
+
+async def _bench(
+    level: PadesLevel, letters: int, concurrency: int, workers: int
+) -> dict[str, float]:
+    async with issuing_stack(level, workers) as issuer:
+        rng = random.Random(4)
+        # Warm every worker (imports, fonts, first-letter caches), outside the figures.
+        await asyncio.gather(*(issuer.issue(r) for r in _requests(rng, workers * 2, "warm")))
+
+        render, sign, issue = [], [], []
+        for request in _requests(rng, letters, "seq"):
+            start = time.perf_counter()
+            await issuer.issue(request)
+            issue.append((time.perf_counter() - start) * 1000)
+            signed: SignedLetter | None = issuer.last_signed
+            assert signed is not None
+            render.append(signed.render_ms)
+            sign.append(signed.sign_ms)
+
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(request: IssueRequest) -> None:
+            async with slots:
+                await issuer.issue(request)
+
+        batch = _requests(rng, letters, "par")
+        start = time.perf_counter()
+        await asyncio.gather(*(one(r) for r in batch))
+        per_second = len(batch) / (time.perf_counter() - start)
     return {
         "render_ms_median": statistics.median(render),
         "sign_ms_median": statistics.median(sign),

@@ -59,6 +59,9 @@ class Runtime:
     # The kabupaten's letter catalogue (signing's CatalogueService), cached as
     # services/intake/catalogue.py says: every letter type intake offers and checks.
     catalogue: Catalogue
+    # The same service uncached: the whole definitions the published service standards are
+    # composed from (services/intake/service_standard.py).
+    catalogue_stub: catalogue_pb2_grpc.CatalogueServiceStub
     # Verification's DirectoryService: which letter types a desa offers.
     directory: directory_pb2_grpc.DirectoryServiceStub
     # Verification's PopulationService: the register a registered resident's letter is filled
@@ -110,7 +113,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         if catalogue_channel is not signing_channel:
             shutdown.push("gRPC channel to the catalogue", catalogue_channel.close)
-        catalogue = Catalogue(catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel))
+        catalogue_stub = catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel)
+        catalogue = Catalogue(catalogue_stub)
         # Migration 0014's backfill: applications from before keep the version current now.
         await pin_unpinned(sessions, catalogue)
         verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
@@ -154,6 +158,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             signing_channel=signing_channel,
             signing=signing_pb2_grpc.SigningServiceStub(signing_channel),
             catalogue=catalogue,
+            catalogue_stub=catalogue_stub,
             directory=directory_pb2_grpc.DirectoryServiceStub(verification_channel),
             population=population_pb2_grpc.PopulationServiceStub(verification_channel),
             notifications=notification_pb2_grpc.NotificationServiceStub(notification_channel),

@@ -199,6 +199,7 @@ class Composition:
             signer_name=self.signature.signer_name,
             signer_nip=self.signature.signer_nip,
             desa_contact=contact_line(p),
+            desa_code=p.code,
             authority=self.signature.authority,
             fields=dict(self.fields),
             nik=self.nik,

@@ -73,6 +73,20 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+")
 _NIP = re.compile(r"\d{18}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+# The maklumat pelayanan: the promise a provider publishes beside its standards (Permenpan-RB
+# 15/2014, Lampiran, "Maklumat Pelayanan"). The default follows the regulation's wording; the
+# desa may write its own, with the names filled in from the profile so a renamed Kades never
+# leaves a stale name on the wall.
+MAKLUMAT_PLACEHOLDERS = ("desa", "kecamatan", "kabupaten", "kades")
+MAKLUMAT_MAX = 2000
+DEFAULT_MAKLUMAT = (
+    "Dengan ini, kami Pemerintah Desa {desa}, Kecamatan {kecamatan}, Kabupaten {kabupaten}, "
+    "menyatakan sanggup menyelenggarakan pelayanan sesuai standar pelayanan yang telah "
+    "ditetapkan dan apabila tidak menepati janji ini, kami siap menerima sanksi sesuai "
+    "peraturan perundang-undangan yang berlaku.\n\nKepala Desa {desa}\n{kades}"
+)
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
 
 class ProfileNotFound(Exception):
     """The desa has no profile (signing is not set up for it)."""
@@ -109,6 +123,7 @@ class ProfileInput:
     paper: str = "F4"
     number_format: str = ""
     officials: Sequence[OfficialInput] = ()
+    maklumat_pelayanan: str = ""  # "": the default
 
 
 @dataclass(frozen=True)
@@ -206,7 +221,38 @@ def clean_profile(data: ProfileInput) -> _Cleaned:
     except InvalidNumberFormat as exc:
         out.errors["number_format"] = str(exc)
     _clean_officials(out, data.officials)
+    v["maklumat_pelayanan"] = _clean_maklumat(out, data.maklumat_pelayanan)
     return out
+
+
+def _clean_maklumat(out: _Cleaned, raw: str) -> str:
+    """The template to store ("" for the default): paragraphs kept, spaces within a line
+    collapsed, only the known placeholders."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [" ".join(line.replace("\t", " ").split()) for line in text.split("\n")]
+    value = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if _CONTROL.search(value.replace("\n", " ")):
+        out.errors["maklumat_pelayanan"] = "Maklumat memuat karakter yang tidak dapat dicetak."
+    elif len(value) > MAKLUMAT_MAX:
+        out.errors["maklumat_pelayanan"] = f"Maklumat paling banyak {MAKLUMAT_MAX} karakter."
+    else:
+        unknown = [p for p in _PLACEHOLDER.findall(value) if p not in MAKLUMAT_PLACEHOLDERS]
+        if unknown or value.count("{") != value.count("}"):
+            known = ", ".join("{" + p + "}" for p in MAKLUMAT_PLACEHOLDERS)
+            out.errors["maklumat_pelayanan"] = f"Maklumat hanya boleh memakai isian {known}."
+    return "" if value == DEFAULT_MAKLUMAT else value
+
+
+def maklumat_text(profile: DesaProfile) -> str:
+    """The desa's maklumat with its names filled in (values are never read as placeholders)."""
+    names = {
+        "desa": profile.name,
+        "kecamatan": profile.kecamatan,
+        "kabupaten": profile.kabupaten,
+        "kades": profile.kades_name,
+    }
+    template = profile.maklumat_pelayanan or DEFAULT_MAKLUMAT
+    return _PLACEHOLDER.sub(lambda m: names.get(m.group(1), m.group(0)), template)
 
 
 def _clean_officials(out: _Cleaned, officials: Sequence[OfficialInput]) -> None:
@@ -416,6 +462,7 @@ class DesaProfiles:
             for name in PROFILE_TEXT_FIELDS:
                 setattr(profile, name, v[name])
             profile.number_format = v["number_format"] or None
+            profile.maklumat_pelayanan = v["maklumat_pelayanan"]
             if logo_file is not None:
                 profile.logo_file = logo_file
             elif remove_logo:

@@ -29,6 +29,7 @@ from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
 from services.signing import rendering
 from services.signing.catalogue import store as catalogue
+from services.signing.catalogue.definition import LetterTypeDef as LetterType
 from services.signing.composition import (
     Composition,
     ProfileIncomplete,
@@ -39,7 +40,6 @@ from services.signing.composition import (
     logo_path,
     signature_for,
 )
-from services.signing.catalogue.definition import LetterTypeDef as LetterType
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
 from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pades import StampText

@@ -47,6 +47,9 @@ class DesaProfile(SQLModel, table=True):
     number_format: str | None = None
     # Letter type code -> kode klasifikasi, where the desa departs from the default.
     kode_klasifikasi: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    # The maklumat pelayanan (Permenpan-RB 15/2014) as the desa wrote it, a template with
+    # {desa}, {kecamatan}, {kabupaten} and {kades} (desa_profile.maklumat_text); "": the default.
+    maklumat_pelayanan: str = ""
     # Who last changed the profile (a staff username) and when; letters issued afterwards
     # follow the change, letters issued before keep what they were signed with.
     updated_by: str = ""

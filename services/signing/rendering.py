@@ -29,6 +29,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from common.wib import WIB, indonesian_date
 from services.signing.catalogue.blocks import compile_body
 from services.signing.catalogue.definition import FieldSpec, LetterTypeDef
+from services.signing.catalogue.forms import FORM_PRELUDE, compile_form, find_form
 from services.signing.typst_text import typst_str as typst_str
 
 LetterType = LetterTypeDef
@@ -165,6 +166,7 @@ class LetterContent:
     preview: bool = False  # unsigned, unnumbered, watermarked
     signer_nip: str = ""
     desa_contact: str = ""  # the office's phone and email, one line of the kop surat
+    desa_code: str = ""  # Kemendagri code, which Dukcapil forms print ({desa.kode})
 
     @property
     def speaks_for(self) -> str:
@@ -195,6 +197,14 @@ def _template_source(
     }
     signature = _env.get_template("signature.typ.j2").render(**frame).strip("\n")
     body = compile_body(letter_type, signature)
+    # The Dukcapil forms the type attaches, each a page (or more) after the letter, in the same
+    # document, so the one signature covers them. Forms named without a version (definitions
+    # from before forms were generated) print nothing: their letters render as they did.
+    names = frozenset(f.name for f in letter_type.fields)
+    forms = [find_form(f.code, f.version) for f in letter_type.forms if f.version]
+    if forms:
+        pages = [compile_form(form, names) for form in forms if form is not None]
+        body = "\n\n".join([body, FORM_PRELUDE, *pages])
     return _env.get_template("letter.typ.j2").render(body=body, **frame).encode("utf-8")
 
 
@@ -217,6 +227,7 @@ def build_document(content: LetterContent) -> TypstDocument:
         "signer_name": content.signer_name or MISSING,
         "signer_nip": content.signer_nip,
         "desa_contact": content.desa_contact,
+        "desa_code": content.desa_code,
         "purpose": content.purpose.strip() or MISSING,
         "addressee": content.addressee.strip() or MISSING,
         "place": content.desa,

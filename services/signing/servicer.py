@@ -13,7 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.domain.errors import DomainError
 from common.rpc import SIGNING_PASSPHRASE_METADATA, domain_code
 from services.signing.catalogue.servicer import CatalogueServicer
+from services.signing.composition import logo_path
 from services.signing.desa_profile import (
+    DEFAULT_MAKLUMAT,
     PROFILE_TEXT_FIELDS,
     DesaProfiles,
     LogoUpload,
@@ -22,10 +24,12 @@ from services.signing.desa_profile import (
     ProfileNotFound,
     ProfileRejected,
     ProfileSnapshot,
+    maklumat_text,
 )
 from services.signing.issuing import IssueRefused, IssueRequest, LetterIssuer
 from services.signing.models import Letter, as_utc
 from services.signing.numbering import DEFAULT_NUMBER_FORMAT, InvalidNumberFormat
+from services.signing.poster import PosterRefused, StandardSections, render_poster
 from services.signing.revocation import (
     REVOKING_ROLE,
     Revocation,
@@ -92,6 +96,7 @@ def _profile_view(snap: ProfileSnapshot, logo: bytes = b"") -> signing_pb2.DesaP
             signing_pb2.DesaOfficialEntry(username=o.username, name=o.name, nip=o.nip)
             for o in snap.officials
         ],
+        maklumat_pelayanan=p.maklumat_pelayanan,
     )
     view = signing_pb2.DesaProfileView(
         desa_code=p.code,
@@ -103,6 +108,8 @@ def _profile_view(snap: ProfileSnapshot, logo: bytes = b"") -> signing_pb2.DesaP
         default_number_format=DEFAULT_NUMBER_FORMAT,
         next_number_example=snap.next_number_example,
         updated_by=p.updated_by,
+        default_maklumat_pelayanan=DEFAULT_MAKLUMAT,
+        maklumat_pelayanan_text=maklumat_text(p),
     )
     if p.updated_at is not None:
         view.updated_at.FromDatetime(as_utc(p.updated_at))
@@ -114,6 +121,7 @@ def _profile_input(data: signing_pb2.DesaProfileData) -> ProfileInput:
         **{name: getattr(data, name) for name in PROFILE_TEXT_FIELDS},
         number_format=data.number_format,
         officials=[OfficialInput(o.username, o.name, o.nip) for o in data.officials],
+        maklumat_pelayanan=data.maklumat_pelayanan,
     )
 
 
@@ -240,6 +248,32 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         except InvalidNumberFormat as exc:
             return signing_pb2.ExampleNumberResponse(error=str(exc))
         return signing_pb2.ExampleNumberResponse(example=example)
+
+    async def RenderServiceStandard(
+        self, request: signing_pb2.ServiceStandardDocument, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.LetterPdf:
+        try:
+            snap = await self._profiles.get(request.desa_code)
+        except ProfileNotFound:
+            await _abort(context, grpc.StatusCode.NOT_FOUND, _no_profile(request.desa_code))
+        sections = StandardSections(
+            letter_type_name=request.letter_type_name,
+            requirements=tuple(request.requirements),
+            procedure=tuple(request.procedure),
+            time=request.time,
+            cost=request.cost,
+            product=request.product,
+            complaints=request.complaints,
+            maklumat=request.maklumat,
+            page_url=request.page_url,
+        )
+        try:
+            content = await render_poster(
+                snap.profile, sections, logo_path(snap.profile, self._issuer.assets_dir)
+            )
+        except PosterRefused as exc:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return signing_pb2.LetterPdf(letter_id="", number="", content=content)
 
     async def GetSigner(
         self, request: signing_pb2.GetSignerRequest, context: grpc.aio.ServicerContext

@@ -6,6 +6,7 @@ both the page and the API take to it (who may do what is decided by their depend
 from __future__ import annotations  # the async stub types exist only in the .pyi
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -35,6 +36,9 @@ PROFILE_FIELDS = (
     "sekdes_nip",
     "paper",
     "number_format",
+    # The maklumat pelayanan (Permenpan-RB 15/2014) shown with the desa's published service
+    # standards; "" stands for the default text (signing's DEFAULT_MAKLUMAT).
+    "maklumat_pelayanan",
 )
 # Signing refuses larger logos with its own message; larger uploads are not even sent on.
 LOGO_UPLOAD_LIMIT = 512 * 1024
@@ -67,7 +71,7 @@ class OfficialForm:
 class ProfileForm:
     """What the page's form or the API's body asks to save."""
 
-    values: dict[str, str]
+    values: Mapping[str, str | None]  # a None maklumat_pelayanan: keep the current one
     officials: list[OfficialForm] | None = None  # None: keep the current ones
     logo: bytes = b""
     logo_type: str = ""
@@ -124,10 +128,14 @@ async def save_profile(
     if len(form.logo) > LOGO_UPLOAD_LIMIT:
         errors["logo"] = LOGO_TOO_LARGE
     officials = form.officials
-    if officials is None:
-        officials = list(
-            officials_by_username(await read_profile(runtime, staff.desa_code)).values()
-        )
+    values = dict(form.values)
+    if officials is None or values.get("maklumat_pelayanan") is None:
+        # Left out of an API body: keep what the profile holds now.
+        current = await read_profile(runtime, staff.desa_code)
+        if officials is None:
+            officials = list(officials_by_username(current).values())
+        if values.get("maklumat_pelayanan") is None:
+            values["maklumat_pelayanan"] = current.profile.maklumat_pelayanan
     accounts = {s.username for s in await desa_accounts(session, staff.desa_code)}
     for o in officials:
         if o.username not in accounts:
@@ -135,7 +143,7 @@ async def save_profile(
     if errors:
         raise ProfileInvalid(errors)
     data = signing_pb2.DesaProfileData(
-        **{name: form.values.get(name, "") for name in PROFILE_FIELDS},
+        **{name: values.get(name) or "" for name in PROFILE_FIELDS},
         officials=[
             signing_pb2.DesaOfficialEntry(username=o.username, name=o.name, nip=o.nip)
             for o in officials
@@ -216,6 +224,8 @@ def profile_json(view: signing_pb2.DesaProfileView) -> dict[str, object]:
         "logo_type": view.logo_type,
         "logo_url": logo_url(view),
         "default_number_format": view.default_number_format,
+        "default_maklumat_pelayanan": view.default_maklumat_pelayanan,
+        "maklumat_pelayanan_text": view.maklumat_pelayanan_text,
         "next_number_example": view.next_number_example,
         "updated_by": view.updated_by,
         "updated_at": view.updated_at.ToDatetime().isoformat() + "Z"

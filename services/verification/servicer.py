@@ -14,6 +14,7 @@ from common.domain import Role
 from common.events import AreaCodes
 from services.verification.accounts import session_of
 from services.verification.catalogue import Catalogue, CatalogueUnavailable
+from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
 from services.verification.plt import current_plt
 from services.verification.routes import offered_letter_types, route_for, rules_for
@@ -156,6 +157,35 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
                 raise
         return directory_pb2.ListOfferedLetterTypesResponse(letter_types=offered)
+
+    async def GetLetterFigures(
+        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.LetterFigures:
+        try:
+            month_bounds(request.month)
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "month must be YYYY-MM")
+        async with self._sessions() as session:
+            try:
+                cells = await letter_figures(
+                    session, request.kabupaten_code, request.month, self._catalogue
+                )
+            except CatalogueUnavailable:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
+                raise
+        return directory_pb2.LetterFigures(
+            desa=[
+                directory_pb2.DesaLetterFigures(
+                    desa_code=c.desa_code,
+                    kecamatan_code=c.kecamatan_code,
+                    requested=c.requested,
+                    issued=c.issued,
+                    working_hours_to_issue=c.working_hours_to_issue,
+                    issued_within_standard=c.issued_within_standard,
+                )
+                for c in cells
+            ]
+        )
 
 
 def register(

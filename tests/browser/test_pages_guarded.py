@@ -26,10 +26,23 @@ from tests.support.web import app_routes, sign_in_form
 # anyone may file and follow by number and secret (tests/intake/test_survey.py and
 # test_complaints.py check their own tokens).
 PUBLIC_DUTIES = {"/survei/{application_id}", "/pengaduan", "/pengaduan/lacak"}
+# The published service standards and the open performance figures (issue 19 items 1 and 4):
+# public facts, no personal data (tests/intake/test_service_standards.py,
+# test_performance_figures.py).
+PUBLISHED = {
+    "/standar-pelayanan",
+    "/standar-pelayanan/{desa_code}",
+    "/standar-pelayanan/{desa_code}/{letter_type}",
+    "/standar-pelayanan/{desa_code}/{letter_type}/poster.pdf",
+    "/angka-kinerja",
+    "/angka-kinerja.csv",
+    "/angka-kinerja.json",
+}
 PUBLIC_PAGES = {
     "verification": {"/masuk"},
     "intake": {"/", "/masuk", "/masuk/kode", "/manifest.webmanifest", "/sw.js", "/luring"}
-    | PUBLIC_DUTIES,
+    | PUBLIC_DUTIES
+    | PUBLISHED,
 }
 # Form posts that start a session (no session to protect yet), and the public duties' forms.
 PUBLIC_POSTS = {

@@ -50,6 +50,9 @@ class Signing(signing_pb2_grpc.SigningServiceServicer):
     async def GetSigner(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context)
 
+    async def RenderServiceStandard(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context)
+
     async def GetLetterPdf(
         self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.LetterPdf:

@@ -45,6 +45,12 @@ class Directory(directory_pb2_grpc.DirectoryServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake takes no staff tokens")
         raise AssertionError("abort raises")
 
+    async def GetLetterFigures(
+        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.LetterFigures:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake publishes no figures here")
+        raise AssertionError("abort raises")
+
     async def ListOfferedLetterTypes(
         self,
         request: directory_pb2.ListOfferedLetterTypesRequest,

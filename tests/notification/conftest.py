@@ -203,6 +203,11 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.ListOfferedLetterTypesResponse:
         return await _unimplemented(context)
 
+    async def GetLetterFigures(
+        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.LetterFigures:
+        return await _unimplemented(context)
+
     async def GetStaffSession(
         self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.StaffSessionState:

@@ -31,6 +31,7 @@ from services.signing.catalogue.definition import (
     load_seed,
     parse,
 )
+from services.signing.catalogue.forms import find_form
 from services.signing.rendering import LetterContent, build_document, render_letter
 from tests.signing.pdf_text import page_texts, squeeze
 
@@ -112,7 +113,7 @@ def test_seed_type_is_complete(code: str) -> None:
     assert d.kode_klasifikasi == KODE_NOT_SET or "83/2022" in d.kode_klasifikasi_basis
     assert d.syarat, "every type asks for at least one syarat"
     assert d.route.steps and d.route.signer
-    assert all(f.regulation for f in d.forms)
+    assert all(f.regulation and f.version for f in d.forms)
     fields = {f.name for f in d.fields}
     for block in d.body:
         for text in (block.text, *block.items, *(r.value for r in block.rows)):
@@ -132,7 +133,6 @@ def test_every_seeded_type_renders_through_typst(code: str) -> None:
     fields = {f.name: _sample(f.kind, f.choices) for f in d.fields}
     content = _content(d, fields, addressee="Yang berkepentingan")
     texts = page_texts(render_letter(content))
-    text = squeeze(" ".join(texts))
     for expected in (
         "PEMERINTAH KABUPATEN SUBANG",
         d.title,
@@ -140,8 +140,15 @@ def test_every_seeded_type_renders_through_typst(code: str) -> None:
         "Dadang Suhendar",
         *(r.label for b in d.body for r in b.rows),
     ):
-        assert squeeze(expected) in text, (code, expected)
-    assert len(texts) == 1, f"{code}: {len(texts)} pages"
+        assert squeeze(expected) in squeeze(texts[0]), (code, expected)
+    # The letter fits one page; each Dukcapil form it attaches follows on a page of its own.
+    forms = [find_form(f.code, f.version) for f in d.forms]
+    assert len(texts) == 1 + len(forms), f"{code}: {len(texts)} pages"
+    for page, form in zip(texts[1:], forms, strict=True):
+        assert form is not None
+        assert squeeze(f"Kode. {form.code}") in squeeze(page), (code, form.code)
+        assert squeeze(form.title) in squeeze(page), (code, form.code)
+        assert squeeze(f"Lampiran surat Nomor: {content.number}") in squeeze(page)
 
 
 # --- definitions that are refused ----------------------------------------------------------

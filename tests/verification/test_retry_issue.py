@@ -86,6 +86,12 @@ class RefusingSigning(signing_pb2_grpc.SigningServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
 
+    async def RenderServiceStandard(
+        self, request: signing_pb2.ServiceStandardDocument, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.LetterPdf:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("abort raises")
+
 
 @pytest.fixture
 async def signing(

@@ -59,6 +59,12 @@ class DirectoryPeer(directory_pb2_grpc.DirectoryServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
         raise AssertionError("abort raises")
 
+    async def GetLetterFigures(
+        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.LetterFigures:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
+        raise AssertionError("abort raises")
+
 
 class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self) -> None:
@@ -213,6 +219,12 @@ class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
     ) -> signing_pb2.ExampleNumberResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
+
+    async def RenderServiceStandard(
+        self, request: signing_pb2.ServiceStandardDocument, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.LetterPdf:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("abort raises")
 
 
 @dataclass

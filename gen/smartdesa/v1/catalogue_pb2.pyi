@@ -236,21 +236,25 @@ class CatalogueForm(_message.Message):
     CODE_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     REGULATION_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     """F-2.01, N-1"""
     name: _builtins.str
     regulation: _builtins.str
     """the regulation whose layout it follows"""
+    version: _builtins.int
+    """The form template's version printed after the letter (catalogue/forms/); 0: named only."""
     def __init__(
         self,
         *,
         code: _builtins.str = ...,
         name: _builtins.str = ...,
         regulation: _builtins.str = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "name", b"name", "regulation", b"regulation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "name", b"name", "regulation", b"regulation", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -347,3 +347,89 @@ class StaffSessionState(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StaffSessionState: _TypeAlias = StaffSessionState  # noqa: Y015
+
+@_typing.final
+class GetLetterFiguresRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KABUPATEN_CODE_FIELD_NUMBER: _builtins.int
+    MONTH_FIELD_NUMBER: _builtins.int
+    kabupaten_code: _builtins.str
+    """e.g. "32.13" """
+    month: _builtins.str
+    """YYYY-MM, in WIB"""
+    def __init__(
+        self,
+        *,
+        kabupaten_code: _builtins.str = ...,
+        month: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kabupaten_code", b"kabupaten_code", "month", b"month"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLetterFiguresRequest: _TypeAlias = GetLetterFiguresRequest  # noqa: Y015
+
+@_typing.final
+class DesaLetterFigures(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    KECAMATAN_CODE_FIELD_NUMBER: _builtins.int
+    REQUESTED_FIELD_NUMBER: _builtins.int
+    ISSUED_FIELD_NUMBER: _builtins.int
+    WORKING_HOURS_TO_ISSUE_FIELD_NUMBER: _builtins.int
+    ISSUED_WITHIN_STANDARD_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    kecamatan_code: _builtins.str
+    requested: _builtins.int
+    """submitted in the month"""
+    issued: _builtins.int
+    """issued in the month"""
+    issued_within_standard: _builtins.int
+    """of `issued`: within the sum of its route's step deadlines"""
+    @_builtins.property
+    def working_hours_to_issue(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """One per letter issued in the month, unordered: working hours from submission to issue."""
+
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        kecamatan_code: _builtins.str = ...,
+        requested: _builtins.int = ...,
+        issued: _builtins.int = ...,
+        working_hours_to_issue: _abc.Iterable[_builtins.float] | None = ...,
+        issued_within_standard: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "issued", b"issued", "issued_within_standard", b"issued_within_standard", "kecamatan_code", b"kecamatan_code", "requested", b"requested", "working_hours_to_issue", b"working_hours_to_issue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesaLetterFigures: _TypeAlias = DesaLetterFigures  # noqa: Y015
+
+@_typing.final
+class LetterFigures(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def desa(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesaLetterFigures]:
+        """every desa of the kabupaten known to the register of areas"""
+
+    def __init__(
+        self,
+        *,
+        desa: _abc.Iterable[Global___DesaLetterFigures] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa", b"desa"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LetterFigures: _TypeAlias = LetterFigures  # noqa: Y015

@@ -56,6 +56,11 @@ class DirectoryServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_directory__pb2.GetStaffSessionRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_directory__pb2.StaffSessionState.FromString,
                 _registered_method=True)
+        self.GetLetterFigures = channel.unary_unary(
+                '/smartdesa.v1.DirectoryService/GetLetterFigures',
+                request_serializer=smartdesa_dot_v1_dot_directory__pb2.GetLetterFiguresRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_directory__pb2.LetterFigures.FromString,
+                _registered_method=True)
 
 
 class DirectoryServiceServicer:
@@ -92,6 +97,16 @@ class DirectoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLetterFigures(self, request, context):
+        """The letters of a kabupaten's desa in one month (WIB), for the open performance figures
+        (docs/public-duties.md): per desa, how many were requested and issued, each issued letter's
+        time to issue in the desa's working hours and whether it kept the route's standard. Codes
+        and numbers only; the caller (intake) suppresses small cells before publishing anything.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DirectoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +129,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.GetStaffSession,
                     request_deserializer=smartdesa_dot_v1_dot_directory__pb2.GetStaffSessionRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_directory__pb2.StaffSessionState.SerializeToString,
+            ),
+            'GetLetterFigures': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLetterFigures,
+                    request_deserializer=smartdesa_dot_v1_dot_directory__pb2.GetLetterFiguresRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_directory__pb2.LetterFigures.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,6 +246,33 @@ class DirectoryService:
             '/smartdesa.v1.DirectoryService/GetStaffSession',
             smartdesa_dot_v1_dot_directory__pb2.GetStaffSessionRequest.SerializeToString,
             smartdesa_dot_v1_dot_directory__pb2.StaffSessionState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLetterFigures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.DirectoryService/GetLetterFigures',
+            smartdesa_dot_v1_dot_directory__pb2.GetLetterFiguresRequest.SerializeToString,
+            smartdesa_dot_v1_dot_directory__pb2.LetterFigures.FromString,
             options,
             channel_credentials,
             insecure,

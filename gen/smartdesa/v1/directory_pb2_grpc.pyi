@@ -46,6 +46,12 @@ class DirectoryServiceStub:
     tokens (signing) check each one against it (common.auth.staff_session_current), caching
     the answer briefly. NOT_FOUND: no such account.
     """
+    GetLetterFigures: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetLetterFiguresRequest, _directory_pb2.LetterFigures]
+    """The letters of a kabupaten's desa in one month (WIB), for the open performance figures
+    (docs/public-duties.md): per desa, how many were requested and issued, each issued letter's
+    time to issue in the desa's working hours and whether it kept the route's standard. Codes
+    and numbers only; the caller (intake) suppresses small cells before publishing anything.
+    """
 
 @_typing.type_check_only
 class DirectoryServiceAsyncStub(DirectoryServiceStub):
@@ -64,6 +70,12 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     """What the staff account says now about one of its tokens: other services that accept staff
     tokens (signing) check each one against it (common.auth.staff_session_current), caching
     the answer briefly. NOT_FOUND: no such account.
+    """
+    GetLetterFigures: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetLetterFiguresRequest, _directory_pb2.LetterFigures]  # type: ignore[assignment]
+    """The letters of a kabupaten's desa in one month (WIB), for the open performance figures
+    (docs/public-duties.md): per desa, how many were requested and issued, each issued letter's
+    time to issue in the desa's working hours and whether it kept the route's standard. Codes
+    and numbers only; the caller (intake) suppresses small cells before publishing anything.
     """
 
 class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -104,6 +116,18 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         """What the staff account says now about one of its tokens: other services that accept staff
         tokens (signing) check each one against it (common.auth.staff_session_current), caching
         the answer briefly. NOT_FOUND: no such account.
+        """
+
+    @_abc_1.abstractmethod
+    def GetLetterFigures(
+        self,
+        request: _directory_pb2.GetLetterFiguresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.LetterFigures, _abc.Awaitable[_directory_pb2.LetterFigures]]:
+        """The letters of a kabupaten's desa in one month (WIB), for the open performance figures
+        (docs/public-duties.md): per desa, how many were requested and issued, each issued letter's
+        time to issue in the desa's working hours and whether it kept the route's standard. Codes
+        and numbers only; the caller (intake) suppresses small cells before publishing anything.
         """
 
 def add_DirectoryServiceServicer_to_server(servicer: DirectoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

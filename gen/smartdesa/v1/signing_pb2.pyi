@@ -64,6 +64,7 @@ class DesaProfileData(_message.Message):
     PAPER_FIELD_NUMBER: _builtins.int
     NUMBER_FORMAT_FIELD_NUMBER: _builtins.int
     OFFICIALS_FIELD_NUMBER: _builtins.int
+    MAKLUMAT_PELAYANAN_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """desa"""
     kecamatan: _builtins.str
@@ -80,6 +81,10 @@ class DesaProfileData(_message.Message):
     """F4 | A4"""
     number_format: _builtins.str
     """empty: the default format"""
+    maklumat_pelayanan: _builtins.str
+    """The desa's maklumat pelayanan (Permenpan-RB 15/2014), a template with {desa}, {kecamatan},
+    {kabupaten} and {kades}; empty: the default text (DesaProfileView.default_maklumat_pelayanan).
+    """
     @_builtins.property
     def officials(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesaOfficialEntry]: ...
     def __init__(
@@ -99,10 +104,11 @@ class DesaProfileData(_message.Message):
         paper: _builtins.str = ...,
         number_format: _builtins.str = ...,
         officials: _abc.Iterable[Global___DesaOfficialEntry] | None = ...,
+        maklumat_pelayanan: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "email", b"email", "kabupaten", b"kabupaten", "kades_name", b"kades_name", "kades_nip", b"kades_nip", "kecamatan", b"kecamatan", "kode_pos", b"kode_pos", "name", b"name", "number_format", b"number_format", "officials", b"officials", "paper", b"paper", "phone", b"phone", "sekdes_name", b"sekdes_name", "sekdes_nip", b"sekdes_nip"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "email", b"email", "kabupaten", b"kabupaten", "kades_name", b"kades_name", "kades_nip", b"kades_nip", "kecamatan", b"kecamatan", "kode_pos", b"kode_pos", "maklumat_pelayanan", b"maklumat_pelayanan", "name", b"name", "number_format", b"number_format", "officials", b"officials", "paper", b"paper", "phone", b"phone", "sekdes_name", b"sekdes_name", "sekdes_nip", b"sekdes_nip"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -145,6 +151,8 @@ class DesaProfileView(_message.Message):
     NEXT_NUMBER_EXAMPLE_FIELD_NUMBER: _builtins.int
     UPDATED_BY_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    DEFAULT_MAKLUMAT_PELAYANAN_FIELD_NUMBER: _builtins.int
+    MAKLUMAT_PELAYANAN_TEXT_FIELD_NUMBER: _builtins.int
     desa_code: _builtins.str
     has_logo: _builtins.bool
     logo_type: _builtins.str
@@ -157,6 +165,10 @@ class DesaProfileView(_message.Message):
     next_number_example: _builtins.str
     """e.g. 400.12.2/001/32.13.11.2004/XII/2026"""
     updated_by: _builtins.str
+    default_maklumat_pelayanan: _builtins.str
+    """the template used when the profile has none"""
+    maklumat_pelayanan_text: _builtins.str
+    """the desa's maklumat with its names filled in"""
     @_builtins.property
     def profile(self) -> Global___DesaProfileData: ...
     @_builtins.property
@@ -174,10 +186,12 @@ class DesaProfileView(_message.Message):
         next_number_example: _builtins.str = ...,
         updated_by: _builtins.str = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        default_maklumat_pelayanan: _builtins.str = ...,
+        maklumat_pelayanan_text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_number_format", b"default_number_format", "desa_code", b"desa_code", "has_logo", b"has_logo", "logo", b"logo", "logo_type", b"logo_type", "logo_version", b"logo_version", "next_number_example", b"next_number_example", "profile", b"profile", "updated_at", b"updated_at", "updated_by", b"updated_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_maklumat_pelayanan", b"default_maklumat_pelayanan", "default_number_format", b"default_number_format", "desa_code", b"desa_code", "has_logo", b"has_logo", "logo", b"logo", "logo_type", b"logo_type", "logo_version", b"logo_version", "maklumat_pelayanan_text", b"maklumat_pelayanan_text", "next_number_example", b"next_number_example", "profile", b"profile", "updated_at", b"updated_at", "updated_by", b"updated_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -545,3 +559,68 @@ class SignerInfo(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SignerInfo: _TypeAlias = SignerInfo  # noqa: Y015
+
+@_typing.final
+class ServiceStandardDocument(_message.Message):
+    """One published service standard (Permenpan-RB 15/2014), as intake composes it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_NAME_FIELD_NUMBER: _builtins.int
+    REQUIREMENTS_FIELD_NUMBER: _builtins.int
+    PROCEDURE_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    COMPLAINTS_FIELD_NUMBER: _builtins.int
+    MAKLUMAT_FIELD_NUMBER: _builtins.int
+    PAGE_URL_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    letter_type: _builtins.str
+    """code, e.g. "SKD" """
+    letter_type_name: _builtins.str
+    """e.g. "Surat Keterangan Domisili" """
+    time: _builtins.str
+    """jangka waktu penyelesaian, in words"""
+    cost: _builtins.str
+    """biaya/tarif, e.g. "Rp0 (tidak dipungut biaya)" """
+    product: _builtins.str
+    """produk pelayanan"""
+    complaints: _builtins.str
+    """penanganan pengaduan, saran dan masukan"""
+    maklumat: _builtins.str
+    """the desa's maklumat pelayanan, filled in"""
+    page_url: _builtins.str
+    """the public page, printed (and as a QR code) on the poster"""
+    @_builtins.property
+    def requirements(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """persyaratan, one line each"""
+
+    @_builtins.property
+    def procedure(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """sistem, mekanisme dan prosedur, one step each"""
+
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        letter_type: _builtins.str = ...,
+        letter_type_name: _builtins.str = ...,
+        requirements: _abc.Iterable[_builtins.str] | None = ...,
+        procedure: _abc.Iterable[_builtins.str] | None = ...,
+        time: _builtins.str = ...,
+        cost: _builtins.str = ...,
+        product: _builtins.str = ...,
+        complaints: _builtins.str = ...,
+        maklumat: _builtins.str = ...,
+        page_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaints", b"complaints", "cost", b"cost", "desa_code", b"desa_code", "letter_type", b"letter_type", "letter_type_name", b"letter_type_name", "maklumat", b"maklumat", "page_url", b"page_url", "procedure", b"procedure", "product", b"product", "requirements", b"requirements", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceStandardDocument: _TypeAlias = ServiceStandardDocument  # noqa: Y015

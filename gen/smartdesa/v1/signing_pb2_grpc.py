@@ -75,6 +75,11 @@ class SigningServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_signing__pb2.GetSignerRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_signing__pb2.SignerInfo.FromString,
                 _registered_method=True)
+        self.RenderServiceStandard = channel.unary_unary(
+                '/smartdesa.v1.SigningService/RenderServiceStandard',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.ServiceStandardDocument.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
+                _registered_method=True)
 
 
 class SigningServiceServicer:
@@ -145,6 +150,16 @@ class SigningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenderServiceStandard(self, request, context):
+        """The standar pelayanan of one letter type as an A4 poster for the office wall: the desa's
+        kop surat (name, address, logo) around the sections as given (intake composes them from
+        the catalogue, the route and the profile, so the poster and the public page are one text).
+        NOT_FOUND when the desa has no profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SigningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +202,11 @@ def add_SigningServiceServicer_to_server(servicer, server):
                     servicer.GetSigner,
                     request_deserializer=smartdesa_dot_v1_dot_signing__pb2.GetSignerRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_signing__pb2.SignerInfo.SerializeToString,
+            ),
+            'RenderServiceStandard': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderServiceStandard,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.ServiceStandardDocument.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -406,6 +426,33 @@ class SigningService:
             '/smartdesa.v1.SigningService/GetSigner',
             smartdesa_dot_v1_dot_signing__pb2.GetSignerRequest.SerializeToString,
             smartdesa_dot_v1_dot_signing__pb2.SignerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderServiceStandard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/RenderServiceStandard',
+            smartdesa_dot_v1_dot_signing__pb2.ServiceStandardDocument.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,12 @@ class SigningServiceStub:
     """How the desa's letters are signed (its signer kind): the approval workflow asks once per
     letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
     """
+    RenderServiceStandard: _grpc.UnaryUnaryMultiCallable[_signing_pb2.ServiceStandardDocument, _signing_pb2.LetterPdf]
+    """The standar pelayanan of one letter type as an A4 poster for the office wall: the desa's
+    kop surat (name, address, logo) around the sections as given (intake composes them from
+    the catalogue, the route and the profile, so the poster and the public page are one text).
+    NOT_FOUND when the desa has no profile.
+    """
 
 @_typing.type_check_only
 class SigningServiceAsyncStub(SigningServiceStub):
@@ -98,6 +104,12 @@ class SigningServiceAsyncStub(SigningServiceStub):
     GetSigner: _aio.UnaryUnaryMultiCallable[_signing_pb2.GetSignerRequest, _signing_pb2.SignerInfo]  # type: ignore[assignment]
     """How the desa's letters are signed (its signer kind): the approval workflow asks once per
     letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
+    """
+    RenderServiceStandard: _aio.UnaryUnaryMultiCallable[_signing_pb2.ServiceStandardDocument, _signing_pb2.LetterPdf]  # type: ignore[assignment]
+    """The standar pelayanan of one letter type as an A4 poster for the office wall: the desa's
+    kop surat (name, address, logo) around the sections as given (intake composes them from
+    the catalogue, the route and the profile, so the poster and the public page are one text).
+    NOT_FOUND when the desa has no profile.
     """
 
 class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -179,6 +191,18 @@ class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_signing_pb2.SignerInfo, _abc.Awaitable[_signing_pb2.SignerInfo]]:
         """How the desa's letters are signed (its signer kind): the approval workflow asks once per
         letter, so a letter whose signer signs remotely (BSrE) waits for their signature.
+        """
+
+    @_abc_1.abstractmethod
+    def RenderServiceStandard(
+        self,
+        request: _signing_pb2.ServiceStandardDocument,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.LetterPdf, _abc.Awaitable[_signing_pb2.LetterPdf]]:
+        """The standar pelayanan of one letter type as an A4 poster for the office wall: the desa's
+        kop surat (name, address, logo) around the sections as given (intake composes them from
+        the catalogue, the route and the profile, so the poster and the public page are one text).
+        NOT_FOUND when the desa has no profile.
         """
 
 def add_SigningServiceServicer_to_server(servicer: SigningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -14,11 +14,13 @@ from services.intake.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
 from services.intake.web.routes import (
     application,
     duties,
+    figures,
     letters,
     notification_settings,
     own_data,
     pwa,
     session,
+    standards,
 )
 
 
@@ -32,6 +34,8 @@ def install_pages(app: FastAPI) -> None:
         pwa.router,
         application.router,
         duties.router,
+        standards.router,
+        figures.router,
         own_data.router,
         notification_settings.router,
     ]

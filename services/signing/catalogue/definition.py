@@ -108,6 +108,10 @@ class Form:
     code: str  # F-2.01, N-1
     name: str
     regulation: str
+    # The form's template version (catalogue/forms/<code>.v<version>.toml), printed as a page
+    # after the letter. 0: named only, no page (the definitions before forms were generated, so
+    # their letters render again byte for byte).
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ class LetterTypeDef:
         """The definition in the catalogue file's shape (parse() reads it back)."""
         data = asdict(self)
         data.pop("version")
+        for form in data["forms"]:
+            if not form["version"]:  # as the definitions before form versions were stored
+                form.pop("version")
         data["body"] = [_block_data(b) for b in self.body]
         return data
 
@@ -371,10 +378,17 @@ def parse(data: Mapping[str, Any], path: str = "") -> LetterTypeDef:
     forms = []
     for i, f in enumerate(_tables(data, "forms", path), start=1):
         w = _where(path, f"forms {i}")
-        _unknown_keys(f, {"code", "name", "regulation"}, w)
-        form = Form(_str(f, "code", w), _str(f, "name", w), _str(f, "regulation", w))
+        _unknown_keys(f, {"code", "name", "regulation", "version"}, w)
+        form = Form(
+            _str(f, "code", w),
+            _str(f, "name", w),
+            _str(f, "regulation", w),
+            _int(f, "version", w, 0, 0, 999),
+        )
         if not _FORM_CODE.fullmatch(form.code) or not form.regulation.strip():
             raise CatalogueError(f"{w}: kode formulir (F-1.01, N-1) dan regulasinya wajib")
+        if form.version:
+            _check_form(form, w)
         forms.append(form)
     body = tuple(
         _block(b, _where(path, f"body {i}")) for i, b in enumerate(_tables(data, "body", path), 1)
@@ -399,6 +413,21 @@ def parse(data: Mapping[str, Any], path: str = "") -> LetterTypeDef:
     _check_whole(definition, path)
     check_template(definition, path)
     return definition
+
+
+def _check_form(form: Form, where: str) -> None:
+    """A generated form must exist in the form library, under the name and regulation the type
+    says (so the catalogue lists what is printed)."""
+    from services.signing.catalogue.forms import find_form
+
+    found = find_form(form.code, form.version)
+    if found is None:
+        raise CatalogueError(f"{where}: formulir {form.code} versi {form.version} tidak ada")
+    if (found.name, found.regulation) != (form.name, form.regulation):
+        raise CatalogueError(
+            f"{where}: nama dan regulasi formulir {form.code} harus sama dengan berkas "
+            f"formulirnya ({found.name}; {found.regulation})"
+        )
 
 
 def _check_whole(d: LetterTypeDef, path: str) -> None:

@@ -65,7 +65,9 @@ def definition_message(
             for s in d.syarat
         ],
         forms=[
-            catalogue_pb2.CatalogueForm(code=f.code, name=f.name, regulation=f.regulation)
+            catalogue_pb2.CatalogueForm(
+                code=f.code, name=f.name, regulation=f.regulation, version=f.version
+            )
             for f in d.forms
         ],
         body=[

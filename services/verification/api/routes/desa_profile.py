@@ -53,6 +53,9 @@ class DesaProfileIn(BaseModel):
     sekdes_nip: str = Field(default="", max_length=40)
     paper: str = Field(default="F4", max_length=10)
     number_format: str = _TEXT  # empty: the default format
+    # The maklumat pelayanan template ({desa}, {kecamatan}, {kabupaten}, {kades}); "": the
+    # default text; absent: keep the current one.
+    maklumat_pelayanan: str | None = Field(default=None, max_length=4000)
     # The whole list (officials left out lose their printed name); absent: keep the current.
     officials: list[OfficialIn] | None = Field(default=None, max_length=50)
     # A new logo (PNG or JPEG, base64); none: keep the current one.

@@ -109,6 +109,7 @@ async def profile_page(
         "edit_path": EDIT_PATH,
         "sample_path": SAMPLE_PATH,
         "number_format_words": described(view.profile.number_format),
+        "standards_url": f"{runtime.settings.portal_url}/standar-pelayanan/{staff.desa_code}",
     }
     if tersimpan:
         context |= {
