@@ -1,10 +1,17 @@
-"""Kemendagri area codes of the desa we know (Kepmendagri 300.2.2-2138/2025, via the
-MIT-licensed cahyadsn/wilayah data; see common/data/subang-pantura-desa.csv)."""
+"""Kemendagri area codes of Kabupaten Subang (Kepmendagri 300.2.2-2138/2025, via the
+MIT-licensed cahyadsn/wilayah data; common/data/README.md says where from).
+
+Every desa and kelurahan of the kabupaten is known here; which of them the service serves is
+data (verification's desa switch, services/verification/onboarding.py). The desa served before
+that switch existed, `pilot_codes()`, start switched on."""
 
 import csv
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+WILAYAH_FILE = "data/subang-wilayah.csv"
+PILOT_FILE = "data/subang-pantura-desa.csv"
 
 
 @dataclass(frozen=True)
@@ -15,12 +22,17 @@ class Desa:
     kecamatan: str
     kabupaten_code: str
     kabupaten: str
+    kelurahan: bool = False  # a kelurahan (code 1xxx) rather than a desa (2xxx)
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("common").joinpath(name).read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
 
 
 @cache
 def all_desa() -> dict[str, Desa]:
-    text = resources.files("common").joinpath("data/subang-pantura-desa.csv").read_text("utf-8")
-    rows = csv.DictReader(text.splitlines())
+    """Every desa and kelurahan of the kabupaten, by code."""
     return {
         r["kode_desa"]: Desa(
             code=r["kode_desa"],
@@ -29,9 +41,16 @@ def all_desa() -> dict[str, Desa]:
             kecamatan=r["kecamatan"],
             kabupaten_code=r["kode_kabupaten"],
             kabupaten=r["kabupaten"],
+            kelurahan=r.get("jenis") == "kelurahan",
         )
-        for r in rows
+        for r in _rows(WILAYAH_FILE)
     }
+
+
+@cache
+def pilot_codes() -> frozenset[str]:
+    """The desa served before onboarding was data: switched on until an operator says not."""
+    return frozenset(r["kode_desa"] for r in _rows(PILOT_FILE))
 
 
 def find_desa(code: str) -> Desa | None:

@@ -69,6 +69,14 @@ class Settings(CommonSettings):
     # A resident's kept KTP and KK photos are offered again for this many days after they were
     # uploaded (kept_documents.py; docs/design.md "Documents kept once").
     intake_kept_document_days: int = Field(default=365, gt=0)
+    # Retention (UU 27/2022 PDP: kept no longer than needed; docs/public-duties.md): an ended
+    # application's attachments are deleted, files included, this many days after it ended,
+    # per kabupaten code as JSON (e.g. '{"32.13": 180}'); any other kabupaten gets the default.
+    intake_attachment_retention_days: dict[str, int] = {}
+    intake_attachment_default_retention_days: int = Field(default=365, gt=0)
+    # How often the retention job runs while the service runs (it is idempotent: a missed or
+    # doubled run changes nothing).
+    intake_retention_interval_seconds: float = Field(default=6 * 3600, gt=0)
 
     @property
     def intake_db_url(self) -> str:
@@ -92,6 +100,11 @@ def complaint_deadline_hours(settings: Settings, kabupaten_code: str) -> int:
     return (
         hours if hours and hours > 0 else settings.intake_complaint_default_deadline_working_hours
     )
+
+
+def attachment_retention_days(settings: Settings, kabupaten_code: str) -> int:
+    days = settings.intake_attachment_retention_days.get(kabupaten_code)
+    return days if days and days > 0 else settings.intake_attachment_default_retention_days
 
 
 @cache

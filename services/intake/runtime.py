@@ -40,6 +40,7 @@ from services.intake.config import Settings
 from services.intake.duties_servicer import PublicDutiesServicer, register_duties
 from services.intake.otp import Limits, OtpKey
 from services.intake.resumable import upload_janitor
+from services.intake.retention import retention_janitor
 from services.intake.servicer import IntakeServicer, register
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         janitor = upload_janitor(sessions, settings.attachments_dir)  # unfinished uploads
         janitor.start()
         shutdown.push("upload janitor", janitor.stop)
+
+        # Deletes ended applications' attachments after the kabupaten's period (retention.py).
+        retention = retention_janitor(sessions, settings)
+        retention.start()
+        shutdown.push("retention job", retention.stop)
 
         temporal = await approvals.connect(settings.temporal_address, settings.temporal_namespace)
 

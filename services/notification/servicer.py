@@ -1,18 +1,23 @@
 """gRPC NotificationService: a resident's notification preferences, read and changed for them
-by the resident portal (intake). Callers are authenticated by common.rpc's internal-token
+by the resident portal (intake), and the record of every message sent to them ("Data saya"). Callers are authenticated by common.rpc's internal-token
 interceptor; the rules are preferences.save_preferences, as behind PUT /api/v1/preferences."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import notification_pb2 as pb
 from smartdesa.v1 import notification_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import as_utc
 from common.domain.errors import DomainError
 from common.rpc import domain_code
 from services.notification.channels import ALL_CHANNELS
+from services.notification.models import PENDING_STATUSES, STANDBY, Delivery, Notification
 from services.notification.preferences import (
     Preferences,
     load_preferences,
@@ -72,6 +77,64 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             await context.abort(domain_code(exc), exc.message)
             raise
         return _message(saved)
+
+    async def ListMessages(
+        self, request: pb.ListMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMessagesResponse:
+        if not request.resident_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "resident_id is required")
+        async with self._sessions() as session:
+            sent = await messages_of(session, resident_recipient(request.resident_id))
+        return pb.ListMessagesResponse(messages=sent)
+
+
+# A one-time code not yet final is still a secret: the record shows that it was sent, not it.
+CODE_HIDDEN = "(kode masuk, tidak ditampilkan)"
+
+
+def _at(value: datetime) -> Timestamp:
+    at = Timestamp()
+    at.FromDatetime(as_utc(value))
+    return at
+
+
+async def messages_of(session: AsyncSession, recipient: str) -> list[pb.SentMessage]:
+    """Everything sent to one recipient, newest first: in-app entries and the deliveries on
+    outside channels (a fallback never needed, still on standby, was not sent: left out)."""
+    inbox = await session.exec(select(Notification).where(Notification.recipient == recipient))
+    deliveries = await session.exec(
+        select(Delivery).where(Delivery.recipient == recipient, Delivery.status != STANDBY)
+    )
+    found = [
+        (
+            n.created_at,
+            pb.SentMessage(
+                at=_at(n.created_at),
+                channel="in_app",
+                title=n.title,
+                body=n.body,
+                status="read" if n.read_at else "unread",
+            ),
+        )
+        for n in inbox.all()
+    ]
+    for d in deliveries.all():
+        hidden = d.redact_when_final and d.status in PENDING_STATUSES
+        found.append(
+            (
+                d.created_at,
+                pb.SentMessage(
+                    at=_at(d.created_at),
+                    channel=d.channel,
+                    title=d.subject or "",
+                    body=CODE_HIDDEN if hidden else d.body,
+                    status=d.status,
+                    to_address=d.to_address,
+                ),
+            )
+        )
+    found.sort(key=lambda pair: as_utc(pair[0]), reverse=True)
+    return [message for _, message in found]
 
 
 def register(servicer: NotificationServicer) -> Callable[[grpc.aio.Server], None]:

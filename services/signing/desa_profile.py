@@ -438,8 +438,10 @@ class DesaProfiles:
         updated_by: str,
         logo: LogoUpload | None = None,
         remove_logo: bool = False,
+        create: bool = False,
     ) -> ProfileSnapshot:
-        """Raises ProfileRejected (nothing written) or ProfileNotFound."""
+        """Raises ProfileRejected (nothing written) or ProfileNotFound (unless `create`: a desa
+        being onboarded gets its first profile)."""
         cleaned = clean_profile(data)
         ext = ""
         if logo is not None and logo.content:
@@ -449,7 +451,7 @@ class DesaProfiles:
         if cleaned.errors:
             raise ProfileRejected(cleaned.errors)
         async with self._sessions() as session:
-            if await session.get(DesaProfile, desa_code) is None:
+            if await session.get(DesaProfile, desa_code) is None and not create:
                 raise ProfileNotFound(desa_code)
         logo_file: str | None = None
         if logo is not None and logo.content:
@@ -457,7 +459,18 @@ class DesaProfiles:
         async with self._sessions() as session:
             profile = await session.get(DesaProfile, desa_code)
             if profile is None:
-                raise ProfileNotFound(desa_code)
+                if not create:
+                    raise ProfileNotFound(desa_code)
+                v = cleaned.values
+                profile = DesaProfile(
+                    code=desa_code,
+                    name=v["name"],
+                    kecamatan=v["kecamatan"],
+                    kabupaten=v["kabupaten"],
+                    address=v["address"],
+                    kode_pos=v["kode_pos"],
+                    kades_name=v["kades_name"],
+                )  # every text field is set below, as for an existing profile
             v = cleaned.values
             for name in PROFILE_TEXT_FIELDS:
                 setattr(profile, name, v[name])

@@ -137,6 +137,10 @@ class LetterIssuer:
         self.assets_dir = letters_dir.parent / "assets"
         self._base_url = public_verification_url.rstrip("/")
 
+    @property
+    def signers(self) -> SignerSet:
+        return self._signers
+
     def signer_kind(self, desa_code: str) -> SignerKind | None:
         """How the desa's letters are signed (None: the desa has no signer)."""
         signer = self._signers.for_desa(desa_code)
@@ -195,6 +199,9 @@ class LetterIssuer:
             # when a newer one is published), else the type's current one; the letter records
             # which it was.
             letter_type = await _letter_type_for(session, req)
+            # The desa's own wording of the body, if it has one (kop surat and signature block
+            # stay the kabupaten's); the letter records it with the version.
+            letter_type = await catalogue.for_desa(session, letter_type, req.desa_code)
             profile = await session.get(DesaProfile, req.desa_code)
             if profile is None:
                 raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")
@@ -218,6 +225,7 @@ class LetterIssuer:
     async def _plan(self, req: IssueRequest) -> _Plan:
         composition = await self._compose(req)
         letter_type, profile = composition.letter_type, composition.profile
+        await self._signers.refresh()
         signer = self._signers.for_desa(req.desa_code)
         if signer is None or not signer.roles_for(req.desa_code):
             raise IssueRefused(f"Desa {req.desa_code} belum memiliki penandatangan.")

@@ -146,6 +146,55 @@ class LetterTypeVersion(SQLModel, table=True):
     published_by: str
 
 
+class LetterTypeDraft(SQLModel, table=True):
+    """A draft in the editor, kept as typed (checked or not) until published or discarded: the
+    kabupaten's draft of a whole type (desa_code ""), or a desa's draft of its override."""
+
+    __tablename__ = "letter_type_draft"
+
+    code: str = Field(primary_key=True)
+    desa_code: str = Field(primary_key=True)  # "": the kabupaten's
+    draft_json: str
+    saved_by: str
+    saved_at: datetime = Field(default_factory=utcnow)
+
+
+class LetterTypeOverride(SQLModel, table=True):
+    """One published version of a desa's wording of a type's body blocks (catalogue/store.py).
+    Never changed or deleted: a letter issued with it records it in its template_version."""
+
+    __tablename__ = "letter_type_override"
+
+    desa_code: str = Field(primary_key=True)
+    code: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    base_version: int  # the kabupaten version it was written against
+    body_json: str  # {"body": [...]} canonical; "": back to the kabupaten's wording
+    sha256: str
+    published_at: datetime = Field(default_factory=utcnow)
+    published_by: str
+
+
+class InstalledSigner(SQLModel, table=True):
+    """A signer's certificate and key installed at runtime by a kabupaten operator
+    (signer_install.py). The database is where replicas and restarts find them; each process
+    lays them out in its PKI folder, where the signing workers read them."""
+
+    __tablename__ = "installed_signer"
+
+    desa_code: str = Field(primary_key=True)
+    role: str = Field(primary_key=True)  # kades | sekdes
+    certificate_pem: str
+    # PKCS#8 PEM, encrypted with the signing key password when one is configured (production
+    # refuses to store a key without it).
+    key_pem: str
+    fingerprint: str  # SHA-256 of the certificate (DER), hex
+    serial: str  # hex
+    not_after: datetime
+    installed_by: str
+    installed_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 TABLES: list[type[SQLModel]] = [
     DesaProfile,
     DesaOfficial,
@@ -153,4 +202,7 @@ TABLES: list[type[SQLModel]] = [
     Letter,
     OutboxEvent,
     LetterTypeVersion,
+    LetterTypeDraft,
+    LetterTypeOverride,
+    InstalledSigner,
 ]

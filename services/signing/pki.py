@@ -434,6 +434,15 @@ class LoadedSigner:
     # Built once and reused for every signature (key parsed once, chain registry ready).
     signer: signers.Signer
 
+    @property
+    def fingerprint(self) -> str:
+        return certificate_fingerprint(self.certificate)
+
+
+def certificate_fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the certificate's DER, hex: which certificate a process has loaded."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
 
 @dataclass(frozen=True)
 class TsaKeys:
@@ -464,6 +473,7 @@ class SignerRegistry:
         self.root_cert = root_cert
         self.root_cert_asn1 = _to_asn1(root_cert)
         self.root_pem = root_cert.public_bytes(serialization.Encoding.PEM)
+        self.cert_store = SimpleCertificateStore.from_certs([self.root_cert_asn1])  # type: ignore[no-untyped-call]
         self._signers = {(s.desa_code, s.role): s for s in loaded}
         self.tsa = tsa
         self.crl_der = crl_der
@@ -480,15 +490,7 @@ class SignerRegistry:
         for cert_path in sorted((pki_dir / SIGNERS_DIR).glob("*/*.crt.pem")):
             desa_code = cert_path.parent.name
             role = cert_path.name.removesuffix(".crt.pem")
-            key_path = signer_key_path(pki_dir, desa_code, role)
-            if not key_path.exists():
-                raise PkiError(f"signer {desa_code}/{role} has a certificate but no key")
-            cert = _issued_by_root(cert_path, root_cert, f"signer {desa_code}/{role}")
-            key = _load_private_key(key_path.read_bytes(), key_password)
-            if cert.public_key() != key.public_key():
-                raise PkiError(f"signer {desa_code}/{role}: certificate and key do not match")
-            signer = CachedKeySigner(_to_asn1(cert), key, registry)
-            loaded.append(LoadedSigner(desa_code, role, cert, signer))
+            loaded.append(_load_signer(pki_dir, desa_code, role, root_cert, registry, key_password))
         tsa = None
         if (pki_dir / TSA_CERT_FILE).exists():
             tsa_cert = _issued_by_root(pki_dir / TSA_CERT_FILE, root_cert, "the TSA")
@@ -504,8 +506,39 @@ class SignerRegistry:
     def get(self, desa_code: str, role: str) -> LoadedSigner | None:
         return self._signers.get((desa_code, role))
 
+    def reload_signer(
+        self, pki_dir: Path, desa_code: str, role: str, key_password: bytes | None = None
+    ) -> LoadedSigner:
+        """Loads one signer's files again (installed or replaced at runtime: signer_install.py)
+        and uses it from now on. Raises PkiError, keeping the one loaded before."""
+        loaded = _load_signer(
+            pki_dir, desa_code, role, self.root_cert, self.cert_store, key_password
+        )
+        self._signers[(desa_code, role)] = loaded
+        return loaded
+
     def roles_for(self, desa_code: str) -> list[str]:
         return sorted(role for (code, role) in self._signers if code == desa_code)
+
+
+def _load_signer(
+    pki_dir: Path,
+    desa_code: str,
+    role: str,
+    root_cert: x509.Certificate,
+    cert_store: SimpleCertificateStore,
+    key_password: bytes | None,
+) -> LoadedSigner:
+    cert_path = signer_cert_path(pki_dir, desa_code, role)
+    key_path = signer_key_path(pki_dir, desa_code, role)
+    if not key_path.exists():
+        raise PkiError(f"signer {desa_code}/{role} has a certificate but no key")
+    cert = _issued_by_root(cert_path, root_cert, f"signer {desa_code}/{role}")
+    key = _load_private_key(key_path.read_bytes(), key_password)
+    if cert.public_key() != key.public_key():
+        raise PkiError(f"signer {desa_code}/{role}: certificate and key do not match")
+    signer = CachedKeySigner(_to_asn1(cert), key, cert_store)
+    return LoadedSigner(desa_code, role, cert, signer)
 
 
 def _issued_by_root(path: Path, root_cert: x509.Certificate, what: str) -> x509.Certificate:

@@ -277,3 +277,17 @@ def compile_pdf(doc: TypstDocument) -> bytes:
 
 def render_letter(content: LetterContent) -> bytes:
     return compile_pdf(build_document(content))
+
+
+# Enough to read a letter on screen beside the editor (an F4 page is about 850 x 1300 px).
+PREVIEW_PPI = 100.0
+
+
+def render_png(content: LetterContent, ppi: float = PREVIEW_PPI) -> bytes:
+    """Page 1 of the letter as PNG, from the same Typst source as its PDF (the editor's live
+    preview). CPU-bound: call it off the event loop."""
+    doc = build_document(content)
+    out = _compiler(doc.root).compile(doc.source, format="png", ppi=ppi, sys_inputs=doc.inputs)
+    page = out[0] if isinstance(out, list) else out
+    assert isinstance(page, bytes)
+    return page

@@ -38,6 +38,7 @@ from services.signing.pades import PadesLevel
 from services.signing.pdf_verification import PdfChecker
 from services.signing.pki import SignerRegistry, crl_needs_renewal, ensure_dev_pki, renew_dev_crl
 from services.signing.seed import dev_signers, seed_dev_profiles
+from services.signing.signer_install import InstalledSigners, lay_out_installed
 from services.signing.signers import (
     EngineConfig,
     LetterSigner,
@@ -59,6 +60,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     signers: SignerRegistry
     letter_signers: SignerSet
+    installed_signers: InstalledSigners
     tsa: TimestampAuthority | None
     checker: PdfChecker
     issuer: LetterIssuer
@@ -165,13 +167,16 @@ async def _letter_signers(settings: Settings, registry: SignerRegistry) -> Signe
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     ensure_dev_secrets(settings)
-    signers = await _load_signers(settings)
     async with AsyncExitStack() as stack:
         shutdown = Shutdown(stack, settings.shutdown_timeout_seconds)
         engine = create_engine(settings.database_url)
         shutdown.push("database engine", engine.dispose)
         await upgrade(engine, "signing")  # schema migrations, in every profile
         sessions = session_factory(engine)
+        # Signers installed at runtime (kept in the database) are in the PKI folder before it
+        # is read, so this replica starts with every one of them.
+        await lay_out_installed(sessions, settings.pki_dir)
+        signers = await _load_signers(settings)
         # The kabupaten's catalogue of letter types, from the repository's seed files.
         await sync_seed(sessions, load_seed())
         if settings.is_dev:
@@ -194,6 +199,15 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
         letter_signers = await _letter_signers(settings, signers)
         shutdown.push("letter signers", letter_signers.close)
+        installed = InstalledSigners(
+            sessions,
+            signers,
+            letter_signers,
+            settings.pki_dir,
+            _key_password(settings),
+            production=not settings.is_dev,
+        )
+        letter_signers.installed = installed
         tsa = TimestampAuthority(signers.tsa, [signers.root_cert_asn1]) if signers.tsa else None
         checker = PdfChecker(
             [signers.root_cert_asn1, *_extra_roots(settings)],
@@ -220,7 +234,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             f"{settings.signing_grpc_host}:{settings.signing_grpc_port}",
             internal_auth,
             [servicer.SERVICE_NAME, CATALOGUE_SERVICE_NAME],
-            servicer.register(issuer, sessions, relay.wake),
+            servicer.register(issuer, sessions, relay.wake, installed),
         )
         await grpc_server.start()
         shutdown.push("gRPC server", grpc_server.stop)
@@ -236,6 +250,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             sessions=sessions,
             signers=signers,
             letter_signers=letter_signers,
+            installed_signers=installed,
             tsa=tsa,
             checker=checker,
             issuer=issuer,

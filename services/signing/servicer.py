@@ -35,6 +35,7 @@ from services.signing.revocation import (
     Revocation,
     revoke_letter,
 )
+from services.signing.signer_install import InstalledSigners, SignerRejected, SignerUpload
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +144,11 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         issuer: LetterIssuer,
         sessions: async_sessionmaker[AsyncSession],
         on_committed: Callable[[], None],
+        installed: InstalledSigners | None = None,
     ) -> None:
         self._issuer = issuer
         self._sessions = sessions
+        self._installed = installed
         self._on_committed = on_committed  # wakes the outbox relay
         self._profiles = DesaProfiles(sessions, issuer.assets_dir)
 
@@ -225,15 +228,18 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
                 updated_by=request.updated_by,
                 logo=logo,
                 remove_logo=request.remove_logo,
+                create=request.create,
             )
         except ProfileNotFound:
             await _abort(context, grpc.StatusCode.NOT_FOUND, _no_profile(request.desa_code))
         except ProfileRejected as exc:
-            current = await self._profiles.get(request.desa_code)
+            errors = [signing_pb2.FieldError(field=k, message=v) for k, v in exc.errors.items()]
+            try:
+                current = await self._profiles.get(request.desa_code)
+            except ProfileNotFound:  # a first profile (onboarding): nothing to show yet
+                return signing_pb2.UpdateDesaProfileResponse(saved=False, errors=errors)
             return signing_pb2.UpdateDesaProfileResponse(
-                saved=False,
-                errors=[signing_pb2.FieldError(field=k, message=v) for k, v in exc.errors.items()],
-                profile=_profile_view(current),
+                saved=False, errors=errors, profile=_profile_view(current)
             )
         log.info("desa profile %s updated", request.desa_code)
         return signing_pb2.UpdateDesaProfileResponse(saved=True, profile=_profile_view(snap))
@@ -278,20 +284,61 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
     async def GetSigner(
         self, request: signing_pb2.GetSignerRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.SignerInfo:
-        return signing_pb2.SignerInfo(kind=self._issuer.signer_kind(request.desa_code) or "")
+        roles: list[str] = []
+        if request.desa_code and self._installed is not None:
+            roles = await self._installed.roles_for(request.desa_code)
+        return signing_pb2.SignerInfo(
+            kind=self._issuer.signer_kind(request.desa_code) or "", roles=roles
+        )
+
+    async def InstallSigner(
+        self, request: signing_pb2.InstallSignerRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.InstalledSignerInfo:
+        # The calling service has signed a kabupaten operator in (installed_by).
+        if self._installed is None:
+            await _abort(
+                context, grpc.StatusCode.FAILED_PRECONDITION, "Pemasangan sertifikat tidak aktif."
+            )
+        upload = SignerUpload(
+            pkcs12=request.pkcs12,
+            certificate_pem=request.certificate_pem,
+            key_pem=request.key_pem,
+            password=request.password,
+        )
+        try:
+            info = await self._installed.install(
+                request.desa_code, request.role, upload, request.installed_by
+            )
+        except SignerRejected as exc:
+            code = (
+                grpc.StatusCode.FAILED_PRECONDITION
+                if exc.precondition
+                else grpc.StatusCode.INVALID_ARGUMENT
+            )
+            await _abort(context, code, exc.reason)
+        answer = signing_pb2.InstalledSignerInfo(
+            desa_code=info.desa_code,
+            role=info.role,
+            subject=info.subject,
+            serial=info.serial,
+            fingerprint=info.fingerprint,
+        )
+        answer.not_after.FromDatetime(info.not_after)
+        return answer
 
 
 def register(
     issuer: LetterIssuer,
     sessions: async_sessionmaker[AsyncSession],
     on_committed: Callable[[], None],
+    installed: InstalledSigners | None = None,
 ) -> Callable[[grpc.aio.Server], None]:
     def add(server: grpc.aio.Server) -> None:
         signing_pb2_grpc.add_SigningServiceServicer_to_server(
-            SigningServicer(issuer, sessions, on_committed), server
+            SigningServicer(issuer, sessions, on_committed, installed), server
         )
         catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(
-            CatalogueServicer(sessions), server
+            CatalogueServicer(sessions, issuer.assets_dir), server
         )
 
     return add

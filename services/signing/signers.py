@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +29,7 @@ from common.domain import SIGNER_ROLES, SignerKind
 from common.files import write_once
 from services.signing import rendering
 from services.signing.pades import HttpxTimeStamper, PadesEngine, PadesLevel, StampText
-from services.signing.pki import CRL_FILE, SignerRegistry
+from services.signing.pki import CRL_FILE, LoadedSigner, PkiError, SignerRegistry
 from services.signing.processes import forkserver_context
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ class SignatureJob:
     # Where the signed letter goes. A signer that can writes it there itself (write_once:
     # atomic, fsynced, first writer wins), so the PDF does not travel back to the caller.
     output: Path | None = None
+    # The certificate the service has for this signer (pki.certificate_fingerprint), "" if
+    # none: a worker holding another one (installed or replaced at runtime) loads it again.
+    signer_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,26 @@ class _LocalState:
             self._crl_mtime = mtime
             self.engine.update_crls([(self.config.pki_dir / CRL_FILE).read_bytes()])
 
-    def render_and_sign(self, job: SignatureJob) -> SignedLetter:
+    def _signer_for(self, job: SignatureJob) -> LoadedSigner | None:
         loaded = self.registry.get(job.desa_code, job.role)
+        if job.signer_fingerprint and (
+            loaded is None or loaded.fingerprint != job.signer_fingerprint
+        ):
+            # Installed or replaced since this process loaded its keys (signer_install.py
+            # wrote the files before the job was sent): read that one signer again.
+            try:
+                loaded = self.registry.reload_signer(
+                    self.config.pki_dir, job.desa_code, job.role, self.config.key_password
+                )
+            except PkiError as exc:
+                raise SigningFailed(
+                    f"Kunci penandatangan {job.role} desa {job.desa_code} belum dapat dibaca.",
+                    retryable=True,
+                ) from exc
+        return loaded
+
+    def render_and_sign(self, job: SignatureJob) -> SignedLetter:
+        loaded = self._signer_for(job)
         if loaded is None:
             raise SigningFailed(
                 f"Tidak ada kunci penandatangan {job.role} untuk desa {job.desa_code}."
@@ -229,6 +250,9 @@ class LocalKeySigner:
         return self._registry.roles_for(desa_code)
 
     async def sign(self, job: SignatureJob) -> SignedLetter:
+        loaded = self._registry.get(job.desa_code, job.role)
+        if loaded is not None:
+            job = replace(job, signer_fingerprint=loaded.fingerprint)
         if self._executor is not None:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, _sign_in_worker, job)
@@ -323,6 +347,12 @@ class Pkcs11LetterSigner:
         await asyncio.to_thread(self._session.close)
 
 
+class InstalledSignerSource(Protocol):
+    async def refresh(self) -> None:
+        """Takes up signers installed since the last call (by any replica)."""
+        ...
+
+
 class SignerSet:
     """The configured signers and which desa uses which."""
 
@@ -335,6 +365,17 @@ class SignerSet:
         self._signers = signers
         self._per_desa = per_desa
         self._default = default
+        # Signers installed at runtime (signer_install.InstalledSigners), when there is a store.
+        self.installed: InstalledSignerSource | None = None
+
+    async def refresh(self) -> None:
+        """Before a letter is planned: keys installed meanwhile, here or on another replica,
+        are used without a restart."""
+        if self.installed is not None:
+            await self.installed.refresh()
+
+    def kind_for(self, desa_code: str) -> SignerKind:
+        return self._per_desa.get(desa_code, self._default)
 
     def for_desa(self, desa_code: str) -> LetterSigner | None:
         return self._signers.get(self._per_desa.get(desa_code, self._default))

@@ -23,6 +23,8 @@ class Settings(CommonSettings):
     staff_sign_in_max_failures_per_account: int = Field(default=10, ge=1)
     staff_sign_in_max_failures_per_client: int = Field(default=30, ge=1)
     staff_sign_in_window_seconds: int = Field(default=15 * 60, ge=1)
+    # How long a one-time link to set a new account's password works (onboarding.py).
+    staff_password_link_hours: int = Field(default=72, ge=1)
     # How long a decision waits for the workflow's answer before we tell the staff to retry.
     decision_timeout_seconds: float = 15.0
     # How long a read from intake may take.

@@ -120,23 +120,37 @@ async def desa_accounts(session: AsyncSession, desa_code: str) -> list[Staff]:
 
 
 async def save_profile(
-    runtime: Runtime, session: AsyncSession, staff: Staff, form: ProfileForm
+    runtime: Runtime,
+    session: AsyncSession,
+    staff: Staff,
+    form: ProfileForm,
+    *,
+    desa_code: str = "",
+    create: bool = False,
 ) -> signing_pb2.DesaProfileView:
-    """Saves the profile of the staff member's desa (the caller checked they manage it).
+    """Saves the profile of the staff member's desa (the caller checked they manage it), or of
+    `desa_code` for a kabupaten operator onboarding it (`create`: made if it has none yet).
     Raises ProfileInvalid with every refused field; then nothing was written."""
+    desa_code = desa_code or staff.desa_code
     errors: dict[str, str] = {}
     if len(form.logo) > LOGO_UPLOAD_LIMIT:
         errors["logo"] = LOGO_TOO_LARGE
     officials = form.officials
     values = dict(form.values)
     if officials is None or values.get("maklumat_pelayanan") is None:
-        # Left out of an API body: keep what the profile holds now.
-        current = await read_profile(runtime, staff.desa_code)
+        # Left out of an API body: keep what the profile holds now (nothing, for a desa being
+        # onboarded: its first profile).
+        try:
+            current = await read_profile(runtime, desa_code)
+        except NotFound:
+            if not create:
+                raise
+            current = None
         if officials is None:
-            officials = list(officials_by_username(current).values())
+            officials = list(officials_by_username(current).values()) if current else []
         if values.get("maklumat_pelayanan") is None:
-            values["maklumat_pelayanan"] = current.profile.maklumat_pelayanan
-    accounts = {s.username for s in await desa_accounts(session, staff.desa_code)}
+            values["maklumat_pelayanan"] = current.profile.maklumat_pelayanan if current else ""
+    accounts = {s.username for s in await desa_accounts(session, desa_code)}
     for o in officials:
         if o.username not in accounts:
             errors["officials"] = f"Akun {o.username} bukan staf desa ini."
@@ -150,7 +164,8 @@ async def save_profile(
         ],
     )
     request = signing_pb2.UpdateDesaProfileRequest(
-        desa_code=staff.desa_code,
+        desa_code=desa_code,
+        create=create,
         profile=data,
         logo=form.logo,
         logo_type=form.logo_type,
@@ -165,7 +180,7 @@ async def save_profile(
         raise _unavailable(exc, "a desa profile update") from exc
     if not answer.saved:
         raise ProfileInvalid({e.field: e.message for e in answer.errors})
-    log.info("desa profile %s changed by staff %s", staff.desa_code, staff.id)
+    log.info("desa profile %s changed by staff %s", desa_code, staff.id)
     return answer.profile
 
 

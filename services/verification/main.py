@@ -17,6 +17,7 @@ from services.verification.api.routes import (
     desa_profile,
     kabupaten,
     letter_routes,
+    onboarding,
     plt,
     residents,
     sign_in_phones,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         residents,
         corrections,
         sign_in_phones,
+        onboarding,
     ):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)

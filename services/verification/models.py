@@ -226,6 +226,56 @@ class WalkInScan(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class DesaService(SQLModel, table=True):
+    """Whether a desa takes new applications: the kabupaten operator's switch (onboarding.py).
+    No row: the desa is served if it was served before onboarding was data (the pilot list,
+    common.wilayah.pilot_codes), else not yet."""
+
+    __tablename__ = "verification_desa_service"
+
+    desa_code: str = Field(primary_key=True)
+    serving: bool
+    changed_by: str
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
+class PasswordSetupLink(SQLModel, table=True):
+    """A one-time link to set an account's first password (onboarding.py). Only the token's
+    SHA-256 is kept; the link itself is shown once, to the operator who made it."""
+
+    __tablename__ = "verification_password_setup"
+
+    token_sha256: str = Field(primary_key=True)
+    username: str = Field(index=True)
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class PersonalDataAccess(SQLModel, table=True):
+    """A staff member read a resident's personal data (UU 27/2022 PDP): the resident's access
+    log ("Data saya"). Append-only: rows are only ever inserted (access_log.record), never
+    changed or deleted, not by the retention job either. The reader is kept as role and office
+    for the resident, and as username for the kabupaten's audit; the resident is named by the
+    application or the register record read, never by NIK or name."""
+
+    __tablename__ = "personal_data_access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    # register | application | attachment | letter_preview | inbox | walk_in (access_log.KINDS)
+    kind: str = Field(max_length=32)
+    application_id: str | None = Field(default=None, index=True, max_length=64)
+    register_resident_id: str | None = Field(default=None, index=True, max_length=64)
+    # Why, as the resident reads it: the application's number, or "daftar penduduk".
+    purpose: str = Field(max_length=64)
+    reader_username: str  # for the kabupaten's audit only; never shown to the resident
+    reader_role: str
+    reader_desa_code: str = ""  # "" for a kabupaten account
+    reader_kabupaten_code: str = ""
+
+
 # The population register's tables live in population/models.py; the service's schema is both.
 TABLES: list[type[SQLModel]] = [
     *POPULATION_TABLES,
@@ -241,4 +291,7 @@ TABLES: list[type[SQLModel]] = [
     ApplicationRecord,
     ProcessedEvent,
     WalkInScan,
+    DesaService,
+    PasswordSetupLink,
+    PersonalDataAccess,
 ]

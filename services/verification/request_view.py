@@ -15,12 +15,15 @@ from datetime import date
 
 import grpc
 from smartdesa.v1 import catalogue_pb2, intake_pb2, signing_pb2
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import SignerKind
 from common.domain.errors import DomainError
 from common.domain.particulars import SEX_LABELS
 from common.wib import indonesian_date
+from services.verification import access_log
 from services.verification.intake_reader import read_application
+from services.verification.models import Staff
 from services.verification.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -146,22 +149,31 @@ async def signer_kind(runtime: Runtime, desa_code: str) -> SignerKind | None:
 
 
 async def applicant_names(
-    runtime: Runtime, desa_code: str, application_ids: Iterable[str]
+    runtime: Runtime, session: AsyncSession, staff: Staff, application_ids: Iterable[str]
 ) -> dict[str, str]:
-    """The applicant's name per application of `desa_code`, for that desa's staff; one intake
-    does not answer for, or of another desa, is left out (the row shows no name)."""
+    """The applicant's name per application of the staff member's desa, for that desa's staff;
+    one intake does not answer for, or of another desa, is left out (the row shows no name).
+    Each name shown is a read of personal data: logged in the resident's access log."""
+    desa_code = staff.desa_code
     limit = asyncio.Semaphore(NAME_READS)
     timeout = runtime.settings.intake_timeout_seconds
 
-    async def name_of(application_id: str) -> tuple[str, str]:
+    async def name_of(application_id: str) -> tuple[str, str, str]:
         async with limit:
             try:
                 app = await read_application(runtime.intake, application_id, timeout)
             except DomainError:
-                return application_id, ""
+                return application_id, "", ""
             if app.desa_code != desa_code:
-                return application_id, ""
-            return application_id, app.fields.get("nama", "").strip()
+                return application_id, "", ""
+            return application_id, app.fields.get("nama", "").strip(), app.number
 
     found = await asyncio.gather(*(name_of(i) for i in dict.fromkeys(application_ids)))
-    return {i: name for i, name in found if name}
+    names = {i: name for i, name, _ in found if name}
+    for application_id, name, number in found:
+        if name:  # a name shown is a read, for the application's number
+            access_log.record(
+                session, staff, access_log.KIND_INBOX, application_id=application_id, purpose=number
+            )
+    await session.commit()
+    return names

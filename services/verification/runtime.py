@@ -51,6 +51,8 @@ class Runtime:
     # The kabupaten's letter catalogue (signing's CatalogueService): type names, default
     # routes, each application's version (services/verification/catalogue.py).
     catalogue: Catalogue
+    # The same service uncached, on signing's port (the editor: drafts, previews, overrides).
+    catalogue_stub: catalogue_pb2_grpc.CatalogueServiceAsyncStub
     inbox_fanout: InboxFanout  # the inbox pages' server-sent events
 
 
@@ -146,6 +148,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             signing=cast(
                 "signing_pb2_grpc.SigningServiceAsyncStub",
                 signing_pb2_grpc.SigningServiceStub(signing_channel),
+            ),
+            catalogue_stub=cast(
+                "catalogue_pb2_grpc.CatalogueServiceAsyncStub",
+                catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel),
             ),
             inbox_fanout=inbox_fanout,
             catalogue=catalogue,

@@ -14,6 +14,7 @@ from common.domain import Role
 from common.events import AreaCodes
 from services.verification.accounts import session_of
 from services.verification.catalogue import Catalogue, CatalogueUnavailable
+from services.verification.desa_service import closed_reason, serving_codes
 from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
 from services.verification.plt import current_plt
@@ -143,6 +144,15 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             ended=state.ended,
         )
 
+    async def ListServingDesa(
+        self,
+        request: directory_pb2.ListServingDesaRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> directory_pb2.ListServingDesaResponse:
+        async with self._sessions() as session:
+            codes = await serving_codes(session, request.kabupaten_code)
+        return directory_pb2.ListServingDesaResponse(desa_codes=sorted(codes))
+
     async def ListOfferedLetterTypes(
         self,
         request: directory_pb2.ListOfferedLetterTypesRequest,
@@ -151,6 +161,11 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         if not request.desa_code:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code is required")
         async with self._sessions() as session:
+            closed = await closed_reason(session, request.desa_code)
+            if closed:  # switched off, or never switched on: no new applications at all
+                return directory_pb2.ListOfferedLetterTypesResponse(
+                    desa_closed=True, closed_reason=closed
+                )
             try:
                 offered = await offered_letter_types(session, request.desa_code, self._catalogue)
             except CatalogueUnavailable:

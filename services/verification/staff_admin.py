@@ -112,7 +112,7 @@ async def account_of(session: AsyncSession, desa_code: str, username: str) -> St
     return staff
 
 
-async def _single_holder_free(
+async def single_holder_free(
     session: AsyncSession, desa_code: str, role: str, except_username: str = ""
 ) -> None:
     if role not in SINGLE_HOLDER_ROLES:
@@ -175,7 +175,7 @@ async def create_account(
     check_password(password)
     if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
         raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
-    await _single_holder_free(session, actor.desa_code, role)
+    await single_holder_free(session, actor.desa_code, role)
     staff = Staff(
         username=username,
         password_hash=await _hash(password),
@@ -213,13 +213,13 @@ async def change_account(
         if role != staff.role:
             _refuse_role(actor_roles, role)
             if active is not False and (staff.active or active):
-                await _single_holder_free(session, actor.desa_code, role, staff.username)
+                await single_holder_free(session, actor.desa_code, role, staff.username)
             _record(session, actor, staff.username, "role", f"{staff.role} -> {role}")
             staff.role = role
             changed = True
     if active is not None and active != staff.active:
         if active:
-            await _single_holder_free(session, actor.desa_code, staff.role, staff.username)
+            await single_holder_free(session, actor.desa_code, staff.role, staff.username)
         _record(session, actor, staff.username, "reactivated" if active else "deactivated")
         staff.active = active
         changed = True

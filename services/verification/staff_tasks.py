@@ -23,6 +23,7 @@ from common.db import as_utc
 from common.domain import KABUPATEN_ROLES, ApplicationStatus, Decision, Role
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from common.wilayah import find_desa
+from services.verification import access_log
 from services.verification.decisions import (
     actor_role_for,
     issuing_outcome,
@@ -348,6 +349,9 @@ async def task_detail(
     )
     if app.desa_code != staff.desa_code:  # our projection and intake must agree on the desa
         raise NotFound("not-found", NOT_YOURS)
+    await access_log.record_now(
+        session, staff, access_log.KIND_APPLICATION, application_id=app.id, purpose=app.number
+    )
     detail = TaskDetail(
         application=ApplicationOut(
             id=app.id,
@@ -517,6 +521,9 @@ async def letter_preview(
     )
     if app.desa_code != staff.desa_code:  # another desa's application does not exist for them
         raise not_found
+    await access_log.record_now(
+        session, staff, access_log.KIND_LETTER_PREVIEW, application_id=app.id, purpose=app.number
+    )
     found = await route_for(session, app.desa_code, app.letter_type, runtime.catalogue)
     if found is None:
         raise Conflict("no-route", "Jenis surat ini belum memiliki alur persetujuan di desa ini.")

@@ -26,6 +26,8 @@ from tests.support.web import app_routes, sign_in_form
 # anyone may file and follow by number and secret (tests/intake/test_survey.py and
 # test_complaints.py check their own tokens).
 PUBLIC_DUTIES = {"/survei/{application_id}", "/pengaduan", "/pengaduan/lacak"}
+# A new account's one-time link to set its password carries its own secret (onboarding).
+SET_PASSWORD = "/akun/atur-sandi"
 # The published service standards and the open performance figures (issue 19 items 1 and 4):
 # public facts, no personal data (tests/intake/test_service_standards.py,
 # test_performance_figures.py).
@@ -39,14 +41,14 @@ PUBLISHED = {
     "/angka-kinerja.json",
 }
 PUBLIC_PAGES = {
-    "verification": {"/masuk"},
+    "verification": {"/masuk", SET_PASSWORD},
     "intake": {"/", "/masuk", "/masuk/kode", "/manifest.webmanifest", "/sw.js", "/luring"}
     | PUBLIC_DUTIES
     | PUBLISHED,
 }
 # Form posts that start a session (no session to protect yet), and the public duties' forms.
 PUBLIC_POSTS = {
-    "verification": {"/masuk"},
+    "verification": {"/masuk", SET_PASSWORD},
     "intake": {"/masuk", "/masuk/kode"} | PUBLIC_DUTIES,
 }
 

@@ -1,6 +1,6 @@
 import pytest
 
-from common.wilayah import all_desa, by_kecamatan
+from common.wilayah import all_desa, by_kecamatan, pilot_codes
 
 pytestmark = pytest.mark.unit
 
@@ -18,3 +18,13 @@ def test_desa_are_grouped_by_kecamatan_the_given_one_first() -> None:
 def test_without_a_kecamatan_they_are_by_name() -> None:
     names = [k.name for k in by_kecamatan()]
     assert names == sorted(names)
+
+
+def test_the_whole_kabupaten_is_known_and_the_pilot_is_part_of_it() -> None:
+    desa = all_desa()
+    assert len(desa) == 253
+    assert len({d.kecamatan_code for d in desa.values()}) == 30
+    assert sum(d.kelurahan for d in desa.values()) == 8
+    assert desa["32.13.03.1001"].name == "Parung" and desa["32.13.03.1001"].kelurahan
+    assert len(pilot_codes()) == 64 and pilot_codes() <= set(desa)
+    assert desa["32.13.11.2004"].name == "Pamanukan"

@@ -29,6 +29,7 @@ from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import Resident, SignInCode
 from services.intake.runtime import Runtime
+from services.verification.models import PersonalDataAccess
 from services.verification.population import models as population_models
 from services.verification.population import servicer as population_servicer
 from services.verification.population.register import ResidentData, add_resident
@@ -77,7 +78,11 @@ async def register(base_settings: Settings) -> AsyncIterator[Register]:
     async with engine.begin() as conn:
         await conn.run_sync(
             SQLModel.metadata.create_all,
-            tables=[m.__table__ for m in population_models.TABLES],  # type: ignore[attr-defined]
+            # The register's tables and the staff access log its ListDataAccess reads.
+            tables=[
+                m.__table__  # type: ignore[attr-defined]
+                for m in [*population_models.TABLES, PersonalDataAccess]
+            ],
         )
     ensure_dev_secrets(base_settings)
     server = GrpcServer(

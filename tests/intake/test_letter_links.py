@@ -53,6 +53,9 @@ class Signing(signing_pb2_grpc.SigningServiceServicer):
     async def RenderServiceStandard(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._unimplemented(context)
 
+    async def InstallSigner(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._unimplemented(context)
+
     async def GetLetterPdf(
         self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.LetterPdf:

@@ -27,6 +27,13 @@ class Directory(directory_pb2_grpc.DirectoryServiceServicer):
     def __init__(self) -> None:
         self.not_offered = {(PAMANUKAN, "SKD")}
 
+    async def ListServingDesa(
+        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.ListServingDesaResponse:
+        # Unanswered: the portal shows every desa (intake's fallback).
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not served by this double")
+        raise AssertionError("abort raises")
+
     async def GetRoute(
         self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.Route:

@@ -381,3 +381,36 @@ async def test_a_stored_working_schedule_becomes_the_same_hours_on_each_workday(
     rules = {r.desa_code: rules_of(r) for r in stored}
     assert rules["32.13.11.2004"].schedule == hours["32.13.11.2004"]
     assert rules["32.13.11.2004"].local_days_off == ("2026-12-24",)
+
+
+async def test_the_residents_access_log_is_append_only_on_postgresql(
+    postgres: PostgresDatabases,
+) -> None:
+    """Revision 0012's trigger: a row of personal_data_access can be added, never changed or
+    removed, whoever asks (docs/public-duties.md, the residents' access log)."""
+    engine = create_engine(await postgres.create("access_log"))
+    try:
+        await upgrade(engine, "verification")
+        await insert_rows(
+            engine,
+            [
+                ("personal_data_access", {
+                    "at": T0, "kind": "application", "application_id": "a-1",
+                    "purpose": "SKD-2026-000001", "reader_username": "pemerintahan.pamanukan",
+                    "reader_role": "kasi_pemerintahan", "reader_desa_code": "32.13.11.2004",
+                    "reader_kabupaten_code": "32.13",
+                }),
+            ],
+        )  # fmt: skip
+        for statement in (
+            "UPDATE personal_data_access SET reader_role = 'operator'",
+            "DELETE FROM personal_data_access",
+        ):
+            with pytest.raises(Exception, match="append-only"):
+                async with engine.begin() as conn:
+                    await conn.execute(text(statement))
+        async with engine.connect() as conn:
+            kept = await conn.execute(text("SELECT reader_role FROM personal_data_access"))
+            assert kept.scalars().all() == ["kasi_pemerintahan"]
+    finally:
+        await engine.dispose()

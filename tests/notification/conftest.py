@@ -179,6 +179,13 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         self.acting: set[str] = set()  # usernames holding their role as Plt
         self.calls: list[directory_pb2.ListRoleHoldersRequest] = []
 
+    async def ListServingDesa(
+        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.ListServingDesaResponse:
+        # Unanswered: the portal shows every desa (intake's fallback).
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not served by this double")
+        raise AssertionError("abort raises")
+
     async def GetRoute(
         self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.Route:

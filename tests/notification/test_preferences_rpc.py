@@ -3,6 +3,7 @@ resident's preferences under the same rules and the same key as PUT /api/v1/pref
 refusal stores nothing, and a caller without the internal token is refused."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -13,6 +14,13 @@ from smartdesa.v1 import notification_pb2_grpc
 from common.auth import InternalAuth
 from common.rpc import INTAKE, NOTIFICATION, client_channel
 from services.notification.config import Settings
+from services.notification.models import (
+    CREATED,
+    DELIVERED,
+    STANDBY,
+    Delivery,
+    Notification,
+)
 from services.notification.preferences import load_preferences
 from tests.support.notification import NotificationPeer, notification_peer
 
@@ -121,3 +129,83 @@ async def test_a_caller_without_the_internal_token_is_refused(peer: Notification
         assert (await load_preferences(session, f"resident:{RESIDENT}")).channels == frozenset(
             {"whatsapp", "sms", "email"}
         )
+
+
+async def test_list_messages_gives_the_resident_their_own_record_only(
+    stub: notification_pb2_grpc.NotificationServiceStub, peer: NotificationPeer
+) -> None:
+    """ "Data saya": every message sent to the resident, newest first, in-app and outside
+    channels; a fallback never sent is left out, a pending one-time code is hidden, and
+    another resident's messages are not theirs."""
+    t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    mine = f"resident:{RESIDENT}"
+    async with peer.sessions() as session:
+        session.add_all(
+            [
+                Notification(
+                    recipient=mine,
+                    title="Surat terbit",
+                    body="Surat Anda terbit.",
+                    template="t",
+                    template_version="1",
+                    event_id="e1",
+                    created_at=t0,
+                ),
+                Delivery(
+                    channel="whatsapp",
+                    recipient=mine,
+                    to_address="6281234567890",
+                    body="Surat Anda terbit.",
+                    template="t",
+                    template_version="1",
+                    event_id="e1",
+                    status=DELIVERED,
+                    created_at=t0 + timedelta(minutes=1),
+                ),
+                Delivery(
+                    channel="sms",
+                    recipient=mine,
+                    to_address="6281234567890",
+                    body="x",
+                    template="t",
+                    template_version="1",
+                    event_id="e1",
+                    status=STANDBY,
+                    created_at=t0 + timedelta(minutes=1),
+                ),
+                Delivery(
+                    channel="sms",
+                    recipient=mine,
+                    to_address="6281234567890",
+                    body="Kode masuk: 123456",
+                    template="otp",
+                    template_version="1",
+                    event_id="e2",
+                    status=CREATED,
+                    redact_when_final=True,
+                    created_at=t0 + timedelta(minutes=2),
+                ),
+                Notification(
+                    recipient="resident:someone-else",
+                    title="Lain",
+                    body="Bukan milik Anda",
+                    template="t",
+                    template_version="1",
+                    event_id="e3",
+                    created_at=t0,
+                ),
+            ]
+        )
+        await session.commit()
+
+    answer = await stub.ListMessages(pb.ListMessagesRequest(resident_id=RESIDENT))
+
+    assert [(m.channel, m.status, m.body) for m in answer.messages] == [
+        ("sms", "created", "(kode masuk, tidak ditampilkan)"),
+        ("whatsapp", "delivered", "Surat Anda terbit."),
+        ("in_app", "unread", "Surat Anda terbit."),
+    ]
+    assert answer.messages[1].to_address == "6281234567890"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ListMessages(pb.ListMessagesRequest())
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -264,7 +264,7 @@ async def test_the_summary_counts_per_desa_and_kecamatan_in_the_period(
     }
     assert pamanukan.temporal_url == UI.desa(PAMANUKAN)
     kecamatan = {row.code: row for row in summary.kecamatan}
-    assert len(kecamatan) == 8  # every kecamatan of the kabupaten, with or without letters
+    assert len(kecamatan) == 30  # every kecamatan of the kabupaten, with or without letters
     assert kecamatan["32.13.11"].counts.masuk == 7
     assert kecamatan["32.13.09"].counts.as_dict()["terbit"] == 1
     assert kecamatan["32.13.10"].counts.masuk == 0

@@ -92,6 +92,12 @@ class RefusingSigning(signing_pb2_grpc.SigningServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("abort raises")
 
+    async def InstallSigner(
+        self, request: signing_pb2.InstallSignerRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.InstalledSignerInfo:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("abort raises")
+
 
 @pytest.fixture
 async def signing(

@@ -30,6 +30,13 @@ class DirectoryPeer(directory_pb2_grpc.DirectoryServiceServicer):
         self.route = route
         self.holders: dict[str, list[str]] = {}
 
+    async def ListServingDesa(
+        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
+    ) -> directory_pb2.ListServingDesaResponse:
+        # Unanswered: the portal shows every desa (intake's fallback).
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not served by this double")
+        raise AssertionError("abort raises")
+
     async def GetRoute(
         self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.Route:
@@ -223,6 +230,12 @@ class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
     async def RenderServiceStandard(
         self, request: signing_pb2.ServiceStandardDocument, context: grpc.aio.ServicerContext
     ) -> signing_pb2.LetterPdf:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("abort raises")
+
+    async def InstallSigner(
+        self, request: signing_pb2.InstallSignerRequest, context: grpc.aio.ServicerContext
+    ) -> signing_pb2.InstalledSignerInfo:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("abort raises")
 

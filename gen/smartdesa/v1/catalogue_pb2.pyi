@@ -417,3 +417,323 @@ class LetterTypeDefinition(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LetterTypeDefinition: _TypeAlias = LetterTypeDefinition  # noqa: Y015
+
+@_typing.final
+class LetterTypeDraftKey(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    desa_code: _builtins.str
+    """"": the kabupaten's draft of the whole type; else a desa's override"""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "desa_code", b"desa_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LetterTypeDraftKey: _TypeAlias = LetterTypeDraftKey  # noqa: Y015
+
+@_typing.final
+class LetterTypeDraft(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    DRAFT_JSON_FIELD_NUMBER: _builtins.int
+    SAVED_BY_FIELD_NUMBER: _builtins.int
+    SAVED_AT_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    draft_json: _builtins.str
+    """Kabupaten: the definition in the catalogue file's shape (JSON). Desa: {"body": [...]}."""
+    saved_by: _builtins.str
+    problem: _builtins.str
+    """why it cannot be published yet (Indonesian); "" when it can"""
+    @_builtins.property
+    def key(self) -> Global___LetterTypeDraftKey: ...
+    @_builtins.property
+    def saved_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        key: Global___LetterTypeDraftKey | None = ...,
+        draft_json: _builtins.str = ...,
+        saved_by: _builtins.str = ...,
+        saved_at: _timestamp_pb2.Timestamp | None = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "saved_at", b"saved_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft_json", b"draft_json", "key", b"key", "problem", b"problem", "saved_at", b"saved_at", "saved_by", b"saved_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LetterTypeDraft: _TypeAlias = LetterTypeDraft  # noqa: Y015
+
+@_typing.final
+class SaveLetterTypeDraftRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    DRAFT_JSON_FIELD_NUMBER: _builtins.int
+    SAVED_BY_FIELD_NUMBER: _builtins.int
+    draft_json: _builtins.str
+    """"": discard the draft"""
+    saved_by: _builtins.str
+    """staff username"""
+    @_builtins.property
+    def key(self) -> Global___LetterTypeDraftKey: ...
+    def __init__(
+        self,
+        *,
+        key: Global___LetterTypeDraftKey | None = ...,
+        draft_json: _builtins.str = ...,
+        saved_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft_json", b"draft_json", "key", b"key", "saved_by", b"saved_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SaveLetterTypeDraftRequest: _TypeAlias = SaveLetterTypeDraftRequest  # noqa: Y015
+
+@_typing.final
+class PreviewLetterTypeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    DRAFT_JSON_FIELD_NUMBER: _builtins.int
+    draft_json: _builtins.str
+    """as in LetterTypeDraft; "": the published (current) wording"""
+    @_builtins.property
+    def key(self) -> Global___LetterTypeDraftKey:
+        """desa_code: that desa's kop surat and its override's base"""
+
+    def __init__(
+        self,
+        *,
+        key: Global___LetterTypeDraftKey | None = ...,
+        draft_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft_json", b"draft_json", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreviewLetterTypeRequest: _TypeAlias = PreviewLetterTypeRequest  # noqa: Y015
+
+@_typing.final
+class PreviewLetterTypeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PNG_FIELD_NUMBER: _builtins.int
+    TEMPLATE_VERSION_FIELD_NUMBER: _builtins.int
+    png: _builtins.bytes
+    """page 1"""
+    template_version: _builtins.str
+    """of the base the draft was applied to"""
+    def __init__(
+        self,
+        *,
+        png: _builtins.bytes = ...,
+        template_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["png", b"png", "template_version", b"template_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreviewLetterTypeResponse: _TypeAlias = PreviewLetterTypeResponse  # noqa: Y015
+
+@_typing.final
+class ListLetterTypeVersionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLetterTypeVersionsRequest: _TypeAlias = ListLetterTypeVersionsRequest  # noqa: Y015
+
+@_typing.final
+class LetterTypeVersionInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    PUBLISHED_BY_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    published_by: _builtins.str
+    sha256: _builtins.str
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        published_by: _builtins.str = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
+        sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["published_at", b"published_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["published_at", b"published_at", "published_by", b"published_by", "sha256", b"sha256", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LetterTypeVersionInfo: _TypeAlias = LetterTypeVersionInfo  # noqa: Y015
+
+@_typing.final
+class ListLetterTypeVersionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___LetterTypeVersionInfo]: ...
+    def __init__(
+        self,
+        *,
+        versions: _abc.Iterable[Global___LetterTypeVersionInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLetterTypeVersionsResponse: _TypeAlias = ListLetterTypeVersionsResponse  # noqa: Y015
+
+@_typing.final
+class PublishDesaOverrideRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    BODY_JSON_FIELD_NUMBER: _builtins.int
+    PUBLISHED_BY_FIELD_NUMBER: _builtins.int
+    body_json: _builtins.str
+    """{"body": [...]}; "": back to the kabupaten's wording"""
+    published_by: _builtins.str
+    @_builtins.property
+    def key(self) -> Global___LetterTypeDraftKey:
+        """desa_code required"""
+
+    def __init__(
+        self,
+        *,
+        key: Global___LetterTypeDraftKey | None = ...,
+        body_json: _builtins.str = ...,
+        published_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_json", b"body_json", "key", b"key", "published_by", b"published_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishDesaOverrideRequest: _TypeAlias = PublishDesaOverrideRequest  # noqa: Y015
+
+@_typing.final
+class DesaOverride(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    BASE_VERSION_FIELD_NUMBER: _builtins.int
+    BODY_JSON_FIELD_NUMBER: _builtins.int
+    PUBLISHED_BY_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """0: no override (the kabupaten's wording)"""
+    base_version: _builtins.int
+    """the kabupaten version it was written against"""
+    body_json: _builtins.str
+    """"" : the kabupaten's wording"""
+    published_by: _builtins.str
+    created: _builtins.bool
+    """PublishDesaOverride: false when identical to the current one"""
+    @_builtins.property
+    def key(self) -> Global___LetterTypeDraftKey: ...
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        key: Global___LetterTypeDraftKey | None = ...,
+        version: _builtins.int = ...,
+        base_version: _builtins.int = ...,
+        body_json: _builtins.str = ...,
+        published_by: _builtins.str = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "published_at", b"published_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_version", b"base_version", "body_json", b"body_json", "created", b"created", "key", b"key", "published_at", b"published_at", "published_by", b"published_by", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesaOverride: _TypeAlias = DesaOverride  # noqa: Y015
+
+@_typing.final
+class ListDesaOverridesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def key(self) -> Global___LetterTypeDraftKey: ...
+    def __init__(
+        self,
+        *,
+        key: Global___LetterTypeDraftKey | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDesaOverridesRequest: _TypeAlias = ListDesaOverridesRequest  # noqa: Y015
+
+@_typing.final
+class ListDesaOverridesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENT_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def current(self) -> Global___DesaOverride: ...
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesaOverride]: ...
+    def __init__(
+        self,
+        *,
+        current: Global___DesaOverride | None = ...,
+        history: _abc.Iterable[Global___DesaOverride] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current", b"current"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current", b"current", "history", b"history"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDesaOverridesResponse: _TypeAlias = ListDesaOverridesResponse  # noqa: Y015

@@ -53,6 +53,36 @@ class CatalogueServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.PublishLetterTypeRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.PublishLetterTypeResponse.FromString,
                 _registered_method=True)
+        self.GetLetterTypeDraft = channel.unary_unary(
+                '/smartdesa.v1.CatalogueService/GetLetterTypeDraft',
+                request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraftKey.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraft.FromString,
+                _registered_method=True)
+        self.SaveLetterTypeDraft = channel.unary_unary(
+                '/smartdesa.v1.CatalogueService/SaveLetterTypeDraft',
+                request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.SaveLetterTypeDraftRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraft.FromString,
+                _registered_method=True)
+        self.PreviewLetterType = channel.unary_unary(
+                '/smartdesa.v1.CatalogueService/PreviewLetterType',
+                request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.PreviewLetterTypeRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.PreviewLetterTypeResponse.FromString,
+                _registered_method=True)
+        self.ListLetterTypeVersions = channel.unary_unary(
+                '/smartdesa.v1.CatalogueService/ListLetterTypeVersions',
+                request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListLetterTypeVersionsRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListLetterTypeVersionsResponse.FromString,
+                _registered_method=True)
+        self.PublishDesaOverride = channel.unary_unary(
+                '/smartdesa.v1.CatalogueService/PublishDesaOverride',
+                request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.PublishDesaOverrideRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.DesaOverride.FromString,
+                _registered_method=True)
+        self.ListDesaOverrides = channel.unary_unary(
+                '/smartdesa.v1.CatalogueService/ListDesaOverrides',
+                request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogueServiceServicer:
@@ -87,6 +117,57 @@ class CatalogueServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLetterTypeDraft(self, request, context):
+        """The editor (docs/letter-catalogue.md#the-editor). The caller (the staff client) checks who
+        may do what: the kabupaten operator the kabupaten's drafts (desa_code ""), a desa's admin
+        that desa's override drafts and overrides.
+
+        A draft as last saved (empty draft_json: none). A draft is kept as typed, checked or not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SaveLetterTypeDraft(self, request, context):
+        """Saves (or, with an empty draft_json, discards) a draft; its problems, if any, come back in
+        `problem` (Indonesian) and it is saved all the same, so nothing typed is lost.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewLetterType(self, request, context):
+        """Page 1 of the letter a draft makes, with sample data, through the renderer signed letters
+        use (watermarked as a preview). INVALID_ARGUMENT with the reason when the draft does not
+        pass the checks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLetterTypeVersions(self, request, context):
+        """Every published version of a type, newest first: who published it and when.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishDesaOverride(self, request, context):
+        """A desa's wording of a type's body blocks (kop surat and signature block stay the
+        kabupaten's): the next letter of that desa uses it, other desa are unaffected. An empty
+        body_json goes back to the kabupaten's wording. Each publish is a new override version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDesaOverrides(self, request, context):
+        """The desa's current override of a type (version 0: none) and its history, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogueServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +185,36 @@ def add_CatalogueServiceServicer_to_server(servicer, server):
                     servicer.PublishLetterType,
                     request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.PublishLetterTypeRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.PublishLetterTypeResponse.SerializeToString,
+            ),
+            'GetLetterTypeDraft': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLetterTypeDraft,
+                    request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraftKey.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraft.SerializeToString,
+            ),
+            'SaveLetterTypeDraft': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveLetterTypeDraft,
+                    request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.SaveLetterTypeDraftRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraft.SerializeToString,
+            ),
+            'PreviewLetterType': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewLetterType,
+                    request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.PreviewLetterTypeRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.PreviewLetterTypeResponse.SerializeToString,
+            ),
+            'ListLetterTypeVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLetterTypeVersions,
+                    request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListLetterTypeVersionsRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListLetterTypeVersionsResponse.SerializeToString,
+            ),
+            'PublishDesaOverride': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishDesaOverride,
+                    request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.PublishDesaOverrideRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.DesaOverride.SerializeToString,
+            ),
+            'ListDesaOverrides': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDesaOverrides,
+                    request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -191,6 +302,168 @@ class CatalogueService:
             '/smartdesa.v1.CatalogueService/PublishLetterType',
             smartdesa_dot_v1_dot_catalogue__pb2.PublishLetterTypeRequest.SerializeToString,
             smartdesa_dot_v1_dot_catalogue__pb2.PublishLetterTypeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLetterTypeDraft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.CatalogueService/GetLetterTypeDraft',
+            smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraftKey.SerializeToString,
+            smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraft.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveLetterTypeDraft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.CatalogueService/SaveLetterTypeDraft',
+            smartdesa_dot_v1_dot_catalogue__pb2.SaveLetterTypeDraftRequest.SerializeToString,
+            smartdesa_dot_v1_dot_catalogue__pb2.LetterTypeDraft.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewLetterType(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.CatalogueService/PreviewLetterType',
+            smartdesa_dot_v1_dot_catalogue__pb2.PreviewLetterTypeRequest.SerializeToString,
+            smartdesa_dot_v1_dot_catalogue__pb2.PreviewLetterTypeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLetterTypeVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.CatalogueService/ListLetterTypeVersions',
+            smartdesa_dot_v1_dot_catalogue__pb2.ListLetterTypeVersionsRequest.SerializeToString,
+            smartdesa_dot_v1_dot_catalogue__pb2.ListLetterTypeVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishDesaOverride(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.CatalogueService/PublishDesaOverride',
+            smartdesa_dot_v1_dot_catalogue__pb2.PublishDesaOverrideRequest.SerializeToString,
+            smartdesa_dot_v1_dot_catalogue__pb2.DesaOverride.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDesaOverrides(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.CatalogueService/ListDesaOverrides',
+            smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesRequest.SerializeToString,
+            smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesResponse.FromString,
             options,
             channel_credentials,
             insecure,

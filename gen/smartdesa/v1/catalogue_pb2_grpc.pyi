@@ -49,6 +49,31 @@ class CatalogueServiceStub:
     reason (Indonesian) when it does not pass the catalogue's checks. (The caller checks that
     the staff member is a kabupaten operator.)
     """
+    GetLetterTypeDraft: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.LetterTypeDraftKey, _catalogue_pb2.LetterTypeDraft]
+    """The editor (docs/letter-catalogue.md#the-editor). The caller (the staff client) checks who
+    may do what: the kabupaten operator the kabupaten's drafts (desa_code ""), a desa's admin
+    that desa's override drafts and overrides.
+
+    A draft as last saved (empty draft_json: none). A draft is kept as typed, checked or not.
+    """
+    SaveLetterTypeDraft: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.SaveLetterTypeDraftRequest, _catalogue_pb2.LetterTypeDraft]
+    """Saves (or, with an empty draft_json, discards) a draft; its problems, if any, come back in
+    `problem` (Indonesian) and it is saved all the same, so nothing typed is lost.
+    """
+    PreviewLetterType: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.PreviewLetterTypeRequest, _catalogue_pb2.PreviewLetterTypeResponse]
+    """Page 1 of the letter a draft makes, with sample data, through the renderer signed letters
+    use (watermarked as a preview). INVALID_ARGUMENT with the reason when the draft does not
+    pass the checks.
+    """
+    ListLetterTypeVersions: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListLetterTypeVersionsRequest, _catalogue_pb2.ListLetterTypeVersionsResponse]
+    """Every published version of a type, newest first: who published it and when."""
+    PublishDesaOverride: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.PublishDesaOverrideRequest, _catalogue_pb2.DesaOverride]
+    """A desa's wording of a type's body blocks (kop surat and signature block stay the
+    kabupaten's): the next letter of that desa uses it, other desa are unaffected. An empty
+    body_json goes back to the kabupaten's wording. Each publish is a new override version.
+    """
+    ListDesaOverrides: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListDesaOverridesRequest, _catalogue_pb2.ListDesaOverridesResponse]
+    """The desa's current override of a type (version 0: none) and its history, newest first."""
 
 @_typing.type_check_only
 class CatalogueServiceAsyncStub(CatalogueServiceStub):
@@ -71,6 +96,31 @@ class CatalogueServiceAsyncStub(CatalogueServiceStub):
     reason (Indonesian) when it does not pass the catalogue's checks. (The caller checks that
     the staff member is a kabupaten operator.)
     """
+    GetLetterTypeDraft: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.LetterTypeDraftKey, _catalogue_pb2.LetterTypeDraft]  # type: ignore[assignment]
+    """The editor (docs/letter-catalogue.md#the-editor). The caller (the staff client) checks who
+    may do what: the kabupaten operator the kabupaten's drafts (desa_code ""), a desa's admin
+    that desa's override drafts and overrides.
+
+    A draft as last saved (empty draft_json: none). A draft is kept as typed, checked or not.
+    """
+    SaveLetterTypeDraft: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.SaveLetterTypeDraftRequest, _catalogue_pb2.LetterTypeDraft]  # type: ignore[assignment]
+    """Saves (or, with an empty draft_json, discards) a draft; its problems, if any, come back in
+    `problem` (Indonesian) and it is saved all the same, so nothing typed is lost.
+    """
+    PreviewLetterType: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.PreviewLetterTypeRequest, _catalogue_pb2.PreviewLetterTypeResponse]  # type: ignore[assignment]
+    """Page 1 of the letter a draft makes, with sample data, through the renderer signed letters
+    use (watermarked as a preview). INVALID_ARGUMENT with the reason when the draft does not
+    pass the checks.
+    """
+    ListLetterTypeVersions: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListLetterTypeVersionsRequest, _catalogue_pb2.ListLetterTypeVersionsResponse]  # type: ignore[assignment]
+    """Every published version of a type, newest first: who published it and when."""
+    PublishDesaOverride: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.PublishDesaOverrideRequest, _catalogue_pb2.DesaOverride]  # type: ignore[assignment]
+    """A desa's wording of a type's body blocks (kop surat and signature block stay the
+    kabupaten's): the next letter of that desa uses it, other desa are unaffected. An empty
+    body_json goes back to the kabupaten's wording. Each publish is a new override version.
+    """
+    ListDesaOverrides: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListDesaOverridesRequest, _catalogue_pb2.ListDesaOverridesResponse]  # type: ignore[assignment]
+    """The desa's current override of a type (version 0: none) and its history, newest first."""
 
 class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
     """CatalogueService: the kabupaten's catalogue of letter types (docs/letter-catalogue.md),
@@ -108,5 +158,66 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         reason (Indonesian) when it does not pass the catalogue's checks. (The caller checks that
         the staff member is a kabupaten operator.)
         """
+
+    @_abc_1.abstractmethod
+    def GetLetterTypeDraft(
+        self,
+        request: _catalogue_pb2.LetterTypeDraftKey,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.LetterTypeDraft, _abc.Awaitable[_catalogue_pb2.LetterTypeDraft]]:
+        """The editor (docs/letter-catalogue.md#the-editor). The caller (the staff client) checks who
+        may do what: the kabupaten operator the kabupaten's drafts (desa_code ""), a desa's admin
+        that desa's override drafts and overrides.
+
+        A draft as last saved (empty draft_json: none). A draft is kept as typed, checked or not.
+        """
+
+    @_abc_1.abstractmethod
+    def SaveLetterTypeDraft(
+        self,
+        request: _catalogue_pb2.SaveLetterTypeDraftRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.LetterTypeDraft, _abc.Awaitable[_catalogue_pb2.LetterTypeDraft]]:
+        """Saves (or, with an empty draft_json, discards) a draft; its problems, if any, come back in
+        `problem` (Indonesian) and it is saved all the same, so nothing typed is lost.
+        """
+
+    @_abc_1.abstractmethod
+    def PreviewLetterType(
+        self,
+        request: _catalogue_pb2.PreviewLetterTypeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.PreviewLetterTypeResponse, _abc.Awaitable[_catalogue_pb2.PreviewLetterTypeResponse]]:
+        """Page 1 of the letter a draft makes, with sample data, through the renderer signed letters
+        use (watermarked as a preview). INVALID_ARGUMENT with the reason when the draft does not
+        pass the checks.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLetterTypeVersions(
+        self,
+        request: _catalogue_pb2.ListLetterTypeVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.ListLetterTypeVersionsResponse, _abc.Awaitable[_catalogue_pb2.ListLetterTypeVersionsResponse]]:
+        """Every published version of a type, newest first: who published it and when."""
+
+    @_abc_1.abstractmethod
+    def PublishDesaOverride(
+        self,
+        request: _catalogue_pb2.PublishDesaOverrideRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.DesaOverride, _abc.Awaitable[_catalogue_pb2.DesaOverride]]:
+        """A desa's wording of a type's body blocks (kop surat and signature block stay the
+        kabupaten's): the next letter of that desa uses it, other desa are unaffected. An empty
+        body_json goes back to the kabupaten's wording. Each publish is a new override version.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDesaOverrides(
+        self,
+        request: _catalogue_pb2.ListDesaOverridesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.ListDesaOverridesResponse, _abc.Awaitable[_catalogue_pb2.ListDesaOverridesResponse]]:
+        """The desa's current override of a type (version 0: none) and its history, newest first."""
 
 def add_CatalogueServiceServicer_to_server(servicer: CatalogueServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -275,6 +275,14 @@ class ListOfferedLetterTypesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LETTER_TYPES_FIELD_NUMBER: _builtins.int
+    DESA_CLOSED_FIELD_NUMBER: _builtins.int
+    CLOSED_REASON_FIELD_NUMBER: _builtins.int
+    desa_closed: _builtins.bool
+    """The desa takes no new applications (not switched on by the kabupaten, or switched off):
+    letter_types is empty and closed_reason says why, in Indonesian, for the resident.
+    Applications already running finish as usual.
+    """
+    closed_reason: _builtins.str
     @_builtins.property
     def letter_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """codes, e.g. "SKD", in catalogue order"""
@@ -283,14 +291,58 @@ class ListOfferedLetterTypesResponse(_message.Message):
         self,
         *,
         letter_types: _abc.Iterable[_builtins.str] | None = ...,
+        desa_closed: _builtins.bool = ...,
+        closed_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["letter_types", b"letter_types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_reason", b"closed_reason", "desa_closed", b"desa_closed", "letter_types", b"letter_types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListOfferedLetterTypesResponse: _TypeAlias = ListOfferedLetterTypesResponse  # noqa: Y015
+
+@_typing.final
+class ListServingDesaRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KABUPATEN_CODE_FIELD_NUMBER: _builtins.int
+    kabupaten_code: _builtins.str
+    """e.g. "32.13"; empty: every kabupaten known"""
+    def __init__(
+        self,
+        *,
+        kabupaten_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kabupaten_code", b"kabupaten_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListServingDesaRequest: _TypeAlias = ListServingDesaRequest  # noqa: Y015
+
+@_typing.final
+class ListServingDesaResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def desa_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Kemendagri codes, sorted"""
+
+    def __init__(
+        self,
+        *,
+        desa_codes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_codes", b"desa_codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListServingDesaResponse: _TypeAlias = ListServingDesaResponse  # noqa: Y015
 
 @_typing.final
 class GetStaffSessionRequest(_message.Message):

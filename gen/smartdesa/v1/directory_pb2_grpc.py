@@ -51,6 +51,11 @@ class DirectoryServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.FromString,
                 _registered_method=True)
+        self.ListServingDesa = channel.unary_unary(
+                '/smartdesa.v1.DirectoryService/ListServingDesa',
+                request_serializer=smartdesa_dot_v1_dot_directory__pb2.ListServingDesaRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListServingDesaResponse.FromString,
+                _registered_method=True)
         self.GetStaffSession = channel.unary_unary(
                 '/smartdesa.v1.DirectoryService/GetStaffSession',
                 request_serializer=smartdesa_dot_v1_dot_directory__pb2.GetStaffSessionRequest.SerializeToString,
@@ -82,7 +87,16 @@ class DirectoryServiceServicer:
 
     def ListOfferedLetterTypes(self, request, context):
         """The letter types the desa offers to residents (every known type unless the desa switched
-        some off); intake lists only these and refuses to start a letter of another type.
+        some off); intake lists only these and refuses to start a letter of another type, and
+        refuses every new application of a desa that is switched off (desa_closed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListServingDesa(self, request, context):
+        """The desa that take new applications (switched on by the kabupaten, services/verification/
+        onboarding.py), of one kabupaten or ("") of all: the portal's desa picker offers only these.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +138,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.ListOfferedLetterTypes,
                     request_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.SerializeToString,
+            ),
+            'ListServingDesa': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListServingDesa,
+                    request_deserializer=smartdesa_dot_v1_dot_directory__pb2.ListServingDesaRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_directory__pb2.ListServingDesaResponse.SerializeToString,
             ),
             'GetStaffSession': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStaffSession,
@@ -219,6 +238,33 @@ class DirectoryService:
             '/smartdesa.v1.DirectoryService/ListOfferedLetterTypes',
             smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesRequest.SerializeToString,
             smartdesa_dot_v1_dot_directory__pb2.ListOfferedLetterTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListServingDesa(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.DirectoryService/ListServingDesa',
+            smartdesa_dot_v1_dot_directory__pb2.ListServingDesaRequest.SerializeToString,
+            smartdesa_dot_v1_dot_directory__pb2.ListServingDesaResponse.FromString,
             options,
             channel_credentials,
             insecure,

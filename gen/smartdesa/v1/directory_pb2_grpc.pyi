@@ -39,7 +39,12 @@ class DirectoryServiceStub:
     ListRoleHolders: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListRoleHoldersRequest, _directory_pb2.ListRoleHoldersResponse]
     ListOfferedLetterTypes: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListOfferedLetterTypesRequest, _directory_pb2.ListOfferedLetterTypesResponse]
     """The letter types the desa offers to residents (every known type unless the desa switched
-    some off); intake lists only these and refuses to start a letter of another type.
+    some off); intake lists only these and refuses to start a letter of another type, and
+    refuses every new application of a desa that is switched off (desa_closed).
+    """
+    ListServingDesa: _grpc.UnaryUnaryMultiCallable[_directory_pb2.ListServingDesaRequest, _directory_pb2.ListServingDesaResponse]
+    """The desa that take new applications (switched on by the kabupaten, services/verification/
+    onboarding.py), of one kabupaten or ("") of all: the portal's desa picker offers only these.
     """
     GetStaffSession: _grpc.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]
     """What the staff account says now about one of its tokens: other services that accept staff
@@ -64,7 +69,12 @@ class DirectoryServiceAsyncStub(DirectoryServiceStub):
     ListRoleHolders: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListRoleHoldersRequest, _directory_pb2.ListRoleHoldersResponse]  # type: ignore[assignment]
     ListOfferedLetterTypes: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListOfferedLetterTypesRequest, _directory_pb2.ListOfferedLetterTypesResponse]  # type: ignore[assignment]
     """The letter types the desa offers to residents (every known type unless the desa switched
-    some off); intake lists only these and refuses to start a letter of another type.
+    some off); intake lists only these and refuses to start a letter of another type, and
+    refuses every new application of a desa that is switched off (desa_closed).
+    """
+    ListServingDesa: _aio.UnaryUnaryMultiCallable[_directory_pb2.ListServingDesaRequest, _directory_pb2.ListServingDesaResponse]  # type: ignore[assignment]
+    """The desa that take new applications (switched on by the kabupaten, services/verification/
+    onboarding.py), of one kabupaten or ("") of all: the portal's desa picker offers only these.
     """
     GetStaffSession: _aio.UnaryUnaryMultiCallable[_directory_pb2.GetStaffSessionRequest, _directory_pb2.StaffSessionState]  # type: ignore[assignment]
     """What the staff account says now about one of its tokens: other services that accept staff
@@ -104,7 +114,18 @@ class DirectoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_directory_pb2.ListOfferedLetterTypesResponse, _abc.Awaitable[_directory_pb2.ListOfferedLetterTypesResponse]]:
         """The letter types the desa offers to residents (every known type unless the desa switched
-        some off); intake lists only these and refuses to start a letter of another type.
+        some off); intake lists only these and refuses to start a letter of another type, and
+        refuses every new application of a desa that is switched off (desa_closed).
+        """
+
+    @_abc_1.abstractmethod
+    def ListServingDesa(
+        self,
+        request: _directory_pb2.ListServingDesaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_directory_pb2.ListServingDesaResponse, _abc.Awaitable[_directory_pb2.ListServingDesaResponse]]:
+        """The desa that take new applications (switched on by the kabupaten, services/verification/
+        onboarding.py), of one kabupaten or ("") of all: the portal's desa picker offers only these.
         """
 
     @_abc_1.abstractmethod

@@ -22,21 +22,28 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsmartdesa/v1/notification.proto\x12\x0csmartdesa.v1\",\n\x15GetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"x\n\x17NotificationPreferences\x12\x10\n\x08\x63hannels\x18\x01 \x03(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x13\n\x0bquiet_start\x18\x03 \x01(\t\x12\x11\n\tquiet_end\x18\x04 \x01(\t\x12\x14\n\x0cstep_updates\x18\x05 \x01(\x08\"h\n\x15SetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12:\n\x0bpreferences\x18\x02 \x01(\x0b\x32%.smartdesa.v1.NotificationPreferences2\xd1\x01\n\x13NotificationService\x12\\\n\x0eGetPreferences\x12#.smartdesa.v1.GetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferences\x12\\\n\x0eSetPreferences\x12#.smartdesa.v1.SetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferencesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsmartdesa/v1/notification.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\",\n\x15GetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"x\n\x17NotificationPreferences\x12\x10\n\x08\x63hannels\x18\x01 \x03(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x13\n\x0bquiet_start\x18\x03 \x01(\t\x12\x11\n\tquiet_end\x18\x04 \x01(\t\x12\x14\n\x0cstep_updates\x18\x05 \x01(\x08\"h\n\x15SetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12:\n\x0bpreferences\x18\x02 \x01(\x0b\x32%.smartdesa.v1.NotificationPreferences\"*\n\x13ListMessagesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"\x87\x01\n\x0bSentMessage\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x12\n\nto_address\x18\x06 \x01(\t\"C\n\x14ListMessagesResponse\x12+\n\x08messages\x18\x01 \x03(\x0b\x32\x19.smartdesa.v1.SentMessage2\xa8\x02\n\x13NotificationService\x12\\\n\x0eGetPreferences\x12#.smartdesa.v1.GetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferences\x12\\\n\x0eSetPreferences\x12#.smartdesa.v1.SetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferences\x12U\n\x0cListMessages\x12!.smartdesa.v1.ListMessagesRequest\x1a\".smartdesa.v1.ListMessagesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'smartdesa.v1.notification_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETPREFERENCESREQUEST']._serialized_start=49
-  _globals['_GETPREFERENCESREQUEST']._serialized_end=93
-  _globals['_NOTIFICATIONPREFERENCES']._serialized_start=95
-  _globals['_NOTIFICATIONPREFERENCES']._serialized_end=215
-  _globals['_SETPREFERENCESREQUEST']._serialized_start=217
-  _globals['_SETPREFERENCESREQUEST']._serialized_end=321
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=324
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=533
+  _globals['_GETPREFERENCESREQUEST']._serialized_start=82
+  _globals['_GETPREFERENCESREQUEST']._serialized_end=126
+  _globals['_NOTIFICATIONPREFERENCES']._serialized_start=128
+  _globals['_NOTIFICATIONPREFERENCES']._serialized_end=248
+  _globals['_SETPREFERENCESREQUEST']._serialized_start=250
+  _globals['_SETPREFERENCESREQUEST']._serialized_end=354
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=356
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=398
+  _globals['_SENTMESSAGE']._serialized_start=401
+  _globals['_SENTMESSAGE']._serialized_end=536
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=538
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=605
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=608
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=904
 # @@protoc_insertion_point(module_scope)

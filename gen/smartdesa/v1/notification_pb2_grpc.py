@@ -47,6 +47,11 @@ class NotificationServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_notification__pb2.SetPreferencesRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_notification__pb2.NotificationPreferences.FromString,
                 _registered_method=True)
+        self.ListMessages = channel.unary_unary(
+                '/smartdesa.v1.NotificationService/ListMessages',
+                request_serializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -70,6 +75,14 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMessages(self, request, context):
+        """Every message the service sent the resident, newest first (UU 27/2022 PDP: what is held
+        about them): the in-app inbox and each delivery on an outside channel with its status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -82,6 +95,11 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.SetPreferences,
                     request_deserializer=smartdesa_dot_v1_dot_notification__pb2.SetPreferencesRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_notification__pb2.NotificationPreferences.SerializeToString,
+            ),
+            'ListMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMessages,
+                    request_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,6 +159,33 @@ class NotificationService:
             '/smartdesa.v1.NotificationService/SetPreferences',
             smartdesa_dot_v1_dot_notification__pb2.SetPreferencesRequest.SerializeToString,
             smartdesa_dot_v1_dot_notification__pb2.NotificationPreferences.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.NotificationService/ListMessages',
+            smartdesa_dot_v1_dot_notification__pb2.ListMessagesRequest.SerializeToString,
+            smartdesa_dot_v1_dot_notification__pb2.ListMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,10 @@ class NotificationServiceStub:
     """Replaces them as a whole; INVALID_ARGUMENT (details: the Indonesian message) if refused,
     and then nothing is stored.
     """
+    ListMessages: _grpc.UnaryUnaryMultiCallable[_notification_pb2.ListMessagesRequest, _notification_pb2.ListMessagesResponse]
+    """Every message the service sent the resident, newest first (UU 27/2022 PDP: what is held
+    about them): the in-app inbox and each delivery on an outside channel with its status.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -56,6 +60,10 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     SetPreferences: _aio.UnaryUnaryMultiCallable[_notification_pb2.SetPreferencesRequest, _notification_pb2.NotificationPreferences]  # type: ignore[assignment]
     """Replaces them as a whole; INVALID_ARGUMENT (details: the Indonesian message) if refused,
     and then nothing is stored.
+    """
+    ListMessages: _aio.UnaryUnaryMultiCallable[_notification_pb2.ListMessagesRequest, _notification_pb2.ListMessagesResponse]  # type: ignore[assignment]
+    """Every message the service sent the resident, newest first (UU 27/2022 PDP: what is held
+    about them): the in-app inbox and each delivery on an outside channel with its status.
     """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -80,6 +88,16 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_notification_pb2.NotificationPreferences, _abc.Awaitable[_notification_pb2.NotificationPreferences]]:
         """Replaces them as a whole; INVALID_ARGUMENT (details: the Indonesian message) if refused,
         and then nothing is stored.
+        """
+
+    @_abc_1.abstractmethod
+    def ListMessages(
+        self,
+        request: _notification_pb2.ListMessagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_pb2.ListMessagesResponse, _abc.Awaitable[_notification_pb2.ListMessagesResponse]]:
+        """Every message the service sent the resident, newest first (UU 27/2022 PDP: what is held
+        about them): the in-app inbox and each delivery on an outside channel with its status.
         """
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -608,3 +608,92 @@ class ListCorrectionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCorrectionsResponse: _TypeAlias = ListCorrectionsResponse  # noqa: Y015
+
+@_typing.final
+class ListDataAccessRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    APPLICATION_IDS_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """the resident's own register records, in any desa"""
+    @_builtins.property
+    def application_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """intake's applications of the resident"""
+
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+        application_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_ids", b"application_ids", "nik", b"nik"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDataAccessRequest: _TypeAlias = ListDataAccessRequest  # noqa: Y015
+
+@_typing.final
+class DataAccess(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    READER_ROLE_FIELD_NUMBER: _builtins.int
+    READER_DESA_CODE_FIELD_NUMBER: _builtins.int
+    READER_KABUPATEN_CODE_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """register | application | attachment | letter_preview | inbox | walk_in"""
+    reader_role: _builtins.str
+    """e.g. kasi_pemerintahan, kabupaten_operator; never a username"""
+    reader_desa_code: _builtins.str
+    """the reader's desa; "" for a kabupaten account"""
+    reader_kabupaten_code: _builtins.str
+    purpose: _builtins.str
+    """the application's number, or "daftar penduduk" """
+    application_id: _builtins.str
+    """"" for a register read"""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        kind: _builtins.str = ...,
+        reader_role: _builtins.str = ...,
+        reader_desa_code: _builtins.str = ...,
+        reader_kabupaten_code: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        application_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "at", b"at", "kind", b"kind", "purpose", b"purpose", "reader_desa_code", b"reader_desa_code", "reader_kabupaten_code", b"reader_kabupaten_code", "reader_role", b"reader_role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DataAccess: _TypeAlias = DataAccess  # noqa: Y015
+
+@_typing.final
+class ListDataAccessResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___DataAccess]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___DataAccess] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDataAccessResponse: _TypeAlias = ListDataAccessResponse  # noqa: Y015

@@ -69,6 +69,11 @@ class PopulationServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.FromString,
                 _registered_method=True)
+        self.ListDataAccess = channel.unary_unary(
+                '/smartdesa.v1.PopulationService/ListDataAccess',
+                request_serializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessResponse.FromString,
+                _registered_method=True)
 
 
 class PopulationServiceServicer:
@@ -129,6 +134,15 @@ class PopulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDataAccess(self, request, context):
+        """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+        right to know how their data was processed): every read of their register record (any
+        desa) and of the applications named, newest first. Roles and offices only, never a name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PopulationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -161,6 +175,11 @@ def add_PopulationServiceServicer_to_server(servicer, server):
                     servicer.ListCorrections,
                     request_deserializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.SerializeToString,
+            ),
+            'ListDataAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDataAccess,
+                    request_deserializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -330,6 +349,33 @@ class PopulationService:
             '/smartdesa.v1.PopulationService/ListCorrections',
             smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.SerializeToString,
             smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDataAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.PopulationService/ListDataAccess',
+            smartdesa_dot_v1_dot_population__pb2.ListDataAccessRequest.SerializeToString,
+            smartdesa_dot_v1_dot_population__pb2.ListDataAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

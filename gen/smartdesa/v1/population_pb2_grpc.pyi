@@ -63,6 +63,11 @@ class PopulationServiceStub:
     """
     ListCorrections: _grpc.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]
     """The correction requests about a resident's own record, newest first, with their outcome."""
+    ListDataAccess: _grpc.UnaryUnaryMultiCallable[_population_pb2.ListDataAccessRequest, _population_pb2.ListDataAccessResponse]
+    """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+    right to know how their data was processed): every read of their register record (any
+    desa) and of the applications named, newest first. Roles and offices only, never a name.
+    """
 
 @_typing.type_check_only
 class PopulationServiceAsyncStub(PopulationServiceStub):
@@ -99,6 +104,11 @@ class PopulationServiceAsyncStub(PopulationServiceStub):
     """
     ListCorrections: _aio.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]  # type: ignore[assignment]
     """The correction requests about a resident's own record, newest first, with their outcome."""
+    ListDataAccess: _aio.UnaryUnaryMultiCallable[_population_pb2.ListDataAccessRequest, _population_pb2.ListDataAccessResponse]  # type: ignore[assignment]
+    """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+    right to know how their data was processed): every read of their register record (any
+    desa) and of the applications named, newest first. Roles and offices only, never a name.
+    """
 
 class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
     """PopulationService is the desa's population register (penduduk), kept by verification (the desa
@@ -168,5 +178,16 @@ class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_population_pb2.ListCorrectionsResponse, _abc.Awaitable[_population_pb2.ListCorrectionsResponse]]:
         """The correction requests about a resident's own record, newest first, with their outcome."""
+
+    @_abc_1.abstractmethod
+    def ListDataAccess(
+        self,
+        request: _population_pb2.ListDataAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_population_pb2.ListDataAccessResponse, _abc.Awaitable[_population_pb2.ListDataAccessResponse]]:
+        """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
+        right to know how their data was processed): every read of their register record (any
+        desa) and of the applications named, newest first. Roles and offices only, never a name.
+        """
 
 def add_PopulationServiceServicer_to_server(servicer: PopulationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -207,6 +207,7 @@ class UpdateDesaProfileRequest(_message.Message):
     LOGO_TYPE_FIELD_NUMBER: _builtins.int
     REMOVE_LOGO_FIELD_NUMBER: _builtins.int
     UPDATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_FIELD_NUMBER: _builtins.int
     desa_code: _builtins.str
     logo: _builtins.bytes
     """a new logo (PNG or JPEG); empty: keep the current one"""
@@ -215,6 +216,10 @@ class UpdateDesaProfileRequest(_message.Message):
     remove_logo: _builtins.bool
     updated_by: _builtins.str
     """staff username"""
+    create: _builtins.bool
+    """Onboarding a desa (a kabupaten operator): make the profile when the desa has none yet,
+    instead of NOT_FOUND.
+    """
     @_builtins.property
     def profile(self) -> Global___DesaProfileData: ...
     def __init__(
@@ -226,10 +231,11 @@ class UpdateDesaProfileRequest(_message.Message):
         logo_type: _builtins.str = ...,
         remove_logo: _builtins.bool = ...,
         updated_by: _builtins.str = ...,
+        create: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "logo", b"logo", "logo_type", b"logo_type", "profile", b"profile", "remove_logo", b"remove_logo", "updated_by", b"updated_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create", b"create", "desa_code", b"desa_code", "logo", b"logo", "logo_type", b"logo_type", "profile", b"profile", "remove_logo", b"remove_logo", "updated_by", b"updated_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -545,20 +551,107 @@ class SignerInfo(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """local | pkcs11 | bsre (common.domain.SignerKind); empty: no signer"""
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the roles whose keys the desa's signer holds, e.g. ["kades"]"""
+
     def __init__(
         self,
         *,
         kind: _builtins.str = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "roles", b"roles"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SignerInfo: _TypeAlias = SignerInfo  # noqa: Y015
+
+@_typing.final
+class InstallSignerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    PKCS12_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
+    KEY_PEM_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    INSTALLED_BY_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    role: _builtins.str
+    """kades | sekdes"""
+    pkcs12: _builtins.bytes
+    """a .p12/.pfx file, or"""
+    certificate_pem: _builtins.bytes
+    """a PEM certificate"""
+    key_pem: _builtins.bytes
+    """and its PEM private key"""
+    password: _builtins.bytes
+    """of the PKCS#12 file or the encrypted key; never stored"""
+    installed_by: _builtins.str
+    """the kabupaten operator's username"""
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        role: _builtins.str = ...,
+        pkcs12: _builtins.bytes = ...,
+        certificate_pem: _builtins.bytes = ...,
+        key_pem: _builtins.bytes = ...,
+        password: _builtins.bytes = ...,
+        installed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_pem", b"certificate_pem", "desa_code", b"desa_code", "installed_by", b"installed_by", "key_pem", b"key_pem", "password", b"password", "pkcs12", b"pkcs12", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InstallSignerRequest: _TypeAlias = InstallSignerRequest  # noqa: Y015
+
+@_typing.final
+class InstalledSignerInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    SERIAL_FIELD_NUMBER: _builtins.int
+    FINGERPRINT_FIELD_NUMBER: _builtins.int
+    NOT_AFTER_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    role: _builtins.str
+    subject: _builtins.str
+    """the certificate's subject (RFC 4514)"""
+    serial: _builtins.str
+    """hex"""
+    fingerprint: _builtins.str
+    """SHA-256 of the certificate, hex"""
+    @_builtins.property
+    def not_after(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        role: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        serial: _builtins.str = ...,
+        fingerprint: _builtins.str = ...,
+        not_after: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["not_after", b"not_after"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "fingerprint", b"fingerprint", "not_after", b"not_after", "role", b"role", "serial", b"serial", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InstalledSignerInfo: _TypeAlias = InstalledSignerInfo  # noqa: Y015
 
 @_typing.final
 class ServiceStandardDocument(_message.Message):

@@ -80,6 +80,11 @@ class SigningServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_signing__pb2.ServiceStandardDocument.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
                 _registered_method=True)
+        self.InstallSigner = channel.unary_unary(
+                '/smartdesa.v1.SigningService/InstallSigner',
+                request_serializer=smartdesa_dot_v1_dot_signing__pb2.InstallSignerRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_signing__pb2.InstalledSignerInfo.FromString,
+                _registered_method=True)
 
 
 class SigningServiceServicer:
@@ -160,6 +165,16 @@ class SigningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InstallSigner(self, request, context):
+        """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+        (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
+        next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
+        carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SigningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +222,11 @@ def add_SigningServiceServicer_to_server(servicer, server):
                     servicer.RenderServiceStandard,
                     request_deserializer=smartdesa_dot_v1_dot_signing__pb2.ServiceStandardDocument.FromString,
                     response_serializer=smartdesa_dot_v1_dot_signing__pb2.LetterPdf.SerializeToString,
+            ),
+            'InstallSigner': grpc.unary_unary_rpc_method_handler(
+                    servicer.InstallSigner,
+                    request_deserializer=smartdesa_dot_v1_dot_signing__pb2.InstallSignerRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_signing__pb2.InstalledSignerInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -453,6 +473,33 @@ class SigningService:
             '/smartdesa.v1.SigningService/RenderServiceStandard',
             smartdesa_dot_v1_dot_signing__pb2.ServiceStandardDocument.SerializeToString,
             smartdesa_dot_v1_dot_signing__pb2.LetterPdf.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InstallSigner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.SigningService/InstallSigner',
+            smartdesa_dot_v1_dot_signing__pb2.InstallSignerRequest.SerializeToString,
+            smartdesa_dot_v1_dot_signing__pb2.InstalledSignerInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,6 +69,12 @@ class SigningServiceStub:
     the catalogue, the route and the profile, so the poster and the public page are one text).
     NOT_FOUND when the desa has no profile.
     """
+    InstallSigner: _grpc.UnaryUnaryMultiCallable[_signing_pb2.InstallSignerRequest, _signing_pb2.InstalledSignerInfo]
+    """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+    (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
+    next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
+    carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
+    """
 
 @_typing.type_check_only
 class SigningServiceAsyncStub(SigningServiceStub):
@@ -110,6 +116,12 @@ class SigningServiceAsyncStub(SigningServiceStub):
     kop surat (name, address, logo) around the sections as given (intake composes them from
     the catalogue, the route and the profile, so the poster and the public page are one text).
     NOT_FOUND when the desa has no profile.
+    """
+    InstallSigner: _aio.UnaryUnaryMultiCallable[_signing_pb2.InstallSignerRequest, _signing_pb2.InstalledSignerInfo]  # type: ignore[assignment]
+    """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+    (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
+    next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
+    carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
     """
 
 class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -203,6 +215,18 @@ class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
         kop surat (name, address, logo) around the sections as given (intake composes them from
         the catalogue, the route and the profile, so the poster and the public page are one text).
         NOT_FOUND when the desa has no profile.
+        """
+
+    @_abc_1.abstractmethod
+    def InstallSigner(
+        self,
+        request: _signing_pb2.InstallSignerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_signing_pb2.InstalledSignerInfo, _abc.Awaitable[_signing_pb2.InstalledSignerInfo]]:
+        """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+        (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
+        next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
+        carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
         """
 
 def add_SigningServiceServicer_to_server(servicer: SigningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

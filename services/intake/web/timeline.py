@@ -25,6 +25,7 @@ from common.domain.events import (
 from common.wib import wib_datetime
 from services.intake.api.schemas import SIGNING_BLOCKED_TEXT
 from services.intake.models import LetterApplication, TimelineEntry
+from services.intake.retention import DELETED_EVENT as ATTACHMENTS_DELETED
 from services.intake.web.labels import status_label
 
 CONTENT_LABELS = {"image/jpeg": "foto JPEG", "image/png": "gambar PNG", "application/pdf": "PDF"}
@@ -118,6 +119,8 @@ def timeline_item(entry: TimelineEntry, application: LetterApplication) -> Timel
     if event == LETTER_REVOKED:
         revoked = say.REVOKED.format(letter_number=application.letter_number or "-")
         return TimelineItem(entry.at, revoked, reason=entry.reason, reason_label="Keterangan")
+    if event == ATTACHMENTS_DELETED:  # the retention job (retention.py)
+        return TimelineItem(entry.at, "Berkas syarat dihapus karena masa simpannya berakhir")
     return TimelineItem(entry.at, status_label(entry.status))
 
 

@@ -11,11 +11,12 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from common.domain import DESA_ROLES
+from common.domain.letter_text import PLACEHOLDERS as _PLACEHOLDERS
 
 FieldKind = Literal["text", "date", "choice", "digits", "time"]
 FieldSource = Literal["register", "resident"]
@@ -47,23 +48,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _FORM_CODE = re.compile(r"[FN]-\d(\.\d{2})?")
 MAX_TEXT = 2000
 
-# Placeholders a template may use besides the type's own fields, each with what it prints. The
-# list is fixed: the editor offers these and nothing else (docs/letter-catalogue.md).
-PLACEHOLDERS: Mapping[str, str] = {
-    "penduduk.nik": "NIK pemohon",
-    "penduduk.tempat_tanggal_lahir": "tempat dan tanggal lahir, dari tempat_lahir dan tanggal_lahir",
-    "penduduk.alamat_lengkap": "alamat dengan RT/RW, dari alamat, rt dan rw",
-    "desa.nama": "nama desa",
-    "desa.kecamatan": "kecamatan",
-    "desa.kabupaten": "kabupaten",
-    "desa.alamat": "alamat kantor desa",
-    "desa.kode_pos": "kode pos",
-    "surat.pejabat": "jabatan yang diwakili surat, misalnya Kepala Desa",
-    "surat.keperluan": "keperluan yang ditulis pemohon",
-    "surat.tujuan": "tujuan surat (instansi_tujuan, atau tujuan bawaan jenis surat)",
-    "surat.nomor": "nomor surat",
-    "surat.tanggal": "tanggal surat",
-}
+# Placeholders a template may use besides the type's own fields (the editor offers these).
+PLACEHOLDERS = _PLACEHOLDERS
 
 
 class CatalogueError(ValueError):
@@ -149,6 +135,10 @@ class LetterTypeDef:
     body: tuple[Block, ...]
     # The published version (store.py); 0 for a definition read from a file and not yet stored.
     version: int = field(default=0, compare=False)
+    # A desa's wording of the body (store.with_override): which desa, and its override version;
+    # the kabupaten's own wording has none. Part of what a letter records.
+    override_desa: str = field(default="", compare=False)
+    override_version: int = field(default=0, compare=False)
 
     @property
     def title(self) -> str:
@@ -157,8 +147,12 @@ class LetterTypeDef:
 
     @property
     def template_version(self) -> str:
-        """What a letter records of the definition it was rendered from."""
-        return f"{self.code}-v{self.version}"
+        """What a letter records of the definition it was rendered from: `SKD-v2`, or with a
+        desa's wording `SKD-v2-desa-32.13.11.2004-3` (store.recorded_version reads it)."""
+        base = f"{self.code}-v{self.version}"
+        if self.override_desa:
+            return f"{base}-desa-{self.override_desa}-{self.override_version}"
+        return base
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -166,7 +160,8 @@ class LetterTypeDef:
     def to_data(self) -> dict[str, Any]:
         """The definition in the catalogue file's shape (parse() reads it back)."""
         data = asdict(self)
-        data.pop("version")
+        for key in ("version", "override_desa", "override_version"):
+            data.pop(key)
         for form in data["forms"]:
             if not form["version"]:  # as the definitions before form versions were stored
                 form.pop("version")
@@ -474,3 +469,30 @@ def from_json(text: str, version: int) -> LetterTypeDef:
     """A stored definition (store.py) back; checked again, as on the way in."""
     d = parse(json.loads(text), "")
     return LetterTypeDef(**{**d.__dict__, "version": version})
+
+
+def parse_body(data: Any, path: str = "body") -> tuple[Block, ...]:
+    """The body blocks of a desa's override ({"body": [...]}), each checked as in a file; the
+    whole is checked against its type by `with_body`."""
+    if not isinstance(data, dict):
+        raise CatalogueError("definisi harus objek JSON")
+    _unknown_keys(data, {"body"}, path)
+    return tuple(
+        _block(b, _where(path, f"blok {i}")) for i, b in enumerate(_tables(data, "body", ""), 1)
+    )
+
+
+def body_json(body: Iterable[Block]) -> str:
+    """Canonical JSON of body blocks ({"body": [...]}), as an override is stored."""
+    data = {"body": [_block_data(b) for b in body]}
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def with_body(d: LetterTypeDef, body: tuple[Block, ...], desa: str, version: int) -> LetterTypeDef:
+    """`d` with a desa's wording of its body, checked as a whole type (placeholders of its
+    fields, the numbered title first, the one signature block last)."""
+    from services.signing.catalogue.blocks import check_template
+
+    combined = replace(d, body=body, override_desa=desa, override_version=version)
+    check_template(combined, "")
+    return combined

@@ -9,8 +9,14 @@
   `definition_for_letter`. Letters issued before the catalogue recorded the old template's
   version (e.g. "SKD-2026.2"); version 1 of each seed type prints the same letter, so they map
   to version 1.
+- A desa's wording of a type's body (`letter_type_override`, docs/letter-catalogue.md#desa-wording)
+  is applied to the type's version at issue (`for_desa`); the letter records both
+  (`SKD-v2-desa-32.13.11.2004-3`) and renders again from them.
+- The editor's drafts (`letter_type_draft`) are kept as typed until published or discarded.
 """
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -20,13 +26,29 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.signing.catalogue.definition import LetterTypeDef, from_json
-from services.signing.models import LetterTypeVersion, utcnow
+from services.signing.catalogue.definition import (
+    Block,
+    CatalogueError,
+    LetterTypeDef,
+    body_json,
+    from_json,
+    parse_body,
+    with_body,
+)
+from services.signing.models import (
+    LetterTypeDraft,
+    LetterTypeOverride,
+    LetterTypeVersion,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 SEED_PUBLISHER = "seed"
-_RECORDED = re.compile(r"(?P<code>[A-Z][A-Z0-9_]*)-v(?P<version>\d+)")
+_RECORDED = re.compile(
+    r"(?P<code>[A-Z][A-Z0-9_]*)-v(?P<version>\d+)"
+    r"(-desa-(?P<desa>[0-9A-Za-z.]+)-(?P<override>\d+))?"
+)
 # Versions never change, so each is parsed (and checked) once per process; keyed by content,
 # so two databases (tests, a restored backup) can never be mixed up.
 _parsed: dict[tuple[str, int], LetterTypeDef] = {}
@@ -91,11 +113,175 @@ def recorded_version(template_version: str) -> tuple[str, int] | None:
     return (code, 1) if code else None
 
 
+def recorded_override(template_version: str) -> tuple[str, int] | None:
+    """(desa, override version) a letter recorded, None when it used the kabupaten's wording."""
+    match = _RECORDED.fullmatch(template_version)
+    if match and match["desa"]:
+        return match["desa"], int(match["override"])
+    return None
+
+
 async def definition_for_letter(
     session: AsyncSession, template_version: str
 ) -> LetterTypeDef | None:
+    """The definition a letter was rendered from, with the desa's wording it used, if any."""
     recorded = recorded_version(template_version)
-    return await get_version(session, *recorded) if recorded else None
+    if recorded is None:
+        return None
+    base = await get_version(session, *recorded)
+    override = recorded_override(template_version)
+    if base is None or override is None:
+        return base
+    row = await session.get(LetterTypeOverride, (override[0], base.code, override[1]))
+    if row is None or not row.body_json:
+        return None
+    return _with_override(base, row)
+
+
+# --- a desa's wording ---------------------------------------------------------------------------
+
+_combined: dict[tuple[str, int, str], LetterTypeDef] = {}
+
+
+def _with_override(base: LetterTypeDef, row: LetterTypeOverride) -> LetterTypeDef:
+    key = (base.digest, base.version, f"{row.desa_code}/{row.version}/{row.sha256}")
+    found = _combined.get(key)
+    if found is None:
+        body = parse_body(json.loads(row.body_json))
+        found = _combined[key] = with_body(base, body, row.desa_code, row.version)
+    return found
+
+
+async def current_override(
+    session: AsyncSession, desa_code: str, code: str
+) -> LetterTypeOverride | None:
+    query = (
+        select(LetterTypeOverride)
+        .where(
+            col(LetterTypeOverride.desa_code) == desa_code,
+            col(LetterTypeOverride.code) == code,
+        )
+        .order_by(col(LetterTypeOverride.version).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()
+
+
+async def override_history(
+    session: AsyncSession, desa_code: str, code: str
+) -> list[LetterTypeOverride]:
+    query = (
+        select(LetterTypeOverride)
+        .where(
+            col(LetterTypeOverride.desa_code) == desa_code,
+            col(LetterTypeOverride.code) == code,
+        )
+        .order_by(col(LetterTypeOverride.version).desc())
+    )
+    return list((await session.exec(query)).all())
+
+
+async def for_desa(
+    session: AsyncSession, definition: LetterTypeDef, desa_code: str
+) -> LetterTypeDef:
+    """The definition a letter of `desa_code` is rendered from: the desa's current wording of
+    the body, if it has one that still fits the type (its placeholders are still fields of this
+    version), else the kabupaten's."""
+    row = await current_override(session, desa_code, definition.code)
+    if row is None or not row.body_json:
+        return definition
+    try:
+        return _with_override(definition, row)
+    except CatalogueError as exc:
+        # The kabupaten changed the type since (e.g. removed a field the wording names): its
+        # own wording is used until the desa publishes its wording again (the desa's page says
+        # which version the wording was written for).
+        log.warning(
+            "override %d of %s by desa %s no longer fits version %d: %s",
+            row.version,
+            definition.code,
+            desa_code,
+            definition.version,
+            exc,
+        )
+        return definition
+
+
+async def publish_override(
+    session: AsyncSession,
+    desa_code: str,
+    base: LetterTypeDef,
+    body: tuple[Block, ...] | None,
+    publisher: str,
+) -> tuple[LetterTypeOverride, bool]:
+    """Publishes a desa's wording of `base`'s body (None: back to the kabupaten's) as its next
+    override version; the same wording again publishes nothing. Checked against `base`
+    (CatalogueError). Commits."""
+    text = ""
+    if body is not None:
+        with_body(base, body, desa_code, 0)  # refuses what does not fit the type
+        text = body_json(body)
+    latest = await current_override(session, desa_code, base.code)
+    if latest is None and not text:
+        raise CatalogueError("Desa ini belum punya kata-kata sendiri untuk jenis surat ini.")
+    if latest is not None and latest.body_json == text and latest.base_version == base.version:
+        return latest, False
+    row = LetterTypeOverride(
+        desa_code=desa_code,
+        code=base.code,
+        version=(latest.version + 1) if latest is not None else 1,
+        base_version=base.version,
+        body_json=text,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        published_at=utcnow(),
+        published_by=publisher,
+    )
+    session.add(row)
+    await session.commit()
+    log.info(
+        "override %d of letter type %s for desa %s published by %s",
+        row.version,
+        row.code,
+        desa_code,
+        publisher,
+    )
+    return row, True
+
+
+# --- the editor's drafts and history ------------------------------------------------------------
+
+
+async def versions(session: AsyncSession, code: str) -> list[LetterTypeVersion]:
+    """Every published version of a type, newest first."""
+    query = (
+        select(LetterTypeVersion)
+        .where(col(LetterTypeVersion.code) == code)
+        .order_by(col(LetterTypeVersion.version).desc())
+    )
+    return list((await session.exec(query)).all())
+
+
+async def get_draft(session: AsyncSession, code: str, desa_code: str) -> LetterTypeDraft | None:
+    return await session.get(LetterTypeDraft, (code, desa_code))
+
+
+async def save_draft(
+    session: AsyncSession, code: str, desa_code: str, draft_json: str, saved_by: str
+) -> LetterTypeDraft | None:
+    """Keeps the draft as typed (an empty one discards it). Commits."""
+    row = await session.get(LetterTypeDraft, (code, desa_code))
+    if not draft_json:
+        if row is not None:
+            await session.delete(row)
+            await session.commit()
+        return None
+    if row is None:
+        row = LetterTypeDraft(code=code, desa_code=desa_code, draft_json=draft_json, saved_by="")
+    row.draft_json, row.saved_by, row.saved_at = draft_json, saved_by, utcnow()
+    session.add(row)
+    await session.commit()
+    await session.refresh(row)
+    return row
 
 
 async def publish(

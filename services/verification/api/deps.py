@@ -9,10 +9,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken, Principal
-from common.domain import KABUPATEN_ROLES, MANAGER_ROLES
+from common.domain import KABUPATEN_ROLES, MANAGER_ROLES, Role
 from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification import staff_tasks
+from services.verification.access_log import act_as
 from services.verification.accounts import current_account
 from services.verification.api.params import ApplicationId
 from services.verification.catalogue import Catalogue
@@ -125,6 +126,8 @@ async def current_staff(principal: StaffPrincipal, session: SessionDep) -> Staff
             code="session-ended",
             headers=_CHALLENGE,
         )
+    # Whom this request's reads of personal data are logged for (access_log: register reads).
+    act_as(staff)
     return staff
 
 
@@ -150,6 +153,21 @@ def kabupaten_staff(staff: CurrentStaff) -> Staff:
 
 
 KabupatenStaff = Annotated[Staff, Depends(kabupaten_staff)]
+
+
+def kabupaten_operator(staff: CurrentStaff) -> Staff:
+    """Diskominfo's operator of the kabupaten: edits the catalogue of letter types and onboards
+    desa (onboarding.py). DPMD's viewer only reads; desa staff change their own desa's wording."""
+    if staff.role != Role.KABUPATEN_OPERATOR or not staff.kabupaten_code:
+        raise Problem(
+            403,
+            "Hanya operator kabupaten yang dapat melakukan perubahan ini.",
+            code="kabupaten-operator-only",
+        )
+    return staff
+
+
+KabupatenOperator = Annotated[Staff, Depends(kabupaten_operator)]
 
 
 async def roles_of(staff: DesaStaff, session: SessionDep) -> list[str]:

@@ -31,6 +31,7 @@ from common.domain import Role
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from common.nik import InvalidNik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
+from services.verification.access_log import record_register_reads
 from services.verification.population import codes
 from services.verification.population.models import (
     HIDUP,
@@ -400,9 +401,12 @@ async def _resident_of(session: AsyncSession, desa_code: str, resident_id: str) 
 def log_reads(
     session: AsyncSession, residents: Iterable[Resident], *, actor: str, purpose: str, kind: str
 ) -> None:
-    """Adds an access row per resident to the session (the caller commits)."""
+    """Adds an access row per resident to the session (the caller commits), and, for a staff
+    member's read, the resident-facing access log's rows (access_log.record_register_reads)."""
     assert kind in ACCESS_KINDS
     now = utcnow()
+    residents = list(residents)
+    session.add_all(record_register_reads([r.id for r in residents], actor))
     for resident in residents:
         session.add(
             ResidentAccess(

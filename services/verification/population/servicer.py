@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import population_pb2, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
@@ -15,6 +16,8 @@ from common.domain.errors import DomainError
 from common.nik import is_valid_nik
 from common.phone import InvalidPhone, normalize_phone
 from common.rpc import domain_code
+from services.verification.access_log import accesses_of
+from services.verification.models import PersonalDataAccess
 from services.verification.population import codes, corrections
 from services.verification.population.models import (
     CORRECTION_ACCEPTED,
@@ -39,6 +42,8 @@ from services.verification.population.register import (
 )
 
 SERVICE_NAME = "smartdesa.v1.PopulationService"
+# A resident's applications, as intake names them for ListDataAccess.
+MAX_APPLICATIONS_ASKED = 1000
 
 PhoneOnRecord = population_pb2.CheckSignInResponse.PhoneOnRecord
 STATUS = {
@@ -280,6 +285,35 @@ class PopulationServicer(population_pb2_grpc.PopulationServiceServicer):
         return population_pb2.ListCorrectionsResponse(
             requests=[correction_message(r) for r in found]
         )
+
+    async def ListDataAccess(
+        self, request: population_pb2.ListDataAccessRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.ListDataAccessResponse:
+        if not is_valid_nik(request.nik):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "nik is not a valid NIK")
+        if len(request.application_ids) > MAX_APPLICATIONS_ASKED:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "too many application_ids")
+        async with self._sessions() as session:
+            records = await session.exec(select(Resident.id).where(Resident.nik == request.nik))
+            entries = await accesses_of(
+                session, list(records.all()), [i for i in request.application_ids if i]
+            )
+        return population_pb2.ListDataAccessResponse(entries=[access_message(e) for e in entries])
+
+
+def access_message(entry: PersonalDataAccess) -> population_pb2.DataAccess:
+    """What the resident sees of one read: never the username."""
+    at = Timestamp()
+    at.FromDatetime(as_utc(entry.at))
+    return population_pb2.DataAccess(
+        at=at,
+        kind=entry.kind,
+        reader_role=entry.reader_role,
+        reader_desa_code=entry.reader_desa_code,
+        reader_kabupaten_code=entry.reader_kabupaten_code,
+        purpose=entry.purpose,
+        application_id=entry.application_id or "",
+    )
 
 
 def register(sessions: async_sessionmaker[AsyncSession]) -> Callable[[grpc.aio.Server], None]:

@@ -12,12 +12,14 @@ from common.web import install_web
 from services.verification.web.pages import SIGN_IN_PATH, STATIC_DIR, templates
 from services.verification.web.routes import (
     application,
+    catalogue,
     corrections,
     desa_profile,
     duties,
     inbox,
     kabupaten,
     letter_settings,
+    onboarding,
     penduduk,
     plt_pages,
     session,
@@ -43,7 +45,9 @@ def install_pages(app: FastAPI) -> None:
         plt_pages,
         letter_settings,
         desa_profile,
+        onboarding,
         kabupaten,
+        catalogue,
         duties,
     ):
         app.include_router(module.router)

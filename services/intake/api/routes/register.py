@@ -1,15 +1,17 @@
 """What the desa's population register holds about the signed-in resident, their requests to
 correct it, the members of their KK (for a letter about one of them), and the KTP and KK
-photos kept on their record. The use cases are `register_corrections`, `register_data` and
-`kept_documents`, which the portal's pages call too."""
+photos kept on their record, and everything held about them (`/me/data`, UU 27/2022 PDP). The
+use cases are `register_corrections`, `register_data`, `kept_documents` and `data_rights`,
+which the portal's pages call too."""
 
 from datetime import datetime
 
 from fastapi import APIRouter, Request, status
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from common.domain.errors import Invalid, NotFound
-from services.intake import register_corrections, register_data, resident_actions
+from services.intake import data_rights, register_corrections, register_data, resident_actions
 from services.intake.api.deps import CurrentResident, RuntimeDep, SessionDep
 from services.intake.api.schemas import AttachmentOut
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES
@@ -92,6 +94,37 @@ async def own_register(
         fields=[
             RegisterEntryOut(field=e.name, label=e.label, value=e.value) for e in found.entries
         ],
+    )
+
+
+@router.get("/me/data")
+async def own_data(session: SessionDep, runtime: RuntimeDep, resident: CurrentResident) -> Response:
+    """Everything the service holds about the resident (UU 27/2022 PDP), as the archive's
+    data.json: register record, corrections, applications with their files and timeline, kept
+    documents, complaints, messages sent, and the staff access log (roles and offices only).
+    A part another service cannot give now is left out and named in `belum_dapat_dibaca`."""
+    data = await data_rights.own_data(runtime, session, resident.subject)
+    return Response(
+        data_rights.as_json(data_rights.as_document(data)),
+        media_type="application/json",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.get("/me/data/archive.zip")
+async def own_archive(
+    session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
+) -> Response:
+    """All of it as one ZIP (data.json, the files, the letters), built within the request;
+    503 when any service cannot give its part (never a partial archive)."""
+    content = await data_rights.archive(runtime, session, resident.subject)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": 'attachment; filename="data-saya-smart-desa.zip"',
+            "Cache-Control": "private, no-store",
+        },
     )
 
 

@@ -18,7 +18,7 @@ from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.applications import TooManyDrafts, application_errors, owned_applications
 from services.intake.letter_types import PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
-from services.intake.offered import NOT_OFFERED_CODE
+from services.intake.offered import NOT_OFFERED_CODE, serving_desa
 from services.intake.register_data import registered_desa
 from services.intake.runtime import Runtime
 from services.intake.web.labels import status_badge, status_label
@@ -112,16 +112,25 @@ async def _desa_picker(runtime: Runtime, session: SessionDep, resident_id: str) 
     )
     home = find_desa(registered) if registered else None
     first = home.kecamatan_code if home else kecamatan_code(nik)
+    # Only the desa the kabupaten has switched on (all, if verification does not answer).
+    serving = await serving_desa(runtime.directory)
     groups = [
         (
             f"Kecamatan {k.name}" + (" (kecamatan Anda)" if k.code == first else ""),
-            [(d.code, d.name) for d in k.desa],
+            [(d.code, d.name) for d in k.desa if serving is None or d.code in serving],
         )
         for k in by_kecamatan(first)
     ]
-    if home is not None:
+    groups = [(label, desa) for label, desa in groups if desa]
+    if home is not None and serving is not None and home.code not in serving:
+        hint = (
+            f"Desa Anda menurut data penduduk desa, {home.name}, belum melayani permohonan "
+            "surat melalui Smart Desa. Silakan mengurus surat langsung di kantor desa."
+        )
+        home = None
+    elif home is not None:
         hint = f"Desa Anda menurut data penduduk desa: {home.name}, Kecamatan {home.kecamatan}."
-    elif any(k.code == first for k in by_kecamatan(first)):
+    elif any(label.endswith("(kecamatan Anda)") for label, _ in groups):
         hint = "Desa di kecamatan Anda (menurut NIK) ada di urutan teratas."
     else:
         hint = ""

@@ -1,27 +1,39 @@
-"""Data saya (/data-saya): what the desa's population register holds about the signed-in
-resident, read-only, their correction requests with the operator's answer, and the form that
-asks for one ("Data tidak sesuai? Ajukan perbaikan"). The same use cases as the resident API
+"""Data saya (/data-saya): everything the service holds about the signed-in resident
+(UU 27/2022 PDP; data_rights): the population register's record, read-only, their correction
+requests with the operator's answer and the form that asks for one ("Data tidak sesuai? Ajukan
+perbaikan"), their applications, files (each downloadable), letters, complaints, the messages
+sent to them, the staff access log, and the whole as one ZIP. The same use cases as the resident API
 (`register_corrections`); a refusal is shown beside the form."""
 
 import hmac
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.domain.errors import DomainError
 from common.web import CSRF_FIELD, bearer_or_cookie, csrf_refused, csrf_token_for
 from common.web.refusals import refusal_of
 from common.wilayah import find_desa
-from services.intake import register_corrections, register_data
-from services.intake.api.deps import SESSION_COOKIE, RuntimeDep, SessionDep, current_resident
+from services.intake import data_rights, register_corrections, register_data, retention
+from services.intake.api.deps import (
+    SESSION_COOKIE,
+    CurrentResident,
+    RuntimeDep,
+    SessionDep,
+    current_resident,
+)
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES
 from services.intake.uploads import UploadRejected, receive_multipart
+from services.intake.web.labels import status_label
 from services.intake.web.pages import ResidentPage, ResidentPageDep, render
 
 router = APIRouter(include_in_schema=False)
 
 PATH = "/data-saya"
 CORRECTION_PATH = PATH + "/perbaikan"
+FILE_PATH = PATH + "/berkas"
+ARCHIVE_PATH = PATH + "/arsip.zip"
 NOTICES = {
     "perbaikan": "Permintaan perbaikan sudah dikirim ke operator desa. Hasilnya tampil di "
     "halaman ini.",
@@ -40,8 +52,10 @@ async def own_data(
     runtime: RuntimeDep,
     pesan: str | None = None,
 ) -> HTMLResponse:
-    mine = await register_corrections.own_register(runtime, session, page.resident.subject)
-    asked = await register_corrections.corrections_of(runtime, session, page.resident.subject)
+    """Everything held about the resident (data_rights.own_data): a part another service
+    could not give now is named, the rest shown."""
+    data = await data_rights.own_data(runtime, session, page.resident.subject)
+    mine = data.register
     desa = find_desa(mine.desa_code) if mine else None
     notice = NOTICES.get(pesan or "")
     return render(
@@ -51,13 +65,54 @@ async def own_data(
             "title": "Data saya",
             "nav_active": "data",
             "mine": mine,
+            "data": data,
             "desa_name": desa.name if desa else "",
-            "corrections": asked,
+            "corrections": data.corrections,
             "not_registered": register_corrections.NOT_REGISTERED,
+            "retention": retention.describe(runtime.settings),
+            "status_label": status_label,
             "flash": notice,
             "flash_kind": "ok",
         },
         page=page,
+    )
+
+
+@router.get(FILE_PATH + "/{file_id}")
+async def own_file(
+    file_id: Annotated[str, Path(min_length=1, max_length=64)],
+    session: SessionDep,
+    runtime: RuntimeDep,
+    resident: CurrentResident,
+) -> Response:
+    """One of the resident's own files, as a download; another resident's is a 404."""
+    found = await data_rights.own_attachment(session, resident.subject, file_id)
+    content = await data_rights.file_bytes(runtime, found)
+    extension = data_rights.extension_of(found.content_type)
+    return Response(
+        content,
+        media_type=found.content_type or "application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.kind}-{found.id[:8]}.{extension}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",  # identity documents
+        },
+    )
+
+
+@router.get(ARCHIVE_PATH)
+async def own_archive(
+    session: SessionDep, runtime: RuntimeDep, resident: CurrentResident
+) -> Response:
+    """Everything, as one ZIP built within the request (data_rights.archive)."""
+    content = await data_rights.archive(runtime, session, resident.subject)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": 'attachment; filename="data-saya-smart-desa.zip"',
+            "Cache-Control": "private, no-store",
+        },
     )
 
 

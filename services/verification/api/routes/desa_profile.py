@@ -88,7 +88,11 @@ async def put_desa_profile(
 ) -> dict[str, Any]:
     """Replaces the profile (Sekdes or Kades). Every refused field is named in `errors`, and
     then nothing is saved. Letters issued afterwards follow it; issued letters never change."""
-    form = ProfileForm(
+    return profile_json(await save_profile(runtime, session, staff, profile_form(body)))
+
+
+def profile_form(body: DesaProfileIn) -> ProfileForm:
+    return ProfileForm(
         values=body.model_dump(exclude={"officials", "logo_base64", "logo_type", "remove_logo"}),
         officials=None
         if body.officials is None
@@ -97,7 +101,6 @@ async def put_desa_profile(
         logo_type=body.logo_type,
         remove_logo=body.remove_logo,
     )
-    return profile_json(await save_profile(runtime, session, staff, form))
 
 
 @router.get("/logo", response_class=Response, responses={200: {"content": {"image/png": {}}}})

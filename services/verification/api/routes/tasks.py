@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, SecretStr
 
 from common.domain import Decision
-from services.verification import staff_tasks
+from services.verification import access_log, staff_tasks
 from services.verification.api.deps import (
     CurrentStaff,
     DesaStaff,
@@ -85,9 +85,16 @@ async def get_attachment(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    await staff_tasks.task_of(session, desk.staff, desk.roles, application_id)
+    task = await staff_tasks.task_of(session, desk.staff, desk.roles, application_id)
     content = await read_attachment(
         runtime.intake, application_id, attachment_id, runtime.settings.intake_timeout_seconds
+    )
+    await access_log.record_now(
+        session,
+        desk.staff,
+        access_log.KIND_ATTACHMENT,
+        application_id=application_id,
+        purpose=task.application_number,
     )
     return Response(
         content=content.content,

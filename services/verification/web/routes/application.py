@@ -76,6 +76,8 @@ EVENT_LABELS = {
     APPLICATION_SIGNING_BLOCKED: "Tertahan di tanda tangan elektronik",
     LETTER_ISSUED: "Surat terbit",
     LETTER_REVOKED: "Surat dicabut",
+    # Intake's retention job (services/intake/retention.py); its reason says why.
+    "attachments.deleted": "Berkas syarat dihapus",
 }
 DECISION_LABELS = {
     Decision.APPROVE: "disetujui",

@@ -204,7 +204,7 @@ async def _inbox_page(
         shown = [t for t in tasks if matches(t, jenis, keadaan)]
         calendars = {staff.desa_code: await calendar_of(session, staff.desa_code, now)}
         # Whose request it is: the desa's own staff may see the applicant's name.
-        names = await applicant_names(runtime, staff.desa_code, (t.application_id for t in shown))
+        names = await applicant_names(runtime, session, staff, (t.application_id for t in shown))
     # Names label rows only: without the catalogue the rows show codes (catalogue.names).
     type_names = await runtime.catalogue.names()
     done = DONE_MESSAGES.get(selesai)

@@ -33,6 +33,7 @@ ACTIONS = {
     "reactivated": "Diaktifkan kembali",
     "password": "Kata sandi awal diganti",
     "own-password": "Kata sandi diganti oleh pemilik akun",
+    "password-link": "Kata sandi diatur lewat tautan sekali pakai",
 }
 
 

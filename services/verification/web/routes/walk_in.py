@@ -30,8 +30,9 @@ from common.domain.errors import DomainError, NotFound
 from common.web.refusals import refusal_of
 from common.wib import indonesian_date
 from common.wilayah import find_desa
-from services.verification import walk_in, walk_in_scans
+from services.verification import access_log, walk_in, walk_in_scans
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
+from services.verification.desa_service import closed_reason
 from services.verification.intake_reader import read_application
 from services.verification.models import Staff
 from services.verification.population.models import STATUS_LABELS, Resident
@@ -388,6 +389,10 @@ async def file_walk_in(
 
     if errors:
         return again(errors)
+    # A desa switched off takes no new application, at the counter either (desa_service.py).
+    closed = await closed_reason(session, staff.desa_code)
+    if closed:
+        return again({}, flash=closed, status_code=409)
     try:
         filed = await walk_in.file(
             runtime.intake,
@@ -436,6 +441,7 @@ async def walk_in_filed(
     page: StaffPageDep,
     staff: DesaStaff,
     roles: HeldRoles,
+    session: SessionDep,
 ) -> HTMLResponse:
     """The receipt for the resident (printed) and what they will be told."""
     walk_in.require_filer(roles)
@@ -443,6 +449,13 @@ async def walk_in_filed(
     application = await read_application(runtime.intake, application_id, timeout)
     if application.desa_code != staff.desa_code or application.channel != "walk_in":
         raise NotFound("not-found", "Permohonan tidak ditemukan.")
+    await access_log.record_now(
+        session,
+        staff,
+        access_log.KIND_WALK_IN,
+        application_id=application.id,
+        purpose=application.number,
+    )
     catalogue = await walk_in.catalogue(runtime.intake, timeout)
     letter_type = _type_of(catalogue, application.letter_type)
     contact = await walk_in.contact(runtime.intake, application_id, timeout)
