@@ -3,7 +3,7 @@ service looks up contacts. Callers are authenticated by common.rpc's internal-to
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -29,13 +29,13 @@ from services.intake.applications import (
     register_field_names,
 )
 from services.intake.attachments import read_attachment
+from services.intake.catalogue import Catalogue, CatalogueUnavailable
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
 from services.intake.kept_documents import kept_documents, kept_path
 from services.intake.letter_types import (
-    LETTER_TYPES,
     PURPOSE_MAX_LENGTH,
+    LetterType,
     field_errors,
-    find_letter_type,
     stored_value,
 )
 from services.intake.models import (
@@ -110,11 +110,13 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         on_committed: Callable[[], None],
         temporal: TemporalClient,
         task_queue: str,
+        catalogue: Catalogue,
         population: population_pb2_grpc.PopulationServiceStub | None = None,
         kept_document_days: int = 365,
     ) -> None:
         self._sessions = sessions
         self._kept_days = kept_document_days  # how long a kept KTP/KK may be reused
+        self._catalogue = catalogue  # the letter types a walk-in may be filed for
         self._population = population  # a walk-in's identity fields come from the register
         self._attachments_root = attachments_root
         self._on_committed = on_committed  # wakes the outbox relay
@@ -153,6 +155,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             from_register=application.register_version is not None,
             register_version=application.register_version or 0,
             register_fields=sorted(register_field_names(application)),
+            letter_type_version=application.letter_type_version,
             filed_by=application.filed_by,
             number=application.number or "",
         )
@@ -313,7 +316,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        return letter_type_catalogue()
+        try:
+            current = await self._catalogue.current()
+        except CatalogueUnavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
+            raise
+        return letter_type_catalogue(current.values())
 
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
@@ -360,6 +368,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     self._temporal,
                     self._task_queue,
                     walk_in,
+                    catalogue=self._catalogue,
                     population=self._population,
                 )
             except WalkInRefused as exc:
@@ -372,7 +381,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 context.set_trailing_metadata((("smartdesa-field", exc.field),))
                 await context.abort(code, str(exc))
                 raise  # unreachable: abort raises
-            except RegisterUnavailable as exc:
+            except (RegisterUnavailable, CatalogueUnavailable) as exc:
                 # Nothing filed; the details are the error's code, for verification to word.
                 await context.abort(grpc.StatusCode.UNAVAILABLE, exc.code)
                 raise
@@ -392,7 +401,11 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def CheckLetterField(
         self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.CheckLetterFieldResponse:
-        letter_type = find_letter_type(request.letter_type)
+        try:
+            letter_type = await self._catalogue.find(request.letter_type)
+        except CatalogueUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "letter catalogue unavailable")
+            raise AssertionError("abort raises") from exc
         spec = letter_type.field_index.get(request.name) if letter_type else None
         if letter_type is None or spec is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "unknown letter type or field")
@@ -428,14 +441,18 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     query.order_by(col(LetterApplication.created_at).desc()).limit(20)
                 )
             ).all()
+        try:
+            names = {code: lt.name for code, lt in (await self._catalogue.current()).items()}
+        except CatalogueUnavailable:
+            names = {}  # the codes, then: the status is what the resident asked for
         answer = intake_pb2.ListApplicationsOfResidentResponse()
         for a in found:
-            letter_type = find_letter_type(a.letter_type)
+            name = names.get(a.letter_type, a.letter_type)
             item = answer.applications.add(
                 id=a.id,
                 number=a.number or "",
                 letter_type=a.letter_type,
-                letter_type_name=letter_type.name if letter_type else a.letter_type,
+                letter_type_name=name,
                 status=a.status,
                 channel=a.channel,
             )
@@ -501,7 +518,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return intake_pb2.ListKeptDocumentsResponse(kinds=[k.document.kind for k in valid])
 
 
-def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
+def letter_type_catalogue(letter_types: Iterable[LetterType]) -> intake_pb2.LetterTypeCatalogue:
+    """The catalogue's current versions as verification's walk-in form and task view read
+    them, with intake's upload limits."""
     return intake_pb2.LetterTypeCatalogue(
         letter_types=[
             intake_pb2.LetterTypeInfo(
@@ -525,7 +544,7 @@ def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
                     for f in lt.fields
                 ],
             )
-            for lt in LETTER_TYPES.values()
+            for lt in letter_types
         ],
         max_attachment_bytes=MAX_ATTACHMENT_BYTES,
         accepted_content_types=list(ACCEPTED_TYPES),
