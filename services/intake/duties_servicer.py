@@ -74,10 +74,14 @@ def detail(view: complaints.ComplaintView, actor: complaints.StaffActor) -> pb.C
 
 class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], temporal: TemporalClient
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        temporal: TemporalClient,
+        on_committed: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = sessions
         self._temporal = temporal
+        self._on_committed = on_committed  # wakes the outbox relay (complaint events)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, exc: DomainError) -> None:
         await context.abort(domain_code(exc), exc.message)
@@ -153,6 +157,7 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
         except DomainError as exc:
             await self._refuse(context, exc)
             raise
+        self._on_committed()
         await tell_answered(self._temporal, request.complaint_id)
         return detail(view, actor)
 
@@ -166,6 +171,7 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
             await self._refuse(context, exc)
             raise
         if escalated:
+            self._on_committed()
             log.info("complaint %s escalated to the kabupaten", request.complaint_id)
         return pb.EscalateComplaintResponse(escalated=escalated)
 
