@@ -467,8 +467,12 @@ async def escalate(session: AsyncSession, complaint_id: str, now: datetime | Non
     return True
 
 
-def overdue(complaint: Complaint, now: datetime) -> bool:
-    return complaint.status != "dijawab" and as_utc(complaint.deadline_at) < now
+def overdue(complaint: Complaint) -> bool:
+    """Past its deadline unanswered, as the complaint's workflow decided it: its timer fired and
+    the escalation was recorded. Not the page's clock against `deadline_at`: the two would
+    disagree while the timer's escalation is on its way (a worker restarting, intake briefly
+    away), and a page saying "terlambat" of a complaint still in the desa's hands misleads."""
+    return complaint.status == "diteruskan"
 
 
 def entries_for_complainant(entries: Sequence[ComplaintEntry]) -> list[ComplaintEntry]:

@@ -4,7 +4,7 @@ internal-token interceptor; verification vouches for the staff member it sends a
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -36,7 +36,7 @@ def _actor(actor: pb.StaffActor) -> complaints.StaffActor:
     return complaints.StaffActor(actor.username, actor.role, actor.desa_code, actor.kabupaten_code)
 
 
-def summary(complaint: Complaint, now: datetime) -> pb.ComplaintSummary:
+def summary(complaint: Complaint) -> pb.ComplaintSummary:
     return pb.ComplaintSummary(
         id=complaint.id,
         tracking_number=complaint.tracking_number,
@@ -46,14 +46,14 @@ def summary(complaint: Complaint, now: datetime) -> pb.ComplaintSummary:
         status=complaint.status,
         filed_at=_ts(complaint.filed_at),
         deadline_at=_ts(complaint.deadline_at),
-        overdue=complaints.overdue(complaint, now),
+        overdue=complaints.overdue(complaint),
     )
 
 
 def detail(view: complaints.ComplaintView, actor: complaints.StaffActor) -> pb.ComplaintDetail:
     complaint = view.complaint
     return pb.ComplaintDetail(
-        summary=summary(complaint, datetime.now(UTC)),
+        summary=summary(complaint),
         body=complaint.body,
         application_reference=complaint.application_reference,
         has_attachment=bool(complaint.attachment_name),
@@ -124,14 +124,13 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
     async def ListComplaints(
         self, request: pb.ListComplaintsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ComplaintList:
-        now = datetime.now(UTC)
         try:
             async with self._sessions() as session:
                 found = await complaints.staff_complaints(session, _actor(request.actor))
         except DomainError as exc:
             await self._refuse(context, exc)
             raise
-        return pb.ComplaintList(complaints=[summary(c, now) for c in found])
+        return pb.ComplaintList(complaints=[summary(c) for c in found])
 
     async def ReadComplaint(
         self, request: pb.ReadComplaintRequest, context: grpc.aio.ServicerContext
