@@ -381,6 +381,59 @@ async def read_for_staff(
     return await _view(session, complaint)
 
 
+@dataclass(frozen=True)
+class AttachmentFile:
+    content: bytes
+    content_type: str
+    file_name: str
+
+
+async def attachment_for_staff(
+    session: AsyncSession,
+    root: Path,
+    actor: StaffActor,
+    complaint_id: str,
+    now: datetime | None = None,
+) -> AttachmentFile:
+    """The complaint's attachment for its desa's staff, and for the kabupaten only once the
+    complaint reached it (escalated); the read is added to the complaint's record."""
+    complaint = await session.get(Complaint, complaint_id)
+    if complaint is None or not _may_see(actor, complaint) or not complaint.attachment_name:
+        raise NotFound("complaint-attachment-not-found", "Lampiran pengaduan tidak ditemukan.")
+    if _is_kabupaten(actor):
+        escalated = (
+            await session.exec(
+                select(ComplaintEntry.id)
+                .where(ComplaintEntry.complaint_id == complaint.id)
+                .where(ComplaintEntry.kind == "escalated")
+            )
+        ).first()
+        if escalated is None:
+            raise Forbidden(
+                "complaint-not-escalated",
+                "Lampiran dibuka kabupaten setelah pengaduan diteruskan ke kabupaten.",
+            )
+    path = complaint_folder(root, complaint.id) / complaint.attachment_name
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFound(
+            "complaint-attachment-not-found", "Lampiran pengaduan tidak ditemukan."
+        ) from exc
+    session.add(
+        ComplaintEntry(
+            complaint_id=complaint.id,
+            at=now or datetime.now(UTC),
+            kind="attachment_seen",
+            actor=actor.username,
+            actor_role=actor.role,
+            actor_desa=actor.desa_code,
+        )
+    )
+    await session.commit()
+    return AttachmentFile(content, complaint.attachment_type, complaint.attachment_name)
+
+
 async def answer_complaint(
     session: AsyncSession,
     actor: StaffActor,
@@ -477,4 +530,4 @@ def overdue(complaint: Complaint) -> bool:
 
 def entries_for_complainant(entries: Sequence[ComplaintEntry]) -> list[ComplaintEntry]:
     """What the complainant's page lists: not each staff read, only what was done."""
-    return [e for e in entries if e.kind != "seen"]
+    return [e for e in entries if e.kind not in ("seen", "attachment_seen")]

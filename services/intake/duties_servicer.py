@@ -5,6 +5,7 @@ internal-token interceptor; verification vouches for the staff member it sends a
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -78,7 +79,9 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
         sessions: async_sessionmaker[AsyncSession],
         temporal: TemporalClient,
         on_committed: Callable[[], None] = lambda: None,
+        attachments_root: Path | None = None,
     ) -> None:
+        self._attachments_root = attachments_root
         self._sessions = sessions
         self._temporal = temporal
         self._on_committed = on_committed  # wakes the outbox relay (complaint events)
@@ -159,6 +162,24 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
         self._on_committed()
         await tell_answered(self._temporal, request.complaint_id)
         return detail(view, actor)
+
+    async def GetComplaintAttachment(
+        self, request: pb.ReadComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ComplaintAttachment:
+        if self._attachments_root is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no attachments here")
+        assert self._attachments_root is not None
+        try:
+            async with self._sessions() as session:
+                found = await complaints.attachment_for_staff(
+                    session, self._attachments_root, _actor(request.actor), request.complaint_id
+                )
+        except DomainError as exc:
+            await self._refuse(context, exc)
+            raise
+        return pb.ComplaintAttachment(
+            content=found.content, content_type=found.content_type, file_name=found.file_name
+        )
 
     async def EscalateComplaint(
         self, request: pb.EscalateComplaintRequest, context: grpc.aio.ServicerContext

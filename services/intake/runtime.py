@@ -121,7 +121,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings.temporal_task_queue,
             population_pb2_grpc.PopulationServiceStub(verification_channel),
         )
-        duties = PublicDutiesServicer(sessions, temporal, relay.wake)
+        duties = PublicDutiesServicer(sessions, temporal, relay.wake, settings.attachments_dir)
 
         def register_all(server: grpc.aio.Server) -> None:
             register(servicer)(server)

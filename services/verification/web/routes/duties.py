@@ -31,6 +31,7 @@ STATUS_LABELS = {
 ENTRY_LABELS = {
     "filed": "diterima",
     "seen": "dibuka",
+    "attachment_seen": "lampiran diunduh",
     "escalated": "melewati batas waktu, diteruskan ke kabupaten",
     "answered": "dijawab",
 }
@@ -149,6 +150,24 @@ async def complaint_page(
     """Opening it is recorded in the complaint's record (who, role, desa, when)."""
     detail = await duties.read_complaint(_stub(runtime), _actor(page), complaint_id)
     return render(request, "pengaduan_rinci.html", _detail_context(detail), page=page)
+
+
+@router.get(INBOX_PATH + "/{complaint_id}/lampiran")
+async def complaint_attachment(
+    complaint_id: str, page: StaffPageDep, runtime: RuntimeDep
+) -> Response:
+    """The attachment, as a download (never shown inline: it came from the public); intake
+    checks who may read it and records the read in the complaint's record."""
+    found = await duties.complaint_attachment(_stub(runtime), _actor(page), complaint_id)
+    return Response(
+        found.content,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.file_name}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.post(INBOX_PATH + "/{complaint_id}/jawab")
