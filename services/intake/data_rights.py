@@ -38,7 +38,6 @@ from services.intake import register_corrections
 from services.intake.attachments import read_attachment
 from services.intake.duties_models import Complaint
 from services.intake.kept_documents import kept_path
-from services.intake.letter_types import find_letter_type
 from services.intake.models import (
     Attachment,
     KeptDocument,
@@ -198,13 +197,13 @@ async def _applications(session: AsyncSession, resident_id: str) -> list[OwnAppl
     )
     found = []
     for app in apps:
-        kind = find_letter_type(app.letter_type)
         found.append(
             OwnApplication(
                 id=app.id,
                 number=app.number or "",
                 letter_type=app.letter_type,
-                letter_type_name=kind.name if kind else app.letter_type,
+                # The name when it started, kept with it (no catalogue read for a download).
+                letter_type_name=app.letter_type_name or app.letter_type,
                 desa_code=app.desa_code,
                 purpose=app.purpose,
                 fields=json.loads(app.fields_json or "{}"),

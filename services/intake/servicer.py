@@ -2,7 +2,7 @@
 service looks up contacts. Callers are authenticated by common.rpc's internal-token interceptor."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -24,9 +24,10 @@ from services.intake.applications import (
     register_field_names,
 )
 from services.intake.attachments import read_attachment
+from services.intake.catalogue import Catalogue, CatalogueUnavailable
 from services.intake.duties_models import Complaint
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
-from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
+from services.intake.letter_types import PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import (
     Attachment,
     LetterApplication,
@@ -99,9 +100,11 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         on_committed: Callable[[], None],
         temporal: TemporalClient,
         task_queue: str,
+        catalogue: Catalogue,
         population: population_pb2_grpc.PopulationServiceStub | None = None,
     ) -> None:
         self._sessions = sessions
+        self._catalogue = catalogue  # the letter types a walk-in may be filed for
         self._population = population  # a walk-in's identity fields come from the register
         self._attachments_root = attachments_root
         self._on_committed = on_committed  # wakes the outbox relay
@@ -140,6 +143,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             from_register=application.register_version is not None,
             register_version=application.register_version or 0,
             register_fields=sorted(register_field_names(application)),
+            letter_type_version=application.letter_type_version,
             filed_by=application.filed_by,
             number=application.number or "",
         )
@@ -307,7 +311,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        return letter_type_catalogue()
+        try:
+            current = await self._catalogue.current()
+        except CatalogueUnavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
+            raise
+        return letter_type_catalogue(current.values())
 
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
@@ -334,6 +343,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     self._temporal,
                     self._task_queue,
                     walk_in,
+                    catalogue=self._catalogue,
                     population=self._population,
                 )
             except WalkInRefused as exc:
@@ -346,7 +356,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 context.set_trailing_metadata((("smartdesa-field", exc.field),))
                 await context.abort(code, str(exc))
                 raise  # unreachable: abort raises
-            except RegisterUnavailable as exc:
+            except (RegisterUnavailable, CatalogueUnavailable) as exc:
                 # Nothing filed; the details are the error's code, for verification to word.
                 await context.abort(grpc.StatusCode.UNAVAILABLE, exc.code)
                 raise
@@ -364,7 +374,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         )
 
 
-def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
+def letter_type_catalogue(letter_types: Iterable[LetterType]) -> intake_pb2.LetterTypeCatalogue:
+    """The catalogue's current versions as verification's walk-in form and task view read
+    them, with intake's upload limits."""
     return intake_pb2.LetterTypeCatalogue(
         letter_types=[
             intake_pb2.LetterTypeInfo(
@@ -388,7 +400,7 @@ def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
                     for f in lt.fields
                 ],
             )
-            for lt in LETTER_TYPES.values()
+            for lt in letter_types
         ],
         max_attachment_bytes=MAX_ATTACHMENT_BYTES,
         accepted_content_types=list(ACCEPTED_TYPES),

@@ -134,6 +134,9 @@ async def produced(tmp_path: Path) -> AsyncIterator[list[Produced]]:
                     resident_id=resident.id,
                     desa_code=PAMANUKAN,
                     letter_type="SKD",
+                    # As intake records it from the catalogue when the application starts.
+                    letter_type_version="SKD-v1",
+                    letter_type_name="Surat Keterangan Domisili",
                     purpose=f"Melamar kerja, atas nama {NAME}",
                     fields_json=json.dumps({"nama": NAME, "alamat": ADDRESS, "nik": NIK}),
                 )

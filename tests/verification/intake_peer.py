@@ -23,6 +23,7 @@ from common.events import (
 from common.messaging import publish
 from services.intake.applications import EVENT_SOURCE
 from services.intake.servicer import letter_type_catalogue
+from tests.support.catalogue import seed_letter_types
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -160,7 +161,8 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        return letter_type_catalogue()  # intake's own
+        # As intake answers: the catalogue's types (the seed's, as intake converts them).
+        return letter_type_catalogue(seed_letter_types().values())
 
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext

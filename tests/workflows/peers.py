@@ -95,6 +95,7 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
             fields={"alamat": "Dusun Krajan RT 001 RW 002"},
             status="in_review",
             nik="3213114509870001",
+            letter_type_version="SKD-v1",  # the catalogue version it started with
         )
 
     async def RecordProgress(

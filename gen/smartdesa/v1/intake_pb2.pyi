@@ -114,6 +114,7 @@ class Application(_message.Message):
     FROM_REGISTER_FIELD_NUMBER: _builtins.int
     REGISTER_VERSION_FIELD_NUMBER: _builtins.int
     REGISTER_FIELDS_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_VERSION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     desa_code: _builtins.str
     """Kemendagri code, e.g. 32.13.11.2004"""
@@ -141,6 +142,11 @@ class Application(_message.Message):
     rest the resident's. Not from the register: the resident typed every field.
     """
     register_version: _builtins.int
+    letter_type_version: _builtins.str
+    """The catalogue version of the letter type it started with (CatalogueService, "SKD-v2"):
+    its letter is rendered from that version even if a newer one was published meanwhile.
+    Empty only for an application stored before versions were recorded and not yet pinned.
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -177,10 +183,11 @@ class Application(_message.Message):
         from_register: _builtins.bool = ...,
         register_version: _builtins.int = ...,
         register_fields: _abc.Iterable[_builtins.str] | None = ...,
+        letter_type_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "from_register", b"from_register", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "number", b"number", "purpose", b"purpose", "register_fields", b"register_fields", "register_version", b"register_version", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "from_register", b"from_register", "id", b"id", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "number", b"number", "purpose", b"purpose", "register_fields", b"register_fields", "register_version", b"register_version", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
