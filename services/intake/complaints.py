@@ -386,6 +386,7 @@ class AttachmentFile:
     content: bytes
     content_type: str
     file_name: str
+    tracking_number: str
 
 
 async def attachment_for_staff(
@@ -431,7 +432,9 @@ async def attachment_for_staff(
         )
     )
     await session.commit()
-    return AttachmentFile(content, complaint.attachment_type, complaint.attachment_name)
+    return AttachmentFile(
+        content, complaint.attachment_type, complaint.attachment_name, complaint.tracking_number
+    )
 
 
 async def answer_complaint(

@@ -178,7 +178,10 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
             await self._refuse(context, exc)
             raise
         return pb.ComplaintAttachment(
-            content=found.content, content_type=found.content_type, file_name=found.file_name
+            content=found.content,
+            content_type=found.content_type,
+            file_name=found.file_name,
+            tracking_number=found.tracking_number,
         )
 
     async def EscalateComplaint(

@@ -123,7 +123,7 @@ async def _start(stack: Stack, input: ComplaintInput) -> None:
 async def _overdue(stack: Stack, complaint_id: str) -> bool:
     listed = await stack.duties.ListComplaints(pb.ListComplaintsRequest(actor=KABUPATEN))
     (found,) = [c for c in listed.complaints if c.id == complaint_id]
-    return found.overdue
+    return bool(found.overdue)
 
 
 async def test_unanswered_at_the_deadline_it_goes_to_the_kabupaten(stack: Stack) -> None:
