@@ -41,6 +41,7 @@ EVENT_SOURCE = "/services/intake"
 # How an application came in (LetterApplication.channel, and application.submitted's `channel`).
 PORTAL = "portal"
 WALK_IN = "walk_in"
+WHATSAPP = "whatsapp"  # the resident, by chat (notification's WhatsApp conversation)
 # The resident reads this on the timeline of an application desa staff filed for them.
 FILED_AT_OFFICE = "Didaftarkan di kantor desa oleh petugas"
 # Attachments may change only while the resident holds the application.

@@ -29,6 +29,7 @@ REGISTER_UNAVAILABLE = (
 # What the lookup is for, as the register's access log records it.
 PURPOSE_CREATE = "pengajuan surat"
 PURPOSE_WALK_IN = "pengajuan langsung di kantor desa"
+PURPOSE_WHATSAPP = "pengajuan lewat WhatsApp"
 # Which form fields are the register's, and from what: common/register_fields.py.
 
 # A letter about a family member (letter_types.LetterType.subject): whom the portal asks the

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import grpc
 from smartdesa.v1 import signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
 
 from common.domain import ApplicationStatus
 from common.domain.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
@@ -248,8 +249,16 @@ async def resubmit(
 async def cancel(
     runtime: Runtime, session: AsyncSession, resident_id: str, application_id: str
 ) -> str:
+    """The portal's cancel (API and page)."""
+    return await cancel_with(runtime.temporal, session, resident_id, application_id)
+
+
+async def cancel_with(
+    temporal: TemporalClient, session: AsyncSession, resident_id: str, application_id: str
+) -> str:
     """Withdraws the application while it waits (in review or returned for revision).
-    Cancelling again answers with the cancelled state. Returns the status after it."""
+    Cancelling again answers with the cancelled state. Returns the status after it. The portal
+    and the WhatsApp chat (IntakeService.CancelApplicationOfResident) both cancel here."""
     application = await owned(session, resident_id, application_id)
     if application.status == ApplicationStatus.CANCELLED:
         return ApplicationStatus.CANCELLED
@@ -265,7 +274,7 @@ async def cancel(
     try:
         # One cancellation per application: a retried request reaches the workflow with the
         # same id and gets the same answer.
-        state = await approvals.cancel(runtime.temporal, application.id, f"cancel-{application.id}")
+        state = await approvals.cancel(temporal, application.id, f"cancel-{application.id}")
     except approvals.NotCancellable as exc:
         raise Conflict("not-cancellable", str(exc)) from exc
     except approvals.ApprovalUnavailable as exc:

@@ -136,6 +136,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             settings.temporal_task_queue,
             catalogue,
             population_pb2_grpc.PopulationServiceStub(verification_channel),
+            kept_document_days=settings.intake_kept_document_days,
         )
         duties = PublicDutiesServicer(sessions, temporal, relay.wake, settings.attachments_dir)
 

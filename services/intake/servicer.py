@@ -1,6 +1,7 @@
 """gRPC IntakeService: staff read applications, the workflow records progress, the notification
 service looks up contacts. Callers are authenticated by common.rpc's internal-token interceptor."""
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -10,14 +11,18 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.errors import DomainError
+from common.rpc import domain_code
 from common.sessions import session_ended
 from services.intake.applications import (
+    WALK_IN,
+    WHATSAPP,
     attachments_of,
     details,
     load_fields,
@@ -27,7 +32,13 @@ from services.intake.attachments import read_attachment
 from services.intake.catalogue import Catalogue, CatalogueUnavailable
 from services.intake.duties_models import Complaint
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
-from services.intake.letter_types import PURPOSE_MAX_LENGTH, LetterType
+from services.intake.kept_documents import kept_documents, kept_path
+from services.intake.letter_types import (
+    PURPOSE_MAX_LENGTH,
+    LetterType,
+    field_errors,
+    stored_value,
+)
 from services.intake.models import (
     Attachment,
     LetterApplication,
@@ -102,8 +113,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         task_queue: str,
         catalogue: Catalogue,
         population: population_pb2_grpc.PopulationServiceStub | None = None,
+        kept_document_days: int = 365,
     ) -> None:
         self._sessions = sessions
+        self._kept_days = kept_document_days  # how long a kept KTP/KK may be reused
         self._catalogue = catalogue  # the letter types a walk-in may be filed for
         self._population = population  # a walk-in's identity fields come from the register
         self._attachments_root = attachments_root
@@ -321,6 +334,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.FileWalkInResponse:
+        channel = request.channel or WALK_IN
+        kept: dict[str, bytes] = {}
+        if any(a.from_kept for a in request.attachments):
+            if channel != WHATSAPP:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "from_kept is for the resident's own channel"
+                )
+            kept = await self._kept_contents(request.nik)
+            missing = [a.kind for a in request.attachments if a.from_kept and a.kind not in kept]
+            if missing:
+                context.set_trailing_metadata((("smartdesa-field", f"attachments.{missing[0]}"),))
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Tidak ada {missing[0]} tersimpan yang masih berlaku; kirim fotonya.",
+                )
         walk_in = WalkIn(
             request_id=request.request_id,
             desa_code=request.desa_code,
@@ -330,10 +358,15 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             purpose=request.purpose,
             fields=dict(request.fields),
             scans=[
-                Scan(kind=a.kind, content=a.content, filename=a.filename)
+                Scan(
+                    kind=a.kind,
+                    content=kept[a.kind] if a.from_kept else a.content,
+                    filename=a.filename,
+                )
                 for a in request.attachments
             ],
             filed_by=request.filed_by,
+            channel=channel,
         )
         async with self._sessions() as session:
             try:
@@ -372,6 +405,125 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             status=filed.application.status,
             created=filed.created,
         )
+
+    async def CheckLetterField(
+        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CheckLetterFieldResponse:
+        try:
+            letter_type = await self._catalogue.find(request.letter_type)
+        except CatalogueUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "letter catalogue unavailable")
+            raise AssertionError("abort raises") from exc
+        spec = letter_type.field_index.get(request.name) if letter_type else None
+        if letter_type is None or spec is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "unknown letter type or field")
+            raise AssertionError("abort raises")
+        # The portal's own checks on this one field (the others are asked separately).
+        error = field_errors(letter_type, {request.name: request.value}).get(request.name)
+        if error:
+            return intake_pb2.CheckLetterFieldResponse(error=error)
+        return intake_pb2.CheckLetterFieldResponse(value=stored_value(spec, request.value))
+
+    async def ListApplicationsOfResident(
+        self,
+        request: intake_pb2.ListApplicationsOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ListApplicationsOfResidentResponse:
+        finished = (
+            ApplicationStatus.ISSUED,
+            ApplicationStatus.REJECTED,
+            ApplicationStatus.CANCELLED,
+            ApplicationStatus.EXPIRED,
+        )
+        async with self._sessions() as session:
+            query = (
+                select(LetterApplication)
+                .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
+                .where(col(Resident.nik) == request.nik)
+                .where(col(LetterApplication.status) != ApplicationStatus.DRAFT)
+            )
+            if request.open_only:
+                query = query.where(col(LetterApplication.status).not_in(finished))
+            found = (
+                await session.exec(
+                    query.order_by(col(LetterApplication.created_at).desc()).limit(20)
+                )
+            ).all()
+        try:
+            names = {code: lt.name for code, lt in (await self._catalogue.current()).items()}
+        except CatalogueUnavailable:
+            names = {}  # the codes, then: the status is what the resident asked for
+        answer = intake_pb2.ListApplicationsOfResidentResponse()
+        for a in found:
+            name = names.get(a.letter_type, a.letter_type)
+            item = answer.applications.add(
+                id=a.id,
+                number=a.number or "",
+                letter_type=a.letter_type,
+                letter_type_name=name,
+                status=a.status,
+                channel=a.channel,
+            )
+            item.created_at.FromDatetime(as_utc(a.created_at))
+        return answer
+
+    async def _kept_contents(self, nik: str) -> dict[str, bytes]:
+        """The resident's kept documents still valid, by kind (KTP, KK), with their bytes."""
+        async with self._sessions() as session:
+            resident = (await session.exec(select(Resident).where(Resident.nik == nik))).first()
+            if resident is None:
+                return {}
+            valid = await kept_documents(
+                session, self._attachments_root, resident.id, self._kept_days
+            )
+        return {
+            k.document.kind: await asyncio.to_thread(
+                kept_path(self._attachments_root, k.document).read_bytes
+            )
+            for k in valid
+        }
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
+        # Imported here: resident_actions imports the runtime, which imports this module.
+        from services.intake import resident_actions, submission
+
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "not found")
+                raise AssertionError("abort raises")
+            try:
+                status = await resident_actions.cancel_with(
+                    self._temporal, session, resident.id, request.application_id
+                )
+            except DomainError as exc:
+                # Indonesian, naming no person: the chat shows it to the resident.
+                await context.abort(domain_code(exc), exc.message)
+                raise AssertionError("abort raises") from exc
+            except submission.ApprovalUnavailable as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "approval workflow unavailable")
+                raise AssertionError("abort raises") from exc
+        return intake_pb2.CancelApplicationOfResidentResponse(status=status)
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                return intake_pb2.ListKeptDocumentsResponse()
+            valid = await kept_documents(
+                session, self._attachments_root, resident.id, self._kept_days
+            )
+        return intake_pb2.ListKeptDocumentsResponse(kinds=[k.document.kind for k in valid])
 
 
 def letter_type_catalogue(letter_types: Iterable[LetterType]) -> intake_pb2.LetterTypeCatalogue:

@@ -48,6 +48,7 @@ from common.phone import InvalidPhone, normalize_phone
 from services.intake import register_data, submission
 from services.intake.applications import (
     WALK_IN,
+    WHATSAPP,
     InvalidApplication,
     missing_requirements_message,
     new_application,
@@ -116,6 +117,9 @@ class WalkIn:
     fields: dict[str, str]
     scans: Sequence[Scan]
     filed_by: str
+    # WALK_IN (at the desa office, by filed_by) or WHATSAPP (the resident, by chat: no staff
+    # member files it; notification sends the register's NIK for the number that wrote).
+    channel: str = WALK_IN
 
 
 @dataclass(frozen=True)
@@ -141,12 +145,13 @@ async def _filled(
     nik = walk_in.nik.strip()
     if population is None or not is_valid_nik(nik):
         return register_data.Filled(dict(walk_in.fields), (), None)
+    by_chat = walk_in.channel == WHATSAPP
     record = await register_data.lookup(
         population,
         nik,
         walk_in.desa_code,
-        register_data.PURPOSE_WALK_IN,
-        register_data.walk_in_actor(walk_in.filed_by),
+        register_data.PURPOSE_WHATSAPP if by_chat else register_data.PURPOSE_WALK_IN,
+        "intake:whatsapp" if by_chat else register_data.walk_in_actor(walk_in.filed_by),
     )
     return register_data.fill(letter_type, walk_in.fields, record)
 
@@ -161,7 +166,12 @@ def _checked(
         raise WalkInRefused(
             "Permintaan tidak sah: request_id wajib (paling panjang 64).", "request_id"
         )
-    if not walk_in.filed_by or len(walk_in.filed_by) > STAFF_MAX_LENGTH:
+    if walk_in.channel not in (WALK_IN, WHATSAPP):
+        raise WalkInRefused("Permintaan tidak sah: saluran tidak dikenal.", "channel")
+    if walk_in.channel == WHATSAPP:
+        if walk_in.filed_by:
+            raise WalkInRefused("Permohonan lewat WhatsApp tidak diisi petugas.", "filed_by")
+    elif not walk_in.filed_by or len(walk_in.filed_by) > STAFF_MAX_LENGTH:
         raise WalkInRefused("Petugas yang mendaftarkan wajib disebut.", "filed_by")
     nik = walk_in.nik.strip()
     try:
@@ -264,7 +274,7 @@ async def _write(
     if resident is None:
         resident = Resident(nik=nik, phone=phone)
     draft.resident_id = resident.id
-    draft.channel = WALK_IN
+    draft.channel = walk_in.channel
     draft.filed_by = walk_in.filed_by
     draft.walk_in_request_id = walk_in.request_id.strip()
     names = {normalized_kind(s.kind): clean_filename(s.filename) for s in walk_in.scans}

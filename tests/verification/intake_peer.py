@@ -75,6 +75,34 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         found[1].undone_at.GetCurrentTime()
         return intake_pb2.UndoSignInBindingResponse(undone=True)
 
+    async def CheckLetterField(
+        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CheckLetterFieldResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
+    async def ListApplicationsOfResident(
+        self,
+        request: intake_pb2.ListApplicationsOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ListApplicationsOfResidentResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
     async def ChangeSignInPhone(
         self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ChangeSignInPhoneResponse:

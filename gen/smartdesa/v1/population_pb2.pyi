@@ -610,6 +610,82 @@ class ListCorrectionsResponse(_message.Message):
 Global___ListCorrectionsResponse: _TypeAlias = ListCorrectionsResponse  # noqa: Y015
 
 @_typing.final
+class FindByPhoneRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    phone: _builtins.str
+    """E.164 without '+' (08xx and +628xx are accepted too)"""
+    purpose: _builtins.str
+    """as in GetResidentRequest, e.g. "whatsapp:<conversation key>" """
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        phone: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "phone", b"phone", "purpose", b"purpose"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindByPhoneRequest: _TypeAlias = FindByPhoneRequest  # noqa: Y015
+
+@_typing.final
+class PhoneHolder(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESIDENT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    resident_id: _builtins.str
+    """opaque; GetResident(resident_id) reads the data"""
+    name: _builtins.str
+    """shown only to the holder of the phone (the one writing)"""
+    desa_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        resident_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "name", b"name", "resident_id", b"resident_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PhoneHolder: _TypeAlias = PhoneHolder  # noqa: Y015
+
+@_typing.final
+class FindByPhoneResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def holders(self) -> _containers.RepeatedCompositeFieldContainer[Global___PhoneHolder]:
+        """by name"""
+
+    def __init__(
+        self,
+        *,
+        holders: _abc.Iterable[Global___PhoneHolder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holders", b"holders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindByPhoneResponse: _TypeAlias = FindByPhoneResponse  # noqa: Y015
+
+@_typing.final
 class ListDataAccessRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

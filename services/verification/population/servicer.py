@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import population_pb2, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
@@ -284,6 +284,36 @@ class PopulationServicer(population_pb2_grpc.PopulationServiceServicer):
             found = await corrections.requests_of_resident(session, request.nik)
         return population_pb2.ListCorrectionsResponse(
             requests=[correction_message(r) for r in found]
+        )
+
+    async def FindByPhone(
+        self, request: population_pb2.FindByPhoneRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.FindByPhoneResponse:
+        purpose, actor = await self._reader(request.purpose, request.actor, context)
+        try:
+            phone = normalize_phone(request.phone)
+        except InvalidPhone:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "phone is not a mobile number")
+        async with self._sessions() as session:
+            # phones is a comma-separated list: narrow with LIKE, then compare exactly.
+            candidates = (
+                await session.exec(
+                    select(Resident)
+                    .where(col(Resident.status) == HIDUP)
+                    .where(col(Resident.phones).contains(phone))
+                )
+            ).all()
+            holders = sorted(
+                (r for r in candidates if phone in r.phones.split(",")), key=lambda r: r.name
+            )
+            if holders:
+                log_reads(session, holders, actor=actor, purpose=purpose, kind="service")
+                await session.commit()
+        return population_pb2.FindByPhoneResponse(
+            holders=[
+                population_pb2.PhoneHolder(resident_id=r.id, name=r.name, desa_code=r.desa_code)
+                for r in holders
+            ]
         )
 
     async def ListDataAccess(
