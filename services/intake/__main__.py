@@ -2,6 +2,7 @@
 
 import uvicorn
 
+import common.nats_import  # noqa: F401  # isort: split  (first: nats-py without aiohttp)
 from common.logging import configure_logging
 from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing

@@ -6,6 +6,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+import common.nats_import  # noqa: F401  # isort: split  (first: nats-py without aiohttp)
 from common.logging import configure_logging
 from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing
