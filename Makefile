@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-unit test-fast smoke proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render migration bench bench-signing bench-import bench-uploads
+	bench-render migration bench bench-signing bench-import bench-uploads bench-inbox
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -23,6 +23,7 @@ help:
 	@echo "make deploy-check  hadolint the Dockerfiles, render and validate every k8s overlay"
 	@echo "make migration SERVICE=intake MSG=\"...\"   new Alembic revision from the models"
 	@echo "make bench-render  render and issue (B-LTA) every catalogue type: medians per type"
+	@echo "make bench-inbox   1,000,000 applications in PostgreSQL: inbox, task, kabupaten p50/p95"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +96,12 @@ bench-import: $(STAMP)
 # with PAdES B-LTA; prints render_ms_median and issue_blta_ms_median, overall and per type.
 bench-render: $(STAMP)
 	$(PY) -m scripts.bench_render
+
+# The staff inbox, the task and the kabupaten summary over 1,000,000 applications of 250 desa in
+# a PostgreSQL database of its own (dropped after; ARGS="--keep" / "--reuse NAME" to iterate,
+# "--explain" for the plans). docs/performance.md has the figures.
+bench-inbox: $(STAMP)
+	$(PY) -m scripts.bench_inbox $(ARGS)
 
 proto: $(STAMP)
 	rm -rf gen/smartdesa
