@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
-.PHONY: help install run test test-unit test-fast smoke proto proto-check lint format clean-data \
+.PHONY: help install run test test-unit test-fast smoke chat proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
 	bench-render migration bench bench-signing bench-import bench-uploads bench-inbox
@@ -82,6 +82,10 @@ bench: bench-signing
 
 smoke: $(STAMP)
 	$(PY) -m scripts.smoke
+
+# Chat with the running dev stack's WhatsApp number as any phone (docs/whatsapp.md).
+chat: $(STAMP)
+	$(PY) -m scripts.chat $(PHONE)
 
 # What the event consumers gave up on (the dead-letter stream of a running `make run`).
 dead-letters: $(STAMP)

@@ -41,6 +41,12 @@ class CommonSettings(BaseSettings):
     verification_grpc_target: str = "127.0.0.1:50052"
     signing_grpc_target: str = "127.0.0.1:50053"
     notification_grpc_target: str = "127.0.0.1:50054"
+    # The letter catalogue (CatalogueService) is served on signing's port; "" means there.
+    catalogue_grpc_target: str = ""
+
+    @property
+    def catalogue_target(self) -> str:
+        return self.catalogue_grpc_target or self.signing_grpc_target
 
     # Base URL printed in letters' QR codes and links: the public verification page.
     public_verification_url: str = "http://127.0.0.1:8002"

@@ -25,10 +25,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.signing.catalogue.definition import FieldSpec
-from services.signing.letter_types import LETTER_TYPES
+from services.signing.catalogue.definition import FieldSpec, load_seed
 from services.signing.pades import PadesLevel
 from services.signing.rendering import LetterContent, render_letter
+
+# The repository's seed catalogue (what signing publishes as version 1 at start).
+LETTER_TYPES = load_seed()
 
 LOGO = Path(__file__).parents[1] / "services/signing/templates/assets/logo-dev.svg"
 NAMES = ("Siti Aminah", "Budi Santoso", "Dewi Lestari", "Asep Saepudin", "Euis Rahmawati")

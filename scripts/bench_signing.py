@@ -26,16 +26,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.db import create_engine, session_factory
 from common.domain import SignerKind
 from common.migrations import upgrade
-from services.signing.catalogue.definition import KODE_NOT_SET
+from services.signing.catalogue.definition import KODE_NOT_SET, load_seed
 from services.signing.catalogue.definition import FieldSpec as FormField
 from services.signing.catalogue.store import sync_seed
 from services.signing.issuing import IssueRequest, LetterIssuer
-from services.signing.letter_types import LETTER_TYPES
 from services.signing.models import DesaProfile
 from services.signing.pades import PadesLevel
 from services.signing.pki import SignerRegistry, ensure_dev_pki
 from services.signing.seed import DEV_DESA, dev_signers, seed_dev_profiles
 from services.signing.signers import EngineConfig, LocalKeySigner, SignedLetter, SignerSet
+
+# The repository's seed catalogue (what signing publishes as version 1 at start).
+LETTER_TYPES = load_seed()
 
 FIRST = ("Siti", "Dadang", "Ujang", "Euis", "Asep", "Neneng", "Cecep", "Iis", "Yayat", "Rina")
 LAST = ("Aminah", "Suhendar", "Kurniawan", "Rohayati", "Saepudin", "Nurhasanah", "Hidayat")

@@ -17,6 +17,7 @@ Ports and folders come from the environment (defaults in brackets):
 """
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -124,9 +125,21 @@ class DevStack:
                 "SMARTDESA_TEMPORAL_UI_URL": f"http://{HOST}:{p.temporal_ui}",
                 "SMARTDESA_WORKER_READY_FILE": str(self.worker_ready_file),
                 "PYTHONUNBUFFERED": "1",
+                # WhatsApp chat answers (docs/whatsapp.md); `make chat` writes as any number.
+                "SMARTDESA_NOTIFICATION_WHATSAPP_CHAT": "true",
+                **dict(zip(WHATSAPP_SECRET_VARIABLES, self.whatsapp_secrets(), strict=True)),
             }
         )
         return env
+
+    def whatsapp_secrets(self) -> tuple[str, str]:
+        """The webhook's app secret and verify token: from the environment when set (as in
+        production), else made once in the data folder."""
+        folder = self.data_dir / "whatsapp"
+        secret_variable, token_variable = WHATSAPP_SECRET_VARIABLES
+        secret = os.environ.get(secret_variable) or _dev_secret(folder / "app-secret")
+        token = os.environ.get(token_variable) or _dev_secret(folder / "verify-token")
+        return secret, token
 
     def engines(self) -> list[Child]:
         p = self.ports
@@ -267,6 +280,7 @@ class DevStack:
 
     def print_urls(self) -> None:
         p = self.ports
+        secret, token = self.whatsapp_secrets()
         print(
             "\nSmart Desa is running (dev profile). Ctrl-C stops everything.\n"
             f"  Resident portal (phone)      http://{HOST}:{p.intake_http}/\n"
@@ -275,6 +289,8 @@ class DevStack:
             f"  Staff API (verification)     http://{HOST}:{p.verification_http}/docs\n"
             f"  Verification page (signing)  http://{HOST}:{p.signing_http}/verifikasi/<kode>\n"
             f"  Notifications + dev sinks    http://{HOST}:{p.notification_http}/dev/messages\n"
+            f"  WhatsApp webhook             http://{HOST}:{p.notification_http}/api/v1/webhooks/whatsapp"
+            f"  app secret {secret!r}, verify token {token!r}   (try it: make chat)\n"
             f"  Temporal UI                  http://{HOST}:{p.temporal_ui}\n"
             f"  Temporal frontend            {HOST}:{p.temporal}   NATS  nats://{HOST}:{p.nats}\n"
             f"  Metrics                      <service>/metrics, worker http://{HOST}:{p.worker_metrics}/metrics\n"
@@ -284,6 +300,19 @@ class DevStack:
             "  Try it: make smoke\n",
             flush=True,
         )
+
+
+WHATSAPP_SECRET_VARIABLES = (
+    "SMARTDESA_NOTIFICATION_WHATSAPP_APP_SECRET",
+    "SMARTDESA_NOTIFICATION_WHATSAPP_VERIFY_TOKEN",
+)
+
+
+def _dev_secret(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(16))
+    return path.read_text().strip()
 
 
 def _port_open(port: int) -> bool:

@@ -12,8 +12,10 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from common.config import CommonSettings
 from common.messaging import ensure_streams
 from common.shutdown import stop_within
+from tests.support.catalogue import CatalogueServer, serve_catalogue
 from tests.support.postgres import PostgresDatabases, run_in_thread, skip_or_fail_unreachable
 from tests.support.postgres import reachable as postgres_reachable
 from tests.support.processes import nats_server, venv_binary
@@ -110,3 +112,20 @@ def postgres() -> Iterator[PostgresDatabases]:
         yield databases
     finally:
         run_in_thread(databases.drop_all())
+
+
+@pytest.fixture(scope="session")
+def catalogue_template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("catalogue")
+
+
+@pytest.fixture
+async def catalogue(
+    base_settings: CommonSettings, catalogue_template_dir: Path
+) -> AsyncIterator[CatalogueServer]:
+    """Signing's CatalogueService on this test's own copy of the seeded catalogue, for the
+    service under test (its `base_settings`: data directory, internal-token key)."""
+    async with serve_catalogue(
+        base_settings, catalogue_template_dir, base_settings.data_dir / "catalogue.db"
+    ) as served:
+        yield served

@@ -34,7 +34,6 @@ from services.intake.letter_types import (
     LetterType,
     check_fields,
     field_errors,
-    find_letter_type,
 )
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
 
@@ -42,6 +41,7 @@ EVENT_SOURCE = "/services/intake"
 # How an application came in (LetterApplication.channel, and application.submitted's `channel`).
 PORTAL = "portal"
 WALK_IN = "walk_in"
+WHATSAPP = "whatsapp"  # the resident, by chat (notification's WhatsApp conversation)
 # The resident reads this on the timeline of an application desa staff filed for them.
 FILED_AT_OFFICE = "Didaftarkan di kantor desa oleh petugas"
 # Attachments may change only while the resident holds the application.
@@ -81,6 +81,7 @@ def register_field_names(application: LetterApplication) -> set[str]:
 async def refill_from_register(
     session: AsyncSession,
     application: LetterApplication,
+    letter_type: LetterType,
     fields: dict[str, str],
     register_version: int | None,
     register_fields: Sequence[str],
@@ -90,7 +91,7 @@ async def refill_from_register(
     application returned for revision just before it is resubmitted; False if it is no longer
     in that state (submitted or resubmitted meanwhile), with nothing changed."""
     try:
-        cleaned = check_fields(letter_type_of(application), fields)
+        cleaned = check_fields(letter_type, fields)
     except InvalidFields as exc:
         raise InvalidApplication(str(exc), f"fields.{exc.field_name}") from exc
     statement = update(LetterApplication).where(col(LetterApplication.id) == application.id)
@@ -119,15 +120,20 @@ async def refill_from_register(
 
 
 def application_errors(
-    desa_code: str, letter_type_code: str, purpose: str, fields: Mapping[str, str]
+    desa_code: str,
+    letter_type_code: str,
+    purpose: str,
+    fields: Mapping[str, str],
+    letter_type: LetterType | None,
 ) -> dict[str, str]:
     """Every wrong input of a new application with its Indonesian message, keyed `desa_code`,
-    `letter_type`, `purpose` or `fields.<name>`, in that order; empty when all is right."""
+    `letter_type`, `purpose` or `fields.<name>`, in that order; empty when all is right.
+    `letter_type`: the catalogue's current version of `letter_type_code` (None: there is
+    none residents may request)."""
     errors: dict[str, str] = {}
     if find_desa(desa_code) is None:
         errors["desa_code"] = f"Desa dengan kode '{desa_code}' tidak dikenal."
-    letter_type = find_letter_type(letter_type_code)
-    if letter_type is None:
+    if letter_type is None or letter_type.code != letter_type_code:
         errors["letter_type"] = f"Jenis surat '{letter_type_code}' tidak tersedia."
     purpose = purpose.strip()
     if not purpose:
@@ -136,7 +142,7 @@ def application_errors(
         errors["purpose"] = (
             f"Keperluan terlalu panjang (paling banyak {PURPOSE_MAX_LENGTH} karakter)."
         )
-    if letter_type is not None:
+    if letter_type is not None and letter_type.code == letter_type_code:
         for name, message in field_errors(letter_type, fields).items():
             errors[f"fields.{name}"] = message
     return errors
@@ -151,6 +157,7 @@ def new_application(
     register_version: int | None = None,
     register_fields: Sequence[str] = (),
     *,
+    letter_type: LetterType | None,
     subject_resident_id: str | None = None,
     subject_register_version: int | None = None,
 ) -> LetterApplication:
@@ -158,11 +165,10 @@ def new_application(
     purpose, the type's fields); not yet added to any session. Raises InvalidApplication with
     the first wrong input (`application_errors` lists them all). `register_version` and
     `register_fields` say which fields the population register filled (register_data.py)."""
-    errors = application_errors(desa_code, letter_type_code, purpose, fields)
+    errors = application_errors(desa_code, letter_type_code, purpose, fields, letter_type)
     if errors:
         field, message = next(iter(errors.items()))
         raise InvalidApplication(message, field)
-    letter_type = find_letter_type(letter_type_code)
     if letter_type is None:  # checked above
         raise InvalidApplication(f"Jenis surat '{letter_type_code}' tidak tersedia.", "letter_type")
     cleaned = check_fields(letter_type, fields)
@@ -170,6 +176,9 @@ def new_application(
         resident_id=resident_id,
         desa_code=desa_code,
         letter_type=letter_type.code,
+        # The version it starts with, kept to the end (services/intake/catalogue.py).
+        letter_type_version=letter_type.template_version,
+        letter_type_name=letter_type.name,
         purpose=purpose.strip(),
         fields_json=json.dumps(cleaned, ensure_ascii=False, sort_keys=True),
         status=ApplicationStatus.DRAFT,
@@ -202,6 +211,7 @@ async def create_application(
     register_version: int | None = None,
     register_fields: Sequence[str] = (),
     *,
+    letter_type: LetterType | None,
     max_open_drafts: int,
     subject_resident_id: str | None = None,
     subject_register_version: int | None = None,
@@ -216,6 +226,7 @@ async def create_application(
         fields,
         register_version,
         register_fields,
+        letter_type=letter_type,
         subject_resident_id=subject_resident_id,
         subject_register_version=subject_register_version,
     )
@@ -293,17 +304,13 @@ async def details(session: AsyncSession, application: LetterApplication) -> Appl
     )
 
 
-def letter_type_of(application: LetterApplication) -> LetterType:
-    letter_type = find_letter_type(application.letter_type)
-    if letter_type is None:  # only types from the catalogue are ever stored
-        raise LookupError(f"letter type {application.letter_type} is not in the catalogue")
-    return letter_type
-
-
-async def missing_requirements(session: AsyncSession, application: LetterApplication) -> list[str]:
-    """Requirement codes with no attachment yet, in the catalogue's order."""
+async def missing_requirements(
+    session: AsyncSession, application: LetterApplication, letter_type: LetterType
+) -> list[str]:
+    """Requirement codes with no attachment yet, in the catalogue's order (`letter_type`: the
+    version the application started with, `Catalogue.of`)."""
     present = {a.kind for a in await attachments_of(session, application.id)}
-    return [code for code in letter_type_of(application).requirement_codes if code not in present]
+    return [code for code in letter_type.requirement_codes if code not in present]
 
 
 def missing_requirements_message(letter_type: LetterType, missing: Sequence[str]) -> str:
@@ -311,13 +318,15 @@ def missing_requirements_message(letter_type: LetterType, missing: Sequence[str]
     return "Syarat belum lengkap: " + ", ".join(f"{names.get(c, c)} ({c})" for c in missing)
 
 
-async def require_documents(session: AsyncSession, application: LetterApplication) -> None:
+async def require_documents(
+    session: AsyncSession, application: LetterApplication, letter_type: LetterType
+) -> None:
     """Refuses (Invalid, `missing`: the requirement codes) while a syarat has no attachment."""
-    missing = await missing_requirements(session, application)
+    missing = await missing_requirements(session, application, letter_type)
     if missing:
         raise Invalid(
             "missing-requirements",
-            missing_requirements_message(letter_type_of(application), missing),
+            missing_requirements_message(letter_type, missing),
             missing=missing,
         )
 
@@ -333,7 +342,8 @@ def application_event_data(application: LetterApplication, **extra: Any) -> dict
             kecamatan_code=area.kecamatan,
             kabupaten_code=area.kabupaten,
             letter_type=application.letter_type,
-            letter_type_name=letter_type_of(application).name,
+            # The name when it started (kept with it): no catalogue read on every event.
+            letter_type_name=application.letter_type_name or application.letter_type,
             application_number=application.number or "",
             **extra,
         )
@@ -405,12 +415,12 @@ async def record_submission(
 async def change_application(
     session: AsyncSession,
     application: LetterApplication,
+    letter_type: LetterType,
     purpose: str | None,
     fields: dict[str, str],
 ) -> LetterApplication | None:
     """Applies the resident's changes if the application is still theirs to change (a draft, or
     returned for revision); None if it was submitted or resubmitted in the meantime."""
-    letter_type = letter_type_of(application)
     new_purpose = application.purpose
     if purpose is not None:
         new_purpose = purpose.strip()

@@ -18,7 +18,7 @@ from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain.errors import Conflict, DomainError, Invalid, TooLarge, UnsupportedType
-from services.intake.applications import EDITABLE_STATUSES, letter_type_of
+from services.intake.applications import EDITABLE_STATUSES
 from services.intake.file_safety import HEAD_BYTES, InvalidAttachment, check_content, make_safe
 from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, LetterApplication
@@ -63,10 +63,11 @@ def require_editable(application: LetterApplication) -> None:
         raise Conflict("locked", LOCKED)
 
 
-def checked_kind(application: LetterApplication, kind: str) -> str:
-    """The requirement code (KTP, KK …) of the application's letter type, or 422."""
+def checked_kind(letter_type: LetterType, kind: str) -> str:
+    """The requirement code (KTP, KK …) of the application's letter type (the version it
+    started with, `Catalogue.of`), or 422."""
     try:
-        return check_kind(letter_type_of(application), kind)
+        return check_kind(letter_type, kind)
     except InvalidAttachment as exc:
         raise as_refusal(exc) from exc
 
@@ -142,12 +143,16 @@ def _replace_content(received: ReceivedFile, content: bytes) -> ReceivedFile:
 
 
 async def accept_form(
-    session: AsyncSession, root: Path, application: LetterApplication, form: ReceivedForm
+    session: AsyncSession,
+    root: Path,
+    application: LetterApplication,
+    letter_type: LetterType,
+    form: ReceivedForm,
 ) -> Attachment:
     """A multipart upload (fields `kind` and `file`) after it was received: checked and stored;
     the temporary file is removed whatever happens."""
     try:
-        kind = checked_kind(application, form.fields.get("kind", ""))
+        kind = checked_kind(letter_type, form.fields.get("kind", ""))
         if form.file is None:
             raise Invalid("missing-file", "Berkas wajib dilampirkan.", field="file")
         return await accept_file(session, root, application, kind, form.file)

@@ -32,6 +32,7 @@ from services.intake.attachments import (
     store_attachment,
 )
 from services.intake.file_safety import HEAD_BYTES
+from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, KeptDocument, LetterApplication, new_id
 from services.intake.uploads import ReceivedFile
 
@@ -164,6 +165,7 @@ async def use_kept(
     session: AsyncSession,
     attachments_root: Path,
     application: LetterApplication,
+    letter_type: LetterType,
     kind: str,
     days: int,
 ) -> Attachment:
@@ -171,7 +173,7 @@ async def use_kept(
     attachment for that syarat (a copy: an ordinary attachment), replacing one uploaded
     before. NotFound when nothing valid is kept; the application must be the resident's to
     change."""
-    kind = checked_kind(application, kind)
+    kind = checked_kind(letter_type, kind)
     require_editable(application)
     kept = {
         k.document.kind: k.document

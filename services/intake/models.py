@@ -144,6 +144,13 @@ class LetterApplication(SQLModel, table=True):
     # register id, chosen from the resident's own KK, and the version of their record used.
     subject_resident_id: str | None = Field(default=None, max_length=64)
     subject_register_version: int | None = None
+    # The catalogue version of the letter type the application started with
+    # (`<code>-v<n>`, CatalogueService) and its name then: its form, syarat and the letter
+    # signing renders stay that version's even if a newer one is published meanwhile
+    # (services/intake/catalogue.py). "" only for rows from before the column, until the
+    # start-up backfill pins them (docs/letter-catalogue.md#versions).
+    letter_type_version: str = Field(default="", max_length=40)
+    letter_type_name: str = Field(default="", max_length=200)
 
 
 class ApplicationCounter(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """Letters for a NIK in no desa's population register (issue 13 item 6). Such a NIK can still
 sign in (a newcomer has no record yet), but only asks for letter types marked
-`open_to_non_residents` (an SKD): every other letter is the desa attesting what its register
+`non_residents` in the catalogue (an SKD): every other letter is the desa attesting what its register
 says about the resident, and it says nothing about them. Staff see the application as "tidak
 terdaftar di data penduduk desa" (register_data: no register version)."""
 
@@ -8,13 +8,13 @@ import grpc
 from smartdesa.v1 import population_pb2, population_pb2_grpc
 
 from common.domain.errors import Forbidden
-from services.intake.letter_types import LETTER_TYPES, find_letter_type
+from services.intake.catalogue import Catalogue
+from services.intake.letter_types import LetterType
 from services.intake.register_data import LOOKUP_TIMEOUT_SECONDS, RegisterUnavailable
 
 
 class NotOpenToNonResidents(Forbidden):
-    def __init__(self) -> None:
-        names = ", ".join(lt.name for lt in LETTER_TYPES.values() if lt.open_to_non_residents)
+    def __init__(self, names: str) -> None:
         super().__init__(
             "not-open-to-non-residents",
             "NIK Anda tidak terdaftar di data penduduk desa mana pun, sehingga jenis surat ini "
@@ -28,12 +28,12 @@ async def ensure_open_to(
     population: population_pb2_grpc.PopulationServiceStub,
     nik: str,
     phone: str,
-    letter_type: str,
+    found: LetterType | None,
+    catalogue: Catalogue,
 ) -> None:
     """Refuses a letter type not open to non-residents when the NIK is a living resident of
     no desa on the service. Called only when the applied-to desa's register does not hold the
     resident (a resident of another desa types their data as before)."""
-    found = find_letter_type(letter_type)
     if found is None or found.open_to_non_residents:
         return
     try:
@@ -44,4 +44,7 @@ async def ensure_open_to(
     except grpc.aio.AioRpcError as exc:
         raise RegisterUnavailable() from exc
     if not answer.registered:
-        raise NotOpenToNonResidents()
+        current = await catalogue.current()
+        raise NotOpenToNonResidents(
+            ", ".join(lt.name for lt in current.values() if lt.open_to_non_residents)
+        )

@@ -17,7 +17,7 @@ import grpc
 from smartdesa.v1 import directory_pb2, directory_pb2_grpc
 
 from common.domain.errors import Invalid
-from services.intake.letter_types import find_letter_type
+from services.intake.letter_types import LetterType
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,12 @@ async def offered_letter_types(
 
 
 async def ensure_offered(
-    directory: directory_pb2_grpc.DirectoryServiceStub, desa_code: str, letter_type: str
+    directory: directory_pb2_grpc.DirectoryServiceStub,
+    desa_code: str,
+    letter: LetterType | None,
 ) -> None:
     """Refuses (Invalid) a new application of a desa that is switched off, and a letter type
     the desa switched off."""
-    letter = find_letter_type(letter_type)
     if letter is None:  # unknown types get create_application's own refusal
         return
     offer = await desa_offer(directory, desa_code)

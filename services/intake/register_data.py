@@ -17,7 +17,7 @@ from smartdesa.v1 import population_pb2, population_pb2_grpc
 
 from common.domain.errors import Invalid, Unavailable
 from common.register_fields import REGISTER_FIELDS, register_values
-from services.intake.letter_types import find_letter_type
+from services.intake.letter_types import LetterType
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,14 @@ REGISTER_UNAVAILABLE = (
 # What the lookup is for, as the register's access log records it.
 PURPOSE_CREATE = "pengajuan surat"
 PURPOSE_WALK_IN = "pengajuan langsung di kantor desa"
+PURPOSE_WHATSAPP = "pengajuan lewat WhatsApp"
 # Which form fields are the register's, and from what: common/register_fields.py.
 
-# A letter about a family member (letter_types.LetterType.subject): the subject's fields the
-# register fills from the chosen member's record, per letter type.
+# A letter about a family member (letter_types.LetterType.subject): whom the portal asks the
+# resident to choose from their KK, and the subject's fields the register fills from the
+# chosen member's record, per letter type. This is how intake reads the register for those
+# types, not a list of letter types: a type the catalogue lacks is never offered.
+SUBJECT_LABELS: Mapping[str, str] = {"SKL": "Anak yang lahir", "SKK": "Almarhum/almarhumah"}
 SUBJECT_FIELDS: Mapping[str, Mapping[str, Callable[[population_pb2.Resident], str]]] = {
     "SKL": {
         "nama_anak": lambda r: r.name,
@@ -210,11 +214,12 @@ async def chosen_member(
 
 
 def fill(
-    letter_type_code: str, fields: Mapping[str, str], record: population_pb2.Resident | None
+    letter_type: LetterType | None,
+    fields: Mapping[str, str],
+    record: population_pb2.Resident | None,
 ) -> Filled:
     """The resident's fields with every register-held one replaced by the register's value.
     A field the register leaves empty stays the resident's to type."""
-    letter_type = find_letter_type(letter_type_code)
     if record is None or letter_type is None:
         return Filled(dict(fields), (), None)
     from_register = register_values([spec.name for spec in letter_type.fields], record)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import grpc
 from smartdesa.v1 import signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
 
 from common.domain import ApplicationStatus
 from common.domain.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
@@ -29,7 +30,6 @@ from services.intake.applications import (
     resubmitted_since_revision,
     revision_round,
 )
-from services.intake.letter_types import find_letter_type
 from services.intake.models import LetterApplication, Resident
 from services.intake.non_residents import ensure_open_to
 from services.intake.offered import ensure_offered
@@ -68,7 +68,10 @@ async def create(
     holds, its identity fields are the register's, whatever was sent. `subject_id`: for a
     letter about a family member (a birth, a death), the member chosen from the resident's
     own KK (`register_data.family`), whose record fills the subject's fields."""
-    await ensure_offered(runtime.directory, desa_code, letter_type)
+    # The catalogue's current version, which the application keeps (asked first: if signing
+    # does not answer, nothing is read from the register and nothing is written).
+    current = await runtime.catalogue.find(letter_type)
+    await ensure_offered(runtime.directory, desa_code, current)
     nik = await nik_of(session, resident_id)
     who = register_data.actor(resident_id)
     record = await register_data.lookup(
@@ -77,12 +80,11 @@ async def create(
     if record is None:
         resident = await session.get(Resident, resident_id)
         phone = resident.phone if resident else ""
-        await ensure_open_to(runtime.population, nik, phone, letter_type)
-    filled = register_data.fill(letter_type, fields, record)
+        await ensure_open_to(runtime.population, nik, phone, current, runtime.catalogue)
+    filled = register_data.fill(current, fields, record)
     subject = register_data.Filled(filled.fields, (), None)
     if subject_id:
-        known = find_letter_type(letter_type)
-        if known is None or not known.subject:
+        if current is None or not current.subject:
             raise Invalid(
                 "no-subject",
                 "Surat ini tentang pemohon sendiri; tidak ada anggota keluarga yang dipilih.",
@@ -101,6 +103,7 @@ async def create(
         subject.fields,
         filled.version,
         (*filled.from_register, *subject.from_register),
+        letter_type=current,
         max_open_drafts=runtime.settings.intake_max_open_drafts,
         subject_resident_id=subject_id or None,
         subject_register_version=subject.version,
@@ -110,6 +113,7 @@ async def create(
 
 
 async def change(
+    runtime: Runtime,
     session: AsyncSession,
     resident_id: str,
     application_id: str,
@@ -123,7 +127,8 @@ async def change(
         raise Conflict("locked", LOCKED)
     held = register_field_names(application)  # the register's values are not the resident's
     typed = {name: value for name, value in fields.items() if name not in held}
-    changed = await change_application(session, application, purpose, typed)
+    letter_type = await runtime.catalogue.of(application)  # the version it started with
+    changed = await change_application(session, application, letter_type, purpose, typed)
     if changed is None:  # submitted or resubmitted meanwhile
         raise Conflict("locked", LOCKED)
     return changed
@@ -137,10 +142,11 @@ async def submit(
     if submission.under_way(application):
         return application
     # A draft of a type the desa stopped offering since it was made is not started.
-    await ensure_offered(runtime.directory, application.desa_code, application.letter_type)
+    letter_type = await runtime.catalogue.of(application)
+    await ensure_offered(runtime.directory, application.desa_code, letter_type)
     await _refill(runtime, session, resident_id, application)
     if await submission.submit(
-        session, runtime.temporal, runtime.settings.temporal_task_queue, application
+        session, runtime.temporal, runtime.settings.temporal_task_queue, application, letter_type
     ):
         runtime.relay.wake()
         log.info("application %s submitted", application.id)
@@ -162,6 +168,7 @@ async def _refill(
     family member's for a letter about one), and the application keeps the versions used."""
     purpose = f"application:{application.id}"
     who = register_data.actor(resident_id)
+    letter_type = await runtime.catalogue.of(application)  # the version it started with
     record = await register_data.lookup(
         runtime.population,
         await nik_of(session, resident_id),
@@ -186,7 +193,7 @@ async def _refill(
     if record is not None:
         # Values the register filled before and no longer holds are not the resident's to keep.
         filled = register_data.fill(
-            application.letter_type, {k: v for k, v in fields.items() if k not in own_held}, record
+            letter_type, {k: v for k, v in fields.items() if k not in own_held}, record
         )
         fields, version = filled.fields, filled.version
         from_register.extend(filled.from_register)
@@ -203,7 +210,7 @@ async def _refill(
     else:
         from_register.extend(sorted(subject_held))
     if not await refill_from_register(
-        session, application, fields, version, from_register, subject_version
+        session, application, letter_type, fields, version, from_register, subject_version
     ):
         await session.refresh(application)  # moved on meanwhile: the caller answers as it is
 
@@ -220,7 +227,7 @@ async def resubmit(
             # A repeat of a resubmission that went through: the same answer, nothing new.
             return application.status
         raise Conflict("not-awaiting-revision", NOT_AWAITING_REVISION)
-    await require_documents(session, application)
+    await require_documents(session, application, await runtime.catalogue.of(application))
     # The register is read again as at submission: a correction accepted meanwhile is printed.
     await _refill(runtime, session, resident_id, application)
     try:
@@ -242,8 +249,16 @@ async def resubmit(
 async def cancel(
     runtime: Runtime, session: AsyncSession, resident_id: str, application_id: str
 ) -> str:
+    """The portal's cancel (API and page)."""
+    return await cancel_with(runtime.temporal, session, resident_id, application_id)
+
+
+async def cancel_with(
+    temporal: TemporalClient, session: AsyncSession, resident_id: str, application_id: str
+) -> str:
     """Withdraws the application while it waits (in review or returned for revision).
-    Cancelling again answers with the cancelled state. Returns the status after it."""
+    Cancelling again answers with the cancelled state. Returns the status after it. The portal
+    and the WhatsApp chat (IntakeService.CancelApplicationOfResident) both cancel here."""
     application = await owned(session, resident_id, application_id)
     if application.status == ApplicationStatus.CANCELLED:
         return ApplicationStatus.CANCELLED
@@ -259,7 +274,7 @@ async def cancel(
     try:
         # One cancellation per application: a retried request reaches the workflow with the
         # same id and gets the same answer.
-        state = await approvals.cancel(runtime.temporal, application.id, f"cancel-{application.id}")
+        state = await approvals.cancel(temporal, application.id, f"cancel-{application.id}")
     except approvals.NotCancellable as exc:
         raise Conflict("not-cancellable", str(exc)) from exc
     except approvals.ApprovalUnavailable as exc:

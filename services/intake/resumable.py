@@ -53,6 +53,7 @@ from services.intake.file_safety import (
     WRONG_TYPE,
     too_large_message,
 )
+from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, LetterApplication, UploadSession, new_id
 from services.intake.uploads import ReceivedFile, clean_filename
 
@@ -108,6 +109,7 @@ async def start_upload(
     application: LetterApplication,
     resident_id: str,
     *,
+    letter_type: LetterType,
     kind: str,
     filename: str,
     size_bytes: int,
@@ -117,7 +119,7 @@ async def start_upload(
     one-shot upload is before its body is read. It replaces any unfinished upload of the same
     kind (so a phone cannot pile up half-written files)."""
     require_editable(application)
-    kind = checked_kind(application, kind)
+    kind = checked_kind(letter_type, kind)
     if size_bytes > MAX_ATTACHMENT_BYTES:
         raise TooLarge("too-large", too_large_message())
     if size_bytes <= 0:
@@ -376,7 +378,7 @@ async def _complete(
             session,
             root,
             application,
-            checked_kind(application, upload.kind),
+            upload.kind,  # checked when the upload started, against the pinned version
             received,
             attachment_id=attachment_id,
             same_transaction=[upload],

@@ -35,6 +35,7 @@ from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, GrpcServer, 
 from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from services.intake import approvals
+from services.intake.catalogue import Catalogue, pin_unpinned
 from services.intake.config import Settings
 from services.intake.duties_servicer import PublicDutiesServicer, register_duties
 from services.intake.otp import Limits, OtpKey
@@ -56,9 +57,12 @@ class Runtime:
     temporal: TemporalClient
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceStub
-    # Signing's CatalogueService: the letter types' syarat, fields and product, from which the
-    # published service standards are composed (services/intake/service_standard.py).
-    catalogue: catalogue_pb2_grpc.CatalogueServiceStub
+    # The kabupaten's letter catalogue (signing's CatalogueService), cached as
+    # services/intake/catalogue.py says: every letter type intake offers and checks.
+    catalogue: Catalogue
+    # The same service uncached: the whole definitions the published service standards are
+    # composed from (services/intake/service_standard.py).
+    catalogue_stub: catalogue_pb2_grpc.CatalogueServiceStub
     # Verification's DirectoryService: which letter types a desa offers.
     directory: directory_pb2_grpc.DirectoryServiceStub
     # Verification's PopulationService: the register a registered resident's letter is filled
@@ -108,6 +112,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         auth = InternalAuth.from_settings(settings, INTAKE)
         signing_channel = client_channel(settings.signing_grpc_target, auth, SIGNING)
         shutdown.push("gRPC channel to signing", signing_channel.close)
+        catalogue_channel = (
+            signing_channel
+            if settings.catalogue_target == settings.signing_grpc_target
+            else client_channel(settings.catalogue_target, auth, SIGNING)
+        )
+        if catalogue_channel is not signing_channel:
+            shutdown.push("gRPC channel to the catalogue", catalogue_channel.close)
+        catalogue_stub = catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel)
+        catalogue = Catalogue(catalogue_stub)
+        # Migration 0014's backfill: applications from before keep the version current now.
+        await pin_unpinned(sessions, catalogue)
         verification_channel = client_channel(settings.verification_grpc_target, auth, VERIFICATION)
         shutdown.push("gRPC channel to verification", verification_channel.close)
         notification_channel = client_channel(settings.notification_grpc_target, auth, NOTIFICATION)
@@ -119,9 +134,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             relay.wake,
             temporal,
             settings.temporal_task_queue,
+            catalogue,
             population_pb2_grpc.PopulationServiceStub(verification_channel),
+            kept_document_days=settings.intake_kept_document_days,
         )
-        duties = PublicDutiesServicer(sessions, temporal)
+        duties = PublicDutiesServicer(sessions, temporal, relay.wake, settings.attachments_dir)
 
         def register_all(server: grpc.aio.Server) -> None:
             register(servicer)(server)
@@ -147,7 +164,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             temporal=temporal,
             signing_channel=signing_channel,
             signing=signing_pb2_grpc.SigningServiceStub(signing_channel),
-            catalogue=catalogue_pb2_grpc.CatalogueServiceStub(signing_channel),
+            catalogue=catalogue,
+            catalogue_stub=catalogue_stub,
             directory=directory_pb2_grpc.DirectoryServiceStub(verification_channel),
             population=population_pb2_grpc.PopulationServiceStub(verification_channel),
             notifications=notification_pb2_grpc.NotificationServiceStub(notification_channel),

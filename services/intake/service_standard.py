@@ -246,8 +246,10 @@ async def offered_types(
 
     async def catalogue() -> catalogue_pb2.ListCatalogueResponse:
         try:
-            listed: catalogue_pb2.ListCatalogueResponse = await runtime.catalogue.ListLetterTypes(
-                catalogue_pb2.ListCatalogueRequest(), timeout=LOOKUP_TIMEOUT_SECONDS
+            listed: catalogue_pb2.ListCatalogueResponse = (
+                await runtime.catalogue_stub.ListLetterTypes(
+                    catalogue_pb2.ListCatalogueRequest(), timeout=LOOKUP_TIMEOUT_SECONDS
+                )
             )
         except grpc.aio.AioRpcError as exc:
             raise _unavailable(exc, "catalogue") from exc
@@ -277,7 +279,7 @@ async def standard_for(runtime: Runtime, desa_code: str, letter_type: str) -> Se
 
     async def definition() -> catalogue_pb2.LetterTypeDefinition:
         try:
-            found: catalogue_pb2.LetterTypeDefinition = await runtime.catalogue.GetLetterType(
+            found: catalogue_pb2.LetterTypeDefinition = await runtime.catalogue_stub.GetLetterType(
                 catalogue_pb2.GetLetterTypeRequest(code=letter_type),
                 timeout=LOOKUP_TIMEOUT_SECONDS,
             )

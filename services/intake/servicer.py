@@ -1,8 +1,9 @@
 """gRPC IntakeService: staff read applications, the workflow records progress, the notification
 service looks up contacts. Callers are authenticated by common.rpc's internal-token interceptor."""
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -10,22 +11,34 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.errors import DomainError
+from common.rpc import domain_code
 from common.sessions import session_ended
 from services.intake.applications import (
+    WALK_IN,
+    WHATSAPP,
     attachments_of,
     details,
     load_fields,
     register_field_names,
 )
 from services.intake.attachments import read_attachment
+from services.intake.catalogue import Catalogue, CatalogueUnavailable
+from services.intake.duties_models import Complaint
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
-from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH
+from services.intake.kept_documents import kept_documents, kept_path
+from services.intake.letter_types import (
+    PURPOSE_MAX_LENGTH,
+    LetterType,
+    field_errors,
+    stored_value,
+)
 from services.intake.models import (
     Attachment,
     LetterApplication,
@@ -98,9 +111,13 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         on_committed: Callable[[], None],
         temporal: TemporalClient,
         task_queue: str,
+        catalogue: Catalogue,
         population: population_pb2_grpc.PopulationServiceStub | None = None,
+        kept_document_days: int = 365,
     ) -> None:
         self._sessions = sessions
+        self._kept_days = kept_document_days  # how long a kept KTP/KK may be reused
+        self._catalogue = catalogue  # the letter types a walk-in may be filed for
         self._population = population  # a walk-in's identity fields come from the register
         self._attachments_root = attachments_root
         self._on_committed = on_committed  # wakes the outbox relay
@@ -139,6 +156,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             from_register=application.register_version is not None,
             register_version=application.register_version or 0,
             register_fields=sorted(register_field_names(application)),
+            letter_type_version=application.letter_type_version,
             filed_by=application.filed_by,
             number=application.number or "",
         )
@@ -182,7 +200,14 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     await context.abort(grpc.StatusCode.NOT_FOUND, "no number for this notice")
                 assert phone is not None
                 return intake_pb2.Contact(phone=phone)
-            if who == "resident_id" and request.resident_id:
+            if who == "complaint_id" and request.complaint_id:
+                complaint = await session.get(Complaint, request.complaint_id)
+                if complaint is None or not complaint.resident_id:
+                    # Filed through the public form: no contact was asked, none is kept.
+                    await context.abort(grpc.StatusCode.NOT_FOUND, "no resident for this complaint")
+                assert complaint is not None and complaint.resident_id
+                resident = await session.get(Resident, complaint.resident_id)
+            elif who == "resident_id" and request.resident_id:
                 resident = await session.get(Resident, request.resident_id)
             elif who == "application_id" and request.application_id:
                 application = await session.get(LetterApplication, request.application_id)
@@ -299,11 +324,31 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        return letter_type_catalogue()
+        try:
+            current = await self._catalogue.current()
+        except CatalogueUnavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
+            raise
+        return letter_type_catalogue(current.values())
 
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.FileWalkInResponse:
+        channel = request.channel or WALK_IN
+        kept: dict[str, bytes] = {}
+        if any(a.from_kept for a in request.attachments):
+            if channel != WHATSAPP:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "from_kept is for the resident's own channel"
+                )
+            kept = await self._kept_contents(request.nik)
+            missing = [a.kind for a in request.attachments if a.from_kept and a.kind not in kept]
+            if missing:
+                context.set_trailing_metadata((("smartdesa-field", f"attachments.{missing[0]}"),))
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Tidak ada {missing[0]} tersimpan yang masih berlaku; kirim fotonya.",
+                )
         walk_in = WalkIn(
             request_id=request.request_id,
             desa_code=request.desa_code,
@@ -313,10 +358,15 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             purpose=request.purpose,
             fields=dict(request.fields),
             scans=[
-                Scan(kind=a.kind, content=a.content, filename=a.filename)
+                Scan(
+                    kind=a.kind,
+                    content=kept[a.kind] if a.from_kept else a.content,
+                    filename=a.filename,
+                )
                 for a in request.attachments
             ],
             filed_by=request.filed_by,
+            channel=channel,
         )
         async with self._sessions() as session:
             try:
@@ -326,6 +376,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     self._temporal,
                     self._task_queue,
                     walk_in,
+                    catalogue=self._catalogue,
                     population=self._population,
                 )
             except WalkInRefused as exc:
@@ -338,7 +389,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 context.set_trailing_metadata((("smartdesa-field", exc.field),))
                 await context.abort(code, str(exc))
                 raise  # unreachable: abort raises
-            except RegisterUnavailable as exc:
+            except (RegisterUnavailable, CatalogueUnavailable) as exc:
                 # Nothing filed; the details are the error's code, for verification to word.
                 await context.abort(grpc.StatusCode.UNAVAILABLE, exc.code)
                 raise
@@ -355,8 +406,129 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             created=filed.created,
         )
 
+    async def CheckLetterField(
+        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CheckLetterFieldResponse:
+        try:
+            letter_type = await self._catalogue.find(request.letter_type)
+        except CatalogueUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "letter catalogue unavailable")
+            raise AssertionError("abort raises") from exc
+        spec = letter_type.field_index.get(request.name) if letter_type else None
+        if letter_type is None or spec is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "unknown letter type or field")
+            raise AssertionError("abort raises")
+        # The portal's own checks on this one field (the others are asked separately).
+        error = field_errors(letter_type, {request.name: request.value}).get(request.name)
+        if error:
+            return intake_pb2.CheckLetterFieldResponse(error=error)
+        return intake_pb2.CheckLetterFieldResponse(value=stored_value(spec, request.value))
 
-def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
+    async def ListApplicationsOfResident(
+        self,
+        request: intake_pb2.ListApplicationsOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ListApplicationsOfResidentResponse:
+        finished = (
+            ApplicationStatus.ISSUED,
+            ApplicationStatus.REJECTED,
+            ApplicationStatus.CANCELLED,
+            ApplicationStatus.EXPIRED,
+        )
+        async with self._sessions() as session:
+            query = (
+                select(LetterApplication)
+                .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
+                .where(col(Resident.nik) == request.nik)
+                .where(col(LetterApplication.status) != ApplicationStatus.DRAFT)
+            )
+            if request.open_only:
+                query = query.where(col(LetterApplication.status).not_in(finished))
+            found = (
+                await session.exec(
+                    query.order_by(col(LetterApplication.created_at).desc()).limit(20)
+                )
+            ).all()
+        try:
+            names = {code: lt.name for code, lt in (await self._catalogue.current()).items()}
+        except CatalogueUnavailable:
+            names = {}  # the codes, then: the status is what the resident asked for
+        answer = intake_pb2.ListApplicationsOfResidentResponse()
+        for a in found:
+            name = names.get(a.letter_type, a.letter_type)
+            item = answer.applications.add(
+                id=a.id,
+                number=a.number or "",
+                letter_type=a.letter_type,
+                letter_type_name=name,
+                status=a.status,
+                channel=a.channel,
+            )
+            item.created_at.FromDatetime(as_utc(a.created_at))
+        return answer
+
+    async def _kept_contents(self, nik: str) -> dict[str, bytes]:
+        """The resident's kept documents still valid, by kind (KTP, KK), with their bytes."""
+        async with self._sessions() as session:
+            resident = (await session.exec(select(Resident).where(Resident.nik == nik))).first()
+            if resident is None:
+                return {}
+            valid = await kept_documents(
+                session, self._attachments_root, resident.id, self._kept_days
+            )
+        return {
+            k.document.kind: await asyncio.to_thread(
+                kept_path(self._attachments_root, k.document).read_bytes
+            )
+            for k in valid
+        }
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
+        # Imported here: resident_actions imports the runtime, which imports this module.
+        from services.intake import resident_actions, submission
+
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "not found")
+                raise AssertionError("abort raises")
+            try:
+                status = await resident_actions.cancel_with(
+                    self._temporal, session, resident.id, request.application_id
+                )
+            except DomainError as exc:
+                # Indonesian, naming no person: the chat shows it to the resident.
+                await context.abort(domain_code(exc), exc.message)
+                raise AssertionError("abort raises") from exc
+            except submission.ApprovalUnavailable as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "approval workflow unavailable")
+                raise AssertionError("abort raises") from exc
+        return intake_pb2.CancelApplicationOfResidentResponse(status=status)
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                return intake_pb2.ListKeptDocumentsResponse()
+            valid = await kept_documents(
+                session, self._attachments_root, resident.id, self._kept_days
+            )
+        return intake_pb2.ListKeptDocumentsResponse(kinds=[k.document.kind for k in valid])
+
+
+def letter_type_catalogue(letter_types: Iterable[LetterType]) -> intake_pb2.LetterTypeCatalogue:
+    """The catalogue's current versions as verification's walk-in form and task view read
+    them, with intake's upload limits."""
     return intake_pb2.LetterTypeCatalogue(
         letter_types=[
             intake_pb2.LetterTypeInfo(
@@ -380,7 +552,7 @@ def letter_type_catalogue() -> intake_pb2.LetterTypeCatalogue:
                     for f in lt.fields
                 ],
             )
-            for lt in LETTER_TYPES.values()
+            for lt in letter_types
         ],
         max_attachment_bytes=MAX_ATTACHMENT_BYTES,
         accepted_content_types=list(ACCEPTED_TYPES),

@@ -16,6 +16,7 @@ from common.domain import ApplicationStatus
 from common.domain.errors import Unavailable
 from services.intake import approvals
 from services.intake.applications import record_submission, require_documents
+from services.intake.letter_types import LetterType
 from services.intake.models import LetterApplication
 from services.intake.numbering import assign_number
 from workflows.approval.models import ApprovalInput
@@ -40,12 +41,13 @@ async def submit(
     temporal: TemporalClient,
     task_queue: str,
     application: LetterApplication,
+    letter_type: LetterType,
 ) -> bool:
     """Submits the draft; True if this call recorded the submission (False: it was under way).
     Raises Invalid (missing-requirements) or ApprovalUnavailable, with nothing changed."""
     if under_way(application):
         return False
-    await require_documents(session, application)
+    await require_documents(session, application, letter_type)
     submitted_at = utcnow()  # before the start, so the timeline orders it before any step
     # Before the start, so every event and message of the workflow can name it.
     await assign_number(session, application, submitted_at)

@@ -48,8 +48,8 @@ from common.phone import InvalidPhone, normalize_phone
 from services.intake import register_data, submission
 from services.intake.applications import (
     WALK_IN,
+    WHATSAPP,
     InvalidApplication,
-    letter_type_of,
     missing_requirements_message,
     new_application,
 )
@@ -59,6 +59,7 @@ from services.intake.attachments import (
     check_kind,
     normalized_kind,
 )
+from services.intake.catalogue import Catalogue
 from services.intake.file_safety import (
     HEAD_BYTES,
     InvalidAttachment,
@@ -66,6 +67,7 @@ from services.intake.file_safety import (
     check_content,
     make_safe,
 )
+from services.intake.letter_types import LetterType
 from services.intake.models import Attachment, LetterApplication, Resident
 from services.intake.uploads import clean_filename
 
@@ -115,6 +117,9 @@ class WalkIn:
     fields: dict[str, str]
     scans: Sequence[Scan]
     filed_by: str
+    # WALK_IN (at the desa office, by filed_by) or WHATSAPP (the resident, by chat: no staff
+    # member files it; notification sends the register's NIK for the number that wrote).
+    channel: str = WALK_IN
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,9 @@ PHONE_MISMATCH = (
 
 
 async def _filled(
-    population: population_pb2_grpc.PopulationServiceStub | None, walk_in: WalkIn
+    population: population_pb2_grpc.PopulationServiceStub | None,
+    walk_in: WalkIn,
+    letter_type: LetterType | None,
 ) -> register_data.Filled:
     """The walk-in's fields with the register's values in place (register_data.fill), read
     for the filing staff member; as typed when the NIK is not valid (refused later with its
@@ -138,18 +145,19 @@ async def _filled(
     nik = walk_in.nik.strip()
     if population is None or not is_valid_nik(nik):
         return register_data.Filled(dict(walk_in.fields), (), None)
+    by_chat = walk_in.channel == WHATSAPP
     record = await register_data.lookup(
         population,
         nik,
         walk_in.desa_code,
-        register_data.PURPOSE_WALK_IN,
-        register_data.walk_in_actor(walk_in.filed_by),
+        register_data.PURPOSE_WHATSAPP if by_chat else register_data.PURPOSE_WALK_IN,
+        "intake:whatsapp" if by_chat else register_data.walk_in_actor(walk_in.filed_by),
     )
-    return register_data.fill(walk_in.letter_type, walk_in.fields, record)
+    return register_data.fill(letter_type, walk_in.fields, record)
 
 
 def _checked(
-    walk_in: WalkIn, filled: register_data.Filled
+    walk_in: WalkIn, filled: register_data.Filled, current: LetterType | None
 ) -> tuple[str, str, LetterApplication, list[tuple[str, bytes]]]:
     """(nik, phone, draft, [(kind, content)]) or WalkInRefused: everything that needs no
     decoding (the scans' clean copies are made after, by `_clean_scans`)."""
@@ -158,7 +166,12 @@ def _checked(
         raise WalkInRefused(
             "Permintaan tidak sah: request_id wajib (paling panjang 64).", "request_id"
         )
-    if not walk_in.filed_by or len(walk_in.filed_by) > STAFF_MAX_LENGTH:
+    if walk_in.channel not in (WALK_IN, WHATSAPP):
+        raise WalkInRefused("Permintaan tidak sah: saluran tidak dikenal.", "channel")
+    if walk_in.channel == WHATSAPP:
+        if walk_in.filed_by:
+            raise WalkInRefused("Permohonan lewat WhatsApp tidak diisi petugas.", "filed_by")
+    elif not walk_in.filed_by or len(walk_in.filed_by) > STAFF_MAX_LENGTH:
         raise WalkInRefused("Petugas yang mendaftarkan wajib disebut.", "filed_by")
     nik = walk_in.nik.strip()
     try:
@@ -178,10 +191,12 @@ def _checked(
             filled.fields,
             filled.version,
             filled.from_register,
+            letter_type=current,
         )
     except InvalidApplication as exc:
         raise WalkInRefused(str(exc), exc.field) from exc
-    letter_type = letter_type_of(draft)
+    assert current is not None  # new_application refuses an unknown type
+    letter_type = current
     files: list[tuple[str, bytes]] = []
     seen: set[str] = set()
     for scan in walk_in.scans:
@@ -244,9 +259,13 @@ def _remove_files(root: Path, application_id: str) -> None:
 
 
 async def _write(
-    session: AsyncSession, root: Path, walk_in: WalkIn, filled: register_data.Filled
+    session: AsyncSession,
+    root: Path,
+    walk_in: WalkIn,
+    filled: register_data.Filled,
+    letter_type: LetterType | None,
 ) -> Filed:
-    nik, phone, draft, scans = _checked(walk_in, filled)
+    nik, phone, draft, scans = _checked(walk_in, filled, letter_type)
     files = await _clean_scans(scans)
     resident = (await session.exec(select(Resident).where(Resident.nik == nik))).first()
     if resident is not None and not hmac.compare_digest(resident.phone, phone):
@@ -255,7 +274,7 @@ async def _write(
     if resident is None:
         resident = Resident(nik=nik, phone=phone)
     draft.resident_id = resident.id
-    draft.channel = WALK_IN
+    draft.channel = walk_in.channel
     draft.filed_by = walk_in.filed_by
     draft.walk_in_request_id = walk_in.request_id.strip()
     names = {normalized_kind(s.kind): clean_filename(s.filename) for s in walk_in.scans}
@@ -299,21 +318,24 @@ async def file_walk_in(
     task_queue: str,
     walk_in: WalkIn,
     *,
+    catalogue: Catalogue,
     population: population_pb2_grpc.PopulationServiceStub | None = None,
     retried: bool = False,
 ) -> Filed:
     """Files and submits the walk-in; see the module's description. Raises WalkInRefused
-    (PhoneMismatch) or register_data.RegisterUnavailable with nothing written, or
-    WalkInUnavailable with the draft kept."""
+    (PhoneMismatch), register_data.RegisterUnavailable or CatalogueUnavailable with nothing
+    written, or WalkInUnavailable with the draft kept. The application keeps the catalogue's
+    current version of its type, as a resident's own does."""
     existing = await _by_request_id(session, walk_in.request_id.strip())
     if existing is not None:
         if existing.desa_code != walk_in.desa_code or existing.filed_by != walk_in.filed_by:
             raise WalkInRefused("Permintaan tidak sah: request_id sudah dipakai.", "request_id")
         filed = Filed(application=existing, created=False)
     else:
-        filled = await _filled(population, walk_in)
+        current = await catalogue.find(walk_in.letter_type)
+        filled = await _filled(population, walk_in, current)
         try:
-            filed = await _write(session, root, walk_in, filled)
+            filed = await _write(session, root, walk_in, filled, current)
         except IntegrityError:
             # The same request id, or a first sign-in for this NIK, at the same moment: once
             # more, now finding theirs.
@@ -321,12 +343,20 @@ async def file_walk_in(
             if retried:
                 raise
             return await file_walk_in(
-                session, root, temporal, task_queue, walk_in, population=population, retried=True
+                session,
+                root,
+                temporal,
+                task_queue,
+                walk_in,
+                catalogue=catalogue,
+                population=population,
+                retried=True,
             )
     application = filed.application
+    letter_type = await catalogue.of(application)
     try:
         # As the resident's own submission (the documents were checked before filing).
-        await submission.submit(session, temporal, task_queue, application)
+        await submission.submit(session, temporal, task_queue, application, letter_type)
     except submission.ApprovalUnavailable as exc:
         raise WalkInUnavailable(application.id) from exc
     return Filed(application=application, created=filed.created)

@@ -53,6 +53,14 @@ class PermanentDeliveryError(DeliveryError):
     """The provider will never take it: do not retry."""
 
 
+class MediaTooLarge(Exception):
+    """A file a resident sent is larger than an attachment may be."""
+
+
+class MediaUnreadable(Exception):
+    """A file a resident sent cannot be fetched (expired, deleted, refused)."""
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message as a provider needs it. `to` and `body` are personal data: never log them."""
@@ -107,6 +115,25 @@ class DevSink:
             )
             await session.commit()
         return f"dev-{uuid.uuid4()}"
+
+    async def send_payload(self, payload: dict[str, Any]) -> str:
+        """A chat message as the Cloud API would get it, kept as JSON (list rows, buttons and
+        all) for the developer to read."""
+        address = _phone(str(payload.get("to", "")))
+        async with self._sessions() as session:
+            session.add(
+                DevMessage(
+                    channel=self._channel,
+                    to_address=address,
+                    body=json.dumps(payload, ensure_ascii=False),
+                )
+            )
+            await session.commit()
+        return f"dev-{uuid.uuid4()}"
+
+    async def download_media(self, media_id: str, max_bytes: int) -> tuple[bytes, str]:
+        """The dev sink holds no media: a file sent by `make chat` cannot be fetched."""
+        raise MediaUnreadable("the dev sink holds no media")
 
 
 class EmailChannel:
@@ -226,7 +253,8 @@ class WhatsAppCloudChannel:
         language: str = "id",
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._url = f"{base_url.rstrip('/')}/{api_version}/{phone_number_id}/messages"
+        self._base = f"{base_url.rstrip('/')}/{api_version}"
+        self._url = f"{self._base}/{phone_number_id}/messages"
         self._token = access_token
         self._language = language
         self._client = client or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS)
@@ -282,7 +310,11 @@ class WhatsAppCloudChannel:
         }
 
     async def send(self, message: Outgoing) -> str:
-        payload = self.payload(message)
+        return await self.send_payload(self.payload(message))
+
+    async def send_payload(self, payload: dict[str, Any]) -> str:
+        """Any message the Cloud API takes (a template, or within the 24-hour window text and
+        interactive lists and buttons); answers its id."""
         try:
             response = await self._client.post(
                 self._url, json=payload, headers={"Authorization": f"Bearer {self._token}"}
@@ -303,6 +335,44 @@ class WhatsAppCloudChannel:
         if code in _WHATSAPP_TEMPORARY_CODES:
             raise TemporaryDeliveryError(detail)
         raise PermanentDeliveryError(detail)
+
+    async def download_media(self, media_id: str, max_bytes: int) -> tuple[bytes, str]:
+        """A file a resident sent: `GET {base}/{version}/{media_id}` answers `{"url",
+        "mime_type", "file_size", "sha256", "id"}`; the URL (short-lived, same bearer token)
+        answers the bytes. MediaTooLarge past `max_bytes` (declared or read), MediaUnreadable
+        when either step fails for good; TemporaryDeliveryError when worth retrying."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        try:
+            meta = await self._client.get(f"{self._base}/{media_id}", headers=headers)
+        except httpx.HTTPError as exc:
+            raise TemporaryDeliveryError(f"WhatsApp unreachable: {type(exc).__name__}") from exc
+        if meta.status_code == 429 or meta.status_code >= 500:
+            raise TemporaryDeliveryError(f"WhatsApp media HTTP {meta.status_code}")
+        try:
+            info = meta.json()
+            url, declared = str(info["url"]), int(info.get("file_size") or 0)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MediaUnreadable(f"WhatsApp media HTTP {meta.status_code}") from exc
+        if meta.status_code != 200:
+            raise MediaUnreadable(f"WhatsApp media HTTP {meta.status_code}")
+        if declared > max_bytes:
+            raise MediaTooLarge()
+        content = bytearray()
+        try:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise TemporaryDeliveryError(f"WhatsApp media HTTP {response.status_code}")
+                if response.status_code != 200:
+                    raise MediaUnreadable(f"WhatsApp media HTTP {response.status_code}")
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise MediaTooLarge()
+        except httpx.HTTPError as exc:
+            raise TemporaryDeliveryError(f"WhatsApp unreachable: {type(exc).__name__}") from exc
+        if not content:
+            raise MediaUnreadable("empty media")
+        return bytes(content), str(info.get("mime_type") or "")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -38,6 +38,11 @@ class Settings(CommonSettings):
     # Meta's subscription check. Without them the webhook answers 503.
     notification_whatsapp_app_secret: SecretStr | None = None
     notification_whatsapp_verify_token: SecretStr | None = None
+    # Conversations: residents' messages to the number are answered (docs/whatsapp.md). Each
+    # number's chat is a Temporal workflow this service runs (it connects to Temporal only
+    # then). A letter request left halfway expires after this many days, with a message.
+    notification_whatsapp_chat: bool = False
+    notification_whatsapp_chat_expire_days: float = 3.0
 
     # SMS through Zenziva.
     notification_zenziva_url: str = "https://console.zenziva.net/reguler/api/sendsms/"

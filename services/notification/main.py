@@ -12,7 +12,13 @@ from common.http import health_router, install_problem_handlers
 from common.metrics import install_metrics
 from common.tracing import instrument_app
 from common.web import SecurityHeaders
-from services.notification.api.routes import dev_messages, inbox, preferences, whatsapp_webhook
+from services.notification.api.routes import (
+    dev_messages,
+    inbox,
+    preferences,
+    whatsapp_office,
+    whatsapp_webhook,
+)
 from services.notification.config import Settings, get_settings
 from services.notification.runtime import open_runtime
 
@@ -36,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox.router, prefix="/api/v1")
     app.include_router(preferences.router, prefix="/api/v1")
     app.include_router(whatsapp_webhook.router, prefix="/api/v1")
+    app.include_router(whatsapp_office.router, prefix="/api/v1")
     if settings.is_dev:
         app.include_router(dev_messages.router)
     return app

@@ -142,6 +142,79 @@ class DevMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class WhatsAppChat(SQLModel, table=True):
+    """A number that wrote to the desa's WhatsApp number. `key` (a keyed hash of the number)
+    names its conversation workflow, so no number reaches Temporal; the number stays here."""
+
+    __tablename__ = "notification_whatsapp_chat"
+
+    key: str = Field(primary_key=True)
+    phone: str  # personal data: E.164 without '+'
+    # The resident's latest message as the Cloud API timed it: free-form replies only within
+    # 24 hours of it, approved templates after.
+    last_inbound_at: datetime
+    created_at: datetime = Field(default_factory=utcnow)
+    # The conversation asks for a NIK, KK number or mother's name (linking an unknown number):
+    # such answers are kept here (WhatsAppSecretAnswer), only a reference goes to Temporal.
+    expects_secret: bool = False
+    link_failures: int = 0  # failed links since the last success or lock
+    link_locked_until: datetime | None = None
+    # The register's resident this number linked itself to (once, by family knowledge).
+    linked_resident_id: str | None = None
+
+
+class WhatsAppSecretAnswer(SQLModel, table=True):
+    """An answer that is personal data (NIK, KK number, mother's name), read once by the
+    linking activity and deleted."""
+
+    __tablename__ = "notification_whatsapp_secret_answer"
+
+    ref: str = Field(primary_key=True)
+    key: str = Field(index=True)
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WhatsAppInbound(SQLModel, table=True):
+    """A message id taken from the webhook: a redelivery of the same id is not passed on."""
+
+    __tablename__ = "notification_whatsapp_inbound"
+
+    message_id: str = Field(primary_key=True)
+    key: str = Field(index=True)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class WhatsAppMedia(SQLModel, table=True):
+    """A syarat a resident sent by chat, downloaded and checked, kept until the application it
+    belongs to is filed (then intake holds it) or the conversation drops it."""
+
+    __tablename__ = "notification_whatsapp_media"
+
+    ref: str = Field(primary_key=True)
+    key: str = Field(index=True)
+    content: bytes
+    content_type: str
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class OfficeMessage(SQLModel, table=True):
+    """A resident's message for the desa office ("petugas"), and the staff answer sent back."""
+
+    __tablename__ = "notification_office_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True)  # the conversation, to answer into
+    desa_code: str = Field(index=True)
+    resident_id: str  # the register's opaque id
+    resident_name: str  # personal data: shown to the desa's staff only
+    text: str
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    answer: str | None = None
+    answered_by: str | None = None  # staff username
+    answered_at: datetime | None = None
+
+
 TABLES: list[type[SQLModel]] = [
     ProcessedEvent,
     Notification,
@@ -149,4 +222,9 @@ TABLES: list[type[SQLModel]] = [
     DeliveryAttempt,
     Preference,
     DevMessage,
+    WhatsAppChat,
+    WhatsAppSecretAnswer,
+    WhatsAppInbound,
+    WhatsAppMedia,
+    OfficeMessage,
 ]

@@ -1,19 +1,25 @@
 """The resources notification runs with (database, delivery channels, intake and verification
 channels, dispatcher, NATS consumers): built at start, torn down in reverse."""
 
+import asyncio
+import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import cast
 
 import grpc
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from smartdesa.v1 import directory_pb2_grpc, intake_pb2_grpc
+from smartdesa.v1 import directory_pb2, directory_pb2_grpc, intake_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client as TemporalClient
+from temporalio.worker import Worker
 
 from common.auth import InternalAuth, TokenVerifier, token_verifier
 from common.db import create_engine, session_factory
@@ -26,7 +32,9 @@ from common.secrets import ensure_dev_secrets
 from common.session_checks import ResidentSessions, StaffSessions
 from common.shutdown import Shutdown
 from common.signed_links import link_key
-from services.notification.channels import Channel, build_channels, close_channels
+from common.tracing import temporal_interceptors
+from services.notification.channels import WHATSAPP, Channel, build_channels, close_channels
+from services.notification.chat import OFFICE_ROLE, ChatInbox, ChatLine, ChatProvider
 from services.notification.config import Settings
 from services.notification.dispatcher import Dispatcher
 from services.notification.event_handler import (
@@ -39,6 +47,9 @@ from services.notification.event_handler import (
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import LetterLinks
 from services.notification.servicer import NotificationServicer, register
+from workflows.conversation import task_queue
+from workflows.conversation.activities import ConversationActivities
+from workflows.conversation.workflows import ConversationWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +76,8 @@ class Runtime:
     dead_letters: DeadLetterMover
     # NotificationService: the resident portal reads and changes a resident's preferences.
     grpc_server: GrpcServer
+    # WhatsApp conversations (settings.notification_whatsapp_chat); None when off.
+    chat: ChatInbox | None = None
 
 
 @asynccontextmanager
@@ -148,6 +161,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         shutdown.push("gRPC server", grpc_server.stop)
         log.info("notification gRPC listening on port %d", grpc_server.port)
 
+        chat = None
+        if settings.notification_whatsapp_chat:
+            chat = await _start_chat(
+                settings, stack, sessions, channels, intake_channel, verification_channel
+            )
+
         log.info("notification service started (profile %s)", settings.profile)
         yield Runtime(
             settings=settings,
@@ -175,5 +194,71 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             consumers=consumers,
             dead_letters=dead_letters,
             grpc_server=grpc_server,
+            chat=chat,
         )
         log.info("notification service stopping")
+
+
+async def _start_chat(
+    settings: Settings,
+    stack: AsyncExitStack,
+    sessions: async_sessionmaker[AsyncSession],
+    channels: dict[str, Channel],
+    intake_channel: grpc.aio.Channel,
+    verification_channel: grpc.aio.Channel,
+) -> ChatInbox:
+    """The conversation workflow's worker in this process (it owns the number, the Cloud API
+    and the window bookkeeping), and the inbox the webhook hands messages to."""
+    provider = channels.get(WHATSAPP)
+    if not hasattr(provider, "send_payload") or not hasattr(provider, "download_media"):
+        raise RuntimeError("WhatsApp chat needs the whatsapp-cloud (or dev) provider")
+    directory = directory_pb2_grpc.DirectoryServiceStub(verification_channel)
+
+    async def office_recipients(desa_code: str) -> list[str]:
+        answer: directory_pb2.ListRoleHoldersResponse = await directory.ListRoleHolders(
+            directory_pb2.ListRoleHoldersRequest(desa_code=desa_code, role=OFFICE_ROLE),
+            timeout=10,
+        )
+        return [h.username for h in answer.holders]
+
+    line = ChatLine(
+        sessions,
+        cast(ChatProvider, provider),
+        language=settings.notification_whatsapp_language,
+        office_recipients=office_recipients,
+    )
+    client = await TemporalClient.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        interceptors=temporal_interceptors(),
+    )
+    queue = task_queue(settings.temporal_task_queue)
+    activities = ConversationActivities(line, intake_channel, verification_channel)
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[ConversationWorkflow],
+        activities=activities.all(),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+    running = asyncio.create_task(worker.run())
+
+    async def stop_worker() -> None:
+        await worker.shutdown()
+        await asyncio.gather(running, return_exceptions=True)
+
+    stack.push_async_callback(stop_worker)
+    log.info("WhatsApp chat worker polling %s", queue)
+    return ChatInbox(
+        sessions=sessions,
+        temporal=client,
+        task_queue=queue,
+        secret=chat_secret(settings),
+        expire_after_seconds=int(settings.notification_whatsapp_chat_expire_days * 86400),
+    )
+
+
+def chat_secret(settings: Settings) -> bytes:
+    """The key conversation keys are made with (derived: a signed link's key never signs
+    anything else)."""
+    return hmac.new(link_key(settings), b"whatsapp-conversation-key", hashlib.sha256).digest()

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import Role, role_label
 from services.signing.catalogue.definition import KODE_NOT_SET
-from services.signing.letter_types import LetterType
+from services.signing.catalogue.definition import LetterTypeDef as LetterType
 from services.signing.models import DesaOfficial, DesaProfile, Letter
 from services.signing.numbering import InvalidNumberFormat, check_number_format
 from services.signing.rendering import PAPERS, LetterContent

@@ -25,8 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.files import write_once
 from common.wib import WIB
+from services.signing.catalogue import store as catalogue_store
 from services.signing.composition import kode_for, logo_path
-from services.signing.letter_types import find_letter_type
 from services.signing.models import DesaOfficial, DesaProfile, NumberCounter, utcnow
 from services.signing.numbering import (
     DEFAULT_NUMBER_FORMAT,
@@ -379,8 +379,8 @@ async def next_number(
     session: AsyncSession, profile: DesaProfile, fmt: str | None, at: datetime | None = None
 ) -> str:
     """The number the desa's next letter of the example type would get under `fmt`."""
-    letter_type = find_letter_type(EXAMPLE_LETTER_TYPE)
-    assert letter_type is not None
+    letter_type = await catalogue_store.current(session, EXAMPLE_LETTER_TYPE)
+    assert letter_type is not None  # a seed type, published at start
     kode = kode_for(profile, letter_type)
     local = (at or utcnow()).astimezone(WIB)
     counter = await session.get(NumberCounter, (profile.code, kode, local.year))

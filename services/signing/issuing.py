@@ -29,6 +29,7 @@ from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
 from services.signing import rendering
 from services.signing.catalogue import store as catalogue
+from services.signing.catalogue.definition import LetterTypeDef as LetterType
 from services.signing.composition import (
     Composition,
     ProfileIncomplete,
@@ -39,7 +40,6 @@ from services.signing.composition import (
     logo_path,
     signature_for,
 )
-from services.signing.letter_types import LetterType
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
 from services.signing.numbering import allocate_number, format_number, format_placeholder
 from services.signing.pades import StampText
@@ -84,6 +84,8 @@ class IssueRequest:
     signer_username: str = ""
     on_behalf_of_role: str = ""  # "a.n.": the role the signer signs for (e.g. kades)
     signer_is_plt: bool = False
+    # The catalogue version the application started with ("SKD-v2"); "": the current one.
+    letter_type_version: str = ""
     # For signers that ask per signature (BSrE); never stored or logged.
     passphrase: str | None = field(default=None, repr=False)
 
@@ -94,6 +96,27 @@ class _Plan:
     profile: DesaProfile
     signer: LetterSigner
     composition: Composition
+
+
+async def _letter_type_for(session: AsyncSession, req: IssueRequest) -> LetterType:
+    if not req.letter_type_version:
+        found = await catalogue.current(session, req.letter_type)
+        if found is None:
+            raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
+        return found
+    # Only `<code>-v<n>`: the old template names letters recorded are not an application's.
+    code, _, number = req.letter_type_version.rpartition("-v")
+    found = (
+        await catalogue.get_version(session, code, int(number))
+        if number.isascii() and number.isdigit()
+        else None
+    )
+    if found is None or found.code != req.letter_type:
+        raise IssueRefused(
+            f"Versi jenis surat {req.letter_type_version!r} tidak ada di katalog untuk "
+            f"{req.letter_type!r}."
+        )
+    return found
 
 
 class LetterIssuer:
@@ -172,10 +195,10 @@ class LetterIssuer:
             req.signer_role, req.signer_username, req.on_behalf_of_role, req.signer_is_plt
         )
         async with self._sessions() as session:
-            # The type's current published version: the letter records which it was.
-            letter_type = await catalogue.current(session, req.letter_type)
-            if letter_type is None:
-                raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
+            # The version the application started with (an application in progress keeps it
+            # when a newer one is published), else the type's current one; the letter records
+            # which it was.
+            letter_type = await _letter_type_for(session, req)
             # The desa's own wording of the body, if it has one (kop surat and signature block
             # stay the kabupaten's); the letter records it with the version.
             letter_type = await catalogue.for_desa(session, letter_type, req.desa_code)

@@ -84,6 +84,7 @@ def _issue_request(
         on_behalf_of_role=request.on_behalf_of_role,
         signer_is_plt=request.signer_is_plt,
         passphrase=passphrase,
+        letter_type_version=request.letter_type_version,
     )
 
 

@@ -395,7 +395,7 @@ class Catalogue:
 
     async def list_types(self) -> list[TypeSummary]:
         try:
-            listed = await self.runtime.catalogue.ListLetterTypes(
+            listed = await self.runtime.catalogue_stub.ListLetterTypes(
                 catalogue_pb2.ListCatalogueRequest(), timeout=self._timeout
             )
         except grpc.aio.AioRpcError as exc:
@@ -414,8 +414,10 @@ class Catalogue:
 
     async def current(self, code: str) -> catalogue_pb2.LetterTypeDefinition | None:
         try:
-            found: catalogue_pb2.LetterTypeDefinition = await self.runtime.catalogue.GetLetterType(
-                catalogue_pb2.GetLetterTypeRequest(code=code), timeout=self._timeout
+            found: catalogue_pb2.LetterTypeDefinition = (
+                await self.runtime.catalogue_stub.GetLetterType(
+                    catalogue_pb2.GetLetterTypeRequest(code=code), timeout=self._timeout
+                )
             )
             return found
         except grpc.aio.AioRpcError as exc:
@@ -425,8 +427,10 @@ class Catalogue:
 
     async def draft(self, code: str, desa_code: str = "") -> catalogue_pb2.LetterTypeDraft:
         try:
-            draft: catalogue_pb2.LetterTypeDraft = await self.runtime.catalogue.GetLetterTypeDraft(
-                _key(code, desa_code), timeout=self._timeout
+            draft: catalogue_pb2.LetterTypeDraft = (
+                await self.runtime.catalogue_stub.GetLetterTypeDraft(
+                    _key(code, desa_code), timeout=self._timeout
+                )
             )
             return draft
         except grpc.aio.AioRpcError as exc:
@@ -437,7 +441,7 @@ class Catalogue:
     ) -> Draft:
         text = json.dumps(data, ensure_ascii=False) if data is not None else ""
         try:
-            saved = await self.runtime.catalogue.SaveLetterTypeDraft(
+            saved = await self.runtime.catalogue_stub.SaveLetterTypeDraft(
                 catalogue_pb2.SaveLetterTypeDraftRequest(
                     key=_key(code, desa_code), draft_json=text, saved_by=by
                 ),
@@ -452,7 +456,7 @@ class Catalogue:
 
     async def preview(self, code: str, draft_json: str, desa_code: str = "") -> bytes:
         try:
-            shown = await self.runtime.catalogue.PreviewLetterType(
+            shown = await self.runtime.catalogue_stub.PreviewLetterType(
                 catalogue_pb2.PreviewLetterTypeRequest(
                     key=_key(code, desa_code), draft_json=draft_json
                 ),
@@ -465,7 +469,7 @@ class Catalogue:
     async def publish(self, data: Mapping[str, Any], by: str) -> tuple[int, bool]:
         """(the current version, whether publishing made it)."""
         try:
-            published = await self.runtime.catalogue.PublishLetterType(
+            published = await self.runtime.catalogue_stub.PublishLetterType(
                 catalogue_pb2.PublishLetterTypeRequest(
                     definition_json=json.dumps(data, ensure_ascii=False), published_by=by
                 ),
@@ -478,7 +482,7 @@ class Catalogue:
 
     async def versions(self, code: str) -> list[Version]:
         try:
-            listed = await self.runtime.catalogue.ListLetterTypeVersions(
+            listed = await self.runtime.catalogue_stub.ListLetterTypeVersions(
                 catalogue_pb2.ListLetterTypeVersionsRequest(code=code), timeout=self._timeout
             )
         except grpc.aio.AioRpcError as exc:
@@ -489,7 +493,7 @@ class Catalogue:
 
     async def overrides(self, code: str, desa_code: str) -> list[Version]:
         try:
-            listed = await self.runtime.catalogue.ListDesaOverrides(
+            listed = await self.runtime.catalogue_stub.ListDesaOverrides(
                 catalogue_pb2.ListDesaOverridesRequest(key=_key(code, desa_code)),
                 timeout=self._timeout,
             )
@@ -507,7 +511,7 @@ class Catalogue:
     ) -> int:
         text = json.dumps({"body": body}, ensure_ascii=False) if body is not None else ""
         try:
-            published = await self.runtime.catalogue.PublishDesaOverride(
+            published = await self.runtime.catalogue_stub.PublishDesaOverride(
                 catalogue_pb2.PublishDesaOverrideRequest(
                     key=_key(code, desa_code), body_json=text, published_by=by
                 ),

@@ -23,6 +23,7 @@ from common.domain import ApplicationStatus
 from common.wib import WIB
 from common.wilayah import all_desa
 from services.verification.calendars import desa_calendars
+from services.verification.catalogue import Catalogue
 from services.verification.models import ApplicationRecord
 from services.verification.routes import route_for
 from workflows.approval.working_time import working_hours_between
@@ -52,9 +53,11 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
 
 
 async def letter_figures(
-    session: AsyncSession, kabupaten_code: str, month: str
+    session: AsyncSession, kabupaten_code: str, month: str, catalogue: Catalogue
 ) -> list[DesaLetters]:
-    """Every desa of the kabupaten (in code order), with zeros where nothing happened."""
+    """Every desa of the kabupaten (in code order), with zeros where nothing happened. The
+    standard of a desa's letter type is its route (the desa's own, else the catalogue's
+    default); CatalogueUnavailable when the catalogue cannot be read."""
     start, end = month_bounds(month)
     desa = {
         code: DesaLetters(code, d.kecamatan_code)
@@ -90,7 +93,7 @@ async def letter_figures(
     for record in issued:
         key = (record.desa_code, record.letter_type)
         if key not in standards:
-            found = await route_for(session, *key)
+            found = await route_for(session, *key, catalogue)
             standards[key] = (
                 sum(s.deadline_working_hours for s in found[0].steps) if found else None
             )

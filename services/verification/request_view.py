@@ -3,7 +3,7 @@ of a form on paper (name, identity, address with RT before RW, then the letter's
 labelled in words and with dates in Indonesian; attachments named by their syarat; whether the
 desa signs with BSrE (so the passphrase is asked only there); and the applicants' names for the
 inbox. Names are read from intake when a page is drawn and never stored, logged or put in a
-URL. When intake's catalogue or signing does not answer, the page still shows the request, in
+URL. When the letter catalogue or signing does not answer, the page still shows the request, in
 the fallback order and with coded labels."""
 
 import asyncio
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import grpc
-from smartdesa.v1 import intake_pb2, signing_pb2
+from smartdesa.v1 import catalogue_pb2, intake_pb2, signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import SignerKind
@@ -25,7 +25,6 @@ from services.verification import access_log
 from services.verification.intake_reader import read_application
 from services.verification.models import Staff
 from services.verification.runtime import Runtime
-from services.verification.walk_in import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ IDENTITY_ORDER: tuple[str, ...] = (
     "rt",
     "rw",
 )
-# Labels for the fields above when intake's catalogue is not at hand.
+# Labels for the fields above when the letter catalogue is not at hand.
 FALLBACK_LABELS: dict[str, str] = {
     "nama": "Nama lengkap",
     "tempat_lahir": "Tempat lahir",
@@ -90,7 +89,7 @@ def shown_value(key: str, value: str, kind: str) -> str:
 
 def shown_fields(
     fields: Mapping[str, str],
-    letter_type: intake_pb2.LetterTypeInfo | None,
+    letter_type: catalogue_pb2.LetterTypeDefinition | None,
     source: Callable[[str], str],
 ) -> list[ShownField]:
     """The request's fields in reading order: identity and address first (IDENTITY_ORDER), then
@@ -115,22 +114,21 @@ def shown_fields(
     return shown
 
 
-def attachment_label(kind: str, letter_type: intake_pb2.LetterTypeInfo | None) -> str:
+def attachment_label(kind: str, letter_type: catalogue_pb2.LetterTypeDefinition | None) -> str:
     """The syarat's name ("Surat pengantar RT/RW"), not its code ("PENGANTAR_RT")."""
     if letter_type is not None:
-        for requirement in letter_type.requirements:
+        for requirement in letter_type.syarat:
             if requirement.code == kind and requirement.name:
                 return requirement.name
     return kind.replace("_", " ").strip().capitalize()
 
 
-async def letter_type_info(runtime: Runtime, code: str) -> intake_pb2.LetterTypeInfo | None:
-    """Intake's definition of the letter type (labels, syarat); None when intake is away."""
-    try:
-        found = await catalogue(runtime.intake, runtime.settings.intake_timeout_seconds)
-    except DomainError:
-        return None
-    return next((t for t in found.letter_types if t.code == code), None)
+async def letter_type_info(
+    runtime: Runtime, app: intake_pb2.Application
+) -> catalogue_pb2.LetterTypeDefinition | None:
+    """The catalogue version the application keeps (labels, syarat, name); None when signing
+    does not answer."""
+    return await runtime.catalogue.definition(app.letter_type, app.letter_type_version)
 
 
 async def signer_kind(runtime: Runtime, desa_code: str) -> SignerKind | None:

@@ -18,10 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
 from common.domain.errors import Invalid, NotFound
+from services.verification.catalogue import Catalogue
 from services.verification.models import ApplicationRecord, DesaSettings, RouteOverride, Staff
 from services.verification.routes import (
-    DEFAULT_ROUTES,
-    LETTER_TYPE_NAMES,
     MAX_STEPS,
     DayHours,
     DesaRules,
@@ -92,23 +91,26 @@ class SettingsOut(SettingsIO):
     updated_at: datetime | None = None
 
 
-def known(letter_type: str) -> str:
+async def known(catalogue: Catalogue, letter_type: str) -> str:
     """The catalogue's code of the letter type; NotFound for an unknown one."""
     code = letter_type.upper()
-    if code not in DEFAULT_ROUTES:
+    if await catalogue.known(code) is None:
         raise NotFound("unknown-letter-type", f"Jenis surat '{letter_type}' tidak dikenal.")
     return code
 
 
-async def _route_out(session: AsyncSession, desa_code: str, code: str) -> RouteOut:
-    found = await route_for(session, desa_code, code)
-    assert found is not None  # code is a known letter type
+async def _route_out(
+    session: AsyncSession, catalogue: Catalogue, desa_code: str, code: str
+) -> RouteOut:
+    found = await route_for(session, desa_code, code, catalogue)
+    known_type = await catalogue.known(code)
+    assert found is not None and known_type is not None  # code is a known letter type
     route, customized = found
     row = await route_override(session, desa_code, code) if customized else None
     off = await not_offered(session, desa_code)
     return RouteOut(
         letter_type=code,
-        name=LETTER_TYPE_NAMES[code],
+        name=known_type.name,
         steps=[StepIO(**vars(s)) for s in route.steps],
         signer_role=route.signer_role,
         on_behalf_of_role=route.on_behalf_of_role,
@@ -119,19 +121,27 @@ async def _route_out(session: AsyncSession, desa_code: str, code: str) -> RouteO
     )
 
 
-async def routes_of(session: AsyncSession, desa_code: str) -> list[RouteOut]:
-    return [await _route_out(session, desa_code, code) for code in DEFAULT_ROUTES]
+async def routes_of(session: AsyncSession, catalogue: Catalogue, desa_code: str) -> list[RouteOut]:
+    """Every type residents may request, in the catalogue's order."""
+    current = await catalogue.current()
+    return [
+        await _route_out(session, catalogue, desa_code, code)
+        for code, t in current.items()
+        if t.online
+    ]
 
 
-async def route_of(session: AsyncSession, desa_code: str, letter_type: str) -> RouteOut:
-    return await _route_out(session, desa_code, known(letter_type))
+async def route_of(
+    session: AsyncSession, catalogue: Catalogue, desa_code: str, letter_type: str
+) -> RouteOut:
+    return await _route_out(session, catalogue, desa_code, await known(catalogue, letter_type))
 
 
 async def save_route(
-    session: AsyncSession, staff: Staff, letter_type: str, body: RouteIn
+    session: AsyncSession, catalogue: Catalogue, staff: Staff, letter_type: str, body: RouteIn
 ) -> RouteOut:
     """The desa's own route of the letter type; Invalid (`errors`: every broken rule)."""
-    code = known(letter_type)
+    code = await known(catalogue, letter_type)
     route = LetterRoute(
         steps=tuple(
             StepSpec(s.role.strip(), s.deadline_working_hours, s.skippable) for s in body.steps
@@ -159,24 +169,28 @@ async def save_route(
     session.add(row)
     await session.commit()
     log.info("route of %s in desa %s changed by staff %s", code, staff.desa_code, staff.id)
-    return await _route_out(session, staff.desa_code, code)
+    return await _route_out(session, catalogue, staff.desa_code, code)
 
 
-async def reset_route(session: AsyncSession, staff: Staff, letter_type: str) -> RouteOut:
+async def reset_route(
+    session: AsyncSession, catalogue: Catalogue, staff: Staff, letter_type: str
+) -> RouteOut:
     """Back to the default route of the letter type."""
-    code = known(letter_type)
+    code = await known(catalogue, letter_type)
     row = await route_override(session, staff.desa_code, code)
     if row is not None:
         await session.delete(row)
         await session.commit()
         log.info("route of %s in desa %s reset by staff %s", code, staff.desa_code, staff.id)
-    return await _route_out(session, staff.desa_code, code)
+    return await _route_out(session, catalogue, staff.desa_code, code)
 
 
-async def offer(session: AsyncSession, staff: Staff, letter_type: str, offered: bool) -> RouteOut:
+async def offer(
+    session: AsyncSession, catalogue: Catalogue, staff: Staff, letter_type: str, offered: bool
+) -> RouteOut:
     """Whether the desa offers this letter type: residents (and walk-in registration) can only
     start letters of offered types. Letters already started are not affected."""
-    code = known(letter_type)
+    code = await known(catalogue, letter_type)
     await set_offered(session, staff.desa_code, code, offered, staff.username)
     log.info(
         "letter type %s in desa %s %s by staff %s",
@@ -185,7 +199,7 @@ async def offer(session: AsyncSession, staff: Staff, letter_type: str, offered: 
         "offered" if offered else "withdrawn",
         staff.id,
     )
-    return await _route_out(session, staff.desa_code, code)
+    return await _route_out(session, catalogue, staff.desa_code, code)
 
 
 def minutes_of(text: str) -> int:
@@ -198,10 +212,12 @@ def hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-async def letters_in_progress(session: AsyncSession, desa_code: str, letter_type: str) -> int:
+async def letters_in_progress(
+    session: AsyncSession, catalogue: Catalogue, desa_code: str, letter_type: str
+) -> int:
     """How many letters of this type the desa has submitted and not yet closed (issued,
     rejected, cancelled or expired): what stopping the service leaves running to the end."""
-    code = known(letter_type)
+    code = await known(catalogue, letter_type)
     query = select(func.count()).where(
         col(ApplicationRecord.desa_code) == desa_code,
         col(ApplicationRecord.letter_type) == code,

@@ -1,7 +1,7 @@
 """The route each letter type takes through a desa's staff, and who signs it at the end.
 
-Routes are data: every letter type has a default route here, and a desa may replace it with its
-own (table `verification_route_override`, changed through the staff API) and set its own
+Routes are data: every letter type has a default route in the kabupaten's catalogue (read
+through services/verification/catalogue.py), and a desa may replace it with its own (table `verification_route_override`, changed through the staff API) and set its own
 working calendar and revision rules (`verification_desa_settings`). The approval workflow asks
 for the route once, when the letter starts (DirectoryService.GetRoute), and keeps it in its
 state: changing a route changes letters started afterwards, never a letter already running.
@@ -10,6 +10,7 @@ state: changing a route changes letters started afterwards, never a letter alrea
 import json
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +19,9 @@ from common.db import utcnow
 from common.domain import DESA_ROLES, Role, rank
 from common.wib import DAY_NAMES
 from services.verification.models import DesaSettings, LetterTypeOffer, RouteOverride
+
+if TYPE_CHECKING:  # catalogue.py builds routes from this module's types
+    from services.verification.catalogue import Catalogue
 
 MAX_STEPS = 8
 MAX_STEP_HOURS = 5 * 8 * 4  # four working weeks
@@ -117,34 +121,6 @@ def hours_from_json(text: str) -> tuple[DayHours, ...]:
 DEFAULT_RULES = DesaRules()
 
 
-def _three(first: str) -> LetterRoute:
-    # One working day per step by default; the Kades signs.
-    return LetterRoute(
-        steps=(StepSpec(first, 8), StepSpec(Role.SEKDES, 8), StepSpec(Role.KADES, 8)),
-        signer_role=Role.KADES,
-    )
-
-
-# Names as the staff see them (the intake catalogue holds forms and requirements).
-LETTER_TYPE_NAMES: dict[str, str] = {
-    "SKD": "Surat Keterangan Domisili",
-    "SKU": "Surat Keterangan Usaha",
-    "SKBM": "Surat Keterangan Belum Menikah",
-    "SKTM": "Surat Keterangan Tidak Mampu",
-    "SKP": "Surat Keterangan Penghasilan",
-    "SKDU": "Surat Keterangan Domisili Usaha",
-    "SKL": "Surat Keterangan Kelahiran",
-    "SKK": "Surat Keterangan Kematian",
-    "SPCK": "Surat Pengantar SKCK",
-    "SP": "Surat Pengantar",
-}
-
-DEFAULT_ROUTES: dict[str, LetterRoute] = {
-    code: _three(Role.KASI_KESRA if code == "SKTM" else Role.KASI_PEMERINTAHAN)
-    for code in LETTER_TYPE_NAMES
-}
-
-
 def route_to_json(steps: tuple[StepSpec, ...]) -> str:
     return json.dumps(
         [
@@ -201,16 +177,17 @@ async def route_override(
 
 
 async def route_for(
-    session: AsyncSession, desa_code: str, letter_type: str
+    session: AsyncSession, desa_code: str, letter_type: str, catalogue: "Catalogue"
 ) -> tuple[LetterRoute, bool] | None:
-    """The route of `letter_type` in `desa_code` and whether it is the desa's own; None if we do
-    not know that letter type."""
-    if letter_type not in DEFAULT_ROUTES:
+    """The route of `letter_type` in `desa_code` and whether it is the desa's own; None if the
+    catalogue does not know that letter type (CatalogueUnavailable if it cannot be read)."""
+    known = await catalogue.known(letter_type)
+    if known is None:
         return None
     row = await route_override(session, desa_code, letter_type)
     if row is not None:
         return _route_of(row), True
-    return DEFAULT_ROUTES[letter_type], False
+    return known.route, False
 
 
 async def rules_for(session: AsyncSession, desa_code: str) -> DesaRules:
@@ -227,10 +204,14 @@ async def not_offered(session: AsyncSession, desa_code: str) -> set[str]:
     return set(rows.all())
 
 
-async def offered_letter_types(session: AsyncSession, desa_code: str) -> list[str]:
-    """The letter types the desa offers, in catalogue order."""
+async def offered_letter_types(
+    session: AsyncSession, desa_code: str, catalogue: "Catalogue"
+) -> list[str]:
+    """The letter types the desa offers, in catalogue order: every type residents may request
+    online unless the desa switched it off."""
     off = await not_offered(session, desa_code)
-    return [code for code in DEFAULT_ROUTES if code not in off]
+    current = await catalogue.current()
+    return [code for code, t in current.items() if t.online and code not in off]
 
 
 async def set_offered(

@@ -25,6 +25,7 @@ from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from common.tracing import temporal_interceptors
 from services.verification import servicer
+from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
 from services.verification.inbox_events import InboxFanout, publish_inbox_changed
 from services.verification.population import servicer as population_servicer
@@ -47,8 +48,11 @@ class Runtime:
     grpc_server: GrpcServer
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceAsyncStub  # letter previews
-    # The letter catalogue, on signing's port (the editor: drafts, previews, overrides).
-    catalogue: catalogue_pb2_grpc.CatalogueServiceAsyncStub
+    # The kabupaten's letter catalogue (signing's CatalogueService): type names, default
+    # routes, each application's version (services/verification/catalogue.py).
+    catalogue: Catalogue
+    # The same service uncached, on signing's port (the editor: drafts, previews, overrides).
+    catalogue_stub: catalogue_pb2_grpc.CatalogueServiceAsyncStub
     inbox_fanout: InboxFanout  # the inbox pages' server-sent events
 
 
@@ -103,8 +107,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
         signing_channel = client_channel(settings.signing_grpc_target, internal_auth, SIGNING)
         shutdown.push("gRPC channel to signing", signing_channel.close)
+        catalogue_channel = signing_channel
+        if settings.catalogue_target != settings.signing_grpc_target:
+            catalogue_channel = client_channel(settings.catalogue_target, internal_auth, SIGNING)
+            shutdown.push("gRPC channel to the catalogue", catalogue_channel.close)
+        catalogue = Catalogue(catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel))
 
-        add_directory = servicer.register(sessions)
+        add_directory = servicer.register(sessions, catalogue)
         add_population = population_servicer.register(sessions)
 
         def add_servicers(server: grpc.aio.Server) -> None:
@@ -140,9 +149,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 "signing_pb2_grpc.SigningServiceAsyncStub",
                 signing_pb2_grpc.SigningServiceStub(signing_channel),
             ),
-            catalogue=cast(
+            catalogue_stub=cast(
                 "catalogue_pb2_grpc.CatalogueServiceAsyncStub",
-                catalogue_pb2_grpc.CatalogueServiceStub(signing_channel),
+                catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel),
             ),
             inbox_fanout=inbox_fanout,
+            catalogue=catalogue,
         )

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.domain import Role
 from common.events import AreaCodes
 from services.verification.accounts import session_of
+from services.verification.catalogue import Catalogue, CatalogueUnavailable
 from services.verification.desa_service import closed_reason, serving_codes
 from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
@@ -23,8 +24,9 @@ SERVICE_NAME = "smartdesa.v1.DirectoryService"
 
 
 class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalogue: Catalogue) -> None:
         self._sessions = sessions
+        self._catalogue = catalogue  # the letter types and their default routes
 
     async def GetRoute(
         self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
@@ -34,7 +36,14 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "desa_code and letter_type are required"
             )
         async with self._sessions() as session:
-            found = await route_for(session, request.desa_code, request.letter_type)
+            try:
+                found = await route_for(
+                    session, request.desa_code, request.letter_type, self._catalogue
+                )
+            except CatalogueUnavailable:
+                # The workflow's route activity retries; no route is guessed meanwhile.
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
+                raise
             rules = await rules_for(session, request.desa_code)
         if found is None:
             await context.abort(
@@ -157,7 +166,11 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 return directory_pb2.ListOfferedLetterTypesResponse(
                     desa_closed=True, closed_reason=closed
                 )
-            offered = await offered_letter_types(session, request.desa_code)
+            try:
+                offered = await offered_letter_types(session, request.desa_code, self._catalogue)
+            except CatalogueUnavailable:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
+                raise
         return directory_pb2.ListOfferedLetterTypesResponse(letter_types=offered)
 
     async def GetLetterFigures(
@@ -168,7 +181,13 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         except ValueError:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "month must be YYYY-MM")
         async with self._sessions() as session:
-            cells = await letter_figures(session, request.kabupaten_code, request.month)
+            try:
+                cells = await letter_figures(
+                    session, request.kabupaten_code, request.month, self._catalogue
+                )
+            except CatalogueUnavailable:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
+                raise
         return directory_pb2.LetterFigures(
             desa=[
                 directory_pb2.DesaLetterFigures(
@@ -184,12 +203,14 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         )
 
 
-def register(sessions: async_sessionmaker[AsyncSession]) -> Callable[[grpc.aio.Server], None]:
+def register(
+    sessions: async_sessionmaker[AsyncSession], catalogue: Catalogue
+) -> Callable[[grpc.aio.Server], None]:
     """The `register` callback for common.rpc.GrpcServer."""
 
     def add(server: grpc.aio.Server) -> None:
         directory_pb2_grpc.add_DirectoryServiceServicer_to_server(
-            DirectoryServicer(sessions), server
+            DirectoryServicer(sessions, catalogue), server
         )
 
     return add

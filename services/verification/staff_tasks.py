@@ -524,7 +524,7 @@ async def letter_preview(
     await access_log.record_now(
         session, staff, access_log.KIND_LETTER_PREVIEW, application_id=app.id, purpose=app.number
     )
-    found = await route_for(session, app.desa_code, app.letter_type)
+    found = await route_for(session, app.desa_code, app.letter_type, runtime.catalogue)
     if found is None:
         raise Conflict("no-route", "Jenis surat ini belum memiliki alur persetujuan di desa ini.")
     route, _own = found
@@ -538,6 +538,7 @@ async def letter_preview(
         # The signer is known only at the last approval; the route says who it will be.
         signer_role=route.signer_role,
         on_behalf_of_role=route.on_behalf_of_role,
+        letter_type_version=app.letter_type_version,  # the version it will be issued from
     )
     try:
         pdf: signing_pb2.LetterPdf = await runtime.signing.PreviewLetter(

@@ -33,6 +33,7 @@ from services.verification.models import PersonalDataAccess
 from services.verification.population import models as population_models
 from services.verification.population import servicer as population_servicer
 from services.verification.population.register import ResidentData, add_resident
+from tests.support.catalogue import CatalogueServer
 from tests.support.processes import free_port
 from tests.support.waiting import eventually
 
@@ -99,10 +100,16 @@ async def register(base_settings: Settings) -> AsyncIterator[Register]:
 
 
 @pytest.fixture
-def settings(base_settings: Settings, register: Register) -> Settings:
+def settings(base_settings: Settings, register: Register, catalogue: CatalogueServer) -> Settings:
     # Verification as intake sees it: the register answers; DirectoryService does not, so
-    # every letter type counts as offered (tests/intake/test_offered.py serves one).
-    return base_settings.model_copy(update={"verification_grpc_target": register.target})
+    # every letter type counts as offered (tests/intake/test_offered.py serves one). Signing
+    # answers only as the catalogue (CatalogueService), on a port of its own.
+    return base_settings.model_copy(
+        update={
+            "verification_grpc_target": register.target,
+            "catalogue_grpc_target": catalogue.target,
+        }
+    )
 
 
 @pytest.fixture

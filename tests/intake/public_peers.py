@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from smartdesa.v1 import catalogue_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,7 +18,7 @@ from common.auth import InternalAuth
 from common.db import create_engine, session_factory
 from common.domain import SignerKind
 from common.migrations import upgrade
-from common.rpc import SIGNING, VERIFICATION, GrpcServer
+from common.rpc import SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.intake.config import Settings
 from services.signing import servicer as signing_servicer
@@ -27,6 +28,7 @@ from services.signing.issuing import LetterIssuer
 from services.signing.seed import seed_dev_profiles
 from services.signing.signers import SignerSet
 from services.verification import servicer as directory_servicer
+from services.verification.catalogue import Catalogue
 from services.verification.population import servicer as population_servicer
 
 
@@ -62,7 +64,16 @@ async def peers(base_settings: Settings, data_dir: Path) -> AsyncIterator[Peers]
         [signing_servicer.SERVICE_NAME, "smartdesa.v1.CatalogueService"],
         signing_servicer.register(issuer, signing_sessions, lambda: None),
     )
-    add_directory = directory_servicer.register(verification_sessions)
+    await signing.start()
+    # Verification reads routes from the signing peer's catalogue, as it reads signing's.
+    catalogue_channel = client_channel(
+        f"127.0.0.1:{signing.port}",
+        InternalAuth.from_settings(base_settings, VERIFICATION),
+        SIGNING,
+    )
+    add_directory = directory_servicer.register(
+        verification_sessions, Catalogue(catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel))
+    )
     add_population = population_servicer.register(verification_sessions)
 
     def add_verification(server: grpc.aio.Server) -> None:
@@ -75,12 +86,12 @@ async def peers(base_settings: Settings, data_dir: Path) -> AsyncIterator[Peers]
         [directory_servicer.SERVICE_NAME, population_servicer.SERVICE_NAME],
         add_verification,
     )
-    await signing.start()
     await verification.start()
     try:
         yield Peers(signing_sessions, verification_sessions, signing.port, verification.port)
     finally:
         await verification.stop(0)
+        await catalogue_channel.close()
         await signing.stop(0)
         await signing_engine.dispose()
         await verification_engine.dispose()

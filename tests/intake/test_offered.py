@@ -16,6 +16,7 @@ from services.intake.config import Settings
 from services.intake.main import create_app
 from services.verification.population import servicer as population_servicer
 from tests.intake.conftest import PAMANUKAN, SKD_FIELDS, Intake, Register, problem
+from tests.support.catalogue import seed_letter_types
 
 RANCASARI = "32.13.11.2002"
 
@@ -114,11 +115,12 @@ async def offering_intake(offered_settings: Settings) -> AsyncIterator[Intake]:
 
 async def test_a_desa_lists_only_the_types_it_offers(offering_intake: Intake) -> None:
     everything = await offering_intake.http.get("/api/v1/letter-types")
-    assert len(everything.json()) == 10  # no desa named: the whole catalogue
+    # No desa named: every type the catalogue lets residents request online.
+    assert len(everything.json()) == len(seed_letter_types())
     pamanukan = await offering_intake.http.get("/api/v1/letter-types", params={"desa": PAMANUKAN})
-    assert [t["code"] for t in pamanukan.json()] == ["SKU", "SKTM"]
+    assert [t["code"] for t in pamanukan.json()] == ["SKTM", "SKU"]  # in the catalogue's order
     rancasari = await offering_intake.http.get("/api/v1/letter-types", params={"desa": RANCASARI})
-    assert [t["code"] for t in rancasari.json()] == ["SKD", "SKU", "SKTM"]
+    assert [t["code"] for t in rancasari.json()] == ["SKD", "SKTM", "SKU"]
 
 
 async def test_a_type_the_desa_does_not_offer_is_refused(offering_intake: Intake) -> None:

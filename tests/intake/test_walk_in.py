@@ -20,7 +20,6 @@ from common.events import deterministic_event_id, public_subject
 from common.rpc import INTAKE, MAX_FILE_BYTES, MAX_SCANS_PER_MESSAGE, VERIFICATION, client_channel
 from services.intake.applications import FILED_AT_OFFICE
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES
-from services.intake.letter_types import LETTER_TYPES
 from services.intake.models import Attachment, LetterApplication, Resident, TimelineEntry
 from tests.intake import samples
 from tests.intake.conftest import (
@@ -32,6 +31,7 @@ from tests.intake.conftest import (
     SKD_FIELDS,
     Intake,
 )
+from tests.support.catalogue import seed_letter_types
 
 OPERATOR = "operator.pamanukan"
 
@@ -267,7 +267,7 @@ async def test_a_scan_over_the_upload_limit_is_refused(
 
 
 def test_a_walk_in_with_every_scan_at_the_limit_fits_one_grpc_message() -> None:
-    most = max(len(lt.requirements) for lt in LETTER_TYPES.values())
+    most = max(len(lt.requirements) for lt in seed_letter_types().values())
     assert most <= MAX_SCANS_PER_MESSAGE
     assert MAX_ATTACHMENT_BYTES <= MAX_FILE_BYTES
 

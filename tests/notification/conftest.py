@@ -21,6 +21,8 @@ from smartdesa.v1 import (
     events_pb2,
     intake_pb2,
     intake_pb2_grpc,
+    population_pb2,
+    population_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -84,7 +86,15 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.states: dict[str, tuple[str, str]] = {}
         self.sign_ins: dict[str, intake_pb2.Contact] = {}  # pending codes anyone may receive
         self.calls: list[intake_pb2.GetContactRequest] = []
+        self.complainants: dict[str, str] = {}  # complaint id -> resident id (signed in)
         self.unavailable_next = 0  # answer UNAVAILABLE this many times first
+        # WhatsApp chat: the catalogue ListLetterTypes answers, what FileWalkIn filed, and
+        # each NIK's applications.
+        self.catalogue: intake_pb2.LetterTypeCatalogue | None = None
+        self.filed: list[intake_pb2.FileWalkInRequest] = []
+        self.resident_applications: dict[str, list[intake_pb2.ResidentApplication]] = {}
+        self.kept: dict[str, list[str]] = {}  # NIK -> kinds of document kept on file
+        self.cancelled: list[str] = []  # application ids the chat withdrew
 
     async def GetApplication(
         self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
@@ -104,12 +114,63 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        return await _unimplemented(context)
+        if self.catalogue is None:
+            return await _unimplemented(context)
+        return self.catalogue
 
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.FileWalkInResponse:
-        return await _unimplemented(context)
+        """Files what the WhatsApp chat sends: one application per request id."""
+        for index, filed in enumerate(self.filed):
+            if filed.request_id == request.request_id:
+                return intake_pb2.FileWalkInResponse(
+                    application_id=f"wa-app-{index + 1}", status="in_review", created=False
+                )
+        self.filed.append(request)
+        return intake_pb2.FileWalkInResponse(
+            application_id=f"wa-app-{len(self.filed)}", status="in_review", created=True
+        )
+
+    async def CheckLetterField(
+        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CheckLetterFieldResponse:
+        """Intake's checks in small: a digits field takes digits only."""
+        if request.name.endswith("_digits") and not request.value.isdigit():
+            return intake_pb2.CheckLetterFieldResponse(error="Isian harus berupa angka.")
+        return intake_pb2.CheckLetterFieldResponse(value=request.value.strip())
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
+        for app in self.resident_applications.get(request.nik, []):
+            if app.id == request.application_id:
+                if app.status not in ("in_review", "revision_requested"):
+                    await context.abort(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        "Permohonan ini tidak dapat dibatalkan.",
+                    )
+                app.status = "cancelled"
+                self.cancelled.append(app.id)
+                return intake_pb2.CancelApplicationOfResidentResponse(status="cancelled")
+        await context.abort(grpc.StatusCode.NOT_FOUND, "Permohonan tidak ditemukan.")
+        raise AssertionError("abort raises")
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        return intake_pb2.ListKeptDocumentsResponse(kinds=self.kept.get(request.nik, []))
+
+    async def ListApplicationsOfResident(
+        self,
+        request: intake_pb2.ListApplicationsOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ListApplicationsOfResidentResponse:
+        return intake_pb2.ListApplicationsOfResidentResponse(
+            applications=self.resident_applications.get(request.nik, [])
+        )
 
     async def ListSignInBindings(
         self, request: intake_pb2.ListSignInBindingsRequest, context: grpc.aio.ServicerContext
@@ -151,6 +212,13 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
             return found
         if request.WhichOneof("who") == "resident_id":
             resident_id: str | None = request.resident_id
+        elif request.WhichOneof("who") == "complaint_id":
+            found_id = self.complainants.get(request.complaint_id)
+            resident = self.contacts.get(found_id or "")
+            if resident is None:  # filed through the public form: no contact kept
+                await context.abort(grpc.StatusCode.NOT_FOUND, "tidak ada kontak")
+                raise AssertionError("abort raises")
+            return resident
         else:
             resident_id = self.applicants.get(request.application_id)
         contact = self.contacts.get(resident_id or "")
@@ -178,6 +246,7 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         self.holders: dict[tuple[str, str], list[str]] = {}
         self.acting: set[str] = set()  # usernames holding their role as Plt
         self.calls: list[directory_pb2.ListRoleHoldersRequest] = []
+        self.offered: dict[str, list[str]] = {}  # desa code -> letter type codes
 
     async def ListServingDesa(
         self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
@@ -208,7 +277,11 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         request: directory_pb2.ListOfferedLetterTypesRequest,
         context: grpc.aio.ServicerContext,
     ) -> directory_pb2.ListOfferedLetterTypesResponse:
-        return await _unimplemented(context)
+        if request.desa_code not in self.offered:
+            return await _unimplemented(context)
+        return directory_pb2.ListOfferedLetterTypesResponse(
+            letter_types=self.offered[request.desa_code]
+        )
 
     async def GetLetterFigures(
         self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
@@ -225,10 +298,129 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         return account
 
 
+class FakePopulation(population_pb2_grpc.PopulationServiceServicer):
+    """Verification's register as the WhatsApp chat reads it: who holds a phone, and one
+    resident's data. Other methods answer UNIMPLEMENTED."""
+
+    def __init__(self) -> None:
+        self.residents: dict[str, population_pb2.Resident] = {}  # by opaque id
+        self.reads: list[str] = []  # purposes of the reads
+
+    def add(
+        self,
+        resident_id: str,
+        nik: str,
+        name: str,
+        phone: str,
+        desa: str,
+        kk_number: str = "3213110101150007",
+        mother_name: str = "ENOK KURNIASIH",
+    ) -> None:
+        self.residents[resident_id] = population_pb2.Resident(
+            kk_number=kk_number,
+            mother_name=mother_name,
+            id=resident_id,
+            nik=nik,
+            name=name,
+            desa_code=desa,
+            birth_place="SUBANG",
+            birth_date="1980-03-12",
+            address="JL. MERDEKA 1",
+            rt="005",
+            rw="002",
+            dusun="KRAJAN",
+            phones=[phone] if phone else [],
+        )
+
+    def _by_nik(self, nik: str) -> population_pb2.Resident | None:
+        return next((r for r in self.residents.values() if r.nik == nik), None)
+
+    async def CheckSignIn(
+        self, request: population_pb2.CheckSignInRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.CheckSignInResponse:
+        on_record = population_pb2.CheckSignInResponse.PhoneOnRecord
+        found = self._by_nik(request.nik)
+        if found is None:
+            return population_pb2.CheckSignInResponse(phone_on_record=on_record.NONE)
+        answer = (
+            on_record.NONE
+            if not found.phones
+            else on_record.MATCHES
+            if request.phone in found.phones
+            else on_record.OTHER
+        )
+        return population_pb2.CheckSignInResponse(
+            registered=True, desa_code=found.desa_code, phone_on_record=answer
+        )
+
+    async def VerifyFamilyKnowledge(
+        self,
+        request: population_pb2.VerifyFamilyKnowledgeRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> population_pb2.VerifyFamilyKnowledgeResponse:
+        found = self._by_nik(request.nik)
+        match = (
+            found is not None
+            and request.kk_number == found.kk_number
+            and " ".join(request.mother_name.split()).upper() == found.mother_name
+        )
+        return population_pb2.VerifyFamilyKnowledgeResponse(match=match)
+
+    async def ListFamily(
+        self, request: population_pb2.ListFamilyRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.ListFamilyResponse:
+        return await _unimplemented(context)
+
+    async def RequestCorrection(
+        self, request: population_pb2.RequestCorrectionRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.CorrectionRequest:
+        return await _unimplemented(context)
+
+    async def ListCorrections(
+        self, request: population_pb2.ListCorrectionsRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.ListCorrectionsResponse:
+        return await _unimplemented(context)
+
+    async def ListDataAccess(
+        self, request: population_pb2.ListDataAccessRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.ListDataAccessResponse:
+        return await _unimplemented(context)
+
+    async def FindByPhone(
+        self, request: population_pb2.FindByPhoneRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.FindByPhoneResponse:
+        self.reads.append(request.purpose)
+        holders = sorted(
+            (r for r in self.residents.values() if request.phone in r.phones),
+            key=lambda r: r.name,
+        )
+        return population_pb2.FindByPhoneResponse(
+            holders=[
+                population_pb2.PhoneHolder(resident_id=r.id, name=r.name, desa_code=r.desa_code)
+                for r in holders
+            ]
+        )
+
+    async def GetResident(
+        self, request: population_pb2.GetResidentRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.Resident:
+        self.reads.append(request.purpose)
+        found = (
+            self._by_nik(request.nik)
+            if request.WhichOneof("who") == "nik"
+            else self.residents.get(request.resident_id)
+        )
+        if found is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "not in the population register")
+            raise AssertionError("abort raises")
+        return found
+
+
 @dataclass
 class Peers:
     intake: FakeIntake
     directory: FakeDirectory
+    population: FakePopulation
     intake_target: str
     verification_target: str
 
@@ -251,7 +443,7 @@ def make_settings(data_dir: Path, nats_url: str, peers: Peers, **overrides: obje
 async def peers(data_dir: Path) -> AsyncIterator[Peers]:
     ensure_dev_secrets(Settings(data_dir=data_dir))  # the internal-token secret both sides share
     settings = Settings(data_dir=data_dir)
-    intake, directory = FakeIntake(), FakeDirectory()
+    intake, directory, population = FakeIntake(), FakeDirectory(), FakePopulation()
     intake.add_resident(RESIDENT_ID, RESIDENT_PHONE, APPLICATION_ID)
     directory.holders[(PAMANUKAN, "kasi_pemerintahan")] = ["pemerintahan.pamanukan"]
     directory.holders[(PAMANUKAN, "sekdes")] = ["sekdes.pamanukan", "sekdes2.pamanukan"]
@@ -262,11 +454,16 @@ async def peers(data_dir: Path) -> AsyncIterator[Peers]:
         ["smartdesa.v1.IntakeService"],
         lambda s: intake_pb2_grpc.add_IntakeServiceServicer_to_server(intake, s),
     )
+
+    def add_verification(server: grpc.aio.Server) -> None:
+        directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, server)
+        population_pb2_grpc.add_PopulationServiceServicer_to_server(population, server)
+
     directory_server = GrpcServer(
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, VERIFICATION),
-        ["smartdesa.v1.DirectoryService"],
-        lambda s: directory_pb2_grpc.add_DirectoryServiceServicer_to_server(directory, s),
+        ["smartdesa.v1.DirectoryService", "smartdesa.v1.PopulationService"],
+        add_verification,
     )
     await intake_server.start()
     await directory_server.start()
@@ -274,6 +471,7 @@ async def peers(data_dir: Path) -> AsyncIterator[Peers]:
         yield Peers(
             intake=intake,
             directory=directory,
+            population=population,
             intake_target=f"127.0.0.1:{intake_server.port}",
             verification_target=f"127.0.0.1:{directory_server.port}",
         )

@@ -1,6 +1,7 @@
 """Local stand-ins for the outside providers, on real sockets: an SMTP server (aiosmtpd) and
 HTTP servers (uvicorn in a thread) that speak the WhatsApp Cloud API's and Zenziva's shapes."""
 
+import hashlib
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.processes import free_port
@@ -50,11 +51,46 @@ def serve_in_thread(app: Any) -> Iterator[str]:
 
 @dataclass
 class FakeWhatsAppCloud:
-    """`POST /{version}/{phone_number_id}/messages` as Meta's Graph API answers it."""
+    """`POST /{version}/{phone_number_id}/messages` as Meta's Graph API answers it, and its
+    media endpoint: `GET /{version}/{media_id}` answers the file's short-lived URL, which
+    answers the bytes (both with the bearer token)."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     # (HTTP status, body) answered before the normal 200s, one per request.
     script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # media id -> (content, mime type) residents "sent"; base_url is set once it serves.
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    base_url: str = ""
+    media_downloads: list[str] = field(default_factory=list)
+
+    async def _media(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {WHATSAPP_TOKEN}":
+            return JSONResponse({"error": {"code": 190, "message": "Invalid OAuth token"}}, 401)
+        media_id = request.path_params["media_id"]
+        if media_id not in self.media:
+            error = {"code": 100, "message": "Unsupported get request", "error_subcode": 33}
+            return JSONResponse({"error": error}, 400)
+        content, mime = self.media[media_id]
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.base_url}/whatsapp_business/attachments/?mid={media_id}",
+                "mime_type": mime,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": len(content),
+                "id": media_id,
+            }
+        )
+
+    async def _download(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {WHATSAPP_TOKEN}":
+            return Response(status_code=401)
+        media_id = request.query_params.get("mid", "")
+        if media_id not in self.media:
+            return Response(status_code=404)
+        self.media_downloads.append(media_id)
+        content, mime = self.media[media_id]
+        return Response(content, media_type=mime)
 
     def fail_next(self, status: int, code: int, message: str = "error") -> None:
         error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "A1"}
@@ -81,7 +117,11 @@ class FakeWhatsAppCloud:
 
     def app(self) -> Starlette:
         return Starlette(
-            routes=[Route("/{version}/{phone_id}/messages", self._messages, methods=["POST"])]
+            routes=[
+                Route("/{version}/{phone_id}/messages", self._messages, methods=["POST"]),
+                Route("/whatsapp_business/attachments/", self._download, methods=["GET"]),
+                Route("/{version}/{media_id}", self._media, methods=["GET"]),
+            ]
         )
 
 

@@ -264,13 +264,13 @@ async def test_webhook_statuses_only_move_forward(live: Live) -> None:
     body = status_body(wamid, "read", "delivered", "sent", "sent")
     answer = await live.client.post("/api/v1/webhooks/whatsapp", content=body, headers=signed(body))
     assert answer.status_code == 200
-    assert answer.json() == {"statuses": 4, "applied": 1}
+    assert answer.json() == {"statuses": 4, "applied": 1, "messages": 0, "taken": 0}
     assert (await delivery(live, primary.id)).provider_status == "read"
 
     # A late "failed" after "read" changes nothing: no SMS.
     body = status_body(wamid, "failed")
     answer = await live.client.post("/api/v1/webhooks/whatsapp", content=body, headers=signed(body))
-    assert answer.json() == {"statuses": 1, "applied": 0}
+    assert answer.json() == {"statuses": 1, "applied": 0, "messages": 0, "taken": 0}
     assert (await delivery(live, twin.id)).status == STANDBY
 
 
@@ -279,7 +279,7 @@ async def test_webhook_failure_releases_the_sms_fallback(live: Live) -> None:
     assert primary.provider_message_id
     body = status_body(primary.provider_message_id, "sent", "failed")
     answer = await live.client.post("/api/v1/webhooks/whatsapp", content=body, headers=signed(body))
-    assert answer.json() == {"statuses": 2, "applied": 2}
+    assert answer.json() == {"statuses": 2, "applied": 2, "messages": 0, "taken": 0}
 
     async def sms_delivered() -> bool:
         return (await delivery(live, twin.id)).status == DELIVERED

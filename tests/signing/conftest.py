@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from smartdesa.v1 import catalogue_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.auth import InternalAuth, staff_token_issuer
 from common.db import create_engine, session_factory
 from common.migrations import upgrade
-from common.rpc import VERIFICATION, GrpcServer
+from common.rpc import SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from services.signing.config import Settings
 from services.signing.issuing import IssueRequest
@@ -24,7 +25,9 @@ from services.signing.main import create_app
 from services.signing.runtime import Runtime
 from services.verification import servicer as directory_servicer
 from services.verification.accounts import principal_of
+from services.verification.catalogue import Catalogue
 from services.verification.models import Staff
+from tests.support.processes import free_port
 
 PAMANUKAN = "32.13.11.2004"
 RANCASARI = "32.13.11.2002"
@@ -136,17 +139,23 @@ async def staff_directory(data_dir: Path, nats_url: str) -> AsyncIterator[StaffD
     engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'verification-directory.db'}")
     await upgrade(engine, "verification")
     sessions = session_factory(engine)
+    auth = InternalAuth.from_settings(settings, VERIFICATION)
+    # Routes are not asked here (only staff sessions): its catalogue is never read.
+    unread = client_channel(f"127.0.0.1:{free_port()}", auth, SIGNING)
     server = GrpcServer(
         "127.0.0.1:0",
-        InternalAuth.from_settings(settings, VERIFICATION),
+        auth,
         [directory_servicer.SERVICE_NAME],
-        directory_servicer.register(sessions),
+        directory_servicer.register(
+            sessions, Catalogue(catalogue_pb2_grpc.CatalogueServiceStub(unread))
+        ),
     )
     await server.start()
     try:
         yield StaffDirectory(settings, sessions, server.port)
     finally:
         await server.stop(0)
+        await unread.close()
         await engine.dispose()
 
 

@@ -16,9 +16,9 @@ from sqlmodel import select
 from common.auth import InternalAuth
 from common.rpc import SIGNING, WORKER, client_channel
 from services.signing.bsre import BsreConfig, BsreSigner
+from services.signing.catalogue.definition import load_seed
 from services.signing.config import Settings
 from services.signing.issuing import IssueRefused
-from services.signing.letter_types import find_letter_type
 from services.signing.main import create_app
 from services.signing.models import Letter
 from services.signing.pades import StampText
@@ -38,7 +38,7 @@ def bsre() -> Iterator[FakeBsre]:
 
 
 def _job(passphrase: str | None = PASSPHRASE) -> SignatureJob:
-    letter_type = find_letter_type("SKD")
+    letter_type = load_seed().get("SKD")
     assert letter_type is not None
     url = "https://verifikasi.example.test/verifikasi/abc"
     return SignatureJob(

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from services.signing.letter_types import LETTER_TYPES
+from services.signing.catalogue.definition import load_seed
 from services.signing.rendering import LetterContent, compile_pdf, render_letter
 from tests.intake.test_letter_types import ALL_TYPES, VALID_FORMS
 from tests.signing.legacy import LETTER_TYPES as OLD_TYPES
 from tests.signing.legacy import legacy_document
 from tests.signing.pdf_text import page_texts
+
+# The repository's seed catalogue (what signing publishes as version 1 at start).
+LETTER_TYPES = load_seed()
 
 pytestmark = pytest.mark.unit
 

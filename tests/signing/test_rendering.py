@@ -9,7 +9,7 @@ from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
 from common.wib import indonesian_date
-from services.signing.letter_types import LETTER_TYPES
+from services.signing.catalogue.definition import load_seed
 from services.signing.rendering import (
     LetterContent,
     build_document,
@@ -18,6 +18,9 @@ from services.signing.rendering import (
 )
 from tests.signing.conftest import INJECTION, RunningSigning, skd_request
 from tests.signing.pdf_text import page_texts, squeeze
+
+# The repository's seed catalogue (what signing publishes as version 1 at start).
+LETTER_TYPES = load_seed()
 
 
 def _content(**changes: object) -> LetterContent:

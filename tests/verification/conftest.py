@@ -18,6 +18,7 @@ from common.secrets import ensure_dev_secrets
 from services.verification.config import Settings
 from services.verification.main import create_app
 from services.verification.runtime import Runtime
+from tests.support.catalogue import CatalogueServer
 from tests.verification.intake_peer import IntakePeer
 
 PASSWORD = "sandi-uji-coba"
@@ -57,8 +58,16 @@ async def intake_peer(
 
 
 @pytest.fixture
-def settings(base_settings: Settings, intake_peer: tuple[IntakePeer, int]) -> Settings:
-    return base_settings.model_copy(update={"intake_grpc_target": f"127.0.0.1:{intake_peer[1]}"})
+def settings(
+    base_settings: Settings, intake_peer: tuple[IntakePeer, int], catalogue: CatalogueServer
+) -> Settings:
+    # Signing answers as the letter catalogue (its CatalogueService) on a port of its own.
+    return base_settings.model_copy(
+        update={
+            "intake_grpc_target": f"127.0.0.1:{intake_peer[1]}",
+            "catalogue_grpc_target": catalogue.target,
+        }
+    )
 
 
 @dataclass

@@ -23,6 +23,7 @@ from common.events import (
 from common.messaging import publish
 from services.intake.applications import EVENT_SOURCE
 from services.intake.servicer import letter_type_catalogue
+from tests.support.catalogue import seed_letter_types
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -73,6 +74,34 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         found[1].undone_by = request.undone_by
         found[1].undone_at.GetCurrentTime()
         return intake_pb2.UndoSignInBindingResponse(undone=True)
+
+    async def CheckLetterField(
+        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CheckLetterFieldResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
+    async def ListApplicationsOfResident(
+        self,
+        request: intake_pb2.ListApplicationsOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ListApplicationsOfResidentResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
 
     async def ChangeSignInPhone(
         self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
@@ -160,7 +189,8 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        return letter_type_catalogue()  # intake's own
+        # As intake answers: the catalogue's types (the seed's, as intake converts them).
+        return letter_type_catalogue(seed_letter_types().values())
 
     async def FileWalkIn(
         self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext

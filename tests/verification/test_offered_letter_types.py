@@ -5,10 +5,14 @@ from smartdesa.v1 import directory_pb2, directory_pb2_grpc
 
 from common.auth import InternalAuth
 from common.rpc import INTAKE, VERIFICATION, client_channel
+from tests.support.catalogue import SEED
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI
 
-ALL = ["SKD", "SKU", "SKBM", "SKTM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP"]
+# Every type the catalogue lets residents request online, in its order (SPPD is made at the
+# office, so no desa offers it to residents).
+ALL = [code for code, d in SEED.items() if d.online]
+assert "SKBM" in ALL and "SPPD" not in ALL
 
 
 async def _offered(service: Service, desa_code: str) -> list[str]:

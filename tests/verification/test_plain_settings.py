@@ -227,8 +227,14 @@ async def test_stopping_a_service_is_asked_first_and_letters_in_progress_finish(
                 )
             )
         await session.commit()
-        assert await route_admin.letters_in_progress(session, PAMANUKAN, "skbm") == 2
-        assert await route_admin.letters_in_progress(session, RANCASARI, "SKBM") == 0
+        assert (
+            await route_admin.letters_in_progress(
+                session, service.runtime.catalogue, PAMANUKAN, "skbm"
+            )
+            == 2
+        )
+        catalogue = service.runtime.catalogue
+        assert await route_admin.letters_in_progress(session, catalogue, RANCASARI, "SKBM") == 0
 
     async with _signed_in(service, "sekdes.pamanukan") as client:
         listing = await client.get("/pengaturan/surat")

@@ -261,3 +261,56 @@ async def test_calls_without_an_internal_token_are_refused(service: Service) -> 
                 population_pb2.CheckSignInRequest(nik=HEAD, phone="081234567890"), timeout=5
             )
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_find_by_phone_answers_the_living_residents_holding_it(
+    service: Service, family: None
+) -> None:
+    """A WhatsApp number names whoever the register holds it for; the read is logged; a number
+    nobody holds answers nothing (and says nothing about any NIK)."""
+    async with service.runtime.sessions() as session:
+        await add_resident(
+            session,
+            PAMANUKAN,
+            ResidentData(
+                nik=nik(date(1990, 5, 5), True, 7),
+                name="ANI SURYANI",
+                sex=2,
+                phones="081234567890,085711112222",
+                dusun="KRAJAN",
+                rw="001",
+                rt="001",
+            ),
+            actor="operator.pamanukan",
+        )
+    async with _channel(service) as channel:
+        stub = _stub(channel)
+        shared = await stub.FindByPhone(
+            population_pb2.FindByPhoneRequest(
+                phone="+6281234567890", purpose="whatsapp:k1", actor="notification"
+            ),
+            timeout=5,
+        )
+        nobody = await stub.FindByPhone(
+            population_pb2.FindByPhoneRequest(
+                phone="085799998888", purpose="whatsapp:k2", actor="notification"
+            ),
+            timeout=5,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await stub.FindByPhone(
+                population_pb2.FindByPhoneRequest(phone="12", purpose="p", actor="a"), timeout=5
+            )
+    assert [(h.name, h.desa_code) for h in shared.holders] == [
+        ("ANI SURYANI", PAMANUKAN),
+        ("ASEP SAEPUDIN", PAMANUKAN),
+    ]
+    assert list(nobody.holders) == []
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    async with service.runtime.sessions() as session:
+        reads = (
+            await session.exec(
+                select(ResidentAccess).where(col(ResidentAccess.purpose) == "whatsapp:k1")
+            )
+        ).all()
+    assert len(reads) == 2

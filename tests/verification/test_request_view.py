@@ -1,17 +1,18 @@
 """The request as the deciding staff member reads it: reading order, labels without the
-resident's hints, dates and codes in words, syarat by name; with intake's catalogue and
-without it. Pure."""
+resident's hints, dates and codes in words, syarat by name; with the letter catalogue's
+version of the type and without it. Pure."""
 
 import pytest
-from smartdesa.v1 import intake_pb2
+from smartdesa.v1 import catalogue_pb2
 
-from services.intake.servicer import letter_type_catalogue
+from services.signing.catalogue.servicer import definition_message
 from services.verification.request_view import (
     attachment_label,
     shown_fields,
     shown_value,
     staff_label,
 )
+from tests.support.catalogue import SEED
 
 pytestmark = pytest.mark.unit
 
@@ -28,8 +29,9 @@ FIELDS = {
 }
 
 
-def _sku() -> intake_pb2.LetterTypeInfo:
-    return next(t for t in letter_type_catalogue().letter_types if t.code == "SKU")
+def _sku() -> catalogue_pb2.LetterTypeDefinition:
+    """SKU as CatalogueService serves it (version 1, the seed's)."""
+    return definition_message(SEED["SKU"], None)
 
 
 def test_labels_lose_the_residents_hints() -> None:

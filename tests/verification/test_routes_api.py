@@ -8,10 +8,9 @@ from smartdesa.v1 import directory_pb2, directory_pb2_grpc
 from common.auth import InternalAuth
 from common.rpc import VERIFICATION, WORKER, client_channel
 from services.verification.models import RouteOverride
+from tests.support.catalogue import SEED
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI
-
-LETTER_TYPES = ("SKD", "SKU", "SKBM", "SKP", "SKDU", "SKL", "SKK", "SPCK", "SP", "SKTM")
 
 # Add a first check by the operator; the Sekdes signs a.n. the Kepala Desa.
 OPERATOR_FIRST = {
@@ -42,13 +41,17 @@ async def test_every_letter_type_has_a_default_route(service: Service) -> None:
     response = await service.http.get("/api/v1/routes", headers=headers)
     assert response.status_code == 200, response.text
     routes = {r["letter_type"]: r for r in response.json()}
-    assert set(routes) == set(LETTER_TYPES)
+    # Every type residents may request, each with the catalogue's route, named as it names it.
+    assert set(routes) == {code for code, d in SEED.items() if d.online}
     for code, route in routes.items():
-        first = "kasi_kesra" if code == "SKTM" else "kasi_pemerintahan"
-        assert [s["role"] for s in route["steps"]] == [first, "sekdes", "kades"], code
-        assert all(s["deadline_working_hours"] == 8 and not s["skippable"] for s in route["steps"])
+        default = SEED[code].route
+        assert route["name"] == SEED[code].name
+        assert [(s["role"], s["deadline_working_hours"]) for s in route["steps"]] == [
+            (s.role, s.hours) for s in default.steps
+        ], code
+        assert not any(s["skippable"] for s in route["steps"])
         assert (route["signer_role"], route["on_behalf_of_role"], route["customized"]) == (
-            "kades",
+            default.signer,
             "",
             False,
         )

@@ -95,6 +95,7 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
             fields={"alamat": "Dusun Krajan RT 001 RW 002"},
             status="in_review",
             nik="3213114509870001",
+            letter_type_version="SKD-v1",  # the catalogue version it started with
         )
 
     async def RecordProgress(
@@ -150,6 +151,34 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
     async def UndoSignInBinding(
         self, request: intake_pb2.UndoSignInBindingRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.UndoSignInBindingResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def CheckLetterField(
+        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.CheckLetterFieldResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def ListApplicationsOfResident(
+        self,
+        request: intake_pb2.ListApplicationsOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ListApplicationsOfResidentResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def ListKeptDocuments(
+        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.ListKeptDocumentsResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
+        raise AssertionError("unreachable")
+
+    async def CancelApplicationOfResident(
+        self,
+        request: intake_pb2.CancelApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.CancelApplicationOfResidentResponse:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
         raise AssertionError("unreachable")
 

@@ -206,6 +206,8 @@ async def test_progress_and_letter_carry_deadline_escalation_and_signer(
         "kades",
         True,
     )
+    # Signing renders the catalogue version the application started with, not the current one.
+    assert (call.letter_type, call.letter_type_version) == ("SKD", "SKD-v1")
 
 
 async def test_a_refused_record_is_retried_not_fatal(

@@ -26,10 +26,9 @@ from common.auth import InternalAuth
 from common.domain import ApplicationStatus
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, GrpcServer, client_channel
 from services.intake import letter_types as intake_types
-from services.signing.catalogue.definition import KODE_NOT_SET, FieldSpec, LetterTypeDef
+from services.signing.catalogue.definition import KODE_NOT_SET, FieldSpec, LetterTypeDef, load_seed
 from services.signing.catalogue.forms import find_form
 from services.signing.catalogue.store import list_current
-from services.signing.letter_types import LETTER_TYPES
 from services.signing.main import create_app
 from services.signing.models import DesaProfile, Letter
 from services.signing.pdf_verification import check_pdf
@@ -42,6 +41,8 @@ from workflows.approval.activities import ApprovalActivities
 from workflows.approval.models import ApprovalInput, DecisionInput
 from workflows.approval.workflows import LetterApprovalWorkflow
 
+# The repository's seed catalogue (what signing publishes as version 1 at start).
+LETTER_TYPES = load_seed()
 PAMANUKAN = "32.13.11.2004"
 NIK = "3213115705900001"
 # The code Pamanukan gives the types whose kode klasifikasi the catalogue leaves open (a desa

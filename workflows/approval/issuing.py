@@ -23,4 +23,6 @@ def issue_letter_request(
         signer_username=input.signer_username,
         on_behalf_of_role=input.on_behalf_of_role,
         signer_is_plt=input.signer_is_plt,
+        # The catalogue version the application started with: its letter is that version's.
+        letter_type_version=application.letter_type_version,
     )

@@ -114,6 +114,7 @@ class Application(_message.Message):
     FROM_REGISTER_FIELD_NUMBER: _builtins.int
     REGISTER_VERSION_FIELD_NUMBER: _builtins.int
     REGISTER_FIELDS_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_VERSION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     desa_code: _builtins.str
     """Kemendagri code, e.g. 32.13.11.2004"""
@@ -141,6 +142,11 @@ class Application(_message.Message):
     rest the resident's. Not from the register: the resident typed every field.
     """
     register_version: _builtins.int
+    letter_type_version: _builtins.str
+    """The catalogue version of the letter type it started with (CatalogueService, "SKD-v2"):
+    its letter is rendered from that version even if a newer one was published meanwhile.
+    Empty only for an application stored before versions were recorded and not yet pinned.
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -177,10 +183,11 @@ class Application(_message.Message):
         from_register: _builtins.bool = ...,
         register_version: _builtins.int = ...,
         register_fields: _abc.Iterable[_builtins.str] | None = ...,
+        letter_type_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "from_register", b"from_register", "id", b"id", "letter_type", b"letter_type", "nik", b"nik", "number", b"number", "purpose", b"purpose", "register_fields", b"register_fields", "register_version", b"register_version", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "created_at", b"created_at", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "from_register", b"from_register", "id", b"id", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "number", b"number", "purpose", b"purpose", "register_fields", b"register_fields", "register_version", b"register_version", "resident_id", b"resident_id", "status", b"status", "status_reason", b"status_reason", "submitted_at", b"submitted_at", "timeline", b"timeline"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -300,6 +307,7 @@ class GetContactRequest(_message.Message):
     APPLICATION_ID_FIELD_NUMBER: _builtins.int
     SIGN_IN_ID_FIELD_NUMBER: _builtins.int
     SIGN_IN_NOTICE_ID_FIELD_NUMBER: _builtins.int
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
     resident_id: _builtins.str
     application_id: _builtins.str
     sign_in_id: _builtins.str
@@ -311,6 +319,10 @@ class GetContactRequest(_message.Message):
     """A notice to a number that no longer signs in (SignInNotice.notice_id, kind
     "phone_changed"): resident_id is empty and phone is the old number.
     """
+    complaint_id: _builtins.str
+    """A complaint filed by a signed-in resident (ComplaintEvent.complaint_id): that resident.
+    NOT_FOUND for a complaint filed through the public form (no contact is kept).
+    """
     def __init__(
         self,
         *,
@@ -318,12 +330,13 @@ class GetContactRequest(_message.Message):
         application_id: _builtins.str = ...,
         sign_in_id: _builtins.str = ...,
         sign_in_notice_id: _builtins.str = ...,
+        complaint_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "complaint_id", b"complaint_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "complaint_id", b"complaint_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id", "sign_in_id", "sign_in_notice_id"]  # noqa: Y015
+    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id", "sign_in_id", "sign_in_notice_id", "complaint_id"]  # noqa: Y015
     _WhichOneofArgType_who: _TypeAlias = _typing.Literal["who", b"who"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_who) -> _WhichOneofReturnType_who | None: ...
 
@@ -660,22 +673,28 @@ class WalkInAttachment(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
     FILENAME_FIELD_NUMBER: _builtins.int
+    FROM_KEPT_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """the letter type's requirement code"""
     content: _builtins.bytes
     """the scan (JPEG, PNG or PDF, decided from the content)"""
     filename: _builtins.str
     """the scan's file name, shown to the resident; personal data, never logged"""
+    from_kept: _builtins.bool
+    """channel whatsapp only: the resident's kept document of this kind (content empty); refused
+    when none is kept and valid.
+    """
     def __init__(
         self,
         *,
         kind: _builtins.str = ...,
         content: _builtins.bytes = ...,
         filename: _builtins.str = ...,
+        from_kept: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "filename", b"filename", "kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "filename", b"filename", "from_kept", b"from_kept", "kind", b"kind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -714,6 +733,7 @@ class FileWalkInRequest(_message.Message):
     FIELDS_FIELD_NUMBER: _builtins.int
     ATTACHMENTS_FIELD_NUMBER: _builtins.int
     FILED_BY_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """idempotency key: a retry with the same id files nothing new"""
     desa_code: _builtins.str
@@ -726,6 +746,10 @@ class FileWalkInRequest(_message.Message):
     purpose: _builtins.str
     filed_by: _builtins.str
     """staff username (an operator of the desa, or its Plt)"""
+    channel: _builtins.str
+    """"" or "walk_in": filed at the desa office by filed_by. "whatsapp": the resident filed it by
+    chat (filed_by empty; the phone is the number that wrote, the NIK the register's for it).
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
@@ -742,10 +766,11 @@ class FileWalkInRequest(_message.Message):
         fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         attachments: _abc.Iterable[Global___WalkInAttachment] | None = ...,
         filed_by: _builtins.str = ...,
+        channel: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "letter_type", b"letter_type", "nik", b"nik", "phone", b"phone", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "desa_code", b"desa_code", "fields", b"fields", "filed_by", b"filed_by", "letter_type", b"letter_type", "nik", b"nik", "phone", b"phone", "purpose", b"purpose", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1009,3 +1034,220 @@ class ChangeSignInPhoneResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChangeSignInPhoneResponse: _TypeAlias = ChangeSignInPhoneResponse  # noqa: Y015
+
+@_typing.final
+class CheckLetterFieldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LETTER_TYPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    letter_type: _builtins.str
+    name: _builtins.str
+    value: _builtins.str
+    """as typed"""
+    def __init__(
+        self,
+        *,
+        letter_type: _builtins.str = ...,
+        name: _builtins.str = ...,
+        value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["letter_type", b"letter_type", "name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckLetterFieldRequest: _TypeAlias = CheckLetterFieldRequest  # noqa: Y015
+
+@_typing.final
+class CheckLetterFieldResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    value: _builtins.str
+    """as stored (a date as 1990-08-15, a choice as its code); "" with an error"""
+    error: _builtins.str
+    """Indonesian, for the resident; "" when the value is right"""
+    def __init__(
+        self,
+        *,
+        value: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckLetterFieldResponse: _TypeAlias = CheckLetterFieldResponse  # noqa: Y015
+
+@_typing.final
+class ListApplicationsOfResidentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    OPEN_ONLY_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """personal data: never logged"""
+    open_only: _builtins.bool
+    """leave out issued, rejected, cancelled and expired ones"""
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+        open_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nik", b"nik", "open_only", b"open_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListApplicationsOfResidentRequest: _TypeAlias = ListApplicationsOfResidentRequest  # noqa: Y015
+
+@_typing.final
+class ResidentApplication(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NUMBER_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_NAME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    number: _builtins.str
+    letter_type: _builtins.str
+    letter_type_name: _builtins.str
+    status: _builtins.str
+    channel: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        number: _builtins.str = ...,
+        letter_type: _builtins.str = ...,
+        letter_type_name: _builtins.str = ...,
+        status: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "created_at", b"created_at", "id", b"id", "letter_type", b"letter_type", "letter_type_name", b"letter_type_name", "number", b"number", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResidentApplication: _TypeAlias = ResidentApplication  # noqa: Y015
+
+@_typing.final
+class ListApplicationsOfResidentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def applications(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResidentApplication]: ...
+    def __init__(
+        self,
+        *,
+        applications: _abc.Iterable[Global___ResidentApplication] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applications", b"applications"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListApplicationsOfResidentResponse: _TypeAlias = ListApplicationsOfResidentResponse  # noqa: Y015
+
+@_typing.final
+class ListKeptDocumentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """personal data: never logged"""
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nik", b"nik"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKeptDocumentsRequest: _TypeAlias = ListKeptDocumentsRequest  # noqa: Y015
+
+@_typing.final
+class ListKeptDocumentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KINDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """e.g. KTP, KK"""
+
+    def __init__(
+        self,
+        *,
+        kinds: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kinds", b"kinds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListKeptDocumentsResponse: _TypeAlias = ListKeptDocumentsResponse  # noqa: Y015
+
+@_typing.final
+class CancelApplicationOfResidentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """personal data: never logged"""
+    application_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+        application_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "nik", b"nik"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelApplicationOfResidentRequest: _TypeAlias = CancelApplicationOfResidentRequest  # noqa: Y015
+
+@_typing.final
+class CancelApplicationOfResidentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """cancelled"""
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelApplicationOfResidentResponse: _TypeAlias = CancelApplicationOfResidentResponse  # noqa: Y015

@@ -87,6 +87,26 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneResponse.FromString,
                 _registered_method=True)
+        self.CheckLetterField = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/CheckLetterField',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.CheckLetterFieldRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.CheckLetterFieldResponse.FromString,
+                _registered_method=True)
+        self.ListApplicationsOfResident = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/ListApplicationsOfResident',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentResponse.FromString,
+                _registered_method=True)
+        self.ListKeptDocuments = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/ListKeptDocuments',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.FromString,
+                _registered_method=True)
+        self.CancelApplicationOfResident = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/CancelApplicationOfResident',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -177,6 +197,39 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckLetterField(self, request, context):
+        """One form field of a letter type checked as the portal checks it, for a chat that asks the
+        questions one at a time: its stored form, or the Indonesian message saying what is wrong.
+        NOT_FOUND for an unknown letter type or field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApplicationsOfResident(self, request, context):
+        """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeptDocuments(self, request, context):
+        """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+        offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelApplicationOfResident(self, request, context):
+        """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+        cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+        when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -229,6 +282,26 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.ChangeSignInPhone,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneResponse.SerializeToString,
+            ),
+            'CheckLetterField': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckLetterField,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.CheckLetterFieldRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.CheckLetterFieldResponse.SerializeToString,
+            ),
+            'ListApplicationsOfResident': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApplicationsOfResident,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentResponse.SerializeToString,
+            ),
+            'ListKeptDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeptDocuments,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.SerializeToString,
+            ),
+            'CancelApplicationOfResident': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelApplicationOfResident,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -504,6 +577,114 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/ChangeSignInPhone',
             smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.ChangeSignInPhoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckLetterField(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/CheckLetterField',
+            smartdesa_dot_v1_dot_intake__pb2.CheckLetterFieldRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.CheckLetterFieldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApplicationsOfResident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/ListApplicationsOfResident',
+            smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.ListApplicationsOfResidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeptDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/ListKeptDocuments',
+            smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.ListKeptDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelApplicationOfResident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/CancelApplicationOfResident',
+            smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.FromString,
             options,
             channel_credentials,
             insecure,

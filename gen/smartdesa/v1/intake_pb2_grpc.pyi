@@ -74,6 +74,22 @@ class IntakeServiceStub:
     """The operator changed a resident's phone in the register after an in-person check: the
     resident's sessions end, sign-in follows the new phone, and each old number is told.
     """
+    CheckLetterField: _grpc.UnaryUnaryMultiCallable[_intake_pb2.CheckLetterFieldRequest, _intake_pb2.CheckLetterFieldResponse]
+    """One form field of a letter type checked as the portal checks it, for a chat that asks the
+    questions one at a time: its stored form, or the Indonesian message saying what is wrong.
+    NOT_FOUND for an unknown letter type or field.
+    """
+    ListApplicationsOfResident: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListApplicationsOfResidentRequest, _intake_pb2.ListApplicationsOfResidentResponse]
+    """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
+    ListKeptDocuments: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListKeptDocumentsRequest, _intake_pb2.ListKeptDocumentsResponse]
+    """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+    offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+    """
+    CancelApplicationOfResident: _grpc.UnaryUnaryMultiCallable[_intake_pb2.CancelApplicationOfResidentRequest, _intake_pb2.CancelApplicationOfResidentResponse]
+    """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+    cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+    when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -120,6 +136,22 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     ChangeSignInPhone: _aio.UnaryUnaryMultiCallable[_intake_pb2.ChangeSignInPhoneRequest, _intake_pb2.ChangeSignInPhoneResponse]  # type: ignore[assignment]
     """The operator changed a resident's phone in the register after an in-person check: the
     resident's sessions end, sign-in follows the new phone, and each old number is told.
+    """
+    CheckLetterField: _aio.UnaryUnaryMultiCallable[_intake_pb2.CheckLetterFieldRequest, _intake_pb2.CheckLetterFieldResponse]  # type: ignore[assignment]
+    """One form field of a letter type checked as the portal checks it, for a chat that asks the
+    questions one at a time: its stored form, or the Indonesian message saying what is wrong.
+    NOT_FOUND for an unknown letter type or field.
+    """
+    ListApplicationsOfResident: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListApplicationsOfResidentRequest, _intake_pb2.ListApplicationsOfResidentResponse]  # type: ignore[assignment]
+    """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
+    ListKeptDocuments: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListKeptDocumentsRequest, _intake_pb2.ListKeptDocumentsResponse]  # type: ignore[assignment]
+    """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+    offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+    """
+    CancelApplicationOfResident: _aio.UnaryUnaryMultiCallable[_intake_pb2.CancelApplicationOfResidentRequest, _intake_pb2.CancelApplicationOfResidentResponse]  # type: ignore[assignment]
+    """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+    cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+    when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
     """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -224,6 +256,46 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_intake_pb2.ChangeSignInPhoneResponse, _abc.Awaitable[_intake_pb2.ChangeSignInPhoneResponse]]:
         """The operator changed a resident's phone in the register after an in-person check: the
         resident's sessions end, sign-in follows the new phone, and each old number is told.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckLetterField(
+        self,
+        request: _intake_pb2.CheckLetterFieldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.CheckLetterFieldResponse, _abc.Awaitable[_intake_pb2.CheckLetterFieldResponse]]:
+        """One form field of a letter type checked as the portal checks it, for a chat that asks the
+        questions one at a time: its stored form, or the Indonesian message saying what is wrong.
+        NOT_FOUND for an unknown letter type or field.
+        """
+
+    @_abc_1.abstractmethod
+    def ListApplicationsOfResident(
+        self,
+        request: _intake_pb2.ListApplicationsOfResidentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ListApplicationsOfResidentResponse, _abc.Awaitable[_intake_pb2.ListApplicationsOfResidentResponse]]:
+        """A resident's applications (by NIK), newest first, for "status" in the WhatsApp chat."""
+
+    @_abc_1.abstractmethod
+    def ListKeptDocuments(
+        self,
+        request: _intake_pb2.ListKeptDocumentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ListKeptDocumentsResponse, _abc.Awaitable[_intake_pb2.ListKeptDocumentsResponse]]:
+        """The kinds of document (KTP, KK) a resident keeps on file and still valid, for the chat to
+        offer "pakai yang tersimpan" (FileWalkIn's attachment `from_kept`).
+        """
+
+    @_abc_1.abstractmethod
+    def CancelApplicationOfResident(
+        self,
+        request: _intake_pb2.CancelApplicationOfResidentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.CancelApplicationOfResidentResponse, _abc.Awaitable[_intake_pb2.CancelApplicationOfResidentResponse]]:
+        """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
+        cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
+        when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
         """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -69,6 +69,11 @@ class PopulationServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.FromString,
                 _registered_method=True)
+        self.FindByPhone = channel.unary_unary(
+                '/smartdesa.v1.PopulationService/FindByPhone',
+                request_serializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneResponse.FromString,
+                _registered_method=True)
         self.ListDataAccess = channel.unary_unary(
                 '/smartdesa.v1.PopulationService/ListDataAccess',
                 request_serializer=smartdesa_dot_v1_dot_population__pb2.ListDataAccessRequest.SerializeToString,
@@ -134,6 +139,15 @@ class PopulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindByPhone(self, request, context):
+        """The living residents whose record holds this phone (WhatsApp chat: a message can only come
+        from its number, so the number identifies them). Several for a shared family phone; none
+        for a number the register does not hold. Recorded in the access log like GetResident.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListDataAccess(self, request, context):
         """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
         right to know how their data was processed): every read of their register record (any
@@ -175,6 +189,11 @@ def add_PopulationServiceServicer_to_server(servicer, server):
                     servicer.ListCorrections,
                     request_deserializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.SerializeToString,
+            ),
+            'FindByPhone': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindByPhone,
+                    request_deserializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_population__pb2.FindByPhoneResponse.SerializeToString,
             ),
             'ListDataAccess': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDataAccess,
@@ -349,6 +368,33 @@ class PopulationService:
             '/smartdesa.v1.PopulationService/ListCorrections',
             smartdesa_dot_v1_dot_population__pb2.ListCorrectionsRequest.SerializeToString,
             smartdesa_dot_v1_dot_population__pb2.ListCorrectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindByPhone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.PopulationService/FindByPhone',
+            smartdesa_dot_v1_dot_population__pb2.FindByPhoneRequest.SerializeToString,
+            smartdesa_dot_v1_dot_population__pb2.FindByPhoneResponse.FromString,
             options,
             channel_credentials,
             insecure,

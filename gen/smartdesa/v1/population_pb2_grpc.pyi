@@ -63,6 +63,11 @@ class PopulationServiceStub:
     """
     ListCorrections: _grpc.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]
     """The correction requests about a resident's own record, newest first, with their outcome."""
+    FindByPhone: _grpc.UnaryUnaryMultiCallable[_population_pb2.FindByPhoneRequest, _population_pb2.FindByPhoneResponse]
+    """The living residents whose record holds this phone (WhatsApp chat: a message can only come
+    from its number, so the number identifies them). Several for a shared family phone; none
+    for a number the register does not hold. Recorded in the access log like GetResident.
+    """
     ListDataAccess: _grpc.UnaryUnaryMultiCallable[_population_pb2.ListDataAccessRequest, _population_pb2.ListDataAccessResponse]
     """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
     right to know how their data was processed): every read of their register record (any
@@ -104,6 +109,11 @@ class PopulationServiceAsyncStub(PopulationServiceStub):
     """
     ListCorrections: _aio.UnaryUnaryMultiCallable[_population_pb2.ListCorrectionsRequest, _population_pb2.ListCorrectionsResponse]  # type: ignore[assignment]
     """The correction requests about a resident's own record, newest first, with their outcome."""
+    FindByPhone: _aio.UnaryUnaryMultiCallable[_population_pb2.FindByPhoneRequest, _population_pb2.FindByPhoneResponse]  # type: ignore[assignment]
+    """The living residents whose record holds this phone (WhatsApp chat: a message can only come
+    from its number, so the number identifies them). Several for a shared family phone; none
+    for a number the register does not hold. Recorded in the access log like GetResident.
+    """
     ListDataAccess: _aio.UnaryUnaryMultiCallable[_population_pb2.ListDataAccessRequest, _population_pb2.ListDataAccessResponse]  # type: ignore[assignment]
     """Which staff read a resident's personal data, when and why (UU 27/2022 PDP: the resident's
     right to know how their data was processed): every read of their register record (any
@@ -178,6 +188,17 @@ class PopulationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_population_pb2.ListCorrectionsResponse, _abc.Awaitable[_population_pb2.ListCorrectionsResponse]]:
         """The correction requests about a resident's own record, newest first, with their outcome."""
+
+    @_abc_1.abstractmethod
+    def FindByPhone(
+        self,
+        request: _population_pb2.FindByPhoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_population_pb2.FindByPhoneResponse, _abc.Awaitable[_population_pb2.FindByPhoneResponse]]:
+        """The living residents whose record holds this phone (WhatsApp chat: a message can only come
+        from its number, so the number identifies them). Several for a shared family phone; none
+        for a number the register does not hold. Recorded in the access log like GetResident.
+        """
 
     @_abc_1.abstractmethod
     def ListDataAccess(

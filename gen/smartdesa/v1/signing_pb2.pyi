@@ -374,6 +374,7 @@ class IssueLetterRequest(_message.Message):
     SIGNER_USERNAME_FIELD_NUMBER: _builtins.int
     ON_BEHALF_OF_ROLE_FIELD_NUMBER: _builtins.int
     SIGNER_IS_PLT_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_VERSION_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     letter_type: _builtins.str
@@ -387,6 +388,10 @@ class IssueLetterRequest(_message.Message):
     """"a.n." this role (e.g. kades when the sekdes signs)"""
     signer_is_plt: _builtins.bool
     """the signer acts as Plt"""
+    letter_type_version: _builtins.str
+    """The catalogue version to render (intake's Application.letter_type_version, "SKD-v2"):
+    the one the application started with. Empty: the type's current version.
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -402,10 +407,11 @@ class IssueLetterRequest(_message.Message):
         signer_username: _builtins.str = ...,
         on_behalf_of_role: _builtins.str = ...,
         signer_is_plt: _builtins.bool = ...,
+        letter_type_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "desa_code", b"desa_code", "fields", b"fields", "letter_type", b"letter_type", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "desa_code", b"desa_code", "fields", b"fields", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

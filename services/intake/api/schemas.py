@@ -202,6 +202,8 @@ class ApplicationOut(BaseModel):
     register_fields: list[str]
     # The family member the letter is about (register id), when chosen from the resident's KK.
     subject_id: str | None
+    # The catalogue version of its letter type it keeps from start to letter (SKD-v2).
+    letter_type_version: str = ""
 
     @classmethod
     def of(cls, d: ApplicationDetails) -> "ApplicationOut":
@@ -243,6 +245,7 @@ class ApplicationOut(BaseModel):
             channel=a.channel,
             register_fields=sorted(register_field_names(a)),
             subject_id=a.subject_resident_id,
+            letter_type_version=a.letter_type_version,
         )
 
 

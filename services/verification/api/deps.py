@@ -16,6 +16,7 @@ from services.verification import staff_tasks
 from services.verification.access_log import act_as
 from services.verification.accounts import current_account
 from services.verification.api.params import ApplicationId
+from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
 from services.verification.models import Staff
 from services.verification.plt import roles_held
@@ -29,6 +30,14 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_catalogue(runtime: RuntimeDep) -> Catalogue:
+    return runtime.catalogue
+
+
+# The kabupaten's letter catalogue as verification reads it (services/verification/catalogue.py).
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 
 
 def get_settings(runtime: RuntimeDep) -> Settings:

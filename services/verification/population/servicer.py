@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from smartdesa.v1 import population_pb2, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
@@ -286,17 +286,53 @@ class PopulationServicer(population_pb2_grpc.PopulationServiceServicer):
             requests=[correction_message(r) for r in found]
         )
 
+    async def FindByPhone(
+        self, request: population_pb2.FindByPhoneRequest, context: grpc.aio.ServicerContext
+    ) -> population_pb2.FindByPhoneResponse:
+        purpose, actor = await self._reader(request.purpose, request.actor, context)
+        try:
+            phone = normalize_phone(request.phone)
+        except InvalidPhone:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "phone is not a mobile number")
+        async with self._sessions() as session:
+            # phones is a comma-separated list: narrow with LIKE, then compare exactly.
+            candidates = (
+                await session.exec(
+                    select(Resident)
+                    .where(col(Resident.status) == HIDUP)
+                    .where(col(Resident.phones).contains(phone))
+                )
+            ).all()
+            holders = sorted(
+                (r for r in candidates if phone in r.phones.split(",")), key=lambda r: r.name
+            )
+            if holders:
+                log_reads(session, holders, actor=actor, purpose=purpose, kind="service")
+                await session.commit()
+        return population_pb2.FindByPhoneResponse(
+            holders=[
+                population_pb2.PhoneHolder(resident_id=r.id, name=r.name, desa_code=r.desa_code)
+                for r in holders
+            ]
+        )
+
     async def ListDataAccess(
         self, request: population_pb2.ListDataAccessRequest, context: grpc.aio.ServicerContext
     ) -> population_pb2.ListDataAccessResponse:
         if not is_valid_nik(request.nik):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "nik is not a valid NIK")
-        if len(request.application_ids) > MAX_APPLICATIONS_ASKED:
+        if (
+            len(request.application_ids) > MAX_APPLICATIONS_ASKED
+            or len(request.complaint_ids) > MAX_APPLICATIONS_ASKED
+        ):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "too many application_ids")
         async with self._sessions() as session:
             records = await session.exec(select(Resident.id).where(Resident.nik == request.nik))
             entries = await accesses_of(
-                session, list(records.all()), [i for i in request.application_ids if i]
+                session,
+                list(records.all()),
+                [i for i in request.application_ids if i],
+                [i for i in request.complaint_ids if i],
             )
         return population_pb2.ListDataAccessResponse(entries=[access_message(e) for e in entries])
 
@@ -313,6 +349,7 @@ def access_message(entry: PersonalDataAccess) -> population_pb2.DataAccess:
         reader_kabupaten_code=entry.reader_kabupaten_code,
         purpose=entry.purpose,
         application_id=entry.application_id or "",
+        complaint_id=entry.complaint_id or "",
     )
 
 

@@ -62,13 +62,17 @@ async def get_one(
 
 @router.patch("/{application_id}", response_model=ApplicationOut)
 async def change(
-    application_id: str, body: ApplicationUpdate, session: SessionDep, resident: CurrentResident
+    application_id: str,
+    body: ApplicationUpdate,
+    session: SessionDep,
+    resident: CurrentResident,
+    runtime: RuntimeDep,
 ) -> ApplicationOut:
     """Changes the purpose or form fields (given fields replace those of the same name; an
     empty value clears an optional one) while the resident holds the application: as a draft,
     or after it was returned for revision and before it is resubmitted."""
     changed = await resident_actions.change(
-        session, resident.subject, application_id, body.purpose, body.fields
+        runtime, session, resident.subject, application_id, body.purpose, body.fields
     )
     return ApplicationOut.of(await details(session, changed))
 
@@ -108,6 +112,7 @@ async def upload_attachment(
     # Checked before reading the body: a refused upload costs us nothing.
     application = await resident_actions.owned(session, resident.subject, application_id)
     require_editable(application)
+    letter_type = await runtime.catalogue.of(application)  # its syarat, before the body is read
     await session.commit()  # hold no database transaction while a phone uploads for a while
     root = runtime.settings.attachments_dir
     try:
@@ -119,7 +124,7 @@ async def upload_attachment(
         )
     except UploadRejected as exc:
         raise Problem(exc.status, exc.detail, code=exc.code) from exc
-    attachment = await accept_form(session, root, application, form)
+    attachment = await accept_form(session, root, application, letter_type, form)
     return AttachmentOut.of(attachment)
 
 

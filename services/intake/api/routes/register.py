@@ -258,6 +258,7 @@ async def attach_kept(
         session,
         runtime.settings.attachments_dir,
         application,
+        await runtime.catalogue.of(application),
         body.kind,
         runtime.settings.intake_kept_document_days,
     )

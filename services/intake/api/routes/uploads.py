@@ -98,6 +98,7 @@ async def open_upload(
         runtime.settings.attachments_dir,
         application,
         resident.subject,
+        letter_type=await runtime.catalogue.of(application),
         kind=body.kind,
         filename=body.filename,
         size_bytes=body.size_bytes,

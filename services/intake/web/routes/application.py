@@ -39,7 +39,6 @@ from services.intake.api.responses import letter_response
 from services.intake.applications import (
     EDITABLE_STATUSES,
     details,
-    letter_type_of,
     register_field_names,
 )
 from services.intake.attachments import (
@@ -179,7 +178,7 @@ async def _show(
         if editable
         else {}
     )
-    letter_type = letter_type_of(application)
+    letter_type = await runtime.catalogue.of(application)  # the version it started with
     held = register_field_names(application)
     attached = {a.kind: a for a in seen.attachments}
     fields = {**seen.fields, **(values or {})}
@@ -301,6 +300,7 @@ async def change(
     request: Request,
     page: ResidentPageDep,
     session: SessionDep,
+    runtime: RuntimeDep,
 ) -> Response:
     """The fields, changed as PATCH changes them (a draft, or after a revision request)."""
     application = await _owned(session, page.resident, str(application_id))
@@ -315,7 +315,7 @@ async def change(
         # No API body limits here on purpose: the rules answer each value with its Indonesian
         # message next to its field.
         await resident_actions.change(
-            session, page.resident.subject, application.id, purpose, values
+            runtime, session, page.resident.subject, application.id, purpose, values
         )
     except DomainError as exc:
         refused = refusal_of(exc)
@@ -369,7 +369,7 @@ async def cancel_confirmation(
         "title": "Batalkan permohonan",
         "nav_active": "permohonan",
         "application": application,
-        "letter_type": letter_type_of(application),
+        "letter_name": application.letter_type_name or application.letter_type,
     }
     return render(request, "permohonan_batal.html", context, page=page)
 
@@ -405,6 +405,7 @@ async def upload_without_script(
         raise csrf_refused()  # no multipart body, so no CSRF field: refused before any lookup
     application = await _owned(session, resident, str(application_id))
     require_editable(application)
+    letter_type = await runtime.catalogue.of(application)  # its syarat, before the body is read
     await session.commit()
     root = runtime.settings.attachments_dir
     page = ResidentPage(
@@ -437,7 +438,7 @@ async def upload_without_script(
         raise csrf_refused()
     kind = form.fields.get("kind", "").strip().upper()
     try:
-        await accept_form(session, root, application, form)
+        await accept_form(session, root, application, letter_type, form)
     except DomainError as exc:
         return await _document_refused(request, page, session, application, kind, exc)
     return RedirectResponse(page_url(application.id, "berkas"), status_code=303)
@@ -482,6 +483,7 @@ async def use_kept_document(
             session,
             runtime.settings.attachments_dir,
             application,
+            await runtime.catalogue.of(application),
             kind,
             runtime.settings.intake_kept_document_days,
         )

@@ -24,9 +24,9 @@ from common.web.refusals import refusal_of
 from common.wilayah import all_desa
 from services.intake import complaints, survey
 from services.intake.api.deps import SESSION_COOKIE, RuntimeDep, SessionDep, current_resident
+from services.intake.catalogue import CatalogueUnavailable
 from services.intake.config import complaint_deadline_hours
 from services.intake.file_safety import MAX_ATTACHMENT_BYTES, too_large_message
-from services.intake.letter_types import LETTER_TYPES
 from services.intake.satisfaction import ELEMENTS, SCALE
 from services.intake.web.pages import ResidentPageDep, render
 
@@ -62,14 +62,26 @@ def _page(request: Request, runtime: RuntimeDep, template: str, **context: Any) 
 # --- survey -----------------------------------------------------------------------------------
 
 
-def _survey_context(target: survey.SurveyTarget, expires: str, sig: str) -> dict[str, Any]:
-    letter = LETTER_TYPES.get(target.letter_type)
+async def _letter_names(runtime: RuntimeDep) -> dict[str, str]:
+    """Letter type names by code, from the catalogue; none when it cannot be read: a survey
+    or a complaint does not wait for signing (the code stands in, or no type is chosen)."""
+    try:
+        current = await runtime.catalogue.current()
+    except CatalogueUnavailable:
+        return {}
+    return {code: lt.name for code, lt in current.items()}
+
+
+async def _survey_context(
+    runtime: RuntimeDep, target: survey.SurveyTarget, expires: str, sig: str
+) -> dict[str, Any]:
+    letter_name = (await _letter_names(runtime)).get(target.letter_type, target.letter_type)
     desa = all_desa().get(target.desa_code)
     return {
         "title": "Survei kepuasan",
         "elements": list(enumerate(ELEMENTS, start=1)),
         "scale": SCALE,
-        "letter_name": letter.name if letter else target.letter_type,
+        "letter_name": letter_name,
         "desa_name": desa.name if desa else target.desa_code,
         "expires": expires,
         "sig": sig,
@@ -101,7 +113,7 @@ async def survey_page(
         request,
         runtime,
         "survei.html",
-        **_survey_context(target, expires or "", sig or ""),
+        **(await _survey_context(runtime, target, expires or "", sig or "")),
         answers={},
         errors={},
     )
@@ -126,7 +138,7 @@ async def survey_answer(
             {"title": "Survei kepuasan", "message": refusal.message, "refused": True},
             status_code=refusal.status,
         )
-    context = _survey_context(target, expires, sig)
+    context = await _survey_context(runtime, target, expires, sig)
     if not sign_in_csrf_ok(request, PUBLIC_CSRF_COOKIE, raw.get(CSRF_FIELD, "")):
         return _page(
             request,
@@ -177,9 +189,10 @@ def _desa_options() -> list[tuple[str, str]]:
     return [("", "Pilih desa")] + [(d.code, f"{d.name} (Kec. {d.kecamatan})") for d in rows]
 
 
-def _complaint_form(
+async def _complaint_form(
     request: Request, runtime: RuntimeDep, signed_in: bool, **context: Any
 ) -> HTMLResponse:
+    names = await _letter_names(runtime)
     return _page(
         request,
         runtime,
@@ -188,8 +201,7 @@ def _complaint_form(
             "title": "Pengaduan",
             "desa_options": _desa_options(),
             "subjects": [("", "Pilih perihal"), *complaints.SUBJECTS.items()],
-            "letter_options": [("", "Tidak tentang satu jenis surat")]
-            + [(code, t.name) for code, t in sorted(LETTER_TYPES.items())],
+            "letter_options": [("", "Tidak tentang satu jenis surat")] + sorted(names.items()),
             "values": {},
             "errors": {},
             "signed_in_resident": signed_in,
@@ -213,7 +225,7 @@ async def _resident_id(request: Request, runtime: RuntimeDep, session: SessionDe
 @router.get(COMPLAINT_PATH)
 async def complaint_form(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     signed_in = await _resident_id(request, runtime, session) is not None
-    return _complaint_form(request, runtime, signed_in)
+    return await _complaint_form(request, runtime, signed_in)
 
 
 @router.post(COMPLAINT_PATH)
@@ -238,7 +250,7 @@ async def complaint_submit(
         "isi": isi,
     }
     if not sign_in_csrf_ok(request, PUBLIC_CSRF_COOKIE, csrf_token):
-        return _complaint_form(
+        return await _complaint_form(
             request,
             runtime,
             resident_id is not None,
@@ -250,7 +262,7 @@ async def complaint_submit(
     if lampiran is not None and lampiran.filename:
         content = await lampiran.read(MAX_ATTACHMENT_BYTES + 1)
         if len(content) > MAX_ATTACHMENT_BYTES:
-            return _complaint_form(
+            return await _complaint_form(
                 request,
                 runtime,
                 resident_id is not None,
@@ -264,7 +276,7 @@ async def complaint_submit(
         desa_code=desa,
         subject=perihal,
         body=isi,
-        letter_type=jenis_surat if jenis_surat in LETTER_TYPES else "",
+        letter_type=jenis_surat if jenis_surat in await _letter_names(runtime) else "",
         application_reference=nomor_permohonan,
         resident_id=resident_id,
         attachment=content,
@@ -278,12 +290,13 @@ async def complaint_submit(
             new,
             complaint_deadline_hours(runtime.settings, complaints.kabupaten_of(desa)),
         )
+        runtime.relay.wake()  # complaint.received: the desa's Sekdes is told
     except DomainError as exc:
         refusal = refusal_of(exc)
         errors = dict(refusal.details.get("errors", {}))
         if refusal.field and refusal.field not in errors:
             errors[refusal.field] = refusal.message
-        return _complaint_form(
+        return await _complaint_form(
             request,
             runtime,
             resident_id is not None,

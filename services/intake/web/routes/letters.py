@@ -16,7 +16,7 @@ from common.wilayah import by_kecamatan, find_desa
 from services.intake import register_corrections, register_data, resident_actions
 from services.intake.api.deps import RuntimeDep, SessionDep
 from services.intake.applications import TooManyDrafts, application_errors, owned_applications
-from services.intake.letter_types import LETTER_TYPES, PURPOSE_MAX_LENGTH, LetterType
+from services.intake.letter_types import PURPOSE_MAX_LENGTH, LetterType
 from services.intake.models import Resident
 from services.intake.offered import NOT_OFFERED_CODE, serving_desa
 from services.intake.register_data import registered_desa
@@ -48,15 +48,15 @@ class ListedApplication:
 async def my_applications(
     request: Request, page: ResidentPageDep, session: SessionDep
 ) -> HTMLResponse:
-    """The same query as GET /api/v1/applications: only this resident's own."""
+    """The same query as GET /api/v1/applications: only this resident's own, each named as
+    its letter type was named when it started (kept with it: no catalogue read)."""
     listed = []
     for a in await owned_applications(session, page.resident.subject):
-        letter_type = LETTER_TYPES.get(a.letter_type)
         desa = find_desa(a.desa_code)
         listed.append(
             ListedApplication(
                 id=a.id,
-                letter_name=letter_type.name if letter_type else a.letter_type,
+                letter_name=a.letter_type_name or a.letter_type,
                 desa=desa.name if desa else a.desa_code,
                 created_at=a.created_at,
                 status_label=status_label(a.status),
@@ -73,17 +73,20 @@ async def my_applications(
 
 
 @router.get(NEW_PATH)
-async def choose_letter_type(request: Request, page: ResidentPageDep) -> HTMLResponse:
+async def choose_letter_type(
+    request: Request, page: ResidentPageDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    letter_types = (await runtime.catalogue.current()).values()
     return render(
         request,
         "permohonan-pilih.html",
-        {"title": "Ajukan surat", "nav_active": "baru", "letter_types": LETTER_TYPES.values()},
+        {"title": "Ajukan surat", "nav_active": "baru", "letter_types": letter_types},
         page=page,
     )
 
 
-def _letter_type_or_404(type_code: str) -> LetterType:
-    letter_type = LETTER_TYPES.get(type_code)
+async def _letter_type_or_404(runtime: Runtime, type_code: str) -> LetterType:
+    letter_type = await runtime.catalogue.find(type_code)
     if letter_type is None:
         raise NotFound("not-found", "Jenis surat tidak tersedia.")
     return letter_type
@@ -222,7 +225,8 @@ async def letter_form(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> HTMLResponse:
-    return await _form_page(request, page, session, runtime, _letter_type_or_404(type_code))
+    letter_type = await _letter_type_or_404(runtime, type_code)
+    return await _form_page(request, page, session, runtime, letter_type)
 
 
 def _form_key(error_key: str) -> str:
@@ -240,7 +244,7 @@ async def create_draft(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    letter_type = _letter_type_or_404(type_code)
+    letter_type = await _letter_type_or_404(runtime, type_code)
     form = await request.form()
     values = {
         name: value
@@ -265,7 +269,7 @@ async def create_draft(
     # The register fills what it holds (the resident typed none of it); the chosen member's
     # record fills the subject's fields.
     prefilled = {**fields, **(registered.held if desa_code == registered.desa_code else {})}
-    errors = application_errors(desa_code, letter_type.code, purpose, prefilled)
+    errors = application_errors(desa_code, letter_type.code, purpose, prefilled, letter_type)
     if subject_id:
         subject_fields = register_data.SUBJECT_FIELDS.get(letter_type.code, {})
         errors = {

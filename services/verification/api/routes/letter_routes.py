@@ -13,7 +13,13 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from services.verification import route_admin
-from services.verification.api.deps import DesaManager, DesaStaff, RouteEditor, SessionDep
+from services.verification.api.deps import (
+    CatalogueDep,
+    DesaManager,
+    DesaStaff,
+    RouteEditor,
+    SessionDep,
+)
 from services.verification.route_admin import RouteIn, RouteOut, SettingsIO, SettingsOut
 
 router = APIRouter(tags=["rute dan kalender"])
@@ -26,35 +32,49 @@ class OfferedIn(BaseModel):
 
 
 @router.get("/routes")
-async def list_routes(staff: DesaStaff, session: SessionDep) -> list[RouteOut]:
-    return await route_admin.routes_of(session, staff.desa_code)
+async def list_routes(
+    staff: DesaStaff, session: SessionDep, catalogue: CatalogueDep
+) -> list[RouteOut]:
+    return await route_admin.routes_of(session, catalogue, staff.desa_code)
 
 
 @router.get("/routes/{letter_type}")
-async def get_route(letter_type: LetterType, staff: DesaStaff, session: SessionDep) -> RouteOut:
-    return await route_admin.route_of(session, staff.desa_code, letter_type)
+async def get_route(
+    letter_type: LetterType, staff: DesaStaff, session: SessionDep, catalogue: CatalogueDep
+) -> RouteOut:
+    return await route_admin.route_of(session, catalogue, staff.desa_code, letter_type)
 
 
 @router.put("/routes/{letter_type}")
 async def put_route(
-    letter_type: LetterType, body: RouteIn, staff: RouteEditor, session: SessionDep
+    letter_type: LetterType,
+    body: RouteIn,
+    staff: RouteEditor,
+    session: SessionDep,
+    catalogue: CatalogueDep,
 ) -> RouteOut:
-    return await route_admin.save_route(session, staff, letter_type, body)
+    return await route_admin.save_route(session, catalogue, staff, letter_type, body)
 
 
 @router.delete("/routes/{letter_type}")
-async def reset_route(letter_type: LetterType, staff: RouteEditor, session: SessionDep) -> RouteOut:
+async def reset_route(
+    letter_type: LetterType, staff: RouteEditor, session: SessionDep, catalogue: CatalogueDep
+) -> RouteOut:
     """Back to the default route of the letter type."""
-    return await route_admin.reset_route(session, staff, letter_type)
+    return await route_admin.reset_route(session, catalogue, staff, letter_type)
 
 
 @router.put("/routes/{letter_type}/offered")
 async def put_offered(
-    letter_type: LetterType, body: OfferedIn, staff: RouteEditor, session: SessionDep
+    letter_type: LetterType,
+    body: OfferedIn,
+    staff: RouteEditor,
+    session: SessionDep,
+    catalogue: CatalogueDep,
 ) -> RouteOut:
     """Whether the desa offers this letter type: residents (and walk-in registration) can only
     start letters of offered types. Letters already started are not affected."""
-    return await route_admin.offer(session, staff, letter_type, body.offered)
+    return await route_admin.offer(session, catalogue, staff, letter_type, body.offered)
 
 
 @router.get("/settings")

@@ -45,7 +45,7 @@ from services.verification.models import (
     TASK_KIND_SIGNING_BLOCKED,
     TASK_OPEN,
 )
-from services.verification.routes import LETTER_TYPE_NAMES, route_for
+from services.verification.routes import route_for
 from services.verification.staff_tasks import ENDED, DecisionRequest, Desk
 from services.verification.web.deadlines import remaining_text
 from services.verification.web.pages import StaffPage, StaffPageDep, render
@@ -160,14 +160,18 @@ async def _page_context(
     staff, roles = desk.staff, desk.roles
     detail, app = await staff_tasks.task_detail(runtime, session, staff, roles, application_id)
     task = detail.task
-    letter_type = await request_view.letter_type_info(runtime, app.letter_type)
+    # The catalogue version the application keeps: its labels, syarat and name.
+    letter_type = await request_view.letter_type_info(runtime, app)
     now = utcnow()
     remaining = None
     if task.deadline is not None and task.status == TASK_OPEN:
         remaining = remaining_text(
             task.deadline, now, await calendar_of(session, staff.desa_code, now)
         )
-    found = await route_for(session, staff.desa_code, detail.application.letter_type)
+    # Unavailable (503) when the catalogue cannot be read: whether this step signs is not guessed.
+    found = await route_for(
+        session, staff.desa_code, detail.application.letter_type, runtime.catalogue
+    )
     last_step = (
         found is not None
         and task.kind == TASK_KIND_DECISION
@@ -191,9 +195,7 @@ async def _page_context(
         "detail": detail,
         "app": detail.application,
         "task": task,
-        "type_name": LETTER_TYPE_NAMES.get(
-            detail.application.letter_type, detail.application.letter_type
-        ),
+        "type_name": letter_type.name if letter_type else detail.application.letter_type,
         # Name first, then the rest in reading order (request_view.shown_fields).
         "name_field": next((f for f in fields if f.key == "nama"), None),
         "fields": [f for f in fields if f.key != "nama"],

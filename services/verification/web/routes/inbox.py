@@ -4,7 +4,7 @@ letter type and state; and a server-sent-event stream that tells the page when i
 changed, so it refreshes itself."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -17,7 +17,6 @@ from services.verification.api.deps import DesaStaff, RuntimeDep, SessionDep, de
 from services.verification.calendars import DesaCalendar, calendar_of
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED
 from services.verification.request_view import applicant_names
-from services.verification.routes import LETTER_TYPE_NAMES
 from services.verification.staff_tasks import (
     EscalatedTask,
     TaskSummary,
@@ -110,8 +109,10 @@ def rows_of(
     calendars: dict[str, DesaCalendar],
     now: datetime,
     names: dict[str, str] | None = None,
+    type_names: Mapping[str, str] | None = None,
 ) -> list[InboxRow]:
-    """`calendars`: each task's desa calendar by desa code (one desa for desa staff)."""
+    """`calendars`: each task's desa calendar by desa code (one desa for desa staff);
+    `type_names`: the catalogue's names of the letter types (the code where it has none)."""
     rows = []
     for t in tasks:
         area = ""
@@ -122,7 +123,7 @@ def rows_of(
         rows.append(
             InboxRow(
                 task=t,
-                type_name=LETTER_TYPE_NAMES.get(t.letter_type, t.letter_type),
+                type_name=(type_names or {}).get(t.letter_type, t.letter_type),
                 state=state_of(t),
                 waited=waited_text(t.assigned_at, now),
                 remaining=remaining_text(t.deadline, now, calendar) if t.deadline else None,
@@ -204,6 +205,8 @@ async def _inbox_page(
         calendars = {staff.desa_code: await calendar_of(session, staff.desa_code, now)}
         # Whose request it is: the desa's own staff may see the applicant's name.
         names = await applicant_names(runtime, session, staff, (t.application_id for t in shown))
+    # Names label rows only: without the catalogue the rows show codes (catalogue.names).
+    type_names = await runtime.catalogue.names()
     done = DONE_MESSAGES.get(selesai)
     return render(
         request,
@@ -211,12 +214,12 @@ async def _inbox_page(
         {
             "title": "Kotak masuk",
             "nav_active": "kotak-masuk",
-            "rows": rows_of(shown, calendars, now, names),
+            "rows": rows_of(shown, calendars, now, names, type_names),
             "kabupaten": kabupaten,
             "total": len(tasks),
             "jenis": jenis,
             "keadaan": keadaan,
-            "type_options": [("", "Semua jenis"), *sorted(LETTER_TYPE_NAMES.items())],
+            "type_options": [("", "Semua jenis"), *sorted(type_names.items())],
             "state_options": [("", "Semua keadaan"), *STATES.items()],
             "flash": done,
             "flash_kind": "ok",

@@ -12,7 +12,7 @@ from common.domain import DESA_ROLES, ROLE_LABELS, Role
 from common.domain.errors import DomainError
 from common.web.refusals import Refusal, refusal_of
 from services.verification import route_admin
-from services.verification.api.deps import DesaStaff, RouteEditor, SessionDep
+from services.verification.api.deps import CatalogueDep, DesaStaff, RouteEditor, SessionDep
 from services.verification.route_admin import RouteIn, RouteOut, StepIO
 from services.verification.routes import MAX_STEP_HOURS, MAX_STEPS
 from services.verification.web.pages import StaffPageDep, render
@@ -31,7 +31,11 @@ NO_ROLE = ""
 
 @router.get("")
 async def letter_types_page(
-    request: Request, page: StaffPageDep, staff: DesaStaff, session: SessionDep
+    request: Request,
+    page: StaffPageDep,
+    staff: DesaStaff,
+    session: SessionDep,
+    catalogue: CatalogueDep,
 ) -> HTMLResponse:
     return render(
         request,
@@ -39,7 +43,7 @@ async def letter_types_page(
         {
             "title": "Jenis surat dan alurnya",
             "nav_active": "pengaturan",
-            "routes": await route_admin.routes_of(session, staff.desa_code),
+            "routes": await route_admin.routes_of(session, catalogue, staff.desa_code),
             "may_edit": await administers(page, session),
             **flash_of(request),
         },
@@ -54,9 +58,10 @@ async def stop_confirmation(
     page: StaffPageDep,
     staff: RouteEditor,
     session: SessionDep,
+    catalogue: CatalogueDep,
 ) -> HTMLResponse:
     """Before a service stops: what happens to new requests and to letters in progress."""
-    current = await route_admin.route_of(session, staff.desa_code, letter_type)
+    current = await route_admin.route_of(session, catalogue, staff.desa_code, letter_type)
     return render(
         request,
         "pengaturan/hentikan.html",
@@ -65,7 +70,7 @@ async def stop_confirmation(
             "nav_active": "pengaturan",
             "route": current,
             "in_progress": await route_admin.letters_in_progress(
-                session, staff.desa_code, current.letter_type
+                session, catalogue, staff.desa_code, current.letter_type
             ),
         },
         page=page,
@@ -77,14 +82,15 @@ async def switch_offered(
     letter_type: LetterType,
     staff: RouteEditor,
     session: SessionDep,
+    catalogue: CatalogueDep,
     dilayani: Annotated[str, Form(max_length=1)] = "",
     yakin: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
     if dilayani != "1" and yakin != "1":
         # Stopping is asked first (an old page's one-click form lands on the question).
-        code = route_admin.known(letter_type)
+        code = await route_admin.known(catalogue, letter_type)
         return RedirectResponse(f"/pengaturan/surat/{code}/hentikan", status_code=303)
-    await route_admin.offer(session, staff, letter_type, dilayani == "1")
+    await route_admin.offer(session, catalogue, staff, letter_type, dilayani == "1")
     return done("/pengaturan/surat", "layanan-diubah")
 
 
@@ -138,8 +144,9 @@ async def route_editor_page(
     page: StaffPageDep,
     staff: RouteEditor,
     session: SessionDep,
+    catalogue: CatalogueDep,
 ) -> HTMLResponse:
-    current = await route_admin.route_of(session, staff.desa_code, letter_type)
+    current = await route_admin.route_of(session, catalogue, staff.desa_code, letter_type)
     return await _editor(request, page, current, current)
 
 
@@ -150,8 +157,9 @@ async def save_route(
     page: StaffPageDep,
     staff: RouteEditor,
     session: SessionDep,
+    catalogue: CatalogueDep,
 ) -> Response:
-    current = await route_admin.route_of(session, staff.desa_code, letter_type)
+    current = await route_admin.route_of(session, catalogue, staff.desa_code, letter_type)
     form = await request.form()
     rows: list[dict[str, Any]] = []
     for i in range(MAX_STEPS):
@@ -173,7 +181,7 @@ async def save_route(
     refused = body if isinstance(body, Refusal) else None
     if isinstance(body, RouteIn):
         try:
-            await route_admin.save_route(session, staff, letter_type, body)
+            await route_admin.save_route(session, catalogue, staff, letter_type, body)
         except DomainError as exc:
             refused = refusal_of(exc)
             if refused.status != 422:
@@ -214,6 +222,8 @@ def _route_of_form(rows: list[dict[str, Any]], signer: str, on_behalf: str) -> R
 
 
 @router.post("/{letter_type}/bawaan")
-async def reset(letter_type: LetterType, staff: RouteEditor, session: SessionDep) -> Response:
-    current = await route_admin.reset_route(session, staff, letter_type)
+async def reset(
+    letter_type: LetterType, staff: RouteEditor, session: SessionDep, catalogue: CatalogueDep
+) -> Response:
+    current = await route_admin.reset_route(session, catalogue, staff, letter_type)
     return done(f"/pengaturan/surat/{current.letter_type}", "rute-bawaan")

@@ -1,0 +1,221 @@
+"""The letter types intake offers, read from the kabupaten's one catalogue: signing's gRPC
+CatalogueService (docs/letter-catalogue.md). Intake keeps no list of its own; what it checks at
+the door (fields, syarat, who may ask) is the catalogue's, converted here into
+`letter_types.LetterType`.
+
+Caching, and why it is safe:
+- A published version never changes (signing only adds versions), so a version fetched once
+  is kept for the life of the process (`_versions`, bounded by the catalogue's size times the
+  versions in use). An application keeps the version it started with
+  (`LetterApplication.letter_type_version`), so every later check of it reads that entry.
+- Which version is *current* changes when someone publishes: the list of current versions is
+  kept `CURRENT_TTL_SECONDS` only, so a type the kabupaten publishes is offered within that
+  time, and a stale list only ever offers a version that was current a moment ago (and which
+  the application then keeps, as it would have had it started a moment earlier).
+- Nothing stale is served once the TTL is over: if signing does not answer then, intake
+  answers 503 with `CATALOGUE_UNAVAILABLE` rather than guess, and writes nothing.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+import grpc
+from smartdesa.v1 import catalogue_pb2, catalogue_pb2_grpc
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.domain import field_values
+from common.domain.errors import Unavailable
+from services.intake.letter_types import FormField, LetterType, Requirement
+from services.intake.models import LetterApplication
+from services.intake.register_data import SUBJECT_LABELS
+
+log = logging.getLogger(__name__)
+
+CURRENT_TTL_SECONDS = 30.0
+# Generous: the first read of a process parses every definition on signing's side.
+LOOKUP_TIMEOUT_SECONDS = 10.0
+CATALOGUE_UNAVAILABLE = (
+    "Daftar jenis surat sedang tidak dapat dimuat karena layanan surat desa tidak dapat "
+    "dihubungi. Tidak ada yang tersimpan; silakan coba lagi beberapa saat lagi."
+)
+# Coded choices written out (common.domain.field_values): a field whose choices are all codes
+# of one of these is shown in those words ("P" -> "Perempuan").
+_CHOICE_WORDS: tuple[Mapping[str, str], ...] = (field_values.SEX, field_values.MARITAL_STATUS)
+
+
+class CatalogueUnavailable(Unavailable):
+    def __init__(self) -> None:
+        super().__init__("catalogue-unavailable", CATALOGUE_UNAVAILABLE)
+
+
+def _choice_labels(choices: tuple[str, ...]) -> Mapping[str, str]:
+    for words in _CHOICE_WORDS:
+        if choices and set(choices) <= set(words):
+            return words
+    return {}
+
+
+def letter_type_of(message: catalogue_pb2.LetterTypeDefinition) -> LetterType:
+    """Intake's view of one catalogue version. Intake asks for the uploads the catalogue marks
+    `wajib`; `opsional` and `bawa_asli` syarat are not (yet) asked for in the portal."""
+    return LetterType(
+        code=message.code,
+        name=message.name,
+        description=message.description,
+        requirements=tuple(
+            Requirement(s.code, s.name, s.description) for s in message.syarat if s.kind == "wajib"
+        ),
+        fields=tuple(
+            FormField(
+                name=f.name,
+                label=f.label,
+                required=f.required,
+                kind=f.kind,  # type: ignore[arg-type]  # the catalogue checks the kinds
+                max_length=f.max_length,
+                choices=tuple(f.choices),
+                hint=f.hint,
+                choice_labels=_choice_labels(tuple(f.choices)),
+            )
+            for f in message.fields
+        ),
+        open_to_non_residents=message.non_residents,
+        subject=SUBJECT_LABELS.get(message.code, ""),
+        online=message.online,
+        template_version=message.template_version,
+    )
+
+
+class Catalogue:
+    """The catalogue as intake reads it (see the module's docstring for the caching)."""
+
+    def __init__(
+        self,
+        stub: catalogue_pb2_grpc.CatalogueServiceStub,
+        ttl_seconds: float = CURRENT_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stub = stub
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._current: dict[str, LetterType] | None = None
+        self._current_at = 0.0
+        self._refreshing = asyncio.Lock()  # one read of the list at a time, not one per request
+        self._versions: dict[str, LetterType] = {}
+
+    def forget_current(self) -> None:
+        """The next read asks signing again (after a publish this process made, in tests)."""
+        self._current = None
+
+    async def current(self) -> Mapping[str, LetterType]:
+        """The current version of every type residents may request online, by code, in the
+        catalogue's order."""
+        async with self._refreshing:
+            return await self._read_current()
+
+    async def _read_current(self) -> Mapping[str, LetterType]:
+        now = self._clock()
+        if self._current is not None and now - self._current_at < self._ttl:
+            return self._current
+        try:
+            response = await self._stub.ListLetterTypes(
+                catalogue_pb2.ListCatalogueRequest(online_only=True),
+                timeout=LOOKUP_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("letter catalogue not read (signing: %s)", exc.code().name)
+            raise CatalogueUnavailable() from exc
+        found = {m.code: letter_type_of(m) for m in response.letter_types}
+        for lt in found.values():
+            self._versions.setdefault(lt.template_version, lt)
+        self._current, self._current_at = found, now
+        return found
+
+    async def everything(self) -> dict[str, LetterType]:
+        """The current version of every type, online or not (not cached: for the backfill)."""
+        try:
+            response = await self._stub.ListLetterTypes(
+                catalogue_pb2.ListCatalogueRequest(), timeout=LOOKUP_TIMEOUT_SECONDS
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise CatalogueUnavailable() from exc
+        return {m.code: letter_type_of(m) for m in response.letter_types}
+
+    async def find(self, code: str) -> LetterType | None:
+        """The current version of a type residents may request online; None if none is."""
+        return (await self.current()).get(code)
+
+    async def version(self, template_version: str) -> LetterType | None:
+        """The version `<code>-v<n>` (an application's); None if the catalogue has none."""
+        found = self._versions.get(template_version)
+        if found is not None:
+            return found
+        code, _, number = template_version.rpartition("-v")
+        if not code or not number.isdigit():
+            return None
+        try:
+            message = await self._stub.GetLetterType(
+                catalogue_pb2.GetLetterTypeRequest(code=code, version=int(number)),
+                timeout=LOOKUP_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            log.warning("letter catalogue not read (signing: %s)", exc.code().name)
+            raise CatalogueUnavailable() from exc
+        found = self._versions.setdefault(template_version, letter_type_of(message))
+        return found
+
+    async def of(self, application: LetterApplication) -> LetterType:
+        """The version the application started with (its form, syarat and letter)."""
+        pinned = application.letter_type_version
+        found = await self.version(pinned) if pinned else await self.find(application.letter_type)
+        if found is None:  # only catalogue versions are ever stored
+            raise LookupError(f"letter type version {pinned!r} is not in the catalogue")
+        return found
+
+
+async def pin_unpinned(sessions: async_sessionmaker[AsyncSession], catalogue: Catalogue) -> int:
+    """Gives every application stored before versions were recorded (letter_type_version "")
+    the version current now, and its name: the backfill of migration 0014, run at start right
+    after it. Returns how many were pinned; 0 and a warning if signing does not answer (the
+    next start tries again; until then signing renders those from its current version)."""
+    async with sessions() as session:
+        unpinned = (
+            await session.exec(
+                select(LetterApplication.letter_type)
+                .where(col(LetterApplication.letter_type_version) == "")
+                .distinct()
+            )
+        ).all()
+        if not unpinned:
+            return 0
+        try:
+            current = await catalogue.everything()
+        except CatalogueUnavailable:
+            log.warning("applications not pinned to catalogue versions yet: signing did not answer")
+            return 0
+        pinned = 0
+        for code in unpinned:
+            message = current.get(code)
+            if message is None:
+                log.warning("letter type %s of stored applications is not in the catalogue", code)
+                continue
+            rows = (
+                await session.exec(
+                    select(LetterApplication)
+                    .where(col(LetterApplication.letter_type) == code)
+                    .where(col(LetterApplication.letter_type_version) == "")
+                )
+            ).all()
+            for row in rows:
+                row.letter_type_version = message.template_version
+                row.letter_type_name = message.name
+                session.add(row)
+            pinned += len(rows)
+        await session.commit()
+    log.info("%d applications pinned to their letter type's current catalogue version", pinned)
+    return pinned

@@ -1,0 +1,439 @@
+"""WhatsApp chat: what the conversation workflow's activities need from notification (the number
+behind a conversation key, the 24-hour window, sending, fetching media, the office's inbox),
+and taking inbound messages from the webhook into the workflow.
+
+A number is never in Temporal: the workflow knows its conversation only by `conversation_key`,
+a keyed hash of the number, and asks here for the number when it sends.
+"""
+
+import hashlib
+import hmac
+import logging
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from common.db import as_utc, utcnow
+from services.notification.channels import (
+    MediaTooLarge,
+    MediaUnreadable,
+    PermanentDeliveryError,
+)
+from services.notification.models import (
+    Notification,
+    WhatsAppChat,
+    WhatsAppInbound,
+    WhatsAppMedia,
+    WhatsAppSecretAnswer,
+)
+from services.notification.models import OfficeMessage as OfficeRow
+from workflows.conversation import SIGNAL_INBOUND, SIGNAL_OFFICE_ANSWER, WORKFLOW_NAME, workflow_id
+from workflows.conversation.models import (
+    MEDIA_TOO_LARGE,
+    MEDIA_UNREADABLE,
+    MEDIA_UNSUPPORTED,
+    REPLY_BUTTONS,
+    REPLY_LIST,
+    TEXT,
+    ConversationInput,
+    Inbound,
+    MediaRequest,
+    MediaResult,
+    OfficeMessage,
+    Reply,
+)
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=24)
+# Attachments intake takes (services/intake/file_safety.py checks them again, fully).
+MAX_MEDIA_BYTES = 10 * 1024 * 1024
+_MAGIC = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"%PDF-": "application/pdf",
+}
+ACCEPTED_MEDIA = frozenset(_MAGIC.values())
+# Templates approved at Meta for messages outside the window (docs/whatsapp.md, exact text).
+TEMPLATE_VERSION = "1"
+OFFICE_ROLE = "operator"
+LINK_ATTEMPTS = 3
+LINK_LOCK = timedelta(days=1)
+# Words that stay commands while the conversation asks for personal data.
+PLAIN_WORDS = frozenset({"batal", "bantuan", "menu"})
+
+
+def conversation_key(secret: bytes, phone: str) -> str:
+    """The conversation's name: the same number always gives the same key; the key gives
+    nothing back about the number."""
+    return hmac.new(secret, f"whatsapp-chat:{phone}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+class ChatProvider(Protocol):
+    async def send_payload(self, payload: dict[str, Any]) -> str: ...
+
+    async def download_media(self, media_id: str, max_bytes: int) -> tuple[bytes, str]: ...
+
+
+class UnknownConversation(LookupError):
+    pass
+
+
+def content_type_of(content: bytes) -> str | None:
+    for magic, content_type in _MAGIC.items():
+        if content.startswith(magic):
+            return content_type
+    return None
+
+
+@dataclass
+class ChatLine:
+    """The conversation activities' way out (workflows/conversation/activities.ChatLine)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    provider: ChatProvider
+    language: str = "id"
+    office_recipients: Any = None  # async (desa_code) -> list[str] staff usernames
+
+    async def phone_of(self, key: str) -> str:
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+        if chat is None:
+            raise UnknownConversation(key)
+        return chat.phone
+
+    async def send(self, reply: Reply, now: datetime | None = None) -> None:
+        """Free-form within 24 hours of the resident's last message, the reply's approved
+        template after. `now`: when the workflow asked (its clock), else the wall clock."""
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, reply.key)
+        if chat is None:
+            raise UnknownConversation(reply.key)
+        at = (now or datetime.now(UTC)).astimezone(UTC)
+        open_window = at - as_utc(chat.last_inbound_at) < WINDOW
+        payload = (
+            free_form(chat.phone, reply)
+            if open_window
+            else template(chat.phone, reply, self.language)
+        )
+        try:
+            await self.provider.send_payload(payload)
+        except PermanentDeliveryError:
+            # Refused for good (a number that left WhatsApp): retrying would not help.
+            log.warning("a chat reply was refused by the provider")
+
+    async def fetch_media(self, request: MediaRequest) -> MediaResult:
+        if request.mime_type and request.mime_type not in ACCEPTED_MEDIA:
+            return MediaResult(problem=MEDIA_UNSUPPORTED)
+        try:
+            content, _declared = await self.provider.download_media(
+                request.media_id, MAX_MEDIA_BYTES
+            )
+        except MediaTooLarge:
+            return MediaResult(problem=MEDIA_TOO_LARGE)
+        except MediaUnreadable:
+            return MediaResult(problem=MEDIA_UNREADABLE)
+        content_type = content_type_of(content)
+        if content_type is None:
+            return MediaResult(problem=MEDIA_UNSUPPORTED)
+        ref = uuid.uuid4().hex
+        async with self.sessions() as session:
+            session.add(
+                WhatsAppMedia(ref=ref, key=request.key, content=content, content_type=content_type)
+            )
+            await session.commit()
+        return MediaResult(ref=ref)
+
+    async def staged(self, key: str, ref: str) -> tuple[bytes, str] | None:
+        async with self.sessions() as session:
+            media = await session.get(WhatsAppMedia, ref)
+        if media is None or media.key != key:
+            return None
+        return media.content, media.content_type
+
+    async def drop_staged(self, key: str, refs: list[str]) -> None:
+        async with self.sessions() as session:
+            for ref in refs:
+                media = await session.get(WhatsAppMedia, ref)
+                if media is not None and media.key == key:
+                    await session.delete(media)
+            await session.commit()
+
+    async def to_office(self, message: OfficeMessage) -> None:
+        """Kept for the desa's staff (GET /api/v1/whatsapp/office-messages) and put in the
+        inbox of the desa's operators."""
+        async with self.sessions() as session:
+            row = OfficeRow(
+                key=message.key,
+                desa_code=message.desa_code,
+                resident_id=message.resident_id,
+                resident_name=message.resident_name,
+                text=message.text[:1000],
+            )
+            session.add(row)
+            await session.flush()
+            usernames: list[str] = (
+                await self.office_recipients(message.desa_code) if self.office_recipients else []
+            )
+            for username in usernames:
+                session.add(
+                    Notification(
+                        recipient=f"staff:{username}",
+                        title="Pesan WhatsApp dari warga",
+                        body=message.text[:200],
+                        link="/staff/whatsapp",
+                        template="whatsapp.office_message",
+                        template_version="1",
+                        event_id=f"whatsapp-office-{row.id}",
+                    )
+                )
+            await session.commit()
+
+    async def expect_secret(self, key: str, on: bool) -> None:
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+            if chat is None:
+                raise UnknownConversation(key)
+            chat.expects_secret = on
+            session.add(chat)
+            if not on:
+                # Answers nobody asked for any more are not kept.
+                stale = await session.exec(
+                    select(WhatsAppSecretAnswer).where(col(WhatsAppSecretAnswer.key) == key)
+                )
+                for answer in stale.all():
+                    await session.delete(answer)
+            await session.commit()
+
+    async def take_secrets(self, key: str, refs: list[str]) -> list[str]:
+        """The answers behind `refs` (read once: deleted as they are read)."""
+        texts: list[str] = []
+        async with self.sessions() as session:
+            for ref in refs:
+                answer = await session.get(WhatsAppSecretAnswer, ref)
+                if answer is not None and answer.key == key:
+                    texts.append(answer.text)
+                    await session.delete(answer)
+            await session.commit()
+        return texts
+
+    async def link_locked(self, key: str) -> bool:
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+        until = chat.link_locked_until if chat is not None else None
+        return until is not None and as_utc(until) > utcnow()
+
+    async def record_link(self, key: str, resident_id: str | None) -> bool:
+        """A success links the number (once); a failure counts, and the third in a row locks
+        linking for a day. Answers whether it is locked now."""
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+            if chat is None:
+                raise UnknownConversation(key)
+            if resident_id is not None:
+                chat.linked_resident_id, chat.link_failures = resident_id, 0
+            else:
+                chat.link_failures += 1
+                if chat.link_failures >= LINK_ATTEMPTS:
+                    chat.link_failures, chat.link_locked_until = 0, utcnow() + LINK_LOCK
+            locked = (
+                chat.link_locked_until is not None and as_utc(chat.link_locked_until) > utcnow()
+            )
+            session.add(chat)
+            await session.commit()
+        return locked
+
+    async def linked_resident(self, key: str) -> str | None:
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+        return chat.linked_resident_id if chat is not None else None
+
+    async def linked_elsewhere(self, key: str, resident_id: str) -> bool:
+        """Whether another number linked itself to this resident already (a NIK links once)."""
+        async with self.sessions() as session:
+            other = (
+                await session.exec(
+                    select(WhatsAppChat)
+                    .where(col(WhatsAppChat.linked_resident_id) == resident_id)
+                    .where(col(WhatsAppChat.key) != key)
+                )
+            ).first()
+        return other is not None
+
+
+def free_form(phone: str, reply: Reply) -> dict[str, Any]:
+    """Text, reply buttons (≤ 3) or a list (≤ 10 rows), as the Cloud API takes them."""
+    base: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": phone,
+    }
+    body = reply.body[:1024] if reply.options else reply.body[:4096]
+    if reply.kind == REPLY_BUTTONS and reply.options:
+        return base | {
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": body},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": o.id, "title": o.title[:20]}}
+                        for o in reply.options[:3]
+                    ]
+                },
+            },
+        }
+    if reply.kind == REPLY_LIST and reply.options:
+        rows = [
+            {
+                "id": o.id,
+                "title": o.title[:24],
+                **({"description": o.description[:72]} if o.description else {}),
+            }
+            for o in reply.options[:10]
+        ]
+        return base | {
+            "type": "interactive",
+            "interactive": {
+                "type": "list",
+                "body": {"text": body},
+                "action": {
+                    "button": (reply.button or "Pilih")[:20],
+                    "sections": [{"title": "Pilihan", "rows": rows}],
+                },
+            },
+        }
+    return base | {"type": "text", "text": {"preview_url": False, "body": body}}
+
+
+def template(phone: str, reply: Reply, language: str) -> dict[str, Any]:
+    """Outside the 24-hour window: the reply's approved template (docs/whatsapp.md)."""
+    components: list[dict[str, Any]] = []
+    if reply.params:
+        components.append(
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": p[:1000]} for p in reply.params],
+            }
+        )
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": phone,
+        "type": "template",
+        "template": {
+            "name": f"smartdesa_{reply.template}_v{TEMPLATE_VERSION}",
+            "language": {"code": language},
+            "components": components,
+        },
+    }
+
+
+class ChatUnavailable(Exception):
+    """Temporal did not take the message: the webhook answers 503 and Meta redelivers."""
+
+
+@dataclass
+class ChatInbox:
+    """Takes inbound messages from the webhook into their conversations."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    temporal: Client
+    task_queue: str
+    secret: bytes
+    expire_after_seconds: int
+
+    async def take(self, phone: str, message: Inbound) -> bool:
+        """False for a message id taken before (a redelivery). The id is stored in the same
+        transaction that is committed only once the workflow has the signal: a failure leaves
+        nothing stored, and Meta's redelivery tries again."""
+        key = conversation_key(self.secret, phone)
+        sent_at = datetime.fromisoformat(message.sent_at).astimezone(UTC)
+        async with self.sessions() as session:
+            if await session.get(WhatsAppInbound, message.message_id) is not None:
+                return False
+            # The number and its window first, committed on their own: the workflow's first
+            # activity looks the number up, and a later failure here leaves nothing wrong.
+            chat = await session.get(WhatsAppChat, key)
+            if chat is None:
+                session.add(WhatsAppChat(key=key, phone=phone, last_inbound_at=sent_at))
+            elif sent_at > as_utc(chat.last_inbound_at):
+                chat.last_inbound_at = sent_at  # out of order: the window follows the latest
+                session.add(chat)
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()  # the number's first two messages at once: it exists
+        if message.kind == TEXT and message.text.strip().lower() not in PLAIN_WORDS:
+            message = await self._keep_secret(key, message)
+        async with self.sessions() as session:
+            session.add(WhatsAppInbound(message_id=message.message_id, key=key))
+            try:
+                await session.flush()
+            except IntegrityError:
+                return False  # the same id, taken at this moment by another request
+            try:
+                await self.temporal.start_workflow(
+                    WORKFLOW_NAME,
+                    ConversationInput(key=key, expire_after_seconds=self.expire_after_seconds),
+                    id=workflow_id(key),
+                    task_queue=self.task_queue,
+                    start_signal=SIGNAL_INBOUND,
+                    start_signal_args=[message],
+                )
+            except (RPCError, RuntimeError) as exc:
+                log.warning("chat message not passed on: %s", type(exc).__name__)
+                raise ChatUnavailable() from exc
+            await session.commit()
+        return True
+
+    async def _keep_secret(self, key: str, message: Inbound) -> Inbound:
+        """While the conversation asks for a NIK, KK number or mother's name, the answer is
+        kept here and only a reference goes to Temporal. Committed before the signal (the
+        workflow may read it at once); should the signal fail, it is dropped when the
+        conversation stops asking."""
+        async with self.sessions() as session:
+            chat = await session.get(WhatsAppChat, key)
+            if chat is None or not chat.expects_secret:
+                return message
+            ref = uuid.uuid4().hex
+            session.add(WhatsAppSecretAnswer(ref=ref, key=key, text=message.text[:200]))
+            await session.commit()
+        return replace(message, text="", secret_ref=ref)
+
+    async def answer_office(self, key: str, text: str) -> None:
+        try:
+            await self.temporal.start_workflow(
+                WORKFLOW_NAME,
+                ConversationInput(key=key, expire_after_seconds=self.expire_after_seconds),
+                id=workflow_id(key),
+                task_queue=self.task_queue,
+                start_signal=SIGNAL_OFFICE_ANSWER,
+                start_signal_args=[text],
+            )
+        except (RPCError, RuntimeError) as exc:
+            raise ChatUnavailable() from exc
+
+
+async def office_messages(
+    sessions: async_sessionmaker[AsyncSession], desa_code: str, limit: int = 100
+) -> list[OfficeRow]:
+    async with sessions() as session:
+        return list(
+            (
+                await session.exec(
+                    select(OfficeRow)
+                    .where(col(OfficeRow.desa_code) == desa_code)
+                    .order_by(col(OfficeRow.created_at).desc(), col(OfficeRow.id).desc())
+                    .limit(limit)
+                )
+            ).all()
+        )
