@@ -9,9 +9,13 @@ Caching, and why it is safe:
   versions in use). An application keeps the version it started with
   (`LetterApplication.letter_type_version`), so every later check of it reads that entry.
 - Which version is *current* changes when someone publishes: the list of current versions is
-  kept `CURRENT_TTL_SECONDS` only, so a type the kabupaten publishes is offered within that
+  kept `CURRENT_TTL_SECONDS` only, so a type the kabupaten publishes is listed within that
   time, and a stale list only ever offers a version that was current a moment ago (and which
   the application then keeps, as it would have had it started a moment earlier).
+- A type the kabupaten has just published is requestable at once: a code the cached list lacks
+  re-reads the list (`find`), at most once per `MISS_REFRESH_SECONDS`, so made-up codes cannot
+  flood signing. Chosen over a `catalogue.published` event: no new event contract or consumer
+  to keep alive, and freshness does not depend on NATS delivering a hint.
 - Nothing stale is served once the TTL is over: if signing does not answer then, intake
   answers 503 with `CATALOGUE_UNAVAILABLE` rather than guess, and writes nothing.
 """
@@ -35,7 +39,9 @@ from services.intake.register_data import SUBJECT_LABELS
 
 log = logging.getLogger(__name__)
 
-CURRENT_TTL_SECONDS = 30.0
+CURRENT_TTL_SECONDS = 10.0
+# A code the cached list lacks re-reads it, but not more often than this.
+MISS_REFRESH_SECONDS = 1.0
 # Generous: the first read of a process parses every definition on signing's side.
 LOOKUP_TIMEOUT_SECONDS = 10.0
 CATALOGUE_UNAVAILABLE = (
@@ -145,8 +151,18 @@ class Catalogue:
         return {m.code: letter_type_of(m) for m in response.letter_types}
 
     async def find(self, code: str) -> LetterType | None:
-        """The current version of a type residents may request online; None if none is."""
-        return (await self.current()).get(code)
+        """The current version of a type residents may request online; None if none is. A code
+        the cached list lacks (a type published a moment ago) re-reads the list first."""
+        found = (await self.current()).get(code)
+        if found is not None:
+            return found
+        async with self._refreshing:
+            if self._current is not None and (
+                self._clock() - self._current_at < MISS_REFRESH_SECONDS
+            ):
+                return self._current.get(code)
+            self._current = None
+            return (await self._read_current()).get(code)
 
     async def version(self, template_version: str) -> LetterType | None:
         """The version `<code>-v<n>` (an application's); None if the catalogue has none."""

@@ -4,7 +4,9 @@ type's default route, which a desa may replace with its own (routes.py). Verific
 no list of letter types.
 
 The current versions are cached `CURRENT_TTL_SECONDS`: a type or route the kabupaten publishes
-reaches the staff pages and new workflows within that time. Nothing older is served once it is
+reaches the staff pages and new workflows within that time; a type the cached list lacks (just
+published) re-reads it at once (`known`, at most once per `MISS_REFRESH_SECONDS`), so the first
+workflow of a new type finds its route. Nothing older is served once it is
 over: a route is refused (Unavailable, 503, and the workflow's route activity retries) rather
 than guessed. Names only label pages, so they fall back to the type's code instead.
 """
@@ -23,7 +25,9 @@ from services.verification.routes import LetterRoute, StepSpec
 
 log = logging.getLogger(__name__)
 
-CURRENT_TTL_SECONDS = 30.0
+CURRENT_TTL_SECONDS = 10.0
+# A code the cached list lacks re-reads it, but not more often than this.
+MISS_REFRESH_SECONDS = 1.0
 # Generous: the first read of a process parses every definition on signing's side.
 LOOKUP_TIMEOUT_SECONDS = 10.0
 CATALOGUE_UNAVAILABLE = (
@@ -75,6 +79,10 @@ class Catalogue:
         # Published versions never change: each one read is kept for the process's life.
         self._versions: dict[tuple[str, int], catalogue_pb2.LetterTypeDefinition] = {}
 
+    def forget_current(self) -> None:
+        """The next read asks signing again (after a publish made through this process)."""
+        self._current = None
+
     async def current(self) -> Mapping[str, KnownType]:
         """Every type's current version, by code in the catalogue's order; or
         CatalogueUnavailable."""
@@ -105,7 +113,16 @@ class Catalogue:
             return {}
 
     async def known(self, letter_type: str) -> KnownType | None:
-        return (await self.current()).get(letter_type)
+        found = (await self.current()).get(letter_type)
+        if found is not None:
+            return found
+        async with self._refreshing:  # a type published a moment ago: read the list again
+            if self._current is not None and (
+                self._clock() - self._current_at < MISS_REFRESH_SECONDS
+            ):
+                return self._current.get(letter_type)
+            self._current = None
+            return (await self._read_current()).get(letter_type)
 
     async def definition(
         self, code: str, template_version: str = ""
