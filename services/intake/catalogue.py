@@ -21,6 +21,7 @@ Caching, and why it is safe:
 """
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import field_values
 from common.domain.errors import Unavailable
+from common.domain.letter_versions import parse_pinned, with_wording
 from services.intake.letter_types import FormField, LetterType, Requirement
 from services.intake.models import LetterApplication
 from services.intake.register_data import SUBJECT_LABELS
@@ -164,17 +166,41 @@ class Catalogue:
             self._current = None
             return (await self._read_current()).get(code)
 
-    async def version(self, template_version: str) -> LetterType | None:
-        """The version `<code>-v<n>` (an application's); None if the catalogue has none."""
-        found = self._versions.get(template_version)
-        if found is not None:
-            return found
-        code, _, number = template_version.rpartition("-v")
-        if not code or not number.isdigit():
+    async def worded(self, letter_type: LetterType | None, desa_code: str) -> LetterType | None:
+        """`letter_type` as a new application of `desa_code` keeps it: its template_version
+        names the desa's current wording of the type too, if the desa has one
+        (`SKD-v2-desa-32.13.11.2004-3`), so the letter is worded as when it started. Not
+        cached: a wording the desa has just published applies to the next application."""
+        if letter_type is None:
             return None
         try:
+            found = await self._stub.ListDesaOverrides(
+                catalogue_pb2.ListDesaOverridesRequest(
+                    key=catalogue_pb2.LetterTypeDraftKey(code=letter_type.code, desa_code=desa_code)
+                ),
+                timeout=LOOKUP_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("desa wording not read (signing: %s)", exc.code().name)
+            raise CatalogueUnavailable() from exc
+        wording = found.current.version if found.current.body_json else 0
+        pinned = with_wording(letter_type.template_version, desa_code, wording)
+        if pinned == letter_type.template_version:
+            return letter_type
+        return dataclasses.replace(letter_type, template_version=pinned)
+
+    async def version(self, template_version: str) -> LetterType | None:
+        """The version `<code>-v<n>` an application keeps (with or without its desa's wording,
+        which only the letter's text uses); None if the catalogue has none."""
+        pinned = parse_pinned(template_version)
+        if pinned is None:
+            return None
+        found = self._versions.get(pinned.base)
+        if found is not None:
+            return found
+        try:
             message = await self._stub.GetLetterType(
-                catalogue_pb2.GetLetterTypeRequest(code=code, version=int(number)),
+                catalogue_pb2.GetLetterTypeRequest(code=pinned.code, version=pinned.version),
                 timeout=LOOKUP_TIMEOUT_SECONDS,
             )
         except grpc.aio.AioRpcError as exc:
@@ -182,7 +208,7 @@ class Catalogue:
                 return None
             log.warning("letter catalogue not read (signing: %s)", exc.code().name)
             raise CatalogueUnavailable() from exc
-        found = self._versions.setdefault(template_version, letter_type_of(message))
+        found = self._versions.setdefault(pinned.base, letter_type_of(message))
         return found
 
     async def of(self, application: LetterApplication) -> LetterType:

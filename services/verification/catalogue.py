@@ -21,6 +21,7 @@ import grpc
 from smartdesa.v1 import catalogue_pb2, catalogue_pb2_grpc
 
 from common.domain.errors import Unavailable
+from common.domain.letter_versions import parse_pinned
 from services.verification.routes import LetterRoute, StepSpec
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,8 @@ class Catalogue:
         """The version an application keeps (`<code>-v<n>`, its letter_type_version), or the
         current one when it names none; None when there is none or signing does not answer
         (pages then show codes instead of labels)."""
-        _, _, number = template_version.rpartition("-v")
-        version = int(number) if number.isdigit() else 0
+        pinned = parse_pinned(template_version)  # with the desa's wording or not
+        version = pinned.version if pinned is not None and pinned.code == code else 0
         kept = self._versions.get((code, version)) if version else None
         if kept is not None:
             return kept
