@@ -69,7 +69,7 @@ def _choice_labels(choices: tuple[str, ...]) -> Mapping[str, str]:
 
 def letter_type_of(message: catalogue_pb2.LetterTypeDefinition) -> LetterType:
     """Intake's view of one catalogue version. Intake asks for the uploads the catalogue marks
-    `wajib`; `opsional` and `bawa_asli` syarat are not (yet) asked for in the portal."""
+    `wajib`; `opsional` and `bawa_asli` syarat are shown, labelled, not asked for."""
     return LetterType(
         code=message.code,
         name=message.name,
@@ -77,6 +77,7 @@ def letter_type_of(message: catalogue_pb2.LetterTypeDefinition) -> LetterType:
         requirements=tuple(
             Requirement(s.code, s.name, s.description) for s in message.syarat if s.kind == "wajib"
         ),
+        syarat=tuple(Requirement(s.code, s.name, s.description, s.kind) for s in message.syarat),
         fields=tuple(
             FormField(
                 name=f.name,

@@ -157,6 +157,29 @@ async def test_catalogue_is_public(intake: Intake) -> None:
     }
 
 
+async def test_optional_and_bring_the_original_syarat_are_shown_labelled(
+    intake: Intake,
+) -> None:
+    """The API and the portal's pages list every syarat, each with its kind in Indonesian;
+    only the wajib ones are the uploads asked for."""
+    listed = {t["code"]: t for t in (await intake.http.get("/api/v1/letter-types")).json()}
+    skjb = [(r["code"], r["kind"], r["kind_label"]) for r in listed["SKJB"]["syarat"]]
+    assert ("BUKTI_MILIK", "bawa_asli", "Bawa berkas asli ke kantor desa") in skjb
+    assert ("KTP", "wajib", "Wajib diunggah") in skjb
+    assert "BUKTI_MILIK" not in [r["code"] for r in listed["SKJB"]["requirements"]]
+    skktp = [(r["code"], r["kind_label"]) for r in listed["SKKTP"]["syarat"]]
+    assert ("TANDA_TERIMA_KTP", "Tidak wajib") in skktp
+
+    headers = await intake.sign_in()
+    chooser = await intake.http.get("/permohonan/baru", headers=headers)
+    form = await intake.http.get("/permohonan/baru/SKJB", headers=headers)
+    for page in (chooser, form):
+        assert page.status_code == 200
+        assert "Bukti kepemilikan barang" in page.text
+        assert "Bawa berkas asli ke kantor desa" in page.text
+    assert "Tanda terima perekaman KTP-el" in chooser.text and "Tidak wajib" in chooser.text
+
+
 # A complete, valid form per type: what a resident of each letter fills in.
 VALID_FORMS: dict[str, dict[str, str]] = {
     "SKD": {"nama": "Ani", "alamat": "Dusun Krajan"},

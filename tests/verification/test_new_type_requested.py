@@ -145,6 +145,16 @@ async def test_a_new_type_published_in_the_staff_client_is_requested_and_issued(
     listed = await intake.http.get("/api/v1/letter-types", headers=headers)
     new = next(t for t in listed.json() if t["code"] == CODE)
     assert [f["name"] for f in new["fields"]] == ["nama", "jenis_ternak", "jumlah_ternak"]
+    assert [(r["code"], r["kind"]) for r in new["syarat"]] == [
+        ("KTP", "wajib"),
+        ("FOTO_TERNAK", "opsional"),
+        ("SURAT_VAKSIN", "bawa_asli"),
+    ]
+    # The application's page asks for the KTP and names the other two, labelled.
+    page = await intake.http.get(f"/permohonan/{application['id']}", headers=headers)
+    assert page.status_code == 200, page.text
+    assert "Kartu vaksin ternak" in page.text and "Bawa berkas asli ke kantor desa" in page.text
+    assert "Foto ternak" in page.text and "Tidak wajib" in page.text
 
     # Issued by signing from the version the application keeps, along the type's route.
     route = await service.runtime.catalogue.known(CODE)
