@@ -118,11 +118,15 @@ def test_coded_choices_are_written_out_and_stored_as_codes() -> None:
 def test_no_label_carries_its_own_hint() -> None:
     """Hints sit beside the field: a label never ends in "(TTTT-BB-HH)", "(L/P)" or an
     example, so a page that shows the value beside the label reads plainly."""
-    # The ten types intake offered before the catalogue; some seed files of the others still
-    # carry hints in labels ("Harga (rupiah, angka saja)"): theirs to fix.
-    for letter_type in (LETTER_TYPES[code] for code in ALL_TYPES):
+    # Every type of the catalogue. A unit may close a label ("Luas tanah (m²)"): it says what
+    # the number shown beside the label counts, wherever the value is shown; how to fill the
+    # field in ("angka saja", "bila ada") is the hint's.
+    for letter_type in LETTER_TYPES.values():
         for spec in letter_type.fields:
-            assert "(" not in spec.label and "misalnya" not in spec.label, spec.label
+            label = spec.label.removesuffix(" (m²)").removesuffix(" (bulan)")
+            label = label.removesuffix(" (rupiah)")
+            assert "(" not in label and "misalnya" not in label.lower(), spec.label
+            assert "bila" not in label and "angka saja" not in label, spec.label
             for code in spec.choices:
                 assert spec.choice_label(code) != code or not code[0].islower(), code
 
