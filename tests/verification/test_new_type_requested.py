@@ -31,6 +31,7 @@ from tests.verification.test_desa_profile_api import settings as settings  # noq
 from tests.verification.test_desa_profile_api import signing as signing  # noqa: F401
 
 CODE = "SKTERNAK"
+PURPOSE = "Persyaratan bantuan ternak"
 PATH = f"/kabupaten/katalog/{CODE}"
 
 
@@ -130,7 +131,7 @@ async def test_a_new_type_published_in_the_staff_client_is_requested_and_issued(
     body = {
         "desa_code": PAMANUKAN,
         "letter_type": CODE,
-        "purpose": "Persyaratan bantuan ternak",
+        "purpose": PURPOSE,
         "fields": {"nama": "Ani Suryani", "jenis_ternak": "Domba Garut", "jumlah_ternak": "12"},
     }
     refused = await intake.http.post(
@@ -164,7 +165,7 @@ async def test_a_new_type_published_in_the_staff_client_is_requested_and_issued(
             application_id=application["id"],
             desa_code=PAMANUKAN,
             letter_type=CODE,
-            purpose=body["purpose"],
+            purpose=PURPOSE,
             nik=NIK_ANI,
             signer_role="kades",
             fields=application["fields"],
