@@ -71,6 +71,8 @@ async def create(
     # The catalogue's current version, which the application keeps (asked first: if signing
     # does not answer, nothing is read from the register and nothing is written).
     current = await runtime.catalogue.find(letter_type)
+    # With the desa's wording of it now, kept too: the letter is worded as when it started.
+    current = await runtime.catalogue.worded(current, desa_code)
     await ensure_offered(runtime.directory, desa_code, current)
     nik = await nik_of(session, resident_id)
     who = register_data.actor(resident_id)
