@@ -169,10 +169,18 @@ class ChatLine:
 
     async def to_office(self, message: OfficeMessage) -> None:
         """Kept for the desa's staff (GET /api/v1/whatsapp/office-messages) and put in the
-        inbox of the desa's operators."""
+        inbox of the desa's operators. Once per request id: a retry (the activity timed out
+        after the commit) finds the row and stores nothing again."""
         async with self.sessions() as session:
+            if message.request_id:
+                done = await session.exec(
+                    select(OfficeRow.id).where(col(OfficeRow.request_id) == message.request_id)
+                )
+                if done.first() is not None:
+                    return
             row = OfficeRow(
                 key=message.key,
+                request_id=message.request_id or None,
                 desa_code=message.desa_code,
                 resident_id=message.resident_id,
                 resident_name=message.resident_name,
@@ -195,7 +203,11 @@ class ChatLine:
                         event_id=f"whatsapp-office-{row.id}",
                     )
                 )
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:
+                # The same request stored concurrently by another attempt: that one counts.
+                await session.rollback()
 
     async def expect_secret(self, key: str, on: bool) -> None:
         async with self.sessions() as session:

@@ -205,6 +205,8 @@ class OfficeMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(index=True)  # the conversation, to answer into
+    # The workflow's id for this message: a retried activity finds it and stores nothing.
+    request_id: str | None = Field(default=None, index=True, unique=True)
     desa_code: str = Field(index=True)
     resident_id: str  # the register's opaque id
     resident_name: str  # personal data: shown to the desa's staff only

@@ -4,6 +4,7 @@ media downloads through a local server speaking the Cloud API, intake and the re
 peers."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -409,3 +410,41 @@ async def test_batal_withdraws_a_submitted_application_after_confirming(
     [done] = await chat.say(button(PHONE, choice_ids(ask)["Ya, batalkan"]))
     assert body_of(done) == "Permohonan SKU-2026-000002 sudah dibatalkan."
     assert service.peers.intake.cancelled == ["app-b"]
+
+
+async def test_a_retried_office_message_is_stored_once(service: Service) -> None:
+    """The "petugas" activity may run again after it committed (its answer to Temporal lost):
+    the workflow's request id makes the second run store nothing, nor a second inbox note."""
+    from typing import Any, cast
+
+    from sqlmodel import col, select
+
+    from services.notification.chat import ChatLine
+    from services.notification.models import Notification
+    from services.notification.models import OfficeMessage as OfficeRow
+    from workflows.conversation.models import OfficeMessage
+
+    async def operators(desa_code: str) -> list[str]:
+        return ["operator.pamanukan"]
+
+    line = ChatLine(service.runtime.sessions, cast(Any, None), office_recipients=operators)
+    message = OfficeMessage(
+        key="k-retry",
+        resident_id="reg-1",
+        resident_name="ASEP SAEPUDIN",
+        desa_code=PAMANUKAN,
+        text="Apakah kantor desa buka besok?",
+        request_id="office-request-1",
+    )
+    await line.to_office(message)
+    await line.to_office(message)  # the retry
+    await line.to_office(replace(message, request_id="office-request-2"))  # a new message
+    async with service.runtime.sessions() as session:
+        rows = (await session.exec(select(OfficeRow).where(col(OfficeRow.key) == "k-retry"))).all()
+        notes = (
+            await session.exec(
+                select(Notification).where(col(Notification.template) == "whatsapp.office_message")
+            )
+        ).all()
+    assert sorted(r.request_id or "" for r in rows) == ["office-request-1", "office-request-2"]
+    assert len(notes) == 2

@@ -151,6 +151,8 @@ class OfficeMessage:
     resident_name: str
     desa_code: str
     text: str
+    # Made once by the workflow (deterministic): a retried activity stores the message once.
+    request_id: str = ""
 
 
 @dataclass

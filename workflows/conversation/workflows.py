@@ -709,6 +709,7 @@ class ConversationWorkflow:
                 resident_name=s.resident_name,
                 desa_code=s.desa_code,
                 text=text,
+                request_id=str(workflow.uuid4()),
             ),
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,
