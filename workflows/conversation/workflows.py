@@ -100,6 +100,8 @@ COMMANDS = {
     "petugas": "petugas",
     "surat": "surat",
 }
+# Conversations running before a file could answer a revision replay as they ran.
+PATCH_REVISION_FILE = "chat-revision-by-file"
 SEEN_KEPT = 200  # message ids remembered against redelivery (Meta redelivers within hours)
 PURPOSE_MAX_LENGTH = 200
 MAX_MEDIA_MB = 10
@@ -204,7 +206,7 @@ class ConversationWorkflow:
             command = _command(m)
             if command and command != "menu":
                 await self._command(command, m)
-            elif m.kind == MEDIA:
+            elif m.kind == MEDIA and workflow.patched(PATCH_REVISION_FILE):
                 await self._on_menu(m)  # perhaps the corrected document a revision asked for
             else:
                 await self._menu()
@@ -362,7 +364,10 @@ class ConversationWorkflow:
 
     async def _on_menu(self, m: Inbound) -> None:
         if m.kind == MEDIA:
-            await self._revision_file(m)
+            if workflow.patched(PATCH_REVISION_FILE):
+                await self._revision_file(m)
+            else:  # a conversation that was already running keeps its old answer on replay
+                await self._send(w.MEDIA_NOT_EXPECTED)
             return
         picked = self._pick(m)
         if picked is None or picked == STALE:
