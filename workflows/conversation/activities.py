@@ -100,7 +100,7 @@ class ChatLine(Protocol):
 
     async def link_locked(self, key: str) -> bool: ...
 
-    async def record_link(self, key: str, resident_id: str | None) -> bool: ...
+    async def record_link(self, key: str, resident_id: str | None, desa_code: str = "") -> bool: ...
 
     async def linked_resident(self, key: str) -> str | None: ...
 
@@ -205,7 +205,9 @@ class ConversationActivities:
                 if not await self._line.linked_elsewhere(request.key, found.id):
                     resident = found
         locked = await self._line.record_link(
-            request.key, resident.id if resident is not None else None
+            request.key,
+            resident.id if resident is not None else None,
+            resident.desa_code if resident is not None else "",
         )
         if resident is None:
             return LinkResult(locked=locked)
