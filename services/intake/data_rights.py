@@ -64,6 +64,7 @@ KIND_LABELS = {
     "walk_in": "mencetak tanda terima permohonan Anda",
     "complaint": "membuka pengaduan Anda",
     "complaint_attachment": "mengunduh lampiran pengaduan Anda",
+    "office_message": "membaca pesan WhatsApp Anda untuk kantor desa",
 }
 CHANNEL_LABELS = {
     "in_app": "Kotak pesan aplikasi",

@@ -10,10 +10,12 @@ import hashlib
 import hmac
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -22,6 +24,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from common.db import as_utc, utcnow
+from common.domain.roles import Role
 from services.notification.channels import (
     MediaTooLarge,
     MediaUnreadable,
@@ -65,6 +68,10 @@ ACCEPTED_MEDIA = frozenset(_MAGIC.values())
 # Templates approved at Meta for messages outside the window (docs/whatsapp.md, exact text).
 TEMPLATE_VERSION = "1"
 OFFICE_ROLE = "operator"
+# Who reads and answers residents' messages for the desa office (also as Plt).
+OFFICE_ROLES = frozenset({Role.OPERATOR, Role.SEKDES, Role.KADES})
+# Where the desa's staff read and answer them (verification's staff client).
+OFFICE_PAGE = "/pesan-warga"
 LINK_ATTEMPTS = 3
 LINK_LOCK = timedelta(days=1)
 # Words that stay commands while the conversation asks for personal data.
@@ -197,7 +204,7 @@ class ChatLine:
                         recipient=f"staff:{username}",
                         title="Pesan WhatsApp dari warga",
                         body=message.text[:200],
-                        link="/staff/whatsapp",
+                        link=OFFICE_PAGE,
                         template="whatsapp.office_message",
                         template_version="1",
                         event_id=f"whatsapp-office-{row.id}",
@@ -492,3 +499,53 @@ async def office_messages(
                 )
             ).all()
         )
+
+
+class OfficeMessageNotFound(LookupError):
+    """No such message in this desa (another desa's is answered the same: nothing is learnt)."""
+
+
+async def answer_office_message(
+    sessions: async_sessionmaker[AsyncSession],
+    send: Callable[[str, str], Awaitable[None]],
+    *,
+    desa_code: str,
+    message_id: int,
+    text: str,
+    actor: str,
+) -> tuple[OfficeRow, bool]:
+    """Records the staff answer and sends it into the resident's chat (`send`: ChatInbox.
+    answer_office, which keeps the 24-hour window's rules). A message is answered once: the
+    answer is claimed by a conditional update before it is sent, so a form posted twice (or two
+    staff at once) sends one answer; the second post gets the row and False. Should the chat
+    not take it (ChatUnavailable), the claim is undone and the message stays unanswered."""
+    at = utcnow()
+    async with sessions() as session:
+        claimed = await session.exec(
+            update(OfficeRow)
+            .where(col(OfficeRow.id) == message_id)
+            .where(col(OfficeRow.desa_code) == desa_code)
+            .where(col(OfficeRow.answer).is_(None))
+            .values(answer=text, answered_by=actor, answered_at=at)
+        )
+        await session.commit()
+        row = await session.get(OfficeRow, message_id)
+        if row is None or row.desa_code != desa_code:
+            raise OfficeMessageNotFound(message_id)
+        if int(claimed.rowcount) != 1:
+            return row, False
+        try:
+            await send(row.key, text)
+        except Exception:
+            # Not taken (ChatUnavailable): only this post set it (the claim needs an
+            # unanswered row), so it is undone and can be answered again. A cancelled call
+            # (the caller's deadline) keeps the claim: the signal may have gone, and an
+            # answer sent twice is worse than one to read again in the record.
+            await session.exec(
+                update(OfficeRow)
+                .where(col(OfficeRow.id) == message_id)
+                .values(answer=None, answered_by=None, answered_at=None)
+            )
+            await session.commit()
+            raise
+        return row, True

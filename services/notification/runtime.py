@@ -167,6 +167,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 settings, stack, sessions, channels, intake_channel, verification_channel
             )
             servicer.end_conversation = chat.end
+            servicer.answer_conversation = chat.answer_office
 
         log.info("notification service started (profile %s)", settings.profile)
         yield Runtime(

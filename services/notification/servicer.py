@@ -19,12 +19,22 @@ from common.domain.errors import DomainError
 from common.rpc import domain_code
 from services.notification.channels import ALL_CHANNELS
 from services.notification.chat import (
+    OFFICE_ROLES,
     ChatUnavailable,
+    OfficeMessageNotFound,
     UnknownConversation,
+    answer_office_message,
     linked_numbers,
+    office_messages,
     undo_link,
 )
-from services.notification.models import PENDING_STATUSES, STANDBY, Delivery, Notification
+from services.notification.models import (
+    PENDING_STATUSES,
+    STANDBY,
+    Delivery,
+    Notification,
+    OfficeMessage,
+)
 from services.notification.preferences import (
     Preferences,
     load_preferences,
@@ -50,6 +60,9 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         self._sessions = sessions
         # Ends a number's WhatsApp conversation (set once the chat runs; ChatInbox.end).
         self.end_conversation: Callable[[str], Awaitable[None]] | None = None
+        # Sends the office's answer into a conversation (ChatInbox.answer_office); None while
+        # the chat is off.
+        self.answer_conversation: Callable[[str, str], Awaitable[None]] | None = None
 
     async def GetPreferences(
         self, request: pb.GetPreferencesRequest, context: grpc.aio.ServicerContext
@@ -138,6 +151,77 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
                     # next identifies (it ends when quiet).
                     log.warning("the undone number's conversation could not be ended")
         return pb.UndoWhatsAppLinkResponse(undone=undone)
+
+    async def ListOfficeMessages(
+        self, request: pb.ListOfficeMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListOfficeMessagesResponse:
+        if not request.desa_code:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code is required")
+        found = await office_messages(self._sessions, request.desa_code)
+        return pb.ListOfficeMessagesResponse(messages=[_office_message(m) for m in found])
+
+    async def AnswerOfficeMessage(
+        self, request: pb.AnswerOfficeMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AnswerOfficeMessageResponse:
+        text = " ".join(request.text.split())
+        if not request.desa_code or request.message_id < 1 or not request.actor:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "desa_code, message_id and actor are required"
+            )
+        if not text or len(text) > MAX_ANSWER:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Balasan harus diisi, paling banyak {MAX_ANSWER} karakter.",
+            )
+        if request.actor_role not in OFFICE_ROLES:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "Hanya Operator Desa, Sekretaris Desa atau Kepala Desa yang menjawab pesan warga.",
+            )
+        if self.answer_conversation is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "Percakapan WhatsApp tidak aktif.")
+            raise AssertionError("abort raises")
+        try:
+            row, sent = await answer_office_message(
+                self._sessions,
+                self.answer_conversation,
+                desa_code=request.desa_code,
+                message_id=request.message_id,
+                text=text,
+                actor=request.actor,
+            )
+        except OfficeMessageNotFound:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "not found")
+            raise AssertionError("abort raises") from None
+        except ChatUnavailable:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                "Balasan belum dapat dikirim. Coba lagi sebentar lagi.",
+            )
+            raise AssertionError("abort raises") from None
+        if sent:
+            log.info("an office message was answered by %s", request.actor)
+        return pb.AnswerOfficeMessageResponse(message=_office_message(row), sent=sent)
+
+
+# As the staff API takes it (POST /api/v1/whatsapp/office-messages/{id}/answer).
+MAX_ANSWER = 1000
+
+
+def _office_message(row: OfficeMessage) -> pb.OfficeMessage:
+    assert row.id is not None
+    message = pb.OfficeMessage(
+        id=row.id,
+        received_at=_at(row.created_at),
+        text=row.text,
+        resident_id=row.resident_id,
+        answered=row.answer is not None,
+        answer=row.answer or "",
+        answered_by=row.answered_by or "",
+    )
+    if row.answered_at is not None:
+        message.answered_at.CopyFrom(_at(row.answered_at))
+    return message
 
 
 # A one-time code not yet final is still a secret: the record shows that it was sent, not it.

@@ -13,7 +13,8 @@ register record id read, never by NIK or name, so the log itself spreads no pers
 
 Two ways in:
 - `record(...)` at each read path that reads applications from intake (task detail, the
-  attachment download, the letter preview, the inbox's applicant names, the walk-in result);
+  attachment download, the letter preview, the inbox's applicant names, the walk-in result)
+  and residents' WhatsApp messages for the office from notification (*Pesan warga*);
 - register reads (`population.register.log_reads`) add a row per resident read for the staff
   member the request is acting for (`acting`, set by the staff sign-in dependency), so every
   register page and API read is covered without each route passing the staff member along.
@@ -40,6 +41,10 @@ KIND_WALK_IN = "walk_in"
 # "Data saya" when they filed it signed in.
 KIND_COMPLAINT = "complaint"
 KIND_COMPLAINT_ATTACHMENT = "complaint_attachment"
+# A resident's messages for the desa office from the WhatsApp chat (office_messages.py), by
+# register record id.
+KIND_OFFICE_MESSAGE = "office_message"
+OFFICE_MESSAGE_PURPOSE = "pesan WhatsApp untuk kantor desa"
 KINDS = (
     KIND_REGISTER,
     KIND_APPLICATION,
@@ -49,6 +54,7 @@ KINDS = (
     KIND_WALK_IN,
     KIND_COMPLAINT,
     KIND_COMPLAINT_ATTACHMENT,
+    KIND_OFFICE_MESSAGE,
 )
 REGISTER_PURPOSE = "daftar penduduk"
 

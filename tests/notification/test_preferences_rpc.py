@@ -264,3 +264,106 @@ async def test_the_desa_operator_sees_and_undoes_a_linked_whatsapp_number(
     assert await line.linked_resident("k-linked") is None
     after = await stub.ListWhatsAppLinks(pb.ListWhatsAppLinksRequest(desa_code=pamanukan))
     assert list(after.links) == []
+
+
+async def test_the_desa_office_lists_and_answers_office_messages_once(
+    stub: notification_pb2_grpc.NotificationServiceStub, peer: NotificationPeer
+) -> None:
+    """Residents' "petugas" messages for the desa's office (verification's *Pesan warga*):
+    listed to their desa only, newest first; an answer goes into the chat once, even when the
+    form is posted twice at the same moment; another desa's message is not found; a chat that
+    did not take the answer leaves the message unanswered."""
+    import asyncio
+
+    from services.notification.chat import ChatUnavailable
+    from services.notification.models import OfficeMessage
+
+    pamanukan, other = "32.13.11.2004", "32.13.11.2005"
+    now = datetime.now(UTC)
+    async with peer.sessions() as session:
+        for key, desa, text, ago in (
+            ("k-ani", pamanukan, "Kapan kantor desa buka?", 2),
+            ("k-asep", pamanukan, "Apakah bisa diwakilkan?", 1),
+            ("k-lain", other, "Pesan desa lain", 0),
+        ):
+            session.add(
+                OfficeMessage(
+                    key=key,
+                    desa_code=desa,
+                    resident_id=f"reg-{key}",
+                    resident_name="ANI",
+                    text=text,
+                    created_at=now - timedelta(minutes=ago),
+                )
+            )
+        await session.commit()
+    sent: list[tuple[str, str]] = []
+    down = False
+
+    async def answer(key: str, text: str) -> None:
+        await asyncio.sleep(0)  # the other post gets its turn while this one sends
+        if down:
+            raise ChatUnavailable()
+        sent.append((key, text))
+
+    listed = await stub.ListOfficeMessages(pb.ListOfficeMessagesRequest(desa_code=pamanukan))
+    assert [(m.text, m.resident_id, m.answered) for m in listed.messages] == [
+        ("Apakah bisa diwakilkan?", "reg-k-asep", False),
+        ("Kapan kantor desa buka?", "reg-k-ani", False),
+    ]
+    newest, oldest = listed.messages
+    assert newest.received_at.seconds > 0 and not newest.HasField("answered_at")
+
+    def post(message_id: int, text: str, desa: str = pamanukan, role: str = "operator") -> Any:
+        return stub.AnswerOfficeMessage(
+            pb.AnswerOfficeMessageRequest(
+                desa_code=desa,
+                message_id=message_id,
+                text=text,
+                actor="operator.pamanukan",
+                actor_role=role,
+            )
+        )
+
+    with pytest.raises(grpc.aio.AioRpcError) as off:
+        await post(newest.id, "Bisa.")
+    assert off.value.code() == grpc.StatusCode.UNAVAILABLE  # the chat is off
+    peer.servicer.answer_conversation = answer
+
+    elsewhere = await stub.ListOfficeMessages(pb.ListOfficeMessagesRequest(desa_code=other))
+    [theirs] = elsewhere.messages
+    for refused_post, code in (
+        (post(theirs.id, "Bukan desa kami."), grpc.StatusCode.NOT_FOUND),
+        (post(999_999, "Tidak ada."), grpc.StatusCode.NOT_FOUND),
+        (post(newest.id, "Bisa.", role="kasi_kesra"), grpc.StatusCode.PERMISSION_DENIED),
+        (post(newest.id, "   "), grpc.StatusCode.INVALID_ARGUMENT),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await refused_post
+        assert refused.value.code() == code
+    assert sent == []
+
+    down = True
+    with pytest.raises(grpc.aio.AioRpcError) as unavailable:
+        await post(newest.id, "Bisa, bawa surat kuasa.")
+    assert unavailable.value.code() == grpc.StatusCode.UNAVAILABLE
+    down = False
+    first, second = await asyncio.gather(
+        post(newest.id, "Bisa,  bawa surat kuasa."), post(newest.id, "Bisa, bawa surat kuasa.")
+    )
+    assert sorted([first.sent, second.sent]) == [False, True]
+    assert sent == [("k-asep", "Bisa, bawa surat kuasa.")]
+    assert first.message.answer == second.message.answer == "Bisa, bawa surat kuasa."
+    later = await post(newest.id, "Jawaban lain")
+    assert not later.sent and later.message.answer == "Bisa, bawa surat kuasa."
+    assert len(sent) == 1
+
+    after = await stub.ListOfficeMessages(pb.ListOfficeMessagesRequest(desa_code=pamanukan))
+    answered = after.messages[0]
+    assert (answered.answered, answered.answer, answered.answered_by) == (
+        True,
+        "Bisa, bawa surat kuasa.",
+        "operator.pamanukan",
+    )
+    assert answered.answered_at.seconds > 0
+    assert not after.messages[1].answered

@@ -276,6 +276,15 @@ async def test_status_help_and_a_message_to_the_office_answered_back(
     assert body_of(chat.replies()[-1]) == (
         "Balasan dari kantor desa:\nSabtu buka pukul 08.00 sampai 12.00."
     )
+    # Answered once: the same post again is the record (not sent again: tests/notification/
+    # test_preferences_rpc.py counts the sends); another answer is refused.
+    url = f"/api/v1/whatsapp/office-messages/{note['id']}/answer"
+    same = await service.client.post(
+        url, json={"text": "Sabtu buka pukul 08.00 sampai 12.00."}, headers=staff
+    )
+    assert same.status_code == 200 and same.json()["answer"] == answered.json()["answer"]
+    other = await service.client.post(url, json={"text": "Minggu tutup."}, headers=staff)
+    assert other.status_code == 409
 
 
 async def test_an_unknown_number_links_itself_once_by_family_knowledge(
@@ -448,6 +457,7 @@ async def test_a_retried_office_message_is_stored_once(service: Service) -> None
         ).all()
     assert sorted(r.request_id or "" for r in rows) == ["office-request-1", "office-request-2"]
     assert len(notes) == 2
+    assert {n.link for n in notes} == {"/pesan-warga"}  # the staff client's *Pesan warga*
 
 
 async def test_a_revision_is_answered_by_sending_the_corrected_document(

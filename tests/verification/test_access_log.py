@@ -117,6 +117,32 @@ def test_every_complaint_read_in_verification_is_logged() -> None:
         assert _calls_access_log(reader), name
 
 
+# Every function that reads residents' WhatsApp messages for the office from notification
+# (*Pesan warga*), all logged per resident shown (tests/verification/test_office_messages.py
+# walks it through the page).
+OFFICE_MESSAGE_READERS = {
+    "services/verification/office_messages.py:list_office_messages",
+}
+
+
+def test_every_office_message_read_in_verification_is_logged() -> None:
+    found: dict[str, ast.AST] = {}
+    for path in sorted((ROOT / "services/verification").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Attribute)
+                    and inner.func.attr == "ListOfficeMessages"
+                ):
+                    found[f"{path.relative_to(ROOT)}:{node.name}"] = node
+    assert set(found) == OFFICE_MESSAGE_READERS
+    for name, reader in found.items():
+        assert _calls_access_log(reader), name
+
+
 def test_every_register_read_goes_through_log_reads() -> None:
     """The register's reads (population.register) all end in log_reads, which writes the
     resident's access log for the acting staff member: no register read bypasses it."""

@@ -291,3 +291,149 @@ class UndoWhatsAppLinkResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UndoWhatsAppLinkResponse: _TypeAlias = UndoWhatsAppLinkResponse  # noqa: Y015
+
+@_typing.final
+class ListOfficeMessagesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOfficeMessagesRequest: _TypeAlias = ListOfficeMessagesRequest  # noqa: Y015
+
+@_typing.final
+class OfficeMessage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    RECEIVED_AT_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    RESIDENT_ID_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    ANSWERED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    text: _builtins.str
+    """personal data: shown to the desa's office only"""
+    resident_id: _builtins.str
+    """the register's opaque id of who wrote"""
+    answered: _builtins.bool
+    answer: _builtins.str
+    """"" while unanswered"""
+    answered_by: _builtins.str
+    """the staff username; "" while unanswered"""
+    @_builtins.property
+    def received_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def answered_at(self) -> _timestamp_pb2.Timestamp:
+        """unset while unanswered"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        received_at: _timestamp_pb2.Timestamp | None = ...,
+        text: _builtins.str = ...,
+        resident_id: _builtins.str = ...,
+        answered: _builtins.bool = ...,
+        answer: _builtins.str = ...,
+        answered_at: _timestamp_pb2.Timestamp | None = ...,
+        answered_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "received_at", b"received_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "answered", b"answered", "answered_at", b"answered_at", "answered_by", b"answered_by", "id", b"id", "received_at", b"received_at", "resident_id", b"resident_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OfficeMessage: _TypeAlias = OfficeMessage  # noqa: Y015
+
+@_typing.final
+class ListOfficeMessagesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___OfficeMessage]: ...
+    def __init__(
+        self,
+        *,
+        messages: _abc.Iterable[Global___OfficeMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOfficeMessagesResponse: _TypeAlias = ListOfficeMessagesResponse  # noqa: Y015
+
+@_typing.final
+class AnswerOfficeMessageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTOR_ROLE_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    message_id: _builtins.int
+    text: _builtins.str
+    actor: _builtins.str
+    """the staff member's username (kept as who answered)"""
+    actor_role: _builtins.str
+    """the role they answer in (own or Plt): operator, sekdes or kades"""
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        message_id: _builtins.int = ...,
+        text: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        actor_role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "actor_role", b"actor_role", "desa_code", b"desa_code", "message_id", b"message_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerOfficeMessageRequest: _TypeAlias = AnswerOfficeMessageRequest  # noqa: Y015
+
+@_typing.final
+class AnswerOfficeMessageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    SENT_FIELD_NUMBER: _builtins.int
+    sent: _builtins.bool
+    """False when the message had been answered already: nothing was sent; `message` holds the
+    answer given then.
+    """
+    @_builtins.property
+    def message(self) -> Global___OfficeMessage: ...
+    def __init__(
+        self,
+        *,
+        message: Global___OfficeMessage | None = ...,
+        sent: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "sent", b"sent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerOfficeMessageResponse: _TypeAlias = AnswerOfficeMessageResponse  # noqa: Y015

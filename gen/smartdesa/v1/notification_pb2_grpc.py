@@ -62,6 +62,16 @@ class NotificationServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkResponse.FromString,
                 _registered_method=True)
+        self.ListOfficeMessages = channel.unary_unary(
+                '/smartdesa.v1.NotificationService/ListOfficeMessages',
+                request_serializer=smartdesa_dot_v1_dot_notification__pb2.ListOfficeMessagesRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListOfficeMessagesResponse.FromString,
+                _registered_method=True)
+        self.AnswerOfficeMessage = channel.unary_unary(
+                '/smartdesa.v1.NotificationService/AnswerOfficeMessage',
+                request_serializer=smartdesa_dot_v1_dot_notification__pb2.AnswerOfficeMessageRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_notification__pb2.AnswerOfficeMessageResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -109,6 +119,25 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOfficeMessages(self, request, context):
+        """For the desa's office (verification's *Pesan warga* page): the messages residents left
+        for the office in the WhatsApp chat ("petugas"), newest first, that desa's only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerOfficeMessage(self, request, context):
+        """Records the staff answer and sends it into the resident's chat (within the 24-hour window
+        as a message, after it as the approved template). Once per message: the same post again
+        (a form submitted twice) answers sent=false with the answer given; NOT_FOUND for another
+        desa's message; PERMISSION_DENIED for a role that does not answer for the office;
+        UNAVAILABLE when the chat is off or did not take it, and then nothing is recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +165,16 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.UndoWhatsAppLink,
                     request_deserializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkResponse.SerializeToString,
+            ),
+            'ListOfficeMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOfficeMessages,
+                    request_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListOfficeMessagesRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_notification__pb2.ListOfficeMessagesResponse.SerializeToString,
+            ),
+            'AnswerOfficeMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerOfficeMessage,
+                    request_deserializer=smartdesa_dot_v1_dot_notification__pb2.AnswerOfficeMessageRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_notification__pb2.AnswerOfficeMessageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -276,6 +315,60 @@ class NotificationService:
             '/smartdesa.v1.NotificationService/UndoWhatsAppLink',
             smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkRequest.SerializeToString,
             smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOfficeMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.NotificationService/ListOfficeMessages',
+            smartdesa_dot_v1_dot_notification__pb2.ListOfficeMessagesRequest.SerializeToString,
+            smartdesa_dot_v1_dot_notification__pb2.ListOfficeMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerOfficeMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.NotificationService/AnswerOfficeMessage',
+            smartdesa_dot_v1_dot_notification__pb2.AnswerOfficeMessageRequest.SerializeToString,
+            smartdesa_dot_v1_dot_notification__pb2.AnswerOfficeMessageResponse.FromString,
             options,
             channel_credentials,
             insecure,

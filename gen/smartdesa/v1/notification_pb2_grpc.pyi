@@ -54,6 +54,17 @@ class NotificationServiceStub:
     """Undoes one: the number is an unknown number again and its conversation ends. NOT_FOUND for
     a number of another desa; undone=false when it had been undone already.
     """
+    ListOfficeMessages: _grpc.UnaryUnaryMultiCallable[_notification_pb2.ListOfficeMessagesRequest, _notification_pb2.ListOfficeMessagesResponse]
+    """For the desa's office (verification's *Pesan warga* page): the messages residents left
+    for the office in the WhatsApp chat ("petugas"), newest first, that desa's only.
+    """
+    AnswerOfficeMessage: _grpc.UnaryUnaryMultiCallable[_notification_pb2.AnswerOfficeMessageRequest, _notification_pb2.AnswerOfficeMessageResponse]
+    """Records the staff answer and sends it into the resident's chat (within the 24-hour window
+    as a message, after it as the approved template). Once per message: the same post again
+    (a form submitted twice) answers sent=false with the answer given; NOT_FOUND for another
+    desa's message; PERMISSION_DENIED for a role that does not answer for the office;
+    UNAVAILABLE when the chat is off or did not take it, and then nothing is recorded.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -80,6 +91,17 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     UndoWhatsAppLink: _aio.UnaryUnaryMultiCallable[_notification_pb2.UndoWhatsAppLinkRequest, _notification_pb2.UndoWhatsAppLinkResponse]  # type: ignore[assignment]
     """Undoes one: the number is an unknown number again and its conversation ends. NOT_FOUND for
     a number of another desa; undone=false when it had been undone already.
+    """
+    ListOfficeMessages: _aio.UnaryUnaryMultiCallable[_notification_pb2.ListOfficeMessagesRequest, _notification_pb2.ListOfficeMessagesResponse]  # type: ignore[assignment]
+    """For the desa's office (verification's *Pesan warga* page): the messages residents left
+    for the office in the WhatsApp chat ("petugas"), newest first, that desa's only.
+    """
+    AnswerOfficeMessage: _aio.UnaryUnaryMultiCallable[_notification_pb2.AnswerOfficeMessageRequest, _notification_pb2.AnswerOfficeMessageResponse]  # type: ignore[assignment]
+    """Records the staff answer and sends it into the resident's chat (within the 24-hour window
+    as a message, after it as the approved template). Once per message: the same post again
+    (a form submitted twice) answers sent=false with the answer given; NOT_FOUND for another
+    desa's message; PERMISSION_DENIED for a role that does not answer for the office;
+    UNAVAILABLE when the chat is off or did not take it, and then nothing is recorded.
     """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -134,6 +156,29 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_notification_pb2.UndoWhatsAppLinkResponse, _abc.Awaitable[_notification_pb2.UndoWhatsAppLinkResponse]]:
         """Undoes one: the number is an unknown number again and its conversation ends. NOT_FOUND for
         a number of another desa; undone=false when it had been undone already.
+        """
+
+    @_abc_1.abstractmethod
+    def ListOfficeMessages(
+        self,
+        request: _notification_pb2.ListOfficeMessagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_pb2.ListOfficeMessagesResponse, _abc.Awaitable[_notification_pb2.ListOfficeMessagesResponse]]:
+        """For the desa's office (verification's *Pesan warga* page): the messages residents left
+        for the office in the WhatsApp chat ("petugas"), newest first, that desa's only.
+        """
+
+    @_abc_1.abstractmethod
+    def AnswerOfficeMessage(
+        self,
+        request: _notification_pb2.AnswerOfficeMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_pb2.AnswerOfficeMessageResponse, _abc.Awaitable[_notification_pb2.AnswerOfficeMessageResponse]]:
+        """Records the staff answer and sends it into the resident's chat (within the 24-hour window
+        as a message, after it as the approved template). Once per message: the same post again
+        (a form submitted twice) answers sent=false with the answer given; NOT_FOUND for another
+        desa's message; PERMISSION_DENIED for a role that does not answer for the office;
+        UNAVAILABLE when the chat is off or did not take it, and then nothing is recorded.
         """
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,17 +9,20 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from common.auth import Principal
-from common.db import as_utc, utcnow
-from common.domain.roles import Role
+from common.db import as_utc
 from common.http import Problem
 from services.notification.api.deps import RuntimeDep, get_principal
-from services.notification.chat import ChatUnavailable, office_messages
+from services.notification.chat import (
+    OFFICE_ROLES,
+    ChatUnavailable,
+    OfficeMessageNotFound,
+    office_messages,
+)
+from services.notification.chat import answer_office_message as answer_office
 from services.notification.models import OfficeMessage
 
 router = APIRouter(prefix="/whatsapp/office-messages", tags=["whatsapp"])
 
-# Who answers residents at the desa office.
-OFFICE_ROLES = frozenset({Role.OPERATOR, Role.SEKDES, Role.KADES})
 MAX_ID = 2**31 - 1
 
 
@@ -79,27 +82,33 @@ async def answer_office_message(
     staff: OfficeStaff,
     runtime: RuntimeDep,
 ) -> OfficeMessageOut:
-    """Sends the answer into the resident's chat and records it. Another desa's message is
-    answered as if it did not exist."""
+    """Sends the answer into the resident's chat and records it, once: the same answer posted
+    again is answered with the record and not sent again; another answer to a message answered
+    already is refused. Another desa's message is answered as if it did not exist."""
+    assert staff.desa_code is not None
     text = " ".join(body.text.split())
     if not text:
         raise Problem(422, "Balasan tidak boleh kosong.", code="empty-answer")
-    async with runtime.sessions() as session:
-        row = await session.get(OfficeMessage, message_id)
-        if row is None or row.desa_code != staff.desa_code:
-            raise Problem(404, "Pesan tidak ditemukan.", code="office-message-not-found")
-        if runtime.chat is None:
-            raise Problem(503, "Percakapan WhatsApp tidak aktif.", code="chat-off")
-        try:
-            await runtime.chat.answer_office(row.key, text)
-        except ChatUnavailable as exc:
-            raise Problem(
-                503,
-                "Balasan belum dapat dikirim. Coba lagi sebentar lagi.",
-                code="chat-unavailable",
-                headers={"Retry-After": "5"},
-            ) from exc
-        row.answer, row.answered_by, row.answered_at = text, staff.subject, utcnow()
-        session.add(row)
-        await session.commit()
-        return OfficeMessageOut.of(row)
+    if runtime.chat is None:
+        raise Problem(503, "Percakapan WhatsApp tidak aktif.", code="chat-off")
+    try:
+        row, sent = await answer_office(
+            runtime.sessions,
+            runtime.chat.answer_office,
+            desa_code=staff.desa_code,
+            message_id=message_id,
+            text=text,
+            actor=staff.subject,
+        )
+    except OfficeMessageNotFound as exc:
+        raise Problem(404, "Pesan tidak ditemukan.", code="office-message-not-found") from exc
+    except ChatUnavailable as exc:
+        raise Problem(
+            503,
+            "Balasan belum dapat dikirim. Coba lagi sebentar lagi.",
+            code="chat-unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
+    if not sent and row.answer != text:
+        raise Problem(409, "Pesan ini sudah dijawab.", code="office-message-answered")
+    return OfficeMessageOut.of(row)
