@@ -27,6 +27,7 @@ from common.domain import Role, SignerKind
 from common.files import write_once
 from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
+from common.wilayah import find_desa
 from services.signing import rendering
 from services.signing.catalogue import store as catalogue
 from services.signing.catalogue.definition import LetterTypeDef as LetterType
@@ -185,13 +186,13 @@ class LetterIssuer:
             raise IssueRefused("Surat belum terbit; camat belum dapat menandatangani.")
         if letter.status != LetterStatus.VALID.value:
             raise IssueRefused("Surat sudah dicabut.")
-        if letter.kecamatan_approved_at is not None:
-            return letter
         if not letter.desa_code.startswith(req.kecamatan_code + "."):
             raise IssueRefused("Desa surat ini tidak termasuk kecamatan tersebut.")
         if letter.kecamatan_code != req.kecamatan_code:
             # Issued without the camat's field: its certification permits no new one.
             raise IssueRefused("Surat ini diterbitkan tanpa langkah kecamatan.")
+        if letter.kecamatan_approved_at is not None:
+            return letter
         local = self._signers.local()
         if local is None or not local.can_sign(req.kecamatan_code, Role.CAMAT):
             raise IssueRefused(
@@ -252,6 +253,21 @@ class LetterIssuer:
         return approved
 
     async def issue(self, req: IssueRequest) -> Letter:
+        letter = await self._issue_certified(req)
+        if req.kecamatan_code and letter.kecamatan_approved_at is None:
+            # The route's kecamatan steps were approved before issuing: the camat's
+            # "mengetahui" follows the certification at once (a retry finishes it).
+            area = find_desa(letter.desa_code)
+            letter = await self.approve_at_kecamatan(
+                KecamatanApproval(
+                    req.application_id,
+                    req.kecamatan_code,
+                    area.kecamatan if area is not None else req.kecamatan_code,
+                )
+            )
+        return letter
+
+    async def _issue_certified(self, req: IssueRequest) -> Letter:
         existing = await self._find(req.application_id)
         if existing is not None and existing.status != LetterStatus.ISSUING.value:
             return existing

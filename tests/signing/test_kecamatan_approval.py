@@ -131,3 +131,17 @@ async def test_the_camat_of_another_kecamatan_cannot_approve(signing: RunningSig
             KecamatanApproval("app-no-kec", KECAMATAN_PAMANUKAN, "Pamanukan")
         )
 
+
+
+async def test_issuing_with_a_kecamatan_adds_the_camat_signature(signing: RunningSigning) -> None:
+    """What the approval workflow asks for after desa and kecamatan steps: one IssueLetter with
+    the kecamatan's code gives the letter with both signatures."""
+    issuer = signing.runtime.issuer
+    letter = await issuer.issue(_sktm("app-kec-issue"))  # type: ignore[arg-type]
+    assert letter.kecamatan_approved_at is not None and letter.kecamatan_register
+    pdf = await issuer.read_pdf(letter)
+    names = [s.field_name for s in PdfFileReader(BytesIO(pdf)).embedded_signatures]
+    assert SIGNATURE_FIELD in names and APPROVAL_FIELD in names
+    check = await asyncio.to_thread(check_pdf, pdf, signing.runtime.signers.root_cert_asn1)
+    assert check.conclusion == "valid"
+    assert (await issuer.issue(_sktm("app-kec-issue"))).kecamatan_register == letter.kecamatan_register  # type: ignore[arg-type]
