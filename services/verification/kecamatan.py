@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,15 +26,18 @@ from common.domain import KECAMATAN_ROLES, Role, role_label
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from common.wilayah import all_desa
 from services.verification.models import (
+    TASK_OPEN,
     KecamatanLetterType,
     Staff,
     StaffChange,
     Task,
 )
-from services.verification.onboarding import NO_PASSWORD, PasswordLink, _new_link
 from services.verification.routes import MAX_STEP_HOURS, LetterRoute, StepSpec, route_to_json
-from services.verification.runtime import Runtime
 from services.verification.staff_admin import USERNAME_PATTERN
+
+if TYPE_CHECKING:  # the servicer imports this module, and the runtime the servicer
+    from services.verification.onboarding import PasswordLink
+    from services.verification.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,7 @@ async def create_kecamatan_account(
 ) -> tuple[Staff, PasswordLink]:
     """A kecamatan account without a password, and the one-time link its holder sets one with
     (the same links as a desa's first accounts)."""
+    from services.verification.onboarding import NO_PASSWORD, new_link
     area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
@@ -153,7 +158,7 @@ async def create_kecamatan_account(
             changed_by=actor.username,
         )
     )
-    link = await _new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
+    link = await new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
     await session.commit()
     log.info("kecamatan account %s created in %s by staff %s", staff.id, area.code, actor.id)
     return staff, link
@@ -269,8 +274,6 @@ def require_kecamatan_staff(staff: Staff) -> None:
 async def open_kecamatan_tasks(session: AsyncSession, staff: Staff) -> list[Task]:
     """Open tasks of the kecamatan's desa at the staff member's role (or escalated to it)."""
     require_kecamatan_staff(staff)
-    from services.verification.models import TASK_OPEN
-
     query = select(Task).where(
         Task.kecamatan_code == staff.kecamatan_code,
         Task.status == TASK_OPEN,

@@ -18,6 +18,7 @@ from services.verification.desa_service import closed_reason, serving_codes
 from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
 from services.verification.plt import current_plt
+from services.verification.kecamatan import with_kecamatan_steps
 from services.verification.routes import offered_letter_types, route_for, rules_for
 
 SERVICE_NAME = "smartdesa.v1.DirectoryService"
@@ -45,6 +46,14 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
                 raise
             rules = await rules_for(session, request.desa_code)
+            if found is not None:
+                # The kecamatan's steps after the desa's, for the types that go through it.
+                found = (
+                    await with_kecamatan_steps(
+                        session, request.desa_code, request.letter_type, found[0]
+                    ),
+                    found[1],
+                )
         if found is None:
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"no route for letter type {request.letter_type!r}"

@@ -42,6 +42,7 @@ from services.verification.models import (
     Task,
 )
 from services.verification.plt import roles_held
+from services.verification.kecamatan import is_kecamatan_staff, kecamatan_task
 from services.verification.routes import route_for
 from services.verification.runtime import Runtime
 from services.verification.signer_passphrase import Signer, sign
@@ -237,6 +238,11 @@ async def desk_for(session: AsyncSession, staff: Staff, application_id: str) -> 
         if task is None:
             raise NotFound("not-found", NOT_YOURS)
         return Desk(_at_desa(staff, task.desa_code), [Role.KABUPATEN_OPERATOR], kabupaten=True)
+    if is_kecamatan_staff(staff):
+        # Only an open task of their kecamatan's desa at their role's step (or escalated to
+        # it), acted on as if at that desa's desk: the workflow checks desa, role and step.
+        task = await kecamatan_task(session, staff, application_id)
+        return Desk(_at_desa(staff, task.desa_code), [staff.role])
     if staff.role in KABUPATEN_ROLES or not staff.desa_code:
         raise Forbidden("desa-staff-only", DESA_OR_KABUPATEN_ONLY)
     return Desk(staff, await roles_held(session, staff))
