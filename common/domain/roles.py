@@ -43,6 +43,7 @@ KECAMATAN_ROLES: tuple[Role, ...] = (Role.KASI_PELAYANAN_KECAMATAN, Role.SEKCAM,
 def is_kecamatan_role(role: str) -> bool:
     return role in KECAMATAN_ROLES
 
+
 # Who may change the desa's routes, settings and Plt periods.
 MANAGER_ROLES: tuple[Role, ...] = (Role.SEKDES, Role.KADES)
 # Whose certificates sign letters: a route's signer is one of these.

@@ -131,8 +131,8 @@ class Letter(SQLModel, table=True):
     # A letter that goes through the kecamatan: the kecamatan's register number (its own
     # gap-free sequence, numbering.allocate_number keyed by the kecamatan code) and when the
     # camat's "mengetahui" signature was added (then the PDF is `<id>.mengetahui.pdf`).
-    kecamatan_code: str = Field(default="", sa_column_kwargs={"server_default": ""})
-    kecamatan_register: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    kecamatan_code: str = ""
+    kecamatan_register: str = ""
     kecamatan_approved_at: datetime | None = None
 
 

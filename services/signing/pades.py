@@ -225,7 +225,9 @@ def approval_place(reader: Any, verification_url: str) -> tuple[int, tuple[int, 
 def _with_approval_field(pdf: bytes, verification_url: str) -> bytes:
     writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     page, box = approval_place(writer.prev, verification_url)
-    fields.append_signature_field(writer, fields.SigFieldSpec(APPROVAL_FIELD, on_page=page, box=box))
+    fields.append_signature_field(
+        writer, fields.SigFieldSpec(APPROVAL_FIELD, on_page=page, box=box)
+    )
     out = BytesIO()
     writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()
@@ -324,7 +326,6 @@ class PadesEngine:
             },
         )
         return out.getvalue()
-
 
     def approve(
         self, pdf: bytes, signer: signers.Signer, location: str, stamp: ApprovalStamp

@@ -50,8 +50,10 @@ def _allowed_later(status: Any) -> bool:
     if level in _ALLOWED_LATER_CHANGES:
         return True
     changed = getattr(status.diff_result, "changed_form_fields", None)
-    return level == ModificationLevel.FORM_FILLING and changed is not None and (
-        set(changed) <= {APPROVAL_FIELD}
+    return (
+        level == ModificationLevel.FORM_FILLING
+        and changed is not None
+        and (set(changed) <= {APPROVAL_FIELD})
     )
 
 

@@ -104,6 +104,7 @@ async def create_kecamatan_account(
     """A kecamatan account without a password, and the one-time link its holder sets one with
     (the same links as a desa's first accounts)."""
     from services.verification.onboarding import NO_PASSWORD, new_link
+
     area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
@@ -208,9 +209,7 @@ def steps_problems(steps: tuple[StepSpec, ...]) -> list[str]:
 async def kecamatan_letter_types(
     session: AsyncSession, kabupaten_code: str
 ) -> list[KecamatanLetterType]:
-    query = select(KecamatanLetterType).where(
-        KecamatanLetterType.kabupaten_code == kabupaten_code
-    )
+    query = select(KecamatanLetterType).where(KecamatanLetterType.kabupaten_code == kabupaten_code)
     return list((await session.exec(query.order_by(col(KecamatanLetterType.letter_type)))).all())
 
 

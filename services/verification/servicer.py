@@ -15,10 +15,10 @@ from common.events import AreaCodes
 from services.verification.accounts import session_of
 from services.verification.catalogue import Catalogue, CatalogueUnavailable
 from services.verification.desa_service import closed_reason, serving_codes
+from services.verification.kecamatan import with_kecamatan_steps
 from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
 from services.verification.plt import current_plt
-from services.verification.kecamatan import with_kecamatan_steps
 from services.verification.routes import offered_letter_types, route_for, rules_for
 
 SERVICE_NAME = "smartdesa.v1.DirectoryService"

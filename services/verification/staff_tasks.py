@@ -31,6 +31,7 @@ from services.verification.decisions import (
     send_retry_issue,
 )
 from services.verification.intake_reader import read_application
+from services.verification.kecamatan import is_kecamatan_staff, kecamatan_task
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
@@ -42,7 +43,6 @@ from services.verification.models import (
     Task,
 )
 from services.verification.plt import roles_held
-from services.verification.kecamatan import is_kecamatan_staff, kecamatan_task
 from services.verification.routes import route_for
 from services.verification.runtime import Runtime
 from services.verification.signer_passphrase import Signer, sign

@@ -120,7 +120,9 @@ async def test_kecamatan_inbox_shows_only_its_desa_at_its_role(service: Service)
         seen = await service.http.get(f"/api/v1/tasks/{other}", headers=camat)
         assert seen.status_code == 404, other
     desa_staff = await service.login("kades.pamanukan")
-    assert (await service.http.get("/api/v1/kecamatan/tasks", headers=desa_staff)).status_code == 403
+    assert (
+        await service.http.get("/api/v1/kecamatan/tasks", headers=desa_staff)
+    ).status_code == 403
 
 
 async def test_letter_types_through_the_kecamatan_are_data(service: Service) -> None:
@@ -132,7 +134,8 @@ async def test_letter_types_through_the_kecamatan_are_data(service: Service) -> 
     assert await _route_roles(service, "SKD") == ["kasi_pemerintahan", "sekdes", "kades"]
 
     bad = await service.http.put(
-        f"{TYPES}/SKD", json={"steps": [{"role": "kades", "deadline_working_hours": 8}]},
+        f"{TYPES}/SKD",
+        json={"steps": [{"role": "kades", "deadline_working_hours": 8}]},
         headers=operator,
     )
     assert bad.status_code == 422 and "bukan jabatan kecamatan" in bad.json()["detail"]
@@ -148,10 +151,13 @@ async def test_letter_types_through_the_kecamatan_are_data(service: Service) -> 
     )
     assert put.status_code == 200, put.text
     assert await _route_roles(service, "SKD") == [
-        "kasi_pemerintahan", "sekdes", "kades", "sekcam", "camat"
+        "kasi_pemerintahan",
+        "sekdes",
+        "kades",
+        "sekcam",
+        "camat",
     ]
     gone = await service.http.delete(f"{TYPES}/SKD", headers=operator)
     assert gone.status_code == 204
     assert await _route_roles(service, "SKD") == ["kasi_pemerintahan", "sekdes", "kades"]
     assert (await service.http.delete(f"{TYPES}/SKD", headers=operator)).status_code == 404
-

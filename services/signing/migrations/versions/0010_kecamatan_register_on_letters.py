@@ -38,6 +38,10 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("kecamatan_approved_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
         )
+    # The default only fills existing rows; the model gives new ones theirs.
+    with op.batch_alter_table("letter") as batch:
+        batch.alter_column("kecamatan_code", server_default=None)
+        batch.alter_column("kecamatan_register", server_default=None)
 
 
 def downgrade() -> None:

@@ -40,6 +40,9 @@ def upgrade() -> None:
             )
         )
         batch.create_index("ix_staff_kecamatan_code", ["kecamatan_code"], unique=False)
+    # The default only fills existing rows; the model gives new ones theirs.
+    with op.batch_alter_table("staff") as batch:
+        batch.alter_column("kecamatan_code", server_default=None)
     table = op.create_table(
         "verification_kecamatan_letter_type",
         sa.Column("kabupaten_code", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
