@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-unit test-fast smoke chat proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render migration bench bench-signing bench-import bench-uploads
+	bench-render migration bench bench-signing bench-import bench-uploads bench-memory
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -23,6 +23,7 @@ help:
 	@echo "make deploy-check  hadolint the Dockerfiles, render and validate every k8s overlay"
 	@echo "make migration SERVICE=intake MSG=\"...\"   new Alembic revision from the models"
 	@echo "make bench-render  render and issue (B-LTA) every catalogue type: medians per type"
+	@echo "make bench-memory  idle dev stack (own ports, temp data): PSS per process and total"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +100,11 @@ bench-import: $(STAMP)
 # with PAdES B-LTA; prints render_ms_median and issue_blta_ms_median, overall and per type.
 bench-render: $(STAMP)
 	$(PY) -m scripts.bench_render
+
+# The idle dev stack's own processes (services, worker and their children; not Temporal or
+# NATS): PSS per process and total_pss_mb, on free ports with a temporary data folder.
+bench-memory: $(STAMP)
+	$(PY) -m scripts.bench_memory
 
 proto: $(STAMP)
 	rm -rf gen/smartdesa

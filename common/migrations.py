@@ -5,25 +5,32 @@ profile (SQLite in dev, PostgreSQL in production). A database made before migrat
 (tables present, no `alembic_version`) is stamped at the first revision and then upgraded.
 
 New revision after changing a service's models:  make migration SERVICE=intake MSG="..."
+
+Alembic (with Mako and Pygments, about 11 MB) is imported only when there is something to do:
+a database already at the newest revision is recognised from the revision files alone. Each
+service's `__main__` runs the upgrade in a short-lived child process (`python -m
+common.migrations <service>`) before it starts, so the long-running service never loads Alembic.
 """
 
 import asyncio
 import hashlib
+import importlib
 import logging
+import re
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from common.db import create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,9 @@ def service_metadata(tables: Sequence[type[SQLModel]]) -> MetaData:
 
 def alembic_config(
     service: str, url: str | None = None, script_location: Path | None = None
-) -> Config:
+) -> "Config":
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location or migrations_dir(service)))
     config.set_main_option("path_separator", "os")
@@ -57,7 +66,10 @@ def alembic_config(
     return config
 
 
-def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+def _upgrade(connection: Connection, config: "Config", revision: str) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config.attributes["connection"] = connection
     if connection.dialect.name == "postgresql":
         # Replicas starting together: one upgrades, the others wait and then find it done.
@@ -72,7 +84,7 @@ def _upgrade(connection: Connection, config: Config, revision: str) -> None:
     command.upgrade(config, revision)
 
 
-def _lock_key(config: Config) -> int:
+def _lock_key(config: "Config") -> int:
     service = str(config.attributes["service"])
     return int.from_bytes(hashlib.sha256(f"smartdesa-migrate-{service}".encode()).digest()[:7])
 
@@ -84,6 +96,11 @@ async def upgrade(
     script_location: Path | None = None,
 ) -> None:
     """Bring the service's database to `revision` (the newest by default)."""
+    if revision == "head":
+        heads = _script_heads(script_location or migrations_dir(service))
+        async with engine.connect() as conn:
+            if heads is not None and await conn.run_sync(_stored_revisions) == heads:
+                return  # nothing to do, and Alembic stays unloaded
     config = alembic_config(service, script_location=script_location)
     async with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -107,7 +124,38 @@ async def upgrade(
                 await conn.commit()
 
 
+# `revision: str = "0003"` and `down_revision: str | None = "0002"` in every revision file.
+_REVISION = re.compile(r"^revision(?:\s*:[^=]*)?\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:[^=]*)?\s*=\s*(.+)$", re.MULTILINE)
+
+
+def _script_heads(script_location: Path) -> set[str] | None:
+    """The newest revisions of a migration folder, read from its files without Alembic;
+    None when a file is not in the simple form (then Alembic decides, as always)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (script_location / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision = _REVISION.findall(text)
+        down = _DOWN_REVISION.findall(text)
+        if len(revision) != 1 or len(down) != 1:
+            return None
+        revisions.add(revision[0])
+        parents.update(re.findall(r"[\"']([^\"']+)[\"']", down[0]))
+    heads = revisions - parents
+    return heads or None
+
+
+def _stored_revisions(connection: Connection) -> set[str]:
+    if VERSION_TABLE not in inspect(connection).get_table_names():
+        return set()
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))  # noqa: S608
+    return {str(row[0]) for row in rows}
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     def read(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -117,12 +165,16 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 def revisions(service: str) -> list[str]:
     """The service's revisions, oldest first."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(service))
     return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 async def pending_model_changes(engine: AsyncEngine, metadata: MetaData) -> list[Any]:
     """What autogenerate would put in a new revision: empty when models and migrations agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
 
     def compare(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(
@@ -183,3 +235,33 @@ def _run_migrations(connection: Connection, metadata: MetaData) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def database_url(service: str) -> str:
+    """The service's database, from its own settings (as its runtime opens it)."""
+    settings = importlib.import_module(f"services.{service}.config").get_settings()
+    url = settings.intake_db_url if service == "intake" else settings.database_url
+    return str(url)
+
+
+async def _upgrade_service(service: str) -> None:
+    engine = create_engine(database_url(service))
+    try:
+        await upgrade(engine, service)
+    finally:
+        await engine.dispose()
+
+
+def upgrade_in_child(service: str) -> None:
+    """For a service's `__main__`: the upgrade in a child process that exits afterwards, so
+    the service finds its database at the newest revision and never imports Alembic."""
+    done = subprocess.run([sys.executable, "-m", "common.migrations", service], check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise SystemExit(f"{service}: schema migration failed (exit code {done.returncode})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in SERVICES:
+        raise SystemExit(f"usage: python -m common.migrations {{{','.join(SERVICES)}}}")
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(_upgrade_service(sys.argv[1]))

@@ -10,16 +10,17 @@ The other OTEL_EXPORTER_OTLP_* variables (headers, certificates) apply as usual.
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
-from temporalio.contrib.opentelemetry import TracingInterceptor
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from temporalio.contrib.opentelemetry import TracingInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,22 @@ def tracer_provider(service: str, otlp_endpoint: str | None) -> TracerProvider:
     return provider
 
 
-def temporal_interceptors() -> list[TracingInterceptor]:
+def temporal_interceptors() -> list["TracingInterceptor"]:
     """For Client.connect: spans for starts, updates, signals and queries, their context in
     Temporal headers; a worker on such a client continues them in workflows and activities."""
+    # Imported here: the services without a Temporal client (signing, notification) never load
+    # temporalio (about 15 MB per process).
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
     return [TracingInterceptor()]
 
 
-def instrument_app(app: FastAPI) -> None:
+def instrument_app(app: "FastAPI") -> None:
     """A server span per request; probes, scrapes and the dev sinks are left out."""
+    # Imported here: the approval worker, which serves no FastAPI app, never loads FastAPI
+    # (about 14 MB).
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls="healthz,metrics,dev/messages", server_request_hook=_without_query
     )

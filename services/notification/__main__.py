@@ -2,7 +2,9 @@
 
 import uvicorn
 
+import common.nats_import  # noqa: F401  # isort: split  (first: nats-py without aiohttp)
 from common.logging import configure_logging
+from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing
 from services.notification.config import get_settings
 from services.notification.main import create_app
@@ -12,6 +14,9 @@ def main() -> None:
     settings = get_settings()
     configure_logging("notification", settings.log_level)
     configure_tracing("notification", settings.otlp_endpoint)
+    # Schema migrations in a child process first: this long-running one never loads Alembic
+    # (the runtime's own upgrade then finds the database at the newest revision).
+    upgrade_in_child("notification")
     uvicorn.run(
         create_app(settings),
         host=settings.notification_http_host,

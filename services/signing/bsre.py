@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from io import BytesIO
 
 import httpx
-import typst
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
@@ -63,6 +62,8 @@ def _stamp_png(stamp: StampText) -> bytes:
   align(horizon)[Ditandatangani secara elektronik oleh \\ #sys.inputs.at("name") \\
     #sys.inputs.at("line") \\ #sys.inputs.at("at") \\ #text(size: 5pt, sys.inputs.at("url"))])
 """
+    import typst  # only here: the service does not hold it idle
+
     png: bytes = typst.compile(
         source,
         format="png",

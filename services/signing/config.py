@@ -30,6 +30,9 @@ class Settings(CommonSettings):
     signing_crl_url: str | None = None
     # Processes that render and sign letters with local keys (0: a thread, for tests).
     signing_workers: int = 2
+    # The pool starts on the first letter and its workers are released after this long without
+    # one (an idle service holds no worker processes).
+    signing_workers_idle_seconds: float = 300.0
     # Which signer each desa uses (desa code -> local | pkcs11 | bsre); others use the default.
     signing_signers: dict[str, SignerKind] = {}
     signing_default_signer: SignerKind = SignerKind.LOCAL

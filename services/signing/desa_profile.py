@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import typst
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -324,6 +323,8 @@ def _typst_can_render(data: bytes, ext: str) -> bool:
             f'#image("/logo.{ext}", width: 2.2cm)\n'
         ).encode()
         try:
+            import typst  # only here: the service does not hold it idle
+
             compiler = typst.Compiler(root=tmp, font_paths=_fonts(), ignore_system_fonts=True)
             compiler.compile(source, format="pdf")
         except Exception:  # noqa: BLE001 - typst reports undecodable images as plain errors

@@ -5,7 +5,8 @@ of the service's running event loop and threads."""
 import multiprocessing
 from multiprocessing.context import BaseContext
 
-PRELOAD = ["services.signing.pdf_verification", "services.signing.signers"]
+# typst too: services.signing.rendering imports it only where a letter is rendered.
+PRELOAD = ["services.signing.pdf_verification", "services.signing.signers", "typst"]
 
 
 def forkserver_context() -> BaseContext:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import qrcode
-import typst
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from qrcode.constants import ERROR_CORRECT_M
 
@@ -31,6 +31,9 @@ from services.signing.catalogue.blocks import compile_body
 from services.signing.catalogue.definition import FieldSpec, LetterTypeDef
 from services.signing.catalogue.forms import FORM_PRELUDE, compile_form, find_form
 from services.signing.typst_text import typst_str as typst_str
+
+if TYPE_CHECKING:
+    import typst
 
 LetterType = LetterTypeDef
 
@@ -243,7 +246,11 @@ def build_document(content: LetterContent) -> TypstDocument:
 
 
 @cache
-def _fonts() -> typst.Fonts:
+def _fonts() -> "typst.Fonts":
+    # Typst is imported where letters are rendered (the signing pool's workers, whose
+    # forkserver preloads it), so the service's own process does not hold it idle.
+    import typst
+
     # Typst's embedded fonts only: identical letters on every machine, and no scan of the
     # system's fonts per compile.
     return typst.Fonts(include_system_fonts=False, include_embedded_fonts=True)
@@ -252,8 +259,10 @@ def _fonts() -> typst.Fonts:
 _local = threading.local()
 
 
-def _compiler(root: Path | None) -> typst.Compiler:
+def _compiler(root: Path | None) -> "typst.Compiler":
     """This thread's compiler for `root` (a Compiler is not shared between threads)."""
+    import typst
+
     compilers: dict[Path | None, typst.Compiler] | None = getattr(_local, "compilers", None)
     if compilers is None:
         compilers = _local.compilers = {}

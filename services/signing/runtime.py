@@ -126,7 +126,11 @@ async def _letter_signers(settings: Settings, registry: SignerRegistry) -> Signe
     built: dict[SignerKind, LetterSigner] = {}
     if SignerKind.LOCAL in wanted:
         built[SignerKind.LOCAL] = await asyncio.to_thread(
-            LocalKeySigner, config, registry, settings.signing_workers
+            LocalKeySigner,
+            config,
+            registry,
+            settings.signing_workers,
+            settings.signing_workers_idle_seconds,
         )
     if SignerKind.PKCS11 in wanted:
         if not (

@@ -17,10 +17,11 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from pyhanko.sign import signers as pyhanko_signers
 from pyhanko.sign.timestamps import TimeStamper
@@ -39,6 +40,7 @@ from services.signing.pki import CRL_FILE, LoadedSigner, PkiError, SignerRegistr
 from services.signing.processes import forkserver_context
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 # pyHanko warns on every B-LTA signature that it may not fetch revocation data: by design, the
 # CRL is handed to it (pre-fetched) instead.
 logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
@@ -262,27 +264,36 @@ def _render_in_worker(content: rendering.LetterContent) -> bytes:
 
 class LocalKeySigner:
     """Keys from the PKI folder. `workers` > 0: a process pool of that size, each worker with
-    its own parsed keys and engine; 0: one in-process state used from a thread (tests, tools)."""
+    its own parsed keys and engine; 0: one in-process state used from a thread (tests, tools).
+
+    The pool starts on the first letter and is released after `idle_seconds` without one: an
+    idle service holds no worker processes (about 25 MB PSS each), at the price of a slower
+    first letter after a quiet spell (the workers import pyHanko and parse the keys again)."""
 
     kind: SignerKind = SignerKind.LOCAL
 
-    def __init__(self, config: EngineConfig, registry: SignerRegistry, workers: int) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        registry: SignerRegistry,
+        workers: int,
+        idle_seconds: float = 300.0,
+    ) -> None:
         self._registry = registry
-        self._executor: Executor | None = None
+        self._config = config
+        self._workers = workers
+        self._idle_seconds = idle_seconds
+        self._executor: ProcessPoolExecutor | None = None
+        self._in_flight = 0
+        self._release_timer: asyncio.TimerHandle | None = None
+        self._shutting_down: set[asyncio.Task[None]] = set()
         self._state: _LocalState | None = None
-        if workers > 0:
-            # forkserver: never fork the running event loop and its threads.
-            self._executor = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=forkserver_context(),
-                initializer=_init_worker,
-                initargs=(config,),
-            )
-            # Start the workers now (keys loaded, modules imported), not on the first letter.
-            for _ in range(workers):
-                self._executor.submit(_worker_ready)
-        else:
+        if workers <= 0:
             self._state = _LocalState(config)
+
+    @property
+    def pool_running(self) -> bool:
+        return self._executor is not None
 
     def can_sign(self, desa_code: str, role: str) -> bool:
         return self._registry.get(desa_code, role) is not None
@@ -290,13 +301,50 @@ class LocalKeySigner:
     def roles_for(self, desa_code: str) -> list[str]:
         return self._registry.roles_for(desa_code)
 
+    def _pool(self) -> ProcessPoolExecutor:
+        """The running pool, started if there is none. Called on the event loop only."""
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        if self._executor is None:
+            # forkserver: never fork the running event loop and its threads.
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=forkserver_context(),
+                initializer=_init_worker,
+                initargs=(self._config,),
+            )
+        return self._executor
+
+    async def _in_pool(self, fn: Callable[[Any], _T], arg: Any) -> _T:
+        executor = self._pool()
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, arg)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._release_timer = asyncio.get_running_loop().call_later(
+                    self._idle_seconds, self._release
+                )
+
+    def _release(self) -> None:
+        """Idle for `idle_seconds`: stop the workers; the next letter starts a new pool."""
+        self._release_timer = None
+        if self._in_flight or self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+        log.info("signing pool idle for %.0f s: workers released", self._idle_seconds)
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(executor.shutdown, True))
+        self._shutting_down.add(task)
+        task.add_done_callback(self._shutting_down.discard)
+
     async def sign(self, job: SignatureJob) -> SignedLetter:
         loaded = self._registry.get(job.desa_code, job.role)
         if loaded is not None:
             job = replace(job, signer_fingerprint=loaded.fingerprint)
-        if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, _sign_in_worker, job)
+        if self._workers > 0:
+            return await self._in_pool(_sign_in_worker, job)
         assert self._state is not None
         return await asyncio.to_thread(self._state.render_and_sign, job)
 
@@ -310,14 +358,19 @@ class LocalKeySigner:
 
     async def render(self, content: rendering.LetterContent) -> bytes:
         """A letter without signature (a preview), rendered where letters are rendered."""
-        if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, _render_in_worker, content)
+        if self._workers > 0:
+            return await self._in_pool(_render_in_worker, content)
         return await asyncio.to_thread(rendering.render_letter, content)
 
     async def close(self) -> None:
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
         if self._executor is not None:
-            await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
+            executor, self._executor = self._executor, None
+            await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
+        if self._shutting_down:
+            await asyncio.gather(*self._shutting_down)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+import common.nats_import  # noqa: F401  # isort: split  (first: nats-py without aiohttp)
 from common.logging import configure_logging
+from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing
 from services.verification.config import get_settings
 from services.verification.main import create_app
@@ -32,6 +34,9 @@ def main() -> None:
     settings = get_settings()
     configure_logging("verification", settings.log_level)
     configure_tracing("verification", settings.otlp_endpoint)
+    # Schema migrations in a child process first: this long-running one never loads Alembic
+    # (the runtime's own upgrade then finds the database at the newest revision).
+    upgrade_in_child("verification")
     app = create_app(settings)
     config = uvicorn.Config(
         app,

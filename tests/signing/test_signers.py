@@ -10,14 +10,19 @@ from services.signing.pdf_verification import check_pdf
 from services.signing.signers import LocalKeySigner
 from tests.signing.conftest import RANCASARI, make_settings, skd_request
 from tests.signing.pdf_text import page_texts, squeeze
+from tests.support.waiting import eventually
 
 
 async def test_letters_are_signed_in_worker_processes(data_dir: Path, nats_url: str) -> None:
-    app = create_app(make_settings(data_dir, nats_url, signing_workers=2))
+    settings = make_settings(
+        data_dir, nats_url, signing_workers=2, signing_workers_idle_seconds=1.0
+    )
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         signer = runtime.letter_signers.for_desa(RANCASARI)
         assert isinstance(signer, LocalKeySigner)
+        assert not signer.pool_running  # started by the first letter, not at start
         requests = [skd_request(f"app-pool-{i}", desa_code=RANCASARI) for i in range(6)]
         letters = await asyncio.gather(*(runtime.issuer.issue(r) for r in requests))
         assert sorted(x.sequence for x in letters) == [1, 2, 3, 4, 5, 6]
@@ -32,6 +37,11 @@ async def test_letters_are_signed_in_worker_processes(data_dir: Path, nats_url: 
         preview = await runtime.issuer.preview(skd_request("app-pool-preview", RANCASARI))
         assert preview.startswith(b"%PDF-") and b"/ByteRange" not in preview
         assert squeeze("PRATINJAU") in squeeze(page_texts(preview)[0])
+        # Idle: the workers are released, and the next letter starts them again.
+        await eventually(lambda: not signer.pool_running, "the idle pool released")
+        again = await runtime.issuer.issue(skd_request("app-pool-again", desa_code=RANCASARI))
+        assert again.sequence == 7
+        assert runtime.issuer.last_signed.worker_pid != os.getpid()
 
 
 async def test_cached_key_signer_signs_with_the_parsed_key_and_skips_dry_runs(

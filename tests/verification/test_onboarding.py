@@ -135,15 +135,18 @@ async def _add_ani(service: Service, desa_code: str) -> None:
 
 
 @pytest.fixture
-async def intake(service: Service, base_settings: Settings) -> AsyncIterator[Intake]:
+async def intake(
+    service: Service, base_settings: Settings, signing: SigningRuntime
+) -> AsyncIterator[Intake]:
     """The resident side, in-process, asking this verification (DirectoryService and the
-    population register) over real gRPC."""
+    population register) and this signing (the letter catalogue) over real gRPC."""
     settings = IntakeSettings(
         data_dir=base_settings.data_dir,
         nats_url=base_settings.nats_url,
         temporal_address=base_settings.temporal_address,
         temporal_task_queue=f"onboarding-test-{uuid.uuid4().hex[:8]}",  # no worker: it waits
         signing_grpc_target=f"127.0.0.1:{free_port()}",
+        catalogue_grpc_target=f"127.0.0.1:{signing.grpc_server.port}",
         verification_grpc_target=f"127.0.0.1:{service.runtime.grpc_server.port}",
         notification_grpc_target=f"127.0.0.1:{free_port()}",
         intake_grpc_port=0,

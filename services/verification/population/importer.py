@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlalchemy import insert, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -127,6 +126,9 @@ def _cell_text(value: object) -> str:
 
 
 def _rows_of_xlsx(content: bytes) -> Iterator[list[str]]:
+    # Imported on the first spreadsheet: openpyxl costs the idle service about 9 MB.
+    from openpyxl import load_workbook
+
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
