@@ -314,4 +314,3 @@ TABLES: list[type[SQLModel]] = [
     PasswordSetupLink,
     PersonalDataAccess,
 ]
-
