@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.domain import Role
+from common.domain import Role, is_kecamatan_role
 from common.events import AreaCodes
 from services.verification.accounts import session_of
 from services.verification.catalogue import Catalogue, CatalogueUnavailable
@@ -99,6 +99,13 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             except ValueError:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a desa code")
             where = Staff.kabupaten_code == kabupaten
+        elif is_kecamatan_role(request.role):
+            # A kecamatan step's assignee (reminders, escalation): the kecamatan's staff.
+            try:
+                kecamatan = AreaCodes.from_desa(request.desa_code).kecamatan
+            except ValueError:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a desa code")
+            where = (Staff.kecamatan_code == kecamatan) & (Staff.desa_code == "")
         else:
             where = Staff.desa_code == request.desa_code
         async with self._sessions() as session:

@@ -161,3 +161,19 @@ async def test_letter_types_through_the_kecamatan_are_data(service: Service) -> 
     assert gone.status_code == 204
     assert await _route_roles(service, "SKD") == ["kasi_pemerintahan", "sekdes", "kades"]
     assert (await service.http.delete(f"{TYPES}/SKD", headers=operator)).status_code == 404
+
+
+async def test_reminders_and_escalations_find_the_kecamatan_staff(service: Service) -> None:
+    await _camat(service)
+    auth = InternalAuth.from_settings(service.runtime.settings, WORKER)
+    target = f"127.0.0.1:{service.runtime.grpc_server.port}"
+    async with client_channel(target, auth, VERIFICATION) as channel:
+        stub = directory_pb2_grpc.DirectoryServiceStub(channel)
+        here = await stub.ListRoleHolders(
+            directory_pb2.ListRoleHoldersRequest(desa_code=PAMANUKAN, role="camat"), timeout=5
+        )
+        elsewhere = await stub.ListRoleHolders(
+            directory_pb2.ListRoleHoldersRequest(desa_code=SUKAMANDI, role="camat"), timeout=5
+        )
+    assert [h.username for h in here.holders] == ["camat.pamanukan"]
+    assert list(elsewhere.holders) == []
