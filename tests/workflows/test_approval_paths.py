@@ -20,6 +20,7 @@ from workflows.approval.models import (
     Route,
     RouteStep,
 )
+from workflows.approval.rules import signing_steps
 from workflows.approval.workflows import LetterApprovalWorkflow
 
 
@@ -169,3 +170,10 @@ async def test_a_desa_route_tells_signing_no_kecamatan(
             await decide(handle, decision(index, role))
         await handle.result()
     assert activities.issued[0].kecamatan_code == ""
+
+
+def test_signing_steps_are_the_last_desa_step_and_the_camat() -> None:
+    """Steps the kabupaten operator may not approve after an escalation: their approval signs."""
+    assert signing_steps(SKD_ROUTE) == {2}
+    assert signing_steps([*SKD_ROUTE, "kasi_pelayanan_kecamatan", "camat"]) == {2, 4}
+    assert signing_steps([*SKD_ROUTE, "sekcam"]) == {2}
