@@ -50,6 +50,16 @@ PUBLIC_EVENT_NAMES = (
     names.APPLICATION_SIGNING_BLOCKED,
     names.LETTER_ISSUED,
     names.LETTER_REVOKED,
+    names.COMPLAINT_RECEIVED,
+    names.COMPLAINT_ESCALATED,
+    names.COMPLAINT_ANSWERED,
+)
+# Complaint events have a payload of their own (ComplaintEvent); every other public event's is
+# an ApplicationEvent.
+COMPLAINT_EVENT_NAMES = (
+    names.COMPLAINT_RECEIVED,
+    names.COMPLAINT_ESCALATED,
+    names.COMPLAINT_ANSWERED,
 )
 # Between the services only, on smartdesa.internal.<name>; never exported.
 INTERNAL_EVENT_NAMES = (names.OTP_REQUESTED, names.SIGN_IN_NOTICE)
@@ -186,15 +196,24 @@ class NotPublicData(ValueError):
     pass
 
 
-def check_public_data(data: dict[str, Any]) -> None:
-    """Refuse data for a public subject that is not an ApplicationEvent: its fields are the only
-    ones outside systems may see (ids, area codes, type, state; no NIK, name or phone)."""
-    known = {f.name for f in events_pb2.ApplicationEvent.DESCRIPTOR.fields}
+def public_payload(name: str) -> type[Message]:
+    """The payload message of a public event (by its name, `complaint.received`)."""
+    if name in COMPLAINT_EVENT_NAMES:
+        return events_pb2.ComplaintEvent
+    return events_pb2.ApplicationEvent
+
+
+def check_public_data(data: dict[str, Any], name: str = "") -> None:
+    """Refuse data for a public subject that is not its event's payload (an ApplicationEvent,
+    or a ComplaintEvent for `complaint.*`): its fields are the only ones outside systems may see
+    (ids, area codes, type, state; no NIK, name or phone)."""
+    payload = public_payload(name)
+    known = {f.name for f in payload.DESCRIPTOR.fields}
     unknown = sorted(set(data) - known)
     if unknown:  # only the names: a value may be exactly what must not leak, even into a log
         raise NotPublicData(f"fields {unknown} are not part of a public event")
     try:
-        json_format.ParseDict(data, events_pb2.ApplicationEvent())
+        json_format.ParseDict(data, payload())
     except json_format.ParseError:
         raise NotPublicData("a field of the public event has the wrong type") from None
 

@@ -291,7 +291,7 @@ async def publish(
     context goes along as a W3C `traceparent` header: `traceparent` when the event was staged
     earlier (the outbox), else the current span's."""
     if is_public(subject):
-        check_public_data(event.data)
+        check_public_data(event.data, event.name)
     with producer_span(f"{event.name} publish", traceparent):
         headers = event.headers()
         inject(headers)

@@ -53,7 +53,7 @@ async def stage_event(session: AsyncSession, nats_subject: str, event: CloudEven
     """Add the event to the caller's transaction. Staging the same id twice is a no-op. Data
     that is not a public event's is refused here, before anything is committed."""
     if is_public(nats_subject):
-        check_public_data(event.data)
+        check_public_data(event.data, event.name)
     if await session.get(OutboxEvent, event.id) is not None:
         return
     session.add(

@@ -19,3 +19,8 @@ LETTER_REVOKED = "letter.revoked"
 OTP_REQUESTED = "resident.otp_requested"
 # Internal: a sign-in binding the operator is told of, or an old number told of a phone change.
 SIGN_IN_NOTICE = "resident.sign_in_notice"
+# Complaints (pengaduan, docs/public-duties.md): filed, escalated to the kabupaten at the
+# deadline, answered. Public: ids, area codes, status and deadline only.
+COMPLAINT_RECEIVED = "complaint.received"
+COMPLAINT_ESCALATED = "complaint.escalated"
+COMPLAINT_ANSWERED = "complaint.answered"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from smartdesa.v1 import events_pb2
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +27,16 @@ from temporalio.client import Client as TemporalClient
 from common.db import as_utc
 from common.domain import Role
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from common.domain.events import COMPLAINT_ANSWERED, COMPLAINT_ESCALATED, COMPLAINT_RECEIVED
+from common.events import (
+    AreaCodes,
+    CloudEvent,
+    deterministic_event_id,
+    event_type,
+    proto_data,
+    public_subject,
+)
+from common.outbox import stage_event
 from common.wilayah import all_desa
 from services.intake.duties_models import Complaint, ComplaintEntry
 from services.intake.file_safety import InvalidAttachment, check_content, make_safe
@@ -75,6 +86,42 @@ def complaint_deadline(filed_at: datetime, working_hours: int) -> datetime:
     kabupaten's, so they do not count here)."""
     days_off = parse_days_off(national_days_off(filed_at.year))
     return add_working_hours(filed_at, working_hours, WorkingCalendar(), days_off)
+
+
+EVENT_SOURCE = "/services/intake"
+
+
+def _rfc3339(value: datetime) -> str:
+    return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+async def _stage(
+    session: AsyncSession, complaint: Complaint, name: str, at: datetime, answered_by: str = ""
+) -> None:
+    """The complaint's public event, in the caller's transaction: its id, area, status and
+    deadline; never the text, the attachment, the tracking number or who filed it."""
+    area = AreaCodes.from_desa(complaint.desa_code)
+    data = events_pb2.ComplaintEvent(
+        complaint_id=complaint.id,
+        desa_code=area.desa,
+        kecamatan_code=area.kecamatan,
+        kabupaten_code=area.kabupaten,
+        status=complaint.status,
+        deadline=_rfc3339(complaint.deadline_at),
+        answered_by=answered_by,
+    )
+    await stage_event(
+        session,
+        public_subject(complaint.desa_code, name),
+        CloudEvent(
+            id=deterministic_event_id(complaint.id, name),  # one of each kind per complaint
+            source=EVENT_SOURCE,
+            type=event_type(name),
+            subject=complaint.id,
+            time=at,
+            data=proto_data(data),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -168,6 +215,7 @@ async def file_complaint(
             actor_role="pemohon" if new.resident_id else "",
         )
     )
+    await _stage(session, complaint, COMPLAINT_RECEIVED, now)
     await session.flush()
     return Filed(complaint, secret)
 
@@ -333,6 +381,62 @@ async def read_for_staff(
     return await _view(session, complaint)
 
 
+@dataclass(frozen=True)
+class AttachmentFile:
+    content: bytes
+    content_type: str
+    file_name: str
+    tracking_number: str
+
+
+async def attachment_for_staff(
+    session: AsyncSession,
+    root: Path,
+    actor: StaffActor,
+    complaint_id: str,
+    now: datetime | None = None,
+) -> AttachmentFile:
+    """The complaint's attachment for its desa's staff, and for the kabupaten only once the
+    complaint reached it (escalated); the read is added to the complaint's record."""
+    complaint = await session.get(Complaint, complaint_id)
+    if complaint is None or not _may_see(actor, complaint) or not complaint.attachment_name:
+        raise NotFound("complaint-attachment-not-found", "Lampiran pengaduan tidak ditemukan.")
+    if _is_kabupaten(actor):
+        escalated = (
+            await session.exec(
+                select(ComplaintEntry.id)
+                .where(ComplaintEntry.complaint_id == complaint.id)
+                .where(ComplaintEntry.kind == "escalated")
+            )
+        ).first()
+        if escalated is None:
+            raise Forbidden(
+                "complaint-not-escalated",
+                "Lampiran dibuka kabupaten setelah pengaduan diteruskan ke kabupaten.",
+            )
+    path = complaint_folder(root, complaint.id) / complaint.attachment_name
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFound(
+            "complaint-attachment-not-found", "Lampiran pengaduan tidak ditemukan."
+        ) from exc
+    session.add(
+        ComplaintEntry(
+            complaint_id=complaint.id,
+            at=now or datetime.now(UTC),
+            kind="attachment_seen",
+            actor=actor.username,
+            actor_role=actor.role,
+            actor_desa=actor.desa_code,
+        )
+    )
+    await session.commit()
+    return AttachmentFile(
+        content, complaint.attachment_type, complaint.attachment_name, complaint.tracking_number
+    )
+
+
 async def answer_complaint(
     session: AsyncSession,
     actor: StaffActor,
@@ -369,16 +473,25 @@ async def answer_complaint(
     if result.rowcount != 1:
         await session.rollback()
         raise Conflict("complaint-answered", "Pengaduan ini sudah dijawab.")
+    at = now or datetime.now(UTC)
     session.add(
         ComplaintEntry(
             complaint_id=complaint.id,
-            at=now or datetime.now(UTC),
+            at=at,
             kind="answered",
             actor=actor.username,
             actor_role=actor.role,
             actor_desa=actor.desa_code,
             text=text,
         )
+    )
+    complaint.status = "dijawab"  # as the update above wrote it, for the event
+    await _stage(
+        session,
+        complaint,
+        COMPLAINT_ANSWERED,
+        at,
+        answered_by="kabupaten" if _is_kabupaten(actor) else "desa",
     )
     await session.commit()
     await session.refresh(complaint)
@@ -393,25 +506,31 @@ async def escalate(session: AsyncSession, complaint_id: str, now: datetime | Non
         raise NotFound("complaint-not-found", "Pengaduan tidak ditemukan.")
     if complaint.status != "diterima":
         return False
+    at = now or datetime.now(UTC)
     complaint.status = "diteruskan"
     session.add(complaint)
     session.add(
         ComplaintEntry(
             complaint_id=complaint.id,
-            at=now or datetime.now(UTC),
+            at=at,
             kind="escalated",
             actor="sistem",
             actor_role=Role.KABUPATEN_OPERATOR,
         )
     )
+    await _stage(session, complaint, COMPLAINT_ESCALATED, at)
     await session.commit()
     return True
 
 
-def overdue(complaint: Complaint, now: datetime) -> bool:
-    return complaint.status != "dijawab" and as_utc(complaint.deadline_at) < now
+def overdue(complaint: Complaint) -> bool:
+    """Past its deadline unanswered, as the complaint's workflow decided it: its timer fired and
+    the escalation was recorded. Not the page's clock against `deadline_at`: the two would
+    disagree while the timer's escalation is on its way (a worker restarting, intake briefly
+    away), and a page saying "terlambat" of a complaint still in the desa's hands misleads."""
+    return complaint.status == "diteruskan"
 
 
 def entries_for_complainant(entries: Sequence[ComplaintEntry]) -> list[ComplaintEntry]:
     """What the complainant's page lists: not each staff read, only what was done."""
-    return [e for e in entries if e.kind != "seen"]
+    return [e for e in entries if e.kind not in ("seen", "attachment_seen")]

@@ -62,6 +62,8 @@ KIND_LABELS = {
     "letter_preview": "melihat pratinjau surat Anda",
     "inbox": "melihat nama Anda di kotak masuk tugas",
     "walk_in": "mencetak tanda terima permohonan Anda",
+    "complaint": "membuka pengaduan Anda",
+    "complaint_attachment": "mengunduh lampiran pengaduan Anda",
 }
 CHANNEL_LABELS = {
     "in_app": "Kotak pesan aplikasi",
@@ -272,6 +274,7 @@ async def _complaints(session: AsyncSession, resident_id: str) -> list[dict[str,
     ).all()
     return [
         {
+            "id": c.id,
             "tracking_number": c.tracking_number,
             "desa_code": c.desa_code,
             "subject": c.subject,
@@ -304,9 +307,13 @@ async def _messages(runtime: Runtime, resident_id: str) -> list[SentMessage]:
     ]
 
 
-async def _accesses(runtime: Runtime, nik: str, application_ids: list[str]) -> list[AccessEntry]:
+async def _accesses(
+    runtime: Runtime, nik: str, application_ids: list[str], complaint_ids: list[str]
+) -> list[AccessEntry]:
     answer = await runtime.population.ListDataAccess(
-        population_pb2.ListDataAccessRequest(nik=nik, application_ids=application_ids),
+        population_pb2.ListDataAccessRequest(
+            nik=nik, application_ids=application_ids, complaint_ids=complaint_ids
+        ),
         timeout=LOOKUP_TIMEOUT_SECONDS,
     )
     return [access_entry(e) for e in answer.entries]
@@ -331,7 +338,12 @@ async def own_data(runtime: Runtime, session: AsyncSession, resident_id: str) ->
     await session.commit()
     messages, accesses = await asyncio.gather(
         _messages(runtime, resident_id),
-        _accesses(runtime, resident.nik, [a.id for a in data.applications]),
+        _accesses(
+            runtime,
+            resident.nik,
+            [a.id for a in data.applications],
+            [c["id"] for c in data.complaints],
+        ),
         return_exceptions=True,
     )
     if isinstance(messages, grpc.aio.AioRpcError):

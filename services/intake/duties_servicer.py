@@ -4,7 +4,8 @@ internal-token interceptor; verification vouches for the staff member it sends a
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -36,7 +37,7 @@ def _actor(actor: pb.StaffActor) -> complaints.StaffActor:
     return complaints.StaffActor(actor.username, actor.role, actor.desa_code, actor.kabupaten_code)
 
 
-def summary(complaint: Complaint, now: datetime) -> pb.ComplaintSummary:
+def summary(complaint: Complaint) -> pb.ComplaintSummary:
     return pb.ComplaintSummary(
         id=complaint.id,
         tracking_number=complaint.tracking_number,
@@ -46,14 +47,14 @@ def summary(complaint: Complaint, now: datetime) -> pb.ComplaintSummary:
         status=complaint.status,
         filed_at=_ts(complaint.filed_at),
         deadline_at=_ts(complaint.deadline_at),
-        overdue=complaints.overdue(complaint, now),
+        overdue=complaints.overdue(complaint),
     )
 
 
 def detail(view: complaints.ComplaintView, actor: complaints.StaffActor) -> pb.ComplaintDetail:
     complaint = view.complaint
     return pb.ComplaintDetail(
-        summary=summary(complaint, datetime.now(UTC)),
+        summary=summary(complaint),
         body=complaint.body,
         application_reference=complaint.application_reference,
         has_attachment=bool(complaint.attachment_name),
@@ -74,10 +75,16 @@ def detail(view: complaints.ComplaintView, actor: complaints.StaffActor) -> pb.C
 
 class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], temporal: TemporalClient
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        temporal: TemporalClient,
+        on_committed: Callable[[], None] = lambda: None,
+        attachments_root: Path | None = None,
     ) -> None:
+        self._attachments_root = attachments_root
         self._sessions = sessions
         self._temporal = temporal
+        self._on_committed = on_committed  # wakes the outbox relay (complaint events)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, exc: DomainError) -> None:
         await context.abort(domain_code(exc), exc.message)
@@ -120,14 +127,13 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
     async def ListComplaints(
         self, request: pb.ListComplaintsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ComplaintList:
-        now = datetime.now(UTC)
         try:
             async with self._sessions() as session:
                 found = await complaints.staff_complaints(session, _actor(request.actor))
         except DomainError as exc:
             await self._refuse(context, exc)
             raise
-        return pb.ComplaintList(complaints=[summary(c, now) for c in found])
+        return pb.ComplaintList(complaints=[summary(c) for c in found])
 
     async def ReadComplaint(
         self, request: pb.ReadComplaintRequest, context: grpc.aio.ServicerContext
@@ -153,8 +159,30 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
         except DomainError as exc:
             await self._refuse(context, exc)
             raise
+        self._on_committed()
         await tell_answered(self._temporal, request.complaint_id)
         return detail(view, actor)
+
+    async def GetComplaintAttachment(
+        self, request: pb.ReadComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ComplaintAttachment:
+        if self._attachments_root is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no attachments here")
+        assert self._attachments_root is not None
+        try:
+            async with self._sessions() as session:
+                found = await complaints.attachment_for_staff(
+                    session, self._attachments_root, _actor(request.actor), request.complaint_id
+                )
+        except DomainError as exc:
+            await self._refuse(context, exc)
+            raise
+        return pb.ComplaintAttachment(
+            content=found.content,
+            content_type=found.content_type,
+            file_name=found.file_name,
+            tracking_number=found.tracking_number,
+        )
 
     async def EscalateComplaint(
         self, request: pb.EscalateComplaintRequest, context: grpc.aio.ServicerContext
@@ -166,6 +194,7 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
             await self._refuse(context, exc)
             raise
         if escalated:
+            self._on_committed()
             log.info("complaint %s escalated to the kabupaten", request.complaint_id)
         return pb.EscalateComplaintResponse(escalated=escalated)
 

@@ -41,6 +41,7 @@ from common.wib import WIB
 from common.wilayah import Desa, all_desa
 from services.intake.duties_models import Complaint, ComplaintEntry, SurveyAnswer
 from services.intake.models import LetterApplication
+from services.intake.offered import serving_desa
 from services.intake.runtime import Runtime
 from services.intake.satisfaction import ELEMENTS, MIN_ANSWERS_SHOWN, index_from_sums
 
@@ -301,6 +302,15 @@ async def figures(
     areas = kabupaten_areas(kabupaten_code)
     if not areas:
         raise Invalid("unknown-kabupaten", "Kabupaten tidak dikenal.", field="kabupaten")
+    # Only the desa switched on (onboarding), and the kecamatan and kabupaten rows pooled from
+    # them alone: a total that also held an unlisted desa would give its figures away by
+    # subtraction. Unknown (verification silent): nothing rather than every desa.
+    serving = await serving_desa(runtime.directory)
+    if serving is None:
+        raise Unavailable(
+            "figures-unavailable", "Angka kinerja sedang tidak dapat ditampilkan. Coba lagi."
+        )
+    areas = [d for d in areas if d.code in serving]
     try:
         letters: directory_pb2.LetterFigures = await runtime.directory.GetLetterFigures(
             directory_pb2.GetLetterFiguresRequest(kabupaten_code=kabupaten_code, month=month),

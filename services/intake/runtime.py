@@ -138,7 +138,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             population_pb2_grpc.PopulationServiceStub(verification_channel),
             kept_document_days=settings.intake_kept_document_days,
         )
-        duties = PublicDutiesServicer(sessions, temporal)
+        duties = PublicDutiesServicer(sessions, temporal, relay.wake, settings.attachments_dir)
 
         def register_all(server: grpc.aio.Server) -> None:
             register(servicer)(server)

@@ -30,6 +30,7 @@ from services.intake.applications import (
 )
 from services.intake.attachments import read_attachment
 from services.intake.catalogue import Catalogue, CatalogueUnavailable
+from services.intake.duties_models import Complaint
 from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
 from services.intake.kept_documents import kept_documents, kept_path
 from services.intake.letter_types import (
@@ -199,7 +200,14 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     await context.abort(grpc.StatusCode.NOT_FOUND, "no number for this notice")
                 assert phone is not None
                 return intake_pb2.Contact(phone=phone)
-            if who == "resident_id" and request.resident_id:
+            if who == "complaint_id" and request.complaint_id:
+                complaint = await session.get(Complaint, request.complaint_id)
+                if complaint is None or not complaint.resident_id:
+                    # Filed through the public form: no contact was asked, none is kept.
+                    await context.abort(grpc.StatusCode.NOT_FOUND, "no resident for this complaint")
+                assert complaint is not None and complaint.resident_id
+                resident = await session.get(Resident, complaint.resident_id)
+            elif who == "resident_id" and request.resident_id:
                 resident = await session.get(Resident, request.resident_id)
             elif who == "application_id" and request.application_id:
                 application = await session.get(LetterApplication, request.application_id)

@@ -79,6 +79,22 @@ class RecipientLookup:
             raise _classify(exc, "intake GetContact") from exc
         return ResidentContact(resident_id=contact.resident_id, phone=contact.phone)
 
+    async def contact_of_complainant(self, complaint_id: str) -> ResidentContact | None:
+        """The resident who filed the complaint signed in; None for one filed through the
+        public form (intake keeps no contact for it), which is an answer, not a fault."""
+        try:
+            contact = await self._intake.GetContact(
+                intake_pb2.GetContactRequest(complaint_id=complaint_id),
+                timeout=CALL_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise _classify(exc, "intake GetContact") from exc
+        if not contact.resident_id:
+            return None
+        return ResidentContact(resident_id=contact.resident_id, phone=contact.phone)
+
     async def phone_of_sign_in_notice(self, notice_id: str) -> str | None:
         """The old number a phone_changed notice goes to; None when intake has none for it."""
         try:

@@ -21,6 +21,9 @@ service's preferences.
 | letter.issued | the applicant, with a short-lived signed download link | yes |
 | letter.issued, application.rejected | the applicant, once more: the satisfaction survey's single-use link (30 days) | yes |
 | letter.revoked | the applicant | yes |
+| complaint.received | holders of sekdes in the desa (why: `COMPLAINT_STAFF_ROLE`) | yes |
+| complaint.escalated | the kabupaten operators | yes |
+| complaint.answered | the complainant, if they filed signed in (the public form keeps no contact) | yes |
 | resident.otp_requested | the resident (urgent: ignores quiet hours) | WhatsApp, SMS fallback |
 | resident.sign_in_notice, bound | the desa's operators (a phone bound by family knowledge) | yes |
 | resident.sign_in_notice, phone_changed | the old number (asked of intake) | WhatsApp, SMS fallback |
@@ -58,14 +61,17 @@ from common.domain.events import (
     APPLICATION_SIGNING_BLOCKED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
+    COMPLAINT_ANSWERED,
+    COMPLAINT_RECEIVED,
     LETTER_ISSUED,
     OTP_REQUESTED,
     SIGN_IN_NOTICE,
 )
-from common.events import PUBLIC_EVENT_NAMES, CloudEvent
+from common.events import COMPLAINT_EVENT_NAMES, PUBLIC_EVENT_NAMES, CloudEvent
 from common.messaging import PermanentEventError
 from common.signed_links import sign_path
 from common.wib import wib_datetime
+from common.wilayah import find_desa
 from services.notification import templates as t
 from services.notification.channels import EMAIL, SMS, WHATSAPP
 from services.notification.dispatcher import cancel_pending
@@ -176,6 +182,8 @@ async def plan_for(event: CloudEvent, recipients: RecipientLookup, now: datetime
         return await _otp_requested(event, recipients, now)
     if event.name == SIGN_IN_NOTICE:
         return await _sign_in_notice(event, recipients, now)
+    if event.name in COMPLAINT_EVENT_NAMES:
+        return await _complaint(event, recipients, now)
     if event.name not in PUBLIC_EVENT_NAMES:
         raise PermanentEventError(f"no rule for event type {event.type}")
     data = _application_event(event)
@@ -413,6 +421,75 @@ async def _to_applicant(
                     application_id=None,  # must not be cancelled by its own event
                     now=now,
                 )
+    return plan
+
+
+# A new complaint goes to the desa's Sekdes: the Sekdes runs the desa's administration and its
+# staff (the sekretariat), so can answer or hand it to whoever can, and is not the Kasi or
+# operator whose own handling a complaint is often about; the Kades, the other answering role,
+# is told by the Sekdes or sees the inbox. An escalation goes to the kabupaten's operators, who
+# answer what reached the kabupaten. The answer goes to the complainant only if they filed
+# signed in: the public form keeps no contact.
+COMPLAINT_STAFF_ROLE = Role.SEKDES
+# The staff client's complaint page (verification) and the resident's on the portal (intake).
+STAFF_COMPLAINT_PATH = "/pengaduan"
+RESIDENT_COMPLAINT_PATH = "/pengaduan/saya"
+
+
+async def _complaint(event: CloudEvent, recipients: RecipientLookup, now: datetime) -> Plan:
+    data = _parse(event, events_pb2.ComplaintEvent())
+    if not data.complaint_id or not data.desa_code:
+        raise PermanentEventError(f"{event.name} without complaint_id or desa_code")
+    desa = find_desa(data.desa_code)
+    values = {
+        "desa": desa.name if desa is not None else data.desa_code,
+        "deadline": _deadline_text(data.deadline),
+    }
+    plan = Plan()
+    if event.name == COMPLAINT_ANSWERED:
+        contact = await recipients.contact_of_complainant(data.complaint_id)
+        if contact is None:
+            log.info("complaint event %s: filed without signing in, nobody to tell", event.id)
+            return plan
+        links = recipients.letter_links
+        if links is None:
+            raise PermanentEventError("no portal address configured")
+        path = f"{RESIDENT_COMPLAINT_PATH}/{data.complaint_id}"
+        await _tell(
+            plan,
+            recipients,
+            t.COMPLAINT_ANSWERED_RESIDENT,
+            {
+                **values,
+                "by": "oleh kabupaten" if data.answered_by == "kabupaten" else "oleh desa",
+                "page": f"{links.base_url.rstrip('/')}{path}",
+            },
+            recipient=resident_recipient(contact.resident_id),
+            phone=contact.phone or None,
+            link=path,
+            application_id=None,
+            now=now,
+        )
+        return plan
+    if event.name == COMPLAINT_RECEIVED:
+        role, group = COMPLAINT_STAFF_ROLE, t.COMPLAINT_RECEIVED_STAFF
+    else:
+        role, group = Role.KABUPATEN_OPERATOR, t.COMPLAINT_ESCALATED_KABUPATEN
+    holders = await recipients.role_holders(data.desa_code, role)
+    if not holders:
+        log.warning("nobody holds %s in desa %s (%s)", role, data.desa_code, event.name)
+    for holder in holders:
+        await _tell(
+            plan,
+            recipients,
+            group,
+            values,
+            recipient=staff_recipient(holder.username),
+            phone=None,
+            link=f"{STAFF_COMPLAINT_PATH}/{data.complaint_id}",
+            application_id=None,
+            now=now,
+        )
     return plan
 
 

@@ -361,6 +361,30 @@ SURVEY_INVITATION = _event(
 )
 
 
+# Complaints (pengaduan, UU 25/2009 and Perpres 76/2013). The staff messages name no
+# complainant and quote no text: they point at the complaint inbox, where the read is recorded.
+COMPLAINT_RECEIVED_STAFF = _event(
+    "complaint_received",
+    "Pengaduan baru untuk desa",
+    "Ada pengaduan baru tentang pelayanan Desa {desa}. Mohon dijawab sebelum {deadline}; bila "
+    "belum dijawab, pengaduan diteruskan ke kabupaten. Buka menu Pengaduan di Smart Desa.",
+    short="pengaduan baru untuk Desa {desa}, jawab sebelum {deadline}. Buka menu Pengaduan.",
+)
+COMPLAINT_ESCALATED_KABUPATEN = _event(
+    "complaint_escalated",
+    "Pengaduan diteruskan ke kabupaten",
+    "Pengaduan tentang pelayanan Desa {desa} belum dijawab sampai batas waktunya ({deadline}) "
+    "dan kini diteruskan ke kabupaten. Mohon dijawab: buka menu Pengaduan di Smart Desa.",
+    short="pengaduan Desa {desa} melewati batas waktu dan diteruskan ke kabupaten. Mohon "
+    "dijawab di menu Pengaduan.",
+)
+COMPLAINT_ANSWERED_RESIDENT = _event(
+    "complaint_answered",
+    "Pengaduan Anda sudah dijawab",
+    "Pengaduan Anda tentang pelayanan Desa {desa} sudah dijawab {by}. Baca jawabannya di {page}",
+)
+
+
 def all_templates() -> list[Template]:
     found = [OTP_WHATSAPP, OTP_SMS, PHONE_CHANGED_WHATSAPP, PHONE_CHANGED_SMS]
     for group in [
@@ -372,6 +396,9 @@ def all_templates() -> list[Template]:
         STEP_REACHED,
         ESCALATED_RESIDENT,
         SURVEY_INVITATION,
+        COMPLAINT_RECEIVED_STAFF,
+        COMPLAINT_ESCALATED_KABUPATEN,
+        COMPLAINT_ANSWERED_RESIDENT,
     ]:
         found.extend(t for t in (group.inapp, group.email, group.whatsapp, group.sms) if t)
     return found

@@ -36,6 +36,10 @@ KIND_ATTACHMENT = "attachment"
 KIND_LETTER_PREVIEW = "letter_preview"
 KIND_INBOX = "inbox"
 KIND_WALK_IN = "walk_in"
+# A complaint's text (and its attachment): personal data of the complainant, shown to them in
+# "Data saya" when they filed it signed in.
+KIND_COMPLAINT = "complaint"
+KIND_COMPLAINT_ATTACHMENT = "complaint_attachment"
 KINDS = (
     KIND_REGISTER,
     KIND_APPLICATION,
@@ -43,6 +47,8 @@ KINDS = (
     KIND_LETTER_PREVIEW,
     KIND_INBOX,
     KIND_WALK_IN,
+    KIND_COMPLAINT,
+    KIND_COMPLAINT_ATTACHMENT,
 )
 REGISTER_PURPOSE = "daftar penduduk"
 
@@ -88,6 +94,7 @@ def _row(
     *,
     application_id: str | None = None,
     register_resident_id: str | None = None,
+    complaint_id: str | None = None,
 ) -> PersonalDataAccess:
     assert kind in KINDS
     return PersonalDataAccess(
@@ -95,6 +102,7 @@ def _row(
         kind=kind,
         application_id=application_id,
         register_resident_id=register_resident_id,
+        complaint_id=complaint_id,
         purpose=purpose[:64],
         reader_username=who.username,
         reader_role=who.role,
@@ -134,6 +142,16 @@ async def record_now(
     await session.commit()
 
 
+async def record_complaint_read(
+    session: AsyncSession, reader: Reader | Staff, kind: str, complaint_id: str, purpose: str
+) -> None:
+    """One read of a complaint (its text, or its attachment), committed at once (the read is
+    done). Intake keeps its own record of the read too, in the complaint's entries."""
+    who = reader if isinstance(reader, Reader) else reader_of(reader)
+    session.add(_row(who, kind, purpose or "pengaduan", complaint_id=complaint_id))
+    await session.commit()
+
+
 def record_register_reads(resident_ids: Sequence[str], actor: str) -> list[PersonalDataAccess]:
     """The rows for register records a staff member read (population.register.log_reads):
     only when the request acts for that staff member (`actor` is their username), so a
@@ -148,13 +166,18 @@ def record_register_reads(resident_ids: Sequence[str], actor: str) -> list[Perso
 
 
 async def accesses_of(
-    session: AsyncSession, register_resident_ids: Sequence[str], application_ids: Sequence[str]
+    session: AsyncSession,
+    register_resident_ids: Sequence[str],
+    application_ids: Sequence[str],
+    complaint_ids: Sequence[str] = (),
 ) -> list[PersonalDataAccess]:
-    """A resident's log: reads of their register records and of their applications, newest
-    first."""
-    if not register_resident_ids and not application_ids:
+    """A resident's log: reads of their register records, their applications and the
+    complaints they filed signed in, newest first."""
+    if not register_resident_ids and not application_ids and not complaint_ids:
         return []
     clauses = []
+    if complaint_ids:
+        clauses.append(col(PersonalDataAccess.complaint_id).in_(complaint_ids))
     if register_resident_ids:
         clauses.append(col(PersonalDataAccess.register_resident_id).in_(register_resident_ids))
     if application_ids:

@@ -268,6 +268,8 @@ class PersonalDataAccess(SQLModel, table=True):
     kind: str = Field(max_length=32)
     application_id: str | None = Field(default=None, index=True, max_length=64)
     register_resident_id: str | None = Field(default=None, index=True, max_length=64)
+    # A complaint the staff member opened (intake's complaint id; kinds complaint*).
+    complaint_id: str | None = Field(default=None, index=True, max_length=64)
     # Why, as the resident reads it: the application's number, or "daftar penduduk".
     purpose: str = Field(max_length=64)
     reader_username: str  # for the kabupaten's audit only; never shown to the resident

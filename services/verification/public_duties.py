@@ -89,6 +89,20 @@ async def read_complaint(
     return detail
 
 
+async def complaint_attachment(
+    duties: public_duties_pb2_grpc.PublicDutiesServiceAsyncStub,
+    actor: pb.StaffActor,
+    complaint_id: str,
+) -> pb.ComplaintAttachment:
+    try:
+        found: pb.ComplaintAttachment = await duties.GetComplaintAttachment(
+            pb.ReadComplaintRequest(actor=actor, complaint_id=complaint_id), timeout=RPC_TIMEOUT
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _refusal(exc) from exc
+    return found
+
+
 async def answer_complaint(
     duties: public_duties_pb2_grpc.PublicDutiesServiceAsyncStub,
     actor: pb.StaffActor,

@@ -92,6 +92,10 @@ def test_the_kades_changes_the_desa_profile_and_a_kasi_cannot(
     )
     shown = desk.get_by_alt_text("Logo desa Rancasari")
     expect(shown).to_be_visible()
+    # Visible is not loaded: wait for the image itself before reading its size.
+    shown.evaluate(
+        "img => img.complete || new Promise(done => { img.onload = img.onerror = done; })"
+    )
     assert shown.evaluate("img => img.naturalWidth") == 160  # the new logo, loaded
     visit.page(desk, "profil-tersimpan")
 

@@ -33,6 +33,7 @@ from common.events import CloudEvent, public_subject
 from common.outbox import OutboxEvent, stage_event
 from common.rpc import INTAKE, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from services.intake import complaints
 from services.intake.applications import record_submission
 from services.intake.config import Settings
 from services.intake.models import TABLES, LetterApplication, Resident
@@ -263,6 +264,31 @@ async def produced(tmp_path: Path) -> AsyncIterator[list[Produced]]:
                 session, public_subject(revoked.desa_code, LETTER_REVOKED), revoked_event(revoked)
             )
             await session.commit()
+
+        # complaint.*: filed signed in with personal data in the text, escalated, answered.
+        async with sessions() as session:
+            filed = await complaints.file_complaint(
+                session,
+                tmp_path,
+                complaints.NewComplaint(
+                    PAMANUKAN,
+                    "layanan",
+                    f"{NAME}, NIK {NIK}, HP {PHONE}: {REASON}",
+                    resident_id=resident.id,
+                ),
+                40,
+                datetime(2025, 6, 2, 1, tzinfo=UTC),
+            )
+            await session.commit()
+        async with sessions() as session:
+            assert await complaints.escalate(session, filed.complaint.id)
+        async with sessions() as session:
+            await complaints.answer_complaint(
+                session,
+                complaints.StaffActor("operator.subang", "kabupaten_operator", "", "32.13"),
+                filed.complaint.id,
+                f"Maaf, Bapak/Ibu {NAME}, berkas sudah ditemukan.",
+            )
 
         async with sessions() as session:
             rows = (

@@ -22,6 +22,7 @@ from common.events import (
     CloudEvent,
     event_type,
     internal_subject,
+    public_payload,
     public_subject,
 )
 from common.messaging import DEAD_LETTER_SOURCES, STREAMS
@@ -140,7 +141,7 @@ def test_every_event_in_the_code_is_documented_and_nothing_else(doc: dict[str, A
     assert set(PUBLIC_EVENT_NAMES) | set(INTERNAL_EVENT_NAMES) == in_code
     documented = set(channels_by_event(doc)) - {"dead_letter"}
     assert documented == in_code
-    assert len(PUBLIC_EVENT_NAMES) == len(set(PUBLIC_EVENT_NAMES)) == 13
+    assert len(PUBLIC_EVENT_NAMES) == len(set(PUBLIC_EVENT_NAMES)) == 16
 
 
 def _fill(doc: dict[str, Any], channel: dict[str, Any]) -> str:
@@ -159,7 +160,8 @@ def test_public_event_subject_type_and_payload(doc: dict[str, Any], name: str) -
     message = message_of(doc, channel)
     type_schema = resolve(doc, message["headers"])["allOf"][1]["properties"]["ce-type"]
     assert type_schema["const"] == event_type(name)
-    assert resolve(doc, message["payload"]) is doc["components"]["schemas"]["ApplicationEvent"]
+    payload = public_payload(name).DESCRIPTOR.name
+    assert resolve(doc, message["payload"]) is doc["components"]["schemas"][payload]
 
 
 @pytest.mark.parametrize("name", INTERNAL_EVENT_NAMES)
@@ -184,6 +186,7 @@ _JSON_TYPES = {
     ("schema_name", "descriptor"),
     [
         ("ApplicationEvent", events_pb2.ApplicationEvent.DESCRIPTOR),
+        ("ComplaintEvent", events_pb2.ComplaintEvent.DESCRIPTOR),
         ("OtpRequested", events_pb2.OtpRequested.DESCRIPTOR),
         ("SignInNotice", events_pb2.SignInNotice.DESCRIPTOR),
     ],

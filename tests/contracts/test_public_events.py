@@ -16,7 +16,11 @@ _PERSONAL_FIELD = re.compile(
 
 
 def test_the_public_payload_has_no_field_for_personal_data() -> None:
-    fields = [f.name for f in events_pb2.ApplicationEvent.DESCRIPTOR.fields]
+    fields = [
+        f.name
+        for message in (events_pb2.ApplicationEvent, events_pb2.ComplaintEvent)
+        for f in message.DESCRIPTOR.fields
+    ]
     # A letter's number and its type's name ("Surat Keterangan Domisili") name no person.
     not_personal = ("letter_number", "letter_type_name")
     assert [f for f in fields if _PERSONAL_FIELD.search(f) and f not in not_personal] == []

@@ -231,6 +231,46 @@ async def test_an_attachment_is_checked_and_kept(intake: Intake) -> None:
     assert stored.is_file()
 
 
+async def test_staff_download_the_attachment_its_desa_and_the_kabupaten_once_escalated(
+    intake: Intake, duties: public_duties_pb2_grpc.PublicDutiesServiceStub
+) -> None:
+    png = _tiny_png()
+    r = await _file(intake.http, files={"lampiran": ("Foto KTP Ani.png", png, "image/png")})
+    number, _ = _number_and_secret(r.text)
+    complaint = await _complaint(intake, number)
+    request = pb.ReadComplaintRequest(actor=KASI, complaint_id=complaint.id)
+    found = await duties.GetComplaintAttachment(request)
+    assert (found.content_type, found.file_name) == ("image/png", "lampiran")
+    assert found.content[:8] == b"\x89PNG\r\n\x1a\n"  # cleaned, still the picture
+    # Another desa's staff: as if it did not exist. The kabupaten: not before escalation.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await duties.GetComplaintAttachment(
+            pb.ReadComplaintRequest(actor=OTHER_DESA, complaint_id=complaint.id)
+        )
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    kabupaten = pb.ReadComplaintRequest(actor=KABUPATEN, complaint_id=complaint.id)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await duties.GetComplaintAttachment(kabupaten)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert (
+        await duties.EscalateComplaint(pb.EscalateComplaintRequest(complaint_id=complaint.id))
+    ).escalated
+    assert (await duties.GetComplaintAttachment(kabupaten)).content == found.content
+    # Each download is in the complaint's record, by whom; the complainant's view leaves it out.
+    async with intake.runtime.sessions() as session:
+        rows = (
+            await session.exec(
+                select(ComplaintEntry)
+                .where(ComplaintEntry.complaint_id == complaint.id)
+                .where(ComplaintEntry.kind == "attachment_seen")
+            )
+        ).all()
+    assert [(e.actor, e.actor_role) for e in rows] == [
+        ("kasi.pamanukan", "kasi_pemerintahan"),
+        ("diskominfo", "kabupaten_operator"),
+    ]
+
+
 async def test_a_signed_in_resident_sees_their_complaints(intake: Intake) -> None:
     headers = await intake.sign_in()
     token = headers["Authorization"].removeprefix("Bearer ")

@@ -21,6 +21,7 @@ from services.verification.models import PersonalDataAccess
 from tests.intake.conftest import NIK_BUDI, PAMANUKAN, Intake, Register, register_ani
 from tests.intake.samples import JPEG
 from tests.intake.test_letter_links import PDF, Signing, signing
+from tests.support.catalogue import CatalogueServer
 from tests.support.notification import NotificationPeer, notification_peer
 
 __all__ = ["signing"]  # the signing peer's fixture, reused
@@ -36,12 +37,16 @@ async def notification(base_settings: Settings) -> AsyncIterator[NotificationPee
 
 @pytest.fixture
 def settings(
-    base_settings: Settings, register: Register, notification: NotificationPeer
+    base_settings: Settings,
+    register: Register,
+    notification: NotificationPeer,
+    catalogue: CatalogueServer,
 ) -> Settings:
     return base_settings.model_copy(
         update={
             "verification_grpc_target": register.target,
             "notification_grpc_target": notification.target,
+            "catalogue_grpc_target": catalogue.target,
         }
     )
 

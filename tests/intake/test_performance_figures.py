@@ -31,6 +31,7 @@ import pytest
 from sqlmodel import select
 
 from common.wib import WIB
+from common.wilayah import pilot_codes
 from services.intake.config import Settings
 from services.intake.duties_models import Complaint, ComplaintEntry, SurveyAnswer
 from services.intake.main import create_app
@@ -44,7 +45,7 @@ from services.intake.performance import (
     complementary,
     figures_row,
 )
-from services.verification.models import ApplicationRecord
+from services.verification.models import ApplicationRecord, DesaService
 from tests.intake.conftest import PAMANUKAN, Intake
 from tests.intake.public_peers import Peers, peer_settings, peers  # noqa: F401 - fixture
 
@@ -257,6 +258,25 @@ async def test_the_worked_month_in_the_json_feed(portal: Intake) -> None:
         assert area["complaints_received"] == 11
         assert area["complaints_answered_on_time_share"] == round(8 / 11, 4)
         assert area["digital_share"] == round(13 / 15, 4)
+
+
+async def test_only_the_desa_switched_on_are_listed(
+    portal: Intake,
+    peers: Peers,  # noqa: F811
+) -> None:
+    """Onboarding's switch (verification's ListServingDesa): a pilot desa switched off and a
+    desa never switched on have no row; the areas' totals are pooled from the listed desa."""
+    switched_off, never_on = "32.13.11.2006", "32.13.11.2001"
+    assert switched_off in pilot_codes() and never_on not in pilot_codes()
+    async with peers.verification() as session:
+        session.add(DesaService(desa_code=switched_off, serving=False, changed_by="operator"))
+        await session.commit()
+    r = await portal.http.get("/angka-kinerja.json", params={"bulan": MONTH})
+    assert r.status_code == 200, r.text
+    codes = {row["code"] for row in r.json()["rows"] if row["level"] == "desa"}
+    assert PAMANUKAN in codes and RANCASARI in codes
+    assert switched_off not in codes and never_on not in codes
+    assert codes <= pilot_codes()
 
 
 async def test_csv_and_page_carry_the_same_rows_and_no_personal_data(portal: Intake) -> None:

@@ -143,7 +143,11 @@ async def test_the_desa_index_lists_what_it_offers_and_unknowns_are_not_found(
     index = await portal.http.get(f"/standar-pelayanan/{PAMANUKAN}")
     assert index.status_code == 200
     assert f'href="{SKD}"' in index.text and "Maklumat pelayanan" in index.text
-    assert (await portal.http.get("/standar-pelayanan")).status_code == 200
+    listing = await portal.http.get("/standar-pelayanan")
+    assert listing.status_code == 200
+    # Only the desa switched on (onboarding): a pilot desa, not one never switched on.
+    assert f'href="/standar-pelayanan/{PAMANUKAN}"' in listing.text
+    assert 'href="/standar-pelayanan/32.13.11.2001"' not in listing.text
     for path in (
         "/standar-pelayanan/99.99.99.9999",
         f"/standar-pelayanan/{PAMANUKAN}/TIDAKADA",

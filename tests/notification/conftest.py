@@ -86,6 +86,7 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.states: dict[str, tuple[str, str]] = {}
         self.sign_ins: dict[str, intake_pb2.Contact] = {}  # pending codes anyone may receive
         self.calls: list[intake_pb2.GetContactRequest] = []
+        self.complainants: dict[str, str] = {}  # complaint id -> resident id (signed in)
         self.unavailable_next = 0  # answer UNAVAILABLE this many times first
         # WhatsApp chat: the catalogue ListLetterTypes answers, what FileWalkIn filed, and
         # each NIK's applications.
@@ -211,6 +212,13 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
             return found
         if request.WhichOneof("who") == "resident_id":
             resident_id: str | None = request.resident_id
+        elif request.WhichOneof("who") == "complaint_id":
+            found_id = self.complainants.get(request.complaint_id)
+            resident = self.contacts.get(found_id or "")
+            if resident is None:  # filed through the public form: no contact kept
+                await context.abort(grpc.StatusCode.NOT_FOUND, "tidak ada kontak")
+                raise AssertionError("abort raises")
+            return resident
         else:
             resident_id = self.applicants.get(request.application_id)
         contact = self.contacts.get(resident_id or "")

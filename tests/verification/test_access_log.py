@@ -18,6 +18,7 @@ from smartdesa.v1 import population_pb2, population_pb2_grpc
 from sqlmodel import col, select
 
 from scripts.opensid_sample import nik, rows, to_xlsx
+from services.verification import access_log
 from services.verification.models import PersonalDataAccess
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN
@@ -85,6 +86,35 @@ def test_every_intake_read_in_verification_is_logged() -> None:
     assert set(readers) == set(INTAKE_READERS)
     for name, node in readers.items():
         assert _calls_access_log(node) == INTAKE_READERS[name], name
+
+
+# Every function that reads a complaint (its text or attachment) from intake's
+# PublicDutiesService, all logged (by complaint id; a signed-in complainant sees the rows).
+COMPLAINT_READERS = {
+    "services/verification/web/routes/duties.py:complaint_page",
+    "services/verification/web/routes/duties.py:answer_page",
+    "services/verification/web/routes/duties.py:complaint_attachment",
+}
+
+
+def test_every_complaint_read_in_verification_is_logged() -> None:
+    found: dict[str, ast.AST] = {}
+    for path in sorted((ROOT / "services/verification").rglob("*.py")):
+        if path.name == "public_duties.py":  # the gRPC wrappers themselves
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Attribute)
+                    and inner.func.attr in {"read_complaint", "complaint_attachment"}
+                ):
+                    found[f"{path.relative_to(ROOT)}:{node.name}"] = node
+    assert set(found) == COMPLAINT_READERS
+    for name, reader in found.items():
+        assert _calls_access_log(reader), name
 
 
 def test_every_register_read_goes_through_log_reads() -> None:
@@ -246,17 +276,27 @@ async def _a_resident_gets_their_own_log_over_grpc_without_usernames(
         await service.http.post(
             "/api/v1/residents/search", json={"query": who, "purpose": "cek"}, headers=kasi
         )
+    # The Kasi opened a complaint the resident filed signed in, and someone else's.
+    staff = access_log.Reader("pemerintahan.pamanukan", "kasi_pemerintahan", PAMANUKAN, "32.13")
+    async with service.runtime.sessions() as session:
+        for complaint_id, number in (("adu-mine", "ADU-AAAA-BBBB"), ("adu-theirs", "ADU-CC")):
+            await access_log.record_complaint_read(
+                session, staff, access_log.KIND_COMPLAINT, complaint_id, number
+            )
     async with _channel(service) as channel:
         stub = population_pb2_grpc.PopulationServiceStub(channel)
         answer = await stub.ListDataAccess(
-            population_pb2.ListDataAccessRequest(nik=HEAD, application_ids=[mine])
+            population_pb2.ListDataAccessRequest(
+                nik=HEAD, application_ids=[mine], complaint_ids=["adu-mine"]
+            )
         )
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.ListDataAccess(population_pb2.ListDataAccessRequest(nik="123"))
 
-    assert [(e.kind, e.application_id, e.purpose) for e in answer.entries] == [
-        ("register", "", "daftar penduduk"),  # newest first
-        ("application", mine, "SKD-2026-000778"),
+    assert [(e.kind, e.application_id, e.complaint_id, e.purpose) for e in answer.entries] == [
+        ("complaint", "", "adu-mine", "ADU-AAAA-BBBB"),  # newest first
+        ("register", "", "", "daftar penduduk"),
+        ("application", mine, "", "SKD-2026-000778"),
     ]
     assert {
         (e.reader_role, e.reader_desa_code, e.reader_kabupaten_code) for e in answer.entries

@@ -25,6 +25,7 @@ from services.intake.duties_servicer import PublicDutiesServicer, register_dutie
 from services.intake.models import TABLES
 from services.intake.satisfaction import MIN_ANSWERS_SHOWN
 from services.verification.config import Settings
+from services.verification.models import PersonalDataAccess
 from tests.support.web import async_sign_in_form
 from tests.verification.conftest import PASSWORD, Service
 from tests.verification.intake_peer import IntakePeer
@@ -50,9 +51,12 @@ async def intake_peer(
     js: JetStreamContext,
     intake_sessions: async_sessionmaker[AsyncSession],
     temporal_env: WorkflowEnvironment,
+    data_dir: Path,
 ) -> AsyncIterator[tuple[IntakePeer, int]]:
     peer = IntakePeer(js)
-    duties = PublicDutiesServicer(intake_sessions, temporal_env.client)
+    duties = PublicDutiesServicer(
+        intake_sessions, temporal_env.client, attachments_root=data_dir / "intake-files"
+    )
 
     def register(server: grpc.aio.Server) -> None:
         intake_pb2_grpc.add_IntakeServiceServicer_to_server(peer, server)
@@ -208,3 +212,55 @@ async def test_the_index_shows_from_enough_answers(
     assert "<strong>25,00</strong>" not in page.text
     for http in (kades, kabupaten):
         await http.aclose()
+
+
+async def test_the_attachment_is_downloaded_and_every_read_is_in_the_access_log(
+    service: Service, intake_sessions: async_sessionmaker[AsyncSession], data_dir: Path
+) -> None:
+    """The desa's staff download it; the kabupaten not before escalation; each read of the
+    complaint (page and attachment) is a row of the residents' access log, by complaint id."""
+    async with intake_sessions() as session:
+        filed = await file_complaint(
+            session,
+            data_dir / "intake-files",
+            NewComplaint(PAMANUKAN, "layanan", BODY, attachment=_tiny_png()),
+            40,
+        )
+        await session.commit()
+    complaint_id, number = filed.complaint.id, filed.complaint.tracking_number
+
+    kasi = await _signed_in(service, "pemerintahan.pamanukan")
+    page = await kasi.get(f"/pengaduan/{complaint_id}")
+    assert f'href="/pengaduan/{complaint_id}/lampiran"' in page.text
+    download = await kasi.get(f"/pengaduan/{complaint_id}/lampiran")
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "image/png"
+    assert download.headers["content-disposition"] == 'attachment; filename="lampiran"'
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.content[:4] == b"\x89PNG"
+
+    other = await _signed_in(service, "pemerintahan.rancasari")
+    assert (await other.get(f"/pengaduan/{complaint_id}/lampiran")).status_code == 404
+    kabupaten = await _signed_in(service, "diskominfo.subang")
+    assert (await kabupaten.get(f"/pengaduan/{complaint_id}/lampiran")).status_code == 403
+
+    async with service.runtime.sessions() as session:
+        rows = (
+            await session.exec(
+                select(PersonalDataAccess).where(PersonalDataAccess.complaint_id == complaint_id)
+            )
+        ).all()
+    assert sorted((r.kind, r.reader_role, r.reader_desa_code, r.purpose) for r in rows) == [
+        ("complaint", "kasi_pemerintahan", PAMANUKAN, number),
+        ("complaint_attachment", "kasi_pemerintahan", PAMANUKAN, number),
+    ]
+
+
+def _tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 10, 10)).save(buffer, "PNG")
+    return buffer.getvalue()

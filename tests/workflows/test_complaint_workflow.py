@@ -120,6 +120,12 @@ async def _start(stack: Stack, input: ComplaintInput) -> None:
     await start_complaint(stack.env.client, task_queue(stack.settings.temporal_task_queue), input)
 
 
+async def _overdue(stack: Stack, complaint_id: str) -> bool:
+    listed = await stack.duties.ListComplaints(pb.ListComplaintsRequest(actor=KABUPATEN))
+    (found,) = [c for c in listed.complaints if c.id == complaint_id]
+    return bool(found.overdue)
+
+
 async def test_unanswered_at_the_deadline_it_goes_to_the_kabupaten(stack: Stack) -> None:
     input = await stack.file()
     await _start(stack, input)
@@ -132,6 +138,7 @@ async def test_unanswered_at_the_deadline_it_goes_to_the_kabupaten(stack: Stack)
     await stack.env.sleep(before - timedelta(minutes=1))
     complaint, kinds = await stack.complaint(input.complaint_id)
     assert (complaint.status, kinds) == ("diterima", ["filed"])
+    assert not await _overdue(stack, input.complaint_id)
     # Past it, the workflow escalates through intake (its real activity over gRPC).
     await stack.env.sleep(timedelta(minutes=2))
 
@@ -146,6 +153,9 @@ async def test_unanswered_at_the_deadline_it_goes_to_the_kabupaten(stack: Stack)
         return state.escalated
 
     await eventually(workflow_knows, "the workflow's state escalated")
+    # Overdue on the staff page as the workflow's timer decided it: the test's wall clock is
+    # days before the skipped-to deadline, and does not count.
+    assert await _overdue(stack, input.complaint_id)
 
     # Now the kabupaten may answer, and the answer ends the workflow.
     detail = await stack.duties.ReadComplaint(

@@ -175,3 +175,48 @@ class SignInNotice(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SignInNotice: _TypeAlias = SignInNotice  # noqa: Y015
+
+@_typing.final
+class ComplaintEvent(_message.Message):
+    """ce-type id.go.subang.smartdesa.complaint.received.v1, complaint.escalated.v1 and
+    complaint.answered.v1 (public, on the desa's subject). A complaint's text, attachment,
+    tracking number and complainant never travel: the id is opaque, the rest are codes and times.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    KECAMATAN_CODE_FIELD_NUMBER: _builtins.int
+    KABUPATEN_CODE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    ANSWERED_BY_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    desa_code: _builtins.str
+    kecamatan_code: _builtins.str
+    kabupaten_code: _builtins.str
+    status: _builtins.str
+    """diterima | diteruskan | dijawab"""
+    deadline: _builtins.str
+    """RFC 3339: the answer is due by then (per kabupaten, in working hours)"""
+    answered_by: _builtins.str
+    """complaint.answered: "desa" or "kabupaten", who answered (never a name)."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+        desa_code: _builtins.str = ...,
+        kecamatan_code: _builtins.str = ...,
+        kabupaten_code: _builtins.str = ...,
+        status: _builtins.str = ...,
+        deadline: _builtins.str = ...,
+        answered_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_by", b"answered_by", "complaint_id", b"complaint_id", "deadline", b"deadline", "desa_code", b"desa_code", "kabupaten_code", b"kabupaten_code", "kecamatan_code", b"kecamatan_code", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComplaintEvent: _TypeAlias = ComplaintEvent  # noqa: Y015

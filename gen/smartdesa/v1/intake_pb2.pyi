@@ -307,6 +307,7 @@ class GetContactRequest(_message.Message):
     APPLICATION_ID_FIELD_NUMBER: _builtins.int
     SIGN_IN_ID_FIELD_NUMBER: _builtins.int
     SIGN_IN_NOTICE_ID_FIELD_NUMBER: _builtins.int
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
     resident_id: _builtins.str
     application_id: _builtins.str
     sign_in_id: _builtins.str
@@ -318,6 +319,10 @@ class GetContactRequest(_message.Message):
     """A notice to a number that no longer signs in (SignInNotice.notice_id, kind
     "phone_changed"): resident_id is empty and phone is the old number.
     """
+    complaint_id: _builtins.str
+    """A complaint filed by a signed-in resident (ComplaintEvent.complaint_id): that resident.
+    NOT_FOUND for a complaint filed through the public form (no contact is kept).
+    """
     def __init__(
         self,
         *,
@@ -325,12 +330,13 @@ class GetContactRequest(_message.Message):
         application_id: _builtins.str = ...,
         sign_in_id: _builtins.str = ...,
         sign_in_notice_id: _builtins.str = ...,
+        complaint_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "complaint_id", b"complaint_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "complaint_id", b"complaint_id", "resident_id", b"resident_id", "sign_in_id", b"sign_in_id", "sign_in_notice_id", b"sign_in_notice_id", "who", b"who"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id", "sign_in_id", "sign_in_notice_id"]  # noqa: Y015
+    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["resident_id", "application_id", "sign_in_id", "sign_in_notice_id", "complaint_id"]  # noqa: Y015
     _WhichOneofArgType_who: _TypeAlias = _typing.Literal["who", b"who"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_who) -> _WhichOneofReturnType_who | None: ...
 

@@ -691,21 +691,27 @@ class ListDataAccessRequest(_message.Message):
 
     NIK_FIELD_NUMBER: _builtins.int
     APPLICATION_IDS_FIELD_NUMBER: _builtins.int
+    COMPLAINT_IDS_FIELD_NUMBER: _builtins.int
     nik: _builtins.str
     """the resident's own register records, in any desa"""
     @_builtins.property
     def application_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """intake's applications of the resident"""
 
+    @_builtins.property
+    def complaint_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """intake's complaints the resident filed signed in"""
+
     def __init__(
         self,
         *,
         nik: _builtins.str = ...,
         application_ids: _abc.Iterable[_builtins.str] | None = ...,
+        complaint_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_ids", b"application_ids", "nik", b"nik"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_ids", b"application_ids", "complaint_ids", b"complaint_ids", "nik", b"nik"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -722,8 +728,9 @@ class DataAccess(_message.Message):
     READER_KABUPATEN_CODE_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
     APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """register | application | attachment | letter_preview | inbox | walk_in"""
+    """register | application | attachment | letter_preview | inbox | walk_in | complaint | complaint_attachment"""
     reader_role: _builtins.str
     """e.g. kasi_pemerintahan, kabupaten_operator; never a username"""
     reader_desa_code: _builtins.str
@@ -733,6 +740,8 @@ class DataAccess(_message.Message):
     """the application's number, or "daftar penduduk" """
     application_id: _builtins.str
     """"" for a register read"""
+    complaint_id: _builtins.str
+    """complaint | complaint_attachment reads; else "" """
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -745,10 +754,11 @@ class DataAccess(_message.Message):
         reader_kabupaten_code: _builtins.str = ...,
         purpose: _builtins.str = ...,
         application_id: _builtins.str = ...,
+        complaint_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "at", b"at", "kind", b"kind", "purpose", b"purpose", "reader_desa_code", b"reader_desa_code", "reader_kabupaten_code", b"reader_kabupaten_code", "reader_role", b"reader_role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "at", b"at", "complaint_id", b"complaint_id", "kind", b"kind", "purpose", b"purpose", "reader_desa_code", b"reader_desa_code", "reader_kabupaten_code", b"reader_kabupaten_code", "reader_role", b"reader_role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

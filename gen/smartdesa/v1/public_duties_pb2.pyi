@@ -336,6 +336,37 @@ class ComplaintDetail(_message.Message):
 Global___ComplaintDetail: _TypeAlias = ComplaintDetail  # noqa: Y015
 
 @_typing.final
+class ComplaintAttachment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    TRACKING_NUMBER_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    content_type: _builtins.str
+    """image/jpeg, image/png or application/pdf (checked at filing)"""
+    file_name: _builtins.str
+    """"lampiran.pdf", never the complainant's own file name"""
+    tracking_number: _builtins.str
+    """for the access log's "why" """
+    def __init__(
+        self,
+        *,
+        content: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        tracking_number: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "content_type", b"content_type", "file_name", b"file_name", "tracking_number", b"tracking_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComplaintAttachment: _TypeAlias = ComplaintAttachment  # noqa: Y015
+
+@_typing.final
 class AnswerComplaintRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -57,6 +57,11 @@ class PublicDutiesServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_public__duties__pb2.AnswerComplaintRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_public__duties__pb2.ComplaintDetail.FromString,
                 _registered_method=True)
+        self.GetComplaintAttachment = channel.unary_unary(
+                '/smartdesa.v1.PublicDutiesService/GetComplaintAttachment',
+                request_serializer=smartdesa_dot_v1_dot_public__duties__pb2.ReadComplaintRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_public__duties__pb2.ComplaintAttachment.FromString,
+                _registered_method=True)
         self.EscalateComplaint = channel.unary_unary(
                 '/smartdesa.v1.PublicDutiesService/EscalateComplaint',
                 request_serializer=smartdesa_dot_v1_dot_public__duties__pb2.EscalateComplaintRequest.SerializeToString,
@@ -97,6 +102,14 @@ class PublicDutiesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetComplaintAttachment(self, request, context):
+        """The complaint's attachment, for its desa's staff, and the kabupaten once escalated; the
+        read is recorded in the complaint's record. NOT_FOUND when there is none (or not theirs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EscalateComplaint(self, request, context):
         """The complaint workflow at the deadline: an unanswered complaint goes to the kabupaten.
         """
@@ -126,6 +139,11 @@ def add_PublicDutiesServiceServicer_to_server(servicer, server):
                     servicer.AnswerComplaint,
                     request_deserializer=smartdesa_dot_v1_dot_public__duties__pb2.AnswerComplaintRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_public__duties__pb2.ComplaintDetail.SerializeToString,
+            ),
+            'GetComplaintAttachment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComplaintAttachment,
+                    request_deserializer=smartdesa_dot_v1_dot_public__duties__pb2.ReadComplaintRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_public__duties__pb2.ComplaintAttachment.SerializeToString,
             ),
             'EscalateComplaint': grpc.unary_unary_rpc_method_handler(
                     servicer.EscalateComplaint,
@@ -244,6 +262,33 @@ class PublicDutiesService:
             '/smartdesa.v1.PublicDutiesService/AnswerComplaint',
             smartdesa_dot_v1_dot_public__duties__pb2.AnswerComplaintRequest.SerializeToString,
             smartdesa_dot_v1_dot_public__duties__pb2.ComplaintDetail.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComplaintAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.PublicDutiesService/GetComplaintAttachment',
+            smartdesa_dot_v1_dot_public__duties__pb2.ReadComplaintRequest.SerializeToString,
+            smartdesa_dot_v1_dot_public__duties__pb2.ComplaintAttachment.FromString,
             options,
             channel_credentials,
             insecure,

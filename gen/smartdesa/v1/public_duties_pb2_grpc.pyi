@@ -43,6 +43,10 @@ class PublicDutiesServiceStub:
     ReadComplaint: _grpc.UnaryUnaryMultiCallable[_public_duties_pb2.ReadComplaintRequest, _public_duties_pb2.ComplaintDetail]
     """One complaint; the read is recorded in its append-only record."""
     AnswerComplaint: _grpc.UnaryUnaryMultiCallable[_public_duties_pb2.AnswerComplaintRequest, _public_duties_pb2.ComplaintDetail]
+    GetComplaintAttachment: _grpc.UnaryUnaryMultiCallable[_public_duties_pb2.ReadComplaintRequest, _public_duties_pb2.ComplaintAttachment]
+    """The complaint's attachment, for its desa's staff, and the kabupaten once escalated; the
+    read is recorded in the complaint's record. NOT_FOUND when there is none (or not theirs).
+    """
     EscalateComplaint: _grpc.UnaryUnaryMultiCallable[_public_duties_pb2.EscalateComplaintRequest, _public_duties_pb2.EscalateComplaintResponse]
     """The complaint workflow at the deadline: an unanswered complaint goes to the kabupaten."""
 
@@ -61,6 +65,10 @@ class PublicDutiesServiceAsyncStub(PublicDutiesServiceStub):
     ReadComplaint: _aio.UnaryUnaryMultiCallable[_public_duties_pb2.ReadComplaintRequest, _public_duties_pb2.ComplaintDetail]  # type: ignore[assignment]
     """One complaint; the read is recorded in its append-only record."""
     AnswerComplaint: _aio.UnaryUnaryMultiCallable[_public_duties_pb2.AnswerComplaintRequest, _public_duties_pb2.ComplaintDetail]  # type: ignore[assignment]
+    GetComplaintAttachment: _aio.UnaryUnaryMultiCallable[_public_duties_pb2.ReadComplaintRequest, _public_duties_pb2.ComplaintAttachment]  # type: ignore[assignment]
+    """The complaint's attachment, for its desa's staff, and the kabupaten once escalated; the
+    read is recorded in the complaint's record. NOT_FOUND when there is none (or not theirs).
+    """
     EscalateComplaint: _aio.UnaryUnaryMultiCallable[_public_duties_pb2.EscalateComplaintRequest, _public_duties_pb2.EscalateComplaintResponse]  # type: ignore[assignment]
     """The complaint workflow at the deadline: an unanswered complaint goes to the kabupaten."""
 
@@ -100,6 +108,16 @@ class PublicDutiesServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _public_duties_pb2.AnswerComplaintRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_public_duties_pb2.ComplaintDetail, _abc.Awaitable[_public_duties_pb2.ComplaintDetail]]: ...
+
+    @_abc_1.abstractmethod
+    def GetComplaintAttachment(
+        self,
+        request: _public_duties_pb2.ReadComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_public_duties_pb2.ComplaintAttachment, _abc.Awaitable[_public_duties_pb2.ComplaintAttachment]]:
+        """The complaint's attachment, for its desa's staff, and the kabupaten once escalated; the
+        read is recorded in the complaint's record. NOT_FOUND when there is none (or not theirs).
+        """
 
     @_abc_1.abstractmethod
     def EscalateComplaint(

@@ -321,12 +321,18 @@ class PopulationServicer(population_pb2_grpc.PopulationServiceServicer):
     ) -> population_pb2.ListDataAccessResponse:
         if not is_valid_nik(request.nik):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "nik is not a valid NIK")
-        if len(request.application_ids) > MAX_APPLICATIONS_ASKED:
+        if (
+            len(request.application_ids) > MAX_APPLICATIONS_ASKED
+            or len(request.complaint_ids) > MAX_APPLICATIONS_ASKED
+        ):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "too many application_ids")
         async with self._sessions() as session:
             records = await session.exec(select(Resident.id).where(Resident.nik == request.nik))
             entries = await accesses_of(
-                session, list(records.all()), [i for i in request.application_ids if i]
+                session,
+                list(records.all()),
+                [i for i in request.application_ids if i],
+                [i for i in request.complaint_ids if i],
             )
         return population_pb2.ListDataAccessResponse(entries=[access_message(e) for e in entries])
 
@@ -343,6 +349,7 @@ def access_message(entry: PersonalDataAccess) -> population_pb2.DataAccess:
         reader_kabupaten_code=entry.reader_kabupaten_code,
         purpose=entry.purpose,
         application_id=entry.application_id or "",
+        complaint_id=entry.complaint_id or "",
     )
 
 

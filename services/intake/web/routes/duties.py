@@ -290,6 +290,7 @@ async def complaint_submit(
             new,
             complaint_deadline_hours(runtime.settings, complaints.kabupaten_of(desa)),
         )
+        runtime.relay.wake()  # complaint.received: the desa's Sekdes is told
     except DomainError as exc:
         refusal = refusal_of(exc)
         errors = dict(refusal.details.get("errors", {}))

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from common.domain.errors import NotFound
 from common.wilayah import all_desa
 from services.intake.api.deps import RuntimeDep
+from services.intake.offered import serving_desa
 from services.intake.service_standard import (
     STANDARD_PATH,
     offered_types,
@@ -40,9 +41,14 @@ def _known_type(letter_type: str) -> None:
 
 
 @router.get(STANDARD_PATH)
-async def desa_list(request: Request) -> HTMLResponse:
+async def desa_list(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    # Only the desa switched on (onboarding): a desa not yet served has no service to
+    # publish a standard for. Verification not answering: every desa, as the portal's picker.
+    serving = await serving_desa(runtime.directory)
     by_kecamatan: dict[str, list[tuple[str, str]]] = {}
     for desa in sorted(all_desa().values(), key=lambda d: (d.kecamatan, d.name)):
+        if serving is not None and desa.code not in serving:
+            continue
         by_kecamatan.setdefault(desa.kecamatan, []).append((desa.code, desa.name))
     return render(
         request, "standar-desa.html", {"title": "Standar pelayanan", "by_kecamatan": by_kecamatan}

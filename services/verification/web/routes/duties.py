@@ -14,8 +14,9 @@ from common.domain import ROLE_LABELS
 from common.domain.errors import DomainError
 from common.web.refusals import refusal_of
 from common.wilayah import all_desa
+from services.verification import access_log
 from services.verification import public_duties as duties
-from services.verification.api.deps import RuntimeDep
+from services.verification.api.deps import RuntimeDep, SessionDep
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -31,6 +32,7 @@ STATUS_LABELS = {
 ENTRY_LABELS = {
     "filed": "diterima",
     "seen": "dibuka",
+    "attachment_seen": "lampiran diunduh",
     "escalated": "melewati batas waktu, diteruskan ke kabupaten",
     "answered": "dijawab",
 }
@@ -144,11 +146,49 @@ def _detail_context(detail: Any, **extra: Any) -> dict[str, Any]:
 
 @router.get(INBOX_PATH + "/{complaint_id}")
 async def complaint_page(
-    request: Request, complaint_id: str, page: StaffPageDep, runtime: RuntimeDep
+    request: Request,
+    complaint_id: str,
+    page: StaffPageDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
 ) -> Response:
-    """Opening it is recorded in the complaint's record (who, role, desa, when)."""
+    """Opening it is recorded in the complaint's record (who, role, desa, when) and in the
+    residents' access log (a signed-in complainant sees it in "Data saya")."""
     detail = await duties.read_complaint(_stub(runtime), _actor(page), complaint_id)
+    await access_log.record_complaint_read(
+        session,
+        page.staff,
+        access_log.KIND_COMPLAINT,
+        complaint_id,
+        detail.summary.tracking_number,
+    )
     return render(request, "pengaduan_rinci.html", _detail_context(detail), page=page)
+
+
+@router.get(INBOX_PATH + "/{complaint_id}/lampiran")
+async def complaint_attachment(
+    complaint_id: str, page: StaffPageDep, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """The attachment, as a download (never shown inline: it came from the public); intake
+    checks who may read it and records the read in the complaint's record, and the access log
+    here too."""
+    found = await duties.complaint_attachment(_stub(runtime), _actor(page), complaint_id)
+    await access_log.record_complaint_read(
+        session,
+        page.staff,
+        access_log.KIND_COMPLAINT_ATTACHMENT,
+        complaint_id,
+        found.tracking_number,
+    )
+    return Response(
+        found.content,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.file_name}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.post(INBOX_PATH + "/{complaint_id}/jawab")
@@ -157,6 +197,7 @@ async def answer_page(
     complaint_id: str,
     page: StaffPageDep,
     runtime: RuntimeDep,
+    session: SessionDep,
     jawaban: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
     stub = _stub(runtime)
@@ -165,6 +206,13 @@ async def answer_page(
     except DomainError as exc:
         refusal = refusal_of(exc)
         detail = await duties.read_complaint(stub, _actor(page), complaint_id)
+        await access_log.record_complaint_read(  # the text is shown again
+            session,
+            page.staff,
+            access_log.KIND_COMPLAINT,
+            complaint_id,
+            detail.summary.tracking_number,
+        )
         context = _detail_context(
             detail, answer=jawaban, errors={"jawaban": refusal.message}, message=refusal.message
         )
