@@ -69,8 +69,9 @@ test-unit: $(STAMP)
 # Replicas under faults: two of each service and two workers on PostgreSQL, a three-node NATS
 # cluster, Temporal; parts killed and restarted while letters go through (docs/testing.md,
 # "The scale profile"). Minutes long, so not in `make test`: tests/scale is deselected there.
+# Its processes' logs stay in build/test-scale/scale0/data/logs until the next run.
 test-scale: $(STAMP)
-	SMARTDESA_SCALE=1 $(PY) -m pytest tests/scale -p no:xdist -s -q
+	mkdir -p build && SMARTDESA_SCALE=1 $(PY) -m pytest tests/scale -p no:xdist -s -q --basetemp=build/test-scale
 
 # Everything except the end-to-end tests across processes.
 test-fast: $(STAMP) $(SOFTHSM)

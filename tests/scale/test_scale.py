@@ -70,6 +70,7 @@ class Drive:
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
+    phase: str = "starting"
 
     def finished(self) -> int:
         with self.lock:
@@ -80,16 +81,19 @@ class Drive:
             with self.lock:
                 self.counter += 1
                 n = self.counter
+                phase = self.phase
             try:
                 result = one_journey(self.journey, self.tokens, n)
             except BaseException as exc:  # recorded, the test fails on it at the end
                 with self.lock:
+                    exc.add_note(f"journey {n} began in phase: {phase}")
                     self.errors.append(exc)
                 return
             with self.lock:
                 self.done.append(result)
 
     def wait_for(self, count: int, what: str) -> None:
+        self.phase = what
         deadline = time.monotonic() + 20 * 60
         while self.finished() < count:
             assert not self.errors, (what, self.errors)
