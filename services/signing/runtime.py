@@ -189,7 +189,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         nc = await connect(settings.nats_url, "signing")
         shutdown.push("NATS connection", nc.close)
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, settings.nats_stream_replicas)
         relay = OutboxRelay(sessions, js)
         relay.start()
         shutdown.push("outbox relay", relay.stop)
