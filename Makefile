@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-unit test-fast smoke chat proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render migration bench bench-signing bench-import bench-uploads bench-memory
+	bench-render migration bench bench-signing bench-import bench-uploads bench-memory bench-inbox
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -24,6 +24,7 @@ help:
 	@echo "make migration SERVICE=intake MSG=\"...\"   new Alembic revision from the models"
 	@echo "make bench-render  render and issue (B-LTA) every catalogue type: medians per type"
 	@echo "make bench-memory  idle dev stack (own ports, temp data): PSS per process and total"
+	@echo "make bench-inbox   1,000,000 applications in PostgreSQL: inbox, task, kabupaten p50/p95"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +106,12 @@ bench-render: $(STAMP)
 # NATS): PSS per process and total_pss_mb, on free ports with a temporary data folder.
 bench-memory: $(STAMP)
 	$(PY) -m scripts.bench_memory
+
+# The staff inbox, the task and the kabupaten summary over 1,000,000 applications of 250 desa in
+# a PostgreSQL database of its own (dropped after; ARGS="--keep" / "--reuse NAME" to iterate,
+# "--explain" for the plans). docs/performance.md has the figures.
+bench-inbox: $(STAMP)
+	$(PY) -m scripts.bench_inbox $(ARGS)
 
 proto: $(STAMP)
 	rm -rf gen/smartdesa

@@ -64,7 +64,8 @@ def domain_code(error: DomainError) -> grpc.StatusCode:
 
 # Attachments (up to 10 MB each) and signed letters travel as single messages; a walk-in
 # (FileWalkIn) carries every scan of its letter type at once: up to 5 syarat of 10 MB, plus room
-# (the catalogue's types ask for up to 5 wajib syarat, SKNNM; tests/intake/test_walk_in.py).
+# (the catalogue refuses a type with more wajib syarat than this, services/signing/catalogue/
+# definition.py; SKNNM asks for 5; tests/intake/test_walk_in.py).
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_SCANS_PER_MESSAGE = 5
 MAX_MESSAGE_BYTES = MAX_SCANS_PER_MESSAGE * MAX_FILE_BYTES + 8 * 1024 * 1024

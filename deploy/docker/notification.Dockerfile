@@ -18,6 +18,7 @@ COPY common/ common/
 COPY gen/ gen/
 COPY services/__init__.py services/
 COPY services/notification/ services/notification/
+COPY workflows/ workflows/
 # Byte-code compiled now: the root file system is read-only at run time.
 RUN /opt/venv/bin/python -m compileall -q /app
 

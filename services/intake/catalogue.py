@@ -9,14 +9,19 @@ Caching, and why it is safe:
   versions in use). An application keeps the version it started with
   (`LetterApplication.letter_type_version`), so every later check of it reads that entry.
 - Which version is *current* changes when someone publishes: the list of current versions is
-  kept `CURRENT_TTL_SECONDS` only, so a type the kabupaten publishes is offered within that
+  kept `CURRENT_TTL_SECONDS` only, so a type the kabupaten publishes is listed within that
   time, and a stale list only ever offers a version that was current a moment ago (and which
   the application then keeps, as it would have had it started a moment earlier).
+- A type the kabupaten has just published is requestable at once: a code the cached list lacks
+  re-reads the list (`find`), at most once per `MISS_REFRESH_SECONDS`, so made-up codes cannot
+  flood signing. Chosen over a `catalogue.published` event: no new event contract or consumer
+  to keep alive, and freshness does not depend on NATS delivering a hint.
 - Nothing stale is served once the TTL is over: if signing does not answer then, intake
   answers 503 with `CATALOGUE_UNAVAILABLE` rather than guess, and writes nothing.
 """
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -29,13 +34,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import field_values
 from common.domain.errors import Unavailable
+from common.domain.letter_versions import parse_pinned, with_wording
 from services.intake.letter_types import FormField, LetterType, Requirement
 from services.intake.models import LetterApplication
 from services.intake.register_data import SUBJECT_LABELS
 
 log = logging.getLogger(__name__)
 
-CURRENT_TTL_SECONDS = 30.0
+CURRENT_TTL_SECONDS = 10.0
+# A code the cached list lacks re-reads it, but not more often than this.
+MISS_REFRESH_SECONDS = 1.0
 # Generous: the first read of a process parses every definition on signing's side.
 LOOKUP_TIMEOUT_SECONDS = 10.0
 CATALOGUE_UNAVAILABLE = (
@@ -61,7 +69,7 @@ def _choice_labels(choices: tuple[str, ...]) -> Mapping[str, str]:
 
 def letter_type_of(message: catalogue_pb2.LetterTypeDefinition) -> LetterType:
     """Intake's view of one catalogue version. Intake asks for the uploads the catalogue marks
-    `wajib`; `opsional` and `bawa_asli` syarat are not (yet) asked for in the portal."""
+    `wajib`; `opsional` and `bawa_asli` syarat are shown, labelled, not asked for."""
     return LetterType(
         code=message.code,
         name=message.name,
@@ -69,6 +77,7 @@ def letter_type_of(message: catalogue_pb2.LetterTypeDefinition) -> LetterType:
         requirements=tuple(
             Requirement(s.code, s.name, s.description) for s in message.syarat if s.kind == "wajib"
         ),
+        syarat=tuple(Requirement(s.code, s.name, s.description, s.kind) for s in message.syarat),
         fields=tuple(
             FormField(
                 name=f.name,
@@ -145,20 +154,54 @@ class Catalogue:
         return {m.code: letter_type_of(m) for m in response.letter_types}
 
     async def find(self, code: str) -> LetterType | None:
-        """The current version of a type residents may request online; None if none is."""
-        return (await self.current()).get(code)
-
-    async def version(self, template_version: str) -> LetterType | None:
-        """The version `<code>-v<n>` (an application's); None if the catalogue has none."""
-        found = self._versions.get(template_version)
+        """The current version of a type residents may request online; None if none is. A code
+        the cached list lacks (a type published a moment ago) re-reads the list first."""
+        found = (await self.current()).get(code)
         if found is not None:
             return found
-        code, _, number = template_version.rpartition("-v")
-        if not code or not number.isdigit():
+        async with self._refreshing:
+            if self._current is not None and (
+                self._clock() - self._current_at < MISS_REFRESH_SECONDS
+            ):
+                return self._current.get(code)
+            self._current = None
+            return (await self._read_current()).get(code)
+
+    async def worded(self, letter_type: LetterType | None, desa_code: str) -> LetterType | None:
+        """`letter_type` as a new application of `desa_code` keeps it: its template_version
+        names the desa's current wording of the type too, if the desa has one
+        (`SKD-v2-desa-32.13.11.2004-3`), so the letter is worded as when it started. Not
+        cached: a wording the desa has just published applies to the next application."""
+        if letter_type is None:
             return None
         try:
+            found = await self._stub.ListDesaOverrides(
+                catalogue_pb2.ListDesaOverridesRequest(
+                    key=catalogue_pb2.LetterTypeDraftKey(code=letter_type.code, desa_code=desa_code)
+                ),
+                timeout=LOOKUP_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("desa wording not read (signing: %s)", exc.code().name)
+            raise CatalogueUnavailable() from exc
+        wording = found.current.version if found.current.body_json else 0
+        pinned = with_wording(letter_type.template_version, desa_code, wording)
+        if pinned == letter_type.template_version:
+            return letter_type
+        return dataclasses.replace(letter_type, template_version=pinned)
+
+    async def version(self, template_version: str) -> LetterType | None:
+        """The version `<code>-v<n>` an application keeps (with or without its desa's wording,
+        which only the letter's text uses); None if the catalogue has none."""
+        pinned = parse_pinned(template_version)
+        if pinned is None:
+            return None
+        found = self._versions.get(pinned.base)
+        if found is not None:
+            return found
+        try:
             message = await self._stub.GetLetterType(
-                catalogue_pb2.GetLetterTypeRequest(code=code, version=int(number)),
+                catalogue_pb2.GetLetterTypeRequest(code=pinned.code, version=pinned.version),
                 timeout=LOOKUP_TIMEOUT_SECONDS,
             )
         except grpc.aio.AioRpcError as exc:
@@ -166,7 +209,7 @@ class Catalogue:
                 return None
             log.warning("letter catalogue not read (signing: %s)", exc.code().name)
             raise CatalogueUnavailable() from exc
-        found = self._versions.setdefault(template_version, letter_type_of(message))
+        found = self._versions.setdefault(pinned.base, letter_type_of(message))
         return found
 
     async def of(self, application: LetterApplication) -> LetterType:

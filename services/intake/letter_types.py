@@ -15,11 +15,26 @@ from common.wib import indonesian_date, parse_indonesian_date
 FieldKind = Literal["text", "date", "choice", "digits", "time"]
 
 
+# How each kind of syarat is labelled where residents read it.
+SYARAT_KIND_LABELS = {
+    "wajib": "Wajib diunggah",
+    "opsional": "Tidak wajib",
+    "bawa_asli": "Bawa berkas asli ke kantor desa",
+}
+
+
 @dataclass(frozen=True)
 class Requirement:
     code: str  # attachment kind
     name: str  # shown to the resident
     description: str = ""  # what exactly to upload, shown to the resident
+    # The catalogue's kind: wajib (uploaded, required), opsional (if the resident has it),
+    # bawa_asli (the original is brought to the office, not uploaded).
+    kind: str = "wajib"
+
+    @property
+    def kind_label(self) -> str:
+        return SYARAT_KIND_LABELS.get(self.kind, self.kind)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,14 @@ class LetterType:
     online: bool = True  # residents may request it online (the catalogue's flag)
     # The catalogue version this is (`<code>-v<n>`): an application records it.
     template_version: str = ""
+    # Every syarat in the catalogue's order, the optional and bring-the-original ones too:
+    # shown to residents; `requirements` (the wajib ones) are the uploads asked for.
+    syarat: tuple[Requirement, ...] = ()
+
+    @property
+    def other_syarat(self) -> tuple[Requirement, ...]:
+        """The syarat that are not uploaded as required: opsional and bawa_asli."""
+        return tuple(r for r in self.syarat if r.kind != "wajib")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "field_index", {f.name: f for f in self.fields})

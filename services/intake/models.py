@@ -149,7 +149,7 @@ class LetterApplication(SQLModel, table=True):
     # signing renders stay that version's even if a newer one is published meanwhile
     # (services/intake/catalogue.py). "" only for rows from before the column, until the
     # start-up backfill pins them (docs/letter-catalogue.md#versions).
-    letter_type_version: str = Field(default="", max_length=40)
+    letter_type_version: str = Field(default="", max_length=64)
     letter_type_name: str = Field(default="", max_length=200)
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 import grpc
-from smartdesa.v1 import signing_pb2
+from smartdesa.v1 import population_pb2_grpc, signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
 
@@ -30,6 +30,7 @@ from services.intake.applications import (
     resubmitted_since_revision,
     revision_round,
 )
+from services.intake.catalogue import Catalogue
 from services.intake.models import LetterApplication, Resident
 from services.intake.non_residents import ensure_open_to
 from services.intake.offered import ensure_offered
@@ -71,6 +72,8 @@ async def create(
     # The catalogue's current version, which the application keeps (asked first: if signing
     # does not answer, nothing is read from the register and nothing is written).
     current = await runtime.catalogue.find(letter_type)
+    # With the desa's wording of it now, kept too: the letter is worded as when it started.
+    current = await runtime.catalogue.worded(current, desa_code)
     await ensure_offered(runtime.directory, desa_code, current)
     nik = await nik_of(session, resident_id)
     who = register_data.actor(resident_id)
@@ -144,7 +147,7 @@ async def submit(
     # A draft of a type the desa stopped offering since it was made is not started.
     letter_type = await runtime.catalogue.of(application)
     await ensure_offered(runtime.directory, application.desa_code, letter_type)
-    await _refill(runtime, session, resident_id, application)
+    await _refill(runtime.catalogue, runtime.population, session, resident_id, application)
     if await submission.submit(
         session, runtime.temporal, runtime.settings.temporal_task_queue, application, letter_type
     ):
@@ -161,16 +164,20 @@ async def nik_of(session: AsyncSession, resident_id: str) -> str:
 
 
 async def _refill(
-    runtime: Runtime, session: AsyncSession, resident_id: str, application: LetterApplication
+    catalogue: Catalogue,
+    population: population_pb2_grpc.PopulationServiceStub,
+    session: AsyncSession,
+    resident_id: str,
+    application: LetterApplication,
 ) -> None:
     """The register read again as the application is submitted or resubmitted after a
     revision: the letter prints the register as it is now (the resident's record, and the
     family member's for a letter about one), and the application keeps the versions used."""
     purpose = f"application:{application.id}"
     who = register_data.actor(resident_id)
-    letter_type = await runtime.catalogue.of(application)  # the version it started with
+    letter_type = await catalogue.of(application)  # the version it started with
     record = await register_data.lookup(
-        runtime.population,
+        population,
         await nik_of(session, resident_id),
         application.desa_code,
         purpose,
@@ -179,7 +186,7 @@ async def _refill(
     member = None
     if application.subject_resident_id:
         member = await register_data.member_record(
-            runtime.population, application.subject_resident_id, purpose, who
+            population, application.subject_resident_id, purpose, who
         )
     if record is None and member is None:
         # Not (or no longer) in the desa's register: the values stand as they are.
@@ -219,6 +226,26 @@ async def resubmit(
     runtime: Runtime, session: AsyncSession, resident_id: str, application_id: str
 ) -> str:
     """After a revision request: back to review. Returns the application's status after it."""
+    return await resubmit_with(
+        runtime.temporal,
+        runtime.catalogue,
+        runtime.population,
+        session,
+        resident_id,
+        application_id,
+    )
+
+
+async def resubmit_with(
+    temporal: TemporalClient,
+    catalogue: Catalogue,
+    population: population_pb2_grpc.PopulationServiceStub,
+    session: AsyncSession,
+    resident_id: str,
+    application_id: str,
+) -> str:
+    """The resubmission the portal and the WhatsApp chat (IntakeService.
+    ReviseApplicationOfResident) share."""
     application = await owned(session, resident_id, application_id)
     if application.status != ApplicationStatus.REVISION_REQUESTED:
         if application.status == ApplicationStatus.IN_REVIEW and await resubmitted_since_revision(
@@ -227,15 +254,15 @@ async def resubmit(
             # A repeat of a resubmission that went through: the same answer, nothing new.
             return application.status
         raise Conflict("not-awaiting-revision", NOT_AWAITING_REVISION)
-    await require_documents(session, application, await runtime.catalogue.of(application))
+    await require_documents(session, application, await catalogue.of(application))
     # The register is read again as at submission: a correction accepted meanwhile is printed.
-    await _refill(runtime, session, resident_id, application)
+    await _refill(catalogue, population, session, resident_id, application)
     try:
         # One resubmission per revision round: a repeated tap reaches the workflow with the
         # same request id and gets the same answer.
         revision = await revision_round(session, application.id)
         state = await approvals.resubmit(
-            runtime.temporal, application.id, f"resubmit-{application.id}-{revision}"
+            temporal, application.id, f"resubmit-{application.id}-{revision}"
         )
     except approvals.NotAwaitingResubmit as exc:
         raise Conflict("not-awaiting-revision", NOT_AWAITING_REVISION) from exc

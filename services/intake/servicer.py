@@ -2,7 +2,10 @@
 service looks up contacts. Callers are authenticated by common.rpc's internal-token interceptor."""
 
 import asyncio
+import hashlib
 import logging
+import os
+import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +34,7 @@ from services.intake.applications import (
 from services.intake.attachments import read_attachment
 from services.intake.catalogue import Catalogue, CatalogueUnavailable
 from services.intake.duties_models import Complaint
-from services.intake.file_safety import ACCEPTED_TYPES, MAX_ATTACHMENT_BYTES
+from services.intake.file_safety import ACCEPTED_TYPES, HEAD_BYTES, MAX_ATTACHMENT_BYTES
 from services.intake.kept_documents import kept_documents, kept_path
 from services.intake.letter_types import (
     PURPOSE_MAX_LENGTH,
@@ -56,6 +59,7 @@ from services.intake.sign_in_bindings import (
     resident_session_current,
     undo_binding,
 )
+from services.intake.uploads import ReceivedFile, clean_filename
 from services.intake.walk_in import (
     PhoneMismatch,
     Scan,
@@ -511,6 +515,62 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 raise AssertionError("abort raises") from exc
         return intake_pb2.CancelApplicationOfResidentResponse(status=status)
 
+    async def ReviseApplicationOfResident(
+        self,
+        request: intake_pb2.ReviseApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ReviseApplicationOfResidentResponse:
+        """The chat's answer to a revision request: the file replaces that syarat (every check
+        of a portal upload), then the portal's resubmission."""
+        # Imported here: resident_actions imports the runtime, which imports this module.
+        from services.intake import resident_actions, submission
+        from services.intake.attachments import accept_file, attachment_dir, checked_kind
+
+        if self._population is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "register unavailable")
+            raise AssertionError("abort raises")
+        population = self._population
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "not found")
+                raise AssertionError("abort raises")
+            received: ReceivedFile | None = None
+            try:
+                application = await resident_actions.owned(
+                    session, resident.id, request.application_id
+                )
+                if application.status == ApplicationStatus.REVISION_REQUESTED:
+                    kind = checked_kind(await self._catalogue.of(application), request.kind)
+                    directory = attachment_dir(self._attachments_root, application.id)
+                    received = await asyncio.to_thread(
+                        _received, directory, request.content, request.filename
+                    )
+                    await accept_file(session, self._attachments_root, application, kind, received)
+                # Otherwise a repeat after it went through: answered as the portal's resubmit
+                # answers it (the same status), or refused as it refuses.
+                status = await resident_actions.resubmit_with(
+                    self._temporal,
+                    self._catalogue,
+                    population,
+                    session,
+                    resident.id,
+                    application.id,
+                )
+            except DomainError as exc:
+                # Indonesian, naming no person: the chat shows it to the resident.
+                await context.abort(domain_code(exc), exc.message)
+                raise AssertionError("abort raises") from exc
+            except submission.ApprovalUnavailable as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "approval workflow unavailable")
+                raise AssertionError("abort raises") from exc
+            finally:
+                if received is not None:
+                    received.discard()  # no-op once moved into place
+        return intake_pb2.ReviseApplicationOfResidentResponse(status=status)
+
     async def ListKeptDocuments(
         self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ListKeptDocumentsResponse:
@@ -524,6 +584,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 session, self._attachments_root, resident.id, self._kept_days
             )
         return intake_pb2.ListKeptDocumentsResponse(kinds=[k.document.kind for k in valid])
+
+
+def _received(directory: Path, content: bytes, filename: str) -> ReceivedFile:
+    """The chat's bytes as a received upload: a temporary file beside where it will live."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".chat-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    return ReceivedFile(
+        path=Path(name),
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        head=content[:HEAD_BYTES],
+        filename=clean_filename(filename),
+    )
 
 
 def letter_type_catalogue(letter_types: Iterable[LetterType]) -> intake_pb2.LetterTypeCatalogue:

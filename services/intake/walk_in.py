@@ -332,7 +332,9 @@ async def file_walk_in(
             raise WalkInRefused("Permintaan tidak sah: request_id sudah dipakai.", "request_id")
         filed = Filed(application=existing, created=False)
     else:
-        current = await catalogue.find(walk_in.letter_type)
+        current = await catalogue.worded(
+            await catalogue.find(walk_in.letter_type), walk_in.desa_code
+        )
         filled = await _filled(population, walk_in, current)
         try:
             filed = await _write(session, root, walk_in, filled, current)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from common.db import as_utc, utcnow
 from services.notification.channels import (
@@ -169,10 +169,18 @@ class ChatLine:
 
     async def to_office(self, message: OfficeMessage) -> None:
         """Kept for the desa's staff (GET /api/v1/whatsapp/office-messages) and put in the
-        inbox of the desa's operators."""
+        inbox of the desa's operators. Once per request id: a retry (the activity timed out
+        after the commit) finds the row and stores nothing again."""
         async with self.sessions() as session:
+            if message.request_id:
+                done = await session.exec(
+                    select(OfficeRow.id).where(col(OfficeRow.request_id) == message.request_id)
+                )
+                if done.first() is not None:
+                    return
             row = OfficeRow(
                 key=message.key,
+                request_id=message.request_id or None,
                 desa_code=message.desa_code,
                 resident_id=message.resident_id,
                 resident_name=message.resident_name,
@@ -195,7 +203,11 @@ class ChatLine:
                         event_id=f"whatsapp-office-{row.id}",
                     )
                 )
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:
+                # The same request stored concurrently by another attempt: that one counts.
+                await session.rollback()
 
     async def expect_secret(self, key: str, on: bool) -> None:
         async with self.sessions() as session:
@@ -231,7 +243,7 @@ class ChatLine:
         until = chat.link_locked_until if chat is not None else None
         return until is not None and as_utc(until) > utcnow()
 
-    async def record_link(self, key: str, resident_id: str | None) -> bool:
+    async def record_link(self, key: str, resident_id: str | None, desa_code: str = "") -> bool:
         """A success links the number (once); a failure counts, and the third in a row locks
         linking for a day. Answers whether it is locked now."""
         async with self.sessions() as session:
@@ -240,6 +252,7 @@ class ChatLine:
                 raise UnknownConversation(key)
             if resident_id is not None:
                 chat.linked_resident_id, chat.link_failures = resident_id, 0
+                chat.linked_desa_code, chat.linked_at = desa_code or None, utcnow()
             else:
                 chat.link_failures += 1
                 if chat.link_failures >= LINK_ATTEMPTS:
@@ -341,6 +354,37 @@ class ChatUnavailable(Exception):
     """Temporal did not take the message: the webhook answers 503 and Meta redelivers."""
 
 
+async def linked_numbers(
+    sessions: async_sessionmaker[AsyncSession], desa_code: str
+) -> list[WhatsAppChat]:
+    """The numbers that linked themselves to a resident of this desa, newest first."""
+    async with sessions() as session:
+        found = await session.exec(
+            select(WhatsAppChat)
+            .where(col(WhatsAppChat.linked_desa_code) == desa_code)
+            .where(col(WhatsAppChat.linked_resident_id).is_not(None))
+            .order_by(col(WhatsAppChat.linked_at).desc())
+        )
+        return list(found.all())
+
+
+async def undo_link(sessions: async_sessionmaker[AsyncSession], desa_code: str, key: str) -> bool:
+    """The number is no longer that resident: its next message is an unknown number's again.
+    False when it was not linked (undone already); LookupError for a number of another desa
+    (nobody learns it exists)."""
+    async with sessions() as session:
+        chat = await session.get(WhatsAppChat, key)
+        if chat is None or chat.linked_desa_code != desa_code:
+            raise UnknownConversation(key)
+        if chat.linked_resident_id is None:
+            return False
+        # The desa stays: undoing again answers "undone already" to that desa only.
+        chat.linked_resident_id = chat.linked_at = None
+        session.add(chat)
+        await session.commit()
+    return True
+
+
 @dataclass
 class ChatInbox:
     """Takes inbound messages from the webhook into their conversations."""
@@ -421,6 +465,17 @@ class ChatInbox:
             )
         except (RPCError, RuntimeError) as exc:
             raise ChatUnavailable() from exc
+
+    async def end(self, key: str) -> None:
+        """Ends the number's conversation (its link was undone: the identity it holds goes);
+        the next message starts a new one, which looks the number up again."""
+        try:
+            await self.temporal.get_workflow_handle(workflow_id(key)).terminate(
+                reason="WhatsApp link undone by the desa's operator"
+            )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise ChatUnavailable() from exc
 
 
 async def office_messages(

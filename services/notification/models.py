@@ -159,8 +159,11 @@ class WhatsAppChat(SQLModel, table=True):
     expects_secret: bool = False
     link_failures: int = 0  # failed links since the last success or lock
     link_locked_until: datetime | None = None
-    # The register's resident this number linked itself to (once, by family knowledge).
+    # The register's resident this number linked itself to (once, by family knowledge), their
+    # desa (whose operators see and may undo the link) and when.
     linked_resident_id: str | None = None
+    linked_desa_code: str | None = Field(default=None, index=True)
+    linked_at: datetime | None = None
 
 
 class WhatsAppSecretAnswer(SQLModel, table=True):
@@ -205,6 +208,8 @@ class OfficeMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(index=True)  # the conversation, to answer into
+    # The workflow's id for this message: a retried activity finds it and stores nothing.
+    request_id: str | None = Field(default=None, index=True, unique=True)
     desa_code: str = Field(index=True)
     resident_id: str  # the register's opaque id
     resident_name: str  # personal data: shown to the desa's staff only

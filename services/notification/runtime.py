@@ -155,7 +155,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             f"{settings.notification_grpc_host}:{settings.notification_grpc_port}",
             auth,
             ["smartdesa.v1.NotificationService"],
-            register(NotificationServicer(sessions)),
+            register(servicer := NotificationServicer(sessions)),
         )
         await grpc_server.start()
         shutdown.push("gRPC server", grpc_server.stop)
@@ -166,6 +166,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             chat = await _start_chat(
                 settings, stack, sessions, channels, intake_channel, verification_channel
             )
+            servicer.end_conversation = chat.end
 
         log.info("notification service started (profile %s)", settings.profile)
         yield Runtime(

@@ -2,7 +2,8 @@
 by the resident portal (intake), and the record of every message sent to them ("Data saya"). Callers are authenticated by common.rpc's internal-token
 interceptor; the rules are preferences.save_preferences, as behind PUT /api/v1/preferences."""
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import grpc
@@ -17,6 +18,12 @@ from common.db import as_utc
 from common.domain.errors import DomainError
 from common.rpc import domain_code
 from services.notification.channels import ALL_CHANNELS
+from services.notification.chat import (
+    ChatUnavailable,
+    UnknownConversation,
+    linked_numbers,
+    undo_link,
+)
 from services.notification.models import PENDING_STATUSES, STANDBY, Delivery, Notification
 from services.notification.preferences import (
     Preferences,
@@ -24,6 +31,8 @@ from services.notification.preferences import (
     resident_recipient,
     save_preferences,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _message(prefs: Preferences) -> pb.NotificationPreferences:
@@ -39,6 +48,8 @@ def _message(prefs: Preferences) -> pb.NotificationPreferences:
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # Ends a number's WhatsApp conversation (set once the chat runs; ChatInbox.end).
+        self.end_conversation: Callable[[str], Awaitable[None]] | None = None
 
     async def GetPreferences(
         self, request: pb.GetPreferencesRequest, context: grpc.aio.ServicerContext
@@ -86,6 +97,47 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         async with self._sessions() as session:
             sent = await messages_of(session, resident_recipient(request.resident_id))
         return pb.ListMessagesResponse(messages=sent)
+
+    async def ListWhatsAppLinks(
+        self, request: pb.ListWhatsAppLinksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListWhatsAppLinksResponse:
+        if not request.desa_code:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "desa_code is required")
+        found = await linked_numbers(self._sessions, request.desa_code)
+        return pb.ListWhatsAppLinksResponse(
+            links=[
+                pb.WhatsAppLink(
+                    id=c.key,
+                    phone=c.phone,
+                    resident_id=c.linked_resident_id or "",
+                    linked_at=_at(c.linked_at or c.created_at),
+                )
+                for c in found
+            ]
+        )
+
+    async def UndoWhatsAppLink(
+        self, request: pb.UndoWhatsAppLinkRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UndoWhatsAppLinkResponse:
+        if not request.desa_code or not request.link_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "desa_code and link_id are required"
+            )
+        try:
+            undone = await undo_link(self._sessions, request.desa_code, request.link_id)
+        except UnknownConversation:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "not found")
+            raise AssertionError("abort raises") from None
+        if undone:
+            log.info("a WhatsApp link was undone by %s", request.actor)
+            if self.end_conversation is not None:
+                try:
+                    await self.end_conversation(request.link_id)
+                except ChatUnavailable:
+                    # The link is gone already; the conversation holds its identity until it
+                    # next identifies (it ends when quiet).
+                    log.warning("the undone number's conversation could not be ended")
+        return pb.UndoWhatsAppLinkResponse(undone=undone)
 
 
 # A one-time code not yet final is still a secret: the record shows that it was sent, not it.

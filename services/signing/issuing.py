@@ -24,6 +24,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import SignerKind
+from common.domain.letter_versions import parse_pinned
 from common.files import write_once
 from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
@@ -104,14 +105,16 @@ async def _letter_type_for(session: AsyncSession, req: IssueRequest) -> LetterTy
         if found is None:
             raise IssueRefused(f"Jenis surat {req.letter_type!r} tidak dikenal.")
         return found
-    # Only `<code>-v<n>`: the old template names letters recorded are not an application's.
-    code, _, number = req.letter_type_version.rpartition("-v")
-    found = (
-        await catalogue.get_version(session, code, int(number))
-        if number.isascii() and number.isdigit()
-        else None
-    )
-    if found is None or found.code != req.letter_type:
+    # Only `<code>-v<n>`, with the desa's wording or not: the old template names letters
+    # recorded are not an application's.
+    pinned = parse_pinned(req.letter_type_version)
+    found = await catalogue.get_version(session, pinned.code, pinned.version) if pinned else None
+    if (
+        pinned is None
+        or found is None
+        or found.code != req.letter_type
+        or (pinned.desa and pinned.desa != req.desa_code)
+    ):
         raise IssueRefused(
             f"Versi jenis surat {req.letter_type_version!r} tidak ada di katalog untuk "
             f"{req.letter_type!r}."
@@ -199,9 +202,16 @@ class LetterIssuer:
             # when a newer one is published), else the type's current one; the letter records
             # which it was.
             letter_type = await _letter_type_for(session, req)
-            # The desa's own wording of the body, if it has one (kop surat and signature block
-            # stay the kabupaten's); the letter records it with the version.
-            letter_type = await catalogue.for_desa(session, letter_type, req.desa_code)
+            # The desa's own wording of the body (kop surat and signature block stay the
+            # kabupaten's): the one the application started with, which its version names
+            # (none: the kabupaten's); the desa's current one for a request naming no
+            # version. The letter records it with the version.
+            if req.letter_type_version:
+                letter_type = await catalogue.with_pinned_wording(
+                    session, letter_type, req.letter_type_version
+                )
+            else:
+                letter_type = await catalogue.for_desa(session, letter_type, req.desa_code)
             profile = await session.get(DesaProfile, req.desa_code)
             if profile is None:
                 raise IssueRefused(f"Desa {req.desa_code} belum memiliki profil surat.")

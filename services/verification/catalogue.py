@@ -4,7 +4,9 @@ type's default route, which a desa may replace with its own (routes.py). Verific
 no list of letter types.
 
 The current versions are cached `CURRENT_TTL_SECONDS`: a type or route the kabupaten publishes
-reaches the staff pages and new workflows within that time. Nothing older is served once it is
+reaches the staff pages and new workflows within that time; a type the cached list lacks (just
+published) re-reads it at once (`known`, at most once per `MISS_REFRESH_SECONDS`), so the first
+workflow of a new type finds its route. Nothing older is served once it is
 over: a route is refused (Unavailable, 503, and the workflow's route activity retries) rather
 than guessed. Names only label pages, so they fall back to the type's code instead.
 """
@@ -19,11 +21,14 @@ import grpc
 from smartdesa.v1 import catalogue_pb2, catalogue_pb2_grpc
 
 from common.domain.errors import Unavailable
+from common.domain.letter_versions import parse_pinned
 from services.verification.routes import LetterRoute, StepSpec
 
 log = logging.getLogger(__name__)
 
-CURRENT_TTL_SECONDS = 30.0
+CURRENT_TTL_SECONDS = 10.0
+# A code the cached list lacks re-reads it, but not more often than this.
+MISS_REFRESH_SECONDS = 1.0
 # Generous: the first read of a process parses every definition on signing's side.
 LOOKUP_TIMEOUT_SECONDS = 10.0
 CATALOGUE_UNAVAILABLE = (
@@ -75,6 +80,10 @@ class Catalogue:
         # Published versions never change: each one read is kept for the process's life.
         self._versions: dict[tuple[str, int], catalogue_pb2.LetterTypeDefinition] = {}
 
+    def forget_current(self) -> None:
+        """The next read asks signing again (after a publish made through this process)."""
+        self._current = None
+
     async def current(self) -> Mapping[str, KnownType]:
         """Every type's current version, by code in the catalogue's order; or
         CatalogueUnavailable."""
@@ -105,7 +114,16 @@ class Catalogue:
             return {}
 
     async def known(self, letter_type: str) -> KnownType | None:
-        return (await self.current()).get(letter_type)
+        found = (await self.current()).get(letter_type)
+        if found is not None:
+            return found
+        async with self._refreshing:  # a type published a moment ago: read the list again
+            if self._current is not None and (
+                self._clock() - self._current_at < MISS_REFRESH_SECONDS
+            ):
+                return self._current.get(letter_type)
+            self._current = None
+            return (await self._read_current()).get(letter_type)
 
     async def definition(
         self, code: str, template_version: str = ""
@@ -113,8 +131,8 @@ class Catalogue:
         """The version an application keeps (`<code>-v<n>`, its letter_type_version), or the
         current one when it names none; None when there is none or signing does not answer
         (pages then show codes instead of labels)."""
-        _, _, number = template_version.rpartition("-v")
-        version = int(number) if number.isdigit() else 0
+        pinned = parse_pinned(template_version)  # with the desa's wording or not
+        version = pinned.version if pinned is not None and pinned.code == code else 0
         kept = self._versions.get((code, version)) if version else None
         if kept is not None:
             return kept

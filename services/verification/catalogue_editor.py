@@ -478,6 +478,8 @@ class Catalogue:
         except grpc.aio.AioRpcError as exc:
             raise _failed(exc, "publishing a letter type") from exc
         await self.save(str(data["code"]), None, by)  # the draft is now the version
+        if published.created:  # this process's names, routes and offers show it at once
+            self.runtime.catalogue.forget_current()
         return int(published.letter_type.version), bool(published.created)
 
     async def versions(self, code: str) -> list[Version]:

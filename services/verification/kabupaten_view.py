@@ -21,8 +21,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from typing import NamedTuple
 from urllib.parse import quote
 
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,7 +34,7 @@ from common.domain import ApplicationStatus, Role, role_label
 from common.domain.errors import Invalid
 from common.wib import WIB
 from common.wilayah import all_desa
-from services.verification.calendars import DesaCalendar, desa_calendars
+from services.verification.calendars import DesaCalendar, WorkingClock, desa_calendars
 from services.verification.config import Settings
 from services.verification.models import (
     TASK_DONE,
@@ -40,9 +43,8 @@ from services.verification.models import (
     ApplicationRecord,
     Task,
 )
-from services.verification.task_inbox import overdue_in_kabupaten
+from services.verification.task_inbox import overdue_clause, overdue_in_kabupaten
 from workflows.approval import workflow_id
-from workflows.approval.working_time import working_hours_between
 
 # The longest period one may ask for (a bit over three years).
 MAX_PERIOD_DAYS = 3 * 366
@@ -127,11 +129,13 @@ class TemporalUi:
     base_url: str
     namespace: str
 
+    @cached_property
+    def _workflows(self) -> str:
+        # Once: the overdue list makes one link per row, thousands in a kabupaten.
+        return f"{self.base_url.rstrip('/')}/namespaces/{quote(self.namespace, safe='')}/workflows"
+
     def query(self, query: str) -> str:
-        return (
-            f"{self.base_url.rstrip('/')}/namespaces/{quote(self.namespace, safe='')}"
-            f"/workflows?query={quote(query, safe='')}"
-        )
+        return f"{self._workflows}?query={quote(query, safe='')}"
 
     def desa(self, code: str) -> str:
         return self.query(f'DesaCode = "{code}"')
@@ -166,9 +170,9 @@ class Counts:
     dibatalkan: int = 0
     kedaluwarsa: int = 0
 
-    def add(self, state: str) -> None:
-        self.masuk += 1
-        setattr(self, state, getattr(self, state) + 1)
+    def add(self, state: str, count: int = 1) -> None:
+        self.masuk += count
+        setattr(self, state, getattr(self, state) + count)
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in STATE_NAMES}
@@ -210,21 +214,35 @@ class StepTimes:
     p90_hours: float | None
 
 
-def step_times(tasks: Iterable[Task], calendars: dict[str, DesaCalendar]) -> list[StepTimes]:
+class DecidedStep(NamedTuple):
+    """What the step times read of a decided task."""
+
+    role: str
+    desa_code: str
+    assigned_at: datetime
+    closed_at: datetime | None
+
+
+def step_times(
+    tasks: Iterable[Task | DecidedStep], calendars: dict[str, DesaCalendar]
+) -> list[StepTimes]:
     """Per role group, from assignment to decision: median and 90th percentile, in working
     hours of each task's desa calendar and in calendar hours. Groups in route order."""
     working: dict[str, list[float]] = defaultdict(list)
     calendar_hours: dict[str, list[float]] = defaultdict(list)
+    clocks: dict[int, WorkingClock] = {}  # per calendar (desa with the same rules share one)
     for task in tasks:
         if task.closed_at is None:
             continue
-        start, end = as_utc(task.assigned_at), as_utc(task.closed_at)
+        start = as_utc(task.assigned_at).timestamp()
+        end = as_utc(task.closed_at).timestamp()
         group = role_group(task.role)
         calendar = calendars[task.desa_code]
-        working[group].append(
-            working_hours_between(start, end, calendar.calendar, calendar.days_off)
-        )
-        calendar_hours[group].append(max((end - start).total_seconds(), 0) / 3600)
+        clock = clocks.get(id(calendar))
+        if clock is None:
+            clock = clocks[id(calendar)] = WorkingClock(calendar)
+        working[group].append(clock.seconds_between(start, end) / 3600)
+        calendar_hours[group].append(max(end - start, 0) / 3600)
     order = list(ROLE_GROUPS)
     groups = sorted(working, key=lambda g: (order.index(g) if g in order else len(order), g))
     return [
@@ -325,9 +343,21 @@ async def kabupaten_summary(
     period = filters.period
 
     overdue = await overdue_in_kabupaten(session, kabupaten_code)
-    overdue_ids = {t.application_id for t in overdue}
 
-    query = select(ApplicationRecord).where(
+    # Counted by the database (a month of a kabupaten is tens of thousands of letters): per
+    # desa, state and whether a step of it is on the overdue list, as `state_of` parts them.
+    late = col(ApplicationRecord.application_id).in_(
+        select(Task.application_id).where(overdue_clause(kabupaten_code))
+    )
+    # A final status as it is (mapped below), else terlambat or diproses.
+    state = case(
+        (col(ApplicationRecord.status).in_(list(_FINAL)), ApplicationRecord.status),
+        (late, "terlambat"),
+        else_="diproses",
+    )
+    query = select(
+        ApplicationRecord.kecamatan_code, ApplicationRecord.desa_code, state, func.count()
+    ).where(
         ApplicationRecord.kabupaten_code == kabupaten_code,
         col(ApplicationRecord.submitted_at) >= period.since,
         col(ApplicationRecord.submitted_at) < period.until,
@@ -336,16 +366,16 @@ async def kabupaten_summary(
         query = query.where(ApplicationRecord.kecamatan_code == kecamatan)
     if desa:
         query = query.where(ApplicationRecord.desa_code == desa)
-    records = list((await session.exec(query)).all())
+    query = query.group_by(ApplicationRecord.kecamatan_code, ApplicationRecord.desa_code, state)
 
     by_kecamatan: dict[str, Counts] = defaultdict(Counts)
     by_desa: dict[str, Counts] = defaultdict(Counts)
     total = Counts()
-    for record in records:
-        state = state_of(record, overdue_ids)
-        total.add(state)
-        by_kecamatan[record.kecamatan_code].add(state)
-        by_desa[record.desa_code].add(state)
+    for kecamatan_code, desa_code, status, count in (await session.exec(query)).all():
+        name = _FINAL.get(status, status)
+        total.add(name, count)
+        by_kecamatan[kecamatan_code].add(name, count)
+        by_desa[desa_code].add(name, count)
 
     kecamatan_codes = sorted({kecamatan} if kecamatan else {*area.kecamatan, *by_kecamatan})
     kecamatan_rows = [
@@ -379,7 +409,8 @@ async def kabupaten_summary(
             )
         )
 
-    decided = select(Task).where(
+    # Only what the step times need: no whole rows (tens of thousands in a month).
+    decided = select(Task.role, Task.desa_code, Task.assigned_at, Task.closed_at).where(
         Task.kabupaten_code == kabupaten_code,
         Task.kind == TASK_KIND_DECISION,
         col(Task.status).in_((TASK_DONE, TASK_REVISION_REQUESTED)),
@@ -390,7 +421,7 @@ async def kabupaten_summary(
         decided = decided.where(Task.kecamatan_code == kecamatan)
     if desa:
         decided = decided.where(Task.desa_code == desa)
-    tasks = list((await session.exec(decided)).all())
+    tasks = [DecidedStep(*row) for row in (await session.exec(decided)).all()]
     first_year = min([period.start.year, *(as_utc(t.assigned_at).year for t in tasks)])
     calendars = await desa_calendars(
         session, (t.desa_code for t in tasks), first_year, period.end.year

@@ -3,7 +3,7 @@ working calendar, the task inbox projection, and the events that projection has 
 
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
@@ -65,7 +65,19 @@ class Task(SQLModel, table=True):
     """One step of one application as the staff inbox sees it; rebuilt from public events."""
 
     __tablename__ = "verification_task"
-    __table_args__ = (UniqueConstraint("application_id", "step_index"),)
+    __table_args__ = (
+        UniqueConstraint("application_id", "step_index"),
+        # A desa's inbox (open tasks of one desa) and the kabupaten view's steps decided in a
+        # period: a million applications make millions of rows (docs/performance.md).
+        Index("ix_verification_task_desa_status", "desa_code", "status"),
+        # PostgreSQL reads the step times from the index alone (INCLUDE; SQLite ignores it).
+        Index(
+            "ix_verification_task_kabupaten_closed",
+            "kabupaten_code",
+            "closed_at",
+            postgresql_include=["kind", "status", "role", "desa_code", "assigned_at"],
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: str = Field(index=True)
@@ -96,6 +108,16 @@ class ApplicationRecord(SQLModel, table=True):
     codes and times only, no personal data."""
 
     __tablename__ = "verification_application"
+    # The kabupaten view's letters submitted in a period, counted from the index alone on
+    # PostgreSQL (docs/performance.md).
+    __table_args__ = (
+        Index(
+            "ix_verification_application_kabupaten_submitted",
+            "kabupaten_code",
+            "submitted_at",
+            postgresql_include=["kecamatan_code", "desa_code", "status", "application_id"],
+        ),
+    )
 
     application_id: str = Field(primary_key=True)
     desa_code: str = Field(index=True)

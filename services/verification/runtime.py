@@ -10,7 +10,12 @@ from typing import cast
 
 import grpc
 from nats.aio.client import Client as NATS
-from smartdesa.v1 import catalogue_pb2_grpc, intake_pb2_grpc, signing_pb2_grpc
+from smartdesa.v1 import (
+    catalogue_pb2_grpc,
+    intake_pb2_grpc,
+    notification_pb2_grpc,
+    signing_pb2_grpc,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
@@ -20,7 +25,7 @@ from common.db import create_engine, session_factory
 from common.events import PUBLIC_STREAM
 from common.messaging import Consumer, connect, ensure_streams
 from common.migrations import upgrade
-from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer, client_channel
+from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from common.tracing import temporal_interceptors
@@ -54,6 +59,8 @@ class Runtime:
     # The same service uncached, on signing's port (the editor: drafts, previews, overrides).
     catalogue_stub: catalogue_pb2_grpc.CatalogueServiceAsyncStub
     inbox_fanout: InboxFanout  # the inbox pages' server-sent events
+    # The WhatsApp numbers linked in the desa (listed and undone beside sign-in bindings).
+    notification: notification_pb2_grpc.NotificationServiceAsyncStub | None = None
 
 
 @asynccontextmanager
@@ -105,6 +112,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
         shutdown.push("gRPC channel to intake", intake_channel.close)
 
+        notification_channel = client_channel(
+            settings.notification_grpc_target, internal_auth, NOTIFICATION
+        )
+        shutdown.push("gRPC channel to notification", notification_channel.close)
+
         signing_channel = client_channel(settings.signing_grpc_target, internal_auth, SIGNING)
         shutdown.push("gRPC channel to signing", signing_channel.close)
         catalogue_channel = signing_channel
@@ -154,5 +166,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 catalogue_pb2_grpc.CatalogueServiceStub(catalogue_channel),
             ),
             inbox_fanout=inbox_fanout,
+            notification=cast(
+                "notification_pb2_grpc.NotificationServiceAsyncStub",
+                notification_pb2_grpc.NotificationServiceStub(notification_channel),
+            ),
             catalogue=catalogue,
         )

@@ -435,7 +435,9 @@ async def open_task_in_desa(
     return rows.first()
 
 
-def _overdue_in_kabupaten(kabupaten_code: str) -> ColumnElement[bool]:
+def overdue_clause(kabupaten_code: str) -> ColumnElement[bool]:
+    """The kabupaten view's overdue list: open steps past their deadline or escalated, and
+    letters signing refuses."""
     return and_(
         col(Task.kabupaten_code) == kabupaten_code,
         col(Task.status) == TASK_OPEN,
@@ -451,7 +453,7 @@ async def overdue_by_number(session: AsyncSession, number: str, kabupaten_code: 
     """The open step of the application numbered `number`, if the kabupaten view's overdue list
     of `kabupaten_code` shows it (`overdue_in_kabupaten`); None otherwise."""
     rows = await session.exec(
-        select(Task).where(Task.application_number == number, _overdue_in_kabupaten(kabupaten_code))
+        select(Task).where(Task.application_number == number, overdue_clause(kabupaten_code))
     )
     return rows.first()
 
@@ -464,7 +466,7 @@ async def overdue_in_kabupaten(
 ) -> list[Task]:
     """Open tasks past their deadline (or escalated), and letters signing refuses, in the
     kabupaten's desa, most urgent first."""
-    query = select(Task).where(_overdue_in_kabupaten(kabupaten_code))
+    query = select(Task).where(overdue_clause(kabupaten_code))
     if kecamatan_code:
         query = query.where(Task.kecamatan_code == kecamatan_code)
     if desa_code:

@@ -105,6 +105,48 @@ async def test_an_application_keeps_its_version_and_a_new_one_takes_the_newer(
     assert issue_letter_request(second, signer).letter_type_version == "SKD-v2"
 
 
+async def _reword(catalogue: CatalogueServer, settings: Settings, words: str) -> int:
+    """Pamanukan's own wording of SKD's opening paragraph; its wording version."""
+    body = json.loads(SEED["SKD"].to_json())["body"]
+    body[1]["text"] = f"{body[1]['text']} {words}"
+    auth = InternalAuth.from_settings(settings, INTAKE)
+    async with client_channel(catalogue.target, auth, SIGNING) as channel:
+        published = await catalogue_pb2_grpc.CatalogueServiceStub(channel).PublishDesaOverride(
+            catalogue_pb2.PublishDesaOverrideRequest(
+                key=catalogue_pb2.LetterTypeDraftKey(code="SKD", desa_code=PAMANUKAN),
+                body_json=json.dumps({"body": body}),
+                published_by="sekdes.pamanukan",
+            )
+        )
+    version: int = published.version
+    return version
+
+
+async def test_an_application_keeps_the_desa_wording_it_started_with(
+    intake: Intake, catalogue: CatalogueServer
+) -> None:
+    headers = await intake.sign_in()
+    plain = await intake.create_application(headers)  # the desa has no wording of its own yet
+    assert await _reword(catalogue, intake.runtime.settings, "Kata desa pertama.") == 1
+    first = await intake.create_application(headers)
+    assert await _reword(catalogue, intake.runtime.settings, "Kata desa kedua.") == 2
+    # Each keeps what was the desa's when it started; its form is the type's version's.
+    changed = await intake.http.patch(
+        f"/api/v1/applications/{first}", json={"fields": {"pekerjaan": "Guru"}}, headers=headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["letter_type_version"] == f"SKD-v1-desa-{PAMANUKAN}-1"
+    kept = [(await _application(intake, a)).letter_type_version for a in (plain, first)]
+    assert kept == ["SKD-v1", f"SKD-v1-desa-{PAMANUKAN}-1"]
+    newer = await intake.create_application(headers)
+    assert (await _application(intake, newer)).letter_type_version == (f"SKD-v1-desa-{PAMANUKAN}-2")
+    # What the workflow sends signing, which words the letter so
+    # (tests/signing/test_catalogue_editor.py::test_an_application_keeps_the_desa_wording_it_started_with).
+    signer = IssueLetterInput(application_id=first, signer_role="kades")
+    request = issue_letter_request(await _application(intake, first), signer)
+    assert request.letter_type_version == f"SKD-v1-desa-{PAMANUKAN}-1"
+
+
 async def test_the_current_list_is_cached_briefly_and_versions_for_good(
     intake: Intake, catalogue: CatalogueServer
 ) -> None:

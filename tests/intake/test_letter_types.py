@@ -118,11 +118,15 @@ def test_coded_choices_are_written_out_and_stored_as_codes() -> None:
 def test_no_label_carries_its_own_hint() -> None:
     """Hints sit beside the field: a label never ends in "(TTTT-BB-HH)", "(L/P)" or an
     example, so a page that shows the value beside the label reads plainly."""
-    # The ten types intake offered before the catalogue; some seed files of the others still
-    # carry hints in labels ("Harga (rupiah, angka saja)"): theirs to fix.
-    for letter_type in (LETTER_TYPES[code] for code in ALL_TYPES):
+    # Every type of the catalogue. A unit may close a label ("Luas tanah (m²)"): it says what
+    # the number shown beside the label counts, wherever the value is shown; how to fill the
+    # field in ("angka saja", "bila ada") is the hint's.
+    for letter_type in LETTER_TYPES.values():
         for spec in letter_type.fields:
-            assert "(" not in spec.label and "misalnya" not in spec.label, spec.label
+            label = spec.label.removesuffix(" (m²)").removesuffix(" (bulan)")
+            label = label.removesuffix(" (rupiah)")
+            assert "(" not in label and "misalnya" not in label.lower(), spec.label
+            assert "bila" not in label and "angka saja" not in label, spec.label
             for code in spec.choices:
                 assert spec.choice_label(code) != code or not code[0].islower(), code
 
@@ -155,6 +159,29 @@ async def test_catalogue_is_public(intake: Intake) -> None:
         "rw",
         "instansi_tujuan",
     }
+
+
+async def test_optional_and_bring_the_original_syarat_are_shown_labelled(
+    intake: Intake,
+) -> None:
+    """The API and the portal's pages list every syarat, each with its kind in Indonesian;
+    only the wajib ones are the uploads asked for."""
+    listed = {t["code"]: t for t in (await intake.http.get("/api/v1/letter-types")).json()}
+    skjb = [(r["code"], r["kind"], r["kind_label"]) for r in listed["SKJB"]["syarat"]]
+    assert ("BUKTI_MILIK", "bawa_asli", "Bawa berkas asli ke kantor desa") in skjb
+    assert ("KTP", "wajib", "Wajib diunggah") in skjb
+    assert "BUKTI_MILIK" not in [r["code"] for r in listed["SKJB"]["requirements"]]
+    skktp = [(r["code"], r["kind_label"]) for r in listed["SKKTP"]["syarat"]]
+    assert ("TANDA_TERIMA_KTP", "Tidak wajib") in skktp
+
+    headers = await intake.sign_in()
+    chooser = await intake.http.get("/permohonan/baru", headers=headers)
+    form = await intake.http.get("/permohonan/baru/SKJB", headers=headers)
+    for page in (chooser, form):
+        assert page.status_code == 200
+        assert "Bukti kepemilikan barang" in page.text
+        assert "Bawa berkas asli ke kantor desa" in page.text
+    assert "Tanda terima perekaman KTP-el" in chooser.text and "Tidak wajib" in chooser.text
 
 
 # A complete, valid form per type: what a resident of each letter fills in.

@@ -11,13 +11,16 @@ import grpc
 import pytest
 from smartdesa.v1 import intake_pb2, intake_pb2_grpc
 from sqlmodel import select
+from temporalio.client import Client
+from temporalio.worker import Worker
 
 from common.auth import InternalAuth
-from common.domain.events import APPLICATION_SUBMITTED
+from common.domain.events import APPLICATION_REVISION_REQUESTED, APPLICATION_SUBMITTED
 from common.events import deterministic_event_id, public_subject
-from common.rpc import INTAKE, NOTIFICATION, client_channel
+from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, WORKER, client_channel
 from services.intake.models import TimelineEntry
 from tests.intake import samples
+from tests.intake.approval_double import ApprovalDouble
 from tests.intake.conftest import (
     NIK_ANI,
     NIK_BUDI,
@@ -27,6 +30,9 @@ from tests.intake.conftest import (
     SKD_FIELDS,
     Intake,
 )
+from tests.support.temporal import accepted_updates
+from workflows.approval import workflow_id
+from workflows.approval.activities import ApprovalActivities
 
 
 @pytest.fixture
@@ -183,3 +189,94 @@ async def test_a_chat_cannot_cancel_another_residents_application(
                 )
             )
         assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.fixture
+async def approval(intake: Intake, temporal_client: Client) -> AsyncIterator[None]:
+    """The approval double on intake's own queue, reporting back to intake over real gRPC."""
+    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
+    channels = [
+        client_channel(f"127.0.0.1:{intake.runtime.grpc_server.port}", auth, INTAKE),
+        client_channel("127.0.0.1:9", auth, VERIFICATION),  # never called by the double
+        client_channel("127.0.0.1:9", auth, SIGNING),
+    ]
+    async with Worker(
+        temporal_client,
+        task_queue=intake.runtime.settings.temporal_task_queue,
+        workflows=[ApprovalDouble],
+        activities=[ApprovalActivities(*channels).record_progress],
+    ):
+        yield
+    for channel in channels:
+        await channel.close()
+
+
+async def test_a_chat_answers_a_revision_with_the_corrected_document(
+    intake: Intake,
+    stub: intake_pb2_grpc.IntakeServiceStub,
+    approval: None,
+    temporal_client: Client,
+) -> None:
+    """The file replaces that syarat with every check of an upload, then the portal's
+    resubmission: once, however often the chat's activity retries."""
+    filed = await stub.FileWalkIn(_chat_request())
+    handle = temporal_client.get_workflow_handle(workflow_id(filed.application_id))
+    auth = InternalAuth.from_settings(intake.runtime.settings, WORKER)
+    async with client_channel(
+        f"127.0.0.1:{intake.runtime.grpc_server.port}", auth, INTAKE
+    ) as channel:
+        await intake_pb2_grpc.IntakeServiceStub(channel).RecordProgress(
+            intake_pb2.RecordProgressRequest(
+                application_id=filed.application_id,
+                sequence=100,
+                event=APPLICATION_REVISION_REQUESTED,
+                status="revision_requested",
+                actor_role="kasi_pemerintahan",
+                decision="revise",
+                reason="KK tidak terbaca",
+            )
+        )
+    await handle.signal(ApprovalDouble.request_revision)
+    before = await stub.GetApplication(
+        intake_pb2.GetApplicationRequest(application_id=filed.application_id)
+    )
+    old_kk = next(a for a in before.attachments if a.kind == "KK")
+
+    def revise(**overrides: Any) -> intake_pb2.ReviseApplicationOfResidentRequest:
+        values: dict[str, Any] = {
+            "nik": NIK_BUDI,
+            "application_id": filed.application_id,
+            "kind": "KK",
+            "content": samples.JPEG,
+            "filename": "kk-baru.jpg",
+            **overrides,
+        }
+        return intake_pb2.ReviseApplicationOfResidentRequest(**values)
+
+    # Refused, nothing changed: not a file intake takes, not a syarat of the letter, not hers.
+    for request, code in (
+        (revise(content=b"bukan berkas"), grpc.StatusCode.INVALID_ARGUMENT),
+        (revise(kind="AKTA"), grpc.StatusCode.INVALID_ARGUMENT),
+        (revise(nik=NIK_ANI), grpc.StatusCode.NOT_FOUND),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.ReviseApplicationOfResident(request)
+        assert refused.value.code() == code, request.kind
+    unchanged = await stub.GetApplication(
+        intake_pb2.GetApplicationRequest(application_id=filed.application_id)
+    )
+    assert unchanged.status == "revision_requested"
+    assert [a.id for a in unchanged.attachments] == [a.id for a in before.attachments]
+
+    answer = await stub.ReviseApplicationOfResident(revise())
+    again = await stub.ReviseApplicationOfResident(revise())  # the activity retried
+    assert answer.status == again.status == "in_review"
+    after = await stub.GetApplication(
+        intake_pb2.GetApplicationRequest(application_id=filed.application_id)
+    )
+    assert after.status == "in_review"
+    new_kk = next(a for a in after.attachments if a.kind == "KK")
+    assert (new_kk.content_type, new_kk.id != old_kk.id) == ("image/jpeg", True)
+    assert sorted(a.kind for a in after.attachments) == ["KK", "KTP"]
+    assert await accepted_updates(handle) == 1
+    await handle.terminate()

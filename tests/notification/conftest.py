@@ -95,6 +95,7 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.resident_applications: dict[str, list[intake_pb2.ResidentApplication]] = {}
         self.kept: dict[str, list[str]] = {}  # NIK -> kinds of document kept on file
         self.cancelled: list[str] = []  # application ids the chat withdrew
+        self.revised: list[intake_pb2.ReviseApplicationOfResidentRequest] = []
 
     async def GetApplication(
         self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
@@ -155,6 +156,30 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
                 app.status = "cancelled"
                 self.cancelled.append(app.id)
                 return intake_pb2.CancelApplicationOfResidentResponse(status="cancelled")
+        await context.abort(grpc.StatusCode.NOT_FOUND, "Permohonan tidak ditemukan.")
+        raise AssertionError("abort raises")
+
+    async def ReviseApplicationOfResident(
+        self,
+        request: intake_pb2.ReviseApplicationOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.ReviseApplicationOfResidentResponse:
+        """Intake's revise in small: the resident's own application awaiting revision takes
+        the file and is back in review; a kind outside the letter's syarat is refused."""
+        for app in self.resident_applications.get(request.nik, []):
+            if app.id == request.application_id:
+                if app.status != "revision_requested":
+                    await context.abort(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        "Permohonan ini tidak sedang menunggu perbaikan.",
+                    )
+                if request.kind not in ("KTP", "KK"):
+                    await context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT, "Jenis berkas tidak dikenal."
+                    )
+                app.status = "in_review"
+                self.revised.append(request)
+                return intake_pb2.ReviseApplicationOfResidentResponse(status="in_review")
         await context.abort(grpc.StatusCode.NOT_FOUND, "Permohonan tidak ditemukan.")
         raise AssertionError("abort raises")
 

@@ -5,6 +5,7 @@ refusal stores nothing, and a caller without the internal token is refused."""
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -209,3 +210,57 @@ async def test_list_messages_gives_the_resident_their_own_record_only(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.ListMessages(pb.ListMessagesRequest())
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_desa_operator_sees_and_undoes_a_linked_whatsapp_number(
+    stub: notification_pb2_grpc.NotificationServiceStub, peer: NotificationPeer
+) -> None:
+    """A number that linked itself by family knowledge is listed to its desa only (like the
+    portal's sign-in bindings); undoing it makes it an unknown number again and ends its
+    conversation; undoing twice says so; another desa's cannot be undone."""
+    from services.notification.chat import ChatLine
+    from services.notification.models import WhatsAppChat
+
+    pamanukan, other = "32.13.11.2004", "32.13.11.2005"
+    async with peer.sessions() as session:
+        for key, phone in (("k-linked", "6281234500001"), ("k-register", "6281234500002")):
+            session.add(WhatsAppChat(key=key, phone=phone, last_inbound_at=datetime.now(UTC)))
+        await session.commit()
+    line = ChatLine(peer.sessions, cast(Any, None))
+    await line.record_link("k-linked", "reg-7", pamanukan)
+    ended: list[str] = []
+
+    async def end(key: str) -> None:
+        ended.append(key)
+
+    peer.servicer.end_conversation = end
+
+    listed = await stub.ListWhatsAppLinks(pb.ListWhatsAppLinksRequest(desa_code=pamanukan))
+    [link] = listed.links
+    assert (link.id, link.phone, link.resident_id) == ("k-linked", "6281234500001", "reg-7")
+    assert link.linked_at.seconds > 0
+    elsewhere = await stub.ListWhatsAppLinks(pb.ListWhatsAppLinksRequest(desa_code=other))
+    assert list(elsewhere.links) == []
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.UndoWhatsAppLink(
+            pb.UndoWhatsAppLinkRequest(desa_code=other, link_id="k-linked", actor="op.lain")
+        )
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert await line.linked_resident("k-linked") == "reg-7"
+
+    undo = pb.UndoWhatsAppLinkRequest(
+        desa_code=pamanukan, link_id="k-linked", actor="operator.pamanukan"
+    )
+    assert (await stub.UndoWhatsAppLink(undo)).undone
+    assert not (await stub.UndoWhatsAppLink(undo)).undone
+    for key in ("k-linked", "k-register"):  # not this desa's (any more): nothing learnt
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.UndoWhatsAppLink(
+                pb.UndoWhatsAppLinkRequest(desa_code=other, link_id=key, actor="op.lain")
+            )
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert ended == ["k-linked"]
+    assert await line.linked_resident("k-linked") is None
+    after = await stub.ListWhatsAppLinks(pb.ListWhatsAppLinksRequest(desa_code=pamanukan))
+    assert list(after.links) == []

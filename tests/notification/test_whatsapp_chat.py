@@ -4,6 +4,7 @@ media downloads through a local server speaking the Cloud API, intake and the re
 peers."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -409,3 +410,93 @@ async def test_batal_withdraws_a_submitted_application_after_confirming(
     [done] = await chat.say(button(PHONE, choice_ids(ask)["Ya, batalkan"]))
     assert body_of(done) == "Permohonan SKU-2026-000002 sudah dibatalkan."
     assert service.peers.intake.cancelled == ["app-b"]
+
+
+async def test_a_retried_office_message_is_stored_once(service: Service) -> None:
+    """The "petugas" activity may run again after it committed (its answer to Temporal lost):
+    the workflow's request id makes the second run store nothing, nor a second inbox note."""
+    from typing import Any, cast
+
+    from sqlmodel import col, select
+
+    from services.notification.chat import ChatLine
+    from services.notification.models import Notification
+    from services.notification.models import OfficeMessage as OfficeRow
+    from workflows.conversation.models import OfficeMessage
+
+    async def operators(desa_code: str) -> list[str]:
+        return ["operator.pamanukan"]
+
+    line = ChatLine(service.runtime.sessions, cast(Any, None), office_recipients=operators)
+    message = OfficeMessage(
+        key="k-retry",
+        resident_id="reg-1",
+        resident_name="ASEP SAEPUDIN",
+        desa_code=PAMANUKAN,
+        text="Apakah kantor desa buka besok?",
+        request_id="office-request-1",
+    )
+    await line.to_office(message)
+    await line.to_office(message)  # the retry
+    await line.to_office(replace(message, request_id="office-request-2"))  # a new message
+    async with service.runtime.sessions() as session:
+        rows = (await session.exec(select(OfficeRow).where(col(OfficeRow.key) == "k-retry"))).all()
+        notes = (
+            await session.exec(
+                select(Notification).where(col(Notification.template) == "whatsapp.office_message")
+            )
+        ).all()
+    assert sorted(r.request_id or "" for r in rows) == ["office-request-1", "office-request-2"]
+    assert len(notes) == 2
+
+
+async def test_a_revision_is_answered_by_sending_the_corrected_document(
+    chat: Chat, service: Service, cloud: FakeWhatsAppCloud
+) -> None:
+    """After staff asked for a revision, the next photo or PDF in the chat is fetched, the
+    resident says which syarat it replaces, and intake replaces it and resubmits (the portal's
+    revise); a confirmation follows. With nothing returned for revision a file is not taken."""
+    from smartdesa.v1 import intake_pb2
+    from sqlmodel import col, select
+
+    from services.notification.models import WhatsAppMedia
+
+    cloud.media["m-first"] = (JPEG, "image/jpeg")
+    cloud.media["m-kk"] = (PDF, "application/pdf")
+    await chat.say(text(PHONE, "Halo"))
+    [not_now] = await chat.say(image(PHONE, "m-first"))
+    assert "Berkas hanya diminta saat mengajukan surat" in body_of(not_now)
+
+    returned = intake_pb2.ResidentApplication(
+        id="app-r",
+        number="SKD-2026-000009",
+        letter_type="SKD",
+        letter_type_name="Surat Keterangan Domisili",
+        status="revision_requested",
+    )
+    service.peers.intake.resident_applications[NIK] = [returned]
+    [which] = await chat.say(document(PHONE, "m-kk"))
+    assert "SKD-2026-000009 (Surat Keterangan Domisili) diminta diperbaiki" in body_of(which)
+    assert list(choice_ids(which)) == ["KTP", "Kartu Keluarga", "Bukan perbaikan"]
+    [again, choices] = await chat.say(text(PHONE, "yang kemarin"), replies=2)
+    assert "Mohon pilih salah satu pilihan" in body_of(again)
+    assert service.peers.intake.revised == []
+
+    [done] = await chat.say(button(PHONE, choice_ids(which)["Kartu Keluarga"]))
+    assert body_of(done) == (
+        "Terima kasih. Kartu Keluarga untuk permohonan SKD-2026-000009 sudah diganti, dan "
+        "permohonan dikirim kembali untuk diperiksa petugas desa."
+    )
+    [revised] = service.peers.intake.revised
+    assert (revised.nik, revised.application_id, revised.kind) == (NIK, "app-r", "KK")
+    assert revised.content == PDF
+    async with service.runtime.sessions() as session:
+        staged = (
+            await session.exec(select(WhatsAppMedia).where(col(WhatsAppMedia.ref) != ""))
+        ).all()
+    assert staged == []  # the file went to intake; notification keeps no copy
+
+    # Back in review: the next file is not taken for it.
+    [not_now] = await chat.say(image(PHONE, "m-first"))
+    assert "Berkas hanya diminta saat mengajukan surat" in body_of(not_now)
+    assert len(service.peers.intake.revised) == 1

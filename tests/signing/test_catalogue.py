@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import typst
 
+from common.rpc import MAX_SCANS_PER_MESSAGE
 from services.signing.catalogue.blocks import (
     PLACEHOLDER_INPUTS,
     Bold,
@@ -199,6 +200,29 @@ def test_bad_templates_are_refused(body_change: object, message: str) -> None:
     with pytest.raises(CatalogueError) as refused:
         parse(data, "skd.toml")
     assert message in str(refused.value)
+
+
+def test_more_required_syarat_than_a_walk_in_carries_are_refused() -> None:
+    """A walk-in sends every required scan in one message (common/rpc.py): a type asking for
+    more could never be filed at the counter. Optional and bring-the-original ones are free."""
+
+    def syarat(n: int, kind: str) -> list[dict[str, str]]:
+        return [
+            {"code": f"{kind.upper()}_{i}", "name": f"Berkas {i}", "kind": kind} for i in range(n)
+        ]
+
+    most = syarat(MAX_SCANS_PER_MESSAGE, "wajib")
+    parse(
+        {**_data(), "syarat": [*most, *syarat(3, "opsional"), *syarat(2, "bawa_asli")]}, "skd.toml"
+    )
+    with pytest.raises(CatalogueError) as refused:
+        parse({**_data(), "syarat": syarat(MAX_SCANS_PER_MESSAGE + 1, "wajib")}, "skd.toml")
+    assert str(refused.value) == (
+        f"skd.toml: paling banyak {MAX_SCANS_PER_MESSAGE} syarat wajib diunggah per jenis surat "
+        f"(batas pindaian sekali kirim dari loket desa), jenis ini meminta "
+        f"{MAX_SCANS_PER_MESSAGE + 1}. Jadikan sebagian syarat opsional atau bawa berkas asli "
+        "ke kantor."
+    )
 
 
 def test_a_seed_directory_with_a_duplicate_code_is_refused(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from smartdesa.v1 import catalogue_pb2, catalogue_pb2_grpc
 
 from services.signing.catalogue import store
 from services.signing.catalogue.definition import load_seed
+from services.signing.issuing import IssueRefused
 from services.signing.rendering import build_document, compile_pdf
 from tests.signing.conftest import RANCASARI, RunningSigning, skd_request
 from tests.signing.pdf_text import page_texts, squeeze
@@ -165,3 +166,37 @@ async def test_hostile_override_text_is_printed_not_run(
     pages = page_texts(await signing.runtime.issuer.read_pdf(letter))
     assert squeeze(f"{OLD_WORDS} {hostile}") in squeeze(pages[0])
     assert "SURAT KETERANGAN DOMISILI" in pages[0]
+
+
+async def test_an_application_keeps_the_desa_wording_it_started_with(
+    signing: RunningSigning, catalogue: catalogue_pb2_grpc.CatalogueServiceAsyncStub
+) -> None:
+    """The version an application keeps names the desa's wording when it started
+    (intake records it: tests/intake/test_catalogue_versions.py); its letter is worded so
+    even when the desa rewords the type meanwhile, and one that started with none keeps the
+    kabupaten's."""
+    issuer = signing.runtime.issuer
+    desa = skd_request("x").desa_code
+    for words in (DESA_WORDS, "adalah warga yang kini tinggal"):
+        await catalogue.PublishDesaOverride(
+            catalogue_pb2.PublishDesaOverrideRequest(
+                key=_key("SKD", desa),
+                body_json=json.dumps({"body": _skd_body(OLD_WORDS, words)}),
+                published_by="sekdes.pamanukan",
+            )
+        )
+    started = f"SKD-v1-desa-{desa}-1"  # started while wording 1 was the desa's
+    kept = await issuer.issue(skd_request("pinned-wording", letter_type_version=started))
+    assert kept.template_version == started
+    assert squeeze(DESA_WORDS) in squeeze(page_texts(await issuer.read_pdf(kept))[0])
+    preview = await issuer.preview(skd_request("pinned-preview", letter_type_version=started))
+    assert squeeze(DESA_WORDS) in squeeze(page_texts(preview)[0])
+
+    before = await issuer.issue(skd_request("before-wording", letter_type_version="SKD-v1"))
+    assert before.template_version == "SKD-v1"
+    assert squeeze(OLD_WORDS) in squeeze(page_texts(await issuer.read_pdf(before))[0])
+
+    # Another desa's wording is not this application's.
+    other = skd_request("other-desa", desa_code=RANCASARI, letter_type_version=started)
+    with pytest.raises(IssueRefused):
+        await issuer.preview(other)

@@ -30,7 +30,7 @@ from services.intake.letter_types import LetterType
 from services.signing.catalogue import store
 from services.signing.catalogue.definition import LetterTypeDef, load_seed
 from services.signing.catalogue.servicer import SERVICE_NAME, CatalogueServicer, definition_message
-from services.signing.models import LetterTypeVersion
+from services.signing.models import LetterTypeDraft, LetterTypeOverride, LetterTypeVersion
 
 SEED: dict[str, LetterTypeDef] = load_seed()
 
@@ -54,7 +54,12 @@ async def _seed_into(path: Path) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(
                 SQLModel.metadata.create_all,
-                tables=[LetterTypeVersion.__table__],  # type: ignore[attr-defined]
+                # The versions, and the desa's wordings intake reads when an application starts.
+                tables=[
+                    LetterTypeVersion.__table__,  # type: ignore[attr-defined]
+                    LetterTypeOverride.__table__,  # type: ignore[attr-defined]
+                    LetterTypeDraft.__table__,  # type: ignore[attr-defined]
+                ],
             )
         await store.sync_seed(session_factory(engine), SEED)
     finally:

@@ -21,6 +21,7 @@ from services.notification.servicer import NotificationServicer, register
 class NotificationPeer:
     sessions: async_sessionmaker[AsyncSession]
     server: GrpcServer
+    servicer: NotificationServicer
 
     @property
     def target(self) -> str:
@@ -37,11 +38,11 @@ async def notification_peer(settings: CommonSettings) -> AsyncIterator[Notificat
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, NOTIFICATION),
         ["smartdesa.v1.NotificationService"],
-        register(NotificationServicer(sessions)),
+        register(servicer := NotificationServicer(sessions)),
     )
     await server.start()
     try:
-        yield NotificationPeer(sessions=sessions, server=server)
+        yield NotificationPeer(sessions=sessions, server=server, servicer=servicer)
     finally:
         await server.stop(0)
         await engine.dispose()

@@ -4,6 +4,7 @@ per desa and kecamatan within a period, the Temporal UI links, and the applicati
 projection keeps from the public events."""
 
 import json
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +25,7 @@ from common.domain.events import (
 )
 from common.wib import WIB
 from services.verification.api.routes.kabupaten import filters_of
-from services.verification.calendars import DesaCalendar
+from services.verification.calendars import DesaCalendar, WorkingClock
 from services.verification.kabupaten_view import (
     Filters,
     Period,
@@ -44,7 +45,7 @@ from services.verification.models import (
 from services.verification.task_inbox import TaskProjection
 from services.verification.web.routes.kabupaten import hours_text
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
-from workflows.approval.models import WorkingCalendar
+from workflows.approval.models import WorkingCalendar, WorkingDay
 from workflows.approval.working_time import add_working_hours, working_hours_between
 
 CIASEM_GIRANG = "32.13.09.2001"
@@ -426,3 +427,30 @@ def test_working_hours_between_undoes_add_working_hours() -> None:
         for hours in (0.5, 1, 7, 8, 9, 24, 40):
             end = add_working_hours(start, hours, OFFICE, days_off)
             assert working_hours_between(start, end, OFFICE, days_off) == pytest.approx(hours)
+
+
+def test_the_working_clock_counts_as_working_hours_between() -> None:
+    # The kabupaten view's fast count (a table of days) against the walk over each day, for
+    # many steps: the default office, a Saturday morning, a day until 24:00, days off.
+    rng = random.Random(7)
+    days_off = frozenset({date(2026, 11, 10), date(2026, 12, 24), date(2026, 12, 25)})
+    calendars = [
+        OFFICE,
+        WorkingCalendar(
+            days=[WorkingDay(1, 450, 1440), WorkingDay(3, 480, 960), WorkingDay(6, 420, 660)]
+        ),
+    ]
+    for calendar in calendars:
+        clock = WorkingClock(DesaCalendar(calendar, days_off))
+        for _ in range(400):
+            start = wib(1, 0) + timedelta(minutes=rng.randrange(90 * 24 * 60), seconds=rng.random())
+            end = start + timedelta(hours=rng.choice((0, 0.25, 3, 30, 200, 900)) * rng.random())
+            if rng.random() < 0.1:
+                start, end = end, start  # not after: 0
+            assert clock.hours_between(start.astimezone(UTC), end) == pytest.approx(
+                working_hours_between(start, end, calendar, days_off), abs=1e-9
+            )
+    # Exactly the day's end at 24:00, and the next date's midnight.
+    clock = WorkingClock(DesaCalendar(calendars[1], frozenset()))
+    monday = wib(2, 7)  # 2 November 2026 is a Monday
+    assert clock.hours_between(monday, wib(3, 0)) == 16.5

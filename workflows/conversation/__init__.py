@@ -21,6 +21,9 @@ ACTIVITY_LINK = "chat_link"
 ACTIVITY_KEPT = "chat_kept_documents"
 ACTIVITY_CANCELLABLE = "chat_cancellable"
 ACTIVITY_CANCEL_APPLICATION = "chat_cancel_application"
+ACTIVITY_REVISABLE = "chat_revisable"
+ACTIVITY_REVISE = "chat_revise"
+ACTIVITY_DROP_MEDIA = "chat_drop_media"
 
 
 def workflow_id(key: str) -> str:

@@ -24,6 +24,7 @@ from workflows.conversation import (
     ACTIVITY_CANCEL_APPLICATION,
     ACTIVITY_CANCELLABLE,
     ACTIVITY_CHECK_FIELD,
+    ACTIVITY_DROP_MEDIA,
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
     ACTIVITY_IDENTIFY,
@@ -31,6 +32,8 @@ from workflows.conversation import (
     ACTIVITY_LETTER_TYPES,
     ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
+    ACTIVITY_REVISABLE,
+    ACTIVITY_REVISE,
     ACTIVITY_SEND,
     ACTIVITY_STATUS,
     ACTIVITY_SUBMIT,
@@ -55,6 +58,8 @@ from workflows.conversation.models import (
     RegisterSummary,
     Reply,
     Requirement,
+    Revisable,
+    ReviseRequest,
     Submission,
     Submitted,
 )
@@ -95,7 +100,7 @@ class ChatLine(Protocol):
 
     async def link_locked(self, key: str) -> bool: ...
 
-    async def record_link(self, key: str, resident_id: str | None) -> bool: ...
+    async def record_link(self, key: str, resident_id: str | None, desa_code: str = "") -> bool: ...
 
     async def linked_resident(self, key: str) -> str | None: ...
 
@@ -200,7 +205,9 @@ class ConversationActivities:
                 if not await self._line.linked_elsewhere(request.key, found.id):
                     resident = found
         locked = await self._line.record_link(
-            request.key, resident.id if resident is not None else None
+            request.key,
+            resident.id if resident is not None else None,
+            resident.desa_code if resident is not None else "",
         )
         if resident is None:
             return LinkResult(locked=locked)
@@ -371,6 +378,76 @@ class ConversationActivities:
             raise
         return ""
 
+    @activity.defn(name=ACTIVITY_REVISABLE)
+    async def revisable(self, request: RegisterRequest) -> list[Revisable]:
+        """The resident's applications returned for revision, with their letter's syarat."""
+        resident = await self._resident(request.key, request.resident_id)
+        listed: intake_pb2.ListApplicationsOfResidentResponse = (
+            await self._intake.ListApplicationsOfResident(
+                intake_pb2.ListApplicationsOfResidentRequest(nik=resident.nik, open_only=True),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        )
+        returned = [a for a in listed.applications if a.status == "revision_requested"]
+        if not returned:
+            return []
+        catalogue: intake_pb2.LetterTypeCatalogue = await self._intake.ListLetterTypes(
+            intake_pb2.ListLetterTypesRequest(), timeout=_CALL_TIMEOUT_S
+        )
+        by_code = {lt.code: lt for lt in catalogue.letter_types}
+        return [
+            Revisable(
+                id=a.id,
+                number=a.number,
+                name=a.letter_type_name,
+                requirements=[
+                    Requirement(code=r.code, name=r.name)
+                    for r in (
+                        by_code[a.letter_type].requirements if a.letter_type in by_code else []
+                    )
+                ],
+            )
+            for a in returned
+        ]
+
+    @activity.defn(name=ACTIVITY_REVISE)
+    async def revise(self, request: ReviseRequest) -> str:
+        """The staged file replaces that syarat and the application is resubmitted (intake's
+        ReviseApplicationOfResident, the portal's revise). "" when done, else intake's
+        Indonesian message. A retry after it went through gets the same answer."""
+        resident = await self._resident(request.key, request.resident_id)
+        staged = await self._line.staged(request.key, request.ref)
+        if staged is None:
+            return "Berkas yang dikirim sudah tidak tersimpan. Kirim lagi fotonya."
+        content, content_type = staged
+        extension = {"application/pdf": "pdf", "image/png": "png"}.get(content_type, "jpg")
+        try:
+            await self._intake.ReviseApplicationOfResident(
+                intake_pb2.ReviseApplicationOfResidentRequest(
+                    nik=resident.nik,
+                    application_id=request.application_id,
+                    kind=request.kind,
+                    content=content,
+                    filename=f"whatsapp-{request.kind.lower()}.{extension}",
+                ),
+                timeout=_CALL_TIMEOUT_S * 3,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (
+                grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.FAILED_PRECONDITION,
+            ):
+                return exc.details() or "Berkas tidak dapat dipakai untuk perbaikan."
+            raise
+        await self._line.drop_staged(request.key, [request.ref])
+        return ""
+
+    @activity.defn(name=ACTIVITY_DROP_MEDIA)
+    async def drop_media(self, request: MediaRequest) -> None:
+        """A staged file the resident decided not to use."""
+        await self._line.drop_staged(request.key, [request.media_id])
+
     @activity.defn(name=ACTIVITY_STATUS)
     async def status(self, request: RegisterRequest) -> str:
         resident = await self._resident(request.key, request.resident_id)
@@ -414,4 +491,7 @@ class ConversationActivities:
             self.kept_documents,
             self.cancellable,
             self.cancel_application,
+            self.revisable,
+            self.revise,
+            self.drop_media,
         ]

@@ -151,6 +151,8 @@ class OfficeMessage:
     resident_name: str
     desa_code: str
     text: str
+    # Made once by the workflow (deterministic): a retried activity stores the message once.
+    request_id: str = ""
 
 
 @dataclass
@@ -176,6 +178,25 @@ class AppRef:
     id: str
     number: str
     name: str
+
+
+@dataclass
+class Revisable:
+    """An application of the resident's returned for revision, and its syarat."""
+
+    id: str
+    number: str
+    name: str
+    requirements: list[Requirement] = field(default_factory=list)
+
+
+@dataclass
+class ReviseRequest:
+    key: str
+    resident_id: str
+    application_id: str
+    kind: str  # the syarat code the staged file replaces
+    ref: str  # the staged file (MediaResult.ref)
 
 
 @dataclass
@@ -214,6 +235,8 @@ class ChatState:
     kept: list[str] = field(default_factory=list)  # KTP/KK intake keeps for the resident
     cancellable: list[AppRef] = field(default_factory=list)  # "batal" of a submitted one
     cancel_pick: str = ""
+    revising: Revisable | None = None  # a file sent to answer a revision request
+    revise_ref: str = ""  # and that file, staged
 
 
 @dataclass

@@ -90,4 +90,13 @@ OFFICE_ASK = "Tulis pesan Anda untuk kantor desa dalam satu pesan."
 OFFICE_SENT = "Pesan Anda sudah diteruskan ke kantor desa. Balasan petugas akan muncul di sini."
 OFFICE_ANSWER = "Balasan dari kantor desa:\n{text}"
 UNSUPPORTED = "Maaf, jenis pesan ini belum bisa kami baca. Kirim teks, foto, atau PDF."
+REVISE_WHICH = (
+    "Permohonan {number} ({name}) diminta diperbaiki. Berkas ini menggantikan syarat yang mana?"
+)
+REVISE_NOT = "Bukan perbaikan"
+REVISED = (
+    "Terima kasih. {syarat} untuk permohonan {number} sudah diganti, dan permohonan dikirim "
+    "kembali untuk diperiksa petugas desa."
+)
+REVISE_DROPPED = "Baik, berkas tadi tidak dipakai."
 MEDIA_NOT_EXPECTED = "Terima kasih. Berkas hanya diminta saat mengajukan surat; ketik *surat*."

@@ -19,6 +19,7 @@ from workflows.conversation import (
     ACTIVITY_CANCEL_APPLICATION,
     ACTIVITY_CANCELLABLE,
     ACTIVITY_CHECK_FIELD,
+    ACTIVITY_DROP_MEDIA,
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
     ACTIVITY_IDENTIFY,
@@ -26,6 +27,8 @@ from workflows.conversation import (
     ACTIVITY_LETTER_TYPES,
     ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
+    ACTIVITY_REVISABLE,
+    ACTIVITY_REVISE,
     ACTIVITY_SEND,
     ACTIVITY_STATUS,
     ACTIVITY_SUBMIT,
@@ -63,6 +66,8 @@ from workflows.conversation.models import (
     RegisterRequest,
     RegisterSummary,
     Reply,
+    Revisable,
+    ReviseRequest,
     Submission,
     Submitted,
 )
@@ -82,6 +87,7 @@ OFFICE = "office"
 CANCEL_PICK = "cancel_pick"  # which submitted application to withdraw
 CANCEL_SUBMITTED = "cancel_submitted"  # and the confirmation
 LINK = "link"  # an unknown number answers the family-knowledge check, one answer at a time
+REVISE = "revise"  # a file sent after a revision request: which syarat it replaces
 HALFWAY = frozenset({TYPE, DATA, PURPOSE, QUESTION, SYARAT, CONFIRM, CANCEL})
 
 COMMANDS = {
@@ -94,6 +100,8 @@ COMMANDS = {
     "petugas": "petugas",
     "surat": "surat",
 }
+# Conversations running before a file could answer a revision replay as they ran.
+PATCH_REVISION_FILE = "chat-revision-by-file"
 SEEN_KEPT = 200  # message ids remembered against redelivery (Meta redelivers within hours)
 PURPOSE_MAX_LENGTH = 200
 MAX_MEDIA_MB = 10
@@ -198,6 +206,8 @@ class ConversationWorkflow:
             command = _command(m)
             if command and command != "menu":
                 await self._command(command, m)
+            elif m.kind == MEDIA and workflow.patched(PATCH_REVISION_FILE):
+                await self._on_menu(m)  # perhaps the corrected document a revision asked for
             else:
                 await self._menu()
             return
@@ -218,6 +228,7 @@ class ConversationWorkflow:
             CANCEL_PICK: self._on_cancel_pick,
             CANCEL_SUBMITTED: self._on_cancel_submitted,
             OFFICE: self._on_office,
+            REVISE: self._on_revise,
         }.get(s.stage, self._on_menu)
         await handler(m)
 
@@ -353,7 +364,10 @@ class ConversationWorkflow:
 
     async def _on_menu(self, m: Inbound) -> None:
         if m.kind == MEDIA:
-            await self._send(w.MEDIA_NOT_EXPECTED)
+            if workflow.patched(PATCH_REVISION_FILE):
+                await self._revision_file(m)
+            else:  # a conversation that was already running keeps its old answer on replay
+                await self._send(w.MEDIA_NOT_EXPECTED)
             return
         picked = self._pick(m)
         if picked is None or picked == STALE:
@@ -674,6 +688,92 @@ class ConversationWorkflow:
         )
         await self._send(problem or w.SUBMITTED_CANCELLED.format(number=chosen.number))
 
+    async def _revision_file(self, m: Inbound) -> None:
+        """A file outside a letter request answers a revision request, if one waits: it is
+        fetched and checked as a syarat, and the resident says which syarat it replaces."""
+        s = self._s
+        returned: list[Revisable] = await workflow.execute_activity(
+            ACTIVITY_REVISABLE,
+            RegisterRequest(key=self._key, resident_id=s.resident_id),
+            result_type=list[Revisable],
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        if not returned or not returned[0].requirements:
+            await self._send(w.MEDIA_NOT_EXPECTED)
+            return
+        fetched: MediaResult = await workflow.execute_activity(
+            ACTIVITY_FETCH_MEDIA,
+            MediaRequest(key=self._key, media_id=m.media_id, mime_type=m.mime_type),
+            result_type=MediaResult,
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        if fetched.problem:
+            problem = w.MEDIA_PROBLEMS.get(fetched.problem, w.MEDIA_PROBLEMS["unreadable"])
+            await self._send(problem.format(limit=MAX_MEDIA_MB))
+            return
+        await self._drop_revision_file()  # an earlier one never used
+        # The oldest returned application first; the next file answers the next one.
+        app = returned[0]
+        s.revising, s.revise_ref, s.stage = app, fetched.ref, REVISE
+        await self._ask(
+            w.REVISE_WHICH.format(number=app.number, name=app.name),
+            [Option(r.code, r.name[:20]) for r in app.requirements[:9]]
+            + [Option("no", w.REVISE_NOT)],
+            kind=REPLY_BUTTONS if len(app.requirements) <= 2 else REPLY_LIST,
+        )
+
+    async def _on_revise(self, m: Inbound) -> None:
+        s = self._s
+        if m.kind == MEDIA:
+            await self._revision_file(m)  # another file instead: asked again for that one
+            return
+        picked = self._pick(m)
+        if picked is None or picked == STALE:
+            await self._refuse(picked)
+            return
+        app, ref = s.revising, s.revise_ref
+        assert app is not None
+        if picked == "no":
+            await self._drop_revision_file()
+            s.stage = MENU
+            await self._send(w.REVISE_DROPPED)
+            return
+        problem: str = await workflow.execute_activity(
+            ACTIVITY_REVISE,
+            ReviseRequest(
+                key=self._key,
+                resident_id=s.resident_id,
+                application_id=app.id,
+                kind=picked,
+                ref=ref,
+            ),
+            result_type=str,
+            start_to_close_timeout=_TIMEOUT * 3,
+            retry_policy=_RETRY,
+        )
+        if problem:
+            # The file is refused or the application moved on: the resident may send another.
+            await self._drop_revision_file()
+            s.stage = MENU
+            await self._send(problem)
+            return
+        s.revising, s.revise_ref, s.stage = None, "", MENU
+        syarat = next((r.name for r in app.requirements if r.code == picked), picked)
+        await self._send(w.REVISED.format(syarat=syarat, number=app.number))
+
+    async def _drop_revision_file(self) -> None:
+        s = self._s
+        if s.revise_ref:
+            await workflow.execute_activity(
+                ACTIVITY_DROP_MEDIA,
+                MediaRequest(key=self._key, media_id=s.revise_ref, mime_type=""),
+                start_to_close_timeout=_TIMEOUT,
+                retry_policy=_RETRY,
+            )
+        s.revising, s.revise_ref = None, ""
+
     async def _repeat(self) -> None:
         """Ask again what the current stage waits for."""
         s = self._s
@@ -709,6 +809,7 @@ class ConversationWorkflow:
                 resident_name=s.resident_name,
                 desa_code=s.desa_code,
                 text=text,
+                request_id=str(workflow.uuid4()),
             ),
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,

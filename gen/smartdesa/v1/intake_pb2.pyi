@@ -1251,3 +1251,57 @@ class CancelApplicationOfResidentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelApplicationOfResidentResponse: _TypeAlias = CancelApplicationOfResidentResponse  # noqa: Y015
+
+@_typing.final
+class ReviseApplicationOfResidentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """personal data: never logged"""
+    application_id: _builtins.str
+    kind: _builtins.str
+    """the syarat code the file replaces, e.g. "KK" """
+    content: _builtins.bytes
+    """JPEG, PNG or PDF, checked and made safe as any upload"""
+    filename: _builtins.str
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+        application_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        content: _builtins.bytes = ...,
+        filename: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "content", b"content", "filename", b"filename", "kind", b"kind", "nik", b"nik"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviseApplicationOfResidentRequest: _TypeAlias = ReviseApplicationOfResidentRequest  # noqa: Y015
+
+@_typing.final
+class ReviseApplicationOfResidentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """in_review once resubmitted"""
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviseApplicationOfResidentResponse: _TypeAlias = ReviseApplicationOfResidentResponse  # noqa: Y015

@@ -107,6 +107,11 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.FromString,
                 _registered_method=True)
+        self.ReviseApplicationOfResident = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/ReviseApplicationOfResident',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -230,6 +235,17 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReviseApplicationOfResident(self, request, context):
+        """The WhatsApp chat's answer to a revision request: the resident's file replaces that syarat
+        of their own application and the application is resubmitted, as the portal's revise does.
+        NOT_FOUND for another resident's, INVALID_ARGUMENT (Indonesian details) for a file or
+        syarat intake refuses, FAILED_PRECONDITION when it no longer awaits revision, UNAVAILABLE
+        when the workflow cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +318,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.CancelApplicationOfResident,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.SerializeToString,
+            ),
+            'ReviseApplicationOfResident': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviseApplicationOfResident,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -685,6 +706,33 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/CancelApplicationOfResident',
             smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.CancelApplicationOfResidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviseApplicationOfResident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/ReviseApplicationOfResident',
+            smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentResponse.FromString,
             options,
             channel_credentials,
             insecure,

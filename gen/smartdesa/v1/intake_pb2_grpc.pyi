@@ -90,6 +90,13 @@ class IntakeServiceStub:
     cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
     when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
     """
+    ReviseApplicationOfResident: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ReviseApplicationOfResidentRequest, _intake_pb2.ReviseApplicationOfResidentResponse]
+    """The WhatsApp chat's answer to a revision request: the resident's file replaces that syarat
+    of their own application and the application is resubmitted, as the portal's revise does.
+    NOT_FOUND for another resident's, INVALID_ARGUMENT (Indonesian details) for a file or
+    syarat intake refuses, FAILED_PRECONDITION when it no longer awaits revision, UNAVAILABLE
+    when the workflow cannot be reached.
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -152,6 +159,13 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
     cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
     when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
+    """
+    ReviseApplicationOfResident: _aio.UnaryUnaryMultiCallable[_intake_pb2.ReviseApplicationOfResidentRequest, _intake_pb2.ReviseApplicationOfResidentResponse]  # type: ignore[assignment]
+    """The WhatsApp chat's answer to a revision request: the resident's file replaces that syarat
+    of their own application and the application is resubmitted, as the portal's revise does.
+    NOT_FOUND for another resident's, INVALID_ARGUMENT (Indonesian details) for a file or
+    syarat intake refuses, FAILED_PRECONDITION when it no longer awaits revision, UNAVAILABLE
+    when the workflow cannot be reached.
     """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -296,6 +310,19 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         """The resident withdraws one of their own applications (the chat's "batal"), as the portal's
         cancel does: NOT_FOUND for another resident's, FAILED_PRECONDITION (Indonesian details)
         when it can no longer be cancelled, UNAVAILABLE when the workflow cannot be reached.
+        """
+
+    @_abc_1.abstractmethod
+    def ReviseApplicationOfResident(
+        self,
+        request: _intake_pb2.ReviseApplicationOfResidentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.ReviseApplicationOfResidentResponse, _abc.Awaitable[_intake_pb2.ReviseApplicationOfResidentResponse]]:
+        """The WhatsApp chat's answer to a revision request: the resident's file replaces that syarat
+        of their own application and the application is resubmitted, as the portal's revise does.
+        NOT_FOUND for another resident's, INVALID_ARGUMENT (Indonesian details) for a file or
+        syarat intake refuses, FAILED_PRECONDITION when it no longer awaits revision, UNAVAILABLE
+        when the workflow cannot be reached.
         """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

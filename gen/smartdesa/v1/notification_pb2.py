@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsmartdesa/v1/notification.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\",\n\x15GetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"x\n\x17NotificationPreferences\x12\x10\n\x08\x63hannels\x18\x01 \x03(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x13\n\x0bquiet_start\x18\x03 \x01(\t\x12\x11\n\tquiet_end\x18\x04 \x01(\t\x12\x14\n\x0cstep_updates\x18\x05 \x01(\x08\"h\n\x15SetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12:\n\x0bpreferences\x18\x02 \x01(\x0b\x32%.smartdesa.v1.NotificationPreferences\"*\n\x13ListMessagesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"\x87\x01\n\x0bSentMessage\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x12\n\nto_address\x18\x06 \x01(\t\"C\n\x14ListMessagesResponse\x12+\n\x08messages\x18\x01 \x03(\x0b\x32\x19.smartdesa.v1.SentMessage2\xa8\x02\n\x13NotificationService\x12\\\n\x0eGetPreferences\x12#.smartdesa.v1.GetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferences\x12\\\n\x0eSetPreferences\x12#.smartdesa.v1.SetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferences\x12U\n\x0cListMessages\x12!.smartdesa.v1.ListMessagesRequest\x1a\".smartdesa.v1.ListMessagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsmartdesa/v1/notification.proto\x12\x0csmartdesa.v1\x1a\x1fgoogle/protobuf/timestamp.proto\",\n\x15GetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"x\n\x17NotificationPreferences\x12\x10\n\x08\x63hannels\x18\x01 \x03(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x13\n\x0bquiet_start\x18\x03 \x01(\t\x12\x11\n\tquiet_end\x18\x04 \x01(\t\x12\x14\n\x0cstep_updates\x18\x05 \x01(\x08\"h\n\x15SetPreferencesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12:\n\x0bpreferences\x18\x02 \x01(\x0b\x32%.smartdesa.v1.NotificationPreferences\"*\n\x13ListMessagesRequest\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\"\x87\x01\n\x0bSentMessage\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x12\n\nto_address\x18\x06 \x01(\t\"C\n\x14ListMessagesResponse\x12+\n\x08messages\x18\x01 \x03(\x0b\x32\x19.smartdesa.v1.SentMessage\"-\n\x18ListWhatsAppLinksRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\"m\n\x0cWhatsAppLink\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05phone\x18\x02 \x01(\t\x12\x13\n\x0bresident_id\x18\x03 \x01(\t\x12-\n\tlinked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x19ListWhatsAppLinksResponse\x12)\n\x05links\x18\x01 \x03(\x0b\x32\x1a.smartdesa.v1.WhatsAppLink\"L\n\x17UndoWhatsAppLinkRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x0f\n\x07link_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\"*\n\x18UndoWhatsAppLinkResponse\x12\x0e\n\x06undone\x18\x01 \x01(\x08\x32\xf1\x03\n\x13NotificationService\x12\\\n\x0eGetPreferences\x12#.smartdesa.v1.GetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferences\x12\\\n\x0eSetPreferences\x12#.smartdesa.v1.SetPreferencesRequest\x1a%.smartdesa.v1.NotificationPreferences\x12U\n\x0cListMessages\x12!.smartdesa.v1.ListMessagesRequest\x1a\".smartdesa.v1.ListMessagesResponse\x12\x64\n\x11ListWhatsAppLinks\x12&.smartdesa.v1.ListWhatsAppLinksRequest\x1a\'.smartdesa.v1.ListWhatsAppLinksResponse\x12\x61\n\x10UndoWhatsAppLink\x12%.smartdesa.v1.UndoWhatsAppLinkRequest\x1a&.smartdesa.v1.UndoWhatsAppLinkResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SENTMESSAGE']._serialized_end=536
   _globals['_LISTMESSAGESRESPONSE']._serialized_start=538
   _globals['_LISTMESSAGESRESPONSE']._serialized_end=605
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=608
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=904
+  _globals['_LISTWHATSAPPLINKSREQUEST']._serialized_start=607
+  _globals['_LISTWHATSAPPLINKSREQUEST']._serialized_end=652
+  _globals['_WHATSAPPLINK']._serialized_start=654
+  _globals['_WHATSAPPLINK']._serialized_end=763
+  _globals['_LISTWHATSAPPLINKSRESPONSE']._serialized_start=765
+  _globals['_LISTWHATSAPPLINKSRESPONSE']._serialized_end=835
+  _globals['_UNDOWHATSAPPLINKREQUEST']._serialized_start=837
+  _globals['_UNDOWHATSAPPLINKREQUEST']._serialized_end=913
+  _globals['_UNDOWHATSAPPLINKRESPONSE']._serialized_start=915
+  _globals['_UNDOWHATSAPPLINKRESPONSE']._serialized_end=957
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=960
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=1457
 # @@protoc_insertion_point(module_scope)

@@ -175,3 +175,119 @@ class ListMessagesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListMessagesResponse: _TypeAlias = ListMessagesResponse  # noqa: Y015
+
+@_typing.final
+class ListWhatsAppLinksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWhatsAppLinksRequest: _TypeAlias = ListWhatsAppLinksRequest  # noqa: Y015
+
+@_typing.final
+class WhatsAppLink(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    RESIDENT_ID_FIELD_NUMBER: _builtins.int
+    LINKED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """opaque (the number's keyed hash)"""
+    phone: _builtins.str
+    """personal data: shown to the desa's operator only"""
+    resident_id: _builtins.str
+    """the register's opaque id"""
+    @_builtins.property
+    def linked_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        resident_id: _builtins.str = ...,
+        linked_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["linked_at", b"linked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "linked_at", b"linked_at", "phone", b"phone", "resident_id", b"resident_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WhatsAppLink: _TypeAlias = WhatsAppLink  # noqa: Y015
+
+@_typing.final
+class ListWhatsAppLinksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def links(self) -> _containers.RepeatedCompositeFieldContainer[Global___WhatsAppLink]: ...
+    def __init__(
+        self,
+        *,
+        links: _abc.Iterable[Global___WhatsAppLink] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["links", b"links"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWhatsAppLinksResponse: _TypeAlias = ListWhatsAppLinksResponse  # noqa: Y015
+
+@_typing.final
+class UndoWhatsAppLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    LINK_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    link_id: _builtins.str
+    actor: _builtins.str
+    """the operator's username, for the log"""
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+        link_id: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "desa_code", b"desa_code", "link_id", b"link_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndoWhatsAppLinkRequest: _TypeAlias = UndoWhatsAppLinkRequest  # noqa: Y015
+
+@_typing.final
+class UndoWhatsAppLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNDONE_FIELD_NUMBER: _builtins.int
+    undone: _builtins.bool
+    def __init__(
+        self,
+        *,
+        undone: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["undone", b"undone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndoWhatsAppLinkResponse: _TypeAlias = UndoWhatsAppLinkResponse  # noqa: Y015

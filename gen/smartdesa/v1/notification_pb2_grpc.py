@@ -52,6 +52,16 @@ class NotificationServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesResponse.FromString,
                 _registered_method=True)
+        self.ListWhatsAppLinks = channel.unary_unary(
+                '/smartdesa.v1.NotificationService/ListWhatsAppLinks',
+                request_serializer=smartdesa_dot_v1_dot_notification__pb2.ListWhatsAppLinksRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListWhatsAppLinksResponse.FromString,
+                _registered_method=True)
+        self.UndoWhatsAppLink = channel.unary_unary(
+                '/smartdesa.v1.NotificationService/UndoWhatsAppLink',
+                request_serializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -83,6 +93,22 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListWhatsAppLinks(self, request, context):
+        """For the desa's operator (verification, beside the portal's sign-in bindings): the WhatsApp
+        numbers that linked themselves to a resident of the desa by family knowledge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndoWhatsAppLink(self, request, context):
+        """Undoes one: the number is an unknown number again and its conversation ends. NOT_FOUND for
+        a number of another desa; undone=false when it had been undone already.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +126,16 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.ListMessages,
                     request_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_notification__pb2.ListMessagesResponse.SerializeToString,
+            ),
+            'ListWhatsAppLinks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWhatsAppLinks,
+                    request_deserializer=smartdesa_dot_v1_dot_notification__pb2.ListWhatsAppLinksRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_notification__pb2.ListWhatsAppLinksResponse.SerializeToString,
+            ),
+            'UndoWhatsAppLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndoWhatsAppLink,
+                    request_deserializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -186,6 +222,60 @@ class NotificationService:
             '/smartdesa.v1.NotificationService/ListMessages',
             smartdesa_dot_v1_dot_notification__pb2.ListMessagesRequest.SerializeToString,
             smartdesa_dot_v1_dot_notification__pb2.ListMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWhatsAppLinks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.NotificationService/ListWhatsAppLinks',
+            smartdesa_dot_v1_dot_notification__pb2.ListWhatsAppLinksRequest.SerializeToString,
+            smartdesa_dot_v1_dot_notification__pb2.ListWhatsAppLinksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndoWhatsAppLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.NotificationService/UndoWhatsAppLink',
+            smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkRequest.SerializeToString,
+            smartdesa_dot_v1_dot_notification__pb2.UndoWhatsAppLinkResponse.FromString,
             options,
             channel_credentials,
             insecure,

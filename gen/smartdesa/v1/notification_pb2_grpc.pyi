@@ -46,6 +46,14 @@ class NotificationServiceStub:
     """Every message the service sent the resident, newest first (UU 27/2022 PDP: what is held
     about them): the in-app inbox and each delivery on an outside channel with its status.
     """
+    ListWhatsAppLinks: _grpc.UnaryUnaryMultiCallable[_notification_pb2.ListWhatsAppLinksRequest, _notification_pb2.ListWhatsAppLinksResponse]
+    """For the desa's operator (verification, beside the portal's sign-in bindings): the WhatsApp
+    numbers that linked themselves to a resident of the desa by family knowledge.
+    """
+    UndoWhatsAppLink: _grpc.UnaryUnaryMultiCallable[_notification_pb2.UndoWhatsAppLinkRequest, _notification_pb2.UndoWhatsAppLinkResponse]
+    """Undoes one: the number is an unknown number again and its conversation ends. NOT_FOUND for
+    a number of another desa; undone=false when it had been undone already.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -64,6 +72,14 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     ListMessages: _aio.UnaryUnaryMultiCallable[_notification_pb2.ListMessagesRequest, _notification_pb2.ListMessagesResponse]  # type: ignore[assignment]
     """Every message the service sent the resident, newest first (UU 27/2022 PDP: what is held
     about them): the in-app inbox and each delivery on an outside channel with its status.
+    """
+    ListWhatsAppLinks: _aio.UnaryUnaryMultiCallable[_notification_pb2.ListWhatsAppLinksRequest, _notification_pb2.ListWhatsAppLinksResponse]  # type: ignore[assignment]
+    """For the desa's operator (verification, beside the portal's sign-in bindings): the WhatsApp
+    numbers that linked themselves to a resident of the desa by family knowledge.
+    """
+    UndoWhatsAppLink: _aio.UnaryUnaryMultiCallable[_notification_pb2.UndoWhatsAppLinkRequest, _notification_pb2.UndoWhatsAppLinkResponse]  # type: ignore[assignment]
+    """Undoes one: the number is an unknown number again and its conversation ends. NOT_FOUND for
+    a number of another desa; undone=false when it had been undone already.
     """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -98,6 +114,26 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_notification_pb2.ListMessagesResponse, _abc.Awaitable[_notification_pb2.ListMessagesResponse]]:
         """Every message the service sent the resident, newest first (UU 27/2022 PDP: what is held
         about them): the in-app inbox and each delivery on an outside channel with its status.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWhatsAppLinks(
+        self,
+        request: _notification_pb2.ListWhatsAppLinksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_pb2.ListWhatsAppLinksResponse, _abc.Awaitable[_notification_pb2.ListWhatsAppLinksResponse]]:
+        """For the desa's operator (verification, beside the portal's sign-in bindings): the WhatsApp
+        numbers that linked themselves to a resident of the desa by family knowledge.
+        """
+
+    @_abc_1.abstractmethod
+    def UndoWhatsAppLink(
+        self,
+        request: _notification_pb2.UndoWhatsAppLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_pb2.UndoWhatsAppLinkResponse, _abc.Awaitable[_notification_pb2.UndoWhatsAppLinkResponse]]:
+        """Undoes one: the number is an unknown number again and its conversation ends. NOT_FOUND for
+        a number of another desa; undone=false when it had been undone already.
         """
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

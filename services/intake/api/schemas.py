@@ -8,7 +8,7 @@ from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.events import APPLICATION_SIGNING_BLOCKED
 from services.intake.applications import ApplicationDetails, register_field_names
-from services.intake.letter_types import LetterType
+from services.intake.letter_types import LetterType, Requirement
 from services.intake.models import Attachment, TimelineEntry
 
 # What the resident reads while signing refuses their approved letter. Signing's own reason is
@@ -43,6 +43,20 @@ class RequirementOut(BaseModel):
     code: str
     name: str
     description: str
+    # wajib (uploaded, required) | opsional (not required) | bawa_asli (the original is
+    # brought to the desa office, not uploaded); kind_label says it in Indonesian.
+    kind: str = "wajib"
+    kind_label: str = ""
+
+    @classmethod
+    def of(cls, r: Requirement) -> "RequirementOut":
+        return cls(
+            code=r.code,
+            name=r.name,
+            description=r.description,
+            kind=r.kind,
+            kind_label=r.kind_label,
+        )
 
 
 class FormFieldOut(BaseModel):
@@ -63,7 +77,9 @@ class LetterTypeOut(BaseModel):
     code: str
     name: str
     description: str
-    requirements: list[RequirementOut]
+    requirements: list[RequirementOut]  # the uploads required (kind wajib)
+    # Every syarat, in the catalogue's order: the optional ones and the originals to bring too.
+    syarat: list[RequirementOut] = []
     fields: list[FormFieldOut]
 
     @classmethod
@@ -72,10 +88,8 @@ class LetterTypeOut(BaseModel):
             code=lt.code,
             name=lt.name,
             description=lt.description,
-            requirements=[
-                RequirementOut(code=r.code, name=r.name, description=r.description)
-                for r in lt.requirements
-            ],
+            requirements=[RequirementOut.of(r) for r in lt.requirements],
+            syarat=[RequirementOut.of(r) for r in lt.syarat],
             fields=[
                 FormFieldOut(
                     name=f.name,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from common.domain import DESA_ROLES
 from common.domain.letter_text import PLACEHOLDERS as _PLACEHOLDERS
+from common.rpc import MAX_SCANS_PER_MESSAGE
 
 FieldKind = Literal["text", "date", "choice", "digits", "time"]
 FieldSource = Literal["register", "resident"]
@@ -434,6 +435,15 @@ def _check_whole(d: LetterTypeDef, path: str) -> None:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise CatalogueError(f"{path or d.code}: {what} ganda: {', '.join(twice)}")
+    required = sum(1 for s in d.syarat if s.kind == "wajib")
+    if required > MAX_SCANS_PER_MESSAGE:
+        # A walk-in sends every required scan in one message (common/rpc.py): a type asking
+        # for more could never be filed at the counter.
+        raise CatalogueError(
+            f"{path or d.code}: paling banyak {MAX_SCANS_PER_MESSAGE} syarat wajib diunggah per "
+            f"jenis surat (batas pindaian sekali kirim dari loket desa), jenis ini meminta "
+            f"{required}. Jadikan sebagian syarat opsional atau bawa berkas asli ke kantor."
+        )
     if not d.name.strip() or not d.subject.strip():
         raise CatalogueError(f"{path or d.code}: name dan subject wajib diisi")
     if d.kode_klasifikasi == KODE_NOT_SET and not d.kode_klasifikasi_basis.strip():

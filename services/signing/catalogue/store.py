@@ -207,6 +207,33 @@ async def for_desa(
         return definition
 
 
+async def with_pinned_wording(
+    session: AsyncSession, definition: LetterTypeDef, template_version: str
+) -> LetterTypeDef:
+    """`definition` with the desa's wording an application started with, which its version
+    names (`SKD-v2-desa-32.13.11.2004-3`); the kabupaten's wording when it names none, and
+    (logged) when that wording does not fit this version."""
+    override = recorded_override(template_version)
+    if override is None:
+        return definition
+    row = await session.get(LetterTypeOverride, (override[0], definition.code, override[1]))
+    if row is None or not row.body_json:
+        log.warning("wording %s of %s is not in the catalogue", override, definition.code)
+        return definition
+    try:
+        return _with_override(definition, row)
+    except CatalogueError as exc:
+        log.warning(
+            "override %d of %s by desa %s does not fit version %d: %s",
+            row.version,
+            definition.code,
+            row.desa_code,
+            definition.version,
+            exc,
+        )
+        return definition
+
+
 async def publish_override(
     session: AsyncSession,
     desa_code: str,

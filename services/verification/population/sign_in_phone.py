@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from smartdesa.v1 import intake_pb2, intake_pb2_grpc
-from sqlmodel import select
+from smartdesa.v1 import intake_pb2, intake_pb2_grpc, notification_pb2, notification_pb2_grpc
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
@@ -149,6 +149,97 @@ async def undo_binding(
             ) from exc
         raise _unavailable(exc) from exc
     log.info("sign-in binding %s undone by %s", binding_id, actor)
+    return bool(answer.undone)
+
+
+@dataclass(frozen=True)
+class WhatsAppLink:
+    id: str  # opaque (notification's key for the number)
+    phone: str
+    linked_at: datetime
+    resident: Resident | None  # the register's record in this desa (None: no longer held)
+
+
+NOTIFICATION_UNAVAILABLE = (
+    "Layanan WhatsApp sedang tidak dapat dihubungi; tidak ada yang diubah. Silakan coba lagi."
+)
+
+
+async def list_whatsapp_links(
+    session: AsyncSession,
+    notification: notification_pb2_grpc.NotificationServiceAsyncStub | None,
+    rpc_timeout: float,
+    *,
+    desa_code: str,
+    roles: list[str],
+    actor: str,
+) -> list[WhatsAppLink]:
+    """The WhatsApp numbers that linked themselves to a resident of the desa by family
+    knowledge (notification keeps the link), each with the register's record."""
+    require_editor(roles)
+    if notification is None:
+        raise Unavailable("notification-unavailable", NOTIFICATION_UNAVAILABLE)
+    try:
+        answer = await notification.ListWhatsAppLinks(
+            notification_pb2.ListWhatsAppLinksRequest(desa_code=desa_code), timeout=rpc_timeout
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.warning("notification link call failed: %s", exc.code().name)
+        raise Unavailable("notification-unavailable", NOTIFICATION_UNAVAILABLE) from exc
+    ids = {link.resident_id for link in answer.links}
+    records = {
+        r.id: r
+        for r in (
+            await session.exec(
+                select(Resident).where(Resident.desa_code == desa_code, col(Resident.id).in_(ids))
+            )
+        ).all()
+    }
+    if records:
+        log_reads(
+            session, list(records.values()), actor=actor, purpose=BINDINGS_PURPOSE, kind="view"
+        )
+        await session.commit()
+    return [
+        WhatsAppLink(
+            id=link.id,
+            phone=link.phone,
+            linked_at=_datetime(link.linked_at) or utcnow(),
+            resident=records.get(link.resident_id),
+        )
+        for link in answer.links
+    ]
+
+
+async def undo_whatsapp_link(
+    notification: notification_pb2_grpc.NotificationServiceAsyncStub | None,
+    rpc_timeout: float,
+    *,
+    desa_code: str,
+    roles: list[str],
+    actor: str,
+    link_id: str,
+) -> bool:
+    """Undoes a WhatsApp link of this desa: the number is unknown again and its conversation
+    ends. False when it had been undone already."""
+    require_editor(roles)
+    if notification is None:
+        raise Unavailable("notification-unavailable", NOTIFICATION_UNAVAILABLE)
+    try:
+        answer = await notification.UndoWhatsAppLink(
+            notification_pb2.UndoWhatsAppLinkRequest(
+                desa_code=desa_code, link_id=link_id, actor=actor
+            ),
+            timeout=rpc_timeout,
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound(
+                "link-not-found", "Nomor WhatsApp itu tidak ditemukan di desa ini."
+            ) from exc
+        log.warning("notification link call failed: %s", exc.code().name)
+        raise Unavailable("notification-unavailable", NOTIFICATION_UNAVAILABLE) from exc
+    log.info("WhatsApp link undone by %s", actor)
     return bool(answer.undone)
 
 

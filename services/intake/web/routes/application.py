@@ -207,6 +207,8 @@ async def _show(
         "syarat": [
             SyaratView(r, attached.get(r.code), application.id) for r in letter_type.requirements
         ],
+        # Shown, not uploaded here: the optional ones and the originals to bring.
+        "other_syarat": letter_type.other_syarat,
         "upload_errors": upload_errors or {},
         "timeline": [timeline_item(t, application) for t in reversed(seen.timeline)],
         "now": where_now(application, seen.timeline),

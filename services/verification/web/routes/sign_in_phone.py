@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from common.domain.errors import DomainError
+from common.domain.errors import DomainError, Unavailable
 from common.web.refusals import refusal_of
 from services.verification.api.deps import DesaStaff, HeldRoles, RuntimeDep, SessionDep
 from services.verification.population import sign_in_phone
@@ -24,6 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 BindingId = Annotated[str, Path(min_length=1, max_length=64, pattern="^[0-9a-f-]+$")]
 ResidentId = Annotated[str, Path(min_length=32, max_length=32, pattern="^[0-9a-f]{32}$")]
+LinkId = Annotated[str, Path(min_length=40, max_length=40, pattern="^[0-9a-f]{40}$")]
 BINDINGS_PATH = "/masuk-warga"
 
 DONE = {
@@ -33,6 +34,11 @@ DONE = {
         "HP di data penduduknya."
     ),
     "sudah-dibatalkan": "Pengikatan itu sudah dibatalkan sebelumnya.",
+    "wa-dibatalkan": (
+        "Tautan nomor WhatsApp dibatalkan. Nomor itu kembali tidak dikenal: percakapannya "
+        "berakhir dan ia tidak lagi dapat mengajukan surat atas nama warga tersebut."
+    ),
+    "wa-sudah-dibatalkan": "Tautan nomor WhatsApp itu sudah dibatalkan sebelumnya.",
 }
 
 
@@ -60,6 +66,19 @@ async def bindings_page(
         include_undone=semua,
     )
     message = DONE.get(request.query_params.get("pesan", ""))
+    # Notification down: the sign-in bindings are still shown, with a note for the links.
+    links: list[sign_in_phone.WhatsAppLink] | None = None
+    try:
+        links = await sign_in_phone.list_whatsapp_links(
+            session,
+            runtime.notification,
+            runtime.settings.intake_timeout_seconds,
+            desa_code=staff.desa_code,
+            roles=roles,
+            actor=staff.username,
+        )
+    except Unavailable:
+        links = None
     return render(
         request,
         "masuk_warga.html",
@@ -67,6 +86,7 @@ async def bindings_page(
             **_context(page),
             "title": "Nomor HP masuk warga",
             "bindings": found,
+            "links": links,
             "all": semua,
             **({"flash": message, "flash_kind": "ok"} if message else {}),
         },
@@ -87,6 +107,22 @@ async def undo_page(
         binding_id=binding_id,
     )
     message = "dibatalkan" if undone else "sudah-dibatalkan"
+    return RedirectResponse(f"{BINDINGS_PATH}?pesan={message}", status_code=303)
+
+
+@router.post(BINDINGS_PATH + "/whatsapp/{link_id}/batalkan")
+async def undo_whatsapp_page(
+    link_id: LinkId, staff: DesaStaff, roles: HeldRoles, runtime: RuntimeDep
+) -> Response:
+    undone = await sign_in_phone.undo_whatsapp_link(
+        runtime.notification,
+        runtime.settings.intake_timeout_seconds,
+        desa_code=staff.desa_code,
+        roles=roles,
+        actor=staff.username,
+        link_id=link_id,
+    )
+    message = "wa-dibatalkan" if undone else "wa-sudah-dibatalkan"
     return RedirectResponse(f"{BINDINGS_PATH}?pesan={message}", status_code=303)
 
 
