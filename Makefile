@@ -8,7 +8,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 
-.PHONY: help install run test test-unit test-fast smoke chat proto proto-check lint format clean-data \
+.PHONY: help install run test test-unit test-fast test-scale smoke chat proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
 	bench-render migration bench bench-signing bench-import bench-uploads bench-memory bench-inbox
@@ -17,6 +17,7 @@ help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
 	@echo "make test    run the whole test suite"
 	@echo "make test-unit  the pure tests only (marker unit): seconds, for the edit-test loop"
+	@echo "make test-scale replicas, a NATS cluster and PostgreSQL, parts killed under load (minutes)"
 	@echo "make smoke   drive one letter through a running 'make run' and print where it landed"
 	@echo "make lint    ruff and mypy;  make proto  regenerate gRPC code"
 	@echo "make lock    re-pin requirements.lock (the images' dependencies) from pyproject.toml"
@@ -66,6 +67,13 @@ test: $(STAMP) $(SOFTHSM) $(CHROMIUM) $(AXE)
 # The pure tests (marker `unit`: no server, database, subprocess or network), in seconds.
 test-unit: $(STAMP)
 	$(PY) -m pytest -m unit -q
+
+# Replicas under faults: two of each service and two workers on PostgreSQL, a three-node NATS
+# cluster, Temporal; parts killed and restarted while letters go through (docs/testing.md,
+# "The scale profile"). Minutes long, so not in `make test`: tests/scale is deselected there.
+# Its processes' logs stay in build/test-scale/scale0/data/logs until the next run.
+test-scale: $(STAMP)
+	mkdir -p build && SMARTDESA_SCALE=1 $(PY) -m pytest tests/scale -p no:xdist -s -q --basetemp=build/test-scale
 
 # Everything except the end-to-end tests across processes.
 test-fast: $(STAMP) $(SOFTHSM)

@@ -103,7 +103,7 @@ async def connect(url: str, name: str) -> NATS:
         log.warning("nats (%s): reconnected", name)
 
     return await nats.connect(
-        servers=[url],
+        servers=url.split(","),  # a cluster: every server it may try first
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

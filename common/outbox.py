@@ -78,7 +78,8 @@ class OutboxRelay:
     and the stream drops the copy (same Nats-Msg-Id within its duplicate window). When NATS is
     away the relay stops at the first event it cannot publish (later ones wait behind it, so
     the order holds) and tries again on the next wake or poll. Several relays on one database
-    (replicas) are safe for the same reason. Published rows are deleted after `keep_published`.
+    (replicas) each claim rows no other relay holds (`FOR UPDATE SKIP LOCKED`), so each event
+    is published once; the stream's duplicate window is the second line of defence. Published rows are deleted after `keep_published`.
     """
 
     BATCH = 100
@@ -138,7 +139,12 @@ class OutboxRelay:
 
     async def publish_pending(self, batch: int = 100) -> int:
         """Publish up to `batch` unpublished events in order; returns how many were published.
-        Stops at the first one NATS does not take (it is counted as an attempt)."""
+        Stops at the first one NATS does not take (it is counted as an attempt).
+
+        On PostgreSQL the batch is claimed `FOR UPDATE SKIP LOCKED` and held for the whole
+        pass (one transaction): a second relay on the same database (another replica) neither
+        waits for these rows nor publishes them again; it takes only rows nobody holds. Its
+        marks are committed with the batch, so once a relay sees a row it is published."""
         published = 0
         async with self._sessions() as session:
             rows = (
@@ -147,27 +153,35 @@ class OutboxRelay:
                     .where(col(OutboxEvent.published_at).is_(None))
                     .order_by(col(OutboxEvent.created_at), col(OutboxEvent.id))
                     .limit(batch)
+                    # SQLite (one process per database, dev) renders no FOR UPDATE at all.
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                try:
-                    ack = await publish(
-                        self._js, row.nats_subject, row.to_cloudevent(), row.traceparent
-                    )
-                except Exception as exc:
-                    row.attempts += 1
+            acked: list[OutboxEvent] = []
+            try:
+                for row in rows:
+                    try:
+                        ack = await publish(
+                            self._js, row.nats_subject, row.to_cloudevent(), row.traceparent
+                        )
+                    except Exception as exc:
+                        row.attempts += 1
+                        session.add(row)
+                        self._report_failure(row, exc)
+                        break
+                    row.published_at = utcnow()
                     session.add(row)
-                    await session.commit()
-                    self._report_failure(row, exc)
-                    return published
-                row.published_at = utcnow()
-                session.add(row)
+                    acked.append(row)
+                    if ack.duplicate:
+                        log.info("event %s was already in %s; marked", row.id, ack.stream)
+            finally:
+                # The marks of what was acked (and the failed attempt) in one commit, which
+                # also lets go of the claimed rows.
                 await session.commit()
-                published += 1
-                if self._lag is not None:
+            published = len(acked)
+            if self._lag is not None:
+                for row in acked:
                     self._lag.observe_published(row.created_at)
-                if ack.duplicate:
-                    log.info("event %s was already in %s; marked", row.id, ack.stream)
         if published and self._failing_since is not None:
             log.warning("outbox relay publishing again (stopped at %s)", self._failing_since)
             self._failing_since = None

@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -95,6 +95,8 @@ class Child:
     health_url: str | None = None
     ready_file: Path | None = None  # for the worker, which serves no port
     process: subprocess.Popen[bytes] | None = None
+    # This child's own settings over the stack's (a replica's ports; tests/scale).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 class DevStack:
@@ -208,7 +210,7 @@ class DevStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=self.env(),
+            env={**self.env(), **child.env},
             cwd=Path.cwd(),
             process_group=0,
         )

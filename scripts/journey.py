@@ -5,8 +5,10 @@ they start themselves. Everything goes through public HTTP; asynchronous effects
 arriving, a task appearing) are waited for by polling with a bound.
 """
 
+import itertools
 import re
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -78,10 +80,52 @@ def sample_pdf() -> bytes:
     return bytes(out)
 
 
+class FailoverTransport(httpx.BaseTransport):
+    """Spreads requests over a service's replicas and skips one that is down, as a Kubernetes
+    Service does for its ready pods (tests/scale). `replicas` maps the address a request is
+    made to ("127.0.0.1:8000", the Endpoints') to every replica's address. A request goes to
+    the next replica in turn; one whose connection is refused goes to the next (it was never
+    sent), and a read (GET) cut off mid-way is asked again elsewhere. A write cut off mid-way
+    is not repeated here: whether it happened is for the caller to find out."""
+
+    def __init__(self, replicas: dict[str, list[str]]) -> None:
+        self._replicas = replicas
+        self._inner = httpx.HTTPTransport()
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        netloc = f"{request.url.host}:{request.url.port}"
+        targets = self._replicas.get(netloc, [netloc])
+        with self._lock:
+            first = next(self._turn) % len(targets)
+        order = targets[first:] + targets[:first]
+        for attempt, target in enumerate(order):
+            host, port = target.rsplit(":", 1)
+            request.url = request.url.copy_with(host=host, port=int(port))
+            try:
+                return self._inner.handle_request(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                if attempt == len(order) - 1:
+                    raise
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                if request.method != "GET" or attempt == len(order) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class Journey:
-    def __init__(self, endpoints: Endpoints, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.ep = endpoints
-        self.http = httpx.Client(timeout=timeout)
+        self.http = httpx.Client(timeout=timeout, transport=transport)
 
     def close(self) -> None:
         self.http.close()

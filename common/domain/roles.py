@@ -15,6 +15,12 @@ class Role(StrEnum):
     KABUPATEN_OPERATOR = "kabupaten_operator"
     # DPMD of the kabupaten: the same kabupaten view, read-only, never an escalation target.
     KABUPATEN_VIEWER = "kabupaten_viewer"
+    # The kecamatan (staff with kecamatan_code, no desa): the kasi pelayanan checks first, the
+    # sekcam next, the camat signs "mengetahui". Named apart from the desa's kasi_pelayanan, so
+    # a route step says which office it belongs to.
+    KASI_PELAYANAN_KECAMATAN = "kasi_pelayanan_kecamatan"
+    SEKCAM = "sekcam"
+    CAMAT = "camat"
     # Not a staff role: who waits while the resident fixes the application (AssigneeRole).
     RESIDENT = "pemohon"
 
@@ -29,6 +35,15 @@ DESA_ROLES: tuple[Role, ...] = (
     Role.KADES,
 )
 KABUPATEN_ROLES: tuple[Role, ...] = (Role.KABUPATEN_OPERATOR, Role.KABUPATEN_VIEWER)
+# Roles held in a kecamatan, lowest first: a route step in one of these belongs to the kecamatan
+# of the letter's desa (its inbox, its staff, its working-time deadline).
+KECAMATAN_ROLES: tuple[Role, ...] = (Role.KASI_PELAYANAN_KECAMATAN, Role.SEKCAM, Role.CAMAT)
+
+
+def is_kecamatan_role(role: str) -> bool:
+    return role in KECAMATAN_ROLES
+
+
 # Who may change the desa's routes, settings and Plt periods.
 MANAGER_ROLES: tuple[Role, ...] = (Role.SEKDES, Role.KADES)
 # Whose certificates sign letters: a route's signer is one of these.
@@ -54,6 +69,9 @@ ROLE_LABELS: dict[str, str] = {
     Role.KADES: "Kepala Desa",
     Role.KABUPATEN_OPERATOR: "Operator Kabupaten",
     Role.KABUPATEN_VIEWER: "Pemantau Kabupaten",
+    Role.KASI_PELAYANAN_KECAMATAN: "Kasi Pelayanan Kecamatan",
+    Role.SEKCAM: "Sekretaris Camat",
+    Role.CAMAT: "Camat",
     Role.RESIDENT: "pemohon",
 }
 
@@ -75,14 +93,17 @@ SUPERVISOR: dict[str, Role] = {
     Role.KASI_PELAYANAN: Role.SEKDES,
     Role.SEKDES: Role.KADES,
     Role.KADES: Role.KABUPATEN_OPERATOR,
+    Role.KASI_PELAYANAN_KECAMATAN: Role.SEKCAM,
+    Role.SEKCAM: Role.CAMAT,
+    Role.CAMAT: Role.KABUPATEN_OPERATOR,
 }
 
 
 def supervisor_of(role: str) -> Role:
     """Kasi-level roles a desa adds later answer to the Sekdes like the others."""
-    return SUPERVISOR.get(
-        role, Role.SEKDES if role.startswith("kasi_") else Role.KABUPATEN_OPERATOR
-    )
+    if role in SUPERVISOR:
+        return SUPERVISOR[role]
+    return Role.SEKDES if role.startswith("kasi_") else Role.KABUPATEN_OPERATOR
 
 
 _RANK: dict[str, int] = {

@@ -325,6 +325,12 @@ class StaffActor:
     kabupaten_code: str
 
 
+VIEWER_NO_ATTACHMENT = (
+    "Lampiran pengaduan hanya dapat diunduh petugas desa dan operator kabupaten setelah "
+    "pengaduan diteruskan; Pemantau Kabupaten tidak mengunduhnya."
+)
+
+
 def _is_kabupaten(actor: StaffActor) -> bool:
     return actor.role in (Role.KABUPATEN_OPERATOR, Role.KABUPATEN_VIEWER)
 
@@ -396,11 +402,15 @@ async def attachment_for_staff(
     complaint_id: str,
     now: datetime | None = None,
 ) -> AttachmentFile:
-    """The complaint's attachment for its desa's staff, and for the kabupaten only once the
-    complaint reached it (escalated); the read is added to the complaint's record."""
+    """The complaint's attachment for its desa's staff, and for the kabupaten operator only
+    once the complaint reached it (escalated); the read is added to the complaint's record.
+    The DPMD viewer sees the complaint but never downloads what the public sent: it answers
+    nothing, so it has no need for the file (UU 27/2022: only as much as the purpose needs)."""
     complaint = await session.get(Complaint, complaint_id)
     if complaint is None or not _may_see(actor, complaint) or not complaint.attachment_name:
         raise NotFound("complaint-attachment-not-found", "Lampiran pengaduan tidak ditemukan.")
+    if actor.role == Role.KABUPATEN_VIEWER:
+        raise Forbidden("complaint-attachment-operator-only", VIEWER_NO_ATTACHMENT)
     if _is_kabupaten(actor):
         escalated = (
             await session.exec(

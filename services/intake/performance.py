@@ -39,6 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.domain.errors import Invalid, Unavailable
 from common.wib import WIB
 from common.wilayah import Desa, all_desa
+from services.intake.applications import PORTAL, WALK_IN, WHATSAPP
 from services.intake.duties_models import Complaint, ComplaintEntry, SurveyAnswer
 from services.intake.models import LetterApplication
 from services.intake.offered import serving_desa
@@ -46,7 +47,9 @@ from services.intake.runtime import Runtime
 from services.intake.satisfaction import ELEMENTS, MIN_ANSWERS_SHOWN, index_from_sums
 
 MIN_COUNT = 5
-WALK_IN = "walk_in"
+# The digital share: applications filed online (portal) or by chat (WhatsApp) against those
+# filed for the resident at the office.
+DIGITAL_CHANNELS = (PORTAL, WHATSAPP)
 LOOKUP_TIMEOUT_SECONDS = 10.0
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
@@ -241,7 +244,7 @@ async def local_tallies(
     for desa_code, channel, n in channels:
         if channel == WALK_IN:
             tallies[desa_code].walk_in += n
-        else:
+        elif channel in DIGITAL_CHANNELS:
             tallies[desa_code].digital += n
     element_sums = [func.sum(getattr(SurveyAnswer, f"u{i}")) for i in range(1, len(ELEMENTS) + 1)]
     survey = await session.exec(

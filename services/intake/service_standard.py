@@ -18,7 +18,9 @@ from __future__ import annotations  # the async stub types exist only in the .py
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from smartdesa.v1 import catalogue_pb2, directory_pb2, signing_pb2
@@ -218,6 +220,34 @@ def _not_found() -> NotFound:
     return NotFound("standard-not-found", "Standar pelayanan untuk desa dan surat ini tidak ada.")
 
 
+# A desa not switched on (or switched off) has no service to publish a standard for: its pages
+# answer 404 with this notice, as the index /standar-pelayanan leaves it out (ListServingDesa).
+NOT_SERVING_CODE = "desa-not-serving"
+NOT_SERVING = (
+    "Desa ini belum melayani permohonan surat secara daring melalui Smart Desa, sehingga "
+    "standar pelayanannya belum diterbitkan di sini. Silakan hubungi kantor desa."
+)
+
+
+def _not_serving() -> NotFound:
+    return NotFound(NOT_SERVING_CODE, NOT_SERVING)
+
+
+async def _offer_first(
+    offer: Awaitable[directory_pb2.ListOfferedLetterTypesResponse], *others: Awaitable[Any]
+) -> list[Any]:
+    """The desa's offer and the other lookups, in parallel. A desa not serving is said so
+    before any other lookup's failure (a desa never switched on may have no profile yet)."""
+    results = await asyncio.gather(offer, *others, return_exceptions=True)
+    first = results[0]
+    if isinstance(first, directory_pb2.ListOfferedLetterTypesResponse) and first.desa_closed:
+        raise _not_serving()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
 def _unavailable(exc: grpc.aio.AioRpcError, what: str) -> DomainError:
     if exc.code() == grpc.StatusCode.NOT_FOUND:
         return _not_found()
@@ -267,8 +297,8 @@ async def offered_types(
             raise _unavailable(exc, "offered letter types") from exc
         return answer
 
-    profile, listed, codes = await asyncio.gather(
-        desa_profile(runtime, desa_code), catalogue(), offered()
+    codes, profile, listed = await _offer_first(
+        offered(), desa_profile(runtime, desa_code), catalogue()
     )
     wanted = set(codes.letter_types)
     return profile, [t for t in listed.letter_types if t.code in wanted]
@@ -297,7 +327,7 @@ async def standard_for(runtime: Runtime, desa_code: str, letter_type: str) -> Se
             raise _unavailable(exc, "route") from exc
         return found
 
-    async def offered() -> bool:
+    async def offered() -> directory_pb2.ListOfferedLetterTypesResponse:
         try:
             answer: directory_pb2.ListOfferedLetterTypesResponse = (
                 await runtime.directory.ListOfferedLetterTypes(
@@ -307,12 +337,12 @@ async def standard_for(runtime: Runtime, desa_code: str, letter_type: str) -> Se
             )
         except grpc.aio.AioRpcError as exc:
             raise _unavailable(exc, "offered letter types") from exc
-        return letter_type in answer.letter_types
+        return answer
 
-    found, steps, profile, is_offered = await asyncio.gather(
-        definition(), route(), desa_profile(runtime, desa_code), offered()
+    offer, found, steps, profile = await _offer_first(
+        offered(), definition(), route(), desa_profile(runtime, desa_code)
     )
-    if not is_offered or not steps.steps:
+    if letter_type not in offer.letter_types or not steps.steps:
         raise _not_found()
     return compose(
         found,

@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.domain import SignerKind
+from common.domain import Role, SignerKind
 from common.domain.letter_versions import parse_pinned
 from common.files import write_once
 from common.metrics import LETTERS_ISSUED
 from common.wib import WIB, indonesian_date
+from common.wilayah import find_desa
 from services.signing import rendering
 from services.signing.catalogue import store as catalogue
 from services.signing.catalogue.definition import LetterTypeDef as LetterType
@@ -42,10 +43,16 @@ from services.signing.composition import (
     signature_for,
 )
 from services.signing.models import DesaProfile, Letter, LetterStatus, as_utc, utcnow
-from services.signing.numbering import allocate_number, format_number, format_placeholder
-from services.signing.pades import StampText
+from services.signing.numbering import (
+    allocate_kecamatan_register,
+    allocate_number,
+    format_number,
+    format_placeholder,
+)
+from services.signing.pades import ApprovalStamp, StampText
 from services.signing.register import initials, mask_nik
 from services.signing.signers import (
+    ApprovalJob,
     LetterSigner,
     SignatureJob,
     SignedLetter,
@@ -89,6 +96,19 @@ class IssueRequest:
     letter_type_version: str = ""
     # For signers that ask per signature (BSrE); never stored or logged.
     passphrase: str | None = field(default=None, repr=False)
+    # The letter goes through the kecamatan (its route has kecamatan steps): the certification
+    # reserves the camat's signature field (pades.PadesEngine.sign).
+    kecamatan_code: str = ""
+
+
+@dataclass(frozen=True)
+class KecamatanApproval:
+    """The camat's "mengetahui" on the letter of one application."""
+
+    application_id: str
+    kecamatan_code: str
+    kecamatan_name: str
+    camat_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,9 +173,104 @@ class LetterIssuer:
         return f"{self._base_url}/verifikasi/{code}"
 
     def pdf_path(self, letter: Letter) -> Path:
+        if letter.kecamatan_approved_at is not None:
+            return self._approved_path(letter)
         return self._letters_dir / f"{letter.id}.pdf"
 
+    def _approved_path(self, letter: Letter) -> Path:
+        return self._letters_dir / f"{letter.id}.mengetahui.pdf"
+
+    async def approve_at_kecamatan(self, req: KecamatanApproval) -> Letter:
+        """The camat's "mengetahui" on an issued letter: the kecamatan's register number (its
+        own sequence), then an approval signature over the Kades' certified PDF. Idempotent:
+        a retry reuses the number taken and the PDF written; a letter approved is returned."""
+        letter = await self.find_issued(req.application_id)
+        if letter is None:
+            raise IssueRefused("Surat belum terbit; camat belum dapat menandatangani.")
+        if letter.status != LetterStatus.VALID.value:
+            raise IssueRefused("Surat sudah dicabut.")
+        if not letter.desa_code.startswith(req.kecamatan_code + "."):
+            raise IssueRefused("Desa surat ini tidak termasuk kecamatan tersebut.")
+        if letter.kecamatan_code != req.kecamatan_code:
+            # Issued without the camat's field: its certification permits no new one.
+            raise IssueRefused("Surat ini diterbitkan tanpa langkah kecamatan.")
+        if letter.kecamatan_approved_at is not None:
+            return letter
+        local = self._signers.local()
+        if local is None or not local.can_sign(req.kecamatan_code, Role.CAMAT):
+            raise IssueRefused(
+                f"Belum ada sertifikat camat untuk kecamatan {req.kecamatan_code}.",
+                precondition=True,
+            )
+        if not letter.kecamatan_register:
+            async with self._sessions() as session:
+                # The counter first (SQLite's write lock), the letter in the same transaction.
+                register = await allocate_kecamatan_register(session, req.kecamatan_code, utcnow())
+                result = await session.exec(
+                    update(Letter)
+                    .where(col(Letter.id) == letter.id, col(Letter.kecamatan_register) == "")
+                    .values(kecamatan_register=register)
+                )
+                if result.rowcount:
+                    await session.commit()
+                else:  # a concurrent call took one first: give ours back, use theirs
+                    await session.rollback()
+                fresh = await session.get(Letter, letter.id, populate_existing=True)
+                assert fresh is not None
+                letter = fresh
+        path = self._approved_path(letter)
+        if not path.exists():
+            signed_at = utcnow().astimezone(WIB)
+            job = ApprovalJob(
+                pdf=await asyncio.to_thread((self._letters_dir / f"{letter.id}.pdf").read_bytes),
+                kecamatan_code=req.kecamatan_code,
+                location=f"Kecamatan {req.kecamatan_name}",
+                stamp=ApprovalStamp(
+                    signer_line=f"Camat {req.kecamatan_name}",
+                    signer_name=req.camat_name,
+                    register_number=letter.kecamatan_register,
+                    signed_at_wib=f"{indonesian_date(signed_at.date())}, {signed_at:%H.%M} WIB",
+                    verification_url=self.verification_url(letter.verification_code),
+                ),
+            )
+            try:
+                signed = await local.approve(job)
+            except SigningFailed as exc:
+                raise IssueRefused(exc.reason, precondition=True) from exc
+            await asyncio.to_thread(write_once, path, signed)
+        digest = hashlib.sha256(await asyncio.to_thread(path.read_bytes)).hexdigest()
+        async with self._sessions() as session:
+            await session.exec(
+                update(Letter)
+                .where(col(Letter.id) == letter.id, col(Letter.kecamatan_approved_at).is_(None))
+                .values(
+                    kecamatan_approved_at=utcnow(),
+                    sha256=digest,
+                    pdf_path=str(path.relative_to(self._letters_dir.parent)),
+                )
+            )
+            await session.commit()
+            approved = await session.get(Letter, letter.id, populate_existing=True)
+        assert approved is not None
+        log.info("letter %s approved at the kecamatan", letter.id)
+        return approved
+
     async def issue(self, req: IssueRequest) -> Letter:
+        letter = await self._issue_certified(req)
+        if req.kecamatan_code and letter.kecamatan_approved_at is None:
+            # The route's kecamatan steps were approved before issuing: the camat's
+            # "mengetahui" follows the certification at once (a retry finishes it).
+            area = find_desa(letter.desa_code)
+            letter = await self.approve_at_kecamatan(
+                KecamatanApproval(
+                    req.application_id,
+                    req.kecamatan_code,
+                    area.kecamatan if area is not None else req.kecamatan_code,
+                )
+            )
+        return letter
+
+    async def _issue_certified(self, req: IssueRequest) -> Letter:
         existing = await self._find(req.application_id)
         if existing is not None and existing.status != LetterStatus.ISSUING.value:
             return existing
@@ -276,6 +391,7 @@ class LetterIssuer:
                 purpose=plan.composition.purpose,
                 addressee=plan.composition.addressee,
                 status=LetterStatus.ISSUING.value,
+                kecamatan_code=req.kecamatan_code,
                 created_at=now,
                 signer_username=req.signer_username,
                 on_behalf_of_role=req.on_behalf_of_role,
@@ -331,6 +447,7 @@ class LetterIssuer:
                 ),
                 passphrase=req.passphrase,
                 output=path,
+                approval_field=bool(req.kecamatan_code),
             )
             try:
                 signed = await plan.signer.sign(job)

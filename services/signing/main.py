@@ -14,6 +14,7 @@ from services.signing.api.routes import (
     letters,
     pki,
     register,
+    retention,
     verification_page,
     verifications,
 )
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router())
     for module in (verification_page, pki):
         app.include_router(module.router)
-    for module in (letters, register, verifications):
+    for module in (letters, register, retention, verifications):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)
     return app

@@ -128,6 +128,12 @@ class Letter(SQLModel, table=True):
     revoked_at: datetime | None = None
     revoked_by: str | None = None
     revocation_reason: str | None = None
+    # A letter that goes through the kecamatan: the kecamatan's register number (its own
+    # gap-free sequence, numbering.allocate_number keyed by the kecamatan code) and when the
+    # camat's "mengetahui" signature was added (then the PDF is `<id>.mengetahui.pdf`).
+    kecamatan_code: str = ""
+    kecamatan_register: str = ""
+    kecamatan_approved_at: datetime | None = None
 
 
 class LetterTypeVersion(SQLModel, table=True):

@@ -137,3 +137,19 @@ async def allocate_number(
     await conn.execute(_ENSURE_COUNTER, params)
     sequence = (await conn.execute(_INCREMENT, params)).scalar_one()
     return LetterNumber(kode_klasifikasi, int(sequence), desa_code, local.month, local.year)
+
+
+# The kecamatan's register (buku register surat of the kecamatan): its own counter in the same
+# table, keyed by the kecamatan code (never a desa code: those have four parts) and this kode,
+# so it is gap-free and per year like a desa's numbers.
+KECAMATAN_REGISTER_KODE = "REG-KEC"
+# e.g. 470/012/32.13.11/XII/2026: 470 is the kode klasifikasi of population matters.
+KECAMATAN_REGISTER_FORMAT = "470/{seq:03d}/{desa_code}/{bulan_romawi}/{tahun}"
+
+
+async def allocate_kecamatan_register(
+    session: AsyncSession, kecamatan_code: str, at: datetime
+) -> str:
+    """The kecamatan's next register number, inside the caller's transaction (see above)."""
+    number = await allocate_number(session, kecamatan_code, KECAMATAN_REGISTER_KODE, at)
+    return format_number(number, KECAMATAN_REGISTER_FORMAT)

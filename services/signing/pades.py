@@ -1,7 +1,7 @@
 """PAdES signatures with pyHanko.
 
-Every letter gets one certification signature (DocMDP "no changes", so any later change is
-detected) with subfilter /ETSI.CAdES.detached and a visible stamp: the signer's jabatan, "a.n."
+Every letter gets one certification signature (DocMDP level 2, "form filling and signing": any
+later change but another signature is detected) with subfilter /ETSI.CAdES.detached and a visible stamp: the signer's jabatan, "a.n."
 when signing on behalf of the Kepala Desa, the date in WIB and a QR code to the verification
 page. The level is configuration:
 
@@ -9,6 +9,11 @@ page. The level is configuration:
 - B-LTA (dev profile default): a timestamp from our TSA inside the signature, the certificates
   and CRLs in the document security store (DSS), and a document timestamp over all of it, so
   the letter can be checked offline long after the certificates expire.
+
+A letter that goes through the kecamatan then gets a second, approval signature from the
+camat ("Mengetahui", `PadesEngine.approve`): a new signature field after the certification,
+which level 2 permits and level 1 ("no changes") would not. Its stamp carries the kecamatan's
+register number, so the number is on the page without touching the certified content.
 
 `PadesEngine` is built once per process (key objects, TSA client, trust roots, CRLs) and reused
 for every letter; it is synchronous and CPU-bound: run it off the event loop.
@@ -36,6 +41,12 @@ from pyhanko_certvalidator import ValidationContext
 
 SIGNATURE_FIELD = "TTE"
 SIGNATURE_REASON = "Tanda tangan elektronik surat keterangan"
+# The camat's approval signature ("mengetahui") on a letter the Kades certified.
+APPROVAL_FIELD = "TTE-Camat"
+APPROVAL_REASON = "Mengetahui (Camat)"
+# Certification level: form filling and signing only (PDF 32000 DocMDP P=2), so the camat's
+# approval signature keeps the letter valid while any other change invalidates it.
+CERTIFICATION_PERMISSIONS = fields.MDPPerm.FILL_FORMS
 
 # Where the stamp goes: the letter templates reserve a box in the signature block, between
 # the jabatan and the printed name, and mark it with a link to the letter's verification
@@ -48,6 +59,10 @@ STAMP_BOX = (71, 6, 400, 68)
 # fit the box) keeps a QR code big enough to scan.
 STAMP_TEXT = (
     "Ditandatangani secara elektronik oleh\n%(signer_name)s\n%(signer_line)s\n%(signed_at)s"
+)
+# The camat's stamp: "Mengetahui", the jabatan, the kecamatan's register number, the date.
+APPROVAL_STAMP_TEXT = (
+    "Mengetahui,\n%(signer_line)s\n%(signer_name)s\nNo. Reg. %(register_number)s\n%(signed_at)s"
 )
 
 # Any of the eight QR mask patterns makes a valid code; choosing one instead of scoring all
@@ -157,13 +172,65 @@ def signature_metadata(
         subfilter=fields.SigSeedSubFilter.PADES,  # /ETSI.CAdES.detached, not the adbe default
         md_algorithm="sha256",
         certify=True,
-        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        docmdp_permissions=CERTIFICATION_PERMISSIONS,
         reason=SIGNATURE_REASON,
         location=location,
         embed_validation_info=lta,
         use_pades_lta=lta,
         validation_context=validation_context if lta else None,
     )
+
+
+def approval_metadata(
+    location: str,
+    level: PadesLevel = PadesLevel.B_B,
+    validation_context: ValidationContext | None = None,
+) -> signers.PdfSignatureMetadata:
+    """The camat's approval signature: not a certification, same PAdES profile and level."""
+    lta = level == PadesLevel.B_LTA
+    return signers.PdfSignatureMetadata(
+        field_name=APPROVAL_FIELD,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=APPROVAL_REASON,
+        location=location,
+        embed_validation_info=lta,
+        use_pades_lta=lta,
+        validation_context=validation_context if lta else None,
+    )
+
+
+@dataclass(frozen=True)
+class ApprovalStamp:
+    """What the camat's stamp says. No NIK, nothing about the resident."""
+
+    signer_line: str  # e.g. "Camat Pamanukan"
+    signer_name: str
+    register_number: str  # the kecamatan's register number of this letter
+    signed_at_wib: str
+    verification_url: str
+
+
+def approval_place(reader: Any, verification_url: str) -> tuple[int, tuple[int, int, int, int]]:
+    """Where the camat's stamp goes: on the page of the Kades' stamp, the same height, to its
+    left (where "Mengetahui, Camat" stands on a paper letter); below it if there is no room."""
+    page, (x1, y1, x2, y2) = stamp_place(reader, verification_url)
+    width = x2 - x1
+    if x1 - width - 12 >= 36:
+        return page, (x1 - width - 12, y1, x1 - 12, y2)
+    height = y2 - y1
+    return page, (x1, max(6, y1 - height - 6), x2, max(6, y1 - height - 6) + height)
+
+
+def _with_approval_field(pdf: bytes, verification_url: str) -> bytes:
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    page, box = approval_place(writer.prev, verification_url)
+    fields.append_signature_field(
+        writer, fields.SigFieldSpec(APPROVAL_FIELD, on_page=page, box=box)
+    )
+    out = BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
 
 
 class PadesEngine:
@@ -193,6 +260,7 @@ class PadesEngine:
         # which costs nearly a second signature; known keys and chains can skip that.
         self._bytes_reserved = bytes_reserved
         self._style = _QRStampStyle(stamp_text=STAMP_TEXT, border_width=1)
+        self._approval_style = _QRStampStyle(stamp_text=APPROVAL_STAMP_TEXT, border_width=1)
         self._context: ValidationContext | None = None
         self._context_built = 0.0
 
@@ -216,7 +284,22 @@ class PadesEngine:
             self._context_built = now
         return self._context
 
-    def sign(self, pdf: bytes, signer: signers.Signer, location: str, stamp: StampText) -> bytes:
+    def sign(
+        self,
+        pdf: bytes,
+        signer: signers.Signer,
+        location: str,
+        stamp: StampText,
+        approval_field: bool = False,
+    ) -> bytes:
+        """The certification signature. `approval_field`: the letter goes through the kecamatan,
+        so an empty signature field for the camat is placed first and certified with the
+        letter: under DocMDP level 2 a later signature may fill an existing field, while a new
+        visible field after certification is a change validators (pyHanko's default policy
+        among them) refuse."""
+        if approval_field:
+            # A revision of its own, before the certification (which covers it).
+            pdf = _with_approval_field(pdf, stamp.verification_url)
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         context = self._validation_context() if self.level == PadesLevel.B_LTA else None
         if self._stamp_box is None:
@@ -239,6 +322,35 @@ class PadesEngine:
                 "url": stamp.verification_url,
                 "signer_line": stamp.signer_line,
                 "signer_name": stamp.signer_name,
+                "signed_at": stamp.signed_at_wib,
+            },
+        )
+        return out.getvalue()
+
+    def approve(
+        self, pdf: bytes, signer: signers.Signer, location: str, stamp: ApprovalStamp
+    ) -> bytes:
+        """The camat's approval signature on a letter already certified with an empty camat field
+        (incremental update: the Kades' signature and its LTA material stay as they are)."""
+        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        context = self._validation_context() if self.level == PadesLevel.B_LTA else None
+        # Into the empty field the certification reserved (see `sign`).
+        pdf_signer = signers.PdfSigner(
+            approval_metadata(location, self.level, context),
+            signer=signer,
+            timestamper=self._timestamper,
+            stamp_style=self._approval_style,
+        )
+        out = BytesIO()
+        pdf_signer.sign_pdf(
+            writer,
+            output=out,
+            bytes_reserved=self._bytes_reserved,
+            appearance_text_params={
+                "url": stamp.verification_url,
+                "signer_line": stamp.signer_line,
+                "signer_name": stamp.signer_name,
+                "register_number": stamp.register_number,
                 "signed_at": stamp.signed_at_wib,
             },
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from multiprocessing.connection import Connection
-from typing import Literal
+from typing import Any, Literal
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -25,6 +25,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko_certvalidator import ValidationContext
 
+from services.signing.pades import APPROVAL_FIELD
 from services.signing.processes import forkserver_context
 
 Conclusion = Literal["valid", "invalid", "unsigned"]
@@ -40,6 +41,20 @@ _PDF_MAGIC = b"%PDF-"
 _HEADER_WINDOW = 1024
 
 _ALLOWED_LATER_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+
+
+def _allowed_later(status: Any) -> bool:
+    """After the certification: nothing, LTA material, or the camat's approval signature in the
+    field the certification reserved for it (pades.APPROVAL_FIELD), nothing else."""
+    level = status.modification_level
+    if level in _ALLOWED_LATER_CHANGES:
+        return True
+    changed = getattr(status.diff_result, "changed_form_fields", None)
+    return (
+        level == ModificationLevel.FORM_FILLING
+        and changed is not None
+        and (set(changed) <= {APPROVAL_FIELD})
+    )
 
 
 class MalformedPdf(Exception):
@@ -160,7 +175,7 @@ def check_pdf(
         and all(t.valid and t.intact for t in ts_statuses),
         trusted=all(s.trusted for s in statuses) and docs_ok,
         intact=all(s.intact for s in statuses) and all(t.intact for t in ts_statuses),
-        modified_after_signing=level not in _ALLOWED_LATER_CHANGES
+        modified_after_signing=not _allowed_later(status)
         or any(s.docmdp_ok is False for s in statuses),
         modification_level=level.name if level is not None else None,
         docmdp_ok=status.docmdp_ok,

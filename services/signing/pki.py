@@ -40,7 +40,7 @@ from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Pr
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from common.domain import role_label
+from common.domain import is_kecamatan_role, role_label
 from common.files import write_once
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,14 @@ class DevSigner:
     role: str = "kades"
     # The holder's name when known (printed in the certificate), else the jabatan stands alone.
     holder_name: str = ""
+
+    @property
+    def organization(self) -> str:
+        # A camat's certificate (desa_code: the kecamatan code, desa_name: its name) belongs to
+        # the kecamatan's government, not a desa's.
+        if is_kecamatan_role(self.role):
+            return f"Pemerintah Kecamatan {self.desa_name}"
+        return f"Pemerintah Desa {self.desa_name}"
 
 
 class PkiError(RuntimeError):
@@ -184,7 +192,7 @@ def build_signer_cert(
                 if signer.holder_name
                 else []
             ),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"Pemerintah Desa {signer.desa_name}"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, signer.organization),
             x509.NameAttribute(NameOID.LOCALITY_NAME, f"Kabupaten {signer.kabupaten}"),
             x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
         ]

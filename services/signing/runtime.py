@@ -4,9 +4,10 @@ down in reverse."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 
 from asn1crypto import x509 as asn1_x509
@@ -69,6 +70,8 @@ class Runtime:
     relay: OutboxRelay
     token_verifier: TokenVerifier  # staff tokens (the register, revocation)
     staff_sessions: StaffSessions  # whether such a token's session is still current
+    # Now, for what depends on the date (retention); tests set it to jump years ahead.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def crl(self) -> bytes | None:
         """The current CRL; the dev profile re-issues it before it goes stale."""
@@ -189,7 +192,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         nc = await connect(settings.nats_url, "signing")
         shutdown.push("NATS connection", nc.close)
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, settings.nats_stream_replicas)
         relay = OutboxRelay(sessions, js)
         relay.start()
         shutdown.push("outbox relay", relay.stop)

@@ -93,12 +93,21 @@ DEV_SIGNER_ROLES = (Role.KADES, Role.SEKDES)
 
 def dev_signers() -> list[DevSigner]:
     """Kades and Sekdes of every dev desa, each with a certificate of their own (the Sekdes
-    signs a.n. Kepala Desa with theirs)."""
-    return [
+    signs a.n. Kepala Desa with theirs), and the camat of each of their kecamatan (keyed by the
+    kecamatan code: the "mengetahui" signature on letters that go through the kecamatan)."""
+    desa = [
         DevSigner(p.code, p.name, p.kabupaten, role, p.kades_name if role == Role.KADES else "")
         for p in dev_profiles()
         for role in DEV_SIGNER_ROLES
     ]
+    camat: dict[str, DevSigner] = {}
+    for p in dev_profiles():
+        found = find_desa(p.code)
+        if found is not None and found.kecamatan_code not in camat:
+            camat[found.kecamatan_code] = DevSigner(
+                found.kecamatan_code, found.kecamatan, p.kabupaten, Role.CAMAT
+            )
+    return desa + list(camat.values())
 
 
 def install_dev_logo(assets_dir: Path) -> None:

@@ -85,6 +85,7 @@ def _issue_request(
         signer_is_plt=request.signer_is_plt,
         passphrase=passphrase,
         letter_type_version=request.letter_type_version,
+        kecamatan_code=request.kecamatan_code,
     )
 
 

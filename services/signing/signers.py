@@ -29,7 +29,13 @@ from pyhanko.sign.timestamps import TimeStamper
 from common.domain import SIGNER_ROLES, SignerKind
 from common.files import write_once
 from services.signing import rendering
-from services.signing.pades import HttpxTimeStamper, PadesEngine, PadesLevel, StampText
+from services.signing.pades import (
+    ApprovalStamp,
+    HttpxTimeStamper,
+    PadesEngine,
+    PadesLevel,
+    StampText,
+)
 from services.signing.pki import CRL_FILE, LoadedSigner, PkiError, SignerRegistry
 from services.signing.processes import forkserver_context
 
@@ -67,6 +73,19 @@ class SignatureJob:
     # The certificate the service has for this signer (pki.certificate_fingerprint), "" if
     # none: a worker holding another one (installed or replaced at runtime) loads it again.
     signer_fingerprint: str = ""
+    # The letter goes through the kecamatan: reserve the camat's signature field.
+    approval_field: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovalJob:
+    """The camat's "mengetahui" signature on a certified letter. Picklable."""
+
+    pdf: bytes
+    kecamatan_code: str  # whose camat certificate signs (the PKI keys it by kecamatan code)
+    location: str
+    stamp: ApprovalStamp
+    role: str = "camat"
 
 
 @dataclass(frozen=True)
@@ -178,6 +197,21 @@ class _LocalState:
                 ) from exc
         return loaded
 
+    def approve(self, job: ApprovalJob) -> bytes:
+        loaded = self.registry.get(job.kecamatan_code, job.role)
+        if loaded is None:
+            try:  # installed since this process loaded its keys
+                loaded = self.registry.reload_signer(
+                    self.config.pki_dir, job.kecamatan_code, job.role, self.config.key_password
+                )
+            except PkiError as exc:
+                raise SigningFailed(
+                    f"Tidak ada kunci penandatangan camat untuk kecamatan {job.kecamatan_code}."
+                ) from exc
+        with self.lock:
+            self.refresh_crl()
+            return self.engine.approve(job.pdf, loaded.signer, job.location, job.stamp)
+
     def render_and_sign(self, job: SignatureJob) -> SignedLetter:
         loaded = self._signer_for(job)
         if loaded is None:
@@ -189,7 +223,9 @@ class _LocalState:
             start = time.perf_counter()
             pdf = rendering.render_letter(job.content)
             rendered = time.perf_counter()
-            signed = self.engine.sign(pdf, loaded.signer, job.location, job.stamp)
+            signed = self.engine.sign(
+                pdf, loaded.signer, job.location, job.stamp, approval_field=job.approval_field
+            )
             done = time.perf_counter()
         render_ms, sign_ms = (rendered - start) * 1000, (done - rendered) * 1000
         if job.output is not None and write_once(job.output, signed):
@@ -215,6 +251,11 @@ def _worker_ready() -> int:
 def _sign_in_worker(job: SignatureJob) -> SignedLetter:
     assert _worker_state is not None, "worker not initialised"
     return _worker_state.render_and_sign(job)
+
+
+def _approve_in_worker(job: ApprovalJob) -> bytes:
+    assert _worker_state is not None, "worker not initialised"
+    return _worker_state.approve(job)
 
 
 def _render_in_worker(content: rendering.LetterContent) -> bytes:
@@ -307,6 +348,14 @@ class LocalKeySigner:
         assert self._state is not None
         return await asyncio.to_thread(self._state.render_and_sign, job)
 
+    async def approve(self, job: ApprovalJob) -> bytes:
+        """The camat's approval signature on `job.pdf` (the PDF with it added)."""
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _approve_in_worker, job)
+        assert self._state is not None
+        return await asyncio.to_thread(self._state.approve, job)
+
     async def render(self, content: rendering.LetterContent) -> bytes:
         """A letter without signature (a preview), rendered where letters are rendered."""
         if self._workers > 0:
@@ -389,7 +438,9 @@ class Pkcs11LetterSigner:
                 raise SigningFailed(
                     f"Token PKCS#11 tidak memiliki kunci {job.role} untuk desa {job.desa_code}."
                 )
-            signed = self._engine.sign(pdf, signer, job.location, job.stamp)
+            signed = self._engine.sign(
+                pdf, signer, job.location, job.stamp, approval_field=job.approval_field
+            )
         done = time.perf_counter()
         return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
 
@@ -429,6 +480,11 @@ class SignerSet:
 
     def kind_for(self, desa_code: str) -> SignerKind:
         return self._per_desa.get(desa_code, self._default)
+
+    def local(self) -> "LocalKeySigner | None":
+        """The PKI folder's signer: the camat's approval signatures are made with its keys."""
+        found = self._signers.get(SignerKind.LOCAL)
+        return found if isinstance(found, LocalKeySigner) else None
 
     def for_desa(self, desa_code: str) -> LetterSigner | None:
         return self._signers.get(self._per_desa.get(desa_code, self._default))

@@ -16,6 +16,7 @@ from services.verification.api.routes import (
     corrections,
     desa_profile,
     kabupaten,
+    kecamatan,
     letter_routes,
     onboarding,
     plt,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         corrections,
         sign_in_phones,
         onboarding,
+        kecamatan,
     ):
         app.include_router(module.router, prefix="/api/v1")
     install_pages(app)

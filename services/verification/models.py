@@ -36,7 +36,10 @@ class Staff(SQLModel, table=True):
     # kabupaten_viewer (DPMD: the same kabupaten view, read-only, never escalated to).
     role: str
     desa_code: str = Field(index=True)
-    kabupaten_code: str = ""  # only for kabupaten roles; desa staff derive it from desa_code
+    kabupaten_code: str = ""  # for kabupaten and kecamatan roles; desa staff derive it
+    # Kecamatan staff (camat, sekcam, kasi_pelayanan_kecamatan): desa_code "", their kecamatan
+    # here; they see only that kecamatan's desa (services/verification/kecamatan.py).
+    kecamatan_code: str = Field(default="", index=True)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     # Raised by a password change or reset, a role change and a deactivation: every token
@@ -301,8 +304,22 @@ class PersonalDataAccess(SQLModel, table=True):
 
 
 # The population register's tables live in population/models.py; the service's schema is both.
+class KecamatanLetterType(SQLModel, table=True):
+    """A letter type that goes through the kecamatan in one kabupaten, and the kecamatan's steps
+    after the desa's (data, edited by the kabupaten operator: kecamatan.py)."""
+
+    __tablename__ = "verification_kecamatan_letter_type"
+
+    kabupaten_code: str = Field(primary_key=True)
+    letter_type: str = Field(primary_key=True)
+    steps_json: str  # [{"role", "deadline_working_hours", "skippable"}, ...]: kecamatan roles
+    updated_by: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 TABLES: list[type[SQLModel]] = [
     *POPULATION_TABLES,
+    KecamatanLetterType,
     Staff,
     StaffEndedSession,
     SignInFailure,

@@ -198,7 +198,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _new_link(session: AsyncSession, actor: Staff, staff: Staff, hours: int) -> PasswordLink:
+async def new_link(session: AsyncSession, actor: Staff, staff: Staff, hours: int) -> PasswordLink:
     """A fresh link for the account; any earlier link of it stops working."""
     await session.exec(
         delete(PasswordSetupLink).where(col(PasswordSetupLink.username) == staff.username)
@@ -250,7 +250,7 @@ async def create_first_account(
             changed_by=actor.username,
         )
     )
-    link = await _new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
+    link = await new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
     await session.commit()
     log.info("staff account %s created in desa %s by staff %s", staff.id, desa.code, actor.id)
     return staff, link
@@ -264,7 +264,7 @@ async def new_password_link(
     staff = await account_in(session, desa.code, username)
     if not staff.active:
         raise Conflict("inactive", "Akun ini nonaktif; aktifkan dulu oleh Kepala Desa.")
-    link = await _new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
+    link = await new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
     await session.commit()
     log.info("password link for staff account %s made by staff %s", staff.id, actor.id)
     return link

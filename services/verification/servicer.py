@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.domain import Role
+from common.domain import Role, is_kecamatan_role
 from common.events import AreaCodes
 from services.verification.accounts import session_of
 from services.verification.catalogue import Catalogue, CatalogueUnavailable
 from services.verification.desa_service import closed_reason, serving_codes
+from services.verification.kecamatan import with_kecamatan_steps
 from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
 from services.verification.plt import current_plt
@@ -45,6 +46,14 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
                 raise
             rules = await rules_for(session, request.desa_code)
+            if found is not None:
+                # The kecamatan's steps after the desa's, for the types that go through it.
+                found = (
+                    await with_kecamatan_steps(
+                        session, request.desa_code, request.letter_type, found[0]
+                    ),
+                    found[1],
+                )
         if found is None:
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"no route for letter type {request.letter_type!r}"
@@ -90,6 +99,13 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             except ValueError:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a desa code")
             where = Staff.kabupaten_code == kabupaten
+        elif is_kecamatan_role(request.role):
+            # A kecamatan step's assignee (reminders, escalation): the kecamatan's staff.
+            try:
+                kecamatan = AreaCodes.from_desa(request.desa_code).kecamatan
+            except ValueError:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a desa code")
+            where = (Staff.kecamatan_code == kecamatan) & (Staff.desa_code == "")
         else:
             where = Staff.desa_code == request.desa_code
         async with self._sessions() as session:

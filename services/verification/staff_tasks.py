@@ -31,6 +31,7 @@ from services.verification.decisions import (
     send_retry_issue,
 )
 from services.verification.intake_reader import read_application
+from services.verification.kecamatan import is_kecamatan_staff, kecamatan_task
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
@@ -239,6 +240,11 @@ async def desk_for(session: AsyncSession, staff: Staff, application_id: str) -> 
         if task is None:
             raise NotFound("not-found", NOT_YOURS)
         return Desk(_at_desa(staff, task.desa_code), [Role.KABUPATEN_OPERATOR], kabupaten=True)
+    if is_kecamatan_staff(staff):
+        # Only an open task of their kecamatan's desa at their role's step (or escalated to
+        # it), acted on as if at that desa's desk: the workflow checks desa, role and step.
+        task = await kecamatan_task(session, staff, application_id)
+        return Desk(_at_desa(staff, task.desa_code), [staff.role])
     if staff.role in KABUPATEN_ROLES or not staff.desa_code:
         raise Forbidden("desa-staff-only", DESA_OR_KABUPATEN_ONLY)
     return Desk(staff, await roles_held(session, staff))

@@ -42,6 +42,7 @@ OTHER_DESA = pb.StaffActor(
 KABUPATEN = pb.StaffActor(
     username="diskominfo", role="kabupaten_operator", desa_code="", kabupaten_code="32.13"
 )
+DPMD = pb.StaffActor(username="dpmd", role="kabupaten_viewer", desa_code="", kabupaten_code="32.13")
 
 
 @pytest.fixture
@@ -256,6 +257,13 @@ async def test_staff_download_the_attachment_its_desa_and_the_kabupaten_once_esc
         await duties.EscalateComplaint(pb.EscalateComplaintRequest(complaint_id=complaint.id))
     ).escalated
     assert (await duties.GetComplaintAttachment(kabupaten)).content == found.content
+    # The read-only DPMD viewer never downloads it, escalated or not.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await duties.GetComplaintAttachment(
+            pb.ReadComplaintRequest(actor=DPMD, complaint_id=complaint.id)
+        )
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "Pemantau Kabupaten" in (refused.value.details() or "")
     # Each download is in the complaint's record, by whom; the complainant's view leaves it out.
     async with intake.runtime.sessions() as session:
         rows = (

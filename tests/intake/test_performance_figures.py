@@ -7,8 +7,8 @@ The month (November 2026, WIB; no national holiday; Monday to Friday 08.00-16.00
 - Pamanukan issues six SKD letters after 2, 4, 6, 8, 10 (Friday 14.00 to Monday 16.00: the
   weekend does not count) and 30 working hours, and has one more still in review: 7 requested,
   6 issued, median 7.0, p90 20.0 (linear between ranks: 10 + 0.5 x 20), 5 of 6 within the
-  24-hour standard; 5 came by the portal, 2 at the office (digital 5/7); ten survey answers of
-  all 3s (IKM 75.00, C); five complaints, three answered before their deadline (3/5).
+  24-hour standard; 3 came by the portal, 2 by WhatsApp chat, 2 at the office (digital 5/7);
+  ten survey answers of all 3s (IKM 75.00, C); five complaints, three answered before their deadline (3/5).
 - Rancasari issues two (1 and 3 hours) of three: too few to show anything but zero counts;
   four survey answers of all 4s, one complaint.
 - Rancahilir issues five of five, 1 hour each; five answers of all 2s; five complaints, all
@@ -132,7 +132,9 @@ async def _intake_data(intake: Intake) -> None:
         resident = Resident(nik=NIK, phone="6281234567890")
         session.add(resident)
         await session.flush()
-        channels = [(PAMANUKAN, "portal")] * 5 + [(PAMANUKAN, "walk_in")] * 2
+        # WhatsApp (the chat's applications) counts as digital beside the portal.
+        channels = [(PAMANUKAN, "portal")] * 3 + [(PAMANUKAN, "whatsapp")] * 2
+        channels += [(PAMANUKAN, "walk_in")] * 2
         channels += [(RANCASARI, "portal")] * 3 + [(RANCAHILIR, "portal")] * 5
         for desa, channel in channels:
             session.add(

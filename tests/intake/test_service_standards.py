@@ -20,13 +20,15 @@ from services.signing.catalogue import store
 from services.signing.catalogue.definition import load_seed, parse
 from services.signing.desa_profile import DesaProfiles, ProfileInput
 from services.signing.models import DesaProfile
-from services.verification.models import RouteOverride
+from services.verification.models import DesaService, RouteOverride
 from services.verification.routes import StepSpec, route_to_json
 from tests.intake.conftest import PAMANUKAN, Intake
 from tests.intake.public_peers import Peers, peer_settings, peers  # noqa: F401 - fixture
 from tests.signing.pdf_text import page_texts, squeeze
 
 SKD = f"/standar-pelayanan/{PAMANUKAN}/SKD"
+NEVER_SWITCHED_ON = "32.13.01.2003"  # in the kabupaten, not a pilot desa, no switch row
+SWITCHED_OFF = "32.13.11.2002"  # a pilot desa
 A4_POINTS = (595.2756, 841.8898)
 
 
@@ -147,7 +149,7 @@ async def test_the_desa_index_lists_what_it_offers_and_unknowns_are_not_found(
     assert listing.status_code == 200
     # Only the desa switched on (onboarding): a pilot desa, not one never switched on.
     assert f'href="/standar-pelayanan/{PAMANUKAN}"' in listing.text
-    assert 'href="/standar-pelayanan/32.13.11.2001"' not in listing.text
+    assert f'href="/standar-pelayanan/{NEVER_SWITCHED_ON}"' not in listing.text
     for path in (
         "/standar-pelayanan/99.99.99.9999",
         f"/standar-pelayanan/{PAMANUKAN}/TIDAKADA",
@@ -156,6 +158,29 @@ async def test_the_desa_index_lists_what_it_offers_and_unknowns_are_not_found(
         r = await portal.http.get(path)
         assert r.status_code == 404, path
         assert "tidak" in r.text.lower()
+
+
+async def test_a_desa_not_switched_on_publishes_no_standard(
+    portal: Intake,
+    peers: Peers,  # noqa: F811
+) -> None:
+    # Like the index, which leaves them out, their own pages say they do not serve online yet:
+    # a desa never switched on, and a pilot desa the kabupaten operator switched off.
+    async with peers.verification() as session:
+        session.add(DesaService(desa_code=SWITCHED_OFF, serving=False, changed_by="op"))
+        await session.commit()
+    listing = await portal.http.get("/standar-pelayanan")
+    assert f'href="/standar-pelayanan/{SWITCHED_OFF}"' not in listing.text
+    for desa in (NEVER_SWITCHED_ON, SWITCHED_OFF):
+        for path in (
+            f"/standar-pelayanan/{desa}",
+            f"/standar-pelayanan/{desa}/SKD",
+            f"/standar-pelayanan/{desa}/SKD/poster.pdf",
+        ):
+            r = await portal.http.get(path)
+            assert r.status_code == 404, path
+            assert "belum melayani permohonan surat secara daring" in _text(r.text), path
+            assert "Maklumat pelayanan" not in r.text
 
 
 def test_the_working_hours_and_procedure_in_words() -> None:

@@ -83,7 +83,7 @@ async def test_issued_letter_is_a_certified_pades_b_lta_signature(
     sig, doc_ts = reader.embedded_signatures
     assert sig.field_name == "TTE"
     assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
-    assert sig.docmdp_level == MDPPerm.NO_CHANGES  # a certification signature
+    assert sig.docmdp_level == MDPPerm.FILL_FORMS  # a certification signature (P=2)
     assert "/DocMDP" in reader.root["/Perms"]
     assert sig.signer_cert.subject.native["common_name"] == "Kepala Desa Pamanukan"
     # The signature carries a timestamp token from our TSA.
@@ -214,7 +214,7 @@ async def test_b_b_profile_signs_without_timestamps(b_b_settings: Settings) -> N
         pdf = await runtime.issuer.read_pdf(letter)
         (sig,) = PdfFileReader(BytesIO(pdf)).embedded_signatures
         assert sig.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
-        assert sig.docmdp_level == MDPPerm.NO_CHANGES
+        assert sig.docmdp_level == MDPPerm.FILL_FORMS
         check = await asyncio.to_thread(check_pdf, pdf, runtime.signers.root_cert_asn1)
         assert check.conclusion == "valid" and check.modification_level == "NONE"
         assert check.timestamped_at is None and not check.long_term

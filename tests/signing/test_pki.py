@@ -50,6 +50,9 @@ def test_dev_pki_is_created_once_and_kept(tmp_path: Path) -> None:
             for role in ("kades", "sekdes")
             for kind in ("key", "crt")
         ),
+        # The camat of their kecamatan (Pamanukan): keyed by the kecamatan code.
+        "signers/32.13.11/camat.key.pem",
+        "signers/32.13.11/camat.crt.pem",
     }
     assert (tmp_path / CRL_FILE).exists()
     ensure_dev_pki(tmp_path, dev_signers())

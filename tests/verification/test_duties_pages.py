@@ -255,6 +255,13 @@ async def test_the_attachment_is_downloaded_and_every_read_is_in_the_access_log(
         ("complaint_attachment", "kasi_pemerintahan", PAMANUKAN, number),
     ]
 
+    # The read-only DPMD viewer reads the complaint, but is offered no download and refused one.
+    dpmd = await _signed_in(service, "dpmd.subang")
+    page = await dpmd.get(f"/pengaduan/{complaint_id}")
+    assert page.status_code == 200 and "/lampiran" not in page.text
+    refused = await dpmd.get(f"/pengaduan/{complaint_id}/lampiran")
+    assert refused.status_code == 403 and "Pemantau Kabupaten" in refused.text
+
 
 def _tiny_png() -> bytes:
     import io

@@ -13,7 +13,14 @@ from tests.workflows.conftest import (
     running_letter,
     wait_for_step,
 )
-from workflows.approval.models import ApprovalState, DecisionInput, ResubmitInput
+from workflows.approval.models import (
+    ApprovalState,
+    DecisionInput,
+    ResubmitInput,
+    Route,
+    RouteStep,
+)
+from workflows.approval.rules import signing_steps
 from workflows.approval.workflows import LetterApprovalWorkflow
 
 
@@ -128,3 +135,45 @@ async def test_progress_is_retried_with_backoff_until_intake_answers(
 
     assert activities.record_attempts >= 3 + 3
     assert [r.sequence for r in activities.records] == [1, 2, 3]
+
+
+async def test_kecamatan_steps_follow_the_desa_and_the_kades_still_signs(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """A route through the kecamatan (issue 18): the kasi pelayanan of the kecamatan and the
+    camat decide after the Kades, at the letter's desa; the letter is signed as the Kades
+    approved it, and signing is told the kecamatan for the camat's "mengetahui"."""
+    route = [*SKD_ROUTE, "kasi_pelayanan_kecamatan", "camat"]
+    activities = RecordingActivities(
+        Route(steps=[RouteStep(role=r) for r in route], signer_role="kades")
+    )
+    async with running_letter(time_skipping_env.client, activities) as handle:
+        await wait_for_step(handle, 0)
+        for index, role in enumerate(route):
+            state = await decide(handle, decision(index, role))
+        assert state.step_index is None
+        result = await handle.result()
+    assert result.status == ApplicationStatus.ISSUED
+    (issued,) = activities.issued
+    assert (issued.signer_role, issued.signer_username) == ("kades", "kades.pamanukan")
+    assert issued.kecamatan_code == "32.13.11"
+    decided_by = [r.actor_role for r in activities.records if r.event == "application.decided"]
+    assert decided_by == route
+
+
+async def test_a_desa_route_tells_signing_no_kecamatan(
+    time_skipping_env: WorkflowEnvironment, activities: RecordingActivities
+) -> None:
+    async with running_letter(time_skipping_env.client, activities) as handle:
+        await wait_for_step(handle, 0)
+        for index, role in enumerate(SKD_ROUTE):
+            await decide(handle, decision(index, role))
+        await handle.result()
+    assert activities.issued[0].kecamatan_code == ""
+
+
+def test_signing_steps_are_the_last_desa_step_and_the_camat() -> None:
+    """Steps the kabupaten operator may not approve after an escalation: their approval signs."""
+    assert signing_steps(SKD_ROUTE) == {2}
+    assert signing_steps([*SKD_ROUTE, "kasi_pelayanan_kecamatan", "camat"]) == {2, 4}
+    assert signing_steps([*SKD_ROUTE, "sekcam"]) == {2}

@@ -25,4 +25,5 @@ def issue_letter_request(
         signer_is_plt=input.signer_is_plt,
         # The catalogue version the application started with: its letter is that version's.
         letter_type_version=application.letter_type_version,
+        kecamatan_code=input.kecamatan_code,
     )

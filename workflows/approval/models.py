@@ -175,6 +175,8 @@ class IssueLetterInput:
     signer_username: str = ""
     on_behalf_of_role: str = ""
     signer_is_plt: bool = False
+    # The kecamatan whose camat signs "mengetahui" after the certification; "" for none.
+    kecamatan_code: str = ""
 
 
 # Activity names: the workflow calls activities by name so it imports no I/O code.

@@ -14,6 +14,7 @@ from common.domain import (
     DecidedAs,
     Decision,
     Role,
+    is_kecamatan_role,
     supervisor_of,
     who_may_sign,
 )
@@ -60,6 +61,14 @@ def deciders(letter: LetterState, role: str) -> list[str]:
     return list(dict.fromkeys(allowed))
 
 
+def signing_steps(roles: list[str]) -> set[int]:
+    """The steps whose approval signs: the last desa step (the letter's signer) and a camat
+    step (the "mengetahui"). Without kecamatan steps: the last step, as always."""
+    desa = [i for i, role in enumerate(roles) if not is_kecamatan_role(role)]
+    steps = {desa[-1]} if desa else set()
+    return steps | {i for i, role in enumerate(roles) if role == Role.CAMAT}
+
+
 def check_decision(letter: LetterState, inbox: Inbox, decision: DecisionInput) -> None:
     check_running(letter)
     if decision.decision not in tuple(Decision):
@@ -80,9 +89,10 @@ def check_decision(letter: LetterState, inbox: Inbox, decision: DecisionInput) -
         decision.actor_role == Role.KABUPATEN_OPERATOR
         and decision.decision == Decision.APPROVE
         and letter.route is not None
-        and letter.step_index == len(letter.route.steps) - 1
+        and letter.step_index in signing_steps([s.role for s in letter.route.steps])
     ):
-        # Approving the last step signs the letter, under a desa signer's certificate only.
+        # Approving the last desa step signs the letter, under a desa signer's certificate
+        # only; approving the camat's step adds the camat's signature, under theirs only.
         refuse(ApprovalErrorCode.WRONG_ROLE, wording.KABUPATEN_MAY_NOT_SIGN)
     if decision.decision in (Decision.REVISE, Decision.REJECT) and not decision.reason.strip():
         refuse(ApprovalErrorCode.INVALID, wording.REASON_REQUIRED)

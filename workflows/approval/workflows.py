@@ -28,7 +28,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from common.domain import ApplicationStatus, DecidedAs, Decision, Role
+from common.domain import ApplicationStatus, DecidedAs, Decision, Role, is_kecamatan_role
 from common.domain.events import (
     APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
@@ -96,6 +96,8 @@ class LetterApprovalWorkflow:
     async def run(self, input: ApprovalInput) -> ApprovalState:
         self._timed = workflow.patched(PATCH_DEADLINES)
         route = await self._resolve_route(input)
+        # The last approval of a desa step: its decider signs the letter. Kecamatan steps
+        # (after the desa's) add the camat's "mengetahui", never the desa's signer.
         last: tuple[DecisionInput, DecidedAs] | None = None
         index = 0
         while index < len(route.steps):
@@ -105,7 +107,9 @@ class LetterApprovalWorkflow:
             decided_as = rules.decided_as(self._letter, decision)
             if decision.decision == Decision.APPROVE:
                 await self._record(APPLICATION_DECIDED, decision, decided_as)
-                last, index = (decision, decided_as), index + 1
+                if not is_kecamatan_role(route.steps[index].role):
+                    last = (decision, decided_as)
+                index += 1
             elif decision.decision == Decision.REVISE:
                 if (ended := await self._revise(decision, decided_as)) is not None:
                     return ended
@@ -406,6 +410,10 @@ def _issue_request(
         signer_username=decision.actor_username if decision else "",
         on_behalf_of_role=on_behalf_of,
         signer_is_plt=decision.actor_is_plt if decision else False,
+        # The route goes through the kecamatan: the camat adds "mengetahui" to the letter.
+        kecamatan_code=input.desa_code.rsplit(".", 1)[0]
+        if any(is_kecamatan_role(s.role) for s in route.steps)
+        else "",
     )
 
 

@@ -375,6 +375,7 @@ class IssueLetterRequest(_message.Message):
     ON_BEHALF_OF_ROLE_FIELD_NUMBER: _builtins.int
     SIGNER_IS_PLT_FIELD_NUMBER: _builtins.int
     LETTER_TYPE_VERSION_FIELD_NUMBER: _builtins.int
+    KECAMATAN_CODE_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     letter_type: _builtins.str
@@ -392,6 +393,11 @@ class IssueLetterRequest(_message.Message):
     """The catalogue version to render (intake's Application.letter_type_version, "SKD-v2"):
     the one the application started with. Empty: the type's current version.
     """
+    kecamatan_code: _builtins.str
+    """The letter goes through this kecamatan (its route has kecamatan steps): the certification
+    reserves the camat's signature field and the camat signs "mengetahui" with the
+    kecamatan's register number. Empty: a desa-only letter.
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -408,10 +414,11 @@ class IssueLetterRequest(_message.Message):
         on_behalf_of_role: _builtins.str = ...,
         signer_is_plt: _builtins.bool = ...,
         letter_type_version: _builtins.str = ...,
+        kecamatan_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "desa_code", b"desa_code", "fields", b"fields", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "desa_code", b"desa_code", "fields", b"fields", "kecamatan_code", b"kecamatan_code", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

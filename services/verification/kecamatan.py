@@ -1,0 +1,292 @@
+"""The kecamatan tier: kecamatan staff, the letter types that go through the kecamatan, and the
+kecamatan's steps of a letter's route.
+
+- Kecamatan accounts (camat, sekcam, kasi_pelayanan_kecamatan) hold a kecamatan code and no
+  desa; the kabupaten operator creates them like a desa's first accounts (one-time password
+  link, onboarding.py). They see only tasks of their kecamatan's desa at their role's step.
+- Which letter types go through the kecamatan is data per kabupaten
+  (`verification_kecamatan_letter_type`), edited by the kabupaten operator. A letter of such a
+  type gets the kecamatan's steps after the desa's (`with_kecamatan_steps`): working-time
+  deadlines, reminders and escalation (kasi pelayanan -> sekcam -> camat -> kabupaten operator,
+  common.domain.roles.SUPERVISOR) like any other step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.db import utcnow
+from common.domain import KECAMATAN_ROLES, Role, role_label
+from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from common.wilayah import all_desa
+from services.verification.models import (
+    TASK_OPEN,
+    KecamatanLetterType,
+    Staff,
+    StaffChange,
+    Task,
+)
+from services.verification.routes import MAX_STEP_HOURS, LetterRoute, StepSpec, route_to_json
+from services.verification.staff_admin import USERNAME_PATTERN
+
+if TYPE_CHECKING:  # the servicer imports this module, and the runtime the servicer
+    from services.verification.onboarding import PasswordLink
+    from services.verification.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+KECAMATAN_STAFF_ONLY = "Fitur ini hanya untuk staf kecamatan."
+# One camat and one sekcam per kecamatan at a time; the kasi pelayanan may be several.
+SINGLE_HOLDER_KECAMATAN_ROLES = (Role.CAMAT, Role.SEKCAM)
+MAX_KECAMATAN_STEPS = 3
+DEFAULT_STEPS = (
+    StepSpec(Role.KASI_PELAYANAN_KECAMATAN, 8),
+    StepSpec(Role.CAMAT, 8),
+)
+
+
+@dataclass(frozen=True)
+class KecamatanArea:
+    code: str
+    name: str
+    kabupaten_code: str
+    desa_codes: frozenset[str]
+
+
+def kecamatan_area(kecamatan_code: str) -> KecamatanArea | None:
+    members = [d for d in all_desa().values() if d.kecamatan_code == kecamatan_code]
+    if not members:
+        return None
+    return KecamatanArea(
+        kecamatan_code,
+        members[0].kecamatan,
+        members[0].kabupaten_code,
+        frozenset(d.code for d in members),
+    )
+
+
+def kecamatan_of_desa(desa_code: str) -> str:
+    desa = all_desa().get(desa_code)
+    return desa.kecamatan_code if desa is not None else ""
+
+
+def kecamatan_in_kabupaten(kabupaten_code: str, kecamatan_code: str) -> KecamatanArea:
+    """The kecamatan, if it is in the operator's kabupaten (another's is as unknown as none)."""
+    area = kecamatan_area(kecamatan_code)
+    if area is None or area.kabupaten_code != kabupaten_code:
+        raise NotFound("not-found", "Kecamatan tidak ditemukan di kabupaten ini.")
+    return area
+
+
+def is_kecamatan_staff(staff: Staff) -> bool:
+    return staff.role in KECAMATAN_ROLES and bool(staff.kecamatan_code) and not staff.desa_code
+
+
+def sees_desa(staff: Staff, desa_code: str) -> bool:
+    """A kecamatan account sees a desa only if it lies in its kecamatan."""
+    return is_kecamatan_staff(staff) and kecamatan_of_desa(desa_code) == staff.kecamatan_code
+
+
+async def create_kecamatan_account(
+    runtime: Runtime,
+    session: AsyncSession,
+    actor: Staff,
+    kecamatan_code: str,
+    username: str,
+    role: str,
+) -> tuple[Staff, PasswordLink]:
+    """A kecamatan account without a password, and the one-time link its holder sets one with
+    (the same links as a desa's first accounts)."""
+    from services.verification.onboarding import NO_PASSWORD, new_link
+
+    area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
+    username = username.strip().lower()
+    if not USERNAME_PATTERN.match(username):
+        raise Invalid(
+            "invalid-username",
+            "Nama pengguna 3–64 karakter: huruf kecil, angka, titik, garis bawah atau tanda "
+            "hubung, diawali huruf atau angka.",
+            field="username",
+        )
+    if role not in KECAMATAN_ROLES:
+        raise Invalid(
+            "invalid-role",
+            "Jabatan kecamatan harus salah satu dari: "
+            + ", ".join(role_label(r) for r in KECAMATAN_ROLES)
+            + ".",
+            field="role",
+        )
+    if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
+        raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
+    if role in SINGLE_HOLDER_KECAMATAN_ROLES:
+        holder = (
+            await session.exec(
+                select(Staff).where(
+                    Staff.kecamatan_code == area.code,
+                    Staff.role == role,
+                    col(Staff.active).is_(True),
+                )
+            )
+        ).first()
+        if holder is not None:
+            raise Conflict(
+                "role-taken",
+                f"Kecamatan ini sudah memiliki {role_label(role)} aktif ({holder.username}).",
+                field="role",
+            )
+    staff = Staff(
+        username=username,
+        password_hash=NO_PASSWORD,
+        role=role,
+        desa_code="",
+        kecamatan_code=area.code,
+        kabupaten_code=area.kabupaten_code,
+    )
+    session.add(staff)
+    # The staff change log is per office: the kecamatan code stands where a desa code would.
+    session.add(
+        StaffChange(
+            desa_code=area.code,
+            username=username,
+            action="created",
+            detail=role,
+            changed_by=actor.username,
+        )
+    )
+    link = await new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
+    await session.commit()
+    log.info("kecamatan account %s created in %s by staff %s", staff.id, area.code, actor.id)
+    return staff, link
+
+
+async def kecamatan_accounts(session: AsyncSession, kecamatan_code: str) -> list[Staff]:
+    query = select(Staff).where(Staff.kecamatan_code == kecamatan_code, Staff.desa_code == "")
+    return list((await session.exec(query.order_by(col(Staff.username)))).all())
+
+
+# Which letter types go through the kecamatan.
+
+
+def steps_of(row: KecamatanLetterType) -> tuple[StepSpec, ...]:
+    return tuple(
+        StepSpec(
+            role=str(s["role"]),
+            deadline_working_hours=int(s["deadline_working_hours"]),
+            skippable=bool(s.get("skippable", False)),
+        )
+        for s in json.loads(row.steps_json)
+    )
+
+
+def steps_problems(steps: tuple[StepSpec, ...]) -> list[str]:
+    problems: list[str] = []
+    if not steps:
+        problems.append("Langkah kecamatan tidak boleh kosong.")
+    if len(steps) > MAX_KECAMATAN_STEPS:
+        problems.append(f"Paling banyak {MAX_KECAMATAN_STEPS} langkah kecamatan.")
+    for i, step in enumerate(steps, start=1):
+        if step.role not in KECAMATAN_ROLES:
+            problems.append(
+                f"Langkah {i}: jabatan {step.role!r} bukan jabatan kecamatan ("
+                + ", ".join(KECAMATAN_ROLES)
+                + ")."
+            )
+        if not 1 <= step.deadline_working_hours <= MAX_STEP_HOURS:
+            problems.append(f"Langkah {i}: batas waktu 1–{MAX_STEP_HOURS} jam kerja.")
+    if steps and steps[-1].role != Role.CAMAT:
+        problems.append('Langkah terakhir harus Camat (tanda tangan "mengetahui").')
+    if len({s.role for s in steps}) != len(steps):
+        problems.append("Satu jabatan hanya boleh satu langkah.")
+    return problems
+
+
+async def kecamatan_letter_types(
+    session: AsyncSession, kabupaten_code: str
+) -> list[KecamatanLetterType]:
+    query = select(KecamatanLetterType).where(KecamatanLetterType.kabupaten_code == kabupaten_code)
+    return list((await session.exec(query.order_by(col(KecamatanLetterType.letter_type)))).all())
+
+
+async def set_kecamatan_letter_type(
+    session: AsyncSession,
+    actor: Staff,
+    letter_type: str,
+    steps: tuple[StepSpec, ...] = DEFAULT_STEPS,
+) -> KecamatanLetterType:
+    """The letter type goes through the kecamatan with these steps, for letters started from
+    now on (a running letter keeps the route it started with)."""
+    problems = steps_problems(steps)
+    if problems:
+        raise Invalid("invalid-steps", " ".join(problems), field="steps")
+    row = await session.get(KecamatanLetterType, (actor.kabupaten_code, letter_type))
+    if row is None:
+        row = KecamatanLetterType(
+            kabupaten_code=actor.kabupaten_code, letter_type=letter_type, steps_json=""
+        )
+    row.steps_json = route_to_json(steps)
+    row.updated_by = actor.username
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.commit()
+    await session.refresh(row)
+    return row
+
+
+async def unset_kecamatan_letter_type(
+    session: AsyncSession, actor: Staff, letter_type: str
+) -> None:
+    row = await session.get(KecamatanLetterType, (actor.kabupaten_code, letter_type))
+    if row is None:
+        raise NotFound("not-found", "Jenis surat ini tidak melalui kecamatan.")
+    await session.delete(row)
+    await session.commit()
+
+
+async def with_kecamatan_steps(
+    session: AsyncSession, desa_code: str, letter_type: str, route: LetterRoute
+) -> LetterRoute:
+    """The route with the kecamatan's steps after the desa's, if the letter type goes through
+    the kecamatan in the desa's kabupaten."""
+    desa = all_desa().get(desa_code)
+    if desa is None:
+        return route
+    row = await session.get(KecamatanLetterType, (desa.kabupaten_code, letter_type))
+    if row is None:
+        return route
+    return replace(route, steps=route.steps + steps_of(row))
+
+
+# The kecamatan's inbox.
+
+
+def require_kecamatan_staff(staff: Staff) -> None:
+    if not is_kecamatan_staff(staff):
+        raise Forbidden("kecamatan-staff-only", KECAMATAN_STAFF_ONLY)
+
+
+async def open_kecamatan_tasks(session: AsyncSession, staff: Staff) -> list[Task]:
+    """Open tasks of the kecamatan's desa at the staff member's role (or escalated to it)."""
+    require_kecamatan_staff(staff)
+    query = select(Task).where(
+        Task.kecamatan_code == staff.kecamatan_code,
+        Task.status == TASK_OPEN,
+        (col(Task.role) == staff.role) | (col(Task.escalated_to_role) == staff.role),
+    )
+    tasks = list((await session.exec(query.order_by(col(Task.assigned_at)))).all())
+    # The task's kecamatan comes from its event; the desa code is what scope is judged on.
+    return [t for t in tasks if kecamatan_of_desa(t.desa_code) == staff.kecamatan_code]
+
+
+async def kecamatan_task(session: AsyncSession, staff: Staff, application_id: str) -> Task:
+    """The open task of this application at the staff member's kecamatan step; NotFound for
+    any other (another kecamatan's desa, a desa step, another role)."""
+    for task in await open_kecamatan_tasks(session, staff):
+        if task.application_id == application_id:
+            return task
+    raise NotFound("not-found", "Tugas tidak ditemukan di kecamatan Anda.")

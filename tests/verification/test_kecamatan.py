@@ -1,0 +1,179 @@
+"""The kecamatan tier in verification (issue 18): the kabupaten operator creates kecamatan
+accounts with one-time password links; kecamatan staff see only their kecamatan's desa, at
+their role's step, and are refused every desa endpoint; which letter types go through the
+kecamatan is data the operator edits, and the route the workflow gets carries the kecamatan's
+steps after the desa's."""
+
+from datetime import UTC, datetime, timedelta
+
+from smartdesa.v1 import directory_pb2, directory_pb2_grpc
+
+from common.auth import InternalAuth
+from common.rpc import VERIFICATION, WORKER, client_channel
+from services.verification.models import TASK_OPEN, Task
+from tests.verification.conftest import Service
+from tests.verification.events import PAMANUKAN
+
+KEC_PAMANUKAN = "32.13.11"
+SUKAMANDI = "32.13.01.2003"  # Kecamatan Sagalaherang
+TYPES = "/api/v1/kabupaten/kecamatan-letter-types"
+PASSWORD = "sandi-camat-baru-1"
+
+
+async def _route_roles(service: Service, letter_type: str) -> list[str]:
+    auth = InternalAuth.from_settings(service.runtime.settings, WORKER)
+    target = f"127.0.0.1:{service.runtime.grpc_server.port}"
+    async with client_channel(target, auth, VERIFICATION) as channel:
+        route = await directory_pb2_grpc.DirectoryServiceStub(channel).GetRoute(
+            directory_pb2.GetRouteRequest(desa_code=PAMANUKAN, letter_type=letter_type),
+            timeout=5,
+        )
+    return [s.role for s in route.steps]
+
+
+async def _camat(service: Service, username: str = "camat.pamanukan") -> dict[str, str]:
+    operator = await service.login("diskominfo.subang")
+    made = await service.http.post(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
+        json={"username": username, "role": "camat"},
+        headers=operator,
+    )
+    assert made.status_code == 201, made.text
+    token = made.json()["set_password_path"].split("?t=", 1)[1]
+    done = await service.http.post(
+        "/api/v1/auth/set-password", json={"token": token, "new_password": PASSWORD}
+    )
+    assert done.status_code == 200, done.text
+    return await service.login(username, PASSWORD)
+
+
+def _task(application_id: str, desa_code: str, kecamatan_code: str, role: str) -> Task:
+    return Task(
+        application_id=application_id,
+        step_index=3,
+        role=role,
+        desa_code=desa_code,
+        letter_type="SKTM",
+        status=TASK_OPEN,
+        assigned_at=datetime.now(UTC),
+        deadline=datetime.now(UTC) + timedelta(hours=8),
+        kecamatan_code=kecamatan_code,
+        kabupaten_code="32.13",
+    )
+
+
+async def test_kabupaten_operator_creates_kecamatan_accounts(service: Service) -> None:
+    camat = await _camat(service)
+    operator = await service.login("diskominfo.subang")
+    listed = await service.http.get(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts", headers=operator
+    )
+    assert listed.status_code == 200
+    assert listed.json() == [
+        {"username": "camat.pamanukan", "role": "camat", "active": True, "password_set": True}
+    ]
+    # One camat per kecamatan; only kecamatan roles; only the operator; only its kabupaten.
+    second = await service.http.post(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
+        json={"username": "camat.lain", "role": "camat"},
+        headers=operator,
+    )
+    assert second.status_code == 409 and "sudah memiliki Camat" in second.json()["detail"]
+    desa_role = await service.http.post(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
+        json={"username": "kades.palsu", "role": "kades"},
+        headers=operator,
+    )
+    assert desa_role.status_code == 422 and "Jabatan kecamatan" in desa_role.json()["detail"]
+    viewer = await service.login("dpmd.subang")
+    refused = await service.http.post(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
+        json={"username": "sekcam.pamanukan", "role": "sekcam"},
+        headers=viewer,
+    )
+    assert refused.status_code == 403
+    elsewhere = await service.http.post(
+        "/api/v1/kabupaten/kecamatan/32.14.01/accounts",
+        json={"username": "camat.purwakarta", "role": "camat"},
+        headers=operator,
+    )
+    assert elsewhere.status_code == 404
+    # A kecamatan account is no desa staff: desa endpoints refuse it.
+    desa_inbox = await service.http.get("/api/v1/tasks", headers=camat)
+    assert desa_inbox.status_code == 403
+
+
+async def test_kecamatan_inbox_shows_only_its_desa_at_its_role(service: Service) -> None:
+    async with service.runtime.sessions() as session:
+        session.add(_task("app-kec-mine", PAMANUKAN, KEC_PAMANUKAN, "camat"))
+        session.add(_task("app-kec-kasi", PAMANUKAN, KEC_PAMANUKAN, "kasi_pelayanan_kecamatan"))
+        session.add(_task("app-kec-other", SUKAMANDI, "32.13.01", "camat"))
+        # A task whose event names the wrong kecamatan: the desa code decides.
+        session.add(_task("app-kec-forged", SUKAMANDI, KEC_PAMANUKAN, "camat"))
+        await session.commit()
+    camat = await _camat(service)
+    inbox = await service.http.get("/api/v1/kecamatan/tasks", headers=camat)
+    assert inbox.status_code == 200, inbox.text
+    assert [t["application_id"] for t in inbox.json()] == ["app-kec-mine"]
+    assert inbox.json()[0]["acting_as"] == "camat"
+    for other in ("app-kec-other", "app-kec-forged", "app-kec-kasi"):
+        seen = await service.http.get(f"/api/v1/tasks/{other}", headers=camat)
+        assert seen.status_code == 404, other
+    desa_staff = await service.login("kades.pamanukan")
+    assert (
+        await service.http.get("/api/v1/kecamatan/tasks", headers=desa_staff)
+    ).status_code == 403
+
+
+async def test_letter_types_through_the_kecamatan_are_data(service: Service) -> None:
+    operator = await service.login("diskominfo.subang")
+    seeded = await service.http.get(TYPES, headers=operator)
+    assert [t["letter_type"] for t in seeded.json()] == ["SKNIKAH", "SKPP", "SKTM"]
+    assert [s["role"] for s in seeded.json()[2]["steps"]] == ["kasi_pelayanan_kecamatan", "camat"]
+    assert (await _route_roles(service, "SKTM"))[-2:] == ["kasi_pelayanan_kecamatan", "camat"]
+    assert await _route_roles(service, "SKD") == ["kasi_pemerintahan", "sekdes", "kades"]
+
+    bad = await service.http.put(
+        f"{TYPES}/SKD",
+        json={"steps": [{"role": "kades", "deadline_working_hours": 8}]},
+        headers=operator,
+    )
+    assert bad.status_code == 422 and "bukan jabatan kecamatan" in bad.json()["detail"]
+    unknown = await service.http.put(f"{TYPES}/NOPE", json={}, headers=operator)
+    assert unknown.status_code == 422 and "tidak ada di katalog" in unknown.json()["detail"]
+    kades = await service.login("kades.pamanukan")
+    assert (await service.http.put(f"{TYPES}/SKD", json={}, headers=kades)).status_code == 403
+
+    put = await service.http.put(
+        f"{TYPES}/SKD",
+        json={"steps": [{"role": "sekcam", "deadline_working_hours": 4}, {"role": "camat"}]},
+        headers=operator,
+    )
+    assert put.status_code == 200, put.text
+    assert await _route_roles(service, "SKD") == [
+        "kasi_pemerintahan",
+        "sekdes",
+        "kades",
+        "sekcam",
+        "camat",
+    ]
+    gone = await service.http.delete(f"{TYPES}/SKD", headers=operator)
+    assert gone.status_code == 204
+    assert await _route_roles(service, "SKD") == ["kasi_pemerintahan", "sekdes", "kades"]
+    assert (await service.http.delete(f"{TYPES}/SKD", headers=operator)).status_code == 404
+
+
+async def test_reminders_and_escalations_find_the_kecamatan_staff(service: Service) -> None:
+    await _camat(service)
+    auth = InternalAuth.from_settings(service.runtime.settings, WORKER)
+    target = f"127.0.0.1:{service.runtime.grpc_server.port}"
+    async with client_channel(target, auth, VERIFICATION) as channel:
+        stub = directory_pb2_grpc.DirectoryServiceStub(channel)
+        here = await stub.ListRoleHolders(
+            directory_pb2.ListRoleHoldersRequest(desa_code=PAMANUKAN, role="camat"), timeout=5
+        )
+        elsewhere = await stub.ListRoleHolders(
+            directory_pb2.ListRoleHoldersRequest(desa_code=SUKAMANDI, role="camat"), timeout=5
+        )
+    assert [h.username for h in here.holders] == ["camat.pamanukan"]
+    assert list(elsewhere.holders) == []
