@@ -139,6 +139,8 @@ class ApplicationOut(BaseModel):
     nik: str
     status: str
     submitted_at: datetime | None
+    # Where it was filed: portal, walk_in (at the desa office) or whatsapp (by chat).
+    channel: str = "portal"
 
 
 class TaskState(BaseModel):
@@ -369,6 +371,7 @@ async def task_detail(
             nik=app.nik,
             status=app.status,
             submitted_at=app.submitted_at.ToDatetime(UTC) if app.HasField("submitted_at") else None,
+            channel=app.channel or "portal",
         ),
         attachments=[_attachment(application_id, a) for a in app.attachments],
         task=TaskState(

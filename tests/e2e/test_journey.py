@@ -1,14 +1,19 @@
 """One Surat Keterangan Domisili end to end, across the real processes `make run` starts
 (Temporal dev server, NATS JetStream, the four services, the worker), over public HTTP only,
-including the refusals the issue names. Then the stack is stopped with SIGINT, started again
+including the refusals the issue names; and one requested by WhatsApp chat (issue 17). Then the stack is stopped with SIGINT, started again
 on the same data folder, and everything stored must still be there."""
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from temporalio.client import Client
 
-from scripts.devstack import PORT_VARIABLES
+from scripts.devstack import PORT_VARIABLES, WHATSAPP_SECRET_VARIABLES, _dev_secret
 from scripts.journey import Endpoints, Journey, sample_pdf, sample_png, wait_until
 from services.intake import file_safety
 from tests.support.processes import free_port
@@ -366,6 +371,221 @@ def test_revision_returns_to_the_same_step_and_rejection_ends_it(
     assert journey.letter_pdf(resident, rejected).status_code == 409
 
 
+# The chat's resident (issue 17): in the register with this number, so the number is them.
+NIK_C = "3213112001850003"  # man born 20-01-1985
+PHONE_C = "081377778888"
+NAME_C = "Dadang Sunarya"
+
+
+def test_a_registered_resident_gets_an_skd_by_whatsapp_chat(
+    runner: StackRunner, first_run: Stack, journey: Journey
+) -> None:
+    """Issue 17's acceptance: the resident chats (signed webhook payloads shaped as the Cloud
+    API sends them) from the menu to "Kirim", staff approve every step, and the signed letter
+    arrives in the same chat as a short-lived link, never as an attachment. The dev sink holds
+    no media, so the two syarat are the KTP and KK kept from an earlier upload ("Pakai yang
+    tersimpan"); downloading photos through the media endpoint is tested in tests/notification."""
+    ep = first_run.endpoints
+    operator = journey.staff_token("operator.pamanukan", PASSWORD)
+    registered = journey.http.post(
+        f"{ep.verification}/api/v1/residents",
+        headers=_bearer(operator),
+        json={
+            "nik": NIK_C,
+            "name": NAME_C,
+            "sex": 1,
+            "dusun": "Krajan",
+            "rw": "001",
+            "rt": "003",
+            "address": "Dusun Krajan RT 003 RW 001",
+            "phones": [PHONE_C],
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    # KTP and KK uploaded once at the portal (a draft left unsubmitted): kept on their record.
+    portal = journey.resident_sign_in(NIK_C, PHONE_C)
+    draft = journey.create_application(
+        portal, "Persyaratan beasiswa", {"nama": NAME_C, "alamat": "Dusun Krajan RT 003 RW 001"}
+    )
+    for kind, name, content in (("KTP", "ktp.png", sample_png()), ("KK", "kk.pdf", sample_pdf())):
+        assert journey.upload(portal, draft, kind, name, content).status_code == 201
+
+    chat = _Chat(journey, _app_secret(runner))
+    menu = chat.say(chat.text("Halo"))[0]
+    assert menu["interactive"]["body"]["text"].startswith("Halo, Dadang.")
+    types = chat.say(chat.choose(menu, "Ajukan surat"))[0]
+    assert types["interactive"]["type"] == "list"
+    data = chat.say(chat.choose(types, "SKD"))[0]
+    assert "Data Anda yang tercatat di desa" in _text(data)
+    assert NIK_C not in _text(data)  # masked
+    purpose = chat.say(chat.choose(data, "Benar"))[0]
+    assert "keperluan" in _text(purpose)
+    asked = chat.say(chat.text("Persyaratan membuka rekening bank"))[0]
+    # The letter's own questions (what the register does not fill), one at a time.
+    while _text(asked).startswith("("):
+        if asked["type"] == "interactive":
+            asked = chat.say(chat.choose(asked, _titles(asked)[0]))[0]
+        else:
+            asked = chat.say(chat.text("lewati" if "lewati" in _text(asked) else "Bank BJB"))[0]
+    for index, syarat in enumerate(("*KTP", "*Kartu Keluarga"), start=1):
+        assert syarat in _text(asked) and f"({index}/2)" in _text(asked), _text(asked)
+        asked = chat.say(chat.choose(asked, "Pakai yang tersimpan"))[0]
+    assert "Berkas: 2 terlampir" in _text(asked)
+    sent = chat.say(chat.choose(asked, "Kirim"))[0]
+    assert "Surat Keterangan Domisili" in _text(sent)
+
+    # It is the same application as the portal's: in the resident's list, and to staff with
+    # its channel, "whatsapp".
+    def filed() -> str | None:
+        r = journey.http.get(f"{ep.intake}/api/v1/applications", headers=_bearer(portal))
+        assert r.status_code == 200, r.text
+        found = [a["id"] for a in r.json() if a["id"] != draft and a["status"] == "in_review"]
+        return found[0] if found else None
+
+    app_id = wait_until("the chat's application", filed)
+    steps = (("pemerintahan.pamanukan", 0), ("sekdes.pamanukan", 1), ("kades.pamanukan", 2))
+    for username, step in steps:
+        token = journey.staff_token(username, PASSWORD)
+        journey.wait_for_task(token, app_id, step)
+        if step == 0:
+            detail = journey.task_detail(token, app_id)
+            assert detail.status_code == 200, detail.text
+            assert detail.json()["application"]["channel"] == "whatsapp"
+            assert {a["kind"] for a in detail.json()["attachments"]} == {"KTP", "KK"}
+        decided = journey.decide(token, app_id, "approve")
+        assert decided.status_code == 200, decided.text
+    application = journey.wait_for_status(portal, app_id, "issued")
+    number, letter = application["number"], application["letter"]
+
+    # The same chat: the submitted and step notices, then the letter as a short-lived signed
+    # link (the resident never opened a browser).
+    def issued_notice() -> dict[str, Any] | None:
+        kept = chat.messages()
+        return next((m for m in kept if letter["number"] in m["body"]), None)
+
+    notice = wait_until("the letter's link in the chat", issued_notice)
+    notices = [m["body"] for m in chat.messages() if _payload(m) is None]
+    assert any(f"nomor {number}" in b for b in notices), notices  # submitted
+    assert sum(f"{number}: Sekarang diperiksa" in b for b in notices) == 2, notices
+    [link] = re.findall(r"https?://\S+?/api/v1/letter-links/\S+?(?=\s|$)", notice["body"])
+    link = link.rstrip(".,)")
+    assert app_id in link and "sig=" in link and "expires=" in link
+    pdf = httpx.get(link)  # no sign-in: the signature is the permission
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    # Never a file in the chat: no reply or notice carries a document or other media.
+    for m in chat.messages():
+        try:
+            payload = json.loads(m["body"])
+        except ValueError:
+            continue  # a notice: plain text
+        assert payload.get("type") in ("text", "interactive", "template"), payload
+        assert not {"document", "image"} & set(payload), payload
+
+
+class _Chat:
+    """One phone writing to the stack's WhatsApp number, as the Cloud API delivers it."""
+
+    def __init__(self, journey: Journey, secret: str) -> None:
+        self.journey = journey
+        self.secret = secret
+        self.sent_at = int(time.time())
+
+    def messages(self) -> list[dict[str, Any]]:
+        """What the dev sink kept for this number, oldest first."""
+        return list(reversed(self.journey.dev_messages(PHONE_C)))
+
+    def _message(self, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+        self.sent_at += 1
+        return {
+            "from": "62" + PHONE_C[1:],
+            "id": f"wamid.{uuid.uuid4().hex}",
+            "timestamp": str(self.sent_at),
+            "type": kind,
+            kind: content,
+        }
+
+    def text(self, body: str) -> dict[str, Any]:
+        return self._message("text", {"body": body})
+
+    def choose(self, reply: dict[str, Any], title: str) -> dict[str, Any]:
+        interactive = reply["interactive"]
+        if interactive["type"] == "button":
+            ids = {b["reply"]["title"]: b["reply"]["id"] for b in interactive["action"]["buttons"]}
+            kind = "button_reply"
+        else:
+            rows = [r for s in interactive["action"]["sections"] for r in s["rows"]]
+            ids = {r["title"]: r["id"] for r in rows}
+            kind = "list_reply"
+        return self._message(
+            "interactive", {"type": kind, kind: {"id": ids[title], "title": title}}
+        )
+
+    def say(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """Posts it signed as Meta signs, and returns the chat's replies it caused (a reply
+        that asks something ends them)."""
+        before = len(self.messages())
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "6226000000", "phone_number_id": "dev"},
+            "contacts": [{"profile": {"name": "Warga"}, "wa_id": message["from"]}],
+            "messages": [message],
+        }
+        body = json.dumps(
+            {
+                "object": "whatsapp_business_account",
+                "entry": [{"id": "dev", "changes": [{"field": "messages", "value": value}]}],
+            }
+        ).encode()
+        signature = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        r = self.journey.http.post(
+            f"{self.journey.ep.notification}/api/v1/webhooks/whatsapp",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": f"sha256={signature}",
+            },
+        )
+        assert r.status_code == 200, r.text
+
+        def replies() -> list[dict[str, Any]] | None:
+            fresh = [_payload(m) for m in self.messages()[before:]]
+            chat = [p for p in fresh if p is not None]
+            return chat if chat else None
+
+        return wait_until("the chat's reply", replies, within=30)
+
+
+def _payload(message: dict[str, Any]) -> dict[str, Any] | None:
+    """A chat reply as the Cloud API got it; None for a notice (plain text)."""
+    try:
+        payload = json.loads(message["body"])
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _text(reply: dict[str, Any]) -> str:
+    if reply["type"] == "interactive":
+        return str(reply["interactive"]["body"]["text"])
+    return str(reply.get("text", {}).get("body", ""))
+
+
+def _titles(reply: dict[str, Any]) -> list[str]:
+    interactive = reply["interactive"]
+    if interactive["type"] == "button":
+        return [b["reply"]["title"] for b in interactive["action"]["buttons"]]
+    return [r["title"] for s in interactive["action"]["sections"] for r in s["rows"]]
+
+
+def _app_secret(runner: StackRunner) -> str:
+    """The app secret the stack verifies signatures with: as `make run` (and `make chat`)."""
+    return os.environ.get(WHATSAPP_SECRET_VARIABLES[0]) or _dev_secret(
+        runner.data_dir / "whatsapp" / "app-secret"
+    )
+
+
 def test_events_are_cloudevents_without_personal_data() -> None:
     events = STORED["events"]
     types = [e["headers"]["ce-type"] for e in events]
@@ -385,9 +605,14 @@ def test_no_personal_data_in_logs_or_workflow_history(
     runner: StackRunner, first_run: Stack
 ) -> None:
     # The services', the worker's and Temporal's logs after the journeys above (sign-in, a
-    # letter issued, a revision, a rejection), and the letter's workflow history: the resident's
-    # NIK, name and phone number reach none of them (intake and the letter keep them).
-    secrets = (NIK_A, NIK_B, "Budi Santoso", PHONE_A, PHONE_B, "6281234567890", "6281298765432")
+    # letter issued, a revision, a rejection, a letter requested by WhatsApp chat), and the
+    # letter's workflow history: the resident's NIK, name and phone number reach none of them
+    # (intake and the letter keep them).
+    secrets: tuple[str, ...] = (
+        *(NIK_A, NIK_B, "Budi Santoso", PHONE_A, PHONE_B, "6281234567890", "6281298765432"),
+        # And the chat's resident: the webhook, the conversation and its filing log none of it.
+        *(NIK_C, NAME_C, NAME_C.upper(), PHONE_C, "62" + PHONE_C[1:]),
+    )
     logs = [first_run.log, *sorted(p for p in (runner.data_dir / "logs").iterdir() if p.is_file())]
     assert len(logs) > 5
     texts = {log.name: log.read_text(errors="replace") for log in logs}

@@ -69,6 +69,7 @@ async def test_task_detail_shows_the_application_from_intake(
         "nik": "3213114509870001",
         "status": "in_review",
         "submitted_at": "2026-11-02T01:30:00Z",
+        "channel": "portal",  # unset by the fake intake: as intake's default
     }
     assert body["attachments"] == [
         {
