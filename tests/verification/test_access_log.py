@@ -193,7 +193,10 @@ async def test_application_read_paths_write_the_log(
     await service.http.get(f"/api/v1/applications/{app_id}/preview", headers=kasi)
     web = await signed_in(service, "pemerintahan.pamanukan")
     try:
-        assert (await web.get(f"/permohonan/{app_id}")).status_code == 200
+        page = await web.get(f"/permohonan/{app_id}")
+        assert page.status_code == 200
+        # Staff see which channel the request came by (the peer's application: the portal).
+        assert "<dt>Saluran</dt><dd>Portal warga</dd>" in page.text
         inbox = await web.get("/kotak-masuk")
         assert "Siti Aminah" in inbox.text
     finally:
