@@ -36,6 +36,8 @@ def main(args: list[str]) -> int:
             rest = subprocess.call(
                 [*pytest, "--ignore", BROWSER_TESTS, "-n", workers(), "--dist", "loadscope", *args]
             )
+        except KeyboardInterrupt:
+            rest = 130  # Ctrl-C: both pytest processes got it too and stop on their own
         finally:
             # Ctrl-C reaches both processes (one process group); -x stops both at a failure.
             if rest != 0 and "-x" in args and pages.poll() is None:
