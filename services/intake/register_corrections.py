@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import grpc
-from smartdesa.v1 import population_pb2
+from smartdesa.v1 import population_pb2, population_pb2_grpc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
@@ -177,6 +177,22 @@ async def request_correction(
 ) -> Correction:
     """Sends the resident's request to their desa's operator. `field` is a letter form's
     register-held field (nama, tanggal_lahir, agama, ...)."""
+    return await request_correction_with(
+        runtime.population, session, resident_id, field, proposed_value, note, document
+    )
+
+
+async def request_correction_with(
+    population: population_pb2_grpc.PopulationServiceStub,
+    session: AsyncSession,
+    resident_id: str,
+    field: str,
+    proposed_value: str,
+    note: str = "",
+    document: bytes = b"",
+) -> Correction:
+    """request_correction with the register's stub given: intake's gRPC servicer (the
+    WhatsApp chat) holds the stub, not the web runtime."""
     attribute = register_data.REGISTER_ATTRIBUTES.get(field.strip())
     if attribute is None:
         raise Invalid(
@@ -190,7 +206,7 @@ async def request_correction(
         raise Invalid("invalid-correction", "Tulis data yang benar.", field="proposed_value")
     content, content_type = await checked_document(document) if document else (b"", "")
     try:
-        made = await runtime.population.RequestCorrection(
+        made = await population.RequestCorrection(
             population_pb2.RequestCorrectionRequest(
                 nik=await nik_of(session, resident_id),
                 field=attribute,

@@ -571,6 +571,44 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     received.discard()  # no-op once moved into place
         return intake_pb2.ReviseApplicationOfResidentResponse(status=status)
 
+    async def RequestRegisterCorrectionOfResident(
+        self,
+        request: intake_pb2.RequestRegisterCorrectionOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.RequestRegisterCorrectionOfResidentResponse:
+        """The chat's register correction request: the portal's use case and its checks."""
+        # Imported here: register_corrections imports the runtime, which imports this module.
+        from services.intake import register_corrections
+
+        if self._population is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "register unavailable")
+            raise AssertionError("abort raises")
+        async with self._sessions() as session:
+            resident = (
+                await session.exec(select(Resident).where(Resident.nik == request.nik))
+            ).first()
+            if resident is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, register_corrections.NOT_REGISTERED)
+                raise AssertionError("abort raises")
+            try:
+                made = await register_corrections.request_correction_with(
+                    self._population,
+                    session,
+                    resident.id,
+                    request.field,
+                    request.proposed_value[:500],
+                    request.note[:500],
+                    request.document,
+                )
+            except DomainError as exc:
+                # Indonesian, naming no person (an unreachable register is UNAVAILABLE): the
+                # chat shows it to the resident.
+                await context.abort(domain_code(exc), exc.message)
+                raise AssertionError("abort raises") from exc
+        return intake_pb2.RequestRegisterCorrectionOfResidentResponse(
+            id=made.id, field_label=made.field_label, status=made.status
+        )
+
     async def ListKeptDocuments(
         self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ListKeptDocumentsResponse:

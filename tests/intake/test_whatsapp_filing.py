@@ -19,6 +19,7 @@ from common.domain.events import APPLICATION_REVISION_REQUESTED, APPLICATION_SUB
 from common.events import deterministic_event_id, public_subject
 from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, WORKER, client_channel
 from services.intake.models import TimelineEntry
+from services.verification.population import corrections
 from tests.intake import samples
 from tests.intake.approval_double import ApprovalDouble
 from tests.intake.conftest import (
@@ -29,7 +30,9 @@ from tests.intake.conftest import (
     PHONE_BUDI,
     SKD_FIELDS,
     Intake,
+    Register,
 )
+from tests.intake.test_register_portal import _register
 from tests.support.temporal import accepted_updates
 from workflows.approval import workflow_id
 from workflows.approval.activities import ApprovalActivities
@@ -189,6 +192,40 @@ async def test_a_chat_cannot_cancel_another_residents_application(
                 )
             )
         assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_chat_asks_for_a_register_correction_as_the_portal_does(
+    intake: Intake, register: Register, stub: intake_pb2_grpc.IntakeServiceStub
+) -> None:
+    """ "Ada yang salah" in the chat: the portal's request_correction and its checks; a refusal
+    is Indonesian and writes nothing."""
+    await _register(register)
+    await intake.sign_in()  # Ani, known to intake and to the register
+
+    def ask(
+        nik: str = NIK_ANI, field: str = "tanggal_lahir", proposed_value: str = "1990-08-18"
+    ) -> intake_pb2.RequestRegisterCorrectionOfResidentRequest:
+        return intake_pb2.RequestRegisterCorrectionOfResidentRequest(
+            nik=nik, field=field, proposed_value=proposed_value
+        )
+
+    for request, code, words in (
+        (ask(field="nik"), grpc.StatusCode.INVALID_ARGUMENT, "Pilih data yang tidak sesuai"),
+        (ask(proposed_value="  "), grpc.StatusCode.INVALID_ARGUMENT, "Tulis data yang benar."),
+        (ask(nik=NIK_BUDI), grpc.StatusCode.NOT_FOUND, "belum tercatat"),  # unknown to intake
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.RequestRegisterCorrectionOfResident(request)
+        assert refused.value.code() == code, request.field
+        assert words in (refused.value.details() or ""), request.field
+    async with register.sessions() as session:
+        assert await corrections.requests_of_resident(session, NIK_ANI) == []
+
+    made = await stub.RequestRegisterCorrectionOfResident(ask())
+    assert (made.field_label, made.status) == ("Tanggal lahir", "menunggu")
+    async with register.sessions() as session:
+        [waiting] = await corrections.requests_of_resident(session, NIK_ANI)
+    assert (waiting.id, waiting.proposed_value) == (made.id, "1990-08-18")
 
 
 @pytest.fixture

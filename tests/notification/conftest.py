@@ -96,6 +96,7 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.kept: dict[str, list[str]] = {}  # NIK -> kinds of document kept on file
         self.cancelled: list[str] = []  # application ids the chat withdrew
         self.revised: list[intake_pb2.ReviseApplicationOfResidentRequest] = []
+        self.corrections: list[intake_pb2.RequestRegisterCorrectionOfResidentRequest] = []
 
     async def GetApplication(
         self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
@@ -182,6 +183,16 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
                 return intake_pb2.ReviseApplicationOfResidentResponse(status="in_review")
         await context.abort(grpc.StatusCode.NOT_FOUND, "Permohonan tidak ditemukan.")
         raise AssertionError("abort raises")
+
+    async def RequestRegisterCorrectionOfResident(
+        self,
+        request: intake_pb2.RequestRegisterCorrectionOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.RequestRegisterCorrectionOfResidentResponse:
+        self.corrections.append(request)
+        return intake_pb2.RequestRegisterCorrectionOfResidentResponse(
+            id=f"c-{len(self.corrections)}", status="menunggu"
+        )
 
     async def ListKeptDocuments(
         self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext

@@ -213,6 +213,49 @@ async def test_batal_asks_first_then_drops_the_request(chat: Chat, service: Serv
     assert service.peers.intake.filed == []
 
 
+async def test_data_wrong_files_a_register_correction_then_goes_on(
+    chat: Chat, service: Service, temporal_env: WorkflowEnvironment
+) -> None:
+    """ "Ada yang salah": the register's fields as a numbered list, the right value as text, a
+    summary to confirm, filed through intake as the portal files it; then the letter request
+    goes on with the data held now."""
+    [menu] = await chat.say(text(PHONE, "Halo"))
+    [types] = await chat.say(button(PHONE, choice_ids(menu)["Ajukan surat"]))
+    [data] = await chat.say(row(PHONE, choice_ids(types)["SKD"]))
+    [which] = await chat.say(button(PHONE, choice_ids(data)["Ada yang salah"]))
+    assert which["interactive"]["type"] == "list"
+    fields = choice_ids(which)
+    assert "Tanggal lahir" in fields and "Nama lengkap" in fields
+    assert "1. Nama lengkap" in body_of(which)
+    [ask] = await chat.say(row(PHONE, fields["Tanggal lahir"]))
+    assert body_of(ask) == "Tulis tanggal lahir yang benar."
+    [summary] = await chat.say(text(PHONE, "1990-08-16"))
+    assert "Tanggal lahir:" in body_of(summary) and "menjadi: 1990-08-16" in body_of(summary)
+    assert service.peers.intake.corrections == []  # nothing before the resident confirms
+    sent, go_on = await chat.say(button(PHONE, choice_ids(summary)["Kirim"]), replies=2)
+    assert body_of(sent).startswith("Permintaan perbaikan sudah dikirim ke operator desa.")
+    [filed] = service.peers.intake.corrections
+    assert (filed.nik, filed.field, filed.proposed_value) == (NIK, "tanggal_lahir", "1990-08-16")
+    assert set(choice_ids(go_on)) == {"Lanjutkan", "Berhenti"}
+    [purpose] = await chat.say(button(PHONE, choice_ids(go_on)["Lanjutkan"]))
+    assert "keperluan" in body_of(purpose)
+    assert service.peers.intake.filed == []
+
+    # The new branch (behind its patch) replays deterministically; the value never entered
+    # the workflow id.
+    from temporalio.worker import Replayer
+
+    from services.notification.chat import conversation_key
+    from services.notification.runtime import chat_secret
+    from workflows.conversation import workflow_id
+    from workflows.conversation.workflows import ConversationWorkflow
+
+    key = conversation_key(chat_secret(service.settings), PHONE)
+    assert PHONE not in workflow_id(key)
+    history = await temporal_env.client.get_workflow_handle(workflow_id(key)).fetch_history()
+    await Replayer(workflows=[ConversationWorkflow]).replay_workflow(history)
+
+
 async def test_status_help_and_a_message_to_the_office_answered_back(
     chat: Chat, service: Service
 ) -> None:

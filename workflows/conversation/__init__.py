@@ -24,6 +24,8 @@ ACTIVITY_CANCEL_APPLICATION = "chat_cancel_application"
 ACTIVITY_REVISABLE = "chat_revisable"
 ACTIVITY_REVISE = "chat_revise"
 ACTIVITY_DROP_MEDIA = "chat_drop_media"
+ACTIVITY_CORRECTABLE = "chat_correctable_fields"
+ACTIVITY_REQUEST_CORRECTION = "chat_request_correction"
 
 
 def workflow_id(key: str) -> str:

@@ -24,6 +24,7 @@ from workflows.conversation import (
     ACTIVITY_CANCEL_APPLICATION,
     ACTIVITY_CANCELLABLE,
     ACTIVITY_CHECK_FIELD,
+    ACTIVITY_CORRECTABLE,
     ACTIVITY_DROP_MEDIA,
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
@@ -32,6 +33,7 @@ from workflows.conversation import (
     ACTIVITY_LETTER_TYPES,
     ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
+    ACTIVITY_REQUEST_CORRECTION,
     ACTIVITY_REVISABLE,
     ACTIVITY_REVISE,
     ACTIVITY_SEND,
@@ -39,10 +41,12 @@ from workflows.conversation import (
     ACTIVITY_SUBMIT,
     ACTIVITY_TO_OFFICE,
 )
+from workflows.conversation import wording as w
 from workflows.conversation.models import (
     KEPT,
     AppRef,
     CancelRequest,
+    CorrectionRequest,
     ExpectSecret,
     FieldAnswer,
     FieldCheck,
@@ -53,6 +57,7 @@ from workflows.conversation.models import (
     MediaRequest,
     MediaResult,
     OfficeMessage,
+    Option,
     Question,
     RegisterRequest,
     RegisterSummary,
@@ -272,6 +277,38 @@ class ConversationActivities:
         ]
         filled = list(register_values(list(REGISTER_FIELDS), r))
         return RegisterSummary(text="\n".join(lines), filled=filled)
+
+    @activity.defn(name=ACTIVITY_CORRECTABLE)
+    async def correctable(self, request: RegisterRequest) -> list[Option]:
+        """The register's fields a resident may ask to correct (the portal's list), each with
+        the value held now: the rows of "Data mana yang salah?"."""
+        r = await self._resident(request.key, request.resident_id)
+        return [
+            Option(name, label[:24], (REGISTER_FIELDS[name](r).strip() or "-")[:72])
+            for name, label in w.CORRECTABLE_FIELDS.items()
+        ]
+
+    @activity.defn(name=ACTIVITY_REQUEST_CORRECTION)
+    async def request_correction(self, request: CorrectionRequest) -> str:
+        """Intake's register correction request (RequestRegisterCorrectionOfResident, the
+        portal's use case). "" when filed, else intake's Indonesian message."""
+        resident = await self._resident(request.key, request.resident_id)
+        try:
+            await self._intake.RequestRegisterCorrectionOfResident(
+                intake_pb2.RequestRegisterCorrectionOfResidentRequest(
+                    nik=resident.nik, field=request.field, proposed_value=request.value
+                ),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.FAILED_PRECONDITION,
+            ):
+                return exc.details() or "Permintaan perbaikan tidak dapat dikirim."
+            raise
+        return ""
 
     @activity.defn(name=ACTIVITY_CHECK_FIELD)
     async def check_field(self, check: FieldCheck) -> FieldAnswer:
@@ -494,4 +531,6 @@ class ConversationActivities:
             self.revisable,
             self.revise,
             self.drop_media,
+            self.correctable,
+            self.request_correction,
         ]

@@ -110,6 +110,16 @@ class RegisterSummary:
 
 
 @dataclass
+class CorrectionRequest:
+    """A register correction the resident asks for in the chat (personal data: never logged)."""
+
+    key: str
+    resident_id: str
+    field: str  # a letter form's register-held field, e.g. "tanggal_lahir"
+    value: str
+
+
+@dataclass
 class MediaRequest:
     key: str
     media_id: str
@@ -237,6 +247,10 @@ class ChatState:
     cancel_pick: str = ""
     revising: Revisable | None = None  # a file sent to answer a revision request
     revise_ref: str = ""  # and that file, staged
+    correct_field: str = ""  # "Ada yang salah": the register field to correct
+    correct_label: str = ""
+    correct_current: str = ""  # the value the register holds now
+    correct_value: str = ""  # and the value the resident says is right
 
 
 @dataclass

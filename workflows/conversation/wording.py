@@ -44,6 +44,42 @@ DATA_WRONG_ANSWER = (
     "Data yang salah perlu diperbaiki dulu oleh kantor desa. Silakan datang ke kantor desa "
     "atau ajukan perbaikan data di portal warga. Ketik *surat* untuk mulai lagi setelahnya."
 )
+# The register fields a resident may ask to correct, named as the portal names them
+# (services/intake/register_data.py FIELD_LABELS; at most 10: one list message).
+CORRECTABLE_FIELDS = {
+    "nama": "Nama lengkap",
+    "tempat_lahir": "Tempat lahir",
+    "tanggal_lahir": "Tanggal lahir",
+    "jenis_kelamin": "Jenis kelamin",
+    "agama": "Agama",
+    "pekerjaan": "Pekerjaan",
+    "status_perkawinan": "Status perkawinan",
+    "alamat": "Alamat",
+    "rt": "RT",
+    "rw": "RW",
+}
+CORRECT_WHICH = "Data mana yang salah? Pilih satu."
+CORRECT_BUTTON = "Pilih data"
+CORRECT_VALUE = "Tulis {label} yang benar."
+CORRECT_VALUE_EMPTY = "Tulis data yang benar sebagai teks."
+CORRECT_VALUE_TOO_LONG = "Terlalu panjang (paling banyak {limit} karakter)."
+CORRECT_CONFIRM = (
+    "Permintaan perbaikan data:\n{label}: {current}\nmenjadi: {value}\n\nKirim ke operator desa?"
+)
+CORRECT_SEND = "Kirim"
+CORRECT_DROP = "Batal"
+# As the portal's confirmation (services/intake/web/routes/own_data.py NOTICES["perbaikan"]).
+CORRECT_SENT = (
+    "Permintaan perbaikan sudah dikirim ke operator desa. Kantor desa akan memeriksanya; "
+    "hasilnya tampil di portal warga (Data saya)."
+)
+CORRECT_DROPPED = "Permintaan perbaikan tidak dikirim."
+CORRECT_NEXT = "Lanjutkan permohonan surat dengan data yang tercatat sekarang?"
+CORRECT_CONTINUE = "Lanjutkan"
+CORRECT_STOP = "Berhenti"
+CORRECT_STOPPED = (
+    "Permohonan surat dihentikan. Ketik *surat* untuk mulai lagi setelah data diperbaiki."
+)
 PURPOSE = "Untuk keperluan apa surat ini? (misalnya: melamar pekerjaan)"
 PURPOSE_EMPTY = "Keperluan wajib diisi."
 PURPOSE_TOO_LONG = "Keperluan terlalu panjang (paling banyak {limit} karakter)."

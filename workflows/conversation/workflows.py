@@ -19,6 +19,7 @@ from workflows.conversation import (
     ACTIVITY_CANCEL_APPLICATION,
     ACTIVITY_CANCELLABLE,
     ACTIVITY_CHECK_FIELD,
+    ACTIVITY_CORRECTABLE,
     ACTIVITY_DROP_MEDIA,
     ACTIVITY_EXPECT_SECRET,
     ACTIVITY_FETCH_MEDIA,
@@ -27,6 +28,7 @@ from workflows.conversation import (
     ACTIVITY_LETTER_TYPES,
     ACTIVITY_LINK,
     ACTIVITY_REGISTER_SUMMARY,
+    ACTIVITY_REQUEST_CORRECTION,
     ACTIVITY_REVISABLE,
     ACTIVITY_REVISE,
     ACTIVITY_SEND,
@@ -51,6 +53,7 @@ from workflows.conversation.models import (
     CancelRequest,
     ChatState,
     ConversationInput,
+    CorrectionRequest,
     ExpectSecret,
     FieldAnswer,
     FieldCheck,
@@ -88,7 +91,13 @@ CANCEL_PICK = "cancel_pick"  # which submitted application to withdraw
 CANCEL_SUBMITTED = "cancel_submitted"  # and the confirmation
 LINK = "link"  # an unknown number answers the family-knowledge check, one answer at a time
 REVISE = "revise"  # a file sent after a revision request: which syarat it replaces
-HALFWAY = frozenset({TYPE, DATA, PURPOSE, QUESTION, SYARAT, CONFIRM, CANCEL})
+# "Ada yang salah": which register field, its right value, confirm, then go on or stop.
+CORRECT_FIELD = "correct_field"
+CORRECT_VALUE = "correct_value"
+CORRECT_CONFIRM = "correct_confirm"
+CORRECT_NEXT = "correct_next"
+CORRECTING = frozenset({CORRECT_FIELD, CORRECT_VALUE, CORRECT_CONFIRM, CORRECT_NEXT})
+HALFWAY = frozenset({TYPE, DATA, PURPOSE, QUESTION, SYARAT, CONFIRM, CANCEL}) | CORRECTING
 
 COMMANDS = {
     "bantuan": "bantuan",
@@ -102,6 +111,9 @@ COMMANDS = {
 }
 # Conversations running before a file could answer a revision replay as they ran.
 PATCH_REVISION_FILE = "chat-revision-by-file"
+# Conversations that sent "Ada yang salah" to the office before the chat could file a register
+# correction replay as they ran.
+PATCH_REGISTER_CORRECTION = "chat-register-correction"
 SEEN_KEPT = 200  # message ids remembered against redelivery (Meta redelivers within hours)
 PURPOSE_MAX_LENGTH = 200
 MAX_MEDIA_MB = 10
@@ -229,6 +241,10 @@ class ConversationWorkflow:
             CANCEL_SUBMITTED: self._on_cancel_submitted,
             OFFICE: self._on_office,
             REVISE: self._on_revise,
+            CORRECT_FIELD: self._on_correct_field,
+            CORRECT_VALUE: self._on_correct_value,
+            CORRECT_CONFIRM: self._on_correct_confirm,
+            CORRECT_NEXT: self._on_correct_next,
         }.get(s.stage, self._on_menu)
         await handler(m)
 
@@ -430,9 +446,15 @@ class ConversationWorkflow:
             await self._refuse(picked)
             return
         if picked == "wrong":
+            if workflow.patched(PATCH_REGISTER_CORRECTION):
+                await self._ask_correct_field()
+                return
             self._reset(MENU)
             await self._send(w.DATA_WRONG_ANSWER)
             return
+        await self._to_purpose()
+
+    async def _to_purpose(self) -> None:
         self._s.stage = PURPOSE
         self._s.kept = await workflow.execute_activity(
             ACTIVITY_KEPT,
@@ -442,6 +464,92 @@ class ConversationWorkflow:
             retry_policy=_RETRY,
         )
         await self._send(w.PURPOSE)
+
+    # --- "Ada yang salah": a register correction request, as the portal files it --------------
+
+    async def _ask_correct_field(self) -> None:
+        s = self._s
+        fields: list[Option] = await workflow.execute_activity(
+            ACTIVITY_CORRECTABLE,
+            RegisterRequest(key=self._key, resident_id=s.resident_id),
+            result_type=list[Option],
+            start_to_close_timeout=_TIMEOUT,
+            retry_policy=_RETRY,
+        )
+        s.correct_field = s.correct_label = s.correct_value = s.correct_current = ""
+        s.stage = CORRECT_FIELD
+        await self._ask(w.CORRECT_WHICH, fields[:10], kind=REPLY_LIST, button=w.CORRECT_BUTTON)
+
+    async def _on_correct_field(self, m: Inbound) -> None:
+        s = self._s
+        picked = self._pick(m)
+        if picked is None or picked == STALE:
+            await self._refuse(picked)
+            return
+        chosen = next(o for o in s.options if o.id == picked)
+        s.correct_field, s.correct_label = chosen.id, chosen.title
+        # The value held now (the row's description), shown again in the summary.
+        s.correct_value, s.correct_current = "", chosen.description
+        s.stage = CORRECT_VALUE
+        await self._send(w.CORRECT_VALUE.format(label=chosen.title.lower()))
+
+    async def _on_correct_value(self, m: Inbound) -> None:
+        s = self._s
+        text = " ".join(m.text.split())
+        if m.kind != TEXT or not text:
+            await self._send(w.CORRECT_VALUE_EMPTY)
+            return
+        if len(text) > PURPOSE_MAX_LENGTH:
+            await self._send(w.CORRECT_VALUE_TOO_LONG.format(limit=PURPOSE_MAX_LENGTH))
+            return
+        s.correct_value = text
+        s.stage = CORRECT_CONFIRM
+        await self._ask(
+            w.CORRECT_CONFIRM.format(
+                label=s.correct_label, current=s.correct_current or "-", value=text
+            ),
+            [Option("send", w.CORRECT_SEND), Option("drop", w.CORRECT_DROP)],
+        )
+
+    async def _on_correct_confirm(self, m: Inbound) -> None:
+        s = self._s
+        picked = self._pick(m)
+        if picked is None or picked == STALE:
+            await self._refuse(picked)
+            return
+        if picked == "send":
+            problem: str = await workflow.execute_activity(
+                ACTIVITY_REQUEST_CORRECTION,
+                CorrectionRequest(
+                    key=self._key,
+                    resident_id=s.resident_id,
+                    field=s.correct_field,
+                    value=s.correct_value,
+                ),
+                result_type=str,
+                start_to_close_timeout=_TIMEOUT,
+                retry_policy=_RETRY,
+            )
+            await self._send(problem or w.CORRECT_SENT)
+        else:
+            await self._send(w.CORRECT_DROPPED)
+        s.correct_field = s.correct_label = s.correct_value = s.correct_current = ""
+        s.stage = CORRECT_NEXT
+        await self._ask(
+            w.CORRECT_NEXT,
+            [Option("continue", w.CORRECT_CONTINUE), Option("stop", w.CORRECT_STOP)],
+        )
+
+    async def _on_correct_next(self, m: Inbound) -> None:
+        picked = self._pick(m)
+        if picked is None or picked == STALE:
+            await self._refuse(picked)
+            return
+        if picked == "continue":
+            await self._to_purpose()
+            return
+        self._reset(MENU)
+        await self._send(w.CORRECT_STOPPED)
 
     async def _on_purpose(self, m: Inbound) -> None:
         text = " ".join(m.text.split())
@@ -779,8 +887,12 @@ class ConversationWorkflow:
         s = self._s
         if s.stage == TYPE:
             await self._types()
-        elif s.stage == DATA:
+        elif s.stage in (DATA, CORRECT_CONFIRM, CORRECT_NEXT):
             await self._ask(s.asked, s.options)
+        elif s.stage == CORRECT_FIELD:
+            await self._ask_correct_field()
+        elif s.stage == CORRECT_VALUE:
+            await self._send(w.CORRECT_VALUE.format(label=s.correct_label.lower()))
         elif s.stage == PURPOSE:
             await self._send(w.PURPOSE)
         elif s.stage == QUESTION:
@@ -826,6 +938,7 @@ class ConversationWorkflow:
         s.letter, s.offered, s.answers, s.attachments = None, [], {}, {}
         s.question = s.requirement = 0
         s.purpose = s.resume_stage = ""
+        s.correct_field = s.correct_label = s.correct_value = s.correct_current = ""
         s.options = []
 
     def _pick(self, m: Inbound) -> str | None:

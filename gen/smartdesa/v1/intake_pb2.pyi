@@ -1305,3 +1305,65 @@ class ReviseApplicationOfResidentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReviseApplicationOfResidentResponse: _TypeAlias = ReviseApplicationOfResidentResponse  # noqa: Y015
+
+@_typing.final
+class RequestRegisterCorrectionOfResidentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NIK_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    PROPOSED_VALUE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    nik: _builtins.str
+    """personal data: never logged"""
+    field: _builtins.str
+    """a letter form's register-held field, e.g. "tanggal_lahir" """
+    proposed_value: _builtins.str
+    """personal data: never logged"""
+    note: _builtins.str
+    document: _builtins.bytes
+    """optional supporting photo or PDF, checked as any upload"""
+    def __init__(
+        self,
+        *,
+        nik: _builtins.str = ...,
+        field: _builtins.str = ...,
+        proposed_value: _builtins.str = ...,
+        note: _builtins.str = ...,
+        document: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "field", b"field", "nik", b"nik", "note", b"note", "proposed_value", b"proposed_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestRegisterCorrectionOfResidentRequest: _TypeAlias = RequestRegisterCorrectionOfResidentRequest  # noqa: Y015
+
+@_typing.final
+class RequestRegisterCorrectionOfResidentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    FIELD_LABEL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """the correction request's id at the register"""
+    field_label: _builtins.str
+    status: _builtins.str
+    """menunggu"""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        field_label: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_label", b"field_label", "id", b"id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestRegisterCorrectionOfResidentResponse: _TypeAlias = RequestRegisterCorrectionOfResidentResponse  # noqa: Y015

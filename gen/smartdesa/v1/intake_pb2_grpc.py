@@ -112,6 +112,11 @@ class IntakeServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentResponse.FromString,
                 _registered_method=True)
+        self.RequestRegisterCorrectionOfResident = channel.unary_unary(
+                '/smartdesa.v1.IntakeService/RequestRegisterCorrectionOfResident',
+                request_serializer=smartdesa_dot_v1_dot_intake__pb2.RequestRegisterCorrectionOfResidentRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_intake__pb2.RequestRegisterCorrectionOfResidentResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -246,6 +251,17 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestRegisterCorrectionOfResident(self, request, context):
+        """The WhatsApp chat's request to correct a register field the resident saw there: the
+        portal's register correction request (the same checks), sent to verification's register.
+        NOT_FOUND when intake or the register knows no such resident, INVALID_ARGUMENT (Indonesian
+        details) for an unknown field or an empty value, FAILED_PRECONDITION when the register
+        refuses it, UNAVAILABLE when the register cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -323,6 +339,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.ReviseApplicationOfResident,
                     request_deserializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentResponse.SerializeToString,
+            ),
+            'RequestRegisterCorrectionOfResident': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestRegisterCorrectionOfResident,
+                    request_deserializer=smartdesa_dot_v1_dot_intake__pb2.RequestRegisterCorrectionOfResidentRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_intake__pb2.RequestRegisterCorrectionOfResidentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -733,6 +754,33 @@ class IntakeService:
             '/smartdesa.v1.IntakeService/ReviseApplicationOfResident',
             smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentRequest.SerializeToString,
             smartdesa_dot_v1_dot_intake__pb2.ReviseApplicationOfResidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestRegisterCorrectionOfResident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.IntakeService/RequestRegisterCorrectionOfResident',
+            smartdesa_dot_v1_dot_intake__pb2.RequestRegisterCorrectionOfResidentRequest.SerializeToString,
+            smartdesa_dot_v1_dot_intake__pb2.RequestRegisterCorrectionOfResidentResponse.FromString,
             options,
             channel_credentials,
             insecure,

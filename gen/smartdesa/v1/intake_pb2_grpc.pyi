@@ -97,6 +97,13 @@ class IntakeServiceStub:
     syarat intake refuses, FAILED_PRECONDITION when it no longer awaits revision, UNAVAILABLE
     when the workflow cannot be reached.
     """
+    RequestRegisterCorrectionOfResident: _grpc.UnaryUnaryMultiCallable[_intake_pb2.RequestRegisterCorrectionOfResidentRequest, _intake_pb2.RequestRegisterCorrectionOfResidentResponse]
+    """The WhatsApp chat's request to correct a register field the resident saw there: the
+    portal's register correction request (the same checks), sent to verification's register.
+    NOT_FOUND when intake or the register knows no such resident, INVALID_ARGUMENT (Indonesian
+    details) for an unknown field or an empty value, FAILED_PRECONDITION when the register
+    refuses it, UNAVAILABLE when the register cannot be reached.
+    """
 
 @_typing.type_check_only
 class IntakeServiceAsyncStub(IntakeServiceStub):
@@ -166,6 +173,13 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     NOT_FOUND for another resident's, INVALID_ARGUMENT (Indonesian details) for a file or
     syarat intake refuses, FAILED_PRECONDITION when it no longer awaits revision, UNAVAILABLE
     when the workflow cannot be reached.
+    """
+    RequestRegisterCorrectionOfResident: _aio.UnaryUnaryMultiCallable[_intake_pb2.RequestRegisterCorrectionOfResidentRequest, _intake_pb2.RequestRegisterCorrectionOfResidentResponse]  # type: ignore[assignment]
+    """The WhatsApp chat's request to correct a register field the resident saw there: the
+    portal's register correction request (the same checks), sent to verification's register.
+    NOT_FOUND when intake or the register knows no such resident, INVALID_ARGUMENT (Indonesian
+    details) for an unknown field or an empty value, FAILED_PRECONDITION when the register
+    refuses it, UNAVAILABLE when the register cannot be reached.
     """
 
 class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -323,6 +337,19 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         NOT_FOUND for another resident's, INVALID_ARGUMENT (Indonesian details) for a file or
         syarat intake refuses, FAILED_PRECONDITION when it no longer awaits revision, UNAVAILABLE
         when the workflow cannot be reached.
+        """
+
+    @_abc_1.abstractmethod
+    def RequestRegisterCorrectionOfResident(
+        self,
+        request: _intake_pb2.RequestRegisterCorrectionOfResidentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_intake_pb2.RequestRegisterCorrectionOfResidentResponse, _abc.Awaitable[_intake_pb2.RequestRegisterCorrectionOfResidentResponse]]:
+        """The WhatsApp chat's request to correct a register field the resident saw there: the
+        portal's register correction request (the same checks), sent to verification's register.
+        NOT_FOUND when intake or the register knows no such resident, INVALID_ARGUMENT (Indonesian
+        details) for an unknown field or an empty value, FAILED_PRECONDITION when the register
+        refuses it, UNAVAILABLE when the register cannot be reached.
         """
 
 def add_IntakeServiceServicer_to_server(servicer: IntakeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
