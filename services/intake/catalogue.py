@@ -112,6 +112,7 @@ class Catalogue:
         self._clock = clock
         self._current: dict[str, LetterType] | None = None
         self._current_at = 0.0
+        self._missed_at = -MISS_REFRESH_SECONDS  # when a miss last re-read the list
         self._refreshing = asyncio.Lock()  # one read of the list at a time, not one per request
         self._versions: dict[str, LetterType] = {}
 
@@ -160,10 +161,12 @@ class Catalogue:
         if found is not None:
             return found
         async with self._refreshing:
-            if self._current is not None and (
-                self._clock() - self._current_at < MISS_REFRESH_SECONDS
-            ):
+            # Limited from the last re-read a miss made, not from the last read: a list read
+            # a moment before a publish must not hide the type just published.
+            now = self._clock()
+            if self._current is not None and now - self._missed_at < MISS_REFRESH_SECONDS:
                 return self._current.get(code)
+            self._missed_at = now
             self._current = None
             return (await self._read_current()).get(code)
 

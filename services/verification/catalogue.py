@@ -76,6 +76,7 @@ class Catalogue:
         self._clock = clock
         self._current: dict[str, KnownType] | None = None
         self._current_at = 0.0
+        self._missed_at = -MISS_REFRESH_SECONDS  # when a miss last re-read the list
         self._refreshing = asyncio.Lock()  # one read of the list at a time, not one per request
         # Published versions never change: each one read is kept for the process's life.
         self._versions: dict[tuple[str, int], catalogue_pb2.LetterTypeDefinition] = {}
@@ -118,10 +119,12 @@ class Catalogue:
         if found is not None:
             return found
         async with self._refreshing:  # a type published a moment ago: read the list again
-            if self._current is not None and (
-                self._clock() - self._current_at < MISS_REFRESH_SECONDS
-            ):
+            # Limited from the last re-read a miss made, not from the last read: a list read
+            # a moment before a publish must not hide the type just published.
+            now = self._clock()
+            if self._current is not None and now - self._missed_at < MISS_REFRESH_SECONDS:
                 return self._current.get(letter_type)
+            self._missed_at = now
             self._current = None
             return (await self._read_current()).get(letter_type)
 

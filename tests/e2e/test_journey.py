@@ -636,12 +636,13 @@ def test_no_personal_data_in_logs_or_workflow_history(
 def test_ctrl_c_stops_everything_and_a_second_run_keeps_it_all(
     runner: StackRunner, first_run: Stack
 ) -> None:
-    # The supervisor, NATS, Temporal, four services and the worker; and signing's helpers: its
-    # forkserver, multiprocessing's resource tracker and two letter-signing worker processes.
+    # The supervisor, NATS, Temporal, four services and the worker; and signing's helpers while
+    # its pool runs (started by the first letter, released when idle): its forkserver,
+    # multiprocessing's resource tracker and up to two letter-signing worker processes.
     processes = _stack_processes(runner.data_dir)
     helpers = [p for p in processes if "multiprocessing" in p]
     assert len(processes) - len(helpers) == 8
-    assert len(helpers) == 4
+    assert len(helpers) <= 4
     assert StackRunner.stop(first_run) == 0
     # Every child stopped with it (each carries the stack's data folder in its environment).
     assert _stack_processes(runner.data_dir) == []

@@ -31,6 +31,14 @@ PDF = b"%PDF-1.4\n" + b"0" * 64
 _clock = itertools.count(int(time.time()))
 
 
+def clock_from(epoch_seconds: int) -> None:
+    """Messages from now on carry times from here on. A test on the time-skipping server sets
+    the server's time: the 24-hour window compares a message's time with the workflow's clock,
+    which earlier tests in the same process may have skipped days ahead."""
+    global _clock
+    _clock = itertools.count(epoch_seconds)
+
+
 def cloud_server() -> Iterator[tuple[FakeWhatsAppCloud, str]]:
     fake = FakeWhatsAppCloud()
     with serve_in_thread(fake.app()) as url:

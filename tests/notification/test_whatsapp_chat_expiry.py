@@ -2,6 +2,7 @@
 Temporal's time-skipping test server, so the days pass at once. Three days after the resident's
 last message the 24-hour window has closed, so the message goes as its approved template."""
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from tests.notification.chat_support import (
     button,
     chat_overrides,
     choice_ids,
+    clock_from,
     cloud_server,
     register_resident,
     text,
@@ -41,6 +43,13 @@ def service_overrides(
     return chat_overrides(whatsapp_cloud[1], time_skipping_env)
 
 
+@pytest.fixture(autouse=True)
+def wall_clock_after() -> Iterator[None]:
+    """The other chat tests' messages carry the wall clock again (their server's)."""
+    yield
+    clock_from(int(time.time()))
+
+
 async def test_a_request_left_halfway_expires_with_a_template_message(
     service: Service,
     whatsapp_cloud: tuple[FakeWhatsAppCloud, str],
@@ -49,6 +58,7 @@ async def test_a_request_left_halfway_expires_with_a_template_message(
     cloud, _ = whatsapp_cloud
     cloud.requests.clear()
     register_resident(service.peers, PHONE)
+    clock_from(int((await time_skipping_env.get_current_time()).timestamp()))
     chat = Chat(service, cloud, PHONE)
     [menu] = await chat.say(text(PHONE, "Halo"))
     [types] = await chat.say(button(PHONE, choice_ids(menu)["Ajukan surat"]))

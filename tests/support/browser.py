@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize
+from playwright.sync_api import Error as PlaywrightError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SMARTDESA_CHROMIUM", "/usr/bin/chromium")
@@ -153,7 +154,7 @@ class Visit:
                 if width == PHONE["width"]:
                     overflow = horizontal_overflow(page)
                 paths[width] = self.folder / f"{index:02d}-{slug}-{width}.png"
-                page.screenshot(path=str(paths[width]), full_page=True)
+                _screenshot(page, paths[width])
         finally:
             if (page.viewport_size or DESK) != size:
                 page.set_viewport_size(size)
@@ -165,3 +166,16 @@ class Visit:
             blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
             assert not blocking, f"{name} ({page.url}): {json.dumps(blocking, indent=1)}"
         return paths[PHONE["width"]]
+
+
+def _screenshot(page: Page, path: Path) -> None:
+    """A full-page screenshot. Chromium now and then answers "Unable to capture screenshot"
+    while the page is still settling (a service worker taking control, a resize); the shot is
+    the test's record, not what it tests, so it is taken once more after the page has loaded."""
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except PlaywrightError as exc:
+        if "Unable to capture screenshot" not in str(exc):
+            raise
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(path), full_page=True)

@@ -56,11 +56,15 @@ async def test_every_letter_type_has_a_default_route(service: Service) -> None:
             False,
         )
 
+    # The workflow's route: the desa's steps, then the kecamatan's, as the kabupaten sends SKTM
+    # through the kecamatan (verification migration 0016's seed).
     sktm = await _get_route(service, PAMANUKAN, "SKTM")
     assert [(s.role, s.deadline_working_hours, s.skippable) for s in sktm.steps] == [
         ("kasi_kesra", 8, False),
         ("sekdes", 8, False),
         ("kades", 8, False),
+        ("kasi_pelayanan_kecamatan", 8, False),
+        ("camat", 8, False),
     ]
     assert (sktm.signer_role, sktm.on_behalf_of_role) == ("kades", "")
     assert (sktm.calendar.start_hour, sktm.calendar.end_hour) == (8, 16)
