@@ -103,6 +103,14 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
         raise AssertionError("unreachable")
 
+    async def RequestRegisterCorrectionOfResident(
+        self,
+        request: intake_pb2.RequestRegisterCorrectionOfResidentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> intake_pb2.RequestRegisterCorrectionOfResidentResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
+        raise AssertionError("unreachable")
+
     async def ReviseApplicationOfResident(
         self,
         request: intake_pb2.ReviseApplicationOfResidentRequest,
