@@ -658,6 +658,16 @@ class ConversationWorkflow:
         if m.kind != MEDIA:
             await self._send(w.SYARAT_TEXT.format(name=r.name))
             return
+        ref = await self._fetch_media(m)
+        if ref is None:
+            return
+        s.attachments[r.code] = ref
+        s.requirement += 1
+        await self._next_syarat()
+
+    async def _fetch_media(self, m: Inbound) -> str | None:
+        """The resident's photo or PDF, fetched and checked as a syarat; None once the resident
+        has been told why it was refused."""
         fetched: MediaResult = await workflow.execute_activity(
             ACTIVITY_FETCH_MEDIA,
             MediaRequest(key=self._key, media_id=m.media_id, mime_type=m.mime_type),
@@ -668,10 +678,8 @@ class ConversationWorkflow:
         if fetched.problem:
             problem = w.MEDIA_PROBLEMS.get(fetched.problem, w.MEDIA_PROBLEMS["unreadable"])
             await self._send(problem.format(limit=MAX_MEDIA_MB))
-            return
-        s.attachments[r.code] = fetched.ref
-        s.requirement += 1
-        await self._next_syarat()
+            return None
+        return fetched.ref
 
     async def _confirm(self) -> None:
         s = self._s
@@ -810,21 +818,13 @@ class ConversationWorkflow:
         if not returned or not returned[0].requirements:
             await self._send(w.MEDIA_NOT_EXPECTED)
             return
-        fetched: MediaResult = await workflow.execute_activity(
-            ACTIVITY_FETCH_MEDIA,
-            MediaRequest(key=self._key, media_id=m.media_id, mime_type=m.mime_type),
-            result_type=MediaResult,
-            start_to_close_timeout=_TIMEOUT,
-            retry_policy=_RETRY,
-        )
-        if fetched.problem:
-            problem = w.MEDIA_PROBLEMS.get(fetched.problem, w.MEDIA_PROBLEMS["unreadable"])
-            await self._send(problem.format(limit=MAX_MEDIA_MB))
+        ref = await self._fetch_media(m)
+        if ref is None:
             return
         await self._drop_revision_file()  # an earlier one never used
         # The oldest returned application first; the next file answers the next one.
         app = returned[0]
-        s.revising, s.revise_ref, s.stage = app, fetched.ref, REVISE
+        s.revising, s.revise_ref, s.stage = app, ref, REVISE
         await self._ask(
             w.REVISE_WHICH.format(number=app.number, name=app.name),
             [Option(r.code, r.name[:20]) for r in app.requirements[:9]]
