@@ -217,24 +217,7 @@ async def load(database_url: str, dsn: str, now: datetime, desa: list[str]) -> N
                 await flush()
         await flush()
         # The desa's staff, for the inbox's Plt lookup (none hold a Plt role).
-        await conn.copy_records_to_table(
-            "staff",
-            records=[
-                (f"{role}.{code}", "$argon2id$bench", role, code, "", True, now, 1)
-                for code in desa
-                for role in ("kasi_pemerintahan", "kasi_kesra", "sekdes", "kades")
-            ],
-            columns=(
-                "username",
-                "password_hash",
-                "role",
-                "desa_code",
-                "kabupaten_code",
-                "active",
-                "created_at",
-                "session_version",
-            ),  # fmt: skip
-        )
+        await copy_staff(conn, now, desa)
         # As autovacuum leaves a table in use: statistics, and the visibility map that lets
         # PostgreSQL answer from an index alone.
         await conn.execute("VACUUM ANALYZE")
@@ -244,6 +227,28 @@ async def load(database_url: str, dsn: str, now: datetime, desa: list[str]) -> N
         )
     finally:
         await conn.close()
+
+
+async def copy_staff(conn: asyncpg.Connection, now: datetime, desa: list[str]) -> None:
+    await conn.copy_records_to_table(
+        "staff",
+        records=[
+            (f"{role}.{code}", "$argon2id$bench", role, code, "", "", True, now, 1)
+            for code in desa
+            for role in ("kasi_pemerintahan", "kasi_kesra", "sekdes", "kades")
+        ],
+        columns=(
+            "username",
+            "password_hash",
+            "role",
+            "desa_code",
+            "kabupaten_code",
+            "kecamatan_code",
+            "active",
+            "created_at",
+            "session_version",
+        ),  # fmt: skip
+    )
 
 
 def quantiles(samples: list[float]) -> tuple[float, float]:

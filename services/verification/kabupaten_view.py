@@ -144,8 +144,14 @@ class TemporalUi:
     def kecamatan(self, code: str) -> str:
         return self.query(f'KecamatanCode = "{code}"')
 
+    @cached_property
+    def _workflow_query(self) -> str:
+        return self._workflows + "?query=" + quote('WorkflowId = "', safe="")
+
     def workflow(self, application_id: str) -> str:
-        return self.query(f'WorkflowId = "{workflow_id(application_id)}"')
+        # As query(f'WorkflowId = "{workflow_id(application_id)}"'), quoting its fixed parts
+        # once: the overdue list makes a link per row, thousands in a kabupaten.
+        return f"{self._workflow_query}{quote(workflow_id(application_id), safe='')}%22"
 
     def overdue(self, desa_code: str | None = None, kecamatan_code: str | None = None) -> str:
         query = "Overdue = true"
@@ -420,7 +426,7 @@ async def kabupaten_summary(
     kecamatan, desa = filters.kecamatan_code, filters.desa_code
     period = filters.period
 
-    overdue = await overdue_in_kabupaten(session, kabupaten_code)
+    overdue = await overdue_in_kabupaten(session, kabupaten_code, kecamatan, desa)
 
     # Counted by the database (a month of a kabupaten is tens of thousands of letters): per
     # desa, state and whether a step of it is on the overdue list, as `state_of` parts them.
@@ -489,11 +495,6 @@ async def kabupaten_summary(
 
     steps = await decided_step_times(session, kabupaten_code, period, kecamatan, desa)
 
-    shown_overdue = [
-        t
-        for t in overdue
-        if (not kecamatan or t.kecamatan_code == kecamatan) and (not desa or t.desa_code == desa)
-    ]
     overdue_rows = [
         OverdueRow(
             task=t,
@@ -501,7 +502,7 @@ async def kabupaten_summary(
             kecamatan=area.kecamatan_name(t.kecamatan_code),
             temporal_url=ui.workflow(t.application_id),
         )
-        for t in shown_overdue
+        for t in overdue
     ]
     return Summary(
         filters=filters,
