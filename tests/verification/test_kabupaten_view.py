@@ -346,11 +346,12 @@ async def _decide(
 ) -> str:
     """A step assigned and decided through the task projection, as the workflow's events say."""
     app_id = application_id or str(uuid.uuid4())
-    common = {"desa_code": desa, "step_index": step_index, "step_role": role}
-    await projection.handle(
-        application_event(APPLICATION_STEP_ASSIGNED, app_id, time=assigned, **common)
-    )
-    await projection.handle(application_event(outcome, app_id, time=decided, **common))
+    for name, at in ((APPLICATION_STEP_ASSIGNED, assigned), (outcome, decided)):
+        await projection.handle(
+            application_event(
+                name, app_id, desa_code=desa, step_index=step_index, step_role=role, time=at
+            )
+        )
     return app_id
 
 
