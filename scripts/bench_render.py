@@ -14,6 +14,7 @@ Wall-clock figures depend on how busy the machine is; the cpu_ms figures are the
 spent per letter (for issuing, the worker's render and sign time is reported alongside).
 
     .venv/bin/python -m scripts.bench_render [--letters 400] [--issue-per-type 5] [--types SKPP,SPAL]
+    make bench-render ARGS="--types SKPP,SPAL --issue-per-type 0"
 
 `--types` limits both parts to those codes (the letters still spread over them in turn), e.g.
 to compare the types with Dukcapil form pages before and after a change.
