@@ -515,7 +515,9 @@ def test_an_sktm_with_a_kecamatan_step_carries_both_signatures(
     kecamatan's two through the staff API, on the real worker; the downloaded PDF has the
     Kades' certification (DocMDP P=2) and the camat's approval signature, both valid, and the
     kecamatan's register number on the page; each next assignee was told."""
-    kasi_kec = kecamatan_account(journey, staff, "pelayanan.kec.pamanukan", "kasi_pelayanan_kecamatan")
+    kasi_kec = kecamatan_account(
+        journey, staff, "pelayanan.kec.pamanukan", "kasi_pelayanan_kecamatan"
+    )
     camat = kecamatan_account(journey, staff, "camat.kec.pamanukan", "camat")
     desa = [staff(f"{who}.pamanukan") for who in ("kesra", "sekdes", "kades")]
     # The seeded rule: SKTM goes through the kecamatan for a scholarship and the like.
