@@ -20,13 +20,14 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
 import httpx
 import pytest
+from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import validate_pdf_signature
@@ -34,8 +35,8 @@ from pyhanko_certvalidator import ValidationContext
 from temporalio.client import Client
 
 from scripts.journey import PAMANUKAN, Journey, sample_pdf, sample_png, wait_until
-from tests.e2e.test_journey import NIK_A, NIK_B, PASSWORD, PHONE_A, PHONE_B, Stack, StackRunner
 from services.signing.pades import APPROVAL_FIELD, SIGNATURE_FIELD
+from tests.e2e.test_journey import NIK_A, NIK_B, PASSWORD, PHONE_A, PHONE_B, Stack, StackRunner
 from workflows.approval import search_attributes as sa
 from workflows.approval import workflow_id
 
@@ -520,10 +521,26 @@ def test_an_sktm_with_a_kecamatan_step_carries_both_signatures(
     )
     camat = kecamatan_account(journey, staff, "camat.kec.pamanukan", "camat")
     desa = [staff(f"{who}.pamanukan") for who in ("kesra", "sekdes", "kades")]
-    # The seeded rule: SKTM goes through the kecamatan for a scholarship and the like.
-    app_id = submitted(journey, resident, "Pengajuan beasiswa sekolah anak", "SKTM")
+    # The kabupaten sends an SKTM through the kecamatan for a scholarship only: the worker
+    # reads the application's purpose when the letter starts (the other way round is tested
+    # on the real activity in tests/workflows/test_activities.py).
+    operator = staff("diskominfo.subang")
+    rule = staff_call(
+        journey,
+        "PUT",
+        operator,
+        "/kabupaten/kecamatan-letter-types/SKTM",
+        {"purposes": ["beasiswa"]},
+    )
+    assert rule.status_code == 200 and rule.json()["purposes"] == ["beasiswa"], rule.text
+    try:
+        app_id = submitted(journey, resident, "Pengajuan Beasiswa sekolah anak", "SKTM")
+        approve(journey, desa[0], app_id, 0)  # the route was resolved before step 0
+    finally:
+        always = staff_call(journey, "PUT", operator, "/kabupaten/kecamatan-letter-types/SKTM", {})
+        assert always.status_code == 200, always.text
 
-    for step, token in enumerate(desa):
+    for step, token in enumerate(desa[1:], start=1):
         approve(journey, token, app_id, step)
     # A kecamatan task is not in a desa inbox, nor in the camat's before its step.
     kecamatan_task(journey, kasi_kec, app_id, 3)
@@ -554,16 +571,24 @@ def test_an_sktm_with_a_kecamatan_step_carries_both_signatures(
     verdict = journey.verify_pdf(pdf.content)
     assert verdict["conclusion"] == "valid", verdict
 
-    # Each next assignee was told in the app: the desa's three, then the kecamatan's two.
+    # Each next assignee was told in the app, with a link to this letter's task: the desa's
+    # three, then the kecamatan's two.
     for token in (*desa, kasi_kec, camat):
-        wait_until("the next assignee's notice", lambda t=token: notices(journey, t) or None)
+        told = task_notices(journey, token, app_id)
+        wait_until("the next assignee's notice", told)
+
+
+def task_notices(journey: Journey, token: str, app_id: str) -> Callable[[], list[Any] | None]:
+    def probe() -> list[Any] | None:
+        found = [n for n in notices(journey, token) if app_id in (n["link"] or "")]
+        return found or None
+
+    return probe
 
 
 def both_signatures(pdf: bytes, root_pem: bytes) -> dict[str, str]:
     """The Kades' certification (P=2) and the camat's approval signature, both valid against
     the kabupaten root; returns the camat's stamp text."""
-    from asn1crypto import pem, x509
-
     _, _, der = pem.unarmor(root_pem)
     context = ValidationContext(trust_roots=[x509.Certificate.load(der)])
     reader = PdfFileReader(BytesIO(pdf))
@@ -574,7 +599,7 @@ def both_signatures(pdf: bytes, root_pem: bytes) -> dict[str, str]:
     assert camat.signer_cert.subject.native["common_name"] == "Camat Pamanukan"
     for signature in (kades, camat):
         status = validate_pdf_signature(signature, context)
-        assert status.bottom_line, status.pretty_print_details()
+        assert status.bottom_line, status.summary()
         assert status.docmdp_ok is not False
     appearance = bytes(camat.sig_field["/AP"]["/N"].get_object().data)
     stamp = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), appearance)
