@@ -49,7 +49,7 @@ class RouteStep(_message.Message):
     SKIPPABLE_FIELD_NUMBER: _builtins.int
     role: _builtins.str
     deadline_working_hours: _builtins.int
-    """time the assignee has, counted in the desa's working time"""
+    """time the assignee has, in the desa's working time (a kecamatan step: the kecamatan's)"""
     skippable: _builtins.bool
     """the desa may let this step be skipped"""
     def __init__(
