@@ -351,7 +351,7 @@ async def save_calendar(
     rules = with_hours(
         replace(DEFAULT_RULES, local_days_off=tuple(d.strip() for d in local_days_off)), hours
     )
-    row = await store_rules(session, office_code, rules, actor.username)
+    row = await store_rules(session, office_code, rules, actor.username, "kecamatan")
     log.info("kecamatan calendar of %s changed by staff %s", office_code, actor.id)
     return row
 

@@ -252,12 +252,12 @@ async def settings_of(session: AsyncSession, desa_code: str) -> SettingsOut:
 
 
 async def store_rules(
-    session: AsyncSession, office_code: str, rules: DesaRules, by: str
+    session: AsyncSession, office_code: str, rules: DesaRules, by: str, office: str = "desa"
 ) -> DesaSettings:
     """Checks and stores an office's calendar and rules (a desa's by its code; a kecamatan's,
     or the kabupaten's default for its kecamatan, by theirs: kecamatan.py) and commits;
     Invalid (`errors`: every broken rule)."""
-    problems = rules_problems(rules)
+    problems = rules_problems(rules, office)
     if problems:
         raise Invalid("invalid-settings", " ".join(problems), errors=problems)
     # One schedule for every workday (an older client's body) is stored per day too.

@@ -278,6 +278,11 @@ async def test_kecamatan_steps_count_in_the_kecamatan_calendar(service: Service)
         headers=operator,
     )
     assert bad.status_code == 422, bad.text
+    no_date = await service.http.put(
+        own, json={"hours": week, "local_days_off": ["besok"]}, headers=operator
+    )
+    assert no_date.status_code == 422
+    assert "Hari libur kecamatan 'besok' bukan tanggal" in no_date.json()["detail"]
     elsewhere = "/api/v1/kabupaten/kecamatan/32.14.01/calendar"
     assert (await service.http.get(elsewhere, headers=operator)).status_code == 404
     kades = await service.login("kades.pamanukan")
