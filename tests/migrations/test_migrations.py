@@ -417,14 +417,14 @@ async def test_the_residents_access_log_is_append_only_on_postgresql(
         await engine.dispose()
 
 
-async def test_steps_decided_before_revision_0017_get_their_working_seconds_once(
+async def test_steps_decided_before_revision_0018_get_their_working_seconds_once(
     new_engine: Callable[[str], Any],
 ) -> None:
-    """Revision 0017 keeps each decided step's working seconds on its task. Steps decided
+    """Revision 0018 keeps each decided step's working seconds on its task. Steps decided
     before it get them once, in each desa's calendar as set at the upgrade (as the task
     projection counts them at a decision); open, cancelled and expired steps get none."""
     engine = await new_engine("working_seconds")
-    await upgrade(engine, "verification", "0016")
+    await upgrade(engine, "verification", "0017")
     pamanukan, rancasari = "32.13.11.2004", "32.13.11.2002"
     friday, monday = datetime(2026, 11, 6, 8, tzinfo=UTC), datetime(2026, 11, 9, 2, tzinfo=UTC)
     task = {

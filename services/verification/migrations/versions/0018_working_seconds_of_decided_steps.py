@@ -1,7 +1,7 @@
 """working seconds of decided steps, kept at the decision
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 09:40:00.000000
 """
 
@@ -15,8 +15,8 @@ from services.verification.calendars import step_working_seconds
 from services.verification.models import DesaSettings
 from services.verification.routes import DesaRules, rules_of
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
