@@ -4,6 +4,7 @@ verification (real grpc.aio servers behind common.rpc.GrpcServer), real SQLite, 
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -548,8 +549,16 @@ async def service(
 ) -> AsyncIterator[Service]:
     await reset_nats(nats_url)
     settings = make_settings(data_dir, nats_url, peers, **service_overrides)
+    async with running_service(settings, peers) as service:
+        yield service
+
+
+@asynccontextmanager
+async def running_service(settings: Settings, peers: Peers) -> AsyncIterator[Service]:
+    """The service started on `settings` and, on leaving, stopped (a test may start it again
+    on the same data)."""
     app = create_app(settings)
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(settings.nats_url)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
