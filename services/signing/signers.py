@@ -349,10 +349,10 @@ class LocalKeySigner:
         return await asyncio.to_thread(self._state.render_and_sign, job)
 
     async def approve(self, job: ApprovalJob) -> bytes:
-        """The camat's approval signature on `job.pdf` (the PDF with it added)."""
-        if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, _approve_in_worker, job)
+        """The camat's approval signature on `job.pdf` (the PDF with it added); in the pool,
+        started again if it was released (the camat decides hours after the Kades signed)."""
+        if self._workers > 0:
+            return await self._in_pool(_approve_in_worker, job)
         assert self._state is not None
         return await asyncio.to_thread(self._state.approve, job)
 
