@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 import grpc
 from google.protobuf.descriptor import FileDescriptor
 from smartdesa.v1 import (
+    catalogue_pb2,
+    catalogue_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
     intake_pb2,
@@ -46,6 +48,7 @@ _Intake: Any = intake_pb2_grpc.IntakeServiceServicer
 _Directory: Any = directory_pb2_grpc.DirectoryServiceServicer
 _Signing: Any = signing_pb2_grpc.SigningServiceServicer
 _Population: Any = population_pb2_grpc.PopulationServiceServicer
+_Catalogue: Any = catalogue_pb2_grpc.CatalogueServiceServicer
 
 
 class IntakeStandIn(_Intake):  # type: ignore[misc]
@@ -64,7 +67,12 @@ class PopulationStandIn(_Population):  # type: ignore[misc]
     """PopulationService: every rpc answers UNIMPLEMENTED unless a subclass overrides it."""
 
 
+class CatalogueStandIn(_Catalogue):  # type: ignore[misc]
+    """CatalogueService: every rpc answers UNIMPLEMENTED unless a subclass overrides it."""
+
+
 _answer_unimplemented(IntakeStandIn, intake_pb2.DESCRIPTOR, "IntakeService")
 _answer_unimplemented(DirectoryStandIn, directory_pb2.DESCRIPTOR, "DirectoryService")
 _answer_unimplemented(SigningStandIn, signing_pb2.DESCRIPTOR, "SigningService")
 _answer_unimplemented(PopulationStandIn, population_pb2.DESCRIPTOR, "PopulationService")
+_answer_unimplemented(CatalogueStandIn, catalogue_pb2.DESCRIPTOR, "CatalogueService")
