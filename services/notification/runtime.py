@@ -2,6 +2,7 @@
 channels, dispatcher, NATS consumers): built at start, torn down in reverse."""
 
 import asyncio
+import contextvars
 import hashlib
 import hmac
 import logging
@@ -289,7 +290,9 @@ class ChatWorker:
             activities=self._activities(),
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
-        running = asyncio.create_task(worker.run())
+        # A context of its own: started from a webhook request, it must not carry that
+        # request's trace (logs and spans) into every later conversation.
+        running = asyncio.create_task(worker.run(), context=contextvars.Context())
 
         async def stop_worker() -> None:
             await worker.shutdown()
