@@ -5,6 +5,7 @@ peers."""
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -26,8 +27,16 @@ from tests.notification.chat_support import (
     signed,
     text,
 )
-from tests.notification.conftest import PAMANUKAN, Service
+from tests.notification.conftest import (
+    PAMANUKAN,
+    Peers,
+    Service,
+    make_settings,
+    reset_nats,
+    running_service,
+)
 from tests.notification.providers import FakeWhatsAppCloud
+from tests.support.waiting import eventually
 
 PHONE = "6281311112222"
 
@@ -553,3 +562,28 @@ async def test_a_revision_is_answered_by_sending_the_corrected_document(
     [not_now] = await chat.say(image(PHONE, "m-first"))
     assert "Berkas hanya diminta saat mengajukan surat" in body_of(not_now)
     assert len(service.peers.intake.revised) == 1
+
+
+async def test_a_replica_starts_its_worker_once_another_has_taken_a_message(
+    data_dir: Path,
+    nats_url: str,
+    peers: Peers,
+    service_overrides: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A notification whose chat was unused at its start runs no worker; once a number is in
+    the shared database (another replica took its message), it starts polling too."""
+    from common.db import utcnow
+    from services.notification import runtime as notification_runtime
+    from services.notification.models import WhatsAppChat
+
+    monkeypatch.setattr(notification_runtime, "CHAT_WATCH_SECONDS", 0.05)
+    await reset_nats(nats_url)
+    settings = make_settings(data_dir, nats_url, peers, **service_overrides)
+    async with running_service(settings, peers) as replica:
+        worker = replica.runtime.chat_worker
+        assert worker is not None and not worker.running
+        async with replica.runtime.sessions() as session:
+            session.add(WhatsAppChat(key="k-other", phone=PHONE, last_inbound_at=utcnow()))
+            await session.commit()
+        await eventually(lambda: worker.running, "the worker started")
