@@ -5,7 +5,6 @@ last message the 24-hour window has closed, so the message goes as its approved 
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -23,7 +22,7 @@ from tests.notification.chat_support import (
     register_resident,
     text,
 )
-from tests.notification.conftest import Peers, Service, make_settings, reset_nats, running_service
+from tests.notification.conftest import Service
 from tests.notification.providers import FakeWhatsAppCloud
 from tests.support.waiting import eventually
 from workflows.conversation import workflow_id
@@ -94,40 +93,3 @@ async def test_a_request_left_halfway_expires_with_a_template_message(
     # The time-skipping server is shared: a conversation left running with nobody to work on
     # it would hold its clock still for the tests after this one.
     await time_skipping_env.client.get_workflow_handle(workflow_id(key)).terminate()
-
-
-async def test_the_worker_starts_with_the_chat_and_again_at_a_restart(
-    data_dir: Path,
-    nats_url: str,
-    peers: Peers,
-    service_overrides: dict[str, object],
-    whatsapp_cloud: tuple[FakeWhatsAppCloud, str],
-    time_skipping_env: WorkflowEnvironment,
-) -> None:
-    """A chat nobody has used runs no Temporal worker; the first message starts it. After a
-    restart the worker starts at once (the number is in the database), so a conversation left
-    halfway still expires with its message though nobody writes again."""
-    cloud, _ = whatsapp_cloud
-    cloud.requests.clear()
-    register_resident(peers, PHONE)
-    clock_from(int((await time_skipping_env.get_current_time()).timestamp()))
-    await reset_nats(nats_url)
-    settings = make_settings(data_dir, nats_url, peers, **service_overrides)
-    async with running_service(settings, peers) as first:
-        worker = first.runtime.chat_worker
-        assert worker is not None and not worker.running
-        chat = Chat(first, cloud, PHONE)
-        [menu] = await chat.say(text(PHONE, "Halo"))
-        assert worker.running
-        await chat.say(button(PHONE, choice_ids(menu)["Ajukan surat"]))
-    key = conversation_key(chat_secret(settings), PHONE)
-    try:
-        async with running_service(settings, peers) as second:
-            assert second.runtime.chat_worker is not None
-            assert second.runtime.chat_worker.running
-            await time_skipping_env.sleep(timedelta(days=3) + timedelta(minutes=5))
-            await eventually(lambda: len(chat.replies()) == 3, "the expiry message")
-            assert chat.replies()[-1]["template"]["name"] == "smartdesa_chat_expired_v1"
-    finally:
-        # The time-skipping server is shared (see above).
-        await time_skipping_env.client.get_workflow_handle(workflow_id(key)).terminate()
