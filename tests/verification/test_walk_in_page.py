@@ -93,3 +93,46 @@ async def test_a_type_the_desa_switched_off_is_not_filed_at_the_office(
     assert len(service.intake.walk_ins) == 1
     assert "walk-in-1" in caplog.text
     assert "operator.pamanukan" not in caplog.text
+
+
+async def test_an_optional_syarat_may_be_scanned_and_is_never_required(service: Service) -> None:
+    """SKJAMKESOS asks for KTP, KK and the RT's letter, and takes a referral if there is one
+    ("Tidak wajib"): the form offers its scan unrequired and sends it to intake when chosen."""
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        signed_in = await client.post(
+            "/masuk",
+            data=await async_sign_in_form(client, username="operator.pamanukan", password=PASSWORD),
+        )
+        assert signed_in.status_code == 303
+        form = await client.get("/pengajuan-langsung", params={"jenis": "SKJAMKESOS"})
+        assert form.status_code == 200, form.text
+        optional = re.search(r'<input[^>]*name="berkas_RUJUKAN"[^>]*>', form.text)
+        assert optional is not None and "required" not in optional.group(0)
+        assert "Surat rujukan (tidak wajib)" in form.text
+        required = re.search(r'<input[^>]*name="berkas_KTP"[^>]*>', form.text)
+        assert required is not None and "required" in required.group(0)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        scan = b"\xff\xd8\xff" + b"0" * 100
+        for request_id, kinds in (
+            ("r-tanpa", ("KTP", "KK", "PENGANTAR_RT")),
+            ("r-dengan", ("KTP", "KK", "PENGANTAR_RT", "RUJUKAN")),
+        ):
+            filed = await client.post(
+                "/pengajuan-langsung",
+                data={
+                    "csrf_token": token.group(1),
+                    "request_id": request_id,
+                    "jenis": "SKJAMKESOS",
+                    "nik": "3213115708900001",
+                    "hp": "081234567890",
+                    "keperluan": "Berobat",
+                },
+                files={f"berkas_{k}": (f"{k}.jpg", scan, "image/jpeg") for k in kinds},
+            )
+            assert filed.status_code == 303, filed.text
+    assert [sorted(a.kind for a in w.attachments) for w in service.intake.walk_ins] == [
+        ["KK", "KTP", "PENGANTAR_RT"],
+        ["KK", "KTP", "PENGANTAR_RT", "RUJUKAN"],
+    ]
