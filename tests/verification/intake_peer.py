@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js import JetStreamContext
-from smartdesa.v1 import events_pb2, intake_pb2, intake_pb2_grpc
+from smartdesa.v1 import events_pb2, intake_pb2
 
 from common.events import (
     CloudEvent,
@@ -22,8 +22,10 @@ from common.events import (
 )
 from common.messaging import publish
 from services.intake.applications import EVENT_SOURCE
+from services.intake.letter_types import LetterType
 from services.intake.servicer import letter_type_catalogue
 from tests.support.catalogue import seed_letter_types
+from tests.support.stand_ins import IntakeStandIn
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -38,11 +40,13 @@ class StoredApplication:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
+class IntakePeer(IntakeStandIn):
     def __init__(self, js: JetStreamContext | None = None) -> None:
         self.applications: dict[str, StoredApplication] = {}
         self.recorded: list[intake_pb2.RecordProgressRequest] = []
         self.walk_ins: list[intake_pb2.FileWalkInRequest] = []
+        # The catalogue ListLetterTypes answers, when a test sets its own (else the seed's).
+        self.letter_types: list[LetterType] | None = None
         # Intake's sign-in bindings as its ListSignInBindings answers them, and the phone
         # changes and undos verification asked for (intake's own tests cover what it does).
         self.bindings: dict[str, tuple[str, intake_pb2.SignInBinding]] = {}
@@ -74,50 +78,6 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         found[1].undone_by = request.undone_by
         found[1].undone_at.GetCurrentTime()
         return intake_pb2.UndoSignInBindingResponse(undone=True)
-
-    async def CheckLetterField(
-        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.CheckLetterFieldResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def ListApplicationsOfResident(
-        self,
-        request: intake_pb2.ListApplicationsOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.ListApplicationsOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def ListKeptDocuments(
-        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ListKeptDocumentsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def CancelApplicationOfResident(
-        self,
-        request: intake_pb2.CancelApplicationOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.CancelApplicationOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def RequestRegisterCorrectionOfResident(
-        self,
-        request: intake_pb2.RequestRegisterCorrectionOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.RequestRegisterCorrectionOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def ReviseApplicationOfResident(
-        self,
-        request: intake_pb2.ReviseApplicationOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.ReviseApplicationOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
 
     async def ChangeSignInPhone(
         self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
@@ -196,16 +156,13 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         )
         raise AssertionError("unreachable")
 
-    async def GetResidentSession(
-        self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ResidentSessionState:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification takes no resident tokens")
-        raise AssertionError("unreachable")
-
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        # As intake answers: the catalogue's types (the seed's, as intake converts them).
+        # As intake answers: the catalogue's types (the seed's, as intake converts them),
+        # or those a test set.
+        if self.letter_types is not None:
+            return letter_type_catalogue(self.letter_types)
         return letter_type_catalogue(seed_letter_types().values())
 
     async def FileWalkIn(
