@@ -211,9 +211,14 @@ class TaskProjection:
             ).one()
             older = latest is not None and occurred_at < as_utc(latest)
             await self._record_application(session, name, payload, occurred_at)
+            # Open inbox pages are told only when a task changed: each notice makes every open
+            # page of the desa fetch its list (about a third of the notices of a letter were
+            # events that change no task: submitted, issued after the last approval).
+            touched = True
             if name not in _HANDLED:
-                pass  # application.submitted / resubmitted: nothing new waits on staff
+                touched = False  # application.submitted / resubmitted: nothing new waits on staff
             elif older:
+                touched = False
                 log.info("event %s is older than the known state of its application", event.id)
             elif name in _OPENING_EVENTS:
                 await self._open_step(session, payload, occurred_at, _task_kind(name, payload))
@@ -222,10 +227,10 @@ class TaskProjection:
             elif name in _ENDING_EVENTS:
                 await self._end(session, payload.application_id, _ENDING_EVENTS[name], occurred_at)
             else:
-                await self._close_open(
+                touched = await self._close_open(
                     session, payload.application_id, _CLOSING_EVENTS[name], occurred_at
                 )
-            if latest is None or occurred_at >= as_utc(latest):
+            if touched:
                 changed = payload.desa_code or await _desa_of(session, payload.application_id)
             session.add(
                 ProcessedEvent(
@@ -358,12 +363,14 @@ class TaskProjection:
 
     async def _close_open(
         self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
-    ) -> None:
-        await session.exec(
+    ) -> bool:
+        """True when a task was open (and is now closed)."""
+        result = await session.exec(
             update(Task)
             .where(col(Task.application_id) == application_id, col(Task.status) == TASK_OPEN)
             .values(status=status, closed_at=closed_at)
         )
+        return bool(result.rowcount)
 
 
 async def _desa_of(session: AsyncSession, application_id: str) -> str | None:
