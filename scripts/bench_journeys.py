@@ -330,10 +330,11 @@ def main() -> int:
             bare.stdout.readline()  # polling
             run_chains(address, task_queue, args.in_flight, args.in_flight, 0)  # warm-up
             chain_roots = {"temporal": roots["temporal"], "bare-worker": bare.pid}
-            before = cpu_seconds(chain_roots)
+            before, client_before = cpu_seconds(chain_roots), _own_cpu()
             chains_s = run_chains(address, task_queue, args.chains, args.in_flight, args.in_flight)
             after = cpu_seconds(chain_roots)
             chain_cpu = {k: (after[k] - before[k]) / args.chains for k in before}
+            chain_cpu["client"] = (_own_cpu() - client_before) / args.chains
             bare.send_signal(signal.SIGINT)
             bare.wait(30)
 
@@ -416,6 +417,12 @@ def main() -> int:
     print(f"  (the bench's own client, on the same cores: {client_s:.3f} s per journey)")
     if chain_cpu is not None:
         print("cpu_s_per_bare_chain: " + ", ".join(f"{k} {v:.3f}" for k, v in chain_cpu.items()))
+        # On a machine whose cores are the limit, throughput goes as 1 / CPU per unit: this
+        # ratio does not depend on what else runs there (the throughput ratio does).
+        cpu_ratio = sum(chain_cpu.values()) / (total + client_s)
+        print(
+            f"cpu_ratio {cpu_ratio:.3f}   (CPU per bare chain / CPU per journey, clients included)"
+        )
     if args.profile:
         print(f"profiles in {args.profile}")
     return 0
