@@ -24,6 +24,9 @@ class ApprovalInput:
     # common/wilayah.py when it starts the workflow; "" in letters started before).
     desa_name: str = ""
     kecamatan_name: str = ""
+    # The catalogue version the application keeps (`<code>-v<n>`): its default route is that
+    # version's (docs/letter-catalogue.md#routes-and-versions); "" in letters started before.
+    letter_type_version: str = ""
 
 
 @dataclass
@@ -72,6 +75,9 @@ class Route:
     # their signature instead of being issued at once. Asked of signing by resolve_route; False
     # in histories recorded before it existed, which keeps those letters on their old path.
     remote_signature: bool = False
+    # When the kecamatan works: its steps' deadlines count in it (issue 18). None in routes
+    # without kecamatan steps and in histories recorded before it existed: the desa's calendar.
+    kecamatan_calendar: WorkingCalendar | None = None
 
 
 @dataclass
