@@ -27,7 +27,11 @@ busy machine throughput and latency say little; CPU per journey still says where
 `--profile DIR` records every service and the worker with py-spy during the counted journeys
 (`--profile-format raw` gives collapsed stacks for grep; speedscope or flamegraph otherwise).
 
+`--postgres` runs every service on its own fresh PostgreSQL database on 127.0.0.1:5432 (the
+production profile; SMARTDESA_TEST_POSTGRES_DSN names another server), dropped at the end.
+
     .venv/bin/python -m scripts.bench_journeys [--journeys 60] [--chains 200] [--in-flight 10]
+        [--postgres]
 """
 
 import argparse
@@ -45,6 +49,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from temporalio.client import Client
@@ -53,6 +58,9 @@ from scripts import bare_chain
 from scripts.bench_memory import CLK_TCK, _descendants
 from scripts.devstack import HOST, PORT_VARIABLES, DevStack, Ports
 from scripts.journey import Endpoints, Journey, sample_pdf, sample_png
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresDatabases
 
 # Kasi Pemerintahan, Sekdes, Kades: the three steps of an SKD in Pamanukan (the dev seed).
 STAFF = ("pemerintahan.pamanukan", "sekdes.pamanukan", "kades.pamanukan")
@@ -293,6 +301,12 @@ def main() -> int:
     parser.add_argument("--skip-chains", action="store_true", help="journeys only")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="every service on its own fresh PostgreSQL database (the production profile), "
+        "dropped afterwards; the dev profile's SQLite otherwise",
+    )
     args = parser.parse_args()
 
     # Every resident of the run signs in from this one address: the sign-in limits (tested in
@@ -300,6 +314,7 @@ def main() -> int:
     os.environ["SMARTDESA_DEMO_PASSWORD"] = PASSWORD
     for key in ("PER_PHONE", "PER_NIK", "PER_CLIENT"):
         os.environ[f"SMARTDESA_INTAKE_CODE_LIMITS_{key}"] = '[{"count": 100000, "seconds": 900}]'
+    databases = _postgres_databases() if args.postgres else None
     data_dir = Path(tempfile.mkdtemp(prefix="smartdesa-bench-journeys-"))
     ports = Ports(**{f: _free() for f in PORT_VARIABLES})
     stack = DevStack(data_dir, ports)
@@ -361,6 +376,7 @@ def main() -> int:
         idle_rate = {k: (idle_after[k] - idle_before[k]) / args.idle_seconds for k in roots}
         client_before = _own_cpu()
         before = cpu_seconds(roots)
+        pg_before = _backend_ticks(databases) if databases is not None else {}
         journeys_s = run_parallel(
             args.journeys,
             args.in_flight,
@@ -368,6 +384,7 @@ def main() -> int:
             args.in_flight,
         )
         after = cpu_seconds(roots)
+        pg_after = _backend_ticks(databases) if databases is not None else {}
         client_s = (_own_cpu() - client_before) / args.journeys
         fetches = sum(w.fetches for _t, w in staff) - fetches_before
         for spy in profiles:
@@ -381,6 +398,8 @@ def main() -> int:
         if bare is not None and bare.poll() is None:
             bare.kill()
         stack.stop()
+        if databases is not None:
+            asyncio.run(databases.drop_all())
         if failed:
             print(f"failed; logs kept in {stack.logs_dir}", file=sys.stderr)
         elif not args.keep:
@@ -388,6 +407,7 @@ def main() -> int:
 
     per_journey = {k: (after[k] - before[k]) / args.journeys for k in before}
     load = os.getloadavg()
+    print(f"database {'PostgreSQL' if args.postgres else 'SQLite'}")
     print(
         f"in flight {args.in_flight}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores"
     )
@@ -415,6 +435,12 @@ def main() -> int:
         f"  {'total':<14} {total:>7.3f} {total - total_idle:>7.3f} {sum(idle_rate.values()):>15.3f}"
     )
     print(f"  (the bench's own client, on the same cores: {client_s:.3f} s per journey)")
+    if databases is not None:
+        pg_s = sum(t - pg_before.get(pid, 0) for pid, t in pg_after.items()) / CLK_TCK
+        print(
+            f"  (PostgreSQL's backends of the four databases: {pg_s / args.journeys:.3f} s per "
+            "journey, not in the total; backends that ended during the run are not counted)"
+        )
     if chain_cpu is not None:
         print("cpu_s_per_bare_chain: " + ", ".join(f"{k} {v:.3f}" for k, v in chain_cpu.items()))
         # On a machine whose cores are the limit, throughput goes as 1 / CPU per unit: this
@@ -431,6 +457,43 @@ def main() -> int:
 def _own_cpu() -> float:
     times = os.times()
     return times.user + times.system
+
+
+def _postgres_databases() -> "PostgresDatabases":
+    """One fresh database per service on the machine's server (as tests/e2e/
+    test_journey_postgres.py runs the stack), named in the environment the stack inherits;
+    each service's migrations make its schema at start."""
+    from common.migrations import SERVICES
+    from tests.support.postgres import PostgresDatabases
+
+    databases = PostgresDatabases()
+
+    async def create() -> None:
+        for service in SERVICES:
+            url = await databases.create(f"bench_{service}")
+            os.environ[f"SMARTDESA_{service.upper()}_DATABASE_URL"] = url
+
+    asyncio.run(create())
+    return databases
+
+
+def _backend_ticks(databases: "PostgresDatabases") -> dict[int, int]:
+    """CPU ticks so far of each PostgreSQL backend serving the run's databases (the server runs
+    on this machine; its backends are not the stack's children)."""
+    import asyncpg
+
+    async def pids() -> list[int]:
+        conn = await asyncpg.connect(databases.admin_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])",
+                databases.created,
+            )
+        finally:
+            await conn.close()
+        return [int(r["pid"]) for r in rows]
+
+    return {pid: _ticks(pid) for pid in asyncio.run(pids())}
 
 
 def _free() -> int:
