@@ -60,8 +60,9 @@ _OTHER_METHOD = "OTHER"
 
 
 class OutboxLag:
-    """Outbox gauges for one service: set after every relay pass; the age keeps growing
-    between passes, so a stuck relay shows as a rising line."""
+    """Outbox gauges for one service: set after a relay pass (at most once a second, and after
+    every failed pass); the age keeps growing between passes, so a stuck relay shows as a
+    rising line."""
 
     def __init__(self, service: str) -> None:
         self._oldest: datetime | None = None

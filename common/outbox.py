@@ -84,6 +84,10 @@ class OutboxRelay:
 
     BATCH = 100
     PRUNE_EVERY = timedelta(hours=1)
+    # The backlog gauges are read at most this often: each reading is a query of its own,
+    # and a pass runs per staged event (bench-journeys: one per progress record). A failed
+    # pass always reads them.
+    OBSERVE_EVERY = timedelta(seconds=1)
 
     def __init__(
         self,
@@ -100,6 +104,7 @@ class OutboxRelay:
         self._loop = BacklogLoop("outbox-relay", self._pass, poll_seconds)
         self._failing_since: datetime | None = None
         self._pruned_at: datetime | None = None
+        self._observed_at: datetime | None = None
 
     def wake(self) -> None:
         self._loop.wake()
@@ -122,7 +127,10 @@ class OutboxRelay:
                 with suppress(Exception):
                     await self._observe_backlog(self._lag)
             raise
-        if self._lag is not None:
+        if self._lag is not None and (
+            self._observed_at is None or now - self._observed_at >= self.OBSERVE_EVERY
+        ):
+            self._observed_at = now
             await self._observe_backlog(self._lag)
         return more
 
