@@ -312,6 +312,9 @@ def main() -> int:
     # Every resident of the run signs in from this one address: the sign-in limits (tested in
     # tests/intake) would otherwise refuse them. Staff use their own password.
     os.environ["SMARTDESA_DEMO_PASSWORD"] = PASSWORD
+    # A decision waits for the workflow at most this long before it answers 503 (15 s in
+    # production): on a machine shared with other work the warm-up alone can exceed that.
+    os.environ.setdefault("SMARTDESA_DECISION_TIMEOUT_SECONDS", "120")
     for key in ("PER_PHONE", "PER_NIK", "PER_CLIENT"):
         os.environ[f"SMARTDESA_INTAKE_CODE_LIMITS_{key}"] = '[{"count": 100000, "seconds": 900}]'
     databases = _postgres_databases() if args.postgres else None
