@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from common.db import as_utc
 from common.domain.errors import Invalid
-from services.verification import kecamatan
+from services.verification import kecamatan, staff_tasks
 from services.verification.api.deps import (
     CatalogueDep,
     CurrentStaff,
@@ -23,7 +23,7 @@ from services.verification.api.deps import (
 from services.verification.api.routes.onboarding import PasswordLinkOut
 from services.verification.models import KecamatanLetterType
 from services.verification.routes import StepSpec
-from services.verification.staff_tasks import TaskSummary
+from services.verification.staff_tasks import EscalatedTask
 
 router = APIRouter(tags=["kecamatan"])
 
@@ -161,8 +161,7 @@ async def delete_kecamatan_letter_type(
 
 
 @router.get("/kecamatan/tasks")
-async def list_kecamatan_tasks(staff: CurrentStaff, session: SessionDep) -> list[TaskSummary]:
+async def list_kecamatan_tasks(staff: CurrentStaff, session: SessionDep) -> list[EscalatedTask]:
     """The kecamatan staff member's inbox: open tasks of their kecamatan's desa at their role's
-    step or escalated to their role."""
-    tasks = await kecamatan.open_kecamatan_tasks(session, staff)
-    return [TaskSummary.of(t, [staff.role]) for t in tasks]
+    step or escalated to their role, each with its desa by code and name."""
+    return await staff_tasks.kecamatan_tasks(session, staff)

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from smartdesa.v1 import intake_pb2
 
 from common.db import utcnow
-from common.domain import ROLE_LABELS, ApplicationStatus, Decision, SignerKind
+from common.domain import ROLE_LABELS, ApplicationStatus, Decision, Role, SignerKind
 from common.domain.errors import DomainError
 from common.domain.events import (
     APPLICATION_CANCELLED,
@@ -177,10 +177,14 @@ async def _page_context(
         and task.kind == TASK_KIND_DECISION
         and task.step.index == len(found[0].steps) - 1
     )
+    # The camat's step (after the desa's, kecamatan.with_kecamatan_steps): approving it adds
+    # the camat's "mengetahui" signature and the kecamatan's register number, then the letter
+    # is issued.
+    camat_step = task.kind == TASK_KIND_DECISION and task.step.role == Role.CAMAT
     # Approving here signs the letter: the signer (or their Plt, or the Sekdes/Kades who
     # decides it after an escalation) is told so before, and asked the BSrE passphrase only
     # where the desa signs with BSrE. The kabupaten operator may not give this approval.
-    signing_step = last_step and not desk.kabupaten
+    signing_step = last_step and not desk.kabupaten and not desk.kecamatan
     open_signature = task.kind == TASK_KIND_SIGNATURE and task.status == TASK_OPEN
     open_blocked = task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN
     signer = (
@@ -212,7 +216,9 @@ async def _page_context(
         "signature": open_signature,
         "bsre": signer == SignerKind.BSRE,
         "kabupaten_desk": desk.kabupaten,
+        "kecamatan_desk": desk.kecamatan,
         "last_step": last_step,
+        "camat_step": camat_step,
         "desa_name": _desa_name(staff.desa_code),
         "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),
