@@ -51,6 +51,7 @@ from services.signing.numbering import (
 )
 from services.signing.pades import ApprovalStamp, StampText
 from services.signing.register import initials, mask_nik
+from services.signing.signer_install import printed_name
 from services.signing.signers import (
     ApprovalJob,
     LetterSigner,
@@ -196,6 +197,8 @@ class LetterIssuer:
             raise IssueRefused("Surat ini diterbitkan tanpa langkah kecamatan.")
         if letter.kecamatan_approved_at is not None:
             return letter
+        # A camat certificate installed meanwhile (here or on another replica) is used now.
+        await self._signers.refresh()
         local = self._signers.local()
         if local is None or not local.can_sign(req.kecamatan_code, Role.CAMAT):
             raise IssueRefused(
@@ -266,6 +269,8 @@ class LetterIssuer:
                     req.application_id,
                     req.kecamatan_code,
                     area.kecamatan if area is not None else req.kecamatan_code,
+                    # The camat's name as the operator installed their certificate with it.
+                    await printed_name(self._sessions, req.kecamatan_code, Role.CAMAT),
                 )
             )
         return letter

@@ -18,6 +18,7 @@ KEC_PAMANUKAN = "32.13.11"
 SUKAMANDI = "32.13.01.2003"  # Kecamatan Sagalaherang
 TYPES = "/api/v1/kabupaten/kecamatan-letter-types"
 PASSWORD = "sandi-camat-baru-1"
+CAMAT_NAME = "Drs. H. Asep Saepudin, M.Si."
 
 
 async def _route_roles(service: Service, letter_type: str) -> list[str]:
@@ -35,7 +36,7 @@ async def _camat(service: Service, username: str = "camat.pamanukan") -> dict[st
     operator = await service.login("diskominfo.subang")
     made = await service.http.post(
         f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
-        json={"username": username, "role": "camat"},
+        json={"username": username, "role": "camat", "full_name": CAMAT_NAME},
         headers=operator,
     )
     assert made.status_code == 201, made.text
@@ -70,15 +71,28 @@ async def test_kabupaten_operator_creates_kecamatan_accounts(service: Service) -
     )
     assert listed.status_code == 200
     assert listed.json() == [
-        {"username": "camat.pamanukan", "role": "camat", "active": True, "password_set": True}
+        {
+            "username": "camat.pamanukan",
+            "role": "camat",
+            "full_name": CAMAT_NAME,
+            "active": True,
+            "password_set": True,
+        }
     ]
     # One camat per kecamatan; only kecamatan roles; only the operator; only its kabupaten.
     second = await service.http.post(
         f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
-        json={"username": "camat.lain", "role": "camat"},
+        json={"username": "camat.lain", "role": "camat", "full_name": "Camat Lain"},
         headers=operator,
     )
     assert second.status_code == 409 and "sudah memiliki Camat" in second.json()["detail"]
+    # The camat's name is printed on their "mengetahui" stamp: no camat without one.
+    nameless = await service.http.post(
+        "/api/v1/kabupaten/kecamatan/32.13.01/accounts",
+        json={"username": "camat.tanpa.nama", "role": "camat"},
+        headers=operator,
+    )
+    assert nameless.status_code == 422 and "Nama lengkap Camat" in nameless.json()["detail"]
     desa_role = await service.http.post(
         f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
         json={"username": "kades.palsu", "role": "kades"},

@@ -60,7 +60,7 @@ def _flash(request: Request) -> dict[str, Any]:
     return {"flash": message, "flash_kind": "ok"} if message else {}
 
 
-def _refused(exc: DomainError) -> dict[str, Any]:
+def refused(exc: DomainError) -> dict[str, Any]:
     return {"flash": exc.message, "flash_kind": "galat"}
 
 
@@ -155,7 +155,7 @@ async def switch(
             runtime,
             session,
             code,
-            extra=_refused(exc),
+            extra=refused(exc),
             status_code=refusal_of(exc).status,
         )
     return _done(code, "dinyalakan" if serving else "dimatikan")
@@ -189,7 +189,7 @@ async def profile(
             runtime,
             session,
             code,
-            extra=_refused(exc),
+            extra=refused(exc),
             values=values,
             errors=exc.errors,
             status_code=422,
@@ -213,7 +213,7 @@ async def new_account(
             runtime, session, staff, code, username, role
         )
     except DomainError as exc:
-        extra = _refused(exc) | {"account_form": {"username": username, "role": role}}
+        extra = refused(exc) | {"account_form": {"username": username, "role": role}}
         return await _desa_page(
             request,
             page,
@@ -224,10 +224,10 @@ async def new_account(
             status_code=refusal_of(exc).status,
         )
     # The link is shown this once (only its hash is kept): no redirect that would lose it.
-    return await _desa_page(request, page, runtime, session, code, extra=_link_shown(request, link))
+    return await _desa_page(request, page, runtime, session, code, extra=link_shown(request, link))
 
 
-def _link_shown(request: Request, link: onboarding.PasswordLink) -> dict[str, Any]:
+def link_shown(request: Request, link: onboarding.PasswordLink) -> dict[str, Any]:
     return {
         "flash": f"Akun {link.username} dibuat. Serahkan tautan di bawah kepada pemiliknya.",
         "flash_kind": "ok",
@@ -255,16 +255,16 @@ async def new_link(
             runtime,
             session,
             code,
-            extra=_refused(exc),
+            extra=refused(exc),
             status_code=refusal_of(exc).status,
         )
-    extra = _link_shown(request, link) | {
+    extra = link_shown(request, link) | {
         "flash": f"Tautan baru untuk {link.username}; tautan sebelumnya tidak berlaku lagi."
     }
     return await _desa_page(request, page, runtime, session, code, extra=extra)
 
 
-async def _upload(form_value: object) -> bytes:
+async def uploaded_file(form_value: object) -> bytes:
     if isinstance(form_value, UploadFile) and form_value.filename:
         return await form_value.read(onboarding.CERTIFICATE_UPLOAD_LIMIT + 1)
     return b""
@@ -282,9 +282,9 @@ async def certificate(
     form = await request.form()
     role = str(form.get("role") or "")[:20]
     upload = onboarding.CertificateUpload(
-        pkcs12=await _upload(form.get("pkcs12")),
-        certificate_pem=await _upload(form.get("sertifikat")),
-        key_pem=await _upload(form.get("kunci")),
+        pkcs12=await uploaded_file(form.get("pkcs12")),
+        certificate_pem=await uploaded_file(form.get("sertifikat")),
+        key_pem=await uploaded_file(form.get("kunci")),
         password=str(form.get("sandi") or "")[:256].encode(),
     )
     try:
@@ -296,7 +296,7 @@ async def certificate(
             runtime,
             session,
             code,
-            extra=_refused(exc),
+            extra=refused(exc),
             status_code=refusal_of(exc).status,
         )
     return _done(code, "sertifikat")
