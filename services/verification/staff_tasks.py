@@ -55,6 +55,7 @@ from services.verification.task_inbox import (
     escalated_by_number,
     escalated_task_in_kabupaten,
     escalated_to_kabupaten,
+    inbox_order,
     is_overdue,
     open_task_in_desa,
     open_tasks_for,
@@ -259,10 +260,10 @@ async def desk_for(session: AsyncSession, staff: Staff, application_id: str) -> 
 
 async def kecamatan_tasks(session: AsyncSession, staff: Staff) -> list[EscalatedTask]:
     """The kecamatan staff member's inbox: open tasks of their kecamatan's desa at their role
-    (or escalated to it), each with its desa; Forbidden for anyone else."""
-    return [
-        EscalatedTask.of_task(t, [staff.role]) for t in await open_kecamatan_tasks(session, staff)
-    ]
+    (or escalated to it), each with its desa, overdue first as a desa's; Forbidden for anyone
+    else."""
+    tasks = inbox_order(await open_kecamatan_tasks(session, staff))
+    return [EscalatedTask.of_task(t, [staff.role]) for t in tasks]
 
 
 async def escalated_tasks(session: AsyncSession, staff: Staff) -> list[EscalatedTask]:

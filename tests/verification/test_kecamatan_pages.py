@@ -34,7 +34,7 @@ from services.signing.pki import (
 from services.signing.runtime import Runtime as SigningRuntime
 from services.verification.inbox_events import InboxFanout
 from services.verification.models import TASK_OPEN, Staff, Task
-from services.verification.web.routes.inbox import _watched_desa
+from services.verification.web.routes.inbox import watched_desa
 from tests.signing.conftest import skd_request
 from tests.support.waiting import eventually
 from tests.support.web import async_sign_in_form
@@ -194,7 +194,7 @@ async def test_the_kecamatan_inbox_stream_hears_every_desa_of_the_kecamatan(
     await _camat_from_the_page(service)
     async with service.runtime.sessions() as session:
         camat = (await session.exec(select(Staff).where(Staff.username == CAMAT))).one()
-    watched = _watched_desa(camat)
+    watched = watched_desa(camat)
     assert PAMANUKAN in watched and SUKAMANDI not in watched
     assert all(code.startswith(KEC_PAMANUKAN + ".") for code in watched)
     fanout = InboxFanout()

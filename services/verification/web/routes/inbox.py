@@ -1,7 +1,9 @@
 """The staff inbox: what waits on the signed-in staff member (the same list as
 `GET /api/v1/tasks`), overdue first, with each deadline in the desa's working time; filters by
 letter type and state; and a server-sent-event stream that tells the page when its desa's tasks
-changed, so it refreshes itself."""
+changed, so it refreshes itself. Kecamatan staff get their kecamatan's (`GET
+/api/v1/kecamatan/tasks`: its desa's letters at their role, each with its desa, the stream
+hearing every desa of the kecamatan), the kabupaten operator what was escalated to them."""
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
@@ -237,7 +239,7 @@ async def _inbox_page(
     )
 
 
-def _watched_desa(staff: Staff) -> tuple[str, ...]:
+def watched_desa(staff: Staff) -> tuple[str, ...]:
     """The desa whose task changes a staff member's inbox stream hears of: their own desa's,
     or every desa of their kecamatan's (kecamatan staff); 403 for anyone else."""
     if is_kecamatan_staff(staff):
@@ -253,7 +255,7 @@ async def inbox_events(
     """`text/event-stream`: an `tugas` event whenever the tasks of the staff member's desa (of
     any desa of their kecamatan, for kecamatan staff) change (the page then fetches its list
     again), a comment as heartbeat. Carries no data about any application or person."""
-    desa_codes = _watched_desa(staff)
+    desa_codes = watched_desa(staff)
     # Nothing more is read for this stream: give the database connection back now.
     await session.close()
     fanout = runtime.inbox_fanout
