@@ -226,10 +226,22 @@ async def test_uploads_that_cannot_sign_are_refused_and_nothing_is_kept(
     stranger_cert, stranger_key = _kades_pair((stranger_root, stranger_root_key), "Orang Lain")
 
     def request(
-        desa_code: str = SUKAMANDI, role: str = "kades", **material: bytes
+        desa_code: str = SUKAMANDI,
+        role: str = "kades",
+        *,
+        pkcs12: bytes = b"",
+        certificate_pem: bytes = b"",
+        key_pem: bytes = b"",
+        password: bytes = b"",
     ) -> signing_pb2.InstallSignerRequest:
         return signing_pb2.InstallSignerRequest(
-            desa_code=desa_code, role=role, installed_by="diskominfo.subang", **material
+            desa_code=desa_code,
+            role=role,
+            installed_by="diskominfo.subang",
+            pkcs12=pkcs12,
+            certificate_pem=certificate_pem,
+            key_pem=key_pem,
+            password=password,
         )
 
     cases = [

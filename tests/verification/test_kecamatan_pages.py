@@ -284,11 +284,11 @@ async def test_the_operator_manages_kecamatan_accounts_and_letter_types_on_pages
     async with _browser(service, "dpmd.subang") as viewer:
         page = await viewer.get(f"/kabupaten/kecamatan/{KEC_PAMANUKAN}")
         assert page.status_code == 200 and "Buat akun" not in page.text
-        token = CSRF.search(page.text)
-        assert token is not None
+        viewer_token = CSRF.search(page.text)
+        assert viewer_token is not None
         refused = await viewer.post(
             f"/kabupaten/kecamatan/{KEC_PAMANUKAN}/akun",
-            data={"csrf_token": token.group(1), "username": "x.y", "role": "sekcam"},
+            data={"csrf_token": viewer_token.group(1), "username": "x.y", "role": "sekcam"},
         )
         assert refused.status_code == 403
 
