@@ -191,3 +191,45 @@ async def test_reminders_and_escalations_find_the_kecamatan_staff(service: Servi
         )
     assert [h.username for h in here.holders] == ["camat.pamanukan"]
     assert list(elsewhere.holders) == []
+
+
+async def test_the_operator_lists_kecamatan_renames_relinks_and_needs_a_camat_to_install(
+    service: Service,
+) -> None:
+    await _camat(service)
+    operator = await service.login("diskominfo.subang")
+    listed = await service.http.get("/api/v1/kabupaten/kecamatan", headers=operator)
+    assert listed.status_code == 200
+    pamanukan = next(k for k in listed.json() if k["code"] == KEC_PAMANUKAN)
+    assert pamanukan["name"] == "Pamanukan" and pamanukan["accounts"] == {"camat": 1}
+    assert pamanukan["desa_count"] > 1
+    accounts = f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts"
+    renamed = await service.http.patch(
+        f"{accounts}/camat.pamanukan",
+        json={"full_name": "  Hj. Nining  Suryani "},
+        headers=operator,
+    )
+    assert renamed.status_code == 200 and renamed.json()["full_name"] == "Hj. Nining Suryani"
+    blank = await service.http.patch(
+        f"{accounts}/camat.pamanukan", json={"full_name": " "}, headers=operator
+    )
+    assert blank.status_code == 422
+    link = await service.http.post(f"{accounts}/camat.pamanukan/password-link", headers=operator)
+    assert link.status_code == 201 and link.json()["set_password_path"].startswith("/akun/")
+    missing = await service.http.post(f"{accounts}/kades.pamanukan/password-link", headers=operator)
+    assert missing.status_code == 404
+    # The camat's certificate needs an active camat with a name (printed on the stamp).
+    pem = {"certificate_pem": "x", "key_pem": "y"}
+    no_camat = await service.http.put(
+        "/api/v1/kabupaten/kecamatan/32.13.01/signers/camat", json=pem, headers=operator
+    )
+    assert no_camat.status_code == 409 and "akun Camat" in no_camat.json()["detail"]
+    elsewhere = await service.http.put(
+        "/api/v1/kabupaten/kecamatan/32.14.01/signers/camat", json=pem, headers=operator
+    )
+    assert elsewhere.status_code == 404
+    viewer = await service.login("dpmd.subang")
+    refused = await service.http.put(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/signers/camat", json=pem, headers=viewer
+    )
+    assert refused.status_code == 403
