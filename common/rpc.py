@@ -1,7 +1,10 @@
 """gRPC plumbing: a server with the standard health service and internal-token authentication,
 and client channels that present this service's token."""
 
+import importlib
+import json
 import logging
+import pkgutil
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -73,6 +76,47 @@ _MESSAGE_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 ]
+
+
+# Methods that only read (by name), and so may be asked again when the replica answering them
+# dies mid-call: the UNAVAILABLE of a killed pod then reaches the caller only if every attempt
+# fails. Writes are not retried here, since the dead replica may have done them; their callers
+# (a Temporal activity, a resident's retry after "coba lagi") decide.
+_READ_PREFIXES = ("Get", "List", "Find", "Check", "Verify", "Read", "Example", "Preview", "Render")
+_RETRY_POLICY = {
+    "maxAttempts": 4,
+    "initialBackoff": "0.05s",
+    "maxBackoff": "1s",
+    "backoffMultiplier": 3,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+_read_retry_json: str | None = None
+
+
+def read_methods() -> list[tuple[str, str]]:
+    """(service, method) of every read-only rpc in the contracts."""
+    import smartdesa.v1
+
+    found = []
+    for module in pkgutil.iter_modules(smartdesa.v1.__path__):
+        if not module.name.endswith("_pb2"):
+            continue
+        descriptor = importlib.import_module(f"smartdesa.v1.{module.name}").DESCRIPTOR
+        for service in descriptor.services_by_name.values():
+            for method in service.methods:
+                if method.name.startswith(_READ_PREFIXES):
+                    found.append((service.full_name, method.name))
+    return sorted(found)
+
+
+def _read_retry_config() -> str:
+    global _read_retry_json
+    if _read_retry_json is None:
+        names = [{"service": service, "method": method} for service, method in read_methods()]
+        _read_retry_json = json.dumps(
+            {"methodConfig": [{"name": names, "retryPolicy": _RETRY_POLICY}]}
+        )
+    return _read_retry_json
 
 
 class InternalAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -167,7 +211,7 @@ def client_channel(target: str, auth: InternalAuth, audience: str) -> grpc.aio.C
     """A channel to another service that authenticates every call as this service."""
     return grpc.aio.insecure_channel(
         target,
-        options=_MESSAGE_OPTIONS,
+        options=[*_MESSAGE_OPTIONS, ("grpc.service_config", _read_retry_config())],
         # A client span per call, its context in the metadata (traceparent) for the server.
         interceptors=[*aio_client_interceptors(), _BearerInterceptor(auth, audience)],  # type: ignore[no-untyped-call]
     )

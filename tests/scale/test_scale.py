@@ -120,12 +120,16 @@ def _write(
     """A write whose reply may be lost when the replica that took it is killed mid-way (a
     phone's request does the same): after a cut-off it is asked whether the write happened
     before it is made again, so nothing is doubled; `done_after_cutoff` are the answers that
-    say a repeat found it done (a decision's 409)."""
+    say a repeat found it done (a decision's 409). A 503 ("coba lagi nanti": a write the
+    service passed on to a replica that died under it) is met as a resident meets it: by
+    trying again, after the same check."""
     cut_off = False
     for _ in range(5):
         try:
             r = attempt()
         except httpx.TransportError:
+            r = None
+        if r is None or r.status_code == 503:
             if happened():
                 return
             cut_off = True
