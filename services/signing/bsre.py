@@ -33,8 +33,8 @@ from pyhanko_certvalidator import ValidationContext
 
 from common.domain import SignerKind
 from services.signing import rendering
-from services.signing.pades import StampText, stamp_place
-from services.signing.signers import SignatureJob, SignedLetter, SigningFailed
+from services.signing.pades import APPROVAL_REASON, StampText, approval_place, stamp_place
+from services.signing.signers import ApprovalJob, SignatureJob, SignedLetter, SigningFailed
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ def _check_signed(pdf: bytes, roots: list[asn1_x509.Certificate]) -> None:
         if not signatures:
             raise SigningFailed("BSrE mengembalikan dokumen tanpa tanda tangan.")
         for sig in signatures:
+            if sig.sig_object_type == "/DocTimeStamp":
+                continue  # the certification's archive timestamps (a letter BSrE approved)
             # Integrity only: whether BSrE's chain is trusted is the verifier's question.
             context = ValidationContext(trust_roots=roots, allow_fetching=False)
             status = validate_pdf_signature(sig, context)
@@ -155,12 +157,64 @@ class BsreSigner:
         pdf = await asyncio.to_thread(rendering.render_letter, job.content)
         image = await asyncio.to_thread(_stamp_png, job.stamp)
         rendered = time.perf_counter()
-        page, (x1, y1, x2, y2) = stamp_place(
+        page, box = stamp_place(
             PdfFileReader(BytesIO(pdf), strict=False), job.stamp.verification_url
         )
+        signed = await self._post(
+            nik,
+            job.passphrase,
+            pdf,
+            image,
+            page,
+            box,
+            job.location,
+            "Tanda tangan elektronik surat keterangan",
+        )
+        done = time.perf_counter()
+        return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
+
+    async def approve(self, job: ApprovalJob) -> bytes:
+        """The camat's "mengetahui" through BSrE, at the place of the empty signature field
+        the Kades' certification reserved (pades.approval_place). BSrE must sign into that
+        field: a new field after a DocMDP P=2 certification is a change validators refuse
+        (to be confirmed with BSSN for the production API; the local test server does)."""
+        nik = self._nik(job.kecamatan_code, job.role)
+        if nik is None:
+            raise SigningFailed(f"Camat kecamatan {job.kecamatan_code} belum terdaftar di BSrE.")
+        if not job.passphrase:
+            raise SigningFailed(
+                "Passphrase TTE camat wajib diisi untuk menandatangani melalui BSrE."
+            )
+        stamp = StampText(
+            signer_line=f"Mengetahui, {job.stamp.signer_line} · {job.stamp.register_number}",
+            signed_at_wib=job.stamp.signed_at_wib,
+            verification_url=job.stamp.verification_url,
+            signer_name=job.stamp.signer_name,
+        )
+        image = await asyncio.to_thread(_stamp_png, stamp)
+        page, box = approval_place(
+            PdfFileReader(BytesIO(job.pdf), strict=False), job.stamp.verification_url
+        )
+        return await self._post(
+            nik, job.passphrase, job.pdf, image, page, box, job.location, APPROVAL_REASON
+        )
+
+    async def _post(
+        self,
+        nik: str,
+        passphrase: str,
+        pdf: bytes,
+        image: bytes,
+        page: int,
+        box: tuple[int, int, int, int],
+        location: str,
+        reason: str,
+    ) -> bytes:
+        """One sign call (never retried here), and the signed PDF checked."""
+        x1, y1, x2, y2 = box
         payload = {
             "nik": nik,
-            "passphrase": job.passphrase,
+            "passphrase": passphrase,
             "signatureProperties": [
                 {
                     "tampilan": "VISIBLE",
@@ -170,8 +224,8 @@ class BsreSigner:
                     "originY": y1,
                     "width": x2 - x1,
                     "height": y2 - y1,
-                    "location": job.location,
-                    "reason": "Tanda tangan elektronik surat keterangan",
+                    "location": location,
+                    "reason": reason,
                 }
             ],
             "file": [base64.b64encode(pdf).decode()],
@@ -201,8 +255,7 @@ class BsreSigner:
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise SigningFailed("Jawaban BSrE tidak dapat dibaca.") from exc
         await asyncio.to_thread(_check_signed, signed, self._roots)
-        done = time.perf_counter()
-        return SignedLetter(signed, (rendered - start) * 1000, (done - rendered) * 1000)
+        return signed
 
     async def close(self) -> None:
         await self._client.aclose()

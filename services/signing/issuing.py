@@ -100,6 +100,10 @@ class IssueRequest:
     # The letter goes through the kecamatan (its route has kecamatan steps): the certification
     # reserves the camat's signature field (pades.PadesEngine.sign).
     kecamatan_code: str = ""
+    # The camat's, when the kecamatan signs through BSrE; never stored or logged. (No caller
+    # passes it yet: the camat's passphrase step is not built, so such letters are refused
+    # before they are numbered.)
+    camat_passphrase: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class KecamatanApproval:
     kecamatan_code: str
     kecamatan_name: str
     camat_name: str = ""
+    # For a camat who signs through BSrE; never stored or logged.
+    passphrase: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -197,14 +203,7 @@ class LetterIssuer:
             raise IssueRefused("Surat ini diterbitkan tanpa langkah kecamatan.")
         if letter.kecamatan_approved_at is not None:
             return letter
-        # A camat certificate installed meanwhile (here or on another replica) is used now.
-        await self._signers.refresh()
-        local = self._signers.local()
-        if local is None or not local.can_sign(req.kecamatan_code, Role.CAMAT):
-            raise IssueRefused(
-                f"Belum ada sertifikat camat untuk kecamatan {req.kecamatan_code}.",
-                precondition=True,
-            )
+        signer = self._camat_signer(req.kecamatan_code, req.passphrase)
         if not letter.kecamatan_register:
             async with self._sessions() as session:
                 # The counter first (SQLite's write lock), the letter in the same transaction.
@@ -235,9 +234,10 @@ class LetterIssuer:
                     signed_at_wib=f"{indonesian_date(signed_at.date())}, {signed_at:%H.%M} WIB",
                     verification_url=self.verification_url(letter.verification_code),
                 ),
+                passphrase=req.passphrase,
             )
             try:
-                signed = await local.approve(job)
+                signed = await signer.approve(job)
             except SigningFailed as exc:
                 raise IssueRefused(exc.reason, precondition=True) from exc
             await asyncio.to_thread(write_once, path, signed)
@@ -258,7 +258,30 @@ class LetterIssuer:
         log.info("letter %s approved at the kecamatan", letter.id)
         return approved
 
+    def _camat_signer(self, kecamatan_code: str, passphrase: str | None) -> LetterSigner:
+        """The kecamatan's signer (local keys, PKCS#11 or BSrE, as configured for its code),
+        if it holds the camat's key; IssueRefused (a precondition) otherwise."""
+        signer = self._signers.for_kecamatan(kecamatan_code)
+        if signer is None or not signer.can_sign(kecamatan_code, Role.CAMAT):
+            raise IssueRefused(
+                f"Belum ada sertifikat camat untuk kecamatan {kecamatan_code}.",
+                precondition=True,
+            )
+        if signer.kind.remote and not passphrase:
+            raise IssueRefused(
+                "Camat menandatangani melalui BSrE: passphrase TTE camat wajib diisi.",
+                precondition=True,
+            )
+        return signer
+
     async def issue(self, req: IssueRequest) -> Letter:
+        if req.kecamatan_code:
+            # Before the number is taken: a letter the camat cannot approve is not certified.
+            try:
+                self._camat_signer(req.kecamatan_code, req.camat_passphrase)
+            except IssueRefused:
+                await self._signers.refresh()  # a camat key installed meanwhile counts
+                self._camat_signer(req.kecamatan_code, req.camat_passphrase)
         letter = await self._issue_certified(req)
         if req.kecamatan_code and letter.kecamatan_approved_at is None:
             # The route's kecamatan steps were approved before issuing: the camat's
@@ -270,7 +293,8 @@ class LetterIssuer:
                     req.kecamatan_code,
                     area.kecamatan if area is not None else req.kecamatan_code,
                     # The camat's name as the operator installed their certificate with it.
-                    await printed_name(self._sessions, req.kecamatan_code, Role.CAMAT),
+                    camat_name=await printed_name(self._sessions, req.kecamatan_code, Role.CAMAT),
+                    passphrase=req.camat_passphrase,
                 )
             )
         return letter

@@ -219,20 +219,13 @@ def is_kecamatan_code(code: str) -> bool:
     return any(d.kecamatan_code == code for d in all_desa().values())
 
 
-def _check_camat(kecamatan_code: str, signer_name: str, signers: SignerSet) -> None:
+def _check_camat(kecamatan_code: str, signer_name: str) -> None:
     if not is_kecamatan_code(kecamatan_code):
         raise SignerRejected(f"Kecamatan dengan kode '{kecamatan_code}' tidak dikenal.")
     if not signer_name:
         raise SignerRejected(
             "Nama Camat (yang tercetak pada tanda tangan) wajib ada: isi nama lengkap pada akun "
             "Camat kecamatan ini."
-        )
-    if signers.local() is None:
-        # The camat's approval signature is made with local keys (issuing.approve_at_kecamatan).
-        raise SignerRejected(
-            "Layanan tanda tangan ini tidak memakai kunci lokal; sertifikat camat tidak dapat "
-            "dipasang di sini.",
-            precondition=True,
         )
 
 
@@ -279,7 +272,7 @@ class InstalledSigners:
         and `signer_name` the camat's printed name. Raises SignerRejected."""
         signer_name = " ".join(signer_name.split())[:120]
         if role == Role.CAMAT:
-            _check_camat(desa_code, signer_name, self._signers)
+            _check_camat(desa_code, signer_name)
         elif find_desa(desa_code) is None:
             raise SignerRejected(f"Desa dengan kode '{desa_code}' tidak dikenal.")
         elif role not in SIGNER_ROLES:
@@ -291,10 +284,12 @@ class InstalledSigners:
             signer_name = ""  # a desa signer's name is the desa profile's
         if not installed_by:
             raise SignerRejected("installed_by wajib diisi.")
-        kind = SignerKind.LOCAL if role == Role.CAMAT else self._signers.kind_for(desa_code)
+        # A camat's signer is set like a desa's, keyed by the kecamatan code (for_kecamatan).
+        kind = self._signers.kind_for(desa_code)
         if kind != SignerKind.LOCAL:
             raise SignerRejected(
-                f"Desa ini menandatangani surat dengan penanda tangan '{kind}': kuncinya "
+                f"{'Camat kecamatan' if role == Role.CAMAT else 'Desa'} ini menandatangani "
+                f"surat dengan penanda tangan '{kind}': kuncinya "
                 "berada di HSM atau BSrE, tidak dipasang di sini.",
                 precondition=True,
             )
@@ -368,8 +363,8 @@ class InstalledSigners:
         camat's certificate is there (installed, or the dev PKI's)."""
         await self.refresh()
         if is_kecamatan_code(desa_code):
-            local = self._signers.local()
-            held = local is not None and local.can_sign(desa_code, Role.CAMAT)
+            camat = self._signers.for_kecamatan(desa_code)
+            held = camat is not None and camat.can_sign(desa_code, Role.CAMAT)
             return [Role.CAMAT] if held else []
         signer = self._signers.for_desa(desa_code)
         return signer.roles_for(desa_code) if signer is not None else []

@@ -8,7 +8,9 @@
 - `bsre`: BSrE's signing service does the PDF signature (services/signing/bsre.py).
 
 Every kind renders the same letter and returns a signed PDF; the PAdES work of `local` and
-`pkcs11` is the same `PadesEngine`.
+`pkcs11` is the same `PadesEngine`. Every kind also makes the camat's approval signature
+(`approve`) on a letter going through the kecamatan; which kind a kecamatan uses is the same
+setting, keyed by the kecamatan's code (`SignerSet.for_kecamatan`).
 """
 
 import asyncio
@@ -86,6 +88,8 @@ class ApprovalJob:
     location: str
     stamp: ApprovalStamp
     role: str = "camat"
+    # Only for signers that ask for it per signature (BSrE); never stored, never logged.
+    passphrase: str | None = field(default=None, repr=False)
     # As SignatureJob's: a worker holding another camat certificate (installed or replaced at
     # runtime) loads this one again.
     signer_fingerprint: str = ""
@@ -111,6 +115,10 @@ class LetterSigner(Protocol):
         ...
 
     async def sign(self, job: SignatureJob) -> SignedLetter: ...
+
+    async def approve(self, job: ApprovalJob) -> bytes:
+        """The camat's approval signature on `job.pdf` (the PDF with it added)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -354,7 +362,7 @@ class LocalKeySigner:
         loaded = self._registry.get(job.kecamatan_code, job.role)
         if loaded is not None:
             job = replace(job, signer_fingerprint=loaded.fingerprint)
-        if self._workers > 0:
+        if self._workers > 0:  # the pool, started again if it was released while idle
             return await self._in_pool(_approve_in_worker, job)
         assert self._state is not None
         return await asyncio.to_thread(self._state.approve, job)
@@ -450,6 +458,19 @@ class Pkcs11LetterSigner:
     async def sign(self, job: SignatureJob) -> SignedLetter:
         return await asyncio.to_thread(self._render_and_sign, job)
 
+    def _approve(self, job: ApprovalJob) -> bytes:
+        with self._lock:
+            signer = self._signer(job.kecamatan_code, job.role)
+            if signer is None:
+                raise SigningFailed(
+                    f"Token PKCS#11 tidak memiliki kunci camat untuk kecamatan "
+                    f"{job.kecamatan_code}."
+                )
+            return self._engine.approve(job.pdf, signer, job.location, job.stamp)
+
+    async def approve(self, job: ApprovalJob) -> bytes:
+        return await asyncio.to_thread(self._approve, job)
+
     async def close(self) -> None:
         await asyncio.to_thread(self._session.close)
 
@@ -485,12 +506,17 @@ class SignerSet:
         return self._per_desa.get(desa_code, self._default)
 
     def local(self) -> "LocalKeySigner | None":
-        """The PKI folder's signer: the camat's approval signatures are made with its keys."""
+        """The PKI folder's signer."""
         found = self._signers.get(SignerKind.LOCAL)
         return found if isinstance(found, LocalKeySigner) else None
 
     def for_desa(self, desa_code: str) -> LetterSigner | None:
         return self._signers.get(self._per_desa.get(desa_code, self._default))
+
+    def for_kecamatan(self, kecamatan_code: str) -> LetterSigner | None:
+        """The camat's signer: the same setting, keyed by the kecamatan's code (e.g.
+        {"32.13.11": "pkcs11"}), else the default kind."""
+        return self.for_desa(kecamatan_code)
 
     async def render(self, content: rendering.LetterContent) -> bytes:
         """Unsigned letters (previews): in the local signer's worker processes when there are

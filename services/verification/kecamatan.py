@@ -5,10 +5,16 @@ kecamatan's steps of a letter's route.
   desa; the kabupaten operator creates them like a desa's first accounts (one-time password
   link, onboarding.py). They see only tasks of their kecamatan's desa at their role's step.
 - Which letter types go through the kecamatan is data per kabupaten
-  (`verification_kecamatan_letter_type`), edited by the kabupaten operator. A letter of such a
-  type gets the kecamatan's steps after the desa's (`with_kecamatan_steps`): working-time
-  deadlines, reminders and escalation (kasi pelayanan -> sekcam -> camat -> kabupaten operator,
-  common.domain.roles.SUPERVISOR) like any other step.
+  (`verification_kecamatan_letter_type`), edited by the kabupaten operator, optionally only
+  for some purposes (keperluan, common/domain/purposes.py). A letter of such a type gets the
+  kecamatan's steps after the desa's (`kecamatan_part`): working-time deadlines, reminders and
+  escalation (kasi pelayanan -> sekcam -> camat -> kabupaten operator,
+  common.domain.roles.SUPERVISOR) like any other step. The worker drops those steps when the
+  letter's purpose is not one of the row's (it reads the purpose when the letter starts).
+- The kecamatan's steps count their deadlines in the kecamatan's calendar: the kabupaten's
+  default for its kecamatan, or the kecamatan's own. Both are rows of
+  `verification_desa_settings`, keyed by the kabupaten's or the kecamatan's code instead of a
+  desa's (only their hours and days off are used), written by `route_admin.store_rules`.
 """
 
 from __future__ import annotations
@@ -16,23 +22,37 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
-from common.domain import KECAMATAN_ROLES, Role, role_label
+from common.domain import KECAMATAN_ROLES, Role, is_kecamatan_role, role_label
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from common.domain.purposes import normalized, purposes_problems
 from common.wilayah import all_desa
+from services.verification.calendars import DesaCalendar, calendar_of, desa_calendar
 from services.verification.models import (
     TASK_OPEN,
+    DesaSettings,
     KecamatanLetterType,
     Staff,
     StaffChange,
     Task,
 )
-from services.verification.routes import MAX_STEP_HOURS, LetterRoute, StepSpec, route_to_json
+from services.verification.routes import (
+    DEFAULT_RULES,
+    MAX_STEP_HOURS,
+    DayHours,
+    DesaRules,
+    LetterRoute,
+    StepSpec,
+    route_to_json,
+    rules_of,
+    with_hours,
+)
 from services.verification.staff_admin import USERNAME_PATTERN
 
 if TYPE_CHECKING:  # the servicer imports this module, and the runtime the servicer
@@ -319,6 +339,10 @@ def steps_of(row: KecamatanLetterType) -> tuple[StepSpec, ...]:
     )
 
 
+def purposes_of(row: KecamatanLetterType) -> tuple[str, ...]:
+    return tuple(str(p) for p in json.loads(row.purposes_json or "[]"))
+
+
 def steps_problems(steps: tuple[StepSpec, ...]) -> list[str]:
     problems: list[str] = []
     if not steps:
@@ -353,18 +377,25 @@ async def set_kecamatan_letter_type(
     actor: Staff,
     letter_type: str,
     steps: tuple[StepSpec, ...] = DEFAULT_STEPS,
+    purposes: tuple[str, ...] = (),
 ) -> KecamatanLetterType:
-    """The letter type goes through the kecamatan with these steps, for letters started from
-    now on (a running letter keeps the route it started with)."""
+    """The letter type goes through the kecamatan with these steps (only for these purposes,
+    when any are given), for letters started from now on (a running letter keeps the route it
+    started with)."""
     problems = steps_problems(steps)
     if problems:
         raise Invalid("invalid-steps", " ".join(problems), field="steps")
+    purposes = tuple(" ".join(p.split()) for p in purposes)
+    problems = purposes_problems(purposes)
+    if problems:
+        raise Invalid("invalid-purposes", " ".join(problems), field="purposes")
     row = await session.get(KecamatanLetterType, (actor.kabupaten_code, letter_type))
     if row is None:
         row = KecamatanLetterType(
             kabupaten_code=actor.kabupaten_code, letter_type=letter_type, steps_json=""
         )
     row.steps_json = route_to_json(steps)
+    row.purposes_json = json.dumps(sorted(purposes, key=normalized))
     row.updated_by = actor.username
     row.updated_at = utcnow()
     session.add(row)
@@ -383,18 +414,105 @@ async def unset_kecamatan_letter_type(
     await session.commit()
 
 
+@dataclass(frozen=True)
+class KecamatanPart:
+    """What the kecamatan adds to a letter's route: its steps, the purposes they apply to
+    (none: every purpose) and the calendar their deadlines count in."""
+
+    steps: tuple[StepSpec, ...]
+    purposes: tuple[str, ...]
+    calendar: DesaRules
+
+
+async def kecamatan_part(
+    session: AsyncSession, desa_code: str, letter_type: str
+) -> KecamatanPart | None:
+    """The kecamatan's part of the route, if the letter type goes through the kecamatan in
+    the desa's kabupaten."""
+    desa = all_desa().get(desa_code)
+    if desa is None:
+        return None
+    row = await session.get(KecamatanLetterType, (desa.kabupaten_code, letter_type))
+    if row is None:
+        return None
+    calendar, _ = await kecamatan_calendar(session, desa.kecamatan_code, desa.kabupaten_code)
+    return KecamatanPart(steps_of(row), purposes_of(row), calendar)
+
+
 async def with_kecamatan_steps(
     session: AsyncSession, desa_code: str, letter_type: str, route: LetterRoute
 ) -> LetterRoute:
     """The route with the kecamatan's steps after the desa's, if the letter type goes through
-    the kecamatan in the desa's kabupaten."""
+    the kecamatan in the desa's kabupaten (for any purpose: the worker applies the purposes)."""
+    part = await kecamatan_part(session, desa_code, letter_type)
+    return route if part is None else replace(route, steps=route.steps + part.steps)
+
+
+# The kecamatan's calendar.
+
+CALENDAR_KECAMATAN = "kecamatan"  # the kecamatan's own
+CALENDAR_KABUPATEN = "kabupaten"  # the kabupaten's default for its kecamatan
+CALENDAR_DEFAULT = "default"  # neither is set: 08.00-16.00, Monday to Friday
+
+
+async def kecamatan_calendar(
+    session: AsyncSession, kecamatan_code: str, kabupaten_code: str
+) -> tuple[DesaRules, str]:
+    """The kecamatan's working calendar and where it comes from: its own, else the
+    kabupaten's default for its kecamatan, else the service's default."""
+    for code, source in (
+        (kecamatan_code, CALENDAR_KECAMATAN),
+        (kabupaten_code, CALENDAR_KABUPATEN),
+    ):
+        row = await session.get(DesaSettings, code)
+        if row is not None:
+            return rules_of(row), source
+    return DEFAULT_RULES, CALENDAR_DEFAULT
+
+
+async def step_calendar(
+    session: AsyncSession, desa_code: str, role: str, now: datetime
+) -> DesaCalendar:
+    """The calendar a step's deadline counts in, as the staff pages show what is left of it:
+    the kecamatan's for a kecamatan step, the desa's for any other."""
     desa = all_desa().get(desa_code)
-    if desa is None:
-        return route
-    row = await session.get(KecamatanLetterType, (desa.kabupaten_code, letter_type))
+    if desa is None or not is_kecamatan_role(role):
+        return await calendar_of(session, desa_code, now)
+    rules, _ = await kecamatan_calendar(session, desa.kecamatan_code, desa.kabupaten_code)
+    return desa_calendar(rules, now.year - 1, now.year + 1)
+
+
+async def calendar_row(session: AsyncSession, office_code: str) -> DesaSettings | None:
+    return await session.get(DesaSettings, office_code)
+
+
+async def save_calendar(
+    session: AsyncSession,
+    actor: Staff,
+    office_code: str,
+    hours: tuple[DayHours, ...],
+    local_days_off: tuple[str, ...],
+) -> DesaSettings:
+    """The kabupaten's default kecamatan calendar (office_code: the kabupaten's code) or one
+    kecamatan's own; applies to kecamatan steps assigned in letters started from now on."""
+    from services.verification.route_admin import store_rules
+
+    rules = with_hours(
+        replace(DEFAULT_RULES, local_days_off=tuple(d.strip() for d in local_days_off)), hours
+    )
+    row = await store_rules(session, office_code, rules, actor.username, "kecamatan")
+    log.info("kecamatan calendar of %s changed by staff %s", office_code, actor.id)
+    return row
+
+
+async def reset_calendar(session: AsyncSession, actor: Staff, kecamatan_code: str) -> None:
+    """The kecamatan follows the kabupaten's default again."""
+    row = await session.get(DesaSettings, kecamatan_code)
     if row is None:
-        return route
-    return replace(route, steps=route.steps + steps_of(row))
+        raise NotFound("not-found", "Kecamatan ini belum memiliki jam kerja sendiri.")
+    await session.delete(row)
+    await session.commit()
+    log.info("kecamatan calendar of %s reset by staff %s", kecamatan_code, actor.id)
 
 
 # The kecamatan's inbox.

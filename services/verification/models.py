@@ -317,6 +317,9 @@ class KecamatanLetterType(SQLModel, table=True):
     kabupaten_code: str = Field(primary_key=True)
     letter_type: str = Field(primary_key=True)
     steps_json: str  # [{"role", "deadline_working_hours", "skippable"}, ...]: kecamatan roles
+    # ["beasiswa", ...]: only letters whose purpose names one of these go through the
+    # kecamatan (common/domain/purposes.py); "[]": every letter of the type.
+    purposes_json: str = "[]"
     updated_by: str = ""
     updated_at: datetime = Field(default_factory=utcnow)
 

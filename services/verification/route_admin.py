@@ -251,6 +251,56 @@ async def settings_of(session: AsyncSession, desa_code: str) -> SettingsOut:
     return _settings_out(desa_code, await rules_for(session, desa_code), row)
 
 
+async def store_rules(
+    session: AsyncSession, office_code: str, rules: DesaRules, by: str, office: str = "desa"
+) -> DesaSettings:
+    """Checks and stores an office's calendar and rules (a desa's by its code; a kecamatan's,
+    or the kabupaten's default for its kecamatan, by theirs: kecamatan.py) and commits;
+    Invalid (`errors`: every broken rule)."""
+    problems = rules_problems(rules, office)
+    if problems:
+        raise Invalid("invalid-settings", " ".join(problems), errors=problems)
+    # One schedule for every workday (an older client's body) is stored per day too.
+    rules = with_hours(rules, rules.schedule)
+    days_off = sorted({date.fromisoformat(d).isoformat() for d in rules.local_days_off})
+    row = await session.get(DesaSettings, office_code)
+    if row is None:
+        row = DesaSettings(
+            desa_code=office_code,
+            start_hour=0,
+            end_hour=0,
+            workdays_json="[]",
+            local_days_off_json="[]",
+            max_revision_rounds=0,
+            resubmit_days=0,
+            updated_by=by,
+        )
+    row.hours_json = hours_to_json(rules.schedule)
+    row.start_hour = rules.start_hour
+    row.end_hour = rules.end_hour
+    row.workdays_json = json.dumps(sorted(rules.workdays))
+    row.local_days_off_json = json.dumps(days_off)
+    row.max_revision_rounds = rules.max_revision_rounds
+    row.resubmit_days = rules.resubmit_days
+    row.operator_may_edit_routes = rules.operator_may_edit_routes
+    row.updated_by = by
+    row.updated_at = utcnow()
+    session.add(row)
+    await session.commit()
+    return row
+
+
+def hours_of(body: list[DayHoursIO]) -> tuple[DayHours, ...]:
+    """The week's hours as typed; Invalid when no day is left."""
+    if not body:
+        raise Invalid(
+            "invalid-settings",
+            "Paling sedikit satu hari kerja dalam seminggu.",
+            errors=["Paling sedikit satu hari kerja dalam seminggu."],
+        )
+    return tuple(DayHours(d.weekday, minutes_of(d.start), minutes_of(d.end)) for d in body)
+
+
 async def save_settings(session: AsyncSession, staff: Staff, body: SettingsIO) -> SettingsOut:
     """The desa's calendar and revision rules; Invalid (`errors`: every broken rule)."""
     rules = DesaRules(
@@ -263,45 +313,7 @@ async def save_settings(session: AsyncSession, staff: Staff, body: SettingsIO) -
         operator_may_edit_routes=body.operator_may_edit_routes,
     )
     if body.hours is not None:
-        if not body.hours:
-            raise Invalid(
-                "invalid-settings",
-                "Paling sedikit satu hari kerja dalam seminggu.",
-                errors=["Paling sedikit satu hari kerja dalam seminggu."],
-            )
-        rules = with_hours(
-            rules,
-            tuple(DayHours(d.weekday, minutes_of(d.start), minutes_of(d.end)) for d in body.hours),
-        )
-    problems = rules_problems(rules)
-    if problems:
-        raise Invalid("invalid-settings", " ".join(problems), errors=problems)
-    # One schedule for every workday (an older client's body) is stored per day too.
-    rules = with_hours(rules, rules.schedule)
-    days_off = sorted({date.fromisoformat(d).isoformat() for d in rules.local_days_off})
-    row = await session.get(DesaSettings, staff.desa_code)
-    if row is None:
-        row = DesaSettings(
-            desa_code=staff.desa_code,
-            start_hour=0,
-            end_hour=0,
-            workdays_json="[]",
-            local_days_off_json="[]",
-            max_revision_rounds=0,
-            resubmit_days=0,
-            updated_by=staff.username,
-        )
-    row.hours_json = hours_to_json(rules.schedule)
-    row.start_hour = rules.start_hour
-    row.end_hour = rules.end_hour
-    row.workdays_json = json.dumps(sorted(rules.workdays))
-    row.local_days_off_json = json.dumps(days_off)
-    row.max_revision_rounds = rules.max_revision_rounds
-    row.resubmit_days = rules.resubmit_days
-    row.operator_may_edit_routes = rules.operator_may_edit_routes
-    row.updated_by = staff.username
-    row.updated_at = utcnow()
-    session.add(row)
-    await session.commit()
+        rules = with_hours(rules, hours_of(body.hours))
+    row = await store_rules(session, staff.desa_code, rules, staff.username)
     log.info("settings of desa %s changed by staff %s", staff.desa_code, staff.id)
     return _settings_out(staff.desa_code, await rules_for(session, staff.desa_code), row)

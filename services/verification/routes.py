@@ -291,7 +291,7 @@ def _day_problems(hours: tuple[DayHours, ...]) -> list[str]:
     return problems
 
 
-def rules_problems(rules: DesaRules) -> list[str]:
+def rules_problems(rules: DesaRules, office: str = "desa") -> list[str]:
     problems: list[str] = []
     if rules.hours:
         problems += _day_problems(rules.hours)
@@ -307,7 +307,7 @@ def rules_problems(rules: DesaRules) -> list[str]:
         try:
             date.fromisoformat(day)
         except ValueError:
-            problems.append(f"Hari libur desa '{day}' bukan tanggal (format TTTT-BB-HH).")
+            problems.append(f"Hari libur {office} '{day}' bukan tanggal (format TTTT-BB-HH).")
     if not 0 <= rules.max_revision_rounds <= 10:
         problems.append("Batas perbaikan harus antara 0 dan 10 kali.")
     if not 1 <= rules.resubmit_days <= 90:

@@ -15,13 +15,28 @@ from common.events import AreaCodes
 from services.verification.accounts import session_of
 from services.verification.catalogue import Catalogue, CatalogueUnavailable
 from services.verification.desa_service import closed_reason, serving_codes
-from services.verification.kecamatan import with_kecamatan_steps
+from services.verification.kecamatan import kecamatan_part
 from services.verification.letter_figures import letter_figures, month_bounds
 from services.verification.models import Staff
 from services.verification.plt import current_plt
-from services.verification.routes import offered_letter_types, route_for, rules_for
+from services.verification.routes import DesaRules, offered_letter_types, route_for, rules_for
 
 SERVICE_NAME = "smartdesa.v1.DirectoryService"
+
+
+def calendar_proto(rules: DesaRules) -> directory_pb2.WorkingCalendar:
+    return directory_pb2.WorkingCalendar(
+        start_hour=rules.start_hour,
+        end_hour=rules.end_hour,
+        workdays=list(rules.workdays),
+        local_days_off=list(rules.local_days_off),
+        days=[
+            directory_pb2.WorkingDay(
+                weekday=d.weekday, start_minute=d.start_minute, end_minute=d.end_minute
+            )
+            for d in rules.schedule
+        ],
+    )
 
 
 class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
@@ -46,46 +61,34 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "catalogue-unavailable")
                 raise
             rules = await rules_for(session, request.desa_code)
-            if found is not None:
-                # The kecamatan's steps after the desa's, for the types that go through it.
-                found = (
-                    await with_kecamatan_steps(
-                        session, request.desa_code, request.letter_type, found[0]
-                    ),
-                    found[1],
-                )
+            # The kecamatan's steps after the desa's, for the types that go through it.
+            part = await kecamatan_part(session, request.desa_code, request.letter_type)
         if found is None:
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"no route for letter type {request.letter_type!r}"
             )
         assert found is not None  # abort raises
         route, _ = found
-        return directory_pb2.Route(
+        steps = route.steps + (part.steps if part is not None else ())
+        answer = directory_pb2.Route(
             steps=[
                 directory_pb2.RouteStep(
                     role=s.role,
                     deadline_working_hours=s.deadline_working_hours,
                     skippable=s.skippable,
                 )
-                for s in route.steps
+                for s in steps
             ],
             signer_role=route.signer_role,
             on_behalf_of_role=route.on_behalf_of_role,
-            calendar=directory_pb2.WorkingCalendar(
-                start_hour=rules.start_hour,
-                end_hour=rules.end_hour,
-                workdays=list(rules.workdays),
-                local_days_off=list(rules.local_days_off),
-                days=[
-                    directory_pb2.WorkingDay(
-                        weekday=d.weekday, start_minute=d.start_minute, end_minute=d.end_minute
-                    )
-                    for d in rules.schedule
-                ],
-            ),
+            calendar=calendar_proto(rules),
             max_revision_rounds=rules.max_revision_rounds,
             resubmit_days=rules.resubmit_days,
         )
+        if part is not None:
+            answer.kecamatan_purposes.extend(part.purposes)
+            answer.kecamatan_calendar.CopyFrom(calendar_proto(part.calendar))
+        return answer
 
     async def ListRoleHolders(
         self, request: directory_pb2.ListRoleHoldersRequest, context: grpc.aio.ServicerContext

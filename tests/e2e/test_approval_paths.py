@@ -7,7 +7,9 @@ only through the public REST APIs: the resident's (intake) and the staff's (veri
 - a Plt decides a Kasi's step, and the decision is recorded as the Plt's;
 - the desa's revision limit refuses one more "revise";
 - Diskominfo's view in Temporal: search attributes and the one-line summary of a running
-  letter, with no personal data in them.
+  letter, with no personal data in them;
+- an SKTM for a purpose the kabupaten sends through the kecamatan: desa steps, then the
+  kecamatan's kasi pelayanan and camat, and the resident's PDF carries both signatures (issue 18).
 
 The happy path, revise -> resubmit to the same step and a rejection are in test_journey.py.
 Timer paths (reminders, escalation, expiry) need a clock this stack cannot skip: they are
@@ -17,15 +19,23 @@ covered by the time-skipping tests in tests/workflows.
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from typing import Any
 
 import httpx
 import pytest
+from asn1crypto import pem, x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 from temporalio.client import Client
 
 from scripts.journey import PAMANUKAN, Journey, sample_pdf, sample_png, wait_until
+from services.signing.pades import APPROVAL_FIELD, SIGNATURE_FIELD
 from tests.e2e.test_journey import NIK_A, NIK_B, PASSWORD, PHONE_A, PHONE_B, Stack, StackRunner
 from workflows.approval import search_attributes as sa
 from workflows.approval import workflow_id
@@ -43,6 +53,7 @@ SKU_FIELDS = {
     "jenis_usaha": "warung sembako",
     "alamat_usaha": "Dusun Krajan RT 002 RW 001",
 }
+SKTM_FIELDS = {**FIELDS, "jumlah_tanggungan": "3"}
 DOCUMENTS = {
     "KTP": ("ktp.png", sample_png()),
     "KK": ("kk.pdf", sample_pdf()),
@@ -113,9 +124,12 @@ def staff(journey: Journey) -> Staff:
     return Staff(journey)
 
 
+KINDS = {"SKU": ("KTP", "KK", "PENGANTAR_RT", "FOTO_USAHA"), "SKTM": ("KTP", "KK", "PENGANTAR_RT")}
+
+
 def submitted(journey: Journey, resident: str, purpose: str, letter_type: str = "SKD") -> str:
-    fields = SKU_FIELDS if letter_type == "SKU" else FIELDS
-    kinds = ("KTP", "KK", "PENGANTAR_RT", "FOTO_USAHA") if letter_type == "SKU" else ("KTP", "KK")
+    fields = {"SKU": SKU_FIELDS, "SKTM": SKTM_FIELDS}.get(letter_type, FIELDS)
+    kinds = KINDS.get(letter_type, ("KTP", "KK"))
     app_id = journey.create_application(resident, purpose, fields, letter_type)
     for kind in kinds:
         name, content = DOCUMENTS[kind]
@@ -450,3 +464,143 @@ async def _temporal_view(target: str, wid: str) -> dict[str, Any]:
         "details": str(metadata.current_details),
         "raw": str(description.raw_description.workflow_execution_info),
     }
+
+
+KEC_PAMANUKAN = "32.13.11"
+KECAMATAN_REGISTER = re.compile(r"\d+(?:\.\d+)*/\d{3}/32\.13\.11/[IVX]+/\d{4}")
+
+
+def kecamatan_account(journey: Journey, staff: Staff, username: str, role: str) -> str:
+    """The kabupaten operator creates the account; its holder sets a password with the one-time
+    link and signs in."""
+    made = staff_call(
+        journey,
+        "POST",
+        staff("diskominfo.subang"),
+        f"/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
+        {"username": username, "role": role},
+    )
+    assert made.status_code == 201, made.text
+    token = made.json()["set_password_path"].split("?t=", 1)[1]
+    done = journey.http.post(
+        f"{journey.ep.verification}/api/v1/auth/set-password",
+        json={"token": token, "new_password": PASSWORD},
+    )
+    assert done.status_code == 200, done.text
+    return staff(username)
+
+
+def kecamatan_task(journey: Journey, token: str, app_id: str, step: int) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        r = staff_call(journey, "GET", token, "/kecamatan/tasks")
+        assert r.status_code == 200, r.text
+        found = [t for t in r.json() if t["application_id"] == app_id]
+        return found[0] if found and found[0]["step"]["index"] == step else None
+
+    return wait_until(f"kecamatan task for step {step}", probe)
+
+
+def notices(journey: Journey, token: str) -> list[dict[str, Any]]:
+    r = journey.http.get(
+        f"{journey.ep.notification}/api/v1/inbox", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()
+    return items
+
+
+def test_an_sktm_with_a_kecamatan_step_carries_both_signatures(
+    journey: Journey, resident: str, staff: Staff
+) -> None:
+    """Issue 18's acceptance: the resident's public API, the desa's three steps and the
+    kecamatan's two through the staff API, on the real worker; the downloaded PDF has the
+    Kades' certification (DocMDP P=2) and the camat's approval signature, both valid, and the
+    kecamatan's register number on the page; each next assignee was told."""
+    kasi_kec = kecamatan_account(
+        journey, staff, "pelayanan.kec.pamanukan", "kasi_pelayanan_kecamatan"
+    )
+    camat = kecamatan_account(journey, staff, "camat.kec.pamanukan", "camat")
+    desa = [staff(f"{who}.pamanukan") for who in ("kesra", "sekdes", "kades")]
+    # The kabupaten sends an SKTM through the kecamatan for a scholarship only: the worker
+    # reads the application's purpose when the letter starts (the other way round is tested
+    # on the real activity in tests/workflows/test_activities.py).
+    operator = staff("diskominfo.subang")
+    rule = staff_call(
+        journey,
+        "PUT",
+        operator,
+        "/kabupaten/kecamatan-letter-types/SKTM",
+        {"purposes": ["beasiswa"]},
+    )
+    assert rule.status_code == 200 and rule.json()["purposes"] == ["beasiswa"], rule.text
+    try:
+        app_id = submitted(journey, resident, "Pengajuan Beasiswa sekolah anak", "SKTM")
+        approve(journey, desa[0], app_id, 0)  # the route was resolved before step 0
+    finally:
+        always = staff_call(journey, "PUT", operator, "/kabupaten/kecamatan-letter-types/SKTM", {})
+        assert always.status_code == 200, always.text
+
+    for step, token in enumerate(desa[1:], start=1):
+        approve(journey, token, app_id, step)
+    # A kecamatan task is not in a desa inbox, nor in the camat's before its step.
+    kecamatan_task(journey, kasi_kec, app_id, 3)
+    assert all(t["application_id"] != app_id for t in journey.tasks(desa[2]))
+    assert staff_call(journey, "GET", camat, "/kecamatan/tasks").json() == []
+    assert journey.decide(camat, app_id, "approve", step=3).status_code in (403, 404)
+    r = journey.decide(kasi_kec, app_id, "approve", step=3)
+    assert r.status_code == 200, r.text
+    assert r.json()["step_role"] == "camat"
+    kecamatan_task(journey, camat, app_id, 4)
+    r = journey.decide(camat, app_id, "approve", step=4)
+    assert r.status_code == 200, r.text
+
+    application = journey.wait_for_status(resident, app_id, "issued")
+    assert assigned_roles(application) == [
+        "kasi_kesra",
+        "sekdes",
+        "kades",
+        "kasi_pelayanan_kecamatan",
+        "camat",
+    ]
+    pdf = journey.letter_pdf(resident, app_id)
+    assert pdf.status_code == 200, pdf.text
+    root = journey.http.get(f"{journey.ep.signing}/pki/root.pem")
+    assert root.status_code == 200
+    checked = both_signatures(pdf.content, root.content)
+    assert KECAMATAN_REGISTER.search(checked["stamp"]), checked["stamp"][:400]
+    verdict = journey.verify_pdf(pdf.content)
+    assert verdict["conclusion"] == "valid", verdict
+
+    # Each next assignee was told in the app, with a link to this letter's task: the desa's
+    # three, then the kecamatan's two.
+    for token in (*desa, kasi_kec, camat):
+        told = task_notices(journey, token, app_id)
+        wait_until("the next assignee's notice", told)
+
+
+def task_notices(journey: Journey, token: str, app_id: str) -> Callable[[], list[Any] | None]:
+    def probe() -> list[Any] | None:
+        found = [n for n in notices(journey, token) if app_id in (n["link"] or "")]
+        return found or None
+
+    return probe
+
+
+def both_signatures(pdf: bytes, root_pem: bytes) -> dict[str, str]:
+    """The Kades' certification (P=2) and the camat's approval signature, both valid against
+    the kabupaten root; returns the camat's stamp text."""
+    _, _, der = pem.unarmor(root_pem)
+    context = ValidationContext(trust_roots=[x509.Certificate.load(der)])
+    reader = PdfFileReader(BytesIO(pdf))
+    kades, camat = (s for s in reader.embedded_signatures if s.sig_object_type != "/DocTimeStamp")
+    assert (kades.field_name, camat.field_name) == (SIGNATURE_FIELD, APPROVAL_FIELD)
+    assert kades.docmdp_level == MDPPerm.FILL_FORMS
+    assert camat.docmdp_level is None  # an approval signature, not a second certification
+    assert camat.signer_cert.subject.native["common_name"] == "Camat Pamanukan"
+    for signature in (kades, camat):
+        status = validate_pdf_signature(signature, context)
+        assert status.bottom_line, status.summary()
+        assert status.docmdp_ok is not False
+    appearance = bytes(camat.sig_field["/AP"]["/N"].get_object().data)
+    stamp = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), appearance)
+    return {"stamp": stamp.decode("latin-1")}

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -17,9 +18,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from services.signing.pades import PadesEngine, PadesLevel, StampText
+from services.signing.pades import ApprovalStamp, PadesEngine, PadesLevel, StampText
 from services.signing.pki import CachedKeySigner, DevSigner, build_root_cert, build_signer_cert
 
 USERNAME = "esign-subang"
@@ -61,6 +63,11 @@ class FakeBsre:
 
     def sign(self, pdf: bytes) -> bytes:
         engine = PadesEngine(PadesLevel.B_B, [self.registry.root_cert_asn1])
+        if PdfFileReader(BytesIO(pdf), strict=False).embedded_signatures:
+            # A certified letter with the camat's empty field: signed into that field (what
+            # the adapter asks of BSrE for a "mengetahui").
+            approval = ApprovalStamp("BSrE", "", "", "-", "https://bsre.example.test")
+            return engine.approve(pdf, self.registry.signer, "BSrE", approval)
         stamp = StampText("BSrE", "-", "https://bsre.example.test")
         return engine.sign(pdf, self.registry.signer, "BSrE", stamp)
 

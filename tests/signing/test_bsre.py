@@ -1,6 +1,8 @@
 """The BSrE adapter against a local server speaking BSrE's v2 sign/pdf shape."""
 
+import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterator
@@ -222,3 +224,67 @@ async def test_a_refusal_quoting_the_signers_nik_does_not_pass_it_on(bsre: FakeB
     assert "HTTP 400" in refused.value.reason and "tidak aktif" in refused.value.reason
     assert NIK not in refused.value.reason and NIK not in str(refused.value)
     await signer.close()
+
+
+async def test_a_camat_signs_the_mengetahui_through_bsre(
+    bsre: FakeBsre, data_dir: Path, nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 18: the kecamatan is configured for BSrE (its code in `signing_signers`), the
+    desa keeps local keys. The Kades' certification (P=2) is made here; the camat's approval
+    signature comes from BSrE into the field the certification reserved, and both stand."""
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.fields import MDPPerm
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from services.signing.pades import APPROVAL_FIELD, APPROVAL_REASON, SIGNATURE_FIELD
+
+    caplog.set_level(logging.DEBUG)
+    kecamatan = "32.13.11"
+    settings = _bsre_settings(bsre, data_dir, nats_url).model_copy(
+        update={
+            "signing_signers": {kecamatan: "bsre"},
+            "signing_bsre_niks": {f"{kecamatan}:camat": NIK},
+        }
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        assert runtime.letter_signers.for_kecamatan(kecamatan).kind == "bsre"
+        assert runtime.letter_signers.for_desa(PAMANUKAN).kind == "local"
+        sktm = {"letter_type": "SKTM", "kecamatan_code": kecamatan}
+        # Without the camat's passphrase: refused before a number is taken or BSrE is asked.
+        with pytest.raises(IssueRefused) as missing:
+            await runtime.issuer.issue(skd_request("app-kec-bsre", **sktm))
+        assert missing.value.precondition and "passphrase TTE camat" in missing.value.reason
+        assert bsre.requests == []
+        async with runtime.sessions() as session:
+            assert (await session.exec(select(Letter))).all() == []
+
+        request = skd_request("app-kec-bsre", **sktm)
+        letter = await runtime.issuer.issue(
+            dataclasses.replace(request, camat_passphrase=PASSPHRASE)
+        )
+        assert letter.kecamatan_approved_at is not None and letter.kecamatan_register
+        (sent,) = bsre.requests
+        assert sent["nik"] == NIK and sent["signatureProperties"][0]["reason"] == APPROVAL_REASON
+        pdf = await runtime.issuer.read_pdf(letter)
+
+    reader = PdfFileReader(BytesIO(pdf))
+    kades, camat = (s for s in reader.embedded_signatures if s.sig_object_type != "/DocTimeStamp")
+    assert (kades.field_name, camat.field_name) == (SIGNATURE_FIELD, APPROVAL_FIELD)
+    assert kades.docmdp_level == MDPPerm.FILL_FORMS
+    assert camat.signer_cert.issuer == bsre.registry.root_cert_asn1.subject
+    kabupaten_root = runtime.signers.root_cert_asn1
+    context = ValidationContext(trust_roots=[kabupaten_root, bsre.registry.root_cert_asn1])
+    # One after the other: both read the same reader's stream.
+    kades_status = await asyncio.to_thread(validate_pdf_signature, kades, context)
+    camat_status = await asyncio.to_thread(validate_pdf_signature, camat, context)
+    assert kades_status.bottom_line and camat_status.bottom_line
+    assert kades_status.docmdp_ok
+    assert kades_status.modification_level in (
+        ModificationLevel.FORM_FILLING,
+        ModificationLevel.LTA_UPDATES,
+    )
+    assert PASSPHRASE not in caplog.text
+    assert PASSPHRASE not in repr(dataclasses.replace(request, camat_passphrase=PASSPHRASE))

@@ -233,3 +233,119 @@ async def test_the_operator_lists_kecamatan_renames_relinks_and_needs_a_camat_to
         f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/signers/camat", json=pem, headers=viewer
     )
     assert refused.status_code == 403
+
+
+async def _route(service: Service, letter_type: str) -> directory_pb2.Route:
+    auth = InternalAuth.from_settings(service.runtime.settings, WORKER)
+    target = f"127.0.0.1:{service.runtime.grpc_server.port}"
+    async with client_channel(target, auth, VERIFICATION) as channel:
+        route: directory_pb2.Route = await directory_pb2_grpc.DirectoryServiceStub(
+            channel
+        ).GetRoute(
+            directory_pb2.GetRouteRequest(desa_code=PAMANUKAN, letter_type=letter_type),
+            timeout=5,
+        )
+    return route
+
+
+async def test_a_letter_type_goes_through_the_kecamatan_for_some_purposes(
+    service: Service,
+) -> None:
+    """The operator names the purposes (keperluan) for which SKTM goes through the kecamatan;
+    the route carries them for the worker, which applies them to the application's purpose
+    (tests/workflows/test_activities.py). No purposes: every purpose."""
+    operator = await service.login("diskominfo.subang")
+    assert (await service.http.get(TYPES, headers=operator)).json()[2]["purposes"] == []
+    assert list((await _route(service, "SKTM")).kecamatan_purposes) == []
+
+    put = await service.http.put(
+        f"{TYPES}/SKTM",
+        json={"purposes": ["Beasiswa", "  biaya   berobat "]},
+        headers=operator,
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["purposes"] == ["Beasiswa", "biaya berobat"]
+    assert [s["role"] for s in put.json()["steps"]] == ["kasi_pelayanan_kecamatan", "camat"]
+    listed = (await service.http.get(TYPES, headers=operator)).json()
+    assert next(t for t in listed if t["letter_type"] == "SKTM")["purposes"] == [
+        "Beasiswa",
+        "biaya berobat",
+    ]
+    route = await _route(service, "SKTM")
+    assert list(route.kecamatan_purposes) == ["Beasiswa", "biaya berobat"]
+    assert [s.role for s in route.steps][-2:] == ["kasi_pelayanan_kecamatan", "camat"]
+    # A type not through the kecamatan carries neither purposes nor a kecamatan calendar.
+    skd = await _route(service, "SKD")
+    assert list(skd.kecamatan_purposes) == [] and not skd.HasField("kecamatan_calendar")
+
+    for bad, words in (
+        (["beasiswa", "BEASISWA"], "tidak boleh berulang"),
+        (["  --  "], "tidak boleh kosong"),
+        (["x" * 101], "paling banyak 100 karakter"),
+    ):
+        refused = await service.http.put(f"{TYPES}/SKTM", json={"purposes": bad}, headers=operator)
+        assert refused.status_code == 422, refused.text
+        assert words in refused.json()["detail"]
+    # A PUT without purposes: every purpose again.
+    again = await service.http.put(f"{TYPES}/SKTM", json={}, headers=operator)
+    assert again.status_code == 200 and again.json()["purposes"] == []
+    assert list((await _route(service, "SKTM")).kecamatan_purposes) == []
+
+
+async def test_kecamatan_steps_count_in_the_kecamatan_calendar(service: Service) -> None:
+    """The kabupaten sets a default calendar for its kecamatan offices and may give one
+    kecamatan its own; the route's kecamatan calendar follows, the desa's stays its own."""
+    operator = await service.login("diskominfo.subang")
+    default = await service.http.get("/api/v1/kabupaten/kecamatan-calendar", headers=operator)
+    assert default.status_code == 200, default.text
+    assert default.json()["source"] == "default" and len(default.json()["hours"]) == 5
+    own = f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/calendar"
+    assert (await service.http.get(own, headers=operator)).json()["source"] == "default"
+
+    week = [{"weekday": d, "start": "07:30", "end": "15:00"} for d in range(1, 6)]
+    put = await service.http.put(
+        "/api/v1/kabupaten/kecamatan-calendar",
+        json={"hours": week, "local_days_off": ["2026-12-28"]},
+        headers=operator,
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["source"] == "kabupaten" and put.json()["code"] == "32.13"
+    shown = (await service.http.get(own, headers=operator)).json()
+    assert (shown["source"], shown["local_days_off"]) == ("kabupaten", ["2026-12-28"])
+    route = await _route(service, "SKTM")
+    assert [d.start_minute for d in route.kecamatan_calendar.days] == [450] * 5
+    assert list(route.kecamatan_calendar.local_days_off) == ["2026-12-28"]
+    assert [d.start_minute for d in route.calendar.days] == [480] * 5  # the desa's own
+
+    friday_short = [*week[:4], {"weekday": 5, "start": "07:30", "end": "11:00"}]
+    mine = await service.http.put(
+        own, json={"hours": friday_short, "local_days_off": []}, headers=operator
+    )
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["source"] == "kecamatan" and mine.json()["updated_by"] == "diskominfo.subang"
+    route = await _route(service, "SKTM")
+    assert route.kecamatan_calendar.days[4].end_minute == 660
+    assert list(route.kecamatan_calendar.local_days_off) == []
+
+    # Refusals: bad hours, another kabupaten's kecamatan, a desa account.
+    bad = await service.http.put(
+        own,
+        json={"hours": [{"weekday": 1, "start": "15:00", "end": "08:00"}]},
+        headers=operator,
+    )
+    assert bad.status_code == 422, bad.text
+    no_date = await service.http.put(
+        own, json={"hours": week, "local_days_off": ["besok"]}, headers=operator
+    )
+    assert no_date.status_code == 422
+    assert "Hari libur kecamatan 'besok' bukan tanggal" in no_date.json()["detail"]
+    elsewhere = "/api/v1/kabupaten/kecamatan/32.14.01/calendar"
+    assert (await service.http.get(elsewhere, headers=operator)).status_code == 404
+    kades = await service.login("kades.pamanukan")
+    refused = await service.http.put(own, json={"hours": week}, headers=kades)
+    assert refused.status_code == 403
+
+    gone = await service.http.delete(own, headers=operator)
+    assert gone.status_code == 204
+    assert (await service.http.get(own, headers=operator)).json()["source"] == "kabupaten"
+    assert (await service.http.delete(own, headers=operator)).status_code == 404

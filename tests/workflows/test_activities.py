@@ -229,3 +229,37 @@ async def test_a_refused_record_is_retried_not_fatal(
     peers.intake.unknown_statuses.clear()
     await ActivityEnvironment().run(activities.record_progress, record)
     assert [r.sequence for r in peers.intake.applied] == [9]
+
+
+async def test_the_kecamatan_steps_follow_the_purpose_rule(
+    peers: Peers, activities: ApprovalActivities
+) -> None:
+    """Issue 18: a kecamatan rule limited to some purposes keeps the kecamatan's steps (and
+    its calendar) only for an application whose purpose names one; the peer's application is
+    "Persyaratan melamar pekerjaan"."""
+    desa = [directory_pb2.RouteStep(role=r) for r in ("kasi_kesra", "sekdes", "kades")]
+    kecamatan = [directory_pb2.RouteStep(role=r) for r in ("kasi_pelayanan_kecamatan", "camat")]
+    peers.directory.route = directory_pb2.Route(
+        steps=[*desa, *kecamatan],
+        signer_role="kades",
+        kecamatan_calendar=directory_pb2.WorkingCalendar(
+            start_hour=7, end_hour=14, workdays=[1, 2, 3, 4, 5], local_days_off=["2026-12-02"]
+        ),
+    )
+    through = ["kasi_kesra", "sekdes", "kades", "kasi_pelayanan_kecamatan", "camat"]
+    for purposes, roles in (
+        ([], through),  # no purposes: always
+        (["Melamar  Pekerjaan", "beasiswa"], through),  # whole words, any case and spacing
+        (["beasiswa", "berobat"], through[:3]),
+        (["pekerja"], through[:3]),  # a part of a word is no match
+    ):
+        del peers.directory.route.kecamatan_purposes[:]
+        peers.directory.route.kecamatan_purposes.extend(purposes)
+        route = await ActivityEnvironment().run(activities.resolve_route, APPLICATION)
+        assert [s.role for s in route.steps] == roles, purposes
+        if len(roles) == len(through):
+            assert route.kecamatan_calendar == WorkingCalendar(
+                7, 14, [1, 2, 3, 4, 5], ["2026-12-02"]
+            )
+        else:
+            assert route.kecamatan_calendar is None

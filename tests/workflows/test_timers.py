@@ -330,3 +330,43 @@ async def test_no_cancel_once_every_step_is_approved(
         result = await handle.result()
     assert result.status == ApplicationStatus.ISSUED
     assert "application.cancelled" not in activities.events()
+
+
+async def test_a_kecamatan_step_counts_its_deadline_in_the_kecamatan_calendar(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """Issue 18: the desa works as usual, the kecamatan office is closed for the next eleven
+    days. The Kades' step is due on the desa's calendar; the camat's only after the
+    kecamatan reopens, and it escalates then, not when the desa's calendar would say."""
+    env = time_skipping_env
+    today = (await env.get_current_time()).astimezone(WIB).date()
+    closed = [(today + timedelta(days=n)).isoformat() for n in range(0, 11)]
+    desa_calendar = WorkingCalendar()
+    kecamatan_calendar = WorkingCalendar(local_days_off=closed)
+    route = Route(
+        steps=[RouteStep(role="kades"), RouteStep(role="camat")],
+        signer_role="kades",
+        calendar=desa_calendar,
+        kecamatan_calendar=kecamatan_calendar,
+    )
+    activities = RecordingActivities(route)
+    national = parse_days_off(route.days_off)
+    async with running_letter(env.client, activities) as handle:
+        kades = await wait_for_step(handle, 0)
+        assert kades.step_started is not None
+        assert kades.deadline == add_working_hours(kades.step_started, 8, desa_calendar, national)
+        await decide(handle, decision(0, "kades"))
+        camat = await wait_for_step(handle, 1)
+        assert camat.step_started is not None and camat.deadline is not None
+        on_desa_calendar = add_working_hours(camat.step_started, 8, desa_calendar, national)
+        assert camat.deadline == add_working_hours(
+            camat.step_started, 8, kecamatan_calendar, parse_days_off(closed)
+        )
+        assert camat.deadline.astimezone(WIB).date() > date.fromisoformat(closed[-1])
+        assert camat.deadline > on_desa_calendar + timedelta(days=5)
+
+        await skip_to(env, camat.deadline)
+        await eventually(lambda: bool(activities.of("application.escalated")), "escalation")
+        escalated = activities.of("application.escalated")[0]
+        assert activities.scheduled[escalated.sequence] >= camat.deadline
+        await handle.terminate("test done")

@@ -17,7 +17,8 @@ from smartdesa.v1 import (
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from common.domain import SignerKind
+from common.domain import SignerKind, is_kecamatan_role
+from common.domain.purposes import purpose_matches
 from workflows.approval.days_off import national_days_off
 from workflows.approval.issuing import issue_letter_request
 from workflows.approval.models import (
@@ -48,12 +49,11 @@ _CALL_TIMEOUT_S = 20.0
 _ISSUE_TIMEOUT_S = 90.0
 
 
-def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
-    """The directory's route with proto3's zero values replaced by the defaults: a step of 8
-    working hours, Monday to Friday 08:00-16:00 WIB, 3 revision rounds, 14 days to resubmit."""
+def calendar_from_proto(given: directory_pb2.WorkingCalendar | None) -> WorkingCalendar:
+    """A calendar with proto3's zero values replaced by the defaults (Monday to Friday
+    08:00-16:00 WIB); ApplicationError (for good) when it cannot be a calendar."""
     calendar = WorkingCalendar()
-    if route.HasField("calendar"):
-        given = route.calendar
+    if given is not None:
         if given.start_hour or given.end_hour:
             calendar.start_hour, calendar.end_hour = given.start_hour, given.end_hour
         if given.workdays:
@@ -96,6 +96,18 @@ def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
             raise ApplicationError(
                 f"invalid local day off {day!r}", type="InvalidRoute", non_retryable=True
             ) from None
+    return calendar
+
+
+def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
+    """The directory's route with proto3's zero values replaced by the defaults: a step of 8
+    working hours, Monday to Friday 08:00-16:00 WIB, 3 revision rounds, 14 days to resubmit."""
+    calendar = calendar_from_proto(route.calendar if route.HasField("calendar") else None)
+    kecamatan_calendar = (
+        calendar_from_proto(route.kecamatan_calendar)
+        if route.HasField("kecamatan_calendar")
+        else None
+    )
     return Route(
         steps=[
             RouteStep(
@@ -115,6 +127,7 @@ def route_from_proto(route: directory_pb2.Route, days_off: list[str]) -> Route:
         else DEFAULT_MAX_REVISION_ROUNDS,
         resubmit_days=route.resubmit_days if route.resubmit_days > 0 else DEFAULT_RESUBMIT_DAYS,
         days_off=days_off,
+        kecamatan_calendar=kecamatan_calendar,
     )
 
 
@@ -155,11 +168,27 @@ class ApprovalActivities:
             _raise_for(exc, "route lookup")
             raise
         resolved = route_from_proto(route, national_days_off(datetime.now(UTC).year))
+        if route.kecamatan_purposes and not await self._purpose_matches(input, route):
+            # Not one of the purposes the kabupaten sends through the kecamatan: the desa's
+            # steps only (decided now, from the application; the purpose stays out of history).
+            resolved.steps = [s for s in resolved.steps if not is_kecamatan_role(s.role)]
+            resolved.kecamatan_calendar = None
         resolved.remote_signature = await self._signs_remotely(input.desa_code)
         resolved.steps = [s for s in resolved.steps if not await self._skip(input, s)]
         if not resolved.steps:
             raise ApplicationError("route has no steps", type="EmptyRoute", non_retryable=True)
         return resolved
+
+    async def _purpose_matches(self, input: ApprovalInput, route: directory_pb2.Route) -> bool:
+        try:
+            application = await self._intake.GetApplication(
+                intake_pb2.GetApplicationRequest(application_id=input.application_id),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            _raise_for(exc, "application lookup")
+            raise
+        return purpose_matches(route.kecamatan_purposes, application.purpose)
 
     async def _signs_remotely(self, desa_code: str) -> bool:
         """Signing knows how each desa signs (its `signing_signers` setting): a remote signer

@@ -72,6 +72,9 @@ class Route:
     # their signature instead of being issued at once. Asked of signing by resolve_route; False
     # in histories recorded before it existed, which keeps those letters on their old path.
     remote_signature: bool = False
+    # When the kecamatan works: its steps' deadlines count in it (issue 18). None in routes
+    # without kecamatan steps and in histories recorded before it existed: the desa's calendar.
+    kecamatan_calendar: WorkingCalendar | None = None
 
 
 @dataclass

@@ -58,12 +58,14 @@ from workflows.approval.models import (
     ResubmitInput,
     RetryIssueInput,
     Route,
+    WorkingCalendar,
 )
 from workflows.approval.state import AttributesSent, LetterState
 from workflows.approval.working_time import parse_days_off
 
 PATCH_DEADLINES = "deadlines-escalation-expiry-v1"
 PATCH_SIGNING_BLOCKED = "signing-blocked-retry-v1"
+PATCH_KECAMATAN_CALENDAR = "kecamatan-calendar-v1"
 
 _SERVICE_CALL_TIMEOUT = timedelta(seconds=30)
 _ISSUE_TIMEOUT = timedelta(minutes=2)
@@ -255,19 +257,35 @@ class LetterApprovalWorkflow:
         as the step's deadlines pass (letters without the deadlines patch only wait)."""
         letter = self._letter
         assert letter.route is not None
-        calendar = letter.route.calendar
+        calendar, days_off = self._calendar_of(index)
         now = workflow.now() if self._timed else None
-        due = deadlines.step_deadline(now, hours, calendar, self._days_off) if now else None
+        due = deadlines.step_deadline(now, hours, calendar, days_off) if now else None
         letter.start_step(index, now, due)
         await self._record(APPLICATION_STEP_ASSIGNED)
         self._inbox.answer(letter.view())
         if now is not None and due is not None:
-            for when, timer in deadlines.step_timers(now, due, hours, calendar, self._days_off):
+            for when, timer in deadlines.step_timers(now, due, hours, calendar, days_off):
                 if ready():
                     break
                 if not await self._wait(ready, when, timer):
                     await self._on_timer(timer)
         await self._wait(ready)
+
+    def _calendar_of(self, index: int) -> tuple[WorkingCalendar, frozenset[date]]:
+        """The calendar step `index`'s deadline counts in: the kecamatan's for a kecamatan
+        step when the route carries one (routes resolved before it existed carry none), else
+        the desa's."""
+        route = self._letter.route
+        assert route is not None
+        kecamatan = route.kecamatan_calendar
+        if (
+            kecamatan is not None
+            and index < len(route.steps)
+            and is_kecamatan_role(route.steps[index].role)
+            and workflow.patched(PATCH_KECAMATAN_CALENDAR)
+        ):
+            return kecamatan, parse_days_off([*route.days_off, *kecamatan.local_days_off])
+        return route.calendar, self._days_off
 
     async def _on_timer(self, timer: deadlines.Timer) -> None:
         if timer == deadlines.Timer.REMIND:

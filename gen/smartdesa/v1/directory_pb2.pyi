@@ -49,7 +49,7 @@ class RouteStep(_message.Message):
     SKIPPABLE_FIELD_NUMBER: _builtins.int
     role: _builtins.str
     deadline_working_hours: _builtins.int
-    """time the assignee has, counted in the desa's working time"""
+    """time the assignee has, in the desa's working time (a kecamatan step: the kecamatan's)"""
     skippable: _builtins.bool
     """the desa may let this step be skipped"""
     def __init__(
@@ -153,6 +153,8 @@ class Route(_message.Message):
     CALENDAR_FIELD_NUMBER: _builtins.int
     MAX_REVISION_ROUNDS_FIELD_NUMBER: _builtins.int
     RESUBMIT_DAYS_FIELD_NUMBER: _builtins.int
+    KECAMATAN_PURPOSES_FIELD_NUMBER: _builtins.int
+    KECAMATAN_CALENDAR_FIELD_NUMBER: _builtins.int
     signer_role: _builtins.str
     """whose certificate signs the letter at the end"""
     on_behalf_of_role: _builtins.str
@@ -165,6 +167,19 @@ class Route(_message.Message):
     def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteStep]: ...
     @_builtins.property
     def calendar(self) -> Global___WorkingCalendar: ...
+    @_builtins.property
+    def kecamatan_purposes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The kecamatan's steps (kecamatan roles, after the desa's) apply only to letters whose
+        purpose names one of these (common/domain/purposes.py); empty: to every letter. The
+        worker drops those steps for any other purpose when the letter starts.
+        """
+
+    @_builtins.property
+    def kecamatan_calendar(self) -> Global___WorkingCalendar:
+        """When the kecamatan works: its steps' deadlines count in this calendar, not the desa's.
+        Set when the route has kecamatan steps; unset, they count in `calendar`.
+        """
+
     def __init__(
         self,
         *,
@@ -174,10 +189,12 @@ class Route(_message.Message):
         calendar: Global___WorkingCalendar | None = ...,
         max_revision_rounds: _builtins.int = ...,
         resubmit_days: _builtins.int = ...,
+        kecamatan_purposes: _abc.Iterable[_builtins.str] | None = ...,
+        kecamatan_calendar: Global___WorkingCalendar | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "kecamatan_calendar", b"kecamatan_calendar"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "max_revision_rounds", b"max_revision_rounds", "on_behalf_of_role", b"on_behalf_of_role", "resubmit_days", b"resubmit_days", "signer_role", b"signer_role", "steps", b"steps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "kecamatan_calendar", b"kecamatan_calendar", "kecamatan_purposes", b"kecamatan_purposes", "max_revision_rounds", b"max_revision_rounds", "on_behalf_of_role", b"on_behalf_of_role", "resubmit_days", b"resubmit_days", "signer_role", b"signer_role", "steps", b"steps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

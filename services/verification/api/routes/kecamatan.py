@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from common.db import as_utc
 from common.domain.errors import Invalid
+from common.domain.purposes import MAX_PURPOSES
 from services.verification import kecamatan, staff_tasks
 from services.verification.api.deps import (
     CatalogueDep,
@@ -27,9 +28,10 @@ from services.verification.api.routes.onboarding import (
     signer_out,
     upload_of,
 )
-from services.verification.models import KecamatanLetterType, Staff
+from services.verification.models import DesaSettings, KecamatanLetterType, Staff
 from services.verification.onboarding import NO_PASSWORD
-from services.verification.routes import StepSpec
+from services.verification.route_admin import DayHoursIO, hhmm, hours_of
+from services.verification.routes import DEFAULT_RULES, DesaRules, StepSpec, rules_of
 from services.verification.staff_tasks import EscalatedTask
 
 router = APIRouter(tags=["kecamatan"])
@@ -88,13 +90,51 @@ class KecamatanLetterTypeIn(BaseModel):
     # Without steps: the kasi pelayanan of the kecamatan checks, then the camat (8 working
     # hours each).
     steps: list[StepIn] | None = Field(default=None, max_length=3)
+    # Only letters whose purpose (keperluan) names one of these go through the kecamatan,
+    # matched as whole words ignoring case (common/domain/purposes.py). Empty or absent: every
+    # letter of the type. A PUT replaces the whole row, purposes included.
+    purposes: list[str] = Field(default_factory=list, max_length=MAX_PURPOSES)
 
 
 class KecamatanLetterTypeOut(BaseModel):
     letter_type: str
     steps: list[StepIn]
+    purposes: list[str]  # [] = every purpose
     updated_by: str
     updated_at: datetime
+
+
+class CalendarIn(BaseModel):
+    """A kecamatan office's working week and its own days off (national holidays and cuti
+    bersama always count)."""
+
+    hours: list[DayHoursIO] = Field(min_length=1, max_length=7)
+    local_days_off: list[str] = Field(default_factory=list, max_length=366)
+
+
+class CalendarOut(CalendarIn):
+    code: str  # the kecamatan's code, or the kabupaten's for its default
+    # Where these hours come from: "kecamatan" (its own), "kabupaten" (the kabupaten's default
+    # for its kecamatan) or "default" (neither is set: Monday to Friday 08:00-16:00).
+    source: str
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+def _calendar_out(
+    code: str, rules: DesaRules, source: str, row: DesaSettings | None
+) -> CalendarOut:
+    return CalendarOut(
+        code=code,
+        hours=[
+            DayHoursIO(weekday=d.weekday, start=hhmm(d.start_minute), end=hhmm(d.end_minute))
+            for d in rules.schedule
+        ],
+        local_days_off=list(rules.local_days_off),
+        source=source,
+        updated_by=row.updated_by if row else None,
+        updated_at=as_utc(row.updated_at) if row else None,
+    )
 
 
 def _type_out(row: KecamatanLetterType) -> KecamatanLetterTypeOut:
@@ -108,6 +148,7 @@ def _type_out(row: KecamatanLetterType) -> KecamatanLetterTypeOut:
             )
             for s in kecamatan.steps_of(row)
         ],
+        purposes=list(kecamatan.purposes_of(row)),
         updated_by=row.updated_by,
         updated_at=as_utc(row.updated_at),
     )
@@ -224,7 +265,8 @@ async def put_kecamatan_letter_type(
     session: SessionDep,
     catalogue: CatalogueDep,
 ) -> KecamatanLetterTypeOut:
-    """The letter type goes through the kecamatan (letters started from now on)."""
+    """The letter type goes through the kecamatan (letters started from now on), for every
+    purpose or only for the purposes listed."""
     if await catalogue.known(letter_type) is None:
         raise Invalid(
             "unknown-letter-type",
@@ -236,7 +278,9 @@ async def put_kecamatan_letter_type(
         if body.steps is not None
         else kecamatan.DEFAULT_STEPS
     )
-    row = await kecamatan.set_kecamatan_letter_type(session, staff, letter_type, steps)
+    row = await kecamatan.set_kecamatan_letter_type(
+        session, staff, letter_type, steps, tuple(body.purposes)
+    )
     return _type_out(row)
 
 
@@ -246,6 +290,63 @@ async def delete_kecamatan_letter_type(
 ) -> Response:
     """The letter type no longer goes through the kecamatan (running letters keep theirs)."""
     await kecamatan.unset_kecamatan_letter_type(session, staff, letter_type)
+    return Response(status_code=204)
+
+
+@router.get("/kabupaten/kecamatan-calendar")
+async def get_default_kecamatan_calendar(staff: KabupatenStaff, session: SessionDep) -> CalendarOut:
+    """The kabupaten's default working calendar for its kecamatan offices: kecamatan steps'
+    deadlines count in it unless the kecamatan has its own."""
+    code = staff.kabupaten_code
+    row = await kecamatan.calendar_row(session, code)
+    if row is None:
+        return _calendar_out(code, DEFAULT_RULES, kecamatan.CALENDAR_DEFAULT, None)
+    return _calendar_out(code, rules_of(row), kecamatan.CALENDAR_KABUPATEN, row)
+
+
+@router.put("/kabupaten/kecamatan-calendar")
+async def put_default_kecamatan_calendar(
+    body: CalendarIn, staff: KabupatenOperator, session: SessionDep
+) -> CalendarOut:
+    """Sets the default (letters started from now on)."""
+    row = await kecamatan.save_calendar(
+        session, staff, staff.kabupaten_code, hours_of(body.hours), tuple(body.local_days_off)
+    )
+    return _calendar_out(staff.kabupaten_code, rules_of(row), kecamatan.CALENDAR_KABUPATEN, row)
+
+
+@router.get("/kabupaten/kecamatan/{code}/calendar")
+async def get_kecamatan_calendar(
+    code: KecamatanCode, staff: KabupatenStaff, session: SessionDep
+) -> CalendarOut:
+    """The calendar the kecamatan's steps count in: its own, else the kabupaten's default."""
+    area = kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code)
+    rules, source = await kecamatan.kecamatan_calendar(session, area.code, area.kabupaten_code)
+    row = await kecamatan.calendar_row(
+        session, area.code if source == kecamatan.CALENDAR_KECAMATAN else area.kabupaten_code
+    )
+    return _calendar_out(area.code, rules, source, row)
+
+
+@router.put("/kabupaten/kecamatan/{code}/calendar")
+async def put_kecamatan_calendar(
+    code: KecamatanCode, body: CalendarIn, staff: KabupatenOperator, session: SessionDep
+) -> CalendarOut:
+    """The kecamatan's own calendar, instead of the kabupaten's default."""
+    area = kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code)
+    row = await kecamatan.save_calendar(
+        session, staff, area.code, hours_of(body.hours), tuple(body.local_days_off)
+    )
+    return _calendar_out(area.code, rules_of(row), kecamatan.CALENDAR_KECAMATAN, row)
+
+
+@router.delete("/kabupaten/kecamatan/{code}/calendar", status_code=204)
+async def delete_kecamatan_calendar(
+    code: KecamatanCode, staff: KabupatenOperator, session: SessionDep
+) -> Response:
+    """The kecamatan follows the kabupaten's default again."""
+    area = kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code)
+    await kecamatan.reset_calendar(session, staff, area.code)
     return Response(status_code=204)
 
 

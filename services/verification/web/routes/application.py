@@ -38,7 +38,7 @@ from common.wilayah import find_desa
 from services.verification import request_view, staff_tasks
 from services.verification.api.deps import RuntimeDep, SessionDep, TaskDesk
 from services.verification.api.params import ApplicationId
-from services.verification.calendars import calendar_of
+from services.verification.kecamatan import step_calendar
 from services.verification.models import (
     TASK_KIND_DECISION,
     TASK_KIND_SIGNATURE,
@@ -165,9 +165,9 @@ async def _page_context(
     now = utcnow()
     remaining = None
     if task.deadline is not None and task.status == TASK_OPEN:
-        remaining = remaining_text(
-            task.deadline, now, await calendar_of(session, staff.desa_code, now)
-        )
+        # A kecamatan step's deadline counts in the kecamatan's calendar.
+        calendar = await step_calendar(session, staff.desa_code, task.step.role, now)
+        remaining = remaining_text(task.deadline, now, calendar)
     # Unavailable (503) when the catalogue cannot be read: whether this step signs is not guessed.
     found = await route_for(
         session, staff.desa_code, detail.application.letter_type, runtime.catalogue

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from common.db import utcnow
 from services.verification.api.deps import CurrentStaff, RuntimeDep, SessionDep, desa_staff
 from services.verification.calendars import DesaCalendar, calendar_of
-from services.verification.kecamatan import is_kecamatan_staff, kecamatan_area
+from services.verification.kecamatan import is_kecamatan_staff, kecamatan_area, step_calendar
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED, Staff
 from services.verification.request_view import applicant_names
 from services.verification.staff_tasks import (
@@ -200,8 +200,13 @@ async def _inbox_page(
         placed = await (kecamatan_tasks if kecamatan else escalated_tasks)(session, staff)
         tasks = list(placed)
         shown = [t for t in tasks if matches(t, jenis, keadaan)]
+        # Kecamatan staff's tasks are all kecamatan steps, counted in the kecamatan's calendar.
         calendars = {
-            code: await calendar_of(session, code, now)
+            code: await (
+                step_calendar(session, code, staff.role, now)
+                if kecamatan
+                else calendar_of(session, code, now)
+            )
             for code in dict.fromkeys(t.desa_code for t in placed)
         }
     else:
