@@ -108,7 +108,7 @@ bench-import: $(STAMP)
 # The whole catalogue per type: rendering alone (F4 and A4, with the Dukcapil forms) and issuing
 # with PAdES B-LTA; prints render_ms_median and issue_blta_ms_median, overall and per type.
 bench-render: $(STAMP)
-	$(PY) -m scripts.bench_render
+	$(PY) -m scripts.bench_render $(ARGS)
 
 # The idle dev stack's own processes (services, worker and their children; not Temporal or
 # NATS): PSS per process and total_pss_mb, on free ports with a temporary data folder.

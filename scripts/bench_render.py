@@ -13,7 +13,11 @@ never asserted in a test.
 Wall-clock figures depend on how busy the machine is; the cpu_ms figures are the CPU the process
 spent per letter (for issuing, the worker's render and sign time is reported alongside).
 
-    .venv/bin/python -m scripts.bench_render [--letters 400] [--issue-per-type 5]
+    .venv/bin/python -m scripts.bench_render [--letters 400] [--issue-per-type 5] [--types SKPP,SPAL]
+    make bench-render ARGS="--types SKPP,SPAL --issue-per-type 0"
+
+`--types` limits both parts to those codes (the letters still spread over them in turn), e.g.
+to compare the types with Dukcapil form pages before and after a change.
 """
 
 import argparse
@@ -36,8 +40,8 @@ LOGO = Path(__file__).parents[1] / "services/signing/templates/assets/logo-dev.s
 NAMES = ("Siti Aminah", "Budi Santoso", "Dewi Lestari", "Asep Saepudin", "Euis Rahmawati")
 
 
-def _content(i: int) -> LetterContent:
-    codes = sorted(LETTER_TYPES)
+def _content(i: int, codes: list[str] | None = None) -> LetterContent:
+    codes = codes or sorted(LETTER_TYPES)
     lt = LETTER_TYPES[codes[i % len(codes)]]
     name = f"{NAMES[i % len(NAMES)]} {i}"
     fields = {
@@ -104,14 +108,15 @@ def _sample(spec: FieldSpec, i: int) -> str:
     return f"{spec.label.split(',')[0]} {i}"[: spec.max_length]
 
 
-async def _issue_per_type(per_type: int) -> dict[str, list[tuple[float, float, float]]]:
+async def _issue_per_type(
+    per_type: int, codes: list[str]
+) -> dict[str, list[tuple[float, float, float]]]:
     """(issue_ms, worker render_ms, worker sign_ms) of `per_type` B-LTA letters of every type,
     one at a time, the types taken in turn so that a busy moment of the machine spreads over
     all of them."""
     from scripts.bench_signing import issuing_stack, request_for
 
     rng = random.Random(16)
-    codes = sorted(LETTER_TYPES)
     out: dict[str, list[tuple[float, float, float]]] = {c: [] for c in codes}
     async with issuing_stack(PadesLevel.B_LTA, workers=1) as issuer:
         # Warm the worker (imports, fonts, the first letter's caches), outside the figures.
@@ -132,8 +137,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--letters", type=int, default=400)
     parser.add_argument("--issue-per-type", type=int, default=5)
+    parser.add_argument("--types", default="", help="comma-separated codes; default: all")
     args = parser.parse_args()
-    contents = [_content(i) for i in range(args.letters)]
+    codes = sorted(LETTER_TYPES)
+    if args.types:
+        codes = sorted(c.strip().upper() for c in args.types.split(","))
+        unknown = [c for c in codes if c not in LETTER_TYPES]
+        if unknown:
+            parser.error(f"unknown types: {', '.join(unknown)}")
+    contents = [_content(i, codes) for i in range(args.letters)]
     for c in contents[:20]:  # warm up: templates, fonts, the compiler's caches
         render_letter(c)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -160,7 +172,7 @@ def main() -> None:
     print(f"render_cpu_ms_median={statistics.median(cpu_times):.2f}")
     print(f"renders_per_s_one_thread={len(times) / elapsed:.1f}")
     print(f"max_rss_growth_mb={(rss_after - rss_before) / 1024:.1f}")
-    issued = asyncio.run(_issue_per_type(args.issue_per_type)) if args.issue_per_type else {}
+    issued = asyncio.run(_issue_per_type(args.issue_per_type, codes)) if args.issue_per_type else {}
     if issued:
         every = sorted(t for times in issued.values() for t, _, _ in times)
         print(f"issue_blta_letters={len(every)}")

@@ -32,9 +32,19 @@ def normalized_kind(kind: str) -> str:
 
 
 def check_kind(letter_type: LetterType, kind: str) -> str:
-    """The requirement code `kind` names for this letter type, or InvalidAttachment."""
+    """The syarat code `kind` names for this letter type, wajib or opsional (never required
+    here: submission checks the wajib ones), or InvalidAttachment: a syarat whose original is
+    brought to the office, or one the type does not have."""
     kind = normalized_kind(kind)
-    codes = letter_type.requirement_codes
+    brought = next((r for r in letter_type.to_bring if r.code == kind), None)
+    if brought is not None:
+        raise InvalidAttachment(
+            f"{brought.name} tidak diunggah: bawa berkas aslinya ke kantor desa.",
+            status=422,
+            code="bring-original",
+            field="kind",
+        )
+    codes = tuple(r.code for r in letter_type.uploadable)
     if kind not in codes:
         raise InvalidAttachment(
             f"Jenis berkas harus salah satu dari: {', '.join(codes)}.",

@@ -3,24 +3,14 @@ CatalogueService (docs/letter-catalogue.md). Intake keeps no list of its own; wh
 the door (fields, syarat, who may ask) is the catalogue's, converted here into
 `letter_types.LetterType`.
 
-Caching, and why it is safe:
-- A published version never changes (signing only adds versions), so a version fetched once
-  is kept for the life of the process (`_versions`, bounded by the catalogue's size times the
-  versions in use). An application keeps the version it started with
-  (`LetterApplication.letter_type_version`), so every later check of it reads that entry.
-- Which version is *current* changes when someone publishes: the list of current versions is
-  kept `CURRENT_TTL_SECONDS` only, so a type the kabupaten publishes is listed within that
-  time, and a stale list only ever offers a version that was current a moment ago (and which
-  the application then keeps, as it would have had it started a moment earlier).
-- A type the kabupaten has just published is requestable at once: a code the cached list lacks
-  re-reads the list (`find`), at most once per `MISS_REFRESH_SECONDS`, so made-up codes cannot
-  flood signing. Chosen over a `catalogue.published` event: no new event contract or consumer
-  to keep alive, and freshness does not depend on NATS delivering a hint.
-- Nothing stale is served once the TTL is over: if signing does not answer then, intake
-  answers 503 with `CATALOGUE_UNAVAILABLE` rather than guess, and writes nothing.
+Caching (common/catalogue_reader.py says why it is safe): each version is kept for good, the
+list of current versions `CURRENT_TTL_SECONDS`, and a code the list lacks re-reads it at once
+(at most once a second), so a type the kabupaten has just published is requestable at once.
+An application keeps the version it started with (`LetterApplication.letter_type_version`), so
+every later check of it reads that version. If signing does not answer once the list is out of
+date, intake answers 503 with `CATALOGUE_UNAVAILABLE` rather than guess, and writes nothing.
 """
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -32,6 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.catalogue_reader import CURRENT_TTL_SECONDS, LOOKUP_TIMEOUT_SECONDS, CatalogueReader
 from common.domain import field_values
 from common.domain.errors import Unavailable
 from common.domain.letter_versions import parse_pinned, with_wording
@@ -41,11 +32,6 @@ from services.intake.register_data import SUBJECT_LABELS
 
 log = logging.getLogger(__name__)
 
-CURRENT_TTL_SECONDS = 10.0
-# A code the cached list lacks re-reads it, but not more often than this.
-MISS_REFRESH_SECONDS = 1.0
-# Generous: the first read of a process parses every definition on signing's side.
-LOOKUP_TIMEOUT_SECONDS = 10.0
 CATALOGUE_UNAVAILABLE = (
     "Daftar jenis surat sedang tidak dapat dimuat karena layanan surat desa tidak dapat "
     "dihubungi. Tidak ada yang tersimpan; silakan coba lagi beberapa saat lagi."
@@ -99,7 +85,8 @@ def letter_type_of(message: catalogue_pb2.LetterTypeDefinition) -> LetterType:
 
 
 class Catalogue:
-    """The catalogue as intake reads it (see the module's docstring for the caching)."""
+    """The catalogue as intake reads it: the online types, through the shared reader
+    (common/catalogue_reader.py: the caching), each as `letter_type_of` makes it."""
 
     def __init__(
         self,
@@ -108,67 +95,32 @@ class Catalogue:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stub = stub
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._current: dict[str, LetterType] | None = None
-        self._current_at = 0.0
-        self._missed_at = -MISS_REFRESH_SECONDS  # when a miss last re-read the list
-        self._refreshing = asyncio.Lock()  # one read of the list at a time, not one per request
-        self._versions: dict[str, LetterType] = {}
+        self._reader = CatalogueReader(
+            stub,
+            letter_type_of,
+            CatalogueUnavailable,
+            online_only=True,
+            ttl_seconds=ttl_seconds,
+            clock=clock,
+        )
 
     def forget_current(self) -> None:
         """The next read asks signing again (after a publish this process made, in tests)."""
-        self._current = None
+        self._reader.forget_current()
 
     async def current(self) -> Mapping[str, LetterType]:
         """The current version of every type residents may request online, by code, in the
         catalogue's order."""
-        async with self._refreshing:
-            return await self._read_current()
-
-    async def _read_current(self) -> Mapping[str, LetterType]:
-        now = self._clock()
-        if self._current is not None and now - self._current_at < self._ttl:
-            return self._current
-        try:
-            response = await self._stub.ListLetterTypes(
-                catalogue_pb2.ListCatalogueRequest(online_only=True),
-                timeout=LOOKUP_TIMEOUT_SECONDS,
-            )
-        except grpc.aio.AioRpcError as exc:
-            log.warning("letter catalogue not read (signing: %s)", exc.code().name)
-            raise CatalogueUnavailable() from exc
-        found = {m.code: letter_type_of(m) for m in response.letter_types}
-        for lt in found.values():
-            self._versions.setdefault(lt.template_version, lt)
-        self._current, self._current_at = found, now
-        return found
+        return await self._reader.current()
 
     async def everything(self) -> dict[str, LetterType]:
         """The current version of every type, online or not (not cached: for the backfill)."""
-        try:
-            response = await self._stub.ListLetterTypes(
-                catalogue_pb2.ListCatalogueRequest(), timeout=LOOKUP_TIMEOUT_SECONDS
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise CatalogueUnavailable() from exc
-        return {m.code: letter_type_of(m) for m in response.letter_types}
+        return await self._reader.everything()
 
     async def find(self, code: str) -> LetterType | None:
         """The current version of a type residents may request online; None if none is. A code
         the cached list lacks (a type published a moment ago) re-reads the list first."""
-        found = (await self.current()).get(code)
-        if found is not None:
-            return found
-        async with self._refreshing:
-            # Limited from the last re-read a miss made, not from the last read: a list read
-            # a moment before a publish must not hide the type just published.
-            now = self._clock()
-            if self._current is not None and now - self._missed_at < MISS_REFRESH_SECONDS:
-                return self._current.get(code)
-            self._missed_at = now
-            self._current = None
-            return (await self._read_current()).get(code)
+        return await self._reader.find(code)
 
     async def worded(self, letter_type: LetterType | None, desa_code: str) -> LetterType | None:
         """`letter_type` as a new application of `desa_code` keeps it: its template_version
@@ -199,21 +151,7 @@ class Catalogue:
         pinned = parse_pinned(template_version)
         if pinned is None:
             return None
-        found = self._versions.get(pinned.base)
-        if found is not None:
-            return found
-        try:
-            message = await self._stub.GetLetterType(
-                catalogue_pb2.GetLetterTypeRequest(code=pinned.code, version=pinned.version),
-                timeout=LOOKUP_TIMEOUT_SECONDS,
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            log.warning("letter catalogue not read (signing: %s)", exc.code().name)
-            raise CatalogueUnavailable() from exc
-        found = self._versions.setdefault(pinned.base, letter_type_of(message))
-        return found
+        return await self._reader.version(pinned.code, pinned.version)
 
     async def of(self, application: LetterApplication) -> LetterType:
         """The version the application started with (its form, syarat and letter)."""

@@ -21,6 +21,8 @@ SYARAT_KIND_LABELS = {
     "opsional": "Tidak wajib",
     "bawa_asli": "Bawa berkas asli ke kantor desa",
 }
+# The kinds a file is uploaded for; `bawa_asli` is brought to the office instead.
+UPLOADED_KINDS = ("wajib", "opsional")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,18 @@ class LetterType:
     def other_syarat(self) -> tuple[Requirement, ...]:
         """The syarat that are not uploaded as required: opsional and bawa_asli."""
         return tuple(r for r in self.syarat if r.kind != "wajib")
+
+    @property
+    def uploadable(self) -> tuple[Requirement, ...]:
+        """The syarat a resident may upload, in the catalogue's order: the wajib ones (required
+        at submission) and the opsional ones (never required). Types read before `syarat`
+        was kept list the wajib ones only."""
+        return tuple(r for r in self.syarat if r.kind in UPLOADED_KINDS) or self.requirements
+
+    @property
+    def to_bring(self) -> tuple[Requirement, ...]:
+        """The originals brought to the desa office: shown as an instruction, never uploaded."""
+        return tuple(r for r in self.syarat if r.kind not in UPLOADED_KINDS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "field_index", {f.name: f for f in self.fields})

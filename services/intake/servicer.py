@@ -653,6 +653,11 @@ def letter_type_catalogue(letter_types: Iterable[LetterType]) -> intake_pb2.Lett
                     intake_pb2.RequirementInfo(code=r.code, name=r.name, description=r.description)
                     for r in lt.requirements
                 ],
+                optional_syarat=[
+                    intake_pb2.RequirementInfo(code=r.code, name=r.name, description=r.description)
+                    for r in lt.uploadable
+                    if r.kind == "opsional"
+                ],
                 fields=[
                     intake_pb2.FormFieldInfo(
                         name=f.name,

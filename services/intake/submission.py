@@ -59,6 +59,8 @@ async def submit(
                 application_id=application.id,
                 desa_code=application.desa_code,
                 letter_type=application.letter_type,
+                # Its default route is the version's it keeps, not the current one's.
+                letter_type_version=application.letter_type_version,
             ),
         )
     except approvals.ApprovalUnavailable as exc:

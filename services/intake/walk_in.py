@@ -45,6 +45,7 @@ from temporalio.client import Client as TemporalClient
 
 from common.nik import InvalidNik, is_valid_nik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
+from common.rpc import MAX_SCANS_PER_MESSAGE
 from services.intake import register_data, submission
 from services.intake.applications import (
     WALK_IN,
@@ -199,6 +200,12 @@ def _checked(
     letter_type = current
     files: list[tuple[str, bytes]] = []
     seen: set[str] = set()
+    if len(walk_in.scans) > MAX_SCANS_PER_MESSAGE:
+        # The catalogue keeps the wajib ones within this; optional scans fill the rest.
+        raise WalkInRefused(
+            f"Paling banyak {MAX_SCANS_PER_MESSAGE} berkas pindaian per permohonan.",
+            "attachments",
+        )
     for scan in walk_in.scans:
         try:
             kind = check_kind(letter_type, scan.kind)

@@ -29,7 +29,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from common.wib import WIB, indonesian_date
 from services.signing.catalogue.blocks import compile_body
 from services.signing.catalogue.definition import FieldSpec, LetterTypeDef
-from services.signing.catalogue.forms import FORM_PRELUDE, compile_form, find_form
+from services.signing.catalogue.forms import compile_forms, find_form
 from services.signing.typst_text import typst_str as typst_str
 
 if TYPE_CHECKING:
@@ -206,8 +206,8 @@ def _template_source(
     names = frozenset(f.name for f in letter_type.fields)
     forms = [find_form(f.code, f.version) for f in letter_type.forms if f.version]
     if forms:
-        pages = [compile_form(form, names) for form in forms if form is not None]
-        body = "\n\n".join([body, FORM_PRELUDE, *pages])
+        pages = compile_forms([form for form in forms if form is not None], names)
+        body = "\n\n".join([body, *pages])
     return _env.get_template("letter.typ.j2").render(body=body, **frame).encode("utf-8")
 
 

@@ -385,6 +385,16 @@ class TypeSummary:
     draft: bool = False
 
 
+@dataclass(frozen=True)
+class Wording:
+    """A desa's current own wording of one type, as its wording list shows it."""
+
+    version: int
+    base_version: int  # the kabupaten version it was written against
+    fits: bool  # False: letters use the kabupaten's wording until it is redone
+    published_by: str
+
+
 @dataclass
 class Catalogue:
     runtime: Runtime
@@ -507,6 +517,19 @@ class Catalogue:
             )
             for o in listed.history
         ]
+
+    async def wordings(self, desa_code: str) -> dict[str, Wording]:
+        """The desa's own wording of each type that has one, by code (the wording list)."""
+        try:
+            listed = await self.runtime.catalogue_stub.ListDesaWordings(
+                catalogue_pb2.ListDesaWordingsRequest(desa_code=desa_code), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _failed(exc, "the desa's wordings") from exc
+        return {
+            w.key.code: Wording(w.version, w.base_version, w.fits_current, w.published_by)
+            for w in listed.wordings
+        }
 
     async def publish_override(
         self, code: str, desa_code: str, body: list[dict[str, Any]] | None, by: str

@@ -115,10 +115,13 @@ def shown_fields(
 
 
 def attachment_label(kind: str, letter_type: catalogue_pb2.LetterTypeDefinition | None) -> str:
-    """The syarat's name ("Surat pengantar RT/RW"), not its code ("PENGANTAR_RT")."""
+    """The syarat's name ("Surat pengantar RT/RW"), not its code ("PENGANTAR_RT"); an optional
+    one says so, so staff do not ask for what the resident could leave out."""
     if letter_type is not None:
         for requirement in letter_type.syarat:
             if requirement.code == kind and requirement.name:
+                if requirement.kind == "opsional":
+                    return f"{requirement.name} (tidak wajib)"
                 return requirement.name
     return kind.replace("_", " ").strip().capitalize()
 

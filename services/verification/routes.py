@@ -1,10 +1,12 @@
 """The route each letter type takes through a desa's staff, and who signs it at the end.
 
-Routes are data: every letter type has a default route in the kabupaten's catalogue (read
-through services/verification/catalogue.py), and a desa may replace it with its own (table `verification_route_override`, changed through the staff API) and set its own
-working calendar and revision rules (`verification_desa_settings`). The approval workflow asks
-for the route once, when the letter starts (DirectoryService.GetRoute), and keeps it in its
-state: changing a route changes letters started afterwards, never a letter already running.
+Routes are data: every version of a letter type in the kabupaten's catalogue has a default
+route (read through services/verification/catalogue.py), and a desa may replace it with its own
+(table `verification_route_override`, changed through the staff API) and set its own working
+calendar and revision rules (`verification_desa_settings`). The approval workflow asks for the
+route once, when the letter starts (DirectoryService.GetRoute, naming the catalogue version the
+application keeps), and keeps it in its state: changing a route, or publishing a version with
+another default, changes letters started afterwards, never a letter already running.
 """
 
 import json
@@ -177,11 +179,21 @@ async def route_override(
 
 
 async def route_for(
-    session: AsyncSession, desa_code: str, letter_type: str, catalogue: "Catalogue"
+    session: AsyncSession,
+    desa_code: str,
+    letter_type: str,
+    catalogue: "Catalogue",
+    template_version: str = "",
 ) -> tuple[LetterRoute, bool] | None:
     """The route of `letter_type` in `desa_code` and whether it is the desa's own; None if the
-    catalogue does not know that letter type (CatalogueUnavailable if it cannot be read)."""
-    known = await catalogue.known(letter_type)
+    catalogue does not know that letter type (CatalogueUnavailable if it cannot be read).
+
+    The desa's own route wins over the kabupaten's default; the default is that of the version
+    `template_version` names (what an application keeps), else of the current version. So a
+    version published while an application is a draft or in progress leaves its route as it
+    was; the desa's route is the desa's own decision about its staff, and applies from the
+    next submission as it always has (docs/letter-catalogue.md#routes-and-versions)."""
+    known = await catalogue.known(letter_type, template_version)
     if known is None:
         return None
     row = await route_override(session, desa_code, letter_type)

@@ -54,7 +54,11 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         async with self._sessions() as session:
             try:
                 found = await route_for(
-                    session, request.desa_code, request.letter_type, self._catalogue
+                    session,
+                    request.desa_code,
+                    request.letter_type,
+                    self._catalogue,
+                    request.letter_type_version,
                 )
             except CatalogueUnavailable:
                 # The workflow's route activity retries; no route is guessed meanwhile.

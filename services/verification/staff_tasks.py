@@ -557,7 +557,9 @@ async def letter_preview(
     await access_log.record_now(
         session, staff, access_log.KIND_LETTER_PREVIEW, application_id=app.id, purpose=app.number
     )
-    found = await route_for(session, app.desa_code, app.letter_type, runtime.catalogue)
+    found = await route_for(
+        session, app.desa_code, app.letter_type, runtime.catalogue, app.letter_type_version
+    )
     if found is None:
         raise Conflict("no-route", "Jenis surat ini belum memiliki alur persetujuan di desa ini.")
     route, _own = found

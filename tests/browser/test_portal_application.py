@@ -336,3 +336,51 @@ def test_cancelling_asks_first(stack: Stack, journey: Journey, phone: Page, visi
     expect(phone.get_by_role("link", name="Batalkan permohonan")).to_have_count(0)
     visit.page(phone, "dibatalkan")
     assert journey.application(token, app_id).json()["status"] == "cancelled"
+
+
+def test_an_optional_syarat_is_uploaded_by_the_script_and_never_required(
+    stack: Stack, journey: Journey, phone: Page, visit: Visit
+) -> None:
+    """SKJAMKESOS takes a referral if the resident has one ("Tidak wajib"): the page offers its
+    upload like a required one's, through the chunked upload, and labels it."""
+    base = stack.endpoints.intake
+    # A resident of Pamanukan's register nobody else in the browser tests uses: SKJAMKESOS
+    # attests what the register says.
+    nik, number = "3213115203880009", "081377700791"
+    staff = journey.staff_token("operator.pamanukan", PASSWORD)
+    added = httpx.post(
+        f"{stack.endpoints.verification}/api/v1/residents",
+        json={
+            "nik": nik,
+            "name": "NENG SUMIATI",
+            "sex": 2,
+            "kk_level": 1,
+            "birth_place": "SUBANG",
+            "birth_date": "1988-03-12",
+            "religion": 1,
+            "phones": [number],
+            "kk_number": "3213110101880099",
+            "dusun": "KRAJAN",
+            "rw": "002",
+            "rt": "004",
+            "address": "KP. KRAJAN",
+        },
+        headers={"Authorization": f"Bearer {staff}"},
+    )
+    assert added.status_code == 201, added.text
+    token = sign_in(journey, phone, base, nik, number)
+    app_id = journey.create_application(
+        token,
+        "Berobat ke puskesmas",
+        {**FIELDS, "fasilitas_kesehatan": "Puskesmas Pamanukan"},
+        letter_type="SKJAMKESOS",
+    )
+    phone.goto(f"{base}/permohonan/{app_id}")
+    optional = phone.locator("#syarat-RUJUKAN")
+    expect(optional.get_by_role("heading", level=3)).to_contain_text("Tidak wajib")
+    expect(phone.locator('[data-keadaan="RUJUKAN"]')).to_have_text("Belum diunggah (tidak wajib)")
+    visit.page(phone, "syarat-tidak-wajib")
+    upload(
+        phone, "Pilih foto atau PDF: Surat rujukan", "RUJUKAN", "rujukan.jpg", "image/jpeg", JPEG
+    )
+    assert attachment_sha(journey, token, app_id, "RUJUKAN") == stored_sha(JPEG)

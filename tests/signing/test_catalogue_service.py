@@ -57,7 +57,7 @@ async def test_the_seed_is_published_at_start(
         assert t.published_at.seconds > 0
     skl = await catalogue.GetLetterType(catalogue_pb2.GetLetterTypeRequest(code="SKL"))
     assert skl.title == "SURAT KETERANGAN KELAHIRAN" and skl.kode_klasifikasi == "400.12.3"
-    assert [(f.code, f.version) for f in skl.forms] == [("F-2.01", 1)]  # the page it prints
+    assert [(f.code, f.version) for f in skl.forms] == [("F-2.01", 2)]  # the page it prints
     assert {f.name: f.source for f in skl.fields}["nama_anak"] == "resident"
     assert {f.name: f.source for f in skl.fields}["nama"] == "register"
     assert [s.kind for s in skl.syarat] == ["wajib"] * len(skl.syarat)

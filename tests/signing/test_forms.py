@@ -194,3 +194,67 @@ def test_a_form_row_that_cannot_print_safely_is_refused(
 
 def _inline(row: dict[str, object]) -> str:
     return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in row.items()) + " }"
+
+
+# sha256 of layout 1's Typst (FORM_PRELUDE, then every v1 form compiled for every seed type's
+# fields), as main printed it before layout 2 existed. Letters issued with a v1 form render again
+# byte for byte only if this never changes: a new look is a new layout, not an edit of layout 1.
+LAYOUT_1_SHA256 = "66b0cca705e1d62bd44f1859f9794dcbd87d7ac285fe8e9466c1694125082a17"
+
+
+def test_layout_1_prints_exactly_what_it_printed_when_letters_were_issued_with_it() -> None:
+    import hashlib
+
+    from services.signing.catalogue.forms import FORM_PRELUDE
+
+    digest = hashlib.sha256(FORM_PRELUDE.encode())
+    for (_code, version), form in sorted(FORMS.items()):
+        if version != 1:
+            continue
+        assert form.layout == 1
+        for code in sorted(SEED):
+            digest.update(compile_form(form, frozenset(f.name for f in SEED[code].fields)).encode())
+    assert digest.hexdigest() == LAYOUT_1_SHA256
+
+
+def _chars(text: str) -> str:
+    # Layout 2 joins the number, label and colon in one cell, pads the number with a figure
+    # space and prints a box's digits as one run: the characters and their order are the
+    # content; spacing and the colon's place are layout.
+    return re.sub(r"[\s\u2007:]+", "", text)
+
+
+@pytest.mark.parametrize("code", sorted(c for c, d in SEED.items() if d.forms))
+def test_layout_2_prints_the_same_form_as_layout_1(code: str) -> None:
+    """Each form's v2 is its v1 (same rows, labels and values) drawn in layout 2: the pages carry
+    the same text in the same order, one page per form, after the same letter."""
+    from services.signing.rendering import render_letter
+
+    lt = SEED[code]
+    assert all(f.version == 2 and find_form(f.code, 2).layout == 2 for f in lt.forms)  # type: ignore[union-attr]
+    v1 = replace(lt, forms=tuple(replace(f, version=1) for f in lt.forms))
+    fields = {"nama": "Siti Aminah", "alamat": "Dusun Krajan", "rt": "3", "rw": "12"}
+    one, two = (
+        page_texts(render_letter(_content(t, fields, desa_code="32.13.11.2004"))) for t in (v1, lt)
+    )
+    assert len(one) == len(two) == 1 + len(lt.forms)
+    assert one[0] == two[0]
+    for before, after in zip(one[1:], two[1:], strict=True):
+        assert _chars(before) == _chars(after)
+    for f in lt.forms:
+        old, new = find_form(f.code, 1), find_form(f.code, 2)
+        assert old is not None and new is not None
+        assert (old.name, old.regulation, old.title, old.sections, old.signatures) == (
+            new.name,
+            new.regulation,
+            new.title,
+            new.sections,
+            new.signatures,
+        )
+
+
+def test_a_form_layout_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    v2 = (FORMS_DIR / "f-2.01.v2.toml").read_text(encoding="utf-8")
+    (tmp_path / "f-2.01.v2.toml").write_text(v2.replace("layout = 2", "layout = 3"), "utf-8")
+    with pytest.raises(CatalogueError, match="layout"):
+        load_forms(tmp_path)

@@ -22,6 +22,7 @@ from common.events import (
 )
 from common.messaging import publish
 from services.intake.applications import EVENT_SOURCE
+from services.intake.letter_types import LetterType
 from services.intake.servicer import letter_type_catalogue
 from tests.support.catalogue import seed_letter_types
 
@@ -43,6 +44,8 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         self.applications: dict[str, StoredApplication] = {}
         self.recorded: list[intake_pb2.RecordProgressRequest] = []
         self.walk_ins: list[intake_pb2.FileWalkInRequest] = []
+        # The catalogue ListLetterTypes answers, when a test sets its own (else the seed's).
+        self.letter_types: list[LetterType] | None = None
         # Intake's sign-in bindings as its ListSignInBindings answers them, and the phone
         # changes and undos verification asked for (intake's own tests cover what it does).
         self.bindings: dict[str, tuple[str, intake_pb2.SignInBinding]] = {}
@@ -205,7 +208,10 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.LetterTypeCatalogue:
-        # As intake answers: the catalogue's types (the seed's, as intake converts them).
+        # As intake answers: the catalogue's types (the seed's, as intake converts them),
+        # or those a test set.
+        if self.letter_types is not None:
+            return letter_type_catalogue(self.letter_types)
         return letter_type_catalogue(seed_letter_types().values())
 
     async def FileWalkIn(

@@ -14,7 +14,7 @@ import pytest
 import typst
 
 from services.signing.catalogue import store
-from services.signing.catalogue.definition import LetterTypeDef
+from services.signing.catalogue.definition import LetterTypeDef, from_json
 from services.signing.rendering import build_document, render_letter
 from services.signing.runtime import Runtime as SigningRuntime
 from tests.signing.conftest import skd_request
@@ -350,3 +350,43 @@ async def _only_their_role_may_open_each_editor(service: Service) -> None:
         # Another desa's administrator sees the kabupaten's wording, not Pamanukan's draft.
         page = await other.get("/pengaturan/kata-surat/SKD")
         assert page.status_code == 200 and "kata-kata kabupaten" in page.text
+
+
+async def test_the_wording_list_marks_the_desa_own_and_those_that_no_longer_fit(
+    service: Service, signing: SigningRuntime
+) -> None:
+    """Issue 16: /pengaturan/kata-surat shows which types have the desa's own wording, and which
+    of those fell back to the kabupaten's because the kabupaten's current version no longer
+    fits them (here SKD's version 2 drops the `pekerjaan` field the wording names)."""
+    async with signing.sessions() as session:
+        skd, sku = await store.current(session, "SKD"), await store.current(session, "SKU")
+        assert skd is not None and sku is not None
+        for desa, base in ((PAMANUKAN, skd), (PAMANUKAN, sku), (RANCASARI, skd)):
+            await store.publish_override(session, desa, base, base.body, "kades")
+        data = json.loads(skd.to_json())
+        data["fields"] = [f for f in data["fields"] if f["name"] != "pekerjaan"]
+        for block in data["body"]:
+            if "rows" in block:
+                block["rows"] = [r for r in block["rows"] if "{pekerjaan}" not in r["value"]]
+        newer, created = await store.publish(session, from_json(json.dumps(data), 2), "kab")
+        assert created and newer.version == 2
+        assert [(r.code, fits) for r, fits in await store.desa_wordings(session, PAMANUKAN)] == [
+            ("SKD", False),
+            ("SKU", True),
+        ]
+    async with _signed_in(service, "kades.pamanukan") as kades:
+        listed = await kades.get("/pengaturan/kata-surat")
+    assert listed.status_code == 200, listed.text
+
+    def item(code: str) -> str:
+        found = re.search(rf'<li id="jenis-{code}">(.*?)</li>', listed.text, re.S)
+        assert found is not None, code
+        return found.group(1)
+
+    assert "Tidak cocok lagi: memakai kata-kata kabupaten" in item("SKD")
+    assert "ditulis untuk versi 1, kabupaten kini versi 2" in item("SKD")
+    assert "Kata-kata desa" in item("SKU") and "Tidak cocok" not in item("SKU")
+    assert "lencana" not in item("SKKK")  # the kabupaten's wording, nothing to mark
+    assert "2 jenis surat memakai kata-kata desa sendiri; 1 di antaranya tidak cocok" in (
+        listed.text
+    )

@@ -1,6 +1,7 @@
 """The walk-in page's small rules: who may file, where intake's refusal is shown, how the
 resident's number is shown on the confirmation (the browser test walks the page itself)."""
 
+import dataclasses
 import logging
 import re
 
@@ -8,9 +9,12 @@ import httpx
 import pytest
 
 from common.domain.errors import Forbidden
+from common.rpc import MAX_SCANS_PER_MESSAGE
+from services.intake.letter_types import Requirement
 from services.verification.routes import set_offered
 from services.verification.walk_in import may_file, require_filer
 from services.verification.web.routes.walk_in import field_name, masked_phone
+from tests.support.catalogue import seed_letter_types
 from tests.support.web import async_sign_in_form
 from tests.verification.conftest import PASSWORD, Service
 
@@ -93,3 +97,94 @@ async def test_a_type_the_desa_switched_off_is_not_filed_at_the_office(
     assert len(service.intake.walk_ins) == 1
     assert "walk-in-1" in caplog.text
     assert "operator.pamanukan" not in caplog.text
+
+
+async def test_an_optional_syarat_may_be_scanned_and_is_never_required(service: Service) -> None:
+    """SKJAMKESOS asks for KTP, KK and the RT's letter, and takes a referral if there is one
+    ("Tidak wajib"): the form offers its scan unrequired and sends it to intake when chosen."""
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        signed_in = await client.post(
+            "/masuk",
+            data=await async_sign_in_form(client, username="operator.pamanukan", password=PASSWORD),
+        )
+        assert signed_in.status_code == 303
+        form = await client.get("/pengajuan-langsung", params={"jenis": "SKJAMKESOS"})
+        assert form.status_code == 200, form.text
+        optional = re.search(r'<input[^>]*name="berkas_RUJUKAN"[^>]*>', form.text)
+        assert optional is not None and "required" not in optional.group(0)
+        assert "Surat rujukan (tidak wajib)" in form.text
+        required = re.search(r'<input[^>]*name="berkas_KTP"[^>]*>', form.text)
+        assert required is not None and "required" in required.group(0)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        scan = b"\xff\xd8\xff" + b"0" * 100
+        for request_id, kinds in (
+            ("r-tanpa", ("KTP", "KK", "PENGANTAR_RT")),
+            ("r-dengan", ("KTP", "KK", "PENGANTAR_RT", "RUJUKAN")),
+        ):
+            filed = await client.post(
+                "/pengajuan-langsung",
+                data={
+                    "csrf_token": token.group(1),
+                    "request_id": request_id,
+                    "jenis": "SKJAMKESOS",
+                    "nik": "3213115708900001",
+                    "hp": "081234567890",
+                    "keperluan": "Berobat",
+                },
+                files={f"berkas_{k}": (f"{k}.jpg", scan, "image/jpeg") for k in kinds},
+            )
+            assert filed.status_code == 303, filed.text
+    assert [sorted(a.kind for a in w.attachments) for w in service.intake.walk_ins] == [
+        ["KK", "KTP", "PENGANTAR_RT"],
+        ["KK", "KTP", "PENGANTAR_RT", "RUJUKAN"],
+    ]
+
+
+async def test_an_optional_scan_is_kept_only_while_every_required_one_still_fits(
+    service: Service,
+) -> None:
+    """One walk-in message carries at most MAX_SCANS_PER_MESSAGE scans. A type with that many
+    required syarat and an optional one: the optional scan is not kept, said next to it, and
+    nothing is filed with it."""
+    base = seed_letter_types()["SKJAMKESOS"]
+    extra = tuple(Requirement(f"LAMPIRAN_{n}", f"Lampiran {n}") for n in (1, 2))
+    required = (*base.requirements, *extra)
+    assert len(required) == MAX_SCANS_PER_MESSAGE
+    crowded = dataclasses.replace(
+        base,
+        requirements=required,
+        syarat=(*required, *(r for r in base.syarat if r.kind == "opsional")),
+    )
+    service.intake.letter_types = [crowded]
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        signed_in = await client.post(
+            "/masuk",
+            data=await async_sign_in_form(client, username="operator.pamanukan", password=PASSWORD),
+        )
+        assert signed_in.status_code == 303
+        form = await client.get("/pengajuan-langsung", params={"jenis": "SKJAMKESOS"})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        scan = b"\xff\xd8\xff" + b"0" * 100
+        kinds = [r.code for r in required] + ["RUJUKAN"]
+        refused = await client.post(
+            "/pengajuan-langsung",
+            data={
+                "csrf_token": token.group(1),
+                "request_id": "r-penuh",
+                "jenis": "SKJAMKESOS",
+                "nik": "3213115708900001",
+                "hp": "081234567890",
+                "keperluan": "Berobat",
+            },
+            files={f"berkas_{k}": (f"{k}.jpg", scan, "image/jpeg") for k in kinds},
+        )
+    assert refused.status_code == 422, refused.text
+    assert (
+        f"Tidak disimpan: paling banyak {MAX_SCANS_PER_MESSAGE} berkas pindaian per permohonan, "
+        "termasuk yang wajib."
+    ) in refused.text
+    assert service.intake.walk_ins == []

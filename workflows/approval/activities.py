@@ -160,7 +160,9 @@ class ApprovalActivities:
         try:
             route = await self._directory.GetRoute(
                 directory_pb2.GetRouteRequest(
-                    desa_code=input.desa_code, letter_type=input.letter_type
+                    desa_code=input.desa_code,
+                    letter_type=input.letter_type,
+                    letter_type_version=input.letter_type_version,
                 ),
                 timeout=_CALL_TIMEOUT_S,
             )

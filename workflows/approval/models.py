@@ -24,6 +24,9 @@ class ApprovalInput:
     # common/wilayah.py when it starts the workflow; "" in letters started before).
     desa_name: str = ""
     kecamatan_name: str = ""
+    # The catalogue version the application keeps (`<code>-v<n>`): its default route is that
+    # version's (docs/letter-catalogue.md#routes-and-versions); "" in letters started before.
+    letter_type_version: str = ""
 
 
 @dataclass

@@ -662,6 +662,7 @@ class DesaOverride(_message.Message):
     PUBLISHED_BY_FIELD_NUMBER: _builtins.int
     PUBLISHED_AT_FIELD_NUMBER: _builtins.int
     CREATED_FIELD_NUMBER: _builtins.int
+    FITS_CURRENT_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     """0: no override (the kabupaten's wording)"""
     base_version: _builtins.int
@@ -671,6 +672,10 @@ class DesaOverride(_message.Message):
     published_by: _builtins.str
     created: _builtins.bool
     """PublishDesaOverride: false when identical to the current one"""
+    fits_current: _builtins.bool
+    """ListDesaWordings: the wording fits the type's current version (its placeholders are still
+    the type's fields); false: letters fall back to the kabupaten's wording until it is redone.
+    """
     @_builtins.property
     def key(self) -> Global___LetterTypeDraftKey: ...
     @_builtins.property
@@ -685,10 +690,11 @@ class DesaOverride(_message.Message):
         published_by: _builtins.str = ...,
         published_at: _timestamp_pb2.Timestamp | None = ...,
         created: _builtins.bool = ...,
+        fits_current: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "published_at", b"published_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_version", b"base_version", "body_json", b"body_json", "created", b"created", "key", b"key", "published_at", b"published_at", "published_by", b"published_by", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_version", b"base_version", "body_json", b"body_json", "created", b"created", "fits_current", b"fits_current", "key", b"key", "published_at", b"published_at", "published_by", b"published_by", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -737,3 +743,44 @@ class ListDesaOverridesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDesaOverridesResponse: _TypeAlias = ListDesaOverridesResponse  # noqa: Y015
+
+@_typing.final
+class ListDesaWordingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESA_CODE_FIELD_NUMBER: _builtins.int
+    desa_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        desa_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDesaWordingsRequest: _TypeAlias = ListDesaWordingsRequest  # noqa: Y015
+
+@_typing.final
+class ListDesaWordingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORDINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def wordings(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesaOverride]:
+        """by type code; types with no own wording are left out"""
+
+    def __init__(
+        self,
+        *,
+        wordings: _abc.Iterable[Global___DesaOverride] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["wordings", b"wordings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDesaWordingsResponse: _TypeAlias = ListDesaWordingsResponse  # noqa: Y015

@@ -83,6 +83,11 @@ class CatalogueServiceStub:
                 request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesRequest.SerializeToString,
                 response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesResponse.FromString,
                 _registered_method=True)
+        self.ListDesaWordings = channel.unary_unary(
+                '/smartdesa.v1.CatalogueService/ListDesaWordings',
+                request_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaWordingsRequest.SerializeToString,
+                response_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaWordingsResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogueServiceServicer:
@@ -168,6 +173,14 @@ class CatalogueServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDesaWordings(self, request, context):
+        """The desa's current own wording of every type that has one (the desa's wording list), each
+        with whether it still fits the type's current version (else letters use the kabupaten's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogueServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +228,11 @@ def add_CatalogueServiceServicer_to_server(servicer, server):
                     servicer.ListDesaOverrides,
                     request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesRequest.FromString,
                     response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesResponse.SerializeToString,
+            ),
+            'ListDesaWordings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDesaWordings,
+                    request_deserializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaWordingsRequest.FromString,
+                    response_serializer=smartdesa_dot_v1_dot_catalogue__pb2.ListDesaWordingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -464,6 +482,33 @@ class CatalogueService:
             '/smartdesa.v1.CatalogueService/ListDesaOverrides',
             smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesRequest.SerializeToString,
             smartdesa_dot_v1_dot_catalogue__pb2.ListDesaOverridesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDesaWordings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartdesa.v1.CatalogueService/ListDesaWordings',
+            smartdesa_dot_v1_dot_catalogue__pb2.ListDesaWordingsRequest.SerializeToString,
+            smartdesa_dot_v1_dot_catalogue__pb2.ListDesaWordingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

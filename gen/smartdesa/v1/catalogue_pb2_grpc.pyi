@@ -74,6 +74,10 @@ class CatalogueServiceStub:
     """
     ListDesaOverrides: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListDesaOverridesRequest, _catalogue_pb2.ListDesaOverridesResponse]
     """The desa's current override of a type (version 0: none) and its history, newest first."""
+    ListDesaWordings: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListDesaWordingsRequest, _catalogue_pb2.ListDesaWordingsResponse]
+    """The desa's current own wording of every type that has one (the desa's wording list), each
+    with whether it still fits the type's current version (else letters use the kabupaten's).
+    """
 
 @_typing.type_check_only
 class CatalogueServiceAsyncStub(CatalogueServiceStub):
@@ -121,6 +125,10 @@ class CatalogueServiceAsyncStub(CatalogueServiceStub):
     """
     ListDesaOverrides: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListDesaOverridesRequest, _catalogue_pb2.ListDesaOverridesResponse]  # type: ignore[assignment]
     """The desa's current override of a type (version 0: none) and its history, newest first."""
+    ListDesaWordings: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListDesaWordingsRequest, _catalogue_pb2.ListDesaWordingsResponse]  # type: ignore[assignment]
+    """The desa's current own wording of every type that has one (the desa's wording list), each
+    with whether it still fits the type's current version (else letters use the kabupaten's).
+    """
 
 class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
     """CatalogueService: the kabupaten's catalogue of letter types (docs/letter-catalogue.md),
@@ -219,5 +227,15 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.ListDesaOverridesResponse, _abc.Awaitable[_catalogue_pb2.ListDesaOverridesResponse]]:
         """The desa's current override of a type (version 0: none) and its history, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListDesaWordings(
+        self,
+        request: _catalogue_pb2.ListDesaWordingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.ListDesaWordingsResponse, _abc.Awaitable[_catalogue_pb2.ListDesaWordingsResponse]]:
+        """The desa's current own wording of every type that has one (the desa's wording list), each
+        with whether it still fits the type's current version (else letters use the kabupaten's).
+        """
 
 def add_CatalogueServiceServicer_to_server(servicer: CatalogueServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -24,17 +24,25 @@ class GetRouteRequest(_message.Message):
 
     DESA_CODE_FIELD_NUMBER: _builtins.int
     LETTER_TYPE_FIELD_NUMBER: _builtins.int
+    LETTER_TYPE_VERSION_FIELD_NUMBER: _builtins.int
     desa_code: _builtins.str
     letter_type: _builtins.str
+    letter_type_version: _builtins.str
+    """The catalogue version the application keeps (`<code>-v<n>`, with or without the desa's
+    wording): the default route is that version's, so a version published while the
+    application was a draft or in progress does not change its route. "": the current
+    version (workflows started before this field existed). A desa's own route still wins.
+    """
     def __init__(
         self,
         *,
         desa_code: _builtins.str = ...,
         letter_type: _builtins.str = ...,
+        letter_type_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "letter_type", b"letter_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

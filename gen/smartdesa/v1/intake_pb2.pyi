@@ -608,6 +608,7 @@ class LetterTypeInfo(_message.Message):
     REQUIREMENTS_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
     OPEN_TO_NON_RESIDENTS_FIELD_NUMBER: _builtins.int
+    OPTIONAL_SYARAT_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     name: _builtins.str
     description: _builtins.str
@@ -617,6 +618,12 @@ class LetterTypeInfo(_message.Message):
     def requirements(self) -> _containers.RepeatedCompositeFieldContainer[Global___RequirementInfo]: ...
     @_builtins.property
     def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___FormFieldInfo]: ...
+    @_builtins.property
+    def optional_syarat(self) -> _containers.RepeatedCompositeFieldContainer[Global___RequirementInfo]:
+        """The catalogue's `opsional` syarat: a scan may be sent for each, never required. (The
+        `bawa_asli` ones are brought to the office, not scanned.) `requirements` are the wajib.
+        """
+
     def __init__(
         self,
         *,
@@ -626,10 +633,11 @@ class LetterTypeInfo(_message.Message):
         requirements: _abc.Iterable[Global___RequirementInfo] | None = ...,
         fields: _abc.Iterable[Global___FormFieldInfo] | None = ...,
         open_to_non_residents: _builtins.bool = ...,
+        optional_syarat: _abc.Iterable[Global___RequirementInfo] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "description", b"description", "fields", b"fields", "name", b"name", "open_to_non_residents", b"open_to_non_residents", "requirements", b"requirements"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "description", b"description", "fields", b"fields", "name", b"name", "open_to_non_residents", b"open_to_non_residents", "optional_syarat", b"optional_syarat", "requirements", b"requirements"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,7 +17,7 @@ the resident to fill in by hand, as on the paper form) or one of the fixed list
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -74,6 +74,10 @@ class FormDef:
     sections: tuple[FormSection, ...]
     signatures: tuple[FormSignature, ...]
     note: str = ""  # e.g. what about the form's regulation still needs confirming
+    # Which page layout compiles it (`compile_form`): 1, the first (every v1 file; frozen, so
+    # letters issued with it render again byte for byte), 2, the same page in fewer layout
+    # elements (docs/performance.md#dukcapil-form-pages).
+    layout: int = 1
 
     def placeholders(self) -> list[str]:
         from services.signing.catalogue.blocks import placeholders
@@ -100,7 +104,17 @@ def parse_form(data: Mapping[str, Any], path: str) -> FormDef:
 
     _unknown_keys(
         data,
-        {"code", "version", "name", "regulation", "title", "note", "sections", "signatures"},
+        {
+            "code",
+            "version",
+            "name",
+            "regulation",
+            "title",
+            "note",
+            "layout",
+            "sections",
+            "signatures",
+        },
         path,
     )
     sections = []
@@ -139,6 +153,7 @@ def parse_form(data: Mapping[str, Any], path: str) -> FormDef:
         sections=tuple(sections),
         signatures=tuple(signatures),
         note=_str(data, "note", path, default=""),
+        layout=_int(data, "layout", path, 1, 1, len(LAYOUTS)),
     )
     if not _FORM_CODE.fullmatch(form.code) or not form.regulation.strip():
         raise CatalogueError(f"{path}: kode formulir (F-1.01, N-1) dan regulasinya wajib")
@@ -216,8 +231,8 @@ def _boxes_key(text: str, fields: frozenset[str]) -> str:
     return ""
 
 
-# The page functions every form uses: `val` (a value, "-" when empty as in the letter; blank
-# on a form), `kotak` (one box per character), `baris` (a numbered row).
+# Layout 1, frozen: the page functions its forms use: `val` (a value, "-" when empty as in the
+# letter; blank on a form), `kotak` (one box per character), `ttd`, `isian` (an underlined value).
 FORM_PRELUDE = """
 #let val(key) = { let v = sys.inputs.at(key, default: ""); if v == "-" { "" } else { v } }
 #let kotak(key, n) = {
@@ -231,8 +246,9 @@ FORM_PRELUDE = """
 """
 
 
-def compile_form(form: FormDef, fields: frozenset[str]) -> str:
-    """The form's page(s) in Typst, for a letter type with these `fields`."""
+def _compile_form_1(form: FormDef, fields: frozenset[str]) -> str:
+    """Layout 1: a table per section, four cells a row, a grid cell per box. Never changed: the
+    letters issued with a layout-1 form render again from this, byte for byte."""
     lines = [
         "#pagebreak()",
         "#set text(size: 9.5pt)",
@@ -276,3 +292,143 @@ def compile_form(form: FormDef, fields: frozenset[str]) -> str:
             lines.append(f"  [#{typst_str(sig.label)} \\ #v(1.8cm) #ttd({typst_str(key)})],")
         lines.append(")")
     return "\n".join(lines)
+
+
+# Layout 2: the page of layout 1 drawn with fewer layout elements, because Typst's cost is per
+# paragraph, grid cell and box, hardly per character, and nothing is reused between letters
+# (their values change sys.inputs, which invalidates Typst's memo; docs/performance.md). One grid
+# per form, section headings as spanning cells; a row is two cells instead of four: the number,
+# label and colon are one paragraph (the number padded to two figures with a figure space, the
+# colon pushed to the cell's end), the value the other, underlined by the grid's own stroke
+# instead of a box. A row of boxes is one frame with its dividers drawn as one curve and its
+# digits one run tracked to the box pitch (other characters get a box each), instead of a grid
+# cell per box. The values print as in layout 1: capitals, blank instead of "-".
+FORM_PRELUDE_2 = r"""
+#let fval(key) = { let v = sys.inputs.at(key, default: ""); if v == "-" { "" } else { upper(v) } }
+#let fsekat(n) = curve(stroke: 0.5pt, ..range(1, n).map(i => (
+  curve.move((i * 0.5cm, 0pt)), curve.line((i * 0.5cm, 0.55cm)))).flatten())
+#let fkotak(key, n) = {
+  let chars = fval(key).clusters()
+  let chars = chars.slice(0, calc.min(n, chars.len()))
+  let digits = chars.all(c => c in "0123456789")
+  box(width: n * 0.5cm, height: 0.55cm, stroke: 0.5pt, baseline: 0.12cm, {
+    if n > 1 { place(fsekat(n)) }
+    if chars.len() == 0 {
+    } else if digits {
+      context {
+        let gap = 0.5cm - measure("0").width
+        place(horizon, dx: gap / 2, text(tracking: gap, chars.join()))
+      }
+    } else {
+      for c in chars { box(width: 0.5cm, height: 0.55cm, align(center + horizon, c)) }
+    }
+  })
+}
+#let fttd(key) = { let v = fval(key); if v == "" { "(" + "." * 40 + ")" } else { underline(v) } }
+"""
+
+
+def _value_2(text: str, fields: frozenset[str]) -> str:
+    """A form value in layout 2: as `_value`, in capitals (layout 1 capitalised the whole cell)."""
+    from services.signing.catalogue.blocks import Bold, Placeholder, Text, parse_text
+
+    def one(seg: Text | Placeholder) -> str:
+        if isinstance(seg, Text):
+            return "#" + typst_str(seg.value.upper())
+        key = _input(seg.name, fields)
+        return f"#fval({typst_str(key)})" if key else ""
+
+    out = []
+    for seg in parse_text(text):
+        if isinstance(seg, Bold):
+            out.append("#strong[" + "".join(one(p) for p in seg.parts) + "]")
+        else:
+            out.append(one(seg))
+    return "".join(out)
+
+
+def _compile_form_2(form: FormDef, fields: frozenset[str]) -> str:
+    lines = [
+        "#pagebreak()",
+        '#set text(size: 9.5pt, number-width: "tabular")',
+        "#set par(justify: false, leading: 0.45em, spacing: 0.6em)",
+        "#grid(columns: (1fr, auto), align: (left + horizon, right + horizon),",
+        '  text(size: 8.5pt)[Lampiran surat Nomor: #inp("number")],',
+        f"  box(stroke: 0.8pt, inset: 5pt, strong[Kode. #{typst_str(form.code)}]),",
+        ")",
+        "#v(0.3em)",
+        f'#align(center, text(size: 11.5pt, weight: "bold")[#{typst_str(form.title)}])',
+        "#v(0.4em)",
+    ]
+    n = 0
+    cells, ruled, heights = [], [], []
+    for section in form.sections:
+        if section.heading:
+            # The heading spans the row, with layout 1's space above it.
+            cells.append(
+                "  grid.cell(colspan: 2, inset: (x: 0pt, top: 0.9em, bottom: 4pt), "
+                f"strong[#{typst_str(section.heading)}]),"
+            )
+            heights.append("auto")
+        for row in section.rows:
+            if row.number:
+                n += 1
+            # Two figures wide, as layout 1's right-aligned number column: " 9." and "10.".
+            no = typst_str(f"{n:\u2007>2}.  ") if row.number else typst_str("\u2007\u2007   ")
+            label = f"[#{no}#{typst_str(row.label)}#h(1fr):]"
+            if row.boxes:
+                key = _boxes_key(row.value, fields)
+                value = f"fkotak({typst_str(key)}, {row.boxes})"
+                heights.append("0.55cm + 7pt")  # known: laid out once
+            else:
+                ruled.append(len(heights))
+                value = f"[{_value_2(row.value, fields)}]"
+                heights.append("auto")
+            cells.append(f"  {label}, {value},")
+    rule = "(bottom: 0.4pt + luma(40%))"
+    lines += [
+        # Layout 1's row: 2.5pt above and below the cell, 2pt more under the value's line.
+        "#grid(columns: (6.9cm, 1fr), column-gutter: 6pt, inset: (x: 1pt, top: 2.5pt, bottom: 4.5pt),",
+        f"  align: left + horizon, rows: ({''.join(h + ', ' for h in heights)}),",
+        f"  stroke: (x, y) => if x == 1 and y in {_typst_array(ruled)} {{ {rule} }},",
+        *cells,
+        ")",
+    ]
+    if form.signatures:
+        cols = len(form.signatures)
+        lines.append("#v(1em)")
+        lines.append(f"#grid(columns: (1fr,) * {cols}, align: center, row-gutter: 0pt,")
+        for sig in form.signatures:
+            key = _boxes_key(sig.name, fields) if sig.name else ""
+            lines.append(f"  [#{typst_str(sig.label)} \\ #v(1.8cm) #fttd({typst_str(key)})],")
+        lines.append(")")
+    return "\n".join(lines)
+
+
+def _typst_array(values: list[int]) -> str:
+    return "(" + "".join(f"{v}, " for v in values) + ")"
+
+
+# Per layout: the functions its pages use (once per document) and how a form is compiled.
+LAYOUTS: tuple[tuple[str, Callable[[FormDef, frozenset[str]], str]], ...] = (
+    (FORM_PRELUDE, _compile_form_1),
+    (FORM_PRELUDE_2, _compile_form_2),
+)
+
+
+def compile_form(form: FormDef, fields: frozenset[str]) -> str:
+    """The form's page(s) in Typst, for a letter type with these `fields`, in its layout."""
+    return LAYOUTS[form.layout - 1][1](form, fields)
+
+
+def compile_forms(forms: Sequence[FormDef], fields: frozenset[str]) -> list[str]:
+    """The Typst of these forms' pages, each layout's functions once, before its first page.
+    A document of layout-1 forms only is what it always was (FORM_PRELUDE, then the pages)."""
+    out: list[str] = []
+    seen: set[int] = set()
+    for form in forms:
+        if form.layout not in seen:
+            seen.add(form.layout)
+            out.append(LAYOUTS[form.layout - 1][0])
+        out.append(compile_form(form, fields))
+    return out

@@ -412,3 +412,15 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             current=_override_message(rows[0] if rows else None, key.code, key.desa_code),
             history=[_override_message(r, key.code, key.desa_code) for r in rows],
         )
+
+    async def ListDesaWordings(
+        self, request: catalogue_pb2.ListDesaWordingsRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.ListDesaWordingsResponse:
+        async with self._sessions() as session:
+            found = await store.desa_wordings(session, request.desa_code)
+        wordings = []
+        for row, fits in found:
+            message = _override_message(row, row.code, request.desa_code)
+            message.fits_current = fits
+            wordings.append(message)
+        return catalogue_pb2.ListDesaWordingsResponse(wordings=wordings)

@@ -181,6 +181,37 @@ async def override_history(
     return list((await session.exec(query)).all())
 
 
+async def desa_wordings(
+    session: AsyncSession, desa_code: str
+) -> list[tuple[LetterTypeOverride, bool]]:
+    """The desa's current own wording of each type that has one (a wording withdrawn back to
+    the kabupaten's is left out), by code, and whether it fits the type's current version
+    (`for_desa` uses it) or falls back to the kabupaten's."""
+    rows = (
+        await session.exec(
+            select(LetterTypeOverride)
+            .where(col(LetterTypeOverride.desa_code) == desa_code)
+            .order_by(col(LetterTypeOverride.code), col(LetterTypeOverride.version))
+        )
+    ).all()
+    latest: dict[str, LetterTypeOverride] = {}
+    for row in rows:
+        latest[row.code] = row
+    current = {d.code: d for d in await list_current(session)}
+    found: list[tuple[LetterTypeOverride, bool]] = []
+    for code, row in latest.items():
+        definition = current.get(code)
+        if not row.body_json or definition is None:
+            continue
+        try:
+            _with_override(definition, row)
+        except CatalogueError:
+            found.append((row, False))
+        else:
+            found.append((row, True))
+    return found
+
+
 async def for_desa(
     session: AsyncSession, definition: LetterTypeDef, desa_code: str
 ) -> LetterTypeDef:

@@ -105,10 +105,15 @@ class SyaratView:
         return a.filename or None
 
     @property
+    def required(self) -> bool:
+        """Asked for at submission; an optional one may be left out."""
+        return self.requirement.kind == "wajib"
+
+    @property
     def state(self) -> str:
         a = self.attachment
         if a is None:
-            return "Belum diunggah"
+            return "Belum diunggah" if self.required else "Belum diunggah (tidak wajib)"
         return f"Sudah diunggah: {content_label(a.content_type)}, {size_label(a.size_bytes)}"
 
 
@@ -204,11 +209,12 @@ async def _show(
         "held": held,
         "correctable": bool(held & set(register_data.REGISTER_ATTRIBUTES)),
         "kept": kept,
+        # Uploaded here: the required ones and the optional ones, in the catalogue's order.
         "syarat": [
-            SyaratView(r, attached.get(r.code), application.id) for r in letter_type.requirements
+            SyaratView(r, attached.get(r.code), application.id) for r in letter_type.uploadable
         ],
-        # Shown, not uploaded here: the optional ones and the originals to bring.
-        "other_syarat": letter_type.other_syarat,
+        # Shown, not uploaded: the originals to bring to the office.
+        "other_syarat": letter_type.to_bring,
         "upload_errors": upload_errors or {},
         "timeline": [timeline_item(t, application) for t in reversed(seen.timeline)],
         "now": where_now(application, seen.timeline),

@@ -170,7 +170,11 @@ async def _page_context(
         remaining = remaining_text(task.deadline, now, calendar)
     # Unavailable (503) when the catalogue cannot be read: whether this step signs is not guessed.
     found = await route_for(
-        session, staff.desa_code, detail.application.letter_type, runtime.catalogue
+        session,
+        staff.desa_code,
+        detail.application.letter_type,
+        runtime.catalogue,
+        app.letter_type_version,  # as the workflow resolved it
     )
     last_step = (
         found is not None

@@ -22,7 +22,6 @@ from services.verification.api.deps import (
     DesaAdmin,
     KabupatenOperator,
     RuntimeDep,
-    desa_admin,
     kabupaten_operator,
 )
 from services.verification.catalogue_editor import (
@@ -209,12 +208,19 @@ async def type_preview(letter_type: str, runtime: RuntimeDep) -> Response:
 # --- a desa's wording ------------------------------------------------------------------------
 
 
-@router.get(DESA_LIST_PATH, dependencies=[Depends(desa_admin)])
+@router.get(DESA_LIST_PATH)
 async def desa_catalogue_page(
-    request: Request, page: StaffPageDep, runtime: RuntimeDep
+    request: Request, page: StaffPageDep, runtime: RuntimeDep, staff: DesaAdmin
 ) -> HTMLResponse:
-    types = await Catalogue(runtime).list_types()
-    context = {"title": "Kata-kata surat desa", "nav_active": "pengaturan", "types": types}
+    catalogue = Catalogue(runtime)
+    types = await catalogue.list_types()
+    context = {
+        "title": "Kata-kata surat desa",
+        "nav_active": "pengaturan",
+        "types": types,
+        # Which types have the desa's own wording, and which of those no longer fit.
+        "wordings": await catalogue.wordings(staff.desa_code),
+    }
     return render(request, "kata_surat.html", context, page=page)
 
 

@@ -27,6 +27,7 @@ from smartdesa.v1 import intake_pb2
 from starlette.datastructures import UploadFile
 
 from common.domain.errors import DomainError, NotFound
+from common.rpc import MAX_SCANS_PER_MESSAGE
 from common.web.refusals import refusal_of
 from common.wib import indonesian_date
 from common.wilayah import find_desa
@@ -334,8 +335,11 @@ async def file_walk_in(
             status_code=422,
         )
     errors: dict[str, str] = {}
-    # Every scan chosen now is kept before anything else is checked: no refusal loses it.
-    for requirement in letter_type.requirements:
+    optional = {r.code for r in letter_type.optional_syarat}
+    kept = await walk_in_scans.kept(session, token, staff)
+    # Every scan chosen now is kept before anything else is checked: no refusal loses it. The
+    # optional ones too, while they leave room for every required one in one message.
+    for requirement in [*letter_type.requirements, *letter_type.optional_syarat]:
         upload = form.get(f"berkas_{requirement.code}")
         if not isinstance(upload, UploadFile) or not upload.filename:
             continue
@@ -346,8 +350,16 @@ async def file_walk_in(
                 f"{catalogue.max_attachment_bytes // (1024 * 1024)} MB."
             )
             continue
+        if requirement.code in optional:
+            optional_kept = (optional & set(kept)) | {requirement.code}
+            if len(letter_type.requirements) + len(optional_kept) > MAX_SCANS_PER_MESSAGE:
+                errors[f"berkas_{requirement.code}"] = (
+                    f"Tidak disimpan: paling banyak {MAX_SCANS_PER_MESSAGE} berkas pindaian "
+                    "per permohonan, termasuk yang wajib."
+                )
+                continue
         await walk_in_scans.keep(session, token, staff, requirement.code, upload.filename, content)
-    kept = await walk_in_scans.kept(session, token, staff)
+        kept = await walk_in_scans.kept(session, token, staff)
     for requirement in letter_type.requirements:
         name = f"berkas_{requirement.code}"
         if requirement.code not in kept and name not in errors:
