@@ -83,8 +83,9 @@ _MESSAGE_OPTIONS = [
 # fails. Writes are not retried here, since the dead replica may have done them; their callers
 # (a Temporal activity, a resident's retry after "coba lagi") decide.
 _READ_PREFIXES = ("Get", "List", "Find", "Check", "Verify", "Read", "Example", "Preview", "Render")
+READ_ATTEMPTS = 4
 _RETRY_POLICY = {
-    "maxAttempts": 4,
+    "maxAttempts": READ_ATTEMPTS,
     "initialBackoff": "0.05s",
     "maxBackoff": "1s",
     "backoffMultiplier": 3,

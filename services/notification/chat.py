@@ -13,15 +13,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from common.db import as_utc, utcnow
 from common.domain.roles import Role
@@ -53,6 +51,9 @@ from workflows.conversation.models import (
     OfficeMessage,
     Reply,
 )
+
+if TYPE_CHECKING:  # temporalio is imported once the chat starts its worker (runtime.py)
+    from temporalio.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -392,12 +393,21 @@ async def undo_link(sessions: async_sessionmaker[AsyncSession], desa_code: str, 
     return True
 
 
+def _rpc_error() -> type[Exception]:
+    """temporalio's RPCError, imported where the chat already runs on Temporal."""
+    from temporalio.service import RPCError
+
+    return RPCError
+
+
 @dataclass
 class ChatInbox:
     """Takes inbound messages from the webhook into their conversations."""
 
     sessions: async_sessionmaker[AsyncSession]
-    temporal: Client
+    # The Temporal client, with this process's conversation worker running (started on the
+    # first call when it was not at start: services/notification/runtime.ChatWorker).
+    temporal: Callable[[], Awaitable["Client"]]
     task_queue: str
     secret: bytes
     expire_after_seconds: int
@@ -432,7 +442,8 @@ class ChatInbox:
             except IntegrityError:
                 return False  # the same id, taken at this moment by another request
             try:
-                await self.temporal.start_workflow(
+                temporal = await self.temporal()
+                await temporal.start_workflow(
                     WORKFLOW_NAME,
                     ConversationInput(key=key, expire_after_seconds=self.expire_after_seconds),
                     id=workflow_id(key),
@@ -440,7 +451,7 @@ class ChatInbox:
                     start_signal=SIGNAL_INBOUND,
                     start_signal_args=[message],
                 )
-            except (RPCError, RuntimeError) as exc:
+            except (_rpc_error(), RuntimeError) as exc:
                 log.warning("chat message not passed on: %s", type(exc).__name__)
                 raise ChatUnavailable() from exc
             await session.commit()
@@ -462,7 +473,8 @@ class ChatInbox:
 
     async def answer_office(self, key: str, text: str) -> None:
         try:
-            await self.temporal.start_workflow(
+            temporal = await self.temporal()
+            await temporal.start_workflow(
                 WORKFLOW_NAME,
                 ConversationInput(key=key, expire_after_seconds=self.expire_after_seconds),
                 id=workflow_id(key),
@@ -470,14 +482,20 @@ class ChatInbox:
                 start_signal=SIGNAL_OFFICE_ANSWER,
                 start_signal_args=[text],
             )
-        except (RPCError, RuntimeError) as exc:
+        except (_rpc_error(), RuntimeError) as exc:
             raise ChatUnavailable() from exc
 
     async def end(self, key: str) -> None:
         """Ends the number's conversation (its link was undone: the identity it holds goes);
         the next message starts a new one, which looks the number up again."""
         try:
-            await self.temporal.get_workflow_handle(workflow_id(key)).terminate(
+            temporal = await self.temporal()
+        except RuntimeError as exc:  # Temporal unreachable: the worker could not start
+            raise ChatUnavailable() from exc
+        from temporalio.service import RPCError, RPCStatusCode
+
+        try:
+            await temporal.get_workflow_handle(workflow_id(key)).terminate(
                 reason="WhatsApp link undone by the desa's operator"
             )
         except RPCError as exc:

@@ -2,24 +2,24 @@
 channels, dispatcher, NATS consumers): built at start, torn down in reverse."""
 
 import asyncio
+import contextvars
 import hashlib
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from smartdesa.v1 import directory_pb2, directory_pb2_grpc, intake_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
-from temporalio.worker import Worker
 
 from common.auth import InternalAuth, TokenVerifier, token_verifier
 from common.db import create_engine, session_factory
@@ -30,9 +30,8 @@ from common.migrations import upgrade
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from common.session_checks import ResidentSessions, StaffSessions
-from common.shutdown import Shutdown
+from common.shutdown import Shutdown, cancel_and_wait
 from common.signed_links import link_key
-from common.tracing import temporal_interceptors
 from services.notification.channels import WHATSAPP, Channel, build_channels, close_channels
 from services.notification.chat import OFFICE_ROLE, ChatInbox, ChatLine, ChatProvider
 from services.notification.config import Settings
@@ -44,14 +43,19 @@ from services.notification.event_handler import (
     PUBLIC_FILTERS,
     EventHandler,
 )
+from services.notification.models import WhatsAppChat
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import LetterLinks
 from services.notification.servicer import NotificationServicer, register
 from workflows.conversation import task_queue
-from workflows.conversation.activities import ConversationActivities
-from workflows.conversation.workflows import ConversationWorkflow
+
+if TYPE_CHECKING:
+    from temporalio.client import Client as TemporalClient
 
 log = logging.getLogger(__name__)
+# How often a notification that has not started its conversation worker looks whether another
+# replica has taken a chat message meanwhile.
+CHAT_WATCH_SECONDS = 30.0
 
 
 @dataclass
@@ -78,6 +82,7 @@ class Runtime:
     grpc_server: GrpcServer
     # WhatsApp conversations (settings.notification_whatsapp_chat); None when off.
     chat: ChatInbox | None = None
+    chat_worker: "ChatWorker | None" = None
 
 
 @asynccontextmanager
@@ -161,9 +166,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         shutdown.push("gRPC server", grpc_server.stop)
         log.info("notification gRPC listening on port %d", grpc_server.port)
 
-        chat = None
+        chat = chat_worker = None
         if settings.notification_whatsapp_chat:
-            chat = await _start_chat(
+            chat, chat_worker = await _start_chat(
                 settings, stack, sessions, channels, intake_channel, verification_channel
             )
             servicer.end_conversation = chat.end
@@ -197,8 +202,105 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             dead_letters=dead_letters,
             grpc_server=grpc_server,
             chat=chat,
+            chat_worker=chat_worker,
         )
         log.info("notification service stopping")
+
+
+class ChatWorker:
+    """The conversation workflow's Temporal client and worker in this process (it owns the
+    number, the Cloud API and the window bookkeeping), started when the chat is first needed.
+
+    A notification whose chat was never used holds no Temporal client or worker and does not
+    import temporalio (about 20 MB). A conversation exists only for a number that wrote (its
+    `WhatsAppChat` row is committed before the conversation starts), so the worker starts:
+    - at service start when the database has any such number: running conversations' timers
+      (a request left halfway, a quiet chat ending) and tasks go on after a restart;
+    - on the first message, office answer or unlink taken here;
+    - when another replica has taken a message (looked for every `CHAT_WATCH_SECONDS`), so
+      every replica polls the queue once the chat is in use.
+    Once started it runs until the service stops."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stack: AsyncExitStack,
+        sessions: async_sessionmaker[AsyncSession],
+        activities: Callable[[], list[Callable[..., Any]]],
+    ) -> None:
+        self._settings = settings
+        self._stack = stack
+        self._sessions = sessions
+        self._activities = activities
+        self.queue = task_queue(settings.temporal_task_queue)
+        self._client: TemporalClient | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._client is not None
+
+    async def open(self) -> None:
+        """At service start: the worker now if the chat has been used, else a watch for it."""
+        if await self._chat_in_use():
+            await self.client()
+            return
+        watch = asyncio.create_task(self._watch_for_use(), name="chat-worker-watch")
+        self._stack.push_async_callback(cancel_and_wait, watch)
+
+    async def _chat_in_use(self) -> bool:
+        async with self._sessions() as session:
+            return (await session.exec(select(WhatsAppChat.key).limit(1))).first() is not None
+
+    async def _watch_for_use(self) -> None:
+        while not self.running:
+            await asyncio.sleep(CHAT_WATCH_SECONDS)
+            try:
+                if await self._chat_in_use():
+                    await self.client()
+            except Exception:  # the database or Temporal is down: look again later
+                log.warning("chat worker not started yet; trying again", exc_info=True)
+
+    async def client(self) -> "TemporalClient":
+        """The client, with the worker polling, started on the first call. Raises RuntimeError
+        when Temporal cannot be reached (the next call tries again)."""
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                self._client = await self._start()
+            return self._client
+
+    async def _start(self) -> "TemporalClient":
+        from temporalio.client import Client
+        from temporalio.worker import Worker
+
+        from common.tracing import temporal_interceptors
+        from workflows.conversation.workflows import ConversationWorkflow
+
+        client = await Client.connect(
+            self._settings.temporal_address,
+            namespace=self._settings.temporal_namespace,
+            interceptors=temporal_interceptors(),
+        )
+        worker = Worker(
+            client,
+            task_queue=self.queue,
+            workflows=[ConversationWorkflow],
+            activities=self._activities(),
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        # A context of its own: started from a webhook request, it must not carry that
+        # request's trace (logs and spans) into every later conversation.
+        running = asyncio.create_task(worker.run(), context=contextvars.Context())
+
+        async def stop_worker() -> None:
+            await worker.shutdown()
+            await asyncio.gather(running, return_exceptions=True)
+
+        self._stack.push_async_callback(stop_worker)
+        log.info("WhatsApp chat worker polling %s", self.queue)
+        return client
 
 
 async def _start_chat(
@@ -208,9 +310,8 @@ async def _start_chat(
     channels: dict[str, Channel],
     intake_channel: grpc.aio.Channel,
     verification_channel: grpc.aio.Channel,
-) -> ChatInbox:
-    """The conversation workflow's worker in this process (it owns the number, the Cloud API
-    and the window bookkeeping), and the inbox the webhook hands messages to."""
+) -> tuple[ChatInbox, "ChatWorker"]:
+    """The inbox the webhook hands messages to, and the conversation worker behind it."""
     provider = channels.get(WHATSAPP)
     if not hasattr(provider, "send_payload") or not hasattr(provider, "download_media"):
         raise RuntimeError("WhatsApp chat needs the whatsapp-cloud (or dev) provider")
@@ -229,35 +330,22 @@ async def _start_chat(
         language=settings.notification_whatsapp_language,
         office_recipients=office_recipients,
     )
-    client = await TemporalClient.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        interceptors=temporal_interceptors(),
-    )
-    queue = task_queue(settings.temporal_task_queue)
-    activities = ConversationActivities(line, intake_channel, verification_channel)
-    worker = Worker(
-        client,
-        task_queue=queue,
-        workflows=[ConversationWorkflow],
-        activities=activities.all(),
-        graceful_shutdown_timeout=timedelta(seconds=10),
-    )
-    running = asyncio.create_task(worker.run())
 
-    async def stop_worker() -> None:
-        await worker.shutdown()
-        await asyncio.gather(running, return_exceptions=True)
+    def activities() -> list[Callable[..., Any]]:
+        from workflows.conversation.activities import ConversationActivities
 
-    stack.push_async_callback(stop_worker)
-    log.info("WhatsApp chat worker polling %s", queue)
-    return ChatInbox(
+        return ConversationActivities(line, intake_channel, verification_channel).all()
+
+    worker = ChatWorker(settings, stack, sessions, activities)
+    await worker.open()
+    inbox = ChatInbox(
         sessions=sessions,
-        temporal=client,
-        task_queue=queue,
+        temporal=worker.client,
+        task_queue=worker.queue,
         secret=chat_secret(settings),
         expire_after_seconds=int(settings.notification_whatsapp_chat_expire_days * 86400),
     )
+    return inbox, worker
 
 
 def chat_secret(settings: Settings) -> bytes:

@@ -2,7 +2,7 @@
 
 import uvicorn
 
-import common.nats_import  # noqa: F401  # isort: split  (first: nats-py without aiohttp)
+import common.lean_imports  # noqa: F401  # isort: split  (first: nats-py, httpx without extras)
 from common.logging import configure_logging
 from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing

@@ -6,7 +6,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-import common.nats_import  # noqa: F401  # isort: split  (first: nats-py without aiohttp)
+import common.lean_imports  # noqa: F401  # isort: split  (first: nats-py, httpx without extras)
 from common.logging import configure_logging
 from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing

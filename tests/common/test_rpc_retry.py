@@ -15,6 +15,7 @@ from smartdesa.v1 import catalogue_pb2, catalogue_pb2_grpc
 
 from common.auth import InternalAuth
 from common.rpc import SIGNING, WORKER, GrpcServer, client_channel, read_methods
+from tests.support.stand_ins import CatalogueStandIn
 
 SECRET = b"rahasia-uji-coba-ulang-" * 3
 
@@ -48,7 +49,7 @@ _DYING_REPLICA = textwrap.dedent(
 )
 
 
-class Answers(catalogue_pb2_grpc.CatalogueServiceServicer):
+class Answers(CatalogueStandIn):
     async def GetLetterType(
         self, request: catalogue_pb2.GetLetterTypeRequest, context: grpc.aio.ServicerContext
     ) -> catalogue_pb2.LetterTypeDefinition:
@@ -78,13 +79,11 @@ def dying() -> Iterator[tuple[subprocess.Popen[str], int]]:
 
 @pytest.fixture
 async def answering() -> AsyncIterator[int]:
-    # The rpcs Answers leaves out answer UNIMPLEMENTED from the generated base.
-    servicer = Answers()  # type: ignore[abstract]
     server = GrpcServer(
         "127.0.0.1:0",
         InternalAuth(SECRET, SIGNING),
         ["smartdesa.v1.CatalogueService"],
-        lambda s: catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(servicer, s),
+        lambda s: catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(Answers(), s),
     )
     await server.start()
     yield server.port

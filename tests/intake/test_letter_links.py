@@ -3,7 +3,6 @@ letter only and only until it expires; the PDF comes from a real gRPC SigningSer
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs
 
 import grpc
@@ -16,45 +15,16 @@ from common.rpc import SIGNING, GrpcServer
 from common.signed_links import link_key, sign_path
 from services.intake.models import LetterApplication
 from tests.intake.conftest import Intake, problem
+from tests.support.stand_ins import SigningStandIn
 
 PDF = b"%PDF-1.7\n% surat bertanda tangan\n"
 
 
-class Signing(signing_pb2_grpc.SigningServiceServicer):
+class Signing(SigningStandIn):
     """GetLetterPdf only; the other methods are not part of this test."""
 
     def __init__(self) -> None:
         self.asked: list[str] = []
-
-    async def _unimplemented(self, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not part of this test")
-
-    async def IssueLetter(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def PreviewLetter(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def RevokeLetter(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def GetDesaProfile(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def UpdateDesaProfile(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def ExampleNumber(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def GetSigner(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def RenderServiceStandard(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
-
-    async def InstallSigner(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await self._unimplemented(context)
 
     async def GetLetterPdf(
         self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext

@@ -17,46 +17,16 @@ from services.intake.main import create_app
 from services.verification.population import servicer as population_servicer
 from tests.intake.conftest import PAMANUKAN, SKD_FIELDS, Intake, Register, problem
 from tests.support.catalogue import seed_letter_types
+from tests.support.stand_ins import DirectoryStandIn
 
 RANCASARI = "32.13.11.2002"
 
 
-class Directory(directory_pb2_grpc.DirectoryServiceServicer):
+class Directory(DirectoryStandIn):
     """Pamanukan stopped offering SKD; every other desa offers everything."""
 
     def __init__(self) -> None:
         self.not_offered = {(PAMANUKAN, "SKD")}
-
-    async def ListServingDesa(
-        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.ListServingDesaResponse:
-        # Unanswered: the portal shows every desa (intake's fallback).
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not served by this double")
-        raise AssertionError("abort raises")
-
-    async def GetRoute(
-        self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.Route:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake does not ask for routes")
-        raise AssertionError("abort raises")
-
-    async def ListRoleHolders(
-        self, request: directory_pb2.ListRoleHoldersRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.ListRoleHoldersResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake does not ask for staff")
-        raise AssertionError("abort raises")
-
-    async def GetStaffSession(
-        self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.StaffSessionState:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake takes no staff tokens")
-        raise AssertionError("abort raises")
-
-    async def GetLetterFigures(
-        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.LetterFigures:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "intake publishes no figures here")
-        raise AssertionError("abort raises")
 
     async def ListOfferedLetterTypes(
         self,

@@ -4,6 +4,7 @@ verification (real grpc.aio servers behind common.rpc.GrpcServer), real SQLite, 
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +51,7 @@ from services.notification.models import TABLES
 from services.notification.recipients import RecipientLookup
 from services.notification.rules import LetterLinks
 from services.notification.runtime import Runtime
+from tests.support.stand_ins import DirectoryStandIn, IntakeStandIn, PopulationStandIn
 
 PAMANUKAN = "32.13.11.2004"
 RANCASARI = "32.13.11.2002"
@@ -74,7 +76,7 @@ def application_number(application_id: str) -> str:
     return f"SKD-2026-{int(application_id.rsplit('-', 1)[-1], 16) % 1_000_000:06d}"
 
 
-class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
+class FakeIntake(IntakeStandIn):
     """Intake's GetContact and GetResidentSession over real gRPC; other methods answer
     UNIMPLEMENTED."""
 
@@ -97,21 +99,6 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         self.cancelled: list[str] = []  # application ids the chat withdrew
         self.revised: list[intake_pb2.ReviseApplicationOfResidentRequest] = []
         self.corrections: list[intake_pb2.RequestRegisterCorrectionOfResidentRequest] = []
-
-    async def GetApplication(
-        self, request: intake_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.Application:
-        return await _unimplemented(context)
-
-    async def GetAttachment(
-        self, request: intake_pb2.GetAttachmentRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.AttachmentContent:
-        return await _unimplemented(context)
-
-    async def RecordProgress(
-        self, request: intake_pb2.RecordProgressRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.RecordProgressResponse:
-        return await _unimplemented(context)
 
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
@@ -208,21 +195,6 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
             applications=self.resident_applications.get(request.nik, [])
         )
 
-    async def ListSignInBindings(
-        self, request: intake_pb2.ListSignInBindingsRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ListSignInBindingsResponse:
-        return await _unimplemented(context)
-
-    async def UndoSignInBinding(
-        self, request: intake_pb2.UndoSignInBindingRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.UndoSignInBindingResponse:
-        return await _unimplemented(context)
-
-    async def ChangeSignInPhone(
-        self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ChangeSignInPhoneResponse:
-        return await _unimplemented(context)
-
     async def GetResidentSession(
         self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ResidentSessionState:
@@ -273,8 +245,9 @@ class FakeIntake(intake_pb2_grpc.IntakeServiceServicer):
         )
 
 
-class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
-    """Verification's ListRoleHolders and GetStaffSession over real gRPC."""
+class FakeDirectory(DirectoryStandIn):
+    """Verification's ListRoleHolders and GetStaffSession over real gRPC. ListServingDesa is
+    unanswered: the portal shows every desa (intake's fallback)."""
 
     def __init__(self) -> None:
         # Staff accounts as GetStaffSession answers for them (Service.staff_headers adds them).
@@ -283,18 +256,6 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         self.acting: set[str] = set()  # usernames holding their role as Plt
         self.calls: list[directory_pb2.ListRoleHoldersRequest] = []
         self.offered: dict[str, list[str]] = {}  # desa code -> letter type codes
-
-    async def ListServingDesa(
-        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.ListServingDesaResponse:
-        # Unanswered: the portal shows every desa (intake's fallback).
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not served by this double")
-        raise AssertionError("abort raises")
-
-    async def GetRoute(
-        self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.Route:
-        return await _unimplemented(context)
 
     async def ListRoleHolders(
         self, request: directory_pb2.ListRoleHoldersRequest, context: grpc.aio.ServicerContext
@@ -319,11 +280,6 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
             letter_types=self.offered[request.desa_code]
         )
 
-    async def GetLetterFigures(
-        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.LetterFigures:
-        return await _unimplemented(context)
-
     async def GetStaffSession(
         self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.StaffSessionState:
@@ -334,7 +290,7 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
         return account
 
 
-class FakePopulation(population_pb2_grpc.PopulationServiceServicer):
+class FakePopulation(PopulationStandIn):
     """Verification's register as the WhatsApp chat reads it: who holds a phone, and one
     resident's data. Other methods answer UNIMPLEMENTED."""
 
@@ -401,26 +357,6 @@ class FakePopulation(population_pb2_grpc.PopulationServiceServicer):
             and " ".join(request.mother_name.split()).upper() == found.mother_name
         )
         return population_pb2.VerifyFamilyKnowledgeResponse(match=match)
-
-    async def ListFamily(
-        self, request: population_pb2.ListFamilyRequest, context: grpc.aio.ServicerContext
-    ) -> population_pb2.ListFamilyResponse:
-        return await _unimplemented(context)
-
-    async def RequestCorrection(
-        self, request: population_pb2.RequestCorrectionRequest, context: grpc.aio.ServicerContext
-    ) -> population_pb2.CorrectionRequest:
-        return await _unimplemented(context)
-
-    async def ListCorrections(
-        self, request: population_pb2.ListCorrectionsRequest, context: grpc.aio.ServicerContext
-    ) -> population_pb2.ListCorrectionsResponse:
-        return await _unimplemented(context)
-
-    async def ListDataAccess(
-        self, request: population_pb2.ListDataAccessRequest, context: grpc.aio.ServicerContext
-    ) -> population_pb2.ListDataAccessResponse:
-        return await _unimplemented(context)
 
     async def FindByPhone(
         self, request: population_pb2.FindByPhoneRequest, context: grpc.aio.ServicerContext
@@ -613,8 +549,16 @@ async def service(
 ) -> AsyncIterator[Service]:
     await reset_nats(nats_url)
     settings = make_settings(data_dir, nats_url, peers, **service_overrides)
+    async with running_service(settings, peers) as service:
+        yield service
+
+
+@asynccontextmanager
+async def running_service(settings: Settings, peers: Peers) -> AsyncIterator[Service]:
+    """The service started on `settings` and, on leaving, stopped (a test may start it again
+    on the same data)."""
     app = create_app(settings)
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(settings.nats_url)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED
 from common.events import INTERNAL_STREAM, PUBLIC_STREAM, CloudEvent, event_type, public_subject
 from common.messaging import publish
+from common.rpc import READ_ATTEMPTS
 from common.secrets import ensure_dev_secrets
 from services.notification.channels import ChannelConfigError
 from services.notification.config import Settings
@@ -224,8 +225,23 @@ async def test_contact_not_found_terminates_the_event(service: Service) -> None:
     assert await dev_messages(service) == []
 
 
+async def test_a_blip_of_an_unavailable_peer_is_asked_again_in_the_same_delivery(
+    service: Service,
+) -> None:
+    service.peers.intake.unavailable_next = READ_ATTEMPTS - 1  # a replica dying, say
+    subject, event = application_event(LETTER_ISSUED, letter_number="470/006/2004/VII/2026")
+    seq = await publish_seq(service, subject, event.body(), event.headers())
+
+    resident = service.resident_headers(RESIDENT_ID)
+    items = await eventually(lambda: inbox_of(service, resident), what="notification")
+    assert any("470/006/2004/VII/2026" in i["body"] for i in items)
+    info = await consumer_settled(service, PUBLIC_STREAM, EVENTS_DURABLE, seq)
+    assert info.delivered is not None and info.delivered.consumer_seq == 1  # not redelivered
+
+
 async def test_unavailable_peer_means_redelivery(service: Service) -> None:
-    service.peers.intake.unavailable_next = 1
+    # Every attempt of the read's retry policy fails: the event comes back later.
+    service.peers.intake.unavailable_next = READ_ATTEMPTS
     subject, event = application_event(LETTER_ISSUED, letter_number="470/007/2004/VII/2026")
     seq = await publish_seq(service, subject, event.body(), event.headers())
 
@@ -235,7 +251,8 @@ async def test_unavailable_peer_means_redelivery(service: Service) -> None:
     assert "470/007/2004/VII/2026" in item["body"]
     info = await consumer_settled(service, PUBLIC_STREAM, EVENTS_DURABLE, seq)
     assert info.delivered is not None and info.delivered.consumer_seq == 2  # once more
-    assert len(service.peers.intake.calls) == 3  # the failed ask, then letter and survey
+    # The failed asks, then letter and survey.
+    assert len(service.peers.intake.calls) == READ_ATTEMPTS + 2
 
 
 async def test_dev_messages_do_not_exist_in_production(data_dir: Path) -> None:

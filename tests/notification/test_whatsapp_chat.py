@@ -5,6 +5,7 @@ peers."""
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -26,8 +27,16 @@ from tests.notification.chat_support import (
     signed,
     text,
 )
-from tests.notification.conftest import PAMANUKAN, Service
+from tests.notification.conftest import (
+    PAMANUKAN,
+    Peers,
+    Service,
+    make_settings,
+    reset_nats,
+    running_service,
+)
 from tests.notification.providers import FakeWhatsAppCloud
+from tests.support.waiting import eventually
 
 PHONE = "6281311112222"
 
@@ -553,3 +562,64 @@ async def test_a_revision_is_answered_by_sending_the_corrected_document(
     [not_now] = await chat.say(image(PHONE, "m-first"))
     assert "Berkas hanya diminta saat mengajukan surat" in body_of(not_now)
     assert len(service.peers.intake.revised) == 1
+
+
+async def test_a_replica_starts_its_worker_once_another_has_taken_a_message(
+    data_dir: Path,
+    nats_url: str,
+    peers: Peers,
+    service_overrides: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A notification whose chat was unused at its start runs no worker; once a number is in
+    the shared database (another replica took its message), it starts polling too."""
+    from common.db import utcnow
+    from services.notification import runtime as notification_runtime
+    from services.notification.models import WhatsAppChat
+
+    monkeypatch.setattr(notification_runtime, "CHAT_WATCH_SECONDS", 0.05)
+    await reset_nats(nats_url)
+    settings = make_settings(data_dir, nats_url, peers, **service_overrides)
+    async with running_service(settings, peers) as replica:
+        worker = replica.runtime.chat_worker
+        assert worker is not None and not worker.running
+        async with replica.runtime.sessions() as session:
+            session.add(WhatsAppChat(key="k-other", phone=PHONE, last_inbound_at=utcnow()))
+            await session.commit()
+        await eventually(lambda: worker.running, "the worker started")
+
+
+async def test_the_worker_starts_with_the_chat_and_again_at_a_restart(
+    data_dir: Path,
+    nats_url: str,
+    peers: Peers,
+    service_overrides: dict[str, object],
+    cloud: FakeWhatsAppCloud,
+) -> None:
+    """A chat nobody has used runs no Temporal worker; the first message starts it. After a
+    restart the worker starts at once (the number is in the database), so a conversation left
+    halfway still expires with its message though nobody writes again. (Real time on the dev
+    server: the time-skipping server keeps a stopped worker's sticky queue, and its clock with
+    it.)"""
+    register_resident(peers, PHONE)
+    await reset_nats(nats_url)
+    expire_seconds = 30
+    settings = make_settings(
+        data_dir,
+        nats_url,
+        peers,
+        **service_overrides,
+        notification_whatsapp_chat_expire_days=expire_seconds / 86400,
+    )
+    async with running_service(settings, peers) as first:
+        worker = first.runtime.chat_worker
+        assert worker is not None and not worker.running
+        chat = Chat(first, cloud, PHONE)
+        [menu] = await chat.say(text(PHONE, "Halo"))
+        assert worker.running
+        await chat.say(button(PHONE, choice_ids(menu)["Ajukan surat"]))
+    async with running_service(settings, peers) as second:
+        assert second.runtime.chat_worker is not None
+        assert second.runtime.chat_worker.running
+        await eventually(lambda: len(chat.replies()) == 3, "the expiry message", within=120)
+        assert "belum selesai kami hapus" in body_of(chat.replies()[-1])

@@ -44,6 +44,38 @@ async def test_letters_are_signed_in_worker_processes(data_dir: Path, nats_url: 
         assert runtime.issuer.last_signed.worker_pid != os.getpid()
 
 
+async def test_the_camat_approves_in_the_pool_after_it_was_released(
+    data_dir: Path, nats_url: str
+) -> None:
+    """A retry that finds the letter certified but not yet approved by the camat (the process
+    stopped in between) finishes it, though the idle pool is gone by then: the approval starts
+    it again (it used to find neither a pool nor an in-process state)."""
+    from tests.signing.test_kecamatan_approval import KECAMATAN_PAMANUKAN
+
+    settings = make_settings(
+        data_dir, nats_url, signing_workers=1, signing_workers_idle_seconds=0.5
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        signer = runtime.letter_signers.local()
+        assert isinstance(signer, LocalKeySigner)
+        request = skd_request(
+            "app-pool-camat",
+            letter_type="SKTM",
+            purpose="Persyaratan beasiswa",
+            kecamatan_code=KECAMATAN_PAMANUKAN,
+        )
+        certified = await runtime.issuer._issue_certified(request)  # then the process stopped
+        assert certified.kecamatan_approved_at is None
+        await eventually(lambda: not signer.pool_running, "the idle pool released")
+        letter = await runtime.issuer.issue(request)  # the workflow's retry
+        assert letter.kecamatan_approved_at is not None
+        pdf = await runtime.issuer.read_pdf(letter)
+        check = await asyncio.to_thread(check_pdf, pdf, runtime.signers.root_cert_asn1)
+        assert check.conclusion == "valid"
+
+
 async def test_cached_key_signer_signs_with_the_parsed_key_and_skips_dry_runs(
     tmp_path: Path,
 ) -> None:

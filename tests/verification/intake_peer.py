@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js import JetStreamContext
-from smartdesa.v1 import events_pb2, intake_pb2, intake_pb2_grpc
+from smartdesa.v1 import events_pb2, intake_pb2
 
 from common.events import (
     CloudEvent,
@@ -25,6 +25,7 @@ from services.intake.applications import EVENT_SOURCE
 from services.intake.letter_types import LetterType
 from services.intake.servicer import letter_type_catalogue
 from tests.support.catalogue import seed_letter_types
+from tests.support.stand_ins import IntakeStandIn
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -39,7 +40,7 @@ class StoredApplication:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
+class IntakePeer(IntakeStandIn):
     def __init__(self, js: JetStreamContext | None = None) -> None:
         self.applications: dict[str, StoredApplication] = {}
         self.recorded: list[intake_pb2.RecordProgressRequest] = []
@@ -77,50 +78,6 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
         found[1].undone_by = request.undone_by
         found[1].undone_at.GetCurrentTime()
         return intake_pb2.UndoSignInBindingResponse(undone=True)
-
-    async def CheckLetterField(
-        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.CheckLetterFieldResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def ListApplicationsOfResident(
-        self,
-        request: intake_pb2.ListApplicationsOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.ListApplicationsOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def ListKeptDocuments(
-        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ListKeptDocumentsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def CancelApplicationOfResident(
-        self,
-        request: intake_pb2.CancelApplicationOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.CancelApplicationOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def RequestRegisterCorrectionOfResident(
-        self,
-        request: intake_pb2.RequestRegisterCorrectionOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.RequestRegisterCorrectionOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
-
-    async def ReviseApplicationOfResident(
-        self,
-        request: intake_pb2.ReviseApplicationOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.ReviseApplicationOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification never asks")
-        raise AssertionError("unreachable")
 
     async def ChangeSignInPhone(
         self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
@@ -197,12 +154,6 @@ class IntakePeer(intake_pb2_grpc.IntakeServiceServicer):
             application_number=app.number,
             status=app.status,
         )
-        raise AssertionError("unreachable")
-
-    async def GetResidentSession(
-        self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ResidentSessionState:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "verification takes no resident tokens")
         raise AssertionError("unreachable")
 
     async def ListLetterTypes(

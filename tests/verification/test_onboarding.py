@@ -386,6 +386,21 @@ async def test_the_operator_onboards_from_the_staff_client(
         assert made.status_code == 200, made.text
         link = re.search(r"http://test/akun/atur-sandi\?t=([\w-]+)", made.text)
         assert link is not None
+        # A refused post shows the desa page again with the refusal and what was typed.
+        twice = await client.post(
+            f"/kabupaten/desa/{SUKAMANDI}/akun",
+            data={"csrf_token": csrf.group(1), "username": "kades.sukamandi", "role": "kades"},
+        )
+        assert twice.status_code == 409, twice.text
+        assert "Nama pengguna ini sudah dipakai" in twice.text
+        assert 'value="kades.sukamandi"' in twice.text
+        bad_profile = await client.post(
+            f"/kabupaten/desa/{SUKAMANDI}/profil",
+            data={"csrf_token": csrf.group(1), "name": "Sukamandi", "kode_pos": "12"},
+        )
+        assert bad_profile.status_code == 422, bad_profile.text
+        assert "Profil desa belum tersimpan" in bad_profile.text
+        assert 'value="12"' in bad_profile.text
     token = link.group(1)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as visitor:
         opened = await visitor.get("/akun/atur-sandi", params={"t": token})

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from common.auth import InternalAuth
 from common.rpc import INTAKE, SIGNING, VERIFICATION, WORKER, GrpcServer, client_channel
 from services.verification.config import Settings
+from tests.support.stand_ins import SigningStandIn
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN
@@ -26,7 +27,7 @@ from workflows.approval.worker import build_worker
 REASON = "Sertifikat penandatangan Kepala Desa belum dipasang."
 
 
-class RefusingSigning(signing_pb2_grpc.SigningServiceServicer):
+class RefusingSigning(SigningStandIn):
     """Refuses every letter until `fixed`; then issues one letter per application."""
 
     def __init__(self) -> None:
@@ -49,54 +50,6 @@ class RefusingSigning(signing_pb2_grpc.SigningServiceServicer):
         self, request: signing_pb2.GetSignerRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.SignerInfo:
         return signing_pb2.SignerInfo(kind="local")  # the workflow issues, and signing refuses
-
-    async def GetLetterPdf(
-        self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.LetterPdf:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def PreviewLetter(
-        self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.LetterPdf:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def RevokeLetter(
-        self, request: signing_pb2.RevokeLetterRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.IssuedLetter:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def GetDesaProfile(
-        self, request: signing_pb2.GetDesaProfileRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.DesaProfileView:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def UpdateDesaProfile(
-        self, request: signing_pb2.UpdateDesaProfileRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.UpdateDesaProfileResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ExampleNumber(
-        self, request: signing_pb2.ExampleNumberRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.ExampleNumberResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def RenderServiceStandard(
-        self, request: signing_pb2.ServiceStandardDocument, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.LetterPdf:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("abort raises")
-
-    async def InstallSigner(
-        self, request: signing_pb2.InstallSignerRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.InstalledSignerInfo:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("abort raises")
 
 
 @pytest.fixture

@@ -21,21 +21,15 @@ from smartdesa.v1 import (
 
 from common.auth import InternalAuth
 from common.rpc import INTAKE, SIGNING, VERIFICATION, GrpcServer
+from tests.support.stand_ins import DirectoryStandIn, IntakeStandIn, SigningStandIn
 
 PAMANUKAN = "32.13.11.2004"
 
 
-class DirectoryPeer(directory_pb2_grpc.DirectoryServiceServicer):
+class DirectoryPeer(DirectoryStandIn):
     def __init__(self, route: directory_pb2.Route) -> None:
         self.route = route
         self.holders: dict[str, list[str]] = {}
-
-    async def ListServingDesa(
-        self, request: directory_pb2.ListServingDesaRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.ListServingDesaResponse:
-        # Unanswered: the portal shows every desa (intake's fallback).
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not served by this double")
-        raise AssertionError("abort raises")
 
     async def GetRoute(
         self, request: directory_pb2.GetRouteRequest, context: grpc.aio.ServicerContext
@@ -52,28 +46,8 @@ class DirectoryPeer(directory_pb2_grpc.DirectoryServiceServicer):
             ]
         )
 
-    async def ListOfferedLetterTypes(
-        self,
-        request: directory_pb2.ListOfferedLetterTypesRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> directory_pb2.ListOfferedLetterTypesResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
-        raise AssertionError("abort raises")
 
-    async def GetStaffSession(
-        self, request: directory_pb2.GetStaffSessionRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.StaffSessionState:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
-        raise AssertionError("abort raises")
-
-    async def GetLetterFigures(
-        self, request: directory_pb2.GetLetterFiguresRequest, context: grpc.aio.ServicerContext
-    ) -> directory_pb2.LetterFigures:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not used by the workflow")
-        raise AssertionError("abort raises")
-
-
-class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
+class IntakeRecorder(IntakeStandIn):
     def __init__(self) -> None:
         self.attempts: list[intake_pb2.RecordProgressRequest] = []
         self.applied: list[intake_pb2.RecordProgressRequest] = []
@@ -118,100 +92,8 @@ class IntakeRecorder(intake_pb2_grpc.IntakeServiceServicer):
     def events(self, application_id: str) -> list[str]:
         return [r.event for r in self.applied if r.application_id == application_id]
 
-    async def GetAttachment(
-        self, request: intake_pb2.GetAttachmentRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.AttachmentContent:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
 
-    async def GetContact(
-        self, request: intake_pb2.GetContactRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.Contact:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ListLetterTypes(
-        self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.LetterTypeCatalogue:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def FileWalkIn(
-        self, request: intake_pb2.FileWalkInRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.FileWalkInResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ListSignInBindings(
-        self, request: intake_pb2.ListSignInBindingsRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ListSignInBindingsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def UndoSignInBinding(
-        self, request: intake_pb2.UndoSignInBindingRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.UndoSignInBindingResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def CheckLetterField(
-        self, request: intake_pb2.CheckLetterFieldRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.CheckLetterFieldResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ListApplicationsOfResident(
-        self,
-        request: intake_pb2.ListApplicationsOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.ListApplicationsOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ListKeptDocuments(
-        self, request: intake_pb2.ListKeptDocumentsRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ListKeptDocumentsResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def CancelApplicationOfResident(
-        self,
-        request: intake_pb2.CancelApplicationOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.CancelApplicationOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def RequestRegisterCorrectionOfResident(
-        self,
-        request: intake_pb2.RequestRegisterCorrectionOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.RequestRegisterCorrectionOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ReviseApplicationOfResident(
-        self,
-        request: intake_pb2.ReviseApplicationOfResidentRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> intake_pb2.ReviseApplicationOfResidentResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ChangeSignInPhone(
-        self, request: intake_pb2.ChangeSignInPhoneRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ChangeSignInPhoneResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def GetResidentSession(
-        self, request: intake_pb2.GetResidentSessionRequest, context: grpc.aio.ServicerContext
-    ) -> intake_pb2.ResidentSessionState:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-
-class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
+class SigningPeer(SigningStandIn):
     def __init__(self) -> None:
         self.calls: list[signing_pb2.IssueLetterRequest] = []
         self.letters: dict[str, signing_pb2.IssuedLetter] = {}
@@ -234,54 +116,6 @@ class SigningPeer(signing_pb2_grpc.SigningServiceServicer):
                 verification_url=f"http://127.0.0.1:8002/verifikasi/code-{number}",
             )
         return self.letters[request.application_id]
-
-    async def GetLetterPdf(
-        self, request: signing_pb2.GetLetterPdfRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.LetterPdf:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def PreviewLetter(
-        self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.LetterPdf:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def RevokeLetter(
-        self, request: signing_pb2.RevokeLetterRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.IssuedLetter:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def GetDesaProfile(
-        self, request: signing_pb2.GetDesaProfileRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.DesaProfileView:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def UpdateDesaProfile(
-        self, request: signing_pb2.UpdateDesaProfileRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.UpdateDesaProfileResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def ExampleNumber(
-        self, request: signing_pb2.ExampleNumberRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.ExampleNumberResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("unreachable")
-
-    async def RenderServiceStandard(
-        self, request: signing_pb2.ServiceStandardDocument, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.LetterPdf:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("abort raises")
-
-    async def InstallSigner(
-        self, request: signing_pb2.InstallSignerRequest, context: grpc.aio.ServicerContext
-    ) -> signing_pb2.InstalledSignerInfo:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the workflow never asks")
-        raise AssertionError("abort raises")
 
 
 @dataclass

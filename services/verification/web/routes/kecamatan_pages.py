@@ -22,7 +22,7 @@ from services.verification.api.deps import (
 )
 from services.verification.routes import MAX_STEP_HOURS, StepSpec
 from services.verification.web.pages import StaffPage, StaffPageDep, render
-from services.verification.web.routes.onboarding import link_shown, refused, uploaded_file
+from services.verification.web.routes.onboarding import link_shown, uploaded_file
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,6 +36,10 @@ MESSAGES = {
     "jenis": "Jenis surat disimpan: permohonan baru jenis ini melalui kecamatan.",
     "jenis-hapus": "Jenis surat tidak lagi melalui kecamatan (permohonan yang berjalan tetap).",
 }
+
+
+def refused(exc: DomainError) -> dict[str, Any]:
+    return {"flash": exc.message, "flash_kind": "galat"}
 
 
 def _flash(request: Request) -> dict[str, Any]:

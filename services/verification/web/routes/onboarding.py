@@ -60,10 +60,6 @@ def _flash(request: Request) -> dict[str, Any]:
     return {"flash": message, "flash_kind": "ok"} if message else {}
 
 
-def refused(exc: DomainError) -> dict[str, Any]:
-    return {"flash": exc.message, "flash_kind": "galat"}
-
-
 @router.get(LIST_PATH, dependencies=[Depends(kabupaten_staff)])
 async def desa_list(request: Request, page: StaffPageDep, session: SessionDep) -> HTMLResponse:
     rows = await onboarding.kabupaten_desa(session, page.staff.kabupaten_code)
@@ -124,6 +120,32 @@ async def _desa_page(
     )
 
 
+async def _refused(
+    request: Request,
+    page: StaffPageDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    code: str,
+    exc: DomainError,
+    *,
+    extra: dict[str, Any] | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The desa page again, with the refusal on top, answering with the refusal's status."""
+    return await _desa_page(
+        request,
+        page,
+        runtime,
+        session,
+        code,
+        extra={"flash": exc.message, "flash_kind": "galat"} | (extra or {}),
+        values=values,
+        errors=errors,
+        status_code=refusal_of(exc).status,
+    )
+
+
 @router.get(LIST_PATH + "/{code}", dependencies=[Depends(kabupaten_staff)])
 async def desa_page(
     request: Request, code: DesaCode, page: StaffPageDep, runtime: RuntimeDep, session: SessionDep
@@ -149,15 +171,7 @@ async def switch(
     try:
         await onboarding.set_serving(runtime, session, staff, code, serving)
     except DomainError as exc:
-        return await _desa_page(
-            request,
-            page,
-            runtime,
-            session,
-            code,
-            extra=refused(exc),
-            status_code=refusal_of(exc).status,
-        )
+        return await _refused(request, page, runtime, session, code, exc)
     return _done(code, "dinyalakan" if serving else "dimatikan")
 
 
@@ -183,16 +197,8 @@ async def profile(
             create=True,
         )
     except ProfileInvalid as exc:
-        return await _desa_page(
-            request,
-            page,
-            runtime,
-            session,
-            code,
-            extra=refused(exc),
-            values=values,
-            errors=exc.errors,
-            status_code=422,
+        return await _refused(
+            request, page, runtime, session, code, exc, values=values, errors=exc.errors
         )
     return _done(code, "profil")
 
@@ -213,16 +219,8 @@ async def new_account(
             runtime, session, staff, code, username, role
         )
     except DomainError as exc:
-        extra = refused(exc) | {"account_form": {"username": username, "role": role}}
-        return await _desa_page(
-            request,
-            page,
-            runtime,
-            session,
-            code,
-            extra=extra,
-            status_code=refusal_of(exc).status,
-        )
+        account_form = {"account_form": {"username": username, "role": role}}
+        return await _refused(request, page, runtime, session, code, exc, extra=account_form)
     # The link is shown this once (only its hash is kept): no redirect that would lose it.
     return await _desa_page(request, page, runtime, session, code, extra=link_shown(request, link))
 
@@ -249,15 +247,7 @@ async def new_link(
     try:
         link = await onboarding.new_password_link(runtime, session, staff, code, username)
     except DomainError as exc:
-        return await _desa_page(
-            request,
-            page,
-            runtime,
-            session,
-            code,
-            extra=refused(exc),
-            status_code=refusal_of(exc).status,
-        )
+        return await _refused(request, page, runtime, session, code, exc)
     extra = link_shown(request, link) | {
         "flash": f"Tautan baru untuk {link.username}; tautan sebelumnya tidak berlaku lagi."
     }
@@ -290,15 +280,7 @@ async def certificate(
     try:
         await onboarding.install_signer(runtime, staff, code, role, upload)
     except DomainError as exc:
-        return await _desa_page(
-            request,
-            page,
-            runtime,
-            session,
-            code,
-            extra=refused(exc),
-            status_code=refusal_of(exc).status,
-        )
+        return await _refused(request, page, runtime, session, code, exc)
     return _done(code, "sertifikat")
 
 
