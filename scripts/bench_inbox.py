@@ -37,6 +37,7 @@ from sqlalchemy.engine.url import make_url
 from common.db import create_engine, session_factory
 from common.migrations import upgrade
 from common.wilayah import all_desa
+from services.verification.calendars import step_working_seconds
 from services.verification.kabupaten_view import Filters, Period, TemporalUi, kabupaten_summary
 from services.verification.models import (
     TASK_CANCELLED,
@@ -48,6 +49,7 @@ from services.verification.models import (
     Staff,
 )
 from services.verification.plt import roles_held
+from services.verification.routes import DEFAULT_RULES
 from services.verification.staff_tasks import task_of, tasks_for
 
 ADMIN_DSN = os.environ.get(
@@ -69,7 +71,7 @@ APP_COLUMNS = (
 TASK_COLUMNS = (
     "application_id", "application_number", "step_index", "role", "desa_code", "letter_type",
     "status", "assigned_at", "closed_at", "deadline", "escalated_to_role", "supervisor_role",
-    "escalation_level", "reminders", "kecamatan_code", "kabupaten_code", "kind",
+    "escalation_level", "reminders", "kecamatan_code", "kabupaten_code", "kind", "working_seconds",
 )  # fmt: skip
 
 
@@ -82,7 +84,9 @@ def generate(
 ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """One application record and its tasks at a time: older ones finished (issued mostly),
     the last days' ones in review at one of the three steps, a few stuck past their deadline
-    (escalated to the supervisor, then to the kabupaten)."""
+    (escalated to the supervisor, then to the kabupaten). A decided step carries its working
+    seconds as the task projection keeps them, in its desa's calendar (every bench desa keeps
+    the default one)."""
     rng = random.Random(seed)
     for n in range(APPLICATIONS):
         code = desa[n % len(desa)]
@@ -139,6 +143,12 @@ def generate(
                     status = TASK_CANCELLED
                 elif outcome == "expired":
                     status = TASK_EXPIRED
+            decided = status in (TASK_DONE, TASK_REVISION_REQUESTED) and closed is not None
+            working = (
+                step_working_seconds(DEFAULT_RULES, assigned, closed)
+                if decided and closed is not None
+                else None
+            )
             tasks.append(
                 (
                     app_id,
@@ -158,6 +168,7 @@ def generate(
                     kecamatan,
                     KABUPATEN,
                     TASK_KIND_DECISION,
+                    working,
                 )  # fmt: skip
             )
             at = closed or now
@@ -206,24 +217,7 @@ async def load(database_url: str, dsn: str, now: datetime, desa: list[str]) -> N
                 await flush()
         await flush()
         # The desa's staff, for the inbox's Plt lookup (none hold a Plt role).
-        await conn.copy_records_to_table(
-            "staff",
-            records=[
-                (f"{role}.{code}", "$argon2id$bench", role, code, "", True, now, 1)
-                for code in desa
-                for role in ("kasi_pemerintahan", "kasi_kesra", "sekdes", "kades")
-            ],
-            columns=(
-                "username",
-                "password_hash",
-                "role",
-                "desa_code",
-                "kabupaten_code",
-                "active",
-                "created_at",
-                "session_version",
-            ),  # fmt: skip
-        )
+        await copy_staff(conn, now, desa)
         # As autovacuum leaves a table in use: statistics, and the visibility map that lets
         # PostgreSQL answer from an index alone.
         await conn.execute("VACUUM ANALYZE")
@@ -233,6 +227,28 @@ async def load(database_url: str, dsn: str, now: datetime, desa: list[str]) -> N
         )
     finally:
         await conn.close()
+
+
+async def copy_staff(conn: asyncpg.Connection, now: datetime, desa: list[str]) -> None:
+    await conn.copy_records_to_table(
+        "staff",
+        records=[
+            (f"{role}.{code}", "$argon2id$bench", role, code, "", "", True, now, 1)
+            for code in desa
+            for role in ("kasi_pemerintahan", "kasi_kesra", "sekdes", "kades")
+        ],
+        columns=(
+            "username",
+            "password_hash",
+            "role",
+            "desa_code",
+            "kabupaten_code",
+            "kecamatan_code",
+            "active",
+            "created_at",
+            "session_version",
+        ),  # fmt: skip
+    )
 
 
 def quantiles(samples: list[float]) -> tuple[float, float]:

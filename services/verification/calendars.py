@@ -1,12 +1,13 @@
 """A desa's working calendar as the approval workflow counts deadlines in it (see the
 resolve_route activity): the desa's hours, workdays and own days off (routes.rules_for) plus
 national holidays and cuti bersama. The inbox counts what is left of a deadline in it, and
-the kabupaten view how long a step took."""
+the task projection how long a step took when it is decided (`step_working_seconds`), which the
+kabupaten view sums up."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import cache
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -123,3 +124,20 @@ class WorkingClock:
     def hours_between(self, start: datetime, end: datetime) -> float:
         """As working_hours_between(start, end, calendar, days_off) (timezone-aware)."""
         return self.seconds_between(start.timestamp(), end.timestamp()) / 3600
+
+
+def step_working_seconds(rules: DesaRules, assigned_at: datetime, closed_at: datetime) -> float:
+    """How many working seconds a step took, from assignment to decision, in the desa calendar
+    `rules` (the task projection passes the desa's rules as set when the step is decided, and
+    stores the result: a later change of the calendar does not change it). Timezone-aware."""
+    start, end = assigned_at.astimezone(UTC), closed_at.astimezone(UTC)
+    # The national days off of every year the step touches (a WIB new year falls at 17:00 UTC).
+    clock = _clock(rules, start.year, end.year + 1)
+    return clock.seconds_between(start.timestamp(), end.timestamp())
+
+
+@lru_cache(maxsize=1024)
+def _clock(rules: DesaRules, first_year: int, last_year: int) -> WorkingClock:
+    """One clock per calendar and years: most desa keep the default rules, and the migration's
+    backfill (and the benchmark's loader) count many thousands of steps in each."""
+    return WorkingClock(desa_calendar(rules, first_year, last_year))

@@ -12,8 +12,9 @@ What it counts, from verification's own projections of the public events (codes 
   rejected), from assignment to decision, per the step's role (operator, Kasi, Sekdes, Kades;
   also when a supervisor decided it after an escalation): the median
   and the 90th percentile (linear between the nearest ranks) in the desa's working hours (its
-  calendar as set now, with national holidays and cuti bersama, as the deadlines count them)
-  and in calendar hours. A step decided again after a revision counts its last round.
+  calendar as it was set when the step was decided, with national holidays and cuti bersama,
+  as the deadlines count them: the task projection keeps each step's working seconds then) and
+  in calendar hours. A step decided again after a revision counts its last round.
 """
 
 import math
@@ -22,10 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from sqlalchemy import case, func
+from sqlalchemy import ARRAY, ColumnElement, Float, case, func, literal
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,7 +36,6 @@ from common.domain import ApplicationStatus, Role, role_label
 from common.domain.errors import Invalid
 from common.wib import WIB
 from common.wilayah import all_desa
-from services.verification.calendars import DesaCalendar, WorkingClock, desa_calendars
 from services.verification.config import Settings
 from services.verification.models import (
     TASK_DONE,
@@ -143,8 +144,14 @@ class TemporalUi:
     def kecamatan(self, code: str) -> str:
         return self.query(f'KecamatanCode = "{code}"')
 
+    @cached_property
+    def _workflow_query(self) -> str:
+        return self._workflows + "?query=" + quote('WorkflowId = "', safe="")
+
     def workflow(self, application_id: str) -> str:
-        return self.query(f'WorkflowId = "{workflow_id(application_id)}"')
+        # As query(f'WorkflowId = "{workflow_id(application_id)}"'), quoting its fixed parts
+        # once: the overdue list makes a link per row, thousands in a kabupaten.
+        return f"{self._workflow_query}{quote(workflow_id(application_id), safe='')}%22"
 
     def overdue(self, desa_code: str | None = None, kecamatan_code: str | None = None) -> str:
         query = "Overdue = true"
@@ -218,45 +225,122 @@ class DecidedStep(NamedTuple):
     """What the step times read of a decided task."""
 
     role: str
-    desa_code: str
+    working_seconds: float | None  # kept when it was decided (Task.working_seconds)
     assigned_at: datetime
-    closed_at: datetime | None
+    closed_at: datetime
 
 
-def step_times(
-    tasks: Iterable[Task | DecidedStep], calendars: dict[str, DesaCalendar]
-) -> list[StepTimes]:
+def step_times(steps: Iterable[DecidedStep]) -> list[StepTimes]:
     """Per role group, from assignment to decision: median and 90th percentile, in working
-    hours of each task's desa calendar and in calendar hours. Groups in route order."""
+    hours of each step's desa calendar (as it was kept when the step was decided) and in
+    calendar hours. Groups in route order. PostgreSQL takes the same percentiles itself
+    (`_step_times_in_postgresql`); this is SQLite's way (dev and tests)."""
     working: dict[str, list[float]] = defaultdict(list)
     calendar_hours: dict[str, list[float]] = defaultdict(list)
-    clocks: dict[int, WorkingClock] = {}  # per calendar (desa with the same rules share one)
-    for task in tasks:
-        if task.closed_at is None:
-            continue
-        start = as_utc(task.assigned_at).timestamp()
-        end = as_utc(task.closed_at).timestamp()
-        group = role_group(task.role)
-        calendar = calendars[task.desa_code]
-        clock = clocks.get(id(calendar))
-        if clock is None:
-            clock = clocks[id(calendar)] = WorkingClock(calendar)
-        working[group].append(clock.seconds_between(start, end) / 3600)
-        calendar_hours[group].append(max(end - start, 0) / 3600)
-    order = list(ROLE_GROUPS)
-    groups = sorted(working, key=lambda g: (order.index(g) if g in order else len(order), g))
+    decided: dict[str, int] = defaultdict(int)
+    for step in steps:
+        group = role_group(step.role)
+        decided[group] += 1
+        if step.working_seconds is not None:
+            working[group].append(step.working_seconds / 3600)
+        seconds = as_utc(step.closed_at).timestamp() - as_utc(step.assigned_at).timestamp()
+        calendar_hours[group].append(max(seconds, 0) / 3600)
     return [
         StepTimes(
             role=group,
             name=ROLE_GROUPS.get(group, group),
-            decided=len(working[group]),
+            decided=decided[group],
             median_working_hours=percentile(working[group], 0.5),
             p90_working_hours=percentile(working[group], 0.9),
             median_hours=percentile(calendar_hours[group], 0.5),
             p90_hours=percentile(calendar_hours[group], 0.9),
         )
-        for group in groups
+        for group in _route_order(decided)
     ]
+
+
+def _route_order(groups: Iterable[str]) -> list[str]:
+    order = list(ROLE_GROUPS)
+    return sorted(groups, key=lambda g: (order.index(g) if g in order else len(order), g))
+
+
+def _decided_in(
+    kabupaten_code: str, period: Period, kecamatan: str | None, desa: str | None
+) -> list[ColumnElement[bool]]:
+    """The route steps decided in the period (approved, returned for revision, rejected)."""
+    where: list[ColumnElement[bool]] = [
+        col(Task.kabupaten_code) == kabupaten_code,
+        col(Task.kind) == TASK_KIND_DECISION,
+        col(Task.status).in_((TASK_DONE, TASK_REVISION_REQUESTED)),
+        col(Task.closed_at) >= period.since,
+        col(Task.closed_at) < period.until,
+    ]
+    if kecamatan:
+        where.append(col(Task.kecamatan_code) == kecamatan)
+    if desa:
+        where.append(col(Task.desa_code) == desa)
+    return where
+
+
+async def _step_times_in_postgresql(
+    session: AsyncSession, where: list[ColumnElement[bool]]
+) -> list[StepTimes]:
+    """`step_times` in the database: a month of a kabupaten is tens of thousands of steps, and
+    their working seconds are kept on the tasks, so only a row per role group comes back.
+    percentile_cont interpolates between the nearest ranks as `percentile` does."""
+    group = case(
+        (col(Task.role).startswith("kasi_", autoescape=True), "kasi"), else_=col(Task.role)
+    )
+    elapsed = func.greatest(
+        func.extract("epoch", col(Task.closed_at) - col(Task.assigned_at)), 0
+    ) / literal(3600.0)
+    working = col(Task.working_seconds) / literal(3600.0)
+
+    def median_and_p90(value: ColumnElement[Any]) -> ColumnElement[Any]:
+        quantiles = func.percentile_cont(postgresql.array([0.5, 0.9]), type_=ARRAY(Float))
+        return quantiles.within_group(value)
+
+    query = (
+        select(group, func.count(), median_and_p90(working), median_and_p90(elapsed))
+        .where(*where)
+        .group_by(group)
+    )
+    rows = {row[0]: row[1:] for row in (await session.exec(query)).all()}
+    times = []
+    for name in _route_order(rows):
+        decided, working_hours, hours = rows[name]
+        median_working, p90_working = working_hours or (None, None)
+        median, p90 = hours or (None, None)
+        times.append(
+            StepTimes(
+                role=name,
+                name=ROLE_GROUPS.get(name, name),
+                decided=decided,
+                median_working_hours=median_working,
+                p90_working_hours=p90_working,
+                median_hours=median,
+                p90_hours=p90,
+            )
+        )
+    return times
+
+
+async def decided_step_times(
+    session: AsyncSession,
+    kabupaten_code: str,
+    period: Period,
+    kecamatan: str | None = None,
+    desa: str | None = None,
+) -> list[StepTimes]:
+    """The step times of the route steps decided in the period, from the working seconds each
+    task kept when it was decided (its desa's calendar as set then, docs/performance.md)."""
+    where = _decided_in(kabupaten_code, period, kecamatan, desa)
+    if session.get_bind().dialect.name == "postgresql":
+        return await _step_times_in_postgresql(session, where)
+    query = select(Task.role, Task.working_seconds, Task.assigned_at, col(Task.closed_at)).where(
+        *where
+    )
+    return step_times(DecidedStep(*row) for row in (await session.exec(query)).all())
 
 
 @dataclass
@@ -342,7 +426,7 @@ async def kabupaten_summary(
     kecamatan, desa = filters.kecamatan_code, filters.desa_code
     period = filters.period
 
-    overdue = await overdue_in_kabupaten(session, kabupaten_code)
+    overdue = await overdue_in_kabupaten(session, kabupaten_code, kecamatan, desa)
 
     # Counted by the database (a month of a kabupaten is tens of thousands of letters): per
     # desa, state and whether a step of it is on the overdue list, as `state_of` parts them.
@@ -409,30 +493,8 @@ async def kabupaten_summary(
             )
         )
 
-    # Only what the step times need: no whole rows (tens of thousands in a month).
-    decided = select(Task.role, Task.desa_code, Task.assigned_at, Task.closed_at).where(
-        Task.kabupaten_code == kabupaten_code,
-        Task.kind == TASK_KIND_DECISION,
-        col(Task.status).in_((TASK_DONE, TASK_REVISION_REQUESTED)),
-        col(Task.closed_at) >= period.since,
-        col(Task.closed_at) < period.until,
-    )
-    if kecamatan:
-        decided = decided.where(Task.kecamatan_code == kecamatan)
-    if desa:
-        decided = decided.where(Task.desa_code == desa)
-    tasks = [DecidedStep(*row) for row in (await session.exec(decided)).all()]
-    first_year = min([period.start.year, *(as_utc(t.assigned_at).year for t in tasks)])
-    calendars = await desa_calendars(
-        session, (t.desa_code for t in tasks), first_year, period.end.year
-    )
-    steps = step_times(tasks, calendars)
+    steps = await decided_step_times(session, kabupaten_code, period, kecamatan, desa)
 
-    shown_overdue = [
-        t
-        for t in overdue
-        if (not kecamatan or t.kecamatan_code == kecamatan) and (not desa or t.desa_code == desa)
-    ]
     overdue_rows = [
         OverdueRow(
             task=t,
@@ -440,7 +502,7 @@ async def kabupaten_summary(
             kecamatan=area.kecamatan_name(t.kecamatan_code),
             temporal_url=ui.workflow(t.application_id),
         )
-        for t in shown_overdue
+        for t in overdue
     ]
     return Summary(
         filters=filters,

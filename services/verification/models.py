@@ -82,7 +82,14 @@ class Task(SQLModel, table=True):
             "ix_verification_task_kabupaten_closed",
             "kabupaten_code",
             "closed_at",
-            postgresql_include=["kind", "status", "role", "desa_code", "assigned_at"],
+            postgresql_include=[
+                "kind",
+                "status",
+                "role",
+                "desa_code",
+                "assigned_at",
+                "working_seconds",
+            ],
         ),
     )
 
@@ -106,6 +113,10 @@ class Task(SQLModel, table=True):
     kecamatan_code: str = Field(default="", index=True)
     kabupaten_code: str = Field(default="", index=True)
     kind: str = TASK_KIND_DECISION
+    # A decided step's (done, revision_requested) working time from assigned_at to closed_at
+    # in its desa's calendar as set when it was decided (calendars.step_working_seconds), for
+    # the kabupaten view's step times; None while open and for cancelled or expired steps.
+    working_seconds: float | None = None
 
 
 class ApplicationRecord(SQLModel, table=True):

@@ -22,7 +22,7 @@ from google.protobuf import json_format
 from smartdesa.v1 import events_pb2
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc, utcnow
@@ -43,6 +43,7 @@ from common.domain.events import (
 )
 from common.events import AreaCodes, CloudEvent
 from common.messaging import PermanentEventError
+from services.verification.calendars import step_working_seconds
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
@@ -56,6 +57,7 @@ from services.verification.models import (
     ProcessedEvent,
     Task,
 )
+from services.verification.routes import DesaRules, rules_for
 
 log = logging.getLogger(__name__)
 
@@ -280,14 +282,13 @@ class TaskProjection:
         kind: str,
     ) -> None:
         # The workflow waits on one step at a time: whatever else was open is over.
-        await session.exec(
-            update(Task)
-            .where(
-                col(Task.application_id) == payload.application_id,
-                col(Task.step_index) != payload.step_index,
-                col(Task.status) == TASK_OPEN,
-            )
-            .values(status=TASK_DONE, closed_at=assigned_at)
+        await _close(
+            session,
+            TASK_DONE,
+            assigned_at,
+            col(Task.application_id) == payload.application_id,
+            col(Task.step_index) != payload.step_index,
+            col(Task.status) == TASK_OPEN,
         )
         task = (
             await session.exec(
@@ -313,6 +314,7 @@ class TaskProjection:
             task.status = TASK_OPEN
             task.assigned_at = assigned_at
             task.closed_at = None
+            task.working_seconds = None
         task.kecamatan_code, task.kabupaten_code = _areas(payload)
         task.application_number = payload.application_number or task.application_number
         task.kind = kind
@@ -347,23 +349,49 @@ class TaskProjection:
     async def _end(
         self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
     ) -> None:
-        await session.exec(
-            update(Task)
-            .where(
-                col(Task.application_id) == application_id,
-                col(Task.status).in_((TASK_OPEN, TASK_REVISION_REQUESTED)),
-            )
-            .values(status=status, closed_at=closed_at)
+        await _close(
+            session,
+            status,
+            closed_at,
+            col(Task.application_id) == application_id,
+            col(Task.status).in_((TASK_OPEN, TASK_REVISION_REQUESTED)),
         )
 
     async def _close_open(
         self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
     ) -> None:
-        await session.exec(
-            update(Task)
-            .where(col(Task.application_id) == application_id, col(Task.status) == TASK_OPEN)
-            .values(status=status, closed_at=closed_at)
+        await _close(
+            session,
+            status,
+            closed_at,
+            col(Task.application_id) == application_id,
+            col(Task.status) == TASK_OPEN,
         )
+
+
+# Statuses of a decided step: how long it took is kept on the task.
+_DECIDED = (TASK_DONE, TASK_REVISION_REQUESTED)
+
+
+async def _close(
+    session: AsyncSession, status: str, closed_at: datetime, *where: ColumnElement[bool]
+) -> None:
+    """Closes the tasks `where` selects (one, or none, as the workflow waits on one step at a
+    time). A decided step keeps its working seconds in its desa's calendar as set now, at the
+    decision (docs/performance.md): the kabupaten view aggregates them in the database instead
+    of working each one out again in a calendar that may have changed since."""
+    rules: dict[str, DesaRules] = {}
+    for task in (await session.exec(select(Task).where(*where))).all():
+        task.status = status
+        task.closed_at = closed_at
+        task.working_seconds = None
+        if status in _DECIDED:
+            if task.desa_code not in rules:
+                rules[task.desa_code] = await rules_for(session, task.desa_code)
+            task.working_seconds = step_working_seconds(
+                rules[task.desa_code], as_utc(task.assigned_at), closed_at
+            )
+        session.add(task)
 
 
 async def _desa_of(session: AsyncSession, application_id: str) -> str | None:

@@ -27,6 +27,7 @@ from common.migrations import (
     service_metadata,
     upgrade,
 )
+from services.verification.calendars import step_working_seconds
 from services.verification.models import DesaSettings
 from services.verification.routes import DayHours, hours_from_json, rules_of
 from tests.support.postgres import PostgresDatabases
@@ -414,3 +415,53 @@ async def test_the_residents_access_log_is_append_only_on_postgresql(
             assert kept.scalars().all() == ["kasi_pemerintahan"]
     finally:
         await engine.dispose()
+
+
+async def test_steps_decided_before_revision_0018_get_their_working_seconds_once(
+    new_engine: Callable[[str], Any],
+) -> None:
+    """Revision 0018 keeps each decided step's working seconds on its task. Steps decided
+    before it get them once, in each desa's calendar as set at the upgrade (as the task
+    projection counts them at a decision); open, cancelled and expired steps get none."""
+    engine = await new_engine("working_seconds")
+    await upgrade(engine, "verification", "0017")
+    pamanukan, rancasari = "32.13.11.2004", "32.13.11.2002"
+    friday, monday = datetime(2026, 11, 6, 8, tzinfo=UTC), datetime(2026, 11, 9, 2, tzinfo=UTC)
+    task = {
+        "application_number": "", "step_index": 0, "role": "sekdes", "letter_type": "SKD",
+        "assigned_at": friday, "closed_at": monday, "deadline": None, "escalated_to_role": "",
+        "supervisor_role": "", "escalation_level": 0, "reminders": 0,
+        "kecamatan_code": "32.13.11", "kabupaten_code": "32.13", "kind": "decision",
+    }  # fmt: skip
+    statuses = {1: "done", 2: "revision_requested", 3: "cancelled", 4: "expired", 5: "open"}
+    await insert_rows(
+        engine,
+        [
+            ("verification_desa_settings", {
+                "desa_code": rancasari, "start_hour": 8, "end_hour": 16,
+                "workdays_json": "[1, 2, 3, 4, 5, 6]", "local_days_off_json": "[]",
+                "max_revision_rounds": 3, "resubmit_days": 14, "operator_may_edit_routes": False,
+                "hours_json": "", "updated_by": "sekdes.rancasari", "updated_at": T0,
+            }),
+            *(
+                ("verification_task", {
+                    **task, "id": i, "application_id": f"a-{i}", "status": status,
+                    "desa_code": rancasari if i == 2 else pamanukan,
+                    "closed_at": None if status == "open" else monday,
+                })
+                for i, status in statuses.items()
+            ),
+        ],
+    )  # fmt: skip
+
+    await upgrade(engine, "verification")
+
+    async with engine.connect() as conn:
+        stored = dict(
+            (await conn.execute(text("SELECT id, working_seconds FROM verification_task"))).all()
+        )
+    # Friday 15:00 to Monday 09:00 WIB: 1 + 1 hours Monday to Friday; Saturday's 8 as well.
+    assert stored == {1: 7200.0, 2: 36000.0, 3: None, 4: None, 5: None}
+    async with session_factory(engine)() as session:
+        rules = rules_of(await session.get(DesaSettings, rancasari))
+    assert stored[2] == step_working_seconds(rules, friday, monday)

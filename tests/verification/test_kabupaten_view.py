@@ -13,20 +13,29 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
 from common.domain.events import (
+    APPLICATION_CANCELLED,
     APPLICATION_DECIDED,
     APPLICATION_REJECTED,
+    APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
     APPLICATION_SUBMITTED,
     LETTER_ISSUED,
 )
 from common.wib import WIB
 from services.verification.api.routes.kabupaten import filters_of
-from services.verification.calendars import DesaCalendar, WorkingClock
+from services.verification.calendars import (
+    DesaCalendar,
+    WorkingClock,
+    calendar_of,
+    step_working_seconds,
+)
 from services.verification.kabupaten_view import (
+    DecidedStep,
     Filters,
     Period,
     PeriodError,
@@ -42,8 +51,10 @@ from services.verification.models import (
     DesaSettings,
     Task,
 )
+from services.verification.routes import DEFAULT_RULES, DesaRules
 from services.verification.task_inbox import TaskProjection
 from services.verification.web.routes.kabupaten import hours_text
+from tests.support.postgres import PostgresDatabases
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 from workflows.approval.models import WorkingCalendar, WorkingDay
 from workflows.approval.working_time import add_working_hours, working_hours_between
@@ -96,7 +107,11 @@ def _task(
     deadline: datetime | None = None,
     escalation_level: int = 0,
     application_id: str | None = None,
+    rules: DesaRules = DEFAULT_RULES,
 ) -> Task:
+    """A task as the projection leaves it: a decided step keeps its working seconds in its
+    desa's calendar (`rules`) as set at the decision."""
+    decided = closed is not None and status in ("done", "revision_requested")
     return Task(
         application_id=application_id or str(uuid.uuid4()),
         step_index=0,
@@ -111,33 +126,37 @@ def _task(
         kecamatan_code=".".join(desa.split(".")[:3]),
         kabupaten_code=desa[:5],
         kind=kind,
+        working_seconds=step_working_seconds(rules, assigned, closed)
+        if decided and closed is not None
+        else None,
     )
 
 
+def _step(role: str, working_hours: float, assigned: datetime, closed: datetime) -> DecidedStep:
+    return DecidedStep(role, working_hours * 3600, assigned.astimezone(UTC), closed)
+
+
 def test_step_times_per_role_in_working_and_calendar_hours() -> None:
-    calendars = {
-        PAMANUKAN: DesaCalendar(OFFICE, frozenset()),
-        RANCASARI: DesaCalendar(WorkingCalendar(workdays=[1, 2, 3, 4, 5, 6]), frozenset()),
-    }
-    tasks = [
-        _task("kasi_pemerintahan", wib(2, 9), wib(2, 10)),  # 1 working hour, 1 hour
-        _task("kasi_kesra", wib(2, 9), wib(2, 12)),  # 3 and 3
-        _task("kasi_pemerintahan", wib(6, 15), wib(9, 11)),  # over the weekend: 4 and 68
-        _task("sekdes", wib(6, 15), wib(9, 9), desa=RANCASARI),  # works Saturday: 10 and 66
-        _task("kades", wib(3, 8), wib(3, 12)),  # 4 and 4
-        _task("kades", wib(3, 8), wib(4, 8)),  # 8 and 24
+    # SQLite's way; PostgreSQL's percentile_cont gives the same (the summary tests run on both).
+    steps = [
+        _step("kasi_pemerintahan", 1, wib(2, 9), wib(2, 10)),
+        _step("kasi_kesra", 3, wib(2, 9), wib(2, 12)),
+        _step("kasi_pemerintahan", 4, wib(6, 15), wib(9, 11)),  # over the weekend: 68 hours
+        _step("sekdes", 10, wib(6, 15), wib(9, 9)),  # a desa that works Saturday: 66 hours
+        _step("kades", 4, wib(3, 8), wib(3, 12)),
+        _step("kades", 8, wib(3, 8), wib(4, 8)),  # 24 hours
     ]
-    steps = {s.role: s for s in step_times(tasks, calendars)}
-    assert list(steps) == ["kasi", "sekdes", "kades"]  # route order; Kasi roles together
-    kasi = steps["kasi"]
+    by_role = {s.role: s for s in step_times(steps)}
+    assert list(by_role) == ["kasi", "sekdes", "kades"]  # route order; Kasi roles together
+    kasi = by_role["kasi"]
     assert (kasi.name, kasi.decided) == ("Kasi", 3)
     assert kasi.median_working_hours == 3.0
     assert kasi.p90_working_hours == pytest.approx(3.8)
     assert kasi.median_hours == 3.0
     assert kasi.p90_hours == pytest.approx(55.0)
-    sekdes = steps["sekdes"]
+    sekdes = by_role["sekdes"]
     assert (sekdes.median_working_hours, sekdes.median_hours) == (10.0, 66.0)
-    kades = steps["kades"]
+    kades = by_role["kades"]
     assert (kades.median_working_hours, kades.median_hours) == (6.0, 14.0)
     assert kades.p90_working_hours == pytest.approx(7.6)
 
@@ -188,9 +207,18 @@ def test_temporal_ui_links_carry_the_visibility_query() -> None:
 # -- over the database -------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def sessions(data_dir: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'kabupaten.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sessions(
+    request: pytest.FixtureRequest, data_dir: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """On SQLite (dev) the step times are taken in Python, on PostgreSQL by the database: the
+    same figures either way."""
+    if request.param == "postgresql":
+        postgres: PostgresDatabases = request.getfixturevalue("postgres")
+        url = await postgres.create(f"kabupaten_{uuid.uuid4().hex[:8]}")
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'kabupaten.db'}"
+    engine = create_engine(url)
     await create_tables(engine, TABLES)
     try:
         yield session_factory(engine)
@@ -292,28 +320,64 @@ async def test_the_summary_counts_per_desa_and_kecamatan_in_the_period(
     ]
 
 
+def _saturdays(desa: str) -> DesaSettings:
+    return DesaSettings(
+        desa_code=desa,
+        start_hour=8,
+        end_hour=16,
+        workdays_json=json.dumps([1, 2, 3, 4, 5, 6]),
+        local_days_off_json="[]",
+        max_revision_rounds=3,
+        resubmit_days=14,
+        updated_by="sekdes.rancasari",
+    )
+
+
+async def _decide(
+    projection: TaskProjection,
+    role: str,
+    assigned: datetime,
+    decided: datetime,
+    *,
+    desa: str = PAMANUKAN,
+    application_id: str | None = None,
+    step_index: int = 0,
+    outcome: str = APPLICATION_DECIDED,
+) -> str:
+    """A step assigned and decided through the task projection, as the workflow's events say."""
+    app_id = application_id or str(uuid.uuid4())
+    for name, at in ((APPLICATION_STEP_ASSIGNED, assigned), (outcome, decided)):
+        await projection.handle(
+            application_event(
+                name, app_id, desa_code=desa, step_index=step_index, step_role=role, time=at
+            )
+        )
+    return app_id
+
+
+async def _stored(
+    sessions: async_sessionmaker[AsyncSession], app_id: str, step_index: int = 0
+) -> Task:
+    async with sessions() as session:
+        return (
+            await session.exec(
+                select(Task).where(Task.application_id == app_id, Task.step_index == step_index)
+            )
+        ).one()
+
+
 async def test_working_hours_follow_each_desas_own_calendar(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session:
-        session.add(
-            DesaSettings(
-                desa_code=RANCASARI,
-                start_hour=8,
-                end_hour=16,
-                workdays_json=json.dumps([1, 2, 3, 4, 5, 6]),
-                local_days_off_json="[]",
-                max_revision_rounds=3,
-                resubmit_days=14,
-                updated_by="sekdes.rancasari",
-            )
-        )
-        # The same Friday-to-Monday step in both desa; Rancasari works on Saturday.
-        session.add(_task("sekdes", wib(6, 15), wib(9, 9), desa=RANCASARI))
-        session.add(_task("sekdes", wib(6, 15), wib(9, 9), desa=PAMANUKAN))
-        # Christmas and the cuti bersama before it are no working days.
-        session.add(_task("kades", wib(23, 15, month=12), wib(28, 9, month=12)))
+        session.add(_saturdays(RANCASARI))
         await session.commit()
+    projection = TaskProjection(sessions)
+    # The same Friday-to-Monday step in both desa; Rancasari works on Saturday.
+    await _decide(projection, "sekdes", wib(6, 15), wib(9, 9), desa=RANCASARI)
+    await _decide(projection, "sekdes", wib(6, 15), wib(9, 9), desa=PAMANUKAN)
+    # Christmas and the cuti bersama before it are no working days.
+    await _decide(projection, "kades", wib(23, 15, month=12), wib(28, 9, month=12))
     async with sessions() as session:
         rancasari = await kabupaten_summary(
             session, "32.13", Filters(NOVEMBER, desa_code=RANCASARI), UI
@@ -328,6 +392,107 @@ async def test_working_hours_follow_each_desas_own_calendar(
     assert [s.median_working_hours for s in pamanukan.steps] == [2.0]
     # 23 December 15:00 to 28 December 09:00: one hour on the 23rd, one on the 28th.
     assert [s.median_working_hours for s in december.steps] == [2.0]
+    assert [(s.median_hours, s.p90_hours) for s in december.steps] == [(114.0, 114.0)]
+
+
+async def test_a_decided_step_keeps_the_working_time_of_the_calendar_at_its_decision(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The projection stores what the desa's calendar, as set at the decision, counts; a later
+    change of the calendar changes the steps decided after it, never those before."""
+    async with sessions() as session:
+        session.add(_saturdays(RANCASARI))
+        await session.commit()
+    projection = TaskProjection(sessions)
+
+    async def calendar_now() -> DesaCalendar:
+        async with sessions() as session:
+            return await calendar_of(session, RANCASARI, wib(1, 0))
+
+    def counted(calendar: DesaCalendar, start: datetime, end: datetime) -> float:
+        return working_hours_between(start, end, calendar.calendar, calendar.days_off) * 3600
+
+    saturdays = await calendar_now()
+    # Approved Friday 15:00 to Monday 09:00 (Saturday counts), and one returned for revision.
+    before = await _decide(projection, "sekdes", wib(6, 15), wib(9, 9), desa=RANCASARI)
+    returned = await _decide(
+        projection,
+        "kasi_pemerintahan",
+        wib(10, 9),
+        wib(10, 11, month=11) + timedelta(minutes=30, seconds=7),
+        desa=RANCASARI,
+        outcome=APPLICATION_REVISION_REQUESTED,
+    )
+    assert (await _stored(sessions, before)).working_seconds == 36000.0
+    assert (await _stored(sessions, before)).working_seconds == pytest.approx(
+        counted(saturdays, wib(6, 15), wib(9, 9))
+    )
+    assert (await _stored(sessions, returned)).working_seconds == pytest.approx(
+        counted(saturdays, wib(10, 9), wib(10, 11) + timedelta(minutes=30, seconds=7))
+    )
+
+    # The desa stops working on Saturday.
+    async with sessions() as session:
+        row = await session.get(DesaSettings, RANCASARI)
+        assert row is not None
+        row.workdays_json = json.dumps([1, 2, 3, 4, 5])
+        session.add(row)
+        await session.commit()
+    weekdays = await calendar_now()
+    after = await _decide(projection, "sekdes", wib(13, 15), wib(16, 9), desa=RANCASARI)
+
+    assert (await _stored(sessions, before)).working_seconds == 36000.0  # unchanged
+    assert (await _stored(sessions, after)).working_seconds == pytest.approx(
+        counted(weekdays, wib(13, 15), wib(16, 9))
+    )
+    assert counted(weekdays, wib(6, 15), wib(9, 9)) == 7200.0  # what "as set now" would say
+    async with sessions() as session:
+        summary = await kabupaten_summary(
+            session, "32.13", Filters(NOVEMBER, desa_code=RANCASARI), UI
+        )
+    sekdes = next(s for s in summary.steps if s.role == "sekdes")
+    assert (sekdes.decided, sekdes.median_working_hours) == (2, 6.0)  # (10 + 2) / 2
+
+    # Back at the step after the revision: open again, no working time until decided again;
+    # then the resident cancels and the step is no decided step.
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED,
+            returned,
+            desa_code=RANCASARI,
+            step_role="kasi_pemerintahan",
+            time=wib(17, 9),
+        )
+    )
+    reopened = await _stored(sessions, returned)
+    assert (reopened.status, reopened.working_seconds) == ("open", None)
+    await projection.handle(
+        application_event(APPLICATION_CANCELLED, returned, desa_code=RANCASARI, time=wib(17, 10))
+    )
+    cancelled = await _stored(sessions, returned)
+    assert (cancelled.status, cancelled.working_seconds) == ("cancelled", None)
+
+
+async def test_the_next_step_closes_the_one_before_with_its_working_time(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A step assigned while the one before is still open (its decision event not seen yet)
+    closes it at the new assignment, with the working time up to then."""
+    projection = TaskProjection(sessions)
+    app_id = str(uuid.uuid4())
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED, app_id, step_role="kasi_pemerintahan", time=wib(2, 9)
+        )
+    )
+    await projection.handle(
+        application_event(
+            APPLICATION_STEP_ASSIGNED, app_id, step_index=1, step_role="sekdes", time=wib(3, 10)
+        )
+    )
+    first, second = await _stored(sessions, app_id), await _stored(sessions, app_id, 1)
+    assert (first.status, first.working_seconds) == ("done", 9 * 3600.0)  # 7 + 2 hours
+    assert (second.status, second.working_seconds) == ("open", None)
 
 
 async def test_filters_it_cannot_show_are_refused_in_indonesian(
