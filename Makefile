@@ -11,7 +11,7 @@ PROTOS := $(wildcard proto/smartdesa/v1/*.proto)
 .PHONY: help install run test test-unit test-fast test-scale smoke chat proto proto-check lint format clean-data \
 	lock lock-check kubectl deploy-lint deploy-check record-histories \
 	asyncapi-check asyncapi-schema dead-letters \
-	bench-render migration bench bench-signing bench-import bench-uploads bench-memory bench-inbox
+	bench-render migration bench bench-signing bench-import bench-uploads bench-memory bench-inbox bench-journeys
 
 help:
 	@echo "make run     start Temporal, NATS, the four services and the worker (dev profile)"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-render  render and issue (B-LTA) every catalogue type: medians per type"
 	@echo "make bench-memory  idle dev stack (own ports, temp data): PSS per process and total"
 	@echo "make bench-inbox   1,000,000 applications in PostgreSQL: inbox, task, kabupaten p50/p95"
+	@echo "make bench-journeys letters through the public API vs a bare Temporal chain; CPU per letter"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -120,6 +121,12 @@ bench-memory: $(STAMP)
 # "--explain" for the plans). docs/performance.md has the figures.
 bench-inbox: $(STAMP)
 	$(PY) -m scripts.bench_inbox $(ARGS)
+
+# Letter journeys through the public APIs beside a bare Temporal chain of the same shape, 10 in
+# flight, on its own dev stack: journeys_per_s, bare_chains_per_s, ratio, decision-to-next-inbox
+# p50/p95 and CPU seconds per journey per process (ARGS="--profile DIR" records py-spy profiles).
+bench-journeys: $(STAMP)
+	$(PY) -m scripts.bench_journeys $(ARGS)
 
 proto: $(STAMP)
 	rm -rf gen/smartdesa

@@ -213,9 +213,14 @@ class TaskProjection:
             ).one()
             older = latest is not None and occurred_at < as_utc(latest)
             await self._record_application(session, name, payload, occurred_at)
+            # Open inbox pages are told only when a task changed: each notice makes every open
+            # page of the desa fetch its list (about a third of the notices of a letter were
+            # events that change no task: submitted, issued after the last approval).
+            touched = True
             if name not in _HANDLED:
-                pass  # application.submitted / resubmitted: nothing new waits on staff
+                touched = False  # application.submitted / resubmitted: nothing new waits on staff
             elif older:
+                touched = False
                 log.info("event %s is older than the known state of its application", event.id)
             elif name in _OPENING_EVENTS:
                 await self._open_step(session, payload, occurred_at, _task_kind(name, payload))
@@ -224,10 +229,10 @@ class TaskProjection:
             elif name in _ENDING_EVENTS:
                 await self._end(session, payload.application_id, _ENDING_EVENTS[name], occurred_at)
             else:
-                await self._close_open(
+                touched = await self._close_open(
                     session, payload.application_id, _CLOSING_EVENTS[name], occurred_at
                 )
-            if latest is None or occurred_at >= as_utc(latest):
+            if touched:
                 changed = payload.desa_code or await _desa_of(session, payload.application_id)
             session.add(
                 ProcessedEvent(
@@ -359,8 +364,9 @@ class TaskProjection:
 
     async def _close_open(
         self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
-    ) -> None:
-        await _close(
+    ) -> bool:
+        """True when a task was open (and is now closed)."""
+        return await _close(
             session,
             status,
             closed_at,
@@ -375,13 +381,15 @@ _DECIDED = (TASK_DONE, TASK_REVISION_REQUESTED)
 
 async def _close(
     session: AsyncSession, status: str, closed_at: datetime, *where: ColumnElement[bool]
-) -> None:
+) -> bool:
     """Closes the tasks `where` selects (one, or none, as the workflow waits on one step at a
-    time). A decided step keeps its working seconds in its desa's calendar as set now, at the
+    time); True when there was one. A decided step keeps its working seconds in its desa's calendar as set now, at the
     decision (docs/performance.md): the kabupaten view aggregates them in the database instead
     of working each one out again in a calendar that may have changed since."""
     rules: dict[str, DesaRules] = {}
+    closed = False
     for task in (await session.exec(select(Task).where(*where))).all():
+        closed = True
         task.status = status
         task.closed_at = closed_at
         task.working_seconds = None
@@ -392,6 +400,7 @@ async def _close(
                 rules[task.desa_code], as_utc(task.assigned_at), closed_at
             )
         session.add(task)
+    return closed
 
 
 async def _desa_of(session: AsyncSession, application_id: str) -> str | None:

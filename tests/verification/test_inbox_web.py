@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
-from common.domain.events import APPLICATION_DECIDED, APPLICATION_STEP_ASSIGNED
+from common.domain.events import (
+    APPLICATION_DECIDED,
+    APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
+    LETTER_ISSUED,
+)
 from common.messaging import connect
 from common.wib import WIB
 from services.verification.calendars import DesaCalendar, desa_calendar
@@ -223,6 +228,43 @@ async def test_the_projection_names_the_desa_after_each_committed_change(
     decided = application_event(APPLICATION_DECIDED, app_id, desa_code="", time=t0)
     await projection.handle(decided)
     assert changed == [RANCASARI, RANCASARI]
+
+
+async def test_events_that_change_no_task_tell_no_inbox_page(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Each notice makes every open inbox page of the desa fetch its list: a submission (the
+    step's assignment follows) and a letter issued after its last approval change no task."""
+    changed: list[str] = []
+
+    async def on_change(desa_code: str) -> None:
+        changed.append(desa_code)
+
+    projection = TaskProjection(sessions, on_change=on_change)
+    app_id = str(uuid.uuid4())
+    t0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    steps = [
+        application_event(APPLICATION_SUBMITTED, app_id, desa_code=RANCASARI, time=t0),
+        application_event(
+            APPLICATION_STEP_ASSIGNED,
+            app_id,
+            desa_code=RANCASARI,
+            step_role="kades",
+            time=t0 + timedelta(seconds=1),
+        ),
+        application_event(
+            APPLICATION_DECIDED, app_id, desa_code=RANCASARI, time=t0 + timedelta(seconds=2)
+        ),
+        application_event(
+            LETTER_ISSUED, app_id, desa_code=RANCASARI, time=t0 + timedelta(seconds=3)
+        ),
+    ]
+    told: list[int] = []
+    for event in steps:
+        await projection.handle(event)
+        told.append(len(changed))
+    # Only the assignment (a task opens) and the decision (it closes) are news for staff.
+    assert told == [0, 1, 2, 2]
 
 
 # -- the inbox's filters --------------------------------------------------------------------

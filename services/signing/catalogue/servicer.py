@@ -187,11 +187,21 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
     ) -> None:
         self._sessions = sessions
         self._assets_dir = assets_dir  # desa logos, for a desa's preview
+        self._messages: dict[tuple[str, int], catalogue_pb2.LetterTypeDefinition] = {}
 
     async def _message(
         self, session: AsyncSession, d: LetterTypeDef
     ) -> catalogue_pb2.LetterTypeDefinition:
-        return definition_message(d, await session.get(LetterTypeVersion, (d.code, d.version)))
+        """A published version's message, built once: a version never changes once published
+        (LetterTypeVersion), and intake and verification list the whole catalogue every few
+        seconds, which cost signing about as much CPU as issuing the letters (py-spy; see
+        docs/performance.md, "Cost per letter"). Callers must not change what they get."""
+        key = (d.code, d.version)
+        message = self._messages.get(key)
+        if message is None:
+            message = definition_message(d, await session.get(LetterTypeVersion, key))
+            self._messages[key] = message
+        return message
 
     async def ListLetterTypes(
         self, request: catalogue_pb2.ListCatalogueRequest, context: grpc.aio.ServicerContext
