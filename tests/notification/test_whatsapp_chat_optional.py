@@ -16,6 +16,7 @@ from services.notification.chat import conversation_key
 from services.notification.runtime import chat_secret
 from tests.notification.chat_support import (
     JPEG,
+    NIK,
     PDF,
     Chat,
     body_of,
@@ -188,6 +189,30 @@ async def test_optional_syarat_are_offered_only_while_the_filing_has_room(
     [confirm] = await chat.say(image(PHONE, "m-1"))
     assert "Berkas: 5 terlampir" in body_of(confirm)
     assert "tidak wajib" not in body_of(confirm)
+
+
+async def test_a_kept_document_answers_an_optional_syarat_and_batal_comes_back_to_it(
+    service: Service, cloud: FakeWhatsAppCloud
+) -> None:
+    catalogue = spkk_catalogue(opsional=0, originals=False)
+    catalogue.letter_types[0].optional_syarat.append(_syarat("KK", "Kartu Keluarga"))
+    chat = open_chat(service, cloud, catalogue)
+    service.peers.intake.kept[NIK] = ["KK"]
+    await to_first_syarat(chat)
+    cloud.media |= {"m-ktp": (JPEG, "image/jpeg"), "m-nikah": (PDF, "application/pdf")}
+    await chat.say(image(PHONE, "m-ktp"))
+    [kk] = await chat.say(document(PHONE, "m-nikah"))
+    assert "*Kartu Keluarga* (tidak wajib)" in body_of(kk) and "tersimpan" in body_of(kk)
+    assert list(choice_ids(kk)) == ["Pakai yang tersimpan", "Lewati"]
+    [ask] = await chat.say(text(PHONE, "batal"))
+    [again] = await chat.say(button(PHONE, choice_ids(ask)["Lanjutkan"]))
+    assert "*Kartu Keluarga* (tidak wajib)" in body_of(again)
+    [confirm] = await chat.say(button(PHONE, choice_ids(again)["Pakai yang tersimpan"]))
+    assert "Berkas: 3 terlampir" in body_of(confirm)
+    await chat.say(button(PHONE, choice_ids(confirm)["Kirim"]))
+    [filed] = service.peers.intake.filed
+    kinds = {a.kind: (a.from_kept, a.content) for a in filed.attachments}
+    assert kinds == {"KTP": (False, JPEG), "BUKU_NIKAH": (False, PDF), "KK": (True, b"")}
 
 
 async def test_a_conversation_recorded_before_optional_syarat_replays_as_it_ran() -> None:
