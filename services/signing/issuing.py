@@ -51,6 +51,7 @@ from services.signing.numbering import (
 )
 from services.signing.pades import ApprovalStamp, StampText
 from services.signing.register import initials, mask_nik
+from services.signing.signer_install import printed_name
 from services.signing.signers import (
     ApprovalJob,
     LetterSigner,
@@ -291,6 +292,8 @@ class LetterIssuer:
                     req.application_id,
                     req.kecamatan_code,
                     area.kecamatan if area is not None else req.kecamatan_code,
+                    # The camat's name as the operator installed their certificate with it.
+                    camat_name=await printed_name(self._sessions, req.kecamatan_code, Role.CAMAT),
                     passphrase=req.camat_passphrase,
                 )
             )

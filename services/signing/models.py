@@ -199,6 +199,9 @@ class InstalledSigner(SQLModel, table=True):
     not_after: datetime
     installed_by: str
     installed_at: datetime = Field(default_factory=utcnow, index=True)
+    # The holder's name as printed beside the signature (the camat's approval stamp: from the
+    # camat account in verification); "" for desa signers, whose names are in the desa profile.
+    signer_name: str = ""
 
 
 TABLES: list[type[SQLModel]] = [

@@ -308,7 +308,11 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         )
         try:
             info = await self._installed.install(
-                request.desa_code, request.role, upload, request.installed_by
+                request.desa_code,
+                request.role,
+                upload,
+                request.installed_by,
+                signer_name=request.signer_name,
             )
         except SignerRejected as exc:
             code = (

@@ -16,6 +16,11 @@ verification, which calls `InstallSigner`. No image, no restart.
 
 Only desa whose letters are signed with local keys take a certificate here: an HSM's or BSrE's
 keys never leave them.
+
+A camat's certificate (the "mengetahui" approval signature, issuing.approve_at_kecamatan) is
+installed the same way and checked the same, under the kecamatan's code in place of a desa's
+(the layout and registry key it so); its row also keeps the camat's name as printed on the
+stamp, taken from the camat account in verification.
 """
 
 import asyncio
@@ -35,8 +40,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.domain import SIGNER_ROLES, SignerKind
-from common.wilayah import find_desa
+from common.domain import SIGNER_ROLES, Role, SignerKind
+from common.wilayah import all_desa, find_desa
 from services.signing.models import InstalledSigner, as_utc, utcnow
 from services.signing.pki import (
     PkiError,
@@ -210,6 +215,27 @@ async def lay_out_installed(sessions: async_sessionmaker[AsyncSession], pki_dir:
         await asyncio.to_thread(_replace, cert_path, row.certificate_pem.encode(), 0o644)
 
 
+def is_kecamatan_code(code: str) -> bool:
+    return any(d.kecamatan_code == code for d in all_desa().values())
+
+
+def _check_camat(kecamatan_code: str, signer_name: str) -> None:
+    if not is_kecamatan_code(kecamatan_code):
+        raise SignerRejected(f"Kecamatan dengan kode '{kecamatan_code}' tidak dikenal.")
+    if not signer_name:
+        raise SignerRejected(
+            "Nama Camat (yang tercetak pada tanda tangan) wajib ada: isi nama lengkap pada akun "
+            "Camat kecamatan ini."
+        )
+
+
+async def printed_name(sessions: async_sessionmaker[AsyncSession], code: str, role: str) -> str:
+    """The name kept with an installed certificate ("" when none was installed)."""
+    async with sessions() as session:
+        row = await session.get(InstalledSigner, (code, role))
+    return row.signer_name if row is not None else ""
+
+
 class InstalledSigners:
     """The signers installed at runtime: the database's rows, laid out in this process's PKI
     folder and loaded into its registry."""
@@ -234,22 +260,36 @@ class InstalledSigners:
         self._lock = asyncio.Lock()
 
     async def install(
-        self, desa_code: str, role: str, upload: SignerUpload, installed_by: str
+        self,
+        desa_code: str,
+        role: str,
+        upload: SignerUpload,
+        installed_by: str,
+        signer_name: str = "",
     ) -> InstalledInfo:
         """Checks the upload, keeps it and uses it from the next letter on (replacing the
-        role's certificate the desa had). Raises SignerRejected."""
-        if find_desa(desa_code) is None:
+        role's certificate the desa had). For role camat, `desa_code` is the kecamatan's code
+        and `signer_name` the camat's printed name. Raises SignerRejected."""
+        signer_name = " ".join(signer_name.split())[:120]
+        if role == Role.CAMAT:
+            _check_camat(desa_code, signer_name)
+        elif find_desa(desa_code) is None:
             raise SignerRejected(f"Desa dengan kode '{desa_code}' tidak dikenal.")
-        if role not in SIGNER_ROLES:
+        elif role not in SIGNER_ROLES:
             raise SignerRejected(
-                f"Jabatan penandatangan harus salah satu dari: {', '.join(SIGNER_ROLES)}."
+                "Jabatan penandatangan harus salah satu dari: "
+                f"{', '.join((*SIGNER_ROLES, Role.CAMAT))}."
             )
+        else:
+            signer_name = ""  # a desa signer's name is the desa profile's
         if not installed_by:
             raise SignerRejected("installed_by wajib diisi.")
+        # A camat's signer is set like a desa's, keyed by the kecamatan code (for_kecamatan).
         kind = self._signers.kind_for(desa_code)
         if kind != SignerKind.LOCAL:
             raise SignerRejected(
-                f"Desa ini menandatangani surat dengan penanda tangan '{kind}': kuncinya "
+                f"{'Camat kecamatan' if role == Role.CAMAT else 'Desa'} ini menandatangani "
+                f"surat dengan penanda tangan '{kind}': kuncinya "
                 "berada di HSM atau BSrE, tidak dipasang di sini.",
                 precondition=True,
             )
@@ -272,6 +312,7 @@ class InstalledSigners:
             not_after=cert.not_valid_after_utc,
             installed_by=installed_by,
             installed_at=utcnow(),
+            signer_name=signer_name,
         )
         async with self._sessions() as session:
             await session.merge(row)
@@ -318,6 +359,12 @@ class InstalledSigners:
             self._seen = seen
 
     async def roles_for(self, desa_code: str) -> list[str]:
+        """The roles with a key for the desa; for a kecamatan's code, ["camat"] once its
+        camat's certificate is there (installed, or the dev PKI's)."""
         await self.refresh()
+        if is_kecamatan_code(desa_code):
+            camat = self._signers.for_kecamatan(desa_code)
+            held = camat is not None and camat.can_sign(desa_code, Role.CAMAT)
+            return [Role.CAMAT] if held else []
         signer = self._signers.for_desa(desa_code)
         return signer.roles_for(desa_code) if signer is not None else []

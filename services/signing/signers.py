@@ -90,6 +90,9 @@ class ApprovalJob:
     role: str = "camat"
     # Only for signers that ask for it per signature (BSrE); never stored, never logged.
     passphrase: str | None = field(default=None, repr=False)
+    # As SignatureJob's: a worker holding another camat certificate (installed or replaced at
+    # runtime) loads this one again.
+    signer_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,26 +190,23 @@ class _LocalState:
             self._crl_mtime = mtime
             self.engine.update_crls([(self.config.pki_dir / CRL_FILE).read_bytes()])
 
-    def _signer_for(self, job: SignatureJob) -> LoadedSigner | None:
-        loaded = self.registry.get(job.desa_code, job.role)
-        if job.signer_fingerprint and (
-            loaded is None or loaded.fingerprint != job.signer_fingerprint
-        ):
+    def _signer_for(self, code: str, role: str, fingerprint: str) -> LoadedSigner | None:
+        loaded = self.registry.get(code, role)
+        if fingerprint and (loaded is None or loaded.fingerprint != fingerprint):
             # Installed or replaced since this process loaded its keys (signer_install.py
             # wrote the files before the job was sent): read that one signer again.
             try:
                 loaded = self.registry.reload_signer(
-                    self.config.pki_dir, job.desa_code, job.role, self.config.key_password
+                    self.config.pki_dir, code, role, self.config.key_password
                 )
             except PkiError as exc:
                 raise SigningFailed(
-                    f"Kunci penandatangan {job.role} desa {job.desa_code} belum dapat dibaca.",
-                    retryable=True,
+                    f"Kunci penandatangan {role} {code} belum dapat dibaca.", retryable=True
                 ) from exc
         return loaded
 
     def approve(self, job: ApprovalJob) -> bytes:
-        loaded = self.registry.get(job.kecamatan_code, job.role)
+        loaded = self._signer_for(job.kecamatan_code, job.role, job.signer_fingerprint)
         if loaded is None:
             try:  # installed since this process loaded its keys
                 loaded = self.registry.reload_signer(
@@ -221,7 +221,7 @@ class _LocalState:
             return self.engine.approve(job.pdf, loaded.signer, job.location, job.stamp)
 
     def render_and_sign(self, job: SignatureJob) -> SignedLetter:
-        loaded = self._signer_for(job)
+        loaded = self._signer_for(job.desa_code, job.role, job.signer_fingerprint)
         if loaded is None:
             raise SigningFailed(
                 f"Tidak ada kunci penandatangan {job.role} untuk desa {job.desa_code}."
@@ -357,7 +357,11 @@ class LocalKeySigner:
         return await asyncio.to_thread(self._state.render_and_sign, job)
 
     async def approve(self, job: ApprovalJob) -> bytes:
-        """The camat's approval signature on `job.pdf` (the PDF with it added)."""
+        """The camat's approval signature on `job.pdf` (the PDF with it added), with the
+        certificate this process holds now (a worker holding an older one loads it again)."""
+        loaded = self._registry.get(job.kecamatan_code, job.role)
+        if loaded is not None:
+            job = replace(job, signer_fingerprint=loaded.fingerprint)
         if self._workers > 0:  # the pool, started again if it was released while idle
             return await self._in_pool(_approve_in_worker, job)
         assert self._state is not None

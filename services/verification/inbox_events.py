@@ -59,7 +59,8 @@ class InboxFanout:
     def client_count(self, desa_code: str | None = None) -> int:
         if desa_code is not None:
             return len(self._clients.get(desa_code, ()))
-        return sum(len(c) for c in self._clients.values())
+        # A kecamatan's stream listens to several desa: count it once.
+        return len({id(q) for c in self._clients.values() for q in c})
 
     async def start(self, nc: NATS) -> None:
         self._loop = asyncio.get_running_loop()
@@ -78,20 +79,23 @@ class InboxFanout:
             queue.put_nowait(desa_code)
 
     @asynccontextmanager
-    async def listen(self, desa_code: str) -> AsyncIterator[asyncio.Queue[Notice]]:
-        """A queue of notices about `desa_code` for one stream, for as long as it is open."""
+    async def listen(self, *desa_codes: str) -> AsyncIterator[asyncio.Queue[Notice]]:
+        """A queue of notices about any of `desa_codes` for one stream, for as long as it is
+        open (a desa's inbox listens to its desa, a kecamatan's to every desa in it)."""
         queue: asyncio.Queue[Notice] = asyncio.Queue(_QUEUE_SIZE + 1)
         if self._closed:
             queue.put_nowait(None)
-        self._clients.setdefault(desa_code, set()).add(queue)
+        for desa_code in desa_codes:
+            self._clients.setdefault(desa_code, set()).add(queue)
         try:
             yield queue
         finally:
-            clients = self._clients.get(desa_code)
-            if clients is not None:
-                clients.discard(queue)
-                if not clients:
-                    del self._clients[desa_code]
+            for desa_code in desa_codes:
+                clients = self._clients.get(desa_code)
+                if clients is not None:
+                    clients.discard(queue)
+                    if not clients:
+                        del self._clients[desa_code]
 
     def close(self) -> None:
         """Ends every stream (the service is stopping); safe to call from a signal handler's

@@ -22,16 +22,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
-from common.domain import KECAMATAN_ROLES, Role, role_label
+from common.domain import KECAMATAN_ROLES, Role, is_kecamatan_role, role_label
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from common.domain.purposes import normalized, purposes_problems
 from common.wilayah import all_desa
+from services.verification.calendars import DesaCalendar, calendar_of, desa_calendar
 from services.verification.models import (
     TASK_OPEN,
     DesaSettings,
@@ -54,7 +56,9 @@ from services.verification.routes import (
 from services.verification.staff_admin import USERNAME_PATTERN
 
 if TYPE_CHECKING:  # the servicer imports this module, and the runtime the servicer
-    from services.verification.onboarding import PasswordLink
+    from smartdesa.v1 import signing_pb2
+
+    from services.verification.onboarding import CertificateUpload, PasswordLink
     from services.verification.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -111,6 +115,27 @@ def sees_desa(staff: Staff, desa_code: str) -> bool:
     return is_kecamatan_staff(staff) and kecamatan_of_desa(desa_code) == staff.kecamatan_code
 
 
+FULL_NAME_MAX = 120
+CAMAT_NAME_NEEDED = (
+    'Nama lengkap Camat wajib diisi: nama itu tercetak pada tanda tangan "Mengetahui".'
+)
+
+
+def clean_full_name(full_name: str, role: str) -> str:
+    """The holder's name as printed (spaces tidied); required for a camat, whose name is
+    printed on the approval stamp."""
+    name = " ".join(full_name.split())
+    if len(name) > FULL_NAME_MAX:
+        raise Invalid(
+            "invalid-full-name",
+            f"Nama lengkap paling panjang {FULL_NAME_MAX} karakter.",
+            field="full_name",
+        )
+    if role == Role.CAMAT and not name:
+        raise Invalid("invalid-full-name", CAMAT_NAME_NEEDED, field="full_name")
+    return name
+
+
 async def create_kecamatan_account(
     runtime: Runtime,
     session: AsyncSession,
@@ -118,9 +143,11 @@ async def create_kecamatan_account(
     kecamatan_code: str,
     username: str,
     role: str,
+    full_name: str = "",
 ) -> tuple[Staff, PasswordLink]:
     """A kecamatan account without a password, and the one-time link its holder sets one with
-    (the same links as a desa's first accounts)."""
+    (the same links as a desa's first accounts). `full_name`: as printed on letters (required
+    for the camat)."""
     from services.verification.onboarding import NO_PASSWORD, new_link
 
     area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
@@ -140,6 +167,7 @@ async def create_kecamatan_account(
             + ".",
             field="role",
         )
+    name = clean_full_name(full_name, role)
     if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
         raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
     if role in SINGLE_HOLDER_KECAMATAN_ROLES:
@@ -165,6 +193,7 @@ async def create_kecamatan_account(
         desa_code="",
         kecamatan_code=area.code,
         kabupaten_code=area.kabupaten_code,
+        full_name=name,
     )
     session.add(staff)
     # The staff change log is per office: the kecamatan code stands where a desa code would.
@@ -186,6 +215,114 @@ async def create_kecamatan_account(
 async def kecamatan_accounts(session: AsyncSession, kecamatan_code: str) -> list[Staff]:
     query = select(Staff).where(Staff.kecamatan_code == kecamatan_code, Staff.desa_code == "")
     return list((await session.exec(query.order_by(col(Staff.username)))).all())
+
+
+async def kecamatan_account(session: AsyncSession, kecamatan_code: str, username: str) -> Staff:
+    for staff in await kecamatan_accounts(session, kecamatan_code):
+        if staff.username == username:
+            return staff
+    raise NotFound("not-found", "Akun tidak ditemukan di kecamatan ini.")
+
+
+async def set_account_name(
+    session: AsyncSession, actor: Staff, kecamatan_code: str, username: str, full_name: str
+) -> Staff:
+    """The holder's name as printed on letters (the camat's takes effect with the next
+    certificate installed: signing keeps the name with it)."""
+    area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
+    staff = await kecamatan_account(session, area.code, username)
+    staff.full_name = clean_full_name(full_name, staff.role)
+    session.add(staff)
+    session.add(
+        StaffChange(
+            desa_code=area.code,
+            username=staff.username,
+            action="renamed",
+            detail=staff.role,
+            changed_by=actor.username,
+        )
+    )
+    await session.commit()
+    await session.refresh(staff)
+    return staff
+
+
+async def new_kecamatan_password_link(
+    runtime: Runtime, session: AsyncSession, actor: Staff, kecamatan_code: str, username: str
+) -> PasswordLink:
+    """Another one-time link for a kecamatan account; the earlier one stops working."""
+    from services.verification.onboarding import new_link
+
+    area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
+    staff = await kecamatan_account(session, area.code, username)
+    if not staff.active:
+        raise Conflict("inactive", "Akun ini nonaktif.")
+    link = await new_link(session, actor, staff, runtime.settings.staff_password_link_hours)
+    await session.commit()
+    log.info("password link for kecamatan account %s made by staff %s", staff.id, actor.id)
+    return link
+
+
+@dataclass(frozen=True)
+class KecamatanRow:
+    """A kecamatan of the kabupaten, as the operator's list shows it."""
+
+    area: KecamatanArea
+    accounts: dict[str, int]  # active accounts by role
+
+    def has(self, role: str) -> bool:
+        return self.accounts.get(role, 0) > 0
+
+
+def kabupaten_kecamatan(kabupaten_code: str) -> list[KecamatanArea]:
+    codes = {d.kecamatan_code for d in all_desa().values() if d.kabupaten_code == kabupaten_code}
+    areas = [a for a in (kecamatan_area(c) for c in codes) if a is not None]
+    return sorted(areas, key=lambda a: a.name)
+
+
+async def kecamatan_rows(session: AsyncSession, kabupaten_code: str) -> list[KecamatanRow]:
+    query = select(Staff).where(
+        Staff.kabupaten_code == kabupaten_code,
+        Staff.desa_code == "",
+        Staff.kecamatan_code != "",
+        col(Staff.active).is_(True),
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for staff in (await session.exec(query)).all():
+        by_role = counts.setdefault(staff.kecamatan_code, {})
+        by_role[staff.role] = by_role.get(staff.role, 0) + 1
+    return [KecamatanRow(a, counts.get(a.code, {})) for a in kabupaten_kecamatan(kabupaten_code)]
+
+
+async def active_camat(session: AsyncSession, kecamatan_code: str) -> Staff | None:
+    for staff in await kecamatan_accounts(session, kecamatan_code):
+        if staff.role == Role.CAMAT and staff.active:
+            return staff
+    return None
+
+
+async def install_camat_signer(
+    runtime: Runtime,
+    session: AsyncSession,
+    actor: Staff,
+    kecamatan_code: str,
+    upload: CertificateUpload,
+) -> signing_pb2.InstalledSignerInfo:
+    """The camat's certificate and key, checked and kept by signing as a desa signer's are
+    (onboarding.send_signer), with the active camat account's name to print on the stamp."""
+    from services.verification.onboarding import send_signer
+
+    area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
+    camat = await active_camat(session, area.code)
+    if camat is None or not camat.full_name:
+        raise Conflict(
+            "no-camat",
+            "Buat dulu akun Camat yang aktif dengan nama lengkapnya: nama itu tercetak pada "
+            'tanda tangan "Mengetahui".',
+        )
+    return await send_signer(
+        runtime, actor, area.code, Role.CAMAT, upload, signer_name=camat.full_name
+    )
 
 
 # Which letter types go through the kecamatan.
@@ -331,6 +468,18 @@ async def kecamatan_calendar(
         if row is not None:
             return rules_of(row), source
     return DEFAULT_RULES, CALENDAR_DEFAULT
+
+
+async def step_calendar(
+    session: AsyncSession, desa_code: str, role: str, now: datetime
+) -> DesaCalendar:
+    """The calendar a step's deadline counts in, as the staff pages show what is left of it:
+    the kecamatan's for a kecamatan step, the desa's for any other."""
+    desa = all_desa().get(desa_code)
+    if desa is None or not is_kecamatan_role(role):
+        return await calendar_of(session, desa_code, now)
+    rules, _ = await kecamatan_calendar(session, desa.kecamatan_code, desa.kabupaten_code)
+    return desa_calendar(rules, now.year - 1, now.year + 1)
 
 
 async def calendar_row(session: AsyncSession, office_code: str) -> DesaSettings | None:

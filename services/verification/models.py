@@ -40,6 +40,10 @@ class Staff(SQLModel, table=True):
     # Kecamatan staff (camat, sekcam, kasi_pelayanan_kecamatan): desa_code "", their kecamatan
     # here; they see only that kecamatan's desa (services/verification/kecamatan.py).
     kecamatan_code: str = Field(default="", index=True)
+    # Kecamatan accounts: the holder's name as printed on the letter (the camat's "mengetahui"
+    # stamp, taken when their certificate is installed). Desa officials' names are in the desa
+    # profile.
+    full_name: str = ""
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     # Raised by a password change or reset, a role change and a deactivation: every token

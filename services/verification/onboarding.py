@@ -349,16 +349,30 @@ async def install_signer(
     """Has signing check and install the desa signer's certificate; its refusal (Indonesian)
     comes back as Invalid (the upload) or Conflict (the desa signs elsewhere)."""
     desa = desa_of(actor, desa_code)
+    return await send_signer(runtime, actor, desa.code, role, upload)
+
+
+async def send_signer(
+    runtime: Runtime,
+    actor: Staff,
+    code: str,
+    role: str,
+    upload: CertificateUpload,
+    signer_name: str = "",
+) -> signing_pb2.InstalledSignerInfo:
+    """Signing's InstallSigner for a desa's signer or (role camat, the kecamatan's code) a
+    camat, the caller having checked the code is the operator's."""
     try:
         info: signing_pb2.InstalledSignerInfo = await runtime.signing.InstallSigner(
             signing_pb2.InstallSignerRequest(
-                desa_code=desa.code,
+                desa_code=code,
                 role=role,
                 pkcs12=upload.pkcs12,
                 certificate_pem=upload.certificate_pem,
                 key_pem=upload.key_pem,
                 password=upload.password,
                 installed_by=actor.username,
+                signer_name=signer_name,
             ),
             timeout=runtime.settings.signing_timeout_seconds,
         )
@@ -367,7 +381,20 @@ async def install_signer(
             raise Invalid("certificate-refused", exc.details() or "Sertifikat ditolak.") from exc
         if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
             raise Conflict("certificate-refused", exc.details() or "Sertifikat ditolak.") from exc
-        log.warning("signing did not install a signer of desa %s: %s", desa.code, exc.code())
+        log.warning("signing did not install a signer of %s: %s", code, exc.code())
         raise _signing_unavailable() from exc
-    log.info("signer %s of desa %s installed by staff %s", role, desa.code, actor.id)
+    log.info("signer %s of %s installed by staff %s", role, code, actor.id)
     return info
+
+
+async def signer_roles(runtime: Runtime, code: str) -> list[str]:
+    """The roles whose certificate signing holds for a desa or (the camat) a kecamatan."""
+    try:
+        signer: signing_pb2.SignerInfo = await runtime.signing.GetSigner(
+            signing_pb2.GetSignerRequest(desa_code=code),
+            timeout=runtime.settings.signing_timeout_seconds,
+        )
+    except grpc.aio.AioRpcError as exc:
+        log.warning("signing did not answer about %s: %s", code, exc.code())
+        raise _signing_unavailable() from exc
+    return list(signer.roles)

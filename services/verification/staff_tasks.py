@@ -31,7 +31,11 @@ from services.verification.decisions import (
     send_retry_issue,
 )
 from services.verification.intake_reader import read_application
-from services.verification.kecamatan import is_kecamatan_staff, kecamatan_task
+from services.verification.kecamatan import (
+    is_kecamatan_staff,
+    kecamatan_task,
+    open_kecamatan_tasks,
+)
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
@@ -51,6 +55,7 @@ from services.verification.task_inbox import (
     escalated_by_number,
     escalated_task_in_kabupaten,
     escalated_to_kabupaten,
+    inbox_order,
     is_overdue,
     open_task_in_desa,
     open_tasks_for,
@@ -178,7 +183,8 @@ class DecisionRequest:
 
 
 class EscalatedTask(TaskSummary):
-    """A task in the kabupaten operator's inbox: where it waits, by code and by name."""
+    """A task with where it waits, by code and by name: a row of the kabupaten operator's inbox
+    (steps escalated to them) and of a kecamatan's (its desa's letters at its steps)."""
 
     desa_code: str
     desa_name: str
@@ -186,10 +192,10 @@ class EscalatedTask(TaskSummary):
     kecamatan_name: str
 
     @classmethod
-    def of_task(cls, task: Task) -> "EscalatedTask":
+    def of_task(cls, task: Task, roles: list[str] | None = None) -> "EscalatedTask":
         desa = find_desa(task.desa_code)
         return cls(
-            **TaskSummary.of(task, [Role.KABUPATEN_OPERATOR]).model_dump(),
+            **TaskSummary.of(task, roles or [Role.KABUPATEN_OPERATOR]).model_dump(),
             desa_code=task.desa_code,
             desa_name=desa.name if desa else task.desa_code,
             kecamatan_code=task.kecamatan_code,
@@ -206,6 +212,8 @@ class Desk:
     staff: Staff
     roles: list[str]
     kabupaten: bool = False
+    # A kecamatan staff member at their kecamatan's step of one of its desa's letters.
+    kecamatan: bool = False
 
 
 KABUPATEN_OPERATOR_ONLY = "Fitur ini hanya untuk operator kabupaten."
@@ -244,10 +252,18 @@ async def desk_for(session: AsyncSession, staff: Staff, application_id: str) -> 
         # Only an open task of their kecamatan's desa at their role's step (or escalated to
         # it), acted on as if at that desa's desk: the workflow checks desa, role and step.
         task = await kecamatan_task(session, staff, application_id)
-        return Desk(_at_desa(staff, task.desa_code), [staff.role])
+        return Desk(_at_desa(staff, task.desa_code), [staff.role], kecamatan=True)
     if staff.role in KABUPATEN_ROLES or not staff.desa_code:
         raise Forbidden("desa-staff-only", DESA_OR_KABUPATEN_ONLY)
     return Desk(staff, await roles_held(session, staff))
+
+
+async def kecamatan_tasks(session: AsyncSession, staff: Staff) -> list[EscalatedTask]:
+    """The kecamatan staff member's inbox: open tasks of their kecamatan's desa at their role
+    (or escalated to it), each with its desa, overdue first as a desa's; Forbidden for anyone
+    else."""
+    tasks = inbox_order(await open_kecamatan_tasks(session, staff))
+    return [EscalatedTask.of_task(t, [staff.role]) for t in tasks]
 
 
 async def escalated_tasks(session: AsyncSession, staff: Staff) -> list[EscalatedTask]:
@@ -304,6 +320,14 @@ async def desk_by_number(session: AsyncSession, staff: Staff, number: str) -> tu
             raise NotFound("not-found", NUMBER_NOT_FOUND)
         desk = Desk(_at_desa(staff, task.desa_code), [Role.KABUPATEN_OPERATOR], kabupaten=True)
         return desk, task.application_id
+    if is_kecamatan_staff(staff):
+        # Only an open task of their kecamatan at their role, as `desk_for`.
+        wanted = normalized_number(number)
+        for task in await open_kecamatan_tasks(session, staff):
+            if task.application_number and task.application_number == wanted:
+                desk = Desk(_at_desa(staff, task.desa_code), [staff.role], kecamatan=True)
+                return desk, task.application_id
+        raise NotFound("not-found", NUMBER_NOT_FOUND)
     if staff.role in KABUPATEN_ROLES or not staff.desa_code:
         raise Forbidden("desa-staff-only", DESA_OR_KABUPATEN_ONLY)
     roles = await roles_held(session, staff)

@@ -478,7 +478,8 @@ def kecamatan_account(journey: Journey, staff: Staff, username: str, role: str) 
         "POST",
         staff("diskominfo.subang"),
         f"/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
-        {"username": username, "role": role},
+        # The camat's name is printed on the "mengetahui" stamp: required for a camat.
+        {"username": username, "role": role, "full_name": f"Pejabat {username}"},
     )
     assert made.status_code == 201, made.text
     token = made.json()["set_password_path"].split("?t=", 1)[1]

@@ -6,7 +6,9 @@ Indonesian and nothing is kept."""
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
+from io import BytesIO
 from pathlib import Path
 
 import grpc
@@ -15,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.pdf_utils.reader import PdfFileReader
 from smartdesa.v1 import signing_pb2, signing_pb2_grpc
 from sqlmodel import select
 
@@ -24,6 +27,7 @@ from services.signing.config import Settings
 from services.signing.desa_profile import DesaProfiles, ProfileInput
 from services.signing.main import create_app
 from services.signing.models import InstalledSigner
+from services.signing.pades import APPROVAL_FIELD
 from services.signing.pdf_verification import check_pdf
 from services.signing.pki import (
     ROOT_CERT_FILE,
@@ -222,10 +226,22 @@ async def test_uploads_that_cannot_sign_are_refused_and_nothing_is_kept(
     stranger_cert, stranger_key = _kades_pair((stranger_root, stranger_root_key), "Orang Lain")
 
     def request(
-        desa_code: str = SUKAMANDI, role: str = "kades", **material: bytes
+        desa_code: str = SUKAMANDI,
+        role: str = "kades",
+        *,
+        pkcs12: bytes = b"",
+        certificate_pem: bytes = b"",
+        key_pem: bytes = b"",
+        password: bytes = b"",
     ) -> signing_pb2.InstallSignerRequest:
         return signing_pb2.InstallSignerRequest(
-            desa_code=desa_code, role=role, installed_by="diskominfo.subang", **material
+            desa_code=desa_code,
+            role=role,
+            installed_by="diskominfo.subang",
+            pkcs12=pkcs12,
+            certificate_pem=certificate_pem,
+            key_pem=key_pem,
+            password=password,
         )
 
     cases = [
@@ -281,3 +297,93 @@ async def test_production_keeps_installed_keys_only_encrypted(runtime: Runtime) 
     assert row is not None and "ENCRYPTED PRIVATE KEY" in row.key_pem
     loaded = runtime.signers.get(SUKAMANDI, "kades")
     assert loaded is not None and loaded.fingerprint == certificate_fingerprint(cert)
+
+
+SAGALAHERANG = "32.13.01"  # Sukamandi's kecamatan: the dev PKI has no camat for it
+
+
+def _camat_pair(
+    root: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], holder: str
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = DevSigner(SAGALAHERANG, "Sagalaherang", "Subang", "camat", holder)
+    pem = build_signer_cert(signer, key.public_key(), root[0], root[1], "http://127.0.0.1/crl")
+    return x509.load_pem_x509_certificate(pem), key
+
+
+async def _camat_of(runtime: Runtime, application_id: str) -> tuple[bytes, bytes]:
+    """The camat's certificate (DER) and stamp text on an SKTM of Sukamandi."""
+    letter = await runtime.issuer.issue(
+        skd_request(
+            application_id, desa_code=SUKAMANDI, letter_type="SKTM", kecamatan_code=SAGALAHERANG
+        )
+    )
+    assert letter.kecamatan_approved_at is not None
+    pdf = await runtime.issuer.read_pdf(letter)
+    check = await asyncio.to_thread(check_pdf, pdf, runtime.signers.root_cert_asn1)
+    assert check.conclusion == "valid", check
+    signature = next(
+        s for s in PdfFileReader(BytesIO(pdf)).embedded_signatures if s.field_name == APPROVAL_FIELD
+    )
+    stamp = bytes(signature.sig_field["/AP"]["/N"].get_object().data)
+    stamp = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), stamp)
+    return signature.signer_cert.dump(), stamp
+
+
+async def test_a_camat_certificate_installed_at_runtime_approves_the_next_letter(
+    runtime: Runtime, stub: signing_pb2_grpc.SigningServiceStub
+) -> None:
+    """The camat's certificate goes in like a desa signer's (the same checks), keyed by the
+    kecamatan, with the camat's printed name; the running worker approves with it, and with
+    a replacement from the next letter on."""
+    await _profile(runtime)
+    root = _root(runtime.settings.pki_dir)
+    kades, kades_key = _kades_pair(root, "Hj. Euis Komariah")
+    await runtime.installed_signers.install(
+        SUKAMANDI, "kades", SignerUpload(_p12(kades, kades_key), password=P12_PASSWORD), "op"
+    )
+    before = await stub.GetSigner(signing_pb2.GetSignerRequest(desa_code=SAGALAHERANG))
+    assert list(before.roles) == []
+    with pytest.raises(Exception, match="Belum ada sertifikat camat"):
+        await _camat_of(runtime, "app-sktm-before")
+
+    camat, camat_key = _camat_pair(root, "Drs. Ujang Rahmat")
+    request = signing_pb2.InstallSignerRequest(
+        desa_code=SAGALAHERANG,
+        role="camat",
+        certificate_pem=_pem(camat),
+        key_pem=_key_pem(camat_key),
+        installed_by="diskominfo.subang",
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as nameless:
+        await stub.InstallSigner(request)
+    assert _refusal(nameless.value) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Nama Camat (yang tercetak pada tanda tangan) wajib ada: isi nama lengkap pada akun "
+        "Camat kecamatan ini.",
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        wrong_place = signing_pb2.InstallSignerRequest()
+        wrong_place.CopyFrom(request)
+        wrong_place.desa_code, wrong_place.signer_name = "32.13.99", "Drs. Ujang Rahmat"
+        await stub.InstallSigner(wrong_place)
+    assert "Kecamatan dengan kode '32.13.99' tidak dikenal" in _refusal(unknown.value)[1]
+    request.signer_name = "Drs. Ujang  Rahmat "
+    info = await stub.InstallSigner(request)
+    assert info.role == "camat" and "Pemerintah Kecamatan Sagalaherang" in info.subject
+    after = await stub.GetSigner(signing_pb2.GetSignerRequest(desa_code=SAGALAHERANG))
+    assert list(after.roles) == ["camat"]
+
+    # The worker process started before; it approves with the installed key, no restart.
+    used, stamp = await _camat_of(runtime, "app-sktm-first")
+    assert used == camat.public_bytes(serialization.Encoding.DER)
+    assert b"Drs. Ujang Rahmat" in stamp
+
+    # A new camat: the replacement is used from the next letter on, by the same worker.
+    new_camat, new_key = _camat_pair(root, "Hj. Nining Suryani")
+    request.certificate_pem, request.key_pem = _pem(new_camat), _key_pem(new_key)
+    request.signer_name = "Hj. Nining Suryani"
+    await stub.InstallSigner(request)
+    used, stamp = await _camat_of(runtime, "app-sktm-second")
+    assert used == new_camat.public_bytes(serialization.Encoding.DER)
+    assert b"Hj. Nining Suryani" in stamp

@@ -217,6 +217,20 @@ class IntakePeer(IntakeStandIn):
             return intake_pb2.RecordProgressResponse(applied=False)
         self.recorded.append(request)
         stored = self.applications[request.application_id].application
+        # The timeline the staff page shows, as intake keeps it (roles, never usernames).
+        stored.timeline.append(
+            intake_pb2.TimelineEntry(
+                at=request.occurred_at,
+                event=request.event,
+                status=request.status,
+                step_index=request.current_step.index,
+                step_role=request.current_step.role,
+                decision=request.decision,
+                actor_role=request.actor_role,
+                reason=request.reason,
+                decided_as=request.decided_as,
+            )
+        )
         if self._js is not None:
             payload = events_pb2.ApplicationEvent(
                 application_id=request.application_id,

@@ -18,6 +18,7 @@ KEC_PAMANUKAN = "32.13.11"
 SUKAMANDI = "32.13.01.2003"  # Kecamatan Sagalaherang
 TYPES = "/api/v1/kabupaten/kecamatan-letter-types"
 PASSWORD = "sandi-camat-baru-1"
+CAMAT_NAME = "Drs. H. Asep Saepudin, M.Si."
 
 
 async def _route_roles(service: Service, letter_type: str) -> list[str]:
@@ -35,7 +36,7 @@ async def _camat(service: Service, username: str = "camat.pamanukan") -> dict[st
     operator = await service.login("diskominfo.subang")
     made = await service.http.post(
         f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
-        json={"username": username, "role": "camat"},
+        json={"username": username, "role": "camat", "full_name": CAMAT_NAME},
         headers=operator,
     )
     assert made.status_code == 201, made.text
@@ -70,15 +71,28 @@ async def test_kabupaten_operator_creates_kecamatan_accounts(service: Service) -
     )
     assert listed.status_code == 200
     assert listed.json() == [
-        {"username": "camat.pamanukan", "role": "camat", "active": True, "password_set": True}
+        {
+            "username": "camat.pamanukan",
+            "role": "camat",
+            "full_name": CAMAT_NAME,
+            "active": True,
+            "password_set": True,
+        }
     ]
     # One camat per kecamatan; only kecamatan roles; only the operator; only its kabupaten.
     second = await service.http.post(
         f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
-        json={"username": "camat.lain", "role": "camat"},
+        json={"username": "camat.lain", "role": "camat", "full_name": "Camat Lain"},
         headers=operator,
     )
     assert second.status_code == 409 and "sudah memiliki Camat" in second.json()["detail"]
+    # The camat's name is printed on their "mengetahui" stamp: no camat without one.
+    nameless = await service.http.post(
+        "/api/v1/kabupaten/kecamatan/32.13.01/accounts",
+        json={"username": "camat.tanpa.nama", "role": "camat"},
+        headers=operator,
+    )
+    assert nameless.status_code == 422 and "Nama lengkap Camat" in nameless.json()["detail"]
     desa_role = await service.http.post(
         f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts",
         json={"username": "kades.palsu", "role": "kades"},
@@ -177,6 +191,48 @@ async def test_reminders_and_escalations_find_the_kecamatan_staff(service: Servi
         )
     assert [h.username for h in here.holders] == ["camat.pamanukan"]
     assert list(elsewhere.holders) == []
+
+
+async def test_the_operator_lists_kecamatan_renames_relinks_and_needs_a_camat_to_install(
+    service: Service,
+) -> None:
+    await _camat(service)
+    operator = await service.login("diskominfo.subang")
+    listed = await service.http.get("/api/v1/kabupaten/kecamatan", headers=operator)
+    assert listed.status_code == 200
+    pamanukan = next(k for k in listed.json() if k["code"] == KEC_PAMANUKAN)
+    assert pamanukan["name"] == "Pamanukan" and pamanukan["accounts"] == {"camat": 1}
+    assert pamanukan["desa_count"] > 1
+    accounts = f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/accounts"
+    renamed = await service.http.patch(
+        f"{accounts}/camat.pamanukan",
+        json={"full_name": "  Hj. Nining  Suryani "},
+        headers=operator,
+    )
+    assert renamed.status_code == 200 and renamed.json()["full_name"] == "Hj. Nining Suryani"
+    blank = await service.http.patch(
+        f"{accounts}/camat.pamanukan", json={"full_name": " "}, headers=operator
+    )
+    assert blank.status_code == 422
+    link = await service.http.post(f"{accounts}/camat.pamanukan/password-link", headers=operator)
+    assert link.status_code == 201 and link.json()["set_password_path"].startswith("/akun/")
+    missing = await service.http.post(f"{accounts}/kades.pamanukan/password-link", headers=operator)
+    assert missing.status_code == 404
+    # The camat's certificate needs an active camat with a name (printed on the stamp).
+    pem = {"certificate_pem": "x", "key_pem": "y"}
+    no_camat = await service.http.put(
+        "/api/v1/kabupaten/kecamatan/32.13.01/signers/camat", json=pem, headers=operator
+    )
+    assert no_camat.status_code == 409 and "akun Camat" in no_camat.json()["detail"]
+    elsewhere = await service.http.put(
+        "/api/v1/kabupaten/kecamatan/32.14.01/signers/camat", json=pem, headers=operator
+    )
+    assert elsewhere.status_code == 404
+    viewer = await service.login("dpmd.subang")
+    refused = await service.http.put(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/signers/camat", json=pem, headers=viewer
+    )
+    assert refused.status_code == 403
 
 
 async def _route(service: Service, letter_type: str) -> directory_pb2.Route:

@@ -82,6 +82,27 @@ def test_the_kabupaten_operator_approves_a_middle_step_but_never_signs() -> None
     rules.check_decision(_letter(2, 1), Inbox(), _decision(2, Role.KADES))
 
 
+def test_on_a_kecamatan_route_the_refusal_names_the_signing_step_not_the_last() -> None:
+    """The Kades' step signs though it is not the route's last; the camat's step adds the
+    camat's "mengetahui": the operator is told which, never "langkah terakhir"."""
+    route = Route(
+        steps=[*ROUTE.steps, RouteStep("kasi_pelayanan_kecamatan"), RouteStep("camat")],
+        signer_role="kades",
+    )
+    letters = {step: _letter(step, 2) for step in (2, 3, 4)}
+    for letter in letters.values():
+        letter.route = route
+    kades = _refusal(letters[2], _decision(2, Role.KABUPATEN_OPERATOR))
+    assert kades.message == wording.KABUPATEN_MAY_NOT_SIGN
+    camat = _refusal(letters[4], _decision(4, Role.KABUPATEN_OPERATOR))
+    assert camat.type == ApprovalErrorCode.WRONG_ROLE
+    assert camat.message == wording.KABUPATEN_MAY_NOT_SIGN_FOR_CAMAT
+    for message in (kades.message, camat.message):
+        assert "langkah terakhir" not in message
+    # The kecamatan's checking step is no signing step: the operator may approve it.
+    rules.check_decision(letters[3], Inbox(), _decision(3, Role.KABUPATEN_OPERATOR))
+
+
 def test_the_summary_line_names_desa_and_kecamatan_never_a_person() -> None:
     approval = named(ApprovalInput("a1", PAMANUKAN, "SKD"))
     assert (approval.desa_name, approval.kecamatan_name) == ("Pamanukan", "Pamanukan")

@@ -93,7 +93,12 @@ def check_decision(letter: LetterState, inbox: Inbox, decision: DecisionInput) -
     ):
         # Approving the last desa step signs the letter, under a desa signer's certificate
         # only; approving the camat's step adds the camat's signature, under theirs only.
-        refuse(ApprovalErrorCode.WRONG_ROLE, wording.KABUPATEN_MAY_NOT_SIGN)
+        refuse(
+            ApprovalErrorCode.WRONG_ROLE,
+            wording.KABUPATEN_MAY_NOT_SIGN_FOR_CAMAT
+            if role == Role.CAMAT
+            else wording.KABUPATEN_MAY_NOT_SIGN,
+        )
     if decision.decision in (Decision.REVISE, Decision.REJECT) and not decision.reason.strip():
         refuse(ApprovalErrorCode.INVALID, wording.REASON_REQUIRED)
     limit = letter.route.max_revision_rounds if letter.route else 0

@@ -11,10 +11,17 @@ from common.wib import wib_datetime
 if TYPE_CHECKING:
     from workflows.approval.state import LetterState
 
+# The step whose approval signs is the last desa step, which is not the route's last when the
+# letter then goes through the kecamatan: the words name the step, not its place.
 KABUPATEN_MAY_NOT_SIGN = (
-    "Persetujuan pada langkah terakhir menandatangani surat, dan hanya penandatangan desa yang "
+    "Persetujuan pada langkah ini menandatangani surat, dan hanya penandatangan desa yang "
     "dapat melakukannya. Operator kabupaten dapat mengembalikan permohonan untuk perbaikan atau "
     "menolaknya, dan menghubungi desa agar surat segera ditandatangani."
+)
+KABUPATEN_MAY_NOT_SIGN_FOR_CAMAT = (
+    'Persetujuan pada langkah ini membubuhkan tanda tangan "Mengetahui" Camat, dan hanya Camat '
+    "yang dapat melakukannya. Operator kabupaten dapat mengembalikan permohonan untuk perbaikan "
+    "atau menolaknya, dan menghubungi kecamatan agar surat segera ditandatangani."
 )
 FINISHED = "Permohonan ini sudah selesai diproses."
 INVALID_DECISION = "Keputusan harus approve, revise atau reject."

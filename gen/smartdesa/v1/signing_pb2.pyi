@@ -590,9 +590,11 @@ class InstallSignerRequest(_message.Message):
     KEY_PEM_FIELD_NUMBER: _builtins.int
     PASSWORD_FIELD_NUMBER: _builtins.int
     INSTALLED_BY_FIELD_NUMBER: _builtins.int
+    SIGNER_NAME_FIELD_NUMBER: _builtins.int
     desa_code: _builtins.str
+    """the desa's code; for role camat, the kecamatan's code"""
     role: _builtins.str
-    """kades | sekdes"""
+    """kades | sekdes | camat"""
     pkcs12: _builtins.bytes
     """a .p12/.pfx file, or"""
     certificate_pem: _builtins.bytes
@@ -603,6 +605,10 @@ class InstallSignerRequest(_message.Message):
     """of the PKCS#12 file or the encrypted key; never stored"""
     installed_by: _builtins.str
     """the kabupaten operator's username"""
+    signer_name: _builtins.str
+    """The holder's name as printed beside the signature: required for a camat (from the camat
+    account; the "mengetahui" stamp), unused for desa signers (the desa profile has theirs).
+    """
     def __init__(
         self,
         *,
@@ -613,10 +619,11 @@ class InstallSignerRequest(_message.Message):
         key_pem: _builtins.bytes = ...,
         password: _builtins.bytes = ...,
         installed_by: _builtins.str = ...,
+        signer_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_pem", b"certificate_pem", "desa_code", b"desa_code", "installed_by", b"installed_by", "key_pem", b"key_pem", "password", b"password", "pkcs12", b"pkcs12", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_pem", b"certificate_pem", "desa_code", b"desa_code", "installed_by", b"installed_by", "key_pem", b"key_pem", "password", b"password", "pkcs12", b"pkcs12", "role", b"role", "signer_name", b"signer_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -166,7 +166,7 @@ class SigningServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def InstallSigner(self, request, context):
-        """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+        """Installs (or replaces) a desa signer's or a camat's certificate and key at runtime, checked first
         (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
         next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
         carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)

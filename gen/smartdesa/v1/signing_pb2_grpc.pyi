@@ -70,7 +70,7 @@ class SigningServiceStub:
     NOT_FOUND when the desa has no profile.
     """
     InstallSigner: _grpc.UnaryUnaryMultiCallable[_signing_pb2.InstallSignerRequest, _signing_pb2.InstalledSignerInfo]
-    """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+    """Installs (or replaces) a desa signer's or a camat's certificate and key at runtime, checked first
     (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
     next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
     carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
@@ -118,7 +118,7 @@ class SigningServiceAsyncStub(SigningServiceStub):
     NOT_FOUND when the desa has no profile.
     """
     InstallSigner: _aio.UnaryUnaryMultiCallable[_signing_pb2.InstallSignerRequest, _signing_pb2.InstalledSignerInfo]  # type: ignore[assignment]
-    """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+    """Installs (or replaces) a desa signer's or a camat's certificate and key at runtime, checked first
     (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
     next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
     carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)
@@ -223,7 +223,7 @@ class SigningServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _signing_pb2.InstallSignerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_signing_pb2.InstalledSignerInfo, _abc.Awaitable[_signing_pb2.InstalledSignerInfo]]:
-        """Installs (or replaces) a desa signer's certificate and key at runtime, checked first
+        """Installs (or replaces) a desa signer's or a camat's certificate and key at runtime, checked first
         (issued by the kabupaten root, valid, matching key, not revoked); letters use it from the
         next one on, in every replica, without a restart. INVALID_ARGUMENT / FAILED_PRECONDITION
         carry the reason in Indonesian. (The caller checks that a kabupaten operator asks.)

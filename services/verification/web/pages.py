@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from common.domain import KABUPATEN_ROLES, MANAGER_ROLES, ROLE_LABELS
 from common.web import web_templates
 from services.verification.api.deps import CsrfToken, CurrentStaff, SessionDep
+from services.verification.kecamatan import is_kecamatan_staff
 from services.verification.models import Staff
 from services.verification.plt import roles_held
 
@@ -38,12 +39,22 @@ class StaffPage:
         return self.staff.role in KABUPATEN_ROLES
 
     @property
+    def is_kecamatan(self) -> bool:
+        """Camat, Sekcam or Kasi Pelayanan of a kecamatan (kecamatan.is_kecamatan_staff)."""
+        return is_kecamatan_staff(self.staff)
+
+    @property
     def is_manager(self) -> bool:
         return any(r in MANAGER_ROLES for r in self.roles)
 
 
 async def staff_page(staff: CurrentStaff, session: SessionDep, csrf: CsrfToken) -> StaffPage:
-    roles = [] if staff.role in KABUPATEN_ROLES else await roles_held(session, staff)
+    if staff.role in KABUPATEN_ROLES:
+        roles = []
+    elif is_kecamatan_staff(staff):
+        roles = [staff.role]  # no Plt at the kecamatan
+    else:
+        roles = await roles_held(session, staff)
     return StaffPage(staff=staff, csrf=csrf, roles=roles)
 
 

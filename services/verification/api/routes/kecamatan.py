@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from common.db import as_utc
 from common.domain.errors import Invalid
 from common.domain.purposes import MAX_PURPOSES
-from services.verification import kecamatan
+from services.verification import kecamatan, staff_tasks
 from services.verification.api.deps import (
     CatalogueDep,
     CurrentStaff,
@@ -21,11 +21,18 @@ from services.verification.api.deps import (
     RuntimeDep,
     SessionDep,
 )
-from services.verification.api.routes.onboarding import PasswordLinkOut
-from services.verification.models import DesaSettings, KecamatanLetterType
+from services.verification.api.routes.onboarding import (
+    PasswordLinkOut,
+    SignerIn,
+    SignerOut,
+    signer_out,
+    upload_of,
+)
+from services.verification.models import DesaSettings, KecamatanLetterType, Staff
+from services.verification.onboarding import NO_PASSWORD
 from services.verification.route_admin import DayHoursIO, hhmm, hours_of
 from services.verification.routes import DEFAULT_RULES, DesaRules, StepSpec, rules_of
-from services.verification.staff_tasks import TaskSummary
+from services.verification.staff_tasks import EscalatedTask
 
 router = APIRouter(tags=["kecamatan"])
 
@@ -33,18 +40,44 @@ KecamatanCode = Annotated[
     str, Path(min_length=1, max_length=12, description="kode kecamatan Kemendagri")
 ]
 LetterTypeCode = Annotated[str, Path(min_length=1, max_length=40)]
+Username = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class KecamatanAccountIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     role: str = Field(description="camat | sekcam | kasi_pelayanan_kecamatan")
+    # As printed on letters: required for the camat (the "mengetahui" stamp).
+    full_name: str = Field(default="", max_length=200)
 
 
 class KecamatanAccountOut(BaseModel):
     username: str
     role: str
+    full_name: str
     active: bool
     password_set: bool
+
+
+class KecamatanAccountPatch(BaseModel):
+    full_name: str = Field(max_length=200)
+
+
+class KecamatanOut(BaseModel):
+    code: str
+    name: str
+    desa_count: int
+    # Active accounts by role (camat, sekcam, kasi_pelayanan_kecamatan).
+    accounts: dict[str, int]
+
+
+def _account_out(s: Staff) -> KecamatanAccountOut:
+    return KecamatanAccountOut(
+        username=s.username,
+        role=s.role,
+        full_name=s.full_name,
+        active=s.active,
+        password_set=s.password_hash != NO_PASSWORD,
+    )
 
 
 class StepIn(BaseModel):
@@ -121,20 +154,76 @@ def _type_out(row: KecamatanLetterType) -> KecamatanLetterTypeOut:
     )
 
 
+@router.get("/kabupaten/kecamatan")
+async def list_kecamatan(staff: KabupatenStaff, session: SessionDep) -> list[KecamatanOut]:
+    """Every kecamatan of the kabupaten, with its active accounts by role."""
+    return [
+        KecamatanOut(
+            code=r.area.code,
+            name=r.area.name,
+            desa_count=len(r.area.desa_codes),
+            accounts=r.accounts,
+        )
+        for r in await kecamatan.kecamatan_rows(session, staff.kabupaten_code)
+    ]
+
+
 @router.get("/kabupaten/kecamatan/{code}/accounts")
 async def list_kecamatan_accounts(
     code: KecamatanCode, staff: KabupatenStaff, session: SessionDep
 ) -> list[KecamatanAccountOut]:
     area = kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code)
-    return [
-        KecamatanAccountOut(
-            username=s.username,
-            role=s.role,
-            active=s.active,
-            password_set=not s.password_hash.startswith("!"),
-        )
-        for s in await kecamatan.kecamatan_accounts(session, area.code)
-    ]
+    return [_account_out(s) for s in await kecamatan.kecamatan_accounts(session, area.code)]
+
+
+@router.patch("/kabupaten/kecamatan/{code}/accounts/{username}")
+async def rename_kecamatan_account(
+    code: KecamatanCode,
+    username: Username,
+    body: KecamatanAccountPatch,
+    staff: KabupatenOperator,
+    session: SessionDep,
+) -> KecamatanAccountOut:
+    """The holder's name as printed on letters. The camat's is printed from the next
+    certificate installed on (signing keeps the name with the certificate)."""
+    account = await kecamatan.set_account_name(session, staff, code, username, body.full_name)
+    return _account_out(account)
+
+
+@router.post("/kabupaten/kecamatan/{code}/accounts/{username}/password-link", status_code=201)
+async def new_kecamatan_password_link(
+    code: KecamatanCode,
+    username: Username,
+    staff: KabupatenOperator,
+    runtime: RuntimeDep,
+    session: SessionDep,
+) -> PasswordLinkOut:
+    """Another one-time link for a kecamatan account; the earlier one stops working."""
+    link = await kecamatan.new_kecamatan_password_link(runtime, session, staff, code, username)
+    account = await kecamatan.kecamatan_account(session, code, username)
+    return PasswordLinkOut(
+        username=account.username,
+        role=account.role,
+        set_password_path=link.path,
+        expires_at=as_utc(link.expires_at),
+    )
+
+
+@router.put("/kabupaten/kecamatan/{code}/signers/camat")
+async def install_camat_signer(
+    code: KecamatanCode,
+    body: SignerIn,
+    staff: KabupatenOperator,
+    runtime: RuntimeDep,
+    session: SessionDep,
+) -> SignerOut:
+    """Installs (or replaces) the camat's certificate and key for the "mengetahui" signature,
+    with the same checks as a desa signer's (issued by the kabupaten root, valid, allowed to
+    sign, not revoked, key matches); used from the next letter on, in every signing replica,
+    without a restart. The active camat account's full name is printed on the stamp (409
+    without one)."""
+    info = await kecamatan.install_camat_signer(runtime, session, staff, code, upload_of(body))
+    return signer_out(info)
 
 
 @router.post("/kabupaten/kecamatan/{code}/accounts", status_code=201)
@@ -148,7 +237,7 @@ async def create_kecamatan_account(
     """A kecamatan account (camat, sekcam, kasi pelayanan kecamatan) without a password, and
     the one-time link its holder sets their own password with."""
     account, link = await kecamatan.create_kecamatan_account(
-        runtime, session, staff, code, body.username, body.role
+        runtime, session, staff, code, body.username, body.role, body.full_name
     )
     return PasswordLinkOut(
         username=account.username,
@@ -262,8 +351,7 @@ async def delete_kecamatan_calendar(
 
 
 @router.get("/kecamatan/tasks")
-async def list_kecamatan_tasks(staff: CurrentStaff, session: SessionDep) -> list[TaskSummary]:
+async def list_kecamatan_tasks(staff: CurrentStaff, session: SessionDep) -> list[EscalatedTask]:
     """The kecamatan staff member's inbox: open tasks of their kecamatan's desa at their role's
-    step or escalated to their role."""
-    tasks = await kecamatan.open_kecamatan_tasks(session, staff)
-    return [TaskSummary.of(t, [staff.role]) for t in tasks]
+    step or escalated to their role, each with its desa by code and name."""
+    return await staff_tasks.kecamatan_tasks(session, staff)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
+from smartdesa.v1 import signing_pb2
 
 from common.db import as_utc
 from common.domain.errors import Invalid
@@ -226,24 +227,26 @@ async def install_signer(
     """Installs (or replaces) the certificate and key of the desa's Kades or Sekdes: checked by
     signing (issued by the kabupaten root, valid, key matches, not revoked) and used from the
     next letter on, without a restart."""
+    info = await onboarding.install_signer(runtime, staff, code, role, upload_of(body))
+    return signer_out(info)
+
+
+def upload_of(body: SignerIn) -> onboarding.CertificateUpload:
     try:
         pkcs12 = base64.b64decode(body.pkcs12_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Invalid(
             "certificate-refused", "Berkas PKCS#12 harus dikirim sebagai base64."
         ) from exc
-    info = await onboarding.install_signer(
-        runtime,
-        staff,
-        code,
-        role,
-        onboarding.CertificateUpload(
-            pkcs12=pkcs12,
-            certificate_pem=body.certificate_pem.encode(),
-            key_pem=body.key_pem.encode(),
-            password=body.password.encode(),
-        ),
+    return onboarding.CertificateUpload(
+        pkcs12=pkcs12,
+        certificate_pem=body.certificate_pem.encode(),
+        key_pem=body.key_pem.encode(),
+        password=body.password.encode(),
     )
+
+
+def signer_out(info: signing_pb2.InstalledSignerInfo) -> SignerOut:
     return SignerOut(
         desa_code=info.desa_code,
         role=info.role,

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from smartdesa.v1 import intake_pb2
 
 from common.db import utcnow
-from common.domain import ROLE_LABELS, ApplicationStatus, Decision, SignerKind
+from common.domain import ROLE_LABELS, ApplicationStatus, Decision, Role, SignerKind
 from common.domain.errors import DomainError
 from common.domain.events import (
     APPLICATION_CANCELLED,
@@ -38,7 +38,7 @@ from common.wilayah import find_desa
 from services.verification import request_view, staff_tasks
 from services.verification.api.deps import RuntimeDep, SessionDep, TaskDesk
 from services.verification.api.params import ApplicationId
-from services.verification.calendars import calendar_of
+from services.verification.kecamatan import step_calendar
 from services.verification.models import (
     TASK_KIND_DECISION,
     TASK_KIND_SIGNATURE,
@@ -165,9 +165,9 @@ async def _page_context(
     now = utcnow()
     remaining = None
     if task.deadline is not None and task.status == TASK_OPEN:
-        remaining = remaining_text(
-            task.deadline, now, await calendar_of(session, staff.desa_code, now)
-        )
+        # A kecamatan step's deadline counts in the kecamatan's calendar.
+        calendar = await step_calendar(session, staff.desa_code, task.step.role, now)
+        remaining = remaining_text(task.deadline, now, calendar)
     # Unavailable (503) when the catalogue cannot be read: whether this step signs is not guessed.
     found = await route_for(
         session,
@@ -181,10 +181,14 @@ async def _page_context(
         and task.kind == TASK_KIND_DECISION
         and task.step.index == len(found[0].steps) - 1
     )
+    # The camat's step (after the desa's, kecamatan.with_kecamatan_steps): approving it adds
+    # the camat's "mengetahui" signature and the kecamatan's register number, then the letter
+    # is issued.
+    camat_step = task.kind == TASK_KIND_DECISION and task.step.role == Role.CAMAT
     # Approving here signs the letter: the signer (or their Plt, or the Sekdes/Kades who
     # decides it after an escalation) is told so before, and asked the BSrE passphrase only
     # where the desa signs with BSrE. The kabupaten operator may not give this approval.
-    signing_step = last_step and not desk.kabupaten
+    signing_step = last_step and not desk.kabupaten and not desk.kecamatan
     open_signature = task.kind == TASK_KIND_SIGNATURE and task.status == TASK_OPEN
     open_blocked = task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN
     signer = (
@@ -216,7 +220,9 @@ async def _page_context(
         "signature": open_signature,
         "bsre": signer == SignerKind.BSRE,
         "kabupaten_desk": desk.kabupaten,
+        "kecamatan_desk": desk.kecamatan,
         "last_step": last_step,
+        "camat_step": camat_step,
         "desa_name": _desa_name(staff.desa_code),
         "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),

@@ -1,7 +1,9 @@
 """The staff inbox: what waits on the signed-in staff member (the same list as
 `GET /api/v1/tasks`), overdue first, with each deadline in the desa's working time; filters by
 letter type and state; and a server-sent-event stream that tells the page when its desa's tasks
-changed, so it refreshes itself."""
+changed, so it refreshes itself. Kecamatan staff get their kecamatan's (`GET
+/api/v1/kecamatan/tasks`: its desa's letters at their role, each with its desa, the stream
+hearing every desa of the kecamatan), the kabupaten operator what was escalated to them."""
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
@@ -13,15 +15,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from common.db import utcnow
-from services.verification.api.deps import DesaStaff, RuntimeDep, SessionDep, desa_staff
+from services.verification.api.deps import CurrentStaff, RuntimeDep, SessionDep, desa_staff
 from services.verification.calendars import DesaCalendar, calendar_of
-from services.verification.models import TASK_KIND_SIGNING_BLOCKED
+from services.verification.kecamatan import is_kecamatan_staff, kecamatan_area, step_calendar
+from services.verification.models import TASK_KIND_SIGNING_BLOCKED, Staff
 from services.verification.request_view import applicant_names
 from services.verification.staff_tasks import (
     EscalatedTask,
     TaskSummary,
     escalated_tasks,
     is_kabupaten_operator,
+    kecamatan_tasks,
     tasks_for,
 )
 from services.verification.web.deadlines import remaining_text, waited_text
@@ -185,18 +189,25 @@ async def _inbox_page(
     now = utcnow()
     staff = page.staff
     kabupaten = is_kabupaten_operator(staff)
+    kecamatan = is_kecamatan_staff(staff)
     if keadaan not in STATES:
         keadaan = ""
     calendars: dict[str, DesaCalendar]
     names: dict[str, str] = {}
     tasks: list[TaskSummary]
-    if kabupaten:
-        escalated = await escalated_tasks(session, staff)
-        tasks = list(escalated)
+    if kabupaten or kecamatan:
+        # Across desa: each row says where it waits, and its deadline in that desa's time.
+        placed = await (kecamatan_tasks if kecamatan else escalated_tasks)(session, staff)
+        tasks = list(placed)
         shown = [t for t in tasks if matches(t, jenis, keadaan)]
+        # Kecamatan staff's tasks are all kecamatan steps, counted in the kecamatan's calendar.
         calendars = {
-            code: await calendar_of(session, code, now)
-            for code in dict.fromkeys(t.desa_code for t in escalated)
+            code: await (
+                step_calendar(session, code, staff.role, now)
+                if kecamatan
+                else calendar_of(session, code, now)
+            )
+            for code in dict.fromkeys(t.desa_code for t in placed)
         }
     else:
         staff = desa_staff(staff)
@@ -216,6 +227,7 @@ async def _inbox_page(
             "nav_active": "kotak-masuk",
             "rows": rows_of(shown, calendars, now, names, type_names),
             "kabupaten": kabupaten,
+            "kecamatan": kecamatan_area(staff.kecamatan_code) if kecamatan else None,
             "total": len(tasks),
             "jenis": jenis,
             "keadaan": keadaan,
@@ -232,20 +244,29 @@ async def _inbox_page(
     )
 
 
+def watched_desa(staff: Staff) -> tuple[str, ...]:
+    """The desa whose task changes a staff member's inbox stream hears of: their own desa's,
+    or every desa of their kecamatan's (kecamatan staff); 403 for anyone else."""
+    if is_kecamatan_staff(staff):
+        area = kecamatan_area(staff.kecamatan_code)
+        return tuple(sorted(area.desa_codes)) if area is not None else ()
+    return (desa_staff(staff).desa_code,)
+
+
 @router.get(EVENTS_PATH)
 async def inbox_events(
-    request: Request, staff: DesaStaff, session: SessionDep, runtime: RuntimeDep
+    request: Request, staff: CurrentStaff, session: SessionDep, runtime: RuntimeDep
 ) -> StreamingResponse:
-    """`text/event-stream`: an `tugas` event whenever the tasks of the staff member's desa
-    change (the page then fetches its list again), a comment as heartbeat. Carries no data
-    about any application or person."""
-    desa_code = staff.desa_code
+    """`text/event-stream`: an `tugas` event whenever the tasks of the staff member's desa (of
+    any desa of their kecamatan, for kecamatan staff) change (the page then fetches its list
+    again), a comment as heartbeat. Carries no data about any application or person."""
+    desa_codes = watched_desa(staff)
     # Nothing more is read for this stream: give the database connection back now.
     await session.close()
     fanout = runtime.inbox_fanout
 
     async def stream() -> AsyncIterator[str]:
-        async with fanout.listen(desa_code) as queue:
+        async with fanout.listen(*desa_codes) as queue:
             yield "retry: 3000\n: terhubung\n\n"
             while True:
                 try:

@@ -222,10 +222,10 @@ async def new_account(
         account_form = {"account_form": {"username": username, "role": role}}
         return await _refused(request, page, runtime, session, code, exc, extra=account_form)
     # The link is shown this once (only its hash is kept): no redirect that would lose it.
-    return await _desa_page(request, page, runtime, session, code, extra=_link_shown(request, link))
+    return await _desa_page(request, page, runtime, session, code, extra=link_shown(request, link))
 
 
-def _link_shown(request: Request, link: onboarding.PasswordLink) -> dict[str, Any]:
+def link_shown(request: Request, link: onboarding.PasswordLink) -> dict[str, Any]:
     return {
         "flash": f"Akun {link.username} dibuat. Serahkan tautan di bawah kepada pemiliknya.",
         "flash_kind": "ok",
@@ -248,13 +248,13 @@ async def new_link(
         link = await onboarding.new_password_link(runtime, session, staff, code, username)
     except DomainError as exc:
         return await _refused(request, page, runtime, session, code, exc)
-    extra = _link_shown(request, link) | {
+    extra = link_shown(request, link) | {
         "flash": f"Tautan baru untuk {link.username}; tautan sebelumnya tidak berlaku lagi."
     }
     return await _desa_page(request, page, runtime, session, code, extra=extra)
 
 
-async def _upload(form_value: object) -> bytes:
+async def uploaded_file(form_value: object) -> bytes:
     if isinstance(form_value, UploadFile) and form_value.filename:
         return await form_value.read(onboarding.CERTIFICATE_UPLOAD_LIMIT + 1)
     return b""
@@ -272,9 +272,9 @@ async def certificate(
     form = await request.form()
     role = str(form.get("role") or "")[:20]
     upload = onboarding.CertificateUpload(
-        pkcs12=await _upload(form.get("pkcs12")),
-        certificate_pem=await _upload(form.get("sertifikat")),
-        key_pem=await _upload(form.get("kunci")),
+        pkcs12=await uploaded_file(form.get("pkcs12")),
+        certificate_pem=await uploaded_file(form.get("sertifikat")),
+        key_pem=await uploaded_file(form.get("kunci")),
         password=str(form.get("sandi") or "")[:256].encode(),
     )
     try:
