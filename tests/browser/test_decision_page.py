@@ -114,6 +114,9 @@ def _sign_in(page: Page, base: str, username: str, visit: Visit) -> None:
 
 def _in_view(page: Page, target: Locator) -> None:
     """Wholly inside the window as it opened: no scrolling needed to see or reach it."""
+    # Laid out with its stylesheet: after a click the heading can be there before the CSS is,
+    # and the unstyled page is thousands of pixels long (seen on a loaded machine).
+    page.wait_for_load_state("load")
     box = target.bounding_box()
     size = page.viewport_size
     assert box is not None and size is not None

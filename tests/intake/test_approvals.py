@@ -92,6 +92,8 @@ async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: 
         # For the Temporal UI's summary line (never the resident's name).
         "desa_name": "Pamanukan",
         "kecamatan_name": "Pamanukan",
+        # The catalogue version the application pinned: its default route is the one taken.
+        "letter_type_version": "SKD-v1",
     }
 
     again = await intake.http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)
