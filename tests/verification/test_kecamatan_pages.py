@@ -280,6 +280,7 @@ async def test_the_operator_manages_kecamatan_accounts_and_letter_types_on_pages
             "/kabupaten/kecamatan/jenis-surat/SKD/hapus", data={"csrf_token": token}
         )
         assert removed.status_code == 303
+    await _purposes_are_edited_and_never_lost(service)
     # DPMD's viewer reads the pages and changes nothing.
     async with _browser(service, "dpmd.subang") as viewer:
         page = await viewer.get(f"/kabupaten/kecamatan/{KEC_PAMANUKAN}")
@@ -291,6 +292,68 @@ async def test_the_operator_manages_kecamatan_accounts_and_letter_types_on_pages
             data={"csrf_token": viewer_token.group(1), "username": "x.y", "role": "sekcam"},
         )
         assert refused.status_code == 403
+
+
+async def _purposes_are_edited_and_never_lost(service: Service) -> None:
+    """The page shows a type's purposes and saves them (the PUT replaces the whole row): a
+    form opened for the type carries them back; a blank form that never showed them is
+    refused with them filled in, so a save of the steps alone cannot clear them."""
+    headers = await service.login("diskominfo.subang")
+
+    async def sktm_purposes() -> list[str]:
+        listed = await service.http.get("/api/v1/kabupaten/kecamatan-letter-types", headers=headers)
+        return next(t["purposes"] for t in listed.json() if t["letter_type"] == "SKTM")
+
+    async with _browser(service, "diskominfo.subang") as operator:
+        token = await _csrf(operator, "/kabupaten/kecamatan/jenis-surat")
+        typed = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "kasi_pelayanan_kecamatan", "jam_0": "8",
+                  "peran_1": "camat", "jam_1": "8",
+                  "keperluan": "Beasiswa\n\n  biaya   berobat \n"},
+        )  # fmt: skip
+        assert typed.status_code == 303
+        assert await sktm_purposes() == ["Beasiswa", "biaya berobat"]
+        page = await operator.get("/kabupaten/kecamatan/jenis-surat")
+        assert "hanya untuk: Beasiswa, biaya berobat" in page.text
+        opened = await operator.get("/kabupaten/kecamatan/jenis-surat?ubah=SKTM")
+        assert ">Beasiswa\nbiaya berobat</textarea>" in opened.text
+        assert 'name="dimuat" value="SKTM"' in opened.text
+        # A blank form for SKTM (its purposes never shown): refused, nothing changed, and the
+        # purposes are filled in with the typed steps kept.
+        blank = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "",
+                  "peran_0": "camat", "jam_0": "6"},
+        )  # fmt: skip
+        assert blank.status_code == 409 and "hanya untuk keperluan tertentu" in blank.text
+        assert ">Beasiswa\nbiaya berobat</textarea>" in blank.text
+        assert 'name="dimuat" value="SKTM"' in blank.text and 'value="6"' in blank.text
+        assert await sktm_purposes() == ["Beasiswa", "biaya berobat"]
+        # Saved again from that form: the steps change, the purposes stay.
+        again = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "camat", "jam_0": "6", "keperluan": "Beasiswa\nbiaya berobat"},
+        )  # fmt: skip
+        assert again.status_code == 303
+        assert await sktm_purposes() == ["Beasiswa", "biaya berobat"]
+        # Broken purposes: 422 in Indonesian, the typed text kept.
+        twice = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "camat", "jam_0": "6", "keperluan": "beasiswa\nBEASISWA"},
+        )  # fmt: skip
+        assert twice.status_code == 422 and "Keperluan tidak boleh berulang." in twice.text
+        assert "beasiswa\nBEASISWA</textarea>" in twice.text
+        # Emptied on purpose from the opened form: every purpose again.
+        emptied = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "camat", "jam_0": "6", "keperluan": ""},
+        )  # fmt: skip
+        assert emptied.status_code == 303 and await sktm_purposes() == []
 
 
 async def test_the_camat_decides_on_the_task_page(service: Service, approval: Approval) -> None:

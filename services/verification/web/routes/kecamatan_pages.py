@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from common.domain import KECAMATAN_ROLES, Role, role_label
-from common.domain.errors import DomainError, Invalid
+from common.domain.errors import Conflict, DomainError, Invalid
 from common.web.refusals import refusal_of
 from services.verification import kecamatan, onboarding
 from services.verification.api.deps import (
@@ -20,6 +20,7 @@ from services.verification.api.deps import (
     SessionDep,
     kabupaten_staff,
 )
+from services.verification.models import KecamatanLetterType
 from services.verification.routes import MAX_STEP_HOURS, StepSpec
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 from services.verification.web.routes.onboarding import link_shown, uploaded_file
@@ -61,6 +62,23 @@ async def kecamatan_list(request: Request, page: StaffPageDep, session: SessionD
 # -- which letter types go through the kecamatan (before /{code}: its path is fixed) --------
 
 STEP_SLOTS = 3
+# The purposes textarea, one per line: 30 purposes of at most 100 characters fit.
+MAX_PURPOSES_TEXT = 4000
+
+
+def purposes_from_text(text: str) -> tuple[str, ...]:
+    """The textarea's purposes, one a line; blank lines are left out."""
+    return tuple(line for line in (" ".join(x.split()) for x in text.splitlines()) if line)
+
+
+def _loaded_form(row: KecamatanLetterType) -> dict[str, Any]:
+    """The form filled with a type as saved, so that saving it again keeps its purposes."""
+    return {
+        "jenis": row.letter_type,
+        "loaded": row.letter_type,
+        "steps": [(s.role, s.deadline_working_hours) for s in kecamatan.steps_of(row)],
+        "purposes": "\n".join(kecamatan.purposes_of(row)),
+    }
 
 
 async def _types_page(
@@ -75,9 +93,16 @@ async def _types_page(
 ) -> HTMLResponse:
     rows = await kecamatan.kecamatan_letter_types(session, page.staff.kabupaten_code)
     names = await runtime.catalogue.names()
+    if form is None:
+        # ?ubah=SKTM opens a saved type in the form (its steps and purposes).
+        editing = request.query_params.get("ubah", "")
+        row = next((r for r in rows if r.letter_type == editing), None)
+        form = _loaded_form(row) if row is not None else None
     default_form = {
         "jenis": "",
+        "loaded": "",
         "steps": [(s.role, s.deadline_working_hours) for s in kecamatan.DEFAULT_STEPS],
+        "purposes": "",
     }
     return render(
         request,
@@ -86,7 +111,13 @@ async def _types_page(
             "title": "Jenis surat melalui kecamatan",
             "nav_active": "kecamatan",
             "rows": [
-                (r, names.get(r.letter_type, r.letter_type), kecamatan.steps_of(r)) for r in rows
+                (
+                    r,
+                    names.get(r.letter_type, r.letter_type),
+                    kecamatan.steps_of(r),
+                    kecamatan.purposes_of(r),
+                )
+                for r in rows
             ],
             "type_options": sorted(names.items(), key=lambda kv: kv[1]),
             "role_options": [("", "(tidak dipakai)")]
@@ -118,19 +149,33 @@ async def set_letter_type(
     session: SessionDep,
 ) -> Response:
     """As PUT /api/v1/kabupaten/kecamatan-letter-types/{type}: the steps in order, empty
-    slots left out."""
+    slots left out, and the purposes (`keperluan`, one a line; none: every purpose). The PUT
+    replaces the whole row, so a type already saved with purposes is only saved from a form
+    that was filled with them (`dimuat`, from ?ubah=): a form opened blank for it is shown
+    again with its purposes, and nothing is lost by a save that never showed them."""
     data = await request.form()
     jenis = str(data.get("jenis") or "")[:40]
+    loaded = str(data.get("dimuat") or "")[:40]
+    purposes_text = str(data.get("keperluan") or "")[:MAX_PURPOSES_TEXT]
     steps: list[tuple[str, str]] = []
     for i in range(STEP_SLOTS):
         role = str(data.get(f"peran_{i}") or "")[:40]
         hours = str(data.get(f"jam_{i}") or "")[:4]
         if role:
             steps.append((role, hours))
-    form = {"jenis": jenis, "steps": steps}
+    form = {"jenis": jenis, "loaded": loaded, "steps": steps, "purposes": purposes_text}
+    saved: KecamatanLetterType | None = None
     try:
         if await runtime.catalogue.known(jenis) is None:
             raise Invalid("unknown-letter-type", "Pilih jenis surat dari katalog.", field="jenis")
+        saved = await session.get(KecamatanLetterType, (staff.kabupaten_code, jenis))
+        if saved is not None and loaded != jenis and kecamatan.purposes_of(saved):
+            raise Conflict(
+                "purposes-not-shown",
+                "Jenis surat ini sudah melalui kecamatan hanya untuk keperluan tertentu; "
+                "daftarnya dimuat di bawah. Periksa lalu simpan lagi.",
+                field="purposes",
+            )
         specs = []
         for role, hours in steps:
             if not hours.isdigit():
@@ -140,8 +185,13 @@ async def set_letter_type(
                     field="steps",
                 )
             specs.append(StepSpec(role, int(hours)))
-        await kecamatan.set_kecamatan_letter_type(session, staff, jenis, tuple(specs))
+        await kecamatan.set_kecamatan_letter_type(
+            session, staff, jenis, tuple(specs), purposes_from_text(purposes_text)
+        )
     except DomainError as exc:
+        if exc.code == "purposes-not-shown" and saved is not None:
+            # The typed steps stay; the saved purposes are filled in to be confirmed.
+            form = form | {"loaded": jenis, "purposes": _loaded_form(saved)["purposes"]}
         return await _types_page(
             request,
             page,
