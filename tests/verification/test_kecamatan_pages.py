@@ -406,6 +406,10 @@ async def test_the_camat_decides_on_the_task_page(service: Service, approval: Ap
         assert approved.headers["location"].startswith("/kotak-masuk?selesai=")
         result = await handle.result()
         assert result["status"] == "issued" and result["route"][-1] == "camat"
+        # The camat account's printed name goes to signing with the letter (for a camat key
+        # with no installed name: PKCS#11, BSrE, the dev PKI).
+        issued = next(c for c in approval.signing.calls if c.application_id == app_id)
+        assert issued.kecamatan_code == KEC_PAMANUKAN and issued.camat_name == CAMAT_NAME
         assert app_id not in (await camat.get("/kotak-masuk")).text
 
 
