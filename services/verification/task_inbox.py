@@ -58,7 +58,7 @@ from services.verification.models import (
     ProcessedEvent,
     Task,
 )
-from services.verification.routes import DesaRules, rules_for
+from services.verification.routes import DesaRules
 
 log = logging.getLogger(__name__)
 
