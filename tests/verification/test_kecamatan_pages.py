@@ -509,3 +509,62 @@ async def test_the_camat_certificate_installed_from_the_page_approves_the_next_l
     assert CAMAT_NAME.split(",")[0].encode() in appearance
     check = await asyncio.to_thread(check_pdf, pdf, signing.signers.root_cert_asn1)
     assert check.conclusion == "valid", check
+
+
+async def test_the_operator_sets_kecamatan_calendars_on_pages(service: Service) -> None:
+    """Issue 18: the kabupaten's default calendar for kecamatan offices and one kecamatan's
+    own, on pages over the API's code: what is saved is what the API reads; broken input is
+    refused in Indonesian with the form kept; the viewer only reads."""
+    headers = await service.login("diskominfo.subang")
+    own = f"/kabupaten/kecamatan/{KEC_PAMANUKAN}/jam-kerja"
+    async with _browser(service, "diskominfo.subang") as operator:
+        page = await operator.get("/kabupaten/kecamatan/jam-kerja")
+        assert page.status_code == 200 and "jam kerja bawaan layanan" in page.text
+        token = await _csrf(operator, own)
+        week = {f"hari-{d}-buka": "1" for d in (1, 2, 3, 4, 5)} | {
+            f"hari-{d}-mulai": "07:30" for d in (1, 2, 3, 4, 5)
+        } | {f"hari-{d}-selesai": "15:00" for d in (1, 2, 3, 4, 5)}  # fmt: skip
+        forged = await operator.post("/kabupaten/kecamatan/jam-kerja", data=week)
+        assert forged.status_code == 403
+        saved = await operator.post(
+            "/kabupaten/kecamatan/jam-kerja",
+            data={**week, "csrf_token": token, "libur": "2026-12-28", "bulan": "2026-12"},
+        )
+        assert saved.status_code == 303
+        default = await service.http.get("/api/v1/kabupaten/kecamatan-calendar", headers=headers)
+        assert default.json()["source"] == "kabupaten"
+        assert default.json()["hours"][0] == {"weekday": 1, "start": "07:30", "end": "15:00"}
+        assert default.json()["local_days_off"] == ["2026-12-28"]
+        # The kecamatan follows the default until it has its own.
+        inherited = await operator.get(own)
+        assert "bawaan kabupaten untuk kantor kecamatan" in inherited.text
+        assert "Pakai jam kerja bawaan kabupaten" not in inherited.text
+        # Closing before opening: refused, nothing saved, the typed hours kept.
+        wrong = await operator.post(
+            own, data={"csrf_token": token, "hari-6-buka": "1", "hari-6-mulai": "12:00",
+                       "hari-6-selesai": "08:00"},
+        )  # fmt: skip
+        assert wrong.status_code == 422 and "jam mulai harus sebelum jam selesai" in wrong.text
+        assert '<option value="12:00" selected>' in wrong.text
+        api_own = f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/calendar"
+        assert (await service.http.get(api_own, headers=headers)).json()["source"] == "kabupaten"
+        mine = await operator.post(
+            own, data={"csrf_token": token, "hari-6-buka": "1", "hari-6-mulai": "08:00",
+                       "hari-6-selesai": "12:00"},
+        )  # fmt: skip
+        assert mine.status_code == 303
+        read = (await service.http.get(api_own, headers=headers)).json()
+        assert read["source"] == "kecamatan"
+        assert read["hours"] == [{"weekday": 6, "start": "08:00", "end": "12:00"}]
+        back = await operator.post(own + "/bawaan", data={"csrf_token": token})
+        assert back.status_code == 303
+        assert (await service.http.get(api_own, headers=headers)).json()["source"] == "kabupaten"
+        assert (await operator.get("/kabupaten/kecamatan/32.14.01/jam-kerja")).status_code == 404
+    async with _browser(service, "dpmd.subang") as viewer:
+        page = await viewer.get(own)
+        assert page.status_code == 200 and "Simpan" not in page.text
+        assert "07.30–15.00 WIB" in page.text
+        viewer_token = CSRF.search(page.text)
+        assert viewer_token is not None
+        refused = await viewer.post(own, data={**week, "csrf_token": viewer_token.group(1)})
+        assert refused.status_code == 403

@@ -265,7 +265,6 @@ class ApprovalActivities:
                 f"record progress: {exc.code().name} {exc.details()}", type=exc.code().name
             ) from exc
 
-    @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def _camat_name(self, desa_code: str) -> str:
         """The active camat's printed name (verification's account), for the stamp of a camat
         whose signer carries no installed name; "" when verification has none to give."""
@@ -275,6 +274,7 @@ class ApprovalActivities:
         )
         return next((h.full_name for h in holders.holders if not h.acting and h.full_name), "")
 
+    @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:
         # The application's content goes from intake straight to signing inside this activity;
         # only the letter's reference comes back into workflow history.

@@ -7,12 +7,16 @@ own inbox is /kotak-masuk: routes/inbox.py.)"""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from common.domain import KECAMATAN_ROLES, Role, role_label
 from common.domain.errors import Conflict, DomainError, Invalid
-from common.web.refusals import refusal_of
+from common.web.refusals import Refusal, refusal_of
+from common.wib import DAY_NAMES, WIB
 from services.verification import kecamatan, onboarding
 from services.verification.api.deps import (
     KabupatenOperator,
@@ -20,10 +24,25 @@ from services.verification.api.deps import (
     SessionDep,
     kabupaten_staff,
 )
-from services.verification.models import KecamatanLetterType
-from services.verification.routes import MAX_STEP_HOURS, StepSpec
+from services.verification.models import KecamatanLetterType, Staff
+from services.verification.route_admin import DayHoursIO, hhmm, hours_of
+from services.verification.routes import (
+    DEFAULT_RULES,
+    MAX_STEP_HOURS,
+    DesaRules,
+    StepSpec,
+    rules_of,
+)
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 from services.verification.web.routes.onboarding import link_shown, uploaded_file
+from services.verification.web.routes.settings import (
+    DEFAULT_DAY,
+    END_TIMES,
+    START_TIMES,
+    calendar_context,
+    month_of,
+    refusal_flash,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,6 +55,8 @@ MESSAGES = {
     "nama": "Nama tersimpan.",
     "jenis": "Jenis surat disimpan: permohonan baru jenis ini melalui kecamatan.",
     "jenis-hapus": "Jenis surat tidak lagi melalui kecamatan (permohonan yang berjalan tetap).",
+    "jam": "Jam kerja disimpan; berlaku untuk permohonan yang diajukan sesudahnya.",
+    "jam-bawaan": "Kecamatan ini kembali memakai jam kerja bawaan kabupaten.",
 }
 
 
@@ -220,6 +241,195 @@ async def unset_letter_type(
             request, page, runtime, session, extra=refused(exc), status_code=refusal_of(exc).status
         )
     return RedirectResponse(f"{TYPES_PATH}?pesan=jenis-hapus", status_code=303)
+
+
+# -- the working calendar kecamatan steps count in (as /api/v1/kabupaten/kecamatan-calendar and
+# /api/v1/kabupaten/kecamatan/{code}/calendar): the kabupaten's default, a kecamatan's own ----
+
+CALENDAR_PATH = LIST_PATH + "/jam-kerja"
+CALENDAR_SOURCES = {
+    kecamatan.CALENDAR_KECAMATAN: "jam kerja kecamatan ini sendiri",
+    kecamatan.CALENDAR_KABUPATEN: "jam kerja bawaan kabupaten untuk kantor kecamatan",
+    kecamatan.CALENDAR_DEFAULT: "jam kerja bawaan layanan (Senin–Jumat 08.00–16.00)",
+}
+
+
+def _calendar_values(rules: DesaRules) -> dict[str, Any]:
+    """The form's values from saved rules (the shape of the desa's jam-kerja page)."""
+    hours = {d.weekday: (hhmm(d.start_minute), hhmm(d.end_minute)) for d in rules.schedule}
+    return {
+        "week": {
+            d: {
+                "open": d in hours,
+                "start": hours.get(d, DEFAULT_DAY)[0],
+                "end": hours.get(d, DEFAULT_DAY)[1],
+            }
+            for d in DAY_NAMES
+        },
+        "local_days_off": sorted(rules.local_days_off),
+    }
+
+
+async def _calendar_page(
+    request: Request,
+    page: StaffPage,
+    session: SessionDep,
+    code: str | None,
+    *,
+    values: dict[str, Any] | None = None,
+    month: str = "",
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """`code`: a kecamatan's calendar; None: the kabupaten's default."""
+    kabupaten = page.staff.kabupaten_code
+    area = kecamatan.kecamatan_in_kabupaten(kabupaten, code) if code else None
+    if area is not None:
+        rules, source = await kecamatan.kecamatan_calendar(session, area.code, kabupaten)
+    else:
+        row = await kecamatan.calendar_row(session, kabupaten)
+        rules = rules_of(row) if row is not None else DEFAULT_RULES
+        source = kecamatan.CALENDAR_KABUPATEN if row is not None else kecamatan.CALENDAR_DEFAULT
+    values = values or _calendar_values(rules)
+    first = month_of(month, datetime.now(WIB).date())
+    action = f"{LIST_PATH}/{area.code}/jam-kerja" if area is not None else CALENDAR_PATH
+    return render(
+        request,
+        "kabupaten_kecamatan_jam.html",
+        {
+            "title": f"Jam kerja Kecamatan {area.name}"
+            if area is not None
+            else "Jam kerja bawaan kantor kecamatan",
+            "nav_active": "kecamatan",
+            "area": area,
+            "source": source,
+            "source_text": CALENDAR_SOURCES[source],
+            "action": action,
+            "values": values,
+            "days": DAY_NAMES,
+            "start_times": START_TIMES,
+            "end_times": END_TIMES,
+            "may_change": page.staff.role == Role.KABUPATEN_OPERATOR,
+            **calendar_context(values, first),
+            **(extra if extra is not None else _flash(request)),
+        },
+        page=page,
+        status_code=status_code,
+    )
+
+
+async def _save_calendar(
+    request: Request, page: StaffPage, staff: Staff, session: SessionDep, code: str | None
+) -> Response:
+    form = await request.form()
+    week = {
+        d: {
+            "open": form.get(f"hari-{d}-buka") == "1",
+            "start": str(form.get(f"hari-{d}-mulai", DEFAULT_DAY[0]))[:5],
+            "end": str(form.get(f"hari-{d}-selesai", DEFAULT_DAY[1]))[:5],
+        }
+        for d in DAY_NAMES
+    }
+    values = {"week": week, "local_days_off": sorted({str(d)[:10] for d in form.getlist("libur")})}
+    shown = form.get("tampil")
+    if shown is not None:  # another month: the form as filled, not yet saved
+        return await _calendar_page(
+            request, page, session, code, values=values, month=str(shown), extra={"unsaved": True}
+        )
+    month = str(form.get("bulan", ""))[:7]
+    try:
+        hours = [
+            DayHoursIO(weekday=d, start=w["start"], end=w["end"])
+            for d, w in week.items()
+            if w["open"]
+        ]
+    except ValidationError:
+        refused = Refusal(422, "Isian tidak sesuai. Periksa jam buka dan jam tutup.")
+    else:
+        try:
+            # As the API's PUTs: the same checks (every broken rule, in Indonesian), one row.
+            office = (
+                kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code).code
+                if code
+                else staff.kabupaten_code
+            )
+            await kecamatan.save_calendar(
+                session, staff, office, hours_of(hours), tuple(values["local_days_off"])
+            )
+        except DomainError as exc:
+            refused = refusal_of(exc)
+            if refused.status not in (409, 422):
+                raise
+        else:
+            path = f"{LIST_PATH}/{code}/jam-kerja" if code else CALENDAR_PATH
+            return RedirectResponse(f"{path}?pesan=jam&bulan={month}", status_code=303)
+    return await _calendar_page(
+        request,
+        page,
+        session,
+        code,
+        values=values,
+        month=month,
+        extra=refusal_flash(refused),
+        status_code=refused.status,
+    )
+
+
+@router.get(CALENDAR_PATH, dependencies=[Depends(kabupaten_staff)])
+async def default_calendar_page(
+    request: Request,
+    page: StaffPageDep,
+    session: SessionDep,
+    bulan: Annotated[str, Query(max_length=7)] = "",
+) -> HTMLResponse:
+    return await _calendar_page(request, page, session, None, month=bulan)
+
+
+@router.post(CALENDAR_PATH)
+async def save_default_calendar(
+    request: Request, page: StaffPageDep, staff: KabupatenOperator, session: SessionDep
+) -> Response:
+    return await _save_calendar(request, page, staff, session, None)
+
+
+@router.get(LIST_PATH + "/{code}/jam-kerja", dependencies=[Depends(kabupaten_staff)])
+async def kecamatan_calendar_page(
+    request: Request,
+    code: KecamatanCode,
+    page: StaffPageDep,
+    session: SessionDep,
+    bulan: Annotated[str, Query(max_length=7)] = "",
+) -> HTMLResponse:
+    return await _calendar_page(request, page, session, code, month=bulan)
+
+
+@router.post(LIST_PATH + "/{code}/jam-kerja")
+async def save_kecamatan_calendar(
+    request: Request,
+    code: KecamatanCode,
+    page: StaffPageDep,
+    staff: KabupatenOperator,
+    session: SessionDep,
+) -> Response:
+    return await _save_calendar(request, page, staff, session, code)
+
+
+@router.post(LIST_PATH + "/{code}/jam-kerja/bawaan")
+async def reset_kecamatan_calendar(
+    request: Request,
+    code: KecamatanCode,
+    page: StaffPageDep,
+    staff: KabupatenOperator,
+    session: SessionDep,
+) -> Response:
+    try:
+        area = kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code)
+        await kecamatan.reset_calendar(session, staff, area.code)
+    except DomainError as exc:
+        return await _calendar_page(
+            request, page, session, code, extra=refused(exc), status_code=refusal_of(exc).status
+        )
+    return RedirectResponse(f"{LIST_PATH}/{code}/jam-kerja?pesan=jam-bawaan", status_code=303)
 
 
 # -- one kecamatan ---------------------------------------------------------------------------
