@@ -5,9 +5,8 @@ links, and its camat's certificate; and which letter types go through the kecama
 kabupaten's staff read; only the kabupaten operator changes anything. (The kecamatan staff's
 own inbox is /kotak-masuk: routes/inbox.py.)"""
 
-from typing import Annotated, Any
-
 from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -330,7 +329,8 @@ async def _save_calendar(
         }
         for d in DAY_NAMES
     }
-    values = {"week": week, "local_days_off": sorted({str(d)[:10] for d in form.getlist("libur")})}
+    days_off = sorted({str(d)[:10] for d in form.getlist("libur")})
+    values: dict[str, Any] = {"week": week, "local_days_off": days_off}
     shown = form.get("tampil")
     if shown is not None:  # another month: the form as filled, not yet saved
         return await _calendar_page(
@@ -353,9 +353,7 @@ async def _save_calendar(
                 if code
                 else staff.kabupaten_code
             )
-            await kecamatan.save_calendar(
-                session, staff, office, hours_of(hours), tuple(values["local_days_off"])
-            )
+            await kecamatan.save_calendar(session, staff, office, hours_of(hours), tuple(days_off))
         except DomainError as exc:
             refused = refusal_of(exc)
             if refused.status not in (409, 422):
