@@ -658,6 +658,10 @@ def letter_type_catalogue(letter_types: Iterable[LetterType]) -> intake_pb2.Lett
                     for r in lt.uploadable
                     if r.kind == "opsional"
                 ],
+                bring_originals=[
+                    intake_pb2.RequirementInfo(code=r.code, name=r.name, description=r.description)
+                    for r in lt.to_bring
+                ],
                 fields=[
                     intake_pb2.FormFieldInfo(
                         name=f.name,

@@ -201,6 +201,8 @@ async def test_a_walk_in_may_bring_its_scan_within_the_scan_limit(
     skd = next(t for t in catalogue.letter_types if t.code == "SKD")
     assert [r.code for r in skd.requirements] == ["KTP", "KK"]
     assert [r.code for r in skd.optional_syarat] == [OPTIONAL]  # the original is not scanned
+    # ...but named, for the WhatsApp chat's confirmation.
+    assert [(r.code, r.name) for r in skd.bring_originals] == [(BROUGHT, "Akta kelahiran asli")]
 
     required = [
         intake_pb2.WalkInAttachment(kind="KTP", content=samples.JPEG),

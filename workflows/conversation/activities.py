@@ -20,6 +20,7 @@ from temporalio import activity
 
 from common.nik import is_valid_nik
 from common.register_fields import REGISTER_FIELDS, register_values
+from common.rpc import MAX_SCANS_PER_MESSAGE
 from workflows.conversation import (
     ACTIVITY_CANCEL_APPLICATION,
     ACTIVITY_CANCELLABLE,
@@ -249,6 +250,9 @@ class ConversationActivities:
                     for f in lt.fields
                 ],
                 requirements=[Requirement(code=r.code, name=r.name) for r in lt.requirements],
+                optional=[Requirement(code=r.code, name=r.name) for r in lt.optional_syarat],
+                originals=[r.name for r in lt.bring_originals],
+                max_scans=MAX_SCANS_PER_MESSAGE,
             )
             for code in offered.letter_types
             if (lt := by_code.get(code)) is not None

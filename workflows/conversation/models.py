@@ -82,6 +82,12 @@ class LetterForm:
     name: str
     questions: list[Question] = field(default_factory=list)
     requirements: list[Requirement] = field(default_factory=list)
+    # The catalogue's opsional syarat, offered after the required ones (sent or skipped) while
+    # the filing has room for another scan; the originals brought to the office, by name.
+    # Empty in conversations recorded before them (their history replays as it ran).
+    optional: list[Requirement] = field(default_factory=list)
+    originals: list[str] = field(default_factory=list)
+    max_scans: int = 0  # scans one filing carries, required and optional (intake's limit)
 
 
 @dataclass
@@ -134,6 +140,8 @@ class MediaResult:
 
 # Submission.attachments' value for "use the document intake keeps on file".
 KEPT = "kept"
+# An optional syarat's "Lewati" choice.
+SKIP = "skip"
 
 
 @dataclass

@@ -92,6 +92,14 @@ SYARAT = "Kirim foto atau PDF *{name}* ({index}/{total})."
 SYARAT_KEPT = "{name} Anda tersimpan di Smart Desa. Pakai yang tersimpan, atau kirim foto baru."
 USE_KEPT = "Pakai yang tersimpan"
 SYARAT_TEXT = "Mohon kirim *{name}* sebagai foto atau PDF, bukan teks."
+# After the required syarat: each optional one, while the filing has room for another scan.
+SYARAT_OPTIONAL = (
+    "Bila ada, kirim juga foto atau PDF *{name}* (tidak wajib). Jika tidak ada, ketik *lewati*."
+)
+SYARAT_OPTIONAL_TEXT = "Kirim *{name}* sebagai foto atau PDF, atau ketik *lewati* jika tidak ada."
+SKIP_SYARAT = "Lewati"
+# "Bawa berkas asli" syarat are never asked for in the chat; the confirmation names them.
+ORIGINALS = "Bawa berkas asli ke kantor desa: {names}."
 MEDIA_PROBLEMS = {
     "too-large": "Berkas terlalu besar (paling besar {limit} MB). Kirim foto yang lebih kecil.",
     "unsupported": "Jenis berkas ini tidak dapat diterima. Kirim foto (JPEG atau PNG) atau PDF.",

@@ -47,6 +47,7 @@ from workflows.conversation.models import (
     MEDIA,
     REPLY_BUTTONS,
     REPLY_LIST,
+    SKIP,
     TEXT,
     UNSUPPORTED,
     AppRef,
@@ -69,6 +70,7 @@ from workflows.conversation.models import (
     RegisterRequest,
     RegisterSummary,
     Reply,
+    Requirement,
     Revisable,
     ReviseRequest,
     Submission,
@@ -84,6 +86,7 @@ DATA = "data"
 PURPOSE = "purpose"
 QUESTION = "question"
 SYARAT = "syarat"
+OPTIONAL = "optional"  # an optional syarat: a file, or "lewati"
 CONFIRM = "confirm"
 CANCEL = "cancel"
 OFFICE = "office"
@@ -97,7 +100,7 @@ CORRECT_VALUE = "correct_value"
 CORRECT_CONFIRM = "correct_confirm"
 CORRECT_NEXT = "correct_next"
 CORRECTING = frozenset({CORRECT_FIELD, CORRECT_VALUE, CORRECT_CONFIRM, CORRECT_NEXT})
-HALFWAY = frozenset({TYPE, DATA, PURPOSE, QUESTION, SYARAT, CONFIRM, CANCEL}) | CORRECTING
+HALFWAY = frozenset({TYPE, DATA, PURPOSE, QUESTION, SYARAT, OPTIONAL, CONFIRM, CANCEL}) | CORRECTING
 
 COMMANDS = {
     "bantuan": "bantuan",
@@ -114,6 +117,9 @@ PATCH_REVISION_FILE = "chat-revision-by-file"
 # Conversations that sent "Ada yang salah" to the office before the chat could file a register
 # correction replay as they ran.
 PATCH_REGISTER_CORRECTION = "chat-register-correction"
+# Conversations that went from the last required syarat straight to the summary replay as they
+# ran; from here on each optional syarat is offered first.
+PATCH_OPTIONAL_SYARAT = "chat-optional-syarat"
 SEEN_KEPT = 200  # message ids remembered against redelivery (Meta redelivers within hours)
 PURPOSE_MAX_LENGTH = 200
 MAX_MEDIA_MB = 10
@@ -235,6 +241,7 @@ class ConversationWorkflow:
             PURPOSE: self._on_purpose,
             QUESTION: self._on_question,
             SYARAT: self._on_syarat,
+            OPTIONAL: self._on_optional,
             CONFIRM: self._on_confirm,
             CANCEL: self._on_cancel,
             CANCEL_PICK: self._on_cancel_pick,
@@ -433,6 +440,9 @@ class ConversationWorkflow:
             name=chosen.name,
             questions=[q for q in chosen.questions if q.name not in summary.filled],
             requirements=chosen.requirements,
+            optional=chosen.optional,
+            originals=chosen.originals,
+            max_scans=chosen.max_scans,
         )
         s.stage = DATA
         await self._ask(
@@ -627,6 +637,11 @@ class ConversationWorkflow:
         s = self._s
         assert s.letter is not None
         if s.requirement >= len(s.letter.requirements):
+            # Only a letter form read since optional syarat came has any: an older history
+            # never reaches the patch check.
+            if self._optional_offered() is not None and workflow.patched(PATCH_OPTIONAL_SYARAT):
+                await self._next_optional()
+                return
             await self._confirm()
             return
         r = s.letter.requirements[s.requirement]
@@ -665,6 +680,55 @@ class ConversationWorkflow:
         s.requirement += 1
         await self._next_syarat()
 
+    def _optional_offered(self) -> Requirement | None:
+        """The optional syarat to offer now: the next one, while the filing has room for
+        another scan (intake's limit counts the required ones, kept or sent; as the walk-in
+        page does); None when none is left or there is no room."""
+        s = self._s
+        assert s.letter is not None
+        index = s.requirement - len(s.letter.requirements)
+        if not 0 <= index < len(s.letter.optional) or len(s.attachments) >= s.letter.max_scans:
+            return None
+        return s.letter.optional[index]
+
+    async def _next_optional(self) -> None:
+        s = self._s
+        r = self._optional_offered()
+        if r is None:
+            await self._confirm()
+            return
+        s.stage = OPTIONAL
+        text = w.SYARAT_OPTIONAL.format(name=r.name)
+        options = [Option(SKIP, w.SKIP_SYARAT)]
+        if r.code in s.kept:
+            text = f"{text}\n{w.SYARAT_KEPT.format(name=r.name)}"
+            options = [Option(KEPT, w.USE_KEPT), *options]
+        await self._ask(text, options)
+
+    async def _on_optional(self, m: Inbound) -> None:
+        s = self._s
+        r = self._optional_offered()
+        assert r is not None
+        if m.kind == MEDIA:
+            ref = await self._fetch_media(m)
+            if ref is None:
+                return
+            s.attachments[r.code] = ref
+        else:
+            picked = self._pick(m)
+            if picked is None and m.kind == TEXT:
+                if " ".join(m.text.split()).lower() not in w.SKIP_WORDS:
+                    await self._send(w.SYARAT_OPTIONAL_TEXT.format(name=r.name))
+                    return
+                picked = SKIP
+            if picked is None or picked == STALE:
+                await self._refuse(picked)
+                return
+            if picked == KEPT:
+                s.attachments[r.code] = KEPT
+        s.requirement += 1
+        await self._next_optional()
+
     async def _fetch_media(self, m: Inbound) -> str | None:
         """The resident's photo or PDF, fetched and checked as a syarat; None once the resident
         has been told why it was refused."""
@@ -688,6 +752,8 @@ class ConversationWorkflow:
         labels = {q.name: q.label for q in s.letter.questions}
         lines += [f"{labels[k]}: {v}" for k, v in s.answers.items()]
         lines += [f"Berkas: {len(s.attachments)} terlampir"]
+        if s.letter.originals:
+            lines += [w.ORIGINALS.format(names=", ".join(s.letter.originals))]
         s.stage = CONFIRM
         await self._ask(
             w.CONFIRM.format(summary="\n".join(lines)),
@@ -726,10 +792,13 @@ class ConversationWorkflow:
             await self._send(submitted.problem)
             await self._confirm()
             return
-        name = s.letter.name
+        name, originals = s.letter.name, s.letter.originals
         s.submitted += 1
         self._reset(MENU)
-        await self._send(w.SUBMITTED.format(name=name))
+        done = w.SUBMITTED.format(name=name)
+        if originals:
+            done = f"{done}\n{w.ORIGINALS.format(names=', '.join(originals))}"
+        await self._send(done)
 
     async def _ask_cancel(self) -> None:
         s = self._s
@@ -899,6 +968,8 @@ class ConversationWorkflow:
             await self._next_question()
         elif s.stage == SYARAT:
             await self._next_syarat()
+        elif s.stage == OPTIONAL:
+            await self._next_optional()
         elif s.stage == CONFIRM:
             await self._confirm()
         else:

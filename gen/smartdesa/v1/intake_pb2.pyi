@@ -609,6 +609,7 @@ class LetterTypeInfo(_message.Message):
     FIELDS_FIELD_NUMBER: _builtins.int
     OPEN_TO_NON_RESIDENTS_FIELD_NUMBER: _builtins.int
     OPTIONAL_SYARAT_FIELD_NUMBER: _builtins.int
+    BRING_ORIGINALS_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     name: _builtins.str
     description: _builtins.str
@@ -624,6 +625,12 @@ class LetterTypeInfo(_message.Message):
         `bawa_asli` ones are brought to the office, not scanned.) `requirements` are the wajib.
         """
 
+    @_builtins.property
+    def bring_originals(self) -> _containers.RepeatedCompositeFieldContainer[Global___RequirementInfo]:
+        """The catalogue's `bawa_asli` syarat: never scanned; the resident is told to bring the
+        originals to the desa office (the WhatsApp chat's confirmation names them).
+        """
+
     def __init__(
         self,
         *,
@@ -634,10 +641,11 @@ class LetterTypeInfo(_message.Message):
         fields: _abc.Iterable[Global___FormFieldInfo] | None = ...,
         open_to_non_residents: _builtins.bool = ...,
         optional_syarat: _abc.Iterable[Global___RequirementInfo] | None = ...,
+        bring_originals: _abc.Iterable[Global___RequirementInfo] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "description", b"description", "fields", b"fields", "name", b"name", "open_to_non_residents", b"open_to_non_residents", "optional_syarat", b"optional_syarat", "requirements", b"requirements"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bring_originals", b"bring_originals", "code", b"code", "description", b"description", "fields", b"fields", "name", b"name", "open_to_non_residents", b"open_to_non_residents", "optional_syarat", b"optional_syarat", "requirements", b"requirements"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
