@@ -568,3 +568,41 @@ async def test_the_operator_sets_kecamatan_calendars_on_pages(service: Service) 
         assert viewer_token is not None
         refused = await viewer.post(own, data={**week, "csrf_token": viewer_token.group(1)})
         assert refused.status_code == 403
+
+
+async def test_the_kabupaten_inbox_counts_a_kecamatan_step_in_the_kecamatan_calendar(
+    service: Service,
+) -> None:
+    """Issue 18: a camat's step escalated to the kabupaten operator shows what is left in the
+    kecamatan's working time, not the desa's. The kecamatan here works half an hour on Sundays
+    and takes every Sunday off, so nothing is left of a deadline three days away (in the desa's
+    Monday-to-Friday calendar a working day would be)."""
+    headers = await service.login("diskominfo.subang")
+    today = datetime.now(UTC).date()
+    sundays = [
+        (today + timedelta(days=i)).isoformat()
+        for i in range(-7, 21)
+        if (today + timedelta(days=i)).isoweekday() == 7
+    ]
+    put = await service.http.put(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/calendar",
+        json={"hours": [{"weekday": 7, "start": "00:00", "end": "00:30"}],
+              "local_days_off": sundays},
+        headers=headers,
+    )  # fmt: skip
+    assert put.status_code == 200, put.text
+    app_id = str(uuid.uuid4())
+    service.intake.add(app_id, PAMANUKAN, number="SKD-2026-000951")
+    task = _task(app_id, PAMANUKAN, KEC_PAMANUKAN, "camat", "SKD-2026-000951")
+    task.deadline = datetime.now(UTC) + timedelta(days=3)
+    task.escalated_to_role = "kabupaten_operator"
+    task.escalation_level = 2
+    async with service.runtime.sessions() as session:
+        session.add(task)
+        await session.commit()
+    async with _browser(service, "diskominfo.subang") as operator:
+        inbox = await operator.get("/kotak-masuk")
+    assert inbox.status_code == 200 and f"/permohonan/{app_id}" in inbox.text
+    row = inbox.text[inbox.text.index(f"/permohonan/{app_id}") :]
+    row = row[: row.index("</li>")]
+    assert "Sisa kurang dari 1 menit kerja" in row, row
