@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 from smartdesa.v1 import catalogue_pb2, directory_pb2, signing_pb2
 
-from common.domain import role_label
+from common.domain import Role, is_kecamatan_role, role_label
 from common.domain.errors import DomainError, NotFound, Unavailable
 from common.wib import DAY_NAMES
 from services.intake.config import complaint_deadline_hours
@@ -121,9 +121,23 @@ def _procedure(
     steps = [
         f"Pemohon mengajukan permohonan {where}: mengisi formulir dan menyertakan persyaratan."
     ]
-    last = len(route.steps) - 1
+    # The desa's last step signs; kecamatan steps follow it (the camat's "mengetahui"), for
+    # every purpose or, when the kabupaten names purposes, only for those.
+    last = max((i for i, s in enumerate(route.steps) if not is_kecamatan_role(s.role)), default=-1)
+    only_for = kecamatan_purposes_text(route)
     for i, step in enumerate(route.steps):
         who = role_label(step.role)
+        if is_kecamatan_role(step.role):
+            action = (
+                'menandatangani "mengetahui" secara elektronik dan memberi nomor register kecamatan'
+                if step.role == Role.CAMAT
+                else "memeriksa permohonan di kecamatan"
+            )
+            steps.append(
+                f"{who} {action} (paling lama {step.deadline_working_hours} jam kerja)."
+                + (f" Langkah kecamatan ini {only_for}." if only_for else "")
+            )
+            continue
         if i == last:
             action = (
                 "menyetujui permohonan; surat diberi nomor dan ditandatangani secara elektronik"
@@ -145,6 +159,14 @@ def _procedure(
         "bertanda tangan elektronik."
     )
     return tuple(steps)
+
+
+def kecamatan_purposes_text(route: directory_pb2.Route) -> str:
+    """ "hanya untuk keperluan: beasiswa, biaya berobat" when the route's kecamatan steps apply
+    to some purposes only (the kabupaten's rule, common/domain/purposes.py); "" otherwise."""
+    if not route.kecamatan_purposes or not any(is_kecamatan_role(s.role) for s in route.steps):
+        return ""
+    return "hanya untuk keperluan: " + ", ".join(route.kecamatan_purposes)
 
 
 def _product(definition: catalogue_pb2.LetterTypeDefinition) -> str:
@@ -175,13 +197,23 @@ def compose(
 ) -> ServiceStandard:
     """The standard of one letter type in one desa, from its three sources."""
     p = profile.profile
+    only_for = kecamatan_purposes_text(route)
+    # Kecamatan steps for some purposes only: the standard's time is the desa's, and the
+    # kecamatan's hours are added for those purposes.
+    kecamatan_hours = sum(
+        s.deadline_working_hours for s in route.steps if is_kecamatan_role(s.role)
+    )
     hours = sum(s.deadline_working_hours for s in route.steps)
+    if only_for:
+        hours -= kecamatan_hours
     days_text = working_days_text(route.calendar)
     time = (
         f"Paling lama {hours} jam kerja sejak permohonan yang lengkap diterima, dihitung pada "
         f"jam kerja kantor desa ({days_text}), di luar hari libur nasional, cuti bersama dan "
         "hari libur desa."
     )
+    if only_for:
+        time += f" Langkah kecamatan ({only_for}) menambah paling lama {kecamatan_hours} jam kerja."
     complaints = (
         "Pengaduan, saran dan masukan disampaikan melalui halaman /pengaduan di "
         "portal warga (tanpa perlu masuk akun) atau langsung di kantor desa. Setiap pengaduan "

@@ -104,6 +104,9 @@ class IssueRequest:
     # passes it yet: the camat's passphrase step is not built, so such letters are refused
     # before they are numbered.)
     camat_passphrase: str | None = field(default=None, repr=False)
+    # The camat account's printed name (verification's), for a camat certificate installed
+    # without one (PKCS#11, BSrE, the dev PKI).
+    camat_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -292,8 +295,10 @@ class LetterIssuer:
                     req.application_id,
                     req.kecamatan_code,
                     area.kecamatan if area is not None else req.kecamatan_code,
-                    # The camat's name as the operator installed their certificate with it.
-                    camat_name=await printed_name(self._sessions, req.kecamatan_code, Role.CAMAT),
+                    # The camat's name as the operator installed their certificate with it;
+                    # else the camat account's (a token or BSrE key has no installed record).
+                    camat_name=await printed_name(self._sessions, req.kecamatan_code, Role.CAMAT)
+                    or req.camat_name,
                     passphrase=req.camat_passphrase,
                 )
             )

@@ -86,6 +86,7 @@ def _issue_request(
         passphrase=passphrase,
         letter_type_version=request.letter_type_version,
         kecamatan_code=request.kecamatan_code,
+        camat_name=request.camat_name,
     )
 
 

@@ -50,6 +50,7 @@ from services.verification.routes import (
     LetterRoute,
     StepSpec,
     route_to_json,
+    rules_for,
     rules_of,
     with_hours,
 )
@@ -480,6 +481,22 @@ async def step_calendar(
         return await calendar_of(session, desa_code, now)
     rules, _ = await kecamatan_calendar(session, desa.kecamatan_code, desa.kabupaten_code)
     return desa_calendar(rules, now.year - 1, now.year + 1)
+
+
+async def step_rules(session: AsyncSession, desa_code: str, role: str) -> DesaRules:
+    """The working rules a step counts in (as step_calendar): the kecamatan's for a
+    kecamatan step, the desa's for any other."""
+    desa = all_desa().get(desa_code)
+    if desa is None or not is_kecamatan_role(role):
+        return await rules_for(session, desa_code)
+    rules, _ = await kecamatan_calendar(session, desa.kecamatan_code, desa.kabupaten_code)
+    return rules
+
+
+def calendar_key(desa_code: str, role: str) -> str:
+    """Which calendar a step's deadline counts in, as a key: its desa's, or for a kecamatan
+    step the kecamatan's (of that desa)."""
+    return f"{desa_code}/kecamatan" if is_kecamatan_role(role) else desa_code
 
 
 async def calendar_row(session: AsyncSession, office_code: str) -> DesaSettings | None:

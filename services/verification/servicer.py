@@ -123,7 +123,15 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                     .order_by(col(Staff.username))
                 )
             ).all()
-            holding = [directory_pb2.StaffMember(username=s.username, role=s.role) for s in holders]
+            # Kecamatan holders come with their printed name (the camat's stamp needs it).
+            holding = [
+                directory_pb2.StaffMember(
+                    username=s.username,
+                    role=s.role,
+                    full_name=s.full_name if is_kecamatan_role(request.role) else "",
+                )
+                for s in holders
+            ]
             # Then whoever holds the role as Plt now (if their account is still active).
             acting = await current_plt(session, request.desa_code, role=request.role)
             active = set(

@@ -29,6 +29,7 @@ from services.verification.decisions import (
     send_retry_issue,
 )
 from services.verification.intake_reader import read_application
+from services.verification.kecamatan import active_camat
 from services.verification.runtime import Runtime
 from workflows.approval.issuing import issue_letter_request
 from workflows.approval.models import (
@@ -103,9 +104,14 @@ async def sign_with_passphrase(
     settings = runtime.settings
     app = await read_application(runtime.intake, application_id, settings.intake_timeout_seconds)
     recorded = "Persetujuan Anda sudah tercatat, tetapi " if approved else ""
+    camat_name = ""
+    if request.kecamatan_code:  # the camat's stamp, as the worker's issuing call gives it
+        async with runtime.sessions() as session:
+            camat = await active_camat(session, request.kecamatan_code)
+        camat_name = camat.full_name if camat is not None else ""
     try:
         issued = await runtime.signing.IssueLetter(
-            issue_letter_request(app, request),
+            issue_letter_request(app, request, camat_name),
             metadata=((SIGNING_PASSPHRASE_METADATA, passphrase.get_secret_value()),),
             timeout=settings.signing_issue_timeout_seconds,
         )

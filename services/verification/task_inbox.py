@@ -44,6 +44,7 @@ from common.domain.events import (
 from common.events import AreaCodes, CloudEvent
 from common.messaging import PermanentEventError
 from services.verification.calendars import step_working_seconds
+from services.verification.kecamatan import calendar_key, step_rules
 from services.verification.models import (
     TASK_CANCELLED,
     TASK_DONE,
@@ -57,7 +58,7 @@ from services.verification.models import (
     ProcessedEvent,
     Task,
 )
-from services.verification.routes import DesaRules, rules_for
+from services.verification.routes import DesaRules
 
 log = logging.getLogger(__name__)
 
@@ -383,8 +384,8 @@ async def _close(
     session: AsyncSession, status: str, closed_at: datetime, *where: ColumnElement[bool]
 ) -> bool:
     """Closes the tasks `where` selects (one, or none, as the workflow waits on one step at a
-    time); True when there was one. A decided step keeps its working seconds in its desa's calendar as set now, at the
-    decision (docs/performance.md): the kabupaten view aggregates them in the database instead
+    time); True when there was one. A decided step keeps its working seconds in its desa's
+    calendar (a kecamatan step: its kecamatan's) as set now, at the decision (docs/performance.md): the kabupaten view aggregates them in the database instead
     of working each one out again in a calendar that may have changed since."""
     rules: dict[str, DesaRules] = {}
     closed = False
@@ -394,10 +395,12 @@ async def _close(
         task.closed_at = closed_at
         task.working_seconds = None
         if status in _DECIDED:
-            if task.desa_code not in rules:
-                rules[task.desa_code] = await rules_for(session, task.desa_code)
+            # A kecamatan step counts in its kecamatan's calendar, as its deadline did.
+            key = calendar_key(task.desa_code, task.role)
+            if key not in rules:
+                rules[key] = await step_rules(session, task.desa_code, task.role)
             task.working_seconds = step_working_seconds(
-                rules[task.desa_code], as_utc(task.assigned_at), closed_at
+                rules[key], as_utc(task.assigned_at), closed_at
             )
         session.add(task)
     return closed

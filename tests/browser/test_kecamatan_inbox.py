@@ -96,6 +96,12 @@ def test_the_camat_decides_from_the_kecamatan_inbox(
         expect(page.get_by_role("status")).to_contain_text("melalui kecamatan")
         expect(page.get_by_role("table")).to_contain_text(f"{SKD} (SKD)")
         visit.page(page, "jenis-surat-kecamatan")
+        # The kecamatan offices' working hours (the kabupaten's default): axe and 360 px.
+        page.goto(f"{base}/kabupaten/kecamatan/jam-kerja")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Jam kerja bawaan kantor kecamatan"
+        )
+        visit.page(page, "jam-kerja-kecamatan")
 
         r = journey.http.post(
             f"{base}/api/v1/auth/set-password",

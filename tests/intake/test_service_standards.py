@@ -225,3 +225,36 @@ def test_the_working_hours_and_procedure_in_words() -> None:
         "berkode klasifikasi" not in s.product
         and "dijawab paling lama 24 jam kerja" in s.complaints
     )
+
+
+def test_kecamatan_steps_for_some_purposes_say_so() -> None:
+    """Issue 18: the kecamatan steps follow the desa's; when the kabupaten sends the type
+    through the kecamatan for some purposes only, the standard says which, and its time is the
+    desa's with the kecamatan's hours added for those purposes."""
+    steps = [
+        directory_pb2.RouteStep(role="kasi_kesra", deadline_working_hours=8),
+        directory_pb2.RouteStep(role="kades", deadline_working_hours=8),
+        directory_pb2.RouteStep(role="kasi_pelayanan_kecamatan", deadline_working_hours=8),
+        directory_pb2.RouteStep(role="camat", deadline_working_hours=6),
+    ]
+    definition = catalogue_pb2.LetterTypeDefinition(code="SKTM", name="SKTM", online=True)
+    profile = signing_pb2.DesaProfileView(
+        desa_code=PAMANUKAN, profile=signing_pb2.DesaProfileData(name="Pamanukan")
+    )
+    every = compose(definition, directory_pb2.Route(steps=steps), profile, complaint_hours=24)
+    assert every.working_hours == 30
+    # The Kades' step signs; the camat's adds "mengetahui" and the register number.
+    assert every.procedure[2].startswith("Kepala Desa menyetujui permohonan; surat diberi nomor")
+    assert every.procedure[4].startswith('Camat menandatangani "mengetahui" secara elektronik')
+    assert not any("hanya untuk keperluan" in line for line in every.procedure)
+
+    route = directory_pb2.Route(steps=steps, kecamatan_purposes=["beasiswa", "biaya berobat"])
+    some = compose(definition, route, profile, complaint_hours=24)
+    only = "Langkah kecamatan ini hanya untuk keperluan: beasiswa, biaya berobat."
+    assert some.procedure[3].endswith(only) and some.procedure[4].endswith(only)
+    assert not some.procedure[2].endswith(only)
+    assert some.working_hours == 16
+    assert some.time.endswith(
+        "Langkah kecamatan (hanya untuk keperluan: beasiswa, biaya berobat) menambah paling "
+        "lama 14 jam kerja."
+    )

@@ -3,6 +3,7 @@ Kades certified, with the kecamatan's register number in its stamp on the page."
 
 import asyncio
 import re
+from dataclasses import replace
 from io import BytesIO
 
 import pytest
@@ -146,3 +147,17 @@ async def test_issuing_with_a_kecamatan_adds_the_camat_signature(signing: Runnin
     assert (
         await issuer.issue(_sktm("app-kec-issue"))
     ).kecamatan_register == letter.kecamatan_register
+
+
+async def test_a_camat_without_an_installed_name_is_stamped_with_the_account_name(
+    signing: RunningSigning,
+) -> None:
+    """The dev PKI's camat certificate (as a token's or BSrE's key) has no installed record, so
+    no name kept with it: the stamp prints the camat account's name the caller sends."""
+    issuer = signing.runtime.issuer
+    request = _sktm("app-kec-account-name")
+    letter = await issuer.issue(replace(request, camat_name="Drs. Ujang Suherman, M.Si."))
+    pdf = await issuer.read_pdf(letter)
+    reader = PdfFileReader(BytesIO(pdf))
+    approval = next(s for s in reader.embedded_signatures if s.field_name == APPROVAL_FIELD)
+    assert b"Drs. Ujang Suherman, M.Si." in _appearance_text(approval)

@@ -37,6 +37,7 @@ from workflows.approval.worker import build_worker
 class Approval:
     client: Client
     task_queue: str
+    signing: SigningPeer  # what the workflow's issuing asked of signing
 
     async def start(self, app_id: str) -> WorkflowHandle[Any, Any]:
         return await self.client.start_workflow(
@@ -56,12 +57,13 @@ async def approval(
         update={"temporal_task_queue": f"verification-tests-{uuid.uuid4()}"}
     )
     auth = InternalAuth.from_settings(settings, WORKER)
-    # Signing says how the desa signs (a local key); no test here has it issue a letter.
+    # Signing says how the desa signs (a local key) and records what it is asked to issue.
+    peer = SigningPeer()
     signing = GrpcServer(
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, SIGNING),
         ["smartdesa.v1.SigningService"],
-        lambda s: signing_pb2_grpc.add_SigningServiceServicer_to_server(SigningPeer(), s),
+        lambda s: signing_pb2_grpc.add_SigningServiceServicer_to_server(peer, s),
     )
     await signing.start()
     channels = [
@@ -72,7 +74,7 @@ async def approval(
     worker = build_worker(temporal_env.client, worker_settings, ApprovalActivities(*channels))
     try:
         async with worker:
-            yield Approval(temporal_env.client, worker_settings.temporal_task_queue)
+            yield Approval(temporal_env.client, worker_settings.temporal_task_queue, peer)
     finally:
         for channel in channels:
             await channel.close()

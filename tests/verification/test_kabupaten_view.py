@@ -619,3 +619,18 @@ def test_the_working_clock_counts_as_working_hours_between() -> None:
     clock = WorkingClock(DesaCalendar(calendars[1], frozenset()))
     monday = wib(2, 7)  # 2 November 2026 is a Monday
     assert clock.hours_between(monday, wib(3, 0)) == 16.5
+
+
+async def test_a_kecamatan_step_keeps_its_working_time_in_the_kecamatan_calendar(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Issue 18: a kecamatan step's deadline counts in its kecamatan's calendar, so its decided
+    working time (the kabupaten view's medians) does too; the desa's steps keep the desa's."""
+    async with sessions() as session:
+        session.add(_saturdays("32.13.11"))  # Pamanukan's kecamatan works on Saturday
+        await session.commit()
+    projection = TaskProjection(sessions)
+    camat = await _decide(projection, "camat", wib(6, 15), wib(9, 9))
+    sekdes = await _decide(projection, "sekdes", wib(6, 15), wib(9, 9))
+    assert (await _stored(sessions, camat)).working_seconds == 10 * 3600.0  # 1 + 8 + 1
+    assert (await _stored(sessions, sekdes)).working_seconds == 2 * 3600.0  # 1 + 1

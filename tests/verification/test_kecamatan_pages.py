@@ -280,6 +280,7 @@ async def test_the_operator_manages_kecamatan_accounts_and_letter_types_on_pages
             "/kabupaten/kecamatan/jenis-surat/SKD/hapus", data={"csrf_token": token}
         )
         assert removed.status_code == 303
+    await _purposes_are_edited_and_never_lost(service)
     # DPMD's viewer reads the pages and changes nothing.
     async with _browser(service, "dpmd.subang") as viewer:
         page = await viewer.get(f"/kabupaten/kecamatan/{KEC_PAMANUKAN}")
@@ -291,6 +292,68 @@ async def test_the_operator_manages_kecamatan_accounts_and_letter_types_on_pages
             data={"csrf_token": viewer_token.group(1), "username": "x.y", "role": "sekcam"},
         )
         assert refused.status_code == 403
+
+
+async def _purposes_are_edited_and_never_lost(service: Service) -> None:
+    """The page shows a type's purposes and saves them (the PUT replaces the whole row): a
+    form opened for the type carries them back; a blank form that never showed them is
+    refused with them filled in, so a save of the steps alone cannot clear them."""
+    headers = await service.login("diskominfo.subang")
+
+    async def sktm_purposes() -> list[str]:
+        listed = await service.http.get("/api/v1/kabupaten/kecamatan-letter-types", headers=headers)
+        return next(t["purposes"] for t in listed.json() if t["letter_type"] == "SKTM")
+
+    async with _browser(service, "diskominfo.subang") as operator:
+        token = await _csrf(operator, "/kabupaten/kecamatan/jenis-surat")
+        typed = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "kasi_pelayanan_kecamatan", "jam_0": "8",
+                  "peran_1": "camat", "jam_1": "8",
+                  "keperluan": "Beasiswa\n\n  biaya   berobat \n"},
+        )  # fmt: skip
+        assert typed.status_code == 303
+        assert await sktm_purposes() == ["Beasiswa", "biaya berobat"]
+        page = await operator.get("/kabupaten/kecamatan/jenis-surat")
+        assert "hanya untuk: Beasiswa, biaya berobat" in page.text
+        opened = await operator.get("/kabupaten/kecamatan/jenis-surat?ubah=SKTM")
+        assert ">Beasiswa\nbiaya berobat</textarea>" in opened.text
+        assert 'name="dimuat" value="SKTM"' in opened.text
+        # A blank form for SKTM (its purposes never shown): refused, nothing changed, and the
+        # purposes are filled in with the typed steps kept.
+        blank = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "",
+                  "peran_0": "camat", "jam_0": "6"},
+        )  # fmt: skip
+        assert blank.status_code == 409 and "hanya untuk keperluan tertentu" in blank.text
+        assert ">Beasiswa\nbiaya berobat</textarea>" in blank.text
+        assert 'name="dimuat" value="SKTM"' in blank.text and 'value="6"' in blank.text
+        assert await sktm_purposes() == ["Beasiswa", "biaya berobat"]
+        # Saved again from that form: the steps change, the purposes stay.
+        again = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "camat", "jam_0": "6", "keperluan": "Beasiswa\nbiaya berobat"},
+        )  # fmt: skip
+        assert again.status_code == 303
+        assert await sktm_purposes() == ["Beasiswa", "biaya berobat"]
+        # Broken purposes: 422 in Indonesian, the typed text kept.
+        twice = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "camat", "jam_0": "6", "keperluan": "beasiswa\nBEASISWA"},
+        )  # fmt: skip
+        assert twice.status_code == 422 and "Keperluan tidak boleh berulang." in twice.text
+        assert "beasiswa\nBEASISWA</textarea>" in twice.text
+        # Emptied on purpose from the opened form: every purpose again.
+        emptied = await operator.post(
+            "/kabupaten/kecamatan/jenis-surat",
+            data={"csrf_token": token, "jenis": "SKTM", "dimuat": "SKTM",
+                  "peran_0": "camat", "jam_0": "6", "keperluan": ""},
+        )  # fmt: skip
+        assert emptied.status_code == 303 and await sktm_purposes() == []
 
 
 async def test_the_camat_decides_on_the_task_page(service: Service, approval: Approval) -> None:
@@ -343,6 +406,10 @@ async def test_the_camat_decides_on_the_task_page(service: Service, approval: Ap
         assert approved.headers["location"].startswith("/kotak-masuk?selesai=")
         result = await handle.result()
         assert result["status"] == "issued" and result["route"][-1] == "camat"
+        # The camat account's printed name goes to signing with the letter (for a camat key
+        # with no installed name: PKCS#11, BSrE, the dev PKI).
+        issued = next(c for c in approval.signing.calls if c.application_id == app_id)
+        assert issued.kecamatan_code == KEC_PAMANUKAN and issued.camat_name == CAMAT_NAME
         assert app_id not in (await camat.get("/kotak-masuk")).text
 
 
@@ -442,3 +509,100 @@ async def test_the_camat_certificate_installed_from_the_page_approves_the_next_l
     assert CAMAT_NAME.split(",")[0].encode() in appearance
     check = await asyncio.to_thread(check_pdf, pdf, signing.signers.root_cert_asn1)
     assert check.conclusion == "valid", check
+
+
+async def test_the_operator_sets_kecamatan_calendars_on_pages(service: Service) -> None:
+    """Issue 18: the kabupaten's default calendar for kecamatan offices and one kecamatan's
+    own, on pages over the API's code: what is saved is what the API reads; broken input is
+    refused in Indonesian with the form kept; the viewer only reads."""
+    headers = await service.login("diskominfo.subang")
+    own = f"/kabupaten/kecamatan/{KEC_PAMANUKAN}/jam-kerja"
+    async with _browser(service, "diskominfo.subang") as operator:
+        page = await operator.get("/kabupaten/kecamatan/jam-kerja")
+        assert page.status_code == 200 and "jam kerja bawaan layanan" in page.text
+        token = await _csrf(operator, own)
+        week = {f"hari-{d}-buka": "1" for d in (1, 2, 3, 4, 5)} | {
+            f"hari-{d}-mulai": "07:30" for d in (1, 2, 3, 4, 5)
+        } | {f"hari-{d}-selesai": "15:00" for d in (1, 2, 3, 4, 5)}  # fmt: skip
+        forged = await operator.post("/kabupaten/kecamatan/jam-kerja", data=week)
+        assert forged.status_code == 403
+        saved = await operator.post(
+            "/kabupaten/kecamatan/jam-kerja",
+            data={**week, "csrf_token": token, "libur": "2026-12-28", "bulan": "2026-12"},
+        )
+        assert saved.status_code == 303
+        default = await service.http.get("/api/v1/kabupaten/kecamatan-calendar", headers=headers)
+        assert default.json()["source"] == "kabupaten"
+        assert default.json()["hours"][0] == {"weekday": 1, "start": "07:30", "end": "15:00"}
+        assert default.json()["local_days_off"] == ["2026-12-28"]
+        # The kecamatan follows the default until it has its own.
+        inherited = await operator.get(own)
+        assert "bawaan kabupaten untuk kantor kecamatan" in inherited.text
+        assert "Pakai jam kerja bawaan kabupaten" not in inherited.text
+        # Closing before opening: refused, nothing saved, the typed hours kept.
+        wrong = await operator.post(
+            own, data={"csrf_token": token, "hari-6-buka": "1", "hari-6-mulai": "12:00",
+                       "hari-6-selesai": "08:00"},
+        )  # fmt: skip
+        assert wrong.status_code == 422 and "jam mulai harus sebelum jam selesai" in wrong.text
+        assert '<option value="12:00" selected>' in wrong.text
+        api_own = f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/calendar"
+        assert (await service.http.get(api_own, headers=headers)).json()["source"] == "kabupaten"
+        mine = await operator.post(
+            own, data={"csrf_token": token, "hari-6-buka": "1", "hari-6-mulai": "08:00",
+                       "hari-6-selesai": "12:00"},
+        )  # fmt: skip
+        assert mine.status_code == 303
+        read = (await service.http.get(api_own, headers=headers)).json()
+        assert read["source"] == "kecamatan"
+        assert read["hours"] == [{"weekday": 6, "start": "08:00", "end": "12:00"}]
+        back = await operator.post(own + "/bawaan", data={"csrf_token": token})
+        assert back.status_code == 303
+        assert (await service.http.get(api_own, headers=headers)).json()["source"] == "kabupaten"
+        assert (await operator.get("/kabupaten/kecamatan/32.14.01/jam-kerja")).status_code == 404
+    async with _browser(service, "dpmd.subang") as viewer:
+        page = await viewer.get(own)
+        assert page.status_code == 200 and "Simpan" not in page.text
+        assert "07.30–15.00 WIB" in page.text
+        viewer_token = CSRF.search(page.text)
+        assert viewer_token is not None
+        refused = await viewer.post(own, data={**week, "csrf_token": viewer_token.group(1)})
+        assert refused.status_code == 403
+
+
+async def test_the_kabupaten_inbox_counts_a_kecamatan_step_in_the_kecamatan_calendar(
+    service: Service,
+) -> None:
+    """Issue 18: a camat's step escalated to the kabupaten operator shows what is left in the
+    kecamatan's working time, not the desa's. The kecamatan here works half an hour on Sundays
+    and takes every Sunday off, so nothing is left of a deadline three days away (in the desa's
+    Monday-to-Friday calendar a working day would be)."""
+    headers = await service.login("diskominfo.subang")
+    today = datetime.now(UTC).date()
+    sundays = [
+        (today + timedelta(days=i)).isoformat()
+        for i in range(-7, 21)
+        if (today + timedelta(days=i)).isoweekday() == 7
+    ]
+    put = await service.http.put(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/calendar",
+        json={"hours": [{"weekday": 7, "start": "00:00", "end": "00:30"}],
+              "local_days_off": sundays},
+        headers=headers,
+    )  # fmt: skip
+    assert put.status_code == 200, put.text
+    app_id = str(uuid.uuid4())
+    service.intake.add(app_id, PAMANUKAN, number="SKD-2026-000951")
+    task = _task(app_id, PAMANUKAN, KEC_PAMANUKAN, "camat", "SKD-2026-000951")
+    task.deadline = datetime.now(UTC) + timedelta(days=3)
+    task.escalated_to_role = "kabupaten_operator"
+    task.escalation_level = 2
+    async with service.runtime.sessions() as session:
+        session.add(task)
+        await session.commit()
+    async with _browser(service, "diskominfo.subang") as operator:
+        inbox = await operator.get("/kotak-masuk")
+    assert inbox.status_code == 200 and f"/permohonan/{app_id}" in inbox.text
+    row = inbox.text[inbox.text.index(f"/permohonan/{app_id}") :]
+    row = row[: row.index("</li>")]
+    assert "Sisa kurang dari 1 menit kerja" in row, row

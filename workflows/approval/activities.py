@@ -17,7 +17,7 @@ from smartdesa.v1 import (
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from common.domain import SignerKind, is_kecamatan_role
+from common.domain import Role, SignerKind, is_kecamatan_role
 from common.domain.purposes import purpose_matches
 from workflows.approval.days_off import national_days_off
 from workflows.approval.issuing import issue_letter_request
@@ -265,6 +265,20 @@ class ApprovalActivities:
                 f"record progress: {exc.code().name} {exc.details()}", type=exc.code().name
             ) from exc
 
+    async def _camat_name(self, desa_code: str) -> str:
+        """The active camat's printed name (verification's account), for the stamp of a camat
+        whose signer carries no installed name; "" when verification has none to give."""
+        try:
+            holders = await self._directory.ListRoleHolders(
+                directory_pb2.ListRoleHoldersRequest(desa_code=desa_code, role=Role.CAMAT),
+                timeout=_CALL_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return ""  # a stand-in without the directory: the installed name only
+            raise
+        return next((h.full_name for h in holders.holders if not h.acting and h.full_name), "")
+
     @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:
         # The application's content goes from intake straight to signing inside this activity;
@@ -274,8 +288,11 @@ class ApprovalActivities:
                 intake_pb2.GetApplicationRequest(application_id=input.application_id),
                 timeout=_CALL_TIMEOUT_S,
             )
+            camat_name = (
+                await self._camat_name(application.desa_code) if input.kecamatan_code else ""
+            )
             letter = await self._signing.IssueLetter(
-                issue_letter_request(application, input), timeout=_ISSUE_TIMEOUT_S
+                issue_letter_request(application, input, camat_name), timeout=_ISSUE_TIMEOUT_S
             )
         except grpc.aio.AioRpcError as exc:
             _raise_for(exc, "issue letter")

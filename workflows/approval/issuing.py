@@ -8,7 +8,7 @@ from workflows.approval.models import IssueLetterInput
 
 
 def issue_letter_request(
-    application: intake_pb2.Application, input: IssueLetterInput
+    application: intake_pb2.Application, input: IssueLetterInput, camat_name: str = ""
 ) -> signing_pb2.IssueLetterRequest:
     """The letter signing issues for `application`, signed as `input` says. Built here for the
     workflow's activity and for verification, which sends it with a signer's passphrase."""
@@ -26,4 +26,6 @@ def issue_letter_request(
         # The catalogue version the application started with: its letter is that version's.
         letter_type_version=application.letter_type_version,
         kecamatan_code=input.kecamatan_code,
+        # The camat account's printed name (looked up by the caller, never in history).
+        camat_name=camat_name,
     )

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csmartdesa/v1/directory.proto\x12\x0csmartdesa.v1\"V\n\x0fGetRouteRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x13\n\x0bletter_type\x18\x02 \x01(\t\x12\x1b\n\x13letter_type_version\x18\x03 \x01(\t\"L\n\tRouteStep\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x1e\n\x16\x64\x65\x61\x64line_working_hours\x18\x02 \x01(\x05\x12\x11\n\tskippable\x18\x03 \x01(\x08\"\x89\x01\n\x0fWorkingCalendar\x12\x12\n\nstart_hour\x18\x01 \x01(\x05\x12\x10\n\x08\x65nd_hour\x18\x02 \x01(\x05\x12\x10\n\x08workdays\x18\x03 \x03(\x05\x12\x16\n\x0elocal_days_off\x18\x04 \x03(\t\x12&\n\x04\x64\x61ys\x18\x05 \x03(\x0b\x32\x18.smartdesa.v1.WorkingDay\"G\n\nWorkingDay\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x14\n\x0cstart_minute\x18\x02 \x01(\x05\x12\x12\n\nend_minute\x18\x03 \x01(\x05\"\x9b\x02\n\x05Route\x12&\n\x05steps\x18\x01 \x03(\x0b\x32\x17.smartdesa.v1.RouteStep\x12\x13\n\x0bsigner_role\x18\x02 \x01(\t\x12\x19\n\x11on_behalf_of_role\x18\x03 \x01(\t\x12/\n\x08\x63\x61lendar\x18\x04 \x01(\x0b\x32\x1d.smartdesa.v1.WorkingCalendar\x12\x1b\n\x13max_revision_rounds\x18\x05 \x01(\x05\x12\x15\n\rresubmit_days\x18\x06 \x01(\x05\x12\x1a\n\x12kecamatan_purposes\x18\x07 \x03(\t\x12\x39\n\x12kecamatan_calendar\x18\x08 \x01(\x0b\x32\x1d.smartdesa.v1.WorkingCalendar\"9\n\x16ListRoleHoldersRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"=\n\x0bStaffMember\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63ting\x18\x03 \x01(\x08\"E\n\x17ListRoleHoldersResponse\x12*\n\x07holders\x18\x01 \x03(\x0b\x32\x19.smartdesa.v1.StaffMember\"2\n\x1dListOfferedLetterTypesRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\"b\n\x1eListOfferedLetterTypesResponse\x12\x14\n\x0cletter_types\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65sa_closed\x18\x02 \x01(\x08\x12\x15\n\rclosed_reason\x18\x03 \x01(\t\"0\n\x16ListServingDesaRequest\x12\x16\n\x0ekabupaten_code\x18\x01 \x01(\t\"-\n\x17ListServingDesaResponse\x12\x12\n\ndesa_codes\x18\x01 \x03(\t\">\n\x16GetStaffSessionRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"l\n\x11StaffSessionState\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x11\n\tdesa_code\x18\x03 \x01(\t\x12\x17\n\x0fsession_version\x18\x04 \x01(\x03\x12\r\n\x05\x65nded\x18\x05 \x01(\x08\"@\n\x17GetLetterFiguresRequest\x12\x16\n\x0ekabupaten_code\x18\x01 \x01(\t\x12\r\n\x05month\x18\x02 \x01(\t\"\xa1\x01\n\x11\x44\x65saLetterFigures\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x16\n\x0ekecamatan_code\x18\x02 \x01(\t\x12\x11\n\trequested\x18\x03 \x01(\x05\x12\x0e\n\x06issued\x18\x04 \x01(\x05\x12\x1e\n\x16working_hours_to_issue\x18\x05 \x03(\x01\x12\x1e\n\x16issued_within_standard\x18\x06 \x01(\x05\">\n\rLetterFigures\x12-\n\x04\x64\x65sa\x18\x01 \x03(\x0b\x32\x1f.smartdesa.v1.DesaLetterFigures2\xb9\x04\n\x10\x44irectoryService\x12>\n\x08GetRoute\x12\x1d.smartdesa.v1.GetRouteRequest\x1a\x13.smartdesa.v1.Route\x12^\n\x0fListRoleHolders\x12$.smartdesa.v1.ListRoleHoldersRequest\x1a%.smartdesa.v1.ListRoleHoldersResponse\x12s\n\x16ListOfferedLetterTypes\x12+.smartdesa.v1.ListOfferedLetterTypesRequest\x1a,.smartdesa.v1.ListOfferedLetterTypesResponse\x12^\n\x0fListServingDesa\x12$.smartdesa.v1.ListServingDesaRequest\x1a%.smartdesa.v1.ListServingDesaResponse\x12X\n\x0fGetStaffSession\x12$.smartdesa.v1.GetStaffSessionRequest\x1a\x1f.smartdesa.v1.StaffSessionState\x12V\n\x10GetLetterFigures\x12%.smartdesa.v1.GetLetterFiguresRequest\x1a\x1b.smartdesa.v1.LetterFiguresb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csmartdesa/v1/directory.proto\x12\x0csmartdesa.v1\"V\n\x0fGetRouteRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x13\n\x0bletter_type\x18\x02 \x01(\t\x12\x1b\n\x13letter_type_version\x18\x03 \x01(\t\"L\n\tRouteStep\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x1e\n\x16\x64\x65\x61\x64line_working_hours\x18\x02 \x01(\x05\x12\x11\n\tskippable\x18\x03 \x01(\x08\"\x89\x01\n\x0fWorkingCalendar\x12\x12\n\nstart_hour\x18\x01 \x01(\x05\x12\x10\n\x08\x65nd_hour\x18\x02 \x01(\x05\x12\x10\n\x08workdays\x18\x03 \x03(\x05\x12\x16\n\x0elocal_days_off\x18\x04 \x03(\t\x12&\n\x04\x64\x61ys\x18\x05 \x03(\x0b\x32\x18.smartdesa.v1.WorkingDay\"G\n\nWorkingDay\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x14\n\x0cstart_minute\x18\x02 \x01(\x05\x12\x12\n\nend_minute\x18\x03 \x01(\x05\"\x9b\x02\n\x05Route\x12&\n\x05steps\x18\x01 \x03(\x0b\x32\x17.smartdesa.v1.RouteStep\x12\x13\n\x0bsigner_role\x18\x02 \x01(\t\x12\x19\n\x11on_behalf_of_role\x18\x03 \x01(\t\x12/\n\x08\x63\x61lendar\x18\x04 \x01(\x0b\x32\x1d.smartdesa.v1.WorkingCalendar\x12\x1b\n\x13max_revision_rounds\x18\x05 \x01(\x05\x12\x15\n\rresubmit_days\x18\x06 \x01(\x05\x12\x1a\n\x12kecamatan_purposes\x18\x07 \x03(\t\x12\x39\n\x12kecamatan_calendar\x18\x08 \x01(\x0b\x32\x1d.smartdesa.v1.WorkingCalendar\"9\n\x16ListRoleHoldersRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"P\n\x0bStaffMember\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63ting\x18\x03 \x01(\x08\x12\x11\n\tfull_name\x18\x04 \x01(\t\"E\n\x17ListRoleHoldersResponse\x12*\n\x07holders\x18\x01 \x03(\x0b\x32\x19.smartdesa.v1.StaffMember\"2\n\x1dListOfferedLetterTypesRequest\x12\x11\n\tdesa_code\x18\x01 \x01(\t\"b\n\x1eListOfferedLetterTypesResponse\x12\x14\n\x0cletter_types\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65sa_closed\x18\x02 \x01(\x08\x12\x15\n\rclosed_reason\x18\x03 \x01(\t\"0\n\x16ListServingDesaRequest\x12\x16\n\x0ekabupaten_code\x18\x01 \x01(\t\"-\n\x17ListServingDesaResponse\x12\x12\n\ndesa_codes\x18\x01 \x03(\t\">\n\x16GetStaffSessionRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"l\n\x11StaffSessionState\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x11\n\tdesa_code\x18\x03 \x01(\t\x12\x17\n\x0fsession_version\x18\x04 \x01(\x03\x12\r\n\x05\x65nded\x18\x05 \x01(\x08\"@\n\x17GetLetterFiguresRequest\x12\x16\n\x0ekabupaten_code\x18\x01 \x01(\t\x12\r\n\x05month\x18\x02 \x01(\t\"\xa1\x01\n\x11\x44\x65saLetterFigures\x12\x11\n\tdesa_code\x18\x01 \x01(\t\x12\x16\n\x0ekecamatan_code\x18\x02 \x01(\t\x12\x11\n\trequested\x18\x03 \x01(\x05\x12\x0e\n\x06issued\x18\x04 \x01(\x05\x12\x1e\n\x16working_hours_to_issue\x18\x05 \x03(\x01\x12\x1e\n\x16issued_within_standard\x18\x06 \x01(\x05\">\n\rLetterFigures\x12-\n\x04\x64\x65sa\x18\x01 \x03(\x0b\x32\x1f.smartdesa.v1.DesaLetterFigures2\xb9\x04\n\x10\x44irectoryService\x12>\n\x08GetRoute\x12\x1d.smartdesa.v1.GetRouteRequest\x1a\x13.smartdesa.v1.Route\x12^\n\x0fListRoleHolders\x12$.smartdesa.v1.ListRoleHoldersRequest\x1a%.smartdesa.v1.ListRoleHoldersResponse\x12s\n\x16ListOfferedLetterTypes\x12+.smartdesa.v1.ListOfferedLetterTypesRequest\x1a,.smartdesa.v1.ListOfferedLetterTypesResponse\x12^\n\x0fListServingDesa\x12$.smartdesa.v1.ListServingDesaRequest\x1a%.smartdesa.v1.ListServingDesaResponse\x12X\n\x0fGetStaffSession\x12$.smartdesa.v1.GetStaffSessionRequest\x1a\x1f.smartdesa.v1.StaffSessionState\x12V\n\x10GetLetterFigures\x12%.smartdesa.v1.GetLetterFiguresRequest\x1a\x1b.smartdesa.v1.LetterFiguresb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,27 +44,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTROLEHOLDERSREQUEST']._serialized_start=711
   _globals['_LISTROLEHOLDERSREQUEST']._serialized_end=768
   _globals['_STAFFMEMBER']._serialized_start=770
-  _globals['_STAFFMEMBER']._serialized_end=831
-  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_start=833
-  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_end=902
-  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_start=904
-  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_end=954
-  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_start=956
-  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_end=1054
-  _globals['_LISTSERVINGDESAREQUEST']._serialized_start=1056
-  _globals['_LISTSERVINGDESAREQUEST']._serialized_end=1104
-  _globals['_LISTSERVINGDESARESPONSE']._serialized_start=1106
-  _globals['_LISTSERVINGDESARESPONSE']._serialized_end=1151
-  _globals['_GETSTAFFSESSIONREQUEST']._serialized_start=1153
-  _globals['_GETSTAFFSESSIONREQUEST']._serialized_end=1215
-  _globals['_STAFFSESSIONSTATE']._serialized_start=1217
-  _globals['_STAFFSESSIONSTATE']._serialized_end=1325
-  _globals['_GETLETTERFIGURESREQUEST']._serialized_start=1327
-  _globals['_GETLETTERFIGURESREQUEST']._serialized_end=1391
-  _globals['_DESALETTERFIGURES']._serialized_start=1394
-  _globals['_DESALETTERFIGURES']._serialized_end=1555
-  _globals['_LETTERFIGURES']._serialized_start=1557
-  _globals['_LETTERFIGURES']._serialized_end=1619
-  _globals['_DIRECTORYSERVICE']._serialized_start=1622
-  _globals['_DIRECTORYSERVICE']._serialized_end=2191
+  _globals['_STAFFMEMBER']._serialized_end=850
+  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_start=852
+  _globals['_LISTROLEHOLDERSRESPONSE']._serialized_end=921
+  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_start=923
+  _globals['_LISTOFFEREDLETTERTYPESREQUEST']._serialized_end=973
+  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_start=975
+  _globals['_LISTOFFEREDLETTERTYPESRESPONSE']._serialized_end=1073
+  _globals['_LISTSERVINGDESAREQUEST']._serialized_start=1075
+  _globals['_LISTSERVINGDESAREQUEST']._serialized_end=1123
+  _globals['_LISTSERVINGDESARESPONSE']._serialized_start=1125
+  _globals['_LISTSERVINGDESARESPONSE']._serialized_end=1170
+  _globals['_GETSTAFFSESSIONREQUEST']._serialized_start=1172
+  _globals['_GETSTAFFSESSIONREQUEST']._serialized_end=1234
+  _globals['_STAFFSESSIONSTATE']._serialized_start=1236
+  _globals['_STAFFSESSIONSTATE']._serialized_end=1344
+  _globals['_GETLETTERFIGURESREQUEST']._serialized_start=1346
+  _globals['_GETLETTERFIGURESREQUEST']._serialized_end=1410
+  _globals['_DESALETTERFIGURES']._serialized_start=1413
+  _globals['_DESALETTERFIGURES']._serialized_end=1574
+  _globals['_LETTERFIGURES']._serialized_start=1576
+  _globals['_LETTERFIGURES']._serialized_end=1638
+  _globals['_DIRECTORYSERVICE']._serialized_start=1641
+  _globals['_DIRECTORYSERVICE']._serialized_end=2210
 # @@protoc_insertion_point(module_scope)

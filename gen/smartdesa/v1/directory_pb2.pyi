@@ -237,20 +237,26 @@ class StaffMember(_message.Message):
     USERNAME_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
     ACTING_FIELD_NUMBER: _builtins.int
+    FULL_NAME_FIELD_NUMBER: _builtins.int
     username: _builtins.str
     role: _builtins.str
     acting: _builtins.bool
     """holds the role as Plt (pelaksana tugas) for a period"""
+    full_name: _builtins.str
+    """The name printed on letters (with titles); given for kecamatan roles only: the camat's
+    "mengetahui" stamp prints it when no installed certificate carries a name.
+    """
     def __init__(
         self,
         *,
         username: _builtins.str = ...,
         role: _builtins.str = ...,
         acting: _builtins.bool = ...,
+        full_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acting", b"acting", "role", b"role", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acting", b"acting", "full_name", b"full_name", "role", b"role", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

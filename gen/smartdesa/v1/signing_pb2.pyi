@@ -376,6 +376,7 @@ class IssueLetterRequest(_message.Message):
     SIGNER_IS_PLT_FIELD_NUMBER: _builtins.int
     LETTER_TYPE_VERSION_FIELD_NUMBER: _builtins.int
     KECAMATAN_CODE_FIELD_NUMBER: _builtins.int
+    CAMAT_NAME_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     letter_type: _builtins.str
@@ -398,6 +399,10 @@ class IssueLetterRequest(_message.Message):
     reserves the camat's signature field and the camat signs "mengetahui" with the
     kecamatan's register number. Empty: a desa-only letter.
     """
+    camat_name: _builtins.str
+    """The camat account's printed name (verification's staff record), for the "mengetahui"
+    stamp when the camat's installed certificate carries none (PKCS#11, BSrE, the dev PKI).
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -415,10 +420,11 @@ class IssueLetterRequest(_message.Message):
         signer_is_plt: _builtins.bool = ...,
         letter_type_version: _builtins.str = ...,
         kecamatan_code: _builtins.str = ...,
+        camat_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "desa_code", b"desa_code", "fields", b"fields", "kecamatan_code", b"kecamatan_code", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "camat_name", b"camat_name", "desa_code", b"desa_code", "fields", b"fields", "kecamatan_code", b"kecamatan_code", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,7 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from common.db import utcnow
 from services.verification.api.deps import CurrentStaff, RuntimeDep, SessionDep, desa_staff
 from services.verification.calendars import DesaCalendar, calendar_of
-from services.verification.kecamatan import is_kecamatan_staff, kecamatan_area, step_calendar
+from services.verification.kecamatan import (
+    calendar_key,
+    is_kecamatan_staff,
+    kecamatan_area,
+    step_calendar,
+)
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED, Staff
 from services.verification.request_view import applicant_names
 from services.verification.staff_tasks import (
@@ -115,7 +120,7 @@ def rows_of(
     names: dict[str, str] | None = None,
     type_names: Mapping[str, str] | None = None,
 ) -> list[InboxRow]:
-    """`calendars`: each task's desa calendar by desa code (one desa for desa staff);
+    """`calendars`: each task's calendar by `calendar_key` (one desa's for desa staff);
     `type_names`: the catalogue's names of the letter types (the code where it has none)."""
     rows = []
     for t in tasks:
@@ -123,7 +128,7 @@ def rows_of(
         calendar = next(iter(calendars.values()))
         if isinstance(t, EscalatedTask):
             area = f"Desa {t.desa_name}, Kec. {t.kecamatan_name}"
-            calendar = calendars[t.desa_code]
+            calendar = calendars[calendar_key(t.desa_code, t.step.role)]
         rows.append(
             InboxRow(
                 task=t,
@@ -200,14 +205,13 @@ async def _inbox_page(
         placed = await (kecamatan_tasks if kecamatan else escalated_tasks)(session, staff)
         tasks = list(placed)
         shown = [t for t in tasks if matches(t, jenis, keadaan)]
-        # Kecamatan staff's tasks are all kecamatan steps, counted in the kecamatan's calendar.
+        # A kecamatan step (all of kecamatan staff's, some escalated to the kabupaten) counts
+        # in its kecamatan's calendar, any other step in its desa's.
         calendars = {
-            code: await (
-                step_calendar(session, code, staff.role, now)
-                if kecamatan
-                else calendar_of(session, code, now)
-            )
-            for code in dict.fromkeys(t.desa_code for t in placed)
+            key: await step_calendar(session, desa_code, role, now)
+            for key, (desa_code, role) in {
+                calendar_key(t.desa_code, t.step.role): (t.desa_code, t.step.role) for t in placed
+            }.items()
         }
     else:
         staff = desa_staff(staff)

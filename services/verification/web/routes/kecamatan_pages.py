@@ -5,14 +5,17 @@ links, and its camat's certificate; and which letter types go through the kecama
 kabupaten's staff read; only the kabupaten operator changes anything. (The kecamatan staff's
 own inbox is /kotak-masuk: routes/inbox.py.)"""
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from common.domain import KECAMATAN_ROLES, Role, role_label
-from common.domain.errors import DomainError, Invalid
-from common.web.refusals import refusal_of
+from common.domain.errors import Conflict, DomainError, Invalid
+from common.web.refusals import Refusal, refusal_of
+from common.wib import DAY_NAMES, WIB
 from services.verification import kecamatan, onboarding
 from services.verification.api.deps import (
     KabupatenOperator,
@@ -20,9 +23,25 @@ from services.verification.api.deps import (
     SessionDep,
     kabupaten_staff,
 )
-from services.verification.routes import MAX_STEP_HOURS, StepSpec
+from services.verification.models import KecamatanLetterType, Staff
+from services.verification.route_admin import DayHoursIO, hhmm, hours_of
+from services.verification.routes import (
+    DEFAULT_RULES,
+    MAX_STEP_HOURS,
+    DesaRules,
+    StepSpec,
+    rules_of,
+)
 from services.verification.web.pages import StaffPage, StaffPageDep, render
 from services.verification.web.routes.onboarding import link_shown, uploaded_file
+from services.verification.web.routes.settings import (
+    DEFAULT_DAY,
+    END_TIMES,
+    START_TIMES,
+    calendar_context,
+    month_of,
+    refusal_flash,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,6 +54,8 @@ MESSAGES = {
     "nama": "Nama tersimpan.",
     "jenis": "Jenis surat disimpan: permohonan baru jenis ini melalui kecamatan.",
     "jenis-hapus": "Jenis surat tidak lagi melalui kecamatan (permohonan yang berjalan tetap).",
+    "jam": "Jam kerja disimpan; berlaku untuk permohonan yang diajukan sesudahnya.",
+    "jam-bawaan": "Kecamatan ini kembali memakai jam kerja bawaan kabupaten.",
 }
 
 
@@ -61,6 +82,23 @@ async def kecamatan_list(request: Request, page: StaffPageDep, session: SessionD
 # -- which letter types go through the kecamatan (before /{code}: its path is fixed) --------
 
 STEP_SLOTS = 3
+# The purposes textarea, one per line: 30 purposes of at most 100 characters fit.
+MAX_PURPOSES_TEXT = 4000
+
+
+def purposes_from_text(text: str) -> tuple[str, ...]:
+    """The textarea's purposes, one a line; blank lines are left out."""
+    return tuple(line for line in (" ".join(x.split()) for x in text.splitlines()) if line)
+
+
+def _loaded_form(row: KecamatanLetterType) -> dict[str, Any]:
+    """The form filled with a type as saved, so that saving it again keeps its purposes."""
+    return {
+        "jenis": row.letter_type,
+        "loaded": row.letter_type,
+        "steps": [(s.role, s.deadline_working_hours) for s in kecamatan.steps_of(row)],
+        "purposes": "\n".join(kecamatan.purposes_of(row)),
+    }
 
 
 async def _types_page(
@@ -75,9 +113,16 @@ async def _types_page(
 ) -> HTMLResponse:
     rows = await kecamatan.kecamatan_letter_types(session, page.staff.kabupaten_code)
     names = await runtime.catalogue.names()
+    if form is None:
+        # ?ubah=SKTM opens a saved type in the form (its steps and purposes).
+        editing = request.query_params.get("ubah", "")
+        row = next((r for r in rows if r.letter_type == editing), None)
+        form = _loaded_form(row) if row is not None else None
     default_form = {
         "jenis": "",
+        "loaded": "",
         "steps": [(s.role, s.deadline_working_hours) for s in kecamatan.DEFAULT_STEPS],
+        "purposes": "",
     }
     return render(
         request,
@@ -86,7 +131,13 @@ async def _types_page(
             "title": "Jenis surat melalui kecamatan",
             "nav_active": "kecamatan",
             "rows": [
-                (r, names.get(r.letter_type, r.letter_type), kecamatan.steps_of(r)) for r in rows
+                (
+                    r,
+                    names.get(r.letter_type, r.letter_type),
+                    kecamatan.steps_of(r),
+                    kecamatan.purposes_of(r),
+                )
+                for r in rows
             ],
             "type_options": sorted(names.items(), key=lambda kv: kv[1]),
             "role_options": [("", "(tidak dipakai)")]
@@ -118,19 +169,33 @@ async def set_letter_type(
     session: SessionDep,
 ) -> Response:
     """As PUT /api/v1/kabupaten/kecamatan-letter-types/{type}: the steps in order, empty
-    slots left out."""
+    slots left out, and the purposes (`keperluan`, one a line; none: every purpose). The PUT
+    replaces the whole row, so a type already saved with purposes is only saved from a form
+    that was filled with them (`dimuat`, from ?ubah=): a form opened blank for it is shown
+    again with its purposes, and nothing is lost by a save that never showed them."""
     data = await request.form()
     jenis = str(data.get("jenis") or "")[:40]
+    loaded = str(data.get("dimuat") or "")[:40]
+    purposes_text = str(data.get("keperluan") or "")[:MAX_PURPOSES_TEXT]
     steps: list[tuple[str, str]] = []
     for i in range(STEP_SLOTS):
         role = str(data.get(f"peran_{i}") or "")[:40]
         hours = str(data.get(f"jam_{i}") or "")[:4]
         if role:
             steps.append((role, hours))
-    form = {"jenis": jenis, "steps": steps}
+    form = {"jenis": jenis, "loaded": loaded, "steps": steps, "purposes": purposes_text}
+    saved: KecamatanLetterType | None = None
     try:
         if await runtime.catalogue.known(jenis) is None:
             raise Invalid("unknown-letter-type", "Pilih jenis surat dari katalog.", field="jenis")
+        saved = await session.get(KecamatanLetterType, (staff.kabupaten_code, jenis))
+        if saved is not None and loaded != jenis and kecamatan.purposes_of(saved):
+            raise Conflict(
+                "purposes-not-shown",
+                "Jenis surat ini sudah melalui kecamatan hanya untuk keperluan tertentu; "
+                "daftarnya dimuat di bawah. Periksa lalu simpan lagi.",
+                field="purposes",
+            )
         specs = []
         for role, hours in steps:
             if not hours.isdigit():
@@ -140,8 +205,13 @@ async def set_letter_type(
                     field="steps",
                 )
             specs.append(StepSpec(role, int(hours)))
-        await kecamatan.set_kecamatan_letter_type(session, staff, jenis, tuple(specs))
+        await kecamatan.set_kecamatan_letter_type(
+            session, staff, jenis, tuple(specs), purposes_from_text(purposes_text)
+        )
     except DomainError as exc:
+        if exc.code == "purposes-not-shown" and saved is not None:
+            # The typed steps stay; the saved purposes are filled in to be confirmed.
+            form = form | {"loaded": jenis, "purposes": _loaded_form(saved)["purposes"]}
         return await _types_page(
             request,
             page,
@@ -170,6 +240,194 @@ async def unset_letter_type(
             request, page, runtime, session, extra=refused(exc), status_code=refusal_of(exc).status
         )
     return RedirectResponse(f"{TYPES_PATH}?pesan=jenis-hapus", status_code=303)
+
+
+# -- the working calendar kecamatan steps count in (as /api/v1/kabupaten/kecamatan-calendar and
+# /api/v1/kabupaten/kecamatan/{code}/calendar): the kabupaten's default, a kecamatan's own ----
+
+CALENDAR_PATH = LIST_PATH + "/jam-kerja"
+CALENDAR_SOURCES = {
+    kecamatan.CALENDAR_KECAMATAN: "jam kerja kecamatan ini sendiri",
+    kecamatan.CALENDAR_KABUPATEN: "jam kerja bawaan kabupaten untuk kantor kecamatan",
+    kecamatan.CALENDAR_DEFAULT: "jam kerja bawaan layanan (Senin–Jumat 08.00–16.00)",
+}
+
+
+def _calendar_values(rules: DesaRules) -> dict[str, Any]:
+    """The form's values from saved rules (the shape of the desa's jam-kerja page)."""
+    hours = {d.weekday: (hhmm(d.start_minute), hhmm(d.end_minute)) for d in rules.schedule}
+    return {
+        "week": {
+            d: {
+                "open": d in hours,
+                "start": hours.get(d, DEFAULT_DAY)[0],
+                "end": hours.get(d, DEFAULT_DAY)[1],
+            }
+            for d in DAY_NAMES
+        },
+        "local_days_off": sorted(rules.local_days_off),
+    }
+
+
+async def _calendar_page(
+    request: Request,
+    page: StaffPage,
+    session: SessionDep,
+    code: str | None,
+    *,
+    values: dict[str, Any] | None = None,
+    month: str = "",
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """`code`: a kecamatan's calendar; None: the kabupaten's default."""
+    kabupaten = page.staff.kabupaten_code
+    area = kecamatan.kecamatan_in_kabupaten(kabupaten, code) if code else None
+    if area is not None:
+        rules, source = await kecamatan.kecamatan_calendar(session, area.code, kabupaten)
+    else:
+        row = await kecamatan.calendar_row(session, kabupaten)
+        rules = rules_of(row) if row is not None else DEFAULT_RULES
+        source = kecamatan.CALENDAR_KABUPATEN if row is not None else kecamatan.CALENDAR_DEFAULT
+    values = values or _calendar_values(rules)
+    first = month_of(month, datetime.now(WIB).date())
+    action = f"{LIST_PATH}/{area.code}/jam-kerja" if area is not None else CALENDAR_PATH
+    return render(
+        request,
+        "kabupaten_kecamatan_jam.html",
+        {
+            "title": f"Jam kerja Kecamatan {area.name}"
+            if area is not None
+            else "Jam kerja bawaan kantor kecamatan",
+            "nav_active": "kecamatan",
+            "area": area,
+            "source": source,
+            "source_text": CALENDAR_SOURCES[source],
+            "action": action,
+            "values": values,
+            "days": DAY_NAMES,
+            "start_times": START_TIMES,
+            "end_times": END_TIMES,
+            "may_change": page.staff.role == Role.KABUPATEN_OPERATOR,
+            **calendar_context(values, first),
+            **(extra if extra is not None else _flash(request)),
+        },
+        page=page,
+        status_code=status_code,
+    )
+
+
+async def _save_calendar(
+    request: Request, page: StaffPage, staff: Staff, session: SessionDep, code: str | None
+) -> Response:
+    form = await request.form()
+    week = {
+        d: {
+            "open": form.get(f"hari-{d}-buka") == "1",
+            "start": str(form.get(f"hari-{d}-mulai", DEFAULT_DAY[0]))[:5],
+            "end": str(form.get(f"hari-{d}-selesai", DEFAULT_DAY[1]))[:5],
+        }
+        for d in DAY_NAMES
+    }
+    days_off = sorted({str(d)[:10] for d in form.getlist("libur")})
+    values: dict[str, Any] = {"week": week, "local_days_off": days_off}
+    shown = form.get("tampil")
+    if shown is not None:  # another month: the form as filled, not yet saved
+        return await _calendar_page(
+            request, page, session, code, values=values, month=str(shown), extra={"unsaved": True}
+        )
+    month = str(form.get("bulan", ""))[:7]
+    try:
+        hours = [
+            DayHoursIO(weekday=d, start=w["start"], end=w["end"])
+            for d, w in week.items()
+            if w["open"]
+        ]
+    except ValidationError:
+        refused = Refusal(422, "Isian tidak sesuai. Periksa jam buka dan jam tutup.")
+    else:
+        try:
+            # As the API's PUTs: the same checks (every broken rule, in Indonesian), one row.
+            office = (
+                kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code).code
+                if code
+                else staff.kabupaten_code
+            )
+            await kecamatan.save_calendar(session, staff, office, hours_of(hours), tuple(days_off))
+        except DomainError as exc:
+            refused = refusal_of(exc)
+            if refused.status not in (409, 422):
+                raise
+        else:
+            path = f"{LIST_PATH}/{code}/jam-kerja" if code else CALENDAR_PATH
+            return RedirectResponse(f"{path}?pesan=jam&bulan={month}", status_code=303)
+    return await _calendar_page(
+        request,
+        page,
+        session,
+        code,
+        values=values,
+        month=month,
+        extra=refusal_flash(refused),
+        status_code=refused.status,
+    )
+
+
+@router.get(CALENDAR_PATH, dependencies=[Depends(kabupaten_staff)])
+async def default_calendar_page(
+    request: Request,
+    page: StaffPageDep,
+    session: SessionDep,
+    bulan: Annotated[str, Query(max_length=7)] = "",
+) -> HTMLResponse:
+    return await _calendar_page(request, page, session, None, month=bulan)
+
+
+@router.post(CALENDAR_PATH)
+async def save_default_calendar(
+    request: Request, page: StaffPageDep, staff: KabupatenOperator, session: SessionDep
+) -> Response:
+    return await _save_calendar(request, page, staff, session, None)
+
+
+@router.get(LIST_PATH + "/{code}/jam-kerja", dependencies=[Depends(kabupaten_staff)])
+async def kecamatan_calendar_page(
+    request: Request,
+    code: KecamatanCode,
+    page: StaffPageDep,
+    session: SessionDep,
+    bulan: Annotated[str, Query(max_length=7)] = "",
+) -> HTMLResponse:
+    return await _calendar_page(request, page, session, code, month=bulan)
+
+
+@router.post(LIST_PATH + "/{code}/jam-kerja")
+async def save_kecamatan_calendar(
+    request: Request,
+    code: KecamatanCode,
+    page: StaffPageDep,
+    staff: KabupatenOperator,
+    session: SessionDep,
+) -> Response:
+    return await _save_calendar(request, page, staff, session, code)
+
+
+@router.post(LIST_PATH + "/{code}/jam-kerja/bawaan")
+async def reset_kecamatan_calendar(
+    request: Request,
+    code: KecamatanCode,
+    page: StaffPageDep,
+    staff: KabupatenOperator,
+    session: SessionDep,
+) -> Response:
+    try:
+        area = kecamatan.kecamatan_in_kabupaten(staff.kabupaten_code, code)
+        await kecamatan.reset_calendar(session, staff, area.code)
+    except DomainError as exc:
+        return await _calendar_page(
+            request, page, session, code, extra=refused(exc), status_code=refusal_of(exc).status
+        )
+    return RedirectResponse(f"{LIST_PATH}/{code}/jam-kerja?pesan=jam-bawaan", status_code=303)
 
 
 # -- one kecamatan ---------------------------------------------------------------------------

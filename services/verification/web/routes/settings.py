@@ -100,7 +100,7 @@ END_TIMES = _times(MINUTE_STEP, 24 * 60)
 DEFAULT_DAY = ("08:00", "16:00")
 
 
-def _month_of(text: str | None, today: date) -> date:
+def month_of(text: str | None, today: date) -> date:
     """The first day of the month to show: `YYYY-MM` if it is one within a year or two of
     today, else this month."""
     try:
@@ -138,7 +138,7 @@ def month_grid(first: date, chosen: set[str], national: set[str]) -> list[list[d
     return [cells[i : i + 7] for i in range(0, len(cells), 7)]  # type: ignore[misc]
 
 
-def _calendar_context(values: dict[str, Any], first: date) -> dict[str, Any]:
+def calendar_context(values: dict[str, Any], first: date) -> dict[str, Any]:
     chosen = set(values["local_days_off"])
     national = set(national_days_off(first.year, 1))
     in_month = {d for d in chosen if d.startswith(first.isoformat()[:7])}
@@ -172,7 +172,7 @@ def _settings_context(values: dict[str, Any], page: StaffPage, first: date) -> d
         "start_times": START_TIMES,
         "end_times": END_TIMES,
         "may_change": page.is_manager,
-        **_calendar_context(values, first),
+        **calendar_context(values, first),
     }
 
 
@@ -199,7 +199,7 @@ async def working_hours_page(
     bulan: Annotated[str | None, Query(max_length=7)] = None,
 ) -> HTMLResponse:
     current = await route_admin.settings_of(session, staff.desa_code)
-    first = _month_of(bulan, datetime.now(WIB).date())
+    first = month_of(bulan, datetime.now(WIB).date())
     return render(
         request,
         "pengaturan/jam_kerja.html",
@@ -243,14 +243,14 @@ async def save_working_hours(
     shown = form.get("tampil")
     if shown is not None:
         # Another month of the calendar: the form comes back as it was filled, not yet saved.
-        first = _month_of(str(shown), today)
+        first = month_of(str(shown), today)
         return render(
             request,
             "pengaturan/jam_kerja.html",
             {**_settings_context(values, page, first), "unsaved": True},
             page=page,
         )
-    first = _month_of(str(form.get("bulan", "")), today)
+    first = month_of(str(form.get("bulan", "")), today)
     numbers = ("max_revision_rounds", "resubmit_days")
     wrong = [name for name in numbers if _int(values[name]) is None]
     if wrong:
