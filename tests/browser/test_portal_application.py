@@ -295,13 +295,15 @@ def test_an_upload_cut_off_by_a_reload_resumes_when_the_same_file_is_chosen(
     expect(phone.locator("#teks-KK")).to_contain_text("Koneksi terputus. Mencoba lagi")
     visit.page(phone, "koneksi-terputus")
 
-    # The resident gives up and reloads; later, back online, they choose the same file.
-    offline[0] = False
+    # The resident gives up and reloads; later, back online, they choose the same file. Back
+    # online only after the reload: before it, the page's own retry could still send the second
+    # chunk (seen on a loaded machine), and the resumption would rightly start after it.
     phone.reload()
     expect(phone.locator("#teks-KK")).to_contain_text(
         "Unggahan \u201ckk.pdf\u201d belum selesai. Pilih berkas yang sama untuk melanjutkannya."
     )
     visit.page(phone, "unggahan-tertunda")
+    offline[0] = False
     offsets.clear()
     phone.get_by_label("Pilih foto atau PDF: Kartu Keluarga").set_input_files(scan)
     expect(phone.locator("#teks-KK")).to_contain_text("Berkas terunggah", timeout=60_000)
