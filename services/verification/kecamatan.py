@@ -54,7 +54,7 @@ from services.verification.routes import (
     rules_of,
     with_hours,
 )
-from services.verification.staff_admin import USERNAME_PATTERN
+from services.verification.staff_admin import checked_username, refuse_taken_username
 
 if TYPE_CHECKING:  # the servicer imports this module, and the runtime the servicer
     from smartdesa.v1 import signing_pb2
@@ -152,14 +152,7 @@ async def create_kecamatan_account(
     from services.verification.onboarding import NO_PASSWORD, new_link
 
     area = kecamatan_in_kabupaten(actor.kabupaten_code, kecamatan_code)
-    username = username.strip().lower()
-    if not USERNAME_PATTERN.match(username):
-        raise Invalid(
-            "invalid-username",
-            "Nama pengguna 3–64 karakter: huruf kecil, angka, titik, garis bawah atau tanda "
-            "hubung, diawali huruf atau angka.",
-            field="username",
-        )
+    username = checked_username(username)
     if role not in KECAMATAN_ROLES:
         raise Invalid(
             "invalid-role",
@@ -169,8 +162,7 @@ async def create_kecamatan_account(
             field="role",
         )
     name = clean_full_name(full_name, role)
-    if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
-        raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
+    await refuse_taken_username(session, username)
     if role in SINGLE_HOLDER_KECAMATAN_ROLES:
         holder = (
             await session.exec(

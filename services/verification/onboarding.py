@@ -40,9 +40,10 @@ from services.verification.models import DesaService, PasswordSetupLink, Staff, 
 from services.verification.runtime import Runtime
 from services.verification.sign_in_throttle import clear_account
 from services.verification.staff_admin import (
-    USERNAME_PATTERN,
     check_password,
     check_role,
+    checked_username,
+    refuse_taken_username,
     single_holder_free,
 )
 
@@ -227,17 +228,9 @@ async def create_first_account(
     """An account of the desa (its Kades, its operator, or any desa role) without a password,
     and the one-time link its holder sets one with."""
     desa = desa_of(actor, desa_code)
-    username = username.strip().lower()
-    if not USERNAME_PATTERN.match(username):
-        raise Invalid(
-            "invalid-username",
-            "Nama pengguna 3–64 karakter: huruf kecil, angka, titik, garis bawah atau tanda "
-            "hubung, diawali huruf atau angka.",
-            field="username",
-        )
+    username = checked_username(username)
     role = check_role(role)
-    if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
-        raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
+    await refuse_taken_username(session, username)
     await single_holder_free(session, desa.code, role)
     staff = Staff(username=username, password_hash=NO_PASSWORD, role=role, desa_code=desa.code)
     session.add(staff)

@@ -154,14 +154,8 @@ def _record(
     )
 
 
-async def create_account(
-    session: AsyncSession,
-    actor: Staff,
-    actor_roles: list[str],
-    username: str,
-    role: str,
-    password: str,
-) -> Staff:
+def checked_username(username: str) -> str:
+    """A new account's username as stored (trimmed, lower case), refused unless it fits."""
     username = username.strip().lower()
     if not USERNAME_PATTERN.match(username):
         raise Invalid(
@@ -170,11 +164,28 @@ async def create_account(
             "hubung, diawali huruf atau angka.",
             field="username",
         )
+    return username
+
+
+async def refuse_taken_username(session: AsyncSession, username: str) -> None:
+    """Usernames are unique across every desa, kecamatan and the kabupaten."""
+    if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
+        raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
+
+
+async def create_account(
+    session: AsyncSession,
+    actor: Staff,
+    actor_roles: list[str],
+    username: str,
+    role: str,
+    password: str,
+) -> Staff:
+    username = checked_username(username)
     role = check_role(role)
     _refuse_role(actor_roles, role)
     check_password(password)
-    if (await session.exec(select(Staff.id).where(Staff.username == username))).first():
-        raise Conflict("username-taken", "Nama pengguna ini sudah dipakai.", field="username")
+    await refuse_taken_username(session, username)
     await single_holder_free(session, actor.desa_code, role)
     staff = Staff(
         username=username,
