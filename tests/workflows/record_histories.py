@@ -31,6 +31,7 @@ from tests.workflows.conftest import (
     running_letter,
     wait_for_step,
 )
+from workflows.approval import deadlines
 from workflows.approval.models import (
     ApprovalState,
     CancelInput,
@@ -140,7 +141,19 @@ async def remote_signature(
     # A BSrE desa: after the last approval the letter waits for the Kades's signature, is
     # reminded once, then signed (verification issued it with the passphrase).
     await approved(env, handle, activities)
-    await env.sleep(timedelta(hours=5))
+    # Just past the first reminder, counted in working hours from whenever this is recorded
+    # (five hours of the clock do not reach it when recorded after office hours).
+    state = await handle.query(LetterApprovalWorkflow.state)
+    assert state.step_started is not None and state.deadline is not None
+    route = activities.route
+    first_reminder = deadlines.step_timers(
+        state.step_started,
+        state.deadline,
+        deadlines.SIGNATURE_WORKING_HOURS,
+        route.calendar,
+        parse_days_off(route.days_off),
+    )[0][0]
+    await env.sleep(first_reminder - await env.get_current_time() + timedelta(minutes=1))
     await eventually(lambda: bool(activities.of("application.reminded")), "reminder")
     await handle.execute_update(
         LetterApprovalWorkflow.letter_signed,
@@ -154,6 +167,15 @@ async def remote_signature(
     )
 
 
+async def intake_down_at_first(
+    env: WorkflowEnvironment, handle: Handle, activities: RecordingActivities
+) -> None:
+    # Intake fails the first record more often than the local tries: it goes on as a regular
+    # activity (PATCH_LOCAL_CALLS); staff decide once their task is there (the record is in).
+    await eventually(lambda: bool(activities.records), "first record")
+    await approved(env, handle, activities)
+
+
 PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Awaitable[None]]] = {
     "approved": approved,
     "revised-then-approved": revised_then_approved,
@@ -163,11 +185,14 @@ PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Aw
     "expired": expired,
     "signing-blocked-then-issued": signing_blocked_then_issued,
     "remote-signature": remote_signature,
+    "intake-down-at-first": intake_down_at_first,
 }
 # Paths whose desa signs remotely (BSrE).
 REMOTE = {"remote-signature"}
 # How often signing refuses the letter before issuing it, per path.
 REFUSALS = {"signing-blocked-then-issued": 2}
+# How often intake fails a record before answering, per path.
+RECORD_FAILURES = {"intake-down-at-first": 6}
 
 
 def _route(remote_signature: bool = False) -> Route:
@@ -181,7 +206,9 @@ def _route(remote_signature: bool = False) -> Route:
 
 async def record(client: Client, env: WorkflowEnvironment, name: str, out: Path) -> Path:
     activities = RecordingActivities(
-        _route(name in REMOTE), refuse_issue_times=REFUSALS.get(name, 0)
+        _route(name in REMOTE),
+        fail_record_times=RECORD_FAILURES.get(name, 0),
+        refuse_issue_times=REFUSALS.get(name, 0),
     )
     async with running_letter(client, activities) as handle:
         await PATHS[name](env, handle, activities)
