@@ -135,6 +135,15 @@ class Letter(SQLModel, table=True):
     kecamatan_register: str = ""
     kecamatan_approved_at: datetime | None = None
 
+    @property
+    def issued(self) -> bool:
+        """Out of the signers' hands: every signature it needs is on it. A letter through the
+        kecamatan certified by the desa but not yet approved by the camat (a BSrE camat whose
+        passphrase was refused) is not: no download, no verification page, no agenda entry."""
+        if self.status == LetterStatus.ISSUING.value:
+            return False
+        return not self.kecamatan_code or self.kecamatan_approved_at is not None
+
 
 class LetterTypeVersion(SQLModel, table=True):
     """One published version of a letter type of the kabupaten's catalogue (catalogue/store.py).
