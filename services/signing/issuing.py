@@ -286,11 +286,9 @@ class LetterIssuer:
     async def issue(self, req: IssueRequest) -> Letter:
         if req.kecamatan_code:
             # Before the number is taken: a letter the camat cannot approve is not certified.
-            try:
-                self._camat_signer(req.kecamatan_code, req.camat_passphrase)
-            except IssueRefused:
-                await self._signers.refresh()  # a camat key installed meanwhile counts
-                self._camat_signer(req.kecamatan_code, req.camat_passphrase)
+            # A camat key installed, or a camat marked for BSrE, meanwhile counts.
+            await self._signers.refresh()
+            self._camat_signer(req.kecamatan_code, req.camat_passphrase)
         letter = await self._issue_certified(req)
         if req.kecamatan_code and letter.kecamatan_approved_at is None:
             # The route's kecamatan steps were approved before issuing: the camat's

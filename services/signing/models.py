@@ -213,6 +213,22 @@ class InstalledSigner(SQLModel, table=True):
     signer_name: str = ""
 
 
+class RemoteSigner(SQLModel, table=True):
+    """A signer marked by a kabupaten operator as signing through BSrE (signer_install.py): no
+    key here, only the NIK BSrE knows their certificate by. Today only a kecamatan's camat (its
+    code in `desa_code`); it overrides the kecamatan's `signing_signers` setting."""
+
+    __tablename__ = "remote_signer"
+
+    desa_code: str = Field(primary_key=True)
+    role: str = Field(primary_key=True)  # camat
+    kind: str  # bsre
+    nik: str  # never logged
+    installed_by: str
+    installed_at: datetime = Field(default_factory=utcnow, index=True)
+    signer_name: str = ""
+
+
 TABLES: list[type[SQLModel]] = [
     DesaProfile,
     DesaOfficial,
@@ -223,4 +239,5 @@ TABLES: list[type[SQLModel]] = [
     LetterTypeDraft,
     LetterTypeOverride,
     InstalledSigner,
+    RemoteSigner,
 ]

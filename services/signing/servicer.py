@@ -322,13 +322,22 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
             password=request.password,
         )
         try:
-            info = await self._installed.install(
-                request.desa_code,
-                request.role,
-                upload,
-                request.installed_by,
-                signer_name=request.signer_name,
-            )
+            if request.bsre_nik:  # a camat who signs through BSrE: no certificate kept here
+                info = await self._installed.register_remote(
+                    request.desa_code,
+                    request.role,
+                    request.bsre_nik,
+                    request.installed_by,
+                    signer_name=request.signer_name,
+                )
+            else:
+                info = await self._installed.install(
+                    request.desa_code,
+                    request.role,
+                    upload,
+                    request.installed_by,
+                    signer_name=request.signer_name,
+                )
         except SignerRejected as exc:
             code = (
                 grpc.StatusCode.FAILED_PRECONDITION
@@ -342,8 +351,10 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
             subject=info.subject,
             serial=info.serial,
             fingerprint=info.fingerprint,
+            kind=info.kind,
         )
-        answer.not_after.FromDatetime(info.not_after)
+        if info.not_after is not None:
+            answer.not_after.FromDatetime(info.not_after)
         return answer
 
 

@@ -1,11 +1,12 @@
-"""A kecamatan whose camat signs through BSrE (issue 18): the desa certifies with its own key, and
-the camat's "mengetahui" is signed through BSrE with the camat's passphrase, given with the
-camat's approval (API or task page) or later on the letter that waits for the camat's
-signature. A wrong passphrase is refused in Indonesian and may be tried again: the letter keeps
+"""A kecamatan whose camat signs through BSrE (issue 18): the kabupaten operator marks the camat
+as a BSrE signer (API or kecamatan page, by the NIK BSrE knows them by); the desa certifies with
+its own key, and the camat's "mengetahui" is signed through BSrE with the camat's passphrase,
+given with the camat's approval (API or task page) or later on the letter that waits for the
+camat's signature. A wrong passphrase is refused in Indonesian and may be tried again: the letter keeps
 its number and its kecamatan register number, and is not issued until both signatures are on it.
 
-Real verification and signing services (signing's BSrE signer, for the kecamatan's code only,
-pointed at a local server speaking BSrE's shape), the real workflow and activities on the
+Real verification and signing services (signing connected to a local server speaking BSrE's
+shape, no signer setting for the kecamatan: the operator's mark alone makes it BSrE), the real workflow and activities on the
 Temporal dev server, and the intake peer. The passphrase reaches BSrE and nothing else."""
 
 import logging
@@ -49,6 +50,7 @@ PASSPHRASE = "kunci-bsre-camat-7305"
 DESA_APPROVERS = ("pemerintahan.pamanukan", "sekdes.pamanukan", "kades.pamanukan")
 CAMAT_PASSWORD = "sandi-camat-baru-1"
 REGISTER = "/api/v1/kabupaten/kecamatan-letter-types/SKD"
+BSRE_MARK = f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/signers/camat/bsre"
 
 
 @pytest.fixture
@@ -59,7 +61,8 @@ def bsre() -> Iterator[FakeBsre]:
 
 @pytest.fixture
 async def signing(base_settings: Settings, bsre: FakeBsre) -> AsyncIterator[SigningRuntime]:
-    """The desa signs with the dev PKI's local keys; its kecamatan's camat through BSrE."""
+    """Signing connected to BSrE; every desa and kecamatan signs with the dev PKI's local keys
+    until the operator marks a camat for BSrE."""
     data_dir = base_settings.data_dir
     password_file = data_dir / "bsre.password"
     password_file.write_text(PASSWORD)
@@ -71,11 +74,9 @@ async def signing(base_settings: Settings, bsre: FakeBsre) -> AsyncIterator[Sign
         nats_url=base_settings.nats_url,
         signing_grpc_port=0,
         signing_workers=0,
-        signing_signers={KEC_PAMANUKAN: "bsre"},
         signing_bsre_url=bsre.url,
         signing_bsre_username=USERNAME,
         signing_bsre_password_file=password_file,
-        signing_bsre_niks={f"{KEC_PAMANUKAN}:camat": NIK},
         signing_trust_roots=[bsre_root],
     )
     async with open_signing(settings) as runtime:
@@ -121,9 +122,13 @@ async def queue(
 
 @pytest.fixture
 async def camat(service: Service) -> AsyncIterator[dict[str, str]]:
-    """The camat's account, and SKD sent through the camat of the kecamatan (for every purpose)."""
+    """The camat's account, marked by the operator as signing through BSrE, and SKD sent
+    through the camat of the kecamatan (for every purpose)."""
     headers = await _camat(service)
     operator = await service.login("diskominfo.subang")
+    marked = await service.http.put(BSRE_MARK, json={"nik": NIK}, headers=operator)
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["kind"] == "bsre" and NIK not in marked.text
     rule = await service.http.put(REGISTER, json={"steps": [{"role": "camat"}]}, headers=operator)
     assert rule.status_code == 200, rule.text
     yield headers
@@ -386,3 +391,51 @@ async def test_the_camat_page_asks_the_passphrase_and_the_letter_waits_without_i
     pdf = await _download(signing, app_id)
     assert isinstance(pdf, bytes)
     await _both_signatures(pdf, signing, bsre)
+
+
+async def test_the_operator_marks_a_camat_for_bsre_and_is_refused_in_indonesian(
+    service: Service, signing: SigningRuntime
+) -> None:
+    operator = await service.login("diskominfo.subang")
+    # No camat account yet: the stamp would have no name.
+    early = await service.http.put(BSRE_MARK, json={"nik": NIK}, headers=operator)
+    assert early.status_code == 409 and "akun Camat" in early.json()["detail"], early.text
+    await _camat(service)
+    # Only the kabupaten operator; a NIK is 16 digits; the kecamatan must be the kabupaten's.
+    kades = await service.login("kades.pamanukan")
+    assert (await service.http.put(BSRE_MARK, json={"nik": NIK}, headers=kades)).status_code == 403
+    bad = await service.http.put(BSRE_MARK, json={"nik": "12345"}, headers=operator)
+    assert bad.status_code == 422 and "16 angka" in bad.json()["detail"], bad.text
+    elsewhere = "/api/v1/kabupaten/kecamatan/32.14.01/signers/camat/bsre"
+    assert (
+        await service.http.put(elsewhere, json={"nik": NIK}, headers=operator)
+    ).status_code == 404
+    assert signing.letter_signers.kind_for(KEC_PAMANUKAN) == "local"
+
+    # The page: the form marks it, and the kecamatan's page says so from then on.
+    async with _browser(service, "diskominfo.subang") as browser:
+        page = await browser.get(f"/kabupaten/kecamatan/{KEC_PAMANUKAN}")
+        assert page.status_code == 200 and 'name="nik"' in page.text
+        assert "Camat menandatangani melalui BSrE</span>" not in page.text
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        empty = await browser.post(
+            f"/kabupaten/kecamatan/{KEC_PAMANUKAN}/bsre", data={"csrf_token": csrf.group(1)}
+        )
+        assert empty.status_code == 422 and "Isi NIK Camat" in empty.text
+        done = await browser.post(
+            f"/kabupaten/kecamatan/{KEC_PAMANUKAN}/bsre",
+            data={"csrf_token": csrf.group(1), "nik": NIK},
+        )
+        assert done.status_code == 303, done.text
+        page = await browser.get(done.headers["location"])
+        assert "Camat menandatangani melalui BSrE</span>" in page.text
+        assert NIK not in page.text
+    # Signing took it up: the camat's approvals go through BSrE, certificates are refused.
+    assert signing.letter_signers.kind_for(KEC_PAMANUKAN) == "bsre"
+    cert = await service.http.put(
+        f"/api/v1/kabupaten/kecamatan/{KEC_PAMANUKAN}/signers/camat",
+        json={"certificate_pem": "x", "key_pem": "y"},
+        headers=operator,
+    )
+    assert cert.status_code == 409 and "BSrE" in cert.json()["detail"], cert.text
