@@ -33,7 +33,7 @@ from services.verification.routes import (
     rules_of,
 )
 from services.verification.web.pages import StaffPage, StaffPageDep, render
-from services.verification.web.routes.onboarding import link_shown, uploaded_file
+from services.verification.web.routes.onboarding import certificate_upload, link_shown
 from services.verification.web.routes.settings import (
     DEFAULT_DAY,
     END_TIMES,
@@ -575,13 +575,7 @@ async def camat_certificate(
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> Response:
-    data = await request.form()
-    upload = onboarding.CertificateUpload(
-        pkcs12=await uploaded_file(data.get("pkcs12")),
-        certificate_pem=await uploaded_file(data.get("sertifikat")),
-        key_pem=await uploaded_file(data.get("kunci")),
-        password=str(data.get("sandi") or "")[:256].encode(),
-    )
+    upload = await certificate_upload(await request.form())
     try:
         await kecamatan.install_camat_signer(runtime, session, staff, code, upload)
     except DomainError as exc:
