@@ -1,11 +1,11 @@
 """The Temporal client of intake and verification, built on first use.
 
-temporalio (about 270 modules, 13 MB a process) is imported then, not at start: an idle service
-that has not yet started, decided or queried a workflow does without it. The client is built
-with `lazy=True`, so building it never waits for the server; an unreachable server shows at the
-first call as the same error the approval client already turns into "unavailable"
-(workflows/approval/client.py). The first call after start pays the import (about a second on
-the 2-core machine); later calls share one client.
+temporalio (about 270 modules, 15-18 MB PSS a process) is imported then, not at start: an idle
+service that has not yet started, decided or queried a workflow does without it
+(docs/operations.md#memory-of-the-idle-stack). The client is built with `lazy=True`, so building
+it never waits for the server; an unreachable server shows at the first call as the same error
+the approval client already turns into "unavailable" (workflows/approval/client.py). The first
+call after start pays the import (about 0.35 s of CPU); later calls share one client.
 """
 
 import asyncio
