@@ -82,24 +82,25 @@ async def sign(
     """Has the letter waiting for its signature (or blocked at signing) signed with `passphrase`
     and the workflow told; answers with the workflow's state after that (issued)."""
     wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
-    issue = await issue_request_of(runtime.temporal, application_id, wait)
+    issue = await issue_request_of(await runtime.temporal.client(), application_id, wait)
     if issue is None:  # not every step has approved it: there is nothing to sign yet
         raise Conflict("not-awaiting-signature", NOT_WAITING)
-    before = await approval_state(runtime.temporal, application_id, wait)
+    temporal = await runtime.temporal.client()
+    before = await approval_state(temporal, application_id, wait)
     # The camat's "mengetahui" awaited (a BSrE kecamatan), else the desa signer's signature.
     camat = before.status == ApplicationStatus.AWAITING_SIGNATURE and before.step_role == Role.CAMAT
     check_may_sign(Role.CAMAT if camat else issue.signer_role, signer.role)
     letter = await sign_with_passphrase(
         runtime, application_id, issue, passphrase, approved, for_camat=camat
     )
-    state = await approval_state(runtime.temporal, application_id, wait)
+    state = await approval_state(temporal, application_id, wait)
     if state.status == ApplicationStatus.SIGNING_BLOCKED:
         retry = RetryIssueInput(request_id, signer.username, signer.role, signer.desa_code)
-        return await send_retry_issue(runtime.temporal, application_id, retry, wait)
+        return await send_retry_issue(await runtime.temporal.client(), application_id, retry, wait)
     if state.status != ApplicationStatus.AWAITING_SIGNATURE:
         return state  # issued already (a repeat of this request)
     signed = LetterSignedInput(request_id, signer.username, signer.role, signer.desa_code, letter)
-    return await send_letter_signed(runtime.temporal, application_id, signed, wait)
+    return await send_letter_signed(await runtime.temporal.client(), application_id, signed, wait)
 
 
 async def sign_with_passphrase(
