@@ -277,9 +277,9 @@ def _decided_in(
 async def _step_times_in_postgresql(
     session: AsyncSession, where: list[ColumnElement[bool]]
 ) -> list[StepTimes]:
-    """`step_times` in the database: a month of a kabupaten is tens of thousands of steps, and
-    their working seconds are kept on the tasks, so only a row per role group comes back.
-    percentile_cont interpolates between the nearest ranks as `percentile` does."""
+    """`step_times` in the database (one desa's steps; the kabupaten's and a kecamatan's come
+    from the rollup): only a row per role group comes back. percentile_cont interpolates
+    between the nearest ranks as `percentile` does."""
     group = case(
         (col(Task.role).startswith("kasi_", autoescape=True), "kasi"), else_=col(Task.role)
     )
