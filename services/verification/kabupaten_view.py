@@ -355,9 +355,9 @@ async def rollup_step_times(
     session: AsyncSession, kabupaten_code: str, period: Period, kecamatan: str | None = None
 ) -> list[StepTimes]:
     """`decided_step_times` from the rollup (step_rollup.py): the period's cells (a month of a
-    kabupaten is about 2,700), their values put together per role group and sorted here. Each
-    cell's values come in order, so the sort merges runs; the database sorting 75,000 steps per
-    request was what kept the summary over its target."""
+    kabupaten is about 2,700), their values put together per role group and sorted here: the
+    database's sort of 75,000 steps per request was what kept the summary over its target, and
+    sorting the bare values here costs less (docs/performance.md has both measured)."""
     groups = await values_in(session, kabupaten_code, period.start, period.end, kecamatan)
 
     def hours(seconds: float | None) -> float | None:
