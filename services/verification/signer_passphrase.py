@@ -76,19 +76,19 @@ async def sign(
     """Has the letter waiting for its signature (or blocked at signing) signed with `passphrase`
     and the workflow told; answers with the workflow's state after that (issued)."""
     wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
-    issue = await issue_request_of(runtime.temporal, application_id, wait)
+    issue = await issue_request_of(await runtime.temporal.client(), application_id, wait)
     if issue is None:  # not every step has approved it: there is nothing to sign yet
         raise Conflict("not-awaiting-signature", NOT_WAITING)
     check_may_sign(issue, signer.role)
     letter = await sign_with_passphrase(runtime, application_id, issue, passphrase, approved)
-    state = await approval_state(runtime.temporal, application_id, wait)
+    state = await approval_state(await runtime.temporal.client(), application_id, wait)
     if state.status == ApplicationStatus.SIGNING_BLOCKED:
         retry = RetryIssueInput(request_id, signer.username, signer.role, signer.desa_code)
-        return await send_retry_issue(runtime.temporal, application_id, retry, wait)
+        return await send_retry_issue(await runtime.temporal.client(), application_id, retry, wait)
     if state.status != ApplicationStatus.AWAITING_SIGNATURE:
         return state  # issued already (a repeat of this request)
     signed = LetterSignedInput(request_id, signer.username, signer.role, signer.desa_code, letter)
-    return await send_letter_signed(runtime.temporal, application_id, signed, wait)
+    return await send_letter_signed(await runtime.temporal.client(), application_id, signed, wait)
 
 
 async def sign_with_passphrase(
