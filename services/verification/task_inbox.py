@@ -59,6 +59,7 @@ from services.verification.models import (
     Task,
 )
 from services.verification.routes import DesaRules
+from services.verification.step_rollup import DECIDED, counted, move
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +305,7 @@ class TaskProjection:
                 )
             )
         ).first()
+        before = None if task is None else counted(task)
         if task is None:
             task = Task(
                 application_id=payload.application_id,
@@ -330,6 +332,8 @@ class TaskProjection:
         task.escalation_level = 0
         task.reminders = 0
         session.add(task)
+        # A decided step opened again leaves the kabupaten view's step times until decided again.
+        await move(session, before, counted(task))
 
     async def _update_open(
         self, session: AsyncSession, name: str, payload: events_pb2.ApplicationEvent
@@ -376,25 +380,24 @@ class TaskProjection:
         )
 
 
-# Statuses of a decided step: how long it took is kept on the task.
-_DECIDED = (TASK_DONE, TASK_REVISION_REQUESTED)
-
-
 async def _close(
     session: AsyncSession, status: str, closed_at: datetime, *where: ColumnElement[bool]
 ) -> bool:
     """Closes the tasks `where` selects (one, or none, as the workflow waits on one step at a
     time); True when there was one. A decided step keeps its working seconds in its desa's
-    calendar (a kecamatan step: its kecamatan's) as set now, at the decision (docs/performance.md): the kabupaten view aggregates them in the database instead
-    of working each one out again in a calendar that may have changed since."""
+    calendar (a kecamatan step: its kecamatan's) as set now, at the decision (docs/performance.md),
+    instead of the kabupaten view working each one out again in a calendar that may have changed
+    since; the view's rollup (step_rollup.py) follows every change of a step in the same
+    transaction."""
     rules: dict[str, DesaRules] = {}
     closed = False
     for task in (await session.exec(select(Task).where(*where))).all():
         closed = True
+        before = counted(task)  # a step returned for revision, then cancelled, had its part
         task.status = status
         task.closed_at = closed_at
         task.working_seconds = None
-        if status in _DECIDED:
+        if status in DECIDED:
             # A kecamatan step counts in its kecamatan's calendar, as its deadline did.
             key = calendar_key(task.desa_code, task.role)
             if key not in rules:
@@ -403,6 +406,8 @@ async def _close(
                 rules[key], as_utc(task.assigned_at), closed_at
             )
         session.add(task)
+        # The kabupaten view's step times, in the same transaction (step_rollup.py).
+        await move(session, before, counted(task))
     return closed
 
 
