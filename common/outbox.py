@@ -49,12 +49,18 @@ class OutboxEvent(SQLModel, table=True):
         )
 
 
-async def stage_event(session: AsyncSession, nats_subject: str, event: CloudEvent) -> None:
+async def stage_event(
+    session: AsyncSession, nats_subject: str, event: CloudEvent, *, known_new: bool = False
+) -> None:
     """Add the event to the caller's transaction. Staging the same id twice is a no-op. Data
-    that is not a public event's is refused here, before anything is committed."""
+    that is not a public event's is refused here, before anything is committed.
+
+    `known_new`: the caller's own unique row, in the same transaction, already says this id was
+    never staged, so the look-up (a query, and the flush it forces) is skipped; a copy staged
+    concurrently still fails the commit on the primary key."""
     if is_public(nats_subject):
         check_public_data(event.data, event.name)
-    if await session.get(OutboxEvent, event.id) is not None:
+    if not known_new and await session.get(OutboxEvent, event.id) is not None:
         return
     session.add(
         OutboxEvent(

@@ -149,6 +149,8 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
         # that was open tells subscribers whose task went away (the notification service tells
         # its holders).
         event_step_index, event_step_role = waiting_before[1] or 0, waiting_before[2]
+    # The event's id is this (application, sequence)'s, which the timeline has not seen (above):
+    # no look-up for an earlier copy. A concurrent record fails the commit and returns False.
     await stage_event(
         session,
         public_subject(application.desa_code, request.event),
@@ -170,6 +172,7 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
                 **letter_extra,
             ),
         ),
+        known_new=True,
     )
     try:
         await session.commit()

@@ -214,10 +214,15 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             elif who == "resident_id" and request.resident_id:
                 resident = await session.get(Resident, request.resident_id)
             elif who == "application_id" and request.application_id:
-                application = await session.get(LetterApplication, request.application_id)
-                resident = (
-                    await session.get(Resident, application.resident_id) if application else None
-                )
+                # The application with its resident in one query (asked once per message).
+                row = (
+                    await session.exec(
+                        select(LetterApplication, Resident)
+                        .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
+                        .where(LetterApplication.id == request.application_id)
+                    )
+                ).first()
+                application, resident = row if row is not None else (None, None)
             else:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT,

@@ -183,17 +183,19 @@ class Dispatcher:
     async def _claim(self, delivery_id: int) -> Delivery | None:
         now = self._clock()
         async with self._sessions() as session:
-            claimed = await session.exec(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery_id)
-                .where(col(Delivery.status).in_(PENDING_STATUSES))
-                .where(or_(col(Delivery.expires_at).is_(None), col(Delivery.expires_at) > now))
-                .values(status=SENDING, attempts=col(Delivery.attempts) + 1, updated_at=now)
-            )
+            # The claimed row comes back with the UPDATE (RETURNING): no second read of it.
+            claimed = (
+                await session.exec(
+                    update(Delivery)
+                    .where(col(Delivery.id) == delivery_id)
+                    .where(col(Delivery.status).in_(PENDING_STATUSES))
+                    .where(or_(col(Delivery.expires_at).is_(None), col(Delivery.expires_at) > now))
+                    .values(status=SENDING, attempts=col(Delivery.attempts) + 1, updated_at=now)
+                    .returning(Delivery)
+                )
+            ).scalar_one_or_none()
             await session.commit()
-            if claimed.rowcount != 1:
-                return None  # another instance has it, or it expired meanwhile
-            return await session.get(Delivery, delivery_id)
+            return claimed  # None: another instance has it, or it expired meanwhile
 
     async def _attempt(self, delivery_id: int) -> bool:
         delivery = await self._claim(delivery_id)

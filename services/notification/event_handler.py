@@ -50,14 +50,14 @@ class EventHandler:
         # Ask the other services before opening the transaction: no write lock held on a call.
         plan = await plan_for(event, self._recipients, self._clock())
         try:
-            stored = await self._store(event, plan)
+            await self._store(event, plan)
         except IntegrityError:
             # Another consumer instance stored the same event first.
             if await self._is_processed(event.id):
                 log.info("event %s processed concurrently; skipping", event.id)
                 return
             raise
-        if stored and plan.outgoing:
+        if plan.outgoing:
             self._on_deliveries()
         log.info(
             "event %s (%s): %d in-app, %d deliveries",
@@ -71,13 +71,12 @@ class EventHandler:
         async with self._sessions() as session:
             return await session.get(ProcessedEvent, event_id) is not None
 
-    async def _store(self, event: CloudEvent, plan: Plan) -> bool:
+    async def _store(self, event: CloudEvent, plan: Plan) -> None:
+        # No second look-up here: a copy stored since the check above fails this commit on the
+        # processed event's primary key (IntegrityError, handled by the caller).
         async with self._sessions() as session:
-            if await session.get(ProcessedEvent, event.id) is not None:
-                return False
             session.add(ProcessedEvent(event_id=event.id, event_type=event.type))
             await store_plan(session, event.id, plan, self._clock())
             await session.commit()
         if plan.in_app:  # stored is delivered: the inbox is ours
             NOTIFICATIONS.labels("in_app", "delivered").inc(len(plan.in_app))
-        return True

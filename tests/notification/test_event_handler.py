@@ -1,5 +1,6 @@
 """The handler called directly (and through a real JetStream redelivery), with real gRPC peers."""
 
+import asyncio
 import re
 import uuid
 from datetime import timedelta
@@ -91,6 +92,20 @@ async def test_the_same_event_twice_notifies_once(handler_env: HandlerEnv, peers
     # The letter's message and the survey invitation ask once each; the second time stops
     # before asking anyone.
     assert len(peers.intake.calls) == 2
+
+
+async def test_the_same_event_at_once_on_two_consumers_is_stored_once(
+    handler_env: HandlerEnv,
+) -> None:
+    """Both pass the first check (neither has stored yet); the second one's commit meets the
+    processed event's key and it skips, without an error and without waking the dispatcher."""
+    _, event = application_event(LETTER_ISSUED, letter_number="470/001/2004/VII/2026")
+    await asyncio.gather(handler_env.handler(event), handler_env.handler(event))
+    assert len(await notifications(handler_env)) == 1
+    assert len(await deliveries(handler_env)) == 1
+    assert len(await deliveries(handler_env, survey=True)) == 1
+    assert await processed(handler_env) == [event.id]
+    assert len(handler_env.wakes) == 1
 
 
 async def test_a_redelivered_event_notifies_once(handler_env: HandlerEnv, nats_url: str) -> None:
