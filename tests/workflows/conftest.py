@@ -3,7 +3,7 @@ for; the real activities (gRPC to the services) are exercised by the end-to-end 
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -34,7 +34,11 @@ SKD_ROUTE = ["kasi_pemerintahan", "sekdes", "kades"]
 
 class RecordingActivities:
     def __init__(
-        self, route: list[str] | Route, fail_record_times: int = 0, refuse_issue_times: int = 0
+        self,
+        route: list[str] | Route,
+        fail_record_times: int = 0,
+        refuse_issue_times: int = 0,
+        clock: Callable[[], Awaitable[datetime]] | None = None,
     ) -> None:
         self.route = (
             route
@@ -42,8 +46,12 @@ class RecordingActivities:
             else Route(steps=[RouteStep(role=r) for r in route], signer_role=route[-1])
         )
         self.records: list[ProgressRecord] = []
-        # Workflow time at which each sequence was scheduled: when the workflow acted.
+        # Workflow time at which each sequence was recorded: when the workflow acted. Records
+        # are local activities, whose scheduled time is the worker's clock: on the time-skipping
+        # server, pass its clock (`env.get_current_time`; it stands still while the workflow
+        # task that runs the record is open).
         self.scheduled: dict[int, datetime] = {}
+        self._clock = clock
         self.issued: list[IssueLetterInput] = []
         self.record_attempts = 0
         self._fail_record_times = fail_record_times
@@ -64,7 +72,9 @@ class RecordingActivities:
         # Intake is idempotent per sequence; so is this double.
         if all(r.sequence != record.sequence for r in self.records):
             self.records.append(record)
-            self.scheduled[record.sequence] = activity.info().scheduled_time
+            self.scheduled[record.sequence] = (
+                await self._clock() if self._clock else activity.info().scheduled_time
+            )
 
     @activity.defn(name=ACTIVITY_ISSUE_LETTER)
     async def issue_letter(self, input: IssueLetterInput) -> LetterInfo:

@@ -31,6 +31,7 @@ from tests.workflows.conftest import (
     running_letter,
     wait_for_step,
 )
+from workflows.approval import deadlines
 from workflows.approval.models import (
     ApprovalState,
     CancelInput,
@@ -141,7 +142,19 @@ async def remote_signature(
     # A BSrE desa: after the last approval the letter waits for the Kades's signature, is
     # reminded once, then signed (verification issued it with the passphrase).
     await approved(env, handle, activities)
-    await env.sleep(timedelta(hours=5))
+    # Just past the first reminder, counted in working hours from whenever this is recorded
+    # (five hours of the clock do not reach it when recorded after office hours).
+    state = await handle.query(LetterApprovalWorkflow.state)
+    assert state.step_started is not None and state.deadline is not None
+    route = activities.route
+    first_reminder = deadlines.step_timers(
+        state.step_started,
+        state.deadline,
+        deadlines.SIGNATURE_WORKING_HOURS,
+        route.calendar,
+        parse_days_off(route.days_off),
+    )[0][0]
+    await env.sleep(first_reminder - await env.get_current_time() + timedelta(minutes=1))
     await eventually(lambda: bool(activities.of("application.reminded")), "reminder")
     await handle.execute_update(
         LetterApprovalWorkflow.letter_signed,
@@ -153,6 +166,15 @@ async def remote_signature(
             LetterInfo("letter-1", "470/001/32.13.11.2004/XI/2026", "http://127.0.0.1:8002/v/c"),
         ),
     )
+
+
+async def intake_down_at_first(
+    env: WorkflowEnvironment, handle: Handle, activities: RecordingActivities
+) -> None:
+    # Intake fails the first record more often than the local tries: it goes on as a regular
+    # activity (PATCH_LOCAL_CALLS); staff decide once their task is there (the record is in).
+    await eventually(lambda: bool(activities.records), "first record")
+    await approved(env, handle, activities)
 
 
 async def kecamatan_approved(
@@ -198,6 +220,7 @@ PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Aw
     "remote-signature": remote_signature,
     "kecamatan-approved": kecamatan_approved,
     "camat-remote-signature": camat_remote_signature,
+    "intake-down-at-first": intake_down_at_first,
 }
 # Paths whose desa signs remotely (BSrE).
 REMOTE = {"remote-signature"}
@@ -208,6 +231,8 @@ CAMAT_REMOTE = {"camat-remote-signature"}
 KECAMATAN_ROUTE = [*SKD_ROUTE, "kasi_pelayanan_kecamatan", "camat"]
 # How often signing refuses the letter before issuing it, per path.
 REFUSALS = {"signing-blocked-then-issued": 2}
+# How often intake fails a record before answering, per path.
+RECORD_FAILURES = {"intake-down-at-first": 6}
 
 
 def _route(
@@ -232,6 +257,7 @@ def _route(
 async def record(client: Client, env: WorkflowEnvironment, name: str, out: Path) -> Path:
     activities = RecordingActivities(
         _route(name in REMOTE, name in KECAMATAN, name in CAMAT_REMOTE),
+        fail_record_times=RECORD_FAILURES.get(name, 0),
         refuse_issue_times=REFUSALS.get(name, 0),
     )
     async with running_letter(client, activities) as handle:

@@ -2,7 +2,8 @@
 
 import uuid
 
-from temporalio.client import WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from common.domain import ApplicationStatus
@@ -135,6 +136,61 @@ async def test_progress_is_retried_with_backoff_until_intake_answers(
 
     assert activities.record_attempts >= 3 + 3
     assert [r.sequence for r in activities.records] == [1, 2, 3]
+
+
+def _scheduled_activities(history: WorkflowHistory) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+def _local_activities(history: WorkflowHistory) -> int:
+    return sum(
+        1
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+
+
+async def test_route_and_progress_are_local_activities(
+    time_skipping_env: WorkflowEnvironment, activities: RecordingActivities
+) -> None:
+    # Only signing's call is an activity task; the route and the seven records run in the
+    # worker's workflow tasks (docs/performance.md, "Cost per letter").
+    async with running_letter(time_skipping_env.client, activities) as handle:
+        await wait_for_step(handle, 0)
+        for index, role in enumerate(SKD_ROUTE):
+            await decide(handle, decision(index, role))
+        assert (await handle.result()).status == ApplicationStatus.ISSUED
+        history = await handle.fetch_history()
+
+    assert _scheduled_activities(history) == ["issue_letter"]
+    assert _local_activities(history) == 1 + 7
+    assert [r.sequence for r in activities.records] == list(range(1, 8))
+
+
+async def test_progress_goes_on_as_an_activity_while_intake_stays_down(
+    temporal_client: Client,
+) -> None:
+    # Intake fails more calls than the local tries: the record becomes a regular activity,
+    # retried by the server until intake answers, with the same sequence (intake's idempotency).
+    # The decision comes while the first record is still being tried (the real server, which
+    # keeps an Update that arrives during a workflow task for the next one).
+    activities = RecordingActivities(SKD_ROUTE, fail_record_times=6)
+    async with running_letter(temporal_client, activities) as handle:
+        await wait_for_step(handle, 0)
+        state = await decide(handle, decision(0, "kasi_pemerintahan"))
+        assert state.step_role == "sekdes"
+        history = await handle.fetch_history()
+        await handle.terminate("test done")
+
+    assert _scheduled_activities(history) == ["record_progress"]
+    assert activities.record_attempts >= 6 + 3
+    assert [r.sequence for r in activities.records] == [1, 2, 3]
+    assert [r.event for r in activities.records][:1] == ["application.step_assigned"]
 
 
 async def test_kecamatan_steps_follow_the_desa_and_the_kades_still_signs(

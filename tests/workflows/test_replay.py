@@ -1,7 +1,8 @@
 """Replays stored histories of every path of a letter against the current workflow code. A
 change that would make running letters replay differently (a nondeterminism error) fails here.
 The skeleton-* histories come from the first version of the workflow, before deadlines and
-search attributes: they replay through the `workflow.patched` branch. To record the current
+search attributes, the activities-* ones from before the route and the progress records were
+local activities: they replay through the `workflow.patched` branches. To record the current
 paths again: `make record-histories` (see tests/workflows/record_histories.py)."""
 
 import json

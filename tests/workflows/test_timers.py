@@ -3,8 +3,8 @@ and second escalation, expiry of an unrevised letter, and deadlines that skip da
 
 The test server's clock starts at the real time, so expected moments are computed from the
 step's start as the workflow reports it; the working-time arithmetic itself is covered by
-test_working_time. When the workflow acted is read from the workflow time at which it
-scheduled each progress record.
+test_working_time. When the workflow acted is read from the test server's clock when each
+progress record ran (a local activity: its own scheduled time is the worker's clock).
 """
 
 import uuid
@@ -69,7 +69,7 @@ async def test_reminders_then_two_escalations_then_the_supervisor_decides(
 ) -> None:
     env = time_skipping_env
     route = skd_route()
-    activities = RecordingActivities(route)
+    activities = RecordingActivities(route, clock=env.get_current_time)
     async with running_letter(env.client, activities) as handle:
         state = await wait_for_step(handle, 0)
         assert state.step_started is not None and state.deadline is not None
@@ -186,7 +186,7 @@ async def test_deadlines_skip_days_off(time_skipping_env: WorkflowEnvironment) -
     # moves past. (Today too: a letter assigned before opening time would be due today.)
     closed = [(today + timedelta(days=n)).isoformat() for n in range(0, 11)]
     route = skd_route(calendar=WorkingCalendar(local_days_off=closed))
-    activities = RecordingActivities(route)
+    activities = RecordingActivities(route, clock=env.get_current_time)
     async with running_letter(env.client, activities) as handle:
         state = await wait_for_step(handle, 0)
         assert state.step_started is not None and state.deadline is not None
@@ -209,7 +209,7 @@ async def test_deadlines_skip_days_off(time_skipping_env: WorkflowEnvironment) -
 
 async def test_an_unrevised_letter_expires(time_skipping_env: WorkflowEnvironment) -> None:
     env = time_skipping_env
-    activities = RecordingActivities(skd_route(resubmit_days=7))
+    activities = RecordingActivities(skd_route(resubmit_days=7), clock=env.get_current_time)
     async with running_letter(env.client, activities) as handle:
         await wait_for_step(handle, 0)
         returned = await decide(handle, decision(0, "kasi_pemerintahan", "revise", "KK buram"))
@@ -349,7 +349,7 @@ async def test_a_kecamatan_step_counts_its_deadline_in_the_kecamatan_calendar(
         calendar=desa_calendar,
         kecamatan_calendar=kecamatan_calendar,
     )
-    activities = RecordingActivities(route)
+    activities = RecordingActivities(route, clock=env.get_current_time)
     national = parse_days_off(route.days_off)
     async with running_letter(env.client, activities) as handle:
         kades = await wait_for_step(handle, 0)

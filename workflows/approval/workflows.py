@@ -18,11 +18,14 @@ signing refuses is kept (signing_blocked) and retried instead of failing. The st
 (summary and search attributes) whenever the workflow tells intake of a transition, calls
 signing or starts to wait: exactly where the earlier versions upserted, so every stored history
 (tests/workflows/histories) replays. The remote-signature wait needs no patch: it is taken only
-when the route says so, and routes in older histories never do.
+when the route says so, and routes in older histories never do. `PATCH_LOCAL_CALLS`: the route
+and the progress records are local activities (run in the worker's workflow task, a marker in
+history) instead of activity tasks; letters started before keep their regular activities.
 """
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -70,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
 PATCH_DEADLINES = "deadlines-escalation-expiry-v1"
 PATCH_SIGNING_BLOCKED = "signing-blocked-retry-v1"
 PATCH_KECAMATAN_CALENDAR = "kecamatan-calendar-v1"
+PATCH_LOCAL_CALLS = "local-route-and-progress-v1"
 PATCH_CAMAT_SIGNATURE = "camat-remote-signature-v1"
 
 _SERVICE_CALL_TIMEOUT = timedelta(seconds=30)
@@ -80,6 +84,20 @@ _SERVICE_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
 )
+# The route and the progress records as local activities: four quick tries in the worker
+# (0.5, 1 and 2 s apart, under the threshold, so no timers), each within a short call's time.
+# When the service still does not answer, the same call goes on as a regular activity with
+# _SERVICE_RETRY: retried by the server until it works, visible as a pending activity (its
+# attempts and last failure), and no history growth while a service is down (a local activity
+# retried for hours would add timers and workflow tasks to every waiting letter's history).
+_LOCAL_CALL_TIMEOUT = timedelta(seconds=25)
+_LOCAL_TRIES = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=2),
+    maximum_attempts=4,
+)
+_LOCAL_RETRY_THRESHOLD = timedelta(seconds=10)
 _REASON_MAX = 500
 # Events that say what happened without a new state to show: the transition after them shows it.
 _NOTES = (APPLICATION_DECIDED, APPLICATION_REMINDED, APPLICATION_RESUBMITTED)
@@ -98,10 +116,12 @@ class LetterApprovalWorkflow:
         self._days_off: frozenset[date] = frozenset()
         self._sequence = 0
         self._sent = AttributesSent()
+        self._local = False  # False for letters started before the local calls
 
     @workflow.run
     async def run(self, input: ApprovalInput) -> ApprovalState:
         self._timed = workflow.patched(PATCH_DEADLINES)
+        self._local = workflow.patched(PATCH_LOCAL_CALLS)
         route = await self._resolve_route(input)
         # The last approval of a desa step: its decider signs the letter. Kecamatan steps
         # (after the desa's) add the camat's "mengetahui", never the desa's signer.
@@ -138,13 +158,7 @@ class LetterApprovalWorkflow:
     # -- the process -----------------------------------------------------------------------
 
     async def _resolve_route(self, input: ApprovalInput) -> Route:
-        route: Route = await workflow.execute_activity(
-            ACTIVITY_RESOLVE_ROUTE,
-            input,
-            result_type=Route,
-            start_to_close_timeout=_SERVICE_CALL_TIMEOUT,
-            retry_policy=_SERVICE_RETRY,
-        )
+        route: Route = await self._call(ACTIVITY_RESOLVE_ROUTE, input, Route)
         self._letter.route = route
         self._days_off = parse_days_off([*route.days_off, *route.calendar.local_days_off])
         return route
@@ -340,11 +354,34 @@ class LetterApprovalWorkflow:
         if event not in _NOTES:
             self._publish()
         self._sequence += 1
-        await workflow.execute_activity(
-            ACTIVITY_RECORD_PROGRESS,
-            self._letter.progress(
-                self._sequence, event, decision, decided_as, escalated_to_role, reason, step
-            ),
+        record = self._letter.progress(
+            self._sequence, event, decision, decided_as, escalated_to_role, reason, step
+        )
+        await self._call(ACTIVITY_RECORD_PROGRESS, record, None)
+
+    async def _call(self, activity: str, arg: object, result_type: type | None) -> Any:
+        """A service call that must succeed (retried until it does, unless the service refuses
+        it for good): a local activity first (letters with PATCH_LOCAL_CALLS), which saves the
+        server an activity task and the letter a workflow task per call; when the service does
+        not answer its few tries, a regular activity that the server retries."""
+        if self._local:
+            try:
+                return await workflow.execute_local_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=_LOCAL_CALL_TIMEOUT,
+                    retry_policy=_LOCAL_TRIES,
+                    local_retry_threshold=_LOCAL_RETRY_THRESHOLD,
+                )
+            except (ActivityError, ApplicationError) as failure:  # core may give either
+                cause = failure.cause if isinstance(failure, ActivityError) else failure
+                if isinstance(cause, ApplicationError) and cause.non_retryable:
+                    raise  # refused for good (e.g. no route): as the regular activity would
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=result_type,
             start_to_close_timeout=_SERVICE_CALL_TIMEOUT,
             retry_policy=_SERVICE_RETRY,
         )
