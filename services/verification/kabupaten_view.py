@@ -45,7 +45,7 @@ from services.verification.models import (
     Task,
 )
 from services.verification.step_rollup import role_group, values_in
-from services.verification.task_inbox import overdue_clause, overdue_in_kabupaten
+from services.verification.task_inbox import overdue_clause, overdue_count, overdue_in_kabupaten
 from workflows.approval import workflow_id
 
 # The longest period one may ask for (a bit over three years).
@@ -113,6 +113,12 @@ class Period:
     def until(self) -> datetime:
         """The first instant after the period."""
         return datetime.combine(self.end + timedelta(days=1), time(0), WIB).astimezone(UTC)
+
+
+# The summary's overdue list: the most urgent this many (a kabupaten at scale has thousands,
+# which no one reads on one page and which cost the page its speed); the total is shown beside
+# it, and `GET /api/v1/kabupaten/overdue-tasks` or a kecamatan/desa filter gives the rest.
+OVERDUE_SHOWN = 100
 
 
 def today_wib(now: datetime | None = None) -> date:
@@ -461,11 +467,16 @@ class Summary:
     steps: list[StepTimes]
     overdue: list[OverdueRow]
     overdue_url: str
+    overdue_total: int = 0
     kecamatan_names: dict[str, str] = field(default_factory=dict)
 
 
 async def kabupaten_summary(
-    session: AsyncSession, kabupaten_code: str, filters: Filters, ui: TemporalUi
+    session: AsyncSession,
+    kabupaten_code: str,
+    filters: Filters,
+    ui: TemporalUi,
+    overdue_shown: int = OVERDUE_SHOWN,
 ) -> Summary:
     """Everything the kabupaten view shows; raises PeriodError for filters it cannot show."""
     area = Area.of(kabupaten_code)
@@ -473,7 +484,12 @@ async def kabupaten_summary(
     kecamatan, desa = filters.kecamatan_code, filters.desa_code
     period = filters.period
 
-    overdue = await overdue_in_kabupaten(session, kabupaten_code, kecamatan, desa)
+    overdue = await overdue_in_kabupaten(session, kabupaten_code, kecamatan, desa, overdue_shown)
+    overdue_total = (
+        await overdue_count(session, kabupaten_code, kecamatan, desa)
+        if len(overdue) == overdue_shown
+        else len(overdue)
+    )
 
     # Counted by the database (a month of a kabupaten is tens of thousands of letters): per
     # desa, state and whether a step of it is on the overdue list, as `state_of` parts them.
@@ -559,5 +575,6 @@ async def kabupaten_summary(
         steps=steps,
         overdue=overdue_rows,
         overdue_url=ui.overdue(desa, kecamatan),
+        overdue_total=overdue_total,
         kecamatan_names=dict(area.kecamatan),
     )

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from google.protobuf import json_format
 from smartdesa.v1 import events_pb2
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -508,15 +508,53 @@ async def overdue_in_kabupaten(
     kabupaten_code: str,
     kecamatan_code: str | None = None,
     desa_code: str | None = None,
+    limit: int | None = None,
 ) -> list[Task]:
     """Open tasks past their deadline (or escalated), and letters signing refuses, in the
-    kabupaten's desa, most urgent first."""
-    query = select(Task).where(overdue_clause(kabupaten_code))
+    kabupaten's desa, most urgent first (`inbox_order`); the first `limit` of them when given,
+    ordered and cut by the database."""
+    where = _overdue_where(kabupaten_code, kecamatan_code, desa_code)
+    if limit is None:
+        return inbox_order(list((await session.exec(select(Task).where(where))).all()))
+    # inbox_order's keys in SQL: overdue first, then the nearest deadline (none last), then
+    # the oldest assignment.
+    urgent = case((or_(col(Task.escalation_level) > 0, col(Task.deadline) <= utcnow()), 0), else_=1)
+    query = (
+        select(Task)
+        .where(where)
+        .order_by(
+            urgent,
+            col(Task.deadline).is_(None),
+            col(Task.deadline),
+            col(Task.assigned_at),
+            col(Task.id),
+        )
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def overdue_count(
+    session: AsyncSession,
+    kabupaten_code: str,
+    kecamatan_code: str | None = None,
+    desa_code: str | None = None,
+) -> int:
+    """How many tasks `overdue_in_kabupaten` lists without a limit."""
+    where = _overdue_where(kabupaten_code, kecamatan_code, desa_code)
+    count = (await session.exec(select(func.count()).select_from(Task).where(where))).one()
+    return int(count)
+
+
+def _overdue_where(
+    kabupaten_code: str, kecamatan_code: str | None, desa_code: str | None
+) -> ColumnElement[bool]:
+    where = overdue_clause(kabupaten_code)
     if kecamatan_code:
-        query = query.where(Task.kecamatan_code == kecamatan_code)
+        where = and_(where, col(Task.kecamatan_code) == kecamatan_code)
     if desa_code:
-        query = query.where(Task.desa_code == desa_code)
-    return inbox_order(list((await session.exec(query)).all()))
+        where = and_(where, col(Task.desa_code) == desa_code)
+    return where
 
 
 def _escalated_to_kabupaten(kabupaten_code: str) -> ColumnElement[bool]:

@@ -57,7 +57,7 @@ from services.verification.models import (
 )
 from services.verification.routes import DEFAULT_RULES, DesaRules
 from services.verification.step_rollup import rebuild
-from services.verification.task_inbox import TaskProjection
+from services.verification.task_inbox import TaskProjection, overdue_in_kabupaten
 from services.verification.web.routes.kabupaten import hours_text
 from tests.support.postgres import PostgresDatabases
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
@@ -324,6 +324,71 @@ async def test_the_summary_counts_per_desa_and_kecamatan_in_the_period(
     assert parse_qs(urlsplit(ciasem.overdue_url).query)["query"] == [
         'Overdue = true AND KecamatanCode = "32.13.09"'
     ]
+
+
+async def test_the_summary_shows_the_most_urgent_overdue_and_counts_them_all(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """At kabupaten scale thousands are overdue: the summary lists the most urgent (in the
+    inbox's order, cut by the database) and says how many there are in all."""
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        # Past deadlines, oldest first: 5, 4, 3 days ago; one escalated without a deadline;
+        # a signing-blocked letter (not overdue by its deadline, so last); one in another
+        # kecamatan; one open and not yet due (not on the list).
+        for days in (3, 5, 4):
+            session.add(
+                _task(
+                    "sekdes",
+                    now - timedelta(days=9),
+                    None,
+                    status="open",
+                    deadline=now - timedelta(days=days),
+                )
+            )
+        session.add(
+            _task("kades", now - timedelta(days=2), None, status="open", escalation_level=1)
+        )
+        session.add(
+            _task("kades", now - timedelta(days=8), None, status="open", kind="signing_blocked")
+        )
+        session.add(
+            _task(
+                "sekdes",
+                now - timedelta(days=9),
+                None,
+                status="open",
+                deadline=now - timedelta(days=1),
+                desa=CIASEM_GIRANG,
+            )
+        )
+        session.add(
+            _task(
+                "sekdes",
+                now - timedelta(days=1),
+                None,
+                status="open",
+                deadline=now + timedelta(days=1),
+            )
+        )
+        await session.commit()
+
+    async with sessions() as session:
+        everything = await overdue_in_kabupaten(session, "32.13")
+        shown = await kabupaten_summary(session, "32.13", Filters(NOVEMBER), UI, overdue_shown=3)
+        whole = await kabupaten_summary(session, "32.13", Filters(NOVEMBER), UI)
+        pamanukan = await kabupaten_summary(
+            session, "32.13", Filters(NOVEMBER, "32.13.11"), UI, overdue_shown=10
+        )
+
+    assert len(everything) == 6
+    ids = [t.application_id for t in everything]
+    assert [o.task.application_id for o in shown.overdue] == ids[:3]
+    assert shown.overdue_total == 6
+    assert [o.task.application_id for o in whole.overdue] == ids
+    assert whole.overdue_total == 6
+    assert everything[0].deadline is not None and everything[-1].kind == "signing_blocked"
+    assert (len(pamanukan.overdue), pamanukan.overdue_total) == (5, 5)
 
 
 async def _rebuild(sessions: async_sessionmaker[AsyncSession]) -> None:

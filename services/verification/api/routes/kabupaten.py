@@ -125,6 +125,9 @@ class SummaryOut(BaseModel):
     desa: list[AreaOut]
     steps: list[StepTimesOut]
     overdue: list[OverdueOut]
+    # How many are overdue in all; `overdue` holds the most urgent of them (at most 100), the
+    # rest are in GET /kabupaten/overdue-tasks.
+    overdue_total: int
     overdue_temporal_url: str
 
     @classmethod
@@ -157,6 +160,7 @@ class SummaryOut(BaseModel):
                 )
                 for o in s.overdue
             ],
+            overdue_total=s.overdue_total,
             overdue_temporal_url=s.overdue_url,
         )
 
