@@ -15,12 +15,12 @@ already said.
 """
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from google.protobuf import json_format
 from smartdesa.v1 import events_pb2
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -205,15 +205,20 @@ class TaskProjection:
         changed: str | None = None
         roles: set[str] = set()
         async with self._sessions() as session:
-            if await session.get(ProcessedEvent, event.id) is not None:
-                return
-            latest = (
+            # One query for both: was this event applied already (a redelivery; its row has
+            # the event's application), and the newest event applied of its application. Each
+            # statement is a round trip through the database driver's thread, and the
+            # projection takes events one at a time: the next step's task waits on them.
+            seen, latest = (
                 await session.exec(
-                    select(func.max(ProcessedEvent.occurred_at)).where(
-                        ProcessedEvent.application_id == payload.application_id
-                    )
+                    select(
+                        func.count(case((col(ProcessedEvent.event_id) == event.id, 1))),
+                        func.max(ProcessedEvent.occurred_at),
+                    ).where(ProcessedEvent.application_id == payload.application_id)
                 )
             ).one()
+            if seen:
+                return
             older = latest is not None and occurred_at < as_utc(latest)
             await self._record_application(session, name, payload, occurred_at)
             # Open inbox pages are told only when a task changed, and only those of the roles it
@@ -297,23 +302,17 @@ class TaskProjection:
         kind: str,
     ) -> set[str]:
         """The roles the change concerns: the new step's, and those of a step it closed."""
+        tasks = (
+            await session.exec(select(Task).where(Task.application_id == payload.application_id))
+        ).all()
         # The workflow waits on one step at a time: whatever else was open is over.
-        roles = await _close(
+        roles = await _close_tasks(
             session,
             TASK_DONE,
             assigned_at,
-            col(Task.application_id) == payload.application_id,
-            col(Task.step_index) != payload.step_index,
-            col(Task.status) == TASK_OPEN,
+            [t for t in tasks if t.step_index != payload.step_index and t.status == TASK_OPEN],
         )
-        task = (
-            await session.exec(
-                select(Task).where(
-                    Task.application_id == payload.application_id,
-                    Task.step_index == payload.step_index,
-                )
-            )
-        ).first()
+        task = next((t for t in tasks if t.step_index == payload.step_index), None)
         if task is None:
             task = Task(
                 application_id=payload.application_id,
@@ -401,12 +400,21 @@ async def _close(
     session: AsyncSession, status: str, closed_at: datetime, *where: ColumnElement[bool]
 ) -> set[str]:
     """Closes the tasks `where` selects (one, or none, as the workflow waits on one step at a
-    time); the roles whose inbox listed them (none: there was none). A decided step keeps its working seconds in its desa's
-    calendar (a kecamatan step: its kecamatan's) as set now, at the decision (docs/performance.md): the kabupaten view aggregates them in the database instead
+    time); the roles whose inbox listed them (none: there was none)."""
+    tasks = (await session.exec(select(Task).where(*where))).all()
+    return await _close_tasks(session, status, closed_at, tasks)
+
+
+async def _close_tasks(
+    session: AsyncSession, status: str, closed_at: datetime, tasks: Sequence[Task]
+) -> set[str]:
+    """Closes `tasks`; the roles whose inbox listed them. A decided step keeps its working
+    seconds in its desa's calendar (a kecamatan step: its kecamatan's) as set now, at the
+    decision (docs/performance.md): the kabupaten view aggregates them in the database instead
     of working each one out again in a calendar that may have changed since."""
     rules: dict[str, DesaRules] = {}
     closed: set[str] = set()
-    for task in (await session.exec(select(Task).where(*where))).all():
+    for task in tasks:
         closed |= _roles_of(task)
         task.status = status
         task.closed_at = closed_at
