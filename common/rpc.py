@@ -41,6 +41,9 @@ WORKER = "worker"
 # Signers that ask for a passphrase per signature (BSrE) get it in this call metadata, so it
 # never enters a request message, a workflow history or a log.
 SIGNING_PASSPHRASE_METADATA = "smartdesa-signing-passphrase"  # noqa: S105 (a header name)
+# The camat's, for the "mengetahui" approval signature of a kecamatan that signs through BSrE
+# (the Kades' and the camat's are two people's passphrases: never one header for both).
+SIGNING_CAMAT_PASSPHRASE_METADATA = "smartdesa-signing-camat-passphrase"  # noqa: S105
 
 
 # A domain refusal answered over gRPC: the kind's status code, the message as details.

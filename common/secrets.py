@@ -3,14 +3,16 @@
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from common.config import CommonSettings
 from common.files import write_once
 
 
 def _ensure_keypair(private_path: Path, public_path: Path) -> None:
+    if private_path.exists() and public_path.exists():
+        return  # the usual case: the approval worker then never loads cryptography
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if not private_path.exists():
         key = Ed25519PrivateKey.generate()
         write_once(

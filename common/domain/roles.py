@@ -55,7 +55,10 @@ RETRY_ISSUE_ROLES: tuple[Role, ...] = (Role.SEKDES, Role.KADES)
 def who_may_sign(signer_role: str) -> list[str]:
     """Who may sign a letter whose signer role is `signer_role` (give the passphrase of a remote
     signature) or ask to issue it again after signing refused it: that role, the Sekdes, the
-    Kades. The workflow's validators and verification's checks both use this one rule."""
+    Kades. The workflow's validators and verification's checks both use this one rule. The
+    camat's "mengetahui" is the camat's own: nobody in the desa signs it for them."""
+    if signer_role == Role.CAMAT:
+        return [Role.CAMAT]
     return list(dict.fromkeys([signer_role, *RETRY_ISSUE_ROLES]))
 
 

@@ -1,21 +1,19 @@
 """Intake's side of the approval workflow: starting it on submit, passing on a resubmission and
 the resident's cancellation, through the workflow's one client (workflows.approval.client).
-Intake never imports the workflow's code or its activities."""
+Intake never imports the workflow's code or its activities, and imports the client (with
+temporalio) only at its first call to the workflow (common/temporal_client.py)."""
 
 import logging
 from datetime import timedelta
-
-from temporalio.client import Client
+from typing import TYPE_CHECKING
 
 from common.domain import ApprovalErrorCode
-from common.tracing import temporal_interceptors
-from workflows.approval.client import (
-    ApprovalClient,
-    ApprovalNotRunning,
-    ApprovalRefused,
-    ApprovalUnavailable,
-)
+from common.temporal_client import TemporalConnection
+from workflows.approval.errors import ApprovalNotRunning, ApprovalRefused, ApprovalUnavailable
 from workflows.approval.models import ApprovalInput, ApprovalState
+
+if TYPE_CHECKING:
+    from workflows.approval.client import ApprovalClient
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +25,6 @@ __all__ = [
     "NotAwaitingResubmit",
     "NotCancellable",
     "cancel",
-    "connect",
     "resubmit",
     "start_approval",
 ]
@@ -44,25 +41,28 @@ class NotCancellable(Exception):
 NOT_CANCELLABLE = "Permohonan ini sudah selesai diproses sehingga tidak dapat dibatalkan."
 
 
-async def connect(address: str, namespace: str) -> Client:
-    # Lazy: intake serves sign-in and drafts while Temporal is still starting or briefly away;
-    # submitting then answers 503 instead of the whole gateway being down.
-    return await Client.connect(
-        address, namespace=namespace, lazy=True, interceptors=temporal_interceptors()
-    )
+async def _approvals(temporal: TemporalConnection) -> "ApprovalClient":
+    client = await temporal.client()
+    from workflows.approval.client import ApprovalClient  # temporalio is loaded by now
+
+    return ApprovalClient(client, RPC_TIMEOUT)
 
 
-async def start_approval(client: Client, task_queue: str, approval: ApprovalInput) -> str:
+async def start_approval(
+    temporal: TemporalConnection, task_queue: str, approval: ApprovalInput
+) -> str:
     """Starts the application's workflow, or finds the one already running; returns its run id.
     Raises ApprovalUnavailable when Temporal cannot be reached."""
-    run_id = await ApprovalClient(client, RPC_TIMEOUT).start(task_queue, approval)
+    run_id = await (await _approvals(temporal)).start(task_queue, approval)
     log.info("workflow for application %s started (run %s)", approval.application_id, run_id)
     return run_id
 
 
-async def resubmit(client: Client, application_id: str, request_id: str) -> ApprovalState:
+async def resubmit(
+    temporal: TemporalConnection, application_id: str, request_id: str
+) -> ApprovalState:
     try:
-        return await ApprovalClient(client, RPC_TIMEOUT).resubmit(application_id, request_id)
+        return await (await _approvals(temporal)).resubmit(application_id, request_id)
     except ApprovalRefused as exc:
         if exc.code in (ApprovalErrorCode.NOT_AWAITING_RESUBMIT, ApprovalErrorCode.FINISHED):
             raise NotAwaitingResubmit() from exc
@@ -71,12 +71,14 @@ async def resubmit(client: Client, application_id: str, request_id: str) -> Appr
         raise NotAwaitingResubmit() from exc
 
 
-async def cancel(client: Client, application_id: str, request_id: str) -> ApprovalState:
+async def cancel(
+    temporal: TemporalConnection, application_id: str, request_id: str
+) -> ApprovalState:
     """Asks the workflow to end the application at the resident's request. The workflow's
     validator decides whether it still may; a retry with the same request id gets the same
     answer and changes nothing."""
     try:
-        return await ApprovalClient(client, RPC_TIMEOUT).cancel(application_id, request_id)
+        return await (await _approvals(temporal)).cancel(application_id, request_id)
     except ApprovalRefused as exc:
         # A validator refusal: its message is written for the resident.
         raise NotCancellable(exc.message or NOT_CANCELLABLE) from exc

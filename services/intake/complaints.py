@@ -22,7 +22,6 @@ from smartdesa.v1 import events_pb2
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from common.domain import Role
@@ -37,6 +36,7 @@ from common.events import (
     public_subject,
 )
 from common.outbox import stage_event
+from common.temporal_client import TemporalConnection
 from common.wilayah import all_desa
 from services.intake.duties_models import Complaint, ComplaintEntry
 from services.intake.file_safety import InvalidAttachment, check_content, make_safe
@@ -222,7 +222,7 @@ async def file_complaint(
 
 async def submit_complaint(
     session: AsyncSession,
-    temporal: TemporalClient,
+    temporal: TemporalConnection,
     approval_task_queue: str,
     attachments_root: Path,
     new: NewComplaint,
@@ -236,7 +236,7 @@ async def submit_complaint(
     complaint = filed.complaint
     try:
         await start_complaint(
-            temporal,
+            await temporal.client(),
             task_queue(approval_task_queue),
             ComplaintInput(complaint.id, as_utc(complaint.deadline_at).isoformat()),
         )

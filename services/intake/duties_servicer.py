@@ -13,11 +13,11 @@ from smartdesa.v1 import public_duties_pb2 as pb
 from smartdesa.v1 import public_duties_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from common.domain.errors import DomainError
 from common.rpc import domain_code
+from common.temporal_client import TemporalConnection
 from services.intake import complaints
 from services.intake.duties_models import Complaint
 from services.intake.satisfaction import MIN_ANSWERS_SHOWN
@@ -77,7 +77,7 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        temporal: TemporalClient,
+        temporal: TemporalConnection,
         on_committed: Callable[[], None] = lambda: None,
         attachments_root: Path | None = None,
     ) -> None:
@@ -160,7 +160,7 @@ class PublicDutiesServicer(public_duties_pb2_grpc.PublicDutiesServiceServicer):
             await self._refuse(context, exc)
             raise
         self._on_committed()
-        await tell_answered(self._temporal, request.complaint_id)
+        await tell_answered(await self._temporal.client(), request.complaint_id)
         return detail(view, actor)
 
     async def GetComplaintAttachment(

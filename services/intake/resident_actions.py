@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import grpc
 from smartdesa.v1 import population_pb2_grpc, signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.domain import ApplicationStatus
 from common.domain.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from common.register_fields import REGISTER_FIELDS
+from common.temporal_client import TemporalConnection
 from services.intake import approvals, register_data, submission
 from services.intake.applications import (
     EDITABLE_STATUSES,
@@ -237,7 +237,7 @@ async def resubmit(
 
 
 async def resubmit_with(
-    temporal: TemporalClient,
+    temporal: TemporalConnection,
     catalogue: Catalogue,
     population: population_pb2_grpc.PopulationServiceStub,
     session: AsyncSession,
@@ -281,7 +281,7 @@ async def cancel(
 
 
 async def cancel_with(
-    temporal: TemporalClient, session: AsyncSession, resident_id: str, application_id: str
+    temporal: TemporalConnection, session: AsyncSession, resident_id: str, application_id: str
 ) -> str:
     """Withdraws the application while it waits (in review or returned for revision).
     Cancelling again answers with the cancelled state. Returns the status after it. The portal

@@ -18,7 +18,6 @@ from smartdesa.v1 import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.auth import (
     InternalAuth,
@@ -34,7 +33,7 @@ from common.outbox import OutboxRelay
 from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
-from services.intake import approvals
+from common.temporal_client import TemporalConnection
 from services.intake.catalogue import Catalogue, pin_unpinned
 from services.intake.config import Settings
 from services.intake.duties_servicer import PublicDutiesServicer, register_duties
@@ -54,7 +53,7 @@ class Runtime:
     nats: NATS
     js: JetStreamContext
     relay: OutboxRelay
-    temporal: TemporalClient
+    temporal: TemporalConnection  # the client, built on the first call (common/temporal_client.py)
     signing_channel: grpc.aio.Channel
     signing: signing_pb2_grpc.SigningServiceStub
     # The kabupaten's letter catalogue (signing's CatalogueService), cached as
@@ -107,7 +106,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         retention.start()
         shutdown.push("retention job", retention.stop)
 
-        temporal = await approvals.connect(settings.temporal_address, settings.temporal_namespace)
+        # Built on first use, never waiting for the server: intake serves sign-in and drafts
+        # while Temporal is still starting or briefly away; submitting then answers 503.
+        temporal = TemporalConnection(settings.temporal_address, settings.temporal_namespace)
 
         auth = InternalAuth.from_settings(settings, INTAKE)
         signing_channel = client_channel(settings.signing_grpc_target, auth, SIGNING)

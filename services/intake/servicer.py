@@ -16,13 +16,13 @@ from smartdesa.v1 import intake_pb2, intake_pb2_grpc, population_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.errors import DomainError
 from common.rpc import domain_code
 from common.sessions import session_ended
+from common.temporal_client import TemporalConnection
 from services.intake.applications import (
     WALK_IN,
     WHATSAPP,
@@ -113,7 +113,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         sessions: async_sessionmaker[AsyncSession],
         attachments_root: Path,
         on_committed: Callable[[], None],
-        temporal: TemporalClient,
+        temporal: TemporalConnection,
         task_queue: str,
         catalogue: Catalogue,
         population: population_pb2_grpc.PopulationServiceStub | None = None,

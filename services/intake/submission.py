@@ -9,11 +9,11 @@ walk-in form offers only the desa's types.
 """
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.db import utcnow
 from common.domain import ApplicationStatus
 from common.domain.errors import Unavailable
+from common.temporal_client import TemporalConnection
 from services.intake import approvals
 from services.intake.applications import record_submission, require_documents
 from services.intake.letter_types import LetterType
@@ -38,7 +38,7 @@ def under_way(application: LetterApplication) -> bool:
 
 async def submit(
     session: AsyncSession,
-    temporal: TemporalClient,
+    temporal: TemporalConnection,
     task_queue: str,
     application: LetterApplication,
     letter_type: LetterType,

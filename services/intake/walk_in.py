@@ -41,11 +41,11 @@ from smartdesa.v1 import population_pb2_grpc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.nik import InvalidNik, is_valid_nik, parse_nik
 from common.phone import InvalidPhone, normalize_phone
 from common.rpc import MAX_SCANS_PER_MESSAGE
+from common.temporal_client import TemporalConnection
 from services.intake import register_data, submission
 from services.intake.applications import (
     WALK_IN,
@@ -321,7 +321,7 @@ async def _write(
 async def file_walk_in(
     session: AsyncSession,
     root: Path,
-    temporal: TemporalClient,
+    temporal: TemporalConnection,
     task_queue: str,
     walk_in: WalkIn,
     *,

@@ -75,6 +75,8 @@ async def entries(session: AsyncSession, desa_code: str, year: int) -> list[Regi
             col(Letter.desa_code) == desa_code,
             col(Letter.year) == year,
             col(Letter.status) != LetterStatus.ISSUING.value,
+            # A letter through the kecamatan enters the book once the camat signed it too.
+            (col(Letter.kecamatan_code) == "") | col(Letter.kecamatan_approved_at).is_not(None),
         )
         .order_by(col(Letter.created_at), col(Letter.id))
     )

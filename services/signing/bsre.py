@@ -125,6 +125,7 @@ class BsreSigner:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._config = config
+        self._registered: dict[str, str] = {}  # "<code>:<role>" -> NIK, marked at runtime
         self._roots = trust_roots or []
         self._client = httpx.AsyncClient(
             base_url=config.base_url.rstrip("/"),
@@ -135,15 +136,20 @@ class BsreSigner:
         )
 
     def _nik(self, desa_code: str, role: str) -> str | None:
-        return self._config.niks.get(f"{desa_code}:{role}")
+        key = f"{desa_code}:{role}"
+        return self._registered.get(key) or self._config.niks.get(key)
+
+    def register(self, desa_code: str, role: str, nik: str) -> None:
+        """A signer marked at runtime (signer_install.RemoteSigner): BSrE knows their
+        certificate by `nik`. Wins over the setting's NIK for the same signer."""
+        self._registered[f"{desa_code}:{role}"] = nik
 
     def can_sign(self, desa_code: str, role: str) -> bool:
         return self._nik(desa_code, role) is not None
 
     def roles_for(self, desa_code: str) -> list[str]:
-        return sorted(
-            k.split(":", 1)[1] for k in self._config.niks if k.startswith(f"{desa_code}:")
-        )
+        keys = {*self._config.niks, *self._registered}
+        return sorted(k.split(":", 1)[1] for k in keys if k.startswith(f"{desa_code}:"))
 
     async def sign(self, job: SignatureJob) -> SignedLetter:
         nik = self._nik(job.desa_code, job.role)

@@ -100,9 +100,9 @@ class IssueRequest:
     # The letter goes through the kecamatan (its route has kecamatan steps): the certification
     # reserves the camat's signature field (pades.PadesEngine.sign).
     kecamatan_code: str = ""
-    # The camat's, when the kecamatan signs through BSrE; never stored or logged. (No caller
-    # passes it yet: the camat's passphrase step is not built, so such letters are refused
-    # before they are numbered.)
+    # The camat's, when the kecamatan signs through BSrE (verification, with the camat's own
+    # approval or signature request); never stored or logged. Without it such a letter is
+    # refused before it is numbered.
     camat_passphrase: str | None = field(default=None, repr=False)
     # The camat account's printed name (verification's), for a camat certificate installed
     # without one (PKCS#11, BSrE, the dev PKI).
@@ -194,8 +194,8 @@ class LetterIssuer:
         """The camat's "mengetahui" on an issued letter: the kecamatan's register number (its
         own sequence), then an approval signature over the Kades' certified PDF. Idempotent:
         a retry reuses the number taken and the PDF written; a letter approved is returned."""
-        letter = await self.find_issued(req.application_id)
-        if letter is None:
+        letter = await self._find(req.application_id)
+        if letter is None or letter.status == LetterStatus.ISSUING.value:
             raise IssueRefused("Surat belum terbit; camat belum dapat menandatangani.")
         if letter.status != LetterStatus.VALID.value:
             raise IssueRefused("Surat sudah dicabut.")
@@ -242,7 +242,13 @@ class LetterIssuer:
             try:
                 signed = await signer.approve(job)
             except SigningFailed as exc:
-                raise IssueRefused(exc.reason, precondition=True) from exc
+                # The certification and both numbers stay as they are: the camat's next try
+                # (e.g. with the right passphrase) reuses them; until then the letter is not
+                # issued (Letter.issued).
+                raise IssueRefused(
+                    f'Tanda tangan "Mengetahui" Camat belum dibubuhkan: {exc.reason}',
+                    precondition=True,
+                ) from exc
             await asyncio.to_thread(write_once, path, signed)
         digest = hashlib.sha256(await asyncio.to_thread(path.read_bytes)).hexdigest()
         async with self._sessions() as session:
@@ -280,11 +286,9 @@ class LetterIssuer:
     async def issue(self, req: IssueRequest) -> Letter:
         if req.kecamatan_code:
             # Before the number is taken: a letter the camat cannot approve is not certified.
-            try:
-                self._camat_signer(req.kecamatan_code, req.camat_passphrase)
-            except IssueRefused:
-                await self._signers.refresh()  # a camat key installed meanwhile counts
-                self._camat_signer(req.kecamatan_code, req.camat_passphrase)
+            # A camat key installed, or a camat marked for BSrE, meanwhile counts.
+            await self._signers.refresh()
+            self._camat_signer(req.kecamatan_code, req.camat_passphrase)
         letter = await self._issue_certified(req)
         if req.kecamatan_code and letter.kecamatan_approved_at is None:
             # The route's kecamatan steps were approved before issuing: the camat's
@@ -315,8 +319,9 @@ class LetterIssuer:
         return await self._finish(letter, req, plan)
 
     async def find_issued(self, application_id: str) -> Letter | None:
+        """The application's letter once every signature it needs is on it (Letter.issued)."""
         letter = await self._find(application_id)
-        if letter is None or letter.status == LetterStatus.ISSUING.value:
+        if letter is None or not letter.issued:
             return None
         return letter
 

@@ -135,6 +135,15 @@ class Letter(SQLModel, table=True):
     kecamatan_register: str = ""
     kecamatan_approved_at: datetime | None = None
 
+    @property
+    def issued(self) -> bool:
+        """Out of the signers' hands: every signature it needs is on it. A letter through the
+        kecamatan certified by the desa but not yet approved by the camat (a BSrE camat whose
+        passphrase was refused) is not: no download, no verification page, no agenda entry."""
+        if self.status == LetterStatus.ISSUING.value:
+            return False
+        return not self.kecamatan_code or self.kecamatan_approved_at is not None
+
 
 class LetterTypeVersion(SQLModel, table=True):
     """One published version of a letter type of the kabupaten's catalogue (catalogue/store.py).
@@ -204,6 +213,22 @@ class InstalledSigner(SQLModel, table=True):
     signer_name: str = ""
 
 
+class RemoteSigner(SQLModel, table=True):
+    """A signer marked by a kabupaten operator as signing through BSrE (signer_install.py): no
+    key here, only the NIK BSrE knows their certificate by. Today only a kecamatan's camat (its
+    code in `desa_code`); it overrides the kecamatan's `signing_signers` setting."""
+
+    __tablename__ = "remote_signer"
+
+    desa_code: str = Field(primary_key=True)
+    role: str = Field(primary_key=True)  # camat
+    kind: str  # bsre
+    nik: str  # never logged
+    installed_by: str
+    installed_at: datetime = Field(default_factory=utcnow, index=True)
+    signer_name: str = ""
+
+
 TABLES: list[type[SQLModel]] = [
     DesaProfile,
     DesaOfficial,
@@ -214,4 +239,5 @@ TABLES: list[type[SQLModel]] = [
     LetterTypeDraft,
     LetterTypeOverride,
     InstalledSigner,
+    RemoteSigner,
 ]

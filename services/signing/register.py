@@ -101,7 +101,7 @@ def _wib(at: datetime) -> str:
 async def _public(
     session: AsyncSession, letter: Letter | None, base_url: str
 ) -> PublicLetter | None:
-    if letter is None or letter.status == LetterStatus.ISSUING.value:
+    if letter is None or not letter.issued:
         return None
     assert letter.issued_at is not None and letter.sha256 is not None
     profile = await session.get(DesaProfile, letter.desa_code)

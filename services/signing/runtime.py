@@ -125,6 +125,10 @@ def _engine_config(settings: Settings) -> EngineConfig:
 async def _letter_signers(settings: Settings, registry: SignerRegistry) -> SignerSet:
     """Only the kinds some desa uses are opened (an HSM or BSrE account may not exist)."""
     wanted: set[SignerKind] = {settings.signing_default_signer, *settings.signing_signers.values()}
+    if settings.signing_bsre_url:
+        # BSrE configured: a kabupaten operator may mark a camat as signing through it at
+        # runtime (signer_install.InstalledSigners.register_remote).
+        wanted.add(SignerKind.BSRE)
     config = _engine_config(settings)
     built: dict[SignerKind, LetterSigner] = {}
     if SignerKind.LOCAL in wanted:

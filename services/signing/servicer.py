@@ -11,7 +11,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain.errors import DomainError
-from common.rpc import SIGNING_PASSPHRASE_METADATA, domain_code
+from common.rpc import (
+    SIGNING_CAMAT_PASSPHRASE_METADATA,
+    SIGNING_PASSPHRASE_METADATA,
+    domain_code,
+)
 from services.signing.catalogue.servicer import CatalogueServicer
 from services.signing.composition import logo_path
 from services.signing.desa_profile import (
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = signing_pb2.DESCRIPTOR.services_by_name["SigningService"].full_name
 PASSPHRASE_METADATA = SIGNING_PASSPHRASE_METADATA
+CAMAT_PASSPHRASE_METADATA = SIGNING_CAMAT_PASSPHRASE_METADATA
 
 
 async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, detail: str) -> NoReturn:
@@ -62,15 +67,17 @@ def _issued(letter: Letter, issuer: LetterIssuer) -> signing_pb2.IssuedLetter:
     )
 
 
-def _passphrase(context: grpc.aio.ServicerContext) -> str | None:
+def _passphrase(context: grpc.aio.ServicerContext, name: str = PASSPHRASE_METADATA) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == PASSPHRASE_METADATA:
+        if key == name:
             return str(value)
     return None
 
 
 def _issue_request(
-    request: signing_pb2.IssueLetterRequest, passphrase: str | None = None
+    request: signing_pb2.IssueLetterRequest,
+    passphrase: str | None = None,
+    camat_passphrase: str | None = None,
 ) -> IssueRequest:
     return IssueRequest(
         application_id=request.application_id,
@@ -87,6 +94,7 @@ def _issue_request(
         letter_type_version=request.letter_type_version,
         kecamatan_code=request.kecamatan_code,
         camat_name=request.camat_name,
+        camat_passphrase=camat_passphrase,
     )
 
 
@@ -158,7 +166,13 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
         self, request: signing_pb2.IssueLetterRequest, context: grpc.aio.ServicerContext
     ) -> signing_pb2.IssuedLetter:
         try:
-            letter = await self._issuer.issue(_issue_request(request, _passphrase(context)))
+            letter = await self._issuer.issue(
+                _issue_request(
+                    request,
+                    _passphrase(context),
+                    _passphrase(context, CAMAT_PASSPHRASE_METADATA),
+                )
+            )
         except IssueRefused as exc:
             await _abort(context, _refusal_code(exc), exc.reason)
         return _issued(letter, self._issuer)
@@ -308,13 +322,22 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
             password=request.password,
         )
         try:
-            info = await self._installed.install(
-                request.desa_code,
-                request.role,
-                upload,
-                request.installed_by,
-                signer_name=request.signer_name,
-            )
+            if request.bsre_nik:  # a camat who signs through BSrE: no certificate kept here
+                info = await self._installed.register_remote(
+                    request.desa_code,
+                    request.role,
+                    request.bsre_nik,
+                    request.installed_by,
+                    signer_name=request.signer_name,
+                )
+            else:
+                info = await self._installed.install(
+                    request.desa_code,
+                    request.role,
+                    upload,
+                    request.installed_by,
+                    signer_name=request.signer_name,
+                )
         except SignerRejected as exc:
             code = (
                 grpc.StatusCode.FAILED_PRECONDITION
@@ -328,8 +351,10 @@ class SigningServicer(signing_pb2_grpc.SigningServiceServicer):
             subject=info.subject,
             serial=info.serial,
             fingerprint=info.fingerprint,
+            kind=info.kind,
         )
-        answer.not_after.FromDatetime(info.not_after)
+        if info.not_after is not None:
+            answer.not_after.FromDatetime(info.not_after)
         return answer
 
 

@@ -21,6 +21,11 @@ A camat's certificate (the "mengetahui" approval signature, issuing.approve_at_k
 installed the same way and checked the same, under the kecamatan's code in place of a desa's
 (the layout and registry key it so); its row also keeps the camat's name as printed on the
 stamp, taken from the camat account in verification.
+
+A camat who signs through BSrE brings no certificate: the operator gives the NIK BSrE knows
+their certificate by (`register_remote`, kept in `remote_signer`). From then on the kecamatan's
+camat signs through BSrE on every replica (`refresh` marks it in the signer set), whatever the
+`signing_signers` setting says for the kecamatan's code.
 """
 
 import asyncio
@@ -42,7 +47,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.domain import SIGNER_ROLES, Role, SignerKind
 from common.wilayah import all_desa, find_desa
-from services.signing.models import InstalledSigner, as_utc, utcnow
+from services.signing.models import InstalledSigner, RemoteSigner, as_utc, utcnow
 from services.signing.pki import (
     PkiError,
     SignerRegistry,
@@ -189,7 +194,8 @@ class InstalledInfo:
     subject: str
     serial: str
     fingerprint: str
-    not_after: datetime
+    not_after: datetime | None
+    kind: str = SignerKind.LOCAL
 
 
 def _info(row: InstalledSigner, cert: x509.Certificate) -> InstalledInfo:
@@ -230,10 +236,19 @@ def _check_camat(kecamatan_code: str, signer_name: str) -> None:
 
 
 async def printed_name(sessions: async_sessionmaker[AsyncSession], code: str, role: str) -> str:
-    """The name kept with an installed certificate ("" when none was installed)."""
+    """The name kept with an installed certificate or a BSrE signer's mark ("" when none)."""
     async with sessions() as session:
         row = await session.get(InstalledSigner, (code, role))
+        remote = await session.get(RemoteSigner, (code, role))
+    if remote is not None and (
+        row is None or as_utc(remote.installed_at) > as_utc(row.installed_at)
+    ):
+        return remote.signer_name
     return row.signer_name if row is not None else ""
+
+
+# A NIK: 16 digits (Dukcapil). Checked before BSrE ever sees it.
+_NIK_DIGITS = 16
 
 
 class InstalledSigners:
@@ -257,6 +272,7 @@ class InstalledSigners:
         self._key_password = key_password
         self._production = production
         self._seen: tuple[int, datetime | None] = (0, None)
+        self._seen_remote: tuple[int, datetime | None] = (0, None)
         self._lock = asyncio.Lock()
 
     async def install(
@@ -322,6 +338,74 @@ class InstalledSigners:
         log.info("signer %s/%s installed (certificate %s)", desa_code, role, row.fingerprint[:16])
         return _info(row, cert)
 
+    async def register_remote(
+        self,
+        code: str,
+        role: str,
+        nik: str,
+        installed_by: str,
+        signer_name: str = "",
+    ) -> InstalledInfo:
+        """Marks the kecamatan's camat as signing through BSrE, which knows their certificate by
+        `nik` (never logged). Raises SignerRejected."""
+        signer_name = " ".join(signer_name.split())[:120]
+        if role != Role.CAMAT:
+            raise SignerRejected(
+                "Penanda tangan BSrE yang dipasang di sini hanya Camat; penanda tangan desa "
+                "melalui BSrE diatur dalam konfigurasi layanan tanda tangan.",
+            )
+        _check_camat(code, signer_name)
+        if not installed_by:
+            raise SignerRejected("installed_by wajib diisi.")
+        nik = nik.strip()
+        if len(nik) != _NIK_DIGITS or not nik.isdigit():
+            raise SignerRejected("NIK Camat yang terdaftar di BSrE harus 16 angka.")
+        if self._signers.kind_available(SignerKind.BSRE) is None:
+            raise SignerRejected(
+                "Layanan tanda tangan belum terhubung ke BSrE (SMARTDESA_SIGNING_BSRE_*): "
+                "Camat belum dapat menandatangani melalui BSrE.",
+                precondition=True,
+            )
+        row = RemoteSigner(
+            desa_code=code,
+            role=role,
+            kind=SignerKind.BSRE,
+            nik=nik,
+            installed_by=installed_by,
+            installed_at=utcnow(),
+            signer_name=signer_name,
+        )
+        async with self._sessions() as session:
+            await session.merge(row)
+            await session.commit()
+        self._apply_remote(row)
+        log.info("signer %s/%s marked as signing through BSrE", code, role)
+        return InstalledInfo(code, role, "BSrE", "", "", None, SignerKind.BSRE)
+
+    def _apply_remote(self, row: RemoteSigner) -> None:
+        bsre = self._signers.kind_available(SignerKind.BSRE)
+        register = getattr(bsre, "register", None)
+        if register is None:  # BSrE not configured on this replica: it cannot sign for them
+            log.warning(
+                "signer %s/%s is marked for BSrE, which is not set up", row.desa_code, row.role
+            )
+            return
+        register(row.desa_code, row.role, row.nik)
+        self._signers.mark(row.desa_code, SignerKind.BSRE)
+
+    async def _refresh_remote(self) -> None:
+        async with self._sessions() as session:
+            count, newest = (
+                await session.exec(select(func.count(), func.max(RemoteSigner.installed_at)))
+            ).one()
+            seen = (int(count), as_utc(newest) if newest is not None else None)
+            if seen == self._seen_remote:
+                return
+            rows = (await session.exec(select(RemoteSigner))).all()
+        for row in rows:
+            self._apply_remote(row)
+        self._seen_remote = seen
+
     async def _lay_out(self, row: InstalledSigner) -> None:
         """The row's files in the PKI folder (key first: a certificate never names a key that
         is not there yet), then the registry loads them."""
@@ -344,6 +428,7 @@ class InstalledSigners:
             log.exception("installed signer %s/%s cannot be loaded", row.desa_code, row.role)
 
     async def refresh(self) -> None:
+        await self._refresh_remote()
         async with self._sessions() as session:
             count, newest = (
                 await session.exec(select(func.count(), func.max(InstalledSigner.installed_at)))

@@ -505,6 +505,15 @@ class SignerSet:
     def kind_for(self, desa_code: str) -> SignerKind:
         return self._per_desa.get(desa_code, self._default)
 
+    def kind_available(self, kind: SignerKind) -> LetterSigner | None:
+        """The configured signer of `kind`, if signing runs one."""
+        return self._signers.get(kind)
+
+    def mark(self, code: str, kind: SignerKind) -> None:
+        """From now on `code`'s letters (or, for a kecamatan's code, its camat's approvals) are
+        signed by `kind` (a signer marked at runtime: signer_install.RemoteSigner)."""
+        self._per_desa[code] = kind
+
     def local(self) -> "LocalKeySigner | None":
         """The PKI folder's signer."""
         found = self._signers.get(SignerKind.LOCAL)

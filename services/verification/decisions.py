@@ -13,19 +13,12 @@ staff member re-sending it gets the first answer from Temporal without any new h
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import NoReturn
-
-from temporalio.client import Client
+from typing import TYPE_CHECKING, NoReturn
 
 from common.domain import ApprovalErrorCode, role_label
 from common.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from services.verification.models import Task
-from workflows.approval.client import (
-    ApprovalClient,
-    ApprovalError,
-    ApprovalNotRunning,
-    ApprovalRefused,
-)
+from workflows.approval.errors import ApprovalError, ApprovalNotRunning, ApprovalRefused
 from workflows.approval.models import (
     ApprovalState,
     DecisionInput,
@@ -33,6 +26,11 @@ from workflows.approval.models import (
     LetterSignedInput,
     RetryIssueInput,
 )
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from workflows.approval.client import ApprovalClient
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ def request_id_of(username: str, client_request_id: str) -> str:
 
 
 async def send_decision(
-    client: Client, application_id: str, decision: DecisionInput, rpc_timeout: timedelta
+    client: "Client", application_id: str, decision: DecisionInput, rpc_timeout: timedelta
 ) -> ApprovalState:
     """Deliver `decision` (its request_id as the client gave it) and return the workflow's state
     after it; raises a domain refusal (common.domain.errors) when it is refused."""
@@ -86,19 +84,19 @@ async def send_decision(
         decision, request_id=request_id_of(decision.actor_username, decision.request_id)
     )
     try:
-        return await ApprovalClient(client, rpc_timeout).decide(application_id, bound)
+        return await _approvals(client, rpc_timeout).decide(application_id, bound)
     except ApprovalError as exc:
         _raise_refusal(exc)
 
 
 async def issuing_outcome(
-    client: Client, application_id: str, approved: ApprovalState, wait: timedelta
+    client: "Client", application_id: str, approved: ApprovalState, wait: timedelta
 ) -> ApprovalState:
     """After the last approval of a letter signed at once, the workflow answers before it
     signs; this waits (at most `wait`) for the letter to be issued, so the signer can be told
     it was signed, and otherwise answers the state then (signing_blocked, or still issuing).
     The decision stands either way: a failure to look is answered with `approved`."""
-    approvals = ApprovalClient(client, wait)
+    approvals = _approvals(client, wait)
     try:
         ended = await approvals.outcome(application_id, wait)
         return ended if ended is not None else await approvals.state(application_id)
@@ -110,45 +108,53 @@ async def issuing_outcome(
 
 
 async def send_retry_issue(
-    client: Client, application_id: str, request: RetryIssueInput, rpc_timeout: timedelta
+    client: "Client", application_id: str, request: RetryIssueInput, rpc_timeout: timedelta
 ) -> ApprovalState:
     """Ask the workflow to try issuing a letter signing refused now; returns the state after
     that attempt (issued, or still signing_blocked)."""
     bound = replace(request, request_id=request_id_of(request.actor_username, request.request_id))
     try:
-        return await ApprovalClient(client, rpc_timeout).retry_issue(application_id, bound)
+        return await _approvals(client, rpc_timeout).retry_issue(application_id, bound)
     except ApprovalError as exc:
         _raise_refusal(exc)
 
 
 async def send_letter_signed(
-    client: Client, application_id: str, signed: LetterSignedInput, rpc_timeout: timedelta
+    client: "Client", application_id: str, signed: LetterSignedInput, rpc_timeout: timedelta
 ) -> ApprovalState:
     """Tell the workflow the remote signer signed (the letter is issued); returns its state."""
     bound = replace(signed, request_id=request_id_of(signed.actor_username, signed.request_id))
     try:
-        return await ApprovalClient(client, rpc_timeout).letter_signed(application_id, bound)
+        return await _approvals(client, rpc_timeout).letter_signed(application_id, bound)
     except ApprovalError as exc:
         _raise_refusal(exc)
 
 
 async def approval_state(
-    client: Client, application_id: str, rpc_timeout: timedelta
+    client: "Client", application_id: str, rpc_timeout: timedelta
 ) -> ApprovalState:
     try:
-        return await ApprovalClient(client, rpc_timeout).state(application_id)
+        return await _approvals(client, rpc_timeout).state(application_id)
     except ApprovalError as exc:
         _raise_refusal(exc)
 
 
 async def issue_request_of(
-    client: Client, application_id: str, rpc_timeout: timedelta
+    client: "Client", application_id: str, rpc_timeout: timedelta
 ) -> IssueLetterInput | None:
     """Who signs the letter and how, once every step has approved (None before)."""
     try:
-        return await ApprovalClient(client, rpc_timeout).issue_request(application_id)
+        return await _approvals(client, rpc_timeout).issue_request(application_id)
     except ApprovalError as exc:
         _raise_refusal(exc)
+
+
+def _approvals(client: "Client", rpc_timeout: timedelta) -> "ApprovalClient":
+    # Imported here, like temporalio (which a `client` has loaded already): an idle
+    # verification that has not yet called the workflow does without them.
+    from workflows.approval.client import ApprovalClient
+
+    return ApprovalClient(client, rpc_timeout)
 
 
 def _raise_refusal(exc: ApprovalError) -> NoReturn:

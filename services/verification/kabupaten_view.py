@@ -44,6 +44,7 @@ from services.verification.models import (
     ApplicationRecord,
     Task,
 )
+from services.verification.step_rollup import role_group, values_in
 from services.verification.task_inbox import overdue_clause, overdue_in_kabupaten
 from workflows.approval import workflow_id
 
@@ -72,10 +73,6 @@ ROLE_GROUPS = {
     Role.SEKDES: role_label(Role.SEKDES),
     Role.KADES: role_label(Role.KADES),
 }
-
-
-def role_group(role: str) -> str:
-    return "kasi" if role.startswith("kasi_") else role
 
 
 class PeriodError(Invalid):
@@ -202,12 +199,7 @@ def count_states(records: Iterable[ApplicationRecord], overdue_ids: set[str]) ->
 
 def percentile(values: list[float], q: float) -> float | None:
     """The q-quantile (0..1), linear between the nearest ranks; None without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return _quantile(sorted(values), q)
 
 
 @dataclass
@@ -285,9 +277,9 @@ def _decided_in(
 async def _step_times_in_postgresql(
     session: AsyncSession, where: list[ColumnElement[bool]]
 ) -> list[StepTimes]:
-    """`step_times` in the database: a month of a kabupaten is tens of thousands of steps, and
-    their working seconds are kept on the tasks, so only a row per role group comes back.
-    percentile_cont interpolates between the nearest ranks as `percentile` does."""
+    """`step_times` in the database (one desa's steps; the kabupaten's and a kecamatan's come
+    from the rollup): only a row per role group comes back. percentile_cont interpolates
+    between the nearest ranks as `percentile` does."""
     group = case(
         (col(Task.role).startswith("kasi_", autoescape=True), "kasi"), else_=col(Task.role)
     )
@@ -333,7 +325,23 @@ async def decided_step_times(
     desa: str | None = None,
 ) -> list[StepTimes]:
     """The step times of the route steps decided in the period, from the working seconds each
-    task kept when it was decided (its desa's calendar as set then, docs/performance.md)."""
+    task kept when it was decided (its desa's calendar as set then, docs/performance.md): the
+    kabupaten's or a kecamatan's from the rollup the projection keeps, one desa's (a few hundred
+    steps a month) from the tasks. The same figures either way."""
+    if desa:
+        return await raw_step_times(session, kabupaten_code, period, kecamatan, desa)
+    return await rollup_step_times(session, kabupaten_code, period, kecamatan)
+
+
+async def raw_step_times(
+    session: AsyncSession,
+    kabupaten_code: str,
+    period: Period,
+    kecamatan: str | None = None,
+    desa: str | None = None,
+) -> list[StepTimes]:
+    """`decided_step_times` from the tasks themselves: in the database on PostgreSQL, in
+    Python on SQLite."""
     where = _decided_in(kabupaten_code, period, kecamatan, desa)
     if session.get_bind().dialect.name == "postgresql":
         return await _step_times_in_postgresql(session, where)
@@ -341,6 +349,45 @@ async def decided_step_times(
         *where
     )
     return step_times(DecidedStep(*row) for row in (await session.exec(query)).all())
+
+
+async def rollup_step_times(
+    session: AsyncSession, kabupaten_code: str, period: Period, kecamatan: str | None = None
+) -> list[StepTimes]:
+    """`decided_step_times` from the rollup (step_rollup.py): the period's cells (a month of a
+    kabupaten is about 2,700), their values put together per role group and sorted here: the
+    database's sort of 75,000 steps per request was what kept the summary over its target, and
+    sorting the bare values here costs less (docs/performance.md has both measured)."""
+    groups = await values_in(session, kabupaten_code, period.start, period.end, kecamatan)
+
+    def hours(seconds: float | None) -> float | None:
+        return None if seconds is None else seconds / 3600
+
+    times = []
+    for group in _route_order(groups):
+        values = groups[group]
+        working, elapsed = sorted(values.working_seconds), sorted(values.elapsed_seconds)
+        times.append(
+            StepTimes(
+                role=group,
+                name=ROLE_GROUPS.get(group, group),
+                decided=values.decided,
+                median_working_hours=hours(_quantile(working, 0.5)),
+                p90_working_hours=hours(_quantile(working, 0.9)),
+                median_hours=hours(_quantile(elapsed, 0.5)),
+                p90_hours=hours(_quantile(elapsed, 0.9)),
+            )
+        )
+    return times
+
+
+def _quantile(ordered: list[float], q: float) -> float | None:
+    """`percentile` of values already in order."""
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass

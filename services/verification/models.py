@@ -1,9 +1,9 @@
 """Tables of the verification service: staff accounts, Plt periods, the desa's own routes and
 working calendar, the task inbox projection, and the events that projection has applied."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import ARRAY, JSON, Column, Float, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from common.db import utcnow
@@ -117,6 +117,35 @@ class Task(SQLModel, table=True):
     # in its desa's calendar as set when it was decided (calendars.step_working_seconds), for
     # the kabupaten view's step times; None while open and for cancelled or expired steps.
     working_seconds: float | None = None
+
+
+# A list of seconds: float8[] on PostgreSQL, a JSON list on SQLite (dev, tests).
+SECONDS = ARRAY(Float).with_variant(JSON(), "sqlite")
+
+
+class StepRollup(SQLModel, table=True):
+    """The decided route steps (Task: decision, done or revision_requested) of one kecamatan
+    decided on one WIB day, per role group, with each step's time as the kabupaten view
+    aggregates it: the task projection keeps it in the transaction that changes a step
+    (step_rollup.py), so a month of a kabupaten is a few thousand rows, not 75,000 steps
+    (docs/performance.md)."""
+
+    __tablename__ = "verification_step_rollup"
+
+    # Key in this order: the kabupaten view reads a kabupaten's days in a period.
+    kabupaten_code: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)  # of the decision (closed_at), in WIB
+    kecamatan_code: str = Field(primary_key=True)
+    role_group: str = Field(primary_key=True)  # kabupaten_view.role_group: every Kasi is "kasi"
+    decided: int = 0
+    # Task.working_seconds of each step that has it, ascending.
+    working_seconds: list[float] = Field(
+        default_factory=list, sa_column=Column(SECONDS, nullable=False)
+    )
+    # Calendar seconds from assignment to decision (0 if the clocks say otherwise), ascending.
+    elapsed_seconds: list[float] = Field(
+        default_factory=list, sa_column=Column(SECONDS, nullable=False)
+    )
 
 
 class ApplicationRecord(SQLModel, table=True):
@@ -347,6 +376,7 @@ TABLES: list[type[SQLModel]] = [
     RouteOverride,
     DesaSettings,
     Task,
+    StepRollup,
     ApplicationRecord,
     ProcessedEvent,
     WalkInScan,

@@ -331,9 +331,14 @@ class CertificateUpload:
     certificate_pem: bytes = b""
     key_pem: bytes = b""
     password: bytes = b""
+    # Instead of a certificate: a camat who signs through BSrE, by the NIK BSrE knows them by.
+    bsre_nik: str = ""
 
-    def __repr__(self) -> str:  # never the key or the password in a log or traceback
-        return f"CertificateUpload(pkcs12={len(self.pkcs12)} B, pem={bool(self.certificate_pem)})"
+    def __repr__(self) -> str:  # never the key, the password or a NIK in a log or traceback
+        return (
+            f"CertificateUpload(pkcs12={len(self.pkcs12)} B, pem={bool(self.certificate_pem)}, "
+            f"bsre={bool(self.bsre_nik)})"
+        )
 
 
 async def install_signer(
@@ -366,6 +371,7 @@ async def send_signer(
                 password=upload.password,
                 installed_by=actor.username,
                 signer_name=signer_name,
+                bsre_nik=upload.bsre_nik,
             ),
             timeout=runtime.settings.signing_timeout_seconds,
         )

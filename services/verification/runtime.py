@@ -18,7 +18,6 @@ from smartdesa.v1 import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
 
 from common.auth import InternalAuth, TokenIssuer, TokenVerifier, staff_token_issuer, token_verifier
 from common.db import create_engine, session_factory
@@ -28,7 +27,7 @@ from common.migrations import upgrade
 from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
-from common.tracing import temporal_interceptors
+from common.temporal_client import TemporalConnection
 from services.verification import servicer
 from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
@@ -47,7 +46,7 @@ class Runtime:
     token_verifier: TokenVerifier
     nats: NATS
     task_consumer: Consumer
-    temporal: TemporalClient
+    temporal: TemporalConnection  # the client, built on the first call (common/temporal_client.py)
     intake_channel: grpc.aio.Channel
     intake: intake_pb2_grpc.IntakeServiceAsyncStub
     grpc_server: GrpcServer
@@ -103,11 +102,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await task_consumer.start()
         shutdown.push("task consumer", task_consumer.stop)
 
-        temporal = await TemporalClient.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            interceptors=temporal_interceptors(),
-        )
+        temporal = TemporalConnection(settings.temporal_address, settings.temporal_namespace)
 
         intake_channel = client_channel(settings.intake_grpc_target, internal_auth, INTAKE)
         shutdown.push("gRPC channel to intake", intake_channel.close)

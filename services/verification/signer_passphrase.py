@@ -8,6 +8,12 @@ A letter that signing refused (signing_blocked, e.g. started before remote signe
 own state) is signed the same way and then picked up with `retry_issue`: the workflow's own
 issuing call gets the already issued letter back, as signing issues one letter per application.
 
+A kecamatan whose camat signs through BSrE works the same way (issue 18): after the camat's
+approval the letter waits for the camat's signature (the state's step role is "camat"), and the
+camat's passphrase goes to signing under its own metadata key, which certifies the letter with
+the desa's key and adds the camat's "mengetahui" through BSrE. A refused passphrase leaves the
+letter certified but not issued; the camat's next try reuses both numbers.
+
 Nothing here retries the signing call: a wrong passphrase counts against the signer at BSrE."""
 
 from __future__ import annotations  # the async stub types exist only in the .pyi
@@ -19,9 +25,9 @@ from datetime import timedelta
 import grpc
 from pydantic import SecretStr
 
-from common.domain import ApplicationStatus, who_may_sign
+from common.domain import ApplicationStatus, Role, who_may_sign
 from common.domain.errors import Conflict, Forbidden, Invalid, Unavailable
-from common.rpc import SIGNING_PASSPHRASE_METADATA
+from common.rpc import SIGNING_CAMAT_PASSPHRASE_METADATA, SIGNING_PASSPHRASE_METADATA
 from services.verification.decisions import (
     approval_state,
     issue_request_of,
@@ -56,10 +62,10 @@ class Signer:
     desa_code: str
 
 
-def check_may_sign(request: IssueLetterInput, actor_role: str) -> None:
+def check_may_sign(signer_role: str, actor_role: str) -> None:
     """Checked before signing is called (a refused Update afterwards would be too late: BSrE
     has signed); the workflow's validators check the same rule (common.domain.who_may_sign)."""
-    allowed = who_may_sign(request.signer_role)
+    allowed = who_may_sign(signer_role)
     if actor_role not in allowed:
         raise Forbidden("wrong-role", may_not_sign(allowed))
 
@@ -76,19 +82,25 @@ async def sign(
     """Has the letter waiting for its signature (or blocked at signing) signed with `passphrase`
     and the workflow told; answers with the workflow's state after that (issued)."""
     wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
-    issue = await issue_request_of(runtime.temporal, application_id, wait)
+    issue = await issue_request_of(await runtime.temporal.client(), application_id, wait)
     if issue is None:  # not every step has approved it: there is nothing to sign yet
         raise Conflict("not-awaiting-signature", NOT_WAITING)
-    check_may_sign(issue, signer.role)
-    letter = await sign_with_passphrase(runtime, application_id, issue, passphrase, approved)
-    state = await approval_state(runtime.temporal, application_id, wait)
+    temporal = await runtime.temporal.client()
+    before = await approval_state(temporal, application_id, wait)
+    # The camat's "mengetahui" awaited (a BSrE kecamatan), else the desa signer's signature.
+    camat = before.status == ApplicationStatus.AWAITING_SIGNATURE and before.step_role == Role.CAMAT
+    check_may_sign(Role.CAMAT if camat else issue.signer_role, signer.role)
+    letter = await sign_with_passphrase(
+        runtime, application_id, issue, passphrase, approved, for_camat=camat
+    )
+    state = await approval_state(temporal, application_id, wait)
     if state.status == ApplicationStatus.SIGNING_BLOCKED:
         retry = RetryIssueInput(request_id, signer.username, signer.role, signer.desa_code)
-        return await send_retry_issue(runtime.temporal, application_id, retry, wait)
+        return await send_retry_issue(await runtime.temporal.client(), application_id, retry, wait)
     if state.status != ApplicationStatus.AWAITING_SIGNATURE:
         return state  # issued already (a repeat of this request)
     signed = LetterSignedInput(request_id, signer.username, signer.role, signer.desa_code, letter)
-    return await send_letter_signed(runtime.temporal, application_id, signed, wait)
+    return await send_letter_signed(await runtime.temporal.client(), application_id, signed, wait)
 
 
 async def sign_with_passphrase(
@@ -97,10 +109,13 @@ async def sign_with_passphrase(
     request: IssueLetterInput,
     passphrase: SecretStr,
     approved: bool = False,
+    *,
+    for_camat: bool = False,
 ) -> LetterInfo:
-    """Has signing issue the letter `request` describes with the signer's passphrase. A refusal
-    (wrong passphrase, BSrE unavailable) is told to the staff member; the letter keeps waiting
-    for its signature and nothing is retried on its own."""
+    """Has signing issue the letter `request` describes with the signer's passphrase (the
+    camat's, for the "mengetahui", when `for_camat`). A refusal (wrong passphrase, BSrE
+    unavailable) is told to the staff member; the letter keeps waiting for its signature and
+    nothing is retried on its own."""
     settings = runtime.settings
     app = await read_application(runtime.intake, application_id, settings.intake_timeout_seconds)
     recorded = "Persetujuan Anda sudah tercatat, tetapi " if approved else ""
@@ -112,7 +127,12 @@ async def sign_with_passphrase(
     try:
         issued = await runtime.signing.IssueLetter(
             issue_letter_request(app, request, camat_name),
-            metadata=((SIGNING_PASSPHRASE_METADATA, passphrase.get_secret_value()),),
+            metadata=(
+                (
+                    SIGNING_CAMAT_PASSPHRASE_METADATA if for_camat else SIGNING_PASSPHRASE_METADATA,
+                    passphrase.get_secret_value(),
+                ),
+            ),
             timeout=settings.signing_issue_timeout_seconds,
         )
     except grpc.aio.AioRpcError as exc:

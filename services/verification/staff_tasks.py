@@ -475,7 +475,7 @@ async def decide(
         reason=request.reason or "",
         actor_is_plt=actor_role != staff.role,
     )
-    state = await send_decision(runtime.temporal, application_id, decision, wait)
+    state = await send_decision(await runtime.temporal.client(), application_id, decision, wait)
     if (
         request.decision == Decision.APPROVE
         and state.status == ApplicationStatus.IN_REVIEW
@@ -484,7 +484,9 @@ async def decide(
         # The last approval of a letter signed at once: answer once it is signed (issue 15:
         # the signer is told so), or once signing refuses it.
         issuing = timedelta(seconds=runtime.settings.issue_wait_seconds)
-        state = await issuing_outcome(runtime.temporal, application_id, state, issuing)
+        state = await issuing_outcome(
+            await runtime.temporal.client(), application_id, state, issuing
+        )
     if (
         request.passphrase is None
         or request.decision != Decision.APPROVE
@@ -536,7 +538,9 @@ async def retry_issue(
             field="passphrase",
         )
     wait = timedelta(seconds=runtime.settings.decision_timeout_seconds)
-    return asdict(await send_retry_issue(runtime.temporal, application_id, retry, wait))
+    return asdict(
+        await send_retry_issue(await runtime.temporal.client(), application_id, retry, wait)
+    )
 
 
 async def letter_preview(

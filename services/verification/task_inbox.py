@@ -59,6 +59,7 @@ from services.verification.models import (
     Task,
 )
 from services.verification.routes import DesaRules
+from services.verification.step_rollup import DECIDED, counted, move
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +314,7 @@ class TaskProjection:
             [t for t in tasks if t.step_index != payload.step_index and t.status == TASK_OPEN],
         )
         task = next((t for t in tasks if t.step_index == payload.step_index), None)
+        before = None if task is None else counted(task)
         if task is None:
             task = Task(
                 application_id=payload.application_id,
@@ -339,6 +341,8 @@ class TaskProjection:
         task.escalation_level = 0
         task.reminders = 0
         session.add(task)
+        # A decided step opened again leaves the kabupaten view's step times until decided again.
+        await move(session, before, counted(task))
         return roles | _roles_of(task)
 
     async def _update_open(
@@ -392,10 +396,6 @@ class TaskProjection:
         )
 
 
-# Statuses of a decided step: how long it took is kept on the task.
-_DECIDED = (TASK_DONE, TASK_REVISION_REQUESTED)
-
-
 async def _close(
     session: AsyncSession, status: str, closed_at: datetime, *where: ColumnElement[bool]
 ) -> set[str]:
@@ -410,16 +410,18 @@ async def _close_tasks(
 ) -> set[str]:
     """Closes `tasks`; the roles whose inbox listed them. A decided step keeps its working
     seconds in its desa's calendar (a kecamatan step: its kecamatan's) as set now, at the
-    decision (docs/performance.md): the kabupaten view aggregates them in the database instead
-    of working each one out again in a calendar that may have changed since."""
+    decision (docs/performance.md), instead of the kabupaten view working each one out again
+    in a calendar that may have changed since; the view's rollup (step_rollup.py) follows
+    every change of a step in the same transaction."""
     rules: dict[str, DesaRules] = {}
     closed: set[str] = set()
     for task in tasks:
         closed |= _roles_of(task)
+        before = counted(task)  # a step returned for revision, then cancelled, had its part
         task.status = status
         task.closed_at = closed_at
         task.working_seconds = None
-        if status in _DECIDED:
+        if status in DECIDED:
             # A kecamatan step counts in its kecamatan's calendar, as its deadline did.
             key = calendar_key(task.desa_code, task.role)
             if key not in rules:
@@ -428,6 +430,8 @@ async def _close_tasks(
                 rules[key], as_utc(task.assigned_at), closed_at
             )
         session.add(task)
+        # The kabupaten view's step times, in the same transaction (step_rollup.py).
+        await move(session, before, counted(task))
     return closed
 
 

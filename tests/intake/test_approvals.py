@@ -73,8 +73,12 @@ async def test_missing_kk_is_422_and_nothing_starts(
 async def test_submit_starts_the_workflow_once(intake: Intake, temporal_client: Client) -> None:
     headers = await intake.sign_in()
     application_id = await _with_documents(intake, headers, ("KTP", "KK"))
+    # Intake builds its Temporal client (importing temporalio) on the first submit, not at start
+    # (docs/operations.md#memory-of-the-idle-stack); that first submit starts the workflow.
+    assert not intake.runtime.temporal.started
     r = await intake.http.post(f"/api/v1/applications/{application_id}/submit", headers=headers)
     assert r.status_code == 202, r.text
+    assert intake.runtime.temporal.started
     assert r.json() == {"id": application_id, "status": "in_review"}
 
     handle = temporal_client.get_workflow_handle(workflow_id(application_id))

@@ -119,7 +119,7 @@ async def test_anyone_files_a_complaint_and_reads_the_answer(
     assert complaint.deadline_at > complaint.filed_at
 
     # Its workflow runs (durable as a letter's), named by the complaint's id only.
-    handle = intake.runtime.temporal.get_workflow_handle(workflow_id(complaint.id))
+    handle = (await intake.runtime.temporal.client()).get_workflow_handle(workflow_id(complaint.id))
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
     tracked = await _track(intake.http, number, secret)

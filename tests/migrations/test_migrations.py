@@ -7,7 +7,7 @@ import asyncio
 import importlib
 import shutil
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from common.migrations import (
     upgrade,
 )
 from services.verification.calendars import step_working_seconds
-from services.verification.models import DesaSettings
+from services.verification.models import DesaSettings, StepRollup
 from services.verification.routes import DayHours, hours_from_json, rules_of
 from tests.support.postgres import PostgresDatabases
 
@@ -465,3 +465,57 @@ async def test_steps_decided_before_revision_0018_get_their_working_seconds_once
     async with session_factory(engine)() as session:
         rules = rules_of(await session.get(DesaSettings, rancasari))
     assert stored[2] == step_working_seconds(rules, friday, monday)
+
+
+async def test_revision_0020_rolls_up_the_steps_decided_before_it(
+    new_engine: Callable[[str], Any],
+) -> None:
+    """Revision 0020 keeps the kabupaten view's step times per WIB day, kecamatan and role
+    group. The steps decided before it are rolled up once, from the tasks, as the projection
+    rolls up a step at its decision (step_rollup.counted); open, cancelled and expired steps and
+    signing-blocked tasks are left out."""
+    engine = await new_engine("step_rollup")
+    await upgrade(engine, "verification", "0019")
+    monday = datetime(2026, 11, 9, 2, tzinfo=UTC)  # 09:00 WIB
+    task = {
+        "application_number": "", "step_index": 0, "letter_type": "SKD", "deadline": None,
+        "escalated_to_role": "", "supervisor_role": "", "escalation_level": 0, "reminders": 0,
+        "desa_code": "32.13.11.2004", "kecamatan_code": "32.13.11", "kabupaten_code": "32.13",
+    }  # fmt: skip
+    tasks = [  # status, role, kind, hours before Monday 09:00 WIB, working seconds
+        ("done", "kasi_pemerintahan", "decision", 2.0, 7200.0),
+        ("revision_requested", "kasi_kesra", "decision", 66.0, 7200.0),
+        ("done", "sekdes", "decision", 10.0, None),  # the migration leaves None as it is
+        ("done", "kades", "decision", 9.0, 0.0),  # closed 23:30 WIB Sunday: Sunday's cell
+        ("cancelled", "sekdes", "decision", 3.0, None),
+        ("expired", "sekdes", "decision", 3.0, None),
+        ("done", "kades", "signing_blocked", 3.0, None),
+    ]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for i, (status, role, kind, hours, _) in enumerate(tasks, start=1):
+        closed = monday - timedelta(hours=9.5) if i == 4 else monday
+        rows.append(("verification_task", {
+            **task, "id": i, "application_id": f"a-{i}", "status": status, "role": role,
+            "kind": kind, "assigned_at": monday - timedelta(hours=hours), "closed_at": closed,
+        }))  # fmt: skip
+    await insert_rows(engine, rows)
+    async with engine.begin() as conn:
+        for i, (*_, working) in enumerate(tasks, start=1):
+            await conn.execute(
+                text("UPDATE verification_task SET working_seconds = :w WHERE id = :i"),
+                {"w": working, "i": i},
+            )
+
+    await upgrade(engine, "verification")
+
+    async with session_factory(engine)() as session:
+        stored = (await session.exec(orm_select(StepRollup))).all()
+    got = {(r.day, r.role_group): (r.decided, r.working_seconds, r.elapsed_seconds) for r in stored}
+    assert {r.kabupaten_code for r in stored} == {"32.13"}
+    assert {r.kecamatan_code for r in stored} == {"32.13.11"}
+    monday_wib, sunday_wib = date(2026, 11, 9), date(2026, 11, 8)
+    assert got == {
+        (monday_wib, "kasi"): (2, [7200.0, 7200.0], [7200.0, 66 * 3600.0]),
+        (monday_wib, "sekdes"): (1, [], [36000.0]),
+        (sunday_wib, "kades"): (1, [0.0], [0.0]),  # closed before assigned: 0, as the view
+    }

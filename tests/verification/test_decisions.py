@@ -104,6 +104,25 @@ async def _waits_on(service: Service, username: str, app_id: str) -> None:
     await eventually(listed)
 
 
+async def test_the_first_decision_after_start_builds_the_temporal_client(
+    service: Service, approval: Approval
+) -> None:
+    """Verification imports temporalio and builds its client on its first call to the workflow,
+    not at start (docs/operations.md#memory-of-the-idle-stack); that first decision is applied
+    like any other."""
+    assert not service.runtime.temporal.started
+    app_id = str(uuid.uuid4())
+    service.intake.add(app_id, PAMANUKAN)
+    await approval.start(app_id)
+    await _waits_on(service, "pemerintahan.pamanukan", app_id)
+    assert not service.runtime.temporal.started  # the inbox is verification's own projection
+
+    status, state = await _decide(service, "pemerintahan.pamanukan", app_id, decision="approve")
+    assert status == 200, state
+    assert (state["status"], state["step_index"]) == ("in_review", 1)
+    assert service.runtime.temporal.started
+
+
 async def test_decisions_are_refused_or_applied_by_the_workflow(
     service: Service, approval: Approval
 ) -> None:

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from common.auth import InternalAuth
 from common.db import create_engine, create_tables, session_factory
 from common.rpc import INTAKE, GrpcServer
+from common.temporal_client import TemporalConnection
 from services.intake.complaints import NewComplaint, file_complaint
 from services.intake.duties_models import ComplaintEntry, SurveyAnswer
 from services.intake.duties_servicer import PublicDutiesServicer, register_duties
@@ -55,7 +56,9 @@ async def intake_peer(
 ) -> AsyncIterator[tuple[IntakePeer, int]]:
     peer = IntakePeer(js)
     duties = PublicDutiesServicer(
-        intake_sessions, temporal_env.client, attachments_root=data_dir / "intake-files"
+        intake_sessions,
+        TemporalConnection.of(temporal_env.client),
+        attachments_root=data_dir / "intake-files",
     )
 
     def register(server: grpc.aio.Server) -> None:

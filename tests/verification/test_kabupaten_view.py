@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import create_engine, create_tables, session_factory
@@ -39,19 +39,24 @@ from services.verification.kabupaten_view import (
     Filters,
     Period,
     PeriodError,
+    StepTimes,
     TemporalUi,
     count_states,
     kabupaten_summary,
     percentile,
+    raw_step_times,
+    rollup_step_times,
     step_times,
 )
 from services.verification.models import (
     TABLES,
     ApplicationRecord,
     DesaSettings,
+    StepRollup,
     Task,
 )
 from services.verification.routes import DEFAULT_RULES, DesaRules
+from services.verification.step_rollup import rebuild
 from services.verification.task_inbox import TaskProjection
 from services.verification.web.routes.kabupaten import hours_text
 from tests.support.postgres import PostgresDatabases
@@ -265,6 +270,7 @@ async def test_the_summary_counts_per_desa_and_kecamatan_in_the_period(
         session.add(_task("kades", wib(30, 9, month=10), wib(30, 10, month=10)))
         session.add(_task("kades", wib(2, 9), wib(2, 10), kind="signing_blocked"))
         await session.commit()
+    await _rebuild(sessions)  # tasks written here, not by the projection: the migration's way
 
     async with sessions() as session:
         summary = await kabupaten_summary(session, "32.13", Filters(NOVEMBER), UI)
@@ -317,6 +323,39 @@ async def test_the_summary_counts_per_desa_and_kecamatan_in_the_period(
     assert ciasem.overdue == []
     assert parse_qs(urlsplit(ciasem.overdue_url).query)["query"] == [
         'Overdue = true AND KecamatanCode = "32.13.09"'
+    ]
+
+
+async def _rebuild(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The rollup made again from the tasks, as migration 0020 makes it."""
+    async with sessions() as session:
+        connection = await session.connection()
+        await connection.run_sync(rebuild)
+        await session.commit()
+
+
+async def _rollup_rows(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[object, ...]]:
+    async with sessions() as session:
+        rows = (await session.exec(select(StepRollup))).all()
+    return sorted(
+        (r.kabupaten_code, r.day, r.kecamatan_code, r.role_group, r.decided,
+         r.working_seconds, r.elapsed_seconds)
+        for r in rows
+    )  # fmt: skip
+
+
+def _figures(times: list[StepTimes]) -> list[tuple[object, ...]]:
+    """What the page shows of the step times, to well under a second (hours, 1e-9 relative)."""
+    return [
+        (
+            t.role,
+            t.decided,
+            *(
+                pytest.approx(v, rel=1e-9, abs=1e-9) if v is not None else None
+                for v in (t.median_working_hours, t.p90_working_hours, t.median_hours, t.p90_hours)
+            ),
+        )
+        for t in times
     ]
 
 
@@ -493,6 +532,97 @@ async def test_the_next_step_closes_the_one_before_with_its_working_time(
     first, second = await _stored(sessions, app_id), await _stored(sessions, app_id, 1)
     assert (first.status, first.working_seconds) == ("done", 9 * 3600.0)  # 7 + 2 hours
     assert (second.status, second.working_seconds) == ("open", None)
+
+
+async def test_the_rollup_gives_the_figures_of_the_tasks_themselves(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The step times the projection keeps per day, kecamatan and role group (step_rollup.py)
+    are those of the tasks, to the microsecond: for the kabupaten, a kecamatan and a part of a
+    month, after steps returned for revision and decided again, returned and then cancelled,
+    closed by the next step's assignment, and decided either side of a WIB midnight. The
+    rollup the projection kept is also the one migration 0020 makes from the tasks."""
+    projection = TaskProjection(sessions)
+    rng = random.Random(20)
+    roles = ("kasi_pemerintahan", "kasi_kesra", "sekdes", "kades")
+    for _ in range(40):
+        assigned = wib(rng.randrange(1, 28), rng.randrange(7, 17)) + timedelta(
+            seconds=rng.randrange(3600), microseconds=rng.randrange(10**6)
+        )
+        took = timedelta(seconds=rng.uniform(60, 80 * 3600))
+        outcome = APPLICATION_REVISION_REQUESTED if rng.random() < 0.2 else APPLICATION_DECIDED
+        await _decide(
+            projection,
+            rng.choice(roles),
+            assigned,
+            assigned + took,
+            desa=rng.choice((PAMANUKAN, RANCASARI, CIASEM_GIRANG)),
+            outcome=outcome,
+        )
+
+    # Returned for revision, back at the step, decided again: counts once, its last round.
+    again = await _decide(
+        projection, "sekdes", wib(3, 9), wib(3, 11), outcome=APPLICATION_REVISION_REQUESTED
+    )
+    await projection.handle(
+        application_event(APPLICATION_STEP_ASSIGNED, again, step_role="sekdes", time=wib(12, 9))
+    )
+    await projection.handle(
+        application_event(APPLICATION_DECIDED, again, step_role="sekdes", time=wib(12, 13))
+    )
+    # Returned for revision, then the resident cancels: no decided step any more.
+    cancelled = await _decide(
+        projection, "sekdes", wib(4, 9), wib(4, 10), outcome=APPLICATION_REVISION_REQUESTED
+    )
+    await projection.handle(application_event(APPLICATION_CANCELLED, cancelled, time=wib(20, 9)))
+    # Closed when the next step is assigned (its decision event not seen).
+    closed_by_next = str(uuid.uuid4())
+    for step_index, role, at in ((0, "kades", wib(5, 9)), (1, "sekdes", wib(6, 10))):
+        await projection.handle(
+            application_event(
+                APPLICATION_STEP_ASSIGNED,
+                closed_by_next,
+                step_index=step_index,
+                step_role=role,
+                time=at,
+            )
+        )
+    # The last minutes of November and the first of December (WIB).
+    await _decide(projection, "kades", wib(30, 15), wib(30, 23) + timedelta(minutes=59))
+    await _decide(projection, "kades", wib(30, 15), wib(1, 0, month=12) + timedelta(minutes=1))
+
+    assert (await _stored(sessions, again)).status == "done"
+    assert (await _stored(sessions, cancelled)).status == "cancelled"
+    periods = [NOVEMBER, Period(date(2026, 11, 10), date(2026, 11, 20)), Period(
+        date(2026, 11, 1), date(2026, 12, 31)
+    )]  # fmt: skip
+    async with sessions() as session:
+        for period in periods:
+            for kecamatan in (None, "32.13.11", "32.13.09", "32.13.01"):
+                from_rollup = await rollup_step_times(session, "32.13", period, kecamatan)
+                from_tasks = await raw_step_times(session, "32.13", period, kecamatan)
+                assert _figures(from_rollup) == _figures(from_tasks), (period, kecamatan)
+        december = await rollup_step_times(
+            session, "32.13", Period(date(2026, 12, 1), date(2026, 12, 31))
+        )
+        november = await rollup_step_times(session, "32.13", NOVEMBER)
+        decided_in_november = (
+            await session.exec(
+                select(func.count())
+                .select_from(Task)
+                .where(
+                    col(Task.status).in_(("done", "revision_requested")),
+                    col(Task.closed_at) < datetime(2026, 12, 1, tzinfo=WIB),
+                )
+            )
+        ).one()
+    assert [(s.role, s.decided) for s in december] == [("kades", 1)]
+    # Every step decided in November, each once: the one decided again, not the cancelled one.
+    assert sum(s.decided for s in november) == decided_in_november == 40 + 1 + 1 + 1
+
+    kept = await _rollup_rows(sessions)
+    await _rebuild(sessions)
+    assert await _rollup_rows(sessions) == kept
 
 
 async def test_filters_it_cannot_show_are_refused_in_indonesian(

@@ -41,6 +41,7 @@ from workflows.approval.models import (
     RetryIssueInput,
     Route,
     RouteStep,
+    WorkingCalendar,
 )
 from workflows.approval.workflows import LetterApprovalWorkflow
 from workflows.approval.working_time import add_working_hours, parse_days_off
@@ -154,6 +155,38 @@ async def remote_signature(
     )
 
 
+async def kecamatan_approved(
+    env: WorkflowEnvironment, handle: Handle, _: RecordingActivities
+) -> None:
+    # A letter through the kecamatan (issue 18): the desa's steps, then the kasi pelayanan and
+    # the camat, whose deadlines count in the kecamatan's calendar; issued at once (the camat's
+    # key is local: one IssueLetter call certifies and approves).
+    await wait_for_step(handle, 0)
+    for index, role in enumerate(KECAMATAN_ROUTE):
+        await _decide(handle, _decision(index, role))
+
+
+async def camat_remote_signature(
+    env: WorkflowEnvironment, handle: Handle, activities: RecordingActivities
+) -> None:
+    # A kecamatan whose camat signs through BSrE: after the camat's approval the letter waits
+    # for the camat's signature (the kecamatan's calendar), then is signed (verification had
+    # signing certify and approve it with the camat's passphrase).
+    await kecamatan_approved(env, handle, activities)
+    state = await wait_for_step(handle, len(KECAMATAN_ROUTE))
+    assert state.step_role == "camat" and state.status == "awaiting_signature", state
+    await handle.execute_update(
+        LetterApprovalWorkflow.letter_signed,
+        LetterSignedInput(
+            "signed-camat-1",
+            "camat.pamanukan",
+            "camat",
+            PAMANUKAN,
+            LetterInfo("letter-1", "470/001/32.13.11.2004/XI/2026", "http://127.0.0.1:8002/v/c"),
+        ),
+    )
+
+
 PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Awaitable[None]]] = {
     "approved": approved,
     "revised-then-approved": revised_then_approved,
@@ -163,25 +196,43 @@ PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Aw
     "expired": expired,
     "signing-blocked-then-issued": signing_blocked_then_issued,
     "remote-signature": remote_signature,
+    "kecamatan-approved": kecamatan_approved,
+    "camat-remote-signature": camat_remote_signature,
 }
 # Paths whose desa signs remotely (BSrE).
 REMOTE = {"remote-signature"}
+# Paths whose route goes through the kecamatan.
+KECAMATAN = {"kecamatan-approved", "camat-remote-signature"}
+# Paths whose kecamatan's camat signs remotely (BSrE).
+CAMAT_REMOTE = {"camat-remote-signature"}
+KECAMATAN_ROUTE = [*SKD_ROUTE, "kasi_pelayanan_kecamatan", "camat"]
 # How often signing refuses the letter before issuing it, per path.
 REFUSALS = {"signing-blocked-then-issued": 2}
 
 
-def _route(remote_signature: bool = False) -> Route:
+def _route(
+    remote_signature: bool = False, kecamatan: bool = False, camat_remote: bool = False
+) -> Route:
     return Route(
-        steps=[RouteStep(role=r, deadline_working_hours=8) for r in SKD_ROUTE],
+        steps=[
+            RouteStep(role=r, deadline_working_hours=8)
+            for r in (KECAMATAN_ROUTE if kecamatan else SKD_ROUTE)
+        ],
         signer_role="kades",
         days_off=["2026-12-24", "2026-12-25"],
         remote_signature=remote_signature,
+        # The kecamatan works Monday to Thursday, and is closed on a day the desa works.
+        kecamatan_calendar=WorkingCalendar(workdays=[1, 2, 3, 4], local_days_off=["2026-12-23"])
+        if kecamatan
+        else None,
+        camat_remote_signature=camat_remote,
     )
 
 
 async def record(client: Client, env: WorkflowEnvironment, name: str, out: Path) -> Path:
     activities = RecordingActivities(
-        _route(name in REMOTE), refuse_issue_times=REFUSALS.get(name, 0)
+        _route(name in REMOTE, name in KECAMATAN, name in CAMAT_REMOTE),
+        refuse_issue_times=REFUSALS.get(name, 0),
     )
     async with running_letter(client, activities) as handle:
         await PATHS[name](env, handle, activities)

@@ -17,12 +17,8 @@ from tests.support.processes import free_port
 from tests.workflows.conftest import PAMANUKAN, RecordingActivities, running_letter, wait_for_step
 from tests.workflows.test_approval_paths import decision
 from workflows.approval import contract
-from workflows.approval.client import (
-    ApprovalClient,
-    ApprovalNotRunning,
-    ApprovalRefused,
-    ApprovalUnavailable,
-)
+from workflows.approval.client import ApprovalClient
+from workflows.approval.errors import ApprovalNotRunning, ApprovalRefused, ApprovalUnavailable
 from workflows.approval.models import ApprovalInput
 from workflows.approval.workflows import LetterApprovalWorkflow
 

@@ -21,6 +21,7 @@ from common.config import CommonSettings
 from common.db import create_engine, create_tables, session_factory
 from common.rpc import INTAKE, VERIFICATION, WORKER, GrpcServer, client_channel
 from common.secrets import ensure_dev_secrets
+from common.temporal_client import TemporalConnection
 from services.intake.complaints import NewComplaint, file_complaint
 from services.intake.duties_models import Complaint, ComplaintEntry
 from services.intake.duties_servicer import PublicDutiesServicer, register_duties
@@ -91,7 +92,9 @@ async def stack(time_skipping_env: WorkflowEnvironment, data_dir: Path) -> Async
         "127.0.0.1:0",
         InternalAuth.from_settings(settings, INTAKE),
         ["smartdesa.v1.PublicDutiesService"],
-        register_duties(PublicDutiesServicer(sessions, time_skipping_env.client)),
+        register_duties(
+            PublicDutiesServicer(sessions, TemporalConnection.of(time_skipping_env.client))
+        ),
     )
     await server.start()
     target = f"127.0.0.1:{server.port}"

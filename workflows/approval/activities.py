@@ -176,6 +176,10 @@ class ApprovalActivities:
             resolved.steps = [s for s in resolved.steps if not is_kecamatan_role(s.role)]
             resolved.kecamatan_calendar = None
         resolved.remote_signature = await self._signs_remotely(input.desa_code)
+        if any(s.role == Role.CAMAT for s in resolved.steps):
+            # The camat's signer is set like a desa's, keyed by the kecamatan's code.
+            kecamatan_code = input.desa_code.rsplit(".", 1)[0]
+            resolved.camat_remote_signature = await self._signs_remotely(kecamatan_code)
         resolved.steps = [s for s in resolved.steps if not await self._skip(input, s)]
         if not resolved.steps:
             raise ApplicationError("route has no steps", type="EmptyRoute", non_retryable=True)
@@ -193,8 +197,9 @@ class ApprovalActivities:
         return purpose_matches(route.kecamatan_purposes, application.purpose)
 
     async def _signs_remotely(self, desa_code: str) -> bool:
-        """Signing knows how each desa signs (its `signing_signers` setting): a remote signer
-        (BSrE) makes the letter wait for the signer after the last approval."""
+        """Signing knows how each desa (and each kecamatan's camat) signs (its
+        `signing_signers` setting): a remote signer (BSrE) makes the letter wait for the
+        signer after the last approval."""
         try:
             signer = await self._signing.GetSigner(
                 signing_pb2.GetSignerRequest(desa_code=desa_code), timeout=_CALL_TIMEOUT_S

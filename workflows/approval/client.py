@@ -35,6 +35,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from common.domain import ApplicationStatus, ApprovalErrorCode
 from common.wilayah import find_desa
 from workflows.approval import WORKFLOW_NAME, contract, wording, workflow_id
+from workflows.approval.errors import (
+    ApprovalError,
+    ApprovalNotRunning,
+    ApprovalRefused,
+    ApprovalUnavailable,
+)
 from workflows.approval.models import (
     ApprovalInput,
     ApprovalState,
@@ -50,27 +56,6 @@ log = logging.getLogger(__name__)
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
-
-
-class ApprovalError(Exception):
-    """Any of the three answers below."""
-
-
-class ApprovalRefused(ApprovalError):
-    def __init__(self, code: ApprovalErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class ApprovalUnavailable(ApprovalError):
-    """Temporal or the worker did not answer; nothing was started or changed."""
-
-
-class ApprovalNotRunning(ApprovalError):
-    def __init__(self, finished: bool) -> None:
-        super().__init__("finished" if finished else "never started")
-        self.finished = finished
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -78,6 +78,10 @@ class Route:
     # When the kecamatan works: its steps' deadlines count in it (issue 18). None in routes
     # without kecamatan steps and in histories recorded before it existed: the desa's calendar.
     kecamatan_calendar: WorkingCalendar | None = None
+    # The camat signs "mengetahui" through BSrE (signing's setting for the kecamatan's code):
+    # after the last approval the letter waits for the camat's signature. False in routes
+    # without a camat step and in histories recorded before it existed.
+    camat_remote_signature: bool = False
 
 
 @dataclass

@@ -132,7 +132,7 @@ def check_signer(letter: LetterState, actor_role: str, actor_desa_code: str) -> 
     """Who may sign the letter or ask to issue it again: one rule (common.domain.who_may_sign)."""
     check_desa(letter, actor_desa_code)
     assert letter.issue_request is not None
-    allowed = who_may_sign(letter.issue_request.signer_role)
+    allowed = who_may_sign(letter.signer_role)
     if actor_role not in allowed:
         refuse(ApprovalErrorCode.WRONG_ROLE, wording.may_not_sign(allowed))
 

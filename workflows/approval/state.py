@@ -42,6 +42,9 @@ class LetterState:
     revision_rounds: int = 0
     # Who signs and how, set once every step has approved.
     issue_request: IssueLetterInput | None = None
+    # Whose remote signature the letter awaits when it is not the desa signer's: the camat's
+    # (a kecamatan that signs through BSrE); None: the issue request's signer role.
+    awaited_signer: str | None = None
     letter: LetterInfo | None = None
     # While signing refuses the letter: why, since when and when it is tried next.
     blocked_reason: str = ""
@@ -56,8 +59,15 @@ class LetterState:
         if self.step_index < len(steps):
             return steps[self.step_index].role
         if self.status == ApplicationStatus.AWAITING_SIGNATURE and self.issue_request:
-            return self.issue_request.signer_role
+            return self.signer_role
         return None
+
+    @property
+    def signer_role(self) -> str:
+        """Whose signature the letter needs now: the camat's while it awaits theirs, else
+        the desa signer's (set once every step has approved)."""
+        assert self.issue_request is not None
+        return self.awaited_signer or self.issue_request.signer_role
 
     @property
     def finished(self) -> bool:

@@ -1,6 +1,10 @@
 """The approval worker: `python -m workflows.approval.worker`. Runs the workflow and its
 activities on the task queue until SIGINT/SIGTERM, then drains in-flight activities."""
 
+# First: in this process PyJWT is imported without cryptography (common/lean_imports.py).
+import common.lean_imports  # noqa: F401
+
+# isort: split
 import asyncio
 import logging
 import signal

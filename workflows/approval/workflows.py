@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
 PATCH_DEADLINES = "deadlines-escalation-expiry-v1"
 PATCH_SIGNING_BLOCKED = "signing-blocked-retry-v1"
 PATCH_KECAMATAN_CALENDAR = "kecamatan-calendar-v1"
+PATCH_CAMAT_SIGNATURE = "camat-remote-signature-v1"
 
 _SERVICE_CALL_TIMEOUT = timedelta(seconds=30)
 _ISSUE_TIMEOUT = timedelta(minutes=2)
@@ -125,6 +126,12 @@ class LetterApprovalWorkflow:
         self._letter.end_step()
         if route.remote_signature:
             return await self._issued(await self._await_signature())
+        if route.camat_remote_signature and workflow.patched(PATCH_CAMAT_SIGNATURE):
+            # The camat signs "mengetahui" through BSrE: verification has signing certify and
+            # approve the letter with the camat's passphrase, then reports it signed. (A desa
+            # that signs through BSrE too waits for its own signer above: not built yet, and
+            # signing refuses such a letter before numbering it.)
+            return await self._issued(await self._await_signature(Role.CAMAT))
         self._inbox.answer(self._letter.view())  # the last approver, before signing's wait
         return await self._issued(await self._issue(self._letter.issue_request))
 
@@ -178,11 +185,13 @@ class LetterApprovalWorkflow:
         await self._record(APPLICATION_RESUBMITTED)
         return None
 
-    async def _await_signature(self) -> LetterInfo:
+    async def _await_signature(self, signer: str | None = None) -> LetterInfo:
         """The remote signer's step: assigned, reminded and escalated like a route step, until
-        verification reports the letter signed (it holds the passphrase; we never do)."""
+        verification reports the letter signed (it holds the passphrase; we never do). The
+        signer is the desa's (the issue request's role), or `signer` (the camat)."""
         assert self._letter.route is not None
         self._letter.status = ApplicationStatus.AWAITING_SIGNATURE
+        self._letter.awaited_signer = signer
         await self._assign(
             len(self._letter.route.steps),
             deadlines.SIGNATURE_WORKING_HOURS,
@@ -282,10 +291,13 @@ class LetterApprovalWorkflow:
         route = self._letter.route
         assert route is not None
         kecamatan = route.kecamatan_calendar
+        # One past the last step: the remote signer's signature (the camat's counts in the
+        # kecamatan's calendar too; only letters past PATCH_CAMAT_SIGNATURE get here with one).
+        role = route.steps[index].role if index < len(route.steps) else self._letter.awaited_signer
         if (
             kecamatan is not None
-            and index < len(route.steps)
-            and is_kecamatan_role(route.steps[index].role)
+            and role is not None
+            and is_kecamatan_role(role)
             and workflow.patched(PATCH_KECAMATAN_CALENDAR)
         ):
             return kecamatan, parse_days_off([*route.days_off, *kecamatan.local_days_off])

@@ -3,13 +3,13 @@ imports the workflow's code or its activities)."""
 
 import logging
 from datetime import timedelta
-
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from typing import TYPE_CHECKING
 
 from workflows.complaint import SIGNAL_ANSWERED, WORKFLOW_NAME, workflow_id
 from workflows.complaint.models import ComplaintInput
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,14 @@ class ComplaintWorkflowUnavailable(Exception):
     """Temporal did not answer; nothing was started."""
 
 
-async def start_complaint(client: Client, queue: str, input: ComplaintInput) -> None:
+# temporalio is imported in the functions: intake imports this module at start, and loads
+# temporalio only with its first call to Temporal (common/temporal_client.py).
+
+
+async def start_complaint(client: "Client", queue: str, input: ComplaintInput) -> None:
+    from temporalio.common import WorkflowIDConflictPolicy
+    from temporalio.service import RPCError
+
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
@@ -35,9 +42,11 @@ async def start_complaint(client: Client, queue: str, input: ComplaintInput) -> 
         raise ComplaintWorkflowUnavailable() from exc
 
 
-async def tell_answered(client: Client, complaint_id: str) -> bool:
+async def tell_answered(client: "Client", complaint_id: str) -> bool:
     """False when Temporal did not take it: the answer is stored all the same, and at the
     deadline intake's escalation finds it answered and does nothing."""
+    from temporalio.service import RPCError
+
     try:
         await client.get_workflow_handle(workflow_id(complaint_id)).signal(
             SIGNAL_ANSWERED, rpc_timeout=RPC_TIMEOUT

@@ -597,6 +597,7 @@ class InstallSignerRequest(_message.Message):
     PASSWORD_FIELD_NUMBER: _builtins.int
     INSTALLED_BY_FIELD_NUMBER: _builtins.int
     SIGNER_NAME_FIELD_NUMBER: _builtins.int
+    BSRE_NIK_FIELD_NUMBER: _builtins.int
     desa_code: _builtins.str
     """the desa's code; for role camat, the kecamatan's code"""
     role: _builtins.str
@@ -615,6 +616,11 @@ class InstallSignerRequest(_message.Message):
     """The holder's name as printed beside the signature: required for a camat (from the camat
     account; the "mengetahui" stamp), unused for desa signers (the desa profile has theirs).
     """
+    bsre_nik: _builtins.str
+    """Instead of a certificate and key: the signer signs through BSrE, which knows their
+    certificate by this NIK (for role camat only; signing must have BSrE configured). Marks
+    the kecamatan's camat as a BSrE signer; never logged.
+    """
     def __init__(
         self,
         *,
@@ -626,10 +632,11 @@ class InstallSignerRequest(_message.Message):
         password: _builtins.bytes = ...,
         installed_by: _builtins.str = ...,
         signer_name: _builtins.str = ...,
+        bsre_nik: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_pem", b"certificate_pem", "desa_code", b"desa_code", "installed_by", b"installed_by", "key_pem", b"key_pem", "password", b"password", "pkcs12", b"pkcs12", "role", b"role", "signer_name", b"signer_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bsre_nik", b"bsre_nik", "certificate_pem", b"certificate_pem", "desa_code", b"desa_code", "installed_by", b"installed_by", "key_pem", b"key_pem", "password", b"password", "pkcs12", b"pkcs12", "role", b"role", "signer_name", b"signer_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -645,6 +652,7 @@ class InstalledSignerInfo(_message.Message):
     SERIAL_FIELD_NUMBER: _builtins.int
     FINGERPRINT_FIELD_NUMBER: _builtins.int
     NOT_AFTER_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     desa_code: _builtins.str
     role: _builtins.str
     subject: _builtins.str
@@ -653,6 +661,8 @@ class InstalledSignerInfo(_message.Message):
     """hex"""
     fingerprint: _builtins.str
     """SHA-256 of the certificate, hex"""
+    kind: _builtins.str
+    """local (a certificate and key kept here) | bsre (a NIK)"""
     @_builtins.property
     def not_after(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -664,10 +674,11 @@ class InstalledSignerInfo(_message.Message):
         serial: _builtins.str = ...,
         fingerprint: _builtins.str = ...,
         not_after: _timestamp_pb2.Timestamp | None = ...,
+        kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["not_after", b"not_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "fingerprint", b"fingerprint", "not_after", b"not_after", "role", b"role", "serial", b"serial", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desa_code", b"desa_code", "fingerprint", b"fingerprint", "kind", b"kind", "not_after", b"not_after", "role", b"role", "serial", b"serial", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -18,6 +18,7 @@ from services.verification.accounts import current_account
 from services.verification.api.params import ApplicationId
 from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
+from services.verification.kecamatan import is_kecamatan_staff
 from services.verification.models import Staff
 from services.verification.plt import roles_held
 from services.verification.runtime import Runtime
@@ -231,3 +232,18 @@ async def task_desk(
 
 
 TaskDesk = Annotated[staff_tasks.Desk, Depends(task_desk)]
+
+
+async def signer_desk(
+    application_id: ApplicationId, staff: CurrentStaff, session: SessionDep
+) -> staff_tasks.Desk:
+    """Who signs or issues again an approved letter: a desa staff member in the roles they hold
+    now, or the camat at their kecamatan's signature task (a BSrE camat's "mengetahui"). Never
+    the kabupaten's accounts: that is the signer's own act."""
+    if is_kecamatan_staff(staff):
+        return await staff_tasks.desk_for(session, staff, application_id)
+    desa = desa_staff(staff)
+    return staff_tasks.Desk(desa, await roles_held(session, desa))
+
+
+SignerDesk = Annotated[staff_tasks.Desk, Depends(signer_desk)]

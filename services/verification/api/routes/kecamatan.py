@@ -29,7 +29,7 @@ from services.verification.api.routes.onboarding import (
     upload_of,
 )
 from services.verification.models import DesaSettings, KecamatanLetterType, Staff
-from services.verification.onboarding import NO_PASSWORD
+from services.verification.onboarding import NO_PASSWORD, CertificateUpload
 from services.verification.route_admin import DayHoursIO, hhmm, hours_of
 from services.verification.routes import DEFAULT_RULES, DesaRules, StepSpec, rules_of
 from services.verification.staff_tasks import EscalatedTask
@@ -223,6 +223,28 @@ async def install_camat_signer(
     without a restart. The active camat account's full name is printed on the stamp (409
     without one)."""
     info = await kecamatan.install_camat_signer(runtime, session, staff, code, upload_of(body))
+    return signer_out(info)
+
+
+class BsreCamatIn(BaseModel):
+    # The camat's NIK as BSrE knows their certificate by (16 digits); kept by signing only.
+    nik: str = Field(min_length=1, max_length=32)
+
+
+@router.put("/kabupaten/kecamatan/{code}/signers/camat/bsre")
+async def mark_camat_bsre(
+    code: KecamatanCode,
+    body: BsreCamatIn,
+    staff: KabupatenOperator,
+    runtime: RuntimeDep,
+    session: SessionDep,
+) -> SignerOut:
+    """Marks the kecamatan's camat as signing "mengetahui" through BSrE (no certificate kept
+    here): from the next letter on, in every signing replica, the camat gives their BSrE
+    passphrase with their approval. The active camat account's full name is printed on the
+    stamp (409 without one); 409 when signing is not connected to BSrE."""
+    upload = CertificateUpload(bsre_nik=body.nik)
+    info = await kecamatan.install_camat_signer(runtime, session, staff, code, upload)
     return signer_out(info)
 
 

@@ -213,7 +213,9 @@ class SignerOut(BaseModel):
     subject: str
     serial: str
     fingerprint: str
-    not_after: datetime
+    # None for a camat who signs through BSrE (no certificate kept here).
+    not_after: datetime | None
+    kind: str = "local"  # local (a certificate and key installed) | bsre (a NIK at BSrE)
 
 
 @router.put(PREFIX + "/{code}/signers/{role}")
@@ -253,7 +255,8 @@ def signer_out(info: signing_pb2.InstalledSignerInfo) -> SignerOut:
         subject=info.subject,
         serial=info.serial,
         fingerprint=info.fingerprint,
-        not_after=info.not_after.ToDatetime(tzinfo=UTC),
+        not_after=info.not_after.ToDatetime(tzinfo=UTC) if info.HasField("not_after") else None,
+        kind=info.kind or "local",
     )
 
 

@@ -15,6 +15,7 @@ from services.verification.api.deps import (
     HeldRoles,
     RuntimeDep,
     SessionDep,
+    SignerDesk,
     TaskDesk,
 )
 from services.verification.api.params import ApplicationId
@@ -143,8 +144,7 @@ class RetryIssueIn(BaseModel):
 @router.post("/{application_id}/retry-issue")
 async def retry_issue(
     application_id: ApplicationId,
-    staff: DesaStaff,
-    roles: HeldRoles,
+    desk: SignerDesk,
     session: SessionDep,
     runtime: RuntimeDep,
     body: RetryIssueIn | None = None,
@@ -153,12 +153,13 @@ async def retry_issue(
     printed name filled in, ...), try issuing it now instead of waiting for the next automatic
     attempt. Answers with the state after that attempt. The workflow decides who may (the
     signer role, the Sekdes, the Kades of the desa). With `passphrase` (a BSrE desa), the letter
-    is signed with it first; a wrong one is refused and the letter stays blocked."""
+    is signed with it first; a wrong one is refused and the letter stays blocked. A camat whose
+    kecamatan signs through BSrE signs the letter awaiting their "mengetahui" here too."""
     return await staff_tasks.retry_issue(
         runtime,
         session,
-        staff,
-        roles,
+        desk.staff,
+        desk.roles,
         application_id,
         request_id=body.request_id if body else None,
         passphrase=body.passphrase if body else None,

@@ -38,7 +38,7 @@ from common.wilayah import find_desa
 from services.verification import request_view, staff_tasks
 from services.verification.api.deps import RuntimeDep, SessionDep, TaskDesk
 from services.verification.api.params import ApplicationId
-from services.verification.kecamatan import step_calendar
+from services.verification.kecamatan import kecamatan_of_desa, step_calendar
 from services.verification.models import (
     TASK_KIND_DECISION,
     TASK_KIND_SIGNATURE,
@@ -191,8 +191,13 @@ async def _page_context(
     signing_step = last_step and not desk.kabupaten and not desk.kecamatan
     open_signature = task.kind == TASK_KIND_SIGNATURE and task.status == TASK_OPEN
     open_blocked = task.kind == TASK_KIND_SIGNING_BLOCKED and task.status == TASK_OPEN
+    # The camat's own approval or signature: how the kecamatan signs (its code's signer), so a
+    # BSrE camat is asked the passphrase there.
+    camat_signs = task.step.role == Role.CAMAT and (camat_step or open_signature)
     signer = (
-        await request_view.signer_kind(runtime, staff.desa_code)
+        await request_view.signer_kind(runtime, kecamatan_of_desa(staff.desa_code))
+        if camat_signs and not desk.kabupaten
+        else await request_view.signer_kind(runtime, staff.desa_code)
         if signing_step or open_signature or open_blocked
         else None
     )

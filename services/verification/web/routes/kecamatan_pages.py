@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from common.domain import KECAMATAN_ROLES, Role, role_label
+from common.domain import KECAMATAN_ROLES, Role, SignerKind, role_label
 from common.domain.errors import Conflict, DomainError, Invalid
 from common.web.refusals import Refusal, refusal_of
 from common.wib import DAY_NAMES, WIB
-from services.verification import kecamatan, onboarding
+from services.verification import kecamatan, onboarding, request_view
 from services.verification.api.deps import (
     KabupatenOperator,
     RuntimeDep,
@@ -33,7 +33,7 @@ from services.verification.routes import (
     rules_of,
 )
 from services.verification.web.pages import StaffPage, StaffPageDep, render
-from services.verification.web.routes.onboarding import link_shown, uploaded_file
+from services.verification.web.routes.onboarding import certificate_upload, link_shown
 from services.verification.web.routes.settings import (
     DEFAULT_DAY,
     END_TIMES,
@@ -51,6 +51,8 @@ KecamatanCode = Annotated[str, Path(min_length=1, max_length=12)]
 Username = Annotated[str, Path(min_length=1, max_length=64)]
 MESSAGES = {
     "sertifikat": "Sertifikat Camat terpasang; surat berikutnya ditandatangani dengannya.",
+    "bsre": "Camat menandatangani melalui BSrE: pada surat berikutnya Camat mengisi passphrase "
+    "BSrE saat menyetujui.",
     "nama": "Nama tersimpan.",
     "jenis": "Jenis surat disimpan: permohonan baru jenis ini melalui kecamatan.",
     "jenis-hapus": "Jenis surat tidak lagi melalui kecamatan (permohonan yang berjalan tetap).",
@@ -456,6 +458,8 @@ async def _kecamatan_page(
             "camat": await kecamatan.active_camat(session, area.code),
             "has_camat_certificate": Role.CAMAT
             in await onboarding.signer_roles(runtime, area.code),
+            # How the camat signs: BSrE (a passphrase at each approval) or a key kept here.
+            "camat_bsre": await request_view.signer_kind(runtime, area.code) == SignerKind.BSRE,
             "may_change": page.staff.role == Role.KABUPATEN_OPERATOR,
             "role_options": [(r, role_label(r)) for r in KECAMATAN_ROLES],
             "no_password": onboarding.NO_PASSWORD,
@@ -571,15 +575,30 @@ async def camat_certificate(
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> Response:
-    data = await request.form()
-    upload = onboarding.CertificateUpload(
-        pkcs12=await uploaded_file(data.get("pkcs12")),
-        certificate_pem=await uploaded_file(data.get("sertifikat")),
-        key_pem=await uploaded_file(data.get("kunci")),
-        password=str(data.get("sandi") or "")[:256].encode(),
-    )
+    upload = await certificate_upload(await request.form())
     try:
         await kecamatan.install_camat_signer(runtime, session, staff, code, upload)
     except DomainError as exc:
         return await _refused_page(request, page, runtime, session, code, exc)
     return RedirectResponse(f"{LIST_PATH}/{code}?pesan=sertifikat", status_code=303)
+
+
+@router.post(LIST_PATH + "/{code}/bsre")
+async def camat_bsre(
+    request: Request,
+    code: KecamatanCode,
+    page: StaffPageDep,
+    staff: KabupatenOperator,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    nik: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    """The API's `PUT .../signers/camat/bsre`: the camat signs through BSrE, by this NIK."""
+    upload = onboarding.CertificateUpload(bsre_nik=nik.strip())
+    try:
+        if not upload.bsre_nik:
+            raise Invalid("nik-required", "Isi NIK Camat yang terdaftar di BSrE.", field="nik")
+        await kecamatan.install_camat_signer(runtime, session, staff, code, upload)
+    except DomainError as exc:
+        return await _refused_page(request, page, runtime, session, code, exc)
+    return RedirectResponse(f"{LIST_PATH}/{code}?pesan=bsre", status_code=303)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from common.domain.errors import DomainError
 from common.web.refusals import refusal_of
@@ -260,6 +260,17 @@ async def uploaded_file(form_value: object) -> bytes:
     return b""
 
 
+async def certificate_upload(form: FormData) -> onboarding.CertificateUpload:
+    """The certificate form's fields (templates/_sertifikat.html), for a desa signer's or the
+    camat's install."""
+    return onboarding.CertificateUpload(
+        pkcs12=await uploaded_file(form.get("pkcs12")),
+        certificate_pem=await uploaded_file(form.get("sertifikat")),
+        key_pem=await uploaded_file(form.get("kunci")),
+        password=str(form.get("sandi") or "")[:256].encode(),
+    )
+
+
 @router.post(LIST_PATH + "/{code}/sertifikat")
 async def certificate(
     request: Request,
@@ -271,12 +282,7 @@ async def certificate(
 ) -> Response:
     form = await request.form()
     role = str(form.get("role") or "")[:20]
-    upload = onboarding.CertificateUpload(
-        pkcs12=await uploaded_file(form.get("pkcs12")),
-        certificate_pem=await uploaded_file(form.get("sertifikat")),
-        key_pem=await uploaded_file(form.get("kunci")),
-        password=str(form.get("sandi") or "")[:256].encode(),
-    )
+    upload = await certificate_upload(form)
     try:
         await onboarding.install_signer(runtime, staff, code, role, upload)
     except DomainError as exc:
