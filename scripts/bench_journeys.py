@@ -36,6 +36,7 @@ production profile; SMARTDESA_TEST_POSTGRES_DSN names another server), dropped a
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -49,7 +50,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 from temporalio.client import Client
@@ -66,6 +67,19 @@ if TYPE_CHECKING:
 STAFF = ("pemerintahan.pamanukan", "sekdes.pamanukan", "kades.pamanukan")
 PASSWORD = "kata-sandi-bench"
 WAIT = 180.0  # most a journey waits for one thing before the run fails
+
+# `--trace FILE`: one JSON line per decision, notice and fetch, with wall-clock times (to lay
+# beside the services' spans: SMARTDESA_OTLP_ENDPOINT).
+_trace_file: TextIO | None = None
+_trace_lock = threading.Lock()
+
+
+def _trace(**fields: object) -> None:
+    if _trace_file is not None:
+        with _trace_lock:
+            _trace_file.write(json.dumps(fields) + "\n")
+
+
 FIELDS = {"nama": "Siti Aminah", "alamat": "Dusun Krajan RT 002 RW 001", "jenis_kelamin": "P"}
 
 
@@ -126,6 +140,7 @@ class InboxWatch:
                             connected.set()
                             if line == "event: tugas":
                                 self._stale.set()
+                                _trace(kind="notice", page=self.token[-6:], at=time.time())
                             if self._stop:
                                 return
                 except httpx.TransportError:
@@ -143,14 +158,20 @@ class InboxWatch:
                     self.fetch(client)
 
     def fetch(self, client: httpx.Client) -> None:
+        started = time.time()
         r = client.get("/api/v1/tasks")
         r.raise_for_status()
         now = time.monotonic()
         self.fetches += 1
+        new = []
         with self.changed:
             for task in r.json():
-                self.seen.setdefault((task["application_id"], task["step"]["index"]), now)
+                key = (task["application_id"], task["step"]["index"])
+                if key not in self.seen:
+                    new.append(key)
+                self.seen.setdefault(key, now)
             self.changed.notify_all()
+        _trace(kind="fetch", page=self.token[-6:], start=started, end=time.time(), new=new)
 
     def wait(self, application_id: str, step: int) -> float:
         """When the task was first listed; a fetch of our own only if no notice came for long
@@ -214,9 +235,11 @@ def one_journey(
             latency = max(0.0, seen - told)
             with timings.lock:
                 (timings.decision_to_inbox if step else timings.submit_to_inbox).append(latency)
+            sent = time.time()
             r = journey.decide(staff_token, app_id, "approve", step=step)
             assert r.status_code == 200, r.text
             told = time.monotonic()
+            _trace(kind="decide", app=app_id, step=step, sent=sent, answered=time.time())
         deadline = time.monotonic() + WAIT
         while True:
             body = journey.application(token, app_id).json()
@@ -302,12 +325,18 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     parser.add_argument(
+        "--trace", type=Path, help="write each decision, notice and fetch to FILE (JSON lines)"
+    )
+    parser.add_argument(
         "--postgres",
         action="store_true",
         help="every service on its own fresh PostgreSQL database (the production profile), "
         "dropped afterwards; the dev profile's SQLite otherwise",
     )
     args = parser.parse_args()
+    global _trace_file
+    if args.trace:
+        _trace_file = args.trace.open("w", buffering=1)
 
     # Every resident of the run signs in from this one address: the sign-in limits (tested in
     # tests/intake) would otherwise refuse them. Staff use their own password.

@@ -3,18 +3,27 @@
 The task projection (one durable JetStream consumer shared by the replicas, so only one replica
 applies each event) publishes a small core-NATS notice after it commits a change; every replica
 subscribes and passes the notice on to the server-sent-event streams of its own clients in that
-desa, which then fetch the list again. The notice carries the desa code and nothing else: no
-application, NIK, name or phone travels this way.
+desa whose holder the change concerns, which then fetch the list again. The notice carries the
+desa code (its subject) and the roles the changed task concerns (its step's, and those it was
+escalated to, before and after the change): no application, NIK, name or phone travels this
+way. A stream is told when one of those roles is its holder's at that moment, their own or one
+they hold as Plt; a notice without roles (an older replica's, or one the projection could not
+place) tells every stream of the desa, as does a change of the desa's Plt periods, after which
+each stream reads its holder's periods again.
 """
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+
+from common.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +48,57 @@ def desa_of_subject(subject: str) -> str | None:
     return token.replace("_", ".") if token and "." not in token else None
 
 
-# What a stream receives: a desa's tasks changed, or None (the service is stopping).
-Notice = str | None
+# The payload of a notice that the desa's Plt periods changed (roles are never spelled so).
+_PLT_CHANGED = b"!plt"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change to a desa's tasks: the roles it concerns (none: anyone's, unknown), or a change
+    of who holds which role there (`plt`)."""
+
+    roles: frozenset[str] = frozenset()
+    plt: bool = False
+
+    def payload(self) -> bytes:
+        return _PLT_CHANGED if self.plt else " ".join(sorted(self.roles)).encode()
+
+    @classmethod
+    def of_payload(cls, data: bytes) -> "Change":
+        if data == _PLT_CHANGED:
+            return cls(plt=True)
+        return cls(frozenset(data.decode(errors="replace").split()))
+
+    def label(self) -> str:
+        """What the stream's event says: the roles, for the curious; the page does not read it."""
+        if self.plt:
+            return "plt"
+        return " ".join(sorted(self.roles)) or "berubah"
+
+
+ANYONE = Change()
+
+
+@dataclass
+class Holder:
+    """Whose inbox a stream shows: their own role, and their Plt periods in the desa (role,
+    from, until; current and upcoming), read when the stream opens and again when the desa's
+    Plt periods change. Which of them count is decided at each notice, so a period that starts
+    or ends while the page is open counts from that moment."""
+
+    role: str
+    periods: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+
+    def roles_at(self, now: datetime) -> set[str]:
+        return {self.role} | {role for role, start, end in self.periods if start <= now < end}
+
+    def concerned_by(self, change: Change, now: datetime) -> bool:
+        # When unsure, tell: a needless notice costs a fetch, a missing one a stale inbox.
+        return change.plt or not change.roles or not change.roles.isdisjoint(self.roles_at(now))
+
+
+# What a stream receives: a change to tell its page of, or None (the service is stopping).
+Notice = Change | None
 
 
 class InboxFanout:
@@ -48,6 +106,8 @@ class InboxFanout:
 
     def __init__(self) -> None:
         self._clients: dict[str, set[asyncio.Queue[Notice]]] = {}
+        # Whose each stream is; a stream without a holder hears every change of its desa.
+        self._holders: dict[asyncio.Queue[Notice], Holder] = {}
         self._subscription: Subscription | None = None
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,27 +129,36 @@ class InboxFanout:
     async def _on_message(self, msg: Msg) -> None:
         desa_code = desa_of_subject(msg.subject)
         if desa_code is not None:
-            self.notify_local(desa_code)
+            self.notify_local(desa_code, Change.of_payload(msg.data))
 
-    def notify_local(self, desa_code: str) -> None:
-        """Wake every stream of this process in `desa_code`."""
+    def notify_local(self, desa_code: str, change: Change = ANYONE) -> None:
+        """Wake every stream of this process in `desa_code` whose holder `change` concerns."""
+        now = utcnow()
         for queue in list(self._clients.get(desa_code, ())):
             if queue.full():
                 continue  # it already has a change to fetch
-            queue.put_nowait(desa_code)
+            holder = self._holders.get(queue)
+            if holder is None or holder.concerned_by(change, now):
+                queue.put_nowait(change)
 
     @asynccontextmanager
-    async def listen(self, *desa_codes: str) -> AsyncIterator[asyncio.Queue[Notice]]:
+    async def listen(
+        self, *desa_codes: str, holder: Holder | None = None
+    ) -> AsyncIterator[asyncio.Queue[Notice]]:
         """A queue of notices about any of `desa_codes` for one stream, for as long as it is
-        open (a desa's inbox listens to its desa, a kecamatan's to every desa in it)."""
+        open (a desa's inbox listens to its desa, a kecamatan's to every desa in it): those
+        that concern `holder`, or all of them without one."""
         queue: asyncio.Queue[Notice] = asyncio.Queue(_QUEUE_SIZE + 1)
         if self._closed:
             queue.put_nowait(None)
+        if holder is not None:
+            self._holders[queue] = holder
         for desa_code in desa_codes:
             self._clients.setdefault(desa_code, set()).add(queue)
         try:
             yield queue
         finally:
+            self._holders.pop(queue, None)
             for desa_code in desa_codes:
                 clients = self._clients.get(desa_code)
                 if clients is not None:
@@ -123,10 +192,14 @@ class InboxFanout:
             self._subscription = None
 
 
-async def publish_inbox_changed(nc: NATS, desa_code: str) -> None:
-    """After a commit: tell every replica that `desa_code`'s tasks changed. Best effort: a lost
-    notice only delays an open page until its next refresh."""
+async def publish_inbox_changed(
+    nc: NATS, desa_code: str, roles: Iterable[str] = (), *, plt: bool = False
+) -> None:
+    """After a commit: tell every replica that `desa_code`'s tasks changed, for `roles` (none:
+    for anyone), or that its Plt periods did (`plt`). Best effort: a lost notice only delays an
+    open page until its next refresh."""
+    change = Change(plt=True) if plt else Change(frozenset(r for r in roles if r))
     try:
-        await nc.publish(inbox_subject(desa_code), b"")
+        await nc.publish(inbox_subject(desa_code), change.payload())
     except Exception:  # noqa: BLE001
         log.warning("could not publish an inbox notice", exc_info=True)

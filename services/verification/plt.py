@@ -50,6 +50,29 @@ async def roles_held(session: AsyncSession, staff: Staff) -> list[str]:
     return roles
 
 
+async def periods_ahead(
+    session: AsyncSession, desa_code: str, username: str
+) -> list[tuple[str, datetime, datetime]]:
+    """A staff member's Plt periods in the desa that are in force now or start later: (role,
+    from, until), for their inbox stream to judge at each notice whether a role is theirs."""
+    now = utcnow()
+    rows = await session.exec(
+        select(PltAssignment).where(
+            PltAssignment.desa_code == desa_code,
+            PltAssignment.username == username,
+            col(PltAssignment.ends_at) > now,
+        )
+    )
+    ahead = []
+    for plt in rows.all():
+        end = as_utc(plt.ends_at)
+        if plt.ended_at is not None:
+            end = min(end, as_utc(plt.ended_at))
+        if end > now:
+            ahead.append((plt.role, as_utc(plt.starts_at), end))
+    return ahead
+
+
 def may_grant(granter_roles: list[str], role: str) -> bool:
     """A Sekdes or Kades hands over their own role or one below it (a Kades any role; a Sekdes
     the Sekdes's own, a Kasi's or the operator's)."""

@@ -87,8 +87,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await inbox_fanout.start(nc)
         shutdown.push("inbox streams", inbox_fanout.stop)
 
-        async def inbox_changed(desa_code: str) -> None:
-            await publish_inbox_changed(nc, desa_code)
+        async def inbox_changed(desa_code: str, roles: frozenset[str]) -> None:
+            await publish_inbox_changed(nc, desa_code, roles)
 
         task_consumer = Consumer(
             js,

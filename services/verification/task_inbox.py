@@ -15,7 +15,7 @@ already said.
 """
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from google.protobuf import json_format
@@ -189,11 +189,12 @@ class TaskProjection:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        on_change: Callable[[str], Awaitable[None]] | None = None,
+        on_change: Callable[[str, frozenset[str]], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
-        # Called with the desa code after a change to its tasks is committed (open inbox pages
-        # refresh themselves).
+        # Called with the desa code and the roles the changed tasks concern (their step's and
+        # those they were escalated to, before and after) after the change is committed: the
+        # open inbox pages of those roles refresh themselves.
         self._on_change = on_change
 
     async def handle(self, event: CloudEvent) -> None:
@@ -203,21 +204,28 @@ class TaskProjection:
         payload = _parse(event)
         occurred_at = as_utc(event.time)
         changed: str | None = None
+        roles: set[str] = set()
         async with self._sessions() as session:
-            if await session.get(ProcessedEvent, event.id) is not None:
-                return
-            latest = (
+            # One query for both: was this event applied already (a redelivery; its row has
+            # the event's application), and the newest event applied of its application. Each
+            # statement is a round trip through the database driver's thread, and the
+            # projection takes events one at a time: the next step's task waits on them.
+            seen, latest = (
                 await session.exec(
-                    select(func.max(ProcessedEvent.occurred_at)).where(
-                        ProcessedEvent.application_id == payload.application_id
-                    )
+                    select(
+                        func.count(case((col(ProcessedEvent.event_id) == event.id, 1))),
+                        func.max(ProcessedEvent.occurred_at),
+                    ).where(ProcessedEvent.application_id == payload.application_id)
                 )
             ).one()
+            if seen:
+                return
             older = latest is not None and occurred_at < as_utc(latest)
             await self._record_application(session, name, payload, occurred_at)
-            # Open inbox pages are told only when a task changed: each notice makes every open
-            # page of the desa fetch its list (about a third of the notices of a letter were
-            # events that change no task: submitted, issued after the last approval).
+            # Open inbox pages are told only when a task changed, and only those of the roles it
+            # concerns: each notice makes a page fetch its list (about a third of the notices
+            # of a letter were events that change no task: submitted, issued after the last
+            # approval; and a desa's three pages each fetched on every change of the others).
             touched = True
             if name not in _HANDLED:
                 touched = False  # application.submitted / resubmitted: nothing new waits on staff
@@ -225,15 +233,21 @@ class TaskProjection:
                 touched = False
                 log.info("event %s is older than the known state of its application", event.id)
             elif name in _OPENING_EVENTS:
-                await self._open_step(session, payload, occurred_at, _task_kind(name, payload))
+                roles = await self._open_step(
+                    session, payload, occurred_at, _task_kind(name, payload)
+                )
             elif name in _UPDATING_EVENTS:
-                await self._update_open(session, name, payload)
+                roles = await self._update_open(session, name, payload)
             elif name in _ENDING_EVENTS:
-                await self._end(session, payload.application_id, _ENDING_EVENTS[name], occurred_at)
+                roles = await self._end(
+                    session, payload.application_id, _ENDING_EVENTS[name], occurred_at
+                )
+                touched = bool(roles)
             else:
-                touched = await self._close_open(
+                roles = await self._close_open(
                     session, payload.application_id, _CLOSING_EVENTS[name], occurred_at
                 )
+                touched = bool(roles)
             if touched:
                 changed = payload.desa_code or await _desa_of(session, payload.application_id)
             session.add(
@@ -245,7 +259,7 @@ class TaskProjection:
             )
             await session.commit()
         if changed and self._on_change is not None:
-            await self._on_change(changed)
+            await self._on_change(changed, frozenset(roles))
 
     async def _record_application(
         self,
@@ -287,24 +301,19 @@ class TaskProjection:
         payload: events_pb2.ApplicationEvent,
         assigned_at: datetime,
         kind: str,
-    ) -> None:
+    ) -> set[str]:
+        """The roles the change concerns: the new step's, and those of a step it closed."""
+        tasks = (
+            await session.exec(select(Task).where(Task.application_id == payload.application_id))
+        ).all()
         # The workflow waits on one step at a time: whatever else was open is over.
-        await _close(
+        roles = await _close_tasks(
             session,
             TASK_DONE,
             assigned_at,
-            col(Task.application_id) == payload.application_id,
-            col(Task.step_index) != payload.step_index,
-            col(Task.status) == TASK_OPEN,
+            [t for t in tasks if t.step_index != payload.step_index and t.status == TASK_OPEN],
         )
-        task = (
-            await session.exec(
-                select(Task).where(
-                    Task.application_id == payload.application_id,
-                    Task.step_index == payload.step_index,
-                )
-            )
-        ).first()
+        task = next((t for t in tasks if t.step_index == payload.step_index), None)
         before = None if task is None else counted(task)
         if task is None:
             task = Task(
@@ -334,16 +343,21 @@ class TaskProjection:
         session.add(task)
         # A decided step opened again leaves the kabupaten view's step times until decided again.
         await move(session, before, counted(task))
+        return roles | _roles_of(task)
 
     async def _update_open(
         self, session: AsyncSession, name: str, payload: events_pb2.ApplicationEvent
-    ) -> None:
+    ) -> set[str]:
+        """The roles the open task concerned before and concerns after (escalated: the
+        supervisor's, or the kabupaten's, beside the step's)."""
+        roles: set[str] = set()
         rows = await session.exec(
             select(Task).where(
                 Task.application_id == payload.application_id, Task.status == TASK_OPEN
             )
         )
         for task in rows.all():
+            roles |= _roles_of(task)
             if payload.deadline:
                 task.deadline = _deadline(payload)
             if name == APPLICATION_REMINDED:
@@ -355,11 +369,13 @@ class TaskProjection:
                 if task.escalation_level == 1:
                     task.supervisor_role = payload.escalated_to_role
             session.add(task)
+            roles |= _roles_of(task)
+        return roles
 
     async def _end(
         self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
-    ) -> None:
-        await _close(
+    ) -> set[str]:
+        return await _close(
             session,
             status,
             closed_at,
@@ -369,8 +385,8 @@ class TaskProjection:
 
     async def _close_open(
         self, session: AsyncSession, application_id: str, status: str, closed_at: datetime
-    ) -> bool:
-        """True when a task was open (and is now closed)."""
+    ) -> set[str]:
+        """The roles of the task that was open (and is now closed); none when none was."""
         return await _close(
             session,
             status,
@@ -382,17 +398,25 @@ class TaskProjection:
 
 async def _close(
     session: AsyncSession, status: str, closed_at: datetime, *where: ColumnElement[bool]
-) -> bool:
+) -> set[str]:
     """Closes the tasks `where` selects (one, or none, as the workflow waits on one step at a
-    time); True when there was one. A decided step keeps its working seconds in its desa's
-    calendar (a kecamatan step: its kecamatan's) as set now, at the decision (docs/performance.md),
-    instead of the kabupaten view working each one out again in a calendar that may have changed
-    since; the view's rollup (step_rollup.py) follows every change of a step in the same
-    transaction."""
+    time); the roles whose inbox listed them (none: there was none)."""
+    tasks = (await session.exec(select(Task).where(*where))).all()
+    return await _close_tasks(session, status, closed_at, tasks)
+
+
+async def _close_tasks(
+    session: AsyncSession, status: str, closed_at: datetime, tasks: Sequence[Task]
+) -> set[str]:
+    """Closes `tasks`; the roles whose inbox listed them. A decided step keeps its working
+    seconds in its desa's calendar (a kecamatan step: its kecamatan's) as set now, at the
+    decision (docs/performance.md), instead of the kabupaten view working each one out again
+    in a calendar that may have changed since; the view's rollup (step_rollup.py) follows
+    every change of a step in the same transaction."""
     rules: dict[str, DesaRules] = {}
-    closed = False
-    for task in (await session.exec(select(Task).where(*where))).all():
-        closed = True
+    closed: set[str] = set()
+    for task in tasks:
+        closed |= _roles_of(task)
         before = counted(task)  # a step returned for revision, then cancelled, had its part
         task.status = status
         task.closed_at = closed_at
@@ -409,6 +433,11 @@ async def _close(
         # The kabupaten view's step times, in the same transaction (step_rollup.py).
         await move(session, before, counted(task))
     return closed
+
+
+def _roles_of(task: Task) -> set[str]:
+    """Whose inbox lists an open task: its step's role, and those it was escalated to."""
+    return {r for r in (task.role, task.escalated_to_role, task.supervisor_role) if r}
 
 
 async def _desa_of(session: AsyncSession, application_id: str) -> str | None:

@@ -25,6 +25,9 @@ from common.messaging import connect
 from common.wib import WIB
 from services.verification.calendars import DesaCalendar, desa_calendar
 from services.verification.inbox_events import (
+    ANYONE,
+    Change,
+    Holder,
     InboxFanout,
     desa_of_subject,
     inbox_subject,
@@ -143,13 +146,36 @@ async def test_a_notice_reaches_only_the_streams_of_its_desa() -> None:
     async with fanout.listen(PAMANUKAN) as ours, fanout.listen(RANCASARI) as theirs:
         assert fanout.client_count(PAMANUKAN) == 1
         fanout.notify_local(PAMANUKAN)
-        assert await asyncio.wait_for(ours.get(), 1) == PAMANUKAN
+        assert await asyncio.wait_for(ours.get(), 1) == ANYONE
         assert theirs.empty()
         # A burst from a slow client's point of view is bounded: one pending change is enough.
         for _ in range(50):
             fanout.notify_local(PAMANUKAN)
         assert 1 <= ours.qsize() <= 9
     assert fanout.client_count() == 0
+
+
+def test_a_stream_is_told_of_its_holders_roles_at_the_moment_of_the_notice() -> None:
+    now = datetime(2026, 12, 7, 3, tzinfo=UTC)
+    kesra = Holder(
+        "kasi_kesra",
+        [
+            ("kasi_pemerintahan", now - timedelta(hours=1), now + timedelta(hours=1)),
+            ("sekdes", now + timedelta(days=1), now + timedelta(days=2)),  # not yet
+        ],
+    )
+    assert kesra.roles_at(now) == {"kasi_kesra", "kasi_pemerintahan"}
+    told = [
+        kesra.concerned_by(Change(frozenset(roles)), now)
+        for roles in ({"kasi_kesra"}, {"kasi_pemerintahan", "sekdes"}, {"sekdes"}, {"kades"})
+    ]
+    assert told == [True, True, False, False]
+    assert kesra.concerned_by(Change(frozenset({"sekdes"})), now + timedelta(days=1))
+    # When unsure, tell: a notice without roles, or a change of the desa's Plt periods.
+    assert kesra.concerned_by(ANYONE, now)
+    assert kesra.concerned_by(Change(plt=True), now)
+    for change in (ANYONE, Change(plt=True), Change(frozenset({"kasi_kesra", "sekdes"}))):
+        assert Change.of_payload(change.payload()) == change
 
 
 async def test_closing_ends_every_open_stream() -> None:
@@ -174,14 +200,21 @@ async def test_every_replica_fans_a_published_notice_out(nats_url: str) -> None:
         for nc in replicas:
             await nc.flush()
         async with (
-            fanouts[0].listen(PAMANUKAN) as first,
-            fanouts[1].listen(PAMANUKAN) as second,
+            fanouts[0].listen(PAMANUKAN, holder=Holder("kasi_pemerintahan")) as first,
+            fanouts[1].listen(PAMANUKAN, holder=Holder("kasi_pemerintahan")) as second,
+            fanouts[1].listen(PAMANUKAN, holder=Holder("kasi_kesra")) as kesra,
             fanouts[1].listen(RANCASARI) as other,
         ):
-            await publish_inbox_changed(publisher, PAMANUKAN)
+            await publish_inbox_changed(publisher, PAMANUKAN, ["kasi_pemerintahan"])
             await publisher.flush()
-            assert await asyncio.wait_for(first.get(), 5) == PAMANUKAN
-            assert await asyncio.wait_for(second.get(), 5) == PAMANUKAN
+            told = Change(frozenset({"kasi_pemerintahan"}))
+            assert await asyncio.wait_for(first.get(), 5) == told
+            assert await asyncio.wait_for(second.get(), 5) == told
+            # The notices of one publisher arrive in order: the Kasi Kesra's stream skipped the
+            # first, and its first is the second.
+            await publish_inbox_changed(publisher, PAMANUKAN, ["kasi_kesra"])
+            await publisher.flush()
+            assert await asyncio.wait_for(kesra.get(), 5) == Change(frozenset({"kasi_kesra"}))
             assert other.empty()
     finally:
         for fanout in fanouts:
@@ -207,9 +240,11 @@ async def test_the_projection_names_the_desa_after_each_committed_change(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     changed: list[str] = []
+    roles: list[frozenset[str]] = []
 
-    async def on_change(desa_code: str) -> None:
+    async def on_change(desa_code: str, concerned: frozenset[str]) -> None:
         changed.append(desa_code)
+        roles.append(concerned)
 
     projection = TaskProjection(sessions, on_change=on_change)
     app_id = str(uuid.uuid4())
@@ -228,6 +263,8 @@ async def test_the_projection_names_the_desa_after_each_committed_change(
     decided = application_event(APPLICATION_DECIDED, app_id, desa_code="", time=t0)
     await projection.handle(decided)
     assert changed == [RANCASARI, RANCASARI]
+    # Each names the roles whose inbox listed or lists the task: the task left the Kasi's.
+    assert roles == [frozenset({"kasi_pemerintahan"})] * 2
 
 
 async def test_events_that_change_no_task_tell_no_inbox_page(
@@ -236,9 +273,11 @@ async def test_events_that_change_no_task_tell_no_inbox_page(
     """Each notice makes every open inbox page of the desa fetch its list: a submission (the
     step's assignment follows) and a letter issued after its last approval change no task."""
     changed: list[str] = []
+    roles: list[frozenset[str]] = []
 
-    async def on_change(desa_code: str) -> None:
+    async def on_change(desa_code: str, concerned: frozenset[str]) -> None:
         changed.append(desa_code)
+        roles.append(concerned)
 
     projection = TaskProjection(sessions, on_change=on_change)
     app_id = str(uuid.uuid4())

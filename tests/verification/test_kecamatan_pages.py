@@ -32,9 +32,9 @@ from services.signing.pki import (
     build_signer_cert,
 )
 from services.signing.runtime import Runtime as SigningRuntime
-from services.verification.inbox_events import InboxFanout
+from services.verification.inbox_events import Change, InboxFanout
 from services.verification.models import TASK_OPEN, Staff, Task
-from services.verification.web.routes.inbox import watched_desa
+from services.verification.web.routes.inbox import holder_of, watched_desa
 from tests.signing.conftest import skd_request
 from tests.support.waiting import eventually
 from tests.support.web import async_sign_in_form
@@ -198,12 +198,21 @@ async def test_the_kecamatan_inbox_stream_hears_every_desa_of_the_kecamatan(
     assert PAMANUKAN in watched and SUKAMANDI not in watched
     assert all(code.startswith(KEC_PAMANUKAN + ".") for code in watched)
     fanout = InboxFanout()
-    async with fanout.listen(*watched) as queue:
+    async with service.runtime.sessions() as session:
+        holder = await holder_of(session, camat)
+    async with fanout.listen(*watched, holder=holder) as queue:
         assert fanout.client_count() == 1  # one stream, however many desa it hears
-        fanout.notify_local(SUKAMANDI)
+        fanout.notify_local(SUKAMANDI, Change(frozenset({"camat"})))
         assert queue.empty()
-        fanout.notify_local(watched[-1])
-        assert await queue.get() == watched[-1]
+        # Not the kasi pelayanan's step, nor a desa step of the kecamatan's desa.
+        fanout.notify_local(watched[-1], Change(frozenset({"kasi_pelayanan_kecamatan"})))
+        fanout.notify_local(watched[0], Change(frozenset({"kasi_pemerintahan", "sekdes"})))
+        assert queue.empty()
+        # Its own step in any desa of the kecamatan, or a step escalated to the camat.
+        fanout.notify_local(watched[-1], Change(frozenset({"camat"})))
+        assert await queue.get() == Change(frozenset({"camat"}))
+        fanout.notify_local(watched[0], Change(frozenset({"sekcam", "camat"})))
+        assert await queue.get() == Change(frozenset({"sekcam", "camat"}))
     assert fanout.client_count() == 0
 
 

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from services.verification import plt_periods
-from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
+from services.verification.api.deps import (
+    DesaManager,
+    DesaStaff,
+    HeldRoles,
+    RuntimeDep,
+    SessionDep,
+)
+from services.verification.inbox_events import publish_inbox_changed
 from services.verification.plt_periods import PltIn, PltOut
 
 router = APIRouter(prefix="/plt", tags=["plt"])
@@ -23,14 +30,23 @@ async def list_plt(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def grant_plt(
-    body: PltIn, staff: DesaManager, roles: HeldRoles, session: SessionDep
+    body: PltIn, staff: DesaManager, roles: HeldRoles, session: SessionDep, runtime: RuntimeDep
 ) -> PltOut:
-    return await plt_periods.grant(session, staff, roles, body)
+    granted = await plt_periods.grant(session, staff, roles, body)
+    # The new Plt's open inbox page (on any replica) now lists the role's tasks too.
+    await publish_inbox_changed(runtime.nats, staff.desa_code, plt=True)
+    return granted
 
 
 @router.post("/{plt_id}/end")
 async def end_plt(
-    plt_id: Annotated[int, Path(ge=1)], staff: DesaManager, roles: HeldRoles, session: SessionDep
+    plt_id: Annotated[int, Path(ge=1)],
+    staff: DesaManager,
+    roles: HeldRoles,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> PltOut:
     """Ends a Plt period now (an upcoming one is thereby withdrawn). Ending twice is harmless."""
-    return await plt_periods.end(session, staff, roles, plt_id)
+    ended = await plt_periods.end(session, staff, roles, plt_id)
+    await publish_inbox_changed(runtime.nats, staff.desa_code, plt=True)
+    return ended

@@ -1,7 +1,8 @@
 """The staff inbox: what waits on the signed-in staff member (the same list as
 `GET /api/v1/tasks`), overdue first, with each deadline in the desa's working time; filters by
 letter type and state; and a server-sent-event stream that tells the page when its desa's tasks
-changed, so it refreshes itself. Kecamatan staff get their kecamatan's (`GET
+changed for the staff member (their roles' tasks, Plt roles included), so it refreshes itself.
+Kecamatan staff get their kecamatan's (`GET
 /api/v1/kecamatan/tasks`: its desa's letters at their role, each with its desa, the stream
 hearing every desa of the kecamatan), the kabupaten operator what was escalated to them."""
 
@@ -13,10 +14,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
 from services.verification.api.deps import CurrentStaff, RuntimeDep, SessionDep, desa_staff
 from services.verification.calendars import DesaCalendar, calendar_of
+from services.verification.inbox_events import Holder
 from services.verification.kecamatan import (
     calendar_key,
     is_kecamatan_staff,
@@ -24,6 +27,7 @@ from services.verification.kecamatan import (
     step_calendar,
 )
 from services.verification.models import TASK_KIND_SIGNING_BLOCKED, Staff
+from services.verification.plt import periods_ahead
 from services.verification.request_view import applicant_names
 from services.verification.staff_tasks import (
     EscalatedTask,
@@ -257,20 +261,37 @@ def watched_desa(staff: Staff) -> tuple[str, ...]:
     return (desa_staff(staff).desa_code,)
 
 
+async def holder_of(session: AsyncSession, staff: Staff) -> Holder:
+    """Whose tasks a stream is told of: a desa staff member's role and their Plt periods in the
+    desa; a kecamatan staff member's role (in every desa of their kecamatan)."""
+    if is_kecamatan_staff(staff):
+        return Holder(staff.role)
+    return Holder(staff.role, await periods_ahead(session, staff.desa_code, staff.username))
+
+
 @router.get(EVENTS_PATH)
 async def inbox_events(
     request: Request, staff: CurrentStaff, session: SessionDep, runtime: RuntimeDep
 ) -> StreamingResponse:
-    """`text/event-stream`: an `tugas` event whenever the tasks of the staff member's desa (of
-    any desa of their kecamatan, for kecamatan staff) change (the page then fetches its list
-    again), a comment as heartbeat. Carries no data about any application or person."""
+    """`text/event-stream`: an `tugas` event whenever a task of the staff member's desa (of any
+    desa of their kecamatan, for kecamatan staff) that concerns one of their roles changes (the
+    page then fetches its list again), a comment as heartbeat. Its data names the roles the
+    change concerns; it carries nothing about any application or person."""
     desa_codes = watched_desa(staff)
+    holder = await holder_of(session, staff)
     # Nothing more is read for this stream: give the database connection back now.
     await session.close()
     fanout = runtime.inbox_fanout
 
+    async def reread_plt() -> None:
+        """The desa's Plt periods changed: which roles are the holder's may have too."""
+        if is_kecamatan_staff(staff):
+            return
+        async with runtime.sessions() as fresh:
+            holder.periods = await periods_ahead(fresh, staff.desa_code, staff.username)
+
     async def stream() -> AsyncIterator[str]:
-        async with fanout.listen(*desa_codes) as queue:
+        async with fanout.listen(*desa_codes, holder=holder) as queue:
             yield "retry: 3000\n: terhubung\n\n"
             while True:
                 try:
@@ -282,7 +303,9 @@ async def inbox_events(
                     continue
                 if notice is None:  # the service is stopping: the browser reconnects elsewhere
                     return
-                yield "event: tugas\ndata: berubah\n\n"
+                if notice.plt:
+                    await reread_plt()
+                yield f"event: tugas\ndata: {notice.label()}\n\n"
 
     return StreamingResponse(
         stream(),

@@ -13,7 +13,14 @@ from common.domain import DESA_ROLES, ROLE_LABELS
 from common.domain.errors import DomainError
 from common.web.refusals import Refusal, refusal_of
 from services.verification import plt_periods
-from services.verification.api.deps import DesaManager, DesaStaff, HeldRoles, SessionDep
+from services.verification.api.deps import (
+    DesaManager,
+    DesaStaff,
+    HeldRoles,
+    RuntimeDep,
+    SessionDep,
+)
+from services.verification.inbox_events import publish_inbox_changed
 from services.verification.plt import may_grant
 from services.verification.plt_periods import PltIn
 from services.verification.staff_admin import desa_accounts
@@ -71,6 +78,7 @@ async def grant(
     staff: DesaManager,
     roles: HeldRoles,
     session: SessionDep,
+    runtime: RuntimeDep,
     username: Annotated[str, Form(max_length=100)] = "",
     role: Annotated[str, Form(max_length=40)] = "",
     mulai: Annotated[str, Form(max_length=40)] = "",
@@ -96,6 +104,8 @@ async def grant(
     else:
         try:
             await plt_periods.grant(session, staff, roles, body)
+            # The new Plt's open inbox page (on any replica) now lists the role's tasks too.
+            await publish_inbox_changed(runtime.nats, staff.desa_code, plt=True)
         except DomainError as exc:
             refused = refusal_of(exc)
             if refused.status not in (409, 422):
@@ -119,6 +129,8 @@ async def end(
     staff: DesaManager,
     roles: HeldRoles,
     session: SessionDep,
+    runtime: RuntimeDep,
 ) -> Response:
     await plt_periods.end(session, staff, roles, plt_id)
+    await publish_inbox_changed(runtime.nats, staff.desa_code, plt=True)
     return done("/pengaturan/plt", "plt-diakhiri")
