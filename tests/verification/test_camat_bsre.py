@@ -141,12 +141,24 @@ async def _post(
     return response.status_code, response.json()
 
 
-async def _camat_task(service: Service, headers: dict[str, str], app_id: str) -> dict[str, Any]:
+async def _camat_task(
+    service: Service, headers: dict[str, str], app_id: str, kind: str | None = None
+) -> dict[str, Any]:
+    """The application's task in the camat's inbox (of `kind` when given: the projection
+    turns the decision task into the signature task after the decision's answer)."""
+
     async def found() -> dict[str, Any] | None:
         response = await service.http.get("/api/v1/kecamatan/tasks", headers=headers)
         assert response.status_code == 200, response.text
         tasks: list[dict[str, Any]] = response.json()
-        return next((t for t in tasks if t["application_id"] == app_id), None)
+        return next(
+            (
+                t
+                for t in tasks
+                if t["application_id"] == app_id and (kind is None or t["kind"] == kind)
+            ),
+            None,
+        )
 
     task: dict[str, Any] | None = await eventually(found)
     assert task is not None
@@ -291,7 +303,7 @@ async def test_a_wrong_camat_passphrase_is_refused_and_tried_again(
     first = await _letter(signing, app_id)
     assert first is not None and first.kecamatan_register and not first.issued
     assert await _download(signing, app_id) == grpc.StatusCode.NOT_FOUND
-    waiting = await _camat_task(service, camat, app_id)
+    waiting = await _camat_task(service, camat, app_id, kind="signature")
     assert waiting["kind"] == "signature" and waiting["step"]["role"] == "camat"
     detail = await service.http.get(f"/api/v1/tasks/{app_id}", headers=camat)
     assert detail.json()["task"]["kind"] == "signature", detail.text
@@ -366,7 +378,7 @@ async def test_the_camat_page_asks_the_passphrase_and_the_letter_waits_without_i
         )
         assert done.status_code == 303, done.text
         assert await _letter(signing, app_id) is None and bsre.requests == []
-        waiting = await _camat_task(service, camat, app_id)
+        waiting = await _camat_task(service, camat, app_id, kind="signature")
         assert waiting["kind"] == "signature"
 
         page = await browser.get(f"/permohonan/{app_id}")
