@@ -35,7 +35,9 @@ def padded_pdf(size: int, fill: bytes = b"0") -> bytes:
     pad = size
 
     def build(n: int) -> bytes:
-        padding = b"<< /Length %d >>\nstream\n" % n + (fill * n)[:n] + b"\nendstream"
+        # `fill` repeated to n bytes (not `fill * n`: a 4 KiB fill would make gigabytes first)
+        body = (fill * (n // len(fill) + 1))[:n]
+        padding = b"<< /Length %d >>\nstream\n" % n + body + b"\nendstream"
         return pdf_with(b"/Padding 4 0 R", padding)
 
     for _ in range(5):  # the /Length and xref digits settle within a few rounds
