@@ -1,5 +1,8 @@
 """Shared fixtures: real NATS JetStream and real Temporal servers, started by the tests."""
 
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from common.config import CommonSettings
 from common.messaging import ensure_streams
+from common.migrations import TEMPLATES_ENV
 from common.shutdown import stop_within
 from tests.support.catalogue import CatalogueServer, serve_catalogue
 from tests.support.postgres import PostgresDatabases, run_in_thread, skip_or_fail_unreachable
@@ -26,6 +30,24 @@ pytest_plugins = ["tests.support.hangs"]
 
 # A server or connection a fixture stops is left behind, with a warning, past this.
 TEARDOWN_SECONDS = 30.0
+
+# The folder of the run's migrated database templates, when this process made it.
+_templates_made: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A new service database is a copy of one migrated once per run (common/migrations.py,
+    `TEMPLATES_ENV`): in-process services and the stacks' processes read the variable. The
+    xdist workers inherit the controller's folder; tests/migrations runs the chain itself."""
+    global _templates_made
+    if not os.environ.get(TEMPLATES_ENV):
+        _templates_made = Path(tempfile.mkdtemp(prefix="smartdesa-migrated-"))
+        os.environ[TEMPLATES_ENV] = str(_templates_made)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _templates_made is not None:
+        shutil.rmtree(_templates_made, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ existed, by create_all."""
 
 import asyncio
 import importlib
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -20,11 +21,13 @@ from sqlmodel import select as orm_select
 from common.db import create_engine, session_factory
 from common.migrations import (
     SERVICES,
+    TEMPLATES_ENV,
     current_revision,
     migrations_dir,
     pending_model_changes,
     revisions,
     service_metadata,
+    template_key,
     upgrade,
 )
 from services.verification.calendars import step_working_seconds
@@ -244,6 +247,72 @@ async def test_a_database_made_before_migrations_is_adopted_with_its_rows(
 
     assert await current_revision(engine) == revisions(service)[-1]
     await rows_still_there(engine, kept(service, rows))
+
+
+async def sqlite_contents(engine: AsyncEngine) -> tuple[list[Any], dict[str, int], str | None]:
+    """Schema (every table, index and trigger as SQLite stores its SQL), rows per table, and
+    the revision. A table's clauses are compared as a set: a batch-mode copy writes the
+    constraints in no fixed order, so two runs of the chain differ in it too."""
+    async with engine.connect() as conn:
+        schema = (
+            await conn.execute(text("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        ).all()
+        counts = {
+            name: (await conn.execute(text(f'SELECT count(*) FROM "{name}"'))).scalar_one()  # noqa: S608
+            for kind, name, _table, _sql in schema
+            if kind == "table"
+        }
+    clauses = [
+        (
+            kind,
+            name,
+            table,
+            sorted(part.strip() for part in re.sub(r"\n\)$", "", sql or "").split(",")),
+        )
+        for kind, name, table, sql in schema
+    ]
+    return sorted(clauses), counts, await current_revision(engine)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_new_database_copied_from_the_template_is_what_the_chain_makes(
+    service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rest of the suite starts services on copies of a migrated template (tests/conftest.py):
+    the copy must equal the chain's own result, and a database with tables is left to the chain."""
+    chain = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chain.db'}")
+    copied = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'copied.db'}")
+    unversioned = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unversioned.db'}")
+    try:
+        await upgrade(chain, service)
+        await upgrade(unversioned, service, revisions(service)[0])
+        async with unversioned.begin() as conn:
+            await conn.execute(text("DROP TABLE alembic_version"))
+        monkeypatch.setenv(TEMPLATES_ENV, str(tmp_path / "templates"))
+
+        await upgrade(copied, service)
+        await upgrade(unversioned, service)
+
+        assert list((tmp_path / "templates").glob(f"{service}-*.db")), "no template made"
+        assert await sqlite_contents(copied) == await sqlite_contents(chain)
+        assert await current_revision(unversioned) == revisions(service)[-1]
+    finally:
+        for engine in (chain, copied, unversioned):
+            await engine.dispose()
+
+
+def test_a_template_is_named_by_its_migration_files(tmp_path: Path) -> None:
+    """A changed or added revision file makes a new template; an old one is never reused."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrations_dir("intake"), scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    key = template_key(scripts)
+    assert key == template_key(migrations_dir("intake"))
+    first = sorted((scripts / "versions").glob("*.py"))[0]
+    first.write_text(first.read_text() + "\n# changed\n")
+    changed = template_key(scripts)
+    assert changed != key
+    (scripts / "versions" / "9002_test_origin.py").write_text(SECOND_REVISION)
+    assert template_key(scripts) not in (key, changed)
 
 
 SECOND_REVISION = '''
