@@ -3,6 +3,7 @@ read-only DPMD viewer of Kabupaten Subang. Dev profile only; accounts that alrea
 never resets a changed password)."""
 
 import logging
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -38,6 +39,14 @@ DEV_KABUPATEN_STAFF: tuple[tuple[str, str, str], ...] = (
 )
 
 
+@lru_cache(maxsize=4)
+def _demo_password_hash(password: str) -> str:
+    """One argon2 hash (about 0.2 s of CPU) per demo password and process, not one per account
+    and start: the suite starts verification hundreds of times. Dev accounts only, all with the
+    same known password anyway."""
+    return hash_password(password)
+
+
 async def seed_dev_staff(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> int:
     """Create the missing dev accounts; returns how many were created. No-op in production."""
     if not settings.is_dev:
@@ -57,7 +66,7 @@ async def seed_dev_staff(settings: Settings, sessions: async_sessionmaker[AsyncS
             session.add(
                 Staff(
                     username=username,
-                    password_hash=hash_password(settings.demo_password),
+                    password_hash=_demo_password_hash(settings.demo_password),
                     role=role,
                     desa_code=desa_code,
                     kabupaten_code=kabupaten_code,
