@@ -21,7 +21,6 @@ from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.errors import DomainError
 from common.rpc import domain_code
-from common.sessions import session_ended
 from common.temporal_client import TemporalConnection
 from services.intake.applications import (
     WALK_IN,
@@ -46,7 +45,6 @@ from services.intake.models import (
     Attachment,
     LetterApplication,
     Resident,
-    ResidentEndedSession,
     TimelineEntry,
 )
 from services.intake.otp import code_contact
@@ -56,7 +54,7 @@ from services.intake.sign_in_bindings import (
     change_phone,
     list_bindings,
     notice_phone,
-    resident_session_current,
+    resident_session_valid,
     undo_binding,
 )
 from services.intake.uploads import ReceivedFile, clean_filename
@@ -250,10 +248,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "resident_id and session_id are required"
             )
         async with self._sessions() as session:
-            ended = await session_ended(
-                session, ResidentEndedSession, request.session_id
-            ) or not await resident_session_current(
-                session, request.resident_id, request.session_version
+            ended = not await resident_session_valid(
+                session, request.resident_id, request.session_id, request.session_version
             )
         return intake_pb2.ResidentSessionState(ended=ended)
 
