@@ -25,7 +25,6 @@ from common.temporal_client import TemporalConnection
 from services.intake.applications import (
     WALK_IN,
     WHATSAPP,
-    attachments_of,
     details,
     load_fields,
     register_field_names,
@@ -132,14 +131,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         if not request.application_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "application_id is required")
         async with self._sessions() as session:
-            application = await session.get(LetterApplication, request.application_id)
-            if application is None:
+            # The application with its resident in one query, and its attachments read once
+            # (`details` reads them with the timeline).
+            row = (
+                await session.exec(
+                    select(LetterApplication, Resident)
+                    .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
+                    .where(LetterApplication.id == request.application_id)
+                )
+            ).first()
+            if row is None:
                 await context.abort(grpc.StatusCode.NOT_FOUND, "application not found")
-            assert application is not None
-            resident = await session.get(Resident, application.resident_id)
-            attachments = await attachments_of(session, application.id)
-            timeline = (await details(session, application)).timeline
-        assert resident is not None  # foreign key
+            assert row is not None
+            application, resident = row
+            found = await details(session, application)
+            attachments, timeline = found.attachments, found.timeline
         return intake_pb2.Application(
             id=application.id,
             desa_code=application.desa_code,

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 BOUND = "bound"
 PHONE_CHANGED = "phone_changed"
+_SIGNED_IN = "signed-in resident"  # session.info key
+
 BINDING_NOT_FOUND = "Pengikatan nomor HP itu tidak ditemukan di desa ini."
 
 
@@ -57,7 +59,7 @@ async def resident_session_valid(
     binding undone, the phone changed at the office; a token without `sv` counts as 0), and
     this token was not signed out (`common.sessions.session_ended`). One query, as every
     resident request asks it; the resident is loaded fresh into the session, so a later
-    `session.get` of them in the same request reads nothing."""
+    `session.get` of them in the same session reads nothing."""
     if session_id is None:
         return False  # a token without an id cannot be signed out, so it is not accepted
     signed_out = (
@@ -75,6 +77,9 @@ async def resident_session_valid(
     if row is None:
         return False
     resident, ended = row
+    # Held for the session's life: the identity map holds objects weakly, and the request's
+    # later `session.get(Resident, …)` (its NIK, its phone) then reads nothing.
+    session.info[_SIGNED_IN] = resident
     return not ended and resident.session_version == (session_version or 0)
 
 
