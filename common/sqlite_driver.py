@@ -30,7 +30,7 @@ _Outcome = tuple[Any, Sequence[Any], int, int | None]  # description, rows, rowc
 
 
 class _OneCallCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_description", "_rowcount", "_lastrowid")
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
         # No cursor is opened here (the stock one opens it on the connection's thread).
@@ -41,6 +41,8 @@ class _OneCallCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._arraysize = 1  # sqlite3's default: `fetchmany()` without a size reads it
+        self._cursor = None  # type: ignore[assignment]  # never opened (see `_run`)
 
     @property
     def description(self) -> Any:
@@ -53,6 +55,14 @@ class _OneCallCursor(AsyncAdapt_aiosqlite_cursor):
     @property
     def lastrowid(self) -> Any:
         return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     async def _async_soft_close(self) -> None:
         return  # nothing is open: the sqlite3 cursor was closed on its thread

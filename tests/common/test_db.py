@@ -111,6 +111,8 @@ async def test_the_one_call_cursor_answers_as_the_stock_aiosqlite_one(tmp_path: 
             await conn.commit()
             streamed = await conn.stream(text("SELECT v FROM t ORDER BY id"))
             seen.append([row async for row in streamed])
+            some = await conn.execute(text("SELECT v FROM t ORDER BY id"))
+            seen.append((some.fetchmany(), some.fetchmany(2), some.fetchall()))
         return seen
 
     ours = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ours.db'}")
