@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from common import event_loop
 from common.auth import InternalAuth
 from common.config import CommonSettings
 from common.logging import configure_logging
@@ -107,4 +108,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    event_loop.run(main(), WorkerSettings())
