@@ -273,12 +273,26 @@ def one_journey(
                     timings.answer_to_inbox.append(max(0.0, seen - told))
                 else:
                     timings.submit_to_inbox.append(max(0.0, seen - asked))
+            trace_id = uuid.uuid4().hex
             sent = time.time()
             asked = time.monotonic()
-            r = journey.decide(staff_token, app_id, "approve", step=step)
+            r = journey.decide(
+                staff_token,
+                app_id,
+                "approve",
+                step=step,
+                traceparent=f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01" if _trace_file else None,
+            )
             assert r.status_code == 200, r.text
             told = time.monotonic()
-            _trace(kind="decide", app=app_id, step=step, sent=sent, answered=time.time())
+            _trace(
+                kind="decide",
+                app=app_id,
+                step=step,
+                sent=sent,
+                answered=time.time(),
+                trace=trace_id,
+            )
         deadline = time.monotonic() + WAIT
         while True:
             body = journey.application(token, app_id).json()
@@ -376,6 +390,11 @@ def main() -> int:
     global _trace_file
     if args.trace:
         _trace_file = args.trace.open("w", buffering=1)
+        # Every process of the stack writes its spans there (common/tracing.py).
+        spans_dir = args.trace.with_suffix(".spans")
+        shutil.rmtree(spans_dir, ignore_errors=True)
+        spans_dir.mkdir(parents=True)
+        os.environ["SMARTDESA_SPANS_DIR"] = str(spans_dir.resolve())
 
     # Every resident of the run signs in from this one address: the sign-in limits (tested in
     # tests/intake) would otherwise refuse them. Staff use their own password.

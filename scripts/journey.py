@@ -270,6 +270,7 @@ class Journey:
         decision: str,
         reason: str | None = None,
         step: int | None = None,
+        traceparent: str | None = None,
     ) -> httpx.Response:
         body: dict[str, Any] = {"decision": decision}
         if reason is not None:
@@ -278,7 +279,8 @@ class Journey:
             body["step"] = step
         return self.http.post(
             f"{self.ep.verification}/api/v1/tasks/{application_id}/decision",
-            headers=_bearer(token),
+            # A benchmark's own trace id: the decision's spans in every service carry it.
+            headers=_bearer(token) | ({"traceparent": traceparent} if traceparent else {}),
             json=body,
         )
 
