@@ -5,7 +5,9 @@ search attributes, the activities-* ones from before the route and the progress 
 local activities: they replay through the `workflow.patched` branches. To record the current
 paths again: `make record-histories` (see tests/workflows/record_histories.py)."""
 
+import importlib.abc
 import json
+import sys
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -33,3 +35,33 @@ async def test_history_replays(name: str) -> None:
     )
     history = WorkflowHistory.from_json(workflow_id, text)
     await Replayer(workflows=[LetterApprovalWorkflow]).replay_workflow(history)
+
+
+class _Recorder(importlib.abc.MetaPathFinder):
+    """Names every module imported afresh (found on the path, not in sys.modules)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+        self.names.append(fullname)
+
+
+async def test_a_letter_loads_only_the_workflow_module_in_the_sandbox() -> None:
+    """The sandbox runs the workflow's own module again for every letter; everything it uses
+    is passed through. A submodule imported by a from-list of its package (`from
+    workflows.approval import rules`) would be run again per letter (docs/performance.md)."""
+    text = TEXTS["approved"]
+    replayer = Replayer(workflows=[LetterApprovalWorkflow])
+    await replayer.replay_workflow(WorkflowHistory.from_json("first", text))
+    recorder = _Recorder()
+    sys.meta_path.insert(0, recorder)
+    try:
+        await replayer.replay_workflow(WorkflowHistory.from_json("second", text))
+    finally:
+        sys.meta_path.remove(recorder)
+    assert sorted(set(recorder.names)) == [
+        "workflows",
+        "workflows.approval",
+        "workflows.approval.workflows",
+    ]
