@@ -11,7 +11,8 @@ import sys
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from tests.workflows.record_histories import HISTORIES, PATHS
 from workflows.approval.workflows import LetterApprovalWorkflow
@@ -27,14 +28,20 @@ def test_every_path_has_a_stored_history() -> None:
     assert any(p.stem.startswith("skeleton-") for p in STORED)
 
 
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
 @pytest.mark.parametrize("name", sorted(TEXTS))
-async def test_history_replays(name: str) -> None:
+async def test_history_replays(name: str, sandboxed: bool) -> None:
+    """Unsandboxed too: the worker may run letters outside the sandbox
+    (SMARTDESA_WORKER_WORKFLOW_SANDBOX=false), where one run's module state is the next's."""
     text = TEXTS[name]
     workflow_id = json.loads(text)["events"][0]["workflowExecutionStartedEventAttributes"].get(
         "workflowId", name
     )
     history = WorkflowHistory.from_json(workflow_id, text)
-    await Replayer(workflows=[LetterApprovalWorkflow]).replay_workflow(history)
+    runner = SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner()
+    await Replayer(workflows=[LetterApprovalWorkflow], workflow_runner=runner).replay_workflow(
+        history
+    )
 
 
 class _Recorder(importlib.abc.MetaPathFinder):
