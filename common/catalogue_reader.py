@@ -89,14 +89,18 @@ class CatalogueReader(Generic[T]):
             )
         except grpc.aio.AioRpcError as exc:
             raise self._failed(exc) from exc
-        found: dict[str, T] = {}
-        for message in response.letter_types:
-            kept = self._versions.setdefault(
-                (message.code, message.version), self._convert(message)
-            )
-            found[message.code] = kept
+        found = {m.code: self._kept(m) for m in response.letter_types}
         self._current, self._current_at = found, now
         return found
+
+    def _kept(self, message: catalogue_pb2.LetterTypeDefinition) -> T:
+        """The kept view of this version, converted only the first time it is seen: the list
+        is read again every `ttl_seconds` and its versions rarely change."""
+        key = (message.code, message.version)
+        kept = self._versions.get(key)
+        if kept is None:
+            kept = self._versions[key] = self._convert(message)
+        return kept
 
     async def find(self, code: str) -> T | None:
         """The current version of `code`; None if the catalogue (or its online part) has no
@@ -139,7 +143,4 @@ class CatalogueReader(Generic[T]):
             )
         except grpc.aio.AioRpcError as exc:
             raise self._failed(exc) from exc
-        return {
-            m.code: self._versions.setdefault((m.code, m.version), self._convert(m))
-            for m in response.letter_types
-        }
+        return {m.code: self._kept(m) for m in response.letter_types}

@@ -4,6 +4,7 @@ a consume loop with explicit acks."""
 import asyncio
 import dataclasses
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 import nats
@@ -133,6 +134,9 @@ class PermanentEventError(Exception):
 
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
+# Which lane an event goes in (`Consumer(lanes=...)`): events of one key are handled one after
+# another in stream order, events of different keys side by side. None: the shared lane "".
+LaneKey = Callable[[CloudEvent], str | None]
 
 # How long a failed event waits before its next delivery (the handler raised): given with each
 # nak. The server's own BackOff list is not used: it replaces ack_wait with its first step and
@@ -148,9 +152,16 @@ class Consumer:
     """A durable pull consumer, declared explicitly (create or update) at start, with explicit
     acks. A failed event is redelivered after the next of `retry_delays`; after `max_deliver`
     deliveries, or at once when it can never be handled, the server gives up on it and
-    common.dead_letters keeps a copy."""
+    common.dead_letters keeps a copy.
+
+    With `lanes` > 1 and a `lane_key`, up to `lanes` events of different keys are handled at
+    once, those of one key (e.g. one application) still one after another in stream order;
+    each is acked when its own handling ends. One event at a time otherwise."""
 
     BATCH = 10
+    # Events fetched ahead per lane with lanes: enough that no lane waits for a fetch, few
+    # enough that a stopping replica leaves little for the server to redeliver.
+    AHEAD_PER_LANE = 4
 
     def __init__(
         self,
@@ -163,9 +174,15 @@ class Consumer:
         max_deliver: int = MAX_DELIVER,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         ack_wait: float = ACK_WAIT,
+        lanes: int = 1,
+        lane_key: LaneKey | None = None,
     ) -> None:
         if max_deliver < 2 or not retry_delays or ack_wait <= 0:
             raise ValueError("a consumer needs max_deliver >= 2, retry delays and an ack wait")
+        if lanes < 1 or (lanes > 1 and lane_key is None):
+            raise ValueError("lanes need a lane key, and at least one lane")
+        self._lanes = lanes
+        self._lane_key = lane_key
         self._js = js
         self._stream = stream
         self._durable = durable
@@ -184,6 +201,10 @@ class Consumer:
         )
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
+        # With lanes: each key's events waiting or being handled, in stream order (the first
+        # is the one being handled), and the task that works through them.
+        self._queues: dict[str, deque[tuple[Msg, CloudEvent]]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
 
     @property
     def durable(self) -> str:
@@ -204,11 +225,17 @@ class Consumer:
     async def start(self) -> None:
         await self.declare()
         self._sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=self._stream)
-        self._task = asyncio.create_task(self._run(self._sub), name=f"consumer-{self._durable}")
+        run = self._run if self._lanes == 1 else self._run_lanes
+        self._task = asyncio.create_task(run(self._sub), name=f"consumer-{self._durable}")
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         self._task = None
+        # Unacked events are redelivered (to this replica's successor or another replica).
+        for worker in list(self._workers):
+            await cancel_and_wait(worker)
+        self._workers.clear()
+        self._queues.clear()
         if self._sub is not None:
             # A fetch cancelled mid-wait leaves the subscription pending; a drain would wait
             # for its whole timeout.
@@ -242,6 +269,76 @@ class Consumer:
             finally:
                 await cancel_and_wait(beat)
 
+    async def _run_lanes(self, sub: JetStreamContext.PullSubscription) -> None:
+        """Fetches while fewer than `lanes * AHEAD_PER_LANE` events are held, and puts each in
+        its key's lane; a lane's worker handles and acks them in order."""
+        limit = self._lanes * self.AHEAD_PER_LANE
+        slots = asyncio.Semaphore(self._lanes)  # lanes being worked at once
+        held: list[Msg] = []  # fetched and not yet acked (the keep-alive's list)
+        room = asyncio.Event()  # set when an ack made room for more
+        beat = asyncio.create_task(self._keep_alive(held), name=f"{self._durable}-beat")
+        try:
+            while True:
+                if len(held) >= limit:
+                    room.clear()
+                    await room.wait()
+                    continue
+                try:
+                    msgs = await sub.fetch(batch=min(limit - len(held), self.BATCH), timeout=1)
+                except TimeoutError:
+                    continue
+                except Exception as exc:
+                    log.warning(
+                        "fetch failed on %s (%s); retrying", self._durable, type(exc).__name__
+                    )
+                    await asyncio.sleep(1)
+                    continue
+                for msg in msgs:
+                    try:
+                        event = await self._parse(msg)
+                    except Exception as exc:  # the term() failed: the server redelivers it
+                        log.warning(
+                            "terminating on %s failed (%s)", self._durable, type(exc).__name__
+                        )
+                        continue
+                    if event is None:
+                        continue
+                    held.append(msg)
+                    key = (self._lane_key(event) if self._lane_key else None) or ""
+                    queue = self._queues.get(key)
+                    if queue is not None:
+                        queue.append((msg, event))
+                        continue
+                    self._queues[key] = deque([(msg, event)])
+                    worker = asyncio.create_task(
+                        self._work_lane(key, slots, held, room), name=f"{self._durable}-lane"
+                    )
+                    self._workers.add(worker)
+                    worker.add_done_callback(self._workers.discard)
+        finally:
+            await cancel_and_wait(beat)
+
+    async def _work_lane(
+        self, key: str, slots: asyncio.Semaphore, held: list[Msg], room: asyncio.Event
+    ) -> None:
+        queue = self._queues[key]
+        async with slots:
+            while queue:
+                msg, event = queue[0]
+                try:
+                    await self._handle_event(msg, event)
+                except Exception as exc:
+                    # As in _run: the server redelivers, the handler's dedupe makes it harmless.
+                    log.warning(
+                        "acknowledging on %s failed (%s)", self._durable, type(exc).__name__
+                    )
+                queue.popleft()
+                held.remove(msg)
+                room.set()
+            # Nothing awaits between the last look and this: a new event of the key either
+            # joined the queue (and was handled above) or starts a new lane.
+            del self._queues[key]
+
     async def _keep_alive(self, waiting: list[Msg]) -> None:
         """Tell the server the fetched messages are being worked on, so a slow handler (or a
         long batch) is not mistaken for a dead one and redelivered meanwhile."""
@@ -254,12 +351,20 @@ class Consumer:
                     continue
 
     async def _handle(self, msg: Msg) -> None:
+        event = await self._parse(msg)
+        if event is not None:
+            await self._handle_event(msg, event)
+
+    async def _parse(self, msg: Msg) -> CloudEvent | None:
+        """The message's event; None when it is malformed (terminated here)."""
         try:
-            event = CloudEvent.from_message(msg.headers, msg.data)
+            return CloudEvent.from_message(msg.headers, msg.data)
         except ValueError:
             log.warning("terminating malformed message on %s", msg.subject)
             await msg.term()
-            return
+            return None
+
+    async def _handle_event(self, msg: Msg, event: CloudEvent) -> None:
         try:
             # The trace of whatever caused the event carries on here (traceparent header).
             with continued_span(f"{event.name} process", msg.headers):

@@ -5,17 +5,21 @@ published).
 
 Spans are always made (logs carry their trace and span ids); they leave the process only when
 `SMARTDESA_OTLP_ENDPOINT` names an OTLP/gRPC collector (e.g. http://otel-collector:4317).
-The other OTEL_EXPORTER_OTLP_* variables (headers, certificates) apply as usual."""
+The other OTEL_EXPORTER_OTLP_* variables (headers, certificates) apply as usual.
+`SMARTDESA_SPANS_DIR` (benchmarks only: `scripts/bench_journeys.py --trace`) writes each
+span's name, ids and times, no attributes, to `<dir>/<service>-<pid>.jsonl`."""
 
+import json
 import logging
-from collections.abc import Iterator, Mapping, MutableMapping
+import os
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 if TYPE_CHECKING:
@@ -42,7 +46,41 @@ def tracer_provider(service: str, otlp_endpoint: str | None) -> TracerProvider:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
         log.info("exporting traces over OTLP")
+    spans_dir = os.environ.get("SMARTDESA_SPANS_DIR")
+    if spans_dir:
+        path = os.path.join(spans_dir, f"{service}-{os.getpid()}.jsonl")
+        provider.add_span_processor(BatchSpanProcessor(_SpanFile(path)))
     return provider
+
+
+class _SpanFile(SpanExporter):
+    """Spans as JSON lines, for laying one letter's hops side by side (names, times and the
+    workflow id only: other attributes may hold a URL, never wanted in a file left behind)."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 (open for the process' life)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        for span in spans:
+            context, parent = span.get_span_context(), span.parent
+            if context is None:
+                continue
+            line = {
+                "name": span.name,
+                "trace": f"{context.trace_id:032x}",
+                "span": f"{context.span_id:016x}",
+                "parent": f"{parent.span_id:016x}" if parent is not None else None,
+                "start": (span.start_time or 0) / 1e9,
+                "end": (span.end_time or 0) / 1e9,
+                # Temporal's spans: surat-<application id>, to join a workflow's trace to its
+                # decisions'.
+                "workflow": (span.attributes or {}).get("temporalWorkflowID"),
+            }
+            self._file.write(json.dumps(line) + "\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._file.close()
 
 
 def temporal_interceptors() -> list["TracingInterceptor"]:

@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,9 +66,11 @@ if TYPE_CHECKING:
     from tests.support.postgres import PostgresDatabases
 
 # Kasi Pemerintahan, Sekdes, Kades: the three steps of an SKD in Pamanukan (the dev seed).
+SERVICES = ("intake", "verification", "signing", "notification")  # Endpoints' order
 STAFF = ("pemerintahan.pamanukan", "sekdes.pamanukan", "kades.pamanukan")
 PASSWORD = "kata-sandi-bench"
 WAIT = 180.0  # most a journey waits for one thing before the run fails
+OTP_POLL_SECONDS = 0.5
 
 # `--trace FILE`: one JSON line per decision, notice and fetch, with wall-clock times (to lay
 # beside the services' spans: SMARTDESA_OTLP_ENDPOINT).
@@ -182,7 +186,7 @@ class InboxWatch:
             while key not in self.seen:
                 if not self.changed.wait(timeout=5.0):
                     headers = {"Authorization": f"Bearer {self.token}"}
-                    with httpx.Client(base_url=self.base, headers=headers) as client:
+                    with httpx.Client(base_url=self.base, headers=headers, timeout=WAIT) as client:
                         self.fetch(client)  # the condition's lock is re-entrant
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"step {step} of {application_id} never reached the inbox")
@@ -214,13 +218,40 @@ def _resident(n: int) -> tuple[str, str]:
     return f"321311550890{k + 1:04d}", f"0813{(_RUN_SALT // 10**4 + n) % 10**8:08d}"
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@dataclass
+class Requests:
+    """The requests the phones and the staff's decisions make, by service and route (ids
+    folded): what the bench itself asks of the services, beside what a letter needs (the three
+    inbox pages count apart)."""
+
+    ports: dict[int, str]
+    counts: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hook(self, request: httpx.Request) -> None:
+        service = self.ports.get(request.url.port or 0, "?")
+        key = f"{service:<12} {request.method} {_UUID.sub('{id}', request.url.path)}"
+        with self.lock:
+            self.counts[key] += 1
+
+
+_requests: Requests | None = None  # set for the counted journeys
+
+
 def one_journey(
     ep: Endpoints, staff: list[tuple[str, InboxWatch]], timings: Timings, n: int
 ) -> None:
     journey = Journey(ep, timeout=WAIT)
+    if _requests is not None:
+        journey.http.event_hooks["request"].append(_requests.hook)
     try:
         nik, phone = _resident(n)
-        token = journey.resident_sign_in(nik, phone)
+        # A real phone is sent its code; reading the dev sink is the bench's own cost, charged
+        # to notification: the phone is new to the run, and looks every half second.
+        token = journey.resident_sign_in(nik, phone, new_phone=True, every=OTP_POLL_SECONDS)
         app_id = journey.create_application(token, f"Bench {n}", FIELDS)
         for kind, name, content in (
             ("KTP", "ktp.png", sample_png()),
@@ -242,12 +273,26 @@ def one_journey(
                     timings.answer_to_inbox.append(max(0.0, seen - told))
                 else:
                     timings.submit_to_inbox.append(max(0.0, seen - asked))
+            trace_id = uuid.uuid4().hex
             sent = time.time()
             asked = time.monotonic()
-            r = journey.decide(staff_token, app_id, "approve", step=step)
+            r = journey.decide(
+                staff_token,
+                app_id,
+                "approve",
+                step=step,
+                traceparent=f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01" if _trace_file else None,
+            )
             assert r.status_code == 200, r.text
             told = time.monotonic()
-            _trace(kind="decide", app=app_id, step=step, sent=sent, answered=time.time())
+            _trace(
+                kind="decide",
+                app=app_id,
+                step=step,
+                sent=sent,
+                answered=time.time(),
+                trace=trace_id,
+            )
         deadline = time.monotonic() + WAIT
         while True:
             body = journey.application(token, app_id).json()
@@ -345,6 +390,11 @@ def main() -> int:
     global _trace_file
     if args.trace:
         _trace_file = args.trace.open("w", buffering=1)
+        # Every process of the stack writes its spans there (common/tracing.py).
+        spans_dir = args.trace.with_suffix(".spans")
+        shutil.rmtree(spans_dir, ignore_errors=True)
+        spans_dir.mkdir(parents=True)
+        os.environ["SMARTDESA_SPANS_DIR"] = str(spans_dir.resolve())
 
     # Every resident of the run signs in from this one address: the sign-in limits (tested in
     # tests/intake) would otherwise refuse them. Staff use their own password.
@@ -404,6 +454,11 @@ def main() -> int:
         timings = Timings()
         run_parallel(args.in_flight, args.in_flight, lambda n: one_journey(ep, staff, timings, n))
         timings = Timings()
+        global _requests
+        urls = (ep.intake, ep.verification, ep.signing, ep.notification)
+        _requests = Requests(
+            {int(url.rsplit(":", 1)[1]): name for name, url in zip(SERVICES, urls, strict=True)}
+        )
         fetches_before = sum(w.fetches for _t, w in staff)
         profiles = _start_profiles(roots, args.profile, args.profile_format) if args.profile else []
         if profiles:
@@ -469,6 +524,10 @@ def main() -> int:
         f"submit_to_inbox_p50_ms {1000 * _percentile(s, 0.5):.0f}   p95 {1000 * _percentile(s, 0.95):.0f}"
     )
     print(f"inbox fetches per journey (3 open inbox pages) {fetches / args.journeys:.1f}")
+    assert _requests is not None
+    print("other requests per journey (the phone's, the decisions):")
+    for key, count in sorted(_requests.counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {count / args.journeys:5.1f}  {key}")
     idle = {k: idle_rate[k] * journeys_s / args.journeys for k in per_journey}
     print("cpu_s_per_journey, by process (with its children); net = less the idle rate:")
     print(f"  {'process':<14} {'cpu_s':>7} {'net_s':>7} {'idle_cpu_per_s':>15}")

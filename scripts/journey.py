@@ -30,7 +30,9 @@ class Endpoints:
     notification: str = "http://127.0.0.1:8003"
 
 
-def wait_until(what: str, probe: Callable[[], T | None], within: float = 60.0) -> T:
+def wait_until(
+    what: str, probe: Callable[[], T | None], within: float = 60.0, every: float = 0.2
+) -> T:
     """Poll `probe` until it returns something other than None; fail after `within` seconds."""
     deadline = time.monotonic() + within
     while True:
@@ -39,7 +41,7 @@ def wait_until(what: str, probe: Callable[[], T | None], within: float = 60.0) -
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"gave up waiting for {what} after {within:.0f}s")
-        time.sleep(0.2)
+        time.sleep(every)
 
 
 def sample_png(width: int = 32, height: int = 20) -> bytes:
@@ -143,9 +145,13 @@ class Journey:
             f"{self.ep.intake}/api/v1/auth/otp", json={"nik": nik, "phone": phone}
         )
 
-    def resident_sign_in(self, nik: str, phone: str) -> str:
-        """OTP sign-in; the code is read from the dev WhatsApp/SMS sink, as the phone would."""
-        before = len(self.dev_messages(phone))
+    def resident_sign_in(
+        self, nik: str, phone: str, *, new_phone: bool = False, every: float = 0.2
+    ) -> str:
+        """OTP sign-in; the code is read from the dev WhatsApp/SMS sink, as the phone would.
+        `new_phone`: no message was sent to it before (not counted first); `every`: how often
+        the sink is read while the code is on its way."""
+        before = 0 if new_phone else len(self.dev_messages(phone))
         r = self.request_otp(nik, phone)
         assert r.status_code == 202, r.text
 
@@ -156,7 +162,7 @@ class Journey:
             match = re.search(r"\b(\d{6})\b", messages[0]["body"])
             return match.group(1) if match else None
 
-        otp = wait_until("the one-time code in the dev sink", code)
+        otp = wait_until("the one-time code in the dev sink", code, every=every)
         r = self.http.post(
             f"{self.ep.intake}/api/v1/auth/token", json={"nik": nik, "phone": phone, "otp": otp}
         )
@@ -264,6 +270,7 @@ class Journey:
         decision: str,
         reason: str | None = None,
         step: int | None = None,
+        traceparent: str | None = None,
     ) -> httpx.Response:
         body: dict[str, Any] = {"decision": decision}
         if reason is not None:
@@ -272,7 +279,8 @@ class Journey:
             body["step"] = step
         return self.http.post(
             f"{self.ep.verification}/api/v1/tasks/{application_id}/decision",
-            headers=_bearer(token),
+            # A benchmark's own trace id: the decision's spans in every service carry it.
+            headers=_bearer(token) | ({"traceparent": traceparent} if traceparent else {}),
             json=body,
         )
 

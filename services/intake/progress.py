@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from smartdesa.v1 import intake_pb2
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import utcnow
@@ -71,15 +70,9 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
     application = await session.get(LetterApplication, request.application_id)
     if application is None:
         raise UnknownApplication(request.application_id)
-    seen = (
-        await session.exec(
-            select(TimelineEntry.id)
-            .where(TimelineEntry.application_id == application.id)
-            .where(TimelineEntry.sequence == request.sequence)
-        )
-    ).first()
-    if seen is not None:
-        return False
+    # A sequence recorded before is not looked for: its timeline entry's key, unique per
+    # (application, sequence), fails the commit below, which then changes nothing. Repeats
+    # are rare (a worker's retry), and a look-up on every record cost one statement of six.
 
     at = request.occurred_at.ToDatetime(tzinfo=UTC) if request.HasField("occurred_at") else utcnow()
     step_index: int | None = None
@@ -149,8 +142,8 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
         # that was open tells subscribers whose task went away (the notification service tells
         # its holders).
         event_step_index, event_step_role = waiting_before[1] or 0, waiting_before[2]
-    # The event's id is this (application, sequence)'s, which the timeline has not seen (above):
-    # no look-up for an earlier copy. A concurrent record fails the commit and returns False.
+    # The event's id is this (application, sequence)'s: no look-up for an earlier copy. A copy
+    # (recorded before, or concurrently) fails the commit on the keys and returns False.
     await stage_event(
         session,
         public_subject(application.desa_code, request.event),
@@ -177,7 +170,7 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
     try:
         await session.commit()
     except IntegrityError:
-        # The same sequence was recorded concurrently; that one wins.
+        # The same sequence was recorded before or concurrently; that one stands.
         await session.rollback()
         return False
     log.info(

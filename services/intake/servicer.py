@@ -21,12 +21,10 @@ from common.db import as_utc
 from common.domain import ApplicationStatus
 from common.domain.errors import DomainError
 from common.rpc import domain_code
-from common.sessions import session_ended
 from common.temporal_client import TemporalConnection
 from services.intake.applications import (
     WALK_IN,
     WHATSAPP,
-    attachments_of,
     details,
     load_fields,
     register_field_names,
@@ -46,7 +44,6 @@ from services.intake.models import (
     Attachment,
     LetterApplication,
     Resident,
-    ResidentEndedSession,
     TimelineEntry,
 )
 from services.intake.otp import code_contact
@@ -56,7 +53,7 @@ from services.intake.sign_in_bindings import (
     change_phone,
     list_bindings,
     notice_phone,
-    resident_session_current,
+    resident_session_valid,
     undo_binding,
 )
 from services.intake.uploads import ReceivedFile, clean_filename
@@ -134,14 +131,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         if not request.application_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "application_id is required")
         async with self._sessions() as session:
-            application = await session.get(LetterApplication, request.application_id)
-            if application is None:
+            # The application with its resident in one query, and its attachments read once
+            # (`details` reads them with the timeline).
+            row = (
+                await session.exec(
+                    select(LetterApplication, Resident)
+                    .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
+                    .where(LetterApplication.id == request.application_id)
+                )
+            ).first()
+            if row is None:
                 await context.abort(grpc.StatusCode.NOT_FOUND, "application not found")
-            assert application is not None
-            resident = await session.get(Resident, application.resident_id)
-            attachments = await attachments_of(session, application.id)
-            timeline = (await details(session, application)).timeline
-        assert resident is not None  # foreign key
+            assert row is not None
+            application, resident = row
+            found = await details(session, application)
+            attachments, timeline = found.attachments, found.timeline
         return intake_pb2.Application(
             id=application.id,
             desa_code=application.desa_code,
@@ -250,10 +254,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "resident_id and session_id are required"
             )
         async with self._sessions() as session:
-            ended = await session_ended(
-                session, ResidentEndedSession, request.session_id
-            ) or not await resident_session_current(
-                session, request.resident_id, request.session_version
+            ended = not await resident_session_valid(
+                session, request.resident_id, request.session_id, request.session_version
             )
         return intake_pb2.ResidentSessionState(ended=ended)
 

@@ -31,12 +31,14 @@ from common.nik import is_valid_nik
 from common.outbox import stage_event
 from common.phone import InvalidPhone, normalize_phone
 from services.intake.applications import EVENT_SOURCE
-from services.intake.models import Resident, SignInBinding, SignInNotice
+from services.intake.models import Resident, ResidentEndedSession, SignInBinding, SignInNotice
 
 log = logging.getLogger(__name__)
 
 BOUND = "bound"
 PHONE_CHANGED = "phone_changed"
+_SIGNED_IN = "signed-in resident"  # session.info key
+
 BINDING_NOT_FOUND = "Pengikatan nomor HP itu tidak ditemukan di desa ini."
 
 
@@ -50,13 +52,35 @@ class BindingView:
     undone_by: str
 
 
-async def resident_session_current(
-    session: AsyncSession, resident_id: str, session_version: int | None
+async def resident_session_valid(
+    session: AsyncSession, resident_id: str, session_id: str | None, session_version: int | None
 ) -> bool:
-    """The resident exists and no operator ended their sessions since the token was issued
-    (a binding undone, the phone changed at the office). A token without `sv` counts as 0."""
-    resident = await session.get(Resident, resident_id, populate_existing=True)
-    return resident is not None and resident.session_version == (session_version or 0)
+    """The resident exists, no operator ended their sessions since the token was issued (a
+    binding undone, the phone changed at the office; a token without `sv` counts as 0), and
+    this token was not signed out (`common.sessions.session_ended`). One query, as every
+    resident request asks it; the resident is loaded fresh into the session, so a later
+    `session.get` of them in the same session reads nothing."""
+    if session_id is None:
+        return False  # a token without an id cannot be signed out, so it is not accepted
+    signed_out = (
+        select(ResidentEndedSession.session_id)
+        .where(col(ResidentEndedSession.session_id) == session_id)
+        .exists()
+    )
+    row = (
+        await session.exec(
+            select(Resident, signed_out)
+            .where(col(Resident.id) == resident_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is None:
+        return False
+    resident, ended = row
+    # Held for the session's life: the identity map holds objects weakly, and the request's
+    # later `session.get(Resident, …)` (its NIK, its phone) then reads nothing.
+    session.info[_SIGNED_IN] = resident
+    return not ended and resident.session_version == (session_version or 0)
 
 
 async def new_notice(session: AsyncSession, kind: str, desa_code: str, phone: str = "") -> None:

@@ -91,8 +91,11 @@ def outgoing(delivery: Delivery) -> Outgoing:
 
 
 class Dispatcher:
-    BATCH = 50
-    EXPIRE_EVERY = timedelta(seconds=1)
+    # Claimed by one UPDATE (see _claim_due); a full batch means more may be due now.
+    BATCH = 10
+    # Expired messages are never sent (the claim checks); this only marks them and blanks
+    # the codes' bodies, which needs no haste.
+    EXPIRE_EVERY = timedelta(seconds=30)
 
     def __init__(
         self,
@@ -125,7 +128,7 @@ class Dispatcher:
         await self._loop.stop()
 
     async def _pass(self) -> bool:
-        return await self.dispatch_due() == self.BATCH  # a full batch: more may be due now
+        return await self.dispatch_due() == self.BATCH
 
     async def recover_interrupted(self) -> int:
         """Deliveries left in "sending" by a process that stopped mid-send: their outcome is
@@ -140,29 +143,59 @@ class Dispatcher:
             return int(result.rowcount)
 
     async def dispatch_due(self, batch: int = BATCH) -> int:
-        """Attempt every delivery that is due; returns how many were attempted."""
+        """Attempt every delivery that is due (at most `batch`); returns how many were
+        attempted."""
         now = self._clock()
         async with self._sessions() as session:
             # Expiring is two UPDATEs and a commit; a pass runs per stored event, so it is done
-            # at most once a second. Nothing expired is sent meanwhile: the claim checks
+            # at most every EXPIRE_EVERY. Nothing expired is sent meanwhile: the claim checks
             # `expires_at` itself.
             if self._expired_at is None or now - self._expired_at >= self.EXPIRE_EVERY:
                 self._expired_at = now
                 await self._expire_stale(session, now)
-            due = (
+            claimed = await self._claim_due(session, now, batch)
+            await session.commit()
+        for delivery in claimed:
+            await self._attempt(delivery)
+        return len(claimed)
+
+    async def _claim_due(self, session: AsyncSession, now: datetime, batch: int) -> list[Delivery]:
+        """Claims the due deliveries in one UPDATE that returns them (no SELECT before it, no
+        statement per delivery), at most `batch` at a time, so that other instances share a
+        long backlog. The conditions are repeated in the UPDATE: on PostgreSQL a row another
+        instance claimed meanwhile no longer matches when the UPDATE re-reads it, so a claim
+        stays exclusive, and SKIP LOCKED keeps the instances from waiting on each other."""
+        sendable = (
+            col(Delivery.status).in_(PENDING_STATUSES),
+            or_(col(Delivery.expires_at).is_(None), col(Delivery.expires_at) > now),
+        )
+        due = (
+            select(Delivery.id)
+            .where(*sendable)
+            .where(col(Delivery.next_attempt_at) <= now)
+            .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+            .limit(batch)
+            .with_for_update(skip_locked=True)  # not rendered on SQLite (one writer)
+            # Evaluated once: as a subquery PostgreSQL may scan it again per row, and each
+            # scan skips the rows already claimed, claiming more than `batch`.
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        claimed = (
+            (
                 await session.exec(
-                    select(Delivery.id)
-                    .where(col(Delivery.status).in_(PENDING_STATUSES))
-                    .where(col(Delivery.next_attempt_at) <= now)
-                    .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
-                    .limit(batch)
+                    update(Delivery)
+                    .where(col(Delivery.id).in_(select(due.c.id)), *sendable)
+                    .values(status=SENDING, attempts=col(Delivery.attempts) + 1, updated_at=now)
+                    .returning(Delivery)
+                    .execution_options(synchronize_session=False)
                 )
-            ).all()
-        attempted = 0
-        for delivery_id in due:
-            if delivery_id is not None and await self._attempt(delivery_id):
-                attempted += 1
-        return attempted
+            )
+            .scalars()
+            .all()
+        )
+        # RETURNING gives no order: send in the order they fell due.
+        return sorted(claimed, key=lambda d: (d.next_attempt_at, d.id or 0))
 
     async def _expire_stale(self, session: AsyncSession, now: datetime) -> None:
         await session.exec(
@@ -180,27 +213,7 @@ class Dispatcher:
         )
         await session.commit()
 
-    async def _claim(self, delivery_id: int) -> Delivery | None:
-        now = self._clock()
-        async with self._sessions() as session:
-            # The claimed row comes back with the UPDATE (RETURNING): no second read of it.
-            claimed = (
-                await session.exec(
-                    update(Delivery)
-                    .where(col(Delivery.id) == delivery_id)
-                    .where(col(Delivery.status).in_(PENDING_STATUSES))
-                    .where(or_(col(Delivery.expires_at).is_(None), col(Delivery.expires_at) > now))
-                    .values(status=SENDING, attempts=col(Delivery.attempts) + 1, updated_at=now)
-                    .returning(Delivery)
-                )
-            ).scalar_one_or_none()
-            await session.commit()
-            return claimed  # None: another instance has it, or it expired meanwhile
-
-    async def _attempt(self, delivery_id: int) -> bool:
-        delivery = await self._claim(delivery_id)
-        if delivery is None:
-            return False
+    async def _attempt(self, delivery: Delivery) -> None:
         started = self._clock()
         provider_id: str | None = None
         error: str | None = None
@@ -220,7 +233,6 @@ class Dispatcher:
                 log.exception("channel %s raised unexpectedly", delivery.channel)
                 outcome, error = TEMPORARY_FAILURE, type(exc).__name__
         await self._record(delivery, started, outcome, provider_id, error)
-        return True
 
     async def _record(
         self,

@@ -579,21 +579,21 @@ async def _tell_applicant(
         link, expires_at = links.link(data.application_id, now)
         values["link"] = link
         values["link_expires"] = wib_datetime(expires_at)
-    outside = True
-    if step:
-        recipient = resident_recipient(contact.resident_id)
-        outside = (await recipients.preferences(recipient)).step_updates
+    recipient = resident_recipient(contact.resident_id)
+    # A step update reads the preferences first (switched off?); _tell uses the same read.
+    prefs = await recipients.preferences(recipient) if step else None
     await _tell(
         plan,
         recipients,
         group,
         values,
-        recipient=resident_recipient(contact.resident_id),
+        recipient=recipient,
         phone=contact.phone or None,
         link=resident_application_link(data.application_id),
         application_id=data.application_id,
         now=now,
-        outside=outside,
+        outside=prefs is None or prefs.step_updates,
+        prefs=prefs,
     )
 
 
@@ -611,9 +611,10 @@ async def _tell(
     urgent: bool = False,
     outside: bool = True,
     event_key: str = "",
+    prefs: Preferences | None = None,
 ) -> None:
     """In-app always; then (unless not `outside`) each outside channel the person allows and
-    has an address for."""
+    has an address for (`prefs`: the person's preferences when already read)."""
     title, body = group.inapp.render(**values)
     plan.in_app.append(
         InAppMessage(
@@ -627,7 +628,8 @@ async def _tell(
     )
     if not outside or (group.whatsapp is None and group.email is None and group.sms is None):
         return
-    prefs: Preferences = await recipients.preferences(recipient)
+    if prefs is None:
+        prefs = await recipients.preferences(recipient)
     not_before = prefs.send_after(now, urgent=urgent)
     common: dict[str, Any] = {
         "recipient": recipient,

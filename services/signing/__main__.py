@@ -3,6 +3,7 @@
 import uvicorn
 
 import common.lean_imports  # noqa: F401  # isort: split  (first: nats-py, httpx without extras)
+from common.event_loop import uvicorn_options
 from common.logging import configure_logging
 from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing
@@ -23,6 +24,7 @@ def main() -> None:
         port=settings.signing_http_port,
         log_config=None,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),
     )
 
 

@@ -7,6 +7,7 @@ import uvicorn
 from fastapi import FastAPI
 
 import common.lean_imports  # noqa: F401  # isort: split  (first: nats-py, httpx without extras)
+from common.event_loop import uvicorn_options
 from common.logging import configure_logging
 from common.migrations import upgrade_in_child
 from common.tracing import configure_tracing
@@ -45,6 +46,7 @@ def main() -> None:
         log_config=None,
         # Open inbox streams end at once on shutdown (above); this bounds a stuck one.
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        **uvicorn_options(settings),
     )
     try:
         _Server(config, app).run()

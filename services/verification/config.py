@@ -43,6 +43,9 @@ class Settings(CommonSettings):
     # dev profile's intake on this machine unless set (production: intake's public host).
     verification_portal_url: str | None = None
     intake_http_port: int = 8000
+    # How many applications' events the task projection applies at once (each application's
+    # still in order): the next step's task waits behind whatever is queued before it.
+    verification_task_lanes: int = Field(default=8, ge=1)
 
     @property
     def database_url(self) -> str:

@@ -34,7 +34,12 @@ from services.verification.config import Settings
 from services.verification.inbox_events import InboxFanout, publish_inbox_changed
 from services.verification.population import servicer as population_servicer
 from services.verification.seed import seed_dev_staff
-from services.verification.task_inbox import TASK_EVENT_SUBJECTS, TASKS_DURABLE, TaskProjection
+from services.verification.task_inbox import (
+    TASK_EVENT_SUBJECTS,
+    TASKS_DURABLE,
+    TaskProjection,
+    application_lane,
+)
 
 
 @dataclass
@@ -98,6 +103,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             handler=TaskProjection(sessions, on_change=inbox_changed).handle,
             max_deliver=settings.nats_max_deliver,
             retry_delays=settings.nats_retry_delays,
+            lanes=settings.verification_task_lanes,
+            lane_key=application_lane,
         )
         await task_consumer.start()
         shutdown.push("task consumer", task_consumer.stop)

@@ -14,6 +14,8 @@ once) and refuses to let an older event overwrite what a newer one of the same a
 already said.
 """
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -69,6 +71,14 @@ TASK_EVENT_SUBJECTS = (
     "smartdesa.events.*.*.*.letter.>",
 )
 TASKS_DURABLE = "verification-tasks"
+
+
+def application_lane(event: CloudEvent) -> str | None:
+    """The consumer's lane of an event (common/messaging.py): its application's. Events of one
+    application are applied in stream order, those of different applications side by side."""
+    application_id = event.data.get("application_id") if isinstance(event.data, dict) else None
+    return str(application_id) if application_id else event.subject
+
 
 # Events after which no task of the application stays open, and the status they leave behind.
 _CLOSING_EVENTS = {
@@ -184,7 +194,8 @@ def inbox_order(tasks: list[Task]) -> list[Task]:
 
 
 class TaskProjection:
-    """The NATS consumer's handler: applies one public event to the task table."""
+    """The NATS consumer's handler: applies one public event to the task table. Events of
+    different applications may be applied at once (the consumer's lanes, runtime.py)."""
 
     def __init__(
         self,
@@ -192,6 +203,13 @@ class TaskProjection:
         on_change: Callable[[str, frozenset[str]], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
+        # SQLite has one writer: the consumer's lanes (runtime.py) would each wait for its lock
+        # in SQLite's busy handler, which sleeps and retries without a queue (measured: the
+        # slowest applies took seconds). They take turns here instead, in order; PostgreSQL
+        # applies them side by side (the step rollup's rows are locked, step_rollup.move).
+        bind = sessions.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._one_writer: asyncio.Lock | None = asyncio.Lock() if sqlite else None
         # Called with the desa code and the roles the changed tasks concern (their step's and
         # those they were escalated to, before and after) after the change is committed: the
         # open inbox pages of those roles refresh themselves.
@@ -203,13 +221,12 @@ class TaskProjection:
             return  # e.g. letter.revoked: neither a task nor the application's state changes
         payload = _parse(event)
         occurred_at = as_utc(event.time)
-        changed: str | None = None
-        roles: set[str] = set()
         async with self._sessions() as session:
             # One query for both: was this event applied already (a redelivery; its row has
             # the event's application), and the newest event applied of its application. Each
-            # statement is a round trip through the database driver's thread, and the
-            # projection takes events one at a time: the next step's task waits on them.
+            # statement is a round trip through the database driver's thread, and the next
+            # step's task waits on them. The consumer gives this application's events one at a
+            # time, in order (its lane), so neither changes until this event is applied.
             seen, latest = (
                 await session.exec(
                     select(
@@ -220,46 +237,61 @@ class TaskProjection:
             ).one()
             if seen:
                 return
-            older = latest is not None and occurred_at < as_utc(latest)
-            await self._record_application(session, name, payload, occurred_at)
-            # Open inbox pages are told only when a task changed, and only those of the roles it
-            # concerns: each notice makes a page fetch its list (about a third of the notices
-            # of a letter were events that change no task: submitted, issued after the last
-            # approval; and a desa's three pages each fetched on every change of the others).
-            touched = True
-            if name not in _HANDLED:
-                touched = False  # application.submitted / resubmitted: nothing new waits on staff
-            elif older:
-                touched = False
-                log.info("event %s is older than the known state of its application", event.id)
-            elif name in _OPENING_EVENTS:
-                roles = await self._open_step(
-                    session, payload, occurred_at, _task_kind(name, payload)
-                )
-            elif name in _UPDATING_EVENTS:
-                roles = await self._update_open(session, name, payload)
-            elif name in _ENDING_EVENTS:
-                roles = await self._end(
-                    session, payload.application_id, _ENDING_EVENTS[name], occurred_at
-                )
-                touched = bool(roles)
-            else:
-                roles = await self._close_open(
-                    session, payload.application_id, _CLOSING_EVENTS[name], occurred_at
-                )
-                touched = bool(roles)
-            if touched:
-                changed = payload.desa_code or await _desa_of(session, payload.application_id)
-            session.add(
-                ProcessedEvent(
-                    event_id=event.id,
-                    application_id=payload.application_id,
-                    occurred_at=occurred_at,
-                )
-            )
-            await session.commit()
+            async with self._one_writer or contextlib.nullcontext():
+                changed, roles = await self._apply(session, event, payload, latest, occurred_at)
         if changed and self._on_change is not None:
             await self._on_change(changed, frozenset(roles))
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        event: CloudEvent,
+        payload: events_pb2.ApplicationEvent,
+        latest: datetime | None,
+        occurred_at: datetime,
+    ) -> tuple[str | None, set[str]]:
+        """Applies the event in `session` and commits; the desa whose inbox changed (None: no
+        task changed) and the roles the change concerns."""
+        name = event.name
+        changed: str | None = None
+        roles: set[str] = set()
+        older = latest is not None and occurred_at < as_utc(latest)
+        await self._record_application(session, name, payload, occurred_at)
+        # Open inbox pages are told only when a task changed, and only those of the roles it
+        # concerns: each notice makes a page fetch its list (about a third of the notices
+        # of a letter were events that change no task: submitted, issued after the last
+        # approval; and a desa's three pages each fetched on every change of the others).
+        touched = True
+        if name not in _HANDLED:
+            touched = False  # application.submitted / resubmitted: nothing new waits on staff
+        elif older:
+            touched = False
+            log.info("event %s is older than the known state of its application", event.id)
+        elif name in _OPENING_EVENTS:
+            roles = await self._open_step(session, payload, occurred_at, _task_kind(name, payload))
+        elif name in _UPDATING_EVENTS:
+            roles = await self._update_open(session, name, payload)
+        elif name in _ENDING_EVENTS:
+            roles = await self._end(
+                session, payload.application_id, _ENDING_EVENTS[name], occurred_at
+            )
+            touched = bool(roles)
+        else:
+            roles = await self._close_open(
+                session, payload.application_id, _CLOSING_EVENTS[name], occurred_at
+            )
+            touched = bool(roles)
+        if touched:
+            changed = payload.desa_code or await _desa_of(session, payload.application_id)
+        session.add(
+            ProcessedEvent(
+                event_id=event.id,
+                application_id=payload.application_id,
+                occurred_at=occurred_at,
+            )
+        )
+        await session.commit()
+        return changed, roles
 
     async def _record_application(
         self,

@@ -1,10 +1,12 @@
 """The engine and table helpers in common/db.py."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Field, SQLModel
 
 from common.db import create_engine, create_tables, session_factory
@@ -77,3 +79,49 @@ async def test_database_errors_do_not_carry_the_row_values(tmp_path: Path) -> No
         assert nik not in repr(caught.value)
     finally:
         await engine.dispose()
+
+
+async def test_the_one_call_cursor_answers_as_the_stock_aiosqlite_one(tmp_path: Path) -> None:
+    # common/sqlite_driver.py: each statement in one hand-over to the connection's thread. The
+    # same statements through it and through SQLAlchemy's own aiosqlite adapter give the same
+    # rows, row counts, last row ids and errors.
+    statements: list[tuple[str, Any]] = [
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)", None),
+        ("INSERT INTO t (v) VALUES (:v)", {"v": "a"}),
+        ("INSERT INTO t (v) VALUES (:v)", [{"v": "b"}, {"v": "c"}, {"v": "d"}]),
+        ("UPDATE t SET v = v || '!' WHERE id > :id RETURNING id, v", {"id": 2}),
+        ("UPDATE t SET v = upper(v) WHERE id < :id", {"id": 3}),
+        ("SELECT id, v FROM t ORDER BY id", None),
+        ("SELECT id FROM t WHERE v = :v", {"v": "none"}),
+        ("DELETE FROM t WHERE id = :id", {"id": 4}),
+        ("INSERT INTO t (v) VALUES (:v)", {"v": "A"}),  # refused: unique
+    ]
+
+    async def run(engine: AsyncEngine) -> list[object]:
+        seen: list[object] = []
+        async with engine.connect() as conn:
+            for sql, params in statements:
+                try:
+                    result = await conn.execute(text(sql), params)
+                except IntegrityError as exc:
+                    seen.append(("refused", str(exc.orig)))
+                    continue
+                rows = result.all() if result.returns_rows else None
+                seen.append((rows, result.rowcount, getattr(result, "lastrowid", None)))
+            await conn.commit()
+            streamed = await conn.stream(text("SELECT v FROM t ORDER BY id"))
+            seen.append([row async for row in streamed])
+            some = await conn.execute(text("SELECT v FROM t ORDER BY id"))
+            seen.append((some.fetchmany(), some.fetchmany(2), some.fetchall()))
+        return seen
+
+    ours = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ours.db'}")
+    stock = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'stock.db'}")
+    try:
+        raw = await ours.raw_connection()
+        assert type(raw.dbapi_connection).__module__ == "common.sqlite_driver"
+        raw.close()
+        assert await run(ours) == await run(stock)
+    finally:
+        await ours.dispose()
+        await stock.dispose()

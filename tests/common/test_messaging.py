@@ -14,7 +14,13 @@ from nats.js.errors import NotFoundError
 from smartdesa.v1 import events_pb2
 
 from common import dead_letters as dl
-from common.domain.events import APPLICATION_STEP_ASSIGNED, LETTER_ISSUED, OTP_REQUESTED
+from common.domain.events import (
+    APPLICATION_DECIDED,
+    APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
+    LETTER_ISSUED,
+    OTP_REQUESTED,
+)
 from common.events import (
     INTERNAL_STREAM,
     PUBLIC_STREAM,
@@ -243,12 +249,19 @@ async def _consumer(
     return consumer
 
 
-async def test_a_failed_event_is_retried_until_handled(js: JetStreamContext) -> None:
+def _subject_lane(event: CloudEvent) -> str | None:
+    return event.subject
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+async def test_a_failed_event_is_retried_until_handled(js: JetStreamContext, lanes: int) -> None:
     desa = unique_desa()
     recorder = Recorder()
     event = an_event(desa)
     recorder.fail_times[event.id] = 2
-    consumer = await _consumer(js, desa, recorder, retry_delays=[0.1])
+    consumer = await _consumer(
+        js, desa, recorder, retry_delays=[0.1], lanes=lanes, lane_key=_subject_lane
+    )
     try:
         await publish(js, public_subject(desa, APPLICATION_STEP_ASSIGNED), event)
         await eventually(lambda: recorder.handled == [event.id], what="the retried event")
@@ -370,6 +383,67 @@ async def test_a_slow_handler_is_not_mistaken_for_a_dead_one(js: JetStreamContex
         assert info.num_redelivered == 0
         assert recorder.seen == [slow.id, after.id]
     finally:
+        await consumer.stop()
+        await js.delete_consumer(PUBLIC_STREAM, consumer.durable)
+
+
+async def test_lanes_handle_keys_side_by_side_each_in_order_and_ack_after(
+    js: JetStreamContext,
+) -> None:
+    desa = unique_desa()
+    keys = [uuid.uuid4().hex for _ in range(3)]
+    names = (APPLICATION_SUBMITTED, APPLICATION_STEP_ASSIGNED, APPLICATION_DECIDED, LETTER_ISSUED)
+    events = {k: [an_event(desa, name, key=k) for name in names] for k in keys}
+    handled: dict[str, list[str]] = {k: [] for k in keys}
+    # The first key's first event waits until the second key's last is handled: handled one
+    # at a time, in stream order, it would wait for ever.
+    held, release = events[keys[0]][0], asyncio.Event()
+    # What of the held key was handled when the other key was done (nothing: it waits in line).
+    held_key_then: list[list[str]] = []
+    pending_then: list[int] = []  # events fetched and not acked then: the held one at least
+
+    async def handler(event: CloudEvent) -> None:
+        if event.id == held.id:
+            await release.wait()
+        assert event.subject is not None
+        handled[event.subject].append(event.id)
+        if event.id == events[keys[1]][-1].id:
+            held_key_then.append(list(handled[keys[0]]))
+            info = await js.consumer_info(PUBLIC_STREAM, consumer.durable)
+            pending_then.append(info.num_ack_pending)
+            release.set()
+
+    consumer = Consumer(
+        js,
+        stream=PUBLIC_STREAM,
+        durable=f"t-{uuid.uuid4().hex[:8]}",
+        filter_subjects=[public_filter(desa=desa)],
+        handler=handler,
+        lanes=4,
+        lane_key=_subject_lane,
+    )
+    try:
+        # The keys interleaved in the stream: k0 e0, k1 e0, k2 e0, k0 e1, ...
+        for i in range(len(names)):
+            for k in keys:
+                await publish(js, public_subject(desa, names[i]), events[k][i])
+        await consumer.start()
+        await eventually(
+            lambda: all(len(handled[k]) == len(names) for k in keys), what="every event"
+        )
+        assert held_key_then == [[]]
+        assert pending_then[0] >= 1
+        assert handled == {k: [e.id for e in events[k]] for k in keys}
+
+        async def all_acked() -> bool:
+            info = await js.consumer_info(PUBLIC_STREAM, consumer.durable)
+            return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+        await eventually(all_acked, what="every event acked")
+        info = await js.consumer_info(PUBLIC_STREAM, consumer.durable)
+        assert info.num_redelivered == 0
+    finally:
+        release.set()
         await consumer.stop()
         await js.delete_consumer(PUBLIC_STREAM, consumer.durable)
 

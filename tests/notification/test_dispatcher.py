@@ -1,11 +1,16 @@
 """The dispatcher's state machine with a controlled clock: no waiting on wall time."""
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 
+from common.db import create_engine, create_tables, session_factory
 from services.notification.channels import (
     SMS,
     WHATSAPP,
@@ -24,10 +29,13 @@ from services.notification.models import (
     PERMANENT_FAILURE,
     SENDING,
     STANDBY,
+    TABLES,
     TECHNICAL_FAILURE,
     TEMPORARY_FAILURE,
+    Delivery,
 )
-from tests.notification.deliveries import PHONE, DeliveryEnv, delivery_env
+from tests.notification.deliveries import PHONE, Clock, DeliveryEnv, delivery_env
+from tests.support.postgres import PostgresDatabases
 from tests.support.waiting import eventually
 
 
@@ -253,3 +261,50 @@ async def test_cancelling_an_application_cancels_only_what_waits(env: Env) -> No
     assert statuses == [CANCELLED, CANCELLED, CANCELLED, DELIVERED, CREATED]
     dispatcher = env.dispatcher(DevSink(env.sessions, WHATSAPP))
     assert await dispatcher.dispatch_due() == 1  # only app-2's
+
+
+class Recording:
+    """A provider port that notes what it was handed, then lets other tasks run (as a real
+    send would), so that two dispatchers interleave."""
+
+    def __init__(self, sent: list[str]) -> None:
+        self.sent = sent
+
+    async def send(self, message: Outgoing) -> str:
+        self.sent.append(message.body)
+        await asyncio.sleep(0)
+        return f"rec-{len(self.sent)}"
+
+
+async def test_two_dispatchers_on_postgresql_send_each_delivery_once(
+    postgres: PostgresDatabases,
+) -> None:
+    """Each pass claims its batch with one UPDATE: never more than the batch (a subquery that
+    PostgreSQL scans again per row would claim more), never a row the other one claimed."""
+    url = await postgres.create(f"dispatch_{uuid.uuid4().hex[:6]}")
+    engines = [create_engine(url), create_engine(url)]
+    await create_tables(engines[0], TABLES)
+    try:
+        env = DeliveryEnv(session_factory(engines[0]), Clock())
+        count = Dispatcher.BATCH * 2 + 5
+        for i in range(count):
+            await env.add_delivery(body=f"pesan {i}", event_id=f"ev-{i}")
+        sent: list[str] = []
+        passes: list[int] = []
+
+        async def drain(engine: AsyncEngine) -> None:
+            dispatcher = Dispatcher(
+                session_factory(engine), {WHATSAPP: Recording(sent)}, clock=env.clock
+            )
+            while attempted := await dispatcher.dispatch_due():
+                passes.append(attempted)
+
+        await asyncio.gather(*(drain(engine) for engine in engines))
+        assert sorted(sent) == sorted(f"pesan {i}" for i in range(count))
+        assert max(passes) <= Dispatcher.BATCH
+        async with env.sessions() as session:
+            statuses = (await session.exec(select(Delivery.status))).all()
+        assert set(statuses) == {DELIVERED}
+    finally:
+        for engine in engines:
+            await engine.dispose()

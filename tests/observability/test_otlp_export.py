@@ -1,9 +1,12 @@
 """OTLP export as configuration: with an endpoint, spans reach a collector (a real OTLP/gRPC
-TraceService on loopback, from opentelemetry-proto); without one, nothing is exported."""
+TraceService on loopback, from opentelemetry-proto); without one, nothing is exported. The
+benchmark's span files (SMARTDESA_SPANS_DIR) hold names, ids and times, no attributes."""
 
 import asyncio
+import json
 from collections.abc import Iterator
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -53,6 +56,8 @@ def collector() -> Iterator[tuple[_Collector, str]]:
 
 async def _one_span(provider: TracerProvider) -> None:
     with provider.get_tracer("test").start_as_current_span("IssueLetter") as span:
+        span.set_attribute("url.full", "http://intake/api?phone=0812")
+        span.set_attribute("temporalWorkflowID", "surat-abc")
         assert span.get_span_context().is_valid  # made either way: its ids go into the logs
     assert await asyncio.to_thread(provider.force_flush, 10_000)
     provider.shutdown()
@@ -72,3 +77,20 @@ async def test_nothing_leaves_the_process_unless_configured(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
     await _one_span(tracer_provider("signing", None))
     assert _spans(received) == []
+
+
+async def test_a_benchmark_gets_names_ids_times_and_the_workflow_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTDESA_SPANS_DIR", str(tmp_path))
+    await _one_span(tracer_provider("signing", None))
+    text = _span_file(tmp_path, "signing")
+    (line,) = [json.loads(row) for row in text.splitlines()]
+    assert line["name"] == "IssueLetter" and line["workflow"] == "surat-abc"
+    assert line["start"] <= line["end"] and len(line["trace"]) == 32
+    assert "0812" not in text
+
+
+def _span_file(folder: Path, service: str) -> str:
+    (path,) = folder.glob(f"{service}-*.jsonl")
+    return path.read_text()

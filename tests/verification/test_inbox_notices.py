@@ -20,7 +20,7 @@ from common.domain.events import (
     APPLICATION_ESCALATED,
     APPLICATION_STEP_ASSIGNED,
 )
-from common.events import CloudEvent, public_subject
+from common.events import PUBLIC_STREAM, CloudEvent, public_subject
 from common.messaging import publish
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
@@ -97,6 +97,16 @@ async def test_a_page_is_told_of_its_holders_tasks_only(
         event: CloudEvent = application_event(name, app_id, time=t, **fields)  # type: ignore[arg-type]
         await publish(js, public_subject(PAMANUKAN, event.name), event)
 
+    async def applied() -> None:
+        """Every event sent so far applied and acked: the projection applies applications side
+        by side (lanes), so one's notice may come before an earlier one's."""
+
+        async def idle() -> bool:
+            info = await js.consumer_info(PUBLIC_STREAM, service.runtime.task_consumer.durable)
+            return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+        await eventually(idle, what="every event applied")
+
     other, own, acting, later, last = (str(uuid.uuid4()) for _ in range(5))
     kesra_headers = await service.login("kesra.pamanukan")
     sekdes_headers = await service.login("sekdes.pamanukan")
@@ -105,9 +115,10 @@ async def test_a_page_is_told_of_its_holders_tasks_only(
         InboxPage(base, kesra_headers) as kesra,
         InboxPage(base, sekdes_headers) as sekdes,
     ):
-        # The projection takes events in order and its notices keep it: were the Kasi
-        # Pemerintahan's task told to the Kasi Kesra's page, that would be its first notice.
+        # Applied before the next: were the Kasi Pemerintahan's task told to the Kasi Kesra's
+        # page, that would be its first notice.
         await send(APPLICATION_STEP_ASSIGNED, other, step_role="kasi_pemerintahan")
+        await applied()
         await send(APPLICATION_STEP_ASSIGNED, own, step_role="kasi_kesra")
         assert await kesra.told() == {"kasi_kesra"}
 
@@ -156,6 +167,7 @@ async def test_a_page_is_told_of_its_holders_tasks_only(
         assert await kesra.told() == {"plt"}
         assert await sekdes.told() == {"plt"}
         await send(APPLICATION_STEP_ASSIGNED, later, step_role="kasi_pemerintahan")
+        await applied()
         await send(APPLICATION_STEP_ASSIGNED, last, step_role="kasi_kesra")
         assert await kesra.told() == {"kasi_kesra"}
         # Nor was any of those Kasi's tasks the Sekdes's: its next notice is its own step's.

@@ -19,13 +19,15 @@ from common.domain.events import (
     APPLICATION_SUBMITTED,
     LETTER_ISSUED,
 )
-from common.events import PUBLIC_STREAM, CloudEvent, event_type, public_subject
-from common.messaging import PermanentEventError, publish
+from common.events import PUBLIC_STREAM, CloudEvent, event_type, public_filter, public_subject
+from common.messaging import Consumer, PermanentEventError, publish
 from services.intake.applications import EVENT_SOURCE
 from services.verification.config import Settings
 from services.verification.main import create_app
-from services.verification.models import TABLES, ProcessedEvent, Task
-from services.verification.task_inbox import TaskProjection, open_tasks_for
+from services.verification.models import TABLES, ProcessedEvent, StepRollup, Task
+from services.verification.step_rollup import rebuild
+from services.verification.task_inbox import TaskProjection, application_lane, open_tasks_for
+from tests.support.postgres import PostgresDatabases
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
@@ -126,7 +128,7 @@ async def test_decided_closes_the_task(service: Service, js: JetStreamContext) -
 
 
 async def test_a_redelivered_event_changes_nothing(service: Service, js: JetStreamContext) -> None:
-    app_id, sentinel_id = str(uuid.uuid4()), str(uuid.uuid4())
+    app_id = str(uuid.uuid4())
     kasi = await service.login("pemerintahan.pamanukan")
     assigned = application_event(
         APPLICATION_STEP_ASSIGNED, app_id, step_index=0, step_role="kasi_pemerintahan"
@@ -146,19 +148,15 @@ async def test_a_redelivered_event_changes_nothing(service: Service, js: JetStre
         public_subject(PAMANUKAN, assigned.name), assigned.body(), headers=headers
     )
     assert not ack.duplicate
-    # Then one more application; once its task shows, the stream has been consumed past the
-    # redelivered event (the consumer handles a stream in order).
-    await _publish(
-        js,
-        application_event(
-            APPLICATION_STEP_ASSIGNED, sentinel_id, step_index=0, step_role="kasi_pemerintahan"
-        ),
-    )
 
-    async def sentinel_listed() -> bool:
-        return sentinel_id in await _task_ids(service, kasi)
+    # The consumer applies applications side by side (lanes), so another application's task
+    # showing says nothing of this one: wait until every event was applied and acked.
+    async def consumed() -> bool:
+        durable = service.runtime.task_consumer.durable
+        info = await js.consumer_info(PUBLIC_STREAM, durable)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
-    await eventually(sentinel_listed)
+    await eventually(consumed, what="every event applied and acked")
     assert app_id not in await _task_ids(service, kasi)
     async with service.runtime.sessions() as session:
         tasks = (await session.exec(select(Task).where(Task.application_id == app_id))).all()
@@ -436,3 +434,134 @@ async def test_a_letter_signing_refuses_is_a_task_for_the_signer_role_with_the_r
     response = await service.http.post(f"/api/v1/tasks/{app_id}/retry-issue", headers=kades)
     assert response.status_code == 409, response.text
     assert response.json()["type"].endswith("/not-blocked")
+
+
+# -- many applications at once, through NATS, on SQLite and PostgreSQL -------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_sessions(
+    request: pytest.FixtureRequest, data_dir: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    if request.param == "postgresql":
+        postgres: PostgresDatabases = request.getfixturevalue("postgres")
+        url = await postgres.create(f"inbox_{uuid.uuid4().hex[:8]}")
+    else:
+        url = f"sqlite+aiosqlite:///{data_dir / 'inbox.db'}"
+    engine = create_engine(url)
+    await create_tables(engine, TABLES)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _rollup_rows(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[object, ...]]:
+    async with sessions() as session:
+        rows = (await session.exec(select(StepRollup))).all()
+    return sorted(
+        (r.kabupaten_code, r.day, r.kecamatan_code, r.role_group, r.decided,
+         sorted(r.working_seconds), sorted(r.elapsed_seconds))
+        for r in rows
+    )  # fmt: skip
+
+
+async def test_lanes_apply_applications_side_by_side_each_in_order_once(
+    any_sessions: async_sessionmaker[AsyncSession], js: JetStreamContext
+) -> None:
+    """The task consumer's lanes (common/messaging.py): events of different applications are
+    applied at once, each application's in stream order, a redelivered one not again; the step
+    rollup, which every application's decisions of the day share, loses no update."""
+    sessions = any_sessions
+    # A desa of the test's own, in its subjects and its events: every other test's service
+    # consumes every desa's events from the session's stream, and must not see ours as its own.
+    n = uuid.uuid4().int
+    subject_desa = f"9{n % 9}.{n // 10 % 90 + 10}.{n // 1000 % 90 + 10}.{n // 100000 % 9000 + 1000}"
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    roles = ("kasi_pemerintahan", "sekdes", "kades")
+    journeys: dict[str, list[CloudEvent]] = {}
+    for a in range(8):
+        app_id, at = str(uuid.uuid4()), t0 + timedelta(minutes=a)
+        events = []
+        for step, role in enumerate(roles):
+            at += timedelta(minutes=7 + a)
+            events.append(
+                application_event(
+                    APPLICATION_STEP_ASSIGNED,
+                    app_id,
+                    desa_code=subject_desa,
+                    step_index=step,
+                    step_role=role,
+                    time=at,
+                )
+            )
+            if a % 4 == 3 and step == 2:
+                break  # these wait on the Kades
+            at += timedelta(minutes=3 * a + step)
+            events.append(
+                application_event(
+                    APPLICATION_DECIDED,
+                    app_id,
+                    desa_code=subject_desa,
+                    step_index=step,
+                    step_role=role,
+                    decision="approve",
+                    time=at,
+                )
+            )
+        journeys[app_id] = events
+    # Round robin over the applications, as their events meet in the stream; then the first
+    # event of each again, as a producer re-publishing after the duplicate window would.
+    longest = max(len(e) for e in journeys.values())
+    for i in range(longest):
+        for events in journeys.values():
+            if i < len(events):
+                await _publish(js, events[i], subject_desa)
+    for events in journeys.values():
+        first = events[0]
+        headers = {**first.headers(), "Nats-Msg-Id": str(uuid.uuid4())}
+        await js.publish(public_subject(subject_desa, first.name), first.body(), headers=headers)
+
+    consumer = Consumer(
+        js,
+        stream=PUBLIC_STREAM,
+        durable=f"t-{uuid.uuid4().hex[:8]}",
+        filter_subjects=[public_filter(desa=subject_desa)],
+        handler=TaskProjection(sessions).handle,
+        lanes=4,
+        lane_key=application_lane,
+    )
+    await consumer.start()
+    try:
+
+        async def all_acked() -> bool:
+            info = await js.consumer_info(PUBLIC_STREAM, consumer.durable)
+            return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+        await eventually(all_acked, what="every event applied and acked")
+        info = await js.consumer_info(PUBLIC_STREAM, consumer.durable)
+        assert info.num_redelivered == 0  # nothing failed (e.g. a lock) and was tried again
+    finally:
+        await consumer.stop()
+        await js.delete_consumer(PUBLIC_STREAM, consumer.durable)
+
+    async with sessions() as session:
+        processed = (await session.exec(select(ProcessedEvent))).all()
+    # Each event once (the redelivered ones were seen), each application's in stream order.
+    applied: dict[str, list[ProcessedEvent]] = {}
+    for row in sorted(processed, key=lambda p: p.processed_at):
+        applied.setdefault(row.application_id, []).append(row)
+    assert {a: [p.event_id for p in rows] for a, rows in applied.items()} == {
+        a: [e.id for e in events] for a, events in journeys.items()
+    }
+    for a, app_id in enumerate(journeys):
+        expected = [(0, "done"), (1, "done"), (2, "open" if a % 4 == 3 else "done")]
+        assert [(t.step_index, t.status) for t in await _tasks(sessions, app_id)] == expected
+    # The rollup the projection kept, side by side, is the one made from the tasks at rest.
+    kept = await _rollup_rows(sessions)
+    assert sum(int(str(row[4])) for row in kept) == 8 * 3 - 2
+    async with sessions() as session:
+        connection = await session.connection()
+        await connection.run_sync(rebuild)
+        await session.commit()
+    assert await _rollup_rows(sessions) == kept

@@ -13,8 +13,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from common import event_loop
 from common.auth import InternalAuth
 from common.config import CommonSettings
 from common.logging import configure_logging
@@ -30,8 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def build_worker(
-    client: Client, settings: CommonSettings, activities: ApprovalActivities
+    client: Client,
+    settings: CommonSettings,
+    activities: ApprovalActivities,
+    *,
+    sandboxed: bool = True,
 ) -> Worker:
+    """`sandboxed=False` runs the workflow outside Temporal's sandbox (see WorkerSettings)."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -42,6 +49,7 @@ def build_worker(
             activities.issue_letter,
         ],
         graceful_shutdown_timeout=timedelta(seconds=20),
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
     )
 
 
@@ -52,6 +60,11 @@ class WorkerSettings(CommonSettings):
     # slots, pollers) for Prometheus at http://<host>:<port>/metrics; unset: not served.
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int | None = None
+    # Temporal's sandbox re-runs the workflow module per letter and enters the sandbox for
+    # every activation and payload: about a quarter of the worker's CPU (docs/performance.md,
+    # "Cost per letter"). Off, the workflow runs as plain code; every test and replay still
+    # runs it sandboxed, which is what catches a non-deterministic call.
+    worker_workflow_sandbox: bool = True
 
 
 def temporal_runtime(settings: WorkerSettings) -> Runtime | None:
@@ -88,7 +101,9 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = build_worker(client, settings, ApprovalActivities(*channels))
+    worker = build_worker(
+        client, settings, ApprovalActivities(*channels), sandboxed=settings.worker_workflow_sandbox
+    )
     # Complaints (pengaduan) run in the same process on their own queue: no second deployment.
     complaints = complaint_worker.build_worker(client, settings, ComplaintActivities(channels[0]))
     async with worker, complaints:
@@ -107,4 +122,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    event_loop.run(main(), WorkerSettings())

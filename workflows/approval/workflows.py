@@ -35,6 +35,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 # imported once per worker, not again for every letter it starts, which cost the worker
 # about a third of its CPU per letter (docs/performance.md, "Cost per letter").
 with workflow.unsafe.imports_passed_through():
+    # By full name, not `from workflows.approval import deadlines, rules`: the package is the
+    # sandbox's own (the workflow module's parent), and a submodule named in a from-list is
+    # loaded past the sandbox's importer, so it was executed again for every letter.
+    import workflows.approval.deadlines as deadlines
+    import workflows.approval.rules as rules
     from common.domain import ApplicationStatus, DecidedAs, Decision, Role, is_kecamatan_role
     from common.domain.events import (
         APPLICATION_CANCELLED,
@@ -49,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         APPLICATION_STEP_ASSIGNED,
         LETTER_ISSUED,
     )
-    from workflows.approval import WORKFLOW_NAME, deadlines, rules
+    from workflows.approval import WORKFLOW_NAME
     from workflows.approval.inbox import Inbox, Kind, Request
     from workflows.approval.models import (
         ACTIVITY_ISSUE_LETTER,

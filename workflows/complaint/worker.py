@@ -10,6 +10,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from common import event_loop
 from common.auth import InternalAuth
 from common.config import CommonSettings
 from common.logging import configure_logging
@@ -57,4 +58,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    event_loop.run(main(), CommonSettings())

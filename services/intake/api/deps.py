@@ -9,12 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InvalidToken, Principal
 from common.http import Problem
-from common.sessions import session_ended
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.intake.config import Settings
-from services.intake.models import ResidentEndedSession
 from services.intake.runtime import Runtime
-from services.intake.sign_in_bindings import resident_session_current
+from services.intake.sign_in_bindings import resident_session_valid
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -86,11 +84,9 @@ async def current_resident(
         principal = runtime.token_verifier.verify(token)
     except InvalidToken as exc:
         raise _unauthenticated(SESSION_ENDED) from exc
-    if principal.kind != "resident" or await session_ended(
-        session, ResidentEndedSession, principal.session_id
+    if principal.kind != "resident" or not await resident_session_valid(
+        session, principal.subject, principal.session_id, principal.session_version
     ):
-        raise _unauthenticated(SESSION_ENDED)
-    if not await resident_session_current(session, principal.subject, principal.session_version):
         raise _unauthenticated(SESSION_ENDED)
     return principal
 
