@@ -16,6 +16,7 @@ Ports and folders come from the environment (defaults in brackets):
   SMARTDESA_WORKER_METRICS_PORT [9464]     the worker's Temporal SDK metrics
 """
 
+import http.client
 import os
 import secrets
 import signal
@@ -327,7 +328,10 @@ def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
             return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, http.client.HTTPException, OSError):
+        # Not ours (yet): another server that took the port between our pick and the child's
+        # bind answers in its own protocol. The child then fails to bind and exits, and
+        # wait_ready reports that instead of a traceback from here.
         return False
 
 
