@@ -344,9 +344,12 @@ def test_revision_returns_to_the_same_step_and_rejection_ends_it(
     application = journey.wait_for_status(resident, revised, "revision_requested")
     assert application["current_step"] is None
     assert application["timeline"][-1]["reason"] == "Foto KK tidak terbaca"
-    assert journey.tasks(sekdes) == [
-        t for t in journey.tasks(sekdes) if t["application_id"] != revised
-    ]
+    # The inbox is verification's projection of the events, so it follows intake's state
+    # shortly after: the returned letter leaves the Sekdes's inbox.
+    wait_until(
+        "the returned letter to leave the Sekdes's inbox",
+        lambda: all(t["application_id"] != revised for t in journey.tasks(sekdes)) or None,
+    )
     wait_until(
         "the resident's WhatsApp about the revision",
         lambda: [m for m in journey.dev_messages(PHONE_A) if "perbaik" in m["body"]] or None,
