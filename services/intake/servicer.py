@@ -94,6 +94,20 @@ def _timeline_entry(entry: TimelineEntry) -> intake_pb2.TimelineEntry:
     )
 
 
+async def _application_with_resident(
+    session: AsyncSession, application_id: str
+) -> tuple[LetterApplication, Resident] | None:
+    """An application and its resident in one query; None when there is no such application."""
+    row = (
+        await session.exec(
+            select(LetterApplication, Resident)
+            .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
+            .where(LetterApplication.id == application_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def attachment_info(attachment: Attachment) -> intake_pb2.AttachmentInfo:
     return intake_pb2.AttachmentInfo(
         id=attachment.id,
@@ -133,13 +147,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         async with self._sessions() as session:
             # The application with its resident in one query, and its attachments read once
             # (`details` reads them with the timeline).
-            row = (
-                await session.exec(
-                    select(LetterApplication, Resident)
-                    .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
-                    .where(LetterApplication.id == request.application_id)
-                )
-            ).first()
+            row = await _application_with_resident(session, request.application_id)
             if row is None:
                 await context.abort(grpc.StatusCode.NOT_FOUND, "application not found")
             assert row is not None
@@ -219,13 +227,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 resident = await session.get(Resident, request.resident_id)
             elif who == "application_id" and request.application_id:
                 # The application with its resident in one query (asked once per message).
-                row = (
-                    await session.exec(
-                        select(LetterApplication, Resident)
-                        .join(Resident, col(Resident.id) == col(LetterApplication.resident_id))
-                        .where(LetterApplication.id == request.application_id)
-                    )
-                ).first()
+                row = await _application_with_resident(session, request.application_id)
                 application, resident = row if row is not None else (None, None)
             else:
                 await context.abort(
