@@ -7,6 +7,7 @@ import uuid
 import warnings
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -61,6 +62,15 @@ class PostgresDatabases:
         finally:
             await conn.close()
         self.created.clear()
+
+
+async def engine_url(request: pytest.FixtureRequest, folder: Path, name: str) -> str:
+    """A fresh database's URL for a fixture parametrised over "sqlite" and "postgresql": a file
+    in `folder`, or a new database on the machine's PostgreSQL (the `postgres` fixture)."""
+    if request.param == "postgresql":
+        postgres: PostgresDatabases = request.getfixturevalue("postgres")
+        return await postgres.create(f"{name}_{uuid.uuid4().hex[:8]}")
+    return f"sqlite+aiosqlite:///{folder / f'{name}.db'}"
 
 
 async def reachable(admin_dsn: str = ADMIN_DSN) -> bool:

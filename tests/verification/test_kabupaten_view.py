@@ -59,7 +59,7 @@ from services.verification.routes import DEFAULT_RULES, DesaRules
 from services.verification.step_rollup import rebuild
 from services.verification.task_inbox import TaskProjection, overdue_in_kabupaten
 from services.verification.web.routes.kabupaten import hours_text
-from tests.support.postgres import PostgresDatabases
+from tests.support.postgres import engine_url
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 from workflows.approval.models import WorkingCalendar, WorkingDay
 from workflows.approval.working_time import add_working_hours, working_hours_between
@@ -218,12 +218,7 @@ async def sessions(
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """On SQLite (dev) the step times are taken in Python, on PostgreSQL by the database: the
     same figures either way."""
-    if request.param == "postgresql":
-        postgres: PostgresDatabases = request.getfixturevalue("postgres")
-        url = await postgres.create(f"kabupaten_{uuid.uuid4().hex[:8]}")
-    else:
-        url = f"sqlite+aiosqlite:///{data_dir / 'kabupaten.db'}"
-    engine = create_engine(url)
+    engine = create_engine(await engine_url(request, data_dir, "kabupaten"))
     await create_tables(engine, TABLES)
     try:
         yield session_factory(engine)

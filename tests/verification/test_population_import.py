@@ -3,7 +3,6 @@ migrations), on SQLite and on PostgreSQL: what a realistic file creates, what is
 why, that importing again changes nothing, that a change is recorded, and that a failure
 part-way leaves the register as it was."""
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -25,7 +24,7 @@ from services.verification.population.importer import (
 )
 from services.verification.population.models import Resident, ResidentAccess, ResidentChange
 from services.verification.population.register import family, search
-from tests.support.postgres import PostgresDatabases
+from tests.support.postgres import engine_url
 
 PAMANUKAN = "32.13.11.2004"
 RANCASARI = "32.13.11.2002"
@@ -33,12 +32,7 @@ RANCASARI = "32.13.11.2002"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'verification.db'}"
-    else:
-        postgres: PostgresDatabases = request.getfixturevalue("postgres")
-        url = await postgres.create(f"population_{uuid.uuid4().hex[:8]}")
-    engine = create_engine(url)
+    engine = create_engine(await engine_url(request, tmp_path, "population"))
     await upgrade(engine, "verification")
     try:
         yield engine

@@ -27,7 +27,7 @@ from services.verification.main import create_app
 from services.verification.models import TABLES, ProcessedEvent, StepRollup, Task
 from services.verification.step_rollup import rebuild
 from services.verification.task_inbox import TaskProjection, application_lane, open_tasks_for
-from tests.support.postgres import PostgresDatabases
+from tests.support.postgres import engine_url
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
 from tests.verification.events import PAMANUKAN, RANCASARI, application_event
@@ -443,12 +443,7 @@ async def test_a_letter_signing_refuses_is_a_task_for_the_signer_role_with_the_r
 async def any_sessions(
     request: pytest.FixtureRequest, data_dir: Path
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    if request.param == "postgresql":
-        postgres: PostgresDatabases = request.getfixturevalue("postgres")
-        url = await postgres.create(f"inbox_{uuid.uuid4().hex[:8]}")
-    else:
-        url = f"sqlite+aiosqlite:///{data_dir / 'inbox.db'}"
-    engine = create_engine(url)
+    engine = create_engine(await engine_url(request, data_dir, "inbox"))
     await create_tables(engine, TABLES)
     try:
         yield session_factory(engine)
