@@ -145,7 +145,7 @@ async def _run_chain(
 
 
 def template_key(script_location: Path) -> str:
-    """Names a migrated template by what made it: every file of the migration folder."""
+    """Names a migrated template by what made it: every .py file of the migration folder."""
     digest = hashlib.sha256()
     for path in sorted(script_location.rglob("*.py")):
         digest.update(path.relative_to(script_location).as_posix().encode() + b"\0")
