@@ -201,6 +201,16 @@ async def _page_context(
         if signing_step or open_signature or open_blocked
         else None
     )
+    # A BSrE camat of a BSrE desa approves here without signing: the desa signer certifies
+    # first, then the camat signs on their own signature task (two passphrases).
+    camat_after_desa = (
+        camat_step
+        and signer == SignerKind.BSRE
+        and not desk.kabupaten
+        and await request_view.signer_kind(runtime, staff.desa_code) == SignerKind.BSRE
+    )
+    if camat_after_desa:
+        signer = None
     fields = request_view.shown_fields(
         detail.application.fields, letter_type, lambda key: _source(app, key)
     )
@@ -228,6 +238,7 @@ async def _page_context(
         "kecamatan_desk": desk.kecamatan,
         "last_step": last_step,
         "camat_step": camat_step,
+        "camat_after_desa": camat_after_desa,
         "desa_name": _desa_name(staff.desa_code),
         "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),
