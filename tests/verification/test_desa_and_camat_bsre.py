@@ -165,6 +165,11 @@ async def test_the_kades_then_the_camat_sign_through_bsre_and_only_then_is_it_is
     retry = f"/api/v1/tasks/{app_id}/retry-issue"
     status, body = await _post(service, camat, retry, passphrase=CAMAT_PASSPHRASE)
     assert status == 404, body
+    # The Kades' page asks their passphrase and says the camat signs after them.
+    async with _browser(service, "kades.pamanukan") as browser:
+        page = await browser.get(f"/permohonan/{app_id}")
+        assert page.status_code == 200, page.text
+        assert 'name="passphrase"' in page.text and "info-camat-berikutnya" in page.text
 
     status, state = await _post(service, kades, retry, passphrase=KADES_PASSPHRASE)
     assert status == 200, state

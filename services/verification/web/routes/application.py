@@ -211,6 +211,16 @@ async def _page_context(
     )
     if camat_after_desa:
         signer = None
+    # The desa signer's signature on a letter through the kecamatan (past the desa's route)
+    # whose camat signs through BSrE afterwards: it is not issued with this signature.
+    camat_signs_next = (
+        open_signature
+        and task.step.role != Role.CAMAT
+        and found is not None
+        and task.step.index > len(found[0].steps)
+        and await request_view.signer_kind(runtime, kecamatan_of_desa(staff.desa_code))
+        == SignerKind.BSRE
+    )
     fields = request_view.shown_fields(
         detail.application.fields, letter_type, lambda key: _source(app, key)
     )
@@ -239,6 +249,7 @@ async def _page_context(
         "last_step": last_step,
         "camat_step": camat_step,
         "camat_after_desa": camat_after_desa,
+        "camat_signs_next": camat_signs_next,
         "desa_name": _desa_name(staff.desa_code),
         "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),
