@@ -8,13 +8,15 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import select
+from sqlalchemy import and_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import Principal, StaffSession, staff_session_current
 from common.db import utcnow
-from common.sessions import end_session, session_ended
-from services.verification.models import Staff, StaffEndedSession
+from common.sessions import end_session
+from services.verification.models import PltAssignment, Staff, StaffEndedSession
+from services.verification.plt import held_roles, plt_in_force
 from services.verification.sign_in_throttle import (
     SignInLimits,
     clear_account,
@@ -89,16 +91,25 @@ def principal_of(staff: Staff) -> Principal:
 async def session_of(
     session: AsyncSession, username: str, session_id: str | None
 ) -> tuple[Staff, StaffSession] | None:
-    """The account and what it says now about one of its tokens (None: no such account)."""
-    staff = (await session.exec(select(Staff).where(Staff.username == username))).first()
-    if staff is None:
+    """The account and what it says now about one of its tokens (None: no such account). One
+    query for the account and whether the token was signed out (`common.sessions`), as every
+    staff request asks both."""
+    signed_out = (
+        select(StaffEndedSession.session_id)
+        .where(col(StaffEndedSession.session_id) == session_id)
+        .exists()
+    )
+    row = (await session.exec(select(Staff, signed_out).where(Staff.username == username))).first()
+    if row is None:
         return None
+    staff, ended = row
     return staff, StaffSession(
         active=staff.active,
         role=staff.role,
         desa_code=staff.desa_code,
         session_version=staff.session_version,
-        ended=await session_ended(session, StaffEndedSession, session_id),
+        # A token without an id cannot be signed out, so it is not accepted.
+        ended=session_id is None or bool(ended),
     )
 
 
@@ -108,6 +119,47 @@ async def current_account(session: AsyncSession, principal: Principal) -> Staff 
     if found is None or not staff_session_current(principal, found[1]):
         return None
     return found[0]
+
+
+async def current_account_and_roles(
+    session: AsyncSession, principal: Principal
+) -> tuple[Staff, list[str]] | None:
+    """As `current_account`, with the roles the account holds now in its desa (its own, then
+    its Plt roles, as `plt.roles_held`): one query for what every desa staff request checks
+    (the account, the signed-out check, the Plt periods in force)."""
+    now = utcnow()
+    signed_out = (
+        select(StaffEndedSession.session_id)
+        .where(col(StaffEndedSession.session_id) == principal.session_id)
+        .exists()
+    )
+    in_force = and_(
+        col(PltAssignment.username) == col(Staff.username),
+        col(PltAssignment.desa_code) == col(Staff.desa_code),
+        *plt_in_force(now),
+    )
+    rows = (
+        await session.exec(
+            select(Staff, signed_out, PltAssignment)
+            .outerjoin(PltAssignment, in_force)
+            .where(Staff.username == principal.subject)
+            .order_by(col(PltAssignment.starts_at))
+        )
+    ).all()
+    if not rows:
+        return None
+    staff, ended, _ = rows[0]
+    state = StaffSession(
+        active=staff.active,
+        role=staff.role,
+        desa_code=staff.desa_code,
+        session_version=staff.session_version,
+        ended=principal.session_id is None or bool(ended),
+    )
+    if not staff_session_current(principal, state):
+        return None
+    periods = [plt for _, _, plt in rows if plt is not None]
+    return staff, held_roles(staff, periods, now)
 
 
 async def sign_out(session: AsyncSession, principal: Principal, token_ttl_seconds: int) -> None:

@@ -7,6 +7,7 @@ workflow records as taken by a Plt) and, for Sekdes and Kades, the desa's settin
 
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,12 +28,7 @@ async def current_plt(
 ) -> list[PltAssignment]:
     """Plt periods in force now in this desa, for one person and/or one role."""
     now = utcnow()
-    query = select(PltAssignment).where(
-        PltAssignment.desa_code == desa_code,
-        col(PltAssignment.starts_at) <= now,
-        col(PltAssignment.ends_at) > now,
-        col(PltAssignment.ended_at).is_(None),
-    )
+    query = select(PltAssignment).where(PltAssignment.desa_code == desa_code, *plt_in_force(now))
     if username is not None:
         query = query.where(PltAssignment.username == username)
     if role is not None:
@@ -41,13 +37,38 @@ async def current_plt(
     return [p for p in rows.all() if is_current(p, now)]
 
 
-async def roles_held(session: AsyncSession, staff: Staff) -> list[str]:
-    """The staff member's own role first, then the roles they hold as Plt right now."""
+def plt_in_force(now: datetime) -> list[ColumnElement[bool]]:
+    """Where a Plt period is in force at `now` (`is_current` checks it again in Python)."""
+    return [
+        col(PltAssignment.starts_at) <= now,
+        col(PltAssignment.ends_at) > now,
+        col(PltAssignment.ended_at).is_(None),
+    ]
+
+
+def held_roles(staff: Staff, periods: list[PltAssignment], now: datetime) -> list[str]:
+    """The staff member's own role first, then the roles of `periods` (theirs, oldest first)
+    in force at `now`."""
     roles = [staff.role]
-    for plt in await current_plt(session, staff.desa_code, username=staff.username):
-        if plt.role not in roles:
+    for plt in periods:
+        if is_current(plt, now) and plt.role not in roles:
             roles.append(plt.role)
     return roles
+
+
+async def roles_held(session: AsyncSession, staff: Staff) -> list[str]:
+    """The staff member's own role first, then the roles they hold as Plt right now."""
+    now = utcnow()
+    rows = await session.exec(
+        select(PltAssignment)
+        .where(
+            PltAssignment.desa_code == staff.desa_code,
+            PltAssignment.username == staff.username,
+            *plt_in_force(now),
+        )
+        .order_by(col(PltAssignment.starts_at))
+    )
+    return held_roles(staff, list(rows.all()), now)
 
 
 async def periods_ahead(

@@ -239,10 +239,13 @@ def _at_desa(staff: Staff, desa_code: str) -> Staff:
     )
 
 
-async def desk_for(session: AsyncSession, staff: Staff, application_id: str) -> Desk:
+async def desk_for(
+    session: AsyncSession, staff: Staff, application_id: str, held: list[str] | None = None
+) -> Desk:
     """The desk an application's task is seen and decided from. The kabupaten operator sees
     only steps escalated to them in their kabupaten (NotFound for any other); the kabupaten's
-    read-only viewer none."""
+    read-only viewer none. `held`: the roles a desa staff member holds now, if already read
+    (api.deps.signed_in), else read here."""
     if is_kabupaten_operator(staff):
         task = await escalated_task_in_kabupaten(session, application_id, staff.kabupaten_code)
         if task is None:
@@ -255,7 +258,7 @@ async def desk_for(session: AsyncSession, staff: Staff, application_id: str) -> 
         return Desk(_at_desa(staff, task.desa_code), [staff.role], kecamatan=True)
     if staff.role in KABUPATEN_ROLES or not staff.desa_code:
         raise Forbidden("desa-staff-only", DESA_OR_KABUPATEN_ONLY)
-    return Desk(staff, await roles_held(session, staff))
+    return Desk(staff, held if held is not None else await roles_held(session, staff))
 
 
 async def kecamatan_tasks(session: AsyncSession, staff: Staff) -> list[EscalatedTask]:

@@ -24,7 +24,6 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import NullType
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
@@ -138,22 +137,15 @@ async def move(session: AsyncSession, before: Counted | None, after: Counted | N
     cells = sorted({part.cell for part in (before, after) if part is not None})
     rows: dict[Cell, tuple[int, list[float], list[float]]] = {}
     for cell in cells:
-        await session.exec(
-            _insert(session)
-            .values(**cell._asdict(), decided=0, working_seconds=[], elapsed_seconds=[])
-            .on_conflict_do_nothing()
+        # The cell made if new, else locked (PostgreSQL: as FOR UPDATE) by an update that
+        # changes nothing, and its values returned: one statement for both.
+        insert = _insert(session).values(
+            **cell._asdict(), decided=0, working_seconds=[], elapsed_seconds=[]
         )
-        row = (
-            await session.exec(
-                select(
-                    StepRollup.decided,
-                    col(StepRollup.working_seconds),
-                    col(StepRollup.elapsed_seconds),
-                )
-                .where(*_cell_is(cell))
-                .with_for_update()
-            )
-        ).one()
+        upsert = insert.on_conflict_do_update(
+            index_elements=list(Cell._fields), set_={"decided": _rollup.c.decided}
+        ).returning(_rollup.c.decided, _rollup.c.working_seconds, _rollup.c.elapsed_seconds)
+        row = (await session.exec(upsert)).one()
         rows[cell] = (row[0], list(row[1]), list(row[2]))
     if before is not None:
         decided, working, elapsed = rows[before.cell]

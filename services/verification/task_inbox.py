@@ -15,14 +15,15 @@ already said.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from google.protobuf import json_format
 from smartdesa.v1 import events_pb2
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -121,6 +122,16 @@ FINAL_STATES = (
 )
 
 
+_application_table = ApplicationRecord.__table__  # type: ignore[attr-defined]
+
+
+def _insert_into(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT, in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def _task_kind(name: str, payload: events_pb2.ApplicationEvent) -> str:
     """The kind of task an opening event opens: a step assigned while the letter awaits its
     remote signer (status awaiting_signature) is the signer's signature task."""
@@ -193,6 +204,19 @@ def inbox_order(tasks: list[Task]) -> list[Task]:
     )
 
 
+@dataclass
+class _Ready:
+    """An event waiting for SQLite's writer (TaskProjection._in_turn), and what applying it
+    gave: the desa whose inbox changed and the roles the change concerns."""
+
+    event: CloudEvent
+    payload: events_pb2.ApplicationEvent
+    occurred_at: datetime
+    result: "asyncio.Future[tuple[str | None, set[str]]]" = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
 class TaskProjection:
     """The NATS consumer's handler: applies one public event to the task table. Events of
     different applications may be applied at once (the consumer's lanes, runtime.py)."""
@@ -205,11 +229,14 @@ class TaskProjection:
         self._sessions = sessions
         # SQLite has one writer: the consumer's lanes (runtime.py) would each wait for its lock
         # in SQLite's busy handler, which sleeps and retries without a queue (measured: the
-        # slowest applies took seconds). They take turns here instead, in order; PostgreSQL
-        # applies them side by side (the step rollup's rows are locked, step_rollup.move).
+        # slowest applies took seconds). They take turns here instead, in order, and whoever
+        # has the turn applies every event the lanes have ready in one transaction (one commit,
+        # `_apply_ready`); PostgreSQL applies them side by side, one transaction each (the step
+        # rollup's rows are locked, step_rollup.move).
         bind = sessions.kw.get("bind")
         sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._one_writer: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        self._ready: list[_Ready] = []  # waiting for the writer's turn (SQLite)
         # Called with the desa code and the roles the changed tasks concern (their step's and
         # those they were escalated to, before and after) after the change is committed: the
         # open inbox pages of those roles refresh themselves.
@@ -221,26 +248,83 @@ class TaskProjection:
             return  # e.g. letter.revoked: neither a task nor the application's state changes
         payload = _parse(event)
         occurred_at = as_utc(event.time)
-        async with self._sessions() as session:
-            # One query for both: was this event applied already (a redelivery; its row has
-            # the event's application), and the newest event applied of its application. Each
-            # statement is a round trip through the database driver's thread, and the next
-            # step's task waits on them. The consumer gives this application's events one at a
-            # time, in order (its lane), so neither changes until this event is applied.
-            seen, latest = (
-                await session.exec(
-                    select(
-                        func.count(case((col(ProcessedEvent.event_id) == event.id, 1))),
-                        func.max(ProcessedEvent.occurred_at),
-                    ).where(ProcessedEvent.application_id == payload.application_id)
-                )
-            ).one()
-            if seen:
-                return
-            async with self._one_writer or contextlib.nullcontext():
-                changed, roles = await self._apply(session, event, payload, latest, occurred_at)
+        if self._one_writer is not None:
+            changed, roles = await self._in_turn(_Ready(event, payload, occurred_at))
+        else:
+            changed, roles = await self._apply_alone(_Ready(event, payload, occurred_at))
         if changed and self._on_change is not None:
             await self._on_change(changed, frozenset(roles))
+
+    async def _apply_alone(self, ready: "_Ready") -> tuple[str | None, set[str]]:
+        """Applies one event in a transaction of its own."""
+        async with self._sessions() as session:
+            result = await self._applied(session, ready)
+            if result is None:
+                return None, set()
+            await session.commit()
+        return result
+
+    async def _applied(
+        self, session: AsyncSession, ready: "_Ready"
+    ) -> tuple[str | None, set[str]] | None:
+        """Applies the event in `session` (the caller commits); None: it was applied already."""
+        event, payload = ready.event, ready.payload
+        # One query for both: was this event applied already (a redelivery; its row has the
+        # event's application), and the newest event applied of its application. Each
+        # statement is a round trip through the database driver's thread, and the next step's
+        # task waits on them. The consumer gives this application's events one at a time, in
+        # order (its lane), so neither changes until this event is applied.
+        seen, latest = (
+            await session.exec(
+                select(
+                    func.count(case((col(ProcessedEvent.event_id) == event.id, 1))),
+                    func.max(ProcessedEvent.occurred_at),
+                ).where(ProcessedEvent.application_id == payload.application_id)
+            )
+        ).one()
+        if seen:
+            return None
+        return await self._apply(session, event, payload, latest, ready.occurred_at)
+
+    async def _in_turn(self, ready: "_Ready") -> tuple[str | None, set[str]]:
+        """SQLite: waits for the writer's turn; whoever gets it applies what is ready then."""
+        assert self._one_writer is not None
+        self._ready.append(ready)
+        async with self._one_writer:
+            if not ready.result.done():
+                batch, self._ready = self._ready, []
+                await self._apply_ready(batch)
+        return ready.result.result()
+
+    async def _apply_ready(self, batch: list["_Ready"]) -> None:
+        """Applies `batch` in one transaction: one event of each application at most, as the
+        consumer's lanes give an application's next event only once this one is acked. If one
+        of them fails, none is kept and each is applied again alone, so that the failing event
+        fails by itself and the others are applied."""
+        try:
+            if len(batch) > 1:
+                try:
+                    async with self._sessions() as session:
+                        results = [await self._applied(session, ready) for ready in batch]
+                        await session.commit()
+                except Exception:
+                    log.info("a batch of %d events failed; applying them one by one", len(batch))
+                else:
+                    for ready, result in zip(batch, results, strict=True):
+                        ready.result.set_result(result or (None, set()))
+                    return
+            for ready in batch:
+                try:
+                    result = await self._apply_alone(ready)
+                except Exception as exc:
+                    ready.result.set_exception(exc)
+                else:
+                    ready.result.set_result(result)
+        finally:
+            # Cancelled meanwhile (the consumer stops): unacked, these events are redelivered.
+            for ready in batch:
+                if not ready.result.done():
+                    ready.result.set_exception(RuntimeError("the projection was stopped"))
 
     async def _apply(
         self,
@@ -250,8 +334,8 @@ class TaskProjection:
         latest: datetime | None,
         occurred_at: datetime,
     ) -> tuple[str | None, set[str]]:
-        """Applies the event in `session` and commits; the desa whose inbox changed (None: no
-        task changed) and the roles the change concerns."""
+        """Applies the event in `session`; the desa whose inbox changed (None: no task changed)
+        and the roles the change concerns."""
         name = event.name
         changed: str | None = None
         roles: set[str] = set()
@@ -290,7 +374,6 @@ class TaskProjection:
                 occurred_at=occurred_at,
             )
         )
-        await session.commit()
         return changed, roles
 
     async def _record_application(
@@ -301,31 +384,48 @@ class TaskProjection:
         occurred_at: datetime,
     ) -> None:
         """Keeps the application's record: submitted at its earliest event (application.submitted
-        may arrive after the first step's), its state as the newest event says."""
+        may arrive after the first step's), its state as the newest event says. One upsert
+        instead of a read and a write (the projection's statements are what its lanes wait on
+        when SQLite has one writer)."""
         if not payload.desa_code:
             return
         status = payload.status or _APPLICATION_STATES[name]
-        record = await session.get(ApplicationRecord, payload.application_id)
-        if record is None:
-            kecamatan, kabupaten = _areas(payload)
-            record = ApplicationRecord(
-                application_id=payload.application_id,
-                desa_code=payload.desa_code,
-                kecamatan_code=kecamatan,
-                kabupaten_code=kabupaten,
-                letter_type=payload.letter_type,
-                status=status,
-                submitted_at=occurred_at,
-                status_at=occurred_at,
+        kecamatan, kabupaten = _areas(payload)
+        record = _application_table
+        insert = _insert_into(session, record).values(
+            application_id=payload.application_id,
+            desa_code=payload.desa_code,
+            kecamatan_code=kecamatan,
+            kabupaten_code=kabupaten,
+            letter_type=payload.letter_type,
+            status=status,
+            submitted_at=occurred_at,
+            status_at=occurred_at,
+            closed_at=occurred_at if status in FINAL_STATES else None,
+        )
+        new, old = insert.excluded, record.c
+        newer = new.status_at >= old.status_at
+        status_now = case((newer, new.status), else_=old.status)
+        status_at_now = case((newer, new.status_at), else_=old.status_at)
+        await session.exec(
+            insert.on_conflict_do_update(
+                index_elements=[old.application_id],
+                set_={
+                    "submitted_at": case(
+                        (new.submitted_at < old.submitted_at, new.submitted_at),
+                        else_=old.submitted_at,
+                    ),
+                    "letter_type": case(
+                        (old.letter_type == "", new.letter_type), else_=old.letter_type
+                    ),
+                    "status": status_now,
+                    "status_at": status_at_now,
+                    "closed_at": case(
+                        (status_now.in_([str(s) for s in FINAL_STATES]), status_at_now), else_=None
+                    ),
+                },
             )
-        else:
-            record.submitted_at = min(as_utc(record.submitted_at), occurred_at)
-            record.letter_type = record.letter_type or payload.letter_type
-            if occurred_at >= as_utc(record.status_at):
-                record.status = status
-                record.status_at = occurred_at
-        record.closed_at = record.status_at if record.status in FINAL_STATES else None
-        session.add(record)
+        )
 
     async def _open_step(
         self,
@@ -450,17 +550,17 @@ async def _close_tasks(
     for task in tasks:
         closed |= _roles_of(task)
         before = counted(task)  # a step returned for revision, then cancelled, had its part
-        task.status = status
-        task.closed_at = closed_at
-        task.working_seconds = None
+        working_seconds = None
         if status in DECIDED:
-            # A kecamatan step counts in its kecamatan's calendar, as its deadline did.
+            # A kecamatan step counts in its kecamatan's calendar, as its deadline did. Read
+            # before the task changes: the read's autoflush would write the task twice.
             key = calendar_key(task.desa_code, task.role)
             if key not in rules:
                 rules[key] = await step_rules(session, task.desa_code, task.role)
-            task.working_seconds = step_working_seconds(
-                rules[key], as_utc(task.assigned_at), closed_at
-            )
+            working_seconds = step_working_seconds(rules[key], as_utc(task.assigned_at), closed_at)
+        task.status = status
+        task.closed_at = closed_at
+        task.working_seconds = working_seconds
         session.add(task)
         # The kabupaten view's step times, in the same transaction (step_rollup.py).
         await move(session, before, counted(task))

@@ -2,23 +2,38 @@
 acting holders while they run, and giving the Plt the role's inbox."""
 
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from nats.js import JetStreamContext
 from smartdesa.v1 import directory_pb2, directory_pb2_grpc
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.auth import InternalAuth
+from common.db import create_engine, create_tables, session_factory
 from common.domain.events import APPLICATION_STEP_ASSIGNED
 from common.events import public_subject
 from common.messaging import publish
 from common.rpc import VERIFICATION, WORKER, client_channel
+from services.verification.accounts import (
+    current_account,
+    current_account_and_roles,
+    principal_of,
+    sign_out,
+)
+from services.verification.models import TABLES, PltAssignment, Staff
+from services.verification.plt import roles_held
 from services.verification.task_inbox import open_task_in_desa
+from tests.support.postgres import engine_url
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
-from tests.verification.events import PAMANUKAN, application_event
+from tests.verification.events import PAMANUKAN, RANCASARI, application_event
 
 
 async def _holders(service: Service, role: str) -> list[tuple[str, bool]]:
@@ -245,3 +260,90 @@ async def test_the_kabupaten_operator_holds_its_role_for_every_desa_of_the_kabup
     # DPMD's viewer (dpmd.subang, kabupaten_viewer) is no escalation target: never listed.
     assert await _holders(service, "kabupaten_operator") == [("diskominfo.subang", False)]
     assert await _holders(service, "kabupaten_viewer") == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sessions(
+    request: pytest.FixtureRequest, data_dir: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(await engine_url(request, data_dir, "plt"))
+    await create_tables(engine, TABLES)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_one_query_gives_the_account_its_session_and_the_roles_it_holds_now(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """api.deps.signed_in: the account, the signed-out check and the Plt periods in force in one
+    query; the same answers as current_account and roles_held."""
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        staff = Staff(
+            username="sekdes.x",
+            password_hash="-",
+            role="sekdes",
+            desa_code=PAMANUKAN,
+            full_name="S",
+        )
+        session.add(staff)
+        principal = replace(principal_of(staff), session_id=str(uuid.uuid4()))
+        periods = (
+            ("kades", now - timedelta(days=1), now + timedelta(days=1), None),  # in force
+            ("kasi_kesra", now - timedelta(days=2), now + timedelta(days=2), None),  # in force
+            ("kasi_pemerintahan", now + timedelta(hours=1), now + timedelta(days=1), None),  # later
+            ("kasi_pelayanan", now - timedelta(days=3), now - timedelta(days=1), None),  # over
+            ("sekdes", now - timedelta(days=1), now + timedelta(days=1), None),  # own role
+            ("operator", now - timedelta(days=1), now + timedelta(days=1), now),  # ended early
+        )
+        for role, starts, ends, ended in periods:
+            session.add(
+                PltAssignment(
+                    desa_code=PAMANUKAN,
+                    username="sekdes.x",
+                    role=role,
+                    starts_at=starts,
+                    ends_at=ends,
+                    ended_at=ended,
+                    granted_by="kades.x",
+                )
+            )
+        # The same username's period in another desa is not theirs here.
+        session.add(
+            PltAssignment(
+                desa_code=RANCASARI,
+                username="sekdes.x",
+                role="kasi_pelayanan",
+                starts_at=now - timedelta(days=1),
+                ends_at=now + timedelta(days=1),
+                granted_by="kades.y",
+            )
+        )
+        await session.commit()
+
+    async with sessions() as session:
+        found = await current_account_and_roles(session, principal)
+        assert found is not None
+        account, roles = found
+        assert account.username == "sekdes.x"
+        assert roles == ["sekdes", "kasi_kesra", "kades"]  # own first, then oldest period first
+        assert roles == await roles_held(session, account)
+        assert await current_account(session, principal) is not None
+
+    # Signed out, a token without an id, another session version, an unknown account: refused.
+    async with sessions() as session:
+        await sign_out(session, principal, 3600)
+    for refused in (
+        principal,
+        replace(principal, session_id=None),
+        replace(principal, session_id=str(uuid.uuid4()), session_version=7),
+        replace(principal, subject="nobody", session_id=str(uuid.uuid4())),
+    ):
+        async with sessions() as session:
+            assert await current_account_and_roles(session, refused) is None
+            assert await current_account(session, refused) is None
+    async with sessions() as session:
+        fresh = replace(principal, session_id=str(uuid.uuid4()))
+        assert await current_account_and_roles(session, fresh) is not None

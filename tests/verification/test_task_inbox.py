@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -6,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.db import create_engine, create_tables, session_factory
+from common.db import as_utc, create_engine, create_tables, session_factory
 from common.domain.events import (
     APPLICATION_DECIDED,
     APPLICATION_REVISION_REQUESTED,
@@ -24,7 +27,13 @@ from common.messaging import Consumer, PermanentEventError, publish
 from services.intake.applications import EVENT_SOURCE
 from services.verification.config import Settings
 from services.verification.main import create_app
-from services.verification.models import TABLES, ProcessedEvent, StepRollup, Task
+from services.verification.models import (
+    TABLES,
+    ApplicationRecord,
+    ProcessedEvent,
+    StepRollup,
+    Task,
+)
 from services.verification.step_rollup import rebuild
 from services.verification.task_inbox import TaskProjection, application_lane, open_tasks_for
 from tests.support.postgres import engine_url
@@ -560,3 +569,157 @@ async def test_lanes_apply_applications_side_by_side_each_in_order_once(
         await connection.run_sync(rebuild)
         await session.commit()
     assert await _rollup_rows(sessions) == kept
+
+
+# -- SQLite's one writer: what the lanes have ready, in one transaction -------------------------
+
+
+def _count_commits(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+    commits = [0]
+    engine = sessions.kw["bind"]
+
+    @sa_event.listens_for(engine.sync_engine, "commit")
+    def _committed(*_: object) -> None:
+        commits[0] += 1
+
+    return commits
+
+
+def _assigned(app_id: str, at: datetime) -> CloudEvent:
+    return application_event(
+        APPLICATION_STEP_ASSIGNED, app_id, step_index=0, step_role="kasi_pemerintahan", time=at
+    )
+
+
+async def test_events_ready_while_another_is_applied_share_one_commit_on_sqlite(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The first event has the writer to itself; the three that came meanwhile (other lanes,
+    other applications) are applied together, in one transaction."""
+    changes: list[tuple[str, frozenset[str]]] = []
+
+    async def on_change(desa_code: str, roles: frozenset[str]) -> None:
+        changes.append((desa_code, roles))
+
+    projection = TaskProjection(sessions, on_change=on_change)
+    commits = _count_commits(sessions)
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    app_ids = [str(uuid.uuid4()) for _ in range(4)]
+
+    await asyncio.gather(*(projection.handle(_assigned(a, t0)) for a in app_ids))
+
+    assert commits == [2]
+    for app_id in app_ids:
+        assert [(t.step_index, t.status) for t in await _tasks(sessions, app_id)] == [(0, "open")]
+    # Each one's inbox pages are told, after the commit.
+    assert changes == [(PAMANUKAN, frozenset({"kasi_pemerintahan"}))] * 4
+
+
+async def test_an_event_failing_in_a_batch_fails_alone_and_the_others_are_applied(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    projection = TaskProjection(sessions)
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    first, refused, *others = [str(uuid.uuid4()) for _ in range(4)]
+    # The database refuses one application's events (a real failure, not a stand-in).
+    async with sessions() as session:
+        connection = await session.connection()
+        await connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON verification_processed_event "
+            f"WHEN NEW.application_id = '{refused}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        await session.commit()
+    events = {a: _assigned(a, t0) for a in (first, refused, *others)}
+
+    outcomes = await asyncio.gather(
+        *(projection.handle(e) for e in events.values()), return_exceptions=True
+    )
+
+    assert [o is None for o in outcomes] == [True, False, True, True]
+    assert isinstance(outcomes[1], DBAPIError)  # the consumer naks it: redelivered later
+    for app_id in (first, *others):
+        assert [(t.step_index, t.status) for t in await _tasks(sessions, app_id)] == [(0, "open")]
+    assert await _tasks(sessions, refused) == []
+    async with sessions() as session:
+        processed = (await session.exec(select(ProcessedEvent.application_id))).all()
+    assert sorted(processed) == sorted([first, *others])
+
+    # Its redelivery, once the database takes it, is applied.
+    async with sessions() as session:
+        connection = await session.connection()
+        await connection.exec_driver_sql("DROP TRIGGER refuse")
+        await session.commit()
+    await projection.handle(events[refused])
+    assert [(t.step_index, t.status) for t in await _tasks(sessions, refused)] == [(0, "open")]
+
+
+async def test_a_batch_applies_a_redelivered_event_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    projection = TaskProjection(sessions)
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    first, again = _assigned(str(uuid.uuid4()), t0), _assigned(str(uuid.uuid4()), t0)
+    await projection.handle(again)
+    decided = application_event(
+        APPLICATION_DECIDED,
+        again.data["application_id"],
+        step_role="kasi_pemerintahan",
+        decision="approve",
+        time=t0 + timedelta(hours=1),
+    )
+    await projection.handle(decided)
+
+    # The first event takes the writer; the redelivered one and a new one wait, and go together.
+    other = _assigned(str(uuid.uuid4()), t0)
+    await asyncio.gather(
+        projection.handle(first), projection.handle(again), projection.handle(other)
+    )
+
+    assert [t.status for t in await _tasks(sessions, again.data["application_id"])] == ["done"]
+    for event_ in (first, other):
+        assert [t.status for t in await _tasks(sessions, event_.data["application_id"])] == ["open"]
+
+
+async def test_the_application_record_follows_the_newest_event(
+    any_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The kabupaten view's record, kept by one upsert per event on both engines: submitted at
+    the earliest event, the state of the newest (an older one arriving late changes nothing),
+    closed when final, reopened by nothing older."""
+    projection = TaskProjection(any_sessions)
+    app_id = str(uuid.uuid4())
+    t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+
+    async def record() -> tuple[object, ...]:
+        async with any_sessions() as session:
+            row = await session.get(ApplicationRecord, app_id)
+        assert row is not None
+        return (
+            row.status,
+            as_utc(row.submitted_at),
+            as_utc(row.status_at),
+            row.closed_at and as_utc(row.closed_at),
+            row.letter_type,
+            row.kecamatan_code,
+            row.kabupaten_code,
+        )
+
+    step = _assigned(app_id, t0 + timedelta(seconds=1))
+    await projection.handle(step)
+    assert await record() == ("in_review", step.time, step.time, None, "SKD", "32.13.11", "32.13")
+    await projection.handle(application_event(APPLICATION_SUBMITTED, app_id, time=t0))
+    # Earlier: it moves the submission back, not the state.
+    assert await record() == ("in_review", t0, step.time, None, "SKD", "32.13.11", "32.13")
+    issued_at = t0 + timedelta(hours=5)
+    await projection.handle(
+        application_event(LETTER_ISSUED, app_id, status="issued", time=issued_at)
+    )
+    assert await record() == ("issued", t0, issued_at, issued_at, "SKD", "32.13.11", "32.13")
+    late = application_event(
+        APPLICATION_REVISION_REQUESTED,
+        app_id,
+        step_role="kasi_pemerintahan",
+        time=t0 + timedelta(hours=1),
+    )
+    await projection.handle(late)
+    assert await record() == ("issued", t0, issued_at, issued_at, "SKD", "32.13.11", "32.13")

@@ -2,6 +2,7 @@
 staff member (of a desa, or of the kabupaten), the roles a desa staff member holds now."""
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,7 +15,7 @@ from common.http import Problem
 from common.web import bearer_or_cookie, csrf_token_for, verify_csrf
 from services.verification import staff_tasks
 from services.verification.access_log import act_as
-from services.verification.accounts import current_account
+from services.verification.accounts import current_account_and_roles
 from services.verification.api.params import ApplicationId
 from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
@@ -25,7 +26,9 @@ from services.verification.runtime import Runtime
 from services.verification.staff_admin import administers_desa
 
 
-def get_runtime(request: Request) -> Runtime:
+# Async although it never waits (as get_settings, get_catalogue and _desa_staff): FastAPI hands
+# a plain function to a worker thread, and these run on every request.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -33,7 +36,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_catalogue(runtime: RuntimeDep) -> Catalogue:
+async def get_catalogue(runtime: RuntimeDep) -> Catalogue:
     return runtime.catalogue
 
 
@@ -41,7 +44,7 @@ def get_catalogue(runtime: RuntimeDep) -> Catalogue:
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
@@ -114,12 +117,20 @@ async def current_principal(
 StaffPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-async def current_staff(principal: StaffPrincipal, session: SessionDep) -> Staff:
-    """The signed-in staff member: a valid staff token whose session is still current
-    (accounts.current_account: not signed out, the account active, and no password, role or
-    status change since it was issued)."""
-    staff = await current_account(session, principal)
-    if staff is None:
+@dataclass(frozen=True)
+class SignedIn:
+    """The signed-in staff member and the roles they hold now in their desa (own, then Plt)."""
+
+    staff: Staff
+    roles: list[str]
+
+
+async def signed_in(principal: StaffPrincipal, session: SessionDep) -> SignedIn:
+    """A valid staff token whose session is still current (accounts.current_account: not
+    signed out, the account active, and no password, role or status change since it was
+    issued), and the roles its holder has now: one query, as every staff request asks."""
+    found = await current_account_and_roles(session, principal)
+    if found is None:
         raise Problem(
             401,
             "Sesi ini sudah berakhir (keluar, kata sandi atau jabatan diubah, atau akun "
@@ -128,8 +139,16 @@ async def current_staff(principal: StaffPrincipal, session: SessionDep) -> Staff
             headers=_CHALLENGE,
         )
     # Whom this request's reads of personal data are logged for (access_log: register reads).
-    act_as(staff)
-    return staff
+    act_as(found[0])
+    return SignedIn(*found)
+
+
+SignedInDep = Annotated[SignedIn, Depends(signed_in)]
+
+
+async def current_staff(signed: SignedInDep) -> Staff:
+    """The signed-in staff member (`signed_in`)."""
+    return signed.staff
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
@@ -142,7 +161,11 @@ def desa_staff(staff: CurrentStaff) -> Staff:
     return staff
 
 
-DesaStaff = Annotated[Staff, Depends(desa_staff)]
+async def _desa_staff(staff: CurrentStaff) -> Staff:
+    return desa_staff(staff)
+
+
+DesaStaff = Annotated[Staff, Depends(_desa_staff)]
 
 
 def kabupaten_staff(staff: CurrentStaff) -> Staff:
@@ -171,9 +194,10 @@ def kabupaten_operator(staff: CurrentStaff) -> Staff:
 KabupatenOperator = Annotated[Staff, Depends(kabupaten_operator)]
 
 
-async def roles_of(staff: DesaStaff, session: SessionDep) -> list[str]:
-    """The roles the desa staff member holds now: their own, then any Plt roles."""
-    return await roles_held(session, staff)
+async def roles_of(_desa_staff: DesaStaff, signed: SignedInDep) -> list[str]:
+    """The roles the desa staff member holds now: their own, then any Plt roles (read with the
+    account, `signed_in`). Async, so that FastAPI does not hand it to a thread."""
+    return signed.roles
 
 
 HeldRoles = Annotated[list[str], Depends(roles_of)]
@@ -224,11 +248,11 @@ RouteEditor = Annotated[Staff, Depends(route_editor)]
 
 
 async def task_desk(
-    application_id: ApplicationId, staff: CurrentStaff, session: SessionDep
+    application_id: ApplicationId, signed: SignedInDep, session: SessionDep
 ) -> staff_tasks.Desk:
     """Who acts on this application's task: a desa staff member in the roles they hold now, or
     the kabupaten operator for a step escalated to them (staff_tasks.desk_for)."""
-    return await staff_tasks.desk_for(session, staff, application_id)
+    return await staff_tasks.desk_for(session, signed.staff, application_id, signed.roles)
 
 
 TaskDesk = Annotated[staff_tasks.Desk, Depends(task_desk)]
