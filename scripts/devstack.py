@@ -12,7 +12,9 @@ Ports and folders come from the environment (defaults in brackets):
   SMARTDESA_DEV_NATS_PORT [4322]           never 4222, which a machine's own NATS may hold
   SMARTDESA_DEV_TEMPORAL_PORT [7233]       SMARTDESA_DEV_TEMPORAL_UI_PORT [8233]
   SMARTDESA_{INTAKE,VERIFICATION,SIGNING,NOTIFICATION}_HTTP_PORT [8000, 8001, 8002, 8003]
-  SMARTDESA_{INTAKE,VERIFICATION,SIGNING,NOTIFICATION}_GRPC_PORT [50051, 50052, 50053, 50054]
+  SMARTDESA_{INTAKE,VERIFICATION,SIGNING,NOTIFICATION}_GRPC_PORT [8051, 8052, 8053, 8054]
+                                           below the kernel's ephemeral range (32768 on), from
+                                           which any outgoing connection may take a port
   SMARTDESA_WORKER_METRICS_PORT [9464]     the worker's Temporal SDK metrics
 """
 
@@ -57,10 +59,10 @@ PORT_VARIABLES = {
     "verification_http": ("SMARTDESA_VERIFICATION_HTTP_PORT", 8001),
     "signing_http": ("SMARTDESA_SIGNING_HTTP_PORT", 8002),
     "notification_http": ("SMARTDESA_NOTIFICATION_HTTP_PORT", 8003),
-    "intake_grpc": ("SMARTDESA_INTAKE_GRPC_PORT", 50051),
-    "verification_grpc": ("SMARTDESA_VERIFICATION_GRPC_PORT", 50052),
-    "signing_grpc": ("SMARTDESA_SIGNING_GRPC_PORT", 50053),
-    "notification_grpc": ("SMARTDESA_NOTIFICATION_GRPC_PORT", 50054),
+    "intake_grpc": ("SMARTDESA_INTAKE_GRPC_PORT", 8051),
+    "verification_grpc": ("SMARTDESA_VERIFICATION_GRPC_PORT", 8052),
+    "signing_grpc": ("SMARTDESA_SIGNING_GRPC_PORT", 8053),
+    "notification_grpc": ("SMARTDESA_NOTIFICATION_GRPC_PORT", 8054),
     "worker_metrics": ("SMARTDESA_WORKER_METRICS_PORT", 9464),  # Temporal SDK's /metrics
 }
 
@@ -86,6 +88,15 @@ class Ports:
 
     def as_env(self) -> dict[str, str]:
         return {var: str(getattr(self, f)) for f, (var, _default) in PORT_VARIABLES.items()}
+
+    def taken(self) -> list[str]:
+        """The ports another process holds now, each with its variable: told before anything
+        starts, instead of a child exiting on a failed bind with only its log to say why."""
+        return [
+            f"{getattr(self, f)} ({var})"
+            for f, (var, _default) in PORT_VARIABLES.items()
+            if not _bindable(getattr(self, f))
+        ]
 
 
 @dataclass
@@ -269,6 +280,12 @@ class DevStack:
             time.sleep(0.5)
 
     def start_all(self) -> None:
+        if taken := self.ports.taken():
+            raise RuntimeError(
+                "ports in use by another process: "
+                + ", ".join(taken)
+                + "; stop it, or set the variable to a free port"
+            )
         engines = self.engines()
         for child in engines:
             self.start(child)
@@ -322,6 +339,18 @@ def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
         return s.connect_ex((HOST, port)) == 0
+
+
+def _bindable(port: int) -> bool:
+    """Whether a server could listen on `port` now (as the children bind: loopback, address
+    reuse on, so a port left in TIME_WAIT by a previous run counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
 
 
 def _healthy(url: str) -> bool:

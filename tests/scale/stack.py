@@ -14,6 +14,7 @@ database. Clients reach a service's replicas the way a Kubernetes Service spread
   ClusterIP (or an Ingress) in front of the pods.
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -152,10 +153,12 @@ class ScaleStack(DevStack):
         self.wait_ready(workers, timeout=300)
 
     def kill(self, name: str) -> None:
-        """SIGKILL: the process gets no chance to finish anything (a node lost, OOM-killed)."""
+        """SIGKILL: the process gets no chance to finish anything (a node lost, OOM-killed).
+        Its whole process group, as a container's death takes every process in it: signing's
+        pool (its forkserver and workers) would otherwise outlive the test."""
         child = self.by_name[name]
         assert child.process is not None
-        child.process.send_signal(signal.SIGKILL)
+        os.killpg(child.process.pid, signal.SIGKILL)
         child.process.wait(timeout=30)
         self.children.remove(child)  # not a failure for check_alive
 

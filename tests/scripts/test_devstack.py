@@ -1,12 +1,14 @@
-"""The dev stack's readiness check (scripts/devstack.py)."""
+"""The dev stack's port check and readiness check (scripts/devstack.py)."""
 
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from scripts.devstack import _healthy
+from scripts.devstack import PORT_VARIABLES, DevStack, Ports, _healthy
+from tests.support.processes import free_port
 
 
 @pytest.fixture
@@ -31,3 +33,22 @@ def test_a_port_answered_in_another_protocol_is_not_ready(not_http_server: int) 
     # A free port another process took before the service bound it: the check says "not
     # ready" (the service then fails to bind and the stack reports its exit), not a crash.
     assert _healthy(f"http://127.0.0.1:{not_http_server}/healthz") is False
+
+
+def test_a_port_held_by_another_process_stops_the_stack_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    ports = Ports(**{name: free_port() for name in PORT_VARIABLES})
+    with socket.create_server(("127.0.0.1", ports.verification_grpc)):
+        stack = DevStack(tmp_path, ports)
+        with pytest.raises(RuntimeError) as refused:
+            stack.start_all()
+    assert f"{ports.verification_grpc} (SMARTDESA_VERIFICATION_GRPC_PORT)" in str(refused.value)
+    assert str(ports.intake_grpc) not in str(refused.value)  # only the port that is held
+    assert stack.children == []
+
+
+def test_the_default_ports_lie_below_the_ephemeral_range() -> None:
+    # A default inside it (50051 once) may be held by any outgoing connection at start.
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(default < first_ephemeral for _var, default in PORT_VARIABLES.values())
