@@ -5,7 +5,6 @@ so a redelivered event finds it and changes nothing.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -53,13 +52,14 @@ class EventHandler:
         self._recipients = recipients
         self._on_deliveries = on_deliveries  # wakes the dispatcher after a commit
         self._clock = clock
-        # SQLite has one writer: lanes storing at once would each wait for its lock in
-        # SQLite's busy handler, which sleeps and retries without a queue (as verification's
-        # TaskProjection found). They take turns here; the gRPC calls before still overlap.
-        # PostgreSQL stores side by side.
-        bind = sessions.kw.get("bind")
-        sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self._one_writer: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        # The consumer's lanes store one at a time; the gRPC calls before still overlap. On
+        # SQLite (one writer) lanes storing at once would each wait for its lock in SQLite's
+        # busy handler, which sleeps and retries without a queue (as verification's
+        # TaskProjection found). On PostgreSQL a notification's id is drawn at its insert, so
+        # two transactions at once could commit out of id order, and an inbox stream (which
+        # sends what is past the last id it sent) could pass over the earlier one for good.
+        # A store is a few inserts: taking turns costs little of what the lanes give.
+        self._one_writer = asyncio.Lock()
 
     async def __call__(self, event: CloudEvent) -> None:
         if await self._is_processed(event.id):
@@ -93,7 +93,7 @@ class EventHandler:
     async def _store(self, event: CloudEvent, plan: Plan) -> None:
         # No second look-up here: a copy stored since the check above fails this commit on the
         # processed event's primary key (IntegrityError, handled by the caller).
-        async with self._one_writer or contextlib.nullcontext(), self._sessions() as session:
+        async with self._one_writer, self._sessions() as session:
             session.add(ProcessedEvent(event_id=event.id, event_type=event.type))
             await store_plan(session, event.id, plan, self._clock())
             await session.commit()
