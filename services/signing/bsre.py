@@ -33,7 +33,13 @@ from pyhanko_certvalidator import ValidationContext
 
 from common.domain import SignerKind
 from services.signing import rendering
-from services.signing.pades import APPROVAL_REASON, StampText, approval_place, stamp_place
+from services.signing.pades import (
+    StampText,
+    approval_place,
+    approval_reason,
+    stamp_place,
+    with_approval_field,
+)
 from services.signing.signers import ApprovalJob, SignatureJob, SignedLetter, SigningFailed
 
 log = logging.getLogger(__name__)
@@ -161,6 +167,10 @@ class BsreSigner:
             raise SigningFailed("Passphrase TTE wajib diisi untuk menandatangani melalui BSrE.")
         start = time.perf_counter()
         pdf = await asyncio.to_thread(rendering.render_letter, job.content)
+        if job.approval_field:
+            # The camat's empty field, placed before BSrE certifies the letter: the camat's
+            # approval (local keys or BSrE) fills it later, which DocMDP level 2 allows.
+            pdf = await asyncio.to_thread(with_approval_field, pdf, job.stamp.verification_url)
         image = await asyncio.to_thread(_stamp_png, job.stamp)
         rendered = time.perf_counter()
         page, box = stamp_place(
@@ -202,7 +212,14 @@ class BsreSigner:
             PdfFileReader(BytesIO(job.pdf), strict=False), job.stamp.verification_url
         )
         return await self._post(
-            nik, job.passphrase, job.pdf, image, page, box, job.location, APPROVAL_REASON
+            nik,
+            job.passphrase,
+            job.pdf,
+            image,
+            page,
+            box,
+            job.location,
+            approval_reason(job.stamp.register_number),
         )
 
     async def _post(

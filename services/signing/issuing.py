@@ -107,6 +107,10 @@ class IssueRequest:
     # The camat account's printed name (verification's), for a camat certificate installed
     # without one (PKCS#11, BSrE, the dev PKI).
     camat_name: str = ""
+    # The desa signer and the camat both sign through BSrE, each in their own call: this one
+    # (the desa signer's, without the camat's passphrase) only certifies, with the camat's
+    # field reserved; the camat's call adds the register number and the "mengetahui".
+    camat_signs_later: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,16 +271,19 @@ class LetterIssuer:
         log.info("letter %s approved at the kecamatan", letter.id)
         return approved
 
-    def _camat_signer(self, kecamatan_code: str, passphrase: str | None) -> LetterSigner:
+    def _camat_signer(
+        self, kecamatan_code: str, passphrase: str | None, later: bool = False
+    ) -> LetterSigner:
         """The kecamatan's signer (local keys, PKCS#11 or BSrE, as configured for its code),
-        if it holds the camat's key; IssueRefused (a precondition) otherwise."""
+        if it holds the camat's key; IssueRefused (a precondition) otherwise. A remote camat
+        needs their passphrase now unless they sign `later`, in a call of their own."""
         signer = self._signers.for_kecamatan(kecamatan_code)
         if signer is None or not signer.can_sign(kecamatan_code, Role.CAMAT):
             raise IssueRefused(
                 f"Belum ada sertifikat camat untuk kecamatan {kecamatan_code}.",
                 precondition=True,
             )
-        if signer.kind.remote and not passphrase:
+        if signer.kind.remote and not passphrase and not later:
             raise IssueRefused(
                 "Camat menandatangani melalui BSrE: passphrase TTE camat wajib diisi.",
                 precondition=True,
@@ -284,13 +291,19 @@ class LetterIssuer:
         return signer
 
     async def issue(self, req: IssueRequest) -> Letter:
+        camat_later = False
         if req.kecamatan_code:
             # Before the number is taken: a letter the camat cannot approve is not certified.
             # A camat key installed, or a camat marked for BSrE, meanwhile counts.
             await self._signers.refresh()
-            self._camat_signer(req.kecamatan_code, req.camat_passphrase)
+            camat = self._camat_signer(
+                req.kecamatan_code, req.camat_passphrase, later=req.camat_signs_later
+            )
+            # A BSrE desa in a BSrE kecamatan: the desa signer's call certifies only; the
+            # letter is not issued (Letter.issued) until the camat's own call approves it.
+            camat_later = camat.kind.remote and not req.camat_passphrase
         letter = await self._issue_certified(req)
-        if req.kecamatan_code and letter.kecamatan_approved_at is None:
+        if req.kecamatan_code and letter.kecamatan_approved_at is None and not camat_later:
             # The route's kecamatan steps were approved before issuing: the camat's
             # "mengetahui" follows the certification at once (a retry finishes it).
             area = find_desa(letter.desa_code)

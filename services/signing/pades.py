@@ -181,10 +181,19 @@ def signature_metadata(
     )
 
 
+def approval_reason(register_number: str) -> str:
+    """The approval signature's reason, with the kecamatan's register number: readable in the
+    signature itself by any validator, whoever drew the stamp (BSrE draws it as an image)."""
+    if not register_number:
+        return APPROVAL_REASON
+    return f"{APPROVAL_REASON} · No. register {register_number}"
+
+
 def approval_metadata(
     location: str,
     level: PadesLevel = PadesLevel.B_B,
     validation_context: ValidationContext | None = None,
+    reason: str = APPROVAL_REASON,
 ) -> signers.PdfSignatureMetadata:
     """The camat's approval signature: not a certification, same PAdES profile and level."""
     lta = level == PadesLevel.B_LTA
@@ -192,7 +201,7 @@ def approval_metadata(
         field_name=APPROVAL_FIELD,
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
-        reason=APPROVAL_REASON,
+        reason=reason,
         location=location,
         embed_validation_info=lta,
         use_pades_lta=lta,
@@ -222,7 +231,9 @@ def approval_place(reader: Any, verification_url: str) -> tuple[int, tuple[int, 
     return page, (x1, max(6, y1 - height - 6), x2, max(6, y1 - height - 6) + height)
 
 
-def _with_approval_field(pdf: bytes, verification_url: str) -> bytes:
+def with_approval_field(pdf: bytes, verification_url: str) -> bytes:
+    """The letter with the camat's empty signature field placed, as a revision of its own
+    before the certification (which then covers it)."""
     writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     page, box = approval_place(writer.prev, verification_url)
     fields.append_signature_field(
@@ -299,7 +310,7 @@ class PadesEngine:
         among them) refuse."""
         if approval_field:
             # A revision of its own, before the certification (which covers it).
-            pdf = _with_approval_field(pdf, stamp.verification_url)
+            pdf = with_approval_field(pdf, stamp.verification_url)
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         context = self._validation_context() if self.level == PadesLevel.B_LTA else None
         if self._stamp_box is None:
@@ -328,7 +339,12 @@ class PadesEngine:
         return out.getvalue()
 
     def approve(
-        self, pdf: bytes, signer: signers.Signer, location: str, stamp: ApprovalStamp
+        self,
+        pdf: bytes,
+        signer: signers.Signer,
+        location: str,
+        stamp: ApprovalStamp,
+        reason: str | None = None,
     ) -> bytes:
         """The camat's approval signature on a letter already certified with an empty camat field
         (incremental update: the Kades' signature and its LTA material stay as they are)."""
@@ -336,7 +352,9 @@ class PadesEngine:
         context = self._validation_context() if self.level == PadesLevel.B_LTA else None
         # Into the empty field the certification reserved (see `sign`).
         pdf_signer = signers.PdfSigner(
-            approval_metadata(location, self.level, context),
+            approval_metadata(
+                location, self.level, context, reason or approval_reason(stamp.register_number)
+            ),
             signer=signer,
             timestamper=self._timestamper,
             stamp_style=self._approval_style,

@@ -95,6 +95,7 @@ def _issue_request(
         kecamatan_code=request.kecamatan_code,
         camat_name=request.camat_name,
         camat_passphrase=camat_passphrase,
+        camat_signs_later=request.camat_signs_later,
     )
 
 

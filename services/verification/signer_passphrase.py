@@ -12,7 +12,9 @@ A kecamatan whose camat signs through BSrE works the same way (issue 18): after 
 approval the letter waits for the camat's signature (the state's step role is "camat"), and the
 camat's passphrase goes to signing under its own metadata key, which certifies the letter with
 the desa's key and adds the camat's "mengetahui" through BSrE. A refused passphrase leaves the
-letter certified but not issued; the camat's next try reuses both numbers.
+letter certified but not issued; the camat's next try reuses both numbers. In a desa that signs
+through BSrE too, the desa signer signs first (the issue request says `camat_signs_later`:
+signing only certifies) and the camat afterwards, each with their own passphrase and task.
 
 Nothing here retries the signing call: a wrong passphrase counts against the signer at BSrE."""
 

@@ -20,7 +20,7 @@ from smartdesa.v1 import intake_pb2, signing_pb2
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import as_utc
-from common.domain import KABUPATEN_ROLES, ApplicationStatus, Decision, Role
+from common.domain import KABUPATEN_ROLES, ApplicationStatus, Decision, Role, who_may_sign
 from common.domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from common.wilayah import find_desa
 from services.verification import access_log
@@ -491,6 +491,9 @@ async def decide(
         request.passphrase is None
         or request.decision != Decision.APPROVE
         or state.status != ApplicationStatus.AWAITING_SIGNATURE
+        # Another's signature comes first: the camat's approval of a BSrE desa's letter waits
+        # for the desa signer's; the camat signs later, on their own signature task.
+        or actor_role not in who_may_sign(state.step_role or "")
     ):
         return asdict(state)
     # The last approval of a letter whose signer signs remotely: sign with the passphrase now.

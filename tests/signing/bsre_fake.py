@@ -27,6 +27,8 @@ from services.signing.pki import CachedKeySigner, DevSigner, build_root_cert, bu
 USERNAME = "esign-subang"
 PASSWORD = "client-service-secret"
 NIK = "3213110101700001"
+# A second holder (a camat), for letters two BSrE signers sign: their own key and passphrase.
+CAMAT_NIK = "3213110101700002"
 
 
 def _asn1(pem: bytes) -> asn1_x509.Certificate:
@@ -35,21 +37,32 @@ def _asn1(pem: bytes) -> asn1_x509.Certificate:
 
 
 class BsrePki:
-    """A CA of its own, named unlike the kabupaten's, and one holder's key."""
+    """A CA of its own, named unlike the kabupaten's, and a key per holder (the Kades', and a
+    camat's)."""
 
     def __init__(self) -> None:
-        root_key = ec.generate_private_key(ec.SECP256R1())
+        self._root_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake BSrE Root CA")])
-        self.root_pem = build_root_cert(root_key, name)
-        root = x509.load_pem_x509_certificate(self.root_pem)
+        self.root_pem = build_root_cert(self._root_key, name)
+        self._root = x509.load_pem_x509_certificate(self.root_pem)
         self.root_cert_asn1 = _asn1(self.root_pem)
+        self.signer = self._holder(
+            DevSigner("bsre", "Pamanukan", "Subang", "kades", "Dadang Suhendar")
+        )
+        self.signers = {
+            NIK: self.signer,
+            CAMAT_NIK: self._holder(
+                DevSigner("bsre-kec", "Pamanukan", "Subang", "camat", "Asep Sunandar")
+            ),
+        }
+
+    def _holder(self, holder: DevSigner) -> CachedKeySigner:
         key = ec.generate_private_key(ec.SECP256R1())
-        holder = DevSigner("bsre", "Pamanukan", "Subang", "kades", "Dadang Suhendar")
         leaf = build_signer_cert(
-            holder, key.public_key(), root, root_key, "http://bsre.invalid/crl"
+            holder, key.public_key(), self._root, self._root_key, "http://bsre.invalid/crl"
         )
         registry = SimpleCertificateStore.from_certs([self.root_cert_asn1])  # type: ignore[no-untyped-call]
-        self.signer = CachedKeySigner(_asn1(leaf), key, registry)
+        return CachedKeySigner(_asn1(leaf), key, registry)
 
 
 @dataclass
@@ -60,16 +73,22 @@ class FakeBsre:
     delay_seconds: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    # The second holder's passphrase (CAMAT_NIK); None: BSrE does not know them.
+    camat_passphrase: str | None = None
 
-    def sign(self, pdf: bytes) -> bytes:
+    def passphrase_of(self, nik: str) -> str | None:
+        return self.passphrase if nik == NIK else self.camat_passphrase
+
+    def sign(self, pdf: bytes, nik: str = NIK, reason: str | None = None) -> bytes:
         engine = PadesEngine(PadesLevel.B_B, [self.registry.root_cert_asn1])
+        signer = self.registry.signers[nik]
         if PdfFileReader(BytesIO(pdf), strict=False).embedded_signatures:
             # A certified letter with the camat's empty field: signed into that field (what
             # the adapter asks of BSrE for a "mengetahui").
             approval = ApprovalStamp("BSrE", "", "", "-", "https://bsre.example.test")
-            return engine.approve(pdf, self.registry.signer, "BSrE", approval)
+            return engine.approve(pdf, signer, "BSrE", approval, reason=reason)
         stamp = StampText("BSrE", "-", "https://bsre.example.test")
-        return engine.sign(pdf, self.registry.signer, "BSrE", stamp)
+        return engine.sign(pdf, signer, "BSrE", stamp)
 
 
 def _handler(fake: FakeBsre) -> type[BaseHTTPRequestHandler]:
@@ -88,7 +107,10 @@ def _handler(fake: FakeBsre) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             expected = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
-            passphrase_ok = body.get("passphrase") == fake.passphrase
+            expected_passphrase = fake.passphrase_of(str(body.get("nik")))
+            passphrase_ok = expected_passphrase is not None and (
+                body.get("passphrase") == expected_passphrase
+            )
             record = {k: v for k, v in body.items() if k not in ("passphrase", "file")}
             record["path"] = self.path
             record["authorized"] = self.headers.get("Authorization") == expected
@@ -108,22 +130,26 @@ def _handler(fake: FakeBsre) -> type[BaseHTTPRequestHandler]:
                     {"status_code": 2051, "error": f"Sertifikat NIK {NIK} tidak aktif"},
                 )
                 return
-            if body.get("nik") != NIK:
+            if fake.passphrase_of(str(body.get("nik"))) is None:
                 self._answer(400, {"status_code": 2021, "error": "NIK tidak terdaftar"})
                 return
             if not passphrase_ok:
                 self._answer(400, {"status_code": 2031, "error": "Passphrase anda salah"})
                 return
             pdf = base64.b64decode(body["file"][0])
-            signed = pdf if fake.mode == "unsigned" else fake.sign(pdf)
+            signed = (
+                pdf
+                if fake.mode == "unsigned"
+                else fake.sign(pdf, body["nik"], body["signatureProperties"][0].get("reason"))
+            )
             self._answer(200, {"file": [base64.b64encode(signed).decode()], "time": 1234})
 
     return Handler
 
 
 @contextmanager
-def fake_bsre(passphrase: str) -> Iterator[FakeBsre]:
-    fake = FakeBsre(BsrePki(), passphrase)
+def fake_bsre(passphrase: str, camat_passphrase: str | None = None) -> Iterator[FakeBsre]:
+    fake = FakeBsre(BsrePki(), passphrase, camat_passphrase=camat_passphrase)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -237,7 +237,7 @@ async def test_a_camat_signs_the_mengetahui_through_bsre(
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    from services.signing.pades import APPROVAL_FIELD, APPROVAL_REASON, SIGNATURE_FIELD
+    from services.signing.pades import APPROVAL_FIELD, SIGNATURE_FIELD, approval_reason
 
     caplog.set_level(logging.DEBUG)
     kecamatan = "32.13.11"
@@ -267,7 +267,9 @@ async def test_a_camat_signs_the_mengetahui_through_bsre(
         )
         assert letter.kecamatan_approved_at is not None and letter.kecamatan_register
         (sent,) = bsre.requests
-        assert sent["nik"] == NIK and sent["signatureProperties"][0]["reason"] == APPROVAL_REASON
+        assert sent["nik"] == NIK and sent["signatureProperties"][0]["reason"] == approval_reason(
+            letter.kecamatan_register
+        )
         pdf = await runtime.issuer.read_pdf(letter)
 
     reader = PdfFileReader(BytesIO(pdf))

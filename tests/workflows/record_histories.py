@@ -209,6 +209,28 @@ async def camat_remote_signature(
     )
 
 
+async def desa_and_camat_remote_signatures(
+    env: WorkflowEnvironment, handle: Handle, activities: RecordingActivities
+) -> None:
+    # A BSrE desa in a BSrE kecamatan: after the camat's approval the desa signer signs
+    # (certified and numbered, the camat's field reserved), then the camat signs "mengetahui"
+    # at a signature step of their own (one further index, the kecamatan's calendar).
+    await kecamatan_approved(env, handle, activities)
+    state = await wait_for_step(handle, len(KECAMATAN_ROUTE))
+    assert state.step_role == "kades" and state.status == "awaiting_signature", state
+    letter = LetterInfo("letter-1", "470/001/32.13.11.2004/XI/2026", "http://127.0.0.1:8002/v/c")
+    await handle.execute_update(
+        LetterApprovalWorkflow.letter_signed,
+        LetterSignedInput("signed-1", "kades.pamanukan", "kades", PAMANUKAN, letter),
+    )
+    state = await wait_for_step(handle, len(KECAMATAN_ROUTE) + 1)
+    assert state.step_role == "camat" and state.status == "awaiting_signature", state
+    await handle.execute_update(
+        LetterApprovalWorkflow.letter_signed,
+        LetterSignedInput("signed-camat-1", "camat.pamanukan", "camat", PAMANUKAN, letter),
+    )
+
+
 PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Awaitable[None]]] = {
     "approved": approved,
     "revised-then-approved": revised_then_approved,
@@ -220,14 +242,15 @@ PATHS: dict[str, Callable[[WorkflowEnvironment, Handle, RecordingActivities], Aw
     "remote-signature": remote_signature,
     "kecamatan-approved": kecamatan_approved,
     "camat-remote-signature": camat_remote_signature,
+    "desa-and-camat-remote-signatures": desa_and_camat_remote_signatures,
     "intake-down-at-first": intake_down_at_first,
 }
 # Paths whose desa signs remotely (BSrE).
-REMOTE = {"remote-signature"}
+REMOTE = {"remote-signature", "desa-and-camat-remote-signatures"}
 # Paths whose route goes through the kecamatan.
-KECAMATAN = {"kecamatan-approved", "camat-remote-signature"}
+KECAMATAN = {"kecamatan-approved", "camat-remote-signature", "desa-and-camat-remote-signatures"}
 # Paths whose kecamatan's camat signs remotely (BSrE).
-CAMAT_REMOTE = {"camat-remote-signature"}
+CAMAT_REMOTE = {"camat-remote-signature", "desa-and-camat-remote-signatures"}
 KECAMATAN_ROUTE = [*SKD_ROUTE, "kasi_pelayanan_kecamatan", "camat"]
 # How often signing refuses the letter before issuing it, per path.
 REFUSALS = {"signing-blocked-then-issued": 2}

@@ -28,4 +28,5 @@ def issue_letter_request(
         kecamatan_code=input.kecamatan_code,
         # The camat account's printed name (looked up by the caller, never in history).
         camat_name=camat_name,
+        camat_signs_later=input.camat_signs_later,
     )

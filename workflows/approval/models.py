@@ -187,6 +187,9 @@ class IssueLetterInput:
     signer_is_plt: bool = False
     # The kecamatan whose camat signs "mengetahui" after the certification; "" for none.
     kecamatan_code: str = ""
+    # The desa's and the camat's signatures both come through BSrE, in two calls: the desa
+    # signer's certifies, the camat's approves later (False in older histories).
+    camat_signs_later: bool = False
 
 
 # Activity names: the workflow calls activities by name so it imports no I/O code.

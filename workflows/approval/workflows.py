@@ -21,9 +21,12 @@ signing or starts to wait: exactly where the earlier versions upserted, so every
 when the route says so, and routes in older histories never do. `PATCH_LOCAL_CALLS`: the route
 and the progress records are local activities (run in the worker's workflow task, a marker in
 history) instead of activity tasks; letters started before keep their regular activities.
+`PATCH_DESA_AND_CAMAT_SIGNATURES`: a BSrE desa in a BSrE kecamatan waits for the desa signer's
+signature, then the camat's; letters started before wait for the desa signer's only.
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -80,6 +83,7 @@ PATCH_SIGNING_BLOCKED = "signing-blocked-retry-v1"
 PATCH_KECAMATAN_CALENDAR = "kecamatan-calendar-v1"
 PATCH_LOCAL_CALLS = "local-route-and-progress-v1"
 PATCH_CAMAT_SIGNATURE = "camat-remote-signature-v1"
+PATCH_DESA_AND_CAMAT_SIGNATURES = "desa-and-camat-remote-signatures-v1"
 
 _SERVICE_CALL_TIMEOUT = timedelta(seconds=30)
 _ISSUE_TIMEOUT = timedelta(minutes=2)
@@ -150,12 +154,12 @@ class LetterApprovalWorkflow:
         self._letter.issue_request = _issue_request(input, route, last)
         self._letter.end_step()
         if route.remote_signature:
+            if route.camat_remote_signature and workflow.patched(PATCH_DESA_AND_CAMAT_SIGNATURES):
+                return await self._issued(await self._desa_then_camat_signature())
             return await self._issued(await self._await_signature())
         if route.camat_remote_signature and workflow.patched(PATCH_CAMAT_SIGNATURE):
             # The camat signs "mengetahui" through BSrE: verification has signing certify and
-            # approve the letter with the camat's passphrase, then reports it signed. (A desa
-            # that signs through BSrE too waits for its own signer above: not built yet, and
-            # signing refuses such a letter before numbering it.)
+            # approve the letter with the camat's passphrase, then reports it signed.
             return await self._issued(await self._await_signature(Role.CAMAT))
         self._inbox.answer(self._letter.view())  # the last approver, before signing's wait
         return await self._issued(await self._issue(self._letter.issue_request))
@@ -204,19 +208,31 @@ class LetterApprovalWorkflow:
         await self._record(APPLICATION_RESUBMITTED)
         return None
 
-    async def _await_signature(self, signer: str | None = None) -> LetterInfo:
+    async def _await_signature(self, signer: str | None = None, after: int = 0) -> LetterInfo:
         """The remote signer's step: assigned, reminded and escalated like a route step, until
         verification reports the letter signed (it holds the passphrase; we never do). The
-        signer is the desa's (the issue request's role), or `signer` (the camat)."""
+        signer is the desa's (the issue request's role), or `signer` (the camat). Its index is
+        one past the route's last step, `after` more for a second signature (its own task)."""
         assert self._letter.route is not None
         self._letter.status = ApplicationStatus.AWAITING_SIGNATURE
         self._letter.awaited_signer = signer
         await self._assign(
-            len(self._letter.route.steps),
+            len(self._letter.route.steps) + after,
             deadlines.SIGNATURE_WORKING_HOURS,
             lambda: self._inbox.has(Kind.LETTER_SIGNED),
         )
         return self._inbox.take(Kind.LETTER_SIGNED, LetterSignedInput).letter
+
+    async def _desa_then_camat_signature(self) -> LetterInfo:
+        """A BSrE desa in a BSrE kecamatan: two people's passphrases, so two signature steps.
+        The desa signer's certifies the letter (its number, the camat's field reserved:
+        `camat_signs_later` tells signing not to wait for the camat's passphrase); then the
+        camat's, in the kecamatan's calendar and inbox, adds the "mengetahui" and the register
+        number. The letter is issued once both are on it (the camat's report)."""
+        assert self._letter.issue_request is not None
+        self._letter.issue_request = replace(self._letter.issue_request, camat_signs_later=True)
+        await self._await_signature()
+        return await self._await_signature(Role.CAMAT, after=1)
 
     async def _issue(self, request: IssueLetterInput) -> LetterInfo:
         """Has signing issue the letter; while signing refuses it, keeps it (signing_blocked)

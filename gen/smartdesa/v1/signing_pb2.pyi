@@ -377,6 +377,7 @@ class IssueLetterRequest(_message.Message):
     LETTER_TYPE_VERSION_FIELD_NUMBER: _builtins.int
     KECAMATAN_CODE_FIELD_NUMBER: _builtins.int
     CAMAT_NAME_FIELD_NUMBER: _builtins.int
+    CAMAT_SIGNS_LATER_FIELD_NUMBER: _builtins.int
     application_id: _builtins.str
     desa_code: _builtins.str
     letter_type: _builtins.str
@@ -403,6 +404,12 @@ class IssueLetterRequest(_message.Message):
     """The camat account's printed name (verification's staff record), for the "mengetahui"
     stamp when the camat's installed certificate carries none (PKCS#11, BSrE, the dev PKI).
     """
+    camat_signs_later: _builtins.bool
+    """The desa and the camat both sign through BSrE, each with their own passphrase: the desa
+    signer's call certifies the letter (numbered, the camat's field reserved) and leaves the
+    "mengetahui" to the camat's own call later. False: a call without the camat's passphrase
+    is refused before numbering when the camat signs through BSrE.
+    """
     @_builtins.property
     def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
@@ -421,10 +428,11 @@ class IssueLetterRequest(_message.Message):
         letter_type_version: _builtins.str = ...,
         kecamatan_code: _builtins.str = ...,
         camat_name: _builtins.str = ...,
+        camat_signs_later: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "camat_name", b"camat_name", "desa_code", b"desa_code", "fields", b"fields", "kecamatan_code", b"kecamatan_code", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "camat_name", b"camat_name", "camat_signs_later", b"camat_signs_later", "desa_code", b"desa_code", "fields", b"fields", "kecamatan_code", b"kecamatan_code", "letter_type", b"letter_type", "letter_type_version", b"letter_type_version", "nik", b"nik", "on_behalf_of_role", b"on_behalf_of_role", "purpose", b"purpose", "signer_is_plt", b"signer_is_plt", "signer_role", b"signer_role", "signer_username", b"signer_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

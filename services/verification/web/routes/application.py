@@ -201,6 +201,26 @@ async def _page_context(
         if signing_step or open_signature or open_blocked
         else None
     )
+    # A BSrE camat of a BSrE desa approves here without signing: the desa signer certifies
+    # first, then the camat signs on their own signature task (two passphrases).
+    camat_after_desa = (
+        camat_step
+        and signer == SignerKind.BSRE
+        and not desk.kabupaten
+        and await request_view.signer_kind(runtime, staff.desa_code) == SignerKind.BSRE
+    )
+    if camat_after_desa:
+        signer = None
+    # The desa signer's signature on a letter through the kecamatan (past the desa's route)
+    # whose camat signs through BSrE afterwards: it is not issued with this signature.
+    camat_signs_next = (
+        open_signature
+        and task.step.role != Role.CAMAT
+        and found is not None
+        and task.step.index > len(found[0].steps)
+        and await request_view.signer_kind(runtime, kecamatan_of_desa(staff.desa_code))
+        == SignerKind.BSRE
+    )
     fields = request_view.shown_fields(
         detail.application.fields, letter_type, lambda key: _source(app, key)
     )
@@ -228,6 +248,8 @@ async def _page_context(
         "kecamatan_desk": desk.kecamatan,
         "last_step": last_step,
         "camat_step": camat_step,
+        "camat_after_desa": camat_after_desa,
+        "camat_signs_next": camat_signs_next,
         "desa_name": _desa_name(staff.desa_code),
         "ended": ENDED.get(task.status, "") if task.status != TASK_OPEN else "",
         "status_label": STATUS_LABELS.get(app.status, app.status),
