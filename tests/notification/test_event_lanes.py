@@ -27,6 +27,7 @@ from common.events import PUBLIC_STREAM, CloudEvent, event_type, proto_data, pub
 from common.messaging import Consumer, publish
 from common.rpc import INTAKE, NOTIFICATION, VERIFICATION, client_channel
 from services.intake.applications import EVENT_SOURCE
+from services.notification import recipients
 from services.notification.event_handler import EventHandler, event_lane
 from services.notification.models import TABLES, Delivery, Notification, ProcessedEvent
 from services.notification.recipients import RecipientLookup
@@ -81,8 +82,12 @@ async def test_lanes_handle_applications_side_by_side_each_in_order_once(
     peers: Peers,
     data_dir: Path,
     nats_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sessions = any_sessions
+    # The held call waits for the test, not for the call's deadline (which would fail the
+    # event, and the lane would go on with the next) however loaded the machine is.
+    monkeypatch.setattr(recipients, "CALL_TIMEOUT_SECONDS", 600.0)
     desa = _test_desa()
     peers.directory.holders[(desa, "kasi_pemerintahan")] = ["kasi.uji"]
     peers.directory.holders[(desa, "sekdes")] = ["sekdes.uji"]
