@@ -103,9 +103,9 @@ class RecipientLookup:
         )
 
     async def known_applicant(self, application_id: str) -> ResidentContact | None:
-        """The applicant as this service already knows them: the resident an earlier message
-        about the application went out to (every resident message with an application is to
-        its applicant). No phone, number or status: for a message in the app, which needs
+        """The applicant as this service already knows them: the resident an earlier outside
+        message about the application was addressed to (every resident message with an
+        application is to its applicant). No phone, number or status: for a message in the app, which needs
         none of them, without asking intake. None when nothing went out yet."""
         if self._sessions is None:
             return None
