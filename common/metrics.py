@@ -5,13 +5,13 @@ The Temporal worker's own metrics (task latencies, schedule-to-start, poller cou
 the Temporal SDK's runtime on the worker's metrics port (see workflows/approval/worker.py)."""
 
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
     "smartdesa_http_requests_total",
@@ -88,19 +88,19 @@ class OutboxLag:
         self._delay.observe(max(0.0, (datetime.now(UTC) - created_at).total_seconds()))
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: Scope) -> str:
     """The matched route's template, e.g. /api/v1/applications/{application_id}/submit: the
     path with each path parameter's value put back as its name (never the value itself; a
     route's own `path_format` lacks the prefix of the router it was included with). A mount
     (the static files) is its prefix plus /{path}; anything else is "unmatched"."""
-    path = request.scope.get("path", "")
-    if request.scope.get("route") is None:
+    path = scope.get("path", "")
+    if scope.get("route") is None:
         # FastAPI's router names the route it matched, but not a mount.
-        for route in request.app.router.routes:
+        for route in scope["app"].router.routes:
             if isinstance(route, Mount) and route.path_regex.match(path):
                 return route.path_format
         return _UNMATCHED
-    params: dict[str, Any] = request.scope.get("path_params") or {}
+    params: dict[str, Any] = scope.get("path_params") or {}
     segments = path.split("/")
     for name, value in params.items():
         text = str(value)
@@ -111,29 +111,54 @@ def _route_template(request: Request) -> str:
     return "/".join(segments)
 
 
-def _method(request: Request) -> str:
-    return request.method if request.method in _METHODS else _OTHER_METHOD
+def _method(scope: Scope) -> str:
+    method: str = scope.get("method", "")
+    return method if method in _METHODS else _OTHER_METHOD
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request as a pure ASGI middleware: Starlette's
+    `BaseHTTPMiddleware` (`@app.middleware("http")`) runs each request in a task group with
+    memory streams, a cost on every request. A request is counted when its response starts
+    (the latency is the time to the headers, so a server-sent event stream counts once and
+    passes through untouched); one that raises or ends without a response counts as 500."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        counted = False
+
+        def count(status: int) -> None:
+            nonlocal counted
+            counted = True
+            route = _route_template(scope)
+            if route == "/metrics":
+                return
+            method = _method(scope)
+            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+
+        async def send_counted(message: Message) -> None:
+            if not counted and message["type"] == "http.response.start":
+                count(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            if not counted:
+                count(500)
 
 
 def install_metrics(app: FastAPI, service: str) -> None:
     """Count and time every request by route template, and serve `GET /metrics`."""
-
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = _route_template(request)
-            if route != "/metrics":
-                method = _method(request)
-                HTTP_REQUESTS.labels(service, method, route, str(status)).inc()
-                HTTP_LATENCY.labels(service, method, route).observe(time.perf_counter() - started)
+    app.add_middleware(RequestMetrics, service=service)
 
     router = APIRouter()
 

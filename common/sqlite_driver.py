@@ -7,6 +7,13 @@ self-pipe. The cursor here does the four in one call on that thread. The rows, d
 row count and last row id it hands back are those the stock cursor would read; errors are
 translated the same way. Server-side cursors (`stream`) keep the stock class.
 
+A commit or rollback with no transaction open is a no-op in sqlite3, yet a hand-over each: a
+session that only reads closes with two rollbacks (its own and the pool's reset), one that
+commits with a rollback after it. The connection therefore remembers whether sqlite3 said a
+transaction was open after its last statement (read on the connection's thread) and skips
+those calls when none is; anything it cannot see (a server-side cursor, a failed statement or
+call) counts as open, so the call is made.
+
 It leans on aiosqlite's `Connection._execute` (queue a callable on the connection's thread)
 and `Connection._conn` (the sqlite3 connection), which SQLAlchemy's own adapter uses too
 (`_conn`, `_tx`). Every test runs on SQLite, so a change there shows at once.
@@ -26,7 +33,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-_Outcome = tuple[Any, Sequence[Any], int, int | None]  # description, rows, rowcount, lastrowid
+# description, rows, rowcount, lastrowid, and whether a transaction is open after it
+_Outcome = tuple[Any, Sequence[Any], int, int | None, bool]
 
 
 class _OneCallCursor(AsyncAdapt_aiosqlite_cursor):
@@ -90,7 +98,8 @@ class _OneCallCursor(AsyncAdapt_aiosqlite_cursor):
                     cursor.execute(operation, parameters)
                 description = cursor.description
                 rows = cursor.fetchall() if description else ()
-                return description, rows, cursor.rowcount, cursor.lastrowid
+                open_after = connection._conn.in_transaction
+                return description, rows, cursor.rowcount, cursor.lastrowid, open_after
             finally:
                 cursor.close()
 
@@ -99,17 +108,40 @@ class _OneCallCursor(AsyncAdapt_aiosqlite_cursor):
                 outcome: _Outcome = await connection._execute(on_its_thread)  # type: ignore[no-untyped-call]
                 return outcome
 
+        adapt_connection: _Connection = self._adapt_connection  # type: ignore[assignment]
         try:
             outcome = await_(handed_over())
         except Exception as error:
-            self._adapt_connection._handle_exception(error)
-        self._description, rows, self._rowcount, self._lastrowid = outcome
+            adapt_connection.in_transaction = True  # unknown after a failure
+            adapt_connection._handle_exception(error)
+        self._description, rows, self._rowcount, self._lastrowid, open_after = outcome
+        adapt_connection.in_transaction = open_after
         self._rows = collections.deque(rows)
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("in_transaction",)
     _cursor_cls = _OneCallCursor  # type: ignore[assignment]  # a subclass of the stock one
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        # Whether sqlite3 may have a transaction open: unknown until a statement says.
+        self.in_transaction = True
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            self.in_transaction = True  # the stock cursor's statements are not seen here
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            super().commit()  # on failure (it raises) the flag stays: still unknown
+            self.in_transaction = False
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            super().rollback()
+            self.in_transaction = False
 
 
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -407,6 +407,8 @@ async def record_submission(
                 application, status=ApplicationStatus.IN_REVIEW, channel=application.channel
             ),
         ),
+        # submitted_at, set once and never cleared, was unset until this transaction.
+        known_new=True,
     )
     await session.commit()
     return True

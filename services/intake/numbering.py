@@ -11,6 +11,7 @@ taken by a submission whose start failed is kept by that application, so numbers
 from datetime import datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,11 +52,13 @@ async def assign_number(session: AsyncSession, application: LetterApplication, a
     )
     if given.rowcount == 0:  # a concurrent submit of the same application gave it one
         await session.rollback()
-    else:
-        await session.commit()
-    await session.refresh(application)
-    assert application.number is not None
-    return application.number
+        await session.refresh(application)
+        assert application.number is not None
+        return application.number
+    await session.commit()
+    # What was just committed, without reading the row again (nor marking it changed).
+    set_committed_value(application, "number", number)
+    return number
 
 
 async def find_by_number(session: AsyncSession, number: str) -> LetterApplication | None:

@@ -24,6 +24,7 @@ import hmac
 import logging
 import math
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -268,20 +269,40 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((as_utc(moment) - now).total_seconds()))
 
 
-async def _count(session: AsyncSession, key: str, limit: RateLimit, now: datetime) -> int | None:
-    """Counts one request for `key` in `limit`'s current window; the seconds until that window
-    ends if the count is now over the limit, else None."""
+def _window(limit: RateLimit, now: datetime) -> tuple[int, datetime]:
+    """The current window of `limit`: its period number and when it ends."""
     period = int(now.timestamp()) // limit.seconds
-    ends_at = datetime.fromtimestamp((period + 1) * limit.seconds, UTC)
+    return period, datetime.fromtimestamp((period + 1) * limit.seconds, UTC)
+
+
+async def _count(
+    session: AsyncSession, buckets: Sequence[tuple[str, RateLimit]], now: datetime
+) -> list[int]:
+    """Counts one request for each key in its limit's current window, all in one statement;
+    for each window whose count is now over its limit, the seconds until it ends. A key named
+    twice (two limits of one window length) is counted twice, each limit judged on the count
+    after its own hit, as when each was a statement of its own."""
+    if not buckets:
+        return []
+    times = Counter(key for key, _ in buckets)
+    rows = {
+        key: {"key": key, "period": period, "hits": times[key], "ends_at": ends_at}
+        for key, limit in buckets
+        for period, ends_at in [_window(limit, now)]
+    }
     table = SignInThrottle.__table__  # type: ignore[attr-defined]
-    statement = (
-        _insert(session, SignInThrottle)
-        .values(key=key, period=period, hits=1, ends_at=ends_at)
-        .on_conflict_do_update(index_elements=["key", "period"], set_={"hits": table.c.hits + 1})
-        .returning(table.c.hits)
-    )
-    hits: int = (await session.exec(statement)).scalar_one()
-    return _seconds_until(ends_at, now) if hits > limit.count else None
+    insert = _insert(session, SignInThrottle).values(list(rows.values()))
+    statement = insert.on_conflict_do_update(
+        index_elements=["key", "period"], set_={"hits": table.c.hits + insert.excluded.hits}
+    ).returning(table.c.key, table.c.hits)
+    counted: dict[str, int] = dict((await session.exec(statement)).all())
+    waits: list[int] = []
+    for key, limit in reversed(buckets):  # the last hit of a key saw its final count
+        hits = counted[key]
+        counted[key] = hits - 1
+        if hits > limit.count:
+            waits.append(_seconds_until(_window(limit, now)[1], now))
+    return waits
 
 
 async def _guard(session: AsyncSession, nik_hmac: str) -> SignInGuard | None:
@@ -319,7 +340,7 @@ async def _throttle(
         *((f"client:{w.seconds}:{key.tag('client', client)}", w) for w in limits.per_client),
         *((f"all:{w.seconds}:", w) for w in limits.overall),
     ]
-    waits = [wait for k, w in buckets if (wait := await _count(session, k, w, now)) is not None]
+    waits = await _count(session, buckets, now)
     locked_until = _locked_until(await _guard(session, nik_hmac), now)
     # Committed at once: the overall counter is one row every request updates.
     await session.commit()
@@ -327,6 +348,22 @@ async def _throttle(
         raise Locked(_seconds_until(locked_until, now))
     if waits:
         raise Throttled(max(waits))
+
+
+class SweepClock:
+    """When this process last swept the sign-in tables. The sweep is housekeeping only (every
+    check reads a window by its period, a code by its expiry, a wrong-code count by its last
+    failure), so it runs at most once per `every` instead of as three DELETEs per request."""
+
+    def __init__(self, every: timedelta = timedelta(minutes=1)) -> None:
+        self.every = every
+        self._swept_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        if self._swept_at is not None and now - self._swept_at < self.every:
+            return False
+        self._swept_at = now
+        return True
 
 
 async def _sweep(session: AsyncSession, limits: Limits, now: datetime) -> None:
@@ -348,12 +385,15 @@ async def request_code(
     nik: str,
     phone: str,
     client: str,
+    sweeps: SweepClock | None = None,
 ) -> None:
     """Counts the request against its limits (raising Throttled or Locked over one), then
-    writes a pending code and stages its event, the same work whoever may receive it."""
+    writes a pending code and stages its event, the same work whoever may receive it. The
+    tables are swept first (when `sweeps` says it is time; every time without one)."""
     now = utcnow()
     nik_hmac = key.tag("nik", nik)
-    await _sweep(session, limits, now)
+    if sweeps is None or sweeps.due(now):
+        await _sweep(session, limits, now)
     await _throttle(session, key, limits, nik_hmac=nik_hmac, phone=phone, client=client, now=now)
     recipient = await code_recipient(session, population, nik, phone)
     code = new_code()
@@ -381,6 +421,7 @@ async def request_code(
                 )
             ),
         ),
+        known_new=True,  # the id derives from the code row's, new in this transaction
     )
     await session.commit()
     log.info("sign-in code %s staged", pending.id)
@@ -406,13 +447,23 @@ async def _claim_try(session: AsyncSession, limits: Limits, nik_hmac: str, now: 
     for _ in range(CLAIM_ROUNDS):
         guard = await _guard(session, nik_hmac)
         if guard is None:
-            await session.exec(
+            # The NIK's first count, claimed by the insert itself: one wrong code, as the
+            # update below would make of a count of none.
+            lock = limits.lock_after(1)
+            inserted = await session.exec(
                 _insert(session, SignInGuard)
-                .values(nik_hmac=nik_hmac, failures=0, last_failure_at=now)
+                .values(
+                    nik_hmac=nik_hmac,
+                    failures=1,
+                    last_failure_at=now,
+                    locked_until=now + lock if lock is not None else None,
+                )
                 .on_conflict_do_nothing(index_elements=["nik_hmac"])
             )
             await session.commit()
-            continue
+            if inserted.rowcount == 1:
+                return
+            continue  # another try inserted it first: claim as usual
         if (locked_until := _locked_until(guard, now)) is not None:
             raise Locked(_seconds_until(locked_until, now))
         remembered = (
@@ -443,9 +494,10 @@ async def _register(
     population: population_pb2_grpc.PopulationServiceStub,
     nik: str,
     phone: str,
-) -> str:
-    """The resident row for a NIK's first redeemed code; WrongCode if another phone's code was
-    redeemed for it at the same moment."""
+) -> str | Resident:
+    """The resident row for a NIK's first redeemed code (the row itself, as just written, or
+    the id of the one another phone's code registered at the same moment); WrongCode if that
+    other phone may not sign in for the NIK."""
     resident = Resident(nik=nik, phone=phone)
     session.add(resident)
     try:
@@ -457,7 +509,7 @@ async def _register(
             raise WrongCode() from None
         return recipient.resident_id
     log.info("resident %s registered", resident.id)
-    return resident.id
+    return resident
 
 
 async def _bind(
@@ -470,8 +522,13 @@ async def _bind(
     """The resident this sign-in is, bound to `phone`. A resident bound to another phone
     before (the register's phone changed, or an earlier binding was undone) is bound to this
     one, and every session of the phone before ends."""
-    resident_id = recipient.resident_id or await _register(session, population, nik, phone)
-    resident = await session.get(Resident, resident_id, populate_existing=True)
+    found = recipient.resident_id or await _register(session, population, nik, phone)
+    # A row registered just now is as written; any other is read as stored now.
+    resident = (
+        found
+        if isinstance(found, Resident)
+        else await session.get(Resident, found, populate_existing=True)
+    )
     if resident is None:  # residents are never deleted
         raise WrongCode()
     if resident.phone != phone:
@@ -505,7 +562,7 @@ async def _prove_family(
             for w in limits.family_per_phone
         ),
     ]
-    waits = [wait for k, w in buckets if (wait := await _count(session, k, w, now)) is not None]
+    waits = await _count(session, buckets, now)
     await session.commit()
     if waits:
         raise FamilyThrottled(max(waits))

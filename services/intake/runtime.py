@@ -4,7 +4,7 @@ channel, gRPC server): built at start, torn down in reverse."""
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from nats.aio.client import Client as NATS
@@ -37,7 +37,7 @@ from common.temporal_client import TemporalConnection
 from services.intake.catalogue import Catalogue, pin_unpinned
 from services.intake.config import Settings
 from services.intake.duties_servicer import PublicDutiesServicer, register_duties
-from services.intake.otp import Limits, OtpKey
+from services.intake.otp import Limits, OtpKey, SweepClock
 from services.intake.resumable import upload_janitor
 from services.intake.retention import retention_janitor
 from services.intake.servicer import IntakeServicer, register
@@ -75,6 +75,8 @@ class Runtime:
     token_verifier: TokenVerifier
     otp_key: OtpKey
     code_limits: Limits
+    # When the sign-in tables were last swept (at most once a minute).
+    sign_in_sweeps: SweepClock = field(default_factory=SweepClock)
 
 
 @asynccontextmanager

@@ -93,6 +93,7 @@ async def send_code(
             nik,
             phone,
             client_address(request),
+            runtime.sign_in_sweeps,
         )
     except otp.Throttled as exc:
         raise too_many(exc) from exc

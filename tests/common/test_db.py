@@ -3,11 +3,12 @@
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 
 from common.db import create_engine, create_tables, session_factory
 
@@ -125,3 +126,56 @@ async def test_the_one_call_cursor_answers_as_the_stock_aiosqlite_one(tmp_path: 
     finally:
         await ours.dispose()
         await stock.dispose()
+
+
+async def test_commits_and_rollbacks_go_to_sqlite_only_with_a_transaction_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sqlite3 treats both as no-ops outside a transaction; each would still be a hand-over.
+    # What a transaction holds is still committed or undone, and its write lock let go.
+    calls: list[str] = []
+    for name in ("commit", "rollback"):
+        original = getattr(aiosqlite.Connection, name)
+
+        async def counted(self: aiosqlite.Connection, _o: Any = original, _n: str = name) -> None:
+            calls.append(_n)
+            await _o(self)
+
+        monkeypatch.setattr(aiosqlite.Connection, name, counted)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'tx.db'}")
+    sessions = session_factory(engine)
+    try:
+        await create_tables(engine, [Parent])
+        calls.clear()
+        async with sessions() as session:  # reads only: nothing to commit or undo
+            await session.exec(select(Parent))
+            await session.commit()
+        assert calls == []
+        async with sessions() as session:  # a write, committed: one commit, no rollback
+            session.add(Parent(id=1))
+            await session.commit()
+        assert calls == ["commit"]
+        calls.clear()
+        async with sessions() as session:  # a write left open is undone when it closes
+            session.add(Parent(id=2))
+            await session.flush()
+        assert calls == ["rollback"]
+        calls.clear()
+        async with sessions() as session:  # a failed write, then rolled back
+            session.add(Parent(id=1))
+            with pytest.raises(IntegrityError):
+                await session.commit()
+            await session.rollback()
+        assert "rollback" in calls
+        async with engine.connect() as conn:  # a streamed read is not seen: the call is made
+            calls.clear()
+            _ = [row async for row in await conn.stream(text("SELECT id FROM test_db_parent"))]
+            await conn.rollback()
+            assert calls == ["rollback"]
+        async with sessions() as session:  # no write lock is left behind: this commits at once
+            session.add(Parent(id=3))
+            await session.commit()
+            ids = {p.id for p in (await session.exec(select(Parent))).all()}
+        assert ids == {1, 3}
+    finally:
+        await engine.dispose()
