@@ -1,7 +1,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from common.config import CommonSettings
 
@@ -65,6 +65,10 @@ class Settings(CommonSettings):
     notification_retry_base_seconds: float = 5.0
     notification_retry_cap_seconds: float = 600.0
     notification_dispatch_poll_seconds: float = 2.0
+
+    # Public events of this many applications (or complaints) handled at once, each
+    # application's in order (common/messaging.Consumer's lanes); 1: one event at a time.
+    notification_event_lanes: int = Field(default=8, ge=1)
 
     @property
     def letter_link_base_url(self) -> str:

@@ -4,6 +4,7 @@ The processed-event row is written in the same transaction as everything the eve
 so a redelivered event finds it and changes nothing.
 """
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -30,6 +31,15 @@ PUBLIC_FILTERS = [f"{PUBLIC_ROOT}.*.*.*.{name}" for name in PUBLIC_EVENT_NAMES]
 INTERNAL_FILTERS = [internal_subject(OTP_REQUESTED), internal_subject(SIGN_IN_NOTICE)]
 
 
+def event_lane(event: CloudEvent) -> str | None:
+    """The public consumer's lane of an event (common/messaging.py): its application's, or its
+    complaint's. Events of one application are handled in stream order (application.cancelled
+    withdraws what its earlier events queued), those of different ones side by side."""
+    data = event.data if isinstance(event.data, dict) else {}
+    key = data.get("application_id") or data.get("complaint_id")
+    return str(key) if key else event.subject
+
+
 class EventHandler:
     def __init__(
         self,
@@ -42,13 +52,22 @@ class EventHandler:
         self._recipients = recipients
         self._on_deliveries = on_deliveries  # wakes the dispatcher after a commit
         self._clock = clock
+        # The consumer's lanes store one at a time; the gRPC calls before still overlap. On
+        # SQLite (one writer) lanes storing at once would each wait for its lock in SQLite's
+        # busy handler, which sleeps and retries without a queue (as verification's
+        # TaskProjection found). On PostgreSQL a notification's id is drawn at its insert, so
+        # two transactions at once could commit out of id order, and an inbox stream (which
+        # sends what is past the last id it sent) could pass over the earlier one for good.
+        # A store is a few inserts: taking turns costs little of what the lanes give.
+        self._one_writer = asyncio.Lock()
 
     async def __call__(self, event: CloudEvent) -> None:
         if await self._is_processed(event.id):
             log.info("event %s already processed; skipping", event.id)
             return
         # Ask the other services before opening the transaction: no write lock held on a call.
-        plan = await plan_for(event, self._recipients, self._clock())
+        # Each contact, role and preference asked once for this event, and not kept after it.
+        plan = await plan_for(event, self._recipients.for_event(), self._clock())
         try:
             await self._store(event, plan)
         except IntegrityError:
@@ -74,7 +93,7 @@ class EventHandler:
     async def _store(self, event: CloudEvent, plan: Plan) -> None:
         # No second look-up here: a copy stored since the check above fails this commit on the
         # processed event's primary key (IntegrityError, handled by the caller).
-        async with self._sessions() as session:
+        async with self._one_writer, self._sessions() as session:
             session.add(ProcessedEvent(event_id=event.id, event_type=event.type))
             await store_plan(session, event.id, plan, self._clock())
             await session.commit()

@@ -2,21 +2,30 @@
 phone) and verification (who holds a role in a desa, Plt included); and how each person wants
 to hear from us (this service's own preferences). Events never carry phone numbers."""
 
+import copy
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from smartdesa.v1 import directory_pb2, directory_pb2_grpc, intake_pb2, intake_pb2_grpc
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.messaging import PermanentEventError
+from services.notification.models import Delivery
 from services.notification.preferences import Preferences, load_preferences
 
 if TYPE_CHECKING:
     from services.notification.rules import LetterLinks
 
 CALL_TIMEOUT_SECONDS = 10.0
+
+T = TypeVar("T")
+
+# A resident's recipient key (rules.resident_recipient).
+RESIDENT_PREFIX = "resident:"
 
 # The peer says this can never succeed: terminate the event instead of redelivering it.
 _PERMANENT_CODES = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
@@ -52,11 +61,35 @@ class RecipientLookup:
         self._sessions = sessions
         # How messages point at a letter (signed, short-lived); None where no letter is linked.
         self.letter_links = letter_links
+        # Answers already given while one event is handled (for_event); None: ask every time.
+        self._memo: dict[tuple[str, ...], Any] | None = None
+
+    def for_event(self) -> "RecipientLookup":
+        """A lookup for one event's handling, which asks once for each applicant's contact,
+        role's holders and person's preferences (letter.issued asked intake twice, for its
+        message and the survey's). What it learns goes with it when the event is handled:
+        no contact or role holder is kept from one event to the next (a Plt may start at any
+        time, and a phone may change)."""
+        scoped = copy.copy(self)
+        scoped._memo = {}
+        return scoped
+
+    async def _once(self, key: tuple[str, ...], ask: Callable[[], Awaitable[T]]) -> T:
+        if self._memo is None:
+            return await ask()
+        if key not in self._memo:
+            self._memo[key] = await ask()  # an error is not kept: the event fails as a whole
+        answer: T = self._memo[key]
+        return answer
 
     async def preferences(self, recipient: str) -> Preferences:
         """The person's stored preferences, or the defaults (every channel, no quiet hours)."""
         if self._sessions is None:
             return Preferences.default()
+        return await self._once(("preferences", recipient), lambda: self._preferences(recipient))
+
+    async def _preferences(self, recipient: str) -> Preferences:
+        assert self._sessions is not None
         async with self._sessions() as session:
             return await load_preferences(session, recipient)
 
@@ -64,7 +97,35 @@ class RecipientLookup:
         return await self._contact(intake_pb2.GetContactRequest(resident_id=resident_id))
 
     async def contact_of_applicant(self, application_id: str) -> ResidentContact:
-        return await self._contact(intake_pb2.GetContactRequest(application_id=application_id))
+        return await self._once(
+            ("applicant", application_id),
+            lambda: self._contact(intake_pb2.GetContactRequest(application_id=application_id)),
+        )
+
+    async def known_applicant(self, application_id: str) -> ResidentContact | None:
+        """The applicant as this service already knows them: the resident an earlier outside
+        message about the application was addressed to (every resident message with an
+        application is to its applicant). No phone, number or status: for a message in the app, which needs
+        none of them, without asking intake. None when nothing went out yet."""
+        if self._sessions is None:
+            return None
+        recipient = await self._once(
+            ("known applicant", application_id), lambda: self._known_applicant(application_id)
+        )
+        if recipient is None:
+            return None
+        return ResidentContact(resident_id=recipient.removeprefix(RESIDENT_PREFIX), phone="")
+
+    async def _known_applicant(self, application_id: str) -> str | None:
+        assert self._sessions is not None
+        async with self._sessions() as session:
+            found = await session.exec(
+                select(Delivery.recipient)
+                .where(col(Delivery.application_id) == application_id)
+                .where(col(Delivery.recipient).startswith(RESIDENT_PREFIX))
+                .limit(1)
+            )
+            return found.first()
 
     async def contact_of_sign_in(self, sign_in_id: str) -> ResidentContact | None:
         """Where a pending sign-in code goes (`resident_id` empty for a NIK with no resident
@@ -111,6 +172,12 @@ class RecipientLookup:
     async def role_holders(self, desa_code: str, role: str) -> list[RoleHolder]:
         """Who holds `role` in the desa now, a Plt included (marked `acting`). For
         "kabupaten_operator" the directory answers the kabupaten's operators for that desa."""
+        holders = await self._once(
+            ("holders", desa_code, role), lambda: self._role_holders(desa_code, role)
+        )
+        return list(holders)  # the caller's own list
+
+    async def _role_holders(self, desa_code: str, role: str) -> list[RoleHolder]:
         try:
             response = await self._directory.ListRoleHolders(
                 directory_pb2.ListRoleHoldersRequest(desa_code=desa_code, role=role),

@@ -77,7 +77,7 @@ from services.notification.channels import EMAIL, SMS, WHATSAPP
 from services.notification.dispatcher import cancel_pending
 from services.notification.models import STANDBY, Delivery, Notification
 from services.notification.preferences import Preferences
-from services.notification.recipients import RecipientLookup
+from services.notification.recipients import RESIDENT_PREFIX, RecipientLookup, ResidentContact
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def staff_recipient(username: str) -> str:
 
 
 def resident_recipient(resident_id: str) -> str:
-    return f"resident:{resident_id}"
+    return f"{RESIDENT_PREFIX}{resident_id}"
 
 
 def sign_in_recipient(sign_in_id: str) -> str:
@@ -545,7 +545,13 @@ async def _tell_applicant(
     """The applicant's message about `data`, with what it quotes: the application's number and
     page, the step's role and deadline, and (from intake) the reason for the current status.
     `step`: a step update, which the resident may have switched to in-app only."""
-    contact = await recipients.contact_of_applicant(data.application_id)
+    contact: ResidentContact | None = None
+    if _in_app_without_contact(group):
+        # Said in the app only, with nothing intake answers: who the applicant is suffices
+        # (application.decided, resubmitted, cancelled; three calls to intake per letter).
+        contact = await recipients.known_applicant(data.application_id)
+    if contact is None:
+        contact = await recipients.contact_of_applicant(data.application_id)
     values = {
         "letter_type": _letter_type_name(data),
         # An application submitted before numbers existed is named by its letter type.
@@ -595,6 +601,16 @@ async def _tell_applicant(
         outside=prefs is None or prefs.step_updates,
         prefs=prefs,
     )
+
+
+# What the applicant's message quotes from intake's answer (beside the phone).
+_FROM_CONTACT = frozenset({"number", "reason"})
+
+
+def _in_app_without_contact(group: t.EventTemplates) -> bool:
+    """Whether `group` goes to the app only and quotes nothing intake answers."""
+    outside = (group.email, group.whatsapp, group.sms)
+    return all(tpl is None for tpl in outside) and not group.inapp.placeholders() & _FROM_CONTACT
 
 
 async def _tell(

@@ -42,6 +42,7 @@ from services.notification.event_handler import (
     INTERNAL_FILTERS,
     PUBLIC_FILTERS,
     EventHandler,
+    event_lane,
 )
 from services.notification.models import WhatsAppChat
 from services.notification.recipients import RecipientLookup
@@ -139,9 +140,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         shutdown.push("dead-letter mover", dead_letters.stop)
 
         consumers: list[Consumer] = []
-        for stream, durable, filters in (
-            (PUBLIC_STREAM, EVENTS_DURABLE, PUBLIC_FILTERS),
-            (INTERNAL_STREAM, INTERNAL_DURABLE, INTERNAL_FILTERS),
+        # The public events in lanes, one per application: one event waiting on intake or
+        # verification does not hold the others. The internal ones (sign-in codes, notices)
+        # are few and short: one at a time.
+        for stream, durable, filters, lanes in (
+            (PUBLIC_STREAM, EVENTS_DURABLE, PUBLIC_FILTERS, settings.notification_event_lanes),
+            (INTERNAL_STREAM, INTERNAL_DURABLE, INTERNAL_FILTERS, 1),
         ):
             consumer = Consumer(
                 js,
@@ -151,6 +155,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 handler=handler,
                 max_deliver=settings.nats_max_deliver,
                 retry_delays=settings.nats_retry_delays,
+                lanes=lanes,
+                lane_key=event_lane if lanes > 1 else None,
             )
             await consumer.start()
             shutdown.push(f"consumer {consumer.durable}", consumer.stop)

@@ -1,6 +1,7 @@
 """Fixtures for the notification service: real gRPC peers standing in for intake and
 verification (real grpc.aio servers behind common.rpc.GrpcServer), real SQLite, real NATS."""
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -90,6 +91,8 @@ class FakeIntake(IntakeStandIn):
         self.calls: list[intake_pb2.GetContactRequest] = []
         self.complainants: dict[str, str] = {}  # complaint id -> resident id (signed in)
         self.unavailable_next = 0  # answer UNAVAILABLE this many times first
+        # Application ids whose contact is answered only once their event is set: a slow call.
+        self.held: dict[str, asyncio.Event] = {}
         # WhatsApp chat: the catalogue ListLetterTypes answers, what FileWalkIn filed, and
         # each NIK's applications.
         self.catalogue: intake_pb2.LetterTypeCatalogue | None = None
@@ -209,6 +212,8 @@ class FakeIntake(IntakeStandIn):
         self, request: intake_pb2.GetContactRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.Contact:
         self.calls.append(request)
+        if request.application_id in self.held:
+            await self.held[request.application_id].wait()
         if self.unavailable_next > 0:
             self.unavailable_next -= 1
             await context.abort(grpc.StatusCode.UNAVAILABLE, "sedang sibuk")

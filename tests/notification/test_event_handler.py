@@ -13,9 +13,11 @@ from sqlmodel import col, select
 
 from common.auth import InternalAuth
 from common.domain.events import (
+    APPLICATION_DECIDED,
     APPLICATION_REJECTED,
     APPLICATION_REVISION_REQUESTED,
     APPLICATION_STEP_ASSIGNED,
+    APPLICATION_SUBMITTED,
     LETTER_ISSUED,
 )
 from common.events import PUBLIC_STREAM, CloudEvent, event_type
@@ -89,9 +91,9 @@ async def test_the_same_event_twice_notifies_once(handler_env: HandlerEnv, peers
     assert len(await notifications(handler_env, survey=True)) == 1
     assert len(await deliveries(handler_env, survey=True)) == 1
     assert len(handler_env.wakes) == 1
-    # The letter's message and the survey invitation ask once each; the second time stops
-    # before asking anyone.
-    assert len(peers.intake.calls) == 2
+    # The letter's message and the survey invitation share one answer of intake's (one event,
+    # one look-up); the second time stops before asking anyone.
+    assert len(peers.intake.calls) == 1
 
 
 async def test_the_same_event_at_once_on_two_consumers_is_stored_once(
@@ -316,3 +318,85 @@ async def test_the_resident_is_asked_once_how_it_went(
     path, expires, sig = found.groups()
     assert path == f"/survei/{APPLICATION_ID}"
     verify_signed_path(LINK_KEY, path, expires, sig)
+
+
+async def test_a_letters_events_ask_each_peer_once_per_person_and_role(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    """A letter's eight public events, as a journey brings them: intake is asked for the
+    applicant's contact only where a message leaves the app or quotes intake's answer (the
+    submission, the second and third steps, the letter), once per event; the approvals, said
+    in the app only, go to the resident the submission's message went to. The directory is
+    asked once per step."""
+    app_id = f"app-{uuid.uuid4().hex[:8]}"
+    peers.intake.add_resident("res-journey", "6281234500001", app_id)
+    peers.directory.holders[(PAMANUKAN, "kades")] = ["kades.pamanukan"]
+    roles = ("kasi_pemerintahan", "sekdes", "kades")
+    journey = [application_event(APPLICATION_SUBMITTED, app_id, application_number="SKD-1")[1]]
+    for step, role in enumerate(roles):
+        journey.append(
+            application_event(APPLICATION_STEP_ASSIGNED, app_id, step_index=step, step_role=role)[1]
+        )
+        journey.append(
+            application_event(
+                APPLICATION_DECIDED, app_id, step_index=step, step_role=role, decision="approve"
+            )[1]
+        )
+    journey.append(application_event(LETTER_ISSUED, app_id, letter_number="470/9/2004")[1])
+    asked: list[tuple[str, int, int]] = []
+    for event in journey:
+        before = (len(peers.intake.calls), len(peers.directory.calls))
+        await handler_env.handler(event)
+        asked.append(
+            (
+                event.name,
+                len(peers.intake.calls) - before[0],
+                len(peers.directory.calls) - before[1],
+            )
+        )
+    assert asked == [
+        ("application.submitted", 1, 0),
+        ("application.step_assigned", 0, 1),
+        ("application.decided", 0, 0),
+        ("application.step_assigned", 1, 1),
+        ("application.decided", 0, 0),
+        ("application.step_assigned", 1, 1),
+        ("application.decided", 0, 0),
+        ("letter.issued", 1, 0),
+    ]
+    async with handler_env.sessions() as session:
+        notes = (
+            await session.exec(
+                select(Notification)
+                .where(col(Notification.recipient) == "resident:res-journey")
+                .order_by(col(Notification.id))
+            )
+        ).all()
+    # What the resident reads is what intake's answer gave before: the approvals in the app.
+    assert [n.template for n in notes] == [
+        "submitted.inapp",
+        "decided.inapp",
+        "step_reached.inapp",
+        "decided.inapp",
+        "step_reached.inapp",
+        "decided.inapp",
+        "letter_issued.inapp",
+        "survey_invitation.inapp",
+    ]
+    assert {n.link for n in notes if n.template == "decided.inapp"} == {
+        f"/api/v1/applications/{app_id}"
+    }
+
+
+async def test_an_approval_before_any_message_went_out_asks_intake(
+    handler_env: HandlerEnv, peers: Peers
+) -> None:
+    """Nothing went out about the application yet (an event from before this service kept
+    deliveries, or a resident with no outside channel): intake is asked, as before."""
+    _, event = application_event(APPLICATION_DECIDED, step_role="sekdes", decision="approve")
+    await handler_env.handler(event)
+    assert [c.application_id for c in peers.intake.calls] == [APPLICATION_ID]
+    notes = await notifications(handler_env)
+    assert [(n.recipient, n.template) for n in notes] == [
+        (f"resident:{RESIDENT_ID}", "decided.inapp")
+    ]

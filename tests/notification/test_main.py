@@ -210,8 +210,8 @@ async def test_malformed_events_are_terminated_and_do_not_block(service: Service
     info = await consumer_settled(service, PUBLIC_STREAM, EVENTS_DURABLE, last)
     assert info.delivered is not None
     assert info.delivered.consumer_seq == 3  # each delivered once: terminated, not nak'ed
-    # Only the good event asked for a contact: for its message and its survey invitation.
-    assert len(service.peers.intake.calls) == 2
+    # Only the good event asked for a contact, once for its message and its survey invitation.
+    assert len(service.peers.intake.calls) == 1
 
 
 async def test_contact_not_found_terminates_the_event(service: Service) -> None:
@@ -251,8 +251,8 @@ async def test_unavailable_peer_means_redelivery(service: Service) -> None:
     assert "470/007/2004/VII/2026" in item["body"]
     info = await consumer_settled(service, PUBLIC_STREAM, EVENTS_DURABLE, seq)
     assert info.delivered is not None and info.delivered.consumer_seq == 2  # once more
-    # The failed asks, then letter and survey.
-    assert len(service.peers.intake.calls) == READ_ATTEMPTS + 2
+    # The failed asks, then one for the letter and its survey.
+    assert len(service.peers.intake.calls) == READ_ATTEMPTS + 1
 
 
 async def test_dev_messages_do_not_exist_in_production(data_dir: Path) -> None:
