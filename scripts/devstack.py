@@ -90,12 +90,16 @@ class Ports:
         return {var: str(getattr(self, f)) for f, (var, _default) in PORT_VARIABLES.items()}
 
     def taken(self) -> list[str]:
-        """The ports another process holds now, each with its variable: told before anything
-        starts, instead of a child exiting on a failed bind with only its log to say why."""
+        """The ports another process holds now, or two of ours share, each with its variable:
+        told before anything starts, instead of a child exiting on a failed bind with only its
+        log to say why."""
+        named: dict[int, list[str]] = {}
+        for f, (var, _default) in PORT_VARIABLES.items():
+            named.setdefault(getattr(self, f), []).append(var)
         return [
-            f"{getattr(self, f)} ({var})"
-            for f, (var, _default) in PORT_VARIABLES.items()
-            if not _bindable(getattr(self, f))
+            f"{port} ({', '.join(variables)})"
+            for port, variables in named.items()
+            if len(variables) > 1 or not _bindable(port)
         ]
 
 
@@ -282,9 +286,9 @@ class DevStack:
     def start_all(self) -> None:
         if taken := self.ports.taken():
             raise RuntimeError(
-                "ports in use by another process: "
+                "ports in use by another process, or named twice: "
                 + ", ".join(taken)
-                + "; stop it, or set the variable to a free port"
+                + "; stop what holds them, or set the variables to free ports"
             )
         engines = self.engines()
         for child in engines:

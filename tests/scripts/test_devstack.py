@@ -1,5 +1,6 @@
 """The dev stack's port check and readiness check (scripts/devstack.py)."""
 
+import random
 import socket
 import threading
 from collections.abc import Iterator
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts.devstack import PORT_VARIABLES, DevStack, Ports, _healthy
+from tests.support import processes
 from tests.support.processes import free_port
 
 
@@ -52,3 +54,23 @@ def test_the_default_ports_lie_below_the_ephemeral_range() -> None:
     # A default inside it (50051 once) may be held by any outgoing connection at start.
     first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     assert all(default < first_ephemeral for _var, default in PORT_VARIABLES.values())
+
+
+def test_a_port_named_twice_stops_the_stack_before_anything_starts(tmp_path: Path) -> None:
+    ports = Ports(**{name: free_port() for name in PORT_VARIABLES})
+    twice = Ports(**{**ports.__dict__, "signing_http": ports.intake_http})
+    stack = DevStack(tmp_path, twice)
+    with pytest.raises(RuntimeError) as refused:
+        stack.start_all()
+    named = f"{ports.intake_http} (SMARTDESA_INTAKE_HTTP_PORT, SMARTDESA_SIGNING_HTTP_PORT)"
+    assert named in str(refused.value)
+    assert stack.children == []
+
+
+def test_free_port_never_hands_out_a_port_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = free_port(), free_port()
+    processes._handed_out.discard(second)  # as if never handed out
+    # The random pick repeats `first` (nothing listens on it, so it passes the bind check).
+    picks = iter([first, second])
+    monkeypatch.setattr(random, "randrange", lambda _start, _stop: next(picks))
+    assert processes.free_port() == second

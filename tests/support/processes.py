@@ -30,16 +30,26 @@ def _ephemeral_ports_start() -> int:
         return 32768  # Linux's default
 
 
+# Ports this process handed out already: a stack picks a dozen at once, before any is bound,
+# and a repeat (about 1 in 200 stacks) made two of its servers race for one port; the loser
+# exited on its bind (seen: signing's HTTP, "address already in use", exit code 3).
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on now, outside the ephemeral range."""
+    """A loopback port nothing listens on now, outside the ephemeral range, and never one this
+    process handed out before."""
     below = _ephemeral_ports_start()
     for _ in range(200):
         port = random.randrange(LISTEN_PORTS_FROM, below)
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     raise RuntimeError(f"no free port between {LISTEN_PORTS_FROM} and {below}")
 
