@@ -17,7 +17,7 @@ import pytest
 from asn1crypto import pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from scripts.journey import Journey
@@ -47,11 +47,12 @@ def bsre() -> Iterator[FakeBsre]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory, bsre: FakeBsre) -> StackRunner:
-    """The dev stack, with the kecamatan of Pamanukan's camat on BSrE (the desa keeps the dev
-    PKI's local keys): signing's settings for the kecamatan's code, as an operator sets them."""
-    folder = tmp_path_factory.mktemp("e2e-camat-bsre")
+def bsre_runner(
+    folder: Path, bsre: FakeBsre, signers: dict[str, str], niks: dict[str, str]
+) -> StackRunner:
+    """The dev stack with signing's BSrE settings, as an operator sets them: who signs through
+    BSrE (`signers`, by desa or kecamatan code) and each signer's NIK (`niks`, by
+    "code:role"), trusting the fake server's root."""
     password_file = folder / "bsre.password"
     password_file.write_text(BSRE_PASSWORD)
     bsre_root = folder / "bsre-root.pem"
@@ -59,14 +60,22 @@ def runner(tmp_path_factory: pytest.TempPathFactory, bsre: FakeBsre) -> StackRun
     return StackRunner(
         folder / "data",
         {
-            "SMARTDESA_SIGNING_SIGNERS": json.dumps({KEC_PAMANUKAN: "bsre"}),
+            "SMARTDESA_SIGNING_SIGNERS": json.dumps(signers),
             "SMARTDESA_SIGNING_BSRE_URL": bsre.url,
             "SMARTDESA_SIGNING_BSRE_USERNAME": USERNAME,
             "SMARTDESA_SIGNING_BSRE_PASSWORD_FILE": str(password_file),
-            "SMARTDESA_SIGNING_BSRE_NIKS": json.dumps({f"{KEC_PAMANUKAN}:camat": NIK}),
+            "SMARTDESA_SIGNING_BSRE_NIKS": json.dumps(niks),
             "SMARTDESA_SIGNING_TRUST_ROOTS": json.dumps([str(bsre_root)]),
         },
     )
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory, bsre: FakeBsre) -> StackRunner:
+    """The dev stack, with the kecamatan of Pamanukan's camat on BSrE (the desa keeps the dev
+    PKI's local keys): signing's settings for the kecamatan's code, as an operator sets them."""
+    folder = tmp_path_factory.mktemp("e2e-camat-bsre")
+    return bsre_runner(folder, bsre, {KEC_PAMANUKAN: "bsre"}, {f"{KEC_PAMANUKAN}:camat": NIK})
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +99,7 @@ def staff(journey: Journey) -> Staff:
     return Staff(journey)
 
 
-def _letter_row(data_dir: Path, app_id: str) -> dict[str, Any]:
+def letter_row(data_dir: Path, app_id: str) -> dict[str, Any]:
     """Signing's record of the letter (its own database in the stack's data folder)."""
     found = sorted(data_dir.rglob("signing.db"))
     assert found, list(data_dir.iterdir())
@@ -105,9 +114,11 @@ def _letter_row(data_dir: Path, app_id: str) -> dict[str, Any]:
     return dict(rows[0])
 
 
-def _both_signatures(pdf: bytes, roots_pem: list[bytes]) -> None:
+def both_signatures(
+    pdf: bytes, roots_pem: list[bytes]
+) -> tuple[EmbeddedPdfSignature, EmbeddedPdfSignature]:
     """The Kades' certification (P=2) and the camat's approval signature (BSrE's), both valid
-    against the kabupaten root and BSrE's."""
+    against `roots_pem`; the two signatures, the Kades' first."""
     roots = [x509.Certificate.load(pem.unarmor(r)[2]) for r in roots_pem]
     context = ValidationContext(trust_roots=roots)
     reader = PdfFileReader(BytesIO(pdf))
@@ -120,9 +131,10 @@ def _both_signatures(pdf: bytes, roots_pem: list[bytes]) -> None:
         status = validate_pdf_signature(signature, context)
         assert status.bottom_line, status.summary()
         assert status.docmdp_ok is not False
+    return kades, camat
 
 
-def test_an_skd_with_a_bsre_camat_carries_both_signatures(
+def test_an_skd_with_a_bsre_camat_carriesboth_signatures(
     journey: Journey, staff: Staff, bsre: FakeBsre, runner: StackRunner
 ) -> None:
     camat = kecamatan_account(journey, staff, "camat.kec.pamanukan", "camat")
@@ -157,7 +169,7 @@ def test_an_skd_with_a_bsre_camat_carries_both_signatures(
     assert waiting["kind"] == "signature"
     # Not issued: intake has no letter to hand out yet (409, as for any letter in progress).
     assert journey.letter_pdf(resident, app_id).status_code == 409
-    first = _letter_row(runner.data_dir, app_id)
+    first = letter_row(runner.data_dir, app_id)
     assert first["kecamatan_register"] and first["kecamatan_approved_at"] is None
 
     signed = staff_call(
@@ -170,12 +182,12 @@ def test_an_skd_with_a_bsre_camat_carries_both_signatures(
     assert pdf.status_code == 200, pdf.text
     root = journey.http.get(f"{journey.ep.signing}/pki/root.pem")
     assert root.status_code == 200
-    _both_signatures(pdf.content, [root.content, bsre.registry.root_pem])
+    both_signatures(pdf.content, [root.content, bsre.registry.root_pem])
     verdict = journey.verify_pdf(pdf.content)
     assert verdict["conclusion"] == "valid", verdict
 
     # One number each, taken by the first attempt; the register number is the kecamatan's.
-    done = _letter_row(runner.data_dir, app_id)
+    done = letter_row(runner.data_dir, app_id)
     assert KECAMATAN_REGISTER.fullmatch(done["kecamatan_register"]), done
     assert (done["number"], done["sequence"], done["kecamatan_register"]) == (
         first["number"],

@@ -23,16 +23,16 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from temporalio.testing import WorkflowEnvironment
 
-from services.signing.config import Settings as SigningSettings
 from services.signing.pades import APPROVAL_FIELD, SIGNATURE_FIELD, approval_reason
 from services.signing.runtime import Runtime as SigningRuntime
-from services.signing.runtime import open_runtime as open_signing
 from services.verification.config import Settings
-from tests.signing.bsre_fake import CAMAT_NIK, NIK, PASSWORD, USERNAME, FakeBsre, fake_bsre
+from tests.signing.bsre_fake import CAMAT_NIK, NIK, FakeBsre, fake_bsre
 from tests.support.waiting import eventually
 from tests.verification.conftest import Service
-from tests.verification.events import PAMANUKAN
-from tests.verification.test_bsre_passphrase import _files_holding
+from tests.verification.test_bsre_passphrase import (
+    _files_holding,
+    signing,  # noqa: F401 (a fixture: signing on this module's BSrE, Pamanukan's Kades on it)
+)
 from tests.verification.test_camat_bsre import (
     BSRE_MARK,
     CAMAT_PASSWORD,
@@ -56,32 +56,6 @@ CAMAT_PASSPHRASE = "kunci-bsre-camat-8841"
 def bsre() -> Iterator[FakeBsre]:
     with fake_bsre(KADES_PASSPHRASE, CAMAT_PASSPHRASE) as fake:
         yield fake
-
-
-@pytest.fixture
-async def signing(base_settings: Settings, bsre: FakeBsre) -> AsyncIterator[SigningRuntime]:
-    """Signing connected to BSrE: Pamanukan's Kades signs through it; the kecamatan's camat
-    once the operator marks them."""
-    data_dir = base_settings.data_dir
-    password_file = data_dir / "bsre.password"
-    password_file.write_text(PASSWORD)
-    bsre_root = data_dir / "bsre-root.pem"
-    bsre_root.write_bytes(bsre.registry.root_pem)
-    signing_settings = SigningSettings(
-        profile="dev",
-        data_dir=data_dir,
-        nats_url=base_settings.nats_url,
-        signing_grpc_port=0,
-        signing_workers=0,
-        signing_signers={PAMANUKAN: "bsre"},
-        signing_bsre_url=bsre.url,
-        signing_bsre_username=USERNAME,
-        signing_bsre_password_file=password_file,
-        signing_bsre_niks={f"{PAMANUKAN}:kades": NIK},
-        signing_trust_roots=[bsre_root],
-    )
-    async with open_signing(signing_settings) as runtime:
-        yield runtime
 
 
 @pytest.fixture
@@ -121,7 +95,7 @@ async def _not_in_inbox(service: Service, headers: dict[str, str], path: str, ap
 
 async def test_the_kades_then_the_camat_sign_through_bsre_and_only_then_is_it_issued(
     service: Service,
-    signing: SigningRuntime,
+    signing: SigningRuntime,  # noqa: F811
     bsre: FakeBsre,
     queue: str,  # noqa: F811
     camat: dict[str, str],
