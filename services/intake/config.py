@@ -74,6 +74,12 @@ class Settings(CommonSettings):
     # per kabupaten code as JSON (e.g. '{"32.13": 180}'); any other kabupaten gets the default.
     intake_attachment_retention_days: dict[str, int] = {}
     intake_attachment_default_retention_days: int = Field(default=365, gt=0)
+    # Hand each recorded progress event to verification's task inbox as soon as it is
+    # committed (task_hand_over.py), besides publishing it; off: JetStream alone.
+    intake_task_hand_over: bool = True
+    # How long a recorded event that opens no task (a decision) waits for its application's
+    # next one, to be handed over together (task_hand_over.py).
+    intake_task_hand_over_hold_seconds: float = Field(default=0.5, ge=0)
     # How often the retention job runs while the service runs (it is idempotent: a missed or
     # doubled run changes nothing).
     intake_retention_interval_seconds: float = Field(default=6 * 3600, gt=0)

@@ -64,8 +64,10 @@ def _rfc3339(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value is not None else ""
 
 
-async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgressRequest) -> bool:
-    """True if applied now; False if this sequence was recorded before (nothing changes)."""
+async def record_progress(
+    session: AsyncSession, request: intake_pb2.RecordProgressRequest
+) -> CloudEvent | None:
+    """The event recorded now; None if this sequence was recorded before (nothing changes)."""
     _check(request)
     application = await session.get(LetterApplication, request.application_id)
     if application is None:
@@ -144,35 +146,33 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
         event_step_index, event_step_role = waiting_before[1] or 0, waiting_before[2]
     # The event's id is this (application, sequence)'s: no look-up for an earlier copy. A copy
     # (recorded before, or concurrently) fails the commit on the keys and returns False.
-    await stage_event(
-        session,
-        public_subject(application.desa_code, request.event),
-        CloudEvent(
-            id=deterministic_event_id(application.id, "progress", str(request.sequence)),
-            source=EVENT_SOURCE,
-            type=event_type(request.event),
-            subject=application.id,
-            time=at,
-            data=application_event_data(
-                application,
-                status=request.status,
-                step_index=event_step_index,
-                step_role=event_step_role,
-                decision=request.decision,
-                deadline=_rfc3339(deadline),
-                escalated_to_role=request.escalated_to_role,
-                escalation_level=request.escalation_level,
-                **letter_extra,
-            ),
+    event = CloudEvent(
+        id=deterministic_event_id(application.id, "progress", str(request.sequence)),
+        source=EVENT_SOURCE,
+        type=event_type(request.event),
+        subject=application.id,
+        time=at,
+        data=application_event_data(
+            application,
+            status=request.status,
+            step_index=event_step_index,
+            step_role=event_step_role,
+            decision=request.decision,
+            deadline=_rfc3339(deadline),
+            escalated_to_role=request.escalated_to_role,
+            escalation_level=request.escalation_level,
+            **letter_extra,
         ),
-        known_new=True,
+    )
+    await stage_event(
+        session, public_subject(application.desa_code, request.event), event, known_new=True
     )
     try:
         await session.commit()
     except IntegrityError:
         # The same sequence was recorded before or concurrently; that one stands.
         await session.rollback()
-        return False
+        return None
     log.info(
         "application %s: %s (sequence %d) -> %s",
         application.id,
@@ -180,4 +180,4 @@ async def record_progress(session: AsyncSession, request: intake_pb2.RecordProgr
         request.sequence,
         request.status,
     )
-    return True
+    return event

@@ -15,6 +15,7 @@ from smartdesa.v1 import (
     notification_pb2_grpc,
     population_pb2_grpc,
     signing_pb2_grpc,
+    tasks_pb2_grpc,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +42,7 @@ from services.intake.otp import Limits, OtpKey, SweepClock
 from services.intake.resumable import upload_janitor
 from services.intake.retention import retention_janitor
 from services.intake.servicer import IntakeServicer, register
+from services.intake.task_hand_over import TaskHandOver
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         notification_channel = client_channel(settings.notification_grpc_target, auth, NOTIFICATION)
         shutdown.push("gRPC channel to notification", notification_channel.close)
 
+        hand_over = None
+        if settings.intake_task_hand_over:
+            hand_over = TaskHandOver(
+                tasks_pb2_grpc.TaskInboxServiceStub(verification_channel),
+                hold_s=settings.intake_task_hand_over_hold_seconds,
+            )
+            # Before the channel closes (pushed after it): the held events are let go.
+            shutdown.push("task hand-over", hand_over.close)
         servicer = IntakeServicer(
             sessions,
             settings.attachments_dir,
@@ -140,6 +150,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             catalogue,
             population_pb2_grpc.PopulationServiceStub(verification_channel),
             kept_document_days=settings.intake_kept_document_days,
+            hand_over=hand_over,
         )
         duties = PublicDutiesServicer(sessions, temporal, relay.wake, settings.attachments_dir)
 

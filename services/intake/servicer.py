@@ -56,6 +56,7 @@ from services.intake.sign_in_bindings import (
     resident_session_valid,
     undo_binding,
 )
+from services.intake.task_hand_over import TaskHandOver
 from services.intake.uploads import ReceivedFile, clean_filename
 from services.intake.walk_in import (
     PhoneMismatch,
@@ -129,8 +130,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         catalogue: Catalogue,
         population: population_pb2_grpc.PopulationServiceStub | None = None,
         kept_document_days: int = 365,
+        hand_over: TaskHandOver | None = None,
     ) -> None:
         self._sessions = sessions
+        self._hand_over = hand_over  # a recorded event to verification's task inbox, at once
         self._kept_days = kept_document_days  # how long a kept KTP/KK may be reused
         self._catalogue = catalogue  # the letter types a walk-in may be filed for
         self._population = population  # a walk-in's identity fields come from the register
@@ -325,14 +328,18 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     ) -> intake_pb2.RecordProgressResponse:
         async with self._sessions() as session:
             try:
-                applied = await record_progress(session, request)
+                event = await record_progress(session, request)
             except InvalidProgress as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             except UnknownApplication:
                 await context.abort(grpc.StatusCode.NOT_FOUND, "application not found")
-        if applied:
-            self._on_committed()
-        return intake_pb2.RecordProgressResponse(applied=applied)
+        if event is None:
+            return intake_pb2.RecordProgressResponse(applied=False)
+        self._on_committed()
+        if self._hand_over is not None:
+            # A step assigned: answered once the task is in the inbox (or the hand-over gave up).
+            await self._hand_over(event)
+        return intake_pb2.RecordProgressResponse(applied=True)
 
     async def ListLetterTypes(
         self, request: intake_pb2.ListLetterTypesRequest, context: grpc.aio.ServicerContext

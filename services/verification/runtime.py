@@ -28,7 +28,7 @@ from common.rpc import INTAKE, NOTIFICATION, SIGNING, VERIFICATION, GrpcServer, 
 from common.secrets import ensure_dev_secrets
 from common.shutdown import Shutdown
 from common.temporal_client import TemporalConnection
-from services.verification import servicer
+from services.verification import servicer, task_hand_over
 from services.verification.catalogue import Catalogue
 from services.verification.config import Settings
 from services.verification.inbox_events import InboxFanout, publish_inbox_changed
@@ -95,12 +95,15 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         async def inbox_changed(desa_code: str, roles: frozenset[str]) -> None:
             await publish_inbox_changed(nc, desa_code, roles)
 
+        # One projection for both ways an event comes: JetStream, and intake's hand-over
+        # (task_hand_over.py) as soon as intake has committed it.
+        projection = TaskProjection(sessions, on_change=inbox_changed)
         task_consumer = Consumer(
             js,
             stream=PUBLIC_STREAM,
             durable=TASKS_DURABLE,
             filter_subjects=TASK_EVENT_SUBJECTS,
-            handler=TaskProjection(sessions, on_change=inbox_changed).handle,
+            handler=projection.handle,
             max_deliver=settings.nats_max_deliver,
             retry_delays=settings.nats_retry_delays,
             lanes=settings.verification_task_lanes,
@@ -129,15 +132,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
         add_directory = servicer.register(sessions, catalogue)
         add_population = population_servicer.register(sessions)
+        add_task_inbox = task_hand_over.register(projection)
 
         def add_servicers(server: grpc.aio.Server) -> None:
             add_directory(server)
             add_population(server)
+            add_task_inbox(server)
 
         grpc_server = GrpcServer(
             settings.grpc_bind,
             internal_auth,
-            [servicer.SERVICE_NAME, population_servicer.SERVICE_NAME],
+            [servicer.SERVICE_NAME, population_servicer.SERVICE_NAME, task_hand_over.SERVICE_NAME],
             add_servicers,
         )
         await grpc_server.start()

@@ -212,7 +212,7 @@ class _Ready:
     event: CloudEvent
     payload: events_pb2.ApplicationEvent
     occurred_at: datetime
-    result: "asyncio.Future[tuple[str | None, set[str]]]" = field(
+    result: "asyncio.Future[tuple[str | None, set[str]] | None]" = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -243,24 +243,61 @@ class TaskProjection:
         self._on_change = on_change
 
     async def handle(self, event: CloudEvent) -> None:
-        name = event.name
-        if name not in _HANDLED and name not in _APPLICATION_STATES:
-            return  # e.g. letter.revoked: neither a task nor the application's state changes
-        payload = _parse(event)
-        occurred_at = as_utc(event.time)
-        if self._one_writer is not None:
-            changed, roles = await self._in_turn(_Ready(event, payload, occurred_at))
-        else:
-            changed, roles = await self._apply_alone(_Ready(event, payload, occurred_at))
-        if changed and self._on_change is not None:
-            await self._on_change(changed, frozenset(roles))
+        """The JetStream consumer's handler. Most events were handed over by intake before
+        their JetStream copy comes: that copy is known applied by a read alone, which does not
+        wait for SQLite's writer."""
+        async with self._sessions() as session:
+            seen = await session.get(ProcessedEvent, event.id)
+        if seen is None:
+            await self.apply(event)
 
-    async def _apply_alone(self, ready: "_Ready") -> tuple[str | None, set[str]]:
-        """Applies one event in a transaction of its own."""
+    async def apply(self, event: CloudEvent) -> bool:
+        """Applies `event` once: False when its id was applied already (JetStream's copy of an
+        event handed over by intake, task_hand_over.py, or the other way round) or when its
+        type changes nothing here."""
+        return (await self.apply_all([event]))[0]
+
+    async def apply_all(self, events: Sequence[CloudEvent]) -> list[bool]:
+        """Applies `events` (one application's, in order: intake's hand-over of a decision
+        with the next step) in one transaction; for each, whether it was applied now. All are
+        checked first: one that can never be applied refuses them all (PermanentEventError)."""
+        ready = [
+            _Ready(event, _parse(event), as_utc(event.time))
+            for event in events
+            if event.name in _HANDLED or event.name in _APPLICATION_STATES
+        ]  # others (e.g. letter.revoked) change neither a task nor the application's state
+        if not ready:
+            results: list[tuple[str | None, set[str]] | None] = []
+        elif self._one_writer is not None:
+            results = await self._in_turn(ready)
+        else:
+            results = await self._apply_together(ready)
+        applied = {r.event.id: result for r, result in zip(ready, results, strict=True)}
+        told: dict[str, set[str]] = {}
+        for result in results:
+            if result is not None and result[0]:
+                told.setdefault(result[0], set()).update(result[1])
+        if self._on_change is not None:
+            for desa_code, roles in told.items():
+                await self._on_change(desa_code, frozenset(roles))
+        return [applied.get(event.id) is not None for event in events]
+
+    async def _apply_together(
+        self, ready: list["_Ready"]
+    ) -> list[tuple[str | None, set[str]] | None]:
+        """Applies `ready` in one transaction of their own; None for each applied already."""
+        async with self._sessions() as session:
+            results = [await self._applied(session, r) for r in ready]
+            if any(result is not None for result in results):
+                await session.commit()
+        return results
+
+    async def _apply_alone(self, ready: "_Ready") -> tuple[str | None, set[str]] | None:
+        """Applies one event in a transaction of its own; None: it was applied already."""
         async with self._sessions() as session:
             result = await self._applied(session, ready)
             if result is None:
-                return None, set()
+                return None
             await session.commit()
         return result
 
@@ -269,11 +306,20 @@ class TaskProjection:
     ) -> tuple[str | None, set[str]] | None:
         """Applies the event in `session` (the caller commits); None: it was applied already."""
         event, payload = ready.event, ready.payload
+        if self._one_writer is None:
+            # PostgreSQL: the JetStream copy of an event and intake's hand-over of it (or of
+            # the application's next event) may arrive together, on two replicas. One at a time
+            # per application, until this transaction ends: the second then sees what the first
+            # applied. (SQLite's writer takes one transaction at a time anyway.)
+            await session.exec(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(payload.application_id, 0)))
+            )
         # One query for both: was this event applied already (a redelivery; its row has the
         # event's application), and the newest event applied of its application. Each
         # statement is a round trip through the database driver's thread, and the next step's
-        # task waits on them. The consumer gives this application's events one at a time, in
-        # order (its lane), so neither changes until this event is applied.
+        # task waits on them. Neither changes until this event is applied: the consumer gives
+        # this application's events one at a time, in order (its lane); a hand-over of one
+        # waits for the lock above (PostgreSQL) or for the writer's turn (SQLite).
         seen, latest = (
             await session.exec(
                 select(
@@ -286,21 +332,23 @@ class TaskProjection:
             return None
         return await self._apply(session, event, payload, latest, ready.occurred_at)
 
-    async def _in_turn(self, ready: "_Ready") -> tuple[str | None, set[str]]:
-        """SQLite: waits for the writer's turn; whoever gets it applies what is ready then."""
+    async def _in_turn(self, ready: list["_Ready"]) -> list[tuple[str | None, set[str]] | None]:
+        """SQLite: waits for the writer's turn; whoever gets it applies what is ready then
+        (`ready` all in the same turn: they join the queue together)."""
         assert self._one_writer is not None
-        self._ready.append(ready)
+        self._ready.extend(ready)
         async with self._one_writer:
-            if not ready.result.done():
+            if not all(r.result.done() for r in ready):
                 batch, self._ready = self._ready, []
                 await self._apply_ready(batch)
-        return ready.result.result()
+        return [r.result.result() for r in ready]
 
     async def _apply_ready(self, batch: list["_Ready"]) -> None:
-        """Applies `batch` in one transaction: one event of each application at most, as the
-        consumer's lanes give an application's next event only once this one is acked. If one
-        of them fails, none is kept and each is applied again alone, so that the failing event
-        fails by itself and the others are applied."""
+        """Applies `batch` in one transaction, in the order the events arrived. The lanes give
+        an application's next event only once this one is acked; a hand-over may add a copy of
+        an event or the application's next one, which the session's autoflush lets the later
+        event see (`_applied`). If one of them fails, none is kept and each is applied again
+        alone, so that the failing event fails by itself and the others are applied."""
         try:
             if len(batch) > 1:
                 try:
@@ -311,7 +359,7 @@ class TaskProjection:
                     log.info("a batch of %d events failed; applying them one by one", len(batch))
                 else:
                     for ready, result in zip(batch, results, strict=True):
-                        ready.result.set_result(result or (None, set()))
+                        ready.result.set_result(result)
                     return
             for ready in batch:
                 try:
