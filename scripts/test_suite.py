@@ -6,6 +6,10 @@
 - Everything else runs on pytest-xdist workers, a module per worker at a time (`loadscope`), so
   that a module's shared fixtures (an e2e module's dev stack) start once.
 
+The project's modules are compiled to bytecode first (scripts/devstack.compile_bytecode): the
+tests start many service processes and run workflows in Temporal's sandbox, which otherwise
+compile them from source again and again where PYTHONDONTWRITEBYTECODE is set.
+
 The page tests' output is written to build/test-browser.log and printed after the rest, so the
 two do not interleave. Arguments are passed to both processes (e.g. `-x`, `--durations=20`).
 The exit code is the first non-zero of the two.
@@ -15,6 +19,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from scripts.devstack import compile_bytecode
 
 BROWSER_TESTS = "tests/browser"
 BROWSER_LOG = Path("build/test-browser.log")
@@ -28,6 +34,7 @@ def workers() -> str:
 
 def main(args: list[str]) -> int:
     BROWSER_LOG.parent.mkdir(exist_ok=True)
+    compile_bytecode()
     pytest = [sys.executable, "-m", "pytest"]
     with BROWSER_LOG.open("wb") as log:
         pages = subprocess.Popen([*pytest, BROWSER_TESTS, *args], stdout=log, stderr=log)
