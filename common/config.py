@@ -38,6 +38,12 @@ class CommonSettings(BaseSettings):
     # "asyncio" / "h11" fall back to the pure-Python ones.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     http_parser: Literal["httptools", "h11"] = "httptools"
+    # How long a thread holding the GIL may keep it from another that waits (sys.setswitchinterval,
+    # Python's default 5 ms). Every SQLite statement runs on aiosqlite's thread and hands its
+    # result back to the event loop: while the loop's thread is busy, each hand-over waited up
+    # to the interval, twice (common.event_loop; docs/performance.md, "The GIL's switch
+    # interval"). 0: Python's default.
+    gil_switch_interval_ms: float = Field(default=0.5, ge=0)
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "letter-approval"

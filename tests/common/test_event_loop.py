@@ -2,6 +2,8 @@
 and h11 when configured."""
 
 import asyncio
+import sys
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -57,3 +59,26 @@ def test_asyncio_and_h11_when_configured() -> None:
     finally:
         loop.close()
     assert uvicorn_options(CommonSettings()) == {"loop": "uvloop", "http": "httptools"}
+
+
+@pytest.fixture
+def switch_interval() -> Iterator[None]:
+    """Puts the process's own switch interval back after the test."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
+@pytest.mark.usefixtures("switch_interval")
+def test_the_processes_hand_the_gil_over_sooner_unless_told_not_to() -> None:
+    sys.setswitchinterval(0.005)
+    uvicorn_options(CommonSettings(gil_switch_interval_ms=0.5))
+    assert sys.getswitchinterval() == pytest.approx(0.0005)
+
+    sys.setswitchinterval(0.005)
+    run(asyncio.sleep(0), CommonSettings(gil_switch_interval_ms=1))  # the worker's way in
+    assert sys.getswitchinterval() == pytest.approx(0.001)
+
+    sys.setswitchinterval(0.005)
+    uvicorn_options(CommonSettings(gil_switch_interval_ms=0))  # 0: Python's own default
+    assert sys.getswitchinterval() == pytest.approx(0.005)
