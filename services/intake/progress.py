@@ -145,7 +145,7 @@ async def record_progress(
         # its holders).
         event_step_index, event_step_role = waiting_before[1] or 0, waiting_before[2]
     # The event's id is this (application, sequence)'s: no look-up for an earlier copy. A copy
-    # (recorded before, or concurrently) fails the commit on the keys and returns False.
+    # (recorded before, or concurrently) fails the commit on the keys and returns None.
     event = CloudEvent(
         id=deterministic_event_id(application.id, "progress", str(request.sequence)),
         source=EVENT_SOURCE,

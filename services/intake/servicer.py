@@ -133,7 +133,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         hand_over: TaskHandOver | None = None,
     ) -> None:
         self._sessions = sessions
-        self._hand_over = hand_over  # a recorded event to verification's task inbox, at once
+        self._hand_over = hand_over  # recorded events to verification's task inbox, early
         self._kept_days = kept_document_days  # how long a kept KTP/KK may be reused
         self._catalogue = catalogue  # the letter types a walk-in may be filed for
         self._population = population  # a walk-in's identity fields come from the register
