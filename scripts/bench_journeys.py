@@ -60,7 +60,7 @@ from temporalio.client import Client
 from scripts import bare_chain
 from scripts.bench_memory import CLK_TCK, _descendants
 from scripts.devstack import HOST, PORT_VARIABLES, DevStack, Ports
-from scripts.journey import Endpoints, Journey, sample_pdf, sample_png
+from scripts.journey import CLIENT_LIMITS, Endpoints, Journey, sample_pdf, sample_png
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresDatabases
@@ -155,7 +155,9 @@ class InboxWatch:
         fetch, as the page's burst rule does (the page also waits 300 ms first; this does not,
         so the figures are the system's, not the page's)."""
         headers = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.base, headers=headers, timeout=WAIT) as client:
+        with httpx.Client(
+            base_url=self.base, headers=headers, timeout=WAIT, limits=CLIENT_LIMITS
+        ) as client:
             while not self._stop:
                 if self._stale.wait(1.0):
                     self._stale.clear()

@@ -38,7 +38,7 @@ from workflows.approval.search_attributes import dev_server_args
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]
 # The project's own packages, compiled to bytecode before anything starts (compile_bytecode).
-PROJECT_PACKAGES = ("common", "services", "workflows", "gen")
+PROJECT_PACKAGES = ("common", "services", "workflows", "gen", "scripts")
 
 
 def _env_int(name: str, default: int) -> int:

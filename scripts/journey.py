@@ -82,6 +82,12 @@ def sample_pdf() -> bytes:
     return bytes(out)
 
 
+# The services' uvicorn closes a keep-alive connection after 5 s idle. A client that sends on
+# it at that very moment gets "Server disconnected without sending a response" (seen once in a
+# bench run): the clients here drop an idle connection sooner, as browsers do.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=4.0)
+
+
 class FailoverTransport(httpx.BaseTransport):
     """Spreads requests over a service's replicas and skips one that is down, as a Kubernetes
     Service does for its ready pods (tests/scale). `replicas` maps the address a request is
@@ -92,7 +98,7 @@ class FailoverTransport(httpx.BaseTransport):
 
     def __init__(self, replicas: dict[str, list[str]]) -> None:
         self._replicas = replicas
-        self._inner = httpx.HTTPTransport()
+        self._inner = httpx.HTTPTransport(limits=CLIENT_LIMITS)
         self._turn = itertools.count()
         self._lock = threading.Lock()
 
@@ -127,7 +133,7 @@ class Journey:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.ep = endpoints
-        self.http = httpx.Client(timeout=timeout, transport=transport)
+        self.http = httpx.Client(timeout=timeout, transport=transport, limits=CLIENT_LIMITS)
 
     def close(self) -> None:
         self.http.close()
