@@ -34,7 +34,7 @@ class TaskInboxServicer(tasks_pb2_grpc.TaskInboxServiceServicer):
             except ValueError as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not a CloudEvent: {exc}")
                 raise
-            if event.name.partition(".")[0] not in _KINDS:
+            if event.name.partition(".")[0] not in _KINDS or not isinstance(event.data, dict):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not an application event")
             events.append(event)
         if len({event.data.get("application_id") for event in events}) > 1:

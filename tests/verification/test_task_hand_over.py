@@ -349,6 +349,13 @@ def _without_headers() -> tasks_pb2.HandOverEventsRequest:
     return tasks_pb2.HandOverEventsRequest(events=[tasks_pb2.HandedOverEvent(data=event.body())])
 
 
+def _data_not_an_object() -> tasks_pb2.HandOverEventsRequest:
+    event = _assigned(str(uuid.uuid4()), 0, "kasi_pemerintahan", T0)
+    return tasks_pb2.HandOverEventsRequest(
+        events=[tasks_pb2.HandedOverEvent(headers=event.headers(), data=b'["not", "an", "object"]')]
+    )
+
+
 async def _nothing_written(inbox: Inbox) -> None:
     async with inbox.sessions() as session:
         for table in (Task, ProcessedEvent, ApplicationRecord):
@@ -358,8 +365,13 @@ async def _nothing_written(inbox: Inbox) -> None:
 
 @pytest.mark.parametrize(
     "request_",
-    [_without_headers(), _not_an_application_event(), _step_without_desa_role_or_type()],
-    ids=["no-cloudevent-headers", "resident-event", "step-without-desa-role-type"],
+    [
+        _without_headers(),
+        _not_an_application_event(),
+        _step_without_desa_role_or_type(),
+        _data_not_an_object(),
+    ],
+    ids=["no-cloudevent-headers", "resident-event", "step-without-desa-role-type", "data-a-list"],
 )
 async def test_what_is_no_application_event_is_refused_and_nothing_written(
     inbox: Inbox, request_: tasks_pb2.HandOverEventsRequest
