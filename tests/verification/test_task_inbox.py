@@ -595,7 +595,9 @@ async def test_events_ready_while_another_is_applied_share_one_commit_on_sqlite(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """The first event has the writer to itself; the three that came meanwhile (other lanes,
-    other applications) are applied together, in one transaction."""
+    other applications) are applied together, in one transaction. (`apply`, the step after
+    `handle`'s read of whether the event was applied: that read's own timing would decide
+    which events arrive together.)"""
     changes: list[tuple[str, frozenset[str]]] = []
 
     async def on_change(desa_code: str, roles: frozenset[str]) -> None:
@@ -606,7 +608,7 @@ async def test_events_ready_while_another_is_applied_share_one_commit_on_sqlite(
     t0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
     app_ids = [str(uuid.uuid4()) for _ in range(4)]
 
-    await asyncio.gather(*(projection.handle(_assigned(a, t0)) for a in app_ids))
+    await asyncio.gather(*(projection.apply(_assigned(a, t0)) for a in app_ids))
 
     assert commits == [2]
     for app_id in app_ids:
