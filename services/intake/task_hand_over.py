@@ -115,14 +115,15 @@ class TaskHandOver:
             response: tasks_pb2.HandOverEventsResponse = await self._stub.HandOverEvents(
                 request, timeout=HAND_OVER_TIMEOUT_S
             )
-        except grpc.aio.AioRpcError as exc:
-            unimplemented = exc.code() == grpc.StatusCode.UNIMPLEMENTED
+        except Exception as exc:  # noqa: BLE001 (never a record's failure: JetStream has them)
+            code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else None
+            unimplemented = code == grpc.StatusCode.UNIMPLEMENTED
             pause = PAUSE_AFTER_UNIMPLEMENTED_S if unimplemented else PAUSE_AFTER_FAILURE_S
             self._paused_until = time.monotonic() + pause
             log.warning(
                 "hand-over of %d event(s) failed (%s); JetStream alone for %.0f s",
                 len(events),
-                exc.code().name,
+                code.name if code is not None else type(exc).__name__,
                 pause,
             )
             return [False] * len(events)

@@ -31,6 +31,7 @@ from common.secrets import ensure_dev_secrets
 from services.intake.config import Settings
 from services.intake.main import create_app
 from services.intake.models import LetterApplication, Resident
+from services.intake.task_hand_over import TaskHandOver
 from services.verification import task_hand_over
 from services.verification.models import TABLES, ProcessedEvent, Task
 from services.verification.task_hand_over import TaskInboxServicer
@@ -515,3 +516,29 @@ async def test_with_the_hand_over_switched_off_record_progress_only_records(
             )
             assert servicer.calls == 0
             assert await verification.tasks(application_id) == []
+
+
+async def test_a_hand_over_that_cannot_be_sent_fails_no_record(
+    base_settings: Settings, catalogue: CatalogueServer
+) -> None:
+    """Not every failure is a gRPC status: a channel already closed raises grpc's own usage
+    error. The hand-over gives up and pauses like after any failure; the caller (the record)
+    never sees it."""
+    async with task_inbox(base_settings) as (verification, servicer):
+        channel = client_channel(
+            verification.target, InternalAuth.from_settings(base_settings, INTAKE), VERIFICATION
+        )
+        await channel.close()
+        hand_over = TaskHandOver(tasks_pb2_grpc.TaskInboxServiceStub(channel))
+        event = CloudEvent(
+            id=event_id("a", 1),
+            source="test",
+            type="id.go.subang.smartdesa.application.step_assigned.v1",
+            subject="a",
+            data={"application_id": "a"},
+        )
+
+        assert await hand_over.hand_over([event]) == [False]
+        await hand_over(event)  # an opening event, awaited: returns, raises nothing
+
+        assert servicer.calls == 0
