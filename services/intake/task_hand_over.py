@@ -9,10 +9,10 @@ verification's TaskInboxService:
 - An event that opens a task (a step assigned, signing blocked) is handed over at once, and
   RecordProgress answers once it is applied: the task is in the inbox before the decision's
   answer reaches the staff client.
-- Any other event (a decision, a reminder) is held for up to HOLD_S: the workflow records the
-  next step a few tens of milliseconds after the decision, and both then go in one call and
-  one transaction, in order, instead of the next step waiting for the decision's turn at
-  SQLite's one writer. An event that no next one follows in time (the last approval, a return
+- Any other event (a decision, a reminder) is held for a moment (`hold_s`, the setting
+  SMARTDESA_INTAKE_TASK_HAND_OVER_HOLD_SECONDS): the workflow records the next step a few tens
+  of milliseconds after the decision, and both then go in one call and one transaction, in
+  order, instead of the next step waiting for the decision's turn at SQLite's one writer. An event that no next one follows in time (the last approval, a return
   for revision) is handed over alone.
 
 A shortcut only: the outbox still publishes every event and the projection applies each event
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 
 # Events after which someone's inbox holds a new task: RecordProgress waits for these.
 OPENING_EVENTS = frozenset({APPLICATION_STEP_ASSIGNED, APPLICATION_SIGNING_BLOCKED})
-# How long another event waits for its application's next one, by default (the setting
-# SMARTDESA_INTAKE_TASK_HAND_OVER_HOLD_SECONDS). Measured under load: a decision's next step is
-# recorded 60 ms after it at the median, 300 ms at the 95th percentile.
-HOLD_S = 0.5
 # Applying events takes tens of milliseconds; longer means verification is struggling, and
 # JetStream's copies will do.
 HAND_OVER_TIMEOUT_S = 2.0
@@ -57,7 +53,7 @@ class _Held:
 
 
 class TaskHandOver:
-    def __init__(self, stub: tasks_pb2_grpc.TaskInboxServiceStub, hold_s: float = HOLD_S) -> None:
+    def __init__(self, stub: tasks_pb2_grpc.TaskInboxServiceStub, hold_s: float) -> None:
         self._stub = stub
         self._hold_s = hold_s
         self._paused_until = 0.0

@@ -292,15 +292,6 @@ class TaskProjection:
                 await session.commit()
         return results
 
-    async def _apply_alone(self, ready: "_Ready") -> tuple[str | None, set[str]] | None:
-        """Applies one event in a transaction of its own; None: it was applied already."""
-        async with self._sessions() as session:
-            result = await self._applied(session, ready)
-            if result is None:
-                return None
-            await session.commit()
-        return result
-
     async def _applied(
         self, session: AsyncSession, ready: "_Ready"
     ) -> tuple[str | None, set[str]] | None:
@@ -352,9 +343,7 @@ class TaskProjection:
         try:
             if len(batch) > 1:
                 try:
-                    async with self._sessions() as session:
-                        results = [await self._applied(session, ready) for ready in batch]
-                        await session.commit()
+                    results = await self._apply_together(batch)
                 except Exception:
                     log.info("a batch of %d events failed; applying them one by one", len(batch))
                 else:
@@ -363,7 +352,7 @@ class TaskProjection:
                     return
             for ready in batch:
                 try:
-                    result = await self._apply_alone(ready)
+                    [result] = await self._apply_together([ready])
                 except Exception as exc:
                     ready.result.set_exception(exc)
                 else:

@@ -529,7 +529,10 @@ async def test_a_hand_over_that_cannot_be_sent_fails_no_record(
             verification.target, InternalAuth.from_settings(base_settings, INTAKE), VERIFICATION
         )
         await channel.close()
-        hand_over = TaskHandOver(tasks_pb2_grpc.TaskInboxServiceStub(channel))
+        hand_over = TaskHandOver(
+            tasks_pb2_grpc.TaskInboxServiceStub(channel),
+            hold_s=base_settings.intake_task_hand_over_hold_seconds,
+        )
         event = CloudEvent(
             id=event_id("a", 1),
             source="test",
